@@ -1,0 +1,33 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "sisync",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "sisyncd", targets: ["sisyncd"]),
+        .executable(name: "sisyncctl", targets: ["sisyncctl"]),
+        .executable(name: "sisync-bench", targets: ["sisync-bench"]),
+        .library(name: "SISync", targets: ["SISync"]),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .target(
+            name: "SISync",
+            dependencies: ["CCurl", "CSQLite"]
+        ),
+        .executableTarget(name: "sisyncd", dependencies: ["SISync"]),
+        .executableTarget(name: "sisyncctl", dependencies: ["SISync"]),
+        .executableTarget(name: "sisync-bench", dependencies: ["SISync"]),
+        .testTarget(name: "SISyncTests", dependencies: ["SISync"]),
+    ]
+)

@@ -1,0 +1,231 @@
+import Foundation
+
+/// `sisyncctl`, the administrator's tool. Lives in the library so tests can run every
+/// command in-process; the executable only forwards its arguments.
+public struct ControlCommand {
+    public let console: Console
+    public let environment: [String: String]
+    public let log: EventLog
+
+    public init(console: Console, environment: [String: String], log: EventLog) {
+        self.console = console
+        self.environment = environment
+        self.log = log
+    }
+
+    static let usage = """
+        usage: sisyncctl [--config PATH | --db PATH] [--json] COMMAND ...
+
+        commands:
+          sync [--dry-run] [--allow-mass-deactivation] [--force]
+                                    run one sync now, in this process
+          status                    the last run, the next scheduled run, the database size
+          runs [--limit N]          recent runs, newest first
+          run show ID               one run and its changes
+          staff list [--inactive | --all] [--search TEXT]
+                                    staff records (active ones by default)
+          staff show ID             one staff record, its linked users and its history
+
+        options:
+          --config PATH   configuration file (default /etc/sisync/sisync.conf)
+          --db PATH       database file (instead of the one the configuration names)
+          --json          one JSON document on stdout (SPEC Appendix A)
+          --help          this text; `sisyncctl COMMAND --help` for one command
+
+        """
+
+    static let commandHelp: [String: String] = [
+        "sync": "usage: sisyncctl sync [--dry-run] [--allow-mass-deactivation] [--force]\n  Runs one sync cycle now. --dry-run fetches and plans but writes nothing; --allow-mass-deactivation lets one run past the guard (R5); --force re-plans an export that did not change.\n  Exit: 0 applied or unchanged, 65 bad data or blocked, 69 source unavailable, 75 another run holds the database, 78 configuration error.\n",
+        "status": "usage: sisyncctl status\n  Shows the last run, when the next scheduled run is due, and the database size.\n",
+        "runs": "usage: sisyncctl runs [--limit N]\n  Lists recent runs, newest first (default 20).\n",
+        "run": "usage: sisyncctl run show ID\n  Shows one run and every change it made.\n",
+        "staff": "usage: sisyncctl staff list [--inactive | --all] [--search TEXT]\n       sisyncctl staff show ID\n  Lists staff records, or shows one with its linked users and history.\n",
+    ]
+
+    /// Runs the command and returns the exit code.
+    public func run(_ argv: [String]) -> Int32 {
+        let args: Arguments
+        do {
+            args = try Arguments(argv, valued: ["config", "db", "limit", "search"],
+                                 flags: ["json", "help", "dry-run", "allow-mass-deactivation", "force", "inactive", "all"])
+        } catch {
+            console.err("sisyncctl: \(error)\n\(Self.usage)")
+            return 64
+        }
+        let words = args.positional
+        if args.flag("help") || words.isEmpty || words.first == "help" {
+            if let first = words.first, let help = Self.commandHelp[first] { console.out(help) } else { console.out(Self.usage) }
+            return words.isEmpty && !args.flag("help") ? 64 : 0
+        }
+        do {
+            switch (words[0], words.count) {
+            case ("sync", 1): return try sync(args)
+            case ("status", 1): return try status(args)
+            case ("runs", 1): return try runs(args)
+            case ("run", 3) where words[1] == "show": return try runShow(args, id: words[2])
+            case ("staff", 2) where words[1] == "list": return try staffList(args)
+            case ("staff", 3) where words[1] == "show": return try staffShow(args, id: words[2])
+            default:
+                console.err("sisyncctl: unknown command `\(words.joined(separator: " "))`\n\(Self.usage)")
+                return 64
+            }
+        } catch let e as ConfigError {
+            console.err("sisyncctl: \(e)\n")
+            return 78
+        } catch let e as StoreError {
+            console.err("sisyncctl: \(e)\n")
+            if case .notFound = e { return 1 }
+            return 73
+        } catch {
+            console.err("sisyncctl: \(error)\n")
+            return 1
+        }
+    }
+
+    var actor: String { environment["SUDO_USER"] ?? environment["USER"] ?? "unknown" }
+
+    private func configuration(_ args: Arguments) throws -> Configuration {
+        let path = args.value("config") ?? environment["SISYNC_CONFIG"] ?? "/etc/sisync/sisync.conf"
+        var c = try Configuration.load(path: path)
+        if let db = args.value("db") { c.database = db }
+        return c
+    }
+
+    /// The database for read-only commands: `--db` alone is enough.
+    private func openStore(_ args: Arguments) throws -> RosterStore {
+        let path: String
+        if let db = args.value("db") { path = db } else { path = try configuration(args).database }
+        return try RosterStore(path: path, mustExist: true)
+    }
+
+    private func emit(_ args: Arguments, json: () throws -> JSONValue, text: () throws -> String) rethrows {
+        if args.flag("json") { console.out(try json().rendered() + "\n") } else { console.out(try text()) }
+    }
+
+    private func sync(_ args: Arguments) throws -> Int32 {
+        let c = try configuration(args)
+        var options = SyncRun.Options()
+        options.dryRun = args.flag("dry-run")
+        options.allowMassDeactivation = args.flag("allow-mass-deactivation")
+        options.force = args.flag("force")
+        options.actor = actor
+        options.trigger = "sisyncctl"
+        let result = SyncRun(configuration: c, options: options, log: log).performWithStore()
+        emit(args, json: { RunReport.json(result.summary, plan: result.plan) },
+             text: { RunReport.text(result.summary, plan: result.plan, showPlan: options.dryRun) })
+        return result.summary.exitCode
+    }
+
+    private func status(_ args: Arguments) throws -> Int32 {
+        let store = try openStore(args)
+        let last = try store.lastRun()
+        let interval = (try? configuration(args).interval.seconds) ?? 900
+        var next: String?
+        if let last, let started = Timestamp.parse(last.startedAt) {
+            next = Timestamp.format(started.addingTimeInterval(interval))
+        }
+        let bytes = Self.databaseBytes(store.path)
+        let counts = try store.recordCounts()
+        emit(args, json: {
+            .object([
+                ("last_run", last.map(JSONShapes.runSummary) ?? .null),
+                ("next_run_at", .string(next)),
+                ("database", .object([("path", .string(store.path)), ("bytes", .int(Int64(bytes)))])),
+                ("records", .object(counts.map { ($0.0.rawValue, .object([("active", .int($0.active)), ("total", .int($0.total))])) })),
+            ])
+        }, text: {
+            var out = ""
+            if let last { out += "last run: " + RunReport.text(last, plan: nil, showPlan: false) } else { out += "last run: none yet\n" }
+            out += "next run: \(next ?? "at the daemon's next start") (approximately; interval \(ConfigDuration(seconds: interval)))\n"
+            out += "database: \(store.path), \(Self.humanBytes(bytes))\n"
+            var t = TextTable(["entity", "active", "total"])
+            for (k, a, n) in counts { t.add([k.rawValue, String(a), String(n)]) }
+            return out + t.rendered()
+        })
+        return 0
+    }
+
+    private func runs(_ args: Arguments) throws -> Int32 {
+        var limit = 20
+        if let l = args.value("limit") {
+            guard let n = Int(l), n > 0 else { console.err("sisyncctl: --limit takes a positive number\n"); return 64 }
+            limit = n
+        }
+        let list = try openStore(args).runs(limit: limit)
+        emit(args, json: { .array(list.map(JSONShapes.runSummary)) }, text: {
+            var t = TextTable(["run", "started", "outcome", "by", "staff +/~/-/↺", "records", "error"])
+            for r in list {
+                let total = r.entities.values.reduce(0) { $0 + $1.total }
+                t.add([String(r.runID ?? 0), r.startedAt, r.outcome.rawValue, r.actor,
+                       "\(r.staff.added)/\(r.staff.updated)/\(r.staff.deactivated)/\(r.staff.reactivated)", String(total),
+                       r.error.map { String($0.prefix(60)) } ?? ""])
+            }
+            return list.isEmpty ? "no runs yet\n" : t.rendered()
+        })
+        return 0
+    }
+
+    private func runShow(_ args: Arguments, id: String) throws -> Int32 {
+        guard let n = Int64(id) else { console.err("sisyncctl: run id must be a number, got `\(id)`\n"); return 64 }
+        let store = try openStore(args)
+        guard let run = try store.run(id: n) else { throw StoreError.notFound(what: "run \(n)") }
+        let changes = try store.changes(runID: n)
+        emit(args, json: {
+            guard case .object(var m) = JSONShapes.runSummary(run) else { return .null }
+            m.append(("changes", .array(changes.map { JSONShapes.change($0.change, actor: $0.actor) })))
+            return .object(m)
+        }, text: {
+            var out = RunReport.text(run, plan: nil, showPlan: false)
+            out += "  by \(run.actor) (\(run.trigger)), \(run.startedAt) → \(run.finishedAt ?? "-")\n"
+            out += "  changes (\(changes.count)):\n"
+            for c in changes { out += "    " + RunReport.changeLine(c.change) + "\n" }
+            return out
+        })
+        return 0
+    }
+
+    private func staffList(_ args: Arguments) throws -> Int32 {
+        if args.flag("inactive") && args.flag("all") { console.err("sisyncctl: use either --inactive or --all\n"); return 64 }
+        let filter: StaffFilter = args.flag("all") ? .all : args.flag("inactive") ? .inactive : .active
+        let list = try openStore(args).staff(filter: filter, search: args.value("search"))
+        emit(args, json: { .array(list.map { .object(JSONShapes.staff($0)) }) }, text: {
+            var t = TextTable(["staff_id", "name", "email", "title", "schools", "state"])
+            for s in list {
+                let state = s.active ? (s.missingSince.map { "missing since \($0)" } ?? "active") : "inactive since \(s.deactivatedAt ?? "?")"
+                t.add([s.staffID, "\(s.firstName) \(s.lastName)", s.email, s.title, s.schoolIDs.joined(separator: ";"), state])
+            }
+            return t.rendered() + "\(list.count) staff\n"
+        })
+        return 0
+    }
+
+    private func staffShow(_ args: Arguments, id: String) throws -> Int32 {
+        let store = try openStore(args)
+        guard let s = try store.staffMember(id: id) else { throw StoreError.notFound(what: "staff member \(id)") }
+        let users = try store.linkedUsers(staffID: id)
+        let history = try store.history(entity: .staff, id: id)
+        emit(args, json: {
+            .object(JSONShapes.staff(s) + [("users", .array(users.map { .string($0) })), ("history", .array(history.map(JSONShapes.storedChange)))])
+        }, text: {
+            var out = "\(s.staffID)  \(s.firstName) \(s.lastName)\(s.active ? "" : "  (INACTIVE since \(s.deactivatedAt ?? "?"))")\n"
+            out += "  email:   \(s.email)\n  title:   \(s.title)\n  schools: \(s.schoolIDs.joined(separator: ", "))\n"
+            if let m = s.missingSince { out += "  missing from the export since \(m)\n" }
+            out += "  linked users: \(users.isEmpty ? "none" : users.joined(separator: ", "))\n  history:\n"
+            for h in history { out += "    \(h.at) run \(h.runID) (\(h.actor)): " + RunReport.changeLine(h.change) + "\n" }
+            return out
+        })
+        return 0
+    }
+
+    static func databaseBytes(_ path: String) -> Int {
+        [path, path + "-wal"].reduce(0) { total, p in
+            total + ((try? FileManager.default.attributesOfItem(atPath: p)[.size] as? Int) ?? 0)
+        }
+    }
+
+    static func humanBytes(_ n: Int) -> String {
+        if n >= 1 << 20 { return String(format: "%.1f MiB", Double(n) / 1048576) }
+        if n >= 1 << 10 { return String(format: "%.1f KiB", Double(n) / 1024) }
+        return "\(n) bytes"
+    }
+}

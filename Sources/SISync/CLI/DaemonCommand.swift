@@ -1,0 +1,174 @@
+@preconcurrency import Dispatch
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `sisyncd`: parses its arguments, then runs once or keeps syncing on a schedule. It only
+/// schedules, handles signals and logs; the run itself is `SyncRun`.
+public struct DaemonCommand {
+    public let console: Console
+    public let log: EventLog
+
+    public init(console: Console, log: EventLog) {
+        self.console = console
+        self.log = log
+    }
+
+    static let usage = """
+        usage: sisyncd [--config PATH] [--once] [--dry-run]
+
+          --config PATH  configuration file (default /etc/sisync/sisync.conf)
+          --once         run one cycle and exit: 0 applied or unchanged, 65 bad data or
+                         blocked by the guard, 69 source unavailable, 75 database busy,
+                         78 configuration error
+          --dry-run      fetch and plan one cycle, print the plan, write nothing
+          --version      print the version
+
+        Signals: SIGUSR1 syncs now, SIGHUP reloads the configuration and syncs,
+        SIGTERM/SIGINT stop (a run in progress is rolled back).
+
+        """
+
+    public func run(_ argv: [String]) -> Int32 {
+        let args: Arguments
+        do {
+            args = try Arguments(argv, valued: ["config"], flags: ["once", "dry-run", "help", "version", "allow-mass-deactivation"])
+        } catch {
+            console.err("sisyncd: \(error)\n\(Self.usage)")
+            return 64
+        }
+        if args.flag("help") { console.out(Self.usage); return 0 }
+        if args.flag("version") { console.out("sisyncd \(SisyncVersion.current)\n"); return 0 }
+        guard args.positional.isEmpty else {
+            console.err("sisyncd: unexpected argument `\(args.positional[0])`\n\(Self.usage)")
+            return 64
+        }
+        let path = args.value("config") ?? "/etc/sisync/sisync.conf"
+        let configuration: Configuration
+        do { configuration = try Configuration.load(path: path) } catch {
+            console.err("sisyncd: \(error)\n")
+            return 78
+        }
+        let stop = StopSignal()
+        let signals = SignalWatcher()
+        var options = SyncRun.Options()
+        options.allowMassDeactivation = args.flag("allow-mass-deactivation")
+        if args.flag("once") || args.flag("dry-run") {
+            options.dryRun = args.flag("dry-run")
+            options.trigger = "once"
+            signals.onStop { stop.stop() }
+            let result = SyncRun(configuration: configuration, options: options, log: log, stop: stop).performWithStore()
+            if options.dryRun {
+                console.out(RunReport.text(result.summary, plan: result.plan, showPlan: true))
+            }
+            if stop.isStopping { return 0 }
+            return result.summary.exitCode
+        }
+        return Scheduler(configuration: configuration, configPath: path, log: log, signals: signals, stop: stop).run()
+    }
+}
+
+/// Turns SIGTERM/SIGINT/SIGUSR1/SIGHUP into calls on a private queue, so that a signal
+/// never interrupts a database write half-way.
+final class SignalWatcher: @unchecked Sendable {
+    private let queue = DispatchQueue(label: "sisync.signals")
+    private var sources: [DispatchSourceSignal] = []
+
+    private func watch(_ signals: [Int32], _ handler: @escaping @Sendable () -> Void) {
+        for s in signals {
+            signal(s, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: s, queue: queue)
+            source.setEventHandler(handler: handler)
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    func onStop(_ handler: @escaping @Sendable () -> Void) { watch([SIGTERM, SIGINT], handler) }
+    func onSyncNow(_ handler: @escaping @Sendable () -> Void) { watch([SIGUSR1], handler) }
+    func onReload(_ handler: @escaping @Sendable () -> Void) { watch([SIGHUP], handler) }
+}
+
+/// The daemon's loop: a run at start, then every `interval` (up to 10% jitter), early on
+/// SIGUSR1, after a reload on SIGHUP; it ends on SIGTERM/SIGINT.
+final class Scheduler: @unchecked Sendable {
+    private var configuration: Configuration
+    private let configPath: String
+    private let log: EventLog
+    private let signals: SignalWatcher
+    private let stop: StopSignal
+    private let wake = DispatchSemaphore(value: 0)
+    private let lock = NSLock()
+    private var syncRequested = false
+    private var reloadRequested = false
+    private var store: RosterStore?
+
+    init(configuration: Configuration, configPath: String, log: EventLog, signals: SignalWatcher, stop: StopSignal) {
+        self.configuration = configuration
+        self.configPath = configPath
+        self.log = log
+        self.signals = signals
+        self.stop = stop
+    }
+
+    func run() -> Int32 {
+        let path = configuration.database
+        let writerLock: WriterLock
+        do {
+            let directory = (path as NSString).deletingLastPathComponent
+            if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+            writerLock = try WriterLock(databasePath: path)
+            store = try RosterStore(path: path)
+        } catch {
+            log.log(LogEvent(.runFailed, .error, "sisyncd cannot start: \(error)"))
+            return SyncRun.classify(error).exitCode
+        }
+        signals.onStop { [self] in
+            stop.stop()
+            lock.withLock { store?.database.interrupt() }
+            wake.signal()
+        }
+        signals.onSyncNow { [self] in
+            lock.withLock { syncRequested = true }
+            wake.signal()
+        }
+        signals.onReload { [self] in
+            lock.withLock { reloadRequested = true; syncRequested = true }
+            wake.signal()
+        }
+        log.log(LogEvent(.daemonStarted, .notice, "sisyncd \(SisyncVersion.current) started: database \(path), every \(configuration.interval) from \(configuration.url ?? "per-entity URLs")"))
+        withExtendedLifetime(writerLock) {
+            while !stop.isStopping {
+                if lock.withLock({ let r = reloadRequested; reloadRequested = false; return r }) { reload() }
+                lock.withLock { syncRequested = false }
+                let result = SyncRun(configuration: configuration, options: SyncRun.Options(), log: log, stop: stop).run(store: store!)
+                _ = result
+                if stop.isStopping { break }
+                let jitter = Double.random(in: 0...(configuration.interval.seconds * 0.1))
+                let deadline = DispatchTime.now() + configuration.interval.seconds + jitter
+                while !stop.isStopping {
+                    if lock.withLock({ syncRequested }) { break }
+                    if wake.wait(timeout: deadline) == .timedOut { break }
+                }
+            }
+        }
+        log.log(LogEvent(.daemonStopping, .notice, "sisyncd stopping"))
+        lock.withLock { store = nil }
+        return 0
+    }
+
+    private func reload() {
+        do {
+            let new = try Configuration.load(path: configPath)
+            if new.database != configuration.database {
+                log.log(LogEvent(.configRejected, .error, "\(configPath): [sync] database changed; restart sisyncd to use a new database (keeping the old configuration)"))
+                return
+            }
+            configuration = new
+            log.log(LogEvent(.configReloaded, .notice, "configuration reloaded from \(configPath)"))
+        } catch {
+            log.log(LogEvent(.configRejected, .error, "configuration rejected, keeping the old one: \(error)"))
+        }
+    }
+}

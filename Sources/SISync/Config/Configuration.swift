@@ -1,0 +1,243 @@
+import Foundation
+
+/// Which kind of export the SIS provides.
+public enum SourceFormat: String, Sendable, CaseIterable {
+    case csv, json
+    case oneRosterCSV = "oneroster-csv"
+    case oneRosterREST = "oneroster-rest"
+}
+
+/// How sisync proves its identity to the SIS.
+public enum SourceAuth: String, Sendable, CaseIterable {
+    case none, bearer, basic, oauth2
+}
+
+/// What happens to users linked to a staff member the SIS no longer lists.
+public enum StaffDeactivationPolicy: String, Sendable, CaseIterable {
+    case keep, unapprove
+}
+
+/// The current school year: fixed in the config, or derived from the date.
+public enum SchoolYearSetting: Sendable, Equatable {
+    case auto
+    case fixed(String)
+}
+
+/// The whole validated configuration. Built once from `sisync.conf`; a reload builds a
+/// new one and keeps the old one if the new file is invalid.
+public struct Configuration: Sendable {
+    public var path: String
+    // [sync]
+    public var database: String = "/var/lib/sisync/sisync.db"
+    public var interval = ConfigDuration(seconds: 900)
+    public var schoolYear: SchoolYearSetting = .auto
+    public var schoolYearStart: (month: Int, day: Int) = (7, 1)
+    public var maxDeactivatePercent: Double = 10
+    public var maxDeactivateCount: Int = 5
+    public var maxInvalidRows: InvalidRowLimit = .percent(1)
+    public var onStaffDeactivated: StaffDeactivationPolicy = .keep
+    public var historyDays: Int = 400
+    public var deactivateAfter = ConfigDuration(seconds: 0)
+    public var metricsFile: String?
+    // [source]
+    public var format: SourceFormat = .csv
+    public var url: String?
+    public var entities: [EntityKind] = EntityKind.allCases
+    public var auth: SourceAuth = .none
+    public var tokenFile: String?
+    public var username: String?
+    public var passwordFile: String?
+    public var tokenURL: String?
+    public var clientID: String?
+    public var clientSecretFile: String?
+    public var scope: String?
+    public var entityURLs: [EntityKind: String] = [:]
+    public var pageSize: Int = 1000
+    public var timeout = ConfigDuration(seconds: 60)
+    public var retries: Int = 3
+    public var maxBytes: Int64 = 1024 * 1024 * 1024
+    public var caFile: String?
+    // [linking]
+    public var emailDomainAliases: [String: String] = [:]
+    public var parentRelationships: [String] = ["parent", "guardian"]
+
+    /// A configuration with every default, for tests and tools.
+    public init(path: String = "<defaults>") { self.path = path }
+
+    /// Reads and validates a configuration file.
+    public static func load(path: String) throws(ConfigError) -> Configuration {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else {
+            throw .missingFile(path: path)
+        }
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw .unreadable(path: path, reason: "\(error.localizedDescription) (is it UTF-8 text, readable by this user?)")
+        }
+        return try parse(text: text, path: path)
+    }
+
+    /// Validates configuration text; relative paths are resolved against the file's directory.
+    public static func parse(text: String, path: String) throws(ConfigError) -> Configuration {
+        let doc = try INIDocument(path: path, text: text)
+        var c = Configuration(path: path)
+        let base = (path as NSString).deletingLastPathComponent
+        func resolve(_ p: String) -> String {
+            if p.hasPrefix("/") || p.contains("://") { return p }
+            return base.isEmpty ? p : (base as NSString).appendingPathComponent(p)
+        }
+        for (section, line) in doc.sections where !["sync", "source", "linking"].contains(section) {
+            throw .unknownSection(file: path, line: line, section: section)
+        }
+        for e in doc.entries {
+            func bad(_ expected: String) -> ConfigError {
+                .badValue(file: path, line: e.line, section: e.section, key: e.key, value: e.value, expected: expected)
+            }
+            func duration() throws(ConfigError) -> ConfigDuration {
+                guard let d = ConfigDuration(parsing: e.value) else { throw bad("a duration such as 30s, 15m or 2h") }
+                return d
+            }
+            func integer(_ range: ClosedRange<Int>) throws(ConfigError) -> Int {
+                guard let n = Int(e.value), range.contains(n) else {
+                    throw bad("a whole number from \(range.lowerBound) to \(range.upperBound)")
+                }
+                return n
+            }
+            func nonEmpty() throws(ConfigError) -> String {
+                guard !e.value.isEmpty else { throw bad("a value") }
+                return e.value
+            }
+            func oneOf<T: RawRepresentable & CaseIterable>(_ type: T.Type) throws(ConfigError) -> T where T.RawValue == String {
+                guard let v = T(rawValue: e.value.lowercased()) else {
+                    throw bad("one of " + T.allCases.map(\.rawValue).joined(separator: ", "))
+                }
+                return v
+            }
+            func list() -> [String] {
+                e.value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            }
+            switch (e.section, e.key) {
+            case ("sync", "database"): c.database = resolve(try nonEmpty())
+            case ("sync", "interval"):
+                let d = try duration()
+                guard d.seconds >= 1 else { throw bad("a duration of at least 1s") }
+                c.interval = d
+            case ("sync", "school_year"):
+                let v = e.value.lowercased()
+                if v == "auto" { c.schoolYear = .auto } else {
+                    let parts = v.split(separator: "-")
+                    guard parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]), b == a + 1,
+                          parts[0].count == 4, parts[1].count == 4 else { throw bad("`auto` or a year such as 2026-2027") }
+                    c.schoolYear = .fixed(v)
+                }
+            case ("sync", "school_year_start"):
+                let parts = e.value.split(separator: "-")
+                guard parts.count == 2, let m = Int(parts[0]), let d = Int(parts[1]), (1...12).contains(m), (1...31).contains(d) else {
+                    throw bad("a month and day as MM-DD, such as 07-01")
+                }
+                c.schoolYearStart = (m, d)
+            case ("sync", "max_deactivate_percent"):
+                guard let p = Double(e.value.hasSuffix("%") ? String(e.value.dropLast()) : e.value), p >= 0, p <= 100 else {
+                    throw bad("a percentage from 0 to 100")
+                }
+                c.maxDeactivatePercent = p
+            case ("sync", "max_deactivate_count"): c.maxDeactivateCount = try integer(0...Int(Int32.max))
+            case ("sync", "max_invalid_rows"):
+                guard let l = InvalidRowLimit(parsing: e.value) else { throw bad("a count such as 10 or a percentage such as 1%") }
+                c.maxInvalidRows = l
+            case ("sync", "on_staff_deactivated"): c.onStaffDeactivated = try oneOf(StaffDeactivationPolicy.self)
+            case ("sync", "history_days"): c.historyDays = try integer(1...100_000)
+            case ("sync", "deactivate_after"): c.deactivateAfter = try duration()
+            case ("sync", "metrics_file"): c.metricsFile = e.value.isEmpty ? nil : resolve(e.value)
+            case ("source", "format"): c.format = try oneOf(SourceFormat.self)
+            case ("source", "url"): c.url = e.value.isEmpty ? nil : resolve(e.value)
+            case ("source", "entities"):
+                var kinds: [EntityKind] = []
+                for name in list() {
+                    guard let k = EntityKind(rawValue: name.lowercased()) else {
+                        throw bad("a comma-separated list of " + EntityKind.allCases.map(\.rawValue).joined(separator: ", "))
+                    }
+                    if !kinds.contains(k) { kinds.append(k) }
+                }
+                guard kinds.contains(.staff) else { throw bad("a list that includes staff (staff is always required)") }
+                c.entities = EntityKind.allCases.filter { kinds.contains($0) }
+            case ("source", "auth"): c.auth = try oneOf(SourceAuth.self)
+            case ("source", "token_file"): c.tokenFile = e.value.isEmpty ? nil : e.value
+            case ("source", "username"): c.username = e.value.isEmpty ? nil : e.value
+            case ("source", "password_file"): c.passwordFile = e.value.isEmpty ? nil : e.value
+            case ("source", "token_url"): c.tokenURL = e.value.isEmpty ? nil : e.value
+            case ("source", "client_id"): c.clientID = e.value.isEmpty ? nil : e.value
+            case ("source", "client_secret_file"): c.clientSecretFile = e.value.isEmpty ? nil : e.value
+            case ("source", "scope"): c.scope = e.value.isEmpty ? nil : e.value
+            case ("source", "page_size"): c.pageSize = try integer(1...100_000)
+            case ("source", "timeout"):
+                let d = try duration()
+                guard d.seconds >= 1 else { throw bad("a duration of at least 1s") }
+                c.timeout = d
+            case ("source", "retries"): c.retries = try integer(0...20)
+            case ("source", "max_bytes"):
+                guard let n = parseByteSize(e.value) else { throw bad("a size such as 512M or 1G") }
+                c.maxBytes = n
+            case ("source", "ca_file"): c.caFile = e.value.isEmpty ? nil : resolve(e.value)
+            case ("source", let key) where key.hasSuffix("_url") && EntityKind(rawValue: String(key.dropLast(4))) != nil:
+                let kind = EntityKind(rawValue: String(key.dropLast(4)))!
+                if !e.value.isEmpty { c.entityURLs[kind] = resolve(e.value) }
+            case ("linking", "email_domain_aliases"):
+                var aliases: [String: String] = [:]
+                for pair in list() {
+                    let sides = pair.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+                    guard sides.count == 2, !sides[0].isEmpty, !sides[1].isEmpty else {
+                        throw bad("a comma-separated list of `alias.domain = domain` pairs")
+                    }
+                    aliases[sides[0]] = sides[1]
+                }
+                c.emailDomainAliases = aliases
+            case ("linking", "parent_relationships"):
+                let names = list().map { $0.lowercased() }
+                guard !names.isEmpty else { throw bad("a comma-separated list such as Parent, Guardian") }
+                c.parentRelationships = names
+            default:
+                throw .unknownKey(file: path, line: e.line, section: e.section, key: e.key)
+            }
+        }
+        if c.format == .csv || c.format == .oneRosterCSV {
+            if c.url == nil {
+                let missing = c.entities.filter { c.entityURLs[$0] == nil }
+                if !missing.isEmpty && c.format == .csv {
+                    throw .missingKey(file: path, section: "source", key: "url (or \(missing.map { $0.rawValue + "_url" }.joined(separator: ", ")))")
+                }
+                if c.format == .oneRosterCSV { throw .missingKey(file: path, section: "source", key: "url") }
+            }
+        } else if c.url == nil {
+            throw .missingKey(file: path, section: "source", key: "url")
+        }
+        switch c.auth {
+        case .none: break
+        case .bearer:
+            if c.tokenFile == nil { throw .missingKey(file: path, section: "source", key: "token_file (needed by auth = bearer)") }
+        case .basic:
+            if c.username == nil { throw .missingKey(file: path, section: "source", key: "username (needed by auth = basic)") }
+            if c.passwordFile == nil { throw .missingKey(file: path, section: "source", key: "password_file (needed by auth = basic)") }
+        case .oauth2:
+            for (k, v) in [("token_url", c.tokenURL), ("client_id", c.clientID), ("client_secret_file", c.clientSecretFile)] where v == nil {
+                throw .missingKey(file: path, section: "source", key: "\(k) (needed by auth = oauth2)")
+            }
+        }
+        return c
+    }
+
+    /// The school year that R7 and enrollment checks use on `date`.
+    public func currentSchoolYear(on date: Date) -> String {
+        switch schoolYear {
+        case .fixed(let y): return y
+        case .auto:
+            var cal = Calendar(identifier: .gregorian)
+            cal.timeZone = TimeZone(identifier: "UTC")!
+            let parts = cal.dateComponents([.year, .month, .day], from: date)
+            let y = parts.year!, m = parts.month!, d = parts.day!
+            let started = (m, d) >= (schoolYearStart.month, schoolYearStart.day)
+            let first = started ? y : y - 1
+            return "\(first)-\(first + 1)"
+        }
+    }
+}

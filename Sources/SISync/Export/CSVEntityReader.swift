@@ -1,0 +1,77 @@
+/// Reads one native CSV file (SPEC 2.1) into the rows of its entity, streaming: only one
+/// chunk of the file and the compact rows are in memory at a time.
+public struct CSVEntityReader {
+    public let kind: EntityKind
+    public let limit: InvalidRowLimit
+
+    public init(kind: EntityKind, limit: InvalidRowLimit) {
+        self.kind = kind
+        self.limit = limit
+    }
+
+    /// Reads the file at `path`; `name` is how messages refer to it (`staff.csv`).
+    public func read(path: String, name: String) throws -> EntityRows {
+        let file = try InputFile(path: path)
+        var reader = CSVReader(file: name)
+        var rows = EntityRows(kind: kind, source: name)
+        var rules = RowRules(kind: kind)
+        var mapping: [Int?] = []   // allColumns index -> field index
+        var headerCount = 0
+        var raw = [ArraySlice<UInt8>?](repeating: nil, count: kind.allColumns.count)
+        let keyFieldIndices = kind.keyColumns.indices
+        let onRecord: (CSVRecord) throws -> Void = { record in
+            if headerCount == 0 {
+                headerCount = record.count
+                mapping = try Self.mapHeader(record, kind: kind, name: name, rows: &rows)
+                return
+            }
+            if record.count != headerCount {
+                rows.noteRowRead()
+                var parts: [String] = []
+                for k in keyFieldIndices {
+                    if let f = mapping[k], f < record.count {
+                        parts.append(String(decoding: RowRules.trim(record.field(f)), as: UTF8.self))
+                    }
+                }
+                let readable = parts.count == kind.keyColumns.count && !parts.contains { $0.isEmpty }
+                let key = readable ? RecordKey.join(parts) : nil
+                rows.reportProblem(RowProblem(file: name, location: String(record.line), column: nil,
+                                              id: key.map(RecordKey.display),
+                                              message: "expected \(headerCount) fields, found \(record.count)"), key: key)
+                return
+            }
+            for c in 0..<mapping.count { raw[c] = mapping[c].map { record.field($0) } }
+            defer { for c in 0..<raw.count { raw[c] = nil } }
+            try rules.apply(raw: raw, location: String(record.line), line: record.line, into: &rows) { id, first in
+                .duplicateID(file: name, line: record.line, id: id, firstLine: Int(first) ?? 0)
+            }
+        }
+        try file.forEachChunk { chunk in try reader.feed(chunk, onRecord: onRecord) }
+        try reader.finish(onRecord: onRecord)
+        if headerCount == 0 {
+            throw ExportError.missingColumn(file: name, column: kind.keyColumns[0], found: [])
+        }
+        let allowed = limit.allowed(rows: rows.rowsRead)
+        if rows.problems.count > allowed {
+            throw ExportError.tooManyInvalidRows(file: name, invalid: rows.problems.count, allowed: allowed, rows: rows.rowsRead)
+        }
+        return rows
+    }
+
+    static func mapHeader(_ header: CSVRecord, kind: EntityKind, name: String, rows: inout EntityRows) throws -> [Int?] {
+        var positions: [String: Int] = [:]
+        var names: [String] = []
+        for i in 0..<header.count {
+            let n = String(decoding: RowRules.trim(header.field(i)), as: UTF8.self).lowercased()
+            names.append(n)
+            if positions[n] != nil { throw ExportError.duplicateColumn(file: name, column: n) }
+            positions[n] = i
+        }
+        for column in kind.allColumns where kind.requiredColumns.contains(column) && positions[column] == nil {
+            throw ExportError.missingColumn(file: name, column: column, found: names)
+        }
+        let known = Set(kind.allColumns)
+        rows.unknownColumns = names.filter { !known.contains($0) && !$0.isEmpty }
+        return kind.allColumns.map { positions[$0] }
+    }
+}

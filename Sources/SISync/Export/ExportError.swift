@@ -1,0 +1,58 @@
+/// Why an export could not be read as a whole (R2 structural errors). Any of these fails
+/// the run before anything is planned, so a broken file never deactivates anyone.
+public enum ExportError: Error, Equatable, CustomStringConvertible, Sendable {
+    case malformedCSV(file: String, line: Int, column: Int, message: String)
+    case malformedJSON(file: String, path: String, offset: Int, message: String)
+    case missingColumn(file: String, column: String, found: [String])
+    case duplicateColumn(file: String, column: String)
+    case duplicateID(file: String, line: Int, id: String, firstLine: Int)
+    case duplicateJSONID(file: String, path: String, id: String, firstPath: String)
+    case missingEntity(file: String, entity: String)
+    case wrongDocument(file: String, message: String)
+    case tooManyInvalidRows(file: String, invalid: Int, allowed: Int, rows: Int)
+    case invalidUTF8(file: String, line: Int, column: String)
+
+    public var description: String {
+        switch self {
+        case .malformedCSV(let file, let line, let column, let message):
+            return "\(file):\(line):\(column): malformed CSV: \(message)"
+        case .malformedJSON(let file, let path, let offset, let message):
+            return "\(file): at \(path.isEmpty ? "the top level" : path) (byte \(offset)): malformed JSON: \(message)"
+        case .missingColumn(let file, let column, let found):
+            return "\(file):1: required column `\(column)` is missing from the header (found: \(found.joined(separator: ", "))); fix the SIS export"
+        case .duplicateColumn(let file, let column):
+            return "\(file):1: column `\(column)` appears twice in the header; the export must name each column once"
+        case .duplicateID(let file, let line, let id, let firstLine):
+            return "\(file):\(line): id `\(id)` appears twice (first at line \(firstLine)); each record must appear once"
+        case .duplicateJSONID(let file, let path, let id, let firstPath):
+            return "\(file): \(path): id `\(id)` appears twice (first at \(firstPath)); each record must appear once"
+        case .missingEntity(let file, let entity):
+            return "\(file): the document has no `\(entity)` array, but `\(entity)` is listed in [source] entities; fix the export or the list"
+        case .wrongDocument(let file, let message):
+            return "\(file): not a sisync export document: \(message)"
+        case .tooManyInvalidRows(let file, let invalid, let allowed, let rows):
+            return "\(file): \(invalid) of \(rows) rows are invalid, more than max_invalid_rows allows (\(allowed)); fix the export or raise max_invalid_rows"
+        case .invalidUTF8(let file, let line, let column):
+            return "\(file):\(line): column \(column) is not valid UTF-8; export the file as UTF-8"
+        }
+    }
+}
+
+/// A row that was skipped because one of its values is unusable (R2). Its record, if the
+/// id could be read, is left exactly as it is: not updated and never deactivated.
+public struct RowProblem: Sendable, Equatable, CustomStringConvertible {
+    public let file: String
+    /// A line number (CSV) or a JSON path such as `staff[12]`.
+    public let location: String
+    public let column: String?
+    public let id: String?
+    public let message: String
+
+    public var description: String {
+        var s = "\(file):\(location):"
+        if let column { s += " column \(column):" }
+        s += " \(message)"
+        if let id { s += " (record \(id) left unchanged)" } else { s += " (row skipped)" }
+        return s
+    }
+}

@@ -1,0 +1,127 @@
+/// Reads the native JSON document (SPEC 2.2) into rows for the configured entities.
+/// An entity that is configured but missing from the document fails the run; one that is
+/// present but not configured is skipped unread.
+public struct JSONExportReader {
+    public let entities: [EntityKind]
+    public let limit: InvalidRowLimit
+
+    public init(entities: [EntityKind], limit: InvalidRowLimit) {
+        self.entities = entities
+        self.limit = limit
+    }
+
+    public func read(path: String, name: String) throws -> [EntityKind: EntityRows] {
+        var bytes: [UInt8] = []
+        let file = try InputFile(path: path)
+        try file.forEachChunk { bytes.append(contentsOf: $0) }
+        return try read(bytes: bytes, name: name)
+    }
+
+    public func read(bytes: [UInt8], name: String) throws -> [EntityKind: EntityRows] {
+        var s = JSONScanner(file: name, bytes: bytes)
+        var result: [EntityKind: EntityRows] = [:]
+        var format: String?
+        var version: String?
+        guard case .objectStart = try s.next() else {
+            throw ExportError.wrongDocument(file: name, message: "the document must be a JSON object")
+        }
+        var first = true
+        while let key = try s.nextKey(first: first) {
+            first = false
+            s.path = key
+            if let kind = EntityKind(rawValue: key), entities.contains(kind) {
+                guard case .arrayStart = try s.next() else { throw s.error("`\(key)` must be an array of objects") }
+                result[kind] = try readEntity(kind, scanner: &s, name: name)
+            } else {
+                let token = try s.next()
+                switch (key, token) {
+                case ("format", .string(let v)): format = String(decoding: v, as: UTF8.self)
+                case ("version", .number(let v)): version = String(decoding: v, as: UTF8.self)
+                default: try s.skip(after: token)
+                }
+            }
+        }
+        s.path = ""
+        try s.finish()
+        guard format == "sisync-export" else {
+            throw ExportError.wrongDocument(file: name, message: "`format` must be \"sisync-export\" (found \(format.map { "\"\($0)\"" } ?? "none"))")
+        }
+        guard version == "1" else {
+            throw ExportError.wrongDocument(file: name, message: "`version` must be 1 (found \(version ?? "none"))")
+        }
+        for kind in entities where result[kind] == nil {
+            throw ExportError.missingEntity(file: name, entity: kind.rawValue)
+        }
+        return result
+    }
+
+    private func readEntity(_ kind: EntityKind, scanner s: inout JSONScanner, name: String) throws -> EntityRows {
+        var rows = EntityRows(kind: kind, source: name)
+        var rules = RowRules(kind: kind)
+        let columns = kind.allColumns
+        var positions: [String: Int] = [:]
+        for (i, c) in columns.enumerated() { positions[c] = i }
+        var unknown: Set<String> = []
+        var index = 0
+        var first = true
+        while try s.nextElement(first: first) {
+            first = false
+            let here = "\(kind.rawValue)[\(index)]"
+            s.path = here
+            guard case .objectStart = try s.next() else { throw s.error("each element of `\(kind.rawValue)` must be an object") }
+            var raw = [ArraySlice<UInt8>?](repeating: nil, count: columns.count)
+            var typeProblem: String?
+            var firstMember = true
+            while let field = try s.nextKey(first: firstMember) {
+                firstMember = false
+                s.path = here + "." + field
+                let token = try s.next()
+                guard let c = positions[field.lowercased()] else {
+                    unknown.insert(field)
+                    try s.skip(after: token)
+                    continue
+                }
+                switch token {
+                case .string(let v): raw[c] = v[...]
+                case .number(let v): raw[c] = v[...]
+                case .bool(let v): raw[c] = Array((v ? "true" : "false").utf8)[...]
+                case .null: raw[c] = nil
+                case .arrayStart:
+                    var items: [UInt8] = []
+                    var firstItem = true
+                    while try s.nextElement(first: firstItem) {
+                        firstItem = false
+                        switch try s.next() {
+                        case .string(let v), .number(let v):
+                            if !items.isEmpty { items.append(UInt8(ascii: ";")) }
+                            items.append(contentsOf: v)
+                        case let other:
+                            try s.skip(after: other)
+                            typeProblem = typeProblem ?? "`\(field)` must be an array of strings"
+                        }
+                    }
+                    raw[c] = items[...]
+                case .objectStart:
+                    try s.skip(after: token)
+                    typeProblem = typeProblem ?? "`\(field)` must be a string, not an object"
+                }
+            }
+            s.path = here
+            if let typeProblem {
+                rows.noteRowRead()
+                rows.reportProblem(RowProblem(file: name, location: here, column: nil, id: nil, message: typeProblem), key: nil)
+            } else {
+                try rules.apply(raw: raw, location: here, line: index, into: &rows) { id, first in
+                    .duplicateJSONID(file: name, path: here, id: id, firstPath: "\(kind.rawValue)[\(first)]")
+                }
+            }
+            index += 1
+        }
+        rows.unknownColumns = unknown.sorted()
+        let allowed = limit.allowed(rows: rows.rowsRead)
+        if rows.problems.count > allowed {
+            throw ExportError.tooManyInvalidRows(file: "\(name) (\(kind.rawValue))", invalid: rows.problems.count, allowed: allowed, rows: rows.rowsRead)
+        }
+        return rows
+    }
+}

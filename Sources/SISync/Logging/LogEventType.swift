@@ -1,0 +1,97 @@
+/// Every kind of log entry, each with a fixed `MESSAGE_ID` so that
+/// `journalctl MESSAGE_ID=...` finds all entries of one kind (README has the table).
+public enum LogEventType: String, Sendable, CaseIterable {
+    /// A run started.
+    case runStarted = "f0eafb7ea0bcef067662b55ae0806d57"
+    /// A run finished (applied or unchanged).
+    case runFinished = "c4b92f79d5de3d503cb0d71599875a00"
+    /// A run failed (fetch, parse, validation, database).
+    case runFailed = "c69cd1c8173b74a992af373fb4588bd8"
+    /// The mass-deactivation guard blocked a run (R5).
+    case guardBlocked = "338f1c8876dc9cd2b25fde1a34a88787"
+    /// The export could not be fetched.
+    case fetchFailed = "18c44c64039b558d370a68350fc89415"
+    /// A staff member was added.
+    case staffAdded = "efef915aa4d3d5f1c0fcfcde1091b292"
+    /// A staff member was deactivated.
+    case staffDeactivated = "f19c341c95382c60bcff597d0d30e8e8"
+    /// A staff member was reactivated.
+    case staffReactivated = "e96c98f81561c5ab8e8500773e02c6c7"
+    /// Summary of record changes when a run changes more than 100 records.
+    case recordsChanged = "e71f2354161f8db268d3c5b95b4850e6"
+    /// An export row was skipped (R2).
+    case rowSkipped = "e80e786053886b378145e286718907a9"
+    /// An export file has columns sisync does not use.
+    case unknownColumns = "6ac9866a9423b2a414b608e6e7bfc729"
+    /// A user was linked to a staff record.
+    case userLinked = "3f231ec02774076b44cb5aa0df7a8095"
+    /// A user link was removed.
+    case userUnlinked = "6a4777db80727195e81fd8cf965d1cf6"
+    /// A user email matches two or more active staff.
+    case linkAmbiguous = "9b6af51f724f9f710feddffb29bd4c0b"
+    /// A calculated role was granted.
+    case roleGranted = "11896ab31e16cf1b8ec9c37fc14baa6d"
+    /// A calculated role was revoked.
+    case roleRevoked = "edf5d8d481188601a87d4ed072b60463"
+    /// The configuration was reloaded.
+    case configReloaded = "f5564753de1e7cebc0994862ae82e32e"
+    /// A new configuration was rejected; the old one stays.
+    case configRejected = "05885ac611f3b88664b712c9dd74eb3b"
+    /// Sisyncd started.
+    case daemonStarted = "223ea776ee581aab3f4840d0f8b0f008"
+    /// Sisyncd is stopping.
+    case daemonStopping = "fe560fd3c377e08f14338c7e4d0917f0"
+
+    public var messageID: String { rawValue }
+
+    /// A short name for human-readable log lines and the README table.
+    public var name: String {
+        switch self {
+        case .runStarted: return "run_started"
+        case .runFinished: return "run_finished"
+        case .runFailed: return "run_failed"
+        case .guardBlocked: return "guard_blocked"
+        case .fetchFailed: return "fetch_failed"
+        case .staffAdded: return "staff_added"
+        case .staffDeactivated: return "staff_deactivated"
+        case .staffReactivated: return "staff_reactivated"
+        case .recordsChanged: return "records_changed"
+        case .rowSkipped: return "row_skipped"
+        case .unknownColumns: return "unknown_columns"
+        case .userLinked: return "user_linked"
+        case .userUnlinked: return "user_unlinked"
+        case .linkAmbiguous: return "link_ambiguous"
+        case .roleGranted: return "role_granted"
+        case .roleRevoked: return "role_revoked"
+        case .configReloaded: return "config_reloaded"
+        case .configRejected: return "config_rejected"
+        case .daemonStarted: return "daemon_started"
+        case .daemonStopping: return "daemon_stopping"
+        }
+    }
+
+    public var summary: String {
+        switch self {
+        case .runStarted: return "a run started"
+        case .runFinished: return "a run finished (applied or unchanged)"
+        case .runFailed: return "a run failed (fetch, parse, validation, database)"
+        case .guardBlocked: return "the mass-deactivation guard blocked a run (R5)"
+        case .fetchFailed: return "the export could not be fetched"
+        case .staffAdded: return "a staff member was added"
+        case .staffDeactivated: return "a staff member was deactivated"
+        case .staffReactivated: return "a staff member was reactivated"
+        case .recordsChanged: return "summary of record changes when a run changes more than 100 records"
+        case .rowSkipped: return "an export row was skipped (R2)"
+        case .unknownColumns: return "an export file has columns sisync does not use"
+        case .userLinked: return "a user was linked to a staff record"
+        case .userUnlinked: return "a user link was removed"
+        case .linkAmbiguous: return "a user email matches two or more active staff"
+        case .roleGranted: return "a calculated role was granted"
+        case .roleRevoked: return "a calculated role was revoked"
+        case .configReloaded: return "the configuration was reloaded"
+        case .configRejected: return "a new configuration was rejected; the old one stays"
+        case .daemonStarted: return "sisyncd started"
+        case .daemonStopping: return "sisyncd is stopping"
+        }
+    }
+}

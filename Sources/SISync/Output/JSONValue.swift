@@ -1,0 +1,120 @@
+import Foundation
+
+/// A JSON value with ordered object keys, so `--json` output lists fields in the order
+/// Appendix A documents them.
+public indirect enum JSONValue: Sendable, Equatable {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case string(String)
+    case array([JSONValue])
+    case object([(String, JSONValue)])
+
+    public static func == (a: JSONValue, b: JSONValue) -> Bool { a.rendered() == b.rendered() }
+
+    public static func string(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
+    public static func int(_ n: Int) -> JSONValue { .int(Int64(n)) }
+
+    public func rendered(pretty: Bool = true) -> String {
+        var out = ""
+        write(into: &out, indent: pretty ? 0 : nil)
+        return out
+    }
+
+    private func write(into out: inout String, indent: Int?) {
+        switch self {
+        case .null: out += "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .int(let n): out += String(n)
+        case .string(let s): Self.escape(s, into: &out)
+        case .array(let items):
+            if items.isEmpty { out += "[]"; return }
+            out += "["
+            for (i, item) in items.enumerated() {
+                if i > 0 { out += "," }
+                if let indent { out += "\n" + String(repeating: "  ", count: indent + 1) }
+                item.write(into: &out, indent: indent.map { $0 + 1 })
+            }
+            if let indent { out += "\n" + String(repeating: "  ", count: indent) }
+            out += "]"
+        case .object(let members):
+            if members.isEmpty { out += "{}"; return }
+            out += "{"
+            for (i, (key, value)) in members.enumerated() {
+                if i > 0 { out += "," }
+                if let indent { out += "\n" + String(repeating: "  ", count: indent + 1) }
+                Self.escape(key, into: &out)
+                out += indent == nil ? ":" : ": "
+                value.write(into: &out, indent: indent.map { $0 + 1 })
+            }
+            if let indent { out += "\n" + String(repeating: "  ", count: indent) }
+            out += "}"
+        }
+    }
+
+    private static func escape(_ s: String, into out: inout String) {
+        out += "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        out += "\""
+    }
+}
+
+/// The JSON shapes of Appendix A.
+public enum JSONShapes {
+    public static func counts(_ c: RecordCounts) -> JSONValue {
+        .object([("added", .int(c.added)), ("updated", .int(c.updated)), ("deactivated", .int(c.deactivated)), ("reactivated", .int(c.reactivated))])
+    }
+
+    public static func runSummary(_ r: RunSummary) -> JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("run_id", r.runID.map { .int($0) } ?? .null),
+            ("started_at", .string(r.startedAt)),
+            ("finished_at", .string(r.finishedAt)),
+            ("outcome", .string(r.outcome.rawValue)),
+            ("dry_run", .bool(r.dryRun)),
+            ("error", .string(r.error)),
+            ("staff", counts(r.staff)),
+            ("links", .object([("made", .int(r.linksMade)), ("removed", .int(r.linksRemoved)), ("ambiguous", .int(r.linksAmbiguous))])),
+            ("roles", .object([("granted", .int(r.rolesGranted)), ("revoked", .int(r.rolesRevoked))])),
+            ("actor", .string(r.actor)),
+            ("trigger", .string(r.trigger)),
+            ("records", .object(EntityKind.allCases.compactMap { k in r.entities[k.rawValue].map { (k.rawValue, counts($0)) } })),
+            ("problems", .array(r.problems.map { .string($0) })),
+        ]
+        if let reverts = r.reverts { members.append(("reverts", .int(reverts))) }
+        return .object(members)
+    }
+
+    public static func change(_ c: Change, runID: Int64? = nil, actor: String? = nil, at: String? = nil) -> JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("entity", .string(c.entity)), ("id", .string(c.id)), ("field", .string(c.field)),
+            ("old", .string(c.old)), ("new", .string(c.new)), ("kind", .string(c.kind.rawValue)),
+        ]
+        if let runID { members.append(("run_id", .int(runID))) }
+        if let actor { members.append(("actor", .string(actor))) }
+        if let at { members.append(("at", .string(at))) }
+        return .object(members)
+    }
+
+    public static func storedChange(_ c: StoredChange) -> JSONValue {
+        change(c.change, runID: c.runID, actor: c.actor, at: c.at)
+    }
+
+    public static func staff(_ s: StaffRecord) -> [(String, JSONValue)] {
+        [
+            ("staff_id", .string(s.staffID)), ("first_name", .string(s.firstName)), ("last_name", .string(s.lastName)),
+            ("email", .string(s.email)), ("title", .string(s.title)), ("school_ids", .array(s.schoolIDs.map { .string($0) })),
+            ("active", .bool(s.active)), ("deactivated_at", .string(s.deactivatedAt)), ("missing_since", .string(s.missingSince)),
+        ]
+    }
+}

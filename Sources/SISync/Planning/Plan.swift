@@ -1,0 +1,119 @@
+import Foundation
+
+/// Why a record stops being active.
+public enum DeactivationReason: String, Sendable {
+    /// The export no longer lists it (after `deactivate_after`, if set).
+    case absent
+    /// The export lists it with `status = inactive`.
+    case statusInactive = "status inactive"
+}
+
+/// One field whose value differs between the store and the export.
+public struct FieldChange: Sendable, Equatable {
+    public let column: Int
+    public let name: String
+    public let old: String
+    public let new: String
+}
+
+/// A stored record the export changes: fields, activity, or its *missing since* mark.
+public struct RecordUpdate: Sendable {
+    public let key: String
+    /// The export row, when the record is in the export.
+    public let row: Int?
+    public var fields: [FieldChange] = []
+    public var reactivate = false
+    public var deactivate: DeactivationReason?
+    /// Set when the record first goes missing (with `deactivate_after`).
+    public var markMissing: Date?
+    /// Set when a missing record returns before it was deactivated.
+    public var clearMissing = false
+}
+
+/// The changes one run makes to one entity (R4). A value: the guard judges it, dry-run
+/// prints it, the store applies it, and the audit trail records it.
+public struct EntityPlan: Sendable {
+    public let kind: EntityKind
+    /// Active records before the run.
+    public let activeBefore: Int
+    /// Whether the export for this entity had no rows at all.
+    public let exportEmpty: Bool
+    /// Export rows that are new records.
+    public var additions: [Int32] = []
+    public var updates: [RecordUpdate] = []
+
+    public var deactivationCount: Int { updates.reduce(0) { $0 + ($1.deactivate != nil ? 1 : 0) } }
+    public var reactivationCount: Int { updates.reduce(0) { $0 + ($1.reactivate ? 1 : 0) } }
+    /// Records with at least one changed field.
+    public var updatedCount: Int { updates.reduce(0) { $0 + ($1.fields.isEmpty ? 0 : 1) } }
+    public var isEmpty: Bool { additions.isEmpty && updates.isEmpty }
+}
+
+/// Counts per entity, as the run summary shows them.
+public struct RecordCounts: Sendable, Equatable, Codable {
+    public var added = 0, updated = 0, deactivated = 0, reactivated = 0
+    public init(added: Int = 0, updated: Int = 0, deactivated: Int = 0, reactivated: Int = 0) {
+        self.added = added
+        self.updated = updated
+        self.deactivated = deactivated
+        self.reactivated = reactivated
+    }
+    public var total: Int { added + updated + deactivated + reactivated }
+}
+
+/// The whole plan of a run: per-entity changes against the export they came from.
+public struct Plan: Sendable {
+    public var entities: [EntityPlan]
+    /// The export the additions and updates refer to (nil for an unchanged run).
+    public let snapshot: ExportSnapshot?
+    public let plannedAt: Date
+
+    public init(entities: [EntityPlan], snapshot: ExportSnapshot?, plannedAt: Date) {
+        self.entities = entities
+        self.snapshot = snapshot
+        self.plannedAt = plannedAt
+    }
+
+    public func plan(for kind: EntityKind) -> EntityPlan? { entities.first { $0.kind == kind } }
+
+    public var isEmpty: Bool { entities.allSatisfy(\.isEmpty) }
+
+    public func counts(for kind: EntityKind) -> RecordCounts {
+        guard let p = plan(for: kind) else { return RecordCounts() }
+        return RecordCounts(added: p.additions.count, updated: p.updatedCount,
+                            deactivated: p.deactivationCount, reactivated: p.reactivationCount)
+    }
+
+    /// The plan as audit-trail entries, in a stable order (entity, then record).
+    public func changes() -> [Change] {
+        var out: [Change] = []
+        forEachChange { out.append($0) }
+        return out
+    }
+
+    /// Streams the plan's changes without building the whole list (large imports).
+    public func forEachChange(_ body: (Change) throws -> Void) rethrows {
+        for p in entities {
+            let entity = p.kind.rawValue
+            if let rows = snapshot?.entities[p.kind] {
+                for r in p.additions {
+                    try body(Change(entity: entity, id: RecordKey.display(rows.keys[Int(r)]), kind: .added))
+                }
+            }
+            for u in p.updates {
+                let id = RecordKey.display(u.key)
+                if u.reactivate { try body(Change(entity: entity, id: id, field: "active", old: "false", new: "true", kind: .reactivated)) }
+                for f in u.fields { try body(Change(entity: entity, id: id, field: f.name, old: f.old, new: f.new, kind: .updated)) }
+                if let when = u.markMissing {
+                    try body(Change(entity: entity, id: id, field: "missing_since", old: nil, new: Timestamp.format(when), kind: .updated))
+                }
+                if u.clearMissing, u.deactivate == nil {
+                    try body(Change(entity: entity, id: id, field: "missing_since", old: "set", new: nil, kind: .updated))
+                }
+                if let reason = u.deactivate {
+                    try body(Change(entity: entity, id: id, field: "active", old: "true", new: "false (\(reason.rawValue))", kind: .deactivated))
+                }
+            }
+        }
+    }
+}

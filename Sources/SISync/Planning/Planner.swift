@@ -1,0 +1,85 @@
+import Foundation
+
+/// Compares an export with the stored state and says what must change (R4). Pure: it
+/// reads the stored state through `StoredEntityState` and returns a `Plan` value.
+public struct Planner {
+    public let deactivateAfter: TimeInterval
+    public let now: Date
+
+    public init(deactivateAfter: TimeInterval, now: Date) {
+        self.deactivateAfter = deactivateAfter
+        self.now = now
+    }
+
+    /// Plans a run for a changed export.
+    public func plan(snapshot: ExportSnapshot, stored: (EntityKind) throws -> StoredEntityState) throws -> Plan {
+        var plans: [EntityPlan] = []
+        for kind in EntityKind.allCases {
+            guard let rows = snapshot.entities[kind] else { continue }
+            plans.append(try plan(rows: rows, stored: try stored(kind)))
+        }
+        return Plan(entities: plans, snapshot: snapshot, plannedAt: now)
+    }
+
+    /// Plans a run whose export did not change (R3): only records already missing can
+    /// reach `deactivate_after`.
+    public func planUnchanged(kinds: [EntityKind], stored: (EntityKind) throws -> StoredEntityState) throws -> Plan {
+        var plans: [EntityPlan] = []
+        for kind in kinds {
+            let state = try stored(kind)
+            var plan = EntityPlan(kind: kind, activeBefore: state.activeCount, exportEmpty: false)
+            try state.forEachRecord { s in
+                if s.active, let since = s.missingSince, now.timeIntervalSince(since) >= deactivateAfter {
+                    var u = RecordUpdate(key: s.key, row: nil)
+                    u.deactivate = .absent
+                    plan.updates.append(u)
+                }
+            }
+            plans.append(plan)
+        }
+        return Plan(entities: plans, snapshot: nil, plannedAt: now)
+    }
+
+    public func plan(rows: EntityRows, stored: StoredEntityState) throws -> EntityPlan {
+        let kind = rows.kind
+        var plan = EntityPlan(kind: kind, activeBefore: stored.activeCount, exportEmpty: rows.count == 0 && rows.problems.isEmpty)
+        var seen = [Bool](repeating: false, count: rows.count)
+        let columns = kind.valueColumns
+        try stored.forEachRecord { s in
+            if let r = rows.row(forKey: s.key) {
+                seen[r] = true
+                let wantActive = !rows.isInactive(r)
+                var u = RecordUpdate(key: s.key, row: r)
+                if s.fingerprint != rows.fingerprint(r) {
+                    let old = try stored.values(forKey: s.key) ?? Array(repeating: "", count: columns.count)
+                    for c in 0..<columns.count {
+                        let new = rows.value(r, c)
+                        if old[c] != new { u.fields.append(FieldChange(column: c, name: columns[c], old: old[c], new: new)) }
+                    }
+                }
+                if wantActive && !s.active { u.reactivate = true }
+                if !wantActive && s.active { u.deactivate = .statusInactive }
+                if s.missingSince != nil { u.clearMissing = true }
+                if !u.fields.isEmpty || u.reactivate || u.deactivate != nil || u.clearMissing { plan.updates.append(u) }
+            } else if rows.protectedKeys.contains(s.key) {
+                // A skipped row (R2): its record stays exactly as it is.
+            } else if s.active {
+                var u = RecordUpdate(key: s.key, row: nil)
+                if deactivateAfter <= 0 {
+                    u.deactivate = .absent
+                    u.clearMissing = s.missingSince != nil
+                } else if let since = s.missingSince {
+                    guard now.timeIntervalSince(since) >= deactivateAfter else { return }
+                    u.deactivate = .absent
+                    u.clearMissing = true
+                } else {
+                    u.markMissing = now
+                }
+                plan.updates.append(u)
+            }
+        }
+        plan.additions.reserveCapacity(rows.count)
+        for r in 0..<rows.count where !seen[r] { plan.additions.append(Int32(r)) }
+        return plan
+    }
+}

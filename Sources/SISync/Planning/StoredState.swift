@@ -1,0 +1,44 @@
+import Foundation
+
+/// What the planner needs to know about one stored record.
+public struct StoredRecord: Sendable, Equatable {
+    public var key: String
+    public var fingerprint: UInt64
+    public var active: Bool
+    public var missingSince: Date?
+
+    public init(key: String, fingerprint: UInt64, active: Bool, missingSince: Date?) {
+        self.key = key
+        self.fingerprint = fingerprint
+        self.active = active
+        self.missingSince = missingSince
+    }
+}
+
+/// The stored state of one entity as the planner sees it. The store implements it over
+/// SQLite (streaming rows, never loading the table whole); tests implement it in memory.
+public protocol StoredEntityState {
+    /// Active records before the run (the base of the R5 percentage).
+    var activeCount: Int { get }
+    /// Calls `body` for every stored record.
+    func forEachRecord(_ body: (StoredRecord) throws -> Void) throws
+    /// The stored values of `EntityKind.valueColumns`, for field-by-field comparison.
+    func values(forKey key: String) throws -> [String]?
+}
+
+/// A stored state held in memory (tests, dry runs on small data).
+public struct InMemoryEntityState: StoredEntityState {
+    public var records: [StoredRecord]
+    public var storedValues: [String: [String]]
+
+    public init(records: [(key: String, values: [String], active: Bool, missingSince: Date?)] = []) {
+        self.records = records.map {
+            StoredRecord(key: $0.key, fingerprint: EntityRows.fingerprint(values: $0.values), active: $0.active, missingSince: $0.missingSince)
+        }
+        storedValues = Dictionary(records.map { ($0.key, $0.values) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    public var activeCount: Int { records.filter(\.active).count }
+    public func forEachRecord(_ body: (StoredRecord) throws -> Void) throws { try records.forEach(body) }
+    public func values(forKey key: String) throws -> [String]? { storedValues[key] }
+}

@@ -1,0 +1,64 @@
+/// How a run ended. The exit code of `sisyncd --once` and `sisyncctl sync` follows it.
+public enum RunOutcome: String, Sendable, Codable {
+    case running, applied, unchanged, blocked, failed
+}
+
+/// Why a run failed, which decides the exit code (SPEC 4, sysexits).
+public enum FailureClass: Sendable, Equatable {
+    case badData          // 65
+    case unavailable      // 69
+    case cannotCreate     // 73
+    case temporary        // 75
+    case configuration    // 78
+    case software         // 70
+
+    public var exitCode: Int32 {
+        switch self {
+        case .badData: return 65
+        case .unavailable: return 69
+        case .cannotCreate: return 73
+        case .temporary: return 75
+        case .configuration: return 78
+        case .software: return 70
+        }
+    }
+}
+
+/// The summary of a run (Appendix A "run summary").
+public struct RunSummary: Sendable, Equatable {
+    public var runID: Int64?
+    public var startedAt: String
+    public var finishedAt: String?
+    public var outcome: RunOutcome
+    public var dryRun: Bool
+    public var error: String?
+    public var actor: String
+    public var trigger: String
+    public var staff = RecordCounts()
+    public var linksMade = 0, linksRemoved = 0, linksAmbiguous = 0
+    public var rolesGranted = 0, rolesRevoked = 0
+    public var entities: [String: RecordCounts] = [:]
+    public var problems: [String] = []
+    public var reverts: Int64?
+    public var contentHash: String?
+    /// Set for failed runs: which exit code the failure maps to.
+    public var failure: FailureClass?
+
+    public init(runID: Int64?, startedAt: String, outcome: RunOutcome, dryRun: Bool, actor: String, trigger: String) {
+        self.runID = runID
+        self.startedAt = startedAt
+        self.outcome = outcome
+        self.dryRun = dryRun
+        self.actor = actor
+        self.trigger = trigger
+    }
+
+    /// The process exit code for this outcome (`sisyncd --once`, `sisyncctl sync`).
+    public var exitCode: Int32 {
+        switch outcome {
+        case .applied, .unchanged, .running: return 0
+        case .blocked: return 65
+        case .failed: return (failure ?? .software).exitCode
+        }
+    }
+}

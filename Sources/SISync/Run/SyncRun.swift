@@ -1,0 +1,192 @@
+import Foundation
+
+/// One sync cycle from fetch to commit: fetch, parse, plan, judge, apply. This is the
+/// imperative shell around the pure parts; it decides the outcome and logs it.
+public struct SyncRun {
+    public struct Options: Sendable {
+        public var dryRun = false
+        public var allowMassDeactivation = false
+        /// Re-plan even when the export's digest equals the last applied run's.
+        public var force = false
+        public var actor = "sync"
+        public var trigger = "schedule"
+        public init() {}
+    }
+
+    public let configuration: Configuration
+    public let options: Options
+    public let log: EventLog
+    public let stop: StopSignal?
+    public let clock: @Sendable () -> Date
+
+    public init(configuration: Configuration, options: Options, log: EventLog, stop: StopSignal? = nil,
+                clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.configuration = configuration
+        self.options = options
+        self.log = log
+        self.stop = stop
+        self.clock = clock
+    }
+
+    /// What a run produced: its summary and, for dry runs and tests, the plan.
+    public struct Result {
+        public var summary: RunSummary
+        public var plan: Plan?
+    }
+
+    /// Runs the cycle against an open store (the caller holds the writer lock).
+    public func run(store: RosterStore) -> Result {
+        let started = clock()
+        var summary = RunSummary(runID: nil, startedAt: Timestamp.format(started), outcome: .running,
+                                 dryRun: options.dryRun, actor: options.actor, trigger: options.trigger)
+        if !options.dryRun {
+            do {
+                try store.closeInterruptedRuns(now: started)
+                summary.runID = try store.beginRun(actor: options.actor, trigger: options.trigger, startedAt: started)
+            } catch {
+                summary.outcome = .failed
+                summary.failure = .cannotCreate
+                summary.error = "\(error)"
+                log.log(LogEvent(.runFailed, .error, "cannot record the run in \(store.path): \(error)"))
+                return Result(summary: summary, plan: nil)
+            }
+        }
+        let runField = summary.runID.map { [("SISYNC_RUN_ID", String($0))] } ?? []
+        log.log(LogEvent(.runStarted, .info, "run \(summary.runID.map(String.init) ?? "(dry run)") started (\(options.trigger))", fields: runField))
+        var plan: Plan?
+        do {
+            plan = try execute(store: store, summary: &summary, started: started)
+        } catch {
+            summary.outcome = .failed
+            summary.failure = Self.classify(error)
+            summary.error = Self.describe(error)
+            let type: LogEventType = summary.failure == .unavailable ? .fetchFailed : .runFailed
+            log.log(LogEvent(type, .error, "run \(summary.runID.map(String.init) ?? "(dry run)") failed: \(summary.error!)", fields: runField))
+        }
+        summary.finishedAt = Timestamp.format(clock())
+        if !options.dryRun, summary.outcome != .applied {
+            // Applied runs finished inside their transaction; every other outcome is recorded here.
+            do { try store.finishRun(summary) } catch {
+                log.log(LogEvent(.runFailed, .error, "cannot record the outcome of run \(summary.runID ?? 0): \(error)", fields: runField))
+            }
+        }
+        if summary.outcome == .applied || summary.outcome == .unchanged {
+            log.log(LogEvent(.runFinished, .notice, "run \(summary.runID.map(String.init) ?? "(dry run)") \(summary.outcome.rawValue): \(Self.countsLine(summary))", fields: runField))
+        }
+        return Result(summary: summary, plan: plan)
+    }
+
+    private func execute(store: RosterStore, summary: inout RunSummary, started: Date) throws -> Plan {
+        let fetched = try ExportFetcher(configuration: configuration, stop: stop).fetch()
+        defer { fetched.removeTemporaryFiles() }
+        summary.contentHash = fetched.contentHash
+        let planner = Planner(deactivateAfter: configuration.deactivateAfter.seconds, now: started)
+        let plan: Plan
+        if !options.force, let last = try store.lastAppliedHash(), last == fetched.contentHash {
+            plan = try planner.planUnchanged(kinds: configuration.entities, stored: store.state(for:))
+            summary.outcome = .unchanged
+        } else {
+            let snapshot = try ExportSnapshot.read(fetched, limit: configuration.maxInvalidRows, entities: configuration.entities)
+            report(snapshot, summary: &summary)
+            plan = try planner.plan(snapshot: snapshot, stored: store.state(for:))
+            summary.outcome = .applied
+        }
+        if let stop, stop.isStopping { throw StoreError.interrupted }
+        for p in plan.entities {
+            let counts = plan.counts(for: p.kind)
+            if counts.total > 0 || summary.outcome == .applied { summary.entities[p.kind.rawValue] = counts }
+        }
+        summary.staff = plan.counts(for: .staff)
+        let verdict = DeactivationGuard(maxPercent: configuration.maxDeactivatePercent, maxCount: configuration.maxDeactivateCount)
+            .judge(plan, allowMassDeactivation: options.allowMassDeactivation)
+        let runField = summary.runID.map { [("SISYNC_RUN_ID", String($0))] } ?? []
+        switch verdict {
+        case .allowed: break
+        case .overridden(let reason):
+            log.log(LogEvent(.guardBlocked, .warning, "mass deactivation allowed once by \(options.actor) (--allow-mass-deactivation): \(reason)", fields: runField))
+        case .blocked(let reason):
+            summary.outcome = .blocked
+            summary.error = "blocked by the mass-deactivation guard: \(reason); nothing was applied. If this is expected, run `sisyncctl sync --allow-mass-deactivation` once."
+            log.log(LogEvent(.guardBlocked, .critical, summary.error!, fields: runField))
+            return plan
+        }
+        if options.dryRun { return plan }
+        if plan.isEmpty && summary.outcome == .unchanged {
+            return plan
+        }
+        try store.apply(plan, summary: finished(summary), now: started, stop: stop)
+        logChanges(plan, runID: summary.runID)
+        do { try store.pruneHistory(days: configuration.historyDays, now: started) } catch {
+            log.log(LogEvent(.runFailed, .warning, "could not prune history older than \(configuration.historyDays) days: \(error)", fields: runField))
+        }
+        return plan
+    }
+
+    /// The summary as it is stored when the apply transaction commits.
+    private func finished(_ summary: RunSummary) -> RunSummary {
+        var s = summary
+        s.finishedAt = Timestamp.format(clock())
+        return s
+    }
+
+    private func report(_ snapshot: ExportSnapshot, summary: inout RunSummary) {
+        let runField = summary.runID.map { [("SISYNC_RUN_ID", String($0))] } ?? []
+        for (source, columns) in snapshot.unknownColumns {
+            log.log(LogEvent(.unknownColumns, .notice, "\(source): ignoring unknown columns \(columns.joined(separator: ", "))", fields: runField))
+        }
+        for p in snapshot.problems {
+            summary.problems.append(p.description)
+            log.log(LogEvent(.rowSkipped, .warning, "skipped row: \(p)", fields: runField))
+        }
+    }
+
+    private func logChanges(_ plan: Plan, runID: Int64?) {
+        let runField = runID.map { [("SISYNC_RUN_ID", String($0))] } ?? []
+        guard let staff = plan.plan(for: .staff) else { return }
+        let total = plan.entities.reduce(0) { $0 + $1.additions.count + $1.updates.count }
+        let detailed: LogPriority = total > 100 ? .debug : .info
+        if let rows = plan.snapshot?.entities[.staff] {
+            for r in staff.additions {
+                let key = rows.keys[Int(r)]
+                log.log(LogEvent(.staffAdded, detailed, "staff \(key) added", fields: runField + [("SISYNC_STAFF_ID", key)]))
+            }
+        }
+        for u in staff.updates {
+            if u.reactivate { log.log(LogEvent(.staffReactivated, detailed, "staff \(u.key) reactivated", fields: runField + [("SISYNC_STAFF_ID", u.key)])) }
+            if let reason = u.deactivate {
+                log.log(LogEvent(.staffDeactivated, detailed, "staff \(u.key) deactivated (\(reason.rawValue))", fields: runField + [("SISYNC_STAFF_ID", u.key)]))
+            }
+        }
+        if total > 100 {
+            let parts = plan.entities.compactMap { p -> String? in
+                let c = plan.counts(for: p.kind)
+                return c.total == 0 ? nil : "\(p.kind.rawValue) +\(c.added) ~\(c.updated) -\(c.deactivated) ↺\(c.reactivated)"
+            }
+            log.log(LogEvent(.recordsChanged, .notice, "\(total) records changed: \(parts.joined(separator: ", "))", fields: runField))
+        }
+    }
+
+    static func countsLine(_ s: RunSummary) -> String {
+        "staff +\(s.staff.added) ~\(s.staff.updated) -\(s.staff.deactivated) ↺\(s.staff.reactivated); links +\(s.linksMade) -\(s.linksRemoved) ?\(s.linksAmbiguous); roles +\(s.rolesGranted) -\(s.rolesRevoked)"
+    }
+
+    static func classify(_ error: Error) -> FailureClass {
+        switch error {
+        case let e as FetchError: return e.isConfigurationProblem ? .configuration : .unavailable
+        case is ExportError: return .badData
+        case is ConfigError: return .configuration
+        case let e as StoreError:
+            switch e {
+            case .locked: return .temporary
+            case .interrupted: return .temporary
+            case .cannotOpen: return .cannotCreate
+            default: return .software
+            }
+        default: return .software
+        }
+    }
+
+    static func describe(_ error: Error) -> String {
+        String(describing: error)
+    }
+}

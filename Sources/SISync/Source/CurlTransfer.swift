@@ -1,0 +1,134 @@
+import CCurl
+import Foundation
+
+/// One libcurl easy handle. Owns the handle and frees it on release; all pointer work
+/// for HTTP stays in this file.
+public final class CurlTransfer {
+    private let handle: UnsafeMutableRawPointer
+    private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+
+    private static let globalInit: Bool = {
+        curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
+    }()
+
+    public init() throws(FetchError) {
+        _ = Self.globalInit
+        guard let h = curl_easy_init() else {
+            throw .transfer(url: "-", code: -1, message: "libcurl could not create a handle (out of memory?)")
+        }
+        handle = h
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+    }
+
+    deinit {
+        curl_easy_cleanup(handle)
+        errorBuffer.deallocate()
+    }
+
+    /// What a GET needs besides the URL.
+    public struct Request {
+        public var url: String
+        public var timeoutSeconds: Double
+        public var maxBytes: Int64
+        public var caFile: String?
+        public var headers: [String] = []
+        public var userAgent = "sisync/\(SisyncVersion.current)"
+        public init(url: String, timeoutSeconds: Double, maxBytes: Int64, caFile: String?) {
+            self.url = url
+            self.timeoutSeconds = timeoutSeconds
+            self.maxBytes = maxBytes
+            self.caFile = caFile
+        }
+    }
+
+    /// Downloads `request.url` into `destination` (created or truncated). Returns the HTTP
+    /// status; throws for transport failures, the size cap and aborts.
+    public func get(_ request: Request, to destination: String, stop: StopSignal? = nil) throws(FetchError) -> Int {
+        guard FileManager.default.createFile(atPath: destination, contents: nil),
+              let out = FileHandle(forWritingAtPath: destination) else {
+            throw .unreadableFile(path: destination, reason: "cannot create a temporary file for the download")
+        }
+        defer { try? out.close() }
+        let sink = TransferSink(output: out, maxBytes: request.maxBytes, stop: stop)
+        curl_easy_reset(handle)
+        var headerList: UnsafeMutablePointer<curl_slist>?
+        for h in request.headers { headerList = curl_slist_append(headerList, h) }
+        defer { curl_slist_free_all(headerList) }
+        let url = request.url
+        func check(_ code: CURLcode, _ what: String) throws(FetchError) {
+            if code != CURLE_OK {
+                throw .transfer(url: url, code: Int(code.rawValue), message: "could not set \(what): \(String(cString: curl_easy_strerror(code)))")
+            }
+        }
+        try check(sisync_curl_setopt_string(handle, CURLOPT_URL, url), "the URL")
+        try check(sisync_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1), "NOSIGNAL")
+        try check(sisync_curl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https"), "allowed protocols")
+        try check(sisync_curl_setopt_string(handle, CURLOPT_REDIR_PROTOCOLS_STR, "https"), "redirect protocols")
+        try check(sisync_curl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 1), "redirects")
+        try check(sisync_curl_setopt_long(handle, CURLOPT_MAXREDIRS, 5), "the redirect limit")
+        try check(sisync_curl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 1), "TLS peer verification")
+        try check(sisync_curl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 2), "TLS host verification")
+        if let ca = request.caFile { try check(sisync_curl_setopt_string(handle, CURLOPT_CAINFO, ca), "the CA file") }
+        try check(sisync_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(request.timeoutSeconds * 1000)), "the timeout")
+        try check(sisync_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(min(request.timeoutSeconds, 30) * 1000)), "the connect timeout")
+        try check(sisync_curl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1024), "the low-speed limit")
+        try check(sisync_curl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, 30), "the low-speed time")
+        try check(sisync_curl_setopt_string(handle, CURLOPT_ACCEPT_ENCODING, ""), "Accept-Encoding")
+        try check(sisync_curl_setopt_string(handle, CURLOPT_USERAGENT, request.userAgent), "the User-Agent")
+        try check(sisync_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer), "the error buffer")
+        try check(sisync_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList), "headers")
+        try check(sisync_curl_setopt_write(handle, curlWrite), "the write callback")
+        try check(sisync_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, Unmanaged.passUnretained(sink).toOpaque()), "the write data")
+        try check(sisync_curl_setopt_long(handle, CURLOPT_NOPROGRESS, 0), "progress")
+        try check(sisync_curl_setopt_progress(handle, curlProgress), "the progress callback")
+        try check(sisync_curl_setopt_pointer(handle, CURLOPT_XFERINFODATA, Unmanaged.passUnretained(sink).toOpaque()), "the progress data")
+        errorBuffer[0] = 0
+        let code = withExtendedLifetime(sink) { curl_easy_perform(handle) }
+        if sink.overLimit { throw .tooLarge(url: url, limit: request.maxBytes) }
+        if code == CURLE_ABORTED_BY_CALLBACK { throw .aborted(url: url) }
+        if sink.writeFailed { throw .unreadableFile(path: destination, reason: "cannot write the downloaded export (disk full?)") }
+        if code != CURLE_OK {
+            let detail = errorBuffer[0] != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(code))
+            throw .transfer(url: url, code: Int(code.rawValue), message: detail)
+        }
+        var status = 0
+        _ = sisync_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        return status
+    }
+}
+
+/// State shared with the C callbacks of one transfer.
+private final class TransferSink {
+    let output: FileHandle
+    let maxBytes: Int64
+    var written: Int64 = 0
+    var overLimit = false
+    var writeFailed = false
+    let stop: StopSignal?
+    init(output: FileHandle, maxBytes: Int64, stop: StopSignal?) {
+        self.output = output
+        self.maxBytes = maxBytes
+        self.stop = stop
+    }
+}
+
+private func curlWrite(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?) -> Int {
+    guard let context, let data else { return 0 }
+    let sink = Unmanaged<TransferSink>.fromOpaque(context).takeUnretainedValue()
+    let n = size * count
+    sink.written += Int64(n)
+    if sink.written > sink.maxBytes { sink.overLimit = true; return 0 }
+    do {
+        try sink.output.write(contentsOf: UnsafeRawBufferPointer(start: data, count: n))
+    } catch {
+        sink.writeFailed = true
+        return 0
+    }
+    return n
+}
+
+private func curlProgress(_ context: UnsafeMutableRawPointer?, _: curl_off_t, _: curl_off_t, _: curl_off_t, _: curl_off_t) -> Int32 {
+    guard let context else { return 0 }
+    let sink = Unmanaged<TransferSink>.fromOpaque(context).takeUnretainedValue()
+    return sink.stop?.isStopping == true ? 1 : 0
+}

@@ -1,0 +1,39 @@
+/// Why an export could not be fetched. Any of these fails the run with exit 69 (78 for a
+/// credential file problem); a failed fetch is never read as an empty roster.
+public enum FetchError: Error, Equatable, CustomStringConvertible, Sendable {
+    case unreadableFile(path: String, reason: String)
+    case transfer(url: String, code: Int, message: String)
+    case httpStatus(url: String, status: Int)
+    case tooLarge(url: String, limit: Int64)
+    case unsupportedURL(url: String)
+    case credential(path: String, key: String, reason: String)
+    case aborted(url: String)
+
+    public var description: String {
+        switch self {
+        case .unreadableFile(let path, let reason):
+            return "\(path): cannot read the export: \(reason); check [source] url and that the file exists"
+        case .transfer(let url, let code, let message):
+            return "\(url): transfer failed (curl error \(code)): \(message)"
+        case .httpStatus(let url, let status):
+            if status == 401 || status == 403 {
+                return "\(url): the server answered HTTP \(status); check the credential ([source] auth and its token or password file)"
+            }
+            return "\(url): the server answered HTTP \(status)"
+        case .tooLarge(let url, let limit):
+            return "\(url): the export is larger than max_bytes (\(limit) bytes); raise [source] max_bytes if this is expected"
+        case .unsupportedURL(let url):
+            return "\(url): unsupported URL scheme; use a path, file://, http:// or https://"
+        case .credential(let path, let key, let reason):
+            return "\(path): cannot read the file named by [source] \(key): \(reason)"
+        case .aborted(let url):
+            return "\(url): transfer aborted because the daemon is stopping"
+        }
+    }
+
+    /// Whether the problem is with the configuration (exit 78) rather than the source (69).
+    public var isConfigurationProblem: Bool {
+        if case .credential = self { return true }
+        return false
+    }
+}

@@ -1,0 +1,44 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// A local file opened for reading in large chunks. Owns its descriptor and closes it
+/// when released, so a failed run never leaks one.
+public final class InputFile {
+    public let path: String
+    private let fd: Int32
+    private var buffer: [UInt8]
+
+    public init(path: String, chunkSize: Int = 1 << 20) throws(FetchError) {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw .unreadableFile(path: path, reason: String(cString: strerror(errno)))
+        }
+        var st = stat()
+        if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
+            close(fd)
+            throw .unreadableFile(path: path, reason: "it is a directory")
+        }
+        self.fd = fd
+        buffer = [UInt8](repeating: 0, count: chunkSize)
+    }
+
+    deinit { close(fd) }
+
+    /// Calls `body` with each chunk of the file in order.
+    public func forEachChunk(_ body: (UnsafeBufferPointer<UInt8>) throws -> Void) throws {
+        let capacity = buffer.count
+        while true {
+            let n = buffer.withUnsafeMutableBytes { raw -> Int in
+                var got: Int
+                repeat { got = read(fd, raw.baseAddress, capacity) } while got < 0 && errno == EINTR
+                return got
+            }
+            if n < 0 { throw FetchError.unreadableFile(path: path, reason: String(cString: strerror(errno))) }
+            if n == 0 { return }
+            try buffer.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[0..<n])) }
+        }
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+
+/// A staff record as `sisyncctl staff` shows it (Appendix A).
+public struct StaffRecord: Sendable, Equatable {
+    public var staffID: String
+    public var firstName: String
+    public var lastName: String
+    public var email: String
+    public var title: String
+    public var schoolIDs: [String]
+    public var active: Bool
+    public var deactivatedAt: String?
+    public var missingSince: String?
+}
+
+/// A change-log entry as stored, with its run and actor.
+public struct StoredChange: Sendable, Equatable {
+    public var runID: Int64
+    public var at: String
+    public var actor: String
+    public var change: Change
+}
+
+/// Which staff `staff list` shows.
+public enum StaffFilter: Sendable { case active, inactive, all }
+
+extension RosterStore {
+    static let runColumns = """
+        run_id, started_at, finished_at, outcome, error, actor, trigger, content_hash,
+        staff_added, staff_updated, staff_deactivated, staff_reactivated,
+        links_made, links_removed, links_ambiguous, roles_granted, roles_revoked, entity_counts, problems, reverts
+        """
+
+    private func runSummary(_ s: SQLiteStatement) -> RunSummary {
+        var r = RunSummary(runID: s.int64(0), startedAt: s.text(1), outcome: RunOutcome(rawValue: s.text(3)) ?? .failed,
+                           dryRun: false, actor: s.text(5), trigger: s.text(6))
+        r.finishedAt = s.string(2)
+        r.error = s.string(4)
+        r.contentHash = s.string(7)
+        r.staff = RecordCounts(added: s.int(8), updated: s.int(9), deactivated: s.int(10), reactivated: s.int(11))
+        r.linksMade = s.int(12); r.linksRemoved = s.int(13); r.linksAmbiguous = s.int(14)
+        r.rolesGranted = s.int(15); r.rolesRevoked = s.int(16)
+        r.entities = (try? JSONDecoder().decode([String: RecordCounts].self, from: Data(s.text(17).utf8))) ?? [:]
+        r.problems = (try? JSONDecoder().decode([String].self, from: Data(s.text(18).utf8))) ?? []
+        r.reverts = s.isNull(19) ? nil : s.int64(19)
+        return r
+    }
+
+    /// The most recent runs, newest first.
+    public func runs(limit: Int) throws -> [RunSummary] {
+        let s = try database.prepare("SELECT \(Self.runColumns) FROM runs ORDER BY run_id DESC LIMIT ?")
+        try s.bind(1, limit)
+        var out: [RunSummary] = []
+        try s.forEachRow { out.append(runSummary($0)) }
+        return out
+    }
+
+    public func run(id: Int64) throws -> RunSummary? {
+        let s = try database.prepare("SELECT \(Self.runColumns) FROM runs WHERE run_id = ?")
+        try s.bind(1, id)
+        defer { s.reset() }
+        return try s.step() ? runSummary(s) : nil
+    }
+
+    public func lastRun() throws -> RunSummary? { try runs(limit: 1).first }
+
+    /// The changes one run made, in the order they were recorded.
+    public func changes(runID: Int64) throws -> [StoredChange] {
+        let s = try database.prepare("""
+            SELECT c.run_id, r.started_at, r.actor, c.entity, c.record_id, c.field, c.old_value, c.new_value, c.kind
+            FROM changes c JOIN runs r USING (run_id) WHERE c.run_id = ? ORDER BY c.change_id
+            """)
+        try s.bind(1, runID)
+        return try collectChanges(s)
+    }
+
+    /// The history of one record, oldest first.
+    public func history(entity: EntityKind, id: String) throws -> [StoredChange] {
+        let s = try database.prepare("""
+            SELECT c.run_id, r.started_at, r.actor, c.entity, c.record_id, c.field, c.old_value, c.new_value, c.kind
+            FROM changes c JOIN runs r USING (run_id) WHERE c.entity = ? AND c.record_id = ? ORDER BY c.change_id
+            """)
+        try s.bind(1, entity.rawValue)
+        try s.bind(2, id)
+        return try collectChanges(s)
+    }
+
+    private func collectChanges(_ s: SQLiteStatement) throws -> [StoredChange] {
+        var out: [StoredChange] = []
+        try s.forEachRow { row in
+            let kind = ChangeKind(rawValue: row.text(8)) ?? .updated
+            out.append(StoredChange(runID: row.int64(0), at: row.text(1), actor: row.text(2),
+                                    change: Change(entity: row.text(3), id: row.text(4), field: row.string(5),
+                                                   old: row.string(6), new: row.string(7), kind: kind)))
+        }
+        return out
+    }
+
+    private static let staffColumns = "staff_id, first_name, last_name, email, title, school_ids, active, deactivated_at, missing_since"
+
+    private func staffRecord(_ s: SQLiteStatement) -> StaffRecord {
+        StaffRecord(staffID: s.text(0), firstName: s.text(1), lastName: s.text(2), email: s.text(3), title: s.text(4),
+                    schoolIDs: s.text(5).split(separator: ";").map(String.init), active: s.bool(6),
+                    deactivatedAt: s.string(7), missingSince: s.string(8))
+    }
+
+    /// Staff for `staff list`, sorted by last and first name; `search` matches id, names,
+    /// email and title, case-insensitively.
+    public func staff(filter: StaffFilter, search: String?) throws -> [StaffRecord] {
+        var sql = "SELECT \(Self.staffColumns) FROM staff WHERE 1 = 1"
+        switch filter {
+        case .active: sql += " AND active = 1"
+        case .inactive: sql += " AND active = 0"
+        case .all: break
+        }
+        if search != nil {
+            sql += " AND (staff_id LIKE ?1 ESCAPE '\\' OR first_name LIKE ?1 ESCAPE '\\' OR last_name LIKE ?1 ESCAPE '\\' OR email LIKE ?1 ESCAPE '\\' OR title LIKE ?1 ESCAPE '\\' OR (first_name || ' ' || last_name) LIKE ?1 ESCAPE '\\')"
+        }
+        sql += " ORDER BY last_name COLLATE NOCASE, first_name COLLATE NOCASE, staff_id"
+        let s = try database.prepare(sql)
+        if let search {
+            let escaped = search.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+            try s.bind(1, "%\(escaped)%")
+        }
+        var out: [StaffRecord] = []
+        try s.forEachRow { out.append(staffRecord($0)) }
+        return out
+    }
+
+    public func staffMember(id: String) throws -> StaffRecord? {
+        let s = try database.prepare("SELECT \(Self.staffColumns) FROM staff WHERE staff_id = ?")
+        try s.bind(1, id)
+        defer { s.reset() }
+        return try s.step() ? staffRecord(s) : nil
+    }
+
+    /// Usernames linked to a staff record.
+    public func linkedUsers(staffID: String) throws -> [String] {
+        let s = try database.prepare("SELECT username FROM links WHERE staff_id = ? ORDER BY username")
+        try s.bind(1, staffID)
+        var out: [String] = []
+        try s.forEachRow { out.append($0.text(0)) }
+        return out
+    }
+
+    /// Active and total records per entity, for `status`.
+    public func recordCounts() throws -> [(EntityKind, active: Int, total: Int)] {
+        try EntityKind.allCases.map { kind in
+            let s = try database.prepare("SELECT coalesce(sum(active), 0), count(*) FROM \(kind.table)")
+            _ = try s.step()
+            return (kind, s.int(0), s.int(1))
+        }
+    }
+}

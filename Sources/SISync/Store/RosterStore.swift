@@ -1,0 +1,240 @@
+import Foundation
+
+/// The local mirror of the SIS: entity tables, runs and the change log, in one SQLite
+/// file in WAL mode so readers are never blocked by a run (R9).
+public final class RosterStore {
+    public let database: SQLiteDatabase
+    public var path: String { database.path }
+
+    /// Opens (and creates, unless `mustExist`) the database and migrates it forward.
+    public init(path: String, mustExist: Bool = false) throws {
+        if mustExist && !FileManager.default.fileExists(atPath: path) {
+            throw StoreError.cannotOpen(path: path, message: "no database here yet; run `sisyncctl sync` or start sisyncd first")
+        }
+        database = try SQLiteDatabase(path: path)
+        try database.execute("PRAGMA journal_mode = WAL")
+        try database.execute("PRAGMA synchronous = NORMAL")
+        try database.execute("PRAGMA foreign_keys = ON")
+        try database.execute("PRAGMA cache_size = -65536")
+        try Schema.migrate(database)
+    }
+
+    // MARK: runs
+
+    /// Records the start of a run in its own committed transaction, so that even a run
+    /// that later fails or is killed leaves its record (R1).
+    public func beginRun(actor: String, trigger: String, startedAt: Date) throws -> Int64 {
+        let s = try database.prepare("INSERT INTO runs (started_at, outcome, actor, trigger) VALUES (?, 'running', ?, ?)")
+        try s.bind(1, Timestamp.format(startedAt))
+        try s.bind(2, actor)
+        try s.bind(3, trigger)
+        try s.run()
+        return database.lastInsertRowID
+    }
+
+    /// Marks runs left `running` by a process that died (SIGKILL, power loss) as failed.
+    /// Called by the one writer before it starts a run.
+    public func closeInterruptedRuns(now: Date) throws {
+        let s = try database.prepare("""
+            UPDATE runs SET outcome = 'failed', finished_at = ?,
+              error = 'the run was interrupted (the process ended before it finished); nothing it planned was applied'
+            WHERE outcome = 'running'
+            """)
+        try s.bind(1, Timestamp.format(now))
+        try s.run()
+    }
+
+    /// The content digest of the last run that applied or confirmed the export (R3).
+    public func lastAppliedHash() throws -> String? {
+        let s = try database.prepare("""
+            SELECT content_hash FROM runs WHERE outcome IN ('applied', 'unchanged') AND content_hash IS NOT NULL
+            ORDER BY run_id DESC LIMIT 1
+            """)
+        return try s.step() ? s.string(0) : nil
+    }
+
+    /// Writes the run's final record (outcome, counts, error).
+    public func finishRun(_ summary: RunSummary) throws {
+        guard let id = summary.runID else { return }
+        let s = try database.prepare("""
+            UPDATE runs SET finished_at = ?, outcome = ?, error = ?, content_hash = ?,
+              staff_added = ?, staff_updated = ?, staff_deactivated = ?, staff_reactivated = ?,
+              links_made = ?, links_removed = ?, links_ambiguous = ?, roles_granted = ?, roles_revoked = ?,
+              records_changed = ?, entity_counts = ?, problems = ?, reverts = ?
+            WHERE run_id = ?
+            """)
+        try s.bind(1, summary.finishedAt)
+        try s.bind(2, summary.outcome.rawValue)
+        try s.bind(3, summary.error)
+        try s.bind(4, summary.contentHash)
+        try s.bind(5, summary.staff.added)
+        try s.bind(6, summary.staff.updated)
+        try s.bind(7, summary.staff.deactivated)
+        try s.bind(8, summary.staff.reactivated)
+        try s.bind(9, summary.linksMade)
+        try s.bind(10, summary.linksRemoved)
+        try s.bind(11, summary.linksAmbiguous)
+        try s.bind(12, summary.rolesGranted)
+        try s.bind(13, summary.rolesRevoked)
+        try s.bind(14, summary.entities.values.reduce(0) { $0 + $1.total })
+        try s.bind(15, String(decoding: try JSONEncoder().encode(summary.entities), as: UTF8.self))
+        try s.bind(16, String(decoding: try JSONEncoder().encode(Array(summary.problems.prefix(1000))), as: UTF8.self))
+        try s.bind(17, summary.reverts)
+        try s.bind(18, id)
+        try s.run()
+    }
+
+    /// Deletes change-log entries of runs older than `days` (R8 keeps at least that long).
+    public func pruneHistory(days: Int, now: Date) throws {
+        let cutoff = Timestamp.format(now.addingTimeInterval(-Double(days) * 86_400))
+        let s = try database.prepare("""
+            DELETE FROM changes WHERE run_id IN (SELECT run_id FROM runs WHERE started_at < ?)
+            """)
+        try s.bind(1, cutoff)
+        try s.run()
+    }
+
+    // MARK: planning input
+
+    public func state(for kind: EntityKind) throws -> StoredEntityState {
+        try SQLiteEntityState(database: database, kind: kind)
+    }
+
+    // MARK: applying a plan
+
+    /// Applies a plan and finishes the run in one transaction (R1): all of it or none.
+    /// `stop` is checked as rows are written; a stop rolls everything back.
+    public func apply(_ plan: Plan, summary: RunSummary, now: Date, stop: StopSignal?) throws {
+        guard let runID = summary.runID else { return }
+        let stamp = Timestamp.format(now)
+        try database.transaction {
+            var written = 0
+            func checkStop() throws {
+                written += 1
+                if written & 1023 == 0, let stop, stop.isStopping { throw StoreError.interrupted }
+            }
+            for p in plan.entities {
+                try applyEntity(p, rows: plan.snapshot?.entities[p.kind], runID: runID, stamp: stamp, checkStop: checkStop)
+            }
+            let log = try database.prepare("""
+                INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """)
+            try plan.forEachChange { c in
+                try log.bind(1, runID)
+                try log.bind(2, c.entity)
+                try log.bind(3, c.id)
+                try log.bind(4, c.field)
+                try log.bind(5, c.old)
+                try log.bind(6, c.new)
+                try log.bind(7, c.kind.rawValue)
+                try log.run()
+                try checkStop()
+            }
+            try finishRun(summary)
+        }
+    }
+
+    private func applyEntity(_ p: EntityPlan, rows: EntityRows?, runID: Int64, stamp: String, checkStop: () throws -> Void) throws {
+        let kind = p.kind
+        let keys = kind.keyColumns
+        let values = kind.valueColumns
+        let whereKey = keys.map { "\($0) = ?" }.joined(separator: " AND ")
+        func bindKey(_ s: SQLiteStatement, _ key: String, from first: Int32) throws {
+            if keys.count == 1 { try s.bind(first, key); return }
+            for (i, part) in RecordKey.parts(key).enumerated() { try s.bind(first + Int32(i), part) }
+        }
+        if let rows, !p.additions.isEmpty {
+            let columns = keys + values + ["active", "deactivated_at", "added_run", "updated_run", "fingerprint"]
+            let insert = try database.prepare("INSERT INTO \(kind.table) (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))")
+            let valueBase = Int32(keys.count + 1)
+            let tail = valueBase + Int32(values.count)
+            for r32 in p.additions {
+                let r = Int(r32)
+                try bindKey(insert, rows.keys[r], from: 1)
+                for c in 0..<values.count {
+                    try rows.withValueBytes(r, c) { bytes in try insert.bind(valueBase + Int32(c), utf8: bytes) }
+                }
+                let inactive = rows.isInactive(r)
+                try insert.bind(tail, !inactive)
+                try insert.bind(tail + 1, inactive ? stamp : nil)
+                try insert.bind(tail + 2, runID)
+                try insert.bind(tail + 3, runID)
+                try insert.bind(tail + 4, Int64(bitPattern: rows.fingerprint(r)))
+                try insert.run()
+                try checkStop()
+            }
+        }
+        guard !p.updates.isEmpty else { return }
+        let setValues = try database.prepare("UPDATE \(kind.table) SET \(values.map { "\($0) = ?" }.joined(separator: ", "))\(values.isEmpty ? "" : ", ")fingerprint = ?, updated_run = ? WHERE \(whereKey)")
+        let activate = try database.prepare("UPDATE \(kind.table) SET active = 1, deactivated_at = NULL, missing_since = NULL, updated_run = ? WHERE \(whereKey)")
+        let deactivate = try database.prepare("UPDATE \(kind.table) SET active = 0, deactivated_at = ?, missing_since = NULL, updated_run = ? WHERE \(whereKey)")
+        let missing = try database.prepare("UPDATE \(kind.table) SET missing_since = ?, updated_run = ? WHERE \(whereKey)")
+        for u in p.updates {
+            if !u.fields.isEmpty, let rows, let r = u.row {
+                for c in 0..<values.count {
+                    try rows.withValueBytes(r, c) { bytes in try setValues.bind(Int32(c + 1), utf8: bytes) }
+                }
+                try setValues.bind(Int32(values.count + 1), Int64(bitPattern: rows.fingerprint(r)))
+                try setValues.bind(Int32(values.count + 2), runID)
+                try bindKey(setValues, u.key, from: Int32(values.count + 3))
+                try setValues.run()
+            }
+            if u.reactivate {
+                try activate.bind(1, runID)
+                try bindKey(activate, u.key, from: 2)
+                try activate.run()
+            }
+            if u.deactivate != nil {
+                try deactivate.bind(1, stamp)
+                try deactivate.bind(2, runID)
+                try bindKey(deactivate, u.key, from: 3)
+                try deactivate.run()
+            } else if u.markMissing != nil || u.clearMissing {
+                try missing.bind(1, u.markMissing.map(Timestamp.format))
+                try missing.bind(2, runID)
+                try bindKey(missing, u.key, from: 3)
+                try missing.run()
+            }
+            try checkStop()
+        }
+    }
+}
+
+/// The stored state of one entity, read straight from its table.
+struct SQLiteEntityState: StoredEntityState {
+    let database: SQLiteDatabase
+    let kind: EntityKind
+    let activeCount: Int
+    private let lookup: SQLiteStatement
+
+    init(database: SQLiteDatabase, kind: EntityKind) throws {
+        self.database = database
+        self.kind = kind
+        let count = try database.prepare("SELECT count(*) FROM \(kind.table) WHERE active = 1")
+        _ = try count.step()
+        activeCount = count.int(0)
+        let whereKey = kind.keyColumns.map { "\($0) = ?" }.joined(separator: " AND ")
+        let select = kind.valueColumns.isEmpty ? "1" : kind.valueColumns.joined(separator: ", ")
+        lookup = try database.prepare("SELECT \(select) FROM \(kind.table) WHERE \(whereKey)")
+    }
+
+    func forEachRecord(_ body: (StoredRecord) throws -> Void) throws {
+        let keys = kind.keyColumns
+        let n = Int32(keys.count)
+        let s = try database.prepare("SELECT \(keys.joined(separator: ", ")), fingerprint, active, missing_since FROM \(kind.table)")
+        try s.forEachRow { row in
+            let key: String
+            if n == 1 { key = row.text(0) } else { key = RecordKey.join((0..<n).map { row.text($0) }) }
+            let missing = row.string(n + 2).flatMap(Timestamp.parse)
+            try body(StoredRecord(key: key, fingerprint: UInt64(bitPattern: row.int64(n)), active: row.bool(n + 1), missingSince: missing))
+        }
+    }
+
+    func values(forKey key: String) throws -> [String]? {
+        let parts = kind.keyColumns.count == 1 ? [key] : RecordKey.parts(key)
+        for (i, p) in parts.enumerated() { try lookup.bind(Int32(i + 1), p) }
+        defer { lookup.reset() }
+        guard try lookup.step() else { return nil }
+        return (0..<Int32(kind.valueColumns.count)).map { lookup.text($0) }
+    }
+}

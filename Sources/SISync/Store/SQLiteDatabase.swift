@@ -1,0 +1,178 @@
+import CSQLite
+import Foundation
+
+/// One SQLite connection. Owns the handle and closes it when released; all raw SQLite
+/// calls stay in this file and `SQLiteStatement`.
+public final class SQLiteDatabase {
+    public let path: String
+    let handle: OpaquePointer
+
+    public init(path: String, readOnly: Bool = false) throws(StoreError) {
+        self.path = path
+        var db: OpaquePointer?
+        let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+        let rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
+            if let db { sqlite3_close_v2(db) }
+            throw .cannotOpen(path: path, message: message)
+        }
+        handle = db
+        sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_timeout(db, 10_000)
+    }
+
+    deinit { sqlite3_close_v2(handle) }
+
+    func error(_ rc: Int32, _ sql: String) -> StoreError {
+        if rc == SQLITE_INTERRUPT { return .interrupted }
+        return .sqlite(path: path, code: rc, message: String(cString: sqlite3_errmsg(handle)), sql: sql)
+    }
+
+    /// Runs SQL without parameters (schema, pragmas, transaction control).
+    public func execute(_ sql: String) throws(StoreError) {
+        var message: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(handle, sql, nil, nil, &message)
+        if rc != SQLITE_OK {
+            let text = message.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(rc))
+            sqlite3_free(message)
+            if rc == SQLITE_INTERRUPT { throw .interrupted }
+            throw .sqlite(path: path, code: rc, message: text, sql: sql)
+        }
+    }
+
+    public func prepare(_ sql: String) throws(StoreError) -> SQLiteStatement {
+        try SQLiteStatement(database: self, sql: sql)
+    }
+
+    /// Runs `body` in one write transaction: committed if it returns, rolled back if it throws.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    public var userVersion: Int32 {
+        get throws(StoreError) {
+            let s = try prepare("PRAGMA user_version")
+            _ = try s.step()
+            return Int32(s.int64(0))
+        }
+    }
+
+    public func setUserVersion(_ v: Int32) throws(StoreError) { try execute("PRAGMA user_version = \(v)") }
+
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
+    /// Makes a running statement fail with SQLITE_INTERRUPT (safe from another thread).
+    public func interrupt() { sqlite3_interrupt(handle) }
+
+    public func tableExists(_ name: String) throws(StoreError) -> Bool {
+        let s = try prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?")
+        try s.bind(1, name)
+        return try s.step()
+    }
+}
+
+/// One prepared statement. Parameters are always bound, never spliced into SQL text.
+public final class SQLiteStatement {
+    let database: SQLiteDatabase
+    let handle: OpaquePointer
+    let sql: String
+
+    init(database: SQLiteDatabase, sql: String) throws(StoreError) {
+        self.database = database
+        self.sql = sql
+        var stmt: OpaquePointer?
+        let rc = sqlite3_prepare_v2(database.handle, sql, -1, &stmt, nil)
+        guard rc == SQLITE_OK, let stmt else { throw database.error(rc, sql) }
+        handle = stmt
+    }
+
+    deinit { sqlite3_finalize(handle) }
+
+    private func check(_ rc: Int32) throws(StoreError) {
+        if rc != SQLITE_OK { throw database.error(rc, sql) }
+    }
+
+    public func bind(_ index: Int32, _ value: String?) throws(StoreError) {
+        guard let value else { try check(sqlite3_bind_null(handle, index)); return }
+        var v = value
+        let rc = v.withUTF8 { buf in bindText(index, buf) }
+        try check(rc)
+    }
+
+    public func bind(_ index: Int32, utf8 bytes: UnsafeBufferPointer<UInt8>) throws(StoreError) {
+        try check(bindText(index, bytes))
+    }
+
+    private func bindText(_ index: Int32, _ bytes: UnsafeBufferPointer<UInt8>) -> Int32 {
+        guard let base = bytes.baseAddress, bytes.count > 0 else {
+            return sisync_sqlite_bind_text_transient(handle, index, "", 0)
+        }
+        return base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+            sisync_sqlite_bind_text_transient(handle, index, $0, Int32(bytes.count))
+        }
+    }
+
+    public func bind(_ index: Int32, _ value: Int64?) throws(StoreError) {
+        guard let value else { try check(sqlite3_bind_null(handle, index)); return }
+        try check(sqlite3_bind_int64(handle, index, value))
+    }
+
+    public func bind(_ index: Int32, _ value: Int) throws(StoreError) { try bind(index, Int64(value)) }
+
+    public func bind(_ index: Int32, _ value: Bool) throws(StoreError) { try bind(index, Int64(value ? 1 : 0)) }
+
+    public func bind(_ index: Int32, _ value: Double) throws(StoreError) {
+        try check(sqlite3_bind_double(handle, index, value))
+    }
+
+    /// Advances; true when a row is available.
+    @discardableResult
+    public func step() throws(StoreError) -> Bool {
+        let rc = sqlite3_step(handle)
+        if rc == SQLITE_ROW { return true }
+        if rc == SQLITE_DONE { return false }
+        throw database.error(rc, sql)
+    }
+
+    /// Runs a statement that returns no rows, then resets it for reuse.
+    public func run() throws(StoreError) {
+        defer { reset() }
+        _ = try step()
+    }
+
+    public func reset() {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+    }
+
+    public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
+
+    public func string(_ column: Int32) -> String? {
+        guard let p = sqlite3_column_text(handle, column) else { return nil }
+        let n = Int(sqlite3_column_bytes(handle, column))
+        return String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
+    }
+
+    public func text(_ column: Int32) -> String { string(column) ?? "" }
+
+    public func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+
+    public func int(_ column: Int32) -> Int { Int(sqlite3_column_int64(handle, column)) }
+
+    public func bool(_ column: Int32) -> Bool { sqlite3_column_int64(handle, column) != 0 }
+
+    /// Steps through every row, calling `body` for each.
+    public func forEachRow(_ body: (SQLiteStatement) throws -> Void) throws {
+        defer { reset() }
+        while try step() { try body(self) }
+    }
+}

@@ -1,0 +1,107 @@
+/// The database schema, versioned with `PRAGMA user_version` and migrated forward at open.
+/// `docs/schema.md` documents the tables for the web application that reads them.
+public enum Schema {
+    /// Each migration takes the schema from version `index` to `index + 1`.
+    nonisolated(unsafe) static let migrations: [(SQLiteDatabase) throws -> Void] = [
+        migrateToVersion1,
+    ]
+
+    public static var currentVersion: Int32 { Int32(migrations.count) }
+
+    /// Brings the database up to the current version, one migration per transaction.
+    public static func migrate(_ db: SQLiteDatabase) throws {
+        let found = try db.userVersion
+        if found > currentVersion { throw StoreError.newerSchema(path: db.path, found: found, supported: currentVersion) }
+        for version in Int(found)..<migrations.count {
+            try db.transaction {
+                try migrations[version](db)
+                try db.setUserVersion(Int32(version + 1))
+            }
+        }
+    }
+
+    /// The CREATE TABLE statement of an entity's mirror table.
+    static func entityTable(_ kind: EntityKind) -> String {
+        var columns = kind.keyColumns.map { "\($0) TEXT NOT NULL" }
+        columns += kind.valueColumns.map { "\($0) TEXT NOT NULL DEFAULT ''" }
+        columns += [
+            "active INTEGER NOT NULL DEFAULT 1",
+            "deactivated_at TEXT",
+            "missing_since TEXT",
+            "added_run INTEGER NOT NULL",
+            "updated_run INTEGER NOT NULL",
+            "fingerprint INTEGER NOT NULL",
+            "PRIMARY KEY (\(kind.keyColumns.joined(separator: ", ")))",
+        ]
+        return "CREATE TABLE \(kind.table) (\n  " + columns.joined(separator: ",\n  ") + "\n) WITHOUT ROWID"
+    }
+
+    static func migrateToVersion1(_ db: SQLiteDatabase) throws {
+        try db.execute("""
+            CREATE TABLE runs (
+              run_id INTEGER PRIMARY KEY,
+              started_at TEXT NOT NULL,
+              finished_at TEXT,
+              outcome TEXT NOT NULL CHECK (outcome IN ('running', 'applied', 'unchanged', 'blocked', 'failed')),
+              error TEXT,
+              actor TEXT NOT NULL,
+              trigger TEXT NOT NULL DEFAULT 'schedule',
+              content_hash TEXT,
+              staff_added INTEGER NOT NULL DEFAULT 0,
+              staff_updated INTEGER NOT NULL DEFAULT 0,
+              staff_deactivated INTEGER NOT NULL DEFAULT 0,
+              staff_reactivated INTEGER NOT NULL DEFAULT 0,
+              links_made INTEGER NOT NULL DEFAULT 0,
+              links_removed INTEGER NOT NULL DEFAULT 0,
+              links_ambiguous INTEGER NOT NULL DEFAULT 0,
+              roles_granted INTEGER NOT NULL DEFAULT 0,
+              roles_revoked INTEGER NOT NULL DEFAULT 0,
+              records_changed INTEGER NOT NULL DEFAULT 0,
+              entity_counts TEXT NOT NULL DEFAULT '{}',
+              problems TEXT NOT NULL DEFAULT '[]',
+              reverts INTEGER REFERENCES runs(run_id)
+            );
+            CREATE TABLE changes (
+              change_id INTEGER PRIMARY KEY,
+              run_id INTEGER NOT NULL REFERENCES runs(run_id),
+              entity TEXT NOT NULL,
+              record_id TEXT NOT NULL,
+              field TEXT,
+              old_value TEXT,
+              new_value TEXT,
+              kind TEXT NOT NULL
+            );
+            CREATE INDEX changes_by_record ON changes (entity, record_id);
+            CREATE INDEX changes_by_run ON changes (run_id);
+            CREATE TABLE source_state (
+              url TEXT PRIMARY KEY,
+              etag TEXT,
+              last_modified TEXT,
+              sha256 TEXT,
+              run_id INTEGER REFERENCES runs(run_id)
+            );
+            CREATE TABLE users (
+              username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+              email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+              name TEXT NOT NULL DEFAULT '',
+              approved INTEGER NOT NULL DEFAULT 0,
+              locked INTEGER NOT NULL DEFAULT 0,
+              failed_logins INTEGER NOT NULL DEFAULT 0,
+              password_hash TEXT,
+              created_at TEXT NOT NULL
+            );
+            CREATE TABLE links (
+              username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE REFERENCES users(username),
+              staff_id TEXT NOT NULL,
+              kind TEXT NOT NULL CHECK (kind IN ('auto', 'manual')),
+              reason TEXT,
+              until TEXT,
+              created_at TEXT NOT NULL,
+              created_by TEXT NOT NULL
+            );
+            CREATE INDEX links_by_staff ON links (staff_id);
+            """)
+        for kind in EntityKind.allCases { try db.execute(entityTable(kind)) }
+        try db.execute("CREATE INDEX staff_by_email ON staff (email COLLATE NOCASE)")
+    }
+}

@@ -1,0 +1,27 @@
+/// Database failures, with the statement or file that failed.
+public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
+    case cannotOpen(path: String, message: String)
+    case sqlite(path: String, code: Int32, message: String, sql: String)
+    case newerSchema(path: String, found: Int32, supported: Int32)
+    case interrupted
+    case locked(path: String, holder: String)
+    case notFound(what: String)
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let path, let message):
+            return "\(path): cannot open the database: \(message); check that the directory exists and is writable"
+        case .sqlite(let path, let code, let message, let sql):
+            let statement = sql.count > 120 ? String(sql.prefix(120)) + "…" : sql
+            return "\(path): database error \(code) (\(message)) in `\(statement)`"
+        case .newerSchema(let path, let found, let supported):
+            return "\(path): the database schema is version \(found), newer than this sisync understands (\(supported)); upgrade sisync"
+        case .interrupted:
+            return "the run was interrupted and rolled back"
+        case .locked(let path, let holder):
+            return "\(path): another sisync run holds the database (\(holder)); wait for it or stop it"
+        case .notFound(let what):
+            return "\(what) not found"
+        }
+    }
+}

@@ -1,0 +1,2 @@
+import SISync
+print("placeholder")
