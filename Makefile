@@ -1,0 +1,56 @@
+# sisync — the two commands a newcomer runs are `make run` and `make test`.
+PREFIX ?= /usr/local
+DESTDIR ?=
+SWIFT ?= swift
+CONFIG ?= config/demo.conf
+DEB_PACKAGES = libcurl4-openssl-dev libsqlite3-dev zlib1g-dev libcrypt-dev pkg-config
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SYSTEMD_DIR ?= /etc/systemd/system
+
+.PHONY: all deps build run test install bench clean
+
+all: build
+
+# Installs only the Debian packages that are missing (uses sudo when not root).
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else \
+	  echo "make deps: all Debian packages present"; \
+	fi
+
+build: deps
+	$(SWIFT) build -c release --static-swift-stdlib
+
+# Syncs the bundled demo school into .data/demo.db and keeps running (Ctrl-C stops).
+run: build
+	./.build/release/sisyncd --config $(CONFIG)
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+bench: deps
+	$(SWIFT) run -c release sisync-bench
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 .build/release/sisyncd .build/release/sisyncctl $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(SYSTEMD_DIR)
+	sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' systemd/sisync.service > $(DESTDIR)$(SYSTEMD_DIR)/sisync.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_DIR)/sisync.service
+	install -d $(DESTDIR)/etc/sisync
+	@if [ -e $(DESTDIR)/etc/sisync/sisync.conf ]; then \
+	  echo "keeping the existing $(DESTDIR)/etc/sisync/sisync.conf"; \
+	else \
+	  install -m 0640 config/sisync.conf $(DESTDIR)/etc/sisync/sisync.conf; \
+	fi
+
+clean:
+	rm -rf .build .data

@@ -1,0 +1,127 @@
+import XCTest
+@testable import SISync
+
+final class ConfigurationTests: XCTestCase {
+    private func parse(_ text: String) throws -> Configuration {
+        try Configuration.parse(text: text, path: "/etc/sisync/sisync.conf")
+    }
+
+    func testEveryKeyOfTheExampleParses() throws {
+        let c = try parse("""
+            # comment
+            [sync]
+            database = /var/lib/sisync/sisync.db
+            interval = 15m
+            school_year = auto
+            school_year_start = 07-01
+            max_deactivate_percent = 10
+            max_deactivate_count = 5
+            max_invalid_rows = 1%
+            on_staff_deactivated = unapprove   # inline comment
+            history_days = 400
+            deactivate_after = 48h
+            metrics_file =
+
+            [source]
+            format = json
+            url = https://sis.example.org/export.json
+            entities = staff, students, households, household_relationships, applicants, donors, attributes
+            auth = bearer
+            token_file = sis-token
+            timeout = 60s
+            retries = 3
+            max_bytes = 1G
+            ca_file =
+            staff_url = https://sis.example.org/staff.csv
+
+            [linking]
+            email_domain_aliases = staff.district.org = district.org
+            parent_relationships = Parent, Guardian
+            """)
+        XCTAssertEqual(c.interval.seconds, 900)
+        XCTAssertEqual(c.deactivateAfter.seconds, 172_800)
+        XCTAssertEqual(c.maxInvalidRows, .percent(1))
+        XCTAssertEqual(c.onStaffDeactivated, .unapprove)
+        XCTAssertEqual(c.format, .json)
+        XCTAssertEqual(c.maxBytes, 1 << 30)
+        XCTAssertEqual(c.entities.count, 7)
+        XCTAssertNil(c.metricsFile)
+        XCTAssertEqual(c.emailDomainAliases, ["staff.district.org": "district.org"])
+        XCTAssertEqual(c.entityURLs[.staff], "https://sis.example.org/staff.csv")
+    }
+
+    func testUnknownKeyNamesFileLineAndKey() {
+        XCTAssertThrowsError(try parse("[sync]\ninterval = 5m\nintervall = 5m\n[source]\nurl = /x\n")) { e in
+            XCTAssertEqual(e as? ConfigError, .unknownKey(file: "/etc/sisync/sisync.conf", line: 3, section: "sync", key: "intervall"))
+            XCTAssertTrue("\(e)".contains("sisync.conf:3"))
+        }
+    }
+
+    func testRepeatedKeyAndUnknownSectionAreErrors() {
+        XCTAssertThrowsError(try parse("[sync]\ninterval = 5m\ninterval = 6m\n")) { e in
+            XCTAssertEqual(e as? ConfigError, .repeatedKey(file: "/etc/sisync/sisync.conf", line: 3, section: "sync", key: "interval", firstLine: 2))
+        }
+        XCTAssertThrowsError(try parse("[sync]\n[ldap]\nhost = x\n")) { e in
+            XCTAssertEqual(e as? ConfigError, .unknownSection(file: "/etc/sisync/sisync.conf", line: 2, section: "ldap"))
+        }
+    }
+
+    func testBadValuesNameTheKey() {
+        let cases = [
+            ("interval = 15 minutes", "interval"), ("max_deactivate_percent = 120", "max_deactivate_percent"),
+            ("max_invalid_rows = lots", "max_invalid_rows"), ("on_staff_deactivated = delete", "on_staff_deactivated"),
+            ("school_year = 2026", "school_year"), ("school_year_start = 13-01", "school_year_start"),
+            ("history_days = -1", "history_days"), ("deactivate_after = 2d", "deactivate_after"),
+        ]
+        for (line, key) in cases {
+            XCTAssertThrowsError(try parse("[sync]\n\(line)\n[source]\nurl = /x\n"), line) { e in
+                guard case .badValue(_, let l, _, let k, _, _)? = e as? ConfigError else { return XCTFail("\(line): \(e)") }
+                XCTAssertEqual(k, key); XCTAssertEqual(l, 2)
+            }
+        }
+        XCTAssertThrowsError(try parse("[sync]\n[source]\nurl = /x\nformat = xml\n"))
+        XCTAssertThrowsError(try parse("[sync]\n[source]\nurl = /x\nmax_bytes = 1T\n"))
+        XCTAssertThrowsError(try parse("[sync]\n[source]\nurl = /x\nentities = students\n"))
+    }
+
+    func testMissingSourceAndCredentialKeys() {
+        XCTAssertThrowsError(try parse("[sync]\n")) { e in
+            guard case .missingKey(_, "source", let k)? = e as? ConfigError else { return XCTFail("\(e)") }
+            XCTAssertTrue(k.hasPrefix("url"))
+        }
+        XCTAssertThrowsError(try parse("[source]\nurl = https://x/\nauth = bearer\n")) { e in
+            guard case .missingKey(_, "source", let k)? = e as? ConfigError else { return XCTFail("\(e)") }
+            XCTAssertTrue(k.hasPrefix("token_file"))
+        }
+    }
+
+    func testRelativePathsResolveAgainstTheConfigDirectory() throws {
+        let c = try Configuration.parse(text: "[sync]\ndatabase = ../data/x.db\n[source]\nurl = demo/\n", path: "/opt/sisync/config/demo.conf")
+        XCTAssertEqual(c.database, "/opt/sisync/config/../data/x.db")
+        XCTAssertEqual(c.url, "/opt/sisync/config/demo/")
+    }
+
+    func testValueParsers() {
+        XCTAssertEqual(InvalidRowLimit(parsing: "1%")?.allowed(rows: 50), 1)
+        XCTAssertEqual(InvalidRowLimit(parsing: "1%")?.allowed(rows: 1_000), 10)
+        XCTAssertEqual(InvalidRowLimit(parsing: "1%")?.allowed(rows: 1_999), 19)
+        XCTAssertEqual(InvalidRowLimit(parsing: "7")?.allowed(rows: 1_000), 7)
+        XCTAssertEqual(parseByteSize("512M"), 512 << 20)
+        XCTAssertEqual(parseByteSize("64K"), 65_536)
+        XCTAssertEqual(parseBoolean("yes"), true)
+        XCTAssertEqual(parseBoolean("0"), false)
+        XCTAssertNil(parseBoolean("maybe"))
+    }
+
+    func testSchoolYearAutoFollowsTheStartDate() throws {
+        let c = try parse("[sync]\nschool_year_start = 08-15\n[source]\nurl = /x\n")
+        XCTAssertEqual(c.currentSchoolYear(on: Timestamp.parse("2026-08-14T12:00:00Z")!), "2025-2026")
+        XCTAssertEqual(c.currentSchoolYear(on: Timestamp.parse("2026-08-15T00:00:00Z")!), "2026-2027")
+    }
+
+    func testMissingFileIsItsOwnError() {
+        XCTAssertThrowsError(try Configuration.load(path: "/nonexistent/sisync.conf")) { e in
+            XCTAssertEqual(e as? ConfigError, .missingFile(path: "/nonexistent/sisync.conf"))
+        }
+    }
+}

@@ -1,0 +1,155 @@
+import XCTest
+@testable import SISync
+
+/// R2: structural errors fail the whole read; bad rows are skipped and their records protected.
+final class ExportValidationTests: XCTestCase {
+    private func readCSV(_ kind: EntityKind, _ text: String, limit: InvalidRowLimit = .count(100)) throws -> EntityRows {
+        let w = Workspace()
+        w.write(kind.fileName, text)
+        return try CSVEntityReader(kind: kind, limit: limit).read(path: w.exportDir + "/" + kind.fileName, name: kind.fileName)
+    }
+
+    func testHeaderIsCaseInsensitiveInAnyOrderWithUnknownColumnsReported() throws {
+        let rows = try readCSV(.staff, "Email,LAST_NAME,Nickname,First_Name,Staff_ID\nz@d.org,O'Brien,Zo,Zoë,S1\n")
+        XCTAssertEqual(rows.count, 1)
+        XCTAssertEqual(rows.values(0), ["Zoë", "O'Brien", "z@d.org", "", ""])
+        XCTAssertEqual(rows.unknownColumns, ["nickname"])
+    }
+
+    func testListsAreNormalised() throws {
+        let rows = try readCSV(.staff, "staff_id,first_name,last_name,school_ids\nS1,A,B, 101 ;;102; \n")
+        XCTAssertEqual(rows.value(0, 4), "101;102")
+    }
+
+    func testR2MissingRequiredColumnFailsNamingFileAndColumn() {
+        XCTAssertThrowsError(try readCSV(.staff, "staff_id,first_name\nS1,A\n")) { e in
+            guard case .missingColumn("staff.csv", "last_name", _)? = e as? ExportError else { return XCTFail("\(e)") }
+            XCTAssertTrue("\(e)".contains("staff.csv:1"))
+        }
+    }
+
+    func testR2DuplicateIDNamesBothLines() {
+        XCTAssertThrowsError(try readCSV(.staff, "staff_id,first_name,last_name\nS1,A,B\nS2,C,D\nS1,E,F\n")) { e in
+            XCTAssertEqual(e as? ExportError, .duplicateID(file: "staff.csv", line: 4, id: "S1", firstLine: 2))
+        }
+    }
+
+    func testR2BadRowsAreSkippedAndTheirIDsProtected() throws {
+        let text = """
+            staff_id,first_name,last_name,email,status
+            S1,Ann,Lee,ann@d.org,active
+            S2,,Kim,kim@d.org,active
+            S3,Bo,Wu,not-an-email,active
+            S4,Cy,Ng,cy@d.org,retired
+            ,Dee,Ox,dee@d.org,
+            S6,Ed,Po,ed@d.org,active,extra
+
+            """
+        let rows = try readCSV(.staff, text)
+        XCTAssertEqual(rows.keys, ["S1"])
+        XCTAssertEqual(rows.problems.count, 5)
+        XCTAssertEqual(rows.protectedKeys, ["S2", "S3", "S4", "S6"])
+        XCTAssertTrue(rows.problems[0].description.contains("staff.csv:3: column first_name"))
+        XCTAssertTrue(rows.problems[1].description.contains("invalid email"))
+        XCTAssertTrue(rows.problems[4].description.contains("expected 5 fields, found 6"))
+    }
+
+    func testR2UnknownRecordTypeIsABadRow() throws {
+        let rows = try readCSV(.householdRelationships, "household_id,record_type,record_id,relationship\nH1,Student,ST1,Parent\nH1,teacher,T1,Parent\n")
+        XCTAssertEqual(rows.count, 1)
+        XCTAssertEqual(rows.keys[0], RecordKey.join(["H1", "student", "ST1"]))
+        XCTAssertTrue(rows.problems[0].message.contains("unknown record_type"))
+    }
+
+    func testR2TooManyBadRowsFailTheFile() {
+        var text = "staff_id,first_name,last_name\n"
+        for i in 1...100 { text += "S\(i),A,B\n" }
+        text += "S101,,B\nS102,,B\n"
+        // 102 rows, 1% = 1 allowed: 2 bad rows fail the file.
+        XCTAssertThrowsError(try readCSV(.staff, text, limit: .percent(1))) { e in
+            XCTAssertEqual(e as? ExportError, .tooManyInvalidRows(file: "staff.csv", invalid: 2, allowed: 1, rows: 102))
+        }
+        XCTAssertNoThrow(try readCSV(.staff, text, limit: .count(2)))
+    }
+
+    func testR2InvalidUTF8IsABadRow() throws {
+        let w = Workspace()
+        w.writeBytes("staff.csv", Array("staff_id,first_name,last_name\nS1,".utf8) + [0xC3, 0x28] + Array(",B\nS2,A,B\n".utf8))
+        let rows = try CSVEntityReader(kind: .staff, limit: .count(5)).read(path: w.exportDir + "/staff.csv", name: "staff.csv")
+        XCTAssertEqual(rows.keys, ["S2"])
+        XCTAssertEqual(rows.protectedKeys, ["S1"])
+    }
+
+    // MARK: JSON
+
+    private func readJSON(_ text: String, entities: [EntityKind] = [.staff]) throws -> [EntityKind: EntityRows] {
+        try JSONExportReader(entities: entities, limit: .count(10)).read(bytes: Array(text.utf8), name: "export.json")
+    }
+
+    func testR2JSONBadRowNamesItsPath() throws {
+        let doc = """
+            {"format": "sisync-export", "version": 1, "generated_at": "2026-09-01T06:00:00Z",
+             "staff": [{"staff_id": "S1", "first_name": "A", "last_name": "B"},
+                       {"staff_id": "S2", "first_name": "C", "last_name": "D", "email": "bad"}]}
+            """
+        let rows = try readJSON(doc)[.staff]!
+        XCTAssertEqual(rows.keys, ["S1"])
+        XCTAssertEqual(rows.problems.first?.location, "staff[1]")
+        XCTAssertEqual(rows.problems.first?.column, "email")
+    }
+
+    func testR2JSONStructuralErrors() {
+        XCTAssertThrowsError(try readJSON(#"{"format": "sisync-export", "version": 1, "staff": [{"staff_id": "S1",}]}"#)) { e in
+            guard case .malformedJSON(_, let path, _, _)? = e as? ExportError else { return XCTFail("\(e)") }
+            XCTAssertEqual(path, "staff[0].staff_id")
+        }
+        XCTAssertThrowsError(try readJSON(#"{"format": "sisync-export", "version": 1, "staff": []}"#, entities: [.staff, .students])) { e in
+            XCTAssertEqual(e as? ExportError, .missingEntity(file: "export.json", entity: "students"))
+        }
+        XCTAssertThrowsError(try readJSON(#"{"format": "other", "version": 1, "staff": []}"#))
+        XCTAssertThrowsError(try readJSON(#"{"format": "sisync-export", "version": 1, "staff": [{"staff_id": "S1", "first_name": "A", "last_name": "B"}, {"staff_id": "S1", "first_name": "A", "last_name": "B"}]}"#)) { e in
+            XCTAssertEqual(e as? ExportError, .duplicateJSONID(file: "export.json", path: "staff[1]", id: "S1", firstPath: "staff[0]"))
+        }
+    }
+
+    func testJSONEntityPresentButNotListedIsIgnored() throws {
+        let rows = try readJSON(#"{"format": "sisync-export", "version": 1, "students": [{"bad": true}], "staff": []}"#)
+        XCTAssertEqual(rows.keys.sorted(), [.staff])
+    }
+
+    /// CSV and JSON carrying the same data produce the same records, fingerprints included.
+    func testCSVAndJSONAreEquivalent() throws {
+        let csv: [EntityKind: String] = [
+            .staff: "staff_id,first_name,last_name,email,title,school_ids,status\nS1,Zoë,O'Brien,zoe@d.org,\"Teacher, Math\",101;102,active\nS2,Jo,Ng,,Aide,,inactive\n",
+            .students: "student_id,first_name,last_name,email,school_id,grade,enrollment_status,school_year\nST1,Ana,Ruiz,,101,5,Enrolled,2026-2027\n",
+            .households: "household_id,name\nH1,\"The \"\"Ruiz\"\" Family\"\n",
+            .householdRelationships: "household_id,record_type,record_id,relationship\nH1,student,ST1,Parent\n",
+            .applicants: "applicant_id,first_name,last_name,status,evaluator_staff_ids\nA1,Li,Wei,Applied,S1;S2\n",
+            .donors: "donor_id,name,email\nD1,Acme,give@acme.org\n",
+            .attributes: "record_type,record_id,attribute,school_year\nstudent,ST1,Honor Roll,2026-2027\ndonor,D1,Major Donor,\n",
+        ]
+        let json = """
+            {"format": "sisync-export", "version": 1, "generated_at": "2026-09-01T06:00:00Z",
+             "staff": [{"staff_id": "S1", "first_name": "Zoë", "last_name": "O'Brien", "email": "zoe@d.org", "title": "Teacher, Math", "school_ids": ["101", "102"], "status": "active"},
+                       {"staff_id": "S2", "first_name": "Jo", "last_name": "Ng", "email": null, "title": "Aide", "school_ids": [], "status": "inactive"}],
+             "students": [{"student_id": "ST1", "first_name": "Ana", "last_name": "Ruiz", "school_id": "101", "grade": 5, "enrollment_status": "Enrolled", "school_year": "2026-2027"}],
+             "households": [{"household_id": "H1", "name": "The \\"Ruiz\\" Family"}],
+             "household_relationships": [{"household_id": "H1", "record_type": "student", "record_id": "ST1", "relationship": "Parent"}],
+             "applicants": [{"applicant_id": "A1", "first_name": "Li", "last_name": "Wei", "status": "Applied", "evaluator_staff_ids": ["S1", "S2"]}],
+             "donors": [{"donor_id": "D1", "name": "Acme", "email": "give@acme.org"}],
+             "attributes": [{"record_type": "student", "record_id": "ST1", "attribute": "Honor Roll", "school_year": "2026-2027"},
+                            {"record_type": "donor", "record_id": "D1", "attribute": "Major Donor"}]}
+            """
+        let fromJSON = try readJSON(json, entities: EntityKind.allCases)
+        for kind in EntityKind.allCases {
+            let a = try readCSV(kind, csv[kind]!)
+            let b = fromJSON[kind]!
+            XCTAssertEqual(a.keys, b.keys, "\(kind)")
+            for r in 0..<a.count {
+                XCTAssertEqual(a.values(r), b.values(r), "\(kind) row \(r)")
+                XCTAssertEqual(a.fingerprint(r), b.fingerprint(r), "\(kind) row \(r)")
+                XCTAssertEqual(a.isInactive(r), b.isInactive(r), "\(kind) row \(r)")
+            }
+        }
+    }
+}

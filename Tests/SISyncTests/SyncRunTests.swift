@@ -1,0 +1,242 @@
+import XCTest
+@testable import SISync
+
+/// Whole runs against a real SQLite file in a temporary folder.
+final class SyncRunTests: XCTestCase {
+    func testR4R8FirstImportThenChangesAreMirroredAndRecorded() throws {
+        let w = Workspace()
+        let c = w.configure()
+        w.write("staff.csv", staffCSV(manyStaff(30)))
+        let first = w.sync(c)
+        XCTAssertEqual(first.summary.outcome, .applied, first.summary.error ?? "")
+        XCTAssertEqual(first.summary.staff.added, 30)
+
+        var next = manyStaff(30)
+        next[0].1 = "Renamed"
+        next.removeLast()                    // S30 leaves
+        w.write("staff.csv", staffCSV(next))
+        let second = w.sync(c)
+        XCTAssertEqual(second.summary.outcome, .applied)
+        XCTAssertEqual(second.summary.staff, RecordCounts(added: 0, updated: 1, deactivated: 1, reactivated: 0))
+
+        let store = try w.store()
+        let s30 = try XCTUnwrap(store.staffMember(id: "S30"))
+        XCTAssertFalse(s30.active, "R4: absent staff are deactivated, not deleted")
+        XCTAssertNotNil(s30.deactivatedAt)
+        let history = try store.history(entity: .staff, id: "S1")
+        XCTAssertEqual(history.map(\.change.kind), [.added, .updated])
+        XCTAssertEqual(history.last?.change.old, "First1")
+        XCTAssertEqual(history.last?.change.new, "Renamed")
+        XCTAssertEqual(history.last?.runID, second.summary.runID)
+
+        // R4: a returning id is the same record, reactivated, history kept.
+        w.write("staff.csv", staffCSV(manyStaff(30)))
+        let third = w.sync(c)
+        XCTAssertEqual(third.summary.staff.reactivated, 1)
+        XCTAssertTrue(try XCTUnwrap(store.staffMember(id: "S30")).active)
+        XCTAssertEqual(try store.history(entity: .staff, id: "S30").map(\.change.kind), [.added, .deactivated, .reactivated])
+    }
+
+    func testR4StatusInactiveDeactivatesAtOnceEvenWithDeactivateAfter() throws {
+        let w = Workspace()
+        let c = w.configure(sync: "deactivate_after = 24h")
+        w.write("staff.csv", staffCSV(manyStaff(20)))
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        w.write("staff.csv", staffCSV(manyStaff(20), status: ["S2": "inactive"]))
+        XCTAssertEqual(w.sync(c).summary.staff.deactivated, 1)
+        XCTAssertFalse(try XCTUnwrap(w.store().staffMember(id: "S2")).active)
+    }
+
+    func testR4DeactivateAfterShowsMissingSinceAndActsOnUnchangedRuns() throws {
+        let w = Workspace()
+        let c = w.configure(sync: "deactivate_after = 24h")
+        let t0 = Timestamp.parse("2026-09-01T06:00:00Z")!
+        w.write("staff.csv", staffCSV(manyStaff(20)))
+        _ = w.sync(c, at: t0)
+        w.write("staff.csv", staffCSV(Array(manyStaff(20).dropLast())))
+        let missing = w.sync(c, at: t0.addingTimeInterval(3600))
+        XCTAssertEqual(missing.summary.staff.deactivated, 0)
+        XCTAssertEqual(try XCTUnwrap(w.store().staffMember(id: "S20")).missingSince, "2026-09-01T07:00:00Z")
+        // Same export a day later: R3 says unchanged, yet deactivate_after is evaluated.
+        let later = w.sync(c, at: t0.addingTimeInterval(26 * 3600))
+        XCTAssertEqual(later.summary.outcome, .unchanged)
+        XCTAssertEqual(later.summary.staff.deactivated, 1)
+        let s20 = try XCTUnwrap(w.store().staffMember(id: "S20"))
+        XCTAssertFalse(s20.active)
+        XCTAssertNil(s20.missingSince)
+    }
+
+    func testR3UnchangedExportIsNotReplanned() throws {
+        let w = Workspace()
+        let c = w.configure()
+        w.write("staff.csv", staffCSV(manyStaff(10)))
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        let again = w.sync(c)
+        XCTAssertEqual(again.summary.outcome, .unchanged)
+        XCTAssertNil(again.plan?.snapshot, "R3: the roster is not parsed again")
+        XCTAssertEqual(w.sync(c, force: true).summary.outcome, .applied)
+        XCTAssertEqual(try w.store().runs(limit: 10).map(\.outcome), [.applied, .unchanged, .applied])
+    }
+
+    func testR1FailedRunLeavesDataExactlyAsBeforeAndRecordsWhy() throws {
+        let w = Workspace()
+        let c = w.configure(entities: "staff, students")
+        w.write("staff.csv", staffCSV(manyStaff(10)))
+        w.write("students.csv", "student_id,first_name,last_name,enrollment_status,school_year\nST1,A,B,Enrolled,2026-2027\n")
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        let before = try w.dump().filter { !$0.hasPrefix("runs:") }
+
+        // Staff changes, but students.csv is malformed: nothing at all may be applied.
+        w.write("staff.csv", staffCSV(Array(manyStaff(10).dropLast())))
+        w.write("students.csv", "student_id,first_name,last_name,enrollment_status,school_year\nST1,\"A,B,Enrolled,2026-2027\n")
+        let failed = w.sync(c)
+        XCTAssertEqual(failed.summary.outcome, .failed)
+        XCTAssertEqual(failed.summary.exitCode, 65)
+        XCTAssertEqual(try w.dump().filter { !$0.hasPrefix("runs:") }, before)
+        let record = try XCTUnwrap(w.store().run(id: failed.summary.runID!))
+        XCTAssertEqual(record.outcome, .failed)
+        XCTAssertTrue(record.error?.contains("students.csv:2") == true, record.error ?? "")
+    }
+
+    func testR1ConfiguredEntityThatCannotBeFetchedFailsTheRun() throws {
+        let w = Workspace()
+        let c = w.configure(entities: "staff, donors")
+        w.write("staff.csv", staffCSV(manyStaff(10)))
+        let r = w.sync(c)
+        XCTAssertEqual(r.summary.outcome, .failed)
+        XCTAssertEqual(r.summary.exitCode, 69)
+        XCTAssertTrue(r.summary.error?.contains("donors.csv") == true)
+        XCTAssertTrue(try w.store().staff(filter: .all, search: nil).isEmpty, "never read as empty, never half applied")
+    }
+
+    func testR5GuardBlocksAndTheOverrideWorksOnce() throws {
+        let w = Workspace()
+        let c = w.configure()
+        w.write("staff.csv", staffCSV(manyStaff(100)))
+        _ = w.sync(c)
+        w.write("staff.csv", staffCSV(Array(manyStaff(100).prefix(80))))
+        let log = MemoryLog()
+        let blocked = w.sync(c, log: log)
+        XCTAssertEqual(blocked.summary.outcome, .blocked)
+        XCTAssertEqual(blocked.summary.exitCode, 65)
+        XCTAssertEqual(try w.store().staff(filter: .active, search: nil).count, 100, "nothing applied")
+        let critical = log.events.first { $0.type == .guardBlocked }
+        XCTAssertEqual(critical?.priority, .critical)
+        XCTAssertTrue(critical?.message.contains("--allow-mass-deactivation") == true)
+        XCTAssertTrue(critical?.message.contains("20 of 100") == true)
+
+        let allowed = w.sync(c, allow: true)
+        XCTAssertEqual(allowed.summary.outcome, .applied)
+        XCTAssertEqual(allowed.summary.staff.deactivated, 20)
+        // The override was for one run only: another mass removal is blocked again.
+        w.write("staff.csv", staffCSV(Array(manyStaff(100).prefix(50))))
+        XCTAssertEqual(w.sync(c).summary.outcome, .blocked)
+    }
+
+    func testR2BadRowIsReportedAndItsRecordLeftUntouched() throws {
+        let w = Workspace()
+        let c = w.configure(sync: "max_invalid_rows = 5")
+        w.write("staff.csv", staffCSV(manyStaff(10)))
+        _ = w.sync(c)
+        var text = staffCSV(manyStaff(10))
+        text = text.replacingOccurrences(of: "S3,First3,Last3,user3@district.org", with: "S3,First3,Renamed,not an email")
+        w.write("staff.csv", text)
+        let r = w.sync(c)
+        XCTAssertEqual(r.summary.outcome, .applied)
+        XCTAssertEqual(r.summary.problems.count, 1)
+        XCTAssertTrue(r.summary.problems[0].contains("staff.csv:4"), r.summary.problems[0])
+        let s3 = try XCTUnwrap(w.store().staffMember(id: "S3"))
+        XCTAssertTrue(s3.active)
+        XCTAssertEqual(s3.lastName, "Last3")
+    }
+
+    func testDryRunWritesNothingNotEvenTheDatabaseFile() throws {
+        let w = Workspace()
+        let c = w.configure()
+        w.write("staff.csv", staffCSV(manyStaff(5)))
+        let dry = w.sync(c, dryRun: true)
+        XCTAssertEqual(dry.summary.outcome, .applied)
+        XCTAssertEqual(dry.plan?.changes().count, 5)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: w.database))
+
+        _ = w.sync(c)
+        let before = try w.dump()
+        w.write("staff.csv", staffCSV(Array(manyStaff(5).dropFirst())))
+        let dry2 = w.sync(c, dryRun: true)
+        XCTAssertEqual(dry2.summary.staff.deactivated, 1)
+        XCTAssertEqual(try w.dump(), before)
+    }
+
+    func testJSONExportRunsLikeCSV() throws {
+        let w = Workspace()
+        w.write("export.json", """
+            {"format": "sisync-export", "version": 1, "generated_at": "2026-09-01T06:00:00Z",
+             "staff": [{"staff_id": "S1", "first_name": "Zoë", "last_name": "O'Brien", "email": "zoe@d.org", "school_ids": ["101"]}],
+             "students": [{"student_id": "ST1", "first_name": "A", "last_name": "B", "enrollment_status": "Enrolled", "school_year": "2026-2027"}]}
+            """)
+        let c = w.configure(entities: "staff, students", format: "json", url: w.exportDir + "/export.json")
+        let r = w.sync(c)
+        XCTAssertEqual(r.summary.outcome, .applied, r.summary.error ?? "")
+        XCTAssertEqual(r.summary.entities["students"]?.added, 1)
+        XCTAssertEqual(try w.store().staffMember(id: "S1")?.firstName, "Zoë")
+    }
+
+    func testCompositeKeysMirrorRelationshipsAndAttributes() throws {
+        let w = Workspace()
+        let c = w.configure(entities: "staff, household_relationships, attributes")
+        w.write("staff.csv", staffCSV(manyStaff(1)))
+        w.write("household_relationships.csv", "household_id,record_type,record_id,relationship\nH1,student,ST1,Parent\nH1,student,ST2,Guardian\n")
+        w.write("attributes.csv", "record_type,record_id,attribute,school_year\nstudent,ST1,Honor Roll,2026-2027\nstudent,ST1,Honor Roll,2025-2026\n")
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        w.write("household_relationships.csv", "household_id,record_type,record_id,relationship\nH1,student,ST1,Grandparent\n")
+        w.write("attributes.csv", "record_type,record_id,attribute,school_year\nstudent,ST1,Honor Roll,2026-2027\n")
+        let r = w.sync(c)
+        XCTAssertEqual(r.summary.entities["household_relationships"], RecordCounts(added: 0, updated: 1, deactivated: 1, reactivated: 0))
+        XCTAssertEqual(r.summary.entities["attributes"], RecordCounts(added: 0, updated: 0, deactivated: 1, reactivated: 0))
+        let changes = try w.store().changes(runID: r.summary.runID!).map(\.change)
+        XCTAssertTrue(changes.contains(Change(entity: "household_relationships", id: "H1/student/ST1", field: "relationship", old: "Parent", new: "Grandparent", kind: .updated)))
+        XCTAssertTrue(changes.contains { $0.id == "student/ST1/Honor Roll/2025-2026" && $0.kind == .deactivated })
+    }
+
+    func testR8HistoryOlderThanHistoryDaysIsPruned() throws {
+        let w = Workspace()
+        let c = w.configure(sync: "history_days = 30")
+        let t0 = Timestamp.parse("2026-01-01T06:00:00Z")!
+        w.write("staff.csv", staffCSV(manyStaff(3)))
+        _ = w.sync(c, at: t0)
+        XCTAssertEqual(try w.store().history(entity: .staff, id: "S1").count, 1)
+        w.write("staff.csv", staffCSV(manyStaff(4)))
+        _ = w.sync(c, at: t0.addingTimeInterval(10 * 86_400))
+        XCTAssertEqual(try w.store().history(entity: .staff, id: "S1").count, 1, "kept for at least history_days")
+        w.write("staff.csv", staffCSV(manyStaff(5)))
+        _ = w.sync(c, at: t0.addingTimeInterval(31 * 86_400))
+        XCTAssertEqual(try w.store().history(entity: .staff, id: "S1").count, 0, "pruned after history_days")
+        XCTAssertEqual(try w.store().history(entity: .staff, id: "S5").count, 1)
+    }
+
+    func testSchemaMigratesFromAnEmptyDatabaseAndRefusesANewerOne() throws {
+        let w = Workspace()
+        try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)
+        let raw = try SQLiteDatabase(path: w.database)
+        XCTAssertEqual(try raw.userVersion, 0)
+        _ = try RosterStore(path: w.database)
+        XCTAssertEqual(try raw.userVersion, Schema.currentVersion)
+        for table in ["runs", "changes", "staff", "students", "household_relationships", "users", "links"] {
+            XCTAssertTrue(try raw.tableExists(table), table)
+        }
+        try raw.setUserVersion(Schema.currentVersion + 1)
+        XCTAssertThrowsError(try RosterStore(path: w.database)) { e in
+            guard case .newerSchema? = e as? StoreError else { return XCTFail("\(e)") }
+        }
+    }
+
+    func testR9SecondWriterIsRefusedNamingThePid() throws {
+        let w = Workspace()
+        try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)
+        let held = try WriterLock(databasePath: w.database)
+        XCTAssertThrowsError(try WriterLock(databasePath: w.database)) { e in
+            XCTAssertEqual(e as? StoreError, .locked(path: w.database, holder: "pid \(getpid())"))
+        }
+        _ = held
+    }
+}
