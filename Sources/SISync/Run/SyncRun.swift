@@ -114,6 +114,8 @@ public struct SyncRun {
         if plan.isEmpty && summary.outcome == .unchanged {
             return plan
         }
+        let total = plan.entities.reduce(0) { $0 + $1.additions.count + $1.updates.count }
+        log.log(LogEvent(.runStarted, .info, "run \(summary.runID ?? 0): applying changes to \(total) records in one transaction", fields: runField))
         try store.apply(plan, summary: finished(summary), now: started, stop: stop)
         logChanges(plan, runID: summary.runID)
         do { try store.pruneHistory(days: configuration.historyDays, now: started) } catch {

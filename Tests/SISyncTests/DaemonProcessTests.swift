@@ -1,0 +1,147 @@
+import Foundation
+import XCTest
+@testable import SISync
+
+/// The real executables, as an administrator or systemd runs them.
+final class DaemonProcessTests: XCTestCase {
+    func testOnceExitCodes() throws {
+        let w = Workspace()
+        w.configure(entities: "staff")
+        // 78: configuration errors, including a missing file.
+        XCTAssertEqual(try runProcess("sisyncd", ["--config", w.root + "/missing.conf", "--once"]).code, 78)
+        w.write(w.root + "/bad.conf", "[sync]\nintervall = 5m\n")
+        let bad = try runProcess("sisyncd", ["--config", w.root + "/bad.conf", "--once"])
+        XCTAssertEqual(bad.code, 78)
+        XCTAssertTrue(bad.stderr.contains("bad.conf:2"), bad.stderr)
+        // 64: usage.
+        XCTAssertEqual(try runProcess("sisyncd", ["--bogus"]).code, 64)
+        // 69: the source cannot be read.
+        XCTAssertEqual(try runProcess("sisyncd", ["--config", w.configPath, "--once"]).code, 69)
+        // 65: the data fails validation.
+        w.write("staff.csv", "staff_id,first_name\nS1,A\n")
+        let invalid = try runProcess("sisyncd", ["--config", w.configPath, "--once"])
+        XCTAssertEqual(invalid.code, 65)
+        XCTAssertTrue(invalid.stderr.contains("staff.csv:1"), invalid.stderr)
+        // 0: applied, then unchanged.
+        w.write("staff.csv", staffCSV(manyStaff(20)))
+        XCTAssertEqual(try runProcess("sisyncd", ["--config", w.configPath, "--once"]).code, 0)
+        XCTAssertEqual(try runProcess("sisyncd", ["--config", w.configPath, "--once"]).code, 0)
+        // 65: blocked by the guard (R5); sisyncctl sync exits the same way.
+        w.write("staff.csv", staffCSV(Array(manyStaff(20).prefix(5))))
+        XCTAssertEqual(try runProcess("sisyncd", ["--config", w.configPath, "--once"]).code, 65)
+        let ctl = try runProcess("sisyncctl", ["--config", w.configPath, "sync"])
+        XCTAssertEqual(ctl.code, 65)
+        XCTAssertTrue(ctl.stdout.contains("blocked"), ctl.stdout)
+        let forced = try runProcess("sisyncctl", ["--config", w.configPath, "--json", "sync", "--allow-mass-deactivation"],
+                                    environment: ["USER": "jdoe", "PATH": "/usr/bin:/bin"])
+        XCTAssertEqual(forced.code, 0, forced.stderr)
+        XCTAssertTrue(forced.stdout.contains("\"deactivated\": 15"), forced.stdout)
+        XCTAssertTrue(forced.stdout.contains("\"actor\": \"jdoe\""), forced.stdout)
+    }
+
+    func testDryRunPrintsThePlanAndCreatesNoDatabase() throws {
+        let w = Workspace()
+        w.configure()
+        w.write("staff.csv", staffCSV(manyStaff(3)))
+        let r = try runProcess("sisyncd", ["--config", w.configPath, "--dry-run"])
+        XCTAssertEqual(r.code, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("added staff S1"), r.stdout)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: w.database))
+    }
+
+    func testSisyncctlShowsWhatHappened() throws {
+        let w = Workspace()
+        w.configure()
+        w.write("staff.csv", "staff_id,first_name,last_name,email,title,school_ids\nS1,Zoë,O'Brien,zoe@d.org,\"Teacher, Math\",101;102\nS2,José,Núñez,jose@d.org,Principal,101\n")
+        XCTAssertEqual(try runProcess("sisyncd", ["--config", w.configPath, "--once"]).code, 0)
+        w.write("staff.csv", "staff_id,first_name,last_name,email,title,school_ids\nS1,Zoë,O'Brien-Smith,zoe@d.org,\"Teacher, Math\",101;102\n")
+        XCTAssertEqual(try runProcess("sisyncctl", ["--config", w.configPath, "sync"]).code, 0)
+
+        let list = try runProcess("sisyncctl", ["--db", w.database, "--json", "staff", "list", "--all", "--search", "núñez"])
+        let items = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]]
+        XCTAssertEqual(items?.count, 1)
+        XCTAssertEqual(items?.first?["staff_id"] as? String, "S2")
+        XCTAssertEqual(items?.first?["active"] as? Bool, false)
+        XCTAssertNotNil(items?.first?["deactivated_at"] as? String)
+
+        let show = try runProcess("sisyncctl", ["--db", w.database, "--json", "staff", "show", "S1"])
+        let staff = try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual(staff?["school_ids"] as? [String], ["101", "102"])
+        XCTAssertEqual((staff?["history"] as? [[String: Any]])?.count, 2)
+
+        let runs = try runProcess("sisyncctl", ["--db", w.database, "--json", "runs", "--limit", "5"])
+        let runList = try JSONSerialization.jsonObject(with: Data(runs.stdout.utf8)) as? [[String: Any]]
+        XCTAssertEqual(runList?.count, 2)
+        let run2 = try XCTUnwrap(runList?.first)
+        for key in ["run_id", "started_at", "finished_at", "outcome", "dry_run", "error", "staff", "links", "roles"] {
+            XCTAssertTrue(run2.keys.contains(key), key)
+        }
+        let detail = try runProcess("sisyncctl", ["--db", w.database, "--json", "run", "show", "\(run2["run_id"] as! Int)"])
+        let changes = (try JSONSerialization.jsonObject(with: Data(detail.stdout.utf8)) as? [String: Any])?["changes"] as? [[String: Any]]
+        XCTAssertEqual(changes?.compactMap { $0["kind"] as? String }.sorted(), ["deactivated", "updated"])
+
+        let status = try runProcess("sisyncctl", ["--config", w.configPath, "status"])
+        XCTAssertEqual(status.code, 0)
+        XCTAssertTrue(status.stdout.contains("database:"), status.stdout)
+        XCTAssertEqual(try runProcess("sisyncctl", ["--db", w.database, "staff", "show", "NOPE"]).code, 1)
+        XCTAssertEqual(try runProcess("sisyncctl", ["frobnicate"]).code, 64)
+        XCTAssertEqual(try runProcess("sisyncctl", ["sync", "--help"]).code, 0)
+    }
+
+    /// R1: a child killed with SIGKILL in the middle of a large apply leaves the database
+    /// exactly as before; the next run records the interrupted one as failed.
+    func testR1SigkillDuringALargeApplyLeavesTheDatabaseAsBefore() throws {
+        let w = Workspace()
+        w.configure()
+        w.write("staff.csv", staffCSV(manyStaff(100)))
+        XCTAssertEqual(try runProcess("sisyncd", ["--config", w.configPath, "--once"]).code, 0)
+        let before = try w.dump().filter { !$0.hasPrefix("runs:") }
+
+        var big = "staff_id,first_name,last_name,email,title,school_ids,status\n"
+        big.reserveCapacity(40 << 20)
+        for i in 1...300_000 { big += "S\(i),First\(i),Lé\(i),user\(i)@district.org,\"Teacher, grade \(i % 12)\",10\(i % 5);20\(i % 3),active\n" }
+        w.write("staff.csv", big)
+
+        let p = Process()
+        p.executableURL = productsDirectory.appendingPathComponent("sisyncd")
+        p.arguments = ["--config", w.configPath, "--once"]
+        let errPipe = Pipe()
+        p.standardError = errPipe
+        p.standardOutput = FileHandle.nullDevice
+        let exited = DispatchSemaphore(value: 0)
+        p.terminationHandler = { _ in exited.signal() }
+        try p.run()
+        // Wait (bounded) for the apply to start, then for its writes to reach the WAL.
+        let reader = errPipe.fileHandleForReading
+        var seen = ""
+        let deadline = Date().addingTimeInterval(120)
+        while !seen.contains("in one transaction") && Date() < deadline {
+            let chunk = reader.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        XCTAssertTrue(seen.contains("in one transaction"), "the apply never started: \(seen)")
+        let wal = w.database + "-wal"
+        let walBefore = (try? FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int) ?? 0
+        while Date() < deadline && p.isRunning {
+            let size = (try? FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int) ?? 0
+            if size > walBefore + (2 << 20) { break }
+            usleep(2_000)
+        }
+        XCTAssertTrue(p.isRunning, "the run finished before it could be killed; make the export larger")
+        kill(p.processIdentifier, SIGKILL)
+        XCTAssertEqual(exited.wait(timeout: .now() + 30), .success)
+        XCTAssertEqual(p.terminationReason, .uncaughtSignal)
+
+        XCTAssertEqual(try w.dump().filter { !$0.hasPrefix("runs:") }, before, "R1: nothing of the killed run was applied")
+        let interrupted = try XCTUnwrap(w.store().runs(limit: 1).first)
+        XCTAssertEqual(interrupted.outcome, .running)
+
+        // The next run closes the interrupted record as failed, then applies normally.
+        w.write("staff.csv", staffCSV(manyStaff(101)))
+        XCTAssertEqual(try runProcess("sisyncd", ["--config", w.configPath, "--once"]).code, 0)
+        let closed = try XCTUnwrap(w.store().run(id: interrupted.runID!))
+        XCTAssertEqual(closed.outcome, .failed)
+        XCTAssertTrue(closed.error?.contains("interrupted") == true)
+    }
+}
