@@ -88,10 +88,9 @@ final class DaemonProcessTests: XCTestCase {
         XCTAssertEqual(try runProcess("sisyncctl", ["sync", "--help"]).code, 0)
     }
 
-    /// R1: a child killed with SIGKILL in the middle of a large apply leaves the database
-    /// exactly as before; the next run records the interrupted one as failed.
-    func testR1SigkillDuringALargeApplyLeavesTheDatabaseAsBefore() throws {
-        let w = Workspace()
+    /// Starts `sisyncd --once` on a 300k-row staff export over 100 stored staff and returns
+    /// once its apply transaction is writing (bounded waits throughout).
+    private func startLargeApply(_ w: Workspace) throws -> (Process, DispatchSemaphore, [String]) {
         w.configure()
         w.write("staff.csv", staffCSV(manyStaff(100)))
         XCTAssertEqual(try runProcess("sisyncd", ["--config", w.configPath, "--once"]).code, 0)
@@ -111,7 +110,6 @@ final class DaemonProcessTests: XCTestCase {
         let exited = DispatchSemaphore(value: 0)
         p.terminationHandler = { _ in exited.signal() }
         try p.run()
-        // Wait (bounded) for the apply to start, then for its writes to reach the WAL.
         let reader = errPipe.fileHandleForReading
         var seen = ""
         let deadline = Date().addingTimeInterval(120)
@@ -121,6 +119,8 @@ final class DaemonProcessTests: XCTestCase {
             seen += String(decoding: chunk, as: UTF8.self)
         }
         XCTAssertTrue(seen.contains("in one transaction"), "the apply never started: \(seen)")
+        // Keep draining stderr so the child never blocks on a full pipe.
+        DispatchQueue.global().async { while !reader.availableData.isEmpty {} }
         let wal = w.database + "-wal"
         let walBefore = (try? FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int) ?? 0
         while Date() < deadline && p.isRunning {
@@ -128,7 +128,15 @@ final class DaemonProcessTests: XCTestCase {
             if size > walBefore + (2 << 20) { break }
             usleep(2_000)
         }
-        XCTAssertTrue(p.isRunning, "the run finished before it could be killed; make the export larger")
+        XCTAssertTrue(p.isRunning, "the run finished before it could be stopped; make the export larger")
+        return (p, exited, before)
+    }
+
+    /// R1: a child killed with SIGKILL in the middle of a large apply leaves the database
+    /// exactly as before; the next run records the interrupted one as failed.
+    func testR1SigkillDuringALargeApplyLeavesTheDatabaseAsBefore() throws {
+        let w = Workspace()
+        let (p, exited, before) = try startLargeApply(w)
         kill(p.processIdentifier, SIGKILL)
         XCTAssertEqual(exited.wait(timeout: .now() + 30), .success)
         XCTAssertEqual(p.terminationReason, .uncaughtSignal)
@@ -143,5 +151,21 @@ final class DaemonProcessTests: XCTestCase {
         let closed = try XCTUnwrap(w.store().run(id: interrupted.runID!))
         XCTAssertEqual(closed.outcome, .failed)
         XCTAssertTrue(closed.error?.contains("interrupted") == true)
+    }
+
+    /// R1: SIGTERM during `--once` rolls the apply back, records why, and exits 0 within 5 s.
+    func testR1SigtermDuringApplyRollsBackAndSaysWhy() throws {
+        let w = Workspace()
+        let (p, exited, before) = try startLargeApply(w)
+        let sent = Date()
+        kill(p.processIdentifier, SIGTERM)
+        XCTAssertEqual(exited.wait(timeout: .now() + 30), .success)
+        XCTAssertLessThan(Date().timeIntervalSince(sent), 5, "stop within 5 s")
+        XCTAssertEqual(p.terminationStatus, 0)
+        XCTAssertEqual(p.terminationReason, .exit)
+        XCTAssertEqual(try w.dump().filter { !$0.hasPrefix("runs:") }, before)
+        let run = try XCTUnwrap(w.store().runs(limit: 1).first)
+        XCTAssertEqual(run.outcome, .failed)
+        XCTAssertTrue(run.error?.contains("rolled back") == true, run.error ?? "")
     }
 }

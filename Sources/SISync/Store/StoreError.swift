@@ -17,7 +17,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         case .newerSchema(let path, let found, let supported):
             return "\(path): the database schema is version \(found), newer than this sisync understands (\(supported)); upgrade sisync"
         case .interrupted:
-            return "the run was interrupted and rolled back"
+            return "the run was stopped (SIGTERM or SIGINT) before it finished; everything it planned was rolled back"
         case .locked(let path, let holder):
             return "\(path): another sisync run holds the database (\(holder)); wait for it or stop it"
         case .notFound(let what):

@@ -1,0 +1,73 @@
+import XCTest
+@testable import SISync
+
+/// Exports fetched over real HTTP from a server on 127.0.0.1.
+final class HTTPSourceTests: XCTestCase {
+    func testCSVOverHTTPWithBearerTokenFromAFile() throws {
+        let staff = Array(staffCSV(manyStaff(12)).utf8)
+        let server = try TestHTTPServer { req in
+            guard req.headers["authorization"] == "Bearer s3cret-token" else { return .init(status: 401, body: []) }
+            return req.path == "/export/staff.csv" ? .init(status: 200, body: staff) : .init(status: 404, body: Array("nope".utf8))
+        }
+        let w = Workspace()
+        w.write(w.root + "/creds/sis-token", "s3cret-token\n")
+        let c = w.configure(source: "auth = bearer\ntoken_file = \(w.root)/creds/sis-token", url: server.baseURL + "/export/")
+        let r = w.sync(c)
+        XCTAssertEqual(r.summary.outcome, .applied, r.summary.error ?? "")
+        XCTAssertEqual(r.summary.staff.added, 12)
+        XCTAssertEqual(server.requests.first?.headers["user-agent"], "sisync/\(SisyncVersion.current)")
+        // The download was a temporary file beside the database, removed afterwards.
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: w.root + "/db").filter { $0.contains("download") }
+        XCTAssertEqual(leftovers, [])
+        XCTAssertEqual(w.sync(c).summary.outcome, .unchanged, "R3 over HTTP")
+    }
+
+    func testHTTPErrorsFailTheRunWith69AndNeverReadAsEmpty() throws {
+        let server = try TestHTTPServer { req in
+            req.path.hasSuffix("staff.csv") ? .init(status: 200, body: Array(staffCSV(manyStaff(10)).utf8)) : .init(status: 404, body: [])
+        }
+        let w = Workspace()
+        let c = w.configure(entities: "staff, students", url: server.baseURL + "/")
+        let r = w.sync(c)
+        XCTAssertEqual(r.summary.outcome, .failed)
+        XCTAssertEqual(r.summary.exitCode, 69)
+        XCTAssertTrue(r.summary.error?.contains("/students.csv: the server answered HTTP 404") == true, r.summary.error ?? "")
+        XCTAssertTrue(try w.store().staff(filter: .all, search: nil).isEmpty)
+    }
+
+    func testUnauthorizedSaysToCheckTheCredentialWithoutLeakingIt() throws {
+        let server = try TestHTTPServer { _ in .init(status: 403, body: []) }
+        let w = Workspace()
+        w.write(w.root + "/tok", "top-secret-value")
+        let c = w.configure(source: "auth = bearer\ntoken_file = \(w.root)/tok", url: server.baseURL + "/")
+        let log = MemoryLog()
+        let r = w.sync(c, log: log)
+        XCTAssertEqual(r.summary.exitCode, 69)
+        XCTAssertTrue(r.summary.error?.contains("check the credential") == true)
+        XCTAssertFalse(log.events.contains { $0.message.contains("top-secret-value") })
+        XCTAssertFalse(r.summary.error?.contains("top-secret-value") == true)
+    }
+
+    func testMissingTokenFileIsAConfigurationError() throws {
+        let w = Workspace()
+        let c = w.configure(source: "auth = bearer\ntoken_file = no-such-token", url: "http://127.0.0.1:9/")
+        XCTAssertEqual(w.sync(c).summary.exitCode, 78)
+    }
+
+    func testConnectionRefusedIs69() throws {
+        let w = Workspace()
+        let c = w.configure(url: "http://127.0.0.1:9/")
+        let r = w.sync(c)
+        XCTAssertEqual(r.summary.exitCode, 69)
+        XCTAssertTrue(r.summary.error?.contains("127.0.0.1:9/staff.csv") == true, r.summary.error ?? "")
+    }
+
+    func testMaxBytesIsEnforcedWhileDownloading() throws {
+        let server = try TestHTTPServer { _ in .init(status: 200, body: Array(staffCSV(manyStaff(2000)).utf8)) }
+        let w = Workspace()
+        let c = w.configure(source: "max_bytes = 4K", url: server.baseURL + "/")
+        let r = w.sync(c)
+        XCTAssertEqual(r.summary.exitCode, 69)
+        XCTAssertTrue(r.summary.error?.contains("max_bytes") == true, r.summary.error ?? "")
+    }
+}
