@@ -169,3 +169,47 @@ final class DaemonProcessTests: XCTestCase {
         XCTAssertTrue(run.error?.contains("rolled back") == true, run.error ?? "")
     }
 }
+
+/// The long-running daemon: a run at start, SIGUSR1 for another, one writer (R9), SIGTERM.
+final class DaemonLoopTests: XCTestCase {
+    func testR9DaemonSyncsAtStartOnSIGUSR1AndStopsOnSIGTERM() throws {
+        let w = Workspace()
+        w.configure(sync: "interval = 1h")
+        w.write("staff.csv", staffCSV(manyStaff(10)))
+        let p = Process()
+        p.executableURL = productsDirectory.appendingPathComponent("sisyncd")
+        p.arguments = ["--config", w.configPath]
+        let errPipe = Pipe()
+        p.standardError = errPipe
+        p.standardOutput = FileHandle.nullDevice
+        let exited = DispatchSemaphore(value: 0)
+        p.terminationHandler = { _ in exited.signal() }
+        try p.run()
+        defer { if p.isRunning { p.terminate() } }
+        let reader = errPipe.fileHandleForReading
+        var seen = ""
+        func waitFor(_ text: String) -> Bool {
+            let deadline = Date().addingTimeInterval(30)
+            while !seen.contains(text) && Date() < deadline {
+                let chunk = reader.availableData
+                if chunk.isEmpty { return false }
+                seen += String(decoding: chunk, as: UTF8.self)
+            }
+            return seen.contains(text)
+        }
+        XCTAssertTrue(waitFor("run 1 applied"), seen)
+
+        // R9: a second writer on the same database refuses with 75 and names the holder.
+        let second = try runProcess("sisyncd", ["--config", w.configPath, "--once"])
+        XCTAssertEqual(second.code, 75)
+        XCTAssertTrue(second.stderr.contains("pid \(p.processIdentifier)"), second.stderr)
+        // Readers are not blocked.
+        XCTAssertEqual(try runProcess("sisyncctl", ["--config", w.configPath, "status"]).code, 0)
+
+        kill(p.processIdentifier, SIGUSR1)
+        XCTAssertTrue(waitFor("run 2 unchanged"), seen)
+        kill(p.processIdentifier, SIGTERM)
+        XCTAssertEqual(exited.wait(timeout: .now() + 5), .success, "stops within 5 s")
+        XCTAssertEqual(p.terminationStatus, 0)
+    }
+}

@@ -28,6 +28,8 @@ public struct RecordUpdate: Sendable {
     public var markMissing: Date?
     /// Set when a missing record returns before it was deactivated.
     public var clearMissing = false
+    /// The stored *missing since* time, for the audit trail.
+    public var missingSince: Date?
 }
 
 /// The changes one run makes to one entity (R4). A value: the guard judges it, dry-run
@@ -108,7 +110,7 @@ public struct Plan: Sendable {
                     try body(Change(entity: entity, id: id, field: "missing_since", old: nil, new: Timestamp.format(when), kind: .updated))
                 }
                 if u.clearMissing, u.deactivate == nil {
-                    try body(Change(entity: entity, id: id, field: "missing_since", old: "set", new: nil, kind: .updated))
+                    try body(Change(entity: entity, id: id, field: "missing_since", old: u.missingSince.map(Timestamp.format), new: nil, kind: .updated))
                 }
                 if let reason = u.deactivate {
                     try body(Change(entity: entity, id: id, field: "active", old: "true", new: "false (\(reason.rawValue))", kind: .deactivated))

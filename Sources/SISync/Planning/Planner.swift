@@ -59,7 +59,7 @@ public struct Planner {
                 }
                 if wantActive && !s.active { u.reactivate = true }
                 if !wantActive && s.active { u.deactivate = .statusInactive }
-                if s.missingSince != nil { u.clearMissing = true }
+                if s.missingSince != nil { u.clearMissing = true; u.missingSince = s.missingSince }
                 if !u.fields.isEmpty || u.reactivate || u.deactivate != nil || u.clearMissing { plan.updates.append(u) }
             } else if rows.protectedKeys.contains(s.key) {
                 // A skipped row (R2): its record stays exactly as it is.
