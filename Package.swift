@@ -21,9 +21,14 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        .systemLibrary(
+            name: "CCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
         .target(
             name: "SISync",
-            dependencies: ["CCurl", "CSQLite"]
+            dependencies: ["CCurl", "CSQLite", "CCrypto"]
         ),
         .executableTarget(name: "sisyncd", dependencies: ["SISync"]),
         .executableTarget(name: "sisyncctl", dependencies: ["SISync"]),

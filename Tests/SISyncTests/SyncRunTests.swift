@@ -204,14 +204,38 @@ final class SyncRunTests: XCTestCase {
         let t0 = Timestamp.parse("2026-01-01T06:00:00Z")!
         w.write("staff.csv", staffCSV(manyStaff(3)))
         _ = w.sync(c, at: t0)
-        XCTAssertEqual(try w.store().history(entity: .staff, id: "S1").count, 1)
-        w.write("staff.csv", staffCSV(manyStaff(4)))
-        _ = w.sync(c, at: t0.addingTimeInterval(10 * 86_400))
-        XCTAssertEqual(try w.store().history(entity: .staff, id: "S1").count, 1, "kept for at least history_days")
-        w.write("staff.csv", staffCSV(manyStaff(5)))
-        _ = w.sync(c, at: t0.addingTimeInterval(31 * 86_400))
-        XCTAssertEqual(try w.store().history(entity: .staff, id: "S1").count, 0, "pruned after history_days")
+        var renamed = manyStaff(3)
+        renamed[0].1 = "Renamed"
+        w.write("staff.csv", staffCSV(renamed))
+        _ = w.sync(c, at: t0.addingTimeInterval(86_400))
+        XCTAssertEqual(try w.store().history(entity: .staff, id: "S1").map(\.change.kind), [.added, .updated])
+        w.write("staff.csv", staffCSV(renamed + [("S4", "A", "B", "s4@d.org")]))
+        _ = w.sync(c, at: t0.addingTimeInterval(20 * 86_400))
+        XCTAssertEqual(try w.store().history(entity: .staff, id: "S1").count, 2, "kept for at least history_days")
+        w.write("staff.csv", staffCSV(renamed + [("S4", "A", "B", "s4@d.org"), ("S5", "A", "B", "s5@d.org")]))
+        _ = w.sync(c, at: t0.addingTimeInterval(32 * 86_400))
+        // The update is pruned; the record's addition is part of the record (`added_run`) and stays.
+        XCTAssertEqual(try w.store().history(entity: .staff, id: "S1").map(\.change.kind), [.added])
         XCTAssertEqual(try w.store().history(entity: .staff, id: "S5").count, 1)
+    }
+
+    func testR8ChangeLogViewShowsAdditionsAndChanges() throws {
+        let w = Workspace()
+        let c = w.configure(entities: "staff, household_relationships")
+        w.write("staff.csv", staffCSV(manyStaff(2)))
+        w.write("household_relationships.csv", "household_id,record_type,record_id,relationship\nH1,student,ST1,Parent\n")
+        let first = w.sync(c)
+        w.write("staff.csv", staffCSV(Array(manyStaff(2).prefix(1))))
+        let second = w.sync(c)
+        let db = try SQLiteDatabase(path: w.database)
+        var rows: [String] = []
+        try db.prepare("SELECT run_id, entity, record_id, kind FROM change_log ORDER BY run_id, entity, record_id").forEachRow {
+            rows.append("\($0.int(0)) \($0.text(1)) \($0.text(2)) \($0.text(3))")
+        }
+        let r1 = first.summary.runID!, r2 = second.summary.runID!
+        XCTAssertEqual(rows, ["\(r1) household_relationships H1/student/ST1 added", "\(r1) staff S1 added", "\(r1) staff S2 added",
+                              "\(r2) staff S2 deactivated"])
+        XCTAssertEqual(try w.store().changes(runID: r1).count, 3)
     }
 
     func testSchemaMigratesFromAnEmptyDatabaseAndRefusesANewerOne() throws {

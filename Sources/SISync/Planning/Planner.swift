@@ -27,14 +27,18 @@ public struct Planner {
         var plans: [EntityPlan] = []
         for kind in kinds {
             let state = try stored(kind)
-            var plan = EntityPlan(kind: kind, activeBefore: state.activeCount, exportEmpty: false)
-            try state.forEachRecord { s in
-                if s.active, let since = s.missingSince, now.timeIntervalSince(since) >= deactivateAfter {
+            var updates: [RecordUpdate] = []
+            try state.forEachMissingRecord { s in
+                if let since = s.missingSince, now.timeIntervalSince(since) >= deactivateAfter {
                     var u = RecordUpdate(key: s.key, row: nil)
                     u.deactivate = .absent
-                    plan.updates.append(u)
+                    u.clearMissing = true
+                    updates.append(u)
                 }
             }
+            // The guard's base is counted only when something would be deactivated.
+            var plan = EntityPlan(kind: kind, activeBefore: updates.isEmpty ? 0 : try state.activeCount(), exportEmpty: false)
+            plan.updates = updates
             plans.append(plan)
         }
         return Plan(entities: plans, snapshot: nil, plannedAt: now)
@@ -42,10 +46,12 @@ public struct Planner {
 
     public func plan(rows: EntityRows, stored: StoredEntityState) throws -> EntityPlan {
         let kind = rows.kind
-        var plan = EntityPlan(kind: kind, activeBefore: stored.activeCount, exportEmpty: rows.count == 0 && rows.problems.isEmpty)
+        var updates: [RecordUpdate] = []
+        var activeBefore = 0
         var seen = [Bool](repeating: false, count: rows.count)
         let columns = kind.valueColumns
         try stored.forEachRecord { s in
+            if s.active { activeBefore += 1 }
             if let r = rows.row(forKey: s.key) {
                 seen[r] = true
                 let wantActive = !rows.isInactive(r)
@@ -60,7 +66,7 @@ public struct Planner {
                 if wantActive && !s.active { u.reactivate = true }
                 if !wantActive && s.active { u.deactivate = .statusInactive }
                 if s.missingSince != nil { u.clearMissing = true; u.missingSince = s.missingSince }
-                if !u.fields.isEmpty || u.reactivate || u.deactivate != nil || u.clearMissing { plan.updates.append(u) }
+                if !u.fields.isEmpty || u.reactivate || u.deactivate != nil || u.clearMissing { updates.append(u) }
             } else if rows.protectedKeys.contains(s.key) {
                 // A skipped row (R2): its record stays exactly as it is.
             } else if s.active {
@@ -75,9 +81,11 @@ public struct Planner {
                 } else {
                     u.markMissing = now
                 }
-                plan.updates.append(u)
+                updates.append(u)
             }
         }
+        var plan = EntityPlan(kind: kind, activeBefore: activeBefore, exportEmpty: rows.count == 0 && rows.problems.isEmpty)
+        plan.updates = updates
         plan.additions.reserveCapacity(rows.count)
         for r in 0..<rows.count where !seen[r] { plan.additions.append(Int32(r)) }
         return plan

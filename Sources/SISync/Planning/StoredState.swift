@@ -19,9 +19,11 @@ public struct StoredRecord: Sendable, Equatable {
 /// SQLite (streaming rows, never loading the table whole); tests implement it in memory.
 public protocol StoredEntityState {
     /// Active records before the run (the base of the R5 percentage).
-    var activeCount: Int { get }
+    func activeCount() throws -> Int
     /// Calls `body` for every stored record.
     func forEachRecord(_ body: (StoredRecord) throws -> Void) throws
+    /// Calls `body` for every active record that has a *missing since* time.
+    func forEachMissingRecord(_ body: (StoredRecord) throws -> Void) throws
     /// The stored values of `EntityKind.valueColumns`, for field-by-field comparison.
     func values(forKey key: String) throws -> [String]?
 }
@@ -38,7 +40,10 @@ public struct InMemoryEntityState: StoredEntityState {
         storedValues = Dictionary(records.map { ($0.key, $0.values) }, uniquingKeysWith: { a, _ in a })
     }
 
-    public var activeCount: Int { records.filter(\.active).count }
+    public func activeCount() -> Int { records.filter(\.active).count }
     public func forEachRecord(_ body: (StoredRecord) throws -> Void) throws { try records.forEach(body) }
+    public func forEachMissingRecord(_ body: (StoredRecord) throws -> Void) throws {
+        try records.filter { $0.active && $0.missingSince != nil }.forEach(body)
+    }
     public func values(forKey key: String) throws -> [String]? { storedValues[key] }
 }

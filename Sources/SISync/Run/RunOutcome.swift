@@ -25,7 +25,7 @@ public enum FailureClass: Sendable, Equatable {
 }
 
 /// The summary of a run (Appendix A "run summary").
-public struct RunSummary: Sendable, Equatable {
+public struct RunSummary: Sendable {
     public var runID: Int64?
     public var startedAt: String
     public var finishedAt: String?
@@ -41,6 +41,8 @@ public struct RunSummary: Sendable, Equatable {
     public var problems: [String] = []
     public var reverts: Int64?
     public var contentHash: String?
+    /// Seconds spent in each phase (fetch, parse, plan, apply), for logs and the benchmark.
+    public var timings: [(String, Double)] = []
     /// Set for failed runs: which exit code the failure maps to.
     public var failure: FailureClass?
 

@@ -71,13 +71,15 @@ public struct SyncRun {
             }
         }
         if summary.outcome == .applied || summary.outcome == .unchanged {
-            log.log(LogEvent(.runFinished, .notice, "run \(summary.runID.map(String.init) ?? "(dry run)") \(summary.outcome.rawValue): \(Self.countsLine(summary))", fields: runField))
+            log.log(LogEvent(.runFinished, .notice, "run \(summary.runID.map(String.init) ?? "(dry run)") \(summary.outcome.rawValue): \(Self.countsLine(summary)) in \(Self.timingLine(summary.timings))", fields: runField))
         }
         return Result(summary: summary, plan: plan)
     }
 
     private func execute(store: RosterStore, summary: inout RunSummary, started: Date) throws -> Plan {
+        var phase = PhaseClock()
         let fetched = try ExportFetcher(configuration: configuration, stop: stop).fetch()
+        summary.timings.append(("fetch", phase.lap()))
         defer { fetched.removeTemporaryFiles() }
         summary.contentHash = fetched.contentHash
         let planner = Planner(deactivateAfter: configuration.deactivateAfter.seconds, now: started)
@@ -87,10 +89,12 @@ public struct SyncRun {
             summary.outcome = .unchanged
         } else {
             let snapshot = try ExportSnapshot.read(fetched, limit: configuration.maxInvalidRows, entities: configuration.entities)
+            summary.timings.append(("parse", phase.lap()))
             report(snapshot, summary: &summary)
             plan = try planner.plan(snapshot: snapshot, stored: store.state(for:))
             summary.outcome = .applied
         }
+        summary.timings.append(("plan", phase.lap()))
         if let stop, stop.isStopping { throw StoreError.interrupted }
         for p in plan.entities {
             let counts = plan.counts(for: p.kind)
@@ -117,6 +121,7 @@ public struct SyncRun {
         let total = plan.entities.reduce(0) { $0 + $1.additions.count + $1.updates.count }
         log.log(LogEvent(.runStarted, .info, "run \(summary.runID ?? 0): applying changes to \(total) records in one transaction", fields: runField))
         try store.apply(plan, summary: finished(summary), now: started, stop: stop)
+        summary.timings.append(("apply", phase.lap()))
         logChanges(plan, runID: summary.runID)
         do { try store.pruneHistory(days: configuration.historyDays, now: started) } catch {
             log.log(LogEvent(.runFailed, .warning, "could not prune history older than \(configuration.historyDays) days: \(error)", fields: runField))
@@ -166,6 +171,11 @@ public struct SyncRun {
             }
             log.log(LogEvent(.recordsChanged, .notice, "\(total) records changed: \(parts.joined(separator: ", "))", fields: runField))
         }
+    }
+
+    static func timingLine(_ timings: [(String, Double)]) -> String {
+        let total = timings.reduce(0) { $0 + $1.1 }
+        return String(format: "%.2f s (", total) + timings.map { String(format: "%@ %.2f s", $0.0, $0.1) }.joined(separator: ", ") + ")"
     }
 
     static func countsLine(_ s: RunSummary) -> String {

@@ -71,7 +71,18 @@ extension RosterStore {
             FROM changes c JOIN runs r USING (run_id) WHERE c.run_id = ? ORDER BY c.change_id
             """)
         try s.bind(1, runID)
-        return try collectChanges(s)
+        var out: [StoredChange] = []
+        guard let run = try run(id: runID) else { return [] }
+        for kind in EntityKind.allCases {
+            let keys = kind.keyColumns
+            let a = try database.prepare("SELECT \(keys.joined(separator: ", ")) FROM \(kind.table) WHERE added_run = ? ORDER BY \(keys.joined(separator: ", "))")
+            try a.bind(1, runID)
+            try a.forEachRow { row in
+                let id = (0..<Int32(keys.count)).map { row.text($0) }.joined(separator: "/")
+                out.append(StoredChange(runID: runID, at: run.startedAt, actor: run.actor, change: Change(entity: kind.rawValue, id: id, kind: .added)))
+            }
+        }
+        return out + (try collectChanges(s))
     }
 
     /// The history of one record, oldest first.
@@ -82,7 +93,21 @@ extension RosterStore {
             """)
         try s.bind(1, entity.rawValue)
         try s.bind(2, id)
-        return try collectChanges(s)
+        // The addition lives in the record itself (`added_run`), not in `changes`.
+        let keys = entity.keyColumns
+        let parts = keys.count == 1 ? [id] : id.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        var out: [StoredChange] = []
+        if parts.count == keys.count {
+            let a = try database.prepare("""
+                SELECT t.added_run, r.started_at, r.actor FROM \(entity.table) t JOIN runs r ON r.run_id = t.added_run
+                WHERE \(keys.map { "t.\($0) = ?" }.joined(separator: " AND "))
+                """)
+            for (i, p) in parts.enumerated() { try a.bind(Int32(i + 1), p) }
+            try a.forEachRow { row in
+                out.append(StoredChange(runID: row.int64(0), at: row.text(1), actor: row.text(2), change: Change(entity: entity.rawValue, id: id, kind: .added)))
+            }
+        }
+        return out + (try collectChanges(s))
     }
 
     private func collectChanges(_ s: SQLiteStatement) throws -> [StoredChange] {

@@ -120,6 +120,8 @@ public final class RosterStore {
                 INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """)
             try plan.forEachChange { c in
+                // Additions are recorded by the record's `added_run` (see `Schema.changeLogView`).
+                if c.kind == .added { return }
                 try log.bind(1, runID)
                 try log.bind(2, c.entity)
                 try log.bind(3, c.id)
@@ -201,31 +203,41 @@ public final class RosterStore {
 }
 
 /// The stored state of one entity, read straight from its table.
-struct SQLiteEntityState: StoredEntityState {
+final class SQLiteEntityState: StoredEntityState {
     let database: SQLiteDatabase
     let kind: EntityKind
-    let activeCount: Int
     private let lookup: SQLiteStatement
 
     init(database: SQLiteDatabase, kind: EntityKind) throws {
         self.database = database
         self.kind = kind
-        let count = try database.prepare("SELECT count(*) FROM \(kind.table) WHERE active = 1")
-        _ = try count.step()
-        activeCount = count.int(0)
         let whereKey = kind.keyColumns.map { "\($0) = ?" }.joined(separator: " AND ")
         let select = kind.valueColumns.isEmpty ? "1" : kind.valueColumns.joined(separator: ", ")
         lookup = try database.prepare("SELECT \(select) FROM \(kind.table) WHERE \(whereKey)")
     }
 
+    func activeCount() throws -> Int {
+        let count = try database.prepare("SELECT count(*) FROM \(kind.table) WHERE active = 1")
+        _ = try count.step()
+        return count.int(0)
+    }
+
     func forEachRecord(_ body: (StoredRecord) throws -> Void) throws {
+        try scan(condition: "", body)
+    }
+
+    func forEachMissingRecord(_ body: (StoredRecord) throws -> Void) throws {
+        try scan(condition: " WHERE missing_since IS NOT NULL AND active = 1", body)
+    }
+
+    private func scan(condition: String, _ body: (StoredRecord) throws -> Void) throws {
         let keys = kind.keyColumns
         let n = Int32(keys.count)
-        let s = try database.prepare("SELECT \(keys.joined(separator: ", ")), fingerprint, active, missing_since FROM \(kind.table)")
+        let s = try database.prepare("SELECT \(keys.joined(separator: ", ")), fingerprint, active, missing_since FROM \(kind.table)\(condition)")
         try s.forEachRow { row in
             let key: String
             if n == 1 { key = row.text(0) } else { key = RecordKey.join((0..<n).map { row.text($0) }) }
-            let missing = row.string(n + 2).flatMap(Timestamp.parse)
+            let missing = row.isNull(n + 2) ? nil : row.string(n + 2).flatMap(Timestamp.parse)
             try body(StoredRecord(key: key, fingerprint: UInt64(bitPattern: row.int64(n)), active: row.bool(n + 1), missingSince: missing))
         }
     }

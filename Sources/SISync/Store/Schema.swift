@@ -36,6 +36,18 @@ public enum Schema {
         return "CREATE TABLE \(kind.table) (\n  " + columns.joined(separator: ",\n  ") + "\n) WITHOUT ROWID"
     }
 
+    /// Additions are not copied into `changes`: a record's `added_run` says which run added
+    /// it (a first import of a million rows would otherwise double the database). The view
+    /// `change_log` shows both as one audit trail.
+    static var changeLogView: String {
+        var parts = ["SELECT run_id, entity, record_id, field, old_value, new_value, kind FROM changes"]
+        for kind in EntityKind.allCases {
+            let id = kind.keyColumns.count == 1 ? kind.keyColumns[0] : kind.keyColumns.joined(separator: " || '/' || ")
+            parts.append("SELECT added_run, '\(kind.rawValue)', \(id), NULL, NULL, NULL, 'added' FROM \(kind.table)")
+        }
+        return "CREATE VIEW change_log (run_id, entity, record_id, field, old_value, new_value, kind) AS\n  " + parts.joined(separator: "\n  UNION ALL ")
+    }
+
     static func migrateToVersion1(_ db: SQLiteDatabase) throws {
         try db.execute("""
             CREATE TABLE runs (
@@ -101,7 +113,12 @@ public enum Schema {
             );
             CREATE INDEX links_by_staff ON links (staff_id);
             """)
-        for kind in EntityKind.allCases { try db.execute(entityTable(kind)) }
+        for kind in EntityKind.allCases {
+            try db.execute(entityTable(kind))
+            // Records waiting out `deactivate_after`: a tiny index, so unchanged runs find them at once.
+            try db.execute("CREATE INDEX \(kind.table)_missing ON \(kind.table) (missing_since) WHERE missing_since IS NOT NULL")
+        }
         try db.execute("CREATE INDEX staff_by_email ON staff (email COLLATE NOCASE)")
+        try db.execute(changeLogView)
     }
 }
