@@ -17,7 +17,7 @@ public struct CSVEntityReader {
         var rules = RowRules(kind: kind)
         var mapping: [Int?] = []   // allColumns index -> field index
         var headerCount = 0
-        var raw = [ArraySlice<UInt8>?](repeating: nil, count: kind.allColumns.count)
+        var ranges = [Range<Int>?](repeating: nil, count: kind.allColumns.count)
         let keyFieldIndices = kind.keyColumns.indices
         let onRecord: (CSVRecord) throws -> Void = { record in
             if headerCount == 0 {
@@ -40,11 +40,16 @@ public struct CSVEntityReader {
                                               message: "expected \(headerCount) fields, found \(record.count)"), key: key)
                 return
             }
-            for c in 0..<mapping.count { raw[c] = mapping[c].map { record.field($0) } }
-            defer { for c in 0..<raw.count { raw[c] = nil } }
-            try rules.apply(raw: raw, location: String(record.line), line: record.line, into: &rows) { id, first in
-                .duplicateID(file: name, line: record.line, id: id, firstLine: Int(first) ?? 0)
+            for c in 0..<mapping.count { ranges[c] = mapping[c].map { record.range($0) } }
+            try record.bytes.withUnsafeBufferPointer { buffer in
+                try rules.apply(buffer: buffer, ranges: ranges, location: String(record.line), line: record.line, into: &rows) { id, first in
+                    .duplicateID(file: name, line: record.line, id: id, firstLine: Int(first) ?? 0)
+                }
             }
+        }
+        if let size = file.size, size > 0 {
+            // About 60 bytes a row in a typical export: one allocation instead of dozens of regrowths.
+            rows.reserve(rows: Int(size / 60), bytesPerRow: 40)
         }
         try file.forEachChunk { chunk in try reader.feed(chunk, onRecord: onRecord) }
         try reader.finish(onRecord: onRecord)

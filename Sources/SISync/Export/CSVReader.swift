@@ -15,6 +15,11 @@ public struct CSVRecord {
         return bytes[start..<ends[i]]
     }
 
+    /// Where field `i` lies in `bytes`.
+    public func range(_ i: Int) -> Range<Int> {
+        (i == 0 ? 0 : ends[i - 1])..<ends[i]
+    }
+
     public func string(_ i: Int) -> String {
         String(decoding: field(i), as: UTF8.self)
     }

@@ -21,13 +21,17 @@ public struct EntityRows: Sendable {
     /// Data rows read, good and bad.
     public private(set) var rowsRead = 0
 
+    /// Number of value columns per row (cached: `kind.valueColumns` builds an array).
+    public let valueCount: Int
+    private var pendingHash: UInt64 = 0xcbf2_9ce4_8422_2325
+
     public init(kind: EntityKind, source: String) {
         self.kind = kind
         self.source = source
+        valueCount = kind.valueColumns.count
     }
 
     public var count: Int { keys.count }
-    public var valueCount: Int { kind.valueColumns.count }
 
     public func row(forKey key: String) -> Int? {
         guard let i = index[key], i >= 0 else { return nil }
@@ -82,18 +86,27 @@ public struct EntityRows: Sendable {
 
     /// Appends a validated row. `values` are the already-normalised value columns in order.
     mutating func append(key: String, values: [ArraySlice<UInt8>], inactive: Bool, location: Int) {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for v in values {
-            bytes.append(contentsOf: v)
-            ends.append(UInt32(bytes.count))
-            for b in v { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
-            hash = (hash ^ 0x1F) &* 0x0000_0100_0000_01B3
-        }
+        for v in values { v.withUnsafeBufferPointer { appendValue($0) } }
+        finishRow(key: key, inactive: inactive, location: location)
+    }
+
+    /// Appends the next value of the row being built (the hot path of a large import).
+    mutating func appendValue(_ v: UnsafeBufferPointer<UInt8>) {
+        var hash = pendingHash
+        for b in v { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        pendingHash = (hash ^ 0x1F) &* 0x0000_0100_0000_01B3
+        bytes.append(contentsOf: v)
+        ends.append(UInt32(bytes.count))
+    }
+
+    /// Completes the row whose values were given with `appendValue`.
+    mutating func finishRow(key: String, inactive: Bool, location: Int) {
         index[key] = Int32(keys.count)
         keys.append(key)
         inactiveFlags.append(inactive)
-        fingerprints.append(hash)
+        fingerprints.append(pendingHash)
         locations.append(Int32(clamping: location))
+        pendingHash = 0xcbf2_9ce4_8422_2325
     }
 
     /// The fingerprint the store keeps for a record with these values, so that an
@@ -107,9 +120,14 @@ public struct EntityRows: Sendable {
         return hash
     }
 
-    mutating func reserve(rows: Int) {
+    mutating func reserve(rows: Int, bytesPerRow: Int) {
         keys.reserveCapacity(rows)
         index.reserveCapacity(rows)
+        inactiveFlags.reserveCapacity(rows)
+        fingerprints.reserveCapacity(rows)
+        locations.reserveCapacity(rows)
+        ends.reserveCapacity(rows * valueCount)
+        bytes.reserveCapacity(rows * bytesPerRow)
     }
 }
 
@@ -119,7 +137,7 @@ public enum RecordKey {
     public static let separator: Character = "\u{1F}"
     public static func join(_ parts: [String]) -> String { parts.joined(separator: String(separator)) }
     public static func parts(_ key: String) -> [String] {
-        key.split(separator: separator, omittingEmptySubsequences: false).map(String.init)
+        key.utf8.split(separator: 0x1F, omittingEmptySubsequences: false).map { String(Substring($0)) }
     }
     public static func display(_ key: String) -> String {
         key.contains(separator) ? parts(key).joined(separator: "/") : key

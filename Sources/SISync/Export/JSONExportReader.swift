@@ -111,8 +111,19 @@ public struct JSONExportReader {
                 rows.noteRowRead()
                 rows.reportProblem(RowProblem(file: name, location: here, column: nil, id: nil, message: typeProblem), key: nil)
             } else {
-                try rules.apply(raw: raw, location: here, line: index, into: &rows) { id, first in
-                    .duplicateJSONID(file: name, path: here, id: id, firstPath: "\(kind.rawValue)[\(first)]")
+                // One buffer holding the row's values, as the CSV reader hands them over.
+                var buffer: [UInt8] = []
+                var ranges = [Range<Int>?](repeating: nil, count: columns.count)
+                for c in 0..<columns.count {
+                    guard let v = raw[c] else { continue }
+                    let start = buffer.count
+                    buffer.append(contentsOf: v)
+                    ranges[c] = start..<buffer.count
+                }
+                try buffer.withUnsafeBufferPointer { b in
+                    try rules.apply(buffer: b, ranges: ranges, location: here, line: index, into: &rows) { id, first in
+                        .duplicateJSONID(file: name, path: here, id: id, firstPath: "\(kind.rawValue)[\(first)]")
+                    }
                 }
             }
             index += 1

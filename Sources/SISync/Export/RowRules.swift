@@ -1,6 +1,7 @@
 /// The value rules of R2 for one row, shared by the CSV and JSON readers: trims values,
-/// normalises lists and enumerations, checks required fields and emails, and either
-/// appends the row or records why it was skipped.
+/// normalises lists and enumerations, checks required fields, UTF-8 and emails, and either
+/// appends the row or records why it was skipped. Works on byte ranges of one buffer, so
+/// a large import allocates almost nothing per row.
 struct RowRules {
     let kind: EntityKind
     private let columns: [String]
@@ -10,7 +11,11 @@ struct RowRules {
     private let enumerated: [Set<String>?]
     private let keyCount: Int
     private let valueCount: Int
+    private let statusColumn: Int?
+    /// Normalised values that differ from their input bytes (lists, enumerations).
     private var scratch: [[UInt8]]
+    private var inScratch: [Bool]
+    private var trimmed: [Range<Int>]
 
     init(kind: EntityKind) {
         self.kind = kind
@@ -21,49 +26,57 @@ struct RowRules {
         enumerated = columns.map { kind.enumeratedColumns[$0] }
         keyCount = kind.keyColumns.count
         valueCount = kind.valueColumns.count
+        statusColumn = kind.hasActivityStatus ? columns.count - 1 : nil
         scratch = Array(repeating: [], count: columns.count)
+        inScratch = Array(repeating: false, count: columns.count)
+        trimmed = Array(repeating: 0..<0, count: columns.count)
     }
 
-    /// Applies the rules to one row. `raw[i]` is the value of `kind.allColumns[i]`, nil when
-    /// the column is absent. Throws only for structural errors (a duplicate id).
-    mutating func apply(raw: [ArraySlice<UInt8>?], location: String, line: Int, into rows: inout EntityRows,
-                        duplicate: (String, String) -> ExportError) throws {
+    /// Applies the rules to one row. `ranges[i]` locates the value of `kind.allColumns[i]`
+    /// in `buffer`, nil when the column is absent. Throws only for a duplicate id (R2).
+    mutating func apply(buffer: UnsafeBufferPointer<UInt8>, ranges: [Range<Int>?], location: String, line: Int,
+                        into rows: inout EntityRows, duplicate: (String, String) -> ExportError) throws {
         rows.noteRowRead()
         var problem: (column: String?, message: String)?
         for c in 0..<columns.count {
-            scratch[c].removeAll(keepingCapacity: true)
-            guard let value = raw[c] else { continue }
-            let trimmed = Self.trim(value)
-            if isList[c] {
-                Self.canonicalList(trimmed, into: &scratch[c])
-            } else {
-                scratch[c].append(contentsOf: trimmed)
-            }
-            if !Self.isValidUTF8(scratch[c]) {
+            inScratch[c] = false
+            guard let r = ranges[c] else { trimmed[c] = 0..<0; continue }
+            let t = Self.trim(buffer, r)
+            trimmed[c] = t
+            if !Self.isValidUTF8(buffer, t) {
                 problem = problem ?? (columns[c], "the value is not valid UTF-8")
-                scratch[c].removeAll(keepingCapacity: true)
+                trimmed[c] = 0..<0
+                continue
             }
-            if let allowed = enumerated[c], !scratch[c].isEmpty {
-                let lower = String(decoding: scratch[c], as: UTF8.self).lowercased()
+            if isList[c] {
+                scratch[c].removeAll(keepingCapacity: true)
+                Self.canonicalList(buffer, t, into: &scratch[c])
+                inScratch[c] = true
+            } else if let allowed = enumerated[c], !t.isEmpty {
+                let lower = String(decoding: UnsafeBufferPointer(rebasing: buffer[t]), as: UTF8.self).lowercased()
                 if allowed.contains(lower) {
                     scratch[c] = Array(lower.utf8)
+                    inScratch[c] = true
                 } else {
                     problem = problem ?? (columns[c], "unknown \(columns[c]) `\(lower)` (expected \(allowed.sorted().joined(separator: " or ")))")
                 }
             }
         }
-        for c in 0..<columns.count where required[c] && scratch[c].isEmpty && problem == nil {
-            problem = (columns[c], raw[c] == nil ? "required field `\(columns[c])` is missing" : "required field `\(columns[c])` is empty")
+        if problem == nil {
+            for c in 0..<columns.count where required[c] && isEmpty(c) {
+                problem = (columns[c], ranges[c] == nil ? "required field `\(columns[c])` is missing" : "required field `\(columns[c])` is empty")
+                break
+            }
         }
         if problem == nil {
-            for c in 0..<columns.count where isEmail[c] && !scratch[c].isEmpty && !Self.isPlausibleEmail(scratch[c]) {
-                problem = (columns[c], "invalid email `\(String(decoding: scratch[c], as: UTF8.self))`")
+            for c in 0..<columns.count where isEmail[c] && !isEmpty(c) && !Self.isPlausibleEmail(UnsafeBufferPointer(rebasing: buffer[trimmed[c]])) {
+                problem = (columns[c], "invalid email `\(string(c, buffer))`")
                 break
             }
         }
         var inactive = false
-        if kind.hasActivityStatus, problem == nil {
-            let status = String(decoding: scratch[columns.count - 1], as: UTF8.self).lowercased()
+        if let sc = statusColumn, problem == nil {
+            let status = string(sc, buffer).lowercased()
             switch status {
             case "", "active": inactive = false
             case "inactive": inactive = true
@@ -72,13 +85,15 @@ struct RowRules {
         }
         // The key is readable when every required key part is present.
         var keyReadable = true
-        var parts: [String] = []
-        parts.reserveCapacity(keyCount)
-        for c in 0..<keyCount {
-            if scratch[c].isEmpty && required[c] { keyReadable = false }
-            parts.append(String(decoding: scratch[c], as: UTF8.self))
+        for c in 0..<keyCount where required[c] && isEmpty(c) { keyReadable = false }
+        var key: String?
+        if keyReadable {
+            if keyCount == 1 {
+                key = string(0, buffer)
+            } else {
+                key = RecordKey.join((0..<keyCount).map { string($0, buffer) })
+            }
         }
-        let key: String? = keyReadable ? (keyCount == 1 ? parts[0] : RecordKey.join(parts)) : nil
         if let key, rows.contains(key: key) {
             throw duplicate(RecordKey.display(key), rows.location(ofKey: key) ?? "?")
         }
@@ -87,10 +102,28 @@ struct RowRules {
                                           id: key.map(RecordKey.display), message: problem.message), key: key)
             return
         }
-        var values: [ArraySlice<UInt8>] = []
-        values.reserveCapacity(valueCount)
-        for c in keyCount..<(keyCount + valueCount) { values.append(scratch[c][...]) }
-        rows.append(key: key!, values: values, inactive: inactive, location: line)
+        for c in keyCount..<(keyCount + valueCount) {
+            if inScratch[c] {
+                scratch[c].withUnsafeBufferPointer { rows.appendValue($0) }
+            } else {
+                rows.appendValue(UnsafeBufferPointer(rebasing: buffer[trimmed[c]]))
+            }
+        }
+        rows.finishRow(key: key!, inactive: inactive, location: line)
+    }
+
+    private func isEmpty(_ c: Int) -> Bool { inScratch[c] ? scratch[c].isEmpty : trimmed[c].isEmpty }
+
+    private func string(_ c: Int, _ buffer: UnsafeBufferPointer<UInt8>) -> String {
+        inScratch[c] ? String(decoding: scratch[c], as: UTF8.self)
+            : String(decoding: UnsafeBufferPointer(rebasing: buffer[trimmed[c]]), as: UTF8.self)
+    }
+
+    static func trim(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Range<Int> {
+        var s = r.lowerBound, e = r.upperBound
+        while s < e, b[s] == 0x20 || b[s] == 0x09 { s += 1 }
+        while e > s, b[e - 1] == 0x20 || b[e - 1] == 0x09 || b[e - 1] == 0x0D || b[e - 1] == 0x0A { e -= 1 }
+        return s..<e
     }
 
     static func trim(_ v: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
@@ -101,32 +134,62 @@ struct RowRules {
     }
 
     /// `a; b;;c ` becomes `a;b;c`: lists compare equal however the SIS spaces them.
-    static func canonicalList(_ v: ArraySlice<UInt8>, into out: inout [UInt8]) {
-        for part in v.split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: true) {
-            let t = trim(part)
-            if t.isEmpty { continue }
-            if !out.isEmpty { out.append(UInt8(ascii: ";")) }
-            out.append(contentsOf: t)
+    static func canonicalList(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, into out: inout [UInt8]) {
+        var start = r.lowerBound
+        while start <= r.upperBound {
+            var end = start
+            while end < r.upperBound && b[end] != UInt8(ascii: ";") { end += 1 }
+            let t = trim(b, start..<end)
+            if !t.isEmpty {
+                if !out.isEmpty { out.append(UInt8(ascii: ";")) }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: b[t]))
+            }
+            start = end + 1
         }
     }
 
-    static func isValidUTF8(_ bytes: [UInt8]) -> Bool {
-        for b in bytes where b >= 0x80 {
-            return String(validating: bytes, as: UTF8.self) != nil
+    /// A strict UTF-8 check (no overlongs, surrogates or values past U+10FFFF), with an
+    /// ASCII fast path.
+    static func isValidUTF8(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
+        var i = r.lowerBound
+        let end = r.upperBound
+        while i < end {
+            let c = b[i]
+            if c < 0x80 { i += 1; continue }
+            let need: Int
+            let lowest: UInt32
+            var scalar: UInt32
+            switch c {
+            case 0xC2...0xDF: need = 1; scalar = UInt32(c & 0x1F); lowest = 0x80
+            case 0xE0...0xEF: need = 2; scalar = UInt32(c & 0x0F); lowest = 0x800
+            case 0xF0...0xF4: need = 3; scalar = UInt32(c & 0x07); lowest = 0x10000
+            default: return false
+            }
+            for k in 1...need {
+                guard i + k < end else { return false }
+                let cc = b[i + k]
+                guard cc & 0xC0 == 0x80 else { return false }
+                scalar = scalar << 6 | UInt32(cc & 0x3F)
+            }
+            if scalar < lowest || scalar > 0x10FFFF || (0xD800...0xDFFF).contains(scalar) { return false }
+            i += need + 1
         }
         return true
     }
 
     /// An address with one `@`, a non-empty local part, a dotted domain and no spaces.
-    static func isPlausibleEmail(_ bytes: [UInt8]) -> Bool {
+    static func isPlausibleEmail(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var at = -1
-        for (i, b) in bytes.enumerated() {
+        for i in 0..<bytes.count {
+            let b = bytes[i]
             if b == UInt8(ascii: "@") { if at >= 0 { return false }; at = i }
             if b == 0x20 || b == 0x09 || b == UInt8(ascii: ",") || b == UInt8(ascii: ";") || b < 0x20 { return false }
         }
         guard at > 0, at < bytes.count - 1 else { return false }
-        let domain = bytes[(at + 1)...]
-        guard let dot = domain.lastIndex(of: UInt8(ascii: ".")), dot > domain.startIndex, dot < bytes.count - 1 else { return false }
-        return domain.first != UInt8(ascii: ".")
+        let domainStart = at + 1
+        guard bytes[domainStart] != UInt8(ascii: ".") else { return false }
+        var lastDot = -1
+        for i in domainStart..<bytes.count where bytes[i] == UInt8(ascii: ".") { lastDot = i }
+        return lastDot > domainStart && lastDot < bytes.count - 1
     }
 }

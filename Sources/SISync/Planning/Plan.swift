@@ -94,10 +94,10 @@ public struct Plan: Sendable {
     }
 
     /// Streams the plan's changes without building the whole list (large imports).
-    public func forEachChange(_ body: (Change) throws -> Void) rethrows {
+    public func forEachChange(includingAdditions: Bool = true, _ body: (Change) throws -> Void) rethrows {
         for p in entities {
             let entity = p.kind.rawValue
-            if let rows = snapshot?.entities[p.kind] {
+            if includingAdditions, let rows = snapshot?.entities[p.kind] {
                 for r in p.additions {
                     try body(Change(entity: entity, id: RecordKey.display(rows.keys[Int(r)]), kind: .added))
                 }

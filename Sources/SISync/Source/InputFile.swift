@@ -27,6 +27,12 @@ public final class InputFile {
 
     deinit { close(fd) }
 
+    /// The file's size in bytes, when the system can tell.
+    public var size: Int64? {
+        var st = stat()
+        return fstat(fd, &st) == 0 ? Int64(st.st_size) : nil
+    }
+
     /// Calls `body` with each chunk of the file in order.
     public func forEachChunk(_ body: (UnsafeBufferPointer<UInt8>) throws -> Void) throws {
         let capacity = buffer.count

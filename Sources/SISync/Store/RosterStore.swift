@@ -119,9 +119,8 @@ public final class RosterStore {
             let log = try database.prepare("""
                 INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """)
-            try plan.forEachChange { c in
-                // Additions are recorded by the record's `added_run` (see `Schema.changeLogView`).
-                if c.kind == .added { return }
+            // Additions are recorded by the record's `added_run` (see `Schema.changeLogView`).
+            try plan.forEachChange(includingAdditions: false) { c in
                 try log.bind(1, runID)
                 try log.bind(2, c.entity)
                 try log.bind(3, c.id)
