@@ -153,3 +153,24 @@ final class ExportValidationTests: XCTestCase {
         }
     }
 }
+
+extension ExportValidationTests {
+    /// R2: a duplicate id is structural even when one of the two rows is a bad row.
+    func testR2DuplicateIDInABadRowIsStillADuplicate() {
+        XCTAssertThrowsError(try readCSVForExtension(.staff, "staff_id,first_name,last_name\nS1,A,B\nS1,,B\n")) { e in
+            XCTAssertEqual(e as? ExportError, .duplicateID(file: "staff.csv", line: 3, id: "S1", firstLine: 2))
+        }
+        XCTAssertThrowsError(try readCSVForExtension(.staff, "staff_id,first_name,last_name\nS1,A,B,extra\nS1,A,B\n")) { e in
+            guard case .duplicateID("staff.csv", 3, "S1", _)? = e as? ExportError else { return XCTFail("\(e)") }
+        }
+        XCTAssertThrowsError(try readCSVForExtension(.staff, "staff_id,first_name,last_name\nS1,A,B\nS1,A,B,extra\n")) { e in
+            XCTAssertEqual(e as? ExportError, .duplicateID(file: "staff.csv", line: 3, id: "S1", firstLine: 2))
+        }
+    }
+
+    private func readCSVForExtension(_ kind: EntityKind, _ text: String) throws -> EntityRows {
+        let w = Workspace()
+        w.write(kind.fileName, text)
+        return try CSVEntityReader(kind: kind, limit: .count(100)).read(path: w.exportDir + "/" + kind.fileName, name: kind.fileName)
+    }
+}

@@ -35,9 +35,11 @@ public struct CSVEntityReader {
                 }
                 let readable = parts.count == kind.keyColumns.count && !parts.contains { $0.isEmpty }
                 let key = readable ? RecordKey.join(parts) : nil
-                rows.reportProblem(RowProblem(file: name, location: String(record.line), column: nil,
-                                              id: key.map(RecordKey.display),
-                                              message: "expected \(headerCount) fields, found \(record.count)"), key: key)
+                if let first = rows.reportProblem(RowProblem(file: name, location: String(record.line), column: nil,
+                                                             id: key.map(RecordKey.display),
+                                                             message: "expected \(headerCount) fields, found \(record.count)"), key: key) {
+                    throw ExportError.duplicateID(file: name, line: record.line, id: key.map(RecordKey.display) ?? "?", firstLine: Int(first) ?? 0)
+                }
                 return
             }
             for c in 0..<mapping.count { ranges[c] = mapping[c].map { record.range($0) } }

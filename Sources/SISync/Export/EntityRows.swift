@@ -70,24 +70,24 @@ public struct EntityRows: Sendable {
 
     mutating func noteRowRead() { rowsRead += 1 }
 
-    mutating func reportProblem(_ problem: RowProblem, key: String?) {
+    /// Records a skipped row. Returns where the key was read before, if it was (a duplicate).
+    @discardableResult
+    mutating func reportProblem(_ problem: RowProblem, key: String?) -> String? {
         problems.append(problem)
-        if let key {
-            protectedKeys.insert(key)
-            if index[key] == nil {
-                index[key] = -1
-                skippedLocations[key] = problem.location
-            }
+        guard let key else { return nil }
+        if let earlier = index.updateValue(-1, forKey: key) {
+            index[key] = earlier
+            return location(ofKey: key)
         }
+        protectedKeys.insert(key)
+        skippedLocations[key] = problem.location
+        return nil
     }
-
-    /// Whether the key was already read in this export (valid or skipped row).
-    func contains(key: String) -> Bool { index[key] != nil }
 
     /// Appends a validated row. `values` are the already-normalised value columns in order.
     mutating func append(key: String, values: [ArraySlice<UInt8>], inactive: Bool, location: Int) {
         for v in values { v.withUnsafeBufferPointer { appendValue($0) } }
-        finishRow(key: key, inactive: inactive, location: location)
+        _ = finishRow(key: key, inactive: inactive, location: location)
     }
 
     /// Appends the next value of the row being built (the hot path of a large import).
@@ -99,14 +99,20 @@ public struct EntityRows: Sendable {
         ends.append(UInt32(bytes.count))
     }
 
-    /// Completes the row whose values were given with `appendValue`.
-    mutating func finishRow(key: String, inactive: Bool, location: Int) {
-        index[key] = Int32(keys.count)
+    /// Completes the row whose values were given with `appendValue`. Returns where the key
+    /// was read before, if it was: a duplicate id, which fails the whole read (R2).
+    @discardableResult
+    mutating func finishRow(key: String, inactive: Bool, location: Int) -> String? {
+        if let earlier = index.updateValue(Int32(keys.count), forKey: key) {
+            index[key] = earlier
+            return self.location(ofKey: key)
+        }
         keys.append(key)
         inactiveFlags.append(inactive)
         fingerprints.append(pendingHash)
         locations.append(Int32(clamping: location))
         pendingHash = 0xcbf2_9ce4_8422_2325
+        return nil
     }
 
     /// The fingerprint the store keeps for a record with these values, so that an
@@ -135,7 +141,15 @@ public struct EntityRows: Sendable {
 /// people see them joined with `/`.
 public enum RecordKey {
     public static let separator: Character = "\u{1F}"
-    public static func join(_ parts: [String]) -> String { parts.joined(separator: String(separator)) }
+    public static func join(_ parts: [String]) -> String {
+        var key = ""
+        key.reserveCapacity(parts.reduce(parts.count) { $0 + $1.utf8.count })
+        for (i, p) in parts.enumerated() {
+            if i > 0 { key.unicodeScalars.append("\u{1F}") }
+            key += p
+        }
+        return key
+    }
     public static func parts(_ key: String) -> [String] {
         key.utf8.split(separator: 0x1F, omittingEmptySubsequences: false).map { String(Substring($0)) }
     }

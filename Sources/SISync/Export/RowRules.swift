@@ -94,12 +94,13 @@ struct RowRules {
                 key = RecordKey.join((0..<keyCount).map { string($0, buffer) })
             }
         }
-        if let key, rows.contains(key: key) {
-            throw duplicate(RecordKey.display(key), rows.location(ofKey: key) ?? "?")
-        }
         if let problem {
-            rows.reportProblem(RowProblem(file: rows.source, location: location, column: problem.column,
-                                          id: key.map(RecordKey.display), message: problem.message), key: key)
+            if let key, let first = rows.reportProblem(RowProblem(file: rows.source, location: location, column: problem.column,
+                                                                  id: RecordKey.display(key), message: problem.message), key: key) {
+                throw duplicate(RecordKey.display(key), first)
+            } else if key == nil {
+                rows.reportProblem(RowProblem(file: rows.source, location: location, column: problem.column, id: nil, message: problem.message), key: nil)
+            }
             return
         }
         for c in keyCount..<(keyCount + valueCount) {
@@ -109,7 +110,9 @@ struct RowRules {
                 rows.appendValue(UnsafeBufferPointer(rebasing: buffer[trimmed[c]]))
             }
         }
-        rows.finishRow(key: key!, inactive: inactive, location: line)
+        if let first = rows.finishRow(key: key!, inactive: inactive, location: line) {
+            throw duplicate(RecordKey.display(key!), first)
+        }
     }
 
     private func isEmpty(_ c: Int) -> Bool { inScratch[c] ? scratch[c].isEmpty : trimmed[c].isEmpty }
