@@ -68,7 +68,7 @@ final class PlannerTests: XCTestCase {
 
     func testR2SkippedRowIsNeverDeactivated() throws {
         var export = rows([("S1", v("Ann"), false)])
-        export.reportProblem(RowProblem(file: "staff.csv", location: "3", column: "email", id: "S2", message: "invalid email"), key: "S2")
+        export.reportProblem(RowProblem(file: "staff.csv", location: "3", column: "email", id: "S2", message: "invalid email"), key: "S2", line: 3)
         let stored = InMemoryEntityState(records: [(key: "S1", values: v("Ann"), active: true, missingSince: nil),
                                                    (key: "S2", values: v("Bob"), active: true, missingSince: nil)])
         let plan = try Planner(deactivateAfter: 0, now: now).plan(rows: export, stored: stored)

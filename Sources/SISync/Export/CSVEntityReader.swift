@@ -37,7 +37,7 @@ public struct CSVEntityReader {
                 let key = readable ? RecordKey.join(parts) : nil
                 if let first = rows.reportProblem(RowProblem(file: name, location: String(record.line), column: nil,
                                                              id: key.map(RecordKey.display),
-                                                             message: "expected \(headerCount) fields, found \(record.count)"), key: key) {
+                                                             message: "expected \(headerCount) fields, found \(record.count)"), key: key, line: record.line) {
                     throw ExportError.duplicateID(file: name, line: record.line, id: key.map(RecordKey.display) ?? "?", firstLine: Int(first) ?? 0)
                 }
                 return

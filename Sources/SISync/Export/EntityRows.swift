@@ -5,22 +5,24 @@ public struct EntityRows: Sendable {
     public let kind: EntityKind
     /// Where the rows came from, for messages (`staff.csv`, `export.json`).
     public let source: String
-    public private(set) var keys: [String] = []
+    /// Every key read, valid rows and skipped rows alike (entries).
+    private var index = KeyIndex()
+    /// Row number of each key entry, or -1 for a skipped row's key.
+    private var rowOfEntry: [Int32] = []
+    /// Key entry of each row.
+    private var entryOfRow: [Int32] = []
     private var bytes: [UInt8] = []
     private var ends: [UInt32] = []
     private var inactiveFlags: [Bool] = []
     private var fingerprints: [UInt64] = []
-    private var locations: [Int32] = []
-    /// Row number for every key, including the keys of skipped rows (mapped to -1).
-    private var index: [String: Int32] = [:]
-    private var skippedLocations: [String: String] = [:]
+    /// Where each key entry was read: a CSV line or a JSON array index.
+    private var entryLines: [Int32] = []
     /// Keys of rows that were skipped because of a bad value (R2): never deactivated.
     public private(set) var protectedKeys: Set<String> = []
     public private(set) var problems: [RowProblem] = []
     public internal(set) var unknownColumns: [String] = []
     /// Data rows read, good and bad.
     public private(set) var rowsRead = 0
-
     /// Number of value columns per row (cached: `kind.valueColumns` builds an array).
     public let valueCount: Int
     private var pendingHash: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -31,11 +33,22 @@ public struct EntityRows: Sendable {
         valueCount = kind.valueColumns.count
     }
 
-    public var count: Int { keys.count }
+    public var count: Int { entryOfRow.count }
+
+    /// The key of a row (composite keys joined with U+001F).
+    public func key(_ row: Int) -> String { index.key(Int(entryOfRow[row])) }
+
+    /// All keys in export order (convenience for tests and small exports).
+    public var keys: [String] { (0..<count).map(key) }
+
+    public func withKeyBytes<R>(_ row: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try index.withKeyBytes(Int(entryOfRow[row]), body)
+    }
 
     public func row(forKey key: String) -> Int? {
-        guard let i = index[key], i >= 0 else { return nil }
-        return Int(i)
+        guard let e = index.find(key) else { return nil }
+        let r = rowOfEntry[e]
+        return r >= 0 ? Int(r) : nil
     }
 
     public func value(_ row: Int, _ column: Int) -> String {
@@ -60,34 +73,22 @@ public struct EntityRows: Sendable {
         return try bytes.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[start..<end])) }
     }
 
-    /// Where a key was read ("line 12" or "staff[11]"), for duplicate messages.
-    func location(ofKey key: String) -> String? {
-        if let i = index[key], i >= 0 { return String(locations[Int(i)]) }
-        return skippedLocations[key]
-    }
-
     // MARK: building
 
     mutating func noteRowRead() { rowsRead += 1 }
 
-    /// Records a skipped row. Returns where the key was read before, if it was (a duplicate).
+    /// Records a skipped row. Returns where its key was read before, if it was (a duplicate).
     @discardableResult
-    mutating func reportProblem(_ problem: RowProblem, key: String?) -> String? {
+    mutating func reportProblem(_ problem: RowProblem, key: String?, line: Int) -> String? {
         problems.append(problem)
         guard let key else { return nil }
-        if let earlier = index.updateValue(-1, forKey: key) {
-            index[key] = earlier
-            return location(ofKey: key)
-        }
+        var k = key
+        let (entry, inserted) = k.withUTF8 { index.insert($0) }
+        if !inserted { return String(entryLines[entry]) }
+        rowOfEntry.append(-1)
+        entryLines.append(Int32(clamping: line))
         protectedKeys.insert(key)
-        skippedLocations[key] = problem.location
         return nil
-    }
-
-    /// Appends a validated row. `values` are the already-normalised value columns in order.
-    mutating func append(key: String, values: [ArraySlice<UInt8>], inactive: Bool, location: Int) {
-        for v in values { v.withUnsafeBufferPointer { appendValue($0) } }
-        _ = finishRow(key: key, inactive: inactive, location: location)
     }
 
     /// Appends the next value of the row being built (the hot path of a large import).
@@ -102,17 +103,23 @@ public struct EntityRows: Sendable {
     /// Completes the row whose values were given with `appendValue`. Returns where the key
     /// was read before, if it was: a duplicate id, which fails the whole read (R2).
     @discardableResult
-    mutating func finishRow(key: String, inactive: Bool, location: Int) -> String? {
-        if let earlier = index.updateValue(Int32(keys.count), forKey: key) {
-            index[key] = earlier
-            return self.location(ofKey: key)
-        }
-        keys.append(key)
+    mutating func finishRow(key: UnsafeBufferPointer<UInt8>, inactive: Bool, line: Int) -> String? {
+        let (entry, inserted) = index.insert(key)
+        if !inserted { return String(entryLines[entry]) }
+        rowOfEntry.append(Int32(count))
+        entryOfRow.append(Int32(entry))
+        entryLines.append(Int32(clamping: line))
         inactiveFlags.append(inactive)
         fingerprints.append(pendingHash)
-        locations.append(Int32(clamping: location))
         pendingHash = 0xcbf2_9ce4_8422_2325
         return nil
+    }
+
+    /// Appends a validated row from values already normalised (tests, small tools).
+    mutating func append(key: String, values: [ArraySlice<UInt8>], inactive: Bool, location: Int) {
+        for v in values { v.withUnsafeBufferPointer { appendValue($0) } }
+        var k = key
+        _ = k.withUTF8 { finishRow(key: $0, inactive: inactive, line: location) }
     }
 
     /// The fingerprint the store keeps for a record with these values, so that an
@@ -127,11 +134,12 @@ public struct EntityRows: Sendable {
     }
 
     mutating func reserve(rows: Int, bytesPerRow: Int) {
-        keys.reserveCapacity(rows)
-        index.reserveCapacity(rows)
+        index.reserve(keys: rows, bytesPerKey: 12)
+        rowOfEntry.reserveCapacity(rows)
+        entryOfRow.reserveCapacity(rows)
         inactiveFlags.reserveCapacity(rows)
         fingerprints.reserveCapacity(rows)
-        locations.reserveCapacity(rows)
+        entryLines.reserveCapacity(rows)
         ends.reserveCapacity(rows * valueCount)
         bytes.reserveCapacity(rows * bytesPerRow)
     }

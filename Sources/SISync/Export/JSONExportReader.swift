@@ -109,7 +109,7 @@ public struct JSONExportReader {
             s.path = here
             if let typeProblem {
                 rows.noteRowRead()
-                rows.reportProblem(RowProblem(file: name, location: here, column: nil, id: nil, message: typeProblem), key: nil)
+                rows.reportProblem(RowProblem(file: name, location: here, column: nil, id: nil, message: typeProblem), key: nil, line: index)
             } else {
                 // One buffer holding the row's values, as the CSV reader hands them over.
                 var buffer: [UInt8] = []

@@ -16,6 +16,7 @@ struct RowRules {
     private var scratch: [[UInt8]]
     private var inScratch: [Bool]
     private var trimmed: [Range<Int>]
+    private var keyBuffer: [UInt8] = []
 
     init(kind: EntityKind) {
         self.kind = kind
@@ -86,20 +87,11 @@ struct RowRules {
         // The key is readable when every required key part is present.
         var keyReadable = true
         for c in 0..<keyCount where required[c] && isEmpty(c) { keyReadable = false }
-        var key: String?
-        if keyReadable {
-            if keyCount == 1 {
-                key = string(0, buffer)
-            } else {
-                key = RecordKey.join((0..<keyCount).map { string($0, buffer) })
-            }
-        }
         if let problem {
-            if let key, let first = rows.reportProblem(RowProblem(file: rows.source, location: location, column: problem.column,
-                                                                  id: RecordKey.display(key), message: problem.message), key: key) {
-                throw duplicate(RecordKey.display(key), first)
-            } else if key == nil {
-                rows.reportProblem(RowProblem(file: rows.source, location: location, column: problem.column, id: nil, message: problem.message), key: nil)
+            let key: String? = keyReadable ? RecordKey.join((0..<keyCount).map { string($0, buffer) }) : nil
+            if let first = rows.reportProblem(RowProblem(file: rows.source, location: location, column: problem.column,
+                                                         id: key.map(RecordKey.display), message: problem.message), key: key, line: line) {
+                throw duplicate(RecordKey.display(key!), first)
             }
             return
         }
@@ -110,8 +102,19 @@ struct RowRules {
                 rows.appendValue(UnsafeBufferPointer(rebasing: buffer[trimmed[c]]))
             }
         }
-        if let first = rows.finishRow(key: key!, inactive: inactive, location: line) {
-            throw duplicate(RecordKey.display(key!), first)
+        let first: String?
+        if keyCount == 1 && !inScratch[0] {
+            first = rows.finishRow(key: UnsafeBufferPointer(rebasing: buffer[trimmed[0]]), inactive: inactive, line: line)
+        } else {
+            keyBuffer.removeAll(keepingCapacity: true)
+            for c in 0..<keyCount {
+                if c > 0 { keyBuffer.append(0x1F) }
+                if inScratch[c] { keyBuffer.append(contentsOf: scratch[c]) } else { keyBuffer.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[trimmed[c]])) }
+            }
+            first = keyBuffer.withUnsafeBufferPointer { rows.finishRow(key: $0, inactive: inactive, line: line) }
+        }
+        if let first {
+            throw duplicate(RecordKey.display(RecordKey.join((0..<keyCount).map { string($0, buffer) })), first)
         }
     }
 

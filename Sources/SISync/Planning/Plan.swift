@@ -99,7 +99,7 @@ public struct Plan: Sendable {
             let entity = p.kind.rawValue
             if includingAdditions, let rows = snapshot?.entities[p.kind] {
                 for r in p.additions {
-                    try body(Change(entity: entity, id: RecordKey.display(rows.keys[Int(r)]), kind: .added))
+                    try body(Change(entity: entity, id: RecordKey.display(rows.key(Int(r))), kind: .added))
                 }
             }
             for u in p.updates {

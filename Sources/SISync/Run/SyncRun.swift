@@ -154,7 +154,7 @@ public struct SyncRun {
         let detailed: LogPriority = total > 100 ? .debug : .info
         if let rows = plan.snapshot?.entities[.staff] {
             for r in staff.additions {
-                let key = rows.keys[Int(r)]
+                let key = rows.key(Int(r))
                 log.log(LogEvent(.staffAdded, detailed, "staff \(key) added", fields: runField + [("SISYNC_STAFF_ID", key)]))
             }
         }

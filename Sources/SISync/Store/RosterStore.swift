@@ -144,6 +144,18 @@ public final class RosterStore {
             if keys.count == 1 { try s.bind(first, key); return }
             for (i, part) in RecordKey.parts(key).enumerated() { try s.bind(first + Int32(i), part) }
         }
+        /// Binds a row's key straight from the export's bytes (no String per row).
+        func bindRowKey(_ s: SQLiteStatement, _ rows: EntityRows, _ r: Int, from first: Int32) throws {
+            try rows.withKeyBytes(r) { buf in
+                var part: Int32 = 0
+                var start = 0
+                for i in 0...buf.count where i == buf.count || buf[i] == 0x1F {
+                    try s.bind(first + part, utf8: UnsafeBufferPointer(rebasing: buf[start..<i]))
+                    part += 1
+                    start = i + 1
+                }
+            }
+        }
         if let rows, !p.additions.isEmpty {
             let columns = keys + values + ["active", "deactivated_at", "added_run", "updated_run", "fingerprint"]
             let insert = try database.prepare("INSERT INTO \(kind.table) (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))")
@@ -151,7 +163,7 @@ public final class RosterStore {
             let tail = valueBase + Int32(values.count)
             for r32 in p.additions {
                 let r = Int(r32)
-                try bindKey(insert, rows.keys[r], from: 1)
+                try bindRowKey(insert, rows, r, from: 1)
                 for c in 0..<values.count {
                     try rows.withValueBytes(r, c) { bytes in try insert.bind(valueBase + Int32(c), utf8: bytes) }
                 }
@@ -231,13 +243,12 @@ final class SQLiteEntityState: StoredEntityState {
 
     private func scan(condition: String, _ body: (StoredRecord) throws -> Void) throws {
         let keys = kind.keyColumns
-        let n = Int32(keys.count)
-        let s = try database.prepare("SELECT \(keys.joined(separator: ", ")), fingerprint, active, missing_since FROM \(kind.table)\(condition)")
+        // Composite keys are joined by SQLite itself: one string per row, not one per part.
+        let keyExpression = keys.joined(separator: " || char(31) || ")
+        let s = try database.prepare("SELECT \(keyExpression), fingerprint, active, missing_since FROM \(kind.table)\(condition)")
         try s.forEachRow { row in
-            let key: String
-            if n == 1 { key = row.text(0) } else { key = RecordKey.join((0..<n).map { row.text($0) }) }
-            let missing = row.isNull(n + 2) ? nil : row.string(n + 2).flatMap(Timestamp.parse)
-            try body(StoredRecord(key: key, fingerprint: UInt64(bitPattern: row.int64(n)), active: row.bool(n + 1), missingSince: missing))
+            let missing = row.isNull(3) ? nil : row.string(3).flatMap(Timestamp.parse)
+            try body(StoredRecord(key: row.text(0), fingerprint: UInt64(bitPattern: row.int64(1)), active: row.bool(2), missingSince: missing))
         }
     }
 

@@ -1,0 +1,101 @@
+/// Record keys of one export, stored as bytes in one arena and found through an
+/// open-addressing hash table. A district's first import has a million keys; holding them
+/// as Swift strings in a dictionary cost a third of the parse time in allocations and
+/// SipHash. The seed is random per process, so crafted ids cannot force collisions.
+struct KeyIndex: Sendable {
+    private static let seed: UInt64 = UInt64.random(in: 1...UInt64.max)
+    private var slots: [Int32] = Array(repeating: -1, count: 1024)
+    private var hashes: [UInt64] = []
+    private var bytes: [UInt8] = []
+    private var ends: [UInt32] = []
+
+    var count: Int { ends.count }
+
+    mutating func reserve(keys: Int, bytesPerKey: Int) {
+        hashes.reserveCapacity(keys)
+        ends.reserveCapacity(keys)
+        bytes.reserveCapacity(keys * bytesPerKey)
+        var capacity = slots.count
+        while capacity < keys * 2 { capacity *= 2 }
+        if capacity > slots.count { rehash(capacity) }
+    }
+
+    static func hash(_ key: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ seed
+        for b in key { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        // Final avalanche (splitmix64), so the low bits used for slots are well mixed.
+        h = (h ^ (h >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        h = (h ^ (h >> 27)) &* 0x94d0_49bb_1331_11eb
+        return h ^ (h >> 31)
+    }
+
+    private func matches(_ entry: Int, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
+        let start = entry == 0 ? 0 : Int(ends[entry - 1])
+        let end = Int(ends[entry])
+        guard end - start == key.count else { return false }
+        return bytes.withUnsafeBufferPointer { all in
+            for i in 0..<key.count where all[start + i] != key[i] { return false }
+            return true
+        }
+    }
+
+    /// The entry number of `key`, if present.
+    func find(_ key: UnsafeBufferPointer<UInt8>) -> Int? {
+        let h = Self.hash(key)
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let e = Int(slots[i])
+            if e < 0 { return nil }
+            if hashes[e] == h && matches(e, key) { return e }
+            i = (i + 1) & mask
+        }
+    }
+
+    func find(_ key: String) -> Int? {
+        var k = key
+        return k.withUTF8 { find($0) }
+    }
+
+    /// Adds `key` unless present. Returns its entry number and whether it was new.
+    mutating func insert(_ key: UnsafeBufferPointer<UInt8>) -> (entry: Int, inserted: Bool) {
+        if (count + 1) * 2 > slots.count { rehash(slots.count * 2) }
+        let h = Self.hash(key)
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let e = Int(slots[i])
+            if e < 0 { break }
+            if hashes[e] == h && matches(e, key) { return (e, false) }
+            i = (i + 1) & mask
+        }
+        let entry = count
+        slots[i] = Int32(entry)
+        hashes.append(h)
+        bytes.append(contentsOf: key)
+        ends.append(UInt32(bytes.count))
+        return (entry, true)
+    }
+
+    private mutating func rehash(_ capacity: Int) {
+        var fresh = [Int32](repeating: -1, count: capacity)
+        let mask = capacity - 1
+        for (e, h) in hashes.enumerated() {
+            var i = Int(truncatingIfNeeded: h) & mask
+            while fresh[i] >= 0 { i = (i + 1) & mask }
+            fresh[i] = Int32(e)
+        }
+        slots = fresh
+    }
+
+    func key(_ entry: Int) -> String {
+        let start = entry == 0 ? 0 : Int(ends[entry - 1])
+        return String(decoding: bytes[start..<Int(ends[entry])], as: UTF8.self)
+    }
+
+    func withKeyBytes<R>(_ entry: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        let start = entry == 0 ? 0 : Int(ends[entry - 1])
+        let end = Int(ends[entry])
+        return try bytes.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[start..<end])) }
+    }
+}
