@@ -4,7 +4,9 @@
 /// SipHash. The seed is random per process, so crafted ids cannot force collisions.
 struct KeyIndex: Sendable {
     private static let seed: UInt64 = UInt64.random(in: 1...UInt64.max)
-    private var slots: [Int32] = Array(repeating: -1, count: 1024)
+    /// Each slot holds `entry + 1` in the low 32 bits (0 = empty) and the high 32 bits of
+    /// the key's hash, so most probes are settled without touching the key arena.
+    private var slots: [UInt64] = Array(repeating: 0, count: 1024)
     private var hashes: [UInt64] = []
     private var bytes: [UInt8] = []
     private var ends: [UInt32] = []
@@ -42,13 +44,19 @@ struct KeyIndex: Sendable {
     /// The entry number of `key`, if present.
     func find(_ key: UnsafeBufferPointer<UInt8>) -> Int? {
         let h = Self.hash(key)
-        let mask = slots.count - 1
-        var i = Int(truncatingIfNeeded: h) & mask
-        while true {
-            let e = Int(slots[i])
-            if e < 0 { return nil }
-            if hashes[e] == h && matches(e, key) { return e }
-            i = (i + 1) & mask
+        let tag = h & 0xFFFF_FFFF_0000_0000
+        return slots.withUnsafeBufferPointer { table in
+            let mask = table.count - 1
+            var i = Int(truncatingIfNeeded: h) & mask
+            while true {
+                let slot = table[i]
+                if slot == 0 { return nil }
+                if slot & 0xFFFF_FFFF_0000_0000 == tag {
+                    let e = Int(slot & 0xFFFF_FFFF) - 1
+                    if hashes[e] == h && matches(e, key) { return e }
+                }
+                i = (i + 1) & mask
+            }
         }
     }
 
@@ -61,16 +69,20 @@ struct KeyIndex: Sendable {
     mutating func insert(_ key: UnsafeBufferPointer<UInt8>) -> (entry: Int, inserted: Bool) {
         if (count + 1) * 2 > slots.count { rehash(slots.count * 2) }
         let h = Self.hash(key)
+        let tag = h & 0xFFFF_FFFF_0000_0000
         let mask = slots.count - 1
         var i = Int(truncatingIfNeeded: h) & mask
         while true {
-            let e = Int(slots[i])
-            if e < 0 { break }
-            if hashes[e] == h && matches(e, key) { return (e, false) }
+            let slot = slots[i]
+            if slot == 0 { break }
+            if slot & 0xFFFF_FFFF_0000_0000 == tag {
+                let e = Int(slot & 0xFFFF_FFFF) - 1
+                if hashes[e] == h && matches(e, key) { return (e, false) }
+            }
             i = (i + 1) & mask
         }
         let entry = count
-        slots[i] = Int32(entry)
+        slots[i] = tag | UInt64(entry + 1)
         hashes.append(h)
         bytes.append(contentsOf: key)
         ends.append(UInt32(bytes.count))
@@ -78,12 +90,12 @@ struct KeyIndex: Sendable {
     }
 
     private mutating func rehash(_ capacity: Int) {
-        var fresh = [Int32](repeating: -1, count: capacity)
+        var fresh = [UInt64](repeating: 0, count: capacity)
         let mask = capacity - 1
         for (e, h) in hashes.enumerated() {
             var i = Int(truncatingIfNeeded: h) & mask
-            while fresh[i] >= 0 { i = (i + 1) & mask }
-            fresh[i] = Int32(e)
+            while fresh[i] != 0 { i = (i + 1) & mask }
+            fresh[i] = (h & 0xFFFF_FFFF_0000_0000) | UInt64(e + 1)
         }
         slots = fresh
     }
