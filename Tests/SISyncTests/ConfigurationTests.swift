@@ -97,8 +97,8 @@ final class ConfigurationTests: XCTestCase {
 
     func testRelativePathsResolveAgainstTheConfigDirectory() throws {
         let c = try Configuration.parse(text: "[sync]\ndatabase = ../data/x.db\n[source]\nurl = demo/\n", path: "/opt/sisync/config/demo.conf")
-        XCTAssertEqual(c.database, "/opt/sisync/config/../data/x.db")
-        XCTAssertEqual(c.url, "/opt/sisync/config/demo/")
+        XCTAssertEqual(c.database, "/opt/sisync/data/x.db")
+        XCTAssertEqual(c.url, "/opt/sisync/config/demo")
     }
 
     func testValueParsers() {

@@ -84,7 +84,7 @@ public struct Configuration: Sendable {
         let base = (path as NSString).deletingLastPathComponent
         func resolve(_ p: String) -> String {
             if p.hasPrefix("/") || p.contains("://") { return p }
-            return base.isEmpty ? p : (base as NSString).appendingPathComponent(p)
+            return base.isEmpty ? p : ((base as NSString).appendingPathComponent(p) as NSString).standardizingPath
         }
         for (section, line) in doc.sections where !["sync", "source", "linking"].contains(section) {
             throw .unknownSection(file: path, line: line, section: section)

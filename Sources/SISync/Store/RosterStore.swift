@@ -9,7 +9,7 @@ public final class RosterStore {
     /// Opens (and creates, unless `mustExist`) the database and migrates it forward.
     public init(path: String, mustExist: Bool = false) throws {
         if mustExist && !FileManager.default.fileExists(atPath: path) {
-            throw StoreError.cannotOpen(path: path, message: "no database here yet; run `sisyncctl sync` or start sisyncd first")
+            throw StoreError.noDatabase(path: path)
         }
         database = try SQLiteDatabase(path: path)
         try database.execute("PRAGMA journal_mode = WAL")

@@ -1,6 +1,7 @@
 /// Database failures, with the statement or file that failed.
 public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case cannotOpen(path: String, message: String)
+    case noDatabase(path: String)
     case sqlite(path: String, code: Int32, message: String, sql: String)
     case newerSchema(path: String, found: Int32, supported: Int32)
     case interrupted
@@ -11,6 +12,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         switch self {
         case .cannotOpen(let path, let message):
             return "\(path): cannot open the database: \(message); check that the directory exists and is writable"
+        case .noDatabase(let path):
+            return "\(path): no database here yet; start sisyncd or run `sisyncctl sync` first (or pass --config/--db for another one)"
         case .sqlite(let path, let code, let message, let sql):
             let statement = sql.count > 120 ? String(sql.prefix(120)) + "…" : sql
             return "\(path): database error \(code) (\(message)) in `\(statement)`"
