@@ -1,2 +1,184 @@
+import Foundation
 import SISync
-print("placeholder")
+
+// sisync-bench: generates a synthetic district and measures the four runs the issue names,
+// each in a fresh child process so that peak RSS belongs to that run alone.
+
+let usage = """
+    usage: sisync-bench [--scale N] [--compare-scale N] [--data DIR]
+
+      --scale N          district size (1 = 20k staff, 300k students, ... about 1.2M rows)
+      --compare-scale N  also run at N times the size and print the time ratio (e.g. 5)
+      --data DIR         where generated exports are cached (default bench-data/)
+
+    Scenarios, on a fresh database: full import; unchanged re-run; forced re-plan of
+    identical data (sisyncctl sync --force); a 1% change day.
+    Targets at scale 1: import <= 4 s, unchanged <= 0.3 s, re-plan <= 1.5 s, 1% day <= 1.5 s,
+    peak RSS <= 250 MB, database <= 200 MB; 5x data in <= 5.2x the import time.
+
+    """
+
+struct Measurement {
+    var scenario: String
+    var seconds: Double
+    var rows: Int
+    var peakRSSMB: Double
+    var databaseMB: Double
+    var outcome: String
+    var detail: String
+}
+
+/// Quietly drops log entries: the benchmark measures the work, not the terminal.
+struct SilentLog: EventLog { func log(_ event: LogEvent) {} }
+
+func peakRSSMB() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        let kb = Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+        return kb / 1024
+    }
+    return 0
+}
+
+func fileMB(_ path: String) -> Double {
+    [path, path + "-wal"].reduce(0.0) { total, p in
+        total + Double((try? FileManager.default.attributesOfItem(atPath: p)[.size] as? Int) ?? 0) / 1_048_576
+    }
+}
+
+/// Child mode: one run, one result line.
+func measure(scenario: String, export: String, database: String) -> Int32 {
+    let text = "[sync]\ndatabase = \(database)\n[source]\nformat = csv\nurl = \(export)/\n"
+    let configuration: Configuration
+    do { configuration = try Configuration.parse(text: text, path: "/bench/sisync.conf") } catch {
+        print("ERROR \(error)")
+        return 1
+    }
+    var options = SyncRun.Options()
+    options.force = scenario == "replan"
+    options.actor = "bench"
+    let started = DispatchTime.now().uptimeNanoseconds
+    let result = SyncRun(configuration: configuration, options: options, log: SilentLog()).performWithStore()
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+    let s = result.summary
+    let records = s.entities.values.reduce(RecordCounts()) {
+        RecordCounts(added: $0.added + $1.added, updated: $0.updated + $1.updated,
+                     deactivated: $0.deactivated + $1.deactivated, reactivated: $0.reactivated + $1.reactivated)
+    }
+    let phases = s.timings.map { String(format: "%@=%.2f", $0.0, $0.1) }.joined(separator: ",")
+    let detail = "records +\(records.added) ~\(records.updated) -\(records.deactivated) r\(records.reactivated); staff +\(s.staff.added) ~\(s.staff.updated) -\(s.staff.deactivated) r\(s.staff.reactivated) [\(phases)]\(s.error.map { " error: \($0)" } ?? "")"
+    print("RESULT\t\(seconds)\t\(peakRSSMB())\t\(fileMB(database))\t\(s.outcome.rawValue)\t\(detail)")
+    return 0
+}
+
+func runChild(_ scenario: String, export: String, database: String, rows: Int) throws -> Measurement {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+    p.arguments = ["measure", scenario, export, database]
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    try p.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    let text = String(decoding: data, as: UTF8.self)
+    guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("RESULT") }) else {
+        throw NSError(domain: "sisync-bench", code: 2, userInfo: [NSLocalizedDescriptionKey: "\(scenario) failed: \(text)"])
+    }
+    let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+    return Measurement(scenario: scenario, seconds: Double(f[1]) ?? 0, rows: rows, peakRSSMB: Double(f[2]) ?? 0,
+                       databaseMB: Double(f[3]) ?? 0, outcome: f[4], detail: f[5])
+}
+
+func prepare(scale: Double, dataDir: String) throws -> (base: String, changed: String, district: SyntheticDistrict) {
+    let district = SyntheticDistrict(scale: scale)
+    let root = dataDir.hasPrefix("/") ? dataDir : FileManager.default.currentDirectoryPath + "/" + dataDir
+    let dir = "\(root)/scale-\(scale)"
+    let marker = dir + "/.complete-v2"
+    if !FileManager.default.fileExists(atPath: marker) {
+        let t = DispatchTime.now().uptimeNanoseconds
+        try? FileManager.default.removeItem(atPath: dir)
+        try district.write(to: dir + "/base", day: .base)
+        try district.write(to: dir + "/changed", day: .changed)
+        FileManager.default.createFile(atPath: marker, contents: nil)
+        print(String(format: "generated scale %g (%d rows per export) in %.1f s under %@", scale, district.totalRows,
+                     Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9, dir))
+    }
+    return (dir + "/base", dir + "/changed", district)
+}
+
+func directoryMB(_ dir: String) -> Double {
+    let files = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+    return files.reduce(0.0) { $0 + Double((try? FileManager.default.attributesOfItem(atPath: dir + "/" + $1)[.size] as? Int) ?? 0) / 1_048_576 }
+}
+
+func runScenarios(scale: Double, dataDir: String) throws -> [Measurement] {
+    let (base, changed, district) = try prepare(scale: scale, dataDir: dataDir)
+    print(String(format: "scale %g: %d rows, %.1f MB of CSV", scale, district.totalRows, directoryMB(base)))
+    let dbDir = NSTemporaryDirectory() + "sisync-bench-\(getpid())-\(scale)"
+    try FileManager.default.createDirectory(atPath: dbDir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dbDir) }
+    let db = dbDir + "/bench.db"
+    var results: [Measurement] = []
+    for (scenario, export) in [("import", base), ("unchanged", base), ("replan", base), ("day", changed)] {
+        let m = try runChild(scenario, export: export, database: db, rows: district.totalRows)
+        print("  " + padded(m.scenario, 10) + String(format: " %6.2f s  peak RSS %4.0f MB  db %6.1f MB  ", m.seconds, m.peakRSSMB, m.databaseMB)
+              + m.outcome + "  " + m.detail)
+        results.append(m)
+    }
+    return results
+}
+
+func padded(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }
+
+func table(_ results: [Measurement], targets: Bool) {
+    let limits: [String: Double] = ["import": 4, "unchanged": 0.3, "replan": 1.5, "day": 1.5]
+    let expected: [String: String] = ["import": "applied", "unchanged": "unchanged", "replan": "applied", "day": "applied"]
+    print("\nscenario    seconds      rows/s  peak RSS MB   DB MB  outcome    target")
+    for m in results {
+        var verdict = ""
+        if let limit = limits[m.scenario] {
+            verdict = String(format: "<= %.1f s", limit)
+            if targets { verdict += m.seconds <= limit ? " met" : " MISSED" }
+        }
+        if m.outcome != expected[m.scenario] { verdict += " WRONG OUTCOME" }
+        print(padded(m.scenario, 10) + String(format: " %8.2f %11.0f %12.0f %7.1f  ", m.seconds, Double(m.rows) / m.seconds, m.peakRSSMB, m.databaseMB)
+              + padded(m.outcome, 10) + " " + verdict)
+    }
+    if targets {
+        let rss = results.map(\.peakRSSMB).max() ?? 0
+        let db = results.map(\.databaseMB).max() ?? 0
+        print(String(format: "peak RSS %.0f MB (target <= 250: %@), database %.1f MB (target <= 200: %@)", rss, rss <= 250 ? "met" : "MISSED", db, db <= 200 ? "met" : "MISSED"))
+    }
+}
+
+var args = Array(CommandLine.arguments.dropFirst())
+if args.first == "measure", args.count == 4 {
+    exit(measure(scenario: args[1], export: args[2], database: args[3]))
+}
+var scale = 1.0
+var compare: Double?
+var dataDir = "bench-data"
+while !args.isEmpty {
+    let a = args.removeFirst()
+    switch a {
+    case "--scale": scale = Double(args.isEmpty ? "" : args.removeFirst()) ?? 1
+    case "--compare-scale": compare = Double(args.isEmpty ? "" : args.removeFirst())
+    case "--data": dataDir = args.isEmpty ? dataDir : args.removeFirst()
+    case "--help", "-h": print(usage); exit(0)
+    default: FileHandle.standardError.write(Data("sisync-bench: unknown argument \(a)\n\(usage)".utf8)); exit(64)
+    }
+}
+do {
+    let results = try runScenarios(scale: scale, dataDir: dataDir)
+    table(results, targets: scale == 1)
+    if let compare {
+        let bigger = try runScenarios(scale: compare, dataDir: dataDir)
+        table(bigger, targets: false)
+        let ratio = bigger[0].seconds / results[0].seconds
+        print(String(format: "import at %gx the data took %.2fx the time (target <= %.1fx: %@)", compare / scale, ratio,
+                     compare / scale * 1.04, ratio <= compare / scale * 1.04 ? "met" : "MISSED"))
+    }
+} catch {
+    FileHandle.standardError.write(Data("sisync-bench: \(error.localizedDescription)\n".utf8))
+    exit(1)
+}

@@ -1,0 +1,134 @@
+import Foundation
+
+/// A deterministic synthetic district in the native CSV format (SPEC 2.1), for the
+/// benchmark: accents, apostrophes, quoted commas and newlines, CRLF files and a BOM.
+struct SyntheticDistrict {
+    let scale: Double
+
+    var staffCount: Int { Int(20_000 * scale) }
+    var studentCount: Int { Int(300_000 * scale) }
+    var householdCount: Int { Int(250_000 * scale) }
+    var relationshipCount: Int { Int(400_000 * scale) }
+    var applicantCount: Int { Int(30_000 * scale) }
+    var donorCount: Int { Int(5_000 * scale) }
+    var attributeCount: Int { Int(200_000 * scale) }
+    var totalRows: Int { staffCount + studentCount + householdCount + relationshipCount + applicantCount + donorCount + attributeCount }
+
+    static let first = ["Zoë", "José", "Siobhán", "François", "Björn", "Aisha", "Chen", "Mary", "Dmitri", "Núria", "Liam", "Olivia", "Noah", "Emma", "Łukasz", "Renée"]
+    static let last = ["O'Brien", "Núñez", "D'Arcy", "Lefèvre", "Ødegård", "Okafor", "Wang", "Smith", "García", "Müller", "N'Diaye", "Kowalski", "Nguyen", "Patel", "Álvarez", "Lee"]
+    static let titles = ["Teacher", "\"Teacher, Mathematics\"", "Aide", "Counselor", "\"Coach, \"\"Varsity\"\" Soccer\"", "Principal", "\"Teacher,\nScience\"", "Librarian"]
+
+    /// Which export to write: the base day, or the next day with about 1% of rows changed.
+    enum Day { case base, changed }
+
+    /// Writes the seven files into `directory`.
+    func write(to directory: String, day: Day) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var out = try CSVFileWriter(path: directory + "/staff.csv", crlf: false, bom: true)
+        out.line("staff_id,first_name,last_name,email,title,school_ids,status")
+        for i in 0..<staffCount {
+            // Base: the last 0.5% are inactive (staff who left). Changed day: 0.5% are gone,
+            // half of the inactive ones are rehired, 0.25% renamed, 0.25% new email.
+            let removed = day == .changed && i % 200 == 7
+            if removed { continue }
+            let leftBefore = i >= staffCount - staffCount / 200
+            let rehired = day == .changed && leftBefore && i % 2 == 0
+            let renamed = day == .changed && i % 400 == 11
+            let newEmail = day == .changed && i % 400 == 13
+            let f = Self.first[i % 16], l = Self.last[(i / 16) % 16]
+            let last = renamed ? l + "-Smith" : l
+            let email = "staff\(i)\(newEmail ? ".new" : "")@district.example.org"
+            let status = leftBefore && !rehired ? "inactive" : "active"
+            out.line("S\(pad(i + 1, 6)),\(f),\(last),\(email),\(Self.titles[i % 8]),\(100 + i % 40);\(100 + (i / 40) % 40),\(status)")
+        }
+        try out.close()
+
+        out = try CSVFileWriter(path: directory + "/students.csv", crlf: true, bom: false)
+        out.line("student_id,first_name,last_name,email,school_id,grade,enrollment_status,school_year")
+        let enrolledNew = day == .changed ? studentCount / 600 : 0
+        for i in 0..<(studentCount + enrolledNew) {
+            let withdrawn = day == .changed && i % 100 == 3 && i < studentCount
+            let f = Self.first[(i / 3) % 16], l = Self.last[(i / 7) % 16]
+            let email = "st\(i + 1)@students.riverside.example.org"
+            out.line("ST\(pad(i + 1, 7)),\(f),\(l),\(email),\(100 + i % 40),\(i % 13),\(withdrawn ? "Withdrawn" : "Enrolled"),2026-2027")
+        }
+        try out.close()
+
+        out = try CSVFileWriter(path: directory + "/households.csv", crlf: true, bom: false)
+        out.line("household_id,name")
+        for i in 0..<householdCount { out.line("H\(pad(i + 1, 7)),The \(Self.last[i % 16]) Family of \(Self.first[(i / 16) % 16])") }
+        try out.close()
+
+        out = try CSVFileWriter(path: directory + "/household_relationships.csv", crlf: false, bom: false)
+        out.line("household_id,record_type,record_id,relationship")
+        for i in 0..<relationshipCount {
+            if i % 13 == 0 && i / 13 < applicantCount {
+                out.line("H\(pad(i % householdCount + 1, 7)),applicant,A\(pad(i / 13 + 1, 6)),Parent")
+            } else {
+                out.line("H\(pad(i % householdCount + 1, 7)),student,ST\(pad(i % studentCount + 1, 7)),\(i % 10 == 0 ? "Guardian" : "Parent")")
+            }
+        }
+        try out.close()
+
+        out = try CSVFileWriter(path: directory + "/applicants.csv", crlf: false, bom: false)
+        out.line("applicant_id,first_name,last_name,status,evaluator_staff_ids")
+        let statuses = ["Inquiry", "Applied", "Accepted", "Copied"]
+        for i in 0..<applicantCount {
+            out.line("A\(pad(i + 1, 6)),\(Self.first[i % 16]),\(Self.last[(i / 5) % 16]),\(statuses[i % 4]),S\(pad(i % staffCount + 1, 6));S\(pad((i * 7) % staffCount + 1, 6))")
+        }
+        try out.close()
+
+        out = try CSVFileWriter(path: directory + "/donors.csv", crlf: false, bom: false)
+        out.line("donor_id,name,email")
+        for i in 0..<donorCount { out.line("D\(pad(i + 1, 5)),\"\(Self.last[i % 16]), Family Trust\",donor\(i)@example.org") }
+        try out.close()
+
+        out = try CSVFileWriter(path: directory + "/attributes.csv", crlf: false, bom: false)
+        out.line("record_type,record_id,attribute,school_year")
+        let names = ["Honor Roll", "Bus Rider", "Athlete", "Gifted"]
+        for i in 0..<attributeCount {
+            // Unique keys: each student gets up to four attributes.
+            out.line("student,ST\(pad(i / 4 % studentCount + 1, 7)),\(names[i % 4]),\(i / 4 >= studentCount ? "2025-2026" : "2026-2027")")
+        }
+        try out.close()
+    }
+
+    private func pad(_ n: Int, _ width: Int) -> String {
+        let s = String(n)
+        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+    }
+}
+
+/// A buffered file writer: lines collect in 1 MiB and go to disk in large writes.
+struct CSVFileWriter {
+    private let handle: FileHandle
+    private var buffer: [UInt8] = []
+    private let newline: [UInt8]
+
+    init(path: String, crlf: Bool, bom: Bool) throws {
+        FileManager.default.createFile(atPath: path, contents: nil)
+        guard let h = FileHandle(forWritingAtPath: path) else {
+            throw NSError(domain: "sisync-bench", code: 1, userInfo: [NSLocalizedDescriptionKey: "cannot write \(path)"])
+        }
+        handle = h
+        newline = crlf ? [13, 10] : [10]
+        buffer.reserveCapacity(1 << 20)
+        if bom { buffer += [0xEF, 0xBB, 0xBF] }
+    }
+
+    mutating func line(_ text: String) {
+        buffer.append(contentsOf: text.utf8)
+        buffer.append(contentsOf: newline)
+        if buffer.count >= 1 << 20 { flush() }
+    }
+
+    private mutating func flush() {
+        handle.write(Data(buffer))
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    mutating func close() throws {
+        flush()
+        try handle.close()
+    }
+}
