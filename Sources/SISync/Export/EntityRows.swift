@@ -51,6 +51,18 @@ public struct EntityRows: Sendable {
         return r >= 0 ? Int(r) : nil
     }
 
+    public func row(forKeyBytes key: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard let e = index.find(key) else { return nil }
+        let r = rowOfEntry[e]
+        return r >= 0 ? Int(r) : nil
+    }
+
+    /// Whether a key belongs to a row skipped for a bad value (R2: never deactivated).
+    public func isProtected(keyBytes key: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let e = index.find(key) else { return false }
+        return rowOfEntry[e] < 0
+    }
+
     public func value(_ row: Int, _ column: Int) -> String {
         let n = valueCount
         let start = row * n + column == 0 ? 0 : Int(ends[row * n + column - 1])

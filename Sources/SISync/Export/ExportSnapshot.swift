@@ -28,10 +28,15 @@ public struct ExportSnapshot: Sendable {
             guard let doc = export.files.first else { throw ExportError.wrongDocument(file: "-", message: "no document") }
             result = try JSONExportReader(entities: entities, limit: limit).read(path: doc.path, name: doc.name)
         default:
-            for f in export.files {
-                guard let kind = f.entity else { continue }
-                result[kind] = try CSVEntityReader(kind: kind, limit: limit).read(path: f.path, name: displayName(f))
+            // Files are independent: read them on all cores. The first failure in entity
+            // order is reported, so the message does not depend on thread timing.
+            let files = export.files.filter { $0.entity != nil }
+            let outcomes = ParallelResults<Result<EntityRows, Error>>(count: files.count)
+            DispatchQueue.concurrentPerform(iterations: files.count) { i in
+                let f = files[i]
+                outcomes.set(i, Result { try CSVEntityReader(kind: f.entity!, limit: limit).read(path: f.path, name: displayName(f)) })
             }
+            for (i, f) in files.enumerated() { result[f.entity!] = try outcomes.get(i).get() }
         }
         return ExportSnapshot(entities: result, contentHash: export.contentHash)
     }
@@ -44,3 +49,12 @@ public struct ExportSnapshot: Sendable {
 }
 
 import Foundation
+
+/// Results written by parallel workers, one slot each.
+final class ParallelResults<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [T?]
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ value: T) { lock.withLock { slots[i] = value } }
+    func get(_ i: Int) -> T { lock.withLock { slots[i]! } }
+}

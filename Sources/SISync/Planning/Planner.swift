@@ -52,12 +52,14 @@ public struct Planner {
         let columns = kind.valueColumns
         try stored.forEachRecord { s in
             if s.active { activeBefore += 1 }
-            if let r = rows.row(forKey: s.key) {
+            if let r = rows.row(forKeyBytes: s.keyBytes) {
                 seen[r] = true
                 let wantActive = !rows.isInactive(r)
+                let changed = s.fingerprint != rows.fingerprint(r)
+                guard changed || wantActive != s.active || s.missingSince != nil else { return }
                 var u = RecordUpdate(key: s.key, row: r)
-                if s.fingerprint != rows.fingerprint(r) {
-                    let old = try stored.values(forKey: s.key) ?? Array(repeating: "", count: columns.count)
+                if changed {
+                    let old = try stored.values(forKey: u.key) ?? Array(repeating: "", count: columns.count)
                     for c in 0..<columns.count {
                         let new = rows.value(r, c)
                         if old[c] != new { u.fields.append(FieldChange(column: c, name: columns[c], old: old[c], new: new)) }
@@ -67,7 +69,7 @@ public struct Planner {
                 if !wantActive && s.active { u.deactivate = .statusInactive }
                 if s.missingSince != nil { u.clearMissing = true; u.missingSince = s.missingSince }
                 if !u.fields.isEmpty || u.reactivate || u.deactivate != nil || u.clearMissing { updates.append(u) }
-            } else if rows.protectedKeys.contains(s.key) {
+            } else if rows.isProtected(keyBytes: s.keyBytes) {
                 // A skipped row (R2): its record stays exactly as it is.
             } else if s.active {
                 var u = RecordUpdate(key: s.key, row: nil)

@@ -15,13 +15,32 @@ public struct StoredRecord: Sendable, Equatable {
     }
 }
 
+/// A stored record as a full scan hands it to the planner: the key's bytes are borrowed from
+/// the database (no string per row for a million-row district) and valid only during the
+/// callback.
+public struct StoredRecordView {
+    public let keyBytes: UnsafeBufferPointer<UInt8>
+    public let fingerprint: UInt64
+    public let active: Bool
+    public let missingSince: Date?
+
+    public init(keyBytes: UnsafeBufferPointer<UInt8>, fingerprint: UInt64, active: Bool, missingSince: Date?) {
+        self.keyBytes = keyBytes
+        self.fingerprint = fingerprint
+        self.active = active
+        self.missingSince = missingSince
+    }
+
+    public var key: String { String(decoding: keyBytes, as: UTF8.self) }
+}
+
 /// The stored state of one entity as the planner sees it. The store implements it over
 /// SQLite (streaming rows, never loading the table whole); tests implement it in memory.
 public protocol StoredEntityState {
     /// Active records before the run (the base of the R5 percentage).
     func activeCount() throws -> Int
     /// Calls `body` for every stored record.
-    func forEachRecord(_ body: (StoredRecord) throws -> Void) throws
+    func forEachRecord(_ body: (StoredRecordView) throws -> Void) throws
     /// Calls `body` for every active record that has a *missing since* time.
     func forEachMissingRecord(_ body: (StoredRecord) throws -> Void) throws
     /// The stored values of `EntityKind.valueColumns`, for field-by-field comparison.
@@ -41,7 +60,12 @@ public struct InMemoryEntityState: StoredEntityState {
     }
 
     public func activeCount() -> Int { records.filter(\.active).count }
-    public func forEachRecord(_ body: (StoredRecord) throws -> Void) throws { try records.forEach(body) }
+    public func forEachRecord(_ body: (StoredRecordView) throws -> Void) throws {
+        for r in records {
+            var key = r.key
+            try key.withUTF8 { try body(StoredRecordView(keyBytes: $0, fingerprint: r.fingerprint, active: r.active, missingSince: r.missingSince)) }
+        }
+    }
     public func forEachMissingRecord(_ body: (StoredRecord) throws -> Void) throws {
         try records.filter { $0.active && $0.missingSince != nil }.forEach(body)
     }

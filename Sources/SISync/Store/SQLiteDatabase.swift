@@ -166,6 +166,13 @@ public final class SQLiteStatement {
 
     public func text(_ column: Int32) -> String { string(column) ?? "" }
 
+    /// The column's UTF-8 bytes without making a String; valid only inside `body`.
+    public func withText<R>(_ column: Int32, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        let p = sqlite3_column_text(handle, column)
+        let n = Int(sqlite3_column_bytes(handle, column))
+        return try body(UnsafeBufferPointer(start: n > 0 ? p : nil, count: n))
+    }
+
     public func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
 
     public func int(_ column: Int32) -> Int { Int(sqlite3_column_int64(handle, column)) }
