@@ -20,23 +20,39 @@ public struct ExportSnapshot: Sendable {
         }
     }
 
-    /// Parses fetched files into a snapshot.
-    public static func read(_ export: FetchedExport, limit: InvalidRowLimit, entities: [EntityKind]) throws -> ExportSnapshot {
+    /// Parses fetched files into a snapshot. `ready` is called on the calling thread with
+    /// each entity's rows, in entity order, as soon as they are read, while other files are
+    /// still being parsed on other cores (the run plans one entity while the next is read).
+    public static func read(_ export: FetchedExport, limit: InvalidRowLimit, entities: [EntityKind],
+                            ready: ((EntityRows) throws -> Void)? = nil) throws -> ExportSnapshot {
         var result: [EntityKind: EntityRows] = [:]
         switch export.format {
         case .json:
             guard let doc = export.files.first else { throw ExportError.wrongDocument(file: "-", message: "no document") }
             result = try JSONExportReader(entities: entities, limit: limit).read(path: doc.path, name: doc.name)
+            for kind in EntityKind.allCases { if let rows = result[kind] { try ready?(rows) } }
         default:
-            // Files are independent: read them on all cores. The first failure in entity
-            // order is reported, so the message does not depend on thread timing.
-            let files = export.files.filter { $0.entity != nil }
+            let files = export.files.filter { $0.entity != nil }.sorted { $0.entity! < $1.entity! }
             let outcomes = ParallelResults<Result<EntityRows, Error>>(count: files.count)
-            DispatchQueue.concurrentPerform(iterations: files.count) { i in
+            let group = DispatchGroup()
+            // Largest files first, so the two cores finish together.
+            for i in files.indices.sorted(by: { files[$0].bytes > files[$1].bytes }) {
                 let f = files[i]
-                outcomes.set(i, Result { try CSVEntityReader(kind: f.entity!, limit: limit).read(path: f.path, name: displayName(f)) })
+                group.enter()
+                DispatchQueue.global(qos: .userInitiated).async {
+                    outcomes.set(i, Result { try CSVEntityReader(kind: f.entity!, limit: limit).read(path: f.path, name: displayName(f)) })
+                    group.leave()
+                }
             }
-            for (i, f) in files.enumerated() { result[f.entity!] = try outcomes.get(i).get() }
+            // Wait for every reader before returning, also on failure: none outlives the run.
+            defer { group.wait() }
+            // The first failure in entity order is reported, so the message does not depend
+            // on thread timing.
+            for (i, f) in files.enumerated() {
+                let rows = try outcomes.wait(i).get()
+                result[f.entity!] = rows
+                try ready?(rows)
+            }
         }
         return ExportSnapshot(entities: result, contentHash: export.contentHash)
     }
@@ -50,11 +66,23 @@ public struct ExportSnapshot: Sendable {
 
 import Foundation
 
-/// Results written by parallel workers, one slot each.
+/// Results written by parallel workers, one slot each; readers wait for their slot.
 final class ParallelResults<T>: @unchecked Sendable {
-    private let lock = NSLock()
+    private let condition = NSCondition()
     private var slots: [T?]
     init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ value: T) { lock.withLock { slots[i] = value } }
-    func get(_ i: Int) -> T { lock.withLock { slots[i]! } }
+
+    func set(_ i: Int, _ value: T) {
+        condition.lock()
+        slots[i] = value
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func wait(_ i: Int) -> T {
+        condition.lock()
+        defer { condition.unlock() }
+        while slots[i] == nil { condition.wait() }
+        return slots[i]!
+    }
 }

@@ -11,16 +11,6 @@ public struct Planner {
         self.now = now
     }
 
-    /// Plans a run for a changed export.
-    public func plan(snapshot: ExportSnapshot, stored: (EntityKind) throws -> StoredEntityState) throws -> Plan {
-        var plans: [EntityPlan] = []
-        for kind in EntityKind.allCases {
-            guard let rows = snapshot.entities[kind] else { continue }
-            plans.append(try plan(rows: rows, stored: try stored(kind)))
-        }
-        return Plan(entities: plans, snapshot: snapshot, plannedAt: now)
-    }
-
     /// Plans a run whose export did not change (R3): only records already missing can
     /// reach `deactivate_after`.
     public func planUnchanged(kinds: [EntityKind], stored: (EntityKind) throws -> StoredEntityState) throws -> Plan {

@@ -88,13 +88,17 @@ public struct SyncRun {
             plan = try planner.planUnchanged(kinds: configuration.entities, stored: store.state(for:))
             summary.outcome = .unchanged
         } else {
-            let snapshot = try ExportSnapshot.read(fetched, limit: configuration.maxInvalidRows, entities: configuration.entities)
-            summary.timings.append(("parse", phase.lap()))
+            // Each entity is planned as soon as it is parsed, while the next files are read.
+            var entityPlans: [EntityPlan] = []
+            let snapshot = try ExportSnapshot.read(fetched, limit: configuration.maxInvalidRows, entities: configuration.entities) { rows in
+                entityPlans.append(try planner.plan(rows: rows, stored: store.state(for: rows.kind)))
+            }
+            summary.timings.append(("parse and plan", phase.lap()))
             report(snapshot, summary: &summary)
-            plan = try planner.plan(snapshot: snapshot, stored: store.state(for:))
+            plan = Plan(entities: entityPlans, snapshot: snapshot, plannedAt: started)
             summary.outcome = .applied
         }
-        summary.timings.append(("plan", phase.lap()))
+        if summary.outcome == .unchanged { summary.timings.append(("plan", phase.lap())) }
         if let stop, stop.isStopping { throw StoreError.interrupted }
         for p in plan.entities {
             let counts = plan.counts(for: p.kind)
