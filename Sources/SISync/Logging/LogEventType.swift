@@ -3,6 +3,8 @@
 public enum LogEventType: String, Sendable, CaseIterable {
     /// A run started.
     case runStarted = "f0eafb7ea0bcef067662b55ae0806d57"
+    /// A run starts writing its changes (one transaction).
+    case runApplying = "57e978e488cebc709497385b73697d93"
     /// A run finished (applied or unchanged).
     case runFinished = "c4b92f79d5de3d503cb0d71599875a00"
     /// A run failed (fetch, parse, validation, database).
@@ -48,6 +50,7 @@ public enum LogEventType: String, Sendable, CaseIterable {
     public var name: String {
         switch self {
         case .runStarted: return "run_started"
+        case .runApplying: return "run_applying"
         case .runFinished: return "run_finished"
         case .runFailed: return "run_failed"
         case .guardBlocked: return "guard_blocked"
@@ -73,6 +76,7 @@ public enum LogEventType: String, Sendable, CaseIterable {
     public var summary: String {
         switch self {
         case .runStarted: return "a run started"
+        case .runApplying: return "a run starts writing its changes in one transaction"
         case .runFinished: return "a run finished (applied or unchanged)"
         case .runFailed: return "a run failed (fetch, parse, validation, database)"
         case .guardBlocked: return "the mass-deactivation guard blocked a run (R5)"

@@ -123,7 +123,7 @@ public struct SyncRun {
             return plan
         }
         let total = plan.entities.reduce(0) { $0 + $1.additions.count + $1.updates.count }
-        log.log(LogEvent(.runStarted, .info, "run \(summary.runID ?? 0): applying changes to \(total) records in one transaction", fields: runField))
+        log.log(LogEvent(.runApplying, .info, "run \(summary.runID ?? 0): applying changes to \(total) records in one transaction", fields: runField))
         try store.apply(plan, summary: finished(summary), now: started, stop: stop)
         summary.timings.append(("apply", phase.lap()))
         logChanges(plan, runID: summary.runID)
