@@ -137,6 +137,18 @@ public final class RosterStore {
         }
     }
 
+    /// Additions sorted by key, so the B-tree grows at its right edge instead of touching a
+    /// random page per row: a large import then writes each page about once. Exports that
+    /// are already in key order are left as they are.
+    static func inKeyOrder(_ additions: [Int32], _ rows: EntityRows) -> [Int32] {
+        func less(_ a: Int32, _ b: Int32) -> Bool {
+            rows.withKeyBytes(Int(a)) { ka in rows.withKeyBytes(Int(b)) { kb in ka.lexicographicallyPrecedes(kb) } }
+        }
+        var sorted = true
+        for i in additions.indices.dropFirst() where less(additions[i], additions[i - 1]) { sorted = false; break }
+        return sorted ? additions : additions.sorted(by: less)
+    }
+
     private func applyEntity(_ p: EntityPlan, rows: EntityRows?, runID: Int64, stamp: String, checkStop: () throws -> Void) throws {
         let kind = p.kind
         let keys = kind.keyColumns
@@ -163,7 +175,7 @@ public final class RosterStore {
             let insert = try database.prepare("INSERT INTO \(kind.table) (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))")
             let valueBase = Int32(keys.count + 1)
             let tail = valueBase + Int32(values.count)
-            for r32 in p.additions {
+            for r32 in Self.inKeyOrder(p.additions, rows) {
                 let r = Int(r32)
                 try bindRowKey(insert, rows, r, from: 1)
                 for c in 0..<values.count {
