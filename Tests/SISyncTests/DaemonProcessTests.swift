@@ -22,6 +22,10 @@ final class DaemonProcessTests: XCTestCase {
         let invalid = try runProcess("sisyncd", ["--config", w.configPath, "--once"])
         XCTAssertEqual(invalid.code, 65)
         XCTAssertTrue(invalid.stderr.contains("staff.csv:1"), invalid.stderr)
+        // 73: the database cannot be created.
+        let noDB = w.root + "/nodb.conf"
+        w.write(noDB, "[sync]\ndatabase = /proc/sisync-cannot-exist/x.db\n[source]\nurl = \(w.exportDir)/\nentities = staff\n")
+        XCTAssertEqual(try runProcess("sisyncd", ["--config", noDB, "--once"]).code, 73)
         // 0: applied, then unchanged.
         w.write("staff.csv", staffCSV(manyStaff(20)))
         XCTAssertEqual(try runProcess("sisyncd", ["--config", w.configPath, "--once"]).code, 0)
@@ -130,6 +134,13 @@ final class DaemonProcessTests: XCTestCase {
     func testR1SigkillDuringALargeApplyLeavesTheDatabaseAsBefore() throws {
         let w = Workspace()
         let (p, exited, before) = try startLargeApply(w)
+        // R9: readers are not blocked while the writer holds its transaction.
+        let started = Date()
+        let read = try runProcess("sisyncctl", ["--db", w.database, "--json", "runs", "--limit", "1"], timeout: 10)
+        XCTAssertEqual(read.code, 0, read.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5)
+        XCTAssertTrue(read.stdout.contains("\"outcome\": \"running\""), read.stdout)
+        XCTAssertTrue(p.isRunning, "the read finished while the apply was still running")
         kill(p.processIdentifier, SIGKILL)
         XCTAssertEqual(exited.wait(timeout: .now() + 30), .success)
         XCTAssertEqual(p.terminationReason, .uncaughtSignal)

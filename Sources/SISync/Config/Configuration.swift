@@ -81,7 +81,9 @@ public struct Configuration: Sendable {
     public static func parse(text: String, path: String) throws(ConfigError) -> Configuration {
         let doc = try INIDocument(path: path, text: text)
         var c = Configuration(path: path)
-        let base = (path as NSString).deletingLastPathComponent
+        // Relative paths are relative to the configuration file's directory, made absolute so
+        // that messages and `status` show where the files really are.
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent().path
         func resolve(_ p: String) -> String {
             if p.hasPrefix("/") || p.contains("://") { return p }
             return base.isEmpty ? p : ((base as NSString).appendingPathComponent(p) as NSString).standardizingPath
