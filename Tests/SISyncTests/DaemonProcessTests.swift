@@ -105,28 +105,11 @@ final class DaemonProcessTests: XCTestCase {
         for i in 1...300_000 { big += "S\(i),First\(i),Lé\(i),user\(i)@district.org,\"Teacher, grade \(i % 12)\",10\(i % 5);20\(i % 3),active\n" }
         w.write("staff.csv", big)
 
-        let p = Process()
-        p.executableURL = productsDirectory.appendingPathComponent("sisyncd")
-        p.arguments = ["--config", w.configPath, "--once"]
-        let errPipe = Pipe()
-        p.standardError = errPipe
-        p.standardOutput = FileHandle.nullDevice
-        let exited = DispatchSemaphore(value: 0)
-        p.terminationHandler = { _ in exited.signal() }
-        try p.run()
-        let reader = errPipe.fileHandleForReading
-        var seen = ""
-        let deadline = Date().addingTimeInterval(120)
-        while !seen.contains("in one transaction") && Date() < deadline {
-            let chunk = reader.availableData
-            if chunk.isEmpty { break }
-            seen += String(decoding: chunk, as: UTF8.self)
-        }
-        XCTAssertTrue(seen.contains("in one transaction"), "the apply never started: \(seen)")
-        // Keep draining stderr so the child never blocks on a full pipe.
-        DispatchQueue.global().async { while !reader.availableData.isEmpty {} }
-        XCTAssertTrue(p.isRunning, "the run finished before it could be stopped; make the export larger")
-        return (p, exited, before)
+        let child = try RunningDaemon(["--config", w.configPath, "--once"])
+        XCTAssertTrue(child.waitFor("in one transaction", timeout: 120), "the apply never started: \(child.seen)")
+        child.drain()
+        XCTAssertTrue(child.process.isRunning, "the run finished before it could be stopped; make the export larger")
+        return (child.process, child.exited, before)
     }
 
     /// R1: a child killed with SIGKILL in the middle of a large apply leaves the database
@@ -180,28 +163,10 @@ final class DaemonLoopTests: XCTestCase {
         let w = Workspace()
         w.configure(sync: "interval = 1h")
         w.write("staff.csv", staffCSV(manyStaff(10)))
-        let p = Process()
-        p.executableURL = productsDirectory.appendingPathComponent("sisyncd")
-        p.arguments = ["--config", w.configPath]
-        let errPipe = Pipe()
-        p.standardError = errPipe
-        p.standardOutput = FileHandle.nullDevice
-        let exited = DispatchSemaphore(value: 0)
-        p.terminationHandler = { _ in exited.signal() }
-        try p.run()
+        let child = try RunningDaemon(["--config", w.configPath])
+        let p = child.process, exited = child.exited
         defer { if p.isRunning { p.terminate() } }
-        let reader = errPipe.fileHandleForReading
-        var seen = ""
-        func waitFor(_ text: String) -> Bool {
-            let deadline = Date().addingTimeInterval(30)
-            while !seen.contains(text) && Date() < deadline {
-                let chunk = reader.availableData
-                if chunk.isEmpty { return false }
-                seen += String(decoding: chunk, as: UTF8.self)
-            }
-            return seen.contains(text)
-        }
-        XCTAssertTrue(waitFor("run 1 applied"), seen)
+        XCTAssertTrue(child.waitFor("run 1 applied"), child.seen)
 
         // R9: a second writer on the same database refuses with 75 and names the holder.
         let second = try runProcess("sisyncd", ["--config", w.configPath, "--once"])
@@ -211,9 +176,46 @@ final class DaemonLoopTests: XCTestCase {
         XCTAssertEqual(try runProcess("sisyncctl", ["--config", w.configPath, "status"]).code, 0)
 
         kill(p.processIdentifier, SIGUSR1)
-        XCTAssertTrue(waitFor("run 2 unchanged"), seen)
+        XCTAssertTrue(child.waitFor("run 2 unchanged"), child.seen)
         kill(p.processIdentifier, SIGTERM)
         XCTAssertEqual(exited.wait(timeout: .now() + 5), .success, "stops within 5 s")
         XCTAssertEqual(p.terminationStatus, 0)
+    }
+}
+
+/// A `sisyncd` child whose stderr the test reads line by line.
+final class RunningDaemon {
+    let process = Process()
+    let exited = DispatchSemaphore(value: 0)
+    private let reader: FileHandle
+    private(set) var seen = ""
+
+    init(_ arguments: [String]) throws {
+        process.executableURL = productsDirectory.appendingPathComponent("sisyncd")
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = FileHandle.nullDevice
+        let exited = self.exited
+        process.terminationHandler = { _ in exited.signal() }
+        reader = pipe.fileHandleForReading
+        try process.run()
+    }
+
+    /// Reads stderr until `text` appears, the child closes it, or the timeout passes.
+    func waitFor(_ text: String, timeout: TimeInterval = 30) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !seen.contains(text) && Date() < deadline {
+            let chunk = reader.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        return seen.contains(text)
+    }
+
+    /// Keeps draining stderr in the background so the child never blocks on a full pipe.
+    func drain() {
+        let reader = self.reader
+        DispatchQueue.global().async { while !reader.availableData.isEmpty {} }
     }
 }
