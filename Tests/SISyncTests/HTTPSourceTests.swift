@@ -54,6 +54,13 @@ final class HTTPSourceTests: XCTestCase {
         XCTAssertEqual(w.sync(c).summary.exitCode, 78)
     }
 
+    func testRelativeTokenFileIsLookedUpInTheCredentialsDirectory() {
+        XCTAssertEqual(ExportFetcher.credentialPath("sis-token", environment: ["CREDENTIALS_DIRECTORY": "/run/credentials/sisync.service"]),
+                       "/run/credentials/sisync.service/sis-token")
+        XCTAssertEqual(ExportFetcher.credentialPath("/etc/sisync/sis-token", environment: [:]), "/etc/sisync/sis-token")
+        XCTAssertNil(ExportFetcher.credentialPath("sis-token", environment: [:]))
+    }
+
     func testConnectionRefusedIs69() throws {
         let w = Workspace()
         let c = w.configure(url: "http://127.0.0.1:9/")

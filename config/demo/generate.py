@@ -1,7 +1,16 @@
 #!/usr/bin/env python3
-"""Writes the bundled demo export of "Riverside Unified" (three schools) in both native
-formats: the seven CSV files of SPEC 2.1 and export.json (SPEC 2.2). Deterministic: run it
-again and the files come out the same. Python standard library only."""
+"""Writes the bundled demo export of "Riverside Unified" in both native formats: the seven
+CSV files of SPEC 2.1 and export.json (SPEC 2.2), into this directory.
+
+Three schools: 101 Riverside Elementary (K-5), 102 Riverside Middle (6-8), 103 Riverside
+High (9-12). 60 staff, 400 students in 250 households, 30 applicants, 15 donors, 100
+attributes, all for the 2026-2027 school year.
+
+Deterministic (fixed seed, fixed generated_at): run it again and the files come out the
+same. Python 3 standard library only. UTF-8 without BOM, LF line endings, RFC 4180 quoting.
+
+    python3 config/demo/generate.py
+"""
 import csv
 import io
 import json
@@ -11,130 +20,281 @@ import unicodedata
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 YEAR = "2026-2027"
-SCHOOLS = {"101": (0, 5), "102": (6, 8), "103": (9, 12)}  # school id -> grade range
+GENERATED_AT = "2026-09-01T06:00:00Z"
+STAFF_DOMAIN = "riverside.k12.example.org"
+STUDENT_DOMAIN = "students.riverside.k12.example.org"
 
-rng = random.Random(2026)
+# school id -> (name, lowest grade, highest grade); grade 0 is K
+SCHOOLS = {"101": ("Riverside Elementary", 0, 5),
+           "102": ("Riverside Middle", 6, 8),
+           "103": ("Riverside High", 9, 12)}
 
-FIRST = ["Zoë", "José", "Siobhán", "François", "Björn", "Aisha", "Chen", "Mary-Kate", "Dmitri", "Núria",
-         "Liam", "Olivia", "Noah", "Emma", "Mateo", "Sofía", "Kwame", "Ingrid", "Renée", "Tomás",
-         "Hannah", "Jamal", "Priya", "Łukasz", "Amélie", "Oisín", "Yuki", "Fatima", "Elías", "Grace"]
-LAST = ["O'Brien", "Núñez", "D'Arcy", "Lefèvre", "Ødegård", "Okafor", "Wang", "McAllister", "Ivanova", "Puig",
-        "Smith", "Johnson", "García", "Müller", "Rossi", "N'Diaye", "O'Connor", "Schäfer", "Kowalski", "Dubois",
-        "Brown", "Nguyen", "Patel", "Álvarez", "Fitzgerald", "Jørgensen", "Tanaka", "Haddad", "Costa", "Lee"]
-TITLES = ["Teacher, Mathematics", "Teacher, English", "Teacher, Science", "Teacher, History", "Teacher",
-          "Principal", "Assistant Principal", "Counselor", "School Nurse", "Librarian", "Aide",
-          "Coach, \"Varsity\" Soccer", "Special Education Teacher", "Office Manager", "IT Technician"]
+COLUMNS = {
+    "staff": ["staff_id", "first_name", "last_name", "email", "title", "school_ids", "status"],
+    "students": ["student_id", "first_name", "last_name", "email", "school_id", "grade",
+                 "enrollment_status", "school_year"],
+    "households": ["household_id", "name"],
+    "household_relationships": ["household_id", "record_type", "record_id", "relationship"],
+    "applicants": ["applicant_id", "first_name", "last_name", "status", "evaluator_staff_ids"],
+    "donors": ["donor_id", "name", "email"],
+    "attributes": ["record_type", "record_id", "attribute", "school_year"],
+}
+LIST_FIELDS = {"school_ids", "evaluator_staff_ids"}
+
+FIRST = ["Zoë", "José", "Siobhán", "François", "Björn", "Aisha", "Chen", "Mary-Kate", "Dmitri",
+         "Núria", "Liam", "Olivia", "Noah", "Emma", "Mateo", "Sofía", "Kwame", "Ingrid", "Renée",
+         "Tomás", "Hannah", "Jamal", "Priya", "Łukasz", "Amélie", "Oisín", "Yuki", "Fatima",
+         "Elías", "Grace", "Ava", "Ethan", "Mia", "Lucas", "Isabella", "Benjamin", "Chloé",
+         "Samuel", "Leila", "Daniel", "Ana", "Gabriel", "Maya", "Owen", "Zara", "Henry", "Nora",
+         "Caleb", "Ines", "Arjun", "Ruby", "Felix", "Camila", "Jonah", "Freya", "Omar", "Lucía",
+         "Theo", "Ayesha", "Declan", "Sinéad", "Anders", "Marisol", "Kenji", "Esther", "Malik"]
+LAST = ["O'Brien", "Núñez", "D'Arcy", "Lefèvre", "Ødegård", "Okafor", "Wang", "McAllister",
+        "Ivanova", "Puig", "Smith", "Johnson", "García", "Müller", "Rossi", "N'Diaye",
+        "O'Connor", "Schäfer", "Kowalski", "Dubois", "Brown", "Nguyen", "Patel", "Álvarez",
+        "Fitzgerald", "Jørgensen", "Tanaka", "Haddad", "Costa", "Lee", "Martínez", "Anderson",
+        "Thompson", "Kim", "Hernández", "Walker", "Reyes", "Murphy", "Kaur", "Novák", "Brennan",
+        "Sørensen", "Mensah", "Da Silva", "Van der Berg", "Łoś", "Hughes", "Yilmaz", "Cohen",
+        "Petrović", "Chávez", "Bianchi", "Ramírez", "MacLeod", "Adeyemi", "Lindqvist",
+        "Gallagher", "Singh", "Ortiz", "Whitfield"]
+
+# Titles and schools of the 60 staff positions. Commas make the CSV quote the title; the
+# coach's title also holds double quotes (RFC 4180 doubling).
+POSITIONS = (
+    [("Principal", ["101"]), ("Teacher, Kindergarten", ["101"]), ("Teacher, Kindergarten", ["101"])]
+    + [(f"Teacher, Grade {g}", ["101"]) for g in range(1, 6) for _ in range(2)]
+    + [("Office Manager", ["101"]), ("School Nurse", ["101"]), ("Librarian", ["101"]),
+       ("Aide", ["101"]), ("Aide", ["101"]), ("Teacher, Special Education", ["101"])]
+    + [("Principal", ["102"]), ("Assistant Principal", ["102"]), ("Teacher, Mathematics", ["102"]),
+       ("Teacher, Mathematics", ["102"]), ("Teacher, English", ["102"]), ("Teacher, English", ["102"]),
+       ("Teacher, Science", ["102"]), ("Teacher, Social Studies", ["102"]), ("Teacher, Spanish", ["102"]),
+       ("Counselor", ["102"]), ("Office Manager", ["102"]), ("Aide", ["102"]),
+       ("Teacher, Special Education", ["102"])]
+    + [("Principal", ["103"]), ("Assistant Principal", ["103"]), ("Teacher, Mathematics", ["103"]),
+       ("Teacher, Mathematics", ["103"]), ("Teacher, English", ["103"]), ("Teacher, English", ["103"]),
+       ("Teacher, Biology", ["103"]), ("Teacher, Chemistry", ["103"]), ("Teacher, Physics", ["103"]),
+       ("Teacher, History", ["103"]), ("Teacher, History", ["103"]), ("Teacher, French", ["103"]),
+       ("Counselor", ["103"]), ("Counselor", ["103"]), ("Athletic Director", ["103"]),
+       ('Coach, "Varsity" Soccer', ["103"]), ("Librarian", ["103"]), ("Office Manager", ["103"])]
+    + [("Teacher, Music", ["101", "102"]), ("Teacher, Art", ["102", "103"]),
+       ("School Psychologist", ["101", "102"]), ("Speech-Language Pathologist", ["101", "103"]),
+       ("IT Technician", ["102", "103"]), ("Teacher, Physical Education", ["102", "103"]),
+       ("Band Director", ["102", "103"]), ("English Learner Specialist", ["101", "102"]),
+       ("Occupational Therapist", ["101", "103"]), ("Registrar", ["102", "103"])]
+)
+# S1001..S1005: the names the README and the tests use.
+NAMED_STAFF = [("Zoë", "O'Brien"), ("José", "Núñez"), ("Siobhán", "D'Arcy"),
+               ("François", "Lefèvre"), ("Björn", "Ødegård")]
+EVALUATOR_TITLES = {"Principal", "Assistant Principal", "Counselor", "Registrar"}
+
+DONORS = [("Whitfield Family Foundation", "grants@whitfieldfoundation.example.org"),
+          ("Margaret & Tom Brennan", "mtbrennan@example.com"),
+          ("Riverside Hardware & Supply", "office@riversidehardware.example.com"),
+          ("Hélène Marchand", "helene.marchand@example.net"),
+          ("O'Malley's Bakery", "hello@omalleysbakery.example.com"),
+          ("The Núñez Family Trust", "trust@nunezfamily.example.org"),
+          ("Riverside Rotary Club", "treasurer@riversiderotary.example.org"),
+          ("Dr. Kenji Tanaka", "kenji.tanaka@example.com"),
+          ("Valley Credit Union", "community@valleycu.example.com"),
+          ("Astrid Lindqvist", "astrid.lindqvist@example.net"),
+          ("Chávez Orthodontics", "info@chavezortho.example.com"),
+          ("Riverside High Alumni Association", "alumni@rhsalumni.example.org"),
+          ("Samuel & Esther Cohen", "cohen.family@example.com"),
+          ("Northbank Dental Group", "outreach@northbankdental.example.com"),
+          ("Friends of Riverside Music", "friends@riversidemusic.example.org")]
+
+# Letters that NFKD does not decompose into ASCII.
+TRANSLIT = str.maketrans({"Ø": "O", "ø": "o", "Ł": "L", "ł": "l", "ß": "ss", "Æ": "Ae",
+                          "æ": "ae", "Œ": "Oe", "œ": "oe", "Đ": "D", "đ": "d", "Þ": "Th",
+                          "þ": "th", "ı": "i"})
+
+rng = random.Random(20262027)
 
 
 def ascii_slug(text):
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    """Zoë -> zoe, O'Brien -> obrien, Ødegård -> odegard, Van der Berg -> vanderberg."""
+    plain = unicodedata.normalize("NFKD", text.translate(TRANSLIT)).encode("ascii", "ignore").decode()
     return "".join(c for c in plain.lower() if c.isalnum() or c == "-")
 
 
-def write_csv(name, header, rows):
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    for r in rows:
-        w.writerow([";".join(v) if isinstance(v, list) else v for v in r])
-    with open(os.path.join(HERE, name), "w", encoding="utf-8", newline="") as f:
-        f.write(buf.getvalue())
+def grade_label(grade):
+    return "K" if grade == 0 else str(grade)
+
+
+def school_for(grade):
+    return next(sid for sid, (_, lo, hi) in SCHOOLS.items() if lo <= grade <= hi)
+
+
+def make_staff():
+    names, seen = list(NAMED_STAFF), {ascii_slug(f) + "." + ascii_slug(l) for f, l in NAMED_STAFF}
+    while len(names) < len(POSITIONS):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        local = ascii_slug(first) + "." + ascii_slug(last)
+        if local not in seen:
+            seen.add(local)
+            names.append((first, last))
+    positions = list(POSITIONS)
+    rng.shuffle(positions)
+    staff = []
+    for i, ((first, last), (title, schools)) in enumerate(zip(names, positions)):
+        email = f"{ascii_slug(first)}.{ascii_slug(last)}@{STAFF_DOMAIN}"
+        staff.append({"staff_id": f"S{1001 + i}", "first_name": first, "last_name": last,
+                      "email": email, "title": title, "school_ids": list(schools), "status": "active"})
+    # Two people who left the district but are still listed by the SIS as inactive.
+    leavers = [s for s in staff[5:] if s["title"].startswith(("Teacher", "Aide"))]
+    for s in rng.sample(leavers, 2):
+        s["status"] = "inactive"
+    return staff
+
+
+def make_households():
+    households = []
+    for i in range(250):
+        last = rng.choice(LAST)
+        if rng.random() < 0.04:
+            other = rng.choice(LAST)
+            if other != last:
+                last = f"{last}-{other}"
+        households.append({"household_id": f"H{3001 + i}", "name": f"The {last} Family",
+                           "surname": last, "relationship": rng.choices(
+                               ["Parent", "Guardian", "Grandparent"], [85, 10, 5])[0]})
+    return households
+
+
+def make_students(families):
+    """400 students in the first 210 households (families), siblings share a surname."""
+    sizes = [1] * len(families)
+    for _ in range(400 - len(families)):
+        sizes[rng.randrange(len(families))] += 1
+    children = []
+    for household, size in zip(families, sizes):
+        firsts = rng.sample(FIRST, size)
+        for first in firsts:
+            children.append((household, first, household["surname"], rng.randint(0, 12)))
+    rng.shuffle(children)
+    students, family_of = [], {}
+    for i, (household, first, last, grade) in enumerate(children):
+        sid = f"ST{20001 + i}"
+        status = rng.choices(["Enrolled", "Withdrawn"], [95, 5])[0]
+        if grade == 12 and rng.random() < 0.15:
+            status = "Graduated"
+        email = ""
+        if grade >= 6:
+            email = f"{ascii_slug(first)[0]}{ascii_slug(last)}{sid[2:]}@{STUDENT_DOMAIN}"
+        students.append({"student_id": sid, "first_name": first, "last_name": last, "email": email,
+                         "school_id": school_for(grade), "grade": grade_label(grade),
+                         "enrollment_status": status, "school_year": YEAR})
+        family_of[sid] = household
+    return students, family_of
 
 
 def main():
-    staff, seen_emails = [], set()
-    for i in range(60):
-        first, last = FIRST[i % len(FIRST)], LAST[(i * 7) % len(LAST)]
-        email = f"{ascii_slug(first)}.{ascii_slug(last)}@riverside.k12.example.org"
-        if email in seen_emails:
-            email = f"{ascii_slug(first)}.{ascii_slug(last)}{i}@riverside.k12.example.org"
-        seen_emails.add(email)
-        schools = sorted(rng.sample(list(SCHOOLS), rng.choice([1, 1, 1, 2])))
-        status = "inactive" if i in (17, 42) else "active"
-        staff.append([f"S{1001 + i}", first, last, email, TITLES[i % len(TITLES)], schools, status])
+    staff = make_staff()
+    households = make_households()
+    families, other_homes, new_families = households[:210], households[210:235], households[235:]
+    students, family_of = make_students(families)
 
-    students = []
-    for i in range(400):
-        school = rng.choice(list(SCHOOLS))
-        lo, hi = SCHOOLS[school]
-        grade = rng.randint(lo, hi)
-        first, last = rng.choice(FIRST), rng.choice(LAST)
-        sid = f"ST{20001 + i}"
-        email = f"{sid.lower()}@students.riverside.k12.example.org" if grade >= 6 else ""
-        status = rng.choices(["Enrolled", "Withdrawn", "Graduated"], [92, 6, 2])[0]
-        students.append([sid, first, last, email, school, "K" if grade == 0 else str(grade), status, YEAR])
-
-    households = []
-    for i in range(250):
-        households.append([f"H{3001 + i}", f"The {rng.choice(LAST)} Family"])
-
-    applicants = []
-    staff_ids = [s[0] for s in staff if s[6] == "active"]
-    for i in range(30):
-        evaluators = sorted(rng.sample(staff_ids, rng.choice([0, 1, 1, 2])))
-        applicants.append([f"A{4001 + i}", rng.choice(FIRST), rng.choice(LAST),
-                           rng.choice(["Inquiry", "Applied", "Accepted", "Copied"]), evaluators])
-
-    relationships, keys = [], set()
+    relationships = []
     for s in students:
-        for _ in range(rng.choice([1, 1, 2])):
-            h = rng.choice(households)[0]
-            key = (h, "student", s[0])
-            if key in keys:
-                continue
-            keys.add(key)
-            relationships.append([h, "student", s[0], rng.choices(["Parent", "Guardian", "Grandparent"], [80, 15, 5])[0]])
-    for a in applicants:
-        h = rng.choice(households)[0]
-        keys.add((h, "applicant", a[0]))
-        relationships.append([h, "applicant", a[0], "Parent"])
+        h = family_of[s["student_id"]]
+        relationships.append((h, "student", s["student_id"], h["relationship"]))
+    # Separated parents: the children of 25 families also live in a second household.
+    for family, home in zip(rng.sample(families, len(other_homes)), other_homes):
+        home["relationship"] = "Parent"
+        for s in students:
+            if family_of[s["student_id"]] is family:
+                relationships.append((home, "student", s["student_id"], "Parent"))
 
-    donors = []
-    for i in range(15):
-        last = rng.choice(LAST)
-        donors.append([f"D{5001 + i}", f"{last} Family Foundation", f"giving.{ascii_slug(last)}{i}@example.org"])
+    # Applicants: 15 younger siblings of students, 15 from families new to the district.
+    evaluators = [s["staff_id"] for s in staff
+                  if s["status"] == "active" and s["title"] in EVALUATOR_TITLES]
+    applicant_homes = rng.sample(families, 15) + new_families
+    applicants = []
+    for i, h in enumerate(applicant_homes):
+        status = rng.choices(["Inquiry", "Applied", "Accepted", "Copied"], [8, 10, 7, 5])[0]
+        count = 0 if status == "Inquiry" and rng.random() < 0.7 else rng.choice([1, 1, 2])
+        applicant_id = f"A{4001 + i}"
+        applicants.append({"applicant_id": applicant_id, "first_name": rng.choice(FIRST),
+                           "last_name": h["surname"], "status": status,
+                           "evaluator_staff_ids": sorted(rng.sample(evaluators, count))})
+        relationships.append((h, "applicant", applicant_id,
+                              "Guardian" if h["relationship"] == "Guardian" else "Parent"))
+    relationships = [{"household_id": h["household_id"], "record_type": t, "record_id": r,
+                      "relationship": rel}
+                     for h, t, r, rel in sorted(relationships, key=lambda x: (x[0]["household_id"], x[1], x[2]))]
 
-    attributes, akeys = [], set()
-    candidates = ([("student", s[0], a) for s in students for a in ("Honor Roll", "Bus Rider")]
-                  + [("household", h[0], "Booster Club") for h in households]
-                  + [("donor", d[0], "Major Donor") for d in donors])
-    for record_type, record_id, attribute in rng.sample(candidates, 100):
-        year = YEAR if record_type != "donor" else ""
-        if (record_type, record_id, attribute, year) in akeys:
-            continue
-        akeys.add((record_type, record_id, attribute, year))
-        attributes.append([record_type, record_id, attribute, year])
+    donors = [{"donor_id": f"D{5001 + i}", "name": name, "email": email}
+              for i, (name, email) in enumerate(DONORS)]
 
-    write_csv("staff.csv", ["staff_id", "first_name", "last_name", "email", "title", "school_ids", "status"], staff)
-    write_csv("students.csv", ["student_id", "first_name", "last_name", "email", "school_id", "grade",
-                               "enrollment_status", "school_year"], students)
-    write_csv("households.csv", ["household_id", "name"], households)
-    write_csv("household_relationships.csv", ["household_id", "record_type", "record_id", "relationship"], relationships)
-    write_csv("applicants.csv", ["applicant_id", "first_name", "last_name", "status", "evaluator_staff_ids"], applicants)
-    write_csv("donors.csv", ["donor_id", "name", "email"], donors)
-    write_csv("attributes.csv", ["record_type", "record_id", "attribute", "school_year"], attributes)
+    enrolled = [s for s in students if s["enrollment_status"] == "Enrolled"]
+    honor_pool = [s for s in enrolled if s["grade"] not in ("K", "1", "2")]
+    bus_pool = [s for s in enrolled if s["school_id"] in ("101", "102")]
+    plan = ([("student", s["student_id"], "Honor Roll", YEAR) for s in rng.sample(honor_pool, 30)]
+            + [("student", s["student_id"], "Bus Rider", YEAR) for s in rng.sample(bus_pool, 31)]
+            + [("household", h["household_id"], "Booster Club", YEAR) for h in rng.sample(families, 12)]
+            + [("household", h["household_id"], "PTA Volunteer", YEAR) for h in rng.sample(families, 10)]
+            + [("household", h["household_id"], "Alumni Family", "") for h in rng.sample(families, 4)]
+            + [("donor", d["donor_id"], "Major Donor", "") for d in rng.sample(donors, 5)]
+            + [("donor", d["donor_id"], "Annual Fund", YEAR) for d in rng.sample(donors, 8)])
+    attributes = [{"record_type": t, "record_id": r, "attribute": a, "school_year": y}
+                  for t, r, a, y in sorted(plan, key=lambda x: (x[0], x[1], x[2]))]
 
-    def objects(header, rows, lists=()):
-        return [{h: (v if h in lists else v) for h, v in zip(header, r)} for r in rows]
+    export = {"staff": staff, "students": students,
+              "households": [{"household_id": h["household_id"], "name": h["name"]} for h in households],
+              "household_relationships": relationships, "applicants": applicants,
+              "donors": donors, "attributes": attributes}
+    check(export)
 
-    doc = {
-        "format": "sisync-export", "version": 1, "generated_at": "2026-09-01T06:00:00Z",
-        "staff": objects(["staff_id", "first_name", "last_name", "email", "title", "school_ids", "status"], staff),
-        "students": objects(["student_id", "first_name", "last_name", "email", "school_id", "grade",
-                             "enrollment_status", "school_year"], students),
-        "households": objects(["household_id", "name"], households),
-        "household_relationships": objects(["household_id", "record_type", "record_id", "relationship"], relationships),
-        "applicants": objects(["applicant_id", "first_name", "last_name", "status", "evaluator_staff_ids"], applicants),
-        "donors": objects(["donor_id", "name", "email"], donors),
-        "attributes": objects(["record_type", "record_id", "attribute", "school_year"], attributes),
-    }
-    with open(os.path.join(HERE, "export.json"), "w", encoding="utf-8") as f:
-        json.dump(doc, f, ensure_ascii=False, indent=1)
-        f.write("\n")
-    for name, rows in [("staff", staff), ("students", students), ("households", households),
-                       ("household_relationships", relationships), ("applicants", applicants),
-                       ("donors", donors), ("attributes", attributes)]:
-        print(f"{name}: {len(rows)} rows")
+    for entity, rows in export.items():
+        write_csv(entity, rows)
+    write_json(export)
+    for entity, rows in export.items():
+        print(f"{entity}.csv: {len(rows)} rows")
+
+
+def check(export):
+    """Ids unique per entity, relationships and attributes name existing records."""
+    ids = {}
+    for entity, key in [("staff", "staff_id"), ("students", "student_id"), ("households", "household_id"),
+                        ("applicants", "applicant_id"), ("donors", "donor_id")]:
+        values = [r[key] for r in export[entity]]
+        assert len(values) == len(set(values)), entity
+        ids[entity] = set(values)
+    emails = [s["email"] for s in export["staff"]]
+    assert len(emails) == len(set(emails)) and all(e.isascii() and e == e.lower() for e in emails)
+    kinds = {"student": "students", "applicant": "applicants", "household": "households", "donor": "donors"}
+    pairs = [(r["household_id"], r["record_type"], r["record_id"]) for r in export["household_relationships"]]
+    assert len(pairs) == len(set(pairs))
+    for h, t, r in pairs:
+        assert h in ids["households"] and r in ids[kinds[t]], (h, t, r)
+    triples = [(a["record_type"], a["record_id"], a["attribute"]) for a in export["attributes"]]
+    assert len(triples) == len(set(triples))
+    for t, r, _ in triples:
+        assert r in ids[kinds[t]], (t, r)
+    for a in export["applicants"]:
+        assert all(e in ids["staff"] for e in a["evaluator_staff_ids"])
+
+
+def write_csv(entity, rows):
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(COLUMNS[entity])
+    for r in rows:
+        w.writerow([";".join(r[c]) if c in LIST_FIELDS else r[c] for c in COLUMNS[entity]])
+    with open(os.path.join(HERE, f"{entity}.csv"), "w", encoding="utf-8", newline="") as f:
+        f.write(buf.getvalue())
+
+
+def write_json(export):
+    """One record per line: readable, and a regenerated file diffs line by line."""
+    out = ['{"format": "sisync-export", "version": 1, "generated_at": ' + json.dumps(GENERATED_AT) + ","]
+    entities = list(export)
+    for n, entity in enumerate(entities):
+        records = [json.dumps({c: r[c] for c in COLUMNS[entity]}, ensure_ascii=False) for r in export[entity]]
+        body = ",\n".join(" " + r for r in records)
+        out.append(f'"{entity}": [\n{body}\n]' + ("," if n < len(entities) - 1 else ""))
+    out.append("}")
+    with open(os.path.join(HERE, "export.json"), "w", encoding="utf-8", newline="") as f:
+        f.write("\n".join(out) + "\n")
 
 
 if __name__ == "__main__":

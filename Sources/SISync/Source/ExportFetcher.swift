@@ -116,7 +116,10 @@ public struct ExportFetcher {
     /// Reads the bearer token from `token_file` (relative names in $CREDENTIALS_DIRECTORY).
     func bearerToken() throws(FetchError) -> String? {
         guard configuration.auth == .bearer, let name = configuration.tokenFile else { return nil }
-        let path = Self.credentialPath(name)
+        guard let path = Self.credentialPath(name) else {
+            throw .credential(path: name, key: "token_file",
+                              reason: "the name is relative but $CREDENTIALS_DIRECTORY is not set (sisyncd is not running under systemd with LoadCredential=); give an absolute path")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw .credential(path: path, key: "token_file", reason: "missing or unreadable")
         }
@@ -125,9 +128,11 @@ public struct ExportFetcher {
         return token
     }
 
-    static func credentialPath(_ name: String) -> String {
+    /// Secret files: absolute paths as given, relative names in $CREDENTIALS_DIRECTORY
+    /// (systemd `LoadCredential=`); nil when a relative name has no credentials directory.
+    static func credentialPath(_ name: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
         if name.hasPrefix("/") { return name }
-        let dir = ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"] ?? "."
+        guard let dir = environment["CREDENTIALS_DIRECTORY"], !dir.isEmpty else { return nil }
         return (dir as NSString).appendingPathComponent(name)
     }
 }
