@@ -254,6 +254,25 @@ final class SyncRunTests: XCTestCase {
         }
     }
 
+    /// Version 1 to 2: the change log keeps its entries; user tables appear.
+    func testR8MigrationFromVersion1KeepsTheChangeLog() throws {
+        let w = Workspace()
+        try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)
+        let raw = try SQLiteDatabase(path: w.database)
+        try raw.transaction {
+            try Schema.migrations[0](raw)
+            try raw.setUserVersion(1)
+        }
+        try raw.execute("""
+            INSERT INTO runs (run_id, started_at, outcome, actor) VALUES (7, '2026-01-01T00:00:00Z', 'applied', 'sync');
+            INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind) VALUES (7, 'staff', 'S1', 'title', 'Aide', 'Teacher', 'updated');
+            """)
+        let store = try RosterStore(path: w.database)
+        XCTAssertEqual(try raw.userVersion, 2)
+        XCTAssertEqual(try store.history(entity: .staff, id: "S1").map(\.change.new), ["Teacher"])
+        for table in ["user_attachments", "user_roles", "user_schools", "user_ledgers"] { XCTAssertTrue(try raw.tableExists(table), table) }
+    }
+
     func testR9SecondWriterIsRefusedNamingThePid() throws {
         let w = Workspace()
         try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)

@@ -25,6 +25,12 @@ public struct ControlCommand {
           staff list [--inactive | --all] [--search TEXT]
                                     staff records (active ones by default)
           staff show ID             one staff record, its linked users and its history
+          user add --username U --email E [--name N] [--approved]
+          user list | user show U | user approve U | user unapprove U | user unlock U
+          user remove U             remove a login account (staff records are never removed)
+          user link U STAFF_ID --reason TEXT [--until YYYY-MM-DD]
+                                    a manual link that sync never changes (R6)
+          user unlink U
 
         options:
           --config PATH   configuration file (default /etc/sisync/sisync.conf)
@@ -39,6 +45,7 @@ public struct ControlCommand {
         "status": "usage: sisyncctl status\n  Shows the last run, when the next scheduled run is due, and the database size.\n",
         "runs": "usage: sisyncctl runs [--limit N]\n  Lists recent runs, newest first (default 20).\n",
         "run": "usage: sisyncctl run show ID\n  Shows one run and every change it made.\n",
+        "user": "usage: sisyncctl user add --username U --email E [--name N] [--approved]\n       sisyncctl user list | show U | approve U | unapprove U | unlock U | remove U\n       sisyncctl user link U STAFF_ID --reason TEXT [--until YYYY-MM-DD] | unlink U\n  Login accounts. Usernames and emails are unique regardless of case. Users without a manual link are linked to the one active staff member with their email on every run (R6); a manual link is an administrator's decision, with a reason, and sync never changes it (one with --until ends after that day).\n",
         "staff": "usage: sisyncctl staff list [--inactive | --all] [--search TEXT]\n       sisyncctl staff show ID\n  Lists staff records, or shows one with its linked users and history.\n",
     ]
 
@@ -46,8 +53,8 @@ public struct ControlCommand {
     public func run(_ argv: [String]) -> Int32 {
         let args: Arguments
         do {
-            args = try Arguments(argv, valued: ["config", "db", "limit", "search"],
-                                 flags: ["json", "help", "dry-run", "allow-mass-deactivation", "force", "inactive", "all"])
+            args = try Arguments(argv, valued: ["config", "db", "limit", "search", "username", "email", "name", "reason", "until"],
+                                 flags: ["json", "help", "dry-run", "allow-mass-deactivation", "force", "inactive", "all", "approved"])
         } catch {
             console.err("sisyncctl: \(error)\n\(Self.usage)")
             return 64
@@ -65,6 +72,7 @@ public struct ControlCommand {
             case ("run", 3) where words[1] == "show": return try runShow(args, id: words[2])
             case ("staff", 2) where words[1] == "list": return try staffList(args)
             case ("staff", 3) where words[1] == "show": return try staffShow(args, id: words[2])
+            case ("user", _): return try userCommand(args, Array(words.dropFirst()))
             default:
                 console.err("sisyncctl: unknown command `\(words.joined(separator: " "))`\n\(Self.usage)")
                 return 64
@@ -72,6 +80,9 @@ public struct ControlCommand {
         } catch let e as ConfigError {
             console.err("sisyncctl: \(e)\n")
             return 78
+        } catch let e as AccountError {
+            console.err("sisyncctl: \(e)\n")
+            return 1
         } catch let e as StoreError {
             console.err("sisyncctl: \(e)\n")
             if case .notFound = e { return 1 }
@@ -211,7 +222,7 @@ public struct ControlCommand {
             out += "  email:   \(s.email)\n  title:   \(s.title)\n  schools: \(s.schoolIDs.joined(separator: ", "))\n"
             if let m = s.missingSince { out += "  missing from the export since \(m)\n" }
             out += "  linked users: \(users.isEmpty ? "none" : users.joined(separator: ", "))\n  history:\n"
-            for h in history { out += "    \(h.at) run \(h.runID) (\(h.actor)): " + RunReport.changeLine(h.change) + "\n" }
+            for h in history { out += "    \(h.at) \(h.runID.map { "run \($0)" } ?? "by hand") (\(h.actor)): " + RunReport.changeLine(h.change) + "\n" }
             return out
         })
         return 0

@@ -183,6 +183,11 @@ struct RowRules {
         return true
     }
 
+    static func isPlausibleEmail(_ text: String) -> Bool {
+        var t = text
+        return t.withUTF8 { isPlausibleEmail($0) }
+    }
+
     /// An address with one `@`, a non-empty local part, a dotted domain and no spaces.
     static func isPlausibleEmail(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var at = -1

@@ -107,7 +107,9 @@ public enum JSONShapes {
     }
 
     public static func storedChange(_ c: StoredChange) -> JSONValue {
-        change(c.change, runID: c.runID, actor: c.actor, at: c.at)
+        guard case .object(var m) = change(c.change, actor: c.actor, at: c.at) else { return .null }
+        m.insert(("run_id", c.runID.map { .int($0) } ?? .null), at: 6)
+        return .object(m)
     }
 
     public static func staff(_ s: StaffRecord) -> [(String, JSONValue)] {

@@ -66,6 +66,8 @@ public struct RecordCounts: Sendable, Equatable, Codable {
 /// The whole plan of a run: per-entity changes against the export they came from.
 public struct Plan: Sendable {
     public var entities: [EntityPlan]
+    /// Users' links after this run's records (R6).
+    public var links = LinkPlan()
     /// The export the additions and updates refer to (nil for an unchanged run).
     public let snapshot: ExportSnapshot?
     public let plannedAt: Date
@@ -78,7 +80,10 @@ public struct Plan: Sendable {
 
     public func plan(for kind: EntityKind) -> EntityPlan? { entities.first { $0.kind == kind } }
 
-    public var isEmpty: Bool { entities.allSatisfy(\.isEmpty) }
+    /// Whether applying the plan would change nothing (an ambiguous email changes nothing).
+    public var isEmpty: Bool {
+        entities.allSatisfy(\.isEmpty) && links.changes.allSatisfy { if case .ambiguous = $0 { return true }; return false }
+    }
 
     public func counts(for kind: EntityKind) -> RecordCounts {
         guard let p = plan(for: kind) else { return RecordCounts() }
@@ -115,6 +120,18 @@ public struct Plan: Sendable {
                 if let reason = u.deactivate {
                     try body(Change(entity: entity, id: id, field: "active", old: "true", new: "false (\(reason.rawValue))", kind: .deactivated))
                 }
+            }
+        }
+        for c in links.changes {
+            switch c {
+            case .link(let user, let staff, let previous):
+                try body(Change(entity: "users", id: user, field: "link", old: previous, new: staff, kind: .linked))
+            case .unlink(let user, let staff, _, _):
+                try body(Change(entity: "users", id: user, field: "link", old: staff, new: nil, kind: .unlinked))
+            case .unapprove(let user, _):
+                try body(Change(entity: "users", id: user, field: "approved", old: "true", new: "false", kind: .updated))
+            case .ambiguous:
+                break
             }
         }
     }

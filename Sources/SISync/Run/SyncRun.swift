@@ -83,7 +83,7 @@ public struct SyncRun {
         defer { fetched.removeTemporaryFiles() }
         summary.contentHash = fetched.contentHash
         let planner = Planner(deactivateAfter: configuration.deactivateAfter.seconds, now: started)
-        let plan: Plan
+        var plan: Plan
         if !options.force, let last = try store.lastAppliedHash(), last == fetched.contentHash {
             plan = try planner.planUnchanged(kinds: configuration.entities, stored: store.state(for:))
             summary.outcome = .unchanged
@@ -99,6 +99,14 @@ public struct SyncRun {
             summary.outcome = .applied
         }
         if summary.outcome == .unchanged { summary.timings.append(("plan", phase.lap())) }
+        plan.links = try planLinks(plan, store: store, now: started)
+        summary.linksMade = plan.links.made
+        summary.linksRemoved = plan.links.removed
+        summary.linksAmbiguous = plan.links.ambiguous
+        for case .ambiguous(let user, let email, let staff) in plan.links.changes {
+            log.log(LogEvent(.linkAmbiguous, .warning, "user \(user) is not linked: \(staff.count) active staff share \(email): \(staff.joined(separator: ", ")); fix the emails in the SIS or link the user by hand",
+                             fields: (summary.runID.map { [("SISYNC_RUN_ID", String($0))] } ?? []) + [("SISYNC_USERNAME", user)]))
+        }
         if let stop, stop.isStopping { throw StoreError.interrupted }
         for p in plan.entities {
             let counts = plan.counts(for: p.kind)
@@ -133,6 +141,20 @@ public struct SyncRun {
         return plan
     }
 
+    /// R6: links follow the staff as this run leaves them, on every run (unchanged ones too,
+    /// since users change outside the export).
+    private func planLinks(_ plan: Plan, store: RosterStore, now: Date) throws -> LinkPlan {
+        let normalizer = EmailNormalizer(aliases: configuration.emailDomainAliases)
+        let users = try store.linkingUsers(normalizer: normalizer)
+        guard !users.isEmpty else { return LinkPlan() }
+        let staffPlan = plan.plan(for: .staff)
+        let directory = StaffDirectory.after(staffPlan, rows: plan.snapshot?.entities[.staff],
+                                             stored: try store.staffDirectoryEntries(normalizer: normalizer), normalizer: normalizer)
+        let deactivated = Set(staffPlan?.updates.compactMap { $0.deactivate != nil ? $0.key : nil } ?? [])
+        return LinkPlanner(now: now, unapproveOnDeactivation: configuration.onStaffDeactivated == .unapprove)
+            .plan(users: users, staff: directory, deactivatedNow: deactivated)
+    }
+
     /// The summary as it is stored when the apply transaction commits.
     private func finished(_ summary: RunSummary) -> RunSummary {
         var s = summary
@@ -153,6 +175,22 @@ public struct SyncRun {
 
     private func logChanges(_ plan: Plan, runID: Int64?) {
         let runField = runID.map { [("SISYNC_RUN_ID", String($0))] } ?? []
+        let linkDetail: LogPriority = plan.links.changes.count > 100 ? .debug : .info
+        for c in plan.links.changes {
+            switch c {
+            case .link(let user, let staff, let previous):
+                log.log(LogEvent(.userLinked, linkDetail, "user \(user) linked to staff \(staff)\(previous.map { " (was \($0))" } ?? "")",
+                                 fields: runField + [("SISYNC_USERNAME", user), ("SISYNC_STAFF_ID", staff)]))
+            case .unlink(let user, let staff, _, let why):
+                log.log(LogEvent(.userUnlinked, linkDetail, "user \(user) unlinked from staff \(staff): \(why)",
+                                 fields: runField + [("SISYNC_USERNAME", user), ("SISYNC_STAFF_ID", staff)]))
+            case .ambiguous:
+                break  // logged when planned, also by runs that change nothing
+            case .unapprove(let user, let staff):
+                log.log(LogEvent(.userUnlinked, .notice, "user \(user) unapproved: staff \(staff) was deactivated (on_staff_deactivated = unapprove)",
+                                 fields: runField + [("SISYNC_USERNAME", user), ("SISYNC_STAFF_ID", staff)]))
+            }
+        }
         guard let staff = plan.plan(for: .staff) else { return }
         let total = plan.entities.reduce(0) { $0 + $1.additions.count + $1.updates.count }
         let detailed: LogPriority = total > 100 ? .debug : .info

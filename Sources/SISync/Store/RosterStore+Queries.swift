@@ -13,9 +13,9 @@ public struct StaffRecord: Sendable, Equatable {
     public var missingSince: String?
 }
 
-/// A change-log entry as stored, with its run and actor.
+/// A change-log entry as stored, with its run (nil for an administrator's change) and actor.
 public struct StoredChange: Sendable, Equatable {
-    public var runID: Int64
+    public var runID: Int64?
     public var at: String
     public var actor: String
     public var change: Change
@@ -67,8 +67,8 @@ extension RosterStore {
     /// The changes one run made, in the order they were recorded.
     public func changes(runID: Int64) throws -> [StoredChange] {
         let s = try database.prepare("""
-            SELECT c.run_id, r.started_at, r.actor, c.entity, c.record_id, c.field, c.old_value, c.new_value, c.kind
-            FROM changes c JOIN runs r USING (run_id) WHERE c.run_id = ? ORDER BY c.change_id
+            SELECT c.run_id, coalesce(c.at, r.started_at), coalesce(c.actor, r.actor), c.entity, c.record_id, c.field, c.old_value, c.new_value, c.kind
+            FROM changes c LEFT JOIN runs r USING (run_id) WHERE c.run_id = ? ORDER BY c.change_id
             """)
         try s.bind(1, runID)
         var out: [StoredChange] = []
@@ -88,8 +88,8 @@ extension RosterStore {
     /// The history of one record, oldest first.
     public func history(entity: EntityKind, id: String) throws -> [StoredChange] {
         let s = try database.prepare("""
-            SELECT c.run_id, r.started_at, r.actor, c.entity, c.record_id, c.field, c.old_value, c.new_value, c.kind
-            FROM changes c JOIN runs r USING (run_id) WHERE c.entity = ? AND c.record_id = ? ORDER BY c.change_id
+            SELECT c.run_id, coalesce(c.at, r.started_at), coalesce(c.actor, r.actor), c.entity, c.record_id, c.field, c.old_value, c.new_value, c.kind
+            FROM changes c LEFT JOIN runs r USING (run_id) WHERE c.entity = ? AND c.record_id = ? ORDER BY c.change_id
             """)
         try s.bind(1, entity.rawValue)
         try s.bind(2, id)
@@ -104,7 +104,7 @@ extension RosterStore {
                 """)
             for (i, p) in parts.enumerated() { try a.bind(Int32(i + 1), p) }
             try a.forEachRow { row in
-                out.append(StoredChange(runID: row.int64(0), at: row.text(1), actor: row.text(2), change: Change(entity: entity.rawValue, id: id, kind: .added)))
+                out.append(StoredChange(runID: row.isNull(0) ? nil : row.int64(0), at: row.text(1), actor: row.text(2), change: Change(entity: entity.rawValue, id: id, kind: .added)))
             }
         }
         return out + (try collectChanges(s))
@@ -114,7 +114,7 @@ extension RosterStore {
         var out: [StoredChange] = []
         try s.forEachRow { row in
             let kind = ChangeKind(rawValue: row.text(8)) ?? .updated
-            out.append(StoredChange(runID: row.int64(0), at: row.text(1), actor: row.text(2),
+            out.append(StoredChange(runID: row.isNull(0) ? nil : row.int64(0), at: row.text(1), actor: row.text(2),
                                     change: Change(entity: row.text(3), id: row.text(4), field: row.string(5),
                                                    old: row.string(6), new: row.string(7), kind: kind)))
         }
@@ -157,6 +157,16 @@ extension RosterStore {
         try s.bind(1, id)
         defer { s.reset() }
         return try s.step() ? staffRecord(s) : nil
+    }
+
+    /// The change-log entries of one user account, oldest first.
+    public func userHistory(_ username: String) throws -> [StoredChange] {
+        let s = try database.prepare("""
+            SELECT c.run_id, coalesce(c.at, r.started_at), coalesce(c.actor, r.actor), c.entity, c.record_id, c.field, c.old_value, c.new_value, c.kind
+            FROM changes c LEFT JOIN runs r USING (run_id) WHERE c.entity = 'users' AND c.record_id = ? COLLATE NOCASE ORDER BY c.change_id
+            """)
+        try s.bind(1, username)
+        return try collectChanges(s)
     }
 
     /// Usernames linked to a staff record.

@@ -118,6 +118,7 @@ public final class RosterStore {
             for p in plan.entities {
                 try applyEntity(p, rows: plan.snapshot?.entities[p.kind], runID: runID, stamp: stamp, checkStop: checkStop)
             }
+            try applyLinks(plan.links, stamp: stamp, actor: summary.actor)
             let log = try database.prepare("""
                 INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """)

@@ -4,6 +4,7 @@ public enum Schema {
     /// Each migration takes the schema from version `index` to `index + 1`.
     nonisolated(unsafe) static let migrations: [(SQLiteDatabase) throws -> Void] = [
         migrateToVersion1,
+        migrateToVersion2,
     ]
 
     public static var currentVersion: Int32 { Int32(migrations.count) }
@@ -41,11 +42,64 @@ public enum Schema {
     /// `change_log` shows both as one audit trail.
     static var changeLogView: String {
         var parts = ["SELECT run_id, entity, record_id, field, old_value, new_value, kind FROM changes"]
+        // (Version 1 had the same columns; administrator changes have a NULL run_id.)
         for kind in EntityKind.allCases {
             let id = kind.keyColumns.count == 1 ? kind.keyColumns[0] : kind.keyColumns.joined(separator: " || '/' || ")
             parts.append("SELECT added_run, '\(kind.rawValue)', \(id), NULL, NULL, NULL, 'added' FROM \(kind.table)")
         }
         return "CREATE VIEW change_log (run_id, entity, record_id, field, old_value, new_value, kind) AS\n  " + parts.joined(separator: "\n  UNION ALL ")
+    }
+
+    /// Version 2: user accounts. Administrator changes (made with sisyncctl, outside any
+    /// run) go into the same change log, with their own actor and time, so `changes.run_id`
+    /// becomes optional; users gain attachments, roles, schools and ledgers.
+    static func migrateToVersion2(_ db: SQLiteDatabase) throws {
+        try db.execute("""
+            DROP VIEW change_log;
+            CREATE TABLE changes_v2 (
+              change_id INTEGER PRIMARY KEY,
+              run_id INTEGER REFERENCES runs(run_id),
+              entity TEXT NOT NULL,
+              record_id TEXT NOT NULL,
+              field TEXT,
+              old_value TEXT,
+              new_value TEXT,
+              kind TEXT NOT NULL,
+              actor TEXT,
+              at TEXT
+            );
+            INSERT INTO changes_v2 (change_id, run_id, entity, record_id, field, old_value, new_value, kind)
+              SELECT change_id, run_id, entity, record_id, field, old_value, new_value, kind FROM changes;
+            DROP TABLE changes;
+            ALTER TABLE changes_v2 RENAME TO changes;
+            CREATE INDEX changes_by_record ON changes (entity, record_id);
+            CREATE INDEX changes_by_run ON changes (run_id);
+            CREATE TABLE user_attachments (
+              username TEXT NOT NULL COLLATE NOCASE REFERENCES users(username) ON DELETE CASCADE,
+              kind TEXT NOT NULL CHECK (kind IN ('student', 'household', 'donor')),
+              record_id TEXT NOT NULL,
+              PRIMARY KEY (username, kind, record_id)
+            ) WITHOUT ROWID;
+            CREATE INDEX user_attachments_by_record ON user_attachments (kind, record_id);
+            CREATE TABLE user_roles (
+              username TEXT NOT NULL COLLATE NOCASE REFERENCES users(username) ON DELETE CASCADE,
+              role TEXT NOT NULL,
+              source TEXT NOT NULL CHECK (source IN ('manual', 'calculated')),
+              school_year TEXT NOT NULL DEFAULT '',
+              PRIMARY KEY (username, source, role, school_year)
+            ) WITHOUT ROWID;
+            CREATE TABLE user_schools (
+              username TEXT NOT NULL COLLATE NOCASE REFERENCES users(username) ON DELETE CASCADE,
+              school_id TEXT NOT NULL,
+              PRIMARY KEY (username, school_id)
+            ) WITHOUT ROWID;
+            CREATE TABLE user_ledgers (
+              username TEXT NOT NULL COLLATE NOCASE REFERENCES users(username) ON DELETE CASCADE,
+              ledger TEXT NOT NULL,
+              PRIMARY KEY (username, ledger)
+            ) WITHOUT ROWID;
+            """)
+        try db.execute(changeLogView)
     }
 
     static func migrateToVersion1(_ db: SQLiteDatabase) throws {

@@ -1,0 +1,110 @@
+import Foundation
+
+extension ControlCommand {
+    /// `sisyncctl user ...`: login accounts and their links.
+    func userCommand(_ args: Arguments, _ words: [String]) throws -> Int32 {
+        let now = Date()
+        func store() throws -> RosterStore {
+            // Writes go to the configured database; it is created if needed, like a first sync.
+            let path = try args.value("db") ?? configurationForUsers(args).database
+            return try RosterStore(path: path, mustExist: words.first != "add")
+        }
+        switch (words.first ?? "", words.count) {
+        case ("add", 1):
+            guard let username = args.value("username"), let email = args.value("email") else {
+                console.err("sisyncctl: user add needs --username U and --email E\n")
+                return 64
+            }
+            let s = try store()
+            try s.addUser(username: username, email: email, name: args.value("name") ?? "", approved: args.flag("approved"), actor: actor, now: now)
+            return try show(s, username, args)
+        case ("list", 1):
+            let list = try store().users()
+            emitUser(args, json: { .array(list.map(Self.userJSON)) }, text: {
+                var t = TextTable(["username", "email", "name", "approved", "locked", "link"])
+                for u in list {
+                    t.add([u.username, u.email, u.name, u.approved ? "yes" : "no", u.locked ? "yes" : "no",
+                           u.link.map { "\($0.staffID) (\($0.kind.rawValue))" } ?? "-"])
+                }
+                return t.rendered() + "\(list.count) user\(list.count == 1 ? "" : "s")\n"
+            })
+            return 0
+        case ("show", 2):
+            return try show(store(), words[1], args)
+        case ("approve", 2), ("unapprove", 2), ("unlock", 2):
+            let s = try store()
+            let field = words[0] == "unlock" ? "locked" : "approved"
+            try s.setFlag(words[1], field: field, to: words[0] == "approve", actor: actor, now: now)
+            return try show(s, words[1], args)
+        case ("remove", 2):
+            try store().removeUser(words[1], actor: actor, now: now)
+            if !args.flag("json") { console.out("user \(words[1]) removed\n") } else { console.out("{}\n") }
+            return 0
+        case ("link", 3):
+            guard let reason = args.value("reason"), !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+                console.err("sisyncctl: a manual link needs --reason TEXT (why this user records for this staff member)\n")
+                return 64
+            }
+            if let until = args.value("until") {
+                guard let day = Timestamp.parse(until + "T00:00:00Z") else {
+                    console.err("sisyncctl: --until takes a date as YYYY-MM-DD, got `\(until)`\n")
+                    return 64
+                }
+                guard day.addingTimeInterval(86_400) > now else {
+                    console.err("sisyncctl: --until \(until) is in the past; the link would end at once\n")
+                    return 64
+                }
+            }
+            let s = try store()
+            try s.linkManually(words[1], staffID: words[2], reason: reason, until: args.value("until"), actor: actor, now: now)
+            return try show(s, words[1], args)
+        case ("unlink", 2):
+            let s = try store()
+            try s.unlink(words[1], actor: actor, now: now)
+            return try show(s, words[1], args)
+        default:
+            console.err("sisyncctl: unknown command `user \(words.joined(separator: " "))`\n\(Self.commandHelp["user"]!)")
+            return 64
+        }
+    }
+
+    private func configurationForUsers(_ args: Arguments) throws -> Configuration {
+        let path = args.value("config") ?? environment["SISYNC_CONFIG"] ?? "/etc/sisync/sisync.conf"
+        return try Configuration.load(path: path)
+    }
+
+    private func show(_ store: RosterStore, _ username: String, _ args: Arguments) throws -> Int32 {
+        guard let u = try store.user(username) else { throw AccountError.noSuchUser(username) }
+        let history = try store.userHistory(u.username)
+        emitUser(args, json: {
+            guard case .object(var m) = Self.userJSON(u) else { return .null }
+            m.append(("history", .array(history.map(JSONShapes.storedChange))))
+            return .object(m)
+        }, text: {
+            var out = "\(u.username)  \(u.name.isEmpty ? "" : u.name + "  ")<\(u.email)>\n"
+            out += "  approved: \(u.approved ? "yes" : "no"), locked: \(u.locked ? "yes" : "no"), created \(u.createdAt)\n"
+            if let l = u.link {
+                out += "  linked to staff \(l.staffID) (\(l.kind.rawValue)\(l.reason.map { ": \($0)" } ?? "")\(l.until.map { ", until \($0)" } ?? ""))\n"
+            } else {
+                out += "  not linked to a staff record (may look, may not record)\n"
+            }
+            out += "  history:\n"
+            for h in history { out += "    \(h.at) \(h.runID.map { "run \($0)" } ?? "by hand") (\(h.actor)): " + RunReport.changeLine(h.change) + "\n" }
+            return out
+        })
+        return 0
+    }
+
+    private func emitUser(_ args: Arguments, json: () throws -> JSONValue, text: () throws -> String) rethrows {
+        if args.flag("json") { console.out(try json().rendered() + "\n") } else { console.out(try text()) }
+    }
+
+    static func userJSON(_ u: UserRecord) -> JSONValue {
+        .object([
+            ("username", .string(u.username)), ("email", .string(u.email)), ("name", .string(u.name)),
+            ("approved", .bool(u.approved)), ("locked", .bool(u.locked)),
+            ("link", u.link.map { l in .object([("staff_id", .string(l.staffID)), ("kind", .string(l.kind.rawValue)),
+                                                ("reason", .string(l.reason)), ("until", .string(l.until))]) } ?? .null),
+        ])
+    }
+}

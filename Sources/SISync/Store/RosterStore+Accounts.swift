@@ -1,0 +1,204 @@
+import Foundation
+
+/// A user account as `sisyncctl user` shows it.
+public struct UserRecord: Sendable, Equatable {
+    public var username: String
+    public var email: String
+    public var name: String
+    public var approved: Bool
+    public var locked: Bool
+    public var link: Link?
+    public var createdAt: String
+}
+
+/// Why an administrator's change to accounts was refused.
+public enum AccountError: Error, Equatable, CustomStringConvertible, Sendable {
+    case usernameTaken(String)
+    case emailTaken(email: String, by: String)
+    case noSuchUser(String)
+    case noSuchStaff(String)
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .usernameTaken(let u): return "a user named `\(u)` already exists (usernames are unique regardless of case)"
+        case .emailTaken(let e, let by): return "\(e) is already the email of user `\(by)` (emails are unique regardless of case)"
+        case .noSuchUser(let u): return "no user `\(u)`; `sisyncctl user list` shows the users"
+        case .noSuchStaff(let s): return "no staff record `\(s)`; `sisyncctl staff list --all --search ...` finds it"
+        case .invalid(let m): return m
+        }
+    }
+}
+
+extension RosterStore {
+    // MARK: linking input
+
+    /// Every user with their link, as linking needs them.
+    public func linkingUsers(normalizer: EmailNormalizer) throws -> [LinkingUser] {
+        let s = try database.prepare("""
+            SELECT u.username, u.email, u.approved, l.staff_id, l.kind, l.reason, l.until
+            FROM users u LEFT JOIN links l ON l.username = u.username ORDER BY u.username
+            """)
+        var out: [LinkingUser] = []
+        try s.forEachRow { r in
+            let link = r.isNull(3) ? nil : Link(staffID: r.text(3), kind: LinkKind(rawValue: r.text(4)) ?? .auto, reason: r.string(5), until: r.string(6))
+            out.append(LinkingUser(username: r.text(0), emailKey: normalizer.key(r.text(1)), approved: r.bool(2), link: link))
+        }
+        return out
+    }
+
+    /// Every stored staff member's email key and activity.
+    public func staffDirectoryEntries(normalizer: EmailNormalizer) throws -> [String: StaffDirectory.Entry] {
+        let s = try database.prepare("SELECT staff_id, email, active FROM staff")
+        var out: [String: StaffDirectory.Entry] = [:]
+        try s.forEachRow { r in out[r.text(0)] = StaffDirectory.Entry(emailKey: normalizer.key(r.text(1)), active: r.bool(2)) }
+        return out
+    }
+
+    /// Writes a run's link changes (inside the run's transaction).
+    func applyLinks(_ plan: LinkPlan, stamp: String, actor: String) throws {
+        guard !plan.changes.isEmpty else { return }
+        let remove = try database.prepare("DELETE FROM links WHERE username = ?")
+        let insert = try database.prepare("""
+            INSERT INTO links (username, staff_id, kind, reason, until, created_at, created_by) VALUES (?, ?, 'auto', NULL, NULL, ?, ?)
+            """)
+        let unapprove = try database.prepare("UPDATE users SET approved = 0 WHERE username = ?")
+        for c in plan.changes {
+            switch c {
+            case .link(let user, let staff, _):
+                try remove.bind(1, user); try remove.run()
+                try insert.bind(1, user); try insert.bind(2, staff); try insert.bind(3, stamp); try insert.bind(4, actor)
+                try insert.run()
+            case .unlink(let user, _, _, _):
+                try remove.bind(1, user); try remove.run()
+            case .unapprove(let user, _):
+                try unapprove.bind(1, user); try unapprove.run()
+            case .ambiguous:
+                break
+            }
+        }
+    }
+
+    // MARK: administrator changes
+
+    /// Runs `body` in one transaction and records its changes with the administrator as actor.
+    func administer(actor: String, now: Date, _ body: () throws -> [Change]) throws -> [Change] {
+        try database.transaction {
+            let changes = try body()
+            let log = try database.prepare("""
+                INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind, actor, at) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for c in changes {
+                try log.bind(1, c.entity); try log.bind(2, c.id); try log.bind(3, c.field)
+                try log.bind(4, c.old); try log.bind(5, c.new); try log.bind(6, c.kind.rawValue)
+                try log.bind(7, actor); try log.bind(8, Timestamp.format(now))
+                try log.run()
+            }
+            return changes
+        }
+    }
+
+    public func user(_ username: String) throws -> UserRecord? {
+        let s = try database.prepare("""
+            SELECT u.username, u.email, u.name, u.approved, u.locked, u.created_at, l.staff_id, l.kind, l.reason, l.until
+            FROM users u LEFT JOIN links l ON l.username = u.username WHERE u.username = ?
+            """)
+        try s.bind(1, username)
+        defer { s.reset() }
+        guard try s.step() else { return nil }
+        return userRecord(s)
+    }
+
+    public func users() throws -> [UserRecord] {
+        let s = try database.prepare("""
+            SELECT u.username, u.email, u.name, u.approved, u.locked, u.created_at, l.staff_id, l.kind, l.reason, l.until
+            FROM users u LEFT JOIN links l ON l.username = u.username ORDER BY u.username COLLATE NOCASE
+            """)
+        var out: [UserRecord] = []
+        try s.forEachRow { out.append(userRecord($0)) }
+        return out
+    }
+
+    private func userRecord(_ s: SQLiteStatement) -> UserRecord {
+        let link = s.isNull(6) ? nil : Link(staffID: s.text(6), kind: LinkKind(rawValue: s.text(7)) ?? .auto, reason: s.string(8), until: s.string(9))
+        return UserRecord(username: s.text(0), email: s.text(1), name: s.text(2), approved: s.bool(3), locked: s.bool(4), link: link, createdAt: s.text(5))
+    }
+
+    public func addUser(username: String, email: String, name: String, approved: Bool, actor: String, now: Date) throws {
+        let u = username.trimmingCharacters(in: .whitespaces)
+        let e = email.trimmingCharacters(in: .whitespaces)
+        guard !u.isEmpty, !u.contains(where: { $0.isWhitespace }) else { throw AccountError.invalid("a username must be non-empty and without spaces") }
+        guard RowRules.isPlausibleEmail(e) else { throw AccountError.invalid("`\(e)` is not an email address") }
+        _ = try administer(actor: actor, now: now) {
+            if let existing = try user(u) { throw AccountError.usernameTaken(existing.username) }
+            let clash = try database.prepare("SELECT username FROM users WHERE email = ? COLLATE NOCASE")
+            try clash.bind(1, e)
+            if try clash.step() { throw AccountError.emailTaken(email: e, by: clash.text(0)) }
+            clash.reset()
+            let s = try database.prepare("INSERT INTO users (username, email, name, approved, created_at) VALUES (?, ?, ?, ?, ?)")
+            try s.bind(1, u); try s.bind(2, e); try s.bind(3, name); try s.bind(4, approved); try s.bind(5, Timestamp.format(now))
+            try s.run()
+            return [Change(entity: "users", id: u, field: nil, old: nil, new: e, kind: .added)]
+        }
+    }
+
+    /// Sets `approved` or `locked` (unlock also clears the failed-login count).
+    public func setFlag(_ username: String, field: String, to value: Bool, actor: String, now: Date) throws {
+        precondition(field == "approved" || field == "locked")
+        _ = try administer(actor: actor, now: now) {
+            guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
+            let old = field == "approved" ? u.approved : u.locked
+            guard old != value else { return [] }
+            let s = try database.prepare("UPDATE users SET \(field) = ?\(field == "locked" && !value ? ", failed_logins = 0" : "") WHERE username = ?")
+            try s.bind(1, value); try s.bind(2, u.username)
+            try s.run()
+            return [Change(entity: "users", id: u.username, field: field, old: String(old), new: String(value), kind: .updated)]
+        }
+    }
+
+    public func removeUser(_ username: String, actor: String, now: Date) throws {
+        _ = try administer(actor: actor, now: now) {
+            guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
+            var changes: [Change] = []
+            if let l = u.link {
+                changes.append(Change(entity: "users", id: u.username, field: "link", old: l.staffID, new: nil, kind: .unlinked))
+            }
+            for sql in ["DELETE FROM links WHERE username = ?", "DELETE FROM users WHERE username = ?"] {
+                let s = try database.prepare(sql)
+                try s.bind(1, u.username)
+                try s.run()
+            }
+            return changes + [Change(entity: "users", id: u.username, field: nil, old: u.email, new: nil, kind: .deactivated)]
+        }
+    }
+
+    /// A manual link, with the administrator's reason (and optional last day).
+    public func linkManually(_ username: String, staffID: String, reason: String, until: String?, actor: String, now: Date) throws {
+        _ = try administer(actor: actor, now: now) {
+            guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
+            guard try staffMember(id: staffID) != nil else { throw AccountError.noSuchStaff(staffID) }
+            let remove = try database.prepare("DELETE FROM links WHERE username = ?")
+            try remove.bind(1, u.username)
+            try remove.run()
+            let s = try database.prepare("""
+                INSERT INTO links (username, staff_id, kind, reason, until, created_at, created_by) VALUES (?, ?, 'manual', ?, ?, ?, ?)
+                """)
+            try s.bind(1, u.username); try s.bind(2, staffID); try s.bind(3, reason); try s.bind(4, until)
+            try s.bind(5, Timestamp.format(now)); try s.bind(6, actor)
+            try s.run()
+            let note = until.map { "\(staffID) (manual until \($0): \(reason))" } ?? "\(staffID) (manual: \(reason))"
+            return [Change(entity: "users", id: u.username, field: "link", old: u.link?.staffID, new: note, kind: .linked)]
+        }
+    }
+
+    public func unlink(_ username: String, actor: String, now: Date) throws {
+        _ = try administer(actor: actor, now: now) {
+            guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
+            guard let l = u.link else { return [] }
+            let s = try database.prepare("DELETE FROM links WHERE username = ?")
+            try s.bind(1, u.username)
+            try s.run()
+            return [Change(entity: "users", id: u.username, field: "link", old: l.staffID, new: nil, kind: .unlinked)]
+        }
+    }
+}

@@ -1,0 +1,205 @@
+import XCTest
+@testable import SISync
+
+/// R6 on plain values: users and staff in, a link plan out.
+final class LinkPlannerTests: XCTestCase {
+    private let now = Timestamp.parse("2026-09-01T06:00:00Z")!
+    private let normalizer = EmailNormalizer(aliases: ["staff.district.org": "district.org"])
+
+    private func directory(_ staff: [(String, String, Bool)]) -> StaffDirectory {
+        StaffDirectory(entries: Dictionary(uniqueKeysWithValues: staff.map { ($0.0, StaffDirectory.Entry(emailKey: normalizer.key($0.1), active: $0.2)) }))
+    }
+
+    private func user(_ name: String, _ email: String, link: Link? = nil, approved: Bool = true) -> LinkingUser {
+        LinkingUser(username: name, emailKey: normalizer.key(email), approved: approved, link: link)
+    }
+
+    private func plan(_ users: [LinkingUser], _ staff: StaffDirectory, deactivated: Set<String> = [], unapprove: Bool = false) -> LinkPlan {
+        LinkPlanner(now: now, unapproveOnDeactivation: unapprove).plan(users: users, staff: staff, deactivatedNow: deactivated)
+    }
+
+    func testR6EmailsCompareTrimmedNFCLowerCaseAndAliased() {
+        XCTAssertEqual(normalizer.key("  Jane.Doe@STAFF.District.org "), "jane.doe@district.org")
+        XCTAssertEqual(normalizer.key("Zoe\u{0308}@district.org"), normalizer.key("Zoë@district.org"))
+        let p = plan([user("jdoe", " JDoe@Staff.District.org")], directory([("1042", "jdoe@district.org", true)]))
+        XCTAssertEqual(p.changes, [.link(username: "jdoe", staffID: "1042", previous: nil)])
+    }
+
+    func testR6NoMatchMeansNoLinkAndAStaleAutoLinkIsRemoved() {
+        let staff = directory([("1042", "jane@district.org", true)])
+        XCTAssertEqual(plan([user("bob", "bob@district.org")], staff).changes, [])
+        let stale = plan([user("bob", "bob@district.org", link: Link(staffID: "1042", kind: .auto))], staff)
+        guard case .unlink("bob", "1042", .auto, _)? = stale.changes.first else { return XCTFail("\(stale)") }
+        XCTAssertEqual(stale.removed, 1)
+    }
+
+    func testR6TwoActiveStaffWithOneEmailAreAmbiguousAndTheAutoLinkIsLost() {
+        let staff = directory([("1042", "jdoe@district.org", true), ("1043", "JDoe@district.org", true)])
+        let p = plan([user("jdoe", "jdoe@district.org", link: Link(staffID: "1042", kind: .auto))], staff)
+        XCTAssertEqual(p.changes.first, .ambiguous(username: "jdoe", email: "jdoe@district.org", staffIDs: ["1042", "1043"]))
+        guard case .unlink("jdoe", "1042", .auto, let why)? = p.changes.last else { return XCTFail("\(p)") }
+        XCTAssertTrue(why.contains("2 active staff share jdoe@district.org: 1042, 1043"), why)
+        XCTAssertEqual(p.ambiguous, 1)
+    }
+
+    func testR6ActiveStaffWinOverInactiveWithTheSameEmail() {
+        let staff = directory([("900", "ann@district.org", false), ("1042", "ann@district.org", true)])
+        XCTAssertEqual(plan([user("ann", "ann@district.org")], staff).changes, [.link(username: "ann", staffID: "1042", previous: nil)])
+        // A new active match replaces an auto link to the inactive one.
+        let moved = plan([user("ann", "ann@district.org", link: Link(staffID: "900", kind: .auto))], staff)
+        XCTAssertEqual(moved.changes, [.link(username: "ann", staffID: "1042", previous: "900")])
+    }
+
+    func testR6AutoLinkToStaffWhoBecameInactiveStaysWhileEmailsMatch() {
+        let staff = directory([("1042", "ann@district.org", false)])
+        XCTAssertEqual(plan([user("ann", "ann@district.org", link: Link(staffID: "1042", kind: .auto))], staff).changes, [])
+        // ... but not once the emails differ.
+        let differs = plan([user("ann", "ann.new@district.org", link: Link(staffID: "1042", kind: .auto))], staff)
+        XCTAssertEqual(differs.removed, 1)
+        // An inactive match never creates a new link.
+        XCTAssertEqual(plan([user("ann", "ann@district.org")], staff).changes, [])
+    }
+
+    func testR6ManualLinksAreNeverChangedBySyncExceptExpiry() {
+        // John Doe's account linked on purpose to Jane Smith's record (an intern).
+        let staff = directory([("1042", "jane.smith@district.org", true), ("2001", "john.doe@district.org", true)])
+        let manual = Link(staffID: "1042", kind: .manual, reason: "intern recording for Ms Smith")
+        XCTAssertEqual(plan([user("jdoe", "john.doe@district.org", link: manual)], staff).changes, [])
+        var ending = manual
+        ending.until = "2026-08-31"
+        let expired = plan([user("jdoe", "john.doe@district.org", link: ending)], staff)
+        guard case .unlink("jdoe", "1042", .manual, _)? = expired.changes.first else { return XCTFail("\(expired)") }
+        XCTAssertEqual(expired.changes.last, .link(username: "jdoe", staffID: "2001", previous: nil), "after expiry, email linking applies")
+        ending.until = "2026-09-01"
+        XCTAssertEqual(plan([user("jdoe", "john.doe@district.org", link: ending)], staff).changes, [], "the link lasts until that day is over")
+    }
+
+    func testR6UnapproveOnStaffDeactivationActsOnce() {
+        let staff = directory([("1042", "ann@district.org", false)])
+        let linked = user("ann", "ann@district.org", link: Link(staffID: "1042", kind: .auto))
+        XCTAssertEqual(plan([linked], staff, deactivated: ["1042"], unapprove: true).changes, [.unapprove(username: "ann", staffID: "1042")])
+        XCTAssertEqual(plan([linked], staff, deactivated: [], unapprove: true).changes, [], "only in the run that deactivates")
+        XCTAssertEqual(plan([linked], staff, deactivated: ["1042"], unapprove: false).changes, [], "keep is the default")
+    }
+}
+
+/// R6 in whole runs, with users created through sisyncctl.
+final class LinkingRunTests: XCTestCase {
+    private func ctl(_ w: Workspace, _ args: [String], user: String = "admin") -> (code: Int32, out: String, err: String) {
+        let console = CapturedConsole()
+        let code = ControlCommand(console: console, environment: ["USER": user], log: MemoryLog()).run(["--config", w.configPath] + args)
+        return (code, console.stdout, console.stderr)
+    }
+
+    func testR6NewTeacherIsLinkedOnTheNextRunEvenWhenTheExportIsUnchanged() throws {
+        let w = Workspace()
+        let c = w.configure(source: "", entities: "staff")
+        w.write("staff.csv", staffCSV(manyStaff(20)))
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        XCTAssertEqual(ctl(w, ["user", "add", "--username", "u3", "--email", "User3@District.org", "--approved"]).code, 0)
+        let run = w.sync(c)
+        XCTAssertEqual(run.summary.outcome, .unchanged, "R3: the export did not change")
+        XCTAssertEqual(run.summary.linksMade, 1)
+        XCTAssertEqual(try w.store().user("u3")?.link, Link(staffID: "S3", kind: .auto))
+        XCTAssertEqual(try w.store().linkedUsers(staffID: "S3"), ["u3"])
+        let changes = try w.store().changes(runID: run.summary.runID!).map(\.change)
+        XCTAssertEqual(changes, [Change(entity: "users", id: "u3", field: "link", old: nil, new: "S3", kind: .linked)])
+    }
+
+    func testR6RehiredTeacherKeepsHerLinkAndEmailCaseChangesDoNotMatter() throws {
+        let w = Workspace()
+        let c = w.configure()
+        w.write("staff.csv", staffCSV(manyStaff(20)))
+        _ = w.sync(c)
+        XCTAssertEqual(ctl(w, ["user", "add", "--username", "u5", "--email", "user5@district.org"]).code, 0)
+        XCTAssertEqual(w.sync(c).summary.linksMade, 1)
+        // She leaves (status inactive): the link stays, her past data stays attributed.
+        w.write("staff.csv", staffCSV(manyStaff(20), status: ["S5": "inactive"]))
+        let left = w.sync(c)
+        XCTAssertEqual(left.summary.staff.deactivated, 1)
+        XCTAssertEqual(left.summary.linksRemoved, 0)
+        XCTAssertEqual(try w.store().user("u5")?.link?.staffID, "S5")
+        // She is rehired and the SIS now writes her email in capitals: same record, same link.
+        var back = manyStaff(20)
+        back[4].3 = "USER5@District.ORG"
+        w.write("staff.csv", staffCSV(back))
+        let rehired = w.sync(c)
+        XCTAssertEqual(rehired.summary.staff.reactivated, 1)
+        XCTAssertEqual(rehired.summary.linksMade + rehired.summary.linksRemoved, 0)
+        XCTAssertEqual(try w.store().user("u5")?.link?.staffID, "S5")
+    }
+
+    func testR6ManualCrossLinkIsKeptAndAudited() throws {
+        // The seed story: John Doe's account linked to Jane Smith's staff record.
+        let w = Workspace()
+        let c = w.configure()
+        w.write("staff.csv", staffCSV([("1042", "Jane", "Smith", "jane.smith@district.org"), ("2001", "John", "Doe", "john.doe@district.org")]))
+        _ = w.sync(c)
+        XCTAssertEqual(ctl(w, ["user", "add", "--username", "jdoe", "--email", "john.doe@district.org"]).code, 0)
+        XCTAssertEqual(ctl(w, ["user", "link", "jdoe", "1042"]).code, 64, "a manual link needs a reason")
+        let linked = ctl(w, ["user", "link", "jdoe", "1042", "--reason", "intern recording for Ms Smith"], user: "principal")
+        XCTAssertEqual(linked.code, 0, linked.err)
+        for _ in 0..<2 {
+            let r = w.sync(c, force: true)
+            XCTAssertEqual(r.summary.linksMade + r.summary.linksRemoved, 0, "sync never repairs a manual link")
+        }
+        let u = try XCTUnwrap(w.store().user("jdoe"))
+        XCTAssertEqual(u.link, Link(staffID: "1042", kind: .manual, reason: "intern recording for Ms Smith"))
+        let history = try w.store().userHistory("jdoe")
+        XCTAssertEqual(history.last?.actor, "principal")
+        XCTAssertEqual(history.last?.change.kind, .linked)
+        XCTAssertNil(history.last?.runID)
+        XCTAssertEqual(ctl(w, ["user", "link", "jdoe", "1042", "--reason", "x", "--until", "2001-01-01"]).code, 64, "a past date is refused")
+        XCTAssertEqual(ctl(w, ["user", "link", "jdoe", "9999", "--reason", "x"]).code, 1, "unknown staff")
+    }
+
+    func testR6AmbiguousEmailIsCountedAndNotLinked() throws {
+        let w = Workspace()
+        let c = w.configure()
+        w.write("staff.csv", staffCSV([("1042", "J", "Doe", "jdoe@district.org"), ("1043", "J", "Doe", "JDOE@district.org")]))
+        _ = w.sync(c)
+        _ = ctl(w, ["user", "add", "--username", "jdoe", "--email", "jdoe@district.org"])
+        let log = MemoryLog()
+        let r = w.sync(c, log: log)
+        XCTAssertEqual(r.summary.linksAmbiguous, 1)
+        XCTAssertNil(try w.store().user("jdoe")?.link)
+        XCTAssertTrue(log.events.contains { $0.type == .linkAmbiguous && $0.message.contains("1042, 1043") })
+    }
+
+    func testR6UnapprovePolicyUnapprovesUsersOfDeactivatedStaff() throws {
+        let w = Workspace()
+        let c = w.configure(sync: "on_staff_deactivated = unapprove")
+        w.write("staff.csv", staffCSV(manyStaff(20)))
+        _ = w.sync(c)
+        _ = ctl(w, ["user", "add", "--username", "u7", "--email", "user7@district.org", "--approved"])
+        _ = w.sync(c)
+        w.write("staff.csv", staffCSV(manyStaff(20), status: ["S7": "inactive"]))
+        _ = w.sync(c)
+        let u = try XCTUnwrap(w.store().user("u7"))
+        XCTAssertFalse(u.approved)
+        XCTAssertEqual(u.link?.staffID, "S7", "the link stays")
+        // An administrator may approve again; later runs do not unapprove again.
+        XCTAssertEqual(ctl(w, ["user", "approve", "u7"]).code, 0)
+        _ = w.sync(c, force: true)
+        XCTAssertTrue(try XCTUnwrap(w.store().user("u7")).approved)
+    }
+
+    func testUsernamesAndEmailsAreUniqueRegardlessOfCase() throws {
+        let w = Workspace()
+        let c = w.configure()
+        w.write("staff.csv", staffCSV(manyStaff(3)))
+        _ = w.sync(c)
+        XCTAssertEqual(ctl(w, ["user", "add", "--username", "Ann", "--email", "ann@district.org"]).code, 0)
+        let sameName = ctl(w, ["user", "add", "--username", "ANN", "--email", "other@district.org"])
+        XCTAssertEqual(sameName.code, 1)
+        XCTAssertTrue(sameName.err.contains("already exists"), sameName.err)
+        let sameEmail = ctl(w, ["user", "add", "--username", "ann2", "--email", "ANN@district.org"])
+        XCTAssertEqual(sameEmail.code, 1)
+        XCTAssertTrue(sameEmail.err.contains("already the email of user `Ann`"), sameEmail.err)
+        let shown = ctl(w, ["--json", "user", "show", "ann"])
+        XCTAssertEqual(shown.code, 0)
+        XCTAssertTrue(shown.out.contains("\"username\": \"Ann\""), shown.out)
+        XCTAssertEqual(ctl(w, ["user", "remove", "ann"]).code, 0)
+        XCTAssertNil(try w.store().user("Ann"))
+    }
+}
