@@ -103,7 +103,9 @@ final class LinkingRunTests: XCTestCase {
         XCTAssertEqual(try w.store().user("u3")?.link, Link(staffID: "S3", kind: .auto))
         XCTAssertEqual(try w.store().linkedUsers(staffID: "S3"), ["u3"])
         let changes = try w.store().changes(runID: run.summary.runID!).map(\.change)
-        XCTAssertEqual(changes, [Change(entity: "users", id: "u3", field: "link", old: nil, new: "S3", kind: .linked)])
+        XCTAssertEqual(changes, [Change(entity: "users", id: "u3", field: "link", old: nil, new: "S3", kind: .linked),
+                                 Change(entity: "users", id: "u3", field: "role", old: nil, new: "Staff", kind: .roleGranted)])
+        XCTAssertEqual(run.summary.rolesGranted, 1)
     }
 
     func testR6RehiredTeacherKeepsHerLinkAndEmailCaseChangesDoNotMatter() throws {
@@ -146,9 +148,11 @@ final class LinkingRunTests: XCTestCase {
         let u = try XCTUnwrap(w.store().user("jdoe"))
         XCTAssertEqual(u.link, Link(staffID: "1042", kind: .manual, reason: "intern recording for Ms Smith"))
         let history = try w.store().userHistory("jdoe")
-        XCTAssertEqual(history.last?.actor, "principal")
-        XCTAssertEqual(history.last?.change.kind, .linked)
-        XCTAssertNil(history.last?.runID)
+        let manual = history.last { $0.change.kind == .linked }
+        XCTAssertEqual(manual?.actor, "principal")
+        XCTAssertEqual(manual?.change.new, "1042 (manual: intern recording for Ms Smith)")
+        XCTAssertNil(manual?.runID, "made by hand, outside any run")
+        XCTAssertEqual(try w.store().roles(of: "jdoe").calculated.map(\.role), ["Staff"], "R7: linked to active staff")
         XCTAssertEqual(ctl(w, ["user", "link", "jdoe", "1042", "--reason", "x", "--until", "2001-01-01"]).code, 64, "a past date is refused")
         XCTAssertEqual(ctl(w, ["user", "link", "jdoe", "9999", "--reason", "x"]).code, 1, "unknown staff")
     }

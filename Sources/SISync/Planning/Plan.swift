@@ -68,6 +68,8 @@ public struct Plan: Sendable {
     public var entities: [EntityPlan]
     /// Users' links after this run's records (R6).
     public var links = LinkPlan()
+    /// Calculated roles (R7), known once the records and links are written.
+    public var roles = RolePlan()
     /// The export the additions and updates refer to (nil for an unchanged run).
     public let snapshot: ExportSnapshot?
     public let plannedAt: Date
@@ -99,7 +101,7 @@ public struct Plan: Sendable {
     }
 
     /// Streams the plan's changes without building the whole list (large imports).
-    public func forEachChange(includingAdditions: Bool = true, _ body: (Change) throws -> Void) rethrows {
+    public func forEachChange(includingAdditions: Bool = true, includingRoles: Bool = true, _ body: (Change) throws -> Void) rethrows {
         for p in entities {
             let entity = p.kind.rawValue
             if includingAdditions, let rows = snapshot?.entities[p.kind] {
@@ -134,5 +136,8 @@ public struct Plan: Sendable {
                 break
             }
         }
+        guard includingRoles else { return }
+        for r in roles.granted { try body(Change(entity: "users", id: r.username, field: "role", old: nil, new: r.label, kind: .roleGranted)) }
+        for r in roles.revoked { try body(Change(entity: "users", id: r.username, field: "role", old: r.label, new: nil, kind: .roleRevoked)) }
     }
 }

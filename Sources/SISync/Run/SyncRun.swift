@@ -126,13 +126,21 @@ public struct SyncRun {
             log.log(LogEvent(.guardBlocked, .critical, summary.error!, fields: runField))
             return plan
         }
-        if options.dryRun { return plan }
-        if plan.isEmpty && summary.outcome == .unchanged {
+        let roleSettings = RosterStore.RoleSettings(schoolYear: configuration.currentSchoolYear(on: started),
+                                                    parentRelationships: configuration.parentRelationships)
+        if options.dryRun {
+            // Applied and rolled back, to see the roles this run would grant and revoke.
+            plan.roles = try store.apply(plan, summary: summary, roles: roleSettings, now: started, stop: stop, commit: false)
+            summary.rolesGranted = plan.roles.granted.count
+            summary.rolesRevoked = plan.roles.revoked.count
             return plan
         }
         let total = plan.entities.reduce(0) { $0 + $1.additions.count + $1.updates.count }
         log.log(LogEvent(.runApplying, .info, "run \(summary.runID ?? 0): applying changes to \(total) records in one transaction", fields: runField))
-        try store.apply(plan, summary: finished(summary), now: started, stop: stop)
+        // Unchanged runs go through here too: links and roles change outside the export (R3).
+        plan.roles = try store.apply(plan, summary: finished(summary), roles: roleSettings, now: started, stop: stop)
+        summary.rolesGranted = plan.roles.granted.count
+        summary.rolesRevoked = plan.roles.revoked.count
         summary.timings.append(("apply", phase.lap()))
         logChanges(plan, runID: summary.runID)
         do { try store.pruneHistory(days: configuration.historyDays, now: started) } catch {
@@ -190,6 +198,13 @@ public struct SyncRun {
                 log.log(LogEvent(.userUnlinked, .notice, "user \(user) unapproved: staff \(staff) was deactivated (on_staff_deactivated = unapprove)",
                                  fields: runField + [("SISYNC_USERNAME", user), ("SISYNC_STAFF_ID", staff)]))
             }
+        }
+        let roleDetail: LogPriority = plan.roles.granted.count + plan.roles.revoked.count > 100 ? .debug : .info
+        for r in plan.roles.granted {
+            log.log(LogEvent(.roleGranted, roleDetail, "user \(r.username) granted \(r.label)", fields: runField + [("SISYNC_USERNAME", r.username), ("SISYNC_ROLE", r.role)]))
+        }
+        for r in plan.roles.revoked {
+            log.log(LogEvent(.roleRevoked, roleDetail, "user \(r.username) lost \(r.label)", fields: runField + [("SISYNC_USERNAME", r.username), ("SISYNC_ROLE", r.role)]))
         }
         guard let staff = plan.plan(for: .staff) else { return }
         let total = plan.entities.reduce(0) { $0 + $1.additions.count + $1.updates.count }

@@ -104,12 +104,26 @@ public final class RosterStore {
 
     // MARK: applying a plan
 
-    /// Applies a plan and finishes the run in one transaction (R1): all of it or none.
-    /// `stop` is checked as rows are written; a stop rolls everything back.
-    public func apply(_ plan: Plan, summary: RunSummary, now: Date, stop: StopSignal?) throws {
-        guard let runID = summary.runID else { return }
+    /// What R7 needs besides the data: the current school year and the parent relationships.
+    public struct RoleSettings: Sendable {
+        public var schoolYear: String
+        public var parentRelationships: [String]
+        public init(schoolYear: String, parentRelationships: [String]) {
+            self.schoolYear = schoolYear
+            self.parentRelationships = parentRelationships
+        }
+    }
+
+    /// Applies a plan, recomputes the calculated roles on the result (R7) and finishes the
+    /// run, in one transaction (R1): all of it or none. `stop` is checked as rows are
+    /// written; a stop rolls everything back. A dry run (`commit: false`) does the same and
+    /// rolls back, so that it can show the roles the run would grant and revoke.
+    @discardableResult
+    public func apply(_ plan: Plan, summary: RunSummary, roles settings: RoleSettings, now: Date,
+                      stop: StopSignal?, commit: Bool = true) throws -> RolePlan {
+        let runID = summary.runID ?? 0
         let stamp = Timestamp.format(now)
-        try database.transaction {
+        return try database.transaction(commit: commit) {
             var written = 0
             func checkStop() throws {
                 written += 1
@@ -119,11 +133,13 @@ public final class RosterStore {
                 try applyEntity(p, rows: plan.snapshot?.entities[p.kind], runID: runID, stamp: stamp, checkStop: checkStop)
             }
             try applyLinks(plan.links, stamp: stamp, actor: summary.actor)
+            let roles = try planRoles(schoolYear: settings.schoolYear, parentRelationships: settings.parentRelationships)
+            guard commit else { return roles }
             let log = try database.prepare("""
                 INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """)
             // Additions are recorded by the record's `added_run` (see `Schema.changeLogView`).
-            try plan.forEachChange(includingAdditions: false) { c in
+            try plan.forEachChange(includingAdditions: false, includingRoles: false) { c in
                 try log.bind(1, runID)
                 try log.bind(2, c.entity)
                 try log.bind(3, c.id)
@@ -134,7 +150,12 @@ public final class RosterStore {
                 try log.run()
                 try checkStop()
             }
-            try finishRun(summary)
+            try applyRoles(roles, runID: runID)
+            var finished = summary
+            finished.rolesGranted = roles.granted.count
+            finished.rolesRevoked = roles.revoked.count
+            try finishRun(finished)
+            return roles
         }
     }
 

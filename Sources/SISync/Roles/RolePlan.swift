@@ -1,0 +1,37 @@
+/// A calculated role held by a user: its name and, for attribute roles, a school year.
+public struct CalculatedRole: Sendable, Hashable, Comparable {
+    public var username: String
+    public var role: String
+    /// `""` for roles without a year (only attribute roles carry one).
+    public var schoolYear: String
+
+    public init(username: String, role: String, schoolYear: String = "") {
+        self.username = username
+        self.role = role
+        self.schoolYear = schoolYear
+    }
+
+    public static func < (a: CalculatedRole, b: CalculatedRole) -> Bool {
+        (a.username.lowercased(), a.role, a.schoolYear) < (b.username.lowercased(), b.role, b.schoolYear)
+    }
+
+    /// `Honor Roll (2026-2027)` or `Staff`.
+    public var label: String { schoolYear.isEmpty ? role : "\(role) (\(schoolYear))" }
+}
+
+/// The roles a run grants and revokes (R7): recomputed from the data on every run,
+/// manual roles never touched.
+public struct RolePlan: Sendable, Equatable {
+    public var granted: [CalculatedRole] = []
+    public var revoked: [CalculatedRole] = []
+
+    public init(granted: [CalculatedRole] = [], revoked: [CalculatedRole] = []) {
+        self.granted = granted
+        self.revoked = revoked
+    }
+
+    public var isEmpty: Bool { granted.isEmpty && revoked.isEmpty }
+
+    /// The five roles R7 derives by name; attribute roles take their attribute's name.
+    public static let fixedNames = ["Staff", "Student", "Parent", "Applicant", "Admissions Evaluator"]
+}

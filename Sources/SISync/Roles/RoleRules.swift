@@ -1,0 +1,60 @@
+/// R7 as SQL over the mirror as the run leaves it: which calculated roles every user
+/// should hold. Kept as one set of statements so that a full recompute is one pass of
+/// SQLite joins (indexes on the keys) instead of a loop over users.
+enum RoleRules {
+    /// Statements that fill `temp.desired_roles (username, role, school_year)`.
+    /// Parameters: ?1 the current school year, ?2 the parent relationships as a JSON array
+    /// of lower-case names.
+    static let statements: [String] = [
+        // Staff: linked to an active staff member.
+        """
+        INSERT OR IGNORE INTO temp.desired_roles
+        SELECT l.username, 'Staff', '' FROM links l JOIN staff s ON s.staff_id = l.staff_id WHERE s.active = 1
+        """,
+        // Student: attached to a student enrolled for the current school year.
+        """
+        INSERT OR IGNORE INTO temp.desired_roles
+        SELECT a.username, 'Student', '' FROM user_attachments a
+        JOIN students st ON st.student_id = a.record_id
+        WHERE a.kind = 'student' AND st.active = 1 AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = ?1
+        """,
+        // Parent: attached to a household related as a parent to such a student.
+        """
+        INSERT OR IGNORE INTO temp.desired_roles
+        SELECT a.username, 'Parent', '' FROM user_attachments a
+        JOIN household_relationships r ON r.household_id = a.record_id AND r.record_type = 'student' AND r.active = 1
+        JOIN students st ON st.student_id = r.record_id
+        WHERE a.kind = 'household' AND st.active = 1 AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = ?1
+          AND lower(r.relationship) IN (SELECT value FROM json_each(?2))
+        """,
+        // Applicant: attached to a household related as a parent to an applicant not yet copied.
+        """
+        INSERT OR IGNORE INTO temp.desired_roles
+        SELECT a.username, 'Applicant', '' FROM user_attachments a
+        JOIN household_relationships r ON r.household_id = a.record_id AND r.record_type = 'applicant' AND r.active = 1
+        JOIN applicants ap ON ap.applicant_id = r.record_id
+        WHERE a.kind = 'household' AND ap.active = 1 AND lower(ap.status) <> 'copied'
+          AND lower(r.relationship) IN (SELECT value FROM json_each(?2))
+        """,
+        // Admissions Evaluator: linked to an active staff member named by an active applicant.
+        """
+        INSERT OR IGNORE INTO temp.desired_roles
+        WITH RECURSIVE evaluator(rest, staff_id) AS (
+          SELECT evaluator_staff_ids || ';', NULL FROM applicants
+          WHERE active = 1 AND lower(status) <> 'copied' AND evaluator_staff_ids <> ''
+          UNION ALL
+          SELECT substr(rest, instr(rest, ';') + 1), substr(rest, 1, instr(rest, ';') - 1) FROM evaluator WHERE rest <> ''
+        )
+        SELECT DISTINCT l.username, 'Admissions Evaluator', '' FROM evaluator e
+        JOIN staff s ON s.staff_id = e.staff_id AND s.active = 1
+        JOIN links l ON l.staff_id = s.staff_id
+        """,
+        // Attribute roles: every active attribute on an attached student, household or donor.
+        """
+        INSERT OR IGNORE INTO temp.desired_roles
+        SELECT a.username, t.attribute, t.school_year FROM user_attachments a
+        JOIN attributes t ON t.record_type = a.kind AND t.record_id = a.record_id
+        WHERE t.active = 1
+        """,
+    ]
+}
