@@ -85,18 +85,12 @@ final class LinkPlannerTests: XCTestCase {
 
 /// R6 in whole runs, with users created through sisyncctl.
 final class LinkingRunTests: XCTestCase {
-    private func ctl(_ w: Workspace, _ args: [String], user: String = "admin") -> (code: Int32, out: String, err: String) {
-        let console = CapturedConsole()
-        let code = ControlCommand(console: console, environment: ["USER": user], log: MemoryLog()).run(["--config", w.configPath] + args)
-        return (code, console.stdout, console.stderr)
-    }
-
     func testR6NewTeacherIsLinkedOnTheNextRunEvenWhenTheExportIsUnchanged() throws {
         let w = Workspace()
         let c = w.configure(source: "", entities: "staff")
         w.write("staff.csv", staffCSV(manyStaff(20)))
         XCTAssertEqual(w.sync(c).summary.outcome, .applied)
-        XCTAssertEqual(ctl(w, ["user", "add", "--username", "u3", "--email", "User3@District.org", "--approved"]).code, 0)
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "u3", "--email", "User3@District.org", "--approved"]).code, 0)
         let run = w.sync(c)
         XCTAssertEqual(run.summary.outcome, .unchanged, "R3: the export did not change")
         XCTAssertEqual(run.summary.linksMade, 1)
@@ -113,7 +107,7 @@ final class LinkingRunTests: XCTestCase {
         let c = w.configure()
         w.write("staff.csv", staffCSV(manyStaff(20)))
         _ = w.sync(c)
-        XCTAssertEqual(ctl(w, ["user", "add", "--username", "u5", "--email", "user5@district.org"]).code, 0)
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "u5", "--email", "user5@district.org"]).code, 0)
         XCTAssertEqual(w.sync(c).summary.linksMade, 1)
         // She leaves (status inactive): the link stays, her past data stays attributed.
         w.write("staff.csv", staffCSV(manyStaff(20), status: ["S5": "inactive"]))
@@ -137,9 +131,9 @@ final class LinkingRunTests: XCTestCase {
         let c = w.configure()
         w.write("staff.csv", staffCSV([("1042", "Jane", "Smith", "jane.smith@district.org"), ("2001", "John", "Doe", "john.doe@district.org")]))
         _ = w.sync(c)
-        XCTAssertEqual(ctl(w, ["user", "add", "--username", "jdoe", "--email", "john.doe@district.org"]).code, 0)
-        XCTAssertEqual(ctl(w, ["user", "link", "jdoe", "1042"]).code, 64, "a manual link needs a reason")
-        let linked = ctl(w, ["user", "link", "jdoe", "1042", "--reason", "intern recording for Ms Smith"], user: "principal")
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "jdoe", "--email", "john.doe@district.org"]).code, 0)
+        XCTAssertEqual(w.ctl(["user", "link", "jdoe", "1042"]).code, 64, "a manual link needs a reason")
+        let linked = w.ctl(["user", "link", "jdoe", "1042", "--reason", "intern recording for Ms Smith"], user: "principal")
         XCTAssertEqual(linked.code, 0, linked.err)
         for _ in 0..<2 {
             let r = w.sync(c, force: true)
@@ -153,8 +147,8 @@ final class LinkingRunTests: XCTestCase {
         XCTAssertEqual(manual?.change.new, "1042 (manual: intern recording for Ms Smith)")
         XCTAssertNil(manual?.runID, "made by hand, outside any run")
         XCTAssertEqual(try w.store().roles(of: "jdoe").calculated.map(\.role), ["Staff"], "R7: linked to active staff")
-        XCTAssertEqual(ctl(w, ["user", "link", "jdoe", "1042", "--reason", "x", "--until", "2001-01-01"]).code, 64, "a past date is refused")
-        XCTAssertEqual(ctl(w, ["user", "link", "jdoe", "9999", "--reason", "x"]).code, 1, "unknown staff")
+        XCTAssertEqual(w.ctl(["user", "link", "jdoe", "1042", "--reason", "x", "--until", "2001-01-01"]).code, 64, "a past date is refused")
+        XCTAssertEqual(w.ctl(["user", "link", "jdoe", "9999", "--reason", "x"]).code, 1, "unknown staff")
     }
 
     func testR6AmbiguousEmailIsCountedAndNotLinked() throws {
@@ -162,7 +156,7 @@ final class LinkingRunTests: XCTestCase {
         let c = w.configure()
         w.write("staff.csv", staffCSV([("1042", "J", "Doe", "jdoe@district.org"), ("1043", "J", "Doe", "JDOE@district.org")]))
         _ = w.sync(c)
-        _ = ctl(w, ["user", "add", "--username", "jdoe", "--email", "jdoe@district.org"])
+        _ = w.ctl(["user", "add", "--username", "jdoe", "--email", "jdoe@district.org"])
         let log = MemoryLog()
         let r = w.sync(c, log: log)
         XCTAssertEqual(r.summary.linksAmbiguous, 1)
@@ -175,7 +169,7 @@ final class LinkingRunTests: XCTestCase {
         let c = w.configure(sync: "on_staff_deactivated = unapprove")
         w.write("staff.csv", staffCSV(manyStaff(20)))
         _ = w.sync(c)
-        _ = ctl(w, ["user", "add", "--username", "u7", "--email", "user7@district.org", "--approved"])
+        _ = w.ctl(["user", "add", "--username", "u7", "--email", "user7@district.org", "--approved"])
         _ = w.sync(c)
         w.write("staff.csv", staffCSV(manyStaff(20), status: ["S7": "inactive"]))
         _ = w.sync(c)
@@ -183,7 +177,7 @@ final class LinkingRunTests: XCTestCase {
         XCTAssertFalse(u.approved)
         XCTAssertEqual(u.link?.staffID, "S7", "the link stays")
         // An administrator may approve again; later runs do not unapprove again.
-        XCTAssertEqual(ctl(w, ["user", "approve", "u7"]).code, 0)
+        XCTAssertEqual(w.ctl(["user", "approve", "u7"]).code, 0)
         _ = w.sync(c, force: true)
         XCTAssertTrue(try XCTUnwrap(w.store().user("u7")).approved)
     }
@@ -193,17 +187,17 @@ final class LinkingRunTests: XCTestCase {
         let c = w.configure()
         w.write("staff.csv", staffCSV(manyStaff(3)))
         _ = w.sync(c)
-        XCTAssertEqual(ctl(w, ["user", "add", "--username", "Ann", "--email", "ann@district.org"]).code, 0)
-        let sameName = ctl(w, ["user", "add", "--username", "ANN", "--email", "other@district.org"])
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "Ann", "--email", "ann@district.org"]).code, 0)
+        let sameName = w.ctl(["user", "add", "--username", "ANN", "--email", "other@district.org"])
         XCTAssertEqual(sameName.code, 1)
         XCTAssertTrue(sameName.err.contains("already exists"), sameName.err)
-        let sameEmail = ctl(w, ["user", "add", "--username", "ann2", "--email", "ANN@district.org"])
+        let sameEmail = w.ctl(["user", "add", "--username", "ann2", "--email", "ANN@district.org"])
         XCTAssertEqual(sameEmail.code, 1)
         XCTAssertTrue(sameEmail.err.contains("already the email of user `Ann`"), sameEmail.err)
-        let shown = ctl(w, ["--json", "user", "show", "ann"])
+        let shown = w.ctl(["--json", "user", "show", "ann"])
         XCTAssertEqual(shown.code, 0)
         XCTAssertTrue(shown.out.contains("\"username\": \"Ann\""), shown.out)
-        XCTAssertEqual(ctl(w, ["user", "remove", "ann"]).code, 0)
+        XCTAssertEqual(w.ctl(["user", "remove", "ann"]).code, 0)
         XCTAssertNil(try w.store().user("Ann"))
     }
 }

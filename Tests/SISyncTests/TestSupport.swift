@@ -31,7 +31,7 @@ final class Workspace {
 
     /// Writes a configuration; `extra` lines go into [sync] and `source` into [source].
     @discardableResult
-    func configure(sync extra: String = "", source: String = "", entities: String = "staff", format: String = "csv", url: String? = nil) -> Configuration {
+    func configure(sync extra: String = "", source: String = "", linking: String = "", entities: String = "staff", format: String = "csv", url: String? = nil) -> Configuration {
         let text = """
             [sync]
             database = \(database)
@@ -41,6 +41,7 @@ final class Workspace {
             url = \(url ?? exportDir + "/")
             entities = \(entities)
             \(source)
+            \(linking.isEmpty ? "" : "[linking]\n" + linking)
             """
         try! Data(text.utf8).write(to: URL(fileURLWithPath: configPath))
         return try! Configuration.load(path: configPath)
@@ -53,6 +54,13 @@ final class Workspace {
         options.allowMassDeactivation = allow
         options.force = force
         return SyncRun(configuration: configuration, options: options, log: log, clock: { date }).performWithStore()
+    }
+
+    /// Runs `sisyncctl` in this process, as the administrator `user`.
+    func ctl(_ args: [String], user: String = "admin") -> (code: Int32, out: String, err: String) {
+        let console = CapturedConsole()
+        let code = ControlCommand(console: console, environment: ["USER": user], log: MemoryLog()).run(["--config", configPath] + args)
+        return (code, console.stdout, console.stderr)
     }
 
     func store() throws -> RosterStore { try RosterStore(path: database, mustExist: true) }

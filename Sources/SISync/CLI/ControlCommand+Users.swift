@@ -62,6 +62,19 @@ extension ControlCommand {
             let s = try store()
             try s.unlink(words[1], actor: actor, now: now)
             return try show(s, words[1], args)
+        case ("attach", 2), ("detach", 2):
+            let given = AttachmentKind.allCases.compactMap { k in args.value(k.rawValue).map { (k, $0) } }
+            guard given.count == 1, let (kind, id) = given.first else {
+                console.err("sisyncctl: user \(words[0]) U takes one of --student ID, --household ID or --donor ID\n")
+                return 64
+            }
+            let s = try store()
+            try s.setAttachment(words[1], kind: kind, recordID: id, attached: words[0] == "attach", actor: actor, now: now)
+            return try show(s, words[1], args)
+        case ("role", 4) where words[1] == "add" || words[1] == "remove":
+            let s = try store()
+            try s.setManualRole(words[2], role: words[3], granted: words[1] == "add", actor: actor, now: now)
+            return try show(s, words[2], args)
         default:
             console.err("sisyncctl: unknown command `user \(words.joined(separator: " "))`\n\(Self.commandHelp["user"]!)")
             return 64
@@ -76,8 +89,16 @@ extension ControlCommand {
     private func show(_ store: RosterStore, _ username: String, _ args: Arguments) throws -> Int32 {
         guard let u = try store.user(username) else { throw AccountError.noSuchUser(username) }
         let history = try store.userHistory(u.username)
+        let attachments = try store.attachments(of: u.username)
+        let roles = try store.roles(of: u.username)
         emitUser(args, json: {
             guard case .object(var m) = Self.userJSON(u) else { return .null }
+            m.append(("attachments", .object([("students", .array((attachments[.student] ?? []).map { .string($0) })),
+                                              ("households", .array((attachments[.household] ?? []).map { .string($0) })),
+                                              ("donors", .array((attachments[.donor] ?? []).map { .string($0) }))])))
+            m.append(("roles", .object([("manual", .array(roles.manual.map { .string($0) })),
+                                        ("calculated", .array(roles.calculated.map { r in
+                                            .object([("name", .string(r.role)), ("school_year", r.schoolYear.isEmpty ? .null : .string(r.schoolYear))]) }))])))
             m.append(("history", .array(history.map(JSONShapes.storedChange))))
             return .object(m)
         }, text: {
@@ -88,6 +109,8 @@ extension ControlCommand {
             } else {
                 out += "  not linked to a staff record (may look, may not record)\n"
             }
+            for k in AttachmentKind.allCases { if let ids = attachments[k] { out += "  \(k.rawValue)s: \(ids.joined(separator: ", "))\n" } }
+            out += "  roles: \((roles.manual + roles.calculated.map { $0.label + " (calculated)" }).joined(separator: ", ").ifEmpty("none"))\n"
             out += "  history:\n"
             for h in history { out += "    \(h.at) \(h.runID.map { "run \($0)" } ?? "by hand") (\(h.actor)): " + RunReport.changeLine(h.change) + "\n" }
             return out
@@ -107,4 +130,8 @@ extension ControlCommand {
                                                 ("reason", .string(l.reason)), ("until", .string(l.until))]) } ?? .null),
         ])
     }
+}
+
+extension String {
+    fileprivate func ifEmpty(_ replacement: String) -> String { isEmpty ? replacement : self }
 }

@@ -202,3 +202,76 @@ extension RosterStore {
         }
     }
 }
+
+/// What a user can be attached to (their profile in the SIS).
+public enum AttachmentKind: String, Sendable, CaseIterable {
+    case student, household, donor
+
+    var entity: EntityKind {
+        switch self {
+        case .student: return .students
+        case .household: return .households
+        case .donor: return .donors
+        }
+    }
+}
+
+extension RosterStore {
+    /// Attaches (or detaches) a user to a student, household or donor record.
+    public func setAttachment(_ username: String, kind: AttachmentKind, recordID: String, attached: Bool, actor: String, now: Date) throws {
+        _ = try administer(actor: actor, now: now) {
+            guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
+            if attached {
+                let exists = try database.prepare("SELECT 1 FROM \(kind.entity.table) WHERE \(kind.entity.keyColumns[0]) = ?")
+                try exists.bind(1, recordID)
+                guard try exists.step() else {
+                    throw AccountError.invalid("no \(kind.rawValue) record `\(recordID)` in the mirror; check the id (sync first if it is new)")
+                }
+                exists.reset()
+            }
+            let sql = attached ? "INSERT OR IGNORE INTO user_attachments (username, kind, record_id) VALUES (?, ?, ?)"
+                : "DELETE FROM user_attachments WHERE username = ? AND kind = ? AND record_id = ?"
+            let s = try database.prepare(sql)
+            try s.bind(1, u.username); try s.bind(2, kind.rawValue); try s.bind(3, recordID)
+            try s.run()
+            return [Change(entity: "users", id: u.username, field: kind.rawValue, old: attached ? nil : recordID,
+                           new: attached ? recordID : nil, kind: .updated)]
+        }
+    }
+
+    public func attachments(of username: String) throws -> [AttachmentKind: [String]] {
+        let s = try database.prepare("SELECT kind, record_id FROM user_attachments WHERE username = ? ORDER BY kind, record_id")
+        try s.bind(1, username)
+        var out: [AttachmentKind: [String]] = [:]
+        try s.forEachRow { r in if let k = AttachmentKind(rawValue: r.text(0)) { out[k, default: []].append(r.text(1)) } }
+        return out
+    }
+
+    /// Adds or removes a manual role. Manual roles are the administrator's and sync never
+    /// touches them; a manual role may not take a calculated role's name (R7).
+    public func setManualRole(_ username: String, role: String, granted: Bool, actor: String, now: Date) throws {
+        let name = role.trimmingCharacters(in: .whitespaces)
+        guard !name.isEmpty else { throw AccountError.invalid("a role needs a name") }
+        _ = try administer(actor: actor, now: now) {
+            guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
+            if granted {
+                if RolePlan.fixedNames.contains(where: { $0.caseInsensitiveCompare(name) == .orderedSame }) {
+                    throw AccountError.invalid("`\(name)` is a calculated role (R7): sync grants it from the data; it cannot be given by hand")
+                }
+                let attribute = try database.prepare("SELECT 1 FROM attributes WHERE attribute = ? COLLATE NOCASE LIMIT 1")
+                try attribute.bind(1, name)
+                if try attribute.step() {
+                    throw AccountError.invalid("`\(name)` is an attribute role calculated from the SIS (R7); it cannot be given by hand")
+                }
+                attribute.reset()
+            }
+            let sql = granted ? "INSERT OR IGNORE INTO user_roles (username, role, source, school_year) VALUES (?, ?, 'manual', '')"
+                : "DELETE FROM user_roles WHERE username = ? AND role = ? AND source = 'manual'"
+            let s = try database.prepare(sql)
+            try s.bind(1, u.username); try s.bind(2, name)
+            try s.run()
+            return [Change(entity: "users", id: u.username, field: "role", old: granted ? nil : name, new: granted ? name : nil,
+                           kind: granted ? .roleGranted : .roleRevoked)]
+        }
+    }
+}

@@ -1,0 +1,229 @@
+import XCTest
+@testable import SISync
+
+/// R7 in whole runs: calculated roles follow the data on every run; manual roles are the
+/// administrator's.
+final class RolesTests: XCTestCase {
+    static let allEntities = "staff, students, households, household_relationships, applicants, donors, attributes"
+
+    /// A small school: two teachers, students in this year and last, families, applicants.
+    private func writeSchool(_ w: Workspace, st1Status: String = "Enrolled", extraStudents: String = "", a1Status: String = "Accepted") {
+        w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org"), ("S2", "Ben", "Okafor", "ben@district.org"),
+                                       ("S3", "Cleo", "Park", "cleo@district.org")]))
+        w.write("students.csv", """
+            student_id,first_name,last_name,email,school_id,grade,enrollment_status,school_year
+            ST1,Kim,Lima,kim@students.org,101,5,\(st1Status),2026-2027
+            ST2,Lee,Ray,lee@students.org,101,5,Withdrawn,2026-2027
+            ST3,Max,Roe,max@students.org,101,6,Enrolled,2025-2026
+            \(extraStudents)
+            """)
+        w.write("households.csv", "household_id,name\nH1,Lima family\nH2,Ray family\nH3,Aunt Rosa\nH4,Applicant family\nH5,Copied family\n")
+        w.write("household_relationships.csv", """
+            household_id,record_type,record_id,relationship
+            H1,student,ST1,Parent
+            H2,student,ST2,Guardian
+            H3,student,ST1,Aunt
+            H4,applicant,A1,Guardian
+            H5,applicant,A2,Parent
+            """)
+        w.write("applicants.csv", """
+            applicant_id,first_name,last_name,status,evaluator_staff_ids
+            A1,Nia,Vale,\(a1Status),S1;S2
+            A2,Oto,Wade,Copied,S3
+            """)
+        w.write("donors.csv", "donor_id,name,email\nD1,Brennan Trust,trust@example.org\n")
+        w.write("attributes.csv", """
+            record_type,record_id,attribute,school_year
+            student,ST1,Honor Roll,2026-2027
+            household,H1,Volunteer,
+            donor,D1,Annual Fund,2026-2027
+            """)
+    }
+
+    private func addUsers(_ w: Workspace) {
+        let commands: [[String]] = [
+            ["user", "add", "--username", "ana", "--email", "ana@district.org"],
+            ["user", "add", "--username", "cleo", "--email", "cleo@district.org"],
+            ["user", "add", "--username", "kim", "--email", "kim@students.org"], ["user", "attach", "kim", "--student", "ST1"],
+            ["user", "add", "--username", "lee", "--email", "lee@students.org"], ["user", "attach", "lee", "--student", "ST2"],
+            ["user", "add", "--username", "max", "--email", "max@students.org"], ["user", "attach", "max", "--student", "ST3"],
+            ["user", "add", "--username", "mom", "--email", "mom@home.org"], ["user", "attach", "mom", "--household", "H1"],
+            ["user", "add", "--username", "rosa", "--email", "rosa@home.org"], ["user", "attach", "rosa", "--household", "H3"],
+            ["user", "add", "--username", "ray", "--email", "ray@home.org"], ["user", "attach", "ray", "--household", "H2"],
+            ["user", "add", "--username", "vale", "--email", "vale@home.org"], ["user", "attach", "vale", "--household", "H4"],
+            ["user", "add", "--username", "wade", "--email", "wade@home.org"], ["user", "attach", "wade", "--household", "H5"],
+            ["user", "add", "--username", "trust", "--email", "trust@example.org"], ["user", "attach", "trust", "--donor", "D1"],
+        ]
+        for c in commands {
+            let r = w.ctl(c)
+            XCTAssertEqual(r.code, 0, "\(c): \(r.err)")
+        }
+    }
+
+    private func calculated(_ w: Workspace, _ user: String) throws -> [String] {
+        try w.store().roles(of: user).calculated.map(\.label).sorted()
+    }
+
+    func testR7EveryCalculatedRoleFollowsTheData() throws {
+        let w = Workspace()
+        let c = w.configure(sync: "school_year = 2026-2027", entities: Self.allEntities)
+        writeSchool(w)
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        addUsers(w)
+        let run = w.sync(c)
+        XCTAssertEqual(run.summary.outcome, .unchanged, "R3: same export; roles are still recomputed")
+        XCTAssertEqual(try calculated(w, "ana"), ["Admissions Evaluator", "Staff"])
+        XCTAssertEqual(try calculated(w, "cleo"), ["Staff"], "her applicant was copied: no evaluator role")
+        XCTAssertEqual(try calculated(w, "kim"), ["Honor Roll (2026-2027)", "Student"])
+        XCTAssertEqual(try calculated(w, "lee"), [], "withdrawn")
+        XCTAssertEqual(try calculated(w, "max"), [], "enrolled last year only")
+        XCTAssertEqual(try calculated(w, "mom"), ["Parent", "Volunteer"])
+        XCTAssertEqual(try calculated(w, "rosa"), [], "Aunt is not a parent relationship by default")
+        XCTAssertEqual(try calculated(w, "ray"), [], "guardian of a withdrawn student")
+        XCTAssertEqual(try calculated(w, "vale"), ["Applicant"])
+        XCTAssertEqual(try calculated(w, "wade"), [], "applicant already copied")
+        XCTAssertEqual(try calculated(w, "trust"), ["Annual Fund (2026-2027)"])
+        XCTAssertEqual(run.summary.rolesGranted, 9)
+        XCTAssertEqual(run.summary.rolesRevoked, 0)
+        // Every grant is a change of the run.
+        let grants = try w.store().changes(runID: run.summary.runID!).map(\.change).filter { $0.kind == .roleGranted }
+        XCTAssertEqual(grants.count, 9)
+        XCTAssertTrue(grants.contains(Change(entity: "users", id: "kim", field: "role", old: nil, new: "Honor Roll (2026-2027)", kind: .roleGranted)))
+        // Only attribute roles carry a school year (Appendix C).
+        let shown = w.ctl(["--json", "user", "show", "kim"])
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(shown.out.utf8)) as? [String: Any])
+        let roles = try XCTUnwrap(json["roles"] as? [String: Any])
+        let calc = try XCTUnwrap(roles["calculated"] as? [[String: Any]])
+        XCTAssertEqual(calc.count, 2)
+        for r in calc {
+            if r["name"] as? String == "Student" { XCTAssertTrue(r["school_year"] is NSNull) } else { XCTAssertEqual(r["school_year"] as? String, "2026-2027") }
+        }
+        XCTAssertEqual((json["attachments"] as? [String: Any])?["students"] as? [String], ["ST1"])
+        // A run with nothing new grants and revokes nothing.
+        let again = w.sync(c)
+        XCTAssertEqual(again.summary.rolesGranted + again.summary.rolesRevoked, 0)
+    }
+
+    func testR7RolesAreRevokedWhenTheDataChanges() throws {
+        let w = Workspace()
+        let c = w.configure(sync: "school_year = 2026-2027", entities: Self.allEntities)
+        writeSchool(w)
+        _ = w.sync(c)
+        addUsers(w)
+        _ = w.sync(c)
+        // Kim withdraws, the applicant is copied into the SIS: roles go, as changes of the run.
+        writeSchool(w, st1Status: "Withdrawn", a1Status: "Copied")
+        let run = w.sync(c)
+        XCTAssertEqual(run.summary.outcome, .applied)
+        XCTAssertEqual(try calculated(w, "kim"), ["Honor Roll (2026-2027)"], "the attribute stays while it is in the export")
+        XCTAssertEqual(try calculated(w, "mom"), ["Volunteer"])
+        XCTAssertEqual(try calculated(w, "vale"), [])
+        XCTAssertEqual(try calculated(w, "ana"), ["Staff"])
+        XCTAssertEqual(run.summary.rolesRevoked, 4)
+        let revoked = try w.store().changes(runID: run.summary.runID!).map(\.change).filter { $0.kind == .roleRevoked }
+        XCTAssertEqual(Set(revoked.map { "\($0.id):\($0.old ?? "")" }),
+                       ["kim:Student", "mom:Parent", "vale:Applicant", "ana:Admissions Evaluator"])
+        // Staff who leave lose Staff but keep the link (R6).
+        w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org"), ("S2", "Ben", "Okafor", "ben@district.org"),
+                                       ("S3", "Cleo", "Park", "cleo@district.org")], status: ["S1": "inactive"]))
+        let left = w.sync(c)
+        XCTAssertEqual(left.summary.staff.deactivated, 1)
+        XCTAssertEqual(try calculated(w, "ana"), [])
+        XCTAssertEqual(try w.store().user("ana")?.link?.staffID, "S1")
+    }
+
+    func testR7ParentRelationshipsComeFromTheConfiguration() throws {
+        let w = Workspace()
+        let c = w.configure(sync: "school_year = 2026-2027", linking: "parent_relationships = Parent, Guardian, aunt", entities: Self.allEntities)
+        writeSchool(w)
+        _ = w.sync(c)
+        addUsers(w)
+        _ = w.sync(c)
+        XCTAssertEqual(try calculated(w, "rosa"), ["Parent"], "relationships compare case-insensitively")
+    }
+
+    func testR7ManualRolesAreNeverTouchedAndMayNotTakeACalculatedName() throws {
+        let w = Workspace()
+        let c = w.configure(sync: "school_year = 2026-2027", entities: Self.allEntities)
+        writeSchool(w)
+        _ = w.sync(c)
+        addUsers(w)
+        XCTAssertEqual(w.ctl(["user", "role", "add", "ana", "Finance"], user: "bursar").code, 0)
+        let staffByHand = w.ctl(["user", "role", "add", "lee", "staff"])
+        XCTAssertEqual(staffByHand.code, 1)
+        XCTAssertTrue(staffByHand.err.contains("calculated role"), staffByHand.err)
+        let attribute = w.ctl(["user", "role", "add", "lee", "Honor Roll"])
+        XCTAssertEqual(attribute.code, 1)
+        XCTAssertTrue(attribute.err.contains("attribute role"), attribute.err)
+        for _ in 0..<2 { _ = w.sync(c, force: true) }
+        writeSchool(w, st1Status: "Withdrawn")
+        w.write("staff.csv", staffCSV([("S2", "Ben", "Okafor", "ben@district.org"), ("S3", "Cleo", "Park", "cleo@district.org")]))
+        _ = w.sync(c)
+        let roles = try w.store().roles(of: "ana")
+        XCTAssertEqual(roles.manual, ["Finance"], "sync never touches manual roles")
+        XCTAssertEqual(roles.calculated, [])
+        let history = try w.store().userHistory("ana")
+        let byHand = try XCTUnwrap(history.first { $0.change.kind == .roleGranted && $0.change.new == "Finance" })
+        XCTAssertEqual(byHand.actor, "bursar")
+        XCTAssertNil(byHand.runID)
+        XCTAssertEqual(w.ctl(["user", "role", "remove", "ana", "Finance"]).code, 0)
+        XCTAssertEqual(try w.store().roles(of: "ana").manual, [])
+    }
+
+    func testR7AttachAndDetachNeedARecordAndAreAudited() throws {
+        let w = Workspace()
+        let c = w.configure(sync: "school_year = 2026-2027", entities: Self.allEntities)
+        writeSchool(w)
+        _ = w.sync(c)
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "kim", "--email", "kim@students.org"]).code, 0)
+        let unknown = w.ctl(["user", "attach", "kim", "--student", "ST999"])
+        XCTAssertEqual(unknown.code, 1)
+        XCTAssertTrue(unknown.err.contains("no student record `ST999`"), unknown.err)
+        XCTAssertEqual(w.ctl(["user", "attach", "kim", "--student", "ST1", "--donor", "D1"]).code, 64, "one record at a time")
+        XCTAssertEqual(w.ctl(["user", "attach", "kim", "--student", "ST1"], user: "registrar").code, 0)
+        XCTAssertEqual(try w.store().attachments(of: "kim"), [.student: ["ST1"]])
+        _ = w.sync(c)
+        XCTAssertEqual(try calculated(w, "kim"), ["Honor Roll (2026-2027)", "Student"])
+        XCTAssertEqual(w.ctl(["user", "detach", "kim", "--student", "ST1"]).code, 0)
+        let run = w.sync(c)
+        XCTAssertEqual(run.summary.rolesRevoked, 2)
+        XCTAssertEqual(try calculated(w, "kim"), [])
+        let history = try w.store().userHistory("kim")
+        XCTAssertTrue(history.contains { $0.actor == "registrar" && $0.change.field == "student" && $0.change.new == "ST1" })
+    }
+
+    func testR7SchoolYearRollsOverOnSchoolYearStart() throws {
+        let w = Workspace()
+        let c = w.configure(sync: "school_year = auto\nschool_year_start = 08-15", entities: Self.allEntities)
+        writeSchool(w, extraStudents: "ST9,Ola,Fry,ola@students.org,101,1,Enrolled,2027-2028")
+        let before = Timestamp.parse("2027-08-14T12:00:00Z")!
+        let after = Timestamp.parse("2027-08-15T00:30:00Z")!
+        _ = w.sync(c, at: before)
+        addUsers(w)
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "ola", "--email", "ola@students.org"]).code, 0)
+        XCTAssertEqual(w.ctl(["user", "attach", "ola", "--student", "ST9"]).code, 0)
+        _ = w.sync(c, at: before)
+        XCTAssertEqual(try calculated(w, "kim"), ["Honor Roll (2026-2027)", "Student"])
+        XCTAssertEqual(try calculated(w, "ola"), [], "enrolled for next year only")
+        // The export does not change; the school year does.
+        let rolled = w.sync(c, at: after)
+        XCTAssertEqual(rolled.summary.outcome, .unchanged)
+        XCTAssertEqual(try calculated(w, "kim"), ["Honor Roll (2026-2027)"], "attribute roles keep their own year")
+        XCTAssertEqual(try calculated(w, "mom"), ["Volunteer"])
+        XCTAssertEqual(try calculated(w, "ola"), ["Student"])
+        XCTAssertEqual(rolled.summary.rolesRevoked, 2)
+        XCTAssertEqual(rolled.summary.rolesGranted, 1)
+    }
+
+    func testR7DryRunShowsRolesAndWritesNone() throws {
+        let w = Workspace()
+        let c = w.configure(sync: "school_year = 2026-2027", entities: Self.allEntities)
+        writeSchool(w)
+        _ = w.sync(c)
+        addUsers(w)
+        let before = try w.dump()
+        let dry = w.sync(c, dryRun: true)
+        XCTAssertEqual(dry.summary.rolesGranted, 9)
+        XCTAssertEqual(try w.dump(), before)
+    }
+}
