@@ -19,12 +19,14 @@ extension ControlCommand {
             try s.addUser(username: username, email: email, name: args.value("name") ?? "", approved: args.flag("approved"), actor: actor, now: now)
             return try show(s, username, args)
         case ("list", 1):
-            let list = try store().users()
-            emitUser(args, json: { .array(list.map(Self.userJSON)) }, text: {
-                var t = TextTable(["username", "email", "name", "approved", "locked", "link"])
-                for u in list {
+            let list = try store().profiles()
+            emitUser(args, json: { .array(list.map { Self.userJSON($0) }) }, text: {
+                var t = TextTable(["username", "email", "name", "approved", "locked", "link", "roles"])
+                for p in list {
+                    let u = p.user
                     t.add([u.username, u.email, u.name, u.approved ? "yes" : "no", u.locked ? "yes" : "no",
-                           u.link.map { "\($0.staffID) (\($0.kind.rawValue))" } ?? "-"])
+                           u.link.map { "\($0.staffID) (\($0.kind.rawValue))" } ?? "-",
+                           (p.manualRoles + p.calculatedRoles.map(\.label)).joined(separator: ", ")])
                 }
                 return t.rendered() + "\(list.count) user\(list.count == 1 ? "" : "s")\n"
             })
@@ -75,6 +77,21 @@ extension ControlCommand {
             let s = try store()
             try s.setManualRole(words[2], role: words[3], granted: words[1] == "add", actor: actor, now: now)
             return try show(s, words[2], args)
+        case ("school", 4) where words[1] == "add" || words[1] == "remove",
+             ("ledger", 4) where words[1] == "add" || words[1] == "remove":
+            let s = try store()
+            try s.setListEntry(words[2], list: UserList(rawValue: words[0])!, value: words[3], present: words[1] == "add", actor: actor, now: now)
+            return try show(s, words[2], args)
+        case ("import", 2):
+            let rows = try UserImport.read(path: words[1])
+            let s = try store()
+            let result = try s.importUsers(rows, file: words[1], actor: actor, now: now)
+            if args.flag("json") {
+                console.out(JSONValue.object([("added", .int(result.added)), ("updated", .int(result.updated)), ("unchanged", .int(result.unchanged))]).rendered() + "\n")
+            } else {
+                console.out("\(words[1]): \(result.added) added, \(result.updated) updated, \(result.unchanged) unchanged; links and roles follow on the next run\n")
+            }
+            return 0
         default:
             console.err("sisyncctl: unknown command `user \(words.joined(separator: " "))`\n\(Self.commandHelp["user"]!)")
             return 64
@@ -87,30 +104,21 @@ extension ControlCommand {
     }
 
     private func show(_ store: RosterStore, _ username: String, _ args: Arguments) throws -> Int32 {
-        guard let u = try store.user(username) else { throw AccountError.noSuchUser(username) }
+        guard let p = try store.profiles(username: username).first else { throw AccountError.noSuchUser(username) }
+        let u = p.user
         let history = try store.userHistory(u.username)
-        let attachments = try store.attachments(of: u.username)
-        let roles = try store.roles(of: u.username)
-        emitUser(args, json: {
-            guard case .object(var m) = Self.userJSON(u) else { return .null }
-            m.append(("attachments", .object([("students", .array((attachments[.student] ?? []).map { .string($0) })),
-                                              ("households", .array((attachments[.household] ?? []).map { .string($0) })),
-                                              ("donors", .array((attachments[.donor] ?? []).map { .string($0) }))])))
-            m.append(("roles", .object([("manual", .array(roles.manual.map { .string($0) })),
-                                        ("calculated", .array(roles.calculated.map { r in
-                                            .object([("name", .string(r.role)), ("school_year", r.schoolYear.isEmpty ? .null : .string(r.schoolYear))]) }))])))
-            m.append(("history", .array(history.map(JSONShapes.storedChange))))
-            return .object(m)
-        }, text: {
-            var out = "\(u.username)  \(u.name.isEmpty ? "" : u.name + "  ")<\(u.email)>\n"
+        emitUser(args, json: { Self.userJSON(p, history: history) }, text: {
+            var out = "\(u.username) <\(u.email)>\(u.name.isEmpty ? "" : " \(u.name)")\n"
             out += "  approved: \(u.approved ? "yes" : "no"), locked: \(u.locked ? "yes" : "no"), created \(u.createdAt)\n"
             if let l = u.link {
                 out += "  linked to staff \(l.staffID) (\(l.kind.rawValue)\(l.reason.map { ": \($0)" } ?? "")\(l.until.map { ", until \($0)" } ?? ""))\n"
             } else {
                 out += "  not linked to a staff record (may look, may not record)\n"
             }
-            for k in AttachmentKind.allCases { if let ids = attachments[k] { out += "  \(k.rawValue)s: \(ids.joined(separator: ", "))\n" } }
-            out += "  roles: \((roles.manual + roles.calculated.map { $0.label + " (calculated)" }).joined(separator: ", ").ifEmpty("none"))\n"
+            for k in AttachmentKind.allCases { if let ids = p.attachments[k] { out += "  \(k.rawValue)s: \(ids.joined(separator: ", "))\n" } }
+            out += "  roles: \((p.manualRoles + p.calculatedRoles.map { $0.label + " (calculated)" }).joined(separator: ", ").ifEmpty("none"))\n"
+            if !p.schools.isEmpty { out += "  schools: \(p.schools.joined(separator: ", "))\n" }
+            if !p.ledgers.isEmpty { out += "  ledgers: \(p.ledgers.joined(separator: ", "))\n" }
             out += "  history:\n"
             for h in history { out += "    \(h.at) \(h.runID.map { "run \($0)" } ?? "by hand") (\(h.actor)): " + RunReport.changeLine(h.change) + "\n" }
             return out
@@ -122,13 +130,25 @@ extension ControlCommand {
         if args.flag("json") { console.out(try json().rendered() + "\n") } else { console.out(try text()) }
     }
 
-    static func userJSON(_ u: UserRecord) -> JSONValue {
-        .object([
+    /// Appendix A's user shape (plus Appendix C's name, schools, ledgers and history).
+    static func userJSON(_ p: UserProfile, history: [StoredChange]? = nil) -> JSONValue {
+        let u = p.user
+        func strings(_ a: [String]) -> JSONValue { .array(a.map { .string($0) }) }
+        var m: [(String, JSONValue)] = [
             ("username", .string(u.username)), ("email", .string(u.email)), ("name", .string(u.name)),
             ("approved", .bool(u.approved)), ("locked", .bool(u.locked)),
             ("link", u.link.map { l in .object([("staff_id", .string(l.staffID)), ("kind", .string(l.kind.rawValue)),
                                                 ("reason", .string(l.reason)), ("until", .string(l.until))]) } ?? .null),
-        ])
+            ("attachments", .object([("students", strings(p.attachments[.student] ?? [])),
+                                     ("households", strings(p.attachments[.household] ?? [])),
+                                     ("donors", strings(p.attachments[.donor] ?? []))])),
+            ("roles", .object([("manual", strings(p.manualRoles)),
+                               ("calculated", .array(p.calculatedRoles.map { r in
+                                   .object([("name", .string(r.role)), ("school_year", r.schoolYear.isEmpty ? .null : .string(r.schoolYear))]) }))])),
+            ("schools", strings(p.schools)), ("ledgers", strings(p.ledgers)),
+        ]
+        if let history { m.append(("history", .array(history.map(JSONShapes.storedChange)))) }
+        return .object(m)
     }
 }
 

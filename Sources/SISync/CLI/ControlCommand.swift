@@ -34,6 +34,9 @@ public struct ControlCommand {
           user attach U --student ID | --household ID | --donor ID   (and user detach ...)
           user role add|remove U ROLE
                                     manual roles; calculated roles (R7) come from the data
+          user school add|remove U SCHOOL, user ledger add|remove U LEDGER
+          user import FILE.csv      add or update users (username, email, approved,
+                                    student_id, household_id, donor_id; lists with ;)
 
         options:
           --config PATH   configuration file (default /etc/sisync/sisync.conf)
@@ -48,7 +51,7 @@ public struct ControlCommand {
         "status": "usage: sisyncctl status\n  Shows the last run, when the next scheduled run is due, and the database size.\n",
         "runs": "usage: sisyncctl runs [--limit N]\n  Lists recent runs, newest first (default 20).\n",
         "run": "usage: sisyncctl run show ID\n  Shows one run and every change it made.\n",
-        "user": "usage: sisyncctl user add --username U --email E [--name N] [--approved]\n       sisyncctl user list | show U | approve U | unapprove U | unlock U | remove U\n       sisyncctl user link U STAFF_ID --reason TEXT [--until YYYY-MM-DD] | unlink U\n       sisyncctl user attach|detach U --student ID | --household ID | --donor ID\n       sisyncctl user role add|remove U ROLE\n  Login accounts. Usernames and emails are unique regardless of case. Users without a manual link are linked to the one active staff member with their email on every run (R6); a manual link is an administrator's decision, with a reason, and sync never changes it (one with --until ends after that day).\n",
+        "user": "usage: sisyncctl user add --username U --email E [--name N] [--approved]\n       sisyncctl user list | show U | approve U | unapprove U | unlock U | remove U\n       sisyncctl user link U STAFF_ID --reason TEXT [--until YYYY-MM-DD] | unlink U\n       sisyncctl user attach|detach U --student ID | --household ID | --donor ID\n       sisyncctl user role add|remove U ROLE\n       sisyncctl user school add|remove U SCHOOL | ledger add|remove U LEDGER\n       sisyncctl user import FILE.csv\n  Login accounts. Usernames and emails are unique regardless of case. Users without a manual link are linked to the one active staff member with their email on every run (R6); a manual link is an administrator's decision, with a reason, and sync never changes it (one with --until ends after that day). `user import` reads columns username, email (required), approved, student_id, household_id, donor_id (lists with ;); the whole file is checked before anything is written; existing users are updated and listed attachments added, no user is removed.\n",
         "staff": "usage: sisyncctl staff list [--inactive | --all] [--search TEXT]\n       sisyncctl staff show ID\n  Lists staff records, or shows one with its linked users and history.\n",
     ]
 

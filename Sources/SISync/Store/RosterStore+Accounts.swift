@@ -275,3 +275,66 @@ extension RosterStore {
         }
     }
 }
+
+/// Everything `user show` and `user list` say about an account.
+public struct UserProfile: Sendable {
+    public var user: UserRecord
+    public var attachments: [AttachmentKind: [String]] = [:]
+    public var manualRoles: [String] = []
+    public var calculatedRoles: [CalculatedRole] = []
+    public var schools: [String] = []
+    public var ledgers: [String] = []
+}
+
+/// Per-user lists an administrator keeps by hand: the schools a user works in and the
+/// finance ledgers they may post to.
+public enum UserList: String, Sendable {
+    case school, ledger
+
+    var table: String { self == .school ? "user_schools" : "user_ledgers" }
+    var column: String { self == .school ? "school_id" : "ledger" }
+}
+
+extension RosterStore {
+    /// Profiles of one user (`username`) or of all, with a fixed number of queries.
+    public func profiles(username: String? = nil) throws -> [UserProfile] {
+        let records = try username.map { try user($0).map { [$0] } ?? [] } ?? users()
+        var index: [String: Int] = [:]
+        for (i, r) in records.enumerated() { index[r.username.lowercased()] = i }
+        var out = records.map { UserProfile(user: $0) }
+        func each(_ sql: String, _ body: (inout UserProfile, SQLiteStatement) -> Void) throws {
+            let s = try database.prepare(sql + (username == nil ? "" : " WHERE username = ?1") + " ORDER BY 1, 2, 3")
+            if let username { try s.bind(1, username) }
+            try s.forEachRow { r in
+                if let i = index[r.text(0).lowercased()] { body(&out[i], r) }
+            }
+        }
+        try each("SELECT username, kind, record_id FROM user_attachments") { p, r in
+            if let k = AttachmentKind(rawValue: r.text(1)) { p.attachments[k, default: []].append(r.text(2)) }
+        }
+        try each("SELECT username, source, role, school_year FROM user_roles") { p, r in
+            if r.text(1) == "manual" { p.manualRoles.append(r.text(2)) } else {
+                p.calculatedRoles.append(CalculatedRole(username: p.user.username, role: r.text(2), schoolYear: r.text(3)))
+            }
+        }
+        try each("SELECT username, school_id, '' FROM user_schools") { p, r in p.schools.append(r.text(1)) }
+        try each("SELECT username, ledger, '' FROM user_ledgers") { p, r in p.ledgers.append(r.text(1)) }
+        return out
+    }
+
+    /// Adds or removes a school or ledger of a user.
+    public func setListEntry(_ username: String, list: UserList, value: String, present: Bool, actor: String, now: Date) throws {
+        let v = value.trimmingCharacters(in: .whitespaces)
+        guard !v.isEmpty else { throw AccountError.invalid("a \(list.rawValue) needs a name") }
+        _ = try administer(actor: actor, now: now) {
+            guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
+            let sql = present ? "INSERT OR IGNORE INTO \(list.table) (username, \(list.column)) VALUES (?, ?)"
+                : "DELETE FROM \(list.table) WHERE username = ? AND \(list.column) = ?"
+            let s = try database.prepare(sql)
+            try s.bind(1, u.username); try s.bind(2, v)
+            try s.run()
+            guard database.changes > 0 else { return [] }
+            return [Change(entity: "users", id: u.username, field: list.rawValue, old: present ? nil : v, new: present ? v : nil, kind: .updated)]
+        }
+    }
+}

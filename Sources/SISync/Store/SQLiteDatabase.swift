@@ -71,6 +71,9 @@ public final class SQLiteDatabase {
 
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
+    /// Rows changed by the last INSERT, UPDATE or DELETE.
+    public var changes: Int { Int(sqlite3_changes(handle)) }
+
     /// Makes a running statement fail with SQLITE_INTERRUPT (safe from another thread).
     public func interrupt() { sqlite3_interrupt(handle) }
 

@@ -1,0 +1,110 @@
+import Foundation
+
+/// One row of a `sisyncctl user import` file: the account and the records it is attached to.
+public struct UserImportRow: Sendable, Equatable {
+    public var line: Int
+    public var username: String
+    public var email: String
+    /// nil when the file has no `approved` column or the cell is empty: left as it is.
+    public var approved: Bool?
+    public var attachments: [AttachmentKind: [String]]
+}
+
+/// Why an import file was refused. The whole file is checked first, so an administrator
+/// gets every problem at once and nothing is written until the file is clean.
+public struct UserImportError: Error, CustomStringConvertible, Sendable {
+    public var file: String
+    public var problems: [String]
+
+    public var description: String {
+        let shown = problems.prefix(20).map { "  \(file):\($0)" }.joined(separator: "\n")
+        let more = problems.count > 20 ? "\n  ... and \(problems.count - 20) more" : ""
+        return "\(file): \(problems.count) problem\(problems.count == 1 ? "" : "s"); nothing was imported. Fix the file and run the import again:\n\(shown)\(more)"
+    }
+}
+
+/// Reads and checks an import file (columns `username`*, `email`*, `approved`,
+/// `student_id`, `household_id`, `donor_id`; lists with `;`). Checks that need the
+/// database (email clashes with other users, unknown records) are the store's.
+public enum UserImport {
+    static let columns = ["username", "email", "approved", "student_id", "household_id", "donor_id"]
+    static let attachmentColumns: [(String, AttachmentKind)] = [("student_id", .student), ("household_id", .household), ("donor_id", .donor)]
+
+    public static func read(path: String) throws -> [UserImportRow] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw UserImportError(file: path, problems: ["1: cannot read the file (missing or not readable)"])
+        }
+        return try parse(Array(data), file: path)
+    }
+
+    public static func parse(_ bytes: [UInt8], file: String) throws -> [UserImportRow] {
+        var reader = CSVReader(file: file)
+        var records: [(line: Int, fields: [String])] = []
+        let collect: (CSVRecord) throws -> Void = { r in
+            records.append((r.line, (0..<r.count).map { r.string($0).trimmingCharacters(in: .whitespaces) }))
+        }
+        do {
+            try bytes.withUnsafeBufferPointer { try reader.feed($0, onRecord: collect) }
+            try reader.finish(onRecord: collect)
+        } catch ExportError.malformedCSV(_, let line, let column, let message) {
+            throw UserImportError(file: file, problems: ["\(line):\(column): \(message)"])
+        }
+        guard let header = records.first else { throw UserImportError(file: file, problems: ["1: the file is empty; it needs a header line"]) }
+        var position: [String: Int] = [:]
+        var problems: [String] = []
+        for (i, name) in header.fields.enumerated() {
+            let n = name.lowercased()
+            guard columns.contains(n) else {
+                problems.append("\(header.line):\(i + 1): unknown column `\(name)` (expected \(columns.joined(separator: ", ")))")
+                continue
+            }
+            if position[n] != nil { problems.append("\(header.line):\(i + 1): column `\(name)` appears twice") }
+            position[n] = i
+        }
+        for required in ["username", "email"] where position[required] == nil {
+            problems.append("\(header.line): missing required column `\(required)`")
+        }
+        guard problems.isEmpty, let uCol = position["username"], let eCol = position["email"] else {
+            throw UserImportError(file: file, problems: problems)
+        }
+        var rows: [UserImportRow] = []
+        var usernames: [String: Int] = [:]
+        var emails: [String: Int] = [:]
+        for (line, fields) in records.dropFirst() {
+            if fields.allSatisfy(\.isEmpty) { continue }
+            guard fields.count == header.fields.count else {
+                problems.append("\(line): \(fields.count) fields, the header has \(header.fields.count)")
+                continue
+            }
+            let username = fields[uCol], email = fields[eCol]
+            if username.isEmpty || username.contains(where: \.isWhitespace) {
+                problems.append("\(line):\(uCol + 1): username `\(username)` must be non-empty and without spaces")
+            } else if let first = usernames[username.lowercased()] {
+                problems.append("\(line):\(uCol + 1): username `\(username)` already appears on line \(first)")
+            } else {
+                usernames[username.lowercased()] = line
+            }
+            if !RowRules.isPlausibleEmail(email) {
+                problems.append("\(line):\(eCol + 1): `\(email)` is not an email address")
+            } else if let first = emails[email.lowercased()] {
+                problems.append("\(line):\(eCol + 1): email \(email) already appears on line \(first) (emails are unique regardless of case)")
+            } else {
+                emails[email.lowercased()] = line
+            }
+            var approved: Bool?
+            if let a = position["approved"], !fields[a].isEmpty {
+                approved = parseBoolean(fields[a])
+                if approved == nil { problems.append("\(line):\(a + 1): approved must be true/false, yes/no or 1/0, got `\(fields[a])`") }
+            }
+            var attachments: [AttachmentKind: [String]] = [:]
+            for (column, kind) in attachmentColumns {
+                guard let c = position[column] else { continue }
+                let ids = fields[c].split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                if !ids.isEmpty { attachments[kind] = ids }
+            }
+            rows.append(UserImportRow(line: line, username: username, email: email, approved: approved, attachments: attachments))
+        }
+        guard problems.isEmpty else { throw UserImportError(file: file, problems: problems) }
+        return rows
+    }
+}

@@ -1,0 +1,105 @@
+import XCTest
+@testable import SISync
+
+/// `sisyncctl user import`, schools and ledgers: administrator changes with their actor.
+final class UserCommandsTests: XCTestCase {
+    private func school(_ w: Workspace) -> Configuration {
+        let c = w.configure(sync: "school_year = 2026-2027", entities: RolesTests.allEntities)
+        w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org")]))
+        w.write("students.csv", "student_id,first_name,last_name,email,school_id,grade,enrollment_status,school_year\nST1,Kim,Lima,,101,5,Enrolled,2026-2027\nST2,Lou,Lima,,101,3,Enrolled,2026-2027\n")
+        w.write("households.csv", "household_id,name\nH1,Lima family\n")
+        w.write("household_relationships.csv", "household_id,record_type,record_id,relationship\nH1,student,ST1,Parent\n")
+        w.write("applicants.csv", "applicant_id,first_name,last_name,status,evaluator_staff_ids\n")
+        w.write("donors.csv", "donor_id,name,email\nD1,Trust,trust@example.org\n")
+        w.write("attributes.csv", "record_type,record_id,attribute,school_year\n")
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        return c
+    }
+
+    func testR7UserImportAddsAndUpdatesAndRolesFollowOnTheNextRun() throws {
+        let w = Workspace()
+        let c = school(w)
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "Ana", "--email", "ana.old@district.org"]).code, 0)
+        w.write("/\(w.root)/users.csv", "\u{FEFF}Username,EMAIL,approved,student_id,household_id\r\nana,ana@district.org,yes,,\r\nmom,mom@home.org,no,,H1\r\n\"kim\",kim@students.org,1,ST1;ST2,\r\n")
+        let r = w.ctl(["user", "import", w.root + "/users.csv"], user: "registrar")
+        XCTAssertEqual(r.code, 0, r.err)
+        XCTAssertTrue(r.out.contains("2 added, 1 updated, 0 unchanged"), r.out)
+        let ana = try XCTUnwrap(w.store().user("ana"))
+        XCTAssertEqual(ana.username, "Ana", "the existing user is updated, not duplicated")
+        XCTAssertEqual(ana.email, "ana@district.org")
+        XCTAssertTrue(ana.approved)
+        XCTAssertEqual(try w.store().attachments(of: "kim"), [.student: ["ST1", "ST2"]])
+        XCTAssertTrue(try w.store().userHistory("kim").allSatisfy { $0.actor == "registrar" && $0.runID == nil })
+        _ = w.sync(c)
+        XCTAssertEqual(try w.store().roles(of: "ana").calculated.map(\.role), ["Staff"], "R6 links the corrected email")
+        XCTAssertEqual(try w.store().roles(of: "mom").calculated.map(\.role), ["Parent"])
+        XCTAssertEqual(try w.store().roles(of: "kim").calculated.map(\.role), ["Student"])
+        // Importing the same file again changes nothing; no user is ever removed.
+        w.write("/\(w.root)/one.csv", "username,email\nkim,kim@students.org\n")
+        let again = w.ctl(["user", "import", w.root + "/one.csv"])
+        XCTAssertTrue(again.out.contains("0 added, 0 updated, 1 unchanged"), again.out)
+        XCTAssertEqual(try w.store().users().count, 3)
+    }
+
+    func testUserImportChecksTheWholeFileBeforeWritingAnything() throws {
+        let w = Workspace()
+        _ = school(w)
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "ana", "--email", "ana@district.org"]).code, 0)
+        let before = try w.dump()
+        w.write("/\(w.root)/bad.csv", """
+            username,email,approved,student_id,nickname
+            ok1,ok1@home.org,yes,,x
+            """)
+        let unknownColumn = w.ctl(["user", "import", w.root + "/bad.csv"])
+        XCTAssertEqual(unknownColumn.code, 1)
+        XCTAssertTrue(unknownColumn.err.contains("bad.csv:1:5: unknown column `nickname`"), unknownColumn.err)
+        w.write("/\(w.root)/bad.csv", """
+            username,email,approved,student_id
+            ok1,ok1@home.org,yes,
+            two words,ok2@home.org,,
+            ok3,not-an-email,,
+            OK1,ok4@home.org,,
+            ok5,OK1@home.org,maybe,
+            ok6,ana@district.org,,
+            ok7,ok7@home.org,,ST1;ST404
+            ok8,ok8@home.org
+            """)
+        let r = w.ctl(["user", "import", w.root + "/bad.csv"])
+        XCTAssertEqual(r.code, 1)
+        for expected in ["nothing was imported", "bad.csv:3:1: username `two words`", "bad.csv:4:2: `not-an-email` is not an email",
+                         "bad.csv:5:1: username `OK1` already appears on line 2", "bad.csv:6:2: email OK1@home.org already appears on line 2",
+                         "bad.csv:6:3: approved must be", "bad.csv:9: 2 fields, the header has 4"] {
+            XCTAssertTrue(r.err.contains(expected), "missing `\(expected)` in:\n\(r.err)")
+        }
+        XCTAssertEqual(try w.dump(), before, "nothing written")
+        // Problems that need the database are reported together too.
+        w.write("/\(w.root)/bad.csv", "username,email,student_id\nok6,ana@district.org,\nok7,ok7@home.org,ST1;ST404\n")
+        let db = w.ctl(["user", "import", w.root + "/bad.csv"])
+        XCTAssertEqual(db.code, 1)
+        XCTAssertTrue(db.err.contains("bad.csv:2: ana@district.org is already the email of user `ana`"), db.err)
+        XCTAssertTrue(db.err.contains("bad.csv:3: no student record `ST404`"), db.err)
+        XCTAssertEqual(try w.dump(), before, "nothing written")
+    }
+
+    func testSchoolsAndLedgersAreKeptWithTheirActor() throws {
+        let w = Workspace()
+        _ = school(w)
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "bursar", "--email", "bursar@district.org"]).code, 0)
+        XCTAssertEqual(w.ctl(["user", "ledger", "add", "bursar", "General Fund"], user: "cfo").code, 0)
+        XCTAssertEqual(w.ctl(["user", "school", "add", "bursar", "101"], user: "cfo").code, 0)
+        XCTAssertEqual(w.ctl(["user", "school", "add", "bursar", "102"], user: "cfo").code, 0)
+        XCTAssertEqual(w.ctl(["user", "school", "remove", "bursar", "102"], user: "cfo").code, 0)
+        let shown = w.ctl(["--json", "user", "show", "bursar"])
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(shown.out.utf8)) as? [String: Any])
+        XCTAssertEqual(json["ledgers"] as? [String], ["General Fund"])
+        XCTAssertEqual(json["schools"] as? [String], ["101"])
+        XCTAssertEqual(json["name"] as? String, "")
+        let history = try XCTUnwrap(json["history"] as? [[String: Any]])
+        XCTAssertEqual(history.filter { $0["actor"] as? String == "cfo" }.count, 4)
+        let list = w.ctl(["--json", "user", "list"])
+        let items = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(list.out.utf8)) as? [[String: Any]])
+        XCTAssertEqual(items.first?["ledgers"] as? [String], ["General Fund"])
+        XCTAssertNotNil(items.first?["roles"] as? [String: Any])
+        XCTAssertEqual(w.ctl(["user", "ledger", "add", "nobody", "X"]).code, 1)
+    }
+}
