@@ -38,7 +38,7 @@ final class LinkPlannerTests: XCTestCase {
         let p = plan([user("jdoe", "jdoe@district.org", link: Link(staffID: "1042", kind: .auto))], staff)
         XCTAssertEqual(p.changes.first, .ambiguous(username: "jdoe", email: "jdoe@district.org", staffIDs: ["1042", "1043"]))
         guard case .unlink("jdoe", "1042", .auto, let why)? = p.changes.last else { return XCTFail("\(p)") }
-        XCTAssertTrue(why.contains("2 active staff share jdoe@district.org: 1042, 1043"), why)
+        XCTAssertTrue(why.contains("two active staff share jdoe@district.org: 1042, 1043"), why)
         XCTAssertEqual(p.ambiguous, 1)
     }
 

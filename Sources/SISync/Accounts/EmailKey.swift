@@ -22,3 +22,9 @@ public struct EmailNormalizer: Sendable {
         return text
     }
 }
+
+/// "two active staff share ...": small counts read as words in messages.
+func countWords(_ n: Int) -> String {
+    let words = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+    return n < words.count ? words[n] : String(n)
+}

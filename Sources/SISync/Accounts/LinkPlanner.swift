@@ -102,7 +102,7 @@ public struct LinkPlanner: Sendable {
                 plan.changes.append(.ambiguous(username: user.username, email: user.emailKey, staffIDs: matches))
                 if let link = current {
                     plan.changes.append(.unlink(username: user.username, staffID: link.staffID, kind: .auto,
-                                                why: "\(matches.count) active staff share \(user.emailKey): \(matches.joined(separator: ", "))"))
+                                                why: "\(countWords(matches.count)) active staff share \(user.emailKey): \(matches.joined(separator: ", "))"))
                     current = nil
                 }
             }

@@ -35,6 +35,9 @@ public struct ControlCommand {
           user role add|remove U ROLE
                                     manual roles; calculated roles (R7) come from the data
           user school add|remove U SCHOOL, user ledger add|remove U LEDGER
+          audit                     what needs an administrator: ambiguous emails, cross-links,
+                                    users linked to inactive staff, ledgers and schools
+          explain U                 why a user has each link and role, and why not the others
           user import FILE.csv      add or update users (username, email, approved,
                                     student_id, household_id, donor_id; lists with ;)
 
@@ -52,6 +55,8 @@ public struct ControlCommand {
         "runs": "usage: sisyncctl runs [--limit N]\n  Lists recent runs, newest first (default 20).\n",
         "run": "usage: sisyncctl run show ID\n  Shows one run and every change it made.\n",
         "user": "usage: sisyncctl user add --username U --email E [--name N] [--approved]\n       sisyncctl user list | show U | approve U | unapprove U | unlock U | remove U\n       sisyncctl user link U STAFF_ID --reason TEXT [--until YYYY-MM-DD] | unlink U\n       sisyncctl user attach|detach U --student ID | --household ID | --donor ID\n       sisyncctl user role add|remove U ROLE\n       sisyncctl user school add|remove U SCHOOL | ledger add|remove U LEDGER\n       sisyncctl user import FILE.csv\n  Login accounts. Usernames and emails are unique regardless of case. Users without a manual link are linked to the one active staff member with their email on every run (R6); a manual link is an administrator's decision, with a reason, and sync never changes it (one with --until ends after that day). `user import` reads columns username, email (required), approved, student_id, household_id, donor_id (lists with ;); the whole file is checked before anything is written; existing users are updated and listed attachments added, no user is removed.\n",
+        "audit": "usage: sisyncctl audit\n  Lists what needs an administrator: emails shared by several active staff (nobody with them can be linked), manual links whose emails differ (entries appear under the staff member's name), users linked to inactive staff, users with ledgers but no Finance role, users with schools but no active staff link.\n",
+        "explain": "usage: sisyncctl explain U\n  Why the user has their link and each role, and why not the roles they lack, from the data as it is now (R6, R7).\n",
         "staff": "usage: sisyncctl staff list [--inactive | --all] [--search TEXT]\n       sisyncctl staff show ID\n  Lists staff records, or shows one with its linked users and history.\n",
     ]
 
@@ -80,6 +85,8 @@ public struct ControlCommand {
             case ("staff", 2) where words[1] == "list": return try staffList(args)
             case ("staff", 3) where words[1] == "show": return try staffShow(args, id: words[2])
             case ("user", _): return try userCommand(args, Array(words.dropFirst()))
+            case ("audit", 1): return try audit(args)
+            case ("explain", 2): return try explain(args, username: words[1])
             default:
                 console.err("sisyncctl: unknown command `\(words.joined(separator: " "))`\n\(Self.usage)")
                 return 64
@@ -102,7 +109,18 @@ public struct ControlCommand {
 
     var actor: String { environment["SUDO_USER"] ?? environment["USER"] ?? "unknown" }
 
-    private func configuration(_ args: Arguments) throws -> Configuration {
+    /// The configuration for commands that need its rules (school year, aliases) but may be
+    /// given only `--db`: then the defaults apply.
+    func rulesConfiguration(_ args: Arguments) throws -> Configuration {
+        if args.value("config") == nil && environment["SISYNC_CONFIG"] == nil, let db = args.value("db") {
+            var c = Configuration()
+            c.database = db
+            return c
+        }
+        return try configuration(args)
+    }
+
+    func configuration(_ args: Arguments) throws -> Configuration {
         let path = args.value("config") ?? environment["SISYNC_CONFIG"] ?? "/etc/sisync/sisync.conf"
         var c = try Configuration.load(path: path)
         if let db = args.value("db") { c.database = db }
@@ -110,13 +128,13 @@ public struct ControlCommand {
     }
 
     /// The database for read-only commands: `--db` alone is enough.
-    private func openStore(_ args: Arguments) throws -> RosterStore {
+    func openStore(_ args: Arguments) throws -> RosterStore {
         let path: String
         if let db = args.value("db") { path = db } else { path = try configuration(args).database }
         return try RosterStore(path: path, mustExist: true)
     }
 
-    private func emit(_ args: Arguments, json: () throws -> JSONValue, text: () throws -> String) rethrows {
+    func emit(_ args: Arguments, json: () throws -> JSONValue, text: () throws -> String) rethrows {
         if args.flag("json") { console.out(try json().rendered() + "\n") } else { console.out(try text()) }
     }
 

@@ -104,7 +104,7 @@ public struct SyncRun {
         summary.linksRemoved = plan.links.removed
         summary.linksAmbiguous = plan.links.ambiguous
         for case .ambiguous(let user, let email, let staff) in plan.links.changes {
-            log.log(LogEvent(.linkAmbiguous, .warning, "user \(user) is not linked: \(staff.count) active staff share \(email): \(staff.joined(separator: ", ")); fix the emails in the SIS or link the user by hand",
+            log.log(LogEvent(.linkAmbiguous, .warning, "user \(user) is not linked: \(countWords(staff.count)) active staff share \(email): \(staff.joined(separator: ", ")); fix the emails in the SIS or link the user by hand",
                              fields: (summary.runID.map { [("SISYNC_RUN_ID", String($0))] } ?? []) + [("SISYNC_USERNAME", user)]))
         }
         if let stop, stop.isStopping { throw StoreError.interrupted }
