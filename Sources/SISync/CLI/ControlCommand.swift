@@ -21,6 +21,7 @@ public struct ControlCommand {
                                     run one sync now, in this process
           status                    the last run, the next scheduled run, the database size
           runs [--limit N]          recent runs, newest first
+          run revert ID             undo the latest run that changed anything, as a new run
           run show ID               one run and its changes
           staff list [--inactive | --all] [--search TEXT]
                                     staff records (active ones by default)
@@ -53,7 +54,7 @@ public struct ControlCommand {
         "sync": "usage: sisyncctl sync [--dry-run] [--allow-mass-deactivation] [--force]\n  Runs one sync cycle now. --dry-run fetches and plans but writes nothing; --allow-mass-deactivation lets one run past the guard (R5); --force re-plans an export that did not change.\n  Exit: 0 applied or unchanged, 65 bad data or blocked, 69 source unavailable, 75 another run holds the database, 78 configuration error.\n",
         "status": "usage: sisyncctl status\n  Shows the last run, when the next scheduled run is due, and the database size.\n",
         "runs": "usage: sisyncctl runs [--limit N]\n  Lists recent runs, newest first (default 20).\n",
-        "run": "usage: sisyncctl run show ID\n  Shows one run and every change it made.\n",
+        "run": "usage: sisyncctl run show ID\n       sisyncctl run revert ID\n  `show` lists one run and every change it made. `revert` undoes the latest run that changed anything, as a new run: changed fields get their old values, deactivated records come back, records it added become inactive, links are restored and roles recomputed. Older runs are refused. The next sync compares the restored records with the export again: revert is for undoing a mistaken override (e.g. --allow-mass-deactivation); if the export itself is wrong, fix it at the source first.\n",
         "user": "usage: sisyncctl user add --username U --email E [--name N] [--approved]\n       sisyncctl user list | show U | approve U | unapprove U | unlock U | remove U\n       sisyncctl user link U STAFF_ID --reason TEXT [--until YYYY-MM-DD] | unlink U\n       sisyncctl user attach|detach U --student ID | --household ID | --donor ID\n       sisyncctl user role add|remove U ROLE\n       sisyncctl user school add|remove U SCHOOL | ledger add|remove U LEDGER\n       sisyncctl user import FILE.csv\n  Login accounts. Usernames and emails are unique regardless of case. Users without a manual link are linked to the one active staff member with their email on every run (R6); a manual link is an administrator's decision, with a reason, and sync never changes it (one with --until ends after that day). `user import` reads columns username, email (required), approved, student_id, household_id, donor_id (lists with ;); the whole file is checked before anything is written; existing users are updated and listed attachments added, no user is removed.\n",
         "audit": "usage: sisyncctl audit\n  Lists what needs an administrator: emails shared by several active staff (nobody with them can be linked), manual links whose emails differ (entries appear under the staff member's name), users linked to inactive staff, users with ledgers but no Finance role, users with schools but no active staff link.\n",
         "explain": "usage: sisyncctl explain U\n  Why the user has their link and each role, and why not the roles they lack, from the data as it is now (R6, R7).\n",
@@ -82,6 +83,7 @@ public struct ControlCommand {
             case ("status", 1): return try status(args)
             case ("runs", 1): return try runs(args)
             case ("run", 3) where words[1] == "show": return try runShow(args, id: words[2])
+            case ("run", 3) where words[1] == "revert": return try runRevert(args, id: words[2])
             case ("staff", 2) where words[1] == "list": return try staffList(args)
             case ("staff", 3) where words[1] == "show": return try staffShow(args, id: words[2])
             case ("user", _): return try userCommand(args, Array(words.dropFirst()))
@@ -94,12 +96,16 @@ public struct ControlCommand {
         } catch let e as ConfigError {
             console.err("sisyncctl: \(e)\n")
             return 78
+        } catch let e as RevertError {
+            console.err("sisyncctl: \(e)\n")
+            return 1
         } catch let e as AccountError {
             console.err("sisyncctl: \(e)\n")
             return 1
         } catch let e as StoreError {
             console.err("sisyncctl: \(e)\n")
             if case .notFound = e { return 1 }
+            if case .locked = e { return 75 }
             return 73
         } catch {
             console.err("sisyncctl: \(error)\n")
@@ -178,6 +184,22 @@ public struct ControlCommand {
             for (k, a, n) in counts { t.add([k.rawValue, String(a), String(n)]) }
             return out + t.rendered()
         })
+        return 0
+    }
+
+    /// `run revert ID`: undoes the latest run that changed anything, as a new run.
+    private func runRevert(_ args: Arguments, id text: String) throws -> Int32 {
+        guard let id = Int64(text) else { console.err("sisyncctl: run revert takes a run id, got `\(text)`\n"); return 64 }
+        let c = try configuration(args)
+        let lock = try WriterLock(databasePath: c.database)
+        let summary = try withExtendedLifetime(lock) {
+            let store = try RosterStore(path: c.database, mustExist: true)
+            let settings = RosterStore.RoleSettings(schoolYear: c.currentSchoolYear(on: Date()), parentRelationships: c.parentRelationships)
+            return try store.revert(run: id, actor: actor, roles: settings, now: Date())
+        }
+        log.log(LogEvent(.runFinished, .notice, "run \(summary.runID ?? 0) by \(actor) reverted run \(id)",
+                         fields: [("SISYNC_RUN_ID", String(summary.runID ?? 0))]))
+        emit(args, json: { RunReport.json(summary, plan: nil) }, text: { "reverted run \(id): " + RunReport.text(summary, plan: nil, showPlan: false) })
         return 0
     }
 

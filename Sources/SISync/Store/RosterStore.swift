@@ -47,9 +47,11 @@ public final class RosterStore {
     }
 
     /// The content digest of the last run that applied or confirmed the export (R3).
+    /// After a revert there is none: the database no longer mirrors that export, so the
+    /// next run must compare it again.
     public func lastAppliedHash() throws -> String? {
         let s = try database.prepare("""
-            SELECT content_hash FROM runs WHERE outcome IN ('applied', 'unchanged') AND content_hash IS NOT NULL
+            SELECT content_hash FROM runs WHERE outcome IN ('applied', 'unchanged') AND (content_hash IS NOT NULL OR reverts IS NOT NULL)
             ORDER BY run_id DESC LIMIT 1
             """)
         return try s.step() ? s.string(0) : nil

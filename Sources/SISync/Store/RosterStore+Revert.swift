@@ -1,0 +1,159 @@
+import Foundation
+
+/// Why `sisyncctl run revert` refused.
+public enum RevertError: Error, CustomStringConvertible, Sendable, Equatable {
+    case noSuchRun(Int64)
+    case notLatest(requested: Int64, latest: Int64?)
+
+    public var description: String {
+        switch self {
+        case .noSuchRun(let id): return "no run \(id); `sisyncctl runs` lists them"
+        case .notLatest(let id, let latest?):
+            return "run \(id) is not the latest run that changed anything (run \(latest) is); only that one can be reverted, one run at a time, newest first"
+        case .notLatest(let id, nil): return "run \(id) changed nothing; there is nothing to revert"
+        }
+    }
+}
+
+extension RosterStore {
+    /// The newest run that applied any change (records, links, roles or approvals).
+    public func latestChangingRun() throws -> Int64? {
+        let s = try database.prepare("""
+            SELECT run_id FROM runs r WHERE outcome IN ('applied', 'unchanged') AND (
+              records_changed > 0 OR links_made > 0 OR links_removed > 0 OR roles_granted > 0 OR roles_revoked > 0
+              OR EXISTS (SELECT 1 FROM changes c WHERE c.run_id = r.run_id))
+            ORDER BY run_id DESC LIMIT 1
+            """)
+        return try s.step() ? s.int64(0) : nil
+    }
+
+    /// Undoes run `id` as a new run that records `reverts = id` (Appendix C): changed
+    /// fields get their old values, deactivated records come back, reactivated ones go
+    /// inactive again, records the run added become inactive (nothing is deleted), and links
+    /// it made or removed are restored. Calculated roles are then recomputed on the restored
+    /// data (R7), which gives back the roles the run changed. One transaction (R1).
+    /// Restored records get a zero fingerprint, so the next run compares them field by field
+    /// with the export and re-applies what the SIS still says.
+    public func revert(run id: Int64, actor: String, roles settings: RoleSettings, now: Date) throws -> RunSummary {
+        guard try run(id: id) != nil else { throw RevertError.noSuchRun(id) }
+        let latest = try latestChangingRun()
+        guard latest == id else { throw RevertError.notLatest(requested: id, latest: latest) }
+        let stamp = Timestamp.format(now)
+        let runID = try beginRun(actor: actor, trigger: "revert", startedAt: now)
+        var summary = RunSummary(runID: runID, startedAt: stamp, outcome: .applied, dryRun: false, actor: actor, trigger: "revert")
+        summary.reverts = id
+        do {
+            try database.transaction {
+                var changes: [Change] = []
+                var counts: [EntityKind: RecordCounts] = [:]
+                func keyMatch(_ kind: EntityKind, _ display: String) -> (sql: String, values: [String]) {
+                    let keys = kind.keyColumns
+                    let parts = keys.count == 1 ? [display] : display.components(separatedBy: "/")
+                    if parts.count == keys.count {
+                        return (keys.map { "\($0) = ?" }.joined(separator: " AND "), parts)
+                    }
+                    return (keys.joined(separator: " || '/' || ") + " = ?", [display])
+                }
+                func execute(_ sql: String, _ values: [String?]) throws {
+                    let s = try database.prepare(sql)
+                    for (i, v) in values.enumerated() { try s.bind(Int32(i + 1), v) }
+                    try s.run()
+                }
+                let previousDeactivation = try database.prepare("""
+                    SELECT coalesce(c.at, r.started_at) FROM changes c LEFT JOIN runs r USING (run_id)
+                    WHERE c.entity = ? AND c.record_id = ? AND c.kind = 'deactivated' AND c.change_id < (
+                      SELECT min(change_id) FROM changes WHERE run_id = ?) ORDER BY c.change_id DESC LIMIT 1
+                    """)
+                // A link comes back as an auto link (the next run re-checks it, R6); a user
+                // removed since then stays removed.
+                let restoreLink = """
+                    INSERT OR IGNORE INTO links (username, staff_id, kind, reason, until, created_at, created_by)
+                    SELECT username, ?2, 'auto', NULL, NULL, ?3, ?4 FROM users WHERE username = ?1
+                    """
+                // The run's own changes, newest first.
+                let stored = try self.changes(runID: id).map(\.change).filter { $0.kind != .added }
+                for c in stored.reversed() {
+                    if c.entity == "users" {
+                        switch (c.kind, c.field) {
+                        case (.linked, _):
+                            try execute("DELETE FROM links WHERE username = ?", [c.id])
+                            if let old = c.old { try execute(restoreLink, [c.id, old, stamp, actor]) }
+                            changes.append(Change(entity: "users", id: c.id, field: "link", old: c.new, new: c.old, kind: c.old == nil ? .unlinked : .linked))
+                        case (.unlinked, _):
+                            guard let old = c.old else { continue }
+                            try execute("DELETE FROM links WHERE username = ?", [c.id])
+                            try execute(restoreLink, [c.id, old, stamp, actor])
+                            changes.append(Change(entity: "users", id: c.id, field: "link", old: nil, new: old, kind: .linked))
+                        case (.updated, "approved"):
+                            try execute("UPDATE users SET approved = ? WHERE username = ?", [c.old == "true" ? "1" : "0", c.id])
+                            changes.append(Change(entity: "users", id: c.id, field: "approved", old: c.new, new: c.old, kind: .updated))
+                        default:
+                            continue  // roles: recomputed below from the restored data
+                        }
+                        continue
+                    }
+                    guard let kind = EntityKind(rawValue: c.entity) else { continue }
+                    let (match, keyValues) = keyMatch(kind, c.id)
+                    switch c.kind {
+                    case .updated:
+                        guard let field = c.field, kind.valueColumns.contains(field) || field == "missing_since" else { continue }
+                        try execute("UPDATE \(kind.table) SET \(field) = ?, fingerprint = 0, updated_run = ? WHERE \(match)", [c.old, String(runID)] + keyValues)
+                        changes.append(Change(entity: c.entity, id: c.id, field: field, old: c.new, new: c.old, kind: .updated))
+                        counts[kind, default: RecordCounts()].updated += 1
+                    case .deactivated:
+                        try execute("UPDATE \(kind.table) SET active = 1, deactivated_at = NULL, fingerprint = 0, updated_run = ? WHERE \(match)", [String(runID)] + keyValues)
+                        changes.append(Change(entity: c.entity, id: c.id, field: "active", old: "false", new: "true", kind: .reactivated))
+                        counts[kind, default: RecordCounts()].reactivated += 1
+                    case .reactivated:
+                        try previousDeactivation.bind(1, c.entity); try previousDeactivation.bind(2, c.id); try previousDeactivation.bind(3, id)
+                        let when = try previousDeactivation.step() ? previousDeactivation.text(0) : stamp
+                        previousDeactivation.reset()
+                        try execute("UPDATE \(kind.table) SET active = 0, deactivated_at = ?, fingerprint = 0, updated_run = ? WHERE \(match)", [when, String(runID)] + keyValues)
+                        changes.append(Change(entity: c.entity, id: c.id, field: "active", old: "true", new: "false (reverted)", kind: .deactivated))
+                        counts[kind, default: RecordCounts()].deactivated += 1
+                    default:
+                        continue
+                    }
+                }
+                // Records the run added become inactive.
+                for kind in EntityKind.allCases {
+                    let keys = kind.keyColumns
+                    let added = try database.prepare("SELECT \(keys.joined(separator: ", ")) FROM \(kind.table) WHERE added_run = ? AND active = 1")
+                    try added.bind(1, id)
+                    try added.forEachRow { r in
+                        let display = (0..<Int32(keys.count)).map { r.text($0) }.joined(separator: "/")
+                        changes.append(Change(entity: kind.rawValue, id: display, field: "active", old: "true", new: "false (reverted)", kind: .deactivated))
+                        counts[kind, default: RecordCounts()].deactivated += 1
+                    }
+                    try execute("UPDATE \(kind.table) SET active = 0, deactivated_at = ?, fingerprint = 0, updated_run = ? WHERE added_run = ? AND active = 1",
+                                [stamp, String(runID), String(id)])
+                }
+                let log = try database.prepare("""
+                    INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """)
+                for c in changes {
+                    try log.bind(1, runID); try log.bind(2, c.entity); try log.bind(3, c.id); try log.bind(4, c.field)
+                    try log.bind(5, c.old); try log.bind(6, c.new); try log.bind(7, c.kind.rawValue)
+                    try log.run()
+                }
+                let roles = try planRoles(schoolYear: settings.schoolYear, parentRelationships: settings.parentRelationships)
+                try applyRoles(roles, runID: runID)
+                for (kind, n) in counts { summary.entities[kind.rawValue] = n }
+                summary.staff = counts[.staff] ?? RecordCounts()
+                summary.linksMade = changes.filter { $0.kind == .linked }.count
+                summary.linksRemoved = changes.filter { $0.kind == .unlinked }.count
+                summary.rolesGranted = roles.granted.count
+                summary.rolesRevoked = roles.revoked.count
+                summary.finishedAt = Timestamp.format(Date())
+                try finishRun(summary)
+            }
+        } catch {
+            summary.outcome = .failed
+            summary.error = "revert of run \(id) failed, nothing was changed: \(error)"
+            summary.finishedAt = Timestamp.format(Date())
+            try? finishRun(summary)
+            throw error
+        }
+        return summary
+    }
+}
