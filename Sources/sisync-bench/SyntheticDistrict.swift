@@ -37,7 +37,9 @@ struct SyntheticDistrict {
             let newEmail = day == .changed && i % 400 == 13
             let f = Self.first[i % 16], l = Self.last[(i / 16) % 16]
             let last = renamed ? l + "-Smith" : l
-            let email = "staff\(i)\(newEmail ? ".new" : "")@district.example.org"
+            // Every 500th pair shares one email (the SIS has duplicates): those users stay unlinked.
+            let emailOwner = i % 500 == 1 ? i - 1 : i
+            let email = "staff\(emailOwner)\(newEmail ? ".new" : "")@district.example.org"
             let status = leftBefore && !rehired ? "inactive" : "active"
             out.line("S\(pad(i + 1, 6)),\(f),\(last),\(email),\(Self.titles[i % 8]),\(100 + i % 40);\(100 + (i / 40) % 40),\(status)")
         }
@@ -91,6 +93,39 @@ struct SyntheticDistrict {
             out.line("student,ST\(pad(i / 4 % studentCount + 1, 7)),\(names[i % 4]),\(i / 4 >= studentCount ? "2025-2026" : "2026-2027")")
         }
         try out.close()
+    }
+
+    /// A login account of the synthetic district, attached to at most one record.
+    struct User {
+        var username: String
+        var email: String
+        var attachment: (kind: String, id: String)?
+    }
+
+    /// About 207k users at scale 1: 90% of staff have a user whose email matches up to case
+    /// and spaces, 2k users match no staff, 100k student users (every third student) and
+    /// 87k parent users (households).
+    func users() -> [User] {
+        var out: [User] = []
+        out.reserveCapacity(Int(207_000 * scale))
+        for i in 0..<staffCount where i % 10 != 9 {
+            var email = "staff\(i)@district.example.org"
+            switch i % 4 {
+            case 1: email = email.uppercased()
+            case 2: email = " Staff\(i)@District.Example.org "
+            default: break
+            }
+            out.append(User(username: "staff\(i)", email: email, attachment: nil))
+        }
+        for i in 0..<Int(2_000 * scale) { out.append(User(username: "former\(i)", email: "former\(i)@district.example.org", attachment: nil)) }
+        for i in stride(from: 0, to: studentCount, by: 3) {
+            out.append(User(username: "st\(i + 1)", email: "st\(i + 1)@students.riverside.example.org", attachment: ("student", "ST\(pad(i + 1, 7))")))
+        }
+        for i in 0..<Int(87_000 * scale) {
+            let h = (i * 25 / 9) % householdCount  // spread over the households
+            out.append(User(username: "family\(h + 1)", email: "family\(h + 1)@home.example.org", attachment: ("household", "H\(pad(h + 1, 7))")))
+        }
+        return out
     }
 
     private func pad(_ n: Int, _ width: Int) -> String {

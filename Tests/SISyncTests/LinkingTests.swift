@@ -92,7 +92,7 @@ final class LinkingRunTests: XCTestCase {
         XCTAssertEqual(w.sync(c).summary.outcome, .applied)
         XCTAssertEqual(w.ctl(["user", "add", "--username", "u3", "--email", "User3@District.org", "--approved"]).code, 0)
         let run = w.sync(c)
-        XCTAssertEqual(run.summary.outcome, .unchanged, "R3: the export did not change")
+        XCTAssertEqual(run.summary.outcome, .unchanged, "R3: the export did not change \(run.summary.error ?? "")")
         XCTAssertEqual(run.summary.linksMade, 1)
         XCTAssertEqual(try w.store().user("u3")?.link, Link(staffID: "S3", kind: .auto))
         XCTAssertEqual(try w.store().linkedUsers(staffID: "S3"), ["u3"])

@@ -226,4 +226,90 @@ final class RolesTests: XCTestCase {
         XCTAssertEqual(dry.summary.rolesGranted, 9)
         XCTAssertEqual(try w.dump(), before)
     }
+
+    /// After every run, a full recompute must find nothing to grant or revoke.
+    private func assertSameAsFullRecompute(_ w: Workspace, _ c: Configuration, _ step: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let store = try w.store()
+        let settings = RosterStore.RoleSettings(schoolYear: c.currentSchoolYear(on: Date()), parentRelationships: c.parentRelationships)
+        let full = try store.planRoles(settings)
+        XCTAssertEqual(full, RolePlan(), "R7 incremental differs from a full recompute after \(step)", file: file, line: line)
+    }
+
+    func testR7IncrementalRecomputeEqualsAFullRecompute() throws {
+        let w = Workspace()
+        var c = w.configure(sync: "school_year = 2026-2027", entities: Self.allEntities)
+        writeSchool(w)
+        _ = w.sync(c)
+        addUsers(w)
+        var grantedTotal = w.sync(c).summary.rolesGranted
+        try assertSameAsFullRecompute(w, c, "the first run with users")
+        XCTAssertNotNil(try w.store().roleBasis())
+
+        // Students withdraw, evaluators move, a relationship changes, attributes come and go.
+        writeSchool(w, st1Status: "Withdrawn")
+        w.write("applicants.csv", "applicant_id,first_name,last_name,status,evaluator_staff_ids\nA1,Nia,Vale,Accepted,S3\nA2,Oto,Wade,Accepted,S3\n")
+        w.write("household_relationships.csv", """
+            household_id,record_type,record_id,relationship
+            H1,student,ST1,Parent
+            H2,student,ST2,Guardian
+            H3,student,ST3,Parent
+            H4,applicant,A1,Guardian
+            H5,applicant,A2,Parent
+            """)
+        w.write("attributes.csv", "record_type,record_id,attribute,school_year\nhousehold,H1,Volunteer,\ndonor,D1,Board,\n")
+        let day = w.sync(c)
+        XCTAssertEqual(day.summary.outcome, .applied)
+        try assertSameAsFullRecompute(w, c, "a day of changes")
+        XCTAssertEqual(try calculated(w, "cleo"), ["Admissions Evaluator", "Staff"])
+        XCTAssertEqual(try calculated(w, "ana"), ["Staff"])
+        XCTAssertEqual(try calculated(w, "wade"), ["Applicant"])
+        XCTAssertEqual(try calculated(w, "trust"), ["Board"])
+        grantedTotal += day.summary.rolesGranted
+
+        // Administrators change attachments and links between runs; the export does not change.
+        for args in [["user", "detach", "mom", "--household", "H1"], ["user", "attach", "mom", "--household", "H2"],
+                     ["user", "link", "lee", "S3", "--reason", "student teacher"],
+                     ["user", "add", "--username", "newkid", "--email", "new@students.org"], ["user", "attach", "newkid", "--student", "ST3"],
+                     ["user", "remove", "kim"]] {
+            XCTAssertEqual(w.ctl(args).code, 0, "\(args)")
+        }
+        let unchanged = w.sync(c)
+        XCTAssertEqual(unchanged.summary.outcome, .unchanged)
+        XCTAssertGreaterThan(unchanged.summary.rolesGranted + unchanged.summary.rolesRevoked, 0)
+        try assertSameAsFullRecompute(w, c, "administrator changes")
+        XCTAssertEqual(try calculated(w, "lee"), ["Admissions Evaluator", "Staff"])
+
+        // Staff leave; a new student enrolls into an existing family.
+        writeSchool(w, st1Status: "Withdrawn", extraStudents: "ST10,Ivy,Ray,ivy@students.org,101,1,Enrolled,2026-2027")
+        w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org"), ("S2", "Ben", "Okafor", "ben@district.org"),
+                                       ("S3", "Cleo", "Park", "cleo@district.org")], status: ["S3": "inactive"]))
+        w.write("household_relationships.csv", "household_id,record_type,record_id,relationship\nH1,student,ST1,Parent\nH2,student,ST10,Guardian\n")
+        _ = w.sync(c)
+        try assertSameAsFullRecompute(w, c, "staff leaving and a new student")
+        XCTAssertEqual(try calculated(w, "mom"), ["Parent"])
+        XCTAssertEqual(try calculated(w, "cleo"), [])
+
+        // A configuration change recomputes everyone, even when the export did not change.
+        c = w.configure(sync: "school_year = 2026-2027", linking: "parent_relationships = Parent, Guardian, Aunt", entities: Self.allEntities)
+        w.write("household_relationships.csv", "household_id,record_type,record_id,relationship\nH1,student,ST1,Parent\nH2,student,ST10,Guardian\nH3,student,ST10,Aunt\n")
+        _ = w.sync(c)
+        try assertSameAsFullRecompute(w, c, "a configuration change")
+        XCTAssertEqual(try calculated(w, "rosa"), ["Parent"])
+        XCTAssertGreaterThan(grantedTotal, 0)
+    }
+
+    func testR7RoleInputChangesComeFromThePlan() throws {
+        let w = Workspace()
+        let c = w.configure(sync: "school_year = 2026-2027", entities: Self.allEntities)
+        writeSchool(w)
+        _ = w.sync(c)
+        writeSchool(w, st1Status: "Withdrawn", a1Status: "Copied")
+        w.write("attributes.csv", "record_type,record_id,attribute,school_year\nstudent,ST1,Honor Roll,2026-2027\nhousehold,H1,Volunteer,\n")
+        let run = w.sync(c, dryRun: true)
+        let changes = RoleInputChanges(try XCTUnwrap(run.plan))
+        XCTAssertEqual(changes.students, ["ST1"])
+        XCTAssertEqual(changes.applicants, ["A1"])
+        XCTAssertEqual(changes.attributeRecords, [RoleInputChanges.RecordRef(type: "donor", id: "D1")])
+        XCTAssertEqual(changes.staff, [])
+    }
 }

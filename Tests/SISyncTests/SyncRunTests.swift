@@ -268,9 +268,34 @@ final class SyncRunTests: XCTestCase {
             INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind) VALUES (7, 'staff', 'S1', 'title', 'Aide', 'Teacher', 'updated');
             """)
         let store = try RosterStore(path: w.database)
-        XCTAssertEqual(try raw.userVersion, 2)
+        XCTAssertEqual(try raw.userVersion, Schema.currentVersion)
         XCTAssertEqual(try store.history(entity: .staff, id: "S1").map(\.change.new), ["Teacher"])
-        for table in ["user_attachments", "user_roles", "user_schools", "user_ledgers"] { XCTAssertTrue(try raw.tableExists(table), table) }
+        for table in ["user_attachments", "user_roles", "user_schools", "user_ledgers", "role_basis"] { XCTAssertTrue(try raw.tableExists(table), table) }
+    }
+
+    /// Version 2 to 3: users and their roles stay; the role basis starts empty, so the first
+    /// run after the upgrade recomputes every user (R7).
+    func testR7MigrationFromVersion2RecomputesEveryoneOnce() throws {
+        let w = Workspace()
+        let c = w.configure()
+        try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)
+        let raw = try SQLiteDatabase(path: w.database)
+        try raw.transaction {
+            try Schema.migrations[0](raw)
+            try Schema.migrations[1](raw)
+            try raw.setUserVersion(2)
+        }
+        try raw.execute("""
+            INSERT INTO users (username, email, approved, created_at) VALUES ('u1', 'user1@district.org', 1, '2026-01-01T00:00:00Z');
+            INSERT INTO user_roles (username, role, source, school_year) VALUES ('u1', 'Library', 'manual', '');
+            """)
+        w.write("staff.csv", staffCSV(manyStaff(3)))
+        let run = w.sync(c)
+        XCTAssertEqual(run.summary.outcome, .applied, run.summary.error ?? "")
+        XCTAssertEqual(try raw.userVersion, 3)
+        XCTAssertEqual(try w.store().roles(of: "u1").manual, ["Library"])
+        XCTAssertEqual(try w.store().roles(of: "u1").calculated.map(\.role), ["Staff"])
+        XCTAssertNotNil(try w.store().roleBasis())
     }
 
     func testR9SecondWriterIsRefusedNamingThePid() throws {

@@ -10,16 +10,48 @@ public struct EmailNormalizer: Sendable {
         self.aliases = Dictionary(aliases.map { ($0.key.lowercased(), $0.value.lowercased()) }, uniquingKeysWith: { a, _ in a })
     }
 
-    /// The comparison key of an address ("" for none).
+    /// The comparison key of an address ("" for none). Plain ASCII addresses (nearly all
+    /// of them) take a byte path: Foundation's trimming and NFC cost about 4 µs an address,
+    /// which is most of a run that links 200k users.
     public func key(_ email: String) -> String {
-        let trimmed = email.trimmingCharacters(in: .whitespacesAndNewlines)
-        if trimmed.isEmpty { return "" }
-        var text = trimmed.precomposedStringWithCanonicalMapping.lowercased()
-        if let at = text.lastIndex(of: "@") {
+        var text: String
+        if let ascii = Self.asciiKey(email) { text = ascii } else {
+            let trimmed = email.trimmingCharacters(in: .whitespacesAndNewlines)
+            if trimmed.isEmpty { return "" }
+            text = trimmed.precomposedStringWithCanonicalMapping.lowercased()
+        }
+        if !aliases.isEmpty, let at = text.lastIndex(of: "@") {
             let domain = String(text[text.index(after: at)...])
             if let canonical = aliases[domain] { text = String(text[...at]) + canonical }
         }
         return text
+    }
+
+    /// Trimmed and lower-cased, for an all-ASCII address; nil when any byte is not ASCII.
+    static func asciiKey(_ email: String) -> String? {
+        var copy = email
+        var unchanged = false
+        let key = copy.withUTF8 { bytes -> String? in
+            var start = 0, end = bytes.count
+            func isSpace(_ b: UInt8) -> Bool { b == 0x20 || (b >= 0x09 && b <= 0x0D) }
+            while start < end && isSpace(bytes[start]) { start += 1 }
+            while end > start && isSpace(bytes[end - 1]) { end -= 1 }
+            var needsLowering = false
+            for i in start..<end {
+                let b = bytes[i]
+                if b >= 0x80 { return nil }
+                if b >= 0x41 && b <= 0x5A { needsLowering = true }
+            }
+            if start == 0 && end == bytes.count && !needsLowering { unchanged = true; return "" }
+            return String(unsafeUninitializedCapacity: end - start) { out in
+                for i in start..<end {
+                    let b = bytes[i]
+                    out[i - start] = (b >= 0x41 && b <= 0x5A) ? b + 0x20 : b
+                }
+                return end - start
+            }
+        }
+        return unchanged ? email : key
     }
 }
 

@@ -2,10 +2,24 @@
 /// should hold. Kept as one set of statements so that a full recompute is one pass of
 /// SQLite joins (indexes on the keys) instead of a loop over users.
 enum RoleRules {
+    /// Bumped whenever the rules change, so that the next run recomputes every user.
+    static let version = 1
+
+    /// The statements for every user, or (`scoped`) only for the users in `temp.dirty_users`.
+    static func statements(scoped: Bool) -> [String] {
+        template.map { sql in
+            sql.replacingOccurrences(of: "FROM user_attachments a", with: scoped ? "FROM temp.dirty_users d JOIN user_attachments a ON a.username = d.username" : "FROM user_attachments a")
+                .replacingOccurrences(of: "FROM links l", with: scoped ? "FROM temp.dirty_users d JOIN links l ON l.username = d.username" : "FROM links l")
+                .replacingOccurrences(of: "JOIN links l ON l.staff_id = s.staff_id", with: scoped
+                    ? "JOIN links l ON l.staff_id = s.staff_id AND l.username IN (SELECT username FROM temp.dirty_users)"
+                    : "JOIN links l ON l.staff_id = s.staff_id")
+        }
+    }
+
     /// Statements that fill `temp.desired_roles (username, role, school_year)`.
     /// Parameters: ?1 the current school year, ?2 the parent relationships as a JSON array
     /// of lower-case names.
-    static let statements: [String] = [
+    static let template: [String] = [
         // Staff: linked to an active staff member.
         """
         INSERT OR IGNORE INTO temp.desired_roles

@@ -136,8 +136,9 @@ extension RosterStore {
                     try log.bind(5, c.old); try log.bind(6, c.new); try log.bind(7, c.kind.rawValue)
                     try log.run()
                 }
-                let roles = try planRoles(schoolYear: settings.schoolYear, parentRelationships: settings.parentRelationships)
+                let roles = try planRoles(settings)
                 try applyRoles(roles, runID: runID)
+                try recordRoleBasis(settings)
                 for (kind, n) in counts { summary.entities[kind.rawValue] = n }
                 summary.staff = counts[.staff] ?? RecordCounts()
                 summary.linksMade = changes.filter { $0.kind == .linked }.count

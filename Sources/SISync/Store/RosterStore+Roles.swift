@@ -1,22 +1,41 @@
 import Foundation
 
 extension RosterStore {
+    /// Above this many changed inputs a full recompute is cheaper than finding the users.
+    static let incrementalLimit = 50_000
+
     /// Plans R7 against the database as it is now (inside the run's transaction, after the
     /// records and links were written): the calculated roles to grant and to revoke.
-    func planRoles(schoolYear: String, parentRelationships: [String]) throws -> RolePlan {
+    /// With `changes`, and when the school year, parent relationships and rules are those of
+    /// the last computation, only users whose inputs changed (this run's records and links,
+    /// and administrators' changes since) are recomputed; otherwise every user is. Both give
+    /// the same result (tested).
+    func planRoles(_ settings: RoleSettings, changes: RoleInputChanges? = nil) throws -> RolePlan {
+        let relationships = String(decoding: try JSONEncoder().encode(settings.parentRelationships.map { $0.lowercased() }), as: UTF8.self)
         try database.execute("""
             CREATE TEMP TABLE IF NOT EXISTS desired_roles (
               username TEXT NOT NULL COLLATE NOCASE, role TEXT NOT NULL, school_year TEXT NOT NULL,
               PRIMARY KEY (username, role, school_year)) WITHOUT ROWID;
+            CREATE TEMP TABLE IF NOT EXISTS dirty_users (username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE) WITHOUT ROWID;
             DELETE FROM temp.desired_roles;
+            DELETE FROM temp.dirty_users;
             """)
-        let relationships = String(decoding: try JSONEncoder().encode(parentRelationships.map { $0.lowercased() }), as: UTF8.self)
-        for sql in RoleRules.statements {
+        var scoped = false
+        if let changes, changes.count <= Self.incrementalLimit, let basis = try roleBasis(),
+           basis.schoolYear == settings.schoolYear, basis.parentRelationships == relationships, basis.rulesVersion == RoleRules.version {
+            scoped = true
+            try markDirtyUsers(changes, sinceChange: basis.lastChangeID)
+            let count = try database.prepare("SELECT count(*) FROM temp.dirty_users")
+            _ = try count.step()
+            if count.int(0) == 0 { return RolePlan() }
+        }
+        for sql in RoleRules.statements(scoped: scoped) {
             let s = try database.prepare(sql)
-            if sql.contains("?1") { try s.bind(1, schoolYear) }
+            if sql.contains("?1") { try s.bind(1, settings.schoolYear) }
             if sql.contains("?2") { try s.bind(2, relationships) }
             try s.run()
         }
+        let users = scoped ? "AND d.username IN (SELECT username FROM temp.dirty_users)" : ""
         var plan = RolePlan()
         let grants = try database.prepare("""
             SELECT d.username, d.role, d.school_year FROM temp.desired_roles d
@@ -26,13 +45,111 @@ extension RosterStore {
             """)
         try grants.forEachRow { plan.granted.append(CalculatedRole(username: $0.text(0), role: $0.text(1), schoolYear: $0.text(2))) }
         let revokes = try database.prepare("""
-            SELECT r.username, r.role, r.school_year FROM user_roles r
-            WHERE r.source = 'calculated' AND NOT EXISTS (
-              SELECT 1 FROM temp.desired_roles d WHERE d.username = r.username AND d.role = r.role AND d.school_year = r.school_year)
-            ORDER BY r.username COLLATE NOCASE, r.role, r.school_year
+            SELECT d.username, d.role, d.school_year FROM user_roles d
+            WHERE d.source = 'calculated' \(users) AND NOT EXISTS (
+              SELECT 1 FROM temp.desired_roles w WHERE w.username = d.username AND w.role = d.role AND w.school_year = d.school_year)
+            ORDER BY d.username COLLATE NOCASE, d.role, d.school_year
             """)
         try revokes.forEachRow { plan.revoked.append(CalculatedRole(username: $0.text(0), role: $0.text(1), schoolYear: $0.text(2))) }
         return plan
+    }
+
+    /// What roles were last computed from.
+    struct RoleBasis {
+        var schoolYear: String
+        var parentRelationships: String
+        var rulesVersion: Int
+        var lastChangeID: Int64
+    }
+
+    func roleBasis() throws -> RoleBasis? {
+        let s = try database.prepare("SELECT school_year, parent_relationships, rules_version, last_change_id FROM role_basis WHERE id = 1")
+        return try s.step() ? RoleBasis(schoolYear: s.text(0), parentRelationships: s.text(1), rulesVersion: s.int(2), lastChangeID: s.int64(3)) : nil
+    }
+
+    /// Records the basis of the roles just applied (inside the same transaction).
+    func recordRoleBasis(_ settings: RoleSettings) throws {
+        let relationships = String(decoding: try JSONEncoder().encode(settings.parentRelationships.map { $0.lowercased() }), as: UTF8.self)
+        let s = try database.prepare("""
+            INSERT OR REPLACE INTO role_basis (id, school_year, parent_relationships, rules_version, last_change_id)
+            VALUES (1, ?, ?, ?, (SELECT coalesce(max(change_id), 0) FROM changes))
+            """)
+        try s.bind(1, settings.schoolYear); try s.bind(2, relationships); try s.bind(3, RoleRules.version)
+        try s.run()
+    }
+
+    /// Fills `temp.dirty_users` with the users the changed inputs reach.
+    private func markDirtyUsers(_ changes: RoleInputChanges, sinceChange: Int64) throws {
+        try database.execute("""
+            CREATE TEMP TABLE IF NOT EXISTS changed_staff (id TEXT PRIMARY KEY) WITHOUT ROWID;
+            CREATE TEMP TABLE IF NOT EXISTS changed_students (id TEXT PRIMARY KEY) WITHOUT ROWID;
+            CREATE TEMP TABLE IF NOT EXISTS changed_households (id TEXT PRIMARY KEY) WITHOUT ROWID;
+            CREATE TEMP TABLE IF NOT EXISTS changed_applicants (id TEXT PRIMARY KEY) WITHOUT ROWID;
+            CREATE TEMP TABLE IF NOT EXISTS changed_attribute_records (type TEXT, id TEXT, PRIMARY KEY (type, id)) WITHOUT ROWID;
+            DELETE FROM temp.changed_staff; DELETE FROM temp.changed_students; DELETE FROM temp.changed_households;
+            DELETE FROM temp.changed_applicants; DELETE FROM temp.changed_attribute_records;
+            """)
+        func fill(_ table: String, _ values: Set<String>, column: String = "id") throws {
+            guard !values.isEmpty else { return }
+            let s = try database.prepare("INSERT OR IGNORE INTO temp.\(table) (\(column)) VALUES (?)")
+            for v in values { try s.bind(1, v); try s.run() }
+        }
+        try fill("changed_staff", changes.staff.union(changes.formerEvaluators))
+        try fill("changed_students", changes.students)
+        try fill("changed_households", changes.households)
+        try fill("changed_applicants", changes.applicants)
+        if !changes.attributeRecords.isEmpty {
+            let s = try database.prepare("INSERT OR IGNORE INTO temp.changed_attribute_records (type, id) VALUES (lower(?), ?)")
+            for r in changes.attributeRecords { try s.bind(1, r.type); try s.bind(2, r.id); try s.run() }
+        }
+        try fill("dirty_users", changes.users, column: "username")
+        var statements: [String] = [
+            // Administrators' changes since the last computation (attachments, links, new users).
+            "INSERT OR IGNORE INTO temp.dirty_users SELECT record_id FROM changes WHERE change_id > ?1 AND run_id IS NULL AND entity = 'users'",
+        ]
+        if !changes.applicants.isEmpty {
+            statements += [
+                // Evaluators the changed applicants name now (their former ones are already in).
+                """
+                INSERT OR IGNORE INTO temp.changed_staff
+                WITH RECURSIVE evaluator(rest, staff_id) AS (
+                  SELECT ap.evaluator_staff_ids || ';', NULL FROM temp.changed_applicants c JOIN applicants ap ON ap.applicant_id = c.id
+                  UNION ALL
+                  SELECT substr(rest, instr(rest, ';') + 1), substr(rest, 1, instr(rest, ';') - 1) FROM evaluator WHERE rest <> ''
+                )
+                SELECT DISTINCT staff_id FROM evaluator WHERE staff_id IS NOT NULL AND staff_id <> ''
+                """,
+                """
+                INSERT OR IGNORE INTO temp.dirty_users
+                SELECT a.username FROM user_attachments a
+                JOIN household_relationships r ON r.household_id = a.record_id AND r.record_type = 'applicant'
+                JOIN temp.changed_applicants c ON c.id = r.record_id
+                WHERE a.kind = 'household'
+                """,
+            ]
+        }
+        if !changes.students.isEmpty {
+            statements += [
+                "INSERT OR IGNORE INTO temp.dirty_users SELECT a.username FROM temp.changed_students c JOIN user_attachments a ON a.kind = 'student' AND a.record_id = c.id",
+                """
+                INSERT OR IGNORE INTO temp.dirty_users
+                SELECT a.username FROM user_attachments a
+                JOIN household_relationships r ON r.household_id = a.record_id AND r.record_type = 'student'
+                JOIN temp.changed_students c ON c.id = r.record_id
+                WHERE a.kind = 'household'
+                """,
+            ]
+        }
+        statements += [
+            "INSERT OR IGNORE INTO temp.dirty_users SELECT l.username FROM temp.changed_staff c JOIN links l ON l.staff_id = c.id",
+            "INSERT OR IGNORE INTO temp.dirty_users SELECT a.username FROM temp.changed_households c JOIN user_attachments a ON a.kind = 'household' AND a.record_id = c.id",
+            "INSERT OR IGNORE INTO temp.dirty_users SELECT a.username FROM temp.changed_attribute_records c JOIN user_attachments a ON a.kind = c.type AND a.record_id = c.id",
+        ]
+        for sql in statements {
+            let s = try database.prepare(sql)
+            if sql.contains("?1") { try s.bind(1, sinceChange) }
+            try s.run()
+        }
     }
 
     /// Writes a role plan and its audit entries (inside the run's transaction).

@@ -135,7 +135,7 @@ public final class RosterStore {
                 try applyEntity(p, rows: plan.snapshot?.entities[p.kind], runID: runID, stamp: stamp, checkStop: checkStop)
             }
             try applyLinks(plan.links, stamp: stamp, actor: summary.actor)
-            let roles = try planRoles(schoolYear: settings.schoolYear, parentRelationships: settings.parentRelationships)
+            let roles = try planRoles(settings, changes: RoleInputChanges(plan))
             guard commit else { return roles }
             let log = try database.prepare("""
                 INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -153,6 +153,7 @@ public final class RosterStore {
                 try checkStop()
             }
             try applyRoles(roles, runID: runID)
+            try recordRoleBasis(settings)
             var finished = summary
             finished.rolesGranted = roles.granted.count
             finished.rolesRevoked = roles.revoked.count

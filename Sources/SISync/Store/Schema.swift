@@ -5,6 +5,7 @@ public enum Schema {
     nonisolated(unsafe) static let migrations: [(SQLiteDatabase) throws -> Void] = [
         migrateToVersion1,
         migrateToVersion2,
+        migrateToVersion3,
     ]
 
     public static var currentVersion: Int32 { Int32(migrations.count) }
@@ -174,5 +175,20 @@ public enum Schema {
         }
         try db.execute("CREATE INDEX staff_by_email ON staff (email COLLATE NOCASE)")
         try db.execute(changeLogView)
+    }
+
+    /// Version 3: what the calculated roles were last computed from (school year, parent
+    /// relationships, rules version, and the last change-log entry they saw), so that a run
+    /// recomputes only the users whose inputs changed, and everyone when the basis did.
+    static func migrateToVersion3(_ db: SQLiteDatabase) throws {
+        try db.execute("""
+            CREATE TABLE role_basis (
+              id INTEGER PRIMARY KEY CHECK (id = 1),
+              school_year TEXT NOT NULL,
+              parent_relationships TEXT NOT NULL,
+              rules_version INTEGER NOT NULL,
+              last_change_id INTEGER NOT NULL
+            );
+            """)
     }
 }
