@@ -110,7 +110,7 @@ final class RolesTests: XCTestCase {
         writeSchool(w)
         _ = w.sync(c)
         addUsers(w)
-        _ = w.sync(c)
+        let granting = w.sync(c)
         // Kim withdraws, the applicant is copied into the SIS: roles go, as changes of the run.
         writeSchool(w, st1Status: "Withdrawn", a1Status: "Copied")
         let run = w.sync(c)
@@ -123,6 +123,12 @@ final class RolesTests: XCTestCase {
         let revoked = try w.store().changes(runID: run.summary.runID!).map(\.change).filter { $0.kind == .roleRevoked }
         XCTAssertEqual(Set(revoked.map { "\($0.id):\($0.old ?? "")" }),
                        ["kim:Student", "mom:Parent", "vale:Applicant", "ana:Admissions Evaluator"])
+        // R8: the grant (recorded by the role while it is held) stays in the history after the revocation.
+        let history = try w.store().userHistory("kim").filter { $0.change.field == "role" }
+        XCTAssertEqual(history.map(\.change.kind), [.roleGranted, .roleGranted, .roleRevoked])
+        XCTAssertEqual(history.last?.runID, run.summary.runID)
+        XCTAssertEqual(history.first { $0.change.new == "Student" }?.runID, granting.summary.runID)
+        XCTAssertTrue(try w.store().changes(runID: granting.summary.runID!).contains { $0.change == Change(entity: "users", id: "kim", field: "role", old: nil, new: "Student", kind: .roleGranted) })
         // Staff who leave lose Staff but keep the link (R6).
         w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org"), ("S2", "Ben", "Okafor", "ben@district.org"),
                                        ("S3", "Cleo", "Park", "cleo@district.org")], status: ["S1": "inactive"]))

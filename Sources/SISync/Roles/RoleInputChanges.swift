@@ -27,8 +27,17 @@ public struct RoleInputChanges: Sendable, Equatable {
         staff.count + students.count + households.count + applicants.count + formerEvaluators.count + attributeRecords.count + users.count
     }
 
-    /// What `plan` changes, after it is applied.
-    public init(_ plan: Plan) {
+    /// More inputs changed than `limit`: recompute everyone instead.
+    public var exceedsLimit = false
+
+    /// What `plan` changes, after it is applied. Past `limit` changed records it stops
+    /// collecting and says so (a first import touches every record).
+    public init(_ plan: Plan, limit: Int = .max) {
+        let total = plan.entities.reduce(0) { $0 + $1.additions.count + $1.updates.count } + plan.links.changes.count
+        if total > limit {
+            exceedsLimit = true
+            return
+        }
         for p in plan.entities {
             let rows = plan.snapshot?.entities[p.kind]
             var keys: [String] = []

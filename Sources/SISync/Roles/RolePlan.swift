@@ -20,17 +20,24 @@ public struct CalculatedRole: Sendable, Hashable, Comparable {
 }
 
 /// The roles a run grants and revokes (R7): recomputed from the data on every run,
-/// manual roles never touched.
+/// manual roles never touched. A first import grants hundreds of thousands, so the plan
+/// carries the counts and the first `listed` of each; the store applies the full sets.
 public struct RolePlan: Sendable, Equatable {
+    public static let listed = 1000
+
     public var granted: [CalculatedRole] = []
     public var revoked: [CalculatedRole] = []
+    public var grantedCount = 0
+    public var revokedCount = 0
 
     public init(granted: [CalculatedRole] = [], revoked: [CalculatedRole] = []) {
         self.granted = granted
         self.revoked = revoked
+        grantedCount = granted.count
+        revokedCount = revoked.count
     }
 
-    public var isEmpty: Bool { granted.isEmpty && revoked.isEmpty }
+    public var isEmpty: Bool { grantedCount == 0 && revokedCount == 0 }
 
     /// The five roles R7 derives by name; attribute roles take their attribute's name.
     public static let fixedNames = ["Staff", "Student", "Parent", "Applicant", "Admissions Evaluator"]

@@ -131,17 +131,21 @@ public struct SyncRun {
         if options.dryRun {
             // Applied and rolled back, to see the roles this run would grant and revoke.
             plan.roles = try store.apply(plan, summary: summary, roles: roleSettings, now: started, stop: stop, commit: false)
-            summary.rolesGranted = plan.roles.granted.count
-            summary.rolesRevoked = plan.roles.revoked.count
+            summary.rolesGranted = plan.roles.grantedCount
+            summary.rolesRevoked = plan.roles.revokedCount
             return plan
         }
         let total = plan.entities.reduce(0) { $0 + $1.additions.count + $1.updates.count }
         log.log(LogEvent(.runApplying, .info, "run \(summary.runID ?? 0): applying changes to \(total) records in one transaction", fields: runField))
         // Unchanged runs go through here too: links and roles change outside the export (R3).
-        plan.roles = try store.apply(plan, summary: finished(summary), roles: roleSettings, now: started, stop: stop)
-        summary.rolesGranted = plan.roles.granted.count
-        summary.rolesRevoked = plan.roles.revoked.count
-        summary.timings.append(("apply", phase.lap()))
+        summary.timings.append(("links", phase.lap()))
+        var applyPhases: [(String, Double)] = []
+        plan.roles = try store.apply(plan, summary: finished(summary), roles: roleSettings, now: started, stop: stop,
+                                     phase: { applyPhases.append(($0, phase.lap())) })
+        summary.rolesGranted = plan.roles.grantedCount
+        summary.rolesRevoked = plan.roles.revokedCount
+        applyPhases.append(("commit", phase.lap()))
+        summary.timings += applyPhases
         logChanges(plan, runID: summary.runID)
         do { try store.pruneHistory(days: configuration.historyDays, now: started) } catch {
             log.log(LogEvent(.runFailed, .warning, "could not prune history older than \(configuration.historyDays) days: \(error)", fields: runField))
@@ -199,7 +203,7 @@ public struct SyncRun {
                                  fields: runField + [("SISYNC_USERNAME", user), ("SISYNC_STAFF_ID", staff)]))
             }
         }
-        let roleDetail: LogPriority = plan.roles.granted.count + plan.roles.revoked.count > 100 ? .debug : .info
+        let roleDetail: LogPriority = plan.roles.grantedCount + plan.roles.revokedCount > 100 ? .debug : .info
         for r in plan.roles.granted {
             log.log(LogEvent(.roleGranted, roleDetail, "user \(r.username) granted \(r.label)", fields: runField + [("SISYNC_USERNAME", r.username), ("SISYNC_ROLE", r.role)]))
         }

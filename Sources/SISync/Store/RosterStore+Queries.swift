@@ -82,7 +82,16 @@ extension RosterStore {
                 out.append(StoredChange(runID: runID, at: run.startedAt, actor: run.actor, change: Change(entity: kind.rawValue, id: id, kind: .added)))
             }
         }
-        return out + (try collectChanges(s))
+        out += try collectChanges(s)
+        // Calculated roles granted by the run are recorded by their `granted_run`.
+        let g = try database.prepare("SELECT username, role, school_year FROM user_roles WHERE granted_run = ? ORDER BY username COLLATE NOCASE, role, school_year")
+        try g.bind(1, runID)
+        try g.forEachRow { row in
+            let role = CalculatedRole(username: row.text(0), role: row.text(1), schoolYear: row.text(2))
+            out.append(StoredChange(runID: runID, at: run.startedAt, actor: run.actor,
+                                    change: Change(entity: "users", id: role.username, field: "role", old: nil, new: role.label, kind: .roleGranted)))
+        }
+        return out
     }
 
     /// The history of one record, oldest first.
@@ -166,7 +175,21 @@ extension RosterStore {
             FROM changes c LEFT JOIN runs r USING (run_id) WHERE c.entity = 'users' AND c.record_id = ? COLLATE NOCASE ORDER BY c.change_id
             """)
         try s.bind(1, username)
-        return try collectChanges(s)
+        var out = try collectChanges(s)
+        let g = try database.prepare("""
+            SELECT g.granted_run, r.started_at, r.actor, g.username, g.role, g.school_year FROM user_roles g JOIN runs r ON r.run_id = g.granted_run
+            WHERE g.username = ? AND g.granted_run IS NOT NULL ORDER BY g.granted_run, g.role, g.school_year
+            """)
+        try g.bind(1, username)
+        try g.forEachRow { row in
+            let role = CalculatedRole(username: row.text(3), role: row.text(4), schoolYear: row.text(5))
+            out.append(StoredChange(runID: row.int64(0), at: row.text(1), actor: row.text(2),
+                                    change: Change(entity: "users", id: role.username, field: "role", old: nil, new: role.label, kind: .roleGranted)))
+        }
+        // Oldest first: by time, then run; entries of one run keep their recorded order.
+        return out.enumerated().sorted {
+            ($0.element.at, $0.element.runID ?? 0, $0.offset) < ($1.element.at, $1.element.runID ?? 0, $1.offset)
+        }.map(\.element)
     }
 
     /// Usernames linked to a staff record.

@@ -143,8 +143,8 @@ extension RosterStore {
                 summary.staff = counts[.staff] ?? RecordCounts()
                 summary.linksMade = changes.filter { $0.kind == .linked }.count
                 summary.linksRemoved = changes.filter { $0.kind == .unlinked }.count
-                summary.rolesGranted = roles.granted.count
-                summary.rolesRevoked = roles.revoked.count
+                summary.rolesGranted = roles.grantedCount
+                summary.rolesRevoked = roles.revokedCount
                 summary.finishedAt = Timestamp.format(Date())
                 try finishRun(summary)
             }

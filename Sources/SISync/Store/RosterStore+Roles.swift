@@ -21,7 +21,7 @@ extension RosterStore {
             DELETE FROM temp.dirty_users;
             """)
         var scoped = false
-        if let changes, changes.count <= Self.incrementalLimit, let basis = try roleBasis(),
+        if let changes, !changes.exceedsLimit, changes.count <= Self.incrementalLimit, let basis = try roleBasis(),
            basis.schoolYear == settings.schoolYear, basis.parentRelationships == relationships, basis.rulesVersion == RoleRules.version {
             scoped = true
             try markDirtyUsers(changes, sinceChange: basis.lastChangeID)
@@ -36,21 +36,31 @@ extension RosterStore {
             try s.run()
         }
         let users = scoped ? "AND d.username IN (SELECT username FROM temp.dirty_users)" : ""
-        var plan = RolePlan()
-        let grants = try database.prepare("""
+        try database.execute("""
+            CREATE TEMP TABLE IF NOT EXISTS role_grants (username TEXT NOT NULL COLLATE NOCASE, role TEXT NOT NULL, school_year TEXT NOT NULL);
+            CREATE TEMP TABLE IF NOT EXISTS role_revokes (username TEXT NOT NULL COLLATE NOCASE, role TEXT NOT NULL, school_year TEXT NOT NULL);
+            DELETE FROM temp.role_grants;
+            DELETE FROM temp.role_revokes;
+            INSERT INTO temp.role_grants
             SELECT d.username, d.role, d.school_year FROM temp.desired_roles d
             WHERE NOT EXISTS (SELECT 1 FROM user_roles r WHERE r.username = d.username AND r.source = 'calculated'
                               AND r.role = d.role AND r.school_year = d.school_year)
-            ORDER BY d.username COLLATE NOCASE, d.role, d.school_year
-            """)
-        try grants.forEachRow { plan.granted.append(CalculatedRole(username: $0.text(0), role: $0.text(1), schoolYear: $0.text(2))) }
-        let revokes = try database.prepare("""
+            ORDER BY d.username COLLATE NOCASE, d.role, d.school_year;
+            INSERT INTO temp.role_revokes
             SELECT d.username, d.role, d.school_year FROM user_roles d
             WHERE d.source = 'calculated' \(users) AND NOT EXISTS (
               SELECT 1 FROM temp.desired_roles w WHERE w.username = d.username AND w.role = d.role AND w.school_year = d.school_year)
-            ORDER BY d.username COLLATE NOCASE, d.role, d.school_year
+            ORDER BY d.username COLLATE NOCASE, d.role, d.school_year;
             """)
-        try revokes.forEachRow { plan.revoked.append(CalculatedRole(username: $0.text(0), role: $0.text(1), schoolYear: $0.text(2))) }
+        var plan = RolePlan()
+        for (table, isGrant) in [("role_grants", true), ("role_revokes", false)] {
+            let count = try database.prepare("SELECT count(*) FROM temp.\(table)")
+            _ = try count.step()
+            let sample = try database.prepare("SELECT username, role, school_year FROM temp.\(table) ORDER BY rowid LIMIT \(RolePlan.listed)")
+            var roles: [CalculatedRole] = []
+            try sample.forEachRow { roles.append(CalculatedRole(username: $0.text(0), role: $0.text(1), schoolYear: $0.text(2))) }
+            if isGrant { plan.granted = roles; plan.grantedCount = count.int(0) } else { plan.revoked = roles; plan.revokedCount = count.int(0) }
+        }
         return plan
     }
 
@@ -152,25 +162,38 @@ extension RosterStore {
         }
     }
 
-    /// Writes a role plan and its audit entries (inside the run's transaction).
+    /// Writes the role changes `planRoles` left in `temp.role_grants` and `temp.role_revokes`
+    /// (inside the run's transaction), set-based. A grant is recorded by the role's
+    /// `granted_run` (as additions are by `added_run`); when a role is revoked, its grant
+    /// moves into the change log next to the revocation, so the history stays whole.
     func applyRoles(_ plan: RolePlan, runID: Int64?) throws {
         guard !plan.isEmpty else { return }
-        let grant = try database.prepare("INSERT OR IGNORE INTO user_roles (username, role, source, school_year) VALUES (?, ?, 'calculated', ?)")
-        let revoke = try database.prepare("DELETE FROM user_roles WHERE username = ? AND role = ? AND source = 'calculated' AND school_year = ?")
-        let log = try database.prepare("""
-            INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind) VALUES (?, 'users', ?, 'role', ?, ?, ?)
-            """)
-        for r in plan.granted {
-            try grant.bind(1, r.username); try grant.bind(2, r.role); try grant.bind(3, r.schoolYear)
-            try grant.run()
-            try log.bind(1, runID); try log.bind(2, r.username); try log.bind(3, nil as String?); try log.bind(4, r.label); try log.bind(5, ChangeKind.roleGranted.rawValue)
-            try log.run()
-        }
-        for r in plan.revoked {
-            try revoke.bind(1, r.username); try revoke.bind(2, r.role); try revoke.bind(3, r.schoolYear)
-            try revoke.run()
-            try log.bind(1, runID); try log.bind(2, r.username); try log.bind(3, r.label); try log.bind(4, nil as String?); try log.bind(5, ChangeKind.roleRevoked.rawValue)
-            try log.run()
+        let label = "CASE WHEN x.school_year = '' THEN x.role ELSE x.role || ' (' || x.school_year || ')' END"
+        let statements = [
+            """
+            INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind)
+            SELECT x.granted_run, 'users', x.username, 'role', NULL, \(label), 'role_granted'
+            FROM temp.role_revokes v JOIN user_roles x ON x.username = v.username AND x.source = 'calculated' AND x.role = v.role AND x.school_year = v.school_year
+            WHERE x.granted_run IS NOT NULL ORDER BY x.granted_run
+            """,
+            """
+            INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind)
+            SELECT ?1, 'users', x.username, 'role', \(label), NULL, 'role_revoked' FROM temp.role_revokes x ORDER BY x.rowid
+            """,
+            """
+            DELETE FROM user_roles WHERE source = 'calculated' AND EXISTS (
+              SELECT 1 FROM temp.role_revokes v WHERE v.username = user_roles.username AND v.role = user_roles.role AND v.school_year = user_roles.school_year)
+            """,
+            """
+            INSERT OR IGNORE INTO user_roles (username, role, source, school_year, granted_run)
+            SELECT x.username, x.role, 'calculated', x.school_year, ?1 FROM temp.role_grants x ORDER BY x.rowid
+            """,
+        ]
+        for sql in statements {
+            if sql.hasPrefix("DELETE") && plan.revokedCount == 0 { continue }
+            let s = try database.prepare(sql)
+            if sql.contains("?1") { try s.bind(1, runID) }
+            try s.run()
         }
     }
 

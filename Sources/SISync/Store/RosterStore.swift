@@ -122,7 +122,7 @@ public final class RosterStore {
     /// rolls back, so that it can show the roles the run would grant and revoke.
     @discardableResult
     public func apply(_ plan: Plan, summary: RunSummary, roles settings: RoleSettings, now: Date,
-                      stop: StopSignal?, commit: Bool = true) throws -> RolePlan {
+                      stop: StopSignal?, commit: Bool = true, phase: (String) -> Void = { _ in }) throws -> RolePlan {
         let runID = summary.runID ?? 0
         let stamp = Timestamp.format(now)
         return try database.transaction(commit: commit) {
@@ -134,8 +134,10 @@ public final class RosterStore {
             for p in plan.entities {
                 try applyEntity(p, rows: plan.snapshot?.entities[p.kind], runID: runID, stamp: stamp, checkStop: checkStop)
             }
+            phase("records")
             try applyLinks(plan.links, stamp: stamp, actor: summary.actor)
-            let roles = try planRoles(settings, changes: RoleInputChanges(plan))
+            let roles = try planRoles(settings, changes: RoleInputChanges(plan, limit: Self.incrementalLimit))
+            phase("roles")
             guard commit else { return roles }
             let log = try database.prepare("""
                 INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -155,9 +157,10 @@ public final class RosterStore {
             try applyRoles(roles, runID: runID)
             try recordRoleBasis(settings)
             var finished = summary
-            finished.rolesGranted = roles.granted.count
-            finished.rolesRevoked = roles.revoked.count
+            finished.rolesGranted = roles.grantedCount
+            finished.rolesRevoked = roles.revokedCount
             try finishRun(finished)
+            phase("log")
             return roles
         }
     }

@@ -41,12 +41,17 @@ public enum Schema {
     /// Additions are not copied into `changes`: a record's `added_run` says which run added
     /// it (a first import of a million rows would otherwise double the database). The view
     /// `change_log` shows both as one audit trail.
-    static var changeLogView: String {
+    static func changeLogView(rolesGrantedByRun: Bool = false) -> String {
         var parts = ["SELECT run_id, entity, record_id, field, old_value, new_value, kind FROM changes"]
         // (Version 1 had the same columns; administrator changes have a NULL run_id.)
         for kind in EntityKind.allCases {
             let id = kind.keyColumns.count == 1 ? kind.keyColumns[0] : kind.keyColumns.joined(separator: " || '/' || ")
             parts.append("SELECT added_run, '\(kind.rawValue)', \(id), NULL, NULL, NULL, 'added' FROM \(kind.table)")
+        }
+        if rolesGrantedByRun {
+            parts.append("""
+                SELECT granted_run, 'users', username, 'role', NULL, CASE WHEN school_year = '' THEN role ELSE role || ' (' || school_year || ')' END, 'role_granted' FROM user_roles WHERE granted_run IS NOT NULL
+                """)
         }
         return "CREATE VIEW change_log (run_id, entity, record_id, field, old_value, new_value, kind) AS\n  " + parts.joined(separator: "\n  UNION ALL ")
     }
@@ -100,7 +105,7 @@ public enum Schema {
               PRIMARY KEY (username, ledger)
             ) WITHOUT ROWID;
             """)
-        try db.execute(changeLogView)
+        try db.execute(changeLogView())
     }
 
     static func migrateToVersion1(_ db: SQLiteDatabase) throws {
@@ -174,10 +179,12 @@ public enum Schema {
             try db.execute("CREATE INDEX \(kind.table)_missing ON \(kind.table) (missing_since) WHERE missing_since IS NOT NULL")
         }
         try db.execute("CREATE INDEX staff_by_email ON staff (email COLLATE NOCASE)")
-        try db.execute(changeLogView)
+        try db.execute(changeLogView())
     }
 
-    /// Version 3: what the calculated roles were last computed from (school year, parent
+    /// Version 3: a calculated role's `granted_run` records its grant (a first import grants
+    /// hundreds of thousands; copying each into `changes` doubled the write). And what the
+    /// calculated roles were last computed from (school year, parent
     /// relationships, rules version, and the last change-log entry they saw), so that a run
     /// recomputes only the users whose inputs changed, and everyone when the basis did.
     static func migrateToVersion3(_ db: SQLiteDatabase) throws {
@@ -189,6 +196,9 @@ public enum Schema {
               rules_version INTEGER NOT NULL,
               last_change_id INTEGER NOT NULL
             );
+            ALTER TABLE user_roles ADD COLUMN granted_run INTEGER;
+            DROP VIEW change_log;
             """)
+        try db.execute(changeLogView(rolesGrantedByRun: true))
     }
 }
