@@ -7,12 +7,10 @@ enum RoleRules {
 
     /// The statements for every user, or (`scoped`) only for the users in `temp.dirty_users`.
     static func statements(scoped: Bool) -> [String] {
+        // CROSS JOIN fixes the join order in SQLite: start from the few changed users.
         template.map { sql in
-            sql.replacingOccurrences(of: "FROM user_attachments a", with: scoped ? "FROM temp.dirty_users d JOIN user_attachments a ON a.username = d.username" : "FROM user_attachments a")
-                .replacingOccurrences(of: "FROM links l", with: scoped ? "FROM temp.dirty_users d JOIN links l ON l.username = d.username" : "FROM links l")
-                .replacingOccurrences(of: "JOIN links l ON l.staff_id = s.staff_id", with: scoped
-                    ? "JOIN links l ON l.staff_id = s.staff_id AND l.username IN (SELECT username FROM temp.dirty_users)"
-                    : "JOIN links l ON l.staff_id = s.staff_id")
+            sql.replacingOccurrences(of: "FROM user_attachments a", with: scoped ? "FROM temp.dirty_users d CROSS JOIN user_attachments a ON a.username = d.username" : "FROM user_attachments a")
+                .replacingOccurrences(of: "FROM links l", with: scoped ? "FROM temp.dirty_users d CROSS JOIN links l ON l.username = d.username" : "FROM links l")
         }
     }
 
@@ -51,17 +49,23 @@ enum RoleRules {
           AND lower(r.relationship) IN (SELECT value FROM json_each(?2))
         """,
         // Admissions Evaluator: linked to an active staff member named by an active applicant.
+        // The named staff are collected once, then joined (a recursive CTE inside the join
+        // was evaluated far more often than once).
         """
-        INSERT OR IGNORE INTO temp.desired_roles
+        INSERT OR IGNORE INTO temp.evaluator_staff
         WITH RECURSIVE evaluator(rest, staff_id) AS (
           SELECT evaluator_staff_ids || ';', NULL FROM applicants
           WHERE active = 1 AND lower(status) <> 'copied' AND evaluator_staff_ids <> ''
           UNION ALL
           SELECT substr(rest, instr(rest, ';') + 1), substr(rest, 1, instr(rest, ';') - 1) FROM evaluator WHERE rest <> ''
         )
-        SELECT DISTINCT l.username, 'Admissions Evaluator', '' FROM evaluator e
-        JOIN staff s ON s.staff_id = e.staff_id AND s.active = 1
-        JOIN links l ON l.staff_id = s.staff_id
+        SELECT staff_id FROM evaluator WHERE staff_id IS NOT NULL AND staff_id <> ''
+        """,
+        """
+        INSERT OR IGNORE INTO temp.desired_roles
+        SELECT l.username, 'Admissions Evaluator', '' FROM links l
+        JOIN staff s ON s.staff_id = l.staff_id AND s.active = 1
+        JOIN temp.evaluator_staff e ON e.staff_id = l.staff_id
         """,
         // Attribute roles: every active attribute on an attached student, household or donor.
         """

@@ -17,6 +17,8 @@ extension RosterStore {
               username TEXT NOT NULL COLLATE NOCASE, role TEXT NOT NULL, school_year TEXT NOT NULL,
               PRIMARY KEY (username, role, school_year)) WITHOUT ROWID;
             CREATE TEMP TABLE IF NOT EXISTS dirty_users (username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE) WITHOUT ROWID;
+            CREATE TEMP TABLE IF NOT EXISTS evaluator_staff (staff_id TEXT NOT NULL PRIMARY KEY) WITHOUT ROWID;
+            DELETE FROM temp.evaluator_staff;
             DELETE FROM temp.desired_roles;
             DELETE FROM temp.dirty_users;
             """)
@@ -181,19 +183,22 @@ extension RosterStore {
             SELECT ?1, 'users', x.username, 'role', \(label), NULL, 'role_revoked' FROM temp.role_revokes x ORDER BY x.rowid
             """,
             """
-            DELETE FROM user_roles WHERE source = 'calculated' AND EXISTS (
-              SELECT 1 FROM temp.role_revokes v WHERE v.username = user_roles.username AND v.role = user_roles.role AND v.school_year = user_roles.school_year)
-            """,
-            """
             INSERT OR IGNORE INTO user_roles (username, role, source, school_year, granted_run)
             SELECT x.username, x.role, 'calculated', x.school_year, ?1 FROM temp.role_grants x ORDER BY x.rowid
             """,
         ]
-        for sql in statements {
-            if sql.hasPrefix("DELETE") && plan.revokedCount == 0 { continue }
+        for (i, sql) in statements.enumerated() {
             let s = try database.prepare(sql)
             if sql.contains("?1") { try s.bind(1, runID) }
             try s.run()
+            guard i == 1, plan.revokedCount > 0 else { continue }
+            // Revoked roles go one by one through the primary key (a set-based DELETE would
+            // scan every role for each revocation).
+            let delete = try database.prepare("DELETE FROM user_roles WHERE username = ? AND source = 'calculated' AND role = ? AND school_year = ?")
+            try database.prepare("SELECT username, role, school_year FROM temp.role_revokes").forEachRow { r in
+                try delete.bind(1, r.text(0)); try delete.bind(2, r.text(1)); try delete.bind(3, r.text(2))
+                try delete.run()
+            }
         }
     }
 
