@@ -200,4 +200,36 @@ final class LinkingRunTests: XCTestCase {
         XCTAssertEqual(w.ctl(["user", "remove", "ann"]).code, 0)
         XCTAssertNil(try w.store().user("Ann"))
     }
+
+    func testR6StoredEmailKeysFollowAliasChangesAndEmailChanges() throws {
+        let w = Workspace()
+        var c = w.configure()
+        w.write("staff.csv", staffCSV([("S1", "Ann", "Lee", "ann@staff.district.org"), ("S2", "Bo", "Ray", "bo@district.org")]))
+        _ = w.sync(c)
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "ann", "--email", "Ann@District.org"]).code, 0)
+        XCTAssertEqual(w.sync(c).summary.linksMade, 0, "no alias yet: the domains differ")
+        // The aliases change: every stored key is remade, and the next run (same export) links her.
+        c = w.configure(linking: "email_domain_aliases = staff.district.org = district.org")
+        let aliased = w.sync(c)
+        XCTAssertEqual(aliased.summary.outcome, .unchanged)
+        XCTAssertEqual(aliased.summary.linksMade, 1)
+        XCTAssertEqual(try w.store().user("ann")?.link?.staffID, "S1")
+        // Her email changes through an import: the stored key is cleared and remade by the run.
+        w.write(w.root + "/users.csv", "username,email\nann,bo@district.org\n")
+        XCTAssertEqual(w.ctl(["user", "import", w.root + "/users.csv"]).code, 0)
+        let moved = w.sync(c)
+        XCTAssertEqual(moved.summary.linksMade, 1)
+        XCTAssertEqual(moved.summary.linksRemoved, 1)
+        XCTAssertEqual(try w.store().user("ann")?.link?.staffID, "S2")
+        // Without the alias, an auto link whose emails no longer match is removed.
+        w.write(w.root + "/users.csv", "username,email\nann,ann@district.org\n")
+        XCTAssertEqual(w.ctl(["user", "import", w.root + "/users.csv"]).code, 0)
+        c = w.configure()
+        XCTAssertEqual(w.sync(c).summary.linksRemoved, 1)
+        XCTAssertNil(try w.store().user("ann")?.link)
+        let db = try SQLiteDatabase(path: w.database)
+        let key = try db.prepare("SELECT email_key FROM users WHERE username = 'ann'")
+        XCTAssertTrue(try key.step())
+        XCTAssertEqual(key.text(0), "ann@district.org")
+    }
 }

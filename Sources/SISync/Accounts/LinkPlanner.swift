@@ -29,6 +29,11 @@ public enum LinkChange: Sendable, Equatable {
 /// The linking part of a run's plan: a value, like the record plan.
 public struct LinkPlan: Sendable, Equatable {
     public var changes: [LinkChange] = []
+    /// Users' email keys to store (new users, changed emails, or all after the aliases
+    /// changed), so that later runs look at only the users that can be affected.
+    public var emailKeys: [String: String] = [:]
+    /// Set when the stored keys were made with other `email_domain_aliases`.
+    public var emailKeyBasis: String?
 
     public var made: Int { changes.reduce(0) { if case .link = $1 { return $0 + 1 }; return $0 } }
     public var removed: Int {

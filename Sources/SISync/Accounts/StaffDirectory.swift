@@ -44,6 +44,9 @@ public struct StaffDirectory: Sendable {
         return StaffDirectory(entries: entries)
     }
 
+    /// Every email key an active staff member has: a user can only gain a link through one.
+    public var activeEmailKeys: Set<String> { Set(activeByEmail.keys) }
+
     /// Active staff whose email key is `key`, sorted by id.
     public func activeStaff(withEmailKey key: String) -> [String] {
         key.isEmpty ? [] : activeByEmail[key] ?? []

@@ -157,14 +157,16 @@ public struct SyncRun {
     /// since users change outside the export).
     private func planLinks(_ plan: Plan, store: RosterStore, now: Date) throws -> LinkPlan {
         let normalizer = EmailNormalizer(aliases: configuration.emailDomainAliases)
-        let users = try store.linkingUsers(normalizer: normalizer)
-        guard !users.isEmpty else { return LinkPlan() }
         let staffPlan = plan.plan(for: .staff)
         let directory = StaffDirectory.after(staffPlan, rows: plan.snapshot?.entities[.staff],
                                              stored: try store.staffDirectoryEntries(normalizer: normalizer), normalizer: normalizer)
+        let candidates = try store.linkingUsers(normalizer: normalizer, activeKeys: directory.activeEmailKeys)
         let deactivated = Set(staffPlan?.updates.compactMap { $0.deactivate != nil ? $0.key : nil } ?? [])
-        return LinkPlanner(now: now, unapproveOnDeactivation: configuration.onStaffDeactivated == .unapprove)
-            .plan(users: users, staff: directory, deactivatedNow: deactivated)
+        var links = LinkPlanner(now: now, unapproveOnDeactivation: configuration.onStaffDeactivated == .unapprove)
+            .plan(users: candidates.users, staff: directory, deactivatedNow: deactivated)
+        links.emailKeys = candidates.keys
+        links.emailKeyBasis = candidates.basis
+        return links
     }
 
     /// The summary as it is stored when the apply transaction commits.

@@ -33,18 +33,52 @@ public enum AccountError: Error, Equatable, CustomStringConvertible, Sendable {
 extension RosterStore {
     // MARK: linking input
 
-    /// Every user with their link, as linking needs them.
-    public func linkingUsers(normalizer: EmailNormalizer) throws -> [LinkingUser] {
-        let s = try database.prepare("""
-            SELECT u.username, u.email, u.approved, l.staff_id, l.kind, l.reason, l.until
-            FROM users u LEFT JOIN links l ON l.username = u.username ORDER BY u.username
-            """)
-        var out: [LinkingUser] = []
-        try s.forEachRow { r in
-            let link = r.isNull(3) ? nil : Link(staffID: r.text(3), kind: LinkKind(rawValue: r.text(4)) ?? .auto, reason: r.string(5), until: r.string(6))
-            out.append(LinkingUser(username: r.text(0), emailKey: normalizer.key(r.text(1)), approved: r.bool(2), link: link))
+    /// The users linking must look at, with their links: every linked user, every user
+    /// whose email key is one of `activeKeys` (the active staff's), and users whose key is
+    /// not stored yet (new or changed by an administrator). Any other user has no link and
+    /// no matching active staff member, so R6 leaves them as they are. Keys computed here
+    /// go into the plan and are stored by the run. With other aliases than the stored keys
+    /// were made with, every user is read and re-keyed.
+    public func linkingUsers(normalizer: EmailNormalizer, activeKeys: Set<String>) throws -> (users: [LinkingUser], keys: [String: String], basis: String?) {
+        let aliases = String(decoding: try JSONEncoder().encode(normalizer.aliases.sorted { $0.key < $1.key }.map { [$0.key, $0.value] }), as: UTF8.self)
+        let basisQuery = try database.prepare("SELECT aliases FROM email_key_basis WHERE id = 1")
+        let stored = try basisQuery.step() ? basisQuery.text(0) : nil
+        basisQuery.reset()
+        let select = """
+            SELECT u.username, u.email, u.email_key, u.approved, l.staff_id, l.kind, l.reason, l.until
+            FROM users u LEFT JOIN links l ON l.username = u.username
+            """
+        var users: [String: LinkingUser] = [:]
+        var keys: [String: String] = [:]
+        func collect(_ s: SQLiteStatement, trustStoredKey: Bool) throws {
+            try s.forEachRow { r in
+                let username = r.text(0)
+                guard users[username.lowercased()] == nil else { return }
+                var key: String
+                if trustStoredKey, !r.isNull(2) { key = r.text(2) } else {
+                    key = normalizer.key(r.text(1))
+                    if r.isNull(2) || r.text(2) != key { keys[username] = key }
+                }
+                // A user is read here only if they may link; re-check after keying.
+                guard r.isNull(4) == false || activeKeys.contains(key) else { return }
+                let link = r.isNull(4) ? nil : Link(staffID: r.text(4), kind: LinkKind(rawValue: r.text(5)) ?? .auto, reason: r.string(6), until: r.string(7))
+                users[username.lowercased()] = LinkingUser(username: username, emailKey: key, approved: r.bool(3), link: link)
+            }
         }
-        return out
+        if stored != aliases {
+            try collect(database.prepare(select), trustStoredKey: false)
+            return (users.values.sorted { $0.username.lowercased() < $1.username.lowercased() }, keys, aliases)
+        }
+        try collect(database.prepare(select + " WHERE u.email_key IS NULL"), trustStoredKey: false)
+        try collect(database.prepare(select + " WHERE l.username IS NOT NULL"), trustStoredKey: true)
+        try database.execute("""
+            CREATE TEMP TABLE IF NOT EXISTS active_email_keys (key TEXT NOT NULL PRIMARY KEY) WITHOUT ROWID;
+            DELETE FROM temp.active_email_keys;
+            """)
+        let insert = try database.prepare("INSERT OR IGNORE INTO temp.active_email_keys (key) VALUES (?)")
+        for k in activeKeys where !k.isEmpty { try insert.bind(1, k); try insert.run() }
+        try collect(database.prepare(select + " WHERE u.email_key IN (SELECT key FROM temp.active_email_keys)"), trustStoredKey: true)
+        return (users.values.sorted { $0.username.lowercased() < $1.username.lowercased() }, keys, nil)
     }
 
     /// Every stored staff member's email key and activity.
@@ -57,6 +91,15 @@ extension RosterStore {
 
     /// Writes a run's link changes (inside the run's transaction).
     func applyLinks(_ plan: LinkPlan, stamp: String, actor: String) throws {
+        if let basis = plan.emailKeyBasis {
+            let s = try database.prepare("INSERT OR REPLACE INTO email_key_basis (id, aliases) VALUES (1, ?)")
+            try s.bind(1, basis)
+            try s.run()
+        }
+        if !plan.emailKeys.isEmpty {
+            let s = try database.prepare("UPDATE users SET email_key = ? WHERE username = ?")
+            for (user, key) in plan.emailKeys { try s.bind(1, key); try s.bind(2, user); try s.run() }
+        }
         guard !plan.changes.isEmpty else { return }
         let remove = try database.prepare("DELETE FROM links WHERE username = ?")
         let insert = try database.prepare("""

@@ -42,7 +42,7 @@ extension RosterStore {
             }
             guard problems.isEmpty else { throw UserImportError(file: file, problems: problems) }
             let insert = try database.prepare("INSERT INTO users (username, email, name, approved, created_at) VALUES (?, ?, '', ?, ?)")
-            let setEmail = try database.prepare("UPDATE users SET email = ? WHERE username = ?")
+            let setEmail = try database.prepare("UPDATE users SET email = ?, email_key = NULL WHERE username = ?")
             let setApproved = try database.prepare("UPDATE users SET approved = ? WHERE username = ?")
             let attach = try database.prepare("INSERT OR IGNORE INTO user_attachments (username, kind, record_id) VALUES (?, ?, ?)")
             var changes: [Change] = []

@@ -182,7 +182,9 @@ public enum Schema {
         try db.execute(changeLogView())
     }
 
-    /// Version 3: a calculated role's `granted_run` records its grant (a first import grants
+    /// Version 3: users carry their R6 email key (`email_key`, NULL until a run computes it;
+    /// `email_key_basis` holds the aliases it was made with), so a run reads only the users
+    /// that can link. A calculated role's `granted_run` records its grant (a first import grants
     /// hundreds of thousands; copying each into `changes` doubled the write). And what the
     /// calculated roles were last computed from (school year, parent
     /// relationships, rules version, and the last change-log entry they saw), so that a run
@@ -197,6 +199,9 @@ public enum Schema {
               last_change_id INTEGER NOT NULL
             );
             ALTER TABLE user_roles ADD COLUMN granted_run INTEGER;
+            ALTER TABLE users ADD COLUMN email_key TEXT;
+            CREATE INDEX users_by_email_key ON users (email_key);
+            CREATE TABLE email_key_basis (id INTEGER PRIMARY KEY CHECK (id = 1), aliases TEXT NOT NULL);
             DROP VIEW change_log;
             """)
         try db.execute(changeLogView(rolesGrantedByRun: true))
