@@ -115,11 +115,14 @@ func seedUsers(_ district: SyntheticDistrict, database: String) throws -> Int {
     _ = try RosterStore(path: database)
     let db = try SQLiteDatabase(path: database)
     let users = district.users()
+    // Keyed as `sisyncctl user add` keys them (no email_domain_aliases in the bench config).
+    let normalizer = EmailNormalizer()
     try db.transaction {
-        let user = try db.prepare("INSERT INTO users (username, email, name, approved, created_at) VALUES (?, ?, '', 1, '2026-08-01T00:00:00Z')")
+        try db.execute("INSERT INTO email_key_basis (id, aliases) VALUES (1, '[]')")
+        let user = try db.prepare("INSERT INTO users (username, email, name, approved, created_at, email_key) VALUES (?, ?, '', 1, '2026-08-01T00:00:00Z', ?)")
         let attach = try db.prepare("INSERT INTO user_attachments (username, kind, record_id) VALUES (?, ?, ?)")
         for u in users {
-            try user.bind(1, u.username); try user.bind(2, u.email); try user.run()
+            try user.bind(1, u.username); try user.bind(2, u.email); try user.bind(3, normalizer.key(u.email)); try user.run()
             if let a = u.attachment {
                 try attach.bind(1, u.username); try attach.bind(2, a.kind); try attach.bind(3, a.id); try attach.run()
             }

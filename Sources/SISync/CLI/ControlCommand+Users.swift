@@ -16,7 +16,8 @@ extension ControlCommand {
                 return 64
             }
             let s = try store()
-            try s.addUser(username: username, email: email, name: args.value("name") ?? "", approved: args.flag("approved"), actor: actor, now: now)
+            try s.addUser(username: username, email: email, name: args.value("name") ?? "", approved: args.flag("approved"), actor: actor, now: now,
+                          normalizer: keyNormalizer(args))
             return try show(s, username, args)
         case ("list", 1):
             let list = try store().profiles()
@@ -85,7 +86,7 @@ extension ControlCommand {
         case ("import", 2):
             let rows = try UserImport.read(path: words[1])
             let s = try store()
-            let result = try s.importUsers(rows, file: words[1], actor: actor, now: now)
+            let result = try s.importUsers(rows, file: words[1], actor: actor, now: now, normalizer: keyNormalizer(args))
             if args.flag("json") {
                 console.out(JSONValue.object([("added", .int(result.added)), ("updated", .int(result.updated)), ("unchanged", .int(result.unchanged))]).rendered() + "\n")
             } else {
@@ -96,6 +97,13 @@ extension ControlCommand {
             console.err("sisyncctl: unknown command `user \(words.joined(separator: " "))`\n\(Self.commandHelp["user"]!)")
             return 64
         }
+    }
+
+    /// The R6 email normalizer of the configuration, to key new emails as the daemon
+    /// would; nil with `--db` alone (the next run keys them).
+    private func keyNormalizer(_ args: Arguments) -> EmailNormalizer? {
+        if args.value("db") != nil && args.value("config") == nil { return nil }
+        return (try? configurationForUsers(args)).map { EmailNormalizer(aliases: $0.emailDomainAliases) }
     }
 
     private func configurationForUsers(_ args: Arguments) throws -> Configuration {

@@ -40,10 +40,8 @@ extension RosterStore {
     /// go into the plan and are stored by the run. With other aliases than the stored keys
     /// were made with, every user is read and re-keyed.
     public func linkingUsers(normalizer: EmailNormalizer, activeKeys: Set<String>) throws -> (users: [LinkingUser], keys: [String: String], basis: String?) {
-        let aliases = String(decoding: try JSONEncoder().encode(normalizer.aliases.sorted { $0.key < $1.key }.map { [$0.key, $0.value] }), as: UTF8.self)
-        let basisQuery = try database.prepare("SELECT aliases FROM email_key_basis WHERE id = 1")
-        let stored = try basisQuery.step() ? basisQuery.text(0) : nil
-        basisQuery.reset()
+        let aliases = Self.keyBasis(normalizer)
+        let stored = try storedKeyBasis()
         let select = """
             SELECT u.username, u.email, u.email_key, u.approved, l.staff_id, l.kind, l.reason, l.until
             FROM users u LEFT JOIN links l ON l.username = u.username
@@ -67,10 +65,13 @@ extension RosterStore {
         }
         if stored != aliases {
             try collect(database.prepare(select), trustStoredKey: false)
-            return (users.values.sorted { $0.username.lowercased() < $1.username.lowercased() }, keys, aliases)
+            return (users.sorted { $0.key < $1.key }.map(\.value), keys, aliases)
         }
         try collect(database.prepare(select + " WHERE u.email_key IS NULL"), trustStoredKey: false)
-        try collect(database.prepare(select + " WHERE l.username IS NOT NULL"), trustStoredKey: true)
+        try collect(database.prepare("""
+            SELECT u.username, u.email, u.email_key, u.approved, l.staff_id, l.kind, l.reason, l.until
+            FROM links l JOIN users u ON u.username = l.username
+            """), trustStoredKey: true)
         try database.execute("""
             CREATE TEMP TABLE IF NOT EXISTS active_email_keys (key TEXT NOT NULL PRIMARY KEY) WITHOUT ROWID;
             DELETE FROM temp.active_email_keys;
@@ -78,7 +79,35 @@ extension RosterStore {
         let insert = try database.prepare("INSERT OR IGNORE INTO temp.active_email_keys (key) VALUES (?)")
         for k in activeKeys where !k.isEmpty { try insert.bind(1, k); try insert.run() }
         try collect(database.prepare(select + " WHERE u.email_key IN (SELECT key FROM temp.active_email_keys)"), trustStoredKey: true)
-        return (users.values.sorted { $0.username.lowercased() < $1.username.lowercased() }, keys, nil)
+        return (users.sorted { $0.key < $1.key }.map(\.value), keys, nil)
+    }
+
+    /// The aliases email keys were made with, as stored in `email_key_basis`.
+    static func keyBasis(_ normalizer: EmailNormalizer) -> String {
+        let pairs = normalizer.aliases.sorted { $0.key < $1.key }.map { "[\"\($0.key)\",\"\($0.value)\"]" }
+        return "[" + pairs.joined(separator: ",") + "]"
+    }
+
+    func storedKeyBasis() throws -> String? {
+        let s = try database.prepare("SELECT aliases FROM email_key_basis WHERE id = 1")
+        return try s.step() ? s.text(0) : nil
+    }
+
+    /// The key a new or changed email gets when an administrator writes it: made with the
+    /// configured aliases when they are those of the stored keys (or none are stored yet),
+    /// else NULL, and the next run makes it.
+    func emailKeyForWrite(_ email: String, normalizer: EmailNormalizer?) throws -> String? {
+        guard let normalizer else { return nil }
+        let basis = Self.keyBasis(normalizer)
+        switch try storedKeyBasis() {
+        case nil:
+            let s = try database.prepare("INSERT INTO email_key_basis (id, aliases) VALUES (1, ?)")
+            try s.bind(1, basis)
+            try s.run()
+            return normalizer.key(email)
+        case basis?: return normalizer.key(email)
+        default: return nil
+        }
     }
 
     /// Every stored staff member's email key and activity.
@@ -98,7 +127,9 @@ extension RosterStore {
         }
         if !plan.emailKeys.isEmpty {
             let s = try database.prepare("UPDATE users SET email_key = ? WHERE username = ?")
-            for (user, key) in plan.emailKeys { try s.bind(1, key); try s.bind(2, user); try s.run() }
+            for (user, key) in plan.emailKeys.sorted(by: { $0.key.lowercased() < $1.key.lowercased() }) {
+                try s.bind(1, key); try s.bind(2, user); try s.run()
+            }
         }
         guard !plan.changes.isEmpty else { return }
         let remove = try database.prepare("DELETE FROM links WHERE username = ?")
@@ -167,7 +198,8 @@ extension RosterStore {
         return UserRecord(username: s.text(0), email: s.text(1), name: s.text(2), approved: s.bool(3), locked: s.bool(4), link: link, createdAt: s.text(5))
     }
 
-    public func addUser(username: String, email: String, name: String, approved: Bool, actor: String, now: Date) throws {
+    public func addUser(username: String, email: String, name: String, approved: Bool, actor: String, now: Date,
+                        normalizer: EmailNormalizer? = nil) throws {
         let u = username.trimmingCharacters(in: .whitespaces)
         let e = email.trimmingCharacters(in: .whitespaces)
         guard !u.isEmpty, !u.contains(where: { $0.isWhitespace }) else { throw AccountError.invalid("a username must be non-empty and without spaces") }
@@ -178,8 +210,9 @@ extension RosterStore {
             try clash.bind(1, e)
             if try clash.step() { throw AccountError.emailTaken(email: e, by: clash.text(0)) }
             clash.reset()
-            let s = try database.prepare("INSERT INTO users (username, email, name, approved, created_at) VALUES (?, ?, ?, ?, ?)")
+            let s = try database.prepare("INSERT INTO users (username, email, name, approved, created_at, email_key) VALUES (?, ?, ?, ?, ?, ?)")
             try s.bind(1, u); try s.bind(2, e); try s.bind(3, name); try s.bind(4, approved); try s.bind(5, Timestamp.format(now))
+            try s.bind(6, try emailKeyForWrite(e, normalizer: normalizer))
             try s.run()
             return [Change(entity: "users", id: u, field: nil, old: nil, new: e, kind: .added)]
         }

@@ -12,7 +12,8 @@ extension RosterStore {
     /// username, any case) updated, none removed; listed attachments are added. Problems
     /// that need the database (an email that belongs to another user, a record that is not
     /// in the mirror) are all collected and nothing is written.
-    public func importUsers(_ rows: [UserImportRow], file: String, actor: String, now: Date) throws -> UserImportResult {
+    public func importUsers(_ rows: [UserImportRow], file: String, actor: String, now: Date,
+                            normalizer: EmailNormalizer? = nil) throws -> UserImportResult {
         var result = UserImportResult()
         _ = try administer(actor: actor, now: now) {
             var existing: [String: UserRecord] = [:]
@@ -41,8 +42,8 @@ extension RosterStore {
                 }
             }
             guard problems.isEmpty else { throw UserImportError(file: file, problems: problems) }
-            let insert = try database.prepare("INSERT INTO users (username, email, name, approved, created_at) VALUES (?, ?, '', ?, ?)")
-            let setEmail = try database.prepare("UPDATE users SET email = ?, email_key = NULL WHERE username = ?")
+            let insert = try database.prepare("INSERT INTO users (username, email, name, approved, created_at, email_key) VALUES (?, ?, '', ?, ?, ?)")
+            let setEmail = try database.prepare("UPDATE users SET email = ?, email_key = ? WHERE username = ?")
             let setApproved = try database.prepare("UPDATE users SET approved = ? WHERE username = ?")
             let attach = try database.prepare("INSERT OR IGNORE INTO user_attachments (username, kind, record_id) VALUES (?, ?, ?)")
             var changes: [Change] = []
@@ -52,7 +53,8 @@ extension RosterStore {
                 if let u = existing[row.username.lowercased()] {
                     username = u.username
                     if u.email != row.email {
-                        try setEmail.bind(1, row.email); try setEmail.bind(2, username); try setEmail.run()
+                        try setEmail.bind(1, row.email); try setEmail.bind(2, try emailKeyForWrite(row.email, normalizer: normalizer))
+                        try setEmail.bind(3, username); try setEmail.run()
                         rowChanges.append(Change(entity: "users", id: username, field: "email", old: u.email, new: row.email, kind: .updated))
                     }
                     if let a = row.approved, a != u.approved {
@@ -62,7 +64,7 @@ extension RosterStore {
                 } else {
                     username = row.username
                     try insert.bind(1, username); try insert.bind(2, row.email); try insert.bind(3, row.approved ?? false)
-                    try insert.bind(4, Timestamp.format(now))
+                    try insert.bind(4, Timestamp.format(now)); try insert.bind(5, try emailKeyForWrite(row.email, normalizer: normalizer))
                     try insert.run()
                     rowChanges.append(Change(entity: "users", id: username, field: nil, old: nil, new: row.email, kind: .added))
                 }
