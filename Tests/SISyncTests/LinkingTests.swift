@@ -115,6 +115,7 @@ final class LinkingRunTests: XCTestCase {
         XCTAssertEqual(left.summary.staff.deactivated, 1)
         XCTAssertEqual(left.summary.linksRemoved, 0)
         XCTAssertEqual(try w.store().user("u5")?.link?.staffID, "S5")
+        XCTAssertEqual(try w.store().roles(of: "u5").calculated, [], "R7: linked to inactive staff loses Staff")
         // She is rehired and the SIS now writes her email in capitals: same record, same link.
         var back = manyStaff(20)
         back[4].3 = "USER5@District.ORG"
@@ -123,6 +124,8 @@ final class LinkingRunTests: XCTestCase {
         XCTAssertEqual(rehired.summary.staff.reactivated, 1)
         XCTAssertEqual(rehired.summary.linksMade + rehired.summary.linksRemoved, 0)
         XCTAssertEqual(try w.store().user("u5")?.link?.staffID, "S5")
+        XCTAssertEqual(try w.store().roles(of: "u5").calculated.map(\.role), ["Staff"], "R7: her role comes back with her record")
+        XCTAssertEqual(rehired.summary.rolesGranted, 1)
     }
 
     func testR6ManualCrossLinkIsKeptAndAudited() throws {
