@@ -34,4 +34,26 @@ final class BundledFilesTests: XCTestCase {
         XCTAssertEqual(second.summary.outcome, .applied, second.summary.error ?? "")
         XCTAssertEqual(second.plan?.changes(), [], "CSV and JSON demo exports carry the same data")
     }
+
+    /// The demo users (`config/demo/users.csv`) import cleanly and get the links and roles
+    /// the README promises (R6, R7).
+    func testR7DemoUsersImportAndGetTheirRoles() throws {
+        let w = Workspace()
+        var c = try Configuration.load(path: root + "/config/demo.conf")
+        c.database = w.database
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        let store = try w.store()
+        _ = try store.importUsers(try UserImport.read(path: root + "/config/demo/users.csv"), file: "users.csv", actor: "test", now: Date())
+        let run = w.sync(c)
+        XCTAssertEqual(run.summary.linksMade, 4)
+        func roles(_ u: String) throws -> [String] { try w.store().roles(of: u).calculated.map(\.label).sorted() }
+        XCTAssertEqual(try roles("zobrien"), ["Admissions Evaluator", "Staff"], "the SIS email differs only in case")
+        XCTAssertEqual(try roles("jnunez"), ["Staff"], "spaces and case")
+        XCTAssertEqual(try roles("tbrown"), ["Admissions Evaluator", "Staff"])
+        XCTAssertEqual(try roles("intern1"), [], "no staff record: may look, not record")
+        XCTAssertEqual(try roles("fitzgerald"), ["Parent"])
+        XCTAssertEqual(try roles("appl4001"), ["Applicant", "Parent"], "an applicant family with an enrolled child")
+        XCTAssertEqual(try roles("sokafor"), ["Bus Rider (2026-2027)", "Student"])
+        XCTAssertEqual(try roles("whitfield"), ["Annual Fund (2026-2027)"])
+    }
 }
