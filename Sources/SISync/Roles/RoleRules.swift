@@ -17,6 +17,8 @@ enum RoleRules {
     /// Statements that fill `temp.desired_roles (username, role, school_year)`.
     /// Parameters: ?1 the current school year, ?2 the parent relationships as a JSON array
     /// of lower-case names.
+    /// (`+r.record_type` keeps SQLite on the household key: the index by record would be
+    /// chosen without statistics and scan every relationship of that type per user.)
     static let template: [String] = [
         // Staff: linked to an active staff member.
         """
@@ -34,7 +36,7 @@ enum RoleRules {
         """
         INSERT OR IGNORE INTO temp.desired_roles
         SELECT a.username, 'Parent', '' FROM user_attachments a
-        JOIN household_relationships r ON r.household_id = a.record_id AND r.record_type = 'student' AND r.active = 1
+        JOIN household_relationships r ON r.household_id = a.record_id AND +r.record_type = 'student' AND r.active = 1
         JOIN students st ON st.student_id = r.record_id
         WHERE a.kind = 'household' AND st.active = 1 AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = ?1
           AND lower(r.relationship) IN (SELECT value FROM json_each(?2))
@@ -43,23 +45,18 @@ enum RoleRules {
         """
         INSERT OR IGNORE INTO temp.desired_roles
         SELECT a.username, 'Applicant', '' FROM user_attachments a
-        JOIN household_relationships r ON r.household_id = a.record_id AND r.record_type = 'applicant' AND r.active = 1
+        JOIN household_relationships r ON r.household_id = a.record_id AND +r.record_type = 'applicant' AND r.active = 1
         JOIN applicants ap ON ap.applicant_id = r.record_id
         WHERE a.kind = 'household' AND ap.active = 1 AND lower(ap.status) <> 'copied'
           AND lower(r.relationship) IN (SELECT value FROM json_each(?2))
         """,
         // Admissions Evaluator: linked to an active staff member named by an active applicant.
-        // The named staff are collected once, then joined (a recursive CTE inside the join
-        // was evaluated far more often than once).
+        // The named staff are collected once (the `;` list read as a JSON array), then joined.
         """
         INSERT OR IGNORE INTO temp.evaluator_staff
-        WITH RECURSIVE evaluator(rest, staff_id) AS (
-          SELECT evaluator_staff_ids || ';', NULL FROM applicants
-          WHERE active = 1 AND lower(status) <> 'copied' AND evaluator_staff_ids <> ''
-          UNION ALL
-          SELECT substr(rest, instr(rest, ';') + 1), substr(rest, 1, instr(rest, ';') - 1) FROM evaluator WHERE rest <> ''
-        )
-        SELECT staff_id FROM evaluator WHERE staff_id IS NOT NULL AND staff_id <> ''
+        SELECT j.value FROM applicants a,
+          json_each('["' || replace(replace(replace(a.evaluator_staff_ids, '\\', '\\\\'), '"', '\\"'), ';', '","') || '"]') j
+        WHERE a.active = 1 AND lower(a.status) <> 'copied' AND a.evaluator_staff_ids <> '' AND j.value <> ''
         """,
         """
         INSERT OR IGNORE INTO temp.desired_roles

@@ -72,13 +72,14 @@ extension RosterStore {
             SELECT u.username, u.email, u.email_key, u.approved, l.staff_id, l.kind, l.reason, l.until
             FROM links l JOIN users u ON u.username = l.username
             """), trustStoredKey: true)
-        try database.execute("""
-            CREATE TEMP TABLE IF NOT EXISTS active_email_keys (key TEXT NOT NULL PRIMARY KEY) WITHOUT ROWID;
-            DELETE FROM temp.active_email_keys;
+        // Unlinked users keyed like an active staff member (the keys go in as one JSON array).
+        let json = String(decoding: try JSONEncoder().encode(activeKeys.filter { !$0.isEmpty }), as: UTF8.self)
+        let unlinked = try database.prepare("""
+            SELECT u.username, u.email, u.email_key, u.approved, NULL, NULL, NULL, NULL FROM users u
+            WHERE u.email_key IN (SELECT value FROM json_each(?1)) AND NOT EXISTS (SELECT 1 FROM links l WHERE l.username = u.username)
             """)
-        let insert = try database.prepare("INSERT OR IGNORE INTO temp.active_email_keys (key) VALUES (?)")
-        for k in activeKeys where !k.isEmpty { try insert.bind(1, k); try insert.run() }
-        try collect(database.prepare(select + " WHERE u.email_key IN (SELECT key FROM temp.active_email_keys)"), trustStoredKey: true)
+        try unlinked.bind(1, json)
+        try collect(unlinked, trustStoredKey: true)
         return (users.sorted { $0.key < $1.key }.map(\.value), keys, nil)
     }
 

@@ -124,12 +124,9 @@ extension RosterStore {
                 // Evaluators the changed applicants name now (their former ones are already in).
                 """
                 INSERT OR IGNORE INTO temp.changed_staff
-                WITH RECURSIVE evaluator(rest, staff_id) AS (
-                  SELECT ap.evaluator_staff_ids || ';', NULL FROM temp.changed_applicants c JOIN applicants ap ON ap.applicant_id = c.id
-                  UNION ALL
-                  SELECT substr(rest, instr(rest, ';') + 1), substr(rest, 1, instr(rest, ';') - 1) FROM evaluator WHERE rest <> ''
-                )
-                SELECT DISTINCT staff_id FROM evaluator WHERE staff_id IS NOT NULL AND staff_id <> ''
+                SELECT j.value FROM temp.changed_applicants c CROSS JOIN applicants ap ON ap.applicant_id = c.id,
+                  json_each('["' || replace(replace(replace(ap.evaluator_staff_ids, '\\', '\\\\'), '"', '\\"'), ';', '","') || '"]') j
+                WHERE j.value <> ''
                 """,
                 """
                 INSERT OR IGNORE INTO temp.dirty_users
