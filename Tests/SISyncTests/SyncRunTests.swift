@@ -66,6 +66,39 @@ final class SyncRunTests: XCTestCase {
         XCTAssertNil(s20.missingSince)
     }
 
+    /// R3 per file: a file identical to the last applied run's is not parsed again, yet its
+    /// records still reach `deactivate_after`, and a revert or `--force` reads everything.
+    func testR3UnchangedFilesAreNotParsedAgain() throws {
+        let w = Workspace()
+        let c = w.configure(sync: "deactivate_after = 24h", entities: "staff, students")
+        let t0 = Timestamp.parse("2026-09-01T06:00:00Z")!
+        let students = "student_id,first_name,last_name,email,school_id,grade,enrollment_status,school_year\n"
+        w.write("staff.csv", staffCSV(manyStaff(20)))
+        w.write("students.csv", students + "ST1,Kim,Lee,,101,5,Enrolled,2026-2027\n")
+        _ = w.sync(c, at: t0)
+        // Staff changes (S20 goes missing), students do not: only staff is parsed.
+        w.write("staff.csv", staffCSV(Array(manyStaff(20).dropLast())))
+        let first = w.sync(c, at: t0.addingTimeInterval(3600))
+        XCTAssertEqual(first.plan?.unchangedFiles, [.students])
+        XCTAssertNil(first.plan?.snapshot?.entities[.students])
+        XCTAssertNotNil(first.plan?.snapshot?.entities[.staff])
+        // A day later only students change: staff is not parsed, and S20 reaches deactivate_after.
+        w.write("students.csv", students + "ST1,Kim,Lee,,101,5,Withdrawn,2026-2027\n")
+        let later = w.sync(c, at: t0.addingTimeInterval(26 * 3600))
+        XCTAssertEqual(later.summary.outcome, .applied)
+        XCTAssertEqual(later.plan?.unchangedFiles, [.staff])
+        XCTAssertEqual(later.summary.staff.deactivated, 1)
+        XCTAssertEqual(later.summary.entities["students"]?.updated, 1)
+        XCTAssertFalse(try XCTUnwrap(w.store().staffMember(id: "S20")).active)
+        // --force reads every file.
+        XCTAssertEqual(w.sync(c, force: true, at: t0.addingTimeInterval(27 * 3600)).plan?.unchangedFiles, [])
+        // After a revert, the mirror no longer matches the stored files: everything is read.
+        XCTAssertEqual(w.ctl(["run", "revert", String(try XCTUnwrap(later.summary.runID))]).code, 0)
+        let afterRevert = w.sync(c, at: t0.addingTimeInterval(28 * 3600))
+        XCTAssertEqual(afterRevert.plan?.unchangedFiles, [])
+        XCTAssertEqual(afterRevert.summary.staff.deactivated, 1, "S20 is still absent and long past deactivate_after")
+    }
+
     func testR3UnchangedExportIsNotReplanned() throws {
         let w = Workspace()
         let c = w.configure()

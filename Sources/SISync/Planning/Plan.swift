@@ -73,6 +73,11 @@ public struct Plan: Sendable {
     /// The export the additions and updates refer to (nil for an unchanged run).
     public let snapshot: ExportSnapshot?
     public let plannedAt: Date
+    /// The SHA-256 of each entity's file, stored with an applied run: a file that has not
+    /// changed since is not parsed again by the next run (R3, per file).
+    public var fileHashes: [EntityKind: String] = [:]
+    /// Entities whose file was identical to the last applied one and was not parsed.
+    public var unchangedFiles: [EntityKind] = []
 
     public init(entities: [EntityPlan], snapshot: ExportSnapshot?, plannedAt: Date) {
         self.entities = entities
@@ -116,7 +121,7 @@ public struct Plan: Sendable {
                 if let when = u.markMissing {
                     try body(Change(entity: entity, id: id, field: "missing_since", old: nil, new: Timestamp.format(when), kind: .updated))
                 }
-                if u.clearMissing, u.deactivate == nil {
+                if u.clearMissing {
                     try body(Change(entity: entity, id: id, field: "missing_since", old: u.missingSince.map(Timestamp.format), new: nil, kind: .updated))
                 }
                 if let reason = u.deactivate {

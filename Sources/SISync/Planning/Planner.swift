@@ -23,6 +23,7 @@ public struct Planner {
                     var u = RecordUpdate(key: s.key, row: nil)
                     u.deactivate = .absent
                     u.clearMissing = true
+                    u.missingSince = since
                     updates.append(u)
                 }
             }
@@ -66,10 +67,12 @@ public struct Planner {
                 if deactivateAfter <= 0 {
                     u.deactivate = .absent
                     u.clearMissing = s.missingSince != nil
+                    u.missingSince = s.missingSince
                 } else if let since = s.missingSince {
                     guard now.timeIntervalSince(since) >= deactivateAfter else { return }
                     u.deactivate = .absent
                     u.clearMissing = true
+                    u.missingSince = since
                 } else {
                     u.markMissing = now
                 }

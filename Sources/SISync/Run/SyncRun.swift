@@ -88,14 +88,24 @@ public struct SyncRun {
             plan = try planner.planUnchanged(kinds: configuration.entities, stored: store.state(for:))
             summary.outcome = .unchanged
         } else {
+            // Files identical to the last applied run's are not parsed again (R3, per file):
+            // their records can only reach `deactivate_after`.
+            let stored = options.force ? [:] : try store.appliedFileHashes()
+            var hashes: [EntityKind: String] = [:]
+            for f in fetched.files { if let k = f.entity { hashes[k] = f.sha256 } }
+            let unchanged = configuration.entities.filter { k in hashes[k] != nil && stored[k] == hashes[k] }
+            var entityPlans = try planner.planUnchanged(kinds: unchanged, stored: store.state(for:)).entities
             // Each entity is planned as soon as it is parsed, while the next files are read.
-            var entityPlans: [EntityPlan] = []
-            let snapshot = try ExportSnapshot.read(fetched, limit: configuration.maxInvalidRows, entities: configuration.entities) { rows in
+            let snapshot = try ExportSnapshot.read(fetched.without(unchanged), limit: configuration.maxInvalidRows,
+                                                   entities: configuration.entities.filter { !unchanged.contains($0) }) { rows in
                 entityPlans.append(try planner.plan(rows: rows, stored: store.state(for: rows.kind)))
             }
             summary.timings.append(("parse and plan", phase.lap()))
             report(snapshot, summary: &summary)
+            entityPlans.sort { $0.kind < $1.kind }
             plan = Plan(entities: entityPlans, snapshot: snapshot, plannedAt: started)
+            plan.fileHashes = hashes
+            plan.unchangedFiles = unchanged
             summary.outcome = .applied
         }
         if summary.outcome == .unchanged { summary.timings.append(("plan", phase.lap())) }

@@ -18,6 +18,12 @@ public struct FetchedExport: Sendable {
     public let files: [FetchedFile]
     public let contentHash: String
 
+    /// The same export without the files of `entities` (which are then not read).
+    public func without(_ entities: [EntityKind]) -> FetchedExport {
+        guard !entities.isEmpty else { return self }
+        return FetchedExport(format: format, files: files.filter { f in f.entity.map { !entities.contains($0) } ?? true }, contentHash: contentHash)
+    }
+
     public func removeTemporaryFiles() {
         for f in files where f.isTemporary { try? FileManager.default.removeItem(atPath: f.path) }
     }

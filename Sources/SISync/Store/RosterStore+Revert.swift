@@ -136,6 +136,8 @@ extension RosterStore {
                     try log.bind(5, c.old); try log.bind(6, c.new); try log.bind(7, c.kind.rawValue)
                     try log.run()
                 }
+                // The mirror no longer matches the stored files: the next run reads them all.
+                try database.execute("DELETE FROM export_files")
                 let roles = try planRoles(settings)
                 try applyRoles(roles, runID: runID)
                 try recordRoleBasis(settings)

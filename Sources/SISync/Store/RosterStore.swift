@@ -57,6 +57,23 @@ public final class RosterStore {
         return try s.step() ? s.string(0) : nil
     }
 
+    /// Each entity file's digest from the last applied run (empty after a revert, or
+    /// before any run stored them).
+    public func appliedFileHashes() throws -> [EntityKind: String] {
+        var out: [EntityKind: String] = [:]
+        try database.prepare("SELECT entity, sha256 FROM export_files").forEachRow { r in
+            if let k = EntityKind(rawValue: r.text(0)) { out[k] = r.text(1) }
+        }
+        return out
+    }
+
+    /// Replaces the stored file digests (inside the run's transaction).
+    func recordFileHashes(_ hashes: [EntityKind: String], runID: Int64) throws {
+        try database.execute("DELETE FROM export_files")
+        let s = try database.prepare("INSERT INTO export_files (entity, sha256, run_id) VALUES (?, ?, ?)")
+        for (k, h) in hashes { try s.bind(1, k.rawValue); try s.bind(2, h); try s.bind(3, runID); try s.run() }
+    }
+
     /// Writes the run's final record (outcome, counts, error).
     public func finishRun(_ summary: RunSummary) throws {
         guard let id = summary.runID else { return }
@@ -156,6 +173,7 @@ public final class RosterStore {
             }
             try applyRoles(roles, runID: runID)
             try recordRoleBasis(settings)
+            if plan.snapshot != nil { try recordFileHashes(plan.fileHashes, runID: runID) }
             var finished = summary
             finished.rolesGranted = roles.grantedCount
             finished.rolesRevoked = roles.revokedCount

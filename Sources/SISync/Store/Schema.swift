@@ -184,7 +184,8 @@ public enum Schema {
 
     /// Version 3: users carry their R6 email key (`email_key`, NULL until a run computes it;
     /// `email_key_basis` holds the aliases it was made with), so a run reads only the users
-    /// that can link. A calculated role's `granted_run` records its grant (a first import grants
+    /// that can link. `export_files` keeps each entity file's SHA-256 from the last applied
+    /// run, so an unchanged file is not parsed again. A calculated role's `granted_run` records its grant (a first import grants
     /// hundreds of thousands; copying each into `changes` doubled the write). And what the
     /// calculated roles were last computed from (school year, parent
     /// relationships, rules version, and the last change-log entry they saw), so that a run
@@ -202,6 +203,7 @@ public enum Schema {
             ALTER TABLE users ADD COLUMN email_key TEXT;
             CREATE INDEX users_by_email_key ON users (email_key);
             CREATE TABLE email_key_basis (id INTEGER PRIMARY KEY CHECK (id = 1), aliases TEXT NOT NULL);
+            CREATE TABLE export_files (entity TEXT PRIMARY KEY, sha256 TEXT NOT NULL, run_id INTEGER NOT NULL);
             DROP VIEW change_log;
             """)
         try db.execute(changeLogView(rolesGrantedByRun: true))
