@@ -141,7 +141,7 @@ struct CSVFileWriter {
     private let newline: [UInt8]
 
     init(path: String, crlf: Bool, bom: Bool) throws {
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         guard let h = FileHandle(forWritingAtPath: path) else {
             throw NSError(domain: "sisync-bench", code: 1, userInfo: [NSLocalizedDescriptionKey: "cannot write \(path)"])
         }
