@@ -1,5 +1,7 @@
 import Foundation
 import SISync
 
-let code = DaemonCommand(console: ProcessConsole(), log: StderrLog()).run(Array(CommandLine.arguments.dropFirst()))
+// Under systemd, entries go to the journal with their fields; elsewhere, lines on stderr.
+let log: EventLog = JournalLog.forStderr() ?? StderrLog()
+let code = DaemonCommand(console: ProcessConsole(), log: log).run(Array(CommandLine.arguments.dropFirst()))
 exit(code)

@@ -50,7 +50,10 @@ public struct DaemonCommand {
             console.err("sisyncd: \(error)\n")
             return 78
         }
-        let stop = StopSignal()
+        let notifier = ServiceNotifier(log: log)
+        var heartbeat: (@Sendable () -> Void)?
+        if notifier.watchdogInterval != nil { heartbeat = { notifier.keepAlive() } }
+        let stop = StopSignal(heartbeat: heartbeat)
         let signals = SignalWatcher()
         var options = SyncRun.Options()
         options.allowMassDeactivation = args.flag("allow-mass-deactivation")
@@ -65,7 +68,7 @@ public struct DaemonCommand {
             if stop.isStopping { return 0 }
             return result.summary.exitCode
         }
-        return Scheduler(configuration: configuration, configPath: path, log: log, signals: signals, stop: stop).run()
+        return Scheduler(configuration: configuration, configPath: path, log: log, signals: signals, stop: stop, notifier: notifier).run()
     }
 }
 
@@ -91,25 +94,29 @@ final class SignalWatcher: @unchecked Sendable {
 }
 
 /// The daemon's loop: a run at start, then every `interval` (up to 10% jitter), early on
-/// SIGUSR1, after a reload on SIGHUP; it ends on SIGTERM/SIGINT.
+/// SIGUSR1, after a reload on SIGHUP; it ends on SIGTERM/SIGINT. It tells systemd where it
+/// is (READY, STATUS, RELOADING, STOPPING) and pets the watchdog while it waits and while
+/// a run makes progress.
 final class Scheduler: @unchecked Sendable {
     private var configuration: Configuration
     private let configPath: String
     private let log: EventLog
     private let signals: SignalWatcher
     private let stop: StopSignal
+    private let notifier: ServiceNotifier
     private let wake = DispatchSemaphore(value: 0)
     private let lock = NSLock()
     private var syncRequested = false
     private var reloadRequested = false
     private var store: RosterStore?
 
-    init(configuration: Configuration, configPath: String, log: EventLog, signals: SignalWatcher, stop: StopSignal) {
+    init(configuration: Configuration, configPath: String, log: EventLog, signals: SignalWatcher, stop: StopSignal, notifier: ServiceNotifier) {
         self.configuration = configuration
         self.configPath = configPath
         self.log = log
         self.signals = signals
         self.stop = stop
+        self.notifier = notifier
     }
 
     func run() -> Int32 {
@@ -122,9 +129,11 @@ final class Scheduler: @unchecked Sendable {
             store = try RosterStore(path: path)
         } catch {
             log.log(LogEvent(.runFailed, .error, "sisyncd cannot start: \(error)"))
+            notifier.status("cannot start: \(error)")
             return SyncRun.classify(error).exitCode
         }
         signals.onStop { [self] in
+            notifier.stopping()
             stop.stop()
             lock.withLock { store?.database.interrupt() }
             wake.signal()
@@ -138,18 +147,24 @@ final class Scheduler: @unchecked Sendable {
             wake.signal()
         }
         log.log(LogEvent(.daemonStarted, .notice, "sisyncd \(SisyncVersion.current) started: database \(path), every \(configuration.interval) from \(configuration.url ?? "per-entity URLs")"))
+        notifier.ready(status: "started; first run now")
         withExtendedLifetime(writerLock) {
             while !stop.isStopping {
                 if lock.withLock({ let r = reloadRequested; reloadRequested = false; return r }) { reload() }
                 lock.withLock { syncRequested = false }
+                notifier.keepAlive()
                 let result = SyncRun(configuration: configuration, options: SyncRun.Options(), log: log, stop: stop).run(store: store!)
-                _ = result
                 if stop.isStopping { break }
                 let jitter = Double.random(in: 0...(configuration.interval.seconds * 0.1))
-                let deadline = DispatchTime.now() + configuration.interval.seconds + jitter
+                let wait = configuration.interval.seconds + jitter
+                writeMetrics(result.summary)
+                notifier.status(Self.statusLine(result.summary, next: Date().addingTimeInterval(wait)))
+                let deadline = DispatchTime.now() + wait
                 while !stop.isStopping {
                     if lock.withLock({ syncRequested }) { break }
-                    if wake.wait(timeout: deadline) == .timedOut { break }
+                    notifier.keepAlive()
+                    let step = notifier.watchdogInterval.map { min(DispatchTime.now() + $0, deadline) } ?? deadline
+                    if wake.wait(timeout: step) == .timedOut && DispatchTime.now() >= deadline { break }
                 }
             }
         }
@@ -158,7 +173,40 @@ final class Scheduler: @unchecked Sendable {
         return 0
     }
 
+    /// "last run 42 applied 08:15: +3 staff, -1 staff, 2 links, 5 roles; next 08:30"
+    static func statusLine(_ s: RunSummary, next: Date, timeZone: TimeZone = .current) -> String {
+        let clock = DateFormatter()
+        clock.locale = Locale(identifier: "en_US_POSIX")
+        clock.timeZone = timeZone
+        clock.dateFormat = "HH:mm"
+        let at = Timestamp.parse(s.startedAt).map(clock.string(from:)) ?? s.startedAt
+        var line = "last run \(s.runID.map(String.init) ?? "-") \(s.outcome.rawValue) \(at): "
+        switch s.outcome {
+        case .failed, .blocked:
+            let reason = (s.error ?? "no reason recorded").split(separator: "\n").first.map(String.init) ?? ""
+            line += reason.count > 160 ? String(reason.prefix(157)) + "..." : reason
+        default:
+            var parts = ["+\(s.staff.added) staff", "-\(s.staff.deactivated) staff"]
+            if s.staff.reactivated > 0 { parts.append("\(s.staff.reactivated) staff back") }
+            parts.append("\(s.linksMade + s.linksRemoved) links")
+            parts.append("\(s.rolesGranted + s.rolesRevoked) roles")
+            line += parts.joined(separator: ", ")
+        }
+        return line + "; next \(clock.string(from: next))"
+    }
+
+    private func writeMetrics(_ summary: RunSummary) {
+        guard let path = configuration.metricsFile, let store else { return }
+        do {
+            try MetricsFile.write(MetricsFile.text(last: summary, totals: store.metricsTotals()), to: path)
+        } catch {
+            log.log(LogEvent(.runFailed, .warning, "cannot write the metrics file \(path): \(error)"))
+        }
+    }
+
     private func reload() {
+        notifier.reloading()
+        defer { notifier.ready() }
         do {
             let new = try Configuration.load(path: configPath)
             if new.database != configuration.database {

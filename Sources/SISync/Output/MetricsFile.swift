@@ -1,0 +1,105 @@
+import Foundation
+
+/// Prometheus text-format metrics for node_exporter's textfile collector, written after
+/// every run: how the last run went and what the mirror holds, so that an alert can say
+/// "no applied run for 2 hours" or "the guard blocked a run".
+public struct MetricsFile {
+    public struct Totals: Sendable {
+        public var records: [(entity: String, active: Int, inactive: Int, missing: Int)] = []
+        public var links: [(kind: String, count: Int)] = []
+        public var linksToInactiveStaff = 0
+        public var roles: [(source: String, count: Int)] = []
+        public var runsByOutcome: [(outcome: String, count: Int)] = []
+    }
+
+    /// The file's text for a finished run.
+    public static func text(last summary: RunSummary, totals: Totals) -> String {
+        var out = ""
+        func metric(_ name: String, _ help: String, _ type: String, _ samples: [(String, Double)]) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for (labels, value) in samples {
+                let v = value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+                out += "\(name)\(labels) \(v)\n"
+            }
+        }
+        func label(_ pairs: [(String, String)]) -> String {
+            "{" + pairs.map { "\($0.0)=\"\($0.1.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n"))\"" }.joined(separator: ",") + "}"
+        }
+        let started = Timestamp.parse(summary.startedAt)?.timeIntervalSince1970 ?? 0
+        let finished = summary.finishedAt.flatMap(Timestamp.parse)?.timeIntervalSince1970 ?? started
+        metric("sisync_last_run_timestamp_seconds", "When the last run started (Unix time).", "gauge", [("", started)])
+        metric("sisync_last_run_id", "The id of the last run.", "gauge", [("", Double(summary.runID ?? 0))])
+        metric("sisync_last_run_outcome", "1 for the outcome of the last run.", "gauge",
+               ["applied", "unchanged", "blocked", "failed"].map { (label([("outcome", $0)]), summary.outcome.rawValue == $0 ? 1 : 0) })
+        metric("sisync_last_run_duration_seconds", "How long the last run took.", "gauge", [("", max(0, finished - started))])
+        if summary.outcome == .applied || summary.outcome == .unchanged {
+            metric("sisync_last_success_timestamp_seconds", "When the last applied or unchanged run started.", "gauge", [("", started)])
+        }
+        var changes: [(String, Double)] = []
+        for (entity, c) in summary.entities.sorted(by: { $0.key < $1.key }) {
+            for (kind, n) in [("added", c.added), ("updated", c.updated), ("deactivated", c.deactivated), ("reactivated", c.reactivated)] {
+                changes.append((label([("entity", entity), ("change", kind)]), Double(n)))
+            }
+        }
+        metric("sisync_last_run_records_changed", "Records the last run changed, by entity and change.", "gauge", changes)
+        metric("sisync_last_run_links", "Links the last run made or removed, and users left ambiguous.", "gauge", [
+            (label([("change", "made")]), Double(summary.linksMade)), (label([("change", "removed")]), Double(summary.linksRemoved)),
+            (label([("change", "ambiguous")]), Double(summary.linksAmbiguous)),
+        ])
+        metric("sisync_last_run_roles", "Calculated roles the last run granted or revoked.", "gauge", [
+            (label([("change", "granted")]), Double(summary.rolesGranted)), (label([("change", "revoked")]), Double(summary.rolesRevoked)),
+        ])
+        var records: [(String, Double)] = []
+        for r in totals.records {
+            records.append((label([("entity", r.entity), ("state", "active")]), Double(r.active)))
+            records.append((label([("entity", r.entity), ("state", "inactive")]), Double(r.inactive)))
+            records.append((label([("entity", r.entity), ("state", "missing")]), Double(r.missing)))
+        }
+        metric("sisync_records", "Records in the mirror by entity and state (missing: active but absent, waiting out deactivate_after).", "gauge", records)
+        metric("sisync_links", "User links by kind.", "gauge", totals.links.map { (label([("kind", $0.kind)]), Double($0.count)) })
+        metric("sisync_links_to_inactive_staff", "Users linked to staff who left (turnover clean-up).", "gauge", [("", Double(totals.linksToInactiveStaff))])
+        metric("sisync_roles", "User roles by source.", "gauge", totals.roles.map { (label([("source", $0.source)]), Double($0.count)) })
+        metric("sisync_runs", "Runs recorded in the database, by outcome (blocked = stopped by the mass-deactivation guard).", "gauge",
+               totals.runsByOutcome.map { (label([("outcome", $0.outcome)]), Double($0.count)) })
+        return out
+    }
+
+    /// Writes atomically: a temporary file beside the target, then rename, so the collector
+    /// never reads half a file.
+    public static func write(_ text: String, to path: String) throws {
+        let temp = path + ".tmp-\(getpid())"
+        guard FileManager.default.createFile(atPath: temp, contents: Data(text.utf8), attributes: [.posixPermissions: 0o644]) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temp])
+        }
+        guard rename(temp, path) == 0 else {
+            let e = errno
+            unlink(temp)
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: "cannot rename \(temp) to \(path): \(String(cString: strerror(e)))"])
+        }
+    }
+}
+
+extension RosterStore {
+    /// What the metrics file reports about the mirror, users and runs.
+    public func metricsTotals() throws -> MetricsFile.Totals {
+        var t = MetricsFile.Totals()
+        for kind in EntityKind.allCases {
+            let s = try database.prepare("SELECT coalesce(sum(active), 0), count(*), count(missing_since) FROM \(kind.table)")
+            _ = try s.step()
+            t.records.append((kind.rawValue, s.int(0), s.int(1) - s.int(0), s.int(2)))
+        }
+        var links: [String: Int] = ["auto": 0, "manual": 0]
+        try database.prepare("SELECT kind, count(*) FROM links GROUP BY kind").forEachRow { links[$0.text(0)] = $0.int(1) }
+        t.links = links.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        let inactive = try database.prepare("SELECT count(*) FROM links l JOIN staff s ON s.staff_id = l.staff_id WHERE s.active = 0")
+        _ = try inactive.step()
+        t.linksToInactiveStaff = inactive.int(0)
+        var roles: [String: Int] = ["calculated": 0, "manual": 0]
+        try database.prepare("SELECT source, count(*) FROM user_roles GROUP BY source").forEachRow { roles[$0.text(0)] = $0.int(1) }
+        t.roles = roles.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        var runs: [String: Int] = ["applied": 0, "unchanged": 0, "blocked": 0, "failed": 0]
+        try database.prepare("SELECT outcome, count(*) FROM runs WHERE outcome <> 'running' GROUP BY outcome").forEachRow { runs[$0.text(0)] = $0.int(1) }
+        t.runsByOutcome = runs.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        return t
+    }
+}
