@@ -7,7 +7,7 @@ DEB_PACKAGES = libcurl4-openssl-dev libssl-dev libsqlite3-dev zlib1g-dev libcryp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEMD_DIR ?= /etc/systemd/system
 
-.PHONY: all deps build run test install bench clean
+.PHONY: all deps build run test unit-check install bench clean
 
 all: build
 
@@ -35,6 +35,11 @@ run: build
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-swift-testing
+	@$(MAKE) --no-print-directory unit-check
+
+# The systemd unit: `systemd-analyze verify` clean and a security exposure of at most 1.1.
+unit-check:
+	@if ! command -v systemd-analyze >/dev/null 2>&1; then 	  echo "unit-check: skipped (systemd-analyze is not installed)"; exit 0; 	fi; 	dir=$$(mktemp -d); trap 'rm -rf $$dir' EXIT; 	sed "s|/usr/local/bin/sisyncd|$$(pwd)/.build/debug/sisyncd|" systemd/sisync.service > $$dir/sisync.service; 	systemd-analyze verify $$dir/sisync.service && 	systemd-analyze security --offline=yes --threshold=11 $$dir/sisync.service | tail -1 && 	echo "unit-check: systemd/sisync.service verifies and scores <= 1.1"
 
 bench: deps
 	$(SWIFT) run -c release sisync-bench
@@ -43,7 +48,8 @@ install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 .build/release/sisyncd .build/release/sisyncctl $(DESTDIR)$(PREFIX)/bin/
 	install -d $(DESTDIR)$(SYSTEMD_DIR)
-	sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' systemd/sisync.service > $(DESTDIR)$(SYSTEMD_DIR)/sisync.service
+	sed -e 's|/usr/local/bin/|$(PREFIX)/bin/|g' -e 's|^ExecPaths=/usr$$|ExecPaths=/usr $(PREFIX)/bin|' \
+	  systemd/sisync.service > $(DESTDIR)$(SYSTEMD_DIR)/sisync.service
 	chmod 0644 $(DESTDIR)$(SYSTEMD_DIR)/sisync.service
 	install -d $(DESTDIR)/etc/sisync
 	@if [ -e $(DESTDIR)/etc/sisync/sisync.conf ]; then \
