@@ -94,8 +94,8 @@ final class DaemonProcessTests: XCTestCase {
 
     /// Starts `sisyncd --once` on a 300k-row staff export over 100 stored staff and returns
     /// as soon as it logs that its apply transaction starts (bounded waits throughout).
-    private func startLargeApply(_ w: Workspace) throws -> (Process, DispatchSemaphore, [String]) {
-        w.configure()
+    private func startLargeApply(_ w: Workspace, loop: Bool = false) throws -> (Process, DispatchSemaphore, [String]) {
+        w.configure(sync: loop ? "interval = 1h" : "")
         w.write("staff.csv", staffCSV(manyStaff(100)))
         XCTAssertEqual(try runProcess("sisyncd", ["--config", w.configPath, "--once"]).code, 0)
         let before = try w.dump().filter { !$0.hasPrefix("runs:") }
@@ -105,7 +105,7 @@ final class DaemonProcessTests: XCTestCase {
         for i in 1...300_000 { big += "S\(i),First\(i),Lé\(i),user\(i)@district.org,\"Teacher, grade \(i % 12)\",10\(i % 5);20\(i % 3),active\n" }
         w.write("staff.csv", big)
 
-        let child = try RunningDaemon(["--config", w.configPath, "--once"])
+        let child = try RunningDaemon(["--config", w.configPath] + (loop ? [] : ["--once"]))
         XCTAssertTrue(child.waitFor("in one transaction", timeout: 120), "the apply never started: \(child.seen)")
         child.drain()
         XCTAssertTrue(child.process.isRunning, "the run finished before it could be stopped; make the export larger")
@@ -138,6 +138,20 @@ final class DaemonProcessTests: XCTestCase {
         let closed = try XCTUnwrap(w.store().run(id: interrupted.runID!))
         XCTAssertEqual(closed.outcome, .failed)
         XCTAssertTrue(closed.error?.contains("interrupted") == true)
+    }
+
+    /// R1: SIGTERM to the long-running daemon in the middle of a large apply: SQLite is
+    /// interrupted, not waited for; the daemon exits 0 within 5 s and nothing was applied.
+    func testR1SigtermToTheDaemonLoopDuringALargeApplyStopsWithin5Seconds() throws {
+        let w = Workspace()
+        let (p, exited, before) = try startLargeApply(w, loop: true)
+        let sent = Date()
+        kill(p.processIdentifier, SIGTERM)
+        XCTAssertEqual(exited.wait(timeout: .now() + 30), .success)
+        XCTAssertLessThan(Date().timeIntervalSince(sent), 5, "stop within 5 s")
+        XCTAssertEqual(p.terminationStatus, 0)
+        XCTAssertEqual(try w.dump().filter { !$0.hasPrefix("runs:") }, before)
+        XCTAssertEqual(try w.store().runs(limit: 1).first?.outcome, .failed)
     }
 
     /// R1: SIGTERM during `--once` rolls the apply back, records why, and exits 0 within 5 s.
