@@ -7,7 +7,7 @@ DEB_PACKAGES = libcurl4-openssl-dev libssl-dev libsqlite3-dev zlib1g-dev libcryp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEMD_DIR ?= /etc/systemd/system
 
-.PHONY: all deps build run test unit-check install bench clean
+.PHONY: all deps build run test unit-check test-systemd install bench clean
 
 all: build
 
@@ -40,6 +40,19 @@ test: deps
 # The systemd unit: `systemd-analyze verify` clean and a security exposure of at most 1.1.
 unit-check:
 	@if ! command -v systemd-analyze >/dev/null 2>&1; then 	  echo "unit-check: skipped (systemd-analyze is not installed)"; exit 0; 	fi; 	dir=$$(mktemp -d); trap 'rm -rf $$dir' EXIT; 	sed "s|/usr/local/bin/sisyncd|$$(pwd)/.build/debug/sisyncd|" systemd/sisync.service > $$dir/sisync.service; 	systemd-analyze verify $$dir/sisync.service && 	systemd-analyze security --offline=yes --threshold=11 $$dir/sisync.service | tail -1 && 	echo "unit-check: systemd/sisync.service verifies and scores <= 1.1"
+
+# End to end under a real systemd in systemd-nspawn (root; caches a Debian 12 root in
+# /var/cache/sisync-e2e). Exit 77 with the reason when this machine cannot run it.
+test-systemd: build
+	@for p in systemd-container debootstrap; do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make test-systemd: installing$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	@rc=0; $(SUDO) systemd/e2e-test.sh || rc=$$?; \
+	if [ $$rc = 77 ]; then echo "make test-systemd: skipped on this machine (reason above)"; exit 0; fi; exit $$rc
 
 bench: deps
 	$(SWIFT) run -c release sisync-bench

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# End to end under a real systemd 252: boots Debian 12 in systemd-nspawn (a cached
+# debootstrapped root with a throw-away overlay), installs the release sisyncd and the unit,
+# serves the demo export over HTTP on loopback, and checks what an operator relies on:
+# start waits for READY, STATUS in `systemctl status`, SIGUSR1, reload with a broken config,
+# journal fields, the watchdog restarting a frozen daemon, and a stop under 5 seconds.
+#
+# Usage: systemd/e2e-test.sh   (root; `make test-systemd` builds first)
+# Exit: 0 passed, 1 a check failed, 77 cannot run here (the reason is printed).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PROJECT=$(pwd)
+CACHE=${SISYNC_E2E_CACHE:-/var/cache/sisync-e2e}
+ROOTFS=$CACHE/bookworm
+NAME=sisync-e2e-$$
+PORT=$((20000 + $$ % 20000))
+
+skip() { echo "test-systemd: SKIPPED: $*"; exit 77; }
+fail() { echo "test-systemd: FAILED: $*"; FAILED=1; }
+pass() { echo "test-systemd: ok: $*"; }
+
+[ "$(id -u)" = 0 ] || skip "needs root (systemd-nspawn and overlay mounts)"
+command -v systemd-nspawn >/dev/null || skip "systemd-nspawn is missing (apt-get install systemd-container)"
+command -v debootstrap >/dev/null || skip "debootstrap is missing (apt-get install debootstrap)"
+command -v python3 >/dev/null || skip "python3 is missing (serves the demo export)"
+[ -x .build/release/sisyncd ] || skip "no release build (make build)"
+
+if [ ! -e "$ROOTFS/.complete" ]; then
+  echo "test-systemd: creating the Debian 12 root filesystem in $ROOTFS (once, about a minute)"
+  rm -rf "$ROOTFS" && mkdir -p "$ROOTFS"
+  timeout 900 debootstrap --variant=minbase \
+    --include=systemd,systemd-sysv,dbus,procps,ca-certificates,libcurl4,libsqlite3-0,tzdata,libstdc++6 \
+    bookworm "$ROOTFS" >"$CACHE/debootstrap.log" 2>&1 || skip "debootstrap failed (no network?); see $CACHE/debootstrap.log"
+  touch "$ROOTFS/.complete"
+fi
+
+WORK=$(mktemp -d /tmp/sisync-e2e.XXXXXX)
+mkdir -p "$WORK/upper" "$WORK/work" "$WORK/root" "$WORK/export"
+mount -t overlay overlay -o "lowerdir=$ROOTFS,upperdir=$WORK/upper,workdir=$WORK/work" "$WORK/root" \
+  || { rm -rf "$WORK"; skip "cannot mount an overlay filesystem here"; }
+NSPAWN=""; SERVER=""
+cleanup() {
+  [ -n "$NSPAWN" ] && kill -TERM "$NSPAWN" 2>/dev/null && timeout 20 tail --pid="$NSPAWN" -f /dev/null
+  [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null
+  umount "$WORK/root" 2>/dev/null
+  rm -rf "$WORK"
+  rmdir "/sys/fs/cgroup/systemd/$NAME" "/sys/fs/cgroup/unified/$NAME" 2>/dev/null
+}
+trap cleanup EXIT
+
+# The demo export, served on loopback (the container shares the host's network).
+cp config/demo/*.csv "$WORK/export/"
+(cd "$WORK/export" && exec python3 -m http.server --bind 127.0.0.1 "$PORT" >/dev/null 2>&1) &
+SERVER=$!
+
+# Install into the container like `make install`, plus a test drop-in: a short watchdog
+# and a quick restart, so the watchdog check takes seconds.
+R=$WORK/root
+install -m 0755 .build/release/sisyncd .build/release/sisyncctl "$R/usr/local/bin/"
+install -m 0644 systemd/sisync.service "$R/etc/systemd/system/sisync.service"
+mkdir -p "$R/etc/systemd/system/sisync.service.d" "$R/etc/sisync" "$R/etc/credstore"
+printf '[Service]\nWatchdogSec=3s\nRestartSec=1s\n' > "$R/etc/systemd/system/sisync.service.d/test.conf"
+install -m 0600 /dev/stdin "$R/etc/credstore/sis-token" <<< "e2e-test-token"
+cat > "$R/etc/sisync/sisync.conf" <<EOF
+[sync]
+database = /var/lib/sisync/sisync.db
+interval = 1h
+school_year = 2026-2027
+[source]
+format = csv
+url = http://127.0.0.1:$PORT/
+auth = bearer
+token_file = sis-token
+EOF
+cp "$R/etc/sisync/sisync.conf" "$WORK/good.conf"
+
+# Boot, from its own cgroups so that parallel containers do not share them.
+for h in systemd unified; do mkdir -p "/sys/fs/cgroup/$h/$NAME" 2>/dev/null; done
+(
+  for h in systemd unified; do [ -d "/sys/fs/cgroup/$h/$NAME" ] && echo $BASHPID > "/sys/fs/cgroup/$h/$NAME/cgroup.procs" 2>/dev/null; done
+  exec systemd-nspawn -D "$R" -M "$NAME" --boot --register=no --keep-unit --console=read-only \
+    --resolv-conf=copy-host --timezone=off >"$WORK/console.log" 2>&1
+) &
+NSPAWN=$!
+PID1=""
+# The container's PID 1 is nspawn's child once it runs systemd (an intermediate child comes first).
+for _ in $(seq 200); do
+  PID1=$(pgrep -P "$NSPAWN" | head -1)
+  [ -n "$PID1" ] && [ "$(cat /proc/"$PID1"/comm 2>/dev/null)" = systemd ] && break
+  PID1=""; sleep 0.1
+done
+[ -n "$PID1" ] || skip "systemd-nspawn did not boot: $(tail -5 "$WORK/console.log")"
+inside() { nsenter -t "$PID1" -a "$@"; }
+# Until its bus is up, systemctl cannot even ask; then --wait waits for the boot to finish.
+state=""
+for _ in $(seq 300); do
+  state=$(timeout 60 nsenter -t "$PID1" -a systemctl is-system-running --wait 2>"$WORK/state.err")
+  [ -n "$state" ] && break
+  sleep 0.2
+done
+case "$state" in running|degraded) ;; *) skip "the container's systemd is '$state' (pid $PID1): $(cat "$WORK/state.err") $(tail -3 "$WORK/console.log")";; esac
+pass "container booted ($state)"
+inside systemctl daemon-reload
+
+FAILED=0
+wait_status() {  # wait_status PATTERN SECONDS
+  local text=""
+  for _ in $(seq $(($2 * 10))); do
+    text=$(inside systemctl show -p StatusText --value sisync)
+    if [[ "$text" =~ $1 ]]; then echo "$text"; return 0; fi
+    sleep 0.1
+  done
+  echo "$text"; return 1
+}
+
+# 1. start returns once READY was sent; the service is active.
+if timeout 60 nsenter -t "$PID1" -a systemctl start sisync; then
+  [ "$(inside systemctl is-active sisync)" = active ] && pass "systemctl start returned after READY (active)" || fail "not active after start"
+else
+  fail "systemctl start failed: $(inside journalctl -u sisync -n 20 --no-pager)"
+fi
+
+# 2. the STATUS line after the first run.
+if s=$(wait_status '^last run 1 applied' 30); then
+  inside systemctl status sisync --no-pager | grep -q "Status: \"last run 1 applied" && pass "systemctl status shows: $s" || fail "status lacks the STATUS line"
+else
+  fail "no STATUS line after the first run: '$s' $(inside journalctl -u sisync -n 20 --no-pager)"
+fi
+
+# 3. SIGUSR1 makes a new run.
+inside systemctl kill -s SIGUSR1 sisync
+s=$(wait_status '^last run 2 ' 30) && pass "SIGUSR1: $s" || fail "no second run after SIGUSR1: '$s'"
+
+# 4. reload with a broken configuration keeps the service on the old one.
+printf '[sync]\ndatabase = /var/lib/sisync/sisync.db\nintervall = 1h\n' > "$R/etc/sisync/sisync.conf"
+if timeout 30 nsenter -t "$PID1" -a systemctl reload sisync && [ "$(inside systemctl is-active sisync)" = active ]; then
+  s=$(wait_status '^last run 3 ' 30)
+  if inside journalctl -u sisync -o json --no-pager | grep -q '"MESSAGE_ID":"05885ac611f3b88664b712c9dd74eb3b"'; then
+    pass "reload with a broken config: rejected, still active, synced ($s)"
+  else
+    fail "the rejected configuration was not logged"
+  fi
+else
+  fail "reload with a broken configuration: $(inside systemctl is-active sisync)"
+fi
+cp "$WORK/good.conf" "$R/etc/sisync/sisync.conf"
+
+# 5. journal entries carry MESSAGE_ID and SISYNC_RUN_ID.
+json=$(inside journalctl -u sisync -o json --no-pager)
+if grep -q '"MESSAGE_ID":"c4b92f79d5de3d503cb0d71599875a00"' <<<"$json" && grep -q '"SISYNC_RUN_ID":"1"' <<<"$json" \
+   && grep -q '"SYSLOG_IDENTIFIER":"sisyncd"' <<<"$json"; then
+  pass "journalctl -o json has MESSAGE_ID, SISYNC_RUN_ID and SYSLOG_IDENTIFIER"
+else
+  fail "journal entries lack MESSAGE_ID/SISYNC_RUN_ID: $(grep -m3 sisync <<<"$json" | cut -c1-300)"
+fi
+
+# 6. a frozen daemon is killed by the watchdog and restarted.
+old=$(inside systemctl show -p MainPID --value sisync)
+inside kill -STOP "$old"
+restarted=""
+for _ in $(seq 200); do
+  new=$(inside systemctl show -p MainPID --value sisync)
+  if [ "$new" != "$old" ] && [ "$new" != 0 ] && [ "$(inside systemctl is-active sisync)" = active ]; then restarted=$new; break; fi
+  sleep 0.1
+done
+if [ -n "$restarted" ] && inside journalctl -u sisync --no-pager | grep -qi "watchdog timeout"; then
+  pass "SIGSTOP: the watchdog killed pid $old and systemd restarted sisyncd as pid $restarted"
+else
+  fail "the watchdog did not restart the frozen daemon (MainPID $old -> ${new:-?}): $(inside journalctl -u sisync -n 10 --no-pager)"
+fi
+
+# 7. stop takes under 5 seconds.
+wait_status '^last run' 30 >/dev/null
+start=$(date +%s%N)
+timeout 30 nsenter -t "$PID1" -a systemctl stop sisync
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+if [ "$ms" -lt 5000 ] && [ "$(inside systemctl is-active sisync)" != active ]; then
+  pass "systemctl stop took ${ms} ms"
+else
+  fail "systemctl stop took ${ms} ms"
+fi
+
+if [ "$FAILED" = 0 ]; then echo "test-systemd: PASSED"; exit 0; fi
+echo "test-systemd: journal of the unit:"; inside journalctl -u sisync --no-pager | tail -40
+exit 1
