@@ -135,7 +135,12 @@ s=$(wait_status '^last run 2 ' 30) && pass "SIGUSR1: $s" || fail "no second run 
 printf '[sync]\ndatabase = /var/lib/sisync/sisync.db\nintervall = 1h\n' > "$R/etc/sisync/sisync.conf"
 if timeout 30 nsenter -t "$PID1" -a systemctl reload sisync && [ "$(inside systemctl is-active sisync)" = active ]; then
   s=$(wait_status '^last run 3 ' 30)
-  if inside journalctl -u sisync -o json --no-pager | grep -q '"MESSAGE_ID":"05885ac611f3b88664b712c9dd74eb3b"'; then
+  logged=""
+  for _ in $(seq 50); do  # journald stores entries asynchronously
+    inside journalctl -u sisync -o json --no-pager | grep -q '"MESSAGE_ID":"05885ac611f3b88664b712c9dd74eb3b"' && { logged=1; break; }
+    sleep 0.1
+  done
+  if [ -n "$logged" ]; then
     pass "reload with a broken config: rejected, still active, synced ($s)"
   else
     fail "the rejected configuration was not logged"
@@ -146,6 +151,7 @@ fi
 cp "$WORK/good.conf" "$R/etc/sisync/sisync.conf"
 
 # 5. journal entries carry MESSAGE_ID and SISYNC_RUN_ID.
+inside journalctl --sync 2>/dev/null
 json=$(inside journalctl -u sisync -o json --no-pager)
 if grep -q '"MESSAGE_ID":"c4b92f79d5de3d503cb0d71599875a00"' <<<"$json" && grep -q '"SISYNC_RUN_ID":"1"' <<<"$json" \
    && grep -q '"SYSLOG_IDENTIFIER":"sisyncd"' <<<"$json"; then
