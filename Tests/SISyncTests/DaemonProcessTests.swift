@@ -154,6 +154,24 @@ final class DaemonProcessTests: XCTestCase {
         XCTAssertEqual(try w.store().runs(limit: 1).first?.outcome, .failed)
     }
 
+    /// SIGUSR1 during a run queues exactly one more run, however many arrive.
+    func testSignalsDuringARunQueueExactlyOneMoreRun() throws {
+        let w = Workspace()
+        let (p, exited, _) = try startLargeApply(w, loop: true)
+        for _ in 0..<3 { kill(p.processIdentifier, SIGUSR1) }
+        // Run 1 was the small --once run; run 2 is the large apply; run 3 is the queued one.
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, (try? w.store().runs(limit: 1).first?.runID) ?? 0 < 3 { usleep(100_000) }
+        let store = try w.store()
+        XCTAssertEqual(try store.runs(limit: 1).first?.runID, 3)
+        let settle = Date().addingTimeInterval(1.5)
+        while Date() < settle { usleep(100_000) }
+        XCTAssertEqual(try store.runs(limit: 1).first?.runID, 3, "exactly one more run")
+        kill(p.processIdentifier, SIGINT)
+        XCTAssertEqual(exited.wait(timeout: .now() + 5), .success, "SIGINT stops like SIGTERM")
+        XCTAssertEqual(p.terminationStatus, 0)
+    }
+
     /// R1: SIGTERM during `--once` rolls the apply back, records why, and exits 0 within 5 s.
     func testR1SigtermDuringApplyRollsBackAndSaysWhy() throws {
         let w = Workspace()
