@@ -135,6 +135,27 @@ final class ServiceTests: XCTestCase {
         XCTAssertEqual(child.process.terminationStatus, 0)
     }
 
+    /// SIGTERM while the export is downloading: the transfer is aborted, not waited for.
+    func testR1SigtermAbortsAFetchInProgress() throws {
+        let w = Workspace()
+        let server = try TestHTTPServer { _ in
+            Thread.sleep(forTimeInterval: 20)  // an SIS that accepts and does not answer
+            return .init(status: 200, body: [])
+        }
+        w.configure(sync: "interval = 1h", source: "timeout = 60s", url: server.baseURL + "/")
+        let child = try ServiceChild(["--config", w.configPath], environment: [:])
+        try child.start()
+        let deadline = Date().addingTimeInterval(30)
+        while server.requests.isEmpty && Date() < deadline { usleep(20_000) }
+        XCTAssertFalse(server.requests.isEmpty, "the daemon never asked: \(child.stderr)")
+        let sent = Date()
+        kill(child.process.processIdentifier, SIGTERM)
+        XCTAssertEqual(child.exited.wait(timeout: .now() + 5), .success)
+        XCTAssertLessThan(Date().timeIntervalSince(sent), 2, "the download is aborted at once")
+        XCTAssertEqual(child.process.terminationStatus, 0)
+        XCTAssertEqual(try w.store().runs(limit: 1).first?.outcome, .failed)
+    }
+
     func testAbstractNotifySocketNamesAreAccepted() throws {
         XCTAssertNoThrow(try UnixDatagramSocket(address: "@sisync-test-\(getpid())"))
         XCTAssertThrowsError(try UnixDatagramSocket(address: "relative/path"))
