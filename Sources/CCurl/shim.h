@@ -14,4 +14,7 @@ static inline CURLcode sisync_curl_setopt_header(CURL *h, size_t (*f)(char *, si
 static inline CURLcode sisync_curl_setopt_progress(CURL *h, int (*f)(void *, curl_off_t, curl_off_t, curl_off_t, curl_off_t)) { return curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, f); }
 static inline CURLcode sisync_curl_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode sisync_curl_getinfo_string(CURL *h, CURLINFO i, char **v) { return curl_easy_getinfo(h, i, v); }
+/* CURLAUTH_* are macros with casts, which Swift does not import. */
+static inline long sisync_curlauth_basic(void) { return (long)CURLAUTH_BASIC; }
+static inline long sisync_curlauth_bearer(void) { return (long)CURLAUTH_BEARER; }
 #endif

@@ -78,6 +78,8 @@ public struct Plan: Sendable {
     public var fileHashes: [EntityKind: String] = [:]
     /// Entities whose file was identical to the last applied one and was not parsed.
     public var unchangedFiles: [EntityKind] = []
+    /// HTTP validators of this run's downloads, saved when it succeeds (R3).
+    public var sourceValidators: [String: SourceValidator] = [:]
 
     public init(entities: [EntityPlan], snapshot: ExportSnapshot?, plannedAt: Date) {
         self.entities = entities

@@ -78,7 +78,9 @@ public struct SyncRun {
 
     private func execute(store: RosterStore, summary: inout RunSummary, started: Date) throws -> Plan {
         var phase = PhaseClock()
-        let fetched = try ExportFetcher(configuration: configuration, stop: stop).fetch()
+        var fetcher = ExportFetcher(configuration: configuration, stop: stop, log: log)
+        if !options.force { fetcher.validators = try conditionalValidators(fetcher, store: store) }
+        let fetched = try fetcher.fetch()
         summary.timings.append(("fetch", phase.lap()))
         defer { fetched.removeTemporaryFiles() }
         summary.contentHash = fetched.contentHash
@@ -86,6 +88,7 @@ public struct SyncRun {
         var plan: Plan
         if !options.force, let last = try store.lastAppliedHash(), last == fetched.contentHash {
             plan = try planner.planUnchanged(kinds: configuration.entities, stored: store.state(for:))
+            plan.sourceValidators = Self.validators(of: fetched)
             summary.outcome = .unchanged
         } else {
             // Files identical to the last applied run's are not parsed again (R3, per file):
@@ -106,6 +109,12 @@ public struct SyncRun {
             plan = Plan(entities: entityPlans, snapshot: snapshot, plannedAt: started)
             plan.fileHashes = hashes
             plan.unchangedFiles = unchanged
+            plan.sourceValidators = Self.validators(of: fetched)
+            // A 304 stands for the file the mirror holds; it must be one of the files not parsed.
+            for f in fetched.files where f.notModified && !(f.entity.map(unchanged.contains) ?? false) {
+                throw FetchError.unexpectedBody(url: f.name, contentType: "304 Not Modified", bytes: 0,
+                                                start: "nothing, for a file the database does not hold")
+            }
             summary.outcome = .applied
         }
         if summary.outcome == .unchanged { summary.timings.append(("plan", phase.lap())) }
@@ -161,6 +170,34 @@ public struct SyncRun {
             log.log(LogEvent(.runFailed, .warning, "could not prune history older than \(configuration.historyDays) days: \(error)", fields: runField))
         }
         return plan
+    }
+
+    /// Validators for a conditional GET (R3), only for files the database still mirrors:
+    /// a 304 then means "the file that was applied", which is safe to skip.
+    private func conditionalValidators(_ fetcher: ExportFetcher, store: RosterStore) throws -> [String: SourceValidator] {
+        let stored = try store.sourceValidators()
+        guard !stored.isEmpty else { return [:] }
+        let files = try store.appliedFileHashes()
+        let lastHash = try store.lastAppliedHash()
+        var out: [String: SourceValidator] = [:]
+        for (entity, location) in try fetcher.locations() {
+            guard let v = stored[location] else { continue }
+            if let entity {
+                if files[entity] == v.sha256 { out[location] = v }
+            } else if lastHash == ExportFetcher.contentHash(format: configuration.format, files: [(nil, v.sha256)]) {
+                out[location] = v
+            }
+        }
+        return out
+    }
+
+    /// The validators to save for this run's downloads.
+    static func validators(of fetched: FetchedExport) -> [String: SourceValidator] {
+        var out: [String: SourceValidator] = [:]
+        for f in fetched.files where f.etag != nil || f.lastModified != nil {
+            out[f.name] = SourceValidator(etag: f.etag, lastModified: f.lastModified, sha256: f.sha256)
+        }
+        return out
     }
 
     /// R6: links follow the staff as this run leaves them, on every run (unchanged ones too,

@@ -10,6 +10,23 @@ public struct FetchedFile: Sendable {
     public let isTemporary: Bool
     public let sha256: String
     public let bytes: Int64
+    /// HTTP validators of the download, saved after a successful run (R3).
+    public var etag: String? = nil
+    public var lastModified: String? = nil
+    /// The server answered 304: the file is the one the last run applied (not downloaded).
+    public var notModified = false
+}
+
+/// What the last successful run got from a URL, for a conditional GET (R3).
+public struct SourceValidator: Sendable, Equatable {
+    public var etag: String?
+    public var lastModified: String?
+    public var sha256: String
+    public init(etag: String?, lastModified: String?, sha256: String) {
+        self.etag = etag
+        self.lastModified = lastModified
+        self.sha256 = sha256
+    }
 }
 
 /// The files of one export, ready to parse, with the digest R3 compares.
@@ -34,10 +51,20 @@ public struct FetchedExport: Sendable {
 public struct ExportFetcher {
     public let configuration: Configuration
     public let stop: StopSignal?
+    /// Validators for a conditional GET, per URL; only for files the database still mirrors.
+    public var validators: [String: SourceValidator] = [:]
+    public var log: EventLog?
+    public var tokenCache = OAuthTokenCache.shared
+    /// How long a transfer may crawl under 1 KiB/s before it is aborted.
+    public var lowSpeedSeconds = 30
+    /// Waits between attempts (tests replace it to record instead of sleeping).
+    public var retryPolicy: RetryPolicy
 
-    public init(configuration: Configuration, stop: StopSignal? = nil) {
+    public init(configuration: Configuration, stop: StopSignal? = nil, log: EventLog? = nil) {
         self.configuration = configuration
         self.stop = stop
+        self.log = log
+        retryPolicy = RetryPolicy(retries: configuration.retries)
     }
 
     /// The location of each configured entity (CSV) or of the document (JSON).
@@ -82,12 +109,18 @@ public struct ExportFetcher {
             FetchedExport(format: configuration.format, files: files, contentHash: "").removeTemporaryFiles()
             throw error
         }
+        return FetchedExport(format: configuration.format, files: files,
+                             contentHash: Self.contentHash(format: configuration.format, files: files.map { ($0.entity, $0.sha256) }))
+    }
+
+    /// The export's digest (R3): its format and each file's SHA-256.
+    public static func contentHash(format: SourceFormat, files: [(EntityKind?, String)]) -> String {
         var combined = SHA256()
-        combined.update(Array("sisync-export \(configuration.format.rawValue)\n".utf8))
-        for f in files {
-            combined.update(Array("\(f.entity?.rawValue ?? "document") \(f.sha256)\n".utf8))
+        combined.update(Array("sisync-export \(format.rawValue)\n".utf8))
+        for (entity, sha) in files {
+            combined.update(Array("\(entity?.rawValue ?? "document") \(sha)\n".utf8))
         }
-        return FetchedExport(format: configuration.format, files: files, contentHash: SHA256.hex(combined.finalize()))
+        return SHA256.hex(combined.finalize())
     }
 
     private func hashLocal(path: String, name: String, entity: EntityKind?, temporary: Bool) throws -> FetchedFile {
@@ -106,32 +139,159 @@ public struct ExportFetcher {
     private func download(_ url: String, entity: EntityKind?, using transfer: CurlTransfer) throws -> FetchedFile {
         let directory = (configuration.database as NSString).deletingLastPathComponent
         let temp = (directory.isEmpty ? "." : directory) + "/.sisync-download-\(getpid())-\(entity?.rawValue ?? "document")"
-        var request = CurlTransfer.Request(url: url, timeoutSeconds: configuration.timeout.seconds,
-                                           maxBytes: configuration.maxBytes, caFile: configuration.caFile)
-        if let token = try bearerToken() { request.headers.append("Authorization: Bearer \(token)") }
         do {
-            let status = try transfer.get(request, to: temp, stop: stop)
-            guard (200..<300).contains(status) else { throw FetchError.httpStatus(url: url, status: status) }
-            return try hashLocal(path: temp, name: url, entity: entity, temporary: true)
+            let file = try attempts(url, entity: entity, to: temp, using: transfer)
+            if file.notModified { try? FileManager.default.removeItem(atPath: temp) }
+            return file
         } catch {
             try? FileManager.default.removeItem(atPath: temp)
             throw error
         }
     }
 
+    /// Tries a download until it succeeds, fails for good, or runs out of retries.
+    private func attempts(_ url: String, entity: EntityKind?, to temp: String, using transfer: CurlTransfer) throws -> FetchedFile {
+        var attempt = 0
+        var tokenRefreshed = false
+        while true {
+            attempt += 1
+            var request = CurlTransfer.Request(url: url, timeoutSeconds: configuration.timeout.seconds,
+                                               maxBytes: configuration.maxBytes, caFile: configuration.caFile)
+            request.lowSpeedSeconds = lowSpeedSeconds
+            request.auth = try authentication(using: transfer, refresh: false)
+            let validator = validators[url]
+            if let v = validator {
+                if let e = v.etag { request.headers.append("If-None-Match: \(e)") }
+                if let m = v.lastModified { request.headers.append("If-Modified-Since: \(m)") }
+            }
+            let response: CurlTransfer.Response
+            do {
+                response = try transfer.perform(request, to: temp, stop: stop)
+            } catch {
+                if Self.isTransient(error) && attempt <= retryPolicy.retries {
+                    try pause(before: attempt + 1, after: error.description, retryAfter: nil, url: url)
+                    continue
+                }
+                throw attempt > 1 ? FetchError.afterAttempts(attempt, error) : error
+            }
+            switch response.status {
+            case 304 where validator != nil:
+                return FetchedFile(entity: entity, name: url, path: "", isTemporary: false, sha256: validator!.sha256, bytes: 0,
+                                   etag: response.etag ?? validator!.etag, lastModified: response.lastModified ?? validator!.lastModified,
+                                   notModified: true)
+            case 200..<300:
+                try Self.checkBody(format: configuration.format, response: response, url: url)
+                var file = try hashLocal(path: temp, name: url, entity: entity, temporary: true)
+                file.etag = response.etag
+                file.lastModified = response.lastModified
+                return file
+            case 401 where configuration.auth == .oauth2 && !tokenRefreshed:
+                // The cached access token may have been revoked early: fetch a new one, once.
+                tokenRefreshed = true
+                tokenCache.forget(oauthKey)
+                attempt -= 1
+                continue
+            case let status where RetryPolicy.isRetryable(status: status) && attempt <= retryPolicy.retries:
+                try pause(before: attempt + 1, after: "HTTP \(status)", retryAfter: response.retryAfter, url: url)
+                continue
+            default:
+                let e = FetchError.httpStatus(url: url, status: response.status)
+                throw attempt > 1 ? FetchError.afterAttempts(attempt, e) : e
+            }
+        }
+    }
+
+    static func isTransient(_ e: FetchError) -> Bool {
+        if case .transfer(_, let code, _) = e { return CurlTransfer.isTransient(code: code) }
+        return false
+    }
+
+    /// Waits before another attempt, in short steps so that a stop is noticed at once.
+    private func pause(before attempt: Int, after problem: String, retryAfter: String?, url: String) throws {
+        let delay = retryPolicy.delay(afterAttempt: attempt - 1, retryAfter: retryAfter)
+        log?.log(LogEvent(.fetchFailed, .warning, "\(url): \(problem); attempt \(attempt) of \(retryPolicy.retries + 1) in \(String(format: "%.1f", delay)) s"))
+        let until = Date().addingTimeInterval(delay)
+        while Date() < until {
+            if let stop, stop.isStopping { throw FetchError.aborted(url: url) }
+            Thread.sleep(forTimeInterval: min(0.05, max(0, until.timeIntervalSinceNow)))
+        }
+    }
+
+    /// An HTML page (an SSO login), or a body that cannot be the configured format, fails
+    /// the run with what came back, instead of a parse error or, worse, an empty roster.
+    static func checkBody(format: SourceFormat, response: CurlTransfer.Response, url: String) throws(FetchError) {
+        var head = response.head[...]
+        if head.starts(with: [0xEF, 0xBB, 0xBF]) { head = head.dropFirst(3) }
+        let start = head.drop { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
+        let type = (response.contentType ?? "").lowercased()
+        let html = type.hasPrefix("text/html") || type.hasPrefix("application/xhtml") || start.first == UInt8(ascii: "<")
+        let wrong: Bool
+        switch format {
+        case .json: wrong = html || (start.first.map { $0 != UInt8(ascii: "{") } ?? false)
+        default: wrong = html
+        }
+        guard wrong else { return }
+        let shown = String(decoding: start.prefix(24), as: UTF8.self).map { $0.isNewline ? " " : $0 }
+        throw .unexpectedBody(url: url, contentType: response.contentType ?? "no content type", bytes: response.bytes, start: String(shown))
+    }
+
+    private var oauthKey: String { "\(configuration.tokenURL ?? "") \(configuration.clientID ?? "") \(configuration.scope ?? "")" }
+
+    /// The credentials of a request, read from their files (and an OAuth token, cached).
+    func authentication(using transfer: CurlTransfer, refresh: Bool) throws -> CurlTransfer.Auth {
+        let credentials = SourceCredentials(configuration: configuration, log: log)
+        switch configuration.auth {
+        case .none:
+            return .none
+        case .bearer:
+            guard let name = configuration.tokenFile else { return .none }
+            return .bearer(try credentials.secret(name, key: "token_file"))
+        case .basic:
+            guard let user = configuration.username, let file = configuration.passwordFile else { return .none }
+            return .basic(user: user, password: try credentials.secret(file, key: "password_file"))
+        case .oauth2:
+            if let cached = tokenCache.token(for: oauthKey, now: Date()) { return .bearer(cached) }
+            return .bearer(try fetchAccessToken(using: transfer, credentials: credentials))
+        }
+    }
+
+    /// OAuth 2.0 client credentials: POST to `token_url`, keep the token until a minute
+    /// before `expires_in`.
+    private func fetchAccessToken(using transfer: CurlTransfer, credentials: SourceCredentials) throws -> String {
+        guard let tokenURL = configuration.tokenURL, let clientID = configuration.clientID, let secretFile = configuration.clientSecretFile else {
+            throw FetchError.credential(path: configuration.path, key: "token_url", reason: "auth = oauth2 needs token_url, client_id and client_secret_file")
+        }
+        let secret = try credentials.secret(secretFile, key: "client_secret_file")
+        func form(_ s: String) -> String {
+            var allowed = CharacterSet.alphanumerics
+            allowed.insert(charactersIn: "-._~")
+            return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+        }
+        var body = "grant_type=client_credentials&client_id=\(form(clientID))&client_secret=\(form(secret))"
+        if let scope = configuration.scope { body += "&scope=\(form(scope))" }
+        var request = CurlTransfer.Request(url: tokenURL, timeoutSeconds: configuration.timeout.seconds, maxBytes: 1 << 20, caFile: configuration.caFile)
+        request.formBody = body
+        request.headers = ["Accept: application/json"]
+        let directory = (configuration.database as NSString).deletingLastPathComponent
+        let temp = (directory.isEmpty ? "." : directory) + "/.sisync-token-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: temp) }
+        let response = try transfer.perform(request, to: temp, stop: stop)
+        guard (200..<300).contains(response.status) else { throw FetchError.httpStatus(url: tokenURL, status: response.status) }
+        guard let data = FileManager.default.contents(atPath: temp),
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let token = json["access_token"] as? String, !token.isEmpty else {
+            throw FetchError.unexpectedBody(url: tokenURL, contentType: response.contentType ?? "no content type", bytes: response.bytes,
+                                            start: "a response without access_token")
+        }
+        let lifetime = (json["expires_in"] as? Double) ?? (json["expires_in"] as? String).flatMap(Double.init) ?? 3600
+        tokenCache.store(token, for: oauthKey, expires: Date().addingTimeInterval(max(0, lifetime - 60)))
+        return token
+    }
+
     /// Reads the bearer token from `token_file` (relative names in $CREDENTIALS_DIRECTORY).
     func bearerToken() throws(FetchError) -> String? {
         guard configuration.auth == .bearer, let name = configuration.tokenFile else { return nil }
-        guard let path = Self.credentialPath(name) else {
-            throw .credential(path: name, key: "token_file",
-                              reason: "the name is relative but $CREDENTIALS_DIRECTORY is not set (sisyncd is not running under systemd with LoadCredential=); give an absolute path")
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw .credential(path: path, key: "token_file", reason: "missing or unreadable")
-        }
-        let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !token.isEmpty else { throw .credential(path: path, key: "token_file", reason: "the file is empty") }
-        return token
+        return try SourceCredentials(configuration: configuration, log: log).secret(name, key: "token_file")
     }
 
     /// Secret files: absolute paths as given, relative names in $CREDENTIALS_DIRECTORY

@@ -8,6 +8,10 @@ public enum FetchError: Error, Equatable, CustomStringConvertible, Sendable {
     case unsupportedURL(url: String)
     case credential(path: String, key: String, reason: String)
     case aborted(url: String)
+    /// An HTML page or a body that cannot be the configured format (an SSO login page...).
+    case unexpectedBody(url: String, contentType: String, bytes: Int64, start: String)
+    /// The last problem after several attempts.
+    indirect case afterAttempts(Int, FetchError)
 
     public var description: String {
         switch self {
@@ -28,12 +32,18 @@ public enum FetchError: Error, Equatable, CustomStringConvertible, Sendable {
             return "\(path): cannot read the file named by [source] \(key): \(reason)"
         case .aborted(let url):
             return "\(url): transfer aborted because the daemon is stopping"
+        case .unexpectedBody(let url, let type, let bytes, let start):
+            let size = bytes >= 1024 ? String(format: "%.1f KiB", Double(bytes) / 1024) : "\(bytes) bytes"
+            return "\(url): got \(type), \(size), starting `\(start)`; is the token valid? (an HTML page is usually a login page of a proxy or SSO in front of the SIS)"
+        case .afterAttempts(let n, let last):
+            return "\(last) (after \(n) attempts)"
         }
     }
 
     /// Whether the problem is with the configuration (exit 78) rather than the source (69).
     public var isConfigurationProblem: Bool {
         if case .credential = self { return true }
+        if case .afterAttempts(_, let last) = self { return last.isConfigurationProblem }
         return false
     }
 }

@@ -137,7 +137,7 @@ extension RosterStore {
                     try log.run()
                 }
                 // The mirror no longer matches the stored files: the next run reads them all.
-                try database.execute("DELETE FROM export_files")
+                try database.execute("DELETE FROM export_files; DELETE FROM source_state")
                 let roles = try planRoles(settings)
                 try applyRoles(roles, runID: runID)
                 try recordRoleBasis(settings)

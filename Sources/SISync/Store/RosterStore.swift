@@ -67,6 +67,25 @@ public final class RosterStore {
         return out
     }
 
+    /// What the last successful runs got from each URL (ETag, Last-Modified, SHA-256).
+    public func sourceValidators() throws -> [String: SourceValidator] {
+        var out: [String: SourceValidator] = [:]
+        try database.prepare("SELECT url, etag, last_modified, sha256 FROM source_state WHERE sha256 IS NOT NULL").forEachRow { r in
+            out[r.text(0)] = SourceValidator(etag: r.string(1), lastModified: r.string(2), sha256: r.text(3))
+        }
+        return out
+    }
+
+    /// Saves the validators of a successful run's downloads (inside its transaction).
+    func recordSourceValidators(_ validators: [String: SourceValidator], runID: Int64) throws {
+        guard !validators.isEmpty else { return }
+        let s = try database.prepare("INSERT OR REPLACE INTO source_state (url, etag, last_modified, sha256, run_id) VALUES (?, ?, ?, ?, ?)")
+        for (url, v) in validators {
+            try s.bind(1, url); try s.bind(2, v.etag); try s.bind(3, v.lastModified); try s.bind(4, v.sha256); try s.bind(5, runID)
+            try s.run()
+        }
+    }
+
     /// Replaces the stored file digests (inside the run's transaction).
     func recordFileHashes(_ hashes: [EntityKind: String], runID: Int64) throws {
         try database.execute("DELETE FROM export_files")
@@ -174,6 +193,7 @@ public final class RosterStore {
             try applyRoles(roles, runID: runID)
             try recordRoleBasis(settings)
             if plan.snapshot != nil { try recordFileHashes(plan.fileHashes, runID: runID) }
+            try recordSourceValidators(plan.sourceValidators, runID: runID)
             var finished = summary
             finished.rolesGranted = roles.grantedCount
             finished.rolesRevoked = roles.revokedCount

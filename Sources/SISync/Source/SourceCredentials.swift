@@ -1,0 +1,53 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The source's secrets, read from files only (SPEC 5): `token_file`, `password_file`,
+/// `client_secret_file`. Relative names are looked up in `$CREDENTIALS_DIRECTORY`
+/// (systemd `LoadCredential=`). A file others can read is used, with a warning.
+public struct SourceCredentials {
+    public let configuration: Configuration
+    public let environment: [String: String]
+    public let log: EventLog?
+
+    public init(configuration: Configuration, environment: [String: String] = ProcessInfo.processInfo.environment, log: EventLog?) {
+        self.configuration = configuration
+        self.environment = environment
+        self.log = log
+    }
+
+    /// The trimmed contents of the secret file named by `key`.
+    public func secret(_ name: String, key: String) throws(FetchError) -> String {
+        guard let path = ExportFetcher.credentialPath(name, environment: environment) else {
+            throw .credential(path: name, key: key,
+                              reason: "the name is relative but $CREDENTIALS_DIRECTORY is not set (sisyncd is not running under systemd with LoadCredential=); give an absolute path")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw .credential(path: path, key: key, reason: "missing or unreadable")
+        }
+        var st = stat()
+        if stat(path, &st) == 0, st.st_mode & 0o004 != 0 {
+            log?.log(LogEvent(.fetchFailed, .warning, "\(path) ([source] \(key)) is readable by every user on this machine; chmod 600 it, or use LoadCredential="))
+        }
+        let value = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !value.isEmpty else { throw .credential(path: path, key: key, reason: "the file is empty") }
+        return value
+    }
+}
+
+/// OAuth 2.0 access tokens, kept for the life of the process until shortly before they
+/// expire, so a daemon asks the token endpoint once per token, not once per file.
+public final class OAuthTokenCache: @unchecked Sendable {
+    public static let shared = OAuthTokenCache()
+    private let lock = NSLock()
+    private var tokens: [String: (token: String, expires: Date)] = [:]
+
+    func token(for key: String, now: Date) -> String? {
+        lock.withLock { tokens[key].flatMap { $0.expires > now ? $0.token : nil } }
+    }
+
+    func store(_ token: String, for key: String, expires: Date) { lock.withLock { tokens[key] = (token, expires) } }
+
+    func forget(_ key: String) { _ = lock.withLock { tokens.removeValue(forKey: key) } }
+}
