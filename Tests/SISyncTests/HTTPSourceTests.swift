@@ -63,10 +63,11 @@ final class HTTPSourceTests: XCTestCase {
 
     func testConnectionRefusedIs69() throws {
         let w = Workspace()
-        let c = w.configure(url: "http://127.0.0.1:9/")
+        let c = w.configure(source: "retries = 1", url: "http://127.0.0.1:9/")
         let r = w.sync(c)
         XCTAssertEqual(r.summary.exitCode, 69)
         XCTAssertTrue(r.summary.error?.contains("127.0.0.1:9/staff.csv") == true, r.summary.error ?? "")
+        XCTAssertTrue(r.summary.error?.contains("(after 2 attempts)") == true, "a refused connection is retried: \(r.summary.error ?? "")")
     }
 
     func testMaxBytesIsEnforcedWhileDownloading() throws {

@@ -7,7 +7,15 @@ import Glibc
 /// answered by `handler` and then closed.
 final class TestHTTPServer: @unchecked Sendable {
     struct Request { let method: String; let path: String; let headers: [String: String] }
-    struct Response { var status: Int; var headers: [String: String] = [:]; var body: [UInt8] }
+    struct Response {
+        var status: Int
+        var headers: [String: String] = [:]
+        var body: [UInt8]
+        /// A Content-Length other than the body's (a truncated transfer).
+        var declaredLength: Int? = nil
+        /// Send the body a few bytes at a time with this pause (a trickling server).
+        var trickle: (bytes: Int, pause: TimeInterval)? = nil
+    }
 
     let port: UInt16
     private let fd: Int32
@@ -69,15 +77,28 @@ final class TestHTTPServer: @unchecked Sendable {
         let request = Request(method: String(first[0]), path: String(first[1]), headers: headers)
         lock.withLock { received.append(request) }
         let response = handler(request)
-        var head = "HTTP/1.1 \(response.status) X\r\nContent-Length: \(response.body.count)\r\nConnection: close\r\n"
+        var head = "HTTP/1.1 \(response.status) X\r\nContent-Length: \(response.declaredLength ?? response.body.count)\r\nConnection: close\r\n"
         for (k, v) in response.headers { head += "\(k): \(v)\r\n" }
         head += "\r\n"
-        let out = Array(head.utf8) + response.body
-        var off = 0
-        while off < out.count {
-            let n = out[off...].withUnsafeBytes { write(client, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            off += n
+        func send(_ bytes: [UInt8]) -> Bool {
+            var off = 0
+            while off < bytes.count {
+                let n = bytes[off...].withUnsafeBytes { Glibc.send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if n <= 0 { return false }
+                off += n
+            }
+            return true
+        }
+        guard send(Array(head.utf8)) else { return true }
+        if let trickle = response.trickle {
+            var off = 0
+            while off < response.body.count {
+                guard send(Array(response.body[off..<min(off + trickle.bytes, response.body.count)])) else { return true }
+                off += trickle.bytes
+                Thread.sleep(forTimeInterval: trickle.pause)
+            }
+        } else {
+            _ = send(response.body)
         }
         return true
     }

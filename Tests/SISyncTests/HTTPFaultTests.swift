@@ -1,0 +1,285 @@
+import XCTest
+@testable import SISync
+
+/// Counts requests per path, for servers that answer differently the second time.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var counts: [String: Int] = [:]
+    func next(_ key: String) -> Int { lock.withLock { counts[key, default: 0] += 1; return counts[key]! } }
+    func count(_ key: String) -> Int { lock.withLock { counts[key, default: 0] } }
+}
+
+/// One test per network fault (issue 5), against a server on 127.0.0.1 (R1, R3).
+final class HTTPFaultTests: XCTestCase {
+    private let staff = Array(staffCSV(manyStaff(12)).utf8)
+
+    private func configure(_ w: Workspace, _ server: TestHTTPServer, _ source: String = "", entities: String = "staff") -> Configuration {
+        w.configure(source: source, entities: entities, url: server.baseURL + "/")
+    }
+
+    func testR1A500ThenA200WithinRetriesApplies() throws {
+        let counter = Counter()
+        let staff = self.staff
+        let server = try TestHTTPServer { req in counter.next(req.path) == 1 ? .init(status: 500, body: []) : .init(status: 200, body: staff) }
+        let w = Workspace()
+        let log = MemoryLog()
+        let r = w.sync(configure(w, server, "retries = 2"), log: log)
+        XCTAssertEqual(r.summary.outcome, .applied, r.summary.error ?? "")
+        XCTAssertEqual(counter.count("/staff.csv"), 2)
+        XCTAssertTrue(log.events.contains { $0.message.contains("HTTP 500; attempt 2 of 3") }, "\(log.events.map(\.message))")
+    }
+
+    func test503WithRetryAfterIsHonoured() throws {
+        let counter = Counter()
+        let staff = self.staff
+        let server = try TestHTTPServer { req in
+            counter.next(req.path) == 1 ? .init(status: 503, headers: ["Retry-After": "1"], body: []) : .init(status: 200, body: staff)
+        }
+        let w = Workspace()
+        let started = Date()
+        let r = w.sync(configure(w, server, "retries = 1"))
+        XCTAssertEqual(r.summary.outcome, .applied, r.summary.error ?? "")
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 0.95, "waited the Retry-After second")
+    }
+
+    func test429IsRetriedAndOther4xxAreNot() throws {
+        let counter = Counter()
+        let staff = self.staff
+        let server = try TestHTTPServer { req in
+            if req.path == "/students.csv" { _ = counter.next(req.path); return .init(status: 400, body: []) }
+            return counter.next(req.path) == 1 ? .init(status: 429, headers: ["Retry-After": "0"], body: []) : .init(status: 200, body: staff)
+        }
+        let w = Workspace()
+        let ok = w.sync(configure(w, server, "retries = 3"))
+        XCTAssertEqual(ok.summary.outcome, .applied, ok.summary.error ?? "")
+        XCTAssertEqual(counter.count("/staff.csv"), 2)
+        let bad = w.sync(configure(w, server, "retries = 3", entities: "staff, students"))
+        XCTAssertEqual(bad.summary.exitCode, 69)
+        XCTAssertEqual(counter.count("/students.csv"), 1, "a 400 is not retried")
+    }
+
+    func testR1ExhaustedRetriesFailTheRunAndNothingIsDeactivated() throws {
+        let counter = Counter()
+        let staff = self.staff
+        let server = try TestHTTPServer { req in
+            req.path == "/students.csv" && counter.next(req.path) > 0 ? .init(status: 502, headers: ["Retry-After": "0"], body: []) : .init(status: 200, body: staff)
+        }
+        let w = Workspace()
+        XCTAssertEqual(w.sync(configure(w, server, "retries = 0")).summary.outcome, .applied)
+        let r = w.sync(configure(w, server, "retries = 2", entities: "staff, students"))
+        XCTAssertEqual(r.summary.exitCode, 69)
+        XCTAssertTrue(r.summary.error?.contains("HTTP 502 (after 3 attempts)") == true, r.summary.error ?? "")
+        XCTAssertEqual(counter.count("/students.csv"), 3)
+        XCTAssertEqual(try w.store().staff(filter: .active, search: nil).count, 12, "R1: nothing applied")
+    }
+
+    func testAServerThatNeverAnswersTimesOut() throws {
+        let server = try TestHTTPServer { _ in
+            Thread.sleep(forTimeInterval: 4)
+            return .init(status: 200, body: [])
+        }
+        let w = Workspace()
+        let started = Date()
+        let r = w.sync(configure(w, server, "timeout = 1s\nretries = 0"))
+        XCTAssertEqual(r.summary.exitCode, 69)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 3.5)
+        XCTAssertTrue(r.summary.error?.contains("curl error 28") == true, r.summary.error ?? "")
+    }
+
+    func testATricklingServerIsAbortedBelow1KiBPerSecond() throws {
+        let body = [UInt8](repeating: UInt8(ascii: "a"), count: 20_000)
+        let server = try TestHTTPServer { _ in .init(status: 200, body: body, trickle: (bytes: 20, pause: 0.2)) }
+        let w = Workspace()
+        try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)
+        var fetcher = ExportFetcher(configuration: configure(w, server, "retries = 0"))
+        fetcher.lowSpeedSeconds = 1
+        let started = Date()
+        XCTAssertThrowsError(try fetcher.fetch()) { e in
+            guard case .transfer(_, 28, _)? = e as? FetchError else { return XCTFail("\(e)") }
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5)
+    }
+
+    func testATruncatedBodyFailsAndIsNeverParsed() throws {
+        let staff = self.staff
+        let server = try TestHTTPServer { _ in .init(status: 200, body: Array(staff.prefix(100)), declaredLength: staff.count) }
+        let w = Workspace()
+        let r = w.sync(configure(w, server, "retries = 1"))
+        XCTAssertEqual(r.summary.exitCode, 69)
+        XCTAssertTrue(r.summary.error?.contains("curl error 18") == true, r.summary.error ?? "")
+        XCTAssertTrue(r.summary.error?.contains("after 2 attempts") == true, r.summary.error ?? "")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: w.root + "/db").filter { $0.contains("download") }, [])
+    }
+
+    func testRedirectChainIsFollowedAndALoopIsNot() throws {
+        let staff = self.staff
+        let server = try TestHTTPServer { req in
+            switch req.path {
+            case "/staff.csv": return .init(status: 302, headers: ["Location": "/hop1"], body: [])
+            case "/hop1": return .init(status: 301, headers: ["Location": "/hop2"], body: [])
+            case "/hop2": return .init(status: 307, headers: ["Location": "/real/staff.csv"], body: [])
+            case "/real/staff.csv": return .init(status: 200, body: staff)
+            default: return .init(status: 302, headers: ["Location": req.path], body: [])  // a loop
+            }
+        }
+        let w = Workspace()
+        XCTAssertEqual(w.sync(configure(w, server, "retries = 0")).summary.outcome, .applied)
+        var loop = w.configure(source: "retries = 0", url: server.baseURL + "/loop/")
+        loop.entities = [.staff]
+        let r = w.sync(loop)
+        XCTAssertEqual(r.summary.exitCode, 69)
+        XCTAssertTrue(r.summary.error?.contains("curl error 47") == true, "too many redirects: \(r.summary.error ?? "")")
+    }
+
+    func testGzipBodiesAreDecoded() throws {
+        let gz = Process()
+        gz.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        gz.arguments = ["-c"]
+        let input = Pipe(), output = Pipe()
+        gz.standardInput = input
+        gz.standardOutput = output
+        try gz.run()
+        input.fileHandleForWriting.write(Data(staff))
+        try input.fileHandleForWriting.close()
+        let compressed = [UInt8](output.fileHandleForReading.readDataToEndOfFile())
+        gz.waitUntilExit()
+        let server = try TestHTTPServer { req in
+            guard req.headers["accept-encoding"]?.contains("gzip") == true else { return .init(status: 406, body: []) }
+            return .init(status: 200, headers: ["Content-Encoding": "gzip"], body: compressed)
+        }
+        let w = Workspace()
+        let r = w.sync(configure(w, server, "retries = 0"))
+        XCTAssertEqual(r.summary.outcome, .applied, r.summary.error ?? "")
+        XCTAssertEqual(r.summary.staff.added, 12)
+    }
+
+    func testR3ETag304OnEveryEntityIsUnchangedWithoutDownloading() throws {
+        let counter = Counter()
+        let version = Counter()
+        let staff = self.staff
+        let students = Array("student_id,first_name,last_name,email,school_id,grade,enrollment_status,school_year\nST1,A,B,,1,1,Enrolled,2026-2027\n".utf8)
+        let server = try TestHTTPServer { req in
+            _ = counter.next(req.path)
+            let tag = "\"v\(version.count("v"))-\(req.path)\""
+            if req.headers["if-none-match"] == tag { _ = counter.next("304"); return .init(status: 304, body: []) }
+            return .init(status: 200, headers: ["ETag": tag, "Last-Modified": "Mon, 02 Nov 2026 06:00:00 GMT"],
+                         body: req.path == "/staff.csv" ? staff : students)
+        }
+        let w = Workspace()
+        let c = configure(w, server, "retries = 0", entities: "staff, students")
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        let again = w.sync(c)
+        XCTAssertEqual(again.summary.outcome, .unchanged)
+        XCTAssertEqual(counter.count("304"), 2, "both entities answered 304")
+        XCTAssertEqual(server.requests.last?.headers["if-modified-since"], "Mon, 02 Nov 2026 06:00:00 GMT")
+        // --force downloads everything (no validators sent).
+        XCTAssertEqual(w.sync(c, force: true).summary.outcome, .applied)
+        XCTAssertNil(server.requests.last?.headers["if-none-match"])
+        // The server's tags change; a dry run sees them but saves nothing, so the next
+        // real run still sends the old ones.
+        _ = version.next("v")
+        XCTAssertEqual(w.sync(c, dryRun: true).summary.outcome, .unchanged)
+        _ = w.sync(c)
+        XCTAssertEqual(server.requests.last?.headers["if-none-match"], "\"v0-/students.csv\"")
+        // That run saved the new tags: the next one is all 304 again.
+        let before = counter.count("304")
+        XCTAssertEqual(w.sync(c).summary.outcome, .unchanged)
+        XCTAssertEqual(counter.count("304"), before + 2)
+    }
+
+    func testAnHTMLLoginPageFailsWithWhatCameBack() throws {
+        let page = Array("<!DOCTYPE html>\n<html><body>Sign in to continue</body></html>".utf8)
+        let server = try TestHTTPServer { _ in .init(status: 200, headers: ["Content-Type": "text/html; charset=utf-8"], body: page) }
+        let w = Workspace()
+        let r = w.sync(configure(w, server, "retries = 0"))
+        XCTAssertEqual(r.summary.exitCode, 69)
+        let e = r.summary.error ?? ""
+        XCTAssertTrue(e.contains("/staff.csv: got text/html; charset=utf-8, 61 bytes, starting `<!DOCTYPE html> <html><b`; is the token valid?"), e)
+        var json = w.configure(format: "json", url: server.baseURL + "/export.json")
+        json.entities = [.staff]
+        XCTAssertTrue(w.sync(json).summary.error?.contains("got text/html") == true)
+    }
+
+    func testBasicAuthSendsUserAndPasswordFromAFile() throws {
+        let server = try TestHTTPServer { [staff] req in
+            req.headers["authorization"] == "Basic " + Data("sisync:pa55word".utf8).base64EncodedString() ? .init(status: 200, body: staff) : .init(status: 401, body: [])
+        }
+        let w = Workspace()
+        w.write(w.root + "/password", "pa55word\n")
+        chmod(w.root + "/password", 0o600)
+        let r = w.sync(configure(w, server, "retries = 0\nauth = basic\nusername = sisync\npassword_file = \(w.root)/password"))
+        XCTAssertEqual(r.summary.outcome, .applied, r.summary.error ?? "")
+    }
+
+    func testOAuthTokenIsFetchedOnceReusedAndRefreshedOnceOn401() throws {
+        let counter = Counter()
+        let staff = self.staff
+        let server = try TestHTTPServer { req in
+            if req.path == "/token" {
+                let n = counter.next("/token")
+                return .init(status: 200, headers: ["Content-Type": "application/json"],
+                             body: Array("{\"access_token\":\"tok\(n)\",\"token_type\":\"Bearer\",\"expires_in\":3600}".utf8))
+            }
+            let n = counter.next("resource")
+            // The first token is revoked after three uses.
+            if req.headers["authorization"] == "Bearer tok1" && n <= 3 { return .init(status: 200, body: staff) }
+            if req.headers["authorization"] == "Bearer tok2" { return .init(status: 200, body: staff) }
+            return .init(status: 401, body: [])
+        }
+        let w = Workspace()
+        w.write(w.root + "/client-secret", "shh-client-secret")
+        chmod(w.root + "/client-secret", 0o600)
+        let c = configure(w, server, "retries = 0\nauth = oauth2\ntoken_url = \(server.baseURL)/token\nclient_id = sisync\nclient_secret_file = \(w.root)/client-secret\nscope = roster.read")
+        XCTAssertEqual(w.sync(c, force: true).summary.outcome, .applied)
+        XCTAssertEqual(w.sync(c, force: true).summary.outcome, .applied)
+        XCTAssertEqual(w.sync(c, force: true).summary.outcome, .applied)
+        XCTAssertEqual(counter.count("/token"), 1, "one token for three runs")
+        let refreshed = w.sync(c, force: true)
+        XCTAssertEqual(refreshed.summary.outcome, .applied, refreshed.summary.error ?? "")
+        XCTAssertEqual(counter.count("/token"), 2, "a 401 fetches a new token once")
+        XCTAssertFalse(server.requests.contains { $0.path != "/token" && $0.headers["authorization"]?.contains("shh") == true })
+    }
+
+    func testSecretsNeverAppearInAnythingAFailingRunPrints() throws {
+        let server = try TestHTTPServer { _ in .init(status: 401, body: Array("denied".utf8)) }
+        let w = Workspace()
+        w.write(w.root + "/tok", "tok-ABC-very-secret")
+        w.configure(source: "retries = 0\nauth = bearer\ntoken_file = \(w.root)/tok", url: server.baseURL + "/")
+        let daemon = try runProcess("sisyncd", ["--config", w.configPath, "--once"])
+        XCTAssertEqual(daemon.code, 69)
+        XCTAssertTrue(daemon.stderr.contains("check the credential"), daemon.stderr)
+        let ctl = try runProcess("sisyncctl", ["--config", w.configPath, "--json", "sync"])
+        let show = try runProcess("sisyncctl", ["--config", w.configPath, "--json", "run", "show", "2"])
+        for output in [daemon.stdout, daemon.stderr, ctl.stdout, ctl.stderr, show.stdout, show.stderr] {
+            XCTAssertFalse(output.contains("tok-ABC-very-secret"), output)
+        }
+        XCTAssertEqual(server.requests.first?.headers["authorization"], "Bearer tok-ABC-very-secret", "sent, never printed")
+        let dump = try w.dump().joined(separator: "\n")
+        XCTAssertFalse(dump.contains("tok-ABC-very-secret"))
+    }
+
+    func testSecretFileReadableByOthersIsWarnedAbout() throws {
+        let server = try TestHTTPServer { [staff] _ in .init(status: 200, body: staff) }
+        let w = Workspace()
+        w.write(w.root + "/tok", "tok")
+        chmod(w.root + "/tok", 0o644)
+        let log = MemoryLog()
+        _ = w.sync(configure(w, server, "retries = 0\nauth = bearer\ntoken_file = \(w.root)/tok"), log: log)
+        XCTAssertTrue(log.events.contains { $0.priority == .warning && $0.message.contains("readable by every user") })
+    }
+
+    func testRetryDelaysGrowExponentiallyWithFullJitterAndACap() {
+        let policy = RetryPolicy(retries: 10)
+        XCTAssertEqual(policy.delay(afterAttempt: 1, retryAfter: nil, random: { $0.upperBound }), 1)
+        XCTAssertEqual(policy.delay(afterAttempt: 3, retryAfter: nil, random: { $0.upperBound }), 4)
+        XCTAssertEqual(policy.delay(afterAttempt: 9, retryAfter: nil, random: { $0.upperBound }), 60, "capped at 60 s")
+        XCTAssertEqual(policy.delay(afterAttempt: 3, retryAfter: nil, random: { $0.lowerBound }), 0, "full jitter")
+        XCTAssertEqual(policy.delay(afterAttempt: 1, retryAfter: "7"), 7)
+        XCTAssertEqual(policy.delay(afterAttempt: 1, retryAfter: "3600"), 60)
+        let now = Timestamp.parse("2026-11-02T06:00:00Z")!
+        XCTAssertEqual(policy.delay(afterAttempt: 1, retryAfter: "Mon, 02 Nov 2026 06:00:05 GMT", now: now), 5)
+        XCTAssertTrue(RetryPolicy.isRetryable(status: 503))
+        XCTAssertTrue(RetryPolicy.isRetryable(status: 429))
+        XCTAssertFalse(RetryPolicy.isRetryable(status: 404))
+    }
+}
