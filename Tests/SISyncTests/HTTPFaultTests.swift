@@ -283,3 +283,71 @@ final class HTTPFaultTests: XCTestCase {
         XCTAssertFalse(RetryPolicy.isRetryable(status: 404))
     }
 }
+
+/// HTTPS with a CA the test creates: trusted through `ca_file`, refused without it; a
+/// redirect from https to http is refused.
+final class TLSSourceTests: XCTestCase {
+    private func openssl(_ args: [String], in dir: String) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw NSError(domain: "openssl", code: Int(p.terminationStatus), userInfo: [NSLocalizedDescriptionKey: args.joined(separator: " ")]) }
+    }
+
+    func testSelfSignedCAIsTrustedThroughCAFileOnlyAndHTTPSNeverRedirectsToHTTP() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl") else { throw XCTSkip("openssl is not installed") }
+        let w = Workspace()
+        let dir = w.root + "/tls"
+        try FileManager.default.createDirectory(atPath: dir + "/www", withIntermediateDirectories: true)
+        try openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=sisync test CA"], in: dir)
+        try openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"], in: dir)
+        try Data("subjectAltName=IP:127.0.0.1\n".utf8).write(to: URL(fileURLWithPath: dir + "/ext.cnf"))
+        try openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem",
+                     "-days", "1", "-extfile", "ext.cnf"], in: dir)
+        let plain = try TestHTTPServer { _ in .init(status: 200, body: Array(staffCSV(manyStaff(3)).utf8)) }
+        // `openssl s_server -HTTP` sends each file as a complete HTTP response.
+        try Data(("HTTP/1.0 200 OK\r\nContent-Type: text/csv\r\n\r\n" + staffCSV(manyStaff(7))).utf8).write(to: URL(fileURLWithPath: dir + "/www/staff.csv"))
+        try Data("HTTP/1.0 302 Found\r\nLocation: \(plain.baseURL)/staff.csv\r\n\r\n".utf8).write(to: URL(fileURLWithPath: dir + "/www/downgrade.csv"))
+        let port = Int.random(in: 30_000...60_000)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        server.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", dir + "/server.pem", "-key", dir + "/server.key", "-HTTP", "-quiet"]
+        server.currentDirectoryURL = URL(fileURLWithPath: dir + "/www")
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { server.terminate(); server.waitUntilExit() }
+        // Wait until it accepts connections (bounded).
+        let ready = Date().addingTimeInterval(10)
+        var up = false
+        while !up && Date() < ready {
+            let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var a = sockaddr_in()
+            a.sin_family = sa_family_t(AF_INET)
+            a.sin_port = in_port_t(UInt16(port).bigEndian)
+            a.sin_addr.s_addr = inet_addr("127.0.0.1")
+            up = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
+            close(s)
+            if !up { usleep(50_000) }
+        }
+        XCTAssertTrue(up, "openssl s_server did not start")
+        let url = "https://127.0.0.1:\(port)/"
+        let trusted = w.sync(w.configure(source: "retries = 0\nca_file = \(dir)/ca.pem", url: url))
+        XCTAssertEqual(trusted.summary.outcome, .applied, trusted.summary.error ?? "")
+        XCTAssertEqual(trusted.summary.staff.added, 7)
+        let refused = w.sync(w.configure(source: "retries = 0", url: url), force: true)
+        XCTAssertEqual(refused.summary.exitCode, 69)
+        XCTAssertTrue(refused.summary.error?.contains("curl error 60") == true, "certificate refused: \(refused.summary.error ?? "")")
+        var downgrade = w.configure(source: "retries = 0\nca_file = \(dir)/ca.pem\nstaff_url = \(url)downgrade.csv", url: url)
+        downgrade.entities = [.staff]
+        let r = w.sync(downgrade, force: true)
+        XCTAssertEqual(r.summary.exitCode, 69)
+        XCTAssertTrue(r.summary.error?.contains("curl error 1") == true, "https to http refused: \(r.summary.error ?? "")")
+        XCTAssertTrue(plain.requests.isEmpty, "the http server was never asked")
+    }
+}
