@@ -11,6 +11,7 @@ let usage = """
       --compare-scale N  also run at N times the size and print the time ratio (e.g. 5)
       --data DIR         where generated exports are cached (default bench-data/)
       --no-users         no users: records only (the core engine's targets: import <= 4 s)
+      --http             also import the export over loopback HTTP (target: fetch adds <= 20%)
 
     Scenarios, on a fresh database: full import; unchanged re-run; forced re-plan of
     identical data (sisyncctl sync --force); a 1% change day.
@@ -52,7 +53,7 @@ func fileMB(_ path: String) -> Double {
 
 /// Child mode: one run, one result line.
 func measure(scenario: String, export: String, database: String) -> Int32 {
-    let text = "[sync]\ndatabase = \(database)\nschool_year = 2026-2027\n[source]\nformat = csv\nurl = \(export)/\n"
+    let text = "[sync]\ndatabase = \(database)\nschool_year = 2026-2027\n[source]\nformat = csv\nurl = \(export.hasSuffix("/") ? export : export + "/")\nretries = 0\n"
     let configuration: Configuration
     do { configuration = try Configuration.parse(text: text, path: "/bench/sisync.conf") } catch {
         print("ERROR \(error)")
@@ -157,6 +158,17 @@ func runScenarios(scale: Double, dataDir: String) throws -> [Measurement] {
               + m.outcome + "  " + m.detail)
         results.append(m)
     }
+    if withHTTP {
+        // The same import with the export served over loopback HTTP, on a fresh database.
+        let httpDB = dbDir + "/http.db"
+        if withUsers { _ = try seedUsers(district, database: httpDB) }
+        let server = try LoopbackServer(root: base)
+        var m = try runChild("import", export: server.baseURL, database: httpDB, rows: district.totalRows)
+        m.scenario = "http"
+        print("  " + padded("http", 10) + String(format: " %6.2f s  peak RSS %4.0f MB  db %6.1f MB  ", m.seconds, m.peakRSSMB, m.databaseMB)
+              + m.outcome + "  " + m.detail)
+        results.append(m)
+    }
     return results
 }
 
@@ -164,7 +176,7 @@ func padded(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + St
 
 func table(_ results: [Measurement], targets: Bool) {
     let limits: [String: Double] = ["import": withUsers ? 5 : 4, "unchanged": 0.3, "replan": 1.5, "day": 1.5]
-    let expected: [String: String] = ["import": "applied", "unchanged": "unchanged", "replan": "applied", "day": "applied"]
+    let expected: [String: String] = ["import": "applied", "unchanged": "unchanged", "replan": "applied", "day": "applied", "http": "applied"]
     print("\nscenario    seconds      rows/s  peak RSS MB   DB MB  outcome    target")
     for m in results {
         var verdict = ""
@@ -175,6 +187,11 @@ func table(_ results: [Measurement], targets: Bool) {
         if m.outcome != expected[m.scenario] { verdict += " WRONG OUTCOME" }
         print(padded(m.scenario, 10) + String(format: " %8.2f %11.0f %12.0f %7.1f  ", m.seconds, Double(m.rows) / m.seconds, m.peakRSSMB, m.databaseMB)
               + padded(m.outcome, 10) + " " + verdict)
+    }
+    if let http = results.first(where: { $0.scenario == "http" }), let file = results.first(where: { $0.scenario == "import" }) {
+        let extra = (http.seconds - file.seconds) / file.seconds * 100
+        print(String(format: "import over HTTP took %.2f s against %.2f s from files: %+.0f%% (target <= +20%%: %@)",
+                     http.seconds, file.seconds, extra, extra <= 20 ? "met" : "MISSED"))
     }
     if targets {
         let rss = results.map(\.peakRSSMB).max() ?? 0
@@ -196,6 +213,7 @@ var scale = 1.0
 var compare: Double?
 var dataDir = "bench-data"
 nonisolated(unsafe) var withUsers = true
+nonisolated(unsafe) var withHTTP = false
 while !args.isEmpty {
     let a = args.removeFirst()
     switch a {
@@ -203,6 +221,7 @@ while !args.isEmpty {
     case "--compare-scale": compare = Double(args.isEmpty ? "" : args.removeFirst())
     case "--data": dataDir = args.isEmpty ? dataDir : args.removeFirst()
     case "--no-users": withUsers = false
+    case "--http": withHTTP = true
     case "--help", "-h": print(usage); exit(0)
     default: FileHandle.standardError.write(Data("sisync-bench: unknown argument \(a)\n\(usage)".utf8)); exit(64)
     }
