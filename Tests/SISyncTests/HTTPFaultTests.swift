@@ -268,6 +268,20 @@ final class HTTPFaultTests: XCTestCase {
         XCTAssertTrue(log.events.contains { $0.priority == .warning && $0.message.contains("readable by every user") })
     }
 
+    func testCredentialsAreNeverSentToAnotherHostAfterARedirect() throws {
+        let other = try TestHTTPServer { [staff] _ in .init(status: 200, body: staff) }
+        // "localhost" is another host name than "127.0.0.1", though the same machine.
+        let first = try TestHTTPServer { _ in .init(status: 302, headers: ["Location": "http://localhost:\(other.port)/staff.csv"], body: []) }
+        let w = Workspace()
+        w.write(w.root + "/tok", "tok-for-the-sis-only")
+        chmod(w.root + "/tok", 0o600)
+        let r = w.sync(configure(w, first, "retries = 0\nauth = bearer\ntoken_file = \(w.root)/tok"))
+        XCTAssertEqual(r.summary.outcome, .applied, r.summary.error ?? "")
+        XCTAssertEqual(first.requests.first?.headers["authorization"], "Bearer tok-for-the-sis-only")
+        XCTAssertEqual(other.requests.count, 1)
+        XCTAssertNil(other.requests.first?.headers["authorization"], "the token stays with the SIS's host")
+    }
+
     func testRetryDelaysGrowExponentiallyWithFullJitterAndACap() {
         let policy = RetryPolicy(retries: 10)
         XCTAssertEqual(policy.delay(afterAttempt: 1, retryAfter: nil, random: { $0.upperBound }), 1)
