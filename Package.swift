@@ -26,9 +26,13 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        .systemLibrary(
+            name: "CCrypt",
+            providers: [.apt(["libcrypt-dev"])]
+        ),
         .target(
             name: "SISync",
-            dependencies: ["CCurl", "CSQLite", "CCrypto"]
+            dependencies: ["CCurl", "CSQLite", "CCrypto", "CCrypt"]
         ),
         .executableTarget(name: "sisyncd", dependencies: ["SISync"]),
         .executableTarget(name: "sisyncctl", dependencies: ["SISync"]),

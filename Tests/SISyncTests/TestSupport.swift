@@ -57,8 +57,9 @@ final class Workspace {
     }
 
     /// Runs `sisyncctl` in this process, as the administrator `user`.
-    func ctl(_ args: [String], user: String = "admin") -> (code: Int32, out: String, err: String) {
+    func ctl(_ args: [String], user: String = "admin", input: [String] = []) -> (code: Int32, out: String, err: String) {
         let console = CapturedConsole()
+        console.input = input
         let code = ControlCommand(console: console, environment: ["USER": user], log: MemoryLog()).run(["--config", configPath] + args)
         return (code, console.stdout, console.stderr)
     }

@@ -7,6 +7,8 @@ import Glibc
 public protocol Console: AnyObject {
     func out(_ text: String)
     func err(_ text: String)
+    /// One line from standard input (a password), without its line ending; nil at end of input.
+    func readSecretLine() -> String?
 }
 
 /// The process's own stdout and stderr.
@@ -14,6 +16,7 @@ public final class ProcessConsole: Console {
     public init() {}
     public func out(_ text: String) { Self.write(STDOUT_FILENO, text) }
     public func err(_ text: String) { Self.write(STDERR_FILENO, text) }
+    public func readSecretLine() -> String? { readLine(strippingNewline: true) }
 
     static func write(_ fd: Int32, _ text: String) {
         var bytes = Array(text.utf8)
@@ -32,7 +35,10 @@ public final class ProcessConsole: Console {
 public final class CapturedConsole: Console {
     public private(set) var stdout = ""
     public private(set) var stderr = ""
+    /// Lines the command reads from "standard input".
+    public var input: [String] = []
     public init() {}
+    public func readSecretLine() -> String? { input.isEmpty ? nil : input.removeFirst() }
     public func out(_ text: String) { stdout += text }
     public func err(_ text: String) { stderr += text }
 }

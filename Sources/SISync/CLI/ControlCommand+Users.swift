@@ -83,6 +83,32 @@ extension ControlCommand {
             let s = try store()
             try s.setListEntry(words[2], list: UserList(rawValue: words[0])!, value: words[3], present: words[1] == "add", actor: actor, now: now)
             return try show(s, words[2], args)
+        case ("passwd", 2):
+            // The password comes from standard input only: never an argument, never logged.
+            guard let password = console.readSecretLine() else {
+                console.err("sisyncctl: user passwd reads the new password from standard input\n")
+                return 64
+            }
+            do { try PasswordHash.validate(password) } catch {
+                console.err("sisyncctl: \(error)\n")
+                return 1
+            }
+            let s = try store()
+            try s.setPassword(words[1], hash: try PasswordHash.make(password), actor: actor, now: now)
+            if !args.flag("json") { console.out("password of \(words[1]) set; the account is unlocked\n") } else { console.out("{}\n") }
+            return 0
+        case ("login", 2):
+            guard let password = console.readSecretLine() else {
+                console.err("sisyncctl: user login reads the password from standard input\n")
+                return 64
+            }
+            let outcome = try store().login(words[1], password: password, now: now)
+            if outcome == .accepted {
+                console.out("accepted\n")
+                return 0
+            }
+            console.err("rejected: \(outcome.reason)\n")
+            return 1
         case ("import", 2):
             let rows = try UserImport.read(path: words[1])
             let s = try store()

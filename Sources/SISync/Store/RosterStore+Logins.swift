@@ -1,0 +1,74 @@
+import Foundation
+
+/// What `sisyncctl user login` decided, and the reason it gives.
+public enum LoginOutcome: Equatable, Sendable {
+    case accepted
+    /// Also the answer for an unknown user, word for word.
+    case wrongPassword
+    case locked
+    case notApproved
+
+    public var reason: String {
+        switch self {
+        case .accepted: return "accepted"
+        case .wrongPassword: return "wrong username or password"
+        case .locked: return "the account is locked after 5 failed logins; an administrator can unlock it (sisyncctl user unlock) or set a new password"
+        case .notApproved: return "the account is not approved yet; an administrator approves it (sisyncctl user approve)"
+        }
+    }
+}
+
+extension RosterStore {
+    /// Failed logins in a row that lock a user (seed: five).
+    public static let lockoutThreshold = 5
+
+    /// Stores a new password hash and unlocks the user (the change log says only that the
+    /// password changed).
+    public func setPassword(_ username: String, hash: String, actor: String, now: Date) throws {
+        _ = try administer(actor: actor, now: now) {
+            guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
+            let s = try database.prepare("UPDATE users SET password_hash = ?, locked = 0, failed_logins = 0 WHERE username = ?")
+            try s.bind(1, hash); try s.bind(2, u.username)
+            try s.run()
+            var changes = [Change(entity: "users", id: u.username, field: "password", old: nil, new: "changed", kind: .updated)]
+            if u.locked { changes.append(Change(entity: "users", id: u.username, field: "locked", old: "true", new: "false", kind: .updated)) }
+            return changes
+        }
+    }
+
+    /// Checks a login: locked, then the password, then approval. A wrong password counts
+    /// toward the lockout; the fifth in a row locks; success resets the count.
+    public func login(_ username: String, password: String, now: Date) throws -> LoginOutcome {
+        let s = try database.prepare("SELECT username, password_hash, approved, locked, failed_logins FROM users WHERE username = ?")
+        try s.bind(1, username)
+        guard try s.step() else {
+            // Unknown users cost a hash too, so timing does not tell them apart.
+            _ = PasswordHash.verify(password, against: Self.dummyHash)
+            return .wrongPassword
+        }
+        let name = s.text(0), stored = s.string(1), approved = s.bool(2), locked = s.bool(3), failures = s.int(4)
+        s.reset()
+        if locked { return .locked }
+        guard let stored, PasswordHash.verify(password, against: stored) else {
+            let count = failures + 1
+            _ = try administer(actor: "login", now: now) {
+                let u = try database.prepare("UPDATE users SET failed_logins = ?, locked = ? WHERE username = ?")
+                try u.bind(1, count); try u.bind(2, count >= Self.lockoutThreshold); try u.bind(3, name)
+                try u.run()
+                return count >= Self.lockoutThreshold
+                    ? [Change(entity: "users", id: name, field: "locked", old: "false", new: "true (\(count) failed logins)", kind: .updated)] : []
+            }
+            return .wrongPassword
+        }
+        guard approved else { return .notApproved }
+        if failures > 0 {
+            let u = try database.prepare("UPDATE users SET failed_logins = 0 WHERE username = ?")
+            try u.bind(1, name)
+            try u.run()
+        }
+        return .accepted
+    }
+
+    /// A real yescrypt hash of nothing anyone knows, for unknown users.
+    static let dummyHash = (try? PasswordHash.make(UUID().uuidString + UUID().uuidString)) ?? "$y$j9T$invalid"
+}
