@@ -100,7 +100,7 @@ final class AuditExplainTests: XCTestCase {
         XCTAssertEqual(try why("ana", "Admissions Evaluator"), "linked staff member S1 evaluates applicant A1 (Nia Vale)")
         XCTAssertEqual(try why("kim", "Student"), "attached to student ST1 (Kim Lima), enrolled for 2026-2027")
         XCTAssertEqual(try why("kim", "Honor Roll"), "student ST1 has the attribute Honor Roll for 2026-2027")
-        XCTAssertEqual(try why("kim", "Parent", missing: true), "not attached to a household")
+        XCTAssertEqual(try why("kim", "Parent", missing: true), "not attached to a household and not paired with a student by access code")
         let lee = try why("lee", "Student", missing: true)
         XCTAssertTrue(lee.contains("student ST2 (Lee Ray) is Withdrawn for 2026-2027"), lee)
         XCTAssertTrue(lee.contains("student ST3 (Max Roe) is enrolled for 2025-2026, not the current school year 2026-2027"), lee)

@@ -325,7 +325,7 @@ final class SyncRunTests: XCTestCase {
         w.write("staff.csv", staffCSV(manyStaff(3)))
         let run = w.sync(c)
         XCTAssertEqual(run.summary.outcome, .applied, run.summary.error ?? "")
-        XCTAssertEqual(try raw.userVersion, 3)
+        XCTAssertEqual(try raw.userVersion, Schema.currentVersion)
         XCTAssertEqual(try w.store().roles(of: "u1").manual, ["Library"])
         XCTAssertEqual(try w.store().roles(of: "u1").calculated.map(\.role), ["Staff"])
         XCTAssertNotNil(try w.store().roleBasis())

@@ -9,7 +9,10 @@ public struct Arguments {
     }
 
     /// `valued` names options that take a value (`--config PATH` or `--config=PATH`).
-    public init(_ args: [String], valued: Set<String>, flags allowed: Set<String>) throws(UsageError) {
+    private var repeated: [String: [String]] = [:]
+
+    /// `repeatable` options may be given several times (`--student A --student B`).
+    public init(_ args: [String], valued: Set<String>, flags allowed: Set<String>, repeatable: Set<String> = []) throws(UsageError) {
         var i = 0
         var onlyPositional = false
         while i < args.count {
@@ -32,7 +35,11 @@ public struct Arguments {
                     value = args[i]
                     i += 1
                 }
-                if options[name] != nil { throw UsageError(description: "--\(name) is given twice") }
+                repeated[name, default: []].append(value!)
+                if options[name] != nil {
+                    guard repeatable.contains(name) else { throw UsageError(description: "--\(name) is given twice") }
+                    continue
+                }
                 options[name] = value
             } else if allowed.contains(name) {
                 if value != nil { throw UsageError(description: "--\(name) takes no value") }
@@ -44,5 +51,7 @@ public struct Arguments {
     }
 
     public func value(_ name: String) -> String? { options[name] }
+    /// Every value of a repeatable option, in order.
+    public func values(_ name: String) -> [String] { repeated[name] ?? [] }
     public func flag(_ name: String) -> Bool { flags.contains(name) }
 }

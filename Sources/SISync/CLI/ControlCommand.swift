@@ -36,6 +36,10 @@ public struct ControlCommand {
           user role add|remove U ROLE
                                     manual roles; calculated roles (R7) come from the data
           user school add|remove U SCHOOL, user ledger add|remove U LEDGER
+          access enable|reset|pair|list|revoke|instructions|export
+                                    parent-portal access codes (see access --help)
+          user passwd U | user login U
+                                    set or check a password (read from standard input)
           audit                     what needs an administrator: ambiguous emails, cross-links,
                                     users linked to inactive staff, ledgers and schools
           explain U                 why a user has each link and role, and why not the others
@@ -56,6 +60,7 @@ public struct ControlCommand {
         "runs": "usage: sisyncctl runs [--limit N]\n  Lists recent runs, newest first (default 20).\n",
         "run": "usage: sisyncctl run show ID\n       sisyncctl run revert ID\n  `show` lists one run and every change it made. `revert` undoes the latest run that changed anything, as a new run: changed fields get their old values, deactivated records come back, records it added become inactive, links are restored and roles recomputed. Older runs are refused. The next sync compares the restored records with the export again: revert is for undoing a mistaken override (e.g. --allow-mass-deactivation); if the export itself is wrong, fix it at the source first.\n",
         "user": "usage: sisyncctl user add --username U --email E [--name N] [--approved]\n       sisyncctl user list | show U | approve U | unapprove U | unlock U | remove U\n       sisyncctl user link U STAFF_ID --reason TEXT [--until YYYY-MM-DD] | unlink U\n       sisyncctl user attach|detach U --student ID | --household ID | --donor ID\n       sisyncctl user role add|remove U ROLE\n       sisyncctl user school add|remove U SCHOOL | ledger add|remove U LEDGER\n       sisyncctl user import FILE.csv\n  Login accounts. Usernames and emails are unique regardless of case. Users without a manual link are linked to the one active staff member with their email on every run (R6); a manual link is an administrator's decision, with a reason, and sync never changes it (one with --until ends after that day). `user import` reads columns username, email (required), approved, student_id, household_id, donor_id (lists with ;); the whole file is checked before anything is written; existing users are updated and listed attachments added, no user is removed.\n",
+        "access": "usage: sisyncctl access enable STUDENT | enable --all [--school ID] | reset STUDENT\n       sisyncctl access pair --user U --code CODE | list STUDENT\n       sisyncctl access revoke --user U --student S [--student S2 ...]\n       sisyncctl access instructions STUDENT | export\n  Parent-portal access codes: one per student (8 characters such as 7KQ4-M9TX, from the system's random source). `pair` pairs an approved user with the code's active student and grants Parent at once (R7); five failed attempts by a user within 15 minutes refuse further attempts for 15 minutes. `reset` makes a new code (existing pairings stay); `revoke` ends pairings and resets those students' codes. Codes are never logged.\n",
         "audit": "usage: sisyncctl audit\n  Lists what needs an administrator: emails shared by several active staff (nobody with them can be linked), manual links whose emails differ (entries appear under the staff member's name), users linked to inactive staff, users with ledgers but no Finance role, users with schools but no active staff link.\n",
         "explain": "usage: sisyncctl explain U\n  Why the user has their link and each role, and why not the roles they lack, from the data as it is now (R6, R7).\n",
         "staff": "usage: sisyncctl staff list [--inactive | --all] [--search TEXT]\n       sisyncctl staff show ID\n  Lists staff records, or shows one with its linked users and history.\n",
@@ -66,8 +71,9 @@ public struct ControlCommand {
         let args: Arguments
         do {
             args = try Arguments(argv, valued: ["config", "db", "limit", "search", "username", "email", "name", "reason", "until",
-                                                "student", "household", "donor"],
-                                 flags: ["json", "help", "dry-run", "allow-mass-deactivation", "force", "inactive", "all", "approved"])
+                                                "student", "household", "donor", "user", "code", "school"],
+                                 flags: ["json", "help", "dry-run", "allow-mass-deactivation", "force", "inactive", "all", "approved"],
+                                 repeatable: ["student"])
         } catch {
             console.err("sisyncctl: \(error)\n\(Self.usage)")
             return 64
@@ -89,6 +95,7 @@ public struct ControlCommand {
             case ("user", _): return try userCommand(args, Array(words.dropFirst()))
             case ("audit", 1): return try audit(args)
             case ("explain", 2): return try explain(args, username: words[1])
+            case ("access", _): return try accessCommand(args, Array(words.dropFirst()))
             default:
                 console.err("sisyncctl: unknown command `\(words.joined(separator: " "))`\n\(Self.usage)")
                 return 64
@@ -96,6 +103,9 @@ public struct ControlCommand {
         } catch let e as ConfigError {
             console.err("sisyncctl: \(e)\n")
             return 78
+        } catch let e as AccessError {
+            console.err("sisyncctl: \(e)\n")
+            return 1
         } catch let e as RevertError {
             console.err("sisyncctl: \(e)\n")
             return 1

@@ -43,6 +43,8 @@ public enum LogEventType: String, Sendable, CaseIterable {
     case daemonStarted = "223ea776ee581aab3f4840d0f8b0f008"
     /// Sisyncd is stopping.
     case daemonStopping = "fe560fd3c377e08f14338c7e4d0917f0"
+    /// A portal access code was created, reset, paired or revoked (the code is never logged).
+    case portalAccess = "8c1d2f4b6a7e4e0f9b3d5a1c7e2f6b90"
 
     public var messageID: String { rawValue }
 
@@ -70,6 +72,7 @@ public enum LogEventType: String, Sendable, CaseIterable {
         case .configRejected: return "config_rejected"
         case .daemonStarted: return "daemon_started"
         case .daemonStopping: return "daemon_stopping"
+        case .portalAccess: return "portal_access"
         }
     }
 
@@ -96,6 +99,7 @@ public enum LogEventType: String, Sendable, CaseIterable {
         case .configRejected: return "a new configuration was rejected; the old one stays"
         case .daemonStarted: return "sisyncd started"
         case .daemonStopping: return "sisyncd is stopping"
+        case .portalAccess: return "A portal access code was created, reset, paired or revoked (the code itself is never logged)"
         }
     }
 }

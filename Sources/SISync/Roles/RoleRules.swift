@@ -3,7 +3,7 @@
 /// SQLite joins (indexes on the keys) instead of a loop over users.
 enum RoleRules {
     /// Bumped whenever the rules change, so that the next run recomputes every user.
-    static let version = 1
+    static let version = 2  // 2: Parent through portal pairings
 
     /// The statements for every user, or (`scoped`) only for the users in `temp.dirty_users`.
     static func statements(scoped: Bool) -> [String] {
@@ -11,6 +11,7 @@ enum RoleRules {
         template.map { sql in
             sql.replacingOccurrences(of: "FROM user_attachments a", with: scoped ? "FROM temp.dirty_users d CROSS JOIN user_attachments a ON a.username = d.username" : "FROM user_attachments a")
                 .replacingOccurrences(of: "FROM links l", with: scoped ? "FROM temp.dirty_users d CROSS JOIN links l ON l.username = d.username" : "FROM links l")
+                .replacingOccurrences(of: "FROM access_pairings p", with: scoped ? "FROM temp.dirty_users d CROSS JOIN access_pairings p ON p.username = d.username" : "FROM access_pairings p")
         }
     }
 
@@ -40,6 +41,13 @@ enum RoleRules {
         JOIN students st ON st.student_id = r.record_id
         WHERE a.kind = 'household' AND st.active = 1 AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = ?1
           AND lower(r.relationship) IN (SELECT value FROM json_each(?2))
+        """,
+        // Parent: paired with an enrolled student through the portal's access code.
+        """
+        INSERT OR IGNORE INTO temp.desired_roles
+        SELECT p.username, 'Parent', '' FROM access_pairings p
+        JOIN students st ON st.student_id = p.student_id
+        WHERE st.active = 1 AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = ?1
         """,
         // Applicant: attached to a household related as a parent to an applicant not yet copied.
         """

@@ -112,8 +112,23 @@ extension RosterStore {
                 else { grant("Applicant", "household \(h) is \(relationship) of \(who), status \(r.text(9))") }
             }
         }
+        // Parent through portal pairings (access codes).
+        let paired = try database.prepare("""
+            SELECT p.student_id, p.paired_at, st.first_name || ' ' || st.last_name, st.enrollment_status, st.school_year, st.active
+            FROM access_pairings p LEFT JOIN students st ON st.student_id = p.student_id WHERE p.username = ? ORDER BY p.student_id
+            """)
+        try paired.bind(1, u.username)
+        var anyPairing = false
+        try paired.forEachRow { r in
+            anyPairing = true
+            let who = "student \(r.text(0))\(r.isNull(2) ? "" : " (\(r.text(2)))")"
+            let when = String(r.text(1).prefix(10))
+            if r.isNull(2) || !r.bool(5) { deny("Parent", "paired with \(who) on \(when), who is not active in the SIS") }
+            else if r.text(3).lowercased() != "enrolled" || r.text(4) != year { deny("Parent", "paired with \(who) on \(when), who is \(r.text(3)) for \(r.text(4))") }
+            else { grant("Parent", "paired with \(who) by access code on \(when), enrolled for \(year)") }
+        }
         if !anyHousehold {
-            deny("Parent", "not attached to a household")
+            deny("Parent", anyPairing ? "not attached to a household" : "not attached to a household and not paired with a student by access code")
             deny("Applicant", "not attached to a household")
         } else {
             if !anyStudentRelation { deny("Parent", "the attached household is related to no student") }

@@ -10,7 +10,7 @@ extension RosterStore {
     /// the last computation, only users whose inputs changed (this run's records and links,
     /// and administrators' changes since) are recomputed; otherwise every user is. Both give
     /// the same result (tested).
-    func planRoles(_ settings: RoleSettings, changes: RoleInputChanges? = nil) throws -> RolePlan {
+    func planRoles(_ settings: RoleSettings, changes: RoleInputChanges? = nil, onlyUsers: [String]? = nil) throws -> RolePlan {
         let relationships = String(decoding: try JSONEncoder().encode(settings.parentRelationships.map { $0.lowercased() }), as: UTF8.self)
         try database.execute("""
             CREATE TEMP TABLE IF NOT EXISTS desired_roles (
@@ -23,7 +23,12 @@ extension RosterStore {
             DELETE FROM temp.dirty_users;
             """)
         var scoped = false
-        if let changes, !changes.exceedsLimit, changes.count <= Self.incrementalLimit, let basis = try roleBasis(),
+        if let onlyUsers {
+            // A refresh for a few users (a pairing made now), whatever the last run saw.
+            scoped = true
+            let s = try database.prepare("INSERT OR IGNORE INTO temp.dirty_users (username) VALUES (?)")
+            for u in onlyUsers { try s.bind(1, u); try s.run() }
+        } else if let changes, !changes.exceedsLimit, changes.count <= Self.incrementalLimit, let basis = try roleBasis(),
            basis.schoolYear == settings.schoolYear, basis.parentRelationships == relationships, basis.rulesVersion == RoleRules.version {
             scoped = true
             try markDirtyUsers(changes, sinceChange: basis.lastChangeID)
@@ -140,6 +145,7 @@ extension RosterStore {
         if !changes.students.isEmpty {
             statements += [
                 "INSERT OR IGNORE INTO temp.dirty_users SELECT a.username FROM temp.changed_students c JOIN user_attachments a ON a.kind = 'student' AND a.record_id = c.id",
+                "INSERT OR IGNORE INTO temp.dirty_users SELECT p.username FROM temp.changed_students c JOIN access_pairings p ON p.student_id = c.id",
                 """
                 INSERT OR IGNORE INTO temp.dirty_users
                 SELECT a.username FROM user_attachments a
@@ -165,8 +171,31 @@ extension RosterStore {
     /// (inside the run's transaction), set-based. A grant is recorded by the role's
     /// `granted_run` (as additions are by `added_run`); when a role is revoked, its grant
     /// moves into the change log next to the revocation, so the history stays whole.
-    func applyRoles(_ plan: RolePlan, runID: Int64?) throws {
+    func applyRoles(_ plan: RolePlan, runID: Int64?, actor: String? = nil, at: String? = nil) throws {
         guard !plan.isEmpty else { return }
+        if runID == nil {
+            // Outside a run (a refresh by sisyncctl): every grant and revoke is a change of its own.
+            let label = "CASE WHEN x.school_year = '' THEN x.role ELSE x.role || ' (' || x.school_year || ')' END"
+            for (table, kind) in [("role_grants", "role_granted"), ("role_revokes", "role_revoked")] {
+                let s = try database.prepare("""
+                    INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind, actor, at)
+                    SELECT NULL, 'users', x.username, 'role', \(kind == "role_revoked" ? label : "NULL"), \(kind == "role_granted" ? label : "NULL"), '\(kind)', ?1, ?2
+                    FROM temp.\(table) x ORDER BY x.rowid
+                    """)
+                try s.bind(1, actor ?? "sisyncctl"); try s.bind(2, at)
+                try s.run()
+            }
+            let delete = try database.prepare("DELETE FROM user_roles WHERE username = ? AND source = 'calculated' AND role = ? AND school_year = ?")
+            try database.prepare("SELECT username, role, school_year FROM temp.role_revokes").forEachRow { r in
+                try delete.bind(1, r.text(0)); try delete.bind(2, r.text(1)); try delete.bind(3, r.text(2))
+                try delete.run()
+            }
+            try database.execute("""
+                INSERT OR IGNORE INTO user_roles (username, role, source, school_year, granted_run)
+                SELECT x.username, x.role, 'calculated', x.school_year, NULL FROM temp.role_grants x ORDER BY x.rowid
+                """)
+            return
+        }
         let label = "CASE WHEN x.school_year = '' THEN x.role ELSE x.role || ' (' || x.school_year || ')' END"
         let statements = [
             """
@@ -196,6 +225,16 @@ extension RosterStore {
                 try delete.bind(1, r.text(0)); try delete.bind(2, r.text(1)); try delete.bind(3, r.text(2))
                 try delete.run()
             }
+        }
+    }
+
+    /// Recomputes the calculated roles of a few users now (after a pairing), as an
+    /// administrator's change; the next run recomputes them again and agrees.
+    public func refreshRoles(of users: [String], settings: RoleSettings, actor: String, now: Date) throws -> RolePlan {
+        try database.transaction {
+            let plan = try planRoles(settings, onlyUsers: users)
+            try applyRoles(plan, runID: nil, actor: actor, at: Timestamp.format(now))
+            return plan
         }
     }
 

@@ -6,6 +6,7 @@ public enum Schema {
         migrateToVersion1,
         migrateToVersion2,
         migrateToVersion3,
+        migrateToVersion4,
     ]
 
     public static var currentVersion: Int32 { Int32(migrations.count) }
@@ -207,5 +208,30 @@ public enum Schema {
             DROP VIEW change_log;
             """)
         try db.execute(changeLogView(rolesGrantedByRun: true))
+    }
+
+    /// Version 4: parent-portal access codes (one per student), pairings of users with
+    /// students, and failed pairing attempts for throttling.
+    static func migrateToVersion4(_ db: SQLiteDatabase) throws {
+        try db.execute("""
+            CREATE TABLE access_codes (
+              student_id TEXT NOT NULL PRIMARY KEY,
+              code TEXT NOT NULL UNIQUE,
+              created_at TEXT NOT NULL,
+              created_by TEXT NOT NULL
+            ) WITHOUT ROWID;
+            CREATE TABLE access_pairings (
+              username TEXT NOT NULL COLLATE NOCASE REFERENCES users(username) ON DELETE CASCADE,
+              student_id TEXT NOT NULL,
+              paired_at TEXT NOT NULL,
+              PRIMARY KEY (username, student_id)
+            ) WITHOUT ROWID;
+            CREATE INDEX access_pairings_by_student ON access_pairings (student_id);
+            CREATE TABLE access_attempts (
+              username TEXT NOT NULL COLLATE NOCASE,
+              at TEXT NOT NULL
+            );
+            CREATE INDEX access_attempts_by_user ON access_attempts (username, at);
+            """)
     }
 }

@@ -1,0 +1,105 @@
+import Foundation
+
+extension ControlCommand {
+    /// `sisyncctl access ...`: parent-portal access codes and pairings.
+    func accessCommand(_ args: Arguments, _ words: [String]) throws -> Int32 {
+        let now = Date()
+        let c = try rulesConfiguration(args)
+        let store = try RosterStore(path: c.database, mustExist: true)
+        func logged(_ message: String, user: String? = nil, student: String? = nil) {
+            var fields: [(String, String)] = [("SISYNC_ACTOR", actor)]
+            if let user { fields.append(("SISYNC_USERNAME", user)) }
+            if let student { fields.append(("SISYNC_STUDENT_ID", student)) }
+            log.log(LogEvent(.portalAccess, .notice, message, fields: fields))
+        }
+        func codeJSON(_ student: String, _ code: String) -> JSONValue {
+            .object([("student_id", .string(student)), ("code", .string(AccessCode.display(code)))])
+        }
+        switch (words.first ?? "", words.count) {
+        case ("enable", 1) where args.flag("all"):
+            let n = try store.enableAccessForAll(school: args.value("school"), actor: actor, now: now)
+            logged("\(actor) created access codes for \(n) students\(args.value("school").map { " of school \($0)" } ?? "")")
+            emit(args, json: { .object([("created", .int(n))]) }, text: { "created access codes for \(n) students\n" })
+            return 0
+        case ("enable", 2):
+            let (code, created) = try store.enableAccess(student: words[1], actor: actor, now: now)
+            if created { logged("\(actor) created the access code of student \(words[1])", student: words[1]) }
+            emit(args, json: { codeJSON(words[1], code) }, text: { "\(words[1]): \(AccessCode.display(code))\(created ? " (new)" : "")\n" })
+            return 0
+        case ("reset", 2):
+            let code = try store.resetAccess(student: words[1], actor: actor, now: now)
+            logged("\(actor) reset the access code of student \(words[1]); the old code no longer pairs", student: words[1])
+            emit(args, json: { codeJSON(words[1], code) }, text: { "\(words[1]): \(AccessCode.display(code)) (the old code no longer pairs; existing pairings stay)\n" })
+            return 0
+        case ("pair", 1):
+            guard let user = args.value("user"), let code = args.value("code") else {
+                console.err("sisyncctl: access pair needs --user U and --code CODE\n")
+                return 64
+            }
+            let student: String
+            do { student = try store.pair(username: user, typedCode: code, actor: actor, now: now) } catch let e as AccessError {
+                logged("pairing refused for user \(user): \(e)", user: user)
+                throw e
+            }
+            logged("user \(user) paired with student \(student)", user: user, student: student)
+            // Parent (R7) at once for this user; the next run agrees.
+            let settings = RosterStore.RoleSettings(schoolYear: c.currentSchoolYear(on: now), parentRelationships: c.parentRelationships)
+            let roles = try store.refreshRoles(of: [user], settings: settings, actor: actor, now: now)
+            emit(args, json: { .object([("username", .string(user)), ("student_id", .string(student)),
+                                        ("roles_granted", .array(roles.granted.map { .string($0.label) }))]) },
+                 text: { "\(user) paired with student \(student)\(roles.granted.isEmpty ? "" : "; granted " + roles.granted.map(\.label).joined(separator: ", "))\n" })
+            return 0
+        case ("list", 2):
+            let list = try store.pairings(student: words[1])
+            emit(args, json: { .array(list.map { .object([("username", .string($0.username)), ("name", .string($0.name)),
+                                                          ("email", .string($0.email)), ("paired_at", .string($0.pairedAt))]) }) },
+                 text: {
+                     var t = TextTable(["username", "name", "email", "paired"])
+                     for p in list { t.add([p.username, p.name, p.email, p.pairedAt]) }
+                     return t.rendered() + "\(list.count) paired user\(list.count == 1 ? "" : "s")\n"
+                 })
+            return 0
+        case ("revoke", 1):
+            let students = args.values("student")
+            guard let user = args.value("user"), !students.isEmpty else {
+                console.err("sisyncctl: access revoke needs --user U and one or more --student S\n")
+                return 64
+            }
+            try store.revokeAccess(username: user, students: students, actor: actor, now: now)
+            logged("\(actor) ended the pairing of user \(user) with \(students.joined(separator: ", ")) and reset their codes", user: user)
+            let settings = RosterStore.RoleSettings(schoolYear: c.currentSchoolYear(on: now), parentRelationships: c.parentRelationships)
+            _ = try store.refreshRoles(of: [user], settings: settings, actor: actor, now: now)
+            emit(args, json: { .object([("username", .string(user)), ("students", .array(students.map { .string($0) }))]) },
+                 text: { "ended the pairing of \(user) with \(students.joined(separator: ", ")); their codes were reset\n" })
+            return 0
+        case ("instructions", 2):
+            guard let student = try store.studentSummary(words[1]) else { throw AccessError.noSuchStudent(words[1]) }
+            guard let code = try store.accessCode(student: words[1]) else { throw AccessError.noCode(words[1]) }
+            console.out("""
+                Parent portal access for \(student.name) (school \(student.school))
+
+                Your access code: \(AccessCode.display(code))
+
+                1. Sign in to the parent portal with your own account (ask the school office
+                   for an account if you do not have one yet).
+                2. Open "Add a student" and type the access code above. Letters may be typed in
+                   either case; the dash is optional.
+                3. \(student.name) then appears in your account. Keep this code private: anyone
+                   with it can pair with your child. If it was shared by mistake, ask the school
+                   office for a new one; the old code then stops working.
+
+                """)
+            return 0
+        case ("export", 1):
+            var out = "student_id,name,school_id,code\n"
+            func field(_ s: String) -> String { s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
+            for r in try store.accessCodes() { out += [r.studentID, r.name, r.school, AccessCode.display(r.code)].map(field).joined(separator: ",") + "\n" }
+            logged("\(actor) exported the access codes")
+            console.out(out)
+            return 0
+        default:
+            console.err("sisyncctl: unknown command `access \(words.joined(separator: " "))`\n\(Self.commandHelp["access"]!)")
+            return 64
+        }
+    }
+}

@@ -1,0 +1,202 @@
+import Foundation
+
+/// Why an access-code command was refused.
+public enum AccessError: Error, Equatable, CustomStringConvertible, Sendable {
+    case noSuchStudent(String)
+    case inactiveStudent(String)
+    case noCode(String)
+    case badCode
+    case throttled(until: String)
+    case notApproved(String)
+
+    public var description: String {
+        switch self {
+        case .noSuchStudent(let s): return "no student `\(s)` in the mirror; check the id (sync first if the student is new)"
+        case .inactiveStudent(let s): return "student \(s) is not active in the SIS; codes pair only with active students"
+        case .noCode(let s): return "student \(s) has no access code yet; `sisyncctl access enable \(s)` creates one"
+        case .badCode: return "that code does not pair with any student; check it against the letter (codes look like 7KQ4-M9TX)"
+        case .throttled(let until): return "too many failed pairing attempts by this user (5 in 15 minutes); try again after \(until)"
+        case .notApproved(let u): return "user \(u) is not approved; approve the account first (sisyncctl user approve \(u))"
+        }
+    }
+}
+
+/// A user paired with a student, as `access list` shows it.
+public struct AccessPairing: Sendable, Equatable {
+    public var username: String
+    public var name: String
+    public var email: String
+    public var pairedAt: String
+}
+
+extension RosterStore {
+    /// Failed attempts allowed per user in `throttleWindow` before pairing is refused.
+    public static let throttleAttempts = 5
+    public static let throttleWindow: TimeInterval = 15 * 60
+
+    private func studentState(_ id: String) throws -> (exists: Bool, active: Bool, name: String, school: String) {
+        let s = try database.prepare("SELECT active, first_name || ' ' || last_name, school_id FROM students WHERE student_id = ?")
+        try s.bind(1, id)
+        defer { s.reset() }
+        guard try s.step() else { return (false, false, "", "") }
+        return (true, s.bool(0), s.text(1), s.text(2))
+    }
+
+    public func accessCode(student: String) throws -> String? {
+        let s = try database.prepare("SELECT code FROM access_codes WHERE student_id = ?")
+        try s.bind(1, student)
+        defer { s.reset() }
+        return try s.step() ? s.text(0) : nil
+    }
+
+    /// A fresh code no other student has (stored without the dash).
+    private func freshCode() throws -> String {
+        let taken = try database.prepare("SELECT 1 FROM access_codes WHERE code = ?")
+        while true {
+            let code = AccessCode.generate()
+            try taken.bind(1, code)
+            let used = try taken.step()
+            taken.reset()
+            if !used { return code }
+        }
+    }
+
+    private func writeCode(_ student: String, actor: String, now: Date, reset: Bool) throws -> String {
+        let code = try freshCode()
+        let s = try database.prepare("INSERT OR REPLACE INTO access_codes (student_id, code, created_at, created_by) VALUES (?, ?, ?, ?)")
+        try s.bind(1, student); try s.bind(2, code); try s.bind(3, Timestamp.format(now)); try s.bind(4, actor)
+        try s.run()
+        return code
+    }
+
+    /// The student's code, created if it has none (`access enable`). The change log says a
+    /// code was created, never the code.
+    public func enableAccess(student: String, actor: String, now: Date) throws -> (code: String, created: Bool) {
+        var result = ("", false)
+        _ = try administer(actor: actor, now: now) {
+            let st = try studentState(student)
+            guard st.exists else { throw AccessError.noSuchStudent(student) }
+            if let code = try accessCode(student: student) { result = (code, false); return [] }
+            guard st.active else { throw AccessError.inactiveStudent(student) }
+            result = (try writeCode(student, actor: actor, now: now, reset: false), true)
+            return [Change(entity: "students", id: student, field: "access_code", old: nil, new: "created", kind: .updated)]
+        }
+        return result
+    }
+
+    /// Codes for every active student without one (optionally of one school).
+    public func enableAccessForAll(school: String?, actor: String, now: Date) throws -> Int {
+        var created = 0
+        _ = try administer(actor: actor, now: now) {
+            let s = try database.prepare("""
+                SELECT student_id FROM students st WHERE active = 1 AND (?1 IS NULL OR school_id = ?1)
+                  AND NOT EXISTS (SELECT 1 FROM access_codes c WHERE c.student_id = st.student_id) ORDER BY student_id
+                """)
+            try s.bind(1, school)
+            var ids: [String] = []
+            try s.forEachRow { ids.append($0.text(0)) }
+            for id in ids { _ = try writeCode(id, actor: actor, now: now, reset: false) }
+            created = ids.count
+            return ids.map { Change(entity: "students", id: $0, field: "access_code", old: nil, new: "created", kind: .updated) }
+        }
+        return created
+    }
+
+    /// A new code; the old one no longer pairs; existing pairings stay.
+    public func resetAccess(student: String, actor: String, now: Date) throws -> String {
+        var code = ""
+        _ = try administer(actor: actor, now: now) {
+            guard try studentState(student).exists else { throw AccessError.noSuchStudent(student) }
+            code = try writeCode(student, actor: actor, now: now, reset: true)
+            return [Change(entity: "students", id: student, field: "access_code", old: "previous code", new: "reset", kind: .updated)]
+        }
+        return code
+    }
+
+    /// Pairs a user with the student whose code was typed. Five failed attempts by one user
+    /// within 15 minutes refuse further attempts for 15 minutes.
+    public func pair(username: String, typedCode: String, actor: String, now: Date) throws -> String {
+        guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
+        let since = Timestamp.format(now.addingTimeInterval(-Self.throttleWindow))
+        let recent = try database.prepare("SELECT count(*), min(at) FROM access_attempts WHERE username = ? AND at > ?")
+        try recent.bind(1, u.username); try recent.bind(2, since)
+        _ = try recent.step()
+        if recent.int(0) >= Self.throttleAttempts {
+            let first = Timestamp.parse(recent.text(1)) ?? now
+            throw AccessError.throttled(until: Timestamp.format(first.addingTimeInterval(Self.throttleWindow)))
+        }
+        recent.reset()
+        func failed(_ error: AccessError) throws -> Never {
+            _ = try administer(actor: actor, now: now) {
+                let s = try database.prepare("INSERT INTO access_attempts (username, at) VALUES (?, ?)")
+                try s.bind(1, u.username); try s.bind(2, Timestamp.format(now))
+                try s.run()
+                return [Change(entity: "users", id: u.username, field: "pairing", old: nil, new: "failed attempt", kind: .updated)]
+            }
+            throw error
+        }
+        guard u.approved else { throw AccessError.notApproved(u.username) }
+        guard let code = AccessCode.normalize(typedCode) else { try failed(.badCode) }
+        let find = try database.prepare("SELECT student_id FROM access_codes WHERE code = ?")
+        try find.bind(1, code)
+        guard try find.step() else { try failed(.badCode) }
+        let student = find.text(0)
+        find.reset()
+        guard try studentState(student).active else { throw AccessError.inactiveStudent(student) }
+        _ = try administer(actor: actor, now: now) {
+            let s = try database.prepare("INSERT OR IGNORE INTO access_pairings (username, student_id, paired_at) VALUES (?, ?, ?)")
+            try s.bind(1, u.username); try s.bind(2, student); try s.bind(3, Timestamp.format(now))
+            try s.run()
+            guard database.changes > 0 else { return [] }
+            return [Change(entity: "users", id: u.username, field: "paired_student", old: nil, new: student, kind: .updated)]
+        }
+        return student
+    }
+
+    public func pairings(student: String) throws -> [AccessPairing] {
+        let s = try database.prepare("""
+            SELECT u.username, u.name, u.email, p.paired_at FROM access_pairings p JOIN users u ON u.username = p.username
+            WHERE p.student_id = ? ORDER BY p.paired_at, u.username
+            """)
+        try s.bind(1, student)
+        var out: [AccessPairing] = []
+        try s.forEachRow { out.append(AccessPairing(username: $0.text(0), name: $0.text(1), email: $0.text(2), pairedAt: $0.text(3))) }
+        return out
+    }
+
+    /// Ends a user's pairings with these students and resets each student's code.
+    public func revokeAccess(username: String, students: [String], actor: String, now: Date) throws {
+        guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
+        _ = try administer(actor: actor, now: now) {
+            var changes: [Change] = []
+            let delete = try database.prepare("DELETE FROM access_pairings WHERE username = ? AND student_id = ?")
+            for student in students {
+                guard try studentState(student).exists else { throw AccessError.noSuchStudent(student) }
+                try delete.bind(1, u.username); try delete.bind(2, student)
+                try delete.run()
+                if database.changes > 0 {
+                    changes.append(Change(entity: "users", id: u.username, field: "paired_student", old: student, new: nil, kind: .updated))
+                }
+                _ = try writeCode(student, actor: actor, now: now, reset: true)
+                changes.append(Change(entity: "students", id: student, field: "access_code", old: "previous code", new: "reset", kind: .updated))
+            }
+            return changes
+        }
+    }
+
+    /// Student id, name, school and code of every student with a code (for a mail merge).
+    public func accessCodes() throws -> [(studentID: String, name: String, school: String, code: String)] {
+        var out: [(String, String, String, String)] = []
+        try database.prepare("""
+            SELECT c.student_id, coalesce(st.first_name || ' ' || st.last_name, ''), coalesce(st.school_id, ''), c.code
+            FROM access_codes c LEFT JOIN students st ON st.student_id = c.student_id ORDER BY c.student_id
+            """).forEachRow { out.append(($0.text(0), $0.text(1), $0.text(2), $0.text(3))) }
+        return out
+    }
+
+    /// The student's name and school, for instructions.
+    public func studentSummary(_ id: String) throws -> (name: String, school: String)? {
+        let st = try studentState(id)
+        return st.exists ? (st.name, st.school) : nil
+    }
+}

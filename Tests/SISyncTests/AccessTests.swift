@@ -1,0 +1,151 @@
+import XCTest
+@testable import SISync
+
+/// Parent-portal access codes (issue 6, SPEC 6, Appendix C).
+final class AccessTests: XCTestCase {
+    func testTenThousandCodesAreUniqueAndUseOnlyTheAlphabet() {
+        var seen = Set<String>()
+        let alphabet = Set(AccessCode.alphabet)
+        for _ in 0..<10_000 {
+            let code = AccessCode.generate()
+            XCTAssertEqual(code.count, 8)
+            XCTAssertTrue(code.allSatisfy(alphabet.contains), code)
+            seen.insert(code)
+        }
+        XCTAssertEqual(seen.count, 10_000)
+        XCTAssertFalse(alphabet.contains("I") || alphabet.contains("L") || alphabet.contains("O") || alphabet.contains("U"))
+        XCTAssertEqual(AccessCode.display("7KQ4M9TX"), "7KQ4-M9TX")
+        XCTAssertEqual(AccessCode.normalize(" 7kq4-m9tx "), "7KQ4M9TX")
+        XCTAssertEqual(AccessCode.normalize("1ILO-0abc"), "11100ABC", "I and L read as 1, O as 0")
+        XCTAssertNil(AccessCode.normalize("7KQ4-M9T"), "too short")
+        XCTAssertNil(AccessCode.normalize("7KQ4-M9TU"), "U is not in the alphabet")
+    }
+
+    /// Two families, three students at two schools; the demo's shape in miniature.
+    private func school(_ w: Workspace) -> Configuration {
+        let c = w.configure(sync: "school_year = 2026-2027", entities: "staff, students")
+        w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org")]))
+        w.write("students.csv", """
+            student_id,first_name,last_name,email,school_id,grade,enrollment_status,school_year
+            ST1,Kim,Lima,,101,5,Enrolled,2026-2027
+            ST2,Lou,Lima,,102,9,Enrolled,2026-2027
+            ST3,Max,Roe,,101,6,Enrolled,2026-2027
+            """)
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        for u in ["mom", "dad", "eve"] {
+            XCTAssertEqual(w.ctl(["user", "add", "--username", u, "--email", "\(u)@home.org", "--name", u.capitalized, "--approved"]).code, 0)
+        }
+        return c
+    }
+
+    private func code(_ w: Workspace, _ student: String) throws -> String {
+        let r = w.ctl(["--json", "access", "enable", student])
+        XCTAssertEqual(r.code, 0, r.err)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        return try XCTUnwrap(json["code"] as? String)
+    }
+
+    func testR7PairingGrantsParentAtOnceAndResetKeepsPairingsMadeWithTheOldCode() throws {
+        let w = Workspace()
+        let c = school(w)
+        let first = try code(w, "ST1")
+        XCTAssertEqual(try code(w, "ST1"), first, "enable shows the existing code")
+        XCTAssertTrue(first.range(of: #"^[0-9A-Z]{4}-[0-9A-Z]{4}$"#, options: .regularExpression) != nil, first)
+        let paired = w.ctl(["access", "pair", "--user", "mom", "--code", first.lowercased().replacingOccurrences(of: "-", with: " ")], user: "office")
+        XCTAssertEqual(paired.code, 0, paired.err)
+        XCTAssertTrue(paired.out.contains("granted Parent"), paired.out)
+        XCTAssertEqual(try w.store().roles(of: "mom").calculated.map(\.role), ["Parent"], "at once, before any run")
+        let explained = w.ctl(["explain", "mom"])
+        XCTAssertTrue(explained.out.contains("Parent [calculated]: paired with student ST1 (Kim Lima) by access code on"), explained.out)
+        // The next run agrees with the refresh.
+        let run = w.sync(c)
+        XCTAssertEqual(run.summary.rolesGranted + run.summary.rolesRevoked, 0)
+        let list = w.ctl(["--json", "access", "list", "ST1"])
+        let items = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(list.out.utf8)) as? [[String: Any]])
+        XCTAssertEqual(items.first?["username"] as? String, "mom")
+        XCTAssertEqual(items.first?["name"] as? String, "Mom")
+        XCTAssertEqual(items.first?["email"] as? String, "mom@home.org")
+        XCTAssertNotNil(items.first?["paired_at"] as? String)
+        // Reset: the old code no longer pairs; the pairing made with it stays.
+        let reset = w.ctl(["--json", "access", "reset", "ST1"])
+        XCTAssertEqual(reset.code, 0)
+        XCTAssertFalse(reset.out.contains(first))
+        let old = w.ctl(["access", "pair", "--user", "dad", "--code", first])
+        XCTAssertEqual(old.code, 1)
+        XCTAssertTrue(old.err.contains("does not pair"), old.err)
+        XCTAssertEqual(try w.store().pairings(student: "ST1").map(\.username), ["mom"])
+        XCTAssertEqual(try w.store().roles(of: "mom").calculated.map(\.role), ["Parent"])
+        // The code itself is never in the change log or the log.
+        let dump = try w.dump().filter { !$0.hasPrefix("access_codes:") }.joined(separator: "\n")
+        XCTAssertFalse(dump.contains(first.replacingOccurrences(of: "-", with: "")))
+    }
+
+    func testRevokeOfAParentWithTwoChildrenAtTwoSchoolsResetsBothCodes() throws {
+        let w = Workspace()
+        let c = school(w)
+        let kim = try code(w, "ST1"), lou = try code(w, "ST2")
+        XCTAssertEqual(w.ctl(["access", "pair", "--user", "mom", "--code", kim]).code, 0)
+        XCTAssertEqual(w.ctl(["access", "pair", "--user", "mom", "--code", lou]).code, 0)
+        XCTAssertEqual(w.ctl(["access", "pair", "--user", "dad", "--code", kim]).code, 0)
+        let r = w.ctl(["access", "revoke", "--user", "mom", "--student", "ST1", "--student", "ST2"])
+        XCTAssertEqual(r.code, 0, r.err)
+        XCTAssertNotEqual(try code(w, "ST1"), kim)
+        XCTAssertNotEqual(try code(w, "ST2"), lou)
+        XCTAssertEqual(try w.store().pairings(student: "ST1").map(\.username), ["dad"], "only mom's pairings end")
+        XCTAssertEqual(try w.store().pairings(student: "ST2"), [])
+        XCTAssertEqual(try w.store().roles(of: "mom").calculated, [], "Parent goes with the pairings")
+        XCTAssertEqual(w.sync(c).summary.rolesRevoked, 0, "the next run agrees")
+    }
+
+    func testFailedPairingAttemptsAreThrottledPerUser() throws {
+        let w = Workspace()
+        _ = school(w)
+        let valid = try code(w, "ST3")
+        let store = try w.store()
+        let t0 = Date()
+        for i in 0..<5 {
+            XCTAssertThrowsError(try store.pair(username: "eve", typedCode: "ZZZZ-ZZZ\(i)", actor: "eve", now: t0.addingTimeInterval(Double(i)))) { e in
+                XCTAssertEqual(e as? AccessError, .badCode)
+            }
+        }
+        XCTAssertThrowsError(try store.pair(username: "eve", typedCode: valid, actor: "eve", now: t0.addingTimeInterval(60))) { e in
+            guard case .throttled? = e as? AccessError else { return XCTFail("\(e)") }
+        }
+        // Another user is not throttled by eve's attempts.
+        XCTAssertEqual(try store.pair(username: "dad", typedCode: valid, actor: "dad", now: t0.addingTimeInterval(60)), "ST3")
+        // Fifteen minutes after the attempts, eve may try again.
+        XCTAssertEqual(try store.pair(username: "eve", typedCode: valid, actor: "eve", now: t0.addingTimeInterval(15 * 60 + 10)), "ST3")
+    }
+
+    func testPairingNeedsAnApprovedUserAndAnActiveStudent() throws {
+        let w = Workspace()
+        let c = school(w)
+        let max = try code(w, "ST3")
+        XCTAssertEqual(w.ctl(["user", "unapprove", "eve"]).code, 0)
+        let unapproved = w.ctl(["access", "pair", "--user", "eve", "--code", max])
+        XCTAssertEqual(unapproved.code, 1)
+        XCTAssertTrue(unapproved.err.contains("not approved"), unapproved.err)
+        w.write("students.csv", "student_id,first_name,last_name,email,school_id,grade,enrollment_status,school_year\nST1,Kim,Lima,,101,5,Enrolled,2026-2027\nST2,Lou,Lima,,102,9,Enrolled,2026-2027\n")
+        _ = w.sync(c)
+        let gone = w.ctl(["access", "pair", "--user", "dad", "--code", max])
+        XCTAssertEqual(gone.code, 1)
+        XCTAssertTrue(gone.err.contains("not active"), gone.err)
+    }
+
+    func testEnableAllInstructionsAndExport() throws {
+        let w = Workspace()
+        _ = school(w)
+        let all = w.ctl(["access", "enable", "--all", "--school", "101"])
+        XCTAssertEqual(all.code, 0, all.err)
+        XCTAssertTrue(all.out.contains("created access codes for 2 students"), all.out)
+        XCTAssertNotNil(try w.store().accessCode(student: "ST3"))
+        XCTAssertNil(try w.store().accessCode(student: "ST2"), "another school")
+        let text = w.ctl(["access", "instructions", "ST1"])
+        XCTAssertTrue(text.out.contains("Parent portal access for Kim Lima (school 101)"), text.out)
+        XCTAssertTrue(text.out.contains(AccessCode.display(try XCTUnwrap(w.store().accessCode(student: "ST1")))))
+        let export = w.ctl(["access", "export"])
+        XCTAssertTrue(export.out.hasPrefix("student_id,name,school_id,code\nST1,Kim Lima,101,"), export.out)
+        XCTAssertEqual(export.out.split(separator: "\n").count, 3)
+        XCTAssertEqual(w.ctl(["access", "instructions", "ST2"]).code, 1, "no code yet")
+    }
+}
