@@ -83,6 +83,8 @@ extension ControlCommand {
             let s = try store()
             try s.setListEntry(words[2], list: UserList(rawValue: words[0])!, value: words[3], present: words[1] == "add", actor: actor, now: now)
             return try show(s, words[2], args)
+        case ("assign", 2), ("assign", 3), ("unassign", 3):
+            return try assignCommand(args, words)
         case ("passwd", 2):
             // The password comes from standard input only: never an argument, never logged.
             guard let password = console.readSecretLine() else {

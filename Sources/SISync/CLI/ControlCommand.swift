@@ -40,6 +40,10 @@ public struct ControlCommand {
                                     parent-portal access codes (see access --help)
           user passwd U | user login U
                                     set or check a password (read from standard input)
+          form add|list|delete|undelete, role create|rename|set|show|list|merge|delete|undelete
+          user assign U ROLE [--buildings B,...] | user unassign U ROLE
+          access-check U FORM (--building B | --student S) [--grant LEVEL]
+                                    form permissions (see form --help, role --help)
           audit                     what needs an administrator: ambiguous emails, cross-links,
                                     users linked to inactive staff, ledgers and schools
           explain U                 why a user has each link and role, and why not the others
@@ -61,6 +65,9 @@ public struct ControlCommand {
         "run": "usage: sisyncctl run show ID\n       sisyncctl run revert ID\n  `show` lists one run and every change it made. `revert` undoes the latest run that changed anything, as a new run: changed fields get their old values, deactivated records come back, records it added become inactive, links are restored and roles recomputed. Older runs are refused. The next sync compares the restored records with the export again: revert is for undoing a mistaken override (e.g. --allow-mass-deactivation); if the export itself is wrong, fix it at the source first.\n",
         "user": "usage: sisyncctl user add --username U --email E [--name N] [--approved]\n       sisyncctl user list | show U | approve U | unapprove U | unlock U | remove U\n       sisyncctl user link U STAFF_ID --reason TEXT [--until YYYY-MM-DD] | unlink U\n       sisyncctl user attach|detach U --student ID | --household ID | --donor ID\n       sisyncctl user role add|remove U ROLE\n       sisyncctl user school add|remove U SCHOOL | ledger add|remove U LEDGER\n       sisyncctl user import FILE.csv\n  Login accounts. Usernames and emails are unique regardless of case. Users without a manual link are linked to the one active staff member with their email on every run (R6); a manual link is an administrator's decision, with a reason, and sync never changes it (one with --until ends after that day). `user import` reads columns username, email (required), approved, student_id, household_id, donor_id (lists with ;); the whole file is checked before anything is written; existing users are updated and listed attachments added, no user is removed.\n",
         "access": "usage: sisyncctl access enable STUDENT | enable --all [--school ID] | reset STUDENT\n       sisyncctl access pair --user U --code CODE | list STUDENT\n       sisyncctl access revoke --user U --student S [--student S2 ...]\n       sisyncctl access instructions STUDENT | export\n  Parent-portal access codes: one per student (8 characters such as 7KQ4-M9TX, from the system's random source). `pair` pairs an approved user with the code's active student and grants Parent at once (R7); five failed attempts by a user within 15 minutes refuse further attempts for 15 minutes. `reset` makes a new code (existing pairings stay); `revoke` ends pairings and resets those students' codes. Codes are never logged.\n",
+        "form": "usage: sisyncctl form add NAME [--group G] | list [--group G] [--include-deleted] | delete NAME | undelete NAME\n  Document types (IEP, 504 plan, evaluation ...) that permission roles set levels for.\n",
+        "role": "usage: sisyncctl role create NAME | rename OLD NEW | show ROLE | list [--deleted] | delete ROLE | undelete ROLE\n       sisyncctl role set ROLE FORM --default LEVEL --max LEVEL\n       sisyncctl role set ROLE --group G --default LEVEL --max LEVEL\n       sisyncctl role merge ROLE... --into NAME\n  Form permission roles; levels none < view < edit < owner. A role gives its default and max for students in the buildings it is assigned for (user assign U ROLE --buildings B,...); a role assigned without buildings gives none/owner for all forms; several roles combine to the highest. Merge keeps per form the highest default and max, gives users the new role with the union of their buildings, and deletes the merged roles (undelete gives one back to its former users).\n",
+        "access-check": "usage: sisyncctl access-check U FORM (--building B | --student S) [--grant LEVEL]\n  The user's effective default and max for the form in that building, the level an explicit grant on a document gives (capped at max), and whether they can create the form (max owner). A user with no role at all has none/owner everywhere.\n",
         "audit": "usage: sisyncctl audit\n  Lists what needs an administrator: emails shared by several active staff (nobody with them can be linked), manual links whose emails differ (entries appear under the staff member's name), users linked to inactive staff, users with ledgers but no Finance role, users with schools but no active staff link.\n",
         "explain": "usage: sisyncctl explain U\n  Why the user has their link and each role, and why not the roles they lack, from the data as it is now (R6, R7).\n",
         "staff": "usage: sisyncctl staff list [--inactive | --all] [--search TEXT]\n       sisyncctl staff show ID\n  Lists staff records, or shows one with its linked users and history.\n",
@@ -71,8 +78,10 @@ public struct ControlCommand {
         let args: Arguments
         do {
             args = try Arguments(argv, valued: ["config", "db", "limit", "search", "username", "email", "name", "reason", "until",
-                                                "student", "household", "donor", "user", "code", "school"],
-                                 flags: ["json", "help", "dry-run", "allow-mass-deactivation", "force", "inactive", "all", "approved"],
+                                                "student", "household", "donor", "user", "code", "school",
+                                                "group", "default", "max", "into", "buildings", "users", "building", "grant"],
+                                 flags: ["json", "help", "dry-run", "allow-mass-deactivation", "force", "inactive", "all", "approved",
+                                         "include-deleted", "deleted"],
                                  repeatable: ["student"])
         } catch {
             console.err("sisyncctl: \(error)\n\(Self.usage)")
@@ -96,6 +105,9 @@ public struct ControlCommand {
             case ("audit", 1): return try audit(args)
             case ("explain", 2): return try explain(args, username: words[1])
             case ("access", _): return try accessCommand(args, Array(words.dropFirst()))
+            case ("form", _): return try formCommand(args, Array(words.dropFirst()))
+            case ("role", _): return try permissionRoleCommand(args, Array(words.dropFirst()))
+            case ("access-check", 3): return try accessCheck(args, username: words[1], form: words[2])
             default:
                 console.err("sisyncctl: unknown command `\(words.joined(separator: " "))`\n\(Self.usage)")
                 return 64
@@ -103,6 +115,9 @@ public struct ControlCommand {
         } catch let e as ConfigError {
             console.err("sisyncctl: \(e)\n")
             return 78
+        } catch let e as FormError {
+            console.err("sisyncctl: \(e)\n")
+            return 1
         } catch let e as AccessError {
             console.err("sisyncctl: \(e)\n")
             return 1

@@ -7,6 +7,7 @@ public enum Schema {
         migrateToVersion2,
         migrateToVersion3,
         migrateToVersion4,
+        migrateToVersion5,
     ]
 
     public static var currentVersion: Int32 { Int32(migrations.count) }
@@ -232,6 +233,41 @@ public enum Schema {
               at TEXT NOT NULL
             );
             CREATE INDEX access_attempts_by_user ON access_attempts (username, at);
+            """)
+    }
+
+    /// Version 5: form permission roles. Deleting a role keeps its assignments, suspended,
+    /// so that undeleting it gives it back to the same users in the same buildings.
+    static func migrateToVersion5(_ db: SQLiteDatabase) throws {
+        try db.execute("""
+            CREATE TABLE forms (
+              name TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+              form_group TEXT NOT NULL DEFAULT '',
+              deleted_at TEXT,
+              created_at TEXT NOT NULL
+            ) WITHOUT ROWID;
+            CREATE TABLE permission_roles (
+              name TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+              deleted_at TEXT,
+              merged_into TEXT,
+              created_at TEXT NOT NULL
+            ) WITHOUT ROWID;
+            CREATE TABLE role_form_settings (
+              role TEXT NOT NULL COLLATE NOCASE,
+              form TEXT NOT NULL COLLATE NOCASE,
+              default_level INTEGER NOT NULL CHECK (default_level BETWEEN 0 AND 3),
+              max_level INTEGER NOT NULL CHECK (max_level BETWEEN 0 AND 3),
+              PRIMARY KEY (role, form),
+              CHECK (default_level <= max_level)
+            ) WITHOUT ROWID;
+            CREATE TABLE role_assignments (
+              username TEXT NOT NULL COLLATE NOCASE REFERENCES users(username) ON DELETE CASCADE,
+              role TEXT NOT NULL COLLATE NOCASE,
+              buildings TEXT NOT NULL DEFAULT '',
+              suspended INTEGER NOT NULL DEFAULT 0,
+              PRIMARY KEY (username, role)
+            ) WITHOUT ROWID;
+            CREATE INDEX role_assignments_by_role ON role_assignments (role);
             """)
     }
 }
