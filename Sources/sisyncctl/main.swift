@@ -1,6 +1,9 @@
 import Foundation
 import SISync
 
+// Problems on the terminal; administrators' actions also in the journal when there is one.
+let terminal = StderrLog(minimum: .warning)
+let log: EventLog = JournalLog.direct(identifier: "sisyncctl").map { TeeLog([$0, terminal]) } ?? terminal
 let code = ControlCommand(console: ProcessConsole(), environment: ProcessInfo.processInfo.environment,
-                          log: StderrLog(minimum: .warning)).run(Array(CommandLine.arguments.dropFirst()))
+                          log: log).run(Array(CommandLine.arguments.dropFirst()))
 exit(code)

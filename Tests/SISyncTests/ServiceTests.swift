@@ -244,4 +244,26 @@ final class ServiceTests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), text)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()).filter { $0.hasPrefix((path as NSString).lastPathComponent + ".tmp") }, [])
     }
+
+    /// sisyncctl journals administrators' portal actions; the code never appears.
+    func testSisyncctlJournalsPortalActionsWithoutTheCode() throws {
+        let w = Workspace()
+        let c = w.configure(sync: "school_year = 2026-2027", entities: "staff, students")
+        w.write("staff.csv", staffCSV(manyStaff(1)))
+        w.write("students.csv", "student_id,first_name,last_name,email,school_id,grade,enrollment_status,school_year\nST1,Kim,Lima,,101,5,Enrolled,2026-2027\n")
+        _ = w.sync(c)
+        let journal = try TestDatagramServer()
+        let env = ["SISYNC_JOURNAL_SOCKET": journal.path, "USER": "registrar"]
+        let enable = try runProcess("sisyncctl", ["--config", w.configPath, "--json", "access", "enable", "ST1"], environment: env)
+        XCTAssertEqual(enable.code, 0, enable.stderr)
+        let code = try XCTUnwrap((JSONSerialization.jsonObject(with: Data(enable.stdout.utf8)) as? [String: Any])?["code"] as? String)
+        var seen: [String] = []
+        XCTAssertTrue(journal.waitFor("MESSAGE_ID=\(LogEventType.portalAccess.rawValue)", timeout: 5, into: &seen), "\(seen)")
+        let entry = try XCTUnwrap(seen.last)
+        XCTAssertTrue(entry.contains("SYSLOG_IDENTIFIER=sisyncctl\n"), entry)
+        XCTAssertTrue(entry.contains("SISYNC_STUDENT_ID=ST1\n"), entry)
+        XCTAssertTrue(entry.contains("registrar created the access code of student ST1"), entry)
+        XCTAssertFalse(entry.contains(code) || entry.contains(code.replacingOccurrences(of: "-", with: "")), entry)
+        XCTAssertEqual(enable.stderr, "", "notices go to the journal, not the terminal")
+    }
 }

@@ -11,13 +11,23 @@ public final class JournalLog: EventLog, @unchecked Sendable {
     private let socket: UnixDatagramSocket
     private let identifier: String
     private let minimum: LogPriority
-    private let fallback: StderrLog
+    private let fallback: StderrLog?
 
-    init(socket: UnixDatagramSocket, identifier: String, minimum: LogPriority) {
+    init(socket: UnixDatagramSocket, identifier: String, minimum: LogPriority, fallbackToStderr: Bool = true) {
         self.socket = socket
         self.identifier = identifier
         self.minimum = minimum
-        fallback = StderrLog(minimum: minimum)
+        fallback = fallbackToStderr ? StderrLog(minimum: minimum) : nil
+    }
+
+    /// The journal for a command run from a terminal (`sisyncctl`): administrators'
+    /// changes are journaled like the daemon's, whatever stderr is. Nil without a journal
+    /// (`$SISYNC_JOURNAL_SOCKET` replaces the socket for tests).
+    public static func direct(environment: [String: String] = ProcessInfo.processInfo.environment,
+                              identifier: String, minimum: LogPriority = .info) -> JournalLog? {
+        let path = environment["SISYNC_JOURNAL_SOCKET"] ?? defaultSocket
+        guard FileManager.default.fileExists(atPath: path), let socket = try? UnixDatagramSocket(address: path) else { return nil }
+        return JournalLog(socket: socket, identifier: identifier, minimum: minimum, fallbackToStderr: false)
     }
 
     /// The journal when stderr is journald's stream (its `dev:inode` equals
@@ -35,7 +45,7 @@ public final class JournalLog: EventLog, @unchecked Sendable {
         guard event.priority <= minimum else { return }
         do { try socket.send(Self.entry(event, identifier: identifier)) } catch {
             // The journal is gone (restarting?): the line still reaches stderr, which journald reads.
-            fallback.log(event)
+            fallback?.log(event)
         }
     }
 
@@ -67,4 +77,11 @@ public final class JournalLog: EventLog, @unchecked Sendable {
         for (k, v) in event.fields { field(k, v) }
         return out
     }
+}
+
+/// Sends every entry to several logs (the journal and the terminal).
+public struct TeeLog: EventLog {
+    public let logs: [EventLog]
+    public init(_ logs: [EventLog]) { self.logs = logs }
+    public func log(_ event: LogEvent) { for l in logs { l.log(event) } }
 }
