@@ -57,6 +57,7 @@ final class AccessTests: XCTestCase {
         XCTAssertEqual(try w.store().roles(of: "mom").calculated.map(\.role), ["Parent"], "at once, before any run")
         let explained = w.ctl(["explain", "mom"])
         XCTAssertTrue(explained.out.contains("Parent [calculated]: paired with student ST1 (Kim Lima) by access code on"), explained.out)
+        XCTAssertTrue(w.ctl(["user", "show", "mom"]).out.contains("paired through the parent portal with: ST1"))
         // The next run agrees with the refresh.
         let run = w.sync(c)
         XCTAssertEqual(run.summary.rolesGranted + run.summary.rolesRevoked, 0)

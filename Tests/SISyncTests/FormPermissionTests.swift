@@ -95,6 +95,10 @@ final class FormPermissionTests: XCTestCase {
         let b102 = try check(w, "ann", "IEP", building: "102")
         XCTAssertEqual([b102["default"] as? String, b102["max"] as? String], ["edit", "owner"], "the highest of both")
         XCTAssertEqual(b102["can_create"] as? Bool, true)
+        let shown = w.ctl(["user", "show", "ann"])
+        XCTAssertTrue(shown.out.contains("form permission role Coordinator in buildings 102"), shown.out)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(w.ctl(["--json", "user", "show", "ann"]).out.utf8)) as? [String: Any])
+        XCTAssertEqual((json["permission_roles"] as? [[String: Any]])?.count, 2)
     }
 
     func testMergeWithConflictingSettingsAndDeleteUndeleteRestoresAssignments() throws {

@@ -155,6 +155,10 @@ extension ControlCommand {
             out += "  roles: \((p.manualRoles + p.calculatedRoles.map { $0.label + " (calculated)" }).joined(separator: ", ").ifEmpty("none"))\n"
             if !p.schools.isEmpty { out += "  schools: \(p.schools.joined(separator: ", "))\n" }
             if !p.ledgers.isEmpty { out += "  ledgers: \(p.ledgers.joined(separator: ", "))\n" }
+            if !p.pairedStudents.isEmpty { out += "  paired through the parent portal with: \(p.pairedStudents.joined(separator: ", "))\n" }
+            for r in p.permissionRoles {
+                out += "  form permission role \(r.role)\(r.buildings.isEmpty ? " (all buildings: none/owner)" : " in buildings \(r.buildings.joined(separator: ", "))")\n"
+            }
             out += "  history:\n"
             for h in history { out += "    \(h.at) \(h.runID.map { "run \($0)" } ?? "by hand") (\(h.actor)): " + RunReport.changeLine(h.change) + "\n" }
             return out
@@ -182,6 +186,8 @@ extension ControlCommand {
                                ("calculated", .array(p.calculatedRoles.map { r in
                                    .object([("name", .string(r.role)), ("school_year", r.schoolYear.isEmpty ? .null : .string(r.schoolYear))]) }))])),
             ("schools", strings(p.schools)), ("ledgers", strings(p.ledgers)),
+            ("paired_students", strings(p.pairedStudents)),
+            ("permission_roles", .array(p.permissionRoles.map { .object([("role", .string($0.role)), ("buildings", strings($0.buildings))]) })),
         ]
         if let history { m.append(("history", .array(history.map(JSONShapes.storedChange)))) }
         return .object(m)

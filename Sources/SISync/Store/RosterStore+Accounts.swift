@@ -361,6 +361,10 @@ public struct UserProfile: Sendable {
     public var calculatedRoles: [CalculatedRole] = []
     public var schools: [String] = []
     public var ledgers: [String] = []
+    /// Students paired through the parent portal's access codes.
+    public var pairedStudents: [String] = []
+    /// Form permission roles with their buildings (empty: assigned without buildings).
+    public var permissionRoles: [(role: String, buildings: [String])] = []
 }
 
 /// Per-user lists an administrator keeps by hand: the schools a user works in and the
@@ -396,6 +400,10 @@ extension RosterStore {
         }
         try each("SELECT username, school_id, '' FROM user_schools") { p, r in p.schools.append(r.text(1)) }
         try each("SELECT username, ledger, '' FROM user_ledgers") { p, r in p.ledgers.append(r.text(1)) }
+        try each("SELECT username, student_id, '' FROM access_pairings") { p, r in p.pairedStudents.append(r.text(1)) }
+        try each("SELECT username, role, buildings FROM (SELECT username, role, buildings FROM role_assignments WHERE suspended = 0)") { p, r in
+            p.permissionRoles.append((r.text(1), r.text(2).split(separator: ";").map(String.init)))
+        }
         return out
     }
 
