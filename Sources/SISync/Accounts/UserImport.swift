@@ -77,7 +77,7 @@ public enum UserImport {
                 continue
             }
             let username = fields[uCol], email = fields[eCol]
-            if username.isEmpty || username.contains(where: \.isWhitespace) {
+            if !UserRecord.isValidUsername(username) {
                 problems.append("\(line):\(uCol + 1): username `\(username)` must be non-empty and without spaces")
             } else if let first = usernames[username.lowercased()] {
                 problems.append("\(line):\(uCol + 1): username `\(username)` already appears on line \(first)")

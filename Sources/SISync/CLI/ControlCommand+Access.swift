@@ -43,8 +43,7 @@ extension ControlCommand {
             }
             logged("user \(user) paired with student \(student)", user: user, student: student)
             // Parent (R7) at once for this user; the next run agrees.
-            let settings = RosterStore.RoleSettings(schoolYear: c.currentSchoolYear(on: now), parentRelationships: c.parentRelationships)
-            let roles = try store.refreshRoles(of: [user], settings: settings, actor: actor, now: now)
+            let roles = try store.refreshRoles(of: [user], settings: c.roleSettings(on: now), actor: actor, now: now)
             emit(args, json: { .object([("username", .string(user)), ("student_id", .string(student)),
                                         ("roles_granted", .array(roles.granted.map { .string($0.label) }))]) },
                  text: { "\(user) paired with student \(student)\(roles.granted.isEmpty ? "" : "; granted " + roles.granted.map(\.label).joined(separator: ", "))\n" })
@@ -67,8 +66,7 @@ extension ControlCommand {
             }
             try store.revokeAccess(username: user, students: students, actor: actor, now: now)
             logged("\(actor) ended the pairing of user \(user) with \(students.joined(separator: ", ")) and reset their codes", user: user)
-            let settings = RosterStore.RoleSettings(schoolYear: c.currentSchoolYear(on: now), parentRelationships: c.parentRelationships)
-            _ = try store.refreshRoles(of: [user], settings: settings, actor: actor, now: now)
+            _ = try store.refreshRoles(of: [user], settings: c.roleSettings(on: now), actor: actor, now: now)
             emit(args, json: { .object([("username", .string(user)), ("students", .array(students.map { .string($0) }))]) },
                  text: { "ended the pairing of \(user) with \(students.joined(separator: ", ")); their codes were reset\n" })
             return 0

@@ -50,7 +50,7 @@ extension ControlCommand {
     func explain(_ args: Arguments, username: String) throws -> Int32 {
         let c = try rulesConfiguration(args)
         let store = try RosterStore(path: c.database, mustExist: true)
-        let settings = RosterStore.RoleSettings(schoolYear: c.currentSchoolYear(on: Date()), parentRelationships: c.parentRelationships)
+        let settings = c.roleSettings(on: Date())
         let e = try store.explain(username, settings: settings, normalizer: EmailNormalizer(aliases: c.emailDomainAliases))
         emit(args, json: {
             .object([

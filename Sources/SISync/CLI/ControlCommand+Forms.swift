@@ -7,13 +7,9 @@ extension ControlCommand {
         return l
     }
 
-    private func formStore(_ args: Arguments) throws -> RosterStore {
-        try RosterStore(path: try rulesConfiguration(args).database, mustExist: true)
-    }
-
     /// `sisyncctl form ...`
     func formCommand(_ args: Arguments, _ words: [String]) throws -> Int32 {
-        let store = try formStore(args), now = Date()
+        let store = try openStore(args), now = Date()
         switch (words.first ?? "", words.count) {
         case ("add", 2):
             try store.addForm(words[1], group: args.value("group") ?? "", actor: actor, now: now)
@@ -38,7 +34,7 @@ extension ControlCommand {
 
     /// `sisyncctl role ...` (form permission roles).
     func permissionRoleCommand(_ args: Arguments, _ words: [String]) throws -> Int32 {
-        let store = try formStore(args), now = Date()
+        let store = try openStore(args), now = Date()
         switch (words.first ?? "", words.count) {
         case ("create", 2):
             try store.createPermissionRole(words[1], actor: actor, now: now)
@@ -101,7 +97,7 @@ extension ControlCommand {
 
     /// `user assign U ROLE [--buildings B,...]`, `user assign --users U1,U2 ROLE ...`, `user unassign U ROLE`.
     func assignCommand(_ args: Arguments, _ words: [String]) throws -> Int32 {
-        let store = try formStore(args), now = Date()
+        let store = try openStore(args), now = Date()
         let buildings = (args.value("buildings") ?? "").split(separator: ",").map(String.init)
         switch (words[0], words.count) {
         case ("assign", 3):
@@ -124,7 +120,7 @@ extension ControlCommand {
 
     /// `access-check U FORM (--building B | --student S) [--grant LEVEL]`.
     func accessCheck(_ args: Arguments, username: String, form: String) throws -> Int32 {
-        let store = try formStore(args)
+        let store = try openStore(args)
         guard let u = try store.user(username) else { throw AccountError.noSuchUser(username) }
         guard let f = try store.form(form) else { throw FormError.noSuchForm(form) }
         var building = args.value("building")

@@ -6,7 +6,7 @@ extension ControlCommand {
         let now = Date()
         func store() throws -> RosterStore {
             // Writes go to the configured database; it is created if needed, like a first sync.
-            let path = try args.value("db") ?? configurationForUsers(args).database
+            let path = try rulesConfiguration(args).database
             return try RosterStore(path: path, mustExist: words.first != "add")
         }
         switch (words.first ?? "", words.count) {
@@ -131,12 +131,7 @@ extension ControlCommand {
     /// would; nil with `--db` alone (the next run keys them).
     private func keyNormalizer(_ args: Arguments) -> EmailNormalizer? {
         if args.value("db") != nil && args.value("config") == nil { return nil }
-        return (try? configurationForUsers(args)).map { EmailNormalizer(aliases: $0.emailDomainAliases) }
-    }
-
-    private func configurationForUsers(_ args: Arguments) throws -> Configuration {
-        let path = args.value("config") ?? environment["SISYNC_CONFIG"] ?? "/etc/sisync/sisync.conf"
-        return try Configuration.load(path: path)
+        return (try? rulesConfiguration(args)).map { EmailNormalizer(aliases: $0.emailDomainAliases) }
     }
 
     private func show(_ store: RosterStore, _ username: String, _ args: Arguments) throws -> Int32 {

@@ -115,18 +115,6 @@ public struct ControlCommand {
         } catch let e as ConfigError {
             console.err("sisyncctl: \(e)\n")
             return 78
-        } catch let e as FormError {
-            console.err("sisyncctl: \(e)\n")
-            return 1
-        } catch let e as AccessError {
-            console.err("sisyncctl: \(e)\n")
-            return 1
-        } catch let e as RevertError {
-            console.err("sisyncctl: \(e)\n")
-            return 1
-        } catch let e as AccountError {
-            console.err("sisyncctl: \(e)\n")
-            return 1
         } catch let e as StoreError {
             console.err("sisyncctl: \(e)\n")
             if case .notFound = e { return 1 }
@@ -219,8 +207,7 @@ public struct ControlCommand {
         let lock = try WriterLock(databasePath: c.database)
         let summary = try withExtendedLifetime(lock) {
             let store = try RosterStore(path: c.database, mustExist: true)
-            let settings = RosterStore.RoleSettings(schoolYear: c.currentSchoolYear(on: Date()), parentRelationships: c.parentRelationships)
-            return try store.revert(run: id, actor: actor, roles: settings, now: Date())
+            return try store.revert(run: id, actor: actor, roles: c.roleSettings(on: Date()), now: Date())
         }
         log.log(LogEvent(.runFinished, .notice, "run \(summary.runID ?? 0) by \(actor) reverted run \(id)",
                          fields: [("SISYNC_RUN_ID", String(summary.runID ?? 0))]))

@@ -200,7 +200,8 @@ final class Scheduler: @unchecked Sendable {
         do {
             try MetricsFile.write(MetricsFile.text(last: summary, totals: store.metricsTotals()), to: path)
         } catch {
-            log.log(LogEvent(.runFailed, .warning, "cannot write the metrics file \(path): \(error)"))
+            let why = (error as? MetricsFileError)?.description ?? "\(path): \(error)"
+            log.log(LogEvent(.runFailed, .warning, "cannot write the metrics file \(why)"))
         }
     }
 

@@ -228,6 +228,11 @@ public struct Configuration: Sendable {
         return c
     }
 
+    /// What R7 needs from the configuration on `date`.
+    public func roleSettings(on date: Date) -> RosterStore.RoleSettings {
+        RosterStore.RoleSettings(schoolYear: currentSchoolYear(on: date), parentRelationships: parentRelationships)
+    }
+
     /// The school year that R7 and enrollment checks use on `date`.
     public func currentSchoolYear(on date: Date) -> String {
         switch schoolYear {

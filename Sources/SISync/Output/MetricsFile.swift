@@ -66,16 +66,25 @@ public struct MetricsFile {
 
     /// Writes atomically: a temporary file beside the target, then rename, so the collector
     /// never reads half a file.
-    public static func write(_ text: String, to path: String) throws {
+    public static func write(_ text: String, to path: String) throws(MetricsFileError) {
         let temp = path + ".tmp-\(getpid())"
         guard FileManager.default.createFile(atPath: temp, contents: Data(text.utf8), attributes: [.posixPermissions: 0o644]) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temp])
+            throw MetricsFileError(path: path, reason: "cannot create \(temp): \(String(cString: strerror(errno)))")
         }
         guard rename(temp, path) == 0 else {
             let e = errno
             unlink(temp)
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: "cannot rename \(temp) to \(path): \(String(cString: strerror(e)))"])
+            throw MetricsFileError(path: path, reason: "cannot rename \(temp) to it: \(String(cString: strerror(e)))")
         }
+    }
+}
+
+/// Why the metrics file could not be written (the run itself is not affected).
+public struct MetricsFileError: Error, CustomStringConvertible, Sendable {
+    public var path: String
+    public var reason: String
+    public var description: String {
+        "\(path): \(reason); check that the directory exists and that sisyncd may write it ([sync] metrics_file; under systemd add the directory with ReadWritePaths= in a drop-in)"
     }
 }
 

@@ -5,6 +5,17 @@ enum RoleRules {
     /// Bumped whenever the rules change, so that the next run recomputes every user.
     static let version = 2  // 2: Parent through portal pairings
 
+    /// SQL for a role's display label (`Honor Roll (2026-2027)`, or `Staff`) from a row of
+    /// `alias` with `role` and `school_year`; the same as `CalculatedRole.label`.
+    static func labelSQL(_ alias: String) -> String {
+        "CASE WHEN \(alias).school_year = '' THEN \(alias).role ELSE \(alias).role || ' (' || \(alias).school_year || ')' END"
+    }
+
+    /// `json_each` over a `;`-separated list column (the list read as a JSON array of strings).
+    static func listAsJSON(_ column: String) -> String {
+        #"json_each('["' || replace(replace(replace("# + column + #", '', '\'), '"', '"'), ';', '","') || '"]')"#
+    }
+
     /// The statements for every user, or (`scoped`) only for the users in `temp.dirty_users`.
     static func statements(scoped: Bool) -> [String] {
         // CROSS JOIN fixes the join order in SQLite: start from the few changed users.
@@ -63,7 +74,7 @@ enum RoleRules {
         """
         INSERT OR IGNORE INTO temp.evaluator_staff
         SELECT j.value FROM applicants a,
-          json_each('["' || replace(replace(replace(a.evaluator_staff_ids, '\\', '\\\\'), '"', '\\"'), ';', '","') || '"]') j
+          \(listAsJSON("a.evaluator_staff_ids")) j
         WHERE a.active = 1 AND lower(a.status) <> 'copied' AND a.evaluator_staff_ids <> '' AND j.value <> ''
         """,
         """

@@ -112,8 +112,7 @@ public struct SyncRun {
             plan.sourceValidators = Self.validators(of: fetched)
             // A 304 stands for the file the mirror holds; it must be one of the files not parsed.
             for f in fetched.files where f.notModified && !(f.entity.map(unchanged.contains) ?? false) {
-                throw FetchError.unexpectedBody(url: f.name, contentType: "304 Not Modified", bytes: 0,
-                                                start: "nothing, for a file the database does not hold")
+                throw FetchError.notModifiedUnexpectedly(url: f.name)
             }
             summary.outcome = .applied
         }
@@ -145,8 +144,7 @@ public struct SyncRun {
             log.log(LogEvent(.guardBlocked, .critical, summary.error!, fields: runField))
             return plan
         }
-        let roleSettings = RosterStore.RoleSettings(schoolYear: configuration.currentSchoolYear(on: started),
-                                                    parentRelationships: configuration.parentRelationships)
+        let roleSettings = configuration.roleSettings(on: started)
         if options.dryRun {
             // Applied and rolled back, to see the roles this run would grant and revoke.
             plan.roles = try store.apply(plan, summary: summary, roles: roleSettings, now: started, stop: stop, commit: false)

@@ -280,18 +280,11 @@ public struct ExportFetcher {
         guard let data = FileManager.default.contents(atPath: temp),
               let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let token = json["access_token"] as? String, !token.isEmpty else {
-            throw FetchError.unexpectedBody(url: tokenURL, contentType: response.contentType ?? "no content type", bytes: response.bytes,
-                                            start: "a response without access_token")
+            throw FetchError.noAccessToken(url: tokenURL, contentType: response.contentType ?? "no content type", bytes: response.bytes)
         }
         let lifetime = (json["expires_in"] as? Double) ?? (json["expires_in"] as? String).flatMap(Double.init) ?? 3600
         tokenCache.store(token, for: oauthKey, expires: Date().addingTimeInterval(max(0, lifetime - 60)))
         return token
-    }
-
-    /// Reads the bearer token from `token_file` (relative names in $CREDENTIALS_DIRECTORY).
-    func bearerToken() throws(FetchError) -> String? {
-        guard configuration.auth == .bearer, let name = configuration.tokenFile else { return nil }
-        return try SourceCredentials(configuration: configuration, log: log).secret(name, key: "token_file")
     }
 
     /// Secret files: absolute paths as given, relative names in $CREDENTIALS_DIRECTORY

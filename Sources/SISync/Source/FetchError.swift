@@ -10,6 +10,10 @@ public enum FetchError: Error, Equatable, CustomStringConvertible, Sendable {
     case aborted(url: String)
     /// An HTML page or a body that cannot be the configured format (an SSO login page...).
     case unexpectedBody(url: String, contentType: String, bytes: Int64, start: String)
+    /// A 304 for a file the database no longer mirrors (its validators are stale).
+    case notModifiedUnexpectedly(url: String)
+    /// The OAuth token endpoint answered without an access token.
+    case noAccessToken(url: String, contentType: String, bytes: Int64)
     /// The last problem after several attempts.
     indirect case afterAttempts(Int, FetchError)
 
@@ -35,6 +39,10 @@ public enum FetchError: Error, Equatable, CustomStringConvertible, Sendable {
         case .unexpectedBody(let url, let type, let bytes, let start):
             let size = bytes >= 1024 ? String(format: "%.1f KiB", Double(bytes) / 1024) : "\(bytes) bytes"
             return "\(url): got \(type), \(size), starting `\(start)`; is the token valid? (an HTML page is usually a login page of a proxy or SSO in front of the SIS)"
+        case .notModifiedUnexpectedly(let url):
+            return "\(url): the server answered 304 Not Modified for a file the database no longer holds as it was; run `sisyncctl sync --force` once to download every file"
+        case .noAccessToken(let url, let type, let bytes):
+            return "\(url): the OAuth token endpoint answered \(type), \(bytes) bytes, without an access_token; check [source] token_url, client_id, scope and the client secret file"
         case .afterAttempts(let n, let last):
             return "\(last) (after \(n) attempts)"
         }

@@ -9,6 +9,11 @@ public struct UserRecord: Sendable, Equatable {
     public var locked: Bool
     public var link: Link?
     public var createdAt: String
+
+    /// A login name: not empty, no spaces (for `user add` and `user import` alike).
+    public static func isValidUsername(_ name: String) -> Bool {
+        !name.isEmpty && !name.contains(where: \.isWhitespace)
+    }
 }
 
 /// Why an administrator's change to accounts was refused.
@@ -203,7 +208,7 @@ extension RosterStore {
                         normalizer: EmailNormalizer? = nil) throws {
         let u = username.trimmingCharacters(in: .whitespaces)
         let e = email.trimmingCharacters(in: .whitespaces)
-        guard !u.isEmpty, !u.contains(where: { $0.isWhitespace }) else { throw AccountError.invalid("a username must be non-empty and without spaces") }
+        guard UserRecord.isValidUsername(u) else { throw AccountError.invalid("a username must be non-empty and without spaces") }
         guard RowRules.isPlausibleEmail(e) else { throw AccountError.invalid("`\(e)` is not an email address") }
         _ = try administer(actor: actor, now: now) {
             if let existing = try user(u) { throw AccountError.usernameTaken(existing.username) }

@@ -11,7 +11,7 @@ extension RosterStore {
     /// and administrators' changes since) are recomputed; otherwise every user is. Both give
     /// the same result (tested).
     func planRoles(_ settings: RoleSettings, changes: RoleInputChanges? = nil, onlyUsers: [String]? = nil) throws -> RolePlan {
-        let relationships = String(decoding: try JSONEncoder().encode(settings.parentRelationships.map { $0.lowercased() }), as: UTF8.self)
+        let relationships = settings.relationshipsKey
         try database.execute("""
             CREATE TEMP TABLE IF NOT EXISTS desired_roles (
               username TEXT NOT NULL COLLATE NOCASE, role TEXT NOT NULL, school_year TEXT NOT NULL,
@@ -86,7 +86,7 @@ extension RosterStore {
 
     /// Records the basis of the roles just applied (inside the same transaction).
     func recordRoleBasis(_ settings: RoleSettings) throws {
-        let relationships = String(decoding: try JSONEncoder().encode(settings.parentRelationships.map { $0.lowercased() }), as: UTF8.self)
+        let relationships = settings.relationshipsKey
         let s = try database.prepare("""
             INSERT OR REPLACE INTO role_basis (id, school_year, parent_relationships, rules_version, last_change_id)
             VALUES (1, ?, ?, ?, (SELECT coalesce(max(change_id), 0) FROM changes))
@@ -130,7 +130,7 @@ extension RosterStore {
                 """
                 INSERT OR IGNORE INTO temp.changed_staff
                 SELECT j.value FROM temp.changed_applicants c CROSS JOIN applicants ap ON ap.applicant_id = c.id,
-                  json_each('["' || replace(replace(replace(ap.evaluator_staff_ids, '\\', '\\\\'), '"', '\\"'), ';', '","') || '"]') j
+                  \(RoleRules.listAsJSON("ap.evaluator_staff_ids")) j
                 WHERE j.value <> ''
                 """,
                 """
@@ -173,9 +173,23 @@ extension RosterStore {
     /// moves into the change log next to the revocation, so the history stays whole.
     func applyRoles(_ plan: RolePlan, runID: Int64?, actor: String? = nil, at: String? = nil) throws {
         guard !plan.isEmpty else { return }
-        if runID == nil {
+        let label = RoleRules.labelSQL("x")
+        if let runID {
+            // A revoked role's grant moves into the change log under its own run first.
+            try database.execute("""
+                INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind)
+                SELECT x.granted_run, 'users', x.username, 'role', NULL, \(label), 'role_granted'
+                FROM temp.role_revokes v JOIN user_roles x ON x.username = v.username AND x.source = 'calculated' AND x.role = v.role AND x.school_year = v.school_year
+                WHERE x.granted_run IS NOT NULL ORDER BY x.granted_run
+                """)
+            let revoked = try database.prepare("""
+                INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind)
+                SELECT ?1, 'users', x.username, 'role', \(label), NULL, 'role_revoked' FROM temp.role_revokes x ORDER BY x.rowid
+                """)
+            try revoked.bind(1, runID)
+            try revoked.run()
+        } else {
             // Outside a run (a refresh by sisyncctl): every grant and revoke is a change of its own.
-            let label = "CASE WHEN x.school_year = '' THEN x.role ELSE x.role || ' (' || x.school_year || ')' END"
             for (table, kind) in [("role_grants", "role_granted"), ("role_revokes", "role_revoked")] {
                 let s = try database.prepare("""
                     INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind, actor, at)
@@ -185,39 +199,8 @@ extension RosterStore {
                 try s.bind(1, actor ?? "sisyncctl"); try s.bind(2, at)
                 try s.run()
             }
-            let delete = try database.prepare("DELETE FROM user_roles WHERE username = ? AND source = 'calculated' AND role = ? AND school_year = ?")
-            try database.prepare("SELECT username, role, school_year FROM temp.role_revokes").forEachRow { r in
-                try delete.bind(1, r.text(0)); try delete.bind(2, r.text(1)); try delete.bind(3, r.text(2))
-                try delete.run()
-            }
-            try database.execute("""
-                INSERT OR IGNORE INTO user_roles (username, role, source, school_year, granted_run)
-                SELECT x.username, x.role, 'calculated', x.school_year, NULL FROM temp.role_grants x ORDER BY x.rowid
-                """)
-            return
         }
-        let label = "CASE WHEN x.school_year = '' THEN x.role ELSE x.role || ' (' || x.school_year || ')' END"
-        let statements = [
-            """
-            INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind)
-            SELECT x.granted_run, 'users', x.username, 'role', NULL, \(label), 'role_granted'
-            FROM temp.role_revokes v JOIN user_roles x ON x.username = v.username AND x.source = 'calculated' AND x.role = v.role AND x.school_year = v.school_year
-            WHERE x.granted_run IS NOT NULL ORDER BY x.granted_run
-            """,
-            """
-            INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind)
-            SELECT ?1, 'users', x.username, 'role', \(label), NULL, 'role_revoked' FROM temp.role_revokes x ORDER BY x.rowid
-            """,
-            """
-            INSERT OR IGNORE INTO user_roles (username, role, source, school_year, granted_run)
-            SELECT x.username, x.role, 'calculated', x.school_year, ?1 FROM temp.role_grants x ORDER BY x.rowid
-            """,
-        ]
-        for (i, sql) in statements.enumerated() {
-            let s = try database.prepare(sql)
-            if sql.contains("?1") { try s.bind(1, runID) }
-            try s.run()
-            guard i == 1, plan.revokedCount > 0 else { continue }
+        if plan.revokedCount > 0 {
             // Revoked roles go one by one through the primary key (a set-based DELETE would
             // scan every role for each revocation).
             let delete = try database.prepare("DELETE FROM user_roles WHERE username = ? AND source = 'calculated' AND role = ? AND school_year = ?")
@@ -226,6 +209,13 @@ extension RosterStore {
                 try delete.run()
             }
         }
+        // A grant of a run is recorded by `granted_run`; one made outside a run has its change row above.
+        let grant = try database.prepare("""
+            INSERT OR IGNORE INTO user_roles (username, role, source, school_year, granted_run)
+            SELECT x.username, x.role, 'calculated', x.school_year, ?1 FROM temp.role_grants x ORDER BY x.rowid
+            """)
+        try grant.bind(1, runID)
+        try grant.run()
     }
 
     /// Recomputes the calculated roles of a few users now (after a pairing), as an

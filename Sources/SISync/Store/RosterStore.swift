@@ -150,6 +150,12 @@ public final class RosterStore {
             self.schoolYear = schoolYear
             self.parentRelationships = parentRelationships
         }
+
+        /// The parent relationships as R7's SQL takes them (a JSON array, lower case); also
+        /// what `role_basis` compares.
+        var relationshipsKey: String {
+            String(decoding: (try? JSONEncoder().encode(parentRelationships.map { $0.lowercased() })) ?? Data("[]".utf8), as: UTF8.self)
+        }
     }
 
     /// Applies a plan, recomputes the calculated roles on the result (R7) and finishes the

@@ -52,7 +52,7 @@ public enum Schema {
         }
         if rolesGrantedByRun {
             parts.append("""
-                SELECT granted_run, 'users', username, 'role', NULL, CASE WHEN school_year = '' THEN role ELSE role || ' (' || school_year || ')' END, 'role_granted' FROM user_roles WHERE granted_run IS NOT NULL
+                SELECT granted_run, 'users', r.username, 'role', NULL, \(RoleRules.labelSQL("r")), 'role_granted' FROM user_roles r WHERE granted_run IS NOT NULL
                 """)
         }
         return "CREATE VIEW change_log (run_id, entity, record_id, field, old_value, new_value, kind) AS\n  " + parts.joined(separator: "\n  UNION ALL ")
