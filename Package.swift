@@ -30,13 +30,18 @@ let package = Package(
             name: "CCrypt",
             providers: [.apt(["libcrypt-dev"])]
         ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         .target(
             name: "SISync",
-            dependencies: ["CCurl", "CSQLite", "CCrypto", "CCrypt"]
+            dependencies: ["CCurl", "CSQLite", "CCrypto", "CCrypt", "CZlib"]
         ),
         .executableTarget(name: "sisyncd", dependencies: ["SISync"]),
         .executableTarget(name: "sisyncctl", dependencies: ["SISync"]),
         .executableTarget(name: "sisync-bench", dependencies: ["SISync"]),
-        .testTarget(name: "SISyncTests", dependencies: ["SISync"]),
+        .testTarget(name: "SISyncTests", dependencies: ["SISync", "CZlib"]),
     ]
 )
