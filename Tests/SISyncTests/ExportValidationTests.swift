@@ -12,8 +12,18 @@ final class ExportValidationTests: XCTestCase {
     func testHeaderIsCaseInsensitiveInAnyOrderWithUnknownColumnsReported() throws {
         let rows = try readCSV(.staff, "Email,LAST_NAME,Nickname,First_Name,Staff_ID\nz@d.org,O'Brien,Zo,Zoë,S1\n")
         XCTAssertEqual(rows.count, 1)
-        XCTAssertEqual(rows.values(0), ["Zoë", "O'Brien", "z@d.org", "", ""])
+        XCTAssertEqual(rows.values(0), ["Zoë", "O'Brien", "z@d.org", "", "", ""])
         XCTAssertEqual(rows.unknownColumns, ["nickname"])
+    }
+
+    /// Appendix C booleans: the optional staff `enabled` column is stored as "" (yes) or
+    /// "false"; anything else is a bad value (R2).
+    func testR2StaffEnabledIsAYesNoValue() throws {
+        let rows = try readCSV(.staff, "staff_id,first_name,last_name,enabled\nS1,A,B,FALSE\nS2,C,D,yes\nS3,E,F,\nS4,G,H,0\nS5,I,J,maybe\n")
+        XCTAssertEqual(rows.keys, ["S1", "S2", "S3", "S4"])
+        XCTAssertEqual((0..<4).map { rows.value($0, 5) }, ["false", "", "", "false"])
+        XCTAssertEqual(rows.problems.map(\.column), ["enabled"])
+        XCTAssertTrue(rows.problems[0].message.contains("maybe"), rows.problems[0].message)
     }
 
     func testListsAreNormalised() throws {

@@ -14,7 +14,7 @@ final class PlannerTests: XCTestCase {
         return r
     }
 
-    private func v(_ first: String, _ email: String = "x@d.org") -> [String] { [first, "Lee", email, "Teacher", "101"] }
+    private func v(_ first: String, _ email: String = "x@d.org") -> [String] { [first, "Lee", email, "Teacher", "101", ""] }
 
     func testR4AddUpdateDeactivateReactivate() throws {
         let stored = InMemoryEntityState(records: [

@@ -306,6 +306,32 @@ final class SyncRunTests: XCTestCase {
         for table in ["user_attachments", "user_roles", "user_schools", "user_ledgers", "role_basis"] { XCTAssertTrue(try raw.tableExists(table), table) }
     }
 
+    /// Version 5 to 6: staff gain `enabled`, and their fingerprints are extended so that the
+    /// same export changes nothing after the upgrade (R4: only what changed is written).
+    func testR4MigrationToVersion6KeepsStaffUnchanged() throws {
+        let w = Workspace()
+        let c = w.configure()
+        try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)
+        let raw = try SQLiteDatabase(path: w.database)
+        try raw.transaction {
+            for v in 0..<5 { try Schema.migrations[v](raw) }
+            try raw.setUserVersion(5)
+        }
+        let old = EntityRows.fingerprint(values: ["Ann", "Lee", "ann@district.org", "Teacher", "101"])
+        try raw.execute("INSERT INTO runs (run_id, started_at, finished_at, outcome, actor) VALUES (1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:01Z', 'applied', 'sync')")
+        try raw.execute("INSERT INTO staff (staff_id, first_name, last_name, email, title, school_ids, added_run, updated_run, fingerprint) VALUES ('S1', 'Ann', 'Lee', 'ann@district.org', 'Teacher', '101', 1, 1, \(Int64(bitPattern: old)))")
+        w.write("staff.csv", "staff_id,first_name,last_name,email,title,school_ids\nS1,Ann,Lee,ann@district.org,Teacher,101\n")
+        let run = w.sync(c)
+        XCTAssertEqual(run.summary.outcome, .applied, run.summary.error ?? "")
+        XCTAssertEqual(try raw.userVersion, Schema.currentVersion)
+        XCTAssertEqual(run.plan?.plan(for: .staff)?.updates.count, 0)
+        let stored = try raw.prepare("SELECT fingerprint FROM staff WHERE staff_id = 'S1'")
+        XCTAssertTrue(try stored.step())
+        XCTAssertEqual(UInt64(bitPattern: stored.int64(0)), EntityRows.fingerprint(values: ["Ann", "Lee", "ann@district.org", "Teacher", "101", ""]),
+                       "the upgrade must not make every staff record look changed")
+        XCTAssertEqual(try w.store().staffMember(id: "S1")?.enabled, true)
+    }
+
     /// Version 2 to 3: users and their roles stay; the role basis starts empty, so the first
     /// run after the upgrade recomputes every user (R7).
     func testR7MigrationFromVersion2RecomputesEveryoneOnce() throws {

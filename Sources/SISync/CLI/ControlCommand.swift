@@ -261,7 +261,8 @@ public struct ControlCommand {
         emit(args, json: { .array(list.map { .object(JSONShapes.staff($0)) }) }, text: {
             var t = TextTable(["staff_id", "name", "email", "title", "schools", "state"])
             for s in list {
-                let state = s.active ? (s.missingSince.map { "missing since \($0)" } ?? "active") : "inactive since \(s.deactivatedAt ?? "?")"
+                var state = s.active ? (s.missingSince.map { "missing since \($0)" } ?? "active") : "inactive since \(s.deactivatedAt ?? "?")"
+                if !s.enabled { state += ", account disabled in the SIS" }
                 t.add([s.staffID, "\(s.firstName) \(s.lastName)", s.email, s.title, s.schoolIDs.joined(separator: ";"), state])
             }
             return t.rendered() + "\(list.count) staff\n"
@@ -280,6 +281,7 @@ public struct ControlCommand {
             var out = "\(s.staffID)  \(s.firstName) \(s.lastName)\(s.active ? "" : "  (INACTIVE since \(s.deactivatedAt ?? "?"))")\n"
             out += "  email:   \(s.email)\n  title:   \(s.title)\n  schools: \(s.schoolIDs.joined(separator: ", "))\n"
             if let m = s.missingSince { out += "  missing from the export since \(m)\n" }
+            if !s.enabled { out += "  account disabled in the SIS (enabledUser = false); the record stays active\n" }
             out += "  linked users: \(users.isEmpty ? "none" : users.joined(separator: ", "))\n  history:\n"
             for h in history { out += "    \(h.at) \(h.runID.map { "run \($0)" } ?? "by hand") (\(h.actor)): " + RunReport.changeLine(h.change) + "\n" }
             return out

@@ -33,7 +33,7 @@ public enum EntityKind: String, Sendable, CaseIterable, Hashable, Comparable {
     /// The data columns stored and compared field by field (R4).
     public var valueColumns: [String] {
         switch self {
-        case .staff: return ["first_name", "last_name", "email", "title", "school_ids"]
+        case .staff: return ["first_name", "last_name", "email", "title", "school_ids", "enabled"]
         case .students: return ["first_name", "last_name", "email", "school_id", "grade", "enrollment_status", "school_year"]
         case .households: return ["name"]
         case .householdRelationships: return ["relationship"]
@@ -67,6 +67,12 @@ public enum EntityKind: String, Sendable, CaseIterable, Hashable, Comparable {
         case .applicants: return ["evaluator_staff_ids"]
         default: return []
         }
+    }
+
+    /// Optional yes/no columns, stored as "" (yes, the default) or "false". Only OneRoster's
+    /// `enabledUser` feeds one today: a disabled account keeps its record active.
+    public var booleanColumns: Set<String> {
+        self == .staff ? ["enabled"] : []
     }
 
     /// Columns holding an email address, checked for form (R2).

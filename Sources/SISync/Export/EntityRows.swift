@@ -21,6 +21,9 @@ public struct EntityRows: Sendable {
     public private(set) var protectedKeys: Set<String> = []
     public private(set) var problems: [RowProblem] = []
     public internal(set) var unknownColumns: [String] = []
+    /// A delta (OneRoster `delta` files): only the records listed change; a record the
+    /// rows do not list is left as it is, never deactivated for its absence.
+    public internal(set) var isDelta = false
     /// Data rows read, good and bad.
     public private(set) var rowsRead = 0
     /// Number of value columns per row (cached: `kind.valueColumns` builds an array).
@@ -101,6 +104,17 @@ public struct EntityRows: Sendable {
         entryLines.append(Int32(clamping: line))
         protectedKeys.insert(key)
         return nil
+    }
+
+    /// Protects a record whose source row was skipped elsewhere (a OneRoster user row that
+    /// becomes several records): it is neither updated nor deactivated (R2).
+    mutating func protect(_ key: String, line: Int) {
+        var k = key
+        let (_, inserted) = k.withUTF8 { index.insert($0) }
+        guard inserted else { return }
+        rowOfEntry.append(-1)
+        entryLines.append(Int32(clamping: line))
+        protectedKeys.insert(key)
     }
 
     /// Appends the next value of the row being built (the hot path of a large import).

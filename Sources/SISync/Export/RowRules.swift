@@ -8,6 +8,7 @@ struct RowRules {
     private let required: [Bool]
     private let isList: [Bool]
     private let isEmail: [Bool]
+    private let isBoolean: [Bool]
     private let enumerated: [Set<String>?]
     private let keyCount: Int
     private let valueCount: Int
@@ -24,6 +25,7 @@ struct RowRules {
         required = columns.map { kind.requiredColumns.contains($0) }
         isList = columns.map { kind.listColumns.contains($0) }
         isEmail = columns.map { kind.emailColumns.contains($0) }
+        isBoolean = columns.map { kind.booleanColumns.contains($0) }
         enumerated = columns.map { kind.enumeratedColumns[$0] }
         keyCount = kind.keyColumns.count
         valueCount = kind.valueColumns.count
@@ -53,6 +55,14 @@ struct RowRules {
                 scratch[c].removeAll(keepingCapacity: true)
                 Self.canonicalList(buffer, t, into: &scratch[c])
                 inScratch[c] = true
+            } else if isBoolean[c] {
+                let lower = String(decoding: UnsafeBufferPointer(rebasing: buffer[t]), as: UTF8.self).lowercased()
+                if let yes = Self.boolean(lower) {
+                    scratch[c] = yes ? [] : Array("false".utf8)
+                    inScratch[c] = true
+                } else {
+                    problem = problem ?? (columns[c], "`\(lower)` is not a yes/no value (expected true, false, yes, no, 1 or 0)")
+                }
             } else if let allowed = enumerated[c], !t.isEmpty {
                 let lower = String(decoding: UnsafeBufferPointer(rebasing: buffer[t]), as: UTF8.self).lowercased()
                 if allowed.contains(lower) {
@@ -115,6 +125,15 @@ struct RowRules {
         }
         if let first {
             throw duplicate(RecordKey.display(RecordKey.join((0..<keyCount).map { string($0, buffer) })), first)
+        }
+    }
+
+    /// SPEC Appendix C: booleans accept true/false, yes/no, 1/0 (any case); empty means yes.
+    static func boolean(_ lower: String) -> Bool? {
+        switch lower {
+        case "", "true", "yes", "1": return true
+        case "false", "no", "0": return false
+        default: return nil
         }
     }
 

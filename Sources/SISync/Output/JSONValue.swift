@@ -116,7 +116,7 @@ public enum JSONShapes {
         [
             ("staff_id", .string(s.staffID)), ("first_name", .string(s.firstName)), ("last_name", .string(s.lastName)),
             ("email", .string(s.email)), ("title", .string(s.title)), ("school_ids", .array(s.schoolIDs.map { .string($0) })),
-            ("active", .bool(s.active)), ("deactivated_at", .string(s.deactivatedAt)), ("missing_since", .string(s.missingSince)),
+            ("enabled", .bool(s.enabled)), ("active", .bool(s.active)), ("deactivated_at", .string(s.deactivatedAt)), ("missing_since", .string(s.missingSince)),
         ]
     }
 }

@@ -62,7 +62,7 @@ public struct Planner {
                 if !u.fields.isEmpty || u.reactivate || u.deactivate != nil || u.clearMissing { updates.append(u) }
             } else if rows.isProtected(keyBytes: s.keyBytes) {
                 // A skipped row (R2): its record stays exactly as it is.
-            } else if s.active {
+            } else if s.active && !rows.isDelta {
                 var u = RecordUpdate(key: s.key, row: nil)
                 if deactivateAfter <= 0 {
                     u.deactivate = .absent
@@ -79,7 +79,7 @@ public struct Planner {
                 updates.append(u)
             }
         }
-        var plan = EntityPlan(kind: kind, activeBefore: activeBefore, exportEmpty: rows.count == 0 && rows.problems.isEmpty)
+        var plan = EntityPlan(kind: kind, activeBefore: activeBefore, exportEmpty: rows.count == 0 && rows.problems.isEmpty && !rows.isDelta)
         plan.updates = updates
         plan.additions.reserveCapacity(rows.count)
         for r in 0..<rows.count where !seen[r] { plan.additions.append(Int32(r)) }

@@ -45,6 +45,8 @@ public protocol StoredEntityState {
     func forEachMissingRecord(_ body: (StoredRecord) throws -> Void) throws
     /// The stored values of `EntityKind.valueColumns`, for field-by-field comparison.
     func values(forKey key: String) throws -> [String]?
+    /// The stored values and activity of one record (a delta export builds on them).
+    func record(forKey key: String) throws -> (values: [String], active: Bool)?
 }
 
 /// A stored state held in memory (tests, dry runs on small data).
@@ -70,4 +72,8 @@ public struct InMemoryEntityState: StoredEntityState {
         try records.filter { $0.active && $0.missingSince != nil }.forEach(body)
     }
     public func values(forKey key: String) throws -> [String]? { storedValues[key] }
+    public func record(forKey key: String) throws -> (values: [String], active: Bool)? {
+        guard let v = storedValues[key] else { return nil }
+        return (v, records.first { $0.key == key }?.active ?? true)
+    }
 }

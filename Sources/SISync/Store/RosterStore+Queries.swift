@@ -8,6 +8,9 @@ public struct StaffRecord: Sendable, Equatable {
     public var email: String
     public var title: String
     public var schoolIDs: [String]
+    /// False when the SIS disabled the account (OneRoster `enabledUser = false`); the
+    /// record stays active, so links and past data are untouched.
+    public var enabled: Bool = true
     public var active: Bool
     public var deactivatedAt: String?
     public var missingSince: String?
@@ -130,11 +133,11 @@ extension RosterStore {
         return out
     }
 
-    private static let staffColumns = "staff_id, first_name, last_name, email, title, school_ids, active, deactivated_at, missing_since"
+    private static let staffColumns = "staff_id, first_name, last_name, email, title, school_ids, active, deactivated_at, missing_since, enabled"
 
     private func staffRecord(_ s: SQLiteStatement) -> StaffRecord {
         StaffRecord(staffID: s.text(0), firstName: s.text(1), lastName: s.text(2), email: s.text(3), title: s.text(4),
-                    schoolIDs: s.text(5).split(separator: ";").map(String.init), active: s.bool(6),
+                    schoolIDs: s.text(5).split(separator: ";").map(String.init), enabled: s.text(9) != "false", active: s.bool(6),
                     deactivatedAt: s.string(7), missingSince: s.string(8))
     }
 

@@ -309,8 +309,7 @@ final class SQLiteEntityState: StoredEntityState {
         self.database = database
         self.kind = kind
         let whereKey = kind.keyColumns.map { "\($0) = ?" }.joined(separator: " AND ")
-        let select = kind.valueColumns.isEmpty ? "1" : kind.valueColumns.joined(separator: ", ")
-        lookup = try database.prepare("SELECT \(select) FROM \(kind.table) WHERE \(whereKey)")
+        lookup = try database.prepare("SELECT \((kind.valueColumns + ["active"]).joined(separator: ", ")) FROM \(kind.table) WHERE \(whereKey)")
     }
 
     func activeCount() throws -> Int {
@@ -342,11 +341,14 @@ final class SQLiteEntityState: StoredEntityState {
         try s.forEachRow(body)
     }
 
-    func values(forKey key: String) throws -> [String]? {
+    func values(forKey key: String) throws -> [String]? { try record(forKey: key)?.values }
+
+    func record(forKey key: String) throws -> (values: [String], active: Bool)? {
         let parts = kind.keyColumns.count == 1 ? [key] : RecordKey.parts(key)
         for (i, p) in parts.enumerated() { try lookup.bind(Int32(i + 1), p) }
         defer { lookup.reset() }
         guard try lookup.step() else { return nil }
-        return (0..<Int32(kind.valueColumns.count)).map { lookup.text($0) }
+        let n = Int32(kind.valueColumns.count)
+        return ((0..<n).map { lookup.text($0) }, lookup.bool(n))
     }
 }

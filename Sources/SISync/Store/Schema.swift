@@ -8,6 +8,7 @@ public enum Schema {
         migrateToVersion3,
         migrateToVersion4,
         migrateToVersion5,
+        migrateToVersion6,
     ]
 
     public static var currentVersion: Int32 { Int32(migrations.count) }
@@ -25,9 +26,11 @@ public enum Schema {
     }
 
     /// The CREATE TABLE statement of an entity's mirror table.
+    /// Version 1 tables have the value columns of version 1; later columns come with their
+    /// own migrations (staff `enabled` in version 6).
     static func entityTable(_ kind: EntityKind) -> String {
         var columns = kind.keyColumns.map { "\($0) TEXT NOT NULL" }
-        columns += kind.valueColumns.map { "\($0) TEXT NOT NULL DEFAULT ''" }
+        columns += kind.valueColumns.filter { !(kind == .staff && $0 == "enabled") }.map { "\($0) TEXT NOT NULL DEFAULT ''" }
         columns += [
             "active INTEGER NOT NULL DEFAULT 1",
             "deactivated_at TEXT",
@@ -269,5 +272,24 @@ public enum Schema {
             ) WITHOUT ROWID;
             CREATE INDEX role_assignments_by_role ON role_assignments (role);
             """)
+    }
+
+    /// Version 6: staff `enabled` (OneRoster `enabledUser`): "" means enabled, "false"
+    /// disabled. Each staff fingerprint covers its value columns, so it is extended by the
+    /// new, empty value here; otherwise every staff record would look changed once.
+    static func migrateToVersion6(_ db: SQLiteDatabase) throws {
+        try db.execute("ALTER TABLE staff ADD COLUMN enabled TEXT NOT NULL DEFAULT ''")
+        let read = try db.prepare("SELECT staff_id, fingerprint FROM staff")
+        var fingerprints: [(String, Int64)] = []
+        try read.forEachRow { row in
+            let extended = (UInt64(bitPattern: row.int64(1)) ^ 0x1F) &* 0x0000_0100_0000_01B3
+            fingerprints.append((row.text(0), Int64(bitPattern: extended)))
+        }
+        let update = try db.prepare("UPDATE staff SET fingerprint = ? WHERE staff_id = ?")
+        for (id, fingerprint) in fingerprints {
+            try update.bind(1, fingerprint)
+            try update.bind(2, id)
+            try update.run()
+        }
     }
 }

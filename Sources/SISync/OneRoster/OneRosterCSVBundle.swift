@@ -1,0 +1,214 @@
+/// Reads the files of a OneRoster CSV bundle (1.1 or 1.2) into a `OneRosterRoster`. The
+/// bundle is already local: a directory, or the entries extracted from a `.zip`.
+public struct OneRosterCSVBundle {
+    public let manifest: OneRosterManifest
+    /// Local path and display name of each file to read (absent files are not listed).
+    public let files: [OneRosterFile: (path: String, name: String)]
+    public let limit: InvalidRowLimit
+    /// Roles that ended before this day are ignored.
+    public var today = OneRosterDay(Date())
+
+    public init(manifest: OneRosterManifest, files: [OneRosterFile: (path: String, name: String)], limit: InvalidRowLimit) {
+        self.manifest = manifest
+        self.files = files
+        self.limit = limit
+    }
+
+    public func read() throws -> OneRosterRoster {
+        var modes: [OneRosterFile: OneRosterManifest.FileMode] = [:]
+        for f in OneRosterFile.allCases where files[f] != nil { modes[f] = manifest.mode(f) }
+        var roster = OneRosterRoster(version: manifest.version, modes: modes)
+        if let f = files[.orgs] { try readOrgs(f, into: &roster) }
+        if let f = files[.academicSessions] { try readSessions(f, into: &roster) }
+        if let f = files[.classes] { try readClasses(f, into: &roster) }
+        if let f = files[.users] { try readUsers(f, into: &roster) }
+        if manifest.version == .v1_2, let f = files[.roles] { try readRoles(f, into: &roster) }
+        if let f = files[.enrollments] { try readEnrollments(f, into: &roster) }
+        return roster
+    }
+
+    /// Reads one file; skipped rows count against `max_invalid_rows` for that file (R2).
+    private func table(_ f: (path: String, name: String), roster: inout OneRosterRoster, required: [String],
+                       prepare: (OneRosterTable) -> (OneRosterTable.Row, inout OneRosterRoster) throws -> String?) throws {
+        var rows = 0
+        var skipped = 0
+        var local = roster
+        try OneRosterTable.read(path: f.path, name: f.name, prepare: { t in
+            for column in required where t.column(column) == nil {
+                throw ExportError.missingColumn(file: f.name, column: column, found: t.header.filter { !$0.isEmpty })
+            }
+            let handle = prepare(t)
+            return { row in
+                rows += 1
+                if let problem = try handle(row, &local) {
+                    skipped += 1
+                    local.problems.append(RowProblem(file: f.name, location: String(row.line), column: nil, id: nil, message: problem))
+                }
+            }
+        }, badRow: { row, message in
+            rows += 1
+            skipped += 1
+            local.problems.append(RowProblem(file: f.name, location: String(row.line), column: nil, id: nil, message: message))
+        })
+        roster = local
+        let allowed = limit.allowed(rows: rows)
+        if skipped > allowed { throw ExportError.tooManyInvalidRows(file: f.name, invalid: skipped, allowed: allowed, rows: rows) }
+    }
+
+    private func readOrgs(_ f: (path: String, name: String), into roster: inout OneRosterRoster) throws {
+        try table(f, roster: &roster, required: ["sourcedId"]) { t in
+            let id = t.column("sourcedId"), type = t.column("type")
+            return { row, roster in
+                let i = row.value(id)
+                if !i.isEmpty { roster.orgTypes[i] = row.value(type).lowercased() }
+                return nil
+            }
+        }
+    }
+
+    private func readSessions(_ f: (path: String, name: String), into roster: inout OneRosterRoster) throws {
+        try table(f, roster: &roster, required: ["sourcedId"]) { t in
+            let id = t.column("sourcedId"), status = t.column("status"), year = t.column("schoolYear")
+            let start = t.column("startDate"), end = t.column("endDate")
+            return { row, roster in
+                var s = OneRosterRoster.Session(id: row.value(id))
+                guard !s.id.isEmpty else { return "empty sourcedId" }
+                s.deleted = OneRosterRoster.isDeleted(status: row.value(status)) ?? false
+                s.start = Self.day(row.value(start), "startDate", row, f.name, &roster)
+                s.end = Self.day(row.value(end), "endDate", row, f.name, &roster)
+                s.schoolYear = Self.schoolYear(row.value(year)) ?? s.end?.year
+                roster.sessions[s.id] = s
+                return nil
+            }
+        }
+    }
+
+    private func readClasses(_ f: (path: String, name: String), into roster: inout OneRosterRoster) throws {
+        try table(f, roster: &roster, required: ["sourcedId"]) { t in
+            let id = t.column("sourcedId"), status = t.column("status"), terms = t.column("termSourcedIds"), school = t.column("schoolSourcedId")
+            return { row, roster in
+                var c = OneRosterRoster.Class(id: row.value(id))
+                guard !c.id.isEmpty else { return "empty sourcedId" }
+                c.deleted = OneRosterRoster.isDeleted(status: row.value(status)) ?? false
+                c.terms = OneRosterRoster.list(row.value(terms))
+                c.schoolID = row.value(school)
+                roster.classes[c.id] = c
+                return nil
+            }
+        }
+    }
+
+    private func readUsers(_ f: (path: String, name: String), into roster: inout OneRosterRoster) throws {
+        roster.usersSource = f.name
+        let required = manifest.version == .v1_1 ? ["sourcedId", "role"] : ["sourcedId"]
+        var firstLine: [String: Int] = [:]
+        try table(f, roster: &roster, required: required) { t in
+            let id = t.column("sourcedId"), status = t.column("status"), enabled = t.column("enabledUser")
+            let orgs = t.column("orgSourcedIds"), primaryOrg = t.column("primaryOrgSourcedId"), role = t.column("role")
+            let given = t.column("givenName"), family = t.column("familyName"), email = t.column("email")
+            let agents = t.column("agentSourcedIds"), grades = t.column("grades")
+            return { row, roster in
+                let userID = row.value(id)
+                guard !userID.isEmpty else { return "empty sourcedId (row skipped)" }
+                if let first = firstLine[userID] {
+                    throw ExportError.duplicateID(file: f.name, line: row.line, id: userID, firstLine: first)
+                }
+                firstLine[userID] = row.line
+                var u = OneRosterRoster.User(id: userID)
+                u.location = "\(f.name):\(row.line)"
+                u.line = row.line
+                func skip(_ column: String, _ message: String) -> String {
+                    roster.protectedUserIDs.insert(userID)
+                    return "column \(column): \(message) (user \(userID) left unchanged)"
+                }
+                guard let deleted = OneRosterRoster.isDeleted(status: row.value(status)) else {
+                    return skip("status", "unknown status `\(row.value(status))` (expected active or tobedeleted)")
+                }
+                guard let isEnabled = RowRules.boolean(row.value(enabled).lowercased()) else {
+                    return skip("enabledUser", "`\(row.value(enabled))` is not true or false")
+                }
+                u.deleted = deleted
+                u.enabled = isEnabled
+                u.orgs = OneRosterRoster.list(row.value(orgs))
+                let primary = row.value(primaryOrg)
+                if !primary.isEmpty { u.orgs.removeAll { $0 == primary }; u.orgs.insert(primary, at: 0) }
+                let r = row.value(role)
+                if !r.isEmpty { u.roles = [OneRosterRoster.Role(name: r, org: u.orgs.first)] }
+                u.givenName = row.value(given)
+                u.familyName = row.value(family)
+                u.email = row.value(email)
+                u.agents = OneRosterRoster.list(row.value(agents))
+                u.grades = OneRosterRoster.list(row.value(grades))
+                roster.users.append(u)
+                return nil
+            }
+        }
+    }
+
+    /// 1.2: a user's roles are rows of roles.csv (primary and secondary, per org, dated).
+    private func readRoles(_ f: (path: String, name: String), into roster: inout OneRosterRoster) throws {
+        var byUser: [String: [OneRosterRoster.Role]] = [:]
+        try table(f, roster: &roster, required: ["userSourcedId", "role"]) { t in
+            let status = t.column("status"), user = t.column("userSourcedId"), role = t.column("role")
+            let type = t.column("roleType"), org = t.column("orgSourcedId"), end = t.column("endDate")
+            return { row, roster in
+                let u = row.value(user), r = row.value(role)
+                guard !u.isEmpty, !r.isEmpty else { return "empty userSourcedId or role" }
+                if OneRosterRoster.isDeleted(status: row.value(status)) ?? false { return nil }
+                if let e = Self.day(row.value(end), "endDate", row, f.name, &roster), e < today {
+                    roster.notices.add("roles that ended before today are ignored", "\(f.name):\(row.line)")
+                    return nil
+                }
+                let o = row.value(org)
+                byUser[u, default: []].append(OneRosterRoster.Role(name: r, primary: row.value(type).lowercased() != "secondary", org: o.isEmpty ? nil : o))
+                return nil
+            }
+        }
+        for i in roster.users.indices {
+            guard let roles = byUser[roster.users[i].id] else { continue }
+            // Primary roles first: they give a staff member's title.
+            roster.users[i].roles = roles.filter(\.primary) + roles.filter { !$0.primary }
+            for r in roles { if let o = r.org, !roster.users[i].orgs.contains(o) { roster.users[i].orgs.append(o) } }
+        }
+    }
+
+    private func readEnrollments(_ f: (path: String, name: String), into roster: inout OneRosterRoster) throws {
+        try table(f, roster: &roster, required: ["userSourcedId", "classSourcedId"]) { t in
+            let id = t.column("sourcedId"), status = t.column("status"), user = t.column("userSourcedId"), cls = t.column("classSourcedId")
+            let school = t.column("schoolSourcedId"), role = t.column("role"), begin = t.column("beginDate"), end = t.column("endDate")
+            return { row, roster in
+                var e = OneRosterRoster.Enrollment(id: row.value(id))
+                e.userID = row.value(user)
+                e.classID = row.value(cls)
+                guard !e.userID.isEmpty else { return "empty userSourcedId" }
+                e.deleted = OneRosterRoster.isDeleted(status: row.value(status)) ?? false
+                e.schoolID = row.value(school)
+                e.role = row.value(role).lowercased()
+                e.begin = Self.day(row.value(begin), "beginDate", row, f.name, &roster)
+                e.end = Self.day(row.value(end), "endDate", row, f.name, &roster)
+                roster.enrollments.append(e)
+                return nil
+            }
+        }
+    }
+
+    /// A date, or nil with a notice when it cannot be read (the date is then ignored).
+    static func day(_ text: String, _ column: String, _ row: OneRosterTable.Row, _ file: String, _ roster: inout OneRosterRoster) -> OneRosterDay? {
+        guard !text.isEmpty else { return nil }
+        if let d = OneRosterDay.parse(text) { return d }
+        roster.notices.add("unreadable dates are ignored", "\(file):\(row.line) \(column) `\(text)`")
+        return nil
+    }
+
+    /// `2027`, `2026-2027` or `2026-27`: the ending year.
+    static func schoolYear(_ text: String) -> Int? {
+        if let y = Int(text), y >= 1900 { return y }
+        let parts = text.split(separator: "-")
+        guard parts.count == 2, let first = Int(parts[0]), parts[0].count == 4 else { return nil }
+        if parts[1].count == 4 { return Int(parts[1]) }
+        if parts[1].count == 2, let tail = Int(parts[1]) { return first / 100 * 100 + tail + (tail < first % 100 ? 100 : 0) }
+        return nil
+    }
+}
+
+import Foundation

@@ -1,0 +1,131 @@
+/// What sisync takes from a OneRoster export, whichever way it came (a CSV bundle or the
+/// REST API): people with their roles, and what decides whether a student is enrolled
+/// this year (enrollments, classes, academic sessions). Translation into staff, students
+/// and households works on this value alone.
+public struct OneRosterRoster: Sendable {
+    public struct User: Sendable {
+        public var id: String
+        /// `tobedeleted` (or the older `inactive`): the record is deactivated.
+        public var deleted = false
+        /// `enabledUser = false`: the record stays active, the account is shown disabled.
+        public var enabled = true
+        public var roles: [Role] = []
+        public var orgs: [String] = []
+        public var givenName = ""
+        public var familyName = ""
+        public var email = ""
+        public var agents: [String] = []
+        public var grades: [String] = []
+        /// Where it was read (`users.csv:12`, `users[3]`), for messages.
+        public var location = ""
+        /// The CSV line or array index, for duplicate and skip messages.
+        public var line = 0
+        public init(id: String) { self.id = id }
+    }
+
+    public struct Role: Sendable, Equatable {
+        /// Lower case: `teacher`, `student`, `siteadministrator` ...
+        public var name: String
+        public var primary = true
+        public var org: String?
+        public init(name: String, primary: Bool = true, org: String? = nil) {
+            self.name = name.lowercased()
+            self.primary = primary
+            self.org = org
+        }
+    }
+
+    public struct Enrollment: Sendable {
+        public var id: String
+        public var deleted = false
+        public var userID = ""
+        public var classID = ""
+        public var schoolID = ""
+        public var role = ""
+        public var begin: OneRosterDay?
+        public var end: OneRosterDay?
+        public init(id: String) { self.id = id }
+    }
+
+    public struct Class: Sendable {
+        public var id: String
+        public var deleted = false
+        public var terms: [String] = []
+        public var schoolID = ""
+        public init(id: String) { self.id = id }
+    }
+
+    public struct Session: Sendable {
+        public var id: String
+        public var deleted = false
+        /// The ending year (`2027` for 2026-2027), as OneRoster's `schoolYear` says.
+        public var schoolYear: Int?
+        public var start: OneRosterDay?
+        public var end: OneRosterDay?
+        public init(id: String) { self.id = id }
+    }
+
+    public var version: OneRosterManifest.Version
+    /// How each file (or REST collection) was delivered.
+    public var modes: [OneRosterFile: OneRosterManifest.FileMode]
+    public var users: [User] = []
+    public var enrollments: [Enrollment] = []
+    public var classes: [String: Class] = [:]
+    public var sessions: [String: Session] = [:]
+    /// Org types by id (`school`, `district` ...).
+    public var orgTypes: [String: String] = [:]
+    /// Rows skipped for a bad value (R2).
+    public var problems: [RowProblem] = []
+    /// Users whose row was skipped: never deactivated because of the skip (R2).
+    public var protectedUserIDs: Set<String> = []
+    /// Things left out that are worth a notice (not errors): counted, with examples.
+    public var notices = OneRosterNotices()
+    /// Where users came from, for messages (`users.csv` or the users URL).
+    public var usersSource = "users.csv"
+
+    public init(version: OneRosterManifest.Version, modes: [OneRosterFile: OneRosterManifest.FileMode]) {
+        self.version = version
+        self.modes = modes
+    }
+
+    public func mode(_ file: OneRosterFile) -> OneRosterManifest.FileMode { modes[file] ?? .absent }
+
+    /// `active`, empty, `tobedeleted` or `inactive`, in any case; nil for anything else.
+    static func isDeleted(status: String) -> Bool? {
+        switch status.lowercased() {
+        case "", "active": return false
+        case "tobedeleted", "inactive", "deleted": return true
+        default: return nil
+        }
+    }
+
+    /// OneRoster lists inside a cell are comma-separated (`"org1,org2"`).
+    static func list(_ text: String) -> [String] {
+        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+}
+
+/// Notices about what a OneRoster export held that sisync leaves out, grouped by reason so
+/// that a district with ten thousand such rows gets one line per reason, not ten thousand.
+public struct OneRosterNotices: Sendable {
+    public private(set) var counts: [String: Int] = [:]
+    public private(set) var examples: [String: [String]] = [:]
+    private var order: [String] = []
+
+    public init() {}
+
+    public mutating func add(_ reason: String, _ example: String) {
+        if counts[reason] == nil { order.append(reason) }
+        counts[reason, default: 0] += 1
+        if examples[reason, default: []].count < 3 { examples[reason, default: []].append(example) }
+    }
+
+    /// One line per reason: "3 users have no role sisync maps (e.g. u1, u2, u3)".
+    public var lines: [String] {
+        order.map { reason in
+            let n = counts[reason]!
+            let shown = examples[reason]!.joined(separator: ", ")
+            return "\(n) × \(reason) (\(n > examples[reason]!.count ? "e.g. " : "")\(shown))"
+        }
+    }
+}
