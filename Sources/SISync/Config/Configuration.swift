@@ -81,6 +81,7 @@ public struct Configuration: Sendable {
     public static func parse(text: String, path: String) throws(ConfigError) -> Configuration {
         let doc = try INIDocument(path: path, text: text)
         var c = Configuration(path: path)
+        var entitiesLine: Int?
         // Relative paths are relative to the configuration file's directory, made absolute so
         // that messages and `status` show where the files really are.
         let base = URL(fileURLWithPath: path).deletingLastPathComponent().path
@@ -163,6 +164,7 @@ public struct Configuration: Sendable {
                 }
                 guard kinds.contains(.staff) else { throw bad("a list that includes staff (staff is always required)") }
                 c.entities = EntityKind.allCases.filter { kinds.contains($0) }
+                entitiesLine = e.line
             case ("source", "auth"): c.auth = try oneOf(SourceAuth.self)
             case ("source", "token_file"): c.tokenFile = e.value.isEmpty ? nil : e.value
             case ("source", "username"): c.username = e.value.isEmpty ? nil : e.value
@@ -200,6 +202,22 @@ public struct Configuration: Sendable {
                 c.parentRelationships = names
             default:
                 throw .unknownKey(file: path, line: e.line, section: e.section, key: e.key)
+            }
+        }
+        if c.format == .oneRosterCSV || c.format == .oneRosterREST {
+            // OneRoster carries people only: staff, students and their families.
+            let carried = OneRosterTranslation.kinds
+            if let line = entitiesLine {
+                if let other = c.entities.first(where: { !carried.contains($0) }) {
+                    throw .badValue(file: path, line: line, section: "source", key: "entities", value: other.rawValue,
+                                    expected: "entities a OneRoster export carries: " + carried.map(\.rawValue).joined(separator: ", "))
+                }
+            } else {
+                c.entities = carried
+            }
+            if let kind = c.entityURLs.keys.sorted().first {
+                throw .badValue(file: path, line: 0, section: "source", key: kind.rawValue + "_url", value: c.entityURLs[kind]!,
+                                expected: "no per-entity URL: a OneRoster source is one bundle or one API base url")
             }
         }
         if c.format == .csv || c.format == .oneRosterCSV {

@@ -4,6 +4,8 @@ public struct ExportSnapshot: Sendable {
     public var entities: [EntityKind: EntityRows]
     /// The SHA-256 of the whole export (R3).
     public var contentHash: String
+    /// What a OneRoster export held that sisync left out, one line per reason (notice level).
+    public var notices: [String] = []
 
     public init(entities: [EntityKind: EntityRows], contentHash: String) {
         self.entities = entities
@@ -24,9 +26,30 @@ public struct ExportSnapshot: Sendable {
     /// each entity's rows, in entity order, as soon as they are read, while other files are
     /// still being parsed on other cores (the run plans one entity while the next is read).
     public static func read(_ export: FetchedExport, limit: InvalidRowLimit, entities: [EntityKind],
+                            oneRoster: OneRosterTranslation? = nil,
                             ready: ((EntityRows) throws -> Void)? = nil) throws -> ExportSnapshot {
         var result: [EntityKind: EntityRows] = [:]
         switch export.format {
+        case .oneRosterCSV, .oneRosterREST:
+            guard let translation = oneRoster else { throw ExportError.wrongDocument(file: "-", message: "no OneRoster settings") }
+            let roster: OneRosterRoster
+            if let r = export.roster {
+                roster = r
+            } else {
+                guard let manifest = export.manifest else { throw OneRosterError.missingManifest(location: export.files.first?.name ?? "-") }
+                var paths: [OneRosterFile: (path: String, name: String)] = [:]
+                for f in export.files {
+                    if let tag = f.oneRoster, let kind = OneRosterFile(rawValue: tag) { paths[kind] = (f.path, displayName(f)) }
+                }
+                var bundle = OneRosterCSVBundle(manifest: manifest, files: paths, limit: limit)
+                bundle.today = translation.today
+                roster = try bundle.read()
+            }
+            let (rows, notices) = try translation.translate(roster)
+            for kind in EntityKind.allCases { if let r = rows[kind] { try ready?(r) } }
+            var snapshot = ExportSnapshot(entities: rows, contentHash: export.contentHash)
+            snapshot.notices = notices.lines
+            return snapshot
         case .json:
             guard let doc = export.files.first else { throw ExportError.wrongDocument(file: "-", message: "no document") }
             result = try JSONExportReader(entities: entities, limit: limit).read(path: doc.path, name: doc.name)

@@ -45,6 +45,8 @@ public enum LogEventType: String, Sendable, CaseIterable {
     case daemonStopping = "fe560fd3c377e08f14338c7e4d0917f0"
     /// A portal access code was created, reset, paired or revoked (the code is never logged).
     case portalAccess = "8c1d2f4b6a7e4e0f9b3d5a1c7e2f6b90"
+    /// What a OneRoster export held that sisync left out, one entry per reason.
+    case rosterNotice = "5b0e9d7c3a2f4e6b8d1c0a9f7e5d3b21"
 
     public var messageID: String { rawValue }
 
@@ -73,6 +75,7 @@ public enum LogEventType: String, Sendable, CaseIterable {
         case .daemonStarted: return "daemon_started"
         case .daemonStopping: return "daemon_stopping"
         case .portalAccess: return "portal_access"
+        case .rosterNotice: return "roster_notice"
         }
     }
 
@@ -100,6 +103,7 @@ public enum LogEventType: String, Sendable, CaseIterable {
         case .daemonStarted: return "sisyncd started"
         case .daemonStopping: return "sisyncd is stopping"
         case .portalAccess: return "A portal access code was created, reset, paired or revoked (the code itself is never logged)"
+        case .rosterNotice: return "a OneRoster export held rows sisync leaves out (unmapped roles, agents that are not parents, unreadable dates)"
         }
     }
 }

@@ -80,6 +80,8 @@ public struct OneRosterRoster: Sendable {
     public var protectedUserIDs: Set<String> = []
     /// Things left out that are worth a notice (not errors): counted, with examples.
     public var notices = OneRosterNotices()
+    /// Where each user was read, to report a duplicate with its first place (R2).
+    var userLocations: [String: String] = [:]
     /// Where users came from, for messages (`users.csv` or the users URL).
     public var usersSource = "users.csv"
 

@@ -79,6 +79,8 @@ public struct SyncRun {
     private func execute(store: RosterStore, summary: inout RunSummary, started: Date) throws -> Plan {
         var phase = PhaseClock()
         var fetcher = ExportFetcher(configuration: configuration, stop: stop, log: log)
+        let oneRoster = oneRosterTranslation(store: store, started: started)
+        if let oneRoster { fetcher.translationBasis = "school_year \(oneRoster.schoolYear) day \(oneRoster.today)" }
         if !options.force { fetcher.validators = try conditionalValidators(fetcher, store: store) }
         let fetched = try fetcher.fetch()
         summary.timings.append(("fetch", phase.lap()))
@@ -100,7 +102,8 @@ public struct SyncRun {
             var entityPlans = try planner.planUnchanged(kinds: unchanged, stored: store.state(for:)).entities
             // Each entity is planned as soon as it is parsed, while the next files are read.
             let snapshot = try ExportSnapshot.read(fetched.without(unchanged), limit: configuration.maxInvalidRows,
-                                                   entities: configuration.entities.filter { !unchanged.contains($0) }) { rows in
+                                                   entities: configuration.entities.filter { !unchanged.contains($0) },
+                                                   oneRoster: oneRoster) { rows in
                 entityPlans.append(try planner.plan(rows: rows, stored: store.state(for: rows.kind)))
             }
             summary.timings.append(("parse and plan", phase.lap()))
@@ -170,6 +173,17 @@ public struct SyncRun {
         return plan
     }
 
+    /// How a OneRoster export becomes records on this run's day; nil for native formats.
+    private func oneRosterTranslation(store: RosterStore, started: Date) -> OneRosterTranslation? {
+        guard configuration.format == .oneRosterCSV || configuration.format == .oneRosterREST else { return nil }
+        var states: [EntityKind: StoredEntityState] = [:]
+        return OneRosterTranslation(schoolYear: configuration.currentSchoolYear(on: started), yearStart: configuration.schoolYearStart,
+                                    today: OneRosterDay(started), entities: Set(configuration.entities), limit: configuration.maxInvalidRows) { kind, key in
+            if states[kind] == nil { states[kind] = try store.state(for: kind) }
+            return try states[kind]!.record(forKey: key)
+        }
+    }
+
     /// Validators for a conditional GET (R3), only for files the database still mirrors:
     /// a 304 then means "the file that was applied", which is safe to skip.
     private func conditionalValidators(_ fetcher: ExportFetcher, store: RosterStore) throws -> [String: SourceValidator] {
@@ -225,6 +239,9 @@ public struct SyncRun {
         let runField = summary.runID.map { [("SISYNC_RUN_ID", String($0))] } ?? []
         for (source, columns) in snapshot.unknownColumns {
             log.log(LogEvent(.unknownColumns, .notice, "\(source): ignoring unknown columns \(columns.joined(separator: ", "))", fields: runField))
+        }
+        for line in snapshot.notices {
+            log.log(LogEvent(.rosterNotice, .notice, "OneRoster: left out \(line)", fields: runField))
         }
         for p in snapshot.problems {
             summary.problems.append(p.description)

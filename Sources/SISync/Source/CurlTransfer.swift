@@ -61,6 +61,9 @@ public final class CurlTransfer {
         public var etag: String?
         public var lastModified: String?
         public var retryAfter: String?
+        /// OneRoster REST paging: `Link` (rel="next") and `X-Total-Count`.
+        public var link: String? = nil
+        public var totalCount: String? = nil
         public var bytes: Int64
         /// The first bytes of the (decoded) body, for the sanity check.
         public var head: [UInt8]
@@ -138,6 +141,7 @@ public final class CurlTransfer {
         _ = sisync_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         return Response(status: status, contentType: sink.header("content-type"), etag: sink.header("etag"),
                         lastModified: sink.header("last-modified"), retryAfter: sink.header("retry-after"),
+                        link: sink.header("link"), totalCount: sink.header("x-total-count"),
                         bytes: sink.written, head: sink.head)
     }
 

@@ -15,6 +15,10 @@ public struct FetchedFile: Sendable {
     public var lastModified: String? = nil
     /// The server answered 304: the file is the one the last run applied (not downloaded).
     public var notModified = false
+    /// For OneRoster: which file of the bundle (`manifest`, `users` ...) or which REST
+    /// collection page (`users`, with `page`) this is.
+    public var oneRoster: String? = nil
+    public var page = 0
 }
 
 /// What the last successful run got from a URL, for a conditional GET (R3).
@@ -34,11 +38,24 @@ public struct FetchedExport: Sendable {
     public let format: SourceFormat
     public let files: [FetchedFile]
     public let contentHash: String
+    /// A OneRoster bundle's manifest, read while fetching (it says which files to get).
+    public var manifest: OneRosterManifest? = nil
+    /// A OneRoster REST roster, read page by page while fetching.
+    public var roster: OneRosterRoster? = nil
+
+    public init(format: SourceFormat, files: [FetchedFile], contentHash: String, manifest: OneRosterManifest? = nil) {
+        self.format = format
+        self.files = files
+        self.contentHash = contentHash
+        self.manifest = manifest
+    }
 
     /// The same export without the files of `entities` (which are then not read).
     public func without(_ entities: [EntityKind]) -> FetchedExport {
         guard !entities.isEmpty else { return self }
-        return FetchedExport(format: format, files: files.filter { f in f.entity.map { !entities.contains($0) } ?? true }, contentHash: contentHash)
+        var e = FetchedExport(format: format, files: files.filter { f in f.entity.map { !entities.contains($0) } ?? true }, contentHash: contentHash, manifest: manifest)
+        e.roster = roster
+        return e
     }
 
     public func removeTemporaryFiles() {
@@ -59,6 +76,9 @@ public struct ExportFetcher {
     public var lowSpeedSeconds = 30
     /// Waits between attempts (tests replace it to record instead of sleeping).
     public var retryPolicy: RetryPolicy
+    /// What else a OneRoster translation depends on (the school year and the day), so that
+    /// an unchanged export is translated again when they change (R3).
+    public var translationBasis = ""
 
     public init(configuration: Configuration, stop: StopSignal? = nil, log: EventLog? = nil) {
         self.configuration = configuration
@@ -78,15 +98,17 @@ public struct ExportFetcher {
                 if !base.hasSuffix("/") { base += "/" }
                 return (kind, base + kind.fileName)
             }
-        case .json:
+        case .json, .oneRosterCSV, .oneRosterREST:
             return [(nil, c.url ?? "")]
-        case .oneRosterCSV, .oneRosterREST:
-            throw .badValue(file: c.path, line: 0, section: "source", key: "format", value: c.format.rawValue,
-                            expected: "csv or json (OneRoster sources are not supported by this version)")
         }
     }
 
     public func fetch() throws -> FetchedExport {
+        switch configuration.format {
+        case .oneRosterCSV: return try fetchOneRosterBundle()
+        case .oneRosterREST: return try fetchOneRosterAPI()
+        case .csv, .json: break
+        }
         var files: [FetchedFile] = []
         var transfer: CurlTransfer?
         do {
@@ -123,7 +145,7 @@ public struct ExportFetcher {
         return SHA256.hex(combined.finalize())
     }
 
-    private func hashLocal(path: String, name: String, entity: EntityKind?, temporary: Bool) throws -> FetchedFile {
+    func hashLocal(path: String, name: String, entity: EntityKind?, temporary: Bool) throws -> FetchedFile {
         let file = try InputFile(path: path)
         var digest = SHA256()
         var total: Int64 = 0
@@ -136,9 +158,15 @@ public struct ExportFetcher {
                            sha256: SHA256.hex(digest.finalize()), bytes: total)
     }
 
-    private func download(_ url: String, entity: EntityKind?, using transfer: CurlTransfer) throws -> FetchedFile {
+    /// Where temporary downloads go: beside the database, so they are on a writable disk
+    /// the service owns.
+    func temporaryPath(_ label: String) -> String {
         let directory = (configuration.database as NSString).deletingLastPathComponent
-        let temp = (directory.isEmpty ? "." : directory) + "/.sisync-download-\(getpid())-\(entity?.rawValue ?? "document")"
+        return (directory.isEmpty ? "." : directory) + "/.sisync-download-\(getpid())-\(label)"
+    }
+
+    func download(_ url: String, entity: EntityKind?, label: String? = nil, using transfer: CurlTransfer) throws -> FetchedFile {
+        let temp = temporaryPath(label ?? entity?.rawValue ?? "document")
         do {
             let file = try attempts(url, entity: entity, to: temp, using: transfer)
             if file.notModified { try? FileManager.default.removeItem(atPath: temp) }
@@ -150,7 +178,8 @@ public struct ExportFetcher {
     }
 
     /// Tries a download until it succeeds, fails for good, or runs out of retries.
-    private func attempts(_ url: String, entity: EntityKind?, to temp: String, using transfer: CurlTransfer) throws -> FetchedFile {
+    func attempts(_ url: String, entity: EntityKind?, to temp: String, using transfer: CurlTransfer,
+                  headers extra: [String] = [], check: ((CurlTransfer.Response) throws -> Void)? = nil) throws -> FetchedFile {
         var attempt = 0
         var tokenRefreshed = false
         while true {
@@ -159,6 +188,7 @@ public struct ExportFetcher {
                                                maxBytes: configuration.maxBytes, caFile: configuration.caFile)
             request.lowSpeedSeconds = lowSpeedSeconds
             request.auth = try authentication(using: transfer, refresh: false)
+            request.headers += extra
             let validator = validators[url]
             if let v = validator {
                 if let e = v.etag { request.headers.append("If-None-Match: \(e)") }
@@ -181,6 +211,7 @@ public struct ExportFetcher {
                                    notModified: true)
             case 200..<300:
                 try Self.checkBody(format: configuration.format, response: response, url: url)
+                try check?(response)
                 var file = try hashLocal(path: temp, name: url, entity: entity, temporary: true)
                 file.etag = response.etag
                 file.lastModified = response.lastModified
