@@ -1,0 +1,145 @@
+import Foundation
+import XCTest
+@testable import SISync
+
+/// OneRoster REST (`format = oneroster-rest`) over real HTTP on 127.0.0.1: OAuth client
+/// credentials, limit/offset paging with and without `Link` and `X-Total-Count`, and a
+/// truncated roster that must fail the run instead of deactivating anyone.
+final class OneRosterRESTTests: XCTestCase {
+    enum Paging: Sendable { case link, totalCount, neither, lastPageMissing, lastPageEmpty }
+
+    static let users: [String] = [
+        #"{"sourcedId":"t1","status":"active","enabledUser":true,"role":"teacher","givenName":"Ann","familyName":"Lee","email":"ann.lee@district.org","orgs":[{"sourcedId":"sch1","type":"org"}]}"#,
+        #"{"sourcedId":"t2","status":"active","enabledUser":"false","role":"administrator","givenName":"Bob","familyName":"Ray","email":"bob.ray@district.org","orgs":[{"sourcedId":"sch1"},{"sourcedId":"dist"}]}"#,
+        #"{"sourcedId":"s1","status":"active","enabledUser":"true","role":"student","givenName":"Sam","familyName":"Lee","grades":["05"],"orgs":[{"sourcedId":"sch1"}],"agents":[{"sourcedId":"p1","type":"user"}]}"#,
+        #"{"sourcedId":"p1","status":"active","enabledUser":"true","role":"parent","givenName":"Pat","familyName":"Lee","email":"pat@home.org","orgs":[{"sourcedId":"sch1"}]}"#,
+        #"{"sourcedId":"a1","status":"active","enabledUser":true,"role":"aide","givenName":"Cy","familyName":"Ng","email":"cy.ng@district.org","orgs":[{"sourcedId":"sch1"}]}"#,
+    ]
+    static let collections: [String: [String]] = [
+        "users": users,
+        "orgs": [#"{"sourcedId":"dist","type":"district"}"#, #"{"sourcedId":"sch1","type":"school"}"#],
+        "academicSessions": [#"{"sourcedId":"y27","status":"active","type":"term","schoolYear":2027,"startDate":"2026-08-20","endDate":"2027-01-15"}"#],
+        "classes": [#"{"sourcedId":"c27","status":"active","terms":[{"sourcedId":"y27"}],"school":{"sourcedId":"sch1"}}"#],
+        "enrollments": [#"{"sourcedId":"e1","status":"active","role":"student","user":{"sourcedId":"s1"},"class":{"sourcedId":"c27"},"school":{"sourcedId":"sch1"}}"#],
+    ]
+
+    /// A OneRoster 1.1 server; `users` may be replaced to change the roster between runs.
+    static func server(_ paging: Paging, users: [String] = users, log: Counter = Counter()) throws -> TestHTTPServer {
+        try TestHTTPServer { req in
+            if req.path == "/token" {
+                return .init(status: 200, headers: ["Content-Type": "application/json"],
+                             body: Array(#"{"access_token":"rest-token","token_type":"Bearer","expires_in":3600}"#.utf8))
+            }
+            guard req.headers["authorization"] == "Bearer rest-token" else { return .init(status: 401, body: []) }
+            let parts = req.path.split(separator: "?", maxSplits: 1)
+            let name = String(parts[0].split(separator: "/").last ?? "")
+            var query: [String: Int] = [:]
+            for kv in (parts.count > 1 ? parts[1] : "").split(separator: "&") {
+                let p = kv.split(separator: "=")
+                if p.count == 2 { query[String(p[0])] = Int(p[1]) }
+            }
+            _ = log.next(name)
+            guard let all = name == "users" ? users : collections[name] else {
+                return .init(status: 404, headers: ["Content-Type": "application/json"],
+                             body: Array(#"{"imsx_codeMajor":"failure","imsx_severity":"error","imsx_description":"unknown collection"}"#.utf8))
+            }
+            let limit = query["limit"] ?? 100, offset = query["offset"] ?? 0
+            if paging == .lastPageMissing && name == "users" && offset >= 4 {
+                return .init(status: 500, headers: ["Content-Type": "application/json"],
+                             body: Array(#"{"imsx_StatusInfo":{"imsx_codeMajor":"failure","imsx_severity":"error","imsx_description":"database timeout"}}"#.utf8))
+            }
+            var page = Array(all.dropFirst(offset).prefix(limit))
+            if paging == .lastPageEmpty && name == "users" && offset >= 4 { page = [] }
+            var headers = ["Content-Type": "application/json"]
+            if paging == .totalCount || paging == .lastPageMissing || paging == .lastPageEmpty { headers["X-Total-Count"] = String(all.count) }
+            if paging == .link && offset + limit < all.count {
+                headers["Link"] = "<\(parts[0])?limit=\(limit)&offset=\(offset + limit)>; rel=\"next\", <\(parts[0])?limit=\(limit)&offset=0>; rel=\"first\""
+            }
+            return .init(status: 200, headers: headers, body: Array("{\"\(name)\": [\(page.joined(separator: ","))]}".utf8))
+        }
+    }
+
+    func configure(_ w: Workspace, _ server: TestHTTPServer) -> Configuration {
+        w.write(w.root + "/client-secret", "rest-secret")
+        chmod(w.root + "/client-secret", 0o600)
+        return w.configure(sync: "school_year = 2026-2027\nmax_deactivate_percent = 50", source: """
+            page_size = 2
+            retries = 0
+            auth = oauth2
+            token_url = \(server.baseURL)/token
+            client_id = sisync
+            client_secret_file = \(w.root)/client-secret
+            """, entities: OneRosterTests.people, format: "oneroster-rest", url: server.baseURL + "/ims/oneroster/v1p1")
+    }
+
+    private let day = Timestamp.parse("2026-11-23T08:00:00Z")!
+
+    func testPagingWithLinkWithTotalCountAndWithNeither() throws {
+        for paging in [Paging.link, .totalCount, .neither] {
+            let counter = Counter()
+            let server = try Self.server(paging, log: counter)
+            let w = Workspace()
+            let run = w.sync(configure(w, server), at: day)
+            XCTAssertEqual(run.summary.outcome, .applied, "\(paging): \(run.summary.error ?? "")")
+            XCTAssertEqual(try OneRosterTests.table(w, "SELECT staff_id, title, school_ids, enabled FROM staff ORDER BY 1"),
+                           ["a1|Aide|sch1|", "t1|Teacher|sch1|", "t2|Administrator|sch1|false"], "\(paging)")
+            XCTAssertEqual(try OneRosterTests.table(w, "SELECT student_id, enrollment_status, school_year FROM students"), ["s1|Enrolled|2026-2027"])
+            XCTAssertEqual(try OneRosterTests.table(w, "SELECT household_id || '/' || record_id || '/' || relationship FROM household_relationships"), ["p1/s1/Parent"])
+            // 5 users in pages of 2: three pages; without Link or a total, an empty fourth
+            // is not needed because the third is short.
+            XCTAssertEqual(counter.count("users"), 3, "\(paging)")
+            XCTAssertTrue(server.requests.contains { $0.path.hasPrefix("/ims/oneroster/v1p1/users?limit=2&offset=4") }, "\(paging)")
+        }
+    }
+
+    /// A roster cut short must never deactivate anyone: the run fails with nothing applied.
+    func testTruncatedRosterFailsTheRunAndDeactivatesNobody() throws {
+        for paging in [Paging.lastPageMissing, .lastPageEmpty] {
+            let w = Workspace()
+            let good = try Self.server(.totalCount)
+            XCTAssertEqual(w.sync(configure(w, good), at: day).summary.outcome, .applied)
+            let before = try w.dump()
+            let bad = try Self.server(paging)
+            let run = w.sync(configure(w, bad), at: day)
+            XCTAssertEqual(run.summary.outcome, .failed, "\(paging)")
+            let error = run.summary.error ?? ""
+            if paging == .lastPageMissing {
+                XCTAssertTrue(error.contains("database timeout"), error)
+            } else {
+                XCTAssertTrue(error.contains("X-Total-Count said 5 records but 4 arrived"), error)
+            }
+            XCTAssertEqual(try w.dump().filter { !$0.hasPrefix("runs") && !$0.hasPrefix("source_state") }, before.filter { !$0.hasPrefix("runs") && !$0.hasPrefix("source_state") })
+            XCTAssertEqual(try OneRosterTests.table(w, "SELECT count(*) FROM staff WHERE active = 1"), ["3"])
+        }
+    }
+
+    /// R4 over REST: a user gone from a complete roster is deactivated; `tobedeleted` too.
+    func testR4CompleteRosterDeactivatesTheMissing() throws {
+        let w = Workspace()
+        let first = try Self.server(.link)
+        XCTAssertEqual(w.sync(configure(w, first), at: day).summary.outcome, .applied)
+        var users = Self.users.filter { !$0.contains("\"a1\"") }
+        users[0] = users[0].replacingOccurrences(of: "\"status\":\"active\"", with: "\"status\":\"tobedeleted\"")
+        let second = try Self.server(.link, users: users)
+        let run = w.sync(configure(w, second), at: day)
+        XCTAssertEqual(run.summary.outcome, .applied, run.summary.error ?? "")
+        XCTAssertEqual(try OneRosterTests.table(w, "SELECT staff_id FROM staff WHERE active = 0 ORDER BY 1"), ["a1", "t1"])
+    }
+
+    func testErrorBodiesAndPagesArePure() throws {
+        var roster = OneRosterRoster(version: .v1_1, modes: [.users: .bulk])
+        XCTAssertThrowsError(try OneRosterAPIPage.read(Data(#"{"imsx_codeMajor":"failure","imsx_description":"invalid filter"}"#.utf8),
+                                                       collection: .users, url: "u", firstIndex: 0, into: &roster)) { e in
+            XCTAssertTrue("\(e)".contains("invalid filter"), "\(e)")
+        }
+        XCTAssertThrowsError(try OneRosterAPIPage.read(Data(#"{"students": []}"#.utf8), collection: .users, url: "u", firstIndex: 0, into: &roster)) { e in
+            XCTAssertTrue("\(e)".contains("no `users` array"), "\(e)")
+        }
+        let count = try OneRosterAPIPage.read(Data(#"{"Users": [{"sourcedId":"x","enabledUser":false,"role":"Teacher","givenName":"A","familyName":"B"}, {"status":"active"}]}"#.utf8),
+                                              collection: .users, url: "u", firstIndex: 10, into: &roster)
+        XCTAssertEqual(count, 2)
+        XCTAssertEqual(roster.users.map(\.id), ["x"])
+        XCTAssertEqual(roster.users.first?.enabled, false)
+        XCTAssertEqual(roster.problems.map(\.location), ["users[11]"])
+    }
+}
