@@ -102,6 +102,7 @@ final class OneRosterRESTTests: XCTestCase {
             let bad = try Self.server(paging)
             let run = w.sync(configure(w, bad), at: day)
             XCTAssertEqual(run.summary.outcome, .failed, "\(paging)")
+            XCTAssertEqual(run.summary.failure?.exitCode, 69, "an unavailable source, like any failed download")
             let error = run.summary.error ?? ""
             if paging == .lastPageMissing {
                 XCTAssertTrue(error.contains("database timeout"), error)

@@ -249,6 +249,7 @@ final class OneRosterTests: XCTestCase {
         try FileManager.default.removeItem(atPath: w.exportDir + "/bundle/manifest.csv")
         let run = w.sync(configure(w), at: day)
         XCTAssertEqual(run.summary.outcome, .failed)
+        XCTAssertEqual(run.summary.failure?.exitCode, 65)
         XCTAssertTrue(run.summary.error?.contains("manifest.csv is missing") == true, run.summary.error ?? "")
 
         Self.writeBundle11(w)

@@ -311,6 +311,18 @@ public struct SyncRun {
         switch error {
         case let e as FetchError: return e.isConfigurationProblem ? .configuration : .unavailable
         case is ExportError: return .badData
+        case let e as OneRosterError:
+            switch e {
+            case .serverError, .shortRead, .wrongPage: return .unavailable
+            case .notADirectoryOrZip: return .configuration
+            case .missingManifest, .unsupportedVersion, .badManifestValue, .missingFile, .badDocument: return .badData
+            }
+        case let e as ZipError:
+            switch e {
+            case .tooLarge, .unreadable: return .unavailable
+            case .cannotWrite: return .cannotCreate
+            case .notAZip, .unsupported, .corrupt: return .badData
+            }
         case is ConfigError: return .configuration
         case let e as StoreError:
             switch e {
