@@ -83,7 +83,7 @@ public enum OneRosterAPIPage {
             let text = string(o[key])
             guard !text.isEmpty else { return nil }
             if let d = OneRosterDay.parse(text) { return d }
-            roster.notices.add("unreadable dates are ignored", "\(location) \(key) `\(text)`")
+            roster.notices.add("unreadable dates (read as no date)", "\(location) \(key) `\(text)`")
             return nil
         }
         switch collection {

@@ -156,7 +156,7 @@ public struct OneRosterCSVBundle {
                 guard !u.isEmpty, !r.isEmpty else { return "empty userSourcedId or role" }
                 if OneRosterRoster.isDeleted(status: row.value(status)) ?? false { return nil }
                 if let e = Self.day(row.value(end), "endDate", row, f.name, &roster), e < today {
-                    roster.notices.add("roles that ended before today are ignored", "\(f.name):\(row.line)")
+                    roster.notices.add("roles that ended before today", "\(f.name):\(row.line)")
                     return nil
                 }
                 let o = row.value(org)
@@ -196,7 +196,7 @@ public struct OneRosterCSVBundle {
     static func day(_ text: String, _ column: String, _ row: OneRosterTable.Row, _ file: String, _ roster: inout OneRosterRoster) -> OneRosterDay? {
         guard !text.isEmpty else { return nil }
         if let d = OneRosterDay.parse(text) { return d }
-        roster.notices.add("unreadable dates are ignored", "\(file):\(row.line) \(column) `\(text)`")
+        roster.notices.add("unreadable dates (read as no date)", "\(file):\(row.line) \(column) `\(text)`")
         return nil
     }
 

@@ -47,7 +47,7 @@ public struct OneRosterTranslation {
     public func translate(_ roster: OneRosterRoster) throws -> (rows: [EntityKind: EntityRows], notices: OneRosterNotices) {
         var roster = roster
         guard roster.mode(.users) != .absent else {
-            if roster.mode(.enrollments) != .absent { roster.notices.add("enrollments without users.csv change nothing", "users absent") }
+            if roster.mode(.enrollments) != .absent { roster.notices.add("enrollments without users (nothing to apply them to)", "users absent") }
             return ([:], roster.notices)
         }
         let delta = roster.mode(.users) == .delta
@@ -80,7 +80,7 @@ public struct OneRosterTranslation {
             let staff = staffRole(u), guardian = guardianRole(u), student = isStudent(u)
             if staff == nil && guardian == nil && !student {
                 let names = u.roles.map(\.name)
-                roster.notices.add(names.isEmpty ? "users without a role are left out" : "users whose roles sisync does not map are left out",
+                roster.notices.add(names.isEmpty ? "users without a role" : "users whose roles sisync does not map",
                                    names.isEmpty ? u.id : "\(u.id) (\(names.joined(separator: ", ")))")
                 continue
             }
@@ -129,7 +129,7 @@ public struct OneRosterTranslation {
                 rows[.students]!.append(key: id, values: values.map { Array($0.utf8)[...] }, inactive: !s.active, location: 0)
             }
             for id in current.mentioned where current.enrolled[id] == nil && byID[id] == nil {
-                roster.notices.add("delta enrollments that end a student's enrollment take effect with the next bulk export", id)
+                roster.notices.add("delta enrollments that end a student's enrollment (applied with the next bulk export)", id)
             }
         }
         if rows[.householdRelationships] != nil {
@@ -150,12 +150,12 @@ public struct OneRosterTranslation {
                         if isStudent(s) {
                             if !roster.protectedUserIDs.contains(s.id) { relate(g.user, relationship: g.relationship, studentID: s.id, studentDeleted: s.deleted) }
                         } else if guardianIndex[agent] == nil {
-                            roster.notices.add("agentSourcedIds of a parent naming someone who is not a student are ignored", "\(g.user.id) → \(agent)")
+                            roster.notices.add("agentSourcedIds of a parent naming someone who is not a student", "\(g.user.id) → \(agent)")
                         }
                     } else if delta, let s = try stored(.students, agent) {
                         relate(g.user, relationship: g.relationship, studentID: agent, studentDeleted: !s.active)
                     } else {
-                        roster.notices.add("agentSourcedIds naming an unknown user are ignored", "\(g.user.id) → \(agent)")
+                        roster.notices.add("agentSourcedIds naming an unknown user", "\(g.user.id) → \(agent)")
                     }
                 }
             }
@@ -165,9 +165,9 @@ public struct OneRosterTranslation {
                         let g = guardians[gi]
                         if !roster.protectedUserIDs.contains(g.user.id) { relate(g.user, relationship: g.relationship, studentID: s.id, studentDeleted: s.deleted) }
                     } else if byID[agent] != nil {
-                        roster.notices.add("agentSourcedIds of a student naming someone who is not a parent, guardian or relative are ignored", "\(s.id) → \(agent)")
+                        roster.notices.add("agentSourcedIds of a student naming someone who is not a parent, guardian or relative", "\(s.id) → \(agent)")
                     } else if !delta {
-                        roster.notices.add("agentSourcedIds naming an unknown user are ignored", "\(s.id) → \(agent)")
+                        roster.notices.add("agentSourcedIds naming an unknown user", "\(s.id) → \(agent)")
                     }
                 }
             }
