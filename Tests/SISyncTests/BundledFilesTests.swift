@@ -57,3 +57,23 @@ final class BundledFilesTests: XCTestCase {
         XCTAssertEqual(try roles("whitfield"), ["Annual Fund (2026-2027)"])
     }
 }
+
+/// The OneRoster demo bundle the README points to (config/demo-oneroster.conf).
+final class BundledOneRosterDemoTests: XCTestCase {
+    func testOneRosterDemoSyncs() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let w = Workspace()
+        var c = try Configuration.load(path: root + "/config/demo-oneroster.conf")
+        c.database = w.database
+        let run = w.sync(c, at: Timestamp.parse("2026-11-23T08:00:00Z")!)
+        XCTAssertEqual(run.summary.outcome, .applied, run.summary.error ?? "")
+        XCTAssertEqual(run.summary.problems, [])
+        XCTAssertEqual(try OneRosterTests.table(w, "SELECT staff_id || ':' || title || ':' || school_ids || ':' || enabled || ':' || active FROM staff ORDER BY 1"), [
+            "or-a1:Administrator:::1", "or-t1:Teacher:101::1", "or-t2:Teacher:101;102::1", "or-t3:Teacher:102::0", "or-x1:Aide:102:false:1",
+        ])
+        XCTAssertEqual(try OneRosterTests.table(w, "SELECT student_id || ':' || enrollment_status FROM students ORDER BY 1"),
+                       ["or-s1:Enrolled", "or-s2:Enrolled", "or-s3:Not enrolled"])
+        XCTAssertEqual(try OneRosterTests.table(w, "SELECT household_id || '/' || record_id || '/' || relationship FROM household_relationships ORDER BY 1"),
+                       ["or-g1/or-s3/Guardian", "or-p1/or-s1/Parent", "or-p1/or-s2/Parent"])
+    }
+}
