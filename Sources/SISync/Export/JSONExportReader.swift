@@ -93,6 +93,10 @@ public struct JSONExportReader {
                         firstItem = false
                         switch try s.next() {
                         case .string(let v), .number(let v):
+                            // Lists are kept `;`-separated, so a `;` inside one value would split it.
+                            if v.contains(UInt8(ascii: ";")) {
+                                typeProblem = typeProblem ?? "a value of `\(field)` holds `;`, which separates list values; give each value as its own array element"
+                            }
                             if !items.isEmpty { items.append(UInt8(ascii: ";")) }
                             items.append(contentsOf: v)
                         case let other:

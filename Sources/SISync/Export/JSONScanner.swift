@@ -81,16 +81,37 @@ struct JSONScanner {
         }
     }
 
-    /// Skips the rest of a value whose first token was already read.
+    /// How deep values may nest below the point where skipping starts. SPEC 2.2 needs four
+    /// levels (document, entity array, record, list); anything near this bound is not an
+    /// export, and a bound keeps a hostile document from exhausting memory or time.
+    static let maxDepth = 256
+
+    /// Skips the rest of a value whose first token was already read. It walks the value
+    /// with a counter, not by recursion, so no nesting can overflow the stack; nesting
+    /// deeper than `maxDepth` is a structural error (R2) at the current path.
     mutating func skip(after token: Token) throws {
+        // One bit per open container: 1 for an object, 0 for an array.
+        var open: [Bool] = []
+        var first = true
         switch token {
-        case .objectStart:
-            var first = true
-            while try nextKey(first: first) != nil { first = false; try skip(after: next()) }
-        case .arrayStart:
-            var first = true
-            while try nextElement(first: first) { first = false; try skip(after: next()) }
-        default: break
+        case .objectStart: open.append(true)
+        case .arrayStart: open.append(false)
+        default: return
+        }
+        while let isObject = open.last {
+            let more: Bool
+            if isObject { more = try nextKey(first: first) != nil } else { more = try nextElement(first: first) }
+            guard more else { open.removeLast(); first = false; continue }
+            first = false
+            switch try next() {
+            case .objectStart, .arrayStart:
+                guard open.count < Self.maxDepth else {
+                    throw error("values are nested more than \(Self.maxDepth) levels deep")
+                }
+                open.append(bytes[pos - 1] == UInt8(ascii: "{"))
+                first = true
+            default: break
+            }
         }
     }
 

@@ -53,7 +53,9 @@ struct RowRules {
             }
             if isList[c] {
                 scratch[c].removeAll(keepingCapacity: true)
-                Self.canonicalList(buffer, t, into: &scratch[c])
+                if let bad = Self.canonicalList(buffer, t, into: &scratch[c]) {
+                    problem = problem ?? (columns[c], "the list holds a control character (byte 0x\(String(bad, radix: 16, uppercase: true))) in one of its values; every value of a `;` list must be printable text")
+                }
                 inScratch[c] = true
             } else if isBoolean[c] {
                 let lower = String(decoding: UnsafeBufferPointer(rebasing: buffer[t]), as: UTF8.self).lowercased()
@@ -158,19 +160,26 @@ struct RowRules {
         return v[s..<e]
     }
 
-    /// `a; b;;c ` becomes `a;b;c`: lists compare equal however the SIS spaces them.
-    static func canonicalList(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, into out: inout [UInt8]) {
+    /// `a; b;;c ` becomes `a;b;c`: lists compare equal however the SIS spaces them. The list
+    /// is parsed here once, for every later use (roles, links): a value holding a control
+    /// character (a carriage return from CR-only line endings, a tab inside a value) is not a
+    /// usable id, so the first such byte is returned and the row is skipped (R2).
+    @discardableResult
+    static func canonicalList(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, into out: inout [UInt8]) -> UInt8? {
         var start = r.lowerBound
+        var bad: UInt8?
         while start <= r.upperBound {
             var end = start
             while end < r.upperBound && b[end] != UInt8(ascii: ";") { end += 1 }
             let t = trim(b, start..<end)
             if !t.isEmpty {
+                if bad == nil, let c = b[t].first(where: { $0 < 0x20 || $0 == 0x7F }) { bad = c }
                 if !out.isEmpty { out.append(UInt8(ascii: ";")) }
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: b[t]))
             }
             start = end + 1
         }
+        return bad
     }
 
     /// A strict UTF-8 check (no overlongs, surrogates or values past U+10FFFF), with an

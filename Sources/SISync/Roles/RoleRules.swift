@@ -11,9 +11,18 @@ enum RoleRules {
         "CASE WHEN \(alias).school_year = '' THEN \(alias).role ELSE \(alias).role || ' (' || \(alias).school_year || ')' END"
     }
 
-    /// `json_each` over a `;`-separated list column (the list read as a JSON array of strings).
-    static func listAsJSON(_ column: String) -> String {
-        #"json_each('["' || replace(replace(replace("# + column + #", '', '\'), '"', '"'), ';', '","') || '"]')"#
+    /// A `WITH` clause naming `list_items(value)`: every value of the `;`-separated list
+    /// `column` over the rows that `rows` (a `FROM … WHERE …` clause) selects. The list is
+    /// split with `instr`/`substr`, never turned into JSON or SQL text, so no byte a list
+    /// holds can make the statement fail (values are checked once, when the row is read).
+    static func listItems(_ column: String, rows: String) -> String {
+        """
+        WITH RECURSIVE list_items(rest, value) AS (
+          SELECT \(column) || ';', NULL \(rows)
+          UNION ALL
+          SELECT substr(rest, instr(rest, ';') + 1), substr(rest, 1, instr(rest, ';') - 1) FROM list_items WHERE rest <> ''
+        )
+        """
     }
 
     /// The statements for every user, or (`scoped`) only for the users in `temp.dirty_users`.
@@ -71,11 +80,10 @@ enum RoleRules {
         """,
         // Admissions Evaluator: linked to an active staff member named by an active applicant.
         // The named staff are collected once (the `;` list read as a JSON array), then joined.
-        """
+        listItems("a.evaluator_staff_ids", rows: "FROM applicants a WHERE a.active = 1 AND lower(a.status) <> 'copied' AND a.evaluator_staff_ids <> ''") + """
+
         INSERT OR IGNORE INTO temp.evaluator_staff
-        SELECT j.value FROM applicants a,
-          \(listAsJSON("a.evaluator_staff_ids")) j
-        WHERE a.active = 1 AND lower(a.status) <> 'copied' AND a.evaluator_staff_ids <> '' AND j.value <> ''
+        SELECT value FROM list_items WHERE value <> ''
         """,
         """
         INSERT OR IGNORE INTO temp.desired_roles

@@ -139,7 +139,7 @@ extension RosterStore {
         if let staff = linkedActive {
             let apps = try database.prepare("""
                 SELECT applicant_id, first_name || ' ' || last_name FROM applicants
-                WHERE active = 1 AND lower(status) <> 'copied' AND ';' || evaluator_staff_ids || ';' LIKE '%;' || ? || ';%'
+                WHERE active = 1 AND lower(status) <> 'copied' AND instr(';' || evaluator_staff_ids || ';', ';' || ? || ';') > 0
                 ORDER BY applicant_id
                 """)
             try apps.bind(1, staff.staffID)

@@ -127,11 +127,10 @@ extension RosterStore {
         if !changes.applicants.isEmpty {
             statements += [
                 // Evaluators the changed applicants name now (their former ones are already in).
-                """
+                RoleRules.listItems("ap.evaluator_staff_ids", rows: "FROM temp.changed_applicants c CROSS JOIN applicants ap ON ap.applicant_id = c.id") + """
+
                 INSERT OR IGNORE INTO temp.changed_staff
-                SELECT j.value FROM temp.changed_applicants c CROSS JOIN applicants ap ON ap.applicant_id = c.id,
-                  \(RoleRules.listAsJSON("ap.evaluator_staff_ids")) j
-                WHERE j.value <> ''
+                SELECT value FROM list_items WHERE value <> ''
                 """,
                 """
                 INSERT OR IGNORE INTO temp.dirty_users

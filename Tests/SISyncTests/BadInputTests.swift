@@ -1,0 +1,120 @@
+import XCTest
+@testable import SISync
+
+/// Issue 13: bytes from the SIS never crash a run or end it with an internal error (exit 70);
+/// they fail it as bad data (R2, exit 65) or skip the row, and the database stays whole.
+final class BadInputTests: XCTestCase {
+    private func jsonDocument(staff: String) -> String {
+        #"{"format": "sisync-export", "version": 1, "staff": [\#(staff)]}"#
+    }
+
+    /// R2: 200,000 `[` inside an unknown member used to overflow the stack in
+    /// `JSONScanner.skip(after:)`; now it is a structural error at the member's path.
+    func testR2DeeplyNestedJSONIsAStructuralErrorNamingThePath() throws {
+        let deep = String(repeating: "[", count: 200_000) + String(repeating: "]", count: 200_000)
+        let doc = jsonDocument(staff: #"{"staff_id": "S1", "first_name": "A", "last_name": "B"}, {"staff_id": "S2", "first_name": "C", "last_name": "D", "notes": \#(deep)}"#)
+        XCTAssertThrowsError(try JSONExportReader(entities: [.staff], limit: .count(10)).read(bytes: Array(doc.utf8), name: "export.json")) { e in
+            guard case .malformedJSON(let file, let path, _, let message)? = e as? ExportError else { return XCTFail("\(e)") }
+            XCTAssertEqual(file, "export.json")
+            XCTAssertEqual(path, "staff[1].notes")
+            XCTAssertTrue(message.contains("nested more than \(JSONScanner.maxDepth) levels"), message)
+        }
+        // An unknown top-level member nested just as deep fails the same way.
+        let top = #"{"format": "sisync-export", "version": 1, "extra": \#(deep), "staff": []}"#
+        XCTAssertThrowsError(try JSONExportReader(entities: [.staff], limit: .count(10)).read(bytes: Array(top.utf8), name: "export.json")) { e in
+            guard case .malformedJSON(_, "extra", _, _)? = e as? ExportError else { return XCTFail("\(e)") }
+        }
+    }
+
+    /// Nesting within the bound is skipped as before, objects and arrays mixed.
+    func testNestingWithinTheBoundIsSkipped() throws {
+        let levels = JSONScanner.maxDepth - 1
+        var nested = ""
+        for i in 0..<levels { nested += i % 2 == 0 ? "[" : #"{"k": "# }
+        nested += "1"
+        for i in (0..<levels).reversed() { nested += i % 2 == 0 ? "]" : "}" }
+        let doc = jsonDocument(staff: #"{"staff_id": "S1", "first_name": "A", "last_name": "B", "notes": \#(nested), "email": "a@d.org"}"#)
+        let rows = try JSONExportReader(entities: [.staff], limit: .count(10)).read(bytes: Array(doc.utf8), name: "export.json")[.staff]!
+        XCTAssertEqual(rows.keys, ["S1"])
+        XCTAssertEqual(rows.values(0)[2], "a@d.org")
+    }
+
+    /// The whole run: exit 65 with the path in the error, nothing applied, database whole.
+    func testR1DeeplyNestedJSONRunExits65AndKeepsTheMirror() throws {
+        let w = Workspace()
+        let good = jsonDocument(staff: #"{"staff_id": "S1", "first_name": "A", "last_name": "B"}"#)
+        w.write("export.json", good)
+        let c = w.configure(format: "json", url: w.exportDir + "/export.json")
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        let before = try w.dump().filter { !$0.hasPrefix("runs:") }
+        let deep = String(repeating: "[", count: 200_000)
+        w.write("export.json", jsonDocument(staff: #"{"staff_id": "S1", "first_name": "A", "last_name": "B", "x": \#(deep)"#))
+        let result = w.sync(c)
+        XCTAssertEqual(result.summary.exitCode, 65, result.summary.error ?? "")
+        XCTAssertTrue(result.summary.error?.contains("staff[0].x") ?? false, result.summary.error ?? "")
+        XCTAssertEqual(try w.dump().filter { !$0.hasPrefix("runs:") }, before)
+        try assertIntegrity(w)
+    }
+
+    /// R2: a control character inside a `;` list value (a carriage return from CR-only line
+    /// endings) used to end the run with exit 70 (`malformed JSON` in the role statements).
+    /// Now the row is skipped and reported, and the rest of the run applies.
+    func testR2ControlCharacterInAListSkipsTheRowAndTheRunApplies() throws {
+        let w = Workspace()
+        let c = w.configure(sync: "school_year = 2026-2027", entities: "staff, applicants")
+        w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org"), ("S2", "Ben", "Okafor", "ben@district.org")]))
+        w.write("applicants.csv", "applicant_id,first_name,last_name,status,evaluator_staff_ids\nA1,Nia,Vale,Applied,S1\nA2,Oto,Wade,Applied,\"S2\rS9\"\n")
+        XCTAssertEqual(w.sync(c).summary.exitCode, 0)
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "ana", "--email", "ana@district.org"]).code, 0)
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "ben", "--email", "ben@district.org"]).code, 0)
+        let result = w.sync(c, force: true)
+        XCTAssertEqual(result.summary.exitCode, 0, result.summary.error ?? "")
+        XCTAssertEqual(result.summary.problems.count, 1)
+        XCTAssertTrue(result.summary.problems[0].contains("evaluator_staff_ids") && result.summary.problems[0].contains("control character"), result.summary.problems[0])
+        XCTAssertEqual(try w.store().roles(of: "ana").calculated.map(\.label).sorted(), ["Admissions Evaluator", "Staff"])
+        XCTAssertEqual(try w.store().roles(of: "ben").calculated.map(\.label), ["Staff"])
+        try assertIntegrity(w)
+    }
+
+    /// R7: list values are split in SQL without being turned into JSON, so ids holding `"`
+    /// or `\` (which broke the old `json_each` text) name their evaluators like any other.
+    func testR7EvaluatorIdsWithQuotesAndBackslashesAreSplitExactly() throws {
+        let w = Workspace()
+        let c = w.configure(sync: "school_year = 2026-2027", entities: "staff, applicants")
+        w.write("staff.csv", "staff_id,first_name,last_name,email\n\"S\\1\",Ana,Lima,ana@district.org\n\"S\"\"2\",Ben,Okafor,ben@district.org\nS3,Cy,Ng,cy@district.org\n")
+        w.write("applicants.csv", "applicant_id,first_name,last_name,status,evaluator_staff_ids\nA1,Nia,Vale,Applied,\"S\\1; S\"\"2\"\n")
+        XCTAssertEqual(w.sync(c).summary.exitCode, 0)
+        for (u, e) in [("ana", "ana@district.org"), ("ben", "ben@district.org"), ("cy", "cy@district.org")] {
+            XCTAssertEqual(w.ctl(["user", "add", "--username", u, "--email", e]).code, 0)
+        }
+        let result = w.sync(c)
+        XCTAssertEqual(result.summary.exitCode, 0, result.summary.error ?? "")
+        XCTAssertEqual(try w.store().roles(of: "ana").calculated.map(\.label).sorted(), ["Admissions Evaluator", "Staff"])
+        XCTAssertEqual(try w.store().roles(of: "ben").calculated.map(\.label).sorted(), ["Admissions Evaluator", "Staff"])
+        XCTAssertEqual(try w.store().roles(of: "cy").calculated.map(\.label), ["Staff"])
+        // The scoped recompute (only the changed applicant) splits the same way.
+        w.write("applicants.csv", "applicant_id,first_name,last_name,status,evaluator_staff_ids\nA1,Nia,Vale,Applied,\"S\"\"2;S3\"\n")
+        XCTAssertEqual(w.sync(c).summary.exitCode, 0)
+        XCTAssertEqual(try w.store().roles(of: "ana").calculated.map(\.label), ["Staff"])
+        XCTAssertEqual(try w.store().roles(of: "cy").calculated.map(\.label).sorted(), ["Admissions Evaluator", "Staff"])
+        let explained = w.ctl(["explain", "cy"])
+        XCTAssertTrue(explained.out.contains("A1"), explained.out)
+    }
+
+    /// R2: a JSON list element holding `;` would be split into two values later; it is a bad row.
+    func testR2JSONListValueHoldingASemicolonIsABadRow() throws {
+        let doc = jsonDocument(staff: #"{"staff_id": "S1", "first_name": "A", "last_name": "B", "school_ids": ["101;102"]}, {"staff_id": "S2", "first_name": "C", "last_name": "D", "school_ids": ["101", "102"]}"#)
+        let rows = try JSONExportReader(entities: [.staff], limit: .count(10)).read(bytes: Array(doc.utf8), name: "export.json")[.staff]!
+        XCTAssertEqual(rows.keys, ["S2"])
+        XCTAssertEqual(rows.value(0, 4), "101;102")
+        XCTAssertEqual(rows.problems.count, 1)
+        XCTAssertTrue(rows.problems[0].message.contains("`;`"), rows.problems[0].message)
+    }
+
+    private func assertIntegrity(_ w: Workspace, file: StaticString = #filePath, line: UInt = #line) throws {
+        let db = try SQLiteDatabase(path: w.database)
+        var result: [String] = []
+        try db.prepare("PRAGMA integrity_check").forEachRow { result.append($0.text(0)) }
+        XCTAssertEqual(result, ["ok"], file: file, line: line)
+    }
+}
