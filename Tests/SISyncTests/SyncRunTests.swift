@@ -360,8 +360,8 @@ final class SyncRunTests: XCTestCase {
     func testR9SecondWriterIsRefusedNamingThePid() throws {
         let w = Workspace()
         try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)
-        let held = try WriterLock(databasePath: w.database)
-        XCTAssertThrowsError(try WriterLock(databasePath: w.database)) { e in
+        let held = try DaemonLock(databasePath: w.database)
+        XCTAssertThrowsError(try DaemonLock(databasePath: w.database)) { e in
             XCTAssertEqual(e as? StoreError, .locked(path: w.database, holder: "pid \(getpid())"))
         }
         _ = held

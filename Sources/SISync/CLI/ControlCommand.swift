@@ -79,7 +79,7 @@ public struct ControlCommand {
         do {
             args = try Arguments(argv, valued: ["config", "db", "limit", "search", "username", "email", "name", "reason", "until",
                                                 "student", "household", "donor", "user", "code", "school",
-                                                "group", "default", "max", "into", "buildings", "users", "building", "grant"],
+                                                "group", "default", "max", "into", "buildings", "users", "building", "grant", "wait"],
                                  flags: ["json", "help", "dry-run", "allow-mass-deactivation", "force", "inactive", "all", "approved",
                                          "include-deleted", "deleted"],
                                  repeatable: ["student"])
@@ -92,9 +92,66 @@ public struct ControlCommand {
             if let first = words.first, let help = Self.commandHelp[first] { console.out(help) } else { console.out(Self.usage) }
             return words.isEmpty && !args.flag("help") ? 64 : 0
         }
+        let wait: Double
+        if let text = args.value("wait") {
+            guard let d = ConfigDuration(parsing: text) else {
+                console.err("sisyncctl: --wait takes a duration such as 60s, 5m or 1h, got `\(text)`\n")
+                return 64
+            }
+            wait = d.seconds
+        } else {
+            wait = 60
+        }
+        do {
+            // Writes wait for a run in progress (SPEC Appendix D); `sync` waits inside the run.
+            let runLock = Self.writes(words) ? try takeRunLock(args, command: words.prefix(2).joined(separator: " "), wait: wait) : nil
+            return try withExtendedLifetime(runLock) { try dispatch(args, words, wait: wait) }
+        } catch let e as ConfigError {
+            console.err("sisyncctl: \(e)\n")
+            return 78
+        } catch let e as StoreError {
+            console.err("sisyncctl: \(e)\n")
+            if case .notFound = e { return 1 }
+            if case .locked = e { return 75 }
+            if case .runInProgress = e { return 75 }
+            return 73
+        } catch {
+            console.err("sisyncctl: \(error)\n")
+            return 1
+        }
+    }
+
+    /// The commands that write to the database, and so take the run lock first. `sync`
+    /// takes it itself (a dry run takes none).
+    static func writes(_ words: [String]) -> Bool {
+        let sub = words.count > 1 ? words[1] : ""
+        switch words.first ?? "" {
+        case "run": return sub == "revert"
+        case "user": return !["list", "show", ""].contains(sub)
+        case "access": return !["list", "instructions", ""].contains(sub)
+        case "form": return !["list", ""].contains(sub)
+        case "role": return !["list", "show", ""].contains(sub)
+        default: return false
+        }
+    }
+
+    /// Waits for a run in progress (the daemon's, another administrator's), saying whom it
+    /// waits for, and holds the run lock while this command writes.
+    private func takeRunLock(_ args: Arguments, command: String, wait: Double) throws -> RunLock? {
+        let path = try args.value("db") ?? rulesConfiguration(args).database
+        var waited = false
+        let lock = try RunLock.acquire(databasePath: path, holder: "sisyncctl \(command) pid \(getpid()) by \(actor)", wait: wait, waiting: { holder in
+            console.err("sisyncctl: waiting for \(holder) to finish (up to \(ConfigDuration(seconds: wait)))…\n")
+            waited = true
+        })
+        if waited { console.err("sisyncctl: the run finished; going ahead\n") }
+        return lock
+    }
+
+    private func dispatch(_ args: Arguments, _ words: [String], wait: Double) throws -> Int32 {
         do {
             switch (words[0], words.count) {
-            case ("sync", 1): return try sync(args)
+            case ("sync", 1): return try sync(args, wait: wait)
             case ("status", 1): return try status(args)
             case ("runs", 1): return try runs(args)
             case ("run", 3) where words[1] == "show": return try runShow(args, id: words[2])
@@ -112,17 +169,6 @@ public struct ControlCommand {
                 console.err("sisyncctl: unknown command `\(words.joined(separator: " "))`\n\(Self.usage)")
                 return 64
             }
-        } catch let e as ConfigError {
-            console.err("sisyncctl: \(e)\n")
-            return 78
-        } catch let e as StoreError {
-            console.err("sisyncctl: \(e)\n")
-            if case .notFound = e { return 1 }
-            if case .locked = e { return 75 }
-            return 73
-        } catch {
-            console.err("sisyncctl: \(error)\n")
-            return 1
         }
     }
 
@@ -157,7 +203,7 @@ public struct ControlCommand {
         if args.flag("json") { console.out(try json().rendered() + "\n") } else { console.out(try text()) }
     }
 
-    private func sync(_ args: Arguments) throws -> Int32 {
+    private func sync(_ args: Arguments, wait: Double) throws -> Int32 {
         let c = try configuration(args)
         var options = SyncRun.Options()
         options.dryRun = args.flag("dry-run")
@@ -165,7 +211,10 @@ public struct ControlCommand {
         options.force = args.flag("force")
         options.actor = actor
         options.trigger = "sisyncctl"
-        let result = SyncRun(configuration: c, options: options, log: log).performWithStore()
+        options.wait = wait
+        let result = SyncRun(configuration: c, options: options, log: log).performWithStore(waiting: { holder in
+            console.err("sisyncctl: waiting for \(holder) to finish (up to \(ConfigDuration(seconds: wait)))…\n")
+        })
         emit(args, json: { RunReport.json(result.summary, plan: result.plan) },
              text: { RunReport.text(result.summary, plan: result.plan, showPlan: options.dryRun) })
         return result.summary.exitCode
@@ -204,11 +253,8 @@ public struct ControlCommand {
     private func runRevert(_ args: Arguments, id text: String) throws -> Int32 {
         guard let id = Int64(text) else { console.err("sisyncctl: run revert takes a run id, got `\(text)`\n"); return 64 }
         let c = try configuration(args)
-        let lock = try WriterLock(databasePath: c.database)
-        let summary = try withExtendedLifetime(lock) {
-            let store = try RosterStore(path: c.database, mustExist: true)
-            return try store.revert(run: id, actor: actor, roles: c.roleSettings(on: Date()), now: Date())
-        }
+        let store = try RosterStore(path: c.database, mustExist: true)
+        let summary = try store.revert(run: id, actor: actor, roles: c.roleSettings(on: Date()), now: Date())
         log.log(LogEvent(.runFinished, .notice, "run \(summary.runID ?? 0) by \(actor) reverted run \(id)",
                          fields: [("SISYNC_RUN_ID", String(summary.runID ?? 0))]))
         emit(args, json: { RunReport.json(summary, plan: nil) }, text: { "reverted run \(id): " + RunReport.text(summary, plan: nil, showPlan: false) })

@@ -60,8 +60,11 @@ public struct DaemonCommand {
         if args.flag("once") || args.flag("dry-run") {
             options.dryRun = args.flag("dry-run")
             options.trigger = "once"
+            options.takesDaemonLock = true
             signals.onStop { stop.stop() }
-            let result = SyncRun(configuration: configuration, options: options, log: log, stop: stop).performWithStore()
+            let result = SyncRun(configuration: configuration, options: options, log: log, stop: stop).performWithStore(waiting: { holder in
+                log.log(LogEvent(.runStarted, .notice, "waiting for \(holder) to finish before this run (up to \(ConfigDuration(seconds: options.wait)))"))
+            })
             if options.dryRun {
                 console.out(RunReport.text(result.summary, plan: result.plan, showPlan: true))
             }
@@ -121,11 +124,11 @@ final class Scheduler: @unchecked Sendable {
 
     func run() -> Int32 {
         let path = configuration.database
-        let writerLock: WriterLock
+        let daemonLock: DaemonLock
         do {
             let directory = (path as NSString).deletingLastPathComponent
             if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-            writerLock = try WriterLock(databasePath: path)
+            daemonLock = try DaemonLock(databasePath: path)
             store = try RosterStore(path: path)
         } catch {
             log.log(LogEvent(.runFailed, .error, "sisyncd cannot start: \(error)"))
@@ -148,16 +151,15 @@ final class Scheduler: @unchecked Sendable {
         }
         log.log(LogEvent(.daemonStarted, .notice, "sisyncd \(SisyncVersion.current) started: database \(path), every \(configuration.interval) from \(configuration.url ?? "per-entity URLs")"))
         notifier.ready(status: "started; first run now")
-        withExtendedLifetime(writerLock) {
+        withExtendedLifetime(daemonLock) {
             while !stop.isStopping {
                 if lock.withLock({ let r = reloadRequested; reloadRequested = false; return r }) { reload() }
                 lock.withLock { syncRequested = false }
                 notifier.keepAlive()
-                let result = SyncRun(configuration: configuration, options: SyncRun.Options(), log: log, stop: stop).run(store: store!)
+                guard let result = cycle() else { break }
                 if stop.isStopping { break }
                 let jitter = Double.random(in: 0...(configuration.interval.seconds * 0.1))
                 let wait = configuration.interval.seconds + jitter
-                writeMetrics(result.summary)
                 notifier.status(Self.statusLine(result.summary, next: Date().addingTimeInterval(wait)))
                 let deadline = DispatchTime.now() + wait
                 while !stop.isStopping {
@@ -195,13 +197,24 @@ final class Scheduler: @unchecked Sendable {
         return line + "; next \(clock.string(from: next))"
     }
 
-    private func writeMetrics(_ summary: RunSummary) {
-        guard let path = configuration.metricsFile, let store else { return }
+    /// One run under the run lock. An administrator's write (`sisyncctl user import`,
+    /// `run revert` ...) holds it only briefly, so the daemon waits for it, however long,
+    /// petting the watchdog; nil when a stop arrives while waiting.
+    private func cycle() -> SyncRun.Result? {
+        let options = SyncRun.Options()
+        let runLock: RunLock?
         do {
-            try MetricsFile.write(MetricsFile.text(last: summary, totals: store.metricsTotals()), to: path)
+            runLock = try RunLock.acquire(databasePath: configuration.database, holder: options.lockHolder, wait: .infinity, waiting: { [self] holder in
+                log.log(LogEvent(.runStarted, .notice, "waiting for \(holder) to finish before the next run"))
+                notifier.status("waiting for \(holder) to finish")
+            }, giveUp: { [self] in stop.isStopping })
         } catch {
-            let why = (error as? MetricsFileError)?.description ?? "\(path): \(error)"
-            log.log(LogEvent(.runFailed, .warning, "cannot write the metrics file \(why)"))
+            if stop.isStopping { return nil }
+            log.log(LogEvent(.runFailed, .error, "cannot take the run lock: \(error)"))
+            runLock = nil
+        }
+        return withExtendedLifetime(runLock) {
+            SyncRun(configuration: configuration, options: options, log: log, stop: stop).run(store: store!, lock: runLock)
         }
     }
 

@@ -2,7 +2,8 @@
 public enum RunReport {
     public static func text(_ s: RunSummary, plan: Plan?, showPlan: Bool, limit: Int = 200) -> String {
         var out = ""
-        let id = s.runID.map { "run \($0)" } ?? "dry run"
+        // A run that failed before it could be recorded (the database busy) has no id, and is no dry run.
+        let id = s.runID.map { "run \($0)" } ?? (s.dryRun ? "dry run" : "run (not recorded)")
         out += "\(id): \(s.outcome.rawValue)\(s.dryRun ? " (dry run: nothing was written)" : "")\n"
         if let e = s.error { out += "  \(e)\n" }
         out += "  staff: \(s.staff.added) added, \(s.staff.updated) updated, \(s.staff.deactivated) deactivated, \(s.staff.reactivated) reactivated\n"

@@ -2,9 +2,11 @@ import Foundation
 
 extension SyncRun {
     /// Opens the database the configuration names (creating its directory if needed),
-    /// takes the writer lock (R9), and runs one cycle. A dry run opens nothing for
-    /// writing: with no database yet it plans against an empty in-memory one.
-    public func performWithStore() -> Result {
+    /// takes the daemon lock when it is `sisyncd --once` (R9) and waits for the run lock,
+    /// and runs one cycle. A dry run opens nothing for writing and takes no lock: with no
+    /// database yet it plans against an empty in-memory one.
+    /// `waiting` is told once whom the run waits for ("sisyncd pid 812, run 42").
+    public func performWithStore(waiting: (String) -> Void = { _ in }) -> Result {
         let path = configuration.database
         let exists = FileManager.default.fileExists(atPath: path)
         do {
@@ -20,9 +22,12 @@ extension SyncRun {
                     throw StoreError.cannotOpen(path: path, message: "cannot create the directory \(directory): \(error.localizedDescription)")
                 }
             }
-            let lock = try WriterLock(databasePath: path)
+            let daemonLock = options.takesDaemonLock ? try DaemonLock(databasePath: path) : nil
+            let stop = self.stop
+            let runLock = try RunLock.acquire(databasePath: path, holder: options.lockHolder, wait: options.wait,
+                                              waiting: waiting, giveUp: { stop?.isStopping ?? false })
             let store = try RosterStore(path: path)
-            return withExtendedLifetime(lock) { run(store: store) }
+            return withExtendedLifetime((daemonLock, runLock)) { run(store: store, lock: runLock) }
         } catch {
             var summary = RunSummary(runID: nil, startedAt: Timestamp.format(clock()), outcome: .failed,
                                      dryRun: options.dryRun, actor: options.actor, trigger: options.trigger)

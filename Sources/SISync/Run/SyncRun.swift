@@ -10,7 +10,17 @@ public struct SyncRun {
         public var force = false
         public var actor = "sync"
         public var trigger = "schedule"
+        /// `sisyncd --once` takes the daemon lock (R9: it is a second sisyncd); `sisyncctl
+        /// sync` only waits for the run lock, so it works while the service runs.
+        public var takesDaemonLock = false
+        /// How long to wait for a run in progress (`--wait`, default 60 s) before exit 75.
+        public var wait: Double = 60
         public init() {}
+
+        /// What the run lock says about this run's process, for whoever waits for it.
+        var lockHolder: String {
+            trigger == "sisyncctl" ? "sisyncctl sync pid \(getpid()) by \(actor)" : "sisyncd pid \(getpid())"
+        }
     }
 
     public let configuration: Configuration
@@ -34,8 +44,9 @@ public struct SyncRun {
         public var plan: Plan?
     }
 
-    /// Runs the cycle against an open store (the caller holds the writer lock).
-    public func run(store: RosterStore) -> Result {
+    /// Runs the cycle against an open store. The caller holds the run lock (`lock`, which
+    /// learns the run id for those who wait) and, for a daemon, the daemon lock.
+    public func run(store: RosterStore, lock: RunLock? = nil) -> Result {
         let started = clock()
         var summary = RunSummary(runID: nil, startedAt: Timestamp.format(started), outcome: .running,
                                  dryRun: options.dryRun, actor: options.actor, trigger: options.trigger)
@@ -43,6 +54,7 @@ public struct SyncRun {
             do {
                 try store.closeInterruptedRuns(now: started)
                 summary.runID = try store.beginRun(actor: options.actor, trigger: options.trigger, startedAt: started)
+                lock?.describe("\(options.lockHolder), run \(summary.runID ?? 0)")
             } catch {
                 summary.outcome = .failed
                 summary.failure = .cannotCreate
@@ -73,7 +85,21 @@ public struct SyncRun {
         if summary.outcome == .applied || summary.outcome == .unchanged {
             log.log(LogEvent(.runFinished, .notice, "run \(summary.runID.map(String.init) ?? "(dry run)") \(summary.outcome.rawValue): \(Self.countsLine(summary)) in \(Self.timingLine(summary.timings))", fields: runField))
         }
+        if !options.dryRun { writeMetrics(summary, store: store) }
         return Result(summary: summary, plan: plan)
+    }
+
+    /// SPEC 5: `metrics_file` is written after every run, whoever runs it (the daemon,
+    /// `sisyncd --once` from a timer, `sisyncctl sync`). A failure to write it is a warning,
+    /// never a failed run.
+    func writeMetrics(_ summary: RunSummary, store: RosterStore) {
+        guard let path = configuration.metricsFile else { return }
+        do {
+            try MetricsFile.write(MetricsFile.text(last: summary, totals: store.metricsTotals()), to: path)
+        } catch {
+            let why = (error as? MetricsFileError)?.description ?? "\(path): \(error)"
+            log.log(LogEvent(.runFailed, .warning, "cannot write the metrics file \(why)"))
+        }
     }
 
     private func execute(store: RosterStore, summary: inout RunSummary, started: Date) throws -> Plan {
@@ -326,7 +352,7 @@ public struct SyncRun {
         case is ConfigError: return .configuration
         case let e as StoreError:
             switch e {
-            case .locked: return .temporary
+            case .locked, .runInProgress: return .temporary
             case .interrupted: return .temporary
             case .cannotOpen: return .cannotCreate
             default: return .software

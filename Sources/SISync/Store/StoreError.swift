@@ -6,6 +6,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case newerSchema(path: String, found: Int32, supported: Int32)
     case interrupted
     case locked(path: String, holder: String)
+    /// A write waited for the run lock as long as it was allowed to (`--wait`).
+    case runInProgress(path: String, holder: String, waited: Double)
     case notFound(what: String)
 
     public var description: String {
@@ -22,7 +24,9 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         case .interrupted:
             return "the run was stopped (SIGTERM or SIGINT) before it finished; everything it planned was rolled back"
         case .locked(let path, let holder):
-            return "\(path): another sisync run holds the database (\(holder)); wait for it or stop it"
+            return "\(path): another sisyncd holds the database (\(holder)); one sisyncd runs per database (R9): use `sisyncctl sync` to run now while the service is up, or stop the other sisyncd"
+        case .runInProgress(let path, let holder, let waited):
+            return "\(path): still busy after waiting \(ConfigDuration(seconds: waited)) for \(holder) to finish; try again when it is done, or wait longer with --wait (e.g. --wait 10m)"
         case .notFound(let what):
             return "\(what) not found"
         }

@@ -1,0 +1,66 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One `flock` lock file beside the database, holding a line that says who holds it, so
+/// that whoever finds it taken can say whom they wait for. The kernel drops the lock when
+/// the holder dies, so a crash never leaves a stale lock behind.
+final class LockFile {
+    let path: String
+    private let fd: Int32
+    private let writable: Bool
+    private var held = false
+
+    /// Opens (creating) the file. An administrator's shell may only read a file the daemon
+    /// created: `flock` works on a read-only descriptor too, it just cannot say who it is.
+    init(path: String) throws(StoreError) {
+        self.path = path
+        var fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        var writable = true
+        if fd < 0 && errno == EACCES {
+            fd = open(path, O_RDONLY | O_CLOEXEC)
+            writable = false
+        }
+        guard fd >= 0 else {
+            throw .cannotOpen(path: path, message: "cannot create the lock file: \(String(cString: strerror(errno)))")
+        }
+        self.fd = fd
+        self.writable = writable
+    }
+
+    /// Takes the lock if nobody holds it; never waits.
+    func tryLock() -> Bool {
+        if held { return true }
+        held = flock(fd, LOCK_EX | LOCK_NB) == 0
+        return held
+    }
+
+    /// What the holder wrote about itself ("sisyncd pid 812, run 42"), or "unknown".
+    func holder() -> String {
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let n = pread(fd, &buffer, 255, 0)
+        let text = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
+        return text.isEmpty ? "unknown" : text
+    }
+
+    /// Says who holds the lock (only while holding it).
+    func describe(_ text: String) {
+        guard held, writable else { return }
+        let bytes = Array((text + "\n").utf8)
+        _ = ftruncate(fd, 0)
+        _ = pwrite(fd, bytes, bytes.count, 0)
+    }
+
+    func unlock() {
+        guard held else { return }
+        if writable { _ = ftruncate(fd, 0) }
+        flock(fd, LOCK_UN)
+        held = false
+    }
+
+    deinit {
+        unlock()
+        close(fd)
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The run lock of SPEC Appendix D ("Writes while the daemon runs"): held by whoever
+/// writes to the database (a sync run of the daemon, `sisyncd --once`, `sisyncctl sync`,
+/// `run revert`, user, access and form commands) only while it writes. Everyone else waits
+/// for it, saying what they wait for, so an administrator's command never fails merely
+/// because the service is up, and two runs never interleave (R9).
+public final class RunLock {
+    public let path: String
+    private let file: LockFile
+
+    private init(path: String, file: LockFile) {
+        self.path = path
+        self.file = file
+    }
+
+    /// Takes the lock on `<database>.run.lock`, waiting up to `wait` seconds
+    /// (`.infinity` for the daemon) while someone else holds it. `waiting` is told once
+    /// whom it waits for; `giveUp` is asked while waiting (a stopping daemon). Returns nil
+    /// when the database's directory does not exist: nobody can be writing there yet.
+    public static func acquire(databasePath: String, holder: String, wait: Double,
+                               waiting: (String) -> Void = { _ in }, giveUp: () -> Bool = { false }) throws(StoreError) -> RunLock? {
+        let path = databasePath + ".run.lock"
+        let directory = (databasePath as NSString).deletingLastPathComponent
+        if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) { return nil }
+        let file = try LockFile(path: path)
+        let started = Date()
+        var told = false
+        var lastHolder = "unknown"
+        while !file.tryLock() {
+            lastHolder = file.holder()
+            if !told { waiting(lastHolder); told = true }
+            if giveUp() { throw .interrupted }
+            if Date().timeIntervalSince(started) >= wait {
+                throw .runInProgress(path: databasePath, holder: lastHolder, waited: wait)
+            }
+            usleep(50_000)
+        }
+        file.describe(holder)
+        return RunLock(path: path, file: file)
+    }
+
+    /// Updates what waiters are told ("sisyncd pid 812, run 42").
+    public func describe(_ holder: String) { file.describe(holder) }
+
+    /// Releases the lock before the object goes (it is also released on deinit).
+    public func release() { file.unlock() }
+}
