@@ -38,9 +38,23 @@ final class ExportValidationTests: XCTestCase {
         }
     }
 
+    /// R2: the message names the file, the line and the key's column (or columns).
+    func testR2DuplicateIDNamesItsColumn() throws {
+        XCTAssertThrowsError(try readCSV(.staff, "staff_id,first_name,last_name\nS1,A,B\nS1,E,F\n")) { e in
+            XCTAssertEqual("\(e)", "staff.csv:3: id in column staff_id `S1` appears twice (first at line 2); each record must appear once")
+        }
+        XCTAssertThrowsError(try readCSV(.householdRelationships, "household_id,record_type,record_id,relationship\nH1,student,ST1,Parent\nH1,Student,ST1,Guardian\n")) { e in
+            XCTAssertTrue("\(e)".hasPrefix("household_relationships.csv:3: key in columns household_id, record_type, record_id `H1"), "\(e)")
+        }
+        let doc = #"{"format": "sisync-export", "version": 1, "staff": [{"staff_id": "S1", "first_name": "A", "last_name": "B"}, {"staff_id": "S2", "first_name": "A", "last_name": "B"}, {"staff_id": "S3", "first_name": "A", "last_name": "B"}, {"staff_id": "S1", "first_name": "A", "last_name": "B"}]}"#
+        XCTAssertThrowsError(try JSONExportReader(entities: [.staff], limit: .count(10)).read(bytes: Array(doc.utf8), name: "export.json")) { e in
+            XCTAssertEqual("\(e)", "export.json: staff[3].staff_id: id `S1` appears twice (first at staff[0].staff_id); each record must appear once")
+        }
+    }
+
     func testR2DuplicateIDNamesBothLines() {
         XCTAssertThrowsError(try readCSV(.staff, "staff_id,first_name,last_name\nS1,A,B\nS2,C,D\nS1,E,F\n")) { e in
-            XCTAssertEqual(e as? ExportError, .duplicateID(file: "staff.csv", line: 4, id: "S1", firstLine: 2))
+            XCTAssertEqual(e as? ExportError, .duplicateID(file: "staff.csv", line: 4, id: "S1", firstLine: 2, columns: ["staff_id"]))
         }
     }
 
@@ -118,7 +132,7 @@ final class ExportValidationTests: XCTestCase {
         }
         XCTAssertThrowsError(try readJSON(#"{"format": "other", "version": 1, "staff": []}"#))
         XCTAssertThrowsError(try readJSON(#"{"format": "sisync-export", "version": 1, "staff": [{"staff_id": "S1", "first_name": "A", "last_name": "B"}, {"staff_id": "S1", "first_name": "A", "last_name": "B"}]}"#)) { e in
-            XCTAssertEqual(e as? ExportError, .duplicateJSONID(file: "export.json", path: "staff[1]", id: "S1", firstPath: "staff[0]"))
+            XCTAssertEqual(e as? ExportError, .duplicateJSONID(file: "export.json", path: "staff[1].staff_id", id: "S1", firstPath: "staff[0].staff_id", columns: ["staff_id"]))
         }
     }
 
@@ -168,13 +182,13 @@ extension ExportValidationTests {
     /// R2: a duplicate id is structural even when one of the two rows is a bad row.
     func testR2DuplicateIDInABadRowIsStillADuplicate() {
         XCTAssertThrowsError(try readCSVForExtension(.staff, "staff_id,first_name,last_name\nS1,A,B\nS1,,B\n")) { e in
-            XCTAssertEqual(e as? ExportError, .duplicateID(file: "staff.csv", line: 3, id: "S1", firstLine: 2))
+            XCTAssertEqual(e as? ExportError, .duplicateID(file: "staff.csv", line: 3, id: "S1", firstLine: 2, columns: ["staff_id"]))
         }
         XCTAssertThrowsError(try readCSVForExtension(.staff, "staff_id,first_name,last_name\nS1,A,B,extra\nS1,A,B\n")) { e in
-            guard case .duplicateID("staff.csv", 3, "S1", _)? = e as? ExportError else { return XCTFail("\(e)") }
+            guard case .duplicateID("staff.csv", 3, "S1", _, ["staff_id"])? = e as? ExportError else { return XCTFail("\(e)") }
         }
         XCTAssertThrowsError(try readCSVForExtension(.staff, "staff_id,first_name,last_name\nS1,A,B\nS1,A,B,extra\n")) { e in
-            XCTAssertEqual(e as? ExportError, .duplicateID(file: "staff.csv", line: 3, id: "S1", firstLine: 2))
+            XCTAssertEqual(e as? ExportError, .duplicateID(file: "staff.csv", line: 3, id: "S1", firstLine: 2, columns: ["staff_id"]))
         }
     }
 

@@ -38,14 +38,14 @@ public struct CSVEntityReader {
                 if let first = rows.reportProblem(RowProblem(file: name, location: String(record.line), column: nil,
                                                              id: key.map(RecordKey.display),
                                                              message: "expected \(headerCount) fields, found \(record.count)"), key: key, line: record.line) {
-                    throw ExportError.duplicateID(file: name, line: record.line, id: key.map(RecordKey.display) ?? "?", firstLine: Int(first) ?? 0)
+                    throw ExportError.duplicateID(file: name, line: record.line, id: key.map(RecordKey.display) ?? "?", firstLine: Int(first) ?? 0, columns: kind.keyColumns)
                 }
                 return
             }
             for c in 0..<mapping.count { ranges[c] = mapping[c].map { record.range($0) } }
             try record.bytes.withUnsafeBufferPointer { buffer in
                 try rules.apply(buffer: buffer, ranges: ranges, location: String(record.line), line: record.line, into: &rows) { id, first in
-                    .duplicateID(file: name, line: record.line, id: id, firstLine: Int(first) ?? 0)
+                    .duplicateID(file: name, line: record.line, id: id, firstLine: Int(first) ?? 0, columns: kind.keyColumns)
                 }
             }
         }

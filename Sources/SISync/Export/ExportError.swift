@@ -5,12 +5,23 @@ public enum ExportError: Error, Equatable, CustomStringConvertible, Sendable {
     case malformedJSON(file: String, path: String, offset: Int, message: String)
     case missingColumn(file: String, column: String, found: [String])
     case duplicateColumn(file: String, column: String)
-    case duplicateID(file: String, line: Int, id: String, firstLine: Int)
-    case duplicateJSONID(file: String, path: String, id: String, firstPath: String)
+    /// `columns` are the key's columns (one, or the parts of a composite key).
+    case duplicateID(file: String, line: Int, id: String, firstLine: Int, columns: [String])
+    /// `path` ends in the key's member for a single key (`staff[3].staff_id`).
+    case duplicateJSONID(file: String, path: String, id: String, firstPath: String, columns: [String])
     case missingEntity(file: String, entity: String)
     case wrongDocument(file: String, message: String)
     case tooManyInvalidRows(file: String, invalid: Int, allowed: Int, rows: Int)
     case invalidUTF8(file: String, line: Int, column: String)
+
+    /// "id in column staff_id", or "key in columns household_id, record_type, record_id".
+    static func keyWords(_ columns: [String]) -> String {
+        switch columns.count {
+        case 0: return "id"
+        case 1: return "id in column \(columns[0])"
+        default: return "key in columns \(columns.joined(separator: ", "))"
+        }
+    }
 
     public var description: String {
         switch self {
@@ -22,10 +33,11 @@ public enum ExportError: Error, Equatable, CustomStringConvertible, Sendable {
             return "\(file):1: required column `\(column)` is missing from the header (found: \(found.joined(separator: ", "))); fix the SIS export"
         case .duplicateColumn(let file, let column):
             return "\(file):1: column `\(column)` appears twice in the header; the export must name each column once"
-        case .duplicateID(let file, let line, let id, let firstLine):
-            return "\(file):\(line): id `\(id)` appears twice (first at line \(firstLine)); each record must appear once"
-        case .duplicateJSONID(let file, let path, let id, let firstPath):
-            return "\(file): \(path): id `\(id)` appears twice (first at \(firstPath)); each record must appear once"
+        case .duplicateID(let file, let line, let id, let firstLine, let columns):
+            return "\(file):\(line): \(Self.keyWords(columns)) `\(id)` appears twice (first at line \(firstLine)); each record must appear once"
+        case .duplicateJSONID(let file, let path, let id, let firstPath, let columns):
+            let key = columns.count == 1 ? "id" : Self.keyWords(columns)
+            return "\(file): \(path): \(key) `\(id)` appears twice (first at \(firstPath)); each record must appear once"
         case .missingEntity(let file, let entity):
             return "\(file): the document has no `\(entity)` array, but `\(entity)` is listed in [source] entities; fix the export or the list"
         case .wrongDocument(let file, let message):

@@ -126,7 +126,8 @@ public struct JSONExportReader {
                 }
                 try buffer.withUnsafeBufferPointer { b in
                     try rules.apply(buffer: b, ranges: ranges, location: here, line: index, into: &rows) { id, first in
-                        .duplicateJSONID(file: name, path: here, id: id, firstPath: "\(kind.rawValue)[\(first)]")
+                        let key = kind.keyColumns.count == 1 ? "." + kind.keyColumns[0] : ""
+                        return .duplicateJSONID(file: name, path: here + key, id: id, firstPath: "\(kind.rawValue)[\(first)]" + key, columns: kind.keyColumns)
                     }
                 }
             }

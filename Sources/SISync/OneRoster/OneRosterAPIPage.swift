@@ -157,7 +157,7 @@ public enum OneRosterAPIPage {
             u.agents = refs(o["agents"])
             u.grades = ((o["grades"] as? [Any]) ?? []).map { string($0) }.filter { !$0.isEmpty }
             if let first = roster.userLocations[id] {
-                throw ExportError.duplicateJSONID(file: url, path: location, id: id, firstPath: first)
+                throw ExportError.duplicateJSONID(file: url, path: location + ".sourcedId", id: id, firstPath: first + ".sourcedId", columns: ["sourcedId"])
             }
             roster.userLocations[id] = location
             roster.users.append(u)

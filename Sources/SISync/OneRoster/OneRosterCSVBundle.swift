@@ -111,7 +111,7 @@ public struct OneRosterCSVBundle {
                 let userID = row.value(id)
                 guard !userID.isEmpty else { return "empty sourcedId (row skipped)" }
                 if let first = firstLine[userID] {
-                    throw ExportError.duplicateID(file: f.name, line: row.line, id: userID, firstLine: first)
+                    throw ExportError.duplicateID(file: f.name, line: row.line, id: userID, firstLine: first, columns: ["sourcedId"])
                 }
                 firstLine[userID] = row.line
                 var u = OneRosterRoster.User(id: userID)
