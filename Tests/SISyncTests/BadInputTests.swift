@@ -111,6 +111,72 @@ final class BadInputTests: XCTestCase {
         XCTAssertTrue(rows.problems[0].message.contains("`;`"), rows.problems[0].message)
     }
 
+    /// R8: an updated field is logged with its old and new value: per staff member
+    /// (`SISYNC_STAFF_ID`), and for other entities in the same bounded way; the one-line
+    /// summary counts every entity.
+    func testR8FieldUpdatesAreLoggedWithOldAndNewValues() throws {
+        let w = Workspace()
+        let c = w.configure(entities: "staff, households")
+        w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org"), ("S2", "Ben", "Okafor", "ben@district.org")]))
+        w.write("households.csv", "household_id,name\nH1,Lima family\n")
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana.lima@district.org"), ("S2", "Ben", "Okafor", "ben@district.org")]))
+        w.write("households.csv", "household_id,name\nH1,Lima-Souza family\nH2,Okafor family\n")
+        let log = MemoryLog()
+        XCTAssertEqual(w.sync(c, log: log).summary.outcome, .applied)
+        let staff = log.events.filter { $0.type == .staffUpdated }
+        XCTAssertEqual(staff.count, 1)
+        XCTAssertEqual(staff.first?.message, "staff S1 email changed: `ana@district.org` → `ana.lima@district.org`")
+        let fields = Dictionary(staff.first?.fields ?? [], uniquingKeysWith: { a, _ in a })
+        XCTAssertEqual(fields["SISYNC_STAFF_ID"], "S1")
+        XCTAssertEqual(fields["SISYNC_FIELD"], "email")
+        XCTAssertEqual(fields["SISYNC_OLD_VALUE"], "ana@district.org")
+        XCTAssertEqual(fields["SISYNC_NEW_VALUE"], "ana.lima@district.org")
+        XCTAssertNotNil(fields["SISYNC_RUN_ID"])
+        XCTAssertEqual(staff.first?.priority, .info)
+        let other = log.events.filter { $0.type == .recordUpdated }
+        XCTAssertEqual(other.map(\.message), ["households H1 name changed: `Lima family` → `Lima-Souza family`"])
+        let finished = try XCTUnwrap(log.events.first { $0.type == .runFinished })
+        XCTAssertTrue(finished.message.contains("staff +0 ~1 -0 ↺0; households +1 ~1 -0 ↺0; links"), finished.message)
+    }
+
+    /// Past 100 changed records the per-record entries go to debug level, with one summary.
+    func testR8ManyFieldUpdatesAreLoggedAtDebugWithASummary() throws {
+        let w = Workspace()
+        let c = w.configure()
+        w.write("staff.csv", staffCSV(manyStaff(150)))
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        w.write("staff.csv", staffCSV(manyStaff(150).map { ($0.0, $0.1 + "x", $0.2, $0.3) }))
+        let log = MemoryLog()
+        XCTAssertEqual(w.sync(c, log: log).summary.outcome, .applied)
+        let updates = log.events.filter { $0.type == .staffUpdated }
+        XCTAssertEqual(updates.count, 150)
+        XCTAssertTrue(updates.allSatisfy { $0.priority == .debug })
+        XCTAssertEqual(log.events.filter { $0.type == .recordsChanged }.count, 1)
+    }
+
+    /// R2: a skipped row of a record the mirror does not hold says the record was not added
+    /// (a person is missing); for a stored record it says the record was left unchanged.
+    func testR2SkippedNewRowSaysNotAddedAndSkippedStoredRowSaysUnchanged() throws {
+        let w = Workspace()
+        let c = w.configure(sync: "max_invalid_rows = 5")
+        w.write("staff.csv", "staff_id,first_name,last_name,email\nS1,Ana,Lima,ana@district.org\nS2,,Okafor,ben@district.org\n")
+        let first = w.sync(c)
+        XCTAssertEqual(first.summary.outcome, .applied)
+        XCTAssertEqual(first.summary.problems.count, 1)
+        XCTAssertTrue(first.summary.problems[0].contains("(record S2 not added"), first.summary.problems[0])
+        w.write("staff.csv", "staff_id,first_name,last_name,email\nS1,,Lima,ana@district.org\nS2,Ben,Okafor,ben@district.org\nS3,Cy,Ng,bad-email\n")
+        let log = MemoryLog()
+        let second = w.sync(c, log: log)
+        XCTAssertEqual(second.summary.outcome, .applied)
+        XCTAssertEqual(second.summary.problems.count, 2)
+        XCTAssertTrue(second.summary.problems[0].contains("(record S1 left unchanged)"), second.summary.problems[0])
+        XCTAssertTrue(second.summary.problems[1].contains("(record S3 not added"), second.summary.problems[1])
+        XCTAssertEqual(log.events.filter { $0.type == .rowSkipped }.map(\.message).filter { $0.contains("not added") }.count, 1)
+        let shown = w.ctl(["run", "show", "2"])
+        XCTAssertTrue(shown.out.contains("record S3 not added"), shown.out)
+    }
+
     private func assertIntegrity(_ w: Workspace, file: StaticString = #filePath, line: UInt = #line) throws {
         let db = try SQLiteDatabase(path: w.database)
         var result: [String] = []

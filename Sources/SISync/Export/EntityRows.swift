@@ -95,6 +95,8 @@ public struct EntityRows: Sendable {
     /// Records a skipped row. Returns where its key was read before, if it was (a duplicate).
     @discardableResult
     mutating func reportProblem(_ problem: RowProblem, key: String?, line: Int) -> String? {
+        var problem = problem
+        if let key { problem.entity = kind; problem.recordKey = key }
         problems.append(problem)
         guard let key else { return nil }
         var k = key

@@ -59,12 +59,22 @@ public struct RowProblem: Sendable, Equatable, CustomStringConvertible {
     public let column: String?
     public let id: String?
     public let message: String
+    /// The entity and stored key of the row's record, when its id is readable.
+    public var entity: EntityKind? = nil
+    public var recordKey: String? = nil
+    /// Whether the mirror holds the record (known once the run looked): a skipped row of a
+    /// record the mirror does not hold means a person is missing, not merely not updated.
+    public var inMirror: Bool? = nil
 
     public var description: String {
         var s = "\(file):\(location):"
         if let column { s += " column \(column):" }
         s += " \(message)"
-        if let id { s += " (record \(id) left unchanged)" } else { s += " (row skipped)" }
+        if let id {
+            s += inMirror == false ? " (record \(id) not added: fix the row in the SIS so it is added next run)" : " (record \(id) left unchanged)"
+        } else {
+            s += " (row skipped)"
+        }
         return s
     }
 }

@@ -19,6 +19,10 @@ public enum LogEventType: String, Sendable, CaseIterable {
     case staffDeactivated = "f19c341c95382c60bcff597d0d30e8e8"
     /// A staff member was reactivated.
     case staffReactivated = "e96c98f81561c5ab8e8500773e02c6c7"
+    /// A staff member's field changed in the SIS (one entry per field, old and new value).
+    case staffUpdated = "95a6ff93395c492cac800dc1508703a0"
+    /// A field of another entity's record changed (students, households ...).
+    case recordUpdated = "b236e2475ad34af7aa22baeee54f3118"
     /// Summary of record changes when a run changes more than 100 records.
     case recordsChanged = "e71f2354161f8db268d3c5b95b4850e6"
     /// An export row was skipped (R2).
@@ -62,6 +66,8 @@ public enum LogEventType: String, Sendable, CaseIterable {
         case .staffAdded: return "staff_added"
         case .staffDeactivated: return "staff_deactivated"
         case .staffReactivated: return "staff_reactivated"
+        case .staffUpdated: return "staff_updated"
+        case .recordUpdated: return "record_updated"
         case .recordsChanged: return "records_changed"
         case .rowSkipped: return "row_skipped"
         case .unknownColumns: return "unknown_columns"
@@ -90,6 +96,8 @@ public enum LogEventType: String, Sendable, CaseIterable {
         case .staffAdded: return "a staff member was added"
         case .staffDeactivated: return "a staff member was deactivated"
         case .staffReactivated: return "a staff member was reactivated"
+        case .staffUpdated: return "a staff member's field changed in the SIS (field, old and new value)"
+        case .recordUpdated: return "a field of another entity's record changed (entity, id, field, old and new value)"
         case .recordsChanged: return "summary of record changes when a run changes more than 100 records"
         case .rowSkipped: return "an export row was skipped (R2)"
         case .unknownColumns: return "an export file has columns sisync does not use"

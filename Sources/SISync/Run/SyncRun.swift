@@ -133,7 +133,7 @@ public struct SyncRun {
                 entityPlans.append(try planner.plan(rows: rows, stored: store.state(for: rows.kind)))
             }
             summary.timings.append(("parse and plan", phase.lap()))
-            report(snapshot, summary: &summary)
+            try report(snapshot, summary: &summary, store: store)
             entityPlans.sort { $0.kind < $1.kind }
             plan = Plan(entities: entityPlans, snapshot: snapshot, plannedAt: started)
             plan.fileHashes = hashes
@@ -261,7 +261,7 @@ public struct SyncRun {
         return s
     }
 
-    private func report(_ snapshot: ExportSnapshot, summary: inout RunSummary) {
+    private func report(_ snapshot: ExportSnapshot, summary: inout RunSummary, store: RosterStore) throws {
         let runField = summary.runID.map { [("SISYNC_RUN_ID", String($0))] } ?? []
         for (source, columns) in snapshot.unknownColumns {
             log.log(LogEvent(.unknownColumns, .notice, "\(source): ignoring unknown columns \(columns.joined(separator: ", "))", fields: runField))
@@ -269,7 +269,12 @@ public struct SyncRun {
         for line in snapshot.notices {
             log.log(LogEvent(.rosterNotice, .notice, "OneRoster: left out \(line)", fields: runField))
         }
-        for p in snapshot.problems {
+        var states: [EntityKind: StoredEntityState] = [:]
+        for var p in snapshot.problems {
+            if let kind = p.entity, let key = p.recordKey {
+                if states[kind] == nil { states[kind] = try store.state(for: kind) }
+                p.inMirror = try states[kind]!.record(forKey: key) != nil
+            }
             summary.problems.append(p.description)
             log.log(LogEvent(.rowSkipped, .warning, "skipped row: \(p)", fields: runField))
         }
@@ -300,9 +305,28 @@ public struct SyncRun {
         for r in plan.roles.revoked {
             log.log(LogEvent(.roleRevoked, roleDetail, "user \(r.username) lost \(r.label)", fields: runField + [("SISYNC_USERNAME", r.username), ("SISYNC_ROLE", r.role)]))
         }
-        guard let staff = plan.plan(for: .staff) else { return }
         let total = plan.entities.reduce(0) { $0 + $1.additions.count + $1.updates.count }
         let detailed: LogPriority = total > 100 ? .debug : .info
+        // R8: every changed field, with its old and new value. Staff are the people
+        // administrators ask about (`journalctl SISYNC_STAFF_ID=...`); other entities'
+        // updates follow the same bound: info for a small run, debug past 100 records.
+        for p in plan.entities {
+            for u in p.updates {
+                for f in u.fields {
+                    let values = "`\(Self.clip(f.old))` → `\(Self.clip(f.new))`"
+                    if p.kind == .staff {
+                        log.log(LogEvent(.staffUpdated, detailed, "staff \(u.key) \(f.name) changed: \(values)",
+                                         fields: runField + [("SISYNC_STAFF_ID", u.key), ("SISYNC_FIELD", f.name), ("SISYNC_OLD_VALUE", f.old), ("SISYNC_NEW_VALUE", f.new)]))
+                    } else {
+                        let id = RecordKey.display(u.key)
+                        log.log(LogEvent(.recordUpdated, detailed, "\(p.kind.rawValue) \(id) \(f.name) changed: \(values)",
+                                         fields: runField + [("SISYNC_ENTITY", p.kind.rawValue), ("SISYNC_RECORD_ID", id), ("SISYNC_FIELD", f.name),
+                                                             ("SISYNC_OLD_VALUE", f.old), ("SISYNC_NEW_VALUE", f.new)]))
+                    }
+                }
+            }
+        }
+        guard let staff = plan.plan(for: .staff) else { return }
         if let rows = plan.snapshot?.entities[.staff] {
             for r in staff.additions {
                 let key = rows.key(Int(r))
@@ -329,8 +353,23 @@ public struct SyncRun {
         return String(format: "%.2f s (", total) + timings.map { String(format: "%@ %.2f s", $0.0, $0.1) }.joined(separator: ", ") + ")"
     }
 
+    /// Staff always, then every other entity that changed:
+    /// `staff +1 ~2 -0 ↺0; students +5 ~1 -0 ↺0; links +1 -0 ?0; roles +3 -0`.
     static func countsLine(_ s: RunSummary) -> String {
-        "staff +\(s.staff.added) ~\(s.staff.updated) -\(s.staff.deactivated) ↺\(s.staff.reactivated); links +\(s.linksMade) -\(s.linksRemoved) ?\(s.linksAmbiguous); roles +\(s.rolesGranted) -\(s.rolesRevoked)"
+        var parts = ["staff +\(s.staff.added) ~\(s.staff.updated) -\(s.staff.deactivated) ↺\(s.staff.reactivated)"]
+        for k in EntityKind.allCases where k != .staff {
+            if let c = s.entities[k.rawValue], c.total > 0 { parts.append("\(k.rawValue) +\(c.added) ~\(c.updated) -\(c.deactivated) ↺\(c.reactivated)") }
+        }
+        parts.append("links +\(s.linksMade) -\(s.linksRemoved) ?\(s.linksAmbiguous)")
+        parts.append("roles +\(s.rolesGranted) -\(s.rolesRevoked)")
+        return parts.joined(separator: "; ")
+    }
+
+    /// A value as a log line shows it: one line, at most 200 characters (the journal
+    /// fields carry the whole value).
+    static func clip(_ value: String) -> String {
+        let line = value.replacingOccurrences(of: "\r", with: "\\r").replacingOccurrences(of: "\n", with: "\\n")
+        return line.count > 200 ? String(line.prefix(197)) + "..." : line
     }
 
     static func classify(_ error: Error) -> FailureClass {
