@@ -15,6 +15,25 @@ final class BundledFilesTests: XCTestCase {
         XCTAssertEqual(c.auth, .bearer)
     }
 
+    /// The shipped example keeps every optional key commented out: pointed at a file export
+    /// (only `database` and `url` changed), `sisyncd --once --dry-run` accepts it as it is.
+    func testShippedExampleConfigurationDryRunsAgainstAFileExport() throws {
+        let w = Workspace()
+        var text = try String(contentsOfFile: root + "/config/sisync.conf", encoding: .utf8)
+        text = text.replacingOccurrences(of: "database = /var/lib/sisync/sisync.db", with: "database = \(w.database)")
+        text = text.replacingOccurrences(of: "url = https://sis.example.org/export/", with: "url = \(root)/config/demo/")
+        XCTAssertTrue(text.contains(w.database) && text.contains("/config/demo/"), "the example's database and url lines changed")
+        try text.write(toFile: w.configPath, atomically: true, encoding: .utf8)
+        let credentials = w.root + "/credentials"
+        try FileManager.default.createDirectory(atPath: credentials, withIntermediateDirectories: true)
+        try "example-token\n".write(toFile: credentials + "/sis-token", atomically: true, encoding: .utf8)
+        chmod(credentials + "/sis-token", 0o600)
+        let r = try runProcess("sisyncd", ["--config", w.configPath, "--once", "--dry-run"], environment: ["CREDENTIALS_DIRECTORY": credentials, "PATH": "/usr/bin:/bin"])
+        XCTAssertEqual(r.code, 0, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("dry run: applied"), r.stdout)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: w.database), "a dry run writes nothing")
+    }
+
     func testDemoSchoolSyncsFromCSVAndJSONAlike() throws {
         let w = Workspace()
         var csv = try Configuration.load(path: root + "/config/demo.conf")

@@ -54,12 +54,14 @@ public struct ControlCommand {
           --config PATH   configuration file (default /etc/sisync/sisync.conf)
           --db PATH       database file (instead of the one the configuration names)
           --json          one JSON document on stdout (SPEC Appendix A)
+          --wait DURATION how long a write waits for a run in progress (default 60s;
+                          then exit 75); reads never wait
           --help          this text; `sisyncctl COMMAND --help` for one command
 
         """
 
     static let commandHelp: [String: String] = [
-        "sync": "usage: sisyncctl sync [--dry-run] [--allow-mass-deactivation] [--force]\n  Runs one sync cycle now. --dry-run fetches and plans but writes nothing; --allow-mass-deactivation lets one run past the guard (R5); --force re-plans an export that did not change.\n  Exit: 0 applied or unchanged, 65 bad data or blocked, 69 source unavailable, 75 another run holds the database, 78 configuration error.\n",
+        "sync": "usage: sisyncctl sync [--dry-run] [--allow-mass-deactivation] [--force]\n  Runs one sync cycle now. --dry-run fetches and plans but writes nothing; --allow-mass-deactivation lets one run past the guard (R5); --force re-plans an export that did not change.\n  Exit: 0 applied or unchanged, 65 bad data or blocked, 69 source unavailable, 75 a run in progress did not finish within --wait (default 60s), 78 configuration error.\n  Works while sisyncd runs: it waits for the daemon's run in progress, then runs.\n",
         "status": "usage: sisyncctl status\n  Shows the last run, when the next scheduled run is due, and the database size.\n",
         "runs": "usage: sisyncctl runs [--limit N]\n  Lists recent runs, newest first (default 20).\n",
         "run": "usage: sisyncctl run show ID\n       sisyncctl run revert ID\n  `show` lists one run and every change it made. `revert` undoes the latest run that changed anything, as a new run: changed fields get their old values, deactivated records come back, records it added become inactive, links are restored and roles recomputed. Older runs are refused. The next sync compares the restored records with the export again: revert is for undoing a mistaken override (e.g. --allow-mass-deactivation); if the export itself is wrong, fix it at the source first.\n",
