@@ -177,6 +177,28 @@ final class BadInputTests: XCTestCase {
         XCTAssertTrue(shown.out.contains("record S3 not added"), shown.out)
     }
 
+    /// R2, found by the mutation runs: a unit separator (0x1F) inside a composite key's part
+    /// (`stu\u{1F}dent`) split the key into four parts and ended the run with exit 70
+    /// (`column index out of range`). An id holding a control character is a bad row.
+    func testR2ControlCharacterInAnIdIsABadRowNotAnInternalError() throws {
+        let w = Workspace()
+        let c = w.configure(sync: "max_invalid_rows = 5", entities: "staff, households, household_relationships")
+        w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org")]))
+        w.write("households.csv", "household_id,name\nH1,Lima family\n")
+        w.write("household_relationships.csv", "household_id,record_type,record_id,relationship\nH1,student,ST1,Parent\n")
+        XCTAssertEqual(w.sync(c).summary.exitCode, 0)
+        w.write("staff.csv", "staff_id,first_name,last_name,email\nS1,Ana,Lima,ana@district.org\n\"S\u{1}9\",Bo,Wu,bo@district.org\n")
+        w.write("household_relationships.csv", "household_id,record_type,record_id,relationship\nH1,student,ST1,Parent\nH1,stu\u{1F}dent,ST1,Parent\nH1,student,ST\u{1F}2,Guardian\n")
+        let result = w.sync(c)
+        XCTAssertEqual(result.summary.exitCode, 0, result.summary.error ?? "")
+        XCTAssertEqual(result.summary.problems.count, 3, "\(result.summary.problems)")
+        XCTAssertTrue(result.summary.problems[0].contains("staff_id: the id holds a control character"), result.summary.problems[0])
+        XCTAssertTrue(result.summary.problems[1].contains("unknown record_type") && result.summary.problems[1].hasSuffix("(row skipped)"), result.summary.problems[1])
+        XCTAssertTrue(result.summary.problems[2].contains("record_id: the id holds a control character (byte 0x1F) (row skipped)"), result.summary.problems[2])
+        XCTAssertEqual(try w.store().recordCounts().first { $0.0 == .householdRelationships }?.active, 1)
+        try assertIntegrity(w)
+    }
+
     private func assertIntegrity(_ w: Workspace, file: StaticString = #filePath, line: UInt = #line) throws {
         let db = try SQLiteDatabase(path: w.database)
         var result: [String] = []

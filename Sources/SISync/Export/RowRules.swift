@@ -75,6 +75,16 @@ struct RowRules {
                 }
             }
         }
+        // An id holding a control character is no usable id (and the unit separator would
+        // split a composite key); such an id is not even readable when it holds that byte.
+        var keyHoldsSeparator = false
+        for c in 0..<keyCount where !isEmpty(c) {
+            let bad = inScratch[c] ? scratch[c].first(where: Self.isControl) : buffer[trimmed[c]].first(where: Self.isControl)
+            if let bad {
+                problem = problem ?? (columns[c], "the id holds a control character (byte 0x\(String(bad, radix: 16, uppercase: true)))")
+                if inScratch[c] ? scratch[c].contains(0x1F) : buffer[trimmed[c]].contains(0x1F) { keyHoldsSeparator = true }
+            }
+        }
         if problem == nil {
             for c in 0..<columns.count where required[c] && isEmpty(c) {
                 problem = (columns[c], ranges[c] == nil ? "required field `\(columns[c])` is missing" : "required field `\(columns[c])` is empty")
@@ -97,7 +107,7 @@ struct RowRules {
             }
         }
         // The key is readable when every required key part is present.
-        var keyReadable = true
+        var keyReadable = !keyHoldsSeparator
         for c in 0..<keyCount where required[c] && isEmpty(c) { keyReadable = false }
         if let problem {
             let key: String? = keyReadable ? RecordKey.join((0..<keyCount).map { string($0, buffer) }) : nil
@@ -129,6 +139,8 @@ struct RowRules {
             throw duplicate(RecordKey.display(RecordKey.join((0..<keyCount).map { string($0, buffer) })), first)
         }
     }
+
+    static func isControl(_ b: UInt8) -> Bool { b < 0x20 || b == 0x7F }
 
     /// SPEC Appendix C: booleans accept true/false, yes/no, 1/0 (any case); empty means yes.
     static func boolean(_ lower: String) -> Bool? {
@@ -173,7 +185,7 @@ struct RowRules {
             while end < r.upperBound && b[end] != UInt8(ascii: ";") { end += 1 }
             let t = trim(b, start..<end)
             if !t.isEmpty {
-                if bad == nil, let c = b[t].first(where: { $0 < 0x20 || $0 == 0x7F }) { bad = c }
+                if bad == nil, let c = b[t].first(where: isControl) { bad = c }
                 if !out.isEmpty { out.append(UInt8(ascii: ";")) }
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: b[t]))
             }

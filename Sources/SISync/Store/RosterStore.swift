@@ -345,6 +345,9 @@ final class SQLiteEntityState: StoredEntityState {
 
     func record(forKey key: String) throws -> (values: [String], active: Bool)? {
         let parts = kind.keyColumns.count == 1 ? [key] : RecordKey.parts(key)
+        // A key with the wrong number of parts cannot name a stored record (ids never hold
+        // the separator: RowRules refuses control characters in ids).
+        guard parts.count == kind.keyColumns.count else { return nil }
         for (i, p) in parts.enumerated() { try lookup.bind(Int32(i + 1), p) }
         defer { lookup.reset() }
         guard try lookup.step() else { return nil }
