@@ -58,7 +58,26 @@ final class HTTPSourceTests: XCTestCase {
         XCTAssertEqual(ExportFetcher.credentialPath("sis-token", environment: ["CREDENTIALS_DIRECTORY": "/run/credentials/sisync.service"]),
                        "/run/credentials/sisync.service/sis-token")
         XCTAssertEqual(ExportFetcher.credentialPath("/etc/sisync/sis-token", environment: [:]), "/etc/sisync/sis-token")
-        XCTAssertNil(ExportFetcher.credentialPath("sis-token", environment: [:]))
+        // Outside the service (an administrator's shell): /etc/credstore, where LoadCredential= reads it.
+        XCTAssertEqual(ExportFetcher.credentialPath("sis-token", environment: [:]), "/etc/credstore/sis-token")
+        XCTAssertEqual(ExportFetcher.credentialPath("sis-token", environment: ["CREDENTIALS_DIRECTORY": ""]), "/etc/credstore/sis-token")
+    }
+
+    /// SPEC Appendix D: a relative secret file name is read from $CREDENTIALS_DIRECTORY, or
+    /// from the credential store when that is unset; a missing one says where it looked.
+    func testRelativeSecretIsReadFromTheCredentialStoreOutsideTheService() throws {
+        let w = Workspace()
+        let c = w.configure()
+        let store = w.root + "/credstore", service = w.root + "/run-credentials"
+        for d in [store, service] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
+        try "from-credstore\n".write(toFile: store + "/sis-token", atomically: true, encoding: .utf8)
+        try "from-service\n".write(toFile: service + "/sis-token", atomically: true, encoding: .utf8)
+        XCTAssertEqual(try SourceCredentials(configuration: c, environment: [:], log: nil, credentialStore: store).secret("sis-token", key: "token_file"), "from-credstore")
+        XCTAssertEqual(try SourceCredentials(configuration: c, environment: ["CREDENTIALS_DIRECTORY": service], log: nil, credentialStore: store)
+                        .secret("sis-token", key: "token_file"), "from-service")
+        XCTAssertThrowsError(try SourceCredentials(configuration: c, environment: [:], log: nil, credentialStore: store).secret("other", key: "password_file")) { e in
+            XCTAssertTrue("\(e)".contains(store + "/other") && "\(e)".contains("$CREDENTIALS_DIRECTORY"), "\(e)")
+        }
     }
 
     func testConnectionRefusedIs69() throws {

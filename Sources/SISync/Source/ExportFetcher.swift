@@ -318,11 +318,17 @@ public struct ExportFetcher {
         return token
     }
 
-    /// Secret files: absolute paths as given, relative names in $CREDENTIALS_DIRECTORY
-    /// (systemd `LoadCredential=`); nil when a relative name has no credentials directory.
-    static func credentialPath(_ name: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+    /// Where systemd's `LoadCredential=NAME` takes a credential from when no path is given.
+    public static let credentialStore = "/etc/credstore"
+
+    /// Secret files (SPEC Appendix D): absolute paths as given; relative names in
+    /// `$CREDENTIALS_DIRECTORY` (the service, with `LoadCredential=`), or, when that is unset
+    /// (an administrator's shell running `sisyncctl sync`), in `/etc/credstore/`, the
+    /// directory `LoadCredential=` reads them from, so both find the same file.
+    static func credentialPath(_ name: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+                               store: String = credentialStore) -> String {
         if name.hasPrefix("/") { return name }
-        guard let dir = environment["CREDENTIALS_DIRECTORY"], !dir.isEmpty else { return nil }
-        return (dir as NSString).appendingPathComponent(name)
+        if let dir = environment["CREDENTIALS_DIRECTORY"], !dir.isEmpty { return (dir as NSString).appendingPathComponent(name) }
+        return (store as NSString).appendingPathComponent(name)
     }
 }

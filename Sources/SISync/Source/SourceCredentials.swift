@@ -5,26 +5,31 @@ import Glibc
 
 /// The source's secrets, read from files only (SPEC 5): `token_file`, `password_file`,
 /// `client_secret_file`. Relative names are looked up in `$CREDENTIALS_DIRECTORY`
-/// (systemd `LoadCredential=`). A file others can read is used, with a warning.
+/// (systemd `LoadCredential=`), or in `/etc/credstore/` outside the service. A file others
+/// can read is used, with a warning.
 public struct SourceCredentials {
     public let configuration: Configuration
     public let environment: [String: String]
     public let log: EventLog?
+    /// `/etc/credstore` (tests give another).
+    public let credentialStore: String
 
-    public init(configuration: Configuration, environment: [String: String] = ProcessInfo.processInfo.environment, log: EventLog?) {
+    public init(configuration: Configuration, environment: [String: String] = ProcessInfo.processInfo.environment, log: EventLog?,
+                credentialStore: String = ExportFetcher.credentialStore) {
         self.configuration = configuration
         self.environment = environment
         self.log = log
+        self.credentialStore = credentialStore
     }
 
     /// The trimmed contents of the secret file named by `key`.
     public func secret(_ name: String, key: String) throws(FetchError) -> String {
-        guard let path = ExportFetcher.credentialPath(name, environment: environment) else {
-            throw .credential(path: name, key: key,
-                              reason: "the name is relative but $CREDENTIALS_DIRECTORY is not set (sisyncd is not running under systemd with LoadCredential=); give an absolute path")
-        }
+        let path = ExportFetcher.credentialPath(name, environment: environment, store: credentialStore)
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw .credential(path: path, key: key, reason: "missing or unreadable")
+            let outside = !name.hasPrefix("/") && (environment["CREDENTIALS_DIRECTORY"] ?? "").isEmpty
+            throw .credential(path: path, key: key, reason: outside
+                ? "missing or unreadable (a relative name is looked up in $CREDENTIALS_DIRECTORY under systemd, and in \(credentialStore)/ outside it; run sisyncctl as root or give an absolute path)"
+                : "missing or unreadable")
         }
         var st = stat()
         if stat(path, &st) == 0, st.st_mode & 0o004 != 0 {
