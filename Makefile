@@ -3,7 +3,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 SWIFT ?= swift
 CONFIG ?= config/demo.conf
-DEB_PACKAGES = libcurl4-openssl-dev libssl-dev libsqlite3-dev zlib1g-dev libcrypt-dev pkg-config
+DEB_PACKAGES = libcurl4-openssl-dev libssl-dev libsqlite3-dev zlib1g-dev libcrypt-dev libpq-dev postgresql pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEMD_DIR ?= /etc/systemd/system
 

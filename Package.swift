@@ -35,9 +35,14 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        .systemLibrary(
+            name: "CPostgres",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
         .target(
             name: "SISync",
-            dependencies: ["CCurl", "CSQLite", "CCrypto", "CCrypt", "CZlib"]
+            dependencies: ["CCurl", "CSQLite", "CCrypto", "CCrypt", "CZlib", "CPostgres"]
         ),
         .executableTarget(name: "sisyncd", dependencies: ["SISync"]),
         .executableTarget(name: "sisyncctl", dependencies: ["SISync"]),

@@ -1,0 +1,202 @@
+import CPostgres
+import Foundation
+
+/// One libpq connection (issue 14's PostgreSQL store builds on it). It owns the `PGconn`
+/// and finishes it when released; every libpq call stays in this file and
+/// `PostgresResult`. The password is handed to libpq as its own parameter, never put into
+/// the URI, so no message built from the URI can carry it.
+public final class PostgresConnection {
+    public let target: PostgresTarget
+    private let handle: OpaquePointer
+
+    /// Connects to `uri` (a libpq URI without a password), with `password` from
+    /// `database_password_file` (or nil: libpq's `.pgpass`), naming itself
+    /// `applicationName` in `pg_stat_activity` (`sisyncd/HOST/PID`).
+    public init(uri: String, password: String? = nil, applicationName: String) throws(PostgresError) {
+        target = PostgresTarget(uri: uri)
+        var keywords = ["dbname", "application_name", "client_encoding"]
+        var values = [uri, applicationName, "UTF8"]
+        if let password { keywords.append("password"); values.append(password) }
+        let conn = Self.withCStrings(keywords) { k in
+            Self.withCStrings(values) { v in PQconnectdbParams(k, v, 1) }
+        }
+        guard let conn else { throw .cannotConnect(target: target, message: "out of memory") }
+        guard PQstatus(conn) == CONNECTION_OK else {
+            let message = String(cString: PQerrorMessage(conn)).trimmingCharacters(in: .whitespacesAndNewlines)
+            PQfinish(conn)
+            throw .cannotConnect(target: target, message: message)
+        }
+        handle = conn
+    }
+
+    deinit { PQfinish(handle) }
+
+    /// Whether the session is still up (after a failed statement: a dropped connection).
+    public var isConnected: Bool { PQstatus(handle) == CONNECTION_OK }
+
+    /// The server's backend process id for this session (what `pg_locks.pid` shows).
+    public var backendPID: Int32 { PQbackendPID(handle) }
+
+    /// Runs one statement with text parameters (`$1`, `$2` ...); nil binds NULL. The
+    /// result is read at once and freed when the returned value goes.
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> PostgresResult {
+        let raw: OpaquePointer? = Self.withOptionalCStrings(parameters) { p in
+            PQexecParams(handle, sql, Int32(parameters.count), nil, p, nil, nil, 0)
+        }
+        return try check(raw, sql: sql)
+    }
+
+    /// `COPY table (columns) FROM STDIN` in text format: `write` adds rows, which are sent in
+    /// 64 KiB chunks. Values are escaped here, so any text (tabs, newlines, backslashes) goes
+    /// through unchanged; nil is NULL. Returns the number of rows the server stored.
+    @discardableResult
+    public func copy(into table: String, columns: [String], _ write: (inout PostgresCopyRows) throws -> Void) throws -> Int {
+        let sql = "COPY \(table) (\(columns.joined(separator: ", "))) FROM STDIN"
+        let start = try check(PQexec(handle, sql), sql: sql, expecting: PGRES_COPY_IN)
+        _ = start
+        var rows = PostgresCopyRows(columns: columns.count) { [self] chunk throws(PostgresError) in
+            try send(chunk, sql: sql)
+        }
+        do {
+            try write(&rows)
+            try rows.flush()
+        } catch {
+            _ = PQputCopyEnd(handle, "sisync stopped the copy")
+            while let r = PQgetResult(handle) { PQclear(r) }
+            throw error
+        }
+        guard PQputCopyEnd(handle, nil) == 1 else { throw failure(sql) }
+        var stored = 0
+        var firstError: PostgresError?
+        while let r = PQgetResult(handle) {
+            if PQresultStatus(r) == PGRES_COMMAND_OK {
+                stored = Int(String(cString: PQcmdTuples(r))) ?? rows.count
+            } else if firstError == nil {
+                firstError = Self.error(from: r, target: target, sql: sql)
+            }
+            PQclear(r)
+        }
+        if let firstError { throw firstError }
+        return stored
+    }
+
+    /// `pg_try_advisory_lock(key)`: true when this session now holds the lock. The server
+    /// drops it when the session ends, however it ends.
+    public func tryAdvisoryLock(_ key: Int64) throws(PostgresError) -> Bool {
+        try execute("SELECT pg_try_advisory_lock($1::bigint)", [String(key)]).value(0, 0) == "t"
+    }
+
+    public func advisoryUnlock(_ key: Int64) throws(PostgresError) {
+        try execute("SELECT pg_advisory_unlock($1::bigint)", [String(key)])
+    }
+
+    private func send(_ chunk: [UInt8], sql: String) throws(PostgresError) {
+        let rc = chunk.withUnsafeBufferPointer { b in
+            b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) { PQputCopyData(handle, $0, Int32(b.count)) }
+        }
+        guard rc == 1 else { throw failure(sql) }
+    }
+
+    private func failure(_ sql: String) -> PostgresError {
+        let message = String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines)
+        return PQstatus(handle) == CONNECTION_OK ? .query(target: target, sqlstate: nil, message: message, hint: nil, sql: sql)
+            : .connectionLost(target: target, message: message)
+    }
+
+    private func check(_ raw: OpaquePointer?, sql: String, expecting: ExecStatusType? = nil) throws(PostgresError) -> PostgresResult {
+        guard let raw else { throw failure(sql) }
+        let status = PQresultStatus(raw)
+        if let expecting, status == expecting { return PostgresResult(raw) }
+        if expecting == nil, status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK { return PostgresResult(raw) }
+        let error = PQstatus(handle) == CONNECTION_OK ? Self.error(from: raw, target: target, sql: sql)
+            : .connectionLost(target: target, message: String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines))
+        PQclear(raw)
+        throw error
+    }
+
+    private static func error(from r: OpaquePointer, target: PostgresTarget, sql: String) -> PostgresError {
+        func field(_ p: UnsafePointer<CChar>?) -> String? { p.map { String(cString: $0) } }
+        let message = field(sisync_pq_primary_message(r)) ?? String(cString: PQresultErrorMessage(r)).trimmingCharacters(in: .whitespacesAndNewlines)
+        return .query(target: target, sqlstate: field(sisync_pq_sqlstate(r)), message: message, hint: field(sisync_pq_hint(r)), sql: sql)
+    }
+
+    private static func withCStrings<T>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> T) -> T {
+        let copies = strings.map { strdup($0) }
+        defer { copies.forEach { free($0) } }
+        let pointers: [UnsafePointer<CChar>?] = copies.map { $0.map { UnsafePointer($0) } } + [nil]
+        return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+
+    private static func withOptionalCStrings<T>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> T) -> T {
+        let copies = strings.map { $0.map { strdup($0) } ?? nil }
+        defer { copies.forEach { free($0) } }
+        let pointers: [UnsafePointer<CChar>?] = copies.map { $0.map { UnsafePointer($0) } } + [nil]
+        return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+}
+
+/// The rows of one `COPY … FROM STDIN`, escaped as PostgreSQL's text format wants and
+/// handed on in 64 KiB chunks.
+public struct PostgresCopyRows {
+    let columns: Int
+    private let sink: ([UInt8]) throws(PostgresError) -> Void
+    private var buffer: [UInt8] = []
+    public private(set) var count = 0
+
+    init(columns: Int, sink: @escaping ([UInt8]) throws(PostgresError) -> Void) {
+        self.columns = columns
+        self.sink = sink
+        buffer.reserveCapacity(1 << 16)
+    }
+
+    /// One row; `values.count` must equal the number of columns.
+    public mutating func add(_ values: [String?]) throws(PostgresError) {
+        precondition(values.count == columns, "a COPY row needs one value per column")
+        for (i, v) in values.enumerated() {
+            if i > 0 { buffer.append(0x09) }
+            guard let v else { buffer.append(contentsOf: [0x5C, 0x4E]); continue }  // \N
+            for b in v.utf8 {
+                switch b {
+                case 0x5C: buffer.append(contentsOf: [0x5C, 0x5C])
+                case 0x09: buffer.append(contentsOf: [0x5C, 0x74])
+                case 0x0A: buffer.append(contentsOf: [0x5C, 0x6E])
+                case 0x0D: buffer.append(contentsOf: [0x5C, 0x72])
+                default: buffer.append(b)
+                }
+            }
+        }
+        buffer.append(0x0A)
+        count += 1
+        if buffer.count >= 1 << 16 { try flush() }
+    }
+
+    mutating func flush() throws(PostgresError) {
+        guard !buffer.isEmpty else { return }
+        try sink(buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
+
+/// A query's result, freed as soon as this value goes.
+public final class PostgresResult {
+    private let raw: OpaquePointer
+
+    init(_ raw: OpaquePointer) { self.raw = raw }
+    deinit { PQclear(raw) }
+
+    public var rowCount: Int { Int(PQntuples(raw)) }
+    public var columnCount: Int { Int(PQnfields(raw)) }
+    /// Rows an INSERT, UPDATE or DELETE touched.
+    public var affectedRows: Int { Int(String(cString: PQcmdTuples(raw))) ?? 0 }
+
+    /// The text of one value; nil for NULL.
+    public func value(_ row: Int, _ column: Int) -> String? {
+        guard row < rowCount, column < columnCount, PQgetisnull(raw, Int32(row), Int32(column)) == 0 else { return nil }
+        return String(cString: PQgetvalue(raw, Int32(row), Int32(column)))
+    }
+
+    public var rows: [[String?]] {
+        (0..<rowCount).map { r in (0..<columnCount).map { value(r, $0) } }
+    }
+}
