@@ -109,6 +109,23 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(rows.value(0, 4), "101;102")
         XCTAssertEqual(rows.problems.count, 1)
         XCTAssertTrue(rows.problems[0].message.contains("`;`"), rows.problems[0].message)
+        XCTAssertEqual(rows.problems[0].column, "school_ids")
+        XCTAssertEqual(rows.problems[0].id, "S1", "the id is read, so the record is protected")
+        // In a run: the skipped row's record stays as it was, never deactivated (R2).
+        let w = Workspace()
+        w.write("export.json", jsonDocument(staff: #"{"staff_id": "S1", "first_name": "A", "last_name": "B", "school_ids": ["101"]}, {"staff_id": "S2", "first_name": "C", "last_name": "D"}"#))
+        let c = w.configure(format: "json", url: w.exportDir + "/export.json")
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        w.write("export.json", doc)
+        let r = w.sync(c)
+        XCTAssertEqual(r.summary.exitCode, 0, r.summary.error ?? "")
+        XCTAssertEqual(r.summary.staff.deactivated, 0)
+        XCTAssertTrue(r.summary.problems.first?.contains("(record S1 left unchanged)") ?? false, "\(r.summary.problems)")
+        XCTAssertTrue(try w.store().staffMember(id: "S1")?.active ?? false)
+        // A value of the wrong type is protected the same way.
+        w.write("export.json", jsonDocument(staff: #"{"staff_id": "S1", "first_name": {"x": 1}, "last_name": "B"}, {"staff_id": "S2", "first_name": "C", "last_name": "D"}"#))
+        XCTAssertEqual(w.sync(c).summary.staff.deactivated, 0)
+        XCTAssertTrue(try w.store().staffMember(id: "S1")?.active ?? false)
     }
 
     /// R8: an updated field is logged with its old and new value: per staff member
@@ -140,19 +157,28 @@ final class BadInputTests: XCTestCase {
         XCTAssertTrue(finished.message.contains("staff +0 ~1 -0 ↺0; households +1 ~1 -0 ↺0; links"), finished.message)
     }
 
-    /// Past 100 changed records the per-record entries go to debug level, with one summary.
-    func testR8ManyFieldUpdatesAreLoggedAtDebugWithASummary() throws {
+    /// A teacher's changed email reaches the journal (info) even in a run that changes
+    /// many other records; other entities' entries go to debug past 100 records, with one
+    /// summary. Past 1,000 staff records, staff entries go to debug as well.
+    func testR8StaffUpdatesStayAtInfoInALargeRunOtherEntitiesGoToDebug() throws {
         let w = Workspace()
-        let c = w.configure()
+        let c = w.configure(entities: "staff, households")
         w.write("staff.csv", staffCSV(manyStaff(150)))
+        w.write("households.csv", "household_id,name\n" + (1...150).map { "H\($0),Family \($0)\n" }.joined())
         XCTAssertEqual(w.sync(c).summary.outcome, .applied)
         w.write("staff.csv", staffCSV(manyStaff(150).map { ($0.0, $0.1 + "x", $0.2, $0.3) }))
+        w.write("households.csv", "household_id,name\n" + (1...150).map { "H\($0),The \($0)s\n" }.joined())
         let log = MemoryLog()
         XCTAssertEqual(w.sync(c, log: log).summary.outcome, .applied)
-        let updates = log.events.filter { $0.type == .staffUpdated }
-        XCTAssertEqual(updates.count, 150)
-        XCTAssertTrue(updates.allSatisfy { $0.priority == .debug })
+        let staff = log.events.filter { $0.type == .staffUpdated }
+        XCTAssertEqual(staff.count, 150)
+        XCTAssertTrue(staff.allSatisfy { $0.priority == .info }, "journald keeps info, not debug")
+        let households = log.events.filter { $0.type == .recordUpdated }
+        XCTAssertEqual(households.count, 150)
+        XCTAssertTrue(households.allSatisfy { $0.priority == .debug })
         XCTAssertEqual(log.events.filter { $0.type == .recordsChanged }.count, 1)
+        XCTAssertEqual(SyncRun.clip("a\rb\u{1B}[2Jc"), "a\\rb\\u{1B}[2Jc")
+        XCTAssertEqual(SyncRun.bounded(String(repeating: "é", count: 5000)), String(repeating: "é", count: 2046) + "...")
     }
 
     /// R2: a skipped row of a record the mirror does not hold says the record was not added

@@ -243,6 +243,39 @@ final class OneRosterTests: XCTestCase {
         XCTAssertEqual(try Self.table(w, "SELECT email, active FROM staff WHERE staff_id = 't1'"), ["ann.lee@district.org|1"])
     }
 
+    /// R2 in OneRoster: a skipped row of a user the mirror holds leaves the records
+    /// unchanged; one the mirror does not hold says the user was not added; an id or an
+    /// agent id holding a control character is left out, never an internal error (exit 70).
+    func testR2SkippedUsersSayNotAddedOrUnchangedAndControlCharactersAreLeftOut() throws {
+        let w = Workspace()
+        Self.writeBundle11(w)
+        XCTAssertEqual(w.sync(configure(w), at: day).summary.outcome, .applied)
+        w.remove("bundle")
+        let users = """
+            sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenName,familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password
+            t1,active,,true,sch1,teacher,ann,,Ann,Lee,,,ann.lee@district.org,,,,,
+            t2,retired,,true,sch1,administrator,bob,,Bob,Ray,,,bob.ray@district.org,,,,,
+            a1,active,,true,sch2,aide,cy,,Cy,Ng,,,cy.ng@district.org,,,,,
+            n1,active,,maybe,sch1,teacher,n1,,New,One,,,n1@district.org,,,,,
+            "t\u{1F}9",active,,true,sch1,teacher,t9,,Ty,Nine,,,t9@district.org,,,,,
+            s1,active,,true,sch1,student,s1,,Sam,Lee,,,,,,p1,05,
+            p1,active,,true,sch1,parent,p1,,Pat,Lee,,,pat@home.org,,,"s1,s\u{1F}2",,
+
+            """ + (0..<600).map { "m\($0),active,,true,sch1,teacher,m\($0),,M,\($0),,,,,,,,\n" }.joined()
+        Self.writeBundle11(w, users: users)
+        let run = w.sync(configure(w), at: day)
+        XCTAssertEqual(run.summary.exitCode, 0, run.summary.error ?? "")
+        let problems = run.summary.problems
+        XCTAssertEqual(problems.count, 3, "\(problems)")
+        XCTAssertTrue(problems.contains { $0.contains("column status") && $0.contains("(record t2 left unchanged)") }, "\(problems)")
+        XCTAssertTrue(problems.contains { $0.contains("column enabledUser") && $0.contains("(record n1 not added") }, "\(problems)")
+        XCTAssertTrue(problems.contains { $0.contains("column sourcedId") && $0.contains("control character") }, "\(problems)")
+        XCTAssertFalse(problems.contains { $0.contains("(row skipped) (row skipped)") }, "\(problems)")
+        XCTAssertEqual(try Self.table(w, "SELECT active FROM staff WHERE staff_id = 't2'"), ["1"])
+        XCTAssertEqual(try Self.table(w, "SELECT count(*) FROM staff WHERE staff_id IN ('n1', 't\u{1F}9')"), ["0"])
+        XCTAssertEqual(try Self.table(w, "SELECT record_id FROM household_relationships WHERE household_id = 'p1' AND active = 1"), ["s1"], "\(problems) \((try? Self.table(w, "SELECT * FROM household_relationships")) ?? [])")
+    }
+
     func testMissingManifestAndMissingFilesFailTheRun() throws {
         let w = Workspace()
         Self.writeBundle11(w)

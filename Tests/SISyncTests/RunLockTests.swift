@@ -112,6 +112,24 @@ final class RunLockTests: XCTestCase {
         _ = daemon
     }
 
+    /// Root's sisyncctl may create a lock file first, in the service user's directory: the
+    /// file goes to that user, mode 0644 whatever the umask, so the daemon can use it.
+    func testR9LockFileCreatedByRootBelongsToTheDirectoryOwner() throws {
+        try XCTSkipUnless(getuid() == 0, "needs root to create a file for another user")
+        let w = Workspace()
+        let dir = w.root + "/state"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        XCTAssertEqual(chown(dir, 65534, 65534), 0)
+        let old = umask(0o077)
+        defer { umask(old) }
+        let lock = try XCTUnwrap(RunLock.acquire(databasePath: dir + "/sisync.db", holder: "sisyncctl user add pid 1 by root", wait: 0))
+        var st = stat()
+        XCTAssertEqual(stat(dir + "/sisync.db.run.lock", &st), 0)
+        XCTAssertEqual(st.st_uid, 65534)
+        XCTAssertEqual(st.st_mode & 0o777, 0o644)
+        lock.release()
+    }
+
     /// SPEC 5: the metrics file is written after every run, also by `sisyncd --once` (a
     /// systemd timer) and `sisyncctl sync`, not only by the daemon loop.
     func testMetricsFileIsWrittenByOnceAndBySisyncctlSync() throws {
@@ -128,9 +146,74 @@ final class RunLockTests: XCTestCase {
         XCTAssertEqual(w.ctl(["sync"]).code, 0)
         text = try String(contentsOfFile: metrics, encoding: .utf8)
         XCTAssertTrue(text.contains("sisync_last_run_outcome{outcome=\"unchanged\"} 1"), text)
+        // `run revert` is a run too.
+        w.write("staff.csv", staffCSV(manyStaff(5)))
+        XCTAssertEqual(w.ctl(["sync"]).code, 0)
+        try FileManager.default.removeItem(atPath: metrics)
+        XCTAssertEqual(w.ctl(["run", "revert", "3"]).code, 0)
+        text = try String(contentsOfFile: metrics, encoding: .utf8)
+        XCTAssertTrue(text.contains("sisync_records{entity=\"staff\",state=\"active\"} 4"), text)
         // A dry run writes nothing, the metrics file included.
         try FileManager.default.removeItem(atPath: metrics)
         XCTAssertEqual(w.ctl(["sync", "--dry-run"]).code, 0)
         XCTAssertFalse(FileManager.default.fileExists(atPath: metrics))
+    }
+}
+
+/// The daemon's side of the run lock: it waits for an administrator's write, saying so,
+/// runs as soon as the write is done, and still stops at once on SIGTERM while it waits.
+/// It fetches without the lock, so a slow SIS never makes administrators wait.
+final class DaemonRunLockTests: XCTestCase {
+    func testR9DaemonWaitsForAnAdministratorsWriteAndStopsWhileWaiting() throws {
+        let w = Workspace()
+        w.configure(sync: "interval = 1h")
+        w.write("staff.csv", staffCSV(manyStaff(5)))
+        let child = try RunningDaemon(["--config", w.configPath])
+        defer { if child.process.isRunning { child.process.terminate() } }
+        XCTAssertTrue(child.waitFor("run 1 applied"), child.seen)
+        var held = try XCTUnwrap(RunLock.acquire(databasePath: w.database, holder: "sisyncctl user import pid 777 by admin", wait: 0))
+        kill(child.process.processIdentifier, SIGUSR1)
+        XCTAssertTrue(child.waitFor("waiting for sisyncctl user import pid 777 by admin to finish before the next run"), child.seen)
+        XCTAssertEqual(try w.store().runs(limit: 1).first?.runID, 1, "no run is recorded while it waits")
+        held.release()
+        XCTAssertTrue(child.waitFor("run 2 unchanged"), child.seen)
+        // SIGTERM while waiting: stops within 5 s, records nothing.
+        held = try XCTUnwrap(RunLock.acquire(databasePath: w.database, holder: "sisyncctl run revert pid 778 by admin", wait: 5))
+        kill(child.process.processIdentifier, SIGUSR1)
+        XCTAssertTrue(child.waitFor("waiting for sisyncctl run revert pid 778"), child.seen)
+        let sent = Date()
+        kill(child.process.processIdentifier, SIGTERM)
+        XCTAssertEqual(child.exited.wait(timeout: .now() + 5), .success)
+        XCTAssertLessThan(Date().timeIntervalSince(sent), 5)
+        XCTAssertEqual(child.process.terminationStatus, 0)
+        XCTAssertEqual(try w.store().runs(limit: 1).first?.runID, 2)
+        held.release()
+    }
+
+    func testR9AnAdministratorsWriteDoesNotWaitForADownload() throws {
+        let w = Workspace()
+        w.configure()
+        w.write("staff.csv", staffCSV(manyStaff(5)))
+        XCTAssertEqual(w.sync(try Configuration.load(path: w.configPath)).summary.outcome, .applied)
+        let release = DispatchSemaphore(value: 0)
+        let server = try TestHTTPServer { _ in
+            _ = release.wait(timeout: .now() + 30)  // an SIS that answers when the test says so
+            return .init(status: 200, body: Array(staffCSV(manyStaff(6)).utf8))
+        }
+        w.configure(sync: "interval = 1h", url: server.baseURL + "/")
+        let child = try RunningDaemon(["--config", w.configPath])
+        defer { if child.process.isRunning { child.process.terminate() } }
+        let deadline = Date().addingTimeInterval(30)
+        while server.requests.isEmpty && Date() < deadline { usleep(20_000) }
+        XCTAssertFalse(server.requests.isEmpty, "the daemon never asked: \(child.seen)")
+        // The daemon is downloading: a write goes ahead at once.
+        let add = w.ctl(["--wait", "0s", "user", "add", "--username", "u6", "--email", "user6@district.org"])
+        XCTAssertEqual(add.code, 0, add.err)
+        XCTAssertFalse(add.err.contains("waiting"), add.err)
+        release.signal()
+        XCTAssertTrue(child.waitFor("run 2 applied"), child.seen)
+        XCTAssertEqual(try w.store().user("u6")?.link?.staffID, "S6", "the run after the download sees the new user")
+        kill(child.process.processIdentifier, SIGTERM)
+        XCTAssertEqual(child.exited.wait(timeout: .now() + 5), .success)
     }
 }

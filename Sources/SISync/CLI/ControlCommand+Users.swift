@@ -95,8 +95,11 @@ extension ControlCommand {
                 console.err("sisyncctl: \(error)\n")
                 return 1
             }
+            let hash = try PasswordHash.make(password)
+            // The run lock only now: never while someone types a password.
+            let lock = try takeRunLock(args, command: "user passwd", wait: waitSeconds(args))
             let s = try store()
-            try s.setPassword(words[1], hash: try PasswordHash.make(password), actor: actor, now: now)
+            try withExtendedLifetime(lock) { try s.setPassword(words[1], hash: hash, actor: actor, now: now) }
             if !args.flag("json") { console.out("password of \(words[1]) set; the account is unlocked\n") } else { console.out("{}\n") }
             return 0
         case ("login", 2):
@@ -104,7 +107,8 @@ extension ControlCommand {
                 console.err("sisyncctl: user login reads the password from standard input\n")
                 return 64
             }
-            let outcome = try store().login(words[1], password: password, now: now)
+            let lock = try takeRunLock(args, command: "user login", wait: waitSeconds(args))
+            let outcome = try withExtendedLifetime(lock) { try store().login(words[1], password: password, now: now) }
             if outcome == .accepted {
                 console.out("accepted\n")
                 return 0

@@ -129,7 +129,8 @@ public struct ControlCommand {
         let sub = words.count > 1 ? words[1] : ""
         switch words.first ?? "" {
         case "run": return sub == "revert"
-        case "user": return !["list", "show", ""].contains(sub)
+        // passwd and login read standard input first, and take the lock after it.
+        case "user": return !["list", "show", "passwd", "login", ""].contains(sub)
         case "access": return !["list", "instructions", ""].contains(sub)
         case "form": return !["list", ""].contains(sub)
         case "role": return !["list", "show", ""].contains(sub)
@@ -139,7 +140,7 @@ public struct ControlCommand {
 
     /// Waits for a run in progress (the daemon's, another administrator's), saying whom it
     /// waits for, and holds the run lock while this command writes.
-    private func takeRunLock(_ args: Arguments, command: String, wait: Double) throws -> RunLock? {
+    func takeRunLock(_ args: Arguments, command: String, wait: Double) throws -> RunLock? {
         let path = try args.value("db") ?? rulesConfiguration(args).database
         var waited = false
         let lock = try RunLock.acquire(databasePath: path, holder: "sisyncctl \(command) pid \(getpid()) by \(actor)", wait: wait, waiting: { holder in
@@ -149,6 +150,9 @@ public struct ControlCommand {
         if waited { console.err("sisyncctl: the run finished; going ahead\n") }
         return lock
     }
+
+    /// `--wait` as seconds (parsed and checked before any command runs).
+    func waitSeconds(_ args: Arguments) -> Double { args.value("wait").flatMap(ConfigDuration.init(parsing:))?.seconds ?? 60 }
 
     private func dispatch(_ args: Arguments, _ words: [String], wait: Double) throws -> Int32 {
         do {
@@ -257,6 +261,7 @@ public struct ControlCommand {
         let c = try configuration(args)
         let store = try RosterStore(path: c.database, mustExist: true)
         let summary = try store.revert(run: id, actor: actor, roles: c.roleSettings(on: Date()), now: Date())
+        SyncRun.writeMetrics(summary, store: store, configuration: c, log: log)
         log.log(LogEvent(.runFinished, .notice, "run \(summary.runID ?? 0) by \(actor) reverted run \(id)",
                          fields: [("SISYNC_RUN_ID", String(summary.runID ?? 0))]))
         emit(args, json: { RunReport.json(summary, plan: nil) }, text: { "reverted run \(id): " + RunReport.text(summary, plan: nil, showPlan: false) })

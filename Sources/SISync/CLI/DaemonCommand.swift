@@ -63,7 +63,7 @@ public struct DaemonCommand {
             options.takesDaemonLock = true
             signals.onStop { stop.stop() }
             let result = SyncRun(configuration: configuration, options: options, log: log, stop: stop).performWithStore(waiting: { holder in
-                log.log(LogEvent(.runStarted, .notice, "waiting for \(holder) to finish before this run (up to \(ConfigDuration(seconds: options.wait)))"))
+                log.log(LogEvent(.runWaiting, .notice, "waiting for \(holder) to finish before this run (up to \(ConfigDuration(seconds: options.wait)))"))
             })
             if options.dryRun {
                 console.out(RunReport.text(result.summary, plan: result.plan, showPlan: true))
@@ -197,25 +197,19 @@ final class Scheduler: @unchecked Sendable {
         return line + "; next \(clock.string(from: next))"
     }
 
-    /// One run under the run lock. An administrator's write (`sisyncctl user import`,
-    /// `run revert` ...) holds it only briefly, so the daemon waits for it, however long,
-    /// petting the watchdog; nil when a stop arrives while waiting.
+    /// One run. The run lock is taken after the fetch (SyncRun) and waited for however
+    /// long an administrator's write holds it, petting the watchdog; a stop while waiting
+    /// ends the wait. A run that cannot take the lock (its file unusable) fails and is
+    /// retried next cycle: the daemon never writes without it.
     private func cycle() -> SyncRun.Result? {
         let options = SyncRun.Options()
-        let runLock: RunLock?
-        do {
-            runLock = try RunLock.acquire(databasePath: configuration.database, holder: options.lockHolder, wait: .infinity, waiting: { [self] holder in
-                log.log(LogEvent(.runStarted, .notice, "waiting for \(holder) to finish before the next run"))
+        let result = SyncRun(configuration: configuration, options: options, log: log, stop: stop).run(store: store!, takeRunLock: { [self] in
+            try RunLock.acquire(databasePath: configuration.database, holder: options.lockHolder, wait: .infinity, waiting: { [self] holder in
+                log.log(LogEvent(.runWaiting, .notice, "waiting for \(holder) to finish before the next run"))
                 notifier.status("waiting for \(holder) to finish")
             }, giveUp: { [self] in stop.isStopping })
-        } catch {
-            if stop.isStopping { return nil }
-            log.log(LogEvent(.runFailed, .error, "cannot take the run lock: \(error)"))
-            runLock = nil
-        }
-        return withExtendedLifetime(runLock) {
-            SyncRun(configuration: configuration, options: options, log: log, stop: stop).run(store: store!, lock: runLock)
-        }
+        })
+        return stop.isStopping && result.summary.runID == nil ? nil : result
     }
 
     private func reload() {

@@ -70,7 +70,7 @@ public struct JSONExportReader {
             s.path = here
             guard case .objectStart = try s.next() else { throw s.error("each element of `\(kind.rawValue)` must be an object") }
             var raw = [ArraySlice<UInt8>?](repeating: nil, count: columns.count)
-            var typeProblem: String?
+            var typeProblem: (column: String?, message: String)?
             var firstMember = true
             while let field = try s.nextKey(first: firstMember) {
                 firstMember = false
@@ -95,40 +95,37 @@ public struct JSONExportReader {
                         case .string(let v), .number(let v):
                             // Lists are kept `;`-separated, so a `;` inside one value would split it.
                             if v.contains(UInt8(ascii: ";")) {
-                                typeProblem = typeProblem ?? "a value of `\(field)` holds `;`, which separates list values; give each value as its own array element"
+                                typeProblem = typeProblem ?? (field, "a value holds `;`, which separates list values; give each value as its own array element")
                             }
                             if !items.isEmpty { items.append(UInt8(ascii: ";")) }
                             items.append(contentsOf: v)
                         case let other:
                             try s.skip(after: other)
-                            typeProblem = typeProblem ?? "`\(field)` must be an array of strings"
+                            typeProblem = typeProblem ?? (field, "`\(field)` must be an array of strings")
                         }
                     }
                     raw[c] = items[...]
                 case .objectStart:
                     try s.skip(after: token)
-                    typeProblem = typeProblem ?? "`\(field)` must be a string, not an object"
+                    typeProblem = typeProblem ?? (field, "`\(field)` must be a string, not an object")
                 }
             }
             s.path = here
-            if let typeProblem {
-                rows.noteRowRead()
-                rows.reportProblem(RowProblem(file: name, location: here, column: nil, id: nil, message: typeProblem), key: nil, line: index)
-            } else {
-                // One buffer holding the row's values, as the CSV reader hands them over.
-                var buffer: [UInt8] = []
-                var ranges = [Range<Int>?](repeating: nil, count: columns.count)
-                for c in 0..<columns.count {
-                    guard let v = raw[c] else { continue }
-                    let start = buffer.count
-                    buffer.append(contentsOf: v)
-                    ranges[c] = start..<buffer.count
-                }
-                try buffer.withUnsafeBufferPointer { b in
-                    try rules.apply(buffer: b, ranges: ranges, location: here, line: index, into: &rows) { id, first in
-                        let key = kind.keyColumns.count == 1 ? "." + kind.keyColumns[0] : ""
-                        return .duplicateJSONID(file: name, path: here + key, id: id, firstPath: "\(kind.rawValue)[\(first)]" + key, columns: kind.keyColumns)
-                    }
+            // One buffer holding the row's values, as the CSV reader hands them over. A row
+            // with a value of the wrong type goes through the rules too, already marked bad,
+            // so that its id is read and its record protected (R2).
+            var buffer: [UInt8] = []
+            var ranges = [Range<Int>?](repeating: nil, count: columns.count)
+            for c in 0..<columns.count {
+                guard let v = raw[c] else { continue }
+                let start = buffer.count
+                buffer.append(contentsOf: v)
+                ranges[c] = start..<buffer.count
+            }
+            try buffer.withUnsafeBufferPointer { b in
+                try rules.apply(buffer: b, ranges: ranges, location: here, line: index, into: &rows, known: typeProblem) { id, first in
+                    let key = kind.keyColumns.count == 1 ? "." + kind.keyColumns[0] : ""
+                    return .duplicateJSONID(file: name, path: here + key, id: id, firstPath: "\(kind.rawValue)[\(first)]" + key, columns: kind.keyColumns)
                 }
             }
             index += 1

@@ -36,11 +36,14 @@ struct RowRules {
     }
 
     /// Applies the rules to one row. `ranges[i]` locates the value of `kind.allColumns[i]`
-    /// in `buffer`, nil when the column is absent. Throws only for a duplicate id (R2).
+    /// in `buffer`, nil when the column is absent. `known` is a problem the reader already
+    /// found (a JSON value of the wrong type): the row is skipped, but its id is still read
+    /// so that its record is protected (R2). Throws only for a duplicate id (R2).
     mutating func apply(buffer: UnsafeBufferPointer<UInt8>, ranges: [Range<Int>?], location: String, line: Int,
-                        into rows: inout EntityRows, duplicate: (String, String) -> ExportError) throws {
+                        into rows: inout EntityRows, known: (column: String?, message: String)? = nil,
+                        duplicate: (String, String) -> ExportError) throws {
         rows.noteRowRead()
-        var problem: (column: String?, message: String)?
+        var problem: (column: String?, message: String)? = known
         for c in 0..<columns.count {
             inScratch[c] = false
             guard let r = ranges[c] else { trimmed[c] = 0..<0; continue }

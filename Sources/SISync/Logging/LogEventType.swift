@@ -3,6 +3,8 @@
 public enum LogEventType: String, Sendable, CaseIterable {
     /// A run started.
     case runStarted = "f0eafb7ea0bcef067662b55ae0806d57"
+    /// A run waits for the run lock: another run or an administrator's write is applying.
+    case runWaiting = "c74532ae9ae04f68bd65d473466be17d"
     /// A run starts writing its changes (one transaction).
     case runApplying = "57e978e488cebc709497385b73697d93"
     /// A run finished (applied or unchanged).
@@ -58,6 +60,7 @@ public enum LogEventType: String, Sendable, CaseIterable {
     public var name: String {
         switch self {
         case .runStarted: return "run_started"
+        case .runWaiting: return "run_waiting"
         case .runApplying: return "run_applying"
         case .runFinished: return "run_finished"
         case .runFailed: return "run_failed"
@@ -88,6 +91,7 @@ public enum LogEventType: String, Sendable, CaseIterable {
     public var summary: String {
         switch self {
         case .runStarted: return "a run started"
+        case .runWaiting: return "a run waits for the run lock (another run or an administrator's write is applying)"
         case .runApplying: return "a run starts writing its changes in one transaction"
         case .runFinished: return "a run finished (applied or unchanged)"
         case .runFailed: return "a run failed (fetch, parse, validation, database)"

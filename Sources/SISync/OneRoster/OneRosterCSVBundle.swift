@@ -29,7 +29,7 @@ public struct OneRosterCSVBundle {
 
     /// Reads one file; skipped rows count against `max_invalid_rows` for that file (R2).
     private func table(_ f: (path: String, name: String), roster: inout OneRosterRoster, required: [String],
-                       prepare: (OneRosterTable) -> (OneRosterTable.Row, inout OneRosterRoster) throws -> String?) throws {
+                       prepare: (OneRosterTable) -> (OneRosterTable.Row, inout OneRosterRoster) throws -> OneRosterSkip?) throws {
         var rows = 0
         var skipped = 0
         var local = roster
@@ -42,7 +42,7 @@ public struct OneRosterCSVBundle {
                 rows += 1
                 if let problem = try handle(row, &local) {
                     skipped += 1
-                    local.problems.append(RowProblem(file: f.name, location: String(row.line), column: nil, id: nil, message: problem))
+                    local.problems.append(RowProblem(file: f.name, location: String(row.line), column: problem.column, id: problem.id, message: problem.message))
                 }
             }
         }, badRow: { row, message in
@@ -109,7 +109,8 @@ public struct OneRosterCSVBundle {
             let agents = t.column("agentSourcedIds"), grades = t.column("grades")
             return { row, roster in
                 let userID = row.value(id)
-                guard !userID.isEmpty else { return "empty sourcedId (row skipped)" }
+                guard !userID.isEmpty else { return "empty sourcedId" }
+                guard !userID.utf8.contains(where: RowRules.isControl) else { return OneRosterSkip(column: "sourcedId", message: "the id holds a control character") }
                 if let first = firstLine[userID] {
                     throw ExportError.duplicateID(file: f.name, line: row.line, id: userID, firstLine: first, columns: ["sourcedId"])
                 }
@@ -117,9 +118,9 @@ public struct OneRosterCSVBundle {
                 var u = OneRosterRoster.User(id: userID)
                 u.location = "\(f.name):\(row.line)"
                 u.line = row.line
-                func skip(_ column: String, _ message: String) -> String {
+                func skip(_ column: String, _ message: String) -> OneRosterSkip {
                     roster.protectedUserIDs.insert(userID)
-                    return "column \(column): \(message) (user \(userID) left unchanged)"
+                    return OneRosterSkip(column: column, message: message, id: userID)
                 }
                 guard let deleted = OneRosterRoster.isDeleted(status: row.value(status)) else {
                     return skip("status", "unknown status `\(row.value(status))` (expected active or tobedeleted)")
@@ -212,3 +213,21 @@ public struct OneRosterCSVBundle {
 }
 
 import Foundation
+
+/// Why a OneRoster row was skipped (R2): the message, and for a user row the column and the
+/// user's id, so the report can say whether the user's records were left unchanged or never
+/// added. Written as a string where there is no id (`return "empty sourcedId"`).
+struct OneRosterSkip: ExpressibleByStringInterpolation {
+    var column: String?
+    var message: String
+    var id: String?
+
+    init(column: String? = nil, message: String, id: String? = nil) {
+        self.column = column
+        self.message = message
+        self.id = id
+    }
+
+    init(stringLiteral value: String) { self.init(message: value) }
+    init(stringInterpolation: DefaultStringInterpolation) { self.init(message: String(stringInterpolation: stringInterpolation)) }
+}

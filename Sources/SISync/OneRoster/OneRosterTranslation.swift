@@ -77,6 +77,12 @@ public struct OneRosterTranslation {
         }
         var guardians: [(user: OneRosterRoster.User, relationship: String)] = []
         for u in roster.users {
+            // An id holding a control character is no usable id (R2), and a unit separator
+            // would split the relationship keys it becomes part of.
+            if u.id.utf8.contains(where: RowRules.isControl) {
+                problems.append(RowProblem(file: source, location: String(u.line), column: "sourcedId", id: nil, message: "the id holds a control character"))
+                continue
+            }
             let staff = staffRole(u), guardian = guardianRole(u), student = isStudent(u)
             if staff == nil && guardian == nil && !student {
                 let names = u.roles.map(\.name)
@@ -145,6 +151,10 @@ public struct OneRosterTranslation {
             for (i, g) in guardians.enumerated() { guardianIndex[g.user.id] = i }
             for g in guardians where !roster.protectedUserIDs.contains(g.user.id) {
                 for agent in g.user.agents {
+                    if agent.utf8.contains(where: RowRules.isControl) {
+                        roster.notices.add("agentSourcedIds holding a control character", g.user.id)
+                        continue
+                    }
                     if let i = byID[agent] {
                         let s = roster.users[i]
                         if isStudent(s) {

@@ -79,7 +79,7 @@ enum RoleRules {
           AND lower(r.relationship) IN (SELECT value FROM json_each(?2))
         """,
         // Admissions Evaluator: linked to an active staff member named by an active applicant.
-        // The named staff are collected once (the `;` list read as a JSON array), then joined.
+        // The named staff are collected once (the `;` list split in SQL), then joined.
         listItems("a.evaluator_staff_ids", rows: "FROM applicants a WHERE a.active = 1 AND lower(a.status) <> 'copied' AND a.evaluator_staff_ids <> ''") + """
 
         INSERT OR IGNORE INTO temp.evaluator_staff

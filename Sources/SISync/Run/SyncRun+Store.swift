@@ -24,10 +24,13 @@ extension SyncRun {
             }
             let daemonLock = options.takesDaemonLock ? try DaemonLock(databasePath: path) : nil
             let stop = self.stop
-            let runLock = try RunLock.acquire(databasePath: path, holder: options.lockHolder, wait: options.wait,
-                                              waiting: waiting, giveUp: { stop?.isStopping ?? false })
             let store = try RosterStore(path: path)
-            return withExtendedLifetime((daemonLock, runLock)) { run(store: store, lock: runLock) }
+            return withExtendedLifetime(daemonLock) {
+                run(store: store, takeRunLock: {
+                    try RunLock.acquire(databasePath: path, holder: options.lockHolder, wait: options.wait,
+                                        waiting: waiting, giveUp: { stop?.isStopping ?? false })
+                })
+            }
         } catch {
             var summary = RunSummary(runID: nil, startedAt: Timestamp.format(clock()), outcome: .failed,
                                      dryRun: options.dryRun, actor: options.actor, trigger: options.trigger)

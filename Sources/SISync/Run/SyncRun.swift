@@ -44,12 +44,32 @@ public struct SyncRun {
         public var plan: Plan?
     }
 
-    /// Runs the cycle against an open store. The caller holds the run lock (`lock`, which
-    /// learns the run id for those who wait) and, for a daemon, the daemon lock.
-    public func run(store: RosterStore, lock: RunLock? = nil) -> Result {
+    /// Runs the cycle against an open store (a daemon holds the daemon lock). The export
+    /// is fetched first, holding nothing: a slow SIS never keeps administrators waiting.
+    /// Then `takeRunLock` is called, and the run lock it returns is held from the moment the
+    /// run is recorded until it commits (SPEC Appendix D); it learns the run id for those
+    /// who wait. A run that cannot have the lock ends unrecorded, with the lock's error.
+    public func run(store: RosterStore, takeRunLock: () throws -> RunLock? = { nil }) -> Result {
         let started = clock()
         var summary = RunSummary(runID: nil, startedAt: Timestamp.format(started), outcome: .running,
                                  dryRun: options.dryRun, actor: options.actor, trigger: options.trigger)
+        var phase = PhaseClock()
+        let fetched: Swift.Result<(FetchedExport, OneRosterTranslation?), Error>
+        do { fetched = .success(try fetch(store: store, started: started)) } catch { fetched = .failure(error) }
+        summary.timings.append(("fetch", phase.lap()))
+        defer { if case .success(let f) = fetched { f.0.removeTemporaryFiles() } }
+        var lock: RunLock?
+        if !options.dryRun {
+            do { lock = try takeRunLock() } catch {
+                summary.outcome = .failed
+                summary.failure = Self.classify(error)
+                summary.error = Self.describe(error)
+                summary.finishedAt = Timestamp.format(clock())
+                log.log(LogEvent(.runFailed, .error, "cannot start the run: \(summary.error!)"))
+                return Result(summary: summary, plan: nil)
+            }
+        }
+        defer { lock?.release() }
         if !options.dryRun {
             do {
                 try store.closeInterruptedRuns(now: started)
@@ -67,7 +87,8 @@ public struct SyncRun {
         log.log(LogEvent(.runStarted, .info, "run \(summary.runID.map(String.init) ?? "(dry run)") started (\(options.trigger))", fields: runField))
         var plan: Plan?
         do {
-            plan = try execute(store: store, summary: &summary, started: started)
+            let (export, oneRoster) = try fetched.get()
+            plan = try execute(store: store, fetched: export, oneRoster: oneRoster, summary: &summary, started: started, phase: &phase)
         } catch {
             summary.outcome = .failed
             summary.failure = Self.classify(error)
@@ -85,14 +106,14 @@ public struct SyncRun {
         if summary.outcome == .applied || summary.outcome == .unchanged {
             log.log(LogEvent(.runFinished, .notice, "run \(summary.runID.map(String.init) ?? "(dry run)") \(summary.outcome.rawValue): \(Self.countsLine(summary)) in \(Self.timingLine(summary.timings))", fields: runField))
         }
-        if !options.dryRun { writeMetrics(summary, store: store) }
+        if !options.dryRun { Self.writeMetrics(summary, store: store, configuration: configuration, log: log) }
         return Result(summary: summary, plan: plan)
     }
 
     /// SPEC 5: `metrics_file` is written after every run, whoever runs it (the daemon,
-    /// `sisyncd --once` from a timer, `sisyncctl sync`). A failure to write it is a warning,
-    /// never a failed run.
-    func writeMetrics(_ summary: RunSummary, store: RosterStore) {
+    /// `sisyncd --once` from a timer, `sisyncctl sync`, `run revert`). A failure to write it
+    /// is a warning, never a failed run.
+    static func writeMetrics(_ summary: RunSummary, store: RosterStore, configuration: Configuration, log: EventLog) {
         guard let path = configuration.metricsFile else { return }
         do {
             try MetricsFile.write(MetricsFile.text(last: summary, totals: store.metricsTotals()), to: path)
@@ -102,15 +123,17 @@ public struct SyncRun {
         }
     }
 
-    private func execute(store: RosterStore, summary: inout RunSummary, started: Date) throws -> Plan {
-        var phase = PhaseClock()
+    /// Downloads (or reads) the export; only reads the database (validators for R3).
+    private func fetch(store: RosterStore, started: Date) throws -> (FetchedExport, OneRosterTranslation?) {
         var fetcher = ExportFetcher(configuration: configuration, stop: stop, log: log)
         let oneRoster = oneRosterTranslation(store: store, started: started)
         if let oneRoster { fetcher.translationBasis = "school_year \(oneRoster.schoolYear) day \(oneRoster.today)" }
         if !options.force { fetcher.validators = try conditionalValidators(fetcher, store: store) }
-        let fetched = try fetcher.fetch()
-        summary.timings.append(("fetch", phase.lap()))
-        defer { fetched.removeTemporaryFiles() }
+        return (try fetcher.fetch(), oneRoster)
+    }
+
+    private func execute(store: RosterStore, fetched: FetchedExport, oneRoster: OneRosterTranslation?, summary: inout RunSummary,
+                         started: Date, phase: inout PhaseClock) throws -> Plan {
         summary.contentHash = fetched.contentHash
         let planner = Planner(deactivateAfter: configuration.deactivateAfter.seconds, now: started)
         var plan: Plan
@@ -274,6 +297,14 @@ public struct SyncRun {
             if let kind = p.entity, let key = p.recordKey {
                 if states[kind] == nil { states[kind] = try store.state(for: kind) }
                 p.inMirror = try states[kind]!.record(forKey: key) != nil
+            } else if p.entity == nil, let id = p.id, configuration.format == .oneRosterCSV || configuration.format == .oneRosterREST {
+                // A OneRoster user is a staff member, a student or a household.
+                var found = false
+                for kind in [EntityKind.staff, .students, .households] where configuration.entities.contains(kind) && !found {
+                    if states[kind] == nil { states[kind] = try store.state(for: kind) }
+                    found = try states[kind]!.record(forKey: id) != nil
+                }
+                p.inMirror = found
             }
             summary.problems.append(p.description)
             log.log(LogEvent(.rowSkipped, .warning, "skipped row: \(p)", fields: runField))
@@ -308,20 +339,23 @@ public struct SyncRun {
         let total = plan.entities.reduce(0) { $0 + $1.additions.count + $1.updates.count }
         let detailed: LogPriority = total > 100 ? .debug : .info
         // R8: every changed field, with its old and new value. Staff are the people
-        // administrators ask about (`journalctl SISYNC_STAFF_ID=...`); other entities'
-        // updates follow the same bound: info for a small run, debug past 100 records.
+        // administrators ask about (`journalctl SISYNC_STAFF_ID=...`): their updates stay at
+        // info up to 1,000 staff records (a run that changes more is a re-import, summarised
+        // below); other entities' updates follow the per-record bound: debug past 100 records.
+        let staffDetail: LogPriority = (plan.plan(for: .staff)?.updatedCount ?? 0) > 1000 ? .debug : .info
         for p in plan.entities {
             for u in p.updates {
                 for f in u.fields {
                     let values = "`\(Self.clip(f.old))` → `\(Self.clip(f.new))`"
                     if p.kind == .staff {
-                        log.log(LogEvent(.staffUpdated, detailed, "staff \(u.key) \(f.name) changed: \(values)",
-                                         fields: runField + [("SISYNC_STAFF_ID", u.key), ("SISYNC_FIELD", f.name), ("SISYNC_OLD_VALUE", f.old), ("SISYNC_NEW_VALUE", f.new)]))
+                        log.log(LogEvent(.staffUpdated, staffDetail, "staff \(u.key) \(f.name) changed: \(values)",
+                                         fields: runField + [("SISYNC_STAFF_ID", u.key), ("SISYNC_FIELD", f.name),
+                                                             ("SISYNC_OLD_VALUE", Self.bounded(f.old)), ("SISYNC_NEW_VALUE", Self.bounded(f.new))]))
                     } else {
                         let id = RecordKey.display(u.key)
                         log.log(LogEvent(.recordUpdated, detailed, "\(p.kind.rawValue) \(id) \(f.name) changed: \(values)",
                                          fields: runField + [("SISYNC_ENTITY", p.kind.rawValue), ("SISYNC_RECORD_ID", id), ("SISYNC_FIELD", f.name),
-                                                             ("SISYNC_OLD_VALUE", f.old), ("SISYNC_NEW_VALUE", f.new)]))
+                                                             ("SISYNC_OLD_VALUE", Self.bounded(f.old)), ("SISYNC_NEW_VALUE", Self.bounded(f.new))]))
                     }
                 }
             }
@@ -365,11 +399,29 @@ public struct SyncRun {
         return parts.joined(separator: "; ")
     }
 
-    /// A value as a log line shows it: one line, at most 200 characters (the journal
-    /// fields carry the whole value).
+    /// A value as a log line shows it: one line, control characters escaped (`\r`,
+    /// `\u{1B}`), at most 200 characters (the journal fields carry more).
     static func clip(_ value: String) -> String {
-        let line = value.replacingOccurrences(of: "\r", with: "\\r").replacingOccurrences(of: "\n", with: "\\n")
+        var line = ""
+        for u in value.unicodeScalars {
+            switch u {
+            case "\r": line += "\\r"
+            case "\n": line += "\\n"
+            case "\t": line += "\\t"
+            case _ where u.value < 0x20 || u.value == 0x7F: line += "\\u{\(String(u.value, radix: 16, uppercase: true))}"
+            default: line.unicodeScalars.append(u)
+            }
+        }
         return line.count > 200 ? String(line.prefix(197)) + "..." : line
+    }
+
+    /// A value as a journal field carries it: whole up to 4 KiB, so that one entry stays
+    /// well inside a journal datagram.
+    static func bounded(_ value: String) -> String {
+        guard value.utf8.count > 4096 else { return value }
+        var end = value.utf8.index(value.utf8.startIndex, offsetBy: 4093)
+        while end.samePosition(in: value.unicodeScalars) == nil { end = value.utf8.index(before: end) }
+        return String(value[..<end]) + "..."
     }
 
     static func classify(_ error: Error) -> FailureClass {

@@ -27,6 +27,22 @@ final class LockFile {
         }
         self.fd = fd
         self.writable = writable
+        if writable { Self.shareWithTheDirectoryOwner(fd: fd, path: path) }
+    }
+
+    /// Root's `sisyncctl` may be the first to create a lock file in the service's state
+    /// directory. The file then goes to the directory's owner (the service user) with mode
+    /// 0644 whatever the umask, so the daemon can still open it to say who it is, as SQLite
+    /// does for its `-wal` file.
+    private static func shareWithTheDirectoryOwner(fd: Int32, path: String) {
+        var file = stat()
+        guard fstat(fd, &file) == 0, file.st_uid == geteuid() else { return }
+        _ = fchmod(fd, 0o644)
+        guard geteuid() == 0 else { return }
+        var directory = stat()
+        let parent = (path as NSString).deletingLastPathComponent
+        guard stat(parent.isEmpty ? "." : parent, &directory) == 0, directory.st_uid != 0 else { return }
+        _ = fchown(fd, directory.st_uid, directory.st_gid)
     }
 
     /// Takes the lock if nobody holds it; never waits.

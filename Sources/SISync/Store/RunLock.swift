@@ -30,9 +30,13 @@ public final class RunLock {
         let started = Date()
         var told = false
         var lastHolder = "unknown"
+        var polls = 0
         while !file.tryLock() {
             lastHolder = file.holder()
-            if !told { waiting(lastHolder); told = true }
+            polls += 1
+            // The holder writes who it is just after it takes the lock: give it a moment
+            // before saying "unknown".
+            if !told && (lastHolder != "unknown" || polls > 20) { waiting(lastHolder); told = true }
             if giveUp() { throw .interrupted }
             if Date().timeIntervalSince(started) >= wait {
                 throw .runInProgress(path: databasePath, holder: lastHolder, waited: wait)
