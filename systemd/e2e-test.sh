@@ -25,13 +25,15 @@ command -v debootstrap >/dev/null || skip "debootstrap is missing (apt-get insta
 command -v python3 >/dev/null || skip "python3 is missing (serves the demo export)"
 [ -x .build/release/sisyncd ] || skip "no release build (make build)"
 
-if [ ! -e "$ROOTFS/.complete" ]; then
+# The run-time libraries sisyncd links (what the Debian package will depend on). The cached
+# root is made again when this list changes.
+PACKAGES=systemd,systemd-sysv,dbus,procps,ca-certificates,libcurl4,libsqlite3-0,libpq5,tzdata,libstdc++6
+if [ "$(cat "$ROOTFS/.complete" 2>/dev/null)" != "$PACKAGES" ]; then
   echo "test-systemd: creating the Debian 12 root filesystem in $ROOTFS (once, about a minute)"
   rm -rf "$ROOTFS" && mkdir -p "$ROOTFS"
-  timeout 900 debootstrap --variant=minbase \
-    --include=systemd,systemd-sysv,dbus,procps,ca-certificates,libcurl4,libsqlite3-0,tzdata,libstdc++6 \
+  timeout 900 debootstrap --variant=minbase --include="$PACKAGES" \
     bookworm "$ROOTFS" >"$CACHE/debootstrap.log" 2>&1 || skip "debootstrap failed (no network?); see $CACHE/debootstrap.log"
-  touch "$ROOTFS/.complete"
+  echo "$PACKAGES" > "$ROOTFS/.complete"
 fi
 
 WORK=$(mktemp -d /tmp/sisync-e2e.XXXXXX)
@@ -169,7 +171,16 @@ for _ in $(seq 200); do
   if [ "$new" != "$old" ] && [ "$new" != 0 ] && [ "$(inside systemctl is-active sisync)" = active ]; then restarted=$new; break; fi
   sleep 0.1
 done
-if [ -n "$restarted" ] && inside journalctl -u sisync --no-pager | grep -qi "watchdog timeout"; then
+# journald may store systemd's "Watchdog timeout" entry a moment after the restart.
+seen_timeout=""
+if [ -n "$restarted" ]; then
+  for _ in $(seq 50); do
+    inside journalctl --sync >/dev/null 2>&1
+    if inside journalctl -u sisync --no-pager | grep -qi "watchdog timeout"; then seen_timeout=1; break; fi
+    sleep 0.1
+  done
+fi
+if [ -n "$restarted" ] && [ -n "$seen_timeout" ]; then
   pass "SIGSTOP: the watchdog killed pid $old and systemd restarted sisyncd as pid $restarted"
 else
   fail "the watchdog did not restart the frozen daemon (MainPID $old -> ${new:-?}): $(inside journalctl -u sisync -n 10 --no-pager)"
