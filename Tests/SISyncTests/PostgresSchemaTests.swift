@@ -1,0 +1,78 @@
+import XCTest
+@testable import SISync
+
+/// The PostgreSQL schema (issue 14) against a real server: the same tables and columns as
+/// the SQLite schema of the same version, created in one transaction inside its own schema,
+/// idempotent, refusing a newer version, and saying what to GRANT when it may not create.
+final class PostgresSchemaTests: XCTestCase {
+    private func connect() throws -> PostgresConnection {
+        try PostgresConnection(uri: TestPostgresServer.shared().uri(), password: TestPostgresServer.password, applicationName: "sisync-tests")
+    }
+
+    private func uniqueSchema() -> String { "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12) }
+
+    func testSameTablesAndColumnsAsTheSQLiteSchema() throws {
+        let w = Workspace()
+        try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)
+        let sqlite = try RosterStore(path: w.database)
+        XCTAssertEqual(try sqlite.database.userVersion, Int32(PostgresSchema.version), "bump PostgresSchema with the SQLite schema")
+        var expected: Set<String> = []
+        var tables: [String] = []
+        try sqlite.database.prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name").forEachRow { tables.append($0.text(0)) }
+        for t in tables {
+            try sqlite.database.prepare("SELECT name FROM pragma_table_info('\(t)')").forEachRow { expected.insert("\(t).\($0.text(0))") }
+        }
+        let c = try connect()
+        let schema = uniqueSchema()
+        XCTAssertEqual(try PostgresSchema.prepare(c, schema: schema), 0)
+        let found = Set(try c.execute("SELECT table_name || '.' || column_name FROM information_schema.columns WHERE table_schema = $1", [schema])
+            .rows.compactMap { $0[0] }).subtracting(["schema_version.id", "schema_version.version"])
+        XCTAssertEqual(found.subtracting(expected).sorted(), [], "columns only PostgreSQL has")
+        XCTAssertEqual(expected.subtracting(found).sorted(), [], "columns only SQLite has")
+        // The types that differ are PostgreSQL's own.
+        let types = try c.execute("SELECT table_name || '.' || column_name, data_type FROM information_schema.columns WHERE table_schema = $1 AND column_name IN ('active', 'started_at', 'until', 'fingerprint')", [schema]).rows
+        let byColumn = Dictionary(types.map { ($0[0]!, $0[1]!) }, uniquingKeysWith: { a, _ in a })
+        XCTAssertEqual(byColumn["staff.active"], "boolean")
+        XCTAssertEqual(byColumn["runs.started_at"], "timestamp with time zone")
+        XCTAssertEqual(byColumn["links.until"], "date")
+        XCTAssertEqual(byColumn["staff.fingerprint"], "bigint")
+    }
+
+    func testPrepareIsIdempotentAndRefusesANewerVersion() throws {
+        let c = try connect()
+        let schema = uniqueSchema()
+        XCTAssertEqual(try PostgresSchema.prepare(c, schema: schema), 0)
+        XCTAssertEqual(try PostgresSchema.prepare(c, schema: schema), PostgresSchema.version)
+        // Usernames are unique regardless of case, as in SQLite (COLLATE NOCASE).
+        try c.execute("INSERT INTO \(schema).users (username, email, created_at) VALUES ('Ann', 'ann@d.org', now())")
+        XCTAssertThrowsError(try c.execute("INSERT INTO \(schema).users (username, email, created_at) VALUES ('ann', 'other@d.org', now())")) { e in
+            guard case .query(_, "23505", _, _, _)? = e as? PostgresError else { return XCTFail("\(e)") }
+        }
+        try c.execute("UPDATE \(schema).schema_version SET version = 99")
+        XCTAssertThrowsError(try PostgresSchema.prepare(c, schema: schema)) { e in
+            XCTAssertTrue("\(e)".contains("version 99, newer than this sisync understands"), "\(e)")
+        }
+        XCTAssertThrowsError(try PostgresSchema.prepare(c, schema: "Bad-Name; DROP")) { e in
+            XCTAssertTrue("\(e)".contains("invalid schema name"), "\(e)")
+        }
+        XCTAssertTrue(PostgresSchema.isValidName("sisync") && PostgresSchema.isValidName("district_42") && !PostgresSchema.isValidName("1abc"))
+    }
+
+    /// A role without CREATE on the database gets nothing half made and a message that says
+    /// what to grant (exit 73 material).
+    func testARoleThatMayNotCreateGetsNothingAndAGrantHint() throws {
+        let admin = try connect()
+        let role = "r_" + uniqueSchema()
+        try admin.execute("CREATE ROLE \(role) LOGIN PASSWORD 'pw-\(role)'")
+        try admin.execute("REVOKE CREATE ON DATABASE postgres FROM PUBLIC")
+        let server = try TestPostgresServer.shared()
+        let limited = try PostgresConnection(uri: "postgresql://\(role)@127.0.0.1:\(server.port)/postgres", password: "pw-\(role)", applicationName: "t")
+        let schema = uniqueSchema()
+        XCTAssertThrowsError(try PostgresSchema.prepare(limited, schema: schema)) { e in
+            guard case .query(_, "42501", _, _, _)? = e as? PostgresError else { return XCTFail("\(e)") }
+            XCTAssertTrue("\(e)".contains("GRANT CREATE"), "\(e)")
+            XCTAssertFalse("\(e)".contains("pw-"), "\(e)")
+        }
+        XCTAssertEqual(try admin.execute("SELECT count(*) FROM information_schema.schemata WHERE schema_name = $1", [schema]).value(0, 0), "0")
+    }
+}
