@@ -7,7 +7,7 @@ DEB_PACKAGES = libcurl4-openssl-dev libssl-dev libsqlite3-dev zlib1g-dev libcryp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEMD_DIR ?= /etc/systemd/system
 
-.PHONY: all deps build run test unit-check test-systemd install bench clean
+.PHONY: all deps build run test unit-check test-systemd install bench clean fuzz
 
 all: build
 
@@ -53,6 +53,16 @@ test-systemd: build
 	fi
 	@rc=0; $(SUDO) systemd/e2e-test.sh || rc=$$?; \
 	if [ $$rc = 77 ]; then echo "make test-systemd: skipped on this machine (reason above)"; exit 0; fi; exit $$rc
+
+# Coverage-guided fuzzing (libFuzzer, address sanitizer) of the readers: Fuzz/README.md.
+# Builds in .build-fuzz apart from the product; runs each harness FUZZ_SECONDS (default 20)
+# and fails on any finding (inputs saved in .build-fuzz/findings/NAME/).
+fuzz: deps
+	@if ! dpkg-query -W -f='$${Status}' libstdc++-12-dev 2>/dev/null | grep -q "install ok installed"; then \
+	  echo "make fuzz: installing libstdc++-12-dev (libFuzzer is C++)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libstdc++-12-dev; \
+	fi
+	SWIFT="$(SWIFT)" FUZZ_SECONDS="$(FUZZ_SECONDS)" bash Fuzz/fuzz.sh
 
 bench: deps
 	$(SWIFT) run -c release sisync-bench

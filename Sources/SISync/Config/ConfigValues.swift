@@ -5,6 +5,10 @@ public struct ConfigDuration: Sendable, Equatable, CustomStringConvertible {
     public let seconds: Double
     public init(seconds: Double) { self.seconds = seconds }
 
+    /// The longest duration a configuration may give (10 years): longer is a typo, and
+    /// would overflow the timers and curl's millisecond timeouts.
+    public static let maximum = ConfigDuration(seconds: 87_600 * 3600)
+
     public init?(parsing text: String) {
         let t = text.trimmingCharacters(in: .whitespaces).lowercased()
         guard let unit = t.last, let number = Double(t.dropLast()), number >= 0, number.isFinite else { return nil }
@@ -14,9 +18,12 @@ public struct ConfigDuration: Sendable, Equatable, CustomStringConvertible {
         case "h": seconds = number * 3600
         default: return nil
         }
+        guard seconds <= Self.maximum.seconds else { return nil }
     }
 
     public var description: String {
+        // Beyond Int's range (only a duration built in code can be) it is shown as it is.
+        guard seconds.isFinite, seconds.magnitude < 1e15 else { return "\(seconds)s" }
         if seconds >= 3600, seconds.truncatingRemainder(dividingBy: 3600) == 0 { return "\(Int(seconds / 3600))h" }
         if seconds >= 60, seconds.truncatingRemainder(dividingBy: 60) == 0 { return "\(Int(seconds / 60))m" }
         return seconds == seconds.rounded() ? "\(Int(seconds))s" : "\(seconds)s"

@@ -97,7 +97,7 @@ public struct Configuration: Sendable {
                 .badValue(file: path, line: e.line, section: e.section, key: e.key, value: e.value, expected: expected)
             }
             func duration() throws(ConfigError) -> ConfigDuration {
-                guard let d = ConfigDuration(parsing: e.value) else { throw bad("a duration such as 30s, 15m or 2h") }
+                guard let d = ConfigDuration(parsing: e.value) else { throw bad("a duration such as 30s, 15m or 2h, at most \(ConfigDuration.maximum)") }
                 return d
             }
             func integer(_ range: ClosedRange<Int>) throws(ConfigError) -> Int {
@@ -129,8 +129,8 @@ public struct Configuration: Sendable {
                 let v = e.value.lowercased()
                 if v == "auto" { c.schoolYear = .auto } else {
                     let parts = v.split(separator: "-")
-                    guard parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]), b == a + 1,
-                          parts[0].count == 4, parts[1].count == 4 else { throw bad("`auto` or a year such as 2026-2027") }
+                    guard parts.count == 2, parts[0].count == 4, parts[1].count == 4,
+                          let a = Int(parts[0]), let b = Int(parts[1]), b == a + 1 else { throw bad("`auto` or a year such as 2026-2027") }
                     c.schoolYear = .fixed(v)
                 }
             case ("sync", "school_year_start"):

@@ -1,0 +1,22 @@
+// swift-tools-version:6.0
+// Coverage-guided fuzz harnesses (libFuzzer) for sisync's readers. Built apart from the
+// product by `make fuzz` (see Fuzz/README.md): its own package, its own scratch path
+// (.build-fuzz), sanitizer and coverage flags; `swift build` of the project never sees it.
+import Foundation
+import PackageDescription
+
+// A path dependency is named after its directory: whatever the clone is called.
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent
+
+let harnesses = ["FuzzCSV", "FuzzJSON", "FuzzConfig", "FuzzZip", "FuzzOneRosterCSV", "FuzzOneRosterAPI", "FuzzAccessCode"]
+
+let package = Package(
+    name: "sisync-fuzz",
+    products: harnesses.map { .executable(name: $0, targets: [$0]) },
+    dependencies: [.package(path: "..")],
+    targets: [
+        .target(name: "FuzzSupport"),
+    ] + harnesses.map {
+        .executableTarget(name: $0, dependencies: ["FuzzSupport", .product(name: "SISync", package: root)])
+    }
+)

@@ -1,0 +1,70 @@
+// The native CSV reader (SPEC 2.1): CSVReader, the streaming RFC 4180 state machine, and
+// CSVEntityReader, which reads one entity's file (header mapping, R2 row rules, duplicate
+// ids, the invalid-row limit) as ExportSnapshot.read does for each native CSV file.
+//
+// Passes when every call returns rows or throws ExportError. Also a finding: the same
+// bytes fed in one chunk and in several chunks giving different records or errors
+// (InputFile reads 1 MiB chunks, so real files are split at arbitrary bytes).
+@testable import SISync
+import FuzzSupport
+
+struct Record: Equatable { var fields: [[UInt8]]; var line: Int }
+enum Outcome: Equatable { case records([Record]), failed(ExportError) }
+
+func records(_ data: UnsafeBufferPointer<UInt8>, splits: [Int]) -> Outcome {
+    var reader = CSVReader(file: "fuzz.csv")
+    var out: [Record] = []
+    let collect: (CSVRecord) throws -> Void = { r in
+        guard r.count >= 1 else { finding("CSVReader handed out a record with no field (line \(r.line))") }
+        out.append(Record(fields: (0..<r.count).map { Array(r.field($0)) }, line: r.line))
+    }
+    do {
+        var start = 0
+        for end in splits + [data.count] {
+            try reader.feed(UnsafeBufferPointer(rebasing: data[start..<end]), onRecord: collect)
+            start = end
+        }
+        try reader.finish(onRecord: collect)
+        return .records(out)
+    } catch let e as ExportError {
+        return .failed(e)
+    } catch {
+        finding("CSVReader threw \(type(of: error)): \(error)")
+    }
+}
+
+fuzzMain { data in
+    // 1. One chunk against up to four chunks split where the input's hash says.
+    let whole = records(data, splits: [])
+    if data.count > 1 {
+        var h = inputHash(data)
+        var splits: [Int] = []
+        for _ in 0..<(1 + Int(h % 4)) {
+            h = h &* 6364136223846793005 &+ 1442695040888963407
+            splits.append(Int((h >> 33) % UInt64(data.count)))
+        }
+        splits.sort()
+        let split = records(data, splits: splits)
+        if split != whole {
+            finding("CSVReader: chunks split at \(splits) give \(split), one chunk gives \(whole)")
+        }
+    }
+
+    // 2. The entity reader, for every entity whose required columns can be in the header
+    //    (without them mapHeader throws missingColumn at once), and always for staff.
+    let path = writeScratch("input.csv", data)
+    let limit = InvalidRowLimit.percent(1)
+    let lower = asciiLowercased(data)
+    for kind in EntityKind.allCases
+    where kind == .staff || kind.requiredColumns.allSatisfy({ contains(lower, $0) }) {
+        do {
+            let rows = try CSVEntityReader(kind: kind, limit: limit).read(path: path, name: kind.rawValue + ".csv")
+            if rows.problems.count > limit.allowed(rows: rows.rowsRead) {
+                finding("CSVEntityReader(\(kind)): \(rows.problems.count) problems returned, limit \(limit)")
+            }
+        } catch is ExportError {
+        } catch {
+            finding("CSVEntityReader(\(kind)) threw \(type(of: error)): \(error)")
+        }
+    }
+}
