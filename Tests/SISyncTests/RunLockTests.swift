@@ -171,7 +171,7 @@ final class DaemonRunLockTests: XCTestCase {
         let child = try RunningDaemon(["--config", w.configPath])
         defer { if child.process.isRunning { child.process.terminate() } }
         XCTAssertTrue(child.waitFor("run 1 applied"), child.seen)
-        var held = try XCTUnwrap(RunLock.acquire(databasePath: w.database, holder: "sisyncctl user import pid 777 by admin", wait: 0))
+        var held = try XCTUnwrap(RunLock.acquire(databasePath: w.database, holder: "sisyncctl user import pid 777 by admin", wait: 5))  // the run logs "applied" just before it lets go
         kill(child.process.processIdentifier, SIGUSR1)
         XCTAssertTrue(child.waitFor("waiting for sisyncctl user import pid 777 by admin to finish before the next run"), child.seen)
         XCTAssertEqual(try w.store().runs(limit: 1).first?.runID, 1, "no run is recorded while it waits")
