@@ -58,7 +58,7 @@ final class RunLockTests: XCTestCase {
         for i in 1...300_000 { big += "S\(i),First\(i),Lé\(i),user\(i)@district.org,Teacher,101,active\n" }
         w.write("staff.csv", big)
         kill(child.process.processIdentifier, SIGUSR1)
-        XCTAssertTrue(child.waitFor("in one transaction", timeout: 120), child.seen)
+        XCTAssertTrue(child.waitFor("run 2: applying changes", timeout: 120), child.seen)
         child.drain()
         let add = try runProcess("sisyncctl", ["--config", w.configPath, "--wait", "5m", "user", "add", "--username", "late", "--email", "late@district.org"], timeout: 300)
         XCTAssertEqual(add.code, 0, add.stderr)
