@@ -94,16 +94,11 @@ public struct ControlCommand {
             if let first = words.first, let help = Self.commandHelp[first] { console.out(help) } else { console.out(Self.usage) }
             return words.isEmpty && !args.flag("help") ? 64 : 0
         }
-        let wait: Double
-        if let text = args.value("wait") {
-            guard let d = ConfigDuration(parsing: text) else {
-                console.err("sisyncctl: --wait takes a duration such as 60s, 5m or 1h, got `\(text)`\n")
-                return 64
-            }
-            wait = d.seconds
-        } else {
-            wait = 60
+        if let text = args.value("wait"), ConfigDuration(parsing: text) == nil {
+            console.err("sisyncctl: --wait takes a duration such as 60s, 5m or 1h, got `\(text)`\n")
+            return 64
         }
+        let wait = waitSeconds(args)
         do {
             // Writes wait for a run in progress (SPEC Appendix D); `sync` waits inside the run.
             let runLock = Self.writes(words) ? try takeRunLock(args, command: words.prefix(2).joined(separator: " "), wait: wait) : nil
@@ -144,15 +139,21 @@ public struct ControlCommand {
         let path = try args.value("db") ?? rulesConfiguration(args).database
         var waited = false
         let lock = try RunLock.acquire(databasePath: path, holder: "sisyncctl \(command) pid \(getpid()) by \(actor)", wait: wait, waiting: { holder in
-            console.err("sisyncctl: waiting for \(holder) to finish (up to \(ConfigDuration(seconds: wait)))…\n")
+            sayWaiting(for: holder, wait: wait)
             waited = true
         })
         if waited { console.err("sisyncctl: the run finished; going ahead\n") }
         return lock
     }
 
-    /// `--wait` as seconds (parsed and checked before any command runs).
-    func waitSeconds(_ args: Arguments) -> Double { args.value("wait").flatMap(ConfigDuration.init(parsing:))?.seconds ?? 60 }
+    /// `--wait` as seconds (checked before any command runs).
+    func waitSeconds(_ args: Arguments) -> Double {
+        args.value("wait").flatMap(ConfigDuration.init(parsing:))?.seconds ?? RunLock.defaultWait
+    }
+
+    private func sayWaiting(for holder: String, wait: Double) {
+        console.err("sisyncctl: waiting for \(holder) to finish (up to \(ConfigDuration(seconds: wait)))…\n")
+    }
 
     private func dispatch(_ args: Arguments, _ words: [String], wait: Double) throws -> Int32 {
         do {
@@ -218,9 +219,7 @@ public struct ControlCommand {
         options.actor = actor
         options.trigger = "sisyncctl"
         options.wait = wait
-        let result = SyncRun(configuration: c, options: options, log: log).performWithStore(waiting: { holder in
-            console.err("sisyncctl: waiting for \(holder) to finish (up to \(ConfigDuration(seconds: wait)))…\n")
-        })
+        let result = SyncRun(configuration: c, options: options, log: log).performWithStore(waiting: { sayWaiting(for: $0, wait: wait) })
         emit(args, json: { RunReport.json(result.summary, plan: result.plan) },
              text: { RunReport.text(result.summary, plan: result.plan, showPlan: options.dryRun) })
         return result.summary.exitCode

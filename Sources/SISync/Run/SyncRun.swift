@@ -14,7 +14,7 @@ public struct SyncRun {
         /// sync` only waits for the run lock, so it works while the service runs.
         public var takesDaemonLock = false
         /// How long to wait for a run in progress (`--wait`, default 60 s) before exit 75.
-        public var wait: Double = 60
+        public var wait: Double = RunLock.defaultWait
         public init() {}
 
         /// What the run lock says about this run's process, for whoever waits for it.

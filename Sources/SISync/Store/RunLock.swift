@@ -12,6 +12,9 @@ public final class RunLock {
     public let path: String
     private let file: LockFile
 
+    /// How long a `sisyncctl` write or `sisyncd --once` waits by default (`--wait`).
+    public static let defaultWait: Double = 60
+
     private init(path: String, file: LockFile) {
         self.path = path
         self.file = file
