@@ -15,7 +15,7 @@ final class PostgresSchemaTests: XCTestCase {
         let w = Workspace()
         try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)
         let sqlite = try RosterStore(path: w.database)
-        XCTAssertEqual(try sqlite.database.userVersion, Int32(PostgresSchema.version), "bump PostgresSchema with the SQLite schema")
+        XCTAssertEqual(try (sqlite.database as! SQLiteDatabase).userVersion, Int32(PostgresSchema.version), "bump PostgresSchema with the SQLite schema")
         var expected: Set<String> = []
         var tables: [String] = []
         try sqlite.database.prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name").forEachRow { tables.append($0.text(0)) }

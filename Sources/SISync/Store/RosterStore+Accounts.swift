@@ -53,7 +53,7 @@ extension RosterStore {
             """
         var users: [String: LinkingUser] = [:]
         var keys: [String: String] = [:]
-        func collect(_ s: SQLiteStatement, trustStoredKey: Bool) throws {
+        func collect(_ s: any StoreStatement, trustStoredKey: Bool) throws {
             try s.forEachRow { r in
                 let username = r.text(0)
                 guard users[username.lowercased()] == nil else { return }
@@ -199,7 +199,7 @@ extension RosterStore {
         return out
     }
 
-    private func userRecord(_ s: SQLiteStatement) -> UserRecord {
+    private func userRecord(_ s: any StoreStatement) -> UserRecord {
         let link = s.isNull(6) ? nil : Link(staffID: s.text(6), kind: LinkKind(rawValue: s.text(7)) ?? .auto, reason: s.string(8), until: s.string(9))
         return UserRecord(username: s.text(0), email: s.text(1), name: s.text(2), approved: s.bool(3), locked: s.bool(4), link: link, createdAt: s.text(5))
     }
@@ -388,7 +388,7 @@ extension RosterStore {
         var index: [String: Int] = [:]
         for (i, r) in records.enumerated() { index[r.username.lowercased()] = i }
         var out = records.map { UserProfile(user: $0) }
-        func each(_ sql: String, _ body: (inout UserProfile, SQLiteStatement) -> Void) throws {
+        func each(_ sql: String, _ body: (inout UserProfile, any StoreStatement) -> Void) throws {
             let s = try database.prepare(sql + (username == nil ? "" : " WHERE username = ?1") + " ORDER BY 1, 2, 3")
             if let username { try s.bind(1, username) }
             try s.forEachRow { r in

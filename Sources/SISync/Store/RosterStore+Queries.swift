@@ -34,7 +34,7 @@ extension RosterStore {
         links_made, links_removed, links_ambiguous, roles_granted, roles_revoked, entity_counts, problems, reverts
         """
 
-    private func runSummary(_ s: SQLiteStatement) -> RunSummary {
+    private func runSummary(_ s: any StoreStatement) -> RunSummary {
         var r = RunSummary(runID: s.int64(0), startedAt: s.text(1), outcome: RunOutcome(rawValue: s.text(3)) ?? .failed,
                            dryRun: false, actor: s.text(5), trigger: s.text(6))
         r.finishedAt = s.string(2)
@@ -122,7 +122,7 @@ extension RosterStore {
         return out + (try collectChanges(s))
     }
 
-    private func collectChanges(_ s: SQLiteStatement) throws -> [StoredChange] {
+    private func collectChanges(_ s: any StoreStatement) throws -> [StoredChange] {
         var out: [StoredChange] = []
         try s.forEachRow { row in
             let kind = ChangeKind(rawValue: row.text(8)) ?? .updated
@@ -135,7 +135,7 @@ extension RosterStore {
 
     private static let staffColumns = "staff_id, first_name, last_name, email, title, school_ids, active, deactivated_at, missing_since, enabled"
 
-    private func staffRecord(_ s: SQLiteStatement) -> StaffRecord {
+    private func staffRecord(_ s: any StoreStatement) -> StaffRecord {
         StaffRecord(staffID: s.text(0), firstName: s.text(1), lastName: s.text(2), email: s.text(3), title: s.text(4),
                     schoolIDs: s.text(5).split(separator: ";").map(String.init), enabled: s.text(9) != "false", active: s.bool(6),
                     deactivatedAt: s.string(7), missingSince: s.string(8))

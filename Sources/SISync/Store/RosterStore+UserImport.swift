@@ -24,7 +24,7 @@ extension RosterStore {
             }
             let inFile = Set(rows.map { $0.username.lowercased() })
             var problems: [String] = []
-            var lookups: [AttachmentKind: SQLiteStatement] = [:]
+            var lookups: [AttachmentKind: any StoreStatement] = [:]
             for kind in AttachmentKind.allCases {
                 lookups[kind] = try database.prepare("SELECT 1 FROM \(kind.entity.table) WHERE \(kind.entity.keyColumns[0]) = ?")
             }

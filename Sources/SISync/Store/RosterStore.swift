@@ -1,24 +1,38 @@
 import Foundation
 
 /// The local mirror of the SIS: entity tables, runs and the change log, in one SQLite
-/// file in WAL mode so readers are never blocked by a run (R9).
+/// file in WAL mode or one PostgreSQL schema, so readers are never blocked by a run (R9).
 public final class RosterStore {
-    public let database: SQLiteDatabase
-    public var path: String { database.path }
+    public let database: any StoreDatabase
+    public let location: StoreLocation
+    /// The file path, or the URI (without a password) and schema: for messages and `status`.
+    public var path: String { database.location }
 
-    /// Opens (and creates, unless `mustExist`) the database and migrates it forward.
-    public init(path: String, mustExist: Bool = false) throws {
-        if mustExist && !FileManager.default.fileExists(atPath: path) {
-            throw StoreError.noDatabase(path: path)
+    public convenience init(path: String, mustExist: Bool = false) throws {
+        try self.init(location: .sqlite(path: path), mustExist: mustExist)
+    }
+
+    /// Opens (and creates, unless `mustExist`) the store and migrates it forward.
+    /// `applicationName` is what PostgreSQL's `pg_stat_activity` shows for the session.
+    public init(location: StoreLocation, mustExist: Bool = false, applicationName: String = StoreLocation.applicationName()) throws {
+        self.location = location
+        switch location {
+        case .sqlite(let path):
+            if mustExist && !FileManager.default.fileExists(atPath: path) {
+                throw StoreError.noDatabase(path: path)
+            }
+            let db = try SQLiteDatabase(path: path)
+            try db.execute("PRAGMA journal_mode = WAL")
+            try db.execute("PRAGMA synchronous = NORMAL")
+            try db.execute("PRAGMA foreign_keys = ON")
+            // A 16 MiB page cache; no mmap: a full scan would make the whole file resident in
+            // the daemon's memory, and reads through the cache were as fast in the benchmark.
+            try db.execute("PRAGMA cache_size = -16384")
+            try Schema.migrate(db)
+            database = db
+        case .postgres(let settings):
+            database = try PostgresDatabase(settings: settings, mustExist: mustExist, applicationName: applicationName)
         }
-        database = try SQLiteDatabase(path: path)
-        try database.execute("PRAGMA journal_mode = WAL")
-        try database.execute("PRAGMA synchronous = NORMAL")
-        try database.execute("PRAGMA foreign_keys = ON")
-        // A 16 MiB page cache; no mmap: a full scan would make the whole file resident in
-        // the daemon's memory, and reads through the cache were as fast in the benchmark.
-        try database.execute("PRAGMA cache_size = -16384")
-        try Schema.migrate(database)
     }
 
     // MARK: runs
@@ -26,12 +40,13 @@ public final class RosterStore {
     /// Records the start of a run in its own committed transaction, so that even a run
     /// that later fails or is killed leaves its record (R1).
     public func beginRun(actor: String, trigger: String, startedAt: Date) throws -> Int64 {
-        let s = try database.prepare("INSERT INTO runs (started_at, outcome, actor, trigger) VALUES (?, 'running', ?, ?)")
+        let s = try database.prepare("INSERT INTO runs (started_at, outcome, actor, trigger) VALUES (?, 'running', ?, ?) RETURNING run_id")
         try s.bind(1, Timestamp.format(startedAt))
         try s.bind(2, actor)
         try s.bind(3, trigger)
-        try s.run()
-        return database.lastInsertRowID
+        defer { s.reset() }
+        guard try s.step() else { throw StoreError.notFound(what: "the new run's id") }
+        return s.int64(0)
     }
 
     /// Marks runs left `running` by a process that died (SIGKILL, power loss) as failed.
@@ -226,12 +241,12 @@ public final class RosterStore {
         let keys = kind.keyColumns
         let values = kind.valueColumns
         let whereKey = keys.map { "\($0) = ?" }.joined(separator: " AND ")
-        func bindKey(_ s: SQLiteStatement, _ key: String, from first: Int32) throws {
+        func bindKey(_ s: any StoreStatement, _ key: String, from first: Int32) throws {
             if keys.count == 1 { try s.bind(first, key); return }
             for (i, part) in RecordKey.parts(key).enumerated() { try s.bind(first + Int32(i), part) }
         }
         /// Binds a row's key straight from the export's bytes (no String per row).
-        func bindRowKey(_ s: SQLiteStatement, _ rows: EntityRows, _ r: Int, from first: Int32) throws {
+        func bindRowKey(_ s: any StoreStatement, _ rows: EntityRows, _ r: Int, from first: Int32) throws {
             try rows.withKeyBytes(r) { buf in
                 var part: Int32 = 0
                 var start = 0
@@ -301,11 +316,11 @@ public final class RosterStore {
 
 /// The stored state of one entity, read straight from its table.
 final class SQLiteEntityState: StoredEntityState {
-    let database: SQLiteDatabase
+    let database: any StoreDatabase
     let kind: EntityKind
-    private let lookup: SQLiteStatement
+    private let lookup: any StoreStatement
 
-    init(database: SQLiteDatabase, kind: EntityKind) throws {
+    init(database: any StoreDatabase, kind: EntityKind) throws {
         self.database = database
         self.kind = kind
         let whereKey = kind.keyColumns.map { "\($0) = ?" }.joined(separator: " AND ")
@@ -334,7 +349,7 @@ final class SQLiteEntityState: StoredEntityState {
         }
     }
 
-    private func scan(condition: String, _ body: (SQLiteStatement) throws -> Void) throws {
+    private func scan(condition: String, _ body: (any StoreStatement) throws -> Void) throws {
         // Composite keys are joined by SQLite itself: one value per row, not one per part.
         let keyExpression = kind.keyColumns.joined(separator: " || char(31) || ")
         let s = try database.prepare("SELECT \(keyExpression), fingerprint, active, missing_since FROM \(kind.table)\(condition)")

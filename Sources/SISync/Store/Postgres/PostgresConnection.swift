@@ -8,6 +8,7 @@ import Foundation
 public final class PostgresConnection {
     public let target: PostgresTarget
     private let handle: OpaquePointer
+    private let cancel: OpaquePointer?
 
     /// Connects to `uri` (a libpq URI without a password), with `password` from
     /// `database_password_file` (or nil: libpq's `.pgpass`), naming itself
@@ -27,9 +28,39 @@ public final class PostgresConnection {
             throw .cannotConnect(target: target, message: message)
         }
         handle = conn
+        cancel = PQgetCancel(conn)
     }
 
-    deinit { PQfinish(handle) }
+    deinit {
+        if let cancel { PQfreeCancel(cancel) }
+        PQfinish(handle)
+    }
+
+    /// Asks the server to cancel the statement running now (safe from another thread);
+    /// the statement then fails with SQLSTATE 57014.
+    public func cancelRunningStatement() {
+        guard let cancel else { return }
+        var buffer = [CChar](repeating: 0, count: 256)
+        _ = PQcancel(cancel, &buffer, Int32(buffer.count))
+    }
+
+    /// Runs a script of statements without parameters (schema, temporary tables).
+    public func executeScript(_ sql: String) throws(PostgresError) {
+        _ = try check(PQexec(handle, sql), sql: sql)
+    }
+
+    /// Prepares `sql` on the server under `name`, for `executePrepared`.
+    public func prepare(name: String, sql: String) throws(PostgresError) {
+        _ = try check(PQprepare(handle, name, sql, 0, nil), sql: sql)
+    }
+
+    /// Runs a statement `prepare` made, with text parameters (nil binds NULL).
+    public func executePrepared(name: String, sql: String, _ parameters: [String?]) throws(PostgresError) -> PostgresResult {
+        let raw: OpaquePointer? = Self.withOptionalCStrings(parameters) { p in
+            PQexecPrepared(handle, name, Int32(parameters.count), p, nil, nil, 0)
+        }
+        return try check(raw, sql: sql)
+    }
 
     /// Whether the session is still up (after a failed statement: a dropped connection).
     public var isConnected: Bool { PQstatus(handle) == CONNECTION_OK }
@@ -189,6 +220,20 @@ public final class PostgresResult {
     public var columnCount: Int { Int(PQnfields(raw)) }
     /// Rows an INSERT, UPDATE or DELETE touched.
     public var affectedRows: Int { Int(String(cString: PQcmdTuples(raw))) ?? 0 }
+
+    /// The column's type oid (`16` boolean, `1184` timestamptz ...).
+    public func type(_ column: Int) -> UInt32 { UInt32(PQftype(raw, Int32(column))) }
+
+    public func isNull(_ row: Int, _ column: Int) -> Bool {
+        row >= rowCount || column >= columnCount || PQgetisnull(raw, Int32(row), Int32(column)) != 0
+    }
+
+    /// One value's bytes without a copy; valid only inside `body`.
+    public func withValue<R>(_ row: Int, _ column: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        guard !isNull(row, column), let p = PQgetvalue(raw, Int32(row), Int32(column)) else { return try body(UnsafeBufferPointer(start: nil, count: 0)) }
+        let n = Int(PQgetlength(raw, Int32(row), Int32(column)))
+        return try p.withMemoryRebound(to: UInt8.self, capacity: n) { try body(UnsafeBufferPointer(start: n > 0 ? $0 : nil, count: n)) }
+    }
 
     /// The text of one value; nil for NULL.
     public func value(_ row: Int, _ column: Int) -> String? {

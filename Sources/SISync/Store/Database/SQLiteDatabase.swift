@@ -3,8 +3,9 @@ import Foundation
 
 /// One SQLite connection. Owns the handle and closes it when released; all raw SQLite
 /// calls stay in this file and `SQLiteStatement`.
-public final class SQLiteDatabase {
+public final class SQLiteDatabase: StoreDatabase {
     public let path: String
+    public var location: String { path }
     let handle: OpaquePointer
 
     public init(path: String, readOnly: Bool = false) throws(StoreError) {
@@ -41,13 +42,20 @@ public final class SQLiteDatabase {
         }
     }
 
-    public func prepare(_ sql: String) throws(StoreError) -> SQLiteStatement {
+    public func prepare(_ sql: String) throws(StoreError) -> any StoreStatement {
         try SQLiteStatement(database: self, sql: sql)
+    }
+
+    /// The file and its write-ahead log.
+    public func sizeInBytes() -> Int {
+        [path, path + "-wal"].reduce(0) { total, p in
+            total + ((try? FileManager.default.attributesOfItem(atPath: p)[.size] as? Int) ?? 0)
+        }
     }
 
     /// Runs `body` in one write transaction: committed if it returns (rolled back instead
     /// when `commit` is false, for dry runs), rolled back if it throws.
-    public func transaction<T>(commit: Bool = true, _ body: () throws -> T) throws -> T {
+    public func transaction<T>(commit: Bool, _ body: () throws -> T) throws -> T {
         try execute("BEGIN IMMEDIATE")
         do {
             let result = try body()
@@ -61,7 +69,7 @@ public final class SQLiteDatabase {
 
     public var userVersion: Int32 {
         get throws(StoreError) {
-            let s = try prepare("PRAGMA user_version")
+            let s = try SQLiteStatement(database: self, sql: "PRAGMA user_version")
             _ = try s.step()
             return Int32(s.int64(0))
         }
@@ -78,14 +86,14 @@ public final class SQLiteDatabase {
     public func interrupt() { sqlite3_interrupt(handle) }
 
     public func tableExists(_ name: String) throws(StoreError) -> Bool {
-        let s = try prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?")
+        let s = try SQLiteStatement(database: self, sql: "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?")
         try s.bind(1, name)
         return try s.step()
     }
 }
 
 /// One prepared statement. Parameters are always bound, never spliced into SQL text.
-public final class SQLiteStatement {
+public final class SQLiteStatement: StoreStatement {
     let database: SQLiteDatabase
     let handle: OpaquePointer
     let sql: String
@@ -130,9 +138,7 @@ public final class SQLiteStatement {
         try check(sqlite3_bind_int64(handle, index, value))
     }
 
-    public func bind(_ index: Int32, _ value: Int) throws(StoreError) { try bind(index, Int64(value)) }
-
-    public func bind(_ index: Int32, _ value: Bool) throws(StoreError) { try bind(index, Int64(value ? 1 : 0)) }
+    public func bind(_ index: Int32, _ value: Bool) throws(StoreError) { try check(sqlite3_bind_int64(handle, index, value ? 1 : 0)) }
 
     public func bind(_ index: Int32, _ value: Double) throws(StoreError) {
         try check(sqlite3_bind_double(handle, index, value))
@@ -145,12 +151,6 @@ public final class SQLiteStatement {
         if rc == SQLITE_ROW { return true }
         if rc == SQLITE_DONE { return false }
         throw database.error(rc, sql)
-    }
-
-    /// Runs a statement that returns no rows, then resets it for reuse.
-    public func run() throws(StoreError) {
-        defer { reset() }
-        _ = try step()
     }
 
     public func reset() {
@@ -168,8 +168,6 @@ public final class SQLiteStatement {
         return String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
     }
 
-    public func text(_ column: Int32) -> String { string(column) ?? "" }
-
     /// The column's UTF-8 bytes without making a String; valid only inside `body`.
     public func withText<R>(_ column: Int32, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
         let p = sqlite3_column_text(handle, column)
@@ -179,13 +177,4 @@ public final class SQLiteStatement {
 
     public func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
 
-    public func int(_ column: Int32) -> Int { Int(sqlite3_column_int64(handle, column)) }
-
-    public func bool(_ column: Int32) -> Bool { sqlite3_column_int64(handle, column) != 0 }
-
-    /// Steps through every row, calling `body` for each.
-    public func forEachRow(_ body: (SQLiteStatement) throws -> Void) throws {
-        defer { reset() }
-        while try step() { try body(self) }
-    }
 }

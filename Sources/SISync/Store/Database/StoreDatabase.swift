@@ -1,0 +1,73 @@
+/// The one connection a store talks through, whichever database holds it. The stores
+/// write their SQL once, in the dialect SQLite reads; a driver that speaks another
+/// dialect (`PostgresDatabase`) translates it in one place (`PostgresDialect`), so no
+/// store, planner or command needs to know which database it has.
+public protocol StoreDatabase: AnyObject {
+    /// What to call the database in messages and `status`: a file path, or a URI without
+    /// any password.
+    var location: String { get }
+
+    /// Runs SQL without parameters (schema, temporary tables); may hold several statements.
+    func execute(_ sql: String) throws
+    func prepare(_ sql: String) throws -> any StoreStatement
+
+    /// Runs `body` in one write transaction: committed if it returns (rolled back instead
+    /// when `commit` is false, for dry runs), rolled back if it throws.
+    func transaction<T>(commit: Bool, _ body: () throws -> T) throws -> T
+
+    /// Rows changed by the last INSERT, UPDATE or DELETE run through this connection.
+    var changes: Int { get }
+
+    /// Makes a running statement fail soon (safe from another thread: a stopping daemon).
+    func interrupt()
+
+    func tableExists(_ name: String) throws -> Bool
+
+    /// The bytes the store takes up (the file, or the schema's relations).
+    func sizeInBytes() throws -> Int
+}
+
+extension StoreDatabase {
+    public func transaction<T>(_ body: () throws -> T) throws -> T { try transaction(commit: true, body) }
+}
+
+/// One prepared statement. Parameters are always bound, never spliced into SQL text.
+/// Columns read back as SQLite would give them: booleans as 0 and 1, timestamps as
+/// `2026-12-01T08:15:00Z`.
+public protocol StoreStatement: AnyObject {
+    func bind(_ index: Int32, _ value: String?) throws
+    func bind(_ index: Int32, utf8 bytes: UnsafeBufferPointer<UInt8>) throws
+    func bind(_ index: Int32, _ value: Int64?) throws
+    func bind(_ index: Int32, _ value: Bool) throws
+    func bind(_ index: Int32, _ value: Double) throws
+
+    /// Advances; true when a row is available.
+    @discardableResult func step() throws -> Bool
+    func reset()
+
+    var columnCount: Int32 { get }
+    func isNull(_ column: Int32) -> Bool
+    func string(_ column: Int32) -> String?
+    func int64(_ column: Int32) -> Int64
+    /// The column's UTF-8 bytes without making a String; valid only inside `body`.
+    func withText<R>(_ column: Int32, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R
+}
+
+extension StoreStatement {
+    public func bind(_ index: Int32, _ value: Int) throws { try bind(index, Int64(value)) }
+    public func text(_ column: Int32) -> String { string(column) ?? "" }
+    public func int(_ column: Int32) -> Int { Int(int64(column)) }
+    public func bool(_ column: Int32) -> Bool { int64(column) != 0 }
+
+    /// Runs a statement that returns no rows, then resets it for reuse.
+    public func run() throws {
+        defer { reset() }
+        _ = try step()
+    }
+
+    /// Steps through every row, calling `body` for each.
+    public func forEachRow(_ body: (any StoreStatement) throws -> Void) throws {
+        defer { reset() }
+        while try step() { try body(self) }
+    }
+}

@@ -1,0 +1,180 @@
+import Foundation
+
+/// The PostgreSQL driver of the store: one session, in the schema sisync owns, speaking
+/// the stores' SQL through `PostgresDialect`. Statements are prepared on the server once
+/// per session and reused. Values read back as SQLite gives them (`PostgresStatement`).
+public final class PostgresDatabase: StoreDatabase {
+    public let settings: PostgresStoreSettings
+    public let connection: PostgresConnection
+    public var location: String { settings.display }
+    public private(set) var changes = 0
+    private var prepared: [String: String] = [:]
+
+    /// Connects, creates the schema and its tables when missing (unless `mustExist`, when
+    /// a missing schema is `StoreError.noDatabase`), and settles the session: the schema
+    /// first on the search path, UTC, no notices on stderr.
+    public init(settings: PostgresStoreSettings, mustExist: Bool = false, applicationName: String) throws {
+        self.settings = settings
+        connection = try PostgresConnection(uri: settings.uri, password: try settings.password(), applicationName: applicationName)
+        try connection.executeScript("SET client_min_messages TO warning; SET TimeZone TO 'UTC'; SET DateStyle TO ISO")
+        if mustExist {
+            let found = try connection.execute("SELECT to_regclass($1)", [settings.schema + ".schema_version"]).value(0, 0)
+            if found == nil { throw StoreError.noDatabase(path: settings.display) }
+        }
+        try PostgresSchema.prepare(connection, schema: settings.schema)
+        try connection.executeScript("SET search_path TO \(settings.schema)")
+    }
+
+    public func execute(_ sql: String) throws {
+        try connection.executeScript(try PostgresDialect.translate(sql))
+    }
+
+    public func prepare(_ sql: String) throws -> any StoreStatement {
+        let translated = try PostgresDialect.translate(sql)
+        if let name = prepared[translated] { return PostgresStatement(database: self, name: name, sql: translated) }
+        let name = "sisync_\(prepared.count + 1)"
+        try connection.prepare(name: name, sql: translated)
+        prepared[translated] = name
+        return PostgresStatement(database: self, name: name, sql: translated)
+    }
+
+    func run(_ statement: PostgresStatement, _ parameters: [String?]) throws -> PostgresResult {
+        do {
+            let result = try connection.executePrepared(name: statement.name, sql: statement.sql, parameters)
+            changes = result.affectedRows
+            return result
+        } catch let e as PostgresError {
+            if case .query(_, "57014", _, _, _) = e { throw StoreError.interrupted }
+            throw e
+        }
+    }
+
+    public func transaction<T>(commit: Bool, _ body: () throws -> T) throws -> T {
+        try connection.executeScript("BEGIN")
+        do {
+            let result = try body()
+            try connection.executeScript(commit ? "COMMIT" : "ROLLBACK")
+            return result
+        } catch {
+            if connection.isConnected { try? connection.executeScript("ROLLBACK") }
+            throw error
+        }
+    }
+
+    public func interrupt() { connection.cancelRunningStatement() }
+
+    public func tableExists(_ name: String) throws -> Bool {
+        try connection.execute("SELECT to_regclass($1)", [settings.schema + "." + name]).value(0, 0) != nil
+    }
+
+    /// Every table and index of the schema, as `pg_total_relation_size` counts them.
+    public func sizeInBytes() throws -> Int {
+        let sql = """
+            SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = $1 AND c.relkind IN ('r', 'm')
+            """
+        return Int(try connection.execute(sql, [settings.schema]).value(0, 0) ?? "0") ?? 0
+    }
+}
+
+/// A statement of `PostgresDatabase`: parameters are kept as text until the first `step`,
+/// which runs it and keeps the result until `reset`. Booleans read as 0 and 1 and
+/// timestamps as `2026-12-01T08:15:00Z`, as the SQLite store stores them.
+final class PostgresStatement: StoreStatement {
+    unowned let database: PostgresDatabase
+    let name: String
+    let sql: String
+    private var parameters: [String?] = []
+    private var result: PostgresResult?
+    private var row = -1
+
+    init(database: PostgresDatabase, name: String, sql: String) {
+        self.database = database
+        self.name = name
+        self.sql = sql
+    }
+
+    private func set(_ index: Int32, _ value: String?) {
+        let i = Int(index) - 1
+        if parameters.count <= i { parameters.append(contentsOf: repeatElement(nil, count: i + 1 - parameters.count)) }
+        parameters[i] = value
+    }
+
+    func bind(_ index: Int32, _ value: String?) throws { set(index, value) }
+    func bind(_ index: Int32, utf8 bytes: UnsafeBufferPointer<UInt8>) throws { set(index, String(decoding: bytes, as: UTF8.self)) }
+    func bind(_ index: Int32, _ value: Int64?) throws { set(index, value.map { String($0) }) }
+    func bind(_ index: Int32, _ value: Bool) throws { set(index, value ? "true" : "false") }
+    func bind(_ index: Int32, _ value: Double) throws { set(index, String(value)) }
+
+    @discardableResult
+    func step() throws -> Bool {
+        if result == nil {
+            result = try database.run(self, parameters)
+            row = 0
+        } else {
+            row += 1
+        }
+        return row < result!.rowCount
+    }
+
+    func reset() {
+        result = nil
+        row = -1
+        parameters.removeAll(keepingCapacity: true)
+    }
+
+    var columnCount: Int32 { Int32(result?.columnCount ?? 0) }
+
+    func isNull(_ column: Int32) -> Bool { result?.isNull(row, Int(column)) ?? true }
+
+    private static let boolean: UInt32 = 16
+    private static let timestamptz: UInt32 = 1184
+
+    func string(_ column: Int32) -> String? {
+        guard let result, !result.isNull(row, Int(column)), let text = result.value(row, Int(column)) else { return nil }
+        switch result.type(Int(column)) {
+        case Self.boolean: return text == "t" ? "1" : "0"
+        case Self.timestamptz: return Self.sqliteTimestamp(text)
+        default: return text
+        }
+    }
+
+    func int64(_ column: Int32) -> Int64 {
+        guard let result, !result.isNull(row, Int(column)) else { return 0 }
+        if result.type(Int(column)) == Self.boolean { return result.value(row, Int(column)) == "t" ? 1 : 0 }
+        return result.withValue(row, Int(column)) { bytes in
+            var n: Int64 = 0
+            var negative = false
+            for (i, b) in bytes.enumerated() {
+                if i == 0 && b == UInt8(ascii: "-") { negative = true; continue }
+                guard b >= 0x30 && b <= 0x39 else {
+                    return Int64(Double(String(decoding: bytes, as: UTF8.self)) ?? 0)
+                }
+                n = n &* 10 &+ Int64(b - 0x30)
+            }
+            return negative ? -n : n
+        }
+    }
+
+    func withText<R>(_ column: Int32, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        guard let result else { return try body(UnsafeBufferPointer(start: nil, count: 0)) }
+        switch result.type(Int(column)) {
+        case Self.boolean, Self.timestamptz:
+            var s = string(column) ?? ""
+            return try s.withUTF8 { try body($0) }
+        default:
+            return try result.withValue(row, Int(column), body)
+        }
+    }
+
+    /// `2026-12-01 08:15:00+00` (or with fractions) as `2026-12-01T08:15:00Z`; the session
+    /// is in UTC.
+    static func sqliteTimestamp(_ text: String) -> String {
+        var s = Substring(text)
+        if let plus = s.lastIndex(where: { $0 == "+" || $0 == "-" }), plus > s.index(s.startIndex, offsetBy: min(10, s.count)) {
+            s = s[..<plus]
+        }
+        if let dot = s.firstIndex(of: ".") { s = s[..<dot] }
+        return s.replacingOccurrences(of: " ", with: "T") + "Z"
+    }
+}
