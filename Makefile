@@ -7,7 +7,7 @@ DEB_PACKAGES = libcurl4-openssl-dev libssl-dev libsqlite3-dev zlib1g-dev libcryp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEMD_DIR ?= /etc/systemd/system
 
-.PHONY: all deps build run test unit-check test-systemd install bench clean fuzz
+.PHONY: all deps build run test test-postgres unit-check test-systemd install bench clean fuzz
 
 all: build
 
@@ -32,10 +32,20 @@ build: deps
 run: build
 	./.build/release/sisyncd --config $(CONFIG)
 
+# The store tests (runs, accounts, roles, access, forms, revert, locks) run a second time
+# on PostgreSQL: the same tests, on a throw-away server they start (initdb, 127.0.0.1).
+POSTGRES_TESTS = SyncRunTests|LinkingRunTests|RolesTests|AccessTests|FormPermissionTests|RevertTests|UserCommandsTests|LoginTests|AuditExplainTests|RunLockTests|DaemonRunLockTests|PostgresStoreTests
+
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-swift-testing
+	SISYNC_TEST_STORE=postgresql $(SWIFT) test --skip-build --disable-swift-testing --filter '$(POSTGRES_TESTS)'
 	@$(MAKE) --no-print-directory unit-check
+
+# Only the PostgreSQL pass.
+test-postgres: deps
+	$(SWIFT) build --build-tests
+	SISYNC_TEST_STORE=postgresql $(SWIFT) test --skip-build --disable-swift-testing --filter '$(POSTGRES_TESTS)'
 
 # The systemd unit: `systemd-analyze verify` clean and a security exposure of at most 1.1.
 unit-check:

@@ -33,7 +33,8 @@ final class AccessTests: XCTestCase {
             """)
         XCTAssertEqual(w.sync(c).summary.outcome, .applied)
         for u in ["mom", "dad", "eve"] {
-            XCTAssertEqual(w.ctl(["user", "add", "--username", u, "--email", "\(u)@home.org", "--name", u.capitalized, "--approved"]).code, 0)
+            let r = w.ctl(["user", "add", "--username", u, "--email", "\(u)@home.org", "--name", u.capitalized, "--approved"])
+            XCTAssertEqual(r.code, 0, r.err)
         }
         return c
     }

@@ -22,7 +22,8 @@ final class AuditExplainTests: XCTestCase {
                      ["user", "ledger", "add", "bursar", "General Fund"], ["user", "school", "add", "bursar", "101"],
                      ["user", "add", "--username", "cfo", "--email", "cfo@district.org"],
                      ["user", "ledger", "add", "cfo", "General Fund"], ["user", "role", "add", "cfo", "Finance"]] {
-            XCTAssertEqual(w.ctl(args).code, 0, "\(args)")
+            let r = w.ctl(args)
+            XCTAssertEqual(r.code, 0, "\(args) \(r.err)")
         }
         _ = w.sync(c)
         w.write("staff.csv", staffCSV([("1042", "Jane", "Smith", "jane.smith@district.org"), ("2001", "John", "Doe", "john.doe@district.org"),
@@ -30,7 +31,7 @@ final class AuditExplainTests: XCTestCase {
                                        ("4001", "Old", "Timer", "old@district.org")], status: ["4001": "inactive"]))
         _ = w.sync(c)
         let text = w.ctl(["audit"])
-        XCTAssertEqual(text.code, 0)
+        XCTAssertEqual(text.code, 0, text.err)
         XCTAssertTrue(text.out.contains("two active staff share twin@district.org: 3001, 3002"), text.out)
         XCTAssertTrue(text.out.contains("jdoe <john.doe@district.org> is linked to staff 1042 <jane.smith@district.org>; reason: intern recording for Ms Smith"), text.out)
         XCTAssertTrue(text.out.contains("old → staff 4001, inactive since"), text.out)
@@ -84,7 +85,8 @@ final class AuditExplainTests: XCTestCase {
                      ["user", "add", "--username", "mom", "--email", "mom@home.org"], ["user", "attach", "mom", "--household", "H1"],
                      ["user", "add", "--username", "rosa", "--email", "rosa@home.org"], ["user", "attach", "rosa", "--household", "H3"],
                      ["user", "role", "add", "mom", "PTA Chair"]] {
-            XCTAssertEqual(w.ctl(args).code, 0, "\(args)")
+            let r = w.ctl(args)
+            XCTAssertEqual(r.code, 0, "\(args) \(r.err)")
         }
         func why(_ user: String, _ role: String, missing: Bool = false) throws -> String {
             let e = try json(w.ctl(["--json", "explain", user]).out)

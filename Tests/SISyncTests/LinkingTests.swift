@@ -230,7 +230,7 @@ final class LinkingRunTests: XCTestCase {
         c = w.configure()
         XCTAssertEqual(w.sync(c).summary.linksRemoved, 1)
         XCTAssertNil(try w.store().user("ann")?.link)
-        let db = try SQLiteDatabase(path: w.database)
+        let db = try w.rawDatabase()
         let key = try db.prepare("SELECT email_key FROM users WHERE username = 'ann'")
         XCTAssertTrue(try key.step())
         XCTAssertEqual(key.text(0), "ann@district.org")

@@ -19,7 +19,7 @@ final class LoginTests: XCTestCase {
         XCTAssertEqual(short.code, 1)
         XCTAssertTrue(short.err.contains("shorter than 10 characters"), short.err)
         XCTAssertEqual(w.ctl(["user", "passwd", "ann"], input: ["correct horse battery"]).code, 0)
-        let db = try SQLiteDatabase(path: w.database)
+        let db = try w.rawDatabase()
         let s = try db.prepare("SELECT password_hash FROM users WHERE username = 'ann'")
         XCTAssertTrue(try s.step())
         let hash = s.text(0)

@@ -77,7 +77,7 @@ final class OneRosterTests: XCTestCase {
     }
 
     static func table(_ w: Workspace, _ sql: String) throws -> [String] {
-        let db = try SQLiteDatabase(path: w.database)
+        let db = try w.rawDatabase()
         var out: [String] = []
         try db.prepare(sql).forEachRow { row in
             out.append((0..<row.columnCount).map { row.text($0) }.joined(separator: "|"))

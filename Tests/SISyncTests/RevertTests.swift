@@ -11,7 +11,7 @@ final class RevertTests: XCTestCase {
     }
 
     private func snapshot(_ w: Workspace) throws -> Snapshot {
-        let db = try SQLiteDatabase(path: w.database)
+        let db = try w.rawDatabase()
         func rows(_ sql: String) throws -> [String] {
             var out: [String] = []
             try db.prepare(sql).forEachRow { r in out.append((0..<r.columnCount).map { r.text($0) }.joined(separator: "|")) }

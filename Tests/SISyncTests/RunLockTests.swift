@@ -79,7 +79,7 @@ final class RunLockTests: XCTestCase {
         let c = w.configure()
         w.write("staff.csv", staffCSV(manyStaff(3)))
         XCTAssertEqual(w.sync(c).summary.outcome, .applied)
-        let held = try XCTUnwrap(RunLock.acquire(databasePath: w.database, holder: "sisyncd pid 4242, run 7", wait: 0))
+        let held = try XCTUnwrap(RunLock.acquire(location: w.location, holder: "sisyncd pid 4242, run 7", wait: 0))
         let add = w.ctl(["--wait", "0.3s", "user", "add", "--username", "u1", "--email", "user1@district.org"])
         XCTAssertEqual(add.code, 75, add.err)
         XCTAssertTrue(add.err.contains("waiting for sisyncd pid 4242, run 7 to finish (up to 0.3s)"), add.err)
@@ -90,7 +90,8 @@ final class RunLockTests: XCTestCase {
         XCTAssertTrue(sync.out.hasPrefix("run (not recorded): failed"), sync.out)
         XCTAssertEqual(try w.store().runs(limit: 5).count, 1, "the run that could not start left no record")
         // Reads never wait.
-        XCTAssertEqual(w.ctl(["--wait", "0s", "user", "list"]).code, 0)
+        let list = w.ctl(["--wait", "0s", "user", "list"])
+        XCTAssertEqual(list.code, 0, list.err)
         XCTAssertEqual(w.ctl(["--wait", "0s", "status"]).code, 0)
         XCTAssertEqual(w.ctl(["--wait", "soon", "user", "list"]).code, 64)
         held.release()
@@ -102,13 +103,13 @@ final class RunLockTests: XCTestCase {
     func testR9DaemonLockAndRunLockAreApart() throws {
         let w = Workspace()
         try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)
-        let daemon = try DaemonLock(databasePath: w.database)
-        let run = try XCTUnwrap(RunLock.acquire(databasePath: w.database, holder: "a", wait: 0))
-        XCTAssertThrowsError(try RunLock.acquire(databasePath: w.database, holder: "b", wait: 0)) { e in
-            XCTAssertEqual(e as? StoreError, .runInProgress(path: w.database, holder: "a", waited: 0))
+        let daemon = try DaemonLock(location: w.location)
+        let run = try XCTUnwrap(RunLock.acquire(location: w.location, holder: "a", wait: 0))
+        XCTAssertThrowsError(try RunLock.acquire(location: w.location, holder: "b", wait: 0)) { e in
+            XCTAssertEqual(e as? StoreError, .runInProgress(path: w.location.display, holder: "a", waited: 0))
         }
         run.release()
-        XCTAssertNotNil(try RunLock.acquire(databasePath: w.database, holder: "b", wait: 0))
+        XCTAssertNotNil(try RunLock.acquire(location: w.location, holder: "b", wait: 0))
         _ = daemon
     }
 
@@ -171,14 +172,14 @@ final class DaemonRunLockTests: XCTestCase {
         let child = try RunningDaemon(["--config", w.configPath])
         defer { if child.process.isRunning { child.process.terminate() } }
         XCTAssertTrue(child.waitFor("run 1 applied"), child.seen)
-        var held = try XCTUnwrap(RunLock.acquire(databasePath: w.database, holder: "sisyncctl user import pid 777 by admin", wait: 5))  // the run logs "applied" just before it lets go
+        var held = try XCTUnwrap(RunLock.acquire(location: w.location, holder: "sisyncctl user import pid 777 by admin", wait: 5))  // the run logs "applied" just before it lets go
         kill(child.process.processIdentifier, SIGUSR1)
         XCTAssertTrue(child.waitFor("waiting for sisyncctl user import pid 777 by admin to finish before the next run"), child.seen)
         XCTAssertEqual(try w.store().runs(limit: 1).first?.runID, 1, "no run is recorded while it waits")
         held.release()
         XCTAssertTrue(child.waitFor("run 2 unchanged"), child.seen)
         // SIGTERM while waiting: stops within 5 s, records nothing.
-        held = try XCTUnwrap(RunLock.acquire(databasePath: w.database, holder: "sisyncctl run revert pid 778 by admin", wait: 5))
+        held = try XCTUnwrap(RunLock.acquire(location: w.location, holder: "sisyncctl run revert pid 778 by admin", wait: 5))
         kill(child.process.processIdentifier, SIGUSR1)
         XCTAssertTrue(child.waitFor("waiting for sisyncctl run revert pid 778"), child.seen)
         let sent = Date()

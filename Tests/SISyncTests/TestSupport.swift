@@ -2,19 +2,43 @@ import Foundation
 import XCTest
 @testable import SISync
 
-/// A temporary folder with an export and a configuration, removed after the test.
+/// Which store the tests run against: SQLite unless `SISYNC_TEST_STORE=postgresql`
+/// (`make test` runs the store, run, accounts, roles, access, forms and revert tests a
+/// second time that way, on a throw-away server the tests start).
+enum TestStore {
+    static let isPostgres = ProcessInfo.processInfo.environment["SISYNC_TEST_STORE"]?.hasPrefix("postgres") ?? false
+}
+
+/// A temporary folder with an export and a configuration, removed after the test. On
+/// PostgreSQL each workspace has a schema of its own on the shared test server.
 final class Workspace {
     let root: String
+    let schema: String
 
     init() {
         root = NSTemporaryDirectory() + "sisync-test-" + UUID().uuidString
+        schema = "w_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
         try! FileManager.default.createDirectory(atPath: root + "/export", withIntermediateDirectories: true)
+        if TestStore.isPostgres {
+            try! TestPostgresServer.password.write(toFile: passwordFile, atomically: true, encoding: .utf8)
+        }
     }
 
     deinit { try? FileManager.default.removeItem(atPath: root) }
 
     var exportDir: String { root + "/export" }
-    var database: String { root + "/db/sisync.db" }
+    var passwordFile: String { root + "/pg-password" }
+    /// A SQLite file, for the tests of what only SQLite has (its migrations, its lock files).
+    var sqlitePath: String { root + "/db/sisync.db" }
+    /// `[sync] database`: a file, or the test server's URI.
+    var database: String { TestStore.isPostgres ? try! TestPostgresServer.shared().uri() : root + "/db/sisync.db" }
+    var location: StoreLocation {
+        TestStore.isPostgres ? .postgres(PostgresStoreSettings(uri: database, schema: schema, passwordFile: passwordFile)) : .sqlite(path: database)
+    }
+    /// The `[sync]` lines that name the store.
+    var storeLines: String {
+        "database = \(database)\n" + (TestStore.isPostgres ? "database_schema = \(schema)\ndatabase_password_file = \(passwordFile)\n" : "")
+    }
     var configPath: String { root + "/sisync.conf" }
 
     func write(_ name: String, _ text: String) {
@@ -34,8 +58,7 @@ final class Workspace {
     func configure(sync extra: String = "", source: String = "", linking: String = "", entities: String = "staff", format: String = "csv", url: String? = nil) -> Configuration {
         let text = """
             [sync]
-            database = \(database)
-            \(extra)
+            \(storeLines)\(extra)
             [source]
             format = \(format)
             url = \(url ?? exportDir + "/")
@@ -64,20 +87,29 @@ final class Workspace {
         return (code, console.stdout, console.stderr)
     }
 
-    func store() throws -> RosterStore { try RosterStore(path: database, mustExist: true) }
+    func store() throws -> RosterStore { try RosterStore(location: location, mustExist: true) }
 
-    /// Every row of every table, as text, to compare database states exactly.
+    /// The store's connection, for tests that look at tables directly (SQL as the stores
+    /// write it: the PostgreSQL driver translates it).
+    func rawDatabase() throws -> any StoreDatabase { try RosterStore(location: location).database }
+
+    /// Every row of every table, as text, to compare database states exactly (sorted:
+    /// the two stores return unordered rows in different orders).
     func dump() throws -> [String] {
-        let db = try SQLiteDatabase(path: database)
+        let db = try rawDatabase()
         var tables: [String] = []
-        try db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").forEachRow { tables.append($0.text(0)) }
+        let list = TestStore.isPostgres
+            ? "SELECT table_name FROM information_schema.tables WHERE table_schema = '\(schema)' AND table_type = 'BASE TABLE' AND table_name <> 'schema_version' ORDER BY table_name"
+            : "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+        try db.prepare(list).forEachRow { tables.append($0.text(0)) }
         var out: [String] = []
         for t in tables {
             let s = try db.prepare("SELECT * FROM \(t)")
-            let n = s.columnCount
+            var rows: [String] = []
             try s.forEachRow { row in
-                out.append(t + ": " + (0..<n).map { row.string($0) ?? "NULL" }.joined(separator: "|"))
+                rows.append(t + ": " + (0..<row.columnCount).map { row.string($0) ?? "NULL" }.joined(separator: "|"))
             }
+            out += rows.sorted()
         }
         return out
     }

@@ -5,7 +5,7 @@ extension ControlCommand {
     func accessCommand(_ args: Arguments, _ words: [String]) throws -> Int32 {
         let now = Date()
         let c = try rulesConfiguration(args)
-        let store = try RosterStore(path: c.database, mustExist: true)
+        let store = try RosterStore(location: c.store, mustExist: true)
         func logged(_ message: String, user: String? = nil, student: String? = nil) {
             var fields: [(String, String)] = [("SISYNC_ACTOR", actor)]
             if let user { fields.append(("SISYNC_USERNAME", user)) }

@@ -4,7 +4,7 @@ extension ControlCommand {
     /// `sisyncctl audit`: findings an administrator should look at, as sentences.
     func audit(_ args: Arguments) throws -> Int32 {
         let c = try rulesConfiguration(args)
-        let store = try RosterStore(path: c.database, mustExist: true)
+        let store = try RosterStore(location: c.store, mustExist: true)
         let report = try store.audit(normalizer: EmailNormalizer(aliases: c.emailDomainAliases))
         emit(args, json: {
             func strings(_ a: [String]) -> JSONValue { .array(a.map { .string($0) }) }
@@ -49,7 +49,7 @@ extension ControlCommand {
     /// `sisyncctl explain U`: why the user has each link and role, and why not the others.
     func explain(_ args: Arguments, username: String) throws -> Int32 {
         let c = try rulesConfiguration(args)
-        let store = try RosterStore(path: c.database, mustExist: true)
+        let store = try RosterStore(location: c.store, mustExist: true)
         let settings = c.roleSettings(on: Date())
         let e = try store.explain(username, settings: settings, normalizer: EmailNormalizer(aliases: c.emailDomainAliases))
         emit(args, json: {

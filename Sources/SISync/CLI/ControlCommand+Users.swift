@@ -6,8 +6,7 @@ extension ControlCommand {
         let now = Date()
         func store() throws -> RosterStore {
             // Writes go to the configured database; it is created if needed, like a first sync.
-            let path = try rulesConfiguration(args).database
-            return try RosterStore(path: path, mustExist: words.first != "add")
+            try RosterStore(location: rulesConfiguration(args).store, mustExist: words.first != "add")
         }
         switch (words.first ?? "", words.count) {
         case ("add", 1):

@@ -112,6 +112,9 @@ public struct ControlCommand {
             if case .locked = e { return 75 }
             if case .runInProgress = e { return 75 }
             return 73
+        } catch let e as PostgresError {
+            console.err("sisyncctl: \(e)\n")
+            return SyncRun.classify(e).exitCode
         } catch {
             console.err("sisyncctl: \(error)\n")
             return 1
@@ -136,9 +139,9 @@ public struct ControlCommand {
     /// Waits for a run in progress (the daemon's, another administrator's), saying whom it
     /// waits for, and holds the run lock while this command writes.
     func takeRunLock(_ args: Arguments, command: String, wait: Double) throws -> RunLock? {
-        let path = try args.value("db") ?? rulesConfiguration(args).database
+        let location = try rulesConfiguration(args).store
         var waited = false
-        let lock = try RunLock.acquire(databasePath: path, holder: "sisyncctl \(command) pid \(getpid()) by \(actor)", wait: wait, waiting: { holder in
+        let lock = try RunLock.acquire(location: location, holder: "sisyncctl \(command) pid \(getpid()) by \(actor)", wait: wait, waiting: { holder in
             sayWaiting(for: holder, wait: wait)
             waited = true
         })
@@ -186,6 +189,7 @@ public struct ControlCommand {
     func rulesConfiguration(_ args: Arguments) throws -> Configuration {
         if args.value("config") == nil && environment["SISYNC_CONFIG"] == nil, let db = args.value("db") {
             var c = Configuration()
+            try Self.checkDatabaseOption(db)
             c.database = db
             return c
         }
@@ -195,15 +199,19 @@ public struct ControlCommand {
     func configuration(_ args: Arguments) throws -> Configuration {
         let path = args.value("config") ?? environment["SISYNC_CONFIG"] ?? "/etc/sisync/sisync.conf"
         var c = try Configuration.load(path: path)
-        if let db = args.value("db") { c.database = db }
+        if let db = args.value("db") { try Self.checkDatabaseOption(db); c.database = db }
         return c
+    }
+
+    /// `--db URL` is held to the rules of `[sync] database` (no password in it, TLS that
+    /// verifies).
+    static func checkDatabaseOption(_ db: String) throws {
+        if PostgresTarget.isURI(db) { try Configuration.checkPostgresURI(db, file: "sisyncctl --db", line: 0) }
     }
 
     /// The database for read-only commands: `--db` alone is enough.
     func openStore(_ args: Arguments) throws -> RosterStore {
-        let path: String
-        if let db = args.value("db") { path = db } else { path = try configuration(args).database }
-        return try RosterStore(path: path, mustExist: true)
+        try RosterStore(location: rulesConfiguration(args).store, mustExist: true)
     }
 
     func emit(_ args: Arguments, json: () throws -> JSONValue, text: () throws -> String) rethrows {
@@ -233,7 +241,7 @@ public struct ControlCommand {
         if let last, let started = Timestamp.parse(last.startedAt) {
             next = Timestamp.format(started.addingTimeInterval(interval))
         }
-        let bytes = Self.databaseBytes(store.path)
+        let bytes = (try? store.database.sizeInBytes()) ?? 0
         let counts = try store.recordCounts()
         emit(args, json: {
             .object([
@@ -258,7 +266,7 @@ public struct ControlCommand {
     private func runRevert(_ args: Arguments, id text: String) throws -> Int32 {
         guard let id = Int64(text) else { console.err("sisyncctl: run revert takes a run id, got `\(text)`\n"); return 64 }
         let c = try configuration(args)
-        let store = try RosterStore(path: c.database, mustExist: true)
+        let store = try RosterStore(location: c.store, mustExist: true)
         let summary = try store.revert(run: id, actor: actor, roles: c.roleSettings(on: Date()), now: Date())
         SyncRun.writeMetrics(summary, store: store, configuration: c, log: log)
         log.log(LogEvent(.runFinished, .notice, "run \(summary.runID ?? 0) by \(actor) reverted run \(id)",
@@ -339,12 +347,6 @@ public struct ControlCommand {
             return out
         })
         return 0
-    }
-
-    static func databaseBytes(_ path: String) -> Int {
-        [path, path + "-wal"].reduce(0) { total, p in
-            total + ((try? FileManager.default.attributesOfItem(atPath: p)[.size] as? Int) ?? 0)
-        }
     }
 
     static func humanBytes(_ n: Int) -> String {

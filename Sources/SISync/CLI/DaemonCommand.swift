@@ -123,13 +123,16 @@ final class Scheduler: @unchecked Sendable {
     }
 
     func run() -> Int32 {
-        let path = configuration.database
+        let location = configuration.store
+        let path = location.display
         let daemonLock: DaemonLock
         do {
-            let directory = (path as NSString).deletingLastPathComponent
-            if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-            daemonLock = try DaemonLock(databasePath: path)
-            store = try RosterStore(path: path)
+            if case .sqlite(let file) = location {
+                let directory = (file as NSString).deletingLastPathComponent
+                if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+            }
+            daemonLock = try DaemonLock(location: location)
+            store = try RosterStore(location: location)
         } catch {
             log.log(LogEvent(.runFailed, .error, "sisyncd cannot start: \(error)"))
             notifier.status("cannot start: \(error)")
@@ -203,8 +206,20 @@ final class Scheduler: @unchecked Sendable {
     /// retried next cycle: the daemon never writes without it.
     private func cycle() -> SyncRun.Result? {
         let options = SyncRun.Options()
+        if let current = store, !current.isConnected {
+            // The PostgreSQL session went away (a server restart, a network cut): connect
+            // again, or fail this cycle and try again at the next.
+            do {
+                let fresh = try RosterStore(location: configuration.store)
+                lock.withLock { store = fresh }
+                log.log(LogEvent(.daemonStarted, .notice, "connected again to \(fresh.path)"))
+            } catch {
+                let result = SyncRun(configuration: configuration, options: options, log: log, stop: stop).failedToStart(error)
+                return stop.isStopping ? nil : result
+            }
+        }
         let result = SyncRun(configuration: configuration, options: options, log: log, stop: stop).run(store: store!, takeRunLock: { [self] in
-            try RunLock.acquire(databasePath: configuration.database, holder: options.lockHolder, wait: .infinity, waiting: { [self] holder in
+            try RunLock.acquire(location: configuration.store, holder: options.lockHolder, wait: .infinity, waiting: { [self] holder in
                 log.log(LogEvent(.runWaiting, .notice, "waiting for \(holder) to finish before the next run"))
                 notifier.status("waiting for \(holder) to finish")
             }, giveUp: { [self] in stop.isStopping })
@@ -217,7 +232,7 @@ final class Scheduler: @unchecked Sendable {
         defer { notifier.ready() }
         do {
             let new = try Configuration.load(path: configPath)
-            if new.database != configuration.database {
+            if new.store != configuration.store {
                 log.log(LogEvent(.configRejected, .error, "\(configPath): [sync] database changed; restart sisyncd to use a new database (keeping the old configuration)"))
                 return
             }

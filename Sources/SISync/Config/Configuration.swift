@@ -29,6 +29,10 @@ public struct Configuration: Sendable {
     public var path: String
     // [sync]
     public var database: String = "/var/lib/sisync/sisync.db"
+    /// The PostgreSQL schema that holds sisync's tables (`[sync] database_schema`).
+    public var databaseSchema: String = PostgresStoreSettings.defaultSchema
+    /// The PostgreSQL password's file (`[sync] database_password_file`); nil: `.pgpass`.
+    public var databasePasswordFile: String?
     public var interval = ConfigDuration(seconds: 900)
     public var schoolYear: SchoolYearSetting = .auto
     public var schoolYearStart: (month: Int, day: Int) = (7, 1)
@@ -120,7 +124,18 @@ public struct Configuration: Sendable {
                 e.value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             }
             switch (e.section, e.key) {
-            case ("sync", "database"): c.database = resolve(try nonEmpty())
+            case ("sync", "database"):
+                let value = try nonEmpty()
+                if PostgresTarget.isURI(value) {
+                    try Self.checkPostgresURI(value, file: path, line: e.line)
+                    c.database = value
+                } else {
+                    c.database = resolve(value)
+                }
+            case ("sync", "database_schema"):
+                guard PostgresSchema.isValidName(e.value) else { throw bad("a schema name of lower-case letters, digits and _ (at most 63), starting with a letter") }
+                c.databaseSchema = e.value
+            case ("sync", "database_password_file"): c.databasePasswordFile = e.value.isEmpty ? nil : e.value
             case ("sync", "interval"):
                 let d = try duration()
                 guard d.seconds >= 1 else { throw bad("a duration of at least 1s") }
@@ -244,6 +259,46 @@ public struct Configuration: Sendable {
             }
         }
         return c
+    }
+
+    /// Where downloads and other temporary files go while a run works: beside a SQLite
+    /// database (a writable disk the service owns); for PostgreSQL, the service's
+    /// `$STATE_DIRECTORY` (systemd's `StateDirectory=`), else the temporary directory.
+    public var workDirectory: String {
+        switch store {
+        case .sqlite(let path):
+            let directory = (path as NSString).deletingLastPathComponent
+            return directory.isEmpty ? "." : directory
+        case .postgres:
+            if let state = ProcessInfo.processInfo.environment["STATE_DIRECTORY"]?.split(separator: ":").first, !state.isEmpty { return String(state) }
+            var temp = NSTemporaryDirectory()
+            while temp.count > 1 && temp.hasSuffix("/") { temp.removeLast() }
+            return temp
+        }
+    }
+
+    /// Where the store lives, as `[sync] database`, `database_schema` and
+    /// `database_password_file` say.
+    public var store: StoreLocation {
+        StoreLocation(database: database, schema: databaseSchema, passwordFile: databasePasswordFile)
+    }
+
+    /// A PostgreSQL URI sisync accepts: no password in it (it would end up in logs and
+    /// `ps`), and TLS that verifies the server for any host but the loopback or a socket.
+    /// Messages show the URI without any password.
+    static func checkPostgresURI(_ uri: String, file: String, line: Int) throws(ConfigError) {
+        let target = PostgresTarget(uri: uri)
+        if target.hadPassword {
+            throw .badValue(file: file, line: line, section: "sync", key: "database", value: target.display,
+                            expected: "a URI without a password: put the password in a file named by database_password_file (or ~/.pgpass)")
+        }
+        if !target.isLocal {
+            let mode = target.parameter("sslmode") ?? "prefer (libpq's default, which does not verify)"
+            if !["verify-full", "verify-ca"].contains(mode) {
+                throw .badValue(file: file, line: line, section: "sync", key: "database", value: target.display,
+                                expected: "sslmode=verify-full (or verify-ca) for the host \(target.host ?? ""): TLS verification is always on, and sslmode is \(mode)")
+            }
+        }
     }
 
     /// What R7 needs from the configuration on `date`.

@@ -93,14 +93,14 @@ extension RosterStore {
     public func metricsTotals() throws -> MetricsFile.Totals {
         var t = MetricsFile.Totals()
         for kind in EntityKind.allCases {
-            let s = try database.prepare("SELECT coalesce(sum(active), 0), count(*), count(missing_since) FROM \(kind.table)")
+            let s = try database.prepare("SELECT count(*) FILTER (WHERE active), count(*), count(missing_since) FROM \(kind.table)")
             _ = try s.step()
             t.records.append((kind.rawValue, s.int(0), s.int(1) - s.int(0), s.int(2)))
         }
         var links: [String: Int] = ["auto": 0, "manual": 0]
         try database.prepare("SELECT kind, count(*) FROM links GROUP BY kind").forEachRow { links[$0.text(0)] = $0.int(1) }
         t.links = links.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        let inactive = try database.prepare("SELECT count(*) FROM links l JOIN staff s ON s.staff_id = l.staff_id WHERE s.active = 0")
+        let inactive = try database.prepare("SELECT count(*) FROM links l JOIN staff s ON s.staff_id = l.staff_id WHERE s.active = FALSE")
         _ = try inactive.step()
         t.linksToInactiveStaff = inactive.int(0)
         var roles: [String: Int] = ["calculated": 0, "manual": 0]

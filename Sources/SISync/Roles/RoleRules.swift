@@ -18,7 +18,7 @@ enum RoleRules {
     static func listItems(_ column: String, rows: String) -> String {
         """
         WITH RECURSIVE list_items(rest, value) AS (
-          SELECT \(column) || ';', NULL \(rows)
+          SELECT \(column) || ';', substr(\(column), 1, 0) \(rows)
           UNION ALL
           SELECT substr(rest, instr(rest, ';') + 1), substr(rest, 1, instr(rest, ';') - 1) FROM list_items WHERE rest <> ''
         )
@@ -44,22 +44,22 @@ enum RoleRules {
         // Staff: linked to an active staff member.
         """
         INSERT OR IGNORE INTO temp.desired_roles
-        SELECT l.username, 'Staff', '' FROM links l JOIN staff s ON s.staff_id = l.staff_id WHERE s.active = 1
+        SELECT l.username, 'Staff', '' FROM links l JOIN staff s ON s.staff_id = l.staff_id WHERE s.active = TRUE
         """,
         // Student: attached to a student enrolled for the current school year.
         """
         INSERT OR IGNORE INTO temp.desired_roles
         SELECT a.username, 'Student', '' FROM user_attachments a
         JOIN students st ON st.student_id = a.record_id
-        WHERE a.kind = 'student' AND st.active = 1 AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = ?1
+        WHERE a.kind = 'student' AND st.active = TRUE AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = ?1
         """,
         // Parent: attached to a household related as a parent to such a student.
         """
         INSERT OR IGNORE INTO temp.desired_roles
         SELECT a.username, 'Parent', '' FROM user_attachments a
-        JOIN household_relationships r ON r.household_id = a.record_id AND +r.record_type = 'student' AND r.active = 1
+        JOIN household_relationships r ON r.household_id = a.record_id AND +r.record_type = 'student' AND r.active = TRUE
         JOIN students st ON st.student_id = r.record_id
-        WHERE a.kind = 'household' AND st.active = 1 AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = ?1
+        WHERE a.kind = 'household' AND st.active = TRUE AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = ?1
           AND lower(r.relationship) IN (SELECT value FROM json_each(?2))
         """,
         // Parent: paired with an enrolled student through the portal's access code.
@@ -67,20 +67,20 @@ enum RoleRules {
         INSERT OR IGNORE INTO temp.desired_roles
         SELECT p.username, 'Parent', '' FROM access_pairings p
         JOIN students st ON st.student_id = p.student_id
-        WHERE st.active = 1 AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = ?1
+        WHERE st.active = TRUE AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = ?1
         """,
         // Applicant: attached to a household related as a parent to an applicant not yet copied.
         """
         INSERT OR IGNORE INTO temp.desired_roles
         SELECT a.username, 'Applicant', '' FROM user_attachments a
-        JOIN household_relationships r ON r.household_id = a.record_id AND +r.record_type = 'applicant' AND r.active = 1
+        JOIN household_relationships r ON r.household_id = a.record_id AND +r.record_type = 'applicant' AND r.active = TRUE
         JOIN applicants ap ON ap.applicant_id = r.record_id
-        WHERE a.kind = 'household' AND ap.active = 1 AND lower(ap.status) <> 'copied'
+        WHERE a.kind = 'household' AND ap.active = TRUE AND lower(ap.status) <> 'copied'
           AND lower(r.relationship) IN (SELECT value FROM json_each(?2))
         """,
         // Admissions Evaluator: linked to an active staff member named by an active applicant.
         // The named staff are collected once (the `;` list split in SQL), then joined.
-        listItems("a.evaluator_staff_ids", rows: "FROM applicants a WHERE a.active = 1 AND lower(a.status) <> 'copied' AND a.evaluator_staff_ids <> ''") + """
+        listItems("a.evaluator_staff_ids", rows: "FROM applicants a WHERE a.active = TRUE AND lower(a.status) <> 'copied' AND a.evaluator_staff_ids <> ''") + """
 
         INSERT OR IGNORE INTO temp.evaluator_staff
         SELECT value FROM list_items WHERE value <> ''
@@ -88,7 +88,7 @@ enum RoleRules {
         """
         INSERT OR IGNORE INTO temp.desired_roles
         SELECT l.username, 'Admissions Evaluator', '' FROM links l
-        JOIN staff s ON s.staff_id = l.staff_id AND s.active = 1
+        JOIN staff s ON s.staff_id = l.staff_id AND s.active = TRUE
         JOIN temp.evaluator_staff e ON e.staff_id = l.staff_id
         """,
         // Attribute roles: every active attribute on an attached student, household or donor.
@@ -96,7 +96,7 @@ enum RoleRules {
         INSERT OR IGNORE INTO temp.desired_roles
         SELECT a.username, t.attribute, t.school_year FROM user_attachments a
         JOIN attributes t ON t.record_type = a.kind AND t.record_id = a.record_id
-        WHERE t.active = 1
+        WHERE t.active = TRUE
         """,
     ]
 }

@@ -7,38 +7,47 @@ extension SyncRun {
     /// database yet it plans against an empty in-memory one.
     /// `waiting` is told once whom the run waits for ("sisyncd pid 812, run 42").
     public func performWithStore(waiting: (String) -> Void = { _ in }) -> Result {
-        let path = configuration.database
-        let exists = FileManager.default.fileExists(atPath: path)
+        let location = configuration.store
         do {
-            if options.dryRun {
-                let store = try RosterStore(path: exists ? path : ":memory:")
-                return run(store: store)
-            }
-            let directory = (path as NSString).deletingLastPathComponent
-            if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
-                do {
-                    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                } catch {
-                    throw StoreError.cannotOpen(path: path, message: "cannot create the directory \(directory): \(error.localizedDescription)")
+            if case .sqlite(let path) = location {
+                if options.dryRun {
+                    let exists = FileManager.default.fileExists(atPath: path)
+                    return run(store: try RosterStore(path: exists ? path : ":memory:"))
                 }
+                let directory = (path as NSString).deletingLastPathComponent
+                if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
+                    do {
+                        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                    } catch {
+                        throw StoreError.cannotOpen(path: path, message: "cannot create the directory \(directory): \(error.localizedDescription)")
+                    }
+                }
+            } else if options.dryRun {
+                // A dry run writes nothing: everything it plans is rolled back.
+                return run(store: try RosterStore(location: location))
             }
-            let daemonLock = options.takesDaemonLock ? try DaemonLock(databasePath: path) : nil
+            let daemonLock = options.takesDaemonLock ? try DaemonLock(location: location) : nil
             let stop = self.stop
-            let store = try RosterStore(path: path)
+            let store = try RosterStore(location: location)
             return withExtendedLifetime(daemonLock) {
                 run(store: store, takeRunLock: {
-                    try RunLock.acquire(databasePath: path, holder: options.lockHolder, wait: options.wait,
+                    try RunLock.acquire(location: location, holder: options.lockHolder, wait: options.wait,
                                         waiting: waiting, giveUp: { stop?.isStopping ?? false })
                 })
             }
         } catch {
-            var summary = RunSummary(runID: nil, startedAt: Timestamp.format(clock()), outcome: .failed,
-                                     dryRun: options.dryRun, actor: options.actor, trigger: options.trigger)
-            summary.failure = Self.classify(error)
-            summary.error = Self.describe(error)
-            summary.finishedAt = summary.startedAt
-            log.log(LogEvent(.runFailed, .error, "cannot start a run: \(summary.error!)"))
-            return Result(summary: summary, plan: nil)
+            return failedToStart(error)
         }
+    }
+
+    /// The result of a run that could not start (no store, no lock), logged.
+    func failedToStart(_ error: Error) -> Result {
+        var summary = RunSummary(runID: nil, startedAt: Timestamp.format(clock()), outcome: .failed,
+                                 dryRun: options.dryRun, actor: options.actor, trigger: options.trigger)
+        summary.failure = Self.classify(error)
+        summary.error = Self.describe(error)
+        summary.finishedAt = summary.startedAt
+        log.log(LogEvent(.runFailed, .error, "cannot start a run: \(summary.error!)"))
+        return Result(summary: summary, plan: nil)
     }
 }

@@ -448,6 +448,12 @@ public struct SyncRun {
             case .cannotOpen: return .cannotCreate
             default: return .software
             }
+        case let e as PostgresError:
+            if e.isUnavailable { return .unavailable }
+            guard case .query(_, let state?, _, _, _) = e else { return .software }
+            // No right to create the schema or its tables, or no room for them.
+            if state == "42501" || state == "3F000" || state.hasPrefix("53") { return .cannotCreate }
+            return state == "57014" ? .temporary : .software
         default: return .software
         }
     }

@@ -158,11 +158,9 @@ public struct ExportFetcher {
                            sha256: SHA256.hex(digest.finalize()), bytes: total)
     }
 
-    /// Where temporary downloads go: beside the database, so they are on a writable disk
-    /// the service owns.
+    /// Where temporary downloads go (`Configuration.workDirectory`).
     func temporaryPath(_ label: String) -> String {
-        let directory = (configuration.database as NSString).deletingLastPathComponent
-        return (directory.isEmpty ? "." : directory) + "/.sisync-download-\(getpid())-\(label)"
+        configuration.workDirectory + "/.sisync-download-\(getpid())-\(label)"
     }
 
     func download(_ url: String, entity: EntityKind?, label: String? = nil, using transfer: CurlTransfer) throws -> FetchedFile {
@@ -303,8 +301,7 @@ public struct ExportFetcher {
         var request = CurlTransfer.Request(url: tokenURL, timeoutSeconds: configuration.timeout.seconds, maxBytes: 1 << 20, caFile: configuration.caFile)
         request.formBody = body
         request.headers = ["Accept: application/json"]
-        let directory = (configuration.database as NSString).deletingLastPathComponent
-        let temp = (directory.isEmpty ? "." : directory) + "/.sisync-token-\(getpid())"
+        let temp = configuration.workDirectory + "/.sisync-token-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: temp) }
         let response = try transfer.perform(request, to: temp, stop: stop)
         guard (200..<300).contains(response.status) else { throw FetchError.httpStatus(url: tokenURL, status: response.status) }

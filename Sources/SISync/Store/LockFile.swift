@@ -3,10 +3,23 @@ import Foundation
 import Glibc
 #endif
 
+/// A lock only one process holds at a time, that says who holds it, and that goes with
+/// its holder however the holder ends: a `flock` file beside a SQLite database, or a
+/// PostgreSQL advisory lock held by a session.
+protocol ExclusiveLock: AnyObject {
+    /// Takes the lock if nobody holds it; never waits.
+    func tryLock() throws -> Bool
+    /// Who holds it ("sisyncd pid 812, run 42"), or "unknown".
+    func holder() -> String
+    /// Says who holds the lock (only while holding it).
+    func describe(_ text: String)
+    func unlock()
+}
+
 /// One `flock` lock file beside the database, holding a line that says who holds it, so
 /// that whoever finds it taken can say whom they wait for. The kernel drops the lock when
 /// the holder dies, so a crash never leaves a stale lock behind.
-final class LockFile {
+final class LockFile: ExclusiveLock {
     let path: String
     private let fd: Int32
     private let writable: Bool

@@ -89,7 +89,7 @@ extension RosterStore {
         var created = 0
         _ = try administer(actor: actor, now: now) {
             let s = try database.prepare("""
-                SELECT student_id FROM students st WHERE active = 1 AND (?1 IS NULL OR school_id = ?1)
+                SELECT student_id FROM students st WHERE active = TRUE AND (?1 IS NULL OR school_id = ?1)
                   AND NOT EXISTS (SELECT 1 FROM access_codes c WHERE c.student_id = st.student_id) ORDER BY student_id
                 """)
             try s.bind(1, school)

@@ -142,7 +142,7 @@ extension RosterStore {
         let insert = try database.prepare("""
             INSERT INTO links (username, staff_id, kind, reason, until, created_at, created_by) VALUES (?, ?, 'auto', NULL, NULL, ?, ?)
             """)
-        let unapprove = try database.prepare("UPDATE users SET approved = 0 WHERE username = ?")
+        let unapprove = try database.prepare("UPDATE users SET approved = FALSE WHERE username = ?")
         for c in plan.changes {
             switch c {
             case .link(let user, let staff, _):
@@ -406,7 +406,7 @@ extension RosterStore {
         try each("SELECT username, school_id, '' FROM user_schools") { p, r in p.schools.append(r.text(1)) }
         try each("SELECT username, ledger, '' FROM user_ledgers") { p, r in p.ledgers.append(r.text(1)) }
         try each("SELECT username, student_id, '' FROM access_pairings") { p, r in p.pairedStudents.append(r.text(1)) }
-        try each("SELECT username, role, buildings FROM (SELECT username, role, buildings FROM role_assignments WHERE suspended = 0)") { p, r in
+        try each("SELECT username, role, buildings FROM (SELECT username, role, buildings FROM role_assignments WHERE suspended = FALSE) AS a") { p, r in
             p.permissionRoles.append((r.text(1), r.text(2).split(separator: ";").map(String.init)))
         }
         return out

@@ -6,7 +6,7 @@ extension RosterStore {
     public func audit(normalizer: EmailNormalizer) throws -> AuditReport {
         var report = AuditReport()
         var byEmail: [String: [String]] = [:]
-        try database.prepare("SELECT staff_id, email FROM staff WHERE active = 1 AND email <> '' ORDER BY staff_id").forEachRow { r in
+        try database.prepare("SELECT staff_id, email FROM staff WHERE active = TRUE AND email <> '' ORDER BY staff_id").forEachRow { r in
             let key = normalizer.key(r.text(1))
             byEmail[key, default: []].append(r.text(0))
         }
@@ -24,19 +24,19 @@ extension RosterStore {
         }
         try database.prepare("""
             SELECT l.username, l.staff_id, s.deactivated_at FROM links l JOIN staff s ON s.staff_id = l.staff_id
-            WHERE s.active = 0 ORDER BY l.username COLLATE NOCASE
+            WHERE s.active = FALSE ORDER BY l.username COLLATE NOCASE
             """).forEachRow { r in
             report.linkedToInactive.append(.init(username: r.text(0), staffID: r.text(1), deactivatedAt: r.string(2)))
         }
         try database.prepare("""
             SELECT DISTINCT g.username FROM user_ledgers g
             WHERE NOT EXISTS (SELECT 1 FROM user_roles r WHERE r.username = g.username AND r.role = 'Finance' COLLATE NOCASE)
-            ORDER BY g.username COLLATE NOCASE
+            ORDER BY g.username
             """).forEachRow { report.ledgersWithoutFinance.append($0.text(0)) }
         try database.prepare("""
             SELECT DISTINCT us.username FROM user_schools us
-            WHERE NOT EXISTS (SELECT 1 FROM links l JOIN staff s ON s.staff_id = l.staff_id WHERE l.username = us.username AND s.active = 1)
-            ORDER BY us.username COLLATE NOCASE
+            WHERE NOT EXISTS (SELECT 1 FROM links l JOIN staff s ON s.staff_id = l.staff_id WHERE l.username = us.username AND s.active = TRUE)
+            ORDER BY us.username
             """).forEachRow { report.schoolsWithoutStaffLink.append($0.text(0)) }
         return report
     }

@@ -81,7 +81,7 @@ extension RosterStore {
                    st.first_name || ' ' || st.last_name, st.enrollment_status, st.school_year, st.active,
                    ap.first_name || ' ' || ap.last_name, ap.status, ap.active
             FROM user_attachments a
-            LEFT JOIN household_relationships r ON r.household_id = a.record_id AND r.active = 1
+            LEFT JOIN household_relationships r ON r.household_id = a.record_id AND r.active = TRUE
             LEFT JOIN students st ON r.record_type = 'student' AND st.student_id = r.record_id
             LEFT JOIN applicants ap ON r.record_type = 'applicant' AND ap.applicant_id = r.record_id
             WHERE a.username = ? AND a.kind = 'household' ORDER BY a.record_id, r.record_type, r.record_id
@@ -139,7 +139,7 @@ extension RosterStore {
         if let staff = linkedActive {
             let apps = try database.prepare("""
                 SELECT applicant_id, first_name || ' ' || last_name FROM applicants
-                WHERE active = 1 AND lower(status) <> 'copied' AND instr(';' || evaluator_staff_ids || ';', ';' || ? || ';') > 0
+                WHERE active = TRUE AND lower(status) <> 'copied' AND instr(';' || evaluator_staff_ids || ';', ';' || ? || ';') > 0
                 ORDER BY applicant_id
                 """)
             try apps.bind(1, staff.staffID)
@@ -154,7 +154,7 @@ extension RosterStore {
         // Attribute roles.
         let attributes = try database.prepare("""
             SELECT a.kind, a.record_id, t.attribute, t.school_year FROM user_attachments a
-            JOIN attributes t ON t.record_type = a.kind AND t.record_id = a.record_id AND t.active = 1
+            JOIN attributes t ON t.record_type = a.kind AND t.record_id = a.record_id AND t.active = TRUE
             WHERE a.username = ? ORDER BY t.attribute, t.school_year
             """)
         try attributes.bind(1, u.username)

@@ -83,7 +83,7 @@ extension RosterStore {
     public func permissionRole(_ name: String) throws -> PermissionRoleRecord? {
         let s = try database.prepare("""
             SELECT r.name, r.deleted_at IS NOT NULL, r.merged_into,
-                   (SELECT count(*) FROM role_assignments a WHERE a.role = r.name AND a.suspended = 0)
+                   (SELECT count(*) FROM role_assignments a WHERE a.role = r.name AND a.suspended = FALSE)
             FROM permission_roles r WHERE r.name = ?
             """)
         try s.bind(1, name)
@@ -94,7 +94,7 @@ extension RosterStore {
     public func permissionRoles(includeDeleted: Bool) throws -> [PermissionRoleRecord] {
         let s = try database.prepare("""
             SELECT r.name, r.deleted_at IS NOT NULL, r.merged_into,
-                   (SELECT count(*) FROM role_assignments a WHERE a.role = r.name AND a.suspended = 0)
+                   (SELECT count(*) FROM role_assignments a WHERE a.role = r.name AND a.suspended = FALSE)
             FROM permission_roles r WHERE ?1 OR r.deleted_at IS NULL ORDER BY r.name
             """)
         try s.bind(1, includeDeleted)
@@ -172,7 +172,7 @@ extension RosterStore {
         let s = try database.prepare("UPDATE permission_roles SET deleted_at = ?, merged_into = ? WHERE name = ?")
         try s.bind(1, Timestamp.format(now)); try s.bind(2, mergedInto); try s.bind(3, r.name)
         try s.run()
-        let a = try database.prepare("UPDATE role_assignments SET suspended = 1 WHERE role = ?")
+        let a = try database.prepare("UPDATE role_assignments SET suspended = TRUE WHERE role = ?")
         try a.bind(1, r.name)
         try a.run()
         return [Change(entity: "roles", id: r.name, field: "deleted", old: "false", new: mergedInto.map { "true (merged into \($0))" } ?? "true", kind: .deactivated)]
@@ -186,7 +186,7 @@ extension RosterStore {
             let s = try database.prepare("UPDATE permission_roles SET deleted_at = NULL, merged_into = NULL WHERE name = ?")
             try s.bind(1, r.name)
             try s.run()
-            let a = try database.prepare("UPDATE role_assignments SET suspended = 0 WHERE role = ?")
+            let a = try database.prepare("UPDATE role_assignments SET suspended = FALSE WHERE role = ?")
             try a.bind(1, r.name)
             try a.run()
             return [Change(entity: "roles", id: r.name, field: "deleted", old: "true", new: "false", kind: .reactivated)]
@@ -221,7 +221,7 @@ extension RosterStore {
                 try set.run()
             }
             var buildings: [String: (username: String, set: Set<String>)] = [:]
-            let users = try database.prepare("SELECT username, buildings FROM role_assignments WHERE role = ? AND suspended = 0")
+            let users = try database.prepare("SELECT username, buildings FROM role_assignments WHERE role = ? AND suspended = FALSE")
             for r in roles {
                 try users.bind(1, r.name)
                 try users.forEachRow { row in
@@ -229,7 +229,7 @@ extension RosterStore {
                     buildings[row.text(0).lowercased(), default: (row.text(0), [])].set.formUnion(b)
                 }
             }
-            let assign = try database.prepare("INSERT OR REPLACE INTO role_assignments (username, role, buildings, suspended) VALUES (?, ?, ?, 0)")
+            let assign = try database.prepare("INSERT OR REPLACE INTO role_assignments (username, role, buildings, suspended) VALUES (?, ?, ?, FALSE)")
             for (_, u) in buildings {
                 try assign.bind(1, u.username); try assign.bind(2, target); try assign.bind(3, u.set.sorted().joined(separator: ";"))
                 try assign.run()
@@ -245,7 +245,7 @@ extension RosterStore {
     public func assignRole(_ role: String, to usernames: [String], buildings: [String], actor: String, now: Date) throws {
         _ = try administer(actor: actor, now: now) {
             let r = try liveRole(role)
-            let s = try database.prepare("INSERT OR REPLACE INTO role_assignments (username, role, buildings, suspended) VALUES (?, ?, ?, 0)")
+            let s = try database.prepare("INSERT OR REPLACE INTO role_assignments (username, role, buildings, suspended) VALUES (?, ?, ?, FALSE)")
             var changes: [Change] = []
             let list = Set(buildings.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }).sorted()
             for name in usernames {
@@ -276,7 +276,7 @@ extension RosterStore {
             SELECT a.role, a.buildings, f.default_level, f.max_level FROM role_assignments a
             JOIN permission_roles r ON r.name = a.role AND r.deleted_at IS NULL
             LEFT JOIN role_form_settings f ON f.role = a.role AND f.form = ?2
-            WHERE a.username = ?1 AND a.suspended = 0 ORDER BY a.role
+            WHERE a.username = ?1 AND a.suspended = FALSE ORDER BY a.role
             """)
         try s.bind(1, username); try s.bind(2, form)
         var out: [FormAccess.Assignment] = []

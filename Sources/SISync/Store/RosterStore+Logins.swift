@@ -27,7 +27,7 @@ extension RosterStore {
     public func setPassword(_ username: String, hash: String, actor: String, now: Date) throws {
         _ = try administer(actor: actor, now: now) {
             guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
-            let s = try database.prepare("UPDATE users SET password_hash = ?, locked = 0, failed_logins = 0 WHERE username = ?")
+            let s = try database.prepare("UPDATE users SET password_hash = ?, locked = FALSE, failed_logins = 0 WHERE username = ?")
             try s.bind(1, hash); try s.bind(2, u.username)
             try s.run()
             var changes = [Change(entity: "users", id: u.username, field: "password", old: nil, new: "changed", kind: .updated)]

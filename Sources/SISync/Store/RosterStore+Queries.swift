@@ -146,8 +146,8 @@ extension RosterStore {
     public func staff(filter: StaffFilter, search: String?) throws -> [StaffRecord] {
         var sql = "SELECT \(Self.staffColumns) FROM staff WHERE 1 = 1"
         switch filter {
-        case .active: sql += " AND active = 1"
-        case .inactive: sql += " AND active = 0"
+        case .active: sql += " AND active = TRUE"
+        case .inactive: sql += " AND active = FALSE"
         case .all: break
         }
         if search != nil {
@@ -207,7 +207,7 @@ extension RosterStore {
     /// Active and total records per entity, for `status`.
     public func recordCounts() throws -> [(EntityKind, active: Int, total: Int)] {
         try EntityKind.allCases.map { kind in
-            let s = try database.prepare("SELECT coalesce(sum(active), 0), count(*) FROM \(kind.table)")
+            let s = try database.prepare("SELECT count(*) FILTER (WHERE active), count(*) FROM \(kind.table)")
             _ = try s.step()
             return (kind, s.int(0), s.int(1))
         }

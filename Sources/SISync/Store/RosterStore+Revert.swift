@@ -101,14 +101,14 @@ extension RosterStore {
                         changes.append(Change(entity: c.entity, id: c.id, field: field, old: c.new, new: c.old, kind: .updated))
                         counts[kind, default: RecordCounts()].updated += 1
                     case .deactivated:
-                        try execute("UPDATE \(kind.table) SET active = 1, deactivated_at = NULL, fingerprint = 0, updated_run = ? WHERE \(match)", [String(runID)] + keyValues)
+                        try execute("UPDATE \(kind.table) SET active = TRUE, deactivated_at = NULL, fingerprint = 0, updated_run = ? WHERE \(match)", [String(runID)] + keyValues)
                         changes.append(Change(entity: c.entity, id: c.id, field: "active", old: "false", new: "true", kind: .reactivated))
                         counts[kind, default: RecordCounts()].reactivated += 1
                     case .reactivated:
                         try previousDeactivation.bind(1, c.entity); try previousDeactivation.bind(2, c.id); try previousDeactivation.bind(3, id)
                         let when = try previousDeactivation.step() ? previousDeactivation.text(0) : stamp
                         previousDeactivation.reset()
-                        try execute("UPDATE \(kind.table) SET active = 0, deactivated_at = ?, fingerprint = 0, updated_run = ? WHERE \(match)", [when, String(runID)] + keyValues)
+                        try execute("UPDATE \(kind.table) SET active = FALSE, deactivated_at = ?, fingerprint = 0, updated_run = ? WHERE \(match)", [when, String(runID)] + keyValues)
                         changes.append(Change(entity: c.entity, id: c.id, field: "active", old: "true", new: "false (reverted)", kind: .deactivated))
                         counts[kind, default: RecordCounts()].deactivated += 1
                     default:
@@ -118,14 +118,14 @@ extension RosterStore {
                 // Records the run added become inactive.
                 for kind in EntityKind.allCases {
                     let keys = kind.keyColumns
-                    let added = try database.prepare("SELECT \(keys.joined(separator: ", ")) FROM \(kind.table) WHERE added_run = ? AND active = 1")
+                    let added = try database.prepare("SELECT \(keys.joined(separator: ", ")) FROM \(kind.table) WHERE added_run = ? AND active = TRUE")
                     try added.bind(1, id)
                     try added.forEachRow { r in
                         let display = (0..<Int32(keys.count)).map { r.text($0) }.joined(separator: "/")
                         changes.append(Change(entity: kind.rawValue, id: display, field: "active", old: "true", new: "false (reverted)", kind: .deactivated))
                         counts[kind, default: RecordCounts()].deactivated += 1
                     }
-                    try execute("UPDATE \(kind.table) SET active = 0, deactivated_at = ?, fingerprint = 0, updated_run = ? WHERE added_run = ? AND active = 1",
+                    try execute("UPDATE \(kind.table) SET active = FALSE, deactivated_at = ?, fingerprint = 0, updated_run = ? WHERE added_run = ? AND active = TRUE",
                                 [stamp, String(runID), String(id)])
                 }
                 let log = try database.prepare("""

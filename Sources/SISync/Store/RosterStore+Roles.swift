@@ -63,7 +63,7 @@ extension RosterStore {
         for (table, isGrant) in [("role_grants", true), ("role_revokes", false)] {
             let count = try database.prepare("SELECT count(*) FROM temp.\(table)")
             _ = try count.step()
-            let sample = try database.prepare("SELECT username, role, school_year FROM temp.\(table) ORDER BY rowid LIMIT \(RolePlan.listed)")
+            let sample = try database.prepare("SELECT username, role, school_year FROM temp.\(table) ORDER BY username COLLATE NOCASE, role, school_year LIMIT \(RolePlan.listed)")
             var roles: [CalculatedRole] = []
             try sample.forEachRow { roles.append(CalculatedRole(username: $0.text(0), role: $0.text(1), schoolYear: $0.text(2))) }
             if isGrant { plan.granted = roles; plan.grantedCount = count.int(0) } else { plan.revoked = roles; plan.revokedCount = count.int(0) }
@@ -183,7 +183,7 @@ extension RosterStore {
                 """)
             let revoked = try database.prepare("""
                 INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind)
-                SELECT ?1, 'users', x.username, 'role', \(label), NULL, 'role_revoked' FROM temp.role_revokes x ORDER BY x.rowid
+                SELECT ?1, 'users', x.username, 'role', \(label), NULL, 'role_revoked' FROM temp.role_revokes x ORDER BY x.username COLLATE NOCASE, x.role, x.school_year
                 """)
             try revoked.bind(1, runID)
             try revoked.run()
@@ -193,7 +193,7 @@ extension RosterStore {
                 let s = try database.prepare("""
                     INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind, actor, at)
                     SELECT NULL, 'users', x.username, 'role', \(kind == "role_revoked" ? label : "NULL"), \(kind == "role_granted" ? label : "NULL"), '\(kind)', ?1, ?2
-                    FROM temp.\(table) x ORDER BY x.rowid
+                    FROM temp.\(table) x ORDER BY x.username COLLATE NOCASE, x.role, x.school_year
                     """)
                 try s.bind(1, actor ?? "sisyncctl"); try s.bind(2, at)
                 try s.run()
@@ -211,7 +211,7 @@ extension RosterStore {
         // A grant of a run is recorded by `granted_run`; one made outside a run has its change row above.
         let grant = try database.prepare("""
             INSERT OR IGNORE INTO user_roles (username, role, source, school_year, granted_run)
-            SELECT x.username, x.role, 'calculated', x.school_year, ?1 FROM temp.role_grants x ORDER BY x.rowid
+            SELECT x.username, x.role, 'calculated', x.school_year, ?1 FROM temp.role_grants x ORDER BY x.username COLLATE NOCASE, x.role, x.school_year
             """)
         try grant.bind(1, runID)
         try grant.run()

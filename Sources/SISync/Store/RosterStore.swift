@@ -35,6 +35,12 @@ public final class RosterStore {
         }
     }
 
+    /// False once a PostgreSQL session has gone away (a server restart, a network cut):
+    /// the daemon then opens the store again.
+    public var isConnected: Bool {
+        (database as? PostgresDatabase)?.connection.isConnected ?? true
+    }
+
     // MARK: runs
 
     /// Records the start of a run in its own committed transaction, so that even a run
@@ -196,20 +202,19 @@ public final class RosterStore {
             let roles = try planRoles(settings, changes: RoleInputChanges(plan, limit: Self.incrementalLimit))
             phase("roles")
             guard commit else { return roles }
-            let log = try database.prepare("""
-                INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """)
             // Additions are recorded by the record's `added_run` (see `Schema.changeLogView`).
-            try plan.forEachChange(includingAdditions: false, includingRoles: false) { c in
-                try log.bind(1, runID)
-                try log.bind(2, c.entity)
-                try log.bind(3, c.id)
-                try log.bind(4, c.field)
-                try log.bind(5, c.old)
-                try log.bind(6, c.new)
-                try log.bind(7, c.kind.rawValue)
-                try log.run()
-                try checkStop()
+            try database.insertRows(into: "changes", columns: ["run_id", "entity", "record_id", "field", "old_value", "new_value", "kind"]) { log in
+                try plan.forEachChange(includingAdditions: false, includingRoles: false) { c in
+                    try log.add(runID)
+                    try log.add(c.entity)
+                    try log.add(c.id)
+                    try log.add(c.field)
+                    try log.add(c.old)
+                    try log.add(c.new)
+                    try log.add(c.kind.rawValue)
+                    try log.endRow()
+                    try checkStop()
+                }
             }
             try applyRoles(roles, runID: runID)
             try recordRoleBasis(settings)
@@ -245,43 +250,36 @@ public final class RosterStore {
             if keys.count == 1 { try s.bind(first, key); return }
             for (i, part) in RecordKey.parts(key).enumerated() { try s.bind(first + Int32(i), part) }
         }
-        /// Binds a row's key straight from the export's bytes (no String per row).
-        func bindRowKey(_ s: any StoreStatement, _ rows: EntityRows, _ r: Int, from first: Int32) throws {
-            try rows.withKeyBytes(r) { buf in
-                var part: Int32 = 0
-                var start = 0
-                for i in 0...buf.count where i == buf.count || buf[i] == 0x1F {
-                    try s.bind(first + part, utf8: UnsafeBufferPointer(rebasing: buf[start..<i]))
-                    part += 1
-                    start = i + 1
-                }
-            }
-        }
         if let rows, !p.additions.isEmpty {
             let columns = keys + values + ["active", "deactivated_at", "added_run", "updated_run", "fingerprint"]
-            let insert = try database.prepare("INSERT INTO \(kind.table) (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))")
-            let valueBase = Int32(keys.count + 1)
-            let tail = valueBase + Int32(values.count)
-            for r32 in Self.inKeyOrder(p.additions, rows) {
-                let r = Int(r32)
-                try bindRowKey(insert, rows, r, from: 1)
-                for c in 0..<values.count {
-                    try rows.withValueBytes(r, c) { bytes in try insert.bind(valueBase + Int32(c), utf8: bytes) }
+            try database.insertRows(into: kind.table, columns: columns) { insert in
+                for r32 in Self.inKeyOrder(p.additions, rows) {
+                    let r = Int(r32)
+                    try rows.withKeyBytes(r) { buf in
+                        var start = 0
+                        for i in 0...buf.count where i == buf.count || buf[i] == 0x1F {
+                            try insert.add(utf8: UnsafeBufferPointer(rebasing: buf[start..<i]))
+                            start = i + 1
+                        }
+                    }
+                    for c in 0..<values.count {
+                        try rows.withValueBytes(r, c) { bytes in try insert.add(utf8: bytes) }
+                    }
+                    let inactive = rows.isInactive(r)
+                    try insert.add(!inactive)
+                    try insert.add(inactive ? stamp : nil)
+                    try insert.add(runID)
+                    try insert.add(runID)
+                    try insert.add(Int64(bitPattern: rows.fingerprint(r)))
+                    try insert.endRow()
+                    try checkStop()
                 }
-                let inactive = rows.isInactive(r)
-                try insert.bind(tail, !inactive)
-                try insert.bind(tail + 1, inactive ? stamp : nil)
-                try insert.bind(tail + 2, runID)
-                try insert.bind(tail + 3, runID)
-                try insert.bind(tail + 4, Int64(bitPattern: rows.fingerprint(r)))
-                try insert.run()
-                try checkStop()
             }
         }
         guard !p.updates.isEmpty else { return }
         let setValues = try database.prepare("UPDATE \(kind.table) SET \(values.map { "\($0) = ?" }.joined(separator: ", "))\(values.isEmpty ? "" : ", ")fingerprint = ?, updated_run = ? WHERE \(whereKey)")
-        let activate = try database.prepare("UPDATE \(kind.table) SET active = 1, deactivated_at = NULL, missing_since = NULL, updated_run = ? WHERE \(whereKey)")
-        let deactivate = try database.prepare("UPDATE \(kind.table) SET active = 0, deactivated_at = ?, missing_since = NULL, updated_run = ? WHERE \(whereKey)")
+        let activate = try database.prepare("UPDATE \(kind.table) SET active = TRUE, deactivated_at = NULL, missing_since = NULL, updated_run = ? WHERE \(whereKey)")
+        let deactivate = try database.prepare("UPDATE \(kind.table) SET active = FALSE, deactivated_at = ?, missing_since = NULL, updated_run = ? WHERE \(whereKey)")
         let missing = try database.prepare("UPDATE \(kind.table) SET missing_since = ?, updated_run = ? WHERE \(whereKey)")
         for u in p.updates {
             if !u.fields.isEmpty, let rows, let r = u.row {
@@ -328,7 +326,7 @@ final class SQLiteEntityState: StoredEntityState {
     }
 
     func activeCount() throws -> Int {
-        let count = try database.prepare("SELECT count(*) FROM \(kind.table) WHERE active = 1")
+        let count = try database.prepare("SELECT count(*) FROM \(kind.table) WHERE active = TRUE")
         _ = try count.step()
         return count.int(0)
     }
@@ -343,7 +341,7 @@ final class SQLiteEntityState: StoredEntityState {
     }
 
     func forEachMissingRecord(_ body: (StoredRecord) throws -> Void) throws {
-        try scan(condition: " WHERE missing_since IS NOT NULL AND active = 1") { row in
+        try scan(condition: " WHERE missing_since IS NOT NULL AND active = TRUE") { row in
             let missing = row.string(3).flatMap(Timestamp.parse)
             try body(StoredRecord(key: row.text(0), fingerprint: UInt64(bitPattern: row.int64(1)), active: row.bool(2), missingSince: missing))
         }

@@ -9,14 +9,12 @@ import Glibc
 /// for it, saying what they wait for, so an administrator's command never fails merely
 /// because the service is up, and two runs never interleave (R9).
 public final class RunLock {
-    public let path: String
-    private let file: LockFile
+    private let file: any ExclusiveLock
 
     /// How long a `sisyncctl` write or `sisyncd --once` waits by default (`--wait`).
     public static let defaultWait: Double = 60
 
-    private init(path: String, file: LockFile) {
-        self.path = path
+    private init(file: any ExclusiveLock) {
         self.file = file
     }
 
@@ -25,29 +23,40 @@ public final class RunLock {
     /// whom it waits for; `giveUp` is asked while waiting (a stopping daemon). Returns nil
     /// when the database's directory does not exist: nobody can be writing there yet.
     public static func acquire(databasePath: String, holder: String, wait: Double,
-                               waiting: (String) -> Void = { _ in }, giveUp: () -> Bool = { false }) throws(StoreError) -> RunLock? {
-        let path = databasePath + ".run.lock"
-        let directory = (databasePath as NSString).deletingLastPathComponent
-        if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) { return nil }
-        let file = try LockFile(path: path)
+                               waiting: (String) -> Void = { _ in }, giveUp: () -> Bool = { false }) throws -> RunLock? {
+        try acquire(location: .sqlite(path: databasePath), holder: holder, wait: wait, waiting: waiting, giveUp: giveUp)
+    }
+
+    /// For PostgreSQL, an advisory lock keyed by the schema, held by a session of its own.
+    public static func acquire(location: StoreLocation, holder: String, wait: Double,
+                               waiting: (String) -> Void = { _ in }, giveUp: () -> Bool = { false }) throws -> RunLock? {
+        let file: any ExclusiveLock
+        switch location {
+        case .sqlite(let databasePath):
+            let directory = (databasePath as NSString).deletingLastPathComponent
+            if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) { return nil }
+            file = try LockFile(path: databasePath + ".run.lock")
+        case .postgres(let settings):
+            file = try PostgresAdvisoryLock(settings: settings, purpose: "run")
+        }
         let started = Date()
         var told = false
         var lastHolder = "unknown"
         var polls = 0
-        while !file.tryLock() {
+        while try !file.tryLock() {
             lastHolder = file.holder()
             polls += 1
             // The holder writes who it is just after it takes the lock: give it a moment
             // before saying "unknown".
             if !told && (lastHolder != "unknown" || polls > 20) { waiting(lastHolder); told = true }
-            if giveUp() { throw .interrupted }
+            if giveUp() { throw StoreError.interrupted }
             if Date().timeIntervalSince(started) >= wait {
-                throw .runInProgress(path: databasePath, holder: lastHolder, waited: wait)
+                throw StoreError.runInProgress(path: location.display, holder: lastHolder, waited: wait)
             }
             usleep(50_000)
         }
         file.describe(holder)
-        return RunLock(path: path, file: file)
+        return RunLock(file: file)
     }
 
     /// Updates what waiters are told ("sisyncd pid 812, run 42").

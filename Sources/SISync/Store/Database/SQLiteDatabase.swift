@@ -67,6 +67,11 @@ public final class SQLiteDatabase: StoreDatabase {
         }
     }
 
+    public func insertRows(into table: String, columns: [String], _ body: (any RowSink) throws -> Void) throws {
+        let sql = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))"
+        try body(SQLiteRowSink(try SQLiteStatement(database: self, sql: sql)))
+    }
+
     public var userVersion: Int32 {
         get throws(StoreError) {
             let s = try SQLiteStatement(database: self, sql: "PRAGMA user_version")
@@ -177,4 +182,21 @@ public final class SQLiteStatement: StoreStatement {
 
     public func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
 
+}
+
+/// `insertRows` for SQLite: the values bound straight from their bytes, one step per row.
+final class SQLiteRowSink: RowSink {
+    private let statement: SQLiteStatement
+    private var next: Int32 = 1
+
+    init(_ statement: SQLiteStatement) { self.statement = statement }
+
+    func add(utf8 bytes: UnsafeBufferPointer<UInt8>) throws { try statement.bind(next, utf8: bytes); next += 1 }
+    func add(_ value: String?) throws { try statement.bind(next, value); next += 1 }
+    func add(_ value: Int64?) throws { try statement.bind(next, value); next += 1 }
+    func add(_ value: Bool) throws { try statement.bind(next, value); next += 1 }
+    func endRow() throws {
+        try statement.run()
+        next = 1
+    }
 }

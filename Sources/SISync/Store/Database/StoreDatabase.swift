@@ -25,6 +25,20 @@ public protocol StoreDatabase: AnyObject {
 
     /// The bytes the store takes up (the file, or the schema's relations).
     func sizeInBytes() throws -> Int
+
+    /// Inserts many rows into `table` (inside the caller's transaction): a prepared INSERT
+    /// per row for SQLite, one `COPY` for PostgreSQL, where a round trip per row would make
+    /// a district's import take minutes. `body` gives each row's values in `columns` order.
+    func insertRows(into table: String, columns: [String], _ body: (any RowSink) throws -> Void) throws
+}
+
+/// Where `insertRows` takes its rows: values in column order, then `endRow`.
+public protocol RowSink: AnyObject {
+    func add(utf8 bytes: UnsafeBufferPointer<UInt8>) throws
+    func add(_ value: String?) throws
+    func add(_ value: Int64?) throws
+    func add(_ value: Bool) throws
+    func endRow() throws
 }
 
 extension StoreDatabase {

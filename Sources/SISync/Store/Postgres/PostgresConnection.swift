@@ -49,9 +49,12 @@ public final class PostgresConnection {
         _ = try check(PQexec(handle, sql), sql: sql)
     }
 
-    /// Prepares `sql` on the server under `name`, for `executePrepared`.
-    public func prepare(name: String, sql: String) throws(PostgresError) {
-        _ = try check(PQprepare(handle, name, sql, 0, nil), sql: sql)
+    /// Prepares `sql` on the server under `name`, for `executePrepared`. `types` gives a
+    /// type oid per parameter (0: the server infers it).
+    public func prepare(name: String, sql: String, types: [UInt32] = []) throws(PostgresError) {
+        let raw: OpaquePointer? = types.isEmpty ? PQprepare(handle, name, sql, 0, nil)
+            : types.map { Oid($0) }.withUnsafeBufferPointer { PQprepare(handle, name, sql, Int32(types.count), $0.baseAddress) }
+        _ = try check(raw, sql: sql)
     }
 
     /// Runs a statement `prepare` made, with text parameters (nil binds NULL).
@@ -173,12 +176,38 @@ public struct PostgresCopyRows {
     let columns: Int
     private let sink: ([UInt8]) throws(PostgresError) -> Void
     private var buffer: [UInt8] = []
+    private var pending = 0
     public private(set) var count = 0
 
     init(columns: Int, sink: @escaping ([UInt8]) throws(PostgresError) -> Void) {
         self.columns = columns
         self.sink = sink
         buffer.reserveCapacity(1 << 16)
+    }
+
+    /// One value of the row being written (in column order); nil is NULL.
+    public mutating func append(utf8 bytes: UnsafeBufferPointer<UInt8>?) throws(PostgresError) {
+        if pending > 0 { buffer.append(0x09) }
+        pending += 1
+        guard let bytes else { buffer.append(contentsOf: [0x5C, 0x4E]); return }
+        for b in bytes {
+            switch b {
+            case 0x5C: buffer.append(contentsOf: [0x5C, 0x5C])
+            case 0x09: buffer.append(contentsOf: [0x5C, 0x74])
+            case 0x0A: buffer.append(contentsOf: [0x5C, 0x6E])
+            case 0x0D: buffer.append(contentsOf: [0x5C, 0x72])
+            default: buffer.append(b)
+            }
+        }
+    }
+
+    /// Ends the row `append` wrote.
+    public mutating func endRow() throws(PostgresError) {
+        precondition(pending == columns, "a COPY row needs one value per column")
+        pending = 0
+        buffer.append(0x0A)
+        count += 1
+        if buffer.count >= 1 << 16 { try flush() }
     }
 
     /// One row; `values.count` must equal the number of columns.

@@ -8,7 +8,7 @@ public final class PostgresDatabase: StoreDatabase {
     public let connection: PostgresConnection
     public var location: String { settings.display }
     public private(set) var changes = 0
-    private var prepared: [String: String] = [:]
+    private var prepared: [String: (name: String, sql: String, parameters: Int)] = [:]
 
     /// Connects, creates the schema and its tables when missing (unless `mustExist`, when
     /// a missing schema is `StoreError.noDatabase`), and settles the session: the schema
@@ -30,12 +30,12 @@ public final class PostgresDatabase: StoreDatabase {
     }
 
     public func prepare(_ sql: String) throws -> any StoreStatement {
-        let translated = try PostgresDialect.translate(sql)
-        if let name = prepared[translated] { return PostgresStatement(database: self, name: name, sql: translated) }
+        if let p = prepared[sql] { return PostgresStatement(database: self, name: p.name, sql: p.sql, parameters: p.parameters) }
+        let t = try PostgresDialect.translation(sql)
         let name = "sisync_\(prepared.count + 1)"
-        try connection.prepare(name: name, sql: translated)
-        prepared[translated] = name
-        return PostgresStatement(database: self, name: name, sql: translated)
+        try connection.prepare(name: name, sql: t.sql, types: t.unused.isEmpty ? [] : (1...t.parameterCount).map { t.unused.contains($0) ? 25 : 0 })
+        prepared[sql] = (name, t.sql, t.parameterCount)
+        return PostgresStatement(database: self, name: name, sql: t.sql, parameters: t.parameterCount)
     }
 
     func run(_ statement: PostgresStatement, _ parameters: [String?]) throws -> PostgresResult {
@@ -58,6 +58,14 @@ public final class PostgresDatabase: StoreDatabase {
         } catch {
             if connection.isConnected { try? connection.executeScript("ROLLBACK") }
             throw error
+        }
+    }
+
+    public func insertRows(into table: String, columns: [String], _ body: (any RowSink) throws -> Void) throws {
+        try connection.copy(into: table, columns: columns) { rows in
+            let sink = PostgresRowSink(rows)
+            try body(sink)
+            rows = sink.rows
         }
     }
 
@@ -84,19 +92,22 @@ final class PostgresStatement: StoreStatement {
     unowned let database: PostgresDatabase
     let name: String
     let sql: String
-    private var parameters: [String?] = []
+    private var parameters: [String?]
     private var result: PostgresResult?
     private var row = -1
 
-    init(database: PostgresDatabase, name: String, sql: String) {
+    init(database: PostgresDatabase, name: String, sql: String, parameters: Int) {
         self.database = database
         self.name = name
         self.sql = sql
+        self.parameters = Array(repeating: nil, count: parameters)
     }
 
+    /// Numbers past the statement's own are ignored: the stores bind the same numbers to
+    /// related statements, some of which use fewer.
     private func set(_ index: Int32, _ value: String?) {
         let i = Int(index) - 1
-        if parameters.count <= i { parameters.append(contentsOf: repeatElement(nil, count: i + 1 - parameters.count)) }
+        guard i >= 0 && i < parameters.count else { return }
         parameters[i] = value
     }
 
@@ -120,7 +131,7 @@ final class PostgresStatement: StoreStatement {
     func reset() {
         result = nil
         row = -1
-        parameters.removeAll(keepingCapacity: true)
+        for i in parameters.indices { parameters[i] = nil }
     }
 
     var columnCount: Int32 { Int32(result?.columnCount ?? 0) }
@@ -177,4 +188,20 @@ final class PostgresStatement: StoreStatement {
         if let dot = s.firstIndex(of: ".") { s = s[..<dot] }
         return s.replacingOccurrences(of: " ", with: "T") + "Z"
     }
+}
+
+/// `insertRows` for PostgreSQL: each value escaped into the `COPY` stream as it comes.
+final class PostgresRowSink: RowSink {
+    var rows: PostgresCopyRows
+
+    init(_ rows: PostgresCopyRows) { self.rows = rows }
+
+    func add(utf8 bytes: UnsafeBufferPointer<UInt8>) throws { try rows.append(utf8: bytes) }
+    func add(_ value: String?) throws {
+        guard var value else { try rows.append(utf8: nil); return }
+        try value.withUTF8 { try rows.append(utf8: $0) }
+    }
+    func add(_ value: Int64?) throws { try add(value.map { String($0) }) }
+    func add(_ value: Bool) throws { try add(value ? "t" : "f") }
+    func endRow() throws { try rows.endRow() }
 }

@@ -6,6 +6,8 @@ import Foundation
 /// - parameters `?` and `?3` become `$1` and `$3`;
 /// - `INSERT OR IGNORE` becomes `ON CONFLICT DO NOTHING`, and `INSERT OR REPLACE` an
 ///   upsert on the table's key (`upsertKeys`);
+/// - SQLite's planner hints go (`CROSS JOIN … ON` is a plain join, a unary `+` before a
+///   column is dropped);
 /// - `temp.` is `pg_temp.`, `WITHOUT ROWID` goes, `char(31)` is `chr(31)`, `instr` is
 ///   `strpos`, `LIKE` is `ILIKE` (SQLite's LIKE ignores ASCII case), `json_each(?)` is
 ///   `json_array_elements_text(?::json)`, `COLLATE BINARY` is `COLLATE "C"`;
@@ -33,8 +35,23 @@ public enum PostgresDialect {
 
     /// Translates one statement or a script of several (separated by `;`).
     public static func translate(_ sql: String) throws -> String {
+        try translation(sql).sql
+    }
+
+    /// A statement in PostgreSQL's words, with the parameters it has (`$1` … `$N`) and the
+    /// numbers among them it never uses: the stores bind the same numbers to related
+    /// statements, and PostgreSQL needs a type for each (they are given `text`).
+    public struct Translation: Sendable {
+        public var sql: String
+        public var parameterCount: Int
+        public var unused: Set<Int>
+    }
+
+    public static func translation(_ sql: String) throws -> Translation {
         var parameter = 0
-        return try statements(sql).map { try translateStatement($0, parameter: &parameter) }.joined(separator: ";\n")
+        var used: Set<Int> = []
+        let text = try statements(sql).map { try translateStatement($0, parameter: &parameter, used: &used) }.joined(separator: ";\n")
+        return Translation(sql: text, parameterCount: parameter, unused: Set(1...max(parameter, 1)).subtracting(used).filter { $0 <= parameter })
     }
 
     /// A piece of SQL text: code, or a quoted literal or name kept as it is.
@@ -87,13 +104,19 @@ public enum PostgresDialect {
         (#"\bNOT\s+LIKE\b"#, "NOT ILIKE"),
         (#"(?<!NOT )\bLIKE\b"#, "ILIKE"),
         (#"\bCOLLATE\s+BINARY\b"#, "COLLATE \"C\""),
+        // SQLite's planner hints: `CROSS JOIN … ON` fixes its join order, and a unary `+`
+        // keeps it off an index. PostgreSQL plans for itself.
+        (#"\bCROSS\s+JOIN\b"#, "JOIN"),
+        (#"(?<=[\s(=,])\+(?=[A-Za-z_])"#, ""),
+        // A parameter tested only for NULL has no type PostgreSQL can infer: say text.
+        (#"(\?\d*)\s+IS\s+(NOT\s+)?NULL\b"#, "CAST($1 AS text) IS $2NULL"),
         (#"\bjson_each\s*\(\s*(\?\d*)\s*\)"#, "json_array_elements_text(CAST($1 AS json))"),
     ].map { (try! NSRegularExpression(pattern: $0.0, options: [.caseInsensitive]), $0.1) }
 
     private static let insertOr = try! NSRegularExpression(
-        pattern: #"^\s*INSERT\s+OR\s+(IGNORE|REPLACE)\s+INTO\s+([A-Za-z_][A-Za-z0-9_.]*)\s*(\(([^)]*)\))?"#, options: [.caseInsensitive])
+        pattern: #"\bINSERT\s+OR\s+(IGNORE|REPLACE)\s+INTO\s+([A-Za-z_][A-Za-z0-9_.]*)\s*(\(([^)]*)\))?"#, options: [.caseInsensitive])
 
-    private static func translateStatement(_ sql: String, parameter: inout Int) throws -> String {
+    private static func translateStatement(_ sql: String, parameter: inout Int, used: inout Set<Int>) throws -> String {
         var text = ""
         for piece in pieces(sql) {
             switch piece {
@@ -103,7 +126,7 @@ public enum PostgresDialect {
                 for (regex, template) in rewrites {
                     code = regex.stringByReplacingMatches(in: code, range: NSRange(code.startIndex..., in: code), withTemplate: template)
                 }
-                text += numberParameters(code, &parameter)
+                text += numberParameters(code, &parameter, &used)
             }
         }
         let range = NSRange(text.startIndex..., in: text)
@@ -115,7 +138,8 @@ public enum PostgresDialect {
         let wholeRange = Range(m.range, in: text)!
         var rest = String(text[wholeRange.upperBound...])
         while let last = rest.last, last.isWhitespace { rest.removeLast() }
-        let head = "INSERT INTO \(table)" + (columns.isEmpty ? "" : " (\(columns.joined(separator: ", ")))")
+        rest = " " + rest.drop { $0.isWhitespace }
+        let head = text[..<wholeRange.lowerBound] + "INSERT INTO \(table)" + (columns.isEmpty ? "" : " (\(columns.joined(separator: ", ")))")
         if verb == "IGNORE" { return head + rest + " ON CONFLICT DO NOTHING" }
         let bare = table.split(separator: ".").last.map(String.init) ?? table
         guard let key = upsertKeys[bare], !columns.isEmpty else { throw TranslationError.noUpsertKey(table: bare, sql: sql) }
@@ -124,7 +148,7 @@ public enum PostgresDialect {
     }
 
     /// `?` is the next number after the highest so far, `?N` is N (SQLite's rules).
-    private static func numberParameters(_ code: String, _ highest: inout Int) -> String {
+    private static func numberParameters(_ code: String, _ highest: inout Int, _ used: inout Set<Int>) -> String {
         var out = ""
         var chars = code[...]
         while let ch = chars.first {
@@ -134,6 +158,7 @@ public enum PostgresDialect {
             chars = chars.dropFirst(digits.count)
             let n = digits.isEmpty ? highest + 1 : Int(digits)!
             highest = max(highest, n)
+            used.insert(n)
             out += "$\(n)"
         }
         return out

@@ -1,0 +1,77 @@
+import Foundation
+
+/// R9's locks on a PostgreSQL store: a session-level advisory lock
+/// (`pg_try_advisory_lock`) keyed by the schema and the lock's purpose, held by a session
+/// of its own. PostgreSQL drops it when that session ends, however the process ends, so
+/// nothing stale is left behind. The holder is named by its session's `application_name`
+/// (`sisyncd/HOST/PID`, then what it is doing), read back from `pg_stat_activity`, so a
+/// second sisyncd on another host can say which host and which process holds it.
+final class PostgresAdvisoryLock: ExclusiveLock {
+    let settings: PostgresStoreSettings
+    let purpose: String
+    private let connection: PostgresConnection
+    private let key: Int64
+    private let applicationName: String
+    private var held = false
+
+    /// `purpose` is `daemon` or `run`.
+    init(settings: PostgresStoreSettings, purpose: String, applicationName: String = StoreLocation.applicationName()) throws {
+        self.settings = settings
+        self.purpose = purpose
+        self.applicationName = applicationName
+        connection = try PostgresConnection(uri: settings.uri, password: try settings.password(), applicationName: applicationName)
+        let text = try connection.execute("SELECT hashtextextended($1, 0)", ["sisync \(purpose) lock: schema \(settings.schema)"]).value(0, 0)
+        key = Int64(text ?? "0") ?? 0
+    }
+
+    func tryLock() throws -> Bool {
+        if held { return true }
+        held = try connection.tryAdvisoryLock(key)
+        return held
+    }
+
+    /// `sisyncd on HOST pid PID, …` from the holding session's `application_name`.
+    func holder() -> String {
+        let sql = """
+            SELECT a.application_name, to_char(a.backend_start AT TIME ZONE 'UTC', 'HH24:MI') FROM pg_locks l
+            JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::bigint::oid AND l.objid = $2::bigint::oid AND l.objsubid = 1
+            """
+        let high = String(UInt32(truncatingIfNeeded: UInt64(bitPattern: key) >> 32))
+        let low = String(UInt32(truncatingIfNeeded: UInt64(bitPattern: key)))
+        guard let row = try? connection.execute(sql, [high, low]).rows.first, let name = row[0] else { return "unknown" }
+        return Self.describeHolder(applicationName: name)
+    }
+
+    /// A session's `application_name` as a holder: `sisyncd/HOST/PID` (as it connected) is
+    /// `sisyncd on HOST pid PID`; `HOST: sisyncd pid 812, run 42` (what `describe` set) is
+    /// the description, with the host when it is not this one.
+    static func describeHolder(applicationName name: String) -> String {
+        if let colon = name.range(of: ": ") {
+            let host = String(name[..<colon.lowerBound]), detail = String(name[colon.upperBound...])
+            return host == ProcessInfo.processInfo.hostName ? detail : "\(detail) on \(host)"
+        }
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 3 else { return name }
+        return "\(parts[0]) on \(parts[1]) pid \(parts[2])"
+    }
+
+    /// Puts `HOST: text` into the session's `application_name` (63 bytes at most).
+    func describe(_ text: String) {
+        guard held else { return }
+        var name = ""
+        for ch in "\(ProcessInfo.processInfo.hostName): \(text)" {
+            guard name.utf8.count + String(ch).utf8.count <= 63 else { break }
+            name.append(ch)
+        }
+        _ = try? connection.execute("SELECT set_config('application_name', $1, false)", [name])
+    }
+
+    func unlock() {
+        guard held else { return }
+        _ = try? connection.advisoryUnlock(key)
+        held = false
+    }
+
+    deinit { unlock() }
+}
