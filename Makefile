@@ -32,9 +32,11 @@ build: deps
 run: build
 	./.build/release/sisyncd --config $(CONFIG)
 
-# The store tests (runs, accounts, roles, access, forms, revert, locks) run a second time
-# on PostgreSQL: the same tests, on a throw-away server they start (initdb, 127.0.0.1).
-POSTGRES_TESTS = SyncRunTests|LinkingRunTests|RolesTests|AccessTests|FormPermissionTests|RevertTests|UserCommandsTests|LoginTests|AuditExplainTests|RunLockTests|DaemonRunLockTests|PostgresStoreTests
+# The store tests (runs, accounts, roles, access, forms, revert, locks, the daemon) run a
+# second time on PostgreSQL: the same tests, on a throw-away server they start (initdb,
+# 127.0.0.1). PostgresStoreTests and the schema and connection tests use PostgreSQL in
+# the first pass already.
+POSTGRES_TESTS = SyncRunTests|LinkingRunTests|RolesTests|AccessTests|FormPermissionTests|RevertTests|UserCommandsTests|LoginTests|AuditExplainTests|RunLockTests|DaemonRunLockTests|DaemonProcessTests
 
 test: deps
 	$(SWIFT) build --build-tests

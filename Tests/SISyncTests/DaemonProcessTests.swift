@@ -61,33 +61,33 @@ final class DaemonProcessTests: XCTestCase {
         w.write("staff.csv", "staff_id,first_name,last_name,email,title,school_ids\nS1,Zoë,O'Brien-Smith,zoe@d.org,\"Teacher, Math\",101;102\n")
         XCTAssertEqual(try runProcess("sisyncctl", ["--config", w.configPath, "sync"]).code, 0)
 
-        let list = try runProcess("sisyncctl", ["--db", w.database, "--json", "staff", "list", "--all", "--search", "núñez"])
+        let list = try runProcess("sisyncctl", ["--config", w.configPath, "--json", "staff", "list", "--all", "--search", "núñez"])
         let items = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]]
         XCTAssertEqual(items?.count, 1)
         XCTAssertEqual(items?.first?["staff_id"] as? String, "S2")
         XCTAssertEqual(items?.first?["active"] as? Bool, false)
         XCTAssertNotNil(items?.first?["deactivated_at"] as? String)
 
-        let show = try runProcess("sisyncctl", ["--db", w.database, "--json", "staff", "show", "S1"])
+        let show = try runProcess("sisyncctl", ["--config", w.configPath, "--json", "staff", "show", "S1"])
         let staff = try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any]
         XCTAssertEqual(staff?["school_ids"] as? [String], ["101", "102"])
         XCTAssertEqual((staff?["history"] as? [[String: Any]])?.count, 2)
 
-        let runs = try runProcess("sisyncctl", ["--db", w.database, "--json", "runs", "--limit", "5"])
+        let runs = try runProcess("sisyncctl", ["--config", w.configPath, "--json", "runs", "--limit", "5"])
         let runList = try JSONSerialization.jsonObject(with: Data(runs.stdout.utf8)) as? [[String: Any]]
         XCTAssertEqual(runList?.count, 2)
         let run2 = try XCTUnwrap(runList?.first)
         for key in ["run_id", "started_at", "finished_at", "outcome", "dry_run", "error", "staff", "links", "roles"] {
             XCTAssertTrue(run2.keys.contains(key), key)
         }
-        let detail = try runProcess("sisyncctl", ["--db", w.database, "--json", "run", "show", "\(run2["run_id"] as! Int)"])
+        let detail = try runProcess("sisyncctl", ["--config", w.configPath, "--json", "run", "show", "\(run2["run_id"] as! Int)"])
         let changes = (try JSONSerialization.jsonObject(with: Data(detail.stdout.utf8)) as? [String: Any])?["changes"] as? [[String: Any]]
         XCTAssertEqual(changes?.compactMap { $0["kind"] as? String }.sorted(), ["deactivated", "updated"])
 
         let status = try runProcess("sisyncctl", ["--config", w.configPath, "status"])
         XCTAssertEqual(status.code, 0)
         XCTAssertTrue(status.stdout.contains("database:"), status.stdout)
-        XCTAssertEqual(try runProcess("sisyncctl", ["--db", w.database, "staff", "show", "NOPE"]).code, 1)
+        XCTAssertEqual(try runProcess("sisyncctl", ["--config", w.configPath, "staff", "show", "NOPE"]).code, 1)
         XCTAssertEqual(try runProcess("sisyncctl", ["frobnicate"]).code, 64)
         XCTAssertEqual(try runProcess("sisyncctl", ["sync", "--help"]).code, 0)
     }
@@ -119,7 +119,7 @@ final class DaemonProcessTests: XCTestCase {
         let (p, exited, before) = try startLargeApply(w)
         // R9: readers are not blocked while the writer holds its transaction.
         let started = Date()
-        let read = try runProcess("sisyncctl", ["--db", w.database, "--json", "runs", "--limit", "1"], timeout: 10)
+        let read = try runProcess("sisyncctl", ["--config", w.configPath, "--json", "runs", "--limit", "1"], timeout: 10)
         XCTAssertEqual(read.code, 0, read.stderr)
         XCTAssertLessThan(Date().timeIntervalSince(started), 5)
         XCTAssertTrue(read.stdout.contains("\"outcome\": \"running\""), read.stdout)

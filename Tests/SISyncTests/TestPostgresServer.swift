@@ -28,6 +28,9 @@ final class TestPostgresServer: @unchecked Sendable {
     nonisolated(unsafe) private static var started: TestPostgresServer?
     private static let lock = NSLock()
 
+    /// A server of the test's own, to stop and start (the shared one serves other tests).
+    static func privateServer() throws -> TestPostgresServer { try TestPostgresServer() }
+
     private init() throws {
         guard let bin = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql"))?.sorted().last.map({ "/usr/lib/postgresql/\($0)/bin" }),
               FileManager.default.isExecutableFile(atPath: bin + "/initdb") else {
@@ -45,8 +48,17 @@ final class TestPostgresServer: @unchecked Sendable {
         if asPostgres { try Self.run("/bin/chown", ["postgres", pwfile]) }
         try command("initdb", ["-D", directory + "/data", "-U", Self.user, "--pwfile", pwfile, "-E", "UTF8", "--locale=C.UTF-8",
                                "--auth-local=trust", "--auth-host=scram-sha-256"])
+        try start()
+    }
+
+    func start() throws {
         try command("pg_ctl", ["-D", directory + "/data", "-l", directory + "/log", "-w", "-t", "60", "-o",
                                "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60", "start"])
+    }
+
+    /// Stops the server at once (`-m immediate`), keeping its data for `start`.
+    func halt() throws {
+        try command("pg_ctl", ["-D", directory + "/data", "-m", "immediate", "-w", "stop"])
     }
 
     /// A URI for `database` (created on first use), without the password.

@@ -14,12 +14,17 @@ enum TestStore {
 final class Workspace {
     let root: String
     let schema: String
+    /// The PostgreSQL server this workspace uses (the shared one on a PostgreSQL pass).
+    let server: TestPostgresServer?
+    var isPostgres: Bool { server != nil }
 
-    init() {
+    /// `postgres` puts the workspace on that server, and `sqlite` in a file, whatever the pass.
+    init(postgres: TestPostgresServer? = nil, sqlite: Bool = false) {
+        server = sqlite ? nil : postgres ?? (TestStore.isPostgres ? try! TestPostgresServer.shared() : nil)
         root = NSTemporaryDirectory() + "sisync-test-" + UUID().uuidString
         schema = "w_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
         try! FileManager.default.createDirectory(atPath: root + "/export", withIntermediateDirectories: true)
-        if TestStore.isPostgres {
+        if server != nil {
             try! TestPostgresServer.password.write(toFile: passwordFile, atomically: true, encoding: .utf8)
         }
     }
@@ -31,13 +36,13 @@ final class Workspace {
     /// A SQLite file, for the tests of what only SQLite has (its migrations, its lock files).
     var sqlitePath: String { root + "/db/sisync.db" }
     /// `[sync] database`: a file, or the test server's URI.
-    var database: String { TestStore.isPostgres ? try! TestPostgresServer.shared().uri() : root + "/db/sisync.db" }
+    var database: String { server?.uri() ?? root + "/db/sisync.db" }
     var location: StoreLocation {
-        TestStore.isPostgres ? .postgres(PostgresStoreSettings(uri: database, schema: schema, passwordFile: passwordFile)) : .sqlite(path: database)
+        isPostgres ? .postgres(PostgresStoreSettings(uri: database, schema: schema, passwordFile: passwordFile)) : .sqlite(path: database)
     }
     /// The `[sync]` lines that name the store.
     var storeLines: String {
-        "database = \(database)\n" + (TestStore.isPostgres ? "database_schema = \(schema)\ndatabase_password_file = \(passwordFile)\n" : "")
+        "database = \(database)\n" + (isPostgres ? "database_schema = \(schema)\ndatabase_password_file = \(passwordFile)\n" : "")
     }
     var configPath: String { root + "/sisync.conf" }
 
@@ -98,7 +103,7 @@ final class Workspace {
     func dump() throws -> [String] {
         let db = try rawDatabase()
         var tables: [String] = []
-        let list = TestStore.isPostgres
+        let list = isPostgres
             ? "SELECT table_name FROM information_schema.tables WHERE table_schema = '\(schema)' AND table_type = 'BASE TABLE' AND table_name <> 'schema_version' ORDER BY table_name"
             : "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
         try db.prepare(list).forEachRow { tables.append($0.text(0)) }

@@ -14,7 +14,7 @@ public struct ControlCommand {
     }
 
     static let usage = """
-        usage: sisyncctl [--config PATH | --db PATH] [--json] COMMAND ...
+        usage: sisyncctl [--config PATH | --db PATH|URL] [--json] COMMAND ...
 
         commands:
           sync [--dry-run] [--allow-mass-deactivation] [--force]
@@ -47,12 +47,15 @@ public struct ControlCommand {
           audit                     what needs an administrator: ambiguous emails, cross-links,
                                     users linked to inactive staff, ledgers and schools
           explain U                 why a user has each link and role, and why not the others
+          store copy --to URL [--schema NAME]
+                                    copy this SQLite database whole into an empty PostgreSQL
+                                    schema (then point [sync] database at it)
           user import FILE.csv      add or update users (username, email, approved,
                                     student_id, household_id, donor_id; lists with ;)
 
         options:
           --config PATH   configuration file (default /etc/sisync/sisync.conf)
-          --db PATH       database file (instead of the one the configuration names)
+          --db PATH|URL   database file or postgresql:// URI (instead of the configured one)
           --json          one JSON document on stdout (SPEC Appendix A)
           --wait DURATION how long a write waits for a run in progress (default 60s;
                           then exit 75); reads never wait
@@ -81,7 +84,7 @@ public struct ControlCommand {
         do {
             args = try Arguments(argv, valued: ["config", "db", "limit", "search", "username", "email", "name", "reason", "until",
                                                 "student", "household", "donor", "user", "code", "school",
-                                                "group", "default", "max", "into", "buildings", "users", "building", "grant", "wait"],
+                                                "group", "default", "max", "into", "buildings", "users", "building", "grant", "wait", "to", "schema"],
                                  flags: ["json", "help", "dry-run", "allow-mass-deactivation", "force", "inactive", "all", "approved",
                                          "include-deleted", "deleted"],
                                  repeatable: ["student"])
@@ -115,6 +118,9 @@ public struct ControlCommand {
         } catch let e as PostgresError {
             console.err("sisyncctl: \(e)\n")
             return SyncRun.classify(e).exitCode
+        } catch let e as StoreCopy.CopyError {
+            console.err("sisyncctl: \(e)\n")
+            return 73
         } catch {
             console.err("sisyncctl: \(error)\n")
             return 1
@@ -132,6 +138,7 @@ public struct ControlCommand {
         case "access": return !["list", "instructions", ""].contains(sub)
         case "form": return !["list", ""].contains(sub)
         case "role": return !["list", "show", ""].contains(sub)
+        case "store": return sub == "copy"
         default: return false
         }
     }
@@ -175,6 +182,7 @@ public struct ControlCommand {
             case ("form", _): return try formCommand(args, Array(words.dropFirst()))
             case ("role", _): return try permissionRoleCommand(args, Array(words.dropFirst()))
             case ("access-check", 3): return try accessCheck(args, username: words[1], form: words[2])
+            case ("store", 2) where words[1] == "copy": return try storeCopy(args)
             default:
                 console.err("sisyncctl: unknown command `\(words.joined(separator: " "))`\n\(Self.usage)")
                 return 64
