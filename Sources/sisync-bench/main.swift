@@ -5,13 +5,17 @@ import SISync
 // each in a fresh child process so that peak RSS belongs to that run alone.
 
 let usage = """
-    usage: sisync-bench [--scale N] [--compare-scale N] [--data DIR]
+    usage: sisync-bench [--scale N] [--compare-scale N] [--data DIR] [--database postgresql://…]
 
       --scale N          district size (1 = 20k staff, 300k students, ... about 1.2M rows)
       --compare-scale N  also run at N times the size and print the time ratio (e.g. 5)
       --data DIR         where generated exports are cached (default bench-data/)
       --no-users         no users: records only (the core engine's targets: import <= 4 s)
       --http             also import the export over loopback HTTP (target: fetch adds <= 20%)
+      --database URI     also run the scenarios on PostgreSQL (a fresh schema, dropped after),
+                         next to SQLite; targets: import <= 2x SQLite's, unchanged <= 0.5 s,
+                         1% day <= 2 s, peak RSS <= 250 MB
+      --database-password-file F   the PostgreSQL password (else ~/.pgpass or trust)
 
     Scenarios, on a fresh database: full import; unchanged re-run; forced re-plan of
     identical data (sisyncctl sync --force); a 1% change day.
@@ -45,15 +49,27 @@ func peakRSSMB() -> Double {
     return 0
 }
 
-func fileMB(_ path: String) -> Double {
-    [path, path + "-wal"].reduce(0.0) { total, p in
-        total + Double((try? FileManager.default.attributesOfItem(atPath: p)[.size] as? Int) ?? 0) / 1_048_576
-    }
+/// The store a scenario runs on: a SQLite file, or (`--database URI`) a PostgreSQL schema
+/// named in the environment the children inherit.
+func location(_ database: String) -> StoreLocation {
+    let env = ProcessInfo.processInfo.environment
+    return StoreLocation(database: database, schema: env["SISYNC_BENCH_SCHEMA"] ?? "sisync_bench",
+                         passwordFile: env["SISYNC_BENCH_PASSWORD_FILE"])
+}
+
+func storeMB(_ database: String) -> Double {
+    guard let store = try? RosterStore(location: location(database)), let bytes = try? store.database.sizeInBytes() else { return 0 }
+    return Double(bytes) / 1_048_576
 }
 
 /// Child mode: one run, one result line.
 func measure(scenario: String, export: String, database: String) -> Int32 {
-    let text = "[sync]\ndatabase = \(database)\nschool_year = 2026-2027\n[source]\nformat = csv\nurl = \(export.hasSuffix("/") ? export : export + "/")\nretries = 0\n"
+    let store = location(database)
+    var storeLines = "database = \(database)\n"
+    if case .postgres(let settings) = store {
+        storeLines += "database_schema = \(settings.schema)\n" + (settings.passwordFile.map { "database_password_file = \($0)\n" } ?? "")
+    }
+    let text = "[sync]\n\(storeLines)school_year = 2026-2027\n[source]\nformat = csv\nurl = \(export.hasSuffix("/") ? export : export + "/")\nretries = 0\n"
     let configuration: Configuration
     do { configuration = try Configuration.parse(text: text, path: "/bench/sisync.conf") } catch {
         print("ERROR \(error)")
@@ -72,7 +88,7 @@ func measure(scenario: String, export: String, database: String) -> Int32 {
     }
     let phases = s.timings.map { String(format: "%@=%.2f", $0.0, $0.1) }.joined(separator: ",")
     let detail = "links +\(s.linksMade) -\(s.linksRemoved) ?\(s.linksAmbiguous), roles +\(s.rolesGranted) -\(s.rolesRevoked); records +\(records.added) ~\(records.updated) -\(records.deactivated) r\(records.reactivated); staff +\(s.staff.added) ~\(s.staff.updated) -\(s.staff.deactivated) r\(s.staff.reactivated) [\(phases)]\(s.error.map { " error: \($0)" } ?? "")"
-    print("RESULT\t\(seconds)\t\(peakRSSMB())\t\(fileMB(database))\t\(s.outcome.rawValue)\t\(detail)")
+    print("RESULT\t\(seconds)\t\(peakRSSMB())\t\(storeMB(database))\t\(s.outcome.rawValue)\t\(detail)")
     return 0
 }
 
@@ -114,19 +130,24 @@ func prepare(scale: Double, dataDir: String) throws -> (base: String, changed: S
 /// Creates the database and its users, as administrators would have before the first
 /// import (R6 links them and R7 grants their roles during the measured runs).
 func seedUsers(_ district: SyntheticDistrict, database: String) throws -> Int {
-    _ = try RosterStore(path: database)
-    let db = try SQLiteDatabase(path: database)
+    let db = try RosterStore(location: location(database)).database
     let users = district.users()
     // Keyed as `sisyncctl user add` keys them (no email_domain_aliases in the bench config).
     let normalizer = EmailNormalizer()
     try db.transaction {
         try db.execute("INSERT INTO email_key_basis (id, aliases) VALUES (1, '[]')")
-        let user = try db.prepare("INSERT INTO users (username, email, name, approved, created_at, email_key) VALUES (?, ?, '', 1, '2026-08-01T00:00:00Z', ?)")
-        let attach = try db.prepare("INSERT INTO user_attachments (username, kind, record_id) VALUES (?, ?, ?)")
-        for u in users {
-            try user.bind(1, u.username); try user.bind(2, u.email); try user.bind(3, normalizer.key(u.email)); try user.run()
-            if let a = u.attachment {
-                try attach.bind(1, u.username); try attach.bind(2, a.kind); try attach.bind(3, a.id); try attach.run()
+        try db.insertRows(into: "users", columns: ["username", "email", "name", "approved", "created_at", "email_key"]) { row in
+            for u in users {
+                try row.add(u.username); try row.add(u.email); try row.add(""); try row.add(true)
+                try row.add("2026-08-01T00:00:00Z"); try row.add(normalizer.key(u.email))
+                try row.endRow()
+            }
+        }
+        try db.insertRows(into: "user_attachments", columns: ["username", "kind", "record_id"]) { row in
+            for u in users {
+                guard let a = u.attachment else { continue }
+                try row.add(u.username); try row.add(a.kind); try row.add(a.id)
+                try row.endRow()
             }
         }
     }
@@ -138,13 +159,24 @@ func directoryMB(_ dir: String) -> Double {
     return files.reduce(0.0) { $0 + Double((try? FileManager.default.attributesOfItem(atPath: dir + "/" + $1)[.size] as? Int) ?? 0) / 1_048_576 }
 }
 
-func runScenarios(scale: Double, dataDir: String) throws -> [Measurement] {
+func runScenarios(scale: Double, dataDir: String, postgres: String? = nil) throws -> [Measurement] {
     let (base, changed, district) = try prepare(scale: scale, dataDir: dataDir)
-    print(String(format: "scale %g: %d rows, %.1f MB of CSV", scale, district.totalRows, directoryMB(base)))
+    print(String(format: "scale %g: %d rows, %.1f MB of CSV, on %@", scale, district.totalRows, directoryMB(base), postgres == nil ? "SQLite" : "PostgreSQL"))
     let dbDir = NSTemporaryDirectory() + "sisync-bench-\(getpid())-\(scale)"
     try FileManager.default.createDirectory(atPath: dbDir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: dbDir) }
-    let db = dbDir + "/bench.db"
+    let db = postgres ?? dbDir + "/bench.db"
+    if let postgres {
+        let schema = "sisync_bench_\(getpid())"
+        setenv("SISYNC_BENCH_SCHEMA", schema, 1)
+        if let f = postgresPasswordFile { setenv("SISYNC_BENCH_PASSWORD_FILE", f, 1) }
+        _ = postgres
+    }
+    defer {
+        if case .postgres(let settings) = location(db), let store = try? RosterStore(location: location(db)) {
+            try? store.database.execute("DROP SCHEMA \(settings.schema) CASCADE")
+        }
+    }
     if withUsers {
         let users = try seedUsers(district, database: db)
         print("  \(users) users before the first run (not timed)")
@@ -158,7 +190,7 @@ func runScenarios(scale: Double, dataDir: String) throws -> [Measurement] {
               + m.outcome + "  " + m.detail)
         results.append(m)
     }
-    if withHTTP {
+    if withHTTP && postgres == nil {
         // The same import with the export served over loopback HTTP, on a fresh database.
         let httpDB = dbDir + "/http.db"
         if withUsers { _ = try seedUsers(district, database: httpDB) }
@@ -174,8 +206,9 @@ func runScenarios(scale: Double, dataDir: String) throws -> [Measurement] {
 
 func padded(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }
 
-func table(_ results: [Measurement], targets: Bool) {
-    let limits: [String: Double] = ["import": withUsers ? 5 : 4, "unchanged": 0.3, "replan": 1.5, "day": 1.5]
+func table(_ results: [Measurement], targets: Bool, sqliteImport: Double? = nil) {
+    var limits: [String: Double] = ["import": withUsers ? 5 : 4, "unchanged": 0.3, "replan": 1.5, "day": 1.5]
+    if let sqliteImport { limits = ["import": 2 * sqliteImport, "unchanged": 0.5, "day": 2] }
     let expected: [String: String] = ["import": "applied", "unchanged": "unchanged", "replan": "applied", "day": "applied", "http": "applied"]
     print("\nscenario    seconds      rows/s  peak RSS MB   DB MB  outcome    target")
     for m in results {
@@ -214,6 +247,8 @@ var compare: Double?
 var dataDir = "bench-data"
 nonisolated(unsafe) var withUsers = true
 nonisolated(unsafe) var withHTTP = false
+nonisolated(unsafe) var postgresURI: String?
+nonisolated(unsafe) var postgresPasswordFile: String?
 while !args.isEmpty {
     let a = args.removeFirst()
     switch a {
@@ -222,6 +257,8 @@ while !args.isEmpty {
     case "--data": dataDir = args.isEmpty ? dataDir : args.removeFirst()
     case "--no-users": withUsers = false
     case "--http": withHTTP = true
+    case "--database": postgresURI = args.isEmpty ? nil : args.removeFirst()
+    case "--database-password-file": postgresPasswordFile = args.isEmpty ? nil : args.removeFirst()
     case "--help", "-h": print(usage); exit(0)
     default: FileHandle.standardError.write(Data("sisync-bench: unknown argument \(a)\n\(usage)".utf8)); exit(64)
     }
@@ -229,6 +266,11 @@ while !args.isEmpty {
 do {
     let results = try runScenarios(scale: scale, dataDir: dataDir)
     table(results, targets: scale == 1)
+    if let postgresURI {
+        let pg = try runScenarios(scale: scale, dataDir: dataDir, postgres: postgresURI)
+        print("\nPostgreSQL (\(PostgresTarget(uri: postgresURI).display)), targets next to SQLite's import of \(String(format: "%.2f", results[0].seconds)) s:")
+        table(pg, targets: scale == 1, sqliteImport: results[0].seconds)
+    }
     if let compare {
         let bigger = try runScenarios(scale: compare, dataDir: dataDir)
         table(bigger, targets: false)
