@@ -23,8 +23,13 @@ extension SyncRun {
                     }
                 }
             } else if options.dryRun {
-                // A dry run writes nothing: everything it plans is rolled back.
-                return run(store: try RosterStore(location: location))
+                // A dry run writes nothing: everything it plans is rolled back, and a schema
+                // that does not exist yet is not made (it plans against an empty one).
+                do {
+                    return run(store: try RosterStore(location: location, mustExist: true))
+                } catch StoreError.noDatabase {
+                    return run(store: try RosterStore(path: ":memory:"))
+                }
             }
             let daemonLock = options.takesDaemonLock ? try DaemonLock(location: location) : nil
             let stop = self.stop

@@ -47,11 +47,11 @@ public struct PostgresStoreSettings: Sendable, Equatable {
 
     /// The password from `database_password_file`, without its line end; nil when none is
     /// configured. A relative name is looked up as every secret file is.
-    public func password(environment: [String: String] = ProcessInfo.processInfo.environment) throws(StoreError) -> String? {
+    public func password(environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) -> String? {
         guard let passwordFile else { return nil }
         let path = ExportFetcher.credentialPath(passwordFile, environment: environment)
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw .cannotOpen(path: display, message: "cannot read the password file \(path) ([sync] database_password_file)")
+            throw .secretFile(path: path, key: "database_password_file", reason: "cannot be read")
         }
         var text = String(decoding: data, as: UTF8.self)
         while let last = text.last, last == "\n" || last == "\r" { text.removeLast() }

@@ -36,7 +36,11 @@ public enum PostgresError: Error, CustomStringConvertible, Sendable, Equatable {
             var s = "\(target): \(message)"
             if let state { s += " (SQLSTATE \(state))" }
             if let hint { s += "; \(hint)" }
-            if state == "42501" { s += "; the role needs rights on the schema, e.g. GRANT CREATE, USAGE ON SCHEMA … TO the sisync role" }
+            if state == "42501" {
+                s += message.contains("for database")
+                    ? "; the role may not create the schema: GRANT CREATE ON DATABASE \(target.database ?? "…") TO \(target.user ?? "the sisync role") (or create the schema for it)"
+                    : "; the role needs rights on the schema, e.g. GRANT CREATE, USAGE ON SCHEMA … TO the sisync role"
+            }
             let statement = sql.count > 120 ? String(sql.prefix(120)) + "…" : sql
             return s + " in `\(statement)`"
         }

@@ -13,6 +13,7 @@ public enum PostgresSchema {
     /// A schema name sisync accepts: a plain lower-case identifier, so it never needs quoting.
     public static func isValidName(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, name.utf8.count <= 63 else { return false }
+        guard !name.hasPrefix("pg_") else { return false }  // PostgreSQL keeps pg_ for itself
         return ("a"..."z").contains(first) || first == "_"
             ? name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
             : false
@@ -28,9 +29,15 @@ public enum PostgresSchema {
         }
         try connection.execute("BEGIN")
         do {
-            try connection.execute("CREATE SCHEMA IF NOT EXISTS \(schema)")
+            // Only what is missing is created: a role that may not create (an existing
+            // schema an administrator made, a read-only `sisyncctl --db`) still opens it.
+            if try connection.execute("SELECT 1 FROM pg_namespace WHERE nspname = $1", [schema]).rowCount == 0 {
+                try connection.execute("CREATE SCHEMA \(schema)")
+            }
             try connection.execute("SET LOCAL search_path TO \(schema)")
-            try connection.execute("CREATE TABLE IF NOT EXISTS schema_version (id integer PRIMARY KEY CHECK (id = 1), version integer NOT NULL)")
+            if try connection.execute("SELECT to_regclass($1)", [schema + ".schema_version"]).value(0, 0) == nil {
+                try connection.execute("CREATE TABLE schema_version (id integer PRIMARY KEY CHECK (id = 1), version integer NOT NULL)")
+            }
             let found = Int(try connection.execute("SELECT version FROM schema_version WHERE id = 1").value(0, 0) ?? "0") ?? 0
             if found > version {
                 throw PostgresError.query(target: connection.target, sqlstate: nil,
