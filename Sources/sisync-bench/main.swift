@@ -151,6 +151,8 @@ func seedUsers(_ district: SyntheticDistrict, database: String) throws -> Int {
             }
         }
     }
+    // As `sisyncctl user import` does after a large import.
+    try db.refreshStatistics(["users", "user_attachments"])
     return users.count
 }
 

@@ -28,6 +28,7 @@ extension RosterStore {
             scoped = true
             let s = try database.prepare("INSERT OR IGNORE INTO temp.dirty_users (username) VALUES (?)")
             for u in onlyUsers { try s.bind(1, u); try s.run() }
+            try database.refreshStatistics(["temp.dirty_users"])
         } else if let changes, !changes.exceedsLimit, changes.count <= Self.incrementalLimit, let basis = try roleBasis(),
            basis.schoolYear == settings.schoolYear, basis.parentRelationships == relationships, basis.rulesVersion == RoleRules.version {
             scoped = true
@@ -42,6 +43,7 @@ extension RosterStore {
             if sql.contains("?2") { try s.bind(2, relationships) }
             try s.run()
         }
+        try database.refreshStatistics(["temp.desired_roles", "temp.evaluator_staff"])
         let users = scoped ? "AND d.username IN (SELECT username FROM temp.dirty_users)" : ""
         try database.execute("""
             CREATE TEMP TABLE IF NOT EXISTS role_grants (username TEXT NOT NULL COLLATE NOCASE, role TEXT NOT NULL, school_year TEXT NOT NULL);
@@ -120,6 +122,8 @@ extension RosterStore {
             for r in changes.attributeRecords { try s.bind(1, r.type); try s.bind(2, r.id); try s.run() }
         }
         try fill("dirty_users", changes.users, column: "username")
+        try database.refreshStatistics(["temp.changed_staff", "temp.changed_students", "temp.changed_households",
+                                        "temp.changed_applicants", "temp.changed_attribute_records"])
         var statements: [String] = [
             // Administrators' changes since the last computation (attachments, links, new users).
             "INSERT OR IGNORE INTO temp.dirty_users SELECT record_id FROM changes WHERE change_id > ?1 AND run_id IS NULL AND entity = 'users'",
@@ -164,6 +168,7 @@ extension RosterStore {
             if sql.contains("?1") { try s.bind(1, sinceChange) }
             try s.run()
         }
+        try database.refreshStatistics(["temp.dirty_users"])
     }
 
     /// Writes the role changes `planRoles` left in `temp.role_grants` and `temp.role_revokes`

@@ -82,6 +82,9 @@ extension RosterStore {
             }
             return changes
         }
+        if result.added + result.updated >= Self.statisticsThreshold {
+            try database.refreshStatistics(["users", "user_attachments"])
+        }
         return result
     }
 }

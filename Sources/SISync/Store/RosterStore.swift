@@ -197,8 +197,15 @@ public final class RosterStore {
             for p in plan.entities {
                 try applyEntity(p, rows: plan.snapshot?.entities[p.kind], runID: runID, stamp: stamp, checkStop: checkStop)
             }
+            // The roles are planned by joins over what was just written: a large write
+            // (a first import) must not leave the planner with statistics of empty tables.
+            let rewritten = plan.entities.filter { $0.additions.count + $0.updates.count >= Self.statisticsThreshold }.map(\.kind.table)
+            // (Never a table before it is written: statistics of an empty `links` would make
+            // every lookup while links are added a scan.)
+            if !rewritten.isEmpty { try database.refreshStatistics(rewritten + ["users", "user_attachments"]) }
             phase("records")
             try applyLinks(plan.links, stamp: stamp, actor: summary.actor)
+            if plan.links.changes.count >= Self.statisticsThreshold { try database.refreshStatistics(["links"]) }
             let roles = try planRoles(settings, changes: RoleInputChanges(plan, limit: Self.incrementalLimit))
             phase("roles")
             guard commit else { return roles }
@@ -217,6 +224,7 @@ public final class RosterStore {
                 }
             }
             try applyRoles(roles, runID: runID)
+            if roles.grantedCount + roles.revokedCount >= Self.statisticsThreshold { try database.refreshStatistics(["user_roles"]) }
             try recordRoleBasis(settings)
             if plan.snapshot != nil { try recordFileHashes(plan.fileHashes, runID: runID) }
             try recordSourceValidators(plan.sourceValidators, runID: runID)
@@ -228,6 +236,10 @@ public final class RosterStore {
             return roles
         }
     }
+
+    /// Rows written to a table at which its planner statistics are refreshed
+    /// (`StoreDatabase.refreshStatistics`).
+    static let statisticsThreshold = 10_000
 
     /// Additions sorted by key, so the B-tree grows at its right edge instead of touching a
     /// random page per row: a large import then writes each page about once. Exports that

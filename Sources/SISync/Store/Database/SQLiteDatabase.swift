@@ -72,6 +72,8 @@ public final class SQLiteDatabase: StoreDatabase {
         try body(SQLiteRowSink(try SQLiteStatement(database: self, sql: sql)))
     }
 
+    public func refreshStatistics(_ tables: [String]) {}
+
     public var userVersion: Int32 {
         get throws(StoreError) {
             let s = try SQLiteStatement(database: self, sql: "PRAGMA user_version")

@@ -30,6 +30,11 @@ public protocol StoreDatabase: AnyObject {
     /// per row for SQLite, one `COPY` for PostgreSQL, where a round trip per row would make
     /// a district's import take minutes. `body` gives each row's values in `columns` order.
     func insertRows(into table: String, columns: [String], _ body: (any RowSink) throws -> Void) throws
+
+    /// Tells the planner what temporary tables now hold. PostgreSQL never gathers
+    /// statistics on temporary tables itself and plans joins against them blind; SQLite's
+    /// statements fix their join order instead (`CROSS JOIN`), so it does nothing.
+    func refreshStatistics(_ tables: [String]) throws
 }
 
 /// Where `insertRows` takes its rows: values in column order, then `endRow`.

@@ -69,6 +69,11 @@ public final class PostgresDatabase: StoreDatabase {
         }
     }
 
+    public func refreshStatistics(_ tables: [String]) throws {
+        guard !tables.isEmpty else { return }
+        try execute(tables.map { "ANALYZE \($0)" }.joined(separator: "; "))
+    }
+
     public func interrupt() { connection.cancelRunningStatement() }
 
     public func tableExists(_ name: String) throws -> Bool {
