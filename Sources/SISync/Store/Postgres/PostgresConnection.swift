@@ -189,7 +189,12 @@ public struct PostgresCopyRows {
     public mutating func append(utf8 bytes: UnsafeBufferPointer<UInt8>?) throws(PostgresError) {
         if pending > 0 { buffer.append(0x09) }
         pending += 1
-        guard let bytes else { buffer.append(contentsOf: [0x5C, 0x4E]); return }
+        guard let bytes else { buffer.append(contentsOf: [0x5C, 0x4E]); return }  // \N
+        escape(bytes)
+    }
+
+    /// The text format's escapes: backslash, tab, newline and carriage return.
+    private mutating func escape<S: Sequence>(_ bytes: S) where S.Element == UInt8 {
         for b in bytes {
             switch b {
             case 0x5C: buffer.append(contentsOf: [0x5C, 0x5C])
@@ -213,22 +218,13 @@ public struct PostgresCopyRows {
     /// One row; `values.count` must equal the number of columns.
     public mutating func add(_ values: [String?]) throws(PostgresError) {
         precondition(values.count == columns, "a COPY row needs one value per column")
-        for (i, v) in values.enumerated() {
-            if i > 0 { buffer.append(0x09) }
-            guard let v else { buffer.append(contentsOf: [0x5C, 0x4E]); continue }  // \N
-            for b in v.utf8 {
-                switch b {
-                case 0x5C: buffer.append(contentsOf: [0x5C, 0x5C])
-                case 0x09: buffer.append(contentsOf: [0x5C, 0x74])
-                case 0x0A: buffer.append(contentsOf: [0x5C, 0x6E])
-                case 0x0D: buffer.append(contentsOf: [0x5C, 0x72])
-                default: buffer.append(b)
-                }
-            }
+        for v in values {
+            guard let v else { try append(utf8: nil); continue }
+            if pending > 0 { buffer.append(0x09) }
+            pending += 1
+            escape(v.utf8)
         }
-        buffer.append(0x0A)
-        count += 1
-        if buffer.count >= 1 << 16 { try flush() }
+        try endRow()
     }
 
     mutating func flush() throws(PostgresError) {
