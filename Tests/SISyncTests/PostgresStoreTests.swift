@@ -181,9 +181,7 @@ final class PostgresStoreTests: XCTestCase {
         w.write("staff.csv", staffCSV(manyStaff(100)))
         XCTAssertEqual(try runProcess("sisyncd", ["--config", w.configPath, "--once"]).code, 0)
         let before = try w.dump().filter { !$0.hasPrefix("runs:") }
-        var big = "staff_id,first_name,last_name,email,title,school_ids,status\n"
-        for i in 1...300_000 { big += "S\(i),First\(i),Lé\(i),user\(i)@district.org,Teacher,101,active\n" }
-        w.write("staff.csv", big)
+        w.write("staff.csv", largeStaffCSV())
         let child = try RunningDaemon(["--config", w.configPath, "--once"])
         XCTAssertTrue(child.waitFor("in one transaction", timeout: 120), child.seen)
         try own.halt()
@@ -202,9 +200,7 @@ final class PostgresStoreTests: XCTestCase {
         w.configure()
         w.write("staff.csv", staffCSV(manyStaff(100)))
         XCTAssertEqual(try runProcess("sisyncd", ["--config", w.configPath, "--once"]).code, 0)
-        var big = "staff_id,first_name,last_name,email,title,school_ids,status\n"
-        for i in 1...300_000 { big += "S\(i),First\(i),Lé\(i),user\(i)@district.org,Teacher,101,active\n" }
-        w.write("staff.csv", big)
+        w.write("staff.csv", largeStaffCSV())
         let child = try RunningDaemon(["--config", w.configPath, "--once"])
         defer { if child.process.isRunning { child.process.terminate() } }
         XCTAssertTrue(child.waitFor("in one transaction", timeout: 120), child.seen)

@@ -53,10 +53,7 @@ final class RunLockTests: XCTestCase {
         let child = try RunningDaemon(["--config", w.configPath])
         defer { if child.process.isRunning { child.process.terminate() } }
         XCTAssertTrue(child.waitFor("run 1 applied"), child.seen)
-        var big = "staff_id,first_name,last_name,email,title,school_ids,status\n"
-        big.reserveCapacity(40 << 20)
-        for i in 1...300_000 { big += "S\(i),First\(i),Lé\(i),user\(i)@district.org,Teacher,101,active\n" }
-        w.write("staff.csv", big)
+        w.write("staff.csv", largeStaffCSV())
         kill(child.process.processIdentifier, SIGUSR1)
         XCTAssertTrue(child.waitFor("run 2: applying changes", timeout: 120), child.seen)
         child.drain()

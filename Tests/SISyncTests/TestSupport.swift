@@ -121,6 +121,15 @@ final class Workspace {
 }
 
 
+/// A staff export of `n` rows (300,000 by default): large enough that a run's apply
+/// lasts long enough to be killed, cut off or read during.
+func largeStaffCSV(_ n: Int = 300_000) -> String {
+    var big = "staff_id,first_name,last_name,email,title,school_ids,status\n"
+    big.reserveCapacity(n * 70)
+    for i in 1...n { big += "S\(i),First\(i),Lé\(i),user\(i)@district.org,Teacher,101,active\n" }
+    return big
+}
+
 /// Staff CSV text from rows of (id, first, last, email).
 func staffCSV(_ rows: [(String, String, String, String)], extraHeader: String = "", status: [String: String] = [:]) -> String {
     var text = "staff_id,first_name,last_name,email,title,school_ids,status\n"
