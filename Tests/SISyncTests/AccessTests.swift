@@ -55,7 +55,7 @@ final class AccessTests: XCTestCase {
         let paired = w.ctl(["access", "pair", "--user", "mom", "--code", first.lowercased().replacingOccurrences(of: "-", with: " ")], user: "office")
         XCTAssertEqual(paired.code, 0, paired.err)
         XCTAssertTrue(paired.out.contains("granted Parent"), paired.out)
-        XCTAssertEqual(try w.store().roles(of: "mom").calculated.map(\.role), ["Parent"], "at once, before any run")
+        XCTAssertEqual(try w.store().roles.of("mom").calculated.map(\.role), ["Parent"], "at once, before any run")
         let explained = w.ctl(["explain", "mom"])
         XCTAssertTrue(explained.out.contains("Parent [calculated]: paired with student ST1 (Kim Lima) by access code on"), explained.out)
         XCTAssertTrue(w.ctl(["user", "show", "mom"]).out.contains("paired through the parent portal with: ST1"))
@@ -75,8 +75,8 @@ final class AccessTests: XCTestCase {
         let old = w.ctl(["access", "pair", "--user", "dad", "--code", first])
         XCTAssertEqual(old.code, 1)
         XCTAssertTrue(old.err.contains("does not pair"), old.err)
-        XCTAssertEqual(try w.store().pairings(student: "ST1").map(\.username), ["mom"])
-        XCTAssertEqual(try w.store().roles(of: "mom").calculated.map(\.role), ["Parent"])
+        XCTAssertEqual(try w.store().accessCodes.pairings(student: "ST1").map(\.username), ["mom"])
+        XCTAssertEqual(try w.store().roles.of("mom").calculated.map(\.role), ["Parent"])
         // The code itself is never in the change log or the log.
         let dump = try w.dump().filter { !$0.hasPrefix("access_codes:") }.joined(separator: "\n")
         XCTAssertFalse(dump.contains(first.replacingOccurrences(of: "-", with: "")))
@@ -93,9 +93,9 @@ final class AccessTests: XCTestCase {
         XCTAssertEqual(r.code, 0, r.err)
         XCTAssertNotEqual(try code(w, "ST1"), kim)
         XCTAssertNotEqual(try code(w, "ST2"), lou)
-        XCTAssertEqual(try w.store().pairings(student: "ST1").map(\.username), ["dad"], "only mom's pairings end")
-        XCTAssertEqual(try w.store().pairings(student: "ST2"), [])
-        XCTAssertEqual(try w.store().roles(of: "mom").calculated, [], "Parent goes with the pairings")
+        XCTAssertEqual(try w.store().accessCodes.pairings(student: "ST1").map(\.username), ["dad"], "only mom's pairings end")
+        XCTAssertEqual(try w.store().accessCodes.pairings(student: "ST2"), [])
+        XCTAssertEqual(try w.store().roles.of("mom").calculated, [], "Parent goes with the pairings")
         XCTAssertEqual(w.sync(c).summary.rolesRevoked, 0, "the next run agrees")
     }
 
@@ -106,17 +106,17 @@ final class AccessTests: XCTestCase {
         let store = try w.store()
         let t0 = Date()
         for i in 0..<5 {
-            XCTAssertThrowsError(try store.pair(username: "eve", typedCode: "ZZZZ-ZZZ\(i)", actor: "eve", now: t0.addingTimeInterval(Double(i)))) { e in
+            XCTAssertThrowsError(try store.accessCodes.pair(username: "eve", typedCode: "ZZZZ-ZZZ\(i)", actor: "eve", now: t0.addingTimeInterval(Double(i)))) { e in
                 XCTAssertEqual(e as? AccessError, .badCode)
             }
         }
-        XCTAssertThrowsError(try store.pair(username: "eve", typedCode: valid, actor: "eve", now: t0.addingTimeInterval(60))) { e in
+        XCTAssertThrowsError(try store.accessCodes.pair(username: "eve", typedCode: valid, actor: "eve", now: t0.addingTimeInterval(60))) { e in
             guard case .throttled? = e as? AccessError else { return XCTFail("\(e)") }
         }
         // Another user is not throttled by eve's attempts.
-        XCTAssertEqual(try store.pair(username: "dad", typedCode: valid, actor: "dad", now: t0.addingTimeInterval(60)), "ST3")
+        XCTAssertEqual(try store.accessCodes.pair(username: "dad", typedCode: valid, actor: "dad", now: t0.addingTimeInterval(60)), "ST3")
         // Fifteen minutes after the attempts, eve may try again.
-        XCTAssertEqual(try store.pair(username: "eve", typedCode: valid, actor: "eve", now: t0.addingTimeInterval(15 * 60 + 10)), "ST3")
+        XCTAssertEqual(try store.accessCodes.pair(username: "eve", typedCode: valid, actor: "eve", now: t0.addingTimeInterval(15 * 60 + 10)), "ST3")
     }
 
     func testPairingNeedsAnApprovedUserAndAnActiveStudent() throws {
@@ -140,11 +140,11 @@ final class AccessTests: XCTestCase {
         let all = w.ctl(["access", "enable", "--all", "--school", "101"])
         XCTAssertEqual(all.code, 0, all.err)
         XCTAssertTrue(all.out.contains("created access codes for 2 students"), all.out)
-        XCTAssertNotNil(try w.store().accessCode(student: "ST3"))
-        XCTAssertNil(try w.store().accessCode(student: "ST2"), "another school")
+        XCTAssertNotNil(try w.store().accessCodes.accessCode(student: "ST3"))
+        XCTAssertNil(try w.store().accessCodes.accessCode(student: "ST2"), "another school")
         let text = w.ctl(["access", "instructions", "ST1"])
         XCTAssertTrue(text.out.contains("Parent portal access for Kim Lima (school 101)"), text.out)
-        XCTAssertTrue(text.out.contains(AccessCode.display(try XCTUnwrap(w.store().accessCode(student: "ST1")))))
+        XCTAssertTrue(text.out.contains(AccessCode.display(try XCTUnwrap(w.store().accessCodes.accessCode(student: "ST1")))))
         let export = w.ctl(["access", "export"])
         XCTAssertTrue(export.out.hasPrefix("student_id,name,school_id,code\nST1,Kim Lima,101,"), export.out)
         XCTAssertEqual(export.out.split(separator: "\n").count, 3)

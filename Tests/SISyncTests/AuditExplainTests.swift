@@ -47,7 +47,7 @@ final class AuditExplainTests: XCTestCase {
         XCTAssertEqual(report["schools_without_staff_link"] as? [String], ["bursar"])
         // Intentional, with a reason: it stays, run after run.
         _ = w.sync(c, force: true)
-        XCTAssertEqual(try w.store().user("jdoe")?.link, Link(staffID: "1042", kind: .manual, reason: "intern recording for Ms Smith"))
+        XCTAssertEqual(try w.store().accounts.user("jdoe")?.link, Link(staffID: "1042", kind: .manual, reason: "intern recording for Ms Smith"))
         // The explanation says what the link means.
         let e = try json(w.ctl(["--json", "explain", "jdoe"]).out)
         let why = try XCTUnwrap((e["link"] as? [String: Any])?["why"] as? String)
@@ -56,7 +56,7 @@ final class AuditExplainTests: XCTestCase {
         // Once unlinked, the next run links John to his own record and the audit is clean of it.
         XCTAssertEqual(w.ctl(["user", "unlink", "jdoe"]).code, 0)
         _ = w.sync(c)
-        XCTAssertEqual(try w.store().user("jdoe")?.link?.staffID, "2001")
+        XCTAssertEqual(try w.store().accounts.user("jdoe")?.link?.staffID, "2001")
         XCTAssertEqual((try json(w.ctl(["--json", "audit"]).out)["cross_links"] as? [Any])?.count, 0)
     }
 

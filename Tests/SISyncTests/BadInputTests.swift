@@ -71,8 +71,8 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(result.summary.exitCode, 0, result.summary.error ?? "")
         XCTAssertEqual(result.summary.problems.count, 1)
         XCTAssertTrue(result.summary.problems[0].contains("evaluator_staff_ids") && result.summary.problems[0].contains("control character"), result.summary.problems[0])
-        XCTAssertEqual(try w.store().roles(of: "ana").calculated.map(\.label).sorted(), ["Admissions Evaluator", "Staff"])
-        XCTAssertEqual(try w.store().roles(of: "ben").calculated.map(\.label), ["Staff"])
+        XCTAssertEqual(try w.store().roles.of("ana").calculated.map(\.label).sorted(), ["Admissions Evaluator", "Staff"])
+        XCTAssertEqual(try w.store().roles.of("ben").calculated.map(\.label), ["Staff"])
         try assertIntegrity(w)
     }
 
@@ -89,14 +89,14 @@ final class BadInputTests: XCTestCase {
         }
         let result = w.sync(c)
         XCTAssertEqual(result.summary.exitCode, 0, result.summary.error ?? "")
-        XCTAssertEqual(try w.store().roles(of: "ana").calculated.map(\.label).sorted(), ["Admissions Evaluator", "Staff"])
-        XCTAssertEqual(try w.store().roles(of: "ben").calculated.map(\.label).sorted(), ["Admissions Evaluator", "Staff"])
-        XCTAssertEqual(try w.store().roles(of: "cy").calculated.map(\.label), ["Staff"])
+        XCTAssertEqual(try w.store().roles.of("ana").calculated.map(\.label).sorted(), ["Admissions Evaluator", "Staff"])
+        XCTAssertEqual(try w.store().roles.of("ben").calculated.map(\.label).sorted(), ["Admissions Evaluator", "Staff"])
+        XCTAssertEqual(try w.store().roles.of("cy").calculated.map(\.label), ["Staff"])
         // The scoped recompute (only the changed applicant) splits the same way.
         w.write("applicants.csv", "applicant_id,first_name,last_name,status,evaluator_staff_ids\nA1,Nia,Vale,Applied,\"S\"\"2;S3\"\n")
         XCTAssertEqual(w.sync(c).summary.exitCode, 0)
-        XCTAssertEqual(try w.store().roles(of: "ana").calculated.map(\.label), ["Staff"])
-        XCTAssertEqual(try w.store().roles(of: "cy").calculated.map(\.label).sorted(), ["Admissions Evaluator", "Staff"])
+        XCTAssertEqual(try w.store().roles.of("ana").calculated.map(\.label), ["Staff"])
+        XCTAssertEqual(try w.store().roles.of("cy").calculated.map(\.label).sorted(), ["Admissions Evaluator", "Staff"])
         let explained = w.ctl(["explain", "cy"])
         XCTAssertTrue(explained.out.contains("A1"), explained.out)
     }
@@ -121,11 +121,11 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(r.summary.exitCode, 0, r.summary.error ?? "")
         XCTAssertEqual(r.summary.staff.deactivated, 0)
         XCTAssertTrue(r.summary.problems.first?.contains("(record S1 left unchanged)") ?? false, "\(r.summary.problems)")
-        XCTAssertTrue(try w.store().staffMember(id: "S1")?.active ?? false)
+        XCTAssertTrue(try w.store().mirror.staffMember(id: "S1")?.active ?? false)
         // A value of the wrong type is protected the same way.
         w.write("export.json", jsonDocument(staff: #"{"staff_id": "S1", "first_name": {"x": 1}, "last_name": "B"}, {"staff_id": "S2", "first_name": "C", "last_name": "D"}"#))
         XCTAssertEqual(w.sync(c).summary.staff.deactivated, 0)
-        XCTAssertTrue(try w.store().staffMember(id: "S1")?.active ?? false)
+        XCTAssertTrue(try w.store().mirror.staffMember(id: "S1")?.active ?? false)
     }
 
     /// R8: an updated field is logged with its old and new value: per staff member
@@ -221,7 +221,7 @@ final class BadInputTests: XCTestCase {
         XCTAssertTrue(result.summary.problems[0].contains("staff_id: the id holds a control character"), result.summary.problems[0])
         XCTAssertTrue(result.summary.problems[1].contains("unknown record_type") && result.summary.problems[1].hasSuffix("(row skipped)"), result.summary.problems[1])
         XCTAssertTrue(result.summary.problems[2].contains("record_id: the id holds a control character (byte 0x1F) (row skipped)"), result.summary.problems[2])
-        XCTAssertEqual(try w.store().recordCounts().first { $0.0 == .householdRelationships }?.active, 1)
+        XCTAssertEqual(try w.store().mirror.recordCounts().first { $0.0 == .householdRelationships }?.active, 1)
         try assertIntegrity(w)
     }
 

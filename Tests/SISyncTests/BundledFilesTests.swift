@@ -42,8 +42,8 @@ final class BundledFilesTests: XCTestCase {
         XCTAssertEqual(first.summary.outcome, .applied, first.summary.error ?? "")
         XCTAssertEqual(first.summary.staff.added, 60)
         XCTAssertEqual(first.summary.problems, [])
-        XCTAssertEqual(try w.store().staff(filter: .inactive, search: nil).count, 2)
-        XCTAssertTrue(try w.store().staff(filter: .all, search: "O'Brien").contains { $0.firstName == "Zoë" })
+        XCTAssertEqual(try w.store().mirror.staff(filter: .inactive, search: nil).count, 2)
+        XCTAssertTrue(try w.store().mirror.staff(filter: .all, search: "O'Brien").contains { $0.firstName == "Zoë" })
 
         // The same school as one JSON document: nothing to change.
         var json = csv
@@ -62,10 +62,10 @@ final class BundledFilesTests: XCTestCase {
         c.database = w.database
         XCTAssertEqual(w.sync(c).summary.outcome, .applied)
         let store = try w.store()
-        _ = try store.importUsers(try UserImport.read(path: root + "/config/demo/users.csv"), file: "users.csv", actor: "test", now: Date())
+        _ = try store.accounts.importUsers(try UserImport.read(path: root + "/config/demo/users.csv"), file: "users.csv", actor: "test", now: Date())
         let run = w.sync(c)
         XCTAssertEqual(run.summary.linksMade, 4)
-        func roles(_ u: String) throws -> [String] { try w.store().roles(of: u).calculated.map(\.label).sorted() }
+        func roles(_ u: String) throws -> [String] { try w.store().roles.of(u).calculated.map(\.label).sorted() }
         XCTAssertEqual(try roles("zobrien"), ["Admissions Evaluator", "Staff"], "the SIS email differs only in case")
         XCTAssertEqual(try roles("jnunez"), ["Staff"], "spaces and case")
         XCTAssertEqual(try roles("tbrown"), ["Admissions Evaluator", "Staff"])

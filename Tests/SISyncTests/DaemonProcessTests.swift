@@ -129,13 +129,13 @@ final class DaemonProcessTests: XCTestCase {
         XCTAssertEqual(p.terminationReason, .uncaughtSignal)
 
         XCTAssertEqual(try w.dump().filter { !$0.hasPrefix("runs:") }, before, "R1: nothing of the killed run was applied")
-        let interrupted = try XCTUnwrap(w.store().runs(limit: 1).first)
+        let interrupted = try XCTUnwrap(w.store().auditTrail.runs(limit: 1).first)
         XCTAssertEqual(interrupted.outcome, .running)
 
         // The next run closes the interrupted record as failed, then applies normally.
         w.write("staff.csv", staffCSV(manyStaff(101)))
         XCTAssertEqual(try runProcess("sisyncd", ["--config", w.configPath, "--once"]).code, 0)
-        let closed = try XCTUnwrap(w.store().run(id: interrupted.runID!))
+        let closed = try XCTUnwrap(w.store().auditTrail.run(id: interrupted.runID!))
         XCTAssertEqual(closed.outcome, .failed)
         XCTAssertTrue(closed.error?.contains("interrupted") == true)
     }
@@ -151,7 +151,7 @@ final class DaemonProcessTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(sent), 5, "stop within 5 s")
         XCTAssertEqual(p.terminationStatus, 0)
         XCTAssertEqual(try w.dump().filter { !$0.hasPrefix("runs:") }, before)
-        XCTAssertEqual(try w.store().runs(limit: 1).first?.outcome, .failed)
+        XCTAssertEqual(try w.store().auditTrail.runs(limit: 1).first?.outcome, .failed)
     }
 
     /// SIGUSR1 during a run queues exactly one more run, however many arrive.
@@ -161,12 +161,12 @@ final class DaemonProcessTests: XCTestCase {
         for _ in 0..<3 { kill(p.processIdentifier, SIGUSR1) }
         // Run 1 was the small --once run; run 2 is the large apply; run 3 is the queued one.
         let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline, (try? w.store().runs(limit: 1).first?.runID) ?? 0 < 3 { usleep(100_000) }
+        while Date() < deadline, (try? w.store().auditTrail.runs(limit: 1).first?.runID) ?? 0 < 3 { usleep(100_000) }
         let store = try w.store()
-        XCTAssertEqual(try store.runs(limit: 1).first?.runID, 3)
+        XCTAssertEqual(try store.auditTrail.runs(limit: 1).first?.runID, 3)
         let settle = Date().addingTimeInterval(1.5)
         while Date() < settle { usleep(100_000) }
-        XCTAssertEqual(try store.runs(limit: 1).first?.runID, 3, "exactly one more run")
+        XCTAssertEqual(try store.auditTrail.runs(limit: 1).first?.runID, 3, "exactly one more run")
         kill(p.processIdentifier, SIGINT)
         XCTAssertEqual(exited.wait(timeout: .now() + 5), .success, "SIGINT stops like SIGTERM")
         XCTAssertEqual(p.terminationStatus, 0)
@@ -183,7 +183,7 @@ final class DaemonProcessTests: XCTestCase {
         XCTAssertEqual(p.terminationStatus, 0)
         XCTAssertEqual(p.terminationReason, .exit)
         XCTAssertEqual(try w.dump().filter { !$0.hasPrefix("runs:") }, before)
-        let run = try XCTUnwrap(w.store().runs(limit: 1).first)
+        let run = try XCTUnwrap(w.store().auditTrail.runs(limit: 1).first)
         XCTAssertEqual(run.outcome, .failed)
         XCTAssertTrue(run.error?.contains("rolled back") == true, run.error ?? "")
     }

@@ -33,7 +33,7 @@ final class FormPermissionTests: XCTestCase {
         XCTAssertEqual(plain["max"] as? String, "\(m)")
         XCTAssertEqual(plain["can_create"] as? Bool, m == .owner, "creating takes max owner")
         // Without a grant the user sees and edits what the default allows.
-        let access = FormAccess.evaluate(try w.store().formAssignments(of: "ann", form: "IEP"), building: "101")
+        let access = FormAccess.evaluate(try w.store().formPermissions.formAssignments(of: "ann", form: "IEP"), building: "101")
         XCTAssertEqual(access.level >= .view, d >= .view, "view without a grant")
         XCTAssertEqual(access.level >= .edit, d >= .edit, "edit without a grant")
         // Added to a document with any grant: the higher of default and the grant capped at max.
@@ -41,7 +41,7 @@ final class FormPermissionTests: XCTestCase {
             let granted = try check(w, "ann", "IEP", building: "101", grant: "\(g)")
             XCTAssertEqual(granted["level"] as? String, "\(max(d, min(g, m)))", "grant \(g)")
         }
-        let owner = FormAccess.evaluate(try w.store().formAssignments(of: "ann", form: "IEP"), building: "101", grant: .owner)
+        let owner = FormAccess.evaluate(try w.store().formPermissions.formAssignments(of: "ann", form: "IEP"), building: "101", grant: .owner)
         XCTAssertEqual(owner.level, m, "an owner grant is capped at max")
         XCTAssertEqual(owner.level >= .view, m >= .view)
         XCTAssertEqual(owner.level >= .edit, m >= .edit)
@@ -113,29 +113,29 @@ final class FormPermissionTests: XCTestCase {
             XCTAssertEqual(w.ctl(args).code, 0, "\(args)")
         }
         // The bulk group set replaced Aide's IEP row: view/view for both forms of the group.
-        XCTAssertEqual(try w.store().roleSettings("Aide").map { "\($0.form):\($0.setting.defaultLevel)/\($0.setting.maxLevel)" }, ["504 Plan:view/view", "IEP:view/view"])
+        XCTAssertEqual(try w.store().formPermissions.roleSettings("Aide").map { "\($0.form):\($0.setting.defaultLevel)/\($0.setting.maxLevel)" }, ["504 Plan:view/view", "IEP:view/view"])
         XCTAssertEqual(w.ctl(["role", "merge", "Teacher", "Aide", "--into", "Staff Member"]).code, 0)
-        let merged = Dictionary(uniqueKeysWithValues: try w.store().roleSettings("Staff Member").map { ($0.form.lowercased(), $0.setting) })
+        let merged = Dictionary(uniqueKeysWithValues: try w.store().formPermissions.roleSettings("Staff Member").map { ($0.form.lowercased(), $0.setting) })
         XCTAssertEqual(merged["iep"], FormSetting(default: .edit, max: .edit), "highest default, highest max")
         XCTAssertEqual(merged["evaluation"], FormSetting(default: .view, max: .view))
         XCTAssertEqual(merged["504 plan"], FormSetting(default: .view, max: .view))
-        let ann = try w.store().formAssignments(of: "ann", form: "IEP")
+        let ann = try w.store().formPermissions.formAssignments(of: "ann", form: "IEP")
         XCTAssertEqual(ann.map(\.role), ["Staff Member"])
         XCTAssertEqual(ann.first?.buildings, ["101", "102"], "the union of her buildings")
-        XCTAssertEqual(try w.store().permissionRoles(includeDeleted: true).filter(\.deleted).map(\.name), ["Aide", "Teacher"])
+        XCTAssertEqual(try w.store().formPermissions.permissionRoles(includeDeleted: true).filter(\.deleted).map(\.name), ["Aide", "Teacher"])
         // Undeleting a merged role gives it back to its former users; the merged role stays.
         XCTAssertEqual(w.ctl(["role", "undelete", "Aide"]).code, 0)
-        XCTAssertEqual(Set(try w.store().formAssignments(of: "ann", form: "IEP").map(\.role)), ["Aide", "Staff Member"])
-        XCTAssertEqual(try w.store().formAssignments(of: "bob", form: "IEP").first { $0.role == "Aide" }?.buildings, ["101"])
+        XCTAssertEqual(Set(try w.store().formPermissions.formAssignments(of: "ann", form: "IEP").map(\.role)), ["Aide", "Staff Member"])
+        XCTAssertEqual(try w.store().formPermissions.formAssignments(of: "bob", form: "IEP").first { $0.role == "Aide" }?.buildings, ["101"])
         // Delete then undelete: the same users in the same buildings.
         XCTAssertEqual(w.ctl(["role", "delete", "Staff Member"]).code, 0)
-        XCTAssertEqual(try w.store().formAssignments(of: "ann", form: "IEP").map(\.role), ["Aide"])
+        XCTAssertEqual(try w.store().formPermissions.formAssignments(of: "ann", form: "IEP").map(\.role), ["Aide"])
         let deleted = try check(w, "ann", "IEP", building: "101")
         XCTAssertEqual([deleted["default"] as? String, deleted["max"] as? String], ["none", "none"], "Aide covers only 102 for ann")
         XCTAssertEqual(w.ctl(["role", "undelete", "Staff Member"]).code, 0)
-        XCTAssertEqual(try w.store().formAssignments(of: "ann", form: "IEP").first { $0.role == "Staff Member" }?.buildings, ["101", "102"])
+        XCTAssertEqual(try w.store().formPermissions.formAssignments(of: "ann", form: "IEP").first { $0.role == "Staff Member" }?.buildings, ["101", "102"])
         // Every change is in the change log with its actor.
-        XCTAssertTrue(try w.store().userHistory("ann").contains { $0.change.field == "permission_role" && $0.actor == "admin" })
+        XCTAssertTrue(try w.store().auditTrail.userHistory("ann").contains { $0.change.field == "permission_role" && $0.actor == "admin" })
         let list = w.ctl(["role", "list", "--deleted"])
         XCTAssertTrue(list.out.contains("Teacher") && list.out.contains("merged into Staff Member"), list.out)
     }
@@ -154,8 +154,8 @@ final class FormPermissionTests: XCTestCase {
         XCTAssertEqual(w.ctl(["role", "rename", "Teacher", "Classroom Teacher"]).code, 0)
         let shown = w.ctl(["role", "show", "Classroom Teacher"])
         XCTAssertTrue(shown.out.contains("1 user") && shown.out.contains("IEP") && shown.out.contains("edit"), shown.out)
-        XCTAssertEqual(try w.store().formAssignments(of: "ann", form: "IEP").map(\.role), ["Classroom Teacher"])
+        XCTAssertEqual(try w.store().formPermissions.formAssignments(of: "ann", form: "IEP").map(\.role), ["Classroom Teacher"])
         XCTAssertEqual(w.ctl(["user", "unassign", "ann", "Classroom Teacher"]).code, 0)
-        XCTAssertEqual(try w.store().formAssignments(of: "ann", form: "IEP").count, 0)
+        XCTAssertEqual(try w.store().formPermissions.formAssignments(of: "ann", form: "IEP").count, 0)
     }
 }

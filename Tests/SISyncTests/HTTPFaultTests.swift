@@ -70,7 +70,7 @@ final class HTTPFaultTests: XCTestCase {
         XCTAssertEqual(r.summary.exitCode, 69)
         XCTAssertTrue(r.summary.error?.contains("HTTP 502 (after 3 attempts)") == true, r.summary.error ?? "")
         XCTAssertEqual(counter.count("/students.csv"), 3)
-        XCTAssertEqual(try w.store().staff(filter: .active, search: nil).count, 12, "R1: nothing applied")
+        XCTAssertEqual(try w.store().mirror.staff(filter: .active, search: nil).count, 12, "R1: nothing applied")
     }
 
     func testAServerThatNeverAnswersTimesOut() throws {

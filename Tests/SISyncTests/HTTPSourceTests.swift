@@ -32,7 +32,7 @@ final class HTTPSourceTests: XCTestCase {
         XCTAssertEqual(r.summary.outcome, .failed)
         XCTAssertEqual(r.summary.exitCode, 69)
         XCTAssertTrue(r.summary.error?.contains("/students.csv: the server answered HTTP 404") == true, r.summary.error ?? "")
-        XCTAssertTrue(try w.store().staff(filter: .all, search: nil).isEmpty)
+        XCTAssertTrue(try w.store().mirror.staff(filter: .all, search: nil).isEmpty)
     }
 
     func testUnauthorizedSaysToCheckTheCredentialWithoutLeakingIt() throws {

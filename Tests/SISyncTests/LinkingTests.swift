@@ -94,9 +94,9 @@ final class LinkingRunTests: XCTestCase {
         let run = w.sync(c)
         XCTAssertEqual(run.summary.outcome, .unchanged, "R3: the export did not change \(run.summary.error ?? "")")
         XCTAssertEqual(run.summary.linksMade, 1)
-        XCTAssertEqual(try w.store().user("u3")?.link, Link(staffID: "S3", kind: .auto))
-        XCTAssertEqual(try w.store().linkedUsers(staffID: "S3"), ["u3"])
-        let changes = try w.store().changes(runID: run.summary.runID!).map(\.change)
+        XCTAssertEqual(try w.store().accounts.user("u3")?.link, Link(staffID: "S3", kind: .auto))
+        XCTAssertEqual(try w.store().accounts.linkedUsers(staffID: "S3"), ["u3"])
+        let changes = try w.store().auditTrail.changes(runID: run.summary.runID!).map(\.change)
         XCTAssertEqual(changes, [Change(entity: "users", id: "u3", field: "link", old: nil, new: "S3", kind: .linked),
                                  Change(entity: "users", id: "u3", field: "role", old: nil, new: "Staff", kind: .roleGranted)])
         XCTAssertEqual(run.summary.rolesGranted, 1)
@@ -114,8 +114,8 @@ final class LinkingRunTests: XCTestCase {
         let left = w.sync(c)
         XCTAssertEqual(left.summary.staff.deactivated, 1)
         XCTAssertEqual(left.summary.linksRemoved, 0)
-        XCTAssertEqual(try w.store().user("u5")?.link?.staffID, "S5")
-        XCTAssertEqual(try w.store().roles(of: "u5").calculated, [], "R7: linked to inactive staff loses Staff")
+        XCTAssertEqual(try w.store().accounts.user("u5")?.link?.staffID, "S5")
+        XCTAssertEqual(try w.store().roles.of("u5").calculated, [], "R7: linked to inactive staff loses Staff")
         // She is rehired and the SIS now writes her email in capitals: same record, same link.
         var back = manyStaff(20)
         back[4].3 = "USER5@District.ORG"
@@ -123,8 +123,8 @@ final class LinkingRunTests: XCTestCase {
         let rehired = w.sync(c)
         XCTAssertEqual(rehired.summary.staff.reactivated, 1)
         XCTAssertEqual(rehired.summary.linksMade + rehired.summary.linksRemoved, 0)
-        XCTAssertEqual(try w.store().user("u5")?.link?.staffID, "S5")
-        XCTAssertEqual(try w.store().roles(of: "u5").calculated.map(\.role), ["Staff"], "R7: her role comes back with her record")
+        XCTAssertEqual(try w.store().accounts.user("u5")?.link?.staffID, "S5")
+        XCTAssertEqual(try w.store().roles.of("u5").calculated.map(\.role), ["Staff"], "R7: her role comes back with her record")
         XCTAssertEqual(rehired.summary.rolesGranted, 1)
     }
 
@@ -142,14 +142,14 @@ final class LinkingRunTests: XCTestCase {
             let r = w.sync(c, force: true)
             XCTAssertEqual(r.summary.linksMade + r.summary.linksRemoved, 0, "sync never repairs a manual link")
         }
-        let u = try XCTUnwrap(w.store().user("jdoe"))
+        let u = try XCTUnwrap(w.store().accounts.user("jdoe"))
         XCTAssertEqual(u.link, Link(staffID: "1042", kind: .manual, reason: "intern recording for Ms Smith"))
-        let history = try w.store().userHistory("jdoe")
+        let history = try w.store().auditTrail.userHistory("jdoe")
         let manual = history.last { $0.change.kind == .linked }
         XCTAssertEqual(manual?.actor, "principal")
         XCTAssertEqual(manual?.change.new, "1042 (manual: intern recording for Ms Smith)")
         XCTAssertNil(manual?.runID, "made by hand, outside any run")
-        XCTAssertEqual(try w.store().roles(of: "jdoe").calculated.map(\.role), ["Staff"], "R7: linked to active staff")
+        XCTAssertEqual(try w.store().roles.of("jdoe").calculated.map(\.role), ["Staff"], "R7: linked to active staff")
         XCTAssertEqual(w.ctl(["user", "link", "jdoe", "1042", "--reason", "x", "--until", "2001-01-01"]).code, 64, "a past date is refused")
         XCTAssertEqual(w.ctl(["user", "link", "jdoe", "9999", "--reason", "x"]).code, 1, "unknown staff")
     }
@@ -163,7 +163,7 @@ final class LinkingRunTests: XCTestCase {
         let log = MemoryLog()
         let r = w.sync(c, log: log)
         XCTAssertEqual(r.summary.linksAmbiguous, 1)
-        XCTAssertNil(try w.store().user("jdoe")?.link)
+        XCTAssertNil(try w.store().accounts.user("jdoe")?.link)
         XCTAssertTrue(log.events.contains { $0.type == .linkAmbiguous && $0.message.contains("1042, 1043") })
     }
 
@@ -176,13 +176,13 @@ final class LinkingRunTests: XCTestCase {
         _ = w.sync(c)
         w.write("staff.csv", staffCSV(manyStaff(20), status: ["S7": "inactive"]))
         _ = w.sync(c)
-        let u = try XCTUnwrap(w.store().user("u7"))
+        let u = try XCTUnwrap(w.store().accounts.user("u7"))
         XCTAssertFalse(u.approved)
         XCTAssertEqual(u.link?.staffID, "S7", "the link stays")
         // An administrator may approve again; later runs do not unapprove again.
         XCTAssertEqual(w.ctl(["user", "approve", "u7"]).code, 0)
         _ = w.sync(c, force: true)
-        XCTAssertTrue(try XCTUnwrap(w.store().user("u7")).approved)
+        XCTAssertTrue(try XCTUnwrap(w.store().accounts.user("u7")).approved)
     }
 
     func testUsernamesAndEmailsAreUniqueRegardlessOfCase() throws {
@@ -201,7 +201,7 @@ final class LinkingRunTests: XCTestCase {
         XCTAssertEqual(shown.code, 0)
         XCTAssertTrue(shown.out.contains("\"username\": \"Ann\""), shown.out)
         XCTAssertEqual(w.ctl(["user", "remove", "ann"]).code, 0)
-        XCTAssertNil(try w.store().user("Ann"))
+        XCTAssertNil(try w.store().accounts.user("Ann"))
     }
 
     func testR6StoredEmailKeysFollowAliasChangesAndEmailChanges() throws {
@@ -216,20 +216,20 @@ final class LinkingRunTests: XCTestCase {
         let aliased = w.sync(c)
         XCTAssertEqual(aliased.summary.outcome, .unchanged)
         XCTAssertEqual(aliased.summary.linksMade, 1)
-        XCTAssertEqual(try w.store().user("ann")?.link?.staffID, "S1")
+        XCTAssertEqual(try w.store().accounts.user("ann")?.link?.staffID, "S1")
         // Her email changes through an import: the stored key is cleared and remade by the run.
         w.write(w.root + "/users.csv", "username,email\nann,bo@district.org\n")
         XCTAssertEqual(w.ctl(["user", "import", w.root + "/users.csv"]).code, 0)
         let moved = w.sync(c)
         XCTAssertEqual(moved.summary.linksMade, 1)
         XCTAssertEqual(moved.summary.linksRemoved, 1)
-        XCTAssertEqual(try w.store().user("ann")?.link?.staffID, "S2")
+        XCTAssertEqual(try w.store().accounts.user("ann")?.link?.staffID, "S2")
         // Without the alias, an auto link whose emails no longer match is removed.
         w.write(w.root + "/users.csv", "username,email\nann,ann@district.org\n")
         XCTAssertEqual(w.ctl(["user", "import", w.root + "/users.csv"]).code, 0)
         c = w.configure()
         XCTAssertEqual(w.sync(c).summary.linksRemoved, 1)
-        XCTAssertNil(try w.store().user("ann")?.link)
+        XCTAssertNil(try w.store().accounts.user("ann")?.link)
         let db = try w.rawDatabase()
         let key = try db.prepare("SELECT email_key FROM users WHERE username = 'ann'")
         XCTAssertTrue(try key.step())

@@ -27,7 +27,7 @@ final class LoginTests: XCTestCase {
         XCTAssertFalse(hash.contains("correct horse"))
         let dump = try w.dump().joined(separator: "\n")
         XCTAssertFalse(dump.contains("correct horse battery"), "never in the database, the change log included")
-        XCTAssertTrue(try w.store().userHistory("ann").contains { $0.change.field == "password" && $0.change.new == "changed" })
+        XCTAssertTrue(try w.store().auditTrail.userHistory("ann").contains { $0.change.field == "password" && $0.change.new == "changed" })
         // Two hashes of one password differ (salted).
         XCTAssertNotEqual(try PasswordHash.make("correct horse battery"), try PasswordHash.make("correct horse battery"))
         XCTAssertEqual(w.ctl(["user", "login", "ann"], input: ["correct horse battery"]).code, 0)
@@ -41,21 +41,21 @@ final class LoginTests: XCTestCase {
             let r = w.ctl(["user", "login", "ann"], input: ["wrong password \(i)"])
             XCTAssertEqual(r.code, 1)
             XCTAssertTrue(r.err.contains("wrong username or password"), r.err)
-            XCTAssertFalse(try XCTUnwrap(w.store().user("ann")).locked, "not locked after \(i)")
+            XCTAssertFalse(try XCTUnwrap(w.store().accounts.user("ann")).locked, "not locked after \(i)")
         }
         // A success resets the count.
         XCTAssertEqual(w.ctl(["user", "login", "ann"], input: ["correct horse battery"]).code, 0)
         for i in 1...4 { XCTAssertEqual(w.ctl(["user", "login", "ann"], input: ["wrong \(i)"]).code, 1) }
-        XCTAssertFalse(try XCTUnwrap(w.store().user("ann")).locked, "four in a row after a success")
+        XCTAssertFalse(try XCTUnwrap(w.store().accounts.user("ann")).locked, "four in a row after a success")
         XCTAssertEqual(w.ctl(["user", "login", "ann"], input: ["wrong 5"]).code, 1)
-        XCTAssertTrue(try XCTUnwrap(w.store().user("ann")).locked, "locked at exactly the fifth")
+        XCTAssertTrue(try XCTUnwrap(w.store().accounts.user("ann")).locked, "locked at exactly the fifth")
         let locked = w.ctl(["user", "login", "ann"], input: ["correct horse battery"])
         XCTAssertEqual(locked.code, 1)
         XCTAssertTrue(locked.err.contains("locked"), locked.err)
         XCTAssertEqual(w.ctl(["user", "unlock", "ann"]).code, 0)
         XCTAssertEqual(w.ctl(["user", "login", "ann"], input: ["correct horse battery"]).code, 0)
         for i in 1...5 { _ = w.ctl(["user", "login", "ann"], input: ["wrong \(i)"]) }
-        XCTAssertTrue(try XCTUnwrap(w.store().user("ann")).locked)
+        XCTAssertTrue(try XCTUnwrap(w.store().accounts.user("ann")).locked)
         XCTAssertEqual(w.ctl(["user", "passwd", "ann"], input: ["a brand new passphrase"]).code, 0)
         XCTAssertEqual(w.ctl(["user", "login", "ann"], input: ["a brand new passphrase"]).code, 0, "a new password unlocks")
     }

@@ -122,9 +122,9 @@ final class OneRosterTests: XCTestCase {
         }
         let again = w.sync(configure(w), at: day)
         XCTAssertEqual(again.summary.outcome, .unchanged, again.summary.error ?? "")
-        XCTAssertEqual(try w.store().roles(of: "pat").calculated.map(\.role), ["Parent"])
-        XCTAssertEqual(try w.store().roles(of: "gus").calculated.map(\.role), [])
-        XCTAssertEqual(try w.store().roles(of: "ann").calculated.map(\.role), ["Staff"])
+        XCTAssertEqual(try w.store().roles.of("pat").calculated.map(\.role), ["Parent"])
+        XCTAssertEqual(try w.store().roles.of("gus").calculated.map(\.role), [])
+        XCTAssertEqual(try w.store().roles.of("ann").calculated.map(\.role), ["Staff"])
     }
 
     /// R4 with delta files: only listed records change; absence never deactivates, only

@@ -31,7 +31,7 @@ final class PostgresStoreTests: XCTestCase {
             let r = w.ctl(args)
             XCTAssertEqual(r.code, 0, "\(args): \(r.err)")
         }
-        let code = try XCTUnwrap(w.store().accessCode(student: "ST1"))
+        let code = try XCTUnwrap(w.store().accessCodes.accessCode(student: "ST1"))
         XCTAssertEqual(w.ctl(["access", "pair", "--user", "mom", "--code", code]).code, 0)
         w.write("staff.csv", staffCSV([("1042", "Jane", "Smith", "jane.smith@district.org"), ("2001", "John", "Doe", "john.doe@district.org"),
                                        ("3001", "Al", "New", "al@district.org")]))
@@ -191,7 +191,7 @@ final class PostgresStoreTests: XCTestCase {
         XCTAssertEqual(try w.dump().filter { !$0.hasPrefix("runs:") }, before, "R1: nothing of the cut-off run was applied")
         w.write("staff.csv", staffCSV(manyStaff(100)))
         XCTAssertEqual(try runProcess("sisyncd", ["--config", w.configPath, "--once"]).code, 0)
-        XCTAssertEqual(try w.store().run(id: 2)?.outcome, .failed)
+        XCTAssertEqual(try w.store().auditTrail.run(id: 2)?.outcome, .failed)
     }
 
     /// R9: a web application's SELECT answers during a long run, and sees committed data only.
@@ -227,8 +227,8 @@ final class PostgresStoreTests: XCTestCase {
         let run = w.sync(c)
         XCTAssertNotEqual(run.summary.outcome, .failed, run.summary.error ?? "")
         XCTAssertEqual(run.summary.linksMade, 1)
-        XCTAssertEqual(try w.store().user("jsmith")?.link?.staffID, "1042")
-        XCTAssertEqual(try w.store().roles(of: "jsmith").calculated.map(\.role), ["Staff"])
+        XCTAssertEqual(try w.store().accounts.user("jsmith")?.link?.staffID, "1042")
+        XCTAssertEqual(try w.store().roles.of("jsmith").calculated.map(\.role), ["Staff"])
     }
 }
 

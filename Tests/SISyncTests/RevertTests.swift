@@ -40,8 +40,8 @@ final class RevertTests: XCTestCase {
         w.write("staff.csv", staffCSV(bad))
         let mistake = w.sync(c, allow: true)
         XCTAssertEqual(mistake.summary.staff.deactivated, 10)
-        XCTAssertFalse(try XCTUnwrap(w.store().user("u11")).approved)
-        XCTAssertEqual(try w.store().roles(of: "u11").calculated, [])
+        XCTAssertFalse(try XCTUnwrap(w.store().accounts.user("u11")).approved)
+        XCTAssertEqual(try w.store().roles.of("u11").calculated, [])
         let mistakeID = try XCTUnwrap(mistake.summary.runID)
 
         let older = w.ctl(["run", "revert", String(try XCTUnwrap(linking.summary.runID))])
@@ -56,11 +56,11 @@ final class RevertTests: XCTestCase {
         XCTAssertEqual(after.staff.last, "S99|New|Hire|new@district.org|0", "a record the run added becomes inactive, never deleted")
         after.staff.removeLast()
         XCTAssertEqual(after, before, "fields, statuses, approvals, links and roles as before the run")
-        let revertRun = try XCTUnwrap(w.store().runs(limit: 1).first)
+        let revertRun = try XCTUnwrap(w.store().auditTrail.runs(limit: 1).first)
         XCTAssertEqual(revertRun.reverts, mistakeID)
         XCTAssertEqual(revertRun.actor, "principal")
         XCTAssertEqual(revertRun.staff.reactivated, 10)
-        let changes = try w.store().changes(runID: revertRun.runID!).map(\.change)
+        let changes = try w.store().auditTrail.changes(runID: revertRun.runID!).map(\.change)
         XCTAssertTrue(changes.contains(Change(entity: "staff", id: "S2", field: "last_name", old: "Renamed", new: "Last2", kind: .updated)))
 
         // A run cannot be reverted twice; the revert itself is now the latest.

@@ -61,7 +61,7 @@ final class RolesTests: XCTestCase {
     }
 
     private func calculated(_ w: Workspace, _ user: String) throws -> [String] {
-        try w.store().roles(of: user).calculated.map(\.label).sorted()
+        try w.store().roles.of(user).calculated.map(\.label).sorted()
     }
 
     func testR7EveryCalculatedRoleFollowsTheData() throws {
@@ -86,7 +86,7 @@ final class RolesTests: XCTestCase {
         XCTAssertEqual(run.summary.rolesGranted, 9)
         XCTAssertEqual(run.summary.rolesRevoked, 0)
         // Every grant is a change of the run.
-        let grants = try w.store().changes(runID: run.summary.runID!).map(\.change).filter { $0.kind == .roleGranted }
+        let grants = try w.store().auditTrail.changes(runID: run.summary.runID!).map(\.change).filter { $0.kind == .roleGranted }
         XCTAssertEqual(grants.count, 9)
         XCTAssertTrue(grants.contains(Change(entity: "users", id: "kim", field: "role", old: nil, new: "Honor Roll (2026-2027)", kind: .roleGranted)))
         // Only attribute roles carry a school year (Appendix C).
@@ -120,22 +120,22 @@ final class RolesTests: XCTestCase {
         XCTAssertEqual(try calculated(w, "vale"), [])
         XCTAssertEqual(try calculated(w, "ana"), ["Staff"])
         XCTAssertEqual(run.summary.rolesRevoked, 4)
-        let revoked = try w.store().changes(runID: run.summary.runID!).map(\.change).filter { $0.kind == .roleRevoked }
+        let revoked = try w.store().auditTrail.changes(runID: run.summary.runID!).map(\.change).filter { $0.kind == .roleRevoked }
         XCTAssertEqual(Set(revoked.map { "\($0.id):\($0.old ?? "")" }),
                        ["kim:Student", "mom:Parent", "vale:Applicant", "ana:Admissions Evaluator"])
         // R8: the grant (recorded by the role while it is held) stays in the history after the revocation.
-        let history = try w.store().userHistory("kim").filter { $0.change.field == "role" }
+        let history = try w.store().auditTrail.userHistory("kim").filter { $0.change.field == "role" }
         XCTAssertEqual(history.map(\.change.kind), [.roleGranted, .roleGranted, .roleRevoked])
         XCTAssertEqual(history.last?.runID, run.summary.runID)
         XCTAssertEqual(history.first { $0.change.new == "Student" }?.runID, granting.summary.runID)
-        XCTAssertTrue(try w.store().changes(runID: granting.summary.runID!).contains { $0.change == Change(entity: "users", id: "kim", field: "role", old: nil, new: "Student", kind: .roleGranted) })
+        XCTAssertTrue(try w.store().auditTrail.changes(runID: granting.summary.runID!).contains { $0.change == Change(entity: "users", id: "kim", field: "role", old: nil, new: "Student", kind: .roleGranted) })
         // Staff who leave lose Staff but keep the link (R6).
         w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org"), ("S2", "Ben", "Okafor", "ben@district.org"),
                                        ("S3", "Cleo", "Park", "cleo@district.org")], status: ["S1": "inactive"]))
         let left = w.sync(c)
         XCTAssertEqual(left.summary.staff.deactivated, 1)
         XCTAssertEqual(try calculated(w, "ana"), [])
-        XCTAssertEqual(try w.store().user("ana")?.link?.staffID, "S1")
+        XCTAssertEqual(try w.store().accounts.user("ana")?.link?.staffID, "S1")
     }
 
     func testR7ParentRelationshipsComeFromTheConfiguration() throws {
@@ -165,15 +165,15 @@ final class RolesTests: XCTestCase {
         writeSchool(w, st1Status: "Withdrawn")
         w.write("staff.csv", staffCSV([("S2", "Ben", "Okafor", "ben@district.org"), ("S3", "Cleo", "Park", "cleo@district.org")]))
         _ = w.sync(c)
-        let roles = try w.store().roles(of: "ana")
+        let roles = try w.store().roles.of("ana")
         XCTAssertEqual(roles.manual, ["Finance"], "sync never touches manual roles")
         XCTAssertEqual(roles.calculated, [])
-        let history = try w.store().userHistory("ana")
+        let history = try w.store().auditTrail.userHistory("ana")
         let byHand = try XCTUnwrap(history.first { $0.change.kind == .roleGranted && $0.change.new == "Finance" })
         XCTAssertEqual(byHand.actor, "bursar")
         XCTAssertNil(byHand.runID)
         XCTAssertEqual(w.ctl(["user", "role", "remove", "ana", "Finance"]).code, 0)
-        XCTAssertEqual(try w.store().roles(of: "ana").manual, [])
+        XCTAssertEqual(try w.store().roles.of("ana").manual, [])
     }
 
     func testR7AttachAndDetachNeedARecordAndAreAudited() throws {
@@ -187,14 +187,14 @@ final class RolesTests: XCTestCase {
         XCTAssertTrue(unknown.err.contains("no student record `ST999`"), unknown.err)
         XCTAssertEqual(w.ctl(["user", "attach", "kim", "--student", "ST1", "--donor", "D1"]).code, 64, "one record at a time")
         XCTAssertEqual(w.ctl(["user", "attach", "kim", "--student", "ST1"], user: "registrar").code, 0)
-        XCTAssertEqual(try w.store().attachments(of: "kim"), [.student: ["ST1"]])
+        XCTAssertEqual(try w.store().accounts.attachments(of: "kim"), [.student: ["ST1"]])
         _ = w.sync(c)
         XCTAssertEqual(try calculated(w, "kim"), ["Honor Roll (2026-2027)", "Student"])
         XCTAssertEqual(w.ctl(["user", "detach", "kim", "--student", "ST1"]).code, 0)
         let run = w.sync(c)
         XCTAssertEqual(run.summary.rolesRevoked, 2)
         XCTAssertEqual(try calculated(w, "kim"), [])
-        let history = try w.store().userHistory("kim")
+        let history = try w.store().auditTrail.userHistory("kim")
         XCTAssertTrue(history.contains { $0.actor == "registrar" && $0.change.field == "student" && $0.change.new == "ST1" })
     }
 
@@ -236,8 +236,8 @@ final class RolesTests: XCTestCase {
     /// After every run, a full recompute must find nothing to grant or revoke.
     private func assertSameAsFullRecompute(_ w: Workspace, _ c: Configuration, _ step: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let store = try w.store()
-        let settings = RosterStore.RoleSettings(schoolYear: c.currentSchoolYear(on: Date()), parentRelationships: c.parentRelationships)
-        let full = try store.planRoles(settings)
+        let settings = RoleSettings(schoolYear: c.currentSchoolYear(on: Date()), parentRelationships: c.parentRelationships)
+        let full = try store.roles.planRoles(settings)
         XCTAssertEqual(full, RolePlan(), "R7 incremental differs from a full recompute after \(step)", file: file, line: line)
     }
 
@@ -249,7 +249,7 @@ final class RolesTests: XCTestCase {
         addUsers(w)
         var grantedTotal = w.sync(c).summary.rolesGranted
         try assertSameAsFullRecompute(w, c, "the first run with users")
-        XCTAssertNotNil(try w.store().roleBasis())
+        XCTAssertNotNil(try w.store().roles.roleBasis())
 
         // Students withdraw, evaluators move, a relationship changes, attributes come and go.
         writeSchool(w, st1Status: "Withdrawn")

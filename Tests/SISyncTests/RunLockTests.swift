@@ -23,22 +23,22 @@ final class RunLockTests: XCTestCase {
         XCTAssertEqual(allowed.code, 0, allowed.stdout + allowed.stderr)
         XCTAssertTrue(allowed.stdout.hasPrefix("run 3: applied"), allowed.stdout)
         XCTAssertFalse(allowed.stdout.contains("dry run"), allowed.stdout)
-        XCTAssertEqual(try w.store().staff(filter: .active, search: nil).count, 10)
+        XCTAssertEqual(try w.store().mirror.staff(filter: .active, search: nil).count, 10)
         let reverted = try runProcess("sisyncctl", ["--config", w.configPath, "run", "revert", "3"], timeout: 60)
         XCTAssertEqual(reverted.code, 0, reverted.stdout + reverted.stderr)
-        XCTAssertEqual(try w.store().staff(filter: .active, search: nil).count, 20)
+        XCTAssertEqual(try w.store().mirror.staff(filter: .active, search: nil).count, 20)
         // User commands too, and the daemon still syncs afterwards (on the full export again).
         w.write("staff.csv", staffCSV(manyStaff(20)))
         XCTAssertEqual(try runProcess("sisyncctl", ["--config", w.configPath, "user", "add", "--username", "u1", "--email", "user1@district.org"]).code, 0)
         kill(child.process.processIdentifier, SIGUSR1)
         let deadline = Date().addingTimeInterval(30)
         func run5Finished() -> Bool {
-            guard let last = try? w.store().runs(limit: 1).first else { return false }
+            guard let last = try? w.store().auditTrail.runs(limit: 1).first else { return false }
             return last.runID == 5 && last.outcome != .running
         }
         while Date() < deadline, !run5Finished() { usleep(50_000) }
-        let recent = ((try? w.store().runs(limit: 6)) ?? []).map { "\($0.runID ?? 0) \($0.outcome) \($0.error ?? "") links \($0.linksMade)" }
-        XCTAssertEqual(try w.store().user("u1")?.link?.staffID, "S1", "the daemon's next cycle sees the new user: \(recent)")
+        let recent = ((try? w.store().auditTrail.runs(limit: 6)) ?? []).map { "\($0.runID ?? 0) \($0.outcome) \($0.error ?? "") links \($0.linksMade)" }
+        XCTAssertEqual(try w.store().accounts.user("u1")?.link?.staffID, "S1", "the daemon's next cycle sees the new user: \(recent)")
         kill(child.process.processIdentifier, SIGTERM)
         XCTAssertEqual(child.exited.wait(timeout: .now() + 5), .success)
         XCTAssertEqual(child.process.terminationStatus, 0)
@@ -62,10 +62,10 @@ final class RunLockTests: XCTestCase {
         XCTAssertTrue(add.stderr.contains("waiting for sisyncd pid \(child.process.processIdentifier), run 2 to finish"), add.stderr)
         XCTAssertTrue(add.stderr.contains("going ahead"), add.stderr)
         // The run it waited for committed first, whole.
-        let run2 = try XCTUnwrap(w.store().run(id: 2))
+        let run2 = try XCTUnwrap(w.store().auditTrail.run(id: 2))
         XCTAssertEqual(run2.outcome, .applied)
         XCTAssertEqual(run2.staff.added, 299_900)
-        XCTAssertNotNil(try w.store().user("late"))
+        XCTAssertNotNil(try w.store().accounts.user("late"))
         kill(child.process.processIdentifier, SIGTERM)
         XCTAssertEqual(child.exited.wait(timeout: .now() + 5), .success)
     }
@@ -81,11 +81,11 @@ final class RunLockTests: XCTestCase {
         XCTAssertEqual(add.code, 75, add.err)
         XCTAssertTrue(add.err.contains("waiting for sisyncd pid 4242, run 7 to finish (up to 0.3s)"), add.err)
         XCTAssertTrue(add.err.contains("still busy after waiting 0.3s") && add.err.contains("--wait"), add.err)
-        XCTAssertNil(try w.store().user("u1"))
+        XCTAssertNil(try w.store().accounts.user("u1"))
         let sync = w.ctl(["--wait", "0.2s", "sync"])
         XCTAssertEqual(sync.code, 75, sync.err)
         XCTAssertTrue(sync.out.hasPrefix("run (not recorded): failed"), sync.out)
-        XCTAssertEqual(try w.store().runs(limit: 5).count, 1, "the run that could not start left no record")
+        XCTAssertEqual(try w.store().auditTrail.runs(limit: 5).count, 1, "the run that could not start left no record")
         // Reads never wait.
         let list = w.ctl(["--wait", "0s", "user", "list"])
         XCTAssertEqual(list.code, 0, list.err)
@@ -172,7 +172,7 @@ final class DaemonRunLockTests: XCTestCase {
         var held = try XCTUnwrap(RunLock.acquire(location: w.location, holder: "sisyncctl user import pid 777 by admin", wait: 5))  // the run logs "applied" just before it lets go
         kill(child.process.processIdentifier, SIGUSR1)
         XCTAssertTrue(child.waitFor("waiting for sisyncctl user import pid 777 by admin to finish before the next run"), child.seen)
-        XCTAssertEqual(try w.store().runs(limit: 1).first?.runID, 1, "no run is recorded while it waits")
+        XCTAssertEqual(try w.store().auditTrail.runs(limit: 1).first?.runID, 1, "no run is recorded while it waits")
         held.release()
         XCTAssertTrue(child.waitFor("run 2 unchanged"), child.seen)
         // SIGTERM while waiting: stops within 5 s, records nothing.
@@ -184,7 +184,7 @@ final class DaemonRunLockTests: XCTestCase {
         XCTAssertEqual(child.exited.wait(timeout: .now() + 5), .success)
         XCTAssertLessThan(Date().timeIntervalSince(sent), 5)
         XCTAssertEqual(child.process.terminationStatus, 0)
-        XCTAssertEqual(try w.store().runs(limit: 1).first?.runID, 2)
+        XCTAssertEqual(try w.store().auditTrail.runs(limit: 1).first?.runID, 2)
         held.release()
     }
 
@@ -210,7 +210,7 @@ final class DaemonRunLockTests: XCTestCase {
         XCTAssertFalse(add.err.contains("waiting"), add.err)
         release.signal()
         XCTAssertTrue(child.waitFor("run 2 applied"), child.seen)
-        XCTAssertEqual(try w.store().user("u6")?.link?.staffID, "S6", "the run after the download sees the new user")
+        XCTAssertEqual(try w.store().accounts.user("u6")?.link?.staffID, "S6", "the run after the download sees the new user")
         kill(child.process.processIdentifier, SIGTERM)
         XCTAssertEqual(child.exited.wait(timeout: .now() + 5), .success)
     }

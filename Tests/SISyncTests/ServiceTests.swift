@@ -153,7 +153,7 @@ final class ServiceTests: XCTestCase {
         XCTAssertEqual(child.exited.wait(timeout: .now() + 5), .success)
         XCTAssertLessThan(Date().timeIntervalSince(sent), 2, "the download is aborted at once")
         XCTAssertEqual(child.process.terminationStatus, 0)
-        XCTAssertEqual(try w.store().runs(limit: 1).first?.outcome, .failed)
+        XCTAssertEqual(try w.store().auditTrail.runs(limit: 1).first?.outcome, .failed)
     }
 
     func testAbstractNotifySocketNamesAreAccepted() throws {

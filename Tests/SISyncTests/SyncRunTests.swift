@@ -20,10 +20,10 @@ final class SyncRunTests: XCTestCase {
         XCTAssertEqual(second.summary.staff, RecordCounts(added: 0, updated: 1, deactivated: 1, reactivated: 0))
 
         let store = try w.store()
-        let s30 = try XCTUnwrap(store.staffMember(id: "S30"))
+        let s30 = try XCTUnwrap(store.mirror.staffMember(id: "S30"))
         XCTAssertFalse(s30.active, "R4: absent staff are deactivated, not deleted")
         XCTAssertNotNil(s30.deactivatedAt)
-        let history = try store.history(entity: .staff, id: "S1")
+        let history = try store.auditTrail.history(entity: .staff, id: "S1")
         XCTAssertEqual(history.map(\.change.kind), [.added, .updated])
         XCTAssertEqual(history.last?.change.old, "First1")
         XCTAssertEqual(history.last?.change.new, "Renamed")
@@ -33,8 +33,8 @@ final class SyncRunTests: XCTestCase {
         w.write("staff.csv", staffCSV(manyStaff(30)))
         let third = w.sync(c)
         XCTAssertEqual(third.summary.staff.reactivated, 1)
-        XCTAssertTrue(try XCTUnwrap(store.staffMember(id: "S30")).active)
-        XCTAssertEqual(try store.history(entity: .staff, id: "S30").map(\.change.kind), [.added, .deactivated, .reactivated])
+        XCTAssertTrue(try XCTUnwrap(store.mirror.staffMember(id: "S30")).active)
+        XCTAssertEqual(try store.auditTrail.history(entity: .staff, id: "S30").map(\.change.kind), [.added, .deactivated, .reactivated])
     }
 
     func testR4StatusInactiveDeactivatesAtOnceEvenWithDeactivateAfter() throws {
@@ -44,7 +44,7 @@ final class SyncRunTests: XCTestCase {
         XCTAssertEqual(w.sync(c).summary.outcome, .applied)
         w.write("staff.csv", staffCSV(manyStaff(20), status: ["S2": "inactive"]))
         XCTAssertEqual(w.sync(c).summary.staff.deactivated, 1)
-        XCTAssertFalse(try XCTUnwrap(w.store().staffMember(id: "S2")).active)
+        XCTAssertFalse(try XCTUnwrap(w.store().mirror.staffMember(id: "S2")).active)
     }
 
     func testR4DeactivateAfterShowsMissingSinceAndActsOnUnchangedRuns() throws {
@@ -56,12 +56,12 @@ final class SyncRunTests: XCTestCase {
         w.write("staff.csv", staffCSV(Array(manyStaff(20).dropLast())))
         let missing = w.sync(c, at: t0.addingTimeInterval(3600))
         XCTAssertEqual(missing.summary.staff.deactivated, 0)
-        XCTAssertEqual(try XCTUnwrap(w.store().staffMember(id: "S20")).missingSince, "2026-09-01T07:00:00Z")
+        XCTAssertEqual(try XCTUnwrap(w.store().mirror.staffMember(id: "S20")).missingSince, "2026-09-01T07:00:00Z")
         // Same export a day later: R3 says unchanged, yet deactivate_after is evaluated.
         let later = w.sync(c, at: t0.addingTimeInterval(26 * 3600))
         XCTAssertEqual(later.summary.outcome, .unchanged)
         XCTAssertEqual(later.summary.staff.deactivated, 1)
-        let s20 = try XCTUnwrap(w.store().staffMember(id: "S20"))
+        let s20 = try XCTUnwrap(w.store().mirror.staffMember(id: "S20"))
         XCTAssertFalse(s20.active)
         XCTAssertNil(s20.missingSince)
     }
@@ -89,7 +89,7 @@ final class SyncRunTests: XCTestCase {
         XCTAssertEqual(later.plan?.unchangedFiles, [.staff])
         XCTAssertEqual(later.summary.staff.deactivated, 1)
         XCTAssertEqual(later.summary.entities["students"]?.updated, 1)
-        XCTAssertFalse(try XCTUnwrap(w.store().staffMember(id: "S20")).active)
+        XCTAssertFalse(try XCTUnwrap(w.store().mirror.staffMember(id: "S20")).active)
         // --force reads every file.
         XCTAssertEqual(w.sync(c, force: true, at: t0.addingTimeInterval(27 * 3600)).plan?.unchangedFiles, [])
         // After a revert, the mirror no longer matches the stored files: everything is read.
@@ -108,7 +108,7 @@ final class SyncRunTests: XCTestCase {
         XCTAssertEqual(again.summary.outcome, .unchanged)
         XCTAssertNil(again.plan?.snapshot, "R3: the roster is not parsed again")
         XCTAssertEqual(w.sync(c, force: true).summary.outcome, .applied)
-        XCTAssertEqual(try w.store().runs(limit: 10).map(\.outcome), [.applied, .unchanged, .applied])
+        XCTAssertEqual(try w.store().auditTrail.runs(limit: 10).map(\.outcome), [.applied, .unchanged, .applied])
     }
 
     func testR1FailedRunLeavesDataExactlyAsBeforeAndRecordsWhy() throws {
@@ -126,7 +126,7 @@ final class SyncRunTests: XCTestCase {
         XCTAssertEqual(failed.summary.outcome, .failed)
         XCTAssertEqual(failed.summary.exitCode, 65)
         XCTAssertEqual(try w.dump().filter { !$0.hasPrefix("runs:") }, before)
-        let record = try XCTUnwrap(w.store().run(id: failed.summary.runID!))
+        let record = try XCTUnwrap(w.store().auditTrail.run(id: failed.summary.runID!))
         XCTAssertEqual(record.outcome, .failed)
         XCTAssertTrue(record.error?.contains("students.csv:2") == true, record.error ?? "")
     }
@@ -139,7 +139,7 @@ final class SyncRunTests: XCTestCase {
         XCTAssertEqual(r.summary.outcome, .failed)
         XCTAssertEqual(r.summary.exitCode, 69)
         XCTAssertTrue(r.summary.error?.contains("donors.csv") == true)
-        XCTAssertTrue(try w.store().staff(filter: .all, search: nil).isEmpty, "never read as empty, never half applied")
+        XCTAssertTrue(try w.store().mirror.staff(filter: .all, search: nil).isEmpty, "never read as empty, never half applied")
     }
 
     func testR5GuardBlocksAndTheOverrideWorksOnce() throws {
@@ -152,7 +152,7 @@ final class SyncRunTests: XCTestCase {
         let blocked = w.sync(c, log: log)
         XCTAssertEqual(blocked.summary.outcome, .blocked)
         XCTAssertEqual(blocked.summary.exitCode, 65)
-        XCTAssertEqual(try w.store().staff(filter: .active, search: nil).count, 100, "nothing applied")
+        XCTAssertEqual(try w.store().mirror.staff(filter: .active, search: nil).count, 100, "nothing applied")
         let critical = log.events.first { $0.type == .guardBlocked }
         XCTAssertEqual(critical?.priority, .critical)
         XCTAssertTrue(critical?.message.contains("--allow-mass-deactivation") == true)
@@ -178,7 +178,7 @@ final class SyncRunTests: XCTestCase {
         XCTAssertEqual(r.summary.outcome, .applied)
         XCTAssertEqual(r.summary.problems.count, 1)
         XCTAssertTrue(r.summary.problems[0].contains("staff.csv:4"), r.summary.problems[0])
-        let s3 = try XCTUnwrap(w.store().staffMember(id: "S3"))
+        let s3 = try XCTUnwrap(w.store().mirror.staffMember(id: "S3"))
         XCTAssertTrue(s3.active)
         XCTAssertEqual(s3.lastName, "Last3")
     }
@@ -211,7 +211,7 @@ final class SyncRunTests: XCTestCase {
         let r = w.sync(c)
         XCTAssertEqual(r.summary.outcome, .applied, r.summary.error ?? "")
         XCTAssertEqual(r.summary.entities["students"]?.added, 1)
-        XCTAssertEqual(try w.store().staffMember(id: "S1")?.firstName, "Zoë")
+        XCTAssertEqual(try w.store().mirror.staffMember(id: "S1")?.firstName, "Zoë")
     }
 
     func testCompositeKeysMirrorRelationshipsAndAttributes() throws {
@@ -226,7 +226,7 @@ final class SyncRunTests: XCTestCase {
         let r = w.sync(c)
         XCTAssertEqual(r.summary.entities["household_relationships"], RecordCounts(added: 0, updated: 1, deactivated: 1, reactivated: 0))
         XCTAssertEqual(r.summary.entities["attributes"], RecordCounts(added: 0, updated: 0, deactivated: 1, reactivated: 0))
-        let changes = try w.store().changes(runID: r.summary.runID!).map(\.change)
+        let changes = try w.store().auditTrail.changes(runID: r.summary.runID!).map(\.change)
         XCTAssertTrue(changes.contains(Change(entity: "household_relationships", id: "H1/student/ST1", field: "relationship", old: "Parent", new: "Grandparent", kind: .updated)))
         XCTAssertTrue(changes.contains { $0.id == "student/ST1/Honor Roll/2025-2026" && $0.kind == .deactivated })
     }
@@ -241,15 +241,15 @@ final class SyncRunTests: XCTestCase {
         renamed[0].1 = "Renamed"
         w.write("staff.csv", staffCSV(renamed))
         _ = w.sync(c, at: t0.addingTimeInterval(86_400))
-        XCTAssertEqual(try w.store().history(entity: .staff, id: "S1").map(\.change.kind), [.added, .updated])
+        XCTAssertEqual(try w.store().auditTrail.history(entity: .staff, id: "S1").map(\.change.kind), [.added, .updated])
         w.write("staff.csv", staffCSV(renamed + [("S4", "A", "B", "s4@d.org")]))
         _ = w.sync(c, at: t0.addingTimeInterval(20 * 86_400))
-        XCTAssertEqual(try w.store().history(entity: .staff, id: "S1").count, 2, "kept for at least history_days")
+        XCTAssertEqual(try w.store().auditTrail.history(entity: .staff, id: "S1").count, 2, "kept for at least history_days")
         w.write("staff.csv", staffCSV(renamed + [("S4", "A", "B", "s4@d.org"), ("S5", "A", "B", "s5@d.org")]))
         _ = w.sync(c, at: t0.addingTimeInterval(32 * 86_400))
         // The update is pruned; the record's addition is part of the record (`added_run`) and stays.
-        XCTAssertEqual(try w.store().history(entity: .staff, id: "S1").map(\.change.kind), [.added])
-        XCTAssertEqual(try w.store().history(entity: .staff, id: "S5").count, 1)
+        XCTAssertEqual(try w.store().auditTrail.history(entity: .staff, id: "S1").map(\.change.kind), [.added])
+        XCTAssertEqual(try w.store().auditTrail.history(entity: .staff, id: "S5").count, 1)
     }
 
     func testR8ChangeLogViewShowsAdditionsAndChanges() throws {
@@ -268,7 +268,7 @@ final class SyncRunTests: XCTestCase {
         let r1 = first.summary.runID!, r2 = second.summary.runID!
         XCTAssertEqual(rows, ["\(r1) household_relationships H1/student/ST1 added", "\(r1) staff S1 added", "\(r1) staff S2 added",
                               "\(r2) staff S2 deactivated"])
-        XCTAssertEqual(try w.store().changes(runID: r1).count, 3)
+        XCTAssertEqual(try w.store().auditTrail.changes(runID: r1).count, 3)
     }
 
     func testSchemaMigratesFromAnEmptyDatabaseAndRefusesANewerOne() throws {
@@ -304,7 +304,7 @@ final class SyncRunTests: XCTestCase {
             """)
         let store = try RosterStore(path: w.database)
         XCTAssertEqual(try raw.userVersion, Schema.currentVersion)
-        XCTAssertEqual(try store.history(entity: .staff, id: "S1").map(\.change.new), ["Teacher"])
+        XCTAssertEqual(try store.auditTrail.history(entity: .staff, id: "S1").map(\.change.new), ["Teacher"])
         for table in ["user_attachments", "user_roles", "user_schools", "user_ledgers", "role_basis"] { XCTAssertTrue(try raw.tableExists(table), table) }
     }
 
@@ -332,7 +332,7 @@ final class SyncRunTests: XCTestCase {
         XCTAssertTrue(try stored.step())
         XCTAssertEqual(UInt64(bitPattern: stored.int64(0)), EntityRows.fingerprint(values: ["Ann", "Lee", "ann@district.org", "Teacher", "101", ""]),
                        "the upgrade must not make every staff record look changed")
-        XCTAssertEqual(try w.store().staffMember(id: "S1")?.enabled, true)
+        XCTAssertEqual(try w.store().mirror.staffMember(id: "S1")?.enabled, true)
     }
 
     /// Version 2 to 3: users and their roles stay; the role basis starts empty, so the first
@@ -356,9 +356,9 @@ final class SyncRunTests: XCTestCase {
         let run = w.sync(c)
         XCTAssertEqual(run.summary.outcome, .applied, run.summary.error ?? "")
         XCTAssertEqual(try raw.userVersion, Schema.currentVersion)
-        XCTAssertEqual(try w.store().roles(of: "u1").manual, ["Library"])
-        XCTAssertEqual(try w.store().roles(of: "u1").calculated.map(\.role), ["Staff"])
-        XCTAssertNotNil(try w.store().roleBasis())
+        XCTAssertEqual(try w.store().roles.of("u1").manual, ["Library"])
+        XCTAssertEqual(try w.store().roles.of("u1").calculated.map(\.role), ["Staff"])
+        XCTAssertNotNil(try w.store().roles.roleBasis())
     }
 
     func testR9SecondWriterIsRefusedNamingThePid() throws {

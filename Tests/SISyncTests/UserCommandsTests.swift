@@ -24,21 +24,21 @@ final class UserCommandsTests: XCTestCase {
         let r = w.ctl(["user", "import", w.root + "/users.csv"], user: "registrar")
         XCTAssertEqual(r.code, 0, r.err)
         XCTAssertTrue(r.out.contains("2 added, 1 updated, 0 unchanged"), r.out)
-        let ana = try XCTUnwrap(w.store().user("ana"))
+        let ana = try XCTUnwrap(w.store().accounts.user("ana"))
         XCTAssertEqual(ana.username, "Ana", "the existing user is updated, not duplicated")
         XCTAssertEqual(ana.email, "ana@district.org")
         XCTAssertTrue(ana.approved)
-        XCTAssertEqual(try w.store().attachments(of: "kim"), [.student: ["ST1", "ST2"]])
-        XCTAssertTrue(try w.store().userHistory("kim").allSatisfy { $0.actor == "registrar" && $0.runID == nil })
+        XCTAssertEqual(try w.store().accounts.attachments(of: "kim"), [.student: ["ST1", "ST2"]])
+        XCTAssertTrue(try w.store().auditTrail.userHistory("kim").allSatisfy { $0.actor == "registrar" && $0.runID == nil })
         _ = w.sync(c)
-        XCTAssertEqual(try w.store().roles(of: "ana").calculated.map(\.role), ["Staff"], "R6 links the corrected email")
-        XCTAssertEqual(try w.store().roles(of: "mom").calculated.map(\.role), ["Parent"])
-        XCTAssertEqual(try w.store().roles(of: "kim").calculated.map(\.role), ["Student"])
+        XCTAssertEqual(try w.store().roles.of("ana").calculated.map(\.role), ["Staff"], "R6 links the corrected email")
+        XCTAssertEqual(try w.store().roles.of("mom").calculated.map(\.role), ["Parent"])
+        XCTAssertEqual(try w.store().roles.of("kim").calculated.map(\.role), ["Student"])
         // Importing the same file again changes nothing; no user is ever removed.
         w.write("/\(w.root)/one.csv", "username,email\nkim,kim@students.org\n")
         let again = w.ctl(["user", "import", w.root + "/one.csv"])
         XCTAssertTrue(again.out.contains("0 added, 0 updated, 1 unchanged"), again.out)
-        XCTAssertEqual(try w.store().users().count, 3)
+        XCTAssertEqual(try w.store().accounts.users().count, 3)
     }
 
     func testUserImportChecksTheWholeFileBeforeWritingAnything() throws {

@@ -17,17 +17,17 @@ extension ControlCommand {
         }
         switch (words.first ?? "", words.count) {
         case ("enable", 1) where args.flag("all"):
-            let n = try store.enableAccessForAll(school: args.value("school"), actor: actor, now: now)
+            let n = try store.accessCodes.enableAccessForAll(school: args.value("school"), actor: actor, now: now)
             logged("\(actor) created access codes for \(n) students\(args.value("school").map { " of school \($0)" } ?? "")")
             emit(args, json: { .object([("created", .int(n))]) }, text: { "created access codes for \(n) students\n" })
             return 0
         case ("enable", 2):
-            let (code, created) = try store.enableAccess(student: words[1], actor: actor, now: now)
+            let (code, created) = try store.accessCodes.enableAccess(student: words[1], actor: actor, now: now)
             if created { logged("\(actor) created the access code of student \(words[1])", student: words[1]) }
             emit(args, json: { codeJSON(words[1], code) }, text: { "\(words[1]): \(AccessCode.display(code))\(created ? " (new)" : "")\n" })
             return 0
         case ("reset", 2):
-            let code = try store.resetAccess(student: words[1], actor: actor, now: now)
+            let code = try store.accessCodes.resetAccess(student: words[1], actor: actor, now: now)
             logged("\(actor) reset the access code of student \(words[1]); the old code no longer pairs", student: words[1])
             emit(args, json: { codeJSON(words[1], code) }, text: { "\(words[1]): \(AccessCode.display(code)) (the old code no longer pairs; existing pairings stay)\n" })
             return 0
@@ -37,19 +37,19 @@ extension ControlCommand {
                 return 64
             }
             let student: String
-            do { student = try store.pair(username: user, typedCode: code, actor: actor, now: now) } catch let e as AccessError {
+            do { student = try store.accessCodes.pair(username: user, typedCode: code, actor: actor, now: now) } catch let e as AccessError {
                 logged("pairing refused for user \(user): \(e)", user: user)
                 throw e
             }
             logged("user \(user) paired with student \(student)", user: user, student: student)
             // Parent (R7) at once for this user; the next run agrees.
-            let roles = try store.refreshRoles(of: [user], settings: c.roleSettings(on: now), actor: actor, now: now)
+            let roles = try store.roles.refreshRoles(of: [user], settings: c.roleSettings(on: now), actor: actor, now: now)
             emit(args, json: { .object([("username", .string(user)), ("student_id", .string(student)),
                                         ("roles_granted", .array(roles.granted.map { .string($0.label) }))]) },
                  text: { "\(user) paired with student \(student)\(roles.granted.isEmpty ? "" : "; granted " + roles.granted.map(\.label).joined(separator: ", "))\n" })
             return 0
         case ("list", 2):
-            let list = try store.pairings(student: words[1])
+            let list = try store.accessCodes.pairings(student: words[1])
             emit(args, json: { .array(list.map { .object([("username", .string($0.username)), ("name", .string($0.name)),
                                                           ("email", .string($0.email)), ("paired_at", .string($0.pairedAt))]) }) },
                  text: {
@@ -64,15 +64,15 @@ extension ControlCommand {
                 console.err("sisyncctl: access revoke needs --user U and one or more --student S\n")
                 return 64
             }
-            try store.revokeAccess(username: user, students: students, actor: actor, now: now)
+            try store.accessCodes.revokeAccess(username: user, students: students, actor: actor, now: now)
             logged("\(actor) ended the pairing of user \(user) with \(students.joined(separator: ", ")) and reset their codes", user: user)
-            _ = try store.refreshRoles(of: [user], settings: c.roleSettings(on: now), actor: actor, now: now)
+            _ = try store.roles.refreshRoles(of: [user], settings: c.roleSettings(on: now), actor: actor, now: now)
             emit(args, json: { .object([("username", .string(user)), ("students", .array(students.map { .string($0) }))]) },
                  text: { "ended the pairing of \(user) with \(students.joined(separator: ", ")); their codes were reset\n" })
             return 0
         case ("instructions", 2):
-            guard let student = try store.studentSummary(words[1]) else { throw AccessError.noSuchStudent(words[1]) }
-            guard let code = try store.accessCode(student: words[1]) else { throw AccessError.noCode(words[1]) }
+            guard let student = try store.mirror.studentSummary(words[1]) else { throw AccessError.noSuchStudent(words[1]) }
+            guard let code = try store.accessCodes.accessCode(student: words[1]) else { throw AccessError.noCode(words[1]) }
             console.out("""
                 Parent portal access for \(student.name) (school \(student.school))
 
@@ -91,7 +91,7 @@ extension ControlCommand {
         case ("export", 1):
             var out = "student_id,name,school_id,code\n"
             func field(_ s: String) -> String { s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
-            for r in try store.accessCodes() { out += [r.studentID, r.name, r.school, AccessCode.display(r.code)].map(field).joined(separator: ",") + "\n" }
+            for r in try store.accessCodes.list() { out += [r.studentID, r.name, r.school, AccessCode.display(r.code)].map(field).joined(separator: ",") + "\n" }
             logged("\(actor) exported the access codes")
             console.out(out)
             return 0

@@ -5,7 +5,7 @@ extension ControlCommand {
     func audit(_ args: Arguments) throws -> Int32 {
         let c = try rulesConfiguration(args)
         let store = try RosterStore(location: c.store, mustExist: true)
-        let report = try store.audit(normalizer: EmailNormalizer(aliases: c.emailDomainAliases))
+        let report = try store.accounts.audit(normalizer: EmailNormalizer(aliases: c.emailDomainAliases))
         emit(args, json: {
             func strings(_ a: [String]) -> JSONValue { .array(a.map { .string($0) }) }
             return .object([

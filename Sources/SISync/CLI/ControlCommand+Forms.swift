@@ -12,10 +12,10 @@ extension ControlCommand {
         let store = try openStore(args), now = Date()
         switch (words.first ?? "", words.count) {
         case ("add", 2):
-            try store.addForm(words[1], group: args.value("group") ?? "", actor: actor, now: now)
+            try store.formPermissions.addForm(words[1], group: args.value("group") ?? "", actor: actor, now: now)
             console.out(args.flag("json") ? "{}\n" : "form \(words[1]) added\n")
         case ("list", 1):
-            let list = try store.forms(group: args.value("group"), includeDeleted: args.flag("include-deleted"))
+            let list = try store.formPermissions.forms(group: args.value("group"), includeDeleted: args.flag("include-deleted"))
             emit(args, json: { .array(list.map { .object([("name", .string($0.name)), ("group", .string($0.group)), ("deleted", .bool($0.deleted))]) }) },
                  text: {
                      var t = TextTable(["form", "group", "deleted"])
@@ -23,7 +23,7 @@ extension ControlCommand {
                      return t.rendered()
                  })
         case ("delete", 2), ("undelete", 2):
-            try store.setFormDeleted(words[1], deleted: words[0] == "delete", actor: actor, now: now)
+            try store.formPermissions.setFormDeleted(words[1], deleted: words[0] == "delete", actor: actor, now: now)
             console.out(args.flag("json") ? "{}\n" : "form \(words[1]) \(words[0])d\n")
         default:
             console.err("sisyncctl: unknown command `form \(words.joined(separator: " "))`\n\(Self.commandHelp["form"]!)")
@@ -37,26 +37,26 @@ extension ControlCommand {
         let store = try openStore(args), now = Date()
         switch (words.first ?? "", words.count) {
         case ("create", 2):
-            try store.createPermissionRole(words[1], actor: actor, now: now)
+            try store.formPermissions.createPermissionRole(words[1], actor: actor, now: now)
             console.out(args.flag("json") ? "{}\n" : "role \(words[1]) created\n")
         case ("rename", 3):
-            try store.renamePermissionRole(words[1], to: words[2], actor: actor, now: now)
+            try store.formPermissions.renamePermissionRole(words[1], to: words[2], actor: actor, now: now)
             console.out(args.flag("json") ? "{}\n" : "role \(words[1]) renamed to \(words[2])\n")
         case ("set", 3), ("set", 2):
             let setting = FormSetting(default: try level(args, "default"), max: try level(args, "max"))
             var forms: [String] = []
             if words.count == 3 { forms = [words[2]] } else if let group = args.value("group") {
-                forms = try store.forms(group: group, includeDeleted: false).map(\.name)
+                forms = try store.formPermissions.forms(group: group, includeDeleted: false).map(\.name)
                 guard !forms.isEmpty else { throw FormError.invalid("no forms in group `\(group)`") }
             } else {
                 console.err("sisyncctl: role set ROLE FORM --default L --max L, or role set ROLE --group G --default L --max L\n")
                 return 64
             }
-            try store.setRoleForms(words[1], forms: forms, setting: setting, actor: actor, now: now)
+            try store.formPermissions.setRoleForms(words[1], forms: forms, setting: setting, actor: actor, now: now)
             console.out(args.flag("json") ? "{}\n" : "role \(words[1]): \(forms.count) form\(forms.count == 1 ? "" : "s") set to default \(setting.defaultLevel), max \(setting.maxLevel)\n")
         case ("show", 2):
-            guard let r = try store.permissionRole(words[1]) else { throw FormError.noSuchRole(words[1]) }
-            let settings = try store.roleSettings(r.name)
+            guard let r = try store.formPermissions.permissionRole(words[1]) else { throw FormError.noSuchRole(words[1]) }
+            let settings = try store.formPermissions.roleSettings(r.name)
             emit(args, json: {
                 .object([("name", .string(r.name)), ("deleted", .bool(r.deleted)), ("users", .int(r.users)),
                          ("forms", .array(settings.map { .object([("form", .string($0.form)), ("default", .string($0.setting.defaultLevel.description)),
@@ -67,7 +67,7 @@ extension ControlCommand {
                 return "role \(r.name)\(r.deleted ? " (deleted)" : ""), \(r.users) user\(r.users == 1 ? "" : "s")\n" + t.rendered()
             })
         case ("list", 1):
-            let list = try store.permissionRoles(includeDeleted: args.flag("deleted"))
+            let list = try store.formPermissions.permissionRoles(includeDeleted: args.flag("deleted"))
             emit(args, json: { .array(list.map { .object([("name", .string($0.name)), ("deleted", .bool($0.deleted)),
                                                           ("merged_into", .string($0.mergedInto)), ("users", .int($0.users))]) }) },
                  text: {
@@ -80,13 +80,13 @@ extension ControlCommand {
                 console.err("sisyncctl: role merge ROLE... --into NAME\n")
                 return 64
             }
-            try store.mergePermissionRoles(Array(words.dropFirst()), into: target, actor: actor, now: now)
+            try store.formPermissions.mergePermissionRoles(Array(words.dropFirst()), into: target, actor: actor, now: now)
             console.out(args.flag("json") ? "{}\n" : "merged \(words.dropFirst().joined(separator: ", ")) into \(target)\n")
         case ("delete", 2):
-            try store.deletePermissionRole(words[1], actor: actor, now: now)
+            try store.formPermissions.deletePermissionRole(words[1], actor: actor, now: now)
             console.out(args.flag("json") ? "{}\n" : "role \(words[1]) deleted (undelete gives it back to its users)\n")
         case ("undelete", 2):
-            try store.undeletePermissionRole(words[1], actor: actor, now: now)
+            try store.formPermissions.undeletePermissionRole(words[1], actor: actor, now: now)
             console.out(args.flag("json") ? "{}\n" : "role \(words[1]) undeleted and reassigned to its users\n")
         default:
             console.err("sisyncctl: unknown command `role \(words.joined(separator: " "))`\n\(Self.commandHelp["role"]!)")
@@ -101,15 +101,15 @@ extension ControlCommand {
         let buildings = (args.value("buildings") ?? "").split(separator: ",").map(String.init)
         switch (words[0], words.count) {
         case ("assign", 3):
-            try store.assignRole(words[2], to: [words[1]], buildings: buildings, actor: actor, now: now)
+            try store.formPermissions.assignRole(words[2], to: [words[1]], buildings: buildings, actor: actor, now: now)
         case ("assign", 2):
             guard let users = args.value("users") else {
                 console.err("sisyncctl: user assign U ROLE [--buildings B,...], or user assign --users U1,U2 ROLE [--buildings B,...]\n")
                 return 64
             }
-            try store.assignRole(words[1], to: users.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }, buildings: buildings, actor: actor, now: now)
+            try store.formPermissions.assignRole(words[1], to: users.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }, buildings: buildings, actor: actor, now: now)
         case ("unassign", 3):
-            try store.unassignRole(words[2], from: words[1], actor: actor, now: now)
+            try store.formPermissions.unassignRole(words[2], from: words[1], actor: actor, now: now)
         default:
             console.err("sisyncctl: unknown command `user \(words.joined(separator: " "))`\n")
             return 64
@@ -121,11 +121,11 @@ extension ControlCommand {
     /// `access-check U FORM (--building B | --student S) [--grant LEVEL]`.
     func accessCheck(_ args: Arguments, username: String, form: String) throws -> Int32 {
         let store = try openStore(args)
-        guard let u = try store.user(username) else { throw AccountError.noSuchUser(username) }
-        guard let f = try store.form(form) else { throw FormError.noSuchForm(form) }
+        guard let u = try store.accounts.user(username) else { throw AccountError.noSuchUser(username) }
+        guard let f = try store.formPermissions.form(form) else { throw FormError.noSuchForm(form) }
         var building = args.value("building")
         if let student = args.value("student") {
-            guard let b = try store.studentBuilding(student) else { throw AccessError.noSuchStudent(student) }
+            guard let b = try store.mirror.studentBuilding(student) else { throw AccessError.noSuchStudent(student) }
             building = b
         }
         guard let building else {
@@ -133,7 +133,7 @@ extension ControlCommand {
             return 64
         }
         let grant = args.value("grant") == nil ? nil : try level(args, "grant")
-        let access = FormAccess.evaluate(try store.formAssignments(of: u.username, form: f.name), building: building, grant: grant)
+        let access = FormAccess.evaluate(try store.formPermissions.formAssignments(of: u.username, form: f.name), building: building, grant: grant)
         emit(args, json: {
             var m: [(String, JSONValue)] = [("username", .string(u.username)), ("form", .string(f.name)), ("building", .string(building)),
                                             ("default", .string(access.defaultLevel.description)), ("max", .string(access.maxLevel.description)),

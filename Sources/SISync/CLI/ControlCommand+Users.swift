@@ -15,11 +15,11 @@ extension ControlCommand {
                 return 64
             }
             let s = try store()
-            try s.addUser(username: username, email: email, name: args.value("name") ?? "", approved: args.flag("approved"), actor: actor, now: now,
+            try s.accounts.addUser(username: username, email: email, name: args.value("name") ?? "", approved: args.flag("approved"), actor: actor, now: now,
                           normalizer: keyNormalizer(args))
             return try show(s, username, args)
         case ("list", 1):
-            let list = try store().profiles()
+            let list = try store().accounts.profiles()
             emitUser(args, json: { .array(list.map { Self.userJSON($0) }) }, text: {
                 var t = TextTable(["username", "email", "name", "approved", "locked", "link", "roles"])
                 for p in list {
@@ -36,10 +36,10 @@ extension ControlCommand {
         case ("approve", 2), ("unapprove", 2), ("unlock", 2):
             let s = try store()
             let field = words[0] == "unlock" ? "locked" : "approved"
-            try s.setFlag(words[1], field: field, to: words[0] == "approve", actor: actor, now: now)
+            try s.accounts.setFlag(words[1], field: field, to: words[0] == "approve", actor: actor, now: now)
             return try show(s, words[1], args)
         case ("remove", 2):
-            try store().removeUser(words[1], actor: actor, now: now)
+            try store().accounts.removeUser(words[1], actor: actor, now: now)
             if !args.flag("json") { console.out("user \(words[1]) removed\n") } else { console.out("{}\n") }
             return 0
         case ("link", 3):
@@ -58,11 +58,11 @@ extension ControlCommand {
                 }
             }
             let s = try store()
-            try s.linkManually(words[1], staffID: words[2], reason: reason, until: args.value("until"), actor: actor, now: now)
+            try s.accounts.linkManually(words[1], staffID: words[2], reason: reason, until: args.value("until"), actor: actor, now: now)
             return try show(s, words[1], args)
         case ("unlink", 2):
             let s = try store()
-            try s.unlink(words[1], actor: actor, now: now)
+            try s.accounts.unlink(words[1], actor: actor, now: now)
             return try show(s, words[1], args)
         case ("attach", 2), ("detach", 2):
             let given = AttachmentKind.allCases.compactMap { k in args.value(k.rawValue).map { (k, $0) } }
@@ -71,16 +71,16 @@ extension ControlCommand {
                 return 64
             }
             let s = try store()
-            try s.setAttachment(words[1], kind: kind, recordID: id, attached: words[0] == "attach", actor: actor, now: now)
+            try s.accounts.setAttachment(words[1], kind: kind, recordID: id, attached: words[0] == "attach", actor: actor, now: now)
             return try show(s, words[1], args)
         case ("role", 4) where words[1] == "add" || words[1] == "remove":
             let s = try store()
-            try s.setManualRole(words[2], role: words[3], granted: words[1] == "add", actor: actor, now: now)
+            try s.accounts.setManualRole(words[2], role: words[3], granted: words[1] == "add", actor: actor, now: now)
             return try show(s, words[2], args)
         case ("school", 4) where words[1] == "add" || words[1] == "remove",
              ("ledger", 4) where words[1] == "add" || words[1] == "remove":
             let s = try store()
-            try s.setListEntry(words[2], list: UserList(rawValue: words[0])!, value: words[3], present: words[1] == "add", actor: actor, now: now)
+            try s.accounts.setListEntry(words[2], list: UserList(rawValue: words[0])!, value: words[3], present: words[1] == "add", actor: actor, now: now)
             return try show(s, words[2], args)
         case ("assign", 2), ("assign", 3), ("unassign", 3):
             return try assignCommand(args, words)
@@ -98,7 +98,7 @@ extension ControlCommand {
             // The run lock only now: never while someone types a password.
             let lock = try takeRunLock(args, command: "user passwd", wait: waitSeconds(args))
             let s = try store()
-            try withExtendedLifetime(lock) { try s.setPassword(words[1], hash: hash, actor: actor, now: now) }
+            try withExtendedLifetime(lock) { try s.accounts.setPassword(words[1], hash: hash, actor: actor, now: now) }
             if !args.flag("json") { console.out("password of \(words[1]) set; the account is unlocked\n") } else { console.out("{}\n") }
             return 0
         case ("login", 2):
@@ -107,7 +107,7 @@ extension ControlCommand {
                 return 64
             }
             let lock = try takeRunLock(args, command: "user login", wait: waitSeconds(args))
-            let outcome = try withExtendedLifetime(lock) { try store().login(words[1], password: password, now: now) }
+            let outcome = try withExtendedLifetime(lock) { try store().accounts.login(words[1], password: password, now: now) }
             if outcome == .accepted {
                 console.out("accepted\n")
                 return 0
@@ -117,7 +117,7 @@ extension ControlCommand {
         case ("import", 2):
             let rows = try UserImport.read(path: words[1])
             let s = try store()
-            let result = try s.importUsers(rows, file: words[1], actor: actor, now: now, normalizer: keyNormalizer(args))
+            let result = try s.accounts.importUsers(rows, file: words[1], actor: actor, now: now, normalizer: keyNormalizer(args))
             if args.flag("json") {
                 console.out(JSONValue.object([("added", .int(result.added)), ("updated", .int(result.updated)), ("unchanged", .int(result.unchanged))]).rendered() + "\n")
             } else {
@@ -138,9 +138,9 @@ extension ControlCommand {
     }
 
     private func show(_ store: RosterStore, _ username: String, _ args: Arguments) throws -> Int32 {
-        guard let p = try store.profiles(username: username).first else { throw AccountError.noSuchUser(username) }
+        guard let p = try store.accounts.profiles(username: username).first else { throw AccountError.noSuchUser(username) }
         let u = p.user
-        let history = try store.userHistory(u.username)
+        let history = try store.auditTrail.userHistory(u.username)
         emitUser(args, json: { Self.userJSON(p, history: history) }, text: {
             var out = "\(u.username) <\(u.email)>\(u.name.isEmpty ? "" : " \(u.name)")\n"
             out += "  approved: \(u.approved ? "yes" : "no"), locked: \(u.locked ? "yes" : "no"), created \(u.createdAt)\n"

@@ -243,14 +243,14 @@ public struct ControlCommand {
 
     private func status(_ args: Arguments) throws -> Int32 {
         let store = try openStore(args)
-        let last = try store.lastRun()
+        let last = try store.auditTrail.lastRun()
         let interval = (try? configuration(args).interval.seconds) ?? 900
         var next: String?
         if let last, let started = Timestamp.parse(last.startedAt) {
             next = Timestamp.format(started.addingTimeInterval(interval))
         }
         let bytes = (try? store.database.sizeInBytes()) ?? 0
-        let counts = try store.recordCounts()
+        let counts = try store.mirror.recordCounts()
         emit(args, json: {
             .object([
                 ("last_run", last.map(JSONShapes.runSummary) ?? .null),
@@ -289,7 +289,7 @@ public struct ControlCommand {
             guard let n = Int(l), n > 0 else { console.err("sisyncctl: --limit takes a positive number\n"); return 64 }
             limit = n
         }
-        let list = try openStore(args).runs(limit: limit)
+        let list = try openStore(args).auditTrail.runs(limit: limit)
         emit(args, json: { .array(list.map(JSONShapes.runSummary)) }, text: {
             var t = TextTable(["run", "started", "outcome", "by", "staff +/~/-/↺", "records", "error"])
             for r in list {
@@ -306,8 +306,8 @@ public struct ControlCommand {
     private func runShow(_ args: Arguments, id: String) throws -> Int32 {
         guard let n = Int64(id) else { console.err("sisyncctl: run id must be a number, got `\(id)`\n"); return 64 }
         let store = try openStore(args)
-        guard let run = try store.run(id: n) else { throw StoreError.notFound(what: "run \(n)") }
-        let changes = try store.changes(runID: n)
+        guard let run = try store.auditTrail.run(id: n) else { throw StoreError.notFound(what: "run \(n)") }
+        let changes = try store.auditTrail.changes(runID: n)
         emit(args, json: {
             guard case .object(var m) = JSONShapes.runSummary(run) else { return .null }
             m.append(("changes", .array(changes.map { JSONShapes.change($0.change, actor: $0.actor) })))
@@ -325,7 +325,7 @@ public struct ControlCommand {
     private func staffList(_ args: Arguments) throws -> Int32 {
         if args.flag("inactive") && args.flag("all") { console.err("sisyncctl: use either --inactive or --all\n"); return 64 }
         let filter: StaffFilter = args.flag("all") ? .all : args.flag("inactive") ? .inactive : .active
-        let list = try openStore(args).staff(filter: filter, search: args.value("search"))
+        let list = try openStore(args).mirror.staff(filter: filter, search: args.value("search"))
         emit(args, json: { .array(list.map { .object(JSONShapes.staff($0)) }) }, text: {
             var t = TextTable(["staff_id", "name", "email", "title", "schools", "state"])
             for s in list {
@@ -340,9 +340,9 @@ public struct ControlCommand {
 
     private func staffShow(_ args: Arguments, id: String) throws -> Int32 {
         let store = try openStore(args)
-        guard let s = try store.staffMember(id: id) else { throw StoreError.notFound(what: "staff member \(id)") }
-        let users = try store.linkedUsers(staffID: id)
-        let history = try store.history(entity: .staff, id: id)
+        guard let s = try store.mirror.staffMember(id: id) else { throw StoreError.notFound(what: "staff member \(id)") }
+        let users = try store.accounts.linkedUsers(staffID: id)
+        let history = try store.auditTrail.history(entity: .staff, id: id)
         emit(args, json: {
             .object(JSONShapes.staff(s) + [("users", .array(users.map { .string($0) })), ("history", .array(history.map(JSONShapes.storedChange)))])
         }, text: {

@@ -302,8 +302,8 @@ public struct Configuration: Sendable {
     }
 
     /// What R7 needs from the configuration on `date`.
-    public func roleSettings(on date: Date) -> RosterStore.RoleSettings {
-        RosterStore.RoleSettings(schoolYear: currentSchoolYear(on: date), parentRelationships: parentRelationships)
+    public func roleSettings(on date: Date) -> RoleSettings {
+        RoleSettings(schoolYear: currentSchoolYear(on: date), parentRelationships: parentRelationships)
     }
 
     /// The school year that R7 and enrollment checks use on `date`.

@@ -72,8 +72,8 @@ public struct SyncRun {
         defer { lock?.release() }
         if !options.dryRun {
             do {
-                try store.closeInterruptedRuns(now: started)
-                summary.runID = try store.beginRun(actor: options.actor, trigger: options.trigger, startedAt: started)
+                try store.auditTrail.closeInterruptedRuns(now: started)
+                summary.runID = try store.auditTrail.beginRun(actor: options.actor, trigger: options.trigger, startedAt: started)
                 lock?.describe("\(options.lockHolder), run \(summary.runID ?? 0)")
             } catch {
                 summary.outcome = .failed
@@ -99,7 +99,7 @@ public struct SyncRun {
         summary.finishedAt = Timestamp.format(clock())
         if !options.dryRun, summary.outcome != .applied {
             // Applied runs finished inside their transaction; every other outcome is recorded here.
-            do { try store.finishRun(summary) } catch {
+            do { try store.auditTrail.finishRun(summary) } catch {
                 log.log(LogEvent(.runFailed, .error, "cannot record the outcome of run \(summary.runID ?? 0): \(error)", fields: runField))
             }
         }
@@ -137,23 +137,23 @@ public struct SyncRun {
         summary.contentHash = fetched.contentHash
         let planner = Planner(deactivateAfter: configuration.deactivateAfter.seconds, now: started)
         var plan: Plan
-        if !options.force, let last = try store.lastAppliedHash(), last == fetched.contentHash {
-            plan = try planner.planUnchanged(kinds: configuration.entities, stored: store.state(for:))
+        if !options.force, let last = try store.auditTrail.lastAppliedHash(), last == fetched.contentHash {
+            plan = try planner.planUnchanged(kinds: configuration.entities, stored: store.mirror.state(for:))
             plan.sourceValidators = Self.validators(of: fetched)
             summary.outcome = .unchanged
         } else {
             // Files identical to the last applied run's are not parsed again (R3, per file):
             // their records can only reach `deactivate_after`.
-            let stored = options.force ? [:] : try store.appliedFileHashes()
+            let stored = options.force ? [:] : try store.auditTrail.appliedFileHashes()
             var hashes: [EntityKind: String] = [:]
             for f in fetched.files { if let k = f.entity { hashes[k] = f.sha256 } }
             let unchanged = configuration.entities.filter { k in hashes[k] != nil && stored[k] == hashes[k] }
-            var entityPlans = try planner.planUnchanged(kinds: unchanged, stored: store.state(for:)).entities
+            var entityPlans = try planner.planUnchanged(kinds: unchanged, stored: store.mirror.state(for:)).entities
             // Each entity is planned as soon as it is parsed, while the next files are read.
             let snapshot = try ExportSnapshot.read(fetched.without(unchanged), limit: configuration.maxInvalidRows,
                                                    entities: configuration.entities.filter { !unchanged.contains($0) },
                                                    oneRoster: oneRoster) { rows in
-                entityPlans.append(try planner.plan(rows: rows, stored: store.state(for: rows.kind)))
+                entityPlans.append(try planner.plan(rows: rows, stored: store.mirror.state(for: rows.kind)))
             }
             summary.timings.append(("parse and plan", phase.lap()))
             try report(snapshot, summary: &summary, store: store)
@@ -216,7 +216,7 @@ public struct SyncRun {
         applyPhases.append(("commit", phase.lap()))
         summary.timings += applyPhases
         logChanges(plan, runID: summary.runID)
-        do { try store.pruneHistory(days: configuration.historyDays, now: started) } catch {
+        do { try store.auditTrail.pruneHistory(days: configuration.historyDays, now: started) } catch {
             log.log(LogEvent(.runFailed, .warning, "could not prune history older than \(configuration.historyDays) days: \(error)", fields: runField))
         }
         return plan
@@ -228,7 +228,7 @@ public struct SyncRun {
         var states: [EntityKind: StoredEntityState] = [:]
         return OneRosterTranslation(schoolYear: configuration.currentSchoolYear(on: started), yearStart: configuration.schoolYearStart,
                                     today: OneRosterDay(started), entities: Set(configuration.entities), limit: configuration.maxInvalidRows) { kind, key in
-            if states[kind] == nil { states[kind] = try store.state(for: kind) }
+            if states[kind] == nil { states[kind] = try store.mirror.state(for: kind) }
             return try states[kind]!.record(forKey: key)
         }
     }
@@ -236,10 +236,10 @@ public struct SyncRun {
     /// Validators for a conditional GET (R3), only for files the database still mirrors:
     /// a 304 then means "the file that was applied", which is safe to skip.
     private func conditionalValidators(_ fetcher: ExportFetcher, store: RosterStore) throws -> [String: SourceValidator] {
-        let stored = try store.sourceValidators()
+        let stored = try store.auditTrail.sourceValidators()
         guard !stored.isEmpty else { return [:] }
-        let files = try store.appliedFileHashes()
-        let lastHash = try store.lastAppliedHash()
+        let files = try store.auditTrail.appliedFileHashes()
+        let lastHash = try store.auditTrail.lastAppliedHash()
         var out: [String: SourceValidator] = [:]
         for (entity, location) in try fetcher.locations() {
             guard let v = stored[location] else { continue }
@@ -267,8 +267,8 @@ public struct SyncRun {
         let normalizer = EmailNormalizer(aliases: configuration.emailDomainAliases)
         let staffPlan = plan.plan(for: .staff)
         let directory = StaffDirectory.after(staffPlan, rows: plan.snapshot?.entities[.staff],
-                                             stored: try store.staffDirectoryEntries(normalizer: normalizer), normalizer: normalizer)
-        let candidates = try store.linkingUsers(normalizer: normalizer, activeKeys: directory.activeEmailKeys)
+                                             stored: try store.accounts.staffDirectoryEntries(normalizer: normalizer), normalizer: normalizer)
+        let candidates = try store.accounts.linkingUsers(normalizer: normalizer, activeKeys: directory.activeEmailKeys)
         let deactivated = Set(staffPlan?.updates.compactMap { $0.deactivate != nil ? $0.key : nil } ?? [])
         var links = LinkPlanner(now: now, unapproveOnDeactivation: configuration.onStaffDeactivated == .unapprove)
             .plan(users: candidates.users, staff: directory, deactivatedNow: deactivated)
@@ -295,13 +295,13 @@ public struct SyncRun {
         var states: [EntityKind: StoredEntityState] = [:]
         for var p in snapshot.problems {
             if let kind = p.entity, let key = p.recordKey {
-                if states[kind] == nil { states[kind] = try store.state(for: kind) }
+                if states[kind] == nil { states[kind] = try store.mirror.state(for: kind) }
                 p.inMirror = try states[kind]!.record(forKey: key) != nil
             } else if p.entity == nil, let id = p.id, configuration.format == .oneRosterCSV || configuration.format == .oneRosterREST {
                 // A OneRoster user is a staff member, a student or a household.
                 var found = false
                 for kind in [EntityKind.staff, .students, .households] where configuration.entities.contains(kind) && !found {
-                    if states[kind] == nil { states[kind] = try store.state(for: kind) }
+                    if states[kind] == nil { states[kind] = try store.mirror.state(for: kind) }
                     found = try states[kind]!.record(forKey: id) != nil
                 }
                 p.inMirror = found

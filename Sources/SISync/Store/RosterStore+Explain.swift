@@ -3,7 +3,7 @@ import Foundation
 extension RosterStore {
     /// Explains a user's link and roles against the data as it is now (R6, R7).
     public func explain(_ username: String, settings: RoleSettings, normalizer: EmailNormalizer) throws -> Explanation {
-        guard let profile = try profiles(username: username).first else { throw AccountError.noSuchUser(username) }
+        guard let profile = try accounts.profiles(username: username).first else { throw AccountError.noSuchUser(username) }
         let u = profile.user
         let year = settings.schoolYear
         let parentRelationships = Set(settings.parentRelationships.map { $0.lowercased() })
@@ -16,12 +16,12 @@ extension RosterStore {
         // Link (R6) and Staff.
         let emailKey = normalizer.key(u.email)
         var sameEmail: [(id: String, active: Bool)] = []
-        for (id, entry) in try staffDirectoryEntries(normalizer: normalizer) where entry.emailKey == emailKey && !emailKey.isEmpty {
+        for (id, entry) in try accounts.staffDirectoryEntries(normalizer: normalizer) where entry.emailKey == emailKey && !emailKey.isEmpty {
             sameEmail.append((id, entry.active))
         }
         sameEmail.sort { $0.id < $1.id }
         var linkedActive: StaffRecord?
-        if let link = u.link, let staff = try staffMember(id: link.staffID) {
+        if let link = u.link, let staff = try mirror.staffMember(id: link.staffID) {
             let who = "staff member \(staff.staffID) (\(staff.firstName) \(staff.lastName))"
             let inactive = staff.active ? "" : ", inactive since \(staff.deactivatedAt ?? "?"); the link stays so that past entries stay attributed"
             var why: String
@@ -164,7 +164,7 @@ extension RosterStore {
         }
 
         // What the user holds now.
-        let history = try userHistory(u.username)
+        let history = try auditTrail.userHistory(u.username)
         for name in profile.manualRoles {
             let given = history.last { $0.runID == nil && $0.change.kind == .roleGranted && $0.change.new == name }
             out.roles.append(.init(name: name, schoolYear: nil, source: "manual",

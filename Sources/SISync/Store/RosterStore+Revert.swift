@@ -1,31 +1,6 @@
 import Foundation
 
-/// Why `sisyncctl run revert` refused.
-public enum RevertError: Error, CustomStringConvertible, Sendable, Equatable {
-    case noSuchRun(Int64)
-    case notLatest(requested: Int64, latest: Int64?)
-
-    public var description: String {
-        switch self {
-        case .noSuchRun(let id): return "no run \(id); `sisyncctl runs` lists them"
-        case .notLatest(let id, let latest?):
-            return "run \(id) is not the latest run that changed anything (run \(latest) is); only that one can be reverted, one run at a time, newest first"
-        case .notLatest(let id, nil): return "run \(id) changed nothing; there is nothing to revert"
-        }
-    }
-}
-
 extension RosterStore {
-    /// The newest run that applied any change (records, links, roles or approvals).
-    public func latestChangingRun() throws -> Int64? {
-        let s = try database.prepare("""
-            SELECT run_id FROM runs r WHERE outcome IN ('applied', 'unchanged') AND (
-              records_changed > 0 OR links_made > 0 OR links_removed > 0 OR roles_granted > 0 OR roles_revoked > 0
-              OR EXISTS (SELECT 1 FROM changes c WHERE c.run_id = r.run_id))
-            ORDER BY run_id DESC LIMIT 1
-            """)
-        return try s.step() ? s.int64(0) : nil
-    }
 
     /// Undoes run `id` as a new run that records `reverts = id` (Appendix C): changed
     /// fields get their old values, deactivated records come back, reactivated ones go
@@ -35,11 +10,11 @@ extension RosterStore {
     /// Restored records get a zero fingerprint, so the next run compares them field by field
     /// with the export and re-applies what the SIS still says.
     public func revert(run id: Int64, actor: String, roles settings: RoleSettings, now: Date) throws -> RunSummary {
-        guard try run(id: id) != nil else { throw RevertError.noSuchRun(id) }
-        let latest = try latestChangingRun()
+        guard try auditTrail.run(id: id) != nil else { throw RevertError.noSuchRun(id) }
+        let latest = try auditTrail.latestChangingRun()
         guard latest == id else { throw RevertError.notLatest(requested: id, latest: latest) }
         let stamp = Timestamp.format(now)
-        let runID = try beginRun(actor: actor, trigger: "revert", startedAt: now)
+        let runID = try auditTrail.beginRun(actor: actor, trigger: "revert", startedAt: now)
         var summary = RunSummary(runID: runID, startedAt: stamp, outcome: .applied, dryRun: false, actor: actor, trigger: "revert")
         summary.reverts = id
         do {
@@ -71,7 +46,7 @@ extension RosterStore {
                     SELECT username, ?2, 'auto', NULL, NULL, ?3, ?4 FROM users WHERE username = ?1
                     """
                 // The run's own changes, newest first.
-                let stored = try self.changes(runID: id).map(\.change).filter { $0.kind != .added }
+                let stored = try self.auditTrail.changes(runID: id).map(\.change).filter { $0.kind != .added }
                 for c in stored.reversed() {
                     if c.entity == "users" {
                         switch (c.kind, c.field) {
@@ -138,9 +113,9 @@ extension RosterStore {
                 }
                 // The mirror no longer matches the stored files: the next run reads them all.
                 try database.execute("DELETE FROM export_files; DELETE FROM source_state")
-                let roles = try planRoles(settings)
-                try applyRoles(roles, runID: runID)
-                try recordRoleBasis(settings)
+                let roles = try roles.planRoles(settings)
+                try self.roles.applyRoles(roles, runID: runID)
+                try self.roles.recordRoleBasis(settings)
                 for (kind, n) in counts { summary.entities[kind.rawValue] = n }
                 summary.staff = counts[.staff] ?? RecordCounts()
                 summary.linksMade = changes.filter { $0.kind == .linked }.count
@@ -148,13 +123,13 @@ extension RosterStore {
                 summary.rolesGranted = roles.grantedCount
                 summary.rolesRevoked = roles.revokedCount
                 summary.finishedAt = Timestamp.format(Date())
-                try finishRun(summary)
+                try auditTrail.finishRun(summary)
             }
         } catch {
             summary.outcome = .failed
             summary.error = "revert of run \(id) failed, nothing was changed: \(error)"
             summary.finishedAt = Timestamp.format(Date())
-            try? finishRun(summary)
+            try? auditTrail.finishRun(summary)
             throw error
         }
         return summary

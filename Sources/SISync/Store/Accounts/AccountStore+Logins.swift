@@ -1,31 +1,14 @@
 import Foundation
 
-/// What `sisyncctl user login` decided, and the reason it gives.
-public enum LoginOutcome: Equatable, Sendable {
-    case accepted
-    /// Also the answer for an unknown user, word for word.
-    case wrongPassword
-    case locked
-    case notApproved
-
-    public var reason: String {
-        switch self {
-        case .accepted: return "accepted"
-        case .wrongPassword: return "wrong username or password"
-        case .locked: return "the account is locked after 5 failed logins; an administrator can unlock it (sisyncctl user unlock) or set a new password"
-        case .notApproved: return "the account is not approved yet; an administrator approves it (sisyncctl user approve)"
-        }
-    }
-}
-
-extension RosterStore {
+/// Passwords and lockout after five failed logins.
+extension AccountStore {
     /// Failed logins in a row that lock a user (seed: five).
     public static let lockoutThreshold = 5
 
     /// Stores a new password hash and unlocks the user (the change log says only that the
     /// password changed).
     public func setPassword(_ username: String, hash: String, actor: String, now: Date) throws {
-        _ = try administer(actor: actor, now: now) {
+        _ = try auditTrail.administer(actor: actor, now: now) {
             guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
             let s = try database.prepare("UPDATE users SET password_hash = ?, locked = FALSE, failed_logins = 0 WHERE username = ?")
             try s.bind(1, hash); try s.bind(2, u.username)
@@ -51,7 +34,7 @@ extension RosterStore {
         if locked { return .locked }
         guard let stored, PasswordHash.verify(password, against: stored) else {
             let count = failures + 1
-            _ = try administer(actor: "login", now: now) {
+            _ = try auditTrail.administer(actor: "login", now: now) {
                 let u = try database.prepare("UPDATE users SET failed_logins = ?, locked = ? WHERE username = ?")
                 try u.bind(1, count); try u.bind(2, count >= Self.lockoutThreshold); try u.bind(3, name)
                 try u.run()

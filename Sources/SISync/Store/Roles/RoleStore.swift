@@ -1,6 +1,14 @@
 import Foundation
 
-extension RosterStore {
+/// The calculated roles (R7), recomputed on every run from the records and links, and the
+/// basis they were last computed from. It owns `user_roles`' calculated rows and `role_basis`.
+public final class RoleStore {
+    let database: any StoreDatabase
+
+    init(database: any StoreDatabase) {
+        self.database = database
+    }
+
     /// Above this many changed inputs a full recompute is cheaper than finding the users.
     static let incrementalLimit = 50_000
 
@@ -233,7 +241,7 @@ extension RosterStore {
     }
 
     /// A user's roles: manual ones, and calculated ones with their school year.
-    public func roles(of username: String) throws -> (manual: [String], calculated: [CalculatedRole]) {
+    public func of(_ username: String) throws -> (manual: [String], calculated: [CalculatedRole]) {
         let s = try database.prepare("SELECT role, source, school_year, username FROM user_roles WHERE username = ? ORDER BY source, role, school_year")
         try s.bind(1, username)
         var manual: [String] = [], calculated: [CalculatedRole] = []

@@ -1,13 +1,7 @@
 import Foundation
 
-/// What `sisyncctl user import` did.
-public struct UserImportResult: Sendable, Equatable {
-    public var added = 0
-    public var updated = 0
-    public var unchanged = 0
-}
-
-extension RosterStore {
+/// `sisyncctl user import`: many users in one transaction.
+extension AccountStore {
     /// Imports checked rows in one transaction: new users are added, existing ones (same
     /// username, any case) updated, none removed; listed attachments are added. Problems
     /// that need the database (an email that belongs to another user, a record that is not
@@ -15,7 +9,7 @@ extension RosterStore {
     public func importUsers(_ rows: [UserImportRow], file: String, actor: String, now: Date,
                             normalizer: EmailNormalizer? = nil) throws -> UserImportResult {
         var result = UserImportResult()
-        _ = try administer(actor: actor, now: now) {
+        _ = try auditTrail.administer(actor: actor, now: now) {
             var existing: [String: UserRecord] = [:]
             var emailOwner: [String: String] = [:]
             for u in try users() {
@@ -82,7 +76,7 @@ extension RosterStore {
             }
             return changes
         }
-        if result.added + result.updated >= Self.statisticsThreshold {
+        if result.added + result.updated >= RosterStore.statisticsThreshold {
             try database.refreshStatistics(["users", "user_attachments"])
         }
         return result

@@ -1,46 +1,23 @@
 import Foundation
 
-/// Why an access-code command was refused.
-public enum AccessError: Error, Equatable, CustomStringConvertible, Sendable {
-    case noSuchStudent(String)
-    case inactiveStudent(String)
-    case noCode(String)
-    case badCode
-    case throttled(until: String)
-    case notApproved(String)
+/// Parents' access codes and the pairings they make with students. It owns `access_codes`,
+/// `pairings` and the pairing attempts that throttle guessing.
+public final class AccessCodeStore {
+    let database: any StoreDatabase
+    let auditTrail: AuditTrail
+    let mirror: MirrorStore
+    let accounts: AccountStore
 
-    public var description: String {
-        switch self {
-        case .noSuchStudent(let s): return "no student `\(s)` in the mirror; check the id (sync first if the student is new)"
-        case .inactiveStudent(let s): return "student \(s) is not active in the SIS; codes pair only with active students"
-        case .noCode(let s): return "student \(s) has no access code yet; `sisyncctl access enable \(s)` creates one"
-        case .badCode: return "that code does not pair with any student; check it against the letter (codes look like 7KQ4-M9TX)"
-        case .throttled(let until): return "too many failed pairing attempts by this user (5 in 15 minutes); try again after \(until)"
-        case .notApproved(let u): return "user \(u) is not approved; approve the account first (sisyncctl user approve \(u))"
-        }
+    init(database: any StoreDatabase, auditTrail: AuditTrail, mirror: MirrorStore, accounts: AccountStore) {
+        self.database = database
+        self.auditTrail = auditTrail
+        self.mirror = mirror
+        self.accounts = accounts
     }
-}
 
-/// A user paired with a student, as `access list` shows it.
-public struct AccessPairing: Sendable, Equatable {
-    public var username: String
-    public var name: String
-    public var email: String
-    public var pairedAt: String
-}
-
-extension RosterStore {
     /// Failed attempts allowed per user in `throttleWindow` before pairing is refused.
     public static let throttleAttempts = 5
     public static let throttleWindow: TimeInterval = 15 * 60
-
-    private func studentState(_ id: String) throws -> (exists: Bool, active: Bool, name: String, school: String) {
-        let s = try database.prepare("SELECT active, first_name || ' ' || last_name, school_id FROM students WHERE student_id = ?")
-        try s.bind(1, id)
-        defer { s.reset() }
-        guard try s.step() else { return (false, false, "", "") }
-        return (true, s.bool(0), s.text(1), s.text(2))
-    }
 
     public func accessCode(student: String) throws -> String? {
         let s = try database.prepare("SELECT code FROM access_codes WHERE student_id = ?")
@@ -73,8 +50,8 @@ extension RosterStore {
     /// code was created, never the code.
     public func enableAccess(student: String, actor: String, now: Date) throws -> (code: String, created: Bool) {
         var result = ("", false)
-        _ = try administer(actor: actor, now: now) {
-            let st = try studentState(student)
+        _ = try auditTrail.administer(actor: actor, now: now) {
+            let st = try mirror.studentState(student)
             guard st.exists else { throw AccessError.noSuchStudent(student) }
             if let code = try accessCode(student: student) { result = (code, false); return [] }
             guard st.active else { throw AccessError.inactiveStudent(student) }
@@ -87,7 +64,7 @@ extension RosterStore {
     /// Codes for every active student without one (optionally of one school).
     public func enableAccessForAll(school: String?, actor: String, now: Date) throws -> Int {
         var created = 0
-        _ = try administer(actor: actor, now: now) {
+        _ = try auditTrail.administer(actor: actor, now: now) {
             let s = try database.prepare("""
                 SELECT student_id FROM students st WHERE active = TRUE AND (?1 IS NULL OR school_id = ?1)
                   AND NOT EXISTS (SELECT 1 FROM access_codes c WHERE c.student_id = st.student_id) ORDER BY student_id
@@ -105,8 +82,8 @@ extension RosterStore {
     /// A new code; the old one no longer pairs; existing pairings stay.
     public func resetAccess(student: String, actor: String, now: Date) throws -> String {
         var code = ""
-        _ = try administer(actor: actor, now: now) {
-            guard try studentState(student).exists else { throw AccessError.noSuchStudent(student) }
+        _ = try auditTrail.administer(actor: actor, now: now) {
+            guard try mirror.studentState(student).exists else { throw AccessError.noSuchStudent(student) }
             code = try writeCode(student, actor: actor, now: now, reset: true)
             return [Change(entity: "students", id: student, field: "access_code", old: "previous code", new: "reset", kind: .updated)]
         }
@@ -116,7 +93,7 @@ extension RosterStore {
     /// Pairs a user with the student whose code was typed. Five failed attempts by one user
     /// within 15 minutes refuse further attempts for 15 minutes.
     public func pair(username: String, typedCode: String, actor: String, now: Date) throws -> String {
-        guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
+        guard let u = try accounts.user(username) else { throw AccountError.noSuchUser(username) }
         let since = Timestamp.format(now.addingTimeInterval(-Self.throttleWindow))
         let recent = try database.prepare("SELECT count(*), min(at) FROM access_attempts WHERE username = ? AND at > ?")
         try recent.bind(1, u.username); try recent.bind(2, since)
@@ -127,7 +104,7 @@ extension RosterStore {
         }
         recent.reset()
         func failed(_ error: AccessError) throws -> Never {
-            _ = try administer(actor: actor, now: now) {
+            _ = try auditTrail.administer(actor: actor, now: now) {
                 let s = try database.prepare("INSERT INTO access_attempts (username, at) VALUES (?, ?)")
                 try s.bind(1, u.username); try s.bind(2, Timestamp.format(now))
                 try s.run()
@@ -142,8 +119,8 @@ extension RosterStore {
         guard try find.step() else { try failed(.badCode) }
         let student = find.text(0)
         find.reset()
-        guard try studentState(student).active else { throw AccessError.inactiveStudent(student) }
-        _ = try administer(actor: actor, now: now) {
+        guard try mirror.studentState(student).active else { throw AccessError.inactiveStudent(student) }
+        _ = try auditTrail.administer(actor: actor, now: now) {
             let s = try database.prepare("INSERT OR IGNORE INTO access_pairings (username, student_id, paired_at) VALUES (?, ?, ?)")
             try s.bind(1, u.username); try s.bind(2, student); try s.bind(3, Timestamp.format(now))
             try s.run()
@@ -166,12 +143,12 @@ extension RosterStore {
 
     /// Ends a user's pairings with these students and resets each student's code.
     public func revokeAccess(username: String, students: [String], actor: String, now: Date) throws {
-        guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
-        _ = try administer(actor: actor, now: now) {
+        guard let u = try accounts.user(username) else { throw AccountError.noSuchUser(username) }
+        _ = try auditTrail.administer(actor: actor, now: now) {
             var changes: [Change] = []
             let delete = try database.prepare("DELETE FROM access_pairings WHERE username = ? AND student_id = ?")
             for student in students {
-                guard try studentState(student).exists else { throw AccessError.noSuchStudent(student) }
+                guard try mirror.studentState(student).exists else { throw AccessError.noSuchStudent(student) }
                 try delete.bind(1, u.username); try delete.bind(2, student)
                 try delete.run()
                 if database.changes > 0 {
@@ -185,18 +162,12 @@ extension RosterStore {
     }
 
     /// Student id, name, school and code of every student with a code (for a mail merge).
-    public func accessCodes() throws -> [(studentID: String, name: String, school: String, code: String)] {
+    public func list() throws -> [(studentID: String, name: String, school: String, code: String)] {
         var out: [(String, String, String, String)] = []
         try database.prepare("""
             SELECT c.student_id, coalesce(st.first_name || ' ' || st.last_name, ''), coalesce(st.school_id, ''), c.code
             FROM access_codes c LEFT JOIN students st ON st.student_id = c.student_id ORDER BY c.student_id
             """).forEachRow { out.append(($0.text(0), $0.text(1), $0.text(2), $0.text(3))) }
         return out
-    }
-
-    /// The student's name and school, for instructions.
-    public func studentSummary(_ id: String) throws -> (name: String, school: String)? {
-        let st = try studentState(id)
-        return st.exists ? (st.name, st.school) : nil
     }
 }

@@ -1,46 +1,24 @@
 import Foundation
 
-/// Why a form or permission-role command was refused.
-public enum FormError: Error, Equatable, CustomStringConvertible, Sendable {
-    case noSuchForm(String)
-    case noSuchRole(String)
-    case exists(kind: String, name: String)
-    case defaultAboveMax(PermissionLevel, PermissionLevel)
-    case invalid(String)
+/// Document types (forms), permission roles with their default and maximum permission per form,
+/// and which users hold them in which building.
+public final class FormPermissionStore {
+    let database: any StoreDatabase
+    let auditTrail: AuditTrail
+    let accounts: AccountStore
 
-    public var description: String {
-        switch self {
-        case .noSuchForm(let f): return "no form `\(f)`; `sisyncctl form list --include-deleted` shows them"
-        case .noSuchRole(let r): return "no role `\(r)`; `sisyncctl role list --deleted` shows them"
-        case .exists(let kind, let name): return "a \(kind) named `\(name)` already exists (names are unique regardless of case)"
-        case .defaultAboveMax(let d, let m): return "the default (\(d)) is above the max (\(m)); a user can never be given more than the max"
-        case .invalid(let m): return m
-        }
+    init(database: any StoreDatabase, auditTrail: AuditTrail, accounts: AccountStore) {
+        self.database = database
+        self.auditTrail = auditTrail
+        self.accounts = accounts
     }
-}
 
-/// A form as `form list` shows it.
-public struct FormRecord: Sendable, Equatable {
-    public var name: String
-    public var group: String
-    public var deleted: Bool
-}
-
-/// A permission role as `role list` shows it.
-public struct PermissionRoleRecord: Sendable, Equatable {
-    public var name: String
-    public var deleted: Bool
-    public var mergedInto: String?
-    public var users: Int
-}
-
-extension RosterStore {
     // MARK: forms
 
     public func addForm(_ name: String, group: String, actor: String, now: Date) throws {
         let n = name.trimmingCharacters(in: .whitespaces)
         guard !n.isEmpty else { throw FormError.invalid("a form needs a name") }
-        _ = try administer(actor: actor, now: now) {
+        _ = try auditTrail.administer(actor: actor, now: now) {
             if try form(n) != nil { throw FormError.exists(kind: "form", name: n) }
             let s = try database.prepare("INSERT INTO forms (name, form_group, created_at) VALUES (?, ?, ?)")
             try s.bind(1, n); try s.bind(2, group); try s.bind(3, Timestamp.format(now))
@@ -68,7 +46,7 @@ extension RosterStore {
     }
 
     public func setFormDeleted(_ name: String, deleted: Bool, actor: String, now: Date) throws {
-        _ = try administer(actor: actor, now: now) {
+        _ = try auditTrail.administer(actor: actor, now: now) {
             guard let f = try form(name) else { throw FormError.noSuchForm(name) }
             guard f.deleted != deleted else { return [] }
             let s = try database.prepare("UPDATE forms SET deleted_at = ? WHERE name = ?")
@@ -111,7 +89,7 @@ extension RosterStore {
     public func createPermissionRole(_ name: String, actor: String, now: Date) throws {
         let n = name.trimmingCharacters(in: .whitespaces)
         guard !n.isEmpty else { throw FormError.invalid("a role needs a name") }
-        _ = try administer(actor: actor, now: now) {
+        _ = try auditTrail.administer(actor: actor, now: now) {
             if try permissionRole(n) != nil { throw FormError.exists(kind: "role", name: n) }
             let s = try database.prepare("INSERT INTO permission_roles (name, created_at) VALUES (?, ?)")
             try s.bind(1, n); try s.bind(2, Timestamp.format(now))
@@ -121,7 +99,7 @@ extension RosterStore {
     }
 
     public func renamePermissionRole(_ old: String, to new: String, actor: String, now: Date) throws {
-        _ = try administer(actor: actor, now: now) {
+        _ = try auditTrail.administer(actor: actor, now: now) {
             let r = try liveRole(old)
             if let other = try permissionRole(new), other.name.lowercased() != r.name.lowercased() { throw FormError.exists(kind: "role", name: other.name) }
             for sql in ["UPDATE permission_roles SET name = ?1 WHERE name = ?2", "UPDATE role_form_settings SET role = ?1 WHERE role = ?2",
@@ -137,7 +115,7 @@ extension RosterStore {
     /// Sets one form, or every form of a group, for a role.
     public func setRoleForms(_ role: String, forms names: [String], setting: FormSetting, actor: String, now: Date) throws {
         guard setting.defaultLevel <= setting.maxLevel else { throw FormError.defaultAboveMax(setting.defaultLevel, setting.maxLevel) }
-        _ = try administer(actor: actor, now: now) {
+        _ = try auditTrail.administer(actor: actor, now: now) {
             let r = try liveRole(role)
             let s = try database.prepare("INSERT OR REPLACE INTO role_form_settings (role, form, default_level, max_level) VALUES (?, ?, ?, ?)")
             var changes: [Change] = []
@@ -164,7 +142,7 @@ extension RosterStore {
 
     /// Deletes a role: its assignments are suspended, not forgotten.
     public func deletePermissionRole(_ name: String, actor: String, now: Date, mergedInto: String? = nil) throws {
-        _ = try administer(actor: actor, now: now) { try deleteRoleInTransaction(name, now: now, mergedInto: mergedInto) }
+        _ = try auditTrail.administer(actor: actor, now: now) { try deleteRoleInTransaction(name, now: now, mergedInto: mergedInto) }
     }
 
     private func deleteRoleInTransaction(_ name: String, now: Date, mergedInto: String?) throws -> [Change] {
@@ -180,7 +158,7 @@ extension RosterStore {
 
     /// Undeletes a role and gives it back to the users who had it (in their buildings).
     public func undeletePermissionRole(_ name: String, actor: String, now: Date) throws {
-        _ = try administer(actor: actor, now: now) {
+        _ = try auditTrail.administer(actor: actor, now: now) {
             guard let r = try permissionRole(name) else { throw FormError.noSuchRole(name) }
             guard r.deleted else { return [] }
             let s = try database.prepare("UPDATE permission_roles SET deleted_at = NULL, merged_into = NULL WHERE name = ?")
@@ -198,7 +176,7 @@ extension RosterStore {
     /// roles are deleted (and can be undeleted).
     public func mergePermissionRoles(_ names: [String], into target: String, actor: String, now: Date) throws {
         guard names.count >= 1 else { throw FormError.invalid("role merge needs at least one role to merge") }
-        _ = try administer(actor: actor, now: now) {
+        _ = try auditTrail.administer(actor: actor, now: now) {
             let roles = try names.map(liveRole)
             if try permissionRole(target) != nil { throw FormError.exists(kind: "role", name: target) }
             let create = try database.prepare("INSERT INTO permission_roles (name, created_at) VALUES (?, ?)")
@@ -243,13 +221,13 @@ extension RosterStore {
     // MARK: assignments
 
     public func assignRole(_ role: String, to usernames: [String], buildings: [String], actor: String, now: Date) throws {
-        _ = try administer(actor: actor, now: now) {
+        _ = try auditTrail.administer(actor: actor, now: now) {
             let r = try liveRole(role)
             let s = try database.prepare("INSERT OR REPLACE INTO role_assignments (username, role, buildings, suspended) VALUES (?, ?, ?, FALSE)")
             var changes: [Change] = []
             let list = Set(buildings.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }).sorted()
             for name in usernames {
-                guard let u = try user(name) else { throw AccountError.noSuchUser(name) }
+                guard let u = try accounts.user(name) else { throw AccountError.noSuchUser(name) }
                 try s.bind(1, u.username); try s.bind(2, r.name); try s.bind(3, list.joined(separator: ";"))
                 try s.run()
                 changes.append(Change(entity: "users", id: u.username, field: "permission_role", old: nil,
@@ -260,8 +238,8 @@ extension RosterStore {
     }
 
     public func unassignRole(_ role: String, from username: String, actor: String, now: Date) throws {
-        _ = try administer(actor: actor, now: now) {
-            guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
+        _ = try auditTrail.administer(actor: actor, now: now) {
+            guard let u = try accounts.user(username) else { throw AccountError.noSuchUser(username) }
             let s = try database.prepare("DELETE FROM role_assignments WHERE username = ? AND role = ?")
             try s.bind(1, u.username); try s.bind(2, role)
             try s.run()
@@ -285,13 +263,5 @@ extension RosterStore {
             out.append(FormAccess.Assignment(role: r.text(0), setting: setting, buildings: Set(r.text(1).split(separator: ";").map(String.init))))
         }
         return out
-    }
-
-    /// The building of a student (its school), for `access-check --student`.
-    public func studentBuilding(_ id: String) throws -> String? {
-        let s = try database.prepare("SELECT school_id FROM students WHERE student_id = ?")
-        try s.bind(1, id)
-        defer { s.reset() }
-        return try s.step() ? s.text(0) : nil
     }
 }

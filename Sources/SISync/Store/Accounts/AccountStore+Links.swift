@@ -1,0 +1,206 @@
+import Foundation
+
+/// Linking (R6): the users and staff emails it compares, and the links it makes.
+extension AccountStore {
+
+    // MARK: linking input
+
+    /// The users linking must look at, with their links: every linked user, every user
+    /// whose email key is one of `activeKeys` (the active staff's), and users whose key is
+    /// not stored yet (new or changed by an administrator). Any other user has no link and
+    /// no matching active staff member, so R6 leaves them as they are. Keys computed here
+    /// go into the plan and are stored by the run. With other aliases than the stored keys
+    /// were made with, every user is read and re-keyed.
+    public func linkingUsers(normalizer: EmailNormalizer, activeKeys: Set<String>) throws -> (users: [LinkingUser], keys: [String: String], basis: String?) {
+        let aliases = Self.keyBasis(normalizer)
+        let stored = try storedKeyBasis()
+        let select = """
+            SELECT u.username, u.email, u.email_key, u.approved, l.staff_id, l.kind, l.reason, l.until
+            FROM users u LEFT JOIN links l ON l.username = u.username
+            """
+        var users: [String: LinkingUser] = [:]
+        var keys: [String: String] = [:]
+        func collect(_ s: any StoreStatement, trustStoredKey: Bool) throws {
+            try s.forEachRow { r in
+                let username = r.text(0)
+                guard users[username.lowercased()] == nil else { return }
+                var key: String
+                if trustStoredKey, !r.isNull(2) { key = r.text(2) } else {
+                    key = normalizer.key(r.text(1))
+                    if r.isNull(2) || r.text(2) != key { keys[username] = key }
+                }
+                // A user is read here only if they may link; re-check after keying.
+                guard r.isNull(4) == false || activeKeys.contains(key) else { return }
+                let link = r.isNull(4) ? nil : Link(staffID: r.text(4), kind: LinkKind(rawValue: r.text(5)) ?? .auto, reason: r.string(6), until: r.string(7))
+                users[username.lowercased()] = LinkingUser(username: username, emailKey: key, approved: r.bool(3), link: link)
+            }
+        }
+        if stored != aliases {
+            try collect(database.prepare(select), trustStoredKey: false)
+            return (users.sorted { $0.key < $1.key }.map(\.value), keys, aliases)
+        }
+        try collect(database.prepare(select + " WHERE u.email_key IS NULL"), trustStoredKey: false)
+        try collect(database.prepare("""
+            SELECT u.username, u.email, u.email_key, u.approved, l.staff_id, l.kind, l.reason, l.until
+            FROM links l JOIN users u ON u.username = l.username
+            """), trustStoredKey: true)
+        // Unlinked users keyed like an active staff member (the keys go in as one JSON array).
+        let json = String(decoding: try JSONEncoder().encode(activeKeys.filter { !$0.isEmpty }), as: UTF8.self)
+        let unlinked = try database.prepare("""
+            SELECT u.username, u.email, u.email_key, u.approved, NULL, NULL, NULL, NULL FROM users u
+            WHERE u.email_key IN (SELECT value FROM json_each(?1)) AND NOT EXISTS (SELECT 1 FROM links l WHERE l.username = u.username)
+            """)
+        try unlinked.bind(1, json)
+        try collect(unlinked, trustStoredKey: true)
+        return (users.sorted { $0.key < $1.key }.map(\.value), keys, nil)
+    }
+
+    /// The aliases email keys were made with, as stored in `email_key_basis`.
+    static func keyBasis(_ normalizer: EmailNormalizer) -> String {
+        let pairs = normalizer.aliases.sorted { $0.key < $1.key }.map { "[\"\($0.key)\",\"\($0.value)\"]" }
+        return "[" + pairs.joined(separator: ",") + "]"
+    }
+
+    func storedKeyBasis() throws -> String? {
+        let s = try database.prepare("SELECT aliases FROM email_key_basis WHERE id = 1")
+        return try s.step() ? s.text(0) : nil
+    }
+
+    /// The key a new or changed email gets when an administrator writes it: made with the
+    /// configured aliases when they are those of the stored keys (or none are stored yet),
+    /// else NULL, and the next run makes it.
+    func emailKeyForWrite(_ email: String, normalizer: EmailNormalizer?) throws -> String? {
+        guard let normalizer else { return nil }
+        let basis = Self.keyBasis(normalizer)
+        switch try storedKeyBasis() {
+        case nil:
+            let s = try database.prepare("INSERT INTO email_key_basis (id, aliases) VALUES (1, ?)")
+            try s.bind(1, basis)
+            try s.run()
+            return normalizer.key(email)
+        case basis?: return normalizer.key(email)
+        default: return nil
+        }
+    }
+
+    /// Every stored staff member's email key and activity.
+    public func staffDirectoryEntries(normalizer: EmailNormalizer) throws -> [String: StaffDirectory.Entry] {
+        let s = try database.prepare("SELECT staff_id, email, active FROM staff")
+        var out: [String: StaffDirectory.Entry] = [:]
+        try s.forEachRow { r in out[r.text(0)] = StaffDirectory.Entry(emailKey: normalizer.key(r.text(1)), active: r.bool(2)) }
+        return out
+    }
+
+    /// Writes a run's link changes (inside the run's transaction).
+    func applyLinks(_ plan: LinkPlan, stamp: String, actor: String) throws {
+        if let basis = plan.emailKeyBasis {
+            let s = try database.prepare("INSERT OR REPLACE INTO email_key_basis (id, aliases) VALUES (1, ?)")
+            try s.bind(1, basis)
+            try s.run()
+        }
+        if !plan.emailKeys.isEmpty {
+            let s = try database.prepare("UPDATE users SET email_key = ? WHERE username = ?")
+            for (user, key) in plan.emailKeys.sorted(by: { $0.key.lowercased() < $1.key.lowercased() }) {
+                try s.bind(1, key); try s.bind(2, user); try s.run()
+            }
+        }
+        guard !plan.changes.isEmpty else { return }
+        let remove = try database.prepare("DELETE FROM links WHERE username = ?")
+        let insert = try database.prepare("""
+            INSERT INTO links (username, staff_id, kind, reason, until, created_at, created_by) VALUES (?, ?, 'auto', NULL, NULL, ?, ?)
+            """)
+        let unapprove = try database.prepare("UPDATE users SET approved = FALSE WHERE username = ?")
+        for c in plan.changes {
+            switch c {
+            case .link(let user, let staff, _):
+                try remove.bind(1, user); try remove.run()
+                try insert.bind(1, user); try insert.bind(2, staff); try insert.bind(3, stamp); try insert.bind(4, actor)
+                try insert.run()
+            case .unlink(let user, _, _, _):
+                try remove.bind(1, user); try remove.run()
+            case .unapprove(let user, _):
+                try unapprove.bind(1, user); try unapprove.run()
+            case .ambiguous:
+                break
+            }
+        }
+    }
+
+    /// Usernames linked to a staff record.
+    public func linkedUsers(staffID: String) throws -> [String] {
+        let s = try database.prepare("SELECT username FROM links WHERE staff_id = ? ORDER BY username")
+        try s.bind(1, staffID)
+        var out: [String] = []
+        try s.forEachRow { out.append($0.text(0)) }
+        return out
+    }
+
+    /// A manual link, with the administrator's reason (and optional last day).
+    public func linkManually(_ username: String, staffID: String, reason: String, until: String?, actor: String, now: Date) throws {
+        _ = try auditTrail.administer(actor: actor, now: now) {
+            guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
+            guard try mirror.staffMember(id: staffID) != nil else { throw AccountError.noSuchStaff(staffID) }
+            let remove = try database.prepare("DELETE FROM links WHERE username = ?")
+            try remove.bind(1, u.username)
+            try remove.run()
+            let s = try database.prepare("""
+                INSERT INTO links (username, staff_id, kind, reason, until, created_at, created_by) VALUES (?, ?, 'manual', ?, ?, ?, ?)
+                """)
+            try s.bind(1, u.username); try s.bind(2, staffID); try s.bind(3, reason); try s.bind(4, until)
+            try s.bind(5, Timestamp.format(now)); try s.bind(6, actor)
+            try s.run()
+            let note = until.map { "\(staffID) (manual until \($0): \(reason))" } ?? "\(staffID) (manual: \(reason))"
+            return [Change(entity: "users", id: u.username, field: "link", old: u.link?.staffID, new: note, kind: .linked)]
+        }
+    }
+
+    public func unlink(_ username: String, actor: String, now: Date) throws {
+        _ = try auditTrail.administer(actor: actor, now: now) {
+            guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
+            guard let l = u.link else { return [] }
+            let s = try database.prepare("DELETE FROM links WHERE username = ?")
+            try s.bind(1, u.username)
+            try s.run()
+            return [Change(entity: "users", id: u.username, field: "link", old: l.staffID, new: nil, kind: .unlinked)]
+        }
+    }
+    /// The audit of SPEC 6 over the database as it is now. Emails compare as R6 compares
+    /// them (`normalizer`), so the audit agrees with what linking does.
+    public func audit(normalizer: EmailNormalizer) throws -> AuditReport {
+        var report = AuditReport()
+        var byEmail: [String: [String]] = [:]
+        try database.prepare("SELECT staff_id, email FROM staff WHERE active = TRUE AND email <> '' ORDER BY staff_id").forEachRow { r in
+            let key = normalizer.key(r.text(1))
+            byEmail[key, default: []].append(r.text(0))
+        }
+        report.ambiguousEmails = byEmail.filter { $0.value.count > 1 }
+            .map { AuditReport.AmbiguousEmail(email: $0.key, staffIDs: $0.value) }
+            .sorted { $0.email < $1.email }
+        try database.prepare("""
+            SELECT l.username, l.staff_id, u.email, s.email, coalesce(l.reason, '') FROM links l
+            JOIN users u ON u.username = l.username JOIN staff s ON s.staff_id = l.staff_id
+            WHERE l.kind = 'manual' ORDER BY l.username COLLATE NOCASE
+            """).forEachRow { r in
+            if normalizer.key(r.text(2)) != normalizer.key(r.text(3)) {
+                report.crossLinks.append(.init(username: r.text(0), staffID: r.text(1), userEmail: r.text(2), staffEmail: r.text(3), reason: r.text(4)))
+            }
+        }
+        try database.prepare("""
+            SELECT l.username, l.staff_id, s.deactivated_at FROM links l JOIN staff s ON s.staff_id = l.staff_id
+            WHERE s.active = FALSE ORDER BY l.username COLLATE NOCASE
+            """).forEachRow { r in
+            report.linkedToInactive.append(.init(username: r.text(0), staffID: r.text(1), deactivatedAt: r.string(2)))
+        }
+        try database.prepare("""
+            SELECT DISTINCT g.username FROM user_ledgers g
+            WHERE NOT EXISTS (SELECT 1 FROM user_roles r WHERE r.username = g.username AND r.role = 'Finance' COLLATE NOCASE)
+            ORDER BY g.username
+            """).forEachRow { report.ledgersWithoutFinance.append($0.text(0)) }
+        try database.prepare("""
+            SELECT DISTINCT us.username FROM user_schools us
+            WHERE NOT EXISTS (SELECT 1 FROM links l JOIN staff s ON s.staff_id = l.staff_id WHERE l.username = us.username AND s.active = TRUE)
+            ORDER BY us.username
+            """).forEachRow { report.schoolsWithoutStaffLink.append($0.text(0)) }
+        return report
+    }
+}

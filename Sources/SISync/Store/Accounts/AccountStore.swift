@@ -1,0 +1,194 @@
+import Foundation
+
+/// Login accounts and what hangs off them: attachments, schools and ledgers, manual roles,
+/// passwords and lockout, and the links to staff records that let a user record data.
+/// It owns `users`, `user_attachments`, `user_lists`, `links` and the email key basis.
+public final class AccountStore {
+    let database: any StoreDatabase
+    let auditTrail: AuditTrail
+    let mirror: MirrorStore
+
+    init(database: any StoreDatabase, auditTrail: AuditTrail, mirror: MirrorStore) {
+        self.database = database
+        self.auditTrail = auditTrail
+        self.mirror = mirror
+    }
+
+    public func user(_ username: String) throws -> UserRecord? {
+        let s = try database.prepare("""
+            SELECT u.username, u.email, u.name, u.approved, u.locked, u.created_at, l.staff_id, l.kind, l.reason, l.until
+            FROM users u LEFT JOIN links l ON l.username = u.username WHERE u.username = ?
+            """)
+        try s.bind(1, username)
+        defer { s.reset() }
+        guard try s.step() else { return nil }
+        return userRecord(s)
+    }
+
+    public func users() throws -> [UserRecord] {
+        let s = try database.prepare("""
+            SELECT u.username, u.email, u.name, u.approved, u.locked, u.created_at, l.staff_id, l.kind, l.reason, l.until
+            FROM users u LEFT JOIN links l ON l.username = u.username ORDER BY u.username COLLATE NOCASE
+            """)
+        var out: [UserRecord] = []
+        try s.forEachRow { out.append(userRecord($0)) }
+        return out
+    }
+
+    private func userRecord(_ s: any StoreStatement) -> UserRecord {
+        let link = s.isNull(6) ? nil : Link(staffID: s.text(6), kind: LinkKind(rawValue: s.text(7)) ?? .auto, reason: s.string(8), until: s.string(9))
+        return UserRecord(username: s.text(0), email: s.text(1), name: s.text(2), approved: s.bool(3), locked: s.bool(4), link: link, createdAt: s.text(5))
+    }
+
+    public func addUser(username: String, email: String, name: String, approved: Bool, actor: String, now: Date,
+                        normalizer: EmailNormalizer? = nil) throws {
+        let u = username.trimmingCharacters(in: .whitespaces)
+        let e = email.trimmingCharacters(in: .whitespaces)
+        guard UserRecord.isValidUsername(u) else { throw AccountError.invalid("a username must be non-empty and without spaces") }
+        guard RowRules.isPlausibleEmail(e) else { throw AccountError.invalid("`\(e)` is not an email address") }
+        _ = try auditTrail.administer(actor: actor, now: now) {
+            if let existing = try user(u) { throw AccountError.usernameTaken(existing.username) }
+            let clash = try database.prepare("SELECT username FROM users WHERE email = ? COLLATE NOCASE")
+            try clash.bind(1, e)
+            if try clash.step() { throw AccountError.emailTaken(email: e, by: clash.text(0)) }
+            clash.reset()
+            let s = try database.prepare("INSERT INTO users (username, email, name, approved, created_at, email_key) VALUES (?, ?, ?, ?, ?, ?)")
+            try s.bind(1, u); try s.bind(2, e); try s.bind(3, name); try s.bind(4, approved); try s.bind(5, Timestamp.format(now))
+            try s.bind(6, try emailKeyForWrite(e, normalizer: normalizer))
+            try s.run()
+            return [Change(entity: "users", id: u, field: nil, old: nil, new: e, kind: .added)]
+        }
+    }
+
+    /// Sets `approved` or `locked` (unlock also clears the failed-login count).
+    public func setFlag(_ username: String, field: String, to value: Bool, actor: String, now: Date) throws {
+        precondition(field == "approved" || field == "locked")
+        _ = try auditTrail.administer(actor: actor, now: now) {
+            guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
+            let old = field == "approved" ? u.approved : u.locked
+            guard old != value else { return [] }
+            let s = try database.prepare("UPDATE users SET \(field) = ?\(field == "locked" && !value ? ", failed_logins = 0" : "") WHERE username = ?")
+            try s.bind(1, value); try s.bind(2, u.username)
+            try s.run()
+            return [Change(entity: "users", id: u.username, field: field, old: String(old), new: String(value), kind: .updated)]
+        }
+    }
+
+    public func removeUser(_ username: String, actor: String, now: Date) throws {
+        _ = try auditTrail.administer(actor: actor, now: now) {
+            guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
+            var changes: [Change] = []
+            if let l = u.link {
+                changes.append(Change(entity: "users", id: u.username, field: "link", old: l.staffID, new: nil, kind: .unlinked))
+            }
+            for sql in ["DELETE FROM links WHERE username = ?", "DELETE FROM users WHERE username = ?"] {
+                let s = try database.prepare(sql)
+                try s.bind(1, u.username)
+                try s.run()
+            }
+            return changes + [Change(entity: "users", id: u.username, field: nil, old: u.email, new: nil, kind: .deactivated)]
+        }
+    }
+    /// Attaches (or detaches) a user to a student, household or donor record.
+    public func setAttachment(_ username: String, kind: AttachmentKind, recordID: String, attached: Bool, actor: String, now: Date) throws {
+        _ = try auditTrail.administer(actor: actor, now: now) {
+            guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
+            if attached {
+                let exists = try database.prepare("SELECT 1 FROM \(kind.entity.table) WHERE \(kind.entity.keyColumns[0]) = ?")
+                try exists.bind(1, recordID)
+                guard try exists.step() else {
+                    throw AccountError.invalid("no \(kind.rawValue) record `\(recordID)` in the mirror; check the id (sync first if it is new)")
+                }
+                exists.reset()
+            }
+            let sql = attached ? "INSERT OR IGNORE INTO user_attachments (username, kind, record_id) VALUES (?, ?, ?)"
+                : "DELETE FROM user_attachments WHERE username = ? AND kind = ? AND record_id = ?"
+            let s = try database.prepare(sql)
+            try s.bind(1, u.username); try s.bind(2, kind.rawValue); try s.bind(3, recordID)
+            try s.run()
+            return [Change(entity: "users", id: u.username, field: kind.rawValue, old: attached ? nil : recordID,
+                           new: attached ? recordID : nil, kind: .updated)]
+        }
+    }
+
+    public func attachments(of username: String) throws -> [AttachmentKind: [String]] {
+        let s = try database.prepare("SELECT kind, record_id FROM user_attachments WHERE username = ? ORDER BY kind, record_id")
+        try s.bind(1, username)
+        var out: [AttachmentKind: [String]] = [:]
+        try s.forEachRow { r in if let k = AttachmentKind(rawValue: r.text(0)) { out[k, default: []].append(r.text(1)) } }
+        return out
+    }
+
+    /// Adds or removes a manual role. Manual roles are the administrator's and sync never
+    /// touches them; a manual role may not take a calculated role's name (R7).
+    public func setManualRole(_ username: String, role: String, granted: Bool, actor: String, now: Date) throws {
+        let name = role.trimmingCharacters(in: .whitespaces)
+        guard !name.isEmpty else { throw AccountError.invalid("a role needs a name") }
+        _ = try auditTrail.administer(actor: actor, now: now) {
+            guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
+            if granted {
+                if RolePlan.fixedNames.contains(where: { $0.caseInsensitiveCompare(name) == .orderedSame }) {
+                    throw AccountError.invalid("`\(name)` is a calculated role (R7): sync grants it from the data; it cannot be given by hand")
+                }
+                let attribute = try database.prepare("SELECT 1 FROM attributes WHERE attribute = ? COLLATE NOCASE LIMIT 1")
+                try attribute.bind(1, name)
+                if try attribute.step() {
+                    throw AccountError.invalid("`\(name)` is an attribute role calculated from the SIS (R7); it cannot be given by hand")
+                }
+                attribute.reset()
+            }
+            let sql = granted ? "INSERT OR IGNORE INTO user_roles (username, role, source, school_year) VALUES (?, ?, 'manual', '')"
+                : "DELETE FROM user_roles WHERE username = ? AND role = ? AND source = 'manual'"
+            let s = try database.prepare(sql)
+            try s.bind(1, u.username); try s.bind(2, name)
+            try s.run()
+            return [Change(entity: "users", id: u.username, field: "role", old: granted ? nil : name, new: granted ? name : nil,
+                           kind: granted ? .roleGranted : .roleRevoked)]
+        }
+    }
+    /// Profiles of one user (`username`) or of all, with a fixed number of queries.
+    public func profiles(username: String? = nil) throws -> [UserProfile] {
+        let records = try username.map { try user($0).map { [$0] } ?? [] } ?? users()
+        var index: [String: Int] = [:]
+        for (i, r) in records.enumerated() { index[r.username.lowercased()] = i }
+        var out = records.map { UserProfile(user: $0) }
+        func each(_ sql: String, _ body: (inout UserProfile, any StoreStatement) -> Void) throws {
+            let s = try database.prepare(sql + (username == nil ? "" : " WHERE username = ?1") + " ORDER BY 1, 2, 3")
+            if let username { try s.bind(1, username) }
+            try s.forEachRow { r in
+                if let i = index[r.text(0).lowercased()] { body(&out[i], r) }
+            }
+        }
+        try each("SELECT username, kind, record_id FROM user_attachments") { p, r in
+            if let k = AttachmentKind(rawValue: r.text(1)) { p.attachments[k, default: []].append(r.text(2)) }
+        }
+        try each("SELECT username, source, role, school_year FROM user_roles") { p, r in
+            if r.text(1) == "manual" { p.manualRoles.append(r.text(2)) } else {
+                p.calculatedRoles.append(CalculatedRole(username: p.user.username, role: r.text(2), schoolYear: r.text(3)))
+            }
+        }
+        try each("SELECT username, school_id, '' FROM user_schools") { p, r in p.schools.append(r.text(1)) }
+        try each("SELECT username, ledger, '' FROM user_ledgers") { p, r in p.ledgers.append(r.text(1)) }
+        try each("SELECT username, student_id, '' FROM access_pairings") { p, r in p.pairedStudents.append(r.text(1)) }
+        try each("SELECT username, role, buildings FROM (SELECT username, role, buildings FROM role_assignments WHERE suspended = FALSE) AS a") { p, r in
+            p.permissionRoles.append((r.text(1), r.text(2).split(separator: ";").map(String.init)))
+        }
+        return out
+    }
+
+    /// Adds or removes a school or ledger of a user.
+    public func setListEntry(_ username: String, list: UserList, value: String, present: Bool, actor: String, now: Date) throws {
+        let v = value.trimmingCharacters(in: .whitespaces)
+        guard !v.isEmpty else { throw AccountError.invalid("a \(list.rawValue) needs a name") }
+        _ = try auditTrail.administer(actor: actor, now: now) {
+            guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
+            let sql = present ? "INSERT OR IGNORE INTO \(list.table) (username, \(list.column)) VALUES (?, ?)"
+                : "DELETE FROM \(list.table) WHERE username = ? AND \(list.column) = ?"
+            let s = try database.prepare(sql)
+            try s.bind(1, u.username); try s.bind(2, v)
+            try s.run()
+            guard database.changes > 0 else { return [] }
+            return [Change(entity: "users", id: u.username, field: list.rawValue, old: present ? nil : v, new: present ? v : nil, kind: .updated)]
+        }
+    }
+}

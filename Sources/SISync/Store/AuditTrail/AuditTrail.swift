@@ -1,0 +1,302 @@
+import Foundation
+
+/// The runs and the change log (R8): what every run and every administrator changed, who, when
+/// and why. It owns `runs`, `changes`, `export_files` and `source_state`.
+public final class AuditTrail {
+    let database: any StoreDatabase
+
+    init(database: any StoreDatabase) {
+        self.database = database
+    }
+
+
+    // MARK: runs
+
+    /// Records the start of a run in its own committed transaction, so that even a run
+    /// that later fails or is killed leaves its record (R1).
+    public func beginRun(actor: String, trigger: String, startedAt: Date) throws -> Int64 {
+        let s = try database.prepare("INSERT INTO runs (started_at, outcome, actor, trigger) VALUES (?, 'running', ?, ?) RETURNING run_id")
+        try s.bind(1, Timestamp.format(startedAt))
+        try s.bind(2, actor)
+        try s.bind(3, trigger)
+        defer { s.reset() }
+        guard try s.step() else { throw StoreError.notFound(what: "the new run's id") }
+        return s.int64(0)
+    }
+
+    /// Marks runs left `running` by a process that died (SIGKILL, power loss) as failed.
+    /// Called by the one writer before it starts a run.
+    public func closeInterruptedRuns(now: Date) throws {
+        let s = try database.prepare("""
+            UPDATE runs SET outcome = 'failed', finished_at = ?,
+              error = 'the run was interrupted (the process ended before it finished); nothing it planned was applied'
+            WHERE outcome = 'running'
+            """)
+        try s.bind(1, Timestamp.format(now))
+        try s.run()
+    }
+
+    /// The content digest of the last run that applied or confirmed the export (R3).
+    /// After a revert there is none: the database no longer mirrors that export, so the
+    /// next run must compare it again.
+    public func lastAppliedHash() throws -> String? {
+        let s = try database.prepare("""
+            SELECT content_hash FROM runs WHERE outcome IN ('applied', 'unchanged') AND (content_hash IS NOT NULL OR reverts IS NOT NULL)
+            ORDER BY run_id DESC LIMIT 1
+            """)
+        return try s.step() ? s.string(0) : nil
+    }
+
+    /// Each entity file's digest from the last applied run (empty after a revert, or
+    /// before any run stored them).
+    public func appliedFileHashes() throws -> [EntityKind: String] {
+        var out: [EntityKind: String] = [:]
+        try database.prepare("SELECT entity, sha256 FROM export_files").forEachRow { r in
+            if let k = EntityKind(rawValue: r.text(0)) { out[k] = r.text(1) }
+        }
+        return out
+    }
+
+    /// What the last successful runs got from each URL (ETag, Last-Modified, SHA-256).
+    public func sourceValidators() throws -> [String: SourceValidator] {
+        var out: [String: SourceValidator] = [:]
+        try database.prepare("SELECT url, etag, last_modified, sha256 FROM source_state WHERE sha256 IS NOT NULL").forEachRow { r in
+            out[r.text(0)] = SourceValidator(etag: r.string(1), lastModified: r.string(2), sha256: r.text(3))
+        }
+        return out
+    }
+
+    /// Saves the validators of a successful run's downloads (inside its transaction).
+    func recordSourceValidators(_ validators: [String: SourceValidator], runID: Int64) throws {
+        guard !validators.isEmpty else { return }
+        let s = try database.prepare("INSERT OR REPLACE INTO source_state (url, etag, last_modified, sha256, run_id) VALUES (?, ?, ?, ?, ?)")
+        for (url, v) in validators {
+            try s.bind(1, url); try s.bind(2, v.etag); try s.bind(3, v.lastModified); try s.bind(4, v.sha256); try s.bind(5, runID)
+            try s.run()
+        }
+    }
+
+    /// Replaces the stored file digests (inside the run's transaction).
+    func recordFileHashes(_ hashes: [EntityKind: String], runID: Int64) throws {
+        try database.execute("DELETE FROM export_files")
+        let s = try database.prepare("INSERT INTO export_files (entity, sha256, run_id) VALUES (?, ?, ?)")
+        for (k, h) in hashes { try s.bind(1, k.rawValue); try s.bind(2, h); try s.bind(3, runID); try s.run() }
+    }
+
+    /// Writes the run's final record (outcome, counts, error).
+    public func finishRun(_ summary: RunSummary) throws {
+        guard let id = summary.runID else { return }
+        let s = try database.prepare("""
+            UPDATE runs SET finished_at = ?, outcome = ?, error = ?, content_hash = ?,
+              staff_added = ?, staff_updated = ?, staff_deactivated = ?, staff_reactivated = ?,
+              links_made = ?, links_removed = ?, links_ambiguous = ?, roles_granted = ?, roles_revoked = ?,
+              records_changed = ?, entity_counts = ?, problems = ?, reverts = ?
+            WHERE run_id = ?
+            """)
+        try s.bind(1, summary.finishedAt)
+        try s.bind(2, summary.outcome.rawValue)
+        try s.bind(3, summary.error)
+        try s.bind(4, summary.contentHash)
+        try s.bind(5, summary.staff.added)
+        try s.bind(6, summary.staff.updated)
+        try s.bind(7, summary.staff.deactivated)
+        try s.bind(8, summary.staff.reactivated)
+        try s.bind(9, summary.linksMade)
+        try s.bind(10, summary.linksRemoved)
+        try s.bind(11, summary.linksAmbiguous)
+        try s.bind(12, summary.rolesGranted)
+        try s.bind(13, summary.rolesRevoked)
+        try s.bind(14, summary.entities.values.reduce(0) { $0 + $1.total })
+        try s.bind(15, String(decoding: try JSONEncoder().encode(summary.entities), as: UTF8.self))
+        try s.bind(16, String(decoding: try JSONEncoder().encode(Array(summary.problems.prefix(1000))), as: UTF8.self))
+        try s.bind(17, summary.reverts)
+        try s.bind(18, id)
+        try s.run()
+    }
+
+    /// Deletes change-log entries of runs older than `days` (R8 keeps at least that long).
+    public func pruneHistory(days: Int, now: Date) throws {
+        let cutoff = Timestamp.format(now.addingTimeInterval(-Double(days) * 86_400))
+        let s = try database.prepare("""
+            DELETE FROM changes WHERE run_id IN (SELECT run_id FROM runs WHERE started_at < ?)
+            """)
+        try s.bind(1, cutoff)
+        try s.run()
+    }
+
+    // MARK: administrator changes
+
+    /// Writes the run's changes to the change log (inside its transaction), with COPY on
+    /// PostgreSQL. Additions are recorded by the record's `added_run` (see
+    /// `Schema.changeLogView`) and roles by `applyRoles`, so neither is written here.
+    func recordChanges(of plan: Plan, runID: Int64, checkStop: () throws -> Void) throws {
+        try database.insertRows(into: "changes", columns: ["run_id", "entity", "record_id", "field", "old_value", "new_value", "kind"]) { log in
+            try plan.forEachChange(includingAdditions: false, includingRoles: false) { c in
+                try log.add(runID)
+                try log.add(c.entity)
+                try log.add(c.id)
+                try log.add(c.field)
+                try log.add(c.old)
+                try log.add(c.new)
+                try log.add(c.kind.rawValue)
+                try log.endRow()
+                try checkStop()
+            }
+        }
+    }
+
+    /// Runs `body` in one transaction and records its changes with the administrator as actor.
+    func administer(actor: String, now: Date, _ body: () throws -> [Change]) throws -> [Change] {
+        try database.transaction {
+            let changes = try body()
+            let log = try database.prepare("""
+                INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind, actor, at) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for c in changes {
+                try log.bind(1, c.entity); try log.bind(2, c.id); try log.bind(3, c.field)
+                try log.bind(4, c.old); try log.bind(5, c.new); try log.bind(6, c.kind.rawValue)
+                try log.bind(7, actor); try log.bind(8, Timestamp.format(now))
+                try log.run()
+            }
+            return changes
+        }
+    }
+    static let runColumns = """
+        run_id, started_at, finished_at, outcome, error, actor, trigger, content_hash,
+        staff_added, staff_updated, staff_deactivated, staff_reactivated,
+        links_made, links_removed, links_ambiguous, roles_granted, roles_revoked, entity_counts, problems, reverts
+        """
+
+    private func runSummary(_ s: any StoreStatement) -> RunSummary {
+        var r = RunSummary(runID: s.int64(0), startedAt: s.text(1), outcome: RunOutcome(rawValue: s.text(3)) ?? .failed,
+                           dryRun: false, actor: s.text(5), trigger: s.text(6))
+        r.finishedAt = s.string(2)
+        r.error = s.string(4)
+        r.contentHash = s.string(7)
+        r.staff = RecordCounts(added: s.int(8), updated: s.int(9), deactivated: s.int(10), reactivated: s.int(11))
+        r.linksMade = s.int(12); r.linksRemoved = s.int(13); r.linksAmbiguous = s.int(14)
+        r.rolesGranted = s.int(15); r.rolesRevoked = s.int(16)
+        r.entities = (try? JSONDecoder().decode([String: RecordCounts].self, from: Data(s.text(17).utf8))) ?? [:]
+        r.problems = (try? JSONDecoder().decode([String].self, from: Data(s.text(18).utf8))) ?? []
+        r.reverts = s.isNull(19) ? nil : s.int64(19)
+        return r
+    }
+
+    /// The most recent runs, newest first.
+    public func runs(limit: Int) throws -> [RunSummary] {
+        let s = try database.prepare("SELECT \(Self.runColumns) FROM runs ORDER BY run_id DESC LIMIT ?")
+        try s.bind(1, limit)
+        var out: [RunSummary] = []
+        try s.forEachRow { out.append(runSummary($0)) }
+        return out
+    }
+
+    public func run(id: Int64) throws -> RunSummary? {
+        let s = try database.prepare("SELECT \(Self.runColumns) FROM runs WHERE run_id = ?")
+        try s.bind(1, id)
+        defer { s.reset() }
+        return try s.step() ? runSummary(s) : nil
+    }
+
+    public func lastRun() throws -> RunSummary? { try runs(limit: 1).first }
+
+    /// The changes one run made, in the order they were recorded.
+    public func changes(runID: Int64) throws -> [StoredChange] {
+        let s = try database.prepare("""
+            SELECT c.run_id, coalesce(c.at, r.started_at), coalesce(c.actor, r.actor), c.entity, c.record_id, c.field, c.old_value, c.new_value, c.kind
+            FROM changes c LEFT JOIN runs r USING (run_id) WHERE c.run_id = ? ORDER BY c.change_id
+            """)
+        try s.bind(1, runID)
+        var out: [StoredChange] = []
+        guard let run = try run(id: runID) else { return [] }
+        for kind in EntityKind.allCases {
+            let keys = kind.keyColumns
+            let a = try database.prepare("SELECT \(keys.joined(separator: ", ")) FROM \(kind.table) WHERE added_run = ? ORDER BY \(keys.joined(separator: ", "))")
+            try a.bind(1, runID)
+            try a.forEachRow { row in
+                let id = (0..<Int32(keys.count)).map { row.text($0) }.joined(separator: "/")
+                out.append(StoredChange(runID: runID, at: run.startedAt, actor: run.actor, change: Change(entity: kind.rawValue, id: id, kind: .added)))
+            }
+        }
+        out += try collectChanges(s)
+        // Calculated roles granted by the run are recorded by their `granted_run`.
+        let g = try database.prepare("SELECT username, role, school_year FROM user_roles WHERE granted_run = ? ORDER BY username COLLATE NOCASE, role, school_year")
+        try g.bind(1, runID)
+        try g.forEachRow { row in
+            let role = CalculatedRole(username: row.text(0), role: row.text(1), schoolYear: row.text(2))
+            out.append(StoredChange(runID: runID, at: run.startedAt, actor: run.actor,
+                                    change: Change(entity: "users", id: role.username, field: "role", old: nil, new: role.label, kind: .roleGranted)))
+        }
+        return out
+    }
+
+    /// The history of one record, oldest first.
+    public func history(entity: EntityKind, id: String) throws -> [StoredChange] {
+        let s = try database.prepare("""
+            SELECT c.run_id, coalesce(c.at, r.started_at), coalesce(c.actor, r.actor), c.entity, c.record_id, c.field, c.old_value, c.new_value, c.kind
+            FROM changes c LEFT JOIN runs r USING (run_id) WHERE c.entity = ? AND c.record_id = ? ORDER BY c.change_id
+            """)
+        try s.bind(1, entity.rawValue)
+        try s.bind(2, id)
+        // The addition lives in the record itself (`added_run`), not in `changes`.
+        let keys = entity.keyColumns
+        let parts = keys.count == 1 ? [id] : id.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        var out: [StoredChange] = []
+        if parts.count == keys.count {
+            let a = try database.prepare("""
+                SELECT t.added_run, r.started_at, r.actor FROM \(entity.table) t JOIN runs r ON r.run_id = t.added_run
+                WHERE \(keys.map { "t.\($0) = ?" }.joined(separator: " AND "))
+                """)
+            for (i, p) in parts.enumerated() { try a.bind(Int32(i + 1), p) }
+            try a.forEachRow { row in
+                out.append(StoredChange(runID: row.isNull(0) ? nil : row.int64(0), at: row.text(1), actor: row.text(2), change: Change(entity: entity.rawValue, id: id, kind: .added)))
+            }
+        }
+        return out + (try collectChanges(s))
+    }
+
+    private func collectChanges(_ s: any StoreStatement) throws -> [StoredChange] {
+        var out: [StoredChange] = []
+        try s.forEachRow { row in
+            let kind = ChangeKind(rawValue: row.text(8)) ?? .updated
+            out.append(StoredChange(runID: row.isNull(0) ? nil : row.int64(0), at: row.text(1), actor: row.text(2),
+                                    change: Change(entity: row.text(3), id: row.text(4), field: row.string(5),
+                                                   old: row.string(6), new: row.string(7), kind: kind)))
+        }
+        return out
+    }
+
+    /// The change-log entries of one user account, oldest first.
+    public func userHistory(_ username: String) throws -> [StoredChange] {
+        let s = try database.prepare("""
+            SELECT c.run_id, coalesce(c.at, r.started_at), coalesce(c.actor, r.actor), c.entity, c.record_id, c.field, c.old_value, c.new_value, c.kind
+            FROM changes c LEFT JOIN runs r USING (run_id) WHERE c.entity = 'users' AND c.record_id = ? COLLATE NOCASE ORDER BY c.change_id
+            """)
+        try s.bind(1, username)
+        var out = try collectChanges(s)
+        let g = try database.prepare("""
+            SELECT g.granted_run, r.started_at, r.actor, g.username, g.role, g.school_year FROM user_roles g JOIN runs r ON r.run_id = g.granted_run
+            WHERE g.username = ? AND g.granted_run IS NOT NULL ORDER BY g.granted_run, g.role, g.school_year
+            """)
+        try g.bind(1, username)
+        try g.forEachRow { row in
+            let role = CalculatedRole(username: row.text(3), role: row.text(4), schoolYear: row.text(5))
+            out.append(StoredChange(runID: row.int64(0), at: row.text(1), actor: row.text(2),
+                                    change: Change(entity: "users", id: role.username, field: "role", old: nil, new: role.label, kind: .roleGranted)))
+        }
+        // Oldest first: by time, then run; entries of one run keep their recorded order.
+        return out.enumerated().sorted {
+            ($0.element.at, $0.element.runID ?? 0, $0.offset) < ($1.element.at, $1.element.runID ?? 0, $1.offset)
+        }.map(\.element)
+    }
+    /// The newest run that applied any change (records, links, roles or approvals).
+    public func latestChangingRun() throws -> Int64? {
+        let s = try database.prepare("""
+            SELECT run_id FROM runs r WHERE outcome IN ('applied', 'unchanged') AND (
+              records_changed > 0 OR links_made > 0 OR links_removed > 0 OR roles_granted > 0 OR roles_revoked > 0
+              OR EXISTS (SELECT 1 FROM changes c WHERE c.run_id = r.run_id))
+            ORDER BY run_id DESC LIMIT 1
+            """)
+        return try s.step() ? s.int64(0) : nil
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+
+/// The SIS's records as the last run applied them: one table per entity (staff, students,
+/// households ...), never deleted, only marked inactive (R4).
+public final class MirrorStore {
+    let database: any StoreDatabase
+
+    init(database: any StoreDatabase) {
+        self.database = database
+    }
+
+
+    // MARK: planning input
+
+    public func state(for kind: EntityKind) throws -> StoredEntityState {
+        try StoredEntityTable(database: database, kind: kind)
+    }
+
+    /// Additions sorted by key, so the B-tree grows at its right edge instead of touching a
+    /// random page per row: a large import then writes each page about once. Exports that
+    /// are already in key order are left as they are.
+    static func inKeyOrder(_ additions: [Int32], _ rows: EntityRows) -> [Int32] {
+        func less(_ a: Int32, _ b: Int32) -> Bool {
+            rows.withKeyBytes(Int(a)) { ka in rows.withKeyBytes(Int(b)) { kb in ka.lexicographicallyPrecedes(kb) } }
+        }
+        var sorted = true
+        for i in additions.indices.dropFirst() where less(additions[i], additions[i - 1]) { sorted = false; break }
+        return sorted ? additions : additions.sorted(by: less)
+    }
+
+    func applyEntity(_ p: EntityPlan, rows: EntityRows?, runID: Int64, stamp: String, checkStop: () throws -> Void) throws {
+        let kind = p.kind
+        let keys = kind.keyColumns
+        let values = kind.valueColumns
+        let whereKey = keys.map { "\($0) = ?" }.joined(separator: " AND ")
+        func bindKey(_ s: any StoreStatement, _ key: String, from first: Int32) throws {
+            if keys.count == 1 { try s.bind(first, key); return }
+            for (i, part) in RecordKey.parts(key).enumerated() { try s.bind(first + Int32(i), part) }
+        }
+        if let rows, !p.additions.isEmpty {
+            let columns = keys + values + ["active", "deactivated_at", "added_run", "updated_run", "fingerprint"]
+            try database.insertRows(into: kind.table, columns: columns) { insert in
+                for r32 in Self.inKeyOrder(p.additions, rows) {
+                    let r = Int(r32)
+                    try rows.withKeyBytes(r) { buf in
+                        var start = 0
+                        for i in 0...buf.count where i == buf.count || buf[i] == 0x1F {
+                            try insert.add(utf8: UnsafeBufferPointer(rebasing: buf[start..<i]))
+                            start = i + 1
+                        }
+                    }
+                    for c in 0..<values.count {
+                        try rows.withValueBytes(r, c) { bytes in try insert.add(utf8: bytes) }
+                    }
+                    let inactive = rows.isInactive(r)
+                    try insert.add(!inactive)
+                    try insert.add(inactive ? stamp : nil)
+                    try insert.add(runID)
+                    try insert.add(runID)
+                    try insert.add(Int64(bitPattern: rows.fingerprint(r)))
+                    try insert.endRow()
+                    try checkStop()
+                }
+            }
+        }
+        guard !p.updates.isEmpty else { return }
+        let setValues = try database.prepare("UPDATE \(kind.table) SET \(values.map { "\($0) = ?" }.joined(separator: ", "))\(values.isEmpty ? "" : ", ")fingerprint = ?, updated_run = ? WHERE \(whereKey)")
+        let activate = try database.prepare("UPDATE \(kind.table) SET active = TRUE, deactivated_at = NULL, missing_since = NULL, updated_run = ? WHERE \(whereKey)")
+        let deactivate = try database.prepare("UPDATE \(kind.table) SET active = FALSE, deactivated_at = ?, missing_since = NULL, updated_run = ? WHERE \(whereKey)")
+        let missing = try database.prepare("UPDATE \(kind.table) SET missing_since = ?, updated_run = ? WHERE \(whereKey)")
+        for u in p.updates {
+            if !u.fields.isEmpty, let rows, let r = u.row {
+                for c in 0..<values.count {
+                    try rows.withValueBytes(r, c) { bytes in try setValues.bind(Int32(c + 1), utf8: bytes) }
+                }
+                try setValues.bind(Int32(values.count + 1), Int64(bitPattern: rows.fingerprint(r)))
+                try setValues.bind(Int32(values.count + 2), runID)
+                try bindKey(setValues, u.key, from: Int32(values.count + 3))
+                try setValues.run()
+            }
+            if u.reactivate {
+                try activate.bind(1, runID)
+                try bindKey(activate, u.key, from: 2)
+                try activate.run()
+            }
+            if u.deactivate != nil {
+                try deactivate.bind(1, stamp)
+                try deactivate.bind(2, runID)
+                try bindKey(deactivate, u.key, from: 3)
+                try deactivate.run()
+            } else if u.markMissing != nil || u.clearMissing {
+                try missing.bind(1, u.markMissing.map(Timestamp.format))
+                try missing.bind(2, runID)
+                try bindKey(missing, u.key, from: 3)
+                try missing.run()
+            }
+            try checkStop()
+        }
+    }
+
+    private static let staffColumns = "staff_id, first_name, last_name, email, title, school_ids, active, deactivated_at, missing_since, enabled"
+
+    private func staffRecord(_ s: any StoreStatement) -> StaffRecord {
+        StaffRecord(staffID: s.text(0), firstName: s.text(1), lastName: s.text(2), email: s.text(3), title: s.text(4),
+                    schoolIDs: s.text(5).split(separator: ";").map(String.init), enabled: s.text(9) != "false", active: s.bool(6),
+                    deactivatedAt: s.string(7), missingSince: s.string(8))
+    }
+
+    /// Staff for `staff list`, sorted by last and first name; `search` matches id, names,
+    /// email and title, case-insensitively.
+    public func staff(filter: StaffFilter, search: String?) throws -> [StaffRecord] {
+        var sql = "SELECT \(Self.staffColumns) FROM staff WHERE 1 = 1"
+        switch filter {
+        case .active: sql += " AND active = TRUE"
+        case .inactive: sql += " AND active = FALSE"
+        case .all: break
+        }
+        if search != nil {
+            sql += " AND (staff_id LIKE ?1 ESCAPE '\\' OR first_name LIKE ?1 ESCAPE '\\' OR last_name LIKE ?1 ESCAPE '\\' OR email LIKE ?1 ESCAPE '\\' OR title LIKE ?1 ESCAPE '\\' OR (first_name || ' ' || last_name) LIKE ?1 ESCAPE '\\')"
+        }
+        sql += " ORDER BY last_name COLLATE NOCASE, first_name COLLATE NOCASE, staff_id"
+        let s = try database.prepare(sql)
+        if let search {
+            let escaped = search.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+            try s.bind(1, "%\(escaped)%")
+        }
+        var out: [StaffRecord] = []
+        try s.forEachRow { out.append(staffRecord($0)) }
+        return out
+    }
+
+    public func staffMember(id: String) throws -> StaffRecord? {
+        let s = try database.prepare("SELECT \(Self.staffColumns) FROM staff WHERE staff_id = ?")
+        try s.bind(1, id)
+        defer { s.reset() }
+        return try s.step() ? staffRecord(s) : nil
+    }
+
+    /// Active and total records per entity, for `status`.
+    public func recordCounts() throws -> [(EntityKind, active: Int, total: Int)] {
+        try EntityKind.allCases.map { kind in
+            let s = try database.prepare("SELECT count(*) FILTER (WHERE active), count(*) FROM \(kind.table)")
+            _ = try s.step()
+            return (kind, s.int(0), s.int(1))
+        }
+    }
+
+    /// The building of a student (its school), for `access-check --student`.
+    public func studentBuilding(_ id: String) throws -> String? {
+        let s = try database.prepare("SELECT school_id FROM students WHERE student_id = ?")
+        try s.bind(1, id)
+        defer { s.reset() }
+        return try s.step() ? s.text(0) : nil
+    }
+
+    func studentState(_ id: String) throws -> (exists: Bool, active: Bool, name: String, school: String) {
+        let s = try database.prepare("SELECT active, first_name || ' ' || last_name, school_id FROM students WHERE student_id = ?")
+        try s.bind(1, id)
+        defer { s.reset() }
+        guard try s.step() else { return (false, false, "", "") }
+        return (true, s.bool(0), s.text(1), s.text(2))
+    }
+
+    /// The student's name and school, for instructions.
+    public func studentSummary(_ id: String) throws -> (name: String, school: String)? {
+        let st = try studentState(id)
+        return st.exists ? (st.name, st.school) : nil
+    }
+}

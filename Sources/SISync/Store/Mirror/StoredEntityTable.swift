@@ -1,0 +1,64 @@
+import Foundation
+
+import Foundation
+
+/// The local mirror of the SIS: entity tables, runs and the change log, in one SQLite
+/// file in WAL mode or one PostgreSQL schema, so readers are never blocked by a run (R9).
+
+/// The stored state of one entity, read straight from its table.
+final class StoredEntityTable: StoredEntityState {
+    let database: any StoreDatabase
+    let kind: EntityKind
+    private let lookup: any StoreStatement
+
+    init(database: any StoreDatabase, kind: EntityKind) throws {
+        self.database = database
+        self.kind = kind
+        let whereKey = kind.keyColumns.map { "\($0) = ?" }.joined(separator: " AND ")
+        lookup = try database.prepare("SELECT \((kind.valueColumns + ["active"]).joined(separator: ", ")) FROM \(kind.table) WHERE \(whereKey)")
+    }
+
+    func activeCount() throws -> Int {
+        let count = try database.prepare("SELECT count(*) FROM \(kind.table) WHERE active = TRUE")
+        _ = try count.step()
+        return count.int(0)
+    }
+
+    func forEachRecord(_ body: (StoredRecordView) throws -> Void) throws {
+        try scan(condition: "") { row in
+            let missing = row.isNull(3) ? nil : row.string(3).flatMap(Timestamp.parse)
+            try row.withText(0) { key in
+                try body(StoredRecordView(keyBytes: key, fingerprint: UInt64(bitPattern: row.int64(1)), active: row.bool(2), missingSince: missing))
+            }
+        }
+    }
+
+    func forEachMissingRecord(_ body: (StoredRecord) throws -> Void) throws {
+        try scan(condition: " WHERE missing_since IS NOT NULL AND active = TRUE") { row in
+            let missing = row.string(3).flatMap(Timestamp.parse)
+            try body(StoredRecord(key: row.text(0), fingerprint: UInt64(bitPattern: row.int64(1)), active: row.bool(2), missingSince: missing))
+        }
+    }
+
+    private func scan(condition: String, _ body: (any StoreStatement) throws -> Void) throws {
+        // Composite keys are joined by SQLite itself: one value per row, not one per part.
+        let keyExpression = kind.keyColumns.joined(separator: " || char(31) || ")
+        let s = try database.prepare("SELECT \(keyExpression), fingerprint, active, missing_since FROM \(kind.table)\(condition)")
+        try s.forEachRow(body)
+    }
+
+    func values(forKey key: String) throws -> [String]? { try record(forKey: key)?.values }
+
+    func record(forKey key: String) throws -> (values: [String], active: Bool)? {
+        let parts = kind.keyColumns.count == 1 ? [key] : RecordKey.parts(key)
+        // A key with the wrong number of parts cannot name a stored record (ids never hold
+        // the separator: RowRules refuses control characters in ids).
+        guard parts.count == kind.keyColumns.count else { return nil }
+        for (i, p) in parts.enumerated() { try lookup.bind(Int32(i + 1), p) }
+        defer { lookup.reset() }
+        guard try lookup.step() else { return nil }
+        let n = Int32(kind.valueColumns.count)
+        return ((0..<n).map { lookup.text($0) }, lookup.bool(n))
+    }
+}
+
