@@ -74,6 +74,8 @@ public final class SQLiteDatabase: StoreDatabase {
 
     public func refreshStatistics(_ tables: [String]) {}
 
+    public func preferringIndexLookups<T>(_ body: () throws -> T) throws -> T { try body() }
+
     public var userVersion: Int32 {
         get throws(StoreError) {
             let s = try SQLiteStatement(database: self, sql: "PRAGMA user_version")

@@ -35,6 +35,14 @@ public protocol StoreDatabase: AnyObject {
     /// statistics on temporary tables itself and plans joins against them blind; SQLite's
     /// statements fix their join order instead (`CROSS JOIN`), so it does nothing.
     func refreshStatistics(_ tables: [String]) throws
+
+    /// Runs `body` with joins that probe indexes rather than hash whole tables. For the
+    /// few statements that start from a handful of rows (the users a run touched, the
+    /// linked users) and join tables keyed by username: PostgreSQL hashes a `nocase`
+    /// username through ICU at about 1 µs a row, which its cost model does not see, so it
+    /// would hash 200,000 usernames to find 2,000. SQLite's statements fix their join
+    /// order instead, so it only runs `body`.
+    func preferringIndexLookups<T>(_ body: () throws -> T) throws -> T
 }
 
 /// Where `insertRows` takes its rows: values in column order, then `endRow`.

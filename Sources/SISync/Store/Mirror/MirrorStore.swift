@@ -32,11 +32,6 @@ public final class MirrorStore {
         let kind = p.kind
         let keys = kind.keyColumns
         let values = kind.valueColumns
-        let whereKey = keys.map { "\($0) = ?" }.joined(separator: " AND ")
-        func bindKey(_ s: any StoreStatement, _ key: String, from first: Int32) throws {
-            if keys.count == 1 { try s.bind(first, key); return }
-            for (i, part) in RecordKey.parts(key).enumerated() { try s.bind(first + Int32(i), part) }
-        }
         if let rows, !p.additions.isEmpty {
             let columns = keys + values + ["active", "deactivated_at", "added_run", "updated_run", "fingerprint"]
             try database.insertRows(into: kind.table, columns: columns) { insert in
@@ -64,38 +59,63 @@ public final class MirrorStore {
             }
         }
         guard !p.updates.isEmpty else { return }
-        let setValues = try database.prepare("UPDATE \(kind.table) SET \(values.map { "\($0) = ?" }.joined(separator: ", "))\(values.isEmpty ? "" : ", ")fingerprint = ?, updated_run = ? WHERE \(whereKey)")
-        let activate = try database.prepare("UPDATE \(kind.table) SET active = TRUE, deactivated_at = NULL, missing_since = NULL, updated_run = ? WHERE \(whereKey)")
-        let deactivate = try database.prepare("UPDATE \(kind.table) SET active = FALSE, deactivated_at = ?, missing_since = NULL, updated_run = ? WHERE \(whereKey)")
-        let missing = try database.prepare("UPDATE \(kind.table) SET missing_since = ?, updated_run = ? WHERE \(whereKey)")
-        for u in p.updates {
-            if !u.fields.isEmpty, let rows, let r = u.row {
-                for c in 0..<values.count {
-                    try rows.withValueBytes(r, c) { bytes in try setValues.bind(Int32(c + 1), utf8: bytes) }
+        try applyUpdates(p, rows: rows, runID: runID, stamp: stamp, checkStop: checkStop)
+    }
+
+    /// Updates, reactivations, deactivations and missing marks, set-based: the run's
+    /// updates go into a staging table (COPY on PostgreSQL), then one UPDATE per kind of
+    /// change joins it, instead of a round trip per record.
+    private func applyUpdates(_ p: EntityPlan, rows: EntityRows?, runID: Int64, stamp: String, checkStop: () throws -> Void) throws {
+        let kind = p.kind
+        let keys = kind.keyColumns
+        let values = kind.valueColumns
+        let staging = "staged_\(kind.table)"
+        let columns = keys + values + ["fingerprint", "has_values", "reactivate", "deactivate", "missing_action", "missing_since"]
+        try database.execute("""
+            CREATE TEMP TABLE IF NOT EXISTS \(staging) (\((keys + values).map { "\($0) TEXT" }.joined(separator: ", ")),
+              fingerprint BIGINT, has_values INTEGER NOT NULL, reactivate INTEGER NOT NULL, deactivate INTEGER NOT NULL,
+              missing_action INTEGER NOT NULL, missing_since TEXT);
+            DELETE FROM temp.\(staging);
+            """)
+        var missingStamps = Set<String>()
+        try database.insertRows(into: "temp." + staging, columns: columns) { staged in
+            for u in p.updates {
+                let parts = keys.count == 1 ? [u.key] : RecordKey.parts(u.key)
+                for part in parts { try staged.add(part) }
+                let row = u.fields.isEmpty ? nil : u.row
+                if let rows, let r = row {
+                    for c in 0..<values.count { try rows.withValueBytes(r, c) { bytes in try staged.add(utf8: bytes) } }
+                    try staged.add(Int64(bitPattern: rows.fingerprint(r)))
+                } else {
+                    for _ in values { try staged.add(nil as String?) }
+                    try staged.add(nil as Int64?)
                 }
-                try setValues.bind(Int32(values.count + 1), Int64(bitPattern: rows.fingerprint(r)))
-                try setValues.bind(Int32(values.count + 2), runID)
-                try bindKey(setValues, u.key, from: Int32(values.count + 3))
-                try setValues.run()
+                try staged.add(Int64(row != nil && rows != nil ? 1 : 0))
+                try staged.add(Int64(u.reactivate ? 1 : 0))
+                try staged.add(Int64(u.deactivate != nil ? 1 : 0))
+                let missing = u.markMissing.map(Timestamp.format)
+                if let missing { missingStamps.insert(missing) }
+                try staged.add(Int64(u.deactivate != nil ? 0 : missing != nil ? 1 : u.clearMissing ? 2 : 0))
+                try staged.add(missing)
+                try staged.endRow()
+                try checkStop()
             }
-            if u.reactivate {
-                try activate.bind(1, runID)
-                try bindKey(activate, u.key, from: 2)
-                try activate.run()
-            }
-            if u.deactivate != nil {
-                try deactivate.bind(1, stamp)
-                try deactivate.bind(2, runID)
-                try bindKey(deactivate, u.key, from: 3)
-                try deactivate.run()
-            } else if u.markMissing != nil || u.clearMissing {
-                try missing.bind(1, u.markMissing.map(Timestamp.format))
-                try missing.bind(2, runID)
-                try bindKey(missing, u.key, from: 3)
-                try missing.run()
-            }
-            try checkStop()
         }
+        try database.refreshStatistics(["temp." + staging])
+        let matches = keys.map { "\(kind.table).\($0) = s.\($0)" }.joined(separator: " AND ")
+        func update(_ set: String, _ condition: String, _ bind: (any StoreStatement) throws -> Void) throws {
+            let s = try database.prepare("UPDATE \(kind.table) SET \(set), updated_run = ?1 FROM temp.\(staging) s WHERE \(matches) AND \(condition)")
+            try s.bind(1, runID)
+            try bind(s)
+            try s.run()
+        }
+        try update((values.map { "\($0) = s.\($0)" } + ["fingerprint = s.fingerprint"]).joined(separator: ", "), "s.has_values = 1") { _ in }
+        try update("active = TRUE, deactivated_at = NULL, missing_since = NULL", "s.reactivate = 1") { _ in }
+        try update("active = FALSE, deactivated_at = ?2, missing_since = NULL", "s.deactivate = 1") { try $0.bind(2, stamp) }
+        for missing in missingStamps.sorted() {
+            try update("missing_since = ?2", "s.missing_action = 1 AND s.missing_since = ?3") { try $0.bind(2, missing); try $0.bind(3, missing) }
+        }
+        try update("missing_since = NULL", "s.missing_action = 2") { _ in }
     }
 
     private static let staffColumns = "staff_id, first_name, last_name, email, title, school_ids, active, deactivated_at, missing_since, enabled"

@@ -39,12 +39,20 @@ public final class RoleStore {
             try database.refreshStatistics(["temp.dirty_users"])
         } else if let changes, !changes.exceedsLimit, changes.count <= Self.incrementalLimit, let basis = try roleBasis(),
            basis.schoolYear == settings.schoolYear, basis.parentRelationships == relationships, basis.rulesVersion == RoleRules.version {
-            scoped = true
-            try markDirtyUsers(changes, sinceChange: basis.lastChangeID)
-            let count = try database.prepare("SELECT count(*) FROM temp.dirty_users")
-            _ = try count.step()
-            if count.int(0) == 0 { return RolePlan() }
+            // A scoped recompute starts from the users whose inputs changed.
+            return try database.preferringIndexLookups {
+                try markDirtyUsers(changes, sinceChange: basis.lastChangeID)
+                let count = try database.prepare("SELECT count(*) FROM temp.dirty_users")
+                _ = try count.step()
+                if count.int(0) == 0 { return RolePlan() }
+                return try computeRoles(settings, scoped: true)
+            }
         }
+        return try computeRoles(settings, scoped: scoped)
+    }
+
+    private func computeRoles(_ settings: RoleSettings, scoped: Bool) throws -> RolePlan {
+        let relationships = settings.relationshipsKey
         for sql in RoleRules.statements(scoped: scoped) {
             let s = try database.prepare(sql)
             if sql.contains("?1") { try s.bind(1, settings.schoolYear) }
@@ -113,23 +121,35 @@ public final class RoleStore {
             CREATE TEMP TABLE IF NOT EXISTS changed_households (id TEXT PRIMARY KEY) WITHOUT ROWID;
             CREATE TEMP TABLE IF NOT EXISTS changed_applicants (id TEXT PRIMARY KEY) WITHOUT ROWID;
             CREATE TEMP TABLE IF NOT EXISTS changed_attribute_records (type TEXT, id TEXT, PRIMARY KEY (type, id)) WITHOUT ROWID;
+            CREATE TEMP TABLE IF NOT EXISTS dirty_user_input (username TEXT NOT NULL);
+            DELETE FROM temp.dirty_user_input;
             DELETE FROM temp.changed_staff; DELETE FROM temp.changed_students; DELETE FROM temp.changed_households;
             DELETE FROM temp.changed_applicants; DELETE FROM temp.changed_attribute_records;
             """)
+        // The tables are empty and the sets hold each value once: COPY on PostgreSQL.
         func fill(_ table: String, _ values: Set<String>, column: String = "id") throws {
             guard !values.isEmpty else { return }
-            let s = try database.prepare("INSERT OR IGNORE INTO temp.\(table) (\(column)) VALUES (?)")
-            for v in values { try s.bind(1, v); try s.run() }
+            try database.insertRows(into: "temp." + table, columns: [column]) { rows in
+                for v in values { try rows.add(v); try rows.endRow() }
+            }
         }
         try fill("changed_staff", changes.staff.union(changes.formerEvaluators))
         try fill("changed_students", changes.students)
         try fill("changed_households", changes.households)
         try fill("changed_applicants", changes.applicants)
         if !changes.attributeRecords.isEmpty {
-            let s = try database.prepare("INSERT OR IGNORE INTO temp.changed_attribute_records (type, id) VALUES (lower(?), ?)")
-            for r in changes.attributeRecords { try s.bind(1, r.type); try s.bind(2, r.id); try s.run() }
+            // Record types in lower case as SQL's `lower` gives them (ASCII only), each pair once.
+            var pairs = Set<[String]>()
+            for r in changes.attributeRecords {
+                pairs.insert([String(decoding: r.type.utf8.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }, as: UTF8.self), r.id])
+            }
+            try database.insertRows(into: "temp.changed_attribute_records", columns: ["type", "id"]) { rows in
+                for p in pairs { try rows.add(p[0]); try rows.add(p[1]); try rows.endRow() }
+            }
         }
-        try fill("dirty_users", changes.users, column: "username")
+        // Two spellings of one username are one user: through a table without a key.
+        try fill("dirty_user_input", changes.users, column: "username")
+        if !changes.users.isEmpty { try database.execute("INSERT OR IGNORE INTO temp.dirty_users SELECT username FROM temp.dirty_user_input") }
         try database.refreshStatistics(["temp.changed_staff", "temp.changed_students", "temp.changed_households",
                                         "temp.changed_applicants", "temp.changed_attribute_records"])
         var statements: [String] = [
