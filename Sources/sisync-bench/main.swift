@@ -231,7 +231,11 @@ func table(_ results: [Measurement], targets: Bool, sqliteImport: Double? = nil)
     if targets {
         let rss = results.map(\.peakRSSMB).max() ?? 0
         let db = results.map(\.databaseMB).max() ?? 0
-        print(String(format: "peak RSS %.0f MB (target <= 250: %@), database %.1f MB (target <= 200: %@)", rss, rss <= 250 ? "met" : "MISSED", db, db <= 200 ? "met" : "MISSED"))
+        // The database size target is SQLite's; PostgreSQL's storage (tuple headers, TOAST,
+        // indexes per table) has none in the issue, so its size is only reported.
+        let size = sqliteImport == nil ? String(format: "database %.1f MB (target <= 200: %@)", db, db <= 200 ? "met" : "MISSED")
+            : String(format: "schema %.1f MB (no target)", db)
+        print(String(format: "peak RSS %.0f MB (target <= 250: %@), ", rss, rss <= 250 ? "met" : "MISSED") + size)
     }
 }
 

@@ -37,6 +37,35 @@ final class SyncRunTests: XCTestCase {
         XCTAssertEqual(try store.auditTrail.history(entity: .staff, id: "S30").map(\.change.kind), [.added, .deactivated, .reactivated])
     }
 
+    /// The planner reads the stored values of changed records in batches of
+    /// `Planner.fieldBatch`, inside the scan of the stored records: more changed records than
+    /// one batch must each get their field changes, and records whose values did not change
+    /// none.
+    func testR4R8ChangedRecordsBeyondOneBatchAreAllCompared() throws {
+        let w = Workspace()
+        let c = w.configure()
+        let n = Planner.fieldBatch + 1_500
+        w.write("staff.csv", largeStaffCSV(n))
+        XCTAssertEqual(w.sync(c).summary.staff.added, n)
+        // Every second record changes its title; the rest are unchanged.
+        var text = "staff_id,first_name,last_name,email,title,school_ids,status\n"
+        for i in 1...n { text += "S\(i),First\(i),Lé\(i),user\(i)@district.org,\(i % 2 == 0 ? "Counselor" : "Teacher"),101,active\n" }
+        w.write("staff.csv", text)
+        let second = w.sync(c)
+        XCTAssertEqual(second.summary.outcome, .applied, second.summary.error ?? "")
+        XCTAssertEqual(second.summary.staff, RecordCounts(added: 0, updated: n / 2, deactivated: 0, reactivated: 0))
+        let store = try w.store()
+        for id in ["S2", "S\(n - 1 - (n - 1) % 2)"] {
+            XCTAssertEqual(try store.mirror.staffMember(id: id)?.title, "Counselor")
+            let last = try store.auditTrail.history(entity: .staff, id: id).last?.change
+            XCTAssertEqual(last?.field, "title")
+            XCTAssertEqual(last?.old, "Teacher")
+            XCTAssertEqual(last?.new, "Counselor")
+        }
+        XCTAssertEqual(try store.auditTrail.history(entity: .staff, id: "S1").map(\.change.kind), [.added])
+        XCTAssertEqual(try store.auditTrail.changes(runID: XCTUnwrap(second.summary.runID)).count, n / 2)
+    }
+
     func testR4StatusInactiveDeactivatesAtOnceEvenWithDeactivateAfter() throws {
         let w = Workspace()
         let c = w.configure(sync: "deactivate_after = 24h")

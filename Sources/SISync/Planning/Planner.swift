@@ -3,6 +3,9 @@ import Foundation
 /// Compares an export with the stored state and says what must change (R4). Pure: it
 /// reads the stored state through `StoredEntityState` and returns a `Plan` value.
 public struct Planner {
+    /// Changed records whose stored values are read in one query (bounded, so that a run
+    /// where every record changed does not hold the whole table's old values at once).
+    static let fieldBatch = 10_000
     public let deactivateAfter: TimeInterval
     public let now: Date
 
@@ -41,6 +44,22 @@ public struct Planner {
         var activeBefore = 0
         var seen = [Bool](repeating: false, count: rows.count)
         let columns = kind.valueColumns
+        var needsFields: [Int] = []
+        var compared = 0
+        func compareFields() throws {
+            guard !needsFields.isEmpty else { return }
+            let old = try stored.values(forKeys: needsFields.map { updates[$0].key })
+            for i in needsFields {
+                guard let r = updates[i].row else { continue }
+                let stored = old[updates[i].key] ?? Array(repeating: "", count: columns.count)
+                for c in 0..<columns.count {
+                    let new = rows.value(r, c)
+                    if stored[c] != new { updates[i].fields.append(FieldChange(column: c, name: columns[c], old: stored[c], new: new)) }
+                }
+            }
+            compared += needsFields.count
+            needsFields.removeAll(keepingCapacity: true)
+        }
         try stored.forEachRecord { s in
             if s.active { activeBefore += 1 }
             if let r = rows.row(forKeyBytes: s.keyBytes) {
@@ -49,17 +68,18 @@ public struct Planner {
                 let changed = s.fingerprint != rows.fingerprint(r)
                 guard changed || wantActive != s.active || s.missingSince != nil else { return }
                 var u = RecordUpdate(key: s.key, row: r)
-                if changed {
-                    let old = try stored.values(forKey: u.key) ?? Array(repeating: "", count: columns.count)
-                    for c in 0..<columns.count {
-                        let new = rows.value(r, c)
-                        if old[c] != new { u.fields.append(FieldChange(column: c, name: columns[c], old: old[c], new: new)) }
-                    }
-                }
                 if wantActive && !s.active { u.reactivate = true }
                 if !wantActive && s.active { u.deactivate = .statusInactive }
                 if s.missingSince != nil { u.clearMissing = true; u.missingSince = s.missingSince }
-                if !u.fields.isEmpty || u.reactivate || u.deactivate != nil || u.clearMissing { updates.append(u) }
+                if changed {
+                    // Its fields are compared below, with the stored values of many records
+                    // read at once.
+                    needsFields.append(updates.count)
+                    updates.append(u)
+                    if needsFields.count >= Self.fieldBatch { try compareFields() }
+                } else if u.reactivate || u.deactivate != nil || u.clearMissing {
+                    updates.append(u)
+                }
             } else if rows.isProtected(keyBytes: s.keyBytes) {
                 // A skipped row (R2): its record stays exactly as it is.
             } else if s.active && !rows.isDelta {
@@ -79,6 +99,9 @@ public struct Planner {
                 updates.append(u)
             }
         }
+        try compareFields()
+        // A changed fingerprint whose values compare equal (and nothing else to do) is no update.
+        if compared > 0 { updates.removeAll { $0.fields.isEmpty && !$0.reactivate && $0.deactivate == nil && !$0.clearMissing && $0.markMissing == nil } }
         var plan = EntityPlan(kind: kind, activeBefore: activeBefore, exportEmpty: rows.count == 0 && rows.problems.isEmpty && !rows.isDelta)
         plan.updates = updates
         plan.additions.reserveCapacity(rows.count)

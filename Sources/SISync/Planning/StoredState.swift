@@ -45,8 +45,19 @@ public protocol StoredEntityState {
     func forEachMissingRecord(_ body: (StoredRecord) throws -> Void) throws
     /// The stored values of `EntityKind.valueColumns`, for field-by-field comparison.
     func values(forKey key: String) throws -> [String]?
+    /// The stored values of many records at once, by key (a key with no record is left
+    /// out): one query instead of a round trip per changed record.
+    func values(forKeys keys: [String]) throws -> [String: [String]]
     /// The stored values and activity of one record (a delta export builds on them).
     func record(forKey key: String) throws -> (values: [String], active: Bool)?
+}
+
+extension StoredEntityState {
+    public func values(forKeys keys: [String]) throws -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        for k in keys { if let v = try values(forKey: k) { out[k] = v } }
+        return out
+    }
 }
 
 /// A stored state held in memory (tests, dry runs on small data).

@@ -83,7 +83,7 @@ enum RoleRules {
         listItems("a.evaluator_staff_ids", rows: "FROM applicants a WHERE a.active = TRUE AND lower(a.status) <> 'copied' AND a.evaluator_staff_ids <> ''") + """
 
         INSERT OR IGNORE INTO temp.evaluator_staff
-        SELECT value FROM list_items WHERE value <> ''
+        SELECT DISTINCT value FROM list_items WHERE value <> ''
         """,
         """
         INSERT OR IGNORE INTO temp.desired_roles

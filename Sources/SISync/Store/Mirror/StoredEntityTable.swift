@@ -49,6 +49,33 @@ final class StoredEntityTable: StoredEntityState {
 
     func values(forKey key: String) throws -> [String]? { try record(forKey: key)?.values }
 
+    /// The keys go into a temporary table (COPY on PostgreSQL) that one SELECT joins.
+    func values(forKeys keys: [String]) throws -> [String: [String]] {
+        let columns = kind.keyColumns
+        let wanted = "wanted_\(kind.table)"
+        try database.execute("""
+            CREATE TEMP TABLE IF NOT EXISTS \(wanted) (\(columns.map { "\($0) TEXT NOT NULL" }.joined(separator: ", ")));
+            DELETE FROM temp.\(wanted);
+            """)
+        try database.insertRows(into: "temp." + wanted, columns: columns) { rows in
+            for key in keys {
+                let parts = columns.count == 1 ? [key] : RecordKey.parts(key)
+                guard parts.count == columns.count else { continue }
+                for p in parts { try rows.add(p) }
+                try rows.endRow()
+            }
+        }
+        try database.refreshStatistics(["temp." + wanted])
+        let keyExpression = columns.map { "t.\($0)" }.joined(separator: " || char(31) || ")
+        let matches = columns.map { "t.\($0) = w.\($0)" }.joined(separator: " AND ")
+        let s = try database.prepare("SELECT \(keyExpression)\(kind.valueColumns.map { ", t.\($0)" }.joined()) FROM temp.\(wanted) w JOIN \(kind.table) t ON \(matches)")
+        var out: [String: [String]] = [:]
+        out.reserveCapacity(keys.count)
+        let n = Int32(kind.valueColumns.count)
+        try s.forEachRow { r in out[r.text(0)] = (0..<n).map { r.text($0 + 1) } }
+        return out
+    }
+
     func record(forKey key: String) throws -> (values: [String], active: Bool)? {
         let parts = kind.keyColumns.count == 1 ? [key] : RecordKey.parts(key)
         // A key with the wrong number of parts cannot name a stored record (ids never hold

@@ -39,14 +39,13 @@ public final class RoleStore {
             try database.refreshStatistics(["temp.dirty_users"])
         } else if let changes, !changes.exceedsLimit, changes.count <= Self.incrementalLimit, let basis = try roleBasis(),
            basis.schoolYear == settings.schoolYear, basis.parentRelationships == relationships, basis.rulesVersion == RoleRules.version {
-            // A scoped recompute starts from the users whose inputs changed.
-            return try database.preferringIndexLookups {
-                try markDirtyUsers(changes, sinceChange: basis.lastChangeID)
-                let count = try database.prepare("SELECT count(*) FROM temp.dirty_users")
-                _ = try count.step()
-                if count.int(0) == 0 { return RolePlan() }
-                return try computeRoles(settings, scoped: true)
-            }
+            try markDirtyUsers(changes, sinceChange: basis.lastChangeID)
+            let count = try database.prepare("SELECT count(*) FROM temp.dirty_users")
+            _ = try count.step()
+            if count.int(0) == 0 { return RolePlan() }
+            // A scoped recompute starts from the users whose inputs changed and joins by
+            // username. (Finding them joins by record ids, where hashing is cheap.)
+            return try database.preferringIndexLookups { try computeRoles(settings, scoped: true) }
         }
         return try computeRoles(settings, scoped: scoped)
     }
@@ -162,7 +161,7 @@ public final class RoleStore {
                 RoleRules.listItems("ap.evaluator_staff_ids", rows: "FROM temp.changed_applicants c CROSS JOIN applicants ap ON ap.applicant_id = c.id") + """
 
                 INSERT OR IGNORE INTO temp.changed_staff
-                SELECT value FROM list_items WHERE value <> ''
+                SELECT DISTINCT value FROM list_items WHERE value <> ''
                 """,
                 """
                 INSERT OR IGNORE INTO temp.dirty_users
@@ -233,12 +232,13 @@ public final class RoleStore {
             }
         }
         if plan.revokedCount > 0 {
-            // Revoked roles go one by one through the primary key (a set-based DELETE would
-            // scan every role for each revocation).
-            let delete = try database.prepare("DELETE FROM user_roles WHERE username = ? AND source = 'calculated' AND role = ? AND school_year = ?")
-            try database.prepare("SELECT username, role, school_year FROM temp.role_revokes").forEachRow { r in
-                try delete.bind(1, r.text(0)); try delete.bind(2, r.text(1)); try delete.bind(3, r.text(2))
-                try delete.run()
+            // One DELETE that probes the primary key for each revoked role (SQLite searches
+            // it by username and source; PostgreSQL is kept from hashing every role).
+            try database.preferringIndexLookups {
+                try database.execute("""
+                    DELETE FROM user_roles WHERE source = 'calculated'
+                    AND (username, role, school_year) IN (SELECT username, role, school_year FROM temp.role_revokes)
+                    """)
             }
         }
         // A grant of a run is recorded by `granted_run`; one made outside a run has its change row above.
