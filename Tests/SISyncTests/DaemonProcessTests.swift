@@ -107,7 +107,6 @@ final class DaemonProcessTests: XCTestCase {
 
         let child = try RunningDaemon(["--config", w.configPath] + (loop ? [] : ["--once"]))
         XCTAssertTrue(child.waitFor("in one transaction", timeout: 120), "the apply never started: \(child.seen)")
-        child.drain()
         XCTAssertTrue(child.process.isRunning, "the run finished before it could be stopped; make the export larger")
         return (child.process, child.exited, before)
     }
@@ -216,38 +215,48 @@ final class DaemonLoopTests: XCTestCase {
 }
 
 /// A `sisyncd` child whose stderr the test reads line by line.
-final class RunningDaemon {
+final class RunningDaemon: @unchecked Sendable {
     let process = Process()
     let exited = DispatchSemaphore(value: 0)
-    private let reader: FileHandle
-    private(set) var seen = ""
+    private let output = NSCondition()
+    private var text = ""
+    /// Everything the child wrote to stderr so far (read by a thread of its own, so the
+    /// child never blocks on a full pipe and a wait can time out).
+    var seen: String { output.lock(); defer { output.unlock() }; return text }
 
-    init(_ arguments: [String]) throws {
+    init(_ arguments: [String], environment: [String: String]? = nil) throws {
         process.executableURL = productsDirectory.appendingPathComponent("sisyncd")
         process.arguments = arguments
+        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let pipe = Pipe()
         process.standardError = pipe
         process.standardOutput = FileHandle.nullDevice
         let exited = self.exited
         process.terminationHandler = { _ in exited.signal() }
-        reader = pipe.fileHandleForReading
+        let reader = pipe.fileHandleForReading
         try process.run()
-    }
-
-    /// Reads stderr until `text` appears, the child closes it, or the timeout passes.
-    func waitFor(_ text: String, timeout: TimeInterval = 30) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while !seen.contains(text) && Date() < deadline {
-            let chunk = reader.availableData
-            if chunk.isEmpty { break }
-            seen += String(decoding: chunk, as: UTF8.self)
+        Thread.detachNewThread { [self] in
+            while true {
+                let chunk = reader.availableData
+                output.lock()
+                if chunk.isEmpty { text += "\u{0}"; output.broadcast(); output.unlock(); return }
+                text += String(decoding: chunk, as: UTF8.self)
+                output.broadcast()
+                output.unlock()
+            }
         }
-        return seen.contains(text)
     }
 
-    /// Keeps draining stderr in the background so the child never blocks on a full pipe.
-    func drain() {
-        let reader = self.reader
-        DispatchQueue.global().async { while !reader.availableData.isEmpty {} }
+    var pid: Int32 { process.processIdentifier }
+
+    /// Waits until `text` appears in stderr, the child closes it, or the timeout passes.
+    func waitFor(_ wanted: String, timeout: TimeInterval = 30) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        output.lock()
+        defer { output.unlock() }
+        while !text.contains(wanted) && !text.hasSuffix("\u{0}") {
+            if !output.wait(until: deadline) { break }
+        }
+        return text.contains(wanted)
     }
 }

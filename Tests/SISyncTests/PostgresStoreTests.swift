@@ -158,7 +158,6 @@ final class PostgresStoreTests: XCTestCase {
         let child = try RunningDaemon(["--config", w.configPath])
         defer { if child.process.isRunning { child.process.terminate() } }
         XCTAssertTrue(child.waitFor("run 1 applied"), child.seen)
-        child.drain()
         let second = try runProcess("sisyncd", ["--config", w.configPath, "--once"])
         XCTAssertEqual(second.code, 75, second.stderr)
         XCTAssertTrue(second.stderr.contains("sisyncd on \(ProcessInfo.processInfo.hostName) pid \(child.process.processIdentifier)"), second.stderr)
@@ -204,7 +203,6 @@ final class PostgresStoreTests: XCTestCase {
         let child = try RunningDaemon(["--config", w.configPath, "--once"])
         defer { if child.process.isRunning { child.process.terminate() } }
         XCTAssertTrue(child.waitFor("in one transaction", timeout: 120), child.seen)
-        child.drain()
         let reader = try Workspace.rawPostgres(w)
         let started = Date()
         let count = try reader.connection.execute("SELECT count(*) FROM \(w.schema).staff").value(0, 0)

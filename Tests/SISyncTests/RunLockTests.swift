@@ -14,7 +14,6 @@ final class RunLockTests: XCTestCase {
         let child = try RunningDaemon(["--config", w.configPath])
         defer { if child.process.isRunning { child.process.terminate() } }
         XCTAssertTrue(child.waitFor("run 1 applied"), child.seen)
-        child.drain()
         // R5 blocks the run that would deactivate 10 of 20; the administrator allows it once.
         w.write("staff.csv", staffCSV(Array(manyStaff(20).prefix(10))))
         let blocked = try runProcess("sisyncctl", ["--config", w.configPath, "sync"], timeout: 60)
@@ -56,7 +55,6 @@ final class RunLockTests: XCTestCase {
         w.write("staff.csv", largeStaffCSV())
         kill(child.process.processIdentifier, SIGUSR1)
         XCTAssertTrue(child.waitFor("run 2: applying changes", timeout: 120), child.seen)
-        child.drain()
         let add = try runProcess("sisyncctl", ["--config", w.configPath, "--wait", "5m", "user", "add", "--username", "late", "--email", "late@district.org"], timeout: 300)
         XCTAssertEqual(add.code, 0, add.stderr)
         XCTAssertTrue(add.stderr.contains("waiting for sisyncd pid \(child.process.processIdentifier), run 2 to finish"), add.stderr)

@@ -125,14 +125,18 @@ final class Scheduler: @unchecked Sendable {
     func run() -> Int32 {
         let location = configuration.store
         let path = location.display
-        let daemonLock: DaemonLock
+        var daemonLock: DaemonLock?
         do {
             if case .sqlite(let file) = location {
                 let directory = (file as NSString).deletingLastPathComponent
                 if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
             }
-            daemonLock = try DaemonLock(location: location)
-            store = try RosterStore(location: location)
+            do {
+                daemonLock = try DaemonLock(location: location)
+            } catch StoreError.locked where configuration.standby {
+                daemonLock = nil   // another sisyncd is active: wait as its standby (below)
+            }
+            if daemonLock != nil { store = try RosterStore(location: location) }
         } catch {
             log.log(LogEvent(.runFailed, .error, "sisyncd cannot start: \(error)"))
             notifier.status("cannot start: \(error)")
@@ -152,30 +156,143 @@ final class Scheduler: @unchecked Sendable {
             lock.withLock { reloadRequested = true; syncRequested = true }
             wake.signal()
         }
-        log.log(LogEvent(.daemonStarted, .notice, "sisyncd \(SisyncVersion.current) started: database \(path), every \(configuration.interval) from \(configuration.url ?? "per-entity URLs")"))
-        notifier.ready(status: "started; first run now")
-        withExtendedLifetime(daemonLock) {
+        log.log(LogEvent(.daemonStarted, .notice, "sisyncd \(SisyncVersion.current) started: database \(path), every \(configuration.interval) from \(configuration.url ?? "per-entity URLs")\(configuration.standby ? ", standby allowed" : "")"))
+        if daemonLock != nil { notifier.ready(status: "started; first run now") }
+        var exitCode: Int32 = 0
+        do {
             while !stop.isStopping {
+                // R9, never two writers: a lock whose session ended is not held any more.
+                if let held = daemonLock, !held.isStillHeld() {
+                    daemonLock = nil
+                    lock.withLock { store = nil }
+                    log.log(LogEvent(.daemonStandby, .warning, "lost the lock on \(path) (its PostgreSQL session ended); not writing until it holds the lock again"))
+                    if !configuration.standby {
+                        // Taken back at once if nobody else has it (a server restart); else stop.
+                        do {
+                            daemonLock = try DaemonLock(location: location)
+                        } catch {
+                            log.log(LogEvent(.runFailed, .error, "sisyncd stops: \(error)"))
+                            exitCode = SyncRun.classify(error).exitCode
+                            break
+                        }
+                    }
+                }
+                if daemonLock == nil {
+                    guard let taken = waitAsStandby() else { break }
+                    daemonLock = taken
+                }
+                if store == nil {
+                    do {
+                        let opened = try RosterStore(location: location)
+                        lock.withLock { store = opened }
+                    } catch {
+                        // Fails this cycle; the next one connects again.
+                        let result = SyncRun(configuration: configuration, options: SyncRun.Options(), log: log, stop: stop).failedToStart(error)
+                        if stop.isStopping { break }
+                        notifier.status(Self.statusLine(result.summary, next: Date().addingTimeInterval(configuration.interval.seconds)))
+                        if waitForNextCycle(configuration.interval.seconds) { continue } else { break }
+                    }
+                }
                 if lock.withLock({ let r = reloadRequested; reloadRequested = false; return r }) { reload() }
                 lock.withLock { syncRequested = false }
                 notifier.keepAlive()
-                guard let result = cycle() else { break }
+                guard let result = cycle(daemonLock: daemonLock) else { break }
                 if stop.isStopping { break }
+                // A run that found its lock gone: to standby (or take it back) now, not next cycle.
+                if let held = daemonLock, !held.isStillHeld() { continue }
                 let jitter = Double.random(in: 0...(configuration.interval.seconds * 0.1))
                 let wait = configuration.interval.seconds + jitter
                 notifier.status(Self.statusLine(result.summary, next: Date().addingTimeInterval(wait)))
-                let deadline = DispatchTime.now() + wait
-                while !stop.isStopping {
-                    if lock.withLock({ syncRequested }) { break }
-                    notifier.keepAlive()
-                    let step = notifier.watchdogInterval.map { min(DispatchTime.now() + $0, deadline) } ?? deadline
-                    if wake.wait(timeout: step) == .timedOut && DispatchTime.now() >= deadline { break }
-                }
+                if !waitForNextCycle(wait) { break }
             }
         }
         log.log(LogEvent(.daemonStopping, .notice, "sisyncd stopping"))
         lock.withLock { store = nil }
-        return 0
+        withExtendedLifetime(daemonLock) {}
+        return exitCode
+    }
+
+    /// Waits `seconds` (or until SIGUSR1, SIGHUP or a stop), petting the watchdog. False
+    /// when the daemon is stopping.
+    private func waitForNextCycle(_ seconds: Double) -> Bool {
+        let deadline = DispatchTime.now() + seconds
+        while !stop.isStopping {
+            if lock.withLock({ syncRequested }) { return true }
+            notifier.keepAlive()
+            let step = notifier.watchdogInterval.map { min(DispatchTime.now() + $0, deadline) } ?? deadline
+            if wake.wait(timeout: step) == .timedOut && DispatchTime.now() >= deadline { return true }
+        }
+        return false
+    }
+
+    /// A hot standby (`[sync] standby = true`, PostgreSQL): READY, a STATUS line naming the
+    /// active sisyncd, a try for the lock every `standby_poll`; returns the lock as soon as
+    /// it is free (the active one's session ended), or nil when told to stop. The metrics
+    /// file says `sisync_active 0` meanwhile. A database that cannot be reached is retried.
+    private func waitAsStandby() -> DaemonLock? {
+        guard case .postgres(let settings) = configuration.store else { return nil }
+        var candidate: DaemonLock?
+        var announced = false
+        var problem: String?
+        while !stop.isStopping {
+            if lock.withLock({ let r = reloadRequested; reloadRequested = false; return r }) { reload() }
+            let poll = configuration.standbyPoll
+            do {
+                let claim = try candidate ?? DaemonLock.standby(settings: settings)
+                candidate = claim
+                if try claim.tryTakeOver() {
+                    log.log(LogEvent(.daemonTakeover, .notice, "took over \(settings.display): the active sisyncd's lock was free; running a cycle now"))
+                    notifier.status("active: took over; running a cycle now")
+                    lock.withLock { syncRequested = true }
+                    return claim
+                }
+                let line = Self.standbyLine(claim.holder())
+                if !announced || problem != nil {
+                    log.log(LogEvent(.daemonStandby, .notice, "\(line); trying to take over every \(poll)"))
+                }
+                if announced { notifier.status(line) } else { notifier.ready(status: line) }
+                announced = true
+                problem = nil
+                Self.writeStandbyMetrics(configuration: configuration, log: log)
+            } catch {
+                candidate = nil
+                let why = "standby: cannot reach the database: \(error)"
+                if problem != why { log.log(LogEvent(.daemonStandby, .warning, "\(why); trying again every \(poll)")) }
+                problem = why
+                if announced { notifier.status(why) } else { notifier.ready(status: why) }
+                announced = true
+            }
+            let deadline = DispatchTime.now() + poll.seconds
+            while !stop.isStopping && DispatchTime.now() < deadline {
+                notifier.keepAlive()
+                let step = notifier.watchdogInterval.map { min(DispatchTime.now() + $0, deadline) } ?? deadline
+                _ = wake.wait(timeout: step)
+                if lock.withLock({ reloadRequested }) { break }
+            }
+        }
+        return nil
+    }
+
+    /// "standby: sisync held by db-a.district.org pid 812 since 08:15"
+    static func standbyLine(_ holder: (holder: String, since: Date?), timeZone: TimeZone = .current) -> String {
+        var who = holder.holder
+        if who.hasPrefix("sisyncd on ") { who.removeFirst("sisyncd on ".count) }
+        var line = "standby: sisync held by \(who)"
+        if let since = holder.since {
+            let clock = DateFormatter()
+            clock.locale = Locale(identifier: "en_US_POSIX")
+            clock.timeZone = timeZone
+            clock.dateFormat = "HH:mm"
+            line += " since \(clock.string(from: since))"
+        }
+        return line
+    }
+
+    private static func writeStandbyMetrics(configuration: Configuration, log: EventLog) {
+        guard let path = configuration.metricsFile else { return }
+        do { try MetricsFile.write(MetricsFile.standbyText(), to: path) } catch {
+            log.log(LogEvent(.runFailed, .warning, "cannot write the metrics file \(error.description)"))
+        }
     }
 
     /// "last run 42 applied 08:15: +3 staff, -1 staff, 2 links, 5 roles; next 08:30"
@@ -204,7 +321,7 @@ final class Scheduler: @unchecked Sendable {
     /// long an administrator's write holds it, petting the watchdog; a stop while waiting
     /// ends the wait. A run that cannot take the lock (its file unusable) fails and is
     /// retried next cycle: the daemon never writes without it.
-    private func cycle() -> SyncRun.Result? {
+    private func cycle(daemonLock: DaemonLock?) -> SyncRun.Result? {
         let options = SyncRun.Options()
         if let current = store, !current.isConnected {
             // The PostgreSQL session went away (a server restart, a network cut): connect
@@ -223,7 +340,7 @@ final class Scheduler: @unchecked Sendable {
                 log.log(LogEvent(.runWaiting, .notice, "waiting for \(holder) to finish before the next run"))
                 notifier.status("waiting for \(holder) to finish")
             }, giveUp: { [self] in stop.isStopping })
-        })
+        }, daemonLock: daemonLock)
         return stop.isStopping && result.summary.runID == nil ? nil : result
     }
 

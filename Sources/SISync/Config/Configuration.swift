@@ -43,6 +43,10 @@ public struct Configuration: Sendable {
     public var historyDays: Int = 400
     public var deactivateAfter = ConfigDuration(seconds: 0)
     public var metricsFile: String?
+    /// Wait as a hot standby when another sisyncd holds the database (PostgreSQL only).
+    public var standby = false
+    /// How often a standby tries to take the database over.
+    public var standbyPoll = ConfigDuration(seconds: 10)
     // [source]
     public var format: SourceFormat = .csv
     public var url: String?
@@ -96,6 +100,7 @@ public struct Configuration: Sendable {
         for (section, line) in doc.sections where !["sync", "source", "linking"].contains(section) {
             throw .unknownSection(file: path, line: line, section: section)
         }
+        var standbyLine = 0
         for e in doc.entries {
             func bad(_ expected: String) -> ConfigError {
                 .badValue(file: path, line: e.line, section: e.section, key: e.key, value: e.value, expected: expected)
@@ -167,6 +172,17 @@ public struct Configuration: Sendable {
             case ("sync", "history_days"): c.historyDays = try integer(1...100_000)
             case ("sync", "deactivate_after"): c.deactivateAfter = try duration()
             case ("sync", "metrics_file"): c.metricsFile = e.value.isEmpty ? nil : resolve(e.value)
+            case ("sync", "standby"):
+                switch e.value.lowercased() {
+                case "true", "yes", "on": c.standby = true
+                case "false", "no", "off": c.standby = false
+                default: throw bad("true or false")
+                }
+                standbyLine = e.line
+            case ("sync", "standby_poll"):
+                let d = try duration()
+                guard d.seconds >= 1 else { throw bad("a duration of at least 1s") }
+                c.standbyPoll = d
             case ("source", "format"): c.format = try oneOf(SourceFormat.self)
             case ("source", "url"): c.url = e.value.isEmpty ? nil : resolve(e.value)
             case ("source", "entities"):
@@ -245,6 +261,10 @@ public struct Configuration: Sendable {
             }
         } else if c.url == nil {
             throw .missingKey(file: path, section: "source", key: "url")
+        }
+        if c.standby, !PostgresTarget.isURI(c.database) {
+            throw .badValue(file: path, line: standbyLine, section: "sync", key: "standby", value: "true",
+                            expected: "false with a SQLite database: a standby takes over through PostgreSQL's session locks (database = postgresql://…)")
         }
         switch c.auth {
         case .none: break

@@ -49,6 +49,10 @@ public enum LogEventType: String, Sendable, CaseIterable {
     case daemonStarted = "223ea776ee581aab3f4840d0f8b0f008"
     /// Sisyncd is stopping.
     case daemonStopping = "fe560fd3c377e08f14338c7e4d0917f0"
+    /// Sisyncd found the database held by another sisyncd (or lost it) and waits as a standby.
+    case daemonStandby = "fb4d902cd4ab4110905cddcb0f40e2c4"
+    /// A standby sisyncd took the database over and runs a cycle at once.
+    case daemonTakeover = "cbf766439b834d36a4dc1a2745eef540"
     /// A portal access code was created, reset, paired or revoked (the code is never logged).
     case portalAccess = "8c1d2f4b6a7e4e0f9b3d5a1c7e2f6b90"
     /// What a OneRoster export held that sisync left out, one entry per reason.
@@ -83,6 +87,8 @@ public enum LogEventType: String, Sendable, CaseIterable {
         case .configRejected: return "config_rejected"
         case .daemonStarted: return "daemon_started"
         case .daemonStopping: return "daemon_stopping"
+        case .daemonStandby: return "daemon_standby"
+        case .daemonTakeover: return "daemon_takeover"
         case .portalAccess: return "portal_access"
         case .rosterNotice: return "roster_notice"
         }
@@ -114,6 +120,8 @@ public enum LogEventType: String, Sendable, CaseIterable {
         case .configRejected: return "a new configuration was rejected; the old one stays"
         case .daemonStarted: return "sisyncd started"
         case .daemonStopping: return "sisyncd is stopping"
+        case .daemonStandby: return "sisyncd waits as a standby: another sisyncd holds the database, or this one lost its lock"
+        case .daemonTakeover: return "a standby sisyncd took the database over and runs a cycle at once"
         case .portalAccess: return "A portal access code was created, reset, paired or revoked (the code itself is never logged)"
         case .rosterNotice: return "a OneRoster export held rows sisync leaves out (unmapped roles, agents that are not parents, unreadable dates)"
         }

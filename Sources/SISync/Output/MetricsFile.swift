@@ -27,6 +27,7 @@ public struct MetricsFile {
         }
         let started = Timestamp.parse(summary.startedAt)?.timeIntervalSince1970 ?? 0
         let finished = summary.finishedAt.flatMap(Timestamp.parse)?.timeIntervalSince1970 ?? started
+        metric("sisync_active", Self.activeHelp, "gauge", [("", 1)])
         metric("sisync_last_run_timestamp_seconds", "When the last run started (Unix time).", "gauge", [("", started)])
         metric("sisync_last_run_id", "The id of the last run.", "gauge", [("", Double(summary.runID ?? 0))])
         metric("sisync_last_run_outcome", "1 for the outcome of the last run.", "gauge",
@@ -62,6 +63,13 @@ public struct MetricsFile {
         metric("sisync_runs", "Runs recorded in the database, by outcome (blocked = stopped by the mass-deactivation guard).", "gauge",
                totals.runsByOutcome.map { (label([("outcome", $0.outcome)]), Double($0.count)) })
         return out
+    }
+
+    static let activeHelp = "1 while this sisyncd holds the database and runs; 0 while it waits as a standby."
+
+    /// A standby's file: it runs nothing, so it only says that it is not the active one.
+    public static func standbyText() -> String {
+        "# HELP sisync_active \(activeHelp)\n# TYPE sisync_active gauge\nsisync_active 0\n"
     }
 
     /// Writes atomically: a temporary file beside the target, then rename, so the collector

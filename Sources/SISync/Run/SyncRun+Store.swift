@@ -38,7 +38,7 @@ extension SyncRun {
                 run(store: store, takeRunLock: {
                     try RunLock.acquire(location: location, holder: options.lockHolder, wait: options.wait,
                                         waiting: waiting, giveUp: { stop?.isStopping ?? false })
-                })
+                }, daemonLock: daemonLock)
             }
         } catch {
             return failedToStart(error)

@@ -49,7 +49,9 @@ public struct SyncRun {
     /// Then `takeRunLock` is called, and the run lock it returns is held from the moment the
     /// run is recorded until it commits (SPEC Appendix D); it learns the run id for those
     /// who wait. A run that cannot have the lock ends unrecorded, with the lock's error.
-    public func run(store: RosterStore, takeRunLock: () throws -> RunLock? = { nil }) -> Result {
+    /// With `daemonLock`, the run checks inside its transaction, just before it commits,
+    /// that the lock is still this process's (R9: never two writers).
+    public func run(store: RosterStore, takeRunLock: () throws -> RunLock? = { nil }, daemonLock: DaemonLock? = nil) -> Result {
         let started = clock()
         var summary = RunSummary(runID: nil, startedAt: Timestamp.format(started), outcome: .running,
                                  dryRun: options.dryRun, actor: options.actor, trigger: options.trigger)
@@ -88,7 +90,8 @@ public struct SyncRun {
         var plan: Plan?
         do {
             let (export, oneRoster) = try fetched.get()
-            plan = try execute(store: store, fetched: export, oneRoster: oneRoster, summary: &summary, started: started, phase: &phase)
+            plan = try execute(store: store, fetched: export, oneRoster: oneRoster, summary: &summary, started: started, phase: &phase,
+                               daemonLock: daemonLock)
         } catch {
             summary.outcome = .failed
             summary.failure = Self.classify(error)
@@ -133,7 +136,7 @@ public struct SyncRun {
     }
 
     private func execute(store: RosterStore, fetched: FetchedExport, oneRoster: OneRosterTranslation?, summary: inout RunSummary,
-                         started: Date, phase: inout PhaseClock) throws -> Plan {
+                         started: Date, phase: inout PhaseClock, daemonLock: DaemonLock?) throws -> Plan {
         summary.contentHash = fetched.contentHash
         let planner = Planner(deactivateAfter: configuration.deactivateAfter.seconds, now: started)
         var plan: Plan
@@ -210,7 +213,8 @@ public struct SyncRun {
         summary.timings.append(("links", phase.lap()))
         var applyPhases: [(String, Double)] = []
         plan.roles = try store.apply(plan, summary: finished(summary), roles: roleSettings, now: started, stop: stop,
-                                     phase: { applyPhases.append(($0, phase.lap())) })
+                                     phase: { applyPhases.append(($0, phase.lap())) },
+                                     beforeCommit: { try daemonLock?.confirmHeld(in: store.database) })
         summary.rolesGranted = plan.roles.grantedCount
         summary.rolesRevoked = plan.roles.revokedCount
         applyPhases.append(("commit", phase.lap()))
@@ -443,7 +447,7 @@ public struct SyncRun {
         case is ConfigError: return .configuration
         case let e as StoreError:
             switch e {
-            case .locked, .runInProgress: return .temporary
+            case .locked, .runInProgress, .lockLost: return .temporary
             case .interrupted: return .temporary
             case .cannotOpen: return .cannotCreate
             default: return .software

@@ -33,5 +33,38 @@ public final class DaemonLock {
             guard try advisory.tryLock() else { throw StoreError.locked(path: settings.display, holder: advisory.holder()) }
             lock = advisory
         }
+        path = location.display
+    }
+
+    private init(lock: any ExclusiveLock, path: String) {
+        self.lock = lock
+        self.path = path
+    }
+
+    private let path: String
+
+    /// A standby's claim on a PostgreSQL store's lock, not held yet: `tryTakeOver` takes
+    /// it once the holder's session is gone.
+    public static func standby(settings: PostgresStoreSettings) throws -> DaemonLock {
+        DaemonLock(lock: try PostgresAdvisoryLock(settings: settings, purpose: "daemon"), path: settings.display)
+    }
+
+    /// Takes the lock if nobody holds it (reconnecting a session that went away); never waits.
+    public func tryTakeOver() throws -> Bool { try lock.tryLock() }
+
+    /// Who holds the lock now, and since when (PostgreSQL: the holder's session start).
+    public func holder() -> (holder: String, since: Date?) {
+        (lock as? PostgresAdvisoryLock)?.holderAndSince() ?? (lock.holder(), nil)
+    }
+
+    /// Whether this process still holds the lock: false once its PostgreSQL session ended.
+    /// The daemon asks before every cycle and goes back to standby (or stops) when not.
+    public func isStillHeld() -> Bool { lock.isStillHeld() }
+
+    /// Called inside a run's transaction just before it commits: throws
+    /// `StoreError.lockLost` when the lock's session no longer holds it (another sisyncd
+    /// may have taken over), so the run rolls back instead of writing beside the new holder.
+    public func confirmHeld(in database: any StoreDatabase) throws {
+        guard try lock.isHeld(accordingTo: database) else { throw StoreError.lockLost(path: path) }
     }
 }

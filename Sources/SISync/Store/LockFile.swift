@@ -14,6 +14,18 @@ protocol ExclusiveLock: AnyObject {
     /// Says who holds the lock (only while holding it).
     func describe(_ text: String)
     func unlock()
+    /// Whether this process still holds it. A `flock` is held for the process's life; a
+    /// PostgreSQL session lock goes with its session (a server restart, a cut connection,
+    /// `pg_terminate_backend`).
+    func isStillHeld() -> Bool
+    /// Asked inside a run's transaction on `database`, just before it commits: false when
+    /// the lock is no longer this process's, so the run must not commit.
+    func isHeld(accordingTo database: any StoreDatabase) throws -> Bool
+}
+
+extension ExclusiveLock {
+    func isStillHeld() -> Bool { true }
+    func isHeld(accordingTo database: any StoreDatabase) throws -> Bool { true }
 }
 
 /// One `flock` lock file beside the database, holding a line that says who holds it, so

@@ -68,7 +68,8 @@ public final class RosterStore {
     /// rolls back, so that it can show the roles the run would grant and revoke.
     @discardableResult
     public func apply(_ plan: Plan, summary: RunSummary, roles settings: RoleSettings, now: Date,
-                      stop: StopSignal?, commit: Bool = true, phase: (String) -> Void = { _ in }) throws -> RolePlan {
+                      stop: StopSignal?, commit: Bool = true, phase: (String) -> Void = { _ in },
+                      beforeCommit: () throws -> Void = {}) throws -> RolePlan {
         let runID = summary.runID ?? 0
         let stamp = Timestamp.format(now)
         return try database.transaction(commit: commit) {
@@ -102,6 +103,8 @@ public final class RosterStore {
             finished.rolesGranted = rolePlan.grantedCount
             finished.rolesRevoked = rolePlan.revokedCount
             try auditTrail.finishRun(finished)
+            // Last, inside the transaction: is this still the one writer (R9)?
+            try beforeCommit()
             phase("log")
             return rolePlan
         }

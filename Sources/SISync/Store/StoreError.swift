@@ -9,6 +9,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     /// A write waited for the run lock as long as it was allowed to (`--wait`).
     case runInProgress(path: String, holder: String, waited: Double)
     case notFound(what: String)
+    /// The daemon lock's session ended while this sisyncd ran: it must not write.
+    case lockLost(path: String)
 
     public var description: String {
         switch self {
@@ -27,6 +29,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
             return "\(path): another sisyncd holds the database (\(holder)); one sisyncd runs per database (R9): use `sisyncctl sync` to run now while the service is up, or stop the other sisyncd"
         case .runInProgress(let path, let holder, let waited):
             return "\(path): still busy after waiting \(ConfigDuration(seconds: waited)) for \(holder) to finish; try again when it is done, or wait longer with --wait (e.g. --wait 10m)"
+        case .lockLost(let path):
+            return "\(path): this sisyncd no longer holds the database's lock (its PostgreSQL session ended, and another sisyncd may have taken over); the run was rolled back and nothing was applied"
         case .notFound(let what):
             return "\(what) not found"
         }

@@ -9,7 +9,7 @@ import Foundation
 final class PostgresAdvisoryLock: ExclusiveLock {
     let settings: PostgresStoreSettings
     let purpose: String
-    private let connection: PostgresConnection
+    private var connection: PostgresConnection
     private let key: Int64
     private let applicationName: String
     private var held = false
@@ -26,21 +26,63 @@ final class PostgresAdvisoryLock: ExclusiveLock {
 
     func tryLock() throws -> Bool {
         if held { return true }
+        // A session that went away (server restart, cut connection) is replaced: a
+        // standby keeps polling through a failover of the server itself.
+        if !connection.isConnected || (try? connection.execute("SELECT 1")) == nil {
+            connection = try PostgresConnection(uri: settings.uri, password: try settings.password(), applicationName: applicationName)
+        }
         held = try connection.tryAdvisoryLock(key)
         return held
     }
 
-    /// `sisyncd on HOST pid PID, …` from the holding session's `application_name`.
-    func holder() -> String {
+    private var keyParts: [String] {
+        [String(UInt32(truncatingIfNeeded: UInt64(bitPattern: key) >> 32)), String(UInt32(truncatingIfNeeded: UInt64(bitPattern: key)))]
+    }
+
+    /// Asks the lock's own session whether it still holds the lock; a session that does
+    /// not answer holds nothing.
+    func isStillHeld() -> Bool {
+        guard held else { return false }
         let sql = """
-            SELECT a.application_name, to_char(a.backend_start AT TIME ZONE 'UTC', 'HH24:MI') FROM pg_locks l
+            SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
+            AND classid = $1::bigint::oid AND objid = $2::bigint::oid AND objsubid = 1
+            """
+        guard let count = try? connection.execute(sql, keyParts).value(0, 0), count != "0" else {
+            held = false
+            return false
+        }
+        return true
+    }
+
+    /// Asks, in the writer's own session and transaction, whether the lock's session
+    /// (another backend) still holds the lock: its backend pid with the lock in `pg_locks`.
+    func isHeld(accordingTo database: any StoreDatabase) throws -> Bool {
+        guard held else { return false }
+        let s = try database.prepare("""
+            SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = ?
+            AND CAST(classid AS bigint) = CAST(? AS bigint) AND CAST(objid AS bigint) = CAST(? AS bigint) AND objsubid = 1
+            """)
+        try s.bind(1, Int64(connection.backendPID))
+        try s.bind(2, keyParts[0])
+        try s.bind(3, keyParts[1])
+        defer { s.reset() }
+        guard try s.step() else { return false }
+        return s.int(0) > 0
+    }
+
+    /// `sisyncd on HOST pid PID, …` from the holding session's `application_name`.
+    func holder() -> String { holderAndSince().holder }
+
+    /// The holder, and since when its session has held the server (`backend_start`, in
+    /// local time as `HH:mm`), for a standby's STATUS line.
+    func holderAndSince() -> (holder: String, since: Date?) {
+        let sql = """
+            SELECT a.application_name, extract(epoch FROM a.backend_start)::bigint FROM pg_locks l
             JOIN pg_stat_activity a ON a.pid = l.pid
             WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::bigint::oid AND l.objid = $2::bigint::oid AND l.objsubid = 1
             """
-        let high = String(UInt32(truncatingIfNeeded: UInt64(bitPattern: key) >> 32))
-        let low = String(UInt32(truncatingIfNeeded: UInt64(bitPattern: key)))
-        guard let row = try? connection.execute(sql, [high, low]).rows.first, let name = row[0] else { return "unknown" }
-        return Self.describeHolder(applicationName: name)
+        guard let row = try? connection.execute(sql, keyParts).rows.first, let name = row[0] else { return ("unknown", nil) }
+        return (Self.describeHolder(applicationName: name), row[1].flatMap(Double.init).map(Date.init(timeIntervalSince1970:)))
     }
 
     /// A session's `application_name` as a holder: `sisyncd/HOST/PID` (as it connected) is
