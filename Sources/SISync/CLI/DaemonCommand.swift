@@ -17,6 +17,7 @@ public struct DaemonCommand {
 
     static let usage = """
         usage: sisyncd [--config PATH] [--once] [--dry-run]
+               sisyncd --tenants DIR [--max-tenants N] [--max-parallel-runs N] [--metrics-file PATH]
 
           --config PATH  configuration file (default /etc/sisync/sisync.conf)
           --once         run one cycle and exit: 0 applied or unchanged, 65 bad data or
@@ -24,6 +25,11 @@ public struct DaemonCommand {
                          78 configuration error
           --dry-run      fetch and plan one cycle, print the plan, write nothing
           --version      print the version
+          --tenants DIR  serve every DIR/NAME.conf as a tenant (a full configuration each), each
+                         claimed by its own lock; tenants held by another sisyncd are waited for
+          --max-tenants N        serve at most N tenants (default: no cap)
+          --max-parallel-runs N  at most N runs at once (default 2)
+          --metrics-file PATH    one metrics file for all tenants, labelled `tenant`
 
         Signals: SIGUSR1 syncs now, SIGHUP reloads the configuration and syncs,
         SIGTERM/SIGINT stop (a run in progress is rolled back).
@@ -33,7 +39,8 @@ public struct DaemonCommand {
     public func run(_ argv: [String]) -> Int32 {
         let args: Arguments
         do {
-            args = try Arguments(argv, valued: ["config"], flags: ["once", "dry-run", "help", "version", "allow-mass-deactivation"])
+            args = try Arguments(argv, valued: ["config", "tenants", "max-tenants", "max-parallel-runs", "metrics-file"],
+                                 flags: ["once", "dry-run", "help", "version", "allow-mass-deactivation"])
         } catch {
             console.err("sisyncd: \(error)\n\(Self.usage)")
             return 64
@@ -43,6 +50,29 @@ public struct DaemonCommand {
         guard args.positional.isEmpty else {
             console.err("sisyncd: unexpected argument `\(args.positional[0])`\n\(Self.usage)")
             return 64
+        }
+        if let directory = args.value("tenants") {
+            var options = TenantSupervisor.Options(directory: directory)
+            func count(_ name: String) -> Int?? {
+                guard let v = args.value(name) else { return .some(nil) }
+                guard let n = Int(v), n >= 1 else { return nil }
+                return .some(n)
+            }
+            guard let maxTenants = count("max-tenants"), let parallel = count("max-parallel-runs") else {
+                console.err("sisyncd: --max-tenants and --max-parallel-runs take a whole number of at least 1\n\(Self.usage)")
+                return 64
+            }
+            guard args.value("config") == nil, !args.flag("once"), !args.flag("dry-run") else {
+                console.err("sisyncd: --tenants takes each tenant's configuration from DIR; it cannot be combined with --config, --once or --dry-run\n")
+                return 64
+            }
+            options.maxTenants = maxTenants
+            options.maxParallelRuns = parallel ?? 2
+            options.metricsFile = args.value("metrics-file")
+            let notifier = ServiceNotifier(log: log)
+            var heartbeat: (@Sendable () -> Void)?
+            if notifier.watchdogInterval != nil { heartbeat = { notifier.keepAlive() } }
+            return TenantSupervisor(options: options, log: log, signals: SignalWatcher(), stop: StopSignal(heartbeat: heartbeat), notifier: notifier).run()
         }
         let path = args.value("config") ?? "/etc/sisync/sisync.conf"
         let configuration: Configuration

@@ -50,7 +50,7 @@ public struct StderrLog: EventLog {
     public func log(_ event: LogEvent) {
         guard event.priority <= minimum else { return }
         var line = "sisync[\(event.priority.label)] \(event.message)"
-        let ids = event.fields.filter { $0.0 == "SISYNC_RUN_ID" }.map { "run=\($0.1)" }
+        let ids = event.fields.filter { $0.0 == "SISYNC_RUN_ID" || $0.0 == "SISYNC_TENANT" }.map { ($0.0 == "SISYNC_RUN_ID" ? "run=" : "tenant=") + $0.1 }
         if !ids.isEmpty { line += " (" + ids.joined(separator: " ") + ")" }
         line += "\n"
         var bytes = Array(line.utf8)

@@ -72,6 +72,32 @@ public struct MetricsFile {
         "# HELP sisync_active \(activeHelp)\n# TYPE sisync_active gauge\nsisync_active 0\n"
     }
 
+    /// Several tenants' files as one (`sisyncd --tenants --metrics-file`): each sample gets
+    /// a `tenant` label, and each metric's samples stay under its one HELP and TYPE.
+    public static func combined(_ parts: [(tenant: String, text: String)]) -> String {
+        var order: [String] = []
+        var headers: [String: [String]] = [:]
+        var samples: [String: [String]] = [:]
+        for (tenant, text) in parts {
+            let label = "tenant=\"\(tenant.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\""
+            for line in text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init) {
+                if line.hasPrefix("# ") {
+                    let name = line.split(separator: " ").dropFirst(2).first.map(String.init) ?? ""
+                    if headers[name] == nil { order.append(name); headers[name] = [] }
+                    if headers[name]!.count < 2 && !headers[name]!.contains(line) { headers[name]!.append(line) }
+                    continue
+                }
+                let end = line.firstIndex(where: { $0 == "{" || $0 == " " }) ?? line.endIndex
+                let name = String(line[..<end])
+                var rest = String(line[end...])
+                if rest.hasPrefix("{") { rest = "{" + label + "," + rest.dropFirst() } else { rest = "{" + label + "}" + rest }
+                if headers[name] == nil { order.append(name); headers[name] = [] }
+                samples[name, default: []].append(name + rest)
+            }
+        }
+        return order.map { ((headers[$0] ?? []) + (samples[$0] ?? [])).joined(separator: "\n") + "\n" }.joined()
+    }
+
     /// Writes atomically: a temporary file beside the target, then rename, so the collector
     /// never reads half a file.
     public static func write(_ text: String, to path: String) throws(MetricsFileError) {

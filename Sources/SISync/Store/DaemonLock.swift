@@ -8,7 +8,11 @@ import Glibc
 /// whole life (and by `sisyncd --once`), so a second daemon on the same database refuses to
 /// start and names the holder's pid. Administrators' writes do not take it: they wait for
 /// the `RunLock` instead, so they work while the service runs.
-public final class DaemonLock {
+///
+/// `@unchecked Sendable`: one thread uses it at a time. In `sisyncd --tenants` the
+/// supervisor hands a tenant's lock to that tenant's run and leaves it alone until the run
+/// is over.
+public final class DaemonLock: @unchecked Sendable {
     private let lock: any ExclusiveLock
 
     public convenience init(databasePath: String) throws {
@@ -48,6 +52,23 @@ public final class DaemonLock {
     public static func standby(settings: PostgresStoreSettings) throws -> DaemonLock {
         DaemonLock(lock: try PostgresAdvisoryLock(settings: settings, purpose: "daemon"), path: settings.display)
     }
+
+    /// A tenant's claim (`sisyncd --tenants`), not held yet: on PostgreSQL held by the one
+    /// session of `sessions` for its server and database; on SQLite a `flock` of its own.
+    public static func tenant(location: StoreLocation, sessions: PostgresLockSessions) throws -> DaemonLock {
+        switch location {
+        case .sqlite(let databasePath):
+            let directory = (databasePath as NSString).deletingLastPathComponent
+            if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+            return DaemonLock(lock: try LockFile(path: databasePath + ".lock"), path: databasePath)
+        case .postgres(let settings):
+            return DaemonLock(lock: try PostgresAdvisoryLock(settings: settings, purpose: "daemon", session: try sessions.session(for: settings)),
+                              path: settings.display)
+        }
+    }
+
+    /// Gives the lock up (a tenant removed by a reload, or handed to `--max-tenants`).
+    public func release() { lock.unlock() }
 
     /// Takes the lock if nobody holds it (reconnecting a session that went away); never waits.
     public func tryTakeOver() throws -> Bool { try lock.tryLock() }

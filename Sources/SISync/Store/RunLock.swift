@@ -39,6 +39,11 @@ public final class RunLock {
         case .postgres(let settings):
             file = try PostgresAdvisoryLock(settings: settings, purpose: "run")
         }
+        return try Self.wait(for: file, location: location, holder: holder, wait: wait, waiting: waiting, giveUp: giveUp)
+    }
+
+    private static func wait(for file: any ExclusiveLock, location: StoreLocation, holder: String, wait: Double,
+                             waiting: (String) -> Void, giveUp: () -> Bool) throws -> RunLock {
         let started = Date()
         var told = false
         var lastHolder = "unknown"
@@ -57,6 +62,17 @@ public final class RunLock {
         }
         file.describe(holder)
         return RunLock(file: file)
+    }
+
+    /// The run lock of a tenant's run, taken on the run's own store session (PostgreSQL) so
+    /// that a run costs one connection; on SQLite the usual lock file. Waits like `acquire`.
+    public static func acquire(on store: RosterStore, holder: String, wait: Double,
+                               waiting: (String) -> Void = { _ in }, giveUp: () -> Bool = { false }) throws -> RunLock? {
+        guard case .postgres(let settings) = store.location, let database = store.database as? PostgresDatabase else {
+            return try acquire(location: store.location, holder: holder, wait: wait, waiting: waiting, giveUp: giveUp)
+        }
+        let lock = try PostgresAdvisoryLock(settings: settings, purpose: "run", session: database.connection)
+        return try Self.wait(for: lock, location: store.location, holder: holder, wait: wait, waiting: waiting, giveUp: giveUp)
     }
 
     /// Updates what waiters are told ("sisyncd pid 812, run 42").

@@ -13,6 +13,9 @@ final class PostgresAdvisoryLock: ExclusiveLock {
     private let key: Int64
     private let applicationName: String
     private var held = false
+    /// False for a lock on a session shared with others (`PostgresLockSessions`, the
+    /// store's own session): such a lock never replaces its session.
+    private let ownsSession: Bool
 
     /// `purpose` is `daemon` or `run`.
     init(settings: PostgresStoreSettings, purpose: String, applicationName: String = StoreLocation.applicationName()) throws {
@@ -20,15 +23,32 @@ final class PostgresAdvisoryLock: ExclusiveLock {
         self.purpose = purpose
         self.applicationName = applicationName
         connection = try PostgresConnection(uri: settings.uri, password: try settings.password(), applicationName: applicationName)
-        let text = try connection.execute("SELECT hashtextextended($1, 0)", ["sisync \(purpose) lock: schema \(settings.schema)"]).value(0, 0)
-        key = Int64(text ?? "0") ?? 0
+        ownsSession = true
+        key = try Self.key(on: connection, purpose: purpose, schema: settings.schema)
+    }
+
+    /// A lock held by `session`, which other locks share: the session of
+    /// `PostgresLockSessions` (every tenant's daemon lock on one server and database) or a
+    /// run's own store session (its run lock).
+    init(settings: PostgresStoreSettings, purpose: String, session: PostgresConnection) throws {
+        self.settings = settings
+        self.purpose = purpose
+        applicationName = ""
+        connection = session
+        ownsSession = false
+        key = try Self.key(on: session, purpose: purpose, schema: settings.schema)
+    }
+
+    private static func key(on connection: PostgresConnection, purpose: String, schema: String) throws -> Int64 {
+        let text = try connection.execute("SELECT hashtextextended($1, 0)", ["sisync \(purpose) lock: schema \(schema)"]).value(0, 0)
+        return Int64(text ?? "0") ?? 0
     }
 
     func tryLock() throws -> Bool {
         if held { return true }
         // A session that went away (server restart, cut connection) is replaced: a
         // standby keeps polling through a failover of the server itself.
-        if !connection.isConnected || (try? connection.execute("SELECT 1")) == nil {
+        if ownsSession, !connection.isConnected || (try? connection.execute("SELECT 1")) == nil {
             connection = try PostgresConnection(uri: settings.uri, password: try settings.password(), applicationName: applicationName)
         }
         held = try connection.tryAdvisoryLock(key)
@@ -98,9 +118,10 @@ final class PostgresAdvisoryLock: ExclusiveLock {
         return "\(parts[0]) on \(parts[1]) pid \(parts[2])"
     }
 
-    /// Puts `HOST: text` into the session's `application_name` (63 bytes at most).
+    /// Puts `HOST: text` into the session's `application_name` (63 bytes at most). A
+    /// shared session keeps its name (`sisyncd/HOST/PID`), which already says who holds it.
     func describe(_ text: String) {
-        guard held else { return }
+        guard held, ownsSession else { return }
         var name = ""
         for ch in "\(ProcessInfo.processInfo.hostName): \(text)" {
             guard name.utf8.count + String(ch).utf8.count <= 63 else { break }

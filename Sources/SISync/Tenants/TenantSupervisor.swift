@@ -1,0 +1,306 @@
+@preconcurrency import Dispatch
+import Foundation
+
+/// `sisyncd --tenants DIR`: one process serving many districts. Each tenant is claimed by
+/// its own daemon lock. On PostgreSQL that lock is held by one session per server and
+/// database (`PostgresLockSessions`), so the locks of 200 tenants on one server take one
+/// connection. A tenant held elsewhere is waited for, as a standby. Each held tenant runs on
+/// its own schedule, at most `maxParallelRuns` at once, each run on a connection of its
+/// own that also holds its run lock. A tenant's bad export, failed fetch, guard block or
+/// broken configuration touches nobody else. The supervisor only schedules, claims and
+/// reports; a run is `SyncRun`, as in the single daemon.
+final class TenantSupervisor: @unchecked Sendable {
+    struct Options {
+        var directory: String
+        var maxTenants: Int?
+        var maxParallelRuns = 2
+        var metricsFile: String?
+    }
+
+    /// One tenant as the supervisor sees it. Only the supervisor's thread touches it, except
+    /// through `finished` (guarded by `lock`).
+    final class Tenant {
+        let name: String
+        var file: String
+        var stamp: String
+        var configuration: Configuration?
+        var problem: String?
+        var claim: DaemonLock?
+        var held = false
+        var running = false
+        var removed = false
+        var nextRun = Date.distantPast
+        var nextClaim = Date.distantPast
+        var holder: String?
+        var last: RunSummary?
+        var metrics: String?
+        init(name: String, file: String, stamp: String) { self.name = name; self.file = file; self.stamp = stamp }
+    }
+
+    private let options: Options
+    private let log: EventLog
+    private let signals: SignalWatcher
+    private let stop: StopSignal
+    private let notifier: ServiceNotifier
+    private let sessions = PostgresLockSessions()
+    private let wake = DispatchSemaphore(value: 0)
+    private let lock = NSLock()
+    private var finished: [(String, SyncRun.Result, String?)] = []
+    private var runningStores: [String: RosterStore] = [:]
+    private var syncAll = false
+    private var reloadRequested = false
+    private var tenants: [String: Tenant] = [:]
+    private let workers = DispatchGroup()
+
+    init(options: Options, log: EventLog, signals: SignalWatcher, stop: StopSignal, notifier: ServiceNotifier) {
+        self.options = options
+        self.log = log
+        self.signals = signals
+        self.stop = stop
+        self.notifier = notifier
+    }
+
+    func run() -> Int32 {
+        do { try load() } catch {
+            log.log(LogEvent(.configRejected, .error, "sisyncd cannot start: \(error)"))
+            return 78
+        }
+        signals.onStop { [self] in
+            notifier.stopping()
+            stop.stop()
+            lock.withLock { for s in runningStores.values { s.database.interrupt() } }
+            wake.signal()
+        }
+        signals.onSyncNow { [self] in lock.withLock { syncAll = true }; wake.signal() }
+        signals.onReload { [self] in lock.withLock { reloadRequested = true }; wake.signal() }
+        log.log(LogEvent(.daemonStarted, .notice, "sisyncd \(SisyncVersion.current) started: \(tenants.count) tenants in \(options.directory), at most \(options.maxParallelRuns) runs at once\(options.maxTenants.map { ", at most \($0) tenants" } ?? "")"))
+        notifier.ready(status: statusLine())
+        while !stop.isStopping {
+            if lock.withLock({ let r = reloadRequested; reloadRequested = false; return r }) { reload() }
+            collectFinished()
+            if lock.withLock({ let r = syncAll; syncAll = false; return r }) {
+                for t in tenants.values where t.held { t.nextRun = Date() }
+            }
+            dropLostLocks()
+            claimTenants()
+            dispatchDueRuns()
+            notifier.status(statusLine())
+            notifier.keepAlive()
+            let until = nextEvent()
+            let wait = max(0.05, min(until.timeIntervalSinceNow, notifier.watchdogInterval ?? 10, 10))
+            _ = wake.wait(timeout: .now() + wait)
+        }
+        // A stop interrupts the runs (rolled back); wait for them before letting go of the locks.
+        _ = workers.wait(timeout: .now() + 30)
+        collectFinished()
+        for t in tenants.values { t.claim?.release() }
+        log.log(LogEvent(.daemonStopping, .notice, "sisyncd stopping"))
+        return 0
+    }
+
+    // MARK: tenants
+
+    private func load() throws {
+        let entries = try TenantDirectory(path: options.directory).load()
+        for e in entries {
+            let t = tenants[e.name] ?? Tenant(name: e.name, file: e.file, stamp: "")
+            let changed = t.stamp != e.stamp
+            t.file = e.file
+            t.stamp = e.stamp
+            t.removed = false
+            tenants[e.name] = t
+            guard changed else { continue }
+            let tlog = TenantLog(base: log, tenant: e.name)
+            switch e.configuration {
+            case .success(let c):
+                if let old = t.configuration, old.store != c.store, t.held {
+                    // Another database is another tenant's lock: give this one up first.
+                    t.claim?.release()
+                    t.claim = nil
+                    t.held = false
+                }
+                t.configuration = c
+                t.problem = nil
+            case .failure(let error):
+                t.problem = "\(error)"
+                tlog.log(LogEvent(.configRejected, .error, "tenant \(e.name): configuration rejected, tenant skipped\(t.configuration == nil ? "" : " (keeping its last good configuration)"): \(error)"))
+            }
+        }
+        let present = Set(entries.map(\.name))
+        for t in tenants.values where !present.contains(t.name) { t.removed = true }
+        removeGoneTenants()
+    }
+
+    private func reload() {
+        notifier.reloading()
+        defer { notifier.ready(status: statusLine()) }
+        do {
+            try load()
+            log.log(LogEvent(.configReloaded, .notice, "tenants reloaded from \(options.directory): \(tenants.count) tenants"))
+        } catch {
+            log.log(LogEvent(.configRejected, .error, "tenants not reloaded, keeping them as they were: \(error)"))
+        }
+    }
+
+    private func removeGoneTenants() {
+        for t in tenants.values where t.removed && !t.running {
+            t.claim?.release()
+            tenants[t.name] = nil
+            TenantLog(base: log, tenant: t.name).log(LogEvent(.configReloaded, .notice, "tenant \(t.name) removed (its file is gone); its lock is free"))
+        }
+    }
+
+    // MARK: locks
+
+    /// R9: a tenant whose lock's session ended is not this process's any more.
+    private func dropLostLocks() {
+        for t in tenants.values where t.held && !t.running {
+            guard let claim = t.claim, !claim.isStillHeld() else { continue }
+            t.held = false
+            t.claim = nil
+            TenantLog(base: log, tenant: t.name).log(LogEvent(.daemonStandby, .warning, "tenant \(t.name): lost its lock (the PostgreSQL session ended); waiting for it again"))
+        }
+    }
+
+    private func claimTenants() {
+        let now = Date()
+        var heldCount = tenants.values.filter(\.held).count
+        for t in tenants.values.sorted(by: { $0.name < $1.name }) where !t.held && !t.removed && t.nextClaim <= now {
+            guard let c = t.configuration else { continue }
+            if let cap = options.maxTenants, heldCount >= cap { break }
+            let tlog = TenantLog(base: log, tenant: t.name)
+            t.nextClaim = now.addingTimeInterval(c.standbyPoll.seconds)
+            do {
+                let claim = try t.claim ?? DaemonLock.tenant(location: c.store, sessions: sessions)
+                t.claim = claim
+                if try claim.tryTakeOver() {
+                    t.held = true
+                    t.holder = nil
+                    t.nextRun = now
+                    heldCount += 1
+                    tlog.log(LogEvent(.daemonTakeover, .notice, "serving tenant \(t.name) (\(c.store.display)); running a cycle now"))
+                } else {
+                    let holder = claim.holder().holder
+                    if t.holder != holder {
+                        tlog.log(LogEvent(.daemonStandby, .info, "tenant \(t.name) is held by \(holder); waiting for it"))
+                    }
+                    t.holder = holder
+                }
+            } catch {
+                t.claim = nil
+                let why = "tenant \(t.name): cannot claim it: \(error)"
+                if t.problem != why { tlog.log(LogEvent(.runFailed, .error, why + "; trying again in \(c.standbyPoll)")) }
+                t.problem = why
+            }
+        }
+    }
+
+    // MARK: runs
+
+    private func dispatchDueRuns() {
+        let now = Date()
+        var running = tenants.values.filter(\.running).count
+        for t in tenants.values.filter({ $0.held && !$0.running && !$0.removed && $0.nextRun <= now }).sorted(by: { $0.nextRun < $1.nextRun }) {
+            guard running < options.maxParallelRuns, let c = t.configuration, let claim = t.claim else { break }
+            running += 1
+            t.running = true
+            start(t.name, configuration: c, claim: claim)
+        }
+    }
+
+    private func start(_ name: String, configuration: Configuration, claim: DaemonLock) {
+        let tlog = TenantLog(base: log, tenant: name)
+        let stop = self.stop
+        let wantsMetrics = options.metricsFile != nil
+        workers.enter()
+        Thread.detachNewThread { [self] in
+            defer { workers.leave() }
+            let run = SyncRun(configuration: configuration, options: SyncRun.Options(), log: tlog, stop: stop)
+            let result: SyncRun.Result
+            var metrics: String?
+            do {
+                let store = try RosterStore(location: configuration.store)
+                lock.withLock { runningStores[name] = store }
+                defer { lock.withLock { runningStores[name] = nil } }
+                result = run.run(store: store, takeRunLock: {
+                    try RunLock.acquire(on: store, holder: SyncRun.Options().lockHolder, wait: .infinity, waiting: { holder in
+                        tlog.log(LogEvent(.runWaiting, .notice, "waiting for \(holder) to finish before the next run"))
+                    }, giveUp: { stop.isStopping })
+                }, daemonLock: claim)
+                if wantsMetrics, let totals = try? store.metricsTotals() { metrics = MetricsFile.text(last: result.summary, totals: totals) }
+            } catch {
+                result = run.failedToStart(error)
+            }
+            lock.withLock { finished.append((name, result, metrics)) }
+            wake.signal()
+        }
+    }
+
+    private func collectFinished() {
+        let done = lock.withLock { let d = finished; finished = []; return d }
+        guard !done.isEmpty else { return }
+        for (name, result, metrics) in done {
+            guard let t = tenants[name] else { continue }
+            t.running = false
+            t.last = result.summary
+            if let metrics { t.metrics = metrics }
+            let interval = t.configuration?.interval.seconds ?? 900
+            t.nextRun = Date().addingTimeInterval(interval + Double.random(in: 0...(interval * 0.1)))
+        }
+        removeGoneTenants()
+        writeCombinedMetrics()
+    }
+
+    /// The earliest moment something is due: a held tenant's next run, a claim to try again.
+    private func nextEvent() -> Date {
+        var next = Date().addingTimeInterval(10)
+        for t in tenants.values {
+            if t.held && !t.running { next = min(next, t.nextRun) }
+            if !t.held && t.configuration != nil { next = min(next, t.nextClaim) }
+        }
+        return next
+    }
+
+    // MARK: output
+
+    /// "12 tenants (3 on other hosts): 11 ok, 1 failed (lincoln: HTTP 503); next 08:30"
+    func statusLine() -> String { Self.statusLine(tenants.values.sorted { $0.name < $1.name }) }
+
+    static func statusLine(_ tenants: [Tenant], timeZone: TimeZone = .current) -> String {
+        let elsewhere = tenants.filter { !$0.held && $0.configuration != nil }.count
+        var ok = 0
+        var failed: [String] = []
+        var broken: [String] = []
+        for t in tenants {
+            if t.configuration == nil { broken.append(t.name); continue }
+            guard t.held, let s = t.last else { continue }
+            switch s.outcome {
+            case .applied, .unchanged: ok += 1
+            default:
+                let reason = (s.error ?? s.outcome.rawValue).split(separator: "\n").first.map(String.init) ?? ""
+                failed.append("\(t.name): \(reason.count > 60 ? String(reason.prefix(57)) + "..." : reason)")
+            }
+        }
+        var line = "\(tenants.count) tenants" + (elsewhere > 0 ? " (\(elsewhere) on other hosts)" : "") + ": \(ok) ok"
+        if !failed.isEmpty { line += ", \(failed.count) failed (\(failed.prefix(3).joined(separator: "; "))\(failed.count > 3 ? "; …" : ""))" }
+        if !broken.isEmpty { line += ", \(broken.count) not configured (\(broken.prefix(3).joined(separator: ", ")))" }
+        if let next = tenants.filter({ $0.held && !$0.running }).map(\.nextRun).min(), next > Date() {
+            let clock = DateFormatter()
+            clock.locale = Locale(identifier: "en_US_POSIX")
+            clock.timeZone = timeZone
+            clock.dateFormat = "HH:mm"
+            line += "; next \(clock.string(from: next))"
+        }
+        return line
+    }
+
+    /// `--metrics-file`: every held tenant's metrics in one file, each sample labelled
+    /// `tenant`, metric families kept together as the text format wants.
+    private func writeCombinedMetrics() {
+        guard let path = options.metricsFile else { return }
+        let parts = tenants.values.filter(\.held).sorted { $0.name < $1.name }.compactMap { t in t.metrics.map { (t.name, $0) } }
+        do { try MetricsFile.write(MetricsFile.combined(parts), to: path) } catch {
+            log.log(LogEvent(.runFailed, .warning, "cannot write the metrics file \(error.description)"))
+        }
+    }
+}

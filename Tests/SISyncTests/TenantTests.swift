@@ -1,0 +1,144 @@
+import XCTest
+@testable import SISync
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Issue 15's many districts: `sisyncd --tenants DIR`, every `DIR/NAME.conf` a tenant with
+/// its own schema, claimed by its own lock; several sisyncd share the tenants, each served
+/// by exactly one. Real PostgreSQL, real processes, real signals. These always run on
+/// PostgreSQL.
+final class TenantTests: XCTestCase {
+    private let host = ProcessInfo.processInfo.hostName
+
+    /// `count` tenants, each a workspace of its own (schema, export, configuration), copied
+    /// into one tenants directory as `t01.conf` ….
+    private func tenants(_ count: Int, directory: String) throws -> [String: Workspace] {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var out: [String: Workspace] = [:]
+        for i in 1...count {
+            let w = Workspace(postgres: try TestPostgresServer.shared())
+            w.configure(sync: "interval = 1h\nstandby_poll = 1s")
+            w.write("staff.csv", staffCSV(manyStaff(3)))
+            let name = String(format: "t%02d", i)
+            try FileManager.default.copyItem(atPath: w.configPath, toPath: directory + "/\(name).conf")
+            out[name] = w
+        }
+        return out
+    }
+
+    /// The sisyncd pids that hold each tenant's daemon lock, from `pg_locks` and the holding
+    /// sessions' `application_name` (`sisyncd/HOST/PID`).
+    private func holders(_ tenants: [String: Workspace]) throws -> [String: [Int32]] {
+        let admin = try PostgresConnection(uri: TestPostgresServer.shared().uri(), password: TestPostgresServer.password, applicationName: "sisync-tests")
+        var out: [String: [Int32]] = [:]
+        for (name, w) in tenants {
+            let key = Int64(try admin.execute("SELECT hashtextextended($1, 0)", ["sisync daemon lock: schema \(w.schema)"]).value(0, 0) ?? "0") ?? 0
+            let high = String(UInt32(truncatingIfNeeded: UInt64(bitPattern: key) >> 32)), low = String(UInt32(truncatingIfNeeded: UInt64(bitPattern: key)))
+            let rows = try admin.execute("""
+                SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::bigint::oid AND l.objid = $2::bigint::oid AND l.objsubid = 1
+                """, [high, low]).rows
+            out[name] = rows.compactMap { $0[0].flatMap { $0.split(separator: "/").last.flatMap { Int32($0) } } }
+        }
+        return out
+    }
+
+    /// Waits (bounded) until every tenant is held by exactly one of `daemons` and its last
+    /// run applied (or found the export unchanged, as a new holder's first run does).
+    private func waitUntilServed(_ tenants: [String: Workspace], by daemons: [RunningDaemon], timeout: TimeInterval = 60) throws -> [String: [Int32]] {
+        let pids = Set(daemons.map(\.pid))
+        let deadline = Date().addingTimeInterval(timeout)
+        var seen: [String: [Int32]] = [:]
+        repeat {
+            seen = try holders(tenants)
+            let served = seen.allSatisfy { $0.value.count == 1 && pids.contains($0.value[0]) }
+            // A schema not made yet has no run.
+            let applied = served && tenants.values.allSatisfy { w in
+                let outcome = (try? w.store().auditTrail.runs(limit: 1).first?.outcome) ?? nil
+                return outcome == .applied || outcome == .unchanged
+            }
+            if served && applied { return seen }
+            usleep(100_000)
+        } while Date() < deadline
+        XCTFail("not every tenant is served by exactly one sisyncd: \(seen.sorted { $0.key < $1.key })")
+        return seen
+    }
+
+    /// Three sisyncd over 12 tenants: every tenant is served by exactly one; SIGKILL one and
+    /// its tenants are served by the others within `standby_poll` + 5 s; start it again and
+    /// nothing is served twice. Each run of a tenant finished before its next started.
+    func testThreeSisyncdShareTwelveTenantsAndTakeOverAKilledOnesTenants() throws {
+        let root = NSTemporaryDirectory() + "sisync-tenants-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let all = try tenants(12, directory: root + "/tenants.d")
+        var daemons = try (0..<3).map { _ in try RunningDaemon(["--tenants", root + "/tenants.d", "--max-parallel-runs", "2"]) }
+        defer { for d in daemons where d.process.isRunning { kill(d.pid, SIGKILL) } }
+        let first = try waitUntilServed(all, by: daemons)
+
+        // Kill the one that serves the most tenants.
+        let counts = Dictionary(grouping: first.values.map { $0[0] }, by: { $0 }).mapValues(\.count)
+        let victim = try XCTUnwrap(daemons.first { $0.pid == counts.max { $0.value < $1.value }?.key })
+        let orphaned = first.filter { $0.value == [victim.pid] }.map(\.key)
+        XCTAssertFalse(orphaned.isEmpty)
+        kill(victim.pid, SIGKILL)
+        XCTAssertEqual(victim.exited.wait(timeout: .now() + 10), .success)
+        let killed = Date()
+        let survivors = daemons.filter { $0.pid != victim.pid }
+        let after = try waitUntilServed(all, by: survivors, timeout: 1 + 5)
+        XCTAssertLessThanOrEqual(Date().timeIntervalSince(killed), 1 + 5, "the killed one's tenants were served again within standby_poll + 5 s")
+        XCTAssertTrue(orphaned.allSatisfy { after[$0]?.count == 1 })
+
+        // Started again, it finds every tenant held and waits for them all.
+        let again = try RunningDaemon(["--tenants", root + "/tenants.d"])
+        daemons.append(again)
+        for name in all.keys { XCTAssertTrue(again.waitFor("tenant \(name) is held by", timeout: 20), again.seen) }
+        let last = try holders(all)
+        XCTAssertTrue(last.allSatisfy { $0.value.count == 1 && $0.value[0] != again.pid }, "nothing is served twice: \(last)")
+        for w in all.values {
+            let runs = try w.store().auditTrail.runs(limit: 20).sorted { ($0.runID ?? 0) < ($1.runID ?? 0) }
+            for (a, b) in zip(runs, runs.dropFirst()) { XCTAssertLessThanOrEqual(a.finishedAt ?? "~", b.startedAt) }
+        }
+    }
+
+    /// A tenant whose source fails and one whose configuration is broken touch nobody else:
+    /// the other tenants' runs apply, the journal names the tenant, the process stays up;
+    /// SIGHUP picks up the repaired configuration without touching the others.
+    func testABrokenTenantAffectsOnlyItselfAndAReloadAddsItBack() throws {
+        let root = NSTemporaryDirectory() + "sisync-tenants-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let directory = root + "/tenants.d"
+        var all = try tenants(2, directory: directory)
+        let failing = try TestHTTPServer { _ in .init(status: 500, body: Array("down".utf8)) }
+        let down = Workspace(postgres: try TestPostgresServer.shared())
+        down.configure(sync: "interval = 1h\nstandby_poll = 1s", url: failing.baseURL + "/")
+        try FileManager.default.copyItem(atPath: down.configPath, toPath: directory + "/down.conf")
+        try "[sync]\ninterval = soon\n".write(toFile: directory + "/broken.conf", atomically: true, encoding: .utf8)
+
+        let d = try RunningDaemon(["--tenants", directory, "--metrics-file", root + "/all.prom"])
+        defer { if d.process.isRunning { kill(d.pid, SIGKILL) } }
+        _ = try waitUntilServed(all, by: [d])
+        XCTAssertTrue(d.waitFor("tenant broken: configuration rejected", timeout: 10), d.seen)
+        XCTAssertTrue(d.waitFor("failed", timeout: 30), d.seen)
+        XCTAssertEqual(try down.store().auditTrail.runs(limit: 1).first?.outcome, .failed)
+        XCTAssertTrue(d.seen.contains("(run=1 tenant=down)"), "the failed run's entries name its tenant: \(d.seen)")
+        XCTAssertTrue(d.process.isRunning)
+        let metrics = try String(contentsOfFile: root + "/all.prom", encoding: .utf8)
+        XCTAssertTrue(metrics.contains("sisync_active{tenant=\"t01\"} 1"), metrics)
+        XCTAssertEqual(metrics.components(separatedBy: "# TYPE sisync_active gauge").count, 2, "one HELP/TYPE per metric")
+
+        // Repaired and reloaded: served, while the others stay as they were.
+        let repaired = Workspace(postgres: try TestPostgresServer.shared())
+        repaired.configure(sync: "interval = 1h\nstandby_poll = 1s")
+        repaired.write("staff.csv", staffCSV(manyStaff(2)))
+        try FileManager.default.removeItem(atPath: directory + "/broken.conf")
+        try FileManager.default.copyItem(atPath: repaired.configPath, toPath: directory + "/broken.conf")
+        kill(d.pid, SIGHUP)
+        all["broken"] = repaired
+        _ = try waitUntilServed(all, by: [d])
+        XCTAssertEqual(try all["t01"]!.store().auditTrail.runs(limit: 5).count, 1, "a reload does not touch the other tenants")
+        kill(d.pid, SIGTERM)
+        XCTAssertEqual(d.exited.wait(timeout: .now() + 10), .success)
+        XCTAssertEqual(d.process.terminationStatus, 0)
+    }
+}
