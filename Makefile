@@ -51,7 +51,7 @@ test-postgres: deps
 
 # The systemd unit: `systemd-analyze verify` clean and a security exposure of at most 1.1.
 unit-check:
-	@if ! command -v systemd-analyze >/dev/null 2>&1; then 	  echo "unit-check: skipped (systemd-analyze is not installed)"; exit 0; 	fi; 	dir=$$(mktemp -d); trap 'rm -rf $$dir' EXIT; 	sed "s|/usr/local/bin/sisyncd|$$(pwd)/.build/debug/sisyncd|" systemd/sisync.service > $$dir/sisync.service; 	systemd-analyze verify $$dir/sisync.service && 	systemd-analyze security --offline=yes --threshold=11 $$dir/sisync.service | tail -1 && 	echo "unit-check: systemd/sisync.service verifies and scores <= 1.1"
+	@if ! command -v systemd-analyze >/dev/null 2>&1; then 	  echo "unit-check: skipped (systemd-analyze is not installed)"; exit 0; 	fi; 	dir=$$(mktemp -d); trap 'rm -rf $$dir' EXIT; 	for unit in sisync.service sisync-tenants.service; do 	  sed "s|/usr/local/bin/sisyncd|$$(pwd)/.build/debug/sisyncd|" systemd/$$unit > $$dir/$$unit; 	  systemd-analyze verify $$dir/$$unit && 	  systemd-analyze security --offline=yes --threshold=11 $$dir/$$unit | tail -1 && 	  echo "unit-check: systemd/$$unit verifies and scores <= 1.1" || exit 1; 	done
 
 # End to end under a real systemd in systemd-nspawn (root; caches a Debian 12 root in
 # /var/cache/sisync-e2e). Exit 77 with the reason when this machine cannot run it.
@@ -83,10 +83,11 @@ install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 .build/release/sisyncd .build/release/sisyncctl $(DESTDIR)$(PREFIX)/bin/
 	install -d $(DESTDIR)$(SYSTEMD_DIR)
-	sed -e 's|/usr/local/bin/|$(PREFIX)/bin/|g' -e 's|^ExecPaths=/usr$$|ExecPaths=/usr $(PREFIX)/bin|' \
-	  systemd/sisync.service > $(DESTDIR)$(SYSTEMD_DIR)/sisync.service
-	chmod 0644 $(DESTDIR)$(SYSTEMD_DIR)/sisync.service
-	install -d $(DESTDIR)/etc/sisync
+	for unit in sisync.service sisync-tenants.service; do \
+	  sed -e 's|/usr/local/bin/|$(PREFIX)/bin/|g' -e 's|^ExecPaths=/usr$$|ExecPaths=/usr $(PREFIX)/bin|' \
+	    systemd/$$unit > $(DESTDIR)$(SYSTEMD_DIR)/$$unit && chmod 0644 $(DESTDIR)$(SYSTEMD_DIR)/$$unit || exit 1; \
+	done
+	install -d $(DESTDIR)/etc/sisync $(DESTDIR)/etc/sisync/tenants.d
 	@if [ -e $(DESTDIR)/etc/sisync/sisync.conf ]; then \
 	  echo "keeping the existing $(DESTDIR)/etc/sisync/sisync.conf"; \
 	else \

@@ -72,9 +72,12 @@ final class TenantTests: XCTestCase {
         let root = NSTemporaryDirectory() + "sisync-tenants-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: root) }
         let all = try tenants(12, directory: root + "/tenants.d")
-        var daemons = try (0..<3).map { _ in try RunningDaemon(["--tenants", root + "/tenants.d", "--max-parallel-runs", "2"]) }
+        // At most 6 each: the three share the 12, and two are enough for them all.
+        var daemons = try (0..<3).map { _ in try RunningDaemon(["--tenants", root + "/tenants.d", "--max-parallel-runs", "2", "--max-tenants", "6"]) }
         defer { for d in daemons where d.process.isRunning { kill(d.pid, SIGKILL) } }
         let first = try waitUntilServed(all, by: daemons)
+        let perDaemon = Dictionary(grouping: first.values.map { $0[0] }, by: { $0 }).mapValues(\.count)
+        XCTAssertTrue(perDaemon.values.allSatisfy { $0 <= 6 }, "--max-tenants caps each: \(perDaemon)")
 
         // Kill the one that serves the most tenants.
         let counts = Dictionary(grouping: first.values.map { $0[0] }, by: { $0 }).mapValues(\.count)
@@ -126,6 +129,19 @@ final class TenantTests: XCTestCase {
         let metrics = try String(contentsOfFile: root + "/all.prom", encoding: .utf8)
         XCTAssertTrue(metrics.contains("sisync_active{tenant=\"t01\"} 1"), metrics)
         XCTAssertEqual(metrics.components(separatedBy: "# TYPE sisync_active gauge").count, 2, "one HELP/TYPE per metric")
+
+        // sisyncctl works on one tenant, and lists them all with who serves them.
+        let one = try runProcess("sisyncctl", ["--tenants", directory, "--tenant", "t01", "--json", "runs", "--limit", "1"])
+        XCTAssertEqual(one.code, 0, one.stderr)
+        XCTAssertTrue(one.stdout.contains("\"outcome\": \"applied\""), one.stdout)
+        XCTAssertEqual(try runProcess("sisyncctl", ["--tenants", directory, "--tenant", "nope", "status"]).code, 78)
+        let list = try runProcess("sisyncctl", ["--tenants", directory, "status"])
+        XCTAssertEqual(list.code, 0, list.stderr)
+        XCTAssertTrue(list.stdout.contains("4 tenants in \(directory)"), list.stdout)
+        for line in list.stdout.split(separator: "\n") where line.hasPrefix("t01") || line.hasPrefix("down") {
+            XCTAssertTrue(line.contains("sisyncd on \(host) pid \(d.pid)"), String(line))
+        }
+        XCTAssertTrue(list.stdout.split(separator: "\n").contains { $0.hasPrefix("broken") && $0.contains("interval") }, list.stdout)
 
         // Repaired and reloaded: served, while the others stay as they were.
         let repaired = Workspace(postgres: try TestPostgresServer.shared())

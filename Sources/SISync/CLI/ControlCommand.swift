@@ -14,7 +14,8 @@ public struct ControlCommand {
     }
 
     static let usage = """
-        usage: sisyncctl [--config PATH | --db PATH|URL] [--json] COMMAND ...
+        usage: sisyncctl [--config PATH | --db PATH|URL | --tenant NAME [--tenants DIR]] [--json] COMMAND ...
+               sisyncctl --tenants DIR status      every tenant, who serves it, its last run
 
         commands:
           sync [--dry-run] [--allow-mass-deactivation] [--force]
@@ -56,6 +57,8 @@ public struct ControlCommand {
         options:
           --config PATH   configuration file (default /etc/sisync/sisync.conf)
           --db PATH|URL   database file or postgresql:// URI (instead of the configured one)
+          --tenant NAME   the tenant NAME of `sisyncd --tenants`: its DIR/NAME.conf
+          --tenants DIR   where the tenants are (default /etc/sisync/tenants.d)
           --json          one JSON document on stdout (SPEC Appendix A)
           --wait DURATION how long a write waits for a run in progress (default 60s;
                           then exit 75); reads never wait
@@ -84,7 +87,8 @@ public struct ControlCommand {
         do {
             args = try Arguments(argv, valued: ["config", "db", "limit", "search", "username", "email", "name", "reason", "until",
                                                 "student", "household", "donor", "user", "code", "school",
-                                                "group", "default", "max", "into", "buildings", "users", "building", "grant", "wait", "to", "schema"],
+                                                "group", "default", "max", "into", "buildings", "users", "building", "grant", "wait", "to", "schema",
+                                                "tenant", "tenants"],
                                  flags: ["json", "help", "dry-run", "allow-mass-deactivation", "force", "inactive", "all", "approved",
                                          "include-deleted", "deleted"],
                                  repeatable: ["student"])
@@ -169,6 +173,7 @@ public struct ControlCommand {
         do {
             switch (words[0], words.count) {
             case ("sync", 1): return try sync(args, wait: wait)
+            case ("status", 1) where args.value("tenants") != nil && args.value("tenant") == nil: return try tenantsStatus(args)
             case ("status", 1): return try status(args)
             case ("runs", 1): return try runs(args)
             case ("run", 3) where words[1] == "show": return try runShow(args, id: words[2])
@@ -195,7 +200,7 @@ public struct ControlCommand {
     /// The configuration for commands that need its rules (school year, aliases) but may be
     /// given only `--db`: then the defaults apply.
     func rulesConfiguration(_ args: Arguments) throws -> Configuration {
-        if args.value("config") == nil && environment["SISYNC_CONFIG"] == nil, let db = args.value("db") {
+        if args.value("config") == nil && args.value("tenant") == nil && environment["SISYNC_CONFIG"] == nil, let db = args.value("db") {
             var c = Configuration()
             try Self.checkDatabaseOption(db)
             c.database = db
@@ -205,10 +210,72 @@ public struct ControlCommand {
     }
 
     func configuration(_ args: Arguments) throws -> Configuration {
-        let path = args.value("config") ?? environment["SISYNC_CONFIG"] ?? "/etc/sisync/sisync.conf"
+        let path = try tenantConfigPath(args) ?? args.value("config") ?? environment["SISYNC_CONFIG"] ?? "/etc/sisync/sisync.conf"
         var c = try Configuration.load(path: path)
         if let db = args.value("db") { try Self.checkDatabaseOption(db); c.database = db }
         return c
+    }
+
+    /// `--tenant NAME`: the tenant's own configuration file in `--tenants DIR` (default
+    /// `/etc/sisync/tenants.d`), the one `sisyncd --tenants` reads.
+    func tenantConfigPath(_ args: Arguments) throws -> String? {
+        guard let name = args.value("tenant") else { return nil }
+        guard args.value("config") == nil else {
+            throw ConfigError.unreadable(path: "sisyncctl --tenant", reason: "--tenant names a tenant's configuration; leave out --config")
+        }
+        guard TenantDirectory.isValidName(name) else {
+            throw ConfigError.unreadable(path: "sisyncctl --tenant \(name)", reason: "a tenant's name is its file's name without .conf: letters, digits, - and _")
+        }
+        let file = TenantDirectory(path: args.value("tenants") ?? TenantDirectory.defaultPath).file(of: name)
+        guard FileManager.default.fileExists(atPath: file) else { throw ConfigError.missingFile(path: file) }
+        return file
+    }
+
+    /// `sisyncctl --tenants DIR status`: every tenant, which sisyncd serves it, its last run.
+    private func tenantsStatus(_ args: Arguments) throws -> Int32 {
+        let directory = args.value("tenants") ?? TenantDirectory.defaultPath
+        let entries = try TenantDirectory(path: directory).load()
+        let sessions = PostgresLockSessions()
+        var rows: [(name: String, database: String, holder: String, last: RunSummary?, problem: String?)] = []
+        for e in entries {
+            switch e.configuration {
+            case .failure(let error):
+                rows.append((e.name, "", "", nil, "\(error)"))
+            case .success(let c):
+                var holder = "nobody", problem: String?, last: RunSummary?
+                do {
+                    let claim = try DaemonLock.tenant(location: c.store, sessions: sessions)
+                    if case .postgres = c.store {
+                        let found = claim.holder().holder
+                        if found != "unknown" { holder = found }
+                    } else if try !claim.tryTakeOver() {
+                        holder = claim.holder().holder
+                    } else {
+                        claim.release()   // a lock file tells only by being tried
+                    }
+                    last = try RosterStore(location: c.store, mustExist: true).auditTrail.lastRun()
+                } catch StoreError.noDatabase {
+                    last = nil
+                } catch {
+                    problem = "\(error)"
+                }
+                rows.append((e.name, c.store.display, holder, last, problem))
+            }
+        }
+        emit(args, json: {
+            .object([("tenants", .array(rows.map { r in
+                .object([("name", .string(r.name)), ("database", .string(r.database)), ("served_by", .string(r.holder)),
+                         ("last_run", r.last.map(JSONShapes.runSummary) ?? .null), ("problem", .string(r.problem))])
+            }))])
+        }, text: {
+            var t = TextTable(["tenant", "served by", "last run", "database"])
+            for r in rows {
+                let last = r.last.map { "\($0.runID.map(String.init) ?? "-") \($0.outcome.rawValue) \($0.startedAt)" } ?? "none yet"
+                t.add([r.name, r.problem == nil ? r.holder : "-", r.problem ?? last, r.database])
+            }
+            return "\(rows.count) tenants in \(directory)\n" + t.rendered()
+        })
+        return 0
     }
 
     /// `--db URL` is held to the rules of `[sync] database` (no password in it, TLS that
