@@ -6,6 +6,7 @@ import SISync
 
 let usage = """
     usage: sisync-bench [--scale N] [--compare-scale N] [--data DIR] [--database postgresql://…]
+           sisync-bench tenants --database postgresql://… [--count 200] [--max-parallel-runs 2]
 
       --scale N          district size (1 = 20k staff, 300k students, ... about 1.2M rows)
       --compare-scale N  also run at N times the size and print the time ratio (e.g. 5)
@@ -246,6 +247,29 @@ if args.first == "measure", args.count == 4 {
 if args.first == "seed", args.count == 2 {
     // For profiling one scenario by hand: sisync-bench seed DB; sisync-bench measure import DIR DB
     do { print("\(try seedUsers(SyntheticDistrict(scale: 1), database: args[1])) users") } catch { print("ERROR \(error)"); exit(1) }
+    exit(0)
+}
+if args.first == "tenants" {
+    // sisync-bench tenants --database URI [--database-password-file F] [--count N] [--max-parallel-runs N] [--demo DIR]
+    var uri: String?, passwordFile: String?, count = 200, parallel = 2, demo = "config/demo"
+    var rest = Array(args.dropFirst())
+    while !rest.isEmpty {
+        let a = rest.removeFirst()
+        let v = rest.isEmpty ? "" : rest.removeFirst()
+        switch a {
+        case "--database": uri = v
+        case "--database-password-file": passwordFile = v
+        case "--count": count = Int(v) ?? count
+        case "--max-parallel-runs": parallel = Int(v) ?? parallel
+        case "--demo": demo = v
+        default: FileHandle.standardError.write(Data("sisync-bench tenants: unknown argument \(a)\n".utf8)); exit(64)
+        }
+    }
+    guard let uri else { FileHandle.standardError.write(Data("sisync-bench tenants: --database postgresql://… is required\n".utf8)); exit(64) }
+    do { try TenantsBenchmark(uri: uri, passwordFile: passwordFile, count: count, parallel: parallel, demo: demo).run() } catch {
+        FileHandle.standardError.write(Data("sisync-bench tenants: \(error)\n".utf8))
+        exit(1)
+    }
     exit(0)
 }
 var scale = 1.0

@@ -1,0 +1,99 @@
+import Foundation
+import SISync
+
+/// `sisync-bench tenants --database URI [--count 200] [--max-parallel-runs 2]`: one
+/// `sisyncd --tenants` serving `count` tenants of the demo district's size, each in a schema
+/// of its own in one database, every tenant on a 15 min interval. Measures a first cycle
+/// (every tenant imported into its fresh schema), a second cycle (SIGUSR1: every tenant
+/// again, unchanged), the process's peak RSS and the most connections it held at once.
+/// Targets: a cycle in at most 1/10 of the interval, RSS <= 300 MB, connections <= runs + 2.
+struct TenantsBenchmark {
+    let uri: String
+    let passwordFile: String?
+    let count: Int
+    let parallel: Int
+    let demo: String
+
+    func run() throws {
+        let root = NSTemporaryDirectory() + "sisync-bench-tenants-\(getpid())"
+        let directory = root + "/tenants.d"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let demoPath = URL(fileURLWithPath: demo).standardizedFileURL.path
+        let prefix = "bench_tenant_\(getpid())_"
+        let schemas = (1...count).map { prefix + String(format: "%03d", $0) }
+        for (i, schema) in schemas.enumerated() {
+            let text = """
+                [sync]
+                database = \(uri)
+                database_schema = \(schema)
+                \(passwordFile.map { "database_password_file = \($0)" } ?? "")
+                interval = 15m
+                school_year = 2026-2027
+                [source]
+                format = csv
+                url = \(demoPath)/
+                entities = staff, students, households, household_relationships, applicants, donors, attributes
+                """
+            try text.write(toFile: directory + String(format: "/t%03d.conf", i + 1), atomically: true, encoding: .utf8)
+        }
+        let password = try passwordFile.map { try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .newlines) }
+        let monitor = try PostgresConnection(uri: uri, password: password, applicationName: "sisync-bench")
+        try monitor.executeScript("SET client_min_messages TO warning")
+        defer {
+            for s in schemas { _ = try? monitor.execute("DROP SCHEMA IF EXISTS \(s) CASCADE") }
+        }
+        let sisyncd = Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent("sisyncd")
+        let child = Process()
+        child.executableURL = sisyncd
+        child.arguments = ["--tenants", directory, "--max-parallel-runs", String(parallel)]
+        child.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try child.run()
+        defer { if child.isRunning { child.terminate(); child.waitUntilExit() } }
+        let pid = child.processIdentifier
+
+        var maxConnections = 0
+        /// Tenants whose runs table has at least `runs` finished runs (applied or unchanged).
+        func tenantsWith(runs: Int) throws -> Int {
+            let connections = Int(try monitor.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE $1",
+                                                      ["sisyncd/%/\(pid)"]).value(0, 0) ?? "0") ?? 0
+            maxConnections = max(maxConnections, connections)
+            let existing = try monitor.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE $1 AND to_regclass(nspname || '.runs') IS NOT NULL",
+                                               [prefix + "%"]).rows.compactMap { $0[0] }
+            guard !existing.isEmpty else { return 0 }
+            let counts = existing.map { "(SELECT count(*) FROM \($0).runs WHERE outcome IN ('applied', 'unchanged'))" }
+            var done = 0
+            for chunk in stride(from: 0, to: counts.count, by: 50) {
+                let sql = "SELECT " + counts[chunk..<min(chunk + 50, counts.count)].joined(separator: ", ")
+                let row = try monitor.execute(sql).rows.first ?? []
+                done += row.filter { (Int($0 ?? "0") ?? 0) >= runs }.count
+            }
+            return done
+        }
+        func waitForCycle(_ runs: Int, timeout: TimeInterval = 900) throws -> Double {
+            let started = Date()
+            while try tenantsWith(runs: runs) < count {
+                guard child.isRunning else { throw NSError(domain: "sisyncd --tenants exited with \(child.terminationStatus)", code: 1) }
+                guard Date().timeIntervalSince(started) < timeout else { throw NSError(domain: "the cycle took more than \(timeout) s", code: 2) }
+                usleep(100_000)
+            }
+            return Date().timeIntervalSince(started)
+        }
+        print("tenants: \(count) of the demo district (\(demoPath)), one schema each, --max-parallel-runs \(parallel)")
+        let first = try waitForCycle(1)
+        print(String(format: "  first cycle (every schema created and imported): %.1f s", first))
+        kill(pid, SIGUSR1)
+        let second = try waitForCycle(2)
+        print(String(format: "  second cycle (SIGUSR1, every tenant unchanged): %.1f s", second))
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let hwm = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
+            .flatMap { Double($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") } ?? 0
+        let rss = hwm / 1024
+        let interval = 900.0
+        print("\ncycle target <= \(Int(interval / 10)) s (1/10 of the 15 min interval)")
+        print(String(format: "first cycle   %6.1f s  %@", first, first <= interval / 10 ? "met" : "MISSED"))
+        print(String(format: "second cycle  %6.1f s  %@", second, second <= interval / 10 ? "met" : "MISSED"))
+        print(String(format: "peak RSS      %6.0f MB (target <= 300: %@)", rss, rss <= 300 ? "met" : "MISSED"))
+        print("connections   \(maxConnections) at most (target <= \(parallel + 2): \(maxConnections <= parallel + 2 ? "met" : "MISSED"))")
+    }
+}
