@@ -104,6 +104,26 @@ final class TenantTests: XCTestCase {
         }
     }
 
+    /// The STATUS line sums the tenants up: `12 tenants (3 on other hosts): 11 ok, 1 failed (lincoln: HTTP 503); next 08:30`.
+    func testTheStatusLineSumsTheTenantsUp() {
+        func tenant(_ name: String, held: Bool = true, outcome: RunOutcome? = .applied, error: String? = nil, configured: Bool = true) -> TenantSupervisor.Tenant {
+            let t = TenantSupervisor.Tenant(name: name, file: "/x/\(name).conf", stamp: "")
+            t.configuration = configured ? Configuration() : nil
+            t.held = held
+            if let outcome {
+                var s = RunSummary(runID: 1, startedAt: "2026-12-01T08:00:00Z", outcome: outcome, dryRun: false, actor: "sync", trigger: "schedule")
+                s.error = error
+                t.last = s
+            }
+            t.nextRun = Date().addingTimeInterval(3600)
+            return t
+        }
+        let line = TenantSupervisor.statusLine([tenant("adams"), tenant("lincoln", outcome: .failed, error: "HTTP 503 from the SIS"),
+                                                tenant("polk", held: false, outcome: nil), tenant("taft", configured: false)],
+                                               timeZone: TimeZone(identifier: "UTC")!)
+        XCTAssertTrue(line.hasPrefix("4 tenants (1 on other hosts): 1 ok, 1 failed (lincoln: HTTP 503 from the SIS), 1 not configured (taft); next "), line)
+    }
+
     /// A tenant whose source fails and one whose configuration is broken touch nobody else:
     /// the other tenants' runs apply, the journal names the tenant, the process stays up;
     /// SIGHUP picks up the repaired configuration without touching the others.
