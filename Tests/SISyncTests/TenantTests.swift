@@ -46,7 +46,8 @@ final class TenantTests: XCTestCase {
 
     /// Waits (bounded) until every tenant is held by exactly one of `daemons` and its last
     /// run applied (or found the export unchanged, as a new holder's first run does).
-    private func waitUntilServed(_ tenants: [String: Workspace], by daemons: [RunningDaemon], timeout: TimeInterval = 60) throws -> [String: [Int32]] {
+    private func waitUntilServed(_ tenants: [String: Workspace], by daemons: [RunningDaemon], timeout: TimeInterval = 60,
+                                 runsAfter: [String: Int64] = [:]) throws -> [String: [Int32]] {
         let pids = Set(daemons.map(\.pid))
         let deadline = Date().addingTimeInterval(timeout)
         var seen: [String: [Int32]] = [:]
@@ -54,9 +55,9 @@ final class TenantTests: XCTestCase {
             seen = try holders(tenants)
             let served = seen.allSatisfy { $0.value.count == 1 && pids.contains($0.value[0]) }
             // A schema not made yet has no run.
-            let applied = served && tenants.values.allSatisfy { w in
-                let outcome = (try? w.store().auditTrail.runs(limit: 1).first?.outcome) ?? nil
-                return outcome == .applied || outcome == .unchanged
+            let applied = served && tenants.allSatisfy { name, w in
+                guard let last = (try? w.store().auditTrail.runs(limit: 1).first) ?? nil, last.outcome == .applied || last.outcome == .unchanged else { return false }
+                return (last.runID ?? 0) > (runsAfter[name] ?? 0)
             }
             if served && applied { return seen }
             usleep(100_000)
@@ -84,11 +85,14 @@ final class TenantTests: XCTestCase {
         let victim = try XCTUnwrap(daemons.first { $0.pid == counts.max { $0.value < $1.value }?.key })
         let orphaned = first.filter { $0.value == [victim.pid] }.map(\.key)
         XCTAssertFalse(orphaned.isEmpty)
+        // Their takeover shows as a run after the ones made so far.
+        var lastRuns: [String: Int64] = [:]
+        for name in orphaned { lastRuns[name] = try all[name]!.store().auditTrail.runs(limit: 1).first?.runID ?? 0 }
         kill(victim.pid, SIGKILL)
         XCTAssertEqual(victim.exited.wait(timeout: .now() + 10), .success)
         let killed = Date()
         let survivors = daemons.filter { $0.pid != victim.pid }
-        let after = try waitUntilServed(all, by: survivors, timeout: 1 + 5)
+        let after = try waitUntilServed(all, by: survivors, timeout: 1 + 5, runsAfter: lastRuns)
         XCTAssertLessThanOrEqual(Date().timeIntervalSince(killed), 1 + 5, "the killed one's tenants were served again within standby_poll + 5 s")
         XCTAssertTrue(orphaned.allSatisfy { after[$0]?.count == 1 })
 
@@ -118,10 +122,13 @@ final class TenantTests: XCTestCase {
             t.nextRun = Date().addingTimeInterval(3600)
             return t
         }
+        let elsewhere = tenant("polk", held: false, outcome: nil)
+        elsewhere.holder = "sisyncd on sync2 pid 812"
         let line = TenantSupervisor.statusLine([tenant("adams"), tenant("lincoln", outcome: .failed, error: "HTTP 503 from the SIS"),
-                                                tenant("polk", held: false, outcome: nil), tenant("taft", configured: false)],
+                                                elsewhere, tenant("taft", configured: false), tenant("wait", held: false, outcome: nil)],
                                                timeZone: TimeZone(identifier: "UTC")!)
-        XCTAssertTrue(line.hasPrefix("4 tenants (1 on other hosts): 1 ok, 1 failed (lincoln: HTTP 503 from the SIS), 1 not configured (taft); next "), line)
+        // A tenant waited for with no known holder (a claim error, --max-tenants) is not "on other hosts".
+        XCTAssertTrue(line.hasPrefix("5 tenants (1 on other hosts): 1 ok, 1 failed (lincoln: HTTP 503 from the SIS), 1 not configured (taft); next "), line)
     }
 
     /// A tenant whose source fails and one whose configuration is broken touch nobody else:
@@ -142,7 +149,7 @@ final class TenantTests: XCTestCase {
         defer { if d.process.isRunning { kill(d.pid, SIGKILL) } }
         _ = try waitUntilServed(all, by: [d])
         XCTAssertTrue(d.waitFor("tenant broken: configuration rejected", timeout: 10), d.seen)
-        XCTAssertTrue(d.waitFor("failed", timeout: 30), d.seen)
+        XCTAssertTrue(d.waitFor("run 1 failed", timeout: 30), d.seen)
         XCTAssertEqual(try down.store().auditTrail.runs(limit: 1).first?.outcome, .failed)
         XCTAssertTrue(d.seen.contains("(run=1 tenant=down)"), "the failed run's entries name its tenant: \(d.seen)")
         XCTAssertTrue(d.process.isRunning)
@@ -158,9 +165,9 @@ final class TenantTests: XCTestCase {
         let list = try runProcess("sisyncctl", ["--tenants", directory, "status"])
         XCTAssertEqual(list.code, 0, list.stderr)
         XCTAssertTrue(list.stdout.contains("4 tenants in \(directory)"), list.stdout)
-        for line in list.stdout.split(separator: "\n") where line.hasPrefix("t01") || line.hasPrefix("down") {
-            XCTAssertTrue(line.contains("sisyncd on \(host) pid \(d.pid)"), String(line))
-        }
+        let served = list.stdout.split(separator: "\n").filter { $0.hasPrefix("t01 ") || $0.hasPrefix("down ") }
+        XCTAssertEqual(served.count, 2, list.stdout)
+        for line in served { XCTAssertTrue(line.contains("sisyncd on \(host) pid \(d.pid)"), String(line)) }
         XCTAssertTrue(list.stdout.split(separator: "\n").contains { $0.hasPrefix("broken") && $0.contains("interval") }, list.stdout)
 
         // Repaired and reloaded: served, while the others stay as they were.

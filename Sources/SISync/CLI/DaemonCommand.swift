@@ -197,14 +197,23 @@ final class Scheduler: @unchecked Sendable {
                     lock.withLock { store = nil }
                     log.log(LogEvent(.daemonStandby, .warning, "lost the lock on \(path) (its PostgreSQL session ended); not writing until it holds the lock again"))
                     if !configuration.standby {
-                        // Taken back at once if nobody else has it (a server restart); else stop.
-                        do {
-                            daemonLock = try DaemonLock(location: location)
-                        } catch {
-                            log.log(LogEvent(.runFailed, .error, "sisyncd stops: \(error)"))
-                            exitCode = SyncRun.classify(error).exitCode
-                            break
+                        // Taken back if nobody else has it: at once, or once the server is
+                        // back (a restart); another sisyncd holding it stops this one (75).
+                        var reported = false
+                        while !stop.isStopping && daemonLock == nil {
+                            do {
+                                daemonLock = try DaemonLock(location: location)
+                            } catch StoreError.locked(_, let holder) {
+                                log.log(LogEvent(.runFailed, .error, "sisyncd stops: another sisyncd holds \(path) now (\(holder))"))
+                                exitCode = 75
+                                break
+                            } catch {
+                                if !reported { log.log(LogEvent(.runFailed, .error, "cannot take the lock on \(path) back: \(error); trying again every \(configuration.standbyPoll)")) }
+                                reported = true
+                                _ = waitForNextCycle(configuration.standbyPoll.seconds)
+                            }
                         }
+                        if daemonLock == nil { break }
                     }
                 }
                 if daemonLock == nil {
@@ -233,7 +242,7 @@ final class Scheduler: @unchecked Sendable {
                 let jitter = Double.random(in: 0...(configuration.interval.seconds * 0.1))
                 let wait = configuration.interval.seconds + jitter
                 notifier.status(Self.statusLine(result.summary, next: Date().addingTimeInterval(wait)))
-                if !waitForNextCycle(wait) { break }
+                if !waitForNextCycle(wait, holding: daemonLock) { break }
             }
         }
         log.log(LogEvent(.daemonStopping, .notice, "sisyncd stopping"))
@@ -242,14 +251,23 @@ final class Scheduler: @unchecked Sendable {
         return exitCode
     }
 
-    /// Waits `seconds` (or until SIGUSR1, SIGHUP or a stop), petting the watchdog. False
-    /// when the daemon is stopping.
-    private func waitForNextCycle(_ seconds: Double) -> Bool {
+    /// Waits `seconds` (or until SIGUSR1, SIGHUP or a stop), petting the watchdog. With
+    /// `holding`, a PostgreSQL lock is checked every `standby_poll` meanwhile, so that a
+    /// daemon whose session ended stops calling itself active long before its next cycle.
+    /// False when the daemon is stopping.
+    private func waitForNextCycle(_ seconds: Double, holding: DaemonLock? = nil) -> Bool {
         let deadline = DispatchTime.now() + seconds
+        var nextCheck = DispatchTime.now() + configuration.standbyPoll.seconds
+        let checks = holding != nil && configuration.store.isPostgres
         while !stop.isStopping {
             if lock.withLock({ syncRequested }) { return true }
+            if checks, DispatchTime.now() >= nextCheck {
+                if holding?.isStillHeld() == false { return true }
+                nextCheck = DispatchTime.now() + configuration.standbyPoll.seconds
+            }
             notifier.keepAlive()
-            let step = notifier.watchdogInterval.map { min(DispatchTime.now() + $0, deadline) } ?? deadline
+            var step = notifier.watchdogInterval.map { min(DispatchTime.now() + $0, deadline) } ?? deadline
+            if checks { step = min(step, nextCheck) }
             if wake.wait(timeout: step) == .timedOut && DispatchTime.now() >= deadline { return true }
         }
         return false
@@ -365,7 +383,8 @@ final class Scheduler: @unchecked Sendable {
                 return stop.isStopping ? nil : result
             }
         }
-        let result = SyncRun(configuration: configuration, options: options, log: log, stop: stop).run(store: store!, takeRunLock: { [self] in
+        guard let store else { return SyncRun(configuration: configuration, options: options, log: log, stop: stop).failedToStart(StoreError.notFound(what: "the open database")) }
+        let result = SyncRun(configuration: configuration, options: options, log: log, stop: stop).run(store: store, takeRunLock: { [self] in
             try RunLock.acquire(location: configuration.store, holder: options.lockHolder, wait: .infinity, waiting: { [self] holder in
                 log.log(LogEvent(.runWaiting, .notice, "waiting for \(holder) to finish before the next run"))
                 notifier.status("waiting for \(holder) to finish")

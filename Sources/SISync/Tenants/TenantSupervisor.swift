@@ -32,6 +32,10 @@ final class TenantSupervisor: @unchecked Sendable {
         var nextRun = Date.distantPast
         var nextClaim = Date.distantPast
         var holder: String?
+        /// A configuration read while a run was in progress, applied once it is over.
+        var pending: Result<Configuration, Error>?
+        /// SIGUSR1 came while it ran: run again as soon as it is over.
+        var rerun = false
         var last: RunSummary?
         var metrics: String?
         init(name: String, file: String, stamp: String) { self.name = name; self.file = file; self.stamp = stamp }
@@ -79,7 +83,9 @@ final class TenantSupervisor: @unchecked Sendable {
             if lock.withLock({ let r = reloadRequested; reloadRequested = false; return r }) { reload() }
             collectFinished()
             if lock.withLock({ let r = syncAll; syncAll = false; return r }) {
-                for t in tenants.values where t.held { t.nextRun = Date() }
+                for t in tenants.values where t.held {
+                    if t.running { t.rerun = true } else { t.nextRun = Date() }
+                }
             }
             dropLostLocks()
             claimTenants()
@@ -90,8 +96,10 @@ final class TenantSupervisor: @unchecked Sendable {
             let wait = max(0.05, min(until.timeIntervalSinceNow, notifier.watchdogInterval ?? 10, 10))
             _ = wake.wait(timeout: .now() + wait)
         }
-        // A stop interrupts the runs (rolled back); wait for them before letting go of the locks.
-        _ = workers.wait(timeout: .now() + 30)
+        // A stop interrupts the runs (rolled back); wait for them (within the unit's
+        // TimeoutStopSec=10s) before letting go of the locks. A run still going when the
+        // process ends loses its session, and with it its transaction and its lock.
+        _ = workers.wait(timeout: .now() + 8)
         collectFinished()
         for t in tenants.values { t.claim?.release() }
         log.log(LogEvent(.daemonStopping, .notice, "sisyncd stopping"))
@@ -110,25 +118,38 @@ final class TenantSupervisor: @unchecked Sendable {
             t.removed = false
             tenants[e.name] = t
             guard changed else { continue }
-            let tlog = TenantLog(base: log, tenant: e.name)
-            switch e.configuration {
-            case .success(let c):
-                if let old = t.configuration, old.store != c.store, t.held {
-                    // Another database is another tenant's lock: give this one up first.
-                    t.claim?.release()
-                    t.claim = nil
-                    t.held = false
-                }
-                t.configuration = c
-                t.problem = nil
-            case .failure(let error):
-                t.problem = "\(error)"
-                tlog.log(LogEvent(.configRejected, .error, "tenant \(e.name): configuration rejected, tenant skipped\(t.configuration == nil ? "" : " (keeping its last good configuration)"): \(error)"))
-            }
+            // Never under a run: its lock and configuration are the run's until it is over.
+            if t.running { t.pending = e.configuration } else { apply(e.configuration, to: t) }
         }
         let present = Set(entries.map(\.name))
         for t in tenants.values where !present.contains(t.name) { t.removed = true }
         removeGoneTenants()
+    }
+
+    private func apply(_ configuration: Result<Configuration, Error>, to t: Tenant) {
+        let tlog = TenantLog(base: log, tenant: t.name)
+        switch configuration {
+        case .success(let c):
+            // Two files naming one database and schema would be one tenant claimed twice
+            // (a session's advisory locks are re-entrant).
+            if let twin = tenants.values.first(where: { $0 !== t && $0.configuration?.store == c.store }) {
+                t.problem = "names the same database and schema as tenant \(twin.name)"
+                tlog.log(LogEvent(.configRejected, .error, "tenant \(t.name): configuration rejected, tenant skipped: it \(t.problem!)"))
+                return
+            }
+            if let old = t.configuration, old.store != c.store {
+                // Another database is another lock: let go of this one, held or waited for.
+                t.claim?.release()
+                t.claim = nil
+                t.held = false
+                t.holder = nil
+            }
+            t.configuration = c
+            t.problem = nil
+        case .failure(let error):
+            t.problem = "\(error)"
+            tlog.log(LogEvent(.configRejected, .error, "tenant \(t.name): configuration rejected, tenant skipped\(t.configuration == nil ? "" : " (keeping its last good configuration)"): \(error)"))
+        }
     }
 
     private func reload() {
@@ -223,7 +244,9 @@ final class TenantSupervisor: @unchecked Sendable {
                 lock.withLock { runningStores[name] = store }
                 defer { lock.withLock { runningStores[name] = nil } }
                 result = run.run(store: store, takeRunLock: {
-                    try RunLock.acquire(on: store, holder: SyncRun.Options().lockHolder, wait: .infinity, waiting: { holder in
+                    // Bounded: an administrator's write that never ends fails this tenant's
+                    // run, not a run slot for ever.
+                    try RunLock.acquire(on: store, holder: SyncRun.Options().lockHolder, wait: configuration.interval.seconds, waiting: { holder in
                         tlog.log(LogEvent(.runWaiting, .notice, "waiting for \(holder) to finish before the next run"))
                     }, giveUp: { stop.isStopping })
                 }, daemonLock: claim)
@@ -245,7 +268,12 @@ final class TenantSupervisor: @unchecked Sendable {
             t.last = result.summary
             if let metrics { t.metrics = metrics }
             let interval = t.configuration?.interval.seconds ?? 900
-            t.nextRun = Date().addingTimeInterval(interval + Double.random(in: 0...(interval * 0.1)))
+            t.nextRun = t.rerun ? Date() : Date().addingTimeInterval(interval + Double.random(in: 0...(interval * 0.1)))
+            t.rerun = false
+            if let pending = t.pending {
+                t.pending = nil
+                apply(pending, to: t)
+            }
         }
         removeGoneTenants()
         writeCombinedMetrics()
@@ -267,7 +295,7 @@ final class TenantSupervisor: @unchecked Sendable {
     func statusLine() -> String { Self.statusLine(tenants.values.sorted { $0.name < $1.name }) }
 
     static func statusLine(_ tenants: [Tenant], timeZone: TimeZone = .current) -> String {
-        let elsewhere = tenants.filter { !$0.held && $0.configuration != nil }.count
+        let elsewhere = tenants.filter { !$0.held && $0.holder != nil }.count
         var ok = 0
         var failed: [String] = []
         var broken: [String] = []

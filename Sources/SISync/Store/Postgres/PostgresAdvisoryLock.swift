@@ -52,8 +52,13 @@ final class PostgresAdvisoryLock: ExclusiveLock {
             connection = try PostgresConnection(uri: settings.uri, password: try settings.password(), applicationName: applicationName)
         }
         held = try connection.tryAdvisoryLock(key)
+        if held { holderPID = connection.backendPID }
         return held
     }
+
+    /// The backend that took the lock (read once: the session may be shared with a thread
+    /// that is using it).
+    private var holderPID: Int32 = 0
 
     private var keyParts: [String] {
         [String(UInt32(truncatingIfNeeded: UInt64(bitPattern: key) >> 32)), String(UInt32(truncatingIfNeeded: UInt64(bitPattern: key)))]
@@ -67,11 +72,15 @@ final class PostgresAdvisoryLock: ExclusiveLock {
             SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
             AND classid = $1::bigint::oid AND objid = $2::bigint::oid AND objsubid = 1
             """
-        guard let count = try? connection.execute(sql, keyParts).value(0, 0), count != "0" else {
-            held = false
-            return false
+        do {
+            guard try connection.execute(sql, keyParts).value(0, 0) != "0" else { held = false; return false }
+            return true
+        } catch {
+            // A session that is gone holds nothing; one that only failed this query still
+            // holds its lock (never forget a lock the session has: it is re-entrant).
+            if !connection.isConnected { held = false }
+            return held
         }
-        return true
     }
 
     /// Asks, in the writer's own session and transaction, whether the lock's session
@@ -82,7 +91,7 @@ final class PostgresAdvisoryLock: ExclusiveLock {
             SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = ?
             AND CAST(classid AS bigint) = CAST(? AS bigint) AND CAST(objid AS bigint) = CAST(? AS bigint) AND objsubid = 1
             """)
-        try s.bind(1, Int64(connection.backendPID))
+        try s.bind(1, Int64(holderPID))
         try s.bind(2, keyParts[0])
         try s.bind(3, keyParts[1])
         defer { s.reset() }
@@ -100,6 +109,7 @@ final class PostgresAdvisoryLock: ExclusiveLock {
             SELECT a.application_name, extract(epoch FROM a.backend_start)::bigint FROM pg_locks l
             JOIN pg_stat_activity a ON a.pid = l.pid
             WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::bigint::oid AND l.objid = $2::bigint::oid AND l.objsubid = 1
+              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
             """
         guard let row = try? connection.execute(sql, keyParts).rows.first, let name = row[0] else { return ("unknown", nil) }
         return (Self.describeHolder(applicationName: name), row[1].flatMap(Double.init).map(Date.init(timeIntervalSince1970:)))

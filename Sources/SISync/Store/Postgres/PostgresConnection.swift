@@ -18,9 +18,11 @@ public final class PostgresConnection {
         // TCP keepalives before `dbname`, so that the URI's own values win: a server that
         // vanishes is noticed in about 25 s (10 s idle, then 3 probes 5 s apart), not in
         // the kernel's default of two hours.
-        var keywords = ["keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+        // And a server that does not answer at all is given up after 10 s, not left to the
+        // kernel's connect timeout (the URI's `connect_timeout` wins here too).
+        var keywords = ["keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout", "connect_timeout",
                         "dbname", "application_name", "client_encoding"]
-        var values = ["1", "10", "5", "3", "25000", uri, applicationName, "UTF8"]
+        var values = ["1", "10", "5", "3", "25000", "10", uri, applicationName, "UTF8"]
         if let password { keywords.append("password"); values.append(password) }
         let conn = Self.withCStrings(keywords) { k in
             Self.withCStrings(values) { v in PQconnectdbParams(k, v, 1) }
@@ -36,8 +38,11 @@ public final class PostgresConnection {
         // The server's side of the same bound: a sisyncd whose host vanished loses its
         // session, and with it its locks, about 25 s later, whatever the server's
         // postgresql.conf says (these settings are the session's own; on a unix socket
-        // they do nothing). `tcp_user_timeout` last: servers before 12 do not know it.
-        _ = try? executeScript("SET tcp_keepalives_idle TO 10; SET tcp_keepalives_interval TO 5; SET tcp_keepalives_count TO 3; SET tcp_user_timeout TO 25000")
+        // they do nothing). One statement each: servers before 12 do not know
+        // `tcp_user_timeout`, and that must not undo the others.
+        for setting in ["tcp_keepalives_idle TO 10", "tcp_keepalives_interval TO 5", "tcp_keepalives_count TO 3", "tcp_user_timeout TO 25000"] {
+            _ = try? executeScript("SET " + setting)
+        }
     }
 
     deinit {

@@ -7,6 +7,9 @@ import Foundation
 /// opens a new one. Used from the supervisor's thread only.
 public final class PostgresLockSessions {
     private var sessions: [String: PostgresConnection] = [:]
+    /// A server that could not be reached is not tried again for a few seconds: one dead
+    /// server must not make the supervisor wait once per tenant on it.
+    private var failures: [String: (at: Date, error: Error)] = [:]
 
     public init() {}
 
@@ -14,9 +17,16 @@ public final class PostgresLockSessions {
     /// first use or after the last one ended.
     func session(for settings: PostgresStoreSettings) throws -> PostgresConnection {
         if let s = sessions[settings.uri], s.isConnected, (try? s.execute("SELECT 1")) != nil { return s }
-        let fresh = try PostgresConnection(uri: settings.uri, password: try settings.password(), applicationName: StoreLocation.applicationName())
-        sessions[settings.uri] = fresh
-        return fresh
+        if let f = failures[settings.uri], Date().timeIntervalSince(f.at) < 5 { throw f.error }
+        do {
+            let fresh = try PostgresConnection(uri: settings.uri, password: try settings.password(), applicationName: StoreLocation.applicationName())
+            sessions[settings.uri] = fresh
+            failures[settings.uri] = nil
+            return fresh
+        } catch {
+            failures[settings.uri] = (Date(), error)
+            throw error
+        }
     }
 
     /// Sessions open now (for the STATUS line and the benchmark's connection count).
