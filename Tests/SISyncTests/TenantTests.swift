@@ -62,7 +62,7 @@ final class TenantTests: XCTestCase {
             if served && applied { return seen }
             usleep(100_000)
         } while Date() < deadline
-        XCTFail("not every tenant is served by exactly one sisyncd: \(seen.sorted { $0.key < $1.key })")
+        XCTFail("not every tenant is served by exactly one sisyncd: \(seen.sorted { $0.key < $1.key }); their logs:\n" + daemons.map(\.seen).joined(separator: "\n---\n"))
         return seen
     }
 
@@ -106,6 +106,42 @@ final class TenantTests: XCTestCase {
             let runs = try w.store().auditTrail.runs(limit: 20).sorted { ($0.runID ?? 0) < ($1.runID ?? 0) }
             for (a, b) in zip(runs, runs.dropFirst()) { XCTAssertLessThanOrEqual(a.finishedAt ?? "~", b.startedAt) }
         }
+    }
+
+    /// SIGUSR1 runs every tenant again; the server cutting the one session that holds all the
+    /// tenants' locks makes the process claim them again (no tenant is held twice, and each
+    /// runs again); a reload that removes a tenant's file frees its lock at once.
+    func testSignalsACutLockSessionAndARemovedTenant() throws {
+        let root = NSTemporaryDirectory() + "sisync-tenants-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let directory = root + "/tenants.d"
+        let all = try tenants(3, directory: directory)
+        let d = try RunningDaemon(["--tenants", directory, "--max-parallel-runs", "1"])
+        defer { if d.process.isRunning { kill(d.pid, SIGKILL) } }
+        _ = try waitUntilServed(all, by: [d])
+        func lastRuns() throws -> [String: Int64] { try all.mapValues { try $0.store().auditTrail.runs(limit: 1).first?.runID ?? 0 } }
+
+        let served = try lastRuns()
+        kill(d.pid, SIGUSR1)
+        _ = try waitUntilServed(all, by: [d], timeout: 30, runsAfter: served)
+
+        let before = try lastRuns()
+        let admin = try PostgresConnection(uri: TestPostgresServer.shared().uri(), password: TestPostgresServer.password, applicationName: "sisync-tests")
+        // The lock session is the one of this process that holds advisory locks between runs.
+        let cut = try admin.execute("""
+            SELECT pg_terminate_backend(a.pid) FROM pg_stat_activity a
+            WHERE a.application_name = $1 AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.granted)
+            """, ["sisyncd/\(host)/\(d.pid)"])
+        XCTAssertEqual(cut.rowCount, 1, "one session holds all the tenants' locks")
+        XCTAssertTrue(d.waitFor("lost its lock", timeout: 30), d.seen)
+        let again = try waitUntilServed(all, by: [d], timeout: 30, runsAfter: before)
+        XCTAssertTrue(again.values.allSatisfy { $0 == [d.pid] }, "claimed again, once each: \(again)")
+
+        try FileManager.default.removeItem(atPath: directory + "/t02.conf")
+        kill(d.pid, SIGHUP)
+        XCTAssertTrue(d.waitFor("tenant t02 removed", timeout: 30), d.seen)
+        XCTAssertEqual(try holders(["t02": all["t02"]!])["t02"], [], "a removed tenant's lock is free")
+        XCTAssertEqual(try holders(all.filter { $0.key != "t02" }).values.map { $0 }, [[d.pid], [d.pid]])
     }
 
     /// The STATUS line sums the tenants up: `12 tenants (3 on other hosts): 11 ok, 1 failed (lincoln: HTTP 503); next 08:30`.

@@ -279,11 +279,12 @@ final class TenantSupervisor: @unchecked Sendable {
         writeCombinedMetrics()
     }
 
-    /// The earliest moment something is due: a held tenant's next run, a claim to try again.
+    /// The earliest moment something is due: a held tenant's next run or the check of its
+    /// lock (every `standby_poll`), a claim to try again.
     private func nextEvent() -> Date {
         var next = Date().addingTimeInterval(10)
         for t in tenants.values {
-            if t.held && !t.running { next = min(next, t.nextRun) }
+            if t.held && !t.running { next = min(next, t.nextRun, Date().addingTimeInterval(t.configuration?.standbyPoll.seconds ?? 10)) }
             if !t.held && t.configuration != nil { next = min(next, t.nextClaim) }
         }
         return next
