@@ -18,8 +18,10 @@ struct SyntheticDistrict {
     static let last = ["O'Brien", "Núñez", "D'Arcy", "Lefèvre", "Ødegård", "Okafor", "Wang", "Smith", "García", "Müller", "N'Diaye", "Kowalski", "Nguyen", "Patel", "Álvarez", "Lee"]
     static let titles = ["Teacher", "\"Teacher, Mathematics\"", "Aide", "Counselor", "\"Coach, \"\"Varsity\"\" Soccer\"", "Principal", "\"Teacher,\nScience\"", "Librarian"]
 
-    /// Which export to write: the base day, or the next day with about 1% of rows changed.
-    enum Day { case base, changed }
+    /// Which export to write: the base day; the next day with about 1% of staff and student
+    /// rows changed (the other five files as they were); or a day on which every one of
+    /// the seven files changed (about 1% of each).
+    enum Day { case base, changed, allChanged }
 
     /// Writes the seven files into `directory`.
     func write(to directory: String, day: Day) throws {
@@ -29,12 +31,12 @@ struct SyntheticDistrict {
         for i in 0..<staffCount {
             // Base: the last 0.5% are inactive (staff who left). Changed day: 0.5% are gone,
             // half of the inactive ones are rehired, 0.25% renamed, 0.25% new email.
-            let removed = day == .changed && i % 200 == 7
+            let removed = day != .base && i % 200 == 7
             if removed { continue }
             let leftBefore = i >= staffCount - staffCount / 200
-            let rehired = day == .changed && leftBefore && i % 2 == 0
-            let renamed = day == .changed && i % 400 == 11
-            let newEmail = day == .changed && i % 400 == 13
+            let rehired = day != .base && leftBefore && i % 2 == 0
+            let renamed = day != .base && i % 400 == 11
+            let newEmail = day != .base && i % 400 == 13
             let f = Self.first[i % 16], l = Self.last[(i / 16) % 16]
             let last = renamed ? l + "-Smith" : l
             // Every 500th pair shares one email (the SIS has duplicates): those users stay unlinked.
@@ -47,9 +49,9 @@ struct SyntheticDistrict {
 
         out = try CSVFileWriter(path: directory + "/students.csv", crlf: true, bom: false)
         out.line("student_id,first_name,last_name,email,school_id,grade,enrollment_status,school_year")
-        let enrolledNew = day == .changed ? studentCount / 600 : 0
+        let enrolledNew = day != .base ? studentCount / 600 : 0
         for i in 0..<(studentCount + enrolledNew) {
-            let withdrawn = day == .changed && i % 100 == 3 && i < studentCount
+            let withdrawn = day != .base && i % 100 == 3 && i < studentCount
             let f = Self.first[(i / 3) % 16], l = Self.last[(i / 7) % 16]
             let email = "st\(i + 1)@students.riverside.example.org"
             out.line("ST\(pad(i + 1, 7)),\(f),\(l),\(email),\(100 + i % 40),\(i % 13),\(withdrawn ? "Withdrawn" : "Enrolled"),2026-2027")
@@ -58,7 +60,11 @@ struct SyntheticDistrict {
 
         out = try CSVFileWriter(path: directory + "/households.csv", crlf: true, bom: false)
         out.line("household_id,name")
-        for i in 0..<householdCount { out.line("H\(pad(i + 1, 7)),The \(Self.last[i % 16]) Family of \(Self.first[(i / 16) % 16])") }
+        // On an every-file day, 1% of each of the five other files changes too.
+        let every = day == .allChanged
+        for i in 0..<householdCount {
+            out.line("H\(pad(i + 1, 7)),The \(Self.last[i % 16])\(every && i % 100 == 5 ? "-Jones" : "") Family of \(Self.first[(i / 16) % 16])")
+        }
         try out.close()
 
         out = try CSVFileWriter(path: directory + "/household_relationships.csv", crlf: false, bom: false)
@@ -67,7 +73,8 @@ struct SyntheticDistrict {
             if i % 13 == 0 && i / 13 < applicantCount {
                 out.line("H\(pad(i % householdCount + 1, 7)),applicant,A\(pad(i / 13 + 1, 6)),Parent")
             } else {
-                out.line("H\(pad(i % householdCount + 1, 7)),student,ST\(pad(i % studentCount + 1, 7)),\(i % 10 == 0 ? "Guardian" : "Parent")")
+                let guardian = (i % 10 == 0) != (every && i % 100 == 7)
+                out.line("H\(pad(i % householdCount + 1, 7)),student,ST\(pad(i % studentCount + 1, 7)),\(guardian ? "Guardian" : "Parent")")
             }
         }
         try out.close()
@@ -76,13 +83,14 @@ struct SyntheticDistrict {
         out.line("applicant_id,first_name,last_name,status,evaluator_staff_ids")
         let statuses = ["Inquiry", "Applied", "Accepted", "Copied"]
         for i in 0..<applicantCount {
-            out.line("A\(pad(i + 1, 6)),\(Self.first[i % 16]),\(Self.last[(i / 5) % 16]),\(statuses[i % 4]),S\(pad(i % staffCount + 1, 6));S\(pad((i * 7) % staffCount + 1, 6))")
+            let status = statuses[(i + (every && i % 100 == 9 ? 1 : 0)) % 4]
+            out.line("A\(pad(i + 1, 6)),\(Self.first[i % 16]),\(Self.last[(i / 5) % 16]),\(status),S\(pad(i % staffCount + 1, 6));S\(pad((i * 7) % staffCount + 1, 6))")
         }
         try out.close()
 
         out = try CSVFileWriter(path: directory + "/donors.csv", crlf: false, bom: false)
         out.line("donor_id,name,email")
-        for i in 0..<donorCount { out.line("D\(pad(i + 1, 5)),\"\(Self.last[i % 16]), Family Trust\",donor\(i)@example.org") }
+        for i in 0..<donorCount { out.line("D\(pad(i + 1, 5)),\"\(Self.last[i % 16]), Family Trust\",donor\(i)\(every && i % 100 == 11 ? ".new" : "")@example.org") }
         try out.close()
 
         out = try CSVFileWriter(path: directory + "/attributes.csv", crlf: false, bom: false)
@@ -90,7 +98,12 @@ struct SyntheticDistrict {
         let names = ["Honor Roll", "Bus Rider", "Athlete", "Gifted"]
         for i in 0..<attributeCount {
             // Unique keys: each student gets up to four attributes.
+            // Every-file day: 1% of the attributes are gone and as many new ones appear.
+            if every && i % 100 == 13 { continue }
             out.line("student,ST\(pad(i / 4 % studentCount + 1, 7)),\(names[i % 4]),\(i / 4 >= studentCount ? "2025-2026" : "2026-2027")")
+        }
+        if every {
+            for i in stride(from: 13, to: attributeCount, by: 100) { out.line("student,ST\(pad(i / 4 % studentCount + 1, 7)),Robotics,2026-2027") }
         }
         try out.close()
     }
@@ -126,6 +139,29 @@ struct SyntheticDistrict {
             out.append(User(username: "family\(h + 1)", email: "family\(h + 1)@home.example.org", attachment: ("household", "H\(pad(h + 1, 7))")))
         }
         return out
+    }
+
+    /// The users as `sisyncctl user import` reads them (username, email, approved and the
+    /// attachment columns), written to `path`.
+    static func writeUserImport(_ users: [User], to path: String) throws {
+        var out = try CSVFileWriter(path: path, crlf: false, bom: false)
+        out.line("username,email,approved,student_id,household_id,donor_id")
+        for u in users {
+            let email = u.email.contains(",") || u.email.hasPrefix(" ") ? "\"\(u.email)\"" : u.email
+            let student = u.attachment?.kind == "student" ? u.attachment!.id : ""
+            let household = u.attachment?.kind == "household" ? u.attachment!.id : ""
+            out.line("\(u.username),\(email),true,\(student),\(household),")
+        }
+        try out.close()
+    }
+
+    /// The day's new users (1% of the district's), for the every-file day: new parents of
+    /// existing households.
+    func newUsers() -> [User] {
+        (0..<Int(2_070 * scale)).map { i in
+            let h = (i * 97) % householdCount
+            return User(username: "newparent\(i + 1)", email: "newparent\(i + 1)@home.example.org", attachment: ("household", "H\(pad(h + 1, 7))"))
+        }
     }
 
     private func pad(_ n: Int, _ width: Int) -> String {
