@@ -6,8 +6,24 @@ public enum Timestamp {
         var t = time_t(date.timeIntervalSince1970.rounded(.down))
         var parts = tm()
         gmtime_r(&t, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+        let year = Int(parts.tm_year) + 1900
+        guard (0...9999).contains(year) else {
+            return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", year, Int(parts.tm_mon) + 1,
+                          Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+        }
+        // Digit by digit: `String(format:)` cost a user import of 207k users 3 s.
+        var out = [UInt8](repeating: 0, count: 20)
+        func put(_ value: Int, _ at: Int, _ width: Int) {
+            var v = value
+            for i in stride(from: at + width - 1, through: at, by: -1) { out[i] = UInt8(48 + v % 10); v /= 10 }
+        }
+        put(year, 0, 4); out[4] = 45
+        put(Int(parts.tm_mon) + 1, 5, 2); out[7] = 45
+        put(Int(parts.tm_mday), 8, 2); out[10] = 84
+        put(Int(parts.tm_hour), 11, 2); out[13] = 58
+        put(Int(parts.tm_min), 14, 2); out[16] = 58
+        put(Int(parts.tm_sec), 17, 2); out[19] = 90
+        return String(decoding: out, as: UTF8.self)
     }
 
     public static func parse(_ text: String) -> Date? {

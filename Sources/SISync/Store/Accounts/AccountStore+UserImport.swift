@@ -41,6 +41,7 @@ extension AccountStore {
             let setApproved = try database.prepare("UPDATE users SET approved = ? WHERE username = ?")
             let attach = try database.prepare("INSERT OR IGNORE INTO user_attachments (username, kind, record_id) VALUES (?, ?, ?)")
             var changes: [Change] = []
+            let created = Timestamp.format(now)
             for row in rows {
                 var rowChanges: [Change] = []
                 let username: String
@@ -58,7 +59,7 @@ extension AccountStore {
                 } else {
                     username = row.username
                     try insert.bind(1, username); try insert.bind(2, row.email); try insert.bind(3, row.approved ?? false)
-                    try insert.bind(4, Timestamp.format(now)); try insert.bind(5, try emailKeyForWrite(row.email, normalizer: normalizer))
+                    try insert.bind(4, created); try insert.bind(5, try emailKeyForWrite(row.email, normalizer: normalizer))
                     try insert.run()
                     rowChanges.append(Change(entity: "users", id: username, field: nil, old: nil, new: row.email, kind: .added))
                 }

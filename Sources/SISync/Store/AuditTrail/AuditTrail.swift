@@ -149,14 +149,16 @@ public final class AuditTrail {
     func administer(actor: String, now: Date, _ body: () throws -> [Change]) throws -> [Change] {
         try database.transaction {
             let changes = try body()
-            let log = try database.prepare("""
-                INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind, actor, at) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            for c in changes {
-                try log.bind(1, c.entity); try log.bind(2, c.id); try log.bind(3, c.field)
-                try log.bind(4, c.old); try log.bind(5, c.new); try log.bind(6, c.kind.rawValue)
-                try log.bind(7, actor); try log.bind(8, Timestamp.format(now))
-                try log.run()
+            guard !changes.isEmpty else { return changes }
+            // A user import logs a change per user and attachment: COPY on PostgreSQL.
+            let at = Timestamp.format(now)
+            try database.insertRows(into: "changes", columns: ["entity", "record_id", "field", "old_value", "new_value", "kind", "actor", "at"]) { log in
+                for c in changes {
+                    try log.add(c.entity); try log.add(c.id); try log.add(c.field)
+                    try log.add(c.old); try log.add(c.new); try log.add(c.kind.rawValue)
+                    try log.add(actor); try log.add(at)
+                    try log.endRow()
+                }
             }
             return changes
         }
