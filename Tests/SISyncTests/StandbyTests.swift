@@ -27,17 +27,6 @@ final class StandbyTests: XCTestCase {
         w.write("staff.csv", staffCSV(manyStaff(101)))
     }
 
-    /// Whether the metrics file at `path` comes to hold `line` within `timeout` (it is
-    /// written just after the log entry a test waits for; polled, bounded).
-    private func metrics(_ path: String, contain line: String, timeout: TimeInterval = 10) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        repeat {
-            if let text = try? String(contentsOfFile: path, encoding: .utf8), text.contains(line) { return true }
-            usleep(20_000)
-        } while Date() < deadline
-        return false
-    }
-
     /// Runs never overlap: each run finished before the next one started.
     private func assertRunsDoNotOverlap(_ w: Workspace, file: StaticString = #filePath, line: UInt = #line) throws {
         let runs = try w.store().auditTrail.runs(limit: 50).sorted { ($0.runID ?? 0) < ($1.runID ?? 0) }
@@ -60,13 +49,13 @@ final class StandbyTests: XCTestCase {
         let active = try RunningDaemon(["--config", w.configPath])
         defer { if active.process.isRunning { kill(active.pid, SIGKILL) } }
         XCTAssertTrue(active.waitFor("run 1 applied"), active.seen)
-        XCTAssertTrue(metrics(activeMetrics, contain: "\nsisync_active 1\n"))
+        XCTAssertTrue(file(activeMetrics, comesToContain: "\nsisync_active 1\n"))
         let standby = try RunningDaemon(["--config", standbyConfig])
         defer { if standby.process.isRunning { standby.process.terminate() } }
         XCTAssertTrue(standby.waitFor("standby: sisync held by \(host) pid \(active.pid) since "), standby.seen)
         XCTAssertTrue(standby.process.isRunning, "a standby does not exit 75")
         XCTAssertFalse(standby.seen.contains("started ("), "the standby ran nothing: \(standby.seen)")
-        XCTAssertTrue(metrics(standbyMetrics, contain: "sisync_active 0\n"))
+        XCTAssertTrue(file(standbyMetrics, comesToContain: "sisync_active 0\n"))
 
         startLargeApply(w, active, run: 2)
         kill(active.pid, SIGKILL)
@@ -75,7 +64,7 @@ final class StandbyTests: XCTestCase {
         XCTAssertTrue(standby.waitFor("run 3 applied", timeout: 30), standby.seen)
         XCTAssertLessThanOrEqual(Date().timeIntervalSince(killed), 1 + 5, "took over and completed a run within standby_poll + 5 s")
         XCTAssertTrue(standby.seen.contains("took over"), standby.seen)
-        XCTAssertTrue(metrics(standbyMetrics, contain: "\nsisync_active 1\n"), "the new active one says so")
+        XCTAssertTrue(file(standbyMetrics, comesToContain: "\nsisync_active 1\n"), "the new active one says so")
 
         let store = try w.store()
         XCTAssertEqual(try store.mirror.recordCounts().first { $0.0 == .staff }?.total, 101, "R1: nothing of the killed run was applied")

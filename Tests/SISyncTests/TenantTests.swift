@@ -189,6 +189,8 @@ final class TenantTests: XCTestCase {
         XCTAssertEqual(try down.store().auditTrail.runs(limit: 1).first?.outcome, .failed)
         XCTAssertTrue(d.seen.contains("(run=1 tenant=down)"), "the failed run's entries name its tenant: \(d.seen)")
         XCTAssertTrue(d.process.isRunning)
+        // Written once the runs in flight are over.
+        _ = file(root + "/all.prom", comesToContain: "sisync_active{tenant=\"down\"} 1")
         let metrics = try String(contentsOfFile: root + "/all.prom", encoding: .utf8)
         XCTAssertTrue(metrics.contains("sisync_active{tenant=\"t01\"} 1"), metrics)
         XCTAssertEqual(metrics.components(separatedBy: "# TYPE sisync_active gauge").count, 2, "one HELP/TYPE per metric")

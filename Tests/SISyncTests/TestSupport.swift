@@ -170,3 +170,14 @@ func runProcess(_ name: String, _ args: [String], environment: [String: String]?
     let err = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
     return (p.terminationStatus, out, err)
 }
+
+/// Whether the file at `path` comes to hold `text` within `timeout`: for files a daemon
+/// writes just after the log entry a test waits for (metrics). Polled, bounded.
+func file(_ path: String, comesToContain text: String, timeout: TimeInterval = 10) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    repeat {
+        if let content = try? String(contentsOfFile: path, encoding: .utf8), content.contains(text) { return true }
+        usleep(20_000)
+    } while Date() < deadline
+    return false
+}

@@ -321,18 +321,18 @@ final class Scheduler: @unchecked Sendable {
         return nil
     }
 
+    /// An error's first line, cut to `limit` characters, for a STATUS line.
+    static func firstLine(_ text: String, at limit: Int) -> String {
+        let line = text.split(separator: "\n").first.map(String.init) ?? ""
+        return line.count > limit ? String(line.prefix(limit - 3)) + "..." : line
+    }
+
     /// "standby: sisync held by db-a.district.org pid 812 since 08:15"
     static func standbyLine(_ holder: (holder: String, since: Date?), timeZone: TimeZone = .current) -> String {
         var who = holder.holder
         if who.hasPrefix("sisyncd on ") { who.removeFirst("sisyncd on ".count) }
         var line = "standby: sisync held by \(who)"
-        if let since = holder.since {
-            let clock = DateFormatter()
-            clock.locale = Locale(identifier: "en_US_POSIX")
-            clock.timeZone = timeZone
-            clock.dateFormat = "HH:mm"
-            line += " since \(clock.string(from: since))"
-        }
+        if let since = holder.since { line += " since \(Timestamp.clock(since, timeZone: timeZone))" }
         return line
     }
 
@@ -345,16 +345,11 @@ final class Scheduler: @unchecked Sendable {
 
     /// "last run 42 applied 08:15: +3 staff, -1 staff, 2 links, 5 roles; next 08:30"
     static func statusLine(_ s: RunSummary, next: Date, timeZone: TimeZone = .current) -> String {
-        let clock = DateFormatter()
-        clock.locale = Locale(identifier: "en_US_POSIX")
-        clock.timeZone = timeZone
-        clock.dateFormat = "HH:mm"
-        let at = Timestamp.parse(s.startedAt).map(clock.string(from:)) ?? s.startedAt
+        let at = Timestamp.parse(s.startedAt).map { Timestamp.clock($0, timeZone: timeZone) } ?? s.startedAt
         var line = "last run \(s.runID.map(String.init) ?? "-") \(s.outcome.rawValue) \(at): "
         switch s.outcome {
         case .failed, .blocked:
-            let reason = (s.error ?? "no reason recorded").split(separator: "\n").first.map(String.init) ?? ""
-            line += reason.count > 160 ? String(reason.prefix(157)) + "..." : reason
+            line += Self.firstLine(s.error ?? "no reason recorded", at: 160)
         default:
             var parts = ["+\(s.staff.added) staff", "-\(s.staff.deactivated) staff"]
             if s.staff.reactivated > 0 { parts.append("\(s.staff.reactivated) staff back") }
@@ -362,7 +357,7 @@ final class Scheduler: @unchecked Sendable {
             parts.append("\(s.rolesGranted + s.rolesRevoked) roles")
             line += parts.joined(separator: ", ")
         }
-        return line + "; next \(clock.string(from: next))"
+        return line + "; next \(Timestamp.clock(next, timeZone: timeZone))"
     }
 
     /// One run. The run lock is taken after the fetch (SyncRun) and waited for however
@@ -383,7 +378,11 @@ final class Scheduler: @unchecked Sendable {
                 return stop.isStopping ? nil : result
             }
         }
-        guard let store else { return SyncRun(configuration: configuration, options: options, log: log, stop: stop).failedToStart(StoreError.notFound(what: "the open database")) }
+        guard let store else {
+            // Not reached: the loop opens the store before a cycle. Said plainly if it ever is.
+            return SyncRun(configuration: configuration, options: options, log: log, stop: stop)
+                .failedToStart(StoreError.cannotOpen(path: configuration.store.display, message: "the database is not open; sisyncd opens it again at its next cycle"))
+        }
         let result = SyncRun(configuration: configuration, options: options, log: log, stop: stop).run(store: store, takeRunLock: { [self] in
             try RunLock.acquire(location: configuration.store, holder: options.lockHolder, wait: .infinity, waiting: { [self] holder in
                 log.log(LogEvent(.runWaiting, .notice, "waiting for \(holder) to finish before the next run"))

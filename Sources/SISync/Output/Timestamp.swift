@@ -26,6 +26,15 @@ public enum Timestamp {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// `08:15` in `timeZone`, for STATUS lines ("next 08:30", "since 08:15").
+    public static func clock(_ date: Date, timeZone: TimeZone = .current) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = timeZone
+        f.dateFormat = "HH:mm"
+        return f.string(from: date)
+    }
+
     public static func parse(_ text: String) -> Date? {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime]

@@ -75,7 +75,7 @@ public final class DaemonLock: @unchecked Sendable {
 
     /// Who holds the lock now, and since when (PostgreSQL: the holder's session start).
     public func holder() -> (holder: String, since: Date?) {
-        (lock as? PostgresAdvisoryLock)?.holderAndSince() ?? (lock.holder(), nil)
+        lock.holderAndSince()
     }
 
     /// Whether this process still holds the lock: false once its PostgreSQL session ended.

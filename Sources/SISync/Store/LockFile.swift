@@ -21,9 +21,12 @@ protocol ExclusiveLock: AnyObject {
     /// Asked inside a run's transaction on `database`, just before it commits: false when
     /// the lock is no longer this process's, so the run must not commit.
     func isHeld(accordingTo database: any StoreDatabase) throws -> Bool
+    /// The holder, and since when it has held the database when the lock can tell.
+    func holderAndSince() -> (holder: String, since: Date?)
 }
 
 extension ExclusiveLock {
+    func holderAndSince() -> (holder: String, since: Date?) { (holder(), nil) }
     func isStillHeld() -> Bool { true }
     func isHeld(accordingTo database: any StoreDatabase) throws -> Bool { true }
 }

@@ -31,6 +31,9 @@ final class TenantSupervisor: @unchecked Sendable {
         var removed = false
         var nextRun = Date.distantPast
         var nextClaim = Date.distantPast
+        /// When its lock is asked about next: every `standby_poll`, not every time the loop
+        /// wakes (each finished run wakes it; 200 tenants would be 200 queries a wake).
+        var nextLockCheck = Date.distantPast
         var holder: String?
         /// A configuration read while a run was in progress, applied once it is over.
         var pending: Result<Configuration, Error>?
@@ -175,7 +178,9 @@ final class TenantSupervisor: @unchecked Sendable {
 
     /// R9: a tenant whose lock's session ended is not this process's any more.
     private func dropLostLocks() {
-        for t in tenants.values where t.held && !t.running {
+        let now = Date()
+        for t in tenants.values where t.held && !t.running && t.nextLockCheck <= now {
+            t.nextLockCheck = now.addingTimeInterval(t.configuration?.standbyPoll.seconds ?? 10)
             guard let claim = t.claim, !claim.isStillHeld() else { continue }
             t.held = false
             t.claim = nil
@@ -276,15 +281,23 @@ final class TenantSupervisor: @unchecked Sendable {
             }
         }
         removeGoneTenants()
-        writeCombinedMetrics()
+        // Not once per finished run: during a cycle of 200 tenants that would rewrite a file
+        // of all 200 two hundred times.
+        let inFlight = tenants.values.contains(where: \.running)
+        if !inFlight || Date().timeIntervalSince(lastMetricsWrite) >= 10 {
+            writeCombinedMetrics()
+            lastMetricsWrite = Date()
+        }
     }
+
+    private var lastMetricsWrite = Date.distantPast
 
     /// The earliest moment something is due: a held tenant's next run or the check of its
     /// lock (every `standby_poll`), a claim to try again.
     private func nextEvent() -> Date {
         var next = Date().addingTimeInterval(10)
         for t in tenants.values {
-            if t.held && !t.running { next = min(next, t.nextRun, Date().addingTimeInterval(t.configuration?.standbyPoll.seconds ?? 10)) }
+            if t.held && !t.running { next = min(next, t.nextRun, t.nextLockCheck) }
             if !t.held && t.configuration != nil { next = min(next, t.nextClaim) }
         }
         return next
@@ -306,19 +319,14 @@ final class TenantSupervisor: @unchecked Sendable {
             switch s.outcome {
             case .applied, .unchanged: ok += 1
             default:
-                let reason = (s.error ?? s.outcome.rawValue).split(separator: "\n").first.map(String.init) ?? ""
-                failed.append("\(t.name): \(reason.count > 60 ? String(reason.prefix(57)) + "..." : reason)")
+                failed.append("\(t.name): \(Scheduler.firstLine(s.error ?? s.outcome.rawValue, at: 60))")
             }
         }
         var line = "\(tenants.count) tenants" + (elsewhere > 0 ? " (\(elsewhere) on other hosts)" : "") + ": \(ok) ok"
         if !failed.isEmpty { line += ", \(failed.count) failed (\(failed.prefix(3).joined(separator: "; "))\(failed.count > 3 ? "; …" : ""))" }
         if !broken.isEmpty { line += ", \(broken.count) not configured (\(broken.prefix(3).joined(separator: ", ")))" }
         if let next = tenants.filter({ $0.held && !$0.running }).map(\.nextRun).min(), next > Date() {
-            let clock = DateFormatter()
-            clock.locale = Locale(identifier: "en_US_POSIX")
-            clock.timeZone = timeZone
-            clock.dateFormat = "HH:mm"
-            line += "; next \(clock.string(from: next))"
+            line += "; next \(Timestamp.clock(next, timeZone: timeZone))"
         }
         return line
     }

@@ -118,7 +118,15 @@ extension AccountStore {
             try database.refreshStatistics(["temp.new_email_keys"])
             try database.execute("UPDATE users SET email_key = k.email_key FROM temp.new_email_keys k WHERE users.username = k.username")
         }
-        guard !plan.changes.isEmpty else { return }
+        var links = 0, unapprovals = 0
+        for c in plan.changes {
+            switch c {
+            case .link, .unlink: links += 1
+            case .unapprove: unapprovals += 1
+            case .ambiguous: break
+            }
+        }
+        guard links + unapprovals > 0 else { return }
         // A user has one link: the last change for a user decides it, as the plan lists them.
         var last: [String: Int] = [:]
         for (i, c) in plan.changes.enumerated() {
@@ -142,14 +150,18 @@ extension AccountStore {
             }
         }
         try database.refreshStatistics(["temp.link_changes"])
-        try database.execute("DELETE FROM links WHERE username IN (SELECT username FROM temp.link_changes WHERE action <> 'unapprove')")
-        let insert = try database.prepare("""
-            INSERT INTO links (username, staff_id, kind, reason, until, created_at, created_by)
-            SELECT username, staff_id, 'auto', NULL, NULL, ?1, ?2 FROM temp.link_changes WHERE action = 'link' ORDER BY username COLLATE NOCASE
-            """)
-        try insert.bind(1, stamp); try insert.bind(2, actor)
-        try insert.run()
-        try database.execute("UPDATE users SET approved = FALSE WHERE username IN (SELECT username FROM temp.link_changes WHERE action = 'unapprove')")
+        if links > 0 {
+            try database.execute("DELETE FROM links WHERE username IN (SELECT username FROM temp.link_changes WHERE action <> 'unapprove')")
+            let insert = try database.prepare("""
+                INSERT INTO links (username, staff_id, kind, reason, until, created_at, created_by)
+                SELECT username, staff_id, 'auto', NULL, NULL, ?1, ?2 FROM temp.link_changes WHERE action = 'link' ORDER BY username COLLATE NOCASE
+                """)
+            try insert.bind(1, stamp); try insert.bind(2, actor)
+            try insert.run()
+        }
+        if unapprovals > 0 {
+            try database.execute("UPDATE users SET approved = FALSE WHERE username IN (SELECT username FROM temp.link_changes WHERE action = 'unapprove')")
+        }
     }
 
     /// Usernames linked to a staff record.

@@ -78,6 +78,8 @@ public final class MirrorStore {
             DELETE FROM temp.\(staging);
             """)
         var missingStamps = Set<String>()
+        // Which kinds of change the staged rows hold: an UPDATE that would match none is not run.
+        var hasValues = false, hasReactivations = false, hasDeactivations = false, hasCleared = false
         try database.insertRows(into: "temp." + staging, columns: columns) { staged in
             for u in p.updates {
                 let parts = keys.count == 1 ? [u.key] : RecordKey.parts(u.key)
@@ -90,12 +92,18 @@ public final class MirrorStore {
                     for _ in values { try staged.add(nil as String?) }
                     try staged.add(nil as Int64?)
                 }
-                try staged.add(Int64(row != nil && rows != nil ? 1 : 0))
+                let withValues = row != nil && rows != nil
+                try staged.add(Int64(withValues ? 1 : 0))
                 try staged.add(Int64(u.reactivate ? 1 : 0))
                 try staged.add(Int64(u.deactivate != nil ? 1 : 0))
                 let missing = u.markMissing.map(Timestamp.format)
-                if let missing { missingStamps.insert(missing) }
-                try staged.add(Int64(u.deactivate != nil ? 0 : missing != nil ? 1 : u.clearMissing ? 2 : 0))
+                let action = u.deactivate != nil ? 0 : missing != nil ? 1 : u.clearMissing ? 2 : 0
+                if action == 1, let missing { missingStamps.insert(missing) }
+                hasValues = hasValues || withValues
+                hasReactivations = hasReactivations || u.reactivate
+                hasDeactivations = hasDeactivations || u.deactivate != nil
+                hasCleared = hasCleared || action == 2
+                try staged.add(Int64(action))
                 try staged.add(missing)
                 try staged.endRow()
                 try checkStop()
@@ -109,13 +117,15 @@ public final class MirrorStore {
             try bind(s)
             try s.run()
         }
-        try update((values.map { "\($0) = s.\($0)" } + ["fingerprint = s.fingerprint"]).joined(separator: ", "), "s.has_values = 1") { _ in }
-        try update("active = TRUE, deactivated_at = NULL, missing_since = NULL", "s.reactivate = 1") { _ in }
-        try update("active = FALSE, deactivated_at = ?2, missing_since = NULL", "s.deactivate = 1") { try $0.bind(2, stamp) }
+        if hasValues {
+            try update((values.map { "\($0) = s.\($0)" } + ["fingerprint = s.fingerprint"]).joined(separator: ", "), "s.has_values = 1") { _ in }
+        }
+        if hasReactivations { try update("active = TRUE, deactivated_at = NULL, missing_since = NULL", "s.reactivate = 1") { _ in } }
+        if hasDeactivations { try update("active = FALSE, deactivated_at = ?2, missing_since = NULL", "s.deactivate = 1") { try $0.bind(2, stamp) } }
         for missing in missingStamps.sorted() {
             try update("missing_since = ?2", "s.missing_action = 1 AND s.missing_since = ?3") { try $0.bind(2, missing); try $0.bind(3, missing) }
         }
-        try update("missing_since = NULL", "s.missing_action = 2") { _ in }
+        if hasCleared { try update("missing_since = NULL", "s.missing_action = 2") { _ in } }
     }
 
     private static let staffColumns = "staff_id, first_name, last_name, email, title, school_ids, active, deactivated_at, missing_since, enabled"

@@ -38,11 +38,10 @@ public final class PostgresConnection {
         // The server's side of the same bound: a sisyncd whose host vanished loses its
         // session, and with it its locks, about 25 s later, whatever the server's
         // postgresql.conf says (these settings are the session's own; on a unix socket
-        // they do nothing). One statement each: servers before 12 do not know
-        // `tcp_user_timeout`, and that must not undo the others.
-        for setting in ["tcp_keepalives_idle TO 10", "tcp_keepalives_interval TO 5", "tcp_keepalives_count TO 3", "tcp_user_timeout TO 25000"] {
-            _ = try? executeScript("SET " + setting)
-        }
+        // they do nothing). One round trip; servers before 12 do not know
+        // `tcp_user_timeout`, which is then left out rather than undoing the others.
+        let keepalives = "SET tcp_keepalives_idle TO 10; SET tcp_keepalives_interval TO 5; SET tcp_keepalives_count TO 3"
+        _ = try? executeScript(keepalives + (PQserverVersion(conn) >= 120000 ? "; SET tcp_user_timeout TO 25000" : ""))
     }
 
     deinit {

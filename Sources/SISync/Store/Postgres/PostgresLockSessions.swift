@@ -6,7 +6,7 @@ import Foundation
 /// ended (a server restart, a cut connection) took all its locks with it; the next claim
 /// opens a new one. Used from the supervisor's thread only.
 public final class PostgresLockSessions {
-    private var sessions: [String: PostgresConnection] = [:]
+    private var sessions: [String: (connection: PostgresConnection, checked: Date)] = [:]
     /// A server that could not be reached is not tried again for a few seconds: one dead
     /// server must not make the supervisor wait once per tenant on it.
     private var failures: [String: (at: Date, error: Error)] = [:]
@@ -16,11 +16,18 @@ public final class PostgresLockSessions {
     /// The live session for the server and database of `settings` (its URI), opened on
     /// first use or after the last one ended.
     func session(for settings: PostgresStoreSettings) throws -> PostgresConnection {
-        if let s = sessions[settings.uri], s.isConnected, (try? s.execute("SELECT 1")) != nil { return s }
+        // Asked whether it still answers at most once a second, however many tenants claim through it.
+        if let s = sessions[settings.uri], s.connection.isConnected {
+            if Date().timeIntervalSince(s.checked) < 1 { return s.connection }
+            if (try? s.connection.execute("SELECT 1")) != nil {
+                sessions[settings.uri] = (s.connection, Date())
+                return s.connection
+            }
+        }
         if let f = failures[settings.uri], Date().timeIntervalSince(f.at) < 5 { throw f.error }
         do {
             let fresh = try PostgresConnection(uri: settings.uri, password: try settings.password(), applicationName: StoreLocation.applicationName())
-            sessions[settings.uri] = fresh
+            sessions[settings.uri] = (fresh, Date())
             failures[settings.uri] = nil
             return fresh
         } catch {
