@@ -321,6 +321,12 @@ if args.first == "seed", args.count == 2 {
     do { print("\(try seedUsers(SyntheticDistrict(scale: 1), database: args[1])) users") } catch { print("ERROR \(error)"); exit(1) }
     exit(0)
 }
+if args.first == "users-csv", args.count == 3 {
+    // For profiling `user import` by hand: sisync-bench users-csv all|day FILE; sisync-bench measure user-import FILE DB
+    let district = SyntheticDistrict(scale: 1)
+    do { try SyntheticDistrict.writeUserImport(args[1] == "day" ? district.newUsers() : district.users(), to: args[2]) } catch { print("ERROR \(error)"); exit(1) }
+    exit(0)
+}
 if args.first == "tenants" {
     // sisync-bench tenants --database URI [--database-password-file F] [--count N] [--max-parallel-runs N] [--demo DIR]
     var uri: String?, passwordFile: String?, count = 200, parallel = 2, demo = "config/demo"

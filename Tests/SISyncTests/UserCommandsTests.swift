@@ -41,6 +41,30 @@ final class UserCommandsTests: XCTestCase {
         XCTAssertEqual(try w.store().accounts.users().count, 3)
     }
 
+    /// The import works on sets (issue 16); these are the cases a per-row import got right
+    /// by construction.
+    func testUserImportLogsOnlyNewAttachmentsFoldsCaseAndLetsAnEmailMove() throws {
+        let w = Workspace()
+        _ = school(w)
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "Émile", "--email", "emile@home.org"]).code, 0)
+        w.write("/\(w.root)/first.csv", "username,email,student_id\nkim,kim@home.org,ST1;ST1\n")
+        XCTAssertEqual(w.ctl(["user", "import", w.root + "/first.csv"]).code, 0)
+        XCTAssertEqual(try w.store().accounts.attachments(of: "kim"), [.student: ["ST1"]], "a repeated id is one attachment")
+        // kim keeps ST1 and gains ST2, and gives up an email that a new user takes further down;
+        // Émile is found under any case (Swift's case folding, not only ASCII's).
+        w.write("/\(w.root)/second.csv", "username,email,student_id\nKIM,kim@school.org,ST1;ST2\nnew,kim@home.org,\némile,emile@home.org,ST2\n")
+        let r = w.ctl(["user", "import", w.root + "/second.csv"], user: "registrar")
+        XCTAssertEqual(r.code, 0, r.err)
+        XCTAssertTrue(r.out.contains("1 added, 2 updated, 0 unchanged"), r.out)
+        XCTAssertEqual(Set(try w.store().accounts.users().map(\.username)), ["Émile", "kim", "new"], "no user duplicated")
+        XCTAssertEqual(try w.store().accounts.attachments(of: "kim"), [.student: ["ST1", "ST2"]])
+        let logged = try w.store().auditTrail.userHistory("kim").filter { $0.actor == "registrar" }
+        XCTAssertEqual(logged.map { "\($0.change.field ?? "")=\($0.change.new ?? "")" }.sorted(), ["email=kim@school.org", "student=ST2"],
+                       "only what changed is logged")
+        XCTAssertEqual(try w.store().accounts.user("new")?.email, "kim@home.org")
+        XCTAssertEqual(try w.store().accounts.attachments(of: "Émile"), [.student: ["ST2"]])
+    }
+
     func testUserImportChecksTheWholeFileBeforeWritingAnything() throws {
         let w = Workspace()
         _ = school(w)

@@ -45,59 +45,64 @@ public enum UserImport {
         return s.trimmingCharacters(in: .whitespaces)
     }
 
+    /// Each record becomes a row as the reader gives it: only the rows are held, not the
+    /// file's cells as well (a district's 200,000 users).
     public static func parse(_ bytes: [UInt8], file: String) throws -> [UserImportRow] {
         var reader = CSVReader(file: file)
-        var records: [(line: Int, fields: [String])] = []
-        let collect: (CSVRecord) throws -> Void = { r in
-            records.append((r.line, (0..<r.count).map { Self.trimmed(r.string($0)) }))
-        }
-        do {
-            try bytes.withUnsafeBufferPointer { try reader.feed($0, onRecord: collect) }
-            try reader.finish(onRecord: collect)
-        } catch ExportError.malformedCSV(_, let line, let column, let message) {
-            throw UserImportError(file: file, problems: ["\(line):\(column): \(message)"])
-        }
-        guard let header = records.first else { throw UserImportError(file: file, problems: ["1: the file is empty; it needs a header line"]) }
+        var header: (line: Int, fields: [String])?
         var position: [String: Int] = [:]
         var problems: [String] = []
-        for (i, name) in header.fields.enumerated() {
-            let n = name.lowercased()
-            guard columns.contains(n) else {
-                problems.append("\(header.line):\(i + 1): unknown column `\(name)` (expected \(columns.joined(separator: ", ")))")
-                continue
-            }
-            if position[n] != nil { problems.append("\(header.line):\(i + 1): column `\(name)` appears twice") }
-            position[n] = i
-        }
-        for required in ["username", "email"] where position[required] == nil {
-            problems.append("\(header.line): missing required column `\(required)`")
-        }
-        guard problems.isEmpty, let uCol = position["username"], let eCol = position["email"] else {
-            throw UserImportError(file: file, problems: problems)
-        }
         var rows: [UserImportRow] = []
         var usernames: [String: Int] = [:]
         var emails: [String: Int] = [:]
-        for (line, fields) in records.dropFirst() {
-            if fields.allSatisfy(\.isEmpty) { continue }
+        var columnsChecked = false
+        let collect: (CSVRecord) throws -> Void = { r in
+            let fields = (0..<r.count).map { Self.trimmed(r.string($0)) }
+            guard let header else {
+                header = (r.line, fields)
+                for (i, name) in fields.enumerated() {
+                    let n = name.lowercased()
+                    guard columns.contains(n) else {
+                        problems.append("\(r.line):\(i + 1): unknown column `\(name)` (expected \(columns.joined(separator: ", ")))")
+                        continue
+                    }
+                    if position[n] != nil { problems.append("\(r.line):\(i + 1): column `\(name)` appears twice") }
+                    position[n] = i
+                }
+                for required in ["username", "email"] where position[required] == nil {
+                    problems.append("\(r.line): missing required column `\(required)`")
+                }
+                columnsChecked = problems.isEmpty
+                return
+            }
+            // A header with problems is reported alone, as the rows cannot be read.
+            guard columnsChecked, let uCol = position["username"], let eCol = position["email"] else { return }
+            let line = r.line
+            if fields.allSatisfy(\.isEmpty) { return }
             guard fields.count == header.fields.count else {
                 problems.append("\(line): \(fields.count) fields, the header has \(header.fields.count)")
-                continue
+                return
             }
             let username = fields[uCol], email = fields[eCol]
             if !UserRecord.isValidUsername(username) {
                 problems.append("\(line):\(uCol + 1): username `\(username)` must be non-empty and without spaces")
-            } else if let first = usernames[username.lowercased()] {
-                problems.append("\(line):\(uCol + 1): username `\(username)` already appears on line \(first)")
             } else {
-                usernames[username.lowercased()] = line
+                let key = username.lowercased()
+                if let first = usernames[key] {
+                    problems.append("\(line):\(uCol + 1): username `\(username)` already appears on line \(first)")
+                } else {
+                    usernames[key] = line
+                }
             }
             if !RowRules.isPlausibleEmail(email) {
                 problems.append("\(line):\(eCol + 1): `\(email)` is not an email address")
-            } else if let first = emails[email.lowercased()] {
-                problems.append("\(line):\(eCol + 1): email \(email) already appears on line \(first) (emails are unique regardless of case)")
             } else {
-                emails[email.lowercased()] = line
+                let key = email.lowercased()
+                if let first = emails[key] {
+                    problems.append("\(line):\(eCol + 1): email \(email) already appears on line \(first) (emails are unique regardless of case)")
+                } else {
+                    emails[key] = line
+                }
             }
             var approved: Bool?
             if let a = position["approved"], !fields[a].isEmpty {
@@ -106,12 +111,22 @@ public enum UserImport {
             }
             var attachments: [AttachmentKind: [String]] = [:]
             for (column, kind) in attachmentColumns {
-                guard let c = position[column] else { continue }
+                guard let c = position[column], !fields[c].isEmpty else { continue }
                 let ids = fields[c].split(separator: ";").map { Self.trimmed(String($0)) }.filter { !$0.isEmpty }
                 if !ids.isEmpty { attachments[kind] = ids }
             }
-            rows.append(UserImportRow(line: line, username: username, email: email, approved: approved, attachments: attachments))
+            // Once the file has a problem the rest is only checked, not kept.
+            if problems.isEmpty {
+                rows.append(UserImportRow(line: line, username: username, email: email, approved: approved, attachments: attachments))
+            }
         }
+        do {
+            try bytes.withUnsafeBufferPointer { try reader.feed($0, onRecord: collect) }
+            try reader.finish(onRecord: collect)
+        } catch ExportError.malformedCSV(_, let line, let column, let message) {
+            throw UserImportError(file: file, problems: ["\(line):\(column): \(message)"])
+        }
+        guard header != nil else { throw UserImportError(file: file, problems: ["1: the file is empty; it needs a header line"]) }
         guard problems.isEmpty else { throw UserImportError(file: file, problems: problems) }
         return rows
     }

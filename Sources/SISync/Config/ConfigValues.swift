@@ -82,7 +82,7 @@ public enum InvalidRowLimit: Sendable, Equatable, CustomStringConvertible {
 
 /// Booleans as Appendix C accepts them.
 public func parseBoolean(_ text: String) -> Bool? {
-    switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+    switch UserImport.trimmed(text).lowercased() {
     case "true", "yes", "1", "on": return true
     case "false", "no", "0", "off": return false
     default: return nil

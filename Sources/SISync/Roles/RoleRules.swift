@@ -62,11 +62,12 @@ enum RoleRules {
         WHERE a.kind = 'household' AND st.active = TRUE AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = ?1
           AND lower(r.relationship) IN (SELECT value FROM json_each(?2))
         """,
-        // Parent: paired with an enrolled student through the portal's access code.
+        // Parent: paired with an enrolled student through the portal's access code. (From
+        // the pairings: without statistics SQLite would scan every student, 0.16 s a run.)
         """
         INSERT OR IGNORE INTO temp.desired_roles
         SELECT p.username, 'Parent', '' FROM access_pairings p
-        JOIN students st ON st.student_id = p.student_id
+        CROSS JOIN students st ON st.student_id = p.student_id
         WHERE st.active = TRUE AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = ?1
         """,
         // Applicant: attached to a household related as a parent to an applicant not yet copied.

@@ -75,16 +75,28 @@ extension AccountStore {
     /// configured aliases when they are those of the stored keys (or none are stored yet),
     /// else NULL, and the next run makes it.
     func emailKeyForWrite(_ email: String, normalizer: EmailNormalizer?) throws -> String? {
-        guard let normalizer else { return nil }
+        try emailKeyWriter(normalizer: normalizer)(email)
+    }
+
+    /// `emailKeyForWrite` for many emails in one transaction: the stored basis is read
+    /// once, not once per email (and stored, if there is none, with the first key made).
+    func emailKeyWriter(normalizer: EmailNormalizer?) throws -> (String) throws -> String? {
+        guard let normalizer else { return { _ in nil } }
         let basis = Self.keyBasis(normalizer)
         switch try storedKeyBasis() {
         case nil:
-            let s = try database.prepare("INSERT INTO email_key_basis (id, aliases) VALUES (1, ?)")
-            try s.bind(1, basis)
-            try s.run()
-            return normalizer.key(email)
-        case basis?: return normalizer.key(email)
-        default: return nil
+            var stored = false
+            return { [database] email in
+                if !stored {
+                    let s = try database.prepare("INSERT INTO email_key_basis (id, aliases) VALUES (1, ?)")
+                    try s.bind(1, basis)
+                    try s.run()
+                    stored = true
+                }
+                return normalizer.key(email)
+            }
+        case basis?: return { normalizer.key($0) }
+        default: return { _ in nil }
         }
     }
 

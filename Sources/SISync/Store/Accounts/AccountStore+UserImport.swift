@@ -1,6 +1,11 @@
 import Foundation
 
 /// `sisyncctl user import`: many users in one transaction.
+///
+/// The file is checked and written as sets, not a statement per row: a district's import
+/// is 200,000 users and as many attachments, and on PostgreSQL a round trip per row would
+/// take minutes. The file's usernames, emails and attachments go into temporary tables
+/// (COPY on PostgreSQL) and are joined with the accounts and the mirror once each.
 extension AccountStore {
     /// Imports checked rows in one transaction: new users are added, existing ones (same
     /// username, any case) updated, none removed; listed attachments are added. Problems
@@ -9,77 +14,205 @@ extension AccountStore {
     public func importUsers(_ rows: [UserImportRow], file: String, actor: String, now: Date,
                             normalizer: EmailNormalizer? = nil) throws -> UserImportResult {
         var result = UserImportResult()
-        _ = try auditTrail.administer(actor: actor, now: now) {
-            var existing: [String: UserRecord] = [:]
-            var emailOwner: [String: String] = [:]
-            for u in try users() {
-                existing[u.username.lowercased()] = u
-                emailOwner[u.email.lowercased()] = u.username.lowercased()
+        // What the import decides, kept between the writes and the change log that lists
+        // them (streamed, not held as 400,000 `Change` values).
+        var existing: [String: UserRecord] = [:]
+        var lowered: [(username: String, email: String)] = []
+        var attachments: [[(kind: AttachmentKind, ids: [String])]] = []
+        var attached = Set<AttachmentKey>()
+        func isNew(_ i: Int, _ kind: AttachmentKind, _ id: String) -> Bool {
+            !attached.contains(AttachmentKey(username: lowered[i].username, kind: kind, recordID: id))
+        }
+        try auditTrail.administer(actor: actor, now: now, {
+            try database.execute("""
+                CREATE TEMP TABLE IF NOT EXISTS import_users (username TEXT NOT NULL COLLATE NOCASE, email TEXT NOT NULL COLLATE NOCASE);
+                CREATE TEMP TABLE IF NOT EXISTS import_attachments (seq INTEGER NOT NULL, kind TEXT NOT NULL, record_id TEXT NOT NULL);
+                CREATE TEMP TABLE IF NOT EXISTS import_existing (username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE);
+                DELETE FROM import_users; DELETE FROM import_attachments; DELETE FROM import_existing;
+                """)
+            lowered = rows.map { (username: $0.username.lowercased(), email: $0.email.lowercased()) }
+            let emailOwner: [String: String]
+            (existing, emailOwner) = try storedAccounts(touchedBy: rows)
+            let inFile = Set(lowered.map(\.username))
+            // Each row's attachments once, in the order the file gives them (a repeated id
+            // is one attachment, as before).
+            attachments = rows.map { row in
+                row.attachments.sorted { $0.key.rawValue < $1.key.rawValue }.map { kind, ids in
+                    var seen = Set<String>()
+                    return (kind: kind, ids: ids.filter { seen.insert($0).inserted })
+                }
             }
-            let inFile = Set(rows.map { $0.username.lowercased() })
+            let missing = try missingRecords(attachments)
             var problems: [String] = []
-            var lookups: [AttachmentKind: any StoreStatement] = [:]
-            for kind in AttachmentKind.allCases {
-                lookups[kind] = try database.prepare("SELECT 1 FROM \(kind.entity.table) WHERE \(kind.entity.keyColumns[0]) = ?")
-            }
-            for row in rows {
-                if let owner = emailOwner[row.email.lowercased()], owner != row.username.lowercased(), !inFile.contains(owner) {
+            var seq = 0
+            for (i, row) in rows.enumerated() {
+                if let owner = emailOwner[lowered[i].email], owner != lowered[i].username, !inFile.contains(owner) {
                     problems.append("\(row.line): \(row.email) is already the email of user `\(existing[owner]!.username)`")
                 }
-                for (kind, ids) in row.attachments.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
-                    let s = lookups[kind]!
+                for (kind, ids) in attachments[i] {
                     for id in ids {
-                        try s.bind(1, id)
-                        if !(try s.step()) { problems.append("\(row.line): no \(kind.rawValue) record `\(id)` in the mirror") }
-                        s.reset()
+                        if missing.contains(seq) { problems.append("\(row.line): no \(kind.rawValue) record `\(id)` in the mirror") }
+                        seq += 1
                     }
                 }
             }
             guard problems.isEmpty else { throw UserImportError(file: file, problems: problems) }
-            let insert = try database.prepare("INSERT INTO users (username, email, name, approved, created_at, email_key) VALUES (?, ?, '', ?, ?, ?)")
+
+            let keyFor = try emailKeyWriter(normalizer: normalizer)
+            attached = try storedAttachments(of: rows.indices.compactMap { existing[lowered[$0].username]?.username })
+            // Existing users first, in file order, so that an email one of them gives up
+            // can be taken by a new user further down.
             let setEmail = try database.prepare("UPDATE users SET email = ?, email_key = ? WHERE username = ?")
             let setApproved = try database.prepare("UPDATE users SET approved = ? WHERE username = ?")
-            let attach = try database.prepare("INSERT OR IGNORE INTO user_attachments (username, kind, record_id) VALUES (?, ?, ?)")
-            var changes: [Change] = []
-            let created = Timestamp.format(now)
-            for row in rows {
-                var rowChanges: [Change] = []
-                let username: String
-                if let u = existing[row.username.lowercased()] {
-                    username = u.username
-                    if u.email != row.email {
-                        try setEmail.bind(1, row.email); try setEmail.bind(2, try emailKeyForWrite(row.email, normalizer: normalizer))
-                        try setEmail.bind(3, username); try setEmail.run()
-                        rowChanges.append(Change(entity: "users", id: username, field: "email", old: u.email, new: row.email, kind: .updated))
-                    }
-                    if let a = row.approved, a != u.approved {
-                        try setApproved.bind(1, a); try setApproved.bind(2, username); try setApproved.run()
-                        rowChanges.append(Change(entity: "users", id: username, field: "approved", old: String(u.approved), new: String(a), kind: .updated))
-                    }
-                } else {
-                    username = row.username
-                    try insert.bind(1, username); try insert.bind(2, row.email); try insert.bind(3, row.approved ?? false)
-                    try insert.bind(4, created); try insert.bind(5, try emailKeyForWrite(row.email, normalizer: normalizer))
-                    try insert.run()
-                    rowChanges.append(Change(entity: "users", id: username, field: nil, old: nil, new: row.email, kind: .added))
+            for (i, row) in rows.enumerated() {
+                guard let u = existing[lowered[i].username] else { continue }
+                var changed = false
+                if u.email != row.email {
+                    try setEmail.bind(1, row.email); try setEmail.bind(2, try keyFor(row.email))
+                    try setEmail.bind(3, u.username); try setEmail.run()
+                    changed = true
                 }
-                for (kind, ids) in row.attachments.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
-                    for id in ids {
-                        try attach.bind(1, username); try attach.bind(2, kind.rawValue); try attach.bind(3, id)
-                        try attach.run()
-                        if database.changes > 0 {
-                            rowChanges.append(Change(entity: "users", id: username, field: kind.rawValue, old: nil, new: id, kind: .updated))
+                if let a = row.approved, a != u.approved {
+                    try setApproved.bind(1, a); try setApproved.bind(2, u.username); try setApproved.run()
+                    changed = true
+                }
+                if !changed { changed = attachments[i].contains { kind, ids in ids.contains { isNew(i, kind, $0) } } }
+                if changed { result.updated += 1 } else { result.unchanged += 1 }
+            }
+            let created = Timestamp.format(now)
+            try database.insertRows(into: "users", columns: ["username", "email", "name", "approved", "created_at", "email_key"]) { sink in
+                for (i, row) in rows.enumerated() where existing[lowered[i].username] == nil {
+                    try sink.add(row.username); try sink.add(row.email); try sink.add("")
+                    try sink.add(row.approved ?? false); try sink.add(created); try sink.add(try keyFor(row.email))
+                    try sink.endRow()
+                    result.added += 1
+                }
+            }
+            try database.insertRows(into: "user_attachments", columns: ["username", "kind", "record_id"]) { sink in
+                for (i, row) in rows.enumerated() {
+                    let username = existing[lowered[i].username]?.username ?? row.username
+                    for (kind, ids) in attachments[i] {
+                        for id in ids where isNew(i, kind, id) {
+                            try sink.add(username); try sink.add(kind.rawValue); try sink.add(id)
+                            try sink.endRow()
                         }
                     }
                 }
-                if existing[row.username.lowercased()] == nil { result.added += 1 } else if rowChanges.isEmpty { result.unchanged += 1 } else { result.updated += 1 }
-                changes += rowChanges
             }
-            return changes
-        }
+        }, log: { record in
+            // Per user, as the import decided above: the account, then its new attachments.
+            for (i, row) in rows.enumerated() {
+                let username: String
+                if let u = existing[lowered[i].username] {
+                    username = u.username
+                    if u.email != row.email {
+                        try record(Change(entity: "users", id: username, field: "email", old: u.email, new: row.email, kind: .updated))
+                    }
+                    if let a = row.approved, a != u.approved {
+                        try record(Change(entity: "users", id: username, field: "approved", old: String(u.approved), new: String(a), kind: .updated))
+                    }
+                } else {
+                    username = row.username
+                    try record(Change(entity: "users", id: username, field: nil, old: nil, new: row.email, kind: .added))
+                }
+                for (kind, ids) in attachments[i] {
+                    for id in ids where isNew(i, kind, id) {
+                        try record(Change(entity: "users", id: username, field: kind.rawValue, old: nil, new: id, kind: .updated))
+                    }
+                }
+            }
+        })
         if result.added + result.updated >= RosterStore.statisticsThreshold {
             try database.refreshStatistics(["users", "user_attachments"])
         }
         return result
     }
+
+    /// The stored users a file names, by username or by email (keys lowercased): only
+    /// those, through the indexes, when every username and email is ASCII (the case
+    /// SQLite's and PostgreSQL's `nocase` fold). Otherwise every user is read, so that
+    /// the file's names compare with Swift's full case folding, as they always have.
+    private func storedAccounts(touchedBy rows: [UserImportRow]) throws -> (byUsername: [String: UserRecord], emailOwner: [String: String]) {
+        var byUsername: [String: UserRecord] = [:]
+        var emailOwner: [String: String] = [:]
+        func keep(_ u: UserRecord) {
+            byUsername[u.username.lowercased()] = u
+            emailOwner[u.email.lowercased()] = u.username.lowercased()
+        }
+        guard rows.allSatisfy({ $0.username.utf8.allSatisfy { $0 < 128 } && $0.email.utf8.allSatisfy { $0 < 128 } }) else {
+            for u in try users() { keep(u) }
+            return (byUsername, emailOwner)
+        }
+        try database.insertRows(into: "import_users", columns: ["username", "email"]) { sink in
+            for row in rows { try sink.add(row.username); try sink.add(row.email); try sink.endRow() }
+        }
+        try database.refreshStatistics(["import_users"])
+        let s = try database.prepare("""
+            SELECT u.username, u.email, u.name, u.approved, u.locked, u.created_at FROM import_users i CROSS JOIN users u ON u.username = i.username
+            UNION SELECT u.username, u.email, u.name, u.approved, u.locked, u.created_at FROM import_users i CROSS JOIN users u ON u.email = i.email
+            """)
+        try database.preferringIndexLookups {
+            try s.forEachRow { r in
+                keep(UserRecord(username: r.text(0), email: r.text(1), name: r.text(2), approved: r.bool(3), locked: r.bool(4), link: nil, createdAt: r.text(5)))
+            }
+        }
+        return (byUsername, emailOwner)
+    }
+
+    /// The positions (in the order the rows list them) of attachments whose record is not
+    /// in the mirror.
+    private func missingRecords(_ attachments: [[(kind: AttachmentKind, ids: [String])]]) throws -> Set<Int> {
+        var kinds = Set<AttachmentKind>()
+        try database.insertRows(into: "import_attachments", columns: ["seq", "kind", "record_id"]) { sink in
+            var seq: Int64 = 0
+            for row in attachments {
+                for (kind, ids) in row {
+                    kinds.insert(kind)
+                    for id in ids {
+                        try sink.add(seq); try sink.add(kind.rawValue); try sink.add(id)
+                        try sink.endRow()
+                        seq += 1
+                    }
+                }
+            }
+        }
+        guard !kinds.isEmpty else { return [] }
+        try database.refreshStatistics(["import_attachments"])
+        var missing = Set<Int>()
+        for kind in AttachmentKind.allCases where kinds.contains(kind) {
+            let table = kind.entity.table, key = kind.entity.keyColumns[0]
+            let s = try database.prepare("""
+                SELECT a.seq FROM import_attachments a
+                WHERE a.kind = ? AND NOT EXISTS (SELECT 1 FROM \(table) t WHERE t.\(key) = a.record_id)
+                """)
+            try s.bind(1, kind.rawValue)
+            try s.forEachRow { missing.insert(Int($0.int64(0))) }
+        }
+        return missing
+    }
+
+    /// The attachments the given (stored) users already have.
+    private func storedAttachments(of usernames: [String]) throws -> Set<AttachmentKey> {
+        guard !usernames.isEmpty else { return [] }
+        try database.insertRows(into: "import_existing", columns: ["username"]) { sink in
+            for u in Set(usernames) { try sink.add(u); try sink.endRow() }
+        }
+        try database.refreshStatistics(["import_existing"])
+        var out = Set<AttachmentKey>()
+        let s = try database.prepare("SELECT a.username, a.kind, a.record_id FROM import_existing e CROSS JOIN user_attachments a ON a.username = e.username")
+        try database.preferringIndexLookups {
+            try s.forEachRow { r in
+                guard let kind = AttachmentKind(rawValue: r.text(1)) else { return }
+                out.insert(AttachmentKey(username: r.text(0).lowercased(), kind: kind, recordID: r.text(2)))
+            }
+        }
+        return out
+    }
+}
+
+/// One user's attachment to one record, with the username lowercased.
+private struct AttachmentKey: Hashable {
+    var username: String
+    var kind: AttachmentKind
+    var recordID: String
 }

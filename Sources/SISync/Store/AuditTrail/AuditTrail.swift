@@ -147,20 +147,28 @@ public final class AuditTrail {
 
     /// Runs `body` in one transaction and records its changes with the administrator as actor.
     func administer(actor: String, now: Date, _ body: () throws -> [Change]) throws -> [Change] {
+        var changes: [Change] = []
+        try administer(actor: actor, now: now, { changes = try body() }, log: { record in
+            for c in changes { try record(c) }
+        })
+        return changes
+    }
+
+    /// `administer` for a change too large to hold as values (a user import of 200,000
+    /// users): `body` writes, then `log` hands each change-log row to `record`, in order,
+    /// and they go straight into `changes` (COPY on PostgreSQL).
+    func administer(actor: String, now: Date, _ body: () throws -> Void, log: ((Change) throws -> Void) throws -> Void) throws {
         try database.transaction {
-            let changes = try body()
-            guard !changes.isEmpty else { return changes }
-            // A user import logs a change per user and attachment: COPY on PostgreSQL.
+            try body()
             let at = Timestamp.format(now)
-            try database.insertRows(into: "changes", columns: ["entity", "record_id", "field", "old_value", "new_value", "kind", "actor", "at"]) { log in
-                for c in changes {
-                    try log.add(c.entity); try log.add(c.id); try log.add(c.field)
-                    try log.add(c.old); try log.add(c.new); try log.add(c.kind.rawValue)
-                    try log.add(actor); try log.add(at)
-                    try log.endRow()
+            try database.insertRows(into: "changes", columns: ["entity", "record_id", "field", "old_value", "new_value", "kind", "actor", "at"]) { sink in
+                try log { c in
+                    try sink.add(c.entity); try sink.add(c.id); try sink.add(c.field)
+                    try sink.add(c.old); try sink.add(c.new); try sink.add(c.kind.rawValue)
+                    try sink.add(actor); try sink.add(at)
+                    try sink.endRow()
                 }
             }
-            return changes
         }
     }
     static let runColumns = """

@@ -39,10 +39,17 @@ public final class RoleStore {
             try database.refreshStatistics(["temp.dirty_users"])
         } else if let changes, !changes.exceedsLimit, changes.count <= Self.incrementalLimit, let basis = try roleBasis(),
            basis.schoolYear == settings.schoolYear, basis.parentRelationships == relationships, basis.rulesVersion == RoleRules.version {
+            // After a user import (one change row per user and attachment) recomputing
+            // everyone is cheaper than finding who is dirty and joining from them.
+            let administered = try database.prepare("SELECT count(*) FROM changes WHERE change_id > ? AND run_id IS NULL")
+            try administered.bind(1, basis.lastChangeID)
+            _ = try administered.step()
+            if administered.int(0) > Self.incrementalLimit { return try computeRoles(settings, scoped: false) }
             try markDirtyUsers(changes, sinceChange: basis.lastChangeID)
             let count = try database.prepare("SELECT count(*) FROM temp.dirty_users")
             _ = try count.step()
             if count.int(0) == 0 { return RolePlan() }
+            if count.int(0) > Self.incrementalLimit { return try computeRoles(settings, scoped: false) }
             // A scoped recompute starts from the users whose inputs changed and joins by
             // username. (Finding them joins by record ids, where hashing is cheap.)
             return try database.preferringIndexLookups { try computeRoles(settings, scoped: true) }
