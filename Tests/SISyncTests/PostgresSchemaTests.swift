@@ -58,6 +58,29 @@ final class PostgresSchemaTests: XCTestCase {
         XCTAssertTrue(PostgresSchema.isValidName("sisync") && PostgresSchema.isValidName("district_42") && !PostgresSchema.isValidName("1abc"))
     }
 
+    /// Version 6 to 7 (issue 16): users and attachments gain `added_by`, and `change_log`
+    /// shows what a bulk import kept in its rows; what was there stays.
+    func testMigrationFromVersion6AddsTheBulkImportColumns() throws {
+        let c = try connect()
+        let schema = uniqueSchema()
+        XCTAssertEqual(try PostgresSchema.prepare(c, schema: schema), 0)
+        // The version 6 schema: without the columns, and its view without their entries.
+        let view = PostgresSchema.tables.last { $0.contains("CREATE VIEW change_log") }!
+        let version6View = view.components(separatedBy: "\n").filter { !$0.contains("added_by IS NOT NULL") }.joined(separator: "\n")
+        try c.execute("SET search_path TO \(schema)")
+        for sql in ["DROP VIEW change_log", "ALTER TABLE users DROP COLUMN added_by",
+                    "ALTER TABLE user_attachments DROP COLUMN added_by", "ALTER TABLE user_attachments DROP COLUMN added_at",
+                    version6View, "UPDATE schema_version SET version = 6",
+                    "INSERT INTO users (username, email, created_at) VALUES ('Ann', 'ann@d.org', now())"] {
+            try c.execute(sql)
+        }
+        XCTAssertEqual(try PostgresSchema.prepare(c, schema: schema), 6)
+        XCTAssertEqual(try c.execute("SELECT version FROM \(schema).schema_version").value(0, 0), String(PostgresSchema.version))
+        try c.execute("UPDATE \(schema).users SET added_by = 'registrar'")
+        XCTAssertEqual(try c.execute("SELECT record_id, new_value, kind FROM \(schema).change_log WHERE entity = 'users'").rows.map { $0.compactMap { $0 } },
+                       [["Ann", "ann@d.org", "added"]])
+    }
+
     /// A role without CREATE on the database gets nothing half made and a message that says
     /// what to grant (exit 73 material).
     func testARoleThatMayNotCreateGetsNothingAndAGrantHint() throws {

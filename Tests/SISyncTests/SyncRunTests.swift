@@ -364,6 +364,31 @@ final class SyncRunTests: XCTestCase {
         XCTAssertEqual(try w.store().mirror.staffMember(id: "S1")?.enabled, true)
     }
 
+    /// Version 6 to 7 (issue 16): users and attachments gain `added_by`; users added before
+    /// keep their history (in `changes`), and nothing of theirs shows twice.
+    func testR8MigrationToVersion7KeepsUsersAndTheirHistory() throws {
+        try XCTSkipIf(TestStore.isPostgres, "SQLite's own migrations (the PostgreSQL schema's are in PostgresSchemaTests)")
+        let w = Workspace()
+        _ = w.configure()
+        try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)
+        let raw = try SQLiteDatabase(path: w.database)
+        try raw.transaction {
+            for v in 0..<6 { try Schema.migrations[v](raw) }
+            try raw.setUserVersion(6)
+        }
+        try raw.execute("""
+            INSERT INTO users (username, email, approved, created_at) VALUES ('u1', 'user1@district.org', 1, '2026-01-01T00:00:00Z');
+            INSERT INTO changes (entity, record_id, new_value, kind, actor, at) VALUES ('users', 'u1', 'user1@district.org', 'added', 'admin', '2026-01-01T00:00:00Z');
+            """)
+        let history = try w.store().auditTrail.userHistory("u1")
+        XCTAssertEqual(try raw.userVersion, Schema.currentVersion)
+        XCTAssertEqual(history.map(\.change.kind), [.added])
+        XCTAssertEqual(history.first?.actor, "admin")
+        let log = try raw.prepare("SELECT count(*) FROM change_log WHERE entity = 'users'")
+        XCTAssertTrue(try log.step())
+        XCTAssertEqual(log.int(0), 1)
+    }
+
     /// Version 2 to 3: users and their roles stay; the role basis starts empty, so the first
     /// run after the upgrade recomputes every user (R7).
     func testR7MigrationFromVersion2RecomputesEveryoneOnce() throws {

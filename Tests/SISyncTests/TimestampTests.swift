@@ -22,4 +22,13 @@ final class TimestampTests: XCTestCase {
             XCTAssertEqual(UserImport.trimmed(cell), cell.trimmingCharacters(in: .whitespaces), "`\(cell)`")
         }
     }
+
+    func testUsernamesAreCheckedAsBefore() {
+        for name in ["", "jdoe", "j doe", "j\tdoe", "j\ndoe", "j\u{0B}d", "j\u{0C}d", "j\rd", "\u{1F}x", "~!@#", "é", "j\u{00A0}d", "j\u{2003}d", "ñ ñ"] {
+            XCTAssertEqual(UserRecord.isValidUsername(name), !name.isEmpty && !name.contains(where: \.isWhitespace), "`\(name)`")
+        }
+        XCTAssertEqual(parseBoolean(" Yes "), true)
+        XCTAssertEqual(parseBoolean("\u{00A0}off"), false)
+        XCTAssertNil(parseBoolean("maybe"))
+    }
 }

@@ -65,6 +65,49 @@ final class UserCommandsTests: XCTestCase {
         XCTAssertEqual(try w.store().accounts.attachments(of: "Émile"), [.student: ["ST2"]])
     }
 
+    /// A bulk import (schema 7) keeps its users' and attachments' entries in the rows it
+    /// adds; history, `change_log`, the roles that follow, and what removing a user or an
+    /// attachment leaves must be those of an import that copies each into `changes`.
+    func testR8BulkUserImportKeepsTheSameHistoryChangeLogAndRoles() throws {
+        func run(bulk: Bool) throws -> (history: [String], log: [String], roles: [String]) {
+            let w = Workspace()
+            let c = school(w)
+            XCTAssertEqual(w.ctl(["user", "add", "--username", "ana", "--email", "ana.old@district.org"], user: "registrar").code, 0)
+            let rows = try UserImport.parse(Array("""
+                username,email,approved,student_id,household_id,donor_id
+                ana,ana@district.org,yes,ST2,,
+                kim,kim@students.org,1,ST1;ST2,,
+                mom,mom@home.org,no,,H1,D1
+                """.utf8), file: "users.csv")
+            let store = try w.store()
+            // (An hour ago, and the email change half an hour ago: a history is in time order,
+            // and entries within one second keep the order they are stored in.)
+            _ = try store.accounts.importUsers(rows, file: "users.csv", actor: "registrar", now: Date(timeIntervalSinceNow: -3600), bulkAdditions: bulk ? 0 : nil)
+            // An email changed after the import.
+            let later = try UserImport.parse(Array("username,email\nkim,kim@school.org\n".utf8), file: "later.csv")
+            XCTAssertEqual(try store.accounts.importUsers(later, file: "later.csv", actor: "registrar", now: Date(timeIntervalSinceNow: -1800)).updated, 1)
+            XCTAssertNotEqual(w.sync(c).summary.outcome, .failed)
+            let roles = try ["ana", "kim", "mom"].map { "\($0): \(try store.roles.of($0).calculated.map(\.role))" }
+            XCTAssertEqual(w.ctl(["user", "detach", "kim", "--student", "ST1"], user: "registrar").code, 0)
+            XCTAssertEqual(w.ctl(["user", "remove", "mom"], user: "registrar").code, 0)
+            let history = try ["ana", "kim", "mom"].flatMap { u in
+                try store.auditTrail.userHistory(u).map { "\(u) \($0.actor) \($0.change.kind.rawValue) \($0.change.field ?? "-") \($0.change.old ?? "-") \($0.change.new ?? "-")" }
+            }
+            let s = try store.database.prepare("SELECT record_id, coalesce(field, '-'), coalesce(old_value, '-'), coalesce(new_value, '-'), kind FROM change_log WHERE entity = 'users'")
+            var log: [String] = []
+            try s.forEachRow { r in log.append((0..<5).map { r.text(Int32($0)) }.joined(separator: " ")) }
+            return (history, log.sorted(), roles)
+        }
+        let rows = try run(bulk: false), bulk = try run(bulk: true)
+        XCTAssertEqual(bulk.history, rows.history)
+        XCTAssertEqual(bulk.log, rows.log)
+        XCTAssertEqual(bulk.roles, rows.roles, "R7: the run after a bulk import recomputes everyone")
+        XCTAssertTrue(bulk.history.contains("kim registrar added - - kim@students.org"), "the email the user was added with: \(bulk.history)")
+        XCTAssertTrue(bulk.history.contains("mom registrar updated donor - D1"), "kept when the user was removed: \(bulk.history)")
+        XCTAssertTrue(bulk.history.contains("kim registrar updated student - ST1"), "kept when the attachment was removed: \(bulk.history)")
+        XCTAssertEqual(bulk.roles, ["ana: [\"Staff\", \"Student\"]", "kim: [\"Student\"]", "mom: [\"Parent\"]"])
+    }
+
     func testUserImportChecksTheWholeFileBeforeWritingAnything() throws {
         let w = Workspace()
         _ = school(w)

@@ -53,8 +53,11 @@ public enum UserImport {
         var position: [String: Int] = [:]
         var problems: [String] = []
         var rows: [UserImportRow] = []
-        var usernames: [String: Int] = [:]
-        var emails: [String: Int] = [:]
+        // A line per user: room for them all at once, not rehashed as the file is read.
+        let lines = bytes.reduce(0) { $1 == 10 ? $0 + 1 : $0 }
+        var usernames: [String: Int] = Dictionary(minimumCapacity: lines)
+        var emails: [String: Int] = Dictionary(minimumCapacity: lines)
+        rows.reserveCapacity(lines)
         var columnsChecked = false
         let collect: (CSVRecord) throws -> Void = { r in
             let fields = (0..<r.count).map { Self.trimmed(r.string($0)) }
@@ -88,20 +91,18 @@ public enum UserImport {
                 problems.append("\(line):\(uCol + 1): username `\(username)` must be non-empty and without spaces")
             } else {
                 let key = username.lowercased()
-                if let first = usernames[key] {
+                if let first = usernames.updateValue(line, forKey: key) {
+                    usernames[key] = first
                     problems.append("\(line):\(uCol + 1): username `\(username)` already appears on line \(first)")
-                } else {
-                    usernames[key] = line
                 }
             }
             if !RowRules.isPlausibleEmail(email) {
                 problems.append("\(line):\(eCol + 1): `\(email)` is not an email address")
             } else {
                 let key = email.lowercased()
-                if let first = emails[key] {
+                if let first = emails.updateValue(line, forKey: key) {
+                    emails[key] = first
                     problems.append("\(line):\(eCol + 1): email \(email) already appears on line \(first) (emails are unique regardless of case)")
-                } else {
-                    emails[key] = line
                 }
             }
             var approved: Bool?

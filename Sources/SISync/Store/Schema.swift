@@ -9,6 +9,7 @@ public enum Schema {
         migrateToVersion4,
         migrateToVersion5,
         migrateToVersion6,
+        migrateToVersion7,
     ]
 
     public static var currentVersion: Int32 { Int32(migrations.count) }
@@ -46,7 +47,7 @@ public enum Schema {
     /// Additions are not copied into `changes`: a record's `added_run` says which run added
     /// it (a first import of a million rows would otherwise double the database). The view
     /// `change_log` shows both as one audit trail.
-    static func changeLogView(rolesGrantedByRun: Bool = false) -> String {
+    static func changeLogView(rolesGrantedByRun: Bool = false, bulkAdditions: Bool = false) -> String {
         var parts = ["SELECT run_id, entity, record_id, field, old_value, new_value, kind FROM changes"]
         // (Version 1 had the same columns; administrator changes have a NULL run_id.)
         for kind in EntityKind.allCases {
@@ -57,6 +58,9 @@ public enum Schema {
             parts.append("""
                 SELECT granted_run, 'users', r.username, 'role', NULL, \(RoleRules.labelSQL("r")), 'role_granted' FROM user_roles r WHERE granted_run IS NOT NULL
                 """)
+        }
+        if bulkAdditions {
+            parts += bulkAdditionsLog.map { $0.sql }
         }
         return "CREATE VIEW change_log (run_id, entity, record_id, field, old_value, new_value, kind) AS\n  " + parts.joined(separator: "\n  UNION ALL ")
     }
@@ -291,5 +295,42 @@ public enum Schema {
             try update.bind(2, id)
             try update.run()
         }
+    }
+
+    /// The change-log entries a bulk user import keeps in the rows it adds (version 7): the
+    /// user's addition (with the email it was added with: the first email change's old
+    /// value, or the email now) and the new users' attachments.
+    static let bulkAdditionsLog: [(table: String, sql: String)] = [
+        ("users", """
+            SELECT NULL, 'users', u.username, NULL, NULL, \(addedEmailSQL("u")), 'added' FROM users u WHERE u.added_by IS NOT NULL
+            """),
+        ("user_attachments", """
+            SELECT NULL, 'users', a.username, a.kind, NULL, a.record_id, 'updated' FROM user_attachments a WHERE a.added_by IS NOT NULL
+            """),
+    ]
+
+    /// The email a user was added with: an email change logs the old address, so the first
+    /// one's old value, or else the address the user has now.
+    static func addedEmailSQL(_ alias: String) -> String {
+        """
+        coalesce((SELECT c.old_value FROM changes c WHERE c.entity = 'users' AND c.record_id = \(alias).username COLLATE BINARY \
+        AND c.field = 'email' ORDER BY c.change_id LIMIT 1), \(alias).email COLLATE BINARY)
+        """
+    }
+
+    /// Version 7: a user import of many users (issue 16) no longer copies each new user and
+    /// each of their attachments into `changes` (400,000 rows for a district, a quarter of
+    /// the database): the rows themselves say who added them (`added_by`) and when
+    /// (`users.created_at`, `user_attachments.added_at`), and `change_log` and a user's
+    /// history show them as before. Removing the user or the attachment first copies the
+    /// entry into `changes`, so the history stays whole.
+    static func migrateToVersion7(_ db: SQLiteDatabase) throws {
+        try db.execute("""
+            ALTER TABLE users ADD COLUMN added_by TEXT;
+            ALTER TABLE user_attachments ADD COLUMN added_by TEXT;
+            ALTER TABLE user_attachments ADD COLUMN added_at TEXT;
+            DROP VIEW change_log;
+            """)
+        try db.execute(changeLogView(rolesGrantedByRun: true, bulkAdditions: true))
     }
 }

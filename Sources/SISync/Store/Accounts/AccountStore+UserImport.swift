@@ -11,9 +11,15 @@ extension AccountStore {
     /// username, any case) updated, none removed; listed attachments are added. Problems
     /// that need the database (an email that belongs to another user, a record that is not
     /// in the mirror) are all collected and nothing is written.
+    ///
+    /// An import that adds more than `bulkAdditions` (50,000) users and attachments of new users
+    /// (a district's first import) keeps those entries of the change log in the rows it
+    /// adds (`added_by`, schema version 7) instead of copying each into `changes`; the next
+    /// run recomputes every user's calculated roles, as it would after so many changes.
     public func importUsers(_ rows: [UserImportRow], file: String, actor: String, now: Date,
-                            normalizer: EmailNormalizer? = nil) throws -> UserImportResult {
+                            normalizer: EmailNormalizer? = nil, bulkAdditions: Int? = nil) throws -> UserImportResult {
         var result = UserImportResult()
+        var bulk = false
         // What the import decides, kept between the writes and the change log that lists
         // them (streamed, not held as 400,000 `Change` values).
         var existing: [String: UserRecord] = [:]
@@ -79,26 +85,36 @@ extension AccountStore {
                 if !changed { changed = attachments[i].contains { kind, ids in ids.contains { isNew(i, kind, $0) } } }
                 if changed { result.updated += 1 } else { result.unchanged += 1 }
             }
+            let added = rows.indices.reduce(0) { n, i in
+                existing[lowered[i].username] != nil ? n : n + 1 + attachments[i].reduce(0) { $0 + $1.ids.count }
+            }
+            bulk = added > (bulkAdditions ?? RoleStore.incrementalLimit)
             let created = Timestamp.format(now)
-            try database.insertRows(into: "users", columns: ["username", "email", "name", "approved", "created_at", "email_key"]) { sink in
+            let addedBy: String? = bulk ? actor : nil
+            try database.insertRows(into: "users", columns: ["username", "email", "name", "approved", "created_at", "email_key", "added_by"]) { sink in
                 for (i, row) in rows.enumerated() where existing[lowered[i].username] == nil {
                     try sink.add(row.username); try sink.add(row.email); try sink.add("")
                     try sink.add(row.approved ?? false); try sink.add(created); try sink.add(try keyFor(row.email))
+                    try sink.add(addedBy)
                     try sink.endRow()
                     result.added += 1
                 }
             }
-            try database.insertRows(into: "user_attachments", columns: ["username", "kind", "record_id"]) { sink in
+            try database.insertRows(into: "user_attachments", columns: ["username", "kind", "record_id", "added_by", "added_at"]) { sink in
                 for (i, row) in rows.enumerated() {
-                    let username = existing[lowered[i].username]?.username ?? row.username
+                    let stored = existing[lowered[i].username]
                     for (kind, ids) in attachments[i] {
                         for id in ids where isNew(i, kind, id) {
-                            try sink.add(username); try sink.add(kind.rawValue); try sink.add(id)
+                            try sink.add(stored?.username ?? row.username); try sink.add(kind.rawValue); try sink.add(id)
+                            // (An existing user's new attachment is a change of its own, in `changes`.)
+                            try sink.add(stored == nil ? addedBy : nil); try sink.add(stored == nil && bulk ? created : nil)
                             try sink.endRow()
                         }
                     }
                 }
             }
+            // The next run cannot tell these users from the change log: it recomputes everyone.
+            if bulk { try database.execute("DELETE FROM role_basis") }
         }, log: { record in
             // Per user, as the import decided above: the account, then its new attachments.
             for (i, row) in rows.enumerated() {
@@ -111,6 +127,8 @@ extension AccountStore {
                     if let a = row.approved, a != u.approved {
                         try record(Change(entity: "users", id: username, field: "approved", old: String(u.approved), new: String(a), kind: .updated))
                     }
+                } else if bulk {
+                    continue  // kept in the rows added
                 } else {
                     username = row.username
                     try record(Change(entity: "users", id: username, field: nil, old: nil, new: row.email, kind: .added))

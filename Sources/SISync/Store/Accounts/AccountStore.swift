@@ -81,6 +81,7 @@ public final class AccountStore {
             if let l = u.link {
                 changes.append(Change(entity: "users", id: u.username, field: "link", old: l.staffID, new: nil, kind: .unlinked))
             }
+            try keepBulkEntries(of: u.username)
             for sql in ["DELETE FROM links WHERE username = ?", "DELETE FROM users WHERE username = ?"] {
                 let s = try database.prepare(sql)
                 try s.bind(1, u.username)
@@ -101,6 +102,7 @@ public final class AccountStore {
                 }
                 exists.reset()
             }
+            if !attached { try keepBulkEntries(of: u.username) }
             let sql = attached ? "INSERT OR IGNORE INTO user_attachments (username, kind, record_id) VALUES (?, ?, ?)"
                 : "DELETE FROM user_attachments WHERE username = ? AND kind = ? AND record_id = ?"
             let s = try database.prepare(sql)
@@ -108,6 +110,32 @@ public final class AccountStore {
             try s.run()
             return [Change(entity: "users", id: u.username, field: kind.rawValue, old: attached ? nil : recordID,
                            new: attached ? recordID : nil, kind: .updated)]
+        }
+    }
+
+    /// Copies the change-log entries a bulk import kept in a user's rows (their addition
+    /// and attachments) into `changes`, with their own actor and time, before any of those
+    /// rows goes: all of them, in the order the history shows them, so that it stays whole
+    /// and in order.
+    func keepBulkEntries(of username: String) throws {
+        let insert = "INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind, actor, at)"
+        for sql in [
+            insert + """
+
+                SELECT NULL, 'users', u.username, NULL, NULL, \(Schema.addedEmailSQL("u")), 'added', u.added_by, u.created_at FROM users u
+                WHERE u.username = ? AND u.added_by IS NOT NULL
+                """,
+            insert + """
+
+                SELECT NULL, 'users', a.username, a.kind, NULL, a.record_id, 'updated', a.added_by, a.added_at FROM user_attachments a
+                WHERE a.username = ? AND a.added_by IS NOT NULL ORDER BY a.kind, a.record_id
+                """,
+            "UPDATE users SET added_by = NULL WHERE username = ? AND added_by IS NOT NULL",
+            "UPDATE user_attachments SET added_by = NULL, added_at = NULL WHERE username = ? AND added_by IS NOT NULL",
+        ] {
+            let s = try database.prepare(sql)
+            try s.bind(1, username)
+            try s.run()
         }
     }
 

@@ -14,7 +14,12 @@ public struct UserRecord: Sendable, Equatable {
 
     /// A login name: not empty, no spaces (for `user add` and `user import` alike).
     public static func isValidUsername(_ name: String) -> Bool {
-        !name.isEmpty && !name.contains(where: \.isWhitespace)
+        // ASCII names (almost all) byte by byte; Character's whitespace test splits
+        // graphemes, a tenth of a 200,000-user import.
+        if name.utf8.allSatisfy({ $0 < 128 }) {
+            return !name.isEmpty && !name.utf8.contains { $0 == 32 || (9...13).contains($0) }
+        }
+        return !name.isEmpty && !name.contains(where: \.isWhitespace)
     }
 }
 

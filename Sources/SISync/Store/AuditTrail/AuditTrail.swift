@@ -283,7 +283,28 @@ public final class AuditTrail {
             FROM changes c LEFT JOIN runs r USING (run_id) WHERE c.entity = 'users' AND c.record_id = ? COLLATE NOCASE ORDER BY c.change_id
             """)
         try s.bind(1, username)
-        var out = try collectChanges(s)
+        // A bulk import's entries, kept in the rows it added (schema 7), come first: a
+        // user's addition is the first thing in their history.
+        var out: [StoredChange] = []
+        let added = try database.prepare("""
+            SELECT u.created_at, u.added_by, u.username, \(Schema.addedEmailSQL("u")) FROM users u
+            WHERE u.username = ? AND u.added_by IS NOT NULL
+            """)
+        try added.bind(1, username)
+        try added.forEachRow { row in
+            out.append(StoredChange(runID: nil, at: row.text(0), actor: row.text(1),
+                                    change: Change(entity: "users", id: row.text(2), field: nil, old: nil, new: row.text(3), kind: .added)))
+        }
+        let attached = try database.prepare("""
+            SELECT a.added_at, a.added_by, a.username, a.kind, a.record_id FROM user_attachments a
+            WHERE a.username = ? AND a.added_by IS NOT NULL ORDER BY a.kind, a.record_id
+            """)
+        try attached.bind(1, username)
+        try attached.forEachRow { row in
+            out.append(StoredChange(runID: nil, at: row.text(0), actor: row.text(1),
+                                    change: Change(entity: "users", id: row.text(2), field: row.text(3), old: nil, new: row.text(4), kind: .updated)))
+        }
+        out += try collectChanges(s)
         let g = try database.prepare("""
             SELECT g.granted_run, r.started_at, r.actor, g.username, g.role, g.school_year FROM user_roles g JOIN runs r ON r.run_id = g.granted_run
             WHERE g.username = ? AND g.granted_run IS NOT NULL ORDER BY g.granted_run, g.role, g.school_year

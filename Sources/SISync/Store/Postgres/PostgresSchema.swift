@@ -8,7 +8,7 @@ import Foundation
 /// migrated in one transaction, so a failure leaves nothing half made.
 public enum PostgresSchema {
     /// The schema version these tables correspond to (SQLite's `PRAGMA user_version`).
-    public static let version = 6
+    public static let version = 7
 
     /// A schema name sisync accepts: a plain lower-case identifier, so it never needs quoting.
     public static func isValidName(_ name: String) -> Bool {
@@ -48,6 +48,11 @@ public enum PostgresSchema {
                 try connection.execute(collation)
                 for sql in tables { try connection.execute(sql) }
                 try connection.execute("INSERT INTO schema_version (id, version) VALUES (1, $1::integer)", [String(version)])
+            } else if found < version {
+                for step in found..<version {
+                    for sql in migrations[step - 6] { try connection.execute(sql) }
+                }
+                try connection.execute("UPDATE schema_version SET version = $1::integer WHERE id = 1", [String(version)])
             }
             try connection.execute("COMMIT")
             return found
@@ -55,6 +60,20 @@ public enum PostgresSchema {
             _ = try? connection.execute("ROLLBACK")
             throw error
         }
+    }
+
+    /// The steps from version 6 (the first PostgreSQL version) on, the same as SQLite's
+    /// (`Schema.migrateToVersion7` ...): `migrations[0]` takes a schema from 6 to 7.
+    static var migrations: [[String]] {
+        [
+            [
+                "ALTER TABLE users ADD COLUMN added_by text",
+                "ALTER TABLE user_attachments ADD COLUMN added_by text",
+                "ALTER TABLE user_attachments ADD COLUMN added_at timestamptz",
+                "DROP VIEW change_log",
+                tables.last { $0.contains("CREATE VIEW change_log") }!,
+            ],
+        ]
     }
 
     /// The tables of the mirrored entities share their bookkeeping columns.
@@ -208,7 +227,8 @@ public enum PostgresSchema {
           failed_logins integer NOT NULL DEFAULT 0,
           password_hash text,
           created_at timestamptz NOT NULL,
-          email_key text
+          email_key text,
+          added_by text
         )
         """,
         "CREATE INDEX users_by_email_key ON users (email_key)",
@@ -229,6 +249,8 @@ public enum PostgresSchema {
           username nocase_text NOT NULL REFERENCES users (username) ON DELETE CASCADE,
           kind text NOT NULL CHECK (kind IN ('student', 'household', 'donor')),
           record_id text NOT NULL,
+          added_by text,
+          added_at timestamptz,
           PRIMARY KEY (username, kind, record_id)
         )
         """,
@@ -333,6 +355,8 @@ public enum PostgresSchema {
           UNION ALL SELECT added_run, 'donors', donor_id, NULL, NULL, NULL, 'added' FROM donors
           UNION ALL SELECT added_run, 'attributes', record_type || '/' || record_id || '/' || attribute || '/' || school_year, NULL, NULL, NULL, 'added' FROM attributes
           UNION ALL SELECT granted_run, 'users', r.username COLLATE "C", 'role', NULL, CASE WHEN r.school_year = '' THEN r.role ELSE r.role || ' (' || r.school_year || ')' END, 'role_granted' FROM user_roles r WHERE granted_run IS NOT NULL
+          UNION ALL SELECT NULL, 'users', u.username COLLATE "C", NULL, NULL, coalesce((SELECT c.old_value FROM changes c WHERE c.entity = 'users' AND c.record_id = u.username COLLATE "C" AND c.field = 'email' ORDER BY c.change_id LIMIT 1), u.email COLLATE "C"), 'added' FROM users u WHERE u.added_by IS NOT NULL
+          UNION ALL SELECT NULL, 'users', a.username COLLATE "C", a.kind, NULL, a.record_id, 'updated' FROM user_attachments a WHERE a.added_by IS NOT NULL
         """,
     ]
 }

@@ -181,8 +181,8 @@ public final class RoleStore {
         }
         if !changes.students.isEmpty {
             statements += [
-                "INSERT OR IGNORE INTO temp.dirty_users SELECT a.username FROM temp.changed_students c JOIN user_attachments a ON a.kind = 'student' AND a.record_id = c.id",
-                "INSERT OR IGNORE INTO temp.dirty_users SELECT p.username FROM temp.changed_students c JOIN access_pairings p ON p.student_id = c.id",
+                "INSERT OR IGNORE INTO temp.dirty_users SELECT a.username FROM temp.changed_students c CROSS JOIN user_attachments a ON a.kind = 'student' AND a.record_id = c.id",
+                "INSERT OR IGNORE INTO temp.dirty_users SELECT p.username FROM temp.changed_students c CROSS JOIN access_pairings p ON p.student_id = c.id",
                 """
                 INSERT OR IGNORE INTO temp.dirty_users
                 SELECT a.username FROM user_attachments a
@@ -192,11 +192,18 @@ public final class RoleStore {
                 """,
             ]
         }
-        statements += [
-            "INSERT OR IGNORE INTO temp.dirty_users SELECT l.username FROM temp.changed_staff c JOIN links l ON l.staff_id = c.id",
-            "INSERT OR IGNORE INTO temp.dirty_users SELECT a.username FROM temp.changed_households c JOIN user_attachments a ON a.kind = 'household' AND a.record_id = c.id",
-            "INSERT OR IGNORE INTO temp.dirty_users SELECT a.username FROM temp.changed_attribute_records c JOIN user_attachments a ON a.kind = c.type AND a.record_id = c.id",
-        ]
+        // Only from tables that have rows, starting from them: joined the other way round
+        // (SQLite has no statistics of temporary tables) each scanned every attachment, 40 ms
+        // of an unchanged run.
+        if !changes.staff.isEmpty || !changes.formerEvaluators.isEmpty || !changes.applicants.isEmpty {
+            statements.append("INSERT OR IGNORE INTO temp.dirty_users SELECT l.username FROM temp.changed_staff c CROSS JOIN links l ON l.staff_id = c.id")
+        }
+        if !changes.households.isEmpty {
+            statements.append("INSERT OR IGNORE INTO temp.dirty_users SELECT a.username FROM temp.changed_households c CROSS JOIN user_attachments a ON a.kind = 'household' AND a.record_id = c.id")
+        }
+        if !changes.attributeRecords.isEmpty {
+            statements.append("INSERT OR IGNORE INTO temp.dirty_users SELECT a.username FROM temp.changed_attribute_records c CROSS JOIN user_attachments a ON a.kind = c.type AND a.record_id = c.id")
+        }
         for sql in statements {
             let s = try database.prepare(sql)
             if sql.contains("?1") { try s.bind(1, sinceChange) }
