@@ -148,8 +148,9 @@ extension AccountStore {
 
     /// The stored users a file names, by username or by email (keys lowercased): only
     /// those, through the indexes, when every username and email is ASCII (the case
-    /// SQLite's and PostgreSQL's `nocase` fold). Otherwise every user is read, so that
-    /// the file's names compare with Swift's full case folding, as they always have.
+    /// SQLite's and PostgreSQL's `nocase` fold) and the file is the smaller. Otherwise every
+    /// user is read, so that the file's names compare with Swift's full case folding, as
+    /// they always have.
     private func storedAccounts(touchedBy rows: [UserImportRow]) throws -> (byUsername: [String: UserRecord], emailOwner: [String: String]) {
         var byUsername: [String: UserRecord] = [:]
         var emailOwner: [String: String] = [:]
@@ -157,7 +158,12 @@ extension AccountStore {
             byUsername[u.username.lowercased()] = u
             emailOwner[u.email.lowercased()] = u.username.lowercased()
         }
-        guard rows.allSatisfy({ $0.username.utf8.allSatisfy { $0 < 128 } && $0.email.utf8.allSatisfy { $0 < 128 } }) else {
+        // (Also when there are fewer users than the file has rows, a first import above all:
+        // reading them is cheaper than staging the file.)
+        let count = try database.prepare("SELECT count(*) FROM users")
+        _ = try count.step()
+        guard count.int(0) >= rows.count,
+              rows.allSatisfy({ $0.username.utf8.allSatisfy { $0 < 128 } && $0.email.utf8.allSatisfy { $0 < 128 } }) else {
             for u in try users() { keep(u) }
             return (byUsername, emailOwner)
         }
