@@ -80,7 +80,9 @@ final class PlannerTests: XCTestCase {
         let stored = InMemoryEntityState(records: (0..<active).map { (key: "S\($0)", values: v("N\($0)"), active: true, missingSince: nil) })
         let kept = rows((removed..<active).map { ("S\($0)", v("N\($0)"), false) })
         let p = try Planner(deactivateAfter: 0, now: now).plan(rows: kept, stored: stored)
-        return DeactivationGuard(maxPercent: percent, maxCount: count).judge(Plan(entities: [p], snapshot: nil, plannedAt: now), allowMassDeactivation: allow)
+        var settings = GuardSettings()
+        settings.deactivate = GuardLimit(percent: percent, count: count)
+        return RunGuard(settings: settings).judge(Plan(entities: [p], snapshot: nil, plannedAt: now), allowMassDeactivation: allow)
     }
 
     func testR5GuardNeedsBothPercentAndCount() throws {

@@ -60,7 +60,8 @@ final class Workspace {
 
     /// Writes a configuration; `extra` lines go into [sync] and `source` into [source].
     @discardableResult
-    func configure(sync extra: String = "", source: String = "", linking: String = "", entities: String = "staff", format: String = "csv", url: String? = nil) -> Configuration {
+    func configure(sync extra: String = "", source: String = "", linking: String = "", entities: String = "staff", format: String = "csv", url: String? = nil,
+                   guard guardLines: String = "") -> Configuration {
         let text = """
             [sync]
             \(storeLines)\(extra)
@@ -70,6 +71,7 @@ final class Workspace {
             entities = \(entities)
             \(source)
             \(linking.isEmpty ? "" : "[linking]\n" + linking)
+            \(guardLines.isEmpty ? "" : "[guard]\n" + guardLines)
             """
         try! Data(text.utf8).write(to: URL(fileURLWithPath: configPath))
         return try! Configuration.load(path: configPath)

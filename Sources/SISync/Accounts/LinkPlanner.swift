@@ -34,6 +34,9 @@ public struct LinkPlan: Sendable, Equatable {
     public var emailKeys: [String: String] = [:]
     /// Set when the stored keys were made with other `email_domain_aliases`.
     public var emailKeyBasis: String?
+    /// For each auto link removed because the user's email no longer matches their staff
+    /// member's, when the two differ only by domain: the unlink guard's alias hint.
+    public var domainChanges: [DomainChange] = []
 
     public var made: Int { changes.reduce(0) { if case .link = $1 { return $0 + 1 }; return $0 } }
     public var removed: Int {
@@ -100,6 +103,9 @@ public struct LinkPlanner: Sendable {
                         let why = entry == nil ? "staff \(link.staffID) no longer exists"
                             : "the user's email no longer matches staff \(link.staffID)"
                         plan.changes.append(.unlink(username: user.username, staffID: link.staffID, kind: .auto, why: why))
+                        if let entry, let move = DomainChange.between(userKey: user.emailKey, staffKey: entry.emailKey) {
+                            plan.domainChanges.append(move)
+                        }
                         current = nil
                     }
                 }

@@ -36,8 +36,8 @@ public struct Configuration: Sendable {
     public var interval = ConfigDuration(seconds: 900)
     public var schoolYear: SchoolYearSetting = .auto
     public var schoolYearStart: (month: Int, day: Int) = (7, 1)
-    public var maxDeactivatePercent: Double = 10
-    public var maxDeactivateCount: Int = 5
+    /// `[guard]` (R5): the thresholds that hold a run for review.
+    public var guardSettings = GuardSettings()
     public var maxInvalidRows: InvalidRowLimit = .percent(1)
     public var onStaffDeactivated: StaffDeactivationPolicy = .keep
     public var historyDays: Int = 400
@@ -97,10 +97,13 @@ public struct Configuration: Sendable {
             if p.hasPrefix("/") || p.contains("://") { return p }
             return base.isEmpty ? p : ((base as NSString).appendingPathComponent(p) as NSString).standardizingPath
         }
-        for (section, line) in doc.sections where !["sync", "source", "linking"].contains(section) {
+        for (section, line) in doc.sections where !["sync", "source", "linking", "guard"].contains(section) {
             throw .unknownSection(file: path, line: line, section: section)
         }
         var standbyLine = 0
+        // `[sync] max_deactivate_percent`/`count` are the `[guard]` keys' old spellings: one
+        // setting, so giving it in both places is an error (which one would win?).
+        var guardSpellings: [String: (section: String, line: Int)] = [:]
         for e in doc.entries {
             func bad(_ expected: String) -> ConfigError {
                 .badValue(file: path, line: e.line, section: e.section, key: e.key, value: e.value, expected: expected)
@@ -124,6 +127,19 @@ public struct Configuration: Sendable {
                     throw bad("one of " + T.allCases.map(\.rawValue).joined(separator: ", "))
                 }
                 return v
+            }
+            func percentage() throws(ConfigError) -> Double {
+                guard let p = Double(e.value.hasSuffix("%") ? String(e.value.dropLast()) : e.value), p >= 0, p <= 100 else {
+                    throw bad("a percentage from 0 to 100")
+                }
+                return p
+            }
+            func boolean() throws(ConfigError) -> Bool {
+                switch e.value.lowercased() {
+                case "true", "yes", "on": return true
+                case "false", "no", "off": return false
+                default: throw bad("true or false")
+                }
             }
             func list() -> [String] {
                 e.value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -159,12 +175,25 @@ public struct Configuration: Sendable {
                     throw bad("a month and day as MM-DD, such as 07-01")
                 }
                 c.schoolYearStart = (m, d)
-            case ("sync", "max_deactivate_percent"):
-                guard let p = Double(e.value.hasSuffix("%") ? String(e.value.dropLast()) : e.value), p >= 0, p <= 100 else {
-                    throw bad("a percentage from 0 to 100")
+            case ("sync", "max_deactivate_percent"), ("sync", "max_deactivate_count"),
+                 ("guard", "max_deactivate_percent"), ("guard", "max_deactivate_count"):
+                if let other = guardSpellings[e.key], other.section != e.section {
+                    throw bad("only one of [sync] \(e.key) and [guard] \(e.key), which are the same setting ([\(other.section)] \(e.key) is on line \(other.line))")
                 }
-                c.maxDeactivatePercent = p
-            case ("sync", "max_deactivate_count"): c.maxDeactivateCount = try integer(0...Int(Int32.max))
+                guardSpellings[e.key] = (e.section, e.line)
+                if e.key == "max_deactivate_percent" { c.guardSettings.deactivate.percent = try percentage() } else { c.guardSettings.deactivate.count = try integer(0...Int(Int32.max)) }
+            case ("guard", "per_school"): c.guardSettings.perSchool = try boolean()
+            case ("guard", "per_school_min"): c.guardSettings.perSchoolMin = try integer(0...Int(Int32.max))
+            case ("guard", "max_unlink_percent"): c.guardSettings.unlink.percent = try percentage()
+            case ("guard", "max_unlink_count"): c.guardSettings.unlink.count = try integer(0...Int(Int32.max))
+            case ("guard", "max_revoke_percent"): c.guardSettings.revoke.percent = try percentage()
+            case ("guard", "max_revoke_count"): c.guardSettings.revoke.count = try integer(0...Int(Int32.max))
+            case ("guard", let key) where key.hasSuffix(".max_deactivate_percent") || key.hasSuffix(".max_deactivate_count"):
+                let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
+                guard let kind = EntityKind(rawValue: parts[0]) else {
+                    throw .unknownKey(file: path, line: e.line, section: e.section, key: e.key)
+                }
+                if parts[1] == "max_deactivate_percent" { c.guardSettings.entityPercent[kind] = try percentage() } else { c.guardSettings.entityCount[kind] = try integer(0...Int(Int32.max)) }
             case ("sync", "max_invalid_rows"):
                 guard let l = InvalidRowLimit(parsing: e.value) else { throw bad("a count such as 10 or a percentage such as 1%") }
                 c.maxInvalidRows = l
@@ -173,11 +202,7 @@ public struct Configuration: Sendable {
             case ("sync", "deactivate_after"): c.deactivateAfter = try duration()
             case ("sync", "metrics_file"): c.metricsFile = e.value.isEmpty ? nil : resolve(e.value)
             case ("sync", "standby"):
-                switch e.value.lowercased() {
-                case "true", "yes", "on": c.standby = true
-                case "false", "no", "off": c.standby = false
-                default: throw bad("true or false")
-                }
+                c.standby = try boolean()
                 standbyLine = e.line
             case ("sync", "standby_poll"):
                 let d = try duration()

@@ -11,7 +11,7 @@ public enum LogEventType: String, Sendable, CaseIterable {
     case runFinished = "c4b92f79d5de3d503cb0d71599875a00"
     /// A run failed (fetch, parse, validation, database).
     case runFailed = "c69cd1c8173b74a992af373fb4588bd8"
-    /// The mass-deactivation guard blocked a run (R5).
+    /// The guard blocked a run (R5): deactivations, removed links or revoked roles.
     case guardBlocked = "338f1c8876dc9cd2b25fde1a34a88787"
     /// The export could not be fetched.
     case fetchFailed = "18c44c64039b558d370a68350fc89415"
@@ -101,7 +101,7 @@ public enum LogEventType: String, Sendable, CaseIterable {
         case .runApplying: return "a run starts writing its changes in one transaction"
         case .runFinished: return "a run finished (applied or unchanged)"
         case .runFailed: return "a run failed (fetch, parse, validation, database)"
-        case .guardBlocked: return "the mass-deactivation guard blocked a run (R5)"
+        case .guardBlocked: return "the guard blocked a run (R5)"
         case .fetchFailed: return "the export could not be fetched"
         case .staffAdded: return "a staff member was added"
         case .staffDeactivated: return "a staff member was deactivated"

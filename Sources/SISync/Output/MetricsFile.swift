@@ -60,7 +60,7 @@ public struct MetricsFile {
         metric("sisync_links", "User links by kind.", "gauge", totals.links.map { (label([("kind", $0.kind)]), Double($0.count)) })
         metric("sisync_links_to_inactive_staff", "Users linked to staff who left (turnover clean-up).", "gauge", [("", Double(totals.linksToInactiveStaff))])
         metric("sisync_roles", "User roles by source.", "gauge", totals.roles.map { (label([("source", $0.source)]), Double($0.count)) })
-        metric("sisync_runs", "Runs recorded in the database, by outcome (blocked = stopped by the mass-deactivation guard).", "gauge",
+        metric("sisync_runs", "Runs recorded in the database, by outcome (blocked = stopped by the guard, R5).", "gauge",
                totals.runsByOutcome.map { (label([("outcome", $0.outcome)]), Double($0.count)) })
         return out
     }

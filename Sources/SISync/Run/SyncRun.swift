@@ -186,23 +186,44 @@ public struct SyncRun {
             if counts.total > 0 || summary.outcome == .applied { summary.entities[p.kind.rawValue] = counts }
         }
         summary.staff = plan.counts(for: .staff)
-        let verdict = DeactivationGuard(maxPercent: configuration.maxDeactivatePercent, maxCount: configuration.maxDeactivateCount)
-            .judge(plan, allowMassDeactivation: options.allowMassDeactivation)
+        let runGuard = RunGuard(settings: configuration.guardSettings)
         let runField = summary.runID.map { [("SISYNC_RUN_ID", String($0))] } ?? []
-        switch verdict {
-        case .allowed: break
-        case .overridden(let reason):
-            log.log(LogEvent(.guardBlocked, .warning, "mass deactivation allowed once by \(options.actor) (--allow-mass-deactivation): \(reason)", fields: runField))
-        case .blocked(let reason):
-            summary.outcome = .blocked
-            summary.error = "blocked by the mass-deactivation guard: \(reason); nothing was applied. If this is expected, run `sisyncctl sync --allow-mass-deactivation` once."
-            log.log(LogEvent(.guardBlocked, .critical, summary.error!, fields: runField))
-            return plan
+        /// False when the verdict holds the run: then nothing is applied (R5).
+        func accept(_ verdict: GuardVerdict, summary: inout RunSummary) -> Bool {
+            switch verdict {
+            case .allowed: return true
+            case .overridden(let reason):
+                log.log(LogEvent(.guardBlocked, .warning, "guard overridden once by \(options.actor) (--allow-mass-deactivation): \(reason)", fields: runField))
+                return true
+            case .blocked(let reason):
+                summary.outcome = .blocked
+                summary.error = "blocked by the guard (R5): \(reason); nothing was applied. If this is expected, run `sisyncctl sync --allow-mass-deactivation` once."
+                log.log(LogEvent(.guardBlocked, .critical, summary.error!, fields: runField))
+                return false
+            }
+        }
+        let context = try guardContext(plan, store: store)
+        guard accept(runGuard.judge(plan, context: context, allowMassDeactivation: options.allowMassDeactivation), summary: &summary) else { return plan }
+        // The calculated roles are planned inside the transaction, on what it wrote: judged
+        // there, and a hold rolls everything back.
+        var revocationVerdict = GuardVerdict.allowed
+        let judgeRoles: (RolePlan) throws -> Void = { roles in
+            guard roles.revokedCount > 0 else { return }
+            let verdict = runGuard.judgeRevocations(revoked: roles.revokedCount, grantedBefore: try store.roles.calculatedGrantCount(),
+                                                     allowMassDeactivation: options.allowMassDeactivation)
+            revocationVerdict = verdict
+            if case .blocked(let reason) = verdict { throw RunHeld(reason: reason) }
         }
         let roleSettings = configuration.roleSettings(on: started)
         if options.dryRun {
             // Applied and rolled back, to see the roles this run would grant and revoke.
-            plan.roles = try store.apply(plan, summary: summary, roles: roleSettings, now: started, stop: stop, commit: false)
+            do {
+                plan.roles = try store.apply(plan, summary: summary, roles: roleSettings, now: started, stop: stop, commit: false, judgeRoles: judgeRoles)
+            } catch is RunHeld {
+                _ = accept(revocationVerdict, summary: &summary)
+                return plan
+            }
+            _ = accept(revocationVerdict, summary: &summary)
             summary.rolesGranted = plan.roles.grantedCount
             summary.rolesRevoked = plan.roles.revokedCount
             return plan
@@ -212,9 +233,15 @@ public struct SyncRun {
         // Unchanged runs go through here too: links and roles change outside the export (R3).
         summary.timings.append(("links", phase.lap()))
         var applyPhases: [(String, Double)] = []
-        plan.roles = try store.apply(plan, summary: finished(summary), roles: roleSettings, now: started, stop: stop,
-                                     phase: { applyPhases.append(($0, phase.lap())) },
-                                     beforeCommit: { try daemonLock?.confirmHeld(in: store.database) })
+        do {
+            plan.roles = try store.apply(plan, summary: finished(summary), roles: roleSettings, now: started, stop: stop,
+                                         phase: { applyPhases.append(($0, phase.lap())) }, judgeRoles: judgeRoles,
+                                         beforeCommit: { try daemonLock?.confirmHeld(in: store.database) })
+        } catch is RunHeld {
+            _ = accept(revocationVerdict, summary: &summary)
+            return plan
+        }
+        _ = accept(revocationVerdict, summary: &summary)
         summary.rolesGranted = plan.roles.grantedCount
         summary.rolesRevoked = plan.roles.revokedCount
         applyPhases.append(("commit", phase.lap()))
@@ -267,6 +294,23 @@ public struct SyncRun {
 
     /// R6: links follow the staff as this run leaves them, on every run (unchanged ones too,
     /// since users change outside the export).
+    /// What the guard needs from the store: the auto links there are, each school's share
+    /// (with `per_school`), and the domain move behind removed links, if there is one.
+    private func guardContext(_ plan: Plan, store: RosterStore) throws -> GuardContext {
+        var context = GuardContext(autoLinks: try store.accounts.autoLinkCount())
+        if configuration.guardSettings.perSchool {
+            for kind in [EntityKind.staff, .students] {
+                guard let p = plan.plan(for: kind) else { continue }
+                let leaving = Set(p.updates.compactMap { $0.deactivate != nil ? $0.key : nil })
+                context.schools += try store.mirror.schoolShares(kind, deactivating: leaving)
+            }
+        }
+        var moves: [DomainChange: Int] = [:]
+        for d in plan.links.domainChanges { moves[d, default: 0] += 1 }
+        context.domainChange = moves.max { ($0.value, $1.key.staffDomain) < ($1.value, $0.key.staffDomain) }?.key
+        return context
+    }
+
     private func planLinks(_ plan: Plan, store: RosterStore, now: Date) throws -> LinkPlan {
         let normalizer = EmailNormalizer(aliases: configuration.emailDomainAliases)
         let staffPlan = plan.plan(for: .staff)

@@ -69,6 +69,7 @@ public final class RosterStore {
     @discardableResult
     public func apply(_ plan: Plan, summary: RunSummary, roles settings: RoleSettings, now: Date,
                       stop: StopSignal?, commit: Bool = true, phase: (String) -> Void = { _ in },
+                      judgeRoles: (RolePlan) throws -> Void = { _ in },
                       beforeCommit: () throws -> Void = {}) throws -> RolePlan {
         let runID = summary.runID ?? 0
         let stamp = Timestamp.format(now)
@@ -91,6 +92,8 @@ public final class RosterStore {
             try accounts.applyLinks(plan.links, stamp: stamp, actor: summary.actor)
             if plan.links.changes.count >= Self.statisticsThreshold { try database.refreshStatistics(["links"]) }
             let rolePlan = try roles.planRoles(settings, changes: RoleInputChanges(plan, limit: RoleStore.incrementalLimit))
+            // The guard's say on the revocations (R5): a hold throws and rolls all back.
+            try judgeRoles(rolePlan)
             phase("roles")
             guard commit else { return rolePlan }
             try auditTrail.recordChanges(of: plan, runID: runID, checkStop: checkStop)

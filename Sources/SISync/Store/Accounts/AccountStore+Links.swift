@@ -100,6 +100,13 @@ extension AccountStore {
         }
     }
 
+    /// The auto links there are (what the unlink guard weighs a run against).
+    public func autoLinkCount() throws -> Int {
+        let s = try database.prepare("SELECT count(*) FROM links WHERE kind = 'auto'")
+        _ = try s.step()
+        return s.int(0)
+    }
+
     /// Every stored staff member's email key and activity.
     public func staffDirectoryEntries(normalizer: EmailNormalizer) throws -> [String: StaffDirectory.Entry] {
         let s = try database.prepare("SELECT staff_id, email, active FROM staff")

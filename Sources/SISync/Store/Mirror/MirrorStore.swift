@@ -196,4 +196,29 @@ public final class MirrorStore {
         let st = try studentState(id)
         return st.exists ? (st.name, st.school) : nil
     }
+
+    /// Each school's active staff (by `school_ids`, a `;` list) or students (by
+    /// `school_id`), and how many of those `deactivating` names: the per-school guard's
+    /// input. Other entities have no school.
+    public func schoolShares(_ kind: EntityKind, deactivating: Set<String>) throws -> [SchoolShare] {
+        let column: String
+        switch kind {
+        case .staff: column = "school_ids"
+        case .students: column = "school_id"
+        default: return []
+        }
+        let key = kind.keyColumns[0]
+        var active: [String: Int] = [:], leaving: [String: Int] = [:]
+        let s = try database.prepare("SELECT \(key), \(column) FROM \(kind.table) WHERE active = TRUE")
+        try s.forEachRow { r in
+            let id = r.text(0)
+            let schools = Set(r.text(1).split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+            let gone = deactivating.contains(id)
+            for school in schools {
+                active[school, default: 0] += 1
+                if gone { leaving[school, default: 0] += 1 }
+            }
+        }
+        return active.keys.sorted().map { SchoolShare(kind: kind, school: $0, active: active[$0]!, deactivated: leaving[$0] ?? 0) }
+    }
 }

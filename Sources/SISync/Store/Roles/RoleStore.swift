@@ -95,6 +95,13 @@ public final class RoleStore {
         return plan
     }
 
+    /// The calculated role grants there are (what the revoke guard weighs a run against).
+    public func calculatedGrantCount() throws -> Int {
+        let s = try database.prepare("SELECT count(*) FROM user_roles WHERE source = 'calculated'")
+        _ = try s.step()
+        return s.int(0)
+    }
+
     /// What roles were last computed from.
     struct RoleBasis {
         var schoolYear: String
