@@ -318,10 +318,12 @@ public struct ControlCommand {
         }
         let bytes = (try? store.database.sizeInBytes()) ?? 0
         let counts = try store.mirror.recordCounts()
+        let held = (try? configuration(args))?.deactivationsHeld(on: Date())
         emit(args, json: {
             .object([
                 ("last_run", last.map(JSONShapes.runSummary) ?? .null),
                 ("next_run_at", .string(next)),
+                ("deactivations_held_until", .string(held)),
                 ("database", .object([("path", .string(store.path)), ("bytes", .int(Int64(bytes)))])),
                 ("records", .object(counts.map { ($0.0.rawValue, .object([("active", .int($0.active)), ("total", .int($0.total))])) })),
             ])
@@ -329,6 +331,7 @@ public struct ControlCommand {
             var out = ""
             if let last { out += "last run: " + RunReport.text(last, plan: nil, showPlan: false) } else { out += "last run: none yet\n" }
             out += "next run: \(next ?? "at the daemon's next start") (approximately; interval \(ConfigDuration(seconds: interval)))\n"
+            if let held { out += "deactivations: on hold until \(held) ([sync] hold_deactivations): absent records are marked missing, not deactivated\n" }
             out += "database: \(store.path), \(Self.humanBytes(bytes))\n"
             var t = TextTable(["entity", "active", "total"])
             for (k, a, n) in counts { t.add([k.rawValue, String(a), String(n)]) }

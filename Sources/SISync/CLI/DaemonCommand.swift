@@ -228,7 +228,8 @@ final class Scheduler: @unchecked Sendable {
                         // Fails this cycle; the next one connects again.
                         let result = SyncRun(configuration: configuration, options: SyncRun.Options(), log: log, stop: stop).failedToStart(error)
                         if stop.isStopping { break }
-                        notifier.status(Self.statusLine(result.summary, next: Date().addingTimeInterval(configuration.interval.seconds)))
+                        notifier.status(Self.statusLine(result.summary, next: Date().addingTimeInterval(configuration.interval.seconds),
+                                                        heldUntil: configuration.deactivationsHeld(on: Date())))
                         if waitForNextCycle(configuration.interval.seconds) { continue } else { break }
                     }
                 }
@@ -241,7 +242,7 @@ final class Scheduler: @unchecked Sendable {
                 if let held = daemonLock, !held.isStillHeld() { continue }
                 let jitter = Double.random(in: 0...(configuration.interval.seconds * 0.1))
                 let wait = configuration.interval.seconds + jitter
-                notifier.status(Self.statusLine(result.summary, next: Date().addingTimeInterval(wait)))
+                notifier.status(Self.statusLine(result.summary, next: Date().addingTimeInterval(wait), heldUntil: configuration.deactivationsHeld(on: Date())))
                 if !waitForNextCycle(wait, holding: daemonLock) { break }
             }
         }
@@ -343,8 +344,9 @@ final class Scheduler: @unchecked Sendable {
         }
     }
 
-    /// "last run 42 applied 08:15: +3 staff, -1 staff, 2 links, 5 roles; next 08:30"
-    static func statusLine(_ s: RunSummary, next: Date, timeZone: TimeZone = .current) -> String {
+    /// "last run 42 applied 08:15: +3 staff, -1 staff, 2 links, 5 roles; next 08:30", and
+    /// "; deactivations on hold until 2027-08-31" inside a `hold_deactivations` window.
+    static func statusLine(_ s: RunSummary, next: Date, heldUntil: String? = nil, timeZone: TimeZone = .current) -> String {
         let at = Timestamp.parse(s.startedAt).map { Timestamp.clock($0, timeZone: timeZone) } ?? s.startedAt
         var line = "last run \(s.runID.map(String.init) ?? "-") \(s.outcome.rawValue) \(at): "
         switch s.outcome {
@@ -357,7 +359,7 @@ final class Scheduler: @unchecked Sendable {
             parts.append("\(s.rolesGranted + s.rolesRevoked) roles")
             line += parts.joined(separator: ", ")
         }
-        return line + "; next \(Timestamp.clock(next, timeZone: timeZone))"
+        return line + "; next \(Timestamp.clock(next, timeZone: timeZone))" + (heldUntil.map { "; deactivations on hold until \($0)" } ?? "")
     }
 
     /// One run. The run lock is taken after the fetch (SyncRun) and waited for however

@@ -42,6 +42,9 @@ public struct Configuration: Sendable {
     public var onStaffDeactivated: StaffDeactivationPolicy = .keep
     public var historyDays: Int = 400
     public var deactivateAfter = ConfigDuration(seconds: 0)
+    /// `[sync] hold_deactivations`: windows of the year in which absent records are only
+    /// marked missing.
+    public var holdDeactivations: [DeactivationHold] = []
     public var metricsFile: String?
     /// Wait as a hot standby when another sisyncd holds the database (PostgreSQL only).
     public var standby = false
@@ -200,6 +203,15 @@ public struct Configuration: Sendable {
             case ("sync", "on_staff_deactivated"): c.onStaffDeactivated = try oneOf(StaffDeactivationPolicy.self)
             case ("sync", "history_days"): c.historyDays = try integer(1...100_000)
             case ("sync", "deactivate_after"): c.deactivateAfter = try duration()
+            case ("sync", "hold_deactivations"):
+                var holds: [DeactivationHold] = []
+                for window in list() {
+                    guard let hold = DeactivationHold(parsing: window) else {
+                        throw bad("windows of the year as MM-DD..MM-DD, comma-separated, such as 06-15..08-31 (a window may wrap the year end: 12-20..01-05)")
+                    }
+                    holds.append(hold)
+                }
+                c.holdDeactivations = holds
             case ("sync", "metrics_file"): c.metricsFile = e.value.isEmpty ? nil : resolve(e.value)
             case ("sync", "standby"):
                 c.standby = try boolean()
@@ -347,6 +359,11 @@ public struct Configuration: Sendable {
     }
 
     /// What R7 needs from the configuration on `date`.
+    /// The last day of the `hold_deactivations` window `date` falls in (`YYYY-MM-DD`), or nil.
+    public func deactivationsHeld(on date: Date) -> String? {
+        DeactivationHold.lastDay(of: holdDeactivations, containing: date)
+    }
+
     public func roleSettings(on date: Date) -> RoleSettings {
         RoleSettings(schoolYear: currentSchoolYear(on: date), parentRelationships: parentRelationships)
     }

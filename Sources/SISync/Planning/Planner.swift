@@ -8,10 +8,14 @@ public struct Planner {
     static let fieldBatch = 10_000
     public let deactivateAfter: TimeInterval
     public let now: Date
+    /// Inside a `hold_deactivations` window (its last day): absent records are marked
+    /// missing and none is deactivated for being absent; `status = inactive` still is.
+    public let heldUntil: String?
 
-    public init(deactivateAfter: TimeInterval, now: Date) {
+    public init(deactivateAfter: TimeInterval, now: Date, heldUntil: String? = nil) {
         self.deactivateAfter = deactivateAfter
         self.now = now
+        self.heldUntil = heldUntil
     }
 
     /// Plans a run whose export did not change (R3): only records already missing can
@@ -22,7 +26,7 @@ public struct Planner {
             let state = try stored(kind)
             var updates: [RecordUpdate] = []
             try state.forEachMissingRecord { s in
-                if let since = s.missingSince, now.timeIntervalSince(since) >= deactivateAfter {
+                if heldUntil == nil, let since = s.missingSince, now.timeIntervalSince(since) >= deactivateAfter {
                     var u = RecordUpdate(key: s.key, row: nil)
                     u.deactivate = .absent
                     u.clearMissing = true
@@ -84,7 +88,11 @@ public struct Planner {
                 // A skipped row (R2): its record stays exactly as it is.
             } else if s.active && !rows.isDelta {
                 var u = RecordUpdate(key: s.key, row: nil)
-                if deactivateAfter <= 0 {
+                if heldUntil != nil {
+                    // Summer hold: missing since the first run that misses it, and no more.
+                    guard s.missingSince == nil else { return }
+                    u.markMissing = now
+                } else if deactivateAfter <= 0 {
                     u.deactivate = .absent
                     u.clearMissing = s.missingSince != nil
                     u.missingSince = s.missingSince

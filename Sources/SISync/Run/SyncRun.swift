@@ -138,7 +138,8 @@ public struct SyncRun {
     private func execute(store: RosterStore, fetched: FetchedExport, oneRoster: OneRosterTranslation?, summary: inout RunSummary,
                          started: Date, phase: inout PhaseClock, daemonLock: DaemonLock?) throws -> Plan {
         summary.contentHash = fetched.contentHash
-        let planner = Planner(deactivateAfter: configuration.deactivateAfter.seconds, now: started)
+        let planner = Planner(deactivateAfter: configuration.deactivateAfter.seconds, now: started,
+                              heldUntil: configuration.deactivationsHeld(on: started))
         var plan: Plan
         if !options.force, let last = try store.auditTrail.lastAppliedHash(), last == fetched.contentHash {
             plan = try planner.planUnchanged(kinds: configuration.entities, stored: store.mirror.state(for:))
