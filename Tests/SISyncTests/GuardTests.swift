@@ -109,6 +109,7 @@ final class GuardTests: XCTestCase {
         let held = w.sync(c)
         XCTAssertEqual(held.summary.outcome, .blocked)
         XCTAssertTrue(held.summary.error?.contains("the run would revoke 60 of 60 calculated roles (100%, limits: 20% and 50 roles)") == true, held.summary.error ?? "")
+        XCTAssertEqual(held.summary.rolesRevoked, 60, "the held run's record says what it would have revoked")
         XCTAssertEqual(try w.dump().filter { !$0.hasPrefix("runs:") }, before, "records, roles and the change log rolled back")
         // A dry run says the same.
         XCTAssertEqual(w.sync(c, dryRun: true).summary.outcome, .blocked)

@@ -70,6 +70,7 @@ final class PostgresSchemaTests: XCTestCase {
         try c.execute("SET search_path TO \(schema)")
         for sql in ["DROP VIEW change_log", "ALTER TABLE users DROP COLUMN added_by",
                     "ALTER TABLE user_attachments DROP COLUMN added_by", "ALTER TABLE user_attachments DROP COLUMN added_at",
+                    "ALTER TABLE user_attachments DROP COLUMN added_seq",
                     version6View, "UPDATE schema_version SET version = 6",
                     "INSERT INTO users (username, email, created_at) VALUES ('Ann', 'ann@d.org', now())"] {
             try c.execute(sql)

@@ -73,10 +73,15 @@ final class UserCommandsTests: XCTestCase {
             let w = Workspace()
             let c = school(w)
             XCTAssertEqual(w.ctl(["user", "add", "--username", "ana", "--email", "ana.old@district.org"], user: "registrar").code, 0)
+            // A namesake removed before: its email change must not be taken for the new mom's.
+            XCTAssertEqual(w.ctl(["user", "add", "--username", "mom", "--email", "old.mom@home.org"], user: "registrar").code, 0)
+            let rename = try UserImport.parse(Array("username,email\nmom,older.mom@home.org\n".utf8), file: "rename.csv")
+            _ = try w.store().accounts.importUsers(rename, file: "rename.csv", actor: "registrar", now: Date(timeIntervalSinceNow: -7200))
+            XCTAssertEqual(w.ctl(["user", "remove", "mom"], user: "registrar").code, 0)
             let rows = try UserImport.parse(Array("""
                 username,email,approved,student_id,household_id,donor_id
                 ana,ana@district.org,yes,ST2,,
-                kim,kim@students.org,1,ST1;ST2,,
+                kim,kim@students.org,1,ST2;ST1,,
                 mom,mom@home.org,no,,H1,D1
                 """.utf8), file: "users.csv")
             let store = try w.store()
@@ -104,8 +109,27 @@ final class UserCommandsTests: XCTestCase {
         XCTAssertEqual(bulk.roles, rows.roles, "R7: the run after a bulk import recomputes everyone")
         XCTAssertTrue(bulk.history.contains("kim registrar added - - kim@students.org"), "the email the user was added with: \(bulk.history)")
         XCTAssertTrue(bulk.history.contains("mom registrar updated donor - D1"), "kept when the user was removed: \(bulk.history)")
+        XCTAssertTrue(bulk.history.contains("mom registrar added - - mom@home.org"), "not the removed namesake's email: \(bulk.history)")
+        let kim = bulk.history.filter { $0.hasPrefix("kim registrar updated student - ") }
+        XCTAssertEqual(kim, ["kim registrar updated student - ST2", "kim registrar updated student - ST1"], "in the file's order")
         XCTAssertTrue(bulk.history.contains("kim registrar updated student - ST1"), "kept when the attachment was removed: \(bulk.history)")
         XCTAssertEqual(bulk.roles, ["ana: [\"Staff\", \"Student\"]", "kim: [\"Student\"]", "mom: [\"Parent\"]"])
+    }
+
+    /// A first import into a store no run has keyed yet: the key basis is stored with the
+    /// first key, before the users' COPY (PostgreSQL refuses a statement inside one).
+    func testR6FirstImportIntoAFreshStoreKeysTheUsers() throws {
+        let w = Workspace()
+        try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)
+        let store = try RosterStore(location: w.location)
+        XCTAssertNil(try store.accounts.storedKeyBasis())
+        let rows = try UserImport.parse(Array("username,email\nkim,Kim@Students.org\nlou,lou@students.org\n".utf8), file: "users.csv")
+        let result = try store.accounts.importUsers(rows, file: "users.csv", actor: "registrar", now: Date(), normalizer: EmailNormalizer())
+        XCTAssertEqual(result.added, 2)
+        XCTAssertEqual(try store.accounts.storedKeyBasis(), "[]")
+        let key = try store.database.prepare("SELECT email_key FROM users WHERE username = 'kim'")
+        XCTAssertTrue(try key.step())
+        XCTAssertEqual(key.text(0), "kim@students.org")
     }
 
     func testUserImportChecksTheWholeFileBeforeWritingAnything() throws {

@@ -208,7 +208,9 @@ public struct SyncRun {
         // The calculated roles are planned inside the transaction, on what it wrote: judged
         // there, and a hold rolls everything back.
         var revocationVerdict = GuardVerdict.allowed
+        var heldRoles = (granted: 0, revoked: 0)
         let judgeRoles: (RolePlan) throws -> Void = { roles in
+            heldRoles = (roles.grantedCount, roles.revokedCount)
             guard roles.revokedCount > 0 else { return }
             let verdict = runGuard.judgeRevocations(revoked: roles.revokedCount, grantedBefore: try store.roles.calculatedGrantCount(),
                                                      allowMassDeactivation: options.allowMassDeactivation)
@@ -221,6 +223,7 @@ public struct SyncRun {
             do {
                 plan.roles = try store.apply(plan, summary: summary, roles: roleSettings, now: started, stop: stop, commit: false, judgeRoles: judgeRoles)
             } catch is RunHeld {
+                (summary.rolesGranted, summary.rolesRevoked) = heldRoles
                 _ = accept(revocationVerdict, summary: &summary)
                 return plan
             }
@@ -239,6 +242,8 @@ public struct SyncRun {
                                          phase: { applyPhases.append(($0, phase.lap())) }, judgeRoles: judgeRoles,
                                          beforeCommit: { try daemonLock?.confirmHeld(in: store.database) })
         } catch is RunHeld {
+            // What the held run would have done to the roles, as its record shows it.
+            (summary.rolesGranted, summary.rolesRevoked) = heldRoles
             _ = accept(revocationVerdict, summary: &summary)
             return plan
         }

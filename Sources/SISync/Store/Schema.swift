@@ -310,25 +310,27 @@ public enum Schema {
     ]
 
     /// The email a user was added with: an email change logs the old address, so the first
-    /// one's old value, or else the address the user has now.
+    /// one's old value since the user was created (not a removed namesake's), or else the
+    /// address the user has now.
     static func addedEmailSQL(_ alias: String) -> String {
         """
         coalesce((SELECT c.old_value FROM changes c WHERE c.entity = 'users' AND c.record_id = \(alias).username COLLATE BINARY \
-        AND c.field = 'email' ORDER BY c.change_id LIMIT 1), \(alias).email COLLATE BINARY)
+        AND c.field = 'email' AND c.at >= \(alias).created_at ORDER BY c.change_id LIMIT 1), \(alias).email COLLATE BINARY)
         """
     }
 
     /// Version 7: a user import of many users (issue 16) no longer copies each new user and
     /// each of their attachments into `changes` (400,000 rows for a district, a quarter of
     /// the database): the rows themselves say who added them (`added_by`) and when
-    /// (`users.created_at`, `user_attachments.added_at`), and `change_log` and a user's
-    /// history show them as before. Removing the user or the attachment first copies the
+    /// (`users.created_at`, `user_attachments.added_at`; `added_seq` keeps the file's order),
+    /// and `change_log` and a user's history show them as before. Removing the user or the attachment first copies the
     /// entry into `changes`, so the history stays whole.
     static func migrateToVersion7(_ db: SQLiteDatabase) throws {
         try db.execute("""
             ALTER TABLE users ADD COLUMN added_by TEXT;
             ALTER TABLE user_attachments ADD COLUMN added_by TEXT;
             ALTER TABLE user_attachments ADD COLUMN added_at TEXT;
+            ALTER TABLE user_attachments ADD COLUMN added_seq INTEGER;
             DROP VIEW change_log;
             """)
         try db.execute(changeLogView(rolesGrantedByRun: true, bulkAdditions: true))

@@ -91,23 +91,29 @@ extension AccountStore {
             bulk = added > (bulkAdditions ?? RoleStore.incrementalLimit)
             let created = Timestamp.format(now)
             let addedBy: String? = bulk ? actor : nil
+            // The keys before the COPY: storing the key basis (the first key made) is a
+            // statement of its own, which PostgreSQL refuses in the middle of a COPY.
+            let newKeys = try rows.indices.map { existing[lowered[$0].username] == nil ? try keyFor(rows[$0].email) : nil }
             try database.insertRows(into: "users", columns: ["username", "email", "name", "approved", "created_at", "email_key", "added_by"]) { sink in
                 for (i, row) in rows.enumerated() where existing[lowered[i].username] == nil {
                     try sink.add(row.username); try sink.add(row.email); try sink.add("")
-                    try sink.add(row.approved ?? false); try sink.add(created); try sink.add(try keyFor(row.email))
+                    try sink.add(row.approved ?? false); try sink.add(created); try sink.add(newKeys[i])
                     try sink.add(addedBy)
                     try sink.endRow()
                     result.added += 1
                 }
             }
-            try database.insertRows(into: "user_attachments", columns: ["username", "kind", "record_id", "added_by", "added_at"]) { sink in
+            try database.insertRows(into: "user_attachments", columns: ["username", "kind", "record_id", "added_by", "added_at", "added_seq"]) { sink in
+                var seq: Int64 = 0
                 for (i, row) in rows.enumerated() {
                     let stored = existing[lowered[i].username]
                     for (kind, ids) in attachments[i] {
                         for id in ids where isNew(i, kind, id) {
                             try sink.add(stored?.username ?? row.username); try sink.add(kind.rawValue); try sink.add(id)
                             // (An existing user's new attachment is a change of its own, in `changes`.)
-                            try sink.add(stored == nil ? addedBy : nil); try sink.add(stored == nil && bulk ? created : nil)
+                            let kept = stored == nil && bulk
+                            try sink.add(kept ? addedBy : nil); try sink.add(kept ? created : nil); try sink.add(kept ? seq : nil)
+                            seq += 1
                             try sink.endRow()
                         }
                     }

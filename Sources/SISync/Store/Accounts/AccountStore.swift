@@ -128,10 +128,10 @@ public final class AccountStore {
             insert + """
 
                 SELECT NULL, 'users', a.username, a.kind, NULL, a.record_id, 'updated', a.added_by, a.added_at FROM user_attachments a
-                WHERE a.username = ? AND a.added_by IS NOT NULL ORDER BY a.kind, a.record_id
+                WHERE a.username = ? AND a.added_by IS NOT NULL ORDER BY a.added_seq
                 """,
             "UPDATE users SET added_by = NULL WHERE username = ? AND added_by IS NOT NULL",
-            "UPDATE user_attachments SET added_by = NULL, added_at = NULL WHERE username = ? AND added_by IS NOT NULL",
+            "UPDATE user_attachments SET added_by = NULL, added_at = NULL, added_seq = NULL WHERE username = ? AND added_by IS NOT NULL",
         ] {
             let s = try database.prepare(sql)
             try s.bind(1, username)

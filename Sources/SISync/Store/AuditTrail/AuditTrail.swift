@@ -297,7 +297,7 @@ public final class AuditTrail {
         }
         let attached = try database.prepare("""
             SELECT a.added_at, a.added_by, a.username, a.kind, a.record_id FROM user_attachments a
-            WHERE a.username = ? AND a.added_by IS NOT NULL ORDER BY a.kind, a.record_id
+            WHERE a.username = ? AND a.added_by IS NOT NULL ORDER BY a.added_seq
             """)
         try attached.bind(1, username)
         try attached.forEachRow { row in

@@ -49,7 +49,10 @@ public enum PostgresSchema {
                 for sql in tables { try connection.execute(sql) }
                 try connection.execute("INSERT INTO schema_version (id, version) VALUES (1, $1::integer)", [String(version)])
             } else if found < version {
-                for step in found..<version {
+                // One migrator: a second process opening now waits here, then finds the
+                // schema migrated (a read-only role at the current version never gets here).
+                let locked = Int(try connection.execute("SELECT version FROM schema_version WHERE id = 1 FOR UPDATE").value(0, 0) ?? "0") ?? 0
+                for step in locked..<version {
                     for sql in migrations[step - 6] { try connection.execute(sql) }
                 }
                 try connection.execute("UPDATE schema_version SET version = $1::integer WHERE id = 1", [String(version)])
@@ -67,9 +70,10 @@ public enum PostgresSchema {
     static var migrations: [[String]] {
         [
             [
-                "ALTER TABLE users ADD COLUMN added_by text",
-                "ALTER TABLE user_attachments ADD COLUMN added_by text",
+                "ALTER TABLE users ADD COLUMN added_by text COLLATE \"C\"",
+                "ALTER TABLE user_attachments ADD COLUMN added_by text COLLATE \"C\"",
                 "ALTER TABLE user_attachments ADD COLUMN added_at timestamptz",
+                "ALTER TABLE user_attachments ADD COLUMN added_seq integer",
                 "DROP VIEW change_log",
                 tables.last { $0.contains("CREATE VIEW change_log") }!,
             ],
@@ -251,6 +255,7 @@ public enum PostgresSchema {
           record_id text NOT NULL,
           added_by text,
           added_at timestamptz,
+          added_seq integer,
           PRIMARY KEY (username, kind, record_id)
         )
         """,
@@ -355,7 +360,7 @@ public enum PostgresSchema {
           UNION ALL SELECT added_run, 'donors', donor_id, NULL, NULL, NULL, 'added' FROM donors
           UNION ALL SELECT added_run, 'attributes', record_type || '/' || record_id || '/' || attribute || '/' || school_year, NULL, NULL, NULL, 'added' FROM attributes
           UNION ALL SELECT granted_run, 'users', r.username COLLATE "C", 'role', NULL, CASE WHEN r.school_year = '' THEN r.role ELSE r.role || ' (' || r.school_year || ')' END, 'role_granted' FROM user_roles r WHERE granted_run IS NOT NULL
-          UNION ALL SELECT NULL, 'users', u.username COLLATE "C", NULL, NULL, coalesce((SELECT c.old_value FROM changes c WHERE c.entity = 'users' AND c.record_id = u.username COLLATE "C" AND c.field = 'email' ORDER BY c.change_id LIMIT 1), u.email COLLATE "C"), 'added' FROM users u WHERE u.added_by IS NOT NULL
+          UNION ALL SELECT NULL, 'users', u.username COLLATE "C", NULL, NULL, coalesce((SELECT c.old_value FROM changes c WHERE c.entity = 'users' AND c.record_id = u.username COLLATE "C" AND c.field = 'email' AND c.at >= u.created_at ORDER BY c.change_id LIMIT 1), u.email COLLATE "C"), 'added' FROM users u WHERE u.added_by IS NOT NULL
           UNION ALL SELECT NULL, 'users', a.username COLLATE "C", a.kind, NULL, a.record_id, 'updated' FROM user_attachments a WHERE a.added_by IS NOT NULL
         """,
     ]
