@@ -9,10 +9,15 @@ import Foundation
 import FuzzSupport
 
 func summary(_ c: Configuration) -> String {
-    "\(c.database) \(c.interval) \(c.schoolYear) \(c.schoolYearStart) \(c.maxDeactivatePercent) \(c.maxDeactivateCount) "
-        + "\(c.maxInvalidRows) \(c.onStaffDeactivated) \(c.historyDays) \(c.deactivateAfter) \(c.metricsFile ?? "-") "
-        + "\(c.format) \(c.url ?? "-") \(c.entities) \(c.auth) \(c.entityURLs.sorted { $0.key < $1.key }) \(c.pageSize) "
-        + "\(c.timeout) \(c.retries) \(c.maxBytes) \(c.emailDomainAliases.sorted { $0.key < $1.key }) \(c.parentRelationships)"
+    let sync = "\(c.database) \(c.interval) \(c.schoolYear) \(c.schoolYearStart) \(c.maxInvalidRows) \(c.onStaffDeactivated) "
+        + "\(c.historyDays) \(c.deactivateAfter) \(c.metricsFile ?? "-") \(c.holdDeactivations.map { "\($0.start)..\($0.end)" })"
+    let guardLine = "\(c.guardSettings.deactivate) \(c.guardSettings.entityPercent.sorted { $0.key < $1.key }) "
+        + "\(c.guardSettings.entityCount.sorted { $0.key < $1.key }) \(c.guardSettings.perSchool) \(c.guardSettings.perSchoolMin) "
+        + "\(c.guardSettings.unlink) \(c.guardSettings.revoke)"
+    let source = "\(c.format) \(c.url ?? "-") \(c.entities) \(c.auth) \(c.entityURLs.sorted { $0.key < $1.key }) \(c.pageSize) "
+        + "\(c.timeout) \(c.retries) \(c.maxBytes)"
+    let linking = "\(c.emailDomainAliases.sorted { $0.key < $1.key }) \(c.parentRelationships)"
+    return [sync, guardLine, source, linking].joined(separator: " | ")
 }
 
 fuzzMain { data in
@@ -28,5 +33,6 @@ fuzzMain { data in
         finding("Configuration: load succeeded but parse of the same text threw \(error)")
     }
     _ = loaded.currentSchoolYear(on: Date(timeIntervalSince1970: 1_790_000_000))
+    _ = loaded.deactivationsHeld(on: Date(timeIntervalSince1970: 1_790_000_000))
 }
 
