@@ -47,6 +47,8 @@ public struct LinkPlan: Sendable, Equatable {
         }
     }
     public var ambiguous: Int { changes.reduce(0) { if case .ambiguous = $1 { return $0 + 1 }; return $0 } }
+    /// Auto links removed (what the unlink guard judges).
+    public var autoLinksRemoved: Int { changes.reduce(0) { if case .unlink(_, _, .auto, _) = $1 { return $0 + 1 }; return $0 } }
 
     /// The link each user has after the plan.
     public func links(after users: [LinkingUser]) -> [String: Link] {

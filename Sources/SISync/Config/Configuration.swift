@@ -181,7 +181,7 @@ public struct Configuration: Sendable {
             case ("sync", "max_deactivate_percent"), ("sync", "max_deactivate_count"),
                  ("guard", "max_deactivate_percent"), ("guard", "max_deactivate_count"):
                 if let other = guardSpellings[e.key], other.section != e.section {
-                    throw bad("only one of [sync] \(e.key) and [guard] \(e.key), which are the same setting ([\(other.section)] \(e.key) is on line \(other.line))")
+                    throw bad("the setting in one place only: [\(other.section)] \(e.key) on line \(other.line) is the same setting (its old spelling is [sync]); remove one of the two lines")
                 }
                 guardSpellings[e.key] = (e.section, e.line)
                 if e.key == "max_deactivate_percent" { c.guardSettings.deactivate.percent = try percentage() } else { c.guardSettings.deactivate.count = try integer(0...Int(Int32.max)) }

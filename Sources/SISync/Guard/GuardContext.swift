@@ -10,11 +10,7 @@ public struct GuardContext: Sendable, Equatable {
     /// from their staff member's new one only by domain (an SIS domain migration).
     public var domainChange: DomainChange?
 
-    public init(schools: [SchoolShare] = [], autoLinks: Int = 0, domainChange: DomainChange? = nil) {
-        self.schools = schools
-        self.autoLinks = autoLinks
-        self.domainChange = domainChange
-    }
+    public init() {}
 }
 
 /// One school's share of an entity's active records and of a run's deactivations.
@@ -23,13 +19,6 @@ public struct SchoolShare: Sendable, Equatable {
     public var school: String
     public var active: Int
     public var deactivated: Int
-
-    public init(kind: EntityKind, school: String, active: Int, deactivated: Int) {
-        self.kind = kind
-        self.school = school
-        self.active = active
-        self.deactivated = deactivated
-    }
 }
 
 /// Staff emails moved from one domain to another while the users' stayed.
@@ -38,11 +27,6 @@ public struct DomainChange: Sendable, Hashable {
     public var staffDomain: String
     /// The users' domain (`district.org`).
     public var userDomain: String
-
-    public init(staffDomain: String, userDomain: String) {
-        self.staffDomain = staffDomain
-        self.userDomain = userDomain
-    }
 
     /// The user's and the staff member's email keys differ only by domain.
     public static func between(userKey: String, staffKey: String) -> DomainChange? {

@@ -5,11 +5,6 @@ public struct GuardLimit: Sendable, Equatable {
     public var percent: Double
     public var count: Int
 
-    public init(percent: Double, count: Int) {
-        self.percent = percent
-        self.count = count
-    }
-
     /// The share `n` is of `total` when both limits are exceeded; nil when the run may go.
     func exceeded(_ n: Int, of total: Int) -> Double? {
         guard n > count, total > 0 else { return nil }

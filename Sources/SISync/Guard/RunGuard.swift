@@ -31,10 +31,7 @@ public struct RunGuard: Sendable {
                 }
             }
         }
-        let unlinked = plan.links.changes.reduce(0) { n, c in
-            if case .unlink(_, _, .auto, _) = c { return n + 1 }
-            return n
-        }
+        let unlinked = plan.links.autoLinksRemoved
         if let share = settings.unlink.exceeded(unlinked, of: context.autoLinks) {
             var reason = "the run would remove \(unlinked) of \(context.autoLinks) auto links (\(GuardLimit.format(share))%, limits: \(GuardLimit.format(settings.unlink.percent))% and \(settings.unlink.count) links)"
             if let d = context.domainChange {

@@ -206,28 +206,33 @@ public struct SyncRun {
         let context = try guardContext(plan, store: store)
         guard accept(runGuard.judge(plan, context: context, allowMassDeactivation: options.allowMassDeactivation), summary: &summary) else { return plan }
         // The calculated roles are planned inside the transaction, on what it wrote: judged
-        // there, and a hold rolls everything back.
-        var revocationVerdict = GuardVerdict.allowed
-        var heldRoles = (granted: 0, revoked: 0)
-        let judgeRoles: (RolePlan) throws -> Void = { roles in
-            heldRoles = (roles.grantedCount, roles.revokedCount)
-            guard roles.revokedCount > 0 else { return }
-            let verdict = runGuard.judgeRevocations(revoked: roles.revokedCount, grantedBefore: try store.roles.calculatedGrantCount(),
-                                                     allowMassDeactivation: options.allowMassDeactivation)
-            revocationVerdict = verdict
-            if case .blocked(let reason) = verdict { throw RunHeld(reason: reason) }
+        // there, and a hold rolls everything back. Nil when it held the run.
+        func applyJudged(_ apply: (_ judgeRoles: (RolePlan) throws -> Void) throws -> RolePlan) throws -> RolePlan? {
+            var planned = RolePlan(), verdict = GuardVerdict.allowed
+            do {
+                let roles = try apply { roles in
+                    planned = roles
+                    guard roles.revokedCount > 0 else { return }
+                    verdict = runGuard.judgeRevocations(revoked: roles.revokedCount, grantedBefore: try store.roles.calculatedGrantCount(),
+                                                        allowMassDeactivation: options.allowMassDeactivation)
+                    if case .blocked(let reason) = verdict { throw RunHeld(reason: reason) }
+                }
+                _ = accept(verdict, summary: &summary)
+                return roles
+            } catch is RunHeld {
+                // What the held run would have done to the roles, as its record shows it.
+                summary.rolesGranted = planned.grantedCount
+                summary.rolesRevoked = planned.revokedCount
+                _ = accept(verdict, summary: &summary)
+                return nil
+            }
         }
         let roleSettings = configuration.roleSettings(on: started)
         if options.dryRun {
             // Applied and rolled back, to see the roles this run would grant and revoke.
-            do {
-                plan.roles = try store.apply(plan, summary: summary, roles: roleSettings, now: started, stop: stop, commit: false, judgeRoles: judgeRoles)
-            } catch is RunHeld {
-                (summary.rolesGranted, summary.rolesRevoked) = heldRoles
-                _ = accept(revocationVerdict, summary: &summary)
-                return plan
-            }
-            _ = accept(revocationVerdict, summary: &summary)
+            guard let roles = try applyJudged({ try store.apply(plan, summary: summary, roles: roleSettings, now: started, stop: stop,
+                                                                 commit: false, judgeRoles: $0) }) else { return plan }
+            plan.roles = roles
             summary.rolesGranted = plan.roles.grantedCount
             summary.rolesRevoked = plan.roles.revokedCount
             return plan
@@ -237,17 +242,11 @@ public struct SyncRun {
         // Unchanged runs go through here too: links and roles change outside the export (R3).
         summary.timings.append(("links", phase.lap()))
         var applyPhases: [(String, Double)] = []
-        do {
-            plan.roles = try store.apply(plan, summary: finished(summary), roles: roleSettings, now: started, stop: stop,
-                                         phase: { applyPhases.append(($0, phase.lap())) }, judgeRoles: judgeRoles,
-                                         beforeCommit: { try daemonLock?.confirmHeld(in: store.database) })
-        } catch is RunHeld {
-            // What the held run would have done to the roles, as its record shows it.
-            (summary.rolesGranted, summary.rolesRevoked) = heldRoles
-            _ = accept(revocationVerdict, summary: &summary)
-            return plan
-        }
-        _ = accept(revocationVerdict, summary: &summary)
+        let applying = finished(summary)
+        guard let roles = try applyJudged({ try store.apply(plan, summary: applying, roles: roleSettings, now: started, stop: stop,
+                                                             phase: { applyPhases.append(($0, phase.lap())) }, judgeRoles: $0,
+                                                             beforeCommit: { try daemonLock?.confirmHeld(in: store.database) }) }) else { return plan }
+        plan.roles = roles
         summary.rolesGranted = plan.roles.grantedCount
         summary.rolesRevoked = plan.roles.revokedCount
         applyPhases.append(("commit", phase.lap()))
@@ -303,7 +302,10 @@ public struct SyncRun {
     /// What the guard needs from the store: the auto links there are, each school's share
     /// (with `per_school`), and the domain move behind removed links, if there is one.
     private func guardContext(_ plan: Plan, store: RosterStore) throws -> GuardContext {
-        var context = GuardContext(autoLinks: try store.accounts.autoLinkCount())
+        var context = GuardContext()
+        // The base is counted only when the run removes more auto links than the count
+        // limit: below it the guard cannot trip, and most runs remove none.
+        if plan.links.autoLinksRemoved > configuration.guardSettings.unlink.count { context.autoLinks = try store.accounts.autoLinkCount() }
         if configuration.guardSettings.perSchool {
             for kind in [EntityKind.staff, .students] {
                 guard let p = plan.plan(for: kind) else { continue }

@@ -60,7 +60,11 @@ public enum Schema {
                 """)
         }
         if bulkAdditions {
-            parts += bulkAdditionsLog.map { $0.sql }
+            // `bulkAddedUsers` and `bulkAttachments` in the view's columns.
+            parts += [
+                "SELECT NULL, 'users', u.username, NULL, NULL, \(addedEmailSQL("u")), 'added' FROM users u WHERE u.added_by IS NOT NULL",
+                "SELECT NULL, 'users', a.username, a.kind, NULL, a.record_id, 'updated' FROM user_attachments a WHERE a.added_by IS NOT NULL",
+            ]
         }
         return "CREATE VIEW change_log (run_id, entity, record_id, field, old_value, new_value, kind) AS\n  " + parts.joined(separator: "\n  UNION ALL ")
     }
@@ -297,17 +301,26 @@ public enum Schema {
         }
     }
 
-    /// The change-log entries a bulk user import keeps in the rows it adds (version 7): the
-    /// user's addition (with the email it was added with: the first email change's old
-    /// value, or the email now) and the new users' attachments.
-    static let bulkAdditionsLog: [(table: String, sql: String)] = [
-        ("users", """
-            SELECT NULL, 'users', u.username, NULL, NULL, \(addedEmailSQL("u")), 'added' FROM users u WHERE u.added_by IS NOT NULL
-            """),
-        ("user_attachments", """
-            SELECT NULL, 'users', a.username, a.kind, NULL, a.record_id, 'updated' FROM user_attachments a WHERE a.added_by IS NOT NULL
-            """),
-    ]
+    /// The change-log entries a bulk user import keeps in the rows it adds (version 7), as
+    /// rows of `changes`' columns `bulkEntryColumns`: the user's addition (with the email it
+    /// was added with) and the new users' attachments, in the file's order. A user's
+    /// history and the copy made before those rows go read them from here; `change_log`
+    /// shows the same rows in its own columns.
+    static let bulkEntryColumns = "run_id, at, actor, entity, record_id, field, old_value, new_value, kind"
+
+    static func bulkAddedUsers(where condition: String) -> String {
+        """
+        SELECT NULL, u.created_at, u.added_by, 'users', u.username, NULL, NULL, \(addedEmailSQL("u")), 'added'
+        FROM users u WHERE u.added_by IS NOT NULL AND \(condition)
+        """
+    }
+
+    static func bulkAttachments(where condition: String) -> String {
+        """
+        SELECT NULL, a.added_at, a.added_by, 'users', a.username, a.kind, NULL, a.record_id, 'updated'
+        FROM user_attachments a WHERE a.added_by IS NOT NULL AND \(condition) ORDER BY a.added_seq
+        """
+    }
 
     /// The email a user was added with: an email change logs the old address, so the first
     /// one's old value since the user was created (not a removed namesake's), or else the

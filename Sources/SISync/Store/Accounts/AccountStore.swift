@@ -118,18 +118,10 @@ public final class AccountStore {
     /// rows goes: all of them, in the order the history shows them, so that it stays whole
     /// and in order.
     func keepBulkEntries(of username: String) throws {
-        let insert = "INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind, actor, at)"
+        let insert = "INSERT INTO changes (\(Schema.bulkEntryColumns))\n"
         for sql in [
-            insert + """
-
-                SELECT NULL, 'users', u.username, NULL, NULL, \(Schema.addedEmailSQL("u")), 'added', u.added_by, u.created_at FROM users u
-                WHERE u.username = ? AND u.added_by IS NOT NULL
-                """,
-            insert + """
-
-                SELECT NULL, 'users', a.username, a.kind, NULL, a.record_id, 'updated', a.added_by, a.added_at FROM user_attachments a
-                WHERE a.username = ? AND a.added_by IS NOT NULL ORDER BY a.added_seq
-                """,
+            insert + Schema.bulkAddedUsers(where: "u.username = ?"),
+            insert + Schema.bulkAttachments(where: "a.username = ?"),
             "UPDATE users SET added_by = NULL WHERE username = ? AND added_by IS NOT NULL",
             "UPDATE user_attachments SET added_by = NULL, added_at = NULL, added_seq = NULL WHERE username = ? AND added_by IS NOT NULL",
         ] {

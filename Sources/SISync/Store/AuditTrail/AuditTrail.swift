@@ -286,23 +286,10 @@ public final class AuditTrail {
         // A bulk import's entries, kept in the rows it added (schema 7), come first: a
         // user's addition is the first thing in their history.
         var out: [StoredChange] = []
-        let added = try database.prepare("""
-            SELECT u.created_at, u.added_by, u.username, \(Schema.addedEmailSQL("u")) FROM users u
-            WHERE u.username = ? AND u.added_by IS NOT NULL
-            """)
-        try added.bind(1, username)
-        try added.forEachRow { row in
-            out.append(StoredChange(runID: nil, at: row.text(0), actor: row.text(1),
-                                    change: Change(entity: "users", id: row.text(2), field: nil, old: nil, new: row.text(3), kind: .added)))
-        }
-        let attached = try database.prepare("""
-            SELECT a.added_at, a.added_by, a.username, a.kind, a.record_id FROM user_attachments a
-            WHERE a.username = ? AND a.added_by IS NOT NULL ORDER BY a.added_seq
-            """)
-        try attached.bind(1, username)
-        try attached.forEachRow { row in
-            out.append(StoredChange(runID: nil, at: row.text(0), actor: row.text(1),
-                                    change: Change(entity: "users", id: row.text(2), field: row.text(3), old: nil, new: row.text(4), kind: .updated)))
+        for sql in [Schema.bulkAddedUsers(where: "u.username = ?"), Schema.bulkAttachments(where: "a.username = ?")] {
+            let kept = try database.prepare(sql)
+            try kept.bind(1, username)
+            out += try collectChanges(kept)
         }
         out += try collectChanges(s)
         let g = try database.prepare("""
