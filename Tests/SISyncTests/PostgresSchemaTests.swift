@@ -71,6 +71,7 @@ final class PostgresSchemaTests: XCTestCase {
         for sql in ["DROP VIEW change_log", "ALTER TABLE users DROP COLUMN added_by",
                     "ALTER TABLE user_attachments DROP COLUMN added_by", "ALTER TABLE user_attachments DROP COLUMN added_at",
                     "ALTER TABLE user_attachments DROP COLUMN added_seq",
+                    "DROP TABLE held_plans", "ALTER TABLE runs DROP COLUMN approves",
                     version6View, "UPDATE schema_version SET version = 6",
                     "INSERT INTO users (username, email, created_at) VALUES ('Ann', 'ann@d.org', now())"] {
             try c.execute(sql)
@@ -80,6 +81,8 @@ final class PostgresSchemaTests: XCTestCase {
         try c.execute("UPDATE \(schema).users SET added_by = 'registrar'")
         XCTAssertEqual(try c.execute("SELECT record_id, new_value, kind FROM \(schema).change_log WHERE entity = 'users'").rows.map { $0.compactMap { $0 } },
                        [["Ann", "ann@d.org", "added"]])
+        // Version 8 (held runs): the held plans and the approving run's reference.
+        XCTAssertEqual(try c.execute("SELECT count(*) FROM \(schema).held_plans WHERE run_id IN (SELECT approves FROM \(schema).runs)").value(0, 0), "0")
     }
 
     /// A role without CREATE on the database gets nothing half made and a message that says

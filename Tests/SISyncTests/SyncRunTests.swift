@@ -389,6 +389,31 @@ final class SyncRunTests: XCTestCase {
         XCTAssertEqual(log.int(0), 1)
     }
 
+    /// Version 7 to 8 (held runs): the runs stay, a run blocked before the upgrade has no
+    /// hold to approve, and the next blocked run is held.
+    func testR5MigrationToVersion8KeepsRunsAndHoldsTheNextBlockedRun() throws {
+        try XCTSkipIf(TestStore.isPostgres, "SQLite's own migrations (the PostgreSQL schema's are in PostgresSchemaTests)")
+        let w = Workspace()
+        let c = w.configure()
+        try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)
+        let raw = try SQLiteDatabase(path: w.database)
+        try raw.transaction {
+            for v in 0..<7 { try Schema.migrations[v](raw) }
+            try raw.setUserVersion(7)
+        }
+        try raw.execute("INSERT INTO runs (started_at, outcome, actor, error) VALUES ('2026-01-01T00:00:00Z', 'blocked', 'sync', 'blocked by the guard (R5): old')")
+        let old = try XCTUnwrap(w.store().auditTrail.run(id: 1))
+        XCTAssertEqual(try raw.userVersion, Schema.currentVersion)
+        XCTAssertEqual(old.outcome, .blocked)
+        XCTAssertNil(old.hold)
+        XCTAssertTrue(w.ctl(["run", "approve", "1"]).err.contains("run 1 was not held"))
+        w.write("staff.csv", staffCSV(manyStaff(100)))
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        w.write("staff.csv", staffCSV(Array(manyStaff(50))))
+        let held = w.sync(c)
+        XCTAssertNotNil(try w.store().auditTrail.hold(run: held.summary.runID!))
+    }
+
     /// Version 2 to 3: users and their roles stay; the role basis starts empty, so the first
     /// run after the upgrade recomputes every user (R7).
     func testR7MigrationFromVersion2RecomputesEveryoneOnce() throws {

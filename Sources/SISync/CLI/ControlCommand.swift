@@ -23,7 +23,9 @@ public struct ControlCommand {
           status                    the last run, the next scheduled run, the database size
           runs [--limit N]          recent runs, newest first
           run revert ID             undo the latest run that changed anything, as a new run
-          run show ID               one run and its changes
+          run show ID               one run and its changes (a held run: what it would change)
+          run approve ID            apply exactly the plan of a run the guard held, as a new run
+          run discard ID            drop a held run's plan
           staff list [--inactive | --all] [--search TEXT]
                                     staff records (active ones by default)
           staff show ID             one staff record, its linked users and its history
@@ -70,7 +72,7 @@ public struct ControlCommand {
         "sync": "usage: sisyncctl sync [--dry-run] [--allow-mass-deactivation] [--force]\n  Runs one sync cycle now. --dry-run fetches and plans but writes nothing; --allow-mass-deactivation lets one run past the guard (R5); --force re-plans an export that did not change.\n  Exit: 0 applied or unchanged, 65 bad data or blocked, 69 source unavailable, 75 a run in progress did not finish within --wait (default 60s), 78 configuration error.\n  Works while sisyncd runs: it waits for the daemon's run in progress, then runs.\n",
         "status": "usage: sisyncctl status\n  Shows the last run, when the next scheduled run is due, and the database size.\n",
         "runs": "usage: sisyncctl runs [--limit N]\n  Lists recent runs, newest first (default 20).\n",
-        "run": "usage: sisyncctl run show ID\n       sisyncctl run revert ID\n  `show` lists one run and every change it made. `revert` undoes the latest run that changed anything, as a new run: changed fields get their old values, deactivated records come back, records it added become inactive, links are restored and roles recomputed. Older runs are refused. The next sync compares the restored records with the export again: revert is for undoing a mistaken override (e.g. --allow-mass-deactivation); if the export itself is wrong, fix it at the source first.\n",
+        "run": "usage: sisyncctl run show ID\n       sisyncctl run revert ID\n       sisyncctl run approve ID\n       sisyncctl run discard ID\n  `show` lists one run and every change it made; for a run the guard held (R5), every change its kept plan would make. `approve` applies exactly that plan as a new run (`approves`: ID); it is refused once another run applied, an administrator changed users since, or the hold expired ([guard] held_plan_days, default 7): then run `sisyncctl sync` again. `discard` drops the hold. A hold also ends when a later run applies; while it stands, a cycle on the same export exits 65 without a second hold. `revert` undoes the latest run that changed anything, as a new run: changed fields get their old values, deactivated records come back, records it added become inactive, links are restored and roles recomputed. Older runs are refused. The next sync compares the restored records with the export again: revert is for undoing a mistaken override (e.g. --allow-mass-deactivation); if the export itself is wrong, fix it at the source first.\n",
         "user": "usage: sisyncctl user add --username U --email E [--name N] [--approved]\n       sisyncctl user list | show U | approve U | unapprove U | unlock U | remove U\n       sisyncctl user link U STAFF_ID --reason TEXT [--until YYYY-MM-DD] | unlink U\n       sisyncctl user attach|detach U --student ID | --household ID | --donor ID\n       sisyncctl user role add|remove U ROLE\n       sisyncctl user school add|remove U SCHOOL | ledger add|remove U LEDGER\n       sisyncctl user import FILE.csv\n  Login accounts. Usernames and emails are unique regardless of case. Users without a manual link are linked to the one active staff member with their email on every run (R6); a manual link is an administrator's decision, with a reason, and sync never changes it (one with --until ends after that day). `user import` reads columns username, email (required), approved, student_id, household_id, donor_id (lists with ;); the whole file is checked before anything is written; existing users are updated and listed attachments added, no user is removed.\n",
         "access": "usage: sisyncctl access enable STUDENT | enable --all [--school ID] | reset STUDENT\n       sisyncctl access pair --user U --code CODE | list STUDENT\n       sisyncctl access revoke --user U --student S [--student S2 ...]\n       sisyncctl access instructions STUDENT | export\n  Parent-portal access codes: one per student (8 characters such as 7KQ4-M9TX, from the system's random source). `pair` pairs an approved user with the code's active student and grants Parent at once (R7); five failed attempts by a user within 15 minutes refuse further attempts for 15 minutes. `reset` makes a new code (existing pairings stay); `revoke` ends pairings and resets those students' codes. Codes are never logged.\n",
         "form": "usage: sisyncctl form add NAME [--group G] | list [--group G] [--include-deleted] | delete NAME | undelete NAME\n  Document types (IEP, 504 plan, evaluation ...) that permission roles set levels for.\n",
@@ -136,7 +138,7 @@ public struct ControlCommand {
     static func writes(_ words: [String]) -> Bool {
         let sub = words.count > 1 ? words[1] : ""
         switch words.first ?? "" {
-        case "run": return sub == "revert"
+        case "run": return ["revert", "approve", "discard"].contains(sub)
         // passwd and login read standard input first, and take the lock after it.
         case "user": return !["list", "show", "passwd", "login", ""].contains(sub)
         case "access": return !["list", "instructions", ""].contains(sub)
@@ -178,6 +180,8 @@ public struct ControlCommand {
             case ("runs", 1): return try runs(args)
             case ("run", 3) where words[1] == "show": return try runShow(args, id: words[2])
             case ("run", 3) where words[1] == "revert": return try runRevert(args, id: words[2])
+            case ("run", 3) where words[1] == "approve": return try runApprove(args, id: words[2])
+            case ("run", 3) where words[1] == "discard": return try runDiscard(args, id: words[2])
             case ("staff", 2) where words[1] == "list": return try staffList(args)
             case ("staff", 3) where words[1] == "show": return try staffShow(args, id: words[2])
             case ("user", _): return try userCommand(args, Array(words.dropFirst()))
@@ -319,11 +323,13 @@ public struct ControlCommand {
         let bytes = (try? store.database.sizeInBytes()) ?? 0
         let counts = try store.mirror.recordCounts()
         let held = (try? configuration(args))?.deactivationsHeld(on: Date())
+        let hold = try store.auditTrail.standingHold(at: Date())
         emit(args, json: {
             .object([
                 ("last_run", last.map(JSONShapes.runSummary) ?? .null),
                 ("next_run_at", .string(next)),
                 ("deactivations_held_until", .string(held)),
+                ("held_run", hold.map { .int($0.runID) } ?? .null),
                 ("database", .object([("path", .string(store.path)), ("bytes", .int(Int64(bytes)))])),
                 ("records", .object(counts.map { ($0.0.rawValue, .object([("active", .int($0.active)), ("total", .int($0.total))])) })),
             ])
@@ -331,6 +337,9 @@ public struct ControlCommand {
             var out = ""
             if let last { out += "last run: " + RunReport.text(last, plan: nil, showPlan: false) } else { out += "last run: none yet\n" }
             out += "next run: \(next ?? "at the daemon's next start") (approximately; interval \(ConfigDuration(seconds: interval)))\n"
+            if let hold {
+                out += "held run: \(hold.runID), blocked by the guard and waiting for review until \(hold.expiresAt): `sisyncctl run show \(hold.runID)`, then `sisyncctl run approve \(hold.runID)` or `sisyncctl run discard \(hold.runID)`\n"
+            }
             if let held { out += "deactivations: on hold until \(held) ([sync] hold_deactivations): absent records are marked missing, not deactivated\n" }
             out += "database: \(store.path), \(Self.humanBytes(bytes))\n"
             var t = TextTable(["entity", "active", "total"])
@@ -350,6 +359,41 @@ public struct ControlCommand {
         log.log(LogEvent(.runFinished, .notice, "run \(summary.runID ?? 0) by \(actor) reverted run \(id)",
                          fields: [("SISYNC_RUN_ID", String(summary.runID ?? 0))]))
         emit(args, json: { RunReport.json(summary, plan: nil) }, text: { "reverted run \(id): " + RunReport.text(summary, plan: nil, showPlan: false) })
+        return 0
+    }
+
+    /// `run approve ID`: applies a held run's kept plan as a new run (the run lock is held).
+    private func runApprove(_ args: Arguments, id text: String) throws -> Int32 {
+        guard let id = Int64(text) else { console.err("sisyncctl: run approve takes a run id, got `\(text)`\n"); return 64 }
+        let c = try configuration(args)
+        let store = try RosterStore(location: c.store, mustExist: true)
+        var options = SyncRun.Options()
+        options.actor = actor
+        options.trigger = "approve"
+        let result: SyncRun.Result
+        do { result = try SyncRun(configuration: c, options: options, log: log).approve(run: id, store: store) } catch let e as HoldError {
+            console.err("sisyncctl: \(e)\n")
+            return 1
+        }
+        emit(args, json: { RunReport.json(result.summary, plan: nil) },
+             text: { "approved held run \(id): " + RunReport.text(result.summary, plan: nil, showPlan: false) })
+        return result.summary.exitCode
+    }
+
+    /// `run discard ID`: drops a held run's plan; nothing is applied.
+    private func runDiscard(_ args: Arguments, id text: String) throws -> Int32 {
+        guard let id = Int64(text) else { console.err("sisyncctl: run discard takes a run id, got `\(text)`\n"); return 64 }
+        let store = try openStore(args)
+        do { _ = try store.auditTrail.discardHold(run: id, actor: actor, at: Date()) } catch let e as HoldError {
+            console.err("sisyncctl: \(e)\n")
+            return 1
+        }
+        log.log(LogEvent(.holdEnded, .notice, "held run \(id) discarded by \(actor); nothing of it was applied",
+                         fields: [("SISYNC_HELD_RUN_ID", String(id))]))
+        let run = try store.auditTrail.run(id: id)
+        // The metrics say the hold is gone (`sisync_held_run` 0), with the last run as before.
+        if let c = try? configuration(args), let last = try store.auditTrail.lastRun() { SyncRun.writeMetrics(last, store: store, configuration: c, log: log) }
+        emit(args, json: { run.map(JSONShapes.runSummary) ?? .null }, text: { "discarded the hold of run \(id); nothing of it was applied\n" })
         return 0
     }
 
@@ -377,7 +421,13 @@ public struct ControlCommand {
         guard let n = Int64(id) else { console.err("sisyncctl: run id must be a number, got `\(id)`\n"); return 64 }
         let store = try openStore(args)
         guard let run = try store.auditTrail.run(id: n) else { throw StoreError.notFound(what: "run \(n)") }
-        let changes = try store.auditTrail.changes(runID: n)
+        var changes = try store.auditTrail.changes(runID: n)
+        var planned = false
+        if run.hold != nil, changes.isEmpty, let kept = try store.auditTrail.heldPlan(run: n) {
+            // Nothing of a held run was applied: its changes are those of the kept plan.
+            planned = true
+            try kept.plan().forEachChange { changes.append(StoredChange(runID: n, at: run.startedAt, actor: run.actor, change: $0)) }
+        }
         emit(args, json: {
             guard case .object(var m) = JSONShapes.runSummary(run) else { return .null }
             m.append(("changes", .array(changes.map { JSONShapes.change($0.change, actor: $0.actor) })))
@@ -385,7 +435,7 @@ public struct ControlCommand {
         }, text: {
             var out = RunReport.text(run, plan: nil, showPlan: false)
             out += "  by \(run.actor) (\(run.trigger)), \(run.startedAt) → \(run.finishedAt ?? "-")\n"
-            out += "  changes (\(changes.count)):\n"
+            out += planned ? "  changes the held plan would make (\(changes.count)):\n" : "  changes (\(changes.count)):\n"
             for c in changes { out += "    " + RunReport.changeLine(c.change) + "\n" }
             return out
         })

@@ -348,7 +348,8 @@ final class Scheduler: @unchecked Sendable {
     /// "; deactivations on hold until 2027-08-31" inside a `hold_deactivations` window.
     static func statusLine(_ s: RunSummary, next: Date, heldUntil: String? = nil, timeZone: TimeZone = .current) -> String {
         let at = Timestamp.parse(s.startedAt).map { Timestamp.clock($0, timeZone: timeZone) } ?? s.startedAt
-        var line = "last run \(s.runID.map(String.init) ?? "-") \(s.outcome.rawValue) \(at): "
+        let outcome = s.outcome == .blocked && s.standingHold != nil && s.standingHold == s.runID ? "held" : s.outcome.rawValue
+        var line = "last run \(s.runID.map(String.init) ?? "-") \(outcome) \(at): "
         switch s.outcome {
         case .failed, .blocked:
             line += Self.firstLine(s.error ?? "no reason recorded", at: 160)
@@ -359,6 +360,8 @@ final class Scheduler: @unchecked Sendable {
             parts.append("\(s.rolesGranted + s.rolesRevoked) roles")
             line += parts.joined(separator: ", ")
         }
+        // A blocked run's own error says that it is held, or which run still is.
+        if let held = s.standingHold, s.outcome != .blocked { line += "; run \(held) held for review (sisyncctl run approve \(held))" }
         return line + "; next \(Timestamp.clock(next, timeZone: timeZone))" + (heldUntil.map { "; deactivations on hold until \($0)" } ?? "")
     }
 

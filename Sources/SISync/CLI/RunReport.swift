@@ -1,3 +1,5 @@
+import Foundation
+
 /// How a run is shown to an administrator: a summary, and for dry runs the plan.
 public enum RunReport {
     public static func text(_ s: RunSummary, plan: Plan?, showPlan: Bool, limit: Int = 200) -> String {
@@ -6,6 +8,12 @@ public enum RunReport {
         let id = s.runID.map { "run \($0)" } ?? (s.dryRun ? "dry run" : "run (not recorded)")
         out += "\(id): \(s.outcome.rawValue)\(s.dryRun ? " (dry run: nothing was written)" : "")\n"
         if let e = s.error { out += "  \(e)\n" }
+        if let id = s.runID, let h = s.hold {
+            let now = Date()
+            out += "  held: \(h.describe(at: now))"
+            out += h.isStanding(at: now) ? "; `sisyncctl run approve \(id)` applies exactly this plan, `sisyncctl run discard \(id)` drops it\n" : "\n"
+        }
+        if let a = s.approves { out += "  applies the plan of held run \(a) (approved by \(s.actor))\n" }
         out += "  staff: \(s.staff.added) added, \(s.staff.updated) updated, \(s.staff.deactivated) deactivated, \(s.staff.reactivated) reactivated\n"
         out += "  links: \(s.linksMade) made, \(s.linksRemoved) removed, \(s.linksAmbiguous) ambiguous\n"
         out += "  roles: \(s.rolesGranted) granted, \(s.rolesRevoked) revoked\n"

@@ -71,6 +71,9 @@ public struct Configuration: Sendable {
     // [linking]
     public var emailDomainAliases: [String: String] = [:]
     public var parentRelationships: [String] = ["parent", "guardian"]
+    /// A digest of every setting as written (not comments or order): a hold stands for one
+    /// export under one configuration, and a changed threshold or alias must re-plan it.
+    public var settingsDigest = ""
 
     /// A configuration with every default, for tests and tools.
     public init(path: String = "<defaults>") { self.path = path }
@@ -107,6 +110,7 @@ public struct Configuration: Sendable {
         // `[sync] max_deactivate_percent`/`count` are the `[guard]` keys' old spellings: one
         // setting, so giving it in both places is an error (which one would win?).
         var guardSpellings: [String: (section: String, line: Int)] = [:]
+        c.settingsDigest = SHA256.hex(of: doc.entries.map { "\($0.section)\u{1F}\($0.key)\u{1F}\($0.value)\n" }.sorted().joined().utf8)
         for e in doc.entries {
             func bad(_ expected: String) -> ConfigError {
                 .badValue(file: path, line: e.line, section: e.section, key: e.key, value: e.value, expected: expected)
@@ -191,6 +195,7 @@ public struct Configuration: Sendable {
             case ("guard", "max_unlink_count"): c.guardSettings.unlink.count = try integer(0...Int(Int32.max))
             case ("guard", "max_revoke_percent"): c.guardSettings.revoke.percent = try percentage()
             case ("guard", "max_revoke_count"): c.guardSettings.revoke.count = try integer(0...Int(Int32.max))
+            case ("guard", "held_plan_days"): c.guardSettings.heldPlanDays = try integer(1...3650)
             case ("guard", let key) where key.hasSuffix(".max_deactivate_percent") || key.hasSuffix(".max_deactivate_count"):
                 let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
                 guard let kind = EntityKind(rawValue: parts[0]) else {

@@ -16,6 +16,8 @@ public struct GuardSettings: Sendable, Equatable {
     public var unlink = GuardLimit(percent: 10, count: 20)
     /// Calculated roles revoked, of the calculated grants there are.
     public var revoke = GuardLimit(percent: 20, count: 50)
+    /// How long a held run's plan can be approved: later the SIS and the store have moved on.
+    public var heldPlanDays = 7
 
     public init() {}
 

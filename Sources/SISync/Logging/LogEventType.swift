@@ -13,6 +13,8 @@ public enum LogEventType: String, Sendable, CaseIterable {
     case runFailed = "c69cd1c8173b74a992af373fb4588bd8"
     /// The guard blocked a run (R5): deactivations, removed links or revoked roles.
     case guardBlocked = "338f1c8876dc9cd2b25fde1a34a88787"
+    /// A held run was approved (its plan applied as a new run) or discarded.
+    case holdEnded = "95a89ad2263341e581a9e7dcbedfdeaf"
     /// The export could not be fetched.
     case fetchFailed = "18c44c64039b558d370a68350fc89415"
     /// A staff member was added.
@@ -69,6 +71,7 @@ public enum LogEventType: String, Sendable, CaseIterable {
         case .runFinished: return "run_finished"
         case .runFailed: return "run_failed"
         case .guardBlocked: return "guard_blocked"
+        case .holdEnded: return "hold_ended"
         case .fetchFailed: return "fetch_failed"
         case .staffAdded: return "staff_added"
         case .staffDeactivated: return "staff_deactivated"
@@ -102,6 +105,7 @@ public enum LogEventType: String, Sendable, CaseIterable {
         case .runFinished: return "a run finished (applied or unchanged)"
         case .runFailed: return "a run failed (fetch, parse, validation, database)"
         case .guardBlocked: return "the guard blocked a run (R5)"
+        case .holdEnded: return "a held run was approved (its plan applied as a new run) or discarded"
         case .fetchFailed: return "the export could not be fetched"
         case .staffAdded: return "a staff member was added"
         case .staffDeactivated: return "a staff member was deactivated"

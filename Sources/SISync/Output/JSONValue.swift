@@ -92,6 +92,15 @@ public enum JSONShapes {
             ("problems", .array(r.problems.map { .string($0) })),
         ]
         if let reverts = r.reverts { members.append(("reverts", .int(reverts))) }
+        if let approves = r.approves { members.append(("approves", .int(approves))) }
+        if let h = r.hold {
+            // `held` says the guard held the run and kept its plan; `hold` says what became of it.
+            members.append(("held", .bool(true)))
+            members.append(("hold", .object([
+                ("state", .string(h.state(at: Date()))), ("held_at", .string(h.heldAt)), ("expires_at", .string(h.expiresAt)),
+                ("ended_at", .string(h.endedAt)), ("ended_by", .string(h.endedBy)), ("ended_by_run", h.endedRun.map { .int($0) } ?? .null),
+            ])))
+        }
         return .object(members)
     }
 

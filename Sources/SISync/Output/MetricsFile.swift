@@ -10,6 +10,8 @@ public struct MetricsFile {
         public var linksToInactiveStaff = 0
         public var roles: [(source: String, count: Int)] = []
         public var runsByOutcome: [(outcome: String, count: Int)] = []
+        /// The run whose hold stands (waiting for `run approve` or `run discard`), or 0.
+        public var heldRun: Int64 = 0
     }
 
     /// The file's text for a finished run.
@@ -62,6 +64,8 @@ public struct MetricsFile {
         metric("sisync_roles", "User roles by source.", "gauge", totals.roles.map { (label([("source", $0.source)]), Double($0.count)) })
         metric("sisync_runs", "Runs recorded in the database, by outcome (blocked = stopped by the guard, R5).", "gauge",
                totals.runsByOutcome.map { (label([("outcome", $0.outcome)]), Double($0.count)) })
+        metric("sisync_held_run", "The id of the run the guard holds for review (sisyncctl run show/approve/discard), or 0.", "gauge",
+               [("", Double(totals.heldRun))])
         return out
     }
 
@@ -143,6 +147,7 @@ extension RosterStore {
         var runs: [String: Int] = ["applied": 0, "unchanged": 0, "blocked": 0, "failed": 0]
         try database.prepare("SELECT outcome, count(*) FROM runs WHERE outcome <> 'running' GROUP BY outcome").forEachRow { runs[$0.text(0)] = $0.int(1) }
         t.runsByOutcome = runs.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        t.heldRun = try auditTrail.standingHold(at: Date())?.runID ?? 0
         return t
     }
 }

@@ -40,6 +40,13 @@ public struct RunSummary: Sendable {
     public var entities: [String: RecordCounts] = [:]
     public var problems: [String] = []
     public var reverts: Int64?
+    /// The held run whose plan this run applied (`sisyncctl run approve`).
+    public var approves: Int64?
+    /// Set when the guard held this run: its plan is kept until approved or discarded.
+    public var hold: RunHold?
+    /// The hold that stands after this run (its own, or an earlier one on the same export),
+    /// for the STATUS line and `sisync_held_run`; not stored.
+    public var standingHold: Int64?
     public var contentHash: String?
     /// Seconds spent in each phase (fetch, parse, plan, apply), for logs and the benchmark.
     public var timings: [(String, Double)] = []

@@ -101,11 +101,25 @@ public struct SyncRun {
         }
         summary.finishedAt = Timestamp.format(clock())
         if !options.dryRun, summary.outcome != .applied {
-            // Applied runs finished inside their transaction; every other outcome is recorded here.
-            do { try store.auditTrail.finishRun(summary) } catch {
+            // Applied runs finished inside their transaction; every other outcome is recorded
+            // here, a new hold with its plan.
+            do {
+                if summary.outcome == .blocked, let id = summary.runID, summary.standingHold == id, let plan {
+                    do {
+                        try store.auditTrail.hold(HeldPlan(plan), summary: summary, settingsDigest: configuration.settingsDigest, at: started,
+                                                  days: configuration.guardSettings.heldPlanDays)
+                    } catch {
+                        log.log(LogEvent(.runFailed, .error, "cannot keep the plan of run \(id) for approval: \(error); run `sisyncctl sync` again", fields: runField))
+                        try store.auditTrail.finishRun(summary)
+                    }
+                } else {
+                    try store.auditTrail.finishRun(summary)
+                }
+            } catch {
                 log.log(LogEvent(.runFailed, .error, "cannot record the outcome of run \(summary.runID ?? 0): \(error)", fields: runField))
             }
         }
+        if !options.dryRun { summary.standingHold = (try? store.auditTrail.standingHold(at: clock()))??.runID }
         if summary.outcome == .applied || summary.outcome == .unchanged {
             log.log(LogEvent(.runFinished, .notice, "run \(summary.runID.map(String.init) ?? "(dry run)") \(summary.outcome.rawValue): \(Self.countsLine(summary)) in \(Self.timingLine(summary.timings))", fields: runField))
         }
@@ -138,6 +152,18 @@ public struct SyncRun {
     private func execute(store: RosterStore, fetched: FetchedExport, oneRoster: OneRosterTranslation?, summary: inout RunSummary,
                          started: Date, phase: inout PhaseClock, daemonLock: DaemonLock?) throws -> Plan {
         summary.contentHash = fetched.contentHash
+        // The export the standing hold was planned on, under the same settings, again: the
+        // hold still waits for a person (approve or discard), so this cycle neither plans it
+        // again nor alarms again. A changed threshold or alias plans it again.
+        if !options.dryRun, !options.force, !options.allowMassDeactivation, let hold = try store.auditTrail.standingHold(at: started),
+           hold.settingsDigest == configuration.settingsDigest, try store.auditTrail.run(id: hold.runID)?.contentHash == fetched.contentHash {
+            summary.outcome = .blocked
+            summary.standingHold = hold.runID
+            summary.error = "still held: run \(hold.runID) (approve or discard it: `sisyncctl run show \(hold.runID)`, then `sisyncctl run approve \(hold.runID)` or `sisyncctl run discard \(hold.runID)`); the export has not changed since"
+            log.log(LogEvent(.guardBlocked, .notice, "still held: run \(hold.runID) (approve or discard it)",
+                             fields: summary.runID.map { [("SISYNC_RUN_ID", String($0)), ("SISYNC_HELD_RUN_ID", String(hold.runID))] } ?? []))
+            return Plan(entities: [], snapshot: nil, plannedAt: started)
+        }
         let planner = Planner(deactivateAfter: configuration.deactivateAfter.seconds, now: started,
                               heldUntil: configuration.deactivationsHeld(on: started))
         var plan: Plan
@@ -198,15 +224,30 @@ public struct SyncRun {
                 return true
             case .blocked(let reason):
                 summary.outcome = .blocked
-                summary.error = "blocked by the guard (R5): \(reason); nothing was applied. If this is expected, run `sisyncctl sync --allow-mass-deactivation` once."
+                if let id = summary.runID {
+                    // Not a dry run: the run is held with its plan (kept when it is recorded).
+                    summary.standingHold = id
+                    summary.error = "blocked by the guard (R5): \(reason); nothing was applied. The run is held: review it with `sisyncctl run show \(id)`, then apply exactly that plan with `sisyncctl run approve \(id)` or drop it with `sisyncctl run discard \(id)`; a script may instead run `sisyncctl sync --allow-mass-deactivation` once."
+                } else {
+                    summary.error = "blocked by the guard (R5): \(reason); nothing was applied. If this is expected, run `sisyncctl sync --allow-mass-deactivation` once."
+                }
                 log.log(LogEvent(.guardBlocked, .critical, summary.error!, fields: runField))
                 return false
             }
         }
         let context = try guardContext(plan, store: store)
-        guard accept(runGuard.judge(plan, context: context, allowMassDeactivation: options.allowMassDeactivation), summary: &summary) else { return plan }
+        let roleSettings = configuration.roleSettings(on: started)
+        guard accept(runGuard.judge(plan, context: context, allowMassDeactivation: options.allowMassDeactivation), summary: &summary) else {
+            // What the held run would do to the calculated roles, for `run show` and its
+            // record: applied and rolled back, as a dry run does.
+            plan.roles = try store.apply(plan, summary: summary, roles: roleSettings, now: started, stop: stop, commit: false)
+            summary.rolesGranted = plan.roles.grantedCount
+            summary.rolesRevoked = plan.roles.revokedCount
+            return plan
+        }
         // The calculated roles are planned inside the transaction, on what it wrote: judged
         // there, and a hold rolls everything back. Nil when it held the run.
+        var heldRoles = RolePlan()
         func applyJudged(_ apply: (_ judgeRoles: (RolePlan) throws -> Void) throws -> RolePlan) throws -> RolePlan? {
             var planned = RolePlan(), verdict = GuardVerdict.allowed
             do {
@@ -223,15 +264,15 @@ public struct SyncRun {
                 // What the held run would have done to the roles, as its record shows it.
                 summary.rolesGranted = planned.grantedCount
                 summary.rolesRevoked = planned.revokedCount
+                heldRoles = planned
                 _ = accept(verdict, summary: &summary)
                 return nil
             }
         }
-        let roleSettings = configuration.roleSettings(on: started)
         if options.dryRun {
             // Applied and rolled back, to see the roles this run would grant and revoke.
             guard let roles = try applyJudged({ try store.apply(plan, summary: summary, roles: roleSettings, now: started, stop: stop,
-                                                                 commit: false, judgeRoles: $0) }) else { return plan }
+                                                                 commit: false, judgeRoles: $0) }) else { plan.roles = heldRoles; return plan }
             plan.roles = roles
             summary.rolesGranted = plan.roles.grantedCount
             summary.rolesRevoked = plan.roles.revokedCount
@@ -245,7 +286,7 @@ public struct SyncRun {
         let applying = finished(summary)
         guard let roles = try applyJudged({ try store.apply(plan, summary: applying, roles: roleSettings, now: started, stop: stop,
                                                              phase: { applyPhases.append(($0, phase.lap())) }, judgeRoles: $0,
-                                                             beforeCommit: { try daemonLock?.confirmHeld(in: store.database) }) }) else { return plan }
+                                                             beforeCommit: { try daemonLock?.confirmHeld(in: store.database) }) }) else { plan.roles = heldRoles; return plan }
         plan.roles = roles
         summary.rolesGranted = plan.roles.grantedCount
         summary.rolesRevoked = plan.roles.revokedCount
@@ -334,7 +375,7 @@ public struct SyncRun {
     }
 
     /// The summary as it is stored when the apply transaction commits.
-    private func finished(_ summary: RunSummary) -> RunSummary {
+    func finished(_ summary: RunSummary) -> RunSummary {
         var s = summary
         s.finishedAt = Timestamp.format(clock())
         return s
@@ -367,7 +408,7 @@ public struct SyncRun {
         }
     }
 
-    private func logChanges(_ plan: Plan, runID: Int64?) {
+    func logChanges(_ plan: Plan, runID: Int64?) {
         let runField = runID.map { [("SISYNC_RUN_ID", String($0))] } ?? []
         let linkDetail: LogPriority = plan.links.changes.count > 100 ? .debug : .info
         for c in plan.links.changes {

@@ -124,6 +124,7 @@ extension RosterStore {
                 summary.rolesRevoked = roles.revokedCount
                 summary.finishedAt = Timestamp.format(Date())
                 try auditTrail.finishRun(summary)
+                try auditTrail.endHolds(by: runID, actor: actor, at: stamp, approving: nil)
             }
         } catch {
             summary.outcome = .failed

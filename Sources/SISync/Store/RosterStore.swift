@@ -106,6 +106,8 @@ public final class RosterStore {
             finished.rolesGranted = rolePlan.grantedCount
             finished.rolesRevoked = rolePlan.revokedCount
             try auditTrail.finishRun(finished)
+            // A run that applies ends any hold: the mirror the held plan saw is gone (R5).
+            try auditTrail.endHolds(by: runID, actor: summary.actor, at: stamp, approving: summary.approves)
             // Last, inside the transaction: is this still the one writer (R9)?
             try beforeCommit()
             phase("log")

@@ -10,6 +10,7 @@ public enum Schema {
         migrateToVersion5,
         migrateToVersion6,
         migrateToVersion7,
+        migrateToVersion8,
     ]
 
     public static var currentVersion: Int32 { Int32(migrations.count) }
@@ -348,4 +349,29 @@ public enum Schema {
             """)
         try db.execute(changeLogView(rolesGrantedByRun: true, bulkAdditions: true))
     }
+
+    /// Held runs (version 8): a run the guard blocks keeps its plan in `held_plans` until it
+    /// is approved, discarded, superseded by a later applied run, or expires; the run that
+    /// applies an approved plan names it in `runs.approves`.
+    static func migrateToVersion8(_ db: SQLiteDatabase) throws {
+        try db.execute("""
+            ALTER TABLE runs ADD COLUMN approves INTEGER REFERENCES runs(run_id);
+            \(heldPlansTable)
+            """)
+    }
+
+    static let heldPlansTable = """
+        CREATE TABLE held_plans (
+          run_id INTEGER PRIMARY KEY REFERENCES runs(run_id),
+          held_at TEXT NOT NULL,
+          expires_at TEXT NOT NULL,
+          change_mark INTEGER NOT NULL,
+          settings_digest TEXT,
+          plan TEXT NOT NULL,
+          ended TEXT CHECK (ended IN ('approved', 'discarded', 'superseded')),
+          ended_at TEXT,
+          ended_by TEXT,
+          ended_run INTEGER REFERENCES runs(run_id)
+        );
+        """
 }

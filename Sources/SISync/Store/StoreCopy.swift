@@ -7,7 +7,7 @@ import Foundation
 public enum StoreCopy {
     /// Every table, parents before the tables that refer to them.
     public static let tables = [
-        "runs", "source_state", "export_files", "changes",
+        "runs", "held_plans", "source_state", "export_files", "changes",
         "staff", "students", "households", "household_relationships", "applicants", "donors", "attributes",
         "users", "links", "user_attachments", "user_roles", "user_schools", "user_ledgers", "role_basis", "email_key_basis",
         "access_codes", "access_pairings", "access_attempts",

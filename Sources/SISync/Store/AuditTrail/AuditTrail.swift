@@ -90,7 +90,7 @@ public final class AuditTrail {
             UPDATE runs SET finished_at = ?, outcome = ?, error = ?, content_hash = ?,
               staff_added = ?, staff_updated = ?, staff_deactivated = ?, staff_reactivated = ?,
               links_made = ?, links_removed = ?, links_ambiguous = ?, roles_granted = ?, roles_revoked = ?,
-              records_changed = ?, entity_counts = ?, problems = ?, reverts = ?
+              records_changed = ?, entity_counts = ?, problems = ?, reverts = ?, approves = ?
             WHERE run_id = ?
             """)
         try s.bind(1, summary.finishedAt)
@@ -110,7 +110,8 @@ public final class AuditTrail {
         try s.bind(15, String(decoding: try JSONEncoder().encode(summary.entities), as: UTF8.self))
         try s.bind(16, String(decoding: try JSONEncoder().encode(Array(summary.problems.prefix(1000))), as: UTF8.self))
         try s.bind(17, summary.reverts)
-        try s.bind(18, id)
+        try s.bind(18, summary.approves)
+        try s.bind(19, id)
         try s.run()
     }
 
@@ -122,6 +123,11 @@ public final class AuditTrail {
             """)
         try s.bind(1, cutoff)
         try s.run()
+        // Held plans go with them, once their hold has ended.
+        let plans = try database.prepare("DELETE FROM held_plans WHERE held_at < ? AND (ended IS NOT NULL OR expires_at < ?)")
+        try plans.bind(1, cutoff)
+        try plans.bind(2, Timestamp.format(now))
+        try plans.run()
     }
 
     // MARK: administrator changes
@@ -172,10 +178,13 @@ public final class AuditTrail {
         }
     }
     static let runColumns = """
-        run_id, started_at, finished_at, outcome, error, actor, trigger, content_hash,
+        runs.run_id, started_at, finished_at, outcome, error, actor, trigger, content_hash,
         staff_added, staff_updated, staff_deactivated, staff_reactivated,
-        links_made, links_removed, links_ambiguous, roles_granted, roles_revoked, entity_counts, problems, reverts
+        links_made, links_removed, links_ambiguous, roles_granted, roles_revoked, entity_counts, problems, reverts, approves,
+        \(holdColumns)
         """
+    /// Runs with their hold, if the guard held them.
+    static let runsWithHolds = "runs LEFT JOIN held_plans h ON h.run_id = runs.run_id"
 
     private func runSummary(_ s: any StoreStatement) -> RunSummary {
         var r = RunSummary(runID: s.int64(0), startedAt: s.text(1), outcome: RunOutcome(rawValue: s.text(3)) ?? .failed,
@@ -189,12 +198,14 @@ public final class AuditTrail {
         r.entities = (try? JSONDecoder().decode([String: RecordCounts].self, from: Data(s.text(17).utf8))) ?? [:]
         r.problems = (try? JSONDecoder().decode([String].self, from: Data(s.text(18).utf8))) ?? []
         r.reverts = s.isNull(19) ? nil : s.int64(19)
+        r.approves = s.isNull(20) ? nil : s.int64(20)
+        r.hold = runHold(s, from: 21)
         return r
     }
 
     /// The most recent runs, newest first.
     public func runs(limit: Int) throws -> [RunSummary] {
-        let s = try database.prepare("SELECT \(Self.runColumns) FROM runs ORDER BY run_id DESC LIMIT ?")
+        let s = try database.prepare("SELECT \(Self.runColumns) FROM \(Self.runsWithHolds) ORDER BY runs.run_id DESC LIMIT ?")
         try s.bind(1, limit)
         var out: [RunSummary] = []
         try s.forEachRow { out.append(runSummary($0)) }
@@ -202,7 +213,7 @@ public final class AuditTrail {
     }
 
     public func run(id: Int64) throws -> RunSummary? {
-        let s = try database.prepare("SELECT \(Self.runColumns) FROM runs WHERE run_id = ?")
+        let s = try database.prepare("SELECT \(Self.runColumns) FROM \(Self.runsWithHolds) WHERE runs.run_id = ?")
         try s.bind(1, id)
         defer { s.reset() }
         return try s.step() ? runSummary(s) : nil

@@ -8,7 +8,7 @@ import Foundation
 /// migrated in one transaction, so a failure leaves nothing half made.
 public enum PostgresSchema {
     /// The schema version these tables correspond to (SQLite's `PRAGMA user_version`).
-    public static let version = 7
+    public static let version = 8
 
     /// A schema name sisync accepts: a plain lower-case identifier, so it never needs quoting.
     public static func isValidName(_ name: String) -> Bool {
@@ -77,6 +77,10 @@ public enum PostgresSchema {
                 "DROP VIEW change_log",
                 tables.last { $0.contains("CREATE VIEW change_log") }!,
             ],
+            [
+                "ALTER TABLE runs ADD COLUMN approves bigint REFERENCES runs (run_id)",
+                tables.first { $0.contains("CREATE TABLE held_plans") }!,
+            ],
         ]
     }
 
@@ -134,7 +138,22 @@ public enum PostgresSchema {
           records_changed integer NOT NULL DEFAULT 0,
           entity_counts text NOT NULL DEFAULT '{}',
           problems text NOT NULL DEFAULT '[]',
-          reverts bigint REFERENCES runs (run_id)
+          reverts bigint REFERENCES runs (run_id),
+          approves bigint REFERENCES runs (run_id)
+        )
+        """,
+        """
+        CREATE TABLE held_plans (
+          run_id bigint PRIMARY KEY REFERENCES runs (run_id),
+          held_at timestamptz NOT NULL,
+          expires_at timestamptz NOT NULL,
+          change_mark bigint NOT NULL,
+          settings_digest text,
+          plan text NOT NULL,
+          ended text CHECK (ended IN ('approved', 'discarded', 'superseded')),
+          ended_at timestamptz,
+          ended_by text,
+          ended_run bigint REFERENCES runs (run_id)
         )
         """,
         """

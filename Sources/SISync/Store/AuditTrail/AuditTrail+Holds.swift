@@ -1,0 +1,124 @@
+import Foundation
+
+/// Held runs (R5 extended): the plan a blocked run kept, and how its hold ended.
+extension AuditTrail {
+    static let holdColumns = "h.run_id, h.held_at, h.expires_at, h.change_mark, h.ended, h.ended_at, h.ended_by, h.ended_run, h.settings_digest"
+
+    func runHold(_ s: any StoreStatement, from first: Int32) -> RunHold? {
+        guard !s.isNull(first) else { return nil }
+        return RunHold(runID: s.int64(first), heldAt: s.text(first + 1), expiresAt: s.text(first + 2), changeMark: s.int64(first + 3),
+                       settingsDigest: s.string(first + 8),
+                       ended: s.string(first + 4).flatMap(RunHold.End.init(rawValue:)), endedAt: s.string(first + 5),
+                       endedBy: s.string(first + 6), endedRun: s.isNull(first + 7) ? nil : s.int64(first + 7))
+    }
+
+    /// Keeps a blocked run's plan and records the run, in one transaction. The hold it
+    /// replaces, if one stood, ends as superseded: only the newest plan can be approved.
+    public func hold(_ plan: HeldPlan, summary: RunSummary, settingsDigest: String, at now: Date, days: Int) throws {
+        guard let runID = summary.runID else { return }
+        let text = try plan.encoded()
+        try database.transaction {
+            let stamp = Timestamp.format(now)
+            let supersede = try database.prepare("""
+                UPDATE held_plans SET ended = 'superseded', ended_at = ?, ended_by = ?, ended_run = ? WHERE ended IS NULL
+                """)
+            try supersede.bind(1, stamp); try supersede.bind(2, summary.actor); try supersede.bind(3, runID)
+            try supersede.run()
+            let mark = try database.prepare("SELECT coalesce(max(change_id), 0) FROM changes")
+            _ = try mark.step()
+            let changeMark = mark.int64(0)
+            mark.reset()
+            let s = try database.prepare("INSERT INTO held_plans (run_id, held_at, expires_at, change_mark, plan, settings_digest) VALUES (?, ?, ?, ?, ?, ?)")
+            try s.bind(1, runID)
+            try s.bind(2, stamp)
+            try s.bind(3, Timestamp.format(now.addingTimeInterval(Double(days) * 86_400)))
+            try s.bind(4, changeMark)
+            try s.bind(5, text)
+            try s.bind(6, settingsDigest)
+            try s.run()
+            try finishRun(summary)
+        }
+    }
+
+    /// The hold of run `id`, standing or ended; nil when the run was not held.
+    public func hold(run id: Int64) throws -> RunHold? {
+        let s = try database.prepare("SELECT \(Self.holdColumns) FROM held_plans h WHERE h.run_id = ?")
+        try s.bind(1, id)
+        defer { s.reset() }
+        return try s.step() ? runHold(s, from: 0) : nil
+    }
+
+    /// The hold that stands now (not ended, not expired), if any.
+    public func standingHold(at now: Date) throws -> RunHold? {
+        let s = try database.prepare("""
+            SELECT \(Self.holdColumns) FROM held_plans h WHERE h.ended IS NULL AND h.expires_at > ? ORDER BY h.run_id DESC LIMIT 1
+            """)
+        try s.bind(1, Timestamp.format(now))
+        defer { s.reset() }
+        return try s.step() ? runHold(s, from: 0) : nil
+    }
+
+    /// The plan run `id` kept.
+    public func heldPlan(run id: Int64) throws -> HeldPlan? {
+        let s = try database.prepare("SELECT plan FROM held_plans WHERE run_id = ?")
+        try s.bind(1, id)
+        defer { s.reset() }
+        return try s.step() ? try HeldPlan.decode(s.text(0)) : nil
+    }
+
+    /// Ends every standing hold (inside an applying run's transaction): the one it approves
+    /// as approved, the others as superseded, since the mirror they were planned on changed.
+    func endHolds(by runID: Int64, actor: String, at stamp: String, approving: Int64?) throws {
+        let s = try database.prepare("""
+            UPDATE held_plans SET ended = CASE WHEN run_id = ? THEN 'approved' ELSE 'superseded' END,
+              ended_at = ?, ended_by = ?, ended_run = ? WHERE ended IS NULL
+            """)
+        try s.bind(1, approving ?? 0); try s.bind(2, stamp); try s.bind(3, actor); try s.bind(4, runID)
+        try s.run()
+    }
+
+    /// `run discard ID`: drops a standing hold; the plan stays readable in `run show`.
+    public func discardHold(run id: Int64, actor: String, at now: Date) throws -> RunHold {
+        try database.transaction {
+            let hold = try standing(id, at: now)
+            let s = try database.prepare("UPDATE held_plans SET ended = 'discarded', ended_at = ?, ended_by = ? WHERE run_id = ? AND ended IS NULL")
+            try s.bind(1, Timestamp.format(now)); try s.bind(2, actor); try s.bind(3, id)
+            try s.run()
+            return hold
+        }
+    }
+
+    /// The hold of run `id` if it still stands, or why not.
+    func standing(_ id: Int64, at now: Date) throws -> RunHold {
+        guard let run = try run(id: id) else { throw HoldError.noSuchRun(id) }
+        guard let hold = run.hold else { throw HoldError.notHeld(id) }
+        if hold.isExpired(at: now) { throw HoldError.expired(id, at: hold.expiresAt) }
+        guard hold.ended == nil else { throw HoldError.ended(id, how: hold.describe(at: now)) }
+        return hold
+    }
+
+    /// An administrator's change to the users (links, approvals, accounts) made after the
+    /// change-log entry `mark`: the held plan's links were planned without it.
+    func userChange(after mark: Int64) throws -> StoredChange? {
+        let s = try database.prepare("""
+            SELECT entity, record_id, field, old_value, new_value, kind, actor, at FROM changes
+            WHERE change_id > ? AND run_id IS NULL AND entity = 'users' ORDER BY change_id LIMIT 1
+            """)
+        try s.bind(1, mark)
+        defer { s.reset() }
+        guard try s.step() else { return nil }
+        let change = Change(entity: s.text(0), id: s.text(1), field: s.string(2), old: s.string(3), new: s.string(4),
+                            kind: ChangeKind(rawValue: s.text(5)) ?? .updated)
+        return StoredChange(runID: nil, at: s.text(7), actor: s.text(6), change: change)
+    }
+}
+
+extension AuditTrail {
+    /// The first run after `id` that applied (or confirmed) an export or a revert.
+    func appliedRun(after id: Int64) throws -> Int64? {
+        let s = try database.prepare("SELECT run_id FROM runs WHERE run_id > ? AND outcome IN ('applied', 'unchanged') ORDER BY run_id LIMIT 1")
+        try s.bind(1, id)
+        defer { s.reset() }
+        return try s.step() ? s.int64(0) : nil
+    }
+}
