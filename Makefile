@@ -36,7 +36,7 @@ run: build
 # second time on PostgreSQL: the same tests, on a throw-away server they start (initdb,
 # 127.0.0.1). PostgresStoreTests and the schema and connection tests use PostgreSQL in
 # the first pass already.
-POSTGRES_TESTS = SyncRunTests|GuardTests|HeldRunTests|DeactivationHoldTests|LinkingRunTests|RolesTests|AccessTests|FormPermissionTests|RevertTests|UserCommandsTests|LoginTests|AuditExplainTests|RunLockTests|DaemonRunLockTests|DaemonProcessTests
+POSTGRES_TESTS = SyncRunTests|GuardTests|HeldRunTests|SchoolScopeTests|DeactivationHoldTests|LinkingRunTests|RolesTests|AccessTests|FormPermissionTests|RevertTests|UserCommandsTests|LoginTests|AuditExplainTests|RunLockTests|DaemonRunLockTests|DaemonProcessTests
 
 test: deps
 	$(SWIFT) build --build-tests

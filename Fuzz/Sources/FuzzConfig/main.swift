@@ -14,7 +14,7 @@ func summary(_ c: Configuration) -> String {
     let guardLine = "\(c.guardSettings.deactivate) \(c.guardSettings.entityPercent.sorted { $0.key < $1.key }) "
         + "\(c.guardSettings.entityCount.sorted { $0.key < $1.key }) \(c.guardSettings.perSchool) \(c.guardSettings.perSchoolMin) "
         + "\(c.guardSettings.unlink) \(c.guardSettings.revoke) \(c.guardSettings.heldPlanDays) \(c.settingsDigest)"
-    let source = "\(c.format) \(c.url ?? "-") \(c.entities) \(c.auth) \(c.entityURLs.sorted { $0.key < $1.key }) \(c.pageSize) "
+    let source = "\(c.format) \(c.url ?? "-") \(c.entities) \(c.auth) \(c.entityURLs.sorted { $0.key < $1.key }) \(c.pageSize) \(c.schoolScope?.basis ?? "-") "
         + "\(c.timeout) \(c.retries) \(c.maxBytes)"
     let linking = "\(c.emailDomainAliases.sorted { $0.key < $1.key }) \(c.parentRelationships)"
     return [sync, guardLine, source, linking].joined(separator: " | ")

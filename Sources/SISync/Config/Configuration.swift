@@ -63,6 +63,8 @@ public struct Configuration: Sendable {
     public var clientSecretFile: String?
     public var scope: String?
     public var entityURLs: [EntityKind: String] = [:]
+    /// `[source] schools`: only these schools' records are managed (nil: every school).
+    public var schoolScope: SchoolScope?
     public var pageSize: Int = 1000
     public var timeout = ConfigDuration(seconds: 60)
     public var retries: Int = 3
@@ -246,6 +248,10 @@ public struct Configuration: Sendable {
             case ("source", "client_id"): c.clientID = e.value.isEmpty ? nil : e.value
             case ("source", "client_secret_file"): c.clientSecretFile = e.value.isEmpty ? nil : e.value
             case ("source", "scope"): c.scope = e.value.isEmpty ? nil : e.value
+            case ("source", "schools"):
+                let ids = list()
+                guard !ids.isEmpty, ids.allSatisfy({ !$0.contains(";") }) else { throw bad("one or more school ids, comma-separated (101, 102)") }
+                c.schoolScope = SchoolScope(schools: Set(ids))
             case ("source", "page_size"): c.pageSize = try integer(1...100_000)
             case ("source", "timeout"):
                 let d = try duration()

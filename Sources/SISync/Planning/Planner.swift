@@ -42,7 +42,9 @@ public struct Planner {
         return Plan(entities: plans, snapshot: nil, plannedAt: now)
     }
 
-    public func plan(rows: EntityRows, stored: StoredEntityState) throws -> EntityPlan {
+    /// `inScope` (with `[source] schools`) says which rows are in scope: a record whose row
+    /// is not counts as absent, and no such row is added.
+    public func plan(rows: EntityRows, stored: StoredEntityState, inScope: [Bool]? = nil) throws -> EntityPlan {
         let kind = rows.kind
         var updates: [RecordUpdate] = []
         var activeBefore = 0
@@ -66,7 +68,7 @@ public struct Planner {
         }
         try stored.forEachRecord { s in
             if s.active { activeBefore += 1 }
-            if let r = rows.row(forKeyBytes: s.keyBytes) {
+            if let r = rows.row(forKeyBytes: s.keyBytes), inScope?[r] ?? true {
                 seen[r] = true
                 let wantActive = !rows.isInactive(r)
                 let changed = s.fingerprint != rows.fingerprint(r)
@@ -113,7 +115,7 @@ public struct Planner {
         var plan = EntityPlan(kind: kind, activeBefore: activeBefore, exportEmpty: rows.count == 0 && rows.problems.isEmpty && !rows.isDelta)
         plan.updates = updates
         plan.additions.reserveCapacity(rows.count)
-        for r in 0..<rows.count where !seen[r] { plan.additions.append(Int32(r)) }
+        for r in 0..<rows.count where !seen[r] && (inScope?[r] ?? true) { plan.additions.append(Int32(r)) }
         return plan
     }
 }

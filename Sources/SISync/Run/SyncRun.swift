@@ -151,12 +151,16 @@ public struct SyncRun {
 
     private func execute(store: RosterStore, fetched: FetchedExport, oneRoster: OneRosterTranslation?, summary: inout RunSummary,
                          started: Date, phase: inout PhaseClock, daemonLock: DaemonLock?) throws -> Plan {
-        summary.contentHash = fetched.contentHash
+        // With `[source] schools` the digests are of the export under that scope: the same
+        // export seen under another scope is planned again (R3).
+        let scope = configuration.schoolScope
+        let digest = scope.map { $0.qualify(fetched.contentHash) } ?? fetched.contentHash
+        summary.contentHash = digest
         // The export the standing hold was planned on, under the same settings, again: the
         // hold still waits for a person (approve or discard), so this cycle neither plans it
         // again nor alarms again. A changed threshold or alias plans it again.
         if !options.dryRun, !options.force, !options.allowMassDeactivation, let hold = try store.auditTrail.standingHold(at: started),
-           hold.settingsDigest == configuration.settingsDigest, try store.auditTrail.run(id: hold.runID)?.contentHash == fetched.contentHash {
+           hold.settingsDigest == configuration.settingsDigest, try store.auditTrail.run(id: hold.runID)?.contentHash == digest {
             summary.outcome = .blocked
             summary.standingHold = hold.runID
             summary.error = "still held: run \(hold.runID) (approve or discard it: `sisyncctl run show \(hold.runID)`, then `sisyncctl run approve \(hold.runID)` or `sisyncctl run discard \(hold.runID)`); the export has not changed since"
@@ -167,23 +171,37 @@ public struct SyncRun {
         let planner = Planner(deactivateAfter: configuration.deactivateAfter.seconds, now: started,
                               heldUntil: configuration.deactivationsHeld(on: started))
         var plan: Plan
-        if !options.force, let last = try store.auditTrail.lastAppliedHash(), last == fetched.contentHash {
+        if !options.force, let last = try store.auditTrail.lastAppliedHash(), last == digest {
             plan = try planner.planUnchanged(kinds: configuration.entities, stored: store.mirror.state(for:))
             plan.sourceValidators = Self.validators(of: fetched)
             summary.outcome = .unchanged
         } else {
             // Files identical to the last applied run's are not parsed again (R3, per file):
-            // their records can only reach `deactivate_after`.
-            let stored = options.force ? [:] : try store.auditTrail.appliedFileHashes()
+            // their records can only reach `deactivate_after`. Not with a school scope: which
+            // households, relationships and attributes are in it depends on the students file.
+            let stored = options.force || scope != nil ? [:] : try store.auditTrail.appliedFileHashes()
             var hashes: [EntityKind: String] = [:]
-            for f in fetched.files { if let k = f.entity { hashes[k] = f.sha256 } }
+            for f in fetched.files { if let k = f.entity { hashes[k] = scope.map { $0.qualify(f.sha256) } ?? f.sha256 } }
             let unchanged = configuration.entities.filter { k in hashes[k] != nil && stored[k] == hashes[k] }
             var entityPlans = try planner.planUnchanged(kinds: unchanged, stored: store.mirror.state(for:)).entities
-            // Each entity is planned as soon as it is parsed, while the next files are read.
+            // Each entity is planned as soon as it is parsed, while the next files are read;
+            // with a school scope, once every file is read (households follow relationships).
             let snapshot = try ExportSnapshot.read(fetched.without(unchanged), limit: configuration.maxInvalidRows,
                                                    entities: configuration.entities.filter { !unchanged.contains($0) },
-                                                   oneRoster: oneRoster) { rows in
+                                                   oneRoster: oneRoster, ready: scope != nil ? nil : { rows in
                 entityPlans.append(try planner.plan(rows: rows, stored: store.mirror.state(for: rows.kind)))
+            })
+            if let scope {
+                let masks = scope.rowsInScope(snapshot.entities)
+                for kind in EntityKind.allCases {
+                    guard let rows = snapshot.entities[kind] else { continue }
+                    entityPlans.append(try planner.plan(rows: rows, stored: store.mirror.state(for: kind), inScope: masks[kind]))
+                }
+                let unmatched = scope.unmatchedSchools(snapshot.entities)
+                if !unmatched.isEmpty {
+                    log.log(LogEvent(.rosterNotice, .warning, "[source] schools names \(unmatched.joined(separator: ", ")), which no staff member or student of the export belongs to: check the school ids",
+                                     fields: summary.runID.map { [("SISYNC_RUN_ID", String($0))] } ?? []))
+                }
             }
             summary.timings.append(("parse and plan", phase.lap()))
             try report(snapshot, summary: &summary, store: store)
