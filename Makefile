@@ -3,7 +3,8 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 SWIFT ?= swift
 CONFIG ?= config/demo.conf
-DEB_PACKAGES = libcurl4-openssl-dev libssl-dev libsqlite3-dev zlib1g-dev libcrypt-dev libpq-dev postgresql pkg-config
+DEB_PACKAGES = libcurl4-openssl-dev libssl-dev libsqlite3-dev zlib1g-dev libcrypt-dev libpq-dev postgresql pkg-config \
+  libpango1.0-dev libcairo2-dev fonts-dejavu-core fonts-noto-core fonts-noto-cjk poppler-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEMD_DIR ?= /etc/systemd/system
 
@@ -36,7 +37,7 @@ run: build
 # second time on PostgreSQL: the same tests, on a throw-away server they start (initdb,
 # 127.0.0.1). PostgresStoreTests and the schema and connection tests use PostgreSQL in
 # the first pass already.
-POSTGRES_TESTS = SyncRunTests|GuardTests|HeldRunTests|SchoolScopeTests|DeactivationHoldTests|LinkingRunTests|RolesTests|AccessTests|FormPermissionTests|RevertTests|UserCommandsTests|LoginTests|AuditExplainTests|RunLockTests|DaemonRunLockTests|DaemonProcessTests
+POSTGRES_TESTS = SyncRunTests|GuardTests|HeldRunTests|SchoolScopeTests|LetterTests|DeactivationHoldTests|LinkingRunTests|RolesTests|AccessTests|FormPermissionTests|RevertTests|UserCommandsTests|LoginTests|AuditExplainTests|RunLockTests|DaemonRunLockTests|DaemonProcessTests
 
 test: deps
 	$(SWIFT) build --build-tests

@@ -40,9 +40,14 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        .systemLibrary(
+            name: "CPangoCairo",
+            pkgConfig: "pangocairo",
+            providers: [.apt(["libpango1.0-dev", "libcairo2-dev"])]
+        ),
         .target(
             name: "SISync",
-            dependencies: ["CCurl", "CSQLite", "CCrypto", "CCrypt", "CZlib", "CPostgres"]
+            dependencies: ["CCurl", "CSQLite", "CCrypto", "CCrypt", "CZlib", "CPostgres", "CPangoCairo"]
         ),
         .executableTarget(name: "sisyncd", dependencies: ["SISync"]),
         .executableTarget(name: "sisyncctl", dependencies: ["SISync"]),

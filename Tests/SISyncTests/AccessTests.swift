@@ -143,7 +143,7 @@ final class AccessTests: XCTestCase {
         XCTAssertNotNil(try w.store().accessCodes.accessCode(student: "ST3"))
         XCTAssertNil(try w.store().accessCodes.accessCode(student: "ST2"), "another school")
         let text = w.ctl(["access", "instructions", "ST1"])
-        XCTAssertTrue(text.out.contains("Parent portal access for Kim Lima (school 101)"), text.out)
+        XCTAssertTrue(text.out.contains("school 101\n") && text.out.contains("Parent portal access for Kim Lima (student ST1, grade 5)"), text.out)
         XCTAssertTrue(text.out.contains(AccessCode.display(try XCTUnwrap(w.store().accessCodes.accessCode(student: "ST1")))))
         let export = w.ctl(["access", "export"])
         XCTAssertTrue(export.out.hasPrefix("student_id,name,school_id,code\nST1,Kim Lima,101,"), export.out)

@@ -187,6 +187,28 @@ final class HTTPFaultTests: XCTestCase {
         XCTAssertEqual(counter.count("304"), before + 2)
     }
 
+    /// With `[source] schools` every file is parsed: no validators are sent, so a 304 for a
+    /// file the scope's first run must read cannot fail it.
+    func testR3ASchoolScopeFirstSetOnAnETagSourceDownloadsEverything() throws {
+        let students = Array("student_id,first_name,last_name,email,school_id,grade,enrollment_status,school_year\nST1,A,B,,101,1,Enrolled,2026-2027\nST2,C,D,,102,1,Enrolled,2026-2027\n".utf8)
+        let staff = self.staff
+        let server = try TestHTTPServer { req in
+            let tag = "\"v1-\(req.path)\""
+            if req.headers["if-none-match"] == tag { return .init(status: 304, body: []) }
+            return .init(status: 200, headers: ["ETag": tag], body: req.path == "/staff.csv" ? staff : students)
+        }
+        let w = Workspace()
+        let c = configure(w, server, "retries = 0", entities: "staff, students")
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        XCTAssertEqual(w.sync(c).summary.outcome, .unchanged)
+        let scoped = configure(w, server, "retries = 0\nschools = 101", entities: "staff, students")
+        let first = w.sync(scoped, allow: true)
+        XCTAssertEqual(first.summary.outcome, .applied, first.summary.error ?? "")
+        XCTAssertEqual(first.summary.entities["students"]?.deactivated, 1)
+        XCTAssertNil(server.requests.last?.headers["if-none-match"])
+        XCTAssertEqual(w.sync(scoped).summary.outcome, .unchanged, "the same export under the same scope (R3)")
+    }
+
     func testAnHTMLLoginPageFailsWithWhatCameBack() throws {
         let page = Array("<!DOCTYPE html>\n<html><body>Sign in to continue</body></html>".utf8)
         let server = try TestHTTPServer { _ in .init(status: 200, headers: ["Content-Type": "text/html; charset=utf-8"], body: page) }

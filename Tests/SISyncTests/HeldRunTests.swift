@@ -142,6 +142,37 @@ final class HeldRunTests: XCTestCase {
         XCTAssertEqual(w.ctl(["run", "approve", "x"]).code, 64)
     }
 
+    /// A login lockout or a parent's pairing does not make the plan stale; a user removed
+    /// does, and then the same export is planned again instead of "still held".
+    func testR5OnlyChangesThePlanDependsOnRefuseTheApproval() throws {
+        let (w, c, held) = heldWorkspace()
+        let id = try XCTUnwrap(held.summary.runID)
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "u1", "--email", "someone@home.org"]).code, 0)
+        XCTAssertEqual(w.ctl(["run", "approve", String(id)]).code, 1, "a user added since")
+        let again = w.sync(c)
+        XCTAssertEqual(again.summary.outcome, .blocked)
+        let newID = try XCTUnwrap(again.summary.runID)
+        XCTAssertEqual(again.summary.standingHold, newID, "planned again: a new hold, not 'still held'")
+        // A password set and failed logins (a lockout) are no reason to refuse.
+        XCTAssertEqual(w.ctl(["user", "passwd", "u1"], input: ["a long enough passphrase"]).code, 0)
+        for _ in 0..<5 { _ = w.ctl(["user", "login", "u1"], input: ["wrong"]) }
+        XCTAssertTrue(try w.store().accounts.user("u1")?.locked == true)
+        let approved = w.ctl(["--json", "run", "approve", String(newID)])
+        XCTAssertEqual(approved.code, 0, approved.err)
+        XCTAssertEqual(try w.store().mirror.state(for: .staff).activeCount(), 80)
+    }
+
+    /// `sisyncctl sync --json` of a held run says so, as `run show` does.
+    func testR5SyncJSONOfAHeldRunSaysHeld() throws {
+        let (w, _, _) = heldWorkspace()
+        w.write("staff.csv", staffCSV(Array(manyStaff(60))))
+        let sync = w.ctl(["--json", "sync"])
+        XCTAssertEqual(sync.code, 65)
+        let run = try json(sync.out)
+        XCTAssertEqual(run["held"] as? Bool, true)
+        XCTAssertEqual((run["hold"] as? [String: Any])?["state"] as? String, "held")
+    }
+
     func testR5DiscardDropsTheHoldAndRecordsWho() throws {
         let log = MemoryLog()
         let (w, c, held) = heldWorkspace()
@@ -186,6 +217,7 @@ final class HeldRunTests: XCTestCase {
         XCTAssertEqual(next.summary.outcome, .blocked)
         XCTAssertEqual(next.summary.standingHold, next.summary.runID)
         XCTAssertNotEqual(next.summary.runID, id)
+        XCTAssertEqual(try store.auditTrail.hold(run: id)?.state(at: start.addingTimeInterval(3 * day)), "expired", "not superseded by the new hold")
         // Within the hold, an approval at the clock's time applies.
         let approved = try SyncRun(configuration: c, options: options, log: MemoryLog(), clock: { start.addingTimeInterval(4 * Self.day) })
             .approve(run: next.summary.runID!, store: store)

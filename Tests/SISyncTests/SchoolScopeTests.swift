@@ -125,6 +125,44 @@ final class SchoolScopeTests: XCTestCase {
         XCTAssertEqual(w.sync(scoped).summary.outcome, .unchanged)
     }
 
+    /// A student whose row is skipped for a bad value (R2) keeps her family and attributes
+    /// under a scope too.
+    func testR2ASkippedStudentRowKeepsWhatDependsOnIt() throws {
+        let w = Workspace()
+        let c = w.configure(sync: "school_year = 2026-2027", source: "schools = 101, 102", entities: all)
+        writeDistrict(w)
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        let students = (try? String(contentsOfFile: w.exportDir + "/students.csv", encoding: .utf8)) ?? ""
+        w.write("students.csv", students.replacingOccurrences(of: "ST1,Kim,Lima,,101", with: "ST1,Kim,Lima,not-an-email,101"))
+        let run = w.sync(c)
+        XCTAssertEqual(run.summary.problems.count, 1, run.summary.problems.joined())
+        XCTAssertEqual(try active(w, .students), ["ST1", "ST2"])
+        XCTAssertEqual(try active(w, .households), ["H1", "H2", "H4"])
+        XCTAssertEqual(try active(w, .householdRelationships), ["H1/student/ST1", "H2/student/ST2", "H4/applicant/A1"])
+        XCTAssertTrue(try active(w, .attributes).contains("student/ST1/Honor Roll/2026-2027"))
+    }
+
+    /// A OneRoster-style delta lists only what changed: a student it does not list keeps her
+    /// scope from the mirror, and one it lists at another school leaves the scope.
+    func testADeltaIsJudgedWithTheMirrorsStudents() throws {
+        var students = EntityRows(kind: .students, source: "students.csv")
+        students.isDelta = true
+        students.append(key: "ST2", values: ["Lee", "Ray", "", "103", "6", "Enrolled", "2026-2027"].map { Array($0.utf8)[...] }, inactive: false, location: 2)
+        var relationships = EntityRows(kind: .householdRelationships, source: "household_relationships.csv")
+        relationships.isDelta = true
+        relationships.append(key: RecordKey.join(["H1", "student", "ST1"]), values: [Array("Parent".utf8)[...]], inactive: false, location: 2)
+        relationships.append(key: RecordKey.join(["H2", "student", "ST2"]), values: [Array("Parent".utf8)[...]], inactive: false, location: 3)
+        var households = EntityRows(kind: .households, source: "households.csv")
+        households.isDelta = true
+        households.append(key: "H9", values: [Array("Renamed family".utf8)[...]], inactive: false, location: 2)
+        let masks = SchoolScope(schools: ["101"]).rowsInScope([.students: students, .householdRelationships: relationships, .households: households]) { id in
+            id == "ST1" ? "101" : nil
+        }
+        XCTAssertEqual(masks[.students], [false], "ST2 moved to 103")
+        XCTAssertEqual(masks[.householdRelationships], [true, false], "ST1 is in scope in the mirror")
+        XCTAssertEqual(masks[.households], [true], "a household the delta's relationships do not mention stays")
+    }
+
     func testSchoolsKeyIsValidated() throws {
         for bad in ["schools =", "schools = ,", "schools = 101;102"] {
             XCTAssertThrowsError(try Configuration.parse(text: "[source]\nformat = csv\nurl = /x/\n\(bad)\n", path: "/etc/sisync/sisync.conf"), bad) { e in

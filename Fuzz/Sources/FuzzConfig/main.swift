@@ -17,7 +17,9 @@ func summary(_ c: Configuration) -> String {
     let source = "\(c.format) \(c.url ?? "-") \(c.entities) \(c.auth) \(c.entityURLs.sorted { $0.key < $1.key }) \(c.pageSize) \(c.schoolScope?.basis ?? "-") "
         + "\(c.timeout) \(c.retries) \(c.maxBytes)"
     let linking = "\(c.emailDomainAliases.sorted { $0.key < $1.key }) \(c.parentRelationships)"
-    return [sync, guardLine, source, linking].joined(separator: " | ")
+    let portal = "\(c.portal.districtName ?? "-") \(c.portal.portalURL ?? "-") \(c.portal.contact ?? "-") "
+        + "\(c.portal.schoolNames.sorted { $0.key < $1.key }) \(c.portal.paper) \(c.portal.letterTemplate ?? "-")"
+    return [sync, guardLine, source, linking, portal].joined(separator: " | ")
 }
 
 fuzzMain { data in

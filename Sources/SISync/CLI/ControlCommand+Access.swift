@@ -71,23 +71,9 @@ extension ControlCommand {
                  text: { "ended the pairing of \(user) with \(students.joined(separator: ", ")); their codes were reset\n" })
             return 0
         case ("instructions", 2):
-            guard let student = try store.mirror.studentSummary(words[1]) else { throw AccessError.noSuchStudent(words[1]) }
-            guard let code = try store.accessCodes.accessCode(student: words[1]) else { throw AccessError.noCode(words[1]) }
-            console.out("""
-                Parent portal access for \(student.name) (school \(student.school))
-
-                Your access code: \(AccessCode.display(code))
-
-                1. Sign in to the parent portal with your own account (ask the school office
-                   for an account if you do not have one yet).
-                2. Open "Add a student" and type the access code above. Letters may be typed in
-                   either case; the dash is optional.
-                3. \(student.name) then appears in your account. Keep this code private: anyone
-                   with it can pair with your child. If it was shared by mistake, ask the school
-                   office for a new one; the old code then stops working.
-
-                """)
-            return 0
+            return try accessInstructions(args, student: words[1], configuration: c, store: store, now: now)
+        case ("letters", 1):
+            return try accessLetters(args, configuration: c, store: store, now: now, logged: { logged($0) })
         case ("export", 1):
             var out = "student_id,name,school_id,code\n"
             func field(_ s: String) -> String { s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }

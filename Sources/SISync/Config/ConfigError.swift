@@ -11,6 +11,8 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible, Sendable {
     case badValue(file: String, line: Int, section: String, key: String, value: String, expected: String)
     case missingKey(file: String, section: String, key: String)
     case secretFile(path: String, key: String, reason: String)
+    /// A letter template (`[portal] letter_template`) with a placeholder sisync does not know.
+    case template(file: String, line: Int, placeholder: String, message: String)
 
     public var description: String {
         switch self {
@@ -34,6 +36,8 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible, Sendable {
             return "\(file): [\(section)] \(key) is required"
         case .secretFile(let path, let key, let reason):
             return "\(path): cannot read the file named by `\(key)`: \(reason)"
+        case .template(let file, let line, let placeholder, let message):
+            return "\(file):\(line): `\(placeholder)` in the letter template ([portal] letter_template): \(message)"
         }
     }
 }

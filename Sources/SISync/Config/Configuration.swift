@@ -63,6 +63,8 @@ public struct Configuration: Sendable {
     public var clientSecretFile: String?
     public var scope: String?
     public var entityURLs: [EntityKind: String] = [:]
+    /// `[portal]`: what parent letters say besides the student and the code.
+    public var portal = PortalSettings()
     /// `[source] schools`: only these schools' records are managed (nil: every school).
     public var schoolScope: SchoolScope?
     public var pageSize: Int = 1000
@@ -105,7 +107,7 @@ public struct Configuration: Sendable {
             if p.hasPrefix("/") || p.contains("://") { return p }
             return base.isEmpty ? p : ((base as NSString).appendingPathComponent(p) as NSString).standardizingPath
         }
-        for (section, line) in doc.sections where !["sync", "source", "linking", "guard"].contains(section) {
+        for (section, line) in doc.sections where !["sync", "source", "linking", "guard", "portal"].contains(section) {
             throw .unknownSection(file: path, line: line, section: section)
         }
         var standbyLine = 0
@@ -265,6 +267,18 @@ public struct Configuration: Sendable {
             case ("source", let key) where key.hasSuffix("_url") && EntityKind(rawValue: String(key.dropLast(4))) != nil:
                 let kind = EntityKind(rawValue: String(key.dropLast(4)))!
                 if !e.value.isEmpty { c.entityURLs[kind] = resolve(e.value) }
+            case ("portal", "district_name"): c.portal.districtName = try nonEmpty()
+            case ("portal", "portal_url"):
+                let url = try nonEmpty()
+                guard url.hasPrefix("https://") || url.hasPrefix("http://"), url.count > 8, !url.contains(" ") else {
+                    throw bad("the portal's address, such as https://portal.district.example.org")
+                }
+                c.portal.portalURL = url
+            case ("portal", "contact"): c.portal.contact = try nonEmpty()
+            case ("portal", "paper"): c.portal.paper = try oneOf(PortalSettings.Paper.self)
+            case ("portal", "letter_template"): c.portal.letterTemplate = resolve(try nonEmpty())
+            case ("portal", let key) where key.hasPrefix("school.") && key.count > 7:
+                c.portal.schoolNames[String(key.dropFirst(7))] = try nonEmpty()
             case ("linking", "email_domain_aliases"):
                 var aliases: [String: String] = [:]
                 for pair in list() {

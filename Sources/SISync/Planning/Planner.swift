@@ -68,7 +68,8 @@ public struct Planner {
         }
         try stored.forEachRecord { s in
             if s.active { activeBefore += 1 }
-            if let r = rows.row(forKeyBytes: s.keyBytes), inScope?[r] ?? true {
+            let row = rows.row(forKeyBytes: s.keyBytes)
+            if let r = row, inScope?[r] ?? true {
                 seen[r] = true
                 let wantActive = !rows.isInactive(r)
                 let changed = s.fingerprint != rows.fingerprint(r)
@@ -88,7 +89,8 @@ public struct Planner {
                 }
             } else if rows.isProtected(keyBytes: s.keyBytes) {
                 // A skipped row (R2): its record stays exactly as it is.
-            } else if s.active && !rows.isDelta {
+            } else if s.active && (!rows.isDelta || row != nil) {
+                // (Absent from a full export, or listed out of `[source] schools` even by a delta.)
                 var u = RecordUpdate(key: s.key, row: nil)
                 if heldUntil != nil {
                     // Summer hold: missing since the first run that misses it, and no more.

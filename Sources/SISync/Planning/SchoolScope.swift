@@ -27,7 +27,11 @@ public struct SchoolScope: Sendable, Equatable {
     /// entity missing from the result is unscoped (every row is in scope). Relationships,
     /// households and attributes follow the students (and households) in scope; when the
     /// export does not carry the students (the entity is not managed), they stay unscoped.
-    public func rowsInScope(_ entities: [EntityKind: EntityRows]) -> [EntityKind: [Bool]] {
+    /// A student whose row was skipped for a bad value (R2) keeps what depends on it. A delta
+    /// (OneRoster) lists only what changed: a student it does not list is judged by the
+    /// school `storedSchool` gives (the mirror's, for an active student), and a household
+    /// none of its relationships mentions stays in scope.
+    public func rowsInScope(_ entities: [EntityKind: EntityRows], storedSchool: (String) throws -> String? = { _ in nil }) rethrows -> [EntityKind: [Bool]] {
         var masks: [EntityKind: [Bool]] = [:]
         if let staff = entities[.staff], let column = EntityKind.staff.valueColumns.firstIndex(of: "school_ids") {
             masks[.staff] = (0..<staff.count).map { r in
@@ -35,33 +39,54 @@ public struct SchoolScope: Sendable, Equatable {
             }
         }
         guard let students = entities[.students], let column = EntityKind.students.valueColumns.firstIndex(of: "school_id") else { return masks }
-        var studentKeys = Set<String>()
-        masks[.students] = (0..<students.count).map { r in
-            let inScope = schools.contains(students.value(r, column))
-            if inScope { studentKeys.insert(students.key(r)) }
+        masks[.students] = (0..<students.count).map { schools.contains(students.value($0, column)) }
+        var decided: [String: Bool] = [:]
+        func studentInScope(_ id: String) throws -> Bool {
+            if let known = decided[id] { return known }
+            let inScope: Bool
+            if let r = students.row(forKey: id) {
+                inScope = masks[.students]![r]
+            } else if students.protectedKeys.contains(id) {
+                inScope = true
+            } else if students.isDelta {
+                inScope = try storedSchool(id).map(schools.contains) ?? false
+            } else {
+                inScope = false  // absent from a full export: deactivated with what depends on it
+            }
+            decided[id] = inScope
             return inScope
         }
-        var householdKeys: Set<String>?
+        var related: Set<String>?
+        var mentioned = Set<String>()
+        var undecidedHouseholds = false
         if let relationships = entities[.householdRelationships] {
-            var related = Set<String>()
-            masks[.householdRelationships] = (0..<relationships.count).map { r in
+            var inScopeHouseholds = Set<String>()
+            masks[.householdRelationships] = try (0..<relationships.count).map { r in
                 let parts = RecordKey.parts(relationships.key(r))
-                let inScope = parts.count != 3 || parts[1].lowercased() != "student" || studentKeys.contains(parts[2])
-                if inScope, let household = parts.first { related.insert(household) }
+                guard parts.count == 3 else { return true }
+                mentioned.insert(parts[0])
+                let inScope = try parts[1].lowercased() != "student" || studentInScope(parts[2])
+                if inScope { inScopeHouseholds.insert(parts[0]) }
                 return inScope
             }
-            householdKeys = related
-            if let households = entities[.households] {
-                masks[.households] = (0..<households.count).map { related.contains(households.key($0)) }
-            }
+            related = inScopeHouseholds
+            undecidedHouseholds = relationships.isDelta
+        }
+        func householdInScope(_ id: String) -> Bool {
+            guard let related else { return true }
+            return related.contains(id) || (undecidedHouseholds && !mentioned.contains(id))
+        }
+        if let households = entities[.households], related != nil {
+            undecidedHouseholds = undecidedHouseholds || households.isDelta
+            masks[.households] = (0..<households.count).map { householdInScope(households.key($0)) }
         }
         if let attributes = entities[.attributes] {
-            masks[.attributes] = (0..<attributes.count).map { r in
+            masks[.attributes] = try (0..<attributes.count).map { r in
                 let parts = RecordKey.parts(attributes.key(r))
                 guard parts.count >= 2 else { return true }
                 switch parts[0].lowercased() {
-                case "student": return studentKeys.contains(parts[1])
-                case "household": return householdKeys?.contains(parts[1]) ?? true
+                case "student": return try studentInScope(parts[1])
+                case "household": return householdInScope(parts[1])
                 default: return true
                 }
             }

@@ -45,6 +45,9 @@ extension SyncRun {
             log.log(LogEvent(.holdEnded, .warning, "run \(runID) applied held run \(id), approved by \(options.actor); the guard had said: \(Self.heldReason(heldRun.error))",
                              fields: runField))
             logChanges(plan, runID: runID)
+            do { try store.auditTrail.pruneHistory(days: configuration.historyDays, now: started) } catch {
+                log.log(LogEvent(.runFailed, .warning, "could not prune history older than \(configuration.historyDays) days: \(error)", fields: runField))
+            }
             log.log(LogEvent(.runFinished, .notice, "run \(runID) applied: \(Self.countsLine(summary)) in \(Self.timingLine(summary.timings))", fields: runField))
         } catch {
             summary.outcome = .failed

@@ -108,6 +108,7 @@ public struct SyncRun {
                     do {
                         try store.auditTrail.hold(HeldPlan(plan), summary: summary, settingsDigest: configuration.settingsDigest, at: started,
                                                   days: configuration.guardSettings.heldPlanDays)
+                        summary.hold = try store.auditTrail.hold(run: id)
                     } catch {
                         log.log(LogEvent(.runFailed, .error, "cannot keep the plan of run \(id) for approval: \(error); run `sisyncctl sync` again", fields: runField))
                         try store.auditTrail.finishRun(summary)
@@ -145,7 +146,9 @@ public struct SyncRun {
         var fetcher = ExportFetcher(configuration: configuration, stop: stop, log: log)
         let oneRoster = oneRosterTranslation(store: store, started: started)
         if let oneRoster { fetcher.translationBasis = "school_year \(oneRoster.schoolYear) day \(oneRoster.today)" }
-        if !options.force { fetcher.validators = try conditionalValidators(fetcher, store: store) }
+        // No conditional GET with a school scope: every file is parsed anyway, and a 304 for
+        // a file the scope's first run must read would fail it.
+        if !options.force && configuration.schoolScope == nil { fetcher.validators = try conditionalValidators(fetcher, store: store) }
         return (try fetcher.fetch(), oneRoster)
     }
 
@@ -160,7 +163,10 @@ public struct SyncRun {
         // hold still waits for a person (approve or discard), so this cycle neither plans it
         // again nor alarms again. A changed threshold or alias plans it again.
         if !options.dryRun, !options.force, !options.allowMassDeactivation, let hold = try store.auditTrail.standingHold(at: started),
-           hold.settingsDigest == configuration.settingsDigest, try store.auditTrail.run(id: hold.runID)?.contentHash == digest {
+           hold.settingsDigest == configuration.settingsDigest, try store.auditTrail.run(id: hold.runID)?.contentHash == digest,
+           try store.auditTrail.userChange(after: hold.changeMark) == nil {
+            // (An administrator's change to the users since makes the hold unapprovable: then
+            // the export is planned again, and its new hold replaces this one.)
             summary.outcome = .blocked
             summary.standingHold = hold.runID
             summary.error = "still held: run \(hold.runID) (approve or discard it: `sisyncctl run show \(hold.runID)`, then `sisyncctl run approve \(hold.runID)` or `sisyncctl run discard \(hold.runID)`); the export has not changed since"
@@ -192,7 +198,11 @@ public struct SyncRun {
                 entityPlans.append(try planner.plan(rows: rows, stored: store.mirror.state(for: rows.kind)))
             })
             if let scope {
-                let masks = scope.rowsInScope(snapshot.entities)
+                let students = try store.mirror.state(for: .students)
+                let masks = try scope.rowsInScope(snapshot.entities) { id in
+                    guard let stored = try students.record(forKey: id), stored.active else { return nil }
+                    return stored.values[EntityKind.students.valueColumns.firstIndex(of: "school_id")!]
+                }
                 for kind in EntityKind.allCases {
                     guard let rows = snapshot.entities[kind] else { continue }
                     entityPlans.append(try planner.plan(rows: rows, stored: store.mirror.state(for: kind), inScope: masks[kind]))

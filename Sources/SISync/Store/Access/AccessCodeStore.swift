@@ -161,6 +161,57 @@ public final class AccessCodeStore {
         }
     }
 
+    /// The students a bulk of parent letters is for: active and enrolled in `schoolYear`
+    /// (withdrawn and graduated students are left out), optionally of one school or grade,
+    /// or only those nobody has paired with yet; sorted by school, grade (2 before 10) and
+    /// last and first name (Ñúñez with the N's). `code` is nil for a student who has none yet.
+    public func letterStudents(schoolYear: String, school: String?, grade: String?, withoutPairing: Bool) throws -> [LetterStudent] {
+        let s = try database.prepare("""
+            SELECT st.student_id, st.first_name, st.last_name, st.school_id, st.grade, c.code FROM students st
+            LEFT JOIN access_codes c ON c.student_id = st.student_id
+            WHERE st.active = TRUE AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = ?1
+              AND (?2 IS NULL OR st.school_id = ?2) AND (?3 IS NULL OR st.grade = ?3)
+              AND (?4 = 0 OR NOT EXISTS (SELECT 1 FROM access_pairings p WHERE p.student_id = st.student_id))
+            """)
+        try s.bind(1, schoolYear); try s.bind(2, school); try s.bind(3, grade); try s.bind(4, withoutPairing ? 1 : 0)
+        var out: [LetterStudent] = []
+        try s.forEachRow {
+            out.append(LetterStudent(studentID: $0.text(0), firstName: $0.text(1), lastName: $0.text(2), schoolID: $0.text(3),
+                                     grade: $0.text(4), code: $0.string(5)))
+        }
+        return out.sorted { a, b in
+            for (x, y) in [(a.schoolID, b.schoolID), (a.grade, b.grade), (a.lastName, b.lastName), (a.firstName, b.firstName)] {
+                let order = x.compare(y, options: [.caseInsensitive, .diacriticInsensitive, .numeric])
+                if order != .orderedSame { return order == .orderedAscending }
+            }
+            return a.studentID < b.studentID
+        }
+    }
+
+    /// One student, for `access instructions` (any student the mirror has).
+    public func letterStudent(_ id: String) throws -> LetterStudent? {
+        let s = try database.prepare("""
+            SELECT st.student_id, st.first_name, st.last_name, st.school_id, st.grade, c.code FROM students st
+            LEFT JOIN access_codes c ON c.student_id = st.student_id WHERE st.student_id = ?
+            """)
+        try s.bind(1, id)
+        defer { s.reset() }
+        guard try s.step() else { return nil }
+        return LetterStudent(studentID: s.text(0), firstName: s.text(1), lastName: s.text(2), schoolID: s.text(3), grade: s.text(4), code: s.string(5))
+    }
+
+    /// Codes for these students, who have none yet (`access letters`), in one transaction;
+    /// the change log says that codes were created, never the codes.
+    public func createCodes(students: [String], actor: String, now: Date) throws -> [String: String] {
+        guard !students.isEmpty else { return [:] }
+        var codes: [String: String] = [:]
+        _ = try auditTrail.administer(actor: actor, now: now) {
+            for id in students { codes[id] = try writeCode(id, actor: actor, now: now, reset: false) }
+            return students.map { Change(entity: "students", id: $0, field: "access_code", old: nil, new: "created", kind: .updated) }
+        }
+        return codes
+    }
+
     /// Student id, name, school and code of every student with a code (for a mail merge).
     public func list() throws -> [(studentID: String, name: String, school: String, code: String)] {
         var out: [(String, String, String, String)] = []

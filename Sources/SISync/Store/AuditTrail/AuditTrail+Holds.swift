@@ -20,7 +20,7 @@ extension AuditTrail {
         try database.transaction {
             let stamp = Timestamp.format(now)
             let supersede = try database.prepare("""
-                UPDATE held_plans SET ended = 'superseded', ended_at = ?, ended_by = ?, ended_run = ? WHERE ended IS NULL
+                UPDATE held_plans SET ended = 'superseded', ended_at = ?1, ended_by = ?2, ended_run = ?3 WHERE ended IS NULL AND expires_at > ?1
                 """)
             try supersede.bind(1, stamp); try supersede.bind(2, summary.actor); try supersede.bind(3, runID)
             try supersede.run()
@@ -68,10 +68,11 @@ extension AuditTrail {
 
     /// Ends every standing hold (inside an applying run's transaction): the one it approves
     /// as approved, the others as superseded, since the mirror they were planned on changed.
+    /// An expired hold stays expired.
     func endHolds(by runID: Int64, actor: String, at stamp: String, approving: Int64?) throws {
         let s = try database.prepare("""
-            UPDATE held_plans SET ended = CASE WHEN run_id = ? THEN 'approved' ELSE 'superseded' END,
-              ended_at = ?, ended_by = ?, ended_run = ? WHERE ended IS NULL
+            UPDATE held_plans SET ended = CASE WHEN run_id = ?1 THEN 'approved' ELSE 'superseded' END,
+              ended_at = ?2, ended_by = ?3, ended_run = ?4 WHERE ended IS NULL AND expires_at > ?2
             """)
         try s.bind(1, approving ?? 0); try s.bind(2, stamp); try s.bind(3, actor); try s.bind(4, runID)
         try s.run()
@@ -97,12 +98,14 @@ extension AuditTrail {
         return hold
     }
 
-    /// An administrator's change to the users (links, approvals, accounts) made after the
-    /// change-log entry `mark`: the held plan's links were planned without it.
+    /// An administrator's change to what the held plan's links were planned on, made after
+    /// the change-log entry `mark`: a user added or removed, a link made or removed, an email
+    /// or an approval changed. Logins, passwords, pairings, roles and schools do not count.
     func userChange(after mark: Int64) throws -> StoredChange? {
         let s = try database.prepare("""
             SELECT entity, record_id, field, old_value, new_value, kind, actor, at FROM changes
-            WHERE change_id > ? AND run_id IS NULL AND entity = 'users' ORDER BY change_id LIMIT 1
+            WHERE change_id > ? AND run_id IS NULL AND entity = 'users' AND (field IS NULL OR field IN ('link', 'email', 'approved'))
+            ORDER BY change_id LIMIT 1
             """)
         try s.bind(1, mark)
         defer { s.reset() }
