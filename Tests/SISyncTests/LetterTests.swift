@@ -86,6 +86,7 @@ final class LetterTests: XCTestCase {
         let code = ControlCommand(console: console, environment: ["USER": "office"], log: log)
             .run(["--config", w.configPath, "access", "letters", "--school", "101", "--pdf", pdf])
         XCTAssertEqual(code, 0, console.stderr)
+        XCTAssertFalse(console.stderr.contains("could not be set"), "every script has a font: \(console.stderr)")
         if let keep = ProcessInfo.processInfo.environment["SISYNC_KEEP_LETTERS"] { try? FileManager.default.copyItem(atPath: pdf, toPath: keep) }
         XCTAssertTrue(console.stdout.contains("wrote 15 letters") && console.stdout.contains("created access codes for 14 students who had none"), console.stdout)
         XCTAssertEqual(try pages(pdf), Self.names.count, "one page per enrolled student of the school; withdrawn and graduated left out")
@@ -229,6 +230,14 @@ final class LetterTests: XCTestCase {
                 XCTAssertTrue("\(e)".contains("sisync.conf:2: [portal]"), "\(e)")
             }
         }
+    }
+
+    /// A character no font has is counted (and the command warns), not silently boxed.
+    func testMissingGlyphsAreCounted() throws {
+        let w = Workspace()
+        let pages: [[ParentLetter.Line]] = [[.text("Kim \u{F0000}\u{F0001}"), .code("7KQ4-M9TX")], [.text("Łukasz 王 김 अनन्या")]]
+        XCTAssertEqual(try ControlCommand.writeLetters(pages, to: w.root + "/m.pdf", replace: false, paper: .a4), 2)
+        XCTAssertEqual(try ControlCommand.writeLetters([pages[1]], to: w.root + "/ok.pdf", replace: false, paper: .letter), 0)
     }
 
     /// One page rendered to PNG is not blank: dark pixels where the text is.

@@ -12,7 +12,7 @@ extension ControlCommand {
             console.out(letter.text(template))
             return 0
         }
-        try Self.writeLetters([template.fill(letter, isolating: true)], to: pdf, replace: args.flag("force"), paper: c.portal.paper)
+        warnMissingGlyphs(try Self.writeLetters([template.fill(letter, isolating: true)], to: pdf, replace: args.flag("force"), paper: c.portal.paper), pdf)
         log.log(LogEvent(.portalAccess, .notice, "\(actor) made the parent letter of student \(id)",
                          fields: [("SISYNC_ACTOR", actor), ("SISYNC_STUDENT_ID", id)]))
         console.out("wrote the letter for \(student.name) (\(id)) to \(pdf)\n")
@@ -47,7 +47,7 @@ extension ControlCommand {
         for i in students.indices where students[i].code == nil { students[i].code = created[students[i].studentID] }
         if !created.isEmpty { logged("\(actor) created access codes for \(created.count) students for parent letters\(scope)") }
         let pages = students.map { template.fill(Self.letter($0, code: $0.code ?? "", portal: c.portal, now: now), isolating: true) }
-        try Self.writeLetters(pages, to: pdf, replace: args.flag("force"), paper: c.portal.paper)
+        warnMissingGlyphs(try Self.writeLetters(pages, to: pdf, replace: args.flag("force"), paper: c.portal.paper), pdf)
         logged("\(actor) made \(pages.count) parent letters\(scope)")
         emit(args, json: { .object([("letters", .int(pages.count)), ("codes_created", .int(created.count)), ("file", .string(pdf))]) },
              text: { "wrote \(pages.count) letter\(pages.count == 1 ? "" : "s") (one page each)\(scope) to \(pdf); created access codes for \(created.count) students who had none\n" })
@@ -60,11 +60,22 @@ extension ControlCommand {
                      date: ParentLetter.dateText(now))
     }
 
-    static func writeLetters(_ pages: [[ParentLetter.Line]], to path: String, replace: Bool, paper: PortalSettings.Paper) throws {
+    /// Writes the pages; returns how many characters no installed font could show.
+    @discardableResult
+    static func writeLetters(_ pages: [[ParentLetter.Line]], to path: String, replace: Bool, paper: PortalSettings.Paper) throws -> Int {
         let file = try PrivateFile(path: path, replace: replace)
         let pdf = try LetterPDF(output: file, paper: paper, title: "Parent portal access")
         for page in pages { try pdf.addPage(page) }
         try pdf.finish()
         try file.commit()
+        return pdf.missingGlyphs
+    }
+
+    /// Says so when a letter has characters no installed font could show.
+    func warnMissingGlyphs(_ count: Int, _ path: String) {
+        guard count > 0 else { return }
+        let message = "\(path): \(count) character\(count == 1 ? "" : "s") could not be set in any installed font and print as boxes; install the fonts the README lists (fonts-noto-core, fonts-noto-cjk)"
+        console.err("sisyncctl: warning: \(message)\n")
+        log.log(LogEvent(.portalAccess, .warning, message, fields: [("SISYNC_ACTOR", actor)]))
     }
 }

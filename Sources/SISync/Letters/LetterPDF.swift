@@ -30,6 +30,8 @@ final class LetterPDF {
     private let output: PrivateFile
     private let paper: PortalSettings.Paper
     private var finished = false
+    /// Characters no installed font could show (pango's unknown glyphs): a box on paper.
+    private(set) var missingGlyphs = 0
     private static let scale = Double(sisync_pango_scale())
 
     init(output: PrivateFile, paper: PortalSettings.Paper, title: String) throws {
@@ -108,6 +110,7 @@ final class LetterPDF {
         pango_context_set_base_dir(pango_layout_get_context(layout), Self.isRightToLeft(text) ? PANGO_DIRECTION_RTL : PANGO_DIRECTION_LTR)
         pango_layout_context_changed(layout)
         pango_layout_set_text(layout, text, -1)
+        missingGlyphs += Int(pango_layout_get_unknown_glyphs_count(layout))
         cairo_move_to(cairo, x, y)
         pango_cairo_show_layout(cairo, layout)
         var w: Int32 = 0, h: Int32 = 0
