@@ -4,11 +4,11 @@ DESTDIR ?=
 SWIFT ?= swift
 CONFIG ?= config/demo.conf
 DEB_PACKAGES = libcurl4-openssl-dev libssl-dev libsqlite3-dev zlib1g-dev libcrypt-dev libpq-dev postgresql pkg-config \
-  libpango1.0-dev libcairo2-dev fonts-dejavu-core fonts-noto-core fonts-noto-cjk poppler-utils
+  libpango1.0-dev libcairo2-dev fonts-dejavu-core fonts-noto-core fonts-noto-cjk poppler-utils prometheus
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEMD_DIR ?= /etc/systemd/system
 
-.PHONY: all deps build run test test-postgres unit-check test-systemd install bench clean fuzz
+.PHONY: deb all deps build run test test-postgres unit-check test-systemd install bench clean fuzz
 
 all: build
 
@@ -57,7 +57,7 @@ unit-check:
 # End to end under a real systemd in systemd-nspawn (root; caches a Debian 12 root in
 # /var/cache/sisync-e2e). Exit 77 with the reason when this machine cannot run it.
 test-systemd: build
-	@for p in systemd-container debootstrap; do \
+	@for p in systemd-container debootstrap dpkg-dev; do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -92,8 +92,21 @@ install: build
 	@if [ -e $(DESTDIR)/etc/sisync/sisync.conf ]; then \
 	  echo "keeping the existing $(DESTDIR)/etc/sisync/sisync.conf"; \
 	else \
-	  install -m 0640 config/sisync.conf $(DESTDIR)/etc/sisync/sisync.conf; \
+	  install -m 0644 config/sisync.conf $(DESTDIR)/etc/sisync/sisync.conf; \
 	fi
+
+# The Debian package, from the release build (packaging/build-deb.sh: dpkg-shlibdeps and
+# dpkg-deb), then lintian when it is installed.
+deb: build
+	@for p in dpkg-dev lintian; do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deb: installing$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	@deb=$$(packaging/build-deb.sh) && echo "make deb: $$deb" && \
+	  lintian --fail-on error --suppress-tags-from-file packaging/debian/lintian-overrides.txt "$$deb"
 
 clean:
 	rm -rf .build .data

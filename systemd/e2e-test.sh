@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # End to end under a real systemd 252: boots Debian 12 in systemd-nspawn (a cached
-# debootstrapped root with a throw-away overlay), installs the release sisyncd and the unit,
-# serves the demo export over HTTP on loopback, and checks what an operator relies on:
-# start waits for READY, STATUS in `systemctl status`, SIGUSR1, reload with a broken config,
-# journal fields, the watchdog restarting a frozen daemon, and a stop under 5 seconds.
+# debootstrapped root with a throw-away overlay), installs the Debian package built from the
+# release build (`packaging/build-deb.sh`), serves the demo export over HTTP on loopback, and
+# checks what an operator relies on: the install enables nothing, start waits for READY,
+# STATUS in `systemctl status`, SIGUSR1, reload with a broken config, journal fields, the
+# watchdog restarting a frozen daemon, a stop under 5 seconds, then an upgrade to a newer
+# package that keeps the edited conffile and restarts the service, remove (stopped) and
+# purge (/etc/sisync gone, the database kept).
 #
 # Usage: systemd/e2e-test.sh   (root; `make test-systemd` builds first)
 # Exit: 0 passed, 1 a check failed, 77 cannot run here (the reason is printed).
@@ -24,10 +27,17 @@ command -v systemd-nspawn >/dev/null || skip "systemd-nspawn is missing (apt-get
 command -v debootstrap >/dev/null || skip "debootstrap is missing (apt-get install debootstrap)"
 command -v python3 >/dev/null || skip "python3 is missing (serves the demo export)"
 [ -x .build/release/sisyncd ] || skip "no release build (make build)"
+command -v dpkg-shlibdeps >/dev/null || skip "dpkg-shlibdeps is missing (apt-get install dpkg-dev)"
 
-# The run-time libraries sisyncd links (what the Debian package will depend on). The cached
-# root is made again when this list changes.
-PACKAGES=systemd,systemd-sysv,dbus,procps,ca-certificates,libcurl4,libsqlite3-0,libpq5,tzdata,libstdc++6
+# The package, and a newer one for the upgrade check.
+DEBS=$(mktemp -d /tmp/sisync-e2e-debs.XXXXXX)
+DEB=$(packaging/build-deb.sh "$DEBS") || { rm -rf "$DEBS"; echo "test-systemd: FAILED: cannot build the package"; exit 1; }
+NEWER=$(SISYNC_DEB_VERSION="$(dpkg-deb -f "$DEB" Version)+e2e1" packaging/build-deb.sh "$DEBS") || { echo "test-systemd: FAILED: cannot build the newer package"; exit 1; }
+
+# What the package depends on (its Depends, first of each alternative), in the cached root
+# so that dpkg installs it offline. The root is made again when this list changes.
+DEPENDS=$(dpkg-deb -f "$DEB" Depends | tr ',' '\n' | sed -e 's/|.*//' -e 's/(.*)//' -e 's/ //g' | grep -v '^$' | sort -u | paste -sd, -)
+PACKAGES=systemd,systemd-sysv,dbus,procps,ca-certificates,tzdata,$DEPENDS
 if [ "$(cat "$ROOTFS/.complete" 2>/dev/null)" != "$PACKAGES" ]; then
   echo "test-systemd: creating the Debian 12 root filesystem in $ROOTFS (once, about a minute)"
   rm -rf "$ROOTFS" && mkdir -p "$ROOTFS"
@@ -45,7 +55,7 @@ cleanup() {
   [ -n "$NSPAWN" ] && kill -TERM "$NSPAWN" 2>/dev/null && timeout 20 tail --pid="$NSPAWN" -f /dev/null
   [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null
   umount "$WORK/root" 2>/dev/null
-  rm -rf "$WORK"
+  rm -rf "$WORK" "$DEBS"
   rmdir "/sys/fs/cgroup/systemd/$NAME" "/sys/fs/cgroup/unified/$NAME" 2>/dev/null
 }
 trap cleanup EXIT
@@ -55,15 +65,12 @@ cp config/demo/*.csv "$WORK/export/"
 (cd "$WORK/export" && exec python3 -m http.server --bind 127.0.0.1 "$PORT" >/dev/null 2>&1) &
 SERVER=$!
 
-# Install into the container like `make install`, plus a test drop-in: a short watchdog
-# and a quick restart, so the watchdog check takes seconds.
+# The packages go into the container; they are installed once it runs, by dpkg.
 R=$WORK/root
-install -m 0755 .build/release/sisyncd .build/release/sisyncctl "$R/usr/local/bin/"
-install -m 0644 systemd/sisync.service "$R/etc/systemd/system/sisync.service"
-mkdir -p "$R/etc/systemd/system/sisync.service.d" "$R/etc/sisync" "$R/etc/credstore"
-printf '[Service]\nWatchdogSec=3s\nRestartSec=1s\n' > "$R/etc/systemd/system/sisync.service.d/test.conf"
-install -m 0600 /dev/stdin "$R/etc/credstore/sis-token" <<< "e2e-test-token"
-cat > "$R/etc/sisync/sisync.conf" <<EOF
+cp "$DEB" "$R/tmp/sisync.deb"
+cp "$NEWER" "$R/tmp/sisync-newer.deb"
+mkdir -p "$WORK/conf"
+cat > "$WORK/conf/sisync.conf" <<EOF
 [sync]
 database = /var/lib/sisync/sisync.db
 interval = 1h
@@ -74,7 +81,7 @@ url = http://127.0.0.1:$PORT/
 auth = bearer
 token_file = sis-token
 EOF
-cp "$R/etc/sisync/sisync.conf" "$WORK/good.conf"
+cp "$WORK/conf/sisync.conf" "$WORK/good.conf"
 
 # Boot, from its own cgroups so that parallel containers do not share them.
 for h in systemd unified; do mkdir -p "/sys/fs/cgroup/$h/$NAME" 2>/dev/null; done
@@ -102,6 +109,31 @@ for _ in $(seq 300); do
 done
 case "$state" in running|degraded) ;; *) skip "the container's systemd is '$state' (pid $PID1): $(cat "$WORK/state.err") $(tail -3 "$WORK/console.log")";; esac
 pass "container booted ($state)"
+
+# 0. the package installs with dpkg, and enables and starts nothing.
+if out=$(inside dpkg -i /tmp/sisync.deb 2>&1); then
+  files_ok=1
+  for f in /usr/bin/sisyncd /usr/bin/sisyncctl /lib/systemd/system/sisync.service /lib/systemd/system/sisync-tenants.service \
+           /etc/sisync/sisync.conf /usr/share/doc/sisync/copyright /usr/share/man/man8/sisyncd.8.gz /usr/share/man/man8/sisyncctl.8.gz \
+           /usr/share/man/man5/sisync.conf.5.gz /usr/share/bash-completion/completions/sisyncctl; do
+    [ -e "$R$f" ] || { fail "the package did not install $f"; files_ok=""; }
+  done
+  inside dpkg-query -W -f='${Conffiles}' sisync | grep -q /etc/sisync/sisync.conf || { fail "/etc/sisync/sisync.conf is not a conffile"; files_ok=""; }
+  enabled=$(inside systemctl is-enabled sisync 2>&1); active=$(inside systemctl is-active sisync 2>&1)
+  if [ -n "$files_ok" ] && [ "$enabled" = disabled ] && [ "$active" = inactive ]; then
+    pass "dpkg -i installed $(inside dpkg-query -W -f='${Package} ${Version}' sisync); nothing enabled or started"
+  else
+    fail "after install: is-enabled $enabled, is-active $active"
+  fi
+else
+  fail "dpkg -i failed: $out"
+fi
+# The administrator's part: the configuration (editing the conffile), the token, and a test
+# drop-in with a short watchdog and a quick restart, so the watchdog check takes seconds.
+cp "$WORK/conf/sisync.conf" "$R/etc/sisync/sisync.conf"
+mkdir -p "$R/etc/systemd/system/sisync.service.d" "$R/etc/credstore"
+printf '[Service]\nWatchdogSec=3s\nRestartSec=1s\n' > "$R/etc/systemd/system/sisync.service.d/test.conf"
+install -m 0600 /dev/stdin "$R/etc/credstore/sis-token" <<< "e2e-test-token"
 inside systemctl daemon-reload
 
 FAILED=0
@@ -195,6 +227,45 @@ if [ "$ms" -lt 5000 ] && [ "$(inside systemctl is-active sisync)" != active ]; t
   pass "systemctl stop took ${ms} ms"
 else
   fail "systemctl stop took ${ms} ms"
+fi
+
+# 8. an upgrade keeps the edited conffile and restarts the running service.
+cp "$WORK/good.conf" "$R/etc/sisync/sisync.conf"
+echo "# edited by the administrator" >> "$R/etc/sisync/sisync.conf"
+timeout 60 nsenter -t "$PID1" -a systemctl start sisync
+wait_status '^last run' 30 >/dev/null
+old=$(inside systemctl show -p MainPID --value sisync)
+if out=$(inside dpkg -i --force-confold /tmp/sisync-newer.deb 2>&1); then
+  new=$(inside systemctl show -p MainPID --value sisync)
+  if grep -q "edited by the administrator" "$R/etc/sisync/sisync.conf" && [ "$new" != "$old" ] && [ "$new" != 0 ] \
+     && [ "$(inside systemctl is-active sisync)" = active ]; then
+    pass "upgrade to $(inside dpkg-query -W -f='${Version}' sisync): the edited conffile kept, the service restarted (pid $old -> $new)"
+  else
+    fail "upgrade: conffile $(tail -1 "$R/etc/sisync/sisync.conf"), MainPID $old -> $new, $(inside systemctl is-active sisync)"
+  fi
+else
+  fail "dpkg -i of the newer package failed: $out"
+fi
+
+# 9. remove stops the service and keeps the configuration; purge removes /etc/sisync and
+# keeps the database.
+if out=$(inside dpkg -r sisync 2>&1); then
+  if [ "$(inside systemctl is-active sisync)" != active ] && [ ! -e "$R/usr/bin/sisyncd" ] && [ -e "$R/etc/sisync/sisync.conf" ]; then
+    pass "dpkg -r: stopped, binaries gone, configuration kept"
+  else
+    fail "after dpkg -r: $(inside systemctl is-active sisync), sisyncd $(ls "$R/usr/bin/sisyncd" 2>&1)"
+  fi
+else
+  fail "dpkg -r failed: $out"
+fi
+if out=$(inside dpkg -P sisync 2>&1); then
+  if [ ! -e "$R/etc/sisync" ] && [ -e "$R/var/lib/private/sisync/sisync.db" ]; then
+    pass "dpkg -P: /etc/sisync removed, the database in /var/lib/sisync kept"
+  else
+    fail "after dpkg -P: /etc/sisync $(ls -d "$R/etc/sisync" 2>&1), database $(ls "$R/var/lib/private/sisync" 2>&1)"
+  fi
+else
+  fail "dpkg -P failed: $out"
 fi
 
 if [ "$FAILED" = 0 ]; then echo "test-systemd: PASSED"; exit 0; fi

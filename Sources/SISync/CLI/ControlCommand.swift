@@ -39,7 +39,7 @@ public struct ControlCommand {
           user role add|remove U ROLE
                                     manual roles; calculated roles (R7) come from the data
           user school add|remove U SCHOOL, user ledger add|remove U LEDGER
-          access enable|reset|pair|list|revoke|instructions|export
+          access enable|reset|pair|list|revoke|instructions|letters|export
                                     parent-portal access codes (see access --help)
           user passwd U | user login U
                                     set or check a password (read from standard input)

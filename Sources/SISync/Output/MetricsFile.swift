@@ -12,6 +12,12 @@ public struct MetricsFile {
         public var runsByOutcome: [(outcome: String, count: Int)] = []
         /// The run whose hold stands (waiting for `run approve` or `run discard`), or 0.
         public var heldRun: Int64 = 0
+        /// When the last applied or unchanged run started (Unix time), 0 before the first.
+        public var lastSuccess: Double = 0
+        /// Failed runs since the last run that did not fail.
+        public var consecutiveFailures = 0
+        /// `[sync] interval`, for alerts that say "no success for twice the interval".
+        public var intervalSeconds: Double = 0
     }
 
     /// The file's text for a finished run.
@@ -35,9 +41,10 @@ public struct MetricsFile {
         metric("sisync_last_run_outcome", "1 for the outcome of the last run.", "gauge",
                ["applied", "unchanged", "blocked", "failed"].map { (label([("outcome", $0)]), summary.outcome.rawValue == $0 ? 1 : 0) })
         metric("sisync_last_run_duration_seconds", "How long the last run took.", "gauge", [("", max(0, finished - started))])
-        if summary.outcome == .applied || summary.outcome == .unchanged {
-            metric("sisync_last_success_timestamp_seconds", "When the last applied or unchanged run started.", "gauge", [("", started)])
-        }
+        let lastSuccess = summary.outcome == .applied || summary.outcome == .unchanged ? started : totals.lastSuccess
+        metric("sisync_last_success_timestamp_seconds", "When the last applied or unchanged run started (Unix time; 0 before the first).", "gauge", [("", lastSuccess)])
+        metric("sisync_consecutive_failed_runs", "Failed runs in a row, up to the last run (0 when it did not fail).", "gauge", [("", Double(totals.consecutiveFailures))])
+        metric("sisync_interval_seconds", "The configured [sync] interval between scheduled runs.", "gauge", [("", totals.intervalSeconds)])
         var changes: [(String, Double)] = []
         for (entity, c) in summary.entities.sorted(by: { $0.key < $1.key }) {
             for (kind, n) in [("added", c.added), ("updated", c.updated), ("deactivated", c.deactivated), ("reactivated", c.reactivated)] {
@@ -128,8 +135,9 @@ public struct MetricsFileError: Error, CustomStringConvertible, Sendable {
 
 extension RosterStore {
     /// What the metrics file reports about the mirror, users and runs.
-    public func metricsTotals() throws -> MetricsFile.Totals {
+    public func metricsTotals(interval: Double = 0) throws -> MetricsFile.Totals {
         var t = MetricsFile.Totals()
+        t.intervalSeconds = interval
         for kind in EntityKind.allCases {
             let s = try database.prepare("SELECT count(*) FILTER (WHERE active), count(*), count(missing_since) FROM \(kind.table)")
             _ = try s.step()
@@ -148,6 +156,15 @@ extension RosterStore {
         try database.prepare("SELECT outcome, count(*) FROM runs WHERE outcome <> 'running' GROUP BY outcome").forEachRow { runs[$0.text(0)] = $0.int(1) }
         t.runsByOutcome = runs.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         t.heldRun = try auditTrail.standingHold(at: Date())?.runID ?? 0
+        let success = try database.prepare("SELECT started_at FROM runs WHERE outcome IN ('applied', 'unchanged') ORDER BY run_id DESC LIMIT 1")
+        if try success.step() { t.lastSuccess = Timestamp.parse(success.text(0))?.timeIntervalSince1970 ?? 0 }
+        success.reset()
+        let recent = try database.prepare("SELECT outcome FROM runs WHERE outcome <> 'running' ORDER BY run_id DESC LIMIT 1000")
+        var failing = true
+        try recent.forEachRow { row in
+            guard failing else { return }
+            if row.text(0) == "failed" { t.consecutiveFailures += 1 } else { failing = false }
+        }
         return t
     }
 }

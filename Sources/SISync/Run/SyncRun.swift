@@ -134,7 +134,7 @@ public struct SyncRun {
     static func writeMetrics(_ summary: RunSummary, store: RosterStore, configuration: Configuration, log: EventLog) {
         guard let path = configuration.metricsFile else { return }
         do {
-            try MetricsFile.write(MetricsFile.text(last: summary, totals: store.metricsTotals()), to: path)
+            try MetricsFile.write(MetricsFile.text(last: summary, totals: store.metricsTotals(interval: configuration.interval.seconds)), to: path)
         } catch {
             let why = (error as? MetricsFileError)?.description ?? "\(path): \(error)"
             log.log(LogEvent(.runFailed, .warning, "cannot write the metrics file \(why)"))

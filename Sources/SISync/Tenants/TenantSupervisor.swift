@@ -255,7 +255,7 @@ final class TenantSupervisor: @unchecked Sendable {
                         tlog.log(LogEvent(.runWaiting, .notice, "waiting for \(holder) to finish before the next run"))
                     }, giveUp: { stop.isStopping })
                 }, daemonLock: claim)
-                if wantsMetrics, let totals = try? store.metricsTotals() { metrics = MetricsFile.text(last: result.summary, totals: totals) }
+                if wantsMetrics, let totals = try? store.metricsTotals(interval: configuration.interval.seconds) { metrics = MetricsFile.text(last: result.summary, totals: totals) }
             } catch {
                 result = run.failedToStart(error)
             }

@@ -1,0 +1,172 @@
+import XCTest
+@testable import SISync
+
+/// Issue 19: the manual pages, the bash completion and the alert rules stay in step with the
+/// code (every key the configuration reader accepts, every command `sisyncctl --help` lists,
+/// every option, exit code and MESSAGE_ID), and the tools that check them pass.
+final class PackagingTests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    private func read(_ path: String) throws -> String {
+        try String(contentsOfFile: Self.root + "/" + path, encoding: .utf8)
+    }
+
+    /// A manual page as its reader sees the words: roff font escapes and `\-` undone.
+    private func page(_ name: String) throws -> String {
+        var text = try read("man/" + name)
+        for (escape, plain) in [("\\-", "-"), ("\\fB", ""), ("\\fI", ""), ("\\fR", ""), ("\\fP", ""), ("\\e", "\\"), ("\\&", "")] {
+            text = text.replacingOccurrences(of: escape, with: plain)
+        }
+        return text
+    }
+
+    private func tool(_ path: String, _ args: [String], directory: String? = nil) throws -> (code: Int32, out: String, err: String) {
+        guard FileManager.default.isExecutableFile(atPath: path) else { throw XCTSkip("\(path) is not installed (make deps installs it)") }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    func testSisyncConfPageHasEveryKeyTheReaderAccepts() throws {
+        let source = try read("Sources/SISync/Config/Configuration.swift")
+        let regex = try NSRegularExpression(pattern: #"\("(sync|source|linking|guard|portal)", "([a-z_.]+)"\)"#)
+        var keys = Set<String>()
+        for m in regex.matches(in: source, range: NSRange(source.startIndex..., in: source)) {
+            keys.insert(String(source[Range(m.range(at: 1), in: source)!]) + " " + String(source[Range(m.range(at: 2), in: source)!]))
+        }
+        XCTAssertGreaterThan(keys.count, 45, "the reader's keys were found")
+        let man = try page("sisync.conf.5")
+        for key in keys.sorted() {
+            let parts = key.split(separator: " ")
+            XCTAssertTrue(man.contains(".SH [\(parts[0])]"), "section [\(parts[0])]")
+            XCTAssertTrue(man.contains(String(parts[1])), "sisync.conf(5) has [\(parts[0])] \(parts[1])")
+        }
+        // The keys the reader takes by pattern.
+        for pattern in ["ENTITY_url", "ENTITY.max_deactivate_percent", "ENTITY.max_deactivate_count", "school.ID"] {
+            XCTAssertTrue(man.contains(pattern), pattern)
+        }
+        // And none of them is unknown to the reader: each documented key loads.
+        for (section, key, value) in [("source", "staff_url", "https://sis.example.org/staff.csv"), ("guard", "students.max_deactivate_count", "3"),
+                                      ("portal", "school.101", "Riverside Elementary")] {
+            let text = "[source]\nurl = /srv/export/\n" + (section == "source" ? "" : "[\(section)]\n") + "\(key) = \(value)\n"
+            XCTAssertNoThrow(try Configuration.parse(text: text, path: "/etc/sisync/sisync.conf"))
+        }
+    }
+
+    func testSisyncctlPageHasEveryCommandTheHelpLists() throws {
+        let man = try page("sisyncctl.8")
+        // The synopsis column of `sisyncctl --help`: `user list | user show U`, `access
+        // enable|reset|...`, `form add|list, role create|...` name one or more commands each.
+        var commands = Set<String>()
+        var inCommands = false
+        for line in ControlCommand.usage.split(separator: "\n").map(String.init) {
+            if line.hasPrefix("commands:") { inCommands = true; continue }
+            if line.hasPrefix("options:") { inCommands = false }
+            guard inCommands, line.hasPrefix("  "), !line.hasPrefix("   ") else { continue }
+            let synopsis = String(line.dropFirst(2)).components(separatedBy: "  ")[0]
+            for part in synopsis.components(separatedBy: ", ").flatMap({ $0.components(separatedBy: " | ") }) {
+                let words = part.split(separator: " ").map(String.init)
+                guard let first = words.first, !first.hasPrefix("-"), !first.hasPrefix("[") else { continue }
+                if words.count > 1, let c = words[1].first, c.isLowercase {
+                    for sub in words[1].split(separator: "|") { commands.insert(first + " " + sub) }
+                } else {
+                    commands.insert(first)
+                }
+            }
+        }
+        XCTAssertGreaterThan(commands.count, 40, commands.sorted().joined(separator: ", "))
+        for c in commands.sorted() {
+            let words = c.split(separator: " ").map(String.init)
+            XCTAssertTrue(man.contains(c) || Self.listed(words, in: man), "sisyncctl(8) has `\(c)`")
+        }
+        for option in ["--config", "--db", "--tenant", "--tenants", "--json", "--wait", "--help", "--dry-run", "--allow-mass-deactivation", "--force",
+                       "--limit", "--inactive", "--all", "--search", "--username", "--email", "--name", "--approved", "--reason", "--until", "--student",
+                       "--household", "--donor", "--school", "--user", "--code", "--pdf", "--grade", "--without-pairing", "--group", "--include-deleted",
+                       "--deleted", "--default", "--max", "--into", "--buildings", "--building", "--grant", "--to", "--schema"] {
+            XCTAssertTrue(man.contains(option), "sisyncctl(8) has \(option)")
+        }
+        for code in ["0", "1", "64", "65", "69", "73", "75", "78"] { XCTAssertTrue(man.contains(".B \(code)\n"), "exit \(code)") }
+    }
+
+    /// `user role add|remove`: the page lists `add` and `remove` after `user role`.
+    private static func listed(_ words: [String], in man: String) -> Bool {
+        guard words.count == 2 else { return false }
+        return man.components(separatedBy: "\n").contains { line in
+            line.contains(words[0]) && line.split(whereSeparator: { " |,".contains($0) }).contains { $0 == words[1] }
+        }
+    }
+
+    func testSisyncdPageHasEveryOptionSignalExitCodeAndMessageID() throws {
+        let man = try page("sisyncd.8")
+        for option in ["--config", "--once", "--dry-run", "--version", "--tenants", "--max-tenants", "--max-parallel-runs", "--metrics-file", "--help"] {
+            XCTAssertTrue(man.contains(option), option)
+            XCTAssertTrue(DaemonCommand.usage.contains(option) || option == "--help", "\(option) is an option of sisyncd")
+        }
+        for signal in ["SIGUSR1", "SIGHUP", "SIGTERM", "SIGINT"] { XCTAssertTrue(man.contains(signal), signal) }
+        for code in ["0", "64", "65", "69", "70", "73", "75", "78"] { XCTAssertTrue(man.contains(".B \(code)\n"), "exit \(code)") }
+        for type in LogEventType.allCases {
+            XCTAssertTrue(man.contains(type.rawValue) && man.contains(type.name), "sisyncd(8) has \(type.name) \(type.rawValue)")
+        }
+        for file in ["/etc/sisync/sisync.conf", "/etc/sisync/tenants.d/", "/var/lib/sisync/sisync.db", "/etc/credstore/"] {
+            XCTAssertTrue(man.contains(file), file)
+        }
+    }
+
+    func testManPagesFormatWithoutWarnings() throws {
+        for name in ["sisyncd.8", "sisyncctl.8", "sisync.conf.5"] {
+            let r = try tool("/usr/bin/man", ["--warnings", "-E", "UTF-8", "-l", Self.root + "/man/" + name])
+            XCTAssertEqual(r.code, 0, r.err)
+            XCTAssertEqual(r.err, "", "\(name): groff warnings")
+            XCTAssertTrue(r.out.contains("NAME"), r.out)
+        }
+    }
+
+    func testBashCompletionCompletesCommandsSubcommandsAndOptions() throws {
+        let script = """
+            source \(Self.root)/contrib/bash-completion/sisyncctl
+            t() { COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMPREPLY=(); _sisyncctl; echo "${COMPREPLY[*]}"; }
+            complete -p sisyncctl
+            t sisyncctl ru
+            t sisyncctl run a
+            t sisyncctl --json access le
+            t sisyncctl access letters --w
+            t sisyncctl user role ""
+            t sisyncctl sync --a
+            t sisyncctl role set X Y --default ""
+            t sisyncctl --config /etc/sisync/sisync.conf st
+            compgen -W "$(t sisyncctl "")" -- acc
+            """
+        let r = try tool("/bin/bash", ["--norc", "-c", script])
+        XCTAssertEqual(r.code, 0, r.err)
+        XCTAssertEqual(r.out.split(separator: "\n", omittingEmptySubsequences: false).map(String.init), [
+            "complete -F _sisyncctl sisyncctl", "runs run", "approve", "letters", "--without-pairing --wait", "add remove",
+            "--allow-mass-deactivation", "none view edit owner", "status staff store", "access", "access-check", "",
+        ])
+    }
+
+    func testAlertRulesPassPromtoolAndTheirTests() throws {
+        let dir = Self.root + "/contrib/prometheus"
+        let check = try tool("/usr/bin/promtool", ["check", "rules", "sisync.rules.yml"], directory: dir)
+        XCTAssertEqual(check.code, 0, check.out + check.err)
+        XCTAssertTrue(check.out.contains("SUCCESS: 5 rules found"), check.out)
+        let test = try tool("/usr/bin/promtool", ["test", "rules", "sisync.rules.test.yml"], directory: dir)
+        XCTAssertEqual(test.code, 0, test.out + test.err)
+        // Every metric an alert uses is one sisyncd writes (or node_exporter's own).
+        let rules = try read("contrib/prometheus/sisync.rules.yml")
+        let written = MetricsFile.text(last: RunSummary(runID: 1, startedAt: "2026-12-01T08:00:00Z", outcome: .failed, dryRun: false, actor: "sync", trigger: "schedule"),
+                                       totals: MetricsFile.Totals())
+        let regex = try NSRegularExpression(pattern: #"\b(sisync_[a-z_]+)"#)
+        for m in regex.matches(in: rules, range: NSRange(rules.startIndex..., in: rules)) {
+            let name = String(rules[Range(m.range(at: 1), in: rules)!])
+            XCTAssertTrue(written.contains("\n\(name)") || written.contains("# TYPE \(name) "), "\(name) is written")
+        }
+    }
+}
