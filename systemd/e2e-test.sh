@@ -67,8 +67,8 @@ SERVER=$!
 
 # The packages go into the container; they are installed once it runs, by dpkg.
 R=$WORK/root
-cp "$DEB" "$R/tmp/sisync.deb"
-cp "$NEWER" "$R/tmp/sisync-newer.deb"
+cp "$DEB" "$R/root/sisync.deb"   # (not /tmp: the container mounts a tmpfs there)
+cp "$NEWER" "$R/root/sisync-newer.deb"
 mkdir -p "$WORK/conf"
 cat > "$WORK/conf/sisync.conf" <<EOF
 [sync]
@@ -111,7 +111,7 @@ case "$state" in running|degraded) ;; *) skip "the container's systemd is '$stat
 pass "container booted ($state)"
 
 # 0. the package installs with dpkg, and enables and starts nothing.
-if out=$(inside dpkg -i /tmp/sisync.deb 2>&1); then
+if out=$(inside dpkg -i /root/sisync.deb 2>&1); then
   files_ok=1
   for f in /usr/bin/sisyncd /usr/bin/sisyncctl /lib/systemd/system/sisync.service /lib/systemd/system/sisync-tenants.service \
            /etc/sisync/sisync.conf /usr/share/doc/sisync/copyright /usr/share/man/man8/sisyncd.8.gz /usr/share/man/man8/sisyncctl.8.gz \
@@ -235,7 +235,7 @@ echo "# edited by the administrator" >> "$R/etc/sisync/sisync.conf"
 timeout 60 nsenter -t "$PID1" -a systemctl start sisync
 wait_status '^last run' 30 >/dev/null
 old=$(inside systemctl show -p MainPID --value sisync)
-if out=$(inside dpkg -i --force-confold /tmp/sisync-newer.deb 2>&1); then
+if out=$(inside dpkg -i --force-confold /root/sisync-newer.deb 2>&1); then
   new=$(inside systemctl show -p MainPID --value sisync)
   if grep -q "edited by the administrator" "$R/etc/sisync/sisync.conf" && [ "$new" != "$old" ] && [ "$new" != 0 ] \
      && [ "$(inside systemctl is-active sisync)" = active ]; then
