@@ -6,6 +6,7 @@
 # Usage: packaging/build-deb.sh [OUTDIR]   (after `swift build -c release --static-swift-stdlib`)
 # SISYNC_DEB_VERSION overrides the version (the upgrade test builds a newer one).
 set -euo pipefail
+umask 022  # the package's files are 0644/0755 whatever the builder's umask
 cd "$(dirname "$0")/.."
 PROJECT=$(pwd)
 OUT=${1:-$PROJECT}

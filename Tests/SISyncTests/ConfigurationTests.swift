@@ -50,6 +50,16 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(c.entityURLs[.staff], "https://sis.example.org/staff.csv")
     }
 
+    /// A configuration saved on Windows ("\r\n" is one Character in Swift) reads line by line.
+    func testCRLFLineEndingsAreLines() throws {
+        let c = try Configuration.parse(text: "[sync]\r\ninterval = 5m\r\n[source]\r\nurl = /srv/export/\r\nentities = staff, students\r\n", path: "/etc/sisync/sisync.conf")
+        XCTAssertEqual(c.interval.seconds, 300)
+        XCTAssertEqual(c.entities, [.staff, .students])
+        XCTAssertThrowsError(try Configuration.parse(text: "[sync]\r\ninterval = 5m\r\nbogus = 1\r\n", path: "/etc/sisync/sisync.conf")) { e in
+            XCTAssertTrue("\(e)".contains("sisync.conf:3"), "\(e)")
+        }
+    }
+
     func testUnknownKeyNamesFileLineAndKey() {
         XCTAssertThrowsError(try parse("[sync]\ninterval = 5m\nintervall = 5m\n[source]\nurl = /x\n")) { e in
             XCTAssertEqual(e as? ConfigError, .unknownKey(file: "/etc/sisync/sisync.conf", line: 3, section: "sync", key: "intervall"))

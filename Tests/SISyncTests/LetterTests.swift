@@ -201,7 +201,13 @@ final class LetterTests: XCTestCase {
         XCTAssertTrue(bad.err.contains("{student_name}, {student_id}"), bad.err)
         XCTAssertEqual(w.ctl(["access", "letters", "--pdf", w.root + "/x.pdf"]).code, 78)
         XCTAssertThrowsError(try LetterTemplate(text: "a {b", file: "t.txt")) { XCTAssertTrue("\($0)".contains("t.txt:1: `{b`")) }
-        XCTAssertThrowsError(try LetterTemplate(text: "a }", file: "t.txt"))
+        XCTAssertThrowsError(try LetterTemplate(text: "a }\n{code}", file: "t.txt"))
+        XCTAssertThrowsError(try LetterTemplate(text: "Hello {student_name}\n", file: "t.txt")) { XCTAssertTrue("\($0)".contains("never says the code"), "\($0)") }
+        // A template saved on Windows: lines split, the code's own line is recognised.
+        let crlf = try LetterTemplate(text: "Dear {student_name},\r\n{code}\r\nBye {bad\r\n".replacingOccurrences(of: " {bad", with: ""), file: "w.txt")
+        XCTAssertEqual(crlf.lines.count, 3)
+        XCTAssertEqual(crlf.lines[1], .code)
+        XCTAssertThrowsError(try LetterTemplate(text: "a\r\n{code}\r\n{nope}\r\n", file: "w.txt")) { XCTAssertTrue("\($0)".contains("w.txt:3: `{nope}`"), "\($0)") }
     }
 
     func testTheBuiltInTextNamesTheSchoolThePortalAndTheContact() throws {
@@ -236,8 +242,13 @@ final class LetterTests: XCTestCase {
     func testMissingGlyphsAreCounted() throws {
         let w = Workspace()
         let pages: [[ParentLetter.Line]] = [[.text("Kim \u{F0000}\u{F0001}"), .code("7KQ4-M9TX")], [.text("Łukasz 王 김 अनन्या")]]
-        XCTAssertEqual(try ControlCommand.writeLetters(pages, to: w.root + "/m.pdf", replace: false, paper: .a4), 2)
-        XCTAssertEqual(try ControlCommand.writeLetters([pages[1]], to: w.root + "/ok.pdf", replace: false, paper: .letter), 0)
+        XCTAssertEqual(try ControlCommand.writeLetters(pages, to: w.root + "/m.pdf", replace: false, paper: .a4).missingGlyphs, 2)
+        let ok = try ControlCommand.writeLetters([pages[1]], to: w.root + "/ok.pdf", replace: false, paper: .letter)
+        XCTAssertEqual(ok.missingGlyphs, 0)
+        XCTAssertEqual(ok.overflowingPages, 0)
+        // A template too long for one page is said to run off it.
+        let long: [ParentLetter.Line] = Array(repeating: .text("A line of a very long letter."), count: 80) + [.code("7KQ4-M9TX")]
+        XCTAssertEqual(try ControlCommand.writeLetters([long, pages[1]], to: w.root + "/long.pdf", replace: false, paper: .letter).overflowingPages, 1)
     }
 
     /// One page rendered to PNG is not blank: dark pixels where the text is.

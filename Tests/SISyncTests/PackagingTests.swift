@@ -106,11 +106,17 @@ final class PackagingTests: XCTestCase {
 
     func testSisyncdPageHasEveryOptionSignalExitCodeAndMessageID() throws {
         let man = try page("sisyncd.8")
-        for option in ["--config", "--once", "--dry-run", "--version", "--tenants", "--max-tenants", "--max-parallel-runs", "--metrics-file", "--help"] {
+        for option in ["--config", "--once", "--dry-run", "--allow-mass-deactivation", "--version", "--tenants", "--max-tenants", "--max-parallel-runs",
+                       "--metrics-file", "--help"] {
             XCTAssertTrue(man.contains(option), option)
             XCTAssertTrue(DaemonCommand.usage.contains(option) || option == "--help", "\(option) is an option of sisyncd")
         }
         for signal in ["SIGUSR1", "SIGHUP", "SIGTERM", "SIGINT"] { XCTAssertTrue(man.contains(signal), signal) }
+        // Every section heading is a request of its own line (not run into the text before it).
+        for heading in ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "SIGNALS", "EXIT STATUS", "FILES", "ENVIRONMENT", "JOURNAL", "EXAMPLES", "SEE ALSO"] {
+            XCTAssertTrue(man.contains("\n.SH \(heading)\n"), heading)
+        }
+        XCTAssertEqual(man.components(separatedBy: ".SH").count - 1, 11, "no heading run into a line")
         for code in ["0", "64", "65", "69", "70", "73", "75", "78"] { XCTAssertTrue(man.contains(".B \(code)\n"), "exit \(code)") }
         for type in LogEventType.allCases {
             XCTAssertTrue(man.contains(type.rawValue) && man.contains(type.name), "sisyncd(8) has \(type.name) \(type.rawValue)")

@@ -34,7 +34,7 @@ extension ControlCommand {
         var students = try store.accessCodes.letterStudents(schoolYear: c.currentSchoolYear(on: now), school: school, grade: grade,
                                                             withoutPairing: withoutPairing)
         var which: [String] = []
-        if let school { which.append("school \(school)") }
+        which.append(school.map { "school \($0)" } ?? "all schools")
         if let grade { which.append("grade \(grade)") }
         if withoutPairing { which.append("not paired yet") }
         let scope = which.isEmpty ? "" : " (\(which.joined(separator: ", ")))"
@@ -60,22 +60,36 @@ extension ControlCommand {
                      date: ParentLetter.dateText(now))
     }
 
-    /// Writes the pages; returns how many characters no installed font could show.
+    /// What went wrong on paper while the pages were written (nothing, usually).
+    struct LetterDefects {
+        var missingGlyphs = 0
+        var overflowingPages = 0
+    }
+
+    /// Writes the pages; returns what would not show on paper.
     @discardableResult
-    static func writeLetters(_ pages: [[ParentLetter.Line]], to path: String, replace: Bool, paper: PortalSettings.Paper) throws -> Int {
+    static func writeLetters(_ pages: [[ParentLetter.Line]], to path: String, replace: Bool, paper: PortalSettings.Paper) throws -> LetterDefects {
         let file = try PrivateFile(path: path, replace: replace)
         let pdf = try LetterPDF(output: file, paper: paper, title: "Parent portal access")
         for page in pages { try pdf.addPage(page) }
         try pdf.finish()
         try file.commit()
-        return pdf.missingGlyphs
+        return LetterDefects(missingGlyphs: pdf.missingGlyphs, overflowingPages: pdf.overflowingPages)
     }
 
-    /// Says so when a letter has characters no installed font could show.
-    func warnMissingGlyphs(_ count: Int, _ path: String) {
-        guard count > 0 else { return }
-        let message = "\(path): \(count) character\(count == 1 ? "" : "s") could not be set in any installed font and print as boxes; install the fonts the README lists (fonts-noto-core, fonts-noto-cjk)"
-        console.err("sisyncctl: warning: \(message)\n")
-        log.log(LogEvent(.portalAccess, .warning, message, fields: [("SISYNC_ACTOR", actor)]))
+    /// Says so when a letter has characters no installed font could show, or runs off the page.
+    func warnMissingGlyphs(_ defects: LetterDefects, _ path: String) {
+        var messages: [String] = []
+        let count = defects.missingGlyphs
+        if count > 0 {
+            messages.append("\(path): \(count) character\(count == 1 ? "" : "s") could not be set in any installed font and print as boxes; install the fonts the README lists (fonts-noto-core, fonts-noto-cjk)")
+        }
+        if defects.overflowingPages > 0 {
+            messages.append("\(path): the text of \(defects.overflowingPages) page\(defects.overflowingPages == 1 ? "" : "s") runs past the bottom margin and is cut off on paper; shorten [portal] letter_template")
+        }
+        for message in messages {
+            console.err("sisyncctl: warning: \(message)\n")
+            log.log(LogEvent(.portalAccess, .warning, message, fields: [("SISYNC_ACTOR", actor)]))
+        }
     }
 }

@@ -16,7 +16,7 @@ public struct DaemonCommand {
     }
 
     static let usage = """
-        usage: sisyncd [--config PATH] [--once] [--dry-run]
+        usage: sisyncd [--config PATH] [--once [--allow-mass-deactivation]] [--dry-run]
                sisyncd --tenants DIR [--max-tenants N] [--max-parallel-runs N] [--metrics-file PATH]
 
           --config PATH  configuration file (default /etc/sisync/sisync.conf)
@@ -24,6 +24,9 @@ public struct DaemonCommand {
                          blocked by the guard, 69 source unavailable, 75 database busy,
                          78 configuration error
           --dry-run      fetch and plan one cycle, print the plan, write nothing
+          --allow-mass-deactivation
+                         with --once: let that one run past every guard (scripts; a person
+                         approves a held run with `sisyncctl run approve ID`)
           --version      print the version
           --tenants DIR  serve every DIR/NAME.conf as a tenant (a full configuration each), each
                          claimed by its own lock; tenants held by another sisyncd are waited for

@@ -32,6 +32,8 @@ final class LetterPDF {
     private var finished = false
     /// Characters no installed font could show (pango's unknown glyphs): a box on paper.
     private(set) var missingGlyphs = 0
+    /// Pages whose text ran past the bottom margin (a long template): cut off on paper.
+    private(set) var overflowingPages = 0
     private static let scale = Double(sisync_pango_scale())
 
     init(output: PrivateFile, paper: PortalSettings.Paper, title: String) throws {
@@ -89,6 +91,7 @@ final class LetterPDF {
                 y += draw(ParentLetter.codeHint, font: "DejaVu Sans Italic 9.5", x: margin, y: y, width: width, centered: true) + 10
             }
         }
+        if y > paper.size.height - margin / 2 { overflowingPages += 1 }
         cairo_show_page(cairo)
         try check("cairo_show_page", cairo_status(cairo))
     }

@@ -25,7 +25,8 @@ public struct LetterTemplate: Sendable, Equatable {
     public init(text: String, file: String) throws(ConfigError) {
         var lines: [Line] = []
         var number = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // "\r\n" is one Character in Swift: a template saved on Windows splits on it too.
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             number += 1
             let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
             if line.trimmingCharacters(in: .whitespaces) == "{code}" { lines.append(.code); continue }
@@ -61,6 +62,14 @@ public struct LetterTemplate: Sendable, Equatable {
             lines.append(.text(pieces))
         }
         while case .text(let p)? = lines.last, p.isEmpty { lines.removeLast() }
+        let hasCode = lines.contains { line in
+            if case .text(let pieces) = line { return pieces.contains(.placeholder("code")) }
+            return true
+        }
+        guard hasCode else {
+            throw .template(file: file, line: max(1, number), placeholder: "{code}",
+                            message: "the template never says the code: put {code} on a line of its own (where it is set large)")
+        }
         self.lines = lines
     }
 
