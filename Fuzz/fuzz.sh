@@ -25,6 +25,7 @@ zip            FuzzZip           65536
 oneroster-csv  FuzzOneRosterCSV  32768
 oneroster-api  FuzzOneRosterAPI  32768
 access-code    FuzzAccessCode    256
+letter-template FuzzLetterTemplate 4096
 "
 TARGETS=${FUZZ_TARGETS:-$(echo "$HARNESSES" | awk 'NF { printf "%s ", $1 }')}
 
@@ -64,6 +65,7 @@ seed oneroster-csv config/demo-oneroster/*.csv
 (cd config/demo-oneroster && head -n 40 -- *.csv) > "$SCRATCH/seeds/oneroster-csv/demo-bundle.txt"
 seed oneroster-api
 seed access-code
+seed letter-template
 
 # Crashes are reported by AddressSanitizer and libFuzzer; the Swift runtime's own backtracer
 # would race them (and can hang under ASan).
