@@ -7,7 +7,7 @@ extension ControlCommand {
         let template = try c.portal.template()
         guard let student = try store.accessCodes.letterStudent(id) else { throw AccessError.noSuchStudent(id) }
         guard let code = student.code else { throw AccessError.noCode(id) }
-        let letter = Self.letter(student, code: code, portal: c.portal, now: now)
+        let letter = Self.letter(student, code: code, portal: c.portal, date: ParentLetter.dateText(now))
         guard let pdf = args.value("pdf") else {
             console.out(letter.text(template))
             return 0
@@ -30,6 +30,7 @@ extension ControlCommand {
         let template = try c.portal.template()
         let school = args.value("school"), grade = args.value("grade")
         let withoutPairing = args.flag("without-pairing")
+        // (Before codes are created; PrivateFile checks again when it puts the file in place.)
         if !args.flag("force"), FileManager.default.fileExists(atPath: pdf) { throw LetterPDFError.exists(path: pdf) }
         var students = try store.accessCodes.letterStudents(schoolYear: c.currentSchoolYear(on: now), school: school, grade: grade,
                                                             withoutPairing: withoutPairing)
@@ -46,7 +47,8 @@ extension ControlCommand {
         let created = try store.accessCodes.createCodes(students: missing, actor: actor, now: now)
         for i in students.indices where students[i].code == nil { students[i].code = created[students[i].studentID] }
         if !created.isEmpty { logged("\(actor) created access codes for \(created.count) students for parent letters\(scope)") }
-        let pages = students.map { template.fill(Self.letter($0, code: $0.code ?? "", portal: c.portal, now: now), isolating: true) }
+        let date = ParentLetter.dateText(now)
+        let pages = students.map { template.fill(Self.letter($0, code: $0.code ?? "", portal: c.portal, date: date), isolating: true) }
         warnMissingGlyphs(try Self.writeLetters(pages, to: pdf, replace: args.flag("force"), paper: c.portal.paper), pdf)
         logged("\(actor) made \(pages.count) parent letters\(scope)")
         emit(args, json: { .object([("letters", .int(pages.count)), ("codes_created", .int(created.count)), ("file", .string(pdf))]) },
@@ -54,10 +56,10 @@ extension ControlCommand {
         return 0
     }
 
-    static func letter(_ s: LetterStudent, code: String, portal: PortalSettings, now: Date) -> ParentLetter {
+    static func letter(_ s: LetterStudent, code: String, portal: PortalSettings, date: String) -> ParentLetter {
         ParentLetter(studentID: s.studentID, studentName: s.name, schoolID: s.schoolID, school: portal.schoolName(s.schoolID), grade: s.grade,
                      code: code, portalURL: portal.portalURL ?? "", districtName: portal.districtName ?? "", contact: portal.contact ?? "",
-                     date: ParentLetter.dateText(now))
+                     date: date)
     }
 
     /// What went wrong on paper while the pages were written (nothing, usually).

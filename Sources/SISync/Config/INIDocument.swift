@@ -14,13 +14,18 @@ public struct INIDocument: Sendable {
     public private(set) var entries: [Entry] = []
     public private(set) var sections: [String: Int] = [:]
 
+    /// The lines of a text file, LF or CRLF: "\r\n" is one Character in Swift, so a split on
+    /// "\n" alone would read a file saved on Windows as one line.
+    static func lines(of text: String) -> [Substring] {
+        text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+    }
+
     public init(path: String, text: String) throws(ConfigError) {
         self.path = path
         var current: String?
         var seen: [String: Int] = [:]
         var lineNumber = 0
-        // "\r\n" is one Character in Swift: split on it too, or a file saved on Windows is one line.
-        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+        for rawLine in Self.lines(of: text) {
             lineNumber += 1
             var line = Substring(rawLine)
             if line.hasSuffix("\r") { line = line.dropLast() }

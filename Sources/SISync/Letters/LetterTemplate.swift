@@ -25,8 +25,7 @@ public struct LetterTemplate: Sendable, Equatable {
     public init(text: String, file: String) throws(ConfigError) {
         var lines: [Line] = []
         var number = 0
-        // "\r\n" is one Character in Swift: a template saved on Windows splits on it too.
-        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+        for raw in INIDocument.lines(of: text) {
             number += 1
             let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
             if line.trimmingCharacters(in: .whitespaces) == "{code}" { lines.append(.code); continue }

@@ -159,12 +159,13 @@ extension RosterStore {
         let success = try database.prepare("SELECT started_at FROM runs WHERE outcome IN ('applied', 'unchanged') ORDER BY run_id DESC LIMIT 1")
         if try success.step() { t.lastSuccess = Timestamp.parse(success.text(0))?.timeIntervalSince1970 ?? 0 }
         success.reset()
-        let recent = try database.prepare("SELECT outcome FROM runs WHERE outcome <> 'running' ORDER BY run_id DESC LIMIT 1000")
-        var failing = true
-        try recent.forEachRow { row in
-            guard failing else { return }
-            if row.text(0) == "failed" { t.consecutiveFailures += 1 } else { failing = false }
-        }
+        let failures = try database.prepare("""
+            SELECT count(*) FROM runs WHERE outcome = 'failed'
+              AND run_id > coalesce((SELECT max(run_id) FROM runs WHERE outcome NOT IN ('failed', 'running')), 0)
+            """)
+        _ = try failures.step()
+        t.consecutiveFailures = failures.int(0)
+        failures.reset()
         return t
     }
 }

@@ -10,6 +10,10 @@ import Foundation
 public struct SchoolScope: Sendable, Equatable {
     public let schools: Set<String>
 
+    /// Where staff rows keep `school_ids` and student rows `school_id` (value columns).
+    static let staffSchools = EntityKind.staff.valueColumns.firstIndex(of: "school_ids")!
+    public static let studentSchool = EntityKind.students.valueColumns.firstIndex(of: "school_id")!
+
     public init(schools: Set<String>) {
         self.schools = schools
     }
@@ -33,12 +37,14 @@ public struct SchoolScope: Sendable, Equatable {
     /// none of its relationships mentions stays in scope.
     public func rowsInScope(_ entities: [EntityKind: EntityRows], storedSchool: (String) throws -> String? = { _ in nil }) rethrows -> [EntityKind: [Bool]] {
         var masks: [EntityKind: [Bool]] = [:]
-        if let staff = entities[.staff], let column = EntityKind.staff.valueColumns.firstIndex(of: "school_ids") {
+        if let staff = entities[.staff] {
+            let column = Self.staffSchools
             masks[.staff] = (0..<staff.count).map { r in
                 staff.value(r, column).split(separator: ";").contains { schools.contains($0.trimmingCharacters(in: .whitespaces)) }
             }
         }
-        guard let students = entities[.students], let column = EntityKind.students.valueColumns.firstIndex(of: "school_id") else { return masks }
+        guard let students = entities[.students] else { return masks }
+        let column = Self.studentSchool
         masks[.students] = (0..<students.count).map { schools.contains(students.value($0, column)) }
         var decided: [String: Bool] = [:]
         func studentInScope(_ id: String) throws -> Bool {
@@ -98,12 +104,14 @@ public struct SchoolScope: Sendable, Equatable {
     /// likely a typing error in `[source] schools`, which would deactivate that school.
     public func unmatchedSchools(_ entities: [EntityKind: EntityRows]) -> [String] {
         var seen = Set<String>()
-        if let staff = entities[.staff], let column = EntityKind.staff.valueColumns.firstIndex(of: "school_ids") {
+        if let staff = entities[.staff] {
+            let column = Self.staffSchools
             for r in 0..<staff.count {
                 for s in staff.value(r, column).split(separator: ";") { seen.insert(s.trimmingCharacters(in: .whitespaces)) }
             }
         }
-        if let students = entities[.students], let column = EntityKind.students.valueColumns.firstIndex(of: "school_id") {
+        if let students = entities[.students] {
+            let column = Self.studentSchool
             for r in 0..<students.count { seen.insert(students.value(r, column)) }
         }
         return schools.subtracting(seen).sorted()

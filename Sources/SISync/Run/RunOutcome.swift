@@ -62,6 +62,16 @@ public struct RunSummary: Sendable {
         self.trigger = trigger
     }
 
+    /// The plan's record counts, as the run's record shows them: per entity (only those
+    /// that change, unless `everyEntity`) and staff.
+    public mutating func count(records plan: Plan, everyEntity: Bool) {
+        for p in plan.entities {
+            let counts = plan.counts(for: p.kind)
+            if counts.total > 0 || everyEntity { entities[p.kind.rawValue] = counts }
+        }
+        staff = plan.counts(for: .staff)
+    }
+
     /// The process exit code for this outcome (`sisyncd --once`, `sisyncctl sync`).
     public var exitCode: Int32 {
         switch outcome {

@@ -9,14 +9,14 @@ extension SyncRun {
     /// what it writes (R7), as every run does. The caller holds the run lock.
     public func approve(run id: Int64, store: RosterStore) throws -> Result {
         let started = clock()
-        let hold = try store.auditTrail.standing(id, at: started)
+        let (heldRun, hold) = try store.auditTrail.standing(id, at: started)
         if let later = try store.auditTrail.appliedRun(after: id) {
             throw HoldError.storeChanged(id, what: "run \(later) applied since")
         }
         if let c = try store.auditTrail.userChange(after: hold.changeMark) {
             throw HoldError.storeChanged(id, what: "\(c.actor) changed user \(c.change.id) at \(c.at): \(RunReport.changeLine(c.change))")
         }
-        guard let kept = try store.auditTrail.heldPlan(run: id), let heldRun = try store.auditTrail.run(id: id) else { throw HoldError.notHeld(id) }
+        guard let kept = try store.auditTrail.heldPlan(run: id) else { throw HoldError.notHeld(id) }
         var plan = try kept.plan()
         try store.auditTrail.closeInterruptedRuns(now: started)
         let runID = try store.auditTrail.beginRun(actor: options.actor, trigger: "approve", startedAt: started)
@@ -24,11 +24,7 @@ extension SyncRun {
                                  actor: options.actor, trigger: "approve")
         summary.approves = id
         summary.contentHash = heldRun.contentHash
-        for p in plan.entities {
-            let counts = plan.counts(for: p.kind)
-            if counts.total > 0 { summary.entities[p.kind.rawValue] = counts }
-        }
-        summary.staff = plan.counts(for: .staff)
+        summary.count(records: plan, everyEntity: false)
         summary.linksMade = plan.links.made
         summary.linksRemoved = plan.links.removed
         summary.linksAmbiguous = plan.links.ambiguous
@@ -45,9 +41,7 @@ extension SyncRun {
             log.log(LogEvent(.holdEnded, .warning, "run \(runID) applied held run \(id), approved by \(options.actor); the guard had said: \(Self.heldReason(heldRun.error))",
                              fields: runField))
             logChanges(plan, runID: runID)
-            do { try store.auditTrail.pruneHistory(days: configuration.historyDays, now: started) } catch {
-                log.log(LogEvent(.runFailed, .warning, "could not prune history older than \(configuration.historyDays) days: \(error)", fields: runField))
-            }
+            pruneHistory(store, now: started, fields: runField)
             log.log(LogEvent(.runFinished, .notice, "run \(runID) applied: \(Self.countsLine(summary)) in \(Self.timingLine(summary.timings))", fields: runField))
         } catch {
             summary.outcome = .failed

@@ -201,7 +201,7 @@ public struct SyncRun {
                 let students = try store.mirror.state(for: .students)
                 let masks = try scope.rowsInScope(snapshot.entities) { id in
                     guard let stored = try students.record(forKey: id), stored.active else { return nil }
-                    return stored.values[EntityKind.students.valueColumns.firstIndex(of: "school_id")!]
+                    return stored.values[SchoolScope.studentSchool]
                 }
                 for kind in EntityKind.allCases {
                     guard let rows = snapshot.entities[kind] else { continue }
@@ -236,11 +236,7 @@ public struct SyncRun {
                              fields: (summary.runID.map { [("SISYNC_RUN_ID", String($0))] } ?? []) + [("SISYNC_USERNAME", user)]))
         }
         if let stop, stop.isStopping { throw StoreError.interrupted }
-        for p in plan.entities {
-            let counts = plan.counts(for: p.kind)
-            if counts.total > 0 || summary.outcome == .applied { summary.entities[p.kind.rawValue] = counts }
-        }
-        summary.staff = plan.counts(for: .staff)
+        summary.count(records: plan, everyEntity: summary.outcome == .applied)
         let runGuard = RunGuard(settings: configuration.guardSettings)
         let runField = summary.runID.map { [("SISYNC_RUN_ID", String($0))] } ?? []
         /// False when the verdict holds the run: then nothing is applied (R5).
@@ -321,10 +317,16 @@ public struct SyncRun {
         applyPhases.append(("commit", phase.lap()))
         summary.timings += applyPhases
         logChanges(plan, runID: summary.runID)
-        do { try store.auditTrail.pruneHistory(days: configuration.historyDays, now: started) } catch {
-            log.log(LogEvent(.runFailed, .warning, "could not prune history older than \(configuration.historyDays) days: \(error)", fields: runField))
-        }
+        pruneHistory(store, now: started, fields: runField)
         return plan
+    }
+
+    /// After a run that applied: the change log keeps `history_days` (R8). A failure is a
+    /// warning; the run has committed.
+    func pruneHistory(_ store: RosterStore, now: Date, fields: [(String, String)]) {
+        do { try store.auditTrail.pruneHistory(days: configuration.historyDays, now: now) } catch {
+            log.log(LogEvent(.runFailed, .warning, "could not prune history older than \(configuration.historyDays) days: \(error); check that \(store.path) is writable", fields: fields))
+        }
     }
 
     /// How a OneRoster export becomes records on this run's day; nil for native formats.

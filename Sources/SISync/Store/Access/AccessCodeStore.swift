@@ -72,11 +72,18 @@ public final class AccessCodeStore {
             try s.bind(1, school)
             var ids: [String] = []
             try s.forEachRow { ids.append($0.text(0)) }
-            for id in ids { _ = try writeCode(id, actor: actor, now: now, reset: false) }
             created = ids.count
-            return ids.map { Change(entity: "students", id: $0, field: "access_code", old: nil, new: "created", kind: .updated) }
+            return try writeNewCodes(ids, actor: actor, now: now).changes
         }
         return created
+    }
+
+    /// Codes for students who have none yet (inside `administer`): the codes, and the
+    /// change-log entries that say a code was created, never the code.
+    private func writeNewCodes(_ students: [String], actor: String, now: Date) throws -> (codes: [String: String], changes: [Change]) {
+        var codes: [String: String] = [:]
+        for id in students { codes[id] = try writeCode(id, actor: actor, now: now, reset: false) }
+        return (codes, students.map { Change(entity: "students", id: $0, field: "access_code", old: nil, new: "created", kind: .updated) })
     }
 
     /// A new code; the old one no longer pairs; existing pairings stay.
@@ -167,18 +174,14 @@ public final class AccessCodeStore {
     /// last and first name (Ñúñez with the N's). `code` is nil for a student who has none yet.
     public func letterStudents(schoolYear: String, school: String?, grade: String?, withoutPairing: Bool) throws -> [LetterStudent] {
         let s = try database.prepare("""
-            SELECT st.student_id, st.first_name, st.last_name, st.school_id, st.grade, c.code FROM students st
-            LEFT JOIN access_codes c ON c.student_id = st.student_id
+            \(Self.letterStudentSelect)
             WHERE st.active = TRUE AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = ?1
               AND (?2 IS NULL OR st.school_id = ?2) AND (?3 IS NULL OR st.grade = ?3)
               AND (?4 = 0 OR NOT EXISTS (SELECT 1 FROM access_pairings p WHERE p.student_id = st.student_id))
             """)
         try s.bind(1, schoolYear); try s.bind(2, school); try s.bind(3, grade); try s.bind(4, withoutPairing ? 1 : 0)
         var out: [LetterStudent] = []
-        try s.forEachRow {
-            out.append(LetterStudent(studentID: $0.text(0), firstName: $0.text(1), lastName: $0.text(2), schoolID: $0.text(3),
-                                     grade: $0.text(4), code: $0.string(5)))
-        }
+        try s.forEachRow { out.append(Self.letterStudent($0)) }
         return out.sorted { a, b in
             for (x, y) in [(a.schoolID, b.schoolID), (a.grade, b.grade), (a.lastName, b.lastName), (a.firstName, b.firstName)] {
                 let order = x.compare(y, options: [.caseInsensitive, .diacriticInsensitive, .numeric])
@@ -190,14 +193,19 @@ public final class AccessCodeStore {
 
     /// One student, for `access instructions` (any student the mirror has).
     public func letterStudent(_ id: String) throws -> LetterStudent? {
-        let s = try database.prepare("""
-            SELECT st.student_id, st.first_name, st.last_name, st.school_id, st.grade, c.code FROM students st
-            LEFT JOIN access_codes c ON c.student_id = st.student_id WHERE st.student_id = ?
-            """)
+        let s = try database.prepare("\(Self.letterStudentSelect) WHERE st.student_id = ?")
         try s.bind(1, id)
         defer { s.reset() }
-        guard try s.step() else { return nil }
-        return LetterStudent(studentID: s.text(0), firstName: s.text(1), lastName: s.text(2), schoolID: s.text(3), grade: s.text(4), code: s.string(5))
+        return try s.step() ? Self.letterStudent(s) : nil
+    }
+
+    private static let letterStudentSelect = """
+        SELECT st.student_id, st.first_name, st.last_name, st.school_id, st.grade, c.code FROM students st
+        LEFT JOIN access_codes c ON c.student_id = st.student_id
+        """
+
+    private static func letterStudent(_ s: any StoreStatement) -> LetterStudent {
+        LetterStudent(studentID: s.text(0), firstName: s.text(1), lastName: s.text(2), schoolID: s.text(3), grade: s.text(4), code: s.string(5))
     }
 
     /// Codes for these students, who have none yet (`access letters`), in one transaction;
@@ -206,8 +214,9 @@ public final class AccessCodeStore {
         guard !students.isEmpty else { return [:] }
         var codes: [String: String] = [:]
         _ = try auditTrail.administer(actor: actor, now: now) {
-            for id in students { codes[id] = try writeCode(id, actor: actor, now: now, reset: false) }
-            return students.map { Change(entity: "students", id: $0, field: "access_code", old: nil, new: "created", kind: .updated) }
+            let written = try writeNewCodes(students, actor: actor, now: now)
+            codes = written.codes
+            return written.changes
         }
         return codes
     }

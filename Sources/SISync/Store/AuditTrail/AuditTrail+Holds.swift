@@ -81,7 +81,7 @@ extension AuditTrail {
     /// `run discard ID`: drops a standing hold; the plan stays readable in `run show`.
     public func discardHold(run id: Int64, actor: String, at now: Date) throws -> RunHold {
         try database.transaction {
-            let hold = try standing(id, at: now)
+            let hold = try standing(id, at: now).hold
             let s = try database.prepare("UPDATE held_plans SET ended = 'discarded', ended_at = ?, ended_by = ? WHERE run_id = ? AND ended IS NULL")
             try s.bind(1, Timestamp.format(now)); try s.bind(2, actor); try s.bind(3, id)
             try s.run()
@@ -89,13 +89,13 @@ extension AuditTrail {
         }
     }
 
-    /// The hold of run `id` if it still stands, or why not.
-    func standing(_ id: Int64, at now: Date) throws -> RunHold {
+    /// Run `id` and its hold if the hold still stands, or why not.
+    func standing(_ id: Int64, at now: Date) throws -> (run: RunSummary, hold: RunHold) {
         guard let run = try run(id: id) else { throw HoldError.noSuchRun(id) }
         guard let hold = run.hold else { throw HoldError.notHeld(id) }
         if hold.isExpired(at: now) { throw HoldError.expired(id, at: hold.expiresAt) }
         guard hold.ended == nil else { throw HoldError.ended(id, how: hold.describe(at: now)) }
-        return hold
+        return (run, hold)
     }
 
     /// An administrator's change to what the held plan's links were planned on, made after

@@ -191,12 +191,6 @@ public final class MirrorStore {
         return (true, s.bool(0), s.text(1), s.text(2))
     }
 
-    /// The student's name and school, for instructions.
-    public func studentSummary(_ id: String) throws -> (name: String, school: String)? {
-        let st = try studentState(id)
-        return st.exists ? (st.name, st.school) : nil
-    }
-
     /// Each school's active staff (by `school_ids`, a `;` list) or students (by
     /// `school_id`), and how many of those `deactivating` names: the per-school guard's
     /// input. Other entities have no school.
