@@ -74,4 +74,66 @@ final class LoginTests: XCTestCase {
         XCTAssertEqual(unapproved.code, 1)
         XCTAssertTrue(unapproved.err.contains("not approved"), unapproved.err)
     }
+
+    /// Issue 26 item 7: every login path costs exactly one hash, with the parameters (cost)
+    /// of a real one; counted through `PasswordHash.tally`, not by the clock.
+    func testEveryLoginPathCostsExactlyOneHashOfTheSameCost() throws {
+        let w = Workspace()
+        setUp(w)
+        for u in ["bob", "cy", "dee"] {
+            XCTAssertEqual(w.ctl(["user", "add", "--username", u, "--email", "\(u)@district.org", "--approved"]).code, 0)
+        }
+        for u in ["ann", "cy", "dee"] { XCTAssertEqual(w.ctl(["user", "passwd", u], input: ["correct horse battery"]).code, 0) }
+        XCTAssertEqual(w.ctl(["user", "unapprove", "cy"]).code, 0)
+        for i in 1...5 { XCTAssertEqual(w.ctl(["user", "login", "dee"], input: ["wrong \(i)"]).code, 1) }
+        let store = try w.store()
+        XCTAssertTrue(try XCTUnwrap(store.accounts.user("dee")).locked)
+        let realParameters = PasswordHash.parameters(of: try PasswordHash.make("correct horse battery"))
+        XCTAssertEqual(realParameters, "$y$j9T", "cost 5")
+        XCTAssertEqual(PasswordHash.parameters(of: PasswordHash.placeholder), realParameters, "the placeholder costs what a real hash costs")
+        let paths: [(String, String, String, LoginOutcome)] = [
+            ("unknown user", "nobody", "correct horse battery", .wrongPassword),
+            ("user without a password", "bob", "correct horse battery", .wrongPassword),
+            ("locked, wrong password", "dee", "not the password", .wrongPassword),
+            ("locked, right password", "dee", "correct horse battery", .locked),
+            ("unapproved, wrong password", "cy", "not the password", .wrongPassword),
+            ("unapproved, right password", "cy", "correct horse battery", .notApproved),
+            ("wrong password", "ann", "not the password", .wrongPassword),
+            ("right password", "ann", "correct horse battery", .accepted),
+        ]
+        for (path, user, password, expected) in paths {
+            let before = PasswordHash.tally.withLock { $0.count }
+            XCTAssertEqual(try store.accounts.login(user, password: password, now: Date()), expected, path)
+            let after = PasswordHash.tally.withLock { $0 }
+            XCTAssertEqual(after.count - before, 1, "\(path): one hash")
+            XCTAssertEqual(after.lastParameters, realParameters, "\(path): of the same cost")
+        }
+    }
+
+    /// SPEC Appendix E: `locked`/`unapproved` are told only to the right password; a wrong
+    /// one gets the unknown user's answer, word for word (issue 26 item 7).
+    func testLockedOrUnapprovedIsToldOnlyToTheRightPassword() throws {
+        let w = Workspace()
+        setUp(w)
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "cy", "--email", "cy@district.org"]).code, 0)
+        for u in ["ann", "cy"] { XCTAssertEqual(w.ctl(["user", "passwd", u], input: ["correct horse battery"]).code, 0) }
+        for i in 1...5 { _ = w.ctl(["user", "login", "ann"], input: ["wrong \(i)"]) }
+        XCTAssertTrue(try XCTUnwrap(w.store().accounts.user("ann")).locked)
+        let unknown = w.ctl(["user", "login", "nobody"], input: ["not the password"])
+        XCTAssertEqual(unknown.code, 1)
+        XCTAssertEqual(unknown.err, "rejected: wrong username or password\n")
+        for (what, user) in [("locked", "ann"), ("unapproved", "cy")] {
+            for json in [false, true] {
+                let args = (json ? ["--json"] : []) + ["user", "login", user]
+                let wrong = w.ctl(args, input: ["not the password"])
+                let asUnknown = w.ctl((json ? ["--json"] : []) + ["user", "login", "nobody"], input: ["not the password"])
+                XCTAssertEqual(wrong.code, asUnknown.code, what)
+                XCTAssertEqual(wrong.out, asUnknown.out, what)
+                XCTAssertEqual(wrong.err, asUnknown.err, "\(what) with a wrong password reads like an unknown user")
+            }
+        }
+        XCTAssertTrue(w.ctl(["user", "login", "ann"], input: ["correct horse battery"]).err.contains("locked"))
+        XCTAssertTrue(w.ctl(["user", "login", "cy"], input: ["correct horse battery"]).err.contains("not approved"))
+        XCTAssertTrue(try XCTUnwrap(w.store().accounts.user("ann")).locked, "still locked")
+    }
 }

@@ -1,5 +1,6 @@
 import CCrypt
 import Foundation
+import Synchronization
 
 /// Why a password could not be set or hashed.
 public enum PasswordError: Error, Equatable, CustomStringConvertible, Sendable {
@@ -23,6 +24,27 @@ public enum PasswordHash {
     public static let prefix = "$y$"
     public static let cost: UInt = 5
     public static let minimumLength = 10
+
+    /// What a login is checked against when there is no usable hash (an unknown user, a user
+    /// without a password), so that every login costs exactly one hash of the same cost and
+    /// timing does not tell who exists (issue 26 item 7). Made once with `make` at `cost`
+    /// from a random phrase nobody kept; a constant, so nothing is computed at first use.
+    /// A test checks that its parameters are those `make` uses today.
+    public static let placeholder = "$y$j9T$EUxsfoE58mswX/6NEfDRU0$97u59aI06zYl5zS6S6aP7U0MU8IVb04tak8igOOE9w3"
+
+    /// Hashes this process has computed, and the parameters of the last one: how the tests
+    /// count the hashes a login costs, without measuring time.
+    struct Tally: Sendable, Equatable {
+        var count = 0
+        var lastParameters = ""
+    }
+    static let tally = Mutex(Tally())
+
+    /// The cost part of a crypt hash (`$y$j9T` of `$y$j9T$salt$hash`): two hashes with the
+    /// same parameters cost the same to compute.
+    static func parameters(of hash: String) -> String {
+        hash.split(separator: "$", omittingEmptySubsequences: false).prefix(3).joined(separator: "$")
+    }
 
     public static func validate(_ password: String) throws(PasswordError) {
         guard !password.isEmpty else { throw .empty }
@@ -57,6 +79,8 @@ public enum PasswordHash {
             data.deallocate()
         }
         memset(data, 0, MemoryLayout<crypt_data>.size)
+        let parameters = parameters(of: setting.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+        tally.withLock { $0.count += 1; $0.lastParameters = parameters }
         guard let out = crypt_r(password, setting, data) else {
             throw .hashing("crypt_r failed: \(String(cString: strerror(errno)))")
         }

@@ -19,20 +19,27 @@ extension AccountStore {
         }
     }
 
-    /// Checks a login: locked, then the password, then approval. A wrong password counts
-    /// toward the lockout; the fifth in a row locks; success resets the count.
+    /// Checks a login: the password first, then locked, then approval, so that only the
+    /// right password learns that an account is locked or not approved (SPEC Appendix E).
+    /// Every path costs one hash of the same cost, the unknown user's and the locked one's
+    /// included, so timing does not tell them apart either (issue 26 item 7). A wrong
+    /// password counts toward the lockout; the fifth in a row locks; success resets the count.
     public func login(_ username: String, password: String, now: Date) throws -> LoginOutcome {
         let s = try database.prepare("SELECT username, password_hash, approved, locked, failed_logins FROM users WHERE username = ?")
         try s.bind(1, username)
         guard try s.step() else {
-            // Unknown users cost a hash too, so timing does not tell them apart.
-            _ = PasswordHash.verify(password, against: Self.dummyHash)
+            _ = PasswordHash.verify(password, against: PasswordHash.placeholder)
             return .wrongPassword
         }
         let name = s.text(0), stored = s.string(1), approved = s.bool(2), locked = s.bool(3), failures = s.int(4)
         s.reset()
-        if locked { return .locked }
-        guard let stored, PasswordHash.verify(password, against: stored) else {
+        // Without a password (or with something that is not a hash) the placeholder costs the
+        // hash, and nothing matches.
+        let usable = stored.flatMap { $0.hasPrefix(PasswordHash.prefix) ? $0 : nil }
+        let matches = PasswordHash.verify(password, against: usable ?? PasswordHash.placeholder) && usable != nil
+        guard matches else {
+            // A locked account stays locked; its count needs no more entries.
+            if locked { return .wrongPassword }
             let count = failures + 1
             _ = try auditTrail.administer(actor: "login", now: now) {
                 let u = try database.prepare("UPDATE users SET failed_logins = ?, locked = ? WHERE username = ?")
@@ -43,6 +50,7 @@ extension AccountStore {
             }
             return .wrongPassword
         }
+        if locked { return .locked }
         guard approved else { return .notApproved }
         if failures > 0 {
             let u = try database.prepare("UPDATE users SET failed_logins = 0 WHERE username = ?")
@@ -51,7 +59,4 @@ extension AccountStore {
         }
         return .accepted
     }
-
-    /// A real yescrypt hash of nothing anyone knows, for unknown users.
-    static let dummyHash = (try? PasswordHash.make(UUID().uuidString + UUID().uuidString)) ?? "$y$j9T$invalid"
 }

@@ -1,11 +1,10 @@
 import Foundation
 
-import Foundation
-
 /// What `sisyncctl user login` decided, and the reason it gives.
 public enum LoginOutcome: Equatable, Sendable {
     case accepted
-    /// Also the answer for an unknown user, word for word.
+    /// Also the answer for an unknown user and for a wrong password of a locked or
+    /// unapproved account, word for word: only the right password learns those.
     case wrongPassword
     case locked
     case notApproved
