@@ -129,9 +129,48 @@ final class AccessTests: XCTestCase {
         XCTAssertTrue(unapproved.err.contains("not approved"), unapproved.err)
         w.write("students.csv", "student_id,first_name,last_name,email,school_id,grade,enrollment_status,school_year\nST1,Kim,Lima,,101,5,Enrolled,2026-2027\nST2,Lou,Lima,,102,9,Enrolled,2026-2027\n")
         _ = w.sync(c)
+        // Issue 26 item 10: an inactive student's code reads as a wrong code (it used to say
+        // "not active", which told a guesser the code was real).
         let gone = w.ctl(["access", "pair", "--user", "dad", "--code", max])
         XCTAssertEqual(gone.code, 1)
-        XCTAssertTrue(gone.err.contains("not active"), gone.err)
+        XCTAssertTrue(gone.err.contains("does not pair"), gone.err)
+        XCTAssertEqual(try w.store().accessCodes.pairings(student: "ST3"), [])
+    }
+
+    /// Issue 26 item 10: a valid code of an inactive student gets exactly a wrong code's
+    /// answer (exit code, stdout, stderr, text and JSON), never the student's id, and
+    /// counts as a failed attempt toward the throttle.
+    func testAnInactiveStudentsCodeIsAnsweredAndCountedLikeAWrongCode() throws {
+        let w = Workspace()
+        let c = school(w)
+        let max = try code(w, "ST3")
+        w.write("students.csv", "student_id,first_name,last_name,email,school_id,grade,enrollment_status,school_year\nST1,Kim,Lima,,101,5,Enrolled,2026-2027\nST2,Lou,Lima,,102,9,Enrolled,2026-2027\n")
+        _ = w.sync(c)
+        XCTAssertFalse(try w.store().mirror.studentState("ST3").active)
+        for json in [false, true] {
+            let prefix = json ? ["--json"] : []
+            let inactive = w.ctl(prefix + ["access", "pair", "--user", "dad", "--code", max])
+            let wrong = w.ctl(prefix + ["access", "pair", "--user", "mom", "--code", "ZZZZ-ZZZZ"])
+            XCTAssertEqual(inactive.code, wrong.code)
+            XCTAssertEqual(inactive.out, wrong.out)
+            XCTAssertEqual(inactive.err, wrong.err, "json: \(json)")
+            XCTAssertFalse(inactive.out.contains("ST3") || inactive.err.contains("ST3"), "the student's id is never told")
+        }
+        let store = try w.store()
+        XCTAssertThrowsError(try store.accessCodes.pair(username: "eve", typedCode: max, actor: "eve", now: Date())) { e in
+            XCTAssertEqual(e as? AccessError, .badCode)
+        }
+        // dad tried twice above; three more tries with the inactive code make five failures.
+        let t0 = Date()
+        for i in 0..<3 {
+            XCTAssertThrowsError(try store.accessCodes.pair(username: "dad", typedCode: max, actor: "dad", now: t0.addingTimeInterval(Double(i)))) { e in
+                XCTAssertEqual(e as? AccessError, .badCode)
+            }
+        }
+        let active = try code(w, "ST1")
+        XCTAssertThrowsError(try store.accessCodes.pair(username: "dad", typedCode: active, actor: "dad", now: t0.addingTimeInterval(10))) { e in
+            guard case .throttled? = e as? AccessError else { return XCTFail("five inactive-code attempts throttle like wrong codes: \(e)") }
+        }
     }
 
     func testEnableAllInstructionsAndExport() throws {

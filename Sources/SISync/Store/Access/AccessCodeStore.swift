@@ -97,8 +97,9 @@ public final class AccessCodeStore {
         return code
     }
 
-    /// Pairs a user with the student whose code was typed. Five failed attempts by one user
-    /// within 15 minutes refuse further attempts for 15 minutes.
+    /// Pairs a user with the active student whose code was typed. Five failed attempts by one
+    /// user within 15 minutes refuse further attempts for 15 minutes; a code of an inactive
+    /// student is a failed attempt like any wrong code.
     public func pair(username: String, typedCode: String, actor: String, now: Date) throws -> String {
         guard let u = try accounts.user(username) else { throw AccountError.noSuchUser(username) }
         let since = Timestamp.format(now.addingTimeInterval(-Self.throttleWindow))
@@ -126,7 +127,9 @@ public final class AccessCodeStore {
         guard try find.step() else { try failed(.badCode) }
         let student = find.text(0)
         find.reset()
-        guard try mirror.studentState(student).active else { throw AccessError.inactiveStudent(student) }
+        // An inactive student's code is a wrong code, counted and answered as one: otherwise
+        // guessing would tell which codes exist and whose they are (issue 26 item 10).
+        guard try mirror.studentState(student).active else { try failed(.badCode) }
         _ = try auditTrail.administer(actor: actor, now: now) {
             let s = try database.prepare("INSERT OR IGNORE INTO access_pairings (username, student_id, paired_at) VALUES (?, ?, ?)")
             try s.bind(1, u.username); try s.bind(2, student); try s.bind(3, Timestamp.format(now))
