@@ -189,4 +189,67 @@ final class AccessTests: XCTestCase {
         XCTAssertEqual(export.out.split(separator: "\n").count, 3)
         XCTAssertEqual(w.ctl(["access", "instructions", "ST2"]).code, 1, "no code yet")
     }
+
+    /// Issue 26 item 11: names from the SIS reach `access export` as RFC 4180 cells (a line
+    /// break stays inside its cell) and formula-looking names are neutralised with a leading
+    /// `'` (OWASP); read back with the export reader, every cell is what was meant.
+    func testExportQuotesLineBreaksAndNeutralisesFormulasFromTheSIS() throws {
+        let w = Workspace()
+        let c = w.configure(sync: "school_year = 2026-2027", entities: "staff, students")
+        w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org")]))
+        w.write("students.csv", """
+            student_id,first_name,last_name,email,school_id,grade,enrollment_status,school_year
+            ST1,"=HYPERLINK(""http://x"")",Roe,,101,5,Enrolled,2026-2027
+            ST2,"Ann\r\nMarie",Lima,,101,5,Enrolled,2026-2027
+            ST3,@SUM(A1),"Doe, Jr.",,101,6,Enrolled,2026-2027
+            ST4,+1,-Cmd,,101,6,Enrolled,2026-2027
+            ST5,Kim,"Lee
+            Park",,101,6,Enrolled,2026-2027
+            """)
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        XCTAssertEqual(try w.store().mirror.studentState("ST1").name, "=HYPERLINK(\"http://x\") Roe", "the SIS's text is kept as it is")
+        XCTAssertEqual(w.ctl(["access", "enable", "--all"]).code, 0)
+        let export = w.ctl(["access", "export"])
+        XCTAssertEqual(export.code, 0, export.err)
+        XCTAssertTrue(export.out.contains("\nST1,\"'=HYPERLINK(\"\"http://x\"\") Roe\",101,"), export.out)
+        var reader = CSVReader(file: "codes.csv")
+        var records: [[String]] = []
+        let bytes = Array(export.out.utf8)
+        try bytes.withUnsafeBufferPointer { buffer in
+            try reader.feed(buffer) { r in records.append((0..<r.count).map(r.string)) }
+        }
+        try reader.finish { r in records.append((0..<r.count).map(r.string)) }
+        XCTAssertEqual(records.first, ["student_id", "name", "school_id", "code"])
+        XCTAssertEqual(records.count, 6, "one record per student, line breaks inside names included")
+        XCTAssertTrue(records.allSatisfy { $0.count == 4 }, "\(records)")
+        let rows = records.dropFirst().filter { $0.count == 4 }
+        let names = Dictionary(rows.map { ($0[0], $0[1]) }, uniquingKeysWith: { a, _ in a })
+        XCTAssertEqual(names["ST1"], "'=HYPERLINK(\"http://x\") Roe")
+        XCTAssertEqual(names["ST2"], "Ann\r\nMarie Lima")
+        XCTAssertEqual(names["ST3"], "'@SUM(A1) Doe, Jr.")
+        XCTAssertEqual(names["ST4"], "'+1 -Cmd")
+        XCTAssertEqual(names["ST5"], "Kim Lee\nPark")
+        for r in rows {
+            XCTAssertEqual(AccessCode.normalize(r[3]), try w.store().accessCodes.accessCode(student: r[0]), "the code cell is the code")
+            XCTAssertEqual(r[2], "101")
+        }
+    }
+
+    /// The cell rules on their own: every OWASP formula start, RFC 4180 specials, and
+    /// text that needs neither.
+    func testCSVWriterCells() {
+        for start in ["=", "+", "-", "@", "\t", "\r"] {
+            XCTAssertEqual(CSVWriter.cell(start + "1"), "\"'" + start + "1\"", "starts with \(start.debugDescription)")
+        }
+        XCTAssertEqual(CSVWriter.cell("\r\n"), "\"'\r\n\"", "CR first, even as one Character with LF")
+        XCTAssertEqual(CSVWriter.cell("a\r\nb"), "\"a\r\nb\"")
+        XCTAssertEqual(CSVWriter.cell("a\nb"), "\"a\nb\"")
+        XCTAssertEqual(CSVWriter.cell("say \"hi\""), "\"say \"\"hi\"\"\"")
+        XCTAssertEqual(CSVWriter.cell("Doe, Jr."), "\"Doe, Jr.\"")
+        XCTAssertEqual(CSVWriter.cell("7KQ4-M9TX"), "7KQ4-M9TX", "a dash inside is no formula")
+        XCTAssertEqual(CSVWriter.cell(""), "")
+        var csv = CSVWriter(header: ["a", "b"])
+        csv.add(["=1", "x"])
+        XCTAssertEqual(csv.text, "a,b\n\"'=1\",x\n")
+    }
 }

@@ -75,11 +75,11 @@ extension ControlCommand {
         case ("letters", 1):
             return try accessLetters(args, configuration: c, store: store, now: now, logged: { logged($0) })
         case ("export", 1):
-            var out = "student_id,name,school_id,code\n"
-            func field(_ s: String) -> String { s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
-            for r in try store.accessCodes.list() { out += [r.studentID, r.name, r.school, AccessCode.display(r.code)].map(field).joined(separator: ",") + "\n" }
+            // Names come from the SIS: quoted and neutralised for spreadsheets (issue 26 item 11).
+            var csv = CSVWriter(header: ["student_id", "name", "school_id", "code"])
+            for r in try store.accessCodes.list() { csv.add([r.studentID, r.name, r.school, AccessCode.display(r.code)]) }
             logged("\(actor) exported the access codes")
-            console.out(out)
+            console.out(csv.text)
             return 0
         default:
             console.err("sisyncctl: unknown command `access \(words.joined(separator: " "))`\n\(Self.commandHelp["access"]!)")
