@@ -1,4 +1,7 @@
 import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import SISync
 
 /// `user passwd` and `user login` (issue 6): slow salted hashes, lockout at the fifth
@@ -135,5 +138,65 @@ final class LoginTests: XCTestCase {
         XCTAssertTrue(w.ctl(["user", "login", "ann"], input: ["correct horse battery"]).err.contains("locked"))
         XCTAssertTrue(w.ctl(["user", "login", "cy"], input: ["correct horse battery"]).err.contains("not approved"))
         XCTAssertTrue(try XCTUnwrap(w.store().accounts.user("ann")).locked, "still locked")
+    }
+
+    /// The built sisyncctl on a pseudo-terminal, as an administrator runs it.
+    private func atTerminal(_ w: Workspace, _ args: [String]) throws -> PseudoTerminal {
+        let pty = try PseudoTerminal()
+        try pty.spawn(productsDirectory.appendingPathComponent("sisyncctl").path, ["--config", w.configPath] + args,
+                      environment: ["USER": "admin", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"])
+        return pty
+    }
+
+    /// Issue 26 item 18: at a terminal `user passwd` and `user login` prompt `Password:`
+    /// with echo off, `passwd` asks again and refuses two different passwords; what was
+    /// typed never shows, and echo is back on afterwards.
+    func testPasswdAndLoginAtATerminalPromptWithoutEcho() throws {
+        let w = Workspace()
+        setUp(w)
+        let set = try atTerminal(w, ["user", "passwd", "ann"])
+        XCTAssertTrue(set.waitFor("Password: "), set.output)
+        XCTAssertEqual(try set.localFlags() & tcflag_t(ECHO), 0, "echo is off while the prompt waits")
+        set.type("correct horse battery\n")
+        XCTAssertTrue(set.waitFor("Again: "), set.output)
+        set.type("correct horse battery\n")
+        XCTAssertEqual(set.waitForEnd(), .exited(0), set.output)
+        XCTAssertTrue(set.output.contains("password of ann set"), set.output)
+        XCTAssertFalse(set.output.contains("horse"), "the password is never echoed: \(set.output)")
+        XCTAssertNotEqual(try set.localFlags() & tcflag_t(ECHO), 0, "echo is back on")
+        XCTAssertEqual(w.ctl(["user", "login", "ann"], input: ["correct horse battery"]).code, 0, "from a pipe: one line, as before")
+
+        let differ = try atTerminal(w, ["user", "passwd", "ann"])
+        XCTAssertTrue(differ.waitFor("Password: "), differ.output)
+        differ.type("a brand new passphrase\n")
+        XCTAssertTrue(differ.waitFor("Again: "), differ.output)
+        differ.type("a brand new passphrasf\n")
+        XCTAssertEqual(differ.waitForEnd(), .exited(1), differ.output)
+        XCTAssertTrue(differ.output.contains("the two passwords differ; nothing was changed"), differ.output)
+        XCTAssertFalse(differ.output.contains("passphras"), differ.output)
+        XCTAssertEqual(w.ctl(["user", "login", "ann"], input: ["correct horse battery"]).code, 0, "the old password stays")
+
+        let login = try atTerminal(w, ["user", "login", "ann"])
+        XCTAssertTrue(login.waitFor("Password: "), login.output)
+        login.type("correct horse battery\n")
+        XCTAssertEqual(login.waitForEnd(), .exited(0), login.output)
+        XCTAssertTrue(login.output.contains("accepted"), login.output)
+        XCTAssertFalse(login.output.contains("horse"), login.output)
+        XCTAssertFalse(login.output.contains("Again"), "login asks once")
+    }
+
+    /// Issue 26 item 18: Ctrl-C at the prompt ends sisyncctl as SIGINT does, and the
+    /// terminal's echo is restored on the way out; the half-typed password never shows.
+    func testCtrlCAtThePasswordPromptRestoresEcho() throws {
+        let w = Workspace()
+        setUp(w)
+        let pty = try atTerminal(w, ["user", "login", "ann"])
+        XCTAssertTrue(pty.waitFor("Password: "), pty.output)
+        pty.type("half-typed")
+        XCTAssertEqual(try pty.localFlags() & tcflag_t(ECHO), 0)
+        pty.type("\u{03}")
+        XCTAssertEqual(pty.waitForEnd(), .signalled(SIGINT), pty.output)
+        XCTAssertNotEqual(try pty.localFlags() & tcflag_t(ECHO), 0, "echo restored by the SIGINT handler")
+        XCTAssertFalse(pty.output.contains("half-typed"), pty.output)
     }
 }

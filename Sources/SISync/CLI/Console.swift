@@ -7,8 +7,12 @@ import Glibc
 public protocol Console: AnyObject {
     func out(_ text: String)
     func err(_ text: String)
-    /// One line from standard input (a password), without its line ending; nil at end of input.
-    func readSecretLine() -> String?
+    /// A password: at a terminal asked for with `prompt` and read without echo; from a pipe
+    /// or a file one line of standard input, without its line ending. nil at end of input.
+    func readSecret(prompt: String) throws -> String?
+    /// Whether secrets are typed by a person at a terminal, who is asked twice for a new
+    /// password (a typo there would lock them out).
+    var readsSecretsFromTerminal: Bool { get }
 }
 
 /// The process's own stdout and stderr.
@@ -16,7 +20,11 @@ public final class ProcessConsole: Console {
     public init() {}
     public func out(_ text: String) { Self.write(STDOUT_FILENO, text) }
     public func err(_ text: String) { Self.write(STDERR_FILENO, text) }
-    public func readSecretLine() -> String? { readLine(strippingNewline: true) }
+    public var readsSecretsFromTerminal: Bool { isatty(STDIN_FILENO) == 1 }
+    public func readSecret(prompt: String) throws -> String? {
+        guard let terminal = PasswordPrompt() else { return readLine(strippingNewline: true) }
+        return try terminal.read(prompt: prompt)
+    }
 
     static func write(_ fd: Int32, _ text: String) {
         var bytes = Array(text.utf8)
@@ -37,8 +45,14 @@ public final class CapturedConsole: Console {
     public private(set) var stderr = ""
     /// Lines the command reads from "standard input".
     public var input: [String] = []
+    /// Whether the command is to behave as at a terminal; the prompts it showed.
+    public var readsSecretsFromTerminal = false
+    public private(set) var prompts: [String] = []
     public init() {}
-    public func readSecretLine() -> String? { input.isEmpty ? nil : input.removeFirst() }
+    public func readSecret(prompt: String) -> String? {
+        if readsSecretsFromTerminal { prompts.append(prompt) }
+        return input.isEmpty ? nil : input.removeFirst()
+    }
     public func out(_ text: String) { stdout += text }
     public func err(_ text: String) { stderr += text }
 }

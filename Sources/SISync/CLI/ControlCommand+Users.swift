@@ -86,13 +86,20 @@ extension ControlCommand {
             return try assignCommand(args, words)
         case ("passwd", 2):
             // The password comes from standard input only: never an argument, never logged.
-            guard let password = console.readSecretLine() else {
+            // At a terminal it is asked for without echo, twice (issue 26 item 18).
+            guard let password = try console.readSecret(prompt: "Password: ") else {
                 console.err("sisyncctl: user passwd reads the new password from standard input\n")
                 return 64
             }
             do { try PasswordHash.validate(password) } catch {
                 console.err("sisyncctl: \(error)\n")
                 return 1
+            }
+            if console.readsSecretsFromTerminal {
+                guard try console.readSecret(prompt: "Again: ") == password else {
+                    console.err("sisyncctl: the two passwords differ; nothing was changed (run user passwd \(words[1]) again)\n")
+                    return 1
+                }
             }
             let hash = try PasswordHash.make(password)
             // The run lock only now: never while someone types a password.
@@ -102,7 +109,7 @@ extension ControlCommand {
             if !args.flag("json") { console.out("password of \(words[1]) set; the account is unlocked\n") } else { console.out("{}\n") }
             return 0
         case ("login", 2):
-            guard let password = console.readSecretLine() else {
+            guard let password = try console.readSecret(prompt: "Password: ") else {
                 console.err("sisyncctl: user login reads the password from standard input\n")
                 return 64
             }
