@@ -29,11 +29,13 @@ public struct LogEvent: Sendable {
     public var message: String
     public var fields: [(String, String)]
 
+    /// URLs in the message and the fields are redacted here (`DisplayedURL`), so that no
+    /// sink, the journal, stderr or a test's memory, gets a source URL's secret.
     public init(_ type: LogEventType, _ priority: LogPriority, _ message: String, fields: [(String, String)] = []) {
         self.type = type
         self.priority = priority
-        self.message = message
-        self.fields = fields
+        self.message = DisplayedURL.redacting(in: message)
+        self.fields = fields.map { ($0.0, DisplayedURL.redacting(in: $0.1)) }
     }
 }
 
