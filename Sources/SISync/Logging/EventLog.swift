@@ -35,7 +35,8 @@ public struct LogEvent: Sendable {
         self.type = type
         self.priority = priority
         self.message = DisplayedURL.redacting(in: message)
-        self.fields = fields.map { ($0.0, DisplayedURL.redacting(in: $0.1)) }
+        // A run logs an entry per changed record: copy the fields only when one holds a URL.
+        self.fields = fields.contains { $0.1.contains("://") } ? fields.map { ($0.0, DisplayedURL.redacting(in: $0.1)) } : fields
     }
 }
 
