@@ -134,4 +134,50 @@ final class ConfigurationTests: XCTestCase {
             XCTAssertEqual(e as? ConfigError, .missingFile(path: "/nonexistent/sisync.conf"))
         }
     }
+
+    /// Issue 26 item 15: max_bytes is capped at 4095M, what the in-memory export's 32-bit
+    /// offsets can hold; more is a configuration error (exit 78) naming the cap.
+    func testMaxBytesIsCappedBelowFourGiB() throws {
+        XCTAssertEqual(try parse("[source]\nurl = /x\nmax_bytes = 4095M\n").maxBytes, Configuration.maxBytesCap)
+        XCTAssertEqual(Configuration.maxBytesCap, 4095 * 1024 * 1024)
+        XCTAssertLessThanOrEqual(Configuration.maxBytesCap, Int64(UInt32.max))
+        for big in ["4G", "4096M", "\(Configuration.maxBytesCap + 1)", "100G"] {
+            XCTAssertThrowsError(try parse("[source]\nurl = /x\nmax_bytes = \(big)\n"), big) { e in
+                guard case .badValue(_, 3, "source", "max_bytes", big, _) = e as? ConfigError else { return XCTFail("\(e)") }
+                XCTAssertTrue("\(e)".contains("at most 4095M"), "\(e)")
+            }
+        }
+    }
+
+    /// Issue 26 item 14: a user name or password in a source URL is refused (it would be
+    /// logged and sent wherever a redirect points), pointing to auth = basic; the message
+    /// does not repeat the password.
+    func testUserInfoInASourceURLIsRefusedPointingToBasicAuth() throws {
+        let cases: [(String, String, Int)] = [
+            ("[source]\nurl = https://registrar:hunter2@sis.example.org/export/\n", "url", 2),
+            ("[source]\nurl = https://sis.example.org/\nstaff_url = https://registrar:hunter2@sis.example.org/staff.csv\n", "staff_url", 3),
+            ("[source]\nformat = oneroster-rest\nurl = https://sis.example.org/ims/oneroster/v1p1\nauth = oauth2\ntoken_url = https://id:hunter2@sis.example.org/token\nclient_id = x\nclient_secret_file = s\n", "token_url", 5),
+            ("[source]\nurl = https://hunter2@sis.example.org/export/\n", "url", 2),
+        ]
+        for (text, key, line) in cases {
+            XCTAssertThrowsError(try parse(text), key) { e in
+                guard case .badValue(_, line, "source", key, _, _) = e as? ConfigError else { return XCTFail("\(e)") }
+                XCTAssertTrue("\(e)".contains("auth = basic"), "\(e)")
+                XCTAssertFalse("\(e)".contains("hunter2"), "\(e)")
+                XCTAssertEqual(SyncRun.classify(e).exitCode, 78)
+            }
+        }
+        // An @ after the host (a path, a query) is no user name; a local path neither.
+        XCTAssertNoThrow(try parse("[source]\nurl = https://sis.example.org/exports/a@b/?mail=x@y\n"))
+        XCTAssertNoThrow(try parse("[source]\nurl = /srv/exports/a@b/\n"))
+    }
+
+    /// Issue 26 item 4: a OneRoster API's url is where the credential may go, so it must be
+    /// a URL sisync can read for certain.
+    func testOneRosterAPIURLMustHaveAnOrigin() {
+        XCTAssertThrowsError(try parse("[source]\nformat = oneroster-rest\nurl = /srv/oneroster\n")) { e in
+            guard case .badValue(_, 3, "source", "url", _, _) = e as? ConfigError else { return XCTFail("\(e)") }
+        }
+        XCTAssertNoThrow(try parse("[source]\nformat = oneroster-rest\nurl = https://sis.example.org/ims/oneroster/v1p1\n"))
+    }
 }

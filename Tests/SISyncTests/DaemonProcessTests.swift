@@ -186,6 +186,88 @@ final class DaemonProcessTests: XCTestCase {
         XCTAssertEqual(run.outcome, .failed)
         XCTAssertTrue(run.error?.contains("rolled back") == true, run.error ?? "")
     }
+
+    /// Entries a child process sent to a test journal socket, until it stays quiet.
+    private func drain(_ journal: TestDatagramServer) -> [String] {
+        var entries: [String] = []
+        while let d = journal.receive(timeout: 0.3) { entries.append(String(decoding: d, as: UTF8.self)) }
+        return entries
+    }
+
+    /// A child `sisyncd` whose stderr is the (test) journal's stream, as under systemd.
+    private func journaledDaemon(_ args: [String], journal: TestDatagramServer) throws -> ServiceChild {
+        let stderrPath = NSTemporaryDirectory() + "sisyncd-journal-" + UUID().uuidString
+        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        var st = stat()
+        XCTAssertEqual(stat(stderrPath, &st), 0)
+        let child = try ServiceChild(args, environment: ["JOURNAL_STREAM": "\(st.st_dev):\(st.st_ino)", "SISYNC_JOURNAL_SOCKET": journal.path],
+                                     stderrPath: stderrPath)
+        try child.start()
+        XCTAssertEqual(child.exited.wait(timeout: .now() + 60), .success)
+        return child
+    }
+
+    /// Issue 26 item 14: a secret in the source URL's query (`token=`) is redacted in every
+    /// place a URL is shown: journal entries and their fields, stderr lines, the run's
+    /// stored error (`sisyncctl runs --json`), `status`, and the metrics file.
+    func testASecretInTheSourceURLIsShownNowhere() throws {
+        let secret = "s3cret" + UUID().uuidString.prefix(8)
+        let server = try TestHTTPServer { _ in .init(status: 500, headers: ["Retry-After": "0", "Content-Type": "text/plain"], body: Array("down".utf8)) }
+        let w = Workspace()
+        w.configure(sync: "metrics_file = \(w.root)/sisync.prom", source: "retries = 1", format: "json",
+                    url: "\(server.baseURL)/x?token=\(secret)&page=1")
+        let journal = try TestDatagramServer()
+        let journaled = try journaledDaemon(["--config", w.configPath, "--once"], journal: journal)
+        XCTAssertEqual(journaled.process.terminationStatus, 69)
+        let entries = drain(journal)
+        XCTAssertTrue(entries.contains { $0.contains("PRIORITY=4") && $0.contains("attempt 2 of 2") }, "the retry warning names the URL: \(entries)")
+        XCTAssertTrue(entries.contains { $0.contains("x?token=REDACTED&page=1: the server answered HTTP 500") }, "\(entries)")
+        let plain = try runProcess("sisyncd", ["--config", w.configPath, "--once"])
+        XCTAssertEqual(plain.code, 69, plain.stderr)
+        XCTAssertTrue(plain.stderr.contains("token=REDACTED&page=1"), plain.stderr)
+        XCTAssertEqual(server.requests.count, 4, "the requests themselves carry the URL as written")
+        XCTAssertTrue(server.requests.allSatisfy { $0.path == "/x?token=\(secret)&page=1" })
+        let runs = try runProcess("sisyncctl", ["--config", w.configPath, "--json", "runs"])
+        let list = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(runs.stdout.utf8)) as? [[String: Any]], runs.stdout + runs.stderr)
+        XCTAssertEqual(list.count, 2)
+        XCTAssertTrue((list.first?["error"] as? String)?.contains("token=REDACTED") == true, runs.stdout)
+        let shown = [journaled.stderr, plain.stdout, plain.stderr, runs.stdout, runs.stderr,
+                     try runProcess("sisyncctl", ["--config", w.configPath, "status"]).stdout,
+                     try runProcess("sisyncctl", ["--config", w.configPath, "--json", "status"]).stdout,
+                     try runProcess("sisyncctl", ["--config", w.configPath, "run", "show", "2"]).stdout,
+                     (try? String(contentsOfFile: w.root + "/sisync.prom", encoding: .utf8)) ?? ""] + entries
+        for text in shown { XCTAssertFalse(text.contains(secret), text) }
+    }
+
+    /// Issue 26 item 14, upgrading from 0.2: a configuration 0.2 accepted with a password
+    /// in the source URL now stops sisyncd with exit 78 (in the unit's
+    /// RestartPreventExitStatus) and one critical journal entry naming the file, the line
+    /// and the `auth = basic` fix, without the password.
+    func testAPasswordInTheSourceURLStopsTheServiceWithACriticalEntry() throws {
+        let w = Workspace()
+        w.configure()
+        let text = try String(contentsOfFile: w.configPath, encoding: .utf8)
+        let lines = text.components(separatedBy: "\n")
+        let urlLine = try XCTUnwrap(lines.firstIndex { $0.trimmingCharacters(in: .whitespaces).hasPrefix("url =") }) + 1
+        w.write(w.configPath, lines.map { $0.trimmingCharacters(in: .whitespaces).hasPrefix("url =") ? "url = https://registrar:hunter2@sis.example.org/export/" : $0 }.joined(separator: "\n"))
+        let journal = try TestDatagramServer()
+        let child = try journaledDaemon(["--config", w.configPath], journal: journal)
+        XCTAssertEqual(child.process.terminationStatus, 78)
+        let entries = drain(journal)
+        let critical = entries.filter { $0.contains("PRIORITY=2\n") }
+        XCTAssertEqual(critical.count, 1, "\(entries)")
+        let entry = critical.first ?? ""
+        XCTAssertTrue(entry.contains("MESSAGE=sisyncd cannot start: \(w.configPath):\(urlLine): [source] url"), entry)
+        XCTAssertTrue(entry.contains("auth = basic") && entry.contains("password_file"), entry)
+        XCTAssertTrue(entry.contains("MESSAGE_ID=\(LogEventType.configRejected.rawValue)"), entry)
+        XCTAssertTrue(entry.contains("SISYNC_CONFIG=\(w.configPath)\n"), entry)
+        XCTAssertEqual(child.stderr, "", "the entry is in the journal, not a plain stderr line at info priority")
+        for e in entries { XCTAssertFalse(e.contains("hunter2"), e) }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let unit = try String(contentsOfFile: root + "/systemd/sisync.service", encoding: .utf8)
+        let prevent = try XCTUnwrap(unit.components(separatedBy: "\n").first { $0.hasPrefix("RestartPreventExitStatus=") })
+        XCTAssertTrue(prevent.split(separator: "=")[1].split(separator: " ").contains("78"), prevent)
+    }
 }
 
 /// The long-running daemon: a run at start, SIGUSR1 for another, one writer (R9), SIGTERM.

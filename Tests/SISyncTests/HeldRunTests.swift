@@ -284,8 +284,8 @@ final class HeldRunTests: XCTestCase {
     /// A held plan with links and roles survives the store: what it keeps reads back whole.
     func testHeldPlanRoundTrips() throws {
         var rows = EntityRows(kind: .staff, source: "staff.csv")
-        rows.append(key: "S9", values: ["Ana", "Núñez", "ana@district.org", "Teacher", "101;102", "true"].map { Array($0.utf8)[...] }, inactive: false, location: 2)
-        rows.append(key: "S1", values: ["Bo", "Lee", "bo@district.org", "", "101", "true"].map { Array($0.utf8)[...] }, inactive: false, location: 3)
+        try rows.append(key: "S9", values: ["Ana", "Núñez", "ana@district.org", "Teacher", "101;102", "true"].map { Array($0.utf8)[...] }, inactive: false, location: 2)
+        try rows.append(key: "S1", values: ["Bo", "Lee", "bo@district.org", "", "101", "true"].map { Array($0.utf8)[...] }, inactive: false, location: 3)
         var p = EntityPlan(kind: .staff, activeBefore: 10, exportEmpty: false)
         p.additions = [0]
         var u = RecordUpdate(key: "S1", row: 1)

@@ -25,7 +25,11 @@ final class OneRosterRESTTests: XCTestCase {
 
     /// A OneRoster 1.1 server; `users` may be replaced to change the roster between runs.
     static func server(_ paging: Paging, users: [String] = users, log: Counter = Counter()) throws -> TestHTTPServer {
-        try TestHTTPServer { req in
+        try TestHTTPServer { req in answer(req, paging, users: users, log: log) }
+    }
+
+    /// The server's answer to one request, for servers that answer some requests otherwise.
+    static func answer(_ req: TestHTTPServer.Request, _ paging: Paging, users: [String] = users, log: Counter = Counter()) -> TestHTTPServer.Response {
             if req.path == "/token" {
                 return .init(status: 200, headers: ["Content-Type": "application/json"],
                              body: Array(#"{"access_token":"rest-token","token_type":"Bearer","expires_in":3600}"#.utf8))
@@ -56,7 +60,6 @@ final class OneRosterRESTTests: XCTestCase {
                 headers["Link"] = "<\(parts[0])?limit=\(limit)&offset=\(offset + limit)>; rel=\"next\", <\(parts[0])?limit=\(limit)&offset=0>; rel=\"first\""
             }
             return .init(status: 200, headers: headers, body: Array("{\"\(name)\": [\(page.joined(separator: ","))]}".utf8))
-        }
     }
 
     func configure(_ w: Workspace, _ server: TestHTTPServer) -> Configuration {
@@ -142,5 +145,103 @@ final class OneRosterRESTTests: XCTestCase {
         XCTAssertEqual(roster.users.map(\.id), ["x"])
         XCTAssertEqual(roster.users.first?.enabled, false)
         XCTAssertEqual(roster.problems.map(\.location), ["users[11]"])
+    }
+
+    /// A server another host controls: every request is counted, and it would answer with a
+    /// roster of its own (so records from it would show in the mirror if it were read).
+    static func otherHost() throws -> TestHTTPServer {
+        try server(.neither, users: [#"{"sourcedId":"x9","status":"active","enabledUser":true,"role":"teacher","givenName":"Eve","familyName":"Intruder","email":"eve@evil.example","orgs":[{"sourcedId":"sch1"}]}"#])
+    }
+
+    /// The good server's pages, except that `users` past the first page is answered by
+    /// `hostile` (a Link or a redirect naming `other`).
+    func runAgainst(_ hostile: @escaping @Sendable (TestHTTPServer.Request, Int) -> TestHTTPServer.Response?, other: TestHTTPServer,
+                    source extra: String = "", file: StaticString = #filePath, line: UInt = #line) throws -> (run: SyncRun.Result, unchanged: Bool) {
+        let w = Workspace()
+        let good = try Self.server(.link)
+        XCTAssertEqual(w.sync(configure(w, good), at: day).summary.outcome, .applied, file: file, line: line)
+        let before = try w.dump().filter { !$0.hasPrefix("runs") && !$0.hasPrefix("source_state") }
+        let port = other.port
+        let server = try TestHTTPServer { req in hostile(req, Int(port)) ?? Self.answer(req, .link) }
+        var c = configure(w, server)
+        c.maxBytes = extra.isEmpty ? c.maxBytes : parseByteSize(extra)!
+        let run = w.sync(c, at: day)
+        let after = try w.dump().filter { !$0.hasPrefix("runs") && !$0.hasPrefix("source_state") }
+        return (run, after == before)
+    }
+
+    /// Issue 26 item 4 (R1): a `Link: rel="next"` naming another host is not followed; the
+    /// run fails naming the link, the other host gets no request (so no token), and the
+    /// mirror keeps what it had. Also for another port, another scheme, and a userinfo trick.
+    func testANextLinkToAnotherOriginFailsTheRunAndIsNeverRequested() throws {
+        let other = try Self.otherHost()
+        let targets: [@Sendable (Int) -> String] = [
+            { "http://127.0.0.1:\($0)/ims/oneroster/v1p1/users?limit=2&offset=2" },
+            { "http://localhost:\($0)/ims/oneroster/v1p1/users?limit=2&offset=2" },
+            { "https://127.0.0.1:\($0)/ims/oneroster/v1p1/users?limit=2&offset=2" },
+            { _ in "http://127.0.0.1@127.0.0.2/ims/oneroster/v1p1/users?limit=2&offset=2" },
+        ]
+        for target in targets {
+            let (run, unchanged) = try runAgainst({ req, port in
+                guard req.path.contains("/users?") && req.path.hasSuffix("offset=0") else { return nil }
+                var r = Self.answer(req, .link)
+                r.headers["Link"] = "<\(target(port))>; rel=\"next\""
+                return r
+            }, other: other)
+            let link = target(Int(other.port))
+            XCTAssertEqual(run.summary.outcome, .failed, link)
+            XCTAssertEqual(run.summary.failure?.exitCode, 69, link)
+            let error = run.summary.error ?? ""
+            XCTAssertTrue(error.contains("next link") && error.contains(DisplayedURL(link).description) && error.contains("leaves http://127.0.0.1:"), error)
+            XCTAssertTrue(unchanged, "no record of the other host, nothing deactivated: \(link)")
+        }
+        XCTAssertEqual(other.requests.count, 0, "the other host never saw a request: \(other.requests.map(\.path))")
+    }
+
+    /// Issue 26 item 4: a redirect is a URL the server names too. One on the same origin is
+    /// followed; one to another host fails the run before any request goes there.
+    func testARedirectIsFollowedOnlyOnTheSameOrigin() throws {
+        let other = try Self.otherHost()
+        let (run, unchanged) = try runAgainst({ req, port in
+            guard req.path.contains("/users?") && req.path.hasSuffix("offset=2") else { return nil }
+            return .init(status: 307, headers: ["Location": "http://127.0.0.1:\(port)\(req.path)"], body: [])
+        }, other: other)
+        XCTAssertEqual(run.summary.outcome, .failed)
+        XCTAssertTrue(run.summary.error?.contains("redirect (HTTP 307)") == true, run.summary.error ?? "")
+        XCTAssertTrue(unchanged)
+        XCTAssertEqual(other.requests.count, 0, "\(other.requests.map(\.path))")
+
+        let (same, _) = try runAgainst({ req, _ in
+            guard req.path.hasPrefix("/ims/oneroster/v1p1/users?") else { return nil }
+            return .init(status: 301, headers: ["Location": "/moved" + req.path], body: [])
+        }, other: other)
+        XCTAssertEqual(same.summary.outcome, .unchanged, same.summary.error ?? "")
+    }
+
+    /// Issue 26 item 15: max_bytes bounds the API's pages together, not only each page.
+    func testThePagesTogetherAreBoundedByMaxBytes() throws {
+        let other = try Self.otherHost()
+        let (run, unchanged) = try runAgainst({ _, _ in nil }, other: other, source: "1K")
+        XCTAssertEqual(run.summary.outcome, .failed)
+        XCTAssertEqual(run.summary.failure?.exitCode, 69)
+        XCTAssertTrue(run.summary.error?.contains("pages of the OneRoster API together are larger than max_bytes (1024 bytes)") == true, run.summary.error ?? "")
+        XCTAssertTrue(unchanged)
+    }
+
+    /// Issue 26 item 9: the token request follows no redirect; a 307 would POST the client
+    /// secret again to the host it names.
+    func testTheTokenRequestFollowsNoRedirect() throws {
+        let other = try Self.otherHost()
+        let w = Workspace()
+        let port = other.port
+        let server = try TestHTTPServer { req in
+            req.path == "/token" ? .init(status: 307, headers: ["Location": "http://127.0.0.1:\(port)/token"], body: []) : Self.answer(req, .link)
+        }
+        let run = w.sync(configure(w, server), at: day)
+        XCTAssertEqual(run.summary.outcome, .failed)
+        let error = run.summary.error ?? ""
+        XCTAssertTrue(error.contains("/token: the OAuth token endpoint answered HTTP 307, a redirect to http://127.0.0.1:\(port)/token"), error)
+        XCTAssertEqual(other.requests.count, 0, "the client secret went nowhere else")
+        XCTAssertEqual(server.requests.map(\.path), ["/token"])
     }
 }

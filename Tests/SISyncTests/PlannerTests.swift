@@ -5,11 +5,11 @@ import XCTest
 final class PlannerTests: XCTestCase {
     private let now = Timestamp.parse("2026-09-01T06:00:00Z")!
 
-    private func rows(_ list: [(String, [String], Bool)]) -> EntityRows {
+    private func rows(_ list: [(String, [String], Bool)]) throws -> EntityRows {
         var r = EntityRows(kind: .staff, source: "staff.csv")
         for (i, (key, values, inactive)) in list.enumerated() {
             r.noteRowRead()
-            r.append(key: key, values: values.map { Array($0.utf8)[...] }, inactive: inactive, location: i + 2)
+            try r.append(key: key, values: values.map { Array($0.utf8)[...] }, inactive: inactive, location: i + 2)
         }
         return r
     }
@@ -23,7 +23,7 @@ final class PlannerTests: XCTestCase {
             (key: "S3", values: v("Cy"), active: false, missingSince: nil),
             (key: "S4", values: v("Di"), active: true, missingSince: nil),
         ])
-        let export = rows([("S1", v("Ann"), false), ("S2", v("Robert", "bob@d.org"), false), ("S3", v("Cy"), false),
+        let export = try rows([("S1", v("Ann"), false), ("S2", v("Robert", "bob@d.org"), false), ("S3", v("Cy"), false),
                            ("S4", v("Di"), true), ("S5", v("Eve"), false)])
         let plan = try Planner(deactivateAfter: 0, now: now).plan(rows: export, stored: stored)
         XCTAssertEqual(plan.additions, [4])
@@ -40,7 +40,7 @@ final class PlannerTests: XCTestCase {
     func testR4AbsentRecordIsDeactivatedAndNothingIsDeleted() throws {
         let stored = InMemoryEntityState(records: [(key: "S1", values: v("Ann"), active: true, missingSince: nil),
                                                    (key: "S2", values: v("Bob"), active: false, missingSince: nil)])
-        let plan = try Planner(deactivateAfter: 0, now: now).plan(rows: rows([]), stored: stored)
+        let plan = try Planner(deactivateAfter: 0, now: now).plan(rows: try rows([]), stored: stored)
         XCTAssertEqual(plan.updates.map(\.key), ["S1"])
         XCTAssertEqual(plan.updates.first?.deactivate, .absent)
     }
@@ -48,27 +48,27 @@ final class PlannerTests: XCTestCase {
     func testR4DeactivateAfterMarksMissingThenDeactivates() throws {
         let planner = Planner(deactivateAfter: 48 * 3600, now: now)
         let fresh = InMemoryEntityState(records: [(key: "S1", values: v("Ann"), active: true, missingSince: nil)])
-        let first = try planner.plan(rows: rows([]), stored: fresh)
+        let first = try planner.plan(rows: try rows([]), stored: fresh)
         XCTAssertEqual(first.updates.first?.markMissing, now)
         XCTAssertNil(first.updates.first?.deactivate)
 
         let oneDay = InMemoryEntityState(records: [(key: "S1", values: v("Ann"), active: true, missingSince: now.addingTimeInterval(-24 * 3600))])
-        XCTAssertTrue(try planner.plan(rows: rows([]), stored: oneDay).updates.isEmpty, "still within deactivate_after")
+        XCTAssertTrue(try planner.plan(rows: try rows([]), stored: oneDay).updates.isEmpty, "still within deactivate_after")
 
         let threeDays = InMemoryEntityState(records: [(key: "S1", values: v("Ann"), active: true, missingSince: now.addingTimeInterval(-72 * 3600))])
-        XCTAssertEqual(try planner.plan(rows: rows([]), stored: threeDays).updates.first?.deactivate, .absent)
+        XCTAssertEqual(try planner.plan(rows: try rows([]), stored: threeDays).updates.first?.deactivate, .absent)
         // The unchanged-export path reaches the same verdict (R3 + deactivate_after).
         let unchanged = try planner.planUnchanged(kinds: [.staff]) { _ in threeDays }
         XCTAssertEqual(unchanged.entities.first?.updates.first?.deactivate, .absent)
 
-        let back = try planner.plan(rows: rows([("S1", v("Ann"), false)]), stored: oneDay)
+        let back = try planner.plan(rows: try rows([("S1", v("Ann"), false)]), stored: oneDay)
         XCTAssertEqual(back.updates.first?.clearMissing, true)
         XCTAssertNil(back.updates.first?.deactivate)
     }
 
     func testR2SkippedRowIsNeverDeactivated() throws {
-        var export = rows([("S1", v("Ann"), false)])
-        export.reportProblem(RowProblem(file: "staff.csv", location: "3", column: "email", id: "S2", message: "invalid email"), key: "S2", line: 3)
+        var export = try rows([("S1", v("Ann"), false)])
+        try export.reportProblem(RowProblem(file: "staff.csv", location: "3", column: "email", id: "S2", message: "invalid email"), key: "S2", line: 3)
         let stored = InMemoryEntityState(records: [(key: "S1", values: v("Ann"), active: true, missingSince: nil),
                                                    (key: "S2", values: v("Bob"), active: true, missingSince: nil)])
         let plan = try Planner(deactivateAfter: 0, now: now).plan(rows: export, stored: stored)
@@ -78,7 +78,7 @@ final class PlannerTests: XCTestCase {
 
     private func guardVerdict(active: Int, removed: Int, allow: Bool = false, percent: Double = 10, count: Int = 5) throws -> GuardVerdict {
         let stored = InMemoryEntityState(records: (0..<active).map { (key: "S\($0)", values: v("N\($0)"), active: true, missingSince: nil) })
-        let kept = rows((removed..<active).map { ("S\($0)", v("N\($0)"), false) })
+        let kept = try rows((removed..<active).map { ("S\($0)", v("N\($0)"), false) })
         let p = try Planner(deactivateAfter: 0, now: now).plan(rows: kept, stored: stored)
         var settings = GuardSettings()
         settings.deactivate = GuardLimit(percent: percent, count: count)

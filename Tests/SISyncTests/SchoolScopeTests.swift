@@ -147,14 +147,14 @@ final class SchoolScopeTests: XCTestCase {
     func testADeltaIsJudgedWithTheMirrorsStudents() throws {
         var students = EntityRows(kind: .students, source: "students.csv")
         students.isDelta = true
-        students.append(key: "ST2", values: ["Lee", "Ray", "", "103", "6", "Enrolled", "2026-2027"].map { Array($0.utf8)[...] }, inactive: false, location: 2)
+        try students.append(key: "ST2", values: ["Lee", "Ray", "", "103", "6", "Enrolled", "2026-2027"].map { Array($0.utf8)[...] }, inactive: false, location: 2)
         var relationships = EntityRows(kind: .householdRelationships, source: "household_relationships.csv")
         relationships.isDelta = true
-        relationships.append(key: RecordKey.join(["H1", "student", "ST1"]), values: [Array("Parent".utf8)[...]], inactive: false, location: 2)
-        relationships.append(key: RecordKey.join(["H2", "student", "ST2"]), values: [Array("Parent".utf8)[...]], inactive: false, location: 3)
+        try relationships.append(key: RecordKey.join(["H1", "student", "ST1"]), values: [Array("Parent".utf8)[...]], inactive: false, location: 2)
+        try relationships.append(key: RecordKey.join(["H2", "student", "ST2"]), values: [Array("Parent".utf8)[...]], inactive: false, location: 3)
         var households = EntityRows(kind: .households, source: "households.csv")
         households.isDelta = true
-        households.append(key: "H9", values: [Array("Renamed family".utf8)[...]], inactive: false, location: 2)
+        try households.append(key: "H9", values: [Array("Renamed family".utf8)[...]], inactive: false, location: 2)
         let masks = SchoolScope(schools: ["101"]).rowsInScope([.students: students, .householdRelationships: relationships, .households: households]) { id in
             id == "ST1" ? "101" : nil
         }

@@ -80,7 +80,12 @@ public struct DaemonCommand {
         let path = args.value("config") ?? "/etc/sisync/sisync.conf"
         let configuration: Configuration
         do { configuration = try Configuration.load(path: path) } catch {
-            console.err("sisyncd: \(error)\n")
+            // Critical, through the log (the journal under systemd, else stderr): exit 78 is
+            // in RestartPreventExitStatus, so the service stays down until the file is fixed,
+            // and this entry is what the administrator finds (a 0.2 configuration that is
+            // refused now, such as a source URL with a password, is met here).
+            log.log(LogEvent(.configRejected, .critical, "sisyncd cannot start: \(error); fix the configuration, then start sisync again (exit 78: systemd does not restart it until then)",
+                             fields: [("SISYNC_CONFIG", path)]))
             return 78
         }
         let notifier = ServiceNotifier(log: log)

@@ -14,7 +14,10 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible, Sendable {
     /// A letter template (`[portal] letter_template`) with a placeholder sisync does not know.
     case template(file: String, line: Int, placeholder: String, message: String)
 
-    public var description: String {
+    /// Every URL in it shown as `DisplayedURL` does (a source URL's secrets masked).
+    public var description: String { DisplayedURL.redacting(in: text) }
+
+    private var text: String {
         switch self {
         case .missingFile(let path):
             return "\(path): configuration file not found; create it (see config/sisync.conf) or pass --config PATH"

@@ -71,6 +71,9 @@ public struct Configuration: Sendable {
     public var timeout = ConfigDuration(seconds: 60)
     public var retries: Int = 3
     public var maxBytes: Int64 = 1024 * 1024 * 1024
+    /// The largest `max_bytes`: 4095M, just under 4 GiB. An export is held in memory with
+    /// 32-bit offsets (`EntityRows`, `KeyIndex`); a larger one could never be read.
+    public static let maxBytesCap: Int64 = 4095 * 1024 * 1024
     public var caFile: String?
     // [linking]
     public var emailDomainAliases: [String: String] = [:]
@@ -111,6 +114,7 @@ public struct Configuration: Sendable {
             throw .unknownSection(file: path, line: line, section: section)
         }
         var standbyLine = 0
+        var urlLine = 0
         // `[sync] max_deactivate_percent`/`count` are the `[guard]` keys' old spellings: one
         // setting, so giving it in both places is an error (which one would win?).
         var guardSpellings: [String: (section: String, line: Int)] = [:]
@@ -230,7 +234,10 @@ public struct Configuration: Sendable {
                 guard d.seconds >= 1 else { throw bad("a duration of at least 1s") }
                 c.standbyPoll = d
             case ("source", "format"): c.format = try oneOf(SourceFormat.self)
-            case ("source", "url"): c.url = e.value.isEmpty ? nil : resolve(e.value)
+            case ("source", "url"):
+                try Self.checkSourceURL(e.value, file: path, line: e.line, key: e.key)
+                c.url = e.value.isEmpty ? nil : resolve(e.value)
+                urlLine = e.line
             case ("source", "entities"):
                 var kinds: [EntityKind] = []
                 for name in list() {
@@ -246,7 +253,9 @@ public struct Configuration: Sendable {
             case ("source", "token_file"): c.tokenFile = e.value.isEmpty ? nil : e.value
             case ("source", "username"): c.username = e.value.isEmpty ? nil : e.value
             case ("source", "password_file"): c.passwordFile = e.value.isEmpty ? nil : e.value
-            case ("source", "token_url"): c.tokenURL = e.value.isEmpty ? nil : e.value
+            case ("source", "token_url"):
+                try Self.checkSourceURL(e.value, file: path, line: e.line, key: e.key)
+                c.tokenURL = e.value.isEmpty ? nil : e.value
             case ("source", "client_id"): c.clientID = e.value.isEmpty ? nil : e.value
             case ("source", "client_secret_file"): c.clientSecretFile = e.value.isEmpty ? nil : e.value
             case ("source", "scope"): c.scope = e.value.isEmpty ? nil : e.value
@@ -261,11 +270,14 @@ public struct Configuration: Sendable {
                 c.timeout = d
             case ("source", "retries"): c.retries = try integer(0...20)
             case ("source", "max_bytes"):
-                guard let n = parseByteSize(e.value) else { throw bad("a size such as 512M or 1G") }
+                guard let n = parseByteSize(e.value), n <= Self.maxBytesCap else {
+                    throw bad("a size such as 512M or 1G, at most \(Self.maxBytesCap / (1024 * 1024))M (the export is held in memory with 32-bit offsets)")
+                }
                 c.maxBytes = n
             case ("source", "ca_file"): c.caFile = e.value.isEmpty ? nil : resolve(e.value)
             case ("source", let key) where key.hasSuffix("_url") && EntityKind(rawValue: String(key.dropLast(4))) != nil:
                 let kind = EntityKind(rawValue: String(key.dropLast(4)))!
+                try Self.checkSourceURL(e.value, file: path, line: e.line, key: e.key)
                 if !e.value.isEmpty { c.entityURLs[kind] = resolve(e.value) }
             case ("portal", "district_name"): c.portal.districtName = try nonEmpty()
             case ("portal", "portal_url"):
@@ -324,6 +336,10 @@ public struct Configuration: Sendable {
         } else if c.url == nil {
             throw .missingKey(file: path, section: "source", key: "url")
         }
+        if c.format == .oneRosterREST, let url = c.url, SourceOrigin(url) == nil {
+            throw .badValue(file: path, line: urlLine, section: "source", key: "url", value: url,
+                            expected: "the http:// or https:// address of the OneRoster API, in plain ASCII (its scheme, host and port are the only place sisync sends the credential)")
+        }
         if c.standby, !PostgresTarget.isURI(c.database) {
             throw .badValue(file: path, line: standbyLine, section: "sync", key: "standby", value: "true",
                             expected: "false with a SQLite database: a standby takes over through PostgreSQL's session locks (database = postgresql://…)")
@@ -363,6 +379,15 @@ public struct Configuration: Sendable {
     /// `database_password_file` say.
     public var store: StoreLocation {
         StoreLocation(database: database, schema: databaseSchema, passwordFile: databasePasswordFile)
+    }
+
+    /// A source URL with a user name or password before the host is refused: it would be
+    /// written into messages and sent to any host a redirect names. `auth = basic` keeps
+    /// the password in a file and gives it only to the configured host.
+    static func checkSourceURL(_ value: String, file: String, line: Int, key: String) throws(ConfigError) {
+        guard DisplayedURL.hasUserInfo(value) else { return }
+        throw .badValue(file: file, line: line, section: "source", key: key, value: DisplayedURL(value).description,
+                        expected: "a URL without a user name or password before the host; put them in `auth = basic` with `username` and `password_file` instead (see config/sisync.conf)")
     }
 
     /// A PostgreSQL URI sisync accepts: no password in it (it would end up in logs and

@@ -35,7 +35,7 @@ public struct CSVEntityReader {
                 }
                 let readable = parts.count == kind.keyColumns.count && !parts.contains { $0.isEmpty }
                 let key = readable ? RecordKey.join(parts) : nil
-                if let first = rows.reportProblem(RowProblem(file: name, location: String(record.line), column: nil,
+                if let first = try rows.reportProblem(RowProblem(file: name, location: String(record.line), column: nil,
                                                              id: key.map(RecordKey.display),
                                                              message: "expected \(headerCount) fields, found \(record.count)"), key: key, line: record.line) {
                     throw ExportError.duplicateID(file: name, line: record.line, id: key.map(RecordKey.display) ?? "?", firstLine: Int(first) ?? 0, columns: kind.keyColumns)

@@ -29,6 +29,12 @@ public struct EntityRows: Sendable {
     /// Number of value columns per row (cached: `kind.valueColumns` builds an array).
     public let valueCount: Int
     private var pendingHash: UInt64 = 0xcbf2_9ce4_8422_2325
+    /// At most this many value bytes and rows: offsets are 32-bit and row numbers Int32
+    /// (a district is far below). Tests lower them to see the refusal without 4 GiB.
+    var byteLimit = Int(UInt32.max) - 1 {
+        didSet { index.limit = byteLimit }
+    }
+    var rowLimit = Int(Int32.max) - 1
 
     public init(kind: EntityKind, source: String) {
         self.kind = kind
@@ -94,13 +100,12 @@ public struct EntityRows: Sendable {
 
     /// Records a skipped row. Returns where its key was read before, if it was (a duplicate).
     @discardableResult
-    mutating func reportProblem(_ problem: RowProblem, key: String?, line: Int) -> String? {
+    mutating func reportProblem(_ problem: RowProblem, key: String?, line: Int) throws(ExportError) -> String? {
         var problem = problem
         if let key { problem.entity = kind; problem.recordKey = key }
         problems.append(problem)
         guard let key else { return nil }
-        var k = key
-        let (entry, inserted) = k.withUTF8 { index.insert($0) }
+        let (entry, inserted) = try insert(key)
         if !inserted { return String(entryLines[entry]) }
         rowOfEntry.append(-1)
         entryLines.append(Int32(clamping: line))
@@ -110,9 +115,8 @@ public struct EntityRows: Sendable {
 
     /// Protects a record whose source row was skipped elsewhere (a OneRoster user row that
     /// becomes several records): it is neither updated nor deactivated (R2).
-    mutating func protect(_ key: String, line: Int) {
-        var k = key
-        let (_, inserted) = k.withUTF8 { index.insert($0) }
+    mutating func protect(_ key: String, line: Int) throws(ExportError) {
+        let (_, inserted) = try insert(key)
         guard inserted else { return }
         rowOfEntry.append(-1)
         entryLines.append(Int32(clamping: line))
@@ -120,22 +124,29 @@ public struct EntityRows: Sendable {
     }
 
     /// Appends the next value of the row being built (the hot path of a large import).
-    mutating func appendValue(_ v: UnsafeBufferPointer<UInt8>) {
+    mutating func appendValue(_ v: UnsafeBufferPointer<UInt8>) throws(ExportError) {
+        let total = bytes.count + v.count
+        guard total <= byteLimit, let end = UInt32(exactly: total) else {
+            throw .tooLargeToHold(file: source, what: "bytes of values", limit: byteLimit)
+        }
         var hash = pendingHash
         for b in v { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
         pendingHash = (hash ^ 0x1F) &* 0x0000_0100_0000_01B3
         bytes.append(contentsOf: v)
-        ends.append(UInt32(bytes.count))
+        ends.append(end)
     }
 
     /// Completes the row whose values were given with `appendValue`. Returns where the key
     /// was read before, if it was: a duplicate id, which fails the whole read (R2).
     @discardableResult
-    mutating func finishRow(key: UnsafeBufferPointer<UInt8>, inactive: Bool, line: Int) -> String? {
-        let (entry, inserted) = index.insert(key)
+    mutating func finishRow(key: UnsafeBufferPointer<UInt8>, inactive: Bool, line: Int) throws(ExportError) -> String? {
+        let (entry, inserted) = try insert(key)
         if !inserted { return String(entryLines[entry]) }
-        rowOfEntry.append(Int32(count))
-        entryOfRow.append(Int32(entry))
+        guard count < rowLimit, let row = Int32(exactly: count), let e = Int32(exactly: entry) else {
+            throw .tooLargeToHold(file: source, what: "rows", limit: rowLimit)
+        }
+        rowOfEntry.append(row)
+        entryOfRow.append(e)
         entryLines.append(Int32(clamping: line))
         inactiveFlags.append(inactive)
         fingerprints.append(pendingHash)
@@ -144,10 +155,23 @@ public struct EntityRows: Sendable {
     }
 
     /// Appends a validated row from values already normalised (tests, small tools).
-    mutating func append(key: String, values: [ArraySlice<UInt8>], inactive: Bool, location: Int) {
-        for v in values { v.withUnsafeBufferPointer { appendValue($0) } }
+    mutating func append(key: String, values: [ArraySlice<UInt8>], inactive: Bool, location: Int) throws(ExportError) {
+        // withUnsafeBufferPointer and withUTF8 rethrow untyped: a Result keeps the ExportError.
+        for v in values { try v.withUnsafeBufferPointer { b in Result { () throws(ExportError) in try appendValue(b) } }.get() }
         var k = key
-        _ = k.withUTF8 { finishRow(key: $0, inactive: inactive, line: location) }
+        _ = try k.withUTF8 { b in Result { () throws(ExportError) in try finishRow(key: b, inactive: inactive, line: location) } }.get()
+    }
+
+    /// Adds a key to the index, or says the entity outgrew it.
+    private mutating func insert(_ key: UnsafeBufferPointer<UInt8>) throws(ExportError) -> (entry: Int, inserted: Bool) {
+        do { return try index.insert(key) } catch {
+            throw .tooLargeToHold(file: source, what: "bytes of ids", limit: error.limit)
+        }
+    }
+
+    private mutating func insert(_ key: String) throws(ExportError) -> (entry: Int, inserted: Bool) {
+        var k = key
+        return try k.withUTF8 { b in Result { () throws(ExportError) in try insert(b) } }.get()
     }
 
     /// The fingerprint the store keeps for a record with these values, so that an

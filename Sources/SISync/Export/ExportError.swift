@@ -13,6 +13,9 @@ public enum ExportError: Error, Equatable, CustomStringConvertible, Sendable {
     case wrongDocument(file: String, message: String)
     case tooManyInvalidRows(file: String, invalid: Int, allowed: Int, rows: Int)
     case invalidUTF8(file: String, line: Int, column: String)
+    /// More of one entity than its in-memory form can index (32-bit offsets): refused
+    /// rather than trapping (issue 26 item 15).
+    case tooLargeToHold(file: String, what: String, limit: Int)
 
     /// "id in column staff_id", or "key in columns household_id, record_type, record_id".
     static func keyWords(_ columns: [String]) -> String {
@@ -23,7 +26,10 @@ public enum ExportError: Error, Equatable, CustomStringConvertible, Sendable {
         }
     }
 
-    public var description: String {
+    /// Every URL in it shown as `DisplayedURL` does (a source URL's secrets masked).
+    public var description: String { DisplayedURL.redacting(in: text) }
+
+    private var text: String {
         switch self {
         case .malformedCSV(let file, let line, let column, let message):
             return "\(file):\(line):\(column): malformed CSV: \(message)"
@@ -46,6 +52,8 @@ public enum ExportError: Error, Equatable, CustomStringConvertible, Sendable {
             return "\(file): \(invalid) of \(rows) rows are invalid, more than max_invalid_rows allows (\(allowed)); fix the export or raise max_invalid_rows"
         case .invalidUTF8(let file, let line, let column):
             return "\(file):\(line): column \(column) is not valid UTF-8; export the file as UTF-8"
+        case .tooLargeToHold(let file, let what, let limit):
+            return "\(file): one entity holds more than \(limit) \(what), the most sisync can hold in memory; nothing was applied. Check that [source] names the right export"
         }
     }
 }
@@ -66,7 +74,10 @@ public struct RowProblem: Sendable, Equatable, CustomStringConvertible {
     /// record the mirror does not hold means a person is missing, not merely not updated.
     public var inMirror: Bool? = nil
 
-    public var description: String {
+    /// Every URL in it shown as `DisplayedURL` does (a source URL's secrets masked).
+    public var description: String { DisplayedURL.redacting(in: text) }
+
+    private var text: String {
         var s = "\(file):\(location):"
         if let column { s += " column \(column):" }
         s += " \(message)"

@@ -10,6 +10,12 @@ struct KeyIndex: Sendable {
     private var hashes: [UInt64] = []
     private var bytes: [UInt8] = []
     private var ends: [UInt32] = []
+    /// At most this many key bytes, and entries: offsets and entry numbers are 32-bit.
+    /// Tests lower it to see the refusal without a 4 GiB export.
+    var limit = Int(UInt32.max) - 1
+
+    /// An insert that would outgrow the 32-bit offsets: refused instead of trapping.
+    struct Full: Error, Equatable { let limit: Int }
 
     var count: Int { ends.count }
 
@@ -66,7 +72,7 @@ struct KeyIndex: Sendable {
     }
 
     /// Adds `key` unless present. Returns its entry number and whether it was new.
-    mutating func insert(_ key: UnsafeBufferPointer<UInt8>) -> (entry: Int, inserted: Bool) {
+    mutating func insert(_ key: UnsafeBufferPointer<UInt8>) throws(Full) -> (entry: Int, inserted: Bool) {
         if (count + 1) * 2 > slots.count { rehash(slots.count * 2) }
         let h = Self.hash(key)
         let tag = h & 0xFFFF_FFFF_0000_0000
@@ -82,10 +88,12 @@ struct KeyIndex: Sendable {
             i = (i + 1) & mask
         }
         let entry = count
+        let total = bytes.count + key.count
+        guard total <= limit, entry < limit, let end = UInt32(exactly: total) else { throw Full(limit: limit) }
         slots[i] = tag | UInt64(entry + 1)
         hashes.append(h)
         bytes.append(contentsOf: key)
-        ends.append(UInt32(bytes.count))
+        ends.append(end)
         return (entry, true)
     }
 

@@ -114,7 +114,7 @@ struct RowRules {
         for c in 0..<keyCount where required[c] && isEmpty(c) { keyReadable = false }
         if let problem {
             let key: String? = keyReadable ? RecordKey.join((0..<keyCount).map { string($0, buffer) }) : nil
-            if let first = rows.reportProblem(RowProblem(file: rows.source, location: location, column: problem.column,
+            if let first = try rows.reportProblem(RowProblem(file: rows.source, location: location, column: problem.column,
                                                          id: key.map(RecordKey.display), message: problem.message), key: key, line: line) {
                 throw duplicate(RecordKey.display(key!), first)
             }
@@ -122,21 +122,21 @@ struct RowRules {
         }
         for c in keyCount..<(keyCount + valueCount) {
             if inScratch[c] {
-                scratch[c].withUnsafeBufferPointer { rows.appendValue($0) }
+                try scratch[c].withUnsafeBufferPointer { try rows.appendValue($0) }
             } else {
-                rows.appendValue(UnsafeBufferPointer(rebasing: buffer[trimmed[c]]))
+                try rows.appendValue(UnsafeBufferPointer(rebasing: buffer[trimmed[c]]))
             }
         }
         let first: String?
         if keyCount == 1 && !inScratch[0] {
-            first = rows.finishRow(key: UnsafeBufferPointer(rebasing: buffer[trimmed[0]]), inactive: inactive, line: line)
+            first = try rows.finishRow(key: UnsafeBufferPointer(rebasing: buffer[trimmed[0]]), inactive: inactive, line: line)
         } else {
             keyBuffer.removeAll(keepingCapacity: true)
             for c in 0..<keyCount {
                 if c > 0 { keyBuffer.append(0x1F) }
                 if inScratch[c] { keyBuffer.append(contentsOf: scratch[c]) } else { keyBuffer.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[trimmed[c]])) }
             }
-            first = keyBuffer.withUnsafeBufferPointer { rows.finishRow(key: $0, inactive: inactive, line: line) }
+            first = try keyBuffer.withUnsafeBufferPointer { try rows.finishRow(key: $0, inactive: inactive, line: line) }
         }
         if let first {
             throw duplicate(RecordKey.display(RecordKey.join((0..<keyCount).map { string($0, buffer) })), first)

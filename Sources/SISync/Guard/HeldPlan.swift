@@ -126,7 +126,7 @@ public struct HeldPlan: Codable, Sendable, Equatable {
             func add(_ r: Row) throws -> Int32 {
                 guard r.values.count == rows.valueCount else { throw HeldPlanError.wrongColumns(entity: e.kind, key: r.key) }
                 if let existing = rows.row(forKey: r.key) { return Int32(existing) }
-                rows.append(key: r.key, values: r.values.map { Array($0.utf8)[...] }, inactive: r.inactive, location: rows.count + 1)
+                try rows.append(key: r.key, values: r.values.map { Array($0.utf8)[...] }, inactive: r.inactive, location: rows.count + 1)
                 return Int32(rows.count - 1)
             }
             var p = EntityPlan(kind: kind, activeBefore: e.activeBefore, exportEmpty: e.exportEmpty)

@@ -29,11 +29,14 @@ public struct LogEvent: Sendable {
     public var message: String
     public var fields: [(String, String)]
 
+    /// URLs in the message and the fields are redacted here (`DisplayedURL`), so that no
+    /// sink, the journal, stderr or a test's memory, gets a source URL's secret.
     public init(_ type: LogEventType, _ priority: LogPriority, _ message: String, fields: [(String, String)] = []) {
         self.type = type
         self.priority = priority
-        self.message = message
-        self.fields = fields
+        self.message = DisplayedURL.redacting(in: message)
+        // A run logs an entry per changed record: copy the fields only when one holds a URL.
+        self.fields = fields.contains { $0.1.contains("://") } ? fields.map { ($0.0, DisplayedURL.redacting(in: $0.1)) } : fields
     }
 }
 

@@ -11,7 +11,10 @@ public enum OneRosterError: Error, Equatable, CustomStringConvertible, Sendable 
     case shortRead(url: String, expected: Int, received: Int)
     case badDocument(url: String, message: String)
 
-    public var description: String {
+    /// Every URL in it shown as `DisplayedURL` does (a source URL's secrets masked).
+    public var description: String { DisplayedURL.redacting(in: text) }
+
+    private var text: String {
         switch self {
         case .missingManifest(let location):
             return "\(location): manifest.csv is missing; a OneRoster CSV bundle must have one (it says the version and which files are bulk, delta or absent)"

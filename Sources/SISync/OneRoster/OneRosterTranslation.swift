@@ -101,7 +101,7 @@ public struct OneRosterTranslation {
             let name = "\(u.givenName) \(u.familyName)"
             if let staff, rows[.staff] != nil {
                 let schools = u.orgs.filter { !Self.nonSchoolOrgTypes.contains(roster.orgTypes[$0] ?? "") }
-                append(&rows[.staff]!, u, [u.givenName, u.familyName, u.email, Self.staffTitles[staff] ?? staff,
+                try append(&rows[.staff]!, u, [u.givenName, u.familyName, u.email, Self.staffTitles[staff] ?? staff,
                                           schools.joined(separator: ";"), u.enabled ? "" : "false"])
             }
             if student, rows[.students] != nil {
@@ -116,11 +116,11 @@ public struct OneRosterTranslation {
                         status = u.deleted ? Self.notEnrolled : s.values[5]
                     }
                 }
-                append(&rows[.students]!, u, [u.givenName, u.familyName, u.email, school, u.grades.first ?? "", status, schoolYear])
+                try append(&rows[.students]!, u, [u.givenName, u.familyName, u.email, school, u.grades.first ?? "", status, schoolYear])
             }
             if let guardian {
                 guardians.append((u, guardian))
-                if rows[.households] != nil { append(&rows[.households]!, u, [name]) }
+                if rows[.households] != nil { try append(&rows[.households]!, u, [name]) }
             }
         }
         if delta, rows[.students] != nil {
@@ -132,7 +132,7 @@ public struct OneRosterTranslation {
                 values[6] = schoolYear
                 if !school.isEmpty { values[3] = school }
                 rows[.students]!.noteRowRead()
-                rows[.students]!.append(key: id, values: values.map { Array($0.utf8)[...] }, inactive: !s.active, location: 0)
+                try rows[.students]!.append(key: id, values: values.map { Array($0.utf8)[...] }, inactive: !s.active, location: 0)
             }
             for id in current.mentioned where current.enrolled[id] == nil && byID[id] == nil {
                 roster.notices.add("delta enrollments that end a student's enrollment (applied with the next bulk export)", id)
@@ -140,11 +140,11 @@ public struct OneRosterTranslation {
         }
         if rows[.householdRelationships] != nil {
             var seen: Set<String> = []
-            func relate(_ parent: OneRosterRoster.User, relationship: String, studentID: String, studentDeleted: Bool) {
+            func relate(_ parent: OneRosterRoster.User, relationship: String, studentID: String, studentDeleted: Bool) throws {
                 let key = RecordKey.join([parent.id, "student", studentID])
                 guard seen.insert(key).inserted else { return }
                 rows[.householdRelationships]!.noteRowRead()
-                rows[.householdRelationships]!.append(key: key, values: [Array(relationship.utf8)[...]],
+                try rows[.householdRelationships]!.append(key: key, values: [Array(relationship.utf8)[...]],
                                                       inactive: parent.deleted || studentDeleted, location: parent.line)
             }
             var guardianIndex: [String: Int] = [:]
@@ -158,12 +158,12 @@ public struct OneRosterTranslation {
                     if let i = byID[agent] {
                         let s = roster.users[i]
                         if isStudent(s) {
-                            if !roster.protectedUserIDs.contains(s.id) { relate(g.user, relationship: g.relationship, studentID: s.id, studentDeleted: s.deleted) }
+                            if !roster.protectedUserIDs.contains(s.id) { try relate(g.user, relationship: g.relationship, studentID: s.id, studentDeleted: s.deleted) }
                         } else if guardianIndex[agent] == nil {
                             roster.notices.add("agentSourcedIds of a parent naming someone who is not a student", "\(g.user.id) → \(agent)")
                         }
                     } else if delta, let s = try stored(.students, agent) {
-                        relate(g.user, relationship: g.relationship, studentID: agent, studentDeleted: !s.active)
+                        try relate(g.user, relationship: g.relationship, studentID: agent, studentDeleted: !s.active)
                     } else {
                         roster.notices.add("agentSourcedIds naming an unknown user", "\(g.user.id) → \(agent)")
                     }
@@ -173,7 +173,7 @@ public struct OneRosterTranslation {
                 for agent in s.agents {
                     if let gi = guardianIndex[agent] {
                         let g = guardians[gi]
-                        if !roster.protectedUserIDs.contains(g.user.id) { relate(g.user, relationship: g.relationship, studentID: s.id, studentDeleted: s.deleted) }
+                        if !roster.protectedUserIDs.contains(g.user.id) { try relate(g.user, relationship: g.relationship, studentID: s.id, studentDeleted: s.deleted) }
                     } else if byID[agent] != nil {
                         roster.notices.add("agentSourcedIds of a student naming someone who is not a parent, guardian or relative", "\(s.id) → \(agent)")
                     } else if !delta {
@@ -190,17 +190,17 @@ public struct OneRosterTranslation {
             throw ExportError.tooManyInvalidRows(file: source, invalid: userProblems, allowed: allowed, rows: roster.users.count + roster.problems.count)
         }
         if let first = Self.kinds.first(where: { rows[$0] != nil }) {
-            for p in problems { rows[first]!.reportProblem(p, key: nil, line: Int(p.location) ?? 0) }
+            for p in problems { try rows[first]!.reportProblem(p, key: nil, line: Int(p.location) ?? 0) }
             for kind in Self.kinds where rows[kind] != nil {
-                for id in roster.protectedUserIDs { rows[kind]!.protect(id, line: 0) }
+                for id in roster.protectedUserIDs { try rows[kind]!.protect(id, line: 0) }
             }
         }
         return (rows, roster.notices)
     }
 
-    private func append(_ rows: inout EntityRows, _ u: OneRosterRoster.User, _ values: [String]) {
+    private func append(_ rows: inout EntityRows, _ u: OneRosterRoster.User, _ values: [String]) throws(ExportError) {
         rows.noteRowRead()
-        rows.append(key: u.id, values: values.map { Array($0.utf8)[...] }, inactive: u.deleted, location: u.line)
+        try rows.append(key: u.id, values: values.map { Array($0.utf8)[...] }, inactive: u.deleted, location: u.line)
     }
 
     /// Students with an active enrollment this school year (with its school), and every

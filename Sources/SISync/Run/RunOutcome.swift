@@ -31,7 +31,14 @@ public struct RunSummary: Sendable {
     public var finishedAt: String?
     public var outcome: RunOutcome
     public var dryRun: Bool
-    public var error: String?
+    /// Why the run failed or was held. Shown, logged and stored, so every URL in it is
+    /// redacted as it is set (`DisplayedURL`), whoever sets it; a record read back from a
+    /// database an older sisync wrote is redacted too.
+    public var error: String? {
+        get { redactedError }
+        set { redactedError = newValue.map(DisplayedURL.redacting(in:)) }
+    }
+    private var redactedError: String?
     public var actor: String
     public var trigger: String
     public var staff = RecordCounts()

@@ -46,6 +46,10 @@ public final class CurlTransfer {
         public var userAgent = "sisync/\(SisyncVersion.current)"
         /// Abort when slower than 1 KiB/s for this long.
         public var lowSpeedSeconds = 30
+        /// Off for the OAuth token POST (a 307/308 would send the client secret in the body
+        /// again, to wherever it points) and for OneRoster REST pages (the fetcher follows
+        /// a redirect itself, only on the configured host).
+        public var followRedirects = true
         public init(url: String, timeoutSeconds: Double, maxBytes: Int64, caFile: String?) {
             self.url = url
             self.timeoutSeconds = timeoutSeconds
@@ -64,6 +68,8 @@ public final class CurlTransfer {
         /// OneRoster REST paging: `Link` (rel="next") and `X-Total-Count`.
         public var link: String? = nil
         public var totalCount: String? = nil
+        /// Where a redirect points, when redirects are not followed.
+        public var location: String? = nil
         public var bytes: Int64
         /// The first bytes of the (decoded) body, for the sanity check.
         public var head: [UInt8]
@@ -94,7 +100,7 @@ public final class CurlTransfer {
         // Redirects may stay on http from http, but never leave https for http.
         let secure = url.lowercased().hasPrefix("https://")
         try check(sisync_curl_setopt_string(handle, CURLOPT_REDIR_PROTOCOLS_STR, secure ? "https" : "http,https"), "redirect protocols")
-        try check(sisync_curl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 1), "redirects")
+        try check(sisync_curl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, request.followRedirects ? 1 : 0), "redirects")
         try check(sisync_curl_setopt_long(handle, CURLOPT_MAXREDIRS, 5), "the redirect limit")
         try check(sisync_curl_setopt_long(handle, CURLOPT_UNRESTRICTED_AUTH, 0), "credentials only to the first host")
         try check(sisync_curl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 1), "TLS peer verification")
@@ -141,7 +147,7 @@ public final class CurlTransfer {
         _ = sisync_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         return Response(status: status, contentType: sink.header("content-type"), etag: sink.header("etag"),
                         lastModified: sink.header("last-modified"), retryAfter: sink.header("retry-after"),
-                        link: sink.header("link"), totalCount: sink.header("x-total-count"),
+                        link: sink.header("link"), totalCount: sink.header("x-total-count"), location: sink.header("location"),
                         bytes: sink.written, head: sink.head)
     }
 

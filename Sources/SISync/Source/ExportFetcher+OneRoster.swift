@@ -89,12 +89,17 @@ extension ExportFetcher {
     func fetchOneRosterAPI() throws -> FetchedExport {
         guard var base = configuration.url else { throw OneRosterError.notADirectoryOrZip(location: "(no url)") }
         while base.hasSuffix("/") { base.removeLast() }
+        // Configuration.parse refuses a url without an origin; this is for one built in code.
+        guard let origin = SourceOrigin(base) else { throw FetchError.unsupportedURL(url: base) }
         let version: OneRosterManifest.Version = base.lowercased().contains("v1p2") ? .v1_2 : .v1_1
         var roster = OneRosterRoster(version: version, modes: Dictionary(uniqueKeysWithValues: OneRosterAPIPage.collections.map { ($0, .bulk) }))
         roster.usersSource = base + "/users"
         var files: [FetchedFile] = []
         defer { FetchedExport(format: configuration.format, files: files, contentHash: "").removeTemporaryFiles() }
         let transfer = try CurlTransfer()
+        // max_bytes bounds the pages together, not each page: a server that never stops
+        // paging must not fill the disk or the memory the roster is read into.
+        var totalBytes: Int64 = 0
         for collection in OneRosterAPIPage.collections {
             var received = 0
             var page = 0
@@ -111,10 +116,14 @@ extension ExportFetcher {
                 let temp = temporaryPath("\(collection.rawValue)-\(page).json")
                 let file: FetchedFile
                 do {
-                    file = try attempts(url, entity: nil, to: temp, using: transfer, headers: ["Accept: application/json"]) { response in
+                    file = try attempts(url, entity: nil, to: temp, using: transfer, headers: ["Accept: application/json"],
+                                        origin: origin, maxBytes: configuration.maxBytes - totalBytes) { response in
                         link = response.link
                         total = response.totalCount
                     }
+                } catch let e as FetchError where totalBytes > 0 && e.isTooLarge {
+                    try? FileManager.default.removeItem(atPath: temp)
+                    throw FetchError.tooLargeInTotal(url: base, limit: configuration.maxBytes)
                 } catch let FetchError.httpStatus(u, status) where status != 401 && status != 403 {
                     // An error body says why (imsx_StatusInfo); the status alone rarely does.
                     defer { try? FileManager.default.removeItem(atPath: temp) }
@@ -126,6 +135,7 @@ extension ExportFetcher {
                     throw FetchError.httpStatus(url: u, status: status)
                 }
                 files.append(tagged(file, collection.rawValue, page: page))
+                totalBytes += file.bytes
                 guard let data = FileManager.default.contents(atPath: file.path) else {
                     throw FetchError.unreadableFile(path: file.path, reason: "the downloaded page disappeared")
                 }
@@ -140,7 +150,11 @@ extension ExportFetcher {
                     announced = n
                 }
                 if let target = Self.nextLink(link) {
-                    next = URL(string: target, relativeTo: URL(string: url))?.absoluteString ?? target
+                    // The server names this URL: it must stay on the configured origin.
+                    guard let resolved = origin.resolve(target, against: url) else {
+                        throw FetchError.offOrigin(url: url, what: "next link (Link: rel=\"next\")", link: target, origin: origin.description)
+                    }
+                    next = resolved
                 } else if let announced {
                     if received >= announced { next = nil }
                     else if count == 0 { throw OneRosterError.shortRead(url: url, expected: announced, received: received) }

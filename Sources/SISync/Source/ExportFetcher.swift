@@ -175,16 +175,23 @@ public struct ExportFetcher {
         }
     }
 
-    /// Tries a download until it succeeds, fails for good, or runs out of retries.
+    /// Tries a download until it succeeds, fails for good, or runs out of retries. With
+    /// `origin`, redirects are followed here, and only within it (a OneRoster API: the
+    /// credential goes with every request); `maxBytes` lowers the size cap (what is left
+    /// of the API's total).
     func attempts(_ url: String, entity: EntityKind?, to temp: String, using transfer: CurlTransfer,
-                  headers extra: [String] = [], check: ((CurlTransfer.Response) throws -> Void)? = nil) throws -> FetchedFile {
+                  headers extra: [String] = [], origin: SourceOrigin? = nil, maxBytes: Int64? = nil,
+                  check: ((CurlTransfer.Response) throws -> Void)? = nil) throws -> FetchedFile {
         var attempt = 0
         var tokenRefreshed = false
+        var url = url
+        var redirects = 0
         while true {
             attempt += 1
             var request = CurlTransfer.Request(url: url, timeoutSeconds: configuration.timeout.seconds,
-                                               maxBytes: configuration.maxBytes, caFile: configuration.caFile)
+                                               maxBytes: min(maxBytes ?? configuration.maxBytes, configuration.maxBytes), caFile: configuration.caFile)
             request.lowSpeedSeconds = lowSpeedSeconds
+            request.followRedirects = origin == nil
             request.auth = try authentication(using: transfer, refresh: false)
             request.headers += extra
             let validator = validators[url]
@@ -214,6 +221,15 @@ public struct ExportFetcher {
                 file.etag = response.etag
                 file.lastModified = response.lastModified
                 return file
+            case 300..<400 where origin != nil && response.location != nil:
+                guard let next = origin!.resolve(response.location!, against: url) else {
+                    throw FetchError.offOrigin(url: url, what: "redirect (HTTP \(response.status))", link: response.location!, origin: origin!.description)
+                }
+                redirects += 1
+                if redirects > 5 { throw FetchError.httpStatus(url: url, status: response.status) }
+                url = next
+                attempt -= 1
+                continue
             case 401 where configuration.auth == .oauth2 && !tokenRefreshed:
                 // The cached access token may have been revoked early: fetch a new one, once.
                 tokenRefreshed = true
@@ -301,9 +317,13 @@ public struct ExportFetcher {
         var request = CurlTransfer.Request(url: tokenURL, timeoutSeconds: configuration.timeout.seconds, maxBytes: 1 << 20, caFile: configuration.caFile)
         request.formBody = body
         request.headers = ["Accept: application/json"]
+        request.followRedirects = false
         let temp = configuration.workDirectory + "/.sisync-token-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: temp) }
         let response = try transfer.perform(request, to: temp, stop: stop)
+        if (300..<400).contains(response.status) {
+            throw FetchError.tokenRedirected(url: tokenURL, status: response.status, location: response.location)
+        }
         guard (200..<300).contains(response.status) else { throw FetchError.httpStatus(url: tokenURL, status: response.status) }
         guard let data = FileManager.default.contents(atPath: temp),
               let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],

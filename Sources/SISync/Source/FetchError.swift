@@ -14,10 +14,21 @@ public enum FetchError: Error, Equatable, CustomStringConvertible, Sendable {
     case notModifiedUnexpectedly(url: String)
     /// The OAuth token endpoint answered without an access token.
     case noAccessToken(url: String, contentType: String, bytes: Int64)
+    /// A URL the server named (`what`: a next link, a redirect) that leaves the origin of
+    /// `[source] url`, or cannot be read for certain: not requested (issue 26 item 4).
+    case offOrigin(url: String, what: String, link: String, origin: String)
+    /// The OAuth token endpoint answered with a redirect, which is not followed: following
+    /// a 307/308 would send the client secret again, to wherever it points.
+    case tokenRedirected(url: String, status: Int, location: String?)
+    /// The pages of a OneRoster API together exceed `max_bytes`.
+    case tooLargeInTotal(url: String, limit: Int64)
     /// The last problem after several attempts.
     indirect case afterAttempts(Int, FetchError)
 
-    public var description: String {
+    /// What happened, with every URL in it shown as `DisplayedURL` does (secrets masked).
+    public var description: String { DisplayedURL.redacting(in: text) }
+
+    private var text: String {
         switch self {
         case .unreadableFile(let path, let reason):
             return "\(path): cannot read the export: \(reason); check [source] url and that the file exists"
@@ -29,7 +40,7 @@ public enum FetchError: Error, Equatable, CustomStringConvertible, Sendable {
             }
             return "\(url): the server answered HTTP \(status)"
         case .tooLarge(let url, let limit):
-            return "\(url): the export is larger than max_bytes (\(limit) bytes); raise [source] max_bytes if this is expected"
+            return "\(url): the export is larger than max_bytes (\(limit) bytes); raise [source] max_bytes (at most \(Configuration.maxBytesCap / (1024 * 1024))M) if this is expected"
         case .unsupportedURL(let url):
             return "\(url): unsupported URL scheme; use a path, file://, http:// or https://"
         case .credential(let path, let key, let reason):
@@ -43,9 +54,22 @@ public enum FetchError: Error, Equatable, CustomStringConvertible, Sendable {
             return "\(url): the server answered 304 Not Modified for a file the database no longer holds as it was; run `sisyncctl sync --force` once to download every file"
         case .noAccessToken(let url, let type, let bytes):
             return "\(url): the OAuth token endpoint answered \(type), \(bytes) bytes, without an access_token; check [source] token_url, client_id, scope and the client secret file"
+        case .offOrigin(let url, let what, let link, let origin):
+            return "\(url): the server's \(what) `\(link)` leaves \(origin), where [source] url points (or cannot be read for certain); sisync requests nothing outside it, so no credential went there and nothing was applied"
+        case .tokenRedirected(let url, let status, let location):
+            return "\(url): the OAuth token endpoint answered HTTP \(status), a redirect\(location.map { " to \($0)" } ?? ""); sisync does not follow it (the client secret would be sent again); set [source] token_url to the endpoint's own address"
+        case .tooLargeInTotal(let url, let limit):
+            return "\(url): the pages of the OneRoster API together are larger than max_bytes (\(limit) bytes); raise [source] max_bytes (at most \(Configuration.maxBytesCap / (1024 * 1024))M) if this is expected"
         case .afterAttempts(let n, let last):
-            return "\(last) (after \(n) attempts)"
+            return "\(last.text) (after \(n) attempts)"
         }
+    }
+
+    /// Whether `max_bytes` stopped the transfer (at once or after other attempts).
+    var isTooLarge: Bool {
+        if case .tooLarge = self { return true }
+        if case .afterAttempts(_, let last) = self { return last.isTooLarge }
+        return false
     }
 
     /// Whether the problem is with the configuration (exit 78) rather than the source (69).

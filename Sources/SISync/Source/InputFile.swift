@@ -25,7 +25,7 @@ public final class InputFile {
         // A small file gets a buffer its size (a OneRoster bundle is mostly small files), not
         // a zeroed megabyte each.
         let regular = (st.st_mode & S_IFMT) == S_IFREG
-        buffer = [UInt8](repeating: 0, count: regular ? min(chunkSize, max(4096, Int(st.st_size) + 1)) : chunkSize)
+        buffer = [UInt8](repeating: 0, count: regular && st.st_size < chunkSize ? max(4096, Int(st.st_size) + 1) : chunkSize)
     }
 
     deinit { close(fd) }

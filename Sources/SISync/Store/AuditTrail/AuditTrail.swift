@@ -196,7 +196,7 @@ public final class AuditTrail {
         r.linksMade = s.int(12); r.linksRemoved = s.int(13); r.linksAmbiguous = s.int(14)
         r.rolesGranted = s.int(15); r.rolesRevoked = s.int(16)
         r.entities = (try? JSONDecoder().decode([String: RecordCounts].self, from: Data(s.text(17).utf8))) ?? [:]
-        r.problems = (try? JSONDecoder().decode([String].self, from: Data(s.text(18).utf8))) ?? []
+        r.problems = ((try? JSONDecoder().decode([String].self, from: Data(s.text(18).utf8))) ?? []).map(DisplayedURL.redacting(in:))
         r.reverts = s.isNull(19) ? nil : s.int64(19)
         r.approves = s.isNull(20) ? nil : s.int64(20)
         r.hold = runHold(s, from: 21)

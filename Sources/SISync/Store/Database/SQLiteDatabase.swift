@@ -137,8 +137,10 @@ public final class SQLiteStatement: StoreStatement {
         guard let base = bytes.baseAddress, bytes.count > 0 else {
             return sisync_sqlite_bind_text_transient(handle, index, "", 0)
         }
+        // A value of 2 GiB or more (one field of a 4 GiB export) is SQLite's own "too big".
+        guard let length = Int32(exactly: bytes.count) else { return SQLITE_TOOBIG }
         return base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
-            sisync_sqlite_bind_text_transient(handle, index, $0, Int32(bytes.count))
+            sisync_sqlite_bind_text_transient(handle, index, $0, length)
         }
     }
 

@@ -1,0 +1,94 @@
+/// A URL as sisync shows it: in messages, log entries and their fields, stored run errors,
+/// the STATUS line and command output. A user name and password, and the values of query
+/// parameters whose names look like secrets (`token`, `key`, `secret`, `password`, `sig`,
+/// ...), become `REDACTED`: some exports are reached through a URL that carries its own
+/// credential (an API key, a signed link), and a run error is read by more people, and
+/// kept longer, than the configuration file. The request itself uses the URL as written.
+public struct DisplayedURL: CustomStringConvertible, Sendable {
+    public static let mask = "REDACTED"
+    public let raw: String
+
+    public init(_ raw: String) { self.raw = raw }
+
+    public var description: String { Self.redact(raw) }
+
+    /// Whether a query parameter holds a secret, judged by its name (any case, percent
+    /// decoded): names containing token, key, secret, pass, pwd, sig (signature, X-Amz-
+    /// Signature), auth, credential or session, and `code` (an Azure Functions key, an
+    /// OAuth code). Redacting a harmless value costs a less telling message, nothing more.
+    public static func isSecretParameter(_ name: Substring) -> Bool {
+        let n = (name.removingPercentEncoding ?? String(name)).lowercased()
+        if n == "code" { return true }
+        return ["token", "key", "secret", "pass", "pwd", "sig", "auth", "credential", "session"].contains { n.contains($0) }
+    }
+
+    /// The authority of `url` (between `://` and the first `/`, `?`, `#` or `\`), as libcurl
+    /// and browsers read it; nil without `://`.
+    static func authority(of url: Substring) -> Range<String.Index>? {
+        guard let scheme = url.range(of: "://") else { return nil }
+        let end = url[scheme.upperBound...].firstIndex { $0 == "/" || $0 == "?" || $0 == "#" || $0 == "\\" } ?? url.endIndex
+        return scheme.upperBound..<end
+    }
+
+    /// Whether `url` names a user (and perhaps a password) before its host.
+    public static func hasUserInfo(_ url: String) -> Bool {
+        guard let a = authority(of: url[...]) else { return false }
+        return url[a].contains("@")
+    }
+
+    /// `url` with its user information and secret-looking query and fragment values masked.
+    public static func redact(_ url: String) -> String {
+        guard let a = authority(of: url[...]) else { return url }
+        var out = String(url[..<a.lowerBound])
+        let authority = url[a]
+        if let at = authority.lastIndex(of: "@") {
+            out += mask + authority[at...]
+        } else {
+            out += authority
+        }
+        let rest = url[a.upperBound...]
+        guard let q = rest.firstIndex(where: { $0 == "?" || $0 == "#" }) else { return out + rest }
+        out += rest[..<q]
+        // Query and fragment alike (`#access_token=` in an implicit-flow link): name=value
+        // pairs, each with the `?`, `#`, `&` or `;` before it kept as it was.
+        func masked(_ segment: String) -> String {
+            let body = segment.dropFirst()
+            guard let eq = body.firstIndex(of: "="), isSecretParameter(body[..<eq]) else { return segment }
+            return String(segment.prefix(1)) + body[...eq] + mask
+        }
+        var segment = ""
+        for c in rest[q...] {
+            if "?#&;".contains(c), !segment.isEmpty {
+                out += masked(segment)
+                segment = ""
+            }
+            segment.append(c)
+        }
+        out += masked(segment)
+        return out
+    }
+
+    /// `text` with every http(s) URL in it redacted. The last line of defence for text that
+    /// is shown or stored (log entries, run errors): a URL ends at white space, a quote,
+    /// a backtick or an angle bracket, and sentence punctuation after it stays outside.
+    public static func redacting(in text: String) -> String {
+        guard text.contains("://") else { return text }
+        var out = ""
+        var rest = text[...]
+        while let r = rest.range(of: "://") {
+            var start = r.lowerBound
+            while start > rest.startIndex {
+                let before = rest.index(before: start)
+                guard rest[before].isASCII, rest[before].isLetter || rest[before] == "+" || rest[before] == "-" || rest[before] == "." else { break }
+                start = before
+            }
+            var end = rest[r.upperBound...].firstIndex { $0.isWhitespace || "`'\"<>".contains($0) } ?? rest.endIndex
+            while end > r.upperBound, ":;,.)".contains(rest[rest.index(before: end)]) { end = rest.index(before: end) }
+            let scheme = rest[start..<r.lowerBound].lowercased()
+            out += rest[..<start]
+            out += scheme == "http" || scheme == "https" ? redact(String(rest[start..<end])) : String(rest[start..<end])
+            rest = rest[end...]
+        }
+        return out + rest
+    }
+}
