@@ -72,6 +72,22 @@ final class UnusableDatabaseTests: XCTestCase {
         assertPlainMessage(status.stderr, naming: w.sqlitePath)
     }
 
+    /// A database this user may not read at all (0.2's root made it root's, where the
+    /// service keeps it): exit 73 saying so and how to give it to the service's user.
+    func testIssue26Item17ADatabaseThisUserMayNotReadIsNamed() throws {
+        try XCTSkipUnless(geteuid() == 0, "needs root to run the commands as another user (nobody)")
+        guard FileManager.default.isExecutableFile(atPath: setprivPath) else { throw XCTSkip("needs \(setprivPath)") }
+        let w = try synced()
+        XCTAssertEqual(chmod(w.sqlitePath, 0o600), 0)
+        XCTAssertEqual(chmod(w.root + "/db", 0o777), 0)
+        for args in [["sisyncctl", "--config", w.configPath, "status"], ["sisyncd", "--config", w.configPath, "--once"]] {
+            let r = try runProcess(args[0], Array(args.dropFirst()), as: Self.nobody)
+            XCTAssertEqual(r.code, 73, r.stderr)
+            XCTAssertTrue(r.stderr.contains("this user (uid 65534) may not read the database") && r.stderr.contains("chown --reference=\(w.root)/db \(w.sqlitePath)"), r.stderr)
+            assertPlainMessage(r.stderr, naming: w.sqlitePath)
+        }
+    }
+
     /// A file that is not a database, and a damaged one: exit 73 from sisyncctl and sisyncd,
     /// naming the file and what to do (0.2: "database error 26", exit 70 from sisyncd).
     func testIssue26Item17NotADatabaseAndADamagedOneExit73() throws {

@@ -572,7 +572,7 @@ public struct SyncRun {
             switch e {
             case .locked, .runInProgress, .lockLost: return .temporary
             case .interrupted: return .temporary
-            case .cannotOpen, .unsafeFile, .readOnly, .notADatabase, .corrupt: return .cannotCreate
+            case .cannotOpen, .unsafeFile, .readOnly, .noAccess, .notADatabase, .corrupt: return .cannotCreate
             case .unusablePath: return .configuration
             default: return .software
             }

@@ -21,6 +21,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case unusablePath(path: String, problem: String)
     /// This user may not write the database (its file, or its folder for `-wal`/`-shm`).
     case readOnly(path: String, folderOnly: Bool)
+    /// This user may not even read the database.
+    case noAccess(path: String)
     /// The file is not an SQLite database.
     case notADatabase(path: String)
     /// SQLite found the file damaged.
@@ -58,6 +60,9 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
                 ? "this user (uid \(geteuid())) may not create files in its folder \(folder.isEmpty ? "." : folder), where SQLite keeps its -wal and -shm files"
                 : "this user (uid \(geteuid())) may read it but not write it"
             return "\(path): cannot write the database: \(why). Run the command as the user the database belongs to (the service's user, or root with sudo), or give this user write access to the file and its folder; the read commands (status, runs, staff list, explain) need only read access"
+        case .noAccess(let path):
+            let folder = (path as NSString).deletingLastPathComponent
+            return "\(path): this user (uid \(geteuid())) may not read the database. Run the command as the user the database belongs to (the service's user, or root with sudo); if root made it where the service keeps it, give it to the service's user (`chown --reference=\(folder.isEmpty ? "." : folder) \(path)`)"
         case .notADatabase(let path):
             return "\(path) is not a sisync database (not an SQLite database file at all): check [sync] database in the configuration; if this is the right file and it is damaged, restore it from a backup, or move it away and sisync starts a new one"
         case .corrupt(let path, let message):

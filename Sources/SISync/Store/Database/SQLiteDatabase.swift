@@ -26,8 +26,10 @@ public final class SQLiteDatabase: StoreDatabase {
         guard rc == SQLITE_OK, let db else {
             var message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
             let code = db.map { sqlite3_extended_errcode($0) } ?? rc
-            if let db, sqlite3_system_errno(db) != 0 { message += ": " + String(cString: strerror(sqlite3_system_errno(db))) }
+            let systemErrno = db.map { sqlite3_system_errno($0) } ?? 0
+            if systemErrno != 0 { message += ": " + String(cString: strerror(systemErrno)) }
             if let db { sqlite3_close_v2(db) }
+            if code & 0xff == SQLITE_CANTOPEN && systemErrno == EACCES { throw .noAccess(path: path) }
             throw Self.storeError(code, message: message, sql: "", path: path)
         }
         handle = db
