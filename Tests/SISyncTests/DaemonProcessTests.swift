@@ -306,9 +306,9 @@ final class RunningDaemon: @unchecked Sendable {
     /// child never blocks on a full pipe and a wait can time out).
     var seen: String { output.lock(); defer { output.unlock() }; return text }
 
-    init(_ arguments: [String], environment: [String: String]? = nil) throws {
-        process.executableURL = productsDirectory.appendingPathComponent("sisyncd")
-        process.arguments = arguments
+    /// Starts sisyncd, as the user `uid` when given (root only).
+    init(_ arguments: [String], environment: [String: String]? = nil, as uid: uid_t? = nil) throws {
+        (process.executableURL, process.arguments) = command(productsDirectory.appendingPathComponent("sisyncd"), arguments, as: uid)
         if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let pipe = Pipe()
         process.standardError = pipe

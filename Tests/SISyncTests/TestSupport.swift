@@ -148,12 +148,13 @@ var productsDirectory: URL {
     URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
 }
 
-/// Runs a built executable and waits (with a timeout) for it to exit.
+/// Runs a built executable and waits (with a timeout) for it to exit; as the user `uid`
+/// (and its group of the same number) when given, which only root may.
 @discardableResult
-func runProcess(_ name: String, _ args: [String], environment: [String: String]? = nil, timeout: TimeInterval = 60) throws -> (code: Int32, stdout: String, stderr: String) {
+func runProcess(_ name: String, _ args: [String], environment: [String: String]? = nil, as uid: uid_t? = nil,
+                timeout: TimeInterval = 60) throws -> (code: Int32, stdout: String, stderr: String) {
     let p = Process()
-    p.executableURL = productsDirectory.appendingPathComponent(name)
-    p.arguments = args
+    (p.executableURL, p.arguments) = command(productsDirectory.appendingPathComponent(name), args, as: uid)
     if let environment { p.environment = environment }
     let base = NSTemporaryDirectory() + "sisync-proc-" + UUID().uuidString
     FileManager.default.createFile(atPath: base + ".out", contents: nil)
@@ -171,6 +172,16 @@ func runProcess(_ name: String, _ args: [String], environment: [String: String]?
     let out = (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? ""
     let err = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
     return (p.terminationStatus, out, err)
+}
+
+/// util-linux's `setpriv`, which runs a command as another user (root only), in the same
+/// process (a signal to it reaches the command).
+let setprivPath = "/usr/bin/setpriv"
+
+/// `executable args`, or the same through `setpriv` as the user `uid`.
+func command(_ executable: URL, _ args: [String], as uid: uid_t?) -> (URL, [String]) {
+    guard let uid else { return (executable, args) }
+    return (URL(fileURLWithPath: setprivPath), ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "--", executable.path] + args)
 }
 
 /// Whether the file at `path` comes to hold `text` within `timeout`: for files a daemon

@@ -174,7 +174,10 @@ final class Scheduler: @unchecked Sendable {
             } catch StoreError.locked where configuration.standby {
                 daemonLock = nil   // another sisyncd is active: wait as its standby (below)
             }
-            if daemonLock != nil { store = try RosterStore(location: location) }
+            if daemonLock != nil {
+                try SyncRun.tightenDatabaseModes(location, log: log)
+                store = try RosterStore(location: location)
+            }
         } catch {
             log.log(LogEvent(.runFailed, .error, "sisyncd cannot start: \(error)"))
             notifier.status("cannot start: \(error)")

@@ -32,6 +32,7 @@ extension SyncRun {
                 }
             }
             let daemonLock = options.takesDaemonLock ? try DaemonLock(location: location) : nil
+            if daemonLock != nil { try Self.tightenDatabaseModes(location, log: log) }
             let stop = self.stop
             let store = try RosterStore(location: location)
             return withExtendedLifetime(daemonLock) {
@@ -42,6 +43,17 @@ extension SyncRun {
             }
         } catch {
             return failedToStart(error)
+        }
+    }
+
+    /// sisyncd, once it holds the daemon lock and before it opens the database: takes
+    /// group's and others' access away from a SQLite database and its `-wal` and `-shm`
+    /// (0.2 left a database root made 0644, and it holds password hashes and access
+    /// codes; issue 26 item 12), saying what it changed.
+    static func tightenDatabaseModes(_ location: StoreLocation, log: EventLog) throws {
+        guard case .sqlite(let path) = location else { return }
+        for change in try SQLiteFiles.tighten(databasePath: path) {
+            log.log(LogEvent(.daemonStarted, .notice, "made \(change): the database holds password hashes and access codes, so only its owner may read it"))
         }
     }
 

@@ -81,7 +81,7 @@ public struct SyncRun {
                 summary.outcome = .failed
                 summary.failure = .cannotCreate
                 summary.error = "\(error)"
-                log.log(LogEvent(.runFailed, .error, "cannot record the run in \(store.path): \(error)"))
+                log.log(LogEvent(.runFailed, .error, "cannot record the run: \(error)"))
                 return Result(summary: summary, plan: nil)
             }
         }
@@ -572,7 +572,8 @@ public struct SyncRun {
             switch e {
             case .locked, .runInProgress, .lockLost: return .temporary
             case .interrupted: return .temporary
-            case .cannotOpen: return .cannotCreate
+            case .cannotOpen, .unsafeFile, .readOnly, .noAccess, .notADatabase, .corrupt: return .cannotCreate
+            case .unusablePath: return .configuration
             default: return .software
             }
         case let e as PostgresError:

@@ -36,41 +36,20 @@ extension ExclusiveLock {
 /// the holder dies, so a crash never leaves a stale lock behind.
 final class LockFile: ExclusiveLock {
     let path: String
-    private let fd: Int32
-    private let writable: Bool
+    private let file: StateFile
+    private var fd: Int32 { file.fd }
     private var held = false
 
-    /// Opens (creating) the file. An administrator's shell may only read a file the daemon
-    /// created: `flock` works on a read-only descriptor too, it just cannot say who it is.
+    /// Opens the file, creating it 0644 whatever the umask, so that whoever waits can read
+    /// who holds it. Root's `sisyncctl` may be the first to create a lock file in the
+    /// service's state directory: the file then goes to the directory's owner (the service
+    /// user), so the daemon can still open it to say who it is. A file found there is
+    /// never re-owned, re-moded or followed through a link (`StateFile`). An
+    /// administrator's shell may only read a file the daemon created: `flock` works on a
+    /// read-only descriptor too, it just cannot say who it is.
     init(path: String) throws(StoreError) {
         self.path = path
-        var fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        var writable = true
-        if fd < 0 && errno == EACCES {
-            fd = open(path, O_RDONLY | O_CLOEXEC)
-            writable = false
-        }
-        guard fd >= 0 else {
-            throw .cannotOpen(path: path, message: "cannot create the lock file: \(String(cString: strerror(errno)))")
-        }
-        self.fd = fd
-        self.writable = writable
-        if writable { Self.shareWithTheDirectoryOwner(fd: fd, path: path) }
-    }
-
-    /// Root's `sisyncctl` may be the first to create a lock file in the service's state
-    /// directory. The file then goes to the directory's owner (the service user) with mode
-    /// 0644 whatever the umask, so the daemon can still open it to say who it is, as SQLite
-    /// does for its `-wal` file.
-    private static func shareWithTheDirectoryOwner(fd: Int32, path: String) {
-        var file = stat()
-        guard fstat(fd, &file) == 0, file.st_uid == geteuid() else { return }
-        _ = fchmod(fd, 0o644)
-        guard geteuid() == 0 else { return }
-        var directory = stat()
-        let parent = (path as NSString).deletingLastPathComponent
-        guard stat(parent.isEmpty ? "." : parent, &directory) == 0, directory.st_uid != 0 else { return }
-        _ = fchown(fd, directory.st_uid, directory.st_gid)
+        file = try StateFile(path: path, creatingWith: 0o644, readOnlyFallback: true)
     }
 
     /// Takes the lock if nobody holds it; never waits.
@@ -90,7 +69,7 @@ final class LockFile: ExclusiveLock {
 
     /// Says who holds the lock (only while holding it).
     func describe(_ text: String) {
-        guard held, writable else { return }
+        guard held, file.writable else { return }
         let bytes = Array((text + "\n").utf8)
         _ = ftruncate(fd, 0)
         _ = pwrite(fd, bytes, bytes.count, 0)
@@ -98,13 +77,10 @@ final class LockFile: ExclusiveLock {
 
     func unlock() {
         guard held else { return }
-        if writable { _ = ftruncate(fd, 0) }
+        if file.writable { _ = ftruncate(fd, 0) }
         flock(fd, LOCK_UN)
         held = false
     }
 
-    deinit {
-        unlock()
-        close(fd)
-    }
+    deinit { unlock() }
 }

@@ -37,7 +37,9 @@ public final class RosterStore {
                 throw StoreError.noDatabase(path: path)
             }
             let db = try SQLiteDatabase(path: path)
-            try db.execute("PRAGMA journal_mode = WAL")
+            // A user who may only read the database cannot change its journal mode (a
+            // database sisync made is in WAL mode already), but can read it.
+            if !db.isReadOnly { try db.execute("PRAGMA journal_mode = WAL") }
             try db.execute("PRAGMA synchronous = NORMAL")
             try db.execute("PRAGMA foreign_keys = ON")
             // A 16 MiB page cache; no mmap: a full scan would make the whole file resident in

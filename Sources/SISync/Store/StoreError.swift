@@ -1,3 +1,5 @@
+import Foundation
+
 /// Database failures, with the statement or file that failed.
 public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case cannotOpen(path: String, message: String)
@@ -11,6 +13,20 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case notFound(what: String)
     /// The daemon lock's session ended while this sisyncd ran: it must not write.
     case lockLost(path: String)
+    /// A file where sisync keeps one of its own (the database, its `-wal`, `-shm` or
+    /// `-journal`, a lock file) is a link or not a regular file: sisync does not use it, as
+    /// whoever may write in the folder could point root's sisync at another file that way.
+    case unsafeFile(path: String, problem: String)
+    /// The database path cannot be a database at all (a directory, a folder that is a file).
+    case unusablePath(path: String, problem: String)
+    /// This user may not write the database (its file, or its folder for `-wal`/`-shm`).
+    case readOnly(path: String, folderOnly: Bool)
+    /// This user may not even read the database.
+    case noAccess(path: String)
+    /// The file is not an SQLite database.
+    case notADatabase(path: String)
+    /// SQLite found the file damaged.
+    case corrupt(path: String, message: String)
 
     public var description: String {
         switch self {
@@ -33,6 +49,24 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
             return "\(path): this sisyncd no longer holds the database's lock (its PostgreSQL session ended, and another sisyncd may have taken over); the run was rolled back and nothing was applied"
         case .notFound(let what):
             return "\(what) not found"
+        case .unsafeFile(let path, let problem):
+            let folder = (path as NSString).deletingLastPathComponent
+            return "\(path) \(problem), where sisync keeps a file of its own; it is not used, as a link there could make sisync (perhaps run as root) change another file. Remove it (`rm -- \(path)`) and try again; if nobody you know put it there, whoever may write in \(folder.isEmpty ? "." : folder) may have tried to take over this system"
+        case .unusablePath(let path, let problem):
+            return "\(path) \(problem); [sync] database must name a database file in a folder sisync may write (e.g. /var/lib/sisync/sisync.db)"
+        case .readOnly(let path, let folderOnly):
+            let folder = (path as NSString).deletingLastPathComponent
+            let why = folderOnly
+                ? "this user (uid \(geteuid())) may not create files in its folder \(folder.isEmpty ? "." : folder), where SQLite keeps its -wal and -shm files"
+                : "this user (uid \(geteuid())) may read it but not write it"
+            return "\(path): cannot write the database: \(why). Run the command as the user the database belongs to (the service's user, or root with sudo), or give this user write access to the file and its folder; the read commands (status, runs, staff list, explain) need only read access"
+        case .noAccess(let path):
+            let folder = (path as NSString).deletingLastPathComponent
+            return "\(path): this user (uid \(geteuid())) may not read the database. Run the command as the user the database belongs to (the service's user, or root with sudo); if root made it where the service keeps it, give it to the service's user (`chown --reference=\(folder.isEmpty ? "." : folder) \(path)`)"
+        case .notADatabase(let path):
+            return "\(path) is not a sisync database (not an SQLite database file at all): check [sync] database in the configuration; if this is the right file and it is damaged, restore it from a backup, or move it away and sisync starts a new one"
+        case .corrupt(let path, let message):
+            return "\(path): the database is damaged (\(message)); stop sisyncd and restore it from a backup, or try `sqlite3 \(path) .recover` (`sqlite3 \(path) 'PRAGMA integrity_check'` shows what is wrong)"
         }
     }
 }

@@ -200,6 +200,10 @@ final class TenantSupervisor: @unchecked Sendable {
                 let claim = try t.claim ?? DaemonLock.tenant(location: c.store, sessions: sessions)
                 t.claim = claim
                 if try claim.tryTakeOver() {
+                    do { try SyncRun.tightenDatabaseModes(c.store, log: tlog) } catch {
+                        claim.release()
+                        throw error
+                    }
                     t.held = true
                     t.holder = nil
                     t.nextRun = now

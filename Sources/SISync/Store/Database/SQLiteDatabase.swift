@@ -8,26 +8,70 @@ public final class SQLiteDatabase: StoreDatabase {
     public var location: String { path }
     let handle: OpaquePointer
 
+    /// Opens (creating, unless `readOnly`) the database at `path`, or an in-memory one for
+    /// `:memory:`. A file is never reached through a symbolic link, and a new one is made
+    /// 0600 (`SQLiteFiles`). A file this user may only read is opened read-only.
     public init(path: String, readOnly: Bool = false) throws(StoreError) {
         self.path = path
+        var openPath = path
+        if path != ":memory:" && !path.isEmpty {
+            let files = try SQLiteFiles(path: path)
+            try files.check()
+            if !readOnly { try files.createIfMissing() }
+            openPath = files.resolvedPath
+        }
         var db: OpaquePointer?
         let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
-        let rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, nil)
+        let rc = sqlite3_open_v2(openPath, &db, flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, nil)
         guard rc == SQLITE_OK, let db else {
-            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
+            var message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
+            let code = db.map { sqlite3_extended_errcode($0) } ?? rc
+            let systemErrno = db.map { sqlite3_system_errno($0) } ?? 0
+            if systemErrno != 0 { message += ": " + String(cString: strerror(systemErrno)) }
             if let db { sqlite3_close_v2(db) }
-            throw .cannotOpen(path: path, message: message)
+            if code & 0xff == SQLITE_CANTOPEN && systemErrno == EACCES { throw .noAccess(path: path) }
+            throw Self.storeError(code, message: message, sql: "", path: path)
         }
         handle = db
         sqlite3_extended_result_codes(db, 1)
         sqlite3_busy_timeout(db, 10_000)
+        if !isReadOnly {
+            // The -wal and -shm files stay when the last connection closes, so that a user
+            // who may only read the database (and not create files in its folder) can
+            // still read it while no sisync has it open (SQLite's "persistent WAL").
+            var persist: Int32 = 1
+            sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)
+        }
     }
 
     deinit { sqlite3_close_v2(handle) }
 
+    /// True when SQLite opened the file read-only (this user may not write it).
+    public var isReadOnly: Bool { sqlite3_db_readonly(handle, "main") == 1 }
+
     func error(_ rc: Int32, _ sql: String) -> StoreError {
-        if rc == SQLITE_INTERRUPT { return .interrupted }
-        return .sqlite(path: path, code: rc, message: String(cString: sqlite3_errmsg(handle)), sql: sql)
+        Self.storeError(rc, message: String(cString: sqlite3_errmsg(handle)), sql: sql, path: path)
+    }
+
+    /// What a failed SQLite call means to an administrator: a database this user may not
+    /// write, a file that is not a database, a damaged one, a link where the database
+    /// should be. Anything else keeps SQLite's code and the statement.
+    static func storeError(_ rc: Int32, message: String, sql: String, path: String) -> StoreError {
+        switch rc {
+        case SQLITE_INTERRUPT: return .interrupted
+        case SQLITE_READONLY | (6 << 8): return .readOnly(path: path, folderOnly: true)      // SQLITE_READONLY_DIRECTORY
+        case SQLITE_READONLY | (4 << 8): break                                               // SQLITE_READONLY_DBMOVED
+        case SQLITE_CANTOPEN | (6 << 8): return .unsafeFile(path: path, problem: "is reached through a symbolic link")  // SQLITE_CANTOPEN_SYMLINK
+        case SQLITE_CANTOPEN | (2 << 8): return .unusablePath(path: path, problem: "is a directory")                    // SQLITE_CANTOPEN_ISDIR
+        default: break
+        }
+        switch rc & 0xff {
+        case SQLITE_READONLY where rc != SQLITE_READONLY | (4 << 8), SQLITE_PERM: return .readOnly(path: path, folderOnly: false)
+        case SQLITE_CANTOPEN: return .cannotOpen(path: path, message: message)
+        case SQLITE_NOTADB: return .notADatabase(path: path)
+        case SQLITE_CORRUPT: return .corrupt(path: path, message: message)
+        default: return .sqlite(path: path, code: rc, message: message, sql: sql)
+        }
     }
 
     /// Runs SQL without parameters (schema, pragmas, transaction control).
@@ -37,8 +81,7 @@ public final class SQLiteDatabase: StoreDatabase {
         if rc != SQLITE_OK {
             let text = message.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(rc))
             sqlite3_free(message)
-            if rc == SQLITE_INTERRUPT { throw .interrupted }
-            throw .sqlite(path: path, code: rc, message: text, sql: sql)
+            throw Self.storeError(rc, message: text, sql: sql, path: path)
         }
     }
 
