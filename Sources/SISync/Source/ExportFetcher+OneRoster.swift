@@ -36,7 +36,7 @@ extension ExportFetcher {
                 try fetchLocalBundle(directory, shownAs: url, files: &files, manifest: &manifest)
             }
         } catch {
-            FetchedExport(format: configuration.format, files: files, contentHash: "").removeTemporaryFiles()
+            FetchedExport(format: configuration.format, files: files, contentHash: "").removeTemporaryFiles(in: directory)
             throw error
         }
         return FetchedExport(format: configuration.format, files: files, contentHash: oneRosterHash(files), manifest: manifest)
@@ -93,7 +93,7 @@ extension ExportFetcher {
         var roster = OneRosterRoster(version: version, modes: Dictionary(uniqueKeysWithValues: OneRosterAPIPage.collections.map { ($0, .bulk) }))
         roster.usersSource = base + "/users"
         var files: [FetchedFile] = []
-        defer { FetchedExport(format: configuration.format, files: files, contentHash: "").removeTemporaryFiles() }
+        defer { FetchedExport(format: configuration.format, files: files, contentHash: "").removeTemporaryFiles(in: directory) }
         let transfer = try CurlTransfer()
         for collection in OneRosterAPIPage.collections {
             var received = 0
@@ -108,7 +108,7 @@ extension ExportFetcher {
                 }
                 var link: String?
                 var total: String?
-                let temp = temporaryPath("\(collection.rawValue)-\(page).json")
+                let temp = try directory.create("\(collection.rawValue)-\(page).json")
                 let file: FetchedFile
                 do {
                     file = try attempts(url, entity: nil, to: temp, using: transfer, headers: ["Accept: application/json"]) { response in
@@ -117,8 +117,8 @@ extension ExportFetcher {
                     }
                 } catch let FetchError.httpStatus(u, status) where status != 401 && status != 403 {
                     // An error body says why (imsx_StatusInfo); the status alone rarely does.
-                    defer { try? FileManager.default.removeItem(atPath: temp) }
-                    if let data = FileManager.default.contents(atPath: temp),
+                    defer { directory.remove(temp) }
+                    if let data = FileManager.default.contents(atPath: temp.path),
                        let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
                        let failure = OneRosterAPIPage.statusFailure(object) {
                         throw OneRosterError.serverError(url: u, status: "HTTP \(status), \(failure.status)", description: failure.description)
@@ -130,7 +130,7 @@ extension ExportFetcher {
                     throw FetchError.unreadableFile(path: file.path, reason: "the downloaded page disappeared")
                 }
                 let count = try OneRosterAPIPage.read(data, collection: collection, url: url, firstIndex: received, into: &roster)
-                try? FileManager.default.removeItem(atPath: file.path)
+                directory.remove(temp)
                 received += count
                 page += 1
                 if let total {
