@@ -4,6 +4,7 @@ import SISync
 // Problems on the terminal; administrators' actions also in the journal when there is one.
 let terminal = StderrLog(minimum: .warning)
 let log: EventLog = JournalLog.direct(identifier: "sisyncctl").map { TeeLog([$0, terminal]) } ?? terminal
-let code = ControlCommand(console: ProcessConsole(), environment: ProcessInfo.processInfo.environment,
-                          log: log).run(Array(CommandLine.arguments.dropFirst()))
+var command = ControlCommand(console: ProcessConsole(), environment: ProcessInfo.processInfo.environment, log: log)
+command.stopsOnSignals = true
+let code = command.run(Array(CommandLine.arguments.dropFirst()))
 exit(code)

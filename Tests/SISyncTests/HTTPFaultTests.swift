@@ -91,7 +91,7 @@ final class HTTPFaultTests: XCTestCase {
         let server = try TestHTTPServer { _ in .init(status: 200, body: body, trickle: (bytes: 20, pause: 0.2)) }
         let w = Workspace()
         try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)
-        var fetcher = ExportFetcher(configuration: configure(w, server, "retries = 0"))
+        var fetcher = ExportFetcher(configuration: configure(w, server, "retries = 0"), directory: try RunDirectory(in: w.root + "/db"))
         fetcher.lowSpeedSeconds = 1
         let started = Date()
         XCTAssertThrowsError(try fetcher.fetch()) { e in
@@ -108,7 +108,7 @@ final class HTTPFaultTests: XCTestCase {
         XCTAssertEqual(r.summary.exitCode, 69)
         XCTAssertTrue(r.summary.error?.contains("curl error 18") == true, r.summary.error ?? "")
         XCTAssertTrue(r.summary.error?.contains("after 2 attempts") == true, r.summary.error ?? "")
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: w.root + "/db").filter { $0.contains("download") }, [])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: w.root + "/db").filter { $0.hasPrefix(".sisync") }, [])
     }
 
     func testRedirectChainIsFollowedAndALoopIsNot() throws {

@@ -367,7 +367,7 @@ final class OneRosterZipTests: XCTestCase {
             let c = v.configure(sync: "school_year = 2026-2027", entities: OneRosterTests.people, format: "oneroster-csv", url: url)
             let run = v.sync(c, at: day)
             XCTAssertEqual(run.summary.outcome, .applied, run.summary.error ?? "")
-            let leftovers = try FileManager.default.contentsOfDirectory(atPath: v.root + "/db").filter { $0.hasPrefix(".sisync-download") }
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: v.root + "/db").filter { $0.hasPrefix(".sisync") }
             XCTAssertEqual(leftovers, [], "unpacked and downloaded files are removed")
             return try ["staff", "students", "households", "household_relationships"].flatMap { t in
                 try OneRosterTests.table(v, "SELECT * FROM \(t) ORDER BY 1, 2, 3").map { t + ":" + $0.split(separator: "|").dropLast(5).joined(separator: "|") }

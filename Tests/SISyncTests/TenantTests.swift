@@ -144,6 +144,62 @@ final class TenantTests: XCTestCase {
         XCTAssertEqual(try holders(all.filter { $0.key != "t02" }).values.map { $0 }, [[d.pid], [d.pid]])
     }
 
+    /// Issue 26 item 3: two tenants whose SQLite databases sit in one folder, each with its
+    /// own OneRoster zip of disjoint ids, run in parallel by one `sisyncd --tenants`, five
+    /// times (each time with one more id, so every run applies): every run applies and each
+    /// mirror holds only its own ids, never one of the other's (0.2 unpacked both bundles
+    /// to the same names and tenant b's mirror held tenant a's staff).
+    func testIssue26Item3TenantsInOneFolderNeverReadEachOthersDownloads() throws {
+        let root = NSTemporaryDirectory() + "sisync-tenants-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let directory = root + "/tenants.d", folder = root + "/state"
+        for d in [directory, folder] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
+        let names = ["a", "b"]
+        func ids(_ name: String, round: Int) -> [String] { (1...3000).map { "\(name)-\($0)" } + (1...round).map { "\(name)-round\($0)" } }
+        func writeBundles(round: Int) {
+            for n in names {
+                let bytes = Data(PrivateDownloadTests.staffBundle(ids(n, round: round)))
+                XCTAssertTrue(FileManager.default.createFile(atPath: root + "/\(n).zip.part", contents: bytes))
+                XCTAssertEqual(rename(root + "/\(n).zip.part", root + "/\(n).zip"), 0)
+            }
+        }
+        writeBundles(round: 1)
+        for n in names {
+            try PrivateDownloadTests.writeConfiguration(directory + "/\(n).conf", database: folder + "/\(n).db", url: root + "/\(n).zip")
+        }
+        let d = try RunningDaemon(["--tenants", directory, "--max-parallel-runs", "2"], environment: ["STATE_DIRECTORY": "", "RUNTIME_DIRECTORY": ""])
+        defer { if d.process.isRunning { kill(d.pid, SIGKILL) } }
+        func runs(_ n: String) -> [RunSummary] {
+            (try? RosterStore(location: .sqlite(path: folder + "/\(n).db"), mustExist: true).auditTrail.runs(limit: 20)) ?? []
+        }
+        for round in 1...5 {
+            if round > 1 {
+                writeBundles(round: round)
+                kill(d.pid, SIGUSR1)
+            }
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline && !names.allSatisfy({ n in runs(n).count >= round && runs(n).allSatisfy { $0.finishedAt != nil } }) { usleep(50_000) }
+            for n in names {
+                let all = runs(n)
+                XCTAssertEqual(all.count, round, "tenant \(n), round \(round): \(d.seen)")
+                XCTAssertEqual(all.map(\.outcome), Array(repeating: RunOutcome.applied, count: all.count),
+                               "tenant \(n), round \(round): \(all.map { $0.error ?? "" })")
+            }
+        }
+        for n in names {
+            var stored: [String] = []
+            try RosterStore(location: .sqlite(path: folder + "/\(n).db"), mustExist: true).database
+                .prepare("SELECT staff_id FROM staff").forEachRow { stored.append($0.text(0)) }
+            let other = stored.filter { !$0.hasPrefix(n + "-") }
+            XCTAssertEqual(other.count, 0, "tenant \(n)'s mirror holds another tenant's ids: \(other.prefix(5))")
+            XCTAssertEqual(Set(stored), Set(ids(n, round: 5)), "tenant \(n) holds all its own")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix(".sisync") }, [],
+                       "no run's directory or file is left")
+        kill(d.pid, SIGTERM)
+        XCTAssertEqual(d.exited.wait(timeout: .now() + 10), .success)
+    }
+
     /// The STATUS line sums the tenants up: `12 tenants (3 on other hosts): 11 ok, 1 failed (lincoln: HTTP 503); next 08:30`.
     func testTheStatusLineSumsTheTenantsUp() {
         func tenant(_ name: String, held: Bool = true, outcome: RunOutcome? = .applied, error: String? = nil, configured: Bool = true) -> TenantSupervisor.Tenant {

@@ -73,11 +73,12 @@ final class ZipArchiveTests: XCTestCase {
         zip.add("bundle/manifest.csv", "propertyName,value\n", deflate: false)
         zip.comment = "exported by a SIS"
         let a = try archive(w, zip)
+        let directory = try RunDirectory(in: w.root)
         XCTAssertGreaterThan(big.utf8.count, 1_000_000, "several 256 KiB chunks")
         for (base, text) in [("USERS.csv", big), ("manifest.csv", "propertyName,value\n")] {
             let entry = try XCTUnwrap(a.entry(baseName: base))
-            try a.extract(entry, to: w.root + "/out", maxBytes: 1 << 30)
-            XCTAssertEqual(try String(contentsOfFile: w.root + "/out", encoding: .utf8), text)
+            let out = try a.extract(entry, into: directory, name: "out", maxBytes: 1 << 30)
+            XCTAssertEqual(try String(contentsOfFile: out.path, encoding: .utf8), text)
         }
     }
 
@@ -100,17 +101,18 @@ final class ZipArchiveTests: XCTestCase {
         bytes[30 + "users.csv".utf8.count] ^= 0x20   // one byte of the stored data
         w.writeBytes("crc.zip", bytes)
         let a = try ZipArchive(path: w.exportDir + "/crc.zip")
-        XCTAssertThrowsError(try a.extract(a.entries[0], to: w.root + "/out", maxBytes: 1 << 20)) { e in
+        let directory = try RunDirectory(in: w.root)
+        XCTAssertThrowsError(try a.extract(a.entries[0], into: directory, name: "out", maxBytes: 1 << 20)) { e in
             guard case .corrupt(_, _, let reason)? = e as? ZipError else { return XCTFail("\(e)") }
             XCTAssertTrue(reason.contains("CRC"), reason)
         }
-        XCTAssertFalse(FileManager.default.fileExists(atPath: w.root + "/out"))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), [])
 
         let big = try archive(w, { var z = TestZipWriter(); z.add("users.csv", String(repeating: "x", count: 10_000)); return z }(), name: "big.zip")
-        XCTAssertThrowsError(try big.extract(big.entries[0], to: w.root + "/out", maxBytes: 4096)) { e in
+        XCTAssertThrowsError(try big.extract(big.entries[0], into: directory, name: "out", maxBytes: 4096)) { e in
             guard case .tooLarge? = e as? ZipError else { return XCTFail("\(e)") }
         }
-        XCTAssertFalse(FileManager.default.fileExists(atPath: w.root + "/out"))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), [])
 
         w.write("plain.zip", "sourcedId,status\nu1,active\n")
         XCTAssertThrowsError(try ZipArchive(path: w.exportDir + "/plain.zip")) { e in
@@ -127,8 +129,9 @@ final class ZipArchiveTests: XCTestCase {
         zip.items.append(.init(name: "bzip.csv", data: Array("x".utf8), deflate: false, method: 12))
         zip.items.append(.init(name: "secret.csv", data: Array("x".utf8), deflate: false, flags: 1))
         let a = try archive(w, zip)
+        let directory = try RunDirectory(in: w.root)
         for e in a.entries {
-            XCTAssertThrowsError(try a.extract(e, to: w.root + "/out", maxBytes: 1 << 20)) { error in
+            XCTAssertThrowsError(try a.extract(e, into: directory, name: "out", maxBytes: 1 << 20)) { error in
                 guard case .unsupported(_, _, let reason)? = error as? ZipError else { return XCTFail("\(error)") }
                 XCTAssertTrue(reason.contains(e.name == "bzip.csv" ? "method 12" : "encrypted"), reason)
             }

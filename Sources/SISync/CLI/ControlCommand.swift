@@ -6,6 +6,9 @@ public struct ControlCommand {
     public let console: Console
     public let environment: [String: String]
     public let log: EventLog
+    /// `sisyncctl sync` stops its run on SIGTERM/SIGINT (rolled back, its private directory
+    /// removed) instead of dying half-way; the executable sets this, in-process tests do not.
+    public var stopsOnSignals = false
 
     public init(console: Console, environment: [String: String], log: EventLog) {
         self.console = console
@@ -310,7 +313,17 @@ public struct ControlCommand {
         options.actor = actor
         options.trigger = "sisyncctl"
         options.wait = wait
-        let result = SyncRun(configuration: c, options: options, log: log).performWithStore(waiting: { sayWaiting(for: $0, wait: wait) })
+        var stop: StopSignal?
+        var signals: SignalWatcher?
+        if stopsOnSignals {
+            let s = StopSignal()
+            signals = SignalWatcher()
+            signals?.onStop { s.stop() }
+            stop = s
+        }
+        let result = withExtendedLifetime(signals) {
+            SyncRun(configuration: c, options: options, log: log, stop: stop).performWithStore(waiting: { sayWaiting(for: $0, wait: wait) })
+        }
         emit(args, json: { RunReport.json(result.summary, plan: result.plan) },
              text: { RunReport.text(result.summary, plan: result.plan, showPlan: options.dryRun) })
         return result.summary.exitCode

@@ -359,22 +359,6 @@ public struct Configuration: Sendable {
         return c
     }
 
-    /// Where downloads and other temporary files go while a run works: beside a SQLite
-    /// database (a writable disk the service owns); for PostgreSQL, the service's
-    /// `$STATE_DIRECTORY` (systemd's `StateDirectory=`), else the temporary directory.
-    public var workDirectory: String {
-        switch store {
-        case .sqlite(let path):
-            let directory = (path as NSString).deletingLastPathComponent
-            return directory.isEmpty ? "." : directory
-        case .postgres:
-            if let state = ProcessInfo.processInfo.environment["STATE_DIRECTORY"]?.split(separator: ":").first, !state.isEmpty { return String(state) }
-            var temp = NSTemporaryDirectory()
-            while temp.count > 1 && temp.hasSuffix("/") { temp.removeLast() }
-            return temp
-        }
-    }
-
     /// Where the store lives, as `[sync] database`, `database_schema` and
     /// `database_password_file` say.
     public var store: StoreLocation {

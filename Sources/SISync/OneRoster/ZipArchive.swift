@@ -111,9 +111,10 @@ public final class ZipArchive {
         }
     }
 
-    /// Unpacks `entry` into `destination` (mode 0600), checking its size and CRC-32; a
-    /// partial file is removed on failure.
-    public func extract(_ entry: Entry, to destination: String, maxBytes: Int64) throws(ZipError) {
+    /// Unpacks `entry` into a new file `name` of the run's private directory (0600,
+    /// written through its descriptor), checking its size and CRC-32; a partial file is
+    /// removed on failure.
+    public func extract(_ entry: Entry, into directory: RunDirectory, name: String, maxBytes: Int64) throws(ZipError) -> RunFile {
         if entry.flags & 1 != 0 { throw .unsupported(path: path, entry: entry.name, reason: "an encrypted entry") }
         guard entry.method == 0 || entry.method == 8 else {
             throw .unsupported(path: path, entry: entry.name, reason: "compression method \(entry.method)")
@@ -122,19 +123,18 @@ public final class ZipArchive {
         guard Self.u32(header, 0) == 0x0403_4B50 else { throw .corrupt(path: path, entry: entry.name, reason: "bad local header") }
         let dataStart = entry.localHeaderOffset + 30 + Int64(Self.u16(header, 26)) + Int64(Self.u16(header, 28))
         guard dataStart + entry.compressedSize <= size else { throw .corrupt(path: path, entry: entry.name, reason: "the data runs past the end of the file") }
-        let out = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard out >= 0 else { throw .cannotWrite(path: destination, reason: String(cString: strerror(errno))) }
+        let out: RunFile
+        do { out = try directory.create(name) } catch { throw .cannotWrite(path: directory.path, reason: error.description) }
         do {
-            try copy(entry, from: dataStart, to: out, destination: destination, maxBytes: maxBytes)
-            close(out)
+            try copy(entry, from: dataStart, to: out, maxBytes: maxBytes)
+            return out
         } catch {
-            close(out)
-            unlink(destination)
+            directory.remove(out)
             throw error
         }
     }
 
-    private func copy(_ entry: Entry, from start: Int64, to out: Int32, destination: String, maxBytes: Int64) throws(ZipError) {
+    private func copy(_ entry: Entry, from start: Int64, to out: RunFile, maxBytes: Int64) throws(ZipError) {
         var crc = crc32(0, nil, 0)
         var written: Int64 = 0
         func emit(_ bytes: UnsafeBufferPointer<UInt8>) throws(ZipError) {
@@ -142,13 +142,7 @@ public final class ZipArchive {
             written += Int64(bytes.count)
             if written > maxBytes { throw .tooLarge(path: path, entry: entry.name, limit: maxBytes) }
             crc = crc32(crc, bytes.baseAddress, uInt(bytes.count))
-            var off = 0
-            while off < bytes.count {
-                let n = write(out, bytes.baseAddress! + off, bytes.count - off)
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw .cannotWrite(path: destination, reason: String(cString: strerror(errno))) }
-                off += n
-            }
+            if let why = out.write(UnsafeRawBufferPointer(bytes)) { throw .cannotWrite(path: out.shownAs, reason: why) }
         }
         let chunk = 256 * 1024
         var offset = start

@@ -56,10 +56,17 @@ public struct SyncRun {
         var summary = RunSummary(runID: nil, startedAt: Timestamp.format(started), outcome: .running,
                                  dryRun: options.dryRun, actor: options.actor, trigger: options.trigger)
         var phase = PhaseClock()
+        // Everything the run writes for a while goes into a directory of its own, removed
+        // when the run ends, however it ends (issue 26 items 2, 3, 5).
+        var directory: RunDirectory?
+        defer { directory?.remove() }
         let fetched: Swift.Result<(FetchedExport, OneRosterTranslation?), Error>
-        do { fetched = .success(try fetch(store: store, started: started)) } catch { fetched = .failure(error) }
+        do {
+            let made = try RunDirectory.make(for: configuration.store)
+            directory = made
+            fetched = .success(try fetch(store: store, started: started, directory: made))
+        } catch { fetched = .failure(error) }
         summary.timings.append(("fetch", phase.lap()))
-        defer { if case .success(let f) = fetched { f.0.removeTemporaryFiles() } }
         var lock: RunLock?
         if !options.dryRun {
             do { lock = try takeRunLock() } catch {
@@ -142,8 +149,8 @@ public struct SyncRun {
     }
 
     /// Downloads (or reads) the export; only reads the database (validators for R3).
-    private func fetch(store: RosterStore, started: Date) throws -> (FetchedExport, OneRosterTranslation?) {
-        var fetcher = ExportFetcher(configuration: configuration, stop: stop, log: log)
+    private func fetch(store: RosterStore, started: Date, directory: RunDirectory) throws -> (FetchedExport, OneRosterTranslation?) {
+        var fetcher = ExportFetcher(configuration: configuration, directory: directory, stop: stop, log: log)
         let oneRoster = oneRosterTranslation(store: store, started: started)
         if let oneRoster { fetcher.translationBasis = "school_year \(oneRoster.schoolYear) day \(oneRoster.today)" }
         // No conditional GET with a school scope: every file is parsed anyway, and a 304 for
@@ -568,6 +575,7 @@ public struct SyncRun {
             case .notAZip, .unsupported, .corrupt: return .badData
             }
         case is ConfigError: return .configuration
+        case is RunDirectoryError: return .cannotCreate
         case let e as StoreError:
             switch e {
             case .locked, .runInProgress, .lockLost: return .temporary

@@ -75,15 +75,14 @@ public final class CurlTransfer {
         public var head: [UInt8]
     }
 
-    /// Downloads `request.url` into `destination` (created or truncated). Throws for
-    /// transport failures (with libcurl's code, to decide on retries), the size cap and aborts.
-    public func perform(_ request: Request, to destination: String, stop: StopSignal? = nil) throws(FetchError) -> Response {
-        guard FileManager.default.createFile(atPath: destination, contents: nil),
-              let out = FileHandle(forWritingAtPath: destination) else {
-            throw .unreadableFile(path: destination, reason: "cannot create a temporary file for the download")
+    /// Downloads `request.url` into `destination` (emptied first), a file of the run's
+    /// private directory, written through its descriptor. Throws for transport failures
+    /// (with libcurl's code, to decide on retries), the size cap and aborts.
+    public func perform(_ request: Request, into destination: RunFile, stop: StopSignal? = nil) throws(FetchError) -> Response {
+        do { try destination.rewind() } catch {
+            throw .unreadableFile(path: destination.shownAs, reason: "cannot empty the download file: \(error)")
         }
-        defer { try? out.close() }
-        let sink = TransferSink(output: out, maxBytes: request.maxBytes, stop: stop)
+        let sink = TransferSink(output: destination, maxBytes: request.maxBytes, stop: stop)
         curl_easy_reset(handle)
         var headerList: UnsafeMutablePointer<curl_slist>?
         for h in request.headers { headerList = curl_slist_append(headerList, h) }
@@ -138,7 +137,7 @@ public final class CurlTransfer {
         let code = withExtendedLifetime(sink) { curl_easy_perform(handle) }
         if sink.overLimit { throw .tooLarge(url: url, limit: request.maxBytes) }
         if code == CURLE_ABORTED_BY_CALLBACK { throw .aborted(url: url) }
-        if sink.writeFailed { throw .unreadableFile(path: destination, reason: "cannot write the downloaded export (disk full?)") }
+        if let why = sink.writeFailure { throw .unreadableFile(path: destination.shownAs, reason: "cannot write the downloaded export: \(why) (disk full?)") }
         if code != CURLE_OK {
             let detail = errorBuffer[0] != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(code))
             throw .transfer(url: url, code: Int(code.rawValue), message: detail)
@@ -162,17 +161,17 @@ public final class CurlTransfer {
 
 /// State shared with the C callbacks of one transfer.
 private final class TransferSink {
-    let output: FileHandle
+    let output: RunFile
     let maxBytes: Int64
     var written: Int64 = 0
     var overLimit = false
-    var writeFailed = false
+    var writeFailure: String?
     var head: [UInt8] = []
     /// Headers of the last response (a redirect's headers are replaced by the next ones).
     var headers: [String: String] = [:]
     let stop: StopSignal?
     func header(_ name: String) -> String? { headers[name] }
-    init(output: FileHandle, maxBytes: Int64, stop: StopSignal?) {
+    init(output: RunFile, maxBytes: Int64, stop: StopSignal?) {
         self.output = output
         self.maxBytes = maxBytes
         self.stop = stop
@@ -188,10 +187,8 @@ private func curlWrite(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ coun
     if sink.head.count < 256 {
         data.withMemoryRebound(to: UInt8.self, capacity: n) { p in sink.head += UnsafeBufferPointer(start: p, count: min(n, 256 - sink.head.count)) }
     }
-    do {
-        try sink.output.write(contentsOf: UnsafeRawBufferPointer(start: data, count: n))
-    } catch {
-        sink.writeFailed = true
+    if let why = sink.output.write(UnsafeRawBufferPointer(start: data, count: n)) {
+        sink.writeFailure = why
         return 0
     }
     return n

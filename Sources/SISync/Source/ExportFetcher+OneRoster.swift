@@ -36,7 +36,7 @@ extension ExportFetcher {
                 try fetchLocalBundle(directory, shownAs: url, files: &files, manifest: &manifest)
             }
         } catch {
-            FetchedExport(format: configuration.format, files: files, contentHash: "").removeTemporaryFiles()
+            FetchedExport(format: configuration.format, files: files, contentHash: "").removeTemporaryFiles(in: directory)
             throw error
         }
         return FetchedExport(format: configuration.format, files: files, contentHash: oneRosterHash(files), manifest: manifest)
@@ -95,7 +95,7 @@ extension ExportFetcher {
         var roster = OneRosterRoster(version: version, modes: Dictionary(uniqueKeysWithValues: OneRosterAPIPage.collections.map { ($0, .bulk) }))
         roster.usersSource = base + "/users"
         var files: [FetchedFile] = []
-        defer { FetchedExport(format: configuration.format, files: files, contentHash: "").removeTemporaryFiles() }
+        defer { FetchedExport(format: configuration.format, files: files, contentHash: "").removeTemporaryFiles(in: directory) }
         let transfer = try CurlTransfer()
         // max_bytes bounds the pages together, not each page: a server that never stops
         // paging must not fill the disk or the memory the roster is read into.
@@ -113,7 +113,7 @@ extension ExportFetcher {
                 }
                 var link: String?
                 var total: String?
-                let temp = temporaryPath("\(collection.rawValue)-\(page).json")
+                let temp = try directory.create("\(collection.rawValue)-\(page).json")
                 let file: FetchedFile
                 do {
                     file = try attempts(url, entity: nil, to: temp, using: transfer, headers: ["Accept: application/json"],
@@ -122,12 +122,12 @@ extension ExportFetcher {
                         total = response.totalCount
                     }
                 } catch let e as FetchError where totalBytes > 0 && e.isTooLarge {
-                    try? FileManager.default.removeItem(atPath: temp)
+                    directory.remove(temp)
                     throw FetchError.tooLargeInTotal(url: base, limit: configuration.maxBytes)
                 } catch let FetchError.httpStatus(u, status) where status != 401 && status != 403 {
                     // An error body says why (imsx_StatusInfo); the status alone rarely does.
-                    defer { try? FileManager.default.removeItem(atPath: temp) }
-                    if let data = FileManager.default.contents(atPath: temp),
+                    defer { directory.remove(temp) }
+                    if let data = FileManager.default.contents(atPath: temp.path),
                        let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
                        let failure = OneRosterAPIPage.statusFailure(object) {
                         throw OneRosterError.serverError(url: u, status: "HTTP \(status), \(failure.status)", description: failure.description)
@@ -140,7 +140,7 @@ extension ExportFetcher {
                     throw FetchError.unreadableFile(path: file.path, reason: "the downloaded page disappeared")
                 }
                 let count = try OneRosterAPIPage.read(data, collection: collection, url: url, firstIndex: received, into: &roster)
-                try? FileManager.default.removeItem(atPath: file.path)
+                directory.remove(temp)
                 received += count
                 page += 1
                 if let total {

@@ -2,11 +2,11 @@ import Foundation
 
 extension ExportFetcher {
     /// A `.zip` bundle, local or downloaded: the manifest and the files it names are
-    /// extracted beside the database (streamed through zlib, each within `max_bytes`).
+    /// unpacked into the run's private directory (streamed through zlib, each within `max_bytes`).
     func fetchZipBundle(_ url: String, remote: Bool, files: inout [FetchedFile], manifest: inout OneRosterManifest?) throws {
         var zipPath = url
         var downloaded: String?
-        defer { if let downloaded { try? FileManager.default.removeItem(atPath: downloaded) } }
+        defer { if let downloaded { directory.remove(path: downloaded) } }
         if remote {
             let file = try download(url, entity: nil, label: "bundle.zip", using: try CurlTransfer())
             zipPath = file.path
@@ -18,13 +18,9 @@ extension ExportFetcher {
         let archive = try ZipArchive(path: zipPath)
         func extract(_ fileName: String, label: String) throws -> FetchedFile? {
             guard let entry = archive.entry(baseName: fileName) else { return nil }
-            let temp = temporaryPath(label)
-            files.append(FetchedFile(entity: nil, name: temp, path: temp, isTemporary: true, sha256: "", bytes: 0))
-            try archive.extract(entry, to: temp, maxBytes: configuration.maxBytes)
-            var f = try hashLocal(path: temp, name: "\(url) \(entry.name)", entity: nil, temporary: true)
-            f = FetchedFile(entity: nil, name: entry.name, path: temp, isTemporary: true, sha256: f.sha256, bytes: f.bytes)
-            files.removeLast()
-            return f
+            let out = try archive.extract(entry, into: directory, name: label, maxBytes: configuration.maxBytes)
+            let f = try hashLocal(path: out.path, name: "\(url) \(entry.name)", entity: nil, temporary: true)
+            return FetchedFile(entity: nil, name: entry.name, path: out.path, isTemporary: true, sha256: f.sha256, bytes: f.bytes)
         }
         guard let m = try extract("manifest.csv", label: "manifest.csv") else { throw OneRosterError.missingManifest(location: url) }
         files.append(tagged(m, "manifest"))

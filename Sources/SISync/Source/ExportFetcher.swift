@@ -58,15 +58,18 @@ public struct FetchedExport: Sendable {
         return e
     }
 
-    public func removeTemporaryFiles() {
-        for f in files where f.isTemporary { try? FileManager.default.removeItem(atPath: f.path) }
+    /// Removes the downloaded and unpacked files early (the run's directory goes at its end anyway).
+    public func removeTemporaryFiles(in directory: RunDirectory) {
+        for f in files where f.isTemporary { directory.remove(path: f.path) }
     }
 }
 
 /// Gets the export the configuration names: local paths and `file://` URLs are read in
-/// place; `http(s)://` URLs are downloaded into temporary files beside the database.
+/// place; `http(s)://` URLs are downloaded into the run's private directory.
 public struct ExportFetcher {
     public let configuration: Configuration
+    /// Where downloads, unpacked zip entries and the OAuth token response go (items 2, 3, 5 of issue 26).
+    public let directory: RunDirectory
     public let stop: StopSignal?
     /// Validators for a conditional GET, per URL; only for files the database still mirrors.
     public var validators: [String: SourceValidator] = [:]
@@ -80,8 +83,9 @@ public struct ExportFetcher {
     /// an unchanged export is translated again when they change (R3).
     public var translationBasis = ""
 
-    public init(configuration: Configuration, stop: StopSignal? = nil, log: EventLog? = nil) {
+    public init(configuration: Configuration, directory: RunDirectory, stop: StopSignal? = nil, log: EventLog? = nil) {
         self.configuration = configuration
+        self.directory = directory
         self.stop = stop
         self.log = log
         retryPolicy = RetryPolicy(retries: configuration.retries)
@@ -128,7 +132,7 @@ public struct ExportFetcher {
                 }
             }
         } catch {
-            FetchedExport(format: configuration.format, files: files, contentHash: "").removeTemporaryFiles()
+            FetchedExport(format: configuration.format, files: files, contentHash: "").removeTemporaryFiles(in: directory)
             throw error
         }
         return FetchedExport(format: configuration.format, files: files,
@@ -158,19 +162,14 @@ public struct ExportFetcher {
                            sha256: SHA256.hex(digest.finalize()), bytes: total)
     }
 
-    /// Where temporary downloads go (`Configuration.workDirectory`).
-    func temporaryPath(_ label: String) -> String {
-        configuration.workDirectory + "/.sisync-download-\(getpid())-\(label)"
-    }
-
     func download(_ url: String, entity: EntityKind?, label: String? = nil, using transfer: CurlTransfer) throws -> FetchedFile {
-        let temp = temporaryPath(label ?? entity?.rawValue ?? "document")
+        let temp = try directory.create(label ?? entity?.rawValue ?? "document")
         do {
             let file = try attempts(url, entity: entity, to: temp, using: transfer)
-            if file.notModified { try? FileManager.default.removeItem(atPath: temp) }
+            if file.notModified { directory.remove(temp) }
             return file
         } catch {
-            try? FileManager.default.removeItem(atPath: temp)
+            directory.remove(temp)
             throw error
         }
     }
@@ -179,7 +178,7 @@ public struct ExportFetcher {
     /// `origin`, redirects are followed here, and only within it (a OneRoster API: the
     /// credential goes with every request); `maxBytes` lowers the size cap (what is left
     /// of the API's total).
-    func attempts(_ url: String, entity: EntityKind?, to temp: String, using transfer: CurlTransfer,
+    func attempts(_ url: String, entity: EntityKind?, to temp: RunFile, using transfer: CurlTransfer,
                   headers extra: [String] = [], origin: SourceOrigin? = nil, maxBytes: Int64? = nil,
                   check: ((CurlTransfer.Response) throws -> Void)? = nil) throws -> FetchedFile {
         var attempt = 0
@@ -201,7 +200,7 @@ public struct ExportFetcher {
             }
             let response: CurlTransfer.Response
             do {
-                response = try transfer.perform(request, to: temp, stop: stop)
+                response = try transfer.perform(request, into: temp, stop: stop)
             } catch {
                 if Self.isTransient(error) && attempt <= retryPolicy.retries {
                     try pause(before: attempt + 1, after: error.description, retryAfter: nil, url: url)
@@ -217,7 +216,7 @@ public struct ExportFetcher {
             case 200..<300:
                 try Self.checkBody(format: configuration.format, response: response, url: url)
                 try check?(response)
-                var file = try hashLocal(path: temp, name: url, entity: entity, temporary: true)
+                var file = try hashLocal(path: temp.path, name: url, entity: entity, temporary: true)
                 file.etag = response.etag
                 file.lastModified = response.lastModified
                 return file
@@ -318,14 +317,15 @@ public struct ExportFetcher {
         request.formBody = body
         request.headers = ["Accept: application/json"]
         request.followRedirects = false
-        let temp = configuration.workDirectory + "/.sisync-token-\(getpid())"
-        defer { try? FileManager.default.removeItem(atPath: temp) }
-        let response = try transfer.perform(request, to: temp, stop: stop)
+        // The response holds the token: 0600 in the run's directory, removed at once.
+        let temp = try directory.create("token.json")
+        defer { directory.remove(temp) }
+        let response = try transfer.perform(request, into: temp, stop: stop)
         if (300..<400).contains(response.status) {
             throw FetchError.tokenRedirected(url: tokenURL, status: response.status, location: response.location)
         }
         guard (200..<300).contains(response.status) else { throw FetchError.httpStatus(url: tokenURL, status: response.status) }
-        guard let data = FileManager.default.contents(atPath: temp),
+        guard let data = FileManager.default.contents(atPath: temp.path),
               let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let token = json["access_token"] as? String, !token.isEmpty else {
             throw FetchError.noAccessToken(url: tokenURL, contentType: response.contentType ?? "no content type", bytes: response.bytes)
