@@ -570,9 +570,9 @@ public struct SyncRun {
         case is ConfigError: return .configuration
         case let e as StoreError:
             switch e {
-            case .locked, .runInProgress, .lockLost: return .temporary
+            case .locked, .runInProgress, .lockLost, .newerSchema: return .temporary
             case .interrupted: return .temporary
-            case .cannotOpen: return .cannotCreate
+            case .cannotOpen, .unknownSchemaVersion: return .cannotCreate
             default: return .software
             }
         case let e as PostgresError:
