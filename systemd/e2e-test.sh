@@ -3,7 +3,8 @@
 # debootstrapped root with a throw-away overlay), installs the Debian package built from the
 # release build (`packaging/build-deb.sh`), serves the demo export over HTTP on loopback, and
 # checks what an operator relies on: the install enables nothing, start waits for READY,
-# STATUS in `systemctl status`, SIGUSR1, reload with a broken config, journal fields, the
+# STATUS in `systemctl status`, the unit's limits, a start with every auth (none without any
+# secret file), SIGUSR1, reload with a broken config, journal fields, the
 # watchdog restarting a frozen daemon, a stop under 5 seconds, then an upgrade to a newer
 # package that keeps the edited conffile and restarts the service, remove (stopped) and
 # purge (/etc/sisync gone, the database kept).
@@ -60,9 +61,30 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The demo export, served on loopback (the container shares the host's network).
+# The demo export, served on loopback (the container shares the host's network). The server
+# checks the credential each auth sends (none, bearer, basic, an OAuth2 client secret for a
+# token), so a run succeeds only when the unit handed sisyncd the right secret.
 cp config/demo/*.csv "$WORK/export/"
-(cd "$WORK/export" && exec python3 -m http.server --bind 127.0.0.1 "$PORT" >/dev/null 2>&1) &
+cat > "$WORK/serve.py" <<'PY'
+import base64, http.server, json, sys, urllib.parse
+ACCEPTED = {"", "Bearer e2e-test-token", "Bearer e2e-oauth-access",
+            "Basic " + base64.b64encode(b"e2e:e2e-password").decode()}
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args): pass
+    def do_GET(self):
+        if self.headers.get("Authorization", "") not in ACCEPTED:
+            self.send_error(401); return
+        super().do_GET()
+    def do_POST(self):
+        form = urllib.parse.parse_qs(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode())
+        if self.path != "/token" or form.get("client_secret") != ["e2e-client-secret"]:
+            self.send_error(401); return
+        body = json.dumps({"access_token": "e2e-oauth-access", "expires_in": 3600}).encode()
+        self.send_response(200); self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+PY
+(cd "$WORK/export" && exec python3 "$WORK/serve.py" "$PORT" >/dev/null 2>&1) &
 SERVER=$!
 
 # The packages go into the container; they are installed once it runs, by dpkg.
@@ -128,12 +150,11 @@ if out=$(inside dpkg -i /root/sisync.deb 2>&1); then
 else
   fail "dpkg -i failed: $out"
 fi
-# The administrator's part: the configuration (editing the conffile), the token, and a test
-# drop-in with a short watchdog and a quick restart, so the watchdog check takes seconds.
-cp "$WORK/conf/sisync.conf" "$R/etc/sisync/sisync.conf"
+# The administrator's part: a test drop-in with a short watchdog and a quick restart, so the
+# watchdog check takes seconds; then the configuration (editing the conffile) and the token.
 mkdir -p "$R/etc/systemd/system/sisync.service.d" "$R/etc/credstore"
+chmod 0700 "$R/etc/credstore"
 printf '[Service]\nWatchdogSec=3s\nRestartSec=1s\n' > "$R/etc/systemd/system/sisync.service.d/test.conf"
-install -m 0600 /dev/stdin "$R/etc/credstore/sis-token" <<< "e2e-test-token"
 inside systemctl daemon-reload
 
 FAILED=0
@@ -146,6 +167,31 @@ wait_status() {  # wait_status PATTERN SECONDS
   done
   echo "$text"; return 1
 }
+
+# 0b. (issue 26 item 13) the unit's limits; and it starts with every auth, each secret in
+# /etc/credstore under the name the unit loads: none with no file there at all (no
+# sis-token), then basic and oauth2, each into a database of its own.
+limits=$(inside systemctl show -p LimitCORE -p TasksMax -p MemoryMax sisync | sort | paste -sd' ' -)
+if [ "$limits" = "LimitCORE=0 MemoryMax=3758096384 TasksMax=512" ]; then pass "limits: $limits"; else fail "limits: $limits"; fi
+install -m 0600 /dev/stdin "$R/etc/credstore/sis-password" <<< "e2e-password"
+install -m 0600 /dev/stdin "$R/etc/credstore/sis-client-secret" <<< "e2e-client-secret"
+for auth in none basic oauth2; do
+  case $auth in
+    none) lines="auth = none" ;;
+    basic) lines=$'auth = basic\nusername = e2e\npassword_file = sis-password' ;;
+    oauth2) lines=$'auth = oauth2\ntoken_url = http://127.0.0.1:'"$PORT"$'/token\nclient_id = e2e\nclient_secret_file = sis-client-secret' ;;
+  esac
+  printf '[sync]\ndatabase = /var/lib/sisync/auth-%s.db\ninterval = 1h\nschool_year = 2026-2027\n[source]\nformat = csv\nurl = http://127.0.0.1:%s/\n%s\n' \
+    "$auth" "$PORT" "$lines" > "$R/etc/sisync/sisync.conf"
+  if timeout 60 nsenter -t "$PID1" -a systemctl start sisync && s=$(wait_status '^last run 1 applied' 30); then
+    pass "auth = $auth: started without a sis-token file and synced ($s)"
+  else
+    fail "auth = $auth: $(inside systemctl is-active sisync) '${s:-}' $(inside journalctl -u sisync -n 10 --no-pager)"
+  fi
+  timeout 30 nsenter -t "$PID1" -a systemctl stop sisync
+done
+cp "$WORK/conf/sisync.conf" "$R/etc/sisync/sisync.conf"
+install -m 0600 /dev/stdin "$R/etc/credstore/sis-token" <<< "e2e-test-token"
 
 # 1. start returns once READY was sent; the service is active.
 if timeout 60 nsenter -t "$PID1" -a systemctl start sisync; then

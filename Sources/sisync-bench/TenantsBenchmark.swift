@@ -41,7 +41,7 @@ struct TenantsBenchmark {
         let monitor = try PostgresConnection(uri: uri, password: password, applicationName: "sisync-bench")
         try monitor.executeScript("SET client_min_messages TO warning")
         defer {
-            for s in schemas { _ = try? monitor.execute("DROP SCHEMA IF EXISTS \(s) CASCADE") }
+            for s in schemas { _ = try? monitor.execute("DROP SCHEMA IF EXISTS \(PostgresSchema.quoted(s)) CASCADE") }
         }
         let sisyncd = Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent("sisyncd")
         let child = Process()

@@ -195,7 +195,7 @@ func runScenarios(scale: Double, dataDir: String, postgres: String? = nil) throw
     }
     defer {
         if case .postgres(let settings) = location(db), let store = try? RosterStore(location: location(db)) {
-            try? store.database.execute("DROP SCHEMA \(settings.schema) CASCADE")
+            try? store.database.execute("DROP SCHEMA \(PostgresSchema.quoted(settings.schema)) CASCADE")
         }
     }
     if withUsers {
@@ -250,7 +250,7 @@ func runUsersSide(district: SyntheticDistrict, base: String, dbDir: String, post
     }
     defer {
         if case .postgres(let settings) = location(db), let store = try? RosterStore(location: location(db)) {
-            try? store.database.execute("DROP SCHEMA \(settings.schema) CASCADE")
+            try? store.database.execute("DROP SCHEMA \(PostgresSchema.quoted(settings.schema)) CASCADE")
         }
         if let postgres { setenv("SISYNC_BENCH_SCHEMA", "sisync_bench_\(getpid())", 1); _ = postgres }
     }

@@ -63,6 +63,32 @@ final class HTTPSourceTests: XCTestCase {
         XCTAssertEqual(ExportFetcher.credentialPath("sis-token", environment: ["CREDENTIALS_DIRECTORY": ""]), "/etc/credstore/sis-token")
     }
 
+    /// Issue 26 item 13: the unit starts whatever the auth (systemd skips a credential whose
+    /// file is missing), so a secret the service did not receive says where it goes and
+    /// whether the unit loads that name, for the source's secrets and the database's.
+    func testASecretTheServiceDidNotReceiveSaysWhereToPutIt() throws {
+        let w = Workspace()
+        let c = w.configure()
+        let service = w.root + "/run-credentials"
+        try FileManager.default.createDirectory(atPath: service, withIntermediateDirectories: true)
+        let credentials = SourceCredentials(configuration: c, environment: ["CREDENTIALS_DIRECTORY": service], log: nil)
+        XCTAssertThrowsError(try credentials.secret("sis-password", key: "password_file")) { e in
+            XCTAssertTrue("\(e)".contains("Put it in /etc/credstore/sis-password (root, mode 0600)"), "\(e)")
+            XCTAssertTrue("\(e)".contains("sisync.service loads it from there"), "\(e)")
+        }
+        XCTAssertThrowsError(try credentials.secret("lincoln-token", key: "token_file")) { e in
+            XCTAssertTrue("\(e)".contains("the unit needs LoadCredential=lincoln-token in a drop-in"), "\(e)")
+        }
+        let store = StoreLocation(database: "postgresql:///sis", passwordFile: "pg-password")
+        guard case .postgres(let settings) = store else { return XCTFail("\(store)") }
+        XCTAssertThrowsError(try settings.password(environment: ["CREDENTIALS_DIRECTORY": service])) { e in
+            XCTAssertTrue("\(e)".contains("database_password_file") && "\(e)".contains("Put it in /etc/credstore/pg-password"), "\(e)")
+        }
+        // The unit loads every name the message says it does.
+        let unit = try String(contentsOfFile: PackagingTests.root + "/systemd/sisync.service", encoding: .utf8)
+        for name in SourceCredentials.unitCredentials { XCTAssertTrue(unit.contains("\nLoadCredential=\(name)\n"), name) }
+    }
+
     /// SPEC Appendix D: a relative secret file name is read from $CREDENTIALS_DIRECTORY, or
     /// from the credential store when that is unset; a missing one says where it looked.
     func testRelativeSecretIsReadFromTheCredentialStoreOutsideTheService() throws {

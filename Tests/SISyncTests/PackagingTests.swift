@@ -104,6 +104,37 @@ final class PackagingTests: XCTestCase {
         }
     }
 
+    /// Issue 26 item 13: both units write no core dump and are bounded in memory and tasks,
+    /// with the values the README documents; sisync.service loads the credential of every
+    /// auth (a missing file is skipped, so it starts with any), and the README's table of
+    /// secrets and the example configuration name the same files.
+    func testUnitsLimitCoreMemoryAndTasksAndLoadEveryAuthsSecret() throws {
+        let readme = try read("README.md")
+        let section = try XCTUnwrap(readme.components(separatedBy: "## Install and run as a service").dropFirst().first?
+            .components(separatedBy: "\n## ").first)
+        for unit in ["sisync.service", "sisync-tenants.service"] {
+            let lines = try read("systemd/" + unit).split(separator: "\n").map(String.init)
+            func value(_ key: String) -> String? { lines.last { $0.hasPrefix(key + "=") }.map { String($0.dropFirst(key.count + 1)) } }
+            XCTAssertEqual(value("LimitCORE"), "0", unit)
+            let memory = try XCTUnwrap(value("MemoryMax"), unit), tasks = try XCTUnwrap(value("TasksMax"), unit)
+            XCTAssertTrue(section.contains("`MemoryMax=\(memory)`") && section.contains("`TasksMax=\(tasks)`"), "README documents \(unit)'s limits")
+            // Four times the measured peak, as the comment and the README say.
+            let megabytes = try XCTUnwrap(Int(memory.dropLast()), memory)
+            XCTAssertTrue(memory.hasSuffix("M") && megabytes >= 4 * 866, memory)
+            XCTAssertTrue(section.contains("866 MB"), "README names the measured peak")
+        }
+        let unit = try read("systemd/sisync.service")
+        let conf = try read("config/sisync.conf")
+        for (key, name) in [("token_file", "sis-token"), ("password_file", "sis-password"), ("client_secret_file", "sis-client-secret"),
+                            ("database_password_file", "pg-password")] {
+            XCTAssertTrue(SourceCredentials.unitCredentials.contains(name), name)
+            XCTAssertTrue(unit.contains("\nLoadCredential=\(name)\n"), name)
+            XCTAssertTrue(section.contains("`\(key) = \(name)`") && section.contains("`/etc/credstore/\(name)`"), "README: \(key)")
+            XCTAssertTrue(conf.contains("\(key) = \(name)\n"), "sisync.conf: \(key)")
+        }
+        XCTAssertFalse(unit.contains("LoadCredential=sis-token:"), "no path: systemd skips a missing /etc/credstore file only then")
+    }
+
     func testSisyncdPageHasEveryOptionSignalExitCodeAndMessageID() throws {
         let man = try page("sisyncd.8")
         for option in ["--config", "--once", "--dry-run", "--allow-mass-deactivation", "--version", "--tenants", "--max-tenants", "--max-parallel-runs",

@@ -95,14 +95,89 @@ final class PostgresConnectionTests: XCTestCase {
         XCTAssertEqual(t.database, "sis")
         XCTAssertEqual(t.user, "sisync")
         XCTAssertEqual(t.parameter("sslmode"), "verify-full")
-        XCTAssertFalse(t.isLocal)
+        XCTAssertNotNil(PostgresTLSRequirement.unverifiedServer(options: ["host": t.host!], environment: [:]), "a remote host")
         XCTAssertEqual(t.display, "postgresql://sisync@db.district.org:6432/sis?sslmode=verify-full&sslrootcert=%2Fetc%2Fssl%2Fca.pem")
         XCTAssertEqual("\(t)", "db.district.org:6432/sis")
         let q = PostgresTarget(uri: "postgres:///sis?host=/run/postgresql&password=x")
         XCTAssertTrue(q.hadPassword)
         XCTAssertEqual(q.host, "/run/postgresql")
-        XCTAssertTrue(q.isLocal)
+        XCTAssertNil(PostgresTLSRequirement.unverifiedServer(options: ["host": q.host!], environment: [:]), "a unix socket")
         XCTAssertFalse(q.display.contains("password"))
         XCTAssertTrue(PostgresTarget.isURI("PostgreSQL://x") && PostgresTarget.isURI("postgres://x") && !PostgresTarget.isURI("/var/lib/sisync/sisync.db"))
+    }
+
+    /// Issue 26 item 8: `sslmode=prefer` only where libpq will reach a unix socket or the
+    /// loopback, judged on what libpq reads from the URI and the environment, not on the
+    /// URI's host as written. Each URI here connected elsewhere without verifying before.
+    func testTLSIsRequiredWhereverLibpqWouldActuallyConnect() throws {
+        func refusal(_ uri: String, _ environment: [String: String] = [:]) -> String? {
+            do { try Configuration.checkPostgresURI(uri, file: "/etc/sisync/sisync.conf", line: 4, environment: environment); return nil } catch {
+                return "\(error)"
+            }
+        }
+        // Local: sockets, the loopback, libpq's default socket.
+        for uri in ["postgresql:///sis", "postgresql://localhost/sis", "postgresql://LOCALHOST/sis", "postgresql://127.0.0.1:5433/sis",
+                    "postgresql://127.8.9.10/sis", "postgresql://[::1]/sis", "postgresql://%2Fvar%2Frun%2Fpostgresql/sis",
+                    "postgresql:///sis?host=/var/run/postgresql", "postgresql:///sis?host=@pg", "postgresql://localhost,127.0.0.1,%2Ftmp/sis",
+                    "postgresql://localhost/sis?hostaddr=127.0.0.1", "postgresql://db.district.org/sis?hostaddr=127.0.0.1",
+                    "postgresql:///sis?hostaddr=::ffff:127.0.0.1", "postgresql://localhost/sis?host="] {
+            XCTAssertNil(refusal(uri), uri)
+        }
+        // The URI's own parameters replace or add to its host.
+        let bypasses = [
+            ("postgresql://localhost/db?hostaddr=203.0.113.7", "hostaddr 203.0.113.7 (in the URI)"),
+            ("postgresql://localhost/db?host=remote", "the host remote (in the URI)"),
+            ("postgresql:///db?host=remote.example", "the host remote.example (in the URI)"),
+            ("postgresql://localhost/db?service=district", "service=district"),
+            ("postgresql://localhost,db.district.org/db", "the host db.district.org (in the URI)"),
+            ("postgresql://localhost:5432,localhost:5433/db?hostaddr=127.0.0.1,198.51.100.2", "hostaddr 198.51.100.2"),
+            ("postgresql://127.0.0.1.evil.example/db", "the host 127.0.0.1.evil.example"),
+            ("postgresql://localhost/db?sslmode=require&hostaddr=203.0.113.7", "sslmode is require"),
+        ]
+        for (uri, reason) in bypasses {
+            let message = refusal(uri)
+            XCTAssertTrue(message?.contains(reason) == true, "\(uri): \(message ?? "accepted")")
+        }
+        // The environment fills in what the URI leaves out.
+        let environmental = [
+            ("postgresql:///db", ["PGHOST": "db.district.org"], "the host db.district.org (PGHOST in the environment)"),
+            ("postgresql://:5433/db", ["PGHOST": "db.district.org"], "PGHOST in the environment"),
+            ("postgresql://localhost/db", ["PGHOSTADDR": "203.0.113.7"], "hostaddr 203.0.113.7 (PGHOSTADDR in the environment)"),
+            ("postgresql:///db", ["PGHOST": "localhost,remote"], "the host remote (PGHOST in the environment)"),
+            ("postgresql://localhost/db", ["PGSERVICE": "district"], "PGSERVICE=district in the environment"),
+            ("postgresql://localhost/db", ["PGSERVICE": "district", "PGSERVICEFILE": "/tmp/pg_service.conf"], "PGSERVICE=district"),
+        ]
+        for (uri, environment, reason) in environmental {
+            let message = refusal(uri, environment)
+            XCTAssertTrue(message?.contains(reason) == true, "\(uri) with \(environment): \(message ?? "accepted")")
+        }
+        // What the URI sets, the environment does not change; a service file alone names nothing.
+        XCTAssertNil(refusal("postgresql://localhost/db", ["PGHOST": "remote"]))
+        XCTAssertNil(refusal("postgresql:///db?host=/var/run/postgresql", ["PGHOST": "remote"]))
+        XCTAssertNil(refusal("postgresql://localhost/db?hostaddr=127.0.0.1", ["PGHOSTADDR": "203.0.113.7"]))
+        XCTAssertNil(refusal("postgresql:///db", ["PGSERVICEFILE": "/tmp/pg_service.conf"]))
+        // The administrator's answer in the configuration: a verifying sslmode, whatever connects.
+        for (uri, environment) in [("postgresql://localhost/db?hostaddr=203.0.113.7&sslmode=verify-full", [String: String]()),
+                                   ("postgresql:///db?sslmode=verify-ca", ["PGHOST": "remote", "PGSERVICE": "district"]),
+                                   ("postgresql://localhost/db?service=district&sslmode=verify-full", [:])] {
+            XCTAssertNil(refusal(uri, environment), uri)
+        }
+        // The message names the file, the line, what connects where and the fix.
+        let message = try XCTUnwrap(refusal("postgresql://sisync@localhost/sis?hostaddr=203.0.113.7"))
+        XCTAssertTrue(message.hasPrefix("/etc/sisync/sisync.conf:4: [sync] database"), message)
+        XCTAssertTrue(message.contains("add ?sslmode=verify-full"), message)
+        XCTAssertTrue(message.contains("does not verify"), message)
+        // A URI libpq refuses is a configuration error with libpq's reason, not a later failure.
+        let unknown = try XCTUnwrap(refusal("postgresql://localhost/db?hostadr=127.0.0.1"))
+        XCTAssertTrue(unknown.contains("libpq says: invalid URI query parameter: \"hostadr\""), unknown)
+    }
+
+    func testLoopbackAddressesAreReadAsLibpqReadsThem() {
+        for a in ["127.0.0.1", "127.255.255.254", "::1", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"] {
+            XCTAssertTrue(PostgresTLSRequirement.isLoopbackAddress(a), a)
+        }
+        for a in ["128.0.0.1", "10.0.0.1", "::2", "::", "::ffff:10.0.0.1", "localhost", "127.1", "", "[::1]"] {
+            XCTAssertFalse(PostgresTLSRequirement.isLoopbackAddress(a), a)
+        }
     }
 }

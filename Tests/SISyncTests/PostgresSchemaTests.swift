@@ -102,4 +102,109 @@ final class PostgresSchemaTests: XCTestCase {
         }
         XCTAssertEqual(try admin.execute("SELECT count(*) FROM information_schema.schemata WHERE schema_name = $1", [schema]).value(0, 0), "0")
     }
+
+    /// Issue 26 item 16: a schema a newer sisync migrated (a rolling upgrade of a standby
+    /// pair) is exit 75 for a run and for sisyncctl, naming both versions and what to do,
+    /// and is left as it is.
+    func testANewerSchemaIsExit75NamingBothVersionsAndWhatToDo() throws {
+        let w = Workspace(postgres: try TestPostgresServer.shared())
+        let c = w.configure()
+        w.write("staff.csv", staffCSV([("1042", "Jane", "Smith", "jane.smith@district.org")]))
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        let raw = try connect()
+        let newer = PostgresSchema.version + 1
+        try raw.execute("UPDATE \(w.schema).schema_version SET version = $1::integer", [String(newer)])
+        func check(_ message: String) {
+            XCTAssertTrue(message.contains("schema \(w.schema)"), message)
+            XCTAssertTrue(message.contains("version \(newer), newer than this sisync understands"), message)
+            XCTAssertTrue(message.contains("knows versions up to \(PostgresSchema.version)"), message)
+            XCTAssertTrue(message.contains("Upgrade sisync on this host"), message)
+            XCTAssertTrue(message.contains("on a standby pair, upgrade both hosts"), message)
+        }
+        let run = w.sync(c)
+        XCTAssertEqual(run.summary.exitCode, 75)
+        check(run.summary.error ?? "no error")
+        for args in [["status"], ["staff", "list"]] {
+            let r = w.ctl(args)
+            XCTAssertEqual(r.code, 75, "\(args): \(r.err)")
+            check(r.err)
+        }
+        XCTAssertEqual(w.ctl(["sync"]).code, 75, "the run's message goes to the log, as for sisyncd --once")
+        XCTAssertEqual(try raw.execute("SELECT version FROM \(w.schema).schema_version").value(0, 0), String(newer))
+        XCTAssertEqual(try raw.execute("SELECT count(*) FROM \(w.schema).runs").value(0, 0), "1", "no run was recorded")
+    }
+
+    /// Issue 26 item 16: a newer sisync migrating while this one waits for the migration
+    /// lock is found under the lock and refused; `locked..<version` trapped here before.
+    func testANewerSisyncMigratingWhileThisOneWaitsIsRefusedNotATrap() throws {
+        let c = try connect(), other = try connect()
+        let schema = uniqueSchema()
+        XCTAssertEqual(try PostgresSchema.prepare(c, schema: schema), 0)
+        try c.execute("UPDATE \(schema).schema_version SET version = \(PostgresSchema.version - 1)")
+        // The newer sisync holds the row, migrating; this one reads the old version and waits.
+        try other.execute("BEGIN")
+        try other.execute("UPDATE \(schema).schema_version SET version = \(PostgresSchema.version + 3)")
+        let uri = try TestPostgresServer.shared().uri(), name = "sisync-tests-waiting-" + schema
+        let outcome = ThreadOutcome()
+        let thread = Thread {
+            outcome.set(Result {
+                let waiting = try PostgresConnection(uri: uri, password: TestPostgresServer.password, applicationName: name)
+                return try PostgresSchema.prepare(waiting, schema: schema)
+            })
+        }
+        thread.start()
+        let deadline = Date().addingTimeInterval(30)
+        var blocked = false
+        while !blocked && Date() < deadline {
+            blocked = try c.execute("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [name]).rowCount == 1
+            if !blocked { usleep(10_000) }
+        }
+        XCTAssertTrue(blocked, "the second prepare never waited for the row")
+        try other.execute("COMMIT")
+        let result = try XCTUnwrap(outcome.wait(timeout: 30))
+        XCTAssertThrowsError(try result.get()) { e in
+            guard case .newerSchema(_, let found, let supported)? = e as? StoreError else { return XCTFail("\(e)") }
+            XCTAssertEqual(found, PostgresSchema.version + 3)
+            XCTAssertEqual(supported, PostgresSchema.version)
+        }
+    }
+
+    /// Issue 26 item 16: a stored version below the first PostgreSQL version (6) or below 0
+    /// is a clear error (exit 73); it was a negative index into the migrations before.
+    func testAVersionBelowTheFirstKnownIsAClearErrorNotATrap() throws {
+        let c = try connect()
+        let schema = uniqueSchema()
+        XCTAssertEqual(try PostgresSchema.prepare(c, schema: schema), 0)
+        for stored in [PostgresSchema.firstVersion - 1, 1, -4] {
+            try c.execute("UPDATE \(schema).schema_version SET version = \(stored)")
+            XCTAssertThrowsError(try PostgresSchema.prepare(c, schema: schema)) { e in
+                guard case .unknownSchemaVersion(_, let found, let oldest)? = e as? StoreError else { return XCTFail("\(e)") }
+                XCTAssertEqual(found, stored)
+                XCTAssertEqual(oldest, PostgresSchema.firstVersion)
+                XCTAssertTrue("\(e)".contains("version \(stored), which no sisync wrote (the oldest is 6)"), "\(e)")
+                XCTAssertTrue("\(e)".contains("Restore the database from a backup"), "\(e)")
+                XCTAssertEqual(SyncRun.classify(e).exitCode, 73)
+            }
+            XCTAssertEqual(try c.execute("SELECT version FROM \(schema).schema_version").value(0, 0), String(stored), "left as it was")
+        }
+        XCTAssertEqual(try PostgresSchema.migrationSteps(from: PostgresSchema.firstVersion, location: "x"), 0..<(PostgresSchema.version - 6))
+        XCTAssertTrue(try PostgresSchema.migrationSteps(from: PostgresSchema.version, location: "x").isEmpty)
+    }
+}
+
+/// The result of work on another thread, awaited with a timeout.
+final class ThreadOutcome: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private let lock = NSLock()
+    private var value: Result<Int, Error>?
+
+    func set(_ result: Result<Int, Error>) {
+        lock.withLock { value = result }
+        done.signal()
+    }
+
+    func wait(timeout: TimeInterval) -> Result<Int, Error>? {
+        guard done.wait(timeout: .now() + timeout) == .success else { return nil }
+        return lock.withLock { value }
+    }
 }

@@ -228,6 +228,45 @@ final class PostgresStoreTests: XCTestCase {
         XCTAssertEqual(try w.store().accounts.user("jsmith")?.link?.staffID, "1042")
         XCTAssertEqual(try w.store().roles.of("jsmith").calculated.map(\.role), ["Staff"])
     }
+
+    /// Issue 26 item 16: a schema named by a reserved word passes the configuration's check
+    /// and then works: runs into it, reads from it, and `store copy` into it (whose
+    /// sequences are set through the quoted name). `CREATE SCHEMA user` failed before.
+    func testSchemasNamedUserAndOrderWorkEndToEnd() throws {
+        let pg = try server()
+        let admin = try PostgresConnection(uri: pg.uri(), password: TestPostgresServer.password, applicationName: "sisync-tests")
+        func drop() throws { for name in ["user", "order"] { try admin.execute("DROP SCHEMA IF EXISTS \"\(name)\" CASCADE") } }
+        try drop()
+        defer { try? drop() }
+        do {
+            let w = Workspace(postgres: pg, schema: "user")
+            let c = w.configure()
+            XCTAssertEqual(c.databaseSchema, "user")
+            w.write("staff.csv", staffCSV([("1042", "Jane", "Smith", "jane.smith@district.org")]))
+            let first = w.sync(c)
+            XCTAssertEqual(first.summary.outcome, .applied, first.summary.error ?? "")
+            w.write("staff.csv", staffCSV([("1042", "Jane", "Smith", "jane.smith@district.org"), ("2001", "John", "Doe", "john.doe@district.org")]))
+            XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+            let list = w.ctl(["staff", "list"])
+            XCTAssertEqual(list.code, 0, list.err)
+            XCTAssertTrue(list.out.contains("John") && list.out.contains("Jane"), list.out)
+            XCTAssertEqual(w.ctl(["status"]).code, 0)
+            XCTAssertEqual(try admin.execute("SELECT count(*) FROM \"user\".staff").value(0, 0), "2")
+            XCTAssertEqual(try admin.execute("SELECT count(*) FROM \"user\".runs").value(0, 0), "2")
+        }
+        do {
+            let sqlite = try populatedSQLite()
+            let copy = sqlite.ctl(["store", "copy", "--to", pg.uri(), "--schema", "order"])
+            XCTAssertEqual(copy.code, 0, copy.err)
+            let w = Workspace(postgres: pg, schema: "order")
+            let c = w.configure()
+            w.write("staff.csv", staffCSV([("1042", "Jane", "Smith", "jane.smith@district.org"), ("4001", "Ann", "Later", "ann@district.org")]))
+            let run = w.sync(c)
+            XCTAssertEqual(run.summary.outcome, .applied, run.summary.error ?? "")
+            XCTAssertEqual(run.summary.runID, 4, "the copied runs' sequence continues in the quoted schema")
+            XCTAssertEqual(try admin.execute("SELECT count(*) FROM \"order\".staff WHERE active").value(0, 0), "2")
+        }
+    }
 }
 
 extension Workspace {

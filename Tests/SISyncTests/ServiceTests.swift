@@ -167,6 +167,45 @@ final class ServiceTests: XCTestCase {
         XCTAssertNil(other.watchdogInterval, "the watchdog is for another process")
     }
 
+    /// Issue 26 item 6: a clock reading older than the last ping (another thread pinged
+    /// between the reading and the lock) is not due; it used to trap in `now - lastPing`.
+    func testWatchdogPingWithAReadingBeforeTheLastPingIsNotDueAndDoesNotTrap() throws {
+        XCTAssertTrue(ServiceNotifier.pingIsDue(now: 5, lastPing: 0, interval: 1))
+        XCTAssertFalse(ServiceNotifier.pingIsDue(now: 5_000_000_000, lastPing: 10_000_000_000, interval: 1))
+        XCTAssertFalse(ServiceNotifier.pingIsDue(now: 10_000_000_000, lastPing: 10_000_000_000, interval: 1))
+        XCTAssertFalse(ServiceNotifier.pingIsDue(now: 10_800_000_000, lastPing: 10_000_000_000, interval: 1))
+        XCTAssertTrue(ServiceNotifier.pingIsDue(now: 10_900_000_000, lastPing: 10_000_000_000, interval: 1))
+
+        let notify = try TestDatagramServer()
+        let readings = ClockReadings([10_000_000_000, 5_000_000_000, 10_950_000_000, 11_000_000_000])
+        let notifier = ServiceNotifier(environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "2000000"], log: MemoryLog(),
+                                       clock: { readings.next() })
+        XCTAssertEqual(notifier.watchdogInterval, 1)
+        for _ in 0..<4 { notifier.keepAlive() }
+        var pings = 0
+        while let d = notify.receive(timeout: 0.2) {
+            XCTAssertEqual(String(decoding: d, as: UTF8.self), "WATCHDOG=1")
+            pings += 1
+        }
+        XCTAssertEqual(pings, 2, "the first reading and the one 0.95 s after it; the earlier reading and the one 0.05 s later are not due")
+    }
+
+    /// Issue 26 item 6: tenants' threads and curl's progress ping at once. With a watchdog
+    /// of 2 µs nearly every ping is due, and the clock gives the processor away right
+    /// after each reading (as a preempted thread does), so a reading compared after another
+    /// thread's later ping would trap within a few calls.
+    func testWatchdogPingsFromManyThreadsAtOnceDoNotTrap() {
+        let log = MemoryLog()
+        let notifier = ServiceNotifier(environment: ["NOTIFY_SOCKET": "@sisync-test-nobody-\(UUID().uuidString)", "WATCHDOG_USEC": "2"], log: log,
+                                       clock: { let now = DispatchTime.now().uptimeNanoseconds; sched_yield(); return now })
+        XCTAssertNotNil(notifier.watchdogInterval)
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            for _ in 0..<20_000 { notifier.keepAlive() }
+        }
+        // Nobody listens on that name: each ping that was sent is a logged warning.
+        XCTAssertGreaterThan(log.events.filter { $0.message.hasPrefix("sd_notify") }.count, 0)
+    }
+
     func testJournalEntriesCarryMessageIDAndFieldsWhenStderrIsTheJournal() throws {
         let w = Workspace()
         w.configure()
@@ -265,5 +304,18 @@ final class ServiceTests: XCTestCase {
         XCTAssertTrue(entry.contains("registrar created the access code of student ST1"), entry)
         XCTAssertFalse(entry.contains(code) || entry.contains(code.replacingOccurrences(of: "-", with: "")), entry)
         XCTAssertEqual(enable.stderr, "", "notices go to the journal, not the terminal")
+    }
+}
+
+/// Clock readings handed out in order, the last one repeated: a replay of what several
+/// threads read, for the watchdog's arithmetic.
+final class ClockReadings: @unchecked Sendable {
+    private let lock = NSLock()
+    private var readings: [UInt64]
+
+    init(_ readings: [UInt64]) { self.readings = readings }
+
+    func next() -> UInt64 {
+        lock.withLock { readings.count > 1 ? readings.removeFirst() : readings[0] }
     }
 }

@@ -317,6 +317,35 @@ final class SyncRunTests: XCTestCase {
         }
     }
 
+    /// Issue 26 item 16 on SQLite: a database a newer sisync migrated is exit 75 naming both
+    /// versions and what to do; a negative user_version is a clear exit 73 (it was a
+    /// negative index into the migrations); neither is changed.
+    func testANewerSQLiteSchemaIsExit75AndANegativeVersionIsAClearError() throws {
+        try XCTSkipIf(TestStore.isPostgres, "SQLite's user_version (the PostgreSQL schema's are in PostgresSchemaTests)")
+        let w = Workspace()
+        let c = w.configure()
+        w.write("staff.csv", staffCSV([("1042", "Jane", "Smith", "jane.smith@district.org")]))
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        let raw = try SQLiteDatabase(path: w.database)
+        try raw.setUserVersion(Schema.currentVersion + 1)
+        let run = w.sync(c)
+        XCTAssertEqual(run.summary.exitCode, 75)
+        let status = w.ctl(["status"])
+        XCTAssertEqual(status.code, 75, status.err)
+        for message in [run.summary.error ?? "", status.err] {
+            XCTAssertTrue(message.contains("version \(Schema.currentVersion + 1), newer than this sisync understands"), message)
+            XCTAssertTrue(message.contains("knows versions up to \(Schema.currentVersion)"), message)
+            XCTAssertTrue(message.contains("Upgrade sisync on this host"), message)
+        }
+        XCTAssertEqual(try raw.userVersion, Schema.currentVersion + 1)
+        try raw.setUserVersion(-3)
+        let negative = w.sync(c)
+        XCTAssertEqual(negative.summary.exitCode, 73)
+        XCTAssertTrue(negative.summary.error?.contains("version -3, which no sisync wrote") == true, negative.summary.error ?? "")
+        XCTAssertEqual(w.ctl(["status"]).code, 73)
+        XCTAssertEqual(try raw.userVersion, -3)
+    }
+
     /// Version 1 to 2: the change log keeps its entries; user tables appear.
     func testR8MigrationFromVersion1KeepsTheChangeLog() throws {
         try XCTSkipIf(TestStore.isPostgres, "SQLite's own migrations (the PostgreSQL schema's are in PostgresSchemaTests)")

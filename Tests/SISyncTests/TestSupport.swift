@@ -18,11 +18,12 @@ final class Workspace {
     let server: TestPostgresServer?
     var isPostgres: Bool { server != nil }
 
-    /// `postgres` puts the workspace on that server, and `sqlite` in a file, whatever the pass.
-    init(postgres: TestPostgresServer? = nil, sqlite: Bool = false) {
+    /// `postgres` puts the workspace on that server, and `sqlite` in a file, whatever the pass;
+    /// `schema` names its PostgreSQL schema (a fresh unique name by default).
+    init(postgres: TestPostgresServer? = nil, sqlite: Bool = false, schema: String? = nil) {
         server = sqlite ? nil : postgres ?? (TestStore.isPostgres ? try! TestPostgresServer.shared() : nil)
         root = NSTemporaryDirectory() + "sisync-test-" + UUID().uuidString
-        schema = "w_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
+        self.schema = schema ?? "w_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
         try! FileManager.default.createDirectory(atPath: root + "/export", withIntermediateDirectories: true)
         if server != nil {
             try! TestPostgresServer.password.write(toFile: passwordFile, atomically: true, encoding: .utf8)

@@ -124,6 +124,7 @@ public struct ControlCommand {
             if case .notFound = e { return 1 }
             if case .locked = e { return 75 }
             if case .runInProgress = e { return 75 }
+            if case .newerSchema = e { return 75 }
             return SyncRun.classify(e) == .configuration ? 78 : 73
         } catch let e as PostgresError {
             console.err("sisyncctl: \(e)\n")

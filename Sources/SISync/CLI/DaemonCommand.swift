@@ -21,8 +21,8 @@ public struct DaemonCommand {
 
           --config PATH  configuration file (default /etc/sisync/sisync.conf)
           --once         run one cycle and exit: 0 applied or unchanged, 65 bad data or
-                         blocked by the guard, 69 source unavailable, 75 database busy,
-                         78 configuration error
+                         blocked by the guard, 69 source unavailable, 75 database busy
+                         (or migrated by a newer sisync), 78 configuration error
           --dry-run      fetch and plan one cycle, print the plan, write nothing
           --allow-mass-deactivation
                          with --once: let that one run past every guard (scripts; a person

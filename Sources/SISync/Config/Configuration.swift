@@ -374,21 +374,29 @@ public struct Configuration: Sendable {
                         expected: "a URL without a user name or password before the host; put them in `auth = basic` with `username` and `password_file` instead (see config/sisync.conf)")
     }
 
-    /// A PostgreSQL URI sisync accepts: no password in it (it would end up in logs and
-    /// `ps`), and TLS that verifies the server for any host but the loopback or a socket.
-    /// Messages show the URI without any password.
-    static func checkPostgresURI(_ uri: String, file: String, line: Int) throws(ConfigError) {
+    /// A PostgreSQL URI sisync accepts: one libpq can read, no password in it (it would
+    /// end up in logs and `ps`), and TLS that verifies the server unless libpq will only
+    /// reach a unix socket or the loopback, judged on libpq's reading of the URI and the
+    /// `PG*` variables of `environment` (issue 26 item 8). Messages show the URI without
+    /// any password.
+    static func checkPostgresURI(_ uri: String, file: String, line: Int,
+                                 environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) {
         let target = PostgresTarget(uri: uri)
         if target.hadPassword {
             throw .badValue(file: file, line: line, section: "sync", key: "database", value: target.display,
                             expected: "a URI without a password: put the password in a file named by database_password_file (or ~/.pgpass)")
         }
-        if !target.isLocal {
-            let mode = target.parameter("sslmode") ?? "prefer (libpq's default, which does not verify)"
-            if !["verify-full", "verify-ca"].contains(mode) {
-                throw .badValue(file: file, line: line, section: "sync", key: "database", value: target.display,
-                                expected: "sslmode=verify-full (or verify-ca) for the host \(target.host ?? ""): TLS verification is always on, and sslmode is \(mode)")
-            }
+        let options: [String: String]
+        do { options = try PostgresConnection.options(of: uri) } catch {
+            throw .badValue(file: file, line: line, section: "sync", key: "database", value: target.display,
+                            expected: "a libpq URI (postgresql://USER@HOST/DB?sslmode=verify-full); libpq says: \(error)")
+        }
+        if let reason = PostgresTLSRequirement.unverifiedServer(options: options, environment: environment) {
+            let mode = options["sslmode"] ?? "prefer (libpq's default, which does not verify)"
+            throw .badValue(file: file, line: line, section: "sync", key: "database", value: target.display,
+                            expected: "sslmode=verify-full (or verify-ca) in the URI, because \(reason) and sslmode is \(mode); "
+                                + "add ?sslmode=verify-full (with sslrootcert=FILE for a private CA), or name a unix socket "
+                                + "(host=/var/run/postgresql) or 127.0.0.1 and leave PGHOST, PGHOSTADDR and PGSERVICE unset")
         }
     }
 

@@ -578,9 +578,9 @@ public struct SyncRun {
         case is RunDirectoryError: return .cannotCreate
         case let e as StoreError:
             switch e {
-            case .locked, .runInProgress, .lockLost: return .temporary
+            case .locked, .runInProgress, .lockLost, .newerSchema: return .temporary
             case .interrupted: return .temporary
-            case .cannotOpen, .unsafeFile, .readOnly, .noAccess, .notADatabase, .corrupt: return .cannotCreate
+            case .cannotOpen, .unsafeFile, .readOnly, .noAccess, .notADatabase, .corrupt, .unknownSchemaVersion: return .cannotCreate
             case .unusablePath: return .configuration
             default: return .software
             }

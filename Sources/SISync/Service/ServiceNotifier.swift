@@ -13,9 +13,13 @@ public final class ServiceNotifier: @unchecked Sendable {
     private let lock = NSLock()
     private var lastPing: UInt64 = 0
     private let log: EventLog
+    /// Monotonic nanoseconds; a test passes its own to replay an order of readings.
+    private let clock: @Sendable () -> UInt64
 
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment, log: EventLog) {
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment, log: EventLog,
+                clock: @escaping @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }) {
         self.log = log
+        self.clock = clock
         var socket: UnixDatagramSocket?
         if let address = environment["NOTIFY_SOCKET"], !address.isEmpty {
             do { socket = try UnixDatagramSocket(address: address) } catch {
@@ -47,16 +51,27 @@ public final class ServiceNotifier: @unchecked Sendable {
     public func status(_ text: String) { notify(["STATUS=" + Self.oneLine(text)]) }
 
     /// Sends `WATCHDOG=1` when half the watchdog interval has passed since the last one.
-    /// Called by the loop and from a run's progress, so it stops when they hang.
+    /// Called by the loop and from a run's progress, so it stops when they hang. Tenants'
+    /// threads and curl's progress call it at once: the clock is read under the lock, so
+    /// that no thread compares a reading older than the ping another thread just recorded.
     public func keepAlive() {
         guard let interval = watchdogInterval else { return }
-        let now = DispatchTime.now().uptimeNanoseconds
         let due = lock.withLock { () -> Bool in
-            guard lastPing == 0 || Double(now - lastPing) / 1e9 >= interval * 0.9 else { return false }
+            let now = clock()
+            guard Self.pingIsDue(now: now, lastPing: lastPing, interval: interval) else { return false }
             lastPing = now
             return true
         }
         if due { notify(["WATCHDOG=1"]) }
+    }
+
+    /// Whether 90% of `interval` seconds lie between `lastPing` and `now` (nanoseconds; 0:
+    /// never pinged). A `now` before `lastPing` (a clock that went back, an injected one) is
+    /// not due, never a negative difference: issue 26 item 6, where `UInt64` subtraction trapped.
+    static func pingIsDue(now: UInt64, lastPing: UInt64, interval: TimeInterval) -> Bool {
+        guard lastPing != 0 else { return true }
+        guard now > lastPing else { return false }
+        return Double(now - lastPing) / 1e9 >= interval * 0.9
     }
 
     static func oneLine(_ s: String) -> String {

@@ -29,7 +29,7 @@ public struct SourceCredentials {
             let outside = !name.hasPrefix("/") && (environment["CREDENTIALS_DIRECTORY"] ?? "").isEmpty
             throw .credential(path: path, key: key, reason: outside
                 ? "missing or unreadable (a relative name is looked up in $CREDENTIALS_DIRECTORY under systemd, and in \(credentialStore)/ outside it; run sisyncctl as root or give an absolute path)"
-                : "missing or unreadable")
+                : Self.notLoaded(name, environment: environment) ?? "missing or unreadable")
         }
         var st = stat()
         if stat(path, &st) == 0, st.st_mode & 0o004 != 0 {
@@ -38,6 +38,24 @@ public struct SourceCredentials {
         let value = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard !value.isEmpty else { throw .credential(path: path, key: key, reason: "the file is empty") }
         return value
+    }
+}
+
+extension SourceCredentials {
+    /// The names `systemd/sisync.service` loads with `LoadCredential=` (issue 26 item 13).
+    public static let unitCredentials = ["sis-token", "sis-password", "sis-client-secret", "pg-password"]
+
+    /// Why a secret is "missing or unreadable", and what to do: a relative `name` the service
+    /// did not receive is a file missing from the credential store, or one its unit does not
+    /// load (systemd skips a `LoadCredential=` whose file is missing, so the unit started).
+    /// Nil outside the service or for an absolute path.
+    static func notLoaded(_ name: String, environment: [String: String]) -> String? {
+        guard !name.hasPrefix("/"), !(environment["CREDENTIALS_DIRECTORY"] ?? "").isEmpty else { return nil }
+        let loading = unitCredentials.contains(name)
+            ? "sisync.service loads it from there (sisync-tenants.service needs LoadCredential=\(name) in a drop-in, systemctl edit)"
+            : "the unit needs LoadCredential=\(name) in a drop-in (systemctl edit; sisync.service loads only \(unitCredentials.joined(separator: ", ")))"
+        return "missing: systemd did not hand the service a credential \(name). Put it in \(ExportFetcher.credentialStore)/\(name) "
+            + "(root, mode 0600); \(loading); then restart the service"
     }
 }
 

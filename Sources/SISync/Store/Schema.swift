@@ -16,10 +16,13 @@ public enum Schema {
     public static var currentVersion: Int32 { Int32(migrations.count) }
 
     /// Brings the database up to the current version, one migration per transaction.
+    /// A version above the current one (a newer sisync's database) or below 0 is refused
+    /// before any migration, never used as an index (issue 26 item 16).
     public static func migrate(_ db: SQLiteDatabase) throws {
-        let found = try db.userVersion
-        if found > currentVersion { throw StoreError.newerSchema(path: db.path, found: found, supported: currentVersion) }
-        for version in Int(found)..<migrations.count {
+        let found = Int(try db.userVersion)
+        if found > migrations.count { throw StoreError.newerSchema(path: db.path, found: found, supported: migrations.count) }
+        if found < 0 { throw StoreError.unknownSchemaVersion(path: db.path, found: found, oldest: 0) }
+        for version in found..<migrations.count {
             try db.transaction {
                 try migrations[version](db)
                 try db.setUserVersion(Int32(version + 1))

@@ -64,7 +64,7 @@ public enum StoreCopy {
             for (table, column) in identities {
                 try target.connection.execute(
                     "SELECT setval(pg_get_serial_sequence($1, $2), coalesce((SELECT max(\(column)) FROM \(table)), 0) + 1, false)",
-                    [target.settings.schema + "." + table, column])
+                    [PostgresSchema.qualified(target.settings.schema, table), column])
             }
             return copied
         }

@@ -5,7 +5,10 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case cannotOpen(path: String, message: String)
     case noDatabase(path: String)
     case sqlite(path: String, code: Int32, message: String, sql: String)
-    case newerSchema(path: String, found: Int32, supported: Int32)
+    /// A newer sisync migrated the schema (a rolling upgrade of a standby pair): exit 75.
+    case newerSchema(path: String, found: Int, supported: Int)
+    /// The stored version is one no sisync wrote (below the first, or negative).
+    case unknownSchemaVersion(path: String, found: Int, oldest: Int)
     case interrupted
     case locked(path: String, holder: String)
     /// A write waited for the run lock as long as it was allowed to (`--wait`).
@@ -38,7 +41,13 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
             let statement = sql.count > 120 ? String(sql.prefix(120)) + "…" : sql
             return "\(path): database error \(code) (\(message)) in `\(statement)`"
         case .newerSchema(let path, let found, let supported):
-            return "\(path): the database schema is version \(found), newer than this sisync understands (\(supported)); upgrade sisync"
+            return "\(path): the database schema is version \(found), newer than this sisync understands (sisync \(SisyncVersion.current) knows "
+                + "versions up to \(supported)): a newer sisync has migrated it, and this one leaves it alone. Upgrade sisync on this host "
+                + "to the release the other hosts run (on a standby pair, upgrade both hosts); nothing was changed"
+        case .unknownSchemaVersion(let path, let found, let oldest):
+            return "\(path): the database schema says it is version \(found), which no sisync wrote (the oldest is \(oldest)): "
+                + "its version record was changed by hand, or the schema is another program's. Restore the database from a backup, "
+                + "or point [sync] database (and database_schema) at sisync's own; nothing was changed"
         case .interrupted:
             return "the run was stopped (SIGTERM or SIGINT) before it finished; everything it planned was rolled back"
         case .locked(let path, let holder):

@@ -51,7 +51,8 @@ public struct PostgresStoreSettings: Sendable, Equatable {
         guard let passwordFile else { return nil }
         let path = ExportFetcher.credentialPath(passwordFile, environment: environment)
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw .secretFile(path: path, key: "database_password_file", reason: "cannot be read")
+            throw .secretFile(path: path, key: "database_password_file",
+                              reason: SourceCredentials.notLoaded(passwordFile, environment: environment) ?? "cannot be read")
         }
         var text = String(decoding: data, as: UTF8.self)
         while let last = text.last, last == "\n" || last == "\r" { text.removeLast() }

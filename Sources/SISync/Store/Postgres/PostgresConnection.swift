@@ -44,6 +44,27 @@ public final class PostgresConnection {
         _ = try? executeScript(keepalives + (PQserverVersion(conn) >= 120000 ? "; SET tcp_user_timeout TO 25000" : ""))
     }
 
+    /// libpq's own reading of `uri` (`PQconninfoParse`): every keyword the URI sets, as
+    /// libpq will use it (percent-decoded, `[::1]` unbracketed, query parameters applied).
+    /// The environment and service files are not consulted here; a URI libpq would refuse
+    /// throws libpq's reason.
+    public static func options(of uri: String) throws(PostgresURIError) -> [String: String] {
+        var message: UnsafeMutablePointer<CChar>?
+        guard let parsed = PQconninfoParse(uri, &message) else {
+            let reason = message.map { String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "out of memory"
+            if let message { PQfreemem(message) }
+            throw PostgresURIError(message: reason)
+        }
+        defer { PQconninfoFree(parsed) }
+        var options: [String: String] = [:]
+        var option = parsed
+        while let keyword = option.pointee.keyword {
+            if let value = option.pointee.val { options[String(cString: keyword)] = String(cString: value) }
+            option += 1
+        }
+        return options
+    }
+
     deinit {
         if let cancel { PQfreeCancel(cancel) }
         PQfinish(handle)

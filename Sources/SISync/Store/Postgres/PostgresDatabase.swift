@@ -20,11 +20,11 @@ public final class PostgresDatabase: StoreDatabase {
         connection = try PostgresConnection(uri: settings.uri, password: try settings.password(), applicationName: applicationName)
         try connection.executeScript("SET client_min_messages TO warning; SET TimeZone TO 'UTC'; SET DateStyle TO ISO; SET work_mem TO '64MB'; SET jit TO off")
         if mustExist {
-            let found = try connection.execute("SELECT to_regclass($1)", [settings.schema + ".schema_version"]).value(0, 0)
+            let found = try connection.execute("SELECT to_regclass($1)", [PostgresSchema.qualified(settings.schema, "schema_version")]).value(0, 0)
             if found == nil { throw StoreError.noDatabase(path: settings.display) }
         }
         try PostgresSchema.prepare(connection, schema: settings.schema)
-        try connection.executeScript("SET search_path TO \(settings.schema)")
+        try connection.executeScript("SET search_path TO \(PostgresSchema.quoted(settings.schema))")
     }
 
     public func execute(_ sql: String) throws {
@@ -88,7 +88,7 @@ public final class PostgresDatabase: StoreDatabase {
     public func interrupt() { connection.cancelRunningStatement() }
 
     public func tableExists(_ name: String) throws -> Bool {
-        try connection.execute("SELECT to_regclass($1)", [settings.schema + "." + name]).value(0, 0) != nil
+        try connection.execute("SELECT to_regclass($1)", [PostgresSchema.qualified(settings.schema, name)]).value(0, 0) != nil
     }
 
     /// Every table and index of the schema, as `pg_total_relation_size` counts them.

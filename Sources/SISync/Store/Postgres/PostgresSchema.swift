@@ -10,7 +10,13 @@ public enum PostgresSchema {
     /// The schema version these tables correspond to (SQLite's `PRAGMA user_version`).
     public static let version = 8
 
-    /// A schema name sisync accepts: a plain lower-case identifier, so it never needs quoting.
+    /// The first version of the PostgreSQL schema (SQLite's 6); `migrations[0]` starts there.
+    static let firstVersion = 6
+
+    /// A schema name sisync accepts: a lower-case identifier. It is still quoted wherever
+    /// it meets SQL (`quoted`), because a reserved word such as `user` or `order` is one too;
+    /// quoting a lower-case name names the same schema as writing it bare, so schemas made
+    /// before the quoting are found as they were.
     public static func isValidName(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, name.utf8.count <= 63 else { return false }
         guard !name.hasPrefix("pg_") else { return false }  // PostgreSQL keeps pg_ for itself
@@ -19,41 +25,58 @@ public enum PostgresSchema {
             : false
     }
 
+    /// `schema` as a quoted SQL identifier (`"user"`), for the statements that name it.
+    public static func quoted(_ schema: String) -> String {
+        "\"" + schema.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// `"schema".name`, as `to_regclass` and `pg_get_serial_sequence` read a table's name.
+    public static func qualified(_ schema: String, _ name: String) -> String {
+        quoted(schema) + "." + name
+    }
+
+    /// The `migrations` to run on a schema at `found` (not 0, a new schema): none at the
+    /// current version. A newer one (a newer sisync migrated it in a rolling upgrade) and one
+    /// below the first version are refused, never used as a range or an index.
+    static func migrationSteps(from found: Int, location: String) throws(StoreError) -> Range<Int> {
+        if found > version { throw .newerSchema(path: location, found: found, supported: version) }
+        if found < firstVersion { throw .unknownSchemaVersion(path: location, found: found, oldest: firstVersion) }
+        return (found - firstVersion)..<(version - firstVersion)
+    }
+
     /// Creates the schema and its tables when missing; returns the version found before
-    /// (0 for a new schema). A newer version than this sisync knows is refused.
+    /// (0 for a new schema). A newer version than this sisync knows is refused, also when
+    /// a newer sisync migrates it while this one waits for the migration lock.
     @discardableResult
     public static func prepare(_ connection: PostgresConnection, schema: String) throws -> Int {
         guard isValidName(schema) else {
             throw PostgresError.query(target: connection.target, sqlstate: "42602", message: "invalid schema name `\(schema)`",
                                       hint: "use lower-case letters, digits and _ ([sync] database_schema)", sql: "")
         }
+        let location = "\(connection.target.display) (schema \(schema))"
         try connection.execute("BEGIN")
         do {
             // Only what is missing is created: a role that may not create (an existing
             // schema an administrator made, a read-only `sisyncctl --db`) still opens it.
             if try connection.execute("SELECT 1 FROM pg_namespace WHERE nspname = $1", [schema]).rowCount == 0 {
-                try connection.execute("CREATE SCHEMA \(schema)")
+                try connection.execute("CREATE SCHEMA \(quoted(schema))")
             }
-            try connection.execute("SET LOCAL search_path TO \(schema)")
-            if try connection.execute("SELECT to_regclass($1)", [schema + ".schema_version"]).value(0, 0) == nil {
+            try connection.execute("SET LOCAL search_path TO \(quoted(schema))")
+            if try connection.execute("SELECT to_regclass($1)", [qualified(schema, "schema_version")]).value(0, 0) == nil {
                 try connection.execute("CREATE TABLE schema_version (id integer PRIMARY KEY CHECK (id = 1), version integer NOT NULL)")
             }
             let found = Int(try connection.execute("SELECT version FROM schema_version WHERE id = 1").value(0, 0) ?? "0") ?? 0
-            if found > version {
-                throw PostgresError.query(target: connection.target, sqlstate: nil,
-                                          message: "the schema \(schema) is version \(found), newer than this sisync understands (\(version))",
-                                          hint: "upgrade sisync", sql: "")
-            }
             if found == 0 {
                 try connection.execute(collation)
                 for sql in tables { try connection.execute(sql) }
                 try connection.execute("INSERT INTO schema_version (id, version) VALUES (1, $1::integer)", [String(version)])
-            } else if found < version {
+            } else if try !migrationSteps(from: found, location: location).isEmpty {
                 // One migrator: a second process opening now waits here, then finds the
-                // schema migrated (a read-only role at the current version never gets here).
+                // schema migrated, perhaps by a newer sisync (a read-only role at the
+                // current version never gets here).
                 let locked = Int(try connection.execute("SELECT version FROM schema_version WHERE id = 1 FOR UPDATE").value(0, 0) ?? "0") ?? 0
-                for step in locked..<version {
-                    for sql in migrations[step - 6] { try connection.execute(sql) }
+                for step in try migrationSteps(from: locked, location: location) {
+                    for sql in migrations[step] { try connection.execute(sql) }
                 }
                 try connection.execute("UPDATE schema_version SET version = $1::integer WHERE id = 1", [String(version)])
             }
@@ -65,7 +88,7 @@ public enum PostgresSchema {
         }
     }
 
-    /// The steps from version 6 (the first PostgreSQL version) on, the same as SQLite's
+    /// The steps from `firstVersion` (6, the first PostgreSQL version) on, the same as SQLite's
     /// (`Schema.migrateToVersion7` ...): `migrations[0]` takes a schema from 6 to 7.
     static var migrations: [[String]] {
         [

@@ -63,12 +63,6 @@ public struct PostgresTarget: Sendable, Equatable, CustomStringConvertible {
 
     public func parameter(_ key: String) -> String? { parameters.last { $0.key == key }?.value }
 
-    /// A unix socket (a host that is a path) or the loopback: no TLS needed there.
-    public var isLocal: Bool {
-        guard let host else { return true }
-        return host.hasPrefix("/") || host.hasPrefix("@") || ["localhost", "127.0.0.1", "::1", "[::1]"].contains(host.lowercased())
-    }
-
     /// `host:port/database`, for messages.
     public var description: String {
         "\(host ?? "localhost"):\(port ?? 5432)/\(database ?? user ?? "postgres")"
