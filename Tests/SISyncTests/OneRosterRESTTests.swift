@@ -228,6 +228,33 @@ final class OneRosterRESTTests: XCTestCase {
         XCTAssertTrue(unchanged)
     }
 
+    /// Issue 26 items 3 and 4: an OAuth2 token is kept for the client secret it was issued
+    /// for. Tenants share one process (and its token cache); a tenant with the same
+    /// token_url and client_id but another secret, or none at all, must not be handed the
+    /// other tenant's token and send it to its own server.
+    func testACachedTokenGoesOnlyWithTheSecretItWasIssuedFor() throws {
+        let good = try Self.server(.link)
+        let a = Workspace()
+        XCTAssertEqual(a.sync(configure(a, good), at: day).summary.outcome, .applied)
+        let tokenRequests = good.requests.filter { $0.path == "/token" }.count
+        let other = try Self.otherHost()
+        func tenant(secret: String?) -> SyncRun.Result {
+            let b = Workspace()
+            var c = configure(b, other)
+            c.tokenURL = good.baseURL + "/token"
+            if let secret { b.write(b.root + "/client-secret", secret) } else { unlink(b.root + "/client-secret") }
+            return b.sync(c, at: day)
+        }
+        _ = tenant(secret: "another-secret")
+        XCTAssertEqual(good.requests.filter { $0.path == "/token" }.count, tokenRequests + 1, "another secret asks for its own token")
+        let reached = other.requests.count
+        let run = tenant(secret: nil)
+        XCTAssertEqual(run.summary.outcome, .failed, "a tenant without its client secret file gets no token")
+        XCTAssertEqual(run.summary.failure?.exitCode, 78)
+        XCTAssertTrue(run.summary.error?.contains("client_secret_file") == true, run.summary.error ?? "")
+        XCTAssertEqual(other.requests.count, reached, "no request, so no token, went to the other tenant's server")
+    }
+
     /// Issue 26 item 9: the token request follows no redirect; a 307 would POST the client
     /// secret again to the host it names.
     func testTheTokenRequestFollowsNoRedirect() throws {

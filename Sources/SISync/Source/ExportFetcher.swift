@@ -232,7 +232,7 @@ public struct ExportFetcher {
             case 401 where configuration.auth == .oauth2 && !tokenRefreshed:
                 // The cached access token may have been revoked early: fetch a new one, once.
                 tokenRefreshed = true
-                tokenCache.forget(oauthKey)
+                tokenCache.forget(try oauthKey(secret: clientSecret(SourceCredentials(configuration: configuration, log: log))))
                 attempt -= 1
                 continue
             case let status where RetryPolicy.isRetryable(status: status) && attempt <= retryPolicy.retries:
@@ -279,7 +279,21 @@ public struct ExportFetcher {
         throw .unexpectedBody(url: url, contentType: response.contentType ?? "no content type", bytes: response.bytes, start: String(shown))
     }
 
-    private var oauthKey: String { "\(configuration.tokenURL ?? "") \(configuration.clientID ?? "") \(configuration.scope ?? "")" }
+    /// Which cached token a request may use. The secret's digest is part of it: tenants share
+    /// one process and its cache, and a tenant with another tenant's token_url and client_id
+    /// but its own secret (or none) must ask for its own token, not be handed the other's
+    /// and send it to its own server. A secret file replaced before a reload counts too.
+    private func oauthKey(secret: String) -> String {
+        "\(configuration.tokenURL ?? "") \(configuration.clientID ?? "") \(configuration.scope ?? "") \(SHA256.hex(of: Array(secret.utf8)))"
+    }
+
+    /// The OAuth2 client secret, read from its file for every request, like a bearer token.
+    private func clientSecret(_ credentials: SourceCredentials) throws -> String {
+        guard configuration.tokenURL != nil, configuration.clientID != nil, let secretFile = configuration.clientSecretFile else {
+            throw FetchError.credential(path: configuration.path, key: "token_url", reason: "auth = oauth2 needs token_url, client_id and client_secret_file")
+        }
+        return try credentials.secret(secretFile, key: "client_secret_file")
+    }
 
     /// The credentials of a request, read from their files (and an OAuth token, cached).
     func authentication(using transfer: CurlTransfer, refresh: Bool) throws -> CurlTransfer.Auth {
@@ -294,18 +308,18 @@ public struct ExportFetcher {
             guard let user = configuration.username, let file = configuration.passwordFile else { return .none }
             return .basic(user: user, password: try credentials.secret(file, key: "password_file"))
         case .oauth2:
-            if let cached = tokenCache.token(for: oauthKey, now: Date()) { return .bearer(cached) }
-            return .bearer(try fetchAccessToken(using: transfer, credentials: credentials))
+            let secret = try clientSecret(credentials)
+            if let cached = tokenCache.token(for: oauthKey(secret: secret), now: Date()) { return .bearer(cached) }
+            return .bearer(try fetchAccessToken(using: transfer, secret: secret))
         }
     }
 
     /// OAuth 2.0 client credentials: POST to `token_url`, keep the token until a minute
     /// before `expires_in`.
-    private func fetchAccessToken(using transfer: CurlTransfer, credentials: SourceCredentials) throws -> String {
-        guard let tokenURL = configuration.tokenURL, let clientID = configuration.clientID, let secretFile = configuration.clientSecretFile else {
+    private func fetchAccessToken(using transfer: CurlTransfer, secret: String) throws -> String {
+        guard let tokenURL = configuration.tokenURL, let clientID = configuration.clientID else {
             throw FetchError.credential(path: configuration.path, key: "token_url", reason: "auth = oauth2 needs token_url, client_id and client_secret_file")
         }
-        let secret = try credentials.secret(secretFile, key: "client_secret_file")
         func form(_ s: String) -> String {
             var allowed = CharacterSet.alphanumerics
             allowed.insert(charactersIn: "-._~")
@@ -331,7 +345,7 @@ public struct ExportFetcher {
             throw FetchError.noAccessToken(url: tokenURL, contentType: response.contentType ?? "no content type", bytes: response.bytes)
         }
         let lifetime = (json["expires_in"] as? Double) ?? (json["expires_in"] as? String).flatMap(Double.init) ?? 3600
-        tokenCache.store(token, for: oauthKey, expires: Date().addingTimeInterval(max(0, lifetime - 60)))
+        tokenCache.store(token, for: oauthKey(secret: secret), expires: Date().addingTimeInterval(max(0, lifetime - 60)))
         return token
     }
 
