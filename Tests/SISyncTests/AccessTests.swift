@@ -246,6 +246,11 @@ final class AccessTests: XCTestCase {
         XCTAssertEqual(CSVWriter.cell("a\nb"), "\"a\nb\"")
         XCTAssertEqual(CSVWriter.cell("say \"hi\""), "\"say \"\"hi\"\"\"")
         XCTAssertEqual(CSVWriter.cell("Doe, Jr."), "\"Doe, Jr.\"")
+        // Excel in a `;` locale, and LibreOffice's import with `;` or tab ticked, split there:
+        // unquoted, `Roe;=HYPERLINK(…)` would be a second cell, a formula (OWASP: mind the
+        // field separator, not only the first character).
+        XCTAssertEqual(CSVWriter.cell("Roe;=1+1"), "\"Roe;=1+1\"")
+        XCTAssertEqual(CSVWriter.cell("Roe\t@SUM(1)"), "\"Roe\t@SUM(1)\"")
         XCTAssertEqual(CSVWriter.cell("7KQ4-M9TX"), "7KQ4-M9TX", "a dash inside is no formula")
         XCTAssertEqual(CSVWriter.cell(""), "")
         var csv = CSVWriter(header: ["a", "b"])
