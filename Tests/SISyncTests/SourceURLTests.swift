@@ -12,6 +12,12 @@ final class SourceURLTests: XCTestCase {
             ("https://sis.example.org/e.csv?a=1;apikey=x#access_token=y&state=z", "https://sis.example.org/e.csv?a=1;apikey=REDACTED#access_token=REDACTED&state=z"),
             ("https://user:pw@sis.example.org/x", "https://REDACTED@sis.example.org/x"),
             ("https://tok3n@sis.example.org", "https://REDACTED@sis.example.org"),
+            // A password with `/`, `?` or `#` unencoded ends the authority early (libcurl then
+            // fails on the "port", and the URL goes into the error as written).
+            ("https://sis:aB3/xY+z@sis.example.org/e.csv?token=t", "https://REDACTED@sis.example.org/e.csv?token=REDACTED"),
+            ("https://sis:p?w#x@sis.example.org/e.csv", "https://REDACTED@sis.example.org/e.csv"),
+            ("https://sis.example.org:8443/users/a@b.org", "https://sis.example.org:8443/users/a@b.org"),
+            ("https://[::1]:8443/users/a@b.org", "https://[::1]:8443/users/a@b.org"),
             ("https://sis.example.org/users/a@b.org?x=1", "https://sis.example.org/users/a@b.org?x=1"),
             ("https://sis.example.org/x?%74oken=s3cret", "https://sis.example.org/x?%74oken=REDACTED"),
             ("https://sis.example.org/x?token", "https://sis.example.org/x?token"),
@@ -19,6 +25,7 @@ final class SourceURLTests: XCTestCase {
         ]
         for (raw, shown) in cases {
             XCTAssertEqual(DisplayedURL(raw).description, shown, raw)
+            XCTAssertEqual(DisplayedURL.hasUserInfo(raw), shown.contains(DisplayedURL.mask + "@"), "refused by the configuration: \(raw)")
             XCTAssertEqual(DisplayedURL.redact(shown), shown, "redacting twice changes nothing")
         }
     }

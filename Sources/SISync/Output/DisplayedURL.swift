@@ -31,20 +31,31 @@ public struct DisplayedURL: CustomStringConvertible, Sendable {
     }
 
     /// Whether `url` names a user (and perhaps a password) before its host.
-    public static func hasUserInfo(_ url: String) -> Bool {
-        guard let a = authority(of: url[...]) else { return false }
-        return url[a].contains("@")
+    public static func hasUserInfo(_ url: String) -> Bool { userInfoEnd(url[...]) != nil }
+
+    /// The `@` that ends `url`'s user information, if it has any. A password holding `/`,
+    /// `?`, `#` or `\` unencoded (`https://sis:aB3/xY@host/`, common in generated ones) ends
+    /// the authority early, leaving a "port" that is no number; libcurl then refuses the URL,
+    /// but the password is still in it: the last `@` after such an authority ends it.
+    static func userInfoEnd(_ url: Substring) -> String.Index? {
+        guard let a = authority(of: url) else { return nil }
+        let authority = url[a]
+        if let at = authority.lastIndex(of: "@") { return at }
+        guard !authority.hasPrefix("["), let colon = authority.lastIndex(of: ":"),
+              !authority[authority.index(after: colon)...].allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return url[a.upperBound...].lastIndex(of: "@")
     }
 
     /// `url` with its user information and secret-looking query and fragment values masked.
     public static func redact(_ url: String) -> String {
-        guard let a = authority(of: url[...]) else { return url }
+        guard var a = authority(of: url[...]) else { return url }
         var out = String(url[..<a.lowerBound])
-        let authority = url[a]
-        if let at = authority.lastIndex(of: "@") {
-            out += mask + authority[at...]
+        if let at = userInfoEnd(url[...]) {
+            let hostEnd = url[at...].firstIndex { $0 == "/" || $0 == "?" || $0 == "#" || $0 == "\\" } ?? url.endIndex
+            out += mask + url[at..<hostEnd]
+            a = a.lowerBound..<hostEnd
         } else {
-            out += authority
+            out += url[a]
         }
         let rest = url[a.upperBound...]
         guard let q = rest.firstIndex(where: { $0 == "?" || $0 == "#" }) else { return out + rest }
