@@ -103,6 +103,9 @@ final class PostgresConnectionTests: XCTestCase {
         XCTAssertEqual(q.host, "/run/postgresql")
         XCTAssertNil(PostgresTLSRequirement.unverifiedServer(options: ["host": q.host!], environment: [:]), "a unix socket")
         XCTAssertFalse(q.display.contains("password"))
+        let key = PostgresTarget(uri: "postgresql://sisync@db.district.org/sis?sslmode=verify-full&sslkey=/k.pem&sslpassword=k3ypass")
+        XCTAssertEqual(key.display, "postgresql://sisync@db.district.org/sis?sslmode=verify-full&sslkey=%2Fk.pem&sslpassword=REDACTED",
+                       "the client key's passphrase is a secret too")
         XCTAssertTrue(PostgresTarget.isURI("PostgreSQL://x") && PostgresTarget.isURI("postgres://x") && !PostgresTarget.isURI("/var/lib/sisync/sisync.db"))
     }
 

@@ -75,7 +75,9 @@ public struct PostgresTarget: Sendable, Equatable, CustomStringConvertible {
         if let host, !host.hasPrefix("/") { s += host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host }
         if let port, parameter("port") == nil { s += ":\(port)" }
         if let database, parameter("dbname") == nil { s += "/" + Self.encode(database) }
-        let query = parameters.map { "\($0.key)=\(Self.encode($0.value))" }
+        // `sslpassword` unlocks the client key (`sslkey`): a secret like the password, but
+        // libpq takes it only here, so it is kept and shown masked.
+        let query = parameters.map { "\($0.key)=\($0.key == "sslpassword" ? DisplayedURL.mask : Self.encode($0.value))" }
         if !query.isEmpty { s += "?" + query.joined(separator: "&") }
         return s
     }
