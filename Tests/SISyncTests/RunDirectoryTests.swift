@@ -96,7 +96,8 @@ final class RunDirectoryTests: XCTestCase {
     func testAbandonedRunDirectoriesAreRemovedAndNothingElse() throws {
         let w = Workspace(sqlite: true)
         let folder = w.root + "/state"
-        try FileManager.default.createDirectory(atPath: folder + "/" + RunDirectory.prefix + "crashed1", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: folder + "/" + RunDirectory.prefix + "crashed1", withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
         try "left".write(toFile: folder + "/" + RunDirectory.prefix + "crashed1/1-users.csv", atomically: false, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: w.root + "/victim", withIntermediateDirectories: true)
         try "keep".write(toFile: w.root + "/victim/file", atomically: false, encoding: .utf8)
@@ -121,6 +122,39 @@ final class RunDirectoryTests: XCTestCase {
         XCTAssertThrowsError(try live.create("late"), "nothing is made once the run's directory is gone")
         let left = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
         XCTAssertEqual(left, [RunDirectory.prefix + "file", RunDirectory.prefix + "link", "sisync.db"])
+    }
+
+    /// Items 1 and 2 (review): the service user owns the folder, so it can rename any
+    /// directory of root's there (a backup folder, a tenant's database folder that root's
+    /// `sisyncd --once` made) to the run directories' prefix. Root's next run must not
+    /// empty and remove it: only a 0700 directory holding nothing but files named as a run
+    /// names them is a crashed run's.
+    func testIssue26ARenamedDirectoryOfThisUserIsNotRemovedAsACrashedRun() throws {
+        let w = Workspace(sqlite: true)
+        let folder = w.root + "/state"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        // What the other user can arrange by renaming: a backup folder (0755, as mkdir
+        // leaves it), a private one (0700) holding a database, one holding a folder.
+        let backups = folder + "/" + RunDirectory.prefix + "backups"
+        try FileManager.default.createDirectory(atPath: backups, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
+        try "precious".write(toFile: backups + "/1-users.csv", atomically: false, encoding: .utf8)
+        let tenant = folder + "/" + RunDirectory.prefix + "lincoln"
+        try FileManager.default.createDirectory(atPath: tenant, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        try "db".write(toFile: tenant + "/sisync.db", atomically: false, encoding: .utf8)
+        try "lock".write(toFile: tenant + "/1-sisync.db.lock", atomically: false, encoding: .utf8)
+        let nested = folder + "/" + RunDirectory.prefix + "nested"
+        try FileManager.default.createDirectory(atPath: nested + "/2-archive", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let crashed = folder + "/" + RunDirectory.prefix + "crashed"
+        try FileManager.default.createDirectory(atPath: crashed, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        try "left".write(toFile: crashed + "/12-manifest.csv", atomically: false, encoding: .utf8)
+
+        let run = try RunDirectory(in: folder)
+        run.remove()
+        XCTAssertEqual(try String(contentsOfFile: backups + "/1-users.csv", encoding: .utf8), "precious", "a 0755 directory is no run's")
+        XCTAssertEqual(try String(contentsOfFile: tenant + "/sisync.db", encoding: .utf8), "db", "a database is no run's file")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: tenant + "/1-sisync.db.lock"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: nested + "/2-archive"), "a run makes no folders")
+        XCTAssertNil(mode(crashed), "a crashed run's directory is still removed")
     }
 
     /// Item 3 in one process: many runs at once in one folder (tenants' threads), each

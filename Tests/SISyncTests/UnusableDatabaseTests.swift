@@ -116,6 +116,29 @@ final class UnusableDatabaseTests: XCTestCase {
         assertPlainMessage(damagedOnce.stderr, naming: w.sqlitePath)
     }
 
+    /// A full disk is no bug of sisync's: SQLite's SQLITE_FULL (here from a page cap, as a
+    /// full filesystem gives it) is exit 73 naming the database and what to do, not exit 70
+    /// with "database error 13 (database or disk is full)" (review of item 17: root's
+    /// `sisyncd --once` on a full filesystem exited 70). SQLITE_IOERR likewise.
+    func testIssue26Item17AFullDiskIsExit73NotASoftwareError() throws {
+        let w = Workspace(sqlite: true)
+        try FileManager.default.createDirectory(atPath: w.root, withIntermediateDirectories: true)
+        let path = w.root + "/full.db"
+        let database = try SQLiteDatabase(path: path)
+        try database.execute("CREATE TABLE t (v BLOB)")
+        try database.execute("PRAGMA max_page_count = 8")
+        XCTAssertThrowsError(try database.execute("INSERT INTO t VALUES (zeroblob(200000))")) { error in
+            guard let e = error as? StoreError else { return XCTFail("\(error)") }
+            XCTAssertEqual(SyncRun.classify(e).exitCode, 73, e.description)
+            XCTAssertTrue(e.description.hasPrefix(path + ": the disk holding the database is full"), e.description)
+            XCTAssertTrue(e.description.contains("free space in \(w.root)"), e.description)
+            XCTAssertFalse(e.description.contains("database error"), e.description)
+        }
+        let ioError = SQLiteDatabase.storeError(266 /* SQLITE_IOERR_READ */, message: "disk I/O error", sql: "COMMIT", path: path)
+        XCTAssertEqual(SyncRun.classify(ioError).exitCode, 73, ioError.description)
+        XCTAssertTrue(ioError.description.contains("could not read or write the database"), ioError.description)
+    }
+
     /// `[sync] database` naming a directory cannot be a database: exit 78 (a configuration
     /// to correct), naming it.
     func testIssue26Item17ADirectoryAsTheDatabaseIsAConfigurationError() throws {

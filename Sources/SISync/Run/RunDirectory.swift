@@ -215,6 +215,18 @@ public final class RunDirectory: @unchecked Sendable {
         return names
     }
 
+    /// Whether every entry is a regular file of this user named as `create` names them
+    /// (`12-users.csv`): what a run's directory can hold, and nothing else can.
+    private static func holdsOnlyRunFiles(_ fd: Int32) -> Bool {
+        entries(of: fd).allSatisfy { name in
+            var st = stat()
+            guard let dash = name.firstIndex(of: "-"), dash != name.startIndex, name[..<dash].allSatisfy(\.isASCII),
+                  name[..<dash].allSatisfy(\.isNumber),
+                  fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return false }
+            return (st.st_mode & S_IFMT) == S_IFREG && st.st_uid == geteuid()
+        }
+    }
+
     /// Unlinks what a run directory holds (only files are ever made in one).
     private static func empty(_ fd: Int32) {
         for entry in entries(of: fd) where unlinkat(fd, entry, 0) != 0 && errno == EISDIR {
@@ -223,9 +235,13 @@ public final class RunDirectory: @unchecked Sendable {
     }
 
     /// Removes run directories a crashed run left in the folder: only directories (never
-    /// a symlink) that belong to this user and that no live run holds (its `flock`). Other
+    /// a symlink) that belong to this user, that no live run holds (its `flock`), and that
+    /// look like nothing but a run's directory (0700, only files `create` makes). Other
     /// users' are left for them; a live run's lock keeps its directory, whether it is a
-    /// tenant's thread in this process or another process.
+    /// tenant's thread in this process or another process. The name proves nothing: the
+    /// folder may be the service user's, who can rename any directory of root's in it (a
+    /// backup folder, a tenant's database folder root made) to `.sisync-run-…` for root's
+    /// next `sisyncctl sync` to empty, but cannot change what such a directory holds.
     private static func removeAbandoned(in parent: Int32) {
         for name in entries(of: parent) where name.hasPrefix(prefix) {
             var st = stat()
@@ -235,7 +251,7 @@ public final class RunDirectory: @unchecked Sendable {
             defer { close(fd) }
             var held = stat()
             guard fstat(fd, &held) == 0, held.st_uid == geteuid(), held.st_dev == st.st_dev, held.st_ino == st.st_ino,
-                  flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }
+                  flock(fd, LOCK_EX | LOCK_NB) == 0, held.st_mode & 0o7777 == 0o700, holdsOnlyRunFiles(fd) else { continue }
             empty(fd)
             unlinkat(parent, name, AT_REMOVEDIR)
         }

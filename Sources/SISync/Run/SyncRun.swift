@@ -580,7 +580,7 @@ public struct SyncRun {
             switch e {
             case .locked, .runInProgress, .lockLost, .newerSchema: return .temporary
             case .interrupted: return .temporary
-            case .cannotOpen, .unsafeFile, .readOnly, .noAccess, .notADatabase, .corrupt, .unknownSchemaVersion: return .cannotCreate
+            case .cannotOpen, .unsafeFile, .readOnly, .noAccess, .notADatabase, .corrupt, .unknownSchemaVersion, .storageFailed: return .cannotCreate
             case .unusablePath: return .configuration
             default: return .software
             }

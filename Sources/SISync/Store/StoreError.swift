@@ -30,6 +30,9 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case notADatabase(path: String)
     /// SQLite found the file damaged.
     case corrupt(path: String, message: String)
+    /// The disk (or the user's quota) is full, or the system could not read or write the
+    /// file (SQLITE_FULL, SQLITE_IOERR): not a bug of sisync's, so never exit 70.
+    case storageFailed(path: String, full: Bool, message: String)
 
     public var description: String {
         switch self {
@@ -74,6 +77,12 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
             return "\(path): this user (uid \(geteuid())) may not read the database. Run the command as the user the database belongs to (the service's user, or root with sudo); if root made it where the service keeps it, give it to the service's user (`chown --reference=\(folder.isEmpty ? "." : folder) \(path)`)"
         case .notADatabase(let path):
             return "\(path) is not a sisync database (not an SQLite database file at all): check [sync] database in the configuration; if this is the right file and it is damaged, restore it from a backup, or move it away and sisync starts a new one"
+        case .storageFailed(let path, let full, let message):
+            let folder = (path as NSString).deletingLastPathComponent
+            if full {
+                return "\(path): the disk holding the database is full (or this user's quota is used up): \(message); free space in \(folder.isEmpty ? "." : folder) and try again (what failed was rolled back)"
+            }
+            return "\(path): the system could not read or write the database (\(message)); check the disk (`dmesg`), and that the database and its -wal and -shm are plain files nothing but sisync replaces, then try again"
         case .corrupt(let path, let message):
             return "\(path): the database is damaged (\(message)); stop sisyncd and restore it from a backup, or try `sqlite3 \(path) .recover` (`sqlite3 \(path) 'PRAGMA integrity_check'` shows what is wrong)"
         }

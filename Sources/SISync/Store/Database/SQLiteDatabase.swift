@@ -70,6 +70,8 @@ public final class SQLiteDatabase: StoreDatabase {
         case SQLITE_CANTOPEN: return .cannotOpen(path: path, message: message)
         case SQLITE_NOTADB: return .notADatabase(path: path)
         case SQLITE_CORRUPT: return .corrupt(path: path, message: message)
+        case SQLITE_FULL: return .storageFailed(path: path, full: true, message: message)
+        case SQLITE_IOERR: return .storageFailed(path: path, full: false, message: message)
         default: return .sqlite(path: path, code: rc, message: message, sql: sql)
         }
     }
