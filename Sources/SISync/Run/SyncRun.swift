@@ -242,7 +242,7 @@ public struct SyncRun {
             log.log(LogEvent(.linkAmbiguous, .warning, "user \(user) is not linked: \(countWords(staff.count)) active staff share \(email): \(staff.joined(separator: ", ")); fix the emails in the SIS or link the user by hand",
                              fields: (summary.runID.map { [("SISYNC_RUN_ID", String($0))] } ?? []) + [("SISYNC_USERNAME", user)]))
         }
-        if let stop, stop.isStopping { throw StoreError.interrupted }
+        try stopIfAsked()
         summary.count(records: plan, everyEntity: summary.outcome == .applied)
         let runGuard = RunGuard(settings: configuration.guardSettings)
         let runField = summary.runID.map { [("SISYNC_RUN_ID", String($0))] } ?? []
@@ -400,15 +400,27 @@ public struct SyncRun {
     private func planLinks(_ plan: Plan, store: RosterStore, now: Date) throws -> LinkPlan {
         let normalizer = EmailNormalizer(aliases: configuration.emailDomainAliases)
         let staffPlan = plan.plan(for: .staff)
-        let directory = StaffDirectory.after(staffPlan, rows: plan.snapshot?.entities[.staff],
-                                             stored: try store.accounts.staffDirectoryEntries(normalizer: normalizer), normalizer: normalizer)
-        let candidates = try store.accounts.linkingUsers(normalizer: normalizer, activeKeys: directory.activeEmailKeys)
+        // A stop asked for between statements would not interrupt the next one (SQLite's
+        // interrupt stops only what is running then), and these steps take seconds on a
+        // district's 300,000 staff: so each step looks for a stop first.
+        try stopIfAsked()
+        let stored = try store.accounts.staffDirectoryEntries(normalizer: normalizer)
+        try stopIfAsked()
+        let directory = StaffDirectory.after(staffPlan, rows: plan.snapshot?.entities[.staff], stored: stored, normalizer: normalizer)
+        try stopIfAsked()
+        let candidates = try store.accounts.linkingUsers(normalizer: normalizer, activeKeys: directory.activeEmailKeys, stop: stop)
+        try stopIfAsked()
         let deactivated = Set(staffPlan?.updates.compactMap { $0.deactivate != nil ? $0.key : nil } ?? [])
         var links = LinkPlanner(now: now, unapproveOnDeactivation: configuration.onStaffDeactivated == .unapprove)
             .plan(users: candidates.users, staff: directory, deactivatedNow: deactivated)
         links.emailKeys = candidates.keys
         links.emailKeyBasis = candidates.basis
         return links
+    }
+
+    /// Ends the run as stopped when SIGTERM or SIGINT asked for it (rolled back, R1).
+    private func stopIfAsked() throws(StoreError) {
+        if let stop, stop.isStopping { throw .interrupted }
     }
 
     /// The summary as it is stored when the apply transaction commits.

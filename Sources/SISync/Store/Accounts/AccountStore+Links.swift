@@ -11,12 +11,16 @@ extension AccountStore {
     /// no matching active staff member, so R6 leaves them as they are. Keys computed here
     /// go into the plan and are stored by the run. With other aliases than the stored keys
     /// were made with, every user is read and re-keyed.
-    public func linkingUsers(normalizer: EmailNormalizer, activeKeys: Set<String>) throws -> (users: [LinkingUser], keys: [String: String], basis: String?) {
+    /// `stop` is asked before each query: a stop asked for while Swift code runs would not
+    /// interrupt the statement that follows (SQLite's and PostgreSQL's interrupts stop only
+    /// what is running then), and encoding 300,000 keys takes a second.
+    public func linkingUsers(normalizer: EmailNormalizer, activeKeys: Set<String>, stop: StopSignal? = nil) throws -> (users: [LinkingUser], keys: [String: String], basis: String?) {
         // The linked users (a few thousand) are found through the username index.
-        try database.preferringIndexLookups { try readLinkingUsers(normalizer: normalizer, activeKeys: activeKeys) }
+        try database.preferringIndexLookups { try readLinkingUsers(normalizer: normalizer, activeKeys: activeKeys, stop: stop) }
     }
 
-    private func readLinkingUsers(normalizer: EmailNormalizer, activeKeys: Set<String>) throws -> (users: [LinkingUser], keys: [String: String], basis: String?) {
+    private func readLinkingUsers(normalizer: EmailNormalizer, activeKeys: Set<String>, stop: StopSignal?) throws -> (users: [LinkingUser], keys: [String: String], basis: String?) {
+        func stopIfAsked() throws(StoreError) { if let stop, stop.isStopping { throw .interrupted } }
         let aliases = Self.keyBasis(normalizer)
         let stored = try storedKeyBasis()
         let select = """
@@ -50,7 +54,9 @@ extension AccountStore {
             FROM links l JOIN users u ON u.username = l.username
             """), trustStoredKey: true)
         // Unlinked users keyed like an active staff member (the keys go in as one JSON array).
+        try stopIfAsked()
         let json = String(decoding: try JSONEncoder().encode(activeKeys.filter { !$0.isEmpty }), as: UTF8.self)
+        try stopIfAsked()
         let unlinked = try database.prepare("""
             SELECT u.username, u.email, u.email_key, u.approved, NULL, NULL, NULL, NULL FROM users u
             WHERE u.email_key IN (SELECT value FROM json_each(?1)) AND NOT EXISTS (SELECT 1 FROM links l WHERE l.username = u.username)
