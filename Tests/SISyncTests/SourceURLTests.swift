@@ -20,6 +20,7 @@ final class SourceURLTests: XCTestCase {
             ("https://[::1]:8443/users/a@b.org", "https://[::1]:8443/users/a@b.org"),
             ("https://sis.example.org/users/a@b.org?x=1", "https://sis.example.org/users/a@b.org?x=1"),
             ("https://sis.example.org/x?%74oken=s3cret", "https://sis.example.org/x?%74oken=REDACTED"),
+            ("https://sis.example.org/x?jwt=eyJhbGciOi.x.y&pw=hunter2&upward=1", "https://sis.example.org/x?jwt=REDACTED&pw=REDACTED&upward=1"),
             ("https://sis.example.org/x?token", "https://sis.example.org/x?token"),
             ("/srv/exports/staff.csv", "/srv/exports/staff.csv"),
         ]

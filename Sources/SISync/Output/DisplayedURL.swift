@@ -14,12 +14,12 @@ public struct DisplayedURL: CustomStringConvertible, Sendable {
 
     /// Whether a query parameter holds a secret, judged by its name (any case, percent
     /// decoded): names containing token, key, secret, pass, pwd, sig (signature, X-Amz-
-    /// Signature), auth, credential or session, and `code` (an Azure Functions key, an
-    /// OAuth code). Redacting a harmless value costs a less telling message, nothing more.
+    /// Signature), auth, credential, session or jwt, and `code` (an Azure Functions key, an
+    /// OAuth code) and `pw`. Redacting a harmless value costs a less telling message, nothing more.
     public static func isSecretParameter(_ name: Substring) -> Bool {
         let n = (name.removingPercentEncoding ?? String(name)).lowercased()
-        if n == "code" { return true }
-        return ["token", "key", "secret", "pass", "pwd", "sig", "auth", "credential", "session"].contains { n.contains($0) }
+        if n == "code" || n == "pw" { return true }
+        return ["token", "key", "secret", "pass", "pwd", "sig", "auth", "credential", "session", "jwt"].contains { n.contains($0) }
     }
 
     /// The authority of `url` (between `://` and the first `/`, `?`, `#` or `\`), as libcurl
