@@ -245,6 +245,94 @@ final class StateFolderTests: XCTestCase {
         XCTAssertEqual(try w.store().mirror.staffMember(id: "S1")?.enabled, true)
     }
 
+    /// Issue 26 review F3: root opens a database in another user's folder only while the
+    /// kernel keeps users from hard-linking files they do not own (SQLite opens `-wal` and
+    /// `-shm` by name after sisync looked, and as root hands them to the database's owner).
+    /// The setting is read from an injected file: 1 passes; 0, an empty file and a missing
+    /// one are exit 73 naming the folder, its owner and both ways out. A folder of root's
+    /// needs no protection.
+    func testIssue26F3RootRefusesAServiceFolderWithoutHardLinkProtection() throws {
+        let (w, folder, _) = try serviceFolder()
+        let resolved = try XCTUnwrap(realpath(folder, nil))
+        let real = String(cString: resolved)
+        free(resolved)
+        let setting = w.root + "/protected_hardlinks"
+        let files = try SQLiteFiles(path: w.sqlitePath)
+        w.write(setting, "1\n")
+        XCTAssertNoThrow(try files.check(hardLinkSetting: setting))
+        for (content, shown) in [("0\n", "0"), ("", "empty"), (nil, "unreadable (\(setting))")] as [(String?, String)] {
+            if let content { w.write(setting, content) } else { try FileManager.default.removeItem(atPath: setting) }
+            XCTAssertThrowsError(try files.check(hardLinkSetting: setting), shown) { e in
+                XCTAssertEqual(e as? StoreError, .hardLinksUnprotected(path: w.sqlitePath, folder: real, owner: Self.nobody, setting: shown))
+                XCTAssertEqual(SyncRun.classify(e).exitCode, 73)
+                let text = String(describing: e)
+                for part in ["its folder \(real) belongs to nobody (uid 65534)", "fs.protected_hardlinks is \(shown)",
+                             "sysctl fs.protected_hardlinks=1", "/etc/sysctl.d/", "sudo -u '#65534' sisyncctl"] {
+                    XCTAssertTrue(text.contains(part), "\(part) in: \(text)")
+                }
+            }
+        }
+        // Root's own folder: nothing another user could link into.
+        XCTAssertEqual(chown(folder, 0, 0), 0)
+        w.write(setting, "0\n")
+        XCTAssertNoThrow(try SQLiteFiles(path: w.sqlitePath).check(hardLinkSetting: setting))
+    }
+
+    /// Issue 26 review F5: a tenant's database in a subfolder of the service's
+    /// (`/var/lib/sisync/lincoln/sisync.db`): that user can make `lincoln` a link to a
+    /// folder of root's. Root's `sisyncctl` (status, a write, a dry run) and
+    /// `sisyncd --once` exit 73 naming the link and its folder's owner, and create nothing
+    /// where it points; lock files and run directories are refused there too. A link in a
+    /// folder of root's (DynamicUser's `/var/lib/sisync`) is still followed, and so is one
+    /// in the folder of the user running the command.
+    func testIssue26F5LinkInTheServicesFolderIsNotFollowed() throws {
+        let (w, folder, _) = try serviceFolder()
+        w.configure()
+        w.write("staff.csv", staffCSV(manyStaff(3)))
+        let elsewhere = w.root + "/elsewhere"
+        try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
+        let link = folder + "/lincoln"
+        XCTAssertEqual(symlink(elsewhere, link), 0)
+        let config = try String(contentsOfFile: w.configPath, encoding: .utf8)
+        try config.replacingOccurrences(of: "database = \(w.sqlitePath)", with: "database = \(link)/sisync.db")
+            .write(toFile: w.configPath, atomically: true, encoding: .utf8)
+        let refused = "its path leads through the symbolic link \(link), which is in a folder that belongs to nobody (uid 65534)"
+        for args in [["status"], ["user", "add", "--username", "x", "--email", "x@district.org"], ["sync", "--dry-run"], ["sync"]] {
+            let ctl = try runProcess("sisyncctl", ["--config", w.configPath] + args)
+            XCTAssertEqual(ctl.code, 73, "\(args): \(ctl.stdout)\(ctl.stderr)")
+            XCTAssertTrue((ctl.stdout + ctl.stderr).contains(refused), "\(args): \(ctl.stdout)\(ctl.stderr)")
+            XCTAssertTrue(ctl.stderr.contains("Name the real path in [sync] database"), ctl.stderr)
+        }
+        let once = try runProcess("sisyncd", ["--config", w.configPath, "--once"])
+        XCTAssertEqual(once.code, 73, once.stderr)
+        XCTAssertTrue(once.stderr.contains(refused), once.stderr)
+        XCTAssertThrowsError(try RunLock.acquire(databasePath: link + "/sisync.db", holder: "test", wait: 0)) { e in
+            XCTAssertEqual(e as? StoreError, .linkInPath(path: link + "/sisync.db.run.lock", link: link, owner: Self.nobody))
+        }
+        XCTAssertThrowsError(try DaemonLock.tenant(location: .sqlite(path: link + "/new/sisync.db"), sessions: PostgresLockSessions()))
+        XCTAssertThrowsError(try RunDirectory(in: link)) { e in
+            XCTAssertTrue(String(describing: e).contains(refused), String(describing: e))
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: elsewhere), [], "nothing was made where the link points")
+
+        // A link in a folder of root's still leads to the database (and makes it there).
+        let rootsLink = w.root + "/state"
+        XCTAssertEqual(symlink(elsewhere, rootsLink), 0)
+        try config.replacingOccurrences(of: "database = \(w.sqlitePath)", with: "database = \(rootsLink)/sisync.db")
+            .write(toFile: w.configPath, atomically: true, encoding: .utf8)
+        let through = try runProcess("sisyncd", ["--config", w.configPath, "--once"])
+        XCTAssertEqual(through.code, 0, through.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: elsewhere + "/sisync.db"))
+        XCTAssertEqual(try runProcess("sisyncctl", ["--config", w.configPath, "status"]).code, 0)
+
+        // The folder's owner may follow its own links.
+        guard FileManager.default.isExecutableFile(atPath: setprivPath) else { throw XCTSkip("needs \(setprivPath)") }
+        XCTAssertEqual(chown(elsewhere, Self.nobody, Self.nobody), 0)
+        XCTAssertEqual(chmod(w.root, 0o755), 0)
+        let own = try runProcess("sisyncctl", ["--db", link + "/sisync.db", "status"], as: Self.nobody)
+        XCTAssertFalse(own.stderr.contains("symbolic link"), own.stderr)
+    }
+
     /// Every row of every table of a SQLite file (or those `query` returns), as text,
     /// without migrating it.
     private func rows(of path: String, _ query: String? = nil) throws -> [String] {

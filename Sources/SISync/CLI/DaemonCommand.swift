@@ -165,10 +165,8 @@ final class Scheduler: @unchecked Sendable {
         let path = location.display
         var daemonLock: DaemonLock?
         do {
-            if case .sqlite(let file) = location {
-                let directory = (file as NSString).deletingLastPathComponent
-                if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-            }
+            // Made without following a link another user could change (issue 26, F5).
+            if case .sqlite(let file) = location { _ = try StateFolder(holding: file, creating: true) }
             do {
                 daemonLock = try DaemonLock(location: location)
             } catch StoreError.locked where configuration.standby {

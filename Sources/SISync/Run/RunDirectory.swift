@@ -71,8 +71,17 @@ public final class RunDirectory: @unchecked Sendable {
     }
 
     /// Makes a run directory in `folder`, after removing the ones crashed runs left there.
+    /// The folder is reached as the database's is (`StateFolder`): a link in its path that
+    /// another user could change (a tenant's subfolder of the service's) is not followed.
     public init(in folder: String) throws(RunDirectoryError) {
-        let parent = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let parent: Int32
+        do throws(StoreError) {
+            parent = try StateFolder(folder).duplicateDescriptor()
+        } catch .cannotOpen(_, let message) {
+            throw .cannotCreate(path: folder, reason: message)
+        } catch {
+            throw .cannotCreate(path: folder, reason: error.description)
+        }
         guard parent >= 0 else { throw .cannotCreate(path: folder, reason: String(cString: strerror(errno))) }
         Self.removeAbandoned(in: parent)
         var made: (name: String, shown: String, fd: Int32, identity: (dev: UInt64, ino: UInt64))?

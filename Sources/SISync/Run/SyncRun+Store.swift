@@ -10,18 +10,12 @@ extension SyncRun {
         let location = configuration.store
         do {
             if case .sqlite(let path) = location {
+                // The folder is reached (and made) only through links root or this user
+                // could have made (issue 26, F5); a dry run makes nothing.
                 if options.dryRun {
-                    let exists = FileManager.default.fileExists(atPath: path)
-                    return run(store: try RosterStore(path: exists ? path : ":memory:"))
+                    return run(store: try RosterStore(path: try SQLiteFiles.exists(path) ? path : ":memory:"))
                 }
-                let directory = (path as NSString).deletingLastPathComponent
-                if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
-                    do {
-                        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                    } catch {
-                        throw StoreError.cannotOpen(path: path, message: "cannot create the directory \(directory): \(error.localizedDescription)")
-                    }
-                }
+                _ = try StateFolder(holding: path, creating: true)
             } else if options.dryRun {
                 // A dry run writes nothing: everything it plans is rolled back, and a schema
                 // that does not exist yet is not made (it plans against an empty one).

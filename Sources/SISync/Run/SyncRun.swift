@@ -592,7 +592,7 @@ public struct SyncRun {
             switch e {
             case .locked, .runInProgress, .lockLost, .newerSchema: return .temporary
             case .interrupted: return .temporary
-            case .cannotOpen, .unsafeFile, .readOnly, .noAccess, .notADatabase, .corrupt, .unknownSchemaVersion, .storageFailed: return .cannotCreate
+            case .cannotOpen, .unsafeFile, .linkInPath, .hardLinksUnprotected, .readOnly, .noAccess, .notADatabase, .corrupt, .unknownSchemaVersion, .storageFailed: return .cannotCreate
             case .unusablePath: return .configuration
             default: return .software
             }

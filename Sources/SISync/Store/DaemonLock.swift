@@ -58,8 +58,7 @@ public final class DaemonLock: @unchecked Sendable {
     public static func tenant(location: StoreLocation, sessions: PostgresLockSessions) throws -> DaemonLock {
         switch location {
         case .sqlite(let databasePath):
-            let directory = (databasePath as NSString).deletingLastPathComponent
-            if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+            _ = try StateFolder(holding: databasePath, creating: true)
             return DaemonLock(lock: try LockFile(path: databasePath + ".lock"), path: databasePath)
         case .postgres(let settings):
             return DaemonLock(lock: try PostgresAdvisoryLock(settings: settings, purpose: "daemon", session: try sessions.session(for: settings)),

@@ -33,7 +33,9 @@ public final class RosterStore {
         self.location = location
         switch location {
         case .sqlite(let path):
-            if mustExist && !FileManager.default.fileExists(atPath: path) {
+            // Looked for where SQLite would open it: a link in its folder's path that another
+            // user could change is refused, not taken for a missing database (issue 26, F5).
+            if mustExist, try !SQLiteFiles.exists(path) {
                 throw StoreError.noDatabase(path: path)
             }
             let db = try SQLiteDatabase(path: path)

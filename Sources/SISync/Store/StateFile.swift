@@ -10,8 +10,12 @@ import Glibc
 /// re-own or re-mode it (issue 26 item 1). So the file is reached only through its folder,
 /// held open, with `O_NOFOLLOW`; what was opened must be a regular file with one link;
 /// and only a file this process has just created (`O_EXCL`) has its owner or mode set.
-/// Owns the descriptor; the folder's own path may lead through symbolic links (systemd's
-/// `DynamicUser=` makes `/var/lib/sisync` one), which are root's, not the service's.
+/// Owns the descriptor. The folder is reached through `StateFolder`: its path may lead
+/// through root's symbolic links (systemd's `DynamicUser=` makes `/var/lib/sisync` one),
+/// never through the service's. A hard link needs no more than the check of the file
+/// opened (one link): the other name of a file of root's is in a folder of root's, which
+/// the service cannot change (unlike SQLite's `-wal` and `-shm`, which SQLite opens by
+/// name after sisync looked; see `SQLiteFiles.requireProtectedHardLinks`).
 final class StateFile {
     let path: String
     let fd: Int32
@@ -27,12 +31,12 @@ final class StateFile {
     /// file the daemon created.
     init(path: String, creatingWith mode: mode_t, readOnlyFallback: Bool) throws(StoreError) {
         self.path = path
-        let folder = try Folder(of: path)
-        defer { close(folder.fd) }
+        let folder = try StateFolder(holding: path)
+        let name = (path as NSString).lastPathComponent
         var attempts = 0
         while true {
             attempts += 1
-            let fresh = openat(folder.fd, folder.name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+            let fresh = openat(folder.fd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
             if fresh >= 0 {
                 // Set on the descriptor of the file just made: no name is looked up again.
                 _ = fchmod(fresh, mode)
@@ -42,10 +46,10 @@ final class StateFile {
             }
             let createErrno = errno
             // Never O_CREAT here: a name that is not there now is made above, or not at all.
-            var found = openat(folder.fd, folder.name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+            var found = openat(folder.fd, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
             var canWrite = true
             if found < 0 && errno == EACCES && readOnlyFallback {
-                found = openat(folder.fd, folder.name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+                found = openat(folder.fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
                 canWrite = false
             }
             if found < 0 {
@@ -71,9 +75,9 @@ final class StateFile {
     /// process.
     init?(inspecting path: String) throws(StoreError) {
         self.path = path
-        let folder = try Folder(of: path)
-        defer { close(folder.fd) }
-        let found = openat(folder.fd, folder.name, Self.pathOnly | O_NOFOLLOW | O_CLOEXEC)
+        let folder = try StateFolder(holding: path)
+        let name = (path as NSString).lastPathComponent
+        let found = openat(folder.fd, name, Self.pathOnly | O_NOFOLLOW | O_CLOEXEC)
         if found < 0 {
             if errno == ENOENT { return nil }
             throw Self.error(path: path, errno: errno, doing: "open")
@@ -137,32 +141,6 @@ final class StateFile {
         case EISDIR: return .unsafeFile(path: path, problem: "is a directory")
         case ENXIO, ENODEV: return .unsafeFile(path: path, problem: "is not a regular file (a FIFO, socket or device)")
         default: return .cannotOpen(path: path, message: "cannot \(doing) \((path as NSString).lastPathComponent): \(String(cString: strerror(code)))")
-        }
-    }
-
-    /// The folder of a file, held open for the `openat` calls, and who owns it.
-    private struct Folder {
-        let fd: Int32
-        let name: String
-        let owner: uid_t
-        let group: gid_t
-
-        init(of path: String) throws(StoreError) {
-            let parent = (path as NSString).deletingLastPathComponent
-            name = (path as NSString).lastPathComponent
-            let folder = parent.isEmpty ? "." : parent
-            fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            guard fd >= 0 else {
-                throw .cannotOpen(path: path, message: "cannot open its folder \(folder): \(String(cString: strerror(errno)))")
-            }
-            var st = stat()
-            guard fstat(fd, &st) == 0 else {
-                let code = errno
-                close(fd)
-                throw .cannotOpen(path: path, message: "cannot examine its folder \(folder): \(String(cString: strerror(code)))")
-            }
-            owner = st.st_uid
-            group = st.st_gid
         }
     }
 }

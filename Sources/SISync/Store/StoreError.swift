@@ -20,6 +20,13 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     /// `-journal`, a lock file) is a link or not a regular file: sisync does not use it, as
     /// whoever may write in the folder could point root's sisync at another file that way.
     case unsafeFile(path: String, problem: String)
+    /// The database's folder is reached through a symbolic link in a folder that belongs to
+    /// another user (not root, not this process's), who could point it anywhere.
+    case linkInPath(path: String, link: String, owner: uid_t)
+    /// Root would open a database in another user's folder on a system that lets that user
+    /// hard-link root's files (`fs.protected_hardlinks` is not 1): SQLite opens its `-wal`
+    /// and `-shm` by name and, as root, hands them to the database's owner.
+    case hardLinksUnprotected(path: String, folder: String, owner: uid_t, setting: String)
     /// The database path cannot be a database at all (a directory, a folder that is a file).
     case unusablePath(path: String, problem: String)
     /// This user may not write the database (its file, or its folder for `-wal`/`-shm`).
@@ -64,6 +71,19 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         case .unsafeFile(let path, let problem):
             let folder = (path as NSString).deletingLastPathComponent
             return "\(path) \(problem), where sisync keeps a file of its own; it is not used, as a link there could make sisync (perhaps run as root) change another file. Remove it (`rm -- \(path)`) and try again; if nobody you know put it there, whoever may write in \(folder.isEmpty ? "." : folder) may have tried to take over this system"
+        case .linkInPath(let path, let link, let owner):
+            return "\(path): its path leads through the symbolic link \(link), which is in a folder that belongs to \(StateFolder.describe(user: owner)); "
+                + "that user could point the link anywhere, and sisync (perhaps run as root) would create and change its database and lock files there, "
+                + "so it does not follow it. Name the real path in [sync] database (`realpath \(link)` shows where it points now; check that it is the "
+                + "right folder), or keep the database in a folder that is root's or this user's"
+        case .hardLinksUnprotected(let path, let folder, let owner, let setting):
+            let user = StateFolder.describe(user: owner)
+            return "\(path): its folder \(folder) belongs to \(user), and this system lets users make hard links to files they do not own "
+                + "(fs.protected_hardlinks is \(setting)): that user could give a file of root's the name of SQLite's -wal or -shm just before SQLite "
+                + "opens it, and root's sisync would hand that file to \(user) and overwrite it. So root does not open this database. Turn the "
+                + "protection on (`sysctl fs.protected_hardlinks=1`, and keep it with `echo fs.protected_hardlinks=1 > /etc/sysctl.d/60-sisync.conf`), "
+                + "or run the command as the folder's owner (`sudo -u '#\(owner)' sisyncctl …`, which works for the service's dynamic user while it runs), "
+                + "or leave the work to the service"
         case .unusablePath(let path, let problem):
             return "\(path) \(problem); [sync] database must name a database file in a folder sisync may write (e.g. /var/lib/sisync/sisync.db)"
         case .readOnly(let path, let folderOnly):

@@ -13,30 +13,48 @@ struct SQLiteFiles {
     let path: String
     /// The same file with its folder's symbolic links resolved, for SQLite: its
     /// `SQLITE_OPEN_NOFOLLOW` refuses a link anywhere in the path, and systemd's
-    /// `DynamicUser=` makes `/var/lib/sisync` one (to `/var/lib/private/sisync`). Links in
-    /// the folder's path are root's to make; the file's own name is never followed.
+    /// `DynamicUser=` makes `/var/lib/sisync` one (to `/var/lib/private/sisync`). Only links
+    /// in folders of root's or this user's are followed (`StateFolder`); the file's own
+    /// name never is.
     let resolvedPath: String
+    /// The real folder and its owner.
+    let folder: String
+    let folderOwner: uid_t
 
     /// SQLite's own files beside the database.
     static let companions = ["-wal", "-shm", "-journal"]
 
+    /// Where Linux says whether users may hard-link files they do not own.
+    static let protectedHardLinksSetting = "/proc/sys/fs/protected_hardlinks"
+
     init(path: String) throws(StoreError) {
         self.path = path
-        let parent = (path as NSString).deletingLastPathComponent
-        let folder = parent.isEmpty ? "." : parent
-        guard let resolved = realpath(folder, nil) else {
-            let code = errno
-            if code == ENOTDIR { throw .unusablePath(path: path, problem: "is not in a folder (\(folder) is not a directory)") }
-            throw .cannotOpen(path: path, message: "cannot reach its folder \(folder): \(String(cString: strerror(code)))")
+        let held = try StateFolder(holding: path)
+        folder = held.resolved
+        folderOwner = held.owner
+        resolvedPath = (held.resolved == "/" ? "" : held.resolved) + "/" + (path as NSString).lastPathComponent
+    }
+
+    /// Whether the database file is there, looked for where SQLite would open it: a link in
+    /// its folder's path that another user could change is refused (not taken for a missing
+    /// database), while a folder that cannot be reached (missing, no access) means none.
+    static func exists(_ path: String) throws(StoreError) -> Bool {
+        let files: SQLiteFiles
+        do throws(StoreError) {
+            files = try SQLiteFiles(path: path)
+        } catch .cannotOpen {
+            return false
         }
-        defer { free(resolved) }
-        resolvedPath = String(cString: resolved) + "/" + (path as NSString).lastPathComponent
+        return FileManager.default.fileExists(atPath: files.resolvedPath)
     }
 
     /// Refuses a database, `-wal`, `-shm` or `-journal` that is a symbolic link or anything
     /// but a regular file with one link, naming it, before SQLite opens anything. (SQLite
-    /// would refuse the links itself, with a message naming none of them.)
-    func check() throws(StoreError) {
+    /// would refuse the links itself, with a message naming none of them.) Root refuses a
+    /// database in another user's folder unless that user cannot hard-link root's files
+    /// (`requireProtectedHardLinks`).
+    func check(hardLinkSetting: String = SQLiteFiles.protectedHardLinksSetting) throws(StoreError) {
+        try requireProtectedHardLinks(setting: hardLinkSetting)
         for suffix in [""] + Self.companions {
             var st = stat()
             guard lstat(resolvedPath + suffix, &st) == 0 else { continue }
@@ -45,6 +63,26 @@ struct SQLiteFiles {
             }
             if let problem = StateFile.problem(of: st) { throw .unsafeFile(path: path + suffix, problem: problem) }
         }
+    }
+
+    /// Root may open a database in another user's folder only while the kernel keeps users
+    /// from hard-linking files they do not own (`fs.protected_hardlinks = 1`, systemd's and
+    /// Debian's default). `check` sees a hard link (a second name of root's file) only until
+    /// SQLite opens the `-wal`, `-shm` or `-journal` by name; in between, the folder's
+    /// owner can rename such a link into place, and SQLite (as root) gives what it opens to
+    /// the database's owner and rewrites `-shm` (issue 26 review, F3). With the
+    /// protection on, the only files that user can link are ones it owns or may read and
+    /// write already, so there is nothing to gain. A setting that cannot be read (no
+    /// `/proc`) counts as off: sisync needs `/proc` for its run directories anyway.
+    /// Lock files need no such check: `StateFile` opens them by descriptor and refuses a
+    /// file with a second link, and the attacker cannot remove the other name of a file of
+    /// root's in a folder of root's.
+    func requireProtectedHardLinks(setting file: String) throws(StoreError) {
+        guard geteuid() == 0, folderOwner != 0 else { return }
+        let value = (try? String(contentsOfFile: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard value != "1" else { return }
+        throw .hardLinksUnprotected(path: path, folder: folder, owner: folderOwner,
+                                    setting: value.map { $0.isEmpty ? "empty" : $0 } ?? "unreadable (\(file))")
     }
 
     /// Makes the database file, empty, 0600 whatever the umask, before SQLite opens it:
