@@ -8,7 +8,7 @@ import PackageDescription
 // A path dependency is named after its directory: whatever the clone is called.
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent
 
-let harnesses = ["FuzzCSV", "FuzzJSON", "FuzzConfig", "FuzzZip", "FuzzOneRosterCSV", "FuzzOneRosterAPI", "FuzzAccessCode", "FuzzLetterTemplate"]
+let harnesses = ["FuzzCSV", "FuzzJSON", "FuzzConfig", "FuzzZip", "FuzzOneRosterCSV", "FuzzOneRosterAPI", "FuzzAccessCode", "FuzzLetterTemplate", "FuzzSourceURL"]
 
 let package = Package(
     name: "sisync-fuzz",

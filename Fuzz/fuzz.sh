@@ -26,6 +26,7 @@ oneroster-csv  FuzzOneRosterCSV  32768
 oneroster-api  FuzzOneRosterAPI  32768
 access-code    FuzzAccessCode    256
 letter-template FuzzLetterTemplate 4096
+source-url     FuzzSourceURL     1024
 "
 TARGETS=${FUZZ_TARGETS:-$(echo "$HARNESSES" | awk 'NF { printf "%s ", $1 }')}
 
@@ -66,6 +67,7 @@ seed oneroster-csv config/demo-oneroster/*.csv
 seed oneroster-api
 seed access-code
 seed letter-template
+seed source-url
 
 # Crashes are reported by AddressSanitizer and libFuzzer; the Swift runtime's own backtracer
 # would race them (and can hang under ASan).

@@ -65,4 +65,20 @@ final class SourceURLTests: XCTestCase {
         XCTAssertNil(SourceOrigin("https://good@evil.example.net/"))
         XCTAssertEqual(SourceOrigin("http://127.0.0.1/x"), SourceOrigin("http://127.0.0.1:80/y"))
     }
+
+    /// Issue 26 item 4: where the request goes is libcurl's reading of the URL. A host that
+    /// Foundation keeps as written but libcurl reads as another (numeric IPv4 forms, which
+    /// libcurl normalises to a dotted address) is no origin at all, so no link can be
+    /// judged against it, and no link written that way passes.
+    func testTheOriginIsOneLibcurlReadsTheSame() throws {
+        for url in ["https://0x7f.1/users", "https://2130706433/users", "http://127.1/x"] {
+            XCTAssertNil(SourceOrigin(url), url)
+            XCTAssertNotEqual(CurlURL(url)?.host, URLComponents(string: url)?.host, "\(url): the two readings differ")
+        }
+        let origin = try XCTUnwrap(SourceOrigin("https://127.0.0.1:8443/ims"))
+        XCTAssertNil(origin.resolve("https://0x7f.1:8443/ims/users", against: "https://127.0.0.1:8443/ims/orgs"))
+        XCTAssertEqual(CurlURL("https://127.0.0.1:8443/a/b")?.resolving("../c?x=1")?.url, "https://127.0.0.1:8443/c?x=1")
+        XCTAssertEqual(CurlURL("https://sis.example.org/a")?.port, 443, "the scheme's default port")
+        XCTAssertNil(CurlURL("https://exa mple.org/"), "libcurl refuses what it would not request")
+    }
 }

@@ -46,7 +46,7 @@ public enum FetchError: Error, Equatable, CustomStringConvertible, Sendable {
         case .credential(let path, let key, let reason):
             return "\(path): cannot read the file named by [source] \(key): \(reason)"
         case .aborted(let url):
-            return "\(url): transfer aborted because the daemon is stopping"
+            return "\(url): transfer aborted: the run was asked to stop (SIGTERM or SIGINT)"
         case .unexpectedBody(let url, let type, let bytes, let start):
             let size = bytes >= 1024 ? String(format: "%.1f KiB", Double(bytes) / 1024) : "\(bytes) bytes"
             return "\(url): got \(type), \(size), starting `\(start)`; is the token valid? (an HTML page is usually a login page of a proxy or SSO in front of the SIS)"

@@ -12,7 +12,8 @@ public struct SourceOrigin: Equatable, Sendable, CustomStringConvertible {
     /// Nil for anything but a plain http(s) URL with a host: a user or password before the
     /// host (`https://good@evil/`), a backslash, white space, a control character, or a
     /// character outside ASCII (an IDN or a look-alike) or a percent sign in the host.
-    /// Parsers disagree on those, and the one that matters (libcurl's) is not this one.
+    /// Parsers disagree on those; and libcurl's reading (`CurlURL`), the one that decides
+    /// where the request goes, must agree with Foundation's on the rest.
     public init?(_ url: String) {
         guard url.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value != 0x7F && $0 != "\\" }),
               !DisplayedURL.hasUserInfo(url),
@@ -22,6 +23,8 @@ public struct SourceOrigin: Equatable, Sendable, CustomStringConvertible {
               let host = c.percentEncodedHost?.lowercased(), !host.isEmpty, !host.contains("%") else { return nil }
         let port = c.port ?? (scheme == "https" ? 443 : 80)
         guard (1...65_535).contains(port) else { return nil }
+        // libcurl, which makes the request, must read the same origin.
+        guard let curl = CurlURL(url), curl.scheme?.lowercased() == scheme, curl.host?.lowercased() == host, curl.port == port else { return nil }
         self.scheme = scheme
         self.host = host
         self.port = port
