@@ -28,6 +28,7 @@ final class LinkHeaderTests: XCTestCase {
         XCTAssertEqual(LinkHeader("<a>; REL=\"NeXt\"").next, "a")
         XCTAssertEqual(LinkHeader("<a>;rel = \"last  next\"").next, "a")
         XCTAssertEqual(LinkHeader("<a>; rel=\"next last\"").links.first?.relations, ["next", "last"])
+        XCTAssertEqual(LinkHeader("<a>; rel=\"last \u{301}x\tnext\"").links.first?.relations, ["last", "\u{301}x", "next"], "split on the space, even before a combining mark")
         XCTAssertEqual(LinkHeader("<a>; title=\"x, y; rel=next\"; rel=\"last\"").next, nil, "a quoted value is not a parameter")
         XCTAssertEqual(LinkHeader("<a>; title=\"say \\\"next\\\"\"; rel=next").links.first?.parameters,
                        [.init(name: "title", value: "say \"next\""), .init(name: "rel", value: "next")])

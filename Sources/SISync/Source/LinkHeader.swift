@@ -83,7 +83,8 @@ struct LinkHeader: Equatable, Sendable {
             link.parameters.append(Parameter(name: name, value: value))
             if name == "rel" && !sawRel {
                 sawRel = true
-                link.relations = value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map { $0.lowercased() }
+                // Split on the bytes: a space before a combining mark is one Character.
+                link.relations = Array(value.utf8).split(whereSeparator: { $0 == .space || $0 == .tab }).map { text($0).lowercased() }
             }
         }
     }
