@@ -180,6 +180,8 @@ final class OneRosterRESTTests: XCTestCase {
             { "http://localhost:\($0)/ims/oneroster/v1p1/users?limit=2&offset=2" },
             { "https://127.0.0.1:\($0)/ims/oneroster/v1p1/users?limit=2&offset=2" },
             { _ in "http://127.0.0.1@127.0.0.2/ims/oneroster/v1p1/users?limit=2&offset=2" },
+            // `,` and `;` inside the brackets: read whole by LinkHeader, and still checked.
+            { "http://127.0.0.1:\($0)/ims/oneroster/v1p1/users;jsessionid=ab?fields=sourcedId,givenName&limit=2&offset=2" },
         ]
         for target in targets {
             let (run, unchanged) = try runAgainst({ req, port in
@@ -196,6 +198,61 @@ final class OneRosterRESTTests: XCTestCase {
             XCTAssertTrue(unchanged, "no record of the other host, nothing deactivated: \(link)")
         }
         XCTAssertEqual(other.requests.count, 0, "the other host never saw a request: \(other.requests.map(\.path))")
+    }
+
+    /// A server without X-Total-Count whose `users` pages (read with or without a
+    /// `;jsessionid=ab` path parameter) carry the `Link` lines `links` makes from the page's
+    /// absolute URL without its query, limit and offset, when another page follows. The run
+    /// comes after one against the good server, so a roster cut short would deactivate (R4).
+    func runWithUsersLinks(_ links: @escaping @Sendable (_ base: String, _ limit: Int, _ offset: Int) -> [String],
+                           file: StaticString = #filePath, line: UInt = #line) throws -> (run: SyncRun.Result, unchanged: Bool, users: [String]) {
+        let w = Workspace()
+        let good = try Self.server(.link)
+        XCTAssertEqual(w.sync(configure(w, good), at: day).summary.outcome, .applied, file: file, line: line)
+        let before = try w.dump().filter { !$0.hasPrefix("runs") && !$0.hasPrefix("source_state") }
+        let server = try TestHTTPServer { req in
+            let path = req.path.replacingOccurrences(of: ";jsessionid=ab", with: "")
+            var r = Self.answer(.init(method: req.method, path: path, headers: req.headers), .neither)
+            guard path.contains("/users?"), let c = URLComponents(string: path) else { return r }
+            let query = Dictionary((c.queryItems ?? []).map { ($0.name, Int($0.value ?? "") ?? 0) }, uniquingKeysWith: { a, _ in a })
+            let limit = query["limit"] ?? 100, offset = query["offset"] ?? 0
+            if offset + limit < Self.users.count {
+                r.repeatedHeaders = links("http://\(req.headers["host"] ?? "?")\(c.path)", limit, offset).map { ("Link", $0) }
+            }
+            return r
+        }
+        let run = w.sync(configure(w, server), at: day)
+        let after = try w.dump().filter { !$0.hasPrefix("runs") && !$0.hasPrefix("source_state") }
+        return (run, after == before, server.requests.map(\.path).filter { $0.contains("/users") })
+    }
+
+    /// Paging review: a next link whose target holds `;` (a `;jsessionid=` path parameter)
+    /// or `,` (`?fields=a,b`) is followed, also when it comes on a `Link:` line of its own
+    /// after another; without X-Total-Count every page is read, and R4 deactivates nobody.
+    func testANextLinkWithSemicolonsOrCommasReadsEveryPage() throws {
+        let cases: [(String, @Sendable (String, Int, Int) -> [String])] = [
+            ("jsessionid", { base, limit, offset in ["<\(base);jsessionid=ab?limit=\(limit)&offset=\(offset + limit)>; rel=\"next\""] }),
+            ("fields", { base, limit, offset in ["<\(base);jsessionid=ab?fields=sourcedId,givenName&limit=\(limit)&offset=\(offset + limit)>; REL=next, <\(base)?limit=\(limit)&offset=0>; rel=\"first\""] }),
+            ("two lines", { base, limit, offset in ["<\(base);jsessionid=ab?limit=\(limit)&offset=\(offset + limit)>; rel=\"next last\"", "<\(base)?limit=\(limit)&offset=0>; rel=\"first\""] }),
+        ]
+        for (name, links) in cases {
+            let (run, unchanged, users) = try runWithUsersLinks(links)
+            XCTAssertEqual(run.summary.outcome, .unchanged, "\(name): \(run.summary.error ?? "")")
+            XCTAssertTrue(unchanged, "\(name): nobody deactivated")
+            XCTAssertEqual(users.count, 3, "\(name): \(users)")
+            XCTAssertTrue(users.last?.hasPrefix("/ims/oneroster/v1p1/users;jsessionid=ab?") == true && users.last?.hasSuffix("limit=2&offset=4") == true, "\(name): \(users)")
+        }
+    }
+
+    /// Paging review: a Link header that cannot be read, with no X-Total-Count, fails the
+    /// run; stopping there could cut the roster short and deactivate the people not read.
+    func testAnUnreadableLinkHeaderWithoutATotalFailsTheRun() throws {
+        let (run, unchanged, users) = try runWithUsersLinks { base, limit, offset in ["\(base)?limit=\(limit)&offset=\(offset + limit); rel=next"] }
+        XCTAssertEqual(run.summary.outcome, .failed)
+        XCTAssertEqual(run.summary.failure?.exitCode, 69)
+        XCTAssertTrue(run.summary.error?.contains("Link header cannot be read") == true, run.summary.error ?? "")
+        XCTAssertTrue(unchanged)
+        XCTAssertEqual(users.count, 1, "\(users)")
     }
 
     /// Issue 26 item 4: a redirect is a URL the server names too. One on the same origin is

@@ -304,8 +304,8 @@ final class OneRosterTests: XCTestCase {
         XCTAssertEqual(OneRosterCSVBundle.schoolYear("2027"), 2027)
         XCTAssertEqual(OneRosterCSVBundle.schoolYear("2026-2027"), 2027)
         XCTAssertEqual(OneRosterCSVBundle.schoolYear("2099-00"), 2100)
-        XCTAssertEqual(ExportFetcher.nextLink(#"<https://x/users?offset=2>; rel="next", <https://x/users?offset=0>; rel="first""#), "https://x/users?offset=2")
-        XCTAssertNil(ExportFetcher.nextLink(#"<https://x/users?offset=0>; rel="first""#))
+        XCTAssertEqual(LinkHeader(#"<https://x/users?offset=2>; rel="next", <https://x/users?offset=0>; rel="first""#).next, "https://x/users?offset=2")
+        XCTAssertNil(LinkHeader(#"<https://x/users?offset=0>; rel="first""#).next)
     }
 
     func testConfigurationForOneRoster() throws {

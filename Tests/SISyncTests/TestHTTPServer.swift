@@ -11,6 +11,8 @@ final class TestHTTPServer: @unchecked Sendable {
         var status: Int
         var headers: [String: String] = [:]
         var body: [UInt8]
+        /// Header lines sent after `headers`, for a name given more than once (`Link`).
+        var repeatedHeaders: [(name: String, value: String)] = []
         /// A Content-Length other than the body's (a truncated transfer).
         var declaredLength: Int? = nil
         /// Send the body a few bytes at a time with this pause (a trickling server).
@@ -79,6 +81,7 @@ final class TestHTTPServer: @unchecked Sendable {
         let response = handler(request)
         var head = "HTTP/1.1 \(response.status) X\r\nContent-Length: \(response.declaredLength ?? response.body.count)\r\nConnection: close\r\n"
         for (k, v) in response.headers { head += "\(k): \(v)\r\n" }
+        for (k, v) in response.repeatedHeaders { head += "\(k): \(v)\r\n" }
         head += "\r\n"
         func send(_ bytes: [UInt8]) -> Bool {
             var off = 0

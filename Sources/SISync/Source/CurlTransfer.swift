@@ -209,7 +209,13 @@ private func curlHeader(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ cou
     if let colon = line.firstIndex(of: ":") {
         let name = line[..<colon].lowercased().trimmingCharacters(in: .whitespaces)
         let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
-        sink.headers[name] = value
+        // A list header may come as several lines, which mean the same as one joined with
+        // ", " (RFC 9110 5.3): a server may send its next page's `Link` on a line of its own.
+        if name == "link", let earlier = sink.headers[name], !earlier.isEmpty {
+            sink.headers[name] = value.isEmpty ? earlier : earlier + ", " + value
+        } else {
+            sink.headers[name] = value
+        }
     }
     return n
 }

@@ -149,7 +149,8 @@ extension ExportFetcher {
                     }
                     announced = n
                 }
-                if let target = Self.nextLink(link) {
+                let links = link.map(LinkHeader.init)
+                if let target = links?.next {
                     // The server names this URL: it must stay on the configured origin.
                     guard let resolved = origin.resolve(target, against: url) else {
                         throw FetchError.offOrigin(url: url, what: "next link (Link: rel=\"next\")", link: target, origin: origin.description)
@@ -159,6 +160,10 @@ extension ExportFetcher {
                     if received >= announced { next = nil }
                     else if count == 0 { throw OneRosterError.shortRead(url: url, expected: announced, received: received) }
                     else { next = "\(base)/\(collection.rawValue)?limit=\(configuration.pageSize)&offset=\(received)" }
+                } else if let links, !links.unreadable.isEmpty {
+                    // Stopping here could cut the roster short with no total to notice it;
+                    // the header is not shown, as it may carry a session id.
+                    throw OneRosterError.wrongPage(url: url, message: "the server's Link header cannot be read (RFC 8288 expects `<URL>; rel=\"next\"`), so whether another page follows is unknown; the server's vendor must fix it")
                 } else if link == nil && count >= configuration.pageSize {
                     next = "\(base)/\(collection.rawValue)?limit=\(configuration.pageSize)&offset=\(received)"
                 } else {
@@ -174,21 +179,5 @@ extension ExportFetcher {
         var export = FetchedExport(format: configuration.format, files: files, contentHash: oneRosterHash(files))
         export.roster = roster
         return export
-    }
-
-    /// The target of `rel="next"` in a Link header (RFC 8288), if there is one.
-    static func nextLink(_ header: String?) -> String? {
-        guard let header else { return nil }
-        for part in header.split(separator: ",") {
-            let pieces = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
-            guard let target = pieces.first, target.hasPrefix("<"), target.hasSuffix(">") else { continue }
-            let isNext = pieces.dropFirst().contains { p in
-                let kv = p.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                guard kv.count == 2, kv[0].lowercased() == "rel" else { return false }
-                return kv[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"")).lowercased().split(separator: " ").contains("next")
-            }
-            if isNext { return String(target.dropFirst().dropLast()) }
-        }
-        return nil
     }
 }
