@@ -200,10 +200,7 @@ final class StateFolderTests: XCTestCase {
         do {
             let raw = try SQLiteDatabase(path: w.sqlitePath)
             try raw.execute("PRAGMA journal_mode = WAL")
-            try raw.transaction {
-                for v in 0..<Int(schema02) { try Schema.migrations[v](raw) }
-                try raw.setUserVersion(schema02)
-            }
+            try Migrator().migrate(raw, to: Int(schema02))
             let print = EntityRows.fingerprint(values: ["Ann", "Lee", "ann@district.org", "Teacher", "101", ""])
             try raw.execute("""
                 INSERT INTO runs (run_id, started_at, finished_at, outcome, actor) VALUES (1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:01Z', 'applied', 'sync');

@@ -352,10 +352,7 @@ final class SyncRunTests: XCTestCase {
         let w = Workspace()
         try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)
         let raw = try SQLiteDatabase(path: w.database)
-        try raw.transaction {
-            try Schema.migrations[0](raw)
-            try raw.setUserVersion(1)
-        }
+        try Migrator().migrate(raw, to: 1)
         try raw.execute("""
             INSERT INTO runs (run_id, started_at, outcome, actor) VALUES (7, '2026-01-01T00:00:00Z', 'applied', 'sync');
             INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind) VALUES (7, 'staff', 'S1', 'title', 'Aide', 'Teacher', 'updated');
@@ -374,10 +371,7 @@ final class SyncRunTests: XCTestCase {
         let c = w.configure()
         try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)
         let raw = try SQLiteDatabase(path: w.database)
-        try raw.transaction {
-            for v in 0..<5 { try Schema.migrations[v](raw) }
-            try raw.setUserVersion(5)
-        }
+        try Migrator().migrate(raw, to: 5)
         let old = EntityRows.fingerprint(values: ["Ann", "Lee", "ann@district.org", "Teacher", "101"])
         try raw.execute("INSERT INTO runs (run_id, started_at, finished_at, outcome, actor) VALUES (1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:01Z', 'applied', 'sync')")
         try raw.execute("INSERT INTO staff (staff_id, first_name, last_name, email, title, school_ids, added_run, updated_run, fingerprint) VALUES ('S1', 'Ann', 'Lee', 'ann@district.org', 'Teacher', '101', 1, 1, \(Int64(bitPattern: old)))")
@@ -401,10 +395,7 @@ final class SyncRunTests: XCTestCase {
         _ = w.configure()
         try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)
         let raw = try SQLiteDatabase(path: w.database)
-        try raw.transaction {
-            for v in 0..<6 { try Schema.migrations[v](raw) }
-            try raw.setUserVersion(6)
-        }
+        try Migrator().migrate(raw, to: 6)
         try raw.execute("""
             INSERT INTO users (username, email, approved, created_at) VALUES ('u1', 'user1@district.org', 1, '2026-01-01T00:00:00Z');
             INSERT INTO changes (entity, record_id, new_value, kind, actor, at) VALUES ('users', 'u1', 'user1@district.org', 'added', 'admin', '2026-01-01T00:00:00Z');
@@ -426,10 +417,7 @@ final class SyncRunTests: XCTestCase {
         let c = w.configure()
         try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)
         let raw = try SQLiteDatabase(path: w.database)
-        try raw.transaction {
-            for v in 0..<7 { try Schema.migrations[v](raw) }
-            try raw.setUserVersion(7)
-        }
+        try Migrator().migrate(raw, to: 7)
         try raw.execute("INSERT INTO runs (started_at, outcome, actor, error) VALUES ('2026-01-01T00:00:00Z', 'blocked', 'sync', 'blocked by the guard (R5): old')")
         let old = try XCTUnwrap(w.store().auditTrail.run(id: 1))
         XCTAssertEqual(try raw.userVersion, Schema.currentVersion)
@@ -451,11 +439,7 @@ final class SyncRunTests: XCTestCase {
         let c = w.configure()
         try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)
         let raw = try SQLiteDatabase(path: w.database)
-        try raw.transaction {
-            try Schema.migrations[0](raw)
-            try Schema.migrations[1](raw)
-            try raw.setUserVersion(2)
-        }
+        try Migrator().migrate(raw, to: 2)
         try raw.execute("""
             INSERT INTO users (username, email, approved, created_at) VALUES ('u1', 'user1@district.org', 1, '2026-01-01T00:00:00Z');
             INSERT INTO user_roles (username, role, source, school_year) VALUES ('u1', 'Library', 'manual', '');

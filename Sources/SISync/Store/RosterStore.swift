@@ -47,7 +47,7 @@ public final class RosterStore {
             // A 16 MiB page cache; no mmap: a full scan would make the whole file resident in
             // the daemon's memory, and reads through the cache were as fast in the benchmark.
             try db.execute("PRAGMA cache_size = -16384")
-            try Schema.migrate(db)
+            try Migrator().migrate(db)
             database = db
         case .postgres(let settings):
             database = try PostgresDatabase(settings: settings, mustExist: mustExist, applicationName: applicationName)

@@ -1,0 +1,66 @@
+/// Brings a store's schema to the current version by applying the steps of `Migration.all`
+/// it has not had, on SQLite or on PostgreSQL. The version is kept where sisync 0.1 and 0.2
+/// kept it, so their databases migrate: SQLite's `PRAGMA user_version`, PostgreSQL's table
+/// `schema_version` (one row, `id` = 1). A stored version above the newest step (a newer
+/// sisync migrated it) or below the oldest a release wrote is refused before any step,
+/// never used as an index (issue 26 item 16).
+public struct Migrator {
+    public let migrations: [Migration]
+
+    public init(_ migrations: [Migration] = Migration.all) { self.migrations = migrations }
+
+    /// The version a new store gets, and the newest this sisync understands.
+    public var latestVersion: Int { migrations.count }
+
+    /// The oldest version a released sisync left a PostgreSQL schema at (the SQLite
+    /// schema's 6, where PostgreSQL came in); 0 is a schema with no tables yet.
+    public static let oldestPostgresVersion = 6
+
+    /// The indexes of the steps that take a store at `found` to `target`: none at the
+    /// target. `oldest` is the lowest version a release left behind, besides 0 (nothing yet).
+    func steps(from found: Int, oldest: Int, to target: Int? = nil, location: String) throws(StoreError) -> Range<Int> {
+        if found > latestVersion { throw .newerSchema(path: location, found: found, supported: latestVersion) }
+        if found < 0 || (found != 0 && found < oldest) { throw .unknownSchemaVersion(path: location, found: found, oldest: oldest) }
+        return found..<max(found, min(target ?? latestVersion, latestVersion))
+    }
+
+    /// SQLite: one transaction per step, so an interrupted upgrade stops at a whole version.
+    /// `target` (tests) stops at an older version, as an older sisync left it.
+    public func migrate(_ db: SQLiteDatabase, to target: Int? = nil) throws {
+        for index in try steps(from: Int(try db.userVersion), oldest: 0, to: target, location: db.path) {
+            try db.transaction {
+                let step = migrations[index]
+                for sql in step.sqlite { try db.execute(sql) }
+                try step.sqliteRows?(db)
+                try db.setUserVersion(Int32(index + 1))
+            }
+        }
+    }
+
+    /// PostgreSQL, inside the caller's transaction with the schema first on the search path
+    /// and `schema_version` present (`PostgresSchema.prepare`): a new schema gets every step,
+    /// one at an older version the steps it lacks. Returns the version found (0 for a new
+    /// schema). A second process migrating at the same time waits for the row lock, then
+    /// finds the schema migrated, perhaps by a newer sisync, which is refused.
+    func migrate(_ connection: PostgresConnection, location: String) throws -> Int {
+        let found = try Self.postgresVersion(connection, lock: false)
+        if found == 0 {
+            for index in try steps(from: 0, oldest: Self.oldestPostgresVersion, location: location) {
+                for sql in migrations[index].postgres { try connection.execute(sql) }
+            }
+            try connection.execute("INSERT INTO schema_version (id, version) VALUES (1, $1::integer)", [String(latestVersion)])
+        } else if try !steps(from: found, oldest: Self.oldestPostgresVersion, location: location).isEmpty {
+            // A read-only role at the current version never gets here.
+            let locked = try Self.postgresVersion(connection, lock: true)
+            for index in try steps(from: locked, oldest: Self.oldestPostgresVersion, location: location) {
+                for sql in migrations[index].postgres { try connection.execute(sql) }
+            }
+            try connection.execute("UPDATE schema_version SET version = $1::integer WHERE id = 1", [String(latestVersion)])
+        }
+        return found
+    }
+
+    private static func postgresVersion(_ connection: PostgresConnection, lock: Bool) throws -> Int {
+        Int(try connection.execute("SELECT version FROM schema_version WHERE id = 1" + (lock ? " FOR UPDATE" : "")).value(0, 0) ?? "0") ?? 0
+    }
+}

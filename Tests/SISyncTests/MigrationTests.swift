@@ -1,0 +1,146 @@
+import XCTest
+@testable import SISync
+
+/// Issue 27 part 2: one migration list for both stores. A database in the field at every
+/// version a release left (0.1's and each of 0.2's steps on SQLite; 6, 7 and 8 on
+/// PostgreSQL, where it came in at 6) migrates to exactly the schema a new store gets:
+/// tables, columns and their types, defaults and collations, indexes, constraints, views.
+/// The old schemas are the ones those releases made (`Tests/ReleasedSchemas`), not the
+/// list's own first steps, so a step edited after release, or a PostgreSQL step that does
+/// not match its SQLite twin, fails here.
+final class MigrationTests: XCTestCase {
+    private static let released = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("ReleasedSchemas")
+
+    private func releasedSchema(_ name: String) throws -> String {
+        try String(contentsOf: Self.released.appendingPathComponent(name), encoding: .utf8)
+    }
+
+    func testTheStepsAreVersionsOneToLatestWithNamesAndSQLForBothStores() {
+        XCTAssertEqual(Migrator().latestVersion, Int(Schema.currentVersion))
+        XCTAssertEqual(PostgresSchema.version, Int(Schema.currentVersion))
+        XCTAssertEqual(Set(Migration.all.map(\.name)).count, Migration.all.count, "each step has its own name")
+        for (index, step) in Migration.all.enumerated() {
+            XCTAssertFalse(step.sqlite.isEmpty, "step \(index + 1) \(step.name)")
+            // Before PostgreSQL's first version a step may have nothing to do there (staff
+            // `enabled` came with its first tables); from then on it always has.
+            if index + 1 > Migrator.oldestPostgresVersion { XCTAssertFalse(step.postgres.isEmpty, "step \(index + 1) \(step.name)") }
+        }
+    }
+
+    // MARK: SQLite
+
+    /// Everything SQLite knows about a schema, as sorted lines.
+    private func catalog(_ db: SQLiteDatabase) throws -> [String] {
+        var lines: [String] = ["user_version \(try db.userVersion)"]
+        var objects: [(type: String, name: String)] = []
+        try db.prepare("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").forEachRow {
+            objects.append(($0.text(0), $0.text(1)))
+            lines.append("\($0.text(0)) \($0.text(1)) on \($0.text(2)): \($0.string(3) ?? "(automatic)")")
+        }
+        for (type, table) in objects where type == "table" {
+            try db.prepare("SELECT cid, name, type, \"notnull\", dflt_value, pk FROM pragma_table_info('\(table)')").forEachRow {
+                lines.append("column \(table).\($0.text(1)) #\($0.int(0)) \($0.text(2)) notnull=\($0.int(3)) default=\($0.string(4) ?? "none") pk=\($0.int(5))")
+            }
+            try db.prepare("SELECT name, \"unique\", origin, partial FROM pragma_index_list('\(table)')").forEachRow { index in
+                var columns: [String] = []
+                try db.prepare("SELECT name, coll, \"desc\" FROM pragma_index_xinfo('\(index.text(0))') WHERE key = 1").forEachRow {
+                    columns.append("\($0.string(0) ?? "expr") \($0.text(1)) desc=\($0.int(2))")
+                }
+                lines.append("index \(table).\(index.text(0)) unique=\(index.int(1)) origin=\(index.text(2)) partial=\(index.int(3)) (\(columns.joined(separator: ", ")))")
+            }
+            try db.prepare("SELECT id, seq, \"table\", \"from\", \"to\", on_update, on_delete FROM pragma_foreign_key_list('\(table)')").forEachRow {
+                lines.append("foreign key \(table) #\($0.int(0)).\($0.int(1)) \($0.text(3)) -> \($0.text(2)).\($0.string(4) ?? "key") update=\($0.text(5)) delete=\($0.text(6))")
+            }
+        }
+        return lines.sorted()
+    }
+
+    func testEveryReleasedSQLiteSchemaMigratesToTheSchemaOfANewStore() throws {
+        let w = Workspace()
+        try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)
+        let fresh = try SQLiteDatabase(path: w.root + "/db/fresh.db")
+        try Migrator().migrate(fresh)
+        let expected = try catalog(fresh)
+        XCTAssertTrue(expected.contains("user_version \(Migrator().latestVersion)"))
+        XCTAssertTrue(expected.contains { $0.hasPrefix("table held_plans") }, "the catalog sees the newest table")
+        for version in 1...8 {
+            let db = try SQLiteDatabase(path: w.root + "/db/v\(version).db")
+            try db.execute(try releasedSchema("sqlite-v\(version).sql"))
+            try db.setUserVersion(Int32(version))
+            try Migrator().migrate(db)
+            let found = try catalog(db)
+            XCTAssertEqual(found.filter { !expected.contains($0) }, [], "from version \(version): only in the migrated database")
+            XCTAssertEqual(expected.filter { !found.contains($0) }, [], "from version \(version): only in a new store")
+        }
+    }
+
+    // MARK: PostgreSQL
+
+    private func connect() throws -> PostgresConnection {
+        try PostgresConnection(uri: TestPostgresServer.shared().uri(), password: TestPostgresServer.password, applicationName: "sisync-tests")
+    }
+
+    private func uniqueSchema() -> String { "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12) }
+
+    /// Everything PostgreSQL knows about a schema's tables, as sorted lines, with the
+    /// schema's own name taken out.
+    private func catalog(_ c: PostgresConnection, schema: String) throws -> [String] {
+        try c.executeScript("SET search_path TO \(PostgresSchema.quoted(schema))")
+        let queries = [
+            "SELECT 'version ' || version FROM schema_version",
+            """
+            SELECT 'column ' || table_name || '.' || column_name || ' #' || ordinal_position || ' ' || data_type
+              || ' collate=' || coalesce(collation_name, '-') || ' nullable=' || is_nullable
+              || ' default=' || coalesce(column_default, '-') || ' identity=' || is_identity || coalesce(' ' || identity_generation, '')
+            FROM information_schema.columns WHERE table_schema = $1
+            """,
+            "SELECT 'table ' || table_name || ' ' || table_type FROM information_schema.tables WHERE table_schema = $1",
+            "SELECT 'index ' || tablename || '.' || indexname || ': ' || indexdef FROM pg_indexes WHERE schemaname = $1",
+            """
+            SELECT 'constraint ' || c.conrelid::regclass::text || '.' || c.conname || ' ' || c.contype::text || ': ' || pg_get_constraintdef(c.oid)
+            FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = $1
+            """,
+            """
+            SELECT 'view ' || c.relname || ': ' || pg_get_viewdef(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = $1 AND c.relkind = 'v'
+            """,
+            """
+            SELECT 'statistics ' || s.stxname || ': ' || pg_get_statisticsobjdef(s.oid) FROM pg_statistic_ext s
+            JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE n.nspname = $1
+            """,
+            """
+            SELECT 'collation ' || c.collname || ' ' || c.collprovider::text || ' ' || coalesce(c.colliculocale, '') || ' deterministic=' || c.collisdeterministic
+            FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace WHERE n.nspname = $1
+            """,
+        ]
+        var lines: [String] = []
+        for sql in queries {
+            let result = try c.execute(sql, sql.contains("$1") ? [schema] : [])
+            lines += result.rows.map { ($0[0] ?? "NULL").replacingOccurrences(of: schema, with: "SCHEMA") }
+        }
+        return lines.sorted()
+    }
+
+    func testEveryReleasedPostgresSchemaMigratesToTheSchemaOfANewStore() throws {
+        let c = try connect()
+        let fresh = uniqueSchema()
+        XCTAssertEqual(try PostgresSchema.prepare(c, schema: fresh), 0)
+        let expected = try catalog(c, schema: fresh)
+        XCTAssertTrue(expected.contains("version \(Migrator().latestVersion)"))
+        XCTAssertTrue(expected.contains { $0.hasPrefix("view change_log") } && expected.contains { $0.hasPrefix("statistics ") })
+        for version in 6...8 {
+            let schema = uniqueSchema()
+            try c.executeScript("CREATE SCHEMA \(schema); SET search_path TO \(schema)")
+            try c.executeScript(try releasedSchema("postgres-v\(version).sql"))
+            try c.executeScript("""
+                CREATE TABLE schema_version (id integer PRIMARY KEY CHECK (id = 1), version integer NOT NULL);
+                INSERT INTO schema_version VALUES (1, \(version))
+                """)
+            XCTAssertEqual(try PostgresSchema.prepare(c, schema: schema), version)
+            let found = try catalog(c, schema: schema)
+            XCTAssertEqual(found.filter { !expected.contains($0) }, [], "from version \(version): only in the migrated schema")
+            XCTAssertEqual(expected.filter { !found.contains($0) }, [], "from version \(version): only in a new schema")
+        }
+    }
+}
