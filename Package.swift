@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "sisyncctl", targets: ["sisyncctl"]),
         .executable(name: "sisync-bench", targets: ["sisync-bench"]),
         .library(name: "SISync", targets: ["SISync"]),
+        .library(name: "SISyncLetters", targets: ["SISyncLetters"]),
     ],
     targets: [
         .systemLibrary(
@@ -45,13 +46,20 @@ let package = Package(
             pkgConfig: "pangocairo",
             providers: [.apt(["libpango1.0-dev", "libcairo2-dev"])]
         ),
+        // The engine: export, planning, guard, store, run, service, source, configuration,
+        // logging, tenants and the daemon's command. No pango or cairo: sisyncd links only this.
         .target(
             name: "SISync",
-            dependencies: ["CCurl", "CSQLite", "CCrypto", "CCrypt", "CZlib", "CPostgres", "CPangoCairo"]
+            dependencies: ["CCurl", "CSQLite", "CCrypto", "CCrypt", "CZlib", "CPostgres"]
         ),
+        // Parent letters (templates, PDF pages); the only target that draws, so the only one
+        // that links pango, cairo, glib and harfbuzz.
+        .target(name: "SISyncLetters", dependencies: ["SISync", "CPangoCairo"]),
+        // The administrator's commands (sisyncctl), which need the engine and the letters.
+        .target(name: "SISyncControl", dependencies: ["SISync", "SISyncLetters"]),
         .executableTarget(name: "sisyncd", dependencies: ["SISync"]),
-        .executableTarget(name: "sisyncctl", dependencies: ["SISync"]),
-        .executableTarget(name: "sisync-bench", dependencies: ["SISync"]),
-        .testTarget(name: "SISyncTests", dependencies: ["SISync", "CZlib"]),
+        .executableTarget(name: "sisyncctl", dependencies: ["SISync", "SISyncControl"]),
+        .executableTarget(name: "sisync-bench", dependencies: ["SISync", "SISyncControl"]),
+        .testTarget(name: "SISyncTests", dependencies: ["SISync", "SISyncLetters", "SISyncControl", "CZlib"]),
     ]
 )

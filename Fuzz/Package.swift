@@ -8,6 +8,9 @@ import PackageDescription
 // A path dependency is named after its directory: whatever the clone is called.
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent
 
+// The harnesses that reach the letters, a target of their own (the engine has no pango).
+let lettersHarnesses: Set<String> = ["FuzzLetterTemplate"]
+
 let harnesses = ["FuzzCSV", "FuzzJSON", "FuzzConfig", "FuzzZip", "FuzzOneRosterCSV", "FuzzOneRosterAPI", "FuzzAccessCode", "FuzzLetterTemplate", "FuzzSourceURL"]
 
 let package = Package(
@@ -17,6 +20,7 @@ let package = Package(
     targets: [
         .target(name: "FuzzSupport"),
     ] + harnesses.map {
-        .executableTarget(name: $0, dependencies: ["FuzzSupport", .product(name: "SISync", package: root)])
+        .executableTarget(name: $0, dependencies: ["FuzzSupport", .product(name: "SISync", package: root)]
+                          + (lettersHarnesses.contains($0) ? [.product(name: "SISyncLetters", package: root)] : []))
     }
 )

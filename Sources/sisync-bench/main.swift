@@ -1,5 +1,6 @@
 import Foundation
 import SISync
+import SISyncControl
 
 // sisync-bench: generates a synthetic district and measures the four runs the issue names,
 // each in a fresh child process so that peak RSS belongs to that run alone.

@@ -1,5 +1,6 @@
 import Foundation
 import SISync
+import SISyncControl
 
 // Problems on the terminal; administrators' actions also in the journal when there is one.
 let terminal = StderrLog(minimum: .warning)

@@ -1,5 +1,6 @@
 import XCTest
 @testable import SISync
+@testable import SISyncControl
 
 /// Parent-portal access codes (issue 6, SPEC 6, Appendix C).
 final class AccessTests: XCTestCase {

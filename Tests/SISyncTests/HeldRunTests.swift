@@ -1,5 +1,6 @@
 import XCTest
 @testable import SISync
+@testable import SISyncControl
 
 /// Issue 17, section 1: a run the guard blocks is held with its plan (R5); an administrator
 /// approves exactly that plan or discards it. Real runs on real stores (both stores).

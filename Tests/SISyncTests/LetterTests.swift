@@ -1,6 +1,8 @@
 import XCTest
 import CZlib
 @testable import SISync
+@testable import SISyncControl
+@testable import SISyncLetters
 
 /// Issue 18: parent letters as printable PDFs, read back with poppler (pdftotext, pdfinfo,
 /// pdffonts, pdftoppm), in every script families write their names in.

@@ -1,5 +1,6 @@
 import XCTest
 @testable import SISync
+@testable import SISyncControl
 
 /// Issue 19: the manual pages, the bash completion and the alert rules stay in step with the
 /// code (every key the configuration reader accepts, every command `sisyncctl --help` lists,
@@ -154,6 +155,31 @@ final class PackagingTests: XCTestCase {
         }
         for file in ["/etc/sisync/sisync.conf", "/etc/sisync/tenants.d/", "/var/lib/sisync/sisync.db", "/etc/credstore/"] {
             XCTAssertTrue(man.contains(file), file)
+        }
+    }
+
+    /// The shared libraries a built executable loads (direct and indirect), by file name, as
+    /// the dynamic loader resolves them for this host.
+    private func loadedLibraries(_ name: String) throws -> [String] {
+        let binary = productsDirectory.appendingPathComponent(name).path
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: binary), "\(binary) is built (swift build --build-tests builds it)")
+        let r = try tool("/usr/bin/ldd", [binary])
+        XCTAssertEqual(r.code, 0, r.err)
+        return r.out.split(separator: "\n").compactMap { $0.split(separator: " ").first.map { String($0.trimmingCharacters(in: .whitespaces)) } }
+    }
+
+    /// Issue 27 part 3: sisyncd links only the engine, so a host that only syncs loads no
+    /// pango, cairo, glib or harfbuzz (nor the fonts they need); sisyncctl, which draws the
+    /// parent letters, does. The sisyncctl half shows that the check sees them when present.
+    func testSisyncdLoadsNoPangoCairoOrGlibAndSisyncctlDoes() throws {
+        let drawing = ["libpango", "libcairo", "libglib-", "libgobject-", "libharfbuzz"]
+        func drawingLibraries(_ libraries: [String]) -> [String] {
+            libraries.filter { library in drawing.contains { library.hasPrefix($0) } }
+        }
+        XCTAssertEqual(drawingLibraries(try loadedLibraries("sisyncd")), [], "sisyncd loads no drawing library")
+        let control = drawingLibraries(try loadedLibraries("sisyncctl"))
+        for library in ["libpangocairo-1.0.so.0", "libcairo.so.2", "libglib-2.0.so.0"] {
+            XCTAssertTrue(control.contains(library), "sisyncctl loads \(library): \(control)")
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import SISync
+@testable import SISyncControl
 
 /// Which store the tests run against: SQLite unless `SISYNC_TEST_STORE=postgresql`
 /// (`make test` runs the store, run, accounts, roles, access, forms and revert tests a

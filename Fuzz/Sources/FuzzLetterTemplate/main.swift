@@ -5,6 +5,7 @@
 // a template that parses but whose filled-in letter loses the code: every letter must say
 // it, in the code's own line or inline.
 @testable import SISync
+@testable import SISyncLetters
 import FuzzSupport
 
 let letter = ParentLetter(studentID: "ST1", studentName: "Kim Lima", schoolID: "101", school: "Riverside Elementary", grade: "5",

@@ -56,7 +56,7 @@ public struct EmailNormalizer: Sendable {
 }
 
 /// "two active staff share ...": small counts read as words in messages.
-func countWords(_ n: Int) -> String {
+package func countWords(_ n: Int) -> String {
     let words = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
     return n < words.count ? words[n] : String(n)
 }

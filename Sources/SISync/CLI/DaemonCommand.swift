@@ -115,7 +115,9 @@ public struct DaemonCommand {
 
 /// Turns SIGTERM/SIGINT/SIGUSR1/SIGHUP into calls on a private queue, so that a signal
 /// never interrupts a database write half-way.
-final class SignalWatcher: @unchecked Sendable {
+package final class SignalWatcher: @unchecked Sendable {
+    package init() {}
+
     private let queue = DispatchQueue(label: "sisync.signals")
     private var sources: [DispatchSourceSignal] = []
 
@@ -129,9 +131,9 @@ final class SignalWatcher: @unchecked Sendable {
         }
     }
 
-    func onStop(_ handler: @escaping @Sendable () -> Void) { watch([SIGTERM, SIGINT], handler) }
-    func onSyncNow(_ handler: @escaping @Sendable () -> Void) { watch([SIGUSR1], handler) }
-    func onReload(_ handler: @escaping @Sendable () -> Void) { watch([SIGHUP], handler) }
+    package func onStop(_ handler: @escaping @Sendable () -> Void) { watch([SIGTERM, SIGINT], handler) }
+    package func onSyncNow(_ handler: @escaping @Sendable () -> Void) { watch([SIGUSR1], handler) }
+    package func onReload(_ handler: @escaping @Sendable () -> Void) { watch([SIGHUP], handler) }
 }
 
 /// The daemon's loop: a run at start, then every `interval` (up to 10% jitter), early on

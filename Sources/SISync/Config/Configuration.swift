@@ -379,7 +379,7 @@ public struct Configuration: Sendable {
     /// reach a unix socket or the loopback, judged on libpq's reading of the URI and the
     /// `PG*` variables of `environment` (issue 26 item 8). Messages show the URI without
     /// any password.
-    static func checkPostgresURI(_ uri: String, file: String, line: Int,
+    package static func checkPostgresURI(_ uri: String, file: String, line: Int,
                                  environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) {
         let target = PostgresTarget(uri: uri)
         if target.hadPassword {

@@ -16,7 +16,7 @@ public struct INIDocument: Sendable {
 
     /// The lines of a text file, LF or CRLF: "\r\n" is one Character in Swift, so a split on
     /// "\n" alone would read a file saved on Windows as one line.
-    static func lines(of text: String) -> [Substring] {
+    package static func lines(of text: String) -> [Substring] {
         text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
     }
 

@@ -138,7 +138,7 @@ public struct SyncRun {
     /// SPEC 5: `metrics_file` is written after every run, whoever runs it (the daemon,
     /// `sisyncd --once` from a timer, `sisyncctl sync`, `run revert`). A failure to write it
     /// is a warning, never a failed run.
-    static func writeMetrics(_ summary: RunSummary, store: RosterStore, configuration: Configuration, log: EventLog) {
+    package static func writeMetrics(_ summary: RunSummary, store: RosterStore, configuration: Configuration, log: EventLog) {
         guard let path = configuration.metricsFile else { return }
         do {
             try MetricsFile.write(MetricsFile.text(last: summary, totals: store.metricsTotals(interval: configuration.interval.seconds)), to: path)
@@ -570,7 +570,7 @@ public struct SyncRun {
         return String(value[..<end]) + "..."
     }
 
-    static func classify(_ error: Error) -> FailureClass {
+    package static func classify(_ error: Error) -> FailureClass {
         switch error {
         case let e as FetchError: return e.isConfigurationProblem ? .configuration : .unavailable
         case is ExportError: return .badData

@@ -6,4 +6,11 @@ public struct StoredChange: Sendable, Equatable {
     public var at: String
     public var actor: String
     public var change: Change
+
+    package init(runID: Int64?, at: String, actor: String, change: Change) {
+        self.runID = runID
+        self.at = at
+        self.actor = actor
+        self.change = change
+    }
 }

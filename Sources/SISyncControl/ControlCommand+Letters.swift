@@ -1,4 +1,6 @@
 import Foundation
+import SISync
+import SISyncLetters
 
 extension ControlCommand {
     /// `access instructions STUDENT [--pdf FILE [--force]]`: one family's letter, as text on

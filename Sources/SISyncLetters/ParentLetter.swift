@@ -1,4 +1,5 @@
 import Foundation
+import SISync
 
 /// One student's login instructions for the family: who, which school, the code, and where
 /// to use it. A value: `access instructions` prints it, `access letters` sets one per page.
@@ -15,6 +16,20 @@ public struct ParentLetter: Sendable, Equatable {
     public var contact: String
     /// The day the letter is dated, as people write it (`December 1, 2026`).
     public var date: String
+
+    package init(studentID: String, studentName: String, schoolID: String, school: String, grade: String, code: String,
+                 portalURL: String, districtName: String, contact: String, date: String) {
+        self.studentID = studentID
+        self.studentName = studentName
+        self.schoolID = schoolID
+        self.school = school
+        self.grade = grade
+        self.code = code
+        self.portalURL = portalURL
+        self.districtName = districtName
+        self.contact = contact
+        self.date = date
+    }
 
     /// A filled-in line: text, or the code set large.
     public enum Line: Sendable, Equatable {

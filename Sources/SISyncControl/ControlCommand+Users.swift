@@ -1,4 +1,5 @@
 import Foundation
+import SISync
 
 extension ControlCommand {
     /// `sisyncctl user ...`: login accounts and their links.

@@ -1,4 +1,5 @@
 import Foundation
+import SISync
 
 /// A parent letter's wording: plain text with `{placeholders}` that an office may replace
 /// with its own (`[portal] letter_template`). A line that is only `{code}` is where the

@@ -1,4 +1,5 @@
 import Foundation
+import SISync
 import CPangoCairo
 
 /// What went wrong while a PDF of letters was written.
@@ -24,19 +25,19 @@ public enum LetterPDFError: Error, CustomStringConvertible, Equatable {
 /// embeds the fonts it used. It owns the surface and its drawing context; all of cairo's
 /// and pango's pointers stay inside this class. The bytes go to `output` (a file opened
 /// mode 0600), never to a path cairo would create with the process umask.
-final class LetterPDF {
+package final class LetterPDF {
     private let surface: OpaquePointer
     private let cairo: OpaquePointer
     private let output: PrivateFile
     private let paper: PortalSettings.Paper
     private var finished = false
     /// Characters no installed font could show (pango's unknown glyphs): a box on paper.
-    private(set) var missingGlyphs = 0
+    package private(set) var missingGlyphs = 0
     /// Pages whose text ran past the bottom margin (a long template): cut off on paper.
-    private(set) var overflowingPages = 0
+    package private(set) var overflowingPages = 0
     private static let scale = Double(sisync_pango_scale())
 
-    init(output: PrivateFile, paper: PortalSettings.Paper, title: String) throws {
+    package init(output: PrivateFile, paper: PortalSettings.Paper, title: String) throws {
         self.output = output
         self.paper = paper
         let write: cairo_write_func_t = { closure, data, length in
@@ -72,7 +73,7 @@ final class LetterPDF {
     }
 
     /// Sets one letter on a page of its own.
-    func addPage(_ lines: [ParentLetter.Line]) throws {
+    package func addPage(_ lines: [ParentLetter.Line]) throws {
         let margin = 72.0
         let width = paper.size.width - 2 * margin
         var y = margin
@@ -139,7 +140,7 @@ final class LetterPDF {
     }
 
     /// Writes the end of the PDF; the file is complete only after this.
-    func finish() throws {
+    package func finish() throws {
         guard !finished else { return }
         finished = true
         cairo_surface_finish(surface)

@@ -1,7 +1,10 @@
 import Foundation
+import SISync
+import SISyncLetters
 
-/// `sisyncctl`, the administrator's tool. Lives in the library so tests can run every
-/// command in-process; the executable only forwards its arguments.
+/// `sisyncctl`, the administrator's tool. Lives in a library so tests can run every command
+/// in-process, and in its own (SISyncControl), so that sisyncd, which links only the engine,
+/// does not load the letters' pango and cairo; the executable only forwards its arguments.
 public struct ControlCommand {
     public let console: Console
     public let environment: [String: String]

@@ -4,7 +4,7 @@ import Foundation
 /// output that holds access codes. It is written under a temporary name in the same
 /// directory and put in place by `commit`: an existing file is never replaced without
 /// `replace`, and a failed write leaves nothing behind.
-final class PrivateFile {
+package final class PrivateFile {
     let path: String
     private let temporary: String
     private var descriptor: Int32
@@ -12,7 +12,7 @@ final class PrivateFile {
     /// The first write error, for the message.
     private(set) var failure: String?
 
-    init(path: String, replace: Bool) throws {
+    package init(path: String, replace: Bool) throws {
         self.path = path
         self.replace = replace
         if !replace, FileManager.default.fileExists(atPath: path) { throw LetterPDFError.exists(path: path) }
@@ -46,7 +46,7 @@ final class PrivateFile {
 
     /// Puts the complete file in place: linked without replacing anything (unless
     /// `replace`), so two writers cannot both think they made it.
-    func commit() throws {
+    package func commit() throws {
         guard failure == nil else { throw LetterPDFError.write(path: path, reason: failure!) }
         guard fsync(descriptor) == 0, close(descriptor) == 0 else {
             let why = String(cString: strerror(errno))

@@ -1,4 +1,5 @@
 import Foundation
+import SISync
 
 extension ControlCommand {
     /// `sisyncctl access ...`: parent-portal access codes and pairings.

@@ -1,4 +1,5 @@
 import Foundation
+import SISync
 
 extension ControlCommand {
     /// `sisyncctl audit`: findings an administrator should look at, as sentences.

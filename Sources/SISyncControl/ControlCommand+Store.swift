@@ -1,4 +1,5 @@
 import Foundation
+import SISync
 
 extension ControlCommand {
     /// `sisyncctl store copy --to URL [--schema NAME]`: the SQLite database this command

@@ -1,4 +1,5 @@
 import Foundation
+import SISync
 
 extension ControlCommand {
     private func level(_ args: Arguments, _ name: String) throws -> PermissionLevel {
