@@ -180,4 +180,76 @@ final class ConfigurationTests: XCTestCase {
         }
         XCTAssertNoThrow(try parse("[source]\nformat = oneroster-rest\nurl = https://sis.example.org/ims/oneroster/v1p1\n"))
     }
+
+    /// Issue 27 part 4: an unknown key's message suggests the table's nearest key of its
+    /// section, or the section a correctly spelt key belongs to; a key near none gets none.
+    func testUnknownKeySuggestsTheNearestKeyOfTheTable() {
+        for (section, key, suggestion) in [("sync", "intervall", "; did you mean `interval`?"),
+                                           ("source", "studnets_url", "; did you mean `students_url`?"),
+                                           ("guard", "max_revoke_percentage", "; did you mean `max_revoke_percent`?"),
+                                           ("source", "interval", "; did you mean `interval` in [sync]?"),
+                                           ("portal", "papr", "; did you mean `paper`?"),
+                                           ("linking", "ldap_server", "")] {
+            XCTAssertThrowsError(try parse("[source]\nurl = /x\n" + (section == "source" ? "" : "[\(section)]\n") + "\(key) = 1\n")) { e in
+                XCTAssertEqual(e as? ConfigError, .unknownKey(file: "/etc/sisync/sisync.conf", line: section == "source" ? 3 : 4, section: section, key: key))
+                XCTAssertTrue("\(e)".hasSuffix("unknown key `\(key)` in [\(section)]; check its spelling against config/sisync.conf" + suggestion), "\(e)")
+            }
+        }
+    }
+
+    /// Issue 27 part 4: the unknown-section message lists every section of the table (0.2
+    /// listed [sync], [source] and [linking] only) and suggests the nearest one.
+    func testUnknownSectionListsEverySectionOfTheTable() {
+        XCTAssertEqual(ConfigKey.sections, ["sync", "source", "linking", "guard", "portal"])
+        XCTAssertThrowsError(try parse("[sync]\n[ldap]\nhost = x\n")) { e in
+            XCTAssertEqual("\(e)", "/etc/sisync/sisync.conf:2: unknown section [ldap]; known sections are [sync], [source], [linking], [guard] and [portal]")
+        }
+        XCTAssertThrowsError(try parse("[source]\nurl = /x\n[gaurd]\nper_school = true\n")) { e in
+            XCTAssertEqual(e as? ConfigError, .unknownSection(file: "/etc/sisync/sisync.conf", line: 3, section: "gaurd"))
+            XCTAssertTrue("\(e)".hasSuffix("[guard] and [portal]; did you mean [guard]?"), "\(e)")
+        }
+    }
+
+    /// Issue 27 part 4: a default the table documents is the field's real default (the
+    /// value written gives the value the field starts with), and a key documented without
+    /// one starts unset.
+    func testEachDefaultOfTheTableIsTheFieldsDefault() throws {
+        let defaults = Configuration()
+        for key in ConfigKey.table where !key.isPattern {
+            let shown = try XCTUnwrap(key.current)
+            guard !key.defaultText.isEmpty else {
+                XCTAssertTrue(["nil", "[]", "[:]"].contains(shown(defaults)), "[\(key.section)] \(key.name) starts as \(shown(defaults)): document its default")
+                continue
+            }
+            let text = "[source]\nurl = /x\n" + (key.section == "source" ? "" : "[\(key.section)]\n") + "\(key.name) = \(key.defaultText)\n"
+            let c = try parse(text)
+            XCTAssertEqual(shown(c), shown(defaults), "[\(key.section)] \(key.name) = \(key.defaultText)")
+        }
+    }
+
+    /// Issue 27 part 4: an entity's own guard threshold is `ENTITY.max_deactivate_percent`
+    /// or `ENTITY.max_deactivate_count` exactly; 0.2 read `students.x.max_deactivate_percent`
+    /// as the students' count.
+    func testEntityGuardKeyIsExactlyEntityDotKey() throws {
+        let c = try parse("[source]\nurl = /x\n[guard]\nstudents.max_deactivate_percent = 30\nstaff.max_deactivate_count = 2\n")
+        XCTAssertEqual(c.guardSettings.entityPercent, [.students: 30])
+        XCTAssertEqual(c.guardSettings.entityCount, [.staff: 2])
+        for key in ["students.x.max_deactivate_percent", "pupils.max_deactivate_count", ".max_deactivate_percent"] {
+            XCTAssertThrowsError(try parse("[source]\nurl = /x\n[guard]\n\(key) = 3\n"), key) { e in
+                XCTAssertEqual(e as? ConfigError, .unknownKey(file: "/etc/sisync/sisync.conf", line: 4, section: "guard", key: key))
+            }
+        }
+    }
+
+    /// Issue 27 part 4: a section written once per thing (`[webhook.NAME]`) is a line per
+    /// key like any other: its keys belong to every section named after its prefix.
+    func testASectionPerNameTakesItsKeysUnderAnyName() {
+        let key = ConfigKey.key("webhook.NAME", "url", \.metricsFile) { (l: ConfigLine) throws(ConfigError) in l.optional() }
+        XCTAssertNotNil(ConfigKey.entry(section: "webhook.district", key: "url", in: [key]))
+        XCTAssertTrue(ConfigKey.isKnown(section: "webhook.lincoln", in: [key]))
+        for section in ["webhook.", "webhook", "webhooks.district", "sync"] {
+            XCTAssertFalse(ConfigKey.isKnown(section: section, in: [key]), section)
+            XCTAssertNil(ConfigKey.entry(section: section, key: "url", in: [key]), section)
+        }
+    }
 }

@@ -37,12 +37,8 @@ final class PackagingTests: XCTestCase {
     }
 
     func testSisyncConfPageHasEveryKeyTheReaderAccepts() throws {
-        let source = try read("Sources/SISync/Config/Configuration.swift")
-        let regex = try NSRegularExpression(pattern: #"\("(sync|source|linking|guard|portal)", "([a-z_.]+)"\)"#)
-        var keys = Set<String>()
-        for m in regex.matches(in: source, range: NSRange(source.startIndex..., in: source)) {
-            keys.insert(String(source[Range(m.range(at: 1), in: source)!]) + " " + String(source[Range(m.range(at: 2), in: source)!]))
-        }
+        // The keys are the reader's table (issue 27 part 4): a key added there and not here fails.
+        let keys = Set(ConfigKey.table.filter { !$0.isPattern }.map { $0.section + " " + $0.name })
         XCTAssertGreaterThan(keys.count, 45, "the reader's keys were found")
         let man = try page("sisync.conf.5")
         for key in keys.sorted() {
@@ -51,7 +47,8 @@ final class PackagingTests: XCTestCase {
             XCTAssertTrue(man.contains(String(parts[1])), "sisync.conf(5) has [\(parts[0])] \(parts[1])")
         }
         // The keys the reader takes by pattern.
-        for pattern in ["ENTITY_url", "ENTITY.max_deactivate_percent", "ENTITY.max_deactivate_count", "school.ID"] {
+        let patterns = Set(ConfigKey.table.filter(\.isPattern).map(\.name))
+        for pattern in patterns.union(["ENTITY_url", "ENTITY.max_deactivate_percent", "ENTITY.max_deactivate_count", "school.ID"]).sorted() {
             XCTAssertTrue(man.contains(pattern), pattern)
         }
         // And none of them is unknown to the reader: each documented key loads.
@@ -59,6 +56,29 @@ final class PackagingTests: XCTestCase {
                                       ("portal", "school.101", "Riverside Elementary")] {
             let text = "[source]\nurl = /srv/export/\n" + (section == "source" ? "" : "[\(section)]\n") + "\(key) = \(value)\n"
             XCTAssertNoThrow(try Configuration.parse(text: text, path: "/etc/sisync/sisync.conf"))
+        }
+    }
+
+    /// Issue 27 part 4: every key of the table is a bold term of its own section of
+    /// sisync.conf(5), and config/sisync.conf shows it (`key =`, commented out or not).
+    func testEachKeyOfTheTableIsDocumentedInItsSectionAndTheExample() throws {
+        let man = try page("sisync.conf.5")
+        var sections: [String: String] = [:]
+        for chunk in man.components(separatedBy: "\n.SH ").dropFirst() {
+            let title = String(chunk.prefix { $0 != "\n" })
+            if title.hasPrefix("[") { sections[String(title.dropFirst().dropLast())] = chunk }
+        }
+        let example = try read("config/sisync.conf").split(separator: "\n").compactMap { line -> String? in
+            let text = line.hasPrefix("#") ? line.dropFirst().drop { $0 == " " } : Substring(line)
+            guard let eq = text.range(of: " =") else { return nil }
+            return String(text[..<eq.lowerBound])
+        }
+        for key in ConfigKey.table {
+            let terms = (sections[key.section] ?? "").split(separator: "\n").filter { $0.hasPrefix(".B") }.flatMap {
+                $0.split(separator: " ").dropFirst().map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\",();")) }
+            }
+            XCTAssertTrue(terms.contains(key.name), "sisync.conf(5) section [\(key.section)] has \(key.name) in bold")
+            XCTAssertTrue(example.contains { key.isPattern ? key.matches($0) : $0 == key.name }, "config/sisync.conf shows \(key.name)")
         }
     }
 

@@ -30,9 +30,11 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible, Sendable {
         case .repeatedKey(let file, let line, let section, let key, let first):
             return "\(file):\(line): key `\(key)` in [\(section)] is repeated (first at line \(first)); keep one"
         case .unknownSection(let file, let line, let section):
-            return "\(file):\(line): unknown section [\(section)]; known sections are [sync], [source] and [linking]"
+            let guess = ConfigKey.suggestion(forSection: section).map { "; did you mean \($0)?" } ?? ""
+            return "\(file):\(line): unknown section [\(section)]; known sections are \(ConfigKey.sectionList)\(guess)"
         case .unknownKey(let file, let line, let section, let key):
-            return "\(file):\(line): unknown key `\(key)` in [\(section)]; check its spelling against config/sisync.conf"
+            let guess = ConfigKey.suggestion(forKey: key, in: section).map { "; did you mean \($0)?" } ?? ""
+            return "\(file):\(line): unknown key `\(key)` in [\(section)]; check its spelling against config/sisync.conf\(guess)"
         case .badValue(let file, let line, let section, let key, let value, let expected):
             return "\(file):\(line): [\(section)] \(key) = `\(value)` is not valid: expected \(expected)"
         case .missingKey(let file, let section, let key):

@@ -99,222 +99,32 @@ public struct Configuration: Sendable {
     }
 
     /// Validates configuration text; relative paths are resolved against the file's directory.
+    /// Each line is read by its key's entry in `ConfigKey.table`; the rules between keys
+    /// follow, once every line is read.
     public static func parse(text: String, path: String) throws(ConfigError) -> Configuration {
         let doc = try INIDocument(path: path, text: text)
         var c = Configuration(path: path)
-        var entitiesLine: Int?
-        // Relative paths are relative to the configuration file's directory, made absolute so
-        // that messages and `status` show where the files really are.
-        let base = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        func resolve(_ p: String) -> String {
-            if p.hasPrefix("/") || p.contains("://") { return p }
-            return base.isEmpty ? p : ((base as NSString).appendingPathComponent(p) as NSString).standardizingPath
-        }
-        for (section, line) in doc.sections where !["sync", "source", "linking", "guard", "portal"].contains(section) {
+        for (section, line) in doc.sections.sorted(by: { $0.value < $1.value }) where !ConfigKey.isKnown(section: section) {
             throw .unknownSection(file: path, line: line, section: section)
         }
-        var standbyLine = 0
-        var urlLine = 0
-        // `[sync] max_deactivate_percent`/`count` are the `[guard]` keys' old spellings: one
-        // setting, so giving it in both places is an error (which one would win?).
-        var guardSpellings: [String: (section: String, line: Int)] = [:]
         c.settingsDigest = SHA256.hex(of: doc.entries.map { "\($0.section)\u{1F}\($0.key)\u{1F}\($0.value)\n" }.sorted().joined().utf8)
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         for e in doc.entries {
-            func bad(_ expected: String) -> ConfigError {
-                .badValue(file: path, line: e.line, section: e.section, key: e.key, value: e.value, expected: expected)
-            }
-            func duration() throws(ConfigError) -> ConfigDuration {
-                guard let d = ConfigDuration(parsing: e.value) else { throw bad("a duration such as 30s, 15m or 2h, at most \(ConfigDuration.maximum)") }
-                return d
-            }
-            func integer(_ range: ClosedRange<Int>) throws(ConfigError) -> Int {
-                guard let n = Int(e.value), range.contains(n) else {
-                    throw bad("a whole number from \(range.lowerBound) to \(range.upperBound)")
-                }
-                return n
-            }
-            func nonEmpty() throws(ConfigError) -> String {
-                guard !e.value.isEmpty else { throw bad("a value") }
-                return e.value
-            }
-            func oneOf<T: RawRepresentable & CaseIterable>(_ type: T.Type) throws(ConfigError) -> T where T.RawValue == String {
-                guard let v = T(rawValue: e.value.lowercased()) else {
-                    throw bad("one of " + T.allCases.map(\.rawValue).joined(separator: ", "))
-                }
-                return v
-            }
-            func percentage() throws(ConfigError) -> Double {
-                guard let p = Double(e.value.hasSuffix("%") ? String(e.value.dropLast()) : e.value), p >= 0, p <= 100 else {
-                    throw bad("a percentage from 0 to 100")
-                }
-                return p
-            }
-            func boolean() throws(ConfigError) -> Bool {
-                switch e.value.lowercased() {
-                case "true", "yes", "on": return true
-                case "false", "no", "off": return false
-                default: throw bad("true or false")
-                }
-            }
-            func list() -> [String] {
-                e.value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            }
-            switch (e.section, e.key) {
-            case ("sync", "database"):
-                let value = try nonEmpty()
-                if PostgresTarget.isURI(value) {
-                    try Self.checkPostgresURI(value, file: path, line: e.line)
-                    c.database = value
-                } else {
-                    c.database = resolve(value)
-                }
-            case ("sync", "database_schema"):
-                guard PostgresSchema.isValidName(e.value) else { throw bad("a schema name of lower-case letters, digits and _ (at most 63), starting with a letter") }
-                c.databaseSchema = e.value
-            case ("sync", "database_password_file"): c.databasePasswordFile = e.value.isEmpty ? nil : e.value
-            case ("sync", "interval"):
-                let d = try duration()
-                guard d.seconds >= 1 else { throw bad("a duration of at least 1s") }
-                c.interval = d
-            case ("sync", "school_year"):
-                let v = e.value.lowercased()
-                if v == "auto" { c.schoolYear = .auto } else {
-                    let parts = v.split(separator: "-")
-                    guard parts.count == 2, parts[0].count == 4, parts[1].count == 4,
-                          let a = Int(parts[0]), let b = Int(parts[1]), b == a + 1 else { throw bad("`auto` or a year such as 2026-2027") }
-                    c.schoolYear = .fixed(v)
-                }
-            case ("sync", "school_year_start"):
-                let parts = e.value.split(separator: "-")
-                guard parts.count == 2, let m = Int(parts[0]), let d = Int(parts[1]), (1...12).contains(m), (1...31).contains(d) else {
-                    throw bad("a month and day as MM-DD, such as 07-01")
-                }
-                c.schoolYearStart = (m, d)
-            case ("sync", "max_deactivate_percent"), ("sync", "max_deactivate_count"),
-                 ("guard", "max_deactivate_percent"), ("guard", "max_deactivate_count"):
-                if let other = guardSpellings[e.key], other.section != e.section {
-                    throw bad("the setting in one place only: [\(other.section)] \(e.key) on line \(other.line) is the same setting (its old spelling is [sync]); remove one of the two lines")
-                }
-                guardSpellings[e.key] = (e.section, e.line)
-                if e.key == "max_deactivate_percent" { c.guardSettings.deactivate.percent = try percentage() } else { c.guardSettings.deactivate.count = try integer(0...Int(Int32.max)) }
-            case ("guard", "per_school"): c.guardSettings.perSchool = try boolean()
-            case ("guard", "per_school_min"): c.guardSettings.perSchoolMin = try integer(0...Int(Int32.max))
-            case ("guard", "max_unlink_percent"): c.guardSettings.unlink.percent = try percentage()
-            case ("guard", "max_unlink_count"): c.guardSettings.unlink.count = try integer(0...Int(Int32.max))
-            case ("guard", "max_revoke_percent"): c.guardSettings.revoke.percent = try percentage()
-            case ("guard", "max_revoke_count"): c.guardSettings.revoke.count = try integer(0...Int(Int32.max))
-            case ("guard", "held_plan_days"): c.guardSettings.heldPlanDays = try integer(1...3650)
-            case ("guard", let key) where key.hasSuffix(".max_deactivate_percent") || key.hasSuffix(".max_deactivate_count"):
-                let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
-                guard let kind = EntityKind(rawValue: parts[0]) else {
-                    throw .unknownKey(file: path, line: e.line, section: e.section, key: e.key)
-                }
-                if parts[1] == "max_deactivate_percent" { c.guardSettings.entityPercent[kind] = try percentage() } else { c.guardSettings.entityCount[kind] = try integer(0...Int(Int32.max)) }
-            case ("sync", "max_invalid_rows"):
-                guard let l = InvalidRowLimit(parsing: e.value) else { throw bad("a count such as 10 or a percentage such as 1%") }
-                c.maxInvalidRows = l
-            case ("sync", "on_staff_deactivated"): c.onStaffDeactivated = try oneOf(StaffDeactivationPolicy.self)
-            case ("sync", "history_days"): c.historyDays = try integer(1...100_000)
-            case ("sync", "deactivate_after"): c.deactivateAfter = try duration()
-            case ("sync", "hold_deactivations"):
-                var holds: [DeactivationHold] = []
-                for window in list() {
-                    guard let hold = DeactivationHold(parsing: window) else {
-                        throw bad("windows of the year as MM-DD..MM-DD, comma-separated, such as 06-15..08-31 (a window may wrap the year end: 12-20..01-05)")
-                    }
-                    holds.append(hold)
-                }
-                c.holdDeactivations = holds
-            case ("sync", "metrics_file"): c.metricsFile = e.value.isEmpty ? nil : resolve(e.value)
-            case ("sync", "standby"):
-                c.standby = try boolean()
-                standbyLine = e.line
-            case ("sync", "standby_poll"):
-                let d = try duration()
-                guard d.seconds >= 1 else { throw bad("a duration of at least 1s") }
-                c.standbyPoll = d
-            case ("source", "format"): c.format = try oneOf(SourceFormat.self)
-            case ("source", "url"):
-                try Self.checkSourceURL(e.value, file: path, line: e.line, key: e.key)
-                c.url = e.value.isEmpty ? nil : resolve(e.value)
-                urlLine = e.line
-            case ("source", "entities"):
-                var kinds: [EntityKind] = []
-                for name in list() {
-                    guard let k = EntityKind(rawValue: name.lowercased()) else {
-                        throw bad("a comma-separated list of " + EntityKind.allCases.map(\.rawValue).joined(separator: ", "))
-                    }
-                    if !kinds.contains(k) { kinds.append(k) }
-                }
-                guard kinds.contains(.staff) else { throw bad("a list that includes staff (staff is always required)") }
-                c.entities = EntityKind.allCases.filter { kinds.contains($0) }
-                entitiesLine = e.line
-            case ("source", "auth"): c.auth = try oneOf(SourceAuth.self)
-            case ("source", "token_file"): c.tokenFile = e.value.isEmpty ? nil : e.value
-            case ("source", "username"): c.username = e.value.isEmpty ? nil : e.value
-            case ("source", "password_file"): c.passwordFile = e.value.isEmpty ? nil : e.value
-            case ("source", "token_url"):
-                try Self.checkSourceURL(e.value, file: path, line: e.line, key: e.key)
-                c.tokenURL = e.value.isEmpty ? nil : e.value
-            case ("source", "client_id"): c.clientID = e.value.isEmpty ? nil : e.value
-            case ("source", "client_secret_file"): c.clientSecretFile = e.value.isEmpty ? nil : e.value
-            case ("source", "scope"): c.scope = e.value.isEmpty ? nil : e.value
-            case ("source", "schools"):
-                let ids = list()
-                guard !ids.isEmpty, ids.allSatisfy({ !$0.contains(";") }) else { throw bad("one or more school ids, comma-separated (101, 102)") }
-                c.schoolScope = SchoolScope(schools: Set(ids))
-            case ("source", "page_size"): c.pageSize = try integer(1...100_000)
-            case ("source", "timeout"):
-                let d = try duration()
-                guard d.seconds >= 1 else { throw bad("a duration of at least 1s") }
-                c.timeout = d
-            case ("source", "retries"): c.retries = try integer(0...20)
-            case ("source", "max_bytes"):
-                guard let n = parseByteSize(e.value), n <= Self.maxBytesCap else {
-                    throw bad("a size such as 512M or 1G, at most \(Self.maxBytesCap / (1024 * 1024))M (the export is held in memory with 32-bit offsets)")
-                }
-                c.maxBytes = n
-            case ("source", "ca_file"): c.caFile = e.value.isEmpty ? nil : resolve(e.value)
-            case ("source", let key) where key.hasSuffix("_url") && EntityKind(rawValue: String(key.dropLast(4))) != nil:
-                let kind = EntityKind(rawValue: String(key.dropLast(4)))!
-                try Self.checkSourceURL(e.value, file: path, line: e.line, key: e.key)
-                if !e.value.isEmpty { c.entityURLs[kind] = resolve(e.value) }
-            case ("portal", "district_name"): c.portal.districtName = try nonEmpty()
-            case ("portal", "portal_url"):
-                let url = try nonEmpty()
-                guard url.hasPrefix("https://") || url.hasPrefix("http://"), url.count > 8, !url.contains(" ") else {
-                    throw bad("the portal's address, such as https://portal.district.example.org")
-                }
-                c.portal.portalURL = url
-            case ("portal", "contact"): c.portal.contact = try nonEmpty()
-            case ("portal", "paper"): c.portal.paper = try oneOf(PortalSettings.Paper.self)
-            case ("portal", "letter_template"): c.portal.letterTemplate = resolve(try nonEmpty())
-            case ("portal", let key) where key.hasPrefix("school.") && key.count > 7:
-                c.portal.schoolNames[String(key.dropFirst(7))] = try nonEmpty()
-            case ("linking", "email_domain_aliases"):
-                var aliases: [String: String] = [:]
-                for pair in list() {
-                    let sides = pair.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-                    guard sides.count == 2, !sides[0].isEmpty, !sides[1].isEmpty else {
-                        throw bad("a comma-separated list of `alias.domain = domain` pairs")
-                    }
-                    aliases[sides[0]] = sides[1]
-                }
-                c.emailDomainAliases = aliases
-            case ("linking", "parent_relationships"):
-                let names = list().map { $0.lowercased() }
-                guard !names.isEmpty else { throw bad("a comma-separated list such as Parent, Guardian") }
-                c.parentRelationships = names
-            default:
+            guard let key = ConfigKey.entry(section: e.section, key: e.key) else {
                 throw .unknownKey(file: path, line: e.line, section: e.section, key: e.key)
             }
+            try key.read(ConfigLine(entry: e, file: path, directory: directory, document: doc), &c)
+        }
+        /// Where a key is given, for the rules between keys (0: not given).
+        func line(_ section: String, _ key: String) -> Int {
+            doc.entries.first { $0.section == section && $0.key == key }?.line ?? 0
         }
         if c.format == .oneRosterCSV || c.format == .oneRosterREST {
             // OneRoster carries people only: staff, students and their families.
             let carried = OneRosterTranslation.kinds
-            if let line = entitiesLine {
+            if case let given = line("source", "entities"), given > 0 {
                 if let other = c.entities.first(where: { !carried.contains($0) }) {
-                    throw .badValue(file: path, line: line, section: "source", key: "entities", value: other.rawValue,
+                    throw .badValue(file: path, line: given, section: "source", key: "entities", value: other.rawValue,
                                     expected: "entities a OneRoster export carries: " + carried.map(\.rawValue).joined(separator: ", "))
                 }
             } else {
@@ -337,11 +147,11 @@ public struct Configuration: Sendable {
             throw .missingKey(file: path, section: "source", key: "url")
         }
         if c.format == .oneRosterREST, let url = c.url, SourceOrigin(url) == nil {
-            throw .badValue(file: path, line: urlLine, section: "source", key: "url", value: url,
+            throw .badValue(file: path, line: line("source", "url"), section: "source", key: "url", value: url,
                             expected: "the http:// or https:// address of the OneRoster API, in plain ASCII (its scheme, host and port are the only place sisync sends the credential)")
         }
         if c.standby, !PostgresTarget.isURI(c.database) {
-            throw .badValue(file: path, line: standbyLine, section: "sync", key: "standby", value: "true",
+            throw .badValue(file: path, line: line("sync", "standby"), section: "sync", key: "standby", value: "true",
                             expected: "false with a SQLite database: a standby takes over through PostgreSQL's session locks (database = postgresql://…)")
         }
         switch c.auth {
