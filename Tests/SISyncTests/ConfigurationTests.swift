@@ -241,6 +241,17 @@ final class ConfigurationTests: XCTestCase {
         }
     }
 
+    /// Booleans take what `config/sisync.conf` documents: true/false, yes/no, 1/0, in any
+    /// case (and on/off); anything else names the key.
+    func testBooleansTakeTrueYesOneAndTheirOpposites() throws {
+        for (text, value) in [("true", true), ("YES", true), ("1", true), ("on", true), ("false", false), ("No", false), ("0", false), ("off", false)] {
+            XCTAssertEqual(try parse("[source]\nurl = /x\n[guard]\nper_school = \(text)\n").guardSettings.perSchool, value, text)
+        }
+        for text in ["2", "y", "enabled"] {
+            XCTAssertThrowsError(try parse("[source]\nurl = /x\n[guard]\nper_school = \(text)\n"), text)
+        }
+    }
+
     /// Issue 27 part 4: a section written once per thing (`[webhook.NAME]`) is a line per
     /// key like any other: its keys belong to every section named after its prefix.
     func testASectionPerNameTakesItsKeysUnderAnyName() {

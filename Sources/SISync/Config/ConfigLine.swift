@@ -70,8 +70,9 @@ public struct ConfigLine: Sendable {
 
     func boolean() throws(ConfigError) -> Bool {
         switch value.lowercased() {
-        case "true", "yes", "on": return true
-        case "false", "no", "off": return false
+        // As the example configuration documents: true/false, yes/no, 1/0 (and on/off).
+        case "true", "yes", "on", "1": return true
+        case "false", "no", "off", "0": return false
         default: throw bad("true or false")
         }
     }
