@@ -176,7 +176,7 @@ extension ControlCommand {
         if args.flag("json") { console.out(try json().rendered() + "\n") } else { console.out(try text()) }
     }
 
-    /// Appendix A's user shape (plus Appendix C's name, schools, ledgers and history).
+    /// The user as `--json` shows it (docs/json.md).
     static func userJSON(_ p: UserProfile, history: [StoredChange]? = nil) -> JSONValue {
         let u = p.user
         func strings(_ a: [String]) -> JSONValue { .array(a.map { .string($0) }) }

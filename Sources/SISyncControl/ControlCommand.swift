@@ -68,7 +68,7 @@ public struct ControlCommand {
           --db PATH|URL   database file or postgresql:// URI (instead of the configured one)
           --tenant NAME   the tenant NAME of `sisyncd --tenants`: its DIR/NAME.conf
           --tenants DIR   where the tenants are (default /etc/sisync/tenants.d)
-          --json          one JSON document on stdout (SPEC Appendix A)
+          --json          one JSON document on stdout
           --wait DURATION how long a write waits for a run in progress (default 60s;
                           then exit 75); reads never wait
           --help          this text; `sisyncctl COMMAND --help` for one command
@@ -116,7 +116,7 @@ public struct ControlCommand {
         }
         let wait = waitSeconds(args)
         do {
-            // Writes wait for a run in progress (SPEC Appendix D); `sync` waits inside the run.
+            // Writes wait for a run in progress (R9, docs/rules.md); `sync` waits inside the run.
             let runLock = Self.writes(words) ? try takeRunLock(args, command: words.prefix(2).joined(separator: " "), wait: wait) : nil
             return try withExtendedLifetime(runLock) { try dispatch(args, words, wait: wait) }
         } catch let e as ConfigError {

@@ -37,7 +37,7 @@ public struct ParentLetter: Sendable, Equatable {
         case code(String)
     }
 
-    /// Said under the code on every letter (Appendix C reads codes generously).
+    /// Said under the code on every letter (codes are read generously: README, "Parent-portal access codes").
     public static let codeHint = "Letters may be typed in either case; the dash is optional."
 
     public func value(of placeholder: String) -> String {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// A deterministic synthetic district in the native CSV format (SPEC 2.1), for the
+/// A deterministic synthetic district in the native CSV format (docs/export-format.md), for the
 /// benchmark: accents, apostrophes, quoted commas and newlines, CRLF files and a BOM.
 struct SyntheticDistrict {
     let scale: Double

@@ -2,7 +2,7 @@ import XCTest
 @testable import SISync
 @testable import SISyncControl
 
-/// Parent-portal access codes (issue 6, SPEC 6, Appendix C).
+/// Parent-portal access codes (issue 6).
 final class AccessTests: XCTestCase {
     func testTenThousandCodesAreUniqueAndUseOnlyTheAlphabet() {
         var seen = Set<String>()

@@ -1,7 +1,7 @@
 import XCTest
 @testable import SISync
 
-/// `sisyncctl audit` and `sisyncctl explain` (SPEC 6, Appendix C), on whole runs.
+/// `sisyncctl audit` and `sisyncctl explain`, on whole runs.
 final class AuditExplainTests: XCTestCase {
     private func json(_ text: String) throws -> [String: Any] {
         try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], text)

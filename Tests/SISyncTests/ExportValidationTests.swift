@@ -16,7 +16,7 @@ final class ExportValidationTests: XCTestCase {
         XCTAssertEqual(rows.unknownColumns, ["nickname"])
     }
 
-    /// Appendix C booleans: the optional staff `enabled` column is stored as "" (yes) or
+    /// Booleans (docs/export-format.md): the optional staff `enabled` column is stored as "" (yes) or
     /// "false"; anything else is a bad value (R2).
     func testR2StaffEnabledIsAYesNoValue() throws {
         let rows = try readCSV(.staff, "staff_id,first_name,last_name,enabled\nS1,A,B,FALSE\nS2,C,D,yes\nS3,E,F,\nS4,G,H,0\nS5,I,J,maybe\n")

@@ -1,7 +1,7 @@
 import XCTest
 @testable import SISync
 
-/// Form permission roles (issue 7, SPEC 6, Appendix C).
+/// Form permission roles (issue 7).
 final class FormPermissionTests: XCTestCase {
     private func district(_ w: Workspace) {
         let c = w.configure(sync: "school_year = 2026-2027", entities: "staff, students")

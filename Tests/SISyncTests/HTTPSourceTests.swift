@@ -89,7 +89,7 @@ final class HTTPSourceTests: XCTestCase {
         for name in SourceCredentials.unitCredentials { XCTAssertTrue(unit.contains("\nLoadCredential=\(name)\n"), name) }
     }
 
-    /// SPEC Appendix D: a relative secret file name is read from $CREDENTIALS_DIRECTORY, or
+    /// A relative secret file name is read from $CREDENTIALS_DIRECTORY, or
     /// from the credential store when that is unset; a missing one says where it looked.
     func testRelativeSecretIsReadFromTheCredentialStoreOutsideTheService() throws {
         let w = Workspace()

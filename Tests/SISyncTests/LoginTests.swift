@@ -113,7 +113,7 @@ final class LoginTests: XCTestCase {
         }
     }
 
-    /// SPEC Appendix E: `locked`/`unapproved` are told only to the right password; a wrong
+    /// README "Security": `locked`/`unapproved` are told only to the right password; a wrong
     /// one gets the unknown user's answer, word for word (issue 26 item 7).
     func testLockedOrUnapprovedIsToldOnlyToTheRightPassword() throws {
         let w = Workspace()

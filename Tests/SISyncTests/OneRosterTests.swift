@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import SISync
 
-/// OneRoster 1.1 and 1.2 CSV bundles (SPEC 2.3): mapping, delta files, messy files.
+/// OneRoster 1.1 and 1.2 CSV bundles (README, "Connecting to OneRoster"): mapping, delta files, messy files.
 final class OneRosterTests: XCTestCase {
     static let people = "staff, students, households, household_relationships"
     private let day = Timestamp.parse("2026-11-23T08:00:00Z")!

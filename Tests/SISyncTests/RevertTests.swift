@@ -1,7 +1,7 @@
 import XCTest
 @testable import SISync
 
-/// `sisyncctl run revert ID` (Appendix C): the latest changing run is undone as a new run.
+/// `sisyncctl run revert ID`: the latest changing run is undone as a new run.
 final class RevertTests: XCTestCase {
     private struct Snapshot: Equatable {
         var staff: [String]

@@ -89,7 +89,7 @@ final class RolesTests: XCTestCase {
         let grants = try w.store().auditTrail.changes(runID: run.summary.runID!).map(\.change).filter { $0.kind == .roleGranted }
         XCTAssertEqual(grants.count, 9)
         XCTAssertTrue(grants.contains(Change(entity: "users", id: "kim", field: "role", old: nil, new: "Honor Roll (2026-2027)", kind: .roleGranted)))
-        // Only attribute roles carry a school year (Appendix C).
+        // Only attribute roles carry a school year (R7, docs/rules.md).
         let shown = w.ctl(["--json", "user", "show", "kim"])
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(shown.out.utf8)) as? [String: Any])
         let roles = try XCTUnwrap(json["roles"] as? [String: Any])

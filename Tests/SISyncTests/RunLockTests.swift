@@ -1,7 +1,7 @@
 import XCTest
 @testable import SISync
 
-/// SPEC Appendix D, "Writes while the daemon runs" (R9 refined): the daemon lock is held for
+/// R9 (docs/rules.md): the daemon lock is held for
 /// the daemon's life, the run lock only while a run applies; administrators' writes wait for
 /// a run in progress and exit 75 only when their wait runs out.
 final class RunLockTests: XCTestCase {
@@ -126,7 +126,7 @@ final class RunLockTests: XCTestCase {
         lock.release()
     }
 
-    /// SPEC 5: the metrics file is written after every run, also by `sisyncd --once` (a
+    /// The metrics file is written after every run, also by `sisyncd --once` (a
     /// systemd timer) and `sisyncctl sync`, not only by the daemon loop.
     func testMetricsFileIsWrittenByOnceAndBySisyncctlSync() throws {
         let w = Workspace()

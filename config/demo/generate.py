@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the bundled demo export of "Riverside Unified" in both native formats: the seven
-CSV files of SPEC 2.1 and export.json (SPEC 2.2), into this directory.
+CSV files of docs/export-format.md and export.json, into this directory.
 
 Three schools: 101 Riverside Elementary (K-5), 102 Riverside Middle (6-8), 103 Riverside
 High (9-12). 60 staff, 400 students in 250 households, 30 applicants, 15 donors, 100

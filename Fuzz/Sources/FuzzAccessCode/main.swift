@@ -1,4 +1,4 @@
-// The parent-portal access code (Appendix C): AccessCode.normalize reads what a parent
+// The parent-portal access code: AccessCode.normalize reads what a parent
 // typed; generate/display make and show codes.
 //
 // normalize returns a code or nil and never throws; a finding is a crash or a broken

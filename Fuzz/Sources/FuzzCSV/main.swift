@@ -1,4 +1,4 @@
-// The native CSV reader (SPEC 2.1): CSVReader, the streaming RFC 4180 state machine, and
+// The native CSV reader (docs/export-format.md): CSVReader, the streaming RFC 4180 state machine, and
 // CSVEntityReader, which reads one entity's file (header mapping, R2 row rules, duplicate
 // ids, the invalid-row limit) as ExportSnapshot.read does for each native CSV file.
 //

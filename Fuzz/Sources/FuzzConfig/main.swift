@@ -1,5 +1,5 @@
 // The configuration file: INIDocument (sections, keys, comments, BOM, CRLF) and
-// Configuration.load(path:) with every value check and cross-key rule (Appendix C).
+// Configuration.load(path:) with every value check and cross-key rule.
 //
 // Configuration.load throws(ConfigError), so a foreign error type cannot arise; what
 // remains to find is a crash, a hang or runaway memory. A loaded configuration must also

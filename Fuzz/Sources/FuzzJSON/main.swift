@@ -1,4 +1,4 @@
-// The native JSON export (SPEC 2.2): JSONScanner and JSONExportReader.read(bytes:name:)
+// The native JSON export (docs/export-format.md): JSONScanner and JSONExportReader.read(bytes:name:)
 // for every entity, as ExportSnapshot.read does for `format = json`.
 //
 // Passes when the call returns rows or throws ExportError (nesting deeper than

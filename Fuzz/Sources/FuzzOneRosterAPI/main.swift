@@ -1,4 +1,4 @@
-// OneRoster REST pages (SPEC 2.3): OneRosterAPIPage.read for every collection, in the
+// OneRoster REST pages (README, "Connecting to OneRoster"): OneRosterAPIPage.read for every collection, in the
 // order the fetcher reads them, into one roster (imsx_StatusInfo failures, collection
 // keys in any case, values as strings or numbers or booleans), then
 // OneRosterTranslation.translate, as ExportSnapshot.read does for `format = oneroster-rest`.

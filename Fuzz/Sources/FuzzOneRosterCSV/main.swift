@@ -1,4 +1,4 @@
-// OneRoster CSV bundles (SPEC 2.3): OneRosterManifest.read (version, bulk/delta/absent),
+// OneRoster CSV bundles (README, "Connecting to OneRoster"): OneRosterManifest.read (version, bulk/delta/absent),
 // OneRosterTable (case-insensitive headers, short and long rows) through
 // OneRosterCSVBundle.read for every file, then OneRosterTranslation.translate, as
 // ExportSnapshot.read does for `format = oneroster-csv`.

@@ -1,4 +1,4 @@
-// The URLs a source names (SPEC Appendix E, issue 26 items 4 and 14): the first line of an
+// The URLs a source names (README "Security", issue 26 items 4 and 14): the first line of an
 // input is the page a OneRoster server answered, the second a link or redirect it named.
 //
 // Findings: a crash; SourceOrigin accepting a URL that libcurl reads with another scheme,

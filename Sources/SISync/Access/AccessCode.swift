@@ -1,7 +1,7 @@
 /// A parent-portal access code: 8 Crockford base32 characters (40 bits from the system's
 /// cryptographic random source), shown as `7KQ4-M9TX`. The alphabet has no I, L, O or U, and
 /// what a parent types is read generously: any case, spaces and dashes ignored, I and L
-/// taken as 1, O as 0 (Appendix C).
+/// taken as 1, O as 0 (README, "Parent-portal access codes").
 public enum AccessCode {
     public static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
     public static let length = 8

@@ -1,4 +1,4 @@
-/// What needs an administrator's eyes (SPEC 6, `sisyncctl audit`): each finding is a
+/// What needs an administrator's eyes (`sisyncctl audit`, README "Users, links and roles"): each finding is a
 /// place where accounts and the SIS disagree in a way sync must not fix by itself.
 public struct AuditReport: Sendable, Equatable {
     /// Two or more active staff with one email: nobody with that email can be linked.

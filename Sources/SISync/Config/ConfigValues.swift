@@ -80,7 +80,7 @@ public enum InvalidRowLimit: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Booleans as Appendix C accepts them.
+/// Booleans as the export format accepts them (docs/export-format.md).
 public func parseBoolean(_ text: String) -> Bool? {
     switch UserImport.trimmed(text).lowercased() {
     case "true", "yes", "1", "on": return true

@@ -1,4 +1,4 @@
-/// Reads one native CSV file (SPEC 2.1) into the rows of its entity, streaming: only one
+/// Reads one native CSV file (docs/export-format.md) into the rows of its entity, streaming: only one
 /// chunk of the file and the compact rows are in memory at a time.
 public struct CSVEntityReader {
     public let kind: EntityKind

@@ -1,4 +1,4 @@
-/// Reads the native JSON document (SPEC 2.2) into rows for the configured entities.
+/// Reads the native JSON document (docs/export-format.md) into rows for the configured entities.
 /// An entity that is configured but missing from the document fails the run; one that is
 /// present but not configured is skipped unread.
 public struct JSONExportReader {

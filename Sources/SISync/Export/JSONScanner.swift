@@ -81,7 +81,7 @@ struct JSONScanner {
         }
     }
 
-    /// How deep values may nest below the point where skipping starts. SPEC 2.2 needs four
+    /// How deep values may nest below the point where skipping starts. The JSON export (docs/export-format.md) needs four
     /// levels (document, entity array, record, list); anything near this bound is not an
     /// export, and a bound keeps a hostile document from exhausting memory or time.
     static let maxDepth = 256

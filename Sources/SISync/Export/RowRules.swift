@@ -145,7 +145,7 @@ struct RowRules {
 
     static func isControl(_ b: UInt8) -> Bool { b < 0x20 || b == 0x7F }
 
-    /// SPEC Appendix C: booleans accept true/false, yes/no, 1/0 (any case); empty means yes.
+    /// Booleans accept true/false, yes/no, 1/0 (any case); empty means yes.
     static func boolean(_ lower: String) -> Bool? {
         switch lower {
         case "", "true", "yes", "1": return true

@@ -1,4 +1,4 @@
-/// The effective permission of a user for one form in one building (SPEC 6, Appendix C).
+/// The effective permission of a user for one form in one building (README, "Form permissions").
 /// Pure: the store gathers the user's role assignments, this decides.
 public struct FormAccess: Sendable, Equatable {
     /// One of the user's roles: its setting for the form (nil when the role does not set

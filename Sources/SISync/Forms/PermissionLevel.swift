@@ -1,4 +1,4 @@
-/// What a user may do with a document: `none < view < edit < owner` (SPEC 6).
+/// What a user may do with a document: `none < view < edit < owner` (README, "Form permissions").
 public enum PermissionLevel: Int, Sendable, Comparable, CaseIterable, CustomStringConvertible {
     case none = 0, view, edit, owner
 

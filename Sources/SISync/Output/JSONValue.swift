@@ -1,7 +1,7 @@
 import Foundation
 
 /// A JSON value with ordered object keys, so `--json` output lists fields in the order
-/// Appendix A documents them.
+/// docs/json.md documents them.
 public indirect enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
@@ -69,7 +69,7 @@ public indirect enum JSONValue: Sendable, Equatable {
     }
 }
 
-/// The JSON shapes of Appendix A.
+/// The JSON shapes of docs/json.md.
 public enum JSONShapes {
     public static func counts(_ c: RecordCounts) -> JSONValue {
         .object([("added", .int(c.added)), ("updated", .int(c.updated)), ("deactivated", .int(c.deactivated)), ("reactivated", .int(c.reactivated))])

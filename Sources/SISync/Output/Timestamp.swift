@@ -1,6 +1,6 @@
 import Foundation
 
-/// RFC 3339 UTC times, as stored in the database and shown in JSON (Appendix A).
+/// RFC 3339 UTC times, as stored in the database and shown in JSON (docs/json.md).
 public enum Timestamp {
     public static func format(_ date: Date) -> String {
         var t = time_t(date.timeIntervalSince1970.rounded(.down))

@@ -1,6 +1,6 @@
 import Foundation
 
-/// What kind of change a change-log entry records (Appendix A).
+/// What kind of change a change-log entry records (docs/json.md).
 public enum ChangeKind: String, Sendable, Codable, CaseIterable {
     case added, updated, deactivated, reactivated, linked, unlinked
     case roleGranted = "role_granted"

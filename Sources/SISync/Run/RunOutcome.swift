@@ -3,7 +3,7 @@ public enum RunOutcome: String, Sendable, Codable {
     case running, applied, unchanged, blocked, failed
 }
 
-/// Why a run failed, which decides the exit code (SPEC 4, sysexits).
+/// Why a run failed, which decides the exit code (README, the exit codes under "Commands"; sysexits).
 public enum FailureClass: Sendable, Equatable {
     case badData          // 65
     case unavailable      // 69
@@ -24,7 +24,7 @@ public enum FailureClass: Sendable, Equatable {
     }
 }
 
-/// The summary of a run (Appendix A "run summary").
+/// The summary of a run (docs/json.md, "A run").
 public struct RunSummary: Sendable {
     public var runID: Int64?
     public var startedAt: String

@@ -47,7 +47,7 @@ public struct SyncRun {
     /// Runs the cycle against an open store (a daemon holds the daemon lock). The export
     /// is fetched first, holding nothing: a slow SIS never keeps administrators waiting.
     /// Then `takeRunLock` is called, and the run lock it returns is held from the moment the
-    /// run is recorded until it commits (SPEC Appendix D); it learns the run id for those
+    /// run is recorded until it commits (R9, docs/rules.md); it learns the run id for those
     /// who wait. A run that cannot have the lock ends unrecorded, with the lock's error.
     /// With `daemonLock`, the run checks inside its transaction, just before it commits,
     /// that the lock is still this process's (R9: never two writers).
@@ -135,7 +135,7 @@ public struct SyncRun {
         return Result(summary: summary, plan: plan)
     }
 
-    /// SPEC 5: `metrics_file` is written after every run, whoever runs it (the daemon,
+    /// `metrics_file` (README, "Install and run as a service") is written after every run, whoever runs it (the daemon,
     /// `sisyncd --once` from a timer, `sisyncctl sync`, `run revert`). A failure to write it
     /// is a warning, never a failed run.
     package static func writeMetrics(_ summary: RunSummary, store: RosterStore, configuration: Configuration, log: EventLog) {

@@ -352,7 +352,7 @@ public struct ExportFetcher {
     /// Where systemd's `LoadCredential=NAME` takes a credential from when no path is given.
     public static let credentialStore = "/etc/credstore"
 
-    /// Secret files (SPEC Appendix D): absolute paths as given; relative names in
+    /// Secret files (README, "Install and run as a service", Secrets): absolute paths as given; relative names in
     /// `$CREDENTIALS_DIRECTORY` (the service, with `LoadCredential=`), or, when that is unset
     /// (an administrator's shell running `sisyncctl sync`), in `/etc/credstore/`, the
     /// directory `LoadCredential=` reads them from, so both find the same file.

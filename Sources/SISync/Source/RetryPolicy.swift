@@ -1,6 +1,6 @@
 import Foundation
 
-/// When to try a download again (Appendix C): `retries` more attempts for connection
+/// When to try a download again (README, "Configuration", fetching over HTTP(S)): `retries` more attempts for connection
 /// errors, timeouts, 5xx and 429; exponential backoff from 1 s capped at 60 s with full
 /// jitter, or the server's `Retry-After` (also capped at 60 s). Pure, so it is tested
 /// without waiting.

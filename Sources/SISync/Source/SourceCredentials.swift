@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 #endif
 
-/// The source's secrets, read from files only (SPEC 5): `token_file`, `password_file`,
+/// The source's secrets, read from files only (README, "Configuration"): `token_file`, `password_file`,
 /// `client_secret_file`. Relative names are looked up in `$CREDENTIALS_DIRECTORY`
 /// (systemd `LoadCredential=`), or in `/etc/credstore/` outside the service. A file others
 /// can read is used, with a warning.

@@ -2,7 +2,7 @@ import Foundation
 
 extension RosterStore {
 
-    /// Undoes run `id` as a new run that records `reverts = id` (Appendix C): changed
+    /// Undoes run `id` as a new run that records `reverts = id` (README, `run revert`): changed
     /// fields get their old values, deactivated records come back, reactivated ones go
     /// inactive again, records the run added become inactive (nothing is deleted), and links
     /// it made or removed are restored. Calculated roles are then recomputed on the restored

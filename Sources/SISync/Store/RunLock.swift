@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 #endif
 
-/// The run lock of SPEC Appendix D ("Writes while the daemon runs"): held by whoever
+/// The run lock of rule R9 (docs/rules.md): held by whoever
 /// writes to the database (a sync run of the daemon, `sisyncd --once`, `sisyncctl sync`,
 /// `run revert`, user, access and form commands) only while it writes. Everyone else waits
 /// for it, saying what they wait for, so an administrator's command never fails merely

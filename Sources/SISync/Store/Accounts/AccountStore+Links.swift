@@ -227,7 +227,7 @@ extension AccountStore {
             return [Change(entity: "users", id: u.username, field: "link", old: l.staffID, new: nil, kind: .unlinked)]
         }
     }
-    /// The audit of SPEC 6 over the database as it is now. Emails compare as R6 compares
+    /// The audit of `sisyncctl audit` (README, "Users, links and roles") over the database as it is now. Emails compare as R6 compares
     /// them (`normalizer`), so the audit agrees with what linking does.
     public func audit(normalizer: EmailNormalizer) throws -> AuditReport {
         var report = AuditReport()

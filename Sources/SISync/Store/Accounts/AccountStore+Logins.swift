@@ -20,7 +20,7 @@ extension AccountStore {
     }
 
     /// Checks a login: the password first, then locked, then approval, so that only the
-    /// right password learns that an account is locked or not approved (SPEC Appendix E).
+    /// right password learns that an account is locked or not approved (README, "Security").
     /// Every path costs one hash of the same cost, the unknown user's and the locked one's
     /// included, so timing does not tell them apart either (issue 26 item 7). A wrong
     /// password counts toward the lockout; the fifth in a row locks; success resets the count.

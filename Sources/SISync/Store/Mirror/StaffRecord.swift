@@ -1,6 +1,6 @@
 import Foundation
 
-/// A staff record as `sisyncctl staff` shows it (Appendix A).
+/// A staff record as `sisyncctl staff` shows it (docs/json.md).
 public struct StaffRecord: Sendable, Equatable {
     public var staffID: String
     public var firstName: String
