@@ -53,3 +53,79 @@ final class SQLQueryTests: XCTestCase {
         XCTAssertEqual(names, ["Ann", hostile])
     }
 }
+
+/// Both drivers refuse a statement that does not get exactly the parameters it has, and
+/// name its SQL and the number (issue 27 part 1, as GRDB's `Statement.validateArguments`).
+final class StatementParameterTests: XCTestCase {
+    private var workspace: Workspace?
+
+    private func database() throws -> any StoreDatabase {
+        if TestStore.isPostgres {
+            let w = Workspace()
+            workspace = w
+            return try Workspace.rawPostgres(w)
+        }
+        return try SQLiteDatabase(path: ":memory:")
+    }
+
+    private func assertMismatch(_ body: @autoclosure () throws -> Void, number: Int, count: Int, unbound: Bool, sql: String,
+                                file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try body(), file: file, line: line) { error in
+            guard case .parameterMismatch(_, let s, let n, let c, let u)? = error as? StoreError else {
+                return XCTFail("not a parameter mismatch: \(error)", file: file, line: line)
+            }
+            XCTAssertEqual(s, sql, file: file, line: line)
+            XCTAssertEqual(n, number, file: file, line: line)
+            XCTAssertEqual(c, count, file: file, line: line)
+            XCTAssertEqual(u, unbound, file: file, line: line)
+            let text = String(describing: error)
+            XCTAssertTrue(text.contains("?\(number)") && text.contains(String(sql.prefix(120))), text, file: file, line: line)
+        }
+    }
+
+    func testAValueForANumberTheStatementDoesNotHaveIsRefused() throws {
+        let db = try database()
+        let sql = "SELECT CAST(?1 AS TEXT) || CAST(?2 AS TEXT)"
+        let s = try db.prepare(sql)
+        assertMismatch(try s.bind(3, "too many"), number: 3, count: 2, unbound: false, sql: sql)
+        assertMismatch(try s.bind(0, "zero"), number: 0, count: 2, unbound: false, sql: sql)
+        let none = try db.prepare("SELECT 1")
+        assertMismatch(try none.bind(1, Int64(1)), number: 1, count: 0, unbound: false, sql: "SELECT 1")
+        // A query whose trusted text has a placeholder of its own has one value too few.
+        assertMismatch(try db.run("SELECT CAST(\("b") AS TEXT) || CAST(\(unescaped: "?") AS TEXT)"), number: 2, count: 2, unbound: true,
+                       sql: "SELECT CAST(?1 AS TEXT) || CAST(? AS TEXT)")
+    }
+
+    func testAStatementRunWithAPlaceholderLeftUnboundIsRefusedAndRunsNothing() throws {
+        let db = try database()
+        try db.execute("CREATE TABLE notes (a TEXT, b TEXT)")
+        let sql = "INSERT INTO notes (a, b) VALUES (?, ?)"
+        let s = try db.prepare(sql)
+        try s.bind(1, "a")
+        assertMismatch(_ = try s.step(), number: 2, count: 2, unbound: true, sql: sql)
+        s.reset()
+        // A reset forgets the values: each use binds every placeholder again.
+        try s.bind(1, "a"); try s.bind(2, "b"); try s.run()
+        try s.bind(2, "b")
+        assertMismatch(try s.run(), number: 1, count: 2, unbound: true, sql: sql)
+        XCTAssertEqual(try db.int("SELECT count(*) FROM notes"), 1)
+        // NULL is a value: bound explicitly it is accepted.
+        try s.bind(1, nil as String?); try s.bind(2, nil as Int64?); try s.run()
+        XCTAssertEqual(try db.int("SELECT count(*) FROM notes WHERE a IS NULL AND b IS NULL"), 1)
+    }
+
+    func testANumberNoPlaceholderUsesMayStayUnboundButTheUsedOnesMayNot() throws {
+        let db = try database()
+        let sql = "SELECT CAST(?1 AS TEXT) || CAST(?3 AS TEXT) || 'a ?2 in a literal'"
+        let s = try db.prepare(sql)
+        try s.bind(1, "x"); try s.bind(3, "z")
+        XCTAssertTrue(try s.step())
+        XCTAssertEqual(s.text(0), "xza ?2 in a literal")
+        s.reset()
+        try s.bind(1, "x"); try s.bind(2, "unused"); try s.bind(3, "z")
+        XCTAssertTrue(try s.step())
+        s.reset()
+        try s.bind(1, "x")
+        assertMismatch(_ = try s.step(), number: 3, count: 3, unbound: true, sql: sql)
+    }
+}

@@ -5,6 +5,10 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case cannotOpen(path: String, message: String)
     case noDatabase(path: String)
     case sqlite(path: String, code: Int32, message: String, sql: String)
+    /// A statement was given a value for a placeholder it does not have (`unbound` false), or
+    /// run with one of its placeholders never given a value (`unbound` true): a bug of
+    /// sisync's, caught before the statement runs rather than binding NULL or nothing.
+    case parameterMismatch(path: String, sql: String, number: Int, parameterCount: Int, unbound: Bool)
     /// A newer sisync migrated the schema (a rolling upgrade of a standby pair): exit 75.
     case newerSchema(path: String, found: Int, supported: Int)
     /// The stored version is one no sisync wrote (below the first, or negative).
@@ -50,6 +54,11 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         case .sqlite(let path, let code, let message, let sql):
             let statement = sql.count > 120 ? String(sql.prefix(120)) + "…" : sql
             return "\(path): database error \(code) (\(message)) in `\(statement)`"
+        case .parameterMismatch(let path, let sql, let number, let count, let unbound):
+            let statement = sql.count > 120 ? String(sql.prefix(120)) + "…" : sql
+            let has = count == 0 ? "no parameters" : count == 1 ? "1 parameter" : "\(count) parameters"
+            let what = unbound ? "parameter ?\(number) was never given a value" : "a value was given for parameter ?\(number), which it does not have"
+            return "\(path): \(what) in `\(statement)` (it has \(has)); nothing was run. This is a bug in sisync: please report it with this message"
         case .newerSchema(let path, let found, let supported):
             return "\(path): the database schema is version \(found), newer than this sisync understands (sisync \(SisyncVersion.current) knows "
                 + "versions up to \(supported)): a newer sisync has migrated it, and this one leaves it alone. Upgrade sisync on this host "

@@ -8,7 +8,7 @@ public final class PostgresDatabase: StoreDatabase {
     public let connection: PostgresConnection
     public var location: String { settings.display }
     public private(set) var changes = 0
-    private var prepared: [String: (name: String, sql: String, parameters: Int)] = [:]
+    private var prepared: [String: (name: String, parameters: StatementParameters)] = [:]
 
     /// Connects, creates the schema and its tables when missing (unless `mustExist`, when
     /// a missing schema is `StoreError.noDatabase`), and settles the session: the schema
@@ -32,16 +32,18 @@ public final class PostgresDatabase: StoreDatabase {
     }
 
     public func prepare(_ sql: String) throws -> any StoreStatement {
-        if let p = prepared[sql] { return PostgresStatement(database: self, name: p.name, sql: p.sql, parameters: p.parameters) }
+        if let p = prepared[sql] { return PostgresStatement(database: self, name: p.name, sql: sql, parameters: p.parameters) }
         let t = try PostgresDialect.translation(sql)
         let name = "sisync_\(prepared.count + 1)"
         try connection.prepare(name: name, sql: t.sql, types: t.unused.isEmpty ? [] : (1...t.parameterCount).map { t.unused.contains($0) ? 25 : 0 })
-        prepared[sql] = (name, t.sql, t.parameterCount)
-        return PostgresStatement(database: self, name: name, sql: t.sql, parameters: t.parameterCount)
+        let parameters = StatementParameters(count: t.parameterCount, unused: t.unused)
+        prepared[sql] = (name, parameters)
+        return PostgresStatement(database: self, name: name, sql: sql, parameters: parameters)
     }
 
     func run(_ statement: PostgresStatement, _ parameters: [String?]) throws -> PostgresResult {
         do {
+            // A failure names the statement as the store wrote it, which a reader finds in the source.
             let result = try connection.executePrepared(name: statement.name, sql: statement.sql, parameters)
             changes = result.affectedRows
             return result
@@ -107,36 +109,39 @@ public final class PostgresDatabase: StoreDatabase {
 final class PostgresStatement: StoreStatement {
     unowned let database: PostgresDatabase
     let name: String
+    /// As the store wrote it (the server runs `PostgresDialect`'s translation), for
+    /// messages: what a reader finds in the source.
     let sql: String
-    private var parameters: [String?]
+    private var values: [String?]
+    private var parameters: StatementParameters
     private var result: PostgresResult?
     private var row = -1
 
-    init(database: PostgresDatabase, name: String, sql: String, parameters: Int) {
+    init(database: PostgresDatabase, name: String, sql: String, parameters: StatementParameters) {
         self.database = database
         self.name = name
         self.sql = sql
-        self.parameters = Array(repeating: nil, count: parameters)
+        self.parameters = parameters
+        values = Array(repeating: nil, count: parameters.count)
     }
 
-    /// Numbers past the statement's own are ignored: the stores bind the same numbers to
-    /// related statements, some of which use fewer.
-    private func set(_ index: Int32, _ value: String?) {
-        let i = Int(index) - 1
-        guard i >= 0 && i < parameters.count else { return }
-        parameters[i] = value
+    /// A number the statement does not have is an error, as on SQLite.
+    private func set(_ index: Int32, _ value: String?) throws(StoreError) {
+        guard parameters.bind(index) else { throw parameters.tooMany(index, sql: sql, location: database.location) }
+        values[Int(index) - 1] = value
     }
 
-    func bind(_ index: Int32, _ value: String?) throws { set(index, value) }
-    func bind(_ index: Int32, utf8 bytes: UnsafeBufferPointer<UInt8>) throws { set(index, String(decoding: bytes, as: UTF8.self)) }
-    func bind(_ index: Int32, _ value: Int64?) throws { set(index, value.map { String($0) }) }
-    func bind(_ index: Int32, _ value: Bool) throws { set(index, value ? "true" : "false") }
-    func bind(_ index: Int32, _ value: Double) throws { set(index, String(value)) }
+    func bind(_ index: Int32, _ value: String?) throws { try set(index, value) }
+    func bind(_ index: Int32, utf8 bytes: UnsafeBufferPointer<UInt8>) throws { try set(index, String(decoding: bytes, as: UTF8.self)) }
+    func bind(_ index: Int32, _ value: Int64?) throws { try set(index, value.map { String($0) }) }
+    func bind(_ index: Int32, _ value: Bool) throws { try set(index, value ? "true" : "false") }
+    func bind(_ index: Int32, _ value: Double) throws { try set(index, String(value)) }
 
     @discardableResult
     func step() throws -> Bool {
         if result == nil {
-            result = try database.run(self, parameters)
+            try parameters.checkComplete(sql: sql, location: database.location)
+            result = try database.run(self, values)
             row = 0
         } else {
             row += 1
@@ -147,7 +152,8 @@ final class PostgresStatement: StoreStatement {
     func reset() {
         result = nil
         row = -1
-        for i in parameters.indices { parameters[i] = nil }
+        for i in values.indices { values[i] = nil }
+        parameters.clear()
     }
 
     var columnCount: Int32 { Int32(result?.columnCount ?? 0) }
