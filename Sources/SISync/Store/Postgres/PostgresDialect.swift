@@ -17,7 +17,6 @@ public enum PostgresDialect {
     /// The conflict key of each table the stores write with `INSERT OR REPLACE`.
     static let upsertKeys: [String: [String]] = [
         "source_state": ["url"],
-        "role_basis": ["id"],
         "email_key_basis": ["id"],
         "role_form_settings": ["role", "form"],
         "role_assignments": ["username", "role"],

@@ -34,22 +34,18 @@ public final class RoleStore {
         if let onlyUsers {
             // A refresh for a few users (a pairing made now), whatever the last run saw.
             scoped = true
-            let s = try database.prepare("INSERT OR IGNORE INTO temp.dirty_users (username) VALUES (?)")
-            for u in onlyUsers { try s.bind(1, u); try s.run() }
+            for u in onlyUsers { try database.run("INSERT OR IGNORE INTO temp.dirty_users (username) VALUES (\(u))") }
             try database.refreshStatistics(["temp.dirty_users"])
         } else if let changes, !changes.exceedsLimit, changes.count <= Self.incrementalLimit, let basis = try roleBasis(),
            basis.schoolYear == settings.schoolYear, basis.parentRelationships == relationships, basis.rulesVersion == RoleRules.version {
             // After a user import (one change row per user and attachment) recomputing
             // everyone is cheaper than finding who is dirty and joining from them.
-            let administered = try database.prepare("SELECT count(*) FROM changes WHERE change_id > ? AND run_id IS NULL")
-            try administered.bind(1, basis.lastChangeID)
-            _ = try administered.step()
-            if administered.int(0) > Self.incrementalLimit { return try computeRoles(settings, scoped: false) }
+            let administered = try database.int("SELECT count(*) FROM changes WHERE change_id > \(basis.lastChangeID) AND run_id IS NULL") ?? 0
+            if administered > Self.incrementalLimit { return try computeRoles(settings, scoped: false) }
             try markDirtyUsers(changes, sinceChange: basis.lastChangeID)
-            let count = try database.prepare("SELECT count(*) FROM temp.dirty_users")
-            _ = try count.step()
-            if count.int(0) == 0 { return RolePlan() }
-            if count.int(0) > Self.incrementalLimit { return try computeRoles(settings, scoped: false) }
+            let dirty = try database.int("SELECT count(*) FROM temp.dirty_users") ?? 0
+            if dirty == 0 { return RolePlan() }
+            if dirty > Self.incrementalLimit { return try computeRoles(settings, scoped: false) }
             // A scoped recompute starts from the users whose inputs changed and joins by
             // username. (Finding them joins by record ids, where hashing is cheap.)
             return try database.preferringIndexLookups { try computeRoles(settings, scoped: true) }
@@ -58,12 +54,8 @@ public final class RoleStore {
     }
 
     private func computeRoles(_ settings: RoleSettings, scoped: Bool) throws -> RolePlan {
-        let relationships = settings.relationshipsKey
-        for sql in RoleRules.statements(scoped: scoped) {
-            let s = try database.prepare(sql)
-            if sql.contains("?1") { try s.bind(1, settings.schoolYear) }
-            if sql.contains("?2") { try s.bind(2, relationships) }
-            try s.run()
+        for statement in RoleRules.statements(scoped: scoped, schoolYear: settings.schoolYear, parentRelationships: settings.relationshipsKey) {
+            try database.run(statement)
         }
         try database.refreshStatistics(["temp.desired_roles", "temp.evaluator_staff"])
         let users = scoped ? "AND d.username IN (SELECT username FROM temp.dirty_users)" : ""
@@ -85,21 +77,19 @@ public final class RoleStore {
             """)
         var plan = RolePlan()
         for (table, isGrant) in [("role_grants", true), ("role_revokes", false)] {
-            let count = try database.prepare("SELECT count(*) FROM temp.\(table)")
-            _ = try count.step()
-            let sample = try database.prepare("SELECT username, role, school_year FROM temp.\(table) ORDER BY username COLLATE NOCASE, role, school_year LIMIT \(RolePlan.listed)")
+            let count = try database.int("SELECT count(*) FROM temp.\(unescaped: table)") ?? 0
             var roles: [CalculatedRole] = []
-            try sample.forEachRow { roles.append(CalculatedRole(username: $0.text(0), role: $0.text(1), schoolYear: $0.text(2))) }
-            if isGrant { plan.granted = roles; plan.grantedCount = count.int(0) } else { plan.revoked = roles; plan.revokedCount = count.int(0) }
+            try database.forEachRow("SELECT username, role, school_year FROM temp.\(unescaped: table) ORDER BY username COLLATE NOCASE, role, school_year LIMIT \(RolePlan.listed)") {
+                roles.append(CalculatedRole(username: $0.text(0), role: $0.text(1), schoolYear: $0.text(2)))
+            }
+            if isGrant { plan.granted = roles; plan.grantedCount = count } else { plan.revoked = roles; plan.revokedCount = count }
         }
         return plan
     }
 
     /// The calculated role grants there are (what the revoke guard weighs a run against).
     public func calculatedGrantCount() throws -> Int {
-        let s = try database.prepare("SELECT count(*) FROM user_roles WHERE source = 'calculated'")
-        _ = try s.step()
-        return s.int(0)
+        try database.int("SELECT count(*) FROM user_roles WHERE source = 'calculated'") ?? 0
     }
 
     /// What roles were last computed from.
@@ -111,19 +101,19 @@ public final class RoleStore {
     }
 
     func roleBasis() throws -> RoleBasis? {
-        let s = try database.prepare("SELECT school_year, parent_relationships, rules_version, last_change_id FROM role_basis WHERE id = 1")
+        let s = try database.query("SELECT school_year, parent_relationships, rules_version, last_change_id FROM role_basis WHERE id = 1")
+        defer { s.reset() }
         return try s.step() ? RoleBasis(schoolYear: s.text(0), parentRelationships: s.text(1), rulesVersion: s.int(2), lastChangeID: s.int64(3)) : nil
     }
 
     /// Records the basis of the roles just applied (inside the same transaction).
     func recordRoleBasis(_ settings: RoleSettings) throws {
-        let relationships = settings.relationshipsKey
-        let s = try database.prepare("""
-            INSERT OR REPLACE INTO role_basis (id, school_year, parent_relationships, rules_version, last_change_id)
-            VALUES (1, ?, ?, ?, (SELECT coalesce(max(change_id), 0) FROM changes))
+        try database.run("""
+            INSERT INTO role_basis (id, school_year, parent_relationships, rules_version, last_change_id)
+            VALUES (1, \(settings.schoolYear), \(settings.relationshipsKey), \(RoleRules.version), (SELECT coalesce(max(change_id), 0) FROM changes))
+            ON CONFLICT (id) DO UPDATE SET school_year = excluded.school_year, parent_relationships = excluded.parent_relationships,
+              rules_version = excluded.rules_version, last_change_id = excluded.last_change_id
             """)
-        try s.bind(1, settings.schoolYear); try s.bind(2, relationships); try s.bind(3, RoleRules.version)
-        try s.run()
     }
 
     /// Fills `temp.dirty_users` with the users the changed inputs reach.
@@ -165,15 +155,15 @@ public final class RoleStore {
         if !changes.users.isEmpty { try database.execute("INSERT OR IGNORE INTO temp.dirty_users SELECT username FROM temp.dirty_user_input") }
         try database.refreshStatistics(["temp.changed_staff", "temp.changed_students", "temp.changed_households",
                                         "temp.changed_applicants", "temp.changed_attribute_records"])
-        var statements: [String] = [
+        var statements: [SQLQuery] = [
             // Administrators' changes since the last computation (attachments, links, new users).
-            "INSERT OR IGNORE INTO temp.dirty_users SELECT record_id FROM changes WHERE change_id > ?1 AND run_id IS NULL AND entity = 'users'",
+            "INSERT OR IGNORE INTO temp.dirty_users SELECT record_id FROM changes WHERE change_id > \(sinceChange) AND run_id IS NULL AND entity = 'users'",
         ]
         if !changes.applicants.isEmpty {
             statements += [
                 // Evaluators the changed applicants name now (their former ones are already in).
-                RoleRules.listItems("ap.evaluator_staff_ids", rows: "FROM temp.changed_applicants c CROSS JOIN applicants ap ON ap.applicant_id = c.id") + """
-
+                """
+                \(sql: RoleRules.listItems("ap.evaluator_staff_ids", rows: "FROM temp.changed_applicants c CROSS JOIN applicants ap ON ap.applicant_id = c.id"))
                 INSERT OR IGNORE INTO temp.changed_staff
                 SELECT DISTINCT value FROM list_items WHERE value <> ''
                 """,
@@ -211,11 +201,7 @@ public final class RoleStore {
         if !changes.attributeRecords.isEmpty {
             statements.append("INSERT OR IGNORE INTO temp.dirty_users SELECT a.username FROM temp.changed_attribute_records c CROSS JOIN user_attachments a ON a.kind = c.type AND a.record_id = c.id")
         }
-        for sql in statements {
-            let s = try database.prepare(sql)
-            if sql.contains("?1") { try s.bind(1, sinceChange) }
-            try s.run()
-        }
+        for statement in statements { try database.run(statement) }
         try database.refreshStatistics(["temp.dirty_users"])
     }
 
@@ -234,22 +220,19 @@ public final class RoleStore {
                 FROM temp.role_revokes v JOIN user_roles x ON x.username = v.username AND x.source = 'calculated' AND x.role = v.role AND x.school_year = v.school_year
                 WHERE x.granted_run IS NOT NULL ORDER BY x.granted_run
                 """)
-            let revoked = try database.prepare("""
+            try database.run("""
                 INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind)
-                SELECT ?1, 'users', x.username, 'role', \(label), NULL, 'role_revoked' FROM temp.role_revokes x ORDER BY x.username COLLATE NOCASE, x.role, x.school_year
+                SELECT \(runID), 'users', x.username, 'role', \(unescaped: label), NULL, 'role_revoked' FROM temp.role_revokes x ORDER BY x.username COLLATE NOCASE, x.role, x.school_year
                 """)
-            try revoked.bind(1, runID)
-            try revoked.run()
         } else {
             // Outside a run (a refresh by sisyncctl): every grant and revoke is a change of its own.
             for (table, kind) in [("role_grants", "role_granted"), ("role_revokes", "role_revoked")] {
-                let s = try database.prepare("""
+                try database.run("""
                     INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind, actor, at)
-                    SELECT NULL, 'users', x.username, 'role', \(kind == "role_revoked" ? label : "NULL"), \(kind == "role_granted" ? label : "NULL"), '\(kind)', ?1, ?2
-                    FROM temp.\(table) x ORDER BY x.username COLLATE NOCASE, x.role, x.school_year
+                    SELECT NULL, 'users', x.username, 'role', \(unescaped: kind == "role_revoked" ? label : "NULL"), \(unescaped: kind == "role_granted" ? label : "NULL"),
+                      '\(unescaped: kind)', \(actor ?? "sisyncctl"), \(at)
+                    FROM temp.\(unescaped: table) x ORDER BY x.username COLLATE NOCASE, x.role, x.school_year
                     """)
-                try s.bind(1, actor ?? "sisyncctl"); try s.bind(2, at)
-                try s.run()
             }
         }
         if plan.revokedCount > 0 {
@@ -263,12 +246,10 @@ public final class RoleStore {
             }
         }
         // A grant of a run is recorded by `granted_run`; one made outside a run has its change row above.
-        let grant = try database.prepare("""
+        try database.run("""
             INSERT OR IGNORE INTO user_roles (username, role, source, school_year, granted_run)
-            SELECT x.username, x.role, 'calculated', x.school_year, ?1 FROM temp.role_grants x ORDER BY x.username COLLATE NOCASE, x.role, x.school_year
+            SELECT x.username, x.role, 'calculated', x.school_year, \(runID) FROM temp.role_grants x ORDER BY x.username COLLATE NOCASE, x.role, x.school_year
             """)
-        try grant.bind(1, runID)
-        try grant.run()
     }
 
     /// Recomputes the calculated roles of a few users now (after a pairing), as an
@@ -283,10 +264,8 @@ public final class RoleStore {
 
     /// A user's roles: manual ones, and calculated ones with their school year.
     public func of(_ username: String) throws -> (manual: [String], calculated: [CalculatedRole]) {
-        let s = try database.prepare("SELECT role, source, school_year, username FROM user_roles WHERE username = ? ORDER BY source, role, school_year")
-        try s.bind(1, username)
         var manual: [String] = [], calculated: [CalculatedRole] = []
-        try s.forEachRow { r in
+        try database.forEachRow("SELECT role, source, school_year, username FROM user_roles WHERE username = \(username) ORDER BY source, role, school_year") { r in
             if r.text(1) == "manual" { manual.append(r.text(0)) } else { calculated.append(CalculatedRole(username: r.text(3), role: r.text(0), schoolYear: r.text(2))) }
         }
         return (manual, calculated)
