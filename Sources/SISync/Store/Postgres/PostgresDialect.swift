@@ -18,8 +18,6 @@ public enum PostgresDialect {
     static let upsertKeys: [String: [String]] = [
         "source_state": ["url"],
         "email_key_basis": ["id"],
-        "role_form_settings": ["role", "form"],
-        "role_assignments": ["username", "role"],
         "access_codes": ["student_id"],
     ]
 
