@@ -36,6 +36,9 @@ final class SourceURLTests: XCTestCase {
         XCTAssertEqual(DisplayedURL.redacting(in: text),
                        "https://h:1/x?token=REDACTED&page=1: the server answered HTTP 500 (see `https://h/y?key=REDACTED`), then <http://h/z?sig=REDACTED>.")
         XCTAssertEqual(DisplayedURL.redacting(in: "no url here, token=x"), "no url here, token=x")
+        for (text, found) in [("", false), ("://", true), (":/", false), ("a:/ /b", false), ("é https://h/x", true), ("x:\u{1F600}//", false)] {
+            XCTAssertEqual(DisplayedURL.mentionsURL(text), found, text)
+        }
         XCTAssertEqual(DisplayedURL.redacting(in: "postgresql://db/x?sslkey=/k.pem"), "postgresql://db/x?sslkey=/k.pem", "only http(s) source URLs")
         // Every sink: a log entry's message and fields, and a run's stored error.
         let event = LogEvent(.fetchFailed, .error, text, fields: [("SISYNC_URL", "https://h/x?token=s3cret")])

@@ -36,7 +36,7 @@ public struct LogEvent: Sendable {
         self.priority = priority
         self.message = DisplayedURL.redacting(in: message)
         // A run logs an entry per changed record: copy the fields only when one holds a URL.
-        self.fields = fields.contains { $0.1.contains("://") } ? fields.map { ($0.0, DisplayedURL.redacting(in: $0.1)) } : fields
+        self.fields = fields.contains { DisplayedURL.mentionsURL($0.1) } ? fields.map { ($0.0, DisplayedURL.redacting(in: $0.1)) } : fields
     }
 }
 

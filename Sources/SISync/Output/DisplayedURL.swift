@@ -79,11 +79,25 @@ public struct DisplayedURL: CustomStringConvertible, Sendable {
         return out
     }
 
+    /// Whether `text` holds `://`, looked for in its UTF-8 bytes: every log entry of a run
+    /// passes here (300,000 for a first import), and Foundation's `contains` cost 3.5% of
+    /// the import's CPU.
+    static func mentionsURL(_ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { bytes in
+            guard bytes.count >= 3 else { return false }
+            for i in 0...(bytes.count - 3) where bytes[i] == UInt8(ascii: ":") && bytes[i + 1] == UInt8(ascii: "/") && bytes[i + 2] == UInt8(ascii: "/") {
+                return true
+            }
+            return false
+        }
+    }
+
     /// `text` with every http(s) URL in it redacted. The last line of defence for text that
     /// is shown or stored (log entries, run errors): a URL ends at white space, a quote,
     /// a backtick or an angle bracket, and sentence punctuation after it stays outside.
     public static func redacting(in text: String) -> String {
-        guard text.contains("://") else { return text }
+        guard mentionsURL(text) else { return text }
         var out = ""
         var rest = text[...]
         while let r = rest.range(of: "://") {
