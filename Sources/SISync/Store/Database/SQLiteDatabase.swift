@@ -49,7 +49,13 @@ public final class SQLiteDatabase: StoreDatabase {
         // run's size (45 MB after 300,000 staff), it made the next open scan all of it again
         // (+70 ms on every run), so a writer empties it as it closes. Not during the run:
         // a WAL that must grow again after every checkpoint made the import slower.
-        if !isReadOnly { sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_TRUNCATE, nil, nil) }
+        // Without waiting: a truncating checkpoint waits for a writer, and a reader (any
+        // `sisyncctl status` during a run) must never wait for one (R9). Busy, it is left to
+        // the next connection that closes.
+        if !isReadOnly {
+            sqlite3_busy_timeout(handle, 0)
+            sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_TRUNCATE, nil, nil)
+        }
         sqlite3_close_v2(handle)
     }
 
