@@ -111,21 +111,18 @@ public final class MirrorStore {
         }
         try database.refreshStatistics(["temp." + staging])
         let matches = keys.map { "\(kind.table).\($0) = s.\($0)" }.joined(separator: " AND ")
-        func update(_ set: String, _ condition: String, _ bind: (any StoreStatement) throws -> Void) throws {
-            let s = try database.prepare("UPDATE \(kind.table) SET \(set), updated_run = ?1 FROM temp.\(staging) s WHERE \(matches) AND \(condition)")
-            try s.bind(1, runID)
-            try bind(s)
-            try s.run()
+        func update(_ set: SQLQuery, _ condition: SQLQuery) throws {
+            try database.run("UPDATE \(unescaped: kind.table) SET \(sql: set), updated_run = \(runID) FROM temp.\(unescaped: staging) s WHERE \(unescaped: matches) AND \(sql: condition)")
         }
         if hasValues {
-            try update((values.map { "\($0) = s.\($0)" } + ["fingerprint = s.fingerprint"]).joined(separator: ", "), "s.has_values = 1") { _ in }
+            try update("\(unescaped: (values.map { "\($0) = s.\($0)" } + ["fingerprint = s.fingerprint"]).joined(separator: ", "))", "s.has_values = 1")
         }
-        if hasReactivations { try update("active = TRUE, deactivated_at = NULL, missing_since = NULL", "s.reactivate = 1") { _ in } }
-        if hasDeactivations { try update("active = FALSE, deactivated_at = ?2, missing_since = NULL", "s.deactivate = 1") { try $0.bind(2, stamp) } }
+        if hasReactivations { try update("active = TRUE, deactivated_at = NULL, missing_since = NULL", "s.reactivate = 1") }
+        if hasDeactivations { try update("active = FALSE, deactivated_at = \(stamp), missing_since = NULL", "s.deactivate = 1") }
         for missing in missingStamps.sorted() {
-            try update("missing_since = ?2", "s.missing_action = 1 AND s.missing_since = ?3") { try $0.bind(2, missing); try $0.bind(3, missing) }
+            try update("missing_since = \(missing)", "s.missing_action = 1 AND s.missing_since = \(missing)")
         }
-        if hasCleared { try update("missing_since = NULL", "s.missing_action = 2") { _ in } }
+        if hasCleared { try update("missing_since = NULL", "s.missing_action = 2") }
     }
 
     private static let staffColumns = "staff_id, first_name, last_name, email, title, school_ids, active, deactivated_at, missing_since, enabled"
@@ -139,29 +136,29 @@ public final class MirrorStore {
     /// Staff for `staff list`, sorted by last and first name; `search` matches id, names,
     /// email and title, case-insensitively.
     public func staff(filter: StaffFilter, search: String?) throws -> [StaffRecord] {
-        var sql = "SELECT \(Self.staffColumns) FROM staff WHERE 1 = 1"
+        var sql: SQLQuery = "SELECT \(unescaped: Self.staffColumns) FROM staff WHERE 1 = 1"
         switch filter {
-        case .active: sql += " AND active = TRUE"
-        case .inactive: sql += " AND active = FALSE"
+        case .active: sql = "\(sql: sql) AND active = TRUE"
+        case .inactive: sql = "\(sql: sql) AND active = FALSE"
         case .all: break
         }
-        if search != nil {
-            sql += " AND (staff_id LIKE ?1 ESCAPE '\\' OR first_name LIKE ?1 ESCAPE '\\' OR last_name LIKE ?1 ESCAPE '\\' OR email LIKE ?1 ESCAPE '\\' OR title LIKE ?1 ESCAPE '\\' OR (first_name || ' ' || last_name) LIKE ?1 ESCAPE '\\')"
-        }
-        sql += " ORDER BY last_name COLLATE NOCASE, first_name COLLATE NOCASE, staff_id"
-        let s = try database.prepare(sql)
         if let search {
             let escaped = search.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
-            try s.bind(1, "%\(escaped)%")
+            let pattern = "%\(escaped)%"
+            let columns = ["staff_id", "first_name", "last_name", "email", "title", "(first_name || ' ' || last_name)"]
+            for (i, column) in columns.enumerated() {
+                sql = "\(sql: sql)\(unescaped: i == 0 ? " AND (" : " OR ")\(unescaped: column) LIKE \(pattern) ESCAPE '\\'"
+            }
+            sql = "\(sql: sql))"
         }
+        sql = "\(sql: sql) ORDER BY last_name COLLATE NOCASE, first_name COLLATE NOCASE, staff_id"
         var out: [StaffRecord] = []
-        try s.forEachRow { out.append(staffRecord($0)) }
+        try database.forEachRow(sql) { out.append(staffRecord($0)) }
         return out
     }
 
     public func staffMember(id: String) throws -> StaffRecord? {
-        let s = try database.prepare("SELECT \(Self.staffColumns) FROM staff WHERE staff_id = ?")
-        try s.bind(1, id)
+        let s = try database.query("SELECT \(unescaped: Self.staffColumns) FROM staff WHERE staff_id = \(id)")
         defer { s.reset() }
         return try s.step() ? staffRecord(s) : nil
     }
@@ -169,7 +166,8 @@ public final class MirrorStore {
     /// Active and total records per entity, for `status`.
     public func recordCounts() throws -> [(EntityKind, active: Int, total: Int)] {
         try EntityKind.allCases.map { kind in
-            let s = try database.prepare("SELECT count(*) FILTER (WHERE active), count(*) FROM \(kind.table)")
+            let s = try database.query("SELECT count(*) FILTER (WHERE active), count(*) FROM \(unescaped: kind.table)")
+            defer { s.reset() }
             _ = try s.step()
             return (kind, s.int(0), s.int(1))
         }
@@ -177,15 +175,13 @@ public final class MirrorStore {
 
     /// The building of a student (its school), for `access-check --student`.
     public func studentBuilding(_ id: String) throws -> String? {
-        let s = try database.prepare("SELECT school_id FROM students WHERE student_id = ?")
-        try s.bind(1, id)
+        let s = try database.query("SELECT school_id FROM students WHERE student_id = \(id)")
         defer { s.reset() }
         return try s.step() ? s.text(0) : nil
     }
 
     func studentState(_ id: String) throws -> (exists: Bool, active: Bool, name: String, school: String) {
-        let s = try database.prepare("SELECT active, first_name || ' ' || last_name, school_id FROM students WHERE student_id = ?")
-        try s.bind(1, id)
+        let s = try database.query("SELECT active, first_name || ' ' || last_name, school_id FROM students WHERE student_id = \(id)")
         defer { s.reset() }
         guard try s.step() else { return (false, false, "", "") }
         return (true, s.bool(0), s.text(1), s.text(2))
@@ -203,8 +199,7 @@ public final class MirrorStore {
         }
         let key = kind.keyColumns[0]
         var active: [String: Int] = [:], leaving: [String: Int] = [:]
-        let s = try database.prepare("SELECT \(key), \(column) FROM \(kind.table) WHERE active = TRUE")
-        try s.forEachRow { r in
+        try database.forEachRow("SELECT \(unescaped: key), \(unescaped: column) FROM \(unescaped: kind.table) WHERE active = TRUE") { r in
             let id = r.text(0)
             let schools = Set(r.text(1).split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
             let gone = deactivating.contains(id)

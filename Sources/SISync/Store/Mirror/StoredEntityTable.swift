@@ -1,14 +1,11 @@
 import Foundation
 
-import Foundation
-
-/// The local mirror of the SIS: entity tables, runs and the change log, in one SQLite
-/// file in WAL mode or one PostgreSQL schema, so readers are never blocked by a run (R9).
-
 /// The stored state of one entity, read straight from its table.
 final class StoredEntityTable: StoredEntityState {
     let database: any StoreDatabase
     let kind: EntityKind
+    /// Prepared once and bound per call: a run looks records up one at a time (students in
+    /// scope, explain), so the lookup is a statement kept rather than a query made each time.
     private let lookup: any StoreStatement
 
     init(database: any StoreDatabase, kind: EntityKind) throws {
@@ -19,9 +16,7 @@ final class StoredEntityTable: StoredEntityState {
     }
 
     func activeCount() throws -> Int {
-        let count = try database.prepare("SELECT count(*) FROM \(kind.table) WHERE active = TRUE")
-        _ = try count.step()
-        return count.int(0)
+        try database.int("SELECT count(*) FROM \(unescaped: kind.table) WHERE active = TRUE") ?? 0
     }
 
     func forEachRecord(_ body: (StoredRecordView) throws -> Void) throws {
@@ -43,8 +38,7 @@ final class StoredEntityTable: StoredEntityState {
     private func scan(condition: String, _ body: (any StoreStatement) throws -> Void) throws {
         // Composite keys are joined by SQLite itself: one value per row, not one per part.
         let keyExpression = kind.keyColumns.joined(separator: " || char(31) || ")
-        let s = try database.prepare("SELECT \(keyExpression), fingerprint, active, missing_since FROM \(kind.table)\(condition)")
-        try s.forEachRow(body)
+        try database.forEachRow("SELECT \(unescaped: keyExpression), fingerprint, active, missing_since FROM \(unescaped: kind.table)\(unescaped: condition)", body)
     }
 
     func values(forKey key: String) throws -> [String]? { try record(forKey: key)?.values }
@@ -68,11 +62,11 @@ final class StoredEntityTable: StoredEntityState {
         try database.refreshStatistics(["temp." + wanted])
         let keyExpression = columns.map { "t.\($0)" }.joined(separator: " || char(31) || ")
         let matches = columns.map { "t.\($0) = w.\($0)" }.joined(separator: " AND ")
-        let s = try database.prepare("SELECT \(keyExpression)\(kind.valueColumns.map { ", t.\($0)" }.joined()) FROM temp.\(wanted) w JOIN \(kind.table) t ON \(matches)")
+        let select: SQLQuery = "SELECT \(unescaped: keyExpression)\(unescaped: kind.valueColumns.map { ", t.\($0)" }.joined()) FROM temp.\(unescaped: wanted) w JOIN \(unescaped: kind.table) t ON \(unescaped: matches)"
         var out: [String: [String]] = [:]
         out.reserveCapacity(keys.count)
         let n = Int32(kind.valueColumns.count)
-        try s.forEachRow { r in out[r.text(0)] = (0..<n).map { r.text($0 + 1) } }
+        try database.forEachRow(select) { r in out[r.text(0)] = (0..<n).map { r.text($0 + 1) } }
         return out
     }
 
