@@ -55,14 +55,12 @@ extension RosterStore {
         }
 
         // Student.
-        let students = try database.prepare("""
+        var anyStudent = false
+        try database.forEachRow("""
             SELECT a.record_id, st.first_name, st.last_name, st.enrollment_status, st.school_year, st.active
             FROM user_attachments a LEFT JOIN students st ON st.student_id = a.record_id
-            WHERE a.username = ? AND a.kind = 'student' ORDER BY a.record_id
-            """)
-        try students.bind(1, u.username)
-        var anyStudent = false
-        try students.forEachRow { r in
+            WHERE a.username = \(u.username) AND a.kind = 'student' ORDER BY a.record_id
+            """) { r in
             anyStudent = true
             let id = r.text(0)
             guard !r.isNull(1) else { deny("Student", "attached student \(id) is not in the mirror"); return }
@@ -76,7 +74,9 @@ extension RosterStore {
         if !anyStudent { deny("Student", "not attached to a student record") }
 
         // Parent and Applicant, through attached households.
-        let households = try database.prepare("""
+        var anyHousehold = false, anyStudentRelation = false, anyApplicantRelation = false
+        let parentList = settings.parentRelationships.joined(separator: ", ")
+        try database.forEachRow("""
             SELECT a.record_id, r.record_type, r.record_id, r.relationship,
                    st.first_name || ' ' || st.last_name, st.enrollment_status, st.school_year, st.active,
                    ap.first_name || ' ' || ap.last_name, ap.status, ap.active
@@ -84,12 +84,8 @@ extension RosterStore {
             LEFT JOIN household_relationships r ON r.household_id = a.record_id AND r.active = TRUE
             LEFT JOIN students st ON r.record_type = 'student' AND st.student_id = r.record_id
             LEFT JOIN applicants ap ON r.record_type = 'applicant' AND ap.applicant_id = r.record_id
-            WHERE a.username = ? AND a.kind = 'household' ORDER BY a.record_id, r.record_type, r.record_id
-            """)
-        try households.bind(1, u.username)
-        var anyHousehold = false, anyStudentRelation = false, anyApplicantRelation = false
-        let parentList = settings.parentRelationships.joined(separator: ", ")
-        try households.forEachRow { r in
+            WHERE a.username = \(u.username) AND a.kind = 'household' ORDER BY a.record_id, r.record_type, r.record_id
+            """) { r in
             anyHousehold = true
             let h = r.text(0)
             guard !r.isNull(1) else { return }
@@ -113,13 +109,11 @@ extension RosterStore {
             }
         }
         // Parent through portal pairings (access codes).
-        let paired = try database.prepare("""
-            SELECT p.student_id, p.paired_at, st.first_name || ' ' || st.last_name, st.enrollment_status, st.school_year, st.active
-            FROM access_pairings p LEFT JOIN students st ON st.student_id = p.student_id WHERE p.username = ? ORDER BY p.student_id
-            """)
-        try paired.bind(1, u.username)
         var anyPairing = false
-        try paired.forEachRow { r in
+        try database.forEachRow("""
+            SELECT p.student_id, p.paired_at, st.first_name || ' ' || st.last_name, st.enrollment_status, st.school_year, st.active
+            FROM access_pairings p LEFT JOIN students st ON st.student_id = p.student_id WHERE p.username = \(u.username) ORDER BY p.student_id
+            """) { r in
             anyPairing = true
             let who = "student \(r.text(0))\(r.isNull(2) ? "" : " (\(r.text(2)))")"
             let when = String(r.text(1).prefix(10))
@@ -137,14 +131,12 @@ extension RosterStore {
 
         // Admissions Evaluator.
         if let staff = linkedActive {
-            let apps = try database.prepare("""
-                SELECT applicant_id, first_name || ' ' || last_name FROM applicants
-                WHERE active = TRUE AND lower(status) <> 'copied' AND instr(';' || evaluator_staff_ids || ';', ';' || ? || ';') > 0
-                ORDER BY applicant_id
-                """)
-            try apps.bind(1, staff.staffID)
             var names: [String] = []
-            try apps.forEachRow { names.append("\($0.text(0)) (\($0.text(1)))") }
+            try database.forEachRow("""
+                SELECT applicant_id, first_name || ' ' || last_name FROM applicants
+                WHERE active = TRUE AND lower(status) <> 'copied' AND instr(';' || evaluator_staff_ids || ';', ';' || \(staff.staffID) || ';') > 0
+                ORDER BY applicant_id
+                """) { names.append("\($0.text(0)) (\($0.text(1)))") }
             if names.isEmpty { deny("Admissions Evaluator", "linked staff member \(staff.staffID) evaluates no active applicant") }
             else { grant("Admissions Evaluator", "linked staff member \(staff.staffID) evaluates applicant\(names.count == 1 ? "" : "s") \(names.joined(separator: ", "))") }
         } else {
@@ -152,13 +144,11 @@ extension RosterStore {
         }
 
         // Attribute roles.
-        let attributes = try database.prepare("""
+        try database.forEachRow("""
             SELECT a.kind, a.record_id, t.attribute, t.school_year FROM user_attachments a
             JOIN attributes t ON t.record_type = a.kind AND t.record_id = a.record_id AND t.active = TRUE
-            WHERE a.username = ? ORDER BY t.attribute, t.school_year
-            """)
-        try attributes.bind(1, u.username)
-        try attributes.forEachRow { r in
+            WHERE a.username = \(u.username) ORDER BY t.attribute, t.school_year
+            """) { r in
             let role = CalculatedRole(username: u.username, role: r.text(2), schoolYear: r.text(3))
             grant(role.label, "\(r.text(0)) \(r.text(1)) has the attribute \(r.text(2))\(r.text(3).isEmpty ? "" : " for \(r.text(3))")")
         }
@@ -192,8 +182,7 @@ extension RosterStore {
 
     /// Who made a user's current link, and when.
     func linkOrigin(_ username: String) throws -> (by: String, at: String)? {
-        let s = try database.prepare("SELECT created_by, created_at FROM links WHERE username = ?")
-        try s.bind(1, username)
+        let s = try database.query("SELECT created_by, created_at FROM links WHERE username = \(username)")
         defer { s.reset() }
         return try s.step() ? (s.text(0), s.text(1)) : nil
     }

@@ -21,46 +21,39 @@ extension RosterStore {
             try database.transaction {
                 var changes: [Change] = []
                 var counts: [EntityKind: RecordCounts] = [:]
-                func keyMatch(_ kind: EntityKind, _ display: String) -> (sql: String, values: [String]) {
+                /// The record `display` names (`kind`'s key columns joined with `/`).
+                func keyMatch(_ kind: EntityKind, _ display: String) -> SQLQuery {
                     let keys = kind.keyColumns
                     let parts = keys.count == 1 ? [display] : display.components(separatedBy: "/")
-                    if parts.count == keys.count {
-                        return (keys.map { "\($0) = ?" }.joined(separator: " AND "), parts)
-                    }
-                    return (keys.joined(separator: " || '/' || ") + " = ?", [display])
+                    guard parts.count == keys.count else { return "\(unescaped: keys.joined(separator: " || '/' || ")) = \(display)" }
+                    var match: SQLQuery = "\(unescaped: keys[0]) = \(parts[0])"
+                    for (key, part) in zip(keys, parts).dropFirst() { match = "\(sql: match) AND \(unescaped: key) = \(part)" }
+                    return match
                 }
-                func execute(_ sql: String, _ values: [String?]) throws {
-                    let s = try database.prepare(sql)
-                    for (i, v) in values.enumerated() { try s.bind(Int32(i + 1), v) }
-                    try s.run()
-                }
-                let previousDeactivation = try database.prepare("""
-                    SELECT coalesce(c.at, r.started_at) FROM changes c LEFT JOIN runs r USING (run_id)
-                    WHERE c.entity = ? AND c.record_id = ? AND c.kind = 'deactivated' AND c.change_id < (
-                      SELECT min(change_id) FROM changes WHERE run_id = ?) ORDER BY c.change_id DESC LIMIT 1
-                    """)
                 // A link comes back as an auto link (the next run re-checks it, R6); a user
                 // removed since then stays removed.
-                let restoreLink = """
-                    INSERT OR IGNORE INTO links (username, staff_id, kind, reason, until, created_at, created_by)
-                    SELECT username, ?2, 'auto', NULL, NULL, ?3, ?4 FROM users WHERE username = ?1
-                    """
+                func restoreLink(_ username: String, to staffID: String) throws {
+                    try database.run("""
+                        INSERT OR IGNORE INTO links (username, staff_id, kind, reason, until, created_at, created_by)
+                        SELECT username, \(staffID), 'auto', NULL, NULL, \(stamp), \(actor) FROM users WHERE username = \(username)
+                        """)
+                }
                 // The run's own changes, newest first.
                 let stored = try self.auditTrail.changes(runID: id).map(\.change).filter { $0.kind != .added }
                 for c in stored.reversed() {
                     if c.entity == "users" {
                         switch (c.kind, c.field) {
                         case (.linked, _):
-                            try execute("DELETE FROM links WHERE username = ?", [c.id])
-                            if let old = c.old { try execute(restoreLink, [c.id, old, stamp, actor]) }
+                            try database.run("DELETE FROM links WHERE username = \(c.id)")
+                            if let old = c.old { try restoreLink(c.id, to: old) }
                             changes.append(Change(entity: "users", id: c.id, field: "link", old: c.new, new: c.old, kind: c.old == nil ? .unlinked : .linked))
                         case (.unlinked, _):
                             guard let old = c.old else { continue }
-                            try execute("DELETE FROM links WHERE username = ?", [c.id])
-                            try execute(restoreLink, [c.id, old, stamp, actor])
+                            try database.run("DELETE FROM links WHERE username = \(c.id)")
+                            try restoreLink(c.id, to: old)
                             changes.append(Change(entity: "users", id: c.id, field: "link", old: nil, new: old, kind: .linked))
                         case (.updated, "approved"):
-                            try execute("UPDATE users SET approved = ? WHERE username = ?", [c.old == "true" ? "1" : "0", c.id])
+                            try database.run("UPDATE users SET approved = \(c.old == "true" ? "1" : "0") WHERE username = \(c.id)")
                             changes.append(Change(entity: "users", id: c.id, field: "approved", old: c.new, new: c.old, kind: .updated))
                         default:
                             continue  // roles: recomputed below from the restored data
@@ -68,22 +61,28 @@ extension RosterStore {
                         continue
                     }
                     guard let kind = EntityKind(rawValue: c.entity) else { continue }
-                    let (match, keyValues) = keyMatch(kind, c.id)
+                    let match = keyMatch(kind, c.id)
                     switch c.kind {
                     case .updated:
                         guard let field = c.field, kind.valueColumns.contains(field) || field == "missing_since" else { continue }
-                        try execute("UPDATE \(kind.table) SET \(field) = ?, fingerprint = 0, updated_run = ? WHERE \(match)", [c.old, String(runID)] + keyValues)
+                        try database.run("UPDATE \(unescaped: kind.table) SET \(unescaped: field) = \(c.old), fingerprint = 0, updated_run = \(runID) WHERE \(sql: match)")
                         changes.append(Change(entity: c.entity, id: c.id, field: field, old: c.new, new: c.old, kind: .updated))
                         counts[kind, default: RecordCounts()].updated += 1
                     case .deactivated:
-                        try execute("UPDATE \(kind.table) SET active = TRUE, deactivated_at = NULL, fingerprint = 0, updated_run = ? WHERE \(match)", [String(runID)] + keyValues)
+                        try database.run("UPDATE \(unescaped: kind.table) SET active = TRUE, deactivated_at = NULL, fingerprint = 0, updated_run = \(runID) WHERE \(sql: match)")
                         changes.append(Change(entity: c.entity, id: c.id, field: "active", old: "false", new: "true", kind: .reactivated))
                         counts[kind, default: RecordCounts()].reactivated += 1
                     case .reactivated:
-                        try previousDeactivation.bind(1, c.entity); try previousDeactivation.bind(2, c.id); try previousDeactivation.bind(3, id)
+                        let previousDeactivation = try database.query("""
+                            SELECT coalesce(c.at, r.started_at) FROM changes c LEFT JOIN runs r USING (run_id)
+                            WHERE c.entity = \(c.entity) AND c.record_id = \(c.id) AND c.kind = 'deactivated' AND c.change_id < (
+                              SELECT min(change_id) FROM changes WHERE run_id = \(id)) ORDER BY c.change_id DESC LIMIT 1
+                            """)
                         let when = try previousDeactivation.step() ? previousDeactivation.text(0) : stamp
                         previousDeactivation.reset()
-                        try execute("UPDATE \(kind.table) SET active = FALSE, deactivated_at = ?, fingerprint = 0, updated_run = ? WHERE \(match)", [when, String(runID)] + keyValues)
+                        try database.run("""
+                            UPDATE \(unescaped: kind.table) SET active = FALSE, deactivated_at = \(when), fingerprint = 0, updated_run = \(runID) WHERE \(sql: match)
+                            """)
                         changes.append(Change(entity: c.entity, id: c.id, field: "active", old: "true", new: "false (reverted)", kind: .deactivated))
                         counts[kind, default: RecordCounts()].deactivated += 1
                     default:
@@ -93,16 +92,17 @@ extension RosterStore {
                 // Records the run added become inactive.
                 for kind in EntityKind.allCases {
                     let keys = kind.keyColumns
-                    let added = try database.prepare("SELECT \(keys.joined(separator: ", ")) FROM \(kind.table) WHERE added_run = ? AND active = TRUE")
-                    try added.bind(1, id)
-                    try added.forEachRow { r in
+                    try database.forEachRow("SELECT \(unescaped: keys.joined(separator: ", ")) FROM \(unescaped: kind.table) WHERE added_run = \(id) AND active = TRUE") { r in
                         let display = (0..<Int32(keys.count)).map { r.text($0) }.joined(separator: "/")
                         changes.append(Change(entity: kind.rawValue, id: display, field: "active", old: "true", new: "false (reverted)", kind: .deactivated))
                         counts[kind, default: RecordCounts()].deactivated += 1
                     }
-                    try execute("UPDATE \(kind.table) SET active = FALSE, deactivated_at = ?, fingerprint = 0, updated_run = ? WHERE added_run = ? AND active = TRUE",
-                                [stamp, String(runID), String(id)])
+                    try database.run("""
+                        UPDATE \(unescaped: kind.table) SET active = FALSE, deactivated_at = \(stamp), fingerprint = 0, updated_run = \(runID)
+                        WHERE added_run = \(id) AND active = TRUE
+                        """)
                 }
+                // Prepared once and bound per row: a run's changes can be many thousands.
                 let log = try database.prepare("""
                     INSERT INTO changes (run_id, entity, record_id, field, old_value, new_value, kind) VALUES (?, ?, ?, ?, ?, ?, ?)
                     """)

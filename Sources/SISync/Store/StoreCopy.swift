@@ -48,7 +48,7 @@ public enum StoreCopy {
                     "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position",
                     [target.settings.schema, table])
                 for r in 0..<list.rowCount { if let c = list.value(r, 0) { columns.append(c) } }
-                let read = try source.prepare("SELECT \(columns.joined(separator: ", ")) FROM \(table)")
+                let read = try source.query("SELECT \(unescaped: columns.joined(separator: ", ")) FROM \(unescaped: table)")
                 try target.insertRows(into: table, columns: columns) { sink in
                     try read.forEachRow { row in
                         for c in 0..<Int32(columns.count) {
@@ -71,9 +71,6 @@ public enum StoreCopy {
     }
 
     static func count(_ db: any StoreDatabase, _ table: String) throws -> Int {
-        let s = try db.prepare("SELECT count(*) FROM \(table)")
-        defer { s.reset() }
-        _ = try s.step()
-        return s.int(0)
+        try db.int("SELECT count(*) FROM \(unescaped: table)") ?? 0
     }
 }

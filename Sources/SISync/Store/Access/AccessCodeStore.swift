@@ -20,29 +20,25 @@ public final class AccessCodeStore {
     public static let throttleWindow: TimeInterval = 15 * 60
 
     public func accessCode(student: String) throws -> String? {
-        let s = try database.prepare("SELECT code FROM access_codes WHERE student_id = ?")
-        try s.bind(1, student)
+        let s = try database.query("SELECT code FROM access_codes WHERE student_id = \(student)")
         defer { s.reset() }
         return try s.step() ? s.text(0) : nil
     }
 
     /// A fresh code no other student has (stored without the dash).
     private func freshCode() throws -> String {
-        let taken = try database.prepare("SELECT 1 FROM access_codes WHERE code = ?")
         while true {
             let code = AccessCode.generate()
-            try taken.bind(1, code)
-            let used = try taken.step()
-            taken.reset()
-            if !used { return code }
+            if try database.int("SELECT 1 FROM access_codes WHERE code = \(code)") == nil { return code }
         }
     }
 
     private func writeCode(_ student: String, actor: String, now: Date, reset: Bool) throws -> String {
         let code = try freshCode()
-        let s = try database.prepare("INSERT OR REPLACE INTO access_codes (student_id, code, created_at, created_by) VALUES (?, ?, ?, ?)")
-        try s.bind(1, student); try s.bind(2, code); try s.bind(3, Timestamp.format(now)); try s.bind(4, actor)
-        try s.run()
+        try database.run("""
+            INSERT INTO access_codes (student_id, code, created_at, created_by) VALUES (\(student), \(code), \(Timestamp.format(now)), \(actor))
+            ON CONFLICT (student_id) DO UPDATE SET code = excluded.code, created_at = excluded.created_at, created_by = excluded.created_by
+            """)
         return code
     }
 
@@ -65,13 +61,11 @@ public final class AccessCodeStore {
     public func enableAccessForAll(school: String?, actor: String, now: Date) throws -> Int {
         var created = 0
         _ = try auditTrail.administer(actor: actor, now: now) {
-            let s = try database.prepare("""
-                SELECT student_id FROM students st WHERE active = TRUE AND (?1 IS NULL OR school_id = ?1)
-                  AND NOT EXISTS (SELECT 1 FROM access_codes c WHERE c.student_id = st.student_id) ORDER BY student_id
-                """)
-            try s.bind(1, school)
             var ids: [String] = []
-            try s.forEachRow { ids.append($0.text(0)) }
+            try database.forEachRow("""
+                SELECT student_id FROM students st WHERE active = TRUE AND (\(school) IS NULL OR school_id = \(school))
+                  AND NOT EXISTS (SELECT 1 FROM access_codes c WHERE c.student_id = st.student_id) ORDER BY student_id
+                """) { ids.append($0.text(0)) }
             created = ids.count
             return try writeNewCodes(ids, actor: actor, now: now).changes
         }
@@ -103,8 +97,7 @@ public final class AccessCodeStore {
     public func pair(username: String, typedCode: String, actor: String, now: Date) throws -> String {
         guard let u = try accounts.user(username) else { throw AccountError.noSuchUser(username) }
         let since = Timestamp.format(now.addingTimeInterval(-Self.throttleWindow))
-        let recent = try database.prepare("SELECT count(*), min(at) FROM access_attempts WHERE username = ? AND at > ?")
-        try recent.bind(1, u.username); try recent.bind(2, since)
+        let recent = try database.query("SELECT count(*), min(at) FROM access_attempts WHERE username = \(u.username) AND at > \(since)")
         _ = try recent.step()
         if recent.int(0) >= Self.throttleAttempts {
             let first = Timestamp.parse(recent.text(1)) ?? now
@@ -113,17 +106,14 @@ public final class AccessCodeStore {
         recent.reset()
         func failed(_ error: AccessError) throws -> Never {
             _ = try auditTrail.administer(actor: actor, now: now) {
-                let s = try database.prepare("INSERT INTO access_attempts (username, at) VALUES (?, ?)")
-                try s.bind(1, u.username); try s.bind(2, Timestamp.format(now))
-                try s.run()
+                try database.run("INSERT INTO access_attempts (username, at) VALUES (\(u.username), \(Timestamp.format(now)))")
                 return [Change(entity: "users", id: u.username, field: "pairing", old: nil, new: "failed attempt", kind: .updated)]
             }
             throw error
         }
         guard u.approved else { throw AccessError.notApproved(u.username) }
         guard let code = AccessCode.normalize(typedCode) else { try failed(.badCode) }
-        let find = try database.prepare("SELECT student_id FROM access_codes WHERE code = ?")
-        try find.bind(1, code)
+        let find = try database.query("SELECT student_id FROM access_codes WHERE code = \(code)")
         guard try find.step() else { try failed(.badCode) }
         let student = find.text(0)
         find.reset()
@@ -131,9 +121,7 @@ public final class AccessCodeStore {
         // guessing would tell which codes exist and whose they are (issue 26 item 10).
         guard try mirror.studentState(student).active else { try failed(.badCode) }
         _ = try auditTrail.administer(actor: actor, now: now) {
-            let s = try database.prepare("INSERT OR IGNORE INTO access_pairings (username, student_id, paired_at) VALUES (?, ?, ?)")
-            try s.bind(1, u.username); try s.bind(2, student); try s.bind(3, Timestamp.format(now))
-            try s.run()
+            try database.run("INSERT OR IGNORE INTO access_pairings (username, student_id, paired_at) VALUES (\(u.username), \(student), \(Timestamp.format(now)))")
             guard database.changes > 0 else { return [] }
             return [Change(entity: "users", id: u.username, field: "paired_student", old: nil, new: student, kind: .updated)]
         }
@@ -141,13 +129,11 @@ public final class AccessCodeStore {
     }
 
     public func pairings(student: String) throws -> [AccessPairing] {
-        let s = try database.prepare("""
-            SELECT u.username, u.name, u.email, p.paired_at FROM access_pairings p JOIN users u ON u.username = p.username
-            WHERE p.student_id = ? ORDER BY p.paired_at, u.username
-            """)
-        try s.bind(1, student)
         var out: [AccessPairing] = []
-        try s.forEachRow { out.append(AccessPairing(username: $0.text(0), name: $0.text(1), email: $0.text(2), pairedAt: $0.text(3))) }
+        try database.forEachRow("""
+            SELECT u.username, u.name, u.email, p.paired_at FROM access_pairings p JOIN users u ON u.username = p.username
+            WHERE p.student_id = \(student) ORDER BY p.paired_at, u.username
+            """) { out.append(AccessPairing(username: $0.text(0), name: $0.text(1), email: $0.text(2), pairedAt: $0.text(3))) }
         return out
     }
 
@@ -156,11 +142,9 @@ public final class AccessCodeStore {
         guard let u = try accounts.user(username) else { throw AccountError.noSuchUser(username) }
         _ = try auditTrail.administer(actor: actor, now: now) {
             var changes: [Change] = []
-            let delete = try database.prepare("DELETE FROM access_pairings WHERE username = ? AND student_id = ?")
             for student in students {
                 guard try mirror.studentState(student).exists else { throw AccessError.noSuchStudent(student) }
-                try delete.bind(1, u.username); try delete.bind(2, student)
-                try delete.run()
+                try database.run("DELETE FROM access_pairings WHERE username = \(u.username) AND student_id = \(student)")
                 if database.changes > 0 {
                     changes.append(Change(entity: "users", id: u.username, field: "paired_student", old: student, new: nil, kind: .updated))
                 }
@@ -176,15 +160,13 @@ public final class AccessCodeStore {
     /// or only those nobody has paired with yet; sorted by school, grade (2 before 10) and
     /// last and first name (Ñúñez with the N's). `code` is nil for a student who has none yet.
     public func letterStudents(schoolYear: String, school: String?, grade: String?, withoutPairing: Bool) throws -> [LetterStudent] {
-        let s = try database.prepare("""
-            \(Self.letterStudentSelect)
-            WHERE st.active = TRUE AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = ?1
-              AND (?2 IS NULL OR st.school_id = ?2) AND (?3 IS NULL OR st.grade = ?3)
-              AND (?4 = 0 OR NOT EXISTS (SELECT 1 FROM access_pairings p WHERE p.student_id = st.student_id))
-            """)
-        try s.bind(1, schoolYear); try s.bind(2, school); try s.bind(3, grade); try s.bind(4, withoutPairing ? 1 : 0)
         var out: [LetterStudent] = []
-        try s.forEachRow { out.append(Self.letterStudent($0)) }
+        try database.forEachRow("""
+            \(unescaped: Self.letterStudentSelect)
+            WHERE st.active = TRUE AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = \(schoolYear)
+              AND (\(school) IS NULL OR st.school_id = \(school)) AND (\(grade) IS NULL OR st.grade = \(grade))
+              AND (\(withoutPairing ? 1 : 0) = 0 OR NOT EXISTS (SELECT 1 FROM access_pairings p WHERE p.student_id = st.student_id))
+            """) { out.append(Self.letterStudent($0)) }
         return out.sorted { a, b in
             for (x, y) in [(a.schoolID, b.schoolID), (a.grade, b.grade), (a.lastName, b.lastName), (a.firstName, b.firstName)] {
                 let order = x.compare(y, options: [.caseInsensitive, .diacriticInsensitive, .numeric])
@@ -196,8 +178,7 @@ public final class AccessCodeStore {
 
     /// One student, for `access instructions` (any student the mirror has).
     public func letterStudent(_ id: String) throws -> LetterStudent? {
-        let s = try database.prepare("\(Self.letterStudentSelect) WHERE st.student_id = ?")
-        try s.bind(1, id)
+        let s = try database.query("\(unescaped: Self.letterStudentSelect) WHERE st.student_id = \(id)")
         defer { s.reset() }
         return try s.step() ? Self.letterStudent(s) : nil
     }
@@ -227,10 +208,10 @@ public final class AccessCodeStore {
     /// Student id, name, school and code of every student with a code (for a mail merge).
     public func list() throws -> [(studentID: String, name: String, school: String, code: String)] {
         var out: [(String, String, String, String)] = []
-        try database.prepare("""
+        try database.forEachRow("""
             SELECT c.student_id, coalesce(st.first_name || ' ' || st.last_name, ''), coalesce(st.school_id, ''), c.code
             FROM access_codes c LEFT JOIN students st ON st.student_id = c.student_id ORDER BY c.student_id
-            """).forEachRow { out.append(($0.text(0), $0.text(1), $0.text(2), $0.text(3))) }
+            """) { out.append(($0.text(0), $0.text(1), $0.text(2), $0.text(3))) }
         return out
     }
 }

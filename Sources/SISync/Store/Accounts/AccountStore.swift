@@ -120,8 +120,8 @@ public final class AccountStore {
     func keepBulkEntries(of username: String) throws {
         let insert = "INSERT INTO changes (\(Schema.bulkEntryColumns))\n"
         for sql in [
-            insert + Schema.bulkAddedUsers(where: "u.username = ?"),
-            insert + Schema.bulkAttachments(where: "a.username = ?"),
+            insert + Schema.bulkAddedUsers(where: "u.username = ?").sql,
+            insert + Schema.bulkAttachments(where: "a.username = ?").sql,
             "UPDATE users SET added_by = NULL WHERE username = ? AND added_by IS NOT NULL",
             "UPDATE user_attachments SET added_by = NULL, added_at = NULL, added_seq = NULL WHERE username = ? AND added_by IS NOT NULL",
         ] {

@@ -19,49 +19,39 @@ extension AuditTrail {
         let text = try plan.encoded()
         try database.transaction {
             let stamp = Timestamp.format(now)
-            let supersede = try database.prepare("""
-                UPDATE held_plans SET ended = 'superseded', ended_at = ?1, ended_by = ?2, ended_run = ?3 WHERE ended IS NULL AND expires_at > ?1
+            try database.run("""
+                UPDATE held_plans SET ended = 'superseded', ended_at = \(stamp), ended_by = \(summary.actor), ended_run = \(runID)
+                WHERE ended IS NULL AND expires_at > \(stamp)
                 """)
-            try supersede.bind(1, stamp); try supersede.bind(2, summary.actor); try supersede.bind(3, runID)
-            try supersede.run()
-            let mark = try database.prepare("SELECT coalesce(max(change_id), 0) FROM changes")
-            _ = try mark.step()
-            let changeMark = mark.int64(0)
-            mark.reset()
-            let s = try database.prepare("INSERT INTO held_plans (run_id, held_at, expires_at, change_mark, plan, settings_digest) VALUES (?, ?, ?, ?, ?, ?)")
-            try s.bind(1, runID)
-            try s.bind(2, stamp)
-            try s.bind(3, Timestamp.format(now.addingTimeInterval(Double(days) * 86_400)))
-            try s.bind(4, changeMark)
-            try s.bind(5, text)
-            try s.bind(6, settingsDigest)
-            try s.run()
+            let changeMark = try database.int("SELECT coalesce(max(change_id), 0) FROM changes") ?? 0
+            let expires = Timestamp.format(now.addingTimeInterval(Double(days) * 86_400))
+            try database.run("""
+                INSERT INTO held_plans (run_id, held_at, expires_at, change_mark, plan, settings_digest)
+                VALUES (\(runID), \(stamp), \(expires), \(changeMark), \(text), \(settingsDigest))
+                """)
             try finishRun(summary)
         }
     }
 
     /// The hold of run `id`, standing or ended; nil when the run was not held.
     public func hold(run id: Int64) throws -> RunHold? {
-        let s = try database.prepare("SELECT \(Self.holdColumns) FROM held_plans h WHERE h.run_id = ?")
-        try s.bind(1, id)
+        let s = try database.query("SELECT \(unescaped: Self.holdColumns) FROM held_plans h WHERE h.run_id = \(id)")
         defer { s.reset() }
         return try s.step() ? runHold(s, from: 0) : nil
     }
 
     /// The hold that stands now (not ended, not expired), if any.
     public func standingHold(at now: Date) throws -> RunHold? {
-        let s = try database.prepare("""
-            SELECT \(Self.holdColumns) FROM held_plans h WHERE h.ended IS NULL AND h.expires_at > ? ORDER BY h.run_id DESC LIMIT 1
+        let s = try database.query("""
+            SELECT \(unescaped: Self.holdColumns) FROM held_plans h WHERE h.ended IS NULL AND h.expires_at > \(Timestamp.format(now)) ORDER BY h.run_id DESC LIMIT 1
             """)
-        try s.bind(1, Timestamp.format(now))
         defer { s.reset() }
         return try s.step() ? runHold(s, from: 0) : nil
     }
 
     /// The plan run `id` kept.
     public func heldPlan(run id: Int64) throws -> HeldPlan? {
-        let s = try database.prepare("SELECT plan FROM held_plans WHERE run_id = ?")
-        try s.bind(1, id)
+        let s = try database.query("SELECT plan FROM held_plans WHERE run_id = \(id)")
         defer { s.reset() }
         return try s.step() ? try HeldPlan.decode(s.text(0)) : nil
     }
@@ -70,21 +60,17 @@ extension AuditTrail {
     /// as approved, the others as superseded, since the mirror they were planned on changed.
     /// An expired hold stays expired.
     func endHolds(by runID: Int64, actor: String, at stamp: String, approving: Int64?) throws {
-        let s = try database.prepare("""
-            UPDATE held_plans SET ended = CASE WHEN run_id = ?1 THEN 'approved' ELSE 'superseded' END,
-              ended_at = ?2, ended_by = ?3, ended_run = ?4 WHERE ended IS NULL AND expires_at > ?2
+        try database.run("""
+            UPDATE held_plans SET ended = CASE WHEN run_id = \(approving ?? 0) THEN 'approved' ELSE 'superseded' END,
+              ended_at = \(stamp), ended_by = \(actor), ended_run = \(runID) WHERE ended IS NULL AND expires_at > \(stamp)
             """)
-        try s.bind(1, approving ?? 0); try s.bind(2, stamp); try s.bind(3, actor); try s.bind(4, runID)
-        try s.run()
     }
 
     /// `run discard ID`: drops a standing hold; the plan stays readable in `run show`.
     public func discardHold(run id: Int64, actor: String, at now: Date) throws -> RunHold {
         try database.transaction {
             let hold = try standing(id, at: now).hold
-            let s = try database.prepare("UPDATE held_plans SET ended = 'discarded', ended_at = ?, ended_by = ? WHERE run_id = ? AND ended IS NULL")
-            try s.bind(1, Timestamp.format(now)); try s.bind(2, actor); try s.bind(3, id)
-            try s.run()
+            try database.run("UPDATE held_plans SET ended = 'discarded', ended_at = \(Timestamp.format(now)), ended_by = \(actor) WHERE run_id = \(id) AND ended IS NULL")
             return hold
         }
     }
@@ -102,12 +88,11 @@ extension AuditTrail {
     /// the change-log entry `mark`: a user added or removed, a link made or removed, an email
     /// or an approval changed. Logins, passwords, pairings, roles and schools do not count.
     func userChange(after mark: Int64) throws -> StoredChange? {
-        let s = try database.prepare("""
+        let s = try database.query("""
             SELECT entity, record_id, field, old_value, new_value, kind, actor, at FROM changes
-            WHERE change_id > ? AND run_id IS NULL AND entity = 'users' AND (field IS NULL OR field IN ('link', 'email', 'approved'))
+            WHERE change_id > \(mark) AND run_id IS NULL AND entity = 'users' AND (field IS NULL OR field IN ('link', 'email', 'approved'))
             ORDER BY change_id LIMIT 1
             """)
-        try s.bind(1, mark)
         defer { s.reset() }
         guard try s.step() else { return nil }
         let change = Change(entity: s.text(0), id: s.text(1), field: s.string(2), old: s.string(3), new: s.string(4),
@@ -119,8 +104,7 @@ extension AuditTrail {
 extension AuditTrail {
     /// The first run after `id` that applied (or confirmed) an export or a revert.
     func appliedRun(after id: Int64) throws -> Int64? {
-        let s = try database.prepare("SELECT run_id FROM runs WHERE run_id > ? AND outcome IN ('applied', 'unchanged') ORDER BY run_id LIMIT 1")
-        try s.bind(1, id)
+        let s = try database.query("SELECT run_id FROM runs WHERE run_id > \(id) AND outcome IN ('applied', 'unchanged') ORDER BY run_id LIMIT 1")
         defer { s.reset() }
         return try s.step() ? s.int64(0) : nil
     }

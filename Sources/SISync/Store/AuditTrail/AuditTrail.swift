@@ -15,10 +15,7 @@ public final class AuditTrail {
     /// Records the start of a run in its own committed transaction, so that even a run
     /// that later fails or is killed leaves its record (R1).
     public func beginRun(actor: String, trigger: String, startedAt: Date) throws -> Int64 {
-        let s = try database.prepare("INSERT INTO runs (started_at, outcome, actor, trigger) VALUES (?, 'running', ?, ?) RETURNING run_id")
-        try s.bind(1, Timestamp.format(startedAt))
-        try s.bind(2, actor)
-        try s.bind(3, trigger)
+        let s = try database.query("INSERT INTO runs (started_at, outcome, actor, trigger) VALUES (\(Timestamp.format(startedAt)), 'running', \(actor), \(trigger)) RETURNING run_id")
         defer { s.reset() }
         guard try s.step() else { throw StoreError.notFound(what: "the new run's id") }
         return s.int64(0)
@@ -27,23 +24,22 @@ public final class AuditTrail {
     /// Marks runs left `running` by a process that died (SIGKILL, power loss) as failed.
     /// Called by the one writer before it starts a run.
     public func closeInterruptedRuns(now: Date) throws {
-        let s = try database.prepare("""
-            UPDATE runs SET outcome = 'failed', finished_at = ?,
+        try database.run("""
+            UPDATE runs SET outcome = 'failed', finished_at = \(Timestamp.format(now)),
               error = 'the run was interrupted (the process ended before it finished); nothing it planned was applied'
             WHERE outcome = 'running'
             """)
-        try s.bind(1, Timestamp.format(now))
-        try s.run()
     }
 
     /// The content digest of the last run that applied or confirmed the export (R3).
     /// After a revert there is none: the database no longer mirrors that export, so the
     /// next run must compare it again.
     public func lastAppliedHash() throws -> String? {
-        let s = try database.prepare("""
+        let s = try database.query("""
             SELECT content_hash FROM runs WHERE outcome IN ('applied', 'unchanged') AND (content_hash IS NOT NULL OR reverts IS NOT NULL)
             ORDER BY run_id DESC LIMIT 1
             """)
+        defer { s.reset() }
         return try s.step() ? s.string(0) : nil
     }
 
@@ -51,7 +47,7 @@ public final class AuditTrail {
     /// before any run stored them).
     public func appliedFileHashes() throws -> [EntityKind: String] {
         var out: [EntityKind: String] = [:]
-        try database.prepare("SELECT entity, sha256 FROM export_files").forEachRow { r in
+        try database.forEachRow("SELECT entity, sha256 FROM export_files") { r in
             if let k = EntityKind(rawValue: r.text(0)) { out[k] = r.text(1) }
         }
         return out
@@ -60,7 +56,7 @@ public final class AuditTrail {
     /// What the last successful runs got from each URL (ETag, Last-Modified, SHA-256).
     public func sourceValidators() throws -> [String: SourceValidator] {
         var out: [String: SourceValidator] = [:]
-        try database.prepare("SELECT url, etag, last_modified, sha256 FROM source_state WHERE sha256 IS NOT NULL").forEachRow { r in
+        try database.forEachRow("SELECT url, etag, last_modified, sha256 FROM source_state WHERE sha256 IS NOT NULL") { r in
             out[r.text(0)] = SourceValidator(etag: r.string(1), lastModified: r.string(2), sha256: r.text(3))
         }
         return out
@@ -69,65 +65,44 @@ public final class AuditTrail {
     /// Saves the validators of a successful run's downloads (inside its transaction).
     func recordSourceValidators(_ validators: [String: SourceValidator], runID: Int64) throws {
         guard !validators.isEmpty else { return }
-        let s = try database.prepare("INSERT OR REPLACE INTO source_state (url, etag, last_modified, sha256, run_id) VALUES (?, ?, ?, ?, ?)")
         for (url, v) in validators {
-            try s.bind(1, url); try s.bind(2, v.etag); try s.bind(3, v.lastModified); try s.bind(4, v.sha256); try s.bind(5, runID)
-            try s.run()
+            try database.run("""
+                INSERT INTO source_state (url, etag, last_modified, sha256, run_id) VALUES (\(url), \(v.etag), \(v.lastModified), \(v.sha256), \(runID))
+                ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified, sha256 = excluded.sha256, run_id = excluded.run_id
+                """)
         }
     }
 
     /// Replaces the stored file digests (inside the run's transaction).
     func recordFileHashes(_ hashes: [EntityKind: String], runID: Int64) throws {
         try database.execute("DELETE FROM export_files")
-        let s = try database.prepare("INSERT INTO export_files (entity, sha256, run_id) VALUES (?, ?, ?)")
-        for (k, h) in hashes { try s.bind(1, k.rawValue); try s.bind(2, h); try s.bind(3, runID); try s.run() }
+        for (k, h) in hashes { try database.run("INSERT INTO export_files (entity, sha256, run_id) VALUES (\(k.rawValue), \(h), \(runID))") }
     }
 
     /// Writes the run's final record (outcome, counts, error).
     public func finishRun(_ summary: RunSummary) throws {
         guard let id = summary.runID else { return }
-        let s = try database.prepare("""
-            UPDATE runs SET finished_at = ?, outcome = ?, error = ?, content_hash = ?,
-              staff_added = ?, staff_updated = ?, staff_deactivated = ?, staff_reactivated = ?,
-              links_made = ?, links_removed = ?, links_ambiguous = ?, roles_granted = ?, roles_revoked = ?,
-              records_changed = ?, entity_counts = ?, problems = ?, reverts = ?, approves = ?
-            WHERE run_id = ?
+        let recordsChanged = summary.entities.values.reduce(0) { $0 + $1.total }
+        let entityCounts = String(decoding: try JSONEncoder().encode(summary.entities), as: UTF8.self)
+        let problems = String(decoding: try JSONEncoder().encode(Array(summary.problems.prefix(1000))), as: UTF8.self)
+        try database.run("""
+            UPDATE runs SET finished_at = \(summary.finishedAt), outcome = \(summary.outcome.rawValue), error = \(summary.error), content_hash = \(summary.contentHash),
+              staff_added = \(summary.staff.added), staff_updated = \(summary.staff.updated),
+              staff_deactivated = \(summary.staff.deactivated), staff_reactivated = \(summary.staff.reactivated),
+              links_made = \(summary.linksMade), links_removed = \(summary.linksRemoved), links_ambiguous = \(summary.linksAmbiguous),
+              roles_granted = \(summary.rolesGranted), roles_revoked = \(summary.rolesRevoked),
+              records_changed = \(recordsChanged), entity_counts = \(entityCounts), problems = \(problems),
+              reverts = \(summary.reverts), approves = \(summary.approves)
+            WHERE run_id = \(id)
             """)
-        try s.bind(1, summary.finishedAt)
-        try s.bind(2, summary.outcome.rawValue)
-        try s.bind(3, summary.error)
-        try s.bind(4, summary.contentHash)
-        try s.bind(5, summary.staff.added)
-        try s.bind(6, summary.staff.updated)
-        try s.bind(7, summary.staff.deactivated)
-        try s.bind(8, summary.staff.reactivated)
-        try s.bind(9, summary.linksMade)
-        try s.bind(10, summary.linksRemoved)
-        try s.bind(11, summary.linksAmbiguous)
-        try s.bind(12, summary.rolesGranted)
-        try s.bind(13, summary.rolesRevoked)
-        try s.bind(14, summary.entities.values.reduce(0) { $0 + $1.total })
-        try s.bind(15, String(decoding: try JSONEncoder().encode(summary.entities), as: UTF8.self))
-        try s.bind(16, String(decoding: try JSONEncoder().encode(Array(summary.problems.prefix(1000))), as: UTF8.self))
-        try s.bind(17, summary.reverts)
-        try s.bind(18, summary.approves)
-        try s.bind(19, id)
-        try s.run()
     }
 
     /// Deletes change-log entries of runs older than `days` (R8 keeps at least that long).
     public func pruneHistory(days: Int, now: Date) throws {
         let cutoff = Timestamp.format(now.addingTimeInterval(-Double(days) * 86_400))
-        let s = try database.prepare("""
-            DELETE FROM changes WHERE run_id IN (SELECT run_id FROM runs WHERE started_at < ?)
-            """)
-        try s.bind(1, cutoff)
-        try s.run()
+        try database.run("DELETE FROM changes WHERE run_id IN (SELECT run_id FROM runs WHERE started_at < \(cutoff))")
         // Held plans go with them, once their hold has ended.
-        let plans = try database.prepare("DELETE FROM held_plans WHERE held_at < ? AND (ended IS NOT NULL OR expires_at < ?)")
-        try plans.bind(1, cutoff)
-        try plans.bind(2, Timestamp.format(now))
-        try plans.run()
+        try database.run("DELETE FROM held_plans WHERE held_at < \(cutoff) AND (ended IS NOT NULL OR expires_at < \(Timestamp.format(now)))")
     }
 
     // MARK: administrator changes
@@ -205,16 +180,15 @@ public final class AuditTrail {
 
     /// The most recent runs, newest first.
     public func runs(limit: Int) throws -> [RunSummary] {
-        let s = try database.prepare("SELECT \(Self.runColumns) FROM \(Self.runsWithHolds) ORDER BY runs.run_id DESC LIMIT ?")
-        try s.bind(1, limit)
         var out: [RunSummary] = []
-        try s.forEachRow { out.append(runSummary($0)) }
+        try database.forEachRow("SELECT \(unescaped: Self.runColumns) FROM \(unescaped: Self.runsWithHolds) ORDER BY runs.run_id DESC LIMIT \(limit)") {
+            out.append(runSummary($0))
+        }
         return out
     }
 
     public func run(id: Int64) throws -> RunSummary? {
-        let s = try database.prepare("SELECT \(Self.runColumns) FROM \(Self.runsWithHolds) WHERE runs.run_id = ?")
-        try s.bind(1, id)
+        let s = try database.query("SELECT \(unescaped: Self.runColumns) FROM \(unescaped: Self.runsWithHolds) WHERE runs.run_id = \(id)")
         defer { s.reset() }
         return try s.step() ? runSummary(s) : nil
     }
@@ -223,27 +197,24 @@ public final class AuditTrail {
 
     /// The changes one run made, in the order they were recorded.
     public func changes(runID: Int64) throws -> [StoredChange] {
-        let s = try database.prepare("""
-            SELECT c.run_id, coalesce(c.at, r.started_at), coalesce(c.actor, r.actor), c.entity, c.record_id, c.field, c.old_value, c.new_value, c.kind
-            FROM changes c LEFT JOIN runs r USING (run_id) WHERE c.run_id = ? ORDER BY c.change_id
+        let s = try database.query("""
+            SELECT \(unescaped: Self.changeColumns) FROM changes c LEFT JOIN runs r USING (run_id) WHERE c.run_id = \(runID) ORDER BY c.change_id
             """)
-        try s.bind(1, runID)
         var out: [StoredChange] = []
         guard let run = try run(id: runID) else { return [] }
         for kind in EntityKind.allCases {
             let keys = kind.keyColumns
-            let a = try database.prepare("SELECT \(keys.joined(separator: ", ")) FROM \(kind.table) WHERE added_run = ? ORDER BY \(keys.joined(separator: ", "))")
-            try a.bind(1, runID)
-            try a.forEachRow { row in
+            let columns = keys.joined(separator: ", ")
+            try database.forEachRow("SELECT \(unescaped: columns) FROM \(unescaped: kind.table) WHERE added_run = \(runID) ORDER BY \(unescaped: columns)") { row in
                 let id = (0..<Int32(keys.count)).map { row.text($0) }.joined(separator: "/")
                 out.append(StoredChange(runID: runID, at: run.startedAt, actor: run.actor, change: Change(entity: kind.rawValue, id: id, kind: .added)))
             }
         }
         out += try collectChanges(s)
         // Calculated roles granted by the run are recorded by their `granted_run`.
-        let g = try database.prepare("SELECT username, role, school_year FROM user_roles WHERE granted_run = ? ORDER BY username COLLATE NOCASE, role, school_year")
-        try g.bind(1, runID)
-        try g.forEachRow { row in
+        try database.forEachRow("""
+            SELECT username, role, school_year FROM user_roles WHERE granted_run = \(runID) ORDER BY username COLLATE NOCASE, role, school_year
+            """) { row in
             let role = CalculatedRole(username: row.text(0), role: row.text(1), schoolYear: row.text(2))
             out.append(StoredChange(runID: runID, at: run.startedAt, actor: run.actor,
                                     change: Change(entity: "users", id: role.username, field: "role", old: nil, new: role.label, kind: .roleGranted)))
@@ -253,28 +224,29 @@ public final class AuditTrail {
 
     /// The history of one record, oldest first.
     public func history(entity: EntityKind, id: String) throws -> [StoredChange] {
-        let s = try database.prepare("""
-            SELECT c.run_id, coalesce(c.at, r.started_at), coalesce(c.actor, r.actor), c.entity, c.record_id, c.field, c.old_value, c.new_value, c.kind
-            FROM changes c LEFT JOIN runs r USING (run_id) WHERE c.entity = ? AND c.record_id = ? ORDER BY c.change_id
+        let s = try database.query("""
+            SELECT \(unescaped: Self.changeColumns) FROM changes c LEFT JOIN runs r USING (run_id)
+            WHERE c.entity = \(entity.rawValue) AND c.record_id = \(id) ORDER BY c.change_id
             """)
-        try s.bind(1, entity.rawValue)
-        try s.bind(2, id)
         // The addition lives in the record itself (`added_run`), not in `changes`.
         let keys = entity.keyColumns
         let parts = keys.count == 1 ? [id] : id.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         var out: [StoredChange] = []
         if parts.count == keys.count {
-            let a = try database.prepare("""
-                SELECT t.added_run, r.started_at, r.actor FROM \(entity.table) t JOIN runs r ON r.run_id = t.added_run
-                WHERE \(keys.map { "t.\($0) = ?" }.joined(separator: " AND "))
-                """)
-            for (i, p) in parts.enumerated() { try a.bind(Int32(i + 1), p) }
-            try a.forEachRow { row in
+            var match: SQLQuery = "t.\(unescaped: keys[0]) = \(parts[0])"
+            for (key, part) in zip(keys, parts).dropFirst() { match = "\(sql: match) AND t.\(unescaped: key) = \(part)" }
+            try database.forEachRow("""
+                SELECT t.added_run, r.started_at, r.actor FROM \(unescaped: entity.table) t JOIN runs r ON r.run_id = t.added_run WHERE \(sql: match)
+                """) { row in
                 out.append(StoredChange(runID: row.isNull(0) ? nil : row.int64(0), at: row.text(1), actor: row.text(2), change: Change(entity: entity.rawValue, id: id, kind: .added)))
             }
         }
         return out + (try collectChanges(s))
     }
+
+    /// The columns `collectChanges` reads, from `changes c LEFT JOIN runs r`: an
+    /// administrator's entry has its own time and actor, a run's entry those of its run.
+    static let changeColumns = "c.run_id, coalesce(c.at, r.started_at), coalesce(c.actor, r.actor), c.entity, c.record_id, c.field, c.old_value, c.new_value, c.kind"
 
     private func collectChanges(_ s: any StoreStatement) throws -> [StoredChange] {
         var out: [StoredChange] = []
@@ -289,26 +261,21 @@ public final class AuditTrail {
 
     /// The change-log entries of one user account, oldest first.
     public func userHistory(_ username: String) throws -> [StoredChange] {
-        let s = try database.prepare("""
-            SELECT c.run_id, coalesce(c.at, r.started_at), coalesce(c.actor, r.actor), c.entity, c.record_id, c.field, c.old_value, c.new_value, c.kind
-            FROM changes c LEFT JOIN runs r USING (run_id) WHERE c.entity = 'users' AND c.record_id = ? COLLATE NOCASE ORDER BY c.change_id
+        let s = try database.query("""
+            SELECT \(unescaped: Self.changeColumns) FROM changes c LEFT JOIN runs r USING (run_id)
+            WHERE c.entity = 'users' AND c.record_id = \(username) COLLATE NOCASE ORDER BY c.change_id
             """)
-        try s.bind(1, username)
         // A bulk import's entries, kept in the rows it added (schema 7), come first: a
         // user's addition is the first thing in their history.
         var out: [StoredChange] = []
-        for sql in [Schema.bulkAddedUsers(where: "u.username = ?"), Schema.bulkAttachments(where: "a.username = ?")] {
-            let kept = try database.prepare(sql)
-            try kept.bind(1, username)
-            out += try collectChanges(kept)
+        for kept in [Schema.bulkAddedUsers(where: "u.username = \(username)"), Schema.bulkAttachments(where: "a.username = \(username)")] {
+            out += try collectChanges(try database.query(kept))
         }
         out += try collectChanges(s)
-        let g = try database.prepare("""
+        try database.forEachRow("""
             SELECT g.granted_run, r.started_at, r.actor, g.username, g.role, g.school_year FROM user_roles g JOIN runs r ON r.run_id = g.granted_run
-            WHERE g.username = ? AND g.granted_run IS NOT NULL ORDER BY g.granted_run, g.role, g.school_year
-            """)
-        try g.bind(1, username)
-        try g.forEachRow { row in
+            WHERE g.username = \(username) AND g.granted_run IS NOT NULL ORDER BY g.granted_run, g.role, g.school_year
+            """) { row in
             let role = CalculatedRole(username: row.text(3), role: row.text(4), schoolYear: row.text(5))
             out.append(StoredChange(runID: row.int64(0), at: row.text(1), actor: row.text(2),
                                     change: Change(entity: "users", id: role.username, field: "role", old: nil, new: role.label, kind: .roleGranted)))
@@ -320,12 +287,13 @@ public final class AuditTrail {
     }
     /// The newest run that applied any change (records, links, roles or approvals).
     public func latestChangingRun() throws -> Int64? {
-        let s = try database.prepare("""
+        let s = try database.query("""
             SELECT run_id FROM runs r WHERE outcome IN ('applied', 'unchanged') AND (
               records_changed > 0 OR links_made > 0 OR links_removed > 0 OR roles_granted > 0 OR roles_revoked > 0
               OR EXISTS (SELECT 1 FROM changes c WHERE c.run_id = r.run_id))
             ORDER BY run_id DESC LIMIT 1
             """)
+        defer { s.reset() }
         return try s.step() ? s.int64(0) : nil
     }
 }
