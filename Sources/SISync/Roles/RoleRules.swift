@@ -40,61 +40,70 @@ enum RoleRules {
         return [
             // Staff: linked to an active staff member.
             """
-            INSERT OR IGNORE INTO temp.desired_roles
+            INSERT INTO temp.desired_roles
             SELECT l.username, 'Staff', '' \(sql: links) JOIN staff s ON s.staff_id = l.staff_id WHERE s.active = TRUE
+            ON CONFLICT DO NOTHING
             """,
             // Student: attached to a student enrolled for the current school year.
             """
-            INSERT OR IGNORE INTO temp.desired_roles
+            INSERT INTO temp.desired_roles
             SELECT a.username, 'Student', '' \(sql: attachments)
             JOIN students st ON st.student_id = a.record_id
             WHERE a.kind = 'student' AND st.active = TRUE AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = \(schoolYear)
+            ON CONFLICT DO NOTHING
             """,
             // Parent: attached to a household related as a parent to such a student.
             """
-            INSERT OR IGNORE INTO temp.desired_roles
+            INSERT INTO temp.desired_roles
             SELECT a.username, 'Parent', '' \(sql: attachments)
             JOIN household_relationships r ON r.household_id = a.record_id AND +r.record_type = 'student' AND r.active = TRUE
             JOIN students st ON st.student_id = r.record_id
             WHERE a.kind = 'household' AND st.active = TRUE AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = \(schoolYear)
               AND lower(r.relationship) IN (SELECT value FROM json_each(\(parentRelationships)))
+            ON CONFLICT DO NOTHING
             """,
             // Parent: paired with an enrolled student through the portal's access code. (From
             // the pairings: without statistics SQLite would scan every student, 0.16 s a run.)
             """
-            INSERT OR IGNORE INTO temp.desired_roles
+            INSERT INTO temp.desired_roles
             SELECT p.username, 'Parent', '' \(sql: pairings)
             CROSS JOIN students st ON st.student_id = p.student_id
             WHERE st.active = TRUE AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = \(schoolYear)
+            ON CONFLICT DO NOTHING
             """,
             // Applicant: attached to a household related as a parent to an applicant not yet copied.
             """
-            INSERT OR IGNORE INTO temp.desired_roles
+            INSERT INTO temp.desired_roles
             SELECT a.username, 'Applicant', '' \(sql: attachments)
             JOIN household_relationships r ON r.household_id = a.record_id AND +r.record_type = 'applicant' AND r.active = TRUE
             JOIN applicants ap ON ap.applicant_id = r.record_id
             WHERE a.kind = 'household' AND ap.active = TRUE AND lower(ap.status) <> 'copied'
               AND lower(r.relationship) IN (SELECT value FROM json_each(\(parentRelationships)))
+            ON CONFLICT DO NOTHING
             """,
             // Admissions Evaluator: linked to an active staff member named by an active applicant.
             // The named staff are collected once (the `;` list split in SQL), then joined.
             """
             \(sql: listItems("a.evaluator_staff_ids", rows: "FROM applicants a WHERE a.active = TRUE AND lower(a.status) <> 'copied' AND a.evaluator_staff_ids <> ''"))
-            INSERT OR IGNORE INTO temp.evaluator_staff
+            INSERT INTO temp.evaluator_staff
             SELECT DISTINCT value FROM list_items WHERE value <> ''
+            ON CONFLICT DO NOTHING
             """,
             """
-            INSERT OR IGNORE INTO temp.desired_roles
+            INSERT INTO temp.desired_roles
             SELECT l.username, 'Admissions Evaluator', '' \(sql: links)
             JOIN staff s ON s.staff_id = l.staff_id AND s.active = TRUE
             JOIN temp.evaluator_staff e ON e.staff_id = l.staff_id
+            WHERE TRUE -- so that SQLite does not read ON CONFLICT as this join's ON
+            ON CONFLICT DO NOTHING
             """,
             // Attribute roles: every active attribute on an attached student, household or donor.
             """
-            INSERT OR IGNORE INTO temp.desired_roles
+            INSERT INTO temp.desired_roles
             SELECT a.username, t.attribute, t.school_year \(sql: attachments)
             JOIN attributes t ON t.record_type = a.kind AND t.record_id = a.record_id
             WHERE t.active = TRUE
+            ON CONFLICT DO NOTHING
             """,
         ]
     }

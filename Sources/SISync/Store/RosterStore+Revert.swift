@@ -34,8 +34,9 @@ extension RosterStore {
                 // removed since then stays removed.
                 func restoreLink(_ username: String, to staffID: String) throws {
                     try database.run("""
-                        INSERT OR IGNORE INTO links (username, staff_id, kind, reason, until, created_at, created_by)
+                        INSERT INTO links (username, staff_id, kind, reason, until, created_at, created_by)
                         SELECT username, \(staffID), 'auto', NULL, NULL, \(stamp), \(actor) FROM users WHERE username = \(username)
+                        ON CONFLICT DO NOTHING
                         """)
                 }
                 // The run's own changes, newest first.

@@ -121,7 +121,7 @@ public final class AccessCodeStore {
         // guessing would tell which codes exist and whose they are (issue 26 item 10).
         guard try mirror.studentState(student).active else { try failed(.badCode) }
         _ = try auditTrail.administer(actor: actor, now: now) {
-            try database.run("INSERT OR IGNORE INTO access_pairings (username, student_id, paired_at) VALUES (\(u.username), \(student), \(Timestamp.format(now)))")
+            try database.run("INSERT INTO access_pairings (username, student_id, paired_at) VALUES (\(u.username), \(student), \(Timestamp.format(now))) ON CONFLICT DO NOTHING")
             guard database.changes > 0 else { return [] }
             return [Change(entity: "users", id: u.username, field: "paired_student", old: nil, new: student, kind: .updated)]
         }

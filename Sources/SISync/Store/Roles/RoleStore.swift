@@ -34,7 +34,7 @@ public final class RoleStore {
         if let onlyUsers {
             // A refresh for a few users (a pairing made now), whatever the last run saw.
             scoped = true
-            for u in onlyUsers { try database.run("INSERT OR IGNORE INTO temp.dirty_users (username) VALUES (\(u))") }
+            for u in onlyUsers { try database.run("INSERT INTO temp.dirty_users (username) VALUES (\(u)) ON CONFLICT DO NOTHING") }
             try database.refreshStatistics(["temp.dirty_users"])
         } else if let changes, !changes.exceedsLimit, changes.count <= Self.incrementalLimit, let basis = try roleBasis(),
            basis.schoolYear == settings.schoolYear, basis.parentRelationships == relationships, basis.rulesVersion == RoleRules.version {
@@ -151,41 +151,46 @@ public final class RoleStore {
             }
         }
         // Two spellings of one username are one user: through a table without a key.
+        // (`WHERE TRUE` before `ON CONFLICT`: without a WHERE, SQLite would read that ON as
+        // the last join's; its documentation asks for one in every INSERT … SELECT upsert.)
         try fill("dirty_user_input", changes.users, column: "username")
-        if !changes.users.isEmpty { try database.execute("INSERT OR IGNORE INTO temp.dirty_users SELECT username FROM temp.dirty_user_input") }
+        if !changes.users.isEmpty { try database.execute("INSERT INTO temp.dirty_users SELECT username FROM temp.dirty_user_input WHERE TRUE ON CONFLICT DO NOTHING") }
         try database.refreshStatistics(["temp.changed_staff", "temp.changed_students", "temp.changed_households",
                                         "temp.changed_applicants", "temp.changed_attribute_records"])
         var statements: [SQLQuery] = [
             // Administrators' changes since the last computation (attachments, links, new users).
-            "INSERT OR IGNORE INTO temp.dirty_users SELECT record_id FROM changes WHERE change_id > \(sinceChange) AND run_id IS NULL AND entity = 'users'",
+            "INSERT INTO temp.dirty_users SELECT record_id FROM changes WHERE change_id > \(sinceChange) AND run_id IS NULL AND entity = 'users' ON CONFLICT DO NOTHING",
         ]
         if !changes.applicants.isEmpty {
             statements += [
                 // Evaluators the changed applicants name now (their former ones are already in).
                 """
                 \(sql: RoleRules.listItems("ap.evaluator_staff_ids", rows: "FROM temp.changed_applicants c CROSS JOIN applicants ap ON ap.applicant_id = c.id"))
-                INSERT OR IGNORE INTO temp.changed_staff
+                INSERT INTO temp.changed_staff
                 SELECT DISTINCT value FROM list_items WHERE value <> ''
+                ON CONFLICT DO NOTHING
                 """,
                 """
-                INSERT OR IGNORE INTO temp.dirty_users
+                INSERT INTO temp.dirty_users
                 SELECT a.username FROM user_attachments a
                 JOIN household_relationships r ON r.household_id = a.record_id AND r.record_type = 'applicant'
                 JOIN temp.changed_applicants c ON c.id = r.record_id
                 WHERE a.kind = 'household'
+                ON CONFLICT DO NOTHING
                 """,
             ]
         }
         if !changes.students.isEmpty {
             statements += [
-                "INSERT OR IGNORE INTO temp.dirty_users SELECT a.username FROM temp.changed_students c CROSS JOIN user_attachments a ON a.kind = 'student' AND a.record_id = c.id",
-                "INSERT OR IGNORE INTO temp.dirty_users SELECT p.username FROM temp.changed_students c CROSS JOIN access_pairings p ON p.student_id = c.id",
+                "INSERT INTO temp.dirty_users SELECT a.username FROM temp.changed_students c CROSS JOIN user_attachments a ON a.kind = 'student' AND a.record_id = c.id WHERE TRUE ON CONFLICT DO NOTHING",
+                "INSERT INTO temp.dirty_users SELECT p.username FROM temp.changed_students c CROSS JOIN access_pairings p ON p.student_id = c.id WHERE TRUE ON CONFLICT DO NOTHING",
                 """
-                INSERT OR IGNORE INTO temp.dirty_users
+                INSERT INTO temp.dirty_users
                 SELECT a.username FROM user_attachments a
                 JOIN household_relationships r ON r.household_id = a.record_id AND r.record_type = 'student'
                 JOIN temp.changed_students c ON c.id = r.record_id
                 WHERE a.kind = 'household'
+                ON CONFLICT DO NOTHING
                 """,
             ]
         }
@@ -193,13 +198,13 @@ public final class RoleStore {
         // (SQLite has no statistics of temporary tables) each scanned every attachment, 40 ms
         // of an unchanged run.
         if !changes.staff.isEmpty || !changes.formerEvaluators.isEmpty || !changes.applicants.isEmpty {
-            statements.append("INSERT OR IGNORE INTO temp.dirty_users SELECT l.username FROM temp.changed_staff c CROSS JOIN links l ON l.staff_id = c.id")
+            statements.append("INSERT INTO temp.dirty_users SELECT l.username FROM temp.changed_staff c CROSS JOIN links l ON l.staff_id = c.id WHERE TRUE ON CONFLICT DO NOTHING")
         }
         if !changes.households.isEmpty {
-            statements.append("INSERT OR IGNORE INTO temp.dirty_users SELECT a.username FROM temp.changed_households c CROSS JOIN user_attachments a ON a.kind = 'household' AND a.record_id = c.id")
+            statements.append("INSERT INTO temp.dirty_users SELECT a.username FROM temp.changed_households c CROSS JOIN user_attachments a ON a.kind = 'household' AND a.record_id = c.id WHERE TRUE ON CONFLICT DO NOTHING")
         }
         if !changes.attributeRecords.isEmpty {
-            statements.append("INSERT OR IGNORE INTO temp.dirty_users SELECT a.username FROM temp.changed_attribute_records c CROSS JOIN user_attachments a ON a.kind = c.type AND a.record_id = c.id")
+            statements.append("INSERT INTO temp.dirty_users SELECT a.username FROM temp.changed_attribute_records c CROSS JOIN user_attachments a ON a.kind = c.type AND a.record_id = c.id WHERE TRUE ON CONFLICT DO NOTHING")
         }
         for statement in statements { try database.run(statement) }
         try database.refreshStatistics(["temp.dirty_users"])
@@ -247,8 +252,9 @@ public final class RoleStore {
         }
         // A grant of a run is recorded by `granted_run`; one made outside a run has its change row above.
         try database.run("""
-            INSERT OR IGNORE INTO user_roles (username, role, source, school_year, granted_run)
+            INSERT INTO user_roles (username, role, source, school_year, granted_run)
             SELECT x.username, x.role, 'calculated', x.school_year, \(runID) FROM temp.role_grants x ORDER BY x.username COLLATE NOCASE, x.role, x.school_year
+            ON CONFLICT DO NOTHING
             """)
     }
 
