@@ -57,9 +57,12 @@ let package = Package(
         .target(name: "SISyncLetters", dependencies: ["SISync", "CPangoCairo"]),
         // The administrator's commands (sisyncctl), which need the engine and the letters.
         .target(name: "SISyncControl", dependencies: ["SISync", "SISyncLetters"]),
+        // The applications' HTTP API (sisync-api): requests, routes, clients and endpoints over
+        // the engine's stores; no letters.
+        .target(name: "SISyncAPI", dependencies: ["SISync"]),
         .executableTarget(name: "sisyncd", dependencies: ["SISync"]),
         .executableTarget(name: "sisyncctl", dependencies: ["SISync", "SISyncControl"]),
         .executableTarget(name: "sisync-bench", dependencies: ["SISync", "SISyncControl"]),
-        .testTarget(name: "SISyncTests", dependencies: ["SISync", "SISyncLetters", "SISyncControl", "CZlib"]),
+        .testTarget(name: "SISyncTests", dependencies: ["SISync", "SISyncLetters", "SISyncControl", "SISyncAPI", "CZlib"]),
     ]
 )

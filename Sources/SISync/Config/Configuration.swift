@@ -65,6 +65,8 @@ public struct Configuration: Sendable {
     public var entityURLs: [EntityKind: String] = [:]
     /// `[portal]`: what parent letters say besides the student and the code.
     public var portal = PortalSettings()
+    /// `[api]`: how `sisync-api` serves the applications.
+    public var api = APISettings()
     /// `[source] schools`: only these schools' records are managed (nil: every school).
     public var schoolScope: SchoolScope?
     public var pageSize: Int = 1000
@@ -80,7 +82,10 @@ public struct Configuration: Sendable {
     public var parentRelationships: [String] = ["parent", "guardian"]
     /// A digest of every setting as written (not comments or order): a hold stands for one
     /// export under one configuration, and a changed threshold or alias must re-plan it.
+    /// Sections no run reads (`runIndependentSections`) are left out: a new API listener
+    /// must not void an administrator's held run.
     public var settingsDigest = ""
+    static let runIndependentSections: Set<String> = ["api"]
 
     /// A configuration with every default, for tests and tools.
     public init(path: String = "<defaults>") { self.path = path }
@@ -107,7 +112,7 @@ public struct Configuration: Sendable {
         for (section, line) in doc.sections.sorted(by: { $0.value < $1.value }) where !ConfigKey.isKnown(section: section) {
             throw .unknownSection(file: path, line: line, section: section)
         }
-        c.settingsDigest = SHA256.hex(of: doc.entries.map { "\($0.section)\u{1F}\($0.key)\u{1F}\($0.value)\n" }.sorted().joined().utf8)
+        c.settingsDigest = SHA256.hex(of: doc.entries.filter { !Self.runIndependentSections.contains($0.section) }.map { "\($0.section)\u{1F}\($0.key)\u{1F}\($0.value)\n" }.sorted().joined().utf8)
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         for e in doc.entries {
             guard let key = ConfigKey.entry(section: e.section, key: e.key) else {
