@@ -6,7 +6,7 @@ import SISyncLetters
 /// in-process, and in its own (SISyncControl), so that sisyncd, which links only the engine,
 /// does not load the letters' pango and cairo; the executable only forwards its arguments.
 public struct ControlCommand {
-    public let console: Console
+    public private(set) var console: Console
     public let environment: [String: String]
     public let log: EventLog
     /// `sisyncctl sync` stops its run on SIGTERM/SIGINT (rolled back, its private directory
@@ -24,6 +24,16 @@ public struct ControlCommand {
 
     /// Runs the command and returns the exit code.
     public func run(_ argv: [String]) -> Int32 {
+        guard argv.prefix(while: { $0 != "--" }).contains("--json") else { return perform(argv) }
+        let failures = JSONFailureConsole(console)
+        var command = self
+        command.console = failures
+        let code = command.perform(argv)
+        failures.finish(exit: code)
+        return code
+    }
+
+    private func perform(_ argv: [String]) -> Int32 {
         let request: CommandRequest
         do { request = try CommandLineParser.parse(argv) } catch {
             console.err("\(error)")

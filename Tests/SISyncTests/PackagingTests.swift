@@ -220,6 +220,40 @@ final class PackagingTests: XCTestCase {
         ])
     }
 
+    /// Issue 28: completion offers every registered command, word by word, and every
+    /// option it takes, and every global option.
+    func testBashCompletionHasEveryRegisteredCommandAndOption() throws {
+        var script = """
+            source \(Self.root)/contrib/bash-completion/sisyncctl
+            t() { COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMPREPLY=(); _sisyncctl; echo "${COMPREPLY[*]}"; }
+
+            """
+        var expected: [(line: String, word: String)] = []
+        func quoted(_ words: [String]) -> String { words.map { "'\($0)'" }.joined(separator: " ") }
+        for command in CommandRegistry.commands {
+            let words = CommandRegistry.words(of: command)
+            for i in words.indices {
+                script += "t sisyncctl \(quoted(Array(words.prefix(i)))) ''\n"
+                expected.append(("completing `\(words.prefix(i).joined(separator: " "))`", words[i]))
+            }
+            for option in command.options {
+                script += "t sisyncctl \(quoted(words)) --\n"
+                expected.append(("options of `\(command.name)`", "--" + option.name))
+            }
+        }
+        for option in CommandRegistry.globalOptions {
+            script += "t sisyncctl --\n"
+            expected.append(("global options", "--" + option.name))
+        }
+        let r = try tool("/bin/bash", ["--norc", "-c", script])
+        XCTAssertEqual(r.code, 0, r.err)
+        let lines = r.out.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        XCTAssertEqual(lines.count, expected.count + 1)
+        for (line, want) in zip(lines, expected) {
+            XCTAssertTrue(line.split(separator: " ").contains { $0 == want.word }, "\(want.line) offers \(want.word): \(line)")
+        }
+    }
+
     func testAlertRulesPassPromtoolAndTheirTests() throws {
         let dir = Self.root + "/contrib/prometheus"
         let check = try tool("/usr/bin/promtool", ["check", "rules", "sisync.rules.yml"], directory: dir)

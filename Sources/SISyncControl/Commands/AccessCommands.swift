@@ -160,13 +160,16 @@ struct AccessInstructionsCommand: ControlSubcommand {
         guard let code = student.code else { throw AccessError.noCode(id) }
         let letter = ControlCommand.letter(student, code: code, portal: c.portal, date: ParentLetter.dateText(now))
         guard let pdf = args.value("pdf") else {
-            console.out(letter.text(template))
+            emit(args, json: {
+                .object([("student_id", .string(id)), ("name", .string(student.name)), ("school_id", .string(student.schoolID)),
+                         ("code", .string(AccessCode.display(code))), ("letter", .string(letter.text(template)))])
+            }, text: { letter.text(template) })
             return 0
         }
         call.control.warnMissingGlyphs(try ControlCommand.writeLetters([template.fill(letter, isolating: true)], to: pdf, replace: args.flag("force"), paper: c.portal.paper), pdf)
         log.log(LogEvent(.portalAccess, .notice, "\(actor) made the parent letter of student \(id)",
                          fields: [("SISYNC_ACTOR", actor), ("SISYNC_STUDENT_ID", id)]))
-        console.out("wrote the letter for \(student.name) (\(id)) to \(pdf)\n")
+        emit(args, json: { .object([("student_id", .string(id)), ("name", .string(student.name)), ("file", .string(pdf))]) }, text: { "wrote the letter for \(student.name) (\(id)) to \(pdf)\n" })
         return 0
     }
 }
@@ -236,10 +239,16 @@ struct AccessExportCommand: ControlSubcommand {
     func run() throws -> Int32 {
         let (_, _, store) = try portal()
         // Names come from the SIS: quoted and neutralised for spreadsheets (issue 26 item 11).
-        var csv = CSVWriter(header: ["student_id", "name", "school_id", "code"])
-        for r in try store.accessCodes.list() { csv.add([r.studentID, r.name, r.school, AccessCode.display(r.code)]) }
+        let codes = try store.accessCodes.list()
         logged("\(actor) exported the access codes")
-        console.out(csv.text)
+        emit(args, json: {
+            .array(codes.map { .object([("student_id", .string($0.studentID)), ("name", .string($0.name)), ("school_id", .string($0.school)),
+                                        ("code", .string(AccessCode.display($0.code)))]) })
+        }, text: {
+            var csv = CSVWriter(header: ["student_id", "name", "school_id", "code"])
+            for r in codes { csv.add([r.studentID, r.name, r.school, AccessCode.display(r.code)]) }
+            return csv.text
+        })
         return 0
     }
 }

@@ -36,7 +36,7 @@ enum CommandHelp {
 
     static func global(width: Int, registry: [any ControlSubcommand.Type] = CommandRegistry.commands) -> String {
         var out = wrap("[--config PATH | --db PATH|URL | --tenant NAME [--tenants DIR]] [--json] [--wait DURATION] COMMAND [ARGS ...]", width: width, indent: 17, prefix: "usage: sisyncctl ")
-        out += "       sisyncctl help COMMAND     (or COMMAND --help) one command's help, with an example\n"
+        out += "       sisyncctl help COMMAND    one command's help (or COMMAND --help)\n"
         out += "       sisyncctl --version\n\ncommands:\n" + list(registry, width: width)
         out += "\noptions (before or after the command):\n"
         let column = CommandRegistry.globalOptions.map { $0.usage.count }.max() ?? 0

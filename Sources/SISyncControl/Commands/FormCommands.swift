@@ -18,7 +18,7 @@ struct FormAddCommand: ControlSubcommand {
     func run() throws -> Int32 {
         let store = try openStore(args), now = Date()
         try store.formPermissions.addForm(words[0], group: args.value("group") ?? "", actor: actor, now: now)
-        console.out(args.flag("json") ? "{}\n" : "form \(words[0]) added\n")
+        emit(args, json: { .object([("name", .string(words[0])), ("group", .string(args.value("group") ?? "")), ("deleted", .bool(false))]) }, text: { "form \(words[0]) added\n" })
         return 0
     }
 }
@@ -82,7 +82,7 @@ struct RoleCreateCommand: ControlSubcommand {
     func run() throws -> Int32 {
         let store = try openStore(args), now = Date()
         try store.formPermissions.createPermissionRole(words[0], actor: actor, now: now)
-        console.out(args.flag("json") ? "{}\n" : "role \(words[0]) created\n")
+        emit(args, json: { .object([("name", .string(words[0])), ("deleted", .bool(false))]) }, text: { "role \(words[0]) created\n" })
         return 0
     }
 }
@@ -99,7 +99,7 @@ struct RoleRenameCommand: ControlSubcommand {
     func run() throws -> Int32 {
         let store = try openStore(args), now = Date()
         try store.formPermissions.renamePermissionRole(words[0], to: words[1], actor: actor, now: now)
-        console.out(args.flag("json") ? "{}\n" : "role \(words[0]) renamed to \(words[1])\n")
+        emit(args, json: { .object([("name", .string(words[1])), ("renamed_from", .string(words[0]))]) }, text: { "role \(words[0]) renamed to \(words[1])\n" })
         return 0
     }
 }
@@ -127,7 +127,8 @@ struct RoleSetCommand: ControlSubcommand {
             return 64
         }
         try store.formPermissions.setRoleForms(words[0], forms: forms, setting: setting, actor: actor, now: now)
-        console.out(args.flag("json") ? "{}\n" : "role \(words[0]): \(forms.count) form\(forms.count == 1 ? "" : "s") set to default \(setting.defaultLevel), max \(setting.maxLevel)\n")
+        emit(args, json: { .object([("role", .string(words[0])), ("forms", .array(forms.map { .string($0) })), ("default", .string(setting.defaultLevel.description)), ("max", .string(setting.maxLevel.description))]) },
+             text: { "role \(words[0]): \(forms.count) form\(forms.count == 1 ? "" : "s") set to default \(setting.defaultLevel), max \(setting.maxLevel)\n" })
         return 0
     }
 }
@@ -200,7 +201,7 @@ struct RoleMergeCommand: ControlSubcommand {
             return 64
         }
         try store.formPermissions.mergePermissionRoles(words, into: target, actor: actor, now: now)
-        console.out(args.flag("json") ? "{}\n" : "merged \(words.joined(separator: ", ")) into \(target)\n")
+        emit(args, json: { .object([("into", .string(target)), ("merged", .array(words.map { .string($0) }))]) }, text: { "merged \(words.joined(separator: ", ")) into \(target)\n" })
         return 0
     }
 }
@@ -217,7 +218,7 @@ struct RoleDeleteCommand: ControlSubcommand {
     func run() throws -> Int32 {
         let store = try openStore(args), now = Date()
         try store.formPermissions.deletePermissionRole(words[0], actor: actor, now: now)
-        console.out(args.flag("json") ? "{}\n" : "role \(words[0]) deleted (undelete gives it back to its users)\n")
+        emit(args, json: { .object([("name", .string(words[0])), ("deleted", .bool(true))]) }, text: { "role \(words[0]) deleted (undelete gives it back to its users)\n" })
         return 0
     }
 }
@@ -234,7 +235,7 @@ struct RoleUndeleteCommand: ControlSubcommand {
     func run() throws -> Int32 {
         let store = try openStore(args), now = Date()
         try store.formPermissions.undeletePermissionRole(words[0], actor: actor, now: now)
-        console.out(args.flag("json") ? "{}\n" : "role \(words[0]) undeleted and reassigned to its users\n")
+        emit(args, json: { .object([("name", .string(words[0])), ("deleted", .bool(false))]) }, text: { "role \(words[0]) undeleted and reassigned to its users\n" })
         return 0
     }
 }
@@ -256,16 +257,18 @@ struct UserAssignCommand: ControlSubcommand {
     func run() throws -> Int32 {
         let store = try openStore(args), now = Date()
         let buildings = (args.value("buildings") ?? "").split(separator: ",").map(String.init)
+        let role: String, usernames: [String]
         if words.count == 2 {
-            try store.formPermissions.assignRole(words[1], to: [words[0]], buildings: buildings, actor: actor, now: now)
+            (role, usernames) = (words[1], [words[0]])
         } else {
             guard let users = args.value("users") else {
                 console.err("sisyncctl: user assign U ROLE [--buildings B,...], or user assign --users U1,U2 ROLE [--buildings B,...]\n")
                 return 64
             }
-            try store.formPermissions.assignRole(words[0], to: users.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }, buildings: buildings, actor: actor, now: now)
+            (role, usernames) = (words[0], users.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         }
-        console.out(args.flag("json") ? "{}\n" : "done\n")
+        try store.formPermissions.assignRole(role, to: usernames, buildings: buildings, actor: actor, now: now)
+        emit(args, json: { .object([("role", .string(role)), ("usernames", .array(usernames.map { .string($0) })), ("buildings", .array(buildings.map { .string($0) }))]) }, text: { "done\n" })
         return 0
     }
 }
@@ -282,7 +285,7 @@ struct UserUnassignCommand: ControlSubcommand {
     func run() throws -> Int32 {
         let store = try openStore(args), now = Date()
         try store.formPermissions.unassignRole(words[1], from: words[0], actor: actor, now: now)
-        console.out(args.flag("json") ? "{}\n" : "done\n")
+        emit(args, json: { .object([("role", .string(words[1])), ("username", .string(words[0]))]) }, text: { "done\n" })
         return 0
     }
 }
@@ -344,7 +347,7 @@ extension ControlSubcommand {
     fileprivate func setFormDeleted(_ verb: String) throws -> Int32 {
         let store = try openStore(args), now = Date()
         try store.formPermissions.setFormDeleted(words[0], deleted: verb == "delete", actor: actor, now: now)
-        console.out(args.flag("json") ? "{}\n" : "form \(words[0]) \(verb)d\n")
+        emit(args, json: { .object([("name", .string(words[0])), ("deleted", .bool(verb == "delete"))]) }, text: { "form \(words[0]) \(verb)d\n" })
         return 0
     }
 }

@@ -114,7 +114,7 @@ struct UserRemoveCommand: ControlSubcommand {
     func run() throws -> Int32 {
         let now = Date()
         try store().accounts.removeUser(words[0], actor: actor, now: now)
-        if !args.flag("json") { console.out("user \(words[0]) removed\n") } else { console.out("{}\n") }
+        emit(args, json: { .object([("username", .string(words[0])), ("removed", .bool(true))]) }, text: { "user \(words[0]) removed\n" })
         return 0
     }
 }
@@ -302,7 +302,7 @@ struct UserPasswdCommand: ControlSubcommand {
         let lock = try takeRunLock(args, command: "user passwd", wait: waitSeconds(args))
         let s = try store()
         try withExtendedLifetime(lock) { try s.accounts.setPassword(words[0], hash: hash, actor: actor, now: now) }
-        if !args.flag("json") { console.out("password of \(words[0]) set; the account is unlocked\n") } else { console.out("{}\n") }
+        emit(args, json: { .object([("username", .string(words[0])), ("password_set", .bool(true)), ("locked", .bool(false))]) }, text: { "password of \(words[0]) set; the account is unlocked\n" })
         return 0
     }
 }
@@ -329,7 +329,7 @@ struct UserLoginCommand: ControlSubcommand {
         let lock = try takeRunLock(args, command: "user login", wait: waitSeconds(args))
         let outcome = try withExtendedLifetime(lock) { try store().accounts.login(words[0], password: password, now: now) }
         if outcome == .accepted {
-            console.out("accepted\n")
+            emit(args, json: { .object([("username", .string(words[0])), ("accepted", .bool(true))]) }, text: { "accepted\n" })
             return 0
         }
         console.err("rejected: \(outcome.reason)\n")
