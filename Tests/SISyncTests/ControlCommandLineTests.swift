@@ -110,40 +110,30 @@ final class ControlCommandLineTests: XCTestCase {
         XCTAssertEqual(r.code, 64)
         XCTAssertEqual(r.stderr, "sisyncctl run show: missing ID\nusage: sisyncctl run show ID\n")
         XCTAssertEqual(r.stdout, "")
-        let link = try ctl(["user", "link", "jdoe"])
-        XCTAssertEqual(link.code, 64)
-        XCTAssertTrue(link.stderr.hasPrefix("sisyncctl user link: missing STAFF_ID\nusage: sisyncctl user link U STAFF_ID --reason TEXT"), link.stderr)
-        let extra = try ctl(["staff", "show", "S1", "S2"])
-        XCTAssertEqual(extra.code, 64)
-        XCTAssertTrue(extra.stderr.hasPrefix("sisyncctl staff show: unexpected argument `S2`\n"), extra.stderr)
-        let group = try ctl(["run"])
-        XCTAssertEqual(group.code, 64)
-        XCTAssertTrue(group.stderr.hasPrefix("sisyncctl run: missing command: show, revert, approve, discard\n"), group.stderr)
+        try assertUsageError(["user", "link", "jdoe"], "sisyncctl user link: missing STAFF_ID\nusage: sisyncctl user link U STAFF_ID --reason TEXT")
+        try assertUsageError(["staff", "show", "S1", "S2"], "sisyncctl staff show: unexpected argument `S2`\n")
+        try assertUsageError(["run"], "sisyncctl run: missing command: show, revert, approve, discard\n")
+    }
+
+    /// Exit 64 with stderr starting with `message`, nothing on stdout.
+    private func assertUsageError(_ args: [String], _ message: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try ctl(args)
+        XCTAssertEqual(r.code, 64, args.joined(separator: " "), file: file, line: line)
+        XCTAssertTrue(r.stderr.hasPrefix(message), r.stderr, file: file, line: line)
+        XCTAssertEqual(r.stdout, "", file: file, line: line)
     }
 
     func testUnknownCommandOrOptionGetsDidYouMean() throws {
-        let command = try ctl(["stafff", "list"])
-        XCTAssertEqual(command.code, 64)
-        XCTAssertTrue(command.stderr.hasPrefix("sisyncctl: unknown command `stafff`; did you mean `staff`?\n"), command.stderr)
-        let sub = try ctl(["user", "shw", "jdoe"])
-        XCTAssertEqual(sub.code, 64)
-        XCTAssertTrue(sub.stderr.hasPrefix("sisyncctl: unknown command `user shw`; did you mean `user show`?\n"), sub.stderr)
-        let option = try ctl(["staff", "list", "--inactve"])
-        XCTAssertEqual(option.code, 64)
-        XCTAssertTrue(option.stderr.hasPrefix("sisyncctl staff list: unknown option --inactve; did you mean --inactive?\n"), option.stderr)
-        let nothingNear = try ctl(["frobnicate"])
-        XCTAssertEqual(nothingNear.code, 64)
-        XCTAssertTrue(nothingNear.stderr.hasPrefix("sisyncctl: unknown command `frobnicate`\n"), nothingNear.stderr)
+        try assertUsageError(["stafff", "list"], "sisyncctl: unknown command `stafff`; did you mean `staff`?\n")
+        try assertUsageError(["user", "shw", "jdoe"], "sisyncctl: unknown command `user shw`; did you mean `user show`?\n")
+        try assertUsageError(["staff", "list", "--inactve"], "sisyncctl staff list: unknown option --inactve; did you mean --inactive?\n")
+        try assertUsageError(["frobnicate"], "sisyncctl: unknown command `frobnicate`\n")
     }
 
     /// Before issue 28 every command took every option: `status --pdf x` was accepted and ignored.
     func testAnOptionTheCommandDoesNotTakeIsExit64NamingIt() throws {
-        let r = try ctl(["status", "--pdf", "x"])
-        XCTAssertEqual(r.code, 64)
-        XCTAssertTrue(r.stderr.hasPrefix("sisyncctl status: `status` takes no option --pdf\nusage: sisyncctl status\n"), r.stderr)
-        let flag = try ctl(["runs", "--all"])
-        XCTAssertEqual(flag.code, 64)
-        XCTAssertTrue(flag.stderr.contains("`runs` takes no option --all"), flag.stderr)
+        try assertUsageError(["status", "--pdf", "x"], "sisyncctl status: `status` takes no option --pdf\nusage: sisyncctl status\n")
+        try assertUsageError(["runs", "--all"], "sisyncctl runs: `runs` takes no option --all\n")
     }
 
     func testVersion() throws {
