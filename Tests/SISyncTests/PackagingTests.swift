@@ -82,32 +82,17 @@ final class PackagingTests: XCTestCase {
         }
     }
 
-    func testSisyncctlPageHasEveryCommandTheHelpLists() throws {
+    /// Issue 28: the page has every command of the registry (the list `--help` is written
+    /// from) and every option a command takes.
+    func testSisyncctlPageHasEveryRegisteredCommandAndOption() throws {
         let man = try page("sisyncctl.8")
-        // The synopsis column of `sisyncctl --help`: `user list | user show U`, `access
-        // enable|reset|...`, `form add|list, role create|...` name one or more commands each.
-        var commands = Set<String>()
-        var inCommands = false
-        for line in ControlCommand.usage.split(separator: "\n").map(String.init) {
-            if line.hasPrefix("commands:") { inCommands = true; continue }
-            if line.hasPrefix("options:") { inCommands = false }
-            guard inCommands, line.hasPrefix("  "), !line.hasPrefix("   ") else { continue }
-            let synopsis = String(line.dropFirst(2)).components(separatedBy: "  ")[0]
-            for part in synopsis.components(separatedBy: ", ").flatMap({ $0.components(separatedBy: " | ") }) {
-                let words = part.split(separator: " ").map(String.init)
-                guard let first = words.first, !first.hasPrefix("-"), !first.hasPrefix("[") else { continue }
-                if words.count > 1, let c = words[1].first, c.isLowercase {
-                    for sub in words[1].split(separator: "|") { commands.insert(first + " " + sub) }
-                } else {
-                    commands.insert(first)
-                }
-            }
+        XCTAssertGreaterThan(CommandRegistry.commands.count, 40)
+        for command in CommandRegistry.commands {
+            let words = CommandRegistry.words(of: command)
+            XCTAssertTrue(man.contains(command.name) || Self.listed(words, in: man), "sisyncctl(8) has `\(command.name)`")
+            for option in command.options { XCTAssertTrue(man.contains("--" + option.name), "sisyncctl(8) has --\(option.name) of \(command.name)") }
         }
-        XCTAssertGreaterThan(commands.count, 40, commands.sorted().joined(separator: ", "))
-        for c in commands.sorted() {
-            let words = c.split(separator: " ").map(String.init)
-            XCTAssertTrue(man.contains(c) || Self.listed(words, in: man), "sisyncctl(8) has `\(c)`")
-        }
+        for option in CommandRegistry.globalOptions { XCTAssertTrue(man.contains("--" + option.name), "sisyncctl(8) has --\(option.name)") }
         for option in ["--config", "--db", "--tenant", "--tenants", "--json", "--wait", "--help", "--dry-run", "--allow-mass-deactivation", "--force",
                        "--limit", "--inactive", "--all", "--search", "--username", "--email", "--name", "--approved", "--reason", "--until", "--student",
                        "--household", "--donor", "--school", "--user", "--code", "--pdf", "--grade", "--without-pairing", "--group", "--include-deleted",
@@ -117,11 +102,11 @@ final class PackagingTests: XCTestCase {
         for code in ["0", "1", "64", "65", "69", "73", "75", "78"] { XCTAssertTrue(man.contains(".B \(code)\n"), "exit \(code)") }
     }
 
-    /// `user role add|remove`: the page lists `add` and `remove` after `user role`.
+    /// `user role add|remove`: the page lists `remove` after `user role`.
     private static func listed(_ words: [String], in man: String) -> Bool {
-        guard words.count == 2 else { return false }
+        guard words.count >= 2 else { return false }
         return man.components(separatedBy: "\n").contains { line in
-            line.contains(words[0]) && line.split(whereSeparator: { " |,".contains($0) }).contains { $0 == words[1] }
+            line.contains(words.dropLast().joined(separator: " ")) && line.split(whereSeparator: { " |,".contains($0) }).contains { $0 == words.last! }
         }
     }
 
@@ -233,6 +218,40 @@ final class PackagingTests: XCTestCase {
             "complete -F _sisyncctl sisyncctl", "runs run", "approve", "letters", "--without-pairing --wait", "add remove",
             "--allow-mass-deactivation", "none view edit owner", "status staff store", "access", "access-check", "",
         ])
+    }
+
+    /// Issue 28: completion offers every registered command, word by word, and every
+    /// option it takes, and every global option.
+    func testBashCompletionHasEveryRegisteredCommandAndOption() throws {
+        var script = """
+            source \(Self.root)/contrib/bash-completion/sisyncctl
+            t() { COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMPREPLY=(); _sisyncctl; echo "${COMPREPLY[*]}"; }
+
+            """
+        var expected: [(line: String, word: String)] = []
+        func quoted(_ words: [String]) -> String { words.map { "'\($0)'" }.joined(separator: " ") }
+        for command in CommandRegistry.commands {
+            let words = CommandRegistry.words(of: command)
+            for i in words.indices {
+                script += "t sisyncctl \(quoted(Array(words.prefix(i)))) ''\n"
+                expected.append(("completing `\(words.prefix(i).joined(separator: " "))`", words[i]))
+            }
+            for option in command.options {
+                script += "t sisyncctl \(quoted(words)) --\n"
+                expected.append(("options of `\(command.name)`", "--" + option.name))
+            }
+        }
+        for option in CommandRegistry.globalOptions {
+            script += "t sisyncctl --\n"
+            expected.append(("global options", "--" + option.name))
+        }
+        let r = try tool("/bin/bash", ["--norc", "-c", script])
+        XCTAssertEqual(r.code, 0, r.err)
+        let lines = r.out.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        XCTAssertEqual(lines.count, expected.count + 1)
+        for (line, want) in zip(lines, expected) {
+            XCTAssertTrue(line.split(separator: " ").contains { $0 == want.word }, "\(want.line) offers \(want.word): \(line)")
+        }
     }
 
     func testAlertRulesPassPromtoolAndTheirTests() throws {

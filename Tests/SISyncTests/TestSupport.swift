@@ -154,14 +154,19 @@ var productsDirectory: URL {
 /// (and its group of the same number) when given, which only root may.
 @discardableResult
 func runProcess(_ name: String, _ args: [String], environment: [String: String]? = nil, as uid: uid_t? = nil,
-                timeout: TimeInterval = 60) throws -> (code: Int32, stdout: String, stderr: String) {
+                timeout: TimeInterval = 60, input: String? = nil) throws -> (code: Int32, stdout: String, stderr: String) {
     let p = Process()
     (p.executableURL, p.arguments) = command(productsDirectory.appendingPathComponent(name), args, as: uid)
     if let environment { p.environment = environment }
     let base = NSTemporaryDirectory() + "sisync-proc-" + UUID().uuidString
     FileManager.default.createFile(atPath: base + ".out", contents: nil)
     FileManager.default.createFile(atPath: base + ".err", contents: nil)
-    defer { try? FileManager.default.removeItem(atPath: base + ".out"); try? FileManager.default.removeItem(atPath: base + ".err") }
+    defer { for suffix in [".out", ".err", ".in"] { try? FileManager.default.removeItem(atPath: base + suffix) } }
+    if let input {
+        // Standard input from a file (a pipe's writer could block on a full pipe).
+        FileManager.default.createFile(atPath: base + ".in", contents: Data(input.utf8))
+        p.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: base + ".in"))
+    }
     p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: base + ".out"))
     p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: base + ".err"))
     let done = DispatchSemaphore(value: 0)

@@ -87,7 +87,7 @@ public struct ConfigKey: Sendable {
 
     /// The nearest name by edit distance, if it is near enough to be a typo: at most two
     /// edits, or one in four characters of a longer name (five at most).
-    static func closest(to word: String, among names: [String]) -> String? {
+    package static func closest(to word: String, among names: [String]) -> String? {
         let limit = min(max(2, word.count / 4), 5)
         var best: (name: String, distance: Int)?
         // Names whose lengths differ by more than the limit are that many edits apart at

@@ -1,11 +1,23 @@
 import Foundation
 import SISync
 
-extension ControlCommand {
-    /// `sisyncctl store copy --to URL [--schema NAME]`: the SQLite database this command
-    /// would use (`--db PATH` or the configuration's) into an empty PostgreSQL schema. The
-    /// run lock of the SQLite database is held meanwhile, so no run writes during the copy.
-    func storeCopy(_ args: Arguments) throws -> Int32 {
+/// `sisyncctl store copy --to URL [--schema NAME]`: the SQLite database this command
+/// would use (`--db PATH` or the configuration's) into an empty PostgreSQL schema. The
+/// run lock of the SQLite database is held meanwhile, so no run writes during the copy.
+struct StoreCopyCommand: ControlSubcommand {
+    static let name = "store copy"
+    static let options: [CommandOption] = [.value("to", "URL"), .value("schema", "NAME")]
+    static let synopsis = ["store copy --to URL [--schema NAME]"]
+    static let storeAccess = StoreAccess.writes
+    static let help = """
+        Copies this SQLite database whole into an empty PostgreSQL schema, checking every table's count; then \
+        point [sync] database at it and restart sisyncd. The run lock is held meanwhile, so no run writes during \
+        the copy.
+        """
+    static let example = "sisyncctl store copy --to postgresql://sisync@db.district.org/sisync --schema sisync"
+    let call: CommandCall
+
+    func run() throws -> Int32 {
         guard let uri = args.value("to"), PostgresTarget.isURI(uri) else {
             console.err("sisyncctl: store copy needs --to postgresql://USER@HOST/DATABASE\n")
             return 64

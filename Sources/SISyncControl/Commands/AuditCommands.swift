@@ -1,9 +1,18 @@
 import Foundation
 import SISync
 
-extension ControlCommand {
-    /// `sisyncctl audit`: findings an administrator should look at, as sentences.
-    func audit(_ args: Arguments) throws -> Int32 {
+/// `sisyncctl audit`: findings an administrator should look at, as sentences.
+struct AuditCommand: ControlSubcommand {
+    static let name = "audit"
+    static let help = """
+        Lists what needs an administrator: emails shared by several active staff (nobody with them can be \
+        linked), manual links whose emails differ (entries appear under the staff member's name), users linked \
+        to inactive staff, users with ledgers but no Finance role, users with schools but no active staff link.
+        """
+    static let example = "sisyncctl audit"
+    let call: CommandCall
+
+    func run() throws -> Int32 {
         let c = try rulesConfiguration(args)
         let store = try RosterStore(location: c.store, mustExist: true)
         let report = try store.accounts.audit(normalizer: EmailNormalizer(aliases: c.emailDomainAliases))
@@ -46,9 +55,21 @@ extension ControlCommand {
         })
         return 0
     }
+}
 
-    /// `sisyncctl explain U`: why the user has each link and role, and why not the others.
-    func explain(_ args: Arguments, username: String) throws -> Int32 {
+/// `sisyncctl explain U`: why the user has each link and role, and why not the others.
+struct ExplainCommand: ControlSubcommand {
+    static let name = "explain"
+    static let arguments: [CommandArgument] = [.required("U")]
+    static let help = """
+        Explains why a user has their link and each role, and why not the roles they lack, from the data as it \
+        is now (R6, R7).
+        """
+    static let example = "sisyncctl explain tbrown"
+    let call: CommandCall
+
+    func run() throws -> Int32 {
+        let username = words[0]
         let c = try rulesConfiguration(args)
         let store = try RosterStore(location: c.store, mustExist: true)
         let settings = c.roleSettings(on: Date())

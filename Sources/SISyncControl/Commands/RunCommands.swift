@@ -1,0 +1,356 @@
+import Foundation
+import SISync
+
+/// `sisyncctl sync`: one run now, in this process, under the run lock.
+struct SyncCommand: ControlSubcommand {
+    static let name = "sync"
+    static let options: [CommandOption] = [.flag("dry-run"), .flag("allow-mass-deactivation"), .flag("force")]
+    static let storeAccess = StoreAccess.writesTakingTheLockItself
+    static let help = """
+        Runs one sync cycle now, in this process. --dry-run fetches and plans but writes nothing; \
+        --allow-mass-deactivation lets one run past the guard (R5); --force re-plans an export that did not change. \
+        Works while sisyncd runs: it waits for the daemon's run in progress, then runs. \
+        Exit: 0 applied or unchanged, 65 bad data or blocked, 69 source unavailable, 75 a run in progress did not \
+        finish within --wait (default 60s), 78 configuration error.
+        """
+    static let example = "sisyncctl sync --dry-run"
+    let call: CommandCall
+
+    func run() throws -> Int32 {
+        let wait = waitSeconds(args)
+        let c = try configuration(args)
+        var options = SyncRun.Options()
+        options.dryRun = args.flag("dry-run")
+        options.allowMassDeactivation = args.flag("allow-mass-deactivation")
+        options.force = args.flag("force")
+        options.actor = actor
+        options.trigger = "sisyncctl"
+        options.wait = wait
+        var stop: StopSignal?
+        var signals: SignalWatcher?
+        if call.control.stopsOnSignals {
+            let s = StopSignal()
+            signals = SignalWatcher()
+            signals?.onStop { s.stop() }
+            stop = s
+        }
+        let result = withExtendedLifetime(signals) {
+            SyncRun(configuration: c, options: options, log: log, stop: stop).performWithStore(waiting: { call.control.sayWaiting(for: $0, wait: wait) })
+        }
+        emit(args, json: { RunReport.json(result.summary, plan: result.plan) },
+             text: { RunReport.text(result.summary, plan: result.plan, showPlan: options.dryRun) })
+        return result.summary.exitCode
+    }
+}
+
+/// `sisyncctl status`: the last and next run, holds, the database; or every tenant's.
+struct StatusCommand: ControlSubcommand {
+    static let name = "status"
+    static let synopsis = ["status", "--tenants DIR status"]
+    static let help = """
+        Shows the last run, when the next scheduled run is due, a run the guard holds, deactivation holds, \
+        the database and its records. With --tenants DIR (and no --tenant): every tenant, which sisyncd serves it \
+        and its last run.
+        """
+    static let example = "sisyncctl status"
+    let call: CommandCall
+
+    func run() throws -> Int32 {
+        if args.value("tenants") != nil && args.value("tenant") == nil { return try tenantsStatus(args) }
+        let store = try openStore(args)
+        let last = try store.auditTrail.lastRun()
+        let interval = (try? configuration(args).interval.seconds) ?? 900
+        var next: String?
+        if let last, let started = Timestamp.parse(last.startedAt) {
+            next = Timestamp.format(started.addingTimeInterval(interval))
+        }
+        let bytes = (try? store.database.sizeInBytes()) ?? 0
+        let counts = try store.mirror.recordCounts()
+        let held = (try? configuration(args))?.deactivationsHeld(on: Date())
+        let hold = try store.auditTrail.standingHold(at: Date())
+        emit(args, json: {
+            .object([
+                ("last_run", last.map(JSONShapes.runSummary) ?? .null),
+                ("next_run_at", .string(next)),
+                ("deactivations_held_until", .string(held)),
+                ("held_run", hold.map { .int($0.runID) } ?? .null),
+                ("database", .object([("path", .string(store.path)), ("bytes", .int(Int64(bytes)))])),
+                ("records", .object(counts.map { ($0.0.rawValue, .object([("active", .int($0.active)), ("total", .int($0.total))])) })),
+            ])
+        }, text: {
+            var out = ""
+            if let last { out += "last run: " + RunReport.text(last, plan: nil, showPlan: false) } else { out += "last run: none yet\n" }
+            out += "next run: \(next ?? "at the daemon's next start") (approximately; interval \(ConfigDuration(seconds: interval)))\n"
+            if let hold {
+                out += "held run: \(hold.runID), blocked by the guard and waiting for review until \(hold.expiresAt): `sisyncctl run show \(hold.runID)`, then `sisyncctl run approve \(hold.runID)` or `sisyncctl run discard \(hold.runID)`\n"
+            }
+            if let held { out += "deactivations: on hold until \(held) ([sync] hold_deactivations): absent records are marked missing, not deactivated\n" }
+            out += "database: \(store.path), \(ControlCommand.humanBytes(bytes))\n"
+            var t = TextTable(["entity", "active", "total"])
+            for (k, a, n) in counts { t.add([k.rawValue, String(a), String(n)]) }
+            return out + t.rendered()
+        })
+        return 0
+    }
+
+    /// `sisyncctl --tenants DIR status`: every tenant, which sisyncd serves it, its last run.
+    private func tenantsStatus(_ args: Arguments) throws -> Int32 {
+        let directory = args.value("tenants") ?? TenantDirectory.defaultPath
+        let entries = try TenantDirectory(path: directory).load()
+        let sessions = PostgresLockSessions()
+        var rows: [(name: String, database: String, holder: String, last: RunSummary?, problem: String?)] = []
+        for e in entries {
+            switch e.configuration {
+            case .failure(let error):
+                rows.append((e.name, "", "", nil, "\(error)"))
+            case .success(let c):
+                var holder = "nobody", problem: String?, last: RunSummary?
+                do {
+                    let claim = try DaemonLock.tenant(location: c.store, sessions: sessions)
+                    if case .postgres = c.store {
+                        let found = claim.holder().holder
+                        if found != "unknown" { holder = found }
+                    } else if try !claim.tryTakeOver() {
+                        holder = claim.holder().holder
+                    } else {
+                        claim.release()   // a lock file tells only by being tried
+                    }
+                    last = try RosterStore(location: c.store, mustExist: true).auditTrail.lastRun()
+                } catch StoreError.noDatabase {
+                    last = nil
+                } catch {
+                    problem = "\(error)"
+                }
+                rows.append((e.name, c.store.display, holder, last, problem))
+            }
+        }
+        emit(args, json: {
+            .object([("tenants", .array(rows.map { r in
+                .object([("name", .string(r.name)), ("database", .string(r.database)), ("served_by", .string(r.holder)),
+                         ("last_run", r.last.map(JSONShapes.runSummary) ?? .null), ("problem", .string(r.problem))])
+            }))])
+        }, text: {
+            var t = TextTable(["tenant", "served by", "last run", "database"])
+            for r in rows {
+                let last = r.last.map { "\($0.runID.map(String.init) ?? "-") \($0.outcome.rawValue) \($0.startedAt)" } ?? "none yet"
+                t.add([r.name, r.problem == nil ? r.holder : "-", r.problem ?? last, r.database])
+            }
+            return "\(rows.count) tenants in \(directory)\n" + t.rendered()
+        })
+        return 0
+    }
+}
+
+/// `sisyncctl runs`: recent runs, newest first.
+struct RunsCommand: ControlSubcommand {
+    static let name = "runs"
+    static let options: [CommandOption] = [.value("limit", "N")]
+    static let help = "Lists recent runs, newest first (default 20)."
+    static let example = "sisyncctl runs --limit 5"
+    let call: CommandCall
+
+    func run() throws -> Int32 {
+        var limit = 20
+        if let l = args.value("limit") {
+            guard let n = Int(l), n > 0 else { console.err("sisyncctl: --limit takes a positive number\n"); return 64 }
+            limit = n
+        }
+        let list = try openStore(args).auditTrail.runs(limit: limit)
+        emit(args, json: { .array(list.map(JSONShapes.runSummary)) }, text: {
+            var t = TextTable(["run", "started", "outcome", "by", "staff +/~/-/↺", "records", "error"])
+            for r in list {
+                let total = r.entities.values.reduce(0) { $0 + $1.total }
+                t.add([String(r.runID ?? 0), r.startedAt, r.outcome.rawValue, r.actor,
+                       "\(r.staff.added)/\(r.staff.updated)/\(r.staff.deactivated)/\(r.staff.reactivated)", String(total),
+                       r.error.map { String($0.prefix(60)) } ?? ""])
+            }
+            return list.isEmpty ? "no runs yet\n" : t.rendered()
+        })
+        return 0
+    }
+}
+
+/// `run show ID`: one run and its changes (a held run: what it would change).
+struct RunShowCommand: ControlSubcommand {
+    static let name = "run show"
+    static let arguments: [CommandArgument] = [.required("ID")]
+    static let help = """
+        Lists one run and every change it made; for a run the guard held (R5), every change its kept plan \
+        would make.
+        """
+    static let example = "sisyncctl run show 42"
+    let call: CommandCall
+
+    func run() throws -> Int32 {
+        let id = words[0]
+        guard let n = Int64(id) else { console.err("sisyncctl: run id must be a number, got `\(id)`\n"); return 64 }
+        let store = try openStore(args)
+        guard let run = try store.auditTrail.run(id: n) else { throw StoreError.notFound(what: "run \(n)") }
+        var changes = try store.auditTrail.changes(runID: n)
+        var planned = false
+        if run.hold != nil, changes.isEmpty, let kept = try store.auditTrail.heldPlan(run: n) {
+            // Nothing of a held run was applied: its changes are those of the kept plan.
+            planned = true
+            try kept.plan().forEachChange { changes.append(StoredChange(runID: n, at: run.startedAt, actor: run.actor, change: $0)) }
+        }
+        emit(args, json: {
+            guard case .object(var m) = JSONShapes.runSummary(run) else { return .null }
+            m.append(("changes", .array(changes.map { JSONShapes.change($0.change, actor: $0.actor) })))
+            return .object(m)
+        }, text: {
+            var out = RunReport.text(run, plan: nil, showPlan: false)
+            out += "  by \(run.actor) (\(run.trigger)), \(run.startedAt) → \(run.finishedAt ?? "-")\n"
+            out += planned ? "  changes the held plan would make (\(changes.count)):\n" : "  changes (\(changes.count)):\n"
+            for c in changes { out += "    " + RunReport.changeLine(c.change) + "\n" }
+            return out
+        })
+        return 0
+    }
+}
+
+/// `run revert ID`: undoes the latest run that changed anything, as a new run.
+struct RunRevertCommand: ControlSubcommand {
+    static let name = "run revert"
+    static let arguments: [CommandArgument] = [.required("ID")]
+    static let storeAccess = StoreAccess.writes
+    static let help = """
+        Undoes the latest run that changed anything, as a new run: changed fields get their old values, \
+        deactivated records come back, records it added become inactive, links are restored and roles recomputed. \
+        Older runs are refused. The next sync compares the restored records with the export again: revert is for \
+        undoing a mistaken override (e.g. --allow-mass-deactivation); if the export itself is wrong, fix it at the \
+        source first.
+        """
+    static let example = "sisyncctl run revert 42"
+    let call: CommandCall
+
+    func run() throws -> Int32 {
+        let text = words[0]
+        guard let id = Int64(text) else { console.err("sisyncctl: run revert takes a run id, got `\(text)`\n"); return 64 }
+        let c = try configuration(args)
+        let store = try RosterStore(location: c.store, mustExist: true)
+        let summary = try store.revert(run: id, actor: actor, roles: c.roleSettings(on: Date()), now: Date())
+        SyncRun.writeMetrics(summary, store: store, configuration: c, log: log)
+        log.log(LogEvent(.runFinished, .notice, "run \(summary.runID ?? 0) by \(actor) reverted run \(id)",
+                         fields: [("SISYNC_RUN_ID", String(summary.runID ?? 0))]))
+        emit(args, json: { RunReport.json(summary, plan: nil) }, text: { "reverted run \(id): " + RunReport.text(summary, plan: nil, showPlan: false) })
+        return 0
+    }
+}
+
+/// `run approve ID`: applies a held run's kept plan as a new run (the run lock is held).
+struct RunApproveCommand: ControlSubcommand {
+    static let name = "run approve"
+    static let arguments: [CommandArgument] = [.required("ID")]
+    static let storeAccess = StoreAccess.writes
+    static let help = """
+        Applies exactly the plan of a run the guard held (R5) as a new run (`approves`: ID). It is refused \
+        (exit 1, saying why) once another run applied, an administrator changed users since, or the hold expired \
+        ([guard] held_plan_days, default 7): then run `sisyncctl sync` again. A hold also ends when a later run \
+        applies; while it stands, a cycle on the same export exits 65 without a second hold.
+        """
+    static let example = "sisyncctl run approve 42"
+    let call: CommandCall
+
+    func run() throws -> Int32 {
+        let text = words[0]
+        guard let id = Int64(text) else { console.err("sisyncctl: run approve takes a run id, got `\(text)`\n"); return 64 }
+        let c = try configuration(args)
+        let store = try RosterStore(location: c.store, mustExist: true)
+        var options = SyncRun.Options()
+        options.actor = actor
+        options.trigger = "approve"
+        let result: SyncRun.Result
+        do { result = try SyncRun(configuration: c, options: options, log: log).approve(run: id, store: store) } catch let e as HoldError {
+            console.err("sisyncctl: \(e)\n")
+            return 1
+        }
+        emit(args, json: { RunReport.json(result.summary, plan: nil) },
+             text: { "approved held run \(id): " + RunReport.text(result.summary, plan: nil, showPlan: false) })
+        return result.summary.exitCode
+    }
+}
+
+/// `run discard ID`: drops a held run's plan; nothing is applied.
+struct RunDiscardCommand: ControlSubcommand {
+    static let name = "run discard"
+    static let arguments: [CommandArgument] = [.required("ID")]
+    static let storeAccess = StoreAccess.writes
+    static let help = "Drops the plan of a run the guard held; nothing of it is applied."
+    static let example = "sisyncctl run discard 42"
+    let call: CommandCall
+
+    func run() throws -> Int32 {
+        let text = words[0]
+        guard let id = Int64(text) else { console.err("sisyncctl: run discard takes a run id, got `\(text)`\n"); return 64 }
+        let store = try openStore(args)
+        do { _ = try store.auditTrail.discardHold(run: id, actor: actor, at: Date()) } catch let e as HoldError {
+            console.err("sisyncctl: \(e)\n")
+            return 1
+        }
+        log.log(LogEvent(.holdEnded, .notice, "held run \(id) discarded by \(actor); nothing of it was applied",
+                         fields: [("SISYNC_HELD_RUN_ID", String(id))]))
+        let run = try store.auditTrail.run(id: id)
+        // The metrics say the hold is gone (`sisync_held_run` 0), with the last run as before.
+        if let c = try? configuration(args), let last = try store.auditTrail.lastRun() { SyncRun.writeMetrics(last, store: store, configuration: c, log: log) }
+        emit(args, json: { run.map(JSONShapes.runSummary) ?? .null }, text: { "discarded the hold of run \(id); nothing of it was applied\n" })
+        return 0
+    }
+}
+
+/// `staff list`: staff records, active ones by default.
+struct StaffListCommand: ControlSubcommand {
+    static let name = "staff list"
+    static let options: [CommandOption] = [.flag("inactive"), .flag("all"), .value("search", "TEXT")]
+    static let synopsis = ["staff list [--inactive | --all] [--search TEXT]"]
+    static let help = """
+        Lists staff records: the active ones, or with --inactive the inactive ones, or with --all every one; \
+        --search keeps those whose id, name or email contains TEXT.
+        """
+    static let example = "sisyncctl staff list --search lima"
+    let call: CommandCall
+
+    func run() throws -> Int32 {
+        if args.flag("inactive") && args.flag("all") { console.err("sisyncctl: use either --inactive or --all\n"); return 64 }
+        let filter: StaffFilter = args.flag("all") ? .all : args.flag("inactive") ? .inactive : .active
+        let list = try openStore(args).mirror.staff(filter: filter, search: args.value("search"))
+        emit(args, json: { .array(list.map { .object(JSONShapes.staff($0)) }) }, text: {
+            var t = TextTable(["staff_id", "name", "email", "title", "schools", "state"])
+            for s in list {
+                var state = s.active ? (s.missingSince.map { "missing since \($0)" } ?? "active") : "inactive since \(s.deactivatedAt ?? "?")"
+                if !s.enabled { state += ", account disabled in the SIS" }
+                t.add([s.staffID, "\(s.firstName) \(s.lastName)", s.email, s.title, s.schoolIDs.joined(separator: ";"), state])
+            }
+            return t.rendered() + "\(list.count) staff\n"
+        })
+        return 0
+    }
+}
+
+/// `staff show ID`: one staff record, its linked users and its history.
+struct StaffShowCommand: ControlSubcommand {
+    static let name = "staff show"
+    static let arguments: [CommandArgument] = [.required("ID")]
+    static let help = "Shows one staff record, the users linked to it and its history."
+    static let example = "sisyncctl staff show S1042"
+    let call: CommandCall
+
+    func run() throws -> Int32 {
+        let id = words[0]
+        let store = try openStore(args)
+        guard let s = try store.mirror.staffMember(id: id) else { throw StoreError.notFound(what: "staff member \(id)") }
+        let users = try store.accounts.linkedUsers(staffID: id)
+        let history = try store.auditTrail.history(entity: .staff, id: id)
+        emit(args, json: {
+            .object(JSONShapes.staff(s) + [("users", .array(users.map { .string($0) })), ("history", .array(history.map(JSONShapes.storedChange)))])
+        }, text: {
+            var out = "\(s.staffID)  \(s.firstName) \(s.lastName)\(s.active ? "" : "  (INACTIVE since \(s.deactivatedAt ?? "?"))")\n"
+            out += "  email:   \(s.email)\n  title:   \(s.title)\n  schools: \(s.schoolIDs.joined(separator: ", "))\n"
+            if let m = s.missingSince { out += "  missing from the export since \(m)\n" }
+            if !s.enabled { out += "  account disabled in the SIS (enabledUser = false); the record stays active\n" }
+            out += "  linked users: \(users.isEmpty ? "none" : users.joined(separator: ", "))\n  history:\n"
+            for h in history { out += "    \(h.at) \(h.runID.map { "run \($0)" } ?? "by hand") (\(h.actor)): " + RunReport.changeLine(h.change) + "\n" }
+            return out
+        })
+        return 0
+    }
+}
