@@ -78,7 +78,7 @@ extension ControlCommand {
         case ("export", 1):
             // Names come from the SIS: quoted and neutralised for spreadsheets (issue 26 item 11).
             var csv = CSVWriter(header: ["student_id", "name", "school_id", "code"])
-            for r in try store.accessCodes.list() { csv.add([r.studentID, r.name, r.school, AccessCode.display(r.code)]) }
+            for r in try store.accessCodes.list(all: args.flag("all")) { csv.add([r.studentID, r.name, r.school, AccessCode.display(r.code)]) }
             logged("\(actor) exported the access codes")
             console.out(csv.text)
             return 0
