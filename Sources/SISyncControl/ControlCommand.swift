@@ -335,18 +335,25 @@ public struct ControlCommand {
 
     private func status(_ args: Arguments) throws -> Int32 {
         let store = try openStore(args)
-        let last = try store.auditTrail.lastRun()
-        let interval = (try? configuration(args).interval.seconds) ?? 900
-        var next: String?
-        if let last, let started = Timestamp.parse(last.startedAt) {
-            next = Timestamp.format(started.addingTimeInterval(interval))
+        var last = try store.auditTrail.lastRun()
+        // Found without taking any lock (DaemonProbe): a sisyncd starting now is not disturbed.
+        let probe = DaemonProbe(location: store.location)
+        let daemon = try? probe.daemon()
+        let next = daemon?.nextRunAt.map(Timestamp.format)
+        var interrupted: String?
+        if let id = last?.runID, last?.outcome == .running, let daemon, let runLock = try? probe.runLock(),
+           let why = DaemonProbe.interruption(of: id, runLock: runLock, daemon: daemon), try store.auditTrail.run(id: id)?.outcome == .running {
+            interrupted = why
+            last?.error = why + "; nothing it planned was applied, and the next run records it as failed"
         }
         let bytes = (try? store.database.sizeInBytes()) ?? 0
         let counts = try store.mirror.recordCounts()
         let held = (try? configuration(args))?.deactivationsHeld(on: Date())
         let hold = try store.auditTrail.standingHold(at: Date())
+        last = last.map { RunReport.withEndedHold($0, standing: hold?.runID) }
         emit(args, json: {
             .object([
+                ("daemon", daemon?.json ?? .null),
                 ("last_run", last.map(JSONShapes.runSummary) ?? .null),
                 ("next_run_at", .string(next)),
                 ("deactivations_held_until", .string(held)),
@@ -355,9 +362,14 @@ public struct ControlCommand {
                 ("records", .object(counts.map { ($0.0.rawValue, .object([("active", .int($0.active)), ("total", .int($0.total))])) })),
             ])
         }, text: {
-            var out = ""
-            if let last { out += "last run: " + RunReport.text(last, plan: nil, showPlan: false) } else { out += "last run: none yet\n" }
-            out += "next run: \(next ?? "at the daemon's next start") (approximately; interval \(ConfigDuration(seconds: interval)))\n"
+            var out = daemon?.statusLines(store: store.path) ?? "daemon: cannot tell (the store's locks cannot be read)\n"
+            if let last, let interrupted {
+                out += "last run: run \(last.runID ?? 0) \(interrupted); nothing it planned was applied, and the next run records it as failed\n"
+            } else if let last {
+                out += "last run: " + RunReport.text(last, plan: nil, showPlan: false)
+            } else {
+                out += "last run: none yet\n"
+            }
             if let hold {
                 out += "held run: \(hold.runID), blocked by the guard and waiting for review until \(hold.expiresAt): `sisyncctl run show \(hold.runID)`, then `sisyncctl run approve \(hold.runID)` or `sisyncctl run discard \(hold.runID)`\n"
             }

@@ -234,6 +234,14 @@ final class Scheduler: @unchecked Sendable {
             notifier.status("cannot start: \(error)")
             return SyncRun.classify(error).exitCode
         }
+        // Tells `sisyncctl status` the next run's time (SQLite: the file beside the lock).
+        var schedule: DaemonSchedule?
+        if daemonLock != nil, case .sqlite(let file) = location {
+            do { schedule = try DaemonSchedule(databasePath: file) } catch {
+                log.log(LogEvent(.runFailed, .warning, "cannot write \(DaemonSchedule.path(of: file)) (the next run's time for sisyncctl status): \(error)"))
+            }
+        }
+        defer { schedule?.clear() }
         signals.onStop { [self] in
             notifier.stopping()
             stop.stop()
@@ -290,20 +298,23 @@ final class Scheduler: @unchecked Sendable {
                         // Fails this cycle; the next one connects again.
                         let result = SyncRun(configuration: configuration, options: SyncRun.Options(), log: log, stop: stop).failedToStart(error)
                         if stop.isStopping { break }
-                        notifier.status(Self.statusLine(result.summary, next: Date().addingTimeInterval(configuration.interval.seconds),
-                                                        heldUntil: configuration.deactivationsHeld(on: Date())))
+                        let next = Date().addingTimeInterval(configuration.interval.seconds)
+                        schedule?.write(next: next)
+                        notifier.status(Self.statusLine(result.summary, next: next, heldUntil: configuration.deactivationsHeld(on: Date())))
                         if waitForNextCycle(configuration.interval.seconds) { continue } else { break }
                     }
                 }
                 if lock.withLock({ let r = reloadRequested; reloadRequested = false; return r }) { reload() }
                 lock.withLock { syncRequested = false }
                 notifier.keepAlive()
+                schedule?.write(next: nil)
                 guard let result = cycle(daemonLock: daemonLock) else { break }
                 if stop.isStopping { break }
                 // A run that found its lock gone: to standby (or take it back) now, not next cycle.
                 if let held = daemonLock, !held.isStillHeld() { continue }
                 let jitter = Double.random(in: 0...(configuration.interval.seconds * 0.1))
                 let wait = configuration.interval.seconds + jitter
+                schedule?.write(next: Date().addingTimeInterval(wait))
                 notifier.status(Self.statusLine(result.summary, next: Date().addingTimeInterval(wait), heldUntil: configuration.deactivationsHeld(on: Date())))
                 if !waitForNextCycle(wait, holding: daemonLock) { break }
             }

@@ -91,6 +91,46 @@ final class StateFile {
         fd = found; created = false; writable = false
     }
 
+    /// Opens an existing file for reading only, never creating it; nil when there is none.
+    /// For those who look at a file another process keeps (`sisyncctl status` reading the
+    /// daemon's lock and schedule files): nothing is written, locked or made.
+    init?(reading path: String) throws(StoreError) {
+        self.path = path
+        let folder: StateFolder
+        do throws(StoreError) {
+            folder = try StateFolder(holding: path)
+        } catch .cannotOpen {
+            return nil   // no folder yet: no file either
+        }
+        let name = (path as NSString).lastPathComponent
+        let found = openat(folder.fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        if found < 0 {
+            if errno == ENOENT { return nil }
+            throw Self.error(path: path, errno: errno, doing: "open")
+        }
+        do throws(StoreError) {
+            try Self.verify(fd: found, path: path)
+        } catch {
+            close(found)
+            throw error
+        }
+        fd = found; created = false; writable = false
+    }
+
+    /// The file's text (its first `limit` bytes), as read now.
+    func text(limit: Int = 4096) -> String {
+        var buffer = [UInt8](repeating: 0, count: limit)
+        let n = pread(fd, &buffer, limit, 0)
+        return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : ""
+    }
+
+    /// The device and inode of the file as opened, as `/proc/locks` names a locked file.
+    var identity: (device: UInt64, inode: UInt64)? {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return nil }
+        return (UInt64(st.st_dev), UInt64(st.st_ino))
+    }
+
     deinit { close(fd) }
 
     /// Linux's `O_PATH` (Glibc's module leaves it out: it is a GNU extension).
