@@ -75,19 +75,7 @@ final class StateFile {
     /// process.
     init?(inspecting path: String) throws(StoreError) {
         self.path = path
-        let folder = try StateFolder(holding: path)
-        let name = (path as NSString).lastPathComponent
-        let found = openat(folder.fd, name, Self.pathOnly | O_NOFOLLOW | O_CLOEXEC)
-        if found < 0 {
-            if errno == ENOENT { return nil }
-            throw Self.error(path: path, errno: errno, doing: "open")
-        }
-        do throws(StoreError) {
-            try Self.verify(fd: found, path: path)
-        } catch {
-            close(found)
-            throw error
-        }
+        guard let found = try Self.openExisting(path, in: try StateFolder(holding: path), flags: Self.pathOnly) else { return nil }
         fd = found; created = false; writable = false
     }
 
@@ -102,19 +90,25 @@ final class StateFile {
         } catch .cannotOpen {
             return nil   // no folder yet: no file either
         }
-        let name = (path as NSString).lastPathComponent
-        let found = openat(folder.fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard let found = try Self.openExisting(path, in: folder, flags: O_RDONLY | O_NONBLOCK) else { return nil }
+        fd = found; created = false; writable = false
+    }
+
+    /// A descriptor of the file that is there now (never followed through a link, verified
+    /// a plain file with one link), or nil when there is none.
+    private static func openExisting(_ path: String, in folder: StateFolder, flags: Int32) throws(StoreError) -> Int32? {
+        let found = openat(folder.fd, (path as NSString).lastPathComponent, flags | O_NOFOLLOW | O_CLOEXEC)
         if found < 0 {
             if errno == ENOENT { return nil }
-            throw Self.error(path: path, errno: errno, doing: "open")
+            throw error(path: path, errno: errno, doing: "open")
         }
         do throws(StoreError) {
-            try Self.verify(fd: found, path: path)
+            try verify(fd: found, path: path)
         } catch {
             close(found)
             throw error
         }
-        fd = found; created = false; writable = false
+        return found
     }
 
     /// The file's text (its first `limit` bytes), as read now.
