@@ -191,6 +191,28 @@ final class AccessTests: XCTestCase {
         XCTAssertEqual(w.ctl(["access", "instructions", "ST2"]).code, 1, "no code yet")
     }
 
+    /// Issue 28: a mail merge from `access export` reaches only families of students who are
+    /// still there: a withdrawn student and one gone from the export keep their codes but
+    /// are left out, unless `--all` asks for every code.
+    func testAccessExportListsActiveEnrolledStudentsAndAllListsEveryCode() throws {
+        let w = Workspace()
+        let c = school(w)
+        XCTAssertEqual(w.ctl(["access", "enable", "--all"]).code, 0)
+        w.write("students.csv", """
+            student_id,first_name,last_name,email,school_id,grade,enrollment_status,school_year
+            ST1,Kim,Lima,,101,5,Enrolled,2026-2027
+            ST2,Lou,Lima,,102,9,Withdrawn,2026-2027
+            """)
+        XCTAssertEqual(w.sync(c, allow: true).summary.outcome, .applied)
+        XCTAssertFalse(try w.store().mirror.studentState("ST3").active, "ST3 left the export")
+        func ids(_ r: (code: Int32, out: String, err: String)) -> [String] {
+            XCTAssertEqual(r.code, 0, r.err)
+            return r.out.split(separator: "\n").dropFirst().map { String($0.prefix { $0 != "," }) }
+        }
+        XCTAssertEqual(ids(w.ctl(["access", "export"])), ["ST1"], "only the active, enrolled student")
+        XCTAssertEqual(ids(w.ctl(["access", "export", "--all"])), ["ST1", "ST2", "ST3"], "--all: every code")
+    }
+
     /// Issue 26 item 11: names from the SIS reach `access export` as RFC 4180 cells (a line
     /// break stays inside its cell) and formula-looking names are neutralised with a leading
     /// `'` (OWASP); read back with the export reader, every cell is what was meant.

@@ -139,6 +139,64 @@ final class DaemonProcessTests: XCTestCase {
         XCTAssertTrue(closed.error?.contains("interrupted") == true)
     }
 
+    /// Issue 28: `status` while a real sisyncd runs names it (pid, host, since) and its own
+    /// next run; once it stopped, "not running" and "no daemon". Found without trying the
+    /// lock: a sisyncd started meanwhile would have exited 75.
+    func testStatusTellsWhetherTheDaemonRunsWithItsPidAndNextRun() throws {
+        let w = Workspace()
+        w.configure(sync: "interval = 1h")
+        w.write("staff.csv", staffCSV(manyStaff(10)))
+        let child = try RunningDaemon(["--config", w.configPath])
+        defer { if child.process.isRunning { child.process.terminate() } }
+        XCTAssertTrue(child.waitFor("run 1 applied"), child.seen)
+        if !w.isPostgres {
+            XCTAssertTrue(file(DaemonSchedule.path(of: w.database), comesToContain: "next "), "the daemon says its next run")
+        }
+        let json = try runProcess("sisyncctl", ["--config", w.configPath, "--json", "status"])
+        XCTAssertEqual(json.code, 0, json.stderr)
+        let status = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let daemon = try XCTUnwrap(status["daemon"] as? [String: Any], json.stdout)
+        XCTAssertEqual(daemon["running"] as? Bool, true)
+        XCTAssertEqual(daemon["pid"] as? Int, Int(child.pid))
+        XCTAssertEqual(daemon["host"] as? String, ProcessInfo.processInfo.hostName)
+        XCTAssertEqual(daemon["standby"] as? Bool, false)
+        let since = try XCTUnwrap(Timestamp.parse(try XCTUnwrap(daemon["since"] as? String)))
+        XCTAssertLessThan(abs(since.timeIntervalSinceNow), 120)
+        if !w.isPostgres {
+            let next = try XCTUnwrap(Timestamp.parse(try XCTUnwrap(status["next_run_at"] as? String)), json.stdout)
+            XCTAssertGreaterThan(next.timeIntervalSinceNow, 3000, "the daemon's time: an hour (plus jitter) after the run")
+        }
+        let text = try runProcess("sisyncctl", ["--config", w.configPath, "status"]).stdout
+        XCTAssertTrue(text.contains("daemon: sisyncd pid \(child.pid) on \(ProcessInfo.processInfo.hostName) is running since "), text)
+        XCTAssertTrue(child.process.isRunning, "status never disturbed the daemon")
+
+        kill(child.pid, SIGTERM)
+        XCTAssertEqual(child.exited.wait(timeout: .now() + 10), .success)
+        let after = try runProcess("sisyncctl", ["--config", w.configPath, "status"]).stdout
+        XCTAssertTrue(after.contains("daemon: not running"), after)
+        XCTAssertTrue(after.contains("next run: no daemon"), after)
+        let afterJSON = try runProcess("sisyncctl", ["--config", w.configPath, "--json", "status"]).stdout
+        let stopped = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(afterJSON.utf8)) as? [String: Any])
+        XCTAssertEqual((stopped["daemon"] as? [String: Any])?["running"] as? Bool, false, afterJSON)
+        XCTAssertTrue(stopped["next_run_at"] is NSNull, afterJSON)
+    }
+
+    /// Issue 28: a daemon killed in the middle of a run leaves the run `running`; status
+    /// says it was interrupted and by whom, and that no daemon runs.
+    func testStatusAfterASigkilledDaemonShowsItsRunInterrupted() throws {
+        let w = Workspace()
+        let (p, exited, _) = try startLargeApply(w, loop: true)
+        kill(p.processIdentifier, SIGKILL)
+        XCTAssertEqual(exited.wait(timeout: .now() + 30), .success)
+        let status = try runProcess("sisyncctl", ["--config", w.configPath, "status"])
+        XCTAssertEqual(status.code, 0, status.stderr)
+        XCTAssertTrue(status.stdout.contains("daemon: not running"), status.stdout)
+        let gone = w.isPostgres ? "interrupted: the process that ran it is gone" : "interrupted: sisyncd pid \(p.processIdentifier) is gone"
+        XCTAssertTrue(status.stdout.contains("last run: run 2 \(gone)"), status.stdout)
+        let json = try runProcess("sisyncctl", ["--config", w.configPath, "--json", "status"]).stdout
+        XCTAssertTrue(json.contains("\"error\": \"\(gone);"), json)
+    }
+
     /// R1: SIGTERM to the long-running daemon in the middle of a large apply: SQLite is
     /// interrupted, not waited for; the daemon exits 0 within 5 s and nothing was applied.
     func testR1SigtermToTheDaemonLoopDuringALargeApplyStopsWithin5Seconds() throws {

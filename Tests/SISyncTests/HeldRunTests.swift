@@ -197,6 +197,22 @@ final class HeldRunTests: XCTestCase {
         XCTAssertEqual(again.summary.standingHold, again.summary.runID)
     }
 
+    /// Issue 28: a cycle on the same export while a run is held says "still held"; once the
+    /// hold is discarded, `status` no longer says it is.
+    func testStatusAfterDiscardNoLongerSaysStillHeld() throws {
+        let (w, c, held) = heldWorkspace()
+        let id = try XCTUnwrap(held.summary.runID)
+        let again = w.sync(c)
+        XCTAssertTrue(again.summary.error?.hasPrefix("still held: run \(id)") ?? false, again.summary.error ?? "")
+        XCTAssertTrue(w.ctl(["status"]).out.contains("still held"), "the hold stands: said")
+        XCTAssertEqual(w.ctl(["run", "discard", String(id)]).code, 0)
+        let status = w.ctl(["status"])
+        XCTAssertEqual(status.code, 0, status.err)
+        XCTAssertFalse(status.out.contains("still held"), status.out)
+        XCTAssertTrue(status.out.contains("run \(id) was held for review; that hold has ended"), status.out)
+        XCTAssertFalse(w.ctl(["--json", "status"]).out.contains("still held"))
+    }
+
     func testR5HoldExpiresAfterHeldPlanDays() throws {
         let start = Date(timeIntervalSince1970: 1_800_000_000)
         let (w, c, held) = heldWorkspace(guard: "held_plan_days = 2", at: start)

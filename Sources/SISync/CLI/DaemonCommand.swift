@@ -18,6 +18,7 @@ public struct DaemonCommand {
     static let usage = """
         usage: sisyncd [--config PATH] [--once [--allow-mass-deactivation]] [--dry-run]
                sisyncd --tenants DIR [--max-tenants N] [--max-parallel-runs N] [--metrics-file PATH]
+               sisyncd [--config PATH | --tenants DIR] --check-config
 
           --config PATH  configuration file (default /etc/sisync/sisync.conf)
           --once         run one cycle and exit: 0 applied or unchanged, 65 bad data or
@@ -27,6 +28,10 @@ public struct DaemonCommand {
           --allow-mass-deactivation
                          with --once: let that one run past every guard (scripts; a person
                          approves a held run with `sisyncctl run approve ID`)
+          --check-config load the configuration, the letter template, the credentials and
+                         the store (read only, never migrated) as a run would, list every
+                         problem with its file, line and key, and exit: 0 `configuration OK`,
+                         78 problems found
           --version      print the version
           --tenants DIR  serve every DIR/NAME.conf as a tenant (a full configuration each), each
                          claimed by its own lock; tenants held by another sisyncd are waited for
@@ -43,7 +48,7 @@ public struct DaemonCommand {
         let args: Arguments
         do {
             args = try Arguments(argv, valued: ["config", "tenants", "max-tenants", "max-parallel-runs", "metrics-file"],
-                                 flags: ["once", "dry-run", "help", "version", "allow-mass-deactivation"])
+                                 flags: ["once", "dry-run", "help", "version", "allow-mass-deactivation", "check-config"])
         } catch {
             console.err("sisyncd: \(error)\n\(Self.usage)")
             return 64
@@ -53,6 +58,18 @@ public struct DaemonCommand {
         guard args.positional.isEmpty else {
             console.err("sisyncd: unexpected argument `\(args.positional[0])`\n\(Self.usage)")
             return 64
+        }
+        if args.flag("allow-mass-deactivation") && !args.flag("once") {
+            // Said, not ignored: a daemon let past every guard on every cycle is not offered.
+            console.err("sisyncd: --allow-mass-deactivation lets one run past the guard: it needs --once (a held run of the daemon is approved with `sisyncctl run approve ID`)\n")
+            return 64
+        }
+        if args.flag("check-config") {
+            guard !args.flag("once"), !args.flag("dry-run") else {
+                console.err("sisyncd: --check-config runs nothing; leave out --once and --dry-run\n")
+                return 64
+            }
+            return checkConfiguration(args)
         }
         if let directory = args.value("tenants") {
             var options = TenantSupervisor.Options(directory: directory)
@@ -110,6 +127,40 @@ public struct DaemonCommand {
             return result.summary.exitCode
         }
         return Scheduler(configuration: configuration, configPath: path, log: log, signals: signals, stop: stop, notifier: notifier).run()
+    }
+}
+
+extension DaemonCommand {
+    /// `--check-config`: every finding on stdout, then `configuration OK` (0) or the number
+    /// of problems (78). With `--tenants DIR`, each tenant's file in turn.
+    func checkConfiguration(_ args: Arguments) -> Int32 {
+        var files: [(label: String?, path: String)] = []
+        if let directory = args.value("tenants") {
+            guard args.value("config") == nil else {
+                console.err("sisyncd: --tenants takes each tenant's configuration from DIR; it cannot be combined with --config\n")
+                return 64
+            }
+            do {
+                files = try TenantDirectory(path: directory).load().map { ("tenant \($0.name)", $0.file) }
+            } catch {
+                console.out("\(error)\n")
+                return 78
+            }
+            if files.isEmpty { console.out("\(directory): no tenants (NAME.conf files)\n") }
+        } else {
+            files = [(nil, args.value("config") ?? "/etc/sisync/sisync.conf")]
+        }
+        var problems = 0
+        for (label, path) in files {
+            let findings = ConfigurationCheck(path: path).run()
+            let indent = label == nil ? "" : "  "
+            if let label { console.out("\(label) (\(path)):\n") }
+            for f in findings { console.out(indent + f.description + "\n") }
+            let count = findings.filter { $0.kind == .problem }.count
+            problems += count
+            console.out(indent + (count == 0 ? "configuration OK\n" : "\(count) problem\(count == 1 ? "" : "s") in \(path)\n"))
+        }
+        return problems == 0 ? 0 : 78
     }
 }
 
@@ -183,6 +234,14 @@ final class Scheduler: @unchecked Sendable {
             notifier.status("cannot start: \(error)")
             return SyncRun.classify(error).exitCode
         }
+        // Tells `sisyncctl status` the next run's time (SQLite: the file beside the lock).
+        var schedule: DaemonSchedule?
+        if daemonLock != nil, case .sqlite(let file) = location {
+            do { schedule = try DaemonSchedule(databasePath: file) } catch {
+                log.log(LogEvent(.runFailed, .warning, "cannot write \(DaemonSchedule.path(of: file)) (the next run's time for sisyncctl status): \(error)"))
+            }
+        }
+        defer { schedule?.clear() }
         signals.onStop { [self] in
             notifier.stopping()
             stop.stop()
@@ -239,20 +298,23 @@ final class Scheduler: @unchecked Sendable {
                         // Fails this cycle; the next one connects again.
                         let result = SyncRun(configuration: configuration, options: SyncRun.Options(), log: log, stop: stop).failedToStart(error)
                         if stop.isStopping { break }
-                        notifier.status(Self.statusLine(result.summary, next: Date().addingTimeInterval(configuration.interval.seconds),
-                                                        heldUntil: configuration.deactivationsHeld(on: Date())))
+                        let next = Date().addingTimeInterval(configuration.interval.seconds)
+                        schedule?.write(next: next)
+                        notifier.status(Self.statusLine(result.summary, next: next, heldUntil: configuration.deactivationsHeld(on: Date())))
                         if waitForNextCycle(configuration.interval.seconds) { continue } else { break }
                     }
                 }
                 if lock.withLock({ let r = reloadRequested; reloadRequested = false; return r }) { reload() }
                 lock.withLock { syncRequested = false }
                 notifier.keepAlive()
+                schedule?.write(next: nil)
                 guard let result = cycle(daemonLock: daemonLock) else { break }
                 if stop.isStopping { break }
                 // A run that found its lock gone: to standby (or take it back) now, not next cycle.
                 if let held = daemonLock, !held.isStillHeld() { continue }
                 let jitter = Double.random(in: 0...(configuration.interval.seconds * 0.1))
                 let wait = configuration.interval.seconds + jitter
+                schedule?.write(next: Date().addingTimeInterval(wait))
                 notifier.status(Self.statusLine(result.summary, next: Date().addingTimeInterval(wait), heldUntil: configuration.deactivationsHeld(on: Date())))
                 if !waitForNextCycle(wait, holding: daemonLock) { break }
             }

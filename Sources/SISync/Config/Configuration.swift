@@ -92,6 +92,16 @@ public struct Configuration: Sendable {
 
     /// Reads and validates a configuration file.
     public static func load(path: String) throws(ConfigError) -> Configuration {
+        var problems: [ConfigError] = []
+        let c = try load(path: path, problems: &problems)
+        if let first = problems.first { throw first }
+        return c
+    }
+
+    /// Reads a configuration file, adding every problem of its text to `problems` rather
+    /// than stopping at the first (`sisyncd --check-config`); throws only when there is no
+    /// text to read (a missing or unreadable file).
+    package static func load(path: String, problems: inout [ConfigError]) throws(ConfigError) -> Configuration {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else {
             throw .missingFile(path: path)
@@ -100,78 +110,114 @@ public struct Configuration: Sendable {
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw .unreadable(path: path, reason: "\(error.localizedDescription) (is it UTF-8 text, readable by this user?)")
         }
-        return try parse(text: text, path: path)
+        return parse(text: text, path: path, problems: &problems)
     }
 
     /// Validates configuration text; relative paths are resolved against the file's directory.
     /// Each line is read by its key's entry in `ConfigKey.table`; the rules between keys
     /// follow, once every line is read.
     public static func parse(text: String, path: String) throws(ConfigError) -> Configuration {
-        let doc = try INIDocument(path: path, text: text)
+        var problems: [ConfigError] = []
+        let c = parse(text: text, path: path, problems: &problems)
+        if let first = problems.first { throw first }
+        return c
+    }
+
+    /// `parse`, adding every problem to `problems` in the order `parse` would meet them (its
+    /// error is the first). A line in an unknown section is not reported again as an unknown
+    /// key; a rule between keys is judged with the defaults of keys that were refused.
+    package static func parse(text: String, path: String, problems: inout [ConfigError]) -> Configuration {
+        let doc = INIDocument(path: path, text: text, problems: &problems)
         var c = Configuration(path: path)
         for (section, line) in doc.sections.sorted(by: { $0.value < $1.value }) where !ConfigKey.isKnown(section: section) {
-            throw .unknownSection(file: path, line: line, section: section)
+            problems.append(.unknownSection(file: path, line: line, section: section))
         }
         c.settingsDigest = SHA256.hex(of: doc.entries.filter { !Self.runIndependentSections.contains($0.section) }.map { "\($0.section)\u{1F}\($0.key)\u{1F}\($0.value)\n" }.sorted().joined().utf8)
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        for e in doc.entries {
+        for e in doc.entries where ConfigKey.isKnown(section: e.section) {
             guard let key = ConfigKey.entry(section: e.section, key: e.key) else {
-                throw .unknownKey(file: path, line: e.line, section: e.section, key: e.key)
+                problems.append(.unknownKey(file: path, line: e.line, section: e.section, key: e.key))
+                continue
             }
-            try key.read(ConfigLine(entry: e, file: path, directory: directory, document: doc), &c)
+            do throws(ConfigError) {
+                try key.read(ConfigLine(entry: e, file: path, directory: directory, document: doc), &c)
+            } catch {
+                problems.append(error)
+            }
         }
+        checkRulesBetweenKeys(&c, document: doc, path: path, problems: &problems)
+        return c
+    }
+
+    /// The rules between keys, once every line is read. A rule that fails adds its problem
+    /// and the next rule is judged.
+    private static func checkRulesBetweenKeys(_ c: inout Configuration, document doc: INIDocument, path: String,
+                                              problems: inout [ConfigError]) {
         /// Where a key is given, for the rules between keys (0: not given).
         func line(_ section: String, _ key: String) -> Int {
             doc.entries.first { $0.section == section && $0.key == key }?.line ?? 0
         }
-        if c.format == .oneRosterCSV || c.format == .oneRosterREST {
-            // OneRoster carries people only: staff, students and their families.
-            let carried = OneRosterTranslation.kinds
-            if case let given = line("source", "entities"), given > 0 {
-                if let other = c.entities.first(where: { !carried.contains($0) }) {
-                    throw .badValue(file: path, line: given, section: "source", key: "entities", value: other.rawValue,
-                                    expected: "entities a OneRoster export carries: " + carried.map(\.rawValue).joined(separator: ", "))
+        /// Runs one rule, keeping its problem and going on to the next.
+        func rule(_ check: () throws(ConfigError) -> Void) {
+            do throws(ConfigError) { try check() } catch { problems.append(error) }
+        }
+        rule { () throws(ConfigError) in
+            if c.format == .oneRosterCSV || c.format == .oneRosterREST {
+                // OneRoster carries people only: staff, students and their families.
+                let carried = OneRosterTranslation.kinds
+                if case let given = line("source", "entities"), given > 0 {
+                    if let other = c.entities.first(where: { !carried.contains($0) }) {
+                        throw .badValue(file: path, line: given, section: "source", key: "entities", value: other.rawValue,
+                                        expected: "entities a OneRoster export carries: " + carried.map(\.rawValue).joined(separator: ", "))
+                    }
+                } else {
+                    c.entities = carried
                 }
-            } else {
-                c.entities = carried
-            }
-            if let kind = c.entityURLs.keys.sorted().first {
-                throw .badValue(file: path, line: 0, section: "source", key: kind.rawValue + "_url", value: c.entityURLs[kind]!,
-                                expected: "no per-entity URL: a OneRoster source is one bundle or one API base url")
-            }
-        }
-        if c.format == .csv || c.format == .oneRosterCSV {
-            if c.url == nil {
-                let missing = c.entities.filter { c.entityURLs[$0] == nil }
-                if !missing.isEmpty && c.format == .csv {
-                    throw .missingKey(file: path, section: "source", key: "url (or \(missing.map { $0.rawValue + "_url" }.joined(separator: ", ")))")
+                if let kind = c.entityURLs.keys.sorted().first {
+                    throw .badValue(file: path, line: 0, section: "source", key: kind.rawValue + "_url", value: c.entityURLs[kind]!,
+                                    expected: "no per-entity URL: a OneRoster source is one bundle or one API base url")
                 }
-                if c.format == .oneRosterCSV { throw .missingKey(file: path, section: "source", key: "url") }
-            }
-        } else if c.url == nil {
-            throw .missingKey(file: path, section: "source", key: "url")
-        }
-        if c.format == .oneRosterREST, let url = c.url, SourceOrigin(url) == nil {
-            throw .badValue(file: path, line: line("source", "url"), section: "source", key: "url", value: url,
-                            expected: "the http:// or https:// address of the OneRoster API, in plain ASCII (its scheme, host and port are the only place sisync sends the credential)")
-        }
-        if c.standby, !PostgresTarget.isURI(c.database) {
-            throw .badValue(file: path, line: line("sync", "standby"), section: "sync", key: "standby", value: "true",
-                            expected: "false with a SQLite database: a standby takes over through PostgreSQL's session locks (database = postgresql://…)")
-        }
-        switch c.auth {
-        case .none: break
-        case .bearer:
-            if c.tokenFile == nil { throw .missingKey(file: path, section: "source", key: "token_file (needed by auth = bearer)") }
-        case .basic:
-            if c.username == nil { throw .missingKey(file: path, section: "source", key: "username (needed by auth = basic)") }
-            if c.passwordFile == nil { throw .missingKey(file: path, section: "source", key: "password_file (needed by auth = basic)") }
-        case .oauth2:
-            for (k, v) in [("token_url", c.tokenURL), ("client_id", c.clientID), ("client_secret_file", c.clientSecretFile)] where v == nil {
-                throw .missingKey(file: path, section: "source", key: "\(k) (needed by auth = oauth2)")
             }
         }
-        return c
+        rule { () throws(ConfigError) in
+            if c.format == .csv || c.format == .oneRosterCSV {
+                if c.url == nil {
+                    let missing = c.entities.filter { c.entityURLs[$0] == nil }
+                    if !missing.isEmpty && c.format == .csv {
+                        throw .missingKey(file: path, section: "source", key: "url (or \(missing.map { $0.rawValue + "_url" }.joined(separator: ", ")))")
+                    }
+                    if c.format == .oneRosterCSV { throw .missingKey(file: path, section: "source", key: "url") }
+                }
+            } else if c.url == nil {
+                throw .missingKey(file: path, section: "source", key: "url")
+            }
+        }
+        rule { () throws(ConfigError) in
+            if c.format == .oneRosterREST, let url = c.url, SourceOrigin(url) == nil {
+                throw .badValue(file: path, line: line("source", "url"), section: "source", key: "url", value: url,
+                                expected: "the http:// or https:// address of the OneRoster API, in plain ASCII (its scheme, host and port are the only place sisync sends the credential)")
+            }
+        }
+        rule { () throws(ConfigError) in
+            if c.standby, !PostgresTarget.isURI(c.database) {
+                throw .badValue(file: path, line: line("sync", "standby"), section: "sync", key: "standby", value: "true",
+                                expected: "false with a SQLite database: a standby takes over through PostgreSQL's session locks (database = postgresql://…)")
+            }
+        }
+        rule { () throws(ConfigError) in
+            switch c.auth {
+            case .none: break
+            case .bearer:
+                if c.tokenFile == nil { throw .missingKey(file: path, section: "source", key: "token_file (needed by auth = bearer)") }
+            case .basic:
+                if c.username == nil { throw .missingKey(file: path, section: "source", key: "username (needed by auth = basic)") }
+                if c.passwordFile == nil { throw .missingKey(file: path, section: "source", key: "password_file (needed by auth = basic)") }
+            case .oauth2:
+                for (k, v) in [("token_url", c.tokenURL), ("client_id", c.clientID), ("client_secret_file", c.clientSecretFile)] where v == nil {
+                    throw .missingKey(file: path, section: "source", key: "\(k) (needed by auth = oauth2)")
+                }
+            }
+        }
     }
 
     /// Where the store lives, as `[sync] database`, `database_schema` and

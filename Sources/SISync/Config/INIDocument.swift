@@ -21,10 +21,20 @@ public struct INIDocument: Sendable {
     }
 
     public init(path: String, text: String) throws(ConfigError) {
+        var problems: [ConfigError] = []
+        self.init(path: path, text: text, problems: &problems)
+        if let first = problems.first { throw first }
+    }
+
+    /// Reads every line it can, adding each problem to `problems` instead of stopping at the
+    /// first (`sisyncd --check-config` lists them all): a line it cannot read is left out, a
+    /// repeated key keeps its first value, and a repeated section goes on adding to the first.
+    package init(path: String, text: String, problems: inout [ConfigError]) {
         self.path = path
         var current: String?
         var seen: [String: Int] = [:]
         var lineNumber = 0
+        var underBadHeader = false
         for rawLine in Self.lines(of: text) {
             lineNumber += 1
             var line = Substring(rawLine)
@@ -34,21 +44,29 @@ public struct INIDocument: Sendable {
             if trimmed.isEmpty || trimmed.hasPrefix("#") || trimmed.hasPrefix(";") { continue }
             if trimmed.hasPrefix("[") {
                 guard trimmed.hasSuffix("]") else {
-                    throw .syntax(file: path, line: lineNumber, message: "a section header must look like [name]")
+                    problems.append(.syntax(file: path, line: lineNumber, message: "a section header must look like [name]"))
+                    current = nil
+                    underBadHeader = true
+                    continue
                 }
                 let name = trimmed.dropFirst().dropLast().trimmingCharacters(in: .whitespaces).lowercased()
                 if let first = sections[name] {
-                    throw .repeatedSection(file: path, line: lineNumber, section: name, firstLine: first)
+                    problems.append(.repeatedSection(file: path, line: lineNumber, section: name, firstLine: first))
+                } else {
+                    sections[name] = lineNumber
                 }
-                sections[name] = lineNumber
                 current = name
+                underBadHeader = false
                 continue
             }
             guard let eq = trimmed.firstIndex(of: "=") else {
-                throw .syntax(file: path, line: lineNumber, message: "expected `key = value`, found `\(trimmed)`")
+                problems.append(.syntax(file: path, line: lineNumber, message: "expected `key = value`, found `\(trimmed)`"))
+                continue
             }
             guard let section = current else {
-                throw .syntax(file: path, line: lineNumber, message: "`\(trimmed)` stands before any [section]")
+                // Lines under a header that could not be read were reported with it.
+                if !underBadHeader { problems.append(.syntax(file: path, line: lineNumber, message: "`\(trimmed)` stands before any [section]")) }
+                continue
             }
             let key = trimmed[..<eq].trimmingCharacters(in: .whitespaces).lowercased()
             var value = trimmed[trimmed.index(after: eq)...].trimmingCharacters(in: .whitespaces)
@@ -59,11 +77,13 @@ public struct INIDocument: Sendable {
                 value = ""
             }
             if key.isEmpty {
-                throw .syntax(file: path, line: lineNumber, message: "a key name is missing before `=`")
+                problems.append(.syntax(file: path, line: lineNumber, message: "a key name is missing before `=`"))
+                continue
             }
             let id = section + "." + key
             if let first = seen[id] {
-                throw .repeatedKey(file: path, line: lineNumber, section: section, key: key, firstLine: first)
+                problems.append(.repeatedKey(file: path, line: lineNumber, section: section, key: key, firstLine: first))
+                continue
             }
             seen[id] = lineNumber
             entries.append(Entry(section: section, key: key, value: value, line: lineNumber))

@@ -31,4 +31,16 @@ public struct PortalSettings: Sendable, Equatable {
     public func schoolName(_ id: String) -> String {
         schoolNames[id] ?? (id.isEmpty ? "" : "school \(id)")
     }
+
+    /// The template letters are made from: the configured file, checked line by line, or
+    /// the built-in text with the lines whose settings are missing left out. In the engine so
+    /// that `sisyncd --check-config` reads it as `access letters` will.
+    public func template() throws(ConfigError) -> LetterTemplate {
+        guard let path = letterTemplate else { return LetterTemplate.builtIn(for: self) }
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw .unreadable(path: path, reason: "\(error.localizedDescription) ([portal] letter_template; is it UTF-8 text, readable by this user?)")
+        }
+        return try LetterTemplate(text: text, file: path)
+    }
 }

@@ -75,20 +75,54 @@ final class StateFile {
     /// process.
     init?(inspecting path: String) throws(StoreError) {
         self.path = path
-        let folder = try StateFolder(holding: path)
-        let name = (path as NSString).lastPathComponent
-        let found = openat(folder.fd, name, Self.pathOnly | O_NOFOLLOW | O_CLOEXEC)
+        guard let found = try Self.openExisting(path, in: try StateFolder(holding: path), flags: Self.pathOnly) else { return nil }
+        fd = found; created = false; writable = false
+    }
+
+    /// Opens an existing file for reading only, never creating it; nil when there is none.
+    /// For those who look at a file another process keeps (`sisyncctl status` reading the
+    /// daemon's lock and schedule files): nothing is written, locked or made.
+    init?(reading path: String) throws(StoreError) {
+        self.path = path
+        let folder: StateFolder
+        do throws(StoreError) {
+            folder = try StateFolder(holding: path)
+        } catch .cannotOpen {
+            return nil   // no folder yet: no file either
+        }
+        guard let found = try Self.openExisting(path, in: folder, flags: O_RDONLY | O_NONBLOCK) else { return nil }
+        fd = found; created = false; writable = false
+    }
+
+    /// A descriptor of the file that is there now (never followed through a link, verified
+    /// a plain file with one link), or nil when there is none.
+    private static func openExisting(_ path: String, in folder: StateFolder, flags: Int32) throws(StoreError) -> Int32? {
+        let found = openat(folder.fd, (path as NSString).lastPathComponent, flags | O_NOFOLLOW | O_CLOEXEC)
         if found < 0 {
             if errno == ENOENT { return nil }
-            throw Self.error(path: path, errno: errno, doing: "open")
+            throw error(path: path, errno: errno, doing: "open")
         }
         do throws(StoreError) {
-            try Self.verify(fd: found, path: path)
+            try verify(fd: found, path: path)
         } catch {
             close(found)
             throw error
         }
-        fd = found; created = false; writable = false
+        return found
+    }
+
+    /// The file's text (its first `limit` bytes), as read now.
+    func text(limit: Int = 4096) -> String {
+        var buffer = [UInt8](repeating: 0, count: limit)
+        let n = pread(fd, &buffer, limit, 0)
+        return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : ""
+    }
+
+    /// The device and inode of the file as opened, as `/proc/locks` names a locked file.
+    var identity: (device: UInt64, inode: UInt64)? {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return nil }
+        return (UInt64(st.st_dev), UInt64(st.st_ino))
     }
 
     deinit { close(fd) }

@@ -230,16 +230,17 @@ struct AccessLettersCommand: ControlSubcommand {
 struct AccessExportCommand: ControlSubcommand {
     static let name = "access export"
     static let help = """
-        Writes student_id, name, school_id and code of every student with a code as CSV for a mail merge; a \
-        cell starting with =, +, -, @, tab or CR gets a leading ' so that spreadsheets show it as text.
+        Writes student_id, name, school_id and code as CSV for a mail merge: the codes of active, enrolled \
+        students (a family whose student left gets no letter), every code with --all. A cell starting with =, +, -, @, tab or CR gets a leading ' so that spreadsheets show it as text.
         """
     static let example = "sisyncctl access export > codes.csv"
+    static let options: [CommandOption] = [.flag("all")]
     let call: CommandCall
 
     func run() throws -> Int32 {
         let (_, _, store) = try portal()
         // Names come from the SIS: quoted and neutralised for spreadsheets (issue 26 item 11).
-        let codes = try store.accessCodes.list()
+        let codes = try store.accessCodes.list(all: args.flag("all"))
         logged("\(actor) exported the access codes")
         emit(args, json: {
             .array(codes.map { .object([("student_id", .string($0.studentID)), ("name", .string($0.name)), ("school_id", .string($0.school)),

@@ -48,9 +48,10 @@ struct StatusCommand: ControlSubcommand {
     static let name = "status"
     static let synopsis = ["status", "--tenants DIR status"]
     static let help = """
-        Shows the last run, when the next scheduled run is due, a run the guard holds, deactivation holds, \
-        the database and its records. With --tenants DIR (and no --tenant): every tenant, which sisyncd serves it \
-        and its last run.
+        Shows whether sisyncd runs (its pid, host and since when, found without touching its lock) and whether \
+        this host is the standby, the last run (one left running by a process that died: interrupted), the next \
+        run as the daemon scheduled it, a run the guard holds, deactivation holds, the database and its records. \
+        With --tenants DIR (and no --tenant): every tenant, which sisyncd serves it and its last run.
         """
     static let example = "sisyncctl status"
     let call: CommandCall
@@ -58,18 +59,25 @@ struct StatusCommand: ControlSubcommand {
     func run() throws -> Int32 {
         if args.value("tenants") != nil && args.value("tenant") == nil { return try tenantsStatus(args) }
         let store = try openStore(args)
-        let last = try store.auditTrail.lastRun()
-        let interval = (try? configuration(args).interval.seconds) ?? 900
-        var next: String?
-        if let last, let started = Timestamp.parse(last.startedAt) {
-            next = Timestamp.format(started.addingTimeInterval(interval))
+        var last = try store.auditTrail.lastRun()
+        // Found without taking any lock (DaemonProbe): a sisyncd starting now is not disturbed.
+        let probe = DaemonProbe(location: store.location)
+        let daemon = try? probe.daemon()
+        let next = daemon?.nextRunAt.map(Timestamp.format)
+        var interrupted: String?
+        if let id = last?.runID, last?.outcome == .running, let daemon, let runLock = try? probe.runLock(),
+           let why = DaemonProbe.interruption(of: id, runLock: runLock, daemon: daemon), try store.auditTrail.run(id: id)?.outcome == .running {
+            interrupted = why
+            last?.error = why + "; nothing it planned was applied, and the next run records it as failed"
         }
         let bytes = (try? store.database.sizeInBytes()) ?? 0
         let counts = try store.mirror.recordCounts()
         let held = (try? configuration(args))?.deactivationsHeld(on: Date())
         let hold = try store.auditTrail.standingHold(at: Date())
+        last = last.map { RunReport.withEndedHold($0, standing: hold?.runID) }
         emit(args, json: {
             .object([
+                ("daemon", daemon?.json ?? .null),
                 ("last_run", last.map(JSONShapes.runSummary) ?? .null),
                 ("next_run_at", .string(next)),
                 ("deactivations_held_until", .string(held)),
@@ -78,9 +86,14 @@ struct StatusCommand: ControlSubcommand {
                 ("records", .object(counts.map { ($0.0.rawValue, .object([("active", .int($0.active)), ("total", .int($0.total))])) })),
             ])
         }, text: {
-            var out = ""
-            if let last { out += "last run: " + RunReport.text(last, plan: nil, showPlan: false) } else { out += "last run: none yet\n" }
-            out += "next run: \(next ?? "at the daemon's next start") (approximately; interval \(ConfigDuration(seconds: interval)))\n"
+            var out = daemon?.statusLines(store: store.path) ?? "daemon: cannot tell (the store's locks cannot be read)\n"
+            if let last, let interrupted {
+                out += "last run: run \(last.runID ?? 0) \(interrupted); nothing it planned was applied, and the next run records it as failed\n"
+            } else if let last {
+                out += "last run: " + RunReport.text(last, plan: nil, showPlan: false)
+            } else {
+                out += "last run: none yet\n"
+            }
             if let hold {
                 out += "held run: \(hold.runID), blocked by the guard and waiting for review until \(hold.expiresAt): `sisyncctl run show \(hold.runID)`, then `sisyncctl run approve \(hold.runID)` or `sisyncctl run discard \(hold.runID)`\n"
             }

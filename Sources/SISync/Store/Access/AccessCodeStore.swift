@@ -205,12 +205,17 @@ public final class AccessCodeStore {
         return codes
     }
 
-    /// Student id, name, school and code of every student with a code (for a mail merge).
-    public func list() throws -> [(studentID: String, name: String, school: String, code: String)] {
+    /// Student id, name, school and code of the students with a code (for a mail merge):
+    /// by default only those active and enrolled, since a letter merged from the list goes
+    /// to a family, and a student who left (withdrawn, graduated, gone from the export)
+    /// must not be written to; `all` is every code, for an office's own records.
+    public func list(all: Bool = false) throws -> [(studentID: String, name: String, school: String, code: String)] {
         var out: [(String, String, String, String)] = []
         try database.forEachRow("""
             SELECT c.student_id, coalesce(st.first_name || ' ' || st.last_name, ''), coalesce(st.school_id, ''), c.code
-            FROM access_codes c LEFT JOIN students st ON st.student_id = c.student_id ORDER BY c.student_id
+            FROM access_codes c LEFT JOIN students st ON st.student_id = c.student_id
+            WHERE \(all) OR (st.active = TRUE AND lower(st.enrollment_status) = 'enrolled')
+            ORDER BY c.student_id
             """) { out.append(($0.text(0), $0.text(1), $0.text(2), $0.text(3))) }
         return out
     }

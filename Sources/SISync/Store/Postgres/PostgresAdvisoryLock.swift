@@ -105,14 +105,35 @@ final class PostgresAdvisoryLock: ExclusiveLock {
     /// The holder, and since when its session has held the server (`backend_start`, in
     /// local time as `HH:mm`), for a standby's STATUS line.
     func holderAndSince() -> (holder: String, since: Date?) {
+        guard let session = holdingSession() else { return ("unknown", nil) }
+        return (Self.describeHolder(applicationName: session.applicationName), session.since)
+    }
+
+    /// The session holding the lock, read from `pg_locks` without trying the lock: its
+    /// `application_name` and when it connected; nil when nobody holds it.
+    func holdingSession() -> (applicationName: String, since: Date?)? {
         let sql = """
             SELECT a.application_name, extract(epoch FROM a.backend_start)::bigint FROM pg_locks l
             JOIN pg_stat_activity a ON a.pid = l.pid
             WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::bigint::oid AND l.objid = $2::bigint::oid AND l.objsubid = 1
               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
             """
-        guard let row = try? connection.execute(sql, keyParts).rows.first, let name = row[0] else { return ("unknown", nil) }
-        return (Self.describeHolder(applicationName: name), row[1].flatMap(Double.init).map(Date.init(timeIntervalSince1970:)))
+        guard let row = try? connection.execute(sql, keyParts).rows.first, let name = row[0] else { return nil }
+        return (name, row[1].flatMap(Double.init).map(Date.init(timeIntervalSince1970:)))
+    }
+
+    /// The pids of this host's sisyncd sessions on the database (`sisyncd/HOST/PID`): a
+    /// standby polling for the lock has one while another host holds it.
+    func sisyncdSessions(host: String) -> [Int32] {
+        let sql = """
+            SELECT application_name FROM pg_stat_activity
+            WHERE datname = current_database() AND application_name LIKE 'sisyncd/%'
+            """
+        guard let rows = try? connection.execute(sql).rows else { return [] }
+        return rows.compactMap { row in
+            let parts = (row[0] ?? "").split(separator: "/", omittingEmptySubsequences: false)
+            return parts.count == 3 && parts[1] == host ? Int32(parts[2]) : nil
+        }
     }
 
     /// A session's `application_name` as a holder: `sisyncd/HOST/PID` (as it connected) is

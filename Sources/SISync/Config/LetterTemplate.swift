@@ -1,8 +1,9 @@
 import Foundation
-import SISync
 
 /// A parent letter's wording: plain text with `{placeholders}` that an office may replace
-/// with its own (`[portal] letter_template`). A line that is only `{code}` is where the
+/// with its own (`[portal] letter_template`). In the engine, not with the letters, so that
+/// `sisyncd --check-config` can read the template without linking pango and cairo; the
+/// letters fill it in (`LetterTemplate+Fill.swift`). A line that is only `{code}` is where the
 /// code is set large, with the line that says case and dashes do not matter. `{{` and `}}`
 /// are literal braces.
 public struct LetterTemplate: Sendable, Equatable {
@@ -91,23 +92,5 @@ public struct LetterTemplate: Sendable, Equatable {
         if settings.contact != nil { text += "\nQuestions? {contact}\n" }
         // The built-in text has only known placeholders and balanced braces.
         return try! LetterTemplate(text: text, file: "<built-in letter>")
-    }
-
-    /// The letter's lines for one student, placeholders filled in. `isolating` wraps each
-    /// value in Unicode isolates (FSI … PDI), so that a name in Hebrew or Arabic is set right
-    /// to left inside the template's sentence without turning the sentence around.
-    public func fill(_ letter: ParentLetter, isolating: Bool = false) -> [ParentLetter.Line] {
-        lines.map { line in
-            switch line {
-            case .code: return .code(AccessCode.display(letter.code))
-            case .text(let pieces):
-                return .text(pieces.map { piece in
-                    switch piece {
-                    case .literal(let s): return s
-                    case .placeholder(let name): return isolating ? "\u{2068}" + letter.value(of: name) + "\u{2069}" : letter.value(of: name)
-                    }
-                }.joined())
-            }
-        }
     }
 }
