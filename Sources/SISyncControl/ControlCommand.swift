@@ -6,7 +6,7 @@ import SISyncLetters
 /// in-process, and in its own (SISyncControl), so that sisyncd, which links only the engine,
 /// does not load the letters' pango and cairo; the executable only forwards its arguments.
 public struct ControlCommand {
-    public let console: Console
+    public private(set) var console: Console
     public let environment: [String: String]
     public let log: EventLog
     /// `sisyncctl sync` stops its run on SIGTERM/SIGINT (rolled back, its private directory
@@ -29,14 +29,14 @@ public struct ControlCommand {
           status                    the last run, the next scheduled run, the database size
           runs [--limit N]          recent runs, newest first
           run revert ID             undo the latest run that changed anything, as a new run
-          run show ID               one run and its changes (a held run: what it would change)
+          run show ID [--limit N]   one run and its changes (a held run: what it would change)
           run approve ID            apply exactly the plan of a run the guard held, as a new run
           run discard ID            drop a held run's plan
-          staff list [--inactive | --all] [--search TEXT]
+          staff list [--inactive | --all] [--search TEXT] [--limit N]
                                     staff records (active ones by default)
-          staff show ID             one staff record, its linked users and its history
+          staff show ID [--limit N] one staff record, its linked users and its history
           user add --username U --email E [--name N] [--approved]
-          user list | user show U | user approve U | user unapprove U | user unlock U
+          user list | user show U [--limit N] | user approve U | user unapprove U | user unlock U
           user remove U             remove a login account (staff records are never removed)
           user link U STAFF_ID --reason TEXT [--until YYYY-MM-DD]
                                     a manual link that sync never changes (R6)
@@ -71,6 +71,10 @@ public struct ControlCommand {
           --json          one JSON document on stdout
           --wait DURATION how long a write waits for a run in progress (default 60s;
                           then exit 75); reads never wait
+          --limit N       at most N entries of a long listing (runs, run show, staff
+                          list|show, user list|show): rows, changes, or the newest history
+          --no-pager      at a terminal, write long listings directly instead of through
+                          $PAGER (default less -FRX)
           --help          this text; `sisyncctl COMMAND --help` for one command
 
         """
@@ -78,16 +82,16 @@ public struct ControlCommand {
     static let commandHelp: [String: String] = [
         "sync": "usage: sisyncctl sync [--dry-run] [--allow-mass-deactivation] [--force]\n  Runs one sync cycle now. --dry-run fetches and plans but writes nothing; --allow-mass-deactivation lets one run past the guard (R5); --force re-plans an export that did not change.\n  Exit: 0 applied or unchanged, 65 bad data or blocked, 69 source unavailable, 75 a run in progress did not finish within --wait (default 60s), 78 configuration error.\n  Works while sisyncd runs: it waits for the daemon's run in progress, then runs.\n",
         "status": "usage: sisyncctl status\n  Shows the last run, when the next scheduled run is due, and the database size.\n",
-        "runs": "usage: sisyncctl runs [--limit N]\n  Lists recent runs, newest first (default 20).\n",
-        "run": "usage: sisyncctl run show ID\n       sisyncctl run revert ID\n       sisyncctl run approve ID\n       sisyncctl run discard ID\n  `show` lists one run and every change it made; for a run the guard held (R5), every change its kept plan would make. `approve` applies exactly that plan as a new run (`approves`: ID); it is refused once another run applied, an administrator changed users since, or the hold expired ([guard] held_plan_days, default 7): then run `sisyncctl sync` again. `discard` drops the hold. A hold also ends when a later run applies; while it stands, a cycle on the same export exits 65 without a second hold. `revert` undoes the latest run that changed anything, as a new run: changed fields get their old values, deactivated records come back, records it added become inactive, links are restored and roles recomputed. Older runs are refused. The next sync compares the restored records with the export again: revert is for undoing a mistaken override (e.g. --allow-mass-deactivation); if the export itself is wrong, fix it at the source first.\n",
-        "user": "usage: sisyncctl user add --username U --email E [--name N] [--approved]\n       sisyncctl user list | show U | approve U | unapprove U | unlock U | remove U\n       sisyncctl user link U STAFF_ID --reason TEXT [--until YYYY-MM-DD] | unlink U\n       sisyncctl user attach|detach U --student ID | --household ID | --donor ID\n       sisyncctl user role add|remove U ROLE\n       sisyncctl user school add|remove U SCHOOL | ledger add|remove U LEDGER\n       sisyncctl user import FILE.csv\n  Login accounts. Usernames and emails are unique regardless of case. Users without a manual link are linked to the one active staff member with their email on every run (R6); a manual link is an administrator's decision, with a reason, and sync never changes it (one with --until ends after that day). `user import` reads columns username, email (required), approved, student_id, household_id, donor_id (lists with ;); the whole file is checked before anything is written; existing users are updated and listed attachments added, no user is removed.\n",
+        "runs": "usage: sisyncctl runs [--limit N] [--no-pager]\n  Lists recent runs, newest first (default 20).\n",
+        "run": "usage: sisyncctl run show ID [--limit N] [--no-pager]\n       sisyncctl run revert ID\n       sisyncctl run approve ID\n       sisyncctl run discard ID\n  `show` lists one run and every change it made; for a run the guard held (R5), every change its kept plan would make. `approve` applies exactly that plan as a new run (`approves`: ID); it is refused once another run applied, an administrator changed users since, or the hold expired ([guard] held_plan_days, default 7): then run `sisyncctl sync` again. `discard` drops the hold. A hold also ends when a later run applies; while it stands, a cycle on the same export exits 65 without a second hold. `revert` undoes the latest run that changed anything, as a new run: changed fields get their old values, deactivated records come back, records it added become inactive, links are restored and roles recomputed. Older runs are refused. The next sync compares the restored records with the export again: revert is for undoing a mistaken override (e.g. --allow-mass-deactivation); if the export itself is wrong, fix it at the source first.\n",
+        "user": "usage: sisyncctl user add --username U --email E [--name N] [--approved]\n       sisyncctl user list [--limit N] | show U [--limit N] | approve U | unapprove U | unlock U | remove U\n       sisyncctl user link U STAFF_ID --reason TEXT [--until YYYY-MM-DD] | unlink U\n       sisyncctl user attach|detach U --student ID | --household ID | --donor ID\n       sisyncctl user role add|remove U ROLE\n       sisyncctl user school add|remove U SCHOOL | ledger add|remove U LEDGER\n       sisyncctl user import FILE.csv\n  Login accounts. Usernames and emails are unique regardless of case. Users without a manual link are linked to the one active staff member with their email on every run (R6); a manual link is an administrator's decision, with a reason, and sync never changes it (one with --until ends after that day). `user import` reads columns username, email (required), approved, student_id, household_id, donor_id (lists with ;); the whole file is checked before anything is written; existing users are updated and listed attachments added, no user is removed.\n",
         "access": "usage: sisyncctl access enable STUDENT | enable --all [--school ID] | reset STUDENT\n       sisyncctl access pair --user U --code CODE | list STUDENT\n       sisyncctl access revoke --user U --student S [--student S2 ...]\n       sisyncctl access instructions STUDENT [--pdf FILE] | export\n       sisyncctl access letters [--school ID] [--grade G] [--without-pairing] --pdf FILE [--force]\n  Parent-portal access codes: one per student (8 characters such as 7KQ4-M9TX, from the system's random source). `pair` pairs an approved user with the code's active student and grants Parent at once (R7); a code of an inactive student is answered and counted as a wrong code; five failed attempts by a user within 15 minutes refuse further attempts for 15 minutes. `reset` makes a new code (existing pairings stay); `revoke` ends pairings and resets those students' codes. `instructions` prints a family's letter ([portal] settings and letter_template), or writes it as a one-page PDF; `letters` writes one page per student enrolled this school year, sorted by school, grade and name, creating codes for students who have none. PDFs are created mode 0600 and never replace a file without --force. `export` writes CSV for a mail merge; a cell starting with =, +, -, @, tab or CR gets a leading ' so that spreadsheets show it as text. Codes are never logged.\n",
         "form": "usage: sisyncctl form add NAME [--group G] | list [--group G] [--include-deleted] | delete NAME | undelete NAME\n  Document types (IEP, 504 plan, evaluation ...) that permission roles set levels for.\n",
         "role": "usage: sisyncctl role create NAME | rename OLD NEW | show ROLE | list [--deleted] | delete ROLE | undelete ROLE\n       sisyncctl role set ROLE FORM --default LEVEL --max LEVEL\n       sisyncctl role set ROLE --group G --default LEVEL --max LEVEL\n       sisyncctl role merge ROLE... --into NAME\n  Form permission roles; levels none < view < edit < owner. A role gives its default and max for students in the buildings it is assigned for (user assign U ROLE --buildings B,...); a role assigned without buildings gives none/owner for all forms; several roles combine to the highest. Merge keeps per form the highest default and max, gives users the new role with the union of their buildings, and deletes the merged roles (undelete gives one back to its former users).\n",
         "access-check": "usage: sisyncctl access-check U FORM (--building B | --student S) [--grant LEVEL]\n  The user's effective default and max for the form in that building, the level an explicit grant on a document gives (capped at max), and whether they can create the form (max owner). A user with no role at all has none/owner everywhere.\n",
         "audit": "usage: sisyncctl audit\n  Lists what needs an administrator: emails shared by several active staff (nobody with them can be linked), manual links whose emails differ (entries appear under the staff member's name), users linked to inactive staff, users with ledgers but no Finance role, users with schools but no active staff link.\n",
         "explain": "usage: sisyncctl explain U\n  Why the user has their link and each role, and why not the roles they lack, from the data as it is now (R6, R7).\n",
-        "staff": "usage: sisyncctl staff list [--inactive | --all] [--search TEXT]\n       sisyncctl staff show ID\n  Lists staff records, or shows one with its linked users and history.\n",
+        "staff": "usage: sisyncctl staff list [--inactive | --all] [--search TEXT] [--limit N] [--no-pager]\n       sisyncctl staff show ID [--limit N] [--no-pager]\n  Lists staff records, or shows one with its linked users and history (with --limit, its newest N entries).\n",
     ]
 
     /// Runs the command and returns the exit code.
@@ -99,7 +103,7 @@ public struct ControlCommand {
                                                 "group", "default", "max", "into", "buildings", "users", "building", "grant", "wait", "to", "schema",
                                                 "tenant", "tenants", "pdf", "grade"],
                                  flags: ["json", "help", "dry-run", "allow-mass-deactivation", "force", "inactive", "all", "approved",
-                                         "include-deleted", "deleted", "without-pairing"],
+                                         "include-deleted", "deleted", "without-pairing", "no-pager"],
                                  repeatable: ["student"])
         } catch {
             console.err("sisyncctl: \(error)\n\(Self.usage)")
@@ -114,6 +118,33 @@ public struct ControlCommand {
             console.err("sisyncctl: --wait takes a duration such as 60s, 5m or 1h, got `\(text)`\n")
             return 64
         }
+        do { _ = try ListLimit.parse(args.value("limit")) } catch {
+            console.err("sisyncctl: \(error)\n")
+            return 64
+        }
+        // Text for people fits the terminal, and long listings go through the pager there.
+        return TextTable.$width.withValue(TerminalWidth.columns(environment: environment, terminalColumns: console.outputColumns)) {
+            let pager = Self.pages(words) && !args.flag("json")
+                ? Pager.chosen(environment: environment, outputIsTerminal: console.outputColumns != nil, disabled: args.flag("no-pager")) : nil
+            guard let pager else { return execute(args, words) }
+            let output = PagedOutput(terminal: console)
+            var paged = self
+            paged.console = output
+            let code = paged.execute(args, words)
+            pager.show(output.text, otherwise: console)
+            return code
+        }
+    }
+
+    /// The long listings, which `--limit` cuts and the pager shows at a terminal.
+    static func pages(_ words: [String]) -> Bool {
+        switch (words.first ?? "", words.count > 1 ? words[1] : "") {
+        case ("runs", _), ("run", "show"), ("staff", "list"), ("staff", "show"), ("user", "list"), ("user", "show"): return true
+        default: return false
+        }
+    }
+
+    private func execute(_ args: Arguments, _ words: [String]) -> Int32 {
         let wait = waitSeconds(args)
         do {
             // Writes wait for a run in progress (R9, docs/rules.md); `sync` waits inside the run.
@@ -210,7 +241,7 @@ public struct ControlCommand {
         }
     }
 
-    var actor: String { environment["SUDO_USER"] ?? environment["USER"] ?? "unknown" }
+    var actor: String { CommandActor.name(environment: environment) }
 
     /// The configuration for commands that need its rules (school year, aliases) but may be
     /// given only `--db`: then the defaults apply.
@@ -285,7 +316,7 @@ public struct ControlCommand {
         }, text: {
             var t = TextTable(["tenant", "served by", "last run", "database"])
             for r in rows {
-                let last = r.last.map { "\($0.runID.map(String.init) ?? "-") \($0.outcome.rawValue) \($0.startedAt)" } ?? "none yet"
+                let last = r.last.map { "\($0.runID.map(String.init) ?? "-") \($0.outcome.rawValue) \(LocalTime.text(stored: $0.startedAt))" } ?? "none yet"
                 t.add([r.name, r.problem == nil ? r.holder : "-", r.problem ?? last, r.database])
             }
             return "\(rows.count) tenants in \(directory)\n" + t.rendered()
@@ -357,9 +388,9 @@ public struct ControlCommand {
         }, text: {
             var out = ""
             if let last { out += "last run: " + RunReport.text(last, plan: nil, showPlan: false) } else { out += "last run: none yet\n" }
-            out += "next run: \(next ?? "at the daemon's next start") (approximately; interval \(ConfigDuration(seconds: interval)))\n"
+            out += "next run: \(next.map(LocalTime.text(stored:)) ?? "at the daemon's next start") (approximately; interval \(ConfigDuration(seconds: interval)))\n"
             if let hold {
-                out += "held run: \(hold.runID), blocked by the guard and waiting for review until \(hold.expiresAt): `sisyncctl run show \(hold.runID)`, then `sisyncctl run approve \(hold.runID)` or `sisyncctl run discard \(hold.runID)`\n"
+                out += "held run: \(hold.runID), blocked by the guard and waiting for review until \(LocalTime.text(stored: hold.expiresAt)): `sisyncctl run show \(hold.runID)`, then `sisyncctl run approve \(hold.runID)` or `sisyncctl run discard \(hold.runID)`\n"
             }
             if let held { out += "deactivations: on hold until \(held) ([sync] hold_deactivations): absent records are marked missing, not deactivated\n" }
             out += "database: \(store.path), \(Self.humanBytes(bytes))\n"
@@ -419,19 +450,17 @@ public struct ControlCommand {
     }
 
     private func runs(_ args: Arguments) throws -> Int32 {
-        var limit = 20
-        if let l = args.value("limit") {
-            guard let n = Int(l), n > 0 else { console.err("sisyncctl: --limit takes a positive number\n"); return 64 }
-            limit = n
-        }
+        let limit = try ListLimit.parse(args.value("limit")) ?? 20
         let list = try openStore(args).auditTrail.runs(limit: limit)
         emit(args, json: { .array(list.map(JSONShapes.runSummary)) }, text: {
-            var t = TextTable(["run", "started", "outcome", "by", "staff +/~/-/↺", "records", "error"])
+            // Records of every entity; the table is cut to the terminal, the error most.
+            var t = TextTable(["run", "started", "outcome", "by", "added", "changed", "deactivated", "reactivated", "error"], whole: ["started"])
             for r in list {
-                let total = r.entities.values.reduce(0) { $0 + $1.total }
-                t.add([String(r.runID ?? 0), r.startedAt, r.outcome.rawValue, r.actor,
-                       "\(r.staff.added)/\(r.staff.updated)/\(r.staff.deactivated)/\(r.staff.reactivated)", String(total),
-                       r.error.map { String($0.prefix(60)) } ?? ""])
+                let counts = r.entities.values
+                t.add([String(r.runID ?? 0), LocalTime.text(stored: r.startedAt), r.outcome.rawValue, r.actor,
+                       String(counts.reduce(0) { $0 + $1.added }), String(counts.reduce(0) { $0 + $1.updated }),
+                       String(counts.reduce(0) { $0 + $1.deactivated }), String(counts.reduce(0) { $0 + $1.reactivated }),
+                       r.error.map { PrintableText.line($0) } ?? ""])
             }
             return list.isEmpty ? "no runs yet\n" : t.rendered()
         })
@@ -449,16 +478,22 @@ public struct ControlCommand {
             planned = true
             try kept.plan().forEachChange { changes.append(StoredChange(runID: n, at: run.startedAt, actor: run.actor, change: $0)) }
         }
+        let total = changes.count
+        if let limit = try ListLimit.parse(args.value("limit")) { changes = Array(changes.prefix(limit)) }
         emit(args, json: {
             guard case .object(var m) = JSONShapes.runSummary(run) else { return .null }
             m.append(("changes", .array(changes.map { JSONShapes.change($0.change, actor: $0.actor) })))
             return .object(m)
         }, text: {
             var out = RunReport.text(run, plan: nil, showPlan: false)
-            out += "  by \(run.actor) (\(run.trigger)), \(run.startedAt) → \(run.finishedAt ?? "-")\n"
-            out += planned ? "  changes the held plan would make (\(changes.count)):\n" : "  changes (\(changes.count)):\n"
-            for c in changes { out += "    " + RunReport.changeLine(c.change) + "\n" }
-            return out
+            out += "  by \(run.actor) (\(run.trigger)), \(LocalTime.text(stored: run.startedAt)) → \(run.finishedAt.map(LocalTime.text(stored:)) ?? "-")\n"
+            out += planned ? "  changes the held plan would make (\(total)):\n" : "  changes (\(total)):\n"
+            // A held plan is judged by whom it touches: each record's person is named.
+            for c in changes {
+                let name = planned ? EntityKind(rawValue: c.change.entity).flatMap { try? store.mirror.name(of: $0, id: c.change.id) } : nil
+                out += "    " + RunReport.changeLine(c.change, name: name, planned: planned) + "\n"
+            }
+            return out + ListLimit.more(total - changes.count, indent: "    ")
         })
         return 0
     }
@@ -466,15 +501,17 @@ public struct ControlCommand {
     private func staffList(_ args: Arguments) throws -> Int32 {
         if args.flag("inactive") && args.flag("all") { console.err("sisyncctl: use either --inactive or --all\n"); return 64 }
         let filter: StaffFilter = args.flag("all") ? .all : args.flag("inactive") ? .inactive : .active
-        let list = try openStore(args).mirror.staff(filter: filter, search: args.value("search"))
+        let found = try openStore(args).mirror.staff(filter: filter, search: args.value("search"))
+        let list = try ListLimit.parse(args.value("limit")).map { Array(found.prefix($0)) } ?? found
         emit(args, json: { .array(list.map { .object(JSONShapes.staff($0)) }) }, text: {
             var t = TextTable(["staff_id", "name", "email", "title", "schools", "state"])
             for s in list {
-                var state = s.active ? (s.missingSince.map { "missing since \($0)" } ?? "active") : "inactive since \(s.deactivatedAt ?? "?")"
+                var state = s.active ? (s.missingSince.map { "missing since \(LocalTime.text(stored: $0))" } ?? "active")
+                    : "inactive since \(s.deactivatedAt.map(LocalTime.text(stored:)) ?? "?")"
                 if !s.enabled { state += ", account disabled in the SIS" }
                 t.add([s.staffID, "\(s.firstName) \(s.lastName)", s.email, s.title, s.schoolIDs.joined(separator: ";"), state])
             }
-            return t.rendered() + "\(list.count) staff\n"
+            return t.rendered() + ListLimit.more(found.count - list.count) + "\(found.count) staff\n"
         })
         return 0
     }
@@ -483,19 +520,27 @@ public struct ControlCommand {
         let store = try openStore(args)
         guard let s = try store.mirror.staffMember(id: id) else { throw StoreError.notFound(what: "staff member \(id)") }
         let users = try store.accounts.linkedUsers(staffID: id)
-        let history = try store.auditTrail.history(entity: .staff, id: id)
+        let whole = try store.auditTrail.history(entity: .staff, id: id)
+        let history = try ListLimit.parse(args.value("limit")).map { Array(whole.suffix($0)) } ?? whole
         emit(args, json: {
             .object(JSONShapes.staff(s) + [("users", .array(users.map { .string($0) })), ("history", .array(history.map(JSONShapes.storedChange)))])
         }, text: {
-            var out = "\(s.staffID)  \(s.firstName) \(s.lastName)\(s.active ? "" : "  (INACTIVE since \(s.deactivatedAt ?? "?"))")\n"
+            var out = "\(s.staffID)  \(s.firstName) \(s.lastName)\(s.active ? "" : "  (INACTIVE since \(s.deactivatedAt.map(LocalTime.text(stored:)) ?? "?"))")\n"
             out += "  email:   \(s.email)\n  title:   \(s.title)\n  schools: \(s.schoolIDs.joined(separator: ", "))\n"
-            if let m = s.missingSince { out += "  missing from the export since \(m)\n" }
+            if let m = s.missingSince { out += "  missing from the export since \(LocalTime.text(stored: m))\n" }
             if !s.enabled { out += "  account disabled in the SIS (enabledUser = false); the record stays active\n" }
             out += "  linked users: \(users.isEmpty ? "none" : users.joined(separator: ", "))\n  history:\n"
-            for h in history { out += "    \(h.at) \(h.runID.map { "run \($0)" } ?? "by hand") (\(h.actor)): " + RunReport.changeLine(h.change) + "\n" }
+            out += ListLimit.more(whole.count - history.count, indent: "    ", word: "earlier")
+            for h in history { out += "    " + Self.historyLine(h) }
             return out
         })
         return 0
+    }
+
+    /// A history entry of `staff show` and `user show`: when (local time), which run or
+    /// by hand, who, and the change.
+    static func historyLine(_ h: StoredChange) -> String {
+        "\(LocalTime.text(stored: h.at)) \(h.runID.map { "run \($0)" } ?? "by hand") (\(h.actor)): " + RunReport.changeLine(h.change) + "\n"
     }
 
     static func humanBytes(_ n: Int) -> String {
