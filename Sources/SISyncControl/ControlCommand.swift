@@ -315,11 +315,14 @@ public struct ControlCommand {
             }))])
         }, text: {
             var t = TextTable(["tenant", "served by", "last run", "database"])
+            var problems = ""
             for r in rows {
                 let last = r.last.map { "\($0.runID.map(String.init) ?? "-") \($0.outcome.rawValue) \(LocalTime.text(stored: $0.startedAt))" } ?? "none yet"
-                t.add([r.name, r.problem == nil ? r.holder : "-", r.problem ?? last, r.database])
+                t.add([r.name, r.problem == nil ? r.holder : "-", r.problem == nil ? last : "see below", r.database])
+                // A problem is a sentence to read whole, not a cell to cut to the terminal.
+                if let p = r.problem { problems += "\(r.name): \(PrintableText.line(p))\n" }
             }
-            return "\(rows.count) tenants in \(directory)\n" + t.rendered()
+            return "\(rows.count) tenants in \(directory)\n" + t.rendered() + problems
         })
         return 0
     }
