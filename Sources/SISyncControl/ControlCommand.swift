@@ -457,7 +457,7 @@ public struct ControlCommand {
         let list = try openStore(args).auditTrail.runs(limit: limit)
         emit(args, json: { .array(list.map(JSONShapes.runSummary)) }, text: {
             // Records of every entity; the table is cut to the terminal, the error most.
-            var t = TextTable(["run", "started", "outcome", "by", "added", "changed", "deactivated", "reactivated", "error"], whole: ["started"])
+            var t = TextTable(["run", "started", "outcome", "by", "added", "changed", "deactivated", "reactivated", "error"], whole: ["started", "outcome"])
             for r in list {
                 let counts = r.entities.values
                 t.add([String(r.runID ?? 0), LocalTime.text(stored: r.startedAt), r.outcome.rawValue, r.actor,

@@ -27,7 +27,7 @@ public struct TextTable {
     public func rendered(width limit: Int? = TextTable.width) -> String {
         // Cells come from the SIS and from people: a newline or an escape in one would
         // break the table or the terminal.
-        let cells = rows.map { $0.map { PrintableText.line($0, limit: .max) } }
+        let cells = rows.map { $0.map(PrintableText.escaped) }
         var widths = header.map(\.count)
         for r in cells { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
         if let limit { widths = Self.fitted(widths, into: limit, cutting: textColumns(cells)) }

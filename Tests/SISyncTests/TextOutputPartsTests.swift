@@ -15,7 +15,7 @@ final class TextOutputPartsTests: XCTestCase {
     }
 
     func testPrintableTextEscapesControlCharactersAndClips() {
-        XCTAssertEqual(PrintableText.line("a\u{1b}[31mb\nc\td\r\u{7f}\u{85}é"), "a\\u{1b}[31mb\\nc\\td\\r\\u{7f}\\u{85}é")
+        XCTAssertEqual(PrintableText.line("a\u{1b}[31mb\nc\td\r\u{7f}\u{85}é"), "a\\u{1B}[31mb\\nc\\td\\r\\u{7F}\\u{85}é")
         XCTAssertEqual(PrintableText.line(String(repeating: "x", count: 20), limit: 5), "xxxx…")
         XCTAssertEqual(PrintableText.line("short", limit: 5), "short")
     }
@@ -43,7 +43,7 @@ final class TextOutputPartsTests: XCTestCase {
         XCTAssertEqual(whole.rendered(width: 32), "started               error\n2026-12-06 10:18 CET  a long er…\n")
         var cells = TextTable(["a", "b"])
         cells.add(["x\ny", "\u{1b}[2J"])
-        XCTAssertEqual(cells.rendered(width: nil), "a     b\nx\\ny  \\u{1b}[2J\n")
+        XCTAssertEqual(cells.rendered(width: nil), "a     b\nx\\ny  \\u{1B}[2J\n")
     }
 
     func testTerminalWidthIsCOLUMNSThenTheTerminalThen80() {

@@ -117,7 +117,7 @@ final class TextOutputTests: XCTestCase {
             let text = try ctl(w, args, ["COLUMNS": "1000"])
             XCTAssertEqual(text.code, 0, text.stderr)
             XCTAssertFalse(text.stdout.unicodeScalars.contains { $0.value == 0x1b || $0.value == 0x07 || $0 == "\t" }, "\(args): \(text.stdout)")
-            XCTAssertTrue(text.stdout.contains("email, \\u{1b}[2j\\u{7}evil\\ttab, column1"), "\(args): \(text.stdout)")
+            XCTAssertTrue(text.stdout.contains("email, \\u{1B}[2j\\u{7}evil\\ttab, column1"), "\(args): \(text.stdout)")
             let line = try XCTUnwrap(text.stdout.split(separator: "\n").first { $0.contains("required column") })
             XCTAssertLessThanOrEqual(line.count, PrintableText.defaultLimit + 100, "\(args): clipped")
             XCTAssertTrue(line.hasSuffix("…"), "\(args): \(line)")

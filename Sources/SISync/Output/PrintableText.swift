@@ -8,23 +8,25 @@ public enum PrintableText {
     public static let defaultLimit = 1000
 
     /// `text` with every control character (C0, DEL, C1) escaped as `\n`, `\t`, `\r` or
-    /// `\u{1b}`, then cut to `limit` characters ending in `…`.
+    /// `\u{1B}`, then cut to `limit` characters ending in `…`.
     public static func line(_ text: String, limit: Int = defaultLimit) -> String {
+        clipped(escaped(text), to: limit)
+    }
+
+    /// `text` with its control characters escaped, whole (log lines clip it their way).
+    public static func escaped(_ text: String) -> String {
         var out = ""
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\n": out += "\\n"
             case "\t": out += "\\t"
             case "\r": out += "\\r"
-            default:
-                if scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) {
-                    out += "\\u{" + String(scalar.value, radix: 16) + "}"
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
+            case _ where scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value):
+                out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            default: out.unicodeScalars.append(scalar)
             }
         }
-        return clipped(out, to: limit)
+        return out
     }
 
     /// `text` cut to `limit` characters, its last one `…` when anything was cut.
