@@ -314,7 +314,7 @@ public struct ControlCommand {
                          ("last_run", r.last.map(JSONShapes.runSummary) ?? .null), ("problem", .string(r.problem))])
             }))])
         }, text: {
-            var t = TextTable(["tenant", "served by", "last run", "database"])
+            var t = TextTable(["tenant", "served by", "last run", "database"], whole: ["served by", "last run"])
             var problems = ""
             for r in rows {
                 let last = r.last.map { "\($0.runID.map(String.init) ?? "-") \($0.outcome.rawValue) \(LocalTime.text(stored: $0.startedAt))" } ?? "none yet"
