@@ -19,8 +19,8 @@ public struct ControlCommand {
         self.log = log
     }
 
-    /// The width help is wrapped to: the terminal's (the executable sets it), 80 otherwise.
-    public var columns = 80
+    /// The width help and tables fit: `$COLUMNS`, else the terminal's, else 80.
+    var columns: Int { TerminalWidth.columns(environment: environment, terminalColumns: console.outputColumns) }
 
     /// Runs the command and returns the exit code.
     public func run(_ argv: [String]) -> Int32 {
@@ -44,7 +44,7 @@ public struct ControlCommand {
             console.out("sisyncctl \(SisyncVersion.current)\n")
             return 0
         case .help(let topic, let asked):
-            do { console.out(try CommandHelp.text(topic: topic, width: columns)) } catch {
+            do { console.out(try CommandHelp.text(topic: topic, width: max(columns, 40))) } catch {
                 console.err("\(error)")
                 return 64
             }
@@ -59,6 +59,25 @@ public struct ControlCommand {
             console.err("sisyncctl: --wait takes a duration such as 60s, 5m or 1h, got `\(text)`\n")
             return 64
         }
+        do { _ = try ListLimit.parse(args.value("limit")) } catch {
+            console.err("sisyncctl: \(error)\n")
+            return 64
+        }
+        // Text for people fits the terminal, and long listings go through the pager there.
+        return TextTable.$width.withValue(columns) {
+            let pager = command.pages && !args.flag("json")
+                ? Pager.chosen(environment: environment, outputIsTerminal: console.outputColumns != nil, disabled: args.flag("no-pager")) : nil
+            guard let pager else { return execute(command, args, words: words) }
+            let output = PagedOutput(terminal: console)
+            var paged = self
+            paged.console = output
+            let code = paged.execute(command, args, words: words)
+            pager.show(output.text, otherwise: console)
+            return code
+        }
+    }
+
+    private func execute(_ command: any ControlSubcommand.Type, _ args: Arguments, words: [String]) -> Int32 {
         do {
             // Writes wait for a run in progress (R9, docs/rules.md); `sync`, `user passwd`
             // and `user login` take the lock themselves.
@@ -111,7 +130,7 @@ public struct ControlCommand {
         console.err("sisyncctl: waiting for \(holder) to finish (up to \(ConfigDuration(seconds: wait)))…\n")
     }
 
-    var actor: String { environment["SUDO_USER"] ?? environment["USER"] ?? "unknown" }
+    var actor: String { CommandActor.name(environment: environment) }
 
     /// The configuration for commands that need its rules (school year, aliases) but may be
     /// given only `--db`: then the defaults apply.
@@ -160,6 +179,12 @@ public struct ControlCommand {
 
     func emit(_ args: Arguments, json: () throws -> JSONValue, text: () throws -> String) rethrows {
         if args.flag("json") { console.out(try json().rendered() + "\n") } else { console.out(try text()) }
+    }
+
+    /// A history entry of `staff show` and `user show`: when (local time), which run or
+    /// by hand, who, and the change.
+    static func historyLine(_ h: StoredChange) -> String {
+        "\(LocalTime.text(stored: h.at)) \(h.runID.map { "run \($0)" } ?? "by hand") (\(h.actor)): " + RunReport.changeLine(h.change) + "\n"
     }
 
     static func humanBytes(_ n: Int) -> String {

@@ -18,6 +18,7 @@ final class JSONFailureConsole: Console {
     func err(_ text: String) { said += text }
     func readSecret(prompt: String) throws -> String? { try console.readSecret(prompt: prompt) }
     var readsSecretsFromTerminal: Bool { console.readsSecretsFromTerminal }
+    var outputColumns: Int? { console.outputColumns }
 
     /// After the command: its words on stderr as they were when it succeeded (warnings),
     /// else the error document. A failure whose document on stdout tells it (a run that

@@ -1,18 +1,14 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
-/// How wide the terminal on standard output is, for text wrapped to it (help). Output that
-/// goes to a file or a pipe is 80 columns wide, so that what a script or a test reads does
-/// not depend on the window it ran in.
-public enum TerminalWidth {
-    public static func columns(of fd: Int32 = STDOUT_FILENO, environment: [String: String]) -> Int {
-        guard isatty(fd) == 1 else { return 80 }
-        // $COLUMNS, when exported, is what the user asks for; else the terminal's size.
-        if let text = environment["COLUMNS"], let n = Int(text), n > 0 { return max(n, 40) }
-        var size = winsize()
-        if ioctl(fd, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return max(Int(size.ws_col), 40) }
-        return 80
+/// How wide text output may be: `$COLUMNS` when it is set to a number (as git and
+/// systemctl read it), else the width of the terminal standard output is, else 80, so that
+/// what a script or a test reads does not depend on the window it ran in.
+enum TerminalWidth {
+    static let fallback = 80
+
+    static func columns(environment: [String: String], terminalColumns: Int?) -> Int {
+        if let text = environment["COLUMNS"], let n = Int(text.trimmingCharacters(in: .whitespaces)), n > 0 { return n }
+        if let n = terminalColumns, n > 0 { return n }
+        return fallback
     }
 }

@@ -7,6 +7,5 @@ let terminal = StderrLog(minimum: .warning)
 let log: EventLog = JournalLog.direct(identifier: "sisyncctl").map { TeeLog([$0, terminal]) } ?? terminal
 var command = ControlCommand(console: ProcessConsole(), environment: ProcessInfo.processInfo.environment, log: log)
 command.stopsOnSignals = true
-command.columns = TerminalWidth.columns(environment: ProcessInfo.processInfo.environment)
 let code = command.run(Array(CommandLine.arguments.dropFirst()))
 exit(code)

@@ -59,7 +59,7 @@ final class ControlCommandLineTests: XCTestCase {
     func testHelpOfOneCommandFromHelpOrDashDashHelpOrDashH() throws {
         let expected = try ctl(["help", "run", "show"])
         XCTAssertEqual(expected.code, 0, expected.stderr)
-        XCTAssertTrue(expected.stdout.hasPrefix("usage: sisyncctl run show ID\n"), expected.stdout)
+        XCTAssertTrue(expected.stdout.hasPrefix("usage: sisyncctl run show ID [--limit N]\n"), expected.stdout)
         XCTAssertTrue(expected.stdout.contains("example:\n  sisyncctl run show 42\n"), expected.stdout)
         XCTAssertEqual(longLines(expected.stdout), [], "wrapped to 80 columns when stdout is not a terminal")
         for args in [["run", "show", "--help"], ["run", "show", "-h"], ["--config", "/nonexistent", "run", "show", "7", "--help"]] {
@@ -108,7 +108,7 @@ final class ControlCommandLineTests: XCTestCase {
     func testMissingArgumentNamesItAndShowsTheUsage() throws {
         let r = try ctl(["run", "show"])
         XCTAssertEqual(r.code, 64)
-        XCTAssertEqual(r.stderr, "sisyncctl run show: missing ID\nusage: sisyncctl run show ID\n")
+        XCTAssertEqual(r.stderr, "sisyncctl run show: missing ID\nusage: sisyncctl run show ID [--limit N]\n")
         XCTAssertEqual(r.stdout, "")
         try assertUsageError(["user", "link", "jdoe"], "sisyncctl user link: missing STAFF_ID\nusage: sisyncctl user link U STAFF_ID --reason TEXT")
         try assertUsageError(["staff", "show", "S1", "S2"], "sisyncctl staff show: unexpected argument `S2`\n")

@@ -13,6 +13,9 @@ public protocol Console: AnyObject {
     /// Whether secrets are typed by a person at a terminal, who is asked twice for a new
     /// password (a typo there would lock them out).
     var readsSecretsFromTerminal: Bool { get }
+    /// The width of the terminal that standard output is, or nil when it is not a terminal
+    /// (a pipe, a file): long output is paged and tables fitted only at a terminal.
+    var outputColumns: Int? { get }
 }
 
 /// The process's own stdout and stderr.
@@ -21,6 +24,13 @@ public final class ProcessConsole: Console {
     public func out(_ text: String) { Self.write(STDOUT_FILENO, text) }
     public func err(_ text: String) { Self.write(STDERR_FILENO, text) }
     public var readsSecretsFromTerminal: Bool { isatty(STDIN_FILENO) == 1 }
+    public var outputColumns: Int? {
+        guard isatty(STDOUT_FILENO) == 1 else { return nil }
+        var size = winsize()
+        // A terminal that does not say its size (a serial line) is taken as 80 wide.
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
+        return Int(size.ws_col)
+    }
     public func readSecret(prompt: String) throws -> String? {
         guard let terminal = PasswordPrompt() else { return readLine(strippingNewline: true) }
         return try terminal.read(prompt: prompt)
@@ -47,6 +57,8 @@ public final class CapturedConsole: Console {
     public var input: [String] = []
     /// Whether the command is to behave as at a terminal; the prompts it showed.
     public var readsSecretsFromTerminal = false
+    /// Set to behave as if standard output were a terminal this wide (paging, tables).
+    public var outputColumns: Int?
     public private(set) var prompts: [String] = []
     public init() {}
     public func readSecret(prompt: String) -> String? {

@@ -7,7 +7,8 @@ public enum RunReport {
         // A run that failed before it could be recorded (the database busy) has no id, and is no dry run.
         let id = s.runID.map { "run \($0)" } ?? (s.dryRun ? "dry run" : "run (not recorded)")
         out += "\(id): \(s.outcome.rawValue)\(s.dryRun ? " (dry run: nothing was written)" : "")\n"
-        if let e = s.error { out += "  \(e)\n" }
+        // An export's text is in the error (a header, a value): escaped, and one line.
+        if let e = s.error { out += "  \(PrintableText.line(e))\n" }
         if let id = s.runID, let h = s.hold {
             let now = Date()
             out += "  held: \(h.describe(at: now))"
@@ -24,7 +25,7 @@ public enum RunReport {
         }
         if !s.problems.isEmpty {
             out += "  \(s.problems.count) row(s) skipped:\n"
-            for p in s.problems.prefix(20) { out += "    \(p)\n" }
+            for p in s.problems.prefix(20) { out += "    \(PrintableText.line(p))\n" }
             if s.problems.count > 20 { out += "    … and \(s.problems.count - 20) more (see `sisyncctl run show`)\n" }
         }
         if showPlan, let plan {
@@ -42,14 +43,46 @@ public enum RunReport {
         return out
     }
 
-    public static func changeLine(_ c: Change) -> String {
-        var line = "\(c.kind.rawValue) \(c.entity) \(c.id)"
-        if let f = c.field, c.kind == .updated {
-            line += " \(f): \(c.old.map { "`\($0)`" } ?? "(none)") → \(c.new.map { "`\($0)`" } ?? "(none)")"
-        } else if c.kind == .deactivated, let n = c.new, n.hasPrefix("false (") {
-            line += " " + n.dropFirst(6)
+    /// One change as a line: `updated staff S1 email: `a` → `b``, `role_granted users
+    /// tbrown: Teacher (2026-2027)`, `linked users tbrown to staff S1042 (manual: …)`.
+    /// For a plan not applied (a held run) the verb says what it would do
+    /// (`would deactivate staff S1 Ann Lee (missing)`); `name` is the record's person, when
+    /// it has one, shown beside its id.
+    public static func changeLine(_ c: Change, name: String? = nil, planned: Bool = false) -> String {
+        var line = "\(planned ? wouldVerb(c.kind) : c.kind.rawValue) \(c.entity) \(c.id)"
+        if let name, !name.trimmingCharacters(in: .whitespaces).isEmpty { line += " " + PrintableText.line(name, limit: 60) }
+        switch c.kind {
+        case .updated:
+            if let f = c.field { line += " \(f): \(c.old.map { "`\($0)`" } ?? "(none)") → \(c.new.map { "`\($0)`" } ?? "(none)")" }
+        case .deactivated:
+            if let n = c.new, n.hasPrefix("false (") { line += " " + n.dropFirst(6) }
+        case .roleGranted:
+            if let role = c.new { line += ": \(role)" }
+        case .roleRevoked:
+            if let role = c.old { line += ": \(role)" }
+        case .linked:
+            if let staff = c.new { line += " to staff \(staff)" }
+            if let previous = c.old { line += " (was \(previous))" }
+        case .unlinked:
+            if let staff = c.old { line += " from staff \(staff)" }
+        case .added, .reactivated:
+            break
         }
         return line
+    }
+
+    /// What a kept plan would do, in words: `would deactivate`, `would grant role` ...
+    static func wouldVerb(_ kind: ChangeKind) -> String {
+        switch kind {
+        case .added: return "would add"
+        case .updated: return "would change"
+        case .deactivated: return "would deactivate"
+        case .reactivated: return "would reactivate"
+        case .linked: return "would link"
+        case .unlinked: return "would unlink"
+        case .roleGranted: return "would grant"
+        case .roleRevoked: return "would revoke"
+        }
     }
 
     public static func json(_ s: RunSummary, plan: Plan?) -> JSONValue {

@@ -40,15 +40,17 @@ public struct RunHold: Sendable, Equatable {
 
     /// "approved by alice in run 43 at …", for `run show`.
     public func describe(at now: Date) -> String {
+        // Said to people (`run show`, a refused approve): times in local time.
+        let expires = LocalTime.text(stored: expiresAt), at = endedAt.map(LocalTime.text(stored:)) ?? "?"
         switch ended {
         case nil:
-            return isExpired(at: now) ? "the hold expired at \(expiresAt)" : "held until \(expiresAt)"
+            return isExpired(at: now) ? "the hold expired at \(expires)" : "held until \(expires)"
         case .approved?:
-            return "approved by \(endedBy ?? "?") at \(endedAt ?? "?")\(endedRun.map { ", applied as run \($0)" } ?? "")"
+            return "approved by \(endedBy ?? "?") at \(at)\(endedRun.map { ", applied as run \($0)" } ?? "")"
         case .discarded?:
-            return "discarded by \(endedBy ?? "?") at \(endedAt ?? "?")"
+            return "discarded by \(endedBy ?? "?") at \(at)"
         case .superseded?:
-            return "ended at \(endedAt ?? "?") by run \(endedRun.map(String.init) ?? "?")"
+            return "ended at \(at) by run \(endedRun.map(String.init) ?? "?")"
         }
     }
 }

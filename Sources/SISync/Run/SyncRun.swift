@@ -548,16 +548,7 @@ public struct SyncRun {
     /// A value as a log line shows it: one line, control characters escaped (`\r`,
     /// `\u{1B}`), at most 200 characters (the journal fields carry more).
     static func clip(_ value: String) -> String {
-        var line = ""
-        for u in value.unicodeScalars {
-            switch u {
-            case "\r": line += "\\r"
-            case "\n": line += "\\n"
-            case "\t": line += "\\t"
-            case _ where u.value < 0x20 || u.value == 0x7F: line += "\\u{\(String(u.value, radix: 16, uppercase: true))}"
-            default: line.unicodeScalars.append(u)
-            }
-        }
+        let line = PrintableText.escaped(value)
         return line.count > 200 ? String(line.prefix(197)) + "..." : line
     }
 

@@ -13,10 +13,10 @@ extension DaemonProbe.Daemon {
         var out = ""
         if running {
             let who = "sisyncd pid \(pid.map(String.init) ?? "?")" + (host.map { " on \($0)" } ?? "")
-            out += "daemon: \(who) is running" + (since.map { " since \(Timestamp.format($0))" } ?? "") + "\n"
+            out += "daemon: \(who) is running" + (since.map { " since \(LocalTime.text($0))" } ?? "") + "\n"
             if standby { out += "this host: standby; it takes over when \(who) lets go of the store\n" }
             if let nextRunAt {
-                out += "next run: \(Timestamp.format(nextRunAt)) (as \(who) scheduled it)\n"
+                out += "next run: \(LocalTime.text(nextRunAt)) (as \(who) scheduled it)\n"
             } else {
                 out += "next run: \(host == nil ? "as the daemon schedules it" : "as \(who) schedules it (not known here)")\n"
             }

@@ -105,7 +105,7 @@ struct AccessListCommand: ControlSubcommand {
                                                       ("email", .string($0.email)), ("paired_at", .string($0.pairedAt))]) }) },
              text: {
                  var t = TextTable(["username", "name", "email", "paired"])
-                 for p in list { t.add([p.username, p.name, p.email, p.pairedAt]) }
+                 for p in list { t.add([p.username, p.name, p.email, LocalTime.text(stored: p.pairedAt)]) }
                  return t.rendered() + "\(list.count) paired user\(list.count == 1 ? "" : "s")\n"
              })
         return 0

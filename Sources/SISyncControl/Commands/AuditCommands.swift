@@ -43,7 +43,7 @@ struct AuditCommand: ControlSubcommand {
             }
             if !report.linkedToInactive.isEmpty {
                 out += "Users linked to inactive staff (they keep the link for past data; consider `sisyncctl user unapprove`, rather than removing the user):\n"
-                for l in report.linkedToInactive { out += "  \(l.username) → staff \(l.staffID), inactive since \(l.deactivatedAt ?? "?")\n" }
+                for l in report.linkedToInactive { out += "  \(l.username) → staff \(l.staffID), inactive since \(l.deactivatedAt.map(LocalTime.text(stored:)) ?? "?")\n" }
             }
             if !report.ledgersWithoutFinance.isEmpty {
                 out += "Users with ledgers but no Finance role: \(report.ledgersWithoutFinance.joined(separator: ", "))\n"

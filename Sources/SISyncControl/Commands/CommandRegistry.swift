@@ -29,6 +29,7 @@ enum CommandRegistry {
         .value("tenants", "DIR", "where the tenants are (default /etc/sisync/tenants.d)"),
         .flag("json", "one JSON document on stdout; a failure is {\"error\": {\"message\", \"exit\"}} on stderr"),
         .value("wait", "DURATION", "how long a write waits for a run in progress (default 60s; then exit 75); reads never wait"),
+        .flag("no-pager", "at a terminal, write long listings directly instead of through $PAGER (default less -FRX)"),
         .flag("help", "this text, or with a command that command's help (also -h)"),
         .flag("version", "sisyncctl's version (also -V)"),
     ]

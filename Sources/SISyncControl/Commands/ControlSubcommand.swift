@@ -20,6 +20,8 @@ protocol ControlSubcommand {
     static var arguments: [CommandArgument] { get }
     /// Whether it writes the store, and so waits for a run in progress (R9).
     static var storeAccess: StoreAccess { get }
+    /// A long listing: at a terminal its text goes through `$PAGER` (unless `--no-pager`).
+    static var pages: Bool { get }
 
     var call: CommandCall { get }
     init(call: CommandCall)
@@ -94,6 +96,7 @@ extension ControlSubcommand {
     static var options: [CommandOption] { [] }
     static var arguments: [CommandArgument] { [] }
     static var storeAccess: StoreAccess { .reads }
+    static var pages: Bool { false }
     static var synopsis: [String] {
         [([name] + arguments.map(\.usage) + options.map { "[\($0.usage)]" }).joined(separator: " ")]
     }

@@ -95,7 +95,7 @@ struct StatusCommand: ControlSubcommand {
                 out += "last run: none yet\n"
             }
             if let hold {
-                out += "held run: \(hold.runID), blocked by the guard and waiting for review until \(hold.expiresAt): `sisyncctl run show \(hold.runID)`, then `sisyncctl run approve \(hold.runID)` or `sisyncctl run discard \(hold.runID)`\n"
+                out += "held run: \(hold.runID), blocked by the guard and waiting for review until \(LocalTime.text(stored: hold.expiresAt)): `sisyncctl run show \(hold.runID)`, then `sisyncctl run approve \(hold.runID)` or `sisyncctl run discard \(hold.runID)`\n"
             }
             if let held { out += "deactivations: on hold until \(held) ([sync] hold_deactivations): absent records are marked missing, not deactivated\n" }
             out += "database: \(store.path), \(ControlCommand.humanBytes(bytes))\n"
@@ -143,12 +143,15 @@ struct StatusCommand: ControlSubcommand {
                          ("last_run", r.last.map(JSONShapes.runSummary) ?? .null), ("problem", .string(r.problem))])
             }))])
         }, text: {
-            var t = TextTable(["tenant", "served by", "last run", "database"])
+            var t = TextTable(["tenant", "served by", "last run", "database"], whole: ["served by", "last run"])
+            var problems = ""
             for r in rows {
-                let last = r.last.map { "\($0.runID.map(String.init) ?? "-") \($0.outcome.rawValue) \($0.startedAt)" } ?? "none yet"
-                t.add([r.name, r.problem == nil ? r.holder : "-", r.problem ?? last, r.database])
+                let last = r.last.map { "\($0.runID.map(String.init) ?? "-") \($0.outcome.rawValue) \(LocalTime.text(stored: $0.startedAt))" } ?? "none yet"
+                t.add([r.name, r.problem == nil ? r.holder : "-", r.problem == nil ? last : "see below", r.database])
+                // A problem is a sentence to read whole, not a cell to cut to the terminal.
+                if let p = r.problem { problems += "\(r.name): \(PrintableText.line(p))\n" }
             }
-            return "\(rows.count) tenants in \(directory)\n" + t.rendered()
+            return "\(rows.count) tenants in \(directory)\n" + t.rendered() + problems
         })
         return 0
     }
@@ -158,24 +161,23 @@ struct StatusCommand: ControlSubcommand {
 struct RunsCommand: ControlSubcommand {
     static let name = "runs"
     static let options: [CommandOption] = [.value("limit", "N")]
+    static let pages = true
     static let help = "Lists recent runs, newest first (default 20)."
     static let example = "sisyncctl runs --limit 5"
     let call: CommandCall
 
     func run() throws -> Int32 {
-        var limit = 20
-        if let l = args.value("limit") {
-            guard let n = Int(l), n > 0 else { console.err("sisyncctl: --limit takes a positive number\n"); return 64 }
-            limit = n
-        }
+        let limit = try ListLimit.parse(args.value("limit")) ?? 20
         let list = try openStore(args).auditTrail.runs(limit: limit)
         emit(args, json: { .array(list.map(JSONShapes.runSummary)) }, text: {
-            var t = TextTable(["run", "started", "outcome", "by", "staff +/~/-/↺", "records", "error"])
+            // Records of every entity; the table is cut to the terminal, the error most.
+            var t = TextTable(["run", "started", "outcome", "by", "added", "changed", "deactivated", "reactivated", "error"], whole: ["started", "outcome"])
             for r in list {
-                let total = r.entities.values.reduce(0) { $0 + $1.total }
-                t.add([String(r.runID ?? 0), r.startedAt, r.outcome.rawValue, r.actor,
-                       "\(r.staff.added)/\(r.staff.updated)/\(r.staff.deactivated)/\(r.staff.reactivated)", String(total),
-                       r.error.map { String($0.prefix(60)) } ?? ""])
+                let counts = r.entities.values
+                t.add([String(r.runID ?? 0), LocalTime.text(stored: r.startedAt), r.outcome.rawValue, r.actor,
+                       String(counts.reduce(0) { $0 + $1.added }), String(counts.reduce(0) { $0 + $1.updated }),
+                       String(counts.reduce(0) { $0 + $1.deactivated }), String(counts.reduce(0) { $0 + $1.reactivated }),
+                       r.error.map { PrintableText.line($0) } ?? ""])
             }
             return list.isEmpty ? "no runs yet\n" : t.rendered()
         })
@@ -187,9 +189,11 @@ struct RunsCommand: ControlSubcommand {
 struct RunShowCommand: ControlSubcommand {
     static let name = "run show"
     static let arguments: [CommandArgument] = [.required("ID")]
+    static let options: [CommandOption] = [.value("limit", "N")]
+    static let pages = true
     static let help = """
         Lists one run and every change it made; for a run the guard held (R5), every change its kept plan \
-        would make.
+        would make, naming each person beside the id. --limit N shows the first N changes.
         """
     static let example = "sisyncctl run show 42"
     let call: CommandCall
@@ -206,16 +210,22 @@ struct RunShowCommand: ControlSubcommand {
             planned = true
             try kept.plan().forEachChange { changes.append(StoredChange(runID: n, at: run.startedAt, actor: run.actor, change: $0)) }
         }
+        let total = changes.count
+        if let limit = try ListLimit.parse(args.value("limit")) { changes = Array(changes.prefix(limit)) }
         emit(args, json: {
             guard case .object(var m) = JSONShapes.runSummary(run) else { return .null }
             m.append(("changes", .array(changes.map { JSONShapes.change($0.change, actor: $0.actor) })))
             return .object(m)
         }, text: {
             var out = RunReport.text(run, plan: nil, showPlan: false)
-            out += "  by \(run.actor) (\(run.trigger)), \(run.startedAt) → \(run.finishedAt ?? "-")\n"
-            out += planned ? "  changes the held plan would make (\(changes.count)):\n" : "  changes (\(changes.count)):\n"
-            for c in changes { out += "    " + RunReport.changeLine(c.change) + "\n" }
-            return out
+            out += "  by \(run.actor) (\(run.trigger)), \(LocalTime.text(stored: run.startedAt)) → \(run.finishedAt.map(LocalTime.text(stored:)) ?? "-")\n"
+            out += planned ? "  changes the held plan would make (\(total)):\n" : "  changes (\(total)):\n"
+            // A held plan is judged by whom it touches: each record's person is named.
+            for c in changes {
+                let name = planned ? EntityKind(rawValue: c.change.entity).flatMap { try? store.mirror.name(of: $0, id: c.change.id) } : nil
+                out += "    " + RunReport.changeLine(c.change, name: name, planned: planned) + "\n"
+            }
+            return out + ListLimit.more(total - changes.count, indent: "    ")
         })
         return 0
     }
@@ -313,8 +323,9 @@ struct RunDiscardCommand: ControlSubcommand {
 /// `staff list`: staff records, active ones by default.
 struct StaffListCommand: ControlSubcommand {
     static let name = "staff list"
-    static let options: [CommandOption] = [.flag("inactive"), .flag("all"), .value("search", "TEXT")]
-    static let synopsis = ["staff list [--inactive | --all] [--search TEXT]"]
+    static let options: [CommandOption] = [.flag("inactive"), .flag("all"), .value("search", "TEXT"), .value("limit", "N")]
+    static let synopsis = ["staff list [--inactive | --all] [--search TEXT] [--limit N]"]
+    static let pages = true
     static let help = """
         Lists staff records: the active ones, or with --inactive the inactive ones, or with --all every one; \
         --search keeps those whose id, name or email contains TEXT.
@@ -325,15 +336,17 @@ struct StaffListCommand: ControlSubcommand {
     func run() throws -> Int32 {
         if args.flag("inactive") && args.flag("all") { console.err("sisyncctl: use either --inactive or --all\n"); return 64 }
         let filter: StaffFilter = args.flag("all") ? .all : args.flag("inactive") ? .inactive : .active
-        let list = try openStore(args).mirror.staff(filter: filter, search: args.value("search"))
+        let found = try openStore(args).mirror.staff(filter: filter, search: args.value("search"))
+        let list = try ListLimit.parse(args.value("limit")).map { Array(found.prefix($0)) } ?? found
         emit(args, json: { .array(list.map { .object(JSONShapes.staff($0)) }) }, text: {
             var t = TextTable(["staff_id", "name", "email", "title", "schools", "state"])
             for s in list {
-                var state = s.active ? (s.missingSince.map { "missing since \($0)" } ?? "active") : "inactive since \(s.deactivatedAt ?? "?")"
+                var state = s.active ? (s.missingSince.map { "missing since \(LocalTime.text(stored: $0))" } ?? "active")
+                    : "inactive since \(s.deactivatedAt.map(LocalTime.text(stored:)) ?? "?")"
                 if !s.enabled { state += ", account disabled in the SIS" }
                 t.add([s.staffID, "\(s.firstName) \(s.lastName)", s.email, s.title, s.schoolIDs.joined(separator: ";"), state])
             }
-            return t.rendered() + "\(list.count) staff\n"
+            return t.rendered() + ListLimit.more(found.count - list.count) + "\(found.count) staff\n"
         })
         return 0
     }
@@ -343,7 +356,9 @@ struct StaffListCommand: ControlSubcommand {
 struct StaffShowCommand: ControlSubcommand {
     static let name = "staff show"
     static let arguments: [CommandArgument] = [.required("ID")]
-    static let help = "Shows one staff record, the users linked to it and its history."
+    static let options: [CommandOption] = [.value("limit", "N")]
+    static let pages = true
+    static let help = "Shows one staff record, the users linked to it and its history (with --limit N, the newest N entries)."
     static let example = "sisyncctl staff show S1042"
     let call: CommandCall
 
@@ -352,16 +367,18 @@ struct StaffShowCommand: ControlSubcommand {
         let store = try openStore(args)
         guard let s = try store.mirror.staffMember(id: id) else { throw StoreError.notFound(what: "staff member \(id)") }
         let users = try store.accounts.linkedUsers(staffID: id)
-        let history = try store.auditTrail.history(entity: .staff, id: id)
+        let whole = try store.auditTrail.history(entity: .staff, id: id)
+        let history = try ListLimit.parse(args.value("limit")).map { Array(whole.suffix($0)) } ?? whole
         emit(args, json: {
             .object(JSONShapes.staff(s) + [("users", .array(users.map { .string($0) })), ("history", .array(history.map(JSONShapes.storedChange)))])
         }, text: {
-            var out = "\(s.staffID)  \(s.firstName) \(s.lastName)\(s.active ? "" : "  (INACTIVE since \(s.deactivatedAt ?? "?"))")\n"
+            var out = "\(s.staffID)  \(s.firstName) \(s.lastName)\(s.active ? "" : "  (INACTIVE since \(s.deactivatedAt.map(LocalTime.text(stored:)) ?? "?"))")\n"
             out += "  email:   \(s.email)\n  title:   \(s.title)\n  schools: \(s.schoolIDs.joined(separator: ", "))\n"
-            if let m = s.missingSince { out += "  missing from the export since \(m)\n" }
+            if let m = s.missingSince { out += "  missing from the export since \(LocalTime.text(stored: m))\n" }
             if !s.enabled { out += "  account disabled in the SIS (enabledUser = false); the record stays active\n" }
             out += "  linked users: \(users.isEmpty ? "none" : users.joined(separator: ", "))\n  history:\n"
-            for h in history { out += "    \(h.at) \(h.runID.map { "run \($0)" } ?? "by hand") (\(h.actor)): " + RunReport.changeLine(h.change) + "\n" }
+            out += ListLimit.more(whole.count - history.count, indent: "    ", word: "earlier")
+            for h in history { out += "    " + ControlCommand.historyLine(h) }
             return out
         })
         return 0

@@ -33,12 +33,15 @@ struct UserAddCommand: ControlSubcommand {
 /// `user list`: every login account.
 struct UserListCommand: ControlSubcommand {
     static let name = "user list"
+    static let options: [CommandOption] = [.value("limit", "N")]
+    static let pages = true
     static let help = "Lists every login account with its link and roles."
     static let example = "sisyncctl user list"
     let call: CommandCall
 
     func run() throws -> Int32 {
-        let list = try store().accounts.profiles()
+        let all = try store().accounts.profiles()
+        let list = try ListLimit.parse(args.value("limit")).map { Array(all.prefix($0)) } ?? all
         emitUser(args, json: { .array(list.map { ControlCommand.userJSON($0) }) }, text: {
             var t = TextTable(["username", "email", "name", "approved", "locked", "link", "roles"])
             for p in list {
@@ -47,7 +50,7 @@ struct UserListCommand: ControlSubcommand {
                        u.link.map { "\($0.staffID) (\($0.kind.rawValue))" } ?? "-",
                        (p.manualRoles + p.calculatedRoles.map(\.label)).joined(separator: ", ")])
             }
-            return t.rendered() + "\(list.count) user\(list.count == 1 ? "" : "s")\n"
+            return t.rendered() + ListLimit.more(all.count - list.count) + "\(all.count) user\(all.count == 1 ? "" : "s")\n"
         })
         return 0
     }
@@ -57,9 +60,11 @@ struct UserListCommand: ControlSubcommand {
 struct UserShowCommand: ControlSubcommand {
     static let name = "user show"
     static let arguments: [CommandArgument] = [.required("U")]
+    static let options: [CommandOption] = [.value("limit", "N")]
+    static let pages = true
     static let help = """
         Shows one login account: approval, lock, link, attachments, roles (manual and calculated), schools, \
-        ledgers, pairings, form permission roles and its history.
+        ledgers, pairings, form permission roles and its history (with --limit N, the newest N entries).
         """
     static let example = "sisyncctl user show jdoe"
     let call: CommandCall
@@ -419,10 +424,12 @@ extension ControlSubcommand {
     fileprivate func show(_ store: RosterStore, _ username: String, _ args: Arguments) throws -> Int32 {
         guard let p = try store.accounts.profiles(username: username).first else { throw AccountError.noSuchUser(username) }
         let u = p.user
-        let history = try store.auditTrail.userHistory(u.username)
+        let whole = try store.auditTrail.userHistory(u.username)
+        // The newest entries: what an administrator looks for first.
+        let history = try ListLimit.parse(args.value("limit")).map { Array(whole.suffix($0)) } ?? whole
         emitUser(args, json: { ControlCommand.userJSON(p, history: history) }, text: {
             var out = "\(u.username) <\(u.email)>\(u.name.isEmpty ? "" : " \(u.name)")\n"
-            out += "  approved: \(u.approved ? "yes" : "no"), locked: \(u.locked ? "yes" : "no"), created \(u.createdAt)\n"
+            out += "  approved: \(u.approved ? "yes" : "no"), locked: \(u.locked ? "yes" : "no"), created \(LocalTime.text(stored: u.createdAt))\n"
             if let l = u.link {
                 out += "  linked to staff \(l.staffID) (\(l.kind.rawValue)\(l.reason.map { ": \($0)" } ?? "")\(l.until.map { ", until \($0)" } ?? ""))\n"
             } else {
@@ -436,8 +443,8 @@ extension ControlSubcommand {
             for r in p.permissionRoles {
                 out += "  form permission role \(r.role)\(r.buildings.isEmpty ? " (all buildings: none/owner)" : " in buildings \(r.buildings.joined(separator: ", "))")\n"
             }
-            out += "  history:\n"
-            for h in history { out += "    \(h.at) \(h.runID.map { "run \($0)" } ?? "by hand") (\(h.actor)): " + RunReport.changeLine(h.change) + "\n" }
+            out += "  history:\n" + ListLimit.more(whole.count - history.count, indent: "    ", word: "earlier")
+            for h in history { out += "    " + ControlCommand.historyLine(h) }
             return out
         })
         return 0
