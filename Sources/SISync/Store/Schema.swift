@@ -74,19 +74,24 @@ public enum Schema {
     /// shows the same rows in its own columns.
     static let bulkEntryColumns = "run_id, at, actor, entity, record_id, field, old_value, new_value, kind"
 
-    static func bulkAddedUsers(where condition: String) -> String {
+    static func bulkAddedUsers(matching condition: SQLQuery) -> SQLQuery {
         """
-        SELECT NULL, u.created_at, u.added_by, 'users', u.username, NULL, NULL, \(addedEmailSQL("u")), 'added'
-        FROM users u WHERE u.added_by IS NOT NULL AND \(condition)
+        SELECT NULL, u.created_at, u.added_by, 'users', u.username, NULL, NULL, \(unescaped: addedEmailSQL("u")), 'added'
+        FROM users u WHERE u.added_by IS NOT NULL AND \(sql: condition)
         """
     }
 
-    static func bulkAttachments(where condition: String) -> String {
+    static func bulkAttachments(matching condition: SQLQuery) -> SQLQuery {
         """
         SELECT NULL, a.added_at, a.added_by, 'users', a.username, a.kind, NULL, a.record_id, 'updated'
-        FROM user_attachments a WHERE a.added_by IS NOT NULL AND \(condition) ORDER BY a.added_seq
+        FROM user_attachments a WHERE a.added_by IS NOT NULL AND \(sql: condition) ORDER BY a.added_seq
         """
     }
+
+    /// The same as text, for a store that still binds by number (a user's history in
+    /// `AuditTrail`) until it writes its SQL as `SQLQuery` too.
+    static func bulkAddedUsers(where condition: String) -> String { bulkAddedUsers(matching: SQLQuery(stringLiteral: condition)).sql }
+    static func bulkAttachments(where condition: String) -> String { bulkAttachments(matching: SQLQuery(stringLiteral: condition)).sql }
 
     /// The email a user was added with: an email change logs the old address, so the first
     /// one's old value since the user was created (not a removed namesake's), or else the
