@@ -139,33 +139,28 @@ extension RosterStore {
         var t = MetricsFile.Totals()
         t.intervalSeconds = interval
         for kind in EntityKind.allCases {
-            let s = try database.prepare("SELECT count(*) FILTER (WHERE active), count(*), count(missing_since) FROM \(kind.table)")
+            let s = try database.query("SELECT count(*) FILTER (WHERE active), count(*), count(missing_since) FROM \(unescaped: kind.table)")
             _ = try s.step()
             t.records.append((kind.rawValue, s.int(0), s.int(1) - s.int(0), s.int(2)))
         }
         var links: [String: Int] = ["auto": 0, "manual": 0]
-        try database.prepare("SELECT kind, count(*) FROM links GROUP BY kind").forEachRow { links[$0.text(0)] = $0.int(1) }
+        try database.forEachRow("SELECT kind, count(*) FROM links GROUP BY kind") { links[$0.text(0)] = $0.int(1) }
         t.links = links.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        let inactive = try database.prepare("SELECT count(*) FROM links l JOIN staff s ON s.staff_id = l.staff_id WHERE s.active = FALSE")
-        _ = try inactive.step()
-        t.linksToInactiveStaff = inactive.int(0)
+        t.linksToInactiveStaff = try database.int("SELECT count(*) FROM links l JOIN staff s ON s.staff_id = l.staff_id WHERE s.active = FALSE") ?? 0
         var roles: [String: Int] = ["calculated": 0, "manual": 0]
-        try database.prepare("SELECT source, count(*) FROM user_roles GROUP BY source").forEachRow { roles[$0.text(0)] = $0.int(1) }
+        try database.forEachRow("SELECT source, count(*) FROM user_roles GROUP BY source") { roles[$0.text(0)] = $0.int(1) }
         t.roles = roles.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         var runs: [String: Int] = ["applied": 0, "unchanged": 0, "blocked": 0, "failed": 0]
-        try database.prepare("SELECT outcome, count(*) FROM runs WHERE outcome <> 'running' GROUP BY outcome").forEachRow { runs[$0.text(0)] = $0.int(1) }
+        try database.forEachRow("SELECT outcome, count(*) FROM runs WHERE outcome <> 'running' GROUP BY outcome") { runs[$0.text(0)] = $0.int(1) }
         t.runsByOutcome = runs.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         t.heldRun = try auditTrail.standingHold(at: Date())?.runID ?? 0
-        let success = try database.prepare("SELECT started_at FROM runs WHERE outcome IN ('applied', 'unchanged') ORDER BY run_id DESC LIMIT 1")
+        let success = try database.query("SELECT started_at FROM runs WHERE outcome IN ('applied', 'unchanged') ORDER BY run_id DESC LIMIT 1")
         if try success.step() { t.lastSuccess = Timestamp.parse(success.text(0))?.timeIntervalSince1970 ?? 0 }
         success.reset()
-        let failures = try database.prepare("""
+        t.consecutiveFailures = try database.int("""
             SELECT count(*) FROM runs WHERE outcome = 'failed'
               AND run_id > coalesce((SELECT max(run_id) FROM runs WHERE outcome NOT IN ('failed', 'running')), 0)
-            """)
-        _ = try failures.step()
-        t.consecutiveFailures = failures.int(0)
-        failures.reset()
+            """) ?? 0
         return t
     }
 }

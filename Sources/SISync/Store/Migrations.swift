@@ -420,17 +420,17 @@ extension Migration {
         Migration("staff enabled", sqlite: [
             "ALTER TABLE staff ADD COLUMN enabled TEXT NOT NULL DEFAULT ''",
         ], postgres: [], sqliteRows: { db in
-            let read = try db.prepare("SELECT staff_id, fingerprint FROM staff")
             var fingerprints: [(String, Int64)] = []
-            try read.forEachRow { row in
+            try db.forEachRow("SELECT staff_id, fingerprint FROM staff") { row in
                 let extended = (UInt64(bitPattern: row.int64(1)) ^ 0x1F) &* 0x0000_0100_0000_01B3
                 fingerprints.append((row.text(0), Int64(bitPattern: extended)))
             }
-            let update = try db.prepare("UPDATE staff SET fingerprint = ? WHERE staff_id = ?")
+            // Prepared once and bound per staff member: a district has hundreds of thousands.
+            func update(_ id: String, _ fingerprint: Int64) -> SQLQuery { "UPDATE staff SET fingerprint = \(fingerprint) WHERE staff_id = \(id)" }
+            let statement = try db.prepare(update("", 0).sql)
             for (id, fingerprint) in fingerprints {
-                try update.bind(1, fingerprint)
-                try update.bind(2, id)
-                try update.run()
+                try statement.bind(update(id, fingerprint).values)
+                try statement.run()
             }
         }),
 

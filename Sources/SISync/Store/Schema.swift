@@ -74,14 +74,14 @@ public enum Schema {
     /// shows the same rows in its own columns.
     static let bulkEntryColumns = "run_id, at, actor, entity, record_id, field, old_value, new_value, kind"
 
-    static func bulkAddedUsers(where condition: SQLQuery) -> SQLQuery {
+    static func bulkAddedUsers(matching condition: SQLQuery) -> SQLQuery {
         """
         SELECT NULL, u.created_at, u.added_by, 'users', u.username, NULL, NULL, \(unescaped: addedEmailSQL("u")), 'added'
         FROM users u WHERE u.added_by IS NOT NULL AND \(sql: condition)
         """
     }
 
-    static func bulkAttachments(where condition: SQLQuery) -> SQLQuery {
+    static func bulkAttachments(matching condition: SQLQuery) -> SQLQuery {
         """
         SELECT NULL, a.added_at, a.added_by, 'users', a.username, a.kind, NULL, a.record_id, 'updated'
         FROM user_attachments a WHERE a.added_by IS NOT NULL AND \(sql: condition) ORDER BY a.added_seq

@@ -23,7 +23,7 @@ extension AccountStore {
         func stopIfAsked() throws(StoreError) { if let stop, stop.isStopping { throw .interrupted } }
         let aliases = Self.keyBasis(normalizer)
         let stored = try storedKeyBasis()
-        let select = """
+        let select: SQLQuery = """
             SELECT u.username, u.email, u.email_key, u.approved, l.staff_id, l.kind, l.reason, l.until
             FROM users u LEFT JOIN links l ON l.username = u.username
             """
@@ -45,11 +45,11 @@ extension AccountStore {
             }
         }
         if stored != aliases {
-            try collect(database.prepare(select), trustStoredKey: false)
+            try collect(database.query(select), trustStoredKey: false)
             return (users.sorted { $0.key < $1.key }.map(\.value), keys, aliases)
         }
-        try collect(database.prepare(select + " WHERE u.email_key IS NULL"), trustStoredKey: false)
-        try collect(database.prepare("""
+        try collect(database.query("\(sql: select) WHERE u.email_key IS NULL"), trustStoredKey: false)
+        try collect(database.query("""
             SELECT u.username, u.email, u.email_key, u.approved, l.staff_id, l.kind, l.reason, l.until
             FROM links l JOIN users u ON u.username = l.username
             """), trustStoredKey: true)
@@ -57,12 +57,10 @@ extension AccountStore {
         try stopIfAsked()
         let json = String(decoding: try JSONEncoder().encode(activeKeys.filter { !$0.isEmpty }), as: UTF8.self)
         try stopIfAsked()
-        let unlinked = try database.prepare("""
+        try collect(database.query("""
             SELECT u.username, u.email, u.email_key, u.approved, NULL, NULL, NULL, NULL FROM users u
-            WHERE u.email_key IN (SELECT value FROM json_each(?1)) AND NOT EXISTS (SELECT 1 FROM links l WHERE l.username = u.username)
-            """)
-        try unlinked.bind(1, json)
-        try collect(unlinked, trustStoredKey: true)
+            WHERE u.email_key IN (SELECT value FROM json_each(\(json))) AND NOT EXISTS (SELECT 1 FROM links l WHERE l.username = u.username)
+            """), trustStoredKey: true)
         return (users.sorted { $0.key < $1.key }.map(\.value), keys, nil)
     }
 
@@ -73,7 +71,7 @@ extension AccountStore {
     }
 
     func storedKeyBasis() throws -> String? {
-        let s = try database.prepare("SELECT aliases FROM email_key_basis WHERE id = 1")
+        let s = try database.query("SELECT aliases FROM email_key_basis WHERE id = 1")
         return try s.step() ? s.text(0) : nil
     }
 
@@ -94,9 +92,7 @@ extension AccountStore {
             var stored = false
             return { [database] email in
                 if !stored {
-                    let s = try database.prepare("INSERT INTO email_key_basis (id, aliases) VALUES (1, ?)")
-                    try s.bind(1, basis)
-                    try s.run()
+                    try database.run("INSERT INTO email_key_basis (id, aliases) VALUES (1, \(basis))")
                     stored = true
                 }
                 return normalizer.key(email)
@@ -108,25 +104,22 @@ extension AccountStore {
 
     /// The auto links there are (what the unlink guard weighs a run against).
     public func autoLinkCount() throws -> Int {
-        let s = try database.prepare("SELECT count(*) FROM links WHERE kind = 'auto'")
-        _ = try s.step()
-        return s.int(0)
+        try database.int("SELECT count(*) FROM links WHERE kind = 'auto'") ?? 0
     }
 
     /// Every stored staff member's email key and activity.
     public func staffDirectoryEntries(normalizer: EmailNormalizer) throws -> [String: StaffDirectory.Entry] {
-        let s = try database.prepare("SELECT staff_id, email, active FROM staff")
         var out: [String: StaffDirectory.Entry] = [:]
-        try s.forEachRow { r in out[r.text(0)] = StaffDirectory.Entry(emailKey: normalizer.key(r.text(1)), active: r.bool(2)) }
+        try database.forEachRow("SELECT staff_id, email, active FROM staff") { r in
+            out[r.text(0)] = StaffDirectory.Entry(emailKey: normalizer.key(r.text(1)), active: r.bool(2))
+        }
         return out
     }
 
     /// Writes a run's link changes (inside the run's transaction).
     func applyLinks(_ plan: LinkPlan, stamp: String, actor: String) throws {
         if let basis = plan.emailKeyBasis {
-            let s = try database.prepare("INSERT OR REPLACE INTO email_key_basis (id, aliases) VALUES (1, ?)")
-            try s.bind(1, basis)
-            try s.run()
+            try database.run("INSERT INTO email_key_basis (id, aliases) VALUES (1, \(basis)) ON CONFLICT (id) DO UPDATE SET aliases = excluded.aliases")
         }
         // Set-based through staging tables: a first run keys 200,000 users and makes 17,000
         // links, and a round trip per row to PostgreSQL would take seconds.
@@ -177,12 +170,10 @@ extension AccountStore {
         try database.refreshStatistics(["temp.link_changes"])
         if links > 0 {
             try database.execute("DELETE FROM links WHERE username IN (SELECT username FROM temp.link_changes WHERE action <> 'unapprove')")
-            let insert = try database.prepare("""
+            try database.run("""
                 INSERT INTO links (username, staff_id, kind, reason, until, created_at, created_by)
-                SELECT username, staff_id, 'auto', NULL, NULL, ?1, ?2 FROM temp.link_changes WHERE action = 'link' ORDER BY username COLLATE NOCASE
+                SELECT username, staff_id, 'auto', NULL, NULL, \(stamp), \(actor) FROM temp.link_changes WHERE action = 'link' ORDER BY username COLLATE NOCASE
                 """)
-            try insert.bind(1, stamp); try insert.bind(2, actor)
-            try insert.run()
         }
         if unapprovals > 0 {
             try database.execute("UPDATE users SET approved = FALSE WHERE username IN (SELECT username FROM temp.link_changes WHERE action = 'unapprove')")
@@ -191,10 +182,8 @@ extension AccountStore {
 
     /// Usernames linked to a staff record.
     public func linkedUsers(staffID: String) throws -> [String] {
-        let s = try database.prepare("SELECT username FROM links WHERE staff_id = ? ORDER BY username")
-        try s.bind(1, staffID)
         var out: [String] = []
-        try s.forEachRow { out.append($0.text(0)) }
+        try database.forEachRow("SELECT username FROM links WHERE staff_id = \(staffID) ORDER BY username") { out.append($0.text(0)) }
         return out
     }
 
@@ -203,15 +192,11 @@ extension AccountStore {
         _ = try auditTrail.administer(actor: actor, now: now) {
             guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
             guard try mirror.staffMember(id: staffID) != nil else { throw AccountError.noSuchStaff(staffID) }
-            let remove = try database.prepare("DELETE FROM links WHERE username = ?")
-            try remove.bind(1, u.username)
-            try remove.run()
-            let s = try database.prepare("""
-                INSERT INTO links (username, staff_id, kind, reason, until, created_at, created_by) VALUES (?, ?, 'manual', ?, ?, ?, ?)
+            try database.run("DELETE FROM links WHERE username = \(u.username)")
+            try database.run("""
+                INSERT INTO links (username, staff_id, kind, reason, until, created_at, created_by)
+                VALUES (\(u.username), \(staffID), 'manual', \(reason), \(until), \(Timestamp.format(now)), \(actor))
                 """)
-            try s.bind(1, u.username); try s.bind(2, staffID); try s.bind(3, reason); try s.bind(4, until)
-            try s.bind(5, Timestamp.format(now)); try s.bind(6, actor)
-            try s.run()
             let note = until.map { "\(staffID) (manual until \($0): \(reason))" } ?? "\(staffID) (manual: \(reason))"
             return [Change(entity: "users", id: u.username, field: "link", old: u.link?.staffID, new: note, kind: .linked)]
         }
@@ -221,9 +206,7 @@ extension AccountStore {
         _ = try auditTrail.administer(actor: actor, now: now) {
             guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
             guard let l = u.link else { return [] }
-            let s = try database.prepare("DELETE FROM links WHERE username = ?")
-            try s.bind(1, u.username)
-            try s.run()
+            try database.run("DELETE FROM links WHERE username = \(u.username)")
             return [Change(entity: "users", id: u.username, field: "link", old: l.staffID, new: nil, kind: .unlinked)]
         }
     }
@@ -232,38 +215,38 @@ extension AccountStore {
     public func audit(normalizer: EmailNormalizer) throws -> AuditReport {
         var report = AuditReport()
         var byEmail: [String: [String]] = [:]
-        try database.prepare("SELECT staff_id, email FROM staff WHERE active = TRUE AND email <> '' ORDER BY staff_id").forEachRow { r in
+        try database.forEachRow("SELECT staff_id, email FROM staff WHERE active = TRUE AND email <> '' ORDER BY staff_id") { r in
             let key = normalizer.key(r.text(1))
             byEmail[key, default: []].append(r.text(0))
         }
         report.ambiguousEmails = byEmail.filter { $0.value.count > 1 }
             .map { AuditReport.AmbiguousEmail(email: $0.key, staffIDs: $0.value) }
             .sorted { $0.email < $1.email }
-        try database.prepare("""
+        try database.forEachRow("""
             SELECT l.username, l.staff_id, u.email, s.email, coalesce(l.reason, '') FROM links l
             JOIN users u ON u.username = l.username JOIN staff s ON s.staff_id = l.staff_id
             WHERE l.kind = 'manual' ORDER BY l.username COLLATE NOCASE
-            """).forEachRow { r in
+            """) { r in
             if normalizer.key(r.text(2)) != normalizer.key(r.text(3)) {
                 report.crossLinks.append(.init(username: r.text(0), staffID: r.text(1), userEmail: r.text(2), staffEmail: r.text(3), reason: r.text(4)))
             }
         }
-        try database.prepare("""
+        try database.forEachRow("""
             SELECT l.username, l.staff_id, s.deactivated_at FROM links l JOIN staff s ON s.staff_id = l.staff_id
             WHERE s.active = FALSE ORDER BY l.username COLLATE NOCASE
-            """).forEachRow { r in
+            """) { r in
             report.linkedToInactive.append(.init(username: r.text(0), staffID: r.text(1), deactivatedAt: r.string(2)))
         }
-        try database.prepare("""
+        try database.forEachRow("""
             SELECT DISTINCT g.username FROM user_ledgers g
             WHERE NOT EXISTS (SELECT 1 FROM user_roles r WHERE r.username = g.username AND r.role = 'Finance' COLLATE NOCASE)
             ORDER BY g.username
-            """).forEachRow { report.ledgersWithoutFinance.append($0.text(0)) }
-        try database.prepare("""
+            """) { report.ledgersWithoutFinance.append($0.text(0)) }
+        try database.forEachRow("""
             SELECT DISTINCT us.username FROM user_schools us
             WHERE NOT EXISTS (SELECT 1 FROM links l JOIN staff s ON s.staff_id = l.staff_id WHERE l.username = us.username AND s.active = TRUE)
             ORDER BY us.username
-            """).forEachRow { report.schoolsWithoutStaffLink.append($0.text(0)) }
+            """) { report.schoolsWithoutStaffLink.append($0.text(0)) }
         return report
     }
 }

@@ -10,9 +10,7 @@ extension AccountStore {
     public func setPassword(_ username: String, hash: String, actor: String, now: Date) throws {
         _ = try auditTrail.administer(actor: actor, now: now) {
             guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
-            let s = try database.prepare("UPDATE users SET password_hash = ?, locked = FALSE, failed_logins = 0 WHERE username = ?")
-            try s.bind(1, hash); try s.bind(2, u.username)
-            try s.run()
+            try database.run("UPDATE users SET password_hash = \(hash), locked = FALSE, failed_logins = 0 WHERE username = \(u.username)")
             var changes = [Change(entity: "users", id: u.username, field: "password", old: nil, new: "changed", kind: .updated)]
             if u.locked { changes.append(Change(entity: "users", id: u.username, field: "locked", old: "true", new: "false", kind: .updated)) }
             return changes
@@ -25,8 +23,7 @@ extension AccountStore {
     /// included, so timing does not tell them apart either (issue 26 item 7). A wrong
     /// password counts toward the lockout; the fifth in a row locks; success resets the count.
     public func login(_ username: String, password: String, now: Date) throws -> LoginOutcome {
-        let s = try database.prepare("SELECT username, password_hash, approved, locked, failed_logins FROM users WHERE username = ?")
-        try s.bind(1, username)
+        let s = try database.query("SELECT username, password_hash, approved, locked, failed_logins FROM users WHERE username = \(username)")
         guard try s.step() else {
             _ = PasswordHash.verify(password, against: PasswordHash.placeholder)
             return .wrongPassword
@@ -42,9 +39,7 @@ extension AccountStore {
             if locked { return .wrongPassword }
             let count = failures + 1
             _ = try auditTrail.administer(actor: "login", now: now) {
-                let u = try database.prepare("UPDATE users SET failed_logins = ?, locked = ? WHERE username = ?")
-                try u.bind(1, count); try u.bind(2, count >= Self.lockoutThreshold); try u.bind(3, name)
-                try u.run()
+                try database.run("UPDATE users SET failed_logins = \(count), locked = \(count >= Self.lockoutThreshold) WHERE username = \(name)")
                 return count >= Self.lockoutThreshold
                     ? [Change(entity: "users", id: name, field: "locked", old: "false", new: "true (\(count) failed logins)", kind: .updated)] : []
             }
@@ -53,9 +48,7 @@ extension AccountStore {
         if locked { return .locked }
         guard approved else { return .notApproved }
         if failures > 0 {
-            let u = try database.prepare("UPDATE users SET failed_logins = 0 WHERE username = ?")
-            try u.bind(1, name)
-            try u.run()
+            try database.run("UPDATE users SET failed_logins = 0 WHERE username = \(name)")
         }
         return .accepted
     }

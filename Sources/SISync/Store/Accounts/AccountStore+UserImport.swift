@@ -68,18 +68,24 @@ extension AccountStore {
             attached = try storedAttachments(of: rows.indices.compactMap { existing[lowered[$0].username]?.username })
             // Existing users first, in file order, so that an email one of them gives up
             // can be taken by a new user further down.
-            let setEmail = try database.prepare("UPDATE users SET email = ?, email_key = ? WHERE username = ?")
-            let setApproved = try database.prepare("UPDATE users SET approved = ? WHERE username = ?")
+            // Prepared once and bound per user: a re-import can change 300,000 users.
+            func setEmail(_ username: String, _ email: String, _ key: String?) -> SQLQuery {
+                "UPDATE users SET email = \(email), email_key = \(key) WHERE username = \(username)"
+            }
+            func setApproved(_ username: String, _ approved: Bool) -> SQLQuery { "UPDATE users SET approved = \(approved) WHERE username = \(username)" }
+            let emailStatement = try database.prepare(setEmail("", "", nil).sql)
+            let approvedStatement = try database.prepare(setApproved("", false).sql)
             for (i, row) in rows.enumerated() {
                 guard let u = existing[lowered[i].username] else { continue }
                 var changed = false
                 if u.email != row.email {
-                    try setEmail.bind(1, row.email); try setEmail.bind(2, try keyFor(row.email))
-                    try setEmail.bind(3, u.username); try setEmail.run()
+                    try emailStatement.bind(setEmail(u.username, row.email, try keyFor(row.email)).values)
+                    try emailStatement.run()
                     changed = true
                 }
                 if let a = row.approved, a != u.approved {
-                    try setApproved.bind(1, a); try setApproved.bind(2, u.username); try setApproved.run()
+                    try approvedStatement.bind(setApproved(u.username, a).values)
+                    try approvedStatement.run()
                     changed = true
                 }
                 if !changed { changed = attachments[i].contains { kind, ids in ids.contains { isNew(i, kind, $0) } } }
@@ -166,9 +172,7 @@ extension AccountStore {
         }
         // (Also when there are fewer users than the file has rows, a first import above all:
         // reading them is cheaper than staging the file.)
-        let count = try database.prepare("SELECT count(*) FROM users")
-        _ = try count.step()
-        guard count.int(0) >= rows.count,
+        guard (try database.int("SELECT count(*) FROM users") ?? 0) >= rows.count,
               rows.allSatisfy({ $0.username.utf8.allSatisfy { $0 < 128 } && $0.email.utf8.allSatisfy { $0 < 128 } }) else {
             for u in try users() { keep(u) }
             return (byUsername, emailOwner)
@@ -177,12 +181,11 @@ extension AccountStore {
             for row in rows { try sink.add(row.username); try sink.add(row.email); try sink.endRow() }
         }
         try database.refreshStatistics(["import_users"])
-        let s = try database.prepare("""
-            SELECT u.username, u.email, u.name, u.approved, u.locked, u.created_at FROM import_users i CROSS JOIN users u ON u.username = i.username
-            UNION SELECT u.username, u.email, u.name, u.approved, u.locked, u.created_at FROM import_users i CROSS JOIN users u ON u.email = i.email
-            """)
         try database.preferringIndexLookups {
-            try s.forEachRow { r in
+            try database.forEachRow("""
+                SELECT u.username, u.email, u.name, u.approved, u.locked, u.created_at FROM import_users i CROSS JOIN users u ON u.username = i.username
+                UNION SELECT u.username, u.email, u.name, u.approved, u.locked, u.created_at FROM import_users i CROSS JOIN users u ON u.email = i.email
+                """) { r in
                 keep(UserRecord(username: r.text(0), email: r.text(1), name: r.text(2), approved: r.bool(3), locked: r.bool(4), link: nil, createdAt: r.text(5)))
             }
         }
@@ -211,12 +214,10 @@ extension AccountStore {
         var missing = Set<Int>()
         for kind in AttachmentKind.allCases where kinds.contains(kind) {
             let table = kind.entity.table, key = kind.entity.keyColumns[0]
-            let s = try database.prepare("""
+            try database.forEachRow("""
                 SELECT a.seq FROM import_attachments a
-                WHERE a.kind = ? AND NOT EXISTS (SELECT 1 FROM \(table) t WHERE t.\(key) = a.record_id)
-                """)
-            try s.bind(1, kind.rawValue)
-            try s.forEachRow { missing.insert(Int($0.int64(0))) }
+                WHERE a.kind = \(kind.rawValue) AND NOT EXISTS (SELECT 1 FROM \(unescaped: table) t WHERE t.\(unescaped: key) = a.record_id)
+                """) { missing.insert(Int($0.int64(0))) }
         }
         return missing
     }
@@ -229,9 +230,8 @@ extension AccountStore {
         }
         try database.refreshStatistics(["import_existing"])
         var out = Set<AttachmentKey>()
-        let s = try database.prepare("SELECT a.username, a.kind, a.record_id FROM import_existing e CROSS JOIN user_attachments a ON a.username = e.username")
         try database.preferringIndexLookups {
-            try s.forEachRow { r in
+            try database.forEachRow("SELECT a.username, a.kind, a.record_id FROM import_existing e CROSS JOIN user_attachments a ON a.username = e.username") { r in
                 guard let kind = AttachmentKind(rawValue: r.text(1)) else { return }
                 out.insert(AttachmentKey(username: r.text(0).lowercased(), kind: kind, recordID: r.text(2)))
             }

@@ -15,23 +15,21 @@ public final class AccountStore {
     }
 
     public func user(_ username: String) throws -> UserRecord? {
-        let s = try database.prepare("""
+        let s = try database.query("""
             SELECT u.username, u.email, u.name, u.approved, u.locked, u.created_at, l.staff_id, l.kind, l.reason, l.until
-            FROM users u LEFT JOIN links l ON l.username = u.username WHERE u.username = ?
+            FROM users u LEFT JOIN links l ON l.username = u.username WHERE u.username = \(username)
             """)
-        try s.bind(1, username)
         defer { s.reset() }
         guard try s.step() else { return nil }
         return userRecord(s)
     }
 
     public func users() throws -> [UserRecord] {
-        let s = try database.prepare("""
+        var out: [UserRecord] = []
+        try database.forEachRow("""
             SELECT u.username, u.email, u.name, u.approved, u.locked, u.created_at, l.staff_id, l.kind, l.reason, l.until
             FROM users u LEFT JOIN links l ON l.username = u.username ORDER BY u.username COLLATE NOCASE
-            """)
-        var out: [UserRecord] = []
-        try s.forEachRow { out.append(userRecord($0)) }
+            """) { out.append(userRecord($0)) }
         return out
     }
 
@@ -48,14 +46,14 @@ public final class AccountStore {
         guard RowRules.isPlausibleEmail(e) else { throw AccountError.invalid("`\(e)` is not an email address") }
         _ = try auditTrail.administer(actor: actor, now: now) {
             if let existing = try user(u) { throw AccountError.usernameTaken(existing.username) }
-            let clash = try database.prepare("SELECT username FROM users WHERE email = ? COLLATE NOCASE")
-            try clash.bind(1, e)
+            let clash = try database.query("SELECT username FROM users WHERE email = \(e) COLLATE NOCASE")
             if try clash.step() { throw AccountError.emailTaken(email: e, by: clash.text(0)) }
             clash.reset()
-            let s = try database.prepare("INSERT INTO users (username, email, name, approved, created_at, email_key) VALUES (?, ?, ?, ?, ?, ?)")
-            try s.bind(1, u); try s.bind(2, e); try s.bind(3, name); try s.bind(4, approved); try s.bind(5, Timestamp.format(now))
-            try s.bind(6, try emailKeyForWrite(e, normalizer: normalizer))
-            try s.run()
+            let key = try emailKeyForWrite(e, normalizer: normalizer)
+            try database.run("""
+                INSERT INTO users (username, email, name, approved, created_at, email_key)
+                VALUES (\(u), \(e), \(name), \(approved), \(Timestamp.format(now)), \(key))
+                """)
             return [Change(entity: "users", id: u, field: nil, old: nil, new: e, kind: .added)]
         }
     }
@@ -67,9 +65,8 @@ public final class AccountStore {
             guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
             let old = field == "approved" ? u.approved : u.locked
             guard old != value else { return [] }
-            let s = try database.prepare("UPDATE users SET \(field) = ?\(field == "locked" && !value ? ", failed_logins = 0" : "") WHERE username = ?")
-            try s.bind(1, value); try s.bind(2, u.username)
-            try s.run()
+            let unlockResets = field == "locked" && !value ? ", failed_logins = 0" : ""
+            try database.run("UPDATE users SET \(unescaped: field) = \(value)\(unescaped: unlockResets) WHERE username = \(u.username)")
             return [Change(entity: "users", id: u.username, field: field, old: String(old), new: String(value), kind: .updated)]
         }
     }
@@ -82,11 +79,8 @@ public final class AccountStore {
                 changes.append(Change(entity: "users", id: u.username, field: "link", old: l.staffID, new: nil, kind: .unlinked))
             }
             try keepBulkEntries(of: u.username)
-            for sql in ["DELETE FROM links WHERE username = ?", "DELETE FROM users WHERE username = ?"] {
-                let s = try database.prepare(sql)
-                try s.bind(1, u.username)
-                try s.run()
-            }
+            try database.run("DELETE FROM links WHERE username = \(u.username)")
+            try database.run("DELETE FROM users WHERE username = \(u.username)")
             return changes + [Change(entity: "users", id: u.username, field: nil, old: u.email, new: nil, kind: .deactivated)]
         }
     }
@@ -95,19 +89,18 @@ public final class AccountStore {
         _ = try auditTrail.administer(actor: actor, now: now) {
             guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
             if attached {
-                let exists = try database.prepare("SELECT 1 FROM \(kind.entity.table) WHERE \(kind.entity.keyColumns[0]) = ?")
-                try exists.bind(1, recordID)
+                let exists = try database.query("SELECT 1 FROM \(unescaped: kind.entity.table) WHERE \(unescaped: kind.entity.keyColumns[0]) = \(recordID)")
                 guard try exists.step() else {
                     throw AccountError.invalid("no \(kind.rawValue) record `\(recordID)` in the mirror; check the id (sync first if it is new)")
                 }
                 exists.reset()
             }
             if !attached { try keepBulkEntries(of: u.username) }
-            let sql = attached ? "INSERT OR IGNORE INTO user_attachments (username, kind, record_id) VALUES (?, ?, ?)"
-                : "DELETE FROM user_attachments WHERE username = ? AND kind = ? AND record_id = ?"
-            let s = try database.prepare(sql)
-            try s.bind(1, u.username); try s.bind(2, kind.rawValue); try s.bind(3, recordID)
-            try s.run()
+            if attached {
+                try database.run("INSERT INTO user_attachments (username, kind, record_id) VALUES (\(u.username), \(kind.rawValue), \(recordID)) ON CONFLICT DO NOTHING")
+            } else {
+                try database.run("DELETE FROM user_attachments WHERE username = \(u.username) AND kind = \(kind.rawValue) AND record_id = \(recordID)")
+            }
             return [Change(entity: "users", id: u.username, field: kind.rawValue, old: attached ? nil : recordID,
                            new: attached ? recordID : nil, kind: .updated)]
         }
@@ -119,23 +112,19 @@ public final class AccountStore {
     /// and in order.
     func keepBulkEntries(of username: String) throws {
         let insert = "INSERT INTO changes (\(Schema.bulkEntryColumns))\n"
-        for sql in [
-            insert + Schema.bulkAddedUsers(where: "u.username = ?").sql,
-            insert + Schema.bulkAttachments(where: "a.username = ?").sql,
-            "UPDATE users SET added_by = NULL WHERE username = ? AND added_by IS NOT NULL",
-            "UPDATE user_attachments SET added_by = NULL, added_at = NULL, added_seq = NULL WHERE username = ? AND added_by IS NOT NULL",
-        ] {
-            let s = try database.prepare(sql)
-            try s.bind(1, username)
-            try s.run()
-        }
+        try database.run("\(unescaped: insert)\(sql: Schema.bulkAddedUsers(matching: "u.username = \(username)"))")
+        try database.run("\(unescaped: insert)\(sql: Schema.bulkAttachments(matching: "a.username = \(username)"))")
+        try database.run("UPDATE users SET added_by = NULL WHERE username = \(username) AND added_by IS NOT NULL")
+        try database.run("""
+            UPDATE user_attachments SET added_by = NULL, added_at = NULL, added_seq = NULL WHERE username = \(username) AND added_by IS NOT NULL
+            """)
     }
 
     public func attachments(of username: String) throws -> [AttachmentKind: [String]] {
-        let s = try database.prepare("SELECT kind, record_id FROM user_attachments WHERE username = ? ORDER BY kind, record_id")
-        try s.bind(1, username)
         var out: [AttachmentKind: [String]] = [:]
-        try s.forEachRow { r in if let k = AttachmentKind(rawValue: r.text(0)) { out[k, default: []].append(r.text(1)) } }
+        try database.forEachRow("SELECT kind, record_id FROM user_attachments WHERE username = \(username) ORDER BY kind, record_id") { r in
+            if let k = AttachmentKind(rawValue: r.text(0)) { out[k, default: []].append(r.text(1)) }
+        }
         return out
     }
 
@@ -150,18 +139,17 @@ public final class AccountStore {
                 if RolePlan.fixedNames.contains(where: { $0.caseInsensitiveCompare(name) == .orderedSame }) {
                     throw AccountError.invalid("`\(name)` is a calculated role (R7): sync grants it from the data; it cannot be given by hand")
                 }
-                let attribute = try database.prepare("SELECT 1 FROM attributes WHERE attribute = ? COLLATE NOCASE LIMIT 1")
-                try attribute.bind(1, name)
+                let attribute = try database.query("SELECT 1 FROM attributes WHERE attribute = \(name) COLLATE NOCASE LIMIT 1")
                 if try attribute.step() {
                     throw AccountError.invalid("`\(name)` is an attribute role calculated from the SIS (R7); it cannot be given by hand")
                 }
                 attribute.reset()
             }
-            let sql = granted ? "INSERT OR IGNORE INTO user_roles (username, role, source, school_year) VALUES (?, ?, 'manual', '')"
-                : "DELETE FROM user_roles WHERE username = ? AND role = ? AND source = 'manual'"
-            let s = try database.prepare(sql)
-            try s.bind(1, u.username); try s.bind(2, name)
-            try s.run()
+            if granted {
+                try database.run("INSERT INTO user_roles (username, role, source, school_year) VALUES (\(u.username), \(name), 'manual', '') ON CONFLICT DO NOTHING")
+            } else {
+                try database.run("DELETE FROM user_roles WHERE username = \(u.username) AND role = \(name) AND source = 'manual'")
+            }
             return [Change(entity: "users", id: u.username, field: "role", old: granted ? nil : name, new: granted ? name : nil,
                            kind: granted ? .roleGranted : .roleRevoked)]
         }
@@ -172,10 +160,9 @@ public final class AccountStore {
         var index: [String: Int] = [:]
         for (i, r) in records.enumerated() { index[r.username.lowercased()] = i }
         var out = records.map { UserProfile(user: $0) }
-        func each(_ sql: String, _ body: (inout UserProfile, any StoreStatement) -> Void) throws {
-            let s = try database.prepare(sql + (username == nil ? "" : " WHERE username = ?1") + " ORDER BY 1, 2, 3")
-            if let username { try s.bind(1, username) }
-            try s.forEachRow { r in
+        let oneUser: SQLQuery = if let username { " WHERE username = \(username)" } else { "" }
+        func each(_ select: SQLQuery, _ body: (inout UserProfile, any StoreStatement) -> Void) throws {
+            try database.forEachRow("\(sql: select)\(sql: oneUser) ORDER BY 1, 2, 3") { r in
                 if let i = index[r.text(0).lowercased()] { body(&out[i], r) }
             }
         }
@@ -202,11 +189,11 @@ public final class AccountStore {
         guard !v.isEmpty else { throw AccountError.invalid("a \(list.rawValue) needs a name") }
         _ = try auditTrail.administer(actor: actor, now: now) {
             guard let u = try user(username) else { throw AccountError.noSuchUser(username) }
-            let sql = present ? "INSERT OR IGNORE INTO \(list.table) (username, \(list.column)) VALUES (?, ?)"
-                : "DELETE FROM \(list.table) WHERE username = ? AND \(list.column) = ?"
-            let s = try database.prepare(sql)
-            try s.bind(1, u.username); try s.bind(2, v)
-            try s.run()
+            if present {
+                try database.run("INSERT INTO \(unescaped: list.table) (username, \(unescaped: list.column)) VALUES (\(u.username), \(v)) ON CONFLICT DO NOTHING")
+            } else {
+                try database.run("DELETE FROM \(unescaped: list.table) WHERE username = \(u.username) AND \(unescaped: list.column) = \(v)")
+            }
             guard database.changes > 0 else { return [] }
             return [Change(entity: "users", id: u.username, field: list.rawValue, old: present ? nil : v, new: present ? v : nil, kind: .updated)]
         }

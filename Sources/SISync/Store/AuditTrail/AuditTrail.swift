@@ -268,7 +268,7 @@ public final class AuditTrail {
         // A bulk import's entries, kept in the rows it added (schema 7), come first: a
         // user's addition is the first thing in their history.
         var out: [StoredChange] = []
-        for kept in [Schema.bulkAddedUsers(where: "u.username = \(username)"), Schema.bulkAttachments(where: "a.username = \(username)")] {
+        for kept in [Schema.bulkAddedUsers(matching: "u.username = \(username)"), Schema.bulkAttachments(matching: "a.username = \(username)")] {
             out += try collectChanges(try database.query(kept))
         }
         out += try collectChanges(s)

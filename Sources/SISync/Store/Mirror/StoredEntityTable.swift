@@ -11,8 +11,17 @@ final class StoredEntityTable: StoredEntityState {
     init(database: any StoreDatabase, kind: EntityKind) throws {
         self.database = database
         self.kind = kind
-        let whereKey = kind.keyColumns.map { "\($0) = ?" }.joined(separator: " AND ")
-        lookup = try database.prepare("SELECT \((kind.valueColumns + ["active"]).joined(separator: ", ")) FROM \(kind.table) WHERE \(whereKey)")
+        lookup = try database.prepare(Self.lookupQuery(kind, key: Array(repeating: "", count: kind.keyColumns.count)).sql)
+    }
+
+    /// The lookup of one record by its key parts; its SQL is the same for every key, so the
+    /// statement is prepared once and each call binds this query's values.
+    private static func lookupQuery(_ kind: EntityKind, key parts: [String]) -> SQLQuery {
+        var query: SQLQuery = "SELECT \(unescaped: (kind.valueColumns + ["active"]).joined(separator: ", ")) FROM \(unescaped: kind.table) WHERE "
+        for (i, (column, part)) in zip(kind.keyColumns, parts).enumerated() {
+            query = "\(sql: query)\(unescaped: i == 0 ? "" : " AND ")\(unescaped: column) = \(part)"
+        }
+        return query
     }
 
     func activeCount() throws -> Int {
@@ -75,7 +84,7 @@ final class StoredEntityTable: StoredEntityState {
         // A key with the wrong number of parts cannot name a stored record (ids never hold
         // the separator: RowRules refuses control characters in ids).
         guard parts.count == kind.keyColumns.count else { return nil }
-        for (i, p) in parts.enumerated() { try lookup.bind(Int32(i + 1), p) }
+        try lookup.bind(Self.lookupQuery(kind, key: parts).values)
         defer { lookup.reset() }
         guard try lookup.step() else { return nil }
         let n = Int32(kind.valueColumns.count)

@@ -87,16 +87,11 @@ final class PostgresAdvisoryLock: ExclusiveLock {
     /// (another backend) still holds the lock: its backend pid with the lock in `pg_locks`.
     func isHeld(accordingTo database: any StoreDatabase) throws -> Bool {
         guard held else { return false }
-        let s = try database.prepare("""
-            SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = ?
-            AND CAST(classid AS bigint) = CAST(? AS bigint) AND CAST(objid AS bigint) = CAST(? AS bigint) AND objsubid = 1
+        let holders = try database.int("""
+            SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = \(Int64(holderPID))
+            AND CAST(classid AS bigint) = CAST(\(keyParts[0]) AS bigint) AND CAST(objid AS bigint) = CAST(\(keyParts[1]) AS bigint) AND objsubid = 1
             """)
-        try s.bind(1, Int64(holderPID))
-        try s.bind(2, keyParts[0])
-        try s.bind(3, keyParts[1])
-        defer { s.reset() }
-        guard try s.step() else { return false }
-        return s.int(0) > 0
+        return (holders ?? 0) > 0
     }
 
     /// `sisyncd on HOST pid PID, …` from the holding session's `application_name`.

@@ -1,11 +1,10 @@
 import Foundation
 
 /// The one place where the stores' SQL (written as SQLite reads it) becomes PostgreSQL's.
-/// The stores keep to what both understand (`TRUE`/`FALSE`, `RETURNING`, `||`, `lower`),
-/// and this turns the rest into PostgreSQL's words:
+/// The stores keep to what both understand (`TRUE`/`FALSE`, `RETURNING`, `||`, `lower`,
+/// `INSERT … ON CONFLICT … DO NOTHING | DO UPDATE`), and this turns only what truly differs
+/// into PostgreSQL's words:
 /// - parameters `?` and `?3` become `$1` and `$3`;
-/// - `INSERT OR IGNORE` becomes `ON CONFLICT DO NOTHING`, and `INSERT OR REPLACE` an
-///   upsert on the table's key (`upsertKeys`);
 /// - SQLite's planner hints go (`CROSS JOIN … ON` is a plain join, a unary `+` before a
 ///   column is dropped);
 /// - `temp.` is `pg_temp.`, `WITHOUT ROWID` goes, `char(31)` is `chr(31)`, `instr` is
@@ -14,22 +13,6 @@ import Foundation
 /// - `COLLATE NOCASE` stays as written: the schema has a collation named `nocase`.
 /// String literals and quoted names are never touched.
 public enum PostgresDialect {
-    /// The conflict key of each table the stores write with `INSERT OR REPLACE`.
-    static let upsertKeys: [String: [String]] = [
-        "source_state": ["url"],
-        "email_key_basis": ["id"],
-        "access_codes": ["student_id"],
-    ]
-
-    public enum TranslationError: Error, CustomStringConvertible {
-        case noUpsertKey(table: String, sql: String)
-        public var description: String {
-            switch self {
-            case .noUpsertKey(let table, let sql): return "no conflict key known for INSERT OR REPLACE INTO \(table) in `\(sql.prefix(120))`"
-            }
-        }
-    }
-
     /// Translates one statement or a script of several (separated by `;`).
     public static func translate(_ sql: String) throws -> String {
         try translation(sql).sql
@@ -110,9 +93,6 @@ public enum PostgresDialect {
         (#"\bjson_each\s*\(\s*(\?\d*)\s*\)"#, "json_array_elements_text(CAST($1 AS json))"),
     ].map { (try! NSRegularExpression(pattern: $0.0, options: [.caseInsensitive]), $0.1) }
 
-    private static let insertOr = try! NSRegularExpression(
-        pattern: #"\bINSERT\s+OR\s+(IGNORE|REPLACE)\s+INTO\s+([A-Za-z_][A-Za-z0-9_.]*)\s*(\(([^)]*)\))?"#, options: [.caseInsensitive])
-
     private static func translateStatement(_ sql: String, parameter: inout Int, used: inout Set<Int>) throws -> String {
         var text = ""
         for piece in pieces(sql) {
@@ -126,22 +106,7 @@ public enum PostgresDialect {
                 text += numberParameters(code, &parameter, &used)
             }
         }
-        let range = NSRange(text.startIndex..., in: text)
-        guard let m = insertOr.firstMatch(in: text, range: range),
-              let verbRange = Range(m.range(at: 1), in: text), let tableRange = Range(m.range(at: 2), in: text) else { return text }
-        let verb = text[verbRange].uppercased()
-        let table = String(text[tableRange])
-        let columns = Range(m.range(at: 4), in: text).map { text[$0].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
-        let wholeRange = Range(m.range, in: text)!
-        var rest = String(text[wholeRange.upperBound...])
-        while let last = rest.last, last.isWhitespace { rest.removeLast() }
-        rest = " " + rest.drop { $0.isWhitespace }
-        let head = text[..<wholeRange.lowerBound] + "INSERT INTO \(table)" + (columns.isEmpty ? "" : " (\(columns.joined(separator: ", ")))")
-        if verb == "IGNORE" { return head + rest + " ON CONFLICT DO NOTHING" }
-        let bare = table.split(separator: ".").last.map(String.init) ?? table
-        guard let key = upsertKeys[bare], !columns.isEmpty else { throw TranslationError.noUpsertKey(table: bare, sql: sql) }
-        let updates = columns.filter { !key.contains($0) }.map { "\($0) = EXCLUDED.\($0)" }
-        return head + rest + " ON CONFLICT (\(key.joined(separator: ", "))) DO " + (updates.isEmpty ? "NOTHING" : "UPDATE SET " + updates.joined(separator: ", "))
+        return text
     }
 
     /// `?` is the next number after the highest so far, `?N` is N (SQLite's rules).
