@@ -113,6 +113,11 @@ final class ControlCommandLineTests: XCTestCase {
         try assertUsageError(["user", "link", "jdoe"], "sisyncctl user link: missing STAFF_ID\nusage: sisyncctl user link U STAFF_ID --reason TEXT")
         try assertUsageError(["staff", "show", "S1", "S2"], "sisyncctl staff show: unexpected argument `S2`\n")
         try assertUsageError(["run"], "sisyncctl run: missing command: show, revert, approve, discard\n")
+        // An option a command cannot do without is missing like an argument: named, with the usage.
+        try assertUsageError(["access", "pair", "--user", "mom"], "sisyncctl access pair: missing --user U and --code CODE\nusage: sisyncctl access pair")
+        try assertUsageError(["user", "add", "--username", "x"], "sisyncctl user add: missing --username U and --email E\nusage: sisyncctl user add")
+        try assertUsageError(["user", "link", "jdoe", "S1"], "sisyncctl user link: missing --reason TEXT")
+        try assertUsageError(["user", "attach", "jdoe"], "sisyncctl user attach: give one of --student ID, --household ID or --donor ID\nusage: sisyncctl user attach")
     }
 
     /// Exit 64 with stderr starting with `message`, nothing on stdout.

@@ -17,6 +17,9 @@ struct AccessEnableCommand: ControlSubcommand {
         --school).
         """
     static let example = "sisyncctl access enable --all --school 101"
+    static func usageProblem(_ args: Arguments, words: [String]) -> String? {
+        words.isEmpty && !args.flag("all") ? "missing STUDENT (or --all)" : nil
+    }
     let call: CommandCall
 
     func run() throws -> Int32 {
@@ -28,7 +31,7 @@ struct AccessEnableCommand: ControlSubcommand {
             return 0
         }
         guard words.count == 1 else {
-            return usageError("missing STUDENT (or --all)")
+            return usageError()
         }
         let (code, created) = try store.accessCodes.enableAccess(student: words[0], actor: actor, now: now)
         if created { logged("\(actor) created the access code of student \(words[0])", student: words[0]) }
@@ -67,13 +70,15 @@ struct AccessPairCommand: ControlSubcommand {
         failed attempts by a user within 15 minutes refuse further attempts for 15 minutes.
         """
     static let example = "sisyncctl access pair --user fitzgerald --code 7KQ4-M9TX"
+    static func usageProblem(_ args: Arguments, words: [String]) -> String? {
+        args.value("user") == nil || args.value("code") == nil ? "missing --user U and --code CODE" : nil
+    }
     let call: CommandCall
 
     func run() throws -> Int32 {
         let (now, c, store) = try portal()
         guard let user = args.value("user"), let code = args.value("code") else {
-            console.err("sisyncctl: access pair needs --user U and --code CODE\n")
-            return 64
+            return usageError()
         }
         let student: String
         do { student = try store.accessCodes.pair(username: user, typedCode: code, actor: actor, now: now) } catch let e as AccessError {
@@ -120,14 +125,16 @@ struct AccessRevokeCommand: ControlSubcommand {
     static let storeAccess = StoreAccess.writes
     static let help = "Ends a user's pairings with the students named and resets those students' codes."
     static let example = "sisyncctl access revoke --user fitzgerald --student 3001"
+    static func usageProblem(_ args: Arguments, words: [String]) -> String? {
+        args.value("user") == nil || args.values("student").isEmpty ? "missing --user U and one or more --student S" : nil
+    }
     let call: CommandCall
 
     func run() throws -> Int32 {
         let (now, c, store) = try portal()
         let students = args.values("student")
         guard let user = args.value("user"), !students.isEmpty else {
-            console.err("sisyncctl: access revoke needs --user U and one or more --student S\n")
-            return 64
+            return usageError()
         }
         try store.accessCodes.revokeAccess(username: user, students: students, actor: actor, now: now)
         logged("\(actor) ended the pairing of user \(user) with \(students.joined(separator: ", ")) and reset their codes", user: user)
@@ -188,13 +195,15 @@ struct AccessLettersCommand: ControlSubcommand {
         without --force.
         """
     static let example = "sisyncctl access letters --school 101 --pdf school101.pdf"
+    static func usageProblem(_ args: Arguments, words: [String]) -> String? {
+        args.value("pdf") == nil ? "missing --pdf FILE (the codes go only into that file)" : nil
+    }
     let call: CommandCall
 
     func run() throws -> Int32 {
         let (now, c, store) = try portal()
         guard let pdf = args.value("pdf") else {
-            console.err("sisyncctl: access letters needs --pdf FILE (the codes go only into that file)\n")
-            return 64
+            return usageError()
         }
         let template = try c.portal.template()
         let school = args.value("school"), grade = args.value("grade")

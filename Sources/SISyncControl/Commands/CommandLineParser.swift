@@ -71,6 +71,7 @@ enum CommandLineParser {
         } catch {
             throw usage(command, error.description)
         }
+        if let problem = command.usageProblem(args, words: argumentWords) { throw usage(command, problem) }
         return .command(command, args, words: argumentWords)
     }
 

@@ -22,6 +22,9 @@ protocol ControlSubcommand {
     static var storeAccess: StoreAccess { get }
     /// A long listing: at a terminal its text goes through `$PAGER` (unless `--no-pager`).
     static var pages: Bool { get }
+    /// What is missing from a command line the parser accepted (an option it cannot do
+    /// without, one of several), said before any configuration is read or lock taken.
+    static func usageProblem(_ args: Arguments, words: [String]) -> String?
 
     var call: CommandCall { get }
     init(call: CommandCall)
@@ -97,6 +100,7 @@ extension ControlSubcommand {
     static var arguments: [CommandArgument] { [] }
     static var storeAccess: StoreAccess { .reads }
     static var pages: Bool { false }
+    static func usageProblem(_ args: Arguments, words: [String]) -> String? { nil }
     static var synopsis: [String] {
         [([name] + arguments.map(\.usage) + options.map { "[\($0.usage)]" }).joined(separator: " ")]
     }
@@ -128,6 +132,10 @@ extension ControlSubcommand {
 
     /// A usage error found by the command itself (`sisyncctl access pair: needs --code`),
     /// then its usage: exit 64.
+    /// The usage error `usageProblem` finds (the parser has already refused such a line;
+    /// a command's own guard that unwraps the same options says the same).
+    func usageError() -> Int32 { usageError(Self.usageProblem(args, words: words) ?? "incomplete command line") }
+
     func usageError(_ problem: String) -> Int32 {
         console.err(CommandLineParser.usage(Self.self, problem).description)
         return 64

@@ -123,8 +123,7 @@ struct RoleSetCommand: ControlSubcommand {
             forms = try store.formPermissions.forms(group: group, includeDeleted: false).map(\.name)
             guard !forms.isEmpty else { throw FormError.invalid("no forms in group `\(group)`") }
         } else {
-            console.err("sisyncctl: role set ROLE FORM --default L --max L, or role set ROLE --group G --default L --max L\n")
-            return 64
+            return usageError("give FORM or --group G, and --default L and --max L")
         }
         try store.formPermissions.setRoleForms(words[0], forms: forms, setting: setting, actor: actor, now: now)
         emit(args, json: { .object([("role", .string(words[0])), ("forms", .array(forms.map { .string($0) })), ("default", .string(setting.defaultLevel.description)), ("max", .string(setting.maxLevel.description))]) },
@@ -192,13 +191,15 @@ struct RoleMergeCommand: ControlSubcommand {
         buildings; the merged roles are deleted (undelete gives one back to its former users).
         """
     static let example = "sisyncctl role merge \"Case Manager\" \"Case Lead\" --into \"Case Manager\""
+    static func usageProblem(_ args: Arguments, words: [String]) -> String? {
+        args.value("into") == nil ? "missing --into NAME" : nil
+    }
     let call: CommandCall
 
     func run() throws -> Int32 {
         let store = try openStore(args), now = Date()
         guard let target = args.value("into") else {
-            console.err("sisyncctl: role merge ROLE... --into NAME\n")
-            return 64
+            return usageError()
         }
         try store.formPermissions.mergePermissionRoles(words, into: target, actor: actor, now: now)
         emit(args, json: { .object([("into", .string(target)), ("merged", .array(words.map { .string($0) }))]) }, text: { "merged \(words.joined(separator: ", ")) into \(target)\n" })
@@ -252,6 +253,9 @@ struct UserAssignCommand: ControlSubcommand {
         --buildings the role gives none/owner for all forms.
         """
     static let example = "sisyncctl user assign jdoe \"Case Manager\" --buildings 101,102"
+    static func usageProblem(_ args: Arguments, words: [String]) -> String? {
+        words.count < 2 && args.value("users") == nil ? "missing U (or --users U1,U2)" : nil
+    }
     let call: CommandCall
 
     func run() throws -> Int32 {
@@ -262,8 +266,7 @@ struct UserAssignCommand: ControlSubcommand {
             (role, usernames) = (words[1], [words[0]])
         } else {
             guard let users = args.value("users") else {
-                console.err("sisyncctl: user assign U ROLE [--buildings B,...], or user assign --users U1,U2 ROLE [--buildings B,...]\n")
-                return 64
+                return usageError()
             }
             (role, usernames) = (words[0], users.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         }
@@ -302,6 +305,9 @@ struct AccessCheckCommand: ControlSubcommand {
         (max owner). A user with no role at all has none/owner everywhere.
         """
     static let example = "sisyncctl access-check jdoe IEP --student 3001"
+    static func usageProblem(_ args: Arguments, words: [String]) -> String? {
+        args.value("building") == nil && args.value("student") == nil ? "missing --building B or --student S" : nil
+    }
     let call: CommandCall
 
     func run() throws -> Int32 {
@@ -315,8 +321,7 @@ struct AccessCheckCommand: ControlSubcommand {
             building = b
         }
         guard let building else {
-            console.err("sisyncctl: access-check U FORM needs --building B or --student S\n")
-            return 64
+            return usageError()
         }
         let grant = args.value("grant") == nil ? nil : try level(args, "grant")
         let access = FormAccess.evaluate(try store.formPermissions.formAssignments(of: u.username, form: f.name), building: building, grant: grant)

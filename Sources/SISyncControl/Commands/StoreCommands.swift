@@ -15,12 +15,14 @@ struct StoreCopyCommand: ControlSubcommand {
         the copy.
         """
     static let example = "sisyncctl store copy --to postgresql://sisync@db.district.org/sisync --schema sisync"
+    static func usageProblem(_ args: Arguments, words: [String]) -> String? {
+        args.value("to").map(PostgresTarget.isURI) == true ? nil : "missing --to postgresql://USER@HOST/DATABASE"
+    }
     let call: CommandCall
 
     func run() throws -> Int32 {
         guard let uri = args.value("to"), PostgresTarget.isURI(uri) else {
-            console.err("sisyncctl: store copy needs --to postgresql://USER@HOST/DATABASE\n")
-            return 64
+            return usageError()
         }
         try Configuration.checkPostgresURI(uri, file: "sisyncctl store copy --to", line: 0)
         let c = try rulesConfiguration(args)

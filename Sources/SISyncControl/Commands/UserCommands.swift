@@ -15,13 +15,15 @@ struct UserAddCommand: ControlSubcommand {
         their email on every run (R6).
         """
     static let example = "sisyncctl user add --username jdoe --email jane.doe@district.org --name \"Jane Doe\" --approved"
+    static func usageProblem(_ args: Arguments, words: [String]) -> String? {
+        args.value("username") == nil || args.value("email") == nil ? "missing --username U and --email E" : nil
+    }
     let call: CommandCall
 
     func run() throws -> Int32 {
         let now = Date()
         guard let username = args.value("username"), let email = args.value("email") else {
-            console.err("sisyncctl: user add needs --username U and --email E\n")
-            return 64
+            return usageError()
         }
         let s = try store()
         try s.accounts.addUser(username: username, email: email, name: args.value("name") ?? "", approved: args.flag("approved"), actor: actor, now: now,
@@ -136,13 +138,15 @@ struct UserLinkCommand: ControlSubcommand {
         changes; with --until it ends after that day.
         """
     static let example = "sisyncctl user link intern1 S1042 --reason \"records for Ms Lima\" --until 2027-06-30"
+    static func usageProblem(_ args: Arguments, words: [String]) -> String? {
+        (args.value("reason") ?? "").trimmingCharacters(in: .whitespaces).isEmpty ? "missing --reason TEXT (why this user records for this staff member)" : nil
+    }
     let call: CommandCall
 
     func run() throws -> Int32 {
         let now = Date()
         guard let reason = args.value("reason"), !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
-            console.err("sisyncctl: a manual link needs --reason TEXT (why this user records for this staff member)\n")
-            return 64
+            return usageError()
         }
         if let until = args.value("until") {
             guard let day = Timestamp.parse(until + "T00:00:00Z") else {
@@ -186,6 +190,7 @@ struct UserAttachCommand: ControlSubcommand {
     static let storeAccess = StoreAccess.writes
     static let help = "Attaches a user to a student, household or donor record; Student, Parent and attribute roles follow (R7)."
     static let example = "sisyncctl user attach fitzgerald --household H2001"
+    static func usageProblem(_ args: Arguments, words: [String]) -> String? { attachmentProblem(args) }
     let call: CommandCall
     func run() throws -> Int32 { try setAttachment("attach") }
 }
@@ -199,8 +204,14 @@ struct UserDetachCommand: ControlSubcommand {
     static let storeAccess = StoreAccess.writes
     static let help = "Detaches a user from a student, household or donor record; the roles it gave are recomputed (R7)."
     static let example = "sisyncctl user detach fitzgerald --household H2001"
+    static func usageProblem(_ args: Arguments, words: [String]) -> String? { attachmentProblem(args) }
     let call: CommandCall
     func run() throws -> Int32 { try setAttachment("detach") }
+}
+
+/// `user attach|detach` take exactly one record.
+private func attachmentProblem(_ args: Arguments) -> String? {
+    AttachmentKind.allCases.filter { args.value($0.rawValue) != nil }.count == 1 ? nil : "give one of --student ID, --household ID or --donor ID"
 }
 
 private let attachmentOptions: [CommandOption] = [.value("student", "ID"), .value("household", "ID"), .value("donor", "ID")]
@@ -390,8 +401,7 @@ extension ControlSubcommand {
         let now = Date()
         let given = AttachmentKind.allCases.compactMap { k in args.value(k.rawValue).map { (k, $0) } }
         guard given.count == 1, let (kind, id) = given.first else {
-            console.err("sisyncctl: user \(verb) U takes one of --student ID, --household ID or --donor ID\n")
-            return 64
+            return usageError()
         }
         let s = try store()
         try s.accounts.setAttachment(words[0], kind: kind, recordID: id, attached: verb == "attach", actor: actor, now: now)
