@@ -27,16 +27,18 @@ extension AccountStore {
     /// `sisyncctl user login` and the API's `POST /v1/logins` both answer through this.
     ///
     /// The hash is checked before anything is written, so a caller can hold the run lock (R9)
-    /// only around the writes: `writing` is handed each of them, `failed` true for every
+    /// only around the writes, and limit the hashes that run at once (`hashing` runs the one
+    /// hash, or throws when it may not): `writing` is handed each of them, `failed` true for every
     /// failure (the unknown user's and the locked account's too, with nothing of the user's to
     /// write, so that the API counts them alike and they wait alike). An accepted login of a
     /// user without failed logins calls it not at all: it writes nothing.
     public func login(_ username: String, password: String, actor: String = "login", now: Date,
+                      hashing: (_ verify: () -> Bool) throws -> Bool = { $0() },
                       writing: (_ failed: Bool, _ write: () throws -> [Change]) throws -> Void = { _, write in _ = try write() }) throws -> LoginOutcome {
         let s = try database.prepare("SELECT username, password_hash, approved, locked, failed_logins FROM users WHERE username = ?")
         try s.bind(1, username)
         guard try s.step() else {
-            _ = PasswordHash.verify(password, against: PasswordHash.placeholder)
+            _ = try hashing { PasswordHash.verify(password, against: PasswordHash.placeholder) }
             try writing(true, { [] })
             return .wrongPassword
         }
@@ -45,7 +47,7 @@ extension AccountStore {
         // Without a password (or with something that is not a hash) the placeholder costs the
         // hash, and nothing matches.
         let usable = stored.flatMap { $0.hasPrefix(PasswordHash.prefix) ? $0 : nil }
-        let matches = PasswordHash.verify(password, against: usable ?? PasswordHash.placeholder) && usable != nil
+        let matches = try hashing { PasswordHash.verify(password, against: usable ?? PasswordHash.placeholder) } && usable != nil
         guard matches else {
             // A locked account stays locked; its count needs no more entries. The count is
             // read again where it is written: two wrong passwords at once both count.
