@@ -10,6 +10,8 @@ let package = Package(
         .executable(name: "sisync-bench", targets: ["sisync-bench"]),
         .library(name: "SISync", targets: ["SISync"]),
         .library(name: "SISyncLetters", targets: ["SISyncLetters"]),
+        // For the fuzz harness of the API's request handling (Fuzz/).
+        .library(name: "SISyncAPI", targets: ["SISyncAPI"]),
     ],
     targets: [
         .systemLibrary(

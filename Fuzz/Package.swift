@@ -11,7 +11,10 @@ let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingL
 // The harnesses that reach the letters, a target of their own (the engine has no pango).
 let lettersHarnesses: Set<String> = ["FuzzLetterTemplate"]
 
-let harnesses = ["FuzzCSV", "FuzzJSON", "FuzzConfig", "FuzzZip", "FuzzOneRosterCSV", "FuzzOneRosterAPI", "FuzzAccessCode", "FuzzLetterTemplate", "FuzzSourceURL"]
+// The harnesses that reach the HTTP API's application side.
+let apiHarnesses: Set<String> = ["FuzzAPIRequest"]
+
+let harnesses = ["FuzzCSV", "FuzzJSON", "FuzzConfig", "FuzzZip", "FuzzOneRosterCSV", "FuzzOneRosterAPI", "FuzzAccessCode", "FuzzLetterTemplate", "FuzzSourceURL", "FuzzAPIRequest"]
 
 let package = Package(
     name: "sisync-fuzz",
@@ -21,6 +24,7 @@ let package = Package(
         .target(name: "FuzzSupport"),
     ] + harnesses.map {
         .executableTarget(name: $0, dependencies: ["FuzzSupport", .product(name: "SISync", package: root)]
-                          + (lettersHarnesses.contains($0) ? [.product(name: "SISyncLetters", package: root)] : []))
+                          + (lettersHarnesses.contains($0) ? [.product(name: "SISyncLetters", package: root)] : [])
+                          + (apiHarnesses.contains($0) ? [.product(name: "SISyncAPI", package: root)] : []))
     }
 )

@@ -1,16 +1,16 @@
 /// A small pull parser over one JSON document held in a single buffer. It hands out
 /// values one at a time instead of building a tree, so a large export is never copied
 /// into millions of dictionary objects.
-struct JSONScanner {
-    enum Token { case string([UInt8]), number([UInt8]), bool(Bool), null, objectStart, arrayStart }
+package struct JSONScanner {
+    package enum Token { case string([UInt8]), number([UInt8]), bool(Bool), null, objectStart, arrayStart }
 
     let file: String
     let bytes: [UInt8]
-    private(set) var pos = 0
+    package private(set) var pos = 0
     /// The JSON path being read, for messages (`staff[12].email`).
     var path = ""
 
-    init(file: String, bytes: [UInt8]) {
+    package init(file: String, bytes: [UInt8]) {
         self.file = file
         self.bytes = bytes
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { pos = 3 }
@@ -42,7 +42,7 @@ struct JSONScanner {
     }
 
     /// After `{` or `,` inside an object: the next key, or nil at `}`.
-    mutating func nextKey(first: Bool) throws -> String? {
+    package mutating func nextKey(first: Bool) throws -> String? {
         let c = try peek()
         if c == UInt8(ascii: "}") { pos += 1; return nil }
         if !first {
@@ -67,7 +67,7 @@ struct JSONScanner {
     }
 
     /// Reads a scalar, or consumes the opening bracket of an object or array.
-    mutating func next() throws -> Token {
+    package mutating func next() throws -> Token {
         let c = try peek()
         switch c {
         case UInt8(ascii: "\""): return .string(try readString())
@@ -89,7 +89,7 @@ struct JSONScanner {
     /// Skips the rest of a value whose first token was already read. It walks the value
     /// with a counter, not by recursion, so no nesting can overflow the stack; nesting
     /// deeper than `maxDepth` is a structural error (R2) at the current path.
-    mutating func skip(after token: Token) throws {
+    package mutating func skip(after token: Token) throws {
         // One bit per open container: 1 for an object, 0 for an array.
         var open: [Bool] = []
         var first = true
@@ -115,7 +115,7 @@ struct JSONScanner {
         }
     }
 
-    mutating func finish() throws {
+    package mutating func finish() throws {
         skipWhitespace()
         guard pos == bytes.count else { throw error("unexpected content after the end of the document") }
     }

@@ -59,6 +59,12 @@ public enum LogEventType: String, Sendable, CaseIterable {
     case portalAccess = "8c1d2f4b6a7e4e0f9b3d5a1c7e2f6b90"
     /// What a OneRoster export held that sisync left out, one entry per reason.
     case rosterNotice = "5b0e9d7c3a2f4e6b8d1c0a9f7e5d3b21"
+    /// An API client wrote: a lockout by failed logins, a pairing (never a password or a code).
+    case apiWrite = "aaaedfa2fb90e4d6b03731e7dc74b3db"
+    /// An API client passed its failure limit and is refused with 429 for a while.
+    /// A request failed inside sisync-api: the store did not answer, or another error.
+    case apiFailed = "380a1a8aef02c68519221a826d7d9efc"
+    case apiThrottled = "8667f4023db543bd7d66947deddce3ed"
 
     public var messageID: String { rawValue }
 
@@ -94,6 +100,9 @@ public enum LogEventType: String, Sendable, CaseIterable {
         case .daemonTakeover: return "daemon_takeover"
         case .portalAccess: return "portal_access"
         case .rosterNotice: return "roster_notice"
+        case .apiWrite: return "api_write"
+        case .apiThrottled: return "api_throttled"
+        case .apiFailed: return "api_failed"
         }
     }
 
@@ -128,6 +137,9 @@ public enum LogEventType: String, Sendable, CaseIterable {
         case .daemonTakeover: return "a standby sisyncd took the database over and runs a cycle at once"
         case .portalAccess: return "A portal access code was created, reset, paired or revoked (the code itself is never logged)"
         case .rosterNotice: return "a OneRoster export held rows sisync leaves out (unmapped roles, agents that are not parents, unreadable dates)"
+        case .apiWrite: return "an API client wrote: an account locked by failed logins, a parent paired (never a password or a code)"
+        case .apiFailed: return "a request failed inside sisync-api (the store did not answer, or another error); the client got 503 or 500"
+        case .apiThrottled: return "an API client passed [api] max_failures_per_minute failed logins or pairings and gets 429 for a while"
         }
     }
 }

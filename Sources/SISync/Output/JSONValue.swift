@@ -128,4 +128,39 @@ public enum JSONShapes {
             ("enabled", .bool(s.enabled)), ("active", .bool(s.active)), ("deactivated_at", .string(s.deactivatedAt)), ("missing_since", .string(s.missingSince)),
         ]
     }
+
+    /// A user as `sisyncctl user show --json` shows it (docs/json.md), and `GET
+    /// /v1/users/{username}` without `history` (administrators' reasons are not the
+    /// applications').
+    /// `reasons: false` leaves out the reason of a manual link, which is the administrator's.
+    public static func user(_ p: UserProfile, history: [StoredChange]? = nil, reasons: Bool = true) -> JSONValue {
+        let u = p.user
+        func strings(_ a: [String]) -> JSONValue { .array(a.map { .string($0) }) }
+        var m: [(String, JSONValue)] = [
+            ("username", .string(u.username)), ("email", .string(u.email)), ("name", .string(u.name)),
+            ("approved", .bool(u.approved)), ("locked", .bool(u.locked)),
+            ("link", u.link.map { l in .object([("staff_id", .string(l.staffID)), ("kind", .string(l.kind.rawValue))]
+                                                + (reasons ? [("reason", .string(l.reason))] : []) + [("until", .string(l.until))]) } ?? .null),
+            ("attachments", .object([("students", strings(p.attachments[.student] ?? [])),
+                                     ("households", strings(p.attachments[.household] ?? [])),
+                                     ("donors", strings(p.attachments[.donor] ?? []))])),
+            ("roles", .object([("manual", strings(p.manualRoles)),
+                               ("calculated", .array(p.calculatedRoles.map { r in
+                                   .object([("name", .string(r.role)), ("school_year", r.schoolYear.isEmpty ? .null : .string(r.schoolYear))]) }))])),
+            ("schools", strings(p.schools)), ("ledgers", strings(p.ledgers)),
+            ("paired_students", strings(p.pairedStudents)),
+            ("permission_roles", .array(p.permissionRoles.map { .object([("role", .string($0.role)), ("buildings", strings($0.buildings))]) })),
+        ]
+        if let history { m.append(("history", .array(history.map(JSONShapes.storedChange)))) }
+        return .object(m)
+    }
+
+    /// `sisyncctl access-check --json` and `GET /v1/form-access`.
+    public static func formAccess(_ c: FormAccessCheck) -> JSONValue {
+        var m: [(String, JSONValue)] = [("username", .string(c.username)), ("form", .string(c.form)), ("building", .string(c.building)),
+                                        ("default", .string(c.access.defaultLevel.description)), ("max", .string(c.access.maxLevel.description)),
+                                        ("can_create", .bool(c.access.canCreate))]
+        if let grant = c.grant, let g = c.access.grantedLevel { m.append(("grant", .string(grant.description))); m.append(("level", .string(g.description))) }
+        return .object(m)
+    }
 }

@@ -494,5 +494,48 @@ extension Migration {
             )
             """,
         ]),
+
+        // The HTTP API's clients (issue 30): an application's name, the SHA-256 of its bearer
+        // token (never the token, never a slow hash: a request looks it up by the digest),
+        // its scopes and its last use, written at most once a minute. `api_failures` is the
+        // throttle's counter of failed logins and pairings per client, in the store so that
+        // every `sisync-api` process over it shares it; rows older than a minute are deleted.
+        Migration("API clients and their failure counter", sqlite: [
+            """
+            CREATE TABLE api_clients (
+              name TEXT PRIMARY KEY,
+              token_sha256 TEXT NOT NULL UNIQUE,
+              scopes TEXT NOT NULL,
+              created_at TEXT NOT NULL,
+              created_by TEXT NOT NULL,
+              last_used_at TEXT
+            );
+            CREATE TABLE api_failures (
+              client TEXT NOT NULL,
+              kind TEXT NOT NULL CHECK (kind IN ('login', 'pairing')),
+              at TEXT NOT NULL
+            );
+            CREATE INDEX api_failures_by_client ON api_failures (client, kind, at);
+            """,
+        ], postgres: [
+            """
+            CREATE TABLE api_clients (
+              name text PRIMARY KEY,
+              token_sha256 text NOT NULL UNIQUE,
+              scopes text NOT NULL,
+              created_at timestamptz NOT NULL,
+              created_by text NOT NULL,
+              last_used_at timestamptz
+            )
+            """,
+            """
+            CREATE TABLE api_failures (
+              client text NOT NULL,
+              kind text NOT NULL CHECK (kind IN ('login', 'pairing')),
+              at timestamptz NOT NULL
+            )
+            """,
+            "CREATE INDEX api_failures_by_client ON api_failures (client, kind, at)",
+        ]),
     ]
 }

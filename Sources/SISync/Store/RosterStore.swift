@@ -20,6 +20,8 @@ public final class RosterStore {
     public let accessCodes: AccessCodeStore
     /// Forms and permission roles.
     public let formPermissions: FormPermissionStore
+    /// The HTTP API's clients and its throttle's counter.
+    public let apiClients: APIClientStore
     /// The file path, or the URI (without a password) and schema: for messages and `status`.
     public var path: String { database.location }
 
@@ -58,6 +60,7 @@ public final class RosterStore {
         roles = RoleStore(database: database)
         accessCodes = AccessCodeStore(database: database, auditTrail: auditTrail, mirror: mirror, accounts: accounts)
         formPermissions = FormPermissionStore(database: database, auditTrail: auditTrail, accounts: accounts)
+        apiClients = APIClientStore(database: database, auditTrail: auditTrail)
     }
 
     /// False once a PostgreSQL session has gone away (a server restart, a network cut):

@@ -80,14 +80,12 @@ struct AccessPairCommand: ControlSubcommand {
         guard let user = args.value("user"), let code = args.value("code") else {
             return usageError()
         }
-        let student: String
-        do { student = try store.accessCodes.pair(username: user, typedCode: code, actor: actor, now: now) } catch let e as AccessError {
+        let student: String, roles: RolePlan
+        do { (student, roles) = try store.pairParent(username: user, typedCode: code, roles: c.roleSettings(on: now), actor: actor, now: now) } catch let e as AccessError {
             logged("pairing refused for user \(user): \(e)", user: user)
             throw e
         }
         logged("user \(user) paired with student \(student)", user: user, student: student)
-        // Parent (R7) at once for this user; the next run agrees.
-        let roles = try store.roles.refreshRoles(of: [user], settings: c.roleSettings(on: now), actor: actor, now: now)
         emit(args, json: { .object([("username", .string(user)), ("student_id", .string(student)),
                                     ("roles_granted", .array(roles.granted.map { .string($0.label) }))]) },
              text: { "\(user) paired with student \(student)\(roles.granted.isEmpty ? "" : "; granted " + roles.granted.map(\.label).joined(separator: ", "))\n" })

@@ -313,26 +313,11 @@ struct AccessCheckCommand: ControlSubcommand {
     func run() throws -> Int32 {
         let username = words[0], form = words[1]
         let store = try openStore(args)
-        guard let u = try store.accounts.user(username) else { throw AccountError.noSuchUser(username) }
-        guard let f = try store.formPermissions.form(form) else { throw FormError.noSuchForm(form) }
-        var building = args.value("building")
-        if let student = args.value("student") {
-            guard let b = try store.mirror.studentBuilding(student) else { throw AccessError.noSuchStudent(student) }
-            building = b
-        }
-        guard let building else {
-            return usageError()
-        }
         let grant = args.value("grant") == nil ? nil : try level(args, "grant")
-        let access = FormAccess.evaluate(try store.formPermissions.formAssignments(of: u.username, form: f.name), building: building, grant: grant)
-        emit(args, json: {
-            var m: [(String, JSONValue)] = [("username", .string(u.username)), ("form", .string(f.name)), ("building", .string(building)),
-                                            ("default", .string(access.defaultLevel.description)), ("max", .string(access.maxLevel.description)),
-                                            ("can_create", .bool(access.canCreate))]
-            if let g = access.grantedLevel { m.append(("grant", .string(grant!.description))); m.append(("level", .string(g.description))) }
-            return .object(m)
-        }, text: {
-            var out = "\(u.username), form \(f.name), building \(building): default \(access.defaultLevel), max \(access.maxLevel)\n"
+        let check = try store.formPermissions.check(username: username, form: form, building: args.value("building"), student: args.value("student"), grant: grant)
+        let access = check.access
+        emit(args, json: { JSONShapes.formAccess(check) }, text: {
+            var out = "\(check.username), form \(check.form), building \(check.building): default \(access.defaultLevel), max \(access.maxLevel)\n"
             if let g = access.grantedLevel { out += "added to a document with \(grant!): \(g)\n" }
             out += access.canCreate ? "may create these documents and have them transferred to them\n" : "may not create these documents (max is not owner)\n"
             return out

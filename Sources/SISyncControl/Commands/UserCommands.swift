@@ -466,27 +466,9 @@ extension ControlSubcommand {
 }
 
 extension ControlCommand {
-    /// The user as `--json` shows it (docs/json.md).
+    /// The user as `--json` shows it (docs/json.md); the API shows the same without history.
     static func userJSON(_ p: UserProfile, history: [StoredChange]? = nil) -> JSONValue {
-        let u = p.user
-        func strings(_ a: [String]) -> JSONValue { .array(a.map { .string($0) }) }
-        var m: [(String, JSONValue)] = [
-            ("username", .string(u.username)), ("email", .string(u.email)), ("name", .string(u.name)),
-            ("approved", .bool(u.approved)), ("locked", .bool(u.locked)),
-            ("link", u.link.map { l in .object([("staff_id", .string(l.staffID)), ("kind", .string(l.kind.rawValue)),
-                                                ("reason", .string(l.reason)), ("until", .string(l.until))]) } ?? .null),
-            ("attachments", .object([("students", strings(p.attachments[.student] ?? [])),
-                                     ("households", strings(p.attachments[.household] ?? [])),
-                                     ("donors", strings(p.attachments[.donor] ?? []))])),
-            ("roles", .object([("manual", strings(p.manualRoles)),
-                               ("calculated", .array(p.calculatedRoles.map { r in
-                                   .object([("name", .string(r.role)), ("school_year", r.schoolYear.isEmpty ? .null : .string(r.schoolYear))]) }))])),
-            ("schools", strings(p.schools)), ("ledgers", strings(p.ledgers)),
-            ("paired_students", strings(p.pairedStudents)),
-            ("permission_roles", .array(p.permissionRoles.map { .object([("role", .string($0.role)), ("buildings", strings($0.buildings))]) })),
-        ]
-        if let history { m.append(("history", .array(history.map(JSONShapes.storedChange)))) }
-        return .object(m)
+        JSONShapes.user(p, history: history)
     }
 }
 

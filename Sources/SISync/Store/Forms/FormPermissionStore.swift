@@ -238,4 +238,29 @@ public final class FormPermissionStore {
         }
         return out
     }
+
+    /// What `sisyncctl access-check` and `GET /v1/form-access` answer: the user's default,
+    /// max and `can_create` for the form in a building, or in the building of a student's
+    /// school (a student wins over a building given too), and the level a grant gives.
+    public func check(username: String, form: String, building: String?, student: String?, grant: PermissionLevel?) throws -> FormAccessCheck {
+        guard let u = try accounts.user(username) else { throw AccountError.noSuchUser(username) }
+        guard let f = try self.form(form) else { throw FormError.noSuchForm(form) }
+        var place = building
+        if let student {
+            guard let b = try accounts.mirror.studentBuilding(student) else { throw AccessError.noSuchStudent(student) }
+            place = b
+        }
+        guard let place else { throw FormError.invalid("a form-access check needs a building or a student") }
+        let access = FormAccess.evaluate(try formAssignments(of: u.username, form: f.name), building: place, grant: grant)
+        return FormAccessCheck(username: u.username, form: f.name, building: place, grant: grant, access: access)
+    }
+}
+
+/// One answer of `check`: whose, which form, where, and the access.
+public struct FormAccessCheck: Sendable, Equatable {
+    public var username: String
+    public var form: String
+    public var building: String
+    public var grant: PermissionLevel?
+    public var access: FormAccess
 }

@@ -1,0 +1,93 @@
+import SISync
+
+/// One endpoint of the API: method, path template and the scope it needs (nil: no token,
+/// only `/v1/health`). `Route.all` is the router's whole table; docs/openapi.yaml documents
+/// each (a test holds them together).
+package struct Route: Sendable, Equatable {
+    package enum Endpoint: Sendable, Equatable {
+        case health, user, staff, logins, pairings, formAccess
+    }
+
+    package var method: String
+    /// `/v1/users/{username}`: literal segments and `{name}` parameters, one segment each.
+    package var template: String
+    package var scope: APIScope?
+    package var endpoint: Endpoint
+
+    package static let all: [Route] = [
+        Route(method: "GET", template: "/v1/health", scope: nil, endpoint: .health),
+        Route(method: "GET", template: "/v1/users/{username}", scope: .read, endpoint: .user),
+        Route(method: "GET", template: "/v1/staff/{id}", scope: .read, endpoint: .staff),
+        Route(method: "POST", template: "/v1/logins", scope: .login, endpoint: .logins),
+        Route(method: "POST", template: "/v1/pairings", scope: .pair, endpoint: .pairings),
+        Route(method: "GET", template: "/v1/form-access", scope: .forms, endpoint: .formAccess),
+    ]
+
+    var segments: [Substring] { template.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { $0 } }
+
+    /// The template's parameters from the decoded segments, or nil when they do not fit.
+    func match(_ decoded: [String]) -> [String: String]? {
+        let pattern = segments
+        guard pattern.count == decoded.count else { return nil }
+        var parameters: [String: String] = [:]
+        for (p, s) in zip(pattern, decoded) {
+            if p.hasPrefix("{") && p.hasSuffix("}") {
+                guard !s.isEmpty else { return nil }
+                parameters[String(p.dropFirst().dropLast())] = s
+            } else if p != s {
+                return nil
+            }
+        }
+        return parameters
+    }
+}
+
+/// A request's path taken apart: the tenant of `/t/NAME/…` when the process serves several,
+/// and each remaining segment percent-decoded on its own, so that `%2F` stays inside its
+/// segment and never splits one.
+package struct RequestPath: Sendable, Equatable {
+    package var tenant: String?
+    package var segments: [String]
+
+    package enum Problem: Error, Equatable { case notAbsolute, badEncoding, controlCharacter }
+
+    package init(_ raw: String, tenants: Bool) throws(Problem) {
+        guard raw.hasPrefix("/") else { throw .notAbsolute }
+        var parts = try raw.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { s throws(Problem) in try Self.decode(s) }
+        tenant = nil
+        if tenants, parts.count >= 2, parts[0] == "t" {
+            tenant = parts[1]
+            parts.removeFirst(2)
+        }
+        segments = parts
+    }
+
+    /// `%XX` decoded; the result must be UTF-8 without control characters (names, ids).
+    static func decode(_ segment: Substring) throws(Problem) -> String {
+        var out: [UInt8] = []
+        let bytes = Array(segment.utf8)
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == UInt8(ascii: "%") {
+                guard i + 2 < bytes.count, let h = hex(bytes[i + 1]), let l = hex(bytes[i + 2]) else { throw .badEncoding }
+                out.append(h << 4 | l)
+                i += 3
+            } else {
+                out.append(bytes[i])
+                i += 1
+            }
+        }
+        guard let s = String(validating: out, as: UTF8.self) else { throw .badEncoding }
+        guard !s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { throw .controlCharacter }
+        return s
+    }
+
+    private static func hex(_ b: UInt8) -> UInt8? {
+        switch b {
+        case 0x30...0x39: return b - 0x30
+        case 0x41...0x46: return b - 0x41 + 10
+        case 0x61...0x66: return b - 0x61 + 10
+        default: return nil
+        }
+    }
+}
