@@ -259,6 +259,12 @@ final class ControlCommandLineTests: XCTestCase {
         let approved = try XCTUnwrap(try run("run approve", ["run", "approve", String(held)])["run_id"] as? Int)
         try run("run revert", ["run", "revert", String(approved)])
         try run("user remove", ["user", "remove", "jdoe"])
+        let added = try run("api client add", ["api", "client", "add", "gradebook", "--scopes", "read,login"])
+        XCTAssertEqual((added["token"] as? String)?.count, 71, "sisync_ and 64 hex digits, shown once")
+        try run("api client list", ["api", "client", "list"])
+        XCTAssertEqual((last as? [[String: Any]])?.first?["scopes"] as? [String], ["read", "login"])
+        XCTAssertNil((last as? [[String: Any]])?.first?["token"])
+        try run("api client revoke", ["api", "client", "revoke", "gradebook"])
 
         // store copy needs a PostgreSQL server to copy into: PostgresStoreTests runs it with --json.
         let elsewhere: Set<String> = ["store copy"]

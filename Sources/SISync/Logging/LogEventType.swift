@@ -61,10 +61,12 @@ public enum LogEventType: String, Sendable, CaseIterable {
     case rosterNotice = "5b0e9d7c3a2f4e6b8d1c0a9f7e5d3b21"
     /// An API client wrote: a lockout by failed logins, a pairing (never a password or a code).
     case apiWrite = "aaaedfa2fb90e4d6b03731e7dc74b3db"
-    /// An API client passed its failure limit and is refused with 429 for a while.
     /// A request failed inside sisync-api: the store did not answer, or another error.
     case apiFailed = "380a1a8aef02c68519221a826d7d9efc"
+    /// An API client passed its failure limit and is refused with 429 for a while.
     case apiThrottled = "8667f4023db543bd7d66947deddce3ed"
+    /// An administrator added or revoked a client of sisync-api (never its token).
+    case apiClient = "28708f7cb7262d7431f386dff870bfe3"
 
     public var messageID: String { rawValue }
 
@@ -103,6 +105,7 @@ public enum LogEventType: String, Sendable, CaseIterable {
         case .apiWrite: return "api_write"
         case .apiThrottled: return "api_throttled"
         case .apiFailed: return "api_failed"
+        case .apiClient: return "api_client"
         }
     }
 
@@ -140,6 +143,7 @@ public enum LogEventType: String, Sendable, CaseIterable {
         case .apiWrite: return "an API client wrote: an account locked by failed logins, a parent paired (never a password or a code)"
         case .apiFailed: return "a request failed inside sisync-api (the store did not answer, or another error); the client got 503 or 500"
         case .apiThrottled: return "an API client passed [api] max_failures_per_minute failed logins or pairings and gets 429 for a while"
+        case .apiClient: return "an administrator added or revoked a client of sisync-api (its token is never logged)"
         }
     }
 }

@@ -19,6 +19,7 @@ enum CommandRegistry {
         RoleMergeCommand.self, RoleDeleteCommand.self, RoleUndeleteCommand.self,
         AccessCheckCommand.self, AuditCommand.self, ExplainCommand.self,
         StoreCopyCommand.self,
+        APIClientAddCommand.self, APIClientListCommand.self, APIClientRevokeCommand.self,
     ] }
 
     /// The options every command takes, before or after its name. A new one is one line.
