@@ -59,6 +59,10 @@ public enum LogEventType: String, Sendable, CaseIterable {
     case portalAccess = "8c1d2f4b6a7e4e0f9b3d5a1c7e2f6b90"
     /// What a OneRoster export held that sisync left out, one entry per reason.
     case rosterNotice = "5b0e9d7c3a2f4e6b8d1c0a9f7e5d3b21"
+    /// sisync-api answered a request (the access log: `[api] access_log`).
+    case apiRequest = "cb1407e9f7bd1daf738f72f16e2b8df4"
+    /// sisync-api started, is stopping, or cannot start.
+    case apiService = "34b9d95d6fa3860e7c48d146e00d7892"
 
     public var messageID: String { rawValue }
 
@@ -94,6 +98,8 @@ public enum LogEventType: String, Sendable, CaseIterable {
         case .daemonTakeover: return "daemon_takeover"
         case .portalAccess: return "portal_access"
         case .rosterNotice: return "roster_notice"
+        case .apiRequest: return "api_request"
+        case .apiService: return "api_service"
         }
     }
 
@@ -127,6 +133,8 @@ public enum LogEventType: String, Sendable, CaseIterable {
         case .daemonStandby: return "sisyncd waits as a standby: another sisyncd holds the database, or this one lost its lock"
         case .daemonTakeover: return "a standby sisyncd took the database over and runs a cycle at once"
         case .portalAccess: return "A portal access code was created, reset, paired or revoked (the code itself is never logged)"
+        case .apiRequest: return "sisync-api answered a request (access log: client, method, route, path, status, duration)"
+        case .apiService: return "sisync-api started, is stopping, or cannot start"
         case .rosterNotice: return "a OneRoster export held rows sisync leaves out (unmapped roles, agents that are not parents, unreadable dates)"
         }
     }
