@@ -10,8 +10,10 @@ let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingL
 
 // The harnesses that reach the letters, a target of their own (the engine has no pango).
 let lettersHarnesses: Set<String> = ["FuzzLetterTemplate"]
+// The harnesses that reach sisync-api's transport (its own target, with libmicrohttpd).
+let apiHarnesses: Set<String> = ["FuzzHTTPRequest"]
 
-let harnesses = ["FuzzCSV", "FuzzJSON", "FuzzConfig", "FuzzZip", "FuzzOneRosterCSV", "FuzzOneRosterAPI", "FuzzAccessCode", "FuzzLetterTemplate", "FuzzSourceURL"]
+let harnesses = ["FuzzCSV", "FuzzJSON", "FuzzConfig", "FuzzZip", "FuzzOneRosterCSV", "FuzzOneRosterAPI", "FuzzAccessCode", "FuzzLetterTemplate", "FuzzSourceURL", "FuzzHTTPRequest"]
 
 let package = Package(
     name: "sisync-fuzz",
@@ -21,6 +23,7 @@ let package = Package(
         .target(name: "FuzzSupport"),
     ] + harnesses.map {
         .executableTarget(name: $0, dependencies: ["FuzzSupport", .product(name: "SISync", package: root)]
-                          + (lettersHarnesses.contains($0) ? [.product(name: "SISyncLetters", package: root)] : []))
+                          + (lettersHarnesses.contains($0) ? [.product(name: "SISyncLetters", package: root)] : [])
+                          + (apiHarnesses.contains($0) ? [.product(name: "SISyncAPI", package: root)] : []))
     }
 )

@@ -27,6 +27,7 @@ oneroster-api  FuzzOneRosterAPI  32768
 access-code    FuzzAccessCode    256
 letter-template FuzzLetterTemplate 4096
 source-url     FuzzSourceURL     1024
+http-request   FuzzHTTPRequest   4096
 "
 TARGETS=${FUZZ_TARGETS:-$(echo "$HARNESSES" | awk 'NF { printf "%s ", $1 }')}
 
@@ -68,6 +69,7 @@ seed oneroster-api
 seed access-code
 seed letter-template
 seed source-url
+seed http-request
 
 # Crashes are reported by AddressSanitizer and libFuzzer; the Swift runtime's own backtracer
 # would race them (and can hang under ASan).
