@@ -112,7 +112,7 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(elapsed, 0.9)
         XCTAssertLessThan(elapsed, 3, "cut soon after the 1 s header deadline")
         XCTAssertTrue(answer.hasPrefix("HTTP/1.1 408 "), answer)
-        XCTAssertTrue(seen.all.contains { $0.status == 408 && $0.target == "/slow" })
+        XCTAssertTrue(seen.waitFor { $0.status == 408 && $0.target == "/slow" }, "the cut is logged: \(seen.all.map(\.status))")
 
         // A body trickled past the request deadline likewise.
         let b = try RawHTTPConnection(port: port)
@@ -206,6 +206,17 @@ final class ExchangeLog: @unchecked Sendable {
     private var items: [HTTPServer.Exchange] = []
     func add(_ e: HTTPServer.Exchange) { lock.withLock { items.append(e) } }
     var all: [HTTPServer.Exchange] { lock.withLock { items } }
+
+    /// Whether an exchange like this is observed within `timeout` (the sweeper reports its
+    /// cuts just after it shuts the socket, so the client may see the end first).
+    func waitFor(timeout: Double = 5, _ matches: (HTTPServer.Exchange) -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if all.contains(where: matches) { return true }
+            usleep(10_000)
+        }
+        return false
+    }
 }
 
 /// A test CA and a certificate for localhost and 127.0.0.1 it signed, made with openssl.
@@ -228,7 +239,7 @@ enum TestCertificates {
 
 /// Runs a tool (curl, openssl) and waits for it; skips the test when it is not installed.
 func runTool(_ path: String, _ args: [String], directory: String? = nil) throws -> (code: Int32, out: String, err: String) {
-    guard FileManager.default.isExecutableFile(atPath: path) else { throw XCTSkip("\(path) is not installed") }
+    guard FileManager.default.isExecutableFile(atPath: path) else { throw XCTSkip("\(path) is not installed (make deps installs it)") }
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
     p.arguments = args

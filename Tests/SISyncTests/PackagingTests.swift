@@ -23,18 +23,7 @@ final class PackagingTests: XCTestCase {
     }
 
     private func tool(_ path: String, _ args: [String], directory: String? = nil) throws -> (code: Int32, out: String, err: String) {
-        guard FileManager.default.isExecutableFile(atPath: path) else { throw XCTSkip("\(path) is not installed (make deps installs it)") }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = args
-        if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        try runTool(path, args, directory: directory)
     }
 
     func testSisyncConfPageHasEveryKeyTheReaderAccepts() throws {

@@ -55,7 +55,7 @@ fuzzMain { data in
 
     let lengths = headers.filter { $0.name == "content-length" }
     let codings = headers.filter { $0.name == "transfer-encoding" }
-    do {
+    do throws(RequestFraming.Problem) {
         let framing = try RequestFraming.judge(headers)
         if !lengths.isEmpty && !codings.isEmpty { finding("both Content-Length and Transfer-Encoding accepted") }
         if lengths.count > 1 { finding("two Content-Lengths accepted") }

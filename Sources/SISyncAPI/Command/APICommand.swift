@@ -113,6 +113,10 @@ package struct APICommand {
             metrics.record(exchange)
             access.record(exchange)
         }
+        // Watched before the server starts: a SIGTERM in between must stop it, not kill it.
+        let stopRequested = DispatchSemaphore(value: 0)
+        let signals = SignalWatcher()
+        signals.onStop { stopRequested.signal() }
         do { try server.start() } catch {
             return refuse("sisync-api cannot start: \(error)", code: 69, path: path)
         }
@@ -123,9 +127,6 @@ package struct APICommand {
                 log.log(LogEvent(.apiService, .warning, "sisync-api: \(error)"))
             }
         }
-        let stopRequested = DispatchSemaphore(value: 0)
-        let signals = SignalWatcher()
-        signals.onStop { stopRequested.signal() }
         let notifier = ServiceNotifier(environment: environment, log: log)
         log.log(LogEvent(.apiService, .notice, "sisync-api \(SisyncVersion.current) started: listening on \(addresses)", fields: [("SISYNC_CONFIG", path)]))
         notifier.ready(status: "listening on \(addresses)")
