@@ -8,9 +8,10 @@ let package = Package(
         .executable(name: "sisyncd", targets: ["sisyncd"]),
         .executable(name: "sisyncctl", targets: ["sisyncctl"]),
         .executable(name: "sisync-bench", targets: ["sisync-bench"]),
+        .executable(name: "sisync-api", targets: ["sisync-api"]),
         .library(name: "SISync", targets: ["SISync"]),
         .library(name: "SISyncLetters", targets: ["SISyncLetters"]),
-        // For the fuzz harness of the API's request handling (Fuzz/).
+        // For the fuzz harnesses (Fuzz/), which reach the API's parsing by path dependency.
         .library(name: "SISyncAPI", targets: ["SISyncAPI"]),
     ],
     targets: [
@@ -48,6 +49,11 @@ let package = Package(
             pkgConfig: "pangocairo",
             providers: [.apt(["libpango1.0-dev", "libcairo2-dev"])]
         ),
+        .systemLibrary(
+            name: "CMicroHTTPD",
+            pkgConfig: "libmicrohttpd",
+            providers: [.apt(["libmicrohttpd-dev"])]
+        ),
         // The engine: export, planning, guard, store, run, service, source, configuration,
         // logging, tenants and the daemon's command. No pango or cairo: sisyncd links only this.
         .target(
@@ -60,11 +66,12 @@ let package = Package(
         // The administrator's commands (sisyncctl), which need the engine and the letters.
         .target(name: "SISyncControl", dependencies: ["SISync", "SISyncLetters"]),
         // The applications' HTTP API (sisync-api): requests, routes, clients and endpoints over
-        // the engine's stores; no letters.
-        .target(name: "SISyncAPI", dependencies: ["SISync"]),
+        // the engine's stores, served by libmicrohttpd; no letters.
+        .target(name: "SISyncAPI", dependencies: ["SISync", "CMicroHTTPD"]),
         .executableTarget(name: "sisyncd", dependencies: ["SISync"]),
         .executableTarget(name: "sisyncctl", dependencies: ["SISync", "SISyncControl"]),
         .executableTarget(name: "sisync-bench", dependencies: ["SISync", "SISyncControl"]),
+        .executableTarget(name: "sisync-api", dependencies: ["SISync", "SISyncAPI"]),
         .testTarget(name: "SISyncTests", dependencies: ["SISync", "SISyncLetters", "SISyncControl", "SISyncAPI", "CZlib"]),
     ]
 )

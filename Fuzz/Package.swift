@@ -11,10 +11,10 @@ let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingL
 // The harnesses that reach the letters, a target of their own (the engine has no pango).
 let lettersHarnesses: Set<String> = ["FuzzLetterTemplate"]
 
-// The harnesses that reach the HTTP API's application side.
-let apiHarnesses: Set<String> = ["FuzzAPIRequest"]
+// The harnesses that reach sisync-api (its transport and its application side).
+let apiHarnesses: Set<String> = ["FuzzAPIRequest", "FuzzHTTPRequest"]
 
-let harnesses = ["FuzzCSV", "FuzzJSON", "FuzzConfig", "FuzzZip", "FuzzOneRosterCSV", "FuzzOneRosterAPI", "FuzzAccessCode", "FuzzLetterTemplate", "FuzzSourceURL", "FuzzAPIRequest"]
+let harnesses = ["FuzzCSV", "FuzzJSON", "FuzzConfig", "FuzzZip", "FuzzOneRosterCSV", "FuzzOneRosterAPI", "FuzzAccessCode", "FuzzLetterTemplate", "FuzzSourceURL", "FuzzAPIRequest", "FuzzHTTPRequest"]
 
 let package = Package(
     name: "sisync-fuzz",

@@ -28,6 +28,7 @@ access-code    FuzzAccessCode    256
 letter-template FuzzLetterTemplate 4096
 source-url     FuzzSourceURL     1024
 api-request    FuzzAPIRequest    65536
+http-request   FuzzHTTPRequest   4096
 "
 TARGETS=${FUZZ_TARGETS:-$(echo "$HARNESSES" | awk 'NF { printf "%s ", $1 }')}
 
@@ -70,6 +71,7 @@ seed access-code
 seed letter-template
 seed source-url
 seed api-request
+seed http-request
 
 # Crashes are reported by AddressSanitizer and libFuzzer; the Swift runtime's own backtracer
 # would race them (and can hang under ASan).

@@ -3,6 +3,7 @@
 # debootstrapped root with a throw-away overlay), installs the Debian package built from the
 # release build (`packaging/build-deb.sh`), serves the demo export over HTTP on loopback, and
 # checks what an operator relies on: the install enables nothing, start waits for READY,
+# sisync-api answering through sisync-api.socket and stopping within 5 s,
 # STATUS in `systemctl status`, the unit's limits, a start with every auth (none without any
 # secret file), SIGUSR1, reload with a broken config, journal fields, the
 # watchdog restarting a frozen daemon, a stop under 5 seconds, then an upgrade to a newer
@@ -18,6 +19,7 @@ CACHE=${SISYNC_E2E_CACHE:-/var/cache/sisync-e2e}
 ROOTFS=$CACHE/bookworm
 NAME=sisync-e2e-$$
 PORT=$((20000 + $$ % 20000))
+API_PORT=$((PORT + 1))
 
 skip() { echo "test-systemd: SKIPPED: $*"; exit 77; }
 fail() { echo "test-systemd: FAILED: $*"; FAILED=1; }
@@ -27,6 +29,7 @@ pass() { echo "test-systemd: ok: $*"; }
 command -v systemd-nspawn >/dev/null || skip "systemd-nspawn is missing (apt-get install systemd-container)"
 command -v debootstrap >/dev/null || skip "debootstrap is missing (apt-get install debootstrap)"
 command -v python3 >/dev/null || skip "python3 is missing (serves the demo export)"
+command -v curl >/dev/null || skip "curl is missing (asks sisync-api through its socket)"
 [ -x .build/release/sisyncd ] || skip "no release build (make build)"
 command -v dpkg-shlibdeps >/dev/null || skip "dpkg-shlibdeps is missing (apt-get install dpkg-dev)"
 
@@ -135,7 +138,8 @@ pass "container booted ($state)"
 # 0. the package installs with dpkg, and enables and starts nothing.
 if out=$(inside dpkg -i /root/sisync.deb 2>&1); then
   files_ok=1
-  for f in /usr/bin/sisyncd /usr/bin/sisyncctl /lib/systemd/system/sisync.service /lib/systemd/system/sisync-tenants.service \
+  for f in /usr/bin/sisyncd /usr/bin/sisyncctl /usr/bin/sisync-api /lib/systemd/system/sisync.service /lib/systemd/system/sisync-tenants.service \
+           /lib/systemd/system/sisync-api.service /lib/systemd/system/sisync-api.socket /usr/share/man/man8/sisync-api.8.gz \
            /etc/sisync/sisync.conf /usr/share/doc/sisync/copyright /usr/share/man/man8/sisyncd.8.gz /usr/share/man/man8/sisyncctl.8.gz \
            /usr/share/man/man5/sisync.conf.5.gz /usr/share/bash-completion/completions/sisyncctl; do
     [ -e "$R$f" ] || { fail "the package did not install $f"; files_ok=""; }
@@ -273,6 +277,33 @@ if [ "$ms" -lt 5000 ] && [ "$(inside systemctl is-active sisync)" != active ]; t
   pass "systemctl stop took ${ms} ms"
 else
   fail "systemctl stop took ${ms} ms"
+fi
+
+# 7b. sisync-api through its socket (issue 30): the socket unit listens (on a port of this
+# test, by a drop-in, since the container shares the host's network), the first connection
+# starts the service, which answers over HTTP as sisync.service's user; stop within 5 s.
+mkdir -p "$R/etc/systemd/system/sisync-api.socket.d"
+printf '[Socket]\nListenStream=\nListenStream=127.0.0.1:%s\n' "$API_PORT" > "$R/etc/systemd/system/sisync-api.socket.d/test.conf"
+inside systemctl daemon-reload
+if timeout 30 nsenter -t "$PID1" -a systemctl start sisync-api.socket; then
+  code=$(curl -s -o "$WORK/api.out" -w '%{http_code}' --max-time 20 "http://127.0.0.1:$API_PORT/v1/health")
+  active=$(inside systemctl is-active sisync-api.service)
+  user=$(inside ps -o user= -p "$(inside systemctl show -p MainPID --value sisync-api.service)" 2>/dev/null | tr -d ' ')
+  if [ "$code" != 000 ] && [ "$active" = active ] && grep -q '"status"' "$WORK/api.out" && [ "$user" = sisync ]; then
+    pass "sisync-api.socket started sisync-api.service on the first request (HTTP $code, user $user)"
+  else
+    fail "sisync-api through its socket: HTTP $code, service $active, user '$user', $(head -c 300 "$WORK/api.out") $(inside journalctl -u sisync-api -n 10 --no-pager)"
+  fi
+  start=$(date +%s%N)
+  timeout 30 nsenter -t "$PID1" -a systemctl stop sisync-api.socket sisync-api.service
+  ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  if [ "$ms" -lt 5000 ] && [ "$(inside systemctl is-active sisync-api.service)" != active ]; then
+    pass "systemctl stop sisync-api took ${ms} ms"
+  else
+    fail "systemctl stop sisync-api took ${ms} ms"
+  fi
+else
+  fail "systemctl start sisync-api.socket failed: $(inside journalctl -u sisync-api.socket -n 10 --no-pager)"
 fi
 
 # 8. an upgrade keeps the edited conffile and restarts the running service.

@@ -1,6 +1,7 @@
 import XCTest
 @testable import SISync
 @testable import SISyncControl
+@testable import SISyncAPI
 
 /// Issue 19: the manual pages, the bash completion and the alert rules stay in step with the
 /// code (every key the configuration reader accepts, every command `sisyncctl --help` lists,
@@ -22,18 +23,7 @@ final class PackagingTests: XCTestCase {
     }
 
     private func tool(_ path: String, _ args: [String], directory: String? = nil) throws -> (code: Int32, out: String, err: String) {
-        guard FileManager.default.isExecutableFile(atPath: path) else { throw XCTSkip("\(path) is not installed (make deps installs it)") }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = args
-        if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        try runTool(path, args, directory: directory)
     }
 
     func testSisyncConfPageHasEveryKeyTheReaderAccepts() throws {
@@ -258,13 +248,13 @@ final class PackagingTests: XCTestCase {
         let dir = Self.root + "/contrib/prometheus"
         let check = try tool("/usr/bin/promtool", ["check", "rules", "sisync.rules.yml"], directory: dir)
         XCTAssertEqual(check.code, 0, check.out + check.err)
-        XCTAssertTrue(check.out.contains("SUCCESS: 5 rules found"), check.out)
+        XCTAssertTrue(check.out.contains("SUCCESS: 6 rules found"), check.out)
         let test = try tool("/usr/bin/promtool", ["test", "rules", "sisync.rules.test.yml"], directory: dir)
         XCTAssertEqual(test.code, 0, test.out + test.err)
-        // Every metric an alert uses is one sisyncd writes (or node_exporter's own).
+        // Every metric an alert uses is one sisyncd or sisync-api writes (or node_exporter's own).
         let rules = try read("contrib/prometheus/sisync.rules.yml")
         let written = MetricsFile.text(last: RunSummary(runID: 1, startedAt: "2026-12-01T08:00:00Z", outcome: .failed, dryRun: false, actor: "sync", trigger: "schedule"),
-                                       totals: MetricsFile.Totals())
+                                       totals: MetricsFile.Totals()) + APIMetrics().text()
         let regex = try NSRegularExpression(pattern: #"\b(sisync_[a-z_]+)"#)
         for m in regex.matches(in: rules, range: NSRange(rules.startIndex..., in: rules)) {
             let name = String(rules[Range(m.range(at: 1), in: rules)!])

@@ -67,6 +67,10 @@ public enum LogEventType: String, Sendable, CaseIterable {
     case apiThrottled = "8667f4023db543bd7d66947deddce3ed"
     /// An administrator added or revoked a client of sisync-api (never its token).
     case apiClient = "28708f7cb7262d7431f386dff870bfe3"
+    /// sisync-api answered a request (the access log: `[api] access_log`).
+    case apiRequest = "cb1407e9f7bd1daf738f72f16e2b8df4"
+    /// sisync-api started, is stopping, or cannot start.
+    case apiService = "34b9d95d6fa3860e7c48d146e00d7892"
 
     public var messageID: String { rawValue }
 
@@ -106,6 +110,8 @@ public enum LogEventType: String, Sendable, CaseIterable {
         case .apiThrottled: return "api_throttled"
         case .apiFailed: return "api_failed"
         case .apiClient: return "api_client"
+        case .apiRequest: return "api_request"
+        case .apiService: return "api_service"
         }
     }
 
@@ -139,6 +145,8 @@ public enum LogEventType: String, Sendable, CaseIterable {
         case .daemonStandby: return "sisyncd waits as a standby: another sisyncd holds the database, or this one lost its lock"
         case .daemonTakeover: return "a standby sisyncd took the database over and runs a cycle at once"
         case .portalAccess: return "A portal access code was created, reset, paired or revoked (the code itself is never logged)"
+        case .apiRequest: return "sisync-api answered a request (access log: client, method, route, path, status, duration)"
+        case .apiService: return "sisync-api started, is stopping, or cannot start"
         case .rosterNotice: return "a OneRoster export held rows sisync leaves out (unmapped roles, agents that are not parents, unreadable dates)"
         case .apiWrite: return "an API client wrote: an account locked by failed logins, a parent paired (never a password or a code)"
         case .apiFailed: return "a request failed inside sisync-api (the store did not answer, or another error); the client got 503 or 500"

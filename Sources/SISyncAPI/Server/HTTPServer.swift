@@ -1,0 +1,347 @@
+import CMicroHTTPD
+import Foundation
+import SISync
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The HTTP server: libmicrohttpd on each listening socket, its worker threads calling the
+/// handler with a bounded `HTTPRequest` and writing its `HTTPResponse`. It owns the daemon
+/// handles; every pointer of the C library stays in this file. It enforces what a hostile
+/// client must not get past (issue 30): the body, target and header limits, request
+/// smuggling's ambiguous framings, the connection limits (in all and per address, a
+/// trusted proxy and the unix socket excepted), and the header and request deadlines,
+/// which libmicrohttpd's inactivity timeout alone does not give.
+package final class HTTPServer: @unchecked Sendable {
+    /// One answered request, for the access log and the metrics (no body, no query string).
+    package struct Exchange: Sendable {
+        package var client: HTTPClient
+        package var method: String
+        /// The target as sent; `LoggedPath` strips its query for the log.
+        package var target: String
+        package var status: Int
+        package var route: String?
+        package var clientName: String?
+        /// Seconds from the request line to the answer.
+        package var duration: Double
+    }
+
+    private let handler: any HTTPHandler
+    private let limits: HTTPServerLimits
+    private let proxies: TrustedProxies
+    private let observe: @Sendable (Exchange) -> Void
+    private let tls: TLSCredentials?
+    private let table = ConnectionTable()
+    private var listeners: [Listener] = []
+    private let sweeperStop = DispatchSemaphore(value: 0)
+    private let sweeperDone = DispatchSemaphore(value: 0)
+    private var sweeping = false
+
+    /// libmicrohttpd's context for one socket: which server, and whether it is the unix socket.
+    final class Listener {
+        unowned let server: HTTPServer
+        let socket: ListenSocket
+        var daemon: OpaquePointer?
+        init(server: HTTPServer, socket: ListenSocket) { self.server = server; self.socket = socket }
+    }
+
+    /// One request while it is read: created when its request line arrives, released when
+    /// libmicrohttpd reports it completed (or the connection gone).
+    final class RequestState {
+        let target: String
+        let started: UInt64
+        var method = ""
+        var headers: [(name: String, value: String)] = []
+        var headerBytes = 0
+        var body: [UInt8] = []
+        var headersRead = false
+        var answered = false
+        /// A chunked body passed the limit: the rest is read and dropped (libmicrohttpd
+        /// takes an answer only before the body or after all of it), then 413.
+        var tooLarge = false
+        var connection: HTTPConnection?
+        init(target: String, started: UInt64) { self.target = target; self.started = started }
+    }
+
+    package init(sockets: [ListenSocket], tls: TLSCredentials? = nil, limits: HTTPServerLimits = HTTPServerLimits(),
+                 trustedProxies: TrustedProxies = TrustedProxies(), handler: any HTTPHandler,
+                 observe: @escaping @Sendable (Exchange) -> Void = { _ in }) {
+        self.handler = handler
+        self.limits = limits
+        self.proxies = trustedProxies
+        self.observe = observe
+        self.tls = tls
+        listeners = sockets.map { Listener(server: self, socket: $0) }
+    }
+
+    deinit { stop() }
+
+    /// Connections refused at accept by the connection limits, since the start.
+    package var refusedConnections: Int { table.refused }
+    package var openConnections: Int { table.count }
+
+    /// Starts a daemon on every socket (none started when one fails) and the sweeper.
+    package func start() throws(HTTPServerError) {
+        for l in listeners {
+            let usesTLS = tls != nil && !l.socket.bound.isUnix
+            var settings = sisync_mhd_settings()
+            settings.flags = SISYNC_MHD_FLAGS
+            settings.listen_fd = l.socket.fd
+            settings.threads = UInt32(max(1, limits.threads))
+            settings.connection_limit = UInt32(max(1, limits.maxConnections))
+            settings.connection_timeout = UInt32(max(1, limits.requestTimeout.rounded(.up)))
+            settings.memory_limit = 32 * 1024
+            settings.context = Unmanaged.passUnretained(l).toOpaque()
+            settings.accept_policy = { cls, addr, _ in
+                let l = Unmanaged<Listener>.fromOpaque(cls!).takeUnretainedValue()
+                return l.server.admits(l, addr) ? mhdYes : mhdNo
+            }
+            settings.access = { cls, connection, url, method, _, data, size, context in
+                let l = Unmanaged<Listener>.fromOpaque(cls!).takeUnretainedValue()
+                return l.server.access(l, connection!, url, method, data, size!, context!)
+            }
+            settings.completed = { cls, connection, context, _ in
+                let l = Unmanaged<Listener>.fromOpaque(cls!).takeUnretainedValue()
+                l.server.completed(connection, context)
+            }
+            settings.notify = { cls, connection, socketContext, code in
+                let l = Unmanaged<Listener>.fromOpaque(cls!).takeUnretainedValue()
+                l.server.notify(l, connection!, socketContext!, started: code.rawValue == 0)
+            }
+            settings.uri_log = { cls, uri, connection in
+                let l = Unmanaged<Listener>.fromOpaque(cls!).takeUnretainedValue()
+                return l.server.requestLine(uri, connection)
+            }
+            let daemon: OpaquePointer? = usesTLS
+                ? tls!.certificate.withCString { cert in tls!.key.withCString { key in
+                    settings.tls_certificate = cert
+                    settings.tls_key = key
+                    return sisync_mhd_start(&settings)
+                } }
+                : sisync_mhd_start(&settings)
+            guard let daemon else {
+                stop()
+                throw .start(address: l.socket.bound.description, tls: usesTLS)
+            }
+            l.daemon = daemon
+            _ = l.socket.release()  // libmicrohttpd closes it when stopped
+        }
+        sweeping = true
+        let t = Thread { [self] in
+            while sweeperStop.wait(timeout: .now() + limits.sweepInterval) == .timedOut {
+                for (c, target) in table.sweep(now: Self.now(), limits: limits) {
+                    observe(Exchange(client: c.peer.map { .address($0.description) } ?? .unixSocket, method: "-", target: target ?? "-",
+                                     status: 408, route: nil, clientName: nil, duration: Double(Self.now() - c.since) / 1e9))
+                }
+            }
+            sweeperDone.signal()
+        }
+        t.name = "sisync-api sweeper"
+        t.start()
+    }
+
+    /// Stops accepting at once, gives requests in progress `limits.stopGrace` seconds, then
+    /// closes every connection and joins libmicrohttpd's threads. Idempotent.
+    package func stop() {
+        let running = listeners.filter { $0.daemon != nil }
+        for l in running {
+            let fd = MHD_quiesce_daemon(l.daemon)
+            if fd >= 0 { close(fd) }
+            if let path = l.socket.createdPath { unlink(path) }
+        }
+        let deadline = Self.now() + UInt64(limits.stopGrace * 1e9)
+        while !running.isEmpty && table.inFlight > 0 && Self.now() < deadline { usleep(10_000) }
+        for l in running {
+            MHD_stop_daemon(l.daemon)
+            l.daemon = nil
+        }
+        if sweeping {
+            sweeping = false
+            sweeperStop.signal()
+            sweeperDone.wait()
+        }
+    }
+
+    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    // MARK: libmicrohttpd's callbacks (its worker threads)
+
+    private func admits(_ l: Listener, _ addr: UnsafePointer<sockaddr>?) -> Bool {
+        guard !l.socket.bound.isUnix, let addr else { return table.admits(nil, exempt: true, limits: limits) }
+        let peer = IPAddress(socketAddress: addr)
+        return table.admits(peer, exempt: peer.map(proxies.contains) ?? true, limits: limits)
+    }
+
+    private func notify(_ l: Listener, _ connection: OpaquePointer, _ socketContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>, started: Bool) {
+        if started {
+            var peer: IPAddress?, port = 0
+            if !l.socket.bound.isUnix, let addr = sisync_mhd_client_address(connection) {
+                peer = IPAddress(socketAddress: addr)
+                port = HTTPConnection.port(addr)
+            }
+            let c = HTTPConnection(fd: sisync_mhd_connection_fd(connection), peer: peer, peerPort: port,
+                                   exempt: peer.map(proxies.contains) ?? true, tls: tls != nil && !l.socket.bound.isUnix, now: Self.now())
+            table.add(c)
+            socketContext.pointee = Unmanaged.passRetained(c).toOpaque()
+        } else if let p = socketContext.pointee {
+            table.remove(Unmanaged<HTTPConnection>.fromOpaque(p).takeRetainedValue())
+            socketContext.pointee = nil
+        }
+    }
+
+    private func connectionState(_ connection: OpaquePointer?) -> HTTPConnection? {
+        guard let connection, let p = sisync_mhd_socket_context(connection) else { return nil }
+        return Unmanaged<HTTPConnection>.fromOpaque(p).takeUnretainedValue()
+    }
+
+    /// The request line arrived: the raw target (libmicrohttpd decodes the path it passes
+    /// the handler; the router needs it encoded), and the clock of the request.
+    private func requestLine(_ uri: UnsafePointer<CChar>?, _ connection: OpaquePointer?) -> UnsafeMutableRawPointer? {
+        let target = uri.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: strnlen($0, limits.maxTargetBytes + 1)), as: UTF8.self) } ?? ""
+        let state = RequestState(target: target, started: Self.now())
+        if let c = connectionState(connection) { table.update(c) { $0.target = target } }
+        return Unmanaged.passRetained(state).toOpaque()
+    }
+
+    private func completed(_ connection: OpaquePointer?, _ context: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) {
+        if let context, let p = context.pointee {
+            Unmanaged<RequestState>.fromOpaque(p).release()
+            context.pointee = nil
+        }
+        if let c = connectionState(connection) {
+            table.update(c) {
+                if $0.phase != .cut { $0.phase = .waiting(first: false); $0.since = Self.now() }
+                $0.target = nil
+            }
+        }
+    }
+
+    private func access(_ l: Listener, _ connection: OpaquePointer, _ url: UnsafePointer<CChar>?, _ method: UnsafePointer<CChar>?,
+                        _ data: UnsafePointer<CChar>?, _ size: UnsafeMutablePointer<Int>,
+                        _ context: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
+        let request: RequestState
+        if let p = context.pointee {
+            request = Unmanaged<RequestState>.fromOpaque(p).takeUnretainedValue()
+        } else {
+            request = RequestState(target: url.map { String(cString: $0) } ?? "", started: Self.now())
+            context.pointee = Unmanaged.passRetained(request).toOpaque()
+        }
+        if request.answered {
+            size.pointee = 0
+            return mhdYes
+        }
+        if !request.headersRead {
+            request.headersRead = true
+            request.method = method.map { String(cString: $0) } ?? ""
+            request.connection = connectionState(connection)
+            if let c = request.connection { table.update(c) { if $0.phase != .cut { $0.phase = .body } } }
+            readHeaders(connection, into: request)
+            if let refusal = refusal(of: request) { return answer(refusal, to: request, on: connection, l, close: true) }
+            return mhdYes
+        }
+        if size.pointee > 0 {
+            let n = size.pointee
+            size.pointee = 0
+            guard !request.tooLarge, request.body.count + n <= limits.maxBodyBytes else {
+                request.tooLarge = true
+                request.body = []
+                return mhdYes
+            }
+            data.map { request.body.append(contentsOf: UnsafeRawBufferPointer(start: $0, count: n)) }
+            return mhdYes
+        }
+        if let c = request.connection { table.update(c) { if $0.phase != .cut { $0.phase = .answering } } }
+        if request.tooLarge { return answer(Self.tooLarge(limits), to: request, on: connection, l, close: true) }
+        let (path, query) = QueryString.split(target: request.target)
+        let http = HTTPRequest(method: request.method, path: path, query: QueryString.parse(query), headers: request.headers,
+                               body: request.body, client: client(l, request))
+        return answer(handler.handle(http), to: request, on: connection, l, close: false)
+    }
+
+    private func readHeaders(_ connection: OpaquePointer, into request: RequestState) {
+        let box = Unmanaged.passUnretained(request).toOpaque()
+        _ = MHD_get_connection_values(connection, MHD_ValueKind(rawValue: 1)!, { cls, _, key, value in
+            let r = Unmanaged<RequestState>.fromOpaque(cls!).takeUnretainedValue()
+            let name = key.map { String(cString: $0).lowercased() } ?? ""
+            let text = value.map { String(cString: $0) } ?? ""
+            r.headerBytes += name.utf8.count + text.utf8.count + 4
+            if r.headers.count <= 1000 { r.headers.append((name, text)) }
+            return mhdYes
+        }, box)
+    }
+
+    /// The answer to a request that must not reach the handler, judged on its headers.
+    private func refusal(of r: RequestState) -> HTTPResponse? {
+        if r.target.utf8.count > limits.maxTargetBytes {
+            return TransportProblem.response(414, "URI Too Long", "the request target is longer than \(limits.maxTargetBytes) bytes")
+        }
+        if r.headerBytes > limits.maxHeaderBytes || r.headers.count > limits.maxHeaderCount {
+            return TransportProblem.response(431, "Request Header Fields Too Large",
+                                             "send at most \(limits.maxHeaderCount) header lines of \(limits.maxHeaderBytes) bytes in all")
+        }
+        let framing: RequestFraming
+        do { framing = try RequestFraming.judge(r.headers) } catch {
+            return TransportProblem.response(400, "Bad Request", error.description)
+        }
+        if case .length(let n) = framing, n > limits.maxBodyBytes { return Self.tooLarge(limits) }
+        return nil
+    }
+
+    static func tooLarge(_ limits: HTTPServerLimits) -> HTTPResponse {
+        TransportProblem.response(413, "Content Too Large", "a request body may hold at most \(limits.maxBodyBytes) bytes")
+    }
+
+    private func client(_ l: Listener, _ r: RequestState) -> HTTPClient {
+        guard !l.socket.bound.isUnix, let peer = r.connection?.peer else { return .unixSocket }
+        let forwarded = r.headers.filter { $0.name == "x-forwarded-for" }.map(\.value)
+        return .address(proxies.client(peer: peer, forwardedFor: forwarded).description)
+    }
+
+    /// Headers the server writes itself: a handler's would contradict them.
+    private static let transportHeaders: Set<String> = ["content-length", "connection", "transfer-encoding", "date"]
+
+    private func answer(_ response: HTTPResponse, to request: RequestState, on connection: OpaquePointer, _ l: Listener, close: Bool) -> MHD_Result {
+        request.answered = true
+        let status = (100...599).contains(response.status) ? response.status : 500
+        let made = response.body.withUnsafeBytes { raw in
+            MHD_create_response_from_buffer(raw.count, UnsafeMutableRawPointer(mutating: raw.baseAddress), MHD_ResponseMemoryMode(rawValue: 2)!)
+        }
+        guard let made else { return mhdNo }
+        defer { MHD_destroy_response(made) }
+        for (name, value) in response.headers where !Self.transportHeaders.contains(name.lowercased()) {
+            _ = MHD_add_response_header(made, name, value)  // refused when it holds a line break: left out
+        }
+        if close { _ = MHD_add_response_header(made, "Connection", "close") }
+        let queued = MHD_queue_response(connection, UInt32(status), made)
+        guard queued == mhdYes else { return mhdNo }
+        observe(Exchange(client: client(l, request), method: request.method, target: request.target, status: status,
+                         route: response.route, clientName: response.clientName, duration: Double(Self.now() - request.started) / 1e9))
+        return queued
+    }
+}
+
+private let mhdYes = MHD_Result(rawValue: 1)!
+private let mhdNo = MHD_Result(rawValue: 0)!
+
+/// `[api] tls_certificate` and `tls_key`, read into memory (libmicrohttpd takes PEM text).
+package struct TLSCredentials: Sendable {
+    package let certificate: String
+    package let key: String
+
+    package init(certificate: String, key: String) {
+        self.certificate = certificate
+        self.key = key
+    }
+
+    package static func read(certificate: String, key: String) throws(HTTPServerError) -> TLSCredentials {
+        func text(_ path: String) throws(HTTPServerError) -> String {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw .tlsFile(path: path, reason: FileManager.default.fileExists(atPath: path) ? "not readable by this user" : "no such file")
+            }
+            let s = String(decoding: data, as: UTF8.self)
+            guard s.contains("-----BEGIN ") else { throw .tlsFile(path: path, reason: "not PEM text (-----BEGIN …)") }
+            return s
+        }
+        return TLSCredentials(certificate: try text(certificate), key: try text(key))
+    }
+}
