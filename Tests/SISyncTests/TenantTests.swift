@@ -202,22 +202,20 @@ final class TenantTests: XCTestCase {
 
     /// The STATUS line sums the tenants up: `12 tenants (3 on other hosts): 11 ok, 1 failed (lincoln: HTTP 503); next 08:30`.
     func testTheStatusLineSumsTheTenantsUp() {
-        func tenant(_ name: String, held: Bool = true, outcome: RunOutcome? = .applied, error: String? = nil, configured: Bool = true) -> TenantSupervisor.Tenant {
+        func tenant(_ name: String, held: Bool = true, ending: RunEnding? = .applied, configured: Bool = true) -> TenantSupervisor.Tenant {
             let t = TenantSupervisor.Tenant(name: name, file: "/x/\(name).conf", stamp: "")
             t.configuration = configured ? Configuration() : nil
             t.held = held
-            if let outcome {
-                var s = RunSummary(runID: 1, startedAt: "2026-12-01T08:00:00Z", outcome: outcome, dryRun: false, actor: "sync", trigger: "schedule")
-                s.error = error
-                t.last = s
+            if let ending {
+                t.last = RunSummary(runID: 1, startedAt: "2026-12-01T08:00:00Z", ending: ending, dryRun: false, actor: "sync", trigger: "schedule")
             }
             t.nextRun = Date().addingTimeInterval(3600)
             return t
         }
-        let elsewhere = tenant("polk", held: false, outcome: nil)
+        let elsewhere = tenant("polk", held: false, ending: nil)
         elsewhere.holder = "sisyncd on sync2 pid 812"
-        let line = TenantSupervisor.statusLine([tenant("adams"), tenant("lincoln", outcome: .failed, error: "HTTP 503 from the SIS"),
-                                                elsewhere, tenant("taft", configured: false), tenant("wait", held: false, outcome: nil)],
+        let line = TenantSupervisor.statusLine([tenant("adams"), tenant("lincoln", ending: .failed(.unavailable, message: "HTTP 503 from the SIS")),
+                                                elsewhere, tenant("taft", configured: false), tenant("wait", held: false, ending: nil)],
                                                timeZone: TimeZone(identifier: "UTC")!)
         // A tenant waited for with no known holder (a claim error, --max-tenants) is not "on other hosts".
         XCTAssertTrue(line.hasPrefix("5 tenants (1 on other hosts): 1 ok, 1 failed (lincoln: HTTP 503 from the SIS), 1 not configured (taft); next "), line)

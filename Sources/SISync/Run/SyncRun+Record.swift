@@ -20,11 +20,11 @@ extension SyncRun {
         var summary = summary
         let runField = Self.runFields(summary.runID)
         do {
-            if keepingPlan, summary.outcome == .blocked, let id = summary.runID, let plan {
+            if keepingPlan, case .blocked(let reason) = summary.ending, let id = summary.runID, let plan {
                 do {
                     try store.auditTrail.hold(HeldPlan(plan), summary: summary, settingsDigest: configuration.settingsDigest, at: started,
                                               days: configuration.guardSettings.heldPlanDays)
-                    summary.hold = try store.auditTrail.hold(run: id)
+                    if let hold = try store.auditTrail.hold(run: id) { summary.ending = .held(hold, reason: reason) }
                 } catch {
                     log.log(LogEvent(.runFailed, .error, "cannot keep the plan of run \(id) for approval: \(error); run `sisyncctl sync` again", fields: runField))
                     try store.auditTrail.finishRun(summary)

@@ -56,7 +56,7 @@ public struct SyncRun {
     /// that the lock is still this process's (R9: never two writers).
     public func run(store: RosterStore, takeRunLock: () throws -> RunLock? = { nil }, daemonLock: DaemonLock? = nil) -> Result {
         let started = clock()
-        var summary = RunSummary(runID: nil, startedAt: Timestamp.format(started), outcome: .running,
+        var summary = RunSummary(runID: nil, startedAt: Timestamp.format(started), ending: .running,
                                  dryRun: options.dryRun, actor: options.actor, trigger: options.trigger)
         var phase = PhaseClock()
         // Everything the run writes for a while goes into a directory of its own, removed
@@ -74,17 +74,13 @@ public struct SyncRun {
         defer { lock?.release() }
         if !options.dryRun {
             do { lock = try takeRunLock() } catch {
-                summary.outcome = .failed
-                summary.failure = Self.classify(error)
-                summary.error = Self.describe(error)
+                summary.ending = .failed(Self.classify(error), message: Self.describe(error))
                 summary.finishedAt = Timestamp.format(clock())
                 log.log(LogEvent(.runFailed, .error, "cannot start the run: \(summary.error!)"))
                 return Result(summary: summary, plan: nil)
             }
             do { summary.runID = try begin(store: store, started: started, lock: lock) } catch {
-                summary.outcome = .failed
-                summary.failure = .cannotCreate
-                summary.error = "\(error)"
+                summary.ending = .failed(.cannotCreate, message: "\(error)")
                 log.log(LogEvent(.runFailed, .error, "cannot record the run: \(error)"))
                 return Result(summary: summary, plan: nil)
             }
@@ -99,8 +95,7 @@ public struct SyncRun {
             let fetched = try fetched.get()
             summary.contentHash = fetched.digest
             if let hold = try holdStillStanding(on: fetched, store: store, started: started) {
-                summary.outcome = .blocked
-                summary.error = stillHeld(hold, runID: runID)
+                summary.ending = .blocked(reason: stillHeld(hold, runID: runID))
                 plan = Plan(entities: [], snapshot: nil, plannedAt: started)
             } else {
                 let planner = planner(at: started)
@@ -111,7 +106,7 @@ public struct SyncRun {
                     summary.problems = try reportSkipped(parsed.snapshot, store: store, runID: runID)
                     try confirmNotModified(fetched, parsed: parsed)
                 }
-                summary.outcome = parsed == nil ? .unchanged : .applied
+                summary.ending = parsed == nil ? .unchanged : .applied
                 planned.links = try link(planned, store: store, now: started, runID: runID)
                 summary.linksMade = planned.links.made
                 summary.linksRemoved = planned.links.removed
@@ -140,8 +135,7 @@ public struct SyncRun {
                 summary.rolesGranted = applied.roles.grantedCount
                 summary.rolesRevoked = applied.roles.revokedCount
                 if let blocked {
-                    summary.outcome = .blocked
-                    summary.error = blocked
+                    summary.ending = .blocked(reason: blocked)
                     keepsPlan = runID != nil
                 } else if !options.dryRun {
                     summary.timings += applied.timings + [("commit", phase.lap())]
@@ -151,10 +145,9 @@ public struct SyncRun {
                 plan = planned
             }
         } catch {
-            summary.outcome = .failed
-            summary.failure = Self.classify(error)
-            summary.error = Self.describe(error)
-            let type: LogEventType = summary.failure == .unavailable ? .fetchFailed : .runFailed
+            let failure = Self.classify(error)
+            summary.ending = .failed(failure, message: Self.describe(error))
+            let type: LogEventType = failure == .unavailable ? .fetchFailed : .runFailed
             log.log(LogEvent(type, .error, "run \(runID.map(String.init) ?? "(dry run)") failed: \(summary.error!)", fields: runField))
         }
         summary.finishedAt = Timestamp.format(clock())
