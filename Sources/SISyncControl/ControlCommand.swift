@@ -315,7 +315,7 @@ public struct ControlCommand {
         options.allowMassDeactivation = args.flag("allow-mass-deactivation")
         options.force = args.flag("force")
         options.actor = actor
-        options.trigger = "sisyncctl"
+        options.trigger = .sisyncctl
         options.wait = wait
         var stop: StopSignal?
         var signals: SignalWatcher?
@@ -390,7 +390,7 @@ public struct ControlCommand {
         let store = try RosterStore(location: c.store, mustExist: true)
         var options = SyncRun.Options()
         options.actor = actor
-        options.trigger = "approve"
+        options.trigger = .approve
         let result: SyncRun.Result
         do { result = try SyncRun(configuration: c, options: options, log: log).approve(run: id, store: store) } catch let e as HoldError {
             console.err("sisyncctl: \(e)\n")

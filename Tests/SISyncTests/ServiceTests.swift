@@ -252,7 +252,7 @@ final class ServiceTests: XCTestCase {
     }
 
     func testStatusLineAndMetricsText() throws {
-        var s = RunSummary(runID: 42, startedAt: "2026-09-01T08:15:00Z", ending: .applied, dryRun: false, actor: "sync", trigger: "schedule")
+        var s = RunSummary(runID: 42, startedAt: "2026-09-01T08:15:00Z", ending: .applied, dryRun: false, actor: "sync", trigger: .schedule)
         s.finishedAt = "2026-09-01T08:15:02Z"
         s.staff = RecordCounts(added: 3, updated: 0, deactivated: 1, reactivated: 0)
         s.linksMade = 2

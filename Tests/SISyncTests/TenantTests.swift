@@ -144,6 +144,25 @@ final class TenantTests: XCTestCase {
         XCTAssertEqual(try holders(all.filter { $0.key != "t02" }).values.map { $0 }, [[d.pid], [d.pid]])
     }
 
+    /// A tenant's run SIGUSR1 asked for is recorded as `signal`; its first run, `schedule`.
+    func testATenantRunSIGUSR1AskedForIsRecordedAsSignal() throws {
+        let root = NSTemporaryDirectory() + "sisync-tenants-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let directory = root + "/tenants.d"
+        let all = try tenants(2, directory: directory)
+        let d = try RunningDaemon(["--tenants", directory])
+        defer { if d.process.isRunning { kill(d.pid, SIGKILL) } }
+        _ = try waitUntilServed(all, by: [d])
+        let served = try all.mapValues { try $0.store().auditTrail.runs(limit: 1).first?.runID ?? 0 }
+        kill(d.pid, SIGUSR1)
+        _ = try waitUntilServed(all, by: [d], timeout: 30, runsAfter: served)
+        for (name, w) in all {
+            XCTAssertEqual(try w.store().auditTrail.runs(limit: 2).map(\.trigger), [.signal, .schedule], name)
+        }
+        kill(d.pid, SIGTERM)
+        XCTAssertEqual(d.exited.wait(timeout: .now() + 10), .success)
+    }
+
     /// Issue 26 item 3: two tenants whose SQLite databases sit in one folder, each with its
     /// own OneRoster zip of disjoint ids, run in parallel by one `sisyncd --tenants`, five
     /// times (each time with one more id, so every run applies): every run applies and each
@@ -207,7 +226,7 @@ final class TenantTests: XCTestCase {
             t.configuration = configured ? Configuration() : nil
             t.held = held
             if let ending {
-                t.last = RunSummary(runID: 1, startedAt: "2026-12-01T08:00:00Z", ending: ending, dryRun: false, actor: "sync", trigger: "schedule")
+                t.last = RunSummary(runID: 1, startedAt: "2026-12-01T08:00:00Z", ending: ending, dryRun: false, actor: "sync", trigger: .schedule)
             }
             t.nextRun = Date().addingTimeInterval(3600)
             return t

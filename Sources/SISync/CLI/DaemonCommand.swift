@@ -97,7 +97,7 @@ public struct DaemonCommand {
         options.allowMassDeactivation = args.flag("allow-mass-deactivation")
         if args.flag("once") || args.flag("dry-run") {
             options.dryRun = args.flag("dry-run")
-            options.trigger = "once"
+            options.trigger = .once
             options.takesDaemonLock = true
             signals.onStop { stop.stop() }
             let result = SyncRun(configuration: configuration, options: options, log: log, stop: stop).performWithStore(waiting: { holder in
@@ -150,6 +150,8 @@ final class Scheduler: @unchecked Sendable {
     private let wake = DispatchSemaphore(value: 0)
     private let lock = NSLock()
     private var syncRequested = false
+    /// SIGUSR1 asked for the next run: it is recorded as `signal`, not `schedule`.
+    private var signalled = false
     private var reloadRequested = false
     private var store: RosterStore?
 
@@ -190,7 +192,7 @@ final class Scheduler: @unchecked Sendable {
             wake.signal()
         }
         signals.onSyncNow { [self] in
-            lock.withLock { syncRequested = true }
+            lock.withLock { syncRequested = true; signalled = true }
             wake.signal()
         }
         signals.onReload { [self] in
@@ -245,9 +247,12 @@ final class Scheduler: @unchecked Sendable {
                     }
                 }
                 if lock.withLock({ let r = reloadRequested; reloadRequested = false; return r }) { reload() }
-                lock.withLock { syncRequested = false }
+                let trigger: Trigger = lock.withLock {
+                    defer { syncRequested = false; signalled = false }
+                    return signalled ? .signal : .schedule
+                }
                 notifier.keepAlive()
-                guard let result = cycle(daemonLock: daemonLock) else { break }
+                guard let result = cycle(daemonLock: daemonLock, trigger: trigger) else { break }
                 if stop.isStopping { break }
                 // A run that found its lock gone: to standby (or take it back) now, not next cycle.
                 if let held = daemonLock, !held.isStillHeld() { continue }
@@ -380,8 +385,9 @@ final class Scheduler: @unchecked Sendable {
     /// long an administrator's write holds it, petting the watchdog; a stop while waiting
     /// ends the wait. A run that cannot take the lock (its file unusable) fails and is
     /// retried next cycle: the daemon never writes without it.
-    private func cycle(daemonLock: DaemonLock?) -> SyncRun.Result? {
-        let options = SyncRun.Options()
+    private func cycle(daemonLock: DaemonLock?, trigger: Trigger) -> SyncRun.Result? {
+        var options = SyncRun.Options()
+        options.trigger = trigger
         if let current = store, !current.isConnected {
             // The PostgreSQL session went away (a server restart, a network cut): connect
             // again, or fail this cycle and try again at the next.

@@ -13,7 +13,7 @@ public struct RunSummary: Sendable {
     private var redactedEnding: RunEnding
     public var dryRun: Bool
     public var actor: String
-    public var trigger: String
+    public var trigger: Trigger
     public var staff = RecordCounts()
     public var linksMade = 0, linksRemoved = 0, linksAmbiguous = 0
     public var rolesGranted = 0, rolesRevoked = 0
@@ -29,7 +29,7 @@ public struct RunSummary: Sendable {
     /// Seconds spent in each phase (fetch, parse, plan, apply), for logs and the benchmark.
     public var timings: [(String, Double)] = []
 
-    public init(runID: Int64?, startedAt: String, ending: RunEnding, dryRun: Bool, actor: String, trigger: String) {
+    public init(runID: Int64?, startedAt: String, ending: RunEnding, dryRun: Bool, actor: String, trigger: Trigger) {
         self.runID = runID
         self.startedAt = startedAt
         self.redactedEnding = ending.redacted

@@ -19,9 +19,9 @@ extension SyncRun {
         guard let kept = try store.auditTrail.heldPlan(run: id) else { throw HoldError.notHeld(id) }
         var plan = try kept.plan()
         try store.auditTrail.closeInterruptedRuns(now: started)
-        let runID = try store.auditTrail.beginRun(actor: options.actor, trigger: "approve", startedAt: started)
+        let runID = try store.auditTrail.beginRun(actor: options.actor, trigger: .approve, startedAt: started)
         var summary = RunSummary(runID: runID, startedAt: Timestamp.format(started), ending: .applied, dryRun: false,
-                                 actor: options.actor, trigger: "approve")
+                                 actor: options.actor, trigger: .approve)
         summary.approves = id
         summary.contentHash = heldRun.contentHash
         summary.count(records: plan, everyEntity: false)

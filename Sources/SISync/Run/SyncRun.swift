@@ -11,7 +11,7 @@ public struct SyncRun {
         /// Re-plan even when the export's digest equals the last applied run's.
         public var force = false
         public var actor = "sync"
-        public var trigger = "schedule"
+        public var trigger = Trigger.schedule
         /// `sisyncd --once` takes the daemon lock (R9: it is a second sisyncd); `sisyncctl
         /// sync` only waits for the run lock, so it works while the service runs.
         public var takesDaemonLock = false
@@ -21,7 +21,7 @@ public struct SyncRun {
 
         /// What the run lock says about this run's process, for whoever waits for it.
         var lockHolder: String {
-            trigger == "sisyncctl" ? "sisyncctl sync pid \(getpid()) by \(actor)" : "sisyncd pid \(getpid())"
+            trigger == .sisyncctl ? "sisyncctl sync pid \(getpid()) by \(actor)" : "sisyncd pid \(getpid())"
         }
     }
 

@@ -14,8 +14,8 @@ public final class AuditTrail {
 
     /// Records the start of a run in its own committed transaction, so that even a run
     /// that later fails or is killed leaves its record (R1).
-    public func beginRun(actor: String, trigger: String, startedAt: Date) throws -> Int64 {
-        let s = try database.query("INSERT INTO runs (started_at, outcome, actor, trigger) VALUES (\(Timestamp.format(startedAt)), 'running', \(actor), \(trigger)) RETURNING run_id")
+    public func beginRun(actor: String, trigger: Trigger, startedAt: Date) throws -> Int64 {
+        let s = try database.query("INSERT INTO runs (started_at, outcome, actor, trigger) VALUES (\(Timestamp.format(startedAt)), 'running', \(actor), \(trigger.rawValue)) RETURNING run_id")
         defer { s.reset() }
         guard try s.step() else { throw StoreError.notFound(what: "the new run's id") }
         return s.int64(0)
@@ -163,7 +163,7 @@ public final class AuditTrail {
 
     private func runSummary(_ s: any StoreStatement) -> RunSummary {
         let ending = RunEnding(recorded: RunOutcome(rawValue: s.text(3)) ?? .failed, message: s.string(4), hold: runHold(s, from: 21))
-        var r = RunSummary(runID: s.int64(0), startedAt: s.text(1), ending: ending, dryRun: false, actor: s.text(5), trigger: s.text(6))
+        var r = RunSummary(runID: s.int64(0), startedAt: s.text(1), ending: ending, dryRun: false, actor: s.text(5), trigger: Trigger(rawValue: s.text(6)))
         r.finishedAt = s.string(2)
         r.contentHash = s.string(7)
         r.staff = RecordCounts(added: s.int(8), updated: s.int(9), deactivated: s.int(10), reactivated: s.int(11))
