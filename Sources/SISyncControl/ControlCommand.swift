@@ -119,28 +119,9 @@ public struct ControlCommand {
             // Writes wait for a run in progress (R9, docs/rules.md); `sync` waits inside the run.
             let runLock = Self.writes(words) ? try takeRunLock(args, command: words.prefix(2).joined(separator: " "), wait: wait) : nil
             return try withExtendedLifetime(runLock) { try dispatch(args, words, wait: wait) }
-        } catch let e as ConfigError {
-            console.err("sisyncctl: \(e)\n")
-            return 78
-        } catch let e as StoreError {
-            console.err("sisyncctl: \(e)\n")
-            if case .notFound = e { return 1 }
-            if case .locked = e { return 75 }
-            if case .runInProgress = e { return 75 }
-            if case .newerSchema = e { return 75 }
-            return SyncRun.classify(e) == .configuration ? 78 : 73
-        } catch let e as PostgresError {
-            console.err("sisyncctl: \(e)\n")
-            return SyncRun.classify(e).exitCode
-        } catch let e as LetterPDFError {
-            console.err("sisyncctl: \(e)\n")
-            return 73
-        } catch let e as StoreCopy.CopyError {
-            console.err("sisyncctl: \(e)\n")
-            return 73
         } catch {
             console.err("sisyncctl: \(error)\n")
-            return 1
+            return ExitCode.of(error)
         }
     }
 

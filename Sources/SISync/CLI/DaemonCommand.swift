@@ -183,7 +183,7 @@ final class Scheduler: @unchecked Sendable {
         } catch {
             log.log(LogEvent(.runFailed, .error, "sisyncd cannot start: \(error)"))
             notifier.status("cannot start: \(error)")
-            return SyncRun.classify(error).exitCode
+            return ExitCode.of(error)
         }
         signals.onStop { [self] in
             notifier.stopping()

@@ -58,11 +58,5 @@ public struct RunSummary: Sendable {
     }
 
     /// The process exit code for this outcome (`sisyncd --once`, `sisyncctl sync`).
-    public var exitCode: Int32 {
-        switch ending {
-        case .applied, .unchanged, .running: return 0
-        case .held, .blocked: return 65
-        case .failed(let failure, _): return failure.exitCode
-        }
-    }
+    public var exitCode: Int32 { ExitCode.of(ending) }
 }

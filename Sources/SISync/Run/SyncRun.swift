@@ -175,40 +175,9 @@ public struct SyncRun {
         runID.map { [("SISYNC_RUN_ID", String($0))] } ?? []
     }
 
+    /// The class of an error that ended a run (`FailureClass.init(_:)`, the one table).
     package static func classify(_ error: Error) -> FailureClass {
-        switch error {
-        case let e as FetchError: return e.isConfigurationProblem ? .configuration : .unavailable
-        case is ExportError: return .badData
-        case let e as OneRosterError:
-            switch e {
-            case .serverError, .shortRead, .wrongPage: return .unavailable
-            case .notADirectoryOrZip: return .configuration
-            case .missingManifest, .unsupportedVersion, .badManifestValue, .missingFile, .badDocument: return .badData
-            }
-        case let e as ZipError:
-            switch e {
-            case .tooLarge, .unreadable: return .unavailable
-            case .cannotWrite: return .cannotCreate
-            case .notAZip, .unsupported, .corrupt: return .badData
-            }
-        case is ConfigError: return .configuration
-        case is RunDirectoryError: return .cannotCreate
-        case let e as StoreError:
-            switch e {
-            case .locked, .runInProgress, .lockLost, .newerSchema: return .temporary
-            case .interrupted: return .temporary
-            case .cannotOpen, .unsafeFile, .linkInPath, .hardLinksUnprotected, .readOnly, .noAccess, .notADatabase, .corrupt, .unknownSchemaVersion, .storageFailed: return .cannotCreate
-            case .unusablePath: return .configuration
-            default: return .software
-            }
-        case let e as PostgresError:
-            if e.isUnavailable { return .unavailable }
-            guard case .query(_, let state?, _, _, _) = e else { return .software }
-            // No right to create the schema or its tables, or no room for them.
-            if state == "42501" || state == "3F000" || state.hasPrefix("53") { return .cannotCreate }
-            return state == "57014" ? .temporary : .software
-        default: return .software
-        }
+        FailureClass(error)
     }
 
     static func describe(_ error: Error) -> String {

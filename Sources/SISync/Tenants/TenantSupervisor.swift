@@ -72,7 +72,7 @@ final class TenantSupervisor: @unchecked Sendable {
     func run() -> Int32 {
         do { try load() } catch {
             log.log(LogEvent(.configRejected, .error, "sisyncd cannot start: \(error)"))
-            return 78
+            return ExitCode.of(error)
         }
         signals.onStop { [self] in
             notifier.stopping()
