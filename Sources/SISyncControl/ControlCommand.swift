@@ -83,28 +83,10 @@ public struct ControlCommand {
             // and `user login` take the lock themselves.
             let runLock = command.storeAccess == .writes ? try takeRunLock(args, command: command.name, wait: waitSeconds(args)) : nil
             return try withExtendedLifetime(runLock) { try command.init(call: CommandCall(control: self, args: args, words: words)).run() }
-        } catch let e as ConfigError {
-            console.err("sisyncctl: \(e)\n")
-            return 78
-        } catch let e as StoreError {
-            console.err("sisyncctl: \(e)\n")
-            if case .notFound = e { return 1 }
-            if case .locked = e { return 75 }
-            if case .runInProgress = e { return 75 }
-            if case .newerSchema = e { return 75 }
-            return SyncRun.classify(e) == .configuration ? 78 : 73
-        } catch let e as PostgresError {
-            console.err("sisyncctl: \(e)\n")
-            return SyncRun.classify(e).exitCode
-        } catch let e as LetterPDFError {
-            console.err("sisyncctl: \(e)\n")
-            return 73
-        } catch let e as StoreCopy.CopyError {
-            console.err("sisyncctl: \(e)\n")
-            return 73
         } catch {
+            // One table for every command and run (ExitCode, docs/architecture.md).
             console.err("sisyncctl: \(error)\n")
-            return 1
+            return ExitCode.of(error)
         }
     }
 

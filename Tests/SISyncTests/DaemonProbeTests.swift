@@ -75,8 +75,9 @@ final class DaemonProbeTests: XCTestCase {
 
     /// After `run discard`, the run that was blocked by that hold no longer says "still held".
     func testAnEndedHoldIsNotSaidToBeStillHeld() {
-        var s = RunSummary(runID: 8, startedAt: "2026-01-01T00:00:00Z", outcome: .blocked, dryRun: false, actor: "sisyncd", trigger: "daemon")
-        s.error = "still held: run 7 (approve or discard it: …); the export has not changed since"
+        let s = RunSummary(runID: 8, startedAt: "2026-01-01T00:00:00Z",
+                           ending: .blocked(reason: "still held: run 7 (approve or discard it: …); the export has not changed since"),
+                           dryRun: false, actor: "sisyncd", trigger: .schedule)
         XCTAssertEqual(RunReport.withEndedHold(s, standing: 7).error, s.error, "the hold stands")
         XCTAssertFalse(RunReport.withEndedHold(s, standing: nil).error?.contains("still held") ?? true)
         XCTAssertTrue(RunReport.withEndedHold(s, standing: nil).error?.contains("run 7 was held for review; that hold has ended") ?? false)

@@ -253,7 +253,7 @@ final class PackagingTests: XCTestCase {
         XCTAssertEqual(test.code, 0, test.out + test.err)
         // Every metric an alert uses is one sisyncd or sisync-api writes (or node_exporter's own).
         let rules = try read("contrib/prometheus/sisync.rules.yml")
-        let written = MetricsFile.text(last: RunSummary(runID: 1, startedAt: "2026-12-01T08:00:00Z", outcome: .failed, dryRun: false, actor: "sync", trigger: "schedule"),
+        let written = MetricsFile.text(last: RunSummary(runID: 1, startedAt: "2026-12-01T08:00:00Z", ending: .failed(.software, message: "x"), dryRun: false, actor: "sync", trigger: .schedule),
                                        totals: MetricsFile.Totals()) + APIMetrics().text()
         let regex = try NSRegularExpression(pattern: #"\b(sisync_[a-z_]+)"#)
         for m in regex.matches(in: rules, range: NSRange(rules.startIndex..., in: rules)) {

@@ -252,7 +252,7 @@ final class ServiceTests: XCTestCase {
     }
 
     func testStatusLineAndMetricsText() throws {
-        var s = RunSummary(runID: 42, startedAt: "2026-09-01T08:15:00Z", outcome: .applied, dryRun: false, actor: "sync", trigger: "schedule")
+        var s = RunSummary(runID: 42, startedAt: "2026-09-01T08:15:00Z", ending: .applied, dryRun: false, actor: "sync", trigger: .schedule)
         s.finishedAt = "2026-09-01T08:15:02Z"
         s.staff = RecordCounts(added: 3, updated: 0, deactivated: 1, reactivated: 0)
         s.linksMade = 2
@@ -263,8 +263,7 @@ final class ServiceTests: XCTestCase {
         XCTAssertEqual(Scheduler.statusLine(s, next: next, timeZone: TimeZone(identifier: "UTC")!),
                        "last run 42 applied 08:15: +3 staff, -1 staff, 2 links, 5 roles; next 08:30")
         var failed = s
-        failed.outcome = .failed
-        failed.error = "https://sis.example.org/staff.csv: HTTP 503\nmore"
+        failed.ending = .failed(.unavailable, message: "https://sis.example.org/staff.csv: HTTP 503\nmore")
         XCTAssertEqual(Scheduler.statusLine(failed, next: next, timeZone: TimeZone(identifier: "UTC")!),
                        "last run 42 failed 08:15: https://sis.example.org/staff.csv: HTTP 503; next 08:30")
         var totals = MetricsFile.Totals()

@@ -43,8 +43,8 @@ final class SourceURLTests: XCTestCase {
         // Every sink: a log entry's message and fields, and a run's stored error.
         let event = LogEvent(.fetchFailed, .error, text, fields: [("SISYNC_URL", "https://h/x?token=s3cret")])
         XCTAssertFalse(event.message.contains("s3cret") || event.fields[0].1.contains("s3cret"))
-        var summary = RunSummary(runID: 1, startedAt: "", outcome: .failed, dryRun: false, actor: "t", trigger: "t")
-        summary.error = text
+        var summary = RunSummary(runID: 1, startedAt: "", ending: .running, dryRun: false, actor: "t", trigger: .schedule)
+        summary.ending = .failed(.unavailable, message: text)
         XCTAssertFalse(summary.error!.contains("s3cret"), summary.error!)
         XCTAssertFalse("\(FetchError.afterAttempts(2, .httpStatus(url: "https://h/x?token=s3cret", status: 500)))".contains("s3cret"))
     }

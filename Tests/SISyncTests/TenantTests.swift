@@ -144,6 +144,25 @@ final class TenantTests: XCTestCase {
         XCTAssertEqual(try holders(all.filter { $0.key != "t02" }).values.map { $0 }, [[d.pid], [d.pid]])
     }
 
+    /// A tenant's run SIGUSR1 asked for is recorded as `signal`; its first run, `schedule`.
+    func testATenantRunSIGUSR1AskedForIsRecordedAsSignal() throws {
+        let root = NSTemporaryDirectory() + "sisync-tenants-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let directory = root + "/tenants.d"
+        let all = try tenants(2, directory: directory)
+        let d = try RunningDaemon(["--tenants", directory])
+        defer { if d.process.isRunning { kill(d.pid, SIGKILL) } }
+        _ = try waitUntilServed(all, by: [d])
+        let served = try all.mapValues { try $0.store().auditTrail.runs(limit: 1).first?.runID ?? 0 }
+        kill(d.pid, SIGUSR1)
+        _ = try waitUntilServed(all, by: [d], timeout: 30, runsAfter: served)
+        for (name, w) in all {
+            XCTAssertEqual(try w.store().auditTrail.runs(limit: 2).map(\.trigger), [.signal, .schedule], name)
+        }
+        kill(d.pid, SIGTERM)
+        XCTAssertEqual(d.exited.wait(timeout: .now() + 10), .success)
+    }
+
     /// Issue 26 item 3: two tenants whose SQLite databases sit in one folder, each with its
     /// own OneRoster zip of disjoint ids, run in parallel by one `sisyncd --tenants`, five
     /// times (each time with one more id, so every run applies): every run applies and each
@@ -202,22 +221,20 @@ final class TenantTests: XCTestCase {
 
     /// The STATUS line sums the tenants up: `12 tenants (3 on other hosts): 11 ok, 1 failed (lincoln: HTTP 503); next 08:30`.
     func testTheStatusLineSumsTheTenantsUp() {
-        func tenant(_ name: String, held: Bool = true, outcome: RunOutcome? = .applied, error: String? = nil, configured: Bool = true) -> TenantSupervisor.Tenant {
+        func tenant(_ name: String, held: Bool = true, ending: RunEnding? = .applied, configured: Bool = true) -> TenantSupervisor.Tenant {
             let t = TenantSupervisor.Tenant(name: name, file: "/x/\(name).conf", stamp: "")
             t.configuration = configured ? Configuration() : nil
             t.held = held
-            if let outcome {
-                var s = RunSummary(runID: 1, startedAt: "2026-12-01T08:00:00Z", outcome: outcome, dryRun: false, actor: "sync", trigger: "schedule")
-                s.error = error
-                t.last = s
+            if let ending {
+                t.last = RunSummary(runID: 1, startedAt: "2026-12-01T08:00:00Z", ending: ending, dryRun: false, actor: "sync", trigger: .schedule)
             }
             t.nextRun = Date().addingTimeInterval(3600)
             return t
         }
-        let elsewhere = tenant("polk", held: false, outcome: nil)
+        let elsewhere = tenant("polk", held: false, ending: nil)
         elsewhere.holder = "sisyncd on sync2 pid 812"
-        let line = TenantSupervisor.statusLine([tenant("adams"), tenant("lincoln", outcome: .failed, error: "HTTP 503 from the SIS"),
-                                                elsewhere, tenant("taft", configured: false), tenant("wait", held: false, outcome: nil)],
+        let line = TenantSupervisor.statusLine([tenant("adams"), tenant("lincoln", ending: .failed(.unavailable, message: "HTTP 503 from the SIS")),
+                                                elsewhere, tenant("taft", configured: false), tenant("wait", held: false, ending: nil)],
                                                timeZone: TimeZone(identifier: "UTC")!)
         // A tenant waited for with no known holder (a claim error, --max-tenants) is not "on other hosts".
         XCTAssertTrue(line.hasPrefix("5 tenants (1 on other hosts): 1 ok, 1 failed (lincoln: HTTP 503 from the SIS), 1 not configured (taft); next "), line)

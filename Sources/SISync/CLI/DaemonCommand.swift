@@ -114,7 +114,7 @@ public struct DaemonCommand {
         options.allowMassDeactivation = args.flag("allow-mass-deactivation")
         if args.flag("once") || args.flag("dry-run") {
             options.dryRun = args.flag("dry-run")
-            options.trigger = "once"
+            options.trigger = .once
             options.takesDaemonLock = true
             signals.onStop { stop.stop() }
             let result = SyncRun(configuration: configuration, options: options, log: log, stop: stop).performWithStore(waiting: { holder in
@@ -201,6 +201,8 @@ final class Scheduler: @unchecked Sendable {
     private let wake = DispatchSemaphore(value: 0)
     private let lock = NSLock()
     private var syncRequested = false
+    /// SIGUSR1 asked for the next run: it is recorded as `signal`, not `schedule`.
+    private var signalled = false
     private var reloadRequested = false
     private var store: RosterStore?
 
@@ -232,7 +234,7 @@ final class Scheduler: @unchecked Sendable {
         } catch {
             log.log(LogEvent(.runFailed, .error, "sisyncd cannot start: \(error)"))
             notifier.status("cannot start: \(error)")
-            return SyncRun.classify(error).exitCode
+            return ExitCode.of(error)
         }
         // Tells `sisyncctl status` the next run's time (SQLite: the file beside the lock).
         var schedule: DaemonSchedule?
@@ -249,7 +251,7 @@ final class Scheduler: @unchecked Sendable {
             wake.signal()
         }
         signals.onSyncNow { [self] in
-            lock.withLock { syncRequested = true }
+            lock.withLock { syncRequested = true; signalled = true }
             wake.signal()
         }
         signals.onReload { [self] in
@@ -305,10 +307,13 @@ final class Scheduler: @unchecked Sendable {
                     }
                 }
                 if lock.withLock({ let r = reloadRequested; reloadRequested = false; return r }) { reload() }
-                lock.withLock { syncRequested = false }
+                let trigger: Trigger = lock.withLock {
+                    defer { syncRequested = false; signalled = false }
+                    return signalled ? .signal : .schedule
+                }
                 notifier.keepAlive()
                 schedule?.write(next: nil)
-                guard let result = cycle(daemonLock: daemonLock) else { break }
+                guard let result = cycle(daemonLock: daemonLock, trigger: trigger) else { break }
                 if stop.isStopping { break }
                 // A run that found its lock gone: to standby (or take it back) now, not next cycle.
                 if let held = daemonLock, !held.isStillHeld() { continue }
@@ -442,8 +447,9 @@ final class Scheduler: @unchecked Sendable {
     /// long an administrator's write holds it, petting the watchdog; a stop while waiting
     /// ends the wait. A run that cannot take the lock (its file unusable) fails and is
     /// retried next cycle: the daemon never writes without it.
-    private func cycle(daemonLock: DaemonLock?) -> SyncRun.Result? {
-        let options = SyncRun.Options()
+    private func cycle(daemonLock: DaemonLock?, trigger: Trigger) -> SyncRun.Result? {
+        var options = SyncRun.Options()
+        options.trigger = trigger
         if let current = store, !current.isConnected {
             // The PostgreSQL session went away (a server restart, a network cut): connect
             // again, or fail this cycle and try again at the next.

@@ -87,7 +87,7 @@ public enum JSONShapes {
             ("links", .object([("made", .int(r.linksMade)), ("removed", .int(r.linksRemoved)), ("ambiguous", .int(r.linksAmbiguous))])),
             ("roles", .object([("granted", .int(r.rolesGranted)), ("revoked", .int(r.rolesRevoked))])),
             ("actor", .string(r.actor)),
-            ("trigger", .string(r.trigger)),
+            ("trigger", .string(r.trigger.rawValue)),
             ("records", .object(EntityKind.allCases.compactMap { k in r.entities[k.rawValue].map { (k.rawValue, counts($0)) } })),
             ("problems", .array(r.problems.map { .string($0) })),
         ]

@@ -19,9 +19,9 @@ extension SyncRun {
         guard let kept = try store.auditTrail.heldPlan(run: id) else { throw HoldError.notHeld(id) }
         var plan = try kept.plan()
         try store.auditTrail.closeInterruptedRuns(now: started)
-        let runID = try store.auditTrail.beginRun(actor: options.actor, trigger: "approve", startedAt: started)
-        var summary = RunSummary(runID: runID, startedAt: Timestamp.format(started), outcome: .applied, dryRun: false,
-                                 actor: options.actor, trigger: "approve")
+        let runID = try store.auditTrail.beginRun(actor: options.actor, trigger: .approve, startedAt: started)
+        var summary = RunSummary(runID: runID, startedAt: Timestamp.format(started), ending: .applied, dryRun: false,
+                                 actor: options.actor, trigger: .approve)
         summary.approves = id
         summary.contentHash = heldRun.contentHash
         summary.count(records: plan, everyEntity: false)
@@ -44,9 +44,7 @@ extension SyncRun {
             pruneHistory(store, now: started, fields: runField)
             log.log(LogEvent(.runFinished, .notice, "run \(runID) applied: \(Self.countsLine(summary)) in \(Self.timingLine(summary.timings))", fields: runField))
         } catch {
-            summary.outcome = .failed
-            summary.failure = Self.classify(error)
-            summary.error = "approving held run \(id) failed, nothing was applied: \(Self.describe(error))"
+            summary.ending = .failed(Self.classify(error), message: "approving held run \(id) failed, nothing was applied: \(Self.describe(error))")
             summary.finishedAt = Timestamp.format(clock())
             try? store.auditTrail.finishRun(summary)
             log.log(LogEvent(.runFailed, .error, "run \(runID) failed: \(summary.error!)", fields: runField))

@@ -53,10 +53,8 @@ extension SyncRun {
 
     /// The result of a run that could not start (no store, no lock), logged.
     func failedToStart(_ error: Error) -> Result {
-        var summary = RunSummary(runID: nil, startedAt: Timestamp.format(clock()), outcome: .failed,
+        var summary = RunSummary(runID: nil, startedAt: Timestamp.format(clock()), ending: .failed(Self.classify(error), message: Self.describe(error)),
                                  dryRun: options.dryRun, actor: options.actor, trigger: options.trigger)
-        summary.failure = Self.classify(error)
-        summary.error = Self.describe(error)
         summary.finishedAt = summary.startedAt
         log.log(LogEvent(.runFailed, .error, "cannot start a run: \(summary.error!)"))
         return Result(summary: summary, plan: nil)

@@ -37,7 +37,7 @@ extension RunReport {
         let held = Int64(rest.prefix { $0.isNumber })
         guard let held, held != standing else { return s }
         var out = s
-        out.error = "blocked while run \(held) was held for review; that hold has ended (`sisyncctl run show \(held)`), and the next run plans the export again"
+        out.ending = .blocked(reason: "blocked while run \(held) was held for review; that hold has ended (`sisyncctl run show \(held)`), and the next run plans the export again")
         return out
     }
 }

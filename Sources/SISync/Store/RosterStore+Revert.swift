@@ -14,8 +14,8 @@ extension RosterStore {
         let latest = try auditTrail.latestChangingRun()
         guard latest == id else { throw RevertError.notLatest(requested: id, latest: latest) }
         let stamp = Timestamp.format(now)
-        let runID = try auditTrail.beginRun(actor: actor, trigger: "revert", startedAt: now)
-        var summary = RunSummary(runID: runID, startedAt: stamp, outcome: .applied, dryRun: false, actor: actor, trigger: "revert")
+        let runID = try auditTrail.beginRun(actor: actor, trigger: .revert, startedAt: now)
+        var summary = RunSummary(runID: runID, startedAt: stamp, ending: .applied, dryRun: false, actor: actor, trigger: .revert)
         summary.reverts = id
         do {
             try database.transaction {
@@ -128,8 +128,7 @@ extension RosterStore {
                 try auditTrail.endHolds(by: runID, actor: actor, at: stamp, approving: nil)
             }
         } catch {
-            summary.outcome = .failed
-            summary.error = "revert of run \(id) failed, nothing was changed: \(error)"
+            summary.ending = .failed(SyncRun.classify(error), message: "revert of run \(id) failed, nothing was changed: \(error)")
             summary.finishedAt = Timestamp.format(Date())
             try? auditTrail.finishRun(summary)
             throw error

@@ -39,6 +39,8 @@ final class TenantSupervisor: @unchecked Sendable {
         var pending: Result<Configuration, Error>?
         /// SIGUSR1 came while it ran: run again as soon as it is over.
         var rerun = false
+        /// SIGUSR1 asked for its next run: recorded as `signal`, not `schedule`.
+        var signalled = false
         var last: RunSummary?
         var metrics: String?
         init(name: String, file: String, stamp: String) { self.name = name; self.file = file; self.stamp = stamp }
@@ -70,7 +72,7 @@ final class TenantSupervisor: @unchecked Sendable {
     func run() -> Int32 {
         do { try load() } catch {
             log.log(LogEvent(.configRejected, .error, "sisyncd cannot start: \(error)"))
-            return 78
+            return ExitCode.of(error)
         }
         signals.onStop { [self] in
             notifier.stopping()
@@ -87,6 +89,7 @@ final class TenantSupervisor: @unchecked Sendable {
             collectFinished()
             if lock.withLock({ let r = syncAll; syncAll = false; return r }) {
                 for t in tenants.values where t.held {
+                    t.signalled = true
                     if t.running { t.rerun = true } else { t.nextRun = Date() }
                 }
             }
@@ -234,18 +237,21 @@ final class TenantSupervisor: @unchecked Sendable {
             guard running < options.maxParallelRuns, let c = t.configuration, let claim = t.claim else { break }
             running += 1
             t.running = true
-            start(t.name, configuration: c, claim: claim)
+            start(t.name, configuration: c, claim: claim, trigger: t.signalled ? .signal : .schedule)
+            t.signalled = false
         }
     }
 
-    private func start(_ name: String, configuration: Configuration, claim: DaemonLock) {
+    private func start(_ name: String, configuration: Configuration, claim: DaemonLock, trigger: Trigger) {
         let tlog = TenantLog(base: log, tenant: name)
         let stop = self.stop
         let wantsMetrics = options.metricsFile != nil
         workers.enter()
         Thread.detachNewThread { [self] in
             defer { workers.leave() }
-            let run = SyncRun(configuration: configuration, options: SyncRun.Options(), log: tlog, stop: stop)
+            var options = SyncRun.Options()
+            options.trigger = trigger
+            let run = SyncRun(configuration: configuration, options: options, log: tlog, stop: stop)
             let result: SyncRun.Result
             var metrics: String?
             do {

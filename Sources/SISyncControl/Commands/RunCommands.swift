@@ -24,7 +24,7 @@ struct SyncCommand: ControlSubcommand {
         options.allowMassDeactivation = args.flag("allow-mass-deactivation")
         options.force = args.flag("force")
         options.actor = actor
-        options.trigger = "sisyncctl"
+        options.trigger = .sisyncctl
         options.wait = wait
         var stop: StopSignal?
         var signals: SignalWatcher?
@@ -68,7 +68,8 @@ struct StatusCommand: ControlSubcommand {
         if let id = last?.runID, last?.outcome == .running, let daemon, let runLock = try? probe.runLock(),
            let why = DaemonProbe.interruption(of: id, runLock: runLock, daemon: daemon), try store.auditTrail.run(id: id)?.outcome == .running {
             interrupted = why
-            last?.error = why + "; nothing it planned was applied, and the next run records it as failed"
+            // Shown as the failure the next run records it as; the store still says running.
+            last?.ending = .failed(.unrecorded, message: why + "; nothing it planned was applied, and the next run records it as failed")
         }
         let bytes = (try? store.database.sizeInBytes()) ?? 0
         let counts = try store.mirror.recordCounts()
@@ -281,7 +282,7 @@ struct RunApproveCommand: ControlSubcommand {
         let store = try RosterStore(location: c.store, mustExist: true)
         var options = SyncRun.Options()
         options.actor = actor
-        options.trigger = "approve"
+        options.trigger = .approve
         let result: SyncRun.Result
         do { result = try SyncRun(configuration: c, options: options, log: log).approve(run: id, store: store) } catch let e as HoldError {
             console.err("sisyncctl: \(e)\n")

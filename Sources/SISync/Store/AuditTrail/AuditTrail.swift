@@ -14,8 +14,8 @@ public final class AuditTrail {
 
     /// Records the start of a run in its own committed transaction, so that even a run
     /// that later fails or is killed leaves its record (R1).
-    public func beginRun(actor: String, trigger: String, startedAt: Date) throws -> Int64 {
-        let s = try database.query("INSERT INTO runs (started_at, outcome, actor, trigger) VALUES (\(Timestamp.format(startedAt)), 'running', \(actor), \(trigger)) RETURNING run_id")
+    public func beginRun(actor: String, trigger: Trigger, startedAt: Date) throws -> Int64 {
+        let s = try database.query("INSERT INTO runs (started_at, outcome, actor, trigger) VALUES (\(Timestamp.format(startedAt)), 'running', \(actor), \(trigger.rawValue)) RETURNING run_id")
         defer { s.reset() }
         guard try s.step() else { throw StoreError.notFound(what: "the new run's id") }
         return s.int64(0)
@@ -162,10 +162,9 @@ public final class AuditTrail {
     static let runsWithHolds = "runs LEFT JOIN held_plans h ON h.run_id = runs.run_id"
 
     private func runSummary(_ s: any StoreStatement) -> RunSummary {
-        var r = RunSummary(runID: s.int64(0), startedAt: s.text(1), outcome: RunOutcome(rawValue: s.text(3)) ?? .failed,
-                           dryRun: false, actor: s.text(5), trigger: s.text(6))
+        let ending = RunEnding(recorded: RunOutcome(rawValue: s.text(3)) ?? .failed, message: s.string(4), hold: runHold(s, from: 21))
+        var r = RunSummary(runID: s.int64(0), startedAt: s.text(1), ending: ending, dryRun: false, actor: s.text(5), trigger: Trigger(rawValue: s.text(6)))
         r.finishedAt = s.string(2)
-        r.error = s.string(4)
         r.contentHash = s.string(7)
         r.staff = RecordCounts(added: s.int(8), updated: s.int(9), deactivated: s.int(10), reactivated: s.int(11))
         r.linksMade = s.int(12); r.linksRemoved = s.int(13); r.linksAmbiguous = s.int(14)
@@ -174,7 +173,6 @@ public final class AuditTrail {
         r.problems = ((try? JSONDecoder().decode([String].self, from: Data(s.text(18).utf8))) ?? []).map(DisplayedURL.redacting(in:))
         r.reverts = s.isNull(19) ? nil : s.int64(19)
         r.approves = s.isNull(20) ? nil : s.int64(20)
-        r.hold = runHold(s, from: 21)
         return r
     }
 

@@ -1,0 +1,39 @@
+import Foundation
+
+/// The link phase (R6): links follow the staff as this run leaves them, on every run
+/// (unchanged ones too, since users change outside the export). Planned before the guard
+/// judges the run, which counts the links it would remove; written by the apply phase.
+extension SyncRun {
+    /// The run's links; the users it cannot link (an email several active staff share) are
+    /// logged, on every run.
+    func link(_ plan: Plan, store: RosterStore, now: Date, runID: Int64?) throws -> LinkPlan {
+        let links = try planLinks(plan, store: store, now: now)
+        for case .ambiguous(let user, let email, let staff) in links.changes {
+            log.log(LogEvent(.linkAmbiguous, .warning, "user \(user) is not linked: \(countWords(staff.count)) active staff share \(email): \(staff.joined(separator: ", ")); fix the emails in the SIS or link the user by hand",
+                             fields: Self.runFields(runID) + [("SISYNC_USERNAME", user)]))
+        }
+        try stopIfAsked()
+        return links
+    }
+
+    private func planLinks(_ plan: Plan, store: RosterStore, now: Date) throws -> LinkPlan {
+        let normalizer = EmailNormalizer(aliases: configuration.emailDomainAliases)
+        let staffPlan = plan.plan(for: .staff)
+        // A stop asked for between statements would not interrupt the next one (SQLite's
+        // interrupt stops only what is running then), and these steps take seconds on a
+        // district's 300,000 staff: so each step looks for a stop first.
+        try stopIfAsked()
+        let stored = try store.accounts.staffDirectoryEntries(normalizer: normalizer)
+        try stopIfAsked()
+        let directory = StaffDirectory.after(staffPlan, rows: plan.snapshot?.entities[.staff], stored: stored, normalizer: normalizer)
+        try stopIfAsked()
+        let candidates = try store.accounts.linkingUsers(normalizer: normalizer, activeKeys: directory.activeEmailKeys, stop: stop)
+        try stopIfAsked()
+        let deactivated = Set(staffPlan?.updates.compactMap { $0.deactivate != nil ? $0.key : nil } ?? [])
+        var links = LinkPlanner(now: now, unapproveOnDeactivation: configuration.onStaffDeactivated == .unapprove)
+            .plan(users: candidates.users, staff: directory, deactivatedNow: deactivated)
+        links.emailKeys = candidates.keys
+        links.emailKeyBasis = candidates.basis
+        return links
+    }
+}
