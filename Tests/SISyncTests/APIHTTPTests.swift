@@ -188,6 +188,42 @@ final class APIHTTPTests: XCTestCase {
         XCTAssertEqual(try s.w.rawDatabase().int("SELECT failed_logins FROM users WHERE username = 'ann'"), 1)
     }
 
+    /// Found attacking the running service: a login or write waiting for the run lock held
+    /// one of libmicrohttpd's few threads, and every other connection of that thread with it:
+    /// reads stalled for write_wait, and requests sent in time were cut as 408. Requests that
+    /// may wait now run off those threads; reads answer while the writes wait.
+    func testReadsAnswerWhileLoginsWaitForARun() throws {
+        let s = try APISchool.make()
+        let (api, port) = try start(["--config", try configuration(s, "write_wait = 4s\nmax_failures_per_minute = 1000")])
+        // Readers connected first, kept alive, spread over the server's threads.
+        let readers = try (0..<12).map { _ in try RawHTTPConnection(port: port) }
+        let held = try XCTUnwrap(RunLock.acquire(location: s.w.location, holder: "sisyncd pid 4242, run 7", wait: 0))
+        let sent = Date()
+        let writers = try (0..<16).map { i -> RawHTTPConnection in
+            let c = try RawHTTPConnection(port: port)
+            let body = #"{"username": "nobody\#(i)", "password": "wrong"}"#
+            c.send("POST /v1/logins HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer \(s.token)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body)
+            return c
+        }
+        usleep(500_000)
+        var slowest = 0.0
+        for c in readers {
+            let started = Date()
+            c.send("GET /v1/users/ann HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(s.token)\r\n\r\n")
+            let r = c.receive(timeout: 8) { $0.contains("\"permission_roles\"") }
+            XCTAssertEqual(RawHTTPConnection.parse(r.text, closed: r.closed).status, 200, r.text)
+            slowest = max(slowest, Date().timeIntervalSince(started))
+        }
+        XCTAssertLessThan(slowest, 1, "no read waits for the logins that wait for the run")
+        for c in writers {
+            let r = c.receive(timeout: 15)
+            XCTAssertEqual(RawHTTPConnection.parse(r.text, closed: r.closed).status, 503, "busy (the run or the hashing slots), never 408: \(r.text)")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(sent), 8, "each waits write_wait (4 s) at most, side by side, not one after another")
+        held.release()
+        XCTAssertFalse(api.seen.contains(" 408 "), api.seen)
+    }
+
     // MARK: TLS, processes, tenants, revocation
 
     func testTLSWithATestCertificateAuthority() throws {
