@@ -69,6 +69,8 @@ static inline const struct sockaddr *sisync_mhd_client_address(struct MHD_Connec
     return i == NULL ? NULL : i->client_addr;
 }
 
-/* The flag values as plain numbers (the header's enum is imported as a Swift type). */
-static const unsigned int SISYNC_MHD_FLAGS = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+/* The flag values as plain numbers (the header's enum is imported as a Swift type).
+   Suspend and resume: a request that may wait (a password hash, the run lock) is answered
+   off libmicrohttpd's threads, which serve every other connection of theirs meanwhile. */
+static const unsigned int SISYNC_MHD_FLAGS = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 #endif

@@ -90,6 +90,37 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertFalse(seen.all.contains { $0.target.contains("smuggled") })
     }
 
+    /// Found attacking the running service: libmicrohttpd 0.9.75 keeps `Transfer-Encoding :`
+    /// as another header (and frames by Content-Length), glues an obs-fold line onto a
+    /// header's name, passes a bare CR in a value and a space or a raw byte in the target,
+    /// and takes HTTP/1.1 without Host. A proxy in front may read each otherwise: 400, closed.
+    func testHeaderSyntaxAProxyMightReadOtherwiseIs400AndTheConnectionClosed() throws {
+        let (port, seen) = try serve()
+        let ambiguous: [(String, String)] = [
+            ("space before the colon", "POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n"),
+            ("obs-fold", "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nX-A: a\r\n Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+            ("control character in a name", "GET /x HTTP/1.1\r\nHost: x\r\nX\u{1}Y: a\r\n\r\n"),
+            ("bare CR in a value", "GET /x HTTP/1.1\r\nHost: x\r\nX-A: a\rContent-Length: 9\r\n\r\n"),
+            ("space in the target", "GET /x y HTTP/1.1\r\nHost: x\r\n\r\n"),
+            ("no Host", "GET /x HTTP/1.1\r\nX-A: a\r\n\r\n"),
+            ("two Hosts", "GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+        ]
+        for (what, request) in ambiguous {
+            let r = try RawHTTPConnection.exchange(port: port, request)
+            XCTAssertEqual(r.status, 400, "\(what): \(r.head)")
+            XCTAssertTrue(r.closed, what)
+            XCTAssertTrue(r.head.contains("application/problem+json"), what)
+        }
+        let c = try RawHTTPConnection(port: port)
+        c.send(Array("GET /v1/users/".utf8) + [0xFF, 0xFE] + Array(" HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        let raw = c.receive()
+        XCTAssertEqual(RawHTTPConnection.parse(raw.text, closed: raw.closed).status, 400, "a raw byte above 0x7F in the target: \(raw.text)")
+        XCTAssertFalse(seen.all.contains { $0.status == 200 }, "none reached the handler")
+        // What stays allowed: a tab in a value, HTTP/1.0 without Host, encoded bytes.
+        let fine = try RawHTTPConnection.exchange(port: port, "GET /v1/users/%C3%A9?x=%FF HTTP/1.0\r\nX-A: a\tb\r\n\r\n")
+        XCTAssertEqual(fine.status, 200, fine.head)
+    }
+
     func testHeadersTrickledPastTheHeaderDeadlineAreCut() throws {
         var limits = HTTPServerLimits()
         limits.headerTimeout = 1

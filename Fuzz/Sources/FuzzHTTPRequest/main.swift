@@ -8,7 +8,9 @@
 // client address that is neither the peer nor an address of the header, or does not read
 // back as itself; a listen address whose text does not parse to the same address; framing
 // accepted with both Content-Length and Transfer-Encoding, two lengths, or a length other
-// than the one header's digits; a logged path with a control character or past its limit.
+// than the one header's digits; a header name that is no token, a target with a space or a
+// byte that is not ASCII, or HTTP/1.1 without one Host accepted by `RequestSyntax`; a logged
+// path with a control character or past its limit.
 import Foundation
 @testable import SISync
 @testable import SISyncAPI
@@ -63,6 +65,15 @@ fuzzMain { data in
             let digits = lengths[0].value.trimmingCharacters(in: .whitespaces)
             guard String(n) == digits || Int(digits) == n, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { finding("length \(n) from \(lengths[0].value.debugDescription)") }
         }
+    } catch {
+        _ = error.description
+    }
+
+    do throws(RequestSyntax.Problem) {
+        try RequestSyntax.judge(target: Array(target.utf8), version: "HTTP/1.1", headers: headers)
+        if headers.contains(where: { $0.name.isEmpty || $0.name.contains(" ") || $0.name.contains(":") }) { finding("a header name that is no token accepted: \(headers)") }
+        if target.utf8.contains(where: { $0 <= 0x20 || $0 >= 0x7F }) { finding("a target with a space, a control character or a non-ASCII byte accepted") }
+        if headers.filter({ $0.name == "host" }).count != 1 { finding("HTTP/1.1 without exactly one Host accepted") }
     } catch {
         _ = error.description
     }

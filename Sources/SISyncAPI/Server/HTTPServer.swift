@@ -36,6 +36,9 @@ package final class HTTPServer: @unchecked Sendable {
     private let sweeperStop = DispatchSemaphore(value: 0)
     private let sweeperDone = DispatchSemaphore(value: 0)
     private var sweeping = false
+    /// How many requests that may wait run off libmicrohttpd's threads now (`answerOffThread`).
+    private let waitingLock = NSLock()
+    private var waitingCount = 0
 
     /// libmicrohttpd's context for one socket: which server, and whether it is the unix socket.
     final class Listener {
@@ -47,10 +50,14 @@ package final class HTTPServer: @unchecked Sendable {
 
     /// One request while it is read: created when its request line arrives, released when
     /// libmicrohttpd reports it completed (or the connection gone).
-    final class RequestState {
+    final class RequestState: @unchecked Sendable {
+        /// The target's bytes as the request line sent them, and as text for the router and
+        /// the log (bytes that are not UTF-8 refused by `RequestSyntax` before any use).
+        let rawTarget: [UInt8]
         let target: String
         let started: UInt64
         var method = ""
+        var version = ""
         var headers: [(name: String, value: String)] = []
         var headerBytes = 0
         var body: [UInt8] = []
@@ -60,7 +67,20 @@ package final class HTTPServer: @unchecked Sendable {
         /// takes an answer only before the body or after all of it), then 413.
         var tooLarge = false
         var connection: HTTPConnection?
-        init(target: String, started: UInt64) { self.target = target; self.started = started }
+        /// Set off libmicrohttpd's threads while the connection is suspended, read after it
+        /// is resumed (libmicrohttpd's resume is the handover; the lock makes it explicit).
+        private let lock = NSLock()
+        private var _finished: HTTPResponse?
+        var finished: HTTPResponse? {
+            get { lock.withLock { _finished } }
+            set { lock.withLock { _finished = newValue } }
+        }
+        var suspended = false
+        init(target: [UInt8], started: UInt64) {
+            rawTarget = target
+            self.target = String(decoding: target, as: UTF8.self)
+            self.started = started
+        }
     }
 
     package init(sockets: [ListenSocket], tls: TLSCredentials? = nil, limits: HTTPServerLimits = HTTPServerLimits(),
@@ -96,9 +116,9 @@ package final class HTTPServer: @unchecked Sendable {
                 let l = Unmanaged<Listener>.fromOpaque(cls!).takeUnretainedValue()
                 return l.server.admits(l, addr) ? mhdYes : mhdNo
             }
-            settings.access = { cls, connection, url, method, _, data, size, context in
+            settings.access = { cls, connection, url, method, version, data, size, context in
                 let l = Unmanaged<Listener>.fromOpaque(cls!).takeUnretainedValue()
-                return l.server.access(l, connection!, url, method, data, size!, context!)
+                return l.server.access(l, connection!, url, method, version, data, size!, context!)
             }
             settings.completed = { cls, connection, context, _ in
                 let l = Unmanaged<Listener>.fromOpaque(cls!).takeUnretainedValue()
@@ -141,7 +161,10 @@ package final class HTTPServer: @unchecked Sendable {
     }
 
     /// Stops accepting at once, gives requests in progress `limits.stopGrace` seconds, then
-    /// closes every connection and joins libmicrohttpd's threads. Idempotent.
+    /// closes every connection and joins libmicrohttpd's threads. Idempotent. Requests
+    /// running off its threads are waited for first, however long: libmicrohttpd aborts
+    /// the process when stopped with a suspended connection (sisync-api's own stop ends the
+    /// process after 4.5 s regardless).
     package func stop() {
         let running = listeners.filter { $0.daemon != nil }
         for l in running {
@@ -151,6 +174,7 @@ package final class HTTPServer: @unchecked Sendable {
         }
         let deadline = Self.now() + UInt64(limits.stopGrace * 1e9)
         while !running.isEmpty && table.inFlight > 0 && Self.now() < deadline { usleep(10_000) }
+        while !running.isEmpty && waitingLock.withLock({ waitingCount }) > 0 { usleep(10_000) }
         for l in running {
             MHD_stop_daemon(l.daemon)
             l.daemon = nil
@@ -197,9 +221,9 @@ package final class HTTPServer: @unchecked Sendable {
     /// The request line arrived: the raw target (libmicrohttpd decodes the path it passes
     /// the handler; the router needs it encoded), and the clock of the request.
     private func requestLine(_ uri: UnsafePointer<CChar>?, _ connection: OpaquePointer?) -> UnsafeMutableRawPointer? {
-        let target = uri.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: strnlen($0, limits.maxTargetBytes + 1)), as: UTF8.self) } ?? ""
-        let state = RequestState(target: target, started: Self.now())
-        if let c = connectionState(connection) { table.update(c) { $0.target = target } }
+        let raw = uri.map { Array(UnsafeRawBufferPointer(start: $0, count: strnlen($0, limits.maxTargetBytes + 1))) } ?? []
+        let state = RequestState(target: raw, started: Self.now())
+        if let c = connectionState(connection) { table.update(c) { $0.target = state.target } }
         return Unmanaged.passRetained(state).toOpaque()
     }
 
@@ -217,13 +241,13 @@ package final class HTTPServer: @unchecked Sendable {
     }
 
     private func access(_ l: Listener, _ connection: OpaquePointer, _ url: UnsafePointer<CChar>?, _ method: UnsafePointer<CChar>?,
-                        _ data: UnsafePointer<CChar>?, _ size: UnsafeMutablePointer<Int>,
+                        _ version: UnsafePointer<CChar>?, _ data: UnsafePointer<CChar>?, _ size: UnsafeMutablePointer<Int>,
                         _ context: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
         let request: RequestState
         if let p = context.pointee {
             request = Unmanaged<RequestState>.fromOpaque(p).takeUnretainedValue()
         } else {
-            request = RequestState(target: url.map { String(cString: $0) } ?? "", started: Self.now())
+            request = RequestState(target: url.map { Array(UnsafeRawBufferPointer(start: $0, count: strlen($0))) } ?? [], started: Self.now())
             context.pointee = Unmanaged.passRetained(request).toOpaque()
         }
         if request.answered {
@@ -233,6 +257,7 @@ package final class HTTPServer: @unchecked Sendable {
         if !request.headersRead {
             request.headersRead = true
             request.method = method.map { String(cString: $0) } ?? ""
+            request.version = version.map { String(cString: $0) } ?? ""
             request.connection = connectionState(connection)
             if let c = request.connection { table.update(c) { if $0.phase != .cut { $0.phase = .body } } }
             readHeaders(connection, into: request)
@@ -250,12 +275,48 @@ package final class HTTPServer: @unchecked Sendable {
             data.map { request.body.append(contentsOf: UnsafeRawBufferPointer(start: $0, count: n)) }
             return mhdYes
         }
+        if let done = request.finished { return answer(done, to: request, on: connection, l, close: false) }
+        if request.suspended { return mhdYes }
         if let c = request.connection { table.update(c) { if $0.phase != .cut { $0.phase = .answering } } }
         if request.tooLarge { return answer(Self.tooLarge(limits), to: request, on: connection, l, close: true) }
         let (path, query) = QueryString.split(target: request.target)
         let http = HTTPRequest(method: request.method, path: path, query: QueryString.parse(query), headers: request.headers,
                                body: request.body, client: client(l, request))
-        return answer(handler.handle(http), to: request, on: connection, l, close: false)
+        guard Self.mayWait(http) else { return answer(handler.handle(http), to: request, on: connection, l, close: false) }
+        return answerOffThread(http, request, connection, l)
+    }
+
+    /// Whether a request may wait inside the handler: every method but GET and HEAD (reads
+    /// never wait for a run; a login hashes a password, a write may wait for the run lock).
+    static func mayWait(_ r: HTTPRequest) -> Bool { r.method != "GET" && r.method != "HEAD" }
+
+    /// Suspends the connection, runs the handler on a thread of its own and resumes the connection
+    /// with the answer, so that libmicrohttpd's thread serves its other connections meanwhile;
+    /// 503 at once past `limits.maxWaitingRequests`.
+    private func answerOffThread(_ http: HTTPRequest, _ request: RequestState, _ connection: OpaquePointer, _ l: Listener) -> MHD_Result {
+        let admitted = waitingLock.withLock { () -> Bool in
+            guard waitingCount < limits.maxWaitingRequests else { return false }
+            waitingCount += 1
+            return true
+        }
+        guard admitted else {
+            var busy = TransportProblem.response(503, "Service Unavailable",
+                                                 "sisync-api has \(limits.maxWaitingRequests) logins and writes in progress, the most it takes at once; send the request again after Retry-After seconds")
+            busy.headers.append(("Retry-After", "1"))
+            return answer(busy, to: request, on: connection, l, close: false)
+        }
+        request.suspended = true
+        MHD_suspend_connection(connection)
+        let handler = self.handler
+        let resume = UnsafeSendable(connection)
+        // A thread each, not a dispatch queue: on Linux a queue runs about as many blocked
+        // items at once as there are cores, and the rest would wait behind them.
+        Thread.detachNewThread { [self] in
+            request.finished = handler.handle(http)
+            MHD_resume_connection(resume.value)
+            waitingLock.withLock { waitingCount -= 1 }
+        }
+        return mhdYes
     }
 
     private func readHeaders(_ connection: OpaquePointer, into request: RequestState) {
@@ -278,6 +339,9 @@ package final class HTTPServer: @unchecked Sendable {
         if r.headerBytes > limits.maxHeaderBytes || r.headers.count > limits.maxHeaderCount {
             return TransportProblem.response(431, "Request Header Fields Too Large",
                                              "send at most \(limits.maxHeaderCount) header lines of \(limits.maxHeaderBytes) bytes in all")
+        }
+        do { try RequestSyntax.judge(target: r.rawTarget, version: r.version, headers: r.headers) } catch {
+            return TransportProblem.response(400, "Bad Request", error.description)
         }
         let framing: RequestFraming
         do { framing = try RequestFraming.judge(r.headers) } catch {
@@ -321,6 +385,13 @@ package final class HTTPServer: @unchecked Sendable {
 }
 
 private let mhdYes = MHD_Result(rawValue: 1)!
+
+/// A libmicrohttpd connection handed to the thread that resumes it (libmicrohttpd's resume
+/// is safe from any thread).
+private struct UnsafeSendable: @unchecked Sendable {
+    let value: OpaquePointer
+    init(_ value: OpaquePointer) { self.value = value }
+}
 private let mhdNo = MHD_Result(rawValue: 0)!
 
 /// `[api] tls_certificate` and `tls_key`, read into memory (libmicrohttpd takes PEM text).

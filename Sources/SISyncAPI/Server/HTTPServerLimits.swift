@@ -22,6 +22,11 @@ package struct HTTPServerLimits: Sendable, Equatable {
     /// libmicrohttpd's worker threads, which also run the handler: more than the cores,
     /// since a login hashes a password and a write may wait for a run.
     package var threads = max(4, 2 * ProcessInfo.processInfo.activeProcessorCount)
+    /// Requests that may wait (every method but GET and HEAD: a login hashes a password, a
+    /// write may wait `[api] write_wait` for a run) answered at once off libmicrohttpd's
+    /// threads; past this, 503 with Retry-After. On a libmicrohttpd thread such a request
+    /// would stall every other connection of that thread, reads too.
+    package var maxWaitingRequests = 64
     /// Seconds SIGTERM leaves requests in progress to finish before connections are closed.
     package var stopGrace: Double = 3
 

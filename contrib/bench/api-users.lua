@@ -1,0 +1,20 @@
+-- wrk script: GET /v1/users/{u}, the username rotating over the bench store's users
+-- (user000001 … userNNNNNN), with the API client's bearer token.
+-- Environment: SISYNC_TOKEN (the token), SISYNC_USERS (how many users; default 207000).
+local token = os.getenv("SISYNC_TOKEN")
+local users = tonumber(os.getenv("SISYNC_USERS") or "207000")
+local counter = 0
+
+function setup(thread)
+  counter = counter + 1
+  thread:set("id", counter)
+end
+
+function init(args)
+  math.randomseed(id * 7919)
+  wrk.headers["Authorization"] = "Bearer " .. token
+end
+
+function request()
+  return wrk.format("GET", string.format("/v1/users/user%06d", math.random(users)))
+end
