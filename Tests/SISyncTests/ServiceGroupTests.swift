@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import SISync
+@testable import SISyncAPI
 
 /// A service for the group's tests: runs until stopped (or, `stubborn`, for 20 s whatever
 /// it is told), or fails with `failure` once `failAfter` has passed.
@@ -126,5 +127,22 @@ final class ServiceGroupTests: XCTestCase {
         XCTAssertEqual(r.code, 73, r.stderr)
         XCTAssertTrue(r.stderr.contains("sisyncd: the sync loop failed: "), r.stderr)
         XCTAssertTrue(r.stderr.contains("; exit 73, for systemd to restart it"), r.stderr)
+    }
+
+    /// sisync-api's server is a service of the same group: one that cannot start (a TLS
+    /// pair libmicrohttpd refuses) ends the process with 69 and the group's entry.
+    func testSisyncAPIWhoseServerCannotStartExitsWith69AndSaysWhy() throws {
+        let w = Workspace(sqlite: true)
+        // A free port: the socket that found it is closed as it goes.
+        let port: Int = try {
+            guard case .ip(_, let p) = try ListenSocket.openTCP(host: "127.0.0.1", port: 0).bound else { return 0 }
+            return p
+        }()
+        w.write(w.root + "/bad.pem", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+        let config = w.root + "/api.conf"
+        w.write(config, "[sync]\ndatabase = \(w.sqlitePath)\n[source]\nurl = \(w.exportDir)/\n[api]\nlisten = 127.0.0.1:\(port)\ntls_certificate = \(w.root)/bad.pem\ntls_key = \(w.root)/bad.pem\n")
+        let r = try runProcess("sisync-api", ["--config", config], timeout: 30)
+        XCTAssertEqual(r.code, 69, r.stderr)
+        XCTAssertTrue(r.stderr.contains("sisync-api: the HTTP server failed: libmicrohttpd could not start on 127.0.0.1:\(port)"), r.stderr)
     }
 }
