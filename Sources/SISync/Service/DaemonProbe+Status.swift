@@ -2,10 +2,11 @@ import Foundation
 
 /// How `sisyncctl status` shows what the probe found: the same facts in text and JSON.
 extension DaemonProbe.Daemon {
-    /// `"daemon": {"running", "pid", "since", "host", "standby"}` (times in UTC).
+    /// `"daemon": {"running", "pid", "since", "host", "standby", "state"}` (times in UTC;
+    /// `state` as `DaemonState` spells it, null when the daemon did not say).
     public var json: JSONValue {
         .object([("running", .bool(running)), ("pid", pid.map { .int(Int64($0)) } ?? .null), ("since", .string(since.map(Timestamp.format))),
-                 ("host", .string(host)), ("standby", .bool(standby))])
+                 ("host", .string(host)), ("standby", .bool(standby)), ("state", .string(state?.rawValue))])
     }
 
     /// The `daemon:` and `next run:` lines of the status. `store` names where the lock is.
@@ -13,7 +14,7 @@ extension DaemonProbe.Daemon {
         var out = ""
         if running {
             let who = "sisyncd pid \(pid.map(String.init) ?? "?")" + (host.map { " on \($0)" } ?? "")
-            out += "daemon: \(who) is running" + (since.map { " since \(LocalTime.text($0))" } ?? "") + "\n"
+            out += "daemon: \(who) is running" + (since.map { " since \(LocalTime.text($0))" } ?? "") + (state.map { "; now \($0)" } ?? "") + "\n"
             if standby { out += "this host: standby; it takes over when \(who) lets go of the store\n" }
             if let nextRunAt {
                 out += "next run: \(LocalTime.text(nextRunAt)) (as \(who) scheduled it)\n"

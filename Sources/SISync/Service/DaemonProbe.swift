@@ -20,6 +20,9 @@ public struct DaemonProbe {
         public var standby = false
         /// The next scheduled run, as the live daemon said it (SQLite; nil otherwise).
         public var nextRunAt: Date?
+        /// Where the live daemon is, as it said it (SQLite; nil otherwise, and from a sisyncd
+        /// before issue 29).
+        public var state: DaemonState?
         /// While nobody holds the lock: the pid the lock file still names, a daemon that
         /// ended without releasing it (killed, or the machine stopped).
         public var gonePID: Int32?
@@ -58,6 +61,7 @@ public struct DaemonProbe {
                 if let entry = DaemonSchedule.read(databasePath: path), entry.pid == pid {
                     d.since = entry.started ?? d.since
                     d.nextRunAt = entry.next
+                    d.state = entry.state
                 }
             } else {
                 // A bare pid: what DaemonLock writes, and leaves when its holder is killed.

@@ -78,3 +78,13 @@ public final class ServiceNotifier: @unchecked Sendable {
         String(s.map { $0 == "\n" || $0 == "\r" ? " " : $0 })
     }
 }
+
+extension StopSignal {
+    /// A service's stop flag whose every check pets systemd's watchdog (when it watches):
+    /// a run that hangs stops the pings, and systemd restarts the daemon.
+    package convenience init(petting notifier: ServiceNotifier) {
+        var heartbeat: (@Sendable () -> Void)?
+        if notifier.watchdogInterval != nil { heartbeat = { notifier.keepAlive() } }
+        self.init(heartbeat: heartbeat)
+    }
+}

@@ -8,8 +8,13 @@ import Foundation
 /// its own schedule, at most `maxParallelRuns` at once, each run on a connection of its
 /// own that also holds its run lock. A tenant's bad export, failed fetch, guard block or
 /// broken configuration touches nobody else. The supervisor only schedules, claims and
-/// reports; a run is `SyncRun`, as in the single daemon.
-final class TenantSupervisor: @unchecked Sendable {
+/// reports; a run is `SyncRun`, as in the single daemon. Each tenant's schedule is a
+/// `Scheduler`, as the single daemon's is; one more holds what the process was asked
+/// (SIGUSR1, SIGHUP, a stop). It is the one service of its `ServiceGroup`.
+final class TenantSupervisor: Service, @unchecked Sendable {
+    let name = "the tenants' supervisor"
+    var answers: ServiceSignals { [.runNow, .reload] }
+
     struct Options {
         var directory: String
         var maxTenants: Int?
@@ -18,7 +23,8 @@ final class TenantSupervisor: @unchecked Sendable {
     }
 
     /// One tenant as the supervisor sees it. Only the supervisor's thread touches it, except
-    /// through `finished` (guarded by `lock`).
+    /// through `finished` (guarded by `lock`) and its `scheduler` (thread-safe: a run's
+    /// thread says it waits for the run lock).
     final class Tenant {
         let name: String
         var file: String
@@ -26,10 +32,20 @@ final class TenantSupervisor: @unchecked Sendable {
         var configuration: Configuration?
         var problem: String?
         var claim: DaemonLock?
-        var held = false
-        var running = false
+        /// Not held yet (`starting`), held elsewhere (`standby`), held (`idle`, `running`,
+        /// `waitingForRunLock`), its file gone (`stopping`).
+        let scheduler = Scheduler(nextRun: .distantPast)
+        /// This process holds its lock and runs it.
+        var held: Bool {
+            get { [.idle, .running, .waitingForRunLock].contains(scheduler.state) }
+            set { if newValue != held { scheduler.enter(newValue ? .idle : .standby, next: nextRun) } }
+        }
+        var running: Bool { [.running, .waitingForRunLock].contains(scheduler.state) }
         var removed = false
-        var nextRun = Date.distantPast
+        var nextRun: Date {
+            get { scheduler.nextRun ?? .distantPast }
+            set { scheduler.enter(scheduler.state, next: newValue) }
+        }
         var nextClaim = Date.distantPast
         /// When its lock is asked about next: every `standby_poll`, not every time the loop
         /// wakes (each finished run wakes it; 200 tenants would be 200 queries a wake).
@@ -37,10 +53,6 @@ final class TenantSupervisor: @unchecked Sendable {
         var holder: String?
         /// A configuration read while a run was in progress, applied once it is over.
         var pending: Result<Configuration, Error>?
-        /// SIGUSR1 came while it ran: run again as soon as it is over.
-        var rerun = false
-        /// SIGUSR1 asked for its next run: recorded as `signal`, not `schedule`.
-        var signalled = false
         var last: RunSummary?
         var metrics: String?
         init(name: String, file: String, stamp: String) { self.name = name; self.file = file; self.stamp = stamp }
@@ -48,50 +60,51 @@ final class TenantSupervisor: @unchecked Sendable {
 
     private let options: Options
     private let log: EventLog
-    private let signals: SignalWatcher
-    private let stop: StopSignal
+    private let stopSignal: StopSignal
     private let notifier: ServiceNotifier
     private let sessions = PostgresLockSessions()
-    private let wake = DispatchSemaphore(value: 0)
+    /// What the process was asked: SIGUSR1 (every held tenant runs now), SIGHUP, a stop.
+    private let requests = Scheduler()
     private let lock = NSLock()
     private var finished: [(String, SyncRun.Result, String?)] = []
     private var runningStores: [String: RosterStore] = [:]
-    private var syncAll = false
-    private var reloadRequested = false
     private var tenants: [String: Tenant] = [:]
     private let workers = DispatchGroup()
 
-    init(options: Options, log: EventLog, signals: SignalWatcher, stop: StopSignal, notifier: ServiceNotifier) {
+    init(options: Options, log: EventLog, notifier: ServiceNotifier) {
         self.options = options
         self.log = log
-        self.signals = signals
-        self.stop = stop
+        self.stopSignal = StopSignal(petting: notifier)
         self.notifier = notifier
     }
 
-    func run() -> Int32 {
+    func stop() {
+        stopSignal.stop()
+        requests.stop()
+        lock.withLock { for s in runningStores.values { s.database.interrupt() } }
+    }
+
+    func runNow() { requests.requestRun(.signal) }
+    func reload() { requests.requestReload() }
+
+    /// How long a stop waits for the runs to roll back before letting go of the locks:
+    /// inside the group's 5 s budget.
+    private static let rollbackWait: Double = 4
+
+    func run() throws {
         do { try load() } catch {
             log.log(LogEvent(.configRejected, .error, "sisyncd cannot start: \(error)"))
-            return ExitCode.of(error)
+            throw error
         }
-        signals.onStop { [self] in
-            notifier.stopping()
-            stop.stop()
-            lock.withLock { for s in runningStores.values { s.database.interrupt() } }
-            wake.signal()
-        }
-        signals.onSyncNow { [self] in lock.withLock { syncAll = true }; wake.signal() }
-        signals.onReload { [self] in lock.withLock { reloadRequested = true }; wake.signal() }
         log.log(LogEvent(.daemonStarted, .notice, "sisyncd \(SisyncVersion.current) started: \(tenants.count) tenants in \(options.directory), at most \(options.maxParallelRuns) runs at once\(options.maxTenants.map { ", at most \($0) tenants" } ?? "")"))
         notifier.ready(status: statusLine())
-        while !stop.isStopping {
-            if lock.withLock({ let r = reloadRequested; reloadRequested = false; return r }) { reload() }
+        requests.enter(.idle)
+        while !stopSignal.isStopping {
+            if requests.takeReloadRequest() { reloadTenants() }
             collectFinished()
-            if lock.withLock({ let r = syncAll; syncAll = false; return r }) {
-                for t in tenants.values where t.held {
-                    t.signalled = true
-                    if t.running { t.rerun = true } else { t.nextRun = Date() }
-                }
+            if requests.takeRunRequest() == .signal {
+                // A tenant running now runs again as soon as it is over.
+                for t in tenants.values where t.held { t.scheduler.requestRun(.signal) }
             }
             dropLostLocks()
             claimTenants()
@@ -100,16 +113,15 @@ final class TenantSupervisor: @unchecked Sendable {
             notifier.keepAlive()
             let until = nextEvent()
             let wait = max(0.05, min(until.timeIntervalSinceNow, notifier.watchdogInterval ?? 10, 10))
-            _ = wake.wait(timeout: .now() + wait)
+            requests.wait(until: .now() + wait)
         }
-        // A stop interrupts the runs (rolled back); wait for them (within the unit's
-        // TimeoutStopSec=10s) before letting go of the locks. A run still going when the
-        // process ends loses its session, and with it its transaction and its lock.
-        _ = workers.wait(timeout: .now() + 8)
+        // A stop interrupts the runs (rolled back); wait for them (within the group's
+        // budget) before letting go of the locks. A run still going when the process ends
+        // loses its session, and with it its transaction and its lock.
+        _ = workers.wait(timeout: .now() + Self.rollbackWait)
         collectFinished()
         for t in tenants.values { t.claim?.release() }
         log.log(LogEvent(.daemonStopping, .notice, "sisyncd stopping"))
-        return 0
     }
 
     // MARK: tenants
@@ -158,7 +170,7 @@ final class TenantSupervisor: @unchecked Sendable {
         }
     }
 
-    private func reload() {
+    private func reloadTenants() {
         notifier.reloading()
         defer { notifier.ready(status: statusLine()) }
         do {
@@ -233,18 +245,19 @@ final class TenantSupervisor: @unchecked Sendable {
     private func dispatchDueRuns() {
         let now = Date()
         var running = tenants.values.filter(\.running).count
-        for t in tenants.values.filter({ $0.held && !$0.running && !$0.removed && $0.nextRun <= now }).sorted(by: { $0.nextRun < $1.nextRun }) {
+        let due = tenants.values.filter { $0.held && !$0.running && !$0.removed && ($0.nextRun <= now || $0.scheduler.hasRunRequest) }
+        for t in due.sorted(by: { $0.nextRun < $1.nextRun }) {
             guard running < options.maxParallelRuns, let c = t.configuration, let claim = t.claim else { break }
             running += 1
-            t.running = true
-            start(t.name, configuration: c, claim: claim, trigger: t.signalled ? .signal : .schedule)
-            t.signalled = false
+            let trigger = t.scheduler.takeRunRequest() ?? .schedule
+            t.scheduler.enter(.running)
+            start(t.name, scheduler: t.scheduler, configuration: c, claim: claim, trigger: trigger)
         }
     }
 
-    private func start(_ name: String, configuration: Configuration, claim: DaemonLock, trigger: Trigger) {
+    private func start(_ name: String, scheduler: Scheduler, configuration: Configuration, claim: DaemonLock, trigger: Trigger) {
         let tlog = TenantLog(base: log, tenant: name)
-        let stop = self.stop
+        let stop = self.stopSignal
         let wantsMetrics = options.metricsFile != nil
         workers.enter()
         Thread.detachNewThread { [self] in
@@ -261,7 +274,9 @@ final class TenantSupervisor: @unchecked Sendable {
                 result = run.run(store: store, takeRunLock: {
                     // Bounded: an administrator's write that never ends fails this tenant's
                     // run, not a run slot for ever.
-                    try RunLock.acquire(on: store, holder: SyncRun.Options().lockHolder, wait: configuration.interval.seconds, waiting: { holder in
+                    defer { scheduler.enter(.running) }
+                    return try RunLock.acquire(on: store, holder: SyncRun.Options().lockHolder, wait: configuration.interval.seconds, waiting: { holder in
+                        scheduler.enter(.waitingForRunLock)
                         tlog.log(LogEvent(.runWaiting, .notice, "waiting for \(holder) to finish before the next run"))
                     }, giveUp: { stop.isStopping })
                 }, daemonLock: claim)
@@ -270,7 +285,7 @@ final class TenantSupervisor: @unchecked Sendable {
                 result = run.failedToStart(error)
             }
             lock.withLock { finished.append((name, result, metrics)) }
-            wake.signal()
+            requests.wakeUp()
         }
     }
 
@@ -279,12 +294,11 @@ final class TenantSupervisor: @unchecked Sendable {
         guard !done.isEmpty else { return }
         for (name, result, metrics) in done {
             guard let t = tenants[name] else { continue }
-            t.running = false
             t.last = result.summary
             if let metrics { t.metrics = metrics }
             let interval = t.configuration?.interval.seconds ?? 900
-            t.nextRun = t.rerun ? Date() : Date().addingTimeInterval(interval + Double.random(in: 0...(interval * 0.1)))
-            t.rerun = false
+            // SIGUSR1 while it ran: its request stands, and the loop runs it again at once.
+            t.scheduler.enter(.idle, next: Date().addingTimeInterval(interval + Double.random(in: 0...(interval * 0.1))))
             if let pending = t.pending {
                 t.pending = nil
                 apply(pending, to: t)
@@ -307,7 +321,7 @@ final class TenantSupervisor: @unchecked Sendable {
     private func nextEvent() -> Date {
         var next = Date().addingTimeInterval(10)
         for t in tenants.values {
-            if t.held && !t.running { next = min(next, t.nextRun, t.nextLockCheck) }
+            if t.held && !t.running { next = min(next, t.scheduler.hasRunRequest ? Date() : t.nextRun, t.nextLockCheck) }
             if !t.held && t.configuration != nil { next = min(next, t.nextClaim) }
         }
         return next

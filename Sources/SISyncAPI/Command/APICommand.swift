@@ -1,4 +1,3 @@
-@preconcurrency import Dispatch
 import Foundation
 import SISync
 #if canImport(Glibc)
@@ -105,6 +104,9 @@ package struct APICommand {
         return serve(handler, metrics: metrics, sockets: sockets.map(\.socket), tls: tls, trusted: trusted, limits: limits, configuration: configuration, path: path)
     }
 
+    /// Runs the server under a `ServiceGroup`, which watches SIGTERM/SIGINT before the
+    /// server starts (a signal in between stops it, not kills it) and ends the process
+    /// within 5 s (more when `stopGrace` asks for it).
     private func serve(_ handler: any HTTPHandler, metrics: APIMetrics, sockets: [ListenSocket], tls: TLSCredentials?, trusted: TrustedProxies,
                        limits: HTTPServerLimits, configuration: Configuration, path: String) -> Int32 {
         let access = AccessLog(configuration.api.accessLog, log: log)
@@ -112,13 +114,6 @@ package struct APICommand {
         let server = HTTPServer(sockets: sockets, tls: tls, limits: limits, trustedProxies: trusted, handler: handler) { exchange in
             metrics.record(exchange)
             access.record(exchange)
-        }
-        // Watched before the server starts: a SIGTERM in between must stop it, not kill it.
-        let stopRequested = DispatchSemaphore(value: 0)
-        let signals = SignalWatcher()
-        signals.onStop { stopRequested.signal() }
-        do { try server.start() } catch {
-            return refuse("sisync-api cannot start: \(error)", code: 69, path: path)
         }
         let metricsPath = APIMetrics.path(beside: configuration.metricsFile)
         let writeMetrics: @Sendable () -> Void = { [log] in
@@ -128,27 +123,13 @@ package struct APICommand {
             }
         }
         let notifier = ServiceNotifier(environment: environment, log: log)
-        log.log(LogEvent(.apiService, .notice, "sisync-api \(SisyncVersion.current) started: listening on \(addresses)", fields: [("SISYNC_CONFIG", path)]))
-        notifier.ready(status: "listening on \(addresses)")
-        writeMetrics()
-        while stopRequested.wait(timeout: .now() + 15) == .timedOut { writeMetrics() }
-
-        notifier.stopping()
-        log.log(LogEvent(.apiService, .notice, "sisync-api is stopping"))
-        // A handler stuck past the grace (a store that does not answer) must not hold the
-        // stop past systemd's patience: after 4.5 s the process ends regardless.
-        let stopped = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            server.stop()
-            // Last uses are written at most once a minute; the ones since, now.
-            (handler as? APIService)?.flushLastUse()
-            stopped.signal()
-        }
-        if stopped.wait(timeout: .now() + max(4.5, limits.stopGrace + 1)) == .timedOut {
-            log.log(LogEvent(.apiService, .warning, "sisync-api: requests still running after the grace period; ending without them"))
-        }
-        writeMetrics()
-        return 0
+        let fields = [("SISYNC_CONFIG", path)]
+        let budget = max(5, limits.stopGrace + 1.5)
+        // The service gives up on its requests a little before the group gives up on it, so
+        // that it still writes the metrics.
+        let http = HTTPService(server: server, handler: handler, addresses: addresses, log: log, notifier: notifier, fields: fields,
+                               stopWait: budget - 0.75, writeMetrics: writeMetrics)
+        return ServiceGroup(process: "sisync-api", services: [http], log: log, notifier: notifier, event: .apiService, fields: fields, stopBudget: budget).run()
     }
 
     /// Logged as critical (the journal under systemd, else stderr) and returned as the exit code.

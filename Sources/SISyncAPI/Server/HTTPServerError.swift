@@ -1,5 +1,10 @@
+import SISync
+
 /// Why the server could not start: what failed, on which address, and what to do.
-package enum HTTPServerError: Error, Equatable, CustomStringConvertible {
+/// Exit 69 (`ExitCode.of`): the service cannot be offered where it was asked to be.
+package enum HTTPServerError: Error, Equatable, CustomStringConvertible, ClassifiedError {
+    package var failureClass: FailureClass { .unavailable }
+
     case resolve(address: String, reason: String)
     case socket(address: String, call: String, errno: Int32)
     case unixPathInUse(path: String)
