@@ -41,7 +41,7 @@ final class APIProcessTests: XCTestCase {
         let notify = try NotifySocket(path: dir + "/notify")
         let api = try SpawnedAPI(["--config", config], passing: socket.fd, environment: ["NOTIFY_SOCKET": notify.path])
         XCTAssertTrue(notify.waitFor("READY=1"), "READY=1 once it serves: \(api.seen)")
-        XCTAssertTrue(api.seen.contains("listening on 127.0.0.1:\(port)"), api.seen)
+        XCTAssertTrue(api.waitFor("listening on 127.0.0.1:\(port)"), api.seen)
         let r = try RawHTTPConnection.exchange(port: port, "GET /v1/nothing/jdoe?code=SECRET1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         XCTAssertEqual(r.status, 404, "no such route: the API's problem document")
         XCTAssertTrue(r.head.contains("application/problem+json"), r.head)
