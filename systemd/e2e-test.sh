@@ -289,7 +289,11 @@ if timeout 30 nsenter -t "$PID1" -a systemctl start sisync-api.socket; then
   code=$(curl -s -o "$WORK/api.out" -w '%{http_code}' --max-time 20 "http://127.0.0.1:$API_PORT/v1/health")
   active=$(inside systemctl is-active sisync-api.service)
   user=$(inside ps -o user= -p "$(inside systemctl show -p MainPID --value sisync-api.service)" 2>/dev/null | tr -d ' ')
-  if [ "$code" != 000 ] && [ "$active" = active ] && grep -q '"status"' "$WORK/api.out" && [ "$user" = sisync ]; then
+  # ps names a dynamic user only where nss-systemd resolves it; else it shows the uid, which
+  # must be the one that owns sisync.service's state directory (the store it opens).
+  owner=$(inside stat -c %u /var/lib/private/sisync 2>/dev/null || true)
+  if [ "$code" != 000 ] && [ "$active" = active ] && grep -q '"status"' "$WORK/api.out" \
+     && { [ "$user" = sisync ] || { [ -n "$owner" ] && [ "$user" = "$owner" ]; }; }; then
     pass "sisync-api.socket started sisync-api.service on the first request (HTTP $code, user $user)"
   else
     fail "sisync-api through its socket: HTTP $code, service $active, user '$user', $(head -c 300 "$WORK/api.out") $(inside journalctl -u sisync-api -n 10 --no-pager)"
