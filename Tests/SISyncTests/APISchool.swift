@@ -31,8 +31,7 @@ struct APISchool {
             """)
         XCTAssertEqual(w.sync(c).summary.outcome, .applied)
         for u in ["ann", "mom", "dad"] {
-            let r = w.ctl(["user", "add", "--username", u, "--email", u == "ann" ? "ann@district.org" : "\(u)@home.org", "--approved"])
-            XCTAssertEqual(r.code, 0, r.err)
+            XCTAssertEqual(w.ctl(["user", "add", "--username", u, "--email", u == "ann" ? "ann@district.org" : "\(u)@home.org", "--approved"]).code, 0)
         }
         XCTAssertEqual(w.ctl(["user", "passwd", "ann"], input: [password]).code, 0)
         XCTAssertEqual(w.ctl(["user", "link", "ann", "S1", "--reason", "private note of the office"]).code, 0)

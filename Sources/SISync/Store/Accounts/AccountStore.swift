@@ -156,42 +156,31 @@ public final class AccountStore {
     }
     /// Profiles of one user (`username`) or of all, with a fixed number of queries.
     public func profiles(username: String? = nil) throws -> [UserProfile] {
-        if let username { return try profile(username).map { [$0] } ?? [] }
-        let records = try users()
+        let records = try username.map { try user($0).map { [$0] } ?? [] } ?? users()
         var index: [String: Int] = [:]
         for (i, r) in records.enumerated() { index[r.username.lowercased()] = i }
         var out = records.map { UserProfile(user: $0) }
-        for part in ProfilePart.allCases {
-            try database.forEachRow("\(unescaped: part.select) ORDER BY 1, 2, 3") { r in
-                if let i = index[r.text(0).lowercased()] { part.add(r, to: &out[i]) }
+        let oneUser: SQLQuery = if let username { " WHERE username = \(username)" } else { "" }
+        func each(_ select: SQLQuery, _ body: (inout UserProfile, any StoreStatement) -> Void) throws {
+            try database.forEachRow("\(sql: select)\(sql: oneUser) ORDER BY 1, 2, 3") { r in
+                if let i = index[r.text(0).lowercased()] { body(&out[i], r) }
             }
+        }
+        try each("SELECT username, kind, record_id FROM user_attachments") { p, r in
+            if let k = AttachmentKind(rawValue: r.text(1)) { p.attachments[k, default: []].append(r.text(2)) }
+        }
+        try each("SELECT username, source, role, school_year FROM user_roles") { p, r in
+            if r.text(1) == "manual" { p.manualRoles.append(r.text(2)) } else {
+                p.calculatedRoles.append(CalculatedRole(username: p.user.username, role: r.text(2), schoolYear: r.text(3)))
+            }
+        }
+        try each("SELECT username, school_id, '' FROM user_schools") { p, r in p.schools.append(r.text(1)) }
+        try each("SELECT username, ledger, '' FROM user_ledgers") { p, r in p.ledgers.append(r.text(1)) }
+        try each("SELECT username, student_id, '' FROM access_pairings") { p, r in p.pairedStudents.append(r.text(1)) }
+        try each("SELECT username, role, buildings FROM (SELECT username, role, buildings FROM role_assignments WHERE suspended = FALSE) AS a") { p, r in
+            p.permissionRoles.append((r.text(1), r.text(2).split(separator: ";").map(String.init)))
         }
         return out
-    }
-
-    /// One user's profile in two statements, whatever it holds: the account, then every
-    /// attachment, role, school, ledger, pairing and permission role in one `UNION ALL`, in
-    /// one read transaction (one snapshot). `GET /v1/users/{username}` asks this on every
-    /// request; six statements were six parses on SQLite and six round trips on PostgreSQL.
-    func profile(_ username: String) throws -> UserProfile? {
-        try database.snapshot {
-            guard let record = try user(username) else { return nil }
-            var profile = UserProfile(user: record)
-            // Each part is numbered in its own table's order (and collation: the tables'
-            // differ, so the union's columns have none to sort by).
-            var union: SQLQuery = ""
-            for (i, part) in ProfilePart.allCases.enumerated() {
-                union = """
-                    \(sql: union)\(unescaped: i == 0 ? "" : " UNION ALL ")SELECT \(unescaped: String(i)) AS part, \
-                    row_number() OVER (ORDER BY x.a, x.b) AS n, x.username, x.a, x.b, x.c \
-                    FROM (\(unescaped: part.select)) x WHERE x.username = \(record.username)
-                    """
-            }
-            try database.forEachRow("\(sql: union) ORDER BY 1, 2") { r in
-                ProfilePart.allCases[r.int(0)].add(r, to: &profile, offset: 2)
-            }
-            return profile
-        }
     }
 
     /// Adds or removes a school or ledger of a user.

@@ -113,19 +113,6 @@ public final class SQLiteDatabase: StoreDatabase {
 
     /// Runs `body` in one write transaction: committed if it returns (rolled back instead
     /// when `commit` is false, for dry runs), rolled back if it throws.
-    public func snapshot<T>(_ body: () throws -> T) throws -> T {
-        guard sqlite3_get_autocommit(handle) != 0 else { return try body() }
-        try execute("BEGIN DEFERRED")
-        do {
-            let result = try body()
-            try execute("COMMIT")
-            return result
-        } catch {
-            try? execute("ROLLBACK")
-            throw error
-        }
-    }
-
     public func transaction<T>(commit: Bool, _ body: () throws -> T) throws -> T {
         try execute("BEGIN IMMEDIATE")
         do {

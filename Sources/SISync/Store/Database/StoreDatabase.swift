@@ -15,12 +15,6 @@ public protocol StoreDatabase: AnyObject {
     /// when `commit` is false, for dry runs), rolled back if it throws.
     func transaction<T>(commit: Bool, _ body: () throws -> T) throws -> T
 
-    /// Runs `body` in one read-only transaction, so that every statement in it sees the same
-    /// committed state (a profile read in several statements cannot mix two runs). It never
-    /// waits for a writer (R9): SQLite's deferred transaction reads its WAL snapshot,
-    /// PostgreSQL's repeatable read its MVCC one. Inside a transaction already, `body` just runs.
-    func snapshot<T>(_ body: () throws -> T) throws -> T
-
     /// Rows changed by the last INSERT, UPDATE or DELETE run through this connection.
     var changes: Int { get }
 

@@ -79,9 +79,6 @@ public final class PostgresConnection {
     }
 
     /// Runs a script of statements without parameters (schema, temporary tables).
-    /// Whether a transaction is open on this connection (libpq's own account of it).
-    public var inTransaction: Bool { PQtransactionStatus(handle) != PQTRANS_IDLE }
-
     public func executeScript(_ sql: String) throws(PostgresError) {
         _ = try check(PQexec(handle, sql), sql: sql)
     }

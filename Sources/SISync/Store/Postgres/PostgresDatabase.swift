@@ -53,19 +53,6 @@ public final class PostgresDatabase: StoreDatabase {
         }
     }
 
-    public func snapshot<T>(_ body: () throws -> T) throws -> T {
-        guard !connection.inTransaction else { return try body() }
-        try connection.executeScript("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        do {
-            let result = try body()
-            try connection.executeScript("COMMIT")
-            return result
-        } catch {
-            if connection.isConnected { try? connection.executeScript("ROLLBACK") }
-            throw error
-        }
-    }
-
     public func transaction<T>(commit: Bool, _ body: () throws -> T) throws -> T {
         try connection.executeScript("BEGIN")
         do {
