@@ -67,6 +67,8 @@ public struct Configuration: Sendable {
     public var portal = PortalSettings()
     /// `[api]`: how `sisync-api` serves the applications.
     public var api = APISettings()
+    /// `[events]`: the change feed (docs/events.md).
+    public var events = EventSettings()
     /// `[source] schools`: only these schools' records are managed (nil: every school).
     public var schoolScope: SchoolScope?
     public var pageSize: Int = 1000
@@ -83,9 +85,9 @@ public struct Configuration: Sendable {
     /// A digest of every setting as written (not comments or order): a hold stands for one
     /// export under one configuration, and a changed threshold or alias must re-plan it.
     /// Sections no run reads (`runIndependentSections`) are left out: a new API listener
-    /// must not void an administrator's held run.
+    /// must not void an administrator's held run, nor switching the change feed on.
     public var settingsDigest = ""
-    static let runIndependentSections: Set<String> = ["api"]
+    static let runIndependentSections: Set<String> = ["api", "events"]
 
     /// A configuration with every default, for tests and tools.
     public init(path: String = "<defaults>") { self.path = path }

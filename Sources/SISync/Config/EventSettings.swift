@@ -1,0 +1,20 @@
+/// `[events]`: the change feed (issue 31, docs/events.md). Off by default: a district that
+/// consumes no events writes none and pays nothing for them.
+public struct EventSettings: Sendable, Equatable {
+    /// `[events] enabled`.
+    public var enabled = false
+    /// Events older than this many days are pruned after runs.
+    public var keepDays = 90
+    /// At most this many events are kept (the oldest go first); nil: no cap.
+    public var maxEvents: Int?
+
+    public init(enabled: Bool = false, keepDays: Int = 90, maxEvents: Int? = nil) {
+        self.enabled = enabled
+        self.keepDays = keepDays
+        self.maxEvents = maxEvents
+    }
+
+    /// Whether changes are written as events: `enabled`, or (issue 31's push part) any
+    /// `[webhook.NAME]`, which needs the log to deliver from.
+    public var isOn: Bool { enabled }
+}

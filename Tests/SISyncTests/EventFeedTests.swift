@@ -1,0 +1,338 @@
+import Foundation
+import XCTest
+@testable import SISync
+@testable import SISyncControl
+
+/// The change feed (issue 31, docs/events.md): every change sisync makes, written as an
+/// event in the transaction that makes it, read by cursor. On both stores.
+final class EventFeedTests: XCTestCase {
+    /// A workspace whose configuration has `[events] enabled = true` (and `extra` there).
+    private func feedConfiguration(_ w: Workspace, entities: String = RolesTests.allEntities, events extra: String = "",
+                                   guard guardLines: String = "") throws -> Configuration {
+        w.configure(sync: "school_year = 2026-2027", entities: entities, guard: guardLines)
+        let text = try String(contentsOfFile: w.configPath, encoding: .utf8) + "\n[events]\nenabled = true\n" + extra
+        try text.write(toFile: w.configPath, atomically: true, encoding: .utf8)
+        return try Configuration.load(path: w.configPath)
+    }
+
+    private func events(_ w: Workspace, after cursor: Int64 = 0) throws -> [FeedEvent] {
+        try w.store().events.events(after: cursor, limit: 10_000_000).events
+    }
+
+    private func object(_ json: String) throws -> [String: Any] {
+        try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], json)
+    }
+
+    func testTheFeedIsOffByDefaultAndSwitchingItOnStartsAtTheHead() throws {
+        let w = Workspace()
+        let c = w.configure(sync: "school_year = 2026-2027", entities: RolesTests.allEntities)
+        XCTAssertFalse(c.events.isOn, "off by default: a district that reads no events pays nothing")
+        RolesTests.writeSchool(w)
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "ana", "--email", "ana@district.org"]).code, 0)
+        XCTAssertEqual(try events(w), [], "nothing is written while the feed is off")
+        XCTAssertEqual(try w.store().events.head(), 0)
+
+        let on = try feedConfiguration(w)
+        XCTAssertEqual(w.ctl(["user", "approve", "ana"]).code, 0)
+        let first = try events(w)
+        XCTAssertEqual(first.map(\.type), ["feed.started", "user.approved"], "nothing before the switch is invented")
+        XCTAssertEqual(first[1].actor, "admin")
+        XCTAssertEqual(try object(first[1].subject)["username"] as? String, "ana")
+
+        // A change made with the feed off again is a gap: the next event says so.
+        w.configure(sync: "school_year = 2026-2027", entities: RolesTests.allEntities)
+        XCTAssertEqual(w.ctl(["user", "unapprove", "ana"]).code, 0)
+        _ = try feedConfiguration(w)
+        XCTAssertEqual(w.ctl(["user", "approve", "ana"]).code, 0)
+        XCTAssertEqual(try events(w, after: first.last!.id).map(\.type), ["feed.started", "user.approved"])
+        _ = on
+    }
+
+    func testARunsEventsCommitWithItAndARolledBackRunLeavesNone() throws {
+        let w = Workspace()
+        let c = try feedConfiguration(w, guard: "max_revoke_count = 1\nmax_revoke_percent = 1")
+        RolesTests.writeSchool(w)
+        let first = w.sync(c)
+        XCTAssertEqual(first.summary.outcome, .applied)
+        let written = try events(w)
+        XCTAssertEqual(written.first?.type, "feed.started")
+        XCTAssertEqual(written.last?.type, "run.applied", "the run's record is its last event")
+        XCTAssertEqual(written.filter { $0.type == "staff.added" }.count, 3)
+        XCTAssertEqual(written.filter { $0.type.hasSuffix(".added") }.count, 3 + 3 + 5 + 5 + 2 + 1 + 3)
+        XCTAssertTrue(written.dropFirst().allSatisfy { $0.runID == first.summary.runID && $0.actor == first.summary.actor && $0.at == first.summary.startedAt })
+        // Ids only grow (on SQLite without gaps).
+        XCTAssertEqual(written.map(\.id), written.map(\.id).sorted())
+        XCTAssertEqual(Set(written.map(\.id)).count, written.count)
+        if !w.isPostgres { XCTAssertEqual(written.map(\.id), Array(1...Int64(written.count))) }
+        let staff = try XCTUnwrap(written.first { $0.type == "staff.added" && $0.subject == #"{"staff_id":"S1"}"# })
+        XCTAssertEqual(try object(staff.data)["email"] as? String, "ana@district.org")
+        XCTAssertEqual(try object(staff.data)["active"] as? Bool, true)
+
+        // A dry run rolls its transaction back: no event.
+        Self.addUsersOnly(w)
+        let head = try w.store().events.head()
+        XCTAssertEqual(w.sync(c, dryRun: true).summary.dryRun, true)
+        XCTAssertEqual(try events(w, after: head).filter { $0.runID != nil }, [], "a dry run writes no event")
+        let granting = w.sync(c)
+        XCTAssertEqual(granting.summary.outcome, .unchanged)
+        let grants = try events(w, after: head).filter { $0.type == "role.granted" }
+        XCTAssertEqual(grants.count, granting.summary.rolesGranted)
+        XCTAssertTrue(grants.contains { $0.subject == #"{"username":"kim"}"# && $0.data == #"{"role":"Honor Roll","school_year":"2026-2027","source":"calculated"}"# })
+
+        // The revoke guard holds a run inside its apply transaction: everything it wrote,
+        // records and events, rolls back; only the hold is an event.
+        let before = try w.store().events.head()
+        RolesTests.writeSchool(w, st1Status: "Withdrawn", a1Status: "Copied")
+        let held = w.sync(c)
+        XCTAssertEqual(held.summary.outcome, .blocked)
+        XCTAssertEqual(try events(w, after: before).map(\.type), ["run.held"])
+        let heldHead = try w.store().events.head()
+        let applied = w.sync(c, allow: true)
+        XCTAssertEqual(applied.summary.outcome, .applied)
+        let after = try events(w, after: heldHead)
+        XCTAssertEqual(after.filter { $0.type == "role.revoked" }.count, applied.summary.rolesRevoked)
+        XCTAssertTrue(after.contains { $0.type == "students.updated" && $0.subject == #"{"student_id":"ST1"}"# && (try? object($0.data)["old"] as? [String: String]) == ["enrollment_status": "Enrolled"] })
+        XCTAssertEqual(after.filter { $0.type == "hold.superseded" }.count, 1, "the applied run ends the hold")
+    }
+
+    /// The users of RolesTests, without the checks of its run.
+    private static func addUsersOnly(_ w: Workspace) { RolesTests.addUsers(w) }
+
+    func testAdministratorsChangesAreEventsWithoutSecrets() throws {
+        let w = Workspace()
+        let c = try feedConfiguration(w)
+        RolesTests.writeSchool(w)
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        let head = try w.store().events.head()
+        let commands: [[String]] = [
+            ["user", "add", "--username", "zed", "--email", "zed@home.org"],
+            ["user", "approve", "zed"],
+            ["user", "link", "zed", "S2", "--reason", "covers for Ben"],
+            ["user", "role", "add", "zed", "Finance"],
+            ["user", "role", "remove", "zed", "Finance"],
+            ["user", "attach", "zed", "--household", "H1"],
+            ["access", "enable", "ST1"],
+            ["access", "reset", "ST1"],
+            ["user", "unlink", "zed"],
+            ["user", "remove", "zed"],
+        ]
+        for command in commands {
+            let r = w.ctl(command)
+            XCTAssertEqual(r.code, 0, "\(command): \(r.err)")
+        }
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "pat", "--email", "pat@home.org"]).code, 0)
+        XCTAssertEqual(w.ctl(["user", "passwd", "pat"], input: ["correct horse battery staple"]).code, 0)
+        let feed = try events(w, after: head)
+        XCTAssertEqual(feed.map(\.type), ["user.added", "user.approved", "link.created", "role.granted", "role.revoked", "user.changed",
+                                          "access_code.created", "access_code.reset", "link.removed", "user.removed", "user.added", "user.changed"])
+        XCTAssertTrue(feed.allSatisfy { $0.runID == nil && $0.actor == "admin" })
+        let link = feed[2]
+        XCTAssertEqual(try object(link.subject) as? [String: String], ["username": "zed", "staff_id": "S2"])
+        XCTAssertEqual(try object(link.data)["kind"] as? String, "manual")
+        XCTAssertFalse(link.data.contains("covers"), "the administrator's note stays out, as in the API's user")
+        // Never a password hash, a token hash or an access code.
+        let store = try w.store()
+        let code = try XCTUnwrap(try store.accessCodes.accessCode(student: "ST1"))
+        let hash = try XCTUnwrap(try store.database.query("SELECT password_hash FROM users WHERE username = 'pat'").firstText())
+        for e in feed {
+            XCTAssertFalse(e.json.contains(code), e.json)
+            XCTAssertFalse(e.json.contains(String(hash.suffix(20))), e.json)
+        }
+        XCTAssertEqual(try object(feed.last!.data) as? [String: String], ["field": "password"])
+    }
+
+    func testFoldingEveryEventReproducesActiveStaffLinksAndRoles() throws {
+        let w = Workspace()
+        var c = try feedConfiguration(w)
+        c.guardSettings.revoke.count = 1000
+        RolesTests.writeSchool(w)
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        RolesTests.addUsers(w)
+        _ = w.sync(c)
+        try assertReplayMatches(w, "after linking and granting")
+        for command in [["user", "role", "add", "mom", "Finance"], ["user", "link", "rosa", "S2", "--reason", "aide"],
+                        ["user", "remove", "kim"], ["user", "add", "--username", "ben", "--email", "BEN@district.org"]] {
+            XCTAssertEqual(w.ctl(command).code, 0, "\(command)")
+        }
+        RolesTests.writeSchool(w, st1Status: "Withdrawn", a1Status: "Copied")
+        w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org"), ("S2", "Ben", "Okafor", "ben@district.org"),
+                                       ("S3", "Cleo", "Park-Ray", "cleo.new@district.org")], status: ["S1": "inactive"]))
+        XCTAssertEqual(w.sync(c, allow: true).summary.outcome, .applied)
+        try assertReplayMatches(w, "after deactivations, an email change and revocations")
+        w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org"), ("S2", "Ben", "Okafor", "ben@district.org"),
+                                       ("S3", "Cleo", "Park", "cleo@district.org"), ("S4", "Dee", "Nu", "dee@district.org")]))
+        let last = w.sync(c, allow: true)
+        XCTAssertEqual(last.summary.outcome, .applied)
+        try assertReplayMatches(w, "after reactivation")
+        XCTAssertEqual(w.ctl(["run", "revert", String(last.summary.runID!)]).code, 0)
+        try assertReplayMatches(w, "after a revert")
+        XCTAssertEqual(w.ctl(["user", "unlink", "rosa"]).code, 0)
+        try assertReplayMatches(w, "after an unlink")
+    }
+
+    /// The fold of docs/events.md ("Replaying the feed") against the store's tables.
+    private func assertReplayMatches(_ w: Workspace, _ step: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        var staff: [String: (values: [String: String], active: Bool)] = [:]
+        var links: [String: String] = [:]
+        var roles = Set<String>()
+        for e in try events(w) {
+            let subject = try object(e.subject), data = try object(e.data)
+            let user = (subject["username"] as? String)?.lowercased() ?? ""
+            switch e.type {
+            case "staff.added":
+                var values = data.compactMapValues { $0 as? String }
+                values["staff_id"] = subject["staff_id"] as? String
+                staff[subject["staff_id"] as! String] = (values, data["active"] as? Bool ?? true)
+            case "staff.updated", "staff.reactivated":
+                let id = subject["staff_id"] as! String
+                for (k, v) in (data["record"] as? [String: String]) ?? [:] { staff[id]!.values[k] = v }
+                if e.type == "staff.reactivated" { staff[id]!.active = true }
+            case "staff.deactivated": staff[subject["staff_id"] as! String]!.active = false
+            case "link.created": links[user] = subject["staff_id"] as? String
+            case "link.removed": links[user] = nil
+            case "user.removed":
+                links[user] = nil
+                roles = roles.filter { !$0.hasPrefix(user + "|") }
+            case "role.granted", "role.revoked":
+                let key = "\(user)|\(data["role"] as! String)|\(data["school_year"] as! String)|\(data["source"] as! String)"
+                if e.type == "role.granted" { roles.insert(key) } else { roles.remove(key) }
+            default: break
+            }
+        }
+        let db = try w.store().database
+        var storedStaff: [String: [String: String]] = [:]
+        try db.forEachRow("SELECT staff_id, first_name, last_name, email, title, school_ids, enabled FROM staff WHERE active = TRUE") { r in
+            storedStaff[r.text(0)] = ["staff_id": r.text(0), "first_name": r.text(1), "last_name": r.text(2), "email": r.text(3),
+                                      "title": r.text(4), "school_ids": r.text(5), "enabled": r.text(6)]
+        }
+        XCTAssertEqual(staff.filter(\.value.active).mapValues(\.values), storedStaff, "active staff \(step)", file: file, line: line)
+        var storedLinks: [String: String] = [:]
+        try db.forEachRow("SELECT username, staff_id FROM links") { storedLinks[$0.text(0).lowercased()] = $0.text(1) }
+        XCTAssertEqual(links, storedLinks, "links \(step)", file: file, line: line)
+        var storedRoles = Set<String>()
+        try db.forEachRow("SELECT username, role, school_year, source FROM user_roles") {
+            storedRoles.insert("\($0.text(0).lowercased())|\($0.text(1))|\($0.text(2))|\($0.text(3))")
+        }
+        XCTAssertEqual(roles, storedRoles, "roles \(step)", file: file, line: line)
+    }
+
+    func testACursorOlderThanWhatIsKeptIsAnsweredWithTheHead() throws {
+        let w = Workspace()
+        let c = try feedConfiguration(w, entities: "staff", events: "keep_days = 10\n")
+        let day: TimeInterval = 86_400
+        let start = Date(timeIntervalSince1970: 1_790_000_000)
+        w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org")]))
+        XCTAssertEqual(w.sync(c, at: start).summary.outcome, .applied)
+        let old = try w.store().events.head()
+        w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org"), ("S2", "Ben", "Okafor", "ben@district.org")]))
+        XCTAssertEqual(w.sync(c, at: start + 20 * day).summary.outcome, .applied, "prunes the first run's events after it applies")
+        let store = try w.store()
+        let head = try store.events.head()
+        XCTAssertThrowsError(try store.events.events(after: 0, limit: 10)) { error in
+            XCTAssertEqual(error as? EventFeedError, .pruned(cursor: 0, prunedThrough: old, head: head))
+            XCTAssertTrue("\(error)".contains("re-read the current state, then continue from the head, \(head)"))
+        }
+        let kept = try store.events.events(after: old, limit: 10)
+        XCTAssertEqual(kept.events.map(\.type), ["staff.added", "run.applied"])
+        XCTAssertEqual(kept.next, head)
+        XCTAssertThrowsError(try store.events.events(after: head + 5, limit: 10)) { XCTAssertEqual($0 as? EventFeedError, .beyondHead(cursor: head + 5, head: head)) }
+        // max_events keeps the newest.
+        store.events.settings.maxEvents = 1
+        XCTAssertEqual(try store.events.prune(now: start + 20 * day), 1)
+        XCTAssertEqual(try store.events.events(after: head - 1, limit: 10).events.map(\.type), ["run.applied"])
+        XCTAssertEqual(try store.events.head(), head)
+        // A filter skips what it does not take, and the next cursor goes past it.
+        let filtered = try store.events.events(after: head - 1, limit: 10, filter: EventTypeFilter(parsing: "staff.*"))
+        XCTAssertEqual(filtered.events, [])
+        XCTAssertEqual(filtered.next, head)
+        XCTAssertThrowsError(try EventTypeFilter(parsing: "staff.fired")) { XCTAssertEqual($0 as? EventFeedError, .unknownType("staff.fired")) }
+    }
+
+    /// docs/events.md documents every type the code writes, each with an example body that
+    /// is one JSON object of the feed's shape.
+    func testEveryEventTypeIsDocumentedWithAnExample() throws {
+        let doc = try String(contentsOfFile: PackagingTests.root + "/docs/events.md", encoding: .utf8)
+        var examples: [String: [String: Any]] = [:]
+        for line in doc.split(separator: "\n") where line.hasPrefix("{\"id\"") {
+            // An example may continue on the next line: join it with the following line.
+            let start = doc.range(of: String(line))!.lowerBound
+            let rest = doc[start...].split(separator: "\n").prefix(2)
+            let text = rest.count == 2 && rest.last!.hasPrefix(" ") ? rest.joined() : String(line)
+            let o = try object(text)
+            XCTAssertEqual(Set(o.keys), ["id", "type", "at", "run_id", "actor", "subject", "data"], text)
+            examples[o["type"] as! String] = o
+        }
+        for type in EventTypes.all {
+            let generic = type.split(separator: ".").last.map { "`ENTITY.\($0)`" } ?? ""
+            XCTAssertTrue(doc.contains("`\(type)`") || (EntityKind.allCases.contains { type.hasPrefix($0.rawValue + ".") } && doc.contains(generic)),
+                          "docs/events.md lists \(type)")
+            if !EntityKind.allCases.contains(where: { type.hasPrefix($0.rawValue + ".") }) {
+                XCTAssertNotNil(examples[type], "docs/events.md has an example of \(type)")
+            }
+        }
+        for kind in EntityKind.allCases { XCTAssertTrue(doc.contains("`\(kind.rawValue)`"), "docs/events.md names the entity \(kind.rawValue)") }
+    }
+
+    /// PostgreSQL: a writer of events holds `events` until it commits, so the next writer's ids
+    /// are drawn after these and a reader never sees id N+1 before N; each commit announces
+    /// its last id on `sisync_events`.
+    func testPostgresReadersSeeIdsInOrderAndCommitsAreAnnounced() throws {
+        guard TestStore.isPostgres else { throw XCTSkip("PostgreSQL only (SISYNC_TEST_STORE=postgresql)") }
+        let w = Workspace()
+        let c = try feedConfiguration(w, entities: "staff")
+        w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org")]))
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        let listener = try XCTUnwrap(try w.store().database as? PostgresDatabase).connection
+        try listener.executeScript("LISTEN sisync_events")
+        let first = try RosterStore(configuration: c), second = try RosterStore(configuration: c)
+        let firstPID = (first.database as! PostgresDatabase).connection.backendPID
+        let secondPID = (second.database as! PostgresDatabase).connection.backendPID
+        let release = DispatchSemaphore(value: 0), firstWrote = DispatchSemaphore(value: 0), done = DispatchGroup()
+        nonisolated(unsafe) var ids: [String: Int64] = [:]
+        let lock = NSLock()
+        func write(_ writer: RosterStore, _ name: String, holdUntilReleased: Bool) {
+            done.enter()
+            nonisolated(unsafe) let store = writer
+            Thread.detachNewThread {
+                defer { done.leave() }
+                do {
+                    try store.database.transaction {
+                        let batch = try store.events.batch(runID: nil, actor: name, at: Timestamp.format(Date()))
+                        try batch.write { sink in sink.subject.string("username", name); try sink.add("user.changed") }
+                        let id = try batch.finish()
+                        lock.withLock { ids[name] = id }
+                        if holdUntilReleased { firstWrote.signal(); _ = release.wait(timeout: .now() + 30) }
+                    }
+                } catch { XCTFail("\(name): \(error)") }
+            }
+        }
+        write(first, "first", holdUntilReleased: true)
+        XCTAssertEqual(firstWrote.wait(timeout: .now() + 30), .success)
+        write(second, "second", holdUntilReleased: false)
+        // The second writer waits for the first one's lock on `events`.
+        let watcher = try XCTUnwrap(try w.store().database as? PostgresDatabase).connection
+        var waiting = false
+        let deadline = Date().addingTimeInterval(30)
+        while !waiting && Date() < deadline {
+            waiting = try watcher.execute("""
+                SELECT count(*) FROM pg_locks WHERE pid = $1 AND NOT granted AND relation = 'events'::regclass
+                """, [String(secondPID)]).value(0, 0) == "1"
+        }
+        XCTAssertTrue(waiting, "the second writer (pid \(secondPID)) waits for the first (pid \(firstPID))")
+        XCTAssertNil(lock.withLock { ids["second"] }, "nothing of the second writer before the first commits")
+        release.signal()
+        XCTAssertEqual(done.wait(timeout: .now() + 30), .success)
+        let a = try XCTUnwrap(ids["first"]), b = try XCTUnwrap(ids["second"])
+        XCTAssertLessThan(a, b)
+        XCTAssertEqual(try listener.nextNotification(timeout: 10), String(a))
+        XCTAssertEqual(try listener.nextNotification(timeout: 10), String(b))
+    }
+}
+
+private extension StoreStatement {
+    func firstText() throws -> String? {
+        defer { reset() }
+        return try step() ? string(0) : nil
+    }
+}
