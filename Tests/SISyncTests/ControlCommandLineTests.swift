@@ -265,6 +265,8 @@ final class ControlCommandLineTests: XCTestCase {
         XCTAssertEqual((last as? [[String: Any]])?.first?["scopes"] as? [String], ["read", "login"])
         XCTAssertNil((last as? [[String: Any]])?.first?["token"])
         try run("api client revoke", ["api", "client", "revoke", "gradebook"])
+        let feed = try run("events", ["events", "--after", "0", "--limit", "5"])
+        XCTAssertEqual(feed["events"] as? [Any] != nil, true, "events prints a page: {events, next, head}")
 
         // store copy needs a PostgreSQL server to copy into: PostgresStoreTests runs it with --json.
         let elsewhere: Set<String> = ["store copy"]

@@ -336,3 +336,48 @@ private extension StoreStatement {
         return try step() ? string(0) : nil
     }
 }
+
+/// `sisyncctl events` as scripts run it: the built binary, a page, the exit 65 of a pruned
+/// cursor, and `--follow --json` printing each event as it commits.
+final class EventCommandTests: XCTestCase {
+    func testEventsPrintsPagesAndFollowsCommitsAndAPrunedCursorIsExit65() throws {
+        let w = Workspace()
+        w.configure(sync: "school_year = 2026-2027")
+        try (try String(contentsOfFile: w.configPath, encoding: .utf8) + "\n[events]\nenabled = true\n").write(toFile: w.configPath, atomically: true, encoding: .utf8)
+        let c = try Configuration.load(path: w.configPath)
+        w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org")]))
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        let env = ["USER": "admin", "PATH": "/usr/bin:/bin"]
+        let page = try runProcess("sisyncctl", ["--config", w.configPath, "events", "--json"], environment: env)
+        XCTAssertEqual(page.code, 0, page.stderr)
+        let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(page.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual((o["events"] as? [[String: Any]])?.compactMap { $0["type"] as? String }, ["feed.started", "staff.added", "run.applied"])
+        let head = try XCTUnwrap((o["head"] as? NSNumber)?.int64Value)
+        XCTAssertEqual(try runProcess("sisyncctl", ["--config", w.configPath, "events", "--types", "staff.fired"], environment: env).code, 64)
+
+        // --follow --json: one object per line as each commit comes.
+        let follower = Process()
+        follower.executableURL = productsDirectory.appendingPathComponent("sisyncctl")
+        follower.arguments = ["--config", w.configPath, "events", "--after", String(head), "--follow", "--json", "--limit", "2"]
+        follower.environment = env
+        let out = Pipe()
+        follower.standardOutput = out
+        try follower.run()
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "ana", "--email", "ana@district.org"]).code, 0)
+        XCTAssertEqual(w.ctl(["user", "approve", "ana"]).code, 0)
+        let finished = DispatchSemaphore(value: 0)
+        follower.terminationHandler = { _ in finished.signal() }
+        if follower.isRunning { XCTAssertEqual(finished.wait(timeout: .now() + 30), .success, "--follow --limit 2 ends after two events") }
+        let lines = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+        XCTAssertEqual(lines.count, 2)
+        XCTAssertEqual(lines.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["type"] as? String }, ["user.added", "user.approved"])
+
+        // A pruned cursor: exit 65 and the head.
+        let store = try w.store()
+        store.events.settings.maxEvents = 1
+        try store.events.prune(now: Date())
+        let gone = try runProcess("sisyncctl", ["--config", w.configPath, "events", "--after", "0"], environment: env)
+        XCTAssertEqual(gone.code, 65, gone.stderr)
+        XCTAssertTrue(gone.stderr.contains("re-read the current state, then continue from the head, \(try store.events.head())"), gone.stderr)
+    }
+}

@@ -71,15 +71,25 @@ public final class EventStore {
 
     /// Waits until an event newer than `cursor` has committed, or `timeout` passes, or
     /// `stopping` says so: the long poll of `GET /v1/events?wait=` and `sisyncctl events
-    /// --follow`. A bounded wait that asks for the head every `every` seconds (one index
-    /// lookup); true when something newer is there.
-    public func waitForEvents(after cursor: Int64, timeout: Double, every: Double = 0.2, stopping: () -> Bool = { false }) throws -> Bool {
+    /// --follow`. True when something newer is there. On PostgreSQL it listens on
+    /// `sisync_events` and wakes at the commit's `NOTIFY` (the socket is polled, no query
+    /// runs meanwhile); on SQLite, which has no notifications, it asks for the head every
+    /// `every` seconds (one lookup of the last row).
+    public func waitForEvents(after cursor: Int64, timeout: Double, every: Double = 0.1, stopping: () -> Bool = { false }) throws -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
+        let listener = (database as? PostgresDatabase)?.connection
+        if let listener { try listener.executeScript("LISTEN \(EventBatch.channel)") }
+        defer { if let listener, listener.isConnected { try? listener.executeScript("UNLISTEN \(EventBatch.channel)") } }
         while true {
+            // Asked after LISTEN: a commit between the two is seen here or notified.
             if try head() > cursor { return true }
             let left = deadline.timeIntervalSinceNow
             if left <= 0 || stopping() { return false }
-            Thread.sleep(forTimeInterval: min(every, left))
+            if let listener {
+                _ = try listener.nextNotification(timeout: min(left, 1))
+            } else {
+                Thread.sleep(forTimeInterval: min(every, left))
+            }
         }
     }
 
