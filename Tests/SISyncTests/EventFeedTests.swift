@@ -142,6 +142,34 @@ final class EventFeedTests: XCTestCase {
         XCTAssertEqual(try object(feed.last!.data) as? [String: String], ["field": "password"])
     }
 
+    /// `user import` writes its users through `administer`'s streaming form: each new user is
+    /// one `user.added` with its attachments (also when a bulk import keeps its change-log
+    /// entries in the rows it adds); an existing user's changes are as the change log has them.
+    func testUserImportWritesAnEventPerNewUserAndTheChangesOfExistingOnes() throws {
+        let w = Workspace()
+        let c = try feedConfiguration(w)
+        RolesTests.writeSchool(w)
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "old", "--email", "old@home.org"]).code, 0)
+        let head = try w.store().events.head()
+        w.write(w.root + "/users.csv", "username,email,approved,student_id,household_id,donor_id\nkim,kim@students.org,yes,ST1,,\nmom,mom@home.org,no,,H1,\nold,old2@home.org,yes,,H2,\n")
+        let r = w.ctl(["user", "import", w.root + "/users.csv"])
+        XCTAssertEqual(r.code, 0, r.err)
+        let feed = try events(w, after: head)
+        XCTAssertEqual(feed.map(\.type), ["user.added", "user.added", "user.changed", "user.approved", "user.changed"], "in the file's order")
+        XCTAssertEqual(feed.map(\.subject), [#"{"username":"kim"}"#, #"{"username":"mom"}"#, #"{"username":"old"}"#, #"{"username":"old"}"#, #"{"username":"old"}"#])
+        XCTAssertEqual(feed[0].data, #"{"email":"kim@students.org","approved":true,"attachments":{"student":["ST1"]}}"#)
+        XCTAssertEqual(try object(feed[2].data) as? [String: String], ["field": "email", "old": "old@home.org", "new": "old2@home.org"])
+        XCTAssertEqual(feed[4].data, #"{"field":"household","old":null,"new":"H2"}"#)
+        // A bulk import (its change-log entries kept in its rows) writes the same events.
+        let bulk = try w.store()
+        bulk.events.settings = c.events
+        let before = try bulk.events.head()
+        let rows = try UserImport.parse(Array("username,email,approved,student_id,household_id,donor_id\nnew1,n1@home.org,yes,,H3,\nnew2,n2@home.org,no,,,\n".utf8), file: "users2.csv")
+        _ = try bulk.accounts.importUsers(rows, file: "users2.csv", actor: "admin", now: Date(), bulkAdditions: 1)
+        XCTAssertEqual(try events(w, after: before).map(\.subject), [#"{"username":"new1"}"#, #"{"username":"new2"}"#])
+    }
+
     func testFoldingEveryEventReproducesActiveStaffLinksAndRoles() throws {
         let w = Workspace()
         var c = try feedConfiguration(w)
