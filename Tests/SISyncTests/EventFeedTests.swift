@@ -96,6 +96,69 @@ final class EventFeedTests: XCTestCase {
         XCTAssertEqual(after.filter { $0.type == "hold.superseded" }.count, 1, "the applied run ends the hold")
     }
 
+    /// A run's additions are stored as blocks of ids read back from the records: every id
+    /// is there once, in key order, whatever page size reads them, and each shows the record
+    /// as the run added it, also after later runs changed or deactivated it.
+    func testAdditionsReadBackAsTheRunAddedThemInEveryPaging() throws {
+        let w = Workspace()
+        let c = try feedConfiguration(w, entities: "staff")
+        w.write("staff.csv", largeStaffCSV(2500))
+        let first = w.sync(c)
+        XCTAssertEqual(first.summary.outcome, .applied)
+        let db = try w.rawDatabase()
+        XCTAssertEqual(try db.int("SELECT count(*) FROM events WHERE type = 'staff.added'"), 3, "2,500 additions in three stored rows")
+        let all = try events(w)
+        let added = all.filter { $0.type == "staff.added" }
+        XCTAssertEqual(added.count, 2500)
+        XCTAssertEqual(all.map(\.id), Array(1...Int64(all.count)), "ids without gaps, blocks included")
+        let ids = added.map { try! object($0.subject)["staff_id"] as! String }
+        XCTAssertEqual(ids, ids.sorted(), "key order")
+        XCTAssertEqual(Set(ids).count, 2500)
+        // Any page size, any cursor inside a block, gives the same events.
+        for size in [1, 7, 1000, 1024, 1500] {
+            var cursor: Int64 = 0, paged: [FeedEvent] = []
+            while true {
+                let page = try w.store().events.events(after: cursor, limit: size)
+                paged += page.events
+                if page.events.isEmpty || cursor == page.next { break }
+                cursor = page.next
+                if size == 1 && paged.count > 40 { break }
+            }
+            XCTAssertEqual(paged, Array(all.prefix(paged.count)), "pages of \(size)")
+            if size > 1 { XCTAssertEqual(paged.count, all.count, "pages of \(size)") }
+        }
+        // S7 changes its email, S8 leaves: their additions still show them as added.
+        var text = largeStaffCSV(2500).replacingOccurrences(of: "S7,First7,Lé7,user7@district.org", with: "S7,First7,Lé7,new7@district.org")
+        text = text.replacingOccurrences(of: "S8,First8,Lé8,user8@district.org,Teacher,101,active", with: "S8,First8,Lé8,user8@district.org,Teacher,101,inactive")
+        w.write("staff.csv", text)
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        let again = try events(w)
+        XCTAssertEqual(Array(again.prefix(all.count)), all, "what was read before reads the same")
+        let s7 = try XCTUnwrap(again.first { $0.type == "staff.added" && $0.subject == #"{"staff_id":"S7"}"# })
+        XCTAssertEqual(try object(s7.data)["email"] as? String, "user7@district.org")
+        let s8 = try XCTUnwrap(again.first { $0.type == "staff.added" && $0.subject == #"{"staff_id":"S8"}"# })
+        XCTAssertEqual(try object(s8.data)["active"] as? Bool, true)
+        XCTAssertEqual(again.dropFirst(all.count).map(\.type), ["staff.updated", "staff.deactivated", "run.applied"])
+        // Pruning keeps a block that straddles the boundary whole; ids below it are gone.
+        let store = try w.store()
+        store.events.settings.maxEvents = 1400
+        XCTAssertEqual(try store.events.prune(now: Date()), 1 + 1024, "feed.started and the first block")
+        let head = try store.events.head()
+        XCTAssertThrowsError(try store.events.events(after: 100, limit: 5))
+        XCTAssertEqual(try store.events.events(after: head - 1400, limit: 1).events.first?.id, head - 1399, "inside the block that stayed")
+    }
+
+    /// An addition is read back through the change log once its record changed: the change
+    /// log must be kept at least as long as the feed.
+    func testTheFeedMayNotOutliveTheChangeLog() throws {
+        let text = "[sync]\ndatabase = /tmp/x.db\nhistory_days = 30\n[source]\nurl = /tmp/\n[events]\nenabled = true\n"
+        XCTAssertThrowsError(try Configuration.parse(text: text, path: "/etc/sisync/sisync.conf")) { e in
+            XCTAssertTrue("\(e)".contains("at most [sync] history_days (30)"), "\(e)")
+        }
+        XCTAssertNoThrow(try Configuration.parse(text: text + "keep_days = 30\n", path: "/etc/sisync/sisync.conf"))
+        XCTAssertNoThrow(try Configuration.parse(text: text.replacingOccurrences(of: "enabled = true", with: "enabled = false"), path: "/etc/sisync/sisync.conf"))
+    }
+
     /// The users of RolesTests, without the checks of its run.
     private static func addUsersOnly(_ w: Workspace) { RolesTests.addUsers(w) }
 

@@ -201,6 +201,14 @@ public struct Configuration: Sendable {
             }
         }
         rule { () throws(ConfigError) in
+            // A record's addition event is read from the record and, once it changed, from
+            // the change log (docs/events.md): the change log must outlive the events.
+            if c.events.isOn, c.events.keepDays > c.historyDays {
+                throw .badValue(file: path, line: line("events", "keep_days"), section: "events", key: "keep_days", value: String(c.events.keepDays),
+                                expected: "at most [sync] history_days (\(c.historyDays)): the feed reads a record's state when it was added from the change log")
+            }
+        }
+        rule { () throws(ConfigError) in
             if c.standby, !PostgresTarget.isURI(c.database) {
                 throw .badValue(file: path, line: line("sync", "standby"), section: "sync", key: "standby", value: "true",
                                 expected: "false with a SQLite database: a standby takes over through PostgreSQL's session locks (database = postgresql://…)")

@@ -75,9 +75,10 @@ extension AuditTrail {
     /// a run approves, `hold.superseded` for the others (set-based, for `EventBatch`).
     static func endingHolds(approving: Int64?, at stamp: String) -> SQLQuery {
         """
-        SELECT CASE WHEN run_id = \(approving ?? 0) THEN 'hold.approved' ELSE 'hold.superseded' END AS type,
+        SELECT row_number() OVER (ORDER BY run_id) AS seq,
+          CASE WHEN run_id = \(approving ?? 0) THEN 'hold.approved' ELSE 'hold.superseded' END AS type,
           '{"run_id":' || run_id || '}' AS subject, '{}' AS data
-        FROM held_plans WHERE ended IS NULL AND expires_at > \(stamp) ORDER BY run_id
+        FROM held_plans WHERE ended IS NULL AND expires_at > \(stamp)
         """
     }
 

@@ -11,11 +11,12 @@ final class EventBatch {
     let runID: Int64?
     let actor: String?
     let at: String?
+    /// The id the next event gets: the head + 1, read once this writer holds `events`.
+    fileprivate var nextID: Int64 = 0
     private var started = false
-    private var wrote = false
     /// The channel a commit that wrote events announces its last id on (PostgreSQL).
     static let channel = "sisync_events"
-    static let columns = ["type", "at", "run_id", "actor", "subject", "data"]
+    static let columns = ["event_id", "type", "at", "run_id", "actor", "subject", "data", "span"]
 
     init(database: any StoreDatabase, isOn: Bool, runID: Int64?, actor: String?, at: String?) {
         self.database = database
@@ -26,52 +27,55 @@ final class EventBatch {
     }
 
     /// Before the first event: other writers of `events` wait until this transaction ends
-    /// (ids visible in order), and a feed that was off gets its `feed.started` event.
+    /// (ids visible in order), the ids go on from the head, and a feed that was off gets
+    /// its `feed.started` event.
     private func start() throws {
         guard !started else { return }
         started = true
         try database.serializeAppends(to: "events")
+        nextID = Int64(try database.int(EventStore.headQuery) ?? 0) + 1
         let since = try database.query("SELECT writing_since FROM event_feed WHERE id = 1")
         let off = try since.step() ? since.isNull(0) : true
         since.reset()
         guard off else { return }
         // (A run's, like its other events, takes the run's time and actor.)
         try database.run("""
-            INSERT INTO events (type, at, run_id, actor, subject, data) VALUES ('feed.started', \(at), \(runID), \(actor), '{}', '{}')
+            INSERT INTO events (event_id, type, at, run_id, actor, subject, data) VALUES (\(nextID), 'feed.started', \(at), \(runID), \(actor), '{}', '{}')
             """)
+        nextID += 1
         try database.run("UPDATE event_feed SET writing_since = \(at ?? Timestamp.format(Date())) WHERE id = 1")
     }
 
     /// Streams events (COPY on PostgreSQL): `body` fills the sink's `subject` and `data`
-    /// and calls `add(type)` for each.
+    /// and calls `add(type)` for each (or `addBlock` for a run's additions).
     func write(_ body: (EventSink) throws -> Void) throws {
         guard isOn else { return }
         try start()
         try database.insertRows(into: "events", columns: Self.columns) { rows in
             try body(EventSink(rows: rows, batch: self))
         }
-        wrote = true
     }
 
-    /// Writes one event per row `rows` selects, set-based: `rows` gives the columns
-    /// `type, subject, data` (JSON built in SQL with `json_quote`), in event order.
+    /// Writes one event per row `rows` selects, set-based: `rows` gives the columns `seq`
+    /// (1, 2, … in event order: `row_number() OVER (ORDER BY …)`), `type`, `subject` and
+    /// `data` (JSON built in SQL with `json_quote`).
     func write(selecting rows: SQLQuery) throws {
         guard isOn else { return }
         try start()
         try database.run("""
-            INSERT INTO events (type, at, run_id, actor, subject, data)
-            SELECT e.type, \(at), \(runID), \(actor), e.subject, e.data FROM (\(sql: rows)) AS e
+            INSERT INTO events (event_id, type, at, run_id, actor, subject, data)
+            SELECT \(nextID - 1) + e.seq, e.type, \(at), \(runID), \(actor), e.subject, e.data FROM (\(sql: rows)) AS e
             """)
-        wrote = true
+        nextID += Int64(database.changes)
     }
 
     /// Announces the last id written (PostgreSQL `NOTIFY`, delivered at commit); returns it.
     @discardableResult
     func finish() throws -> Int64? {
-        guard isOn, wrote else { return nil }
-        let last = try database.int("SELECT max(event_id) FROM events") ?? 0
+        guard isOn, started else { return nil }
+        let last = nextID - 1
         try database.announce(channel: Self.channel, payload: String(last))
-        return Int64(last)
+        return last
     }
 }
 
@@ -88,13 +92,27 @@ final class EventSink {
     }
 
     func add(_ type: String) throws {
+        try row(type, span: 1, withData: true)
+    }
+
+    /// `span` events of `type` in one row without data, read back from where they are
+    /// kept (a run's additions: from the records, `EventStore.expand`); `subject` is the
+    /// first one's.
+    func addBlock(_ type: String, span: Int) throws {
+        try row(type, span: span, withData: false)
+    }
+
+    private func row(_ type: String, span: Int, withData: Bool) throws {
+        try rows.add(batch.nextID)
         try rows.add(type)
         try rows.add(batch.at)
         try rows.add(batch.runID)
         try rows.add(batch.actor)
         try subject.withFinished { try rows.add(utf8: $0) }
-        try data.withFinished { try rows.add(utf8: $0) }
+        if withData { try data.withFinished { try rows.add(utf8: $0) } } else { try rows.add(nil as String?) }
+        try rows.add(Int64(span))
         try rows.endRow()
+        batch.nextID += Int64(span)
         discard()
     }
 

@@ -29,44 +29,121 @@ public final class EventStore {
 
     // MARK: reading
 
-    static let columns = "e.event_id, e.type, coalesce(e.at, r.started_at), e.run_id, coalesce(e.actor, r.actor), e.subject, e.data"
+    static let columns = "e.event_id, e.type, coalesce(e.at, r.started_at), e.run_id, coalesce(e.actor, r.actor), e.subject, e.data, e.span"
+
+    /// The head: the last id of the newest row (a block's last), or the highest id pruned
+    /// when that is higher (every event pruned); 0 for an empty feed.
+    static let headQuery: SQLQuery = """
+        SELECT CASE WHEN newest > pruned_through THEN newest ELSE pruned_through END
+        FROM (SELECT coalesce((SELECT event_id + span - 1 FROM events ORDER BY event_id DESC LIMIT 1), 0) AS newest, pruned_through
+              FROM event_feed WHERE id = 1) AS h
+        """
+
+    /// One stored row: an event, or a block of a run's additions (`span` ids, no data).
+    private struct StoredRow {
+        var id: Int64, type: String, at: String, runID: Int64?, actor: String, subject: String, data: String?, span: Int64
+    }
 
     /// The events after `cursor`, oldest first, at most `limit`, of the types `filter` takes.
-    /// One statement, so one snapshot: the head and the pruned mark agree with the events
-    /// (a reader never skips an event that commits between two reads).
+    /// The rows, the head and the pruned mark come from one statement, so one snapshot (a
+    /// reader never skips an event that commits while it reads); a block of additions is
+    /// then read from its records (`expand`).
     public func events(after cursor: Int64, limit: Int, filter: EventTypeFilter = EventTypeFilter()) throws -> EventPage {
         let s = try database.query("""
             SELECT 0, \(unescaped: Self.columns) FROM (
-              SELECT e.* FROM events e WHERE e.event_id > \(cursor) AND \(sql: filter.condition) ORDER BY e.event_id LIMIT \(Int64(max(0, limit)))
+              SELECT e.* FROM events e
+              WHERE e.event_id >= coalesce((SELECT max(event_id) FROM events WHERE event_id <= \(cursor + 1)), 0)
+                AND e.event_id + e.span - 1 > \(cursor) AND \(sql: filter.condition)
+              ORDER BY e.event_id LIMIT \(Int64(max(0, limit)))
             ) AS e LEFT JOIN runs r ON r.run_id = e.run_id
             UNION ALL
-            SELECT 1, (SELECT coalesce(max(event_id), 0) FROM events), NULL, NULL, f.pruned_through, NULL, NULL, NULL FROM event_feed f WHERE f.id = 1
+            SELECT 1, (\(sql: Self.headQuery)), NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM event_feed f WHERE f.id = 1
+            UNION ALL
+            SELECT 2, pruned_through, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM event_feed WHERE id = 1
             ORDER BY 1, 2
             """)
-        var events: [FeedEvent] = []
+        var rows: [StoredRow] = []
         var head: Int64 = 0, prunedThrough: Int64 = 0
         try s.forEachRow { r in
-            if r.int64(0) == 1 {
-                head = r.int64(1)
-                prunedThrough = r.int64(4)
-                return
+            switch r.int64(0) {
+            case 1: head = r.int64(1)
+            case 2: prunedThrough = r.int64(1)
+            default:
+                rows.append(StoredRow(id: r.int64(1), type: r.text(2), at: r.text(3), runID: r.isNull(4) ? nil : r.int64(4),
+                                      actor: r.text(5), subject: r.text(6), data: r.string(7), span: r.int64(8)))
             }
-            events.append(FeedEvent(id: r.int64(1), type: r.text(2), at: r.text(3), runID: r.isNull(4) ? nil : r.int64(4),
-                                    actor: r.text(5), subject: r.text(6), data: r.text(7)))
         }
-        head = max(head, prunedThrough)
         if cursor < prunedThrough { throw EventFeedError.pruned(cursor: cursor, prunedThrough: prunedThrough, head: head) }
         if cursor > head { throw EventFeedError.beyondHead(cursor: cursor, head: head) }
+        var events: [FeedEvent] = []
+        for row in rows where events.count < limit {
+            if let data = row.data {
+                events.append(FeedEvent(id: row.id, type: row.type, at: row.at, runID: row.runID, actor: row.actor, subject: row.subject, data: data))
+            } else {
+                let from = max(cursor + 1, row.id)
+                events += try expand(row, skipping: from - row.id, count: min(Int64(limit - events.count), row.id + row.span - from))
+            }
+        }
         let next = events.count >= limit ? events.last?.id ?? cursor : max(events.last?.id ?? cursor, head)
         return EventPage(events: events, next: next, head: head)
     }
 
+    /// The events of a block of a run's additions (`RunEvents.records`): its records, in key
+    /// order from the block's first, as they were when the run added them. A record changed
+    /// since (`updated_run` past the run) is taken back through the change log: each value
+    /// (and `active`) as the first change after the run found it.
+    private func expand(_ row: StoredRow, skipping skip: Int64, count: Int64) throws -> [FeedEvent] {
+        guard count > 0, let runID = row.runID, let dot = row.type.firstIndex(of: "."),
+              let kind = EntityKind(rawValue: String(row.type[..<dot])),
+              let first = try JSONSerialization.jsonObject(with: Data(row.subject.utf8)) as? [String: String] else {
+            throw StoreError.notFound(what: "the records of event block \(row.id) (\(row.type))")
+        }
+        let keys = kind.keyColumns, values = kind.valueColumns
+        let start = keys.map { first[$0] ?? "" }
+        var from: SQLQuery = "\(unescaped: keys[0]) >= \(start[0])"
+        if keys.count > 1 {
+            var tuple: SQLQuery = "\(start[0])"
+            for v in start.dropFirst() { tuple = "\(sql: tuple), \(v)" }
+            from = "(\(unescaped: keys.joined(separator: ", "))) >= (\(sql: tuple))"
+        }
+        let columns = (keys + values + ["active", "updated_run"]).joined(separator: ", ")
+        var records: [(keys: [String], values: [String], active: Bool, changed: Bool)] = []
+        try database.forEachRow("""
+            SELECT \(unescaped: columns) FROM \(unescaped: kind.table) WHERE added_run = \(runID) AND \(sql: from)
+            ORDER BY \(unescaped: keys.joined(separator: ", ")) LIMIT \(count) OFFSET \(skip)
+            """) { r in
+            let n = Int32(keys.count), m = Int32(values.count)
+            records.append(((0..<n).map { r.text($0) }, (n..<n + m).map { r.text($0) }, r.bool(n + m), r.int64(n + m + 1) > runID))
+        }
+        var out: [FeedEvent] = []
+        var subject = CompactJSON(), data = CompactJSON()
+        for (i, var record) in records.enumerated() {
+            if record.changed {
+                // Read after the record, so a change that commits in between is seen.
+                var seen = Set<String>()
+                try database.forEachRow("""
+                    SELECT field, old_value FROM changes WHERE entity = \(kind.rawValue) AND record_id = \(record.keys.joined(separator: "/")) AND run_id > \(runID)
+                    ORDER BY change_id
+                    """) { c in
+                    let field = c.text(0)
+                    guard seen.insert(field).inserted else { return }
+                    if let k = values.firstIndex(of: field) { record.values[k] = c.text(1) }
+                    if field == "active" { record.active = c.text(1) == "true" }
+                }
+            }
+            subject.start(); data.start()
+            for (k, v) in zip(keys, record.keys) { subject.string(k, v) }
+            for (k, v) in zip(values, record.values) { data.string(k, v) }
+            data.bool("active", record.active)
+            out.append(FeedEvent(id: row.id + skip + Int64(i), type: row.type, at: row.at, runID: runID, actor: row.actor,
+                                 subject: subject.text, data: data.text))
+        }
+        return out
+    }
+
     /// The newest event id (or the highest pruned one when none is kept); 0 for an empty feed.
     public func head() throws -> Int64 {
-        Int64(try database.int("""
-            SELECT CASE WHEN newest > pruned_through THEN newest ELSE pruned_through END
-            FROM (SELECT coalesce((SELECT max(event_id) FROM events), 0) AS newest, pruned_through FROM event_feed WHERE id = 1) AS h
-            """) ?? 0)
+        Int64(try database.int(Self.headQuery) ?? 0)
     }
 
     /// Waits until an event newer than `cursor` has committed, or `timeout` passes, or
@@ -110,11 +187,12 @@ public final class EventStore {
             var keepFrom = try young.step() ? young.int64(0) : head + 1
             young.reset()
             if let cap = settings.maxEvents { keepFrom = max(keepFrom, head - Int64(cap) + 1) }
-            guard try database.int("SELECT 1 FROM events WHERE event_id < \(keepFrom) LIMIT 1") != nil else { return 0 }
-            try database.run("DELETE FROM events WHERE event_id < \(keepFrom)")
-            let pruned = database.changes
+            // Whole rows only: a block with ids on both sides of the boundary stays.
+            let gone = try database.int("SELECT coalesce(sum(span), 0) FROM events WHERE event_id < \(keepFrom) AND event_id + span - 1 < \(keepFrom)") ?? 0
+            guard gone > 0 else { return 0 }
+            try database.run("DELETE FROM events WHERE event_id < \(keepFrom) AND event_id + span - 1 < \(keepFrom)")
             try database.run("UPDATE event_feed SET pruned_through = \(keepFrom - 1) WHERE id = 1 AND pruned_through < \(keepFrom - 1)")
-            return pruned
+            return gone
         }
     }
 }

@@ -5,8 +5,12 @@ import Foundation
 /// addition's event carries the record as it was inserted, an update's the record after it
 /// with the old values of what changed.
 enum RunEvents {
-    /// `ENTITY.added`, then per updated record `reactivated`, `updated`, `deactivated`, in
-    /// the order `Plan.forEachChange` gives the change log.
+    /// Additions per block row (`EventSink.addBlock`): their data is the records they added.
+    static let blockSize = 1024
+
+    /// `ENTITY.added` in blocks of `blockSize` records in key order (read back from the
+    /// records: `EventStore`), then per updated record `reactivated`, `updated`,
+    /// `deactivated`, in the order `Plan.forEachChange` gives the change log.
     static func records(_ p: EntityPlan, rows: EntityRows?, into batch: EventBatch) throws {
         guard batch.isOn, !p.isEmpty else { return }
         let kind = p.kind
@@ -17,10 +21,10 @@ enum RunEvents {
             for c in 0..<values.count { rows.withValueBytes(row, c) { json.string(values[c], utf8: $0) } }
         }
         try batch.write { sink in
-            if let rows {
-                for r32 in MirrorStore.inKeyOrder(p.additions, rows) {
-                    let r = Int(r32)
-                    rows.withKeyBytes(r) { buf in
+            if let rows, !p.additions.isEmpty {
+                let ordered = inColumnOrder(MirrorStore.inKeyOrder(p.additions, rows), rows)
+                for first in stride(from: 0, to: ordered.count, by: blockSize) {
+                    rows.withKeyBytes(Int(ordered[first])) { buf in
                         var start = 0, column = 0
                         for i in 0...buf.count where i == buf.count || buf[i] == 0x1F {
                             sink.subject.string(keys[column], utf8: UnsafeBufferPointer(rebasing: buf[start..<i]))
@@ -28,9 +32,7 @@ enum RunEvents {
                             column += 1
                         }
                     }
-                    record(r, rows, into: &sink.data)
-                    sink.data.bool("active", !rows.isInactive(r))
-                    try sink.add(added)
+                    try sink.addBlock(added, span: min(blockSize, ordered.count - first))
                 }
             }
             for u in p.updates {
@@ -64,6 +66,26 @@ enum RunEvents {
                 }
             }
         }
+    }
+
+    /// The additions in the order SQL sorts their keys, column by column (`ORDER BY k1, k2`),
+    /// which a block is read back in: the joined key's separator (0x1F) sorts before every
+    /// byte of a value. Already so for an export in key order (checked in one pass).
+    static func inColumnOrder(_ additions: [Int32], _ rows: EntityRows) -> [Int32] {
+        func less(_ a: Int32, _ b: Int32) -> Bool {
+            rows.withKeyBytes(Int(a)) { ka in
+                rows.withKeyBytes(Int(b)) { kb in
+                    for (x, y) in zip(ka, kb) where x != y {
+                        if x == 0x1F { return true }
+                        if y == 0x1F { return false }
+                        return x < y
+                    }
+                    return ka.count < kb.count
+                }
+            }
+        }
+        for i in additions.indices.dropFirst() where less(additions[i], additions[i - 1]) { return additions.sorted(by: less) }
+        return additions
     }
 
     /// `link.created`, `link.removed` (with the reason) and `user.unapproved` of the links a

@@ -222,9 +222,10 @@ public final class RoleStore {
         if batch.isOn {
             for (table, type) in [("role_grants", "role.granted"), ("role_revokes", "role.revoked")] {
                 try batch.write(selecting: """
-                    SELECT \(type) AS type, '{"username":' || json_quote(x.username) || '}' AS subject,
+                    SELECT row_number() OVER (ORDER BY x.username COLLATE NOCASE, x.role, x.school_year) AS seq,
+                      \(type) AS type, '{"username":' || json_quote(x.username) || '}' AS subject,
                       '{"role":' || json_quote(x.role) || ',"school_year":' || json_quote(x.school_year) || ',"source":"calculated"}' AS data
-                    FROM temp.\(unescaped: table) x ORDER BY x.username COLLATE NOCASE, x.role, x.school_year
+                    FROM temp.\(unescaped: table) x
                     """)
             }
         }
