@@ -6,5 +6,6 @@ extension ConfigKey {
         .key("events", "max_events", \.events.maxEvents) { l throws(ConfigError) in
             l.value.isEmpty ? nil : try l.integer(1...Int(Int64.max / 2))
         },
+        .key("events", "once_deliver", \.events.onceDeliver, default: "30s") { l throws(ConfigError) in try l.duration() },
     ]
 }

@@ -7,6 +7,10 @@ public struct EventSettings: Sendable, Equatable {
     public var keepDays = 90
     /// At most this many events are kept (the oldest go first); nil: no cap.
     public var maxEvents: Int?
+    /// How long `sisyncd --once` delivers pending webhooks before it exits.
+    public var onceDeliver = ConfigDuration(seconds: 30)
+    /// Whether any `[webhook.NAME]` is configured (set by the configuration reader).
+    public var hasWebhooks = false
 
     public init(enabled: Bool = false, keepDays: Int = 90, maxEvents: Int? = nil) {
         self.enabled = enabled
@@ -16,5 +20,5 @@ public struct EventSettings: Sendable, Equatable {
 
     /// Whether changes are written as events: `enabled`, or (issue 31's push part) any
     /// `[webhook.NAME]`, which needs the log to deliver from.
-    public var isOn: Bool { enabled }
+    public var isOn: Bool { enabled || hasWebhooks }
 }

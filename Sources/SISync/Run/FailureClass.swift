@@ -67,7 +67,7 @@ public enum FailureClass: Sendable, Equatable {
         case is EventFeedError: self = .badData
         case is PostgresURIError, is Arguments.UsageError: self = .configuration
         case is AccessError, is AccountError, is FormError, is HoldError, is HeldPlanError, is RevertError, is PasswordError,
-             is PasswordPromptError, is UserImportError, is APIClientError:
+             is PasswordPromptError, is UserImportError, is APIClientError, is WebhookError:
             self = .refused
         case let e as any ClassifiedError: self = e.failureClass
         default: self = .software

@@ -542,14 +542,19 @@ extension Migration {
         // event in the transaction that makes it, while `[events]` is on. `event_id` is the
         // readers' cursor: it only grows; the writer, alone under its lock, gives each event
         // the head + 1 (never reused: the head counts what was pruned). A row stands for
-        // `span` events: a run's additions of one entity are blocks of up to 1,024 ids whose
-        // `data` is NULL, read from the records they added (a first run adds 1.2 million
-        // records; copying each into the feed doubled the import's time). A run's events
+        // `span` events, so that a district's first run (1.7 million events) writes about
+        // 2,000 rows: a run's additions of one entity are blocks of up to 1,024 ids read back
+        // from the records they added (`data` and `packed` NULL: copying each record into
+        // the feed doubled the import's time), and any other run of up to 1,024 events of
+        // one type (role grants, links, a user import) is one row whose `packed` holds a
+        // line per event, its subject and data separated by a tab. A run's events
         // leave `at` and `actor` to the run's record, as the change log does. No foreign key
         // to `runs`: a check per row, for rows that are never deleted. `event_feed` is one
         // row: since when events are written (NULL while a change was made with the feed
         // off, so the next event written is `feed.started`), and the highest id pruned,
-        // below which a cursor is answered 410 Gone.
+        // below which a cursor is answered 410 Gone. `webhook_state` is where each
+        // `[webhook.NAME]` endpoint's delivery stands: the last id it acknowledged, since
+        // when it fails and why, and whether it was paused.
         Migration("the change feed", sqlite: [
             """
             CREATE TABLE events (
@@ -560,7 +565,8 @@ extension Migration {
               actor TEXT,
               subject TEXT NOT NULL,
               data TEXT,
-              span INTEGER NOT NULL DEFAULT 1
+              span INTEGER NOT NULL DEFAULT 1,
+              packed TEXT
             );
             CREATE TABLE event_feed (
               id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -568,6 +574,15 @@ extension Migration {
               pruned_through INTEGER NOT NULL DEFAULT 0
             );
             INSERT INTO event_feed (id) VALUES (1);
+            CREATE TABLE webhook_state (
+              name TEXT PRIMARY KEY,
+              delivered_through INTEGER NOT NULL,
+              delivered_at TEXT,
+              failures INTEGER NOT NULL DEFAULT 0,
+              failing_since TEXT,
+              last_error TEXT,
+              paused_at TEXT
+            );
             """,
         ], postgres: [
             """
@@ -579,7 +594,8 @@ extension Migration {
               actor text,
               subject text NOT NULL,
               data text,
-              span integer NOT NULL DEFAULT 1
+              span integer NOT NULL DEFAULT 1,
+              packed text
             )
             """,
             """
@@ -590,6 +606,17 @@ extension Migration {
             )
             """,
             "INSERT INTO event_feed (id) VALUES (1)",
+            """
+            CREATE TABLE webhook_state (
+              name text PRIMARY KEY,
+              delivered_through bigint NOT NULL,
+              delivered_at timestamptz,
+              failures integer NOT NULL DEFAULT 0,
+              failing_since timestamptz,
+              last_error text,
+              paused_at timestamptz
+            )
+            """,
         ]),
     ]
 }

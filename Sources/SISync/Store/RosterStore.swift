@@ -24,6 +24,8 @@ public final class RosterStore {
     public let apiClients: APIClientStore
     /// The change feed (docs/events.md): off until `events.settings` says otherwise.
     public let events: EventStore
+    /// Where each `[webhook.NAME]` endpoint's delivery stands.
+    public let webhooks: WebhookStore
     /// The file path, or the URI (without a password) and schema: for messages and `status`.
     public var path: String { database.location }
 
@@ -57,6 +59,7 @@ public final class RosterStore {
             database = try PostgresDatabase(settings: settings, mustExist: mustExist, applicationName: applicationName)
         }
         events = EventStore(database: database)
+        webhooks = WebhookStore(database: database)
         auditTrail = AuditTrail(database: database, events: events)
         mirror = MirrorStore(database: database)
         accounts = AccountStore(database: database, auditTrail: auditTrail, mirror: mirror)

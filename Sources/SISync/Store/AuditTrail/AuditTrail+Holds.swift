@@ -20,7 +20,7 @@ extension AuditTrail {
         try database.transaction {
             let stamp = Timestamp.format(now)
             let batch = try events.batch(runID: runID)
-            try batch.write(selecting: Self.endingHolds(approving: nil, at: stamp))
+            try batch.write("hold.superseded", selecting: Self.endingHolds(except: nil, at: stamp))
             try database.run("""
                 UPDATE held_plans SET ended = 'superseded', ended_at = \(stamp), ended_by = \(summary.actor), ended_run = \(runID)
                 WHERE ended IS NULL AND expires_at > \(stamp)
@@ -64,21 +64,25 @@ extension AuditTrail {
     /// as approved, the others as superseded, since the mirror they were planned on changed.
     /// An expired hold stays expired.
     func endHolds(by runID: Int64, actor: String, at stamp: String, approving: Int64?, events batch: EventBatch) throws {
-        try batch.write(selecting: Self.endingHolds(approving: approving, at: stamp))
+        try batch.write("hold.superseded", selecting: Self.endingHolds(except: approving, at: stamp))
+        if let approving {
+            try batch.write { sink in
+                sink.subject.int("run_id", approving)
+                try sink.add("hold.approved")
+            }
+        }
         try database.run("""
             UPDATE held_plans SET ended = CASE WHEN run_id = \(approving ?? 0) THEN 'approved' ELSE 'superseded' END,
               ended_at = \(stamp), ended_by = \(actor), ended_run = \(runID) WHERE ended IS NULL AND expires_at > \(stamp)
             """)
     }
 
-    /// The events of the holds that stand at `stamp` and end now: `hold.approved` for the one
-    /// a run approves, `hold.superseded` for the others (set-based, for `EventBatch`).
-    static func endingHolds(approving: Int64?, at stamp: String) -> SQLQuery {
+    /// The `hold.superseded` events of the holds that stand at `stamp` and end now, but the
+    /// one a run approves (set-based, for `EventBatch`).
+    static func endingHolds(except approving: Int64?, at stamp: String) -> SQLQuery {
         """
-        SELECT row_number() OVER (ORDER BY run_id) AS seq,
-          CASE WHEN run_id = \(approving ?? 0) THEN 'hold.approved' ELSE 'hold.superseded' END AS type,
-          '{"run_id":' || run_id || '}' AS subject, '{}' AS data
-        FROM held_plans WHERE ended IS NULL AND expires_at > \(stamp)
+        SELECT row_number() OVER () AS seq, '{"run_id":' || run_id || '}' || char(9) || '{}' AS item
+        FROM held_plans WHERE ended IS NULL AND expires_at > \(stamp) AND run_id <> \(approving ?? 0)
         """
     }
 

@@ -4,6 +4,10 @@ import Foundation
 /// of, so that they commit and roll back with it. Made by `EventStore.batch`; with the feed
 /// off every write is nothing (the batch only marked the gap). `finish` announces the last
 /// id (PostgreSQL `NOTIFY sisync_events`) and must come last, inside the transaction.
+///
+/// Events are stored a block at a time (`EventStore` reads them back one by one): up to
+/// `blockSize` consecutive events of one type in one row, their lines in `packed`. A row
+/// per event cost a first run's roles and a user import a quarter of their time.
 final class EventBatch {
     let database: any StoreDatabase
     let isOn: Bool
@@ -16,7 +20,9 @@ final class EventBatch {
     private var started = false
     /// The channel a commit that wrote events announces its last id on (PostgreSQL).
     static let channel = "sisync_events"
-    static let columns = ["event_id", "type", "at", "run_id", "actor", "subject", "data", "span"]
+    static let columns = ["event_id", "type", "at", "run_id", "actor", "subject", "data", "span", "packed"]
+    /// Events per stored row at most.
+    static let blockSize = 1024
 
     init(database: any StoreDatabase, isOn: Bool, runID: Int64?, actor: String?, at: String?) {
         self.database = database
@@ -52,21 +58,24 @@ final class EventBatch {
         guard isOn else { return }
         try start()
         try database.insertRows(into: "events", columns: Self.columns) { rows in
-            try body(EventSink(rows: rows, batch: self))
+            let sink = EventSink(rows: rows, batch: self)
+            try body(sink)
+            try sink.flush()
         }
     }
 
-    /// Writes one event per row `rows` selects, set-based: `rows` gives the columns `seq`
-    /// (1, 2, … in event order: `row_number() OVER (ORDER BY …)`), `type`, `subject` and
-    /// `data` (JSON built in SQL with `json_quote`).
-    func write(selecting rows: SQLQuery) throws {
+    /// Writes one event per row `rows` selects, set-based, a block of `blockSize` per stored
+    /// row: `rows` gives `seq` (1, 2, … : `row_number() OVER ()`, in any order) and `item`,
+    /// the event's subject and data JSON (built in SQL with `json_quote`) joined by a tab.
+    func write(_ type: String, selecting rows: SQLQuery) throws {
         guard isOn else { return }
         try start()
         try database.run("""
-            INSERT INTO events (event_id, type, at, run_id, actor, subject, data)
-            SELECT \(nextID - 1) + e.seq, e.type, \(at), \(runID), \(actor), e.subject, e.data FROM (\(sql: rows)) AS e
+            INSERT INTO events (event_id, type, at, run_id, actor, subject, data, span, packed)
+            SELECT \(nextID - 1) + min(e.seq), \(type), \(at), \(runID), \(actor), '{}', NULL, count(*), group_concat(e.item, char(10))
+            FROM (\(sql: rows)) AS e GROUP BY (e.seq - 1) / \(Int64(Self.blockSize))
             """)
-        nextID += Int64(database.changes)
+        nextID = Int64(try database.int(EventStore.headQuery) ?? 0) + 1
     }
 
     /// Announces the last id written (PostgreSQL `NOTIFY`, delivered at commit); returns it.
@@ -80,11 +89,18 @@ final class EventBatch {
 }
 
 /// Where `EventBatch.write` takes its events: fill `subject` and `data`, then `add(type)`.
+/// Consecutive events of one type are kept until a block is full, then written as one row.
 final class EventSink {
     private let rows: any RowSink
     private let batch: EventBatch
     var subject = CompactJSON()
     var data = CompactJSON()
+    /// The block being filled: its type, its events' lines, how many.
+    private var blockType = ""
+    private var lines: [UInt8] = []
+    private var firstSubject: [UInt8] = []
+    private var firstData: [UInt8] = []
+    private var count = 0
 
     init(rows: any RowSink, batch: EventBatch) {
         self.rows = rows
@@ -92,25 +108,57 @@ final class EventSink {
     }
 
     func add(_ type: String) throws {
-        try row(type, span: 1, withData: true)
+        if count == EventBatch.blockSize || (count > 0 && type != blockType) { try flush() }
+        blockType = type
+        subject.withFinished { s in data.withFinished { d in
+            if count == 0 { firstSubject = Array(s); firstData = Array(d) }
+            if count > 0 { lines.append(0x0A) }
+            lines.append(contentsOf: s)
+            lines.append(0x09)
+            lines.append(contentsOf: d)
+        } }
+        count += 1
+        discard()
     }
 
-    /// `span` events of `type` in one row without data, read back from where they are
-    /// kept (a run's additions: from the records, `EventStore.expand`); `subject` is the
-    /// first one's.
+    /// Writes the block being filled: one event as a row of its own, more in `packed`.
+    func flush() throws {
+        guard count > 0 else { return }
+        try rows.add(batch.nextID)
+        try rows.add(blockType)
+        try rows.add(batch.at)
+        try rows.add(batch.runID)
+        try rows.add(batch.actor)
+        if count == 1 {
+            try firstSubject.withUnsafeBufferPointer { try rows.add(utf8: $0) }
+            try firstData.withUnsafeBufferPointer { try rows.add(utf8: $0) }
+            try rows.add(Int64(1))
+            try rows.add(nil as String?)
+        } else {
+            try rows.add("{}")
+            try rows.add(nil as String?)
+            try rows.add(Int64(count))
+            try lines.withUnsafeBufferPointer { try rows.add(utf8: $0) }
+        }
+        try rows.endRow()
+        batch.nextID += Int64(count)
+        count = 0
+        lines.removeAll(keepingCapacity: true)
+    }
+
+    /// `span` events of `type` in one row without data, read back from the records a run
+    /// added (`EventStore.expand`); `subject` is the first one's.
     func addBlock(_ type: String, span: Int) throws {
-        try row(type, span: span, withData: false)
-    }
-
-    private func row(_ type: String, span: Int, withData: Bool) throws {
+        try flush()
         try rows.add(batch.nextID)
         try rows.add(type)
         try rows.add(batch.at)
         try rows.add(batch.runID)
         try rows.add(batch.actor)
         try subject.withFinished { try rows.add(utf8: $0) }
-        if withData { try data.withFinished { try rows.add(utf8: $0) } } else { try rows.add(nil as String?) }
+        try rows.add(nil as String?)
         try rows.add(Int64(span))
+        try rows.add(nil as String?)
         try rows.endRow()
         batch.nextID += Int64(span)
         discard()

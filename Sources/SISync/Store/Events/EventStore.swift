@@ -29,7 +29,7 @@ public final class EventStore {
 
     // MARK: reading
 
-    static let columns = "e.event_id, e.type, coalesce(e.at, r.started_at), e.run_id, coalesce(e.actor, r.actor), e.subject, e.data, e.span"
+    static let columns = "e.event_id, e.type, coalesce(e.at, r.started_at), e.run_id, coalesce(e.actor, r.actor), e.subject, e.data, e.span, e.packed"
 
     /// The head: the last id of the newest row (a block's last), or the highest id pruned
     /// when that is higher (every event pruned); 0 for an empty feed.
@@ -39,9 +39,10 @@ public final class EventStore {
               FROM event_feed WHERE id = 1) AS h
         """
 
-    /// One stored row: an event, or a block of a run's additions (`span` ids, no data).
+    /// One stored row: an event (`data`), a block of events' lines (`packed`), or a block of
+    /// a run's additions (neither: read from the records).
     private struct StoredRow {
-        var id: Int64, type: String, at: String, runID: Int64?, actor: String, subject: String, data: String?, span: Int64
+        var id: Int64, type: String, at: String, runID: Int64?, actor: String, subject: String, data: String?, span: Int64, packed: String?
     }
 
     /// The events after `cursor`, oldest first, at most `limit`, of the types `filter` takes.
@@ -57,9 +58,9 @@ public final class EventStore {
               ORDER BY e.event_id LIMIT \(Int64(max(0, limit)))
             ) AS e LEFT JOIN runs r ON r.run_id = e.run_id
             UNION ALL
-            SELECT 1, (\(sql: Self.headQuery)), NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM event_feed f WHERE f.id = 1
+            SELECT 1, (\(sql: Self.headQuery)), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM event_feed f WHERE f.id = 1
             UNION ALL
-            SELECT 2, pruned_through, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM event_feed WHERE id = 1
+            SELECT 2, pruned_through, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM event_feed WHERE id = 1
             ORDER BY 1, 2
             """)
         var rows: [StoredRow] = []
@@ -70,7 +71,7 @@ public final class EventStore {
             case 2: prunedThrough = r.int64(1)
             default:
                 rows.append(StoredRow(id: r.int64(1), type: r.text(2), at: r.text(3), runID: r.isNull(4) ? nil : r.int64(4),
-                                      actor: r.text(5), subject: r.text(6), data: r.string(7), span: r.int64(8)))
+                                      actor: r.text(5), subject: r.text(6), data: r.string(7), span: r.int64(8), packed: r.string(9)))
             }
         }
         if cursor < prunedThrough { throw EventFeedError.pruned(cursor: cursor, prunedThrough: prunedThrough, head: head) }
@@ -79,6 +80,14 @@ public final class EventStore {
         for row in rows where events.count < limit {
             if let data = row.data {
                 events.append(FeedEvent(id: row.id, type: row.type, at: row.at, runID: row.runID, actor: row.actor, subject: row.subject, data: data))
+            } else if let packed = row.packed {
+                let from = max(cursor + 1, row.id)
+                let lines = packed.split(separator: "\n", omittingEmptySubsequences: false)
+                for (i, line) in lines.enumerated().dropFirst(Int(from - row.id)).prefix(limit - events.count) {
+                    let parts = line.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
+                    events.append(FeedEvent(id: row.id + Int64(i), type: row.type, at: row.at, runID: row.runID, actor: row.actor,
+                                            subject: String(parts[0]), data: parts.count > 1 ? String(parts[1]) : "{}"))
+                }
             } else {
                 let from = max(cursor + 1, row.id)
                 events += try expand(row, skipping: from - row.id, count: min(Int64(limit - events.count), row.id + row.span - from))

@@ -5,10 +5,7 @@ import Foundation
 /// addition's event carries the record as it was inserted, an update's the record after it
 /// with the old values of what changed.
 enum RunEvents {
-    /// Additions per block row (`EventSink.addBlock`): their data is the records they added.
-    static let blockSize = 1024
-
-    /// `ENTITY.added` in blocks of `blockSize` records in key order (read back from the
+    /// `ENTITY.added` in blocks of `EventBatch.blockSize` records in key order (read back from the
     /// records: `EventStore`), then per updated record `reactivated`, `updated`,
     /// `deactivated`, in the order `Plan.forEachChange` gives the change log.
     static func records(_ p: EntityPlan, rows: EntityRows?, into batch: EventBatch) throws {
@@ -23,7 +20,7 @@ enum RunEvents {
         try batch.write { sink in
             if let rows, !p.additions.isEmpty {
                 let ordered = inColumnOrder(MirrorStore.inKeyOrder(p.additions, rows), rows)
-                for first in stride(from: 0, to: ordered.count, by: blockSize) {
+                for first in stride(from: 0, to: ordered.count, by: EventBatch.blockSize) {
                     rows.withKeyBytes(Int(ordered[first])) { buf in
                         var start = 0, column = 0
                         for i in 0...buf.count where i == buf.count || buf[i] == 0x1F {
@@ -32,7 +29,7 @@ enum RunEvents {
                             column += 1
                         }
                     }
-                    try sink.addBlock(added, span: min(blockSize, ordered.count - first))
+                    try sink.addBlock(added, span: min(EventBatch.blockSize, ordered.count - first))
                 }
             }
             for u in p.updates {

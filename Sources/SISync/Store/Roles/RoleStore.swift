@@ -221,10 +221,10 @@ public final class RoleStore {
         guard !plan.isEmpty else { return }
         if batch.isOn {
             for (table, type) in [("role_grants", "role.granted"), ("role_revokes", "role.revoked")] {
-                try batch.write(selecting: """
-                    SELECT row_number() OVER (ORDER BY x.username COLLATE NOCASE, x.role, x.school_year) AS seq,
-                      \(type) AS type, '{"username":' || json_quote(x.username) || '}' AS subject,
-                      '{"role":' || json_quote(x.role) || ',"school_year":' || json_quote(x.school_year) || ',"source":"calculated"}' AS data
+                try batch.write(type, selecting: """
+                    SELECT row_number() OVER () AS seq,
+                      '{"username":' || json_quote(x.username) || '}' || char(9)
+                      || '{"role":' || json_quote(x.role) || ',"school_year":' || json_quote(x.school_year) || ',"source":"calculated"}' AS item
                     FROM temp.\(unescaped: table) x
                     """)
             }
