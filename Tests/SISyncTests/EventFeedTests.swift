@@ -148,6 +148,50 @@ final class EventFeedTests: XCTestCase {
         XCTAssertEqual(try store.events.events(after: head - 1400, limit: 1).events.first?.id, head - 1399, "inside the block that stayed")
     }
 
+    /// Events written a block at a time (streamed, as a user import writes them, and
+    /// set-based, as a run's roles are) read back one by one, in every paging.
+    func testBlocksOfEventsReadBackOneByOneInEveryPaging() throws {
+        let w = Workspace()
+        let c = try feedConfiguration(w, entities: "staff")
+        w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org")]))
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        let store = try w.store()
+        store.events.settings = c.events
+        let before = try store.events.head()
+        let rows = try UserImport.parse(Array(("username,email,approved,student_id,household_id,donor_id\n"
+            + (1...2500).map { "u\($0),u\($0)@home.org,yes,,," }.joined(separator: "\n") + "\n").utf8), file: "users.csv")
+        _ = try store.accounts.importUsers(rows, file: "users.csv", actor: "admin", now: Date())
+        try store.database.transaction {
+            let batch = try store.events.batch(runID: nil, actor: "admin", at: Timestamp.format(Date()))
+            try batch.write("user.changed", selecting: """
+                WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500)
+                SELECT row_number() OVER () AS seq, '{"username":"u' || i || '"}' || char(9) || '{"field":"n"}' AS item FROM n
+                """)
+            try batch.finish()
+        }
+        let db = try w.rawDatabase()
+        XCTAssertEqual(try db.int("SELECT count(*) FROM events WHERE event_id > \(before)"), 3 + 2, "4,000 events in five rows")
+        let all = try events(w, after: before)
+        XCTAssertEqual(all.count, 4000)
+        XCTAssertEqual(all.map(\.id), Array(before + 1...before + 4000))
+        XCTAssertEqual(all.prefix(2500).map(\.subject), (1...2500).map { #"{"username":"u\#($0)"}"# }, "the file's order")
+        XCTAssertEqual(all[0].data, #"{"email":"u1@home.org","approved":true,"attachments":{}}"#)
+        XCTAssertEqual(Set(all.suffix(1500).map(\.subject)), Set((1...1500).map { #"{"username":"u\#($0)"}"# }))
+        XCTAssertTrue(all.allSatisfy { $0.actor == "admin" && $0.runID == nil })
+        for size in [7, 1000, 1024, 1500] {
+            var cursor = before, paged: [FeedEvent] = []
+            while true {
+                let page = try store.events.events(after: cursor, limit: size)
+                paged += page.events
+                if page.events.isEmpty { break }
+                cursor = page.next
+            }
+            XCTAssertEqual(paged, all, "pages of \(size)")
+        }
+        let filtered = try store.events.events(after: before + 1200, limit: 5, filter: EventTypeFilter(parsing: "user.changed"))
+        XCTAssertEqual(filtered.events.map(\.id), Array(before + 2501...before + 2505))
+    }
+
     /// An addition is read back through the change log once its record changed: the change
     /// log must be kept at least as long as the feed.
     func testTheFeedMayNotOutliveTheChangeLog() throws {
