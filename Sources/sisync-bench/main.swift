@@ -8,6 +8,7 @@ import SISyncControl
 let usage = """
     usage: sisync-bench [--scale N] [--compare-scale N] [--data DIR] [--database postgresql://…] [--events]
            sisync-bench tenants --database postgresql://… [--count 200] [--max-parallel-runs 2]
+           sisync-bench webhooks [--count 20000] [--database postgresql://…]
 
       --scale N          district size (1 = 20k staff, 300k students, ... about 1.2M rows)
       --compare-scale N  also run at N times the size and print the time ratio (e.g. 5)
@@ -361,6 +362,26 @@ if args.first == "tenants" {
     guard let uri else { FileHandle.standardError.write(Data("sisync-bench tenants: --database postgresql://… is required\n".utf8)); exit(64) }
     do { try TenantsBenchmark(uri: uri, passwordFile: passwordFile, count: count, parallel: parallel, demo: demo).run() } catch {
         FileHandle.standardError.write(Data("sisync-bench tenants: \(error)\n".utf8))
+        exit(1)
+    }
+    exit(0)
+}
+if args.first == "webhooks" {
+    // sisync-bench webhooks [--count N] [--database URI] [--database-password-file F]
+    var uri: String?, passwordFile: String?, count = 20_000
+    var rest = Array(args.dropFirst())
+    while !rest.isEmpty {
+        let a = rest.removeFirst()
+        let v = rest.isEmpty ? "" : rest.removeFirst()
+        switch a {
+        case "--database": uri = v
+        case "--database-password-file": passwordFile = v
+        case "--count": count = max(1, Int(v) ?? count)
+        default: FileHandle.standardError.write(Data("sisync-bench webhooks: unknown argument \(a)\n".utf8)); exit(64)
+        }
+    }
+    do { try WebhookBenchmark(count: count, uri: uri, passwordFile: passwordFile).run() } catch {
+        FileHandle.standardError.write(Data("sisync-bench webhooks: \(error)\n".utf8))
         exit(1)
     }
     exit(0)

@@ -79,8 +79,7 @@ public final class WebhookDeliverer {
     /// PostgreSQL the commit's `NOTIFY`) or for the next retry, at most a second, so a stop
     /// is seen within one.
     public func run(store: RosterStore, until stop: StopSignal) {
-        store.events.settings = configuration.events
-        reportSecretProblems()
+        prepare(store)
         while !stop.isStopping {
             let next = pass(store: store, stop: stop)
             if stop.isStopping { return }
@@ -90,14 +89,24 @@ public final class WebhookDeliverer {
 
     /// `sisyncd --once`: what is pending, for at most `seconds` (`[events] once_deliver`).
     public func deliverPending(store: RosterStore, for seconds: Double, stop: StopSignal? = nil) {
-        store.events.settings = configuration.events
-        reportSecretProblems()
+        prepare(store)
         let deadline = clock().addingTimeInterval(seconds)
         while clock() < deadline, !(stop?.isStopping ?? false) {
             let next = pass(store: store, stop: stop)
             guard let next else { return }  // caught up everywhere
             wait(store: store, until: min(next, deadline), stop: { stop?.isStopping ?? false })
         }
+    }
+
+    /// The store is the deliverer's own (it waits on it). On PostgreSQL its commits, one per
+    /// acknowledged event, do not wait for the server's disk: a crash of sisyncd loses
+    /// nothing the server took (at most the in-flight event is sent again), and only a crash
+    /// of the server itself could send a few more again; at one flush per event a backlog
+    /// would drain at the disk's pace.
+    private func prepare(_ store: RosterStore) {
+        store.events.settings = configuration.events
+        if let pg = store.database as? PostgresDatabase { try? pg.execute("SET synchronous_commit TO off") }
+        reportSecretProblems()
     }
 
     private func reportSecretProblems() {
