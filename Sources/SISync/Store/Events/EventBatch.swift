@@ -65,14 +65,14 @@ final class EventBatch {
     }
 
     /// Writes one event per row `rows` selects, set-based, a block of `blockSize` per stored
-    /// row: `rows` gives `seq` (1, 2, … : `row_number() OVER ()`, in any order) and `item`,
-    /// the event's subject and data JSON (built in SQL with `json_quote`) joined by a tab.
-    func write(_ type: String, selecting rows: SQLQuery) throws {
+    /// row: `rows` gives `seq` (1, 2, … in any order: a fresh table's `rowid`, which
+    /// PostgreSQL reads as `row_number() OVER ()`) and `item`, the event's line in `format`.
+    func write(_ type: String, lines format: PackedLines = .json, selecting rows: SQLQuery) throws {
         guard isOn else { return }
         try start()
         try database.run("""
             INSERT INTO events (event_id, type, at, run_id, actor, subject, data, span, packed)
-            SELECT \(nextID - 1) + min(e.seq), \(type), \(at), \(runID), \(actor), '{}', NULL, count(*), group_concat(e.item, char(10))
+            SELECT \(nextID - 1) + min(e.seq), \(type), \(at), \(runID), \(actor), \(format.rawValue), NULL, count(*), group_concat(e.item, char(10))
             FROM (\(sql: rows)) AS e GROUP BY (e.seq - 1) / \(Int64(Self.blockSize))
             """)
         nextID = Int64(try database.int(EventStore.headQuery) ?? 0) + 1
@@ -135,7 +135,7 @@ final class EventSink {
             try rows.add(Int64(1))
             try rows.add(nil as String?)
         } else {
-            try rows.add("{}")
+            try rows.add(PackedLines.json.rawValue)
             try rows.add(nil as String?)
             try rows.add(Int64(count))
             try lines.withUnsafeBufferPointer { try rows.add(utf8: $0) }
@@ -170,3 +170,14 @@ final class EventSink {
         data.start()
     }
 }
+
+/// How a block's lines are written (`events.subject` of a block row names it).
+enum PackedLines: String {
+    /// The event's subject JSON, a tab, its data JSON.
+    case json
+    /// A calculated role, as the role tables give it (the first run grants 300,000): the
+    /// username as a JSON string, a tab, the role, a tab, the school year. Roles and school
+    /// years are export keys, which hold no control characters (R2).
+    case calculatedRole = "calculated-role"
+}
+

@@ -83,10 +83,21 @@ public final class EventStore {
             } else if let packed = row.packed {
                 let from = max(cursor + 1, row.id)
                 let lines = packed.split(separator: "\n", omittingEmptySubsequences: false)
+                var data = CompactJSON()
                 for (i, line) in lines.enumerated().dropFirst(Int(from - row.id)).prefix(limit - events.count) {
-                    let parts = line.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
+                    let parts = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+                    let subject: String, text: String
+                    if row.subject == PackedLines.calculatedRole.rawValue, parts.count == 3 {
+                        data.start()
+                        data.string("role", parts[1]); data.string("school_year", parts[2]); data.string("source", "calculated")
+                        subject = "{\"username\":" + parts[0] + "}"
+                        text = data.text
+                    } else {
+                        subject = parts[0]
+                        text = parts.count > 1 ? parts[1...].joined(separator: "\t") : "{}"
+                    }
                     events.append(FeedEvent(id: row.id + Int64(i), type: row.type, at: row.at, runID: row.runID, actor: row.actor,
-                                            subject: String(parts[0]), data: parts.count > 1 ? String(parts[1]) : "{}"))
+                                            subject: subject, data: text))
                 }
             } else {
                 let from = max(cursor + 1, row.id)

@@ -33,6 +33,8 @@ public final class WebhookStore {
     /// The state of an endpoint, made when it is first seen: it starts at the feed's head
     /// (what was before it was configured is not sent).
     public func start(_ name: String, head: Int64) throws -> WebhookState {
+        // Read first: a pass of the deliverer every second must not take SQLite's write lock.
+        if let known = try state(name) { return known }
         try database.run("INSERT INTO webhook_state (name, delivered_through) VALUES (\(name), \(head)) ON CONFLICT (name) DO NOTHING")
         guard let s = try state(name) else { throw StoreError.notFound(what: "webhook \(name)") }
         return s

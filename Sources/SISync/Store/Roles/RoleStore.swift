@@ -221,10 +221,9 @@ public final class RoleStore {
         guard !plan.isEmpty else { return }
         if batch.isOn {
             for (table, type) in [("role_grants", "role.granted"), ("role_revokes", "role.revoked")] {
-                try batch.write(type, selecting: """
-                    SELECT row_number() OVER () AS seq,
-                      '{"username":' || json_quote(x.username) || '}' || char(9)
-                      || '{"role":' || json_quote(x.role) || ',"school_year":' || json_quote(x.school_year) || ',"source":"calculated"}' AS item
+                // (The table was emptied and filled for this plan: its rowids are 1, 2, ….)
+                try batch.write(type, lines: .calculatedRole, selecting: """
+                    SELECT x.rowid AS seq, json_quote(x.username) || char(9) || x.role || char(9) || x.school_year AS item
                     FROM temp.\(unescaped: table) x
                     """)
             }
