@@ -156,7 +156,7 @@ public struct ControlCommand {
 
     /// The database for read-only commands: `--db` alone is enough.
     func openStore(_ args: Arguments) throws -> RosterStore {
-        try RosterStore(location: rulesConfiguration(args).store, mustExist: true)
+        try RosterStore(configuration: rulesConfiguration(args), mustExist: true)
     }
 
     func emit(_ args: Arguments, json: () throws -> JSONValue, text: () throws -> String) rethrows {

@@ -6,8 +6,9 @@ import SISyncControl
 // each in a fresh child process so that peak RSS belongs to that run alone.
 
 let usage = """
-    usage: sisync-bench [--scale N] [--compare-scale N] [--data DIR] [--database postgresql://…]
+    usage: sisync-bench [--scale N] [--compare-scale N] [--data DIR] [--database postgresql://…] [--events]
            sisync-bench tenants --database postgresql://… [--count 200] [--max-parallel-runs 2]
+           sisync-bench webhooks [--count 20000] [--database postgresql://…]
 
       --scale N          district size (1 = 20k staff, 300k students, ... about 1.2M rows)
       --compare-scale N  also run at N times the size and print the time ratio (e.g. 5)
@@ -21,6 +22,8 @@ let usage = """
                          next to SQLite; targets: import <= 2x SQLite's, unchanged <= 0.5 s,
                          1% day <= 2 s, peak RSS <= 250 MB
       --database-password-file F   the PostgreSQL password (else ~/.pgpass or trust)
+      --events           with the change feed on ([events] enabled = true): every run and `user
+                         import` writes its events (target: at most 15% more time per step)
 
     Scenarios, on a fresh database: full import; unchanged re-run; forced re-plan of
     identical data (sisyncctl sync --force); a 1% change day.
@@ -67,6 +70,18 @@ func storeMB(_ database: String) -> Double {
     return Double(bytes) / 1_048_576
 }
 
+/// `[events]` for the children's configurations: on with `--events` (set in the environment
+/// they inherit).
+func eventsSection() -> String {
+    ProcessInfo.processInfo.environment["SISYNC_BENCH_EVENTS"] == "1" ? "[events]\nenabled = true\n" : ""
+}
+
+/// The change feed's head after a step, for its line (nothing when the feed is off).
+func eventsWritten(_ database: String) -> String {
+    guard !eventsSection().isEmpty, let store = try? RosterStore(location: location(database)), let head = try? store.events.head() else { return "" }
+    return " events \(head)"
+}
+
 /// Child mode: one run (or, for `user-import`, `sisyncctl user import FILE`), one result line.
 func measure(scenario: String, export: String, database: String) -> Int32 {
     let store = location(database)
@@ -77,7 +92,7 @@ func measure(scenario: String, export: String, database: String) -> Int32 {
     if scenario.hasSuffix("user-import") {
         // The real command, in this process, so that its time and peak RSS are measured alone.
         let config = NSTemporaryDirectory() + "sisync-bench-\(getpid()).conf"
-        let text = "[sync]\n\(storeLines)school_year = 2026-2027\n[source]\nformat = csv\nurl = /nonexistent/\n"
+        let text = "[sync]\n\(storeLines)school_year = 2026-2027\n[source]\nformat = csv\nurl = /nonexistent/\n" + eventsSection()
         guard (try? text.write(toFile: config, atomically: true, encoding: .utf8)) != nil else { print("ERROR cannot write \(config)"); return 1 }
         defer { try? FileManager.default.removeItem(atPath: config) }
         let console = CapturedConsole()
@@ -86,10 +101,10 @@ func measure(scenario: String, export: String, database: String) -> Int32 {
             .run(["--config", config, "user", "import", export])
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         let said = (console.stdout + console.stderr).replacingOccurrences(of: "\n", with: " ").prefix(300)
-        print("RESULT\t\(seconds)\t\(peakRSSMB())\t\(storeMB(database))\t\(code == 0 ? "applied" : "failed")\t\(said)")
+        print("RESULT\t\(seconds)\t\(peakRSSMB())\t\(storeMB(database))\t\(code == 0 ? "applied" : "failed")\t\(said)\(eventsWritten(database))")
         return 0
     }
-    let text = "[sync]\n\(storeLines)school_year = 2026-2027\n[source]\nformat = csv\nurl = \(export.hasSuffix("/") ? export : export + "/")\nretries = 0\n"
+    let text = "[sync]\n\(storeLines)school_year = 2026-2027\n[source]\nformat = csv\nurl = \(export.hasSuffix("/") ? export : export + "/")\nretries = 0\n" + eventsSection()
     let configuration: Configuration
     do { configuration = try Configuration.parse(text: text, path: "/bench/sisync.conf") } catch {
         print("ERROR \(error)")
@@ -108,7 +123,7 @@ func measure(scenario: String, export: String, database: String) -> Int32 {
     }
     let phases = s.timings.map { String(format: "%@=%.2f", $0.0, $0.1) }.joined(separator: ",")
     let detail = "links +\(s.linksMade) -\(s.linksRemoved) ?\(s.linksAmbiguous), roles +\(s.rolesGranted) -\(s.rolesRevoked); records +\(records.added) ~\(records.updated) -\(records.deactivated) r\(records.reactivated); staff +\(s.staff.added) ~\(s.staff.updated) -\(s.staff.deactivated) r\(s.staff.reactivated) [\(phases)]\(s.error.map { " error: \($0)" } ?? "")"
-    print("RESULT\t\(seconds)\t\(peakRSSMB())\t\(storeMB(database))\t\(s.outcome.rawValue)\t\(detail)")
+    print("RESULT\t\(seconds)\t\(peakRSSMB())\t\(storeMB(database))\t\(s.outcome.rawValue)\t\(detail)\(eventsWritten(database))")
     return 0
 }
 
@@ -351,6 +366,26 @@ if args.first == "tenants" {
     }
     exit(0)
 }
+if args.first == "webhooks" {
+    // sisync-bench webhooks [--count N] [--database URI] [--database-password-file F]
+    var uri: String?, passwordFile: String?, count = 20_000
+    var rest = Array(args.dropFirst())
+    while !rest.isEmpty {
+        let a = rest.removeFirst()
+        let v = rest.isEmpty ? "" : rest.removeFirst()
+        switch a {
+        case "--database": uri = v
+        case "--database-password-file": passwordFile = v
+        case "--count": count = max(1, Int(v) ?? count)
+        default: FileHandle.standardError.write(Data("sisync-bench webhooks: unknown argument \(a)\n".utf8)); exit(64)
+        }
+    }
+    do { try WebhookBenchmark(count: count, uri: uri, passwordFile: passwordFile).run() } catch {
+        FileHandle.standardError.write(Data("sisync-bench webhooks: \(error)\n".utf8))
+        exit(1)
+    }
+    exit(0)
+}
 var scale = 1.0
 var compare: Double?
 var dataDir = "bench-data"
@@ -370,6 +405,7 @@ while !args.isEmpty {
     case "--users-side": usersSide = true
     case "--database": postgresURI = args.isEmpty ? nil : args.removeFirst()
     case "--database-password-file": postgresPasswordFile = args.isEmpty ? nil : args.removeFirst()
+    case "--events": setenv("SISYNC_BENCH_EVENTS", "1", 1)
     case "--help", "-h": print(usage); exit(0)
     default: FileHandle.standardError.write(Data("sisync-bench: unknown argument \(a)\n\(usage)".utf8)); exit(64)
     }

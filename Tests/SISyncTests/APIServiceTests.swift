@@ -50,7 +50,7 @@ final class APIServiceTests: XCTestCase {
         XCTAssertEqual(try store.apiClients.list().map(\.name), ["app", "portal"])
         XCTAssertEqual(try store.apiClients.client(named: "portal")?.scopes, [.read, .pair])
         XCTAssertThrowsError(try store.apiClients.add(name: "portal", scopes: [.read], actor: "admin", now: Date())) { XCTAssertEqual($0 as? APIClientError, .exists("portal")) }
-        XCTAssertThrowsError(try APIScope.parse(list: "read,events")) { XCTAssertEqual($0 as? APIClientError, .unknownScope("events")) }
+        XCTAssertThrowsError(try APIScope.parse(list: "read,scim")) { XCTAssertEqual($0 as? APIClientError, .unknownScope("scim")) }
         XCTAssertEqual(try APIScope.parse(list: "forms,read,forms"), [.read, .forms])
         XCTAssertThrowsError(try store.apiClients.add(name: "a b", scopes: [.read], actor: "admin", now: Date()))
         try store.apiClients.revoke(name: "portal", actor: "admin", now: Date())

@@ -200,13 +200,13 @@ final class ConfigurationTests: XCTestCase {
     /// Issue 27 part 4: the unknown-section message lists every section of the table (0.2
     /// listed [sync], [source] and [linking] only) and suggests the nearest one.
     func testUnknownSectionListsEverySectionOfTheTable() {
-        XCTAssertEqual(ConfigKey.sections, ["sync", "source", "linking", "guard", "portal", "api"])
+        XCTAssertEqual(ConfigKey.sections, ["sync", "source", "linking", "guard", "portal", "api", "events", "webhook.NAME"])
         XCTAssertThrowsError(try parse("[sync]\n[ldap]\nhost = x\n")) { e in
-            XCTAssertEqual("\(e)", "/etc/sisync/sisync.conf:2: unknown section [ldap]; known sections are [sync], [source], [linking], [guard], [portal] and [api]")
+            XCTAssertEqual("\(e)", "/etc/sisync/sisync.conf:2: unknown section [ldap]; known sections are [sync], [source], [linking], [guard], [portal], [api], [events] and [webhook.NAME]")
         }
         XCTAssertThrowsError(try parse("[source]\nurl = /x\n[gaurd]\nper_school = true\n")) { e in
             XCTAssertEqual(e as? ConfigError, .unknownSection(file: "/etc/sisync/sisync.conf", line: 3, section: "gaurd"))
-            XCTAssertTrue("\(e)".hasSuffix("[guard], [portal] and [api]; did you mean [guard]?"), "\(e)")
+            XCTAssertTrue("\(e)".hasSuffix("[guard], [portal], [api], [events] and [webhook.NAME]; did you mean [guard]?"), "\(e)")
         }
     }
 

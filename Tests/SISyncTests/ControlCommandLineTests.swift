@@ -265,6 +265,13 @@ final class ControlCommandLineTests: XCTestCase {
         XCTAssertEqual((last as? [[String: Any]])?.first?["scopes"] as? [String], ["read", "login"])
         XCTAssertNil((last as? [[String: Any]])?.first?["token"])
         try run("api client revoke", ["api", "client", "revoke", "gradebook"])
+        let feed = try run("events", ["events", "--after", "0", "--limit", "5"])
+        XCTAssertEqual(feed["events"] as? [Any] != nil, true, "events prints a page: {events, next, head}")
+        try (try String(contentsOfFile: config, encoding: .utf8) + "\n[webhook.gradebook]\nurl = http://127.0.0.1:9/hook\nsecret_file = \(w.root)/whsec\n")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        try run("webhook list", ["webhook", "list"])
+        XCTAssertEqual((last as? [[String: Any]])?.first?["name"] as? String, "gradebook")
+        XCTAssertEqual(try run("webhook resume", ["webhook", "resume", "gradebook"])["name"] as? String, "gradebook")
 
         // store copy needs a PostgreSQL server to copy into: PostgresStoreTests runs it with --json.
         let elsewhere: Set<String> = ["store copy"]

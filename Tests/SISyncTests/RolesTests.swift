@@ -7,7 +7,7 @@ final class RolesTests: XCTestCase {
     static let allEntities = "staff, students, households, household_relationships, applicants, donors, attributes"
 
     /// A small school: two teachers, students in this year and last, families, applicants.
-    private func writeSchool(_ w: Workspace, st1Status: String = "Enrolled", extraStudents: String = "", a1Status: String = "Accepted") {
+    static func writeSchool(_ w: Workspace, st1Status: String = "Enrolled", extraStudents: String = "", a1Status: String = "Accepted") {
         w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org"), ("S2", "Ben", "Okafor", "ben@district.org"),
                                        ("S3", "Cleo", "Park", "cleo@district.org")]))
         w.write("students.csv", """
@@ -40,7 +40,7 @@ final class RolesTests: XCTestCase {
             """)
     }
 
-    private func addUsers(_ w: Workspace) {
+    static func addUsers(_ w: Workspace) {
         let commands: [[String]] = [
             ["user", "add", "--username", "ana", "--email", "ana@district.org"],
             ["user", "add", "--username", "cleo", "--email", "cleo@district.org"],
@@ -67,9 +67,9 @@ final class RolesTests: XCTestCase {
     func testR7EveryCalculatedRoleFollowsTheData() throws {
         let w = Workspace()
         let c = w.configure(sync: "school_year = 2026-2027", entities: Self.allEntities)
-        writeSchool(w)
+        Self.writeSchool(w)
         XCTAssertEqual(w.sync(c).summary.outcome, .applied)
-        addUsers(w)
+        Self.addUsers(w)
         let run = w.sync(c)
         XCTAssertEqual(run.summary.outcome, .unchanged, "R3: same export; roles are still recomputed")
         XCTAssertEqual(try calculated(w, "ana"), ["Admissions Evaluator", "Staff"])
@@ -107,12 +107,12 @@ final class RolesTests: XCTestCase {
     func testR7RolesAreRevokedWhenTheDataChanges() throws {
         let w = Workspace()
         let c = w.configure(sync: "school_year = 2026-2027", entities: Self.allEntities)
-        writeSchool(w)
+        Self.writeSchool(w)
         _ = w.sync(c)
-        addUsers(w)
+        Self.addUsers(w)
         let granting = w.sync(c)
         // Kim withdraws, the applicant is copied into the SIS: roles go, as changes of the run.
-        writeSchool(w, st1Status: "Withdrawn", a1Status: "Copied")
+        Self.writeSchool(w, st1Status: "Withdrawn", a1Status: "Copied")
         let run = w.sync(c)
         XCTAssertEqual(run.summary.outcome, .applied)
         XCTAssertEqual(try calculated(w, "kim"), ["Honor Roll (2026-2027)"], "the attribute stays while it is in the export")
@@ -141,9 +141,9 @@ final class RolesTests: XCTestCase {
     func testR7ParentRelationshipsComeFromTheConfiguration() throws {
         let w = Workspace()
         let c = w.configure(sync: "school_year = 2026-2027", linking: "parent_relationships = Parent, Guardian, aunt", entities: Self.allEntities)
-        writeSchool(w)
+        Self.writeSchool(w)
         _ = w.sync(c)
-        addUsers(w)
+        Self.addUsers(w)
         _ = w.sync(c)
         XCTAssertEqual(try calculated(w, "rosa"), ["Parent"], "relationships compare case-insensitively")
     }
@@ -151,9 +151,9 @@ final class RolesTests: XCTestCase {
     func testR7ManualRolesAreNeverTouchedAndMayNotTakeACalculatedName() throws {
         let w = Workspace()
         let c = w.configure(sync: "school_year = 2026-2027", entities: Self.allEntities)
-        writeSchool(w)
+        Self.writeSchool(w)
         _ = w.sync(c)
-        addUsers(w)
+        Self.addUsers(w)
         XCTAssertEqual(w.ctl(["user", "role", "add", "ana", "Finance"], user: "bursar").code, 0)
         let staffByHand = w.ctl(["user", "role", "add", "lee", "staff"])
         XCTAssertEqual(staffByHand.code, 1)
@@ -162,7 +162,7 @@ final class RolesTests: XCTestCase {
         XCTAssertEqual(attribute.code, 1)
         XCTAssertTrue(attribute.err.contains("attribute role"), attribute.err)
         for _ in 0..<2 { _ = w.sync(c, force: true) }
-        writeSchool(w, st1Status: "Withdrawn")
+        Self.writeSchool(w, st1Status: "Withdrawn")
         w.write("staff.csv", staffCSV([("S2", "Ben", "Okafor", "ben@district.org"), ("S3", "Cleo", "Park", "cleo@district.org")]))
         _ = w.sync(c)
         let roles = try w.store().roles.of("ana")
@@ -179,7 +179,7 @@ final class RolesTests: XCTestCase {
     func testR7AttachAndDetachNeedARecordAndAreAudited() throws {
         let w = Workspace()
         let c = w.configure(sync: "school_year = 2026-2027", entities: Self.allEntities)
-        writeSchool(w)
+        Self.writeSchool(w)
         _ = w.sync(c)
         XCTAssertEqual(w.ctl(["user", "add", "--username", "kim", "--email", "kim@students.org"]).code, 0)
         let unknown = w.ctl(["user", "attach", "kim", "--student", "ST999"])
@@ -201,11 +201,11 @@ final class RolesTests: XCTestCase {
     func testR7SchoolYearRollsOverOnSchoolYearStart() throws {
         let w = Workspace()
         let c = w.configure(sync: "school_year = auto\nschool_year_start = 08-15", entities: Self.allEntities)
-        writeSchool(w, extraStudents: "ST9,Ola,Fry,ola@students.org,101,1,Enrolled,2027-2028")
+        Self.writeSchool(w, extraStudents: "ST9,Ola,Fry,ola@students.org,101,1,Enrolled,2027-2028")
         let before = Timestamp.parse("2027-08-14T12:00:00Z")!
         let after = Timestamp.parse("2027-08-15T00:30:00Z")!
         _ = w.sync(c, at: before)
-        addUsers(w)
+        Self.addUsers(w)
         XCTAssertEqual(w.ctl(["user", "add", "--username", "ola", "--email", "ola@students.org"]).code, 0)
         XCTAssertEqual(w.ctl(["user", "attach", "ola", "--student", "ST9"]).code, 0)
         _ = w.sync(c, at: before)
@@ -224,9 +224,9 @@ final class RolesTests: XCTestCase {
     func testR7DryRunShowsRolesAndWritesNone() throws {
         let w = Workspace()
         let c = w.configure(sync: "school_year = 2026-2027", entities: Self.allEntities)
-        writeSchool(w)
+        Self.writeSchool(w)
         _ = w.sync(c)
-        addUsers(w)
+        Self.addUsers(w)
         let before = try w.dump()
         let dry = w.sync(c, dryRun: true)
         XCTAssertEqual(dry.summary.rolesGranted, 9)
@@ -244,15 +244,15 @@ final class RolesTests: XCTestCase {
     func testR7IncrementalRecomputeEqualsAFullRecompute() throws {
         let w = Workspace()
         var c = w.configure(sync: "school_year = 2026-2027", entities: Self.allEntities)
-        writeSchool(w)
+        Self.writeSchool(w)
         _ = w.sync(c)
-        addUsers(w)
+        Self.addUsers(w)
         var grantedTotal = w.sync(c).summary.rolesGranted
         try assertSameAsFullRecompute(w, c, "the first run with users")
         XCTAssertNotNil(try w.store().roles.roleBasis())
 
         // Students withdraw, evaluators move, a relationship changes, attributes come and go.
-        writeSchool(w, st1Status: "Withdrawn")
+        Self.writeSchool(w, st1Status: "Withdrawn")
         w.write("applicants.csv", "applicant_id,first_name,last_name,status,evaluator_staff_ids\nA1,Nia,Vale,Accepted,S3\nA2,Oto,Wade,Accepted,S3\n")
         w.write("household_relationships.csv", """
             household_id,record_type,record_id,relationship
@@ -286,7 +286,7 @@ final class RolesTests: XCTestCase {
         XCTAssertEqual(try calculated(w, "lee"), ["Admissions Evaluator", "Staff"])
 
         // Staff leave; a new student enrolls into an existing family.
-        writeSchool(w, st1Status: "Withdrawn", extraStudents: "ST10,Ivy,Ray,ivy@students.org,101,1,Enrolled,2026-2027")
+        Self.writeSchool(w, st1Status: "Withdrawn", extraStudents: "ST10,Ivy,Ray,ivy@students.org,101,1,Enrolled,2026-2027")
         w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org"), ("S2", "Ben", "Okafor", "ben@district.org"),
                                        ("S3", "Cleo", "Park", "cleo@district.org")], status: ["S3": "inactive"]))
         w.write("household_relationships.csv", "household_id,record_type,record_id,relationship\nH1,student,ST1,Parent\nH2,student,ST10,Guardian\n")
@@ -307,9 +307,9 @@ final class RolesTests: XCTestCase {
     func testR7RoleInputChangesComeFromThePlan() throws {
         let w = Workspace()
         let c = w.configure(sync: "school_year = 2026-2027", entities: Self.allEntities)
-        writeSchool(w)
+        Self.writeSchool(w)
         _ = w.sync(c)
-        writeSchool(w, st1Status: "Withdrawn", a1Status: "Copied")
+        Self.writeSchool(w, st1Status: "Withdrawn", a1Status: "Copied")
         w.write("attributes.csv", "record_type,record_id,attribute,school_year\nstudent,ST1,Honor Roll,2026-2027\nhousehold,H1,Volunteer,\n")
         let run = w.sync(c, dryRun: true)
         let changes = RoleInputChanges(try XCTUnwrap(run.plan))

@@ -6,7 +6,11 @@ import Glibc
 /// A tiny HTTP/1.1 server on 127.0.0.1 for tests: one connection at a time, each request
 /// answered by `handler` and then closed.
 final class TestHTTPServer: @unchecked Sendable {
-    struct Request { let method: String; let path: String; let headers: [String: String] }
+    struct Request {
+        let method: String; let path: String; let headers: [String: String]
+        /// The body, as `Content-Length` gives it (a webhook's event).
+        var body: [UInt8] = []
+    }
     struct Response {
         var status: Int
         var headers: [String: String] = [:]
@@ -76,7 +80,16 @@ final class TestHTTPServer: @unchecked Sendable {
             let parts = line.split(separator: ":", maxSplits: 1)
             headers[parts[0].lowercased()] = parts[1].trimmingCharacters(in: .whitespaces)
         }
-        let request = Request(method: String(first[0]), path: String(first[1]), headers: headers)
+        var request = Request(method: String(first[0]), path: String(first[1]), headers: headers)
+        if let length = headers["content-length"].flatMap({ Int($0) }), length > 0,
+           let end = text.range(of: "\r\n\r\n").map({ text.utf8.distance(from: text.startIndex, to: $0.upperBound) }) {
+            while data.count < end + length {
+                let n = read(client, &buffer, buffer.count)
+                if n <= 0 { break }
+                data += buffer[0..<n]
+            }
+            request.body = Array(data[end..<min(data.count, end + length)])
+        }
         lock.withLock { received.append(request) }
         let response = handler(request)
         var head = "HTTP/1.1 \(response.status) X\r\nContent-Length: \(response.declaredLength ?? response.body.count)\r\nConnection: close\r\n"

@@ -22,7 +22,10 @@ configuration.api.writeWait = ConfigDuration(seconds: 0.05)
 configuration.api.maxFailuresPerMinute = 100_000
 /// Journal entries are dropped: kept, they would grow with every input.
 struct DroppedLog: EventLog { func log(_ event: LogEvent) {} }
-let service = APIService(configuration: configuration, log: DroppedLog(), hashing: PasswordHashingLimit(slots: 1, waiting: 0, wait: 0))
+// No long polls: `GET /v1/events?wait=60s` would hold an input for a minute (the wait
+// itself is tested in APIServiceTests).
+let service = APIService(configuration: configuration, log: DroppedLog(), hashing: PasswordHashingLimit(slots: 1, waiting: 0, wait: 0),
+                         longPolls: LongPollLimit(slots: 0))
 
 func request(_ bytes: [UInt8]) -> HTTPRequest {
     var lines: [[UInt8]] = []

@@ -26,6 +26,18 @@ public enum LinkChange: Sendable, Equatable {
     case unapprove(username: String, staffID: String)
 }
 
+extension LinkChange {
+    /// Why an unlink was planned, as the change feed's `link.removed` says it (docs/events.md):
+    /// read from the reason `LinkPlanner.plan` wrote below, which people read in the journal.
+    public var unlinkReason: String? {
+        guard case .unlink(_, _, _, let why) = self else { return nil }
+        if why.hasPrefix("the manual link ended") { return "manual link ended" }
+        if why.hasSuffix("no longer exists") { return "staff removed" }
+        if why.contains(" active staff share ") { return "ambiguous" }
+        return "email changed"
+    }
+}
+
 /// The linking part of a run's plan: a value, like the record plan.
 public struct LinkPlan: Sendable, Equatable {
     public var changes: [LinkChange] = []

@@ -7,7 +7,7 @@ import Foundation
 /// `Configuration.parse`, after every line is read.
 extension ConfigKey {
     /// The order of the sections is the manual page's and the unknown-section message's.
-    public static let table: [ConfigKey] = sync + source + linking + guardKeys + portal + api
+    public static let table: [ConfigKey] = sync + source + linking + guardKeys + portal + api + events + webhooks
 
     static let sync: [ConfigKey] = [
         .key("sync", "database", \.database, default: "/var/lib/sisync/sisync.db") { l throws(ConfigError) in

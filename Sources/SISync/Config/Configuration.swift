@@ -67,6 +67,10 @@ public struct Configuration: Sendable {
     public var portal = PortalSettings()
     /// `[api]`: how `sisync-api` serves the applications.
     public var api = APISettings()
+    /// `[events]`: the change feed (docs/events.md).
+    public var events = EventSettings()
+    /// `[webhook.NAME]`: the endpoints the feed's events are posted to, by NAME.
+    public var webhooks: [String: WebhookSettings] = [:]
     /// `[source] schools`: only these schools' records are managed (nil: every school).
     public var schoolScope: SchoolScope?
     public var pageSize: Int = 1000
@@ -83,9 +87,14 @@ public struct Configuration: Sendable {
     /// A digest of every setting as written (not comments or order): a hold stands for one
     /// export under one configuration, and a changed threshold or alias must re-plan it.
     /// Sections no run reads (`runIndependentSections`) are left out: a new API listener
-    /// must not void an administrator's held run.
+    /// must not void an administrator's held run, nor switching the change feed on.
     public var settingsDigest = ""
-    static let runIndependentSections: Set<String> = ["api"]
+    static let runIndependentSections: Set<String> = ["api", "events"]
+
+    /// Whether a section is one no run reads (`[webhook.NAME]` with `[events]`).
+    static func isRunIndependent(_ section: String) -> Bool {
+        runIndependentSections.contains(section) || section.hasPrefix("webhook.")
+    }
 
     /// A configuration with every default, for tests and tools.
     public init(path: String = "<defaults>") { self.path = path }
@@ -132,7 +141,7 @@ public struct Configuration: Sendable {
         for (section, line) in doc.sections.sorted(by: { $0.value < $1.value }) where !ConfigKey.isKnown(section: section) {
             problems.append(.unknownSection(file: path, line: line, section: section))
         }
-        c.settingsDigest = SHA256.hex(of: doc.entries.filter { !Self.runIndependentSections.contains($0.section) }.map { "\($0.section)\u{1F}\($0.key)\u{1F}\($0.value)\n" }.sorted().joined().utf8)
+        c.settingsDigest = SHA256.hex(of: doc.entries.filter { !Self.isRunIndependent($0.section) }.map { "\($0.section)\u{1F}\($0.key)\u{1F}\($0.value)\n" }.sorted().joined().utf8)
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         for e in doc.entries where ConfigKey.isKnown(section: e.section) {
             guard let key = ConfigKey.entry(section: e.section, key: e.key) else {
@@ -196,6 +205,21 @@ public struct Configuration: Sendable {
             if c.format == .oneRosterREST, let url = c.url, SourceOrigin(url) == nil {
                 throw .badValue(file: path, line: line("source", "url"), section: "source", key: "url", value: url,
                                 expected: "the http:// or https:// address of the OneRoster API, in plain ASCII (its scheme, host and port are the only place sisync sends the credential)")
+            }
+        }
+        rule { () throws(ConfigError) in
+            c.events.hasWebhooks = !c.webhooks.isEmpty
+            for w in c.webhooks.values.sorted(by: { $0.name < $1.name }) {
+                if w.url.isEmpty { throw .missingKey(file: path, section: "webhook.\(w.name)", key: "url") }
+                if w.secretFile.isEmpty { throw .missingKey(file: path, section: "webhook.\(w.name)", key: "secret_file (a credential name; never the secret itself)") }
+            }
+        }
+        rule { () throws(ConfigError) in
+            // A record's addition event is read from the record and, once it changed, from
+            // the change log (docs/events.md): the change log must outlive the events.
+            if c.events.isOn, c.events.keepDays > c.historyDays {
+                throw .badValue(file: path, line: line("events", "keep_days"), section: "events", key: "keep_days", value: String(c.events.keepDays),
+                                expected: "at most [sync] history_days (\(c.historyDays)): the feed reads a record's state when it was added from the change log")
             }
         }
         rule { () throws(ConfigError) in

@@ -71,6 +71,12 @@ public enum LogEventType: String, Sendable, CaseIterable {
     case apiRequest = "cb1407e9f7bd1daf738f72f16e2b8df4"
     /// sisync-api started, is stopping, or cannot start.
     case apiService = "34b9d95d6fa3860e7c48d146e00d7892"
+    /// A webhook delivery failed (it is tried again), or an endpoint lags past max_lag.
+    case webhookFailed = "392ef8c79e19d72005f5d49c0666c9b3"
+    /// A webhook endpoint was paused: failing past give_up_after, or its events were pruned.
+    case webhookPaused = "a88ef4cef0aa3113a52123fb6f803aa2"
+    /// An administrator resumed a webhook endpoint (sisyncctl webhook resume).
+    case webhookResumed = "964af3f50618d34e8d9ed36770266288"
 
     public var messageID: String { rawValue }
 
@@ -112,6 +118,9 @@ public enum LogEventType: String, Sendable, CaseIterable {
         case .apiClient: return "api_client"
         case .apiRequest: return "api_request"
         case .apiService: return "api_service"
+        case .webhookFailed: return "webhook_failed"
+        case .webhookPaused: return "webhook_paused"
+        case .webhookResumed: return "webhook_resumed"
         }
     }
 
@@ -152,6 +161,9 @@ public enum LogEventType: String, Sendable, CaseIterable {
         case .apiFailed: return "a request failed inside sisync-api (the store did not answer, or another error); the client got 503 or 500"
         case .apiThrottled: return "an API client passed [api] max_failures_per_minute failed logins or pairings and gets 429 for a while"
         case .apiClient: return "an administrator added or revoked a client of sisync-api (its token is never logged)"
+        case .webhookFailed: return "a webhook delivery failed and is tried again after a backoff, or an endpoint lags past max_lag (warning)"
+        case .webhookPaused: return "a webhook endpoint was paused: failing past give_up_after, or its events were pruned first (critical); sisyncctl webhook resume sends again"
+        case .webhookResumed: return "an administrator resumed a webhook endpoint (sisyncctl webhook resume), from where it stopped or from --from ID"
         }
     }
 }

@@ -64,9 +64,10 @@ public enum FailureClass: Sendable, Equatable {
             if state == "42501" || state == "3F000" || state.hasPrefix("53") { self = .cannotCreate; return }
             self = state == "57014" ? .temporary : .software
         case is StoreCopy.CopyError, is MetricsFileError: self = .cannotCreate
+        case is EventFeedError: self = .badData
         case is PostgresURIError, is Arguments.UsageError: self = .configuration
         case is AccessError, is AccountError, is FormError, is HoldError, is HeldPlanError, is RevertError, is PasswordError,
-             is PasswordPromptError, is UserImportError, is APIClientError:
+             is PasswordPromptError, is UserImportError, is APIClientError, is WebhookError:
             self = .refused
         case let e as any ClassifiedError: self = e.failureClass
         default: self = .software

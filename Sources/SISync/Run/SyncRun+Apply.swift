@@ -21,7 +21,7 @@ extension SyncRun {
                store: RosterStore) throws -> Applied {
         var timings: [(String, Double)] = []
         let settings = configuration.roleSettings(on: started)
-        // Issue 31: the event outbox is written in this transaction (`RosterStore.apply`),
+        // The change feed (issue 31) is written in this transaction (`RosterStore.apply`),
         // beside the change log: an event exists exactly when the change it tells of
         // committed, and a hold or a stop rolls both back.
         var applied = try applyJudgingRoles(store: store) { judgeRoles in
@@ -73,11 +73,14 @@ extension SyncRun {
         return s
     }
 
-    /// After a run that applied: the change log keeps `history_days` (R8). A failure is a
-    /// warning; the run has committed.
+    /// After a run that applied: the change log keeps `history_days` (R8), the change feed
+    /// `[events] keep_days` and `max_events`. A failure is a warning; the run has committed.
     func pruneHistory(_ store: RosterStore, now: Date, fields: [(String, String)]) {
         do { try store.auditTrail.pruneHistory(days: configuration.historyDays, now: now) } catch {
             log.log(LogEvent(.runFailed, .warning, "could not prune history older than \(configuration.historyDays) days: \(error); check that \(store.path) is writable", fields: fields))
+        }
+        do { try store.events.prune(now: now) } catch {
+            log.log(LogEvent(.runFailed, .warning, "could not prune the change feed ([events] keep_days = \(configuration.events.keepDays)): \(error); check that \(store.path) is writable", fields: fields))
         }
     }
 }

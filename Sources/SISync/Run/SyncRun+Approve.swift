@@ -9,6 +9,7 @@ extension SyncRun {
     /// what it writes (R7), as every run does. The caller holds the run lock.
     public func approve(run id: Int64, store: RosterStore) throws -> Result {
         let started = clock()
+        store.events.settings = configuration.events
         let (heldRun, hold) = try store.auditTrail.standing(id, at: started)
         if let later = try store.auditTrail.appliedRun(after: id) {
             throw HoldError.storeChanged(id, what: "run \(later) applied since")
@@ -46,7 +47,7 @@ extension SyncRun {
         } catch {
             summary.ending = .failed(Self.classify(error), message: "approving held run \(id) failed, nothing was applied: \(Self.describe(error))")
             summary.finishedAt = Timestamp.format(clock())
-            try? store.auditTrail.finishRun(summary)
+            try? store.auditTrail.recordEnding(summary)
             log.log(LogEvent(.runFailed, .error, "run \(runID) failed: \(summary.error!)", fields: runField))
         }
         summary.standingHold = (try? store.auditTrail.standingHold(at: clock()))??.runID

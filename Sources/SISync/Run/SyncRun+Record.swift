@@ -27,10 +27,10 @@ extension SyncRun {
                     if let hold = try store.auditTrail.hold(run: id) { summary.ending = .held(hold, reason: reason) }
                 } catch {
                     log.log(LogEvent(.runFailed, .error, "cannot keep the plan of run \(id) for approval: \(error); run `sisyncctl sync` again", fields: runField))
-                    try store.auditTrail.finishRun(summary)
+                    try store.auditTrail.recordEnding(summary)
                 }
             } else {
-                try store.auditTrail.finishRun(summary)
+                try store.auditTrail.recordEnding(summary)
             }
         } catch {
             log.log(LogEvent(.runFailed, .error, "cannot record the outcome of run \(summary.runID ?? 0): \(error)", fields: runField))

@@ -56,6 +56,9 @@ public struct SyncRun {
     /// that the lock is still this process's (R9: never two writers).
     public func run(store: RosterStore, takeRunLock: () throws -> RunLock? = { nil }, daemonLock: DaemonLock? = nil) -> Result {
         let started = clock()
+        // The change feed as this configuration has it: whoever opened the store (the
+        // daemon, a tenant, sisyncctl) runs with the configuration's `[events]`.
+        store.events.settings = configuration.events
         var summary = RunSummary(runID: nil, startedAt: Timestamp.format(started), ending: .running,
                                  dryRun: options.dryRun, actor: options.actor, trigger: options.trigger)
         var phase = PhaseClock()

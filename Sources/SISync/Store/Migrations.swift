@@ -537,5 +537,86 @@ extension Migration {
             """,
             "CREATE INDEX api_failures_by_client ON api_failures (client, kind, at)",
         ]),
+
+        // The change feed (issue 31, docs/events.md): each change sisync makes, written as an
+        // event in the transaction that makes it, while `[events]` is on. `event_id` is the
+        // readers' cursor: it only grows; the writer, alone under its lock, gives each event
+        // the head + 1 (never reused: the head counts what was pruned). A row stands for
+        // `span` events, so that a district's first run (1.7 million events) writes about
+        // 2,000 rows: a run's additions of one entity are blocks of up to 1,024 ids read back
+        // from the records they added (`data` and `packed` NULL: copying each record into
+        // the feed doubled the import's time), and any other run of up to 1,024 events of
+        // one type (role grants, links, a user import) is one row whose `packed` holds a
+        // line per event, its subject and data separated by a tab. A run's events
+        // leave `at` and `actor` to the run's record, as the change log does. No foreign key
+        // to `runs`: a check per row, for rows that are never deleted. `event_feed` is one
+        // row: since when events are written (NULL while a change was made with the feed
+        // off, so the next event written is `feed.started`), and the highest id pruned,
+        // below which a cursor is answered 410 Gone. `webhook_state` is where each
+        // `[webhook.NAME]` endpoint's delivery stands: the last id it acknowledged, since
+        // when it fails and why, and whether it was paused.
+        Migration("the change feed", sqlite: [
+            """
+            CREATE TABLE events (
+              event_id INTEGER PRIMARY KEY,
+              type TEXT NOT NULL,
+              at TEXT,
+              run_id INTEGER,
+              actor TEXT,
+              subject TEXT NOT NULL,
+              data TEXT,
+              span INTEGER NOT NULL DEFAULT 1,
+              packed TEXT
+            );
+            CREATE TABLE event_feed (
+              id INTEGER PRIMARY KEY CHECK (id = 1),
+              writing_since TEXT,
+              pruned_through INTEGER NOT NULL DEFAULT 0
+            );
+            INSERT INTO event_feed (id) VALUES (1);
+            CREATE TABLE webhook_state (
+              name TEXT PRIMARY KEY,
+              delivered_through INTEGER NOT NULL,
+              delivered_at TEXT,
+              failures INTEGER NOT NULL DEFAULT 0,
+              failing_since TEXT,
+              last_error TEXT,
+              paused_at TEXT
+            );
+            """,
+        ], postgres: [
+            """
+            CREATE TABLE events (
+              event_id bigint PRIMARY KEY,
+              type text NOT NULL,
+              at timestamptz,
+              run_id bigint,
+              actor text,
+              subject text NOT NULL,
+              data text,
+              span integer NOT NULL DEFAULT 1,
+              packed text
+            )
+            """,
+            """
+            CREATE TABLE event_feed (
+              id integer PRIMARY KEY CHECK (id = 1),
+              writing_since timestamptz,
+              pruned_through bigint NOT NULL DEFAULT 0
+            )
+            """,
+            "INSERT INTO event_feed (id) VALUES (1)",
+            """
+            CREATE TABLE webhook_state (
+              name text PRIMARY KEY,
+              delivered_through bigint NOT NULL,
+              delivered_at timestamptz,
+              failures integer NOT NULL DEFAULT 0,
+              failing_since timestamptz,
+              last_error text,
+              paused_at timestamptz
+            )
+            """,
+        ]),
     ]
 }

@@ -19,6 +19,7 @@ extension RosterStore {
         summary.reverts = id
         do {
             try database.transaction {
+                let events = try self.events.batch(runID: runID)
                 var changes: [Change] = []
                 var counts: [EntityKind: RecordCounts] = [:]
                 /// The record `display` names (`kind`'s key columns joined with `/`).
@@ -112,10 +113,11 @@ extension RosterStore {
                     try log.bind(5, c.old); try log.bind(6, c.new); try log.bind(7, c.kind.rawValue)
                     try log.run()
                 }
+                if !changes.isEmpty { try events.write { sink in try ChangeEvents.write(changes, origin: .revert, into: sink) } }
                 // The mirror no longer matches the stored files: the next run reads them all.
                 try database.execute("DELETE FROM export_files; DELETE FROM source_state")
                 let roles = try roles.planRoles(settings)
-                try self.roles.applyRoles(roles, runID: runID)
+                try self.roles.applyRoles(roles, runID: runID, events: events)
                 try self.roles.recordRoleBasis(settings)
                 for (kind, n) in counts { summary.entities[kind.rawValue] = n }
                 summary.staff = counts[.staff] ?? RecordCounts()
@@ -125,12 +127,14 @@ extension RosterStore {
                 summary.rolesRevoked = roles.revokedCount
                 summary.finishedAt = Timestamp.format(Date())
                 try auditTrail.finishRun(summary)
-                try auditTrail.endHolds(by: runID, actor: actor, at: stamp, approving: nil)
+                try auditTrail.endHolds(by: runID, actor: actor, at: stamp, approving: nil, events: events)
+                if events.isOn { try RunEvents.applied(summary, into: events) }
+                try events.finish()
             }
         } catch {
             summary.ending = .failed(SyncRun.classify(error), message: "revert of run \(id) failed, nothing was changed: \(error)")
             summary.finishedAt = Timestamp.format(Date())
-            try? auditTrail.finishRun(summary)
+            try? auditTrail.recordEnding(summary)
             throw error
         }
         return summary

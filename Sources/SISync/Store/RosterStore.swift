@@ -22,6 +22,10 @@ public final class RosterStore {
     public let formPermissions: FormPermissionStore
     /// The HTTP API's clients and its throttle's counter.
     public let apiClients: APIClientStore
+    /// The change feed (docs/events.md): off until `events.settings` says otherwise.
+    public let events: EventStore
+    /// Where each `[webhook.NAME]` endpoint's delivery stands.
+    public let webhooks: WebhookStore
     /// The file path, or the URI (without a password) and schema: for messages and `status`.
     public var path: String { database.location }
 
@@ -54,13 +58,22 @@ public final class RosterStore {
         case .postgres(let settings):
             database = try PostgresDatabase(settings: settings, mustExist: mustExist, applicationName: applicationName)
         }
-        auditTrail = AuditTrail(database: database)
+        events = EventStore(database: database)
+        webhooks = WebhookStore(database: database)
+        auditTrail = AuditTrail(database: database, events: events)
         mirror = MirrorStore(database: database)
         accounts = AccountStore(database: database, auditTrail: auditTrail, mirror: mirror)
-        roles = RoleStore(database: database)
+        roles = RoleStore(database: database, events: events)
         accessCodes = AccessCodeStore(database: database, auditTrail: auditTrail, mirror: mirror, accounts: accounts)
         formPermissions = FormPermissionStore(database: database, auditTrail: auditTrail, accounts: accounts)
         apiClients = APIClientStore(database: database, auditTrail: auditTrail)
+    }
+
+    /// Opens the store `configuration` names with its change feed settings (`[events]`), so
+    /// that what is written through it is in the feed when the feed is on.
+    public convenience init(configuration: Configuration, mustExist: Bool = false, applicationName: String = StoreLocation.applicationName()) throws {
+        try self.init(location: configuration.store, mustExist: mustExist, applicationName: applicationName)
+        events.settings = configuration.events
     }
 
     /// False once a PostgreSQL session has gone away (a server restart, a network cut):
@@ -70,7 +83,8 @@ public final class RosterStore {
     }
 
     /// Applies a plan, recomputes the calculated roles on the result (R7) and finishes the
-    /// run, in one transaction (R1): all of it or none. `stop` is checked as rows are
+    /// run, in one transaction (R1): all of it or none. With the change feed on, each change
+    /// is an event in the same transaction (`RunEvents`; none for a dry run). `stop` is checked as rows are
     /// written; a stop rolls everything back. A dry run (`commit: false`) does the same and
     /// rolls back, so that it can show the roles the run would grant and revoke.
     @discardableResult
@@ -81,6 +95,7 @@ public final class RosterStore {
         let runID = summary.runID ?? 0
         let stamp = Timestamp.format(now)
         return try database.transaction(commit: commit) {
+            let events = commit ? try self.events.batch(runID: runID) : self.events.none()
             var written = 0
             func checkStop() throws {
                 written += 1
@@ -88,6 +103,7 @@ public final class RosterStore {
             }
             for p in plan.entities {
                 try mirror.applyEntity(p, rows: plan.snapshot?.entities[p.kind], runID: runID, stamp: stamp, checkStop: checkStop)
+                try RunEvents.records(p, rows: plan.snapshot?.entities[p.kind], into: events)
             }
             // The roles are planned by joins over what was just written: a large write
             // (a first import) must not leave the planner with statistics of empty tables.
@@ -97,6 +113,7 @@ public final class RosterStore {
             if !rewritten.isEmpty { try database.refreshStatistics(rewritten + ["users", "user_attachments"]) }
             phase("records")
             try accounts.applyLinks(plan.links, stamp: stamp, actor: summary.actor)
+            try RunEvents.links(plan.links, into: events)
             if plan.links.changes.count >= Self.statisticsThreshold { try database.refreshStatistics(["links"]) }
             let rolePlan = try roles.planRoles(settings, changes: RoleInputChanges(plan, limit: RoleStore.incrementalLimit))
             // The guard's say on the revocations (R5): a hold throws and rolls all back.
@@ -104,7 +121,7 @@ public final class RosterStore {
             phase("roles")
             guard commit else { return rolePlan }
             try auditTrail.recordChanges(of: plan, runID: runID, checkStop: checkStop)
-            try roles.applyRoles(rolePlan, runID: runID)
+            try roles.applyRoles(rolePlan, runID: runID, events: events)
             if rolePlan.grantedCount + rolePlan.revokedCount >= Self.statisticsThreshold { try database.refreshStatistics(["user_roles"]) }
             try roles.recordRoleBasis(settings)
             if plan.snapshot != nil { try auditTrail.recordFileHashes(plan.fileHashes, runID: runID) }
@@ -114,7 +131,9 @@ public final class RosterStore {
             finished.rolesRevoked = rolePlan.revokedCount
             try auditTrail.finishRun(finished)
             // A run that applies ends any hold: the mirror the held plan saw is gone (R5).
-            try auditTrail.endHolds(by: runID, actor: summary.actor, at: stamp, approving: summary.approves)
+            try auditTrail.endHolds(by: runID, actor: summary.actor, at: stamp, approving: summary.approves, events: events)
+            if events.isOn { try RunEvents.applied(finished, into: events) }
+            try events.finish()
             // Last, inside the transaction: is this still the one writer (R9)?
             try beforeCommit()
             phase("log")

@@ -13,6 +13,8 @@ package final class APIService: HTTPHandler, @unchecked Sendable {
     let servesTenants: Bool
     let log: EventLog
     package let hashing: PasswordHashingLimit
+    /// How many `GET /v1/events?wait=` may wait at once (each holds a worker thread).
+    package let longPolls: LongPollLimit
     /// Told of each 429 (the client's name, the tenant, what failed): the metrics' hook.
     package let onThrottle: @Sendable (_ client: String, _ tenant: String?, _ kind: APIFailureKind) -> Void
     /// What `route` says for a request no route matched (for the access log and metrics).
@@ -21,11 +23,12 @@ package final class APIService: HTTPHandler, @unchecked Sendable {
     /// `tenants`, when given, are the tenants of `--tenants DIR`, served under `/t/NAME/…`
     /// with their own stores and clients; `configuration` then gives only `[api]`.
     package init(configuration: Configuration, tenants: [(name: String, configuration: Configuration)]? = nil, log: EventLog,
-                 hashing: PasswordHashingLimit = PasswordHashingLimit(),
+                 hashing: PasswordHashingLimit = PasswordHashingLimit(), longPolls: LongPollLimit = LongPollLimit(),
                  onThrottle: @escaping @Sendable (_ client: String, _ tenant: String?, _ kind: APIFailureKind) -> Void = { _, _, _ in }) {
         settings = configuration.api
         self.log = log
         self.hashing = hashing
+        self.longPolls = longPolls
         self.onThrottle = onThrottle
         if let tenants {
             servesTenants = true
@@ -103,6 +106,7 @@ package final class APIService: HTTPHandler, @unchecked Sendable {
         case .logins: return try login(request, context)
         case .pairings: return try pair(request, context)
         case .formAccess: return try formAccess(request, tenant: tenant)
+        case .events: return try events(request, tenant: tenant)
         }
     }
 

@@ -16,7 +16,7 @@ package final class APITenant: @unchecked Sendable {
     package init(name: String?, configuration: Configuration) {
         self.name = name
         self.configuration = configuration
-        pool = StorePool(location: configuration.store)
+        pool = StorePool(location: configuration.store, events: configuration.events)
         clients = ClientDirectory()
     }
 

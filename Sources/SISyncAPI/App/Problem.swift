@@ -10,13 +10,18 @@ package struct Problem: Error, Sendable, Equatable {
     package var detail: String
     /// Extra headers: `WWW-Authenticate`, `Retry-After`, `Allow`.
     package var headers: [(name: String, value: String)] = []
+    /// Extension members after `detail` (RFC 9457 §3.2): what a client acts on, such as the
+    /// feed's `head` in a 410.
+    package var members: [(String, JSONValue)] = []
 
-    package init(_ status: Int, _ kind: String, _ title: String, _ detail: String, headers: [(name: String, value: String)] = []) {
+    package init(_ status: Int, _ kind: String, _ title: String, _ detail: String, headers: [(name: String, value: String)] = [],
+                 members: [(String, JSONValue)] = []) {
         self.status = status
         self.type = Self.typePrefix + kind
         self.title = title
         self.detail = detail
         self.headers = headers
+        self.members = members
     }
 
     package static let typePrefix = "urn:sisync:problem:"
@@ -26,7 +31,7 @@ package struct Problem: Error, Sendable, Equatable {
     }
 
     package var response: HTTPResponse {
-        let body = JSONValue.object([("type", .string(type)), ("title", .string(title)), ("status", .int(status)), ("detail", .string(detail))])
+        let body = JSONValue.object([("type", .string(type)), ("title", .string(title)), ("status", .int(status)), ("detail", .string(detail))] + members)
         return HTTPResponse(status: status, headers: [("Content-Type", "application/problem+json")] + headers, body: Array(body.rendered(pretty: false).utf8))
     }
 

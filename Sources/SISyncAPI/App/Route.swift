@@ -5,7 +5,7 @@ import SISync
 /// each (a test holds them together).
 package struct Route: Sendable, Equatable {
     package enum Endpoint: Sendable, Equatable {
-        case health, user, staff, logins, pairings, formAccess
+        case health, user, staff, logins, pairings, formAccess, events
     }
 
     package var method: String
@@ -21,6 +21,7 @@ package struct Route: Sendable, Equatable {
         Route(method: "POST", template: "/v1/logins", scope: .login, endpoint: .logins),
         Route(method: "POST", template: "/v1/pairings", scope: .pair, endpoint: .pairings),
         Route(method: "GET", template: "/v1/form-access", scope: .forms, endpoint: .formAccess),
+        Route(method: "GET", template: "/v1/events", scope: .events, endpoint: .events),
     ]
 
     var segments: [Substring] { template.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { $0 } }

@@ -7,13 +7,16 @@ import SISync
 /// PostgreSQL MVCC). A store whose PostgreSQL session went away is dropped, not returned.
 package final class StorePool: @unchecked Sendable {
     package let location: StoreLocation
+    /// `[events]`: the API's writes (logins, pairings) are in the change feed like any other.
+    package let events: EventSettings
     private let lock = NSLock()
     private var idle: [RosterStore] = []
     /// Idle stores kept beyond this are closed.
     private let keep: Int
 
-    package init(location: StoreLocation, keep: Int = 64) {
+    package init(location: StoreLocation, events: EventSettings = EventSettings(), keep: Int = 64) {
         self.location = location
+        self.events = events
         self.keep = keep
     }
 
@@ -31,7 +34,9 @@ package final class StorePool: @unchecked Sendable {
 
     private func take() throws -> RosterStore {
         if let s = lock.withLock({ idle.popLast() }) { return s }
-        return try RosterStore(location: location, mustExist: true, applicationName: "sisync-api")
+        let store = try RosterStore(location: location, mustExist: true, applicationName: "sisync-api")
+        store.events.settings = events
+        return store
     }
 
     private func give(_ store: RosterStore) {

@@ -265,7 +265,7 @@ extension ControlSubcommand {
     /// What every access command starts from: now, the configuration's rules, the store.
     fileprivate func portal() throws -> (now: Date, configuration: Configuration, store: RosterStore) {
         let c = try rulesConfiguration(args)
-        return (Date(), c, try RosterStore(location: c.store, mustExist: true))
+        return (Date(), c, try RosterStore(configuration: c, mustExist: true))
     }
 
     fileprivate func logged(_ message: String, user: String? = nil, student: String? = nil) {

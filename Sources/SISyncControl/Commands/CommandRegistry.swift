@@ -20,6 +20,7 @@ enum CommandRegistry {
         AccessCheckCommand.self, AuditCommand.self, ExplainCommand.self,
         StoreCopyCommand.self,
         APIClientAddCommand.self, APIClientListCommand.self, APIClientRevokeCommand.self,
+        EventsCommand.self, WebhookListCommand.self, WebhookResumeCommand.self,
     ] }
 
     /// The options every command takes, before or after its name. A new one is one line.

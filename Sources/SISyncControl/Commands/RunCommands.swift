@@ -251,7 +251,7 @@ struct RunRevertCommand: ControlSubcommand {
         let text = words[0]
         guard let id = Int64(text) else { console.err("sisyncctl: run revert takes a run id, got `\(text)`\n"); return 64 }
         let c = try configuration(args)
-        let store = try RosterStore(location: c.store, mustExist: true)
+        let store = try RosterStore(configuration: c, mustExist: true)
         let summary = try store.revert(run: id, actor: actor, roles: c.roleSettings(on: Date()), now: Date())
         SyncRun.writeMetrics(summary, store: store, configuration: c, log: log)
         log.log(LogEvent(.runFinished, .notice, "run \(summary.runID ?? 0) by \(actor) reverted run \(id)",

@@ -384,7 +384,7 @@ extension ControlSubcommand {
     /// The store of the user commands. Writes go to the configured database; `user add`
     /// creates it if needed, like a first sync.
     fileprivate func store() throws -> RosterStore {
-        try RosterStore(location: rulesConfiguration(args).store, mustExist: Self.name != "user add")
+        try RosterStore(configuration: rulesConfiguration(args), mustExist: Self.name != "user add")
     }
 
     /// `user approve|unapprove|unlock U`.

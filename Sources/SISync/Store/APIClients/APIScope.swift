@@ -1,7 +1,7 @@
 import Foundation
 
 /// What an API client may do (issue 30). Each endpoint names the one scope it needs; a
-/// client without it gets 403. The next issues add `events` and `scim`.
+/// client without it gets 403.
 public enum APIScope: String, Sendable, CaseIterable, Comparable {
     /// Users and staff as `sisyncctl user show` shows them, without their history.
     case read
@@ -11,6 +11,8 @@ public enum APIScope: String, Sendable, CaseIterable, Comparable {
     case pair
     /// What a user may do with a form (`GET /v1/form-access`).
     case forms
+    /// The change feed (`GET /v1/events`, docs/events.md).
+    case events
 
     public static func < (a: APIScope, b: APIScope) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!

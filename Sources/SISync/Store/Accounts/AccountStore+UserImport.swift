@@ -29,6 +29,22 @@ extension AccountStore {
         func isNew(_ i: Int, _ kind: AttachmentKind, _ id: String) -> Bool {
             !attached.contains(AttachmentKey(username: lowered[i].username, kind: kind, recordID: id))
         }
+        /// An existing user's change-log entries: email, approval, then new attachments.
+        func changes(of u: UserRecord, _ row: UserImportRow, _ i: Int) -> [Change] {
+            var out: [Change] = []
+            if u.email != row.email {
+                out.append(Change(entity: "users", id: u.username, field: "email", old: u.email, new: row.email, kind: .updated))
+            }
+            if let a = row.approved, a != u.approved {
+                out.append(Change(entity: "users", id: u.username, field: "approved", old: String(u.approved), new: String(a), kind: .updated))
+            }
+            for (kind, ids) in attachments[i] {
+                for id in ids where isNew(i, kind, id) {
+                    out.append(Change(entity: "users", id: u.username, field: kind.rawValue, old: nil, new: id, kind: .updated))
+                }
+            }
+            return out
+        }
         try auditTrail.administer(actor: actor, now: now, {
             try database.execute("""
                 CREATE TEMP TABLE IF NOT EXISTS import_users (username TEXT NOT NULL COLLATE NOCASE, email TEXT NOT NULL COLLATE NOCASE);
@@ -130,25 +146,33 @@ extension AccountStore {
         }, log: { record in
             // Per user, as the import decided above: the account, then its new attachments.
             for (i, row) in rows.enumerated() {
-                let username: String
                 if let u = existing[lowered[i].username] {
-                    username = u.username
-                    if u.email != row.email {
-                        try record(Change(entity: "users", id: username, field: "email", old: u.email, new: row.email, kind: .updated))
+                    for c in changes(of: u, row, i) { try record(c) }
+                } else if !bulk {
+                    try record(Change(entity: "users", id: row.username, field: nil, old: nil, new: row.email, kind: .added))
+                    for (kind, ids) in attachments[i] {
+                        for id in ids where isNew(i, kind, id) {
+                            try record(Change(entity: "users", id: row.username, field: kind.rawValue, old: nil, new: id, kind: .updated))
+                        }
                     }
-                    if let a = row.approved, a != u.approved {
-                        try record(Change(entity: "users", id: username, field: "approved", old: String(u.approved), new: String(a), kind: .updated))
+                }  // (a bulk import keeps a new user's entries in the rows it added)
+            }
+        }, events: {
+            // The change feed: a new user is one `user.added` with its attachments (a first
+            // import writes 200,000), an existing user's changes as the change log has them.
+            { sink in
+                for (i, row) in rows.enumerated() {
+                    if let u = existing[lowered[i].username] {
+                        try ChangeEvents.write(changes(of: u, row, i), origin: .administrator, into: sink)
+                        continue
                     }
-                } else if bulk {
-                    continue  // kept in the rows added
-                } else {
-                    username = row.username
-                    try record(Change(entity: "users", id: username, field: nil, old: nil, new: row.email, kind: .added))
-                }
-                for (kind, ids) in attachments[i] {
-                    for id in ids where isNew(i, kind, id) {
-                        try record(Change(entity: "users", id: username, field: kind.rawValue, old: nil, new: id, kind: .updated))
-                    }
+                    sink.subject.string("username", row.username)
+                    sink.data.string("email", row.email)
+                    sink.data.bool("approved", row.approved ?? false)
+                    sink.data.open("attachments")
+                    for (kind, ids) in attachments[i] { sink.data.strings(kind.rawValue, ids) }
+                    sink.data.close()
+                    try sink.add("user.added")
                 }
             }
         })

@@ -19,6 +19,8 @@ extension AuditTrail {
         let text = try plan.encoded()
         try database.transaction {
             let stamp = Timestamp.format(now)
+            let batch = try events.batch(runID: runID)
+            try batch.write("hold.superseded", selecting: Self.endingHolds(except: nil, at: stamp))
             try database.run("""
                 UPDATE held_plans SET ended = 'superseded', ended_at = \(stamp), ended_by = \(summary.actor), ended_run = \(runID)
                 WHERE ended IS NULL AND expires_at > \(stamp)
@@ -30,6 +32,8 @@ extension AuditTrail {
                 VALUES (\(runID), \(stamp), \(expires), \(changeMark), \(text), \(settingsDigest))
                 """)
             try finishRun(summary)
+            try RunEvents.ended(summary, type: "run.held", into: batch)
+            try batch.finish()
         }
     }
 
@@ -59,18 +63,40 @@ extension AuditTrail {
     /// Ends every standing hold (inside an applying run's transaction): the one it approves
     /// as approved, the others as superseded, since the mirror they were planned on changed.
     /// An expired hold stays expired.
-    func endHolds(by runID: Int64, actor: String, at stamp: String, approving: Int64?) throws {
+    func endHolds(by runID: Int64, actor: String, at stamp: String, approving: Int64?, events batch: EventBatch) throws {
+        try batch.write("hold.superseded", selecting: Self.endingHolds(except: approving, at: stamp))
+        if let approving {
+            try batch.write { sink in
+                sink.subject.int("run_id", approving)
+                try sink.add("hold.approved")
+            }
+        }
         try database.run("""
             UPDATE held_plans SET ended = CASE WHEN run_id = \(approving ?? 0) THEN 'approved' ELSE 'superseded' END,
               ended_at = \(stamp), ended_by = \(actor), ended_run = \(runID) WHERE ended IS NULL AND expires_at > \(stamp)
             """)
     }
 
+    /// The `hold.superseded` events of the holds that stand at `stamp` and end now, but the
+    /// one a run approves (set-based, for `EventBatch`).
+    static func endingHolds(except approving: Int64?, at stamp: String) -> SQLQuery {
+        """
+        SELECT row_number() OVER () AS seq, '{"run_id":' || run_id || '}' || char(9) || '{}' AS item
+        FROM held_plans WHERE ended IS NULL AND expires_at > \(stamp) AND run_id <> \(approving ?? 0)
+        """
+    }
+
     /// `run discard ID`: drops a standing hold; the plan stays readable in `run show`.
     public func discardHold(run id: Int64, actor: String, at now: Date) throws -> RunHold {
         try database.transaction {
             let hold = try standing(id, at: now).hold
+            let batch = try events.batch(runID: nil, actor: actor, at: Timestamp.format(now))
             try database.run("UPDATE held_plans SET ended = 'discarded', ended_at = \(Timestamp.format(now)), ended_by = \(actor) WHERE run_id = \(id) AND ended IS NULL")
+            try batch.write { sink in
+                sink.subject.int("run_id", id)
+                try sink.add("hold.discarded")
+            }
+            try batch.finish()
             return hold
         }
     }

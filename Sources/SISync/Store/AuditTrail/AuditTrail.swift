@@ -4,9 +4,12 @@ import Foundation
 /// and why. It owns `runs`, `changes`, `export_files` and `source_state`.
 public final class AuditTrail {
     let database: any StoreDatabase
+    /// The change feed, written beside the change log in the same transactions.
+    let events: EventStore
 
-    init(database: any StoreDatabase) {
+    init(database: any StoreDatabase, events: EventStore) {
         self.database = database
+        self.events = events
     }
 
 
@@ -79,6 +82,17 @@ public final class AuditTrail {
         for (k, h) in hashes { try database.run("INSERT INTO export_files (entity, sha256, run_id) VALUES (\(k.rawValue), \(h), \(runID))") }
     }
 
+    /// Writes the final record of a run that did not apply (the record phase), and for a
+    /// failed run its `run.failed` event, in one transaction.
+    public func recordEnding(_ summary: RunSummary) throws {
+        try database.transaction {
+            let batch = try events.batch(runID: summary.runID)
+            try finishRun(summary)
+            if summary.outcome == .failed, summary.runID != nil { try RunEvents.ended(summary, type: "run.failed", into: batch) }
+            try batch.finish()
+        }
+    }
+
     /// Writes the run's final record (outcome, counts, error).
     public func finishRun(_ summary: RunSummary) throws {
         guard let id = summary.runID else { return }
@@ -127,21 +141,28 @@ public final class AuditTrail {
     }
 
     /// Runs `body` in one transaction and records its changes with the administrator as actor.
+    /// The change feed's events are derived from the same `Change` values, in the same
+    /// transaction (`ChangeEvents`).
     func administer(actor: String, now: Date, _ body: () throws -> [Change]) throws -> [Change] {
         var changes: [Change] = []
         try administer(actor: actor, now: now, { changes = try body() }, log: { record in
             for c in changes { try record(c) }
+        }, events: {
+            changes.isEmpty ? nil : { sink in try ChangeEvents.write(changes, origin: .administrator, into: sink) }
         })
         return changes
     }
 
     /// `administer` for a change too large to hold as values (a user import of 200,000
     /// users): `body` writes, then `log` hands each change-log row to `record`, in order,
-    /// and they go straight into `changes` (COPY on PostgreSQL).
-    func administer(actor: String, now: Date, _ body: () throws -> Void, log: ((Change) throws -> Void) throws -> Void) throws {
+    /// and they go straight into `changes` (COPY on PostgreSQL). `events`, asked after
+    /// `body`, streams the change feed's events (nil: none).
+    func administer(actor: String, now: Date, _ body: () throws -> Void, log: ((Change) throws -> Void) throws -> Void,
+                    events: () -> ((EventSink) throws -> Void)?) throws {
         try database.transaction {
-            try body()
             let at = Timestamp.format(now)
+            let batch = try self.events.batch(runID: nil, actor: actor, at: at)
+            try body()
             try database.insertRows(into: "changes", columns: ["entity", "record_id", "field", "old_value", "new_value", "kind", "actor", "at"]) { sink in
                 try log { c in
                     try sink.add(c.entity); try sink.add(c.id); try sink.add(c.field)
@@ -150,6 +171,8 @@ public final class AuditTrail {
                     try sink.endRow()
                 }
             }
+            if let write = events() { try batch.write(write) }
+            try batch.finish()
         }
     }
     static let runColumns = """

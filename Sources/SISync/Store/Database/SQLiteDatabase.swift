@@ -134,6 +134,10 @@ public final class SQLiteDatabase: StoreDatabase {
 
     public func preferringIndexLookups<T>(_ body: () throws -> T) throws -> T { try body() }
 
+    public func serializeAppends(to table: String) {}
+
+    public func announce(channel: String, payload: String) {}
+
     public var userVersion: Int32 {
         get throws(StoreError) {
             let s = try SQLiteStatement(database: self, sql: "PRAGMA user_version")

@@ -43,6 +43,16 @@ public protocol StoreDatabase: AnyObject {
     /// would hash 200,000 usernames to find 2,000. SQLite's statements fix their join
     /// order instead, so it only runs `body`.
     func preferringIndexLookups<T>(_ body: () throws -> T) throws -> T
+
+    /// Makes whoever else appends to `table` wait until this transaction has ended, so
+    /// that ids drawn from its sequence become visible in order (the change feed: a reader
+    /// never sees id N+1 before N). PostgreSQL: `LOCK TABLE … IN EXCLUSIVE MODE`, which
+    /// readers pass; SQLite has one writer at a time already, so it does nothing.
+    func serializeAppends(to table: String) throws
+
+    /// Tells listeners on `channel` when this transaction commits (PostgreSQL `NOTIFY`,
+    /// dropped on rollback); SQLite has no listeners, so it does nothing.
+    func announce(channel: String, payload: String) throws
 }
 
 /// Where `insertRows` takes its rows: values in column order, then `endRow`.

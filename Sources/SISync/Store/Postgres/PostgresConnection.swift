@@ -115,6 +115,24 @@ public final class PostgresConnection {
         return try check(raw, sql: sql)
     }
 
+    /// The payload of the next `NOTIFY` on a channel this session `LISTEN`s to, waiting at
+    /// most `timeout` seconds for one (poll on the socket: no thread is busy meanwhile);
+    /// nil when none came.
+    public func nextNotification(timeout: Double) throws(PostgresError) -> String? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            if let n = PQnotifies(handle) {
+                defer { PQfreemem(n) }
+                return String(cString: n.pointee.extra)
+            }
+            let left = deadline.timeIntervalSinceNow
+            guard left > 0 else { return nil }
+            var fd = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+            _ = poll(&fd, 1, Int32(min(left, 1) * 1000) + 1)
+            if PQconsumeInput(handle) == 0 { try executeScript("SELECT 1") }
+        }
+    }
+
     /// `COPY table (columns) FROM STDIN` in text format: `write` adds rows, which are sent in
     /// 64 KiB chunks. Values are escaped here, so any text (tabs, newlines, backslashes) goes
     /// through unchanged; nil is NULL. Returns the number of rows the server stored.

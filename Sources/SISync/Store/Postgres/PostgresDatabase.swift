@@ -87,6 +87,17 @@ public final class PostgresDatabase: StoreDatabase {
         return try body()
     }
 
+    /// Held until the transaction ends; `SELECT` (ACCESS SHARE) is not blocked by it.
+    /// The lock is released only after the commit is visible, so the next writer's ids
+    /// are drawn, and seen, after these.
+    public func serializeAppends(to table: String) throws {
+        try execute("LOCK TABLE \(table) IN EXCLUSIVE MODE")
+    }
+
+    public func announce(channel: String, payload: String) throws {
+        _ = try connection.execute("SELECT pg_notify($1, $2)", [channel, payload])
+    }
+
     public func interrupt() { connection.cancelRunningStatement() }
 
     public func tableExists(_ name: String) throws -> Bool {

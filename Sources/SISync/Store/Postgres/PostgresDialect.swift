@@ -9,7 +9,8 @@ import Foundation
 ///   column is dropped);
 /// - `temp.` is `pg_temp.`, `WITHOUT ROWID` goes, `char(31)` is `chr(31)`, `instr` is
 ///   `strpos`, `LIKE` is `ILIKE` (SQLite's LIKE ignores ASCII case), `json_each(?)` is
-///   `json_array_elements_text(?::json)`, `COLLATE BINARY` is `COLLATE "C"`;
+///   `json_array_elements_text(?::json)`, `json_quote(x)` is `to_json(x)`, `group_concat` is
+///   `string_agg`, `x.rowid` is `row_number() OVER ()`, `COLLATE BINARY` is `COLLATE "C"`;
 /// - `COLLATE NOCASE` stays as written: the schema has a collation named `nocase`.
 /// String literals and quoted names are never touched.
 public enum PostgresDialect {
@@ -91,6 +92,11 @@ public enum PostgresDialect {
         // A parameter tested only for NULL has no type PostgreSQL can infer: say text.
         (#"(\?\d*)\s+IS\s+(NOT\s+)?NULL\b"#, "CAST($1 AS text) IS $2NULL"),
         (#"\bjson_each\s*\(\s*(\?\d*)\s*\)"#, "json_array_elements_text(CAST($1 AS json))"),
+        // A value as a JSON string, and strings joined (the change feed's set-based writes).
+        (#"\bjson_quote\s*\("#, "to_json("),
+        (#"\bgroup_concat\s*\("#, "string_agg("),
+        // A fresh table's rows numbered 1, 2, … (PostgreSQL has no rowid).
+        (#"\b\w+\.rowid\b"#, "row_number() OVER ()"),
     ].map { (try! NSRegularExpression(pattern: $0.0, options: [.caseInsensitive]), $0.1) }
 
     private static func translateStatement(_ sql: String, parameter: inout Int, used: inout Set<Int>) throws -> String {

@@ -4,9 +4,11 @@ import Foundation
 /// basis they were last computed from. It owns `user_roles`' calculated rows and `role_basis`.
 public final class RoleStore {
     let database: any StoreDatabase
+    let events: EventStore
 
-    init(database: any StoreDatabase) {
+    init(database: any StoreDatabase, events: EventStore) {
         self.database = database
+        self.events = events
     }
 
     /// Above this many changed inputs a full recompute is cheaper than finding the users.
@@ -214,8 +216,18 @@ public final class RoleStore {
     /// (inside the run's transaction), set-based. A grant is recorded by the role's
     /// `granted_run` (as additions are by `added_run`); when a role is revoked, its grant
     /// moves into the change log next to the revocation, so the history stays whole.
-    func applyRoles(_ plan: RolePlan, runID: Int64?, actor: String? = nil, at: String? = nil) throws {
+    /// Their `role.granted` and `role.revoked` events go into `batch`, set-based.
+    func applyRoles(_ plan: RolePlan, runID: Int64?, actor: String? = nil, at: String? = nil, events batch: EventBatch) throws {
         guard !plan.isEmpty else { return }
+        if batch.isOn {
+            for (table, type) in [("role_grants", "role.granted"), ("role_revokes", "role.revoked")] {
+                // (The table was emptied and filled for this plan: its rowids are 1, 2, ….)
+                try batch.write(type, lines: .calculatedRole, selecting: """
+                    SELECT x.rowid AS seq, json_quote(x.username) || char(9) || x.role || char(9) || x.school_year AS item
+                    FROM temp.\(unescaped: table) x
+                    """)
+            }
+        }
         let label = RoleRules.labelSQL("x")
         if let runID {
             // A revoked role's grant moves into the change log under its own run first.
@@ -262,8 +274,10 @@ public final class RoleStore {
     /// administrator's change; the next run recomputes them again and agrees.
     public func refreshRoles(of users: [String], settings: RoleSettings, actor: String, now: Date) throws -> RolePlan {
         try database.transaction {
+            let batch = try events.batch(runID: nil, actor: actor, at: Timestamp.format(now))
             let plan = try planRoles(settings, onlyUsers: users)
-            try applyRoles(plan, runID: nil, actor: actor, at: Timestamp.format(now))
+            try applyRoles(plan, runID: nil, actor: actor, at: Timestamp.format(now), events: batch)
+            try batch.finish()
             return plan
         }
     }

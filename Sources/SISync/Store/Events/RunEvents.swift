@@ -1,0 +1,151 @@
+import Foundation
+
+/// The events of a run's apply (docs/events.md), written from the plan the run applies and
+/// the export rows it came from, beside the change log's entries of the same plan: an
+/// addition's event carries the record as it was inserted, an update's the record after it
+/// with the old values of what changed.
+enum RunEvents {
+    /// `ENTITY.added` in blocks of `EventBatch.blockSize` records in key order (read back from the
+    /// records: `EventStore`), then per updated record `reactivated`, `updated`,
+    /// `deactivated`, in the order `Plan.forEachChange` gives the change log.
+    static func records(_ p: EntityPlan, rows: EntityRows?, into batch: EventBatch) throws {
+        guard batch.isOn, !p.isEmpty else { return }
+        let kind = p.kind
+        let keys = kind.keyColumns, values = kind.valueColumns
+        let added = EventTypes.record(kind, "added"), updated = EventTypes.record(kind, "updated")
+        let deactivated = EventTypes.record(kind, "deactivated"), reactivated = EventTypes.record(kind, "reactivated")
+        func record(_ row: Int, _ rows: EntityRows, into json: inout CompactJSON) {
+            for c in 0..<values.count { rows.withValueBytes(row, c) { json.string(values[c], utf8: $0) } }
+        }
+        try batch.write { sink in
+            if let rows, !p.additions.isEmpty {
+                let ordered = inColumnOrder(MirrorStore.inKeyOrder(p.additions, rows), rows)
+                for first in stride(from: 0, to: ordered.count, by: EventBatch.blockSize) {
+                    rows.withKeyBytes(Int(ordered[first])) { buf in
+                        var start = 0, column = 0
+                        for i in 0...buf.count where i == buf.count || buf[i] == 0x1F {
+                            sink.subject.string(keys[column], utf8: UnsafeBufferPointer(rebasing: buf[start..<i]))
+                            start = i + 1
+                            column += 1
+                        }
+                    }
+                    try sink.addBlock(added, span: min(EventBatch.blockSize, ordered.count - first))
+                }
+            }
+            for u in p.updates {
+                let parts = keys.count == 1 ? [u.key] : RecordKey.parts(u.key)
+                func subject() { for (k, v) in zip(keys, parts) { sink.subject.string(k, v) } }
+                /// The record after the run: every field when the export lists it, else the changed ones.
+                func after() {
+                    sink.data.open("record")
+                    if let rows, let row = u.row { record(row, rows, into: &sink.data) } else {
+                        for f in u.fields { sink.data.string(f.name, f.new) }
+                    }
+                    sink.data.close()
+                }
+                if u.reactivate {
+                    subject(); after()
+                    try sink.add(reactivated)
+                }
+                if !u.fields.isEmpty || u.markMissing != nil || u.clearMissing {
+                    subject(); after()
+                    sink.data.open("old")
+                    for f in u.fields { sink.data.string(f.name, f.old) }
+                    sink.data.close()
+                    if let when = u.markMissing { sink.data.string("missing_since", Timestamp.format(when)) }
+                    if u.clearMissing { sink.data.string("missing_since", nil) }
+                    try sink.add(updated)
+                }
+                if let reason = u.deactivate {
+                    subject()
+                    sink.data.string("reason", reason.rawValue)
+                    try sink.add(deactivated)
+                }
+            }
+        }
+    }
+
+    /// The additions in the order SQL sorts their keys, column by column (`ORDER BY k1, k2`),
+    /// which a block is read back in: the joined key's separator (0x1F) sorts before every
+    /// byte of a value. Already so for an export in key order (checked in one pass).
+    static func inColumnOrder(_ additions: [Int32], _ rows: EntityRows) -> [Int32] {
+        func less(_ a: Int32, _ b: Int32) -> Bool {
+            rows.withKeyBytes(Int(a)) { ka in
+                rows.withKeyBytes(Int(b)) { kb in
+                    for (x, y) in zip(ka, kb) where x != y {
+                        if x == 0x1F { return true }
+                        if y == 0x1F { return false }
+                        return x < y
+                    }
+                    return ka.count < kb.count
+                }
+            }
+        }
+        for i in additions.indices.dropFirst() where less(additions[i], additions[i - 1]) { return additions.sorted(by: less) }
+        return additions
+    }
+
+    /// `link.created`, `link.removed` (with the reason) and `user.unapproved` of the links a
+    /// run planned (R6); an ambiguous email changes nothing and has no event.
+    static func links(_ plan: LinkPlan, into batch: EventBatch) throws {
+        guard batch.isOn, plan.changes.contains(where: { if case .ambiguous = $0 { return false }; return true }) else { return }
+        try batch.write { sink in
+            for c in plan.changes {
+                switch c {
+                case .link(let user, let staff, let previous):
+                    sink.subject.string("username", user); sink.subject.string("staff_id", staff)
+                    sink.data.string("kind", LinkKind.auto.rawValue); sink.data.string("reason", "email match")
+                    sink.data.string("previous_staff_id", previous)
+                    try sink.add("link.created")
+                case .unlink(let user, let staff, let kind, let why):
+                    sink.subject.string("username", user); sink.subject.string("staff_id", staff)
+                    sink.data.string("kind", kind.rawValue); sink.data.string("reason", c.unlinkReason ?? "")
+                    sink.data.string("detail", why)
+                    try sink.add("link.removed")
+                case .unapprove(let user, let staff):
+                    sink.subject.string("username", user)
+                    sink.data.string("reason", "staff deactivated"); sink.data.string("staff_id", staff)
+                    try sink.add("user.unapproved")
+                case .ambiguous:
+                    break
+                }
+            }
+        }
+    }
+
+    /// `run.applied`, the last event of an applied run: what it changed, in counts.
+    static func applied(_ summary: RunSummary, into batch: EventBatch) throws {
+        try batch.write { sink in
+            sink.subject.int("run_id", summary.runID)
+            sink.data.string("trigger", summary.trigger.rawValue)
+            sink.data.open("records")
+            for k in EntityKind.allCases {
+                guard let c = summary.entities[k.rawValue], c.total > 0 else { continue }
+                sink.data.open(k.rawValue)
+                sink.data.int("added", Int64(c.added)); sink.data.int("updated", Int64(c.updated))
+                sink.data.int("deactivated", Int64(c.deactivated)); sink.data.int("reactivated", Int64(c.reactivated))
+                sink.data.close()
+            }
+            sink.data.close()
+            sink.data.open("links")
+            sink.data.int("made", Int64(summary.linksMade)); sink.data.int("removed", Int64(summary.linksRemoved))
+            sink.data.close()
+            sink.data.open("roles")
+            sink.data.int("granted", Int64(summary.rolesGranted)); sink.data.int("revoked", Int64(summary.rolesRevoked))
+            sink.data.close()
+            if let approves = summary.approves { sink.data.int("approves", approves) }
+            if let reverts = summary.reverts { sink.data.int("reverts", reverts) }
+            try sink.add(summary.reverts == nil ? "run.applied" : "run.reverted")
+        }
+    }
+
+    /// `run.failed` or `run.held`: the run's record and why, as the record phase stores it.
+    static func ended(_ summary: RunSummary, type: String, into batch: EventBatch) throws {
+        try batch.write { sink in
+            sink.subject.int("run_id", summary.runID)
+            sink.data.string("trigger", summary.trigger.rawValue)
+            sink.data.string("error", summary.error)
+            try sink.add(type)
+        }
+    }
+}
