@@ -343,22 +343,23 @@ if args.first == "users-csv", args.count == 3 {
     do { try SyntheticDistrict.writeUserImport(args[1] == "day" ? district.newUsers() : district.users(), to: args[2]) } catch { print("ERROR \(error)"); exit(1) }
     exit(0)
 }
-if args.first == "tenants" {
-    // sisync-bench tenants --database URI [--database-password-file F] [--count N] [--max-parallel-runs N] [--demo DIR]
-    var uri: String?, passwordFile: String?, count = 200, parallel = 2, demo = "config/demo"
-    var rest = Array(args.dropFirst())
+/// A mode's `--name value` options, each one of `known`; anything else is exit 64.
+func modeOptions(_ mode: String, _ words: ArraySlice<String>, known: [String]) -> [String: String] {
+    var out: [String: String] = [:]
+    var rest = Array(words)
     while !rest.isEmpty {
         let a = rest.removeFirst()
         let v = rest.isEmpty ? "" : rest.removeFirst()
-        switch a {
-        case "--database": uri = v
-        case "--database-password-file": passwordFile = v
-        case "--count": count = Int(v) ?? count
-        case "--max-parallel-runs": parallel = Int(v) ?? parallel
-        case "--demo": demo = v
-        default: FileHandle.standardError.write(Data("sisync-bench tenants: unknown argument \(a)\n".utf8)); exit(64)
-        }
+        guard known.contains(a) else { FileHandle.standardError.write(Data("sisync-bench \(mode): unknown argument \(a)\n".utf8)); exit(64) }
+        out[a] = v
     }
+    return out
+}
+if args.first == "tenants" {
+    // sisync-bench tenants --database URI [--database-password-file F] [--count N] [--max-parallel-runs N] [--demo DIR]
+    let o = modeOptions("tenants", args.dropFirst(), known: ["--database", "--database-password-file", "--count", "--max-parallel-runs", "--demo"])
+    let uri = o["--database"], passwordFile = o["--database-password-file"], demo = o["--demo"] ?? "config/demo"
+    let count = o["--count"].flatMap { Int($0) } ?? 200, parallel = o["--max-parallel-runs"].flatMap { Int($0) } ?? 2
     guard let uri else { FileHandle.standardError.write(Data("sisync-bench tenants: --database postgresql://… is required\n".utf8)); exit(64) }
     do { try TenantsBenchmark(uri: uri, passwordFile: passwordFile, count: count, parallel: parallel, demo: demo).run() } catch {
         FileHandle.standardError.write(Data("sisync-bench tenants: \(error)\n".utf8))
@@ -368,19 +369,9 @@ if args.first == "tenants" {
 }
 if args.first == "webhooks" {
     // sisync-bench webhooks [--count N] [--database URI] [--database-password-file F]
-    var uri: String?, passwordFile: String?, count = 20_000
-    var rest = Array(args.dropFirst())
-    while !rest.isEmpty {
-        let a = rest.removeFirst()
-        let v = rest.isEmpty ? "" : rest.removeFirst()
-        switch a {
-        case "--database": uri = v
-        case "--database-password-file": passwordFile = v
-        case "--count": count = max(1, Int(v) ?? count)
-        default: FileHandle.standardError.write(Data("sisync-bench webhooks: unknown argument \(a)\n".utf8)); exit(64)
-        }
-    }
-    do { try WebhookBenchmark(count: count, uri: uri, passwordFile: passwordFile).run() } catch {
+    let o = modeOptions("webhooks", args.dropFirst(), known: ["--database", "--database-password-file", "--count"])
+    let count = max(1, o["--count"].flatMap { Int($0) } ?? 20_000)
+    do { try WebhookBenchmark(count: count, uri: o["--database"], passwordFile: o["--database-password-file"]).run() } catch {
         FileHandle.standardError.write(Data("sisync-bench webhooks: \(error)\n".utf8))
         exit(1)
     }

@@ -19,11 +19,7 @@ extension CurlTransfer {
         // No `Expect: 100-continue` round trip before a body over 1 KiB.
         for h in headers + ["Expect:"] { headerList = curl_slist_append(headerList, h) }
         defer { curl_slist_free_all(headerList) }
-        func check(_ code: CURLcode, _ what: String) throws(FetchError) {
-            if code != CURLE_OK {
-                throw .transfer(url: url, code: Int(code.rawValue), message: "could not set \(what): \(String(cString: curl_easy_strerror(code)))")
-            }
-        }
+        func check(_ code: CURLcode, _ what: String) throws(FetchError) { try Self.check(code, what, url: url) }
         try check(sisync_curl_setopt_string(handle, CURLOPT_URL, url), "the URL")
         try check(sisync_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1), "NOSIGNAL")
         try check(sisync_curl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https"), "allowed protocols")

@@ -88,11 +88,7 @@ public final class CurlTransfer {
         for h in request.headers { headerList = curl_slist_append(headerList, h) }
         defer { curl_slist_free_all(headerList) }
         let url = request.url
-        func check(_ code: CURLcode, _ what: String) throws(FetchError) {
-            if code != CURLE_OK {
-                throw .transfer(url: url, code: Int(code.rawValue), message: "could not set \(what): \(String(cString: curl_easy_strerror(code)))")
-            }
-        }
+        func check(_ code: CURLcode, _ what: String) throws(FetchError) { try Self.check(code, what, url: url) }
         try check(sisync_curl_setopt_string(handle, CURLOPT_URL, url), "the URL")
         try check(sisync_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1), "NOSIGNAL")
         try check(sisync_curl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https"), "allowed protocols")
@@ -148,6 +144,13 @@ public final class CurlTransfer {
                         lastModified: sink.header("last-modified"), retryAfter: sink.header("retry-after"),
                         link: sink.header("link"), totalCount: sink.header("x-total-count"), location: sink.header("location"),
                         bytes: sink.written, head: sink.head)
+    }
+
+    /// A failed option is a transfer error naming the option (no request is sent).
+    static func check(_ code: CURLcode, _ what: String, url: String) throws(FetchError) {
+        if code != CURLE_OK {
+            throw .transfer(url: url, code: Int(code.rawValue), message: "could not set \(what): \(String(cString: curl_easy_strerror(code)))")
+        }
     }
 
     /// libcurl codes worth another attempt: the connection, not the request, failed.
