@@ -50,16 +50,15 @@ final class HookReceiver: @unchecked Sendable {
     func release() { counter.changed.withLock { counter.released = true; counter.changed.broadcast() } }
 }
 
-/// Webhooks delivered by the daemon itself (issue 31, "Push"; docs/events.md, "Delivery in
-/// the daemon"): real sisyncd child processes, a real receiver over 127.0.0.1, on both
-/// stores (POSTGRES_TESTS). The standby case is `WebhookStandbyTests`.
-final class WebhookDaemonTests: XCTestCase {
+/// What the daemon's webhook tests share: a workspace with pending events, a receiver's
+/// checks. Used by `WebhookDaemonTests` and `WebhookStandbyTests`.
+enum DaemonHooks {
     static let secret = WebhookTests.vectorSecret
     static let newSecret = "whsec_" + Data((0..<32).map { UInt8($0 + 7) }).base64EncodedString()
 
     /// A workspace posting `[webhook.app]` to `url`, whose first run (two staff) is applied in
     /// this process, with the endpoint's cursor set before it: its events are pending.
-    func pendingWorkspace(url: String, sync: String = "interval = 1h", extra: String = "", into w: Workspace = Workspace()) throws -> (Workspace, [FeedEvent]) {
+    static func pendingWorkspace(url: String, sync: String = "interval = 1h", extra: String = "", into w: Workspace = Workspace()) throws -> (Workspace, [FeedEvent]) {
         w.configure(sync: sync)
         try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)
         try (Self.secret + "\n").write(toFile: w.root + "/whsec", atomically: true, encoding: .utf8)
@@ -75,14 +74,14 @@ final class WebhookDaemonTests: XCTestCase {
     }
 
     /// A tag of the workspace's own in its staff's emails: whose events a body holds.
-    func tag(_ w: Workspace) -> String { w.schema.replacingOccurrences(of: "_", with: "") }
+    static func tag(_ w: Workspace) -> String { w.schema.replacingOccurrences(of: "_", with: "") }
 
-    func staff(_ w: Workspace) -> [(String, String, String, String)] {
+    static func staff(_ w: Workspace) -> [(String, String, String, String)] {
         [("S1", "Ana", "Lima", "ana@\(tag(w)).org"), ("S2", "Ben", "Okafor", "ben@\(tag(w)).org")]
     }
 
     /// Replaces the `[webhook.app]` section (the configuration file's last) with one to `url`.
-    func setWebhook(_ w: Workspace, url: String, extra: String = "") throws {
+    static func setWebhook(_ w: Workspace, url: String, extra: String = "") throws {
         var text = try String(contentsOfFile: w.configPath, encoding: .utf8)
         if let start = text.range(of: "\n[webhook.app]\n") { text = String(text[..<start.lowerBound]) }
         text += "\n[webhook.app]\nurl = \(url)\nsecret_file = \(w.root)/whsec\n" + extra
@@ -90,7 +89,7 @@ final class WebhookDaemonTests: XCTestCase {
     }
 
     /// Waits (bounded) until the endpoint has acknowledged everything up to the feed's head.
-    func caughtUp(_ w: Workspace, timeout: TimeInterval = 30) throws -> Bool {
+    static func caughtUp(_ w: Workspace, timeout: TimeInterval = 30) throws -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         let store = try w.store()
         repeat {
@@ -102,7 +101,7 @@ final class WebhookDaemonTests: XCTestCase {
 
     /// Each request carries the event's id, its body as the feed gives it, and a Standard
     /// Webhooks signature over `id.timestamp.body` with one of `secrets`' keys.
-    func assertSigned(_ requests: [TestHTTPServer.Request], _ events: [FeedEvent], secrets: [String] = [secret], file: StaticString = #filePath, line: UInt = #line) throws {
+    static func assertSigned(_ requests: [TestHTTPServer.Request], _ events: [FeedEvent], secrets: [String] = [secret], file: StaticString = #filePath, line: UInt = #line) throws {
         XCTAssertEqual(requests.count, events.count, file: file, line: line)
         for (r, e) in zip(requests, events) {
             XCTAssertEqual(r.headers["webhook-id"], String(e.id), file: file, line: line)
@@ -117,18 +116,25 @@ final class WebhookDaemonTests: XCTestCase {
             }
         }
     }
+}
+
+/// Webhooks delivered by the daemon itself (issue 31, "Push"; docs/events.md, "Delivery in
+/// the daemon"): real sisyncd child processes, a real receiver over 127.0.0.1, on both
+/// stores (POSTGRES_TESTS). The standby case is `WebhookStandbyTests`.
+final class WebhookDaemonTests: XCTestCase {
+    private typealias H = DaemonHooks
 
     func testTheDaemonDeliversARunsEventsSignedAndReportsThemInTheMetricsFile() throws {
         let receiver = try HookReceiver()
         let metrics = NSTemporaryDirectory() + "sisync-hooks-\(UUID().uuidString).prom"
         defer { try? FileManager.default.removeItem(atPath: metrics) }
-        let (w, events) = try pendingWorkspace(url: receiver.url, sync: "interval = 1h\nmetrics_file = \(metrics)")
+        let (w, events) = try H.pendingWorkspace(url: receiver.url, sync: "interval = 1h\nmetrics_file = \(metrics)")
         let daemon = try RunningDaemon(["--config", w.configPath])
         defer { if daemon.process.isRunning { kill(daemon.pid, SIGKILL) } }
         XCTAssertTrue(receiver.waitForRequests(events.count), daemon.seen)
         XCTAssertTrue(daemon.waitFor("run 2 unchanged"), daemon.seen)
-        XCTAssertTrue(try caughtUp(w), daemon.seen)
-        try assertSigned(Array(receiver.requests.prefix(events.count)), events)
+        XCTAssertTrue(try H.caughtUp(w), daemon.seen)
+        try H.assertSigned(Array(receiver.requests.prefix(events.count)), events)
         XCTAssertTrue(daemon.seen.contains("delivering webhooks to app"), daemon.seen)
 
         // The run's lines and the deliverer's share the file; neither erases the other's.
@@ -150,7 +156,7 @@ final class WebhookDaemonTests: XCTestCase {
     func testKill9MidDeliveryLosesNothingAndSendsOnlyTheInFlightEventAgain() throws {
         let receiver = try HookReceiver(holdFrom: 2)
         defer { receiver.release() }
-        let (w, events) = try pendingWorkspace(url: receiver.url)
+        let (w, events) = try H.pendingWorkspace(url: receiver.url)
         XCTAssertGreaterThanOrEqual(events.count, 3)
         let first = try RunningDaemon(["--config", w.configPath])
         defer { if first.process.isRunning { kill(first.pid, SIGKILL) } }
@@ -163,7 +169,7 @@ final class WebhookDaemonTests: XCTestCase {
         let second = try RunningDaemon(["--config", w.configPath])
         defer { if second.process.isRunning { kill(second.pid, SIGKILL) } }
         XCTAssertTrue(second.waitFor(" unchanged"), second.seen)
-        XCTAssertTrue(try caughtUp(w), second.seen)
+        XCTAssertTrue(try H.caughtUp(w), second.seen)
         let ids = receiver.ids
         let expected = events.map(\.id)
         XCTAssertEqual(Array(ids.prefix(expected.count + 1)), [expected[0], expected[1]] + expected.dropFirst(),
@@ -178,7 +184,7 @@ final class WebhookDaemonTests: XCTestCase {
     func testSIGTERMCutsARequestInFlightAndStopsWithinTheBudget() throws {
         let receiver = try HookReceiver(holdFrom: 1)
         defer { receiver.release() }
-        let (w, events) = try pendingWorkspace(url: receiver.url)
+        let (w, events) = try H.pendingWorkspace(url: receiver.url)
         let daemon = try RunningDaemon(["--config", w.configPath])
         defer { if daemon.process.isRunning { kill(daemon.pid, SIGKILL) } }
         XCTAssertTrue(receiver.waitForRequests(1), daemon.seen)
@@ -200,24 +206,24 @@ final class WebhookDaemonTests: XCTestCase {
     /// reaches the new receiver, signed with both secrets; the old one gets nothing more.
     func testAReloadSendsToTheNewURLWithTheRotatedSecret() throws {
         let old = try HookReceiver(), new = try HookReceiver()
-        let (w, events) = try pendingWorkspace(url: old.url)
+        let (w, events) = try H.pendingWorkspace(url: old.url)
         let daemon = try RunningDaemon(["--config", w.configPath])
         defer { if daemon.process.isRunning { kill(daemon.pid, SIGKILL) } }
         XCTAssertTrue(daemon.waitFor("run 2 unchanged"), daemon.seen)
-        XCTAssertTrue(try caughtUp(w), daemon.seen)
+        XCTAssertTrue(try H.caughtUp(w), daemon.seen)
         let before = old.requests.count
         XCTAssertGreaterThanOrEqual(before, events.count)
         let head = try w.store().events.head()
 
-        try setWebhook(w, url: new.url)
-        try (Self.secret + "\n" + Self.newSecret + "\n").write(toFile: w.root + "/whsec", atomically: true, encoding: .utf8)
-        w.write("staff.csv", staffCSV(staff(w) + [("S3", "Cy", "Dube", "cy@\(tag(w)).org")], status: ["S2": "inactive"]))
+        try H.setWebhook(w, url: new.url)
+        try (H.secret + "\n" + H.newSecret + "\n").write(toFile: w.root + "/whsec", atomically: true, encoding: .utf8)
+        w.write("staff.csv", staffCSV(H.staff(w) + [("S3", "Cy", "Dube", "cy@\(H.tag(w)).org")], status: ["S2": "inactive"]))
         kill(daemon.pid, SIGHUP)
         XCTAssertTrue(daemon.waitFor("run 3 applied", timeout: 30), daemon.seen)
-        XCTAssertTrue(try caughtUp(w), daemon.seen)
+        XCTAssertTrue(try H.caughtUp(w), daemon.seen)
         let after = try w.store().events.events(after: head, limit: 1000).events
         XCTAssertTrue(after.contains { $0.type == "staff.added" } && after.contains { $0.type == "staff.deactivated" }, "\(after.map(\.type))")
-        try assertSigned(new.requests, after, secrets: [Self.secret, Self.newSecret])
+        try H.assertSigned(new.requests, after, secrets: [H.secret, H.newSecret])
         XCTAssertEqual(old.requests.count, before, "nothing more to the old url")
     }
 
@@ -225,15 +231,15 @@ final class WebhookDaemonTests: XCTestCase {
     /// holds the request open does not keep it past `[events] once_deliver`.
     func testOnceDeliversWhatIsPendingThenExitsBoundedByOnceDeliver() throws {
         let receiver = try HookReceiver()
-        let (w, events) = try pendingWorkspace(url: receiver.url)
+        let (w, events) = try H.pendingWorkspace(url: receiver.url)
         let once = try runProcess("sisyncd", ["--config", w.configPath, "--once"])
         XCTAssertEqual(once.code, 0, once.stderr)
-        XCTAssertTrue(try caughtUp(w, timeout: 0), "caught up before the exit: \(once.stderr)")
-        try assertSigned(Array(receiver.requests.prefix(events.count)), events)
+        XCTAssertTrue(try H.caughtUp(w, timeout: 0), "caught up before the exit: \(once.stderr)")
+        try H.assertSigned(Array(receiver.requests.prefix(events.count)), events)
 
         let slow = try HookReceiver(holdFrom: 1)
         defer { slow.release() }
-        let (v, _) = try pendingWorkspace(url: slow.url, extra: "", into: Workspace())
+        let (v, _) = try H.pendingWorkspace(url: slow.url, extra: "", into: Workspace())
         var text = try String(contentsOfFile: v.configPath, encoding: .utf8)
         text += "[events]\nonce_deliver = 1s\n"
         try text.write(toFile: v.configPath, atomically: true, encoding: .utf8)
@@ -254,7 +260,7 @@ final class WebhookDaemonTests: XCTestCase {
         var tenants: [(name: String, w: Workspace, events: [FeedEvent], receiver: HookReceiver)] = []
         for name in ["east", "west"] {
             let receiver = try HookReceiver()
-            let (w, events) = try pendingWorkspace(url: receiver.url, sync: "interval = 1h\nstandby_poll = 1s")
+            let (w, events) = try H.pendingWorkspace(url: receiver.url, sync: "interval = 1h\nstandby_poll = 1s")
             try FileManager.default.copyItem(atPath: w.configPath, toPath: root + "/tenants.d/\(name).conf")
             tenants.append((name, w, events, receiver))
         }
@@ -269,17 +275,53 @@ final class WebhookDaemonTests: XCTestCase {
         while Date() < deadline, !(try tenants.allSatisfy { try $0.w.store().auditTrail.runs(limit: 1).first?.runID == 2 && $0.w.store().auditTrail.runs(limit: 1).first?.outcome == .unchanged }) {
             usleep(50_000)
         }
-        for t in tenants { XCTAssertTrue(try caughtUp(t.w), daemon.seen) }
+        for t in tenants { XCTAssertTrue(try H.caughtUp(t.w), daemon.seen) }
         for t in tenants {
             let all = try t.w.store().events.events(after: 0, limit: 1000).events
-            try assertSigned(t.receiver.requests, all)
-            let other = tag(tenants.first { $0.name != t.name }!.w)
+            try H.assertSigned(t.receiver.requests, all)
+            let other = H.tag(tenants.first { $0.name != t.name }!.w)
             XCTAssertFalse(t.receiver.requests.contains { String(decoding: $0.body, as: UTF8.self).contains(other) }, "no event of the other tenant")
-            XCTAssertTrue(t.receiver.requests.contains { String(decoding: $0.body, as: UTF8.self).contains(tag(t.w)) }, "its own events")
+            XCTAssertTrue(t.receiver.requests.contains { String(decoding: $0.body, as: UTF8.self).contains(H.tag(t.w)) }, "its own events")
         }
         XCTAssertNotEqual(tenants[0].w.schema, tenants[1].w.schema)
         kill(daemon.pid, SIGTERM)
         XCTAssertEqual(daemon.exited.wait(timeout: .now() + 10), .success)
         XCTAssertEqual(daemon.process.terminationStatus, 0, daemon.seen)
+    }
+
+    /// A paused endpoint is behind the head for good: the deliverer waits for a new event
+    /// (or a second) between passes instead of passing again at once, for ever.
+    func testAnIdleDelivererWaitsInsteadOfSpinningOnAPausedEndpoint() throws {
+        let receiver = try HookReceiver()
+        let (w, _) = try H.pendingWorkspace(url: receiver.url)
+        let store = try w.store()
+        try store.webhooks.pause("app", at: Timestamp.format(Date()))
+        nonisolated(unsafe) let deliverer = WebhookDeliverer(configuration: try Configuration.load(path: w.configPath), log: MemoryLog())
+        nonisolated(unsafe) let running = store
+        let stop = StopSignal()
+        let ended = DispatchSemaphore(value: 0)
+        Thread.detachNewThread { deliverer.run(store: running, until: stop); ended.signal() }
+        // Nothing to await: what is checked is that nothing happens meanwhile.
+        Thread.sleep(forTimeInterval: 2)
+        stop.stop()
+        XCTAssertEqual(ended.wait(timeout: .now() + 5), .success)
+        XCTAssertLessThanOrEqual(deliverer.passes, 4, "about one pass a second, not a busy loop")
+        XCTAssertEqual(receiver.requests.count, 0)
+    }
+
+    /// The run's lines and the deliverer's share `metrics_file`: each write replaces only its own.
+    func testTheRunAndTheDelivererEachReplaceOnlyTheirOwnLinesOfTheMetricsFile() throws {
+        let path = NSTemporaryDirectory() + "sisync-parts-\(UUID().uuidString).prom"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let hooks = WebhookEndpointMetrics.text([WebhookEndpointMetrics(endpoint: "app", deliveredThrough: 7, lagEvents: 3, lagSeconds: 42, failures: 2, paused: true, maxLagSeconds: 900)])
+        XCTAssertTrue(hooks.contains("# TYPE sisync_webhook_paused gauge\nsisync_webhook_paused{endpoint=\"app\"} 1\n"), hooks)
+        XCTAssertTrue(hooks.contains("sisync_webhook_lag_seconds{endpoint=\"app\"} 42\n"), hooks)
+        XCTAssertEqual(WebhookEndpointMetrics.text([]), "")
+        try MetricsFileParts.write(.runs, "# HELP sisync_last_run_id x\n# TYPE sisync_last_run_id gauge\nsisync_last_run_id 1\n", to: path)
+        try MetricsFileParts.write(.webhooks, hooks, to: path)
+        try MetricsFileParts.write(.runs, MetricsFile.standbyText(), to: path)
+        XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), MetricsFile.standbyText() + hooks)
+        try MetricsFileParts.write(.webhooks, "", to: path)
+        XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), MetricsFile.standbyText())
     }
 }
