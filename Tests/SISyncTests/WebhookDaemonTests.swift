@@ -264,7 +264,8 @@ final class WebhookDaemonTests: XCTestCase {
             try FileManager.default.copyItem(atPath: w.configPath, toPath: root + "/tenants.d/\(name).conf")
             tenants.append((name, w, events, receiver))
         }
-        let daemon = try RunningDaemon(["--tenants", root + "/tenants.d"])
+        let metrics = root + "/tenants.prom"
+        let daemon = try RunningDaemon(["--tenants", root + "/tenants.d", "--metrics-file", metrics])
         defer { if daemon.process.isRunning { kill(daemon.pid, SIGKILL) } }
         for t in tenants {
             XCTAssertTrue(t.receiver.waitForRequests(t.events.count), daemon.seen)
@@ -286,6 +287,10 @@ final class WebhookDaemonTests: XCTestCase {
         XCTAssertNotEqual(tenants[0].w.schema, tenants[1].w.schema)
         for t in tenants {
             XCTAssertTrue(daemon.seen.contains("delivering webhooks to app (tenant=\(t.name))"), "SISYNC_TENANT names it: \(daemon.seen)")
+            // Each tenant's endpoint in the one metrics file, labelled with its tenant.
+            let head = try t.w.store().events.head()
+            XCTAssertTrue(file(metrics, comesToContain: "sisync_webhook_delivered_event_id{tenant=\"\(t.name)\",endpoint=\"app\"} \(head)\n", timeout: 20),
+                          (try? String(contentsOfFile: metrics, encoding: .utf8)) ?? "no file")
         }
         kill(daemon.pid, SIGTERM)
         XCTAssertEqual(daemon.exited.wait(timeout: .now() + 10), .success)

@@ -378,6 +378,8 @@ final class TenantSupervisor: Service, @unchecked Sendable {
                 requests.wakeUp()
             }
             lock.withLock { deliveries[name] = delivery }
+            // A stop between `wanted` and here would not have reached it.
+            if stopSignal.isStopping { delivery.abort() }
             Thread.detachNewThread { [requests] in
                 delivery.run()
                 requests.wakeUp()
