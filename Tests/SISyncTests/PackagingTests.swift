@@ -248,13 +248,14 @@ final class PackagingTests: XCTestCase {
         let dir = Self.root + "/contrib/prometheus"
         let check = try tool("/usr/bin/promtool", ["check", "rules", "sisync.rules.yml"], directory: dir)
         XCTAssertEqual(check.code, 0, check.out + check.err)
-        XCTAssertTrue(check.out.contains("SUCCESS: 6 rules found"), check.out)
+        XCTAssertTrue(check.out.contains("SUCCESS: 8 rules found"), check.out)
         let test = try tool("/usr/bin/promtool", ["test", "rules", "sisync.rules.test.yml"], directory: dir)
         XCTAssertEqual(test.code, 0, test.out + test.err)
         // Every metric an alert uses is one sisyncd or sisync-api writes (or node_exporter's own).
         let rules = try read("contrib/prometheus/sisync.rules.yml")
         let written = MetricsFile.text(last: RunSummary(runID: 1, startedAt: "2026-12-01T08:00:00Z", ending: .failed(.software, message: "x"), dryRun: false, actor: "sync", trigger: .schedule),
                                        totals: MetricsFile.Totals()) + APIMetrics().text()
+            + WebhookEndpointMetrics.text([WebhookEndpointMetrics(endpoint: "app", deliveredThrough: 1, lagEvents: 0, lagSeconds: 0, failures: 0, paused: false, maxLagSeconds: 900)])
         let regex = try NSRegularExpression(pattern: #"\b(sisync_[a-z_]+)"#)
         for m in regex.matches(in: rules, range: NSRange(rules.startIndex..., in: rules)) {
             let name = String(rules[Range(m.range(at: 1), in: rules)!])

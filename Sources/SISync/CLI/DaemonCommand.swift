@@ -4,8 +4,9 @@ import Glibc
 #endif
 
 /// `sisyncd`: parses its arguments, then runs once (`SingleRun`) or starts its services
-/// under a `ServiceGroup`: the sync loop (`SyncService`), or the tenants' supervisor
-/// (`TenantSupervisor`). The schedule, the signals and the stop are theirs (`Service/`).
+/// under a `ServiceGroup`: the sync loop (`SyncService`) and the webhook delivery
+/// (`WebhookService`), or the tenants' supervisor (`TenantSupervisor`, which delivers each
+/// tenant's webhooks itself). The schedule, the signals and the stop are theirs (`Service/`).
 public struct DaemonCommand {
     public let console: Console
     public let log: EventLog
@@ -112,6 +113,9 @@ public struct DaemonCommand {
         }
         let notifier = ServiceNotifier(log: log)
         let sync = SyncService(configuration: configuration, configPath: path, log: log, notifier: notifier)
-        return ServiceGroup(process: "sisyncd", services: [sync], log: log, notifier: notifier).run()
+        // Always there: it idles without [webhook.NAME] (a reload may add one) and on a standby.
+        let webhooks = WebhookService(configuration: configuration, configPath: path, log: log)
+        sync.onActiveChange = { [webhooks] in webhooks.setActive($0) }
+        return ServiceGroup(process: "sisyncd", services: [sync, webhooks], log: log, notifier: notifier).run()
     }
 }

@@ -77,6 +77,9 @@ public enum LogEventType: String, Sendable, CaseIterable {
     case webhookPaused = "a88ef4cef0aa3113a52123fb6f803aa2"
     /// An administrator resumed a webhook endpoint (sisyncctl webhook resume).
     case webhookResumed = "964af3f50618d34e8d9ed36770266288"
+    /// sisyncd started or stopped delivering webhooks: it became the active one or a
+    /// standby, or a reload changed the endpoints.
+    case webhookDelivery = "0f9c876e8b68447297753cd606091dae"
 
     public var messageID: String { rawValue }
 
@@ -121,6 +124,7 @@ public enum LogEventType: String, Sendable, CaseIterable {
         case .webhookFailed: return "webhook_failed"
         case .webhookPaused: return "webhook_paused"
         case .webhookResumed: return "webhook_resumed"
+        case .webhookDelivery: return "webhook_delivery"
         }
     }
 
@@ -164,6 +168,7 @@ public enum LogEventType: String, Sendable, CaseIterable {
         case .webhookFailed: return "a webhook delivery failed and is tried again after a backoff, or an endpoint lags past max_lag (warning)"
         case .webhookPaused: return "a webhook endpoint was paused: failing past give_up_after, or its events were pruned first (critical); sisyncctl webhook resume sends again"
         case .webhookResumed: return "an administrator resumed a webhook endpoint (sisyncctl webhook resume), from where it stopped or from --from ID"
+        case .webhookDelivery: return "sisyncd started or stopped delivering webhooks (it became the active sisyncd or a standby, a tenant was claimed or let go, or a reload changed the endpoints)"
         }
     }
 }

@@ -23,16 +23,8 @@ public struct MetricsFile {
     /// The file's text for a finished run.
     public static func text(last summary: RunSummary, totals: Totals) -> String {
         var out = ""
-        func metric(_ name: String, _ help: String, _ type: String, _ samples: [(String, Double)]) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-            for (labels, value) in samples {
-                let v = value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
-                out += "\(name)\(labels) \(v)\n"
-            }
-        }
-        func label(_ pairs: [(String, String)]) -> String {
-            "{" + pairs.map { "\($0.0)=\"\($0.1.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n"))\"" }.joined(separator: ",") + "}"
-        }
+        func metric(_ name: String, _ help: String, _ type: String, _ samples: [(String, Double)]) { out += family(name, help, type, samples) }
+        func label(_ pairs: [(String, String)]) -> String { labels(pairs) }
         let started = Timestamp.parse(summary.startedAt)?.timeIntervalSince1970 ?? 0
         let finished = summary.finishedAt.flatMap(Timestamp.parse)?.timeIntervalSince1970 ?? started
         metric("sisync_active", Self.activeHelp, "gauge", [("", 1)])
@@ -74,6 +66,21 @@ public struct MetricsFile {
         metric("sisync_held_run", "The id of the run the guard holds for review (sisyncctl run show/approve/discard), or 0.", "gauge",
                [("", Double(totals.heldRun))])
         return out
+    }
+
+    /// One metric family: its HELP and TYPE lines and its samples (`labels` as `labels(_:)` makes them).
+    static func family(_ name: String, _ help: String, _ type: String, _ samples: [(labels: String, value: Double)]) -> String {
+        var out = "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+        for (labels, value) in samples {
+            let v = value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+            out += "\(name)\(labels) \(v)\n"
+        }
+        return out
+    }
+
+    /// `{name="value",…}`, the values escaped as the text format wants.
+    static func labels(_ pairs: [(String, String)]) -> String {
+        "{" + pairs.map { "\($0.0)=\"\($0.1.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n"))\"" }.joined(separator: ",") + "}"
     }
 
     static let activeHelp = "1 while this sisyncd holds the database and runs; 0 while it waits as a standby."

@@ -40,11 +40,12 @@ extension SyncRun {
 
     /// `metrics_file` (README, "Install and run as a service") is written after every run, whoever runs it (the daemon,
     /// `sisyncd --once` from a timer, `sisyncctl sync`, `run revert`). A failure to write it
-    /// is a warning, never a failed run.
+    /// is a warning, never a failed run. The webhook deliverer's lines in it are kept
+    /// (`MetricsFileParts`).
     package static func writeMetrics(_ summary: RunSummary, store: RosterStore, configuration: Configuration, log: EventLog) {
         guard let path = configuration.metricsFile else { return }
         do {
-            try MetricsFile.write(MetricsFile.text(last: summary, totals: store.metricsTotals(interval: configuration.interval.seconds)), to: path)
+            try MetricsFileParts.write(.runs, MetricsFile.text(last: summary, totals: store.metricsTotals(interval: configuration.interval.seconds)), to: path)
         } catch {
             let why = (error as? MetricsFileError)?.description ?? "\(path): \(error)"
             log.log(LogEvent(.runFailed, .warning, "cannot write the metrics file \(why)"))

@@ -1,6 +1,6 @@
 /// One long-running part of a process, owned by a `ServiceGroup`: the sync loop
-/// (`SyncService`), the tenants' supervisor (`TenantSupervisor`), sisync-api's HTTP server;
-/// issue 31's webhook deliverer next. Each runs on a thread of its own (libpq and SQLite
+/// (`SyncService`), the webhook delivery (`WebhookService`), the tenants' supervisor
+/// (`TenantSupervisor`), sisync-api's HTTP server. Each runs on a thread of its own (libpq and SQLite
 /// block), until told to stop or until it fails.
 package protocol Service: AnyObject, Sendable {
     /// What the journal calls it: "the sync loop", "the HTTP server".

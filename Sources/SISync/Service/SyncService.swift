@@ -19,6 +19,9 @@ final class SyncService: Service, @unchecked Sendable {
     let scheduler = Scheduler()
     private let lock = NSLock()
     private var store: RosterStore?
+    /// Told when this sisyncd starts or stops holding the database's lock: the webhook
+    /// service delivers only meanwhile (only the active daemon delivers).
+    var onActiveChange: @Sendable (Bool) -> Void = { _ in }
 
     init(configuration: Configuration, configPath: String, log: EventLog, notifier: ServiceNotifier) {
         self.configuration = configuration
@@ -72,7 +75,9 @@ final class SyncService: Service, @unchecked Sendable {
         }
         log.log(LogEvent(.daemonStarted, .notice, "sisyncd \(SisyncVersion.current) started: database \(location.display), every \(configuration.interval) from \(configuration.url ?? "per-entity URLs")\(configuration.standby ? ", standby allowed" : "")"))
         if daemonLock != nil { notifier.ready(status: "started; first run now") }
+        onActiveChange(daemonLock != nil)
         defer {
+            onActiveChange(false)
             log.log(LogEvent(.daemonStopping, .notice, "sisyncd stopping"))
             lock.withLock { store = nil }
         }
@@ -87,16 +92,19 @@ final class SyncService: Service, @unchecked Sendable {
             // R9, never two writers: a lock whose session ended is not held any more.
             if let held = daemonLock, !held.isStillHeld() {
                 daemonLock = nil
+                onActiveChange(false)
                 lock.withLock { store = nil }
                 log.log(LogEvent(.daemonStandby, .warning, "lost the lock on \(path) (its PostgreSQL session ended); not writing until it holds the lock again"))
                 if !configuration.standby {
                     daemonLock = try takeLockBack()
                     if daemonLock == nil { break }
+                    onActiveChange(true)
                 }
             }
             if daemonLock == nil {
                 guard let taken = waitAsStandby() else { break }
                 daemonLock = taken
+                onActiveChange(true)
             }
             if lock.withLock({ store == nil }) {
                 scheduler.enter(.reconnecting)
@@ -226,7 +234,7 @@ final class SyncService: Service, @unchecked Sendable {
 
     private static func writeStandbyMetrics(configuration: Configuration, log: EventLog) {
         guard let path = configuration.metricsFile else { return }
-        do { try MetricsFile.write(MetricsFile.standbyText(), to: path) } catch {
+        do { try MetricsFileParts.write(.runs, MetricsFile.standbyText(), to: path) } catch {
             log.log(LogEvent(.runFailed, .warning, "cannot write the metrics file \(error.description)"))
         }
     }

@@ -12,8 +12,12 @@ extension CurlTransfer {
         public var head: [UInt8]
     }
 
-    public func post(url: String, headers: [String], body: [UInt8], timeoutSeconds: Double) throws(FetchError) -> Posted {
-        let sink = PostSink()
+    /// `abort` is asked while the request is in flight (libcurl's progress callback, several
+    /// times a second): true ends it at once (`FetchError.aborted`), so that a receiver that
+    /// holds a request open does not hold a stopping sisyncd past its stop budget.
+    public func post(url: String, headers: [String], body: [UInt8], timeoutSeconds: Double,
+                     abort: @escaping () -> Bool = { false }) throws(FetchError) -> Posted {
+        let sink = PostSink(abort: abort)
         curl_easy_reset(handle)
         var headerList: UnsafeMutablePointer<curl_slist>?
         // No `Expect: 100-continue` round trip before a body over 1 KiB.
@@ -34,6 +38,9 @@ extension CurlTransfer {
         try check(sisync_curl_setopt_long(handle, CURLOPT_POSTFIELDSIZE, body.count), "the body's size")
         try check(sisync_curl_setopt_write(handle, postWrite), "the write callback")
         try check(sisync_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, Unmanaged.passUnretained(sink).toOpaque()), "the write data")
+        try check(sisync_curl_setopt_long(handle, CURLOPT_NOPROGRESS, 0), "progress")
+        try check(sisync_curl_setopt_progress(handle, postProgress), "the progress callback")
+        try check(sisync_curl_setopt_pointer(handle, CURLOPT_XFERINFODATA, Unmanaged.passUnretained(sink).toOpaque()), "the progress data")
         errorBuffer[0] = 0
         // POSTFIELDS points at the body for this call only (a buffer of one byte when it is
         // empty: the size says 0).
@@ -43,6 +50,7 @@ extension CurlTransfer {
             guard set == CURLE_OK else { return set }
             return withExtendedLifetime(sink) { curl_easy_perform(handle) }
         }
+        if code == CURLE_ABORTED_BY_CALLBACK { throw .aborted(url: url) }
         if code != CURLE_OK {
             let detail = errorBuffer[0] != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(code))
             throw .transfer(url: url, code: Int(code.rawValue), message: detail)
@@ -53,9 +61,16 @@ extension CurlTransfer {
     }
 }
 
-/// Keeps the first bytes of a POST's answer and drops the rest.
+/// Keeps the first bytes of a POST's answer and drops the rest; says when to abort.
 private final class PostSink {
     var head: [UInt8] = []
+    let abort: () -> Bool
+    init(abort: @escaping () -> Bool) { self.abort = abort }
+}
+
+private func postProgress(_ context: UnsafeMutableRawPointer?, _: curl_off_t, _: curl_off_t, _: curl_off_t, _: curl_off_t) -> Int32 {
+    guard let context else { return 0 }
+    return Unmanaged<PostSink>.fromOpaque(context).takeUnretainedValue().abort() ? 1 : 0
 }
 
 private func postWrite(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?) -> Int {

@@ -10,7 +10,10 @@ import Foundation
 /// broken configuration touches nobody else. The supervisor only schedules, claims and
 /// reports; a run is `SyncRun`, as in the single daemon. Each tenant's schedule is a
 /// `Scheduler`, as the single daemon's is; one more holds what the process was asked
-/// (SIGUSR1, SIGHUP, a stop). It is the one service of its `ServiceGroup`.
+/// (SIGUSR1, SIGHUP, a stop). It is the one service of its `ServiceGroup`. Each held tenant
+/// with `[webhook.NAME]` delivers its own endpoints (`WebhookDelivery`: its store, its
+/// configuration, its journal entries with `SISYNC_TENANT`), only while this process holds
+/// it.
 final class TenantSupervisor: Service, @unchecked Sendable {
     let name = "the tenants' supervisor"
     var answers: ServiceSignals { [.runNow, .reload] }
@@ -70,6 +73,10 @@ final class TenantSupervisor: Service, @unchecked Sendable {
     private var runningStores: [String: RosterStore] = [:]
     private var tenants: [String: Tenant] = [:]
     private let workers = DispatchGroup()
+    /// Each tenant's webhook delivery, and the metric lines it reported (guarded by `lock`).
+    private var deliveries: [String: WebhookDelivery] = [:]
+    private var webhookMetrics: [String: String] = [:]
+    private var webhookMetricsChanged = false
 
     init(options: Options, log: EventLog, notifier: ServiceNotifier) {
         self.options = options
@@ -81,7 +88,10 @@ final class TenantSupervisor: Service, @unchecked Sendable {
     func stop() {
         stopSignal.stop()
         requests.stop()
-        lock.withLock { for s in runningStores.values { s.database.interrupt() } }
+        lock.withLock {
+            for s in runningStores.values { s.database.interrupt() }
+            for d in deliveries.values { d.abort() }
+        }
     }
 
     func runNow() { requests.requestRun(.signal) }
@@ -109,6 +119,11 @@ final class TenantSupervisor: Service, @unchecked Sendable {
             dropLostLocks()
             claimTenants()
             dispatchDueRuns()
+            manageDeliveries()
+            if lock.withLock({ webhookMetricsChanged }) && Date().timeIntervalSince(lastMetricsWrite) >= 5 {
+                writeCombinedMetrics()
+                lastMetricsWrite = Date()
+            }
             notifier.status(statusLine())
             notifier.keepAlive()
             let until = nextEvent()
@@ -118,7 +133,9 @@ final class TenantSupervisor: Service, @unchecked Sendable {
         // A stop interrupts the runs (rolled back); wait for them (within the group's
         // budget) before letting go of the locks. A run still going when the process ends
         // loses its session, and with it its transaction and its lock.
+        let deadline = Date().addingTimeInterval(Self.rollbackWait)
         _ = workers.wait(timeout: .now() + Self.rollbackWait)
+        for d in lock.withLock({ Array(deliveries.values) }) { d.waitUntilDone(timeout: deadline.timeIntervalSinceNow) }
         collectFinished()
         for t in tenants.values { t.claim?.release() }
         log.log(LogEvent(.daemonStopping, .notice, "sisyncd stopping"))
@@ -173,6 +190,9 @@ final class TenantSupervisor: Service, @unchecked Sendable {
     private func reloadTenants() {
         notifier.reloading()
         defer { notifier.ready(status: statusLine()) }
+        // Each delivery starts over with its tenant's configuration as now read (endpoints
+        // added or removed, a secret file rotated), after its request in flight.
+        lock.withLock { for d in deliveries.values { d.finish() } }
         do {
             try load()
             log.log(LogEvent(.configReloaded, .notice, "tenants reloaded from \(options.directory): \(tenants.count) tenants"))
@@ -302,6 +322,7 @@ final class TenantSupervisor: Service, @unchecked Sendable {
             if let pending = t.pending {
                 t.pending = nil
                 apply(pending, to: t)
+                lock.withLock { deliveries[name]?.finish() }
             }
         }
         removeGoneTenants()
@@ -325,6 +346,45 @@ final class TenantSupervisor: Service, @unchecked Sendable {
             if !t.held && t.configuration != nil { next = min(next, t.nextClaim) }
         }
         return next
+    }
+
+    // MARK: webhooks
+
+    /// One delivery per held tenant with `[webhook.NAME]`; one that is not wanted any more
+    /// (its tenant let go, removed, stopped, without endpoints) is finished, and a new one
+    /// starts only once the old one has ended, so an endpoint never has two at once.
+    private func manageDeliveries() {
+        func wanted(_ name: String) -> Configuration? {
+            guard !stopSignal.isStopping, let t = tenants[name], t.held, !t.removed, let c = t.configuration, !c.webhooks.isEmpty else { return nil }
+            return c
+        }
+        for (name, d) in lock.withLock({ deliveries }) {
+            let keep = wanted(name) != nil
+            if !keep { d.finish() }
+            guard d.isDone else { continue }
+            lock.withLock {
+                deliveries[name] = nil
+                if !keep, webhookMetrics.removeValue(forKey: name) != nil { webhookMetricsChanged = true }
+            }
+        }
+        for name in tenants.keys.sorted() {
+            guard let c = wanted(name), lock.withLock({ deliveries[name] == nil }) else { continue }
+            let delivery = WebhookDelivery(configuration: c, log: TenantLog(base: log, tenant: name)) { [weak self] text in
+                guard let self else { return }
+                lock.withLock {
+                    webhookMetrics[name] = text
+                    webhookMetricsChanged = true
+                }
+                requests.wakeUp()
+            }
+            lock.withLock { deliveries[name] = delivery }
+            // A stop between `wanted` and here would not have reached it.
+            if stopSignal.isStopping { delivery.abort() }
+            Thread.detachNewThread { [requests] in
+                delivery.run()
+                requests.wakeUp()
+            }
+        }
     }
 
     // MARK: output
@@ -359,7 +419,14 @@ final class TenantSupervisor: Service, @unchecked Sendable {
     /// `tenant`, metric families kept together as the text format wants.
     private func writeCombinedMetrics() {
         guard let path = options.metricsFile else { return }
-        let parts = tenants.values.filter(\.held).sorted { $0.name < $1.name }.compactMap { t in t.metrics.map { (t.name, $0) } }
+        let hooks = lock.withLock {
+            webhookMetricsChanged = false
+            return webhookMetrics
+        }
+        let parts = tenants.values.filter(\.held).sorted { $0.name < $1.name }.compactMap { t -> (String, String)? in
+            let text = (t.metrics ?? "") + (hooks[t.name] ?? "")
+            return text.isEmpty ? nil : (t.name, text)
+        }
         do { try MetricsFile.write(MetricsFile.combined(parts), to: path) } catch {
             log.log(LogEvent(.runFailed, .warning, "cannot write the metrics file \(error.description)"))
         }

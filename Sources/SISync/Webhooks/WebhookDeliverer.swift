@@ -8,9 +8,9 @@ import Foundation
 /// resume`. Each endpoint has its own libcurl handle, so a backlog goes over one kept-alive
 /// connection; a page of at most 100 events is held at a time, so memory stays flat.
 ///
-/// A service of its own beside the sync loop: the daemon starts `run(until:)` on a thread
-/// of its own with its store (only the active daemon, and each tenant with its own store
-/// and configuration), and `sisyncd --once` calls `deliverPending(for:)`.
+/// The daemon runs it through `WebhookDelivery` (a store of its own, on a thread of its own:
+/// `WebhookService` while the daemon is the active one, and each tenant's), and `sisyncd
+/// --once` calls `deliverPending(for:)`.
 public final class WebhookDeliverer {
     public let configuration: Configuration
     let log: EventLog
@@ -26,6 +26,19 @@ public final class WebhookDeliverer {
     private var endpoints: [Endpoint] = []
     /// Journal fields naming the tenant, when it delivers for one.
     let fields: [(String, String)]
+    /// Asked while a request is in flight: true ends it at once (the event is sent again
+    /// later, with the same webhook-id). The process's stop; a reload lets it finish.
+    public var abortInFlight: @Sendable () -> Bool = { false }
+    /// Where each endpoint's delivery stands (`WebhookEndpointMetrics`), after a pass at most
+    /// every `metricsEvery` seconds, at once when one was paused, and at the end of
+    /// `deliverPending`: for the metrics file.
+    public var onMetrics: (([WebhookEndpointMetrics]) -> Void)?
+    public var metricsEvery: Double = 5
+    private var lastMetrics = Date.distantPast
+    /// Passes made so far (a test checks that an idle deliverer waits instead of spinning).
+    private(set) var passes = 0
+    /// The feed's head when the last pass began: what the wait after it waits past.
+    private var seenHead: Int64 = 0
 
     /// One endpoint as the loop holds it: settings, signing keys, its connection and when
     /// it may be tried next.
@@ -78,10 +91,12 @@ public final class WebhookDeliverer {
     /// Delivers until `stop` says so; between passes it waits for a new event (on
     /// PostgreSQL the commit's `NOTIFY`) or for the next retry, at most a second, so a stop
     /// is seen within one.
+    /// Returns too when the store's connection is lost (PostgreSQL): the caller connects again.
     public func run(store: RosterStore, until stop: StopSignal) {
         prepare(store)
-        while !stop.isStopping {
+        while !stop.isStopping && store.isConnected {
             let next = pass(store: store, stop: stop)
+            reportMetrics(store: store, force: false)
             if stop.isStopping { return }
             wait(store: store, until: next, stop: { stop.isStopping })
         }
@@ -91,11 +106,22 @@ public final class WebhookDeliverer {
     public func deliverPending(store: RosterStore, for seconds: Double, stop: StopSignal? = nil) {
         prepare(store)
         let deadline = clock().addingTimeInterval(seconds)
+        defer { reportMetrics(store: store, force: true) }
         while clock() < deadline, !(stop?.isStopping ?? false) {
             let next = pass(store: store, stop: stop)
             guard let next else { return }  // caught up everywhere
             wait(store: store, until: min(next, deadline), stop: { stop?.isStopping ?? false })
         }
+    }
+
+    /// Hands `onMetrics` where each endpoint stands, when due (or `force`).
+    private func reportMetrics(store: RosterStore, force: Bool) {
+        guard let onMetrics, force || clock().timeIntervalSince(lastMetrics) >= metricsEvery else { return }
+        let now = clock()
+        guard let head = try? store.events.head(),
+              let all = try? endpoints.map({ try WebhookEndpointMetrics.measure($0.settings, store: store, head: head, now: now).metrics }) else { return }
+        lastMetrics = now
+        onMetrics(all)
     }
 
     /// The store is the deliverer's own (it waits on it). On PostgreSQL its commits, one per
@@ -115,11 +141,13 @@ public final class WebhookDeliverer {
         }
     }
 
+    /// Until `next` (at most a second), or until an event newer than the last pass saw
+    /// commits. Not past an endpoint's own cursor: one that is paused or waiting for its
+    /// retry is behind the head, and waiting for "newer than its cursor" would not wait.
     private func wait(store: RosterStore, until next: Date?, stop: () -> Bool) {
-        let cursor = endpoints.compactMap { try? store.webhooks.state($0.settings.name)?.deliveredThrough }.min() ?? 0
         let left = min(1, max(0, (next ?? clock().addingTimeInterval(1)).timeIntervalSince(clock())))
         if next != nil && left == 0 { return }
-        _ = try? store.events.waitForEvents(after: cursor, timeout: left, stopping: stop)
+        _ = try? store.events.waitForEvents(after: seenHead, timeout: left, stopping: stop)
     }
 
     /// One pass over the endpoints: each that is due gets its pending events, in order, until
@@ -127,6 +155,8 @@ public final class WebhookDeliverer {
     /// nil when every endpoint is caught up or paused.
     @discardableResult
     func pass(store: RosterStore, stop: StopSignal?) -> Date? {
+        passes += 1
+        if let head = try? store.events.head() { seenHead = head }
         var next: Date?
         for e in endpoints where e.signature != nil {
             if stop?.isStopping ?? false { return nil }
@@ -157,6 +187,7 @@ public final class WebhookDeliverer {
                 // Pruned before it was delivered: never silently skipped.
                 try store.webhooks.failed(name, error: "\(gone)", at: Timestamp.format(clock()))
                 try store.webhooks.pause(name, at: Timestamp.format(clock()))
+                lastMetrics = .distantPast
                 log.log(LogEvent(.webhookPaused, .critical, "webhook \(name) paused: \(gone); resume it with sisyncctl webhook resume \(name) --from ID after the receiver re-read the state",
                                  fields: fields + [("SISYNC_WEBHOOK", name)]))
                 return nil
@@ -169,6 +200,8 @@ public final class WebhookDeliverer {
             for event in page.events {
                 if stop?.isStopping ?? false { return clock() }
                 if let failure = post(event, to: e) {
+                    // Cut by a stop: not the receiver's failure; sent again after the restart.
+                    if abortInFlight() { return clock() }
                     return try failed(e, store: store, error: failure)
                 }
                 try store.webhooks.delivered(name, through: event.id, at: Timestamp.format(clock()))
@@ -195,7 +228,7 @@ public final class WebhookDeliverer {
             "webhook-signature: \(signature.header(id: String(event.id), timestamp: timestamp, body: body))",
         ]
         do {
-            let answer = try transfer.post(url: e.settings.url, headers: headers, body: body, timeoutSeconds: timeout)
+            let answer = try transfer.post(url: e.settings.url, headers: headers, body: body, timeoutSeconds: timeout, abort: abortInFlight)
             if (200..<300).contains(answer.status) { return nil }
             let said = PrintableText.line(String(decoding: answer.head, as: UTF8.self), limit: 200)
             if (300..<400).contains(answer.status) { return "HTTP \(answer.status): redirects are not followed; give the endpoint's final URL" }
@@ -215,6 +248,7 @@ public final class WebhookDeliverer {
         let since = state.failingSince.flatMap(Timestamp.parse) ?? now
         if now.timeIntervalSince(since) >= e.settings.giveUpAfter.seconds {
             try store.webhooks.pause(name, at: Timestamp.format(now))
+            lastMetrics = .distantPast
             log.log(LogEvent(.webhookPaused, .critical, "webhook \(name) paused: failing since \(state.failingSince ?? Timestamp.format(now)) ([webhook.\(name)] give_up_after = \(e.settings.giveUpAfter)), last: \(error); events after \(state.deliveredThrough) wait for sisyncctl webhook resume \(name)",
                              fields: fields + [("SISYNC_WEBHOOK", name)]))
             return nil
