@@ -251,10 +251,10 @@ final class SCIMHTTPTests: XCTestCase {
                        [true, true, false, false, false, false])
         XCTAssertEqual((spc.json["filter"] as? [String: Any])?["maxResults"] as? Int, SCIMUserQuery.maxCount)
         let types = try call(port, "GET", "/scim/v2/ResourceTypes", token: token)
-        XCTAssertEqual(types.resources.map { $0["id"] as? String }, ["User"])
+        XCTAssertEqual(types.resources.map { $0["id"] as? String }, ["User", "Group"])
         XCTAssertEqual(try call(port, "GET", "/scim/v2/ResourceTypes/User", token: token).json["endpoint"] as? String, "/Users")
         let schemas = try call(port, "GET", "/scim/v2/Schemas", token: token)
-        XCTAssertEqual(schemas.resources.map { $0["id"] as? String }, [SCIMUser.schema, SCIMUser.extensionSchema])
+        XCTAssertEqual(schemas.resources.map { $0["id"] as? String }, [SCIMUser.schema, SCIMUser.extensionSchema, SCIMGroup.schema])
         let core = schemas.resources.first?["attributes"] as? [[String: Any]] ?? []
         XCTAssertEqual(core.map { $0["name"] as? String }, ["userName", "name", "displayName", "emails", "active", "externalId", "password"],
                        "only what sisync keeps")
@@ -421,5 +421,65 @@ final class SCIMHTTPTests: XCTestCase {
         XCTAssertEqual(listed?.map { $0["username"] as? String }, ["bea"])
         XCTAssertEqual(listed?.first?["provisioned_by"] as? String, "entra")
         XCTAssertTrue(s.w.ctl(["audit"]).out.contains("bea → staff S2, provisioned by SCIM client entra"))
+    }
+
+    // MARK: groups
+
+    /// Groups are roles: calculated roles read-only (a write is 400 mutability), manual roles
+    /// created, renamed (the id stays) and filled with Entra's and Okta's PATCH shapes; a
+    /// large group's members are refused with tooMany, and excludedAttributes=members and a
+    /// PATCH never read them.
+    func testGroupsAreRoles() throws {
+        let (s, token, config) = try school()
+        let port = try start(["--config", config])
+        let patchOp = #"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":"#
+        let list = try call(port, "GET", "/scim/v2/Groups?excludedAttributes=members", token: token)
+        XCTAssertEqual(list.status, 200, list.body)
+        XCTAssertTrue(list.resources.contains { $0["id"] as? String == "calculated-Staff" && $0["members"] == nil }, list.body)
+        let staff = try call(port, "GET", "/scim/v2/Groups/calculated-Staff", token: token)
+        XCTAssertEqual((staff.json["members"] as? [[String: Any]])?.compactMap { $0["value"] as? String }, ["ann"], staff.body)
+        let byName = try call(port, "GET", "/scim/v2/Groups?excludedAttributes=members&filter=" + q(#"displayName eq "staff""#), token: token)
+        XCTAssertEqual(byName.resources.compactMap { $0["id"] as? String }, ["calculated-Staff"])
+        for (method, body) in [("PATCH", patchOp + #"[{"op":"add","path":"members","value":[{"value":"mom"}]}]}"#),
+                               ("PUT", #"{"displayName":"Staff","members":[]}"#), ("DELETE", nil)] as [(String, String?)] {
+            let r = try call(port, method, "/scim/v2/Groups/calculated-Staff", token: token, json: body)
+            XCTAssertEqual([r.status, r.scimType] as [AnyHashable?], [400, "mutability"], "\(method): \(r.body)")
+        }
+        XCTAssertEqual(try call(port, "POST", "/scim/v2/Groups", token: token, json: #"{"displayName":"student"}"#).scimType, "mutability")
+
+        let created = try call(port, "POST", "/scim/v2/Groups", token: token, json: #"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Coaches","members":[{"value":"ann"}]}"#)
+        XCTAssertEqual(created.status, 201, created.body)
+        XCTAssertEqual(created.json["id"] as? String, "manual-Coaches")
+        XCTAssertEqual(try call(port, "POST", "/scim/v2/Groups", token: token, json: #"{"displayName":"COACHES"}"#).scimType, "uniqueness")
+        let added = try call(port, "PATCH", "/scim/v2/Groups/manual-Coaches", token: token, json: patchOp + #"[{"op":"Add","path":"members","value":[{"value":"mom"},{"value":"dad"}]}]}"#)
+        XCTAssertEqual(added.status, 204, added.body)
+        XCTAssertEqual(try call(port, "PATCH", "/scim/v2/Groups/manual-Coaches", token: token, json: patchOp + #"[{"op":"remove","path":"members[value eq \"ann\"]"}]}"#).status, 204)
+        XCTAssertEqual(try call(port, "PATCH", "/scim/v2/Groups/manual-Coaches", token: token, json: patchOp + #"[{"op":"Remove","path":"members","value":[{"value":"dad"}]}]}"#).status, 204)
+        let renamed = try call(port, "PATCH", "/scim/v2/Groups/manual-Coaches?attributes=displayName,members", token: token,
+                               json: patchOp + #"[{"op":"replace","value":{"id":"x","displayName":"Team Coaches"}}]}"#)
+        XCTAssertEqual(renamed.status, 200, renamed.body)
+        XCTAssertEqual([renamed.json["id"] as? String, renamed.json["displayName"] as? String], ["manual-Coaches", "Team Coaches"], "the id stays")
+        XCTAssertEqual((renamed.json["members"] as? [[String: Any]])?.compactMap { $0["value"] as? String }, ["mom"])
+        XCTAssertEqual(try s.w.store().roles.of("mom").manual, ["Team Coaches"])
+        XCTAssertEqual(try s.w.store().roles.of("ann").manual, [])
+        XCTAssertEqual(try call(port, "PATCH", "/scim/v2/Groups/manual-Coaches", token: token, json: patchOp + #"[{"op":"add","path":"members","value":[{"value":"nobody"}]}]}"#).scimType, "invalidValue")
+        XCTAssertEqual(try call(port, "DELETE", "/scim/v2/Groups/manual-Coaches", token: token).status, 204)
+        XCTAssertEqual(try s.w.store().roles.of("mom").manual, [])
+        XCTAssertEqual(try call(port, "GET", "/scim/v2/Groups/manual-Coaches", token: token).status, 404)
+        let logged = try changes(s, actor: "scim:entra")
+        XCTAssertTrue(logged.contains("mom role role_granted"), "\(logged)")
+
+        // A manual role held by more users than a group lists.
+        let db = try s.w.rawDatabase()
+        try db.run("""
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < \(SCIMGroup.maxMembers + 1))
+            INSERT INTO users (username, email, name, approved, created_at) SELECT 'big' || i, 'big' || i || '@district.org', '', TRUE, '2026-01-01T00:00:00Z' FROM n
+            """)
+        try db.run("INSERT INTO user_roles (username, role, source, school_year) SELECT username, 'Big', 'manual', '' FROM users WHERE username COLLATE BINARY LIKE 'big%'")
+        let big = try call(port, "GET", "/scim/v2/Groups/manual-Big", token: token)
+        XCTAssertEqual([big.status, big.scimType] as [AnyHashable?], [400, "tooMany"], big.body)
+        XCTAssertEqual(try call(port, "GET", "/scim/v2/Groups/manual-Big?excludedAttributes=members", token: token).status, 200)
+        XCTAssertEqual(try call(port, "PATCH", "/scim/v2/Groups/manual-Big", token: token, json: patchOp + #"[{"op":"add","path":"members","value":[{"value":"dad"}]}]}"#).status, 204)
+        XCTAssertEqual(try s.w.store().roles.of("dad").manual, ["Big"])
     }
 }

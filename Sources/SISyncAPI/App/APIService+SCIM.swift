@@ -32,6 +32,8 @@ extension APIService {
             let id = parameters["id"]!
             guard let found = all.first(where: { $0[scim: "id"]?.stringValue == id }) else { throw SCIMError.notFound("no \(endpoint == .scimSchema ? "schema" : "resource type") `\(id)` in sisync") }
             return Self.scimJSON(found)
+        case .scimGroups, .scimGroup:
+            return try groups(endpoint, request, parameters["id"], client: client, tenant: tenant, base: base, now: context.now)
         case .scimUsers:
             if request.method == "POST" { return try createUser(request, client: client, tenant: tenant, base: base, now: context.now) }
             return try listUsers(request, tenant: tenant, base: base)
@@ -180,9 +182,9 @@ extension APIService {
         return Self.scimJSON(resource)
     }
 
-    private func logWrite(_ what: String, _ client: APIClient, _ tenant: APITenant, _ username: String) {
+    fileprivate func logWrite(_ what: String, _ client: APIClient, _ tenant: APITenant, _ username: String?) {
         log.log(LogEvent(.apiWrite, .notice, "\(what) through \(Self.scimActor(client))",
-                         fields: tenant.fields + [("SISYNC_API_CLIENT", client.name), ("SISYNC_USERNAME", username)]))
+                         fields: tenant.fields + [("SISYNC_API_CLIENT", client.name)] + (username.map { [("SISYNC_USERNAME", $0)] } ?? [])))
     }
 }
 
@@ -190,5 +192,99 @@ extension SCIMError {
     /// A problem of the API's (401, 403, 503, …) as a SCIM error document.
     init(problem p: Problem) {
         self.init(p.status, nil, p.detail, headers: p.headers)
+    }
+}
+
+/// SCIM Groups: sisync's roles (`AccountStore+RoleGroups`). Calculated roles are read-only
+/// (a write is 400 `mutability`); manual roles are created, renamed and filled by the
+/// provider. Members are read only when asked for, and only for groups of at most
+/// `SCIMGroup.maxMembers`.
+extension APIService {
+    fileprivate func groups(_ endpoint: Route.Endpoint, _ request: HTTPRequest, _ id: String?, client: APIClient, tenant: APITenant, base: String,
+                            now: Date) throws -> HTTPResponse {
+        let projection = try SCIMProjection(attributes: request.queryValue("attributes"), excludedAttributes: request.queryValue("excludedAttributes"))
+        let wantsMembers = projection.includes(SCIMAttributePath(attribute: "members"))
+        func render(_ store: RosterStore, _ g: RoleGroup) throws -> JSONValue {
+            var members: [String]?
+            if wantsMembers {
+                let (count, names) = try store.accounts.roleGroupMembers(g, limit: SCIMGroup.maxMembers)
+                guard let names else {
+                    throw SCIMError(400, .tooMany, "role \(g.name) has \(count) members, more than the \(SCIMGroup.maxMembers) a group lists; ask with excludedAttributes=members")
+                }
+                members = names
+            }
+            return projection.apply(SCIMGroup.resource(g, members: members, base: base, segment: Self.pathSegment))
+        }
+        func problem(_ error: any Error) -> any Error {
+            switch error {
+            case RoleGroupError.exists(let n): return SCIMError(409, .uniqueness, "\(RoleGroupError.exists(n))")
+            case RoleGroupError.calculated(let n): return SCIMError.mutability("\(RoleGroupError.calculated(n))")
+            case let e as AccountError: return SCIMError.invalidValue("\(e)")
+            default: return error
+            }
+        }
+        guard let id else {
+            if request.method == "POST" {
+                let change = try SCIMGroup.input(try Self.scimBody(request))
+                let resource = try tenant.pool.withStore { store in
+                    let g = try underRunLock(store, client: client) {
+                        do { return try store.accounts.createManualRole(change.name!, members: change.replaceMembers ?? [], actor: Self.scimActor(client), now: now) } catch { throw problem(error) }
+                    }
+                    return try render(store, g)
+                }
+                logWrite("role \(change.name!) created", client, tenant, nil)
+                return Self.scimJSON(resource, status: 201, headers: [("Location", resource[scim: "meta"]?[scim: "location"]?.stringValue ?? base)])
+            }
+            let query = try SCIMUserQuery(filter: nil, startIndex: request.queryValue("startIndex"), count: request.queryValue("count"))
+            var filter: SCIMFilter?
+            if let f = request.queryValue("filter"), !f.trimmingCharacters(in: .whitespaces).isEmpty {
+                filter = try SCIMFilter.parse(f)
+                try SCIMGroup.check(filter!)
+            }
+            let (total, resources) = try tenant.pool.withStore { store in
+                let all = try store.accounts.roleGroups().filter { g in
+                    filter.map { SCIMPatch.matches($0, .object([("id", .string(g.id)), ("displayName", .string(g.name))])) } ?? true
+                }
+                let page = all.dropFirst(query.startIndex - 1).prefix(query.count)
+                return (all.count, try page.map { try render(store, $0) })
+            }
+            return Self.scimJSON(SCIMDiscovery.list(resources, total: total, startIndex: query.startIndex))
+        }
+        let noGroup = SCIMError.notFound("no group `\(id)` in sisync (GET /Groups lists the roles)")
+        switch request.method {
+        case "GET":
+            let resource = try tenant.pool.withStore { store -> JSONValue? in
+                guard let g = try store.accounts.roleGroup(id: id) else { return nil }
+                return try render(store, g)
+            }
+            guard let resource else { throw noGroup }
+            return Self.scimJSON(resource)
+        case "DELETE":
+            try tenant.pool.withStore { store in
+                try underRunLock(store, client: client) {
+                    guard let g = try store.accounts.roleGroup(id: id) else { throw noGroup }
+                    do { try store.accounts.removeManualRole(g, actor: Self.scimActor(client), now: now) } catch { throw problem(error) }
+                }
+            }
+            logWrite("role group \(id) removed", client, tenant, nil)
+            return HTTPResponse(status: 204)
+        default:
+            let body = try Self.scimBody(request)
+            let change = request.method == "PATCH" ? try SCIMGroup.change(try SCIMPatch(body)) : try SCIMGroup.input(body)
+            let resource = try tenant.pool.withStore { store -> JSONValue? in
+                let g = try underRunLock(store, client: client) {
+                    guard let g = try store.accounts.roleGroup(id: id) else { throw noGroup }
+                    do {
+                        return try store.accounts.updateManualRole(g, name: change.name, add: change.add, remove: change.remove, replaceMembers: change.replaceMembers,
+                                                                   actor: Self.scimActor(client), now: now)
+                    } catch { throw problem(error) }
+                }
+                // A PATCH answers 204 unless attributes are asked for (RFC 7644 §3.5.2): a
+                // large group's members are never read to answer a change to them.
+                return request.method == "PATCH" && request.queryValue("attributes") == nil ? nil : try render(store, g)
+            }
+            logWrite("role group \(id) changed", client, tenant, nil)
+            return resource.map { Self.scimJSON($0) } ?? HTTPResponse(status: 204)
+        }
     }
 }

@@ -110,7 +110,7 @@ package final class APIService: HTTPHandler, @unchecked Sendable {
         case .pairings: return try pair(request, context)
         case .formAccess: return try formAccess(request, tenant: tenant)
         case .events: return try events(request, tenant: tenant)
-        case .scimConfig, .scimResourceTypes, .scimResourceType, .scimSchemas, .scimSchema, .scimUsers, .scimUser:
+        case .scimConfig, .scimResourceTypes, .scimResourceType, .scimSchemas, .scimSchema, .scimUsers, .scimUser, .scimGroups, .scimGroup:
             return try scim(route.endpoint, request, parameters, context)
         }
     }

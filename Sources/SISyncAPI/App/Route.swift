@@ -6,8 +6,8 @@ import SISync
 package struct Route: Sendable, Equatable {
     package enum Endpoint: Sendable, Equatable {
         case health, user, staff, logins, pairings, formAccess, events
-        /// SCIM 2.0 (docs/scim.md): discovery, and Users.
-        case scimConfig, scimResourceTypes, scimResourceType, scimSchemas, scimSchema, scimUsers, scimUser
+        /// SCIM 2.0 (docs/scim.md): discovery, Users, and Groups (roles).
+        case scimConfig, scimResourceTypes, scimResourceType, scimSchemas, scimSchema, scimUsers, scimUser, scimGroups, scimGroup
     }
 
     package var method: String
@@ -35,6 +35,12 @@ package struct Route: Sendable, Equatable {
         Route(method: "PUT", template: "/scim/v2/Users/{id}", scope: .scim, endpoint: .scimUser),
         Route(method: "PATCH", template: "/scim/v2/Users/{id}", scope: .scim, endpoint: .scimUser),
         Route(method: "DELETE", template: "/scim/v2/Users/{id}", scope: .scim, endpoint: .scimUser),
+        Route(method: "GET", template: "/scim/v2/Groups", scope: .scim, endpoint: .scimGroups),
+        Route(method: "POST", template: "/scim/v2/Groups", scope: .scim, endpoint: .scimGroups),
+        Route(method: "GET", template: "/scim/v2/Groups/{id}", scope: .scim, endpoint: .scimGroup),
+        Route(method: "PUT", template: "/scim/v2/Groups/{id}", scope: .scim, endpoint: .scimGroup),
+        Route(method: "PATCH", template: "/scim/v2/Groups/{id}", scope: .scim, endpoint: .scimGroup),
+        Route(method: "DELETE", template: "/scim/v2/Groups/{id}", scope: .scim, endpoint: .scimGroup),
     ]
 
     var segments: [Substring] { template.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { $0 } }

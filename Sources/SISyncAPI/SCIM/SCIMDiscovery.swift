@@ -40,6 +40,12 @@ package enum SCIMDiscovery {
                 ("schemaExtensions", .array([.object([("schema", .string(SCIMUser.extensionSchema)), ("required", .bool(false))])])),
                 ("meta", .object([("resourceType", .string("ResourceType")), ("location", .string(base + "/ResourceTypes/User"))])),
             ]),
+            .object([
+                ("schemas", .array([.string(resourceTypeSchema)])), ("id", .string("Group")), ("name", .string("Group")),
+                ("endpoint", .string("/Groups")), ("description", .string("sisync's roles: calculated roles read-only, manual roles writable")),
+                ("schema", .string(groupSchema)),
+                ("meta", .object([("resourceType", .string("ResourceType")), ("location", .string(base + "/ResourceTypes/Group"))])),
+            ]),
         ]
     }
 
@@ -93,6 +99,14 @@ package enum SCIMDiscovery {
         return [
             schema(SCIMUser.schema, "User", "sisync's login users: the core attributes sisync keeps", user),
             schema(SCIMUser.extensionSchema, "sisync user", "What sisync knows of a user and a provider only reads", ext),
+            schema(groupSchema, "Group", "sisync's roles: calculated roles (R7) are read-only, manual roles a provider may create, rename and fill", [
+                attribute("displayName", required: true, uniqueness: "server", "the role's name, unique regardless of case"),
+                attribute("members", type: "complex", multi: true, "the users who hold the role; a group of more than \(SCIMGroup.maxMembers) is refused with tooMany unless excludedAttributes=members", sub: [
+                    attribute("value", mutability: "immutable", "the user's id (its userName)"),
+                    attribute("$ref", type: "reference", mutability: "immutable", "the user's location"),
+                    attribute("display", mutability: "readOnly", "the user's userName"),
+                ]),
+            ]),
         ]
     }
 
