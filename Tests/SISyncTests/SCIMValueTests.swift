@@ -94,6 +94,12 @@ final class SCIMValueTests: XCTestCase {
         let input = try SCIMUser.input(body)
         XCTAssertEqual(input.fields, ProvisionedUser.Fields(username: "bea", email: "bea@district.org", name: "Bea Moe", givenName: "Bea", familyName: "Moe",
                                                             approved: true, externalID: "e-1"))
+        func email(_ emails: String) throws -> String {
+            try SCIMUser.input(try SCIMJSON.read(Array(#"{"userName":"x","emails":\#(emails)}"#.utf8))).fields.email
+        }
+        XCTAssertEqual(try email(#"[{"type":"home","value":"h@home.org"},{"type":"work","value":"w@d.org"}]"#), "w@d.org", "the work email links")
+        XCTAssertEqual(try email(#"[{"value":"a@home.org"},{"primary":"True","value":"p@d.org"}]"#), "p@d.org", "else the primary")
+        XCTAssertEqual(try email(#"[{"primary":true},{"type":"home","value":"h@home.org"},{"value":"o@d.org"}]"#), "h@home.org", "else the first with a value")
         XCTAssertThrowsError(try SCIMUser.input(try SCIMJSON.read(Array(#"{"userName":"x","emails":[]}"#.utf8)))) {
             XCTAssertEqual(($0 as? SCIMError)?.scimType, .invalidValue)
         }
@@ -105,6 +111,10 @@ final class SCIMValueTests: XCTestCase {
     func testAttributesAndExcludedAttributes() throws {
         let full = SCIMUser.resource(user, facts: SCIMUser.Facts(manualRoles: ["Coach"], schools: ["101"]), location: "http://h/scim/v2/Users/bea")
         func keys(_ v: JSONValue) -> [String] { if case .object(let m) = v { return m.map(\.0) }; return [] }
+        var plain = user
+        (plain.fields.givenName, plain.fields.familyName) = (nil, nil)
+        XCTAssertFalse(keys(SCIMUser.resource(plain, facts: SCIMUser.Facts(), location: "")).contains("name"),
+                       "no `name` once its parts are removed: the display name is `displayName`")
         let only = try SCIMProjection(attributes: "userName,name.givenName", excludedAttributes: nil).apply(full)
         XCTAssertEqual(keys(only), ["schemas", "id", "userName", "name"])
         XCTAssertEqual(only[scim: "name"].map(keys), ["givenName"])

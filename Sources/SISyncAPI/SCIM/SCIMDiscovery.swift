@@ -72,7 +72,7 @@ package enum SCIMDiscovery {
             attribute("displayName", "the display name (sisync's user name)"),
             attribute("emails", type: "complex", multi: true, required: true,
                       "one email, unique regardless of case: the one sisync links to a staff record by; of several sent, the `work` one, else the `primary`", sub: [
-                attribute("value", "the address"),
+                attribute("value", required: true, "the address"),
                 attribute("type", "always `work`"),
                 attribute("primary", type: "boolean", "always true"),
             ]),

@@ -36,11 +36,15 @@ package enum SCIMUser {
         ]
         if let e = f.externalID { members.append(("externalId", .string(e))) }
         members.append(("userName", .string(f.username)))
-        var name: [(String, JSONValue)] = []
-        if !f.name.isEmpty { name.append(("formatted", .string(f.name))) }
-        if let g = f.givenName { name.append(("givenName", .string(g))) }
-        if let s = f.familyName { name.append(("familyName", .string(s))) }
-        if !name.isEmpty { members.append(("name", .object(name))) }
+        // `name` is there when the provider sent its parts; the display name stands for
+        // `formatted` (sisync keeps one display name).
+        if f.givenName != nil || f.familyName != nil {
+            var name: [(String, JSONValue)] = []
+            if !f.name.isEmpty { name.append(("formatted", .string(f.name))) }
+            if let g = f.givenName { name.append(("givenName", .string(g))) }
+            if let s = f.familyName { name.append(("familyName", .string(s))) }
+            members.append(("name", .object(name)))
+        }
         if !f.name.isEmpty { members.append(("displayName", .string(f.name))) }
         members.append(("emails", .array([.object([("value", .string(f.email)), ("type", .string("work")), ("primary", .bool(true))])])))
         members.append(("active", .bool(f.approved)))
@@ -103,16 +107,18 @@ package enum SCIMUser {
                      password: password)
     }
 
-    /// The email that links: the `work` one, else the `primary`, else the only one.
+    /// The email that links: the `work` one, else the `primary`, else the first with a value.
     static func email(_ emails: JSONValue?) throws(SCIMError) -> String {
-        let missing = SCIMError.invalidValue("a user needs an email (`emails` with a `work` or `primary` value): sisync links users to staff records by email")
-        guard let emails, case .array(let items) = emails, !items.isEmpty else { throw missing }
+        let missing = SCIMError.invalidValue("a user needs an email (`emails` with a value, the `work` or `primary` one when there are several): sisync links users to staff records by email")
+        guard let emails, case .array(let items) = emails else { throw missing }
         func isTrue(_ v: JSONValue?) -> Bool { v.flatMap { try? boolean($0, "primary") } ?? false }
-        let chosen = items.first { $0[scim: "type"]?.stringValue?.lowercased() == "work" }
-            ?? items.first { isTrue($0[scim: "primary"]) }
-            ?? (items.count == 1 ? items[0] : nil)
-        guard let value = chosen?[scim: "value"]?.stringValue?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { throw missing }
-        return value
+        func value(_ item: JSONValue) -> String? { item[scim: "value"]?.stringValue?.trimmingCharacters(in: .whitespaces).nilIfEmpty }
+        let withValue = items.filter { value($0) != nil }
+        let chosen = withValue.first { $0[scim: "type"]?.stringValue?.lowercased() == "work" }
+            ?? withValue.first { isTrue($0[scim: "primary"]) }
+            ?? withValue.first
+        guard let chosen, let email = value(chosen) else { throw missing }
+        return email
     }
 
     /// A boolean as providers send it: `true`, or the string `"True"` (Entra's PATCH).
@@ -163,4 +169,8 @@ extension SCIMUser {
         if readOnly.contains(a) { return .readOnly }
         return writable.contains(a) ? .write : .ignore
     }
+}
+
+extension String {
+    var nilIfEmpty: String? { isEmpty ? nil : self }
 }
