@@ -11,14 +11,9 @@ import Glibc
 /// the request sequences and body shapes their documentation shows; filters and paging;
 /// each error type; tenants; and a provisioned user linked by the next run.
 final class SCIMHTTPTests: XCTestCase {
-    private var sockets: [ListenSocket] = []
-    private var processes: [SpawnedAPI] = []
+    private let servers = APIServerProcesses()
 
-    override func tearDown() {
-        for p in processes where p.status == nil { kill(p.pid, SIGTERM); _ = p.waitForExit(timeout: 10) }
-        processes = []
-        sockets = []
-    }
+    override func tearDown() { servers.stopAll() }
 
     /// The school of the API's tests (staff S1 ann) with staff S2 (bea) and S3 (cy), a
     /// client `entra` with only the scope `scim`, `[events]` on and `on_staff_deactivated =
@@ -35,43 +30,12 @@ final class SCIMHTTPTests: XCTestCase {
         return (s, token, path)
     }
 
-    private func start(_ arguments: [String]) throws -> Int {
-        let socket = try ListenSocket.openTCP(host: "127.0.0.1", port: 0)
-        guard case .ip(_, let port) = socket.bound else { throw XCTSkip("no port") }
-        sockets.append(socket)
-        let api = try SpawnedAPI(arguments, passing: socket.fd)
-        processes.append(api)
-        XCTAssertTrue(api.waitFor("started"), api.seen)
-        return port
-    }
+    private func start(_ arguments: [String]) throws -> Int { try servers.start(arguments).port }
 
-    struct Answer {
-        let status: Int
-        let head: String
-        let body: String
-
-        func header(_ name: String) -> String? {
-            for line in head.split(separator: "\r\n").dropFirst() {
-                let parts = line.split(separator: ":", maxSplits: 1)
-                if parts.count == 2, parts[0].lowercased() == name.lowercased() { return parts[1].trimmingCharacters(in: .whitespaces) }
-            }
-            return nil
-        }
-
-        var json: [String: Any] { ((try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any]) ?? [:] }
-        var scimType: String? { json["scimType"] as? String }
-        var resources: [[String: Any]] { json["Resources"] as? [[String: Any]] ?? [] }
-        var total: Int? { json["totalResults"] as? Int }
-        var active: Bool? { json["active"] as? Bool }
-        var email: String? { ((json["emails"] as? [[String: Any]])?.first)?["value"] as? String }
-    }
+    typealias Answer = HTTPAnswer
 
     private func call(_ port: Int, _ method: String, _ target: String, token: String?, json: String? = nil, type: String = "application/scim+json") throws -> Answer {
-        var head = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
-        if let token { head += "Authorization: Bearer \(token)\r\n" }
-        if let json { head += "Content-Type: \(type)\r\nContent-Length: \(json.utf8.count)\r\n" }
-        let r = try RawHTTPConnection.exchange(port: port, head + "\r\n" + (json ?? ""), timeout: 20)
-        return Answer(status: r.status, head: r.head, body: r.body)
+        try APIServerProcesses.call(port, method, target, token: token, json: json, type: type, host: "127.0.0.1:\(port)")
     }
 
     /// A filter as a query string value.
@@ -482,4 +446,12 @@ final class SCIMHTTPTests: XCTestCase {
         XCTAssertEqual(try call(port, "PATCH", "/scim/v2/Groups/manual-Big", token: token, json: patchOp + #"[{"op":"add","path":"members","value":[{"value":"dad"}]}]}"#).status, 204)
         XCTAssertEqual(try s.w.store().roles.of("dad").manual, ["Big"])
     }
+}
+
+extension HTTPAnswer {
+    var scimType: String? { json["scimType"] as? String }
+    var resources: [[String: Any]] { json["Resources"] as? [[String: Any]] ?? [] }
+    var total: Int? { json["totalResults"] as? Int }
+    var active: Bool? { json["active"] as? Bool }
+    var email: String? { ((json["emails"] as? [[String: Any]])?.first)?["value"] as? String }
 }
