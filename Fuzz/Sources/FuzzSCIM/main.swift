@@ -49,21 +49,27 @@ fuzzMain { data in
         for v in values(translated) where v.contains("'") && !" ESCAPE '\\'".contains(v) {
             if query.sql.contains(v) { finding("a value in the SQL: \(query.sql)") }
         }
+    } catch let e as SCIMError {
+        checkError(e)
     } catch {
-        checkError(error)
+        finding("an error that is not a SCIM error: \(error)")
     }
     do {
         let path = try SCIMPatchPath(line)
         guard (try? SCIMPatchPath(line)) == path else { finding("the same path parsed twice differs") }
+    } catch let e as SCIMError {
+        checkError(e)
     } catch {
-        checkError(error)
+        finding("an error that is not a SCIM error: \(error)")
     }
     do {
         let patch = try SCIMPatch(try SCIMJSON.read(body))
         let patched = try patch.apply(to: document, handling: SCIMUser.handling)
         let input = try SCIMUser.input(patched)
         guard !input.fields.email.isEmpty else { finding("a patched user without an email") }
+    } catch let e as SCIMError {
+        checkError(e)
     } catch {
-        checkError(error)
+        finding("an error that is not a SCIM error: \(error)")
     }
 }
