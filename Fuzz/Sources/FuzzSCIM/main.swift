@@ -12,10 +12,13 @@
 import FuzzSupport
 import Foundation
 
-let user = ProvisionedUser(fields: ProvisionedUser.Fields(username: "ann", email: "ann@district.org", name: "Ann Lee", givenName: "Ann",
-                                                          familyName: "Lee", approved: true, externalID: "e-1"),
-                           locked: false, link: nil, provisionedBy: "fuzz", createdAt: "2026-01-01T00:00:00Z", modifiedAt: "2026-01-01T00:00:00Z")
-let document = SCIMUser.writableDocument(user)
+/// The user each PATCH is applied to, made per input: a global's indirect-enum boxes are
+/// reported by LeakSanitizer at exit.
+func writableUser() -> JSONValue {
+    SCIMUser.writableDocument(ProvisionedUser(fields: ProvisionedUser.Fields(username: "ann", email: "ann@district.org", name: "Ann Lee", givenName: "Ann",
+                                                                             familyName: "Lee", approved: true, externalID: "e-1"),
+                                              locked: false, link: nil, provisionedBy: "fuzz", createdAt: "2026-01-01T00:00:00Z", modifiedAt: "2026-01-01T00:00:00Z"))
+}
 
 func checkError(_ e: SCIMError) {
     guard (400...599).contains(e.status) else { finding("status \(e.status)") }
@@ -64,7 +67,7 @@ fuzzMain { data in
     }
     do {
         let patch = try SCIMPatch(try SCIMJSON.read(body))
-        let patched = try patch.apply(to: document, handling: SCIMUser.handling)
+        let patched = try patch.apply(to: writableUser(), handling: SCIMUser.handling)
         let input = try SCIMUser.input(patched)
         guard !input.fields.email.isEmpty else { finding("a patched user without an email") }
     } catch let e as SCIMError {
