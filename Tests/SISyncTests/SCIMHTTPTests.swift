@@ -233,6 +233,8 @@ final class SCIMHTTPTests: XCTestCase {
         for (u, e) in [("t_1", "t1@district.org"), ("t%2", "t2@district.org"), ("tx3", "t3@other.org"), ("u4", "u4@district.org")] {
             XCTAssertEqual(s.w.ctl(["user", "add", "--username", u, "--email", e, "--approved"]).code, 0)
         }
+        // u4 was created long ago; an administrator's change stamps its meta.lastModified.
+        try s.w.rawDatabase().run("UPDATE users SET created_at = '2020-01-01T00:00:00Z' WHERE username = 'u4'")
         XCTAssertEqual(s.w.ctl(["user", "unapprove", "u4"]).code, 0)
         let port = try start(["--config", config])
         func names(_ filter: String, _ extra: String = "") throws -> [String] {
@@ -255,6 +257,8 @@ final class SCIMHTTPTests: XCTestCase {
         let stamp = try XCTUnwrap(try s.w.store().accounts.provisionedUser("u4")).modifiedAt
         XCTAssertEqual(try names("meta.lastModified ge " + "\"" + SCIMUser.shownTime(stamp) + "\"" + #" and userName sw "u""#), ["u4"])
         XCTAssertEqual(try names(#"meta.lastModified gt "2999-01-01T00:00:00.000Z""#), [])
+        XCTAssertEqual(try names(#"meta.created lt "2021-01-01T00:00:00Z" and meta.lastModified gt "2021-01-01T00:00:00Z""#), ["u4"],
+                       "any administrator's change (here sisyncctl user unapprove) is a modification")
 
         // Paging: 1-based startIndex, totalResults of the whole match, count cut to 1000.
         let all = try call(port, "GET", "/scim/v2/Users?startIndex=2&count=2", token: token)
