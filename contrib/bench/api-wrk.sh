@@ -91,7 +91,8 @@ done
 # SCIM (issue 32): a provider's lookup by userName, the query of its reconciliation.
 for c in 1 16; do
   printf 'GET /scim/v2/Users?filter=userName eq  %2d connections: ' "$c"
-  wrk -t$(( c < 2 ? 1 : 2 )) -c$c -d"$DURATION" --latency -s "$HERE/api-scim.lua" "http://127.0.0.1:$PORT" | summary
+  SISYNC_PATH='/scim/v2/Users?filter=userName%%20eq%%20%%22user%06d%%22' \
+    wrk -t$(( c < 2 ? 1 : 2 )) -c$c -d"$DURATION" --latency -s "$HERE/api-users.lua" "http://127.0.0.1:$PORT" | summary
 done
 printf 'POST /v1/logins     16 connections: '
 wrk -t2 -c16 -d"$DURATION" --latency -s "$HERE/api-logins.lua" "http://127.0.0.1:$PORT/v1/logins" | summary
