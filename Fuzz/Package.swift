@@ -12,9 +12,9 @@ let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingL
 let lettersHarnesses: Set<String> = ["FuzzLetterTemplate"]
 
 // The harnesses that reach sisync-api (its transport and its application side).
-let apiHarnesses: Set<String> = ["FuzzAPIRequest", "FuzzHTTPRequest"]
+let apiHarnesses: Set<String> = ["FuzzAPIRequest", "FuzzHTTPRequest", "FuzzSCIM"]
 
-let harnesses = ["FuzzCSV", "FuzzJSON", "FuzzConfig", "FuzzZip", "FuzzOneRosterCSV", "FuzzOneRosterAPI", "FuzzAccessCode", "FuzzLetterTemplate", "FuzzSourceURL", "FuzzAPIRequest", "FuzzHTTPRequest"]
+let harnesses = ["FuzzCSV", "FuzzJSON", "FuzzConfig", "FuzzZip", "FuzzOneRosterCSV", "FuzzOneRosterAPI", "FuzzAccessCode", "FuzzLetterTemplate", "FuzzSourceURL", "FuzzAPIRequest", "FuzzHTTPRequest", "FuzzSCIM"]
 
 let package = Package(
     name: "sisync-fuzz",

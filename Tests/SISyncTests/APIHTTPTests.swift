@@ -12,14 +12,9 @@ import Glibc
 /// `sisyncctl user login`, a write waiting for a run, TLS with a test CA, two processes
 /// sharing the throttle, tenants, and `sisyncctl api client revoke`.
 final class APIHTTPTests: XCTestCase {
-    private var sockets: [ListenSocket] = []
-    private var processes: [SpawnedAPI] = []
+    private let servers = APIServerProcesses()
 
-    override func tearDown() {
-        for p in processes where p.status == nil { kill(p.pid, SIGTERM); _ = p.waitForExit(timeout: 10) }
-        processes = []
-        sockets = []
-    }
+    override func tearDown() { servers.stopAll() }
 
     /// The school's configuration with these `[api]` lines, in a file of its own.
     private func configuration(_ s: APISchool, _ api: String = "", name: String = "api.conf") throws -> String {
@@ -29,43 +24,12 @@ final class APIHTTPTests: XCTestCase {
         return path
     }
 
-    /// `sisync-api` serving a socket of 127.0.0.1 the test opened and passed (as systemd
-    /// would): no race for a free port. Returns once it logged that it started.
-    private func start(_ arguments: [String]) throws -> (api: SpawnedAPI, port: Int) {
-        let socket = try ListenSocket.openTCP(host: "127.0.0.1", port: 0)
-        guard case .ip(_, let port) = socket.bound else { throw XCTSkip("no port") }
-        sockets.append(socket)
-        let api = try SpawnedAPI(arguments, passing: socket.fd)
-        processes.append(api)
-        XCTAssertTrue(api.waitFor("started"), api.seen)
-        return (api, port)
-    }
+    private func start(_ arguments: [String]) throws -> (api: SpawnedAPI, port: Int) { try servers.start(arguments) }
 
-    /// One request with `Connection: close` and its answer.
-    struct Answer {
-        let status: Int
-        let head: String
-        let body: String
-
-        func header(_ name: String) -> String? {
-            for line in head.split(separator: "\r\n").dropFirst() {
-                let parts = line.split(separator: ":", maxSplits: 1)
-                if parts.count == 2, parts[0].lowercased() == name.lowercased() { return parts[1].trimmingCharacters(in: .whitespaces) }
-            }
-            return nil
-        }
-
-        var json: [String: Any] { ((try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any]) ?? [:] }
-        var result: String? { json["result"] as? String }
-        var type: String? { (json["type"] as? String).map { String($0.dropFirst(Problem.typePrefix.count)) } }
-    }
+    typealias Answer = HTTPAnswer
 
     private func call(_ port: Int, _ method: String, _ target: String, token: String? = nil, json: String? = nil) throws -> Answer {
-        var head = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-        if let token { head += "Authorization: Bearer \(token)\r\n" }
-        if let json { head += "Content-Type: application/json\r\nContent-Length: \(json.utf8.count)\r\n" }
-        let r = try RawHTTPConnection.exchange(port: port, head + "\r\n" + (json ?? ""), timeout: 20)
-        return Answer(status: r.status, head: r.head, body: r.body)
+        try APIServerProcesses.call(port, method, target, token: token, json: json)
     }
 
     private func login(_ port: Int, _ token: String, _ user: String, _ password: String) throws -> Answer {

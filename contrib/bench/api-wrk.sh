@@ -1,6 +1,7 @@
 #!/bin/bash
 # Benchmark of sisync-api (issue 30, "What to show"): a store of 207k users, one API client,
-# then wrk: GET /v1/users/{u} at 1, 16 and 64 connections (requests/s, p50, p99), POST
+# then wrk: GET /v1/users/{u} at 1, 16 and 64 connections (requests/s, p50, p99), SCIM's
+# GET /scim/v2/Users?filter=userName eq "u" at 1 and 16 (issue 32), POST
 # /v1/logins (bounded by the password hash, on purpose), and sisync-api's RSS before and
 # after (--soak runs reads until about a million requests have been answered).
 #
@@ -67,7 +68,7 @@ if [ ! -e "$MARK" ]; then
   touch "$MARK"
 fi
 CLIENT=bench-$$
-TOKEN=$(ctl api client add "$CLIENT" --scopes read,login | awk '/^ *sisync_/ { print $1 }')
+TOKEN=$(ctl api client add "$CLIENT" --scopes read,login,scim | awk '/^ *sisync_/ { print $1 }')
 export SISYNC_TOKEN=$TOKEN SISYNC_USERS=$USERS SISYNC_PASSWORD="bench password"
 
 "$BIN/sisync-api" --config "$CONF" --listen 127.0.0.1:$PORT 2>"$DIR/sisync-api.log" &
@@ -86,6 +87,12 @@ for c in 1 16 64; do
   t=$(( c < 2 ? 1 : 2 ))
   printf 'GET /v1/users/{u}   %2d connections: ' "$c"
   wrk -t$t -c$c -d"$DURATION" --latency -s "$HERE/api-users.lua" "http://127.0.0.1:$PORT" | summary
+done
+# SCIM (issue 32): a provider's lookup by userName, the query of its reconciliation.
+for c in 1 16; do
+  printf 'GET /scim/v2/Users?filter=userName eq  %2d connections: ' "$c"
+  SISYNC_PATH='/scim/v2/Users?filter=userName%%20eq%%20%%22user%06d%%22' \
+    wrk -t$(( c < 2 ? 1 : 2 )) -c$c -d"$DURATION" --latency -s "$HERE/api-users.lua" "http://127.0.0.1:$PORT" | summary
 done
 printf 'POST /v1/logins     16 connections: '
 wrk -t2 -c16 -d"$DURATION" --latency -s "$HERE/api-logins.lua" "http://127.0.0.1:$PORT/v1/logins" | summary

@@ -23,7 +23,17 @@ public struct AuditReport: Sendable, Equatable {
         public var deactivatedAt: String?
     }
 
+    /// An identity provider keeps this user enabled (SCIM `active`) while its linked staff
+    /// record is inactive: sisync does not unapprove a provider's user, so someone should
+    /// disable it in the provider, or tell the SIS (issue 32).
+    public struct ProviderEnabled: Sendable, Equatable {
+        public var username: String
+        public var staffID: String
+        public var provisionedBy: String?
+    }
+
     public var ambiguousEmails: [AmbiguousEmail] = []
+    public var providerEnabledInactive: [ProviderEnabled] = []
     public var crossLinks: [CrossLink] = []
     public var linkedToInactive: [InactiveLink] = []
     public var ledgersWithoutFinance: [String] = []
@@ -31,5 +41,6 @@ public struct AuditReport: Sendable, Equatable {
 
     public var findings: Int {
         ambiguousEmails.count + crossLinks.count + linkedToInactive.count + ledgersWithoutFinance.count + schoolsWithoutStaffLink.count
+            + providerEnabledInactive.count
     }
 }

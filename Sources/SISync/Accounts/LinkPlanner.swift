@@ -6,12 +6,17 @@ public struct LinkingUser: Sendable, Equatable {
     public var emailKey: String
     public var approved: Bool
     public var link: Link?
+    /// An identity provider's user (created over SCIM, or with an `externalId`): its
+    /// approval is the provider's `active`, which `on_staff_deactivated = unapprove` leaves
+    /// alone (issue 32).
+    public var providerManaged: Bool
 
-    public init(username: String, emailKey: String, approved: Bool, link: Link?) {
+    public init(username: String, emailKey: String, approved: Bool, link: Link?, providerManaged: Bool = false) {
         self.username = username
         self.emailKey = emailKey
         self.approved = approved
         self.link = link
+        self.providerManaged = providerManaged
     }
 }
 
@@ -137,7 +142,7 @@ public struct LinkPlanner: Sendable {
     }
 
     private func unapproveIfNeeded(_ user: LinkingUser, _ link: Link, _ deactivated: Set<String>, _ plan: inout LinkPlan) {
-        if unapproveOnDeactivation, user.approved, deactivated.contains(link.staffID) {
+        if unapproveOnDeactivation, user.approved, !user.providerManaged, deactivated.contains(link.staffID) {
             plan.changes.append(.unapprove(username: user.username, staffID: link.staffID))
         }
     }

@@ -56,7 +56,7 @@ package struct JSONScanner {
     }
 
     /// Inside an array: true when another element follows, false at `]`.
-    mutating func nextElement(first: Bool) throws -> Bool {
+    package mutating func nextElement(first: Bool) throws -> Bool {
         let c = try peek()
         if c == UInt8(ascii: "]") { pos += 1; return false }
         if !first {

@@ -618,5 +618,46 @@ extension Migration {
             )
             """,
         ]),
+
+        // Users an identity provider manages over SCIM (issue 32, docs/scim.md): the
+        // provider's `externalId`, the SCIM client that created the user (NULL for users of
+        // `sisyncctl` and imports), the given and family names SCIM keeps beside the display
+        // name, and when an administrator's change (any actor) last touched the account, for
+        // `meta.lastModified`. A user with an external id or a provisioning client is the
+        // provider's: `on_staff_deactivated = unapprove` leaves its approval alone.
+        // `manual_roles` holds the manual roles a provider made or renamed as SCIM groups,
+        // with the id it knows them by (`manual-` and the first name: stable across renames);
+        // a manual role without a row (made by `sisyncctl user role add`) has that id too.
+        Migration("users an identity provider manages (SCIM)", sqlite: [
+            """
+            ALTER TABLE users ADD COLUMN external_id TEXT;
+            ALTER TABLE users ADD COLUMN provisioned_by TEXT;
+            ALTER TABLE users ADD COLUMN given_name TEXT;
+            ALTER TABLE users ADD COLUMN family_name TEXT;
+            ALTER TABLE users ADD COLUMN modified_at TEXT;
+            CREATE INDEX users_by_external_id ON users (external_id);
+            CREATE TABLE manual_roles (
+              name TEXT PRIMARY KEY COLLATE NOCASE,
+              scim_id TEXT NOT NULL UNIQUE,
+              created_at TEXT NOT NULL,
+              created_by TEXT NOT NULL
+            );
+            """,
+        ], postgres: [
+            "ALTER TABLE users ADD COLUMN external_id text",
+            "ALTER TABLE users ADD COLUMN provisioned_by text",
+            "ALTER TABLE users ADD COLUMN given_name text",
+            "ALTER TABLE users ADD COLUMN family_name text",
+            "ALTER TABLE users ADD COLUMN modified_at timestamptz",
+            "CREATE INDEX users_by_external_id ON users (external_id)",
+            """
+            CREATE TABLE manual_roles (
+              name nocase_text PRIMARY KEY,
+              scim_id text NOT NULL UNIQUE,
+              created_at timestamptz NOT NULL,
+              created_by text NOT NULL
+            )
+            """,
+        ]),
     ]
 }

@@ -44,10 +44,13 @@ package final class APIService: HTTPHandler, @unchecked Sendable {
         var response: HTTPResponse
         do {
             response = try dispatch(request, &context)
+        } catch let e as SCIMError {
+            response = Self.scimResponse(e)
         } catch let p as Problem {
-            response = p.response
+            response = Self.isSCIM(request.path) ? Self.scimResponse(SCIMError(problem: p)) : p.response
         } catch {
-            response = failed(error, context).response
+            let p = failed(error, context)
+            response = Self.isSCIM(request.path) ? Self.scimResponse(SCIMError(problem: p)) : p.response
         }
         response.route = context.route
         response.clientName = context.client?.name
@@ -107,6 +110,8 @@ package final class APIService: HTTPHandler, @unchecked Sendable {
         case .pairings: return try pair(request, context)
         case .formAccess: return try formAccess(request, tenant: tenant)
         case .events: return try events(request, tenant: tenant)
+        case .scimConfig, .scimResourceTypes, .scimResourceType, .scimSchemas, .scimSchema, .scimUsers, .scimUser, .scimGroups, .scimGroup:
+            return try scim(route.endpoint, request, parameters, context)
         }
     }
 

@@ -6,6 +6,8 @@ import SISync
 package struct Route: Sendable, Equatable {
     package enum Endpoint: Sendable, Equatable {
         case health, user, staff, logins, pairings, formAccess, events
+        /// SCIM 2.0 (docs/scim.md): discovery, Users, and Groups (roles).
+        case scimConfig, scimResourceTypes, scimResourceType, scimSchemas, scimSchema, scimUsers, scimUser, scimGroups, scimGroup
     }
 
     package var method: String
@@ -22,6 +24,23 @@ package struct Route: Sendable, Equatable {
         Route(method: "POST", template: "/v1/pairings", scope: .pair, endpoint: .pairings),
         Route(method: "GET", template: "/v1/form-access", scope: .forms, endpoint: .formAccess),
         Route(method: "GET", template: "/v1/events", scope: .events, endpoint: .events),
+        Route(method: "GET", template: "/scim/v2/ServiceProviderConfig", scope: .scim, endpoint: .scimConfig),
+        Route(method: "GET", template: "/scim/v2/ResourceTypes", scope: .scim, endpoint: .scimResourceTypes),
+        Route(method: "GET", template: "/scim/v2/ResourceTypes/{id}", scope: .scim, endpoint: .scimResourceType),
+        Route(method: "GET", template: "/scim/v2/Schemas", scope: .scim, endpoint: .scimSchemas),
+        Route(method: "GET", template: "/scim/v2/Schemas/{id}", scope: .scim, endpoint: .scimSchema),
+        Route(method: "GET", template: "/scim/v2/Users", scope: .scim, endpoint: .scimUsers),
+        Route(method: "POST", template: "/scim/v2/Users", scope: .scim, endpoint: .scimUsers),
+        Route(method: "GET", template: "/scim/v2/Users/{id}", scope: .scim, endpoint: .scimUser),
+        Route(method: "PUT", template: "/scim/v2/Users/{id}", scope: .scim, endpoint: .scimUser),
+        Route(method: "PATCH", template: "/scim/v2/Users/{id}", scope: .scim, endpoint: .scimUser),
+        Route(method: "DELETE", template: "/scim/v2/Users/{id}", scope: .scim, endpoint: .scimUser),
+        Route(method: "GET", template: "/scim/v2/Groups", scope: .scim, endpoint: .scimGroups),
+        Route(method: "POST", template: "/scim/v2/Groups", scope: .scim, endpoint: .scimGroups),
+        Route(method: "GET", template: "/scim/v2/Groups/{id}", scope: .scim, endpoint: .scimGroup),
+        Route(method: "PUT", template: "/scim/v2/Groups/{id}", scope: .scim, endpoint: .scimGroup),
+        Route(method: "PATCH", template: "/scim/v2/Groups/{id}", scope: .scim, endpoint: .scimGroup),
+        Route(method: "DELETE", template: "/scim/v2/Groups/{id}", scope: .scim, endpoint: .scimGroup),
     ]
 
     var segments: [Substring] { template.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { $0 } }

@@ -15,7 +15,7 @@ struct APIClientAddCommand: ControlSubcommand {
         Adds a client of sisync-api and prints its bearer token once: 256 random bits, of which the store keeps \
         only the SHA-256, so a lost token is replaced by revoking the client and adding it again. --scopes says \
         what it may do: read (users and staff), login (check passwords, with the lockout), pair (parents by \
-        access code), forms (what a user may do with a form), events (the change feed). The change log records who added it.
+        access code), forms (what a user may do with a form), events (the change feed), scim (identity providers' SCIM 2.0, docs/scim.md). The change log records who added it.
         """
     static let example = "sisyncctl api client add gradebook --scopes read,login"
     static func usageProblem(_ args: Arguments, words: [String]) -> String? {

@@ -7,7 +7,8 @@ struct AuditCommand: ControlSubcommand {
     static let help = """
         Lists what needs an administrator: emails shared by several active staff (nobody with them can be \
         linked), manual links whose emails differ (entries appear under the staff member's name), users linked \
-        to inactive staff, users with ledgers but no Finance role, users with schools but no active staff link.
+        to inactive staff, users with ledgers but no Finance role, users with schools but no active staff link, users an identity \
+        provider keeps enabled while their staff record is inactive.
         """
     static let example = "sisyncctl audit"
     let call: CommandCall
@@ -25,6 +26,8 @@ struct AuditCommand: ControlSubcommand {
                              ("staff_email", .string($0.staffEmail)), ("reason", .string($0.reason))]) })),
                 ("linked_to_inactive", .array(report.linkedToInactive.map {
                     .object([("username", .string($0.username)), ("staff_id", .string($0.staffID)), ("deactivated_at", .string($0.deactivatedAt))]) })),
+                ("provider_enabled_inactive_staff", .array(report.providerEnabledInactive.map {
+                    .object([("username", .string($0.username)), ("staff_id", .string($0.staffID)), ("provisioned_by", .string($0.provisionedBy))]) })),
                 ("ledgers_without_finance", strings(report.ledgersWithoutFinance)),
                 ("schools_without_staff_link", strings(report.schoolsWithoutStaffLink)),
             ])
@@ -44,6 +47,10 @@ struct AuditCommand: ControlSubcommand {
             if !report.linkedToInactive.isEmpty {
                 out += "Users linked to inactive staff (they keep the link for past data; consider `sisyncctl user unapprove`, rather than removing the user):\n"
                 for l in report.linkedToInactive { out += "  \(l.username) → staff \(l.staffID), inactive since \(l.deactivatedAt.map(LocalTime.text(stored:)) ?? "?")\n" }
+            }
+            if !report.providerEnabledInactive.isEmpty {
+                out += "Users an identity provider keeps enabled (SCIM active) while their staff record is inactive (sisync leaves a provider's users approved; disable them in the provider, docs/scim.md):\n"
+                for p in report.providerEnabledInactive { out += "  \(p.username) → staff \(p.staffID)\(p.provisionedBy.map { ", provisioned by SCIM client \($0)" } ?? "")\n" }
             }
             if !report.ledgersWithoutFinance.isEmpty {
                 out += "Users with ledgers but no Finance role: \(report.ledgersWithoutFinance.joined(separator: ", "))\n"

@@ -13,6 +13,8 @@ public enum APIScope: String, Sendable, CaseIterable, Comparable {
     case forms
     /// The change feed (`GET /v1/events`, docs/events.md).
     case events
+    /// SCIM 2.0 for identity providers (`/scim/v2`, docs/scim.md): users and their approval.
+    case scim
 
     public static func < (a: APIScope, b: APIScope) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!

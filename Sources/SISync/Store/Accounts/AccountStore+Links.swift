@@ -24,7 +24,7 @@ extension AccountStore {
         let aliases = Self.keyBasis(normalizer)
         let stored = try storedKeyBasis()
         let select: SQLQuery = """
-            SELECT u.username, u.email, u.email_key, u.approved, l.staff_id, l.kind, l.reason, l.until
+            SELECT u.username, u.email, u.email_key, u.approved, l.staff_id, l.kind, l.reason, l.until, \(unescaped: Self.providerManaged)
             FROM users u LEFT JOIN links l ON l.username = u.username
             """
         var users: [String: LinkingUser] = [:]
@@ -41,7 +41,7 @@ extension AccountStore {
                 // A user is read here only if they may link; re-check after keying.
                 guard r.isNull(4) == false || activeKeys.contains(key) else { return }
                 let link = r.isNull(4) ? nil : Link(staffID: r.text(4), kind: LinkKind(rawValue: r.text(5)) ?? .auto, reason: r.string(6), until: r.string(7))
-                users[username.lowercased()] = LinkingUser(username: username, emailKey: key, approved: r.bool(3), link: link)
+                users[username.lowercased()] = LinkingUser(username: username, emailKey: key, approved: r.bool(3), link: link, providerManaged: r.bool(8))
             }
         }
         if stored != aliases {
@@ -50,7 +50,7 @@ extension AccountStore {
         }
         try collect(database.query("\(sql: select) WHERE u.email_key IS NULL"), trustStoredKey: false)
         try collect(database.query("""
-            SELECT u.username, u.email, u.email_key, u.approved, l.staff_id, l.kind, l.reason, l.until
+            SELECT u.username, u.email, u.email_key, u.approved, l.staff_id, l.kind, l.reason, l.until, \(unescaped: Self.providerManaged)
             FROM links l JOIN users u ON u.username = l.username
             """), trustStoredKey: true)
         // Unlinked users keyed like an active staff member (the keys go in as one JSON array).
@@ -58,11 +58,15 @@ extension AccountStore {
         let json = String(decoding: try JSONEncoder().encode(activeKeys.filter { !$0.isEmpty }), as: UTF8.self)
         try stopIfAsked()
         try collect(database.query("""
-            SELECT u.username, u.email, u.email_key, u.approved, NULL, NULL, NULL, NULL FROM users u
+            SELECT u.username, u.email, u.email_key, u.approved, NULL, NULL, NULL, NULL, \(unescaped: Self.providerManaged) FROM users u
             WHERE u.email_key IN (SELECT value FROM json_each(\(json))) AND NOT EXISTS (SELECT 1 FROM links l WHERE l.username = u.username)
             """), trustStoredKey: true)
         return (users.sorted { $0.key < $1.key }.map(\.value), keys, nil)
     }
+
+    /// Whether a user is an identity provider's (issue 32): created over SCIM or carrying an
+    /// `externalId`.
+    static let providerManaged = "(u.external_id IS NOT NULL OR u.provisioned_by IS NOT NULL)"
 
     /// The aliases email keys were made with, as stored in `email_key_basis`.
     static func keyBasis(_ normalizer: EmailNormalizer) -> String {
@@ -236,6 +240,13 @@ extension AccountStore {
             WHERE s.active = FALSE ORDER BY l.username COLLATE NOCASE
             """) { r in
             report.linkedToInactive.append(.init(username: r.text(0), staffID: r.text(1), deactivatedAt: r.string(2)))
+        }
+        try database.forEachRow("""
+            SELECT l.username, l.staff_id, u.provisioned_by FROM links l JOIN users u ON u.username = l.username
+            JOIN staff s ON s.staff_id = l.staff_id
+            WHERE s.active = FALSE AND u.approved = TRUE AND \(unescaped: Self.providerManaged) ORDER BY l.username COLLATE NOCASE
+            """) { r in
+            report.providerEnabledInactive.append(.init(username: r.text(0), staffID: r.text(1), provisionedBy: r.string(2)))
         }
         try database.forEachRow("""
             SELECT DISTINCT g.username FROM user_ledgers g

@@ -145,12 +145,24 @@ public final class AuditTrail {
     /// transaction (`ChangeEvents`).
     func administer(actor: String, now: Date, _ body: () throws -> [Change]) throws -> [Change] {
         var changes: [Change] = []
-        try administer(actor: actor, now: now, { changes = try body() }, log: { record in
+        try administer(actor: actor, now: now, {
+            changes = try body()
+            try touchUsers(changes, at: now)
+        }, log: { record in
             for c in changes { try record(c) }
         }, events: {
             changes.isEmpty ? nil : { sink in try ChangeEvents.write(changes, origin: .administrator, into: sink) }
         })
         return changes
+    }
+
+    /// Stamps `users.modified_at` of each user an administrator's change touched (SCIM's
+    /// `meta.lastModified`, and its filter on it), whoever the actor.
+    private func touchUsers(_ changes: [Change], at now: Date) throws {
+        var seen = Set<String>()
+        for c in changes where c.entity == "users" && seen.insert(c.id.lowercased()).inserted {
+            try database.run("UPDATE users SET modified_at = \(Timestamp.format(now)) WHERE username = \(c.id)")
+        }
     }
 
     /// `administer` for a change too large to hold as values (a user import of 200,000

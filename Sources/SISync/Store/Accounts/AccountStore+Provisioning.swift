@@ -1,0 +1,179 @@
+import Foundation
+
+/// Users an identity provider provisions over SCIM (issue 32, docs/scim.md): read one, list
+/// a page through a `UserFilter`, create and replace. Every write goes through
+/// `AuditTrail.administer` (the change log with the provider's actor, the change feed);
+/// removal is `removeUser`, as `sisyncctl user remove`.
+extension AccountStore {
+    static let provisionedColumns = """
+        u.username, u.email, u.name, u.given_name, u.family_name, u.approved, u.external_id, u.locked, u.provisioned_by,
+        u.created_at, coalesce(u.modified_at, u.created_at), l.staff_id, l.kind, l.reason, l.until
+        FROM users u LEFT JOIN links l ON l.username = u.username
+        """
+
+    private func provisioned(_ s: any StoreStatement) -> ProvisionedUser {
+        let fields = ProvisionedUser.Fields(username: s.text(0), email: s.text(1), name: s.text(2), givenName: s.string(3), familyName: s.string(4),
+                                            approved: s.bool(5), externalID: s.string(6))
+        let link = s.isNull(11) ? nil : Link(staffID: s.text(11), kind: LinkKind(rawValue: s.text(12)) ?? .auto, reason: s.string(13), until: s.string(14))
+        return ProvisionedUser(fields: fields, locked: s.bool(7), link: link, provisionedBy: s.string(8), createdAt: s.text(9), modifiedAt: s.text(10))
+    }
+
+    /// One user as SCIM shows it (usernames compare regardless of case).
+    public func provisionedUser(_ username: String) throws -> ProvisionedUser? {
+        let s = try database.query("SELECT \(unescaped: Self.provisionedColumns) WHERE u.username = \(username)")
+        defer { s.reset() }
+        guard try s.step() else { return nil }
+        return provisioned(s)
+    }
+
+    /// The users `filter` matches (all for nil), ordered by username: how many there are, and
+    /// `limit` of them from the `offset`th (0-based).
+    public func provisionedUsers(matching filter: UserFilter?, offset: Int, limit: Int) throws -> (total: Int, users: [ProvisionedUser]) {
+        let condition: SQLQuery = filter.map { Self.condition($0) } ?? "TRUE"
+        let total = try database.int("SELECT count(*) FROM users u WHERE \(sql: condition)") ?? 0
+        guard limit > 0, offset < total else { return (total, []) }
+        var out: [ProvisionedUser] = []
+        try database.forEachRow("""
+            SELECT \(unescaped: Self.provisionedColumns) WHERE \(sql: condition) ORDER BY u.username LIMIT \(limit) OFFSET \(offset)
+            """) { out.append(provisioned($0)) }
+        return (total, out)
+    }
+
+    /// The fixed map from a filter's field to its column: nothing from the request reaches
+    /// the SQL but bound values. `co`, `sw` and `ew` are `LIKE` patterns with the request's
+    /// `%`, `_` and `\` escaped, under the binary collation (PostgreSQL's `ILIKE` does not
+    /// take the nondeterministic `nocase` one; `LIKE` ignores case on both stores anyway).
+    static func condition(_ filter: UserFilter) -> SQLQuery {
+        func column(_ f: UserFilter.Field) -> String {
+            switch f {
+            case .username: return "u.username"
+            case .email: return "u.email"
+            case .externalID: return "u.external_id"
+            case .approved: return "u.approved"
+            case .modified: return "coalesce(u.modified_at, u.created_at)"
+            case .created: return "u.created_at"
+            }
+        }
+        switch filter {
+        case .none:
+            return "FALSE"
+        case .all:
+            return "TRUE"
+        case .present(let f):
+            switch f {
+            case .username, .email: return "\(unescaped: column(f)) <> ''"
+            case .approved, .modified, .created: return "TRUE"
+            case .externalID: return "\(unescaped: column(f)) IS NOT NULL"
+            }
+        case .bool(let f, let value, let equal):
+            return equal ? "\(unescaped: column(f)) = \(value)" : "\(unescaped: column(f)) <> \(value)"
+        case .compare(let f, let op, let value):
+            let c = column(f)
+            switch op {
+            case .eq: return "\(unescaped: c) = \(value)"
+            case .ne: return "(\(unescaped: c) IS NULL OR \(unescaped: c) <> \(value))"
+            case .gt: return "\(unescaped: c) > \(value)"
+            case .ge: return "\(unescaped: c) >= \(value)"
+            case .lt: return "\(unescaped: c) < \(value)"
+            case .le: return "\(unescaped: c) <= \(value)"
+            case .co, .sw, .ew:
+                let escaped = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+                let pattern = op == .co ? "%\(escaped)%" : op == .sw ? "\(escaped)%" : "%\(escaped)"
+                return "\(unescaped: c) COLLATE BINARY LIKE \(pattern) ESCAPE '\\'"
+            }
+        case .and(let a, let b): return "(\(sql: condition(a)) AND \(sql: condition(b)))"
+        case .or(let a, let b): return "(\(sql: condition(a)) OR \(sql: condition(b)))"
+        case .not(let a): return "NOT (\(sql: condition(a)))"
+        }
+    }
+
+    /// A new user of the identity provider `client`, with its password's hash when it sent
+    /// one. Username and email are unique regardless of case (`AccountError`).
+    public func provision(_ fields: ProvisionedUser.Fields, passwordHash: String?, client: String, actor: String, now: Date,
+                          normalizer: EmailNormalizer? = nil) throws -> ProvisionedUser {
+        let f = try Self.checked(fields)
+        var created: ProvisionedUser?
+        _ = try auditTrail.administer(actor: actor, now: now) {
+            if let existing = try user(f.username) { throw AccountError.usernameTaken(existing.username) }
+            try checkEmailFree(f.email, except: nil)
+            try database.run("""
+                INSERT INTO users (username, email, name, given_name, family_name, approved, external_id, provisioned_by, password_hash, created_at, email_key)
+                VALUES (\(f.username), \(f.email), \(f.name), \(f.givenName), \(f.familyName), \(f.approved), \(f.externalID), \(client),
+                        \(passwordHash), \(Timestamp.format(now)), \(try emailKeyForWrite(f.email, normalizer: normalizer)))
+                """)
+            created = try provisionedUser(f.username)
+            var changes = [Change(entity: "users", id: f.username, field: nil, old: nil, new: f.email, kind: .added)]
+            if f.approved { changes.append(Change(entity: "users", id: f.username, field: "approved", old: "false", new: "true", kind: .updated)) }
+            if let e = f.externalID { changes.append(Change(entity: "users", id: f.username, field: "external_id", old: nil, new: e, kind: .updated)) }
+            if passwordHash != nil { changes.append(Change(entity: "users", id: f.username, field: "password", old: nil, new: "changed", kind: .updated)) }
+            return changes
+        }
+        return created!
+    }
+
+    /// Replaces what a provider writes of an existing user (its username stays: sisync
+    /// renames no one); each field that changes is one change-log entry. A new password
+    /// unlocks, as `sisyncctl user passwd` does.
+    public func replaceProvisioned(_ username: String, with fields: ProvisionedUser.Fields, passwordHash: String?, actor: String, now: Date,
+                                   normalizer: EmailNormalizer? = nil) throws -> ProvisionedUser {
+        var f = try Self.checked(fields)
+        var updated: ProvisionedUser?
+        _ = try auditTrail.administer(actor: actor, now: now) {
+            guard let old = try provisionedUser(username) else { throw AccountError.noSuchUser(username) }
+            let u = old.fields.username
+            f.username = u
+            var changes: [Change] = []
+            func change(_ field: String, _ before: String?, _ after: String?) {
+                if before != after { changes.append(Change(entity: "users", id: u, field: field, old: before, new: after, kind: .updated)) }
+            }
+            if f.email != old.fields.email {
+                if f.email.lowercased() != old.fields.email.lowercased() { try checkEmailFree(f.email, except: u) }
+                try database.run("UPDATE users SET email = \(f.email), email_key = \(try emailKeyForWrite(f.email, normalizer: normalizer)) WHERE username = \(u)")
+                change("email", old.fields.email, f.email)
+            }
+            if (f.name, f.givenName, f.familyName, f.externalID) != (old.fields.name, old.fields.givenName, old.fields.familyName, old.fields.externalID) {
+                try database.run("""
+                    UPDATE users SET name = \(f.name), given_name = \(f.givenName), family_name = \(f.familyName), external_id = \(f.externalID)
+                    WHERE username = \(u)
+                    """)
+                change("name", old.fields.name, f.name)
+                change("given_name", old.fields.givenName, f.givenName)
+                change("family_name", old.fields.familyName, f.familyName)
+                change("external_id", old.fields.externalID, f.externalID)
+            }
+            if f.approved != old.fields.approved {
+                try database.run("UPDATE users SET approved = \(f.approved) WHERE username = \(u)")
+                change("approved", String(old.fields.approved), String(f.approved))
+            }
+            if let passwordHash {
+                try database.run("UPDATE users SET password_hash = \(passwordHash), locked = FALSE, failed_logins = 0 WHERE username = \(u)")
+                changes.append(Change(entity: "users", id: u, field: "password", old: nil, new: "changed", kind: .updated))
+                if old.locked { change("locked", "true", "false") }
+            }
+            return changes
+        }
+        // Read after the commit, so that `modifiedAt` is the change's time.
+        updated = try provisionedUser(username)
+        guard let updated else { throw AccountError.noSuchUser(username) }
+        return updated
+    }
+
+    private static func checked(_ fields: ProvisionedUser.Fields) throws -> ProvisionedUser.Fields {
+        var f = fields
+        f.username = f.username.trimmingCharacters(in: .whitespaces)
+        f.email = f.email.trimmingCharacters(in: .whitespaces)
+        guard UserRecord.isValidUsername(f.username) else { throw AccountError.invalid("a username must be non-empty and without spaces") }
+        guard RowRules.isPlausibleEmail(f.email) else { throw AccountError.invalid("`\(f.email)` is not an email address") }
+        return f
+    }
+
+    /// Throws `emailTaken` when another user than `except` has this email (any case).
+    private func checkEmailFree(_ email: String, except: String?) throws {
+        let clash = try database.query("SELECT username FROM users WHERE email = \(email) COLLATE NOCASE")
+        defer { clash.reset() }
+        while try clash.step() {
+            let owner = clash.text(0)
+            if owner.lowercased() != except?.lowercased() { throw AccountError.emailTaken(email: email, by: owner) }
+        }
+    }
+}

@@ -1,0 +1,290 @@
+import Foundation
+import SISync
+
+/// SCIM 2.0 under `/scim/v2` (issue 32, docs/scim.md): discovery and Users, for identity
+/// providers with the scope `scim`. The parsing and mapping are values in `SCIM/`; the
+/// store's work is `AccountStore`'s (`provision`, `replaceProvisioned`, `removeUser`).
+/// Writes hold the run lock (R9) and are in the change log as `scim:CLIENT`.
+extension APIService {
+    /// Whether a path is SCIM's (`/scim/v2/…` or `/t/NAME/scim/v2/…`): its errors are RFC 7644
+    /// documents, not RFC 9457 problems.
+    static func isSCIM(_ path: String) -> Bool {
+        path.hasPrefix("/scim/v2") || (path.hasPrefix("/t/") && path.dropFirst(3).drop { $0 != "/" }.hasPrefix("/scim/v2"))
+    }
+
+    static func scimJSON(_ value: JSONValue, status: Int = 200, headers: [(name: String, value: String)] = []) -> HTTPResponse {
+        HTTPResponse(status: status, headers: [("Content-Type", "application/scim+json")] + headers, body: Array(value.rendered(pretty: false).utf8))
+    }
+
+    static func scimResponse(_ e: SCIMError) -> HTTPResponse { scimJSON(e.document, status: e.status, headers: e.headers) }
+
+    func scim(_ endpoint: Route.Endpoint, _ request: HTTPRequest, _ parameters: [String: String], _ context: RequestContext) throws -> HTTPResponse {
+        guard let client = context.client, let tenant = context.tenant else { throw Problem.unauthorized }
+        let base = scimBase(request, tenant)
+        switch endpoint {
+        case .scimConfig:
+            return Self.scimJSON(SCIMDiscovery.serviceProviderConfig(base: base))
+        case .scimResourceTypes, .scimSchemas:
+            let all = endpoint == .scimSchemas ? SCIMDiscovery.schemas(base: base) : SCIMDiscovery.resourceTypes(base: base)
+            return Self.scimJSON(SCIMDiscovery.list(all, total: all.count, startIndex: 1))
+        case .scimResourceType, .scimSchema:
+            let all = endpoint == .scimSchema ? SCIMDiscovery.schemas(base: base) : SCIMDiscovery.resourceTypes(base: base)
+            let id = parameters["id"]!
+            guard let found = all.first(where: { $0[scim: "id"]?.stringValue == id }) else { throw SCIMError.notFound("no \(endpoint == .scimSchema ? "schema" : "resource type") `\(id)` in sisync") }
+            return Self.scimJSON(found)
+        case .scimGroups, .scimGroup:
+            return try groups(endpoint, request, parameters["id"], client: client, tenant: tenant, base: base, now: context.now)
+        case .scimUsers:
+            if request.method == "POST" { return try createUser(request, client: client, tenant: tenant, base: base, now: context.now) }
+            return try listUsers(request, tenant: tenant, base: base)
+        default:
+            let id = parameters["id"]!
+            switch request.method {
+            case "GET":
+                let projection = try SCIMProjection(attributes: request.queryValue("attributes"), excludedAttributes: request.queryValue("excludedAttributes"))
+                let resource = try tenant.pool.withStore { store -> JSONValue? in
+                    guard let u = try store.accounts.provisionedUser(id) else { return nil }
+                    return try userResource(u, store: store, base: base, projection: projection)
+                }
+                guard let resource else { throw Self.noUser(id) }
+                return Self.scimJSON(resource)
+            case "DELETE":
+                try tenant.pool.withStore { store in
+                    try underRunLock(store, client: client) {
+                        do { try store.accounts.removeUser(id, actor: Self.scimActor(client), now: context.now) } catch AccountError.noSuchUser { throw Self.noUser(id) }
+                    }
+                }
+                logWrite("user \(id) removed", client, tenant, id)
+                return HTTPResponse(status: 204)
+            default:
+                return try updateUser(id, request, client: client, tenant: tenant, base: base, now: context.now)
+            }
+        }
+    }
+
+    static func scimActor(_ client: APIClient) -> String { "scim:" + client.name }
+
+    static func noUser(_ id: String) -> SCIMError { .notFound("no user `\(id)` in sisync (a user's id is its userName)") }
+
+    /// Where this tenant's SCIM resources are: the scheme (`X-Forwarded-Proto` from a
+    /// proxy, else https when sisync-api has TLS), the `Host` the client asked, the path.
+    private func scimBase(_ request: HTTPRequest, _ tenant: APITenant) -> String {
+        let scheme = request.header("x-forwarded-proto").map { $0.lowercased() == "https" ? "https" : "http" } ?? (settings.tlsCertificate != nil ? "https" : "http")
+        let host = request.header("host").flatMap { h in h.allSatisfy { $0.isLetter || $0.isNumber || ".-:[]".contains($0) } ? h : nil } ?? "localhost"
+        return "\(scheme)://\(host)" + (tenant.name.map { "/t/\($0)" } ?? "") + "/scim/v2"
+    }
+
+    private func userResource(_ u: ProvisionedUser, store: RosterStore, base: String, projection: SCIMProjection) throws -> JSONValue {
+        var facts = SCIMUser.Facts()
+        if projection.mentionsExtension, let p = try store.accounts.profiles(username: u.fields.username).first {
+            facts = SCIMUser.Facts(calculatedRoles: p.calculatedRoles, manualRoles: p.manualRoles, schools: p.schools)
+        }
+        return projection.apply(SCIMUser.resource(u, facts: facts, location: base + "/Users/" + Self.pathSegment(u.fields.username)))
+    }
+
+    /// A username as one path segment (`@` stays; `/`, `%`, spaces and the like are encoded).
+    static func pathSegment(_ s: String) -> String {
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "/%?#")
+        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
+    }
+
+    private func listUsers(_ request: HTTPRequest, tenant: APITenant, base: String) throws -> HTTPResponse {
+        let query = try SCIMUserQuery(filter: request.queryValue("filter"), startIndex: request.queryValue("startIndex"), count: request.queryValue("count"))
+        let projection = try SCIMProjection(attributes: request.queryValue("attributes"), excludedAttributes: request.queryValue("excludedAttributes"))
+        let (total, resources) = try tenant.pool.withStore { store in
+            let (total, users) = try store.accounts.provisionedUsers(matching: query.filter, offset: query.startIndex - 1, limit: query.count)
+            return (total, try users.map { try userResource($0, store: store, base: base, projection: projection) })
+        }
+        return Self.scimJSON(SCIMDiscovery.list(resources, total: total, startIndex: query.startIndex))
+    }
+
+    /// A SCIM body: JSON (`application/scim+json` or `application/json`), read into a tree.
+    static func scimBody(_ request: HTTPRequest) throws -> JSONValue {
+        let type = (request.header("content-type") ?? "").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        guard type == "application/scim+json" || type == "application/json" else {
+            throw SCIMError(415, nil, "send the body as `Content-Type: application/scim+json` (or application/json)")
+        }
+        return try SCIMJSON.read(request.body)
+    }
+
+    /// The hash of a provider's password, as `sisyncctl user passwd` makes it, on one of the
+    /// hashing slots the logins use.
+    private func passwordHash(_ password: String?) throws -> String? {
+        guard let password else { return nil }
+        do { try PasswordHash.validate(password) } catch { throw SCIMError.invalidValue("`password`: \(error)") }
+        guard let hash = try hashing.run({ try PasswordHash.make(password) }) else {
+            throw Problem.busy(retryAfter: 1, "every password-hashing slot of sisync-api is busy; send the request again after Retry-After seconds")
+        }
+        return hash
+    }
+
+    /// An account error as SCIM says it: a clash is 409 `uniqueness`.
+    private static func scimError(_ error: AccountError) -> SCIMError {
+        switch error {
+        case .usernameTaken, .emailTaken: return SCIMError(409, .uniqueness, "\(error)")
+        case .noSuchUser(let u): return noUser(u)
+        case .noSuchStaff, .invalid: return .invalidValue("\(error)")
+        }
+    }
+
+    private func createUser(_ request: HTTPRequest, client: APIClient, tenant: APITenant, base: String, now: Date) throws -> HTTPResponse {
+        let input = try SCIMUser.input(try Self.scimBody(request))
+        let hash = try passwordHash(input.password)
+        let normalizer = EmailNormalizer(aliases: tenant.configuration.emailDomainAliases)
+        let resource = try tenant.pool.withStore { store in
+            let user = try underRunLock(store, client: client) {
+                do {
+                    return try store.accounts.provision(input.fields, passwordHash: hash, client: client.name, actor: Self.scimActor(client), now: now, normalizer: normalizer)
+                } catch let e as AccountError { throw Self.scimError(e) }
+            }
+            return try userResource(user, store: store, base: base, projection: try SCIMProjection(attributes: nil, excludedAttributes: nil))
+        }
+        logWrite("user \(input.fields.username) created", client, tenant, input.fields.username)
+        let location = resource[scim: "meta"]?[scim: "location"]?.stringValue ?? base
+        return Self.scimJSON(resource, status: 201, headers: [("Location", location)])
+    }
+
+    /// PUT (the body is the whole writable user) and PATCH (operations applied to the
+    /// stored user): both end as the writable fields, written by `replaceProvisioned`.
+    /// sisync renames no one: a different `userName` is 400 `mutability`.
+    private func updateUser(_ id: String, _ request: HTTPRequest, client: APIClient, tenant: APITenant, base: String, now: Date) throws -> HTTPResponse {
+        let body = try Self.scimBody(request)
+        let patch = request.method == "PATCH" ? try SCIMPatch(body) : nil
+        func fields(of user: ProvisionedUser) throws -> SCIMUser.Input {
+            let input = try patch.map { p throws(SCIMError) in
+                try SCIMUser.input(p.apply(to: SCIMUser.writableDocument(user), handling: SCIMUser.handling))
+            } ?? SCIMUser.input(body)
+            guard input.fields.username.lowercased() == user.fields.username.lowercased() else {
+                throw SCIMError.mutability("sisync does not rename users: `userName` stays `\(user.fields.username)` (remove the user and create it again under the new name)")
+            }
+            return input
+        }
+        // The password (slow to hash) is hashed before the run lock is taken; the fields are
+        // computed again under it, from the user as it is then.
+        let first = try tenant.pool.withStore { try $0.accounts.provisionedUser(id) }
+        guard let first else { throw Self.noUser(id) }
+        let hash = try passwordHash(try fields(of: first).password)
+        let normalizer = EmailNormalizer(aliases: tenant.configuration.emailDomainAliases)
+        let resource = try tenant.pool.withStore { store in
+            let user = try underRunLock(store, client: client) {
+                guard let current = try store.accounts.provisionedUser(id) else { throw Self.noUser(id) }
+                let input = try fields(of: current)
+                do {
+                    return try store.accounts.replaceProvisioned(current.fields.username, with: input.fields, passwordHash: hash, actor: Self.scimActor(client),
+                                                                 now: now, normalizer: normalizer)
+                } catch let e as AccountError { throw Self.scimError(e) }
+            }
+            return try userResource(user, store: store, base: base, projection: try SCIMProjection(attributes: request.queryValue("attributes"),
+                                                                                                   excludedAttributes: request.queryValue("excludedAttributes")))
+        }
+        logWrite("user \(id) changed", client, tenant, id)
+        return Self.scimJSON(resource)
+    }
+
+    fileprivate func logWrite(_ what: String, _ client: APIClient, _ tenant: APITenant, _ username: String?) {
+        log.log(LogEvent(.apiWrite, .notice, "\(what) through \(Self.scimActor(client))",
+                         fields: tenant.fields + [("SISYNC_API_CLIENT", client.name)] + (username.map { [("SISYNC_USERNAME", $0)] } ?? [])))
+    }
+}
+
+extension SCIMError {
+    /// A problem of the API's (401, 403, 503, …) as a SCIM error document.
+    init(problem p: Problem) {
+        self.init(p.status, nil, p.detail, headers: p.headers)
+    }
+}
+
+/// SCIM Groups: sisync's roles (`AccountStore+RoleGroups`). Calculated roles are read-only
+/// (a write is 400 `mutability`); manual roles are created, renamed and filled by the
+/// provider. Members are read only when asked for, and only for groups of at most
+/// `SCIMGroup.maxMembers`.
+extension APIService {
+    fileprivate func groups(_ endpoint: Route.Endpoint, _ request: HTTPRequest, _ id: String?, client: APIClient, tenant: APITenant, base: String,
+                            now: Date) throws -> HTTPResponse {
+        let projection = try SCIMProjection(attributes: request.queryValue("attributes"), excludedAttributes: request.queryValue("excludedAttributes"))
+        let wantsMembers = projection.includes(SCIMAttributePath(attribute: "members"))
+        func render(_ store: RosterStore, _ g: RoleGroup) throws -> JSONValue {
+            var members: [String]?
+            if wantsMembers {
+                let (count, names) = try store.accounts.roleGroupMembers(g, limit: SCIMGroup.maxMembers)
+                guard let names else {
+                    throw SCIMError(400, .tooMany, "role \(g.name) has \(count) members, more than the \(SCIMGroup.maxMembers) a group lists; ask with excludedAttributes=members")
+                }
+                members = names
+            }
+            return projection.apply(SCIMGroup.resource(g, members: members, base: base, segment: Self.pathSegment))
+        }
+        func problem(_ error: any Error) -> any Error {
+            switch error {
+            case RoleGroupError.exists(let n): return SCIMError(409, .uniqueness, "\(RoleGroupError.exists(n))")
+            case RoleGroupError.calculated(let n): return SCIMError.mutability("\(RoleGroupError.calculated(n))")
+            case let e as AccountError: return SCIMError.invalidValue("\(e)")
+            default: return error
+            }
+        }
+        guard let id else {
+            if request.method == "POST" {
+                let change = try SCIMGroup.input(try Self.scimBody(request))
+                let resource = try tenant.pool.withStore { store in
+                    let g = try underRunLock(store, client: client) {
+                        do { return try store.accounts.createManualRole(change.name!, members: change.replaceMembers ?? [], actor: Self.scimActor(client), now: now) } catch { throw problem(error) }
+                    }
+                    return try render(store, g)
+                }
+                logWrite("role \(change.name!) created", client, tenant, nil)
+                return Self.scimJSON(resource, status: 201, headers: [("Location", resource[scim: "meta"]?[scim: "location"]?.stringValue ?? base)])
+            }
+            let query = try SCIMUserQuery(filter: nil, startIndex: request.queryValue("startIndex"), count: request.queryValue("count"))
+            var filter: SCIMFilter?
+            if let f = request.queryValue("filter"), !f.trimmingCharacters(in: .whitespaces).isEmpty {
+                filter = try SCIMFilter.parse(f)
+                try SCIMGroup.check(filter!)
+            }
+            let (total, resources) = try tenant.pool.withStore { store in
+                let all = try store.accounts.roleGroups().filter { g in
+                    filter.map { SCIMPatch.matches($0, .object([("id", .string(g.id)), ("displayName", .string(g.name))])) } ?? true
+                }
+                let page = all.dropFirst(query.startIndex - 1).prefix(query.count)
+                return (all.count, try page.map { try render(store, $0) })
+            }
+            return Self.scimJSON(SCIMDiscovery.list(resources, total: total, startIndex: query.startIndex))
+        }
+        let noGroup = SCIMError.notFound("no group `\(id)` in sisync (GET /Groups lists the roles)")
+        switch request.method {
+        case "GET":
+            let resource = try tenant.pool.withStore { store -> JSONValue? in
+                guard let g = try store.accounts.roleGroup(id: id) else { return nil }
+                return try render(store, g)
+            }
+            guard let resource else { throw noGroup }
+            return Self.scimJSON(resource)
+        case "DELETE":
+            try tenant.pool.withStore { store in
+                try underRunLock(store, client: client) {
+                    guard let g = try store.accounts.roleGroup(id: id) else { throw noGroup }
+                    do { try store.accounts.removeManualRole(g, actor: Self.scimActor(client), now: now) } catch { throw problem(error) }
+                }
+            }
+            logWrite("role group \(id) removed", client, tenant, nil)
+            return HTTPResponse(status: 204)
+        default:
+            let body = try Self.scimBody(request)
+            let change = request.method == "PATCH" ? try SCIMGroup.change(try SCIMPatch(body)) : try SCIMGroup.input(body)
+            let resource = try tenant.pool.withStore { store -> JSONValue? in
+                let g = try underRunLock(store, client: client) {
+                    guard let g = try store.accounts.roleGroup(id: id) else { throw noGroup }
+                    do {
+                        return try store.accounts.updateManualRole(g, name: change.name, add: change.add, remove: change.remove, replaceMembers: change.replaceMembers,
+                                                                   actor: Self.scimActor(client), now: now)
+                    } catch { throw problem(error) }
+                }
+                // A PATCH answers 204 unless attributes are asked for (RFC 7644 §3.5.2): a
+                // large group's members are never read to answer a change to them.
+                return request.method == "PATCH" && request.queryValue("attributes") == nil ? nil : try render(store, g)
+            }
+            logWrite("role group \(id) changed", client, tenant, nil)
+            return resource.map { Self.scimJSON($0) } ?? HTTPResponse(status: 204)
+        }
+    }
+}
