@@ -13,7 +13,7 @@ package final class APIService: HTTPHandler, @unchecked Sendable {
     let servesTenants: Bool
     let log: EventLog
     package let hashing: PasswordHashingLimit
-    /// How many `GET /v1/events?wait=` may wait at once (each holds a worker thread).
+    /// How many `GET /v1/events?wait=` may be parked at once (none holds a thread).
     package let longPolls: LongPollLimit
     /// Told of each 429 (the client's name, the tenant, what failed): the metrics' hook.
     package let onThrottle: @Sendable (_ client: String, _ tenant: String?, _ kind: APIFailureKind) -> Void
@@ -32,34 +32,56 @@ package final class APIService: HTTPHandler, @unchecked Sendable {
         self.onThrottle = onThrottle
         if let tenants {
             servesTenants = true
-            self.tenants = Dictionary(tenants.map { ($0.name, APITenant(name: $0.name, configuration: $0.configuration)) }, uniquingKeysWith: { a, _ in a })
+            self.tenants = Dictionary(tenants.map { ($0.name, APITenant(name: $0.name, configuration: $0.configuration, longPolls: longPolls)) }, uniquingKeysWith: { a, _ in a })
         } else {
             servesTenants = false
-            self.tenants = ["": APITenant(name: nil, configuration: configuration)]
+            self.tenants = ["": APITenant(name: nil, configuration: configuration, longPolls: longPolls)]
         }
     }
 
     package func handle(_ request: HTTPRequest) -> HTTPResponse {
+        switch respond(request) {
+        case .answer(let r): return r
+        case .later(let pending): return pending.wait()
+        }
+    }
+
+    /// The answer, or for a long poll with nothing new yet the promise of one: the server
+    /// parks the connection and the tenant's `LongPollWaiter` answers it.
+    package func respond(_ request: HTTPRequest) -> HTTPOutcome {
         var context = RequestContext(now: Date())
-        var response: HTTPResponse
+        let response: HTTPResponse
         do {
             response = try dispatch(request, &context)
-        } catch let p as Problem {
-            response = p.response
         } catch {
-            response = failed(error, context).response
+            response = answer(to: error, context)
         }
-        response.route = context.route
-        response.clientName = context.client?.name
-        return response
+        if let later = context.later { return .later(later) }
+        return .answer(stamped(response, context))
+    }
+
+    /// An error as its problem document, with the route and client of the request.
+    func answer(to error: any Error, _ context: RequestContext) -> HTTPResponse {
+        stamped((error as? Problem ?? failed(error, context)).response, context)
+    }
+
+    /// The response with what the access log and the metrics take from it.
+    func stamped(_ response: HTTPResponse, _ context: RequestContext) -> HTTPResponse {
+        var r = response
+        r.route = context.route
+        r.clientName = context.client?.name
+        return r
     }
 
     /// What one request has found out so far.
-    struct RequestContext {
+    struct RequestContext: Sendable {
         let now: Date
         var route = APIService.unmatchedRoute
         var tenant: APITenant?
         var client: APIClient?
+        /// Set by an endpoint that answers later (a parked long poll): its answer is then
+        /// this, already stamped, and the response `dispatch` returns is not used.
+        var later: HTTPPendingAnswer?
     }
 
     private func dispatch(_ request: HTTPRequest, _ context: inout RequestContext) throws -> HTTPResponse {
@@ -106,7 +128,7 @@ package final class APIService: HTTPHandler, @unchecked Sendable {
         case .logins: return try login(request, context)
         case .pairings: return try pair(request, context)
         case .formAccess: return try formAccess(request, tenant: tenant)
-        case .events: return try events(request, tenant: tenant)
+        case .events: return try events(request, &context)
         }
     }
 
