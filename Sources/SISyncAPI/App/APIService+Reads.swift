@@ -75,6 +75,7 @@ extension APIService {
                 throw Problem.badRequest("unknown query parameter `\(name.prefix(64))`; this route takes \(allowed.joined(separator: ", "))")
             }
             guard out[name] == nil else { throw Problem.badRequest("query parameter `\(name)` is given twice") }
+            guard !value.utf8.contains(0) else { throw Problem.badRequest("query parameter `\(name)` holds a NUL character (%00)") }
             out[name] = value
         }
         return out
