@@ -382,6 +382,15 @@ final class APIServiceTests: XCTestCase {
         XCTAssertEqual(api.handle(get("/v1/users/ann%00", token: s.token)).status, 400, "in the path too")
     }
 
+    func testTheBearerTokenIsReadAsBeforeTheByteByByteParser() {
+        XCTAssertEqual(APIService.bearerToken("Bearer abc"), "abc")
+        XCTAssertEqual(APIService.bearerToken("bEaReR \t abc \t"), "abc")
+        XCTAssertEqual(APIService.bearerToken("Bearer sisync_ä"), "sisync_ä")
+        for other in ["", "Bearer", "Bearer ", "Bearer   ", "Basic abc", "Bearerabc", "Bearer\tabc", "xearer abc"] {
+            XCTAssertEqual(APIService.bearerToken(other), "", other)
+        }
+    }
+
     /// Per client, at most max_failures_per_minute failed logins and as many failed
     /// pairings (never fewer than the lockout's five: no 429 for a username before its
     /// fifth failure), counted in the store, so two processes share the count.
