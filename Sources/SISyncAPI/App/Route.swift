@@ -81,6 +81,11 @@ package struct RequestPath: Sendable, Equatable {
 
     /// `%XX` decoded; the result must be UTF-8 without control characters (names, ids).
     static func decode(_ segment: Substring) throws(Problem) -> String {
+        // Most segments have no escape: checked in place, not copied byte by byte.
+        if !segment.utf8.contains(UInt8(ascii: "%")) {
+            guard !segment.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { throw .controlCharacter }
+            return String(segment)
+        }
         var out: [UInt8] = []
         let bytes = Array(segment.utf8)
         var i = 0

@@ -119,6 +119,19 @@ public final class SQLiteDatabase: StoreDatabase {
         try SQLiteStatement(database: self, sql: sql)
     }
 
+    public func readingOneSnapshot<T>(_ body: () throws -> T) throws -> T {
+        // Inside a transaction already: its snapshot is the one.
+        guard sqlite3_get_autocommit(handle) != 0 else { return try body() }
+        try prepare("BEGIN DEFERRED").run()
+        let result: T
+        do { result = try body() } catch {
+            try? prepare("ROLLBACK").run()
+            throw error
+        }
+        try prepare("COMMIT").run()
+        return result
+    }
+
     /// An idle statement of this SQL, taken out of the cache (nil: prepare one).
     func takeIdle(_ sql: String) -> IdleStatement? {
         guard let s = idle[sql]?.popLast() else { return nil }
