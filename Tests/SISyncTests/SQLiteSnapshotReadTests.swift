@@ -7,12 +7,7 @@ import XCTest
 /// writer, and nest inside a transaction.
 final class SQLiteSnapshotReadTests: XCTestCase {
     func testReadsInOneSnapshotSeeNoCommitBetweenThemAndNeverWaitForAWriter() throws {
-        let path = NSTemporaryDirectory() + "snapshot-" + UUID().uuidString + ".db"
-        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
-        let reader = try SQLiteDatabase(path: path)
-        try reader.execute("PRAGMA journal_mode = WAL")
-        try reader.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)")
-        try reader.run("INSERT INTO t (k, v) VALUES ('a', 1)")
+        let (reader, path) = try temporaryWALDatabase()
         let writer = try SQLiteDatabase(path: path)
         let seen = try reader.readingOneSnapshot { () -> [Int?] in
             let first = try reader.int("SELECT v FROM t WHERE k = \("a")")
@@ -26,7 +21,7 @@ final class SQLiteSnapshotReadTests: XCTestCase {
         XCTAssertEqual(try reader.int("SELECT v FROM t WHERE k = \("a")"), 2, "the next request sees the commit")
         try writer.execute("ROLLBACK")
         // Inside a transaction the transaction's snapshot is used, and an error ends the read.
-        try reader.transaction { XCTAssertEqual(try reader.readingOneSnapshot { try reader.int("SELECT count(*) FROM t") }, 1) }
+        try reader.transaction { XCTAssertEqual(try reader.readingOneSnapshot { try reader.int("SELECT count(*) FROM t") }, 2) }
         XCTAssertThrowsError(try reader.readingOneSnapshot { try reader.int("SELECT nothing FROM t") })
         try writer.run("UPDATE t SET v = 3 WHERE k = 'a'")
         XCTAssertEqual(try reader.int("SELECT v FROM t WHERE k = \("a")"), 3, "no read left open by the error")

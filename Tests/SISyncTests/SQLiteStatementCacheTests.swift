@@ -43,12 +43,7 @@ final class SQLiteStatementCacheTests: XCTestCase {
     }
 
     func testAStatementDroppedMidReadLeavesNoReadOpen() throws {
-        let path = NSTemporaryDirectory() + "cache-" + UUID().uuidString + ".db"
-        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
-        let reader = try SQLiteDatabase(path: path)
-        try reader.execute("PRAGMA journal_mode = WAL")
-        try reader.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)")
-        try reader.run("INSERT INTO t (k, v) VALUES ('a', 1), ('b', 2)")
+        let (reader, path) = try temporaryWALDatabase()
         let cached = reader.cachedStatements
         do {
             let s = try reader.prepare("SELECT v FROM t ORDER BY k")
@@ -72,5 +67,19 @@ final class SQLiteStatementCacheTests: XCTestCase {
             XCTAssertEqual(try db.int("SELECT v + \(unescaped: String(i)) FROM t WHERE k = \("a")"), 1 + i)
         }
         XCTAssertEqual(db.cachedStatements, SQLiteDatabase.cacheLimit)
+    }
+}
+
+extension XCTestCase {
+    /// A database file in WAL mode (as sisync makes its stores) with a table `t (k, v)`
+    /// holding ('a', 1) and ('b', 2), removed after the test; its path, for a second connection.
+    func temporaryWALDatabase() throws -> (SQLiteDatabase, String) {
+        let path = NSTemporaryDirectory() + "wal-" + UUID().uuidString + ".db"
+        addTeardownBlock { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let db = try SQLiteDatabase(path: path)
+        try db.execute("PRAGMA journal_mode = WAL")
+        try db.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)")
+        try db.run("INSERT INTO t (k, v) VALUES ('a', 1), ('b', 2)")
+        return (db, path)
     }
 }
