@@ -255,4 +255,33 @@ final class APIHTTPTests: XCTestCase {
         XCTAssertEqual(status, 401)
         XCTAssertLessThanOrEqual(Date().timeIntervalSince(revoked), ClientDirectory.maximumAge + 0.5)
     }
+
+    /// SIGTERM with a long poll parked (issue 31): the poll gets what there is (an empty
+    /// page) and the process ends within systemd's budget of 5 s.
+    func testSIGTERMAnswersAParkedLongPollAndStopsWithinFiveSeconds() throws {
+        let s = try APISchool.make()
+        let (api, port) = try start(["--config", try configuration(s, "[events]\nenabled = true")])
+        let head = try XCTUnwrap(try call(port, "GET", "/v1/events", token: s.token).json["head"] as? Int)
+        let poll = try RawHTTPConnection(port: port)
+        poll.send("GET /v1/events?after=\(head)&wait=60s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(s.token)\r\nConnection: close\r\n\r\n")
+        // Parked once the process runs its waiter's thread.
+        func threads() -> [String] {
+            let dir = "/proc/\(api.pid)/task"
+            return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).compactMap {
+                try? String(contentsOfFile: "\(dir)/\($0)/comm", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while !threads().contains(LongPollWaiter.threadName) && Date() < deadline { usleep(10_000) }
+        XCTAssertTrue(threads().contains(LongPollWaiter.threadName), "\(threads())")
+        let stopped = Date()
+        kill(api.pid, SIGTERM)
+        let r = poll.receive(timeout: 10)
+        let answer = RawHTTPConnection.parse(r.text, closed: r.closed)
+        XCTAssertEqual(answer.status, 200, answer.head)
+        XCTAssertTrue(answer.body.hasPrefix("{\"events\":[],"), answer.body)
+        XCTAssertTrue(api.waitForExit(timeout: 10))
+        XCTAssertLessThan(Date().timeIntervalSince(stopped), 5)
+        XCTAssertEqual(api.status, 0, api.seen)
+    }
 }

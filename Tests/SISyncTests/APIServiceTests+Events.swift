@@ -93,11 +93,15 @@ extension APIServiceTests {
         XCTAssertLessThan(Date().timeIntervalSince(started), 20, "answered at the commit, not at the end of the wait")
         let body = try json(try XCTUnwrap(response))
         XCTAssertEqual((body["events"] as? [[String: Any]])?.compactMap { $0["type"] as? String }, ["feed.started", "user.locked"])
-        // Past the limit of waiting requests, a request is answered at once.
+        XCTAssertEqual(api.longPolls.count, 0, "its slot is given back")
+        // Past the limit of parked polls, 503 with Retry-After at once (an empty page at
+        // once would be asked for again at once).
         let busy = APIService(configuration: s.c, log: s.log, longPolls: LongPollLimit(slots: 0))
         let now = Date()
-        let quick = try XCTUnwrap(try? page(busy, s.token, [("after", String(try store.events.head())), ("wait", "30s")]))
-        XCTAssertEqual(quick.events.count, 0)
+        let quick = busy.handle(get("/v1/events", token: s.token, query: [("after", String(try store.events.head())), ("wait", "30s")]))
+        XCTAssertEqual(quick.status, 503)
+        XCTAssertEqual(quick.header("Retry-After"), "1")
+        XCTAssertEqual(quick.route, "/v1/events")
         XCTAssertLessThan(Date().timeIntervalSince(now), 5)
     }
 }

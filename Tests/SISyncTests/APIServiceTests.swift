@@ -360,6 +360,37 @@ final class APIServiceTests: XCTestCase {
         XCTAssertNotNil(paused.header("Retry-After").flatMap(Int.init))
     }
 
+    /// A NUL (JSON `\u0000`, query `%00`) is refused with 400 naming where it was, before
+    /// any store lookup: it would cut a C string short, and libpq refuses it outright.
+    func testANULCharacterInABodyOrAQueryIs400AndReachesNothing() throws {
+        let s = try school()
+        let api = s.service()
+        let bodies = [("/v1/logins", #"{"username": "ann\u0000x", "password": "wrong"}"#, "username"),
+                      ("/v1/logins", #"{"username": "ann", "password": "\u0000"}"#, "password"),
+                      ("/v1/pairings", #"{"username": "mom", "code": "\#(s.codes["ST1"]!)\u0000"}"#, "code")]
+        for (path, body, field) in bodies {
+            let r = api.handle(post(path, token: s.token, body))
+            XCTAssertEqual(r.status, 400, body)
+            let detail = try json(r)["detail"] as? String ?? ""
+            XCTAssertTrue(detail.contains("field `\(field)` holds a NUL"), detail)
+        }
+        XCTAssertEqual(try failedLogins(s.w, "ann"), 0, "no login was tried")
+        XCTAssertEqual(try s.w.store().accessCodes.pairings(student: "ST1"), [], "no pairing was made")
+        let query = api.handle(get("/v1/form-access", token: s.token, query: [("username", "ann\u{0}"), ("form", "IEP"), ("building", "101")]))
+        XCTAssertEqual(query.status, 400)
+        XCTAssertTrue((try json(query)["detail"] as? String ?? "").contains("`username` holds a NUL"))
+        XCTAssertEqual(api.handle(get("/v1/users/ann%00", token: s.token)).status, 400, "in the path too")
+    }
+
+    func testTheBearerTokenIsReadAsBeforeTheByteByByteParser() {
+        XCTAssertEqual(APIService.bearerToken("Bearer abc"), "abc")
+        XCTAssertEqual(APIService.bearerToken("bEaReR \t abc \t"), "abc")
+        XCTAssertEqual(APIService.bearerToken("Bearer sisync_ä"), "sisync_ä")
+        for other in ["", "Bearer", "Bearer ", "Bearer   ", "Basic abc", "Bearerabc", "Bearer\tabc", "xearer abc"] {
+            XCTAssertEqual(APIService.bearerToken(other), "", other)
+        }
+    }
+
     /// Per client, at most max_failures_per_minute failed logins and as many failed
     /// pairings (never fewer than the lockout's five: no 429 for a username before its
     /// fifth failure), counted in the store, so two processes share the count.

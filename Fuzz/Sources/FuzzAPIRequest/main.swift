@@ -22,7 +22,7 @@ configuration.api.writeWait = ConfigDuration(seconds: 0.05)
 configuration.api.maxFailuresPerMinute = 100_000
 /// Journal entries are dropped: kept, they would grow with every input.
 struct DroppedLog: EventLog { func log(_ event: LogEvent) {} }
-// No long polls: `GET /v1/events?wait=60s` would hold an input for a minute (the wait
+// No long polls (503 at once): `GET /v1/events?wait=60s` would hold an input for a minute (the wait
 // itself is tested in APIServiceTests).
 let service = APIService(configuration: configuration, log: DroppedLog(), hashing: PasswordHashingLimit(slots: 1, waiting: 0, wait: 0),
                          longPolls: LongPollLimit(slots: 0))

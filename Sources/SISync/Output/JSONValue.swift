@@ -53,6 +53,13 @@ public indirect enum JSONValue: Sendable, Equatable {
     }
 
     private static func escape(_ s: String, into out: inout String) {
+        // Most strings (names, ids, dates) need no escape: appended whole, not scalar by scalar.
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            out += "\""
+            out += s
+            out += "\""
+            return
+        }
         out += "\""
         for u in s.unicodeScalars {
             switch u {

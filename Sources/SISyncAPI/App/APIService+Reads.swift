@@ -23,16 +23,18 @@ extension APIService {
     /// `GET /v1/users/{username}`: `sisyncctl user show --json` without its history and
     /// without the reasons of manual links (the administrators', not the applications').
     func user(_ username: String, tenant: APITenant) throws -> HTTPResponse {
-        let profile = try tenant.pool.withStore { try $0.accounts.profiles(username: username).first }
+        let profile = try tenant.pool.withStore { store in try store.database.readingOneSnapshot { try store.accounts.profiles(username: username).first } }
         guard let profile else { throw Problem.notFound("no user `\(username)` in sisync; usernames are unique regardless of case") }
         return Self.json(JSONShapes.user(profile, reasons: false))
     }
 
     /// `GET /v1/staff/{id}`: `sisyncctl staff show --json` without its history.
     func staff(_ id: String, tenant: APITenant) throws -> HTTPResponse {
-        let found = try tenant.pool.withStore { store -> (StaffRecord, [String])? in
-            guard let s = try store.mirror.staffMember(id: id) else { return nil }
-            return (s, try store.accounts.linkedUsers(staffID: id))
+        let found = try tenant.pool.withStore { store in
+            try store.database.readingOneSnapshot { () -> (StaffRecord, [String])? in
+                guard let s = try store.mirror.staffMember(id: id) else { return nil }
+                return (s, try store.accounts.linkedUsers(staffID: id))
+            }
         }
         guard let (s, users) = found else { throw Problem.notFound("no staff record `\(id)` in sisync's mirror of the SIS") }
         return Self.json(.object(JSONShapes.staff(s) + [("users", .array(users.map { .string($0) }))]))
@@ -75,6 +77,7 @@ extension APIService {
                 throw Problem.badRequest("unknown query parameter `\(name.prefix(64))`; this route takes \(allowed.joined(separator: ", "))")
             }
             guard out[name] == nil else { throw Problem.badRequest("query parameter `\(name)` is given twice") }
+            guard !value.utf8.contains(0) else { throw Problem.badRequest("query parameter `\(name)` holds a NUL character (%00)") }
             out[name] = value
         }
         return out

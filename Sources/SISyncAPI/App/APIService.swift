@@ -13,7 +13,7 @@ package final class APIService: HTTPHandler, @unchecked Sendable {
     let servesTenants: Bool
     let log: EventLog
     package let hashing: PasswordHashingLimit
-    /// How many `GET /v1/events?wait=` may wait at once (each holds a worker thread).
+    /// How many `GET /v1/events?wait=` may be parked at once (none holds a thread).
     package let longPolls: LongPollLimit
     /// Told of each 429 (the client's name, the tenant, what failed): the metrics' hook.
     package let onThrottle: @Sendable (_ client: String, _ tenant: String?, _ kind: APIFailureKind) -> Void
@@ -32,37 +32,63 @@ package final class APIService: HTTPHandler, @unchecked Sendable {
         self.onThrottle = onThrottle
         if let tenants {
             servesTenants = true
-            self.tenants = Dictionary(tenants.map { ($0.name, APITenant(name: $0.name, configuration: $0.configuration)) }, uniquingKeysWith: { a, _ in a })
+            self.tenants = Dictionary(tenants.map { ($0.name, APITenant(name: $0.name, configuration: $0.configuration, longPolls: longPolls)) }, uniquingKeysWith: { a, _ in a })
         } else {
             servesTenants = false
-            self.tenants = ["": APITenant(name: nil, configuration: configuration)]
+            self.tenants = ["": APITenant(name: nil, configuration: configuration, longPolls: longPolls)]
         }
     }
 
     package func handle(_ request: HTTPRequest) -> HTTPResponse {
+        switch respond(request) {
+        case .answer(let r): return r
+        case .later(let pending): return pending.wait()
+        }
+    }
+
+    /// The answer, or for a long poll with nothing new yet the promise of one: the server
+    /// parks the connection and the tenant's `LongPollWaiter` answers it.
+    package func respond(_ request: HTTPRequest) -> HTTPOutcome {
         var context = RequestContext(now: Date())
-        var response: HTTPResponse
+        let response: HTTPResponse
         do {
             response = try dispatch(request, &context)
         } catch let e as SCIMError {
             response = Self.scimResponse(e)
-        } catch let p as Problem {
-            response = Self.isSCIM(request.path) ? Self.scimResponse(SCIMError(problem: p)) : p.response
         } catch {
-            let p = failed(error, context)
-            response = Self.isSCIM(request.path) ? Self.scimResponse(SCIMError(problem: p)) : p.response
+            if Self.isSCIM(request.path) {
+                let p = error as? Problem ?? failed(error, context)
+                response = Self.scimResponse(SCIMError(problem: p))
+            } else {
+                response = answer(to: error, context)
+            }
         }
-        response.route = context.route
-        response.clientName = context.client?.name
-        return response
+        if let later = context.later { return .later(later) }
+        return .answer(stamped(response, context))
+    }
+
+    /// An error as its problem document, with the route and client of the request.
+    func answer(to error: any Error, _ context: RequestContext) -> HTTPResponse {
+        stamped((error as? Problem ?? failed(error, context)).response, context)
+    }
+
+    /// The response with what the access log and the metrics take from it.
+    func stamped(_ response: HTTPResponse, _ context: RequestContext) -> HTTPResponse {
+        var r = response
+        r.route = context.route
+        r.clientName = context.client?.name
+        return r
     }
 
     /// What one request has found out so far.
-    struct RequestContext {
+    struct RequestContext: Sendable {
         let now: Date
         var route = APIService.unmatchedRoute
         var tenant: APITenant?
         var client: APIClient?
+        /// Set by an endpoint that answers later (a parked long poll): its answer is then
+        /// this, already stamped, and the response `dispatch` returns is not used.
+        var later: HTTPPendingAnswer?
     }
 
     private func dispatch(_ request: HTTPRequest, _ context: inout RequestContext) throws -> HTTPResponse {
@@ -109,7 +135,7 @@ package final class APIService: HTTPHandler, @unchecked Sendable {
         case .logins: return try login(request, context)
         case .pairings: return try pair(request, context)
         case .formAccess: return try formAccess(request, tenant: tenant)
-        case .events: return try events(request, tenant: tenant)
+        case .events: return try events(request, &context)
         case .scimConfig, .scimResourceTypes, .scimResourceType, .scimSchemas, .scimSchema, .scimUsers, .scimUser, .scimGroups, .scimGroup:
             return try scim(route.endpoint, request, parameters, context)
         }
@@ -118,11 +144,24 @@ package final class APIService: HTTPHandler, @unchecked Sendable {
     /// The client of the bearer token. No token and a wrong one take the same path (a digest
     /// and a lookup) and get the same answer.
     private func authenticate(_ request: HTTPRequest, tenant: APITenant, now: Date) throws -> APIClient {
-        let header = request.header("authorization") ?? ""
-        let token = header.lowercased().hasPrefix("bearer ") ? String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces) : ""
+        let token = Self.bearerToken(request.header("authorization") ?? "")
         guard let client = try tenant.clients.client(token: token, now: now, pool: tenant.pool) else { throw Problem.unauthorized }
         writeLastUse(tenant, now: now, force: false)
         return client
+    }
+
+    /// The token of `Bearer TOKEN` (the scheme in any case, blanks around the token
+    /// dropped), or "" for any other header. Byte by byte: every request passes here, and
+    /// lower-casing and trimming through Foundation showed in its profile.
+    static func bearerToken(_ header: String) -> String {
+        let bytes = header.utf8
+        let scheme = "bearer ".utf8
+        guard bytes.count > scheme.count, zip(bytes, scheme).allSatisfy({ $0 | 0x20 == $1 }) else { return "" }
+        let blank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 }
+        var rest = bytes.dropFirst(scheme.count)
+        while let b = rest.first, blank(b) { rest = rest.dropFirst() }
+        while let b = rest.last, blank(b) { rest = rest.dropLast() }
+        return String(Substring(rest))
     }
 
     /// Writes the clients' last use when a minute has passed, never waiting: when a run holds

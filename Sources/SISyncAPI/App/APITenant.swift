@@ -10,14 +10,17 @@ package final class APITenant: @unchecked Sendable {
     package let configuration: Configuration
     package let pool: StorePool
     package let clients: ClientDirectory
+    /// Its parked long polls, in slots of the process's `LongPollLimit`.
+    let waiter: LongPollWaiter
     private let lock = NSLock()
     private var warnedAt: [String: Date] = [:]
 
-    package init(name: String?, configuration: Configuration) {
+    package init(name: String?, configuration: Configuration, longPolls: LongPollLimit = LongPollLimit()) {
         self.name = name
         self.configuration = configuration
         pool = StorePool(location: configuration.store, events: configuration.events)
         clients = ClientDirectory()
+        waiter = LongPollWaiter(pool: pool, limit: longPolls)
     }
 
     /// Whether a throttle warning for this client and kind is due: one a minute at most, so

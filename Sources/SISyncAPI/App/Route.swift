@@ -10,11 +10,29 @@ package struct Route: Sendable, Equatable {
         case scimConfig, scimResourceTypes, scimResourceType, scimSchemas, scimSchema, scimUsers, scimUser, scimGroups, scimGroup
     }
 
-    package var method: String
+    package let method: String
     /// `/v1/users/{username}`: literal segments and `{name}` parameters, one segment each.
-    package var template: String
-    package var scope: APIScope?
-    package var endpoint: Endpoint
+    package let template: String
+    package let scope: APIScope?
+    package let endpoint: Endpoint
+    /// The template's segments, a parameter's as its name: taken apart once, not on every
+    /// request's match.
+    private let pattern: [Segment]
+
+    private enum Segment: Sendable, Equatable {
+        case literal(String)
+        case parameter(String)
+    }
+
+    init(method: String, template: String, scope: APIScope?, endpoint: Endpoint) {
+        self.method = method
+        self.template = template
+        self.scope = scope
+        self.endpoint = endpoint
+        pattern = template.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { p in
+            p.hasPrefix("{") && p.hasSuffix("}") ? .parameter(String(p.dropFirst().dropLast())) : .literal(String(p))
+        }
+    }
 
     package static let all: [Route] = [
         Route(method: "GET", template: "/v1/health", scope: nil, endpoint: .health),
@@ -43,19 +61,17 @@ package struct Route: Sendable, Equatable {
         Route(method: "DELETE", template: "/scim/v2/Groups/{id}", scope: .scim, endpoint: .scimGroup),
     ]
 
-    var segments: [Substring] { template.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { $0 } }
-
     /// The template's parameters from the decoded segments, or nil when they do not fit.
     func match(_ decoded: [String]) -> [String: String]? {
-        let pattern = segments
         guard pattern.count == decoded.count else { return nil }
         var parameters: [String: String] = [:]
         for (p, s) in zip(pattern, decoded) {
-            if p.hasPrefix("{") && p.hasSuffix("}") {
+            switch p {
+            case .parameter(let name):
                 guard !s.isEmpty else { return nil }
-                parameters[String(p.dropFirst().dropLast())] = s
-            } else if p != s {
-                return nil
+                parameters[name] = s
+            case .literal(let text):
+                guard text == s else { return nil }
             }
         }
         return parameters
@@ -84,6 +100,11 @@ package struct RequestPath: Sendable, Equatable {
 
     /// `%XX` decoded; the result must be UTF-8 without control characters (names, ids).
     static func decode(_ segment: Substring) throws(Problem) -> String {
+        // Most segments have no escape: checked in place, not copied byte by byte.
+        if !segment.utf8.contains(UInt8(ascii: "%")) {
+            guard !segment.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { throw .controlCharacter }
+            return String(segment)
+        }
         var out: [UInt8] = []
         let bytes = Array(segment.utf8)
         var i = 0

@@ -1,8 +1,8 @@
 import SISync
 
 /// Reads a request's JSON body strictly (issue 30): one object whose members are all among
-/// the endpoint's fields and all strings; bad JSON, another type, an unknown, repeated or
-/// missing field is an error naming it.
+/// the endpoint's fields and all strings, none holding NUL; bad JSON, another type, an
+/// unknown, repeated or missing field is an error naming it.
 package enum StrictJSON {
     package enum ReadError: Error, Equatable, CustomStringConvertible, Sendable {
         case malformed(String, offset: Int)
@@ -11,6 +11,7 @@ package enum StrictJSON {
         case repeatedField(String)
         case wrongType(field: String, found: String)
         case missingField(String)
+        case nulCharacter(field: String)
 
         package var description: String {
             switch self {
@@ -20,6 +21,7 @@ package enum StrictJSON {
             case .repeatedField(let f): return "field `\(f)` is given twice"
             case .wrongType(let f, let found): return "field `\(f)` must be a string, not \(found)"
             case .missingField(let f): return "field `\(f)` is missing"
+            case .nulCharacter(let f): return "field `\(f)` holds a NUL character (\\u0000), which no name, password or code contains"
             }
         }
     }
@@ -55,6 +57,9 @@ package enum StrictJSON {
             let value = try scanner.next()
             guard case .string(let utf8) = value else { throw ReadError.wrongType(field: name, found: typeName(value)) }
             guard let text = String(validating: utf8, as: UTF8.self) else { throw ReadError.malformed("field `\(name)` is not UTF-8", offset: scanner.pos) }
+            // A NUL would end the value early wherever it meets a C string (libpq refuses it
+            // outright): never past the door.
+            guard !utf8.contains(0) else { throw ReadError.nulCharacter(field: name) }
             out[name] = text
         }
         try scanner.finish()

@@ -39,6 +39,10 @@ package final class HTTPServer: @unchecked Sendable {
     /// How many requests that may wait run off libmicrohttpd's threads now (`answerOffThread`).
     private let waitingLock = NSLock()
     private var waitingCount = 0
+    /// Requests whose handler answers later (long polls), their connections suspended:
+    /// from `park` until libmicrohttpd takes the connection back (`unpark`).
+    private let parkedLock = NSLock()
+    private var parked: [ObjectIdentifier: RequestState] = [:]
 
     /// libmicrohttpd's context for one socket: which server, and whether it is the unix socket.
     final class Listener {
@@ -76,6 +80,14 @@ package final class HTTPServer: @unchecked Sendable {
             set { lock.withLock { _finished = newValue } }
         }
         var suspended = false
+        /// The handler's promise while the connection is parked.
+        var pending: HTTPPendingAnswer?
+        /// The client closed the connection while it was parked: nothing is sent.
+        private var _gone = false
+        var gone: Bool {
+            get { lock.withLock { _gone } }
+            set { lock.withLock { _gone = newValue } }
+        }
         init(target: [UInt8], started: UInt64) {
             rawTarget = target
             self.target = String(decoding: target, as: UTF8.self)
@@ -99,6 +111,8 @@ package final class HTTPServer: @unchecked Sendable {
     /// Connections refused at accept by the connection limits, since the start.
     package var refusedConnections: Int { table.refused }
     package var openConnections: Int { table.count }
+    /// Requests parked now (long polls whose connection is suspended).
+    package var parkedRequests: Int { parkedLock.withLock { parked.count } }
 
     /// Starts a daemon on every socket (none started when one fails) and the sweeper.
     package func start() throws(HTTPServerError) {
@@ -153,6 +167,7 @@ package final class HTTPServer: @unchecked Sendable {
                     observe(Exchange(client: c.peer.map { .address($0.description) } ?? .unixSocket, method: "-", target: target ?? "-",
                                      status: 408, route: nil, clientName: nil, duration: Double(Self.now() - c.since) / 1e9))
                 }
+                releaseAbandoned()
             }
             sweeperDone.signal()
         }
@@ -173,7 +188,17 @@ package final class HTTPServer: @unchecked Sendable {
             if let path = l.socket.createdPath { unlink(path) }
         }
         let deadline = Self.now() + UInt64(limits.stopGrace * 1e9)
+        // Parked polls are asked to answer now with what they have; those that cannot in
+        // the grace get 503 from here. libmicrohttpd must have taken every one back before
+        // it stops.
+        for r in parkedLock.withLock({ Array(parked.values) }) { r.pending?.hurryUp() }
         while !running.isEmpty && table.inFlight > 0 && Self.now() < deadline { usleep(10_000) }
+        for r in parkedLock.withLock({ Array(parked.values) }) {
+            var stopping = TransportProblem.response(503, "Service Unavailable", "sisync-api is stopping; ask again after Retry-After seconds")
+            stopping.headers.append(("Retry-After", "1"))
+            r.pending?.complete(stopping)
+        }
+        while !running.isEmpty && parkedRequests > 0 { usleep(10_000) }
         while !running.isEmpty && waitingLock.withLock({ waitingCount }) > 0 { usleep(10_000) }
         for l in running {
             MHD_stop_daemon(l.daemon)
@@ -229,6 +254,7 @@ package final class HTTPServer: @unchecked Sendable {
 
     private func completed(_ connection: OpaquePointer?, _ context: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) {
         if let context, let p = context.pointee {
+            unpark(Unmanaged<RequestState>.fromOpaque(p).takeUnretainedValue())
             Unmanaged<RequestState>.fromOpaque(p).release()
             context.pointee = nil
         }
@@ -275,6 +301,13 @@ package final class HTTPServer: @unchecked Sendable {
             data.map { request.body.append(contentsOf: UnsafeRawBufferPointer(start: $0, count: n)) }
             return mhdYes
         }
+        if request.suspended, request.pending != nil {
+            guard let done = request.finished else { return mhdYes }
+            unpark(request)
+            // To a client gone, the placeholder and the close (refusing the request instead
+            // would make libmicrohttpd log an internal error).
+            return answer(done, to: request, on: connection, l, close: request.gone)
+        }
         if let done = request.finished { return answer(done, to: request, on: connection, l, close: false) }
         if request.suspended { return mhdYes }
         if let c = request.connection { table.update(c) { if $0.phase != .cut { $0.phase = .answering } } }
@@ -282,8 +315,52 @@ package final class HTTPServer: @unchecked Sendable {
         let (path, query) = QueryString.split(target: request.target)
         let http = HTTPRequest(method: request.method, path: path, query: QueryString.parse(query), headers: request.headers,
                                body: request.body, client: client(l, request))
-        guard Self.mayWait(http) else { return answer(handler.handle(http), to: request, on: connection, l, close: false) }
+        guard Self.mayWait(http) else {
+            switch handler.respond(http) {
+            case .answer(let response): return answer(response, to: request, on: connection, l, close: false)
+            case .later(let pending): return park(pending, request, connection)
+            }
+        }
         return answerOffThread(http, request, connection, l)
+    }
+
+    /// Suspends the connection until the handler's answer comes (a long poll): no worker
+    /// thread waits for it. The answer resumes it from whatever thread gives it, and
+    /// libmicrohttpd then calls `access` again, which sends it.
+    private func park(_ pending: HTTPPendingAnswer, _ request: RequestState, _ connection: OpaquePointer) -> MHD_Result {
+        request.suspended = true
+        request.pending = pending
+        parkedLock.withLock { parked[ObjectIdentifier(request)] = request }
+        MHD_suspend_connection(connection)
+        let resume = UnsafeSendable(connection)
+        pending.whenAnswered { response in
+            request.finished = response
+            MHD_resume_connection(resume.value)
+        }
+        return mhdYes
+    }
+
+    private func unpark(_ request: RequestState) {
+        parkedLock.withLock { _ = parked.removeValue(forKey: ObjectIdentifier(request)) }
+    }
+
+    /// Parked requests whose client closed the connection (libmicrohttpd does not watch a
+    /// suspended connection): their handler is told to drop them, and the connection is
+    /// resumed to be closed. Logged as nginx logs it, 499 (what is sent goes nowhere).
+    private func releaseAbandoned() {
+        for r in parkedLock.withLock({ Array(parked.values) }) {
+            guard let pending = r.pending, !pending.isAnswered, let c = r.connection, Self.hungUp(c.fd) else { continue }
+            r.gone = true
+            if pending.complete(HTTPResponse(status: 499)) { pending.hurryUp() }
+        }
+    }
+
+    /// Whether the peer closed its side of a socket (POLLRDHUP), or it failed.
+    static func hungUp(_ fd: Int32) -> Bool {
+        let rdhup: Int16 = 0x2000  // POLLRDHUP (Linux); Glibc's module leaves it out
+        var p = pollfd(fd: fd, events: rdhup, revents: 0)
+        guard poll(&p, 1, 0) > 0 else { return false }
+        return p.revents & (rdhup | Int16(POLLHUP) | Int16(POLLERR)) != 0
     }
 
     /// Whether a request may wait inside the handler: every method but GET and HEAD (reads

@@ -7,6 +7,20 @@ public final class SQLiteDatabase: StoreDatabase {
     public let path: String
     public var location: String { path }
     let handle: OpaquePointer
+    /// Prepared statements no one holds, by their SQL, reset and ready: a statement is
+    /// prepared once per connection instead of once per use (a user's profile is seven
+    /// statements, and preparing them was a large part of a `GET /v1/users/{u}`). Bounded:
+    /// past `cacheLimit` idle statements a released one is finalized, so a run's many
+    /// one-off statements cost nothing more than before.
+    private var idle: [String: [IdleStatement]] = [:]
+    private var idleCount = 0
+    static let cacheLimit = 64
+
+    /// A statement kept for its next use, with what preparing it found out.
+    struct IdleStatement {
+        let handle: OpaquePointer
+        let parameters: StatementParameters
+    }
 
     /// Opens (creating, unless `readOnly`) the database at `path`, or an in-memory one for
     /// `:memory:`. A file is never reached through a symbolic link, and a new one is made
@@ -52,6 +66,7 @@ public final class SQLiteDatabase: StoreDatabase {
         // Without waiting: a truncating checkpoint waits for a writer, and a reader (any
         // `sisyncctl status` during a run) must never wait for one (R9). Busy, it is left to
         // the next connection that closes.
+        for list in idle.values { for s in list { sqlite3_finalize(s.handle) } }
         if !isReadOnly {
             sqlite3_busy_timeout(handle, 0)
             sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_TRUNCATE, nil, nil)
@@ -103,6 +118,42 @@ public final class SQLiteDatabase: StoreDatabase {
     public func prepare(_ sql: String) throws(StoreError) -> any StoreStatement {
         try SQLiteStatement(database: self, sql: sql)
     }
+
+    public func readingOneSnapshot<T>(_ body: () throws -> T) throws -> T {
+        // Inside a transaction already: its snapshot is the one.
+        guard sqlite3_get_autocommit(handle) != 0 else { return try body() }
+        try prepare("BEGIN DEFERRED").run()
+        let result: T
+        do { result = try body() } catch {
+            try? prepare("ROLLBACK").run()
+            throw error
+        }
+        try prepare("COMMIT").run()
+        return result
+    }
+
+    /// An idle statement of this SQL, taken out of the cache (nil: prepare one).
+    func takeIdle(_ sql: String) -> IdleStatement? {
+        guard let s = idle[sql]?.popLast() else { return nil }
+        idleCount -= 1
+        return s
+    }
+
+    /// A statement its holder released, reset (its read ends, its values cleared): kept
+    /// for the next use of its SQL, or finalized when the cache is full.
+    func release(_ statement: IdleStatement, sql: String) {
+        sqlite3_reset(statement.handle)
+        sqlite3_clear_bindings(statement.handle)
+        guard idleCount < Self.cacheLimit else {
+            sqlite3_finalize(statement.handle)
+            return
+        }
+        idle[sql, default: []].append(statement)
+        idleCount += 1
+    }
+
+    /// How many statements wait in the cache (for the tests).
+    var cachedStatements: Int { idleCount }
 
     /// The file and its write-ahead log.
     public func sizeInBytes() -> Int {
@@ -175,14 +226,27 @@ public final class SQLiteStatement: StoreStatement {
     /// on the first step only).
     @exclusivity(unchecked) private var running = false
 
+    /// What `parameters` was when prepared (nothing bound), for the cache.
+    private let unbound: StatementParameters
+
     init(database: SQLiteDatabase, sql: String) throws(StoreError) {
         self.database = database
         self.sql = sql
-        var stmt: OpaquePointer?
-        let rc = sqlite3_prepare_v2(database.handle, sql, -1, &stmt, nil)
-        guard rc == SQLITE_OK, let stmt else { throw database.error(rc, sql) }
-        handle = stmt
-        parameters = StatementParameters(count: Int(sqlite3_bind_parameter_count(stmt)), unused: Self.unusedNumbers(stmt, sql))
+        if let cached = database.takeIdle(sql) {
+            handle = cached.handle
+            unbound = cached.parameters
+        } else {
+            var stmt: OpaquePointer?
+            // PERSISTENT: kept for reuse (`SQLiteDatabase.release`), so not in lookaside memory.
+            let rc = sqlite3_prepare_v3(database.handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+            guard rc == SQLITE_OK, let stmt else {
+                sqlite3_finalize(stmt)
+                throw database.error(rc, sql)
+            }
+            handle = stmt
+            unbound = StatementParameters(count: Int(sqlite3_bind_parameter_count(stmt)), unused: Self.unusedNumbers(stmt, sql))
+        }
+        parameters = unbound
     }
 
     /// SQLite names each `?N` placeholder and leaves `?` and the numbers nothing uses
@@ -194,7 +258,7 @@ public final class SQLiteStatement: StoreStatement {
         return named == 0 || named == Int(count) ? [] : StatementParameters.unusedNumbers(in: sql)
     }
 
-    deinit { sqlite3_finalize(handle) }
+    deinit { database.release(.init(handle: handle, parameters: unbound), sql: sql) }
 
     private func check(_ rc: Int32) throws(StoreError) {
         if rc != SQLITE_OK { throw database.error(rc, sql) }
