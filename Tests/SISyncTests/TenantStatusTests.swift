@@ -61,4 +61,44 @@ final class TenantStatusTests: XCTestCase {
         let after = try runProcess("sisyncctl", ["--tenants", directory, "--tenant", "east", "status"])
         XCTAssertTrue(after.stdout.contains("daemon: not running") && after.stdout.contains("next run: no daemon"), after.stdout)
     }
+
+    /// `sisyncctl --tenants DIR status` learns who serves a SQLite tenant from the kernel's
+    /// lock table and never tries the tenant's lock. It took the lock and let it go when
+    /// nobody held it: a sisyncd claiming the tenant at that moment passed it by, letting go
+    /// emptied the pid a killed daemon leaves in the lock file, and a tenant whose database
+    /// was not made yet got its folder and lock file made by a status.
+    func testTheTenantsListingNeverTriesASQLiteTenantsLock() throws {
+        let root = NSTemporaryDirectory() + "sisync-tenant-probe-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let directory = root + "/tenants.d"
+        let served = try tenant("east", in: directory)
+        let left = try tenant("west", in: directory)
+        let fresh = try tenant("north", in: directory)
+        XCTAssertEqual(try runProcess("sisyncd", ["--config", left.configPath, "--once"]).code, 0)
+        // What a killed sisyncd leaves: its pid in a lock file nobody holds.
+        let leftLock = left.sqlitePath + ".lock"
+        try "4242\n".write(toFile: leftLock, atomically: false, encoding: .utf8)
+
+        let d = try RunningDaemon(["--config", served.configPath])
+        defer { if d.process.isRunning { kill(d.pid, SIGKILL) } }
+        XCTAssertTrue(d.waitFor("run 1 applied"), d.seen)
+        let servedLock = served.sqlitePath + ".lock"
+        let servedText = try String(contentsOfFile: servedLock, encoding: .utf8)
+
+        let r = try runProcess("sisyncctl", ["--tenants", directory, "--json", "status"])
+        let rows = try XCTUnwrap(json(r)["tenants"] as? [[String: Any]], r.stdout)
+        func row(_ name: String) -> [String: Any] { rows.first { $0["name"] as? String == name } ?? [:] }
+        XCTAssertEqual(row("east")["served_by"] as? String, "sisyncd on \(host) pid \(d.pid)", r.stdout)
+        XCTAssertEqual(row("west")["served_by"] as? String, "nobody", r.stdout)
+        XCTAssertEqual(row("north")["served_by"] as? String, "nobody", r.stdout)
+        XCTAssertTrue(rows.allSatisfy { $0["problem"] is NSNull }, r.stdout)
+        XCTAssertEqual(try String(contentsOfFile: leftLock, encoding: .utf8), "4242\n", "the gone daemon's pid is still there to read")
+        XCTAssertEqual(try String(contentsOfFile: servedLock, encoding: .utf8), servedText)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: (fresh.sqlitePath as NSString).deletingLastPathComponent), "a status makes no folder and no lock file")
+        let text = try runProcess("sisyncctl", ["--tenants", directory, "status"])
+        XCTAssertTrue(text.stdout.split(separator: "\n").contains { $0.hasPrefix("east ") && $0.contains("sisyncd on \(host) pid \(d.pid)") }, text.stdout)
+
+        kill(d.pid, SIGTERM)
+        XCTAssertEqual(d.exited.wait(timeout: .now() + 10), .success)
+    }
 }
