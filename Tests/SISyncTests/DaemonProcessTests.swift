@@ -246,6 +246,23 @@ final class DaemonProcessTests: XCTestCase {
         XCTAssertEqual(child.exited.wait(timeout: .now() + 5), .success)
     }
 
+    /// The run a reload (SIGHUP) starts is recorded as `signal`, as SIGUSR1's is: an
+    /// administrator's signal started it, not the interval (it was `schedule`).
+    func testTheRunAfterASIGHUPReloadIsRecordedAsSignal() throws {
+        let w = Workspace()
+        w.configure(sync: "interval = 1h")
+        w.write("staff.csv", staffCSV(manyStaff(3)))
+        let child = try RunningDaemon(["--config", w.configPath])
+        defer { if child.process.isRunning { kill(child.pid, SIGKILL) } }
+        XCTAssertTrue(child.waitFor("run 1 applied"), child.seen)
+        kill(child.pid, SIGHUP)
+        XCTAssertTrue(child.waitFor("run 2 unchanged"), child.seen)
+        XCTAssertTrue(child.seen.contains("run 2 started (signal)"), child.seen)
+        XCTAssertEqual(try w.store().auditTrail.runs(limit: 2).map(\.trigger), [.signal, .schedule])
+        kill(child.pid, SIGTERM)
+        XCTAssertEqual(child.exited.wait(timeout: .now() + 5), .success)
+    }
+
     /// R1: SIGTERM during `--once` rolls the apply back, records why, and exits 0 within 5 s.
     func testR1SigtermDuringApplyRollsBackAndSaysWhy() throws {
         let w = Workspace()

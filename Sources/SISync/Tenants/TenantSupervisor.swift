@@ -120,7 +120,7 @@ final class TenantSupervisor: Service, @unchecked Sendable {
     }
 
     func runNow() { requests.requestRun(.signal) }
-    func reload() { requests.requestReload() }
+    func reload() { requests.requestReload(thenRun: false) }
 
     /// How long a stop waits for the runs to roll back before letting go of the locks:
     /// inside the group's 5 s budget.
