@@ -29,6 +29,7 @@ letter-template FuzzLetterTemplate 4096
 source-url     FuzzSourceURL     1024
 api-request    FuzzAPIRequest    65536
 http-request   FuzzHTTPRequest   4096
+metrics-file   FuzzMetricsFile   8192
 "
 TARGETS=${FUZZ_TARGETS:-$(echo "$HARNESSES" | awk 'NF { printf "%s ", $1 }')}
 
@@ -72,6 +73,7 @@ seed letter-template
 seed source-url
 seed api-request
 seed http-request
+seed metrics-file
 
 # Crashes are reported by AddressSanitizer and libFuzzer; the Swift runtime's own backtracer
 # would race them (and can hang under ASan).
