@@ -30,6 +30,7 @@ source-url     FuzzSourceURL     1024
 api-request    FuzzAPIRequest    65536
 http-request   FuzzHTTPRequest   4096
 scim           FuzzSCIM          16384
+metrics-file   FuzzMetricsFile   8192
 "
 TARGETS=${FUZZ_TARGETS:-$(echo "$HARNESSES" | awk 'NF { printf "%s ", $1 }')}
 
@@ -74,6 +75,7 @@ seed source-url
 seed api-request
 seed http-request
 seed scim
+seed metrics-file
 
 # Crashes are reported by AddressSanitizer and libFuzzer; the Swift runtime's own backtracer
 # would race them (and can hang under ASan).

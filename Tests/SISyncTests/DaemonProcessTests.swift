@@ -232,18 +232,29 @@ final class DaemonProcessTests: XCTestCase {
     /// A run SIGUSR1 asked for is recorded with the trigger `signal` (it was `schedule`, as
     /// if the interval had passed); the daemon's first run stays `schedule`.
     func testARunSIGUSR1AskedForIsRecordedAsSignal() throws {
+        try assertTheRunAfter(SIGUSR1)
+    }
+
+    /// The run a reload (SIGHUP) starts is recorded as `signal`, as SIGUSR1's is: an
+    /// administrator's signal started it, not the interval (it was `schedule`).
+    func testTheRunAfterASIGHUPReloadIsRecordedAsSignal() throws {
+        try assertTheRunAfter(SIGHUP)
+    }
+
+    /// A real sisyncd's first run, then the run `signal` starts: recorded as `signal`.
+    private func assertTheRunAfter(_ signal: Int32, file: StaticString = #filePath, line: UInt = #line) throws {
         let w = Workspace()
         w.configure(sync: "interval = 1h")
         w.write("staff.csv", staffCSV(manyStaff(3)))
         let child = try RunningDaemon(["--config", w.configPath])
         defer { if child.process.isRunning { kill(child.pid, SIGKILL) } }
-        XCTAssertTrue(child.waitFor("run 1 applied"), child.seen)
-        kill(child.pid, SIGUSR1)
-        XCTAssertTrue(child.waitFor("run 2 unchanged"), child.seen)
-        XCTAssertTrue(child.seen.contains("run 2 started (signal)"), child.seen)
-        XCTAssertEqual(try w.store().auditTrail.runs(limit: 2).map(\.trigger), [.signal, .schedule])
+        XCTAssertTrue(child.waitFor("run 1 applied"), child.seen, file: file, line: line)
+        kill(child.pid, signal)
+        XCTAssertTrue(child.waitFor("run 2 unchanged"), child.seen, file: file, line: line)
+        XCTAssertTrue(child.seen.contains("run 2 started (signal)"), child.seen, file: file, line: line)
+        XCTAssertEqual(try w.store().auditTrail.runs(limit: 2).map(\.trigger), [.signal, .schedule], file: file, line: line)
         kill(child.pid, SIGTERM)
-        XCTAssertEqual(child.exited.wait(timeout: .now() + 5), .success)
+        XCTAssertEqual(child.exited.wait(timeout: .now() + 5), .success, file: file, line: line)
     }
 
     /// R1: SIGTERM during `--once` rolls the apply back, records why, and exits 0 within 5 s.

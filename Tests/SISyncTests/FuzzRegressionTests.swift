@@ -38,4 +38,16 @@ final class FuzzRegressionTests: XCTestCase {
     func testConfigWithSchoolYearNearIntMaxIsRefused() {
         expectBadValue("[sync]\nschool_year=9223372036854775807-1\n[source]\nurl=a", key: "school_year")
     }
+
+    /// FuzzMetricsFile (minimised by hand from a 100-byte finding): a run's line after a line
+    /// ending in "\r" was split off as one Swift Character "\r\n" with the line before it,
+    /// so the webhook deliverer's write dropped the run's line with its own, and the run's
+    /// write kept its stale line. Lines end at "\n", whatever comes before it.
+    func testMetricsFileLinesEndAtNewlineAfterACarriageReturn() {
+        let found = "sisync_webhook_lag_events{endpoint=\"app\"} 3\r\nsisync_active 1\n"
+        XCTAssertEqual(MetricsFileParts.merged(.webhooks, "sisync_webhook_lag_events{endpoint=\"app\"} 0\n", into: found),
+                       "sisync_active 1\nsisync_webhook_lag_events{endpoint=\"app\"} 0\n", "the run's line is kept")
+        XCTAssertEqual(MetricsFileParts.merged(.runs, "sisync_active 0\n", into: found),
+                       "sisync_active 0\nsisync_webhook_lag_events{endpoint=\"app\"} 3\r\n", "the run's old line is replaced, the webhooks' kept")
+    }
 }

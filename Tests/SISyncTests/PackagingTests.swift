@@ -187,6 +187,24 @@ final class PackagingTests: XCTestCase {
         }
     }
 
+    /// One version everywhere a reader meets it: `--version` and the User-Agent
+    /// (`SisyncVersion`), each manual page's header, the newest entry of the Debian
+    /// changelog (the package's own version) and the README's package name. Version 0.3
+    /// shipped with 0.2.0 left in all but the code.
+    func testEveryPlaceNamesTheOneVersion() throws {
+        let version = SisyncVersion.current
+        for name in ["sisyncd.8", "sisyncctl.8", "sisync-api.8", "sisync.conf.5"] {
+            let header = try read("man/" + name).split(separator: "\n").first { $0.hasPrefix(".TH ") } ?? ""
+            XCTAssertTrue(header.contains("\"sisync \(version)\""), "\(name): \(header)")
+        }
+        let newest = try read("packaging/debian/changelog").split(separator: "\n").first ?? ""
+        XCTAssertTrue(newest.hasPrefix("sisync (\(version)) "), String(newest))
+        let named = try read("README.md") + page("sisyncd.8")
+        let deb = try NSRegularExpression(pattern: "sisync_([^_ ]+)_amd64\\.deb")
+        let packages = Set(deb.matches(in: named, range: NSRange(named.startIndex..., in: named)).map { (named as NSString).substring(with: $0.range(at: 1)) })
+        XCTAssertEqual(packages, [version], "the .deb the README and sisyncd(8) install")
+    }
+
     func testBashCompletionCompletesCommandsSubcommandsAndOptions() throws {
         let script = """
             source \(Self.root)/contrib/bash-completion/sisyncctl

@@ -31,7 +31,7 @@ final class SchedulerTests: XCTestCase {
     }
 
     /// SIGUSR1 three times during a run: one run after it, recorded as `signal`; a reload
-    /// asks for a run of the schedule's own (`schedule`), unless a signal asked first.
+    /// (SIGHUP) asks for a run recorded as `signal` too; a takeover's stays `schedule`.
     func testRequestsMakeOneRunAndASignalKeepsItsTrigger() {
         let s = Scheduler()
         s.enter(.running)
@@ -44,7 +44,13 @@ final class SchedulerTests: XCTestCase {
         XCTAssertTrue(s.hasReloadRequest)
         XCTAssertTrue(s.takeReloadRequest())
         XCTAssertFalse(s.takeReloadRequest())
-        XCTAssertEqual(s.takeRunRequest(), .schedule, "a reload syncs, as the schedule")
+        XCTAssertEqual(s.takeRunRequest(), .signal, "a reload syncs, as the signal that asked for it")
+
+        s.requestRun(.schedule)   // a standby's takeover
+        XCTAssertEqual(s.takeRunRequest(), .schedule)
+        s.requestReload(thenRun: false)   // sisyncd --tenants
+        XCTAssertTrue(s.takeReloadRequest())
+        XCTAssertNil(s.takeRunRequest(), "a reload of the tenants asks for no run")
 
         s.requestRun(.signal)
         s.requestReload()

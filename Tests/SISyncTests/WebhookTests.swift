@@ -144,6 +144,40 @@ final class WebhookTests: XCTestCase {
         XCTAssertEqual(w.ctl(["webhook", "resume", "nobody"]).code, 1)
     }
 
+    /// `webhook list` shows the lag the metrics file measures (`WebhookEndpointMetrics.measure`,
+    /// one function for both), and no lag (`-`, null) when no event of its `types` waits,
+    /// even while it is ids behind the head: the metrics file says 0 for both.
+    func testWebhookListShowsTheMeasuredLagAndNoneWhenNothingOfItsTypesWaits() throws {
+        let w = Workspace()
+        let receiver = try Receiver([])
+        let c = try configure(w, url: receiver.server.baseURL + "/hook", extra: "types = staff.*\n")
+        let store = try RosterStore(location: w.location)
+        let log = MemoryLog()
+        deliverer(c, log).deliverPending(store: store, for: 1)
+        func listed() throws -> [String: Any] {
+            let r = w.ctl(["--json", "webhook", "list"])
+            XCTAssertEqual(r.code, 0, r.err)
+            return try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [[String: Any]])?.first, r.out)
+        }
+        w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org")]))
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        let waiting = try listed()
+        let measured = try WebhookEndpointMetrics.measure(try XCTUnwrap(c.webhooks["app"]), store: store, head: try store.events.head(), now: Date())
+        XCTAssertNotNil(measured.oldestPending)
+        XCTAssertEqual((waiting["behind"] as? NSNumber)?.int64Value, measured.metrics.lagEvents)
+        let lag = try XCTUnwrap((waiting["lag_seconds"] as? NSNumber)?.doubleValue, "\(waiting)")
+        XCTAssertLessThanOrEqual(abs(lag - measured.metrics.lagSeconds), 1)
+
+        deliverer(c, log).deliverPending(store: store, for: 20)
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "ana", "--email", "ana@district.org"]).code, 0)
+        let skipped = try listed()
+        XCTAssertEqual((skipped["behind"] as? NSNumber)?.int64Value, 1, "user.added is after its cursor")
+        XCTAssertTrue(skipped["lag_seconds"] is NSNull, "\(skipped)")
+        let text = w.ctl(["webhook", "list"]).out
+        let row = try XCTUnwrap(text.split(separator: "\n").first { $0.hasPrefix("app ") }, text)
+        XCTAssertEqual(row.split(separator: " ", omittingEmptySubsequences: true)[4], "-", text)
+    }
+
     func testARedirectIsAFailureAndTypesFilterWhatAnEndpointGets() throws {
         let w = Workspace()
         let receiver = try Receiver([302])

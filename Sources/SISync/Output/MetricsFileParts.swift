@@ -25,9 +25,20 @@ public enum MetricsFileParts {
         turns.lock()
         defer { turns.unlock() }
         let existing = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-        let kept = existing.split(separator: "\n", omittingEmptySubsequences: true).filter { !part.owns(metricName(of: $0)) }
+        try MetricsFile.write(merged(part, text, into: existing), to: path)
+    }
+
+    /// The file's text with `part`'s lines replaced by `text` and the other part's kept, in
+    /// their order: the runs' first, then the webhooks'. Pure, for the fuzz harness
+    /// (`make fuzz`, `metrics-file`).
+    static func merged(_ part: Part, _ text: String, into existing: String) -> String {
+        // Lines end at the scalar "\n", as the text format says: split as Characters, a
+        // "\r\n" is one, and the line after a stray "\r" went with the line before it (kept
+        // or dropped as that line's part: `make fuzz` found it).
+        let lines = existing.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: true).map(Substring.init)
+        let kept = lines.filter { !part.owns(metricName(of: $0)) }
         let others = kept.isEmpty ? "" : kept.joined(separator: "\n") + "\n"
-        try MetricsFile.write(part == .runs ? text + others : others + text, to: path)
+        return part == .runs ? text + others : others + text
     }
 
     /// The webhook deliverer's lines: a failure is a warning (delivery goes on).

@@ -1,10 +1,10 @@
 /// What started a run, as its record, `--json` and `run show` spell it (docs/schema.md,
 /// `runs.trigger`).
 public enum Trigger: Sendable, Equatable, RawRepresentable, CustomStringConvertible {
-    /// sisyncd's cycle, or a tenant's: at start, every `interval`, after a reload (SIGHUP)
-    /// or a standby's takeover.
+    /// sisyncd's cycle, or a tenant's: at start, every `interval`, or a standby's takeover.
     case schedule
-    /// SIGUSR1 asked sisyncd (or `sisyncd --tenants`) for a run now.
+    /// SIGUSR1 asked sisyncd (or `sisyncd --tenants`) for a run now, or SIGHUP reloaded
+    /// sisyncd's configuration and ran (`sisyncd --tenants` runs nobody on SIGHUP).
     case signal
     /// `sisyncd --once` or `--dry-run` (a timer, a script).
     case once

@@ -10,8 +10,8 @@ package final class Scheduler: @unchecked Sendable {
     private let wake = DispatchSemaphore(value: 0)
     private var current: DaemonState
     private var next: Date?
-    /// A run asked for and not begun: `.signal` from SIGUSR1, `.schedule` from a reload or
-    /// a takeover. However many arrive, one run answers them.
+    /// A run asked for and not begun: `.signal` from SIGUSR1 or SIGHUP (a reload's run),
+    /// `.schedule` from a takeover. However many arrive, one run answers them.
     private var requested: Trigger?
     private var reloadRequested = false
     private var observer: (@Sendable (DaemonState, Date?) -> Void)?
@@ -54,11 +54,14 @@ package final class Scheduler: @unchecked Sendable {
         wake.signal()
     }
 
-    /// SIGHUP: the configuration read again, then a run.
-    package func requestReload() {
+    /// SIGHUP: the configuration read again, then (`thenRun`) a run, recorded as `signal`
+    /// as SIGUSR1's is: an administrator's signal started it, not the interval.
+    /// `sisyncd --tenants` reloads without one: a reload touches no tenant whose file it
+    /// leaves as it was.
+    package func requestReload(thenRun: Bool = true) {
         lock.withLock {
             reloadRequested = true
-            requested = requested ?? .schedule
+            if thenRun { requested = .signal }
         }
         wake.signal()
     }

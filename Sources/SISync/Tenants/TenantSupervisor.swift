@@ -58,7 +58,32 @@ final class TenantSupervisor: Service, @unchecked Sendable {
         var pending: Result<Configuration, Error>?
         var last: RunSummary?
         var metrics: String?
+        /// Its `<database>.daemon` file while this process holds it (SQLite), as the single
+        /// daemon's: what `sisyncctl --tenant NAME status` shows as its state and next run.
+        var schedule: DaemonSchedule?
         init(name: String, file: String, stamp: String) { self.name = name; self.file = file; self.stamp = stamp }
+
+        /// Taken: its schedule goes to its `<database>.daemon` file from now on. A file that
+        /// cannot be written costs the status its next run, not the tenant its runs.
+        func claimed(log: EventLog) {
+            guard case .sqlite(let path)? = configuration?.store else { return }
+            do {
+                let file = try DaemonSchedule(databasePath: path)
+                schedule = file
+                scheduler.observe { state, next in file.write(state: state, next: next) }
+            } catch {
+                log.log(LogEvent(.runFailed, .warning, "tenant \(name): cannot write \(DaemonSchedule.path(of: path)) (the next run's time for sisyncctl status): \(error)"))
+            }
+        }
+
+        /// Lets go of its lock, its schedule file emptied first: once the lock is free, the
+        /// file may be another daemon's.
+        func letGo() {
+            scheduler.observe(nil)
+            schedule?.clear()
+            schedule = nil
+            claim?.release()
+        }
     }
 
     private let options: Options
@@ -95,7 +120,7 @@ final class TenantSupervisor: Service, @unchecked Sendable {
     }
 
     func runNow() { requests.requestRun(.signal) }
-    func reload() { requests.requestReload() }
+    func reload() { requests.requestReload(thenRun: false) }
 
     /// How long a stop waits for the runs to roll back before letting go of the locks:
     /// inside the group's 5 s budget.
@@ -137,7 +162,7 @@ final class TenantSupervisor: Service, @unchecked Sendable {
         _ = workers.wait(timeout: .now() + Self.rollbackWait)
         for d in lock.withLock({ Array(deliveries.values) }) { d.waitUntilDone(timeout: deadline.timeIntervalSinceNow) }
         collectFinished()
-        for t in tenants.values { t.claim?.release() }
+        for t in tenants.values { t.letGo() }
         log.log(LogEvent(.daemonStopping, .notice, "sisyncd stopping"))
     }
 
@@ -174,7 +199,7 @@ final class TenantSupervisor: Service, @unchecked Sendable {
             }
             if let old = t.configuration, old.store != c.store {
                 // Another database is another lock: let go of this one, held or waited for.
-                t.claim?.release()
+                t.letGo()
                 t.claim = nil
                 t.held = false
                 t.holder = nil
@@ -203,7 +228,7 @@ final class TenantSupervisor: Service, @unchecked Sendable {
 
     private func removeGoneTenants() {
         for t in tenants.values where t.removed && !t.running {
-            t.claim?.release()
+            t.letGo()
             tenants[t.name] = nil
             TenantLog(base: log, tenant: t.name).log(LogEvent(.configReloaded, .notice, "tenant \(t.name) removed (its file is gone); its lock is free"))
         }
@@ -242,6 +267,7 @@ final class TenantSupervisor: Service, @unchecked Sendable {
                     t.held = true
                     t.holder = nil
                     t.nextRun = now
+                    t.claimed(log: tlog)
                     heldCount += 1
                     tlog.log(LogEvent(.daemonTakeover, .notice, "serving tenant \(t.name) (\(c.store.display)); running a cycle now"))
                 } else {

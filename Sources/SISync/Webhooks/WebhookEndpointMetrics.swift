@@ -27,16 +27,20 @@ public struct WebhookEndpointMetrics: Sendable, Equatable {
     }
 
     /// Where one endpoint's delivery stands in `store`, at `now`. An endpoint the deliverer
-    /// has not seen yet starts at the head (nothing behind).
-    public static func measure(_ settings: WebhookSettings, store: RosterStore, head: Int64, now: Date) throws -> (metrics: WebhookEndpointMetrics, state: WebhookState?) {
+    /// has not seen yet starts at the head (nothing behind). `oldestPending` is when the
+    /// oldest event it has not acknowledged happened, nil when there is none to show:
+    /// `sisyncctl webhook list` tells "no lag" (`-`) from a lag of 0 s by it; the metrics
+    /// file says 0 for both.
+    public static func measure(_ settings: WebhookSettings, store: RosterStore, head: Int64, now: Date) throws
+        -> (metrics: WebhookEndpointMetrics, state: WebhookState?, oldestPending: Date?) {
         let state = try store.webhooks.state(settings.name)
         let through = state?.deliveredThrough ?? head
         // A cursor pruned away has no oldest event to show (the endpoint is paused for it).
-        let oldest = (try? store.events.events(after: through, limit: 1, filter: settings.types).events.first?.at).flatMap { $0 }
-        let lag = oldest.flatMap(Timestamp.parse).map { max(0, now.timeIntervalSince($0).rounded(.down)) } ?? 0
+        let oldest = (try? store.events.events(after: through, limit: 1, filter: settings.types).events.first?.at).flatMap { $0 }.flatMap(Timestamp.parse)
+        let lag = oldest.map { max(0, now.timeIntervalSince($0).rounded(.down)) } ?? 0
         let metrics = WebhookEndpointMetrics(endpoint: settings.name, deliveredThrough: through, lagEvents: max(0, head - through), lagSeconds: lag,
                                              failures: state?.failures ?? 0, paused: state?.pausedAt != nil, maxLagSeconds: settings.maxLag.seconds)
-        return (metrics, state)
+        return (metrics, state, oldest)
     }
 
     /// The metric families for `endpoints`, labelled `endpoint`; nothing when there are none

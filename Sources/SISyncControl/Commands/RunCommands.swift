@@ -120,14 +120,16 @@ struct StatusCommand: ControlSubcommand {
             case .success(let c):
                 var holder = "nobody", problem: String?, last: RunSummary?
                 do {
-                    let claim = try DaemonLock.tenant(location: c.store, sessions: sessions)
-                    if case .postgres = c.store {
-                        let found = claim.holder().holder
+                    switch c.store {
+                    case .postgres:
+                        let found = try DaemonLock.tenant(location: c.store, sessions: sessions).holder().holder
                         if found != "unknown" { holder = found }
-                    } else if try !claim.tryTakeOver() {
-                        holder = claim.holder().holder
-                    } else {
-                        claim.release()   // a lock file tells only by being tried
+                    case .sqlite:
+                        // From the kernel's lock table, never by trying the lock: a try, however
+                        // short, makes a sisyncd claiming the tenant at that moment pass it by,
+                        // and letting go empties the lock file of a killed daemon's pid.
+                        let daemon = try DaemonProbe(location: c.store).daemon()
+                        if daemon.running, let pid = daemon.pid { holder = "sisyncd on \(daemon.host ?? "this host") pid \(pid)" }
                     }
                     last = try RosterStore(location: c.store, mustExist: true).auditTrail.lastRun()
                 } catch StoreError.noDatabase {

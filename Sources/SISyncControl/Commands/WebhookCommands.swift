@@ -19,7 +19,8 @@ struct WebhookListCommand: ControlSubcommand {
         var settings: WebhookSettings
         var state: WebhookState?
         var behind: Int64
-        var oldestPending: String?
+        /// Seconds; nil when no event waits for it (shown as `-`, JSON null).
+        var lag: Int?
     }
 
     func run() throws -> Int32 {
@@ -27,19 +28,17 @@ struct WebhookListCommand: ControlSubcommand {
         let store = try openStore(args)
         let head = try store.events.head()
         let now = Date()
+        // Measured as the metrics file measures it: one lag, whoever shows it.
         let rows = try c.webhooks.values.sorted { $0.name < $1.name }.map { w -> Row in
-            let state = try store.webhooks.state(w.name)
-            let through = state?.deliveredThrough ?? head
-            let oldest = try? store.events.events(after: through, limit: 1, filter: w.types).events.first?.at
-            return Row(settings: w, state: state, behind: max(0, head - through), oldestPending: oldest)
+            let m = try WebhookEndpointMetrics.measure(w, store: store, head: head, now: now)
+            return Row(settings: w, state: m.state, behind: m.metrics.lagEvents, lag: m.oldestPending.map { _ in Int(m.metrics.lagSeconds) })
         }
-        func lag(_ r: Row) -> Int? { r.oldestPending.flatMap(Timestamp.parse).map { max(0, Int(now.timeIntervalSince($0))) } }
         emit(args, json: {
             .array(rows.map { r in
                 .object([
                     ("name", .string(r.settings.name)), ("url", .string(DisplayedURL.redacting(in: r.settings.url))),
                     ("delivered_through", r.state.map { .int($0.deliveredThrough) } ?? .null), ("delivered_at", .string(r.state?.deliveredAt)),
-                    ("behind", .int(r.behind)), ("lag_seconds", lag(r).map { .int($0) } ?? .null),
+                    ("behind", .int(r.behind)), ("lag_seconds", r.lag.map { .int(Int64($0)) } ?? .null),
                     ("last_error", .string(r.state?.lastError)), ("failing_since", .string(r.state?.failingSince)),
                     ("paused_at", .string(r.state?.pausedAt)),
                 ])
@@ -49,7 +48,7 @@ struct WebhookListCommand: ControlSubcommand {
             var t = TextTable(["endpoint", "url", "delivered", "behind", "lag", "failing since", "paused", "last error"], whole: ["failing since", "paused"])
             for r in rows {
                 t.add([r.settings.name, DisplayedURL.redacting(in: r.settings.url), r.state.map { String($0.deliveredThrough) } ?? "not yet",
-                       String(r.behind), lag(r).map { "\($0) s" } ?? "-", r.state?.failingSince.map(LocalTime.text(stored:)) ?? "-",
+                       String(r.behind), r.lag.map { "\($0) s" } ?? "-", r.state?.failingSince.map(LocalTime.text(stored:)) ?? "-",
                        r.state?.pausedAt.map(LocalTime.text(stored:)) ?? "no", r.state?.lastError.map { PrintableText.line($0) } ?? ""])
             }
             return t.rendered()
