@@ -352,7 +352,12 @@ final class APIServiceTests: XCTestCase {
         for e in s.log.events {
             for code in s.codes.values { XCTAssertFalse(e.message.contains(code) || e.fields.contains { $0.1.contains(code) }, e.message) }
         }
-        XCTAssertEqual(api.handle(post("/v1/pairings", token: s.token, #"{"username": "zed", "code": "ZZZZ-ZZZZ"}"#)).status, 404)
+        // An unknown user is answered exactly as a wrong code is (no username enumeration).
+        let unknown = api.handle(post("/v1/pairings", token: s.token, #"{"username": "zed", "code": "ZZZZ-ZZZZ"}"#))
+        let wrongCode = api.handle(post("/v1/pairings", token: s.token, #"{"username": "mom", "code": "ZZZZ-ZZZZ"}"#))
+        XCTAssertEqual(unknown.status, 422)
+        XCTAssertEqual(try json(unknown)["type"] as? String, try json(wrongCode)["type"] as? String)
+        XCTAssertEqual(try json(unknown)["detail"] as? String, try json(wrongCode)["detail"] as? String)
         // The per-parent throttle of `access pair`: dad's fifth failure pauses dad.
         for _ in 0..<3 { XCTAssertEqual(api.handle(post("/v1/pairings", token: s.token, #"{"username": "dad", "code": "ZZZZ-ZZZZ"}"#)).status, 422) }
         let paused = api.handle(post("/v1/pairings", token: s.token, #"{"username": "dad", "code": "\#(s.codes["ST2"]!)"}"#))

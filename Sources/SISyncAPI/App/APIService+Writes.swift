@@ -76,6 +76,12 @@ extension APIService {
                     } catch AccessError.badCode {
                         try store.apiClients.recordFailure(client: client.name, kind: .pairing, now: context.now)
                         throw AccessError.badCode
+                    } catch AccountError.noSuchUser {
+                        // Answered as a wrong code and counted against the client, so that a
+                        // client holding only `pair` cannot learn which usernames exist, nor
+                        // probe for them faster than its failure limit allows.
+                        try store.apiClients.recordFailure(client: client.name, kind: .pairing, now: context.now)
+                        throw AccessError.badCode
                     }
                 }
             }
@@ -85,15 +91,13 @@ extension APIService {
                                       ("roles_granted", .array(roles.granted.map { .string($0.label) }))]))
         } catch AccessError.badCode {
             throw Problem(422, "pairing-failed", "The code does not pair",
-                          "the code pairs with no active student; check it against the family's letter (codes look like 7KQ4-M9TX). Five failures by a user within 15 minutes pause that user's pairing for 15 minutes")
+                          "the code pairs with no active student for this user (or there is no such user); check it against the family's letter (codes look like 7KQ4-M9TX). Five failures by a user within 15 minutes pause that user's pairing for 15 minutes")
         } catch AccessError.throttled(let until) {
             let retry = Timestamp.parse(until).map { Int($0.timeIntervalSince(context.now).rounded(.up)) } ?? 900
             throw Problem.throttled(retryAfter: retry, "user \(username) had \(AccessCodeStore.throttleAttempts) failed pairing attempts within 15 minutes; pairing is paused for this user until \(until)")
         } catch AccessError.notApproved {
             throw Problem(422, "user-not-approved", "The user is not approved",
                           "user \(username) is not approved yet; an administrator approves the account (sisyncctl user approve), then pair again")
-        } catch AccountError.noSuchUser {
-            throw Problem.notFound("no user `\(username)` in sisync")
         }
     }
 }
