@@ -77,6 +77,11 @@ public enum LogEventType: String, Sendable, CaseIterable {
     case webhookPaused = "a88ef4cef0aa3113a52123fb6f803aa2"
     /// An administrator resumed a webhook endpoint (sisyncctl webhook resume).
     case webhookResumed = "964af3f50618d34e8d9ed36770266288"
+    /// A record was carried over to the id the SIS gives it now (issue 33): both ids.
+    case recordRekeyed = "2a81092a4a09dfdc9d4f69b55494fea6"
+    /// A record leaving and one arriving could be the same person, but so could another:
+    /// neither is carried over.
+    case rekeyAmbiguous = "6d3cfdd528e110fc5e6ac8956c8fb745"
 
     public var messageID: String { rawValue }
 
@@ -121,6 +126,8 @@ public enum LogEventType: String, Sendable, CaseIterable {
         case .webhookFailed: return "webhook_failed"
         case .webhookPaused: return "webhook_paused"
         case .webhookResumed: return "webhook_resumed"
+        case .recordRekeyed: return "record_rekeyed"
+        case .rekeyAmbiguous: return "rekey_ambiguous"
         }
     }
 
@@ -164,6 +171,8 @@ public enum LogEventType: String, Sendable, CaseIterable {
         case .webhookFailed: return "a webhook delivery failed and is tried again after a backoff, or an endpoint lags past max_lag (warning)"
         case .webhookPaused: return "a webhook endpoint was paused: failing past give_up_after, or its events were pruned first (critical); sisyncctl webhook resume sends again"
         case .webhookResumed: return "an administrator resumed a webhook endpoint (sisyncctl webhook resume), from where it stopped or from --from ID"
+        case .recordRekeyed: return "a record was carried over to the id the SIS gives it now (entity, old and new id, evidence)"
+        case .rekeyAmbiguous: return "a record leaving and one arriving could be the same person, but so could another: none is carried over"
         }
     }
 }

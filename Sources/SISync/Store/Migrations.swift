@@ -618,5 +618,42 @@ extension Migration {
             )
             """,
         ]),
+        // Records carried over to the ids the SIS gives them now (issue 33, docs/rekey.md):
+        // one row per record a run (or `staff rekey`) renamed, for "formerly OLD (run N)",
+        // for `staff show OLD`, and for `run revert`, which renames them back (`reverted_run`)
+        // and moves their history back: the entries up to `history_through`, the last
+        // change before the rename. Version 13 in the order the lead merges issue 30–34's
+        // steps in.
+        Migration("rekeyed records", sqlite: [
+            """
+            CREATE TABLE rekeys (
+              entity TEXT NOT NULL,
+              old_id TEXT NOT NULL,
+              new_id TEXT NOT NULL,
+              run_id INTEGER NOT NULL,
+              evidence TEXT NOT NULL,
+              history_through INTEGER NOT NULL,
+              reverted_run INTEGER,
+              PRIMARY KEY (entity, new_id, run_id)
+            );
+            CREATE INDEX rekeys_by_old ON rekeys (entity, old_id);
+            CREATE INDEX rekeys_by_run ON rekeys (run_id);
+            """,
+        ], postgres: [
+            """
+            CREATE TABLE rekeys (
+              entity text NOT NULL,
+              old_id text NOT NULL,
+              new_id text NOT NULL,
+              run_id bigint NOT NULL,
+              evidence text NOT NULL,
+              history_through bigint NOT NULL,
+              reverted_run bigint,
+              PRIMARY KEY (entity, new_id, run_id)
+            )
+            """,
+            "CREATE INDEX rekeys_by_old ON rekeys (entity, old_id)",
+            "CREATE INDEX rekeys_by_run ON rekeys (run_id)",
+        ]),
     ]
 }

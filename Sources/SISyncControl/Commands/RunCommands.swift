@@ -206,21 +206,48 @@ struct RunShowCommand: ControlSubcommand {
         guard let run = try store.auditTrail.run(id: n) else { throw StoreError.notFound(what: "run \(n)") }
         var changes = try store.auditTrail.changes(runID: n)
         var planned = false
+        // Issue 33: the records the run carries (or carried) over to new ids, with their
+        // evidence, and those it could not pair; listed whole, before the other changes.
+        var rekeys: [RekeyListing] = try store.rekeys.entries(run: n).map { RekeyListing(entity: $0.entity, old: $0.old, new: $0.new, evidence: $0.evidence) }
+        var ambiguous: [AmbiguousRekey] = []
         if run.hold != nil, changes.isEmpty, let kept = try store.auditTrail.heldPlan(run: n) {
             // Nothing of a held run was applied: its changes are those of the kept plan.
             planned = true
-            try kept.plan().forEachChange { changes.append(StoredChange(runID: n, at: run.startedAt, actor: run.actor, change: $0)) }
+            let plan = try kept.plan()
+            rekeys = plan.carriedOver.map { RekeyListing(entity: $0.entity, old: RecordKey.display($0.old), new: RecordKey.display($0.new), evidence: $0.evidence) }
+            ambiguous = plan.rekeys.ambiguous
+            plan.forEachChange { c in
+                if c.kind != .rekeyed { changes.append(StoredChange(runID: n, at: run.startedAt, actor: run.actor, change: c)) }
+            }
         }
         let total = changes.count
         if let limit = try ListLimit.parse(args.value("limit")) { changes = Array(changes.prefix(limit)) }
         emit(args, json: {
             guard case .object(var m) = JSONShapes.runSummary(run) else { return .null }
+            if !rekeys.isEmpty || planned {
+                m.append(("rekeys", .array(rekeys.map { .object([("entity", .string($0.entity)), ("old", .string($0.old)), ("new", .string($0.new)), ("evidence", .string($0.evidence))]) })))
+            }
+            if planned {
+                m.append(("ambiguous_rekeys", .array(ambiguous.map { a in
+                    .object([("entity", .string(a.entity)), ("old", .array(a.old.map { .string(RecordKey.display($0)) })),
+                             ("new", .array(a.new.map { .string(RecordKey.display($0)) })), ("evidence", .string(a.evidence))])
+                })))
+            }
             m.append(("changes", .array(changes.map { JSONShapes.change($0.change, actor: $0.actor) })))
             return .object(m)
         }, text: {
             var out = RunReport.text(run, plan: nil, showPlan: false)
             out += "  by \(run.actor) (\(run.trigger)), \(LocalTime.text(stored: run.startedAt)) → \(run.finishedAt.map(LocalTime.text(stored:)) ?? "-")\n"
-            out += planned ? "  changes the held plan would make (\(total)):\n" : "  changes (\(total)):\n"
+            if !rekeys.isEmpty {
+                out += planned ? "  records the held plan would carry over to new ids (\(rekeys.count)):\n" : "  records carried over to new ids (\(rekeys.count)):\n"
+                for r in rekeys { out += "    \(r.entity) \(PrintableText.line(r.old)) → \(PrintableText.line(r.new)) (\(PrintableText.line(r.evidence)))\n" }
+            }
+            if !ambiguous.isEmpty {
+                out += "  not carried over, more than one possible partner (\(ambiguous.count)); pair them by hand with `sisyncctl staff rekey` or `student rekey`:\n"
+                for a in ambiguous { out += "    \(a.entity) \(PrintableText.line(a.described))\n" }
+            }
+            let others = rekeys.isEmpty && ambiguous.isEmpty ? "" : "other "
+            out += planned ? "  \(others)changes the held plan would make (\(total)):\n" : "  changes (\(total)):\n"
             // A held plan is judged by whom it touches: each record's person is named.
             for c in changes {
                 let name = planned ? EntityKind(rawValue: c.change.entity).flatMap { try? store.mirror.name(of: $0, id: c.change.id) } : nil
@@ -265,12 +292,16 @@ struct RunRevertCommand: ControlSubcommand {
 struct RunApproveCommand: ControlSubcommand {
     static let name = "run approve"
     static let arguments: [CommandArgument] = [.required("ID")]
+    static let options: [CommandOption] = [.flag("without-rekeys")]
+    static let synopsis = ["run approve ID [--without-rekeys]"]
     static let storeAccess = StoreAccess.writes
     static let help = """
         Applies exactly the plan of a run the guard held (R5) as a new run (`approves`: ID). It is refused \
         (exit 1, saying why) once another run applied, an administrator changed users since, or the hold expired \
         ([guard] held_plan_days, default 7): then run `sisyncctl sync` again. A hold also ends when a later run \
-        applies; while it stands, a cycle on the same export exits 65 without a second hold.
+        applies; while it stands, a cycle on the same export exits 65 without a second hold. A plan that carries \
+        records over to new ids (a renumbered SIS, docs/rekey.md) is applied with them; --without-rekeys applies it \
+        the old way instead: the old records deactivated, the new ones added.
         """
     static let example = "sisyncctl run approve 42"
     let call: CommandCall
@@ -284,7 +315,9 @@ struct RunApproveCommand: ControlSubcommand {
         options.actor = actor
         options.trigger = .approve
         let result: SyncRun.Result
-        do { result = try SyncRun(configuration: c, options: options, log: log).approve(run: id, store: store) } catch let e as HoldError {
+        do {
+            result = try SyncRun(configuration: c, options: options, log: log).approve(run: id, store: store, withoutRekeys: args.flag("without-rekeys"))
+        } catch let e as HoldError {
             console.err("sisyncctl: \(e)\n")
             return 1
         }
@@ -364,16 +397,29 @@ struct StaffShowCommand: ControlSubcommand {
     let call: CommandCall
 
     func run() throws -> Int32 {
-        let id = words[0]
+        let asked = words[0]
         let store = try openStore(args)
+        // A record carried over to a new id (issue 33) is found under its old one too.
+        var id = asked
+        var renamed: RekeyStore.Entry?
+        if try store.mirror.staffMember(id: asked) == nil,
+           let r = try store.rekeys.entries(entity: .staff, id: asked).first(where: { $0.old == asked && $0.revertedRun == nil }) {
+            id = r.new
+            renamed = r
+        }
         guard let s = try store.mirror.staffMember(id: id) else { throw StoreError.notFound(what: "staff member \(id)") }
+        let formerly = try store.rekeys.entries(entity: .staff, id: id).filter { $0.new == id && $0.revertedRun == nil }
         let users = try store.accounts.linkedUsers(staffID: id)
         let whole = try store.auditTrail.history(entity: .staff, id: id)
         let history = try ListLimit.parse(args.value("limit")).map { Array(whole.suffix($0)) } ?? whole
         emit(args, json: {
-            .object(JSONShapes.staff(s) + [("users", .array(users.map { .string($0) })), ("history", .array(history.map(JSONShapes.storedChange)))])
+            .object(JSONShapes.staff(s) + [("users", .array(users.map { .string($0) })), ("history", .array(history.map(JSONShapes.storedChange))),
+                                           ("formerly", .array(formerly.map { .object([("staff_id", .string($0.old)), ("run_id", .int($0.runID))]) }))])
         }, text: {
-            var out = "\(s.staffID)  \(s.firstName) \(s.lastName)\(s.active ? "" : "  (INACTIVE since \(s.deactivatedAt.map(LocalTime.text(stored:)) ?? "?"))")\n"
+            var out = ""
+            if let renamed { out += "\(asked) is now \(renamed.new): the SIS renumbered it, carried over in run \(renamed.runID)\n" }
+            out += "\(s.staffID)  \(s.firstName) \(s.lastName)\(s.active ? "" : "  (INACTIVE since \(s.deactivatedAt.map(LocalTime.text(stored:)) ?? "?"))")\n"
+            for f in formerly { out += "  formerly \(f.old) (run \(f.runID))\n" }
             out += "  email:   \(s.email)\n  title:   \(s.title)\n  schools: \(s.schoolIDs.joined(separator: ", "))\n"
             if let m = s.missingSince { out += "  missing from the export since \(LocalTime.text(stored: m))\n" }
             if !s.enabled { out += "  account disabled in the SIS (enabledUser = false); the record stays active\n" }
@@ -384,4 +430,12 @@ struct StaffShowCommand: ControlSubcommand {
         })
         return 0
     }
+}
+
+/// A record carried over to a new id, as `run show` lists it (ids as displayed).
+struct RekeyListing {
+    var entity: String
+    var old: String
+    var new: String
+    var evidence: String
 }
