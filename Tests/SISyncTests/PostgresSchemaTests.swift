@@ -73,7 +73,7 @@ final class PostgresSchemaTests: XCTestCase {
                     "ALTER TABLE user_attachments DROP COLUMN added_seq",
                     "DROP TABLE held_plans", "ALTER TABLE runs DROP COLUMN approves",
                     "DROP TABLE api_clients", "DROP TABLE api_failures",
-                    "DROP TABLE events", "DROP TABLE event_feed", "DROP TABLE webhook_state", "DROP TABLE rekeys",
+                    "DROP TABLE events", "DROP TABLE event_feed", "DROP TABLE webhook_state", "DROP TABLE rekeys", "DROP TABLE rekey_requests",
                     version6View, "UPDATE schema_version SET version = 6",
                     "INSERT INTO users (username, email, created_at) VALUES ('Ann', 'ann@d.org', now())"] {
             try c.execute(sql)

@@ -307,4 +307,87 @@ final class RekeyTests: XCTestCase {
         let shown = w.ctl(["staff", "show", "S1"]).out
         XCTAssertFalse(shown.contains("formerly"), shown)
     }
+
+    /// Infinite Campus gives every user a new `sourcedId` when a district moves from
+    /// OneRoster 1.1 to 1.2: a bulk bundle where every id changed. Staff pair on email and
+    /// name; students without an email on name, school and grade (so the run is held);
+    /// families follow their students. After approval nothing was deactivated or added but
+    /// the student the SIS is deleting (inactive on both sides, never paired).
+    func testOneRosterBulkWithNewSourcedIdsIsCarriedOver() throws {
+        let w = Workspace()
+        OneRosterTests.writeBundle11(w)
+        let c = w.configure(sync: "school_year = 2026-2027", entities: OneRosterTests.people, format: "oneroster-csv", url: w.exportDir + "/bundle")
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "pat", "--email", "pat@home.org"]).code, 0)
+        XCTAssertEqual(w.ctl(["user", "attach", "pat", "--household", "p1"]).code, 0)
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "ann", "--email", "ann.lee@district.org"]).code, 0)
+        XCTAssertEqual(w.sync(c, force: true).summary.outcome, .applied)
+        XCTAssertEqual(try w.store().roles.of("pat").calculated.map(\.role), ["Parent"])
+        // Every sourcedId renamed, wherever a file names one.
+        let ids = ["t1", "t2", "a1", "s1", "s2", "s3", "p1", "g1", "r1", "x1"]
+        for file in ["users.csv", "enrollments.csv"] {
+            let path = w.exportDir + "/bundle/" + file
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            let renamed = text.components(separatedBy: "\r\n").map { line in
+                line.components(separatedBy: ",").map { ids.contains($0) ? "ic-" + $0 : $0 }.joined(separator: ",")
+            }.joined(separator: "\r\n")
+            try renamed.write(toFile: path, atomically: true, encoding: .utf8)
+        }
+        let held = w.sync(c)
+        XCTAssertEqual(held.summary.outcome, .blocked, held.summary.error ?? "")
+        let id = try XCTUnwrap(held.summary.runID)
+        let shape = try json(w.ctl(["--json", "run", "show", String(id)]).out)
+        let pairs = Set((shape["rekeys"] as? [[String: Any]] ?? []).map { "\($0["entity"]!) \($0["old"]!) \($0["new"]!)" })
+        for pair in ["staff t1 ic-t1", "staff t2 ic-t2", "staff a1 ic-a1", "students s1 ic-s1", "students s2 ic-s2",
+                     "households p1 ic-p1", "households g1 ic-g1", "household_relationships p1/student/s1 ic-p1/student/ic-s1"] {
+            XCTAssertTrue(pairs.contains(pair), "\(pair) in \(pairs.sorted())")
+        }
+        let approved = w.ctl(["--json", "run", "approve", String(id)])
+        XCTAssertEqual(approved.code, 0, approved.err)
+        let records = try XCTUnwrap(try json(approved.out)["records"] as? [String: [String: Int]])
+        XCTAssertEqual(records["staff"]?["added"] ?? 0, 0)
+        XCTAssertEqual(records["staff"]?["deactivated"] ?? 0, 0)
+        XCTAssertEqual(records["students"]?["deactivated"] ?? 0, 0)
+        XCTAssertEqual(records["students"]?["added"], 1, "ic-s3 arrives inactive (tobedeleted): nothing to pair with")
+        XCTAssertEqual(try OneRosterTests.table(w, "SELECT username, staff_id FROM links"), ["ann|ic-t1"])
+        XCTAssertEqual(try OneRosterTests.table(w, "SELECT username, record_id FROM user_attachments"), ["pat|ic-p1"])
+        XCTAssertEqual(try w.store().roles.of("pat").calculated.map(\.role), ["Parent"])
+        XCTAssertEqual(try w.store().roles.of("ann").calculated.map(\.role), ["Staff"])
+    }
+
+    /// `staff rekey OLD NEW`: the pair the evidence could not make (two leaving records share
+    /// the arriving one's email and name) is made by hand, and the next run carries it over.
+    /// OLD must be active and NEW unknown: anything else is refused.
+    func testManualRekeyCarriesOverWhatTheEvidenceCannot() throws {
+        let w = Workspace()
+        let c = w.configure()
+        w.write("staff.csv", staffCSV(manyStaff(6) + [("S7", "Jo", "Park", "jo@district.org"), ("S8", "Jo", "Park", "jo@district.org")]))
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "jo", "--email", "jo.park@district.org"]).code, 0)
+        XCTAssertEqual(w.ctl(["user", "link", "jo", "S7", "--reason", "the right Jo"]).code, 0)
+        w.write("staff.csv", staffCSV(manyStaff(6).map { ("N" + $0.0, $0.1, $0.2, $0.3) } + [("N7", "Jo", "Park", "jo@district.org")]))
+        let first = try XCTUnwrap(w.sync(c).summary.runID)
+        for (args, why) in [(["staff", "rekey", "S7", "S8"], "exists already"), (["staff", "rekey", "X9", "N9"], "there is no staff record X9"),
+                            (["staff", "rekey", "S7", "S7"], "nothing to carry over")] {
+            let refused = w.ctl(args)
+            XCTAssertEqual(refused.code, 1, args.joined(separator: " "))
+            XCTAssertTrue(refused.err.contains(why), refused.err)
+        }
+        let asked = w.ctl(["staff", "rekey", "S7", "N7"], user: "alice")
+        XCTAssertEqual(asked.code, 0, asked.err)
+        XCTAssertTrue(asked.out.contains("run \(first) is held on a plan without this pair"), asked.out)
+        XCTAssertEqual(w.ctl(["staff", "rekey", "S7", "N7"]).code, 1, "asked once")
+        XCTAssertEqual(w.ctl(["run", "discard", String(first)]).code, 0)
+        let held = w.sync(c)
+        let id = try XCTUnwrap(held.summary.runID)
+        let text = w.ctl(["run", "show", String(id)]).out
+        XCTAssertTrue(text.contains("staff S7 → N7 (paired by alice (`sisyncctl staff rekey`))"), text)
+        XCTAssertFalse(text.contains("more than one possible partner"), text)
+        XCTAssertEqual(w.ctl(["run", "approve", String(id)]).code, 0)
+        let store = try w.store()
+        XCTAssertNil(try store.mirror.staffMember(id: "S7"))
+        XCTAssertEqual(try store.mirror.staffMember(id: "S8")?.active, false)
+        XCTAssertEqual(try OneRosterTests.table(w, "SELECT username, staff_id, kind FROM links WHERE username = 'jo'"), ["jo|N7|manual"])
+        XCTAssertEqual(try store.rekeyRequests(), [], "done once carried over")
+    }
 }

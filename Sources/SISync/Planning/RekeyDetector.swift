@@ -32,14 +32,19 @@ public struct RekeyDetector: Sendable {
     /// `stored` gives each entity's stored state (the values of the records leaving);
     /// `schoolShares` each school's active records and how many of them the named ones are
     /// (called only when the district-wide share is below `minShare`).
+    /// `requested` are the pairs administrators made (`staff rekey`): carried over when the
+    /// plan removes the old record and adds the new one, whatever the share.
     public func propose(_ plan: Plan, stored: (EntityKind) throws -> StoredEntityState,
-                        schoolShares: (EntityKind, Set<String>) throws -> [SchoolShare]) throws -> RekeyProposal {
+                        schoolShares: (EntityKind, Set<String>) throws -> [SchoolShare],
+                        requested: [RekeyRequest] = []) throws -> RekeyProposal {
         guard let snapshot = plan.snapshot else { return RekeyProposal() }
         var proposal = RekeyProposal()
         for kind in [EntityKind.staff, .students] {
-            guard let p = plan.plan(for: kind), let rows = snapshot.entities[kind],
-                  let leaving = try leavers(p, rows: rows, stored: stored, schoolShares: schoolShares) else { continue }
-            let arriving = p.additions.map(Int.init).filter { !rows.isInactive($0) }
+            guard let p = plan.plan(for: kind), let rows = snapshot.entities[kind] else { continue }
+            let asked = try pairsAsked(requested.filter { $0.entity == kind }, p, rows: rows, stored: stored(kind), into: &proposal)
+            guard let found = try leavers(p, rows: rows, stored: stored, schoolShares: schoolShares) else { continue }
+            let leaving = found.filter { !asked.contains($0.key) }
+            let arriving = p.additions.map(Int.init).filter { !rows.isInactive($0) && !asked.contains(rows.key($0)) }
             if kind == .staff {
                 match(staff: leaving, arriving, rows: rows, into: &proposal)
             } else {
@@ -56,6 +61,25 @@ public struct RekeyDetector: Sendable {
             }
         }
         return proposal
+    }
+
+    /// The administrators' pairs whose old record the plan removes and whose new row it
+    /// adds; returns the ids they take, which automatic matching leaves alone.
+    private func pairsAsked(_ requests: [RekeyRequest], _ p: EntityPlan, rows: EntityRows, stored: StoredEntityState,
+                            into proposal: inout RekeyProposal) throws -> Set<String> {
+        guard !requests.isEmpty else { return [] }
+        let removed = Set(p.updates.filter { $0.deactivate != nil || $0.markMissing != nil }.map(\.key))
+        let added = Set(p.additions.map(Int.init).filter { !rows.isInactive($0) }.map(rows.key))
+        let usable = requests.filter { removed.contains($0.old) && added.contains($0.new) }
+        let values = try stored.values(forKeys: usable.map(\.old))
+        var taken = Set<String>()
+        for r in usable {
+            guard let row = rows.row(forKey: r.new) else { continue }
+            proposal.pairs.append(Rekey(entity: p.kind, old: r.old, new: r.new, evidence: "paired by \(r.by) (`sisyncctl \(p.kind == .staff ? "staff" : "student") rekey`)",
+                                        fields: Self.fields(p.kind, old: values[r.old] ?? [], row: row, rows: rows)))
+            taken.formUnion([r.old, r.new])
+        }
+        return taken
     }
 
     /// A record leaving with the values the store holds for it.

@@ -7,9 +7,14 @@ import Foundation
 extension SyncRun {
     func rekey(_ plan: Plan, store: RosterStore, runID: Int64?) throws -> Plan {
         let settings = configuration.guardSettings
-        guard settings.rekey != .off, plan.snapshot != nil else { return plan }
-        let detector = RekeyDetector(minShare: settings.rekeyMinShare, normalizer: EmailNormalizer(aliases: configuration.emailDomainAliases))
-        let proposal = try detector.propose(plan, stored: store.mirror.state(for:), schoolShares: store.mirror.schoolShares)
+        guard plan.snapshot != nil else { return plan }
+        // An administrator's pairs (`staff rekey`) are carried over even with `rekey = off`:
+        // they were asked for by name.
+        let requested = try store.rekeyRequests()
+        guard settings.rekey != .off || !requested.isEmpty else { return plan }
+        let detector = RekeyDetector(minShare: settings.rekey == .off ? 101 : settings.rekeyMinShare,
+                                     normalizer: EmailNormalizer(aliases: configuration.emailDomainAliases))
+        let proposal = try detector.propose(plan, stored: store.mirror.state(for:), schoolShares: store.mirror.schoolShares, requested: requested)
         guard !proposal.isEmpty else { return plan }
         let runField = Self.runFields(runID)
         for a in proposal.ambiguous {

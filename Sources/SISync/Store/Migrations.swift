@@ -622,8 +622,9 @@ extension Migration {
         // one row per record a run (or `staff rekey`) renamed, for "formerly OLD (run N)",
         // for `staff show OLD`, and for `run revert`, which renames them back (`reverted_run`)
         // and moves their history back: the entries up to `history_through`, the last
-        // change before the rename. Version 13 in the order the lead merges issue 30–34's
-        // steps in.
+        // change before the rename. `rekey_requests`: pairs an administrator made with
+        // `sisyncctl staff rekey` / `student rekey` for the next run to carry over, when the
+        // evidence is not enough. Version 13 in the order the lead merges issue 30–34's steps.
         Migration("rekeyed records", sqlite: [
             """
             CREATE TABLE rekeys (
@@ -638,6 +639,14 @@ extension Migration {
             );
             CREATE INDEX rekeys_by_old ON rekeys (entity, old_id);
             CREATE INDEX rekeys_by_run ON rekeys (run_id);
+            CREATE TABLE rekey_requests (
+              entity TEXT NOT NULL,
+              old_id TEXT NOT NULL,
+              new_id TEXT NOT NULL,
+              requested_by TEXT NOT NULL,
+              requested_at TEXT NOT NULL,
+              PRIMARY KEY (entity, old_id)
+            );
             """,
         ], postgres: [
             """
@@ -654,6 +663,16 @@ extension Migration {
             """,
             "CREATE INDEX rekeys_by_old ON rekeys (entity, old_id)",
             "CREATE INDEX rekeys_by_run ON rekeys (run_id)",
+            """
+            CREATE TABLE rekey_requests (
+              entity text NOT NULL,
+              old_id text NOT NULL,
+              new_id text NOT NULL,
+              requested_by text NOT NULL,
+              requested_at timestamptz NOT NULL,
+              PRIMARY KEY (entity, old_id)
+            )
+            """,
         ]),
     ]
 }

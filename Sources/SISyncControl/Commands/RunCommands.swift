@@ -439,3 +439,64 @@ struct RekeyListing {
     var new: String
     var evidence: String
 }
+
+/// `staff rekey OLD NEW`: the next run carries a staff member over to the id the SIS gives
+/// them now, when the evidence is not enough for it to pair them itself (issue 33).
+struct StaffRekeyCommand: ControlSubcommand {
+    static let name = "staff rekey"
+    static let arguments: [CommandArgument] = [.required("OLD"), .required("NEW")]
+    static let storeAccess = StoreAccess.writes
+    static let help = RekeyRequestText.help("staff member")
+    static let example = "sisyncctl staff rekey S1042 8f1c2a"
+    let call: CommandCall
+
+    func run() throws -> Int32 { try RekeyRequestText.request(.staff, call: call, self) }
+}
+
+/// `student rekey OLD NEW`: as `staff rekey`, for a student (its codes, pairings, families).
+struct StudentRekeyCommand: ControlSubcommand {
+    static let name = "student rekey"
+    static let arguments: [CommandArgument] = [.required("OLD"), .required("NEW")]
+    static let storeAccess = StoreAccess.writes
+    static let help = RekeyRequestText.help("student")
+    static let example = "sisyncctl student rekey ST20001 5d0e77"
+    let call: CommandCall
+
+    func run() throws -> Int32 { try RekeyRequestText.request(.students, call: call, self) }
+}
+
+/// What `staff rekey` and `student rekey` share: their help and their one action.
+enum RekeyRequestText {
+    static func help(_ noun: String) -> String {
+        """
+        Pairs a \(noun) the next run would deactivate (OLD, still active) with the id the SIS now gives them (NEW, \
+        a record the next run would add), when the evidence is not enough for the run to pair them itself \
+        (docs/rekey.md): the next run carries the record over with its history, links, roles, codes and pairings, \
+        whatever its share of removals, and is held for review unless [guard] rekey = apply. Refused (exit 1) when \
+        OLD is unknown or inactive, or NEW exists already (a rekey never merges two records). A run held before \
+        the pairing does not have it: discard it and sync again.
+        """
+    }
+
+    static func request(_ entity: EntityKind, call: CommandCall, _ command: some ControlSubcommand) throws -> Int32 {
+        let (old, new) = (command.words[0], command.words[1])
+        let store = try command.openStore(command.args)
+        let request: RekeyRequest
+        do { request = try store.requestRekey(entity, old: old, new: new, actor: command.actor, now: Date()) } catch let e as RekeyError {
+            command.console.err("sisyncctl: \(e)\n")
+            return 1
+        }
+        let hold = try store.auditTrail.standingHold(at: Date())
+        command.emit(command.args, json: {
+            .object([("entity", .string(request.entity.rawValue)), ("old", .string(request.old)), ("new", .string(request.new)),
+                     ("requested_by", .string(request.by)), ("held_run", hold.map { .int($0.runID) } ?? .null)])
+        }, text: {
+            var out = "the next run carries \(entity.noun) \(old) over to \(new)\n"
+            if let hold {
+                out += "run \(hold.runID) is held on a plan without this pair: `sisyncctl run discard \(hold.runID)`, then `sisyncctl sync`\n"
+            }
+            return out
+        })
+        return 0
+    }
+}

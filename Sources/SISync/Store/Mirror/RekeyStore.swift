@@ -59,6 +59,11 @@ public final class RekeyStore {
                 try rows.endRow()
             }
         }
+        // Administrators' pairs (`staff rekey`) are done once carried over.
+        try database.run("""
+            DELETE FROM rekey_requests WHERE EXISTS (
+              SELECT 1 FROM temp.rekey_pairs p WHERE p.entity = rekey_requests.entity AND p.old_id = rekey_requests.old_id)
+            """)
         try events.write { sink in
             for p in pairs {
                 guard let kind = p.kind else { continue }
