@@ -138,23 +138,17 @@ public final class RekeyStore {
     /// The renames a record's id took part in, newest first: as the new id ("formerly OLD
     /// (run N)") and as the old one (`staff show OLD` shows NEW).
     public func entries(entity: EntityKind, id: String) throws -> [Entry] {
-        var out: [Entry] = []
-        try database.forEachRow("""
-            SELECT entity, old_id, new_id, run_id, evidence, reverted_run FROM rekeys
-            WHERE entity = \(entity.rawValue) AND (new_id = \(id) OR old_id = \(id)) ORDER BY run_id DESC
-            """) { r in
-            out.append(Entry(entity: r.text(0), old: r.text(1), new: r.text(2), runID: r.int64(3), evidence: r.text(4),
-                             revertedRun: r.isNull(5) ? nil : r.int64(5)))
-        }
-        return out
+        try entries(where: "entity = \(entity.rawValue) AND (new_id = \(id) OR old_id = \(id)) ORDER BY run_id DESC")
     }
 
     /// The records run `id` carried over, for `run show`.
     public func entries(run id: Int64) throws -> [Entry] {
+        try entries(where: "run_id = \(id) ORDER BY entity, old_id")
+    }
+
+    private func entries(where condition: SQLQuery) throws -> [Entry] {
         var out: [Entry] = []
-        try database.forEachRow("""
-            SELECT entity, old_id, new_id, run_id, evidence, reverted_run FROM rekeys WHERE run_id = \(id) ORDER BY entity, old_id
-            """) { r in
+        try database.forEachRow("SELECT entity, old_id, new_id, run_id, evidence, reverted_run FROM rekeys WHERE \(sql: condition)") { r in
             out.append(Entry(entity: r.text(0), old: r.text(1), new: r.text(2), runID: r.int64(3), evidence: r.text(4),
                              revertedRun: r.isNull(5) ? nil : r.int64(5)))
         }
