@@ -118,16 +118,16 @@ public struct HeldPlan: Codable, Sendable, Equatable {
     }
 
     private static func entry(_ c: LinkChange) -> LinkEntry {
-            switch c {
-            case .link(let user, let staff, let previous):
-                return LinkEntry(action: "link", username: user, staffID: staff, previous: previous)
-            case .unlink(let user, let staff, let kind, let why):
-                return LinkEntry(action: "unlink", username: user, staffID: staff, kind: kind.rawValue, why: why)
-            case .ambiguous(let user, let email, let staff):
-                return LinkEntry(action: "ambiguous", username: user, email: email, staffIDs: staff)
-            case .unapprove(let user, let staff):
-                return LinkEntry(action: "unapprove", username: user, staffID: staff)
-            }
+        switch c {
+        case .link(let user, let staff, let previous):
+            return LinkEntry(action: "link", username: user, staffID: staff, previous: previous)
+        case .unlink(let user, let staff, let kind, let why):
+            return LinkEntry(action: "unlink", username: user, staffID: staff, kind: kind.rawValue, why: why)
+        case .ambiguous(let user, let email, let staff):
+            return LinkEntry(action: "ambiguous", username: user, email: email, staffIDs: staff)
+        case .unapprove(let user, let staff):
+            return LinkEntry(action: "unapprove", username: user, staffID: staff)
+        }
     }
 
     /// The plan again, with the rows it writes as its export snapshot; with the records it

@@ -107,6 +107,7 @@ public final class RosterStore {
             // Records carried over to new ids first (issue 33): the plan's updates name them
             // by their new ids, and links, roles and codes go with them.
             try rekeys.carryOver(plan.carriedOver, runID: runID, events: events)
+            if !plan.carriedOver.isEmpty { phase("rekeys") }
             for p in plan.entities {
                 try mirror.applyEntity(p, rows: plan.snapshot?.entities[p.kind], runID: runID, stamp: stamp, checkStop: checkStop)
                 try RunEvents.records(p, rows: plan.snapshot?.entities[p.kind], into: events)
