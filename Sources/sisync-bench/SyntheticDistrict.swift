@@ -21,11 +21,15 @@ struct SyntheticDistrict {
     /// Which export to write: the base day; the next day with about 1% of staff and student
     /// rows changed (the other five files as they were); or a day on which every one of
     /// the seven files changed (about 1% of each).
-    enum Day { case base, changed, allChanged }
+    /// `renumbered` is the base day under the ids a new SIS gives everyone (issue 33):
+    /// every staff, student and household id prefixed `N`, wherever a file names one.
+    enum Day { case base, changed, allChanged, renumbered }
 
     /// Writes the seven files into `directory`.
     func write(to directory: String, day: Day) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let n = day == .renumbered ? "N" : ""
+        let day = day == .renumbered ? Day.base : day
         var out = try CSVFileWriter(path: directory + "/staff.csv", crlf: false, bom: true)
         out.line("staff_id,first_name,last_name,email,title,school_ids,status")
         for i in 0..<staffCount {
@@ -43,7 +47,7 @@ struct SyntheticDistrict {
             let emailOwner = i % 500 == 1 ? i - 1 : i
             let email = "staff\(emailOwner)\(newEmail ? ".new" : "")@district.example.org"
             let status = leftBefore && !rehired ? "inactive" : "active"
-            out.line("S\(pad(i + 1, 6)),\(f),\(last),\(email),\(Self.titles[i % 8]),\(100 + i % 40);\(100 + (i / 40) % 40),\(status)")
+            out.line("\(n)S\(pad(i + 1, 6)),\(f),\(last),\(email),\(Self.titles[i % 8]),\(100 + i % 40);\(100 + (i / 40) % 40),\(status)")
         }
         try out.close()
 
@@ -54,7 +58,7 @@ struct SyntheticDistrict {
             let withdrawn = day != .base && i % 100 == 3 && i < studentCount
             let f = Self.first[(i / 3) % 16], l = Self.last[(i / 7) % 16]
             let email = "st\(i + 1)@students.riverside.example.org"
-            out.line("ST\(pad(i + 1, 7)),\(f),\(l),\(email),\(100 + i % 40),\(i % 13),\(withdrawn ? "Withdrawn" : "Enrolled"),2026-2027")
+            out.line("\(n)ST\(pad(i + 1, 7)),\(f),\(l),\(email),\(100 + i % 40),\(i % 13),\(withdrawn ? "Withdrawn" : "Enrolled"),2026-2027")
         }
         try out.close()
 
@@ -63,7 +67,7 @@ struct SyntheticDistrict {
         // On an every-file day, 1% of each of the five other files changes too.
         let every = day == .allChanged
         for i in 0..<householdCount {
-            out.line("H\(pad(i + 1, 7)),The \(Self.last[i % 16])\(every && i % 100 == 5 ? "-Jones" : "") Family of \(Self.first[(i / 16) % 16])")
+            out.line("\(n)H\(pad(i + 1, 7)),The \(Self.last[i % 16])\(every && i % 100 == 5 ? "-Jones" : "") Family of \(Self.first[(i / 16) % 16])")
         }
         try out.close()
 
@@ -71,10 +75,10 @@ struct SyntheticDistrict {
         out.line("household_id,record_type,record_id,relationship")
         for i in 0..<relationshipCount {
             if i % 13 == 0 && i / 13 < applicantCount {
-                out.line("H\(pad(i % householdCount + 1, 7)),applicant,A\(pad(i / 13 + 1, 6)),Parent")
+                out.line("\(n)H\(pad(i % householdCount + 1, 7)),applicant,A\(pad(i / 13 + 1, 6)),Parent")
             } else {
                 let guardian = (i % 10 == 0) != (every && i % 100 == 7)
-                out.line("H\(pad(i % householdCount + 1, 7)),student,ST\(pad(i % studentCount + 1, 7)),\(guardian ? "Guardian" : "Parent")")
+                out.line("\(n)H\(pad(i % householdCount + 1, 7)),student,\(n)ST\(pad(i % studentCount + 1, 7)),\(guardian ? "Guardian" : "Parent")")
             }
         }
         try out.close()
@@ -84,7 +88,7 @@ struct SyntheticDistrict {
         let statuses = ["Inquiry", "Applied", "Accepted", "Copied"]
         for i in 0..<applicantCount {
             let status = statuses[(i + (every && i % 100 == 9 ? 1 : 0)) % 4]
-            out.line("A\(pad(i + 1, 6)),\(Self.first[i % 16]),\(Self.last[(i / 5) % 16]),\(status),S\(pad(i % staffCount + 1, 6));S\(pad((i * 7) % staffCount + 1, 6))")
+            out.line("A\(pad(i + 1, 6)),\(Self.first[i % 16]),\(Self.last[(i / 5) % 16]),\(status),\(n)S\(pad(i % staffCount + 1, 6));\(n)S\(pad((i * 7) % staffCount + 1, 6))")
         }
         try out.close()
 
@@ -100,7 +104,7 @@ struct SyntheticDistrict {
             // Unique keys: each student gets up to four attributes.
             // Every-file day: 1% of the attributes are gone and as many new ones appear.
             if every && i % 100 == 13 { continue }
-            out.line("student,ST\(pad(i / 4 % studentCount + 1, 7)),\(names[i % 4]),\(i / 4 >= studentCount ? "2025-2026" : "2026-2027")")
+            out.line("student,\(n)ST\(pad(i / 4 % studentCount + 1, 7)),\(names[i % 4]),\(i / 4 >= studentCount ? "2025-2026" : "2026-2027")")
         }
         if every {
             for i in stride(from: 13, to: attributeCount, by: 100) { out.line("student,ST\(pad(i / 4 % studentCount + 1, 7)),Robotics,2026-2027") }

@@ -9,6 +9,7 @@ let usage = """
     usage: sisync-bench [--scale N] [--compare-scale N] [--data DIR] [--database postgresql://…] [--events]
            sisync-bench tenants --database postgresql://… [--count 200] [--max-parallel-runs 2]
            sisync-bench webhooks [--count 20000] [--database postgresql://…]
+           sisync-bench rekey [--scale N] [--data DIR]   (the whole district renumbered, against a full run)
 
       --scale N          district size (1 = 20k staff, 300k students, ... about 1.2M rows)
       --compare-scale N  also run at N times the size and print the time ratio (e.g. 5)
@@ -76,6 +77,48 @@ func eventsSection() -> String {
     ProcessInfo.processInfo.environment["SISYNC_BENCH_EVENTS"] == "1" ? "[events]\nenabled = true\n" : ""
 }
 
+/// `[guard] rekey` for a scenario (issue 33): `apply` for `rekey` (the whole district
+/// carried over in one run), `off` for `rekey-off` (deactivated and added instead); else
+/// `$SISYNC_BENCH_REKEY` when set (to time the search itself: hold against off).
+func rekeySection(_ scenario: String) -> String {
+    let mode = scenario == "rekey" ? "apply" : scenario == "rekey-off" ? "off" : ProcessInfo.processInfo.environment["SISYNC_BENCH_REKEY"]
+    return mode.map { "[guard]\nrekey = \($0)\n" } ?? ""
+}
+
+/// `sisync-bench rekey`: the whole district renumbered at once (issue 33), against the
+/// runs a district would otherwise have: each on a fresh database with the users, after
+/// the base import; the import (a normal full run), a forced re-plan of the same export,
+/// the renumbered export carried over (`rekey = apply`), and the renumbered export the old
+/// way (`rekey = off`, every record deactivated and added).
+func runRekeyScenarios(scale: Double, dataDir: String) throws {
+    let (base, _, district) = try prepare(scale: scale, dataDir: dataDir)
+    let renumbered = (base as NSString).deletingLastPathComponent + "/renumbered"
+    if !FileManager.default.fileExists(atPath: renumbered + "/.complete") {
+        try district.write(to: renumbered, day: .renumbered)
+        _ = FileManager.default.createFile(atPath: renumbered + "/.complete", contents: nil)
+    }
+    print(String(format: "scale %g: %d rows, on SQLite; every staff, student and household id renumbered", scale, district.totalRows))
+    let dbDir = NSTemporaryDirectory() + "sisync-bench-rekey-\(getpid())"
+    try FileManager.default.createDirectory(atPath: dbDir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dbDir) }
+    var results: [Measurement] = []
+    for (i, (scenario, export)) in [("replan", base), ("rekey", renumbered), ("rekey-off", renumbered)].enumerated() {
+        let db = dbDir + "/bench-\(i).db"
+        _ = try seedUsers(district, database: db)
+        let imported = try runChild("import", export: base, database: db, rows: district.totalRows)
+        if i == 0 { results.append(imported) }
+        var m = try runChild(scenario, export: export, database: db, rows: district.totalRows)
+        m.scenario = scenario
+        results.append(m)
+    }
+    for m in results {
+        print("  " + padded(m.scenario, 10) + String(format: " %6.2f s  peak RSS %4.0f MB  db %6.1f MB  ", m.seconds, m.peakRSSMB, m.databaseMB)
+              + m.outcome + "  " + m.detail)
+    }
+    let full = results[0].seconds, rekey = results.first { $0.scenario == "rekey" }!.seconds
+    print(String(format: "the whole district carried over in %.2f s: %.2fx a normal full run (the import, %.2f s)", rekey, rekey / full, full))
+}
+
 /// The change feed's head after a step, for its line (nothing when the feed is off).
 func eventsWritten(_ database: String) -> String {
     guard !eventsSection().isEmpty, let store = try? RosterStore(location: location(database)), let head = try? store.events.head() else { return "" }
@@ -105,6 +148,7 @@ func measure(scenario: String, export: String, database: String) -> Int32 {
         return 0
     }
     let text = "[sync]\n\(storeLines)school_year = 2026-2027\n[source]\nformat = csv\nurl = \(export.hasSuffix("/") ? export : export + "/")\nretries = 0\n" + eventsSection()
+        + rekeySection(scenario)
     let configuration: Configuration
     do { configuration = try Configuration.parse(text: text, path: "/bench/sisync.conf") } catch {
         print("ERROR \(error)")
@@ -112,6 +156,10 @@ func measure(scenario: String, export: String, database: String) -> Int32 {
     }
     var options = SyncRun.Options()
     options.force = scenario == "replan"
+    // A dry run plans (the rekey search included), links and rolls back: repeatable.
+    options.dryRun = scenario == "dry-day"
+    // Without rekeys, a renumbered district is a mass deactivation the guard holds.
+    options.allowMassDeactivation = scenario == "rekey-off"
     options.actor = "bench"
     let started = DispatchTime.now().uptimeNanoseconds
     let result = SyncRun(configuration: configuration, options: options, log: SilentLog()).performWithStore()
@@ -363,6 +411,15 @@ if args.first == "tenants" {
     guard let uri else { FileHandle.standardError.write(Data("sisync-bench tenants: --database postgresql://… is required\n".utf8)); exit(64) }
     do { try TenantsBenchmark(uri: uri, passwordFile: passwordFile, count: count, parallel: parallel, demo: demo).run() } catch {
         FileHandle.standardError.write(Data("sisync-bench tenants: \(error)\n".utf8))
+        exit(1)
+    }
+    exit(0)
+}
+if args.first == "rekey" {
+    // sisync-bench rekey [--scale N] [--data DIR]
+    let o = modeOptions("rekey", args.dropFirst(), known: ["--scale", "--data"])
+    do { try runRekeyScenarios(scale: o["--scale"].flatMap { Double($0) } ?? 1, dataDir: o["--data"] ?? "bench-data") } catch {
+        FileHandle.standardError.write(Data("sisync-bench rekey: \(error.localizedDescription)\n".utf8))
         exit(1)
     }
     exit(0)

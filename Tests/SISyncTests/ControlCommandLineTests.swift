@@ -272,6 +272,8 @@ final class ControlCommandLineTests: XCTestCase {
         try run("webhook list", ["webhook", "list"])
         XCTAssertEqual((last as? [[String: Any]])?.first?["name"] as? String, "gradebook")
         XCTAssertEqual(try run("webhook resume", ["webhook", "resume", "gradebook"])["name"] as? String, "gradebook")
+        XCTAssertEqual(try run("staff rekey", ["staff", "rekey", "S1001", "N1001"])["new"] as? String, "N1001")
+        XCTAssertEqual(try run("student rekey", ["student", "rekey", "ST20001", "N20001"])["old"] as? String, "ST20001")
 
         // store copy needs a PostgreSQL server to copy into: PostgresStoreTests runs it with --json.
         let elsewhere: Set<String> = ["store copy"]

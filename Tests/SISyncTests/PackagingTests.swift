@@ -224,7 +224,7 @@ final class PackagingTests: XCTestCase {
         XCTAssertEqual(r.code, 0, r.err)
         XCTAssertEqual(r.out.split(separator: "\n", omittingEmptySubsequences: false).map(String.init), [
             "complete -F _sisyncctl sisyncctl", "runs run", "approve", "letters", "--without-pairing --wait", "add remove",
-            "--allow-mass-deactivation", "none view edit owner", "status staff store", "access", "access-check", "",
+            "--allow-mass-deactivation", "none view edit owner", "status staff student store", "access", "access-check", "",
         ])
     }
 

@@ -49,7 +49,9 @@ public enum RunReport {
     /// (`would deactivate staff S1 Ann Lee (missing)`); `name` is the record's person, when
     /// it has one, shown beside its id.
     public static func changeLine(_ c: Change, name: String? = nil, planned: Bool = false) -> String {
-        var line = "\(planned ? wouldVerb(c.kind) : c.kind.rawValue) \(c.entity) \(c.id)"
+        // A record carried over to a new id (issue 33): `rekeyed staff S1042 → 8f1c…`.
+        let id = c.kind == .rekeyed ? "\(c.old ?? "?") → \(c.new ?? c.id)" : c.id
+        var line = "\(planned ? wouldVerb(c.kind) : c.kind.rawValue) \(c.entity) \(id)"
         if let name, !name.trimmingCharacters(in: .whitespaces).isEmpty { line += " " + PrintableText.line(name, limit: 60) }
         switch c.kind {
         case .updated:
@@ -65,7 +67,7 @@ public enum RunReport {
             if let previous = c.old { line += " (was \(previous))" }
         case .unlinked:
             if let staff = c.old { line += " from staff \(staff)" }
-        case .added, .reactivated:
+        case .added, .reactivated, .rekeyed:
             break
         }
         return line
@@ -82,6 +84,7 @@ public enum RunReport {
         case .unlinked: return "would unlink"
         case .roleGranted: return "would grant"
         case .roleRevoked: return "would revoke"
+        case .rekeyed: return "would rekey"
         }
     }
 

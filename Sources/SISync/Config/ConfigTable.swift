@@ -113,6 +113,8 @@ extension ConfigKey {
         .key("guard", "max_revoke_percent", \.guardSettings.revoke.percent, default: "20") { l throws(ConfigError) in try l.percentage() },
         .key("guard", "max_revoke_count", \.guardSettings.revoke.count, default: "50") { l throws(ConfigError) in try l.count() },
         .key("guard", "held_plan_days", \.guardSettings.heldPlanDays, default: "7") { l throws(ConfigError) in try l.integer(1...3650) },
+        .key("guard", "rekey", \.guardSettings.rekey, default: "hold") { l throws(ConfigError) in try l.oneOf(RekeyMode.self) },
+        .key("guard", "rekey_min_share", \.guardSettings.rekeyMinShare, default: "50") { l throws(ConfigError) in try l.percentage() },
     ]
 
     /// The entity of `students.max_deactivate_percent`, nil for a key that is not one.

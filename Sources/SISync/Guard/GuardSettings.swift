@@ -18,6 +18,12 @@ public struct GuardSettings: Sendable, Equatable {
     public var revoke = GuardLimit(percent: 20, count: 50)
     /// How long a held run's plan can be approved: later the SIS and the store have moved on.
     public var heldPlanDays = 7
+    /// What a run does with the records it finds renumbered (issue 33, docs/rekey.md):
+    /// hold it for review (`hold`), carry them over (`apply`), or deactivate and add (`off`).
+    public var rekey = RekeyMode.hold
+    /// The share of an entity's active records (district-wide or in one school) a run must
+    /// remove before it looks for renumbered ones: below it, removals are turnover.
+    public var rekeyMinShare: Double = 50
 
     public init() {}
 

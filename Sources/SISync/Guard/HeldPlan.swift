@@ -73,10 +73,17 @@ public struct HeldPlan: Codable, Sendable, Equatable {
     var validators: [String: [String?]]
     var contentHash: String?
     var plannedAt: String
+    /// The records the plan carries over to new ids (issue 33); `entities` and `links` are
+    /// then the plan without them (`run approve --without-rekeys`), and `rekeyLinks` the
+    /// links with them. Absent in plans kept before issue 33.
+    var rekeys: [Rekey]?
+    var ambiguousRekeys: [AmbiguousRekey]?
+    var rekeyLinks: [LinkEntry]?
 
     /// What was planned, in the form the store keeps.
     public init(_ plan: Plan) {
-        entities = plan.entities.map { p in
+        let planned = plan.withoutRekeys?.entities ?? plan.entities
+        entities = planned.map { p in
             let rows = plan.snapshot?.entities[p.kind]
             func row(_ r: Int) -> Row? {
                 guard let rows else { return nil }
@@ -91,17 +98,11 @@ public struct HeldPlan: Codable, Sendable, Equatable {
                                      clearMissing: u.clearMissing, missingSince: u.missingSince.map(Timestamp.format))
                           })
         }
-        links = plan.links.changes.map { c in
-            switch c {
-            case .link(let user, let staff, let previous):
-                return LinkEntry(action: "link", username: user, staffID: staff, previous: previous)
-            case .unlink(let user, let staff, let kind, let why):
-                return LinkEntry(action: "unlink", username: user, staffID: staff, kind: kind.rawValue, why: why)
-            case .ambiguous(let user, let email, let staff):
-                return LinkEntry(action: "ambiguous", username: user, email: email, staffIDs: staff)
-            case .unapprove(let user, let staff):
-                return LinkEntry(action: "unapprove", username: user, staffID: staff)
-            }
+        links = (plan.withoutRekeys?.links ?? plan.links).changes.map(Self.entry)
+        if !plan.rekeys.isEmpty || !plan.carriedOver.isEmpty {
+            rekeys = plan.carriedOver
+            ambiguousRekeys = plan.rekeys.ambiguous
+            rekeyLinks = plan.links.changes.map(Self.entry)
         }
         emailKeys = plan.links.emailKeys
         emailKeyBasis = plan.links.emailKeyBasis
@@ -116,8 +117,36 @@ public struct HeldPlan: Codable, Sendable, Equatable {
         plannedAt = Timestamp.format(plan.plannedAt)
     }
 
-    /// The plan again, with the rows it writes as its export snapshot.
-    public func plan() throws -> Plan {
+    private static func entry(_ c: LinkChange) -> LinkEntry {
+        switch c {
+        case .link(let user, let staff, let previous):
+            return LinkEntry(action: "link", username: user, staffID: staff, previous: previous)
+        case .unlink(let user, let staff, let kind, let why):
+            return LinkEntry(action: "unlink", username: user, staffID: staff, kind: kind.rawValue, why: why)
+        case .ambiguous(let user, let email, let staff):
+            return LinkEntry(action: "ambiguous", username: user, email: email, staffIDs: staff)
+        case .unapprove(let user, let staff):
+            return LinkEntry(action: "unapprove", username: user, staffID: staff)
+        }
+    }
+
+    /// The plan again, with the rows it writes as its export snapshot; with the records it
+    /// carries over to new ids unless `withoutRekeys` (issue 33).
+    public func plan(withoutRekeys: Bool = false) throws -> Plan {
+        var plan = try plainPlan()
+        let proposal = RekeyProposal(pairs: rekeys ?? [], ambiguous: ambiguousRekeys ?? [])
+        guard !withoutRekeys, !proposal.isEmpty else { return plan }
+        if !proposal.pairs.isEmpty {
+            let plain = plan.links
+            plan = plan.carryingOver(proposal.pairs)
+            plan.links.changes = try (rekeyLinks ?? []).map(Self.change)
+            plan.withoutRekeys?.links = plain
+        }
+        plan.rekeys = proposal
+        return plan
+    }
+
+    private func plainPlan() throws -> Plan {
         var snapshotRows: [EntityKind: EntityRows] = [:]
         var planned: [EntityPlan] = []
         for e in entities {
@@ -149,17 +178,7 @@ public struct HeldPlan: Codable, Sendable, Equatable {
         }
         var plan = Plan(entities: planned, snapshot: contentHash.map { ExportSnapshot(entities: snapshotRows, contentHash: $0) },
                         plannedAt: try Self.date(plannedAt))
-        plan.links.changes = try links.map { l in
-            switch (l.action, l.staffID) {
-            case ("link", let staff?): return .link(username: l.username, staffID: staff, previous: l.previous)
-            case ("unlink", let staff?):
-                guard let kind = l.kind.flatMap(LinkKind.init(rawValue:)) else { throw HeldPlanError.unknownValue(l.kind ?? "") }
-                return .unlink(username: l.username, staffID: staff, kind: kind, why: l.why ?? "")
-            case ("ambiguous", _): return .ambiguous(username: l.username, email: l.email ?? "", staffIDs: l.staffIDs ?? [])
-            case ("unapprove", let staff?): return .unapprove(username: l.username, staffID: staff)
-            default: throw HeldPlanError.unknownValue(l.action)
-            }
-        }
+        plan.links.changes = try links.map(Self.change)
         plan.links.emailKeys = emailKeys
         plan.links.emailKeyBasis = emailKeyBasis
         plan.roles = RolePlan(granted: rolesGranted.map { CalculatedRole(username: $0.username, role: $0.role, schoolYear: $0.schoolYear) },
@@ -179,6 +198,18 @@ public struct HeldPlan: Codable, Sendable, Equatable {
             plan.sourceValidators[url] = SourceValidator(etag: v[0], lastModified: v[1], sha256: sha)
         }
         return plan
+    }
+
+    private static func change(_ l: LinkEntry) throws -> LinkChange {
+        switch (l.action, l.staffID) {
+        case ("link", let staff?): return .link(username: l.username, staffID: staff, previous: l.previous)
+        case ("unlink", let staff?):
+            guard let kind = l.kind.flatMap(LinkKind.init(rawValue:)) else { throw HeldPlanError.unknownValue(l.kind ?? "") }
+            return .unlink(username: l.username, staffID: staff, kind: kind, why: l.why ?? "")
+        case ("ambiguous", _): return .ambiguous(username: l.username, email: l.email ?? "", staffIDs: l.staffIDs ?? [])
+        case ("unapprove", let staff?): return .unapprove(username: l.username, staffID: staff)
+        default: throw HeldPlanError.unknownValue(l.action)
+        }
     }
 
     /// The JSON text the store keeps.

@@ -39,7 +39,25 @@ public struct RunGuard: Sendable {
             }
             reasons.append(reason)
         }
+        // A run that carries records over to new ids waits for a person whatever the
+        // thresholds (issue 33): `--allow-mass-deactivation` does not answer for pairs.
+        if let rekeys = rekeyHold(plan) { return .blocked(reason: (reasons + [rekeys]).joined(separator: "; ")) }
         return verdict(reasons, allowMassDeactivation)
+    }
+
+    /// Why the records a plan carries over to new ids hold it: always with `rekey = hold`,
+    /// and with `apply` when a pair rests on names alone. Nil when they do not.
+    func rekeyHold(_ plan: Plan) -> String? {
+        let pairs = plan.carriedOver
+        guard !pairs.isEmpty else { return nil }
+        let byName = pairs.filter(\.nameOnly).count
+        guard settings.rekey != .apply || byName > 0 else { return nil }
+        var counts: [EntityKind: Int] = [:]
+        for p in pairs { if let k = p.kind { counts[k, default: 0] += 1 } }
+        let listed = counts.keys.sorted().map { "\(counts[$0]!) \(Self.noun($0))" }.joined(separator: ", ")
+        var reason = "the run would carry \(listed) over to the new ids the SIS gives them (the same people on the evidence: `[guard] rekey = \(settings.rekey.rawValue)`)"
+        if byName > 0 { reason += "; \(byName) of them matched on names without an email, which always waits for review" }
+        return reason + "; `run approve ID` carries them over, `run approve ID --without-rekeys` deactivates and adds instead"
     }
 
     /// Judges the calculated roles a run would revoke (planned inside its transaction, after

@@ -80,6 +80,11 @@ public enum LogEventType: String, Sendable, CaseIterable {
     /// sisyncd started or stopped delivering webhooks: it became the active one or a
     /// standby, or a reload changed the endpoints.
     case webhookDelivery = "0f9c876e8b68447297753cd606091dae"
+    /// A record was carried over to the id the SIS gives it now (issue 33): both ids.
+    case recordRekeyed = "2a81092a4a09dfdc9d4f69b55494fea6"
+    /// A record leaving and one arriving could be the same person, but so could another:
+    /// neither is carried over.
+    case rekeyAmbiguous = "6d3cfdd528e110fc5e6ac8956c8fb745"
 
     public var messageID: String { rawValue }
 
@@ -125,6 +130,8 @@ public enum LogEventType: String, Sendable, CaseIterable {
         case .webhookPaused: return "webhook_paused"
         case .webhookResumed: return "webhook_resumed"
         case .webhookDelivery: return "webhook_delivery"
+        case .recordRekeyed: return "record_rekeyed"
+        case .rekeyAmbiguous: return "rekey_ambiguous"
         }
     }
 
@@ -169,6 +176,8 @@ public enum LogEventType: String, Sendable, CaseIterable {
         case .webhookPaused: return "a webhook endpoint was paused: failing past give_up_after, or its events were pruned first (critical); sisyncctl webhook resume sends again"
         case .webhookResumed: return "an administrator resumed a webhook endpoint (sisyncctl webhook resume), from where it stopped or from --from ID"
         case .webhookDelivery: return "sisyncd started or stopped delivering webhooks (it became the active sisyncd or a standby, a tenant was claimed or let go, or a reload changed the endpoints)"
+        case .recordRekeyed: return "a record was carried over to the id the SIS gives it now (entity, old and new id, evidence)"
+        case .rekeyAmbiguous: return "a record leaving and one arriving could be the same person, but so could another: none is carried over"
         }
     }
 }

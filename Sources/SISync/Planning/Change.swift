@@ -5,6 +5,8 @@ public enum ChangeKind: String, Sendable, Codable, CaseIterable {
     case added, updated, deactivated, reactivated, linked, unlinked
     case roleGranted = "role_granted"
     case roleRevoked = "role_revoked"
+    /// A record carried over to the id the SIS gives it now (issue 33): `old` → `new`.
+    case rekeyed
 }
 
 /// One entry of the audit trail (R8): what changed, on which record, from what to what.

@@ -80,6 +80,14 @@ public struct Plan: Sendable {
     public var unchangedFiles: [EntityKind] = []
     /// HTTP validators of this run's downloads, saved when it succeeds (R3).
     public var sourceValidators: [String: SourceValidator] = [:]
+    /// What the rekey detection proposed (issue 33): pairs and ambiguous candidates.
+    public var rekeys = RekeyProposal()
+    /// The records this plan carries over to new ids (`carryingOver`): renamed, with all
+    /// that names them, in the apply transaction before the entities are written.
+    public var carriedOver: [Rekey] = []
+    /// The entities and links as planned before the pairs were laid over them: kept with a
+    /// hold, for `run approve --without-rekeys`.
+    public var withoutRekeys: (entities: [EntityPlan], links: LinkPlan)?
 
     public init(entities: [EntityPlan], snapshot: ExportSnapshot?, plannedAt: Date) {
         self.entities = entities
@@ -111,6 +119,10 @@ public struct Plan: Sendable {
     public func forEachChange(includingAdditions: Bool = true, includingRoles: Bool = true, _ body: (Change) throws -> Void) rethrows {
         for p in entities {
             let entity = p.kind.rawValue
+            for r in carriedOver where r.entity == entity {
+                let new = RecordKey.display(r.new)
+                try body(Change(entity: entity, id: new, field: "id", old: RecordKey.display(r.old), new: new, kind: .rekeyed))
+            }
             if includingAdditions, let rows = snapshot?.entities[p.kind] {
                 for r in p.additions {
                     try body(Change(entity: entity, id: RecordKey.display(rows.key(Int(r))), kind: .added))

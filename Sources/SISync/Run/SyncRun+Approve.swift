@@ -7,7 +7,7 @@ extension SyncRun {
     /// the store changed under the plan since: another run applied, or an administrator
     /// changed users whose links the plan decides. The calculated roles are recomputed on
     /// what it writes (R7), as every run does. The caller holds the run lock.
-    public func approve(run id: Int64, store: RosterStore) throws -> Result {
+    public func approve(run id: Int64, store: RosterStore, withoutRekeys: Bool = false) throws -> Result {
         let started = clock()
         store.events.settings = configuration.events
         let (heldRun, hold) = try store.auditTrail.standing(id, at: started)
@@ -18,7 +18,8 @@ extension SyncRun {
             throw HoldError.storeChanged(id, what: "\(c.actor) changed user \(c.change.id) at \(c.at): \(RunReport.changeLine(c.change))")
         }
         guard let kept = try store.auditTrail.heldPlan(run: id) else { throw HoldError.notHeld(id) }
-        var plan = try kept.plan()
+        // With the records it carries over to new ids, unless `--without-rekeys` (issue 33).
+        var plan = try kept.plan(withoutRekeys: withoutRekeys)
         try store.auditTrail.closeInterruptedRuns(now: started)
         let runID = try store.auditTrail.beginRun(actor: options.actor, trigger: .approve, startedAt: started)
         var summary = RunSummary(runID: runID, startedAt: Timestamp.format(started), ending: .applied, dryRun: false,

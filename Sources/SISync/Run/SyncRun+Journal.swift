@@ -36,6 +36,15 @@ extension SyncRun {
         // info up to 1,000 staff records (a run that changes more is a re-import, summarised
         // below); other entities' updates follow the per-record bound: debug past 100 records.
         let staffDetail: LogPriority = (plan.plan(for: .staff)?.updatedCount ?? 0) > 1000 ? .debug : .info
+        // Issue 33: each record carried over to a new id, with both ids (a whole district's
+        // at debug, summarised below with the other records).
+        let rekeyDetail: LogPriority = plan.carriedOver.count > 1000 ? .debug : .notice
+        for r in plan.carriedOver {
+            let old = RecordKey.display(r.old), new = RecordKey.display(r.new)
+            log.log(LogEvent(.recordRekeyed, rekeyDetail, "\(r.entity) \(old) rekeyed → \(new) (\(r.evidence))",
+                             fields: runField + [("SISYNC_ENTITY", r.entity), ("SISYNC_OLD_ID", old), ("SISYNC_NEW_ID", new)]
+                                 + (r.entity == EntityKind.staff.rawValue ? [("SISYNC_STAFF_ID", new)] : [])))
+        }
         for p in plan.entities {
             for u in p.updates {
                 for f in u.fields {

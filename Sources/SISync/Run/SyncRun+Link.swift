@@ -6,9 +6,9 @@ import Foundation
 extension SyncRun {
     /// The run's links; the users it cannot link (an email several active staff share) are
     /// logged, on every run.
-    func link(_ plan: Plan, store: RosterStore, now: Date, runID: Int64?) throws -> LinkPlan {
+    func link(_ plan: Plan, store: RosterStore, now: Date, runID: Int64?, logging: Bool = true) throws -> LinkPlan {
         let links = try planLinks(plan, store: store, now: now)
-        for case .ambiguous(let user, let email, let staff) in links.changes {
+        for case .ambiguous(let user, let email, let staff) in links.changes where logging {
             log.log(LogEvent(.linkAmbiguous, .warning, "user \(user) is not linked: \(countWords(staff.count)) active staff share \(email): \(staff.joined(separator: ", ")); fix the emails in the SIS or link the user by hand",
                              fields: Self.runFields(runID) + [("SISYNC_USERNAME", user)]))
         }
@@ -23,11 +23,20 @@ extension SyncRun {
         // interrupt stops only what is running then), and these steps take seconds on a
         // district's 300,000 staff: so each step looks for a stop first.
         try stopIfAsked()
-        let stored = try store.accounts.staffDirectoryEntries(normalizer: normalizer)
+        // Staff carried over to new ids (issue 33) are, to linking, already under them.
+        let renamed = plan.staffRenames
+        let stored = try store.accounts.staffDirectoryEntries(normalizer: normalizer).renaming(renamed)
         try stopIfAsked()
         let directory = StaffDirectory.after(staffPlan, rows: plan.snapshot?.entities[.staff], stored: stored, normalizer: normalizer)
         try stopIfAsked()
-        let candidates = try store.accounts.linkingUsers(normalizer: normalizer, activeKeys: directory.activeEmailKeys, stop: stop)
+        var candidates = try store.accounts.linkingUsers(normalizer: normalizer, activeKeys: directory.activeEmailKeys, stop: stop)
+        if !renamed.isEmpty {
+            candidates.users = candidates.users.map { u in
+                var u = u
+                if let id = u.link?.staffID, let new = renamed[id] { u.link?.staffID = new }
+                return u
+            }
+        }
         try stopIfAsked()
         let deactivated = Set(staffPlan?.updates.compactMap { $0.deactivate != nil ? $0.key : nil } ?? [])
         var links = LinkPlanner(now: now, unapproveOnDeactivation: configuration.onStaffDeactivated == .unapprove)

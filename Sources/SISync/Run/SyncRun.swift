@@ -103,7 +103,8 @@ public struct SyncRun {
             } else {
                 let planner = planner(at: started)
                 let parsed = try parse(fetched, planner: planner, store: store)
-                var planned = try self.plan(parsed, fetched: fetched, planner: planner, store: store, started: started, runID: runID)
+                var planned = try rekey(try self.plan(parsed, fetched: fetched, planner: planner, store: store, started: started, runID: runID),
+                                        store: store, runID: runID)
                 summary.timings.append((parsed == nil ? "plan" : "parse and plan", phase.lap()))
                 if let parsed {
                     summary.problems = try reportSkipped(parsed.snapshot, store: store, runID: runID)
@@ -111,6 +112,7 @@ public struct SyncRun {
                 }
                 summary.ending = parsed == nil ? .unchanged : .applied
                 planned.links = try link(planned, store: store, now: started, runID: runID)
+                try linkWithoutRekeys(&planned, store: store, now: started, runID: runID)
                 summary.linksMade = planned.links.made
                 summary.linksRemoved = planned.links.removed
                 summary.linksAmbiguous = planned.links.ambiguous

@@ -659,5 +659,62 @@ extension Migration {
             )
             """,
         ]),
+
+        // Records carried over to the ids the SIS gives them now (issue 33, docs/rekey.md):
+        // one row per record a run (or `staff rekey`) renamed, for "formerly OLD (run N)",
+        // for `staff show OLD`, and for `run revert`, which renames them back (`reverted_run`)
+        // and moves their history back: the entries up to `history_through`, the last
+        // change before the rename. `rekey_requests`: pairs an administrator made with
+        // `sisyncctl staff rekey` / `student rekey` for the next run to carry over, when the
+        // evidence is not enough. Version 12.
+        Migration("rekeyed records", sqlite: [
+            """
+            CREATE TABLE rekeys (
+              entity TEXT NOT NULL,
+              old_id TEXT NOT NULL,
+              new_id TEXT NOT NULL,
+              run_id INTEGER NOT NULL,
+              evidence TEXT NOT NULL,
+              history_through INTEGER NOT NULL,
+              reverted_run INTEGER,
+              PRIMARY KEY (entity, new_id, run_id)
+            );
+            CREATE INDEX rekeys_by_old ON rekeys (entity, old_id);
+            CREATE INDEX rekeys_by_run ON rekeys (run_id);
+            CREATE TABLE rekey_requests (
+              entity TEXT NOT NULL,
+              old_id TEXT NOT NULL,
+              new_id TEXT NOT NULL,
+              requested_by TEXT NOT NULL,
+              requested_at TEXT NOT NULL,
+              PRIMARY KEY (entity, old_id)
+            );
+            """,
+        ], postgres: [
+            """
+            CREATE TABLE rekeys (
+              entity text NOT NULL,
+              old_id text NOT NULL,
+              new_id text NOT NULL,
+              run_id bigint NOT NULL,
+              evidence text NOT NULL,
+              history_through bigint NOT NULL,
+              reverted_run bigint,
+              PRIMARY KEY (entity, new_id, run_id)
+            )
+            """,
+            "CREATE INDEX rekeys_by_old ON rekeys (entity, old_id)",
+            "CREATE INDEX rekeys_by_run ON rekeys (run_id)",
+            """
+            CREATE TABLE rekey_requests (
+              entity text NOT NULL,
+              old_id text NOT NULL,
+              new_id text NOT NULL,
+              requested_by text NOT NULL,
+              requested_at timestamptz NOT NULL,
+              PRIMARY KEY (entity, old_id)
+            )
+            """,
+        ]),
     ]
 }

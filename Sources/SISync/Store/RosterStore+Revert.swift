@@ -91,6 +91,11 @@ extension RosterStore {
                         continue
                     }
                 }
+                // Records the run carried over to new ids get their old ids back (issue 33),
+                // after their fields were restored under the new ones.
+                for e in try self.rekeys.undo(run: id, by: runID, events: events) {
+                    changes.append(Change(entity: e.entity, id: e.old, field: "id", old: e.new, new: e.old, kind: .rekeyed))
+                }
                 // Records the run added become inactive.
                 for kind in EntityKind.allCases {
                     let keys = kind.keyColumns

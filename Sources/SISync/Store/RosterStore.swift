@@ -24,6 +24,8 @@ public final class RosterStore {
     public let apiClients: APIClientStore
     /// The change feed (docs/events.md): off until `events.settings` says otherwise.
     public let events: EventStore
+    /// Records carried over to new ids (issue 33) and the renames that carry them.
+    public let rekeys: RekeyStore
     /// Where each `[webhook.NAME]` endpoint's delivery stands.
     public let webhooks: WebhookStore
     /// The file path, or the URI (without a password) and schema: for messages and `status`.
@@ -62,6 +64,7 @@ public final class RosterStore {
         webhooks = WebhookStore(database: database)
         auditTrail = AuditTrail(database: database, events: events)
         mirror = MirrorStore(database: database)
+        rekeys = RekeyStore(database: database)
         accounts = AccountStore(database: database, auditTrail: auditTrail, mirror: mirror)
         roles = RoleStore(database: database, events: events)
         accessCodes = AccessCodeStore(database: database, auditTrail: auditTrail, mirror: mirror, accounts: accounts)
@@ -101,6 +104,10 @@ public final class RosterStore {
                 written += 1
                 if written & 1023 == 0, let stop, stop.isStopping { throw StoreError.interrupted }
             }
+            // Records carried over to new ids first (issue 33): the plan's updates name them
+            // by their new ids, and links, roles and codes go with them.
+            try rekeys.carryOver(plan.carriedOver, runID: runID, events: events)
+            if !plan.carriedOver.isEmpty { phase("rekeys") }
             for p in plan.entities {
                 try mirror.applyEntity(p, rows: plan.snapshot?.entities[p.kind], runID: runID, stamp: stamp, checkStop: checkStop)
                 try RunEvents.records(p, rows: plan.snapshot?.entities[p.kind], into: events)

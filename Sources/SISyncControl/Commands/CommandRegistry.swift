@@ -5,7 +5,7 @@ enum CommandRegistry {
     static var commands: [any ControlSubcommand.Type] { [
         SyncCommand.self, StatusCommand.self, RunsCommand.self,
         RunShowCommand.self, RunRevertCommand.self, RunApproveCommand.self, RunDiscardCommand.self,
-        StaffListCommand.self, StaffShowCommand.self,
+        StaffListCommand.self, StaffShowCommand.self, StaffRekeyCommand.self, StudentRekeyCommand.self,
         UserAddCommand.self, UserListCommand.self, UserShowCommand.self, UserApproveCommand.self, UserUnapproveCommand.self,
         UserUnlockCommand.self, UserRemoveCommand.self, UserLinkCommand.self, UserUnlinkCommand.self,
         UserAttachCommand.self, UserDetachCommand.self, UserRoleAddCommand.self, UserRoleRemoveCommand.self,

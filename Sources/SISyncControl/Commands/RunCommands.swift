@@ -208,21 +208,48 @@ struct RunShowCommand: ControlSubcommand {
         guard let run = try store.auditTrail.run(id: n) else { throw StoreError.notFound(what: "run \(n)") }
         var changes = try store.auditTrail.changes(runID: n)
         var planned = false
+        // Issue 33: the records the run carries (or carried) over to new ids, with their
+        // evidence, and those it could not pair; listed whole, before the other changes.
+        var rekeys: [RekeyListing] = try store.rekeys.entries(run: n).map { RekeyListing(entity: $0.entity, old: $0.old, new: $0.new, evidence: $0.evidence) }
+        var ambiguous: [AmbiguousRekey] = []
         if run.hold != nil, changes.isEmpty, let kept = try store.auditTrail.heldPlan(run: n) {
             // Nothing of a held run was applied: its changes are those of the kept plan.
             planned = true
-            try kept.plan().forEachChange { changes.append(StoredChange(runID: n, at: run.startedAt, actor: run.actor, change: $0)) }
+            let plan = try kept.plan()
+            rekeys = plan.carriedOver.map { RekeyListing(entity: $0.entity, old: RecordKey.display($0.old), new: RecordKey.display($0.new), evidence: $0.evidence) }
+            ambiguous = plan.rekeys.ambiguous
+            plan.forEachChange { c in
+                if c.kind != .rekeyed { changes.append(StoredChange(runID: n, at: run.startedAt, actor: run.actor, change: c)) }
+            }
         }
         let total = changes.count
         if let limit = try ListLimit.parse(args.value("limit")) { changes = Array(changes.prefix(limit)) }
         emit(args, json: {
             guard case .object(var m) = JSONShapes.runSummary(run) else { return .null }
+            if !rekeys.isEmpty || planned {
+                m.append(("rekeys", .array(rekeys.map { .object([("entity", .string($0.entity)), ("old", .string($0.old)), ("new", .string($0.new)), ("evidence", .string($0.evidence))]) })))
+            }
+            if planned {
+                m.append(("ambiguous_rekeys", .array(ambiguous.map { a in
+                    .object([("entity", .string(a.entity)), ("old", .array(a.old.map { .string(RecordKey.display($0)) })),
+                             ("new", .array(a.new.map { .string(RecordKey.display($0)) })), ("evidence", .string(a.evidence))])
+                })))
+            }
             m.append(("changes", .array(changes.map { JSONShapes.change($0.change, actor: $0.actor) })))
             return .object(m)
         }, text: {
             var out = RunReport.text(run, plan: nil, showPlan: false)
             out += "  by \(run.actor) (\(run.trigger)), \(LocalTime.text(stored: run.startedAt)) → \(run.finishedAt.map(LocalTime.text(stored:)) ?? "-")\n"
-            out += planned ? "  changes the held plan would make (\(total)):\n" : "  changes (\(total)):\n"
+            if !rekeys.isEmpty {
+                out += planned ? "  records the held plan would carry over to new ids (\(rekeys.count)):\n" : "  records carried over to new ids (\(rekeys.count)):\n"
+                for r in rekeys { out += "    \(r.entity) \(PrintableText.line(r.old)) → \(PrintableText.line(r.new)) (\(PrintableText.line(r.evidence)))\n" }
+            }
+            if !ambiguous.isEmpty {
+                out += "  not carried over, more than one possible partner (\(ambiguous.count)); pair them by hand with `sisyncctl staff rekey` or `student rekey`:\n"
+                for a in ambiguous { out += "    \(a.entity) \(PrintableText.line(a.described))\n" }
+            }
+            let others = rekeys.isEmpty && ambiguous.isEmpty ? "" : "other "
+            out += planned ? "  \(others)changes the held plan would make (\(total)):\n" : "  changes (\(total)):\n"
             // A held plan is judged by whom it touches: each record's person is named.
             for c in changes {
                 let name = planned ? EntityKind(rawValue: c.change.entity).flatMap { try? store.mirror.name(of: $0, id: c.change.id) } : nil
@@ -267,12 +294,16 @@ struct RunRevertCommand: ControlSubcommand {
 struct RunApproveCommand: ControlSubcommand {
     static let name = "run approve"
     static let arguments: [CommandArgument] = [.required("ID")]
+    static let options: [CommandOption] = [.flag("without-rekeys")]
+    static let synopsis = ["run approve ID [--without-rekeys]"]
     static let storeAccess = StoreAccess.writes
     static let help = """
         Applies exactly the plan of a run the guard held (R5) as a new run (`approves`: ID). It is refused \
         (exit 1, saying why) once another run applied, an administrator changed users since, or the hold expired \
         ([guard] held_plan_days, default 7): then run `sisyncctl sync` again. A hold also ends when a later run \
-        applies; while it stands, a cycle on the same export exits 65 without a second hold.
+        applies; while it stands, a cycle on the same export exits 65 without a second hold. A plan that carries \
+        records over to new ids (a renumbered SIS, docs/rekey.md) is applied with them; --without-rekeys applies it \
+        the old way instead: the old records deactivated, the new ones added.
         """
     static let example = "sisyncctl run approve 42"
     let call: CommandCall
@@ -286,7 +317,9 @@ struct RunApproveCommand: ControlSubcommand {
         options.actor = actor
         options.trigger = .approve
         let result: SyncRun.Result
-        do { result = try SyncRun(configuration: c, options: options, log: log).approve(run: id, store: store) } catch let e as HoldError {
+        do {
+            result = try SyncRun(configuration: c, options: options, log: log).approve(run: id, store: store, withoutRekeys: args.flag("without-rekeys"))
+        } catch let e as HoldError {
             console.err("sisyncctl: \(e)\n")
             return 1
         }
@@ -366,22 +399,104 @@ struct StaffShowCommand: ControlSubcommand {
     let call: CommandCall
 
     func run() throws -> Int32 {
-        let id = words[0]
+        let asked = words[0]
         let store = try openStore(args)
+        // A record carried over to a new id (issue 33) is found under its old one too.
+        var id = asked
+        var renamed: RekeyStore.Entry?
+        if try store.mirror.staffMember(id: asked) == nil,
+           let r = try store.rekeys.entries(entity: .staff, id: asked).first(where: { $0.old == asked && $0.revertedRun == nil }) {
+            id = r.new
+            renamed = r
+        }
         guard let s = try store.mirror.staffMember(id: id) else { throw StoreError.notFound(what: "staff member \(id)") }
+        let formerly = try store.rekeys.entries(entity: .staff, id: id).filter { $0.new == id && $0.revertedRun == nil }
         let users = try store.accounts.linkedUsers(staffID: id)
         let whole = try store.auditTrail.history(entity: .staff, id: id)
         let history = try ListLimit.parse(args.value("limit")).map { Array(whole.suffix($0)) } ?? whole
         emit(args, json: {
-            .object(JSONShapes.staff(s) + [("users", .array(users.map { .string($0) })), ("history", .array(history.map(JSONShapes.storedChange)))])
+            .object(JSONShapes.staff(s) + [("users", .array(users.map { .string($0) })), ("history", .array(history.map(JSONShapes.storedChange))),
+                                           ("formerly", .array(formerly.map { .object([("staff_id", .string($0.old)), ("run_id", .int($0.runID))]) }))])
         }, text: {
-            var out = "\(s.staffID)  \(s.firstName) \(s.lastName)\(s.active ? "" : "  (INACTIVE since \(s.deactivatedAt.map(LocalTime.text(stored:)) ?? "?"))")\n"
+            var out = ""
+            if let renamed { out += "\(asked) is now \(renamed.new): the SIS renumbered it, carried over in run \(renamed.runID)\n" }
+            out += "\(s.staffID)  \(s.firstName) \(s.lastName)\(s.active ? "" : "  (INACTIVE since \(s.deactivatedAt.map(LocalTime.text(stored:)) ?? "?"))")\n"
+            for f in formerly { out += "  formerly \(f.old) (run \(f.runID))\n" }
             out += "  email:   \(s.email)\n  title:   \(s.title)\n  schools: \(s.schoolIDs.joined(separator: ", "))\n"
             if let m = s.missingSince { out += "  missing from the export since \(LocalTime.text(stored: m))\n" }
             if !s.enabled { out += "  account disabled in the SIS (enabledUser = false); the record stays active\n" }
             out += "  linked users: \(users.isEmpty ? "none" : users.joined(separator: ", "))\n  history:\n"
             out += ListLimit.more(whole.count - history.count, indent: "    ", word: "earlier")
             for h in history { out += "    " + ControlCommand.historyLine(h) }
+            return out
+        })
+        return 0
+    }
+}
+
+/// A record carried over to a new id, as `run show` lists it (ids as displayed).
+struct RekeyListing {
+    var entity: String
+    var old: String
+    var new: String
+    var evidence: String
+}
+
+/// `staff rekey OLD NEW`: the next run carries a staff member over to the id the SIS gives
+/// them now, when the evidence is not enough for it to pair them itself (issue 33).
+struct StaffRekeyCommand: ControlSubcommand {
+    static let name = "staff rekey"
+    static let arguments: [CommandArgument] = [.required("OLD"), .required("NEW")]
+    static let storeAccess = StoreAccess.writes
+    static let help = RekeyRequestText.help("staff member")
+    static let example = "sisyncctl staff rekey S1042 8f1c2a"
+    let call: CommandCall
+
+    func run() throws -> Int32 { try RekeyRequestText.request(.staff, call: call, self) }
+}
+
+/// `student rekey OLD NEW`: as `staff rekey`, for a student (its codes, pairings, families).
+struct StudentRekeyCommand: ControlSubcommand {
+    static let name = "student rekey"
+    static let arguments: [CommandArgument] = [.required("OLD"), .required("NEW")]
+    static let storeAccess = StoreAccess.writes
+    static let help = RekeyRequestText.help("student")
+    static let example = "sisyncctl student rekey ST20001 5d0e77"
+    let call: CommandCall
+
+    func run() throws -> Int32 { try RekeyRequestText.request(.students, call: call, self) }
+}
+
+/// What `staff rekey` and `student rekey` share: their help and their one action.
+enum RekeyRequestText {
+    static func help(_ noun: String) -> String {
+        """
+        Pairs a \(noun) the next run would deactivate (OLD, still active) with the id the SIS now gives them (NEW, \
+        a record the next run would add), when the evidence is not enough for the run to pair them itself \
+        (docs/rekey.md): the next run carries the record over with its history, links, roles, codes and pairings, \
+        whatever its share of removals, and is held for review unless [guard] rekey = apply. Refused (exit 1) when \
+        OLD is unknown or inactive, or NEW exists already (a rekey never merges two records). A run held before \
+        the pairing does not have it: discard it and sync again.
+        """
+    }
+
+    static func request(_ entity: EntityKind, call: CommandCall, _ command: some ControlSubcommand) throws -> Int32 {
+        let (old, new) = (command.words[0], command.words[1])
+        let store = try command.openStore(command.args)
+        let request: RekeyRequest
+        do { request = try store.requestRekey(entity, old: old, new: new, actor: command.actor, now: Date()) } catch let e as RekeyError {
+            command.console.err("sisyncctl: \(e)\n")
+            return 1
+        }
+        let hold = try store.auditTrail.standingHold(at: Date())
+        command.emit(command.args, json: {
+            .object([("entity", .string(request.entity.rawValue)), ("old", .string(request.old)), ("new", .string(request.new)),
+                     ("requested_by", .string(request.by)), ("held_run", hold.map { .int($0.runID) } ?? .null)])
+        }, text: {
+            var out = "the next run carries \(entity.noun) \(old) over to \(new)\n"
+            if let hold {
+                out += "run \(hold.runID) is held on a plan without this pair: `sisyncctl run discard \(hold.runID)`, then `sisyncctl sync`\n"
+            }
             return out
         })
         return 0

@@ -36,6 +36,10 @@ enum ChangeEvents {
                 try sink.add(EventTypes.record(kind, "deactivated"))
             case .reactivated:
                 try sink.add(EventTypes.record(kind, "reactivated"))
+            case .rekeyed:
+                // `RekeyStore` writes `ENTITY.rekeyed` where the rename happens; a request
+                // (`staff rekey`) is carried over, and told of, by the run that applies it.
+                sink.discard()
             default:
                 try sink.add(EventTypes.record(kind, c.kind == .added ? "added" : "updated"))
             }

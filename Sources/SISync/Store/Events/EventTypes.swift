@@ -3,7 +3,7 @@
 public enum EventTypes {
     /// A record of the mirror, per entity: `staff.added` … `attributes.reactivated`.
     public static func record(_ kind: EntityKind, _ change: String) -> String { kind.rawValue + "." + change }
-    public static let recordChanges = ["added", "updated", "deactivated", "reactivated"]
+    public static let recordChanges = ["added", "updated", "deactivated", "reactivated", "rekeyed"]
 
     public static let others = [
         "link.created", "link.removed",
