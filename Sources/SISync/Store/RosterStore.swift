@@ -109,8 +109,11 @@ public final class RosterStore {
             try rekeys.carryOver(plan.carriedOver, runID: runID, events: events)
             if !plan.carriedOver.isEmpty { phase("rekeys") }
             for p in plan.entities {
-                try mirror.applyEntity(p, rows: plan.snapshot?.entities[p.kind], runID: runID, stamp: stamp, checkStop: checkStop)
-                try RunEvents.records(p, rows: plan.snapshot?.entities[p.kind], into: events)
+                let rows = plan.snapshot?.entities[p.kind]
+                // Sorted once for the records and their events (1.2 million keys on a first run).
+                let ordered = rows.map { MirrorStore.inKeyOrder(p.additions, $0) }
+                try mirror.applyEntity(p, rows: rows, ordered: ordered, runID: runID, stamp: stamp, checkStop: checkStop)
+                try RunEvents.records(p, rows: rows, ordered: ordered, into: events)
             }
             // The roles are planned by joins over what was just written: a large write
             // (a first import) must not leave the planner with statistics of empty tables.

@@ -8,7 +8,8 @@ enum RunEvents {
     /// `ENTITY.added` in blocks of `EventBatch.blockSize` records in key order (read back from the
     /// records: `EventStore`), then per updated record `reactivated`, `updated`,
     /// `deactivated`, in the order `Plan.forEachChange` gives the change log.
-    static func records(_ p: EntityPlan, rows: EntityRows?, into batch: EventBatch) throws {
+    /// `ordered`: the additions in key order, as the mirror inserted them.
+    static func records(_ p: EntityPlan, rows: EntityRows?, ordered keyOrder: [Int32]? = nil, into batch: EventBatch) throws {
         guard batch.isOn, !p.isEmpty else { return }
         let kind = p.kind
         let keys = kind.keyColumns, values = kind.valueColumns
@@ -19,7 +20,9 @@ enum RunEvents {
         }
         try batch.write { sink in
             if let rows, !p.additions.isEmpty {
-                let ordered = inColumnOrder(MirrorStore.inKeyOrder(p.additions, rows), rows)
+                let inserted = keyOrder ?? MirrorStore.inKeyOrder(p.additions, rows)
+                // One key column: key order is column order already.
+                let ordered = keys.count == 1 ? inserted : inColumnOrder(inserted, rows)
                 for first in stride(from: 0, to: ordered.count, by: EventBatch.blockSize) {
                     rows.withKeyBytes(Int(ordered[first])) { buf in
                         var start = 0, column = 0

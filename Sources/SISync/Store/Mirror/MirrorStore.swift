@@ -28,14 +28,15 @@ public final class MirrorStore {
         return sorted ? additions : additions.sorted(by: less)
     }
 
-    func applyEntity(_ p: EntityPlan, rows: EntityRows?, runID: Int64, stamp: String, checkStop: () throws -> Void) throws {
+    /// `ordered`: the additions in key order (`inKeyOrder`), when the caller has them.
+    func applyEntity(_ p: EntityPlan, rows: EntityRows?, ordered: [Int32]? = nil, runID: Int64, stamp: String, checkStop: () throws -> Void) throws {
         let kind = p.kind
         let keys = kind.keyColumns
         let values = kind.valueColumns
         if let rows, !p.additions.isEmpty {
             let columns = keys + values + ["active", "deactivated_at", "added_run", "updated_run", "fingerprint"]
             try database.insertRows(into: kind.table, columns: columns) { insert in
-                for r32 in Self.inKeyOrder(p.additions, rows) {
+                for r32 in ordered ?? Self.inKeyOrder(p.additions, rows) {
                     let r = Int(r32)
                     try rows.withKeyBytes(r) { buf in
                         var start = 0
