@@ -87,9 +87,12 @@ public struct CompactJSON {
         s.withUTF8 { quote(utf8: $0) }
     }
 
+    private mutating func quote(utf8 value: UnsafeBufferPointer<UInt8>) { Self.quote(value, into: &bytes) }
+
     /// RFC 8259 string: `"` and `\` escaped, control characters as `\uXXXX` (the short
     /// forms for newline, return and tab); everything else, UTF-8 included, as it is.
-    private mutating func quote(utf8 value: UnsafeBufferPointer<UInt8>) {
+    /// Appended to `bytes`: a value of its own, outside any object (a block's lines).
+    static func quote(_ value: UnsafeBufferPointer<UInt8>, into bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
         var plain = true
         for b in value where b < 0x20 || b == 0x22 || b == 0x5C { plain = false; break }

@@ -78,6 +78,39 @@ final class EventBatch {
         nextID = Int64(try database.int(EventStore.headQuery) ?? 0) + 1
     }
 
+    /// Writes one `type` event (`role.granted`, `role.revoked`) per calculated role `query`
+    /// gives (`username`, `role`, `school_year`, in the order they are numbered), as
+    /// `PackedLines.calculatedRole` lines, a block of `blockSize` per stored row. The lines
+    /// are made here, from the rows' bytes: made by SQL (`json_quote`, three `||` and a
+    /// `group_concat` sorted by block) they cost a district's first run, 294,716 grants,
+    /// 0.4 s. All rows are read before the first is written (PostgreSQL answers no query in
+    /// the middle of a COPY): about 10 MB for a district's first run.
+    func writeCalculatedRoles(_ type: String, reading query: SQLQuery) throws {
+        guard isOn else { return }
+        var blocks: [(count: Int, lines: [UInt8])] = []
+        var lines: [UInt8] = [], count = 0
+        try database.forEachRow(query) { r in
+            if count > 0 { lines.append(0x0A) }
+            r.withText(0) { CompactJSON.quote($0, into: &lines) }
+            lines.append(0x09)
+            r.withText(1) { lines.append(contentsOf: $0) }
+            lines.append(0x09)
+            r.withText(2) { lines.append(contentsOf: $0) }
+            count += 1
+            if count == Self.blockSize {
+                blocks.append((count, lines))
+                lines = []
+                lines.reserveCapacity(blocks[0].lines.count)
+                count = 0
+            }
+        }
+        if count > 0 { blocks.append((count, lines)) }
+        guard !blocks.isEmpty else { return }
+        try write { sink in
+            for block in blocks { try sink.addLines(type, format: .calculatedRole, count: block.count, lines: block.lines) }
+        }
+    }
+
     /// Announces the last id written (PostgreSQL `NOTIFY`, delivered at commit); returns it.
     @discardableResult
     func finish() throws -> Int64? {
@@ -144,6 +177,24 @@ final class EventSink {
         batch.nextID += Int64(count)
         count = 0
         lines.removeAll(keepingCapacity: true)
+    }
+
+    /// `count` events of `type` in one row whose `packed` holds their `lines` in `format`
+    /// (made by the caller, as `EventBatch.writeCalculatedRoles` does).
+    func addLines(_ type: String, format: PackedLines, count: Int, lines: [UInt8]) throws {
+        try flush()
+        try rows.add(batch.nextID)
+        try rows.add(type)
+        try rows.add(batch.at)
+        try rows.add(batch.runID)
+        try rows.add(batch.actor)
+        try rows.add(format.rawValue)
+        try rows.add(nil as String?)
+        try rows.add(Int64(count))
+        try lines.withUnsafeBufferPointer { try rows.add(utf8: $0) }
+        try rows.endRow()
+        batch.nextID += Int64(count)
+        discard()
     }
 
     /// `span` events of `type` in one row without data, read back from the records a run

@@ -221,11 +221,9 @@ public final class RoleStore {
         guard !plan.isEmpty else { return }
         if batch.isOn {
             for (table, type) in [("role_grants", "role.granted"), ("role_revokes", "role.revoked")] {
-                // (The table was emptied and filled for this plan: its rowids are 1, 2, ….)
-                try batch.write(type, lines: .calculatedRole, selecting: """
-                    SELECT x.rowid AS seq, json_quote(x.username) || char(9) || x.role || char(9) || x.school_year AS item
-                    FROM temp.\(unescaped: table) x
-                    """)
+                // In the order the table was filled (it was emptied for this plan): a scan of
+                // it gives its rowids' order on SQLite, the order of its pages on PostgreSQL.
+                try batch.writeCalculatedRoles(type, reading: "SELECT x.username, x.role, x.school_year FROM temp.\(unescaped: table) x")
             }
         }
         let label = RoleRules.labelSQL("x")
