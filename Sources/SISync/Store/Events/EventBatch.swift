@@ -157,11 +157,7 @@ final class EventSink {
     /// Writes the block being filled: one event as a row of its own, more in `packed`.
     func flush() throws {
         guard count > 0 else { return }
-        try rows.add(batch.nextID)
-        try rows.add(blockType)
-        try rows.add(batch.at)
-        try rows.add(batch.runID)
-        try rows.add(batch.actor)
+        try startRow(blockType)
         if count == 1 {
             try firstSubject.withUnsafeBufferPointer { try rows.add(utf8: $0) }
             try firstData.withUnsafeBufferPointer { try rows.add(utf8: $0) }
@@ -183,11 +179,7 @@ final class EventSink {
     /// (made by the caller, as `EventBatch.writeCalculatedRoles` does).
     func addLines(_ type: String, format: PackedLines, count: Int, lines: [UInt8]) throws {
         try flush()
-        try rows.add(batch.nextID)
-        try rows.add(type)
-        try rows.add(batch.at)
-        try rows.add(batch.runID)
-        try rows.add(batch.actor)
+        try startRow(type)
         try rows.add(format.rawValue)
         try rows.add(nil as String?)
         try rows.add(Int64(count))
@@ -201,11 +193,7 @@ final class EventSink {
     /// added (`EventStore.expand`); `subject` is the first one's.
     func addBlock(_ type: String, span: Int) throws {
         try flush()
-        try rows.add(batch.nextID)
-        try rows.add(type)
-        try rows.add(batch.at)
-        try rows.add(batch.runID)
-        try rows.add(batch.actor)
+        try startRow(type)
         try subject.withFinished { try rows.add(utf8: $0) }
         try rows.add(nil as String?)
         try rows.add(Int64(span))
@@ -213,6 +201,15 @@ final class EventSink {
         try rows.endRow()
         batch.nextID += Int64(span)
         discard()
+    }
+
+    /// A stored row's first columns: its first id, the type, and the batch's time, run and actor.
+    private func startRow(_ type: String) throws {
+        try rows.add(batch.nextID)
+        try rows.add(type)
+        try rows.add(batch.at)
+        try rows.add(batch.runID)
+        try rows.add(batch.actor)
     }
 
     /// Drops what was filled in for an event that is not written.
