@@ -18,7 +18,9 @@ let usage = """
       --http             also import the export over loopback HTTP (target: fetch adds <= 20%)
       --users-side       also issue 16's users' side on a database of its own: records only, `user
                          import` of 207k users, the first linking run, an unchanged re-run, and a
-                         day on which all seven files changed (a run, the day's users, a run)
+                         day on which all seven files changed (a run, the day's users, a run);
+                         its peer, a plain Python + sqlite3 script doing the same steps, is
+                         contrib/bench/users-side-peer.py (issue 34's ratios are taken against it)
       --database URI     also run the scenarios on PostgreSQL (a fresh schema, dropped after),
                          next to SQLite; targets: import <= 2x SQLite's, unchanged <= 0.5 s,
                          1% day <= 2 s, peak RSS <= 250 MB
