@@ -143,4 +143,42 @@ final class MigrationTests: XCTestCase {
             XCTAssertEqual(expected.filter { !found.contains($0) }, [], "from version \(version): only in a new schema")
         }
     }
+    /// Two connections opening the same new SQLite database at once (a tenant's daemon and a
+    /// `sisyncctl` poll did): the second reads version 0 before the first commits step 1,
+    /// waits for the write lock, and must then find the step made instead of making it again
+    /// ("table … already exists").
+    func testTwoConnectionsMigratingOneNewDatabaseMakeEachStepOnce() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("migrate-race-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("store.db").path
+        let first = try SQLiteDatabase(path: path)
+        try first.execute("PRAGMA journal_mode = WAL")
+        let second = try SQLiteDatabase(path: path)
+        let inStepOne = DispatchSemaphore(value: 0), secondStarted = DispatchSemaphore(value: 0)
+        let holding = Migrator([
+            Migration("one", sqlite: ["CREATE TABLE one (id INTEGER)"], postgres: [], sqliteRows: { _ in
+                inStepOne.signal()
+                _ = secondStarted.wait(timeout: .now() + 10)
+                // The second connection has read version 0 and is waiting for the lock.
+                Thread.sleep(forTimeInterval: 0.3)
+            }),
+            Migration("two", sqlite: ["CREATE TABLE two (id INTEGER)"], postgres: []),
+        ])
+        let plain = Migrator([Migration("one", sqlite: ["CREATE TABLE one (id INTEGER)"], postgres: []), holding.migrations[1]])
+        // Each connection is used by one thread only.
+        nonisolated(unsafe) let secondsMigrator = plain, secondConnection = second
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var secondError: (any Error)?
+        DispatchQueue.global().async {
+            XCTAssertEqual(inStepOne.wait(timeout: .now() + 10), .success)
+            secondStarted.signal()
+            do { try secondsMigrator.migrate(secondConnection) } catch { secondError = error }
+            done.signal()
+        }
+        try holding.migrate(first)
+        XCTAssertEqual(done.wait(timeout: .now() + 20), .success)
+        XCTAssertNil(secondError, "the second connection made a step the first had made")
+        XCTAssertEqual(try second.userVersion, 2)
+    }
 }

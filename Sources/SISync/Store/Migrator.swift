@@ -29,6 +29,10 @@ public struct Migrator {
     public func migrate(_ db: SQLiteDatabase, to target: Int? = nil) throws {
         for index in try steps(from: Int(try db.userVersion), oldest: 0, to: target, location: db.path) {
             try db.transaction {
+                // Read again under the write lock (BEGIN IMMEDIATE): another connection that
+                // opened the same new database at the same moment may have made this step
+                // already ("table runs already exists" otherwise).
+                guard try db.userVersion <= Int32(index) else { return }
                 let step = migrations[index]
                 for sql in step.sqlite { try db.execute(sql) }
                 try step.sqliteRows?(db)
