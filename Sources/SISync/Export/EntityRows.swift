@@ -92,6 +92,13 @@ public struct EntityRows: Sendable {
         try rows.withValueBytes(row, column, body)
     }
 
+    /// Row `row` whole, for the hot loops of a large import (one look-up instead of one per
+    /// value): its key, values, activity and fingerprint, valid only inside `body`, which
+    /// must not read these rows again (it would wait for itself).
+    func withRow<R>(_ row: Int, _ body: (RowRecord) throws -> R) rethrows -> R {
+        try rows.withRecord(row, body)
+    }
+
     /// Whether the rows went to the run's directory (more than one buffer of them).
     var isOnDisk: Bool { rows.isOnDisk }
 

@@ -29,6 +29,11 @@ struct RowRecord {
     var isInactive: Bool { flags & Self.inactiveFlag != 0 }
     var isStrict: Bool { flags & Self.strictFlag != 0 }
 
+    func value(_ column: Int) -> UnsafeBufferPointer<UInt8> {
+        let r = valueRange(column)
+        return UnsafeBufferPointer(start: (base + r.lowerBound).assumingMemoryBound(to: UInt8.self), count: r.count)
+    }
+
     /// Where the key lies, counted from the record's start.
     var keyRange: Range<Int> { keyStart..<(keyStart + keyLength) }
 

@@ -86,13 +86,14 @@ final class SortedRows: @unchecked Sendable {
         cachedBlock = block
     }
 
-    /// Calls `body` with row `row`'s record, under the lock (the record lives in the cache).
-    private func withRecord<R>(_ row: Int, _ body: (RowRecord) -> R) -> R {
+    /// Calls `body` with row `row`'s record, under the lock (the record lives in the cache):
+    /// `body` must not read these rows again, it would wait for itself.
+    func withRecord<R>(_ row: Int, _ body: (RowRecord) throws -> R) rethrows -> R {
         precondition(row >= 0 && row < count, "row \(row) of \(count)")
         lock.lock()
         defer { lock.unlock() }
         load(block: row / Self.rowsPerBlock)
-        return cache.withUnsafeBytes { body(RowRecord(base: $0.baseAddress! + cacheStarts[row % Self.rowsPerBlock], valueCount: valueCount)) }
+        return try cache.withUnsafeBytes { try body(RowRecord(base: $0.baseAddress! + cacheStarts[row % Self.rowsPerBlock], valueCount: valueCount)) }
     }
 
     /// Copies the bytes `part` picks out of row `row` onto the stack and hands them to `body`.
