@@ -35,16 +35,27 @@ struct RowSorter {
 
     mutating func add(sequence: UInt32, line: Int32, inactive: Bool, strict: Bool, fingerprint: UInt64,
                       key: UnsafeBufferPointer<UInt8>, valueEnds: [UInt32], values: [UInt8]) {
+        if buffer.capacity == 0 {
+            // One allocation for the buffer's life: grown by doubling, it would leave each
+            // smaller copy behind in the allocator's free lists (resident, issue 34).
+            buffer.reserveCapacity(budget + budget / 8)
+            starts.reserveCapacity(budget / 32)
+        }
         starts.append(buffer.count)
         RowRecord.append(to: &buffer, sequence: sequence, line: line, inactive: inactive, strict: strict,
                          fingerprint: fingerprint, key: key, valueEnds: valueEnds, values: values)
         if buffer.count >= budget, directory != nil, failure == nil { spill() }
     }
 
-    /// The buffer's records in key order, equal keys in the order they were read.
-    private func sortedStarts(_ raw: UnsafeRawBufferPointer) -> [Int] {
+    /// Sorts the buffer's records into key order, equal keys in the order they were read
+    /// (in place: no second array per run).
+    private mutating func sortStarts() {
         let n = valueCount
-        return starts.sorted { a, b in
+        buffer.withUnsafeBytes { raw in Self.sortInPlace(&starts, raw, n) }
+    }
+
+    private static func sortInPlace(_ starts: inout [Int], _ raw: UnsafeRawBufferPointer, _ n: Int) {
+        starts.sort { a, b in
             let ra = RowRecord(base: raw.baseAddress! + a, valueCount: n), rb = RowRecord(base: raw.baseAddress! + b, valueCount: n)
             let c = KeyOrder.compare(ra.key, rb.key)
             return c != 0 ? c < 0 : ra.sequence < rb.sequence
@@ -60,8 +71,9 @@ struct RowSorter {
             // outlives the process, even a kill -9.
             directory.remove(file)
             var out = FileOutput(file: file)
+            sortStarts()
             try buffer.withUnsafeBytes { raw in
-                for s in sortedStarts(raw) {
+                for s in starts {
                     let length = Int(raw.loadUnaligned(fromByteOffset: s, as: UInt32.self))
                     try out.append(UnsafeRawBufferPointer(rebasing: raw[s..<(s + length)]))
                 }
@@ -84,8 +96,9 @@ struct RowSorter {
         if let failure { throw failure }
         if runs.isEmpty {
             var output = BlockOutput(file: nil)
+            sortStarts()
             try buffer.withUnsafeBytes { raw in
-                for s in sortedStarts(raw) {
+                for s in starts {
                     let r = RowRecord(base: raw.baseAddress! + s, valueCount: valueCount)
                     if keep(r) { try output.add(r) }
                 }
