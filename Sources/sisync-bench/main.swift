@@ -7,7 +7,7 @@ import SISyncControl
 
 let usage = """
     usage: sisync-bench [--scale N] [--compare-scale N] [--data DIR] [--database postgresql://…] [--events]
-           sisync-bench tenants --database postgresql://… [--count 200] [--max-parallel-runs 2]
+           sisync-bench tenants [--database postgresql://…] [--count 200] [--max-parallel-runs 2] [--scale N]
            sisync-bench webhooks [--count 20000] [--database postgresql://…]
            sisync-bench rekey [--scale N] [--data DIR]   (the whole district renumbered, against a full run)
 
@@ -27,6 +27,10 @@ let usage = """
       --database-password-file F   the PostgreSQL password (else ~/.pgpass or trust)
       --events           with the change feed on ([events] enabled = true): every run and `user
                          import` writes its events (target: at most 15% more time per step)
+
+    tenants: one `sisyncd --tenants` over COUNT tenants of the demo district, or with --scale N
+    of the synthetic district at that size (issue 34: --count 4 --max-parallel-runs 4 --scale 1,
+    peak RSS <= 1.2 GB); a schema each with --database, else a SQLite file each.
 
     Scenarios, on a fresh database: full import; unchanged re-run; forced re-plan of
     identical data (sisyncctl sync --force); a 1% change day.
@@ -406,12 +410,16 @@ func modeOptions(_ mode: String, _ words: ArraySlice<String>, known: [String]) -
     return out
 }
 if args.first == "tenants" {
-    // sisync-bench tenants --database URI [--database-password-file F] [--count N] [--max-parallel-runs N] [--demo DIR]
-    let o = modeOptions("tenants", args.dropFirst(), known: ["--database", "--database-password-file", "--count", "--max-parallel-runs", "--demo"])
-    let uri = o["--database"], passwordFile = o["--database-password-file"], demo = o["--demo"] ?? "config/demo"
+    // sisync-bench tenants [--database URI] [--database-password-file F] [--count N] [--max-parallel-runs N] [--demo DIR | --scale N] [--data DIR]
+    let o = modeOptions("tenants", args.dropFirst(), known: ["--database", "--database-password-file", "--count", "--max-parallel-runs", "--demo", "--scale", "--data"])
     let count = o["--count"].flatMap { Int($0) } ?? 200, parallel = o["--max-parallel-runs"].flatMap { Int($0) } ?? 2
-    guard let uri else { FileHandle.standardError.write(Data("sisync-bench tenants: --database postgresql://… is required\n".utf8)); exit(64) }
-    do { try TenantsBenchmark(uri: uri, passwordFile: passwordFile, count: count, parallel: parallel, demo: demo).run() } catch {
+    let scale = o["--scale"].flatMap { Double($0) }
+    do {
+        // With --scale, every tenant reads the synthetic district of that size (issue 34).
+        let export = try scale.map { try prepare(scale: $0, dataDir: o["--data"] ?? "bench-data").base } ?? (o["--demo"] ?? "config/demo")
+        try TenantsBenchmark(uri: o["--database"], passwordFile: o["--database-password-file"], count: count, parallel: parallel,
+                             export: export, districtSize: scale != nil).run()
+    } catch {
         FileHandle.standardError.write(Data("sisync-bench tenants: \(error)\n".utf8))
         exit(1)
     }

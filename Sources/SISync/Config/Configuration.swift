@@ -77,8 +77,8 @@ public struct Configuration: Sendable {
     public var timeout = ConfigDuration(seconds: 60)
     public var retries: Int = 3
     public var maxBytes: Int64 = 1024 * 1024 * 1024
-    /// The largest `max_bytes`: 4095M, just under 4 GiB. An export is held in memory with
-    /// 32-bit offsets (`EntityRows`, `KeyIndex`); a larger one could never be read.
+    /// The largest `max_bytes`: 4095M, just under 4 GiB. An entity's rows are counted with
+    /// 32-bit offsets and numbered with Int32 (`EntityRows`); a larger one could never be read.
     public static let maxBytesCap: Int64 = 4095 * 1024 * 1024
     public var caFile: String?
     // [linking]

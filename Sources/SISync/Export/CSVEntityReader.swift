@@ -3,17 +3,23 @@
 public struct CSVEntityReader {
     public let kind: EntityKind
     public let limit: InvalidRowLimit
+    /// The run's private directory, where the rows are sorted (`EntityRows`); nil: in memory.
+    public let spill: RunDirectory?
+    /// The sorter's buffer (tests lower it to see runs spilled and merged with a few rows).
+    var runBudget = RowSorter.defaultBudget
 
-    public init(kind: EntityKind, limit: InvalidRowLimit) {
+    public init(kind: EntityKind, limit: InvalidRowLimit, spill: RunDirectory? = nil) {
         self.kind = kind
         self.limit = limit
+        self.spill = spill
     }
 
     /// Reads the file at `path`; `name` is how messages refer to it (`staff.csv`).
     public func read(path: String, name: String) throws -> EntityRows {
         let file = try InputFile(path: path)
         var reader = CSVReader(file: name)
-        var rows = EntityRows(kind: kind, source: name)
+        var rows = EntityRows(kind: kind, source: name, spill: spill)
+        rows.setRunBudget(runBudget)
         var rules = RowRules(kind: kind)
         var mapping: [Int?] = []   // allColumns index -> field index
         var headerCount = 0
@@ -35,29 +41,22 @@ public struct CSVEntityReader {
                 }
                 let readable = parts.count == kind.keyColumns.count && !parts.contains { $0.isEmpty }
                 let key = readable ? RecordKey.join(parts) : nil
-                if let first = try rows.reportProblem(RowProblem(file: name, location: String(record.line), column: nil,
-                                                             id: key.map(RecordKey.display),
-                                                             message: "expected \(headerCount) fields, found \(record.count)"), key: key, line: record.line) {
-                    throw ExportError.duplicateID(file: name, line: record.line, id: key.map(RecordKey.display) ?? "?", firstLine: Int(first) ?? 0, columns: kind.keyColumns)
-                }
+                try rows.reportProblem(RowProblem(file: name, location: String(record.line), column: nil,
+                                                  id: key.map(RecordKey.display),
+                                                  message: "expected \(headerCount) fields, found \(record.count)"), key: key, line: record.line)
                 return
             }
             for c in 0..<mapping.count { ranges[c] = mapping[c].map { record.range($0) } }
             try record.bytes.withUnsafeBufferPointer { buffer in
-                try rules.apply(buffer: buffer, ranges: ranges, location: String(record.line), line: record.line, into: &rows) { id, first in
-                    .duplicateID(file: name, line: record.line, id: id, firstLine: Int(first) ?? 0, columns: kind.keyColumns)
-                }
+                try rules.apply(buffer: buffer, ranges: ranges, location: String(record.line), line: record.line, into: &rows)
             }
-        }
-        if let size = file.size, size > 0 {
-            // About 60 bytes a row in a typical export: one allocation instead of dozens of regrowths.
-            rows.reserve(rows: Int(size / 60), bytesPerRow: 40)
         }
         try file.forEachChunk { chunk in try reader.feed(chunk, onRecord: onRecord) }
         try reader.finish(onRecord: onRecord)
         if headerCount == 0 {
             throw ExportError.missingColumn(file: name, column: kind.keyColumns[0], found: [])
         }
+        try rows.seal { id, line, first in .duplicateID(file: name, line: line, id: id, firstLine: first, columns: kind.keyColumns) }
         let allowed = limit.allowed(rows: rows.rowsRead)
         if rows.problems.count > allowed {
             throw ExportError.tooManyInvalidRows(file: name, invalid: rows.problems.count, allowed: allowed, rows: rows.rowsRead)

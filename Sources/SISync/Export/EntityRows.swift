@@ -1,24 +1,17 @@
-/// The records of one entity as read from the export, stored compactly: all values in one
-/// byte buffer with end offsets, so a district of a million rows fits in a few hundred
-/// bytes per row instead of a dozen heap strings each.
+/// The records of one entity as read from the export. While a reader adds them they go
+/// through a `RowSorter` (sorted runs in the run's private directory once they outgrow a
+/// few megabytes); once read they are `SortedRows`, in key order, row numbers being
+/// positions in that order. So the export a run holds costs the same few megabytes at any
+/// size of district (issue 34), and the planner, the store and the change feed meet the
+/// rows in the order the mirror's tables keep theirs.
+///
+/// Duplicate ids (R2) are found when the rows are sorted, at `seal`: the one read first
+/// stays, and a reader's duplicate fails the read with the lines of both.
 public struct EntityRows: Sendable {
     public let kind: EntityKind
     /// Where the rows came from, for messages (`staff.csv`, `export.json`).
     public let source: String
-    /// Every key read, valid rows and skipped rows alike (entries).
-    private var index = KeyIndex()
-    /// Row number of each key entry, or -1 for a skipped row's key.
-    private var rowOfEntry: [Int32] = []
-    /// Key entry of each row.
-    private var entryOfRow: [Int32] = []
-    private var bytes: [UInt8] = []
-    private var ends: [UInt32] = []
-    private var inactiveFlags: [Bool] = []
-    private var fingerprints: [UInt64] = []
-    /// Where each key entry was read: a CSV line or a JSON array index.
-    private var entryLines: [Int32] = []
-    /// Keys of rows that were skipped because of a bad value (R2): never deactivated.
-    public private(set) var protectedKeys: Set<String> = []
+    private let storage: Storage
     public private(set) var problems: [RowProblem] = []
     public internal(set) var unknownColumns: [String] = []
     /// A delta (OneRoster `delta` files): only the records listed change; a record the
@@ -29,149 +22,159 @@ public struct EntityRows: Sendable {
     /// Number of value columns per row (cached: `kind.valueColumns` builds an array).
     public let valueCount: Int
     private var pendingHash: UInt64 = 0xcbf2_9ce4_8422_2325
-    /// At most this many value bytes and rows: offsets are 32-bit and row numbers Int32
-    /// (a district is far below). Tests lower them to see the refusal without 4 GiB.
-    var byteLimit = Int(UInt32.max) - 1 {
-        didSet { index.limit = byteLimit }
-    }
+    private var pendingValues: [UInt8] = []
+    private var pendingEnds: [UInt32] = []
+    private var valueBytes = 0
+    private var keyBytes = 0
+    private var rowsAdded = 0
+    /// At most this many value bytes, id bytes and rows: values are found by 32-bit ends and
+    /// rows by Int32 numbers (a district is far below). Tests lower them to see the refusal
+    /// without 4 GiB.
+    var byteLimit = Int(UInt32.max) - 1
     var rowLimit = Int(Int32.max) - 1
 
-    public init(kind: EntityKind, source: String) {
+    /// `spill`: the run's private directory, where rows beyond a few megabytes are kept;
+    /// nil keeps them in memory (tests, held plans, small tools).
+    public init(kind: EntityKind, source: String, spill: RunDirectory? = nil) {
         self.kind = kind
         self.source = source
         valueCount = kind.valueColumns.count
+        storage = Storage(sorter: RowSorter(valueCount: valueCount, label: kind.rawValue, directory: spill))
     }
 
-    public var count: Int { entryOfRow.count }
+    private var rows: SortedRows { storage.sealed() }
+
+    public var count: Int { rows.count }
 
     /// The key of a row (composite keys joined with U+001F).
-    public func key(_ row: Int) -> String { index.key(Int(entryOfRow[row])) }
+    public func key(_ row: Int) -> String { rows.withKeyBytes(row) { String(decoding: $0, as: UTF8.self) } }
 
-    /// All keys in export order (convenience for tests and small exports).
+    /// All keys in key order (convenience for tests and small exports).
     public var keys: [String] { (0..<count).map(key) }
 
     public func withKeyBytes<R>(_ row: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
-        try index.withKeyBytes(Int(entryOfRow[row]), body)
+        try rows.withKeyBytes(row, body)
     }
 
     public func row(forKey key: String) -> Int? {
-        guard let e = index.find(key) else { return nil }
-        let r = rowOfEntry[e]
-        return r >= 0 ? Int(r) : nil
+        var k = key
+        return k.withUTF8 { row(forKeyBytes: $0) }
     }
 
-    public func row(forKeyBytes key: UnsafeBufferPointer<UInt8>) -> Int? {
-        guard let e = index.find(key) else { return nil }
-        let r = rowOfEntry[e]
-        return r >= 0 ? Int(r) : nil
+    public func row(forKeyBytes key: UnsafeBufferPointer<UInt8>) -> Int? { rows.row(forKey: key) }
+
+    /// Keys of rows that were skipped because of a bad value (R2): never deactivated.
+    public var protectedKeys: Set<String> {
+        _ = rows
+        return storage.protectedKeys
     }
 
     /// Whether a key belongs to a row skipped for a bad value (R2: never deactivated).
     public func isProtected(keyBytes key: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard let e = index.find(key) else { return false }
-        return rowOfEntry[e] < 0
+        _ = rows
+        return storage.isProtected(key)
     }
 
     public func value(_ row: Int, _ column: Int) -> String {
-        let n = valueCount
-        let start = row * n + column == 0 ? 0 : Int(ends[row * n + column - 1])
-        return String(decoding: bytes[start..<Int(ends[row * n + column])], as: UTF8.self)
+        rows.withValueBytes(row, column) { String(decoding: $0, as: UTF8.self) }
     }
 
     public func values(_ row: Int) -> [String] {
         (0..<valueCount).map { value(row, $0) }
     }
 
-    public func isInactive(_ row: Int) -> Bool { inactiveFlags[row] }
-    public func fingerprint(_ row: Int) -> UInt64 { fingerprints[row] }
+    public func isInactive(_ row: Int) -> Bool { rows.isInactive(row) }
+    public func fingerprint(_ row: Int) -> UInt64 { rows.fingerprint(row) }
 
     /// Gives the raw UTF-8 bytes of one value to `body` without making a String (used by
     /// the store to bind parameters during a large import).
     public func withValueBytes<R>(_ row: Int, _ column: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
-        let n = valueCount
-        let start = row * n + column == 0 ? 0 : Int(ends[row * n + column - 1])
-        let end = Int(ends[row * n + column])
-        return try bytes.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[start..<end])) }
+        try rows.withValueBytes(row, column, body)
     }
+
+    /// Row `row` whole, for the hot loops of a large import (one look-up instead of one per
+    /// value): its key, values, activity and fingerprint, valid only inside `body`, which
+    /// must not read these rows again (it would wait for itself).
+    func withRow<R>(_ row: Int, _ body: (RowRecord) throws -> R) rethrows -> R {
+        try rows.withRecord(row, body)
+    }
+
+    /// Whether the rows went to the run's directory (more than one buffer of them).
+    var isOnDisk: Bool { rows.isOnDisk }
 
     // MARK: building
 
     mutating func noteRowRead() { rowsRead += 1 }
 
-    /// Records a skipped row. Returns where its key was read before, if it was (a duplicate).
-    @discardableResult
-    mutating func reportProblem(_ problem: RowProblem, key: String?, line: Int) throws(ExportError) -> String? {
+    /// Records a skipped row; its key, if readable, is protected (R2). A key read before
+    /// is a duplicate, which `seal` reports.
+    mutating func reportProblem(_ problem: RowProblem, key: String?, line: Int) throws(ExportError) {
         var problem = problem
         if let key { problem.entity = kind; problem.recordKey = key }
         problems.append(problem)
-        guard let key else { return nil }
-        let (entry, inserted) = try insert(key)
-        if !inserted { return String(entryLines[entry]) }
-        rowOfEntry.append(-1)
-        entryLines.append(Int32(clamping: line))
-        protectedKeys.insert(key)
-        return nil
+        guard let key else { return }
+        try count(idBytes: key.utf8.count)
+        storage.protect(key, line: Int32(clamping: line), strict: true)
     }
 
     /// Protects a record whose source row was skipped elsewhere (a OneRoster user row that
     /// becomes several records): it is neither updated nor deactivated (R2).
     mutating func protect(_ key: String, line: Int) throws(ExportError) {
-        let (_, inserted) = try insert(key)
-        guard inserted else { return }
-        rowOfEntry.append(-1)
-        entryLines.append(Int32(clamping: line))
-        protectedKeys.insert(key)
+        try count(idBytes: key.utf8.count)
+        storage.protect(key, line: Int32(clamping: line), strict: false)
+    }
+
+    private mutating func count(idBytes n: Int) throws(ExportError) {
+        guard keyBytes + n <= byteLimit else { throw .tooLargeToHold(file: source, what: "bytes of ids", limit: byteLimit) }
+        keyBytes += n
     }
 
     /// Appends the next value of the row being built (the hot path of a large import).
     mutating func appendValue(_ v: UnsafeBufferPointer<UInt8>) throws(ExportError) {
-        let total = bytes.count + v.count
-        guard total <= byteLimit, let end = UInt32(exactly: total) else {
+        let total = valueBytes + v.count
+        guard total <= byteLimit, UInt32(exactly: pendingValues.count + v.count) != nil else {
             throw .tooLargeToHold(file: source, what: "bytes of values", limit: byteLimit)
         }
         var hash = pendingHash
         for b in v { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
         pendingHash = (hash ^ 0x1F) &* 0x0000_0100_0000_01B3
-        bytes.append(contentsOf: v)
-        ends.append(end)
+        valueBytes = total
+        pendingValues.append(contentsOf: v)
+        pendingEnds.append(UInt32(pendingValues.count))
     }
 
-    /// Completes the row whose values were given with `appendValue`. Returns where the key
-    /// was read before, if it was: a duplicate id, which fails the whole read (R2).
-    @discardableResult
-    mutating func finishRow(key: UnsafeBufferPointer<UInt8>, inactive: Bool, line: Int) throws(ExportError) -> String? {
-        let (entry, inserted) = try insert(key)
-        if !inserted { return String(entryLines[entry]) }
-        guard count < rowLimit, let row = Int32(exactly: count), let e = Int32(exactly: entry) else {
-            throw .tooLargeToHold(file: source, what: "rows", limit: rowLimit)
+    /// Completes the row whose values were given with `appendValue`. `strict`: a duplicate
+    /// of its id fails the read (a reader's row, R2); else the later one is left out.
+    mutating func finishRow(key: UnsafeBufferPointer<UInt8>, inactive: Bool, line: Int, strict: Bool = true) throws(ExportError) {
+        defer {
+            pendingHash = 0xcbf2_9ce4_8422_2325
+            pendingValues.removeAll(keepingCapacity: true)
+            pendingEnds.removeAll(keepingCapacity: true)
         }
-        rowOfEntry.append(row)
-        entryOfRow.append(e)
-        entryLines.append(Int32(clamping: line))
-        inactiveFlags.append(inactive)
-        fingerprints.append(pendingHash)
-        pendingHash = 0xcbf2_9ce4_8422_2325
-        return nil
+        guard rowsAdded < rowLimit else { throw .tooLargeToHold(file: source, what: "rows", limit: rowLimit) }
+        try count(idBytes: key.count)
+        rowsAdded += 1
+        storage.add(key: key, inactive: inactive, line: Int32(clamping: line), strict: strict, fingerprint: pendingHash,
+                    valueEnds: pendingEnds, values: pendingValues)
     }
 
-    /// Appends a validated row from values already normalised (tests, small tools).
+    /// Appends a validated row from values already normalised (tests, small tools); a
+    /// duplicate id is left out, the first row kept.
     mutating func append(key: String, values: [ArraySlice<UInt8>], inactive: Bool, location: Int) throws(ExportError) {
         // withUnsafeBufferPointer and withUTF8 rethrow untyped: a Result keeps the ExportError.
         for v in values { try v.withUnsafeBufferPointer { b in Result { () throws(ExportError) in try appendValue(b) } }.get() }
         var k = key
-        _ = try k.withUTF8 { b in Result { () throws(ExportError) in try finishRow(key: b, inactive: inactive, line: location) } }.get()
+        try k.withUTF8 { b in Result { () throws(ExportError) in try finishRow(key: b, inactive: inactive, line: location, strict: false) } }.get()
     }
 
-    /// Adds a key to the index, or says the entity outgrew it.
-    private mutating func insert(_ key: UnsafeBufferPointer<UInt8>) throws(ExportError) -> (entry: Int, inserted: Bool) {
-        do { return try index.insert(key) } catch {
-            throw .tooLargeToHold(file: source, what: "bytes of ids", limit: error.limit)
+    /// Ends the reading: the rows sorted (their runs merged), duplicates found. A reader's
+    /// duplicate id fails the read with `duplicate(id, line, firstLine)` (the one read
+    /// earliest, as if the read had stopped there); a run's file that cannot be written is
+    /// a `RunDirectoryError`.
+    mutating func seal(duplicate: (_ id: String, _ line: Int, _ firstLine: Int) -> ExportError) throws {
+        if let d = try storage.seal() {
+            throw duplicate(RecordKey.display(d.key), Int(d.line), Int(d.firstLine))
         }
-    }
-
-    private mutating func insert(_ key: String) throws(ExportError) -> (entry: Int, inserted: Bool) {
-        var k = key
-        return try k.withUTF8 { b in Result { () throws(ExportError) in try insert(b) } }.get()
     }
 
     /// The fingerprint the store keeps for a record with these values, so that an
@@ -185,17 +188,132 @@ public struct EntityRows: Sendable {
         return hash
     }
 
-    mutating func reserve(rows: Int, bytesPerRow: Int) {
-        index.reserve(keys: rows, bytesPerKey: 12)
-        rowOfEntry.reserveCapacity(rows)
-        entryOfRow.reserveCapacity(rows)
-        inactiveFlags.reserveCapacity(rows)
-        fingerprints.reserveCapacity(rows)
-        entryLines.reserveCapacity(rows)
-        ends.reserveCapacity(rows * valueCount)
-        bytes.reserveCapacity(rows * bytesPerRow)
+    /// Lower the sorter's buffer (tests: runs and their merge with a handful of rows).
+    mutating func setRunBudget(_ bytes: Int) { storage.setRunBudget(bytes) }
+
+    /// The sorter and, once sealed, the sorted rows, shared by copies of the value (a reader
+    /// builds it alone; afterwards it is only read). Skipped rows' keys are kept here too:
+    /// there are few of them (`max_invalid_rows`).
+    private final class Storage: @unchecked Sendable {
+        private let lock = NSLock()
+        private var sorter: RowSorter?
+        private var sorted: SortedRows?
+        private var sequence: UInt32 = 0
+        private var protectedIndex = KeyIndex()
+        private var protectedSequence: [UInt32] = []
+        private var protectedLine: [Int32] = []
+        private var protectedStrict: [Bool] = []
+        /// A protected key that a row had first is no longer protected (R2: the row stands).
+        private var protectedOverridden: [Bool] = []
+        private(set) var protectedKeys: Set<String> = []
+        /// The earliest duplicate found while reading (two skipped rows with one key).
+        private var duplicate: Duplicate?
+
+        struct Duplicate {
+            var sequence: UInt32
+            var key: String
+            var line: Int32
+            var firstLine: Int32
+        }
+
+        init(sorter: RowSorter) { self.sorter = sorter }
+
+        func setRunBudget(_ bytes: Int) { sorter?.budget = bytes }
+
+        func add(key: UnsafeBufferPointer<UInt8>, inactive: Bool, line: Int32, strict: Bool, fingerprint: UInt64, valueEnds: [UInt32], values: [UInt8]) {
+            precondition(sorter != nil, "rows added after they were sealed")
+            sorter!.add(sequence: next(), line: line, inactive: inactive, strict: strict, fingerprint: fingerprint,
+                        key: key, valueEnds: valueEnds, values: values)
+        }
+
+        private func next() -> UInt32 {
+            defer { sequence &+= 1 }
+            return sequence
+        }
+
+        func protect(_ key: String, line: Int32, strict: Bool) {
+            var k = key
+            let seq = next()
+            k.withUTF8 { bytes in
+                // At most `max_invalid_rows` keys: far below the index's 32-bit limit.
+                guard let (entry, inserted) = try? protectedIndex.insert(bytes) else { return }
+                if inserted {
+                    protectedSequence.append(seq)
+                    protectedLine.append(line)
+                    protectedStrict.append(strict)
+                    protectedOverridden.append(false)
+                    protectedKeys.insert(key)
+                } else if strict {
+                    note(Duplicate(sequence: seq, key: key, line: line, firstLine: protectedLine[entry]))
+                }
+            }
+        }
+
+        private func note(_ d: Duplicate) {
+            if duplicate.map({ d.sequence < $0.sequence }) ?? true { duplicate = d }
+        }
+
+        func isProtected(_ key: UnsafeBufferPointer<UInt8>) -> Bool {
+            guard let e = protectedIndex.find(key) else { return false }
+            return !protectedOverridden[e]
+        }
+
+        /// The rows, sealed on first use when no reader sealed them (rows built by `append`:
+        /// no duplicate can fail them, and no directory was given, so nothing can fail).
+        func sealed() -> SortedRows {
+            lock.lock()
+            let done = sorted
+            lock.unlock()
+            if let done { return done }
+            do { _ = try seal() } catch { preconditionFailure("rows sealed on first use failed: \(error)") }
+            return sorted!
+        }
+
+        /// Sorts the rows and finds the earliest duplicate (R2).
+        func seal() throws -> Duplicate? {
+            lock.lock()
+            defer { lock.unlock() }
+            guard var sorter else { return duplicate }
+            self.sorter = nil
+            var previous: [UInt8] = []
+            var havePrevious = false
+            var firstLine: Int32 = 0
+            let anyProtected = protectedIndex.count > 0
+            sorted = try sorter.finish { r in
+                let key = r.key
+                if havePrevious && previous.elementsEqual(key) {
+                    // Read after the first row with this key.
+                    if r.isStrict {
+                        note(Duplicate(sequence: r.sequence, key: String(decoding: key, as: UTF8.self), line: r.line, firstLine: firstLine))
+                    }
+                    return false
+                }
+                previous.removeAll(keepingCapacity: true)
+                previous.append(contentsOf: key)
+                havePrevious = true
+                firstLine = r.line
+                guard anyProtected, let e = protectedIndex.find(key) else { return true }
+                if protectedSequence[e] < r.sequence {
+                    // A skipped row had the key first: it stays protected, no row.
+                    firstLine = protectedLine[e]
+                    if r.isStrict {
+                        note(Duplicate(sequence: r.sequence, key: String(decoding: key, as: UTF8.self), line: r.line, firstLine: firstLine))
+                    }
+                    return false
+                }
+                protectedOverridden[e] = true
+                protectedKeys.remove(String(decoding: key, as: UTF8.self))
+                if protectedStrict[e] {
+                    note(Duplicate(sequence: protectedSequence[e], key: String(decoding: key, as: UTF8.self), line: protectedLine[e], firstLine: r.line))
+                }
+                return true
+            }
+            return duplicate
+        }
     }
 }
+
+import Foundation
 
 /// Composite keys join their parts with U+001F, which cannot appear in a trimmed id;
 /// people see them joined with `/`.

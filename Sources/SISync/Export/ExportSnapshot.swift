@@ -25,8 +25,9 @@ public struct ExportSnapshot: Sendable {
     /// Parses fetched files into a snapshot. `ready` is called on the calling thread with
     /// each entity's rows, in entity order, as soon as they are read, while other files are
     /// still being parsed on other cores (the run plans one entity while the next is read).
+    /// `spill`: the run's private directory, where the rows are sorted (`EntityRows`).
     public static func read(_ export: FetchedExport, limit: InvalidRowLimit, entities: [EntityKind],
-                            oneRoster: OneRosterTranslation? = nil,
+                            oneRoster: OneRosterTranslation? = nil, spill: RunDirectory? = nil,
                             ready: ((EntityRows) throws -> Void)? = nil) throws -> ExportSnapshot {
         var result: [EntityKind: EntityRows] = [:]
         switch export.format {
@@ -52,7 +53,7 @@ public struct ExportSnapshot: Sendable {
             return snapshot
         case .json:
             guard let doc = export.files.first else { throw ExportError.wrongDocument(file: "-", message: "no document") }
-            result = try JSONExportReader(entities: entities, limit: limit).read(path: doc.path, name: doc.name)
+            result = try JSONExportReader(entities: entities, limit: limit, spill: spill).read(path: doc.path, name: doc.name)
             for kind in EntityKind.allCases { if let rows = result[kind] { try ready?(rows) } }
         default:
             let files = export.files.filter { $0.entity != nil }.sorted { $0.entity! < $1.entity! }
@@ -63,7 +64,7 @@ public struct ExportSnapshot: Sendable {
                 let f = files[i]
                 group.enter()
                 DispatchQueue.global(qos: .userInitiated).async {
-                    outcomes.set(i, Result { try CSVEntityReader(kind: f.entity!, limit: limit).read(path: f.path, name: displayName(f)) })
+                    outcomes.set(i, Result { try CSVEntityReader(kind: f.entity!, limit: limit, spill: spill).read(path: f.path, name: displayName(f)) })
                     group.leave()
                 }
             }

@@ -4,10 +4,13 @@
 public struct JSONExportReader {
     public let entities: [EntityKind]
     public let limit: InvalidRowLimit
+    /// The run's private directory, where the rows are sorted (`EntityRows`); nil: in memory.
+    public let spill: RunDirectory?
 
-    public init(entities: [EntityKind], limit: InvalidRowLimit) {
+    public init(entities: [EntityKind], limit: InvalidRowLimit, spill: RunDirectory? = nil) {
         self.entities = entities
         self.limit = limit
+        self.spill = spill
     }
 
     public func read(path: String, name: String) throws -> [EntityKind: EntityRows] {
@@ -56,7 +59,7 @@ public struct JSONExportReader {
     }
 
     private func readEntity(_ kind: EntityKind, scanner s: inout JSONScanner, name: String) throws -> EntityRows {
-        var rows = EntityRows(kind: kind, source: name)
+        var rows = EntityRows(kind: kind, source: name, spill: spill)
         var rules = RowRules(kind: kind)
         let columns = kind.allColumns
         var positions: [String: Int] = [:]
@@ -123,14 +126,15 @@ public struct JSONExportReader {
                 ranges[c] = start..<buffer.count
             }
             try buffer.withUnsafeBufferPointer { b in
-                try rules.apply(buffer: b, ranges: ranges, location: here, line: index, into: &rows, known: typeProblem) { id, first in
-                    let key = kind.keyColumns.count == 1 ? "." + kind.keyColumns[0] : ""
-                    return .duplicateJSONID(file: name, path: here + key, id: id, firstPath: "\(kind.rawValue)[\(first)]" + key, columns: kind.keyColumns)
-                }
+                try rules.apply(buffer: b, ranges: ranges, location: here, line: index, into: &rows, known: typeProblem)
             }
             index += 1
         }
         rows.unknownColumns = unknown.sorted()
+        let member = kind.keyColumns.count == 1 ? "." + kind.keyColumns[0] : ""
+        try rows.seal { id, line, first in
+            .duplicateJSONID(file: name, path: "\(kind.rawValue)[\(line)]" + member, id: id, firstPath: "\(kind.rawValue)[\(first)]" + member, columns: kind.keyColumns)
+        }
         let allowed = limit.allowed(rows: rows.rowsRead)
         if rows.problems.count > allowed {
             throw ExportError.tooManyInvalidRows(file: "\(name) (\(kind.rawValue))", invalid: rows.problems.count, allowed: allowed, rows: rows.rowsRead)

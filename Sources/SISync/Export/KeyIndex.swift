@@ -1,7 +1,7 @@
-/// Record keys of one export, stored as bytes in one arena and found through an
-/// open-addressing hash table. A district's first import has a million keys; holding them
-/// as Swift strings in a dictionary cost a third of the parse time in allocations and
-/// SipHash. The seed is random per process, so crafted ids cannot force collisions.
+/// Record keys stored as bytes in one arena and found through an open-addressing hash
+/// table: the keys of an entity's skipped rows (R2), which `EntityRows` checks every row
+/// against as the rows are merged, without a string per look-up. The seed is random per
+/// process, so crafted ids cannot force collisions.
 struct KeyIndex: Sendable {
     private static let seed: UInt64 = UInt64.random(in: 1...UInt64.max)
     /// Each slot holds `entry + 1` in the low 32 bits (0 = empty) and the high 32 bits of
@@ -18,15 +18,6 @@ struct KeyIndex: Sendable {
     struct Full: Error, Equatable { let limit: Int }
 
     var count: Int { ends.count }
-
-    mutating func reserve(keys: Int, bytesPerKey: Int) {
-        hashes.reserveCapacity(keys)
-        ends.reserveCapacity(keys)
-        bytes.reserveCapacity(keys * bytesPerKey)
-        var capacity = slots.count
-        while capacity < keys * 2 { capacity *= 2 }
-        if capacity > slots.count { rehash(capacity) }
-    }
 
     static func hash(_ key: UnsafeBufferPointer<UInt8>) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ seed
@@ -111,11 +102,5 @@ struct KeyIndex: Sendable {
     func key(_ entry: Int) -> String {
         let start = entry == 0 ? 0 : Int(ends[entry - 1])
         return String(decoding: bytes[start..<Int(ends[entry])], as: UTF8.self)
-    }
-
-    func withKeyBytes<R>(_ entry: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
-        let start = entry == 0 ? 0 : Int(ends[entry - 1])
-        let end = Int(ends[entry])
-        return try bytes.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[start..<end])) }
     }
 }

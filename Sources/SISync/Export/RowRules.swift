@@ -38,10 +38,10 @@ struct RowRules {
     /// Applies the rules to one row. `ranges[i]` locates the value of `kind.allColumns[i]`
     /// in `buffer`, nil when the column is absent. `known` is a problem the reader already
     /// found (a JSON value of the wrong type): the row is skipped, but its id is still read
-    /// so that its record is protected (R2). Throws only for a duplicate id (R2).
+    /// so that its record is protected (R2). Throws only when the rows outgrow what they can
+    /// hold; a duplicate id is found when the reader seals the rows (R2).
     mutating func apply(buffer: UnsafeBufferPointer<UInt8>, ranges: [Range<Int>?], location: String, line: Int,
-                        into rows: inout EntityRows, known: (column: String?, message: String)? = nil,
-                        duplicate: (String, String) -> ExportError) throws {
+                        into rows: inout EntityRows, known: (column: String?, message: String)? = nil) throws {
         rows.noteRowRead()
         var problem: (column: String?, message: String)? = known
         for c in 0..<columns.count {
@@ -114,10 +114,8 @@ struct RowRules {
         for c in 0..<keyCount where required[c] && isEmpty(c) { keyReadable = false }
         if let problem {
             let key: String? = keyReadable ? RecordKey.join((0..<keyCount).map { string($0, buffer) }) : nil
-            if let first = try rows.reportProblem(RowProblem(file: rows.source, location: location, column: problem.column,
-                                                         id: key.map(RecordKey.display), message: problem.message), key: key, line: line) {
-                throw duplicate(RecordKey.display(key!), first)
-            }
+            try rows.reportProblem(RowProblem(file: rows.source, location: location, column: problem.column,
+                                              id: key.map(RecordKey.display), message: problem.message), key: key, line: line)
             return
         }
         for c in keyCount..<(keyCount + valueCount) {
@@ -127,19 +125,15 @@ struct RowRules {
                 try rows.appendValue(UnsafeBufferPointer(rebasing: buffer[trimmed[c]]))
             }
         }
-        let first: String?
         if keyCount == 1 && !inScratch[0] {
-            first = try rows.finishRow(key: UnsafeBufferPointer(rebasing: buffer[trimmed[0]]), inactive: inactive, line: line)
+            try rows.finishRow(key: UnsafeBufferPointer(rebasing: buffer[trimmed[0]]), inactive: inactive, line: line)
         } else {
             keyBuffer.removeAll(keepingCapacity: true)
             for c in 0..<keyCount {
                 if c > 0 { keyBuffer.append(0x1F) }
                 if inScratch[c] { keyBuffer.append(contentsOf: scratch[c]) } else { keyBuffer.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[trimmed[c]])) }
             }
-            first = try keyBuffer.withUnsafeBufferPointer { try rows.finishRow(key: $0, inactive: inactive, line: line) }
-        }
-        if let first {
-            throw duplicate(RecordKey.display(RecordKey.join((0..<keyCount).map { string($0, buffer) })), first)
+            try keyBuffer.withUnsafeBufferPointer { try rows.finishRow(key: $0, inactive: inactive, line: line) }
         }
     }
 

@@ -152,16 +152,19 @@ public struct HeldPlan: Codable, Sendable, Equatable {
         for e in entities {
             guard let kind = EntityKind(rawValue: e.kind) else { throw HeldPlanError.unknownEntity(e.kind) }
             var rows = EntityRows(kind: kind, source: e.source)
-            func add(_ r: Row) throws -> Int32 {
+            // The rows first (each key once), then their numbers: rows are numbered in key
+            // order once all are in.
+            var listed = Set<String>()
+            for r in e.additions + e.updates.compactMap(\.row) {
                 guard r.values.count == rows.valueCount else { throw HeldPlanError.wrongColumns(entity: e.kind, key: r.key) }
-                if let existing = rows.row(forKey: r.key) { return Int32(existing) }
-                try rows.append(key: r.key, values: r.values.map { Array($0.utf8)[...] }, inactive: r.inactive, location: rows.count + 1)
-                return Int32(rows.count - 1)
+                guard listed.insert(r.key).inserted else { continue }
+                try rows.append(key: r.key, values: r.values.map { Array($0.utf8)[...] }, inactive: r.inactive, location: listed.count)
             }
+            func row(_ r: Row) -> Int32 { Int32(rows.row(forKey: r.key)!) }
             var p = EntityPlan(kind: kind, activeBefore: e.activeBefore, exportEmpty: e.exportEmpty)
-            p.additions = try e.additions.map(add)
+            p.additions = e.additions.map(row)
             p.updates = try e.updates.map { u in
-                var update = RecordUpdate(key: u.key, row: try u.row.map { Int(try add($0)) })
+                var update = RecordUpdate(key: u.key, row: u.row.map { Int(row($0)) })
                 update.fields = u.fields.map { FieldChange(column: $0.column, name: $0.name, old: $0.old, new: $0.new) }
                 update.reactivate = u.reactivate
                 if let d = u.deactivate {

@@ -71,8 +71,8 @@ public struct Planner {
             let row = rows.row(forKeyBytes: s.keyBytes)
             if let r = row, inScope?[r] ?? true {
                 seen[r] = true
-                let wantActive = !rows.isInactive(r)
-                let changed = s.fingerprint != rows.fingerprint(r)
+                let (wantActive, fingerprint) = rows.withRow(r) { (!$0.isInactive, $0.fingerprint) }
+                let changed = s.fingerprint != fingerprint
                 guard changed || wantActive != s.active || s.missingSince != nil else { return }
                 var u = RecordUpdate(key: s.key, row: r)
                 if wantActive && !s.active { u.reactivate = true }

@@ -4,7 +4,7 @@ import Glibc
 import Foundation
 
 /// The private directory of one run. Everything a run writes for a while (downloads,
-/// unpacked zip entries, the OAuth token response; later external sorts and spools) goes
+/// unpacked zip entries, the OAuth token response, the export's rows sorted by key: `RowSorter`) goes
 /// here and nowhere else, and all of it goes when the run ends, however it ends.
 ///
 /// Why it is made this way (issue 26 items 2, 3, 5): the folder it is made in may belong

@@ -24,7 +24,8 @@ extension SyncRun {
 
     /// Reads the export's changed files. Nil when the export is the one the last run applied
     /// (R3): nothing to read, and the plan only ages the stored records.
-    func parse(_ fetched: Fetched, planner: Planner, store: RosterStore) throws -> Parsed? {
+    /// The rows are sorted in the run's private `directory` (issue 34: bounded memory).
+    func parse(_ fetched: Fetched, planner: Planner, store: RosterStore, directory: RunDirectory?) throws -> Parsed? {
         if !options.force, let last = try store.auditTrail.lastAppliedHash(), last == fetched.digest { return nil }
         // Files identical to the last applied run's are not parsed again (R3, per file):
         // their records can only reach `deactivate_after`. Not with a school scope: which
@@ -40,7 +41,7 @@ extension SyncRun {
         // by the plan phase.
         let snapshot = try ExportSnapshot.read(fetched.export.without(unchanged), limit: configuration.maxInvalidRows,
                                                entities: configuration.entities.filter { !unchanged.contains($0) },
-                                               oneRoster: fetched.oneRoster, ready: scope != nil ? nil : { rows in
+                                               oneRoster: fetched.oneRoster, spill: directory, ready: scope != nil ? nil : { rows in
             entityPlans.append(try planner.plan(rows: rows, stored: store.mirror.state(for: rows.kind)))
         })
         return Parsed(snapshot: snapshot, unchangedFiles: unchanged, fileHashes: hashes, entityPlans: entityPlans)

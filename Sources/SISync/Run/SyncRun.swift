@@ -102,7 +102,7 @@ public struct SyncRun {
                 plan = Plan(entities: [], snapshot: nil, plannedAt: started)
             } else {
                 let planner = planner(at: started)
-                let parsed = try parse(fetched, planner: planner, store: store)
+                let parsed = try parse(fetched, planner: planner, store: store, directory: directory)
                 var planned = try rekey(try self.plan(parsed, fetched: fetched, planner: planner, store: store, started: started, runID: runID),
                                         store: store, runID: runID)
                 summary.timings.append((parsed == nil ? "plan" : "parse and plan", phase.lap()))

@@ -16,7 +16,7 @@ enum RunEvents {
         let added = EventTypes.record(kind, "added"), updated = EventTypes.record(kind, "updated")
         let deactivated = EventTypes.record(kind, "deactivated"), reactivated = EventTypes.record(kind, "reactivated")
         func record(_ row: Int, _ rows: EntityRows, into json: inout CompactJSON) {
-            for c in 0..<values.count { rows.withValueBytes(row, c) { json.string(values[c], utf8: $0) } }
+            rows.withRow(row) { r in for c in 0..<values.count { json.string(values[c], utf8: r.value(c)) } }
         }
         try batch.write { sink in
             if let rows, !p.additions.isEmpty {

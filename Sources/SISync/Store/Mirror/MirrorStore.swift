@@ -37,23 +37,21 @@ public final class MirrorStore {
             let columns = keys + values + ["active", "deactivated_at", "added_run", "updated_run", "fingerprint"]
             try database.insertRows(into: kind.table, columns: columns) { insert in
                 for r32 in ordered ?? Self.inKeyOrder(p.additions, rows) {
-                    let r = Int(r32)
-                    try rows.withKeyBytes(r) { buf in
+                    try rows.withRow(Int(r32)) { row in
+                        let buf = row.key
                         var start = 0
                         for i in 0...buf.count where i == buf.count || buf[i] == 0x1F {
                             try insert.add(utf8: UnsafeBufferPointer(rebasing: buf[start..<i]))
                             start = i + 1
                         }
+                        for c in 0..<values.count { try insert.add(utf8: row.value(c)) }
+                        let inactive = row.isInactive
+                        try insert.add(!inactive)
+                        try insert.add(inactive ? stamp : nil)
+                        try insert.add(runID)
+                        try insert.add(runID)
+                        try insert.add(Int64(bitPattern: row.fingerprint))
                     }
-                    for c in 0..<values.count {
-                        try rows.withValueBytes(r, c) { bytes in try insert.add(utf8: bytes) }
-                    }
-                    let inactive = rows.isInactive(r)
-                    try insert.add(!inactive)
-                    try insert.add(inactive ? stamp : nil)
-                    try insert.add(runID)
-                    try insert.add(runID)
-                    try insert.add(Int64(bitPattern: rows.fingerprint(r)))
                     try insert.endRow()
                     try checkStop()
                 }
@@ -87,8 +85,10 @@ public final class MirrorStore {
                 for part in parts { try staged.add(part) }
                 let row = u.fields.isEmpty ? nil : u.row
                 if let rows, let r = row {
-                    for c in 0..<values.count { try rows.withValueBytes(r, c) { bytes in try staged.add(utf8: bytes) } }
-                    try staged.add(Int64(bitPattern: rows.fingerprint(r)))
+                    try rows.withRow(r) { row in
+                        for c in 0..<values.count { try staged.add(utf8: row.value(c)) }
+                        try staged.add(Int64(bitPattern: row.fingerprint))
+                    }
                 } else {
                     for _ in values { try staged.add(nil as String?) }
                     try staged.add(nil as Int64?)

@@ -1,0 +1,147 @@
+import XCTest
+@testable import SISync
+
+/// Issue 34: an entity's rows are sorted by key in bounded memory, spilling sorted runs to
+/// the run's private directory and merging them, with R2's duplicate rules unchanged.
+final class SortedRowsTests: XCTestCase {
+    private func values(_ s: String...) -> [ArraySlice<UInt8>] { s.map { Array($0.utf8)[...] } }
+
+    /// Reads `text` as `kind`'s CSV with a sorter buffer of `budget` bytes, spilling to `directory`.
+    private func readCSV(_ kind: EntityKind, _ text: String, directory: RunDirectory?, budget: Int) throws -> EntityRows {
+        let w = Workspace()
+        w.write(kind.fileName, text)
+        var reader = CSVEntityReader(kind: kind, limit: .count(100), spill: directory)
+        reader.runBudget = budget
+        return try reader.read(path: w.exportDir + "/" + kind.fileName, name: kind.fileName)
+    }
+
+    private func staffCSV(_ ids: [Int]) -> String {
+        "staff_id,first_name,last_name,email\n" + ids.map { "S\($0),First \($0),Last,s\($0)@d.org\n" }.joined()
+    }
+
+    func testRowsSpilledInRunsComeBackInKeyOrderWithTheirValues() throws {
+        let w = Workspace()
+        let directory = try RunDirectory(in: w.root)
+        var ids = Array(0..<3_000)
+        var generator = SystemRandomNumberGenerator()
+        ids.shuffle(using: &generator)
+        let rows = try readCSV(.staff, staffCSV(ids), directory: directory, budget: 4_096)
+        XCTAssertTrue(rows.isOnDisk, "3,000 rows over a 4 KiB buffer are sorted on disk")
+        XCTAssertEqual(rows.count, 3_000)
+        XCTAssertEqual(rows.keys, ids.map { "S\($0)" }.sorted(), "key order")
+        for id in [0, 1, 999, 2_999] {
+            let r = try XCTUnwrap(rows.row(forKey: "S\(id)"))
+            XCTAssertEqual(rows.key(r), "S\(id)")
+            XCTAssertEqual(rows.value(r, 0), "First \(id)")
+            XCTAssertEqual(rows.value(r, 2), "s\(id)@d.org")
+            XCTAssertEqual(rows.fingerprint(r), EntityRows.fingerprint(values: rows.values(r)), "the fingerprint the store keeps")
+        }
+        XCTAssertNil(rows.row(forKey: "S3000"))
+        XCTAssertNil(rows.row(forKey: "A"), "before the first key")
+        XCTAssertNil(rows.row(forKey: "Z"), "after the last key")
+        // The runs and the sorted file are unlinked as they are made: nothing is left in the
+        // directory for a kill -9 to leave behind.
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), [])
+    }
+
+    func testTheSameRowsInMemoryAndOnDiskAreTheSame() throws {
+        let w = Workspace()
+        let directory = try RunDirectory(in: w.root)
+        let text = staffCSV(Array((0..<500).reversed()))
+        let memory = try readCSV(.staff, text, directory: nil, budget: 64)
+        let disk = try readCSV(.staff, text, directory: directory, budget: 64)
+        XCTAssertFalse(memory.isOnDisk)
+        XCTAssertTrue(disk.isOnDisk)
+        XCTAssertEqual(memory.keys, disk.keys)
+        for r in 0..<memory.count {
+            XCTAssertEqual(memory.values(r), disk.values(r))
+            XCTAssertEqual(memory.isInactive(r), disk.isInactive(r))
+        }
+    }
+
+    func testNoRowsAtAll() throws {
+        let w = Workspace()
+        let rows = try readCSV(.staff, "staff_id,first_name,last_name\n", directory: try RunDirectory(in: w.root), budget: 64)
+        XCTAssertEqual(rows.count, 0)
+        XCTAssertEqual(rows.keys, [])
+        XCTAssertNil(rows.row(forKey: "S1"))
+        var nothing = EntityRows(kind: .staff, source: "staff.csv")
+        try nothing.seal { _, _, _ in .missingEntity(file: "-", entity: "-") }
+        XCTAssertEqual(nothing.count, 0)
+    }
+
+    /// A value larger than a run reader's buffer (256 KiB) is merged whole.
+    func testAHugeFieldSurvivesTheRunsAndTheMerge() throws {
+        let w = Workspace()
+        let huge = String(repeating: "x", count: 700_000)
+        let text = "staff_id,first_name,last_name\nS3,A,B\nS2,\(huge),C\nS1,D,E\n"
+        let rows = try readCSV(.staff, text, directory: try RunDirectory(in: w.root), budget: 16)
+        XCTAssertTrue(rows.isOnDisk)
+        XCTAssertEqual(rows.keys, ["S1", "S2", "S3"])
+        XCTAssertEqual(rows.value(1, 0), huge)
+        XCTAssertEqual(rows.value(2, 0), "A")
+    }
+
+    /// R2 unchanged: a duplicate id in two different runs fails the read with the lines of
+    /// the first duplicate read and of the row it repeats.
+    func testR2DuplicateIDsAcrossRunsNameTheFirstDuplicateAndItsOriginal() throws {
+        let w = Workspace()
+        var ids = Array(0..<400)
+        ids.insert(10, at: 300)   // line 302 repeats line 12
+        ids.append(5)             // line 403 repeats line 7 (read later: not the one reported)
+        XCTAssertThrowsError(try readCSV(.staff, staffCSV(ids), directory: try RunDirectory(in: w.root), budget: 256)) { e in
+            XCTAssertEqual(e as? ExportError, .duplicateID(file: "staff.csv", line: 302, id: "S10", firstLine: 12, columns: ["staff_id"]))
+        }
+    }
+
+    /// R2 unchanged: a skipped row's id and a good row's id are one id, whichever comes first.
+    func testR2ASkippedRowAndAGoodRowWithOneIDAreADuplicateEitherWay() throws {
+        let w = Workspace()
+        let skippedFirst = "staff_id,first_name,last_name,email\nS1,A,B,not-an-email\nS2,C,D,c@d.org\nS1,E,F,e@d.org\n"
+        XCTAssertThrowsError(try readCSV(.staff, skippedFirst, directory: try RunDirectory(in: w.root), budget: 16)) { e in
+            XCTAssertEqual(e as? ExportError, .duplicateID(file: "staff.csv", line: 4, id: "S1", firstLine: 2, columns: ["staff_id"]))
+        }
+        let goodFirst = "staff_id,first_name,last_name,email\nS1,A,B,a@d.org\nS2,C,D,c@d.org\nS1,E,F,not-an-email\n"
+        XCTAssertThrowsError(try readCSV(.staff, goodFirst, directory: nil, budget: 16)) { e in
+            XCTAssertEqual(e as? ExportError, .duplicateID(file: "staff.csv", line: 4, id: "S1", firstLine: 2, columns: ["staff_id"]))
+        }
+        let twoSkipped = "staff_id,first_name,last_name,email\nS1,A,B,x\nS1,E,F,y\n"
+        XCTAssertThrowsError(try readCSV(.staff, twoSkipped, directory: nil, budget: 16)) { e in
+            XCTAssertEqual(e as? ExportError, .duplicateID(file: "staff.csv", line: 3, id: "S1", firstLine: 2, columns: ["staff_id"]))
+        }
+    }
+
+    /// Rows added by `append` (OneRoster, held plans) keep the first of a duplicate id, and a
+    /// key protected first stays protected, without a row.
+    func testAppendedDuplicatesKeepTheFirstAndProtectedKeysStayProtected() throws {
+        var rows = EntityRows(kind: .households, source: "households.csv")
+        try rows.append(key: "H2", values: values("Lee"), inactive: false, location: 1)
+        try rows.append(key: "H2", values: values("Kim"), inactive: true, location: 2)
+        try rows.protect("H3", line: 3)
+        try rows.append(key: "H3", values: values("Wu"), inactive: false, location: 4)
+        try rows.append(key: "H1", values: values("Ng"), inactive: false, location: 5)
+        try rows.protect("H1", line: 6)
+        XCTAssertEqual(rows.keys, ["H1", "H2"])
+        XCTAssertEqual(rows.value(1, 0), "Lee")
+        XCTAssertFalse(rows.isInactive(1))
+        XCTAssertEqual(rows.protectedKeys, ["H3"])
+        var h3 = "H3", h1 = "H1"
+        XCTAssertTrue(h3.withUTF8 { rows.isProtected(keyBytes: $0) })
+        XCTAssertFalse(h1.withUTF8 { rows.isProtected(keyBytes: $0) }, "a row had it first")
+    }
+
+    /// Composite keys sort as SQL sorts them column by column (`ORDER BY k1, k2`): the
+    /// separator before any other byte.
+    func testKeyOrderIsColumnByColumn() {
+        func compare(_ a: [UInt8], _ b: [UInt8]) -> Int { a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { KeyOrder.compare(x, $0) } } }
+        XCTAssertLessThan(compare([0x41, 0x1F, 0x7A], [0x41, 0x01]), 0, "(A, z) before A\\u{1}")
+        XCTAssertLessThan(compare([0x41], [0x41, 0x1F, 0x41]), 0, "a prefix first")
+        XCTAssertEqual(compare([0x41, 0x42], [0x41, 0x42]), 0)
+        XCTAssertGreaterThan(compare([0x42], [0x41, 0x7A]), 0)
+        var rows = EntityRows(kind: .householdRelationships, source: "household_relationships.csv")
+        for (i, key) in [["H1", "student", "ST2"], ["H1-2", "student", "ST1"], ["H1", "student", "ST1"]].enumerated() {
+            try? rows.append(key: RecordKey.join(key), values: values("Parent"), inactive: false, location: i)
+        }
+        XCTAssertEqual(rows.keys.map(RecordKey.display), ["H1/student/ST1", "H1/student/ST2", "H1-2/student/ST1"])
+    }
+}
