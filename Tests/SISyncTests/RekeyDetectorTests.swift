@@ -10,7 +10,7 @@ final class RekeyDetectorTests: XCTestCase {
     private func propose(_ kind: EntityKind, before: [Record], after: [Record], minShare: Double = 50,
                          aliases: [String: String] = [:], requested: [RekeyRequest] = []) throws -> RekeyProposal {
         var rows = EntityRows(kind: kind, source: kind.fileName)
-        for r in after { try rows.append(key: r.id, values: r.values.map { Array($0.utf8)[...] }, inactive: false, location: rows.count + 1) }
+        for (i, r) in after.enumerated() { try rows.append(key: r.id, values: r.values.map { Array($0.utf8)[...] }, inactive: false, location: i + 1) }
         let state = InMemoryEntityState(records: before.map { ($0.id, $0.values, true, nil) })
         let entity = try Planner(deactivateAfter: 0, now: Date()).plan(rows: rows, stored: state)
         let plan = Plan(entities: [entity], snapshot: ExportSnapshot(entities: [kind: rows], contentHash: "x"), plannedAt: Date())
