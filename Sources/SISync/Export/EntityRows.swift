@@ -332,6 +332,8 @@ public enum RecordKey {
         key.utf8.split(separator: 0x1F, omittingEmptySubsequences: false).map { String(Substring($0)) }
     }
     public static func display(_ key: String) -> String {
-        key.contains(separator) ? parts(key).joined(separator: "/") : key
+        // A byte test: `contains(Character)` breaks the key into graphemes, which a whole
+        // district's rekey (a display id per pair, per table) felt.
+        key.utf8.contains(0x1F) ? parts(key).joined(separator: "/") : key
     }
 }

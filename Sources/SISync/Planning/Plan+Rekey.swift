@@ -1,3 +1,5 @@
+import Foundation
+
 /// Laying the rekey pairs over a plan (issue 33): a pair's old record is no longer
 /// deactivated and its new row no longer added; instead the old record, renamed to the new
 /// id in the apply transaction, gets an update with the fields that differ. Relationships
@@ -7,28 +9,41 @@ extension Plan {
         guard !pairs.isEmpty else { return self }
         var plan = self
         let following = KeyFollowing(pairs)
+        // Each entity's pairs as indexes into `pairs`: a whole district's pairs are not
+        // copied per entity, nor into the dictionaries that find them.
+        var mineOf: [String: [Int]] = [:]
+        for (i, pair) in pairs.enumerated() { mineOf[pair.entity, default: []].append(i) }
         plan.entities = entities.map { p in
-            let entity = p.kind.rawValue
-            let mine = pairs.filter { $0.entity == entity }
+            let mine = mineOf[p.kind.rawValue] ?? []
             let follows = p.kind == .householdRelationships || p.kind == .attributes
             guard !mine.isEmpty || (follows && !following.isEmpty) else { return p }
-            let byOld = Dictionary(mine.map { ($0.old, $0) }, uniquingKeysWith: { a, _ in a })
-            let byNew = Dictionary(mine.map { ($0.new, $0) }, uniquingKeysWith: { a, _ in a })
-            var leaving: [String: RecordUpdate] = [:]
+            var byOld: [String: Int] = [:], byNew: [String: Int] = [:]
+            byOld.reserveCapacity(mine.count)
+            byNew.reserveCapacity(mine.count)
+            for i in mine {
+                if byOld[pairs[i].old] == nil { byOld[pairs[i].old] = i }
+                if byNew[pairs[i].new] == nil { byNew[pairs[i].new] = i }
+            }
+            var leaving: [String: Date] = [:]
             var out = EntityPlan(kind: p.kind, activeBefore: p.activeBefore, exportEmpty: p.exportEmpty)
+            out.updates.reserveCapacity(p.updates.count)
             for u in p.updates {
-                if byOld[u.key] != nil { leaving[u.key] = u; continue }
+                if byOld[u.key] != nil {
+                    if let since = u.missingSince { leaving[u.key] = since }
+                    continue
+                }
                 let key = follows ? following.renamed(p.kind, u.key) : u.key
                 out.updates.append(key == u.key ? u : u.rekeyed(to: key))
             }
             let rows = snapshot?.entities[p.kind]
             for r in p.additions {
-                guard let rows, let pair = byNew[rows.key(Int(r))] else { out.additions.append(r); continue }
+                guard let rows, let i = byNew[rows.key(Int(r))] else { out.additions.append(r); continue }
+                let pair = pairs[i]
                 var u = RecordUpdate(key: pair.new, row: Int(r))
                 u.fields = pair.fields.map { FieldChange(column: $0.column, name: $0.name, old: $0.old, new: $0.new) }
                 u.reactivate = pair.reactivate
                 // A record missing before it left keeps no *missing since* under its new id.
-                if let since = leaving[pair.old]?.missingSince {
+                if let since = leaving[pair.old] {
                     u.clearMissing = true
                     u.missingSince = since
                 }

@@ -178,7 +178,20 @@ public final class SQLiteDatabase: StoreDatabase {
 
     public func insertRows(into table: String, columns: [String], _ body: (any RowSink) throws -> Void) throws {
         let sql = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))"
-        try body(SQLiteRowSink(try SQLiteStatement(database: self, sql: sql)))
+        // Outside a transaction every row would be a transaction of its own: a commit, and
+        // for a temporary table (the keys a plan looks up, a rekey's pairs) a journal
+        // written and truncated per row, most of a renumbered district's rekey search
+        // (issue 33). One transaction instead; the rows added before an error stay, as they
+        // did row by row.
+        guard sqlite3_get_autocommit(handle) != 0 else { return try body(SQLiteRowSink(try SQLiteStatement(database: self, sql: sql))) }
+        try execute("BEGIN DEFERRED")
+        do {
+            try body(SQLiteRowSink(try SQLiteStatement(database: self, sql: sql)))
+        } catch {
+            try? execute("COMMIT")
+            throw error
+        }
+        try execute("COMMIT")
     }
 
     public func refreshStatistics(_ tables: [String]) {}

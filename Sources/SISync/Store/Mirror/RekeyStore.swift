@@ -52,8 +52,14 @@ public final class RekeyStore {
         guard !pairs.isEmpty else { return }
         let through = Int64(try database.int("SELECT coalesce(max(change_id), 0) FROM changes") ?? 0)
         try rename(pairs.map { (entity: $0.entity, from: $0.old, to: $0.new) }, historyThrough: through)
+        // In `rekeys_by_old`'s order, as the renames are (see `rename`).
+        let order = pairs.indices.sorted { i, j in
+            let a = pairs[i], b = pairs[j]
+            return a.entity != b.entity ? a.entity.utf8.lexicographicallyPrecedes(b.entity.utf8) : a.old.utf8.lexicographicallyPrecedes(b.old.utf8)
+        }
         try database.insertRows(into: "rekeys", columns: ["entity", "old_id", "new_id", "run_id", "evidence", "history_through"]) { rows in
-            for p in pairs {
+            for i in order {
+                let p = pairs[i]
                 try rows.add(p.entity); try rows.add(RecordKey.display(p.old)); try rows.add(RecordKey.display(p.new))
                 try rows.add(runID); try rows.add(p.evidence); try rows.add(through)
                 try rows.endRow()
@@ -112,9 +118,14 @@ public final class RekeyStore {
             CREATE TEMP TABLE IF NOT EXISTS rekey_pairs (entity TEXT NOT NULL, old_id TEXT NOT NULL, new_id TEXT NOT NULL);
             DELETE FROM temp.rekey_pairs;
             """)
+        // In the order of the indexes the renames go through (entity, old id): SQLite's
+        // UPDATE … FROM walks the pairs as they were inserted, so sorted pairs touch the
+        // `changes_by_record` pages one after another instead of at random (a whole
+        // district's history: 7.8 s → 2.7 s at scale 0.4 with a 16 MB page cache).
+        let staged = Self.inIndexOrder(pairs.map { (entity: $0.entity, from: RecordKey.display($0.from), to: RecordKey.display($0.to)) })
         try database.insertRows(into: "temp.rekey_pairs", columns: ["entity", "old_id", "new_id"]) { rows in
-            for p in pairs {
-                try rows.add(p.entity); try rows.add(RecordKey.display(p.from)); try rows.add(RecordKey.display(p.to))
+            for p in staged {
+                try rows.add(p.entity); try rows.add(p.from); try rows.add(p.to)
                 try rows.endRow()
             }
         }
@@ -133,6 +144,13 @@ public final class RekeyStore {
             UPDATE changes SET record_id = p.new_id FROM temp.rekey_pairs p
             WHERE changes.entity = p.entity AND changes.record_id = p.old_id AND changes.change_id <= \(historyThrough)
             """)
+    }
+
+    /// By entity, then old id, byte by byte (SQLite's BINARY collation of the indexes).
+    static func inIndexOrder(_ pairs: [(entity: String, from: String, to: String)]) -> [(entity: String, from: String, to: String)] {
+        pairs.sorted { a, b in
+            a.entity != b.entity ? a.entity.utf8.lexicographicallyPrecedes(b.entity.utf8) : a.from.utf8.lexicographicallyPrecedes(b.from.utf8)
+        }
     }
 
     /// The renames a record's id took part in, newest first: as the new id ("formerly OLD
