@@ -1,6 +1,7 @@
 import XCTest
 @testable import SISync
 @testable import SISyncControl
+@testable import SISyncAPI
 
 /// Issue 33: when the SIS renumbers everyone, the records are carried over to their new ids
 /// with everything that points at them, instead of a district leaving and another arriving.
@@ -150,6 +151,14 @@ final class RekeyTests: XCTestCase {
         let old = w.ctl(["staff", "show", "S1"])
         XCTAssertEqual(old.code, 0, old.err)
         XCTAssertTrue(old.out.contains("S1 is now N-S1") && old.out.contains("N-S1  Ana Lima"), old.out)
+        // And the API (issue 30) the same way: an application holding the old id follows it.
+        let token = try store.apiClients.add(name: "app", scopes: [.read], actor: "admin", now: Date()).token
+        let answer = APIService(configuration: c, log: MemoryLog()).handle(
+            HTTPRequest(method: "GET", path: "/v1/staff/S1", query: [], headers: [("authorization", "Bearer " + token)]))
+        XCTAssertEqual(answer.status, 200)
+        let staff = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any])
+        XCTAssertEqual(staff["staff_id"] as? String, "N-S1")
+        XCTAssertEqual((staff["formerly"] as? [[String: Any]])?.first?["staff_id"] as? String, "S1")
 
         // The next run on the same export changes nothing.
         XCTAssertEqual(w.sync(c, force: true).summary.entities.values.reduce(0) { $0 + $1.total }, 0)

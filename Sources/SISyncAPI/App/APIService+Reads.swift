@@ -29,15 +29,25 @@ extension APIService {
     }
 
     /// `GET /v1/staff/{id}`: `sisyncctl staff show --json` without its history.
+    /// A record the SIS renumbered (issue 33) is found under its old id too, as `staff show`
+    /// finds it, and lists the ids it had (`formerly`), so that an application holding an
+    /// old id can follow it.
     func staff(_ id: String, tenant: APITenant) throws -> HTTPResponse {
         let found = try tenant.pool.withStore { store in
-            try store.database.readingOneSnapshot { () -> (StaffRecord, [String])? in
-                guard let s = try store.mirror.staffMember(id: id) else { return nil }
-                return (s, try store.accounts.linkedUsers(staffID: id))
+            try store.database.readingOneSnapshot { () -> (StaffRecord, [String], [RekeyStore.Entry])? in
+                var current = id
+                if try store.mirror.staffMember(id: id) == nil,
+                   let r = try store.rekeys.entries(entity: .staff, id: id).first(where: { $0.old == id && $0.revertedRun == nil }) {
+                    current = r.new
+                }
+                guard let s = try store.mirror.staffMember(id: current) else { return nil }
+                let formerly = try store.rekeys.entries(entity: .staff, id: current).filter { $0.new == current && $0.revertedRun == nil }
+                return (s, try store.accounts.linkedUsers(staffID: current), formerly)
             }
         }
-        guard let (s, users) = found else { throw Problem.notFound("no staff record `\(id)` in sisync's mirror of the SIS") }
-        return Self.json(.object(JSONShapes.staff(s) + [("users", .array(users.map { .string($0) }))]))
+        guard let (s, users, formerly) = found else { throw Problem.notFound("no staff record `\(id)` in sisync's mirror of the SIS") }
+        return Self.json(.object(JSONShapes.staff(s) + [("users", .array(users.map { .string($0) })),
+                                                        ("formerly", .array(formerly.map { .object([("staff_id", .string($0.old)), ("run_id", .int($0.runID))]) }))]))
     }
 
     /// `GET /v1/form-access?username=&form=&student=` (or `&building=`, and `&grant=`): what
