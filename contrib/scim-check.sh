@@ -23,7 +23,10 @@ while [ $# -gt 0 ]; do
 done
 fail() { echo "scim-check: FAILED: $*" >&2; exit 1; }
 [ -x "$BIN/sisync-api" ] && [ -x "$BIN/sisyncctl" ] || fail "no $BIN/sisync-api or sisyncctl: build first (swift build)"
+BIN=$(cd "$BIN" && pwd)
 mkdir -p "$DIR"
+# Absolute: the store's path in the configuration is read relative to the configuration.
+DIR=$(cd "$DIR" && pwd)
 
 VENV=$DIR/venv
 if [ ! -x "$VENV/bin/scim2" ] || ! "$VENV/bin/pip" freeze 2>/dev/null | grep -qx "scim2-tester==0.5.2"; then
@@ -48,7 +51,8 @@ PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 "$BIN/sisync-api" --config "$CONF" --listen "127.0.0.1:$PORT" 2>"$STORE/sisync-api.log" &
 API=$!
 trap 'kill $API 2>/dev/null; wait $API 2>/dev/null || true' EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/v1/health" >/dev/null && break; sleep 0.1; done
+up() { python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "http://127.0.0.1:$PORT/v1/health" 2>/dev/null; }
+for _ in $(seq 100); do up && break; sleep 0.1; done
 kill -0 $API 2>/dev/null || { cat "$STORE/sisync-api.log" >&2; fail "sisync-api did not start"; }
 
 REPORT=$DIR/report.txt
