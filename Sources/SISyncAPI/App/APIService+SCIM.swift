@@ -86,14 +86,18 @@ extension APIService {
 
     private func userResource(_ u: ProvisionedUser, store: RosterStore, base: String, projection: SCIMProjection) throws -> JSONValue {
         var facts = SCIMUser.Facts()
-        if projection.mentionsExtension, let p = try store.accounts.profiles(username: u.fields.username).first {
-            facts = SCIMUser.Facts(calculatedRoles: p.calculatedRoles, manualRoles: p.manualRoles, schools: p.schools)
+        if projection.mentionsExtension {
+            let f = try store.accounts.provisionedFacts(u.fields.username)
+            facts = SCIMUser.Facts(calculatedRoles: f.calculatedRoles, manualRoles: f.manualRoles, schools: f.schools)
         }
         return projection.apply(SCIMUser.resource(u, facts: facts, location: base + "/Users/" + Self.pathSegment(u.id)))
     }
 
-    /// A username as one path segment (`@` stays; `/`, `%`, spaces and the like are encoded).
+    /// An id as one path segment (`/`, `%`, spaces and the like are encoded); sisync's ids
+    /// (hex digits, `calculated-Staff`) are returned as they are without Foundation's
+    /// CharacterSet, which cost a lookup more than its queries.
     static func pathSegment(_ s: String) -> String {
+        if s.utf8.allSatisfy({ (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) || $0 == 45 || $0 == 95 || $0 == 46 }) { return s }
         var allowed = CharacterSet.urlPathAllowed
         allowed.remove(charactersIn: "/%?#")
         return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
