@@ -8,7 +8,7 @@ DEB_PACKAGES = libcurl4-openssl-dev libssl-dev libsqlite3-dev zlib1g-dev libcryp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEMD_DIR ?= /etc/systemd/system
 
-.PHONY: deb all deps build run test test-postgres unit-check test-systemd install bench clean fuzz
+.PHONY: deb all deps build run test test-postgres unit-check test-systemd install bench clean fuzz scim-check
 
 all: build
 
@@ -49,6 +49,17 @@ test: deps
 test-postgres: deps
 	$(SWIFT) build --build-tests
 	SISYNC_TEST_STORE=postgresql $(SWIFT) test --skip-build --disable-swift-testing --filter '$(POSTGRES_TESTS)'
+
+# The public SCIM 2.0 compliance checker (scim2-tester, pinned, in a venv under
+# .build/scim-check) against a throw-away sisync-api on a new SQLite store: docs/scim.md,
+# "Compliance". Fails on any error but the three RFC 7644 §3.5.2 refusals it explains, and
+# when the venv cannot be made (no python3-venv, no network): it never skips.
+scim-check: deps
+	@dpkg-query -W -f='$${Status}' python3-venv 2>/dev/null | grep -q "install ok installed" || { \
+	  echo "make scim-check: installing python3-venv"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
+	$(SWIFT) build
+	bash contrib/scim-check.sh --bin .build/debug --dir .build/scim-check
 
 # The systemd units: `systemd-analyze verify` clean and a security exposure of at most 1.1
 # (sisync-api.service too, though its target is 1.5: it must keep the network).

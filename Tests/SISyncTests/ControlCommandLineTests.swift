@@ -258,6 +258,8 @@ final class ControlCommandLineTests: XCTestCase {
         let held = try XCTUnwrap(w.sync(configuration).summary.standingHold)
         let approved = try XCTUnwrap(try run("run approve", ["run", "approve", String(held)])["run_id"] as? Int)
         try run("run revert", ["run", "revert", String(approved)])
+        XCTAssertEqual(try run("user rename", ["user", "rename", "jdoe", "jane.doe"])["username"] as? String, "jane.doe")
+        try run("user rename", ["user", "rename", "jane.doe", "jdoe"])
         try run("user remove", ["user", "remove", "jdoe"])
         let added = try run("api client add", ["api", "client", "add", "gradebook", "--scopes", "read,login"])
         XCTAssertEqual((added["token"] as? String)?.count, 71, "sisync_ and 64 hex digits, shown once")

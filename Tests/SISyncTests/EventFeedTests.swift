@@ -304,6 +304,8 @@ final class EventFeedTests: XCTestCase {
         try assertReplayMatches(w, "after a revert")
         XCTAssertEqual(w.ctl(["user", "unlink", "rosa"]).code, 0)
         try assertReplayMatches(w, "after an unlink")
+        XCTAssertEqual(w.ctl(["user", "rename", "mom", "Maria"]).code, 0)
+        try assertReplayMatches(w, "after a rename (its link and roles under the new name)")
     }
 
     /// The fold of docs/events.md ("Replaying the feed") against the store's tables.
@@ -329,6 +331,10 @@ final class EventFeedTests: XCTestCase {
             case "user.removed":
                 links[user] = nil
                 roles = roles.filter { !$0.hasPrefix(user + "|") }
+            case "user.renamed":
+                let old = (data["old_username"] as! String).lowercased()
+                links[user] = links.removeValue(forKey: old)
+                roles = Set(roles.map { $0.hasPrefix(old + "|") ? user + $0.dropFirst(old.count) : $0 })
             case "role.granted", "role.revoked":
                 let key = "\(user)|\(data["role"] as! String)|\(data["school_year"] as! String)|\(data["source"] as! String)"
                 if e.type == "role.granted" { roles.insert(key) } else { roles.remove(key) }

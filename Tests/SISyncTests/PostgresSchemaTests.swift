@@ -75,7 +75,9 @@ final class PostgresSchemaTests: XCTestCase {
                     "DROP TABLE api_clients", "DROP TABLE api_failures",
                     "DROP TABLE events", "DROP TABLE event_feed", "DROP TABLE webhook_state",
                     "ALTER TABLE users DROP COLUMN external_id", "ALTER TABLE users DROP COLUMN provisioned_by",
-                    "ALTER TABLE users DROP COLUMN given_name", "ALTER TABLE users DROP COLUMN family_name", "ALTER TABLE users DROP COLUMN modified_at", "DROP TABLE manual_roles", "DROP TABLE rekeys", "DROP TABLE rekey_requests",
+                    "ALTER TABLE users DROP COLUMN given_name", "ALTER TABLE users DROP COLUMN family_name", "ALTER TABLE users DROP COLUMN modified_at",
+                    "ALTER TABLE users DROP COLUMN scim_id", "ALTER TABLE users DROP COLUMN email_type",
+                    "ALTER TABLE users DROP COLUMN active_removed", "ALTER TABLE users DROP COLUMN email_primary", "DROP TABLE manual_roles", "DROP TABLE rekeys", "DROP TABLE rekey_requests",
                     version6View, "UPDATE schema_version SET version = 6",
                     "INSERT INTO users (username, email, created_at) VALUES ('Ann', 'ann@d.org', now())"] {
             try c.execute(sql)

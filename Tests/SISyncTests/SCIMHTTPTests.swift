@@ -32,6 +32,11 @@ final class SCIMHTTPTests: XCTestCase {
 
     private func start(_ arguments: [String]) throws -> Int { try servers.start(arguments).port }
 
+    /// A user's SCIM id: sisync's (`users.scim_id`), never its username.
+    private func id(_ s: APISchool, _ username: String) throws -> String {
+        try XCTUnwrap(try s.w.store().accounts.provisionedUser(username), username).id
+    }
+
     typealias Answer = HTTPAnswer
 
     private func call(_ port: Int, _ method: String, _ target: String, token: String?, json: String? = nil, type: String = "application/scim+json") throws -> Answer {
@@ -85,14 +90,16 @@ final class SCIMHTTPTests: XCTestCase {
 
         let created = try call(port, "POST", "/scim/v2/Users", token: token, json: Self.entraCreate("bea@district.org", externalId: "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef", email: "bea@district.org"))
         XCTAssertEqual(created.status, 201, created.body)
-        XCTAssertEqual(created.json["id"] as? String, "bea@district.org")
+        let beaID = try XCTUnwrap(created.json["id"] as? String)
+        XCTAssertEqual(beaID, try id(s, "bea@district.org"), "the id is sisync's (RFC 7643 §3.1), not the userName")
+        XCTAssertNotEqual(beaID, "bea@district.org")
         XCTAssertEqual(created.json["externalId"] as? String, "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef")
         XCTAssertEqual(created.json["displayName"] as? String, "Bea Moe")
         XCTAssertEqual((created.json["name"] as? [String: Any])?["givenName"] as? String, "Bea")
         XCTAssertEqual(created.active, true)
         let meta = created.json["meta"] as? [String: Any] ?? [:]
         XCTAssertEqual(meta["resourceType"] as? String, "User")
-        XCTAssertEqual(meta["location"] as? String, "http://127.0.0.1:\(port)/scim/v2/Users/bea@district.org")
+        XCTAssertEqual(meta["location"] as? String, "http://127.0.0.1:\(port)/scim/v2/Users/\(beaID)")
         XCTAssertEqual(created.header("Location"), meta["location"] as? String)
         XCTAssertNotNil(meta["created"] as? String)
         XCTAssertNil(created.json["roles"], "not kept, not returned")
@@ -106,7 +113,7 @@ final class SCIMHTTPTests: XCTestCase {
             XCTAssertEqual(found.resources.first?["userName"] as? String, "bea@district.org", filter)
         }
 
-        let patched = try call(port, "PATCH", "/scim/v2/Users/bea@district.org", token: token, json: """
+        let patched = try call(port, "PATCH", "/scim/v2/Users/\(beaID)", token: token, json: """
             {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[
              {"op":"Replace","path":"displayName","value":"Bea Moe-Park"},
              {"op":"Replace","path":"emails[type eq \\"work\\"].value","value":"bea.moe@district.org"},
@@ -122,18 +129,18 @@ final class SCIMHTTPTests: XCTestCase {
         XCTAssertEqual(user?.approved, false)
 
         // A disabled user is still returned, by GET and by filters.
-        XCTAssertEqual(try call(port, "GET", "/scim/v2/Users/bea@district.org", token: token).active, false)
+        XCTAssertEqual(try call(port, "GET", "/scim/v2/Users/\(beaID)", token: token).active, false)
         XCTAssertEqual(try call(port, "GET", "/scim/v2/Users?filter=" + q(#"userName eq "bea@district.org" and active eq false"#), token: token).total, 1)
 
         // Entra's enable: a replace without a path, with an object value.
-        let enabled = try call(port, "PATCH", "/scim/v2/Users/bea@district.org", token: token, json: """
+        let enabled = try call(port, "PATCH", "/scim/v2/Users/\(beaID)", token: token, json: """
             {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":true}}]}
             """)
         XCTAssertEqual(enabled.active, true, enabled.body)
 
-        let deleted = try call(port, "DELETE", "/scim/v2/Users/bea@district.org", token: token)
+        let deleted = try call(port, "DELETE", "/scim/v2/Users/\(beaID)", token: token)
         XCTAssertEqual(deleted.status, 204, deleted.body)
-        let gone = try call(port, "GET", "/scim/v2/Users/bea@district.org", token: token)
+        let gone = try call(port, "GET", "/scim/v2/Users/\(beaID)", token: token)
         XCTAssertEqual(gone.status, 404)
         XCTAssertEqual(gone.json["schemas"] as? [String], ["urn:ietf:params:scim:api:messages:2.0:Error"])
         XCTAssertEqual(gone.json["status"] as? String, "404")
@@ -170,6 +177,7 @@ final class SCIMHTTPTests: XCTestCase {
             """
         let created = try call(port, "POST", "/scim/v2/Users", token: token, json: create, type: "application/json")
         XCTAssertEqual(created.status, 201, created.body)
+        let cyID = try XCTUnwrap(created.json["id"] as? String)
         XCTAssertNil(created.json["password"], "write-only")
         XCTAssertFalse(created.body.contains("1mz050nq"))
         var hash: String?
@@ -177,11 +185,11 @@ final class SCIMHTTPTests: XCTestCase {
         XCTAssertTrue(hash?.hasPrefix(PasswordHash.prefix) == true, "a yescrypt hash, as `user passwd` makes")
         XCTAssertEqual(try s.w.store().accounts.login("cy@district.org", password: "1mz050nq-long-enough", actor: "test", now: Date()), .accepted)
 
-        let got = try call(port, "GET", "/scim/v2/Users/cy@district.org", token: token)
+        let got = try call(port, "GET", "/scim/v2/Users/\(cyID)", token: token)
         XCTAssertEqual(got.status, 200, got.body)
         XCTAssertEqual(got.json["externalId"] as? String, "00ujl29u0le5T6Aj10h7")
 
-        let put = try call(port, "PUT", "/scim/v2/Users/cy@district.org", token: token, json: create
+        let put = try call(port, "PUT", "/scim/v2/Users/\(cyID)", token: token, json: create
             .replacingOccurrences(of: #""givenName":"Cy""#, with: #""givenName":"Cyrus""#)
             .replacingOccurrences(of: #""displayName":"Cy Park","#, with: "")
             .replacingOccurrences(of: #""password":"1mz050nq-long-enough","#, with: "")
@@ -190,12 +198,12 @@ final class SCIMHTTPTests: XCTestCase {
         XCTAssertEqual((put.json["name"] as? [String: Any])?["givenName"] as? String, "Cyrus")
         XCTAssertEqual(put.json["displayName"] as? String, "Cyrus Park", "the display name from the given and family names when none is sent")
 
-        let off = try call(port, "PATCH", "/scim/v2/Users/cy@district.org", token: token, json: """
+        let off = try call(port, "PATCH", "/scim/v2/Users/\(cyID)", token: token, json: """
             {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}
             """)
         XCTAssertEqual(off.active, false, off.body)
         XCTAssertEqual(try s.w.store().accounts.user("cy@district.org")?.approved, false)
-        let on = try call(port, "PATCH", "/scim/v2/Users/cy@district.org", token: token, json: """
+        let on = try call(port, "PATCH", "/scim/v2/Users/\(cyID)", token: token, json: """
             {"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":true,"password":"another-long-one"}}]}
             """)
         XCTAssertEqual(on.active, true, on.body)
@@ -276,12 +284,112 @@ final class SCIMHTTPTests: XCTestCase {
         // attributes / excludedAttributes.
         let only = try call(port, "GET", "/scim/v2/Users?attributes=userName&filter=" + q(#"userName eq "u4""#), token: token)
         XCTAssertEqual(Set(only.resources.first?.keys.map { $0 } ?? []), ["schemas", "id", "userName"])
-        let without = try call(port, "GET", "/scim/v2/Users/u4?excludedAttributes=emails," + SCIMUser.extensionSchema, token: token)
+        let without = try call(port, "GET", "/scim/v2/Users/\(try id(s, "u4"))?excludedAttributes=emails," + SCIMUser.extensionSchema, token: token)
         XCTAssertNil(without.json["emails"])
         XCTAssertNil(without.json[SCIMUser.extensionSchema])
         XCTAssertNotNil(without.json["userName"])
-        let sub = try call(port, "GET", "/scim/v2/Users/ann?attributes=name.givenName," + SCIMUser.extensionSchema + ":staffId", token: token)
+        let sub = try call(port, "GET", "/scim/v2/Users/\(try id(s, "ann"))?attributes=name.givenName," + SCIMUser.extensionSchema + ":staffId", token: token)
         XCTAssertEqual(sub.json[SCIMUser.extensionSchema] as? [String: String], ["staffId": "S1"], sub.body)
+    }
+
+    // MARK: renames, active, emails, .search
+
+    /// A new `userName` renames the user (RFC 7643 §3.1: the id is sisync's and stays): its
+    /// link, role assignment, manual role, password and history move with it in one
+    /// transaction; one change-log entry and a `user.renamed` event say so.
+    func testANewUserNameRenamesTheUserAndItsIdStays() throws {
+        let (s, token, config) = try school()
+        XCTAssertEqual(s.w.ctl(["user", "role", "add", "ann", "Coach"]).code, 0)
+        let annID = try id(s, "ann")
+        let port = try start(["--config", config])
+        let patchOp = #"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":"#
+        let renamed = try call(port, "PATCH", "/scim/v2/Users/\(annID)", token: token, json: patchOp + #"[{"op":"replace","path":"userName","value":"ann.lee"}]}"#)
+        XCTAssertEqual(renamed.status, 200, renamed.body)
+        XCTAssertEqual([renamed.json["id"] as? String, renamed.json["userName"] as? String], [annID, "ann.lee"])
+        let store = try s.w.store()
+        XCTAssertNil(try store.accounts.user("ann"))
+        XCTAssertEqual(try store.accounts.user("ann.lee")?.link?.staffID, "S1", "the link moved")
+        XCTAssertEqual(try store.roles.of("ann.lee").manual, ["Coach"])
+        XCTAssertEqual(try store.accounts.login("ann.lee", password: APISchool.password, actor: "test", now: Date()), .accepted)
+        var rows: [String] = []
+        try s.w.rawDatabase().forEachRow("SELECT username FROM role_assignments UNION ALL SELECT username FROM user_roles") { rows.append($0.text(0)) }
+        XCTAssertFalse(rows.contains("ann"), "\(rows)")
+        var history: [String] = []
+        try s.w.rawDatabase().forEachRow("SELECT coalesce(field, ''), kind FROM changes WHERE entity = 'users' AND record_id = 'ann.lee' ORDER BY change_id") {
+            history.append("\($0.text(0)) \($0.text(1))")
+        }
+        XCTAssertEqual(history.first, " added", "the history follows the account: \(history)")
+        XCTAssertEqual(history.last, "username updated")
+        var event: [String] = []
+        try s.w.rawDatabase().forEachRow("SELECT subject, data FROM events WHERE type = 'user.renamed'") { event = [$0.text(0), $0.text(1)] }
+        XCTAssertEqual(event, [#"{"username":"ann.lee"}"#, #"{"old_username":"ann"}"#])
+        // PUT renames too; a name another user has is 409 uniqueness; a change of case only is a rename.
+        let put = try call(port, "PUT", "/scim/v2/Users/\(annID)", token: token, json: #"{"userName":"Ann.Lee","emails":[{"value":"ann@district.org","type":"work"}]}"#)
+        XCTAssertEqual([put.status, put.json["userName"] as? String] as [AnyHashable?], [200, "Ann.Lee"], put.body)
+        XCTAssertEqual(try call(port, "PUT", "/scim/v2/Users/\(annID)", token: token, json: #"{"userName":"dad","emails":[{"value":"ann@district.org"}]}"#).scimType, "uniqueness")
+    }
+
+    /// RFC 7644 §3.5.2.2: a removed attribute is unassigned. A removed `active` is a user that
+    /// is not active, shown without `active` until the provider (or an administrator) sets it.
+    func testRemovingActiveLeavesTheUserNotActive() throws {
+        let (s, token, config) = try school()
+        let port = try start(["--config", config])
+        let created = try call(port, "POST", "/scim/v2/Users", token: token, json: Self.entraCreate("bea", externalId: "e-1", email: "bea@district.org"))
+        let beaID = try XCTUnwrap(created.json["id"] as? String)
+        let patchOp = #"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":"#
+        let removed = try call(port, "PATCH", "/scim/v2/Users/\(beaID)", token: token, json: patchOp + #"[{"op":"remove","path":"active"}]}"#)
+        XCTAssertEqual(removed.status, 200, removed.body)
+        XCTAssertNil(removed.json["active"], removed.body)
+        XCTAssertEqual(try s.w.store().accounts.user("bea")?.approved, false)
+        XCTAssertEqual(try call(port, "GET", "/scim/v2/Users?filter=" + q("active eq false"), token: token).resources.compactMap { $0["userName"] as? String }, ["bea"])
+        let renamed = try call(port, "PATCH", "/scim/v2/Users/\(beaID)", token: token, json: patchOp + #"[{"op":"replace","path":"displayName","value":"B"}]}"#)
+        XCTAssertNil(renamed.json["active"], "another change leaves it unassigned")
+        XCTAssertEqual(try call(port, "PATCH", "/scim/v2/Users/\(beaID)", token: token, json: patchOp + #"[{"op":"add","path":"active","value":true}]}"#).active, true)
+    }
+
+    /// The email's `type` and `primary` are kept as the provider gave them, and filtered on.
+    func testTheEmailsTypeAndPrimaryAreKept() throws {
+        let (s, token, config) = try school()
+        defer { withExtendedLifetime(s) {} }
+        let port = try start(["--config", config])
+        let created = try call(port, "POST", "/scim/v2/Users", token: token,
+                               json: #"{"userName":"bea","emails":[{"value":"bea@district.org","type":"school","primary":false}]}"#)
+        XCTAssertEqual(created.status, 201, created.body)
+        func email(_ a: HTTPAnswer) -> [String] {
+            ((a.json["emails"] as? [[String: Any]]) ?? []).flatMap { e in [e["value"] as? String, e["type"] as? String, (e["primary"] as? Bool).map { "primary \($0)" }].compactMap { $0 } }
+        }
+        XCTAssertEqual(email(created), ["bea@district.org", "school", "primary false"])
+        XCTAssertEqual(try call(port, "GET", "/scim/v2/Users?filter=" + q(#"emails[type eq "school"]"#), token: token).resources.compactMap { $0["userName"] as? String }, ["bea"])
+        XCTAssertEqual(try call(port, "GET", "/scim/v2/Users?filter=" + q(#"emails[type eq "work"] and userName eq "bea""#), token: token).total, 0)
+        XCTAssertEqual(try call(port, "GET", "/scim/v2/Users?filter=" + q(#"emails[primary eq false]"#), token: token).total, 1)
+        let ann = try call(port, "GET", "/scim/v2/Users/\(try id(s, "ann"))", token: token)
+        XCTAssertEqual(email(ann), ["ann@district.org", "work", "primary true"],
+                       "a user of sisyncctl: its email is the work one")
+    }
+
+    /// `POST /Users/.search`, `/Groups/.search` and `/.search` (RFC 7644 §3.4.3): the list's
+    /// parameters in a SearchRequest body, read by the same code as a GET's.
+    func testSearchWithPOST() throws {
+        let (s, token, config) = try school()
+        defer { withExtendedLifetime(s) {} }
+        let port = try start(["--config", config])
+        let request = #"{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"#
+        let users = try call(port, "POST", "/scim/v2/Users/.search", token: token,
+                             json: request + #""filter":"userName sw \"m\" or userName eq \"dad\"","attributes":["userName"],"startIndex":1,"count":1}"#)
+        XCTAssertEqual(users.status, 200, users.body)
+        XCTAssertEqual([users.total, users.json["itemsPerPage"] as? Int], [2, 1])
+        XCTAssertEqual(Set(users.resources.first?.keys.map { $0 } ?? []), ["schemas", "id", "userName"])
+        let groups = try call(port, "POST", "/scim/v2/Groups/.search", token: token, json: request + #""filter":"displayName eq \"Staff\"","excludedAttributes":["members"]}"#)
+        XCTAssertEqual(groups.resources.compactMap { $0["id"] as? String }, ["calculated-Staff"], groups.body)
+        let all = try call(port, "POST", "/scim/v2/.search", token: token, json: request + #""count":1000}"#)
+        XCTAssertEqual(all.status, 200, all.body)
+        XCTAssertTrue(all.resources.contains { $0["userName"] as? String == "ann" } && all.resources.contains { $0["id"] as? String == "calculated-Staff" }, all.body)
+        XCTAssertEqual(all.total, all.resources.count)
+        XCTAssertEqual(try call(port, "POST", "/scim/v2/.search", token: token, json: request + #""filter":"displayName eq \"Staff\""}"#).resources.count, 1,
+                       "a filter on a Group attribute matches no User")
+        XCTAssertEqual(try call(port, "POST", "/scim/v2/.search", token: token, json: request + #""filter":"title eq \"x\""}"#).scimType, "invalidFilter")
+        XCTAssertEqual(try call(port, "POST", "/scim/v2/Users/.search", token: token, json: request + #""sortBy":"userName"}"#).scimType, "invalidValue")
+        XCTAssertEqual(try call(port, "POST", "/scim/v2/Users/.search", token: token, json: request + #""count":"ten"}"#).scimType, "invalidValue")
     }
 
     // MARK: errors
@@ -291,6 +399,7 @@ final class SCIMHTTPTests: XCTestCase {
         let (s, token, config) = try school()
         let reader = try s.w.store().apiClients.add(name: "reader", scopes: [.read], actor: "admin", now: Date()).token
         let port = try start(["--config", config])
+        let ann = "/scim/v2/Users/" + (try id(s, "ann"))
         func check(_ r: Answer, _ status: Int, _ type: String?, file: StaticString = #filePath, line: UInt = #line) {
             XCTAssertEqual(r.status, status, r.body, file: file, line: line)
             XCTAssertEqual(r.scimType, type, r.body, file: file, line: line)
@@ -313,18 +422,19 @@ final class SCIMHTTPTests: XCTestCase {
         check(try call(port, "POST", "/scim/v2/Users", token: token, json: #"{"userName":"ANN","emails":[{"value":"new@district.org","type":"work"}]}"#), 409, "uniqueness")
         check(try call(port, "POST", "/scim/v2/Users", token: token, json: #"{"userName":"ann2","emails":[{"value":"ANN@district.org","type":"work"}]}"#), 409, "uniqueness")
         check(try call(port, "POST", "/scim/v2/Users", token: token, json: #"{"userName": "#), 400, "invalidSyntax")
-        check(try call(port, "PATCH", "/scim/v2/Users/ann", token: token, json: patchOp + #"[{"op":"replace","path":"meta.lastModified","value":"x"}]}"#), 400, "mutability")
-        check(try call(port, "PATCH", "/scim/v2/Users/ann", token: token, json: patchOp + #"[{"op":"replace","path":"id","value":"x"}]}"#), 400, "mutability")
-        check(try call(port, "PATCH", "/scim/v2/Users/ann", token: token,
+        check(try call(port, "PATCH", ann, token: token, json: patchOp + #"[{"op":"replace","path":"meta.lastModified","value":"x"}]}"#), 400, "mutability")
+        check(try call(port, "PATCH", ann, token: token, json: patchOp + #"[{"op":"replace","path":"id","value":"x"}]}"#), 400, "mutability")
+        check(try call(port, "PATCH", ann, token: token,
                        json: patchOp + #"[{"op":"replace","path":"\#(SCIMUser.extensionSchema):staffId","value":"S2"}]}"#), 400, "mutability")
-        check(try call(port, "PUT", "/scim/v2/Users/ann", token: token, json: #"{"userName":"anne","emails":[{"value":"ann@district.org"}]}"#), 400, "mutability")
-        check(try call(port, "PATCH", "/scim/v2/Users/ann", token: token, json: patchOp + #"[{"op":"replace","path":"emails[type eq","value":"x"}]}"#), 400, "invalidPath")
-        check(try call(port, "PATCH", "/scim/v2/Users/ann", token: token, json: patchOp + #"[{"op":"remove","path":"emails[type eq \"home\"]"}]}"#), 400, "noTarget")
-        check(try call(port, "PATCH", "/scim/v2/Users/ann", token: token, json: patchOp + #"[{"op":"remove"}]}"#), 400, "noTarget")
-        check(try call(port, "PATCH", "/scim/v2/Users/ann", token: token, json: patchOp + #"[{"op":"remove","path":"emails"}]}"#), 400, "invalidValue")
-        check(try call(port, "PATCH", "/scim/v2/Users/ann", token: token, json: patchOp + #"[{"op":"replace","path":"active","value":"maybe"}]}"#), 400, "invalidValue")
-        check(try call(port, "PATCH", "/scim/v2/Users/ann", token: token, json: patchOp + #"[{"op":"replace","path":"password","value":"short"}]}"#), 400, "invalidValue")
+        check(try call(port, "PUT", ann, token: token, json: #"{"userName":"MOM","emails":[{"value":"ann@district.org"}]}"#), 409, "uniqueness")
+        check(try call(port, "PATCH", ann, token: token, json: patchOp + #"[{"op":"replace","path":"emails[type eq","value":"x"}]}"#), 400, "invalidPath")
+        check(try call(port, "PATCH", ann, token: token, json: patchOp + #"[{"op":"remove","path":"emails[type eq \"home\"]"}]}"#), 400, "noTarget")
+        check(try call(port, "PATCH", ann, token: token, json: patchOp + #"[{"op":"remove"}]}"#), 400, "noTarget")
+        check(try call(port, "PATCH", ann, token: token, json: patchOp + #"[{"op":"remove","path":"emails"}]}"#), 400, "invalidValue")
+        check(try call(port, "PATCH", ann, token: token, json: patchOp + #"[{"op":"replace","path":"active","value":"maybe"}]}"#), 400, "invalidValue")
+        check(try call(port, "PATCH", ann, token: token, json: patchOp + #"[{"op":"replace","path":"password","value":"short"}]}"#), 400, "invalidValue")
         check(try call(port, "GET", "/scim/v2/Users/nobody", token: token), 404, nil)
+        check(try call(port, "GET", "/scim/v2/Users/ann", token: token), 404, nil)
         check(try call(port, "DELETE", "/scim/v2/Users/nobody", token: token), 404, nil)
         XCTAssertEqual(try call(port, "POST", "/scim/v2/Users", token: token, json: #"{"userName":"x","emails":[{"value":"x@d.org"}]}"#, type: "text/plain").status, 415)
         XCTAssertEqual(try s.w.store().accounts.user("ann")?.email, "ann@district.org", "no refused request changed anything")
@@ -345,9 +455,10 @@ final class SCIMHTTPTests: XCTestCase {
         XCTAssertEqual(try call(port, "POST", "/t/south/scim/v2/Users", token: southToken, json: body).status, 201)
         XCTAssertEqual(try call(port, "POST", "/t/south/scim/v2/Users", token: northToken, json: body.replacingOccurrences(of: "\"bea\"", with: "\"bee\"")).status, 401)
         XCTAssertEqual(try call(port, "GET", "/t/north/scim/v2/Users?filter=" + q(#"userName eq "bea""#), token: northToken).total, 0)
-        let south1 = try call(port, "GET", "/t/south/scim/v2/Users/bea", token: southToken)
-        XCTAssertEqual((south1.json["meta"] as? [String: Any])?["location"] as? String, "http://127.0.0.1:\(port)/t/south/scim/v2/Users/bea")
-        XCTAssertEqual(try call(port, "GET", "/scim/v2/Users/bea", token: southToken).status, 404)
+        let beaID = try id(south, "bea")
+        let south1 = try call(port, "GET", "/t/south/scim/v2/Users/\(beaID)", token: southToken)
+        XCTAssertEqual((south1.json["meta"] as? [String: Any])?["location"] as? String, "http://127.0.0.1:\(port)/t/south/scim/v2/Users/\(beaID)")
+        XCTAssertEqual(try call(port, "GET", "/scim/v2/Users/\(beaID)", token: southToken).status, 404)
         XCTAssertNil(try north.w.store().accounts.user("bea"))
         XCTAssertNotNil(try south.w.store().accounts.user("bea"))
     }
@@ -368,7 +479,7 @@ final class SCIMHTTPTests: XCTestCase {
 
         let c = try Configuration.load(path: config)
         XCTAssertEqual(s.w.sync(c).summary.outcome, .applied)
-        let linked = try call(port, "GET", "/scim/v2/Users/bea", token: token)
+        let linked = try call(port, "GET", "/scim/v2/Users/\(try id(s, "bea"))", token: token)
         let ext = linked.json[SCIMUser.extensionSchema] as? [String: Any] ?? [:]
         XCTAssertEqual(ext["staffId"] as? String, "S2", linked.body)
         XCTAssertEqual(ext["linkKind"] as? String, "auto")
@@ -381,7 +492,7 @@ final class SCIMHTTPTests: XCTestCase {
         XCTAssertEqual(try store.accounts.user("bea")?.approved, true, "the provider's active wins")
         XCTAssertEqual(try store.accounts.user("cy")?.approved, false, "on_staff_deactivated = unapprove for a user sisync keeps")
         XCTAssertEqual(try store.roles.of("bea").calculated.map(\.role), [], "R6/R7 still take Staff away")
-        XCTAssertEqual(try call(port, "GET", "/scim/v2/Users/bea", token: token).active, true)
+        XCTAssertEqual(try call(port, "GET", "/scim/v2/Users/\(try id(s, "bea"))", token: token).active, true)
         let audit = s.w.ctl(["--json", "audit"])
         XCTAssertEqual(audit.code, 0, audit.err)
         let report = try JSONSerialization.jsonObject(with: Data(audit.out.utf8)) as? [String: Any]
@@ -401,41 +512,58 @@ final class SCIMHTTPTests: XCTestCase {
         let (s, token, config) = try school()
         let port = try start(["--config", config])
         let patchOp = #"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":"#
+        let (ann, mom, dad) = (try id(s, "ann"), try id(s, "mom"), try id(s, "dad"))
         let list = try call(port, "GET", "/scim/v2/Groups?excludedAttributes=members", token: token)
         XCTAssertEqual(list.status, 200, list.body)
         XCTAssertTrue(list.resources.contains { $0["id"] as? String == "calculated-Staff" && $0["members"] == nil }, list.body)
         let staff = try call(port, "GET", "/scim/v2/Groups/calculated-Staff", token: token)
-        XCTAssertEqual((staff.json["members"] as? [[String: Any]])?.compactMap { $0["value"] as? String }, ["ann"], staff.body)
+        XCTAssertEqual((staff.json["members"] as? [[String: Any]])?.compactMap { $0["value"] as? String }, [ann], staff.body)
+        XCTAssertEqual((staff.json["members"] as? [[String: Any]])?.first?["$ref"] as? String, "http://127.0.0.1:\(port)/scim/v2/Users/\(ann)")
+        XCTAssertNil((staff.json["members"] as? [[String: Any]])?.first?["display"], "display is returned on request")
+        let shown = try call(port, "GET", "/scim/v2/Groups/calculated-Staff?attributes=members.display,members.value", token: token)
+        XCTAssertEqual((shown.json["members"] as? [[String: String]]) ?? [], [["value": ann, "display": "ann"]], shown.body)
         let byName = try call(port, "GET", "/scim/v2/Groups?excludedAttributes=members&filter=" + q(#"displayName eq "staff""#), token: token)
         XCTAssertEqual(byName.resources.compactMap { $0["id"] as? String }, ["calculated-Staff"])
-        for (method, body) in [("PATCH", patchOp + #"[{"op":"add","path":"members","value":[{"value":"mom"}]}]}"#),
+        for (method, body) in [("PATCH", patchOp + #"[{"op":"add","path":"members","value":[{"value":"\#(mom)"}]}]}"#),
                                ("PUT", #"{"displayName":"Staff","members":[]}"#), ("DELETE", nil)] as [(String, String?)] {
             let r = try call(port, method, "/scim/v2/Groups/calculated-Staff", token: token, json: body)
             XCTAssertEqual([r.status, r.scimType] as [AnyHashable?], [400, "mutability"], "\(method): \(r.body)")
         }
         XCTAssertEqual(try call(port, "POST", "/scim/v2/Groups", token: token, json: #"{"displayName":"student"}"#).scimType, "mutability")
 
-        let created = try call(port, "POST", "/scim/v2/Groups", token: token, json: #"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Coaches","members":[{"value":"ann"}]}"#)
+        let created = try call(port, "POST", "/scim/v2/Groups", token: token,
+                               json: #"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Coaches","externalId":"g-7","members":[{"value":"\#(ann)"}]}"#)
         XCTAssertEqual(created.status, 201, created.body)
-        XCTAssertEqual(created.json["id"] as? String, "manual-Coaches")
+        let coaches = try XCTUnwrap(created.json["id"] as? String)
+        XCTAssertNotEqual(coaches, "manual-Coaches", "a group a provider makes has a new id: made again under the same name, it is another group")
+        XCTAssertEqual(created.json["externalId"] as? String, "g-7")
+        XCTAssertEqual(try call(port, "GET", "/scim/v2/Groups?filter=" + q(#"externalId eq "g-7""#), token: token).resources.compactMap { $0["id"] as? String }, [coaches])
         XCTAssertEqual(try call(port, "POST", "/scim/v2/Groups", token: token, json: #"{"displayName":"COACHES"}"#).scimType, "uniqueness")
-        let added = try call(port, "PATCH", "/scim/v2/Groups/manual-Coaches", token: token, json: patchOp + #"[{"op":"Add","path":"members","value":[{"value":"mom"},{"value":"dad"}]}]}"#)
+        let added = try call(port, "PATCH", "/scim/v2/Groups/\(coaches)", token: token, json: patchOp + #"[{"op":"Add","path":"members","value":[{"value":"\#(mom)"},{"value":"\#(dad)"}]}]}"#)
         XCTAssertEqual(added.status, 204, added.body)
-        XCTAssertEqual(try call(port, "PATCH", "/scim/v2/Groups/manual-Coaches", token: token, json: patchOp + #"[{"op":"remove","path":"members[value eq \"ann\"]"}]}"#).status, 204)
-        XCTAssertEqual(try call(port, "PATCH", "/scim/v2/Groups/manual-Coaches", token: token, json: patchOp + #"[{"op":"Remove","path":"members","value":[{"value":"dad"}]}]}"#).status, 204)
-        let renamed = try call(port, "PATCH", "/scim/v2/Groups/manual-Coaches?attributes=displayName,members", token: token,
-                               json: patchOp + #"[{"op":"replace","value":{"id":"x","displayName":"Team Coaches"}}]}"#)
+        XCTAssertEqual(try call(port, "PATCH", "/scim/v2/Groups/\(coaches)", token: token, json: patchOp + #"[{"op":"remove","path":"members[value eq \"\#(ann)\"]"}]}"#).status, 204)
+        XCTAssertEqual(try call(port, "PATCH", "/scim/v2/Groups/\(coaches)", token: token, json: patchOp + #"[{"op":"Remove","path":"members","value":[{"value":"\#(dad)"}]}]}"#).status, 204)
+        let renamed = try call(port, "PATCH", "/scim/v2/Groups/\(coaches)?attributes=displayName,members", token: token,
+                               json: patchOp + #"[{"op":"replace","value":{"id":"x","displayName":"Team Coaches","externalId":"g-8"}}]}"#)
         XCTAssertEqual(renamed.status, 200, renamed.body)
-        XCTAssertEqual([renamed.json["id"] as? String, renamed.json["displayName"] as? String], ["manual-Coaches", "Team Coaches"], "the id stays")
-        XCTAssertEqual((renamed.json["members"] as? [[String: Any]])?.compactMap { $0["value"] as? String }, ["mom"])
+        XCTAssertEqual([renamed.json["id"] as? String, renamed.json["displayName"] as? String], [coaches, "Team Coaches"], "the id stays")
+        XCTAssertEqual((renamed.json["members"] as? [[String: Any]])?.compactMap { $0["value"] as? String }, [mom])
+        XCTAssertEqual(try call(port, "GET", "/scim/v2/Groups/\(coaches)", token: token).json["externalId"] as? String, "g-8")
         XCTAssertEqual(try s.w.store().roles.of("mom").manual, ["Team Coaches"])
         XCTAssertEqual(try s.w.store().roles.of("ann").manual, [])
-        XCTAssertEqual(try call(port, "PATCH", "/scim/v2/Groups/manual-Coaches", token: token, json: patchOp + #"[{"op":"add","path":"members","value":[{"value":"nobody"}]}]}"#).scimType, "invalidValue")
-        XCTAssertEqual(try call(port, "DELETE", "/scim/v2/Groups/manual-Coaches", token: token).status, 204)
+        // A member is a user (roles are held by users): RFC 7644 §3.12's invalidValue.
+        XCTAssertEqual(try call(port, "PATCH", "/scim/v2/Groups/\(coaches)", token: token, json: patchOp + #"[{"op":"add","path":"members","value":[{"value":"nobody"}]}]}"#).scimType, "invalidValue")
+        XCTAssertEqual(try call(port, "PATCH", "/scim/v2/Groups/\(coaches)", token: token, json: patchOp + #"[{"op":"add","path":"members","value":[{"value":"mom"}]}]}"#).scimType,
+                       "invalidValue", "a member is named by its id, not its username")
+        XCTAssertEqual(try call(port, "DELETE", "/scim/v2/Groups/\(coaches)", token: token).status, 204)
         XCTAssertEqual(try s.w.store().roles.of("mom").manual, [])
-        XCTAssertEqual(try call(port, "GET", "/scim/v2/Groups/manual-Coaches", token: token).status, 404)
+        XCTAssertEqual(try call(port, "GET", "/scim/v2/Groups/\(coaches)", token: token).status, 404)
         let logged = try changes(s, actor: "scim:entra")
         XCTAssertTrue(logged.contains("mom role role_granted"), "\(logged)")
+        var groupEvents: [String] = []
+        try s.w.rawDatabase().forEachRow("SELECT type FROM events WHERE actor = 'scim:entra' AND type LIKE 'manual_role.%' ORDER BY event_id") { groupEvents.append($0.text(0)) }
+        XCTAssertEqual(groupEvents, ["manual_role.created", "manual_role.changed", "manual_role.renamed", "manual_role.removed"],
+                       "a group's creation, externalId, rename and removal are in the event feed")
 
         // A manual role held by more users than a group lists.
         let db = try s.w.rawDatabase()
@@ -447,7 +575,7 @@ final class SCIMHTTPTests: XCTestCase {
         let big = try call(port, "GET", "/scim/v2/Groups/manual-Big", token: token)
         XCTAssertEqual([big.status, big.scimType] as [AnyHashable?], [400, "tooMany"], big.body)
         XCTAssertEqual(try call(port, "GET", "/scim/v2/Groups/manual-Big?excludedAttributes=members", token: token).status, 200)
-        XCTAssertEqual(try call(port, "PATCH", "/scim/v2/Groups/manual-Big", token: token, json: patchOp + #"[{"op":"add","path":"members","value":[{"value":"dad"}]}]}"#).status, 204)
+        XCTAssertEqual(try call(port, "PATCH", "/scim/v2/Groups/manual-Big", token: token, json: patchOp + #"[{"op":"add","path":"members","value":[{"value":"\#(dad)"}]}]}"#).status, 204)
         XCTAssertEqual(try s.w.store().roles.of("dad").manual, ["Big"])
     }
 }

@@ -36,8 +36,10 @@ final class SCIMValueTests: XCTestCase {
     func testFilterMapsOnlyKnownAttributesToTheStoresFields() throws {
         func translate(_ s: String) throws -> UserFilter { try SCIMUserQuery.translate(try SCIMFilter.parse(s)) }
         XCTAssertEqual(try translate(#"userName eq "Ann""#), .compare(.username, .eq, "Ann"))
-        XCTAssertEqual(try translate(#"emails[type eq "work"].value eq "a@d.org""#), .and(.all, .compare(.email, .eq, "a@d.org")))
-        XCTAssertEqual(try translate(#"emails[type eq "home"]"#), .none)
+        XCTAssertEqual(try translate(#"emails[type eq "work"].value eq "a@d.org""#), .and(.compare(.emailType, .eq, "work"), .compare(.email, .eq, "a@d.org")))
+        XCTAssertEqual(try translate(#"emails[type eq "home"]"#), .compare(.emailType, .eq, "home"), "the type the provider gave is kept, and filtered")
+        XCTAssertEqual(try translate(#"emails[primary eq false]"#), .bool(.emailPrimary, false, equal: true))
+        XCTAssertEqual(try translate(#"id eq "5f0c""#), .compare(.id, .eq, "5f0c"), "the id is sisync's, not the userName")
         XCTAssertEqual(try translate("active eq false"), .bool(.approved, false, equal: true))
         XCTAssertEqual(try translate(#"meta.lastModified gt "2026-09-01T08:00:00.250+02:00""#), .compare(.modified, .gt, "2026-09-01T06:00:00Z"))
         for bad in [#"title eq "x""#, #"name.givenName eq "x""#, "active eq \"maybe\"", #"active gt true"#, #"meta.lastModified gt "yesterday""#,
@@ -52,13 +54,13 @@ final class SCIMValueTests: XCTestCase {
         XCTAssertEqual(try SCIMUserQuery(filter: nil, startIndex: "-5", count: nil).startIndex, 1)
     }
 
-    private let user = ProvisionedUser(fields: ProvisionedUser.Fields(username: "bea", email: "bea@district.org", name: "Bea Moe", givenName: "Bea",
+    private let user = ProvisionedUser(id: "0f3a9c", fields: ProvisionedUser.Fields(username: "bea", email: "bea@district.org", name: "Bea Moe", givenName: "Bea",
                                                                       familyName: "Moe", approved: true, externalID: "e-1"),
                                        locked: false, link: nil, provisionedBy: "entra", createdAt: "2026-01-01T00:00:00Z", modifiedAt: "2026-01-01T00:00:00Z")
 
     private func patched(_ operations: String) throws -> SCIMUser.Input {
         let body = try SCIMJSON.read(Array(#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":\#(operations)}"#.utf8))
-        return try SCIMUser.input(try SCIMPatch(body).apply(to: SCIMUser.writableDocument(user), handling: SCIMUser.handling))
+        return try SCIMUser.applying(try SCIMPatch(body), to: user)
     }
 
     private func patchError(_ operations: String) -> SCIMError.Kind? {
@@ -75,6 +77,12 @@ final class SCIMValueTests: XCTestCase {
         XCTAssertEqual(try patched(#"[{"op":"add","path":"emails","value":[{"type":"home","value":"h@home.org"}]}]"#).fields.email, "bea@district.org",
                        "the work email stays the one that links")
         XCTAssertEqual(try patched(#"[{"op":"remove","path":"externalId"}]"#).fields.externalID, nil)
+        let removed = try patched(#"[{"op":"remove","path":"active"}]"#).fields
+        XCTAssertEqual([removed.approved, removed.activeRemoved], [false, true], "RFC 7644 §3.5.2.2: a removed `active` is unassigned: not active")
+        XCTAssertNil(SCIMUser.resource(ProvisionedUser(id: user.id, fields: removed, locked: false, link: nil, provisionedBy: nil, createdAt: "", modifiedAt: ""),
+                                       facts: SCIMUser.Facts(), location: "")[scim: "active"], "and shown as unassigned")
+        let typed = try patched(#"[{"op":"replace","path":"emails","value":[{"value":"b@d.org","type":"school","primary":false}]}]"#).fields
+        XCTAssertEqual([typed.emailType, typed.emailPrimary.map(String.init)], ["school", "false"], "the email's type and primary are kept as given")
         XCTAssertEqual(try patched(#"[{"op":"add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department","value":"x"}]"#).fields,
                        user.fields, "another schema's attribute is ignored")
         XCTAssertEqual(try patched(#"[{"op":"replace","path":"password","value":"a-long-password"}]"#).password, "a-long-password")
@@ -93,7 +101,7 @@ final class SCIMValueTests: XCTestCase {
         let body = try SCIMJSON.read(Array(SCIMHTTPTests.entraCreate("bea", externalId: "e-1", email: "bea@district.org").utf8))
         let input = try SCIMUser.input(body)
         XCTAssertEqual(input.fields, ProvisionedUser.Fields(username: "bea", email: "bea@district.org", name: "Bea Moe", givenName: "Bea", familyName: "Moe",
-                                                            approved: true, externalID: "e-1"))
+                                                            approved: true, externalID: "e-1", emailType: "work", emailPrimary: true))
         func email(_ emails: String) throws -> String {
             try SCIMUser.input(try SCIMJSON.read(Array(#"{"userName":"x","emails":\#(emails)}"#.utf8))).fields.email
         }

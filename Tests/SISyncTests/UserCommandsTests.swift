@@ -195,4 +195,43 @@ final class UserCommandsTests: XCTestCase {
         XCTAssertNotNil(items.first?["roles"] as? [String: Any])
         XCTAssertEqual(w.ctl(["user", "ledger", "add", "nobody", "X"]).code, 1)
     }
+
+    /// `user rename`: every row naming the user moves to the new name in one transaction
+    /// (attachments, roles, schools, ledgers, the link), with its whole history, including a
+    /// bulk import's entries kept in the user's rows; its SCIM id stays; a name another user
+    /// has is refused and changes nothing.
+    func testUserRenameMovesTheAccountAndItsHistory() throws {
+        let w = Workspace()
+        let c = school(w)
+        let rows = try UserImport.parse(Array("username,email,approved,student_id,household_id,donor_id\nkim,kim@district.org,yes,ST1,,\n".utf8), file: "users.csv")
+        _ = try w.store().accounts.importUsers(rows, file: "users.csv", actor: "registrar", now: Date(timeIntervalSinceNow: -60), bulkAdditions: 0)
+        for args in [["user", "school", "add", "kim", "101"], ["user", "ledger", "add", "kim", "General Fund"], ["user", "role", "add", "kim", "Coach"],
+                     ["user", "add", "--username", "lee", "--email", "lee@district.org"]] {
+            XCTAssertEqual(w.ctl(args, user: "registrar").code, 0, args.joined(separator: " "))
+        }
+        XCTAssertNotEqual(w.sync(c).summary.outcome, .failed)
+        let before = try XCTUnwrap(try w.store().accounts.provisionedUser("kim"))
+        let historyBefore = try w.store().auditTrail.userHistory("kim").count
+
+        XCTAssertEqual(w.ctl(["user", "rename", "kim", "LEE"]).code, 1, "another user's name, regardless of case")
+        let renamed = w.ctl(["--json", "user", "rename", "kim", "kim.lima"], user: "registrar")
+        XCTAssertEqual(renamed.code, 0, renamed.err)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(renamed.out.utf8)) as? [String: Any])
+        XCTAssertEqual(json["username"] as? String, "kim.lima")
+        XCTAssertEqual(json["schools"] as? [String], ["101"])
+        XCTAssertEqual(json["ledgers"] as? [String], ["General Fund"])
+        let store = try w.store()
+        XCTAssertNil(try store.accounts.user("kim"))
+        XCTAssertEqual(try store.accounts.provisionedUser("kim.lima")?.id, before.id, "the SCIM id stays")
+        XCTAssertEqual(try store.roles.of("kim.lima").manual, ["Coach"])
+        let history = try store.auditTrail.userHistory("kim.lima")
+        XCTAssertEqual(history.count, historyBefore + 1, "the history moved whole, and the rename is in it")
+        XCTAssertEqual(history.first?.change.kind, .added, "the bulk import's entry came along")
+        XCTAssertTrue(history.contains { $0.change.field == "username" && $0.change.old == "kim" && $0.change.new == "kim.lima" && $0.actor == "registrar" })
+        var left: [String] = []
+        for table in AccountStore.rowsReferringToUsers + AccountStore.rowsNamingUsers {
+            try w.rawDatabase().forEachRow("SELECT count(*) FROM \(unescaped: table) WHERE username = 'kim'") { if $0.int(0) > 0 { left.append(table) } }
+        }
+        XCTAssertEqual(left, [], "no row names the old username")
+    }
 }

@@ -9,6 +9,8 @@
 #   contrib/bench/api-wrk.sh --database postgresql://sisync@127.0.0.1:5432/sisync \
 #       --schema api_bench --password-file /path/to/pw    # PostgreSQL
 #   contrib/bench/api-wrk.sh --soak                       # also ~1M reads, RSS after
+#   contrib/bench/api-wrk.sh --reconcile                  # also a provider's full SCIM
+#       reconciliation: every user once by filter=userName eq, 16 connections, timed
 #
 # Needs wrk (apt-get install wrk) and a release build (swift build -c release). The store
 # is made once (sisyncctl sync of one staff record, user import of the generated users)
@@ -24,6 +26,7 @@ USERS=207000
 DURATION=10s
 PORT=18420
 SOAK=0
+RECONCILE=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --database) DATABASE=$2; shift 2 ;;
@@ -34,7 +37,8 @@ while [ $# -gt 0 ]; do
     --duration) DURATION=$2; shift 2 ;;
     --port) PORT=$2; shift 2 ;;
     --soak) SOAK=1; shift ;;
-    *) echo "usage: $0 [--database URI [--schema S] [--password-file F]] [--dir DIR] [--users N] [--duration 10s] [--port P] [--soak]" >&2; exit 64 ;;
+    --reconcile) RECONCILE=1; shift ;;
+    *) echo "usage: $0 [--database URI [--schema S] [--password-file F]] [--dir DIR] [--users N] [--duration 10s] [--port P] [--soak] [--reconcile]" >&2; exit 64 ;;
   esac
 done
 command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install wrk" >&2; exit 69; }
@@ -94,6 +98,12 @@ for c in 1 16; do
   SISYNC_PATH='/scim/v2/Users?filter=userName%%20eq%%20%%22user%06d%%22' \
     wrk -t$(( c < 2 ? 1 : 2 )) -c$c -d"$DURATION" --latency -s "$HERE/api-users.lua" "http://127.0.0.1:$PORT" | summary
 done
+if [ "$RECONCILE" = 1 ]; then
+  # Each user once, one wrk thread over 16 connections; the script ends wrk at the last answer.
+  start=$(date +%s.%N)
+  wrk -t1 -c16 -d3600s -s "$HERE/scim-reconcile.lua" "http://127.0.0.1:$PORT" | grep '^reconciliation:'
+  awk -v s="$start" -v e="$(date +%s.%N)" -v n="$USERS" 'BEGIN { printf "SCIM reconciliation, 16 connections: %.1f s, %.0f users/s\n", e - s, n / (e - s) }'
+fi
 printf 'POST /v1/logins     16 connections: '
 wrk -t2 -c16 -d"$DURATION" --latency -s "$HERE/api-logins.lua" "http://127.0.0.1:$PORT/v1/logins" | summary
 echo "RSS after the runs $(rss)"

@@ -12,12 +12,12 @@
 import FuzzSupport
 import Foundation
 
-/// The user each PATCH is applied to, made per input: a global's indirect-enum boxes are
+/// The user each PATCH is applied to (as `SCIMUser.applying` applies it), made per input: a global's indirect-enum boxes are
 /// reported by LeakSanitizer at exit.
-func writableUser() -> JSONValue {
-    SCIMUser.writableDocument(ProvisionedUser(fields: ProvisionedUser.Fields(username: "ann", email: "ann@district.org", name: "Ann Lee", givenName: "Ann",
-                                                                             familyName: "Lee", approved: true, externalID: "e-1"),
-                                              locked: false, link: nil, provisionedBy: "fuzz", createdAt: "2026-01-01T00:00:00Z", modifiedAt: "2026-01-01T00:00:00Z"))
+func provisionedUser() -> ProvisionedUser {
+    ProvisionedUser(id: "0f3a9c", fields: ProvisionedUser.Fields(username: "ann", email: "ann@district.org", name: "Ann Lee", givenName: "Ann",
+                                                                 familyName: "Lee", approved: true, externalID: "e-1"),
+                    locked: false, link: nil, provisionedBy: "fuzz", createdAt: "2026-01-01T00:00:00Z", modifiedAt: "2026-01-01T00:00:00Z")
 }
 
 func checkError(_ e: SCIMError) {
@@ -67,9 +67,18 @@ fuzzMain { data in
     }
     do {
         let patch = try SCIMPatch(try SCIMJSON.read(body))
-        let patched = try patch.apply(to: writableUser(), handling: SCIMUser.handling)
-        let input = try SCIMUser.input(patched)
+        let input = try SCIMUser.applying(patch, to: provisionedUser())
         guard !input.fields.email.isEmpty else { finding("a patched user without an email") }
+    } catch let e as SCIMError {
+        checkError(e)
+    } catch {
+        finding("an error that is not a SCIM error: \(error)")
+    }
+    // The same body as a `POST …/.search` SearchRequest, then its values as a list reads them.
+    do {
+        let list = try SCIMListRequest(searchBody: try SCIMJSON.read(body))
+        _ = try SCIMUserQuery(filter: list.filter, startIndex: list.startIndex, count: list.count)
+        _ = try SCIMProjection(attributes: list.attributes, excludedAttributes: list.excludedAttributes)
     } catch let e as SCIMError {
         checkError(e)
     } catch {

@@ -628,6 +628,15 @@ extension Migration {
         // `manual_roles` holds the manual roles a provider made or renamed as SCIM groups,
         // with the id it knows them by (`manual-` and the first name: stable across renames);
         // a manual role without a row (made by `sisyncctl user role add`) has that id too.
+        // `users.scim_id` is the user's SCIM `id` (RFC 7643 §3.1: assigned by sisync, stable,
+        // never reused), not the username, so that a provider may rename a user: 32 random
+        // hex digits, given by sisync's own inserts and, for rows an application writes
+        // without one, by a trigger (SQLite cannot add a column with a random default) or
+        // the column's default (PostgreSQL). `email_type` and `email_primary` are the `type`
+        // and `primary` the provider gave the email sisync keeps; `active_removed` says the provider removed `active` (a PATCH
+        // `remove`: RFC 7644 §3.5.2.2 makes it unassigned), which leaves the user unapproved
+        // and shows no `active` while it stays so. `manual_roles.external_id` is a group's
+        // `externalId`.
         Migration("users an identity provider manages (SCIM)", sqlite: [
             """
             ALTER TABLE users ADD COLUMN external_id TEXT;
@@ -635,10 +644,21 @@ extension Migration {
             ALTER TABLE users ADD COLUMN given_name TEXT;
             ALTER TABLE users ADD COLUMN family_name TEXT;
             ALTER TABLE users ADD COLUMN modified_at TEXT;
+            ALTER TABLE users ADD COLUMN scim_id TEXT;
+            ALTER TABLE users ADD COLUMN email_type TEXT;
+            ALTER TABLE users ADD COLUMN email_primary INTEGER;
+            ALTER TABLE users ADD COLUMN active_removed INTEGER NOT NULL DEFAULT 0;
+            UPDATE users SET scim_id = lower(hex(randomblob(16)));
+            CREATE UNIQUE INDEX users_by_scim_id ON users (scim_id);
+            CREATE TRIGGER users_scim_id AFTER INSERT ON users FOR EACH ROW WHEN NEW.scim_id IS NULL
+            BEGIN
+              UPDATE users SET scim_id = lower(hex(randomblob(16))) WHERE username = NEW.username;
+            END;
             CREATE INDEX users_by_external_id ON users (external_id);
             CREATE TABLE manual_roles (
               name TEXT PRIMARY KEY COLLATE NOCASE,
               scim_id TEXT NOT NULL UNIQUE,
+              external_id TEXT,
               created_at TEXT NOT NULL,
               created_by TEXT NOT NULL
             );
@@ -649,11 +669,17 @@ extension Migration {
             "ALTER TABLE users ADD COLUMN given_name text",
             "ALTER TABLE users ADD COLUMN family_name text",
             "ALTER TABLE users ADD COLUMN modified_at timestamptz",
+            "ALTER TABLE users ADD COLUMN scim_id text NOT NULL DEFAULT md5(random()::text || clock_timestamp()::text)",
+            "ALTER TABLE users ADD COLUMN email_type text",
+            "ALTER TABLE users ADD COLUMN email_primary boolean",
+            "ALTER TABLE users ADD COLUMN active_removed boolean NOT NULL DEFAULT FALSE",
+            "CREATE UNIQUE INDEX users_by_scim_id ON users (scim_id)",
             "CREATE INDEX users_by_external_id ON users (external_id)",
             """
             CREATE TABLE manual_roles (
               name nocase_text PRIMARY KEY,
               scim_id text NOT NULL UNIQUE,
+              external_id text,
               created_at timestamptz NOT NULL,
               created_by text NOT NULL
             )

@@ -36,25 +36,33 @@ extension APIService {
             return try groups(endpoint, request, parameters["id"], client: client, tenant: tenant, base: base, now: context.now)
         case .scimUsers:
             if request.method == "POST" { return try createUser(request, client: client, tenant: tenant, base: base, now: context.now) }
-            return try listUsers(request, tenant: tenant, base: base)
+            return try listUsers(SCIMListRequest(query: request), tenant: tenant, base: base)
+        case .scimUsersSearch:
+            return try listUsers(SCIMListRequest(searchBody: try Self.scimBody(request)), tenant: tenant, base: base)
+        case .scimGroupsSearch:
+            return try listGroups(SCIMListRequest(searchBody: try Self.scimBody(request)), tenant: tenant, base: base)
+        case .scimRootSearch:
+            return try searchAll(SCIMListRequest(searchBody: try Self.scimBody(request)), tenant: tenant, base: base)
         default:
             let id = parameters["id"]!
             switch request.method {
             case "GET":
                 let projection = try SCIMProjection(attributes: request.queryValue("attributes"), excludedAttributes: request.queryValue("excludedAttributes"))
                 let resource = try tenant.pool.withStore { store -> JSONValue? in
-                    guard let u = try store.accounts.provisionedUser(id) else { return nil }
+                    guard let u = try store.accounts.provisionedUser(id: id) else { return nil }
                     return try userResource(u, store: store, base: base, projection: projection)
                 }
                 guard let resource else { throw Self.noUser(id) }
                 return Self.scimJSON(resource)
             case "DELETE":
-                try tenant.pool.withStore { store in
+                let username = try tenant.pool.withStore { store in
                     try underRunLock(store, client: client) {
-                        do { try store.accounts.removeUser(id, actor: Self.scimActor(client), now: context.now) } catch AccountError.noSuchUser { throw Self.noUser(id) }
+                        guard let u = try store.accounts.provisionedUser(id: id) else { throw Self.noUser(id) }
+                        try store.accounts.removeUser(u.fields.username, actor: Self.scimActor(client), now: context.now)
+                        return u.fields.username
                     }
                 }
-                logWrite("user \(id) removed", client, tenant, id)
+                logWrite("user \(username) removed", client, tenant, username)
                 return HTTPResponse(status: 204)
             default:
                 return try updateUser(id, request, client: client, tenant: tenant, base: base, now: context.now)
@@ -64,7 +72,9 @@ extension APIService {
 
     static func scimActor(_ client: APIClient) -> String { "scim:" + client.name }
 
-    static func noUser(_ id: String) -> SCIMError { .notFound("no user `\(id)` in sisync (a user's id is its userName)") }
+    static func noUser(_ id: String) -> SCIMError {
+        .notFound("no user with the id `\(id)` in sisync (ids are sisync's, in each user's `id`: find one with filter=userName eq \"…\")")
+    }
 
     /// Where this tenant's SCIM resources are: the scheme (`X-Forwarded-Proto` from a
     /// proxy, else https when sisync-api has TLS), the `Host` the client asked, the path.
@@ -76,27 +86,69 @@ extension APIService {
 
     private func userResource(_ u: ProvisionedUser, store: RosterStore, base: String, projection: SCIMProjection) throws -> JSONValue {
         var facts = SCIMUser.Facts()
-        if projection.mentionsExtension, let p = try store.accounts.profiles(username: u.fields.username).first {
-            facts = SCIMUser.Facts(calculatedRoles: p.calculatedRoles, manualRoles: p.manualRoles, schools: p.schools)
+        if projection.mentionsExtension {
+            let f = try store.accounts.provisionedFacts(u.fields.username)
+            facts = SCIMUser.Facts(calculatedRoles: f.calculatedRoles, manualRoles: f.manualRoles, schools: f.schools)
         }
-        return projection.apply(SCIMUser.resource(u, facts: facts, location: base + "/Users/" + Self.pathSegment(u.fields.username)))
+        return projection.apply(SCIMUser.resource(u, facts: facts, location: base + "/Users/" + Self.pathSegment(u.id)))
     }
 
-    /// A username as one path segment (`@` stays; `/`, `%`, spaces and the like are encoded).
+    /// An id as one path segment (`/`, `%`, spaces and the like are encoded); sisync's ids
+    /// (hex digits, `calculated-Staff`) are returned as they are without Foundation's
+    /// CharacterSet, which cost a lookup more than its queries.
     static func pathSegment(_ s: String) -> String {
+        if s.utf8.allSatisfy({ (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) || $0 == 45 || $0 == 95 || $0 == 46 }) { return s }
         var allowed = CharacterSet.urlPathAllowed
         allowed.remove(charactersIn: "/%?#")
         return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
     }
 
-    private func listUsers(_ request: HTTPRequest, tenant: APITenant, base: String) throws -> HTTPResponse {
-        let query = try SCIMUserQuery(filter: request.queryValue("filter"), startIndex: request.queryValue("startIndex"), count: request.queryValue("count"))
-        let projection = try SCIMProjection(attributes: request.queryValue("attributes"), excludedAttributes: request.queryValue("excludedAttributes"))
+    /// `GET /Users` and `POST /Users/.search`: one page of the users the filter matches.
+    private func listUsers(_ list: SCIMListRequest, tenant: APITenant, base: String) throws -> HTTPResponse {
+        let query = try SCIMUserQuery(filter: list.filter, startIndex: list.startIndex, count: list.count)
+        let projection = try SCIMProjection(attributes: list.attributes, excludedAttributes: list.excludedAttributes)
         let (total, resources) = try tenant.pool.withStore { store in
             let (total, users) = try store.accounts.provisionedUsers(matching: query.filter, offset: query.startIndex - 1, limit: query.count)
             return (total, try users.map { try userResource($0, store: store, base: base, projection: projection) })
         }
         return Self.scimJSON(SCIMDiscovery.list(resources, total: total, startIndex: query.startIndex))
+    }
+
+    /// `POST /.search` (RFC 7644 §3.4.3 at the root): Users, then Groups, paged as one list.
+    /// A filter is applied to each resource type it can be: one whose attributes it does not
+    /// name (userName for Groups, displayName for Users) contributes nothing; a filter
+    /// neither type takes is 400 `invalidFilter`, as for one type.
+    private func searchAll(_ list: SCIMListRequest, tenant: APITenant, base: String) throws -> HTTPResponse {
+        let paging = try SCIMUserQuery(filter: nil, startIndex: list.startIndex, count: list.count)
+        let projection = try SCIMProjection(attributes: list.attributes, excludedAttributes: list.excludedAttributes)
+        var userFilter: UserFilter?, groupFilter: SCIMFilter?, usersTaken = true, groupsTaken = true
+        if let text = list.filter, !text.trimmingCharacters(in: .whitespaces).isEmpty {
+            let parsed = try SCIMFilter.parse(text)
+            let forUsers = Result { () throws(SCIMError) in try SCIMUserQuery.translate(parsed) }
+            let forGroups = Result { () throws(SCIMError) in try SCIMGroup.check(parsed) }
+            if case .failure(let e) = forUsers, case .failure = forGroups { throw e }
+            userFilter = try? forUsers.get()
+            usersTaken = userFilter != nil
+            groupsTaken = (try? forGroups.get()) != nil
+            groupFilter = parsed
+        }
+        let offset = paging.startIndex - 1
+        let (total, resources) = try tenant.pool.withStore { store -> (Int, [JSONValue]) in
+            var total = 0, out: [JSONValue] = []
+            if usersTaken {
+                let (n, users) = try store.accounts.provisionedUsers(matching: userFilter, offset: offset, limit: paging.count)
+                total = n
+                out = try users.map { try userResource($0, store: store, base: base, projection: projection) }
+            }
+            if groupsTaken {
+                let groups = try matchingGroups(store, groupFilter)
+                let skip = max(0, offset - total)
+                out += try groups.dropFirst(skip).prefix(paging.count - out.count).map { try groupResource(store, $0, base: base, projection: projection) }
+                total += groups.count
+            }
+            return (total, out)
+        }
+        return Self.scimJSON(SCIMDiscovery.list(resources, total: total, startIndex: paging.startIndex))
     }
 
     /// A SCIM body: JSON (`application/scim+json` or `application/json`), read into a tree.
@@ -146,29 +198,23 @@ extension APIService {
     }
 
     /// PUT (the body is the whole writable user) and PATCH (operations applied to the
-    /// stored user): both end as the writable fields, written by `replaceProvisioned`.
-    /// sisync renames no one: a different `userName` is 400 `mutability`.
+    /// stored user): both end as the writable fields, written by `replaceProvisioned`; a
+    /// different `userName` renames the user (its `id` stays).
     private func updateUser(_ id: String, _ request: HTTPRequest, client: APIClient, tenant: APITenant, base: String, now: Date) throws -> HTTPResponse {
         let body = try Self.scimBody(request)
         let patch = request.method == "PATCH" ? try SCIMPatch(body) : nil
         func fields(of user: ProvisionedUser) throws -> SCIMUser.Input {
-            let input = try patch.map { p throws(SCIMError) in
-                try SCIMUser.input(p.apply(to: SCIMUser.writableDocument(user), handling: SCIMUser.handling))
-            } ?? SCIMUser.input(body)
-            guard input.fields.username.lowercased() == user.fields.username.lowercased() else {
-                throw SCIMError.mutability("sisync does not rename users: `userName` stays `\(user.fields.username)` (remove the user and create it again under the new name)")
-            }
-            return input
+            try patch.map { p throws(SCIMError) in try SCIMUser.applying(p, to: user) } ?? SCIMUser.input(body)
         }
         // The password (slow to hash) is hashed before the run lock is taken; the fields are
         // computed again under it, from the user as it is then.
-        let first = try tenant.pool.withStore { try $0.accounts.provisionedUser(id) }
+        let first = try tenant.pool.withStore { try $0.accounts.provisionedUser(id: id) }
         guard let first else { throw Self.noUser(id) }
         let hash = try passwordHash(try fields(of: first).password)
         let normalizer = EmailNormalizer(aliases: tenant.configuration.emailDomainAliases)
         let resource = try tenant.pool.withStore { store in
             let user = try underRunLock(store, client: client) {
-                guard let current = try store.accounts.provisionedUser(id) else { throw Self.noUser(id) }
+                guard let current = try store.accounts.provisionedUser(id: id) else { throw Self.noUser(id) }
                 let input = try fields(of: current)
                 do {
                     return try store.accounts.replaceProvisioned(current.fields.username, with: input.fields, passwordHash: hash, actor: Self.scimActor(client),
@@ -178,7 +224,8 @@ extension APIService {
             return try userResource(user, store: store, base: base, projection: try SCIMProjection(attributes: request.queryValue("attributes"),
                                                                                                    excludedAttributes: request.queryValue("excludedAttributes")))
         }
-        logWrite("user \(id) changed", client, tenant, id)
+        let username = resource[scim: "userName"]?.stringValue
+        logWrite("user \(username ?? id) changed", client, tenant, username)
         return Self.scimJSON(resource)
     }
 
@@ -200,25 +247,57 @@ extension SCIMError {
 /// provider. Members are read only when asked for, and only for groups of at most
 /// `SCIMGroup.maxMembers`.
 extension APIService {
+    /// A group as a resource; its members only when asked for, and only for a group of at
+    /// most `SCIMGroup.maxMembers` (else 400 `tooMany`).
+    fileprivate func groupResource(_ store: RosterStore, _ g: RoleGroup, base: String, projection: SCIMProjection) throws -> JSONValue {
+        var members: [RoleGroupMember]?
+        if projection.includes(SCIMAttributePath(attribute: "members")) {
+            let (count, found) = try store.accounts.roleGroupMembers(g, limit: SCIMGroup.maxMembers)
+            guard let found else {
+                throw SCIMError(400, .tooMany, "role \(g.name) has \(count) members, more than the \(SCIMGroup.maxMembers) a group lists; ask with excludedAttributes=members")
+            }
+            members = found
+        }
+        return projection.apply(SCIMGroup.resource(g, members: members, display: projection.requests("members", "display"), base: base, segment: Self.pathSegment))
+    }
+
+    /// The groups a (checked) filter matches, all for nil: they are few, filtered in memory.
+    fileprivate func matchingGroups(_ store: RosterStore, _ filter: SCIMFilter?) throws -> [RoleGroup] {
+        try store.accounts.roleGroups().filter { g in
+            filter.map { SCIMPatch.matches($0, .object([("id", .string(g.id)), ("displayName", .string(g.name)),
+                                                        ("externalId", g.externalID.map { .string($0) } ?? .null)])) } ?? true
+        }
+    }
+
+    /// `GET /Groups` and `POST /Groups/.search`.
+    fileprivate func listGroups(_ list: SCIMListRequest, tenant: APITenant, base: String) throws -> HTTPResponse {
+        let query = try SCIMUserQuery(filter: nil, startIndex: list.startIndex, count: list.count)
+        let projection = try SCIMProjection(attributes: list.attributes, excludedAttributes: list.excludedAttributes)
+        var filter: SCIMFilter?
+        if let f = list.filter, !f.trimmingCharacters(in: .whitespaces).isEmpty {
+            filter = try SCIMFilter.parse(f)
+            try SCIMGroup.check(filter!)
+        }
+        let (total, resources) = try tenant.pool.withStore { store in
+            let all = try matchingGroups(store, filter)
+            let page = all.dropFirst(query.startIndex - 1).prefix(query.count)
+            return (all.count, try page.map { try groupResource(store, $0, base: base, projection: projection) })
+        }
+        return Self.scimJSON(SCIMDiscovery.list(resources, total: total, startIndex: query.startIndex))
+    }
+
     fileprivate func groups(_ endpoint: Route.Endpoint, _ request: HTTPRequest, _ id: String?, client: APIClient, tenant: APITenant, base: String,
                             now: Date) throws -> HTTPResponse {
         let projection = try SCIMProjection(attributes: request.queryValue("attributes"), excludedAttributes: request.queryValue("excludedAttributes"))
-        let wantsMembers = projection.includes(SCIMAttributePath(attribute: "members"))
-        func render(_ store: RosterStore, _ g: RoleGroup) throws -> JSONValue {
-            var members: [String]?
-            if wantsMembers {
-                let (count, names) = try store.accounts.roleGroupMembers(g, limit: SCIMGroup.maxMembers)
-                guard let names else {
-                    throw SCIMError(400, .tooMany, "role \(g.name) has \(count) members, more than the \(SCIMGroup.maxMembers) a group lists; ask with excludedAttributes=members")
-                }
-                members = names
-            }
-            return projection.apply(SCIMGroup.resource(g, members: members, base: base, segment: Self.pathSegment))
-        }
+        func render(_ store: RosterStore, _ g: RoleGroup) throws -> JSONValue { try groupResource(store, g, base: base, projection: projection) }
         func problem(_ error: any Error) -> any Error {
             switch error {
             case RoleGroupError.exists(let n): return SCIMError(409, .uniqueness, "\(RoleGroupError.exists(n))")
             case RoleGroupError.calculated(let n): return SCIMError.mutability("\(RoleGroupError.calculated(n))")
+            case AccountError.noSuchUser(let id):
+                // RFC 7644 §3.12: a value "not compatible with the operation or attribute
+                // type" is invalidValue; noTarget is for a path that matches nothing.
+                return SCIMError.invalidValue("no user with the id `\(id)`: a member is a user of sisync (its `id`), since roles are held by users")
             case let e as AccountError: return SCIMError.invalidValue("\(e)")
             default: return error
             }
@@ -228,27 +307,17 @@ extension APIService {
                 let change = try SCIMGroup.input(try Self.scimBody(request))
                 let resource = try tenant.pool.withStore { store in
                     let g = try underRunLock(store, client: client) {
-                        do { return try store.accounts.createManualRole(change.name!, members: change.replaceMembers ?? [], actor: Self.scimActor(client), now: now) } catch { throw problem(error) }
+                        do {
+                            return try store.accounts.createManualRole(change.name!, externalID: change.externalID ?? nil, members: change.replaceMembers ?? [],
+                                                                       actor: Self.scimActor(client), now: now)
+                        } catch { throw problem(error) }
                     }
                     return try render(store, g)
                 }
                 logWrite("role \(change.name!) created", client, tenant, nil)
                 return Self.scimJSON(resource, status: 201, headers: [("Location", resource[scim: "meta"]?[scim: "location"]?.stringValue ?? base)])
             }
-            let query = try SCIMUserQuery(filter: nil, startIndex: request.queryValue("startIndex"), count: request.queryValue("count"))
-            var filter: SCIMFilter?
-            if let f = request.queryValue("filter"), !f.trimmingCharacters(in: .whitespaces).isEmpty {
-                filter = try SCIMFilter.parse(f)
-                try SCIMGroup.check(filter!)
-            }
-            let (total, resources) = try tenant.pool.withStore { store in
-                let all = try store.accounts.roleGroups().filter { g in
-                    filter.map { SCIMPatch.matches($0, .object([("id", .string(g.id)), ("displayName", .string(g.name))])) } ?? true
-                }
-                let page = all.dropFirst(query.startIndex - 1).prefix(query.count)
-                return (all.count, try page.map { try render(store, $0) })
-            }
-            return Self.scimJSON(SCIMDiscovery.list(resources, total: total, startIndex: query.startIndex))
+            return try listGroups(SCIMListRequest(query: request), tenant: tenant, base: base)
         }
         let noGroup = SCIMError.notFound("no group `\(id)` in sisync (GET /Groups lists the roles)")
         switch request.method {
@@ -275,7 +344,8 @@ extension APIService {
                 let g = try underRunLock(store, client: client) {
                     guard let g = try store.accounts.roleGroup(id: id) else { throw noGroup }
                     do {
-                        return try store.accounts.updateManualRole(g, name: change.name, add: change.add, remove: change.remove, replaceMembers: change.replaceMembers,
+                        return try store.accounts.updateManualRole(g, name: change.name, externalID: change.externalID, add: change.add, remove: change.remove,
+                                                                   replaceMembers: change.replaceMembers,
                                                                    actor: Self.scimActor(client), now: now)
                     } catch { throw problem(error) }
                 }

@@ -136,7 +136,8 @@ package final class APIService: HTTPHandler, @unchecked Sendable {
         case .pairings: return try pair(request, context)
         case .formAccess: return try formAccess(request, tenant: tenant)
         case .events: return try events(request, &context)
-        case .scimConfig, .scimResourceTypes, .scimResourceType, .scimSchemas, .scimSchema, .scimUsers, .scimUser, .scimGroups, .scimGroup:
+        case .scimConfig, .scimResourceTypes, .scimResourceType, .scimSchemas, .scimSchema, .scimUsers, .scimUser, .scimGroups, .scimGroup,
+             .scimUsersSearch, .scimGroupsSearch, .scimRootSearch:
             return try scim(route.endpoint, request, parameters, context)
         }
     }

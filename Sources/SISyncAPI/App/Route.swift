@@ -8,6 +8,8 @@ package struct Route: Sendable, Equatable {
         case health, user, staff, logins, pairings, formAccess, events
         /// SCIM 2.0 (docs/scim.md): discovery, Users, and Groups (roles).
         case scimConfig, scimResourceTypes, scimResourceType, scimSchemas, scimSchema, scimUsers, scimUser, scimGroups, scimGroup
+        /// `POST …/.search` (RFC 7644 §3.4.3): a list with its parameters in the body.
+        case scimUsersSearch, scimGroupsSearch, scimRootSearch
     }
 
     package let method: String
@@ -47,6 +49,9 @@ package struct Route: Sendable, Equatable {
         Route(method: "GET", template: "/scim/v2/ResourceTypes/{id}", scope: .scim, endpoint: .scimResourceType),
         Route(method: "GET", template: "/scim/v2/Schemas", scope: .scim, endpoint: .scimSchemas),
         Route(method: "GET", template: "/scim/v2/Schemas/{id}", scope: .scim, endpoint: .scimSchema),
+        Route(method: "POST", template: "/scim/v2/.search", scope: .scim, endpoint: .scimRootSearch),
+        Route(method: "POST", template: "/scim/v2/Users/.search", scope: .scim, endpoint: .scimUsersSearch),
+        Route(method: "POST", template: "/scim/v2/Groups/.search", scope: .scim, endpoint: .scimGroupsSearch),
         Route(method: "GET", template: "/scim/v2/Users", scope: .scim, endpoint: .scimUsers),
         Route(method: "POST", template: "/scim/v2/Users", scope: .scim, endpoint: .scimUsers),
         Route(method: "GET", template: "/scim/v2/Users/{id}", scope: .scim, endpoint: .scimUser),

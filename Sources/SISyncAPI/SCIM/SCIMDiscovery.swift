@@ -52,18 +52,19 @@ package enum SCIMDiscovery {
     /// One attribute's definition (RFC 7643 §7).
     static func attribute(_ name: String, type: String = "string", multi: Bool = false, required: Bool = false, caseExact: Bool = false,
                           mutability: String = "readWrite", returned: String = "default", uniqueness: String = "none",
-                          _ description: String, sub: [JSONValue] = []) -> JSONValue {
+                          referenceTypes: [String] = [], _ description: String, sub: [JSONValue] = []) -> JSONValue {
         var m: [(String, JSONValue)] = [("name", .string(name)), ("type", .string(type)), ("multiValued", .bool(multi)),
                                         ("description", .string(description)), ("required", .bool(required))]
         if type == "string" || type == "reference" { m.append(("caseExact", .bool(caseExact))) }
         m += [("mutability", .string(mutability)), ("returned", .string(returned)), ("uniqueness", .string(uniqueness))]
+        if type == "reference" { m.append(("referenceTypes", .array(referenceTypes.map { .string($0) }))) }
         if !sub.isEmpty { m.append(("subAttributes", .array(sub))) }
         return .object(m)
     }
 
     package static func schemas(base: String) -> [JSONValue] {
         let user: [JSONValue] = [
-            attribute("userName", required: true, uniqueness: "server", "the login name, unique regardless of case; also the resource's id (sisync renames no one)"),
+            attribute("userName", required: true, uniqueness: "server", "the login name, unique regardless of case; a new one renames the user (its id stays)"),
             attribute("name", type: "complex", "the user's name; sisync keeps the display name, and the given and family names as sent", sub: [
                 attribute("formatted", "the display name"),
                 attribute("givenName", "the given name"),
@@ -73,8 +74,8 @@ package enum SCIMDiscovery {
             attribute("emails", type: "complex", multi: true, required: true,
                       "one email, unique regardless of case: the one sisync links to a staff record by; of several sent, the `work` one, else the `primary`", sub: [
                 attribute("value", required: true, "the address"),
-                attribute("type", "always `work`"),
-                attribute("primary", type: "boolean", "always true"),
+                attribute("type", "as the provider gave it (`work` for users of sisyncctl)"),
+                attribute("primary", type: "boolean", "always true: sisync keeps one email"),
             ]),
             attribute("active", type: "boolean", "whether the user is approved (may log in)"),
             attribute("externalId", caseExact: true, "the provider's id for the user, kept as sent"),
@@ -102,9 +103,9 @@ package enum SCIMDiscovery {
             schema(groupSchema, "Group", "sisync's roles: calculated roles (R7) are read-only, manual roles a provider may create, rename and fill", [
                 attribute("displayName", required: true, uniqueness: "server", "the role's name, unique regardless of case"),
                 attribute("members", type: "complex", multi: true, "the users who hold the role; a group of more than \(SCIMGroup.maxMembers) is refused with tooMany unless excludedAttributes=members", sub: [
-                    attribute("value", mutability: "immutable", "the user's id (its userName)"),
-                    attribute("$ref", type: "reference", mutability: "immutable", "the user's location"),
-                    attribute("display", mutability: "readOnly", "the user's userName"),
+                    attribute("value", mutability: "immutable", "the user's id: a member is a user (roles are held by users)"),
+                    attribute("$ref", type: "reference", mutability: "immutable", referenceTypes: ["User"], "the user's location"),
+                    attribute("display", mutability: "readOnly", returned: "request", "the user's userName, returned when asked for (attributes=members.display)"),
                 ]),
             ]),
         ]

@@ -50,6 +50,12 @@ package struct SCIMProjection: Sendable, Equatable {
         return attributes.isEmpty || attributes.contains { $0.attribute.lowercased() == a && Self.coreOrNone($0) }
     }
 
+    /// Whether `attribute.sub` is named in `attributes`: how a sub-attribute returned only
+    /// on request (RFC 7643 §7, `returned: request`) is asked for.
+    package func requests(_ attribute: String, _ sub: String) -> Bool {
+        attributes.contains { $0.attribute.lowercased() == attribute.lowercased() && $0.subAttribute?.lowercased() == sub.lowercased() && Self.coreOrNone($0) }
+    }
+
     private static func coreOrNone(_ p: SCIMAttributePath) -> Bool {
         p.schema == nil || [SCIMUser.schema, SCIMDiscovery.groupSchema].contains { p.schema!.caseInsensitiveCompare($0) == .orderedSame }
     }

@@ -2,7 +2,8 @@ import SISync
 
 /// The User resource (RFC 7643 §4.1) as sisync keeps it (docs/scim.md): the core attributes
 /// sisync stores, and sisync's extension with the read-only facts (link, roles, locked,
-/// schools). `id` is the username: sisync renames no one, so it never changes.
+/// schools). `id` is sisync's (`users.scim_id`), not the username, so that a provider may
+/// rename a user (RFC 7643 §3.1).
 package enum SCIMUser {
     package static let schema = "urn:ietf:params:scim:schemas:core:2.0:User"
     package static let extensionSchema = "urn:sisync:params:scim:schemas:extension:2.0:User"
@@ -32,7 +33,7 @@ package enum SCIMUser {
         let f = u.fields
         var members: [(String, JSONValue)] = [
             ("schemas", .array([.string(schema), .string(extensionSchema)])),
-            ("id", .string(f.username)),
+            ("id", .string(u.id)),
         ]
         if let e = f.externalID { members.append(("externalId", .string(e))) }
         members.append(("userName", .string(f.username)))
@@ -46,8 +47,8 @@ package enum SCIMUser {
             members.append(("name", .object(name)))
         }
         if !f.name.isEmpty { members.append(("displayName", .string(f.name))) }
-        members.append(("emails", .array([.object([("value", .string(f.email)), ("type", .string("work")), ("primary", .bool(true))])])))
-        members.append(("active", .bool(f.approved)))
+        members.append(("emails", emails(f)))
+        if let active = active(f) { members.append(("active", active)) }
         members.append((extensionSchema, .object([
             ("staffId", .string(u.link?.staffID)),
             ("linkKind", .string(u.link?.kind.rawValue)),
@@ -67,6 +68,25 @@ package enum SCIMUser {
         return .object(members)
     }
 
+    /// `active` is unassigned (absent) after a provider removed it, while the user stays
+    /// unapproved (an administrator's approval shows it again).
+    static func active(_ f: ProvisionedUser.Fields) -> JSONValue? {
+        f.activeRemoved && !f.approved ? nil : .bool(f.approved)
+    }
+
+    /// sisync's one email, with the `type` and `primary` the provider gave it; a user of
+    /// `sisyncctl` (neither given) has a `work` email, its primary one.
+    static func emails(_ f: ProvisionedUser.Fields) -> JSONValue {
+        var email: [(String, JSONValue)] = [("value", .string(f.email))]
+        if f.emailType == nil && f.emailPrimary == nil {
+            email += [("type", .string("work")), ("primary", .bool(true))]
+        } else {
+            if let t = f.emailType { email.append(("type", .string(t))) }
+            if let p = f.emailPrimary { email.append(("primary", .bool(p))) }
+        }
+        return .array([.object(email)])
+    }
+
     /// Times as RFC 3339 in UTC (PostgreSQL hands them back in its own form).
     static func shownTime(_ stored: String) -> String { Timestamp.parse(stored).map(Timestamp.format) ?? stored }
 
@@ -78,13 +98,16 @@ package enum SCIMUser {
         package var password: String?
     }
 
-    package static func input(_ body: JSONValue) throws(SCIMError) -> Input {
+    /// `active` absent is true in a POST and a PUT (a new user of a provider is active, as
+    /// Entra and Okta mean it); after a PATCH `remove` of it, `activeWhenAbsent` is false:
+    /// an unassigned `active` is not active.
+    package static func input(_ body: JSONValue, activeWhenAbsent: Bool = true) throws(SCIMError) -> Input {
         guard case .object = body else { throw .invalidSyntax("the body must be a JSON object (a User resource)") }
         guard let userName = body[scim: "userName"]?.stringValue?.trimmingCharacters(in: .whitespaces), !userName.isEmpty else {
             throw .invalidValue("`userName` is required: a string, the login name (no spaces)")
         }
         guard UserRecord.isValidUsername(userName) else { throw .invalidValue("`userName` may not hold spaces") }
-        let email = try Self.email(body[scim: "emails"])
+        let (email, emailType, emailPrimary) = try Self.email(body[scim: "emails"])
         var given: String?, family: String?, formatted: String?
         if let name = body[scim: "name"] {
             switch name {
@@ -99,16 +122,22 @@ package enum SCIMUser {
         let display = try optionalString(body[scim: "displayName"], "displayName")
         let joined = [given, family].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
         let name = display ?? formatted ?? joined
-        let active = try body[scim: "active"].map { v throws(SCIMError) in try boolean(v, "active") } ?? true
+        let active: Bool, activeRemoved: Bool
+        switch body[scim: "active"] {
+        case nil, .null?: active = activeWhenAbsent; activeRemoved = !activeWhenAbsent
+        case let v?: active = try boolean(v, "active"); activeRemoved = false
+        }
         let externalID = try optionalString(body[scim: "externalId"], "externalId")
         let password = try optionalString(body[scim: "password"], "password")
         return Input(fields: ProvisionedUser.Fields(username: userName, email: email, name: name, givenName: given, familyName: family,
-                                                    approved: active, externalID: externalID.flatMap { $0.isEmpty ? nil : $0 }),
+                                                    approved: active, externalID: externalID.flatMap { $0.isEmpty ? nil : $0 }, emailType: emailType,
+                                                    emailPrimary: emailPrimary, activeRemoved: activeRemoved),
                      password: password)
     }
 
-    /// The email that links: the `work` one, else the `primary`, else the first with a value.
-    static func email(_ emails: JSONValue?) throws(SCIMError) -> String {
+    /// The email that links, and its `type`: the `work` one, else the `primary`, else the
+    /// first with a value.
+    static func email(_ emails: JSONValue?) throws(SCIMError) -> (value: String, type: String?, primary: Bool?) {
         let missing = SCIMError.invalidValue("a user needs an email (`emails` with a value, the `work` or `primary` one when there are several): sisync links users to staff records by email")
         guard let emails, case .array(let items) = emails else { throw missing }
         func isTrue(_ v: JSONValue?) -> Bool { v.flatMap { try? boolean($0, "primary") } ?? false }
@@ -118,7 +147,8 @@ package enum SCIMUser {
             ?? withValue.first { isTrue($0[scim: "primary"]) }
             ?? withValue.first
         guard let chosen, let email = value(chosen) else { throw missing }
-        return email
+        let primary = try chosen[scim: "primary"].flatMap { v throws(SCIMError) in v == .null ? nil : try boolean(v, "emails.primary") }
+        return (email, chosen[scim: "type"]?.stringValue?.trimmingCharacters(in: .whitespaces).nilIfEmpty, primary)
     }
 
     /// A boolean as providers send it: `true`, or the string `"True"` (Entra's PATCH).
@@ -139,6 +169,19 @@ package enum SCIMUser {
         }
     }
 
+    /// What a PATCH leaves of a user's writable attributes: its operations applied to the
+    /// user as a resource. `active` absent afterwards was removed (not active); the `work`,
+    /// primary email a user of `sisyncctl` is shown with stays without a type of its own
+    /// unless the operations change it.
+    package static func applying(_ patch: SCIMPatch, to user: ProvisionedUser) throws(SCIMError) -> Input {
+        var input = try input(patch.apply(to: writableDocument(user), handling: handling), activeWhenAbsent: false)
+        let f = user.fields
+        if f.emailType == nil, f.emailPrimary == nil, input.fields.email == f.email, input.fields.emailType == "work", input.fields.emailPrimary == true {
+            (input.fields.emailType, input.fields.emailPrimary) = (nil, nil)
+        }
+        return input
+    }
+
     /// The writable part of a user as a resource, for PATCH to apply its operations to.
     static func writableDocument(_ u: ProvisionedUser) -> JSONValue {
         let f = u.fields
@@ -148,8 +191,8 @@ package enum SCIMUser {
         if let s = f.familyName { name.append(("familyName", .string(s))) }
         if !name.isEmpty { members.append(("name", .object(name))) }
         if !f.name.isEmpty { members.append(("displayName", .string(f.name))) }
-        members.append(("emails", .array([.object([("value", .string(f.email)), ("type", .string("work")), ("primary", .bool(true))])])))
-        members.append(("active", .bool(f.approved)))
+        members.append(("emails", emails(f)))
+        if let active = active(f) { members.append(("active", active)) }
         if let e = f.externalID { members.append(("externalId", .string(e))) }
         return .object(members)
     }

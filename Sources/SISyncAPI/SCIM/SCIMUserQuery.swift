@@ -53,7 +53,8 @@ package struct SCIMUserQuery: Sendable, Equatable {
         try checkSchema(p)
         let a = p.attribute.lowercased(), s = p.subAttribute?.lowercased()
         switch (a, s) {
-        case ("username", nil), ("id", nil): return .username
+        case ("id", nil): return .id
+        case ("username", nil): return .username
         case ("externalid", nil): return .externalID
         case ("emails", nil), ("emails", "value"): return .email
         case ("active", nil): return .approved
@@ -84,7 +85,9 @@ package struct SCIMUserQuery: Sendable, Equatable {
             }
             guard [.eq, .ne, .gt, .ge, .lt, .le].contains(op) else { throw .invalidFilter("`\(p)` takes eq, ne, gt, ge, lt or le") }
             return .compare(f, UserFilter.Comparison(rawValue: op.rawValue)!, Timestamp.format(date))
-        case .username, .email, .externalID:
+        case .emailType, .emailPrimary:
+            throw .invalidFilter("`\(p)`: the email's type is filtered as emails[type eq \"work\"]")
+        case .id, .username, .email, .externalID:
             switch v {
             case .string(let s): return .compare(f, UserFilter.Comparison(rawValue: op.rawValue)!, s)
             case .null where op == .eq: return .not(.present(f))
@@ -94,8 +97,8 @@ package struct SCIMUserQuery: Sendable, Equatable {
         }
     }
 
-    /// `emails[...]`: sisync keeps one email, whose `type` is `work` and which is `primary`;
-    /// a filter on another type matches no one.
+    /// `emails[...]`: sisync keeps one email, `primary`, with the `type` the provider gave it
+    /// (`work` when none was).
     private static func emailElement(_ inner: SCIMFilter) throws(SCIMError) -> UserFilter {
         switch inner {
         case .and(let a, let b): return .and(try emailElement(a), try emailElement(b))
@@ -115,10 +118,10 @@ package struct SCIMUserQuery: Sendable, Equatable {
             case "value": return try compare(SCIMAttributePath(attribute: "emails"), op, v)
             case "type":
                 guard case .string(let s) = v, op == .eq || op == .ne else { throw .invalidFilter("emails[type ...] takes eq or ne and a string") }
-                return (s.lowercased() == "work") == (op == .eq) ? .all : .none
+                return .compare(.emailType, op == .eq ? .eq : .ne, s)
             case "primary":
                 guard case .bool(let b) = v, op == .eq || op == .ne else { throw .invalidFilter("emails[primary ...] takes eq or ne and true or false") }
-                return b == (op == .eq) ? .all : .none
+                return .bool(.emailPrimary, b, equal: op == .eq)
             default: throw .invalidFilter("emails[...] filters on value, type and primary")
             }
         }

@@ -7,7 +7,7 @@ enum CommandRegistry {
         RunShowCommand.self, RunRevertCommand.self, RunApproveCommand.self, RunDiscardCommand.self,
         StaffListCommand.self, StaffShowCommand.self, StaffRekeyCommand.self, StudentRekeyCommand.self,
         UserAddCommand.self, UserListCommand.self, UserShowCommand.self, UserApproveCommand.self, UserUnapproveCommand.self,
-        UserUnlockCommand.self, UserRemoveCommand.self, UserLinkCommand.self, UserUnlinkCommand.self,
+        UserUnlockCommand.self, UserRemoveCommand.self, UserRenameCommand.self, UserLinkCommand.self, UserUnlinkCommand.self,
         UserAttachCommand.self, UserDetachCommand.self, UserRoleAddCommand.self, UserRoleRemoveCommand.self,
         UserSchoolAddCommand.self, UserSchoolRemoveCommand.self, UserLedgerAddCommand.self, UserLedgerRemoveCommand.self,
         UserPasswdCommand.self, UserLoginCommand.self, UserImportCommand.self,

@@ -126,6 +126,26 @@ struct UserRemoveCommand: ControlSubcommand {
     }
 }
 
+/// `user rename U NEW`: the account's rows and history move to the new name at once.
+struct UserRenameCommand: ControlSubcommand {
+    static let name = "user rename"
+    static let arguments: [CommandArgument] = [.required("U"), .required("NEW")]
+    static let storeAccess = StoreAccess.writes
+    static let help = """
+        Renames a login account: its link, roles, attachments, schools, ledgers, pairings and history move to \
+        the new name in one transaction (its SCIM id stays). The change log records it, the change feed has \
+        user.renamed.
+        """
+    static let example = "sisyncctl user rename jdoe jane.doe"
+    let call: CommandCall
+
+    func run() throws -> Int32 {
+        let s = try store()
+        try s.accounts.renameUser(words[0], to: words[1], actor: actor, now: Date())
+        return try show(s, words[1].trimmingCharacters(in: .whitespaces), args)
+    }
+}
+
 /// `user link U STAFF_ID --reason TEXT`: a manual link (R6).
 struct UserLinkCommand: ControlSubcommand {
     static let name = "user link"

@@ -7,15 +7,17 @@ import Foundation
 extension AccountStore {
     static let provisionedColumns = """
         u.username, u.email, u.name, u.given_name, u.family_name, u.approved, u.external_id, u.locked, u.provisioned_by,
-        u.created_at, coalesce(u.modified_at, u.created_at), l.staff_id, l.kind, l.reason, l.until
+        u.created_at, coalesce(u.modified_at, u.created_at), l.staff_id, l.kind, l.reason, l.until, u.scim_id, u.email_type,
+        u.active_removed, u.email_primary
         FROM users u LEFT JOIN links l ON l.username = u.username
         """
 
     private func provisioned(_ s: any StoreStatement) -> ProvisionedUser {
         let fields = ProvisionedUser.Fields(username: s.text(0), email: s.text(1), name: s.text(2), givenName: s.string(3), familyName: s.string(4),
-                                            approved: s.bool(5), externalID: s.string(6))
+                                            approved: s.bool(5), externalID: s.string(6), emailType: s.string(16),
+                                            emailPrimary: s.isNull(18) ? nil : s.bool(18), activeRemoved: s.bool(17))
         let link = s.isNull(11) ? nil : Link(staffID: s.text(11), kind: LinkKind(rawValue: s.text(12)) ?? .auto, reason: s.string(13), until: s.string(14))
-        return ProvisionedUser(fields: fields, locked: s.bool(7), link: link, provisionedBy: s.string(8), createdAt: s.text(9), modifiedAt: s.text(10))
+        return ProvisionedUser(id: s.text(15), fields: fields, locked: s.bool(7), link: link, provisionedBy: s.string(8), createdAt: s.text(9), modifiedAt: s.text(10))
     }
 
     /// One user as SCIM shows it (usernames compare regardless of case).
@@ -26,16 +28,46 @@ extension AccountStore {
         return provisioned(s)
     }
 
+    /// What sisync's SCIM extension shows of a user beyond its row: its roles (manual by
+    /// name, calculated with their school year) and schools, in `profiles`' order. Two
+    /// queries, not `profiles`' eight: a provider's reconciliation reads it for every user.
+    public func provisionedFacts(_ username: String) throws -> (manualRoles: [String], calculatedRoles: [CalculatedRole], schools: [String]) {
+        var manual: [String] = [], calculated: [CalculatedRole] = [], schools: [String] = []
+        try database.forEachRow("SELECT username, source, role, school_year FROM user_roles WHERE username = \(username) ORDER BY source, role, school_year") { r in
+            if r.text(1) == "manual" { manual.append(r.text(2)) } else { calculated.append(CalculatedRole(username: r.text(0), role: r.text(2), schoolYear: r.text(3))) }
+        }
+        try database.forEachRow("SELECT school_id FROM user_schools WHERE username = \(username) ORDER BY school_id") { schools.append($0.text(0)) }
+        return (manual, calculated, schools)
+    }
+
+    /// One user by its SCIM `id`.
+    public func provisionedUser(id: String) throws -> ProvisionedUser? {
+        let s = try database.query("SELECT \(unescaped: Self.provisionedColumns) WHERE u.scim_id = \(id)")
+        defer { s.reset() }
+        guard try s.step() else { return nil }
+        return provisioned(s)
+    }
+
+    /// A new SCIM `id`: 32 random hex digits (128 bits), the form the schema's trigger and
+    /// default give rows written without one.
+    static func newSCIMID() -> String {
+        UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+    }
+
     /// The users `filter` matches (all for nil), ordered by username: how many there are, and
     /// `limit` of them from the `offset`th (0-based).
     public func provisionedUsers(matching filter: UserFilter?, offset: Int, limit: Int) throws -> (total: Int, users: [ProvisionedUser]) {
         let condition: SQLQuery = filter.map { Self.condition($0) } ?? "TRUE"
-        let total = try database.int("SELECT count(*) FROM users u WHERE \(sql: condition)") ?? 0
-        guard limit > 0, offset < total else { return (total, []) }
         var out: [ProvisionedUser] = []
-        try database.forEachRow("""
-            SELECT \(unescaped: Self.provisionedColumns) WHERE \(sql: condition) ORDER BY u.username LIMIT \(limit) OFFSET \(offset)
-            """) { out.append(provisioned($0)) }
+        if limit > 0 {
+            try database.forEachRow("""
+                SELECT \(unescaped: Self.provisionedColumns) WHERE \(sql: condition) ORDER BY u.username LIMIT \(limit) OFFSET \(offset)
+                """) { out.append(provisioned($0)) }
+        }
+        // A first page that is not full holds every match (a provider's lookup by userName):
+        // no count to make.
+        if offset == 0, out.count < limit { return (out.count, out) }
+        let total = try database.int("SELECT count(*) FROM users u WHERE \(sql: condition)") ?? 0
         return (total, out)
     }
 
@@ -46,6 +78,9 @@ extension AccountStore {
     static func condition(_ filter: UserFilter) -> SQLQuery {
         func column(_ f: UserFilter.Field) -> String {
             switch f {
+            case .id: return "u.scim_id"
+            case .emailType: return "coalesce(u.email_type, 'work')"
+            case .emailPrimary: return "coalesce(u.email_primary, TRUE)"
             case .username: return "u.username"
             case .email: return "u.email"
             case .externalID: return "u.external_id"
@@ -62,13 +97,17 @@ extension AccountStore {
         case .present(let f):
             switch f {
             case .username, .email: return "\(unescaped: column(f)) <> ''"
-            case .approved, .modified, .created: return "TRUE"
+            case .id, .approved, .modified, .created, .emailType, .emailPrimary: return "TRUE"
             case .externalID: return "\(unescaped: column(f)) IS NOT NULL"
             }
         case .bool(let f, let value, let equal):
             return equal ? "\(unescaped: column(f)) = \(value)" : "\(unescaped: column(f)) <> \(value)"
         case .compare(let f, let op, let value):
             let c = column(f)
+            if f == .emailType {
+                // A canonical value of the provider's: compared regardless of case, eq or ne.
+                return op == .ne ? "\(unescaped: c) <> \(value) COLLATE NOCASE" : "\(unescaped: c) = \(value) COLLATE NOCASE"
+            }
             switch op {
             case .eq: return "\(unescaped: c) = \(value)"
             case .ne: return "(\(unescaped: c) IS NULL OR \(unescaped: c) <> \(value))"
@@ -97,9 +136,10 @@ extension AccountStore {
             if let existing = try user(f.username) { throw AccountError.usernameTaken(existing.username) }
             try checkEmailFree(f.email, except: nil)
             try database.run("""
-                INSERT INTO users (username, email, name, given_name, family_name, approved, external_id, provisioned_by, password_hash, created_at, email_key)
+                INSERT INTO users (username, email, name, given_name, family_name, approved, external_id, provisioned_by, password_hash, created_at, email_key,
+                                   scim_id, email_type, email_primary, active_removed)
                 VALUES (\(f.username), \(f.email), \(f.name), \(f.givenName), \(f.familyName), \(f.approved), \(f.externalID), \(client),
-                        \(passwordHash), \(Timestamp.format(now)), \(try emailKeyForWrite(f.email, normalizer: normalizer)))
+                        \(passwordHash), \(Timestamp.format(now)), \(try emailKeyForWrite(f.email, normalizer: normalizer)), \(Self.newSCIMID()), \(f.emailType), \(f.emailPrimary), \(f.activeRemoved))
                 """)
             created = try provisionedUser(f.username)
             var changes = [Change(entity: "users", id: f.username, field: nil, old: nil, new: f.email, kind: .added)]
@@ -111,18 +151,18 @@ extension AccountStore {
         return created!
     }
 
-    /// Replaces what a provider writes of an existing user (its username stays: sisync
-    /// renames no one); each field that changes is one change-log entry. A new password
-    /// unlocks, as `sisyncctl user passwd` does.
+    /// Replaces what a provider writes of an existing user; each field that changes is one
+    /// change-log entry. A new `userName` renames the user (`renameUser`), in the same
+    /// transaction. A new password unlocks, as `sisyncctl user passwd` does.
     public func replaceProvisioned(_ username: String, with fields: ProvisionedUser.Fields, passwordHash: String?, actor: String, now: Date,
                                    normalizer: EmailNormalizer? = nil) throws -> ProvisionedUser {
         var f = try Self.checked(fields)
         var updated: ProvisionedUser?
         _ = try auditTrail.administer(actor: actor, now: now) {
             guard let old = try provisionedUser(username) else { throw AccountError.noSuchUser(username) }
-            let u = old.fields.username
-            f.username = u
             var changes: [Change] = []
+            if f.username != old.fields.username { changes += try moveUsername(from: old.fields.username, to: f.username) }
+            let u = f.username
             func change(_ field: String, _ before: String?, _ after: String?) {
                 if before != after { changes.append(Change(entity: "users", id: u, field: field, old: before, new: after, kind: .updated)) }
             }
@@ -131,19 +171,24 @@ extension AccountStore {
                 try database.run("UPDATE users SET email = \(f.email), email_key = \(try emailKeyForWrite(f.email, normalizer: normalizer)) WHERE username = \(u)")
                 change("email", old.fields.email, f.email)
             }
-            if (f.name, f.givenName, f.familyName, f.externalID) != (old.fields.name, old.fields.givenName, old.fields.familyName, old.fields.externalID) {
+            if (f.name, f.givenName, f.familyName, f.externalID, f.emailType, f.emailPrimary)
+                != (old.fields.name, old.fields.givenName, old.fields.familyName, old.fields.externalID, old.fields.emailType, old.fields.emailPrimary) {
                 try database.run("""
-                    UPDATE users SET name = \(f.name), given_name = \(f.givenName), family_name = \(f.familyName), external_id = \(f.externalID)
+                    UPDATE users SET name = \(f.name), given_name = \(f.givenName), family_name = \(f.familyName), external_id = \(f.externalID),
+                                     email_type = \(f.emailType), email_primary = \(f.emailPrimary)
                     WHERE username = \(u)
                     """)
+                change("email_type", old.fields.emailType, f.emailType)
+                change("email_primary", old.fields.emailPrimary.map(String.init), f.emailPrimary.map(String.init))
                 change("name", old.fields.name, f.name)
                 change("given_name", old.fields.givenName, f.givenName)
                 change("family_name", old.fields.familyName, f.familyName)
                 change("external_id", old.fields.externalID, f.externalID)
             }
-            if f.approved != old.fields.approved {
-                try database.run("UPDATE users SET approved = \(f.approved) WHERE username = \(u)")
+            if f.approved != old.fields.approved || f.activeRemoved != old.fields.activeRemoved {
+                try database.run("UPDATE users SET approved = \(f.approved), active_removed = \(f.activeRemoved) WHERE username = \(u)")
                 change("approved", String(old.fields.approved), String(f.approved))
+                change("active_removed", String(old.fields.activeRemoved), String(f.activeRemoved))
             }
             if let passwordHash {
                 try database.run("UPDATE users SET password_hash = \(passwordHash), locked = FALSE, failed_logins = 0 WHERE username = \(u)")
@@ -153,8 +198,8 @@ extension AccountStore {
             return changes
         }
         // Read after the commit, so that `modifiedAt` is the change's time.
-        updated = try provisionedUser(username)
-        guard let updated else { throw AccountError.noSuchUser(username) }
+        updated = try provisionedUser(f.username)
+        guard let updated else { throw AccountError.noSuchUser(f.username) }
         return updated
     }
 

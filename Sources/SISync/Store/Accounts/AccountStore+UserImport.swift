@@ -116,11 +116,11 @@ extension AccountStore {
             // The keys before the COPY: storing the key basis (the first key made) is a
             // statement of its own, which PostgreSQL refuses in the middle of a COPY.
             let newKeys = try rows.indices.map { existing[lowered[$0].username] == nil ? try keyFor(rows[$0].email) : nil }
-            try database.insertRows(into: "users", columns: ["username", "email", "name", "approved", "created_at", "email_key", "added_by"]) { sink in
+            try database.insertRows(into: "users", columns: ["username", "email", "name", "approved", "created_at", "email_key", "added_by", "scim_id"]) { sink in
                 for (i, row) in rows.enumerated() where existing[lowered[i].username] == nil {
                     try sink.add(row.username); try sink.add(row.email); try sink.add("")
                     try sink.add(row.approved ?? false); try sink.add(created); try sink.add(newKeys[i])
-                    try sink.add(addedBy)
+                    try sink.add(addedBy); try sink.add(Self.newSCIMID())
                     try sink.endRow()
                     result.added += 1
                 }

@@ -51,8 +51,8 @@ public final class AccountStore {
             clash.reset()
             let key = try emailKeyForWrite(e, normalizer: normalizer)
             try database.run("""
-                INSERT INTO users (username, email, name, approved, created_at, email_key)
-                VALUES (\(u), \(e), \(name), \(approved), \(Timestamp.format(now)), \(key))
+                INSERT INTO users (username, email, name, approved, created_at, email_key, scim_id)
+                VALUES (\(u), \(e), \(name), \(approved), \(Timestamp.format(now)), \(key), \(Self.newSCIMID()))
                 """)
             return [Change(entity: "users", id: u, field: nil, old: nil, new: e, kind: .added)]
         }

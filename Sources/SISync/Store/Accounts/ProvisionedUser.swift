@@ -16,9 +16,18 @@ public struct ProvisionedUser: Sendable, Equatable {
         public var familyName: String?
         public var approved: Bool
         public var externalID: String?
+        /// The `type` the provider gave the email sisync keeps (`work`, `home`, its own);
+        /// nil for users of `sisyncctl` and imports, whose email is a work one.
+        public var emailType: String?
+        /// The email's `primary` as the provider gave it; nil when it gave none.
+        public var emailPrimary: Bool?
+        /// The provider removed `active` (RFC 7644 §3.5.2.2: it is then unassigned): the
+        /// user is not approved, and shows no `active` while it is not.
+        public var activeRemoved: Bool
 
         public init(username: String, email: String, name: String, givenName: String? = nil, familyName: String? = nil,
-                    approved: Bool, externalID: String? = nil) {
+                    approved: Bool, externalID: String? = nil, emailType: String? = nil, emailPrimary: Bool? = nil,
+                    activeRemoved: Bool = false) {
             self.username = username
             self.email = email
             self.name = name
@@ -26,9 +35,14 @@ public struct ProvisionedUser: Sendable, Equatable {
             self.familyName = familyName
             self.approved = approved
             self.externalID = externalID
+            self.emailType = emailType
+            self.emailPrimary = emailPrimary
+            self.activeRemoved = activeRemoved
         }
     }
 
+    /// The SCIM `id` (`users.scim_id`): assigned by sisync, stable across renames.
+    public var id: String
     public var fields: Fields
     public var locked: Bool
     public var link: Link?
@@ -47,7 +61,12 @@ public struct ProvisionedUser: Sendable, Equatable {
 /// values (SCIM's `filter`; `AccountStore.provisionedUsers` turns it into SQL).
 public indirect enum UserFilter: Sendable, Equatable {
     public enum Field: String, Sendable, CaseIterable {
-        case username, email, externalID, approved, modified, created
+        case id, username, email, externalID, approved, modified, created
+        /// The email's `type` as the provider gave it (`work` when none was): eq and ne,
+        /// regardless of case.
+        case emailType
+        /// The email's `primary` (true when none was given): with `bool`.
+        case emailPrimary
     }
 
     public enum Comparison: String, Sendable {

@@ -66,6 +66,7 @@ public struct SQLQuery: Sendable, Equatable, ExpressibleByStringInterpolation, C
         public mutating func appendInterpolation(_ value: Int?) { pieces.append(.value(value.map { .integer(Int64($0)) } ?? .null)) }
         public mutating func appendInterpolation(_ value: Int64?) { pieces.append(.value(value.map(Value.integer) ?? .null)) }
         public mutating func appendInterpolation(_ value: Bool) { pieces.append(.value(.boolean(value))) }
+        public mutating func appendInterpolation(_ value: Bool?) { pieces.append(.value(value.map(Value.boolean) ?? .null)) }
         public mutating func appendInterpolation(_ value: Double) { pieces.append(.value(.real(value))) }
 
         /// Text the program holds, spliced into the statement as it is: never a value that

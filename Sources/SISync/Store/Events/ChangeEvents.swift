@@ -50,6 +50,17 @@ enum ChangeEvents {
         case "forms": type = "form.changed"; sink.subject.string("form", c.id)
         case "roles": type = "permission_role.changed"; sink.subject.string("permission_role", c.id)
         case "api_clients": type = "api_client.changed"; sink.subject.string("client", c.id)
+        case "manual_roles":
+            // A manual role a SCIM provider keeps as a group: made, renamed, its externalId
+            // set, removed. (Its members' grants are `role.granted`/`role.revoked`.)
+            sink.subject.string("role", c.id)
+            switch (c.kind, c.field) {
+            case (.added, _): try sink.add("manual_role.created")
+            case (.deactivated, _): try sink.add("manual_role.removed")
+            case (_, "name"?): sink.data.string("old_name", c.old); try sink.add("manual_role.renamed")
+            default: fieldChange(c, into: &sink.data); try sink.add("manual_role.changed")
+            }
+            return
         default: sink.discard(); return
         }
         fieldChange(c, into: &sink.data)
@@ -97,6 +108,10 @@ enum ChangeEvents {
             return c.new != nil ? "pairing.created" : "pairing.revoked"
         case (_, "pairing"?):
             return nil
+        case (_, "username"?):
+            // The subject is the new name; the events written before keep the old one.
+            sink.data.string("old_username", c.old)
+            return "user.renamed"
         case (_, "password"?):
             // Never the hash: only that it changed.
             sink.data.string("field", "password")

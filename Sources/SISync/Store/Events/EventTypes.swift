@@ -8,11 +8,12 @@ public enum EventTypes {
     public static let others = [
         "link.created", "link.removed",
         "role.granted", "role.revoked",
-        "user.added", "user.changed", "user.approved", "user.unapproved", "user.locked", "user.unlocked", "user.removed",
+        "user.added", "user.changed", "user.approved", "user.unapproved", "user.locked", "user.unlocked", "user.removed", "user.renamed",
         "pairing.created", "pairing.revoked", "access_code.created", "access_code.reset",
         "run.applied", "run.held", "run.failed", "run.reverted",
         "hold.approved", "hold.discarded", "hold.superseded",
         "form.changed", "permission_role.changed", "api_client.changed",
+        "manual_role.created", "manual_role.renamed", "manual_role.changed", "manual_role.removed",
         "feed.started",
     ]
 
