@@ -135,4 +135,15 @@ final class SCIMValueTests: XCTestCase {
         XCTAssertFalse(try SCIMProjection(attributes: "userName", excludedAttributes: nil).mentionsExtension, "the extension's facts are not read")
         XCTAssertFalse(try SCIMProjection(attributes: nil, excludedAttributes: SCIMUser.extensionSchema).mentionsExtension)
     }
+
+    /// Found attacking a live sisync-api: a SCIM create with `"userName": "z\u0000z"` was 201.
+    /// A NUL in any string of a SCIM body is 400 `invalidValue`, as the rest of the API answers.
+    func testANULCharacterInAnyStringOfABodyIsInvalidValue() throws {
+        for body in [#"{"userName": "z\u0000z", "emails": [{"value": "z@d.org"}]}"#, #"{"name": {"givenName": "\u0000"}}"#] {
+            XCTAssertThrowsError(try SCIMJSON.read(Array(body.utf8)), body) { e in
+                XCTAssertEqual((e as? SCIMError)?.scimType, .invalidValue, "\(e)")
+            }
+        }
+        XCTAssertNoThrow(try SCIMJSON.read(Array(#"{"userName": "z\u0001z"}"#.utf8)))
+    }
 }

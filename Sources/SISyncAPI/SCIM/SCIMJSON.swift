@@ -28,6 +28,9 @@ package enum SCIMJSON {
         case .bool(let b): return .bool(b)
         case .string(let utf8):
             guard let text = String(validating: utf8, as: UTF8.self) else { throw SCIMError.invalidSyntax("the body holds a string that is not UTF-8") }
+            // As the rest of the API refuses it (StrictJSON): a NUL would end a username or an
+            // email early wherever it meets a C string, and libpq refuses it outright.
+            guard !utf8.contains(0) else { throw SCIMError.invalidValue("a string in the body holds a NUL character (\\u0000), which no name, email or password contains") }
             return .string(text)
         case .number(let digits):
             let text = String(decoding: digits, as: UTF8.self)
