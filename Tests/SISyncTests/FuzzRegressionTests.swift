@@ -50,4 +50,12 @@ final class FuzzRegressionTests: XCTestCase {
         XCTAssertEqual(MetricsFileParts.merged(.runs, "sisync_active 0\n", into: found),
                        "sisync_active 0\nsisync_webhook_lag_events{endpoint=\"app\"} 3\r\n", "the run's old line is replaced, the webhooks' kept")
     }
+
+    /// The tenants' combined metrics file split its parts into Swift Characters too: a
+    /// tenant's line ending in "\r" took the next line with it, so that metric lost its
+    /// tenant label and its own name.
+    func testCombinedMetricsLinesEndAtNewlineAfterACarriageReturn() {
+        let text = MetricsFile.combined([(tenant: "north", text: "sisync_runs_total 3\r\nsisync_active 1\n")])
+        XCTAssertEqual(text, "sisync_runs_total{tenant=\"north\"} 3\r\nsisync_active{tenant=\"north\"} 1\n")
+    }
 }

@@ -40,6 +40,13 @@ final class SourceURLTests: XCTestCase {
             XCTAssertEqual(DisplayedURL.mentionsURL(text), found, text)
         }
         XCTAssertEqual(DisplayedURL.redacting(in: "postgresql://db/x?sslkey=/k.pem"), "postgresql://db/x?sslkey=/k.pem", "only http(s) source URLs")
+        // A quote inside a secret value, quoted or not, and a scheme glued to a word.
+        XCTAssertEqual(DisplayedURL.redacting(in: "fetch 'https://h/x?token=ab'cd' failed"), "fetch 'https://h/x?token=REDACTED' failed")
+        XCTAssertEqual(DisplayedURL.redacting(in: "fetch https://h/x?token=ab\"cd failed"), "fetch https://h/x?token=REDACTED failed")
+        XCTAssertEqual(DisplayedURL.redacting(in: "fetch 'https://h/x?page=2' failed"), "fetch 'https://h/x?page=2' failed")
+        XCTAssertEqual(DisplayedURL.redacting(in: "(see 'https://h/x?key=a'b'), then 'https://h/x?token=a'b c'"),
+                       "(see 'https://h/x?key=REDACTED'), then 'https://h/x?token=REDACTED c'")
+        XCTAssertEqual(DisplayedURL.redacting(in: "see a.https://h/x?key=k4, then xhttp://u:pw@h/"), "see a.https://h/x?key=REDACTED, then xhttp://REDACTED@h/")
         // Every sink: a log entry's message and fields, and a run's stored error.
         let event = LogEvent(.fetchFailed, .error, text, fields: [("SISYNC_URL", "https://h/x?token=s3cret")])
         XCTAssertFalse(event.message.contains("s3cret") || event.fields[0].1.contains("s3cret"))

@@ -24,7 +24,8 @@ fuzzMain { data in
     for url in [page, target, text] {
         let once = DisplayedURL.redact(url)
         guard DisplayedURL.redact(once) == once else { finding("DisplayedURL.redact is not idempotent on \(url.debugDescription)") }
-        _ = DisplayedURL.redacting(in: url)
+        let text = DisplayedURL.redacting(in: url)
+        guard DisplayedURL.redacting(in: text) == text else { finding("DisplayedURL.redacting(in:) is not idempotent on \(url.debugDescription)") }
         _ = DisplayedURL.hasUserInfo(url)
     }
 

@@ -79,6 +79,14 @@ public struct DisplayedURL: CustomStringConvertible, Sendable {
         return out
     }
 
+    /// Whether the URL's last query or fragment pair is one `redact` masks.
+    static func endsInSecretValue(_ url: Substring) -> Bool {
+        guard let a = authority(of: url), let cut = url[a.upperBound...].lastIndex(where: { "?#&;".contains($0) }) else { return false }
+        let pair = url[url.index(after: cut)...]
+        guard let eq = pair.firstIndex(of: "=") else { return false }
+        return isSecretParameter(pair[..<eq])
+    }
+
     /// Whether `text` holds `://`, looked for in its UTF-8 bytes: every log entry of a run
     /// passes here (300,000 for a first import), and Foundation's `contains` cost 3.5% of
     /// the import's CPU.
@@ -107,8 +115,26 @@ public struct DisplayedURL: CustomStringConvertible, Sendable {
                 guard rest[before].isASCII, rest[before].isLetter || rest[before] == "+" || rest[before] == "-" || rest[before] == "." else { break }
                 start = before
             }
+            // A scheme glued to a word (`a.https://`, `xhttps://`) is still http(s): the
+            // letters before it are not part of it.
+            let glued = rest[start..<r.lowerBound].lowercased()
+            for known in ["https", "http"] where glued.hasSuffix(known) && glued.count > known.count {
+                start = rest.index(r.lowerBound, offsetBy: -known.count)
+                break
+            }
             var end = rest[r.upperBound...].firstIndex { $0.isWhitespace || "`'\"<>".contains($0) } ?? rest.endIndex
+            // A secret value may hold a quote itself (`token=ab'cd`): masking would stop at
+            // it and show the rest. Such a value runs on to the white space; a quote that
+            // opened the URL is given back at its end.
+            var quoted: Character? = nil
+            if end < rest.endIndex, "'\"".contains(rest[end]), endsInSecretValue(rest[start..<end]) {
+                quoted = start > rest.startIndex ? rest[rest.index(before: start)] : nil
+                end = rest[end...].firstIndex { $0.isWhitespace } ?? rest.endIndex
+            }
             while end > r.upperBound, ":;,.)".contains(rest[rest.index(before: end)]) { end = rest.index(before: end) }
+            if let quoted, "'\"".contains(quoted), end > r.upperBound, rest[rest.index(before: end)] == quoted {
+                end = rest.index(before: end)
+            }
             let scheme = rest[start..<r.lowerBound].lowercased()
             out += rest[..<start]
             out += scheme == "http" || scheme == "https" ? redact(String(rest[start..<end])) : String(rest[start..<end])

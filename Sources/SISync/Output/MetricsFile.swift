@@ -98,7 +98,10 @@ public struct MetricsFile {
         var samples: [String: [String]] = [:]
         for (tenant, text) in parts {
             let label = "tenant=\"\(tenant.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\""
-            for line in text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init) {
+            // Split at the byte "\n": as Swift Characters, "\r\n" is one, and a line ending
+            // in "\r" would swallow the next.
+            for bytes in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
+                let line = String(decoding: bytes, as: UTF8.self)
                 if line.hasPrefix("# ") {
                     let name = line.split(separator: " ").dropFirst(2).first.map(String.init) ?? ""
                     if headers[name] == nil { order.append(name); headers[name] = [] }
