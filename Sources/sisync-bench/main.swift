@@ -9,7 +9,7 @@ let usage = """
     usage: sisync-bench [--scale N] [--compare-scale N] [--data DIR] [--database postgresql://…] [--events]
            sisync-bench tenants [--database postgresql://…] [--count 200] [--max-parallel-runs 2] [--scale N]
            sisync-bench webhooks [--count 20000] [--database postgresql://…]
-           sisync-bench rekey [--scale N] [--data DIR]   (the whole district renumbered, against a full run)
+           sisync-bench rekey [--scale N] [--data DIR] [--database postgresql://…]   (the whole district renumbered, against a full run)
 
       --scale N          district size (1 = 20k staff, 300k students, ... about 1.2M rows)
       --compare-scale N  also run at N times the size and print the time ratio (e.g. 5)
@@ -96,20 +96,29 @@ func rekeySection(_ scenario: String) -> String {
 /// the base import; the import (a normal full run), a forced re-plan of the same export,
 /// the renumbered export carried over (`rekey = apply`), and the renumbered export the old
 /// way (`rekey = off`, every record deactivated and added).
-func runRekeyScenarios(scale: Double, dataDir: String) throws {
+func runRekeyScenarios(scale: Double, dataDir: String, postgres: String? = nil, passwordFile: String? = nil) throws {
     let (base, _, district) = try prepare(scale: scale, dataDir: dataDir)
     let renumbered = (base as NSString).deletingLastPathComponent + "/renumbered"
     if !FileManager.default.fileExists(atPath: renumbered + "/.complete") {
         try district.write(to: renumbered, day: .renumbered)
         _ = FileManager.default.createFile(atPath: renumbered + "/.complete", contents: nil)
     }
-    print(String(format: "scale %g: %d rows, on SQLite; every staff, student and household id renumbered", scale, district.totalRows))
+    print(String(format: "scale %g: %d rows, on %@; every staff, student and household id renumbered", scale, district.totalRows,
+                 postgres == nil ? "SQLite" : "PostgreSQL"))
+    if let passwordFile { setenv("SISYNC_BENCH_PASSWORD_FILE", passwordFile, 1) }
     let dbDir = NSTemporaryDirectory() + "sisync-bench-rekey-\(getpid())"
     try FileManager.default.createDirectory(atPath: dbDir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: dbDir) }
     var results: [Measurement] = []
     for (i, (scenario, export)) in [("replan", base), ("rekey", renumbered), ("rekey-off", renumbered)].enumerated() {
-        let db = dbDir + "/bench-\(i).db"
+        // On PostgreSQL a fresh schema each (the children inherit its name), dropped after.
+        if postgres != nil { setenv("SISYNC_BENCH_SCHEMA", "sisync_bench_rekey_\(getpid())_\(i)", 1) }
+        let db = postgres ?? dbDir + "/bench-\(i).db"
+        defer {
+            if case .postgres(let settings) = location(db), let store = try? RosterStore(location: location(db)) {
+                try? store.database.execute("DROP SCHEMA \(PostgresSchema.quoted(settings.schema)) CASCADE")
+            }
+        }
         _ = try seedUsers(district, database: db)
         let imported = try runChild("import", export: base, database: db, rows: district.totalRows)
         if i == 0 { results.append(imported) }
@@ -426,9 +435,12 @@ if args.first == "tenants" {
     exit(0)
 }
 if args.first == "rekey" {
-    // sisync-bench rekey [--scale N] [--data DIR]
-    let o = modeOptions("rekey", args.dropFirst(), known: ["--scale", "--data"])
-    do { try runRekeyScenarios(scale: o["--scale"].flatMap { Double($0) } ?? 1, dataDir: o["--data"] ?? "bench-data") } catch {
+    // sisync-bench rekey [--scale N] [--data DIR] [--database URI] [--database-password-file F]
+    let o = modeOptions("rekey", args.dropFirst(), known: ["--scale", "--data", "--database", "--database-password-file"])
+    do {
+        try runRekeyScenarios(scale: o["--scale"].flatMap { Double($0) } ?? 1, dataDir: o["--data"] ?? "bench-data",
+                              postgres: o["--database"], passwordFile: o["--database-password-file"])
+    } catch {
         FileHandle.standardError.write(Data("sisync-bench rekey: \(error.localizedDescription)\n".utf8))
         exit(1)
     }

@@ -306,6 +306,15 @@ final class EventFeedTests: XCTestCase {
         try assertReplayMatches(w, "after an unlink")
         XCTAssertEqual(w.ctl(["user", "rename", "mom", "Maria"]).code, 0)
         try assertReplayMatches(w, "after a rename (its link and roles under the new name)")
+        // Issue 33: S2 renumbered N-S2, carried over with ben's link (asked by hand, applied).
+        XCTAssertEqual(w.ctl(["staff", "rekey", "S2", "N-S2"]).code, 0)
+        w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org"), ("N-S2", "Ben", "Okafor", "ben@district.org"),
+                                       ("S3", "Cleo", "Park", "cleo@district.org"), ("S4", "Dee", "Nu", "dee@district.org")]))
+        c.guardSettings.rekey = .apply
+        let rekeyed = w.sync(c, allow: true)
+        XCTAssertEqual(rekeyed.summary.outcome, .applied, rekeyed.summary.error ?? "")
+        XCTAssertEqual(try w.store().rekeys.entries(run: try XCTUnwrap(rekeyed.summary.runID)).map(\.new), ["N-S2"])
+        try assertReplayMatches(w, "after a rekey (the record and its links under the new id)")
     }
 
     /// The fold of docs/events.md ("Replaying the feed") against the store's tables.
@@ -326,6 +335,13 @@ final class EventFeedTests: XCTestCase {
                 for (k, v) in (data["record"] as? [String: String]) ?? [:] { staff[id]!.values[k] = v }
                 if e.type == "staff.reactivated" { staff[id]!.active = true }
             case "staff.deactivated": staff[subject["staff_id"] as! String]!.active = false
+            case "staff.rekeyed":
+                let id = subject["staff_id"] as! String, old = data["old_id"] as! String
+                if var record = staff.removeValue(forKey: old) {
+                    record.values["staff_id"] = id
+                    staff[id] = record
+                }
+                links = links.mapValues { $0 == old ? id : $0 }
             case "link.created": links[user] = subject["staff_id"] as? String
             case "link.removed": links[user] = nil
             case "user.removed":
@@ -413,6 +429,21 @@ final class EventFeedTests: XCTestCase {
             }
         }
         for kind in EntityKind.allCases { XCTAssertTrue(doc.contains("`\(kind.rawValue)`"), "docs/events.md names the entity \(kind.rawValue)") }
+    }
+
+    /// Issue 33: "The event feed gets *.rekeyed" for what a rekey carries over; applicants
+    /// and donors never are, so `applicants.rekeyed` is not a type a filter may name.
+    func testRekeyedIsATypeOnlyOfTheEntitiesARekeyCarriesOver() throws {
+        for kind in [EntityKind.staff, .students, .households, .householdRelationships, .attributes] {
+            XCTAssertTrue(EventTypes.all.contains(EventTypes.record(kind, "rekeyed")), kind.rawValue)
+        }
+        for kind in [EntityKind.applicants, .donors] {
+            XCTAssertFalse(EventTypes.all.contains(EventTypes.record(kind, "rekeyed")), kind.rawValue)
+            XCTAssertTrue(EventTypes.all.contains(EventTypes.record(kind, "added")), kind.rawValue)
+            XCTAssertThrowsError(try EventTypeFilter(parsing: "\(kind.rawValue).rekeyed"), kind.rawValue) { error in
+                XCTAssertEqual(error as? EventFeedError, .unknownType("\(kind.rawValue).rekeyed"))
+            }
+        }
     }
 
     /// PostgreSQL: a writer of events holds `events` until it commits, so the next writer's ids

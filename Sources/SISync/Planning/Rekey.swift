@@ -10,6 +10,19 @@ public enum RekeyMode: String, Sendable, CaseIterable {
     case off
 }
 
+extension EntityKind {
+    /// Whether a rekey can carry this entity's records over (issue 33): staff and students
+    /// on their evidence, households on their members, relationships and attributes with
+    /// what they hang on. Applicants and donors never are (`RekeyDetector` does not search
+    /// them, `staff rekey`/`student rekey` name only staff and students).
+    public var canBeRekeyed: Bool {
+        switch self {
+        case .staff, .students, .households, .householdRelationships, .attributes: return true
+        case .applicants, .donors: return false
+        }
+    }
+}
+
 /// One record carried over from the id the SIS used to give it to the one it gives it now:
 /// the record, its history and everything that names it keep going under the new id. A
 /// value of the plan (proposed, then applied), kept with a hold and in the `rekeys` table.

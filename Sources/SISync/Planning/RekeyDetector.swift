@@ -142,17 +142,25 @@ public struct RekeyDetector: Sendable {
                         evidence: (Leaver, Int) -> (text: String, nameOnly: Bool)?, ambiguity: (String) -> String,
                         into proposal: inout RekeyProposal) -> (paired: Set<String>, listed: Set<String>) {
         var paired = Set<String>(), listed = Set<String>()
+        var unique: [(old: Leaver, new: Int)] = []
         for (key, olds) in leaving {
             guard let news = arriving[key] else { continue }
             if olds.count == 1, news.count == 1 {
-                guard let why = evidence(olds[0], news[0]) else { continue }
-                proposal.pairs.append(Rekey(entity: kind, old: olds[0].key, new: rows.key(news[0]), evidence: why.text, nameOnly: why.nameOnly,
-                                            fields: Self.fields(kind, old: olds[0].values, row: news[0], rows: rows)))
-                paired.insert(olds[0].key)
+                unique.append((olds[0], news[0]))
             } else {
                 proposal.ambiguous.append(AmbiguousRekey(entity: kind, old: olds.map(\.key), new: news.map(rows.key), evidence: ambiguity(key)))
                 listed.formUnion(olds.map(\.key))
             }
+        }
+        // The export's rows in their order: they are read back from disk a block of rows at a
+        // time, and the dictionaries' order read a block per pair (a whole district's
+        // renumbering: most of the search, in reads).
+        unique.sort { $0.new < $1.new }
+        for (old, new) in unique {
+            guard let why = evidence(old, new) else { continue }
+            proposal.pairs.append(Rekey(entity: kind, old: old.key, new: rows.key(new), evidence: why.text, nameOnly: why.nameOnly,
+                                        fields: Self.fields(kind, old: old.values, row: new, rows: rows)))
+            paired.insert(old.key)
         }
         return (paired, listed)
     }
@@ -241,7 +249,11 @@ public struct RekeyDetector: Sendable {
         let values = try stored(.households).values(forKeys: Array(oldMembers.keys))
         var olds: [String: [Leaver]] = [:], news: [String: [Int]] = [:]
         for (h, m) in oldMembers { olds[m.sorted().joined(separator: ", "), default: []].append(Leaver(key: h, values: values[h] ?? [""])) }
-        for (h, m) in newMembers { if let r = rows.row(forKey: h) { news[m.sorted().joined(separator: ", "), default: []].append(r) } }
+        // In the export's order (a look-up by key reads a block of rows from disk each).
+        for r32 in p.additions {
+            let r = Int(r32)
+            if let m = newMembers[rows.key(r)] { news[m.sorted().joined(separator: ", "), default: []].append(r) }
+        }
         let before = proposal.pairs.count
         _ = pairUp(.households, leaving: olds, arriving: news, rows: rows, evidence: { l, r in
             let members = newMembers[rows.key(r)]!.sorted().joined(separator: ", ")

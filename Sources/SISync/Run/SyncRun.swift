@@ -112,7 +112,6 @@ public struct SyncRun {
                 }
                 summary.ending = parsed == nil ? .unchanged : .applied
                 planned.links = try link(planned, store: store, now: started, runID: runID)
-                try linkWithoutRekeys(&planned, store: store, now: started, runID: runID)
                 summary.linksMade = planned.links.made
                 summary.linksRemoved = planned.links.removed
                 summary.linksAmbiguous = planned.links.ambiguous
@@ -139,6 +138,9 @@ public struct SyncRun {
                 planned.roles = applied.roles
                 summary.rolesGranted = applied.roles.grantedCount
                 summary.rolesRevoked = applied.roles.revokedCount
+                // The links of the plan without its rekeys are kept only with a hold (for
+                // `--without-rekeys`): a run that applies has no use for them.
+                if blocked != nil { try linkWithoutRekeys(&planned, store: store, now: started, runID: runID) }
                 if let blocked {
                     summary.ending = .blocked(reason: blocked)
                     keepsPlan = runID != nil

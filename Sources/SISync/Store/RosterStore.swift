@@ -64,7 +64,7 @@ public final class RosterStore {
         webhooks = WebhookStore(database: database)
         auditTrail = AuditTrail(database: database, events: events)
         mirror = MirrorStore(database: database)
-        rekeys = RekeyStore(database: database)
+        rekeys = RekeyStore(database: database, feed: events)
         accounts = AccountStore(database: database, auditTrail: auditTrail, mirror: mirror)
         roles = RoleStore(database: database, events: events)
         accessCodes = AccessCodeStore(database: database, auditTrail: auditTrail, mirror: mirror, accounts: accounts)

@@ -161,6 +161,29 @@ public final class EventStore {
         return out
     }
 
+    /// Writes out, as the lines they read as now, the blocks of additions of `kinds` (issue 33):
+    /// such a block is read back from the records by their keys, so renaming a record would
+    /// take its addition out of the block (or move another's in) and a replay of the feed
+    /// would never see it added. Called in a rekey's transaction before the renames; a block
+    /// written out stays so.
+    func keepAdditionBlocks(of kinds: [EntityKind]) throws {
+        guard !kinds.isEmpty else { return }
+        var types: SQLQuery = "\(kinds[0].rawValue + ".added")"
+        for k in kinds.dropFirst() { types = "\(sql: types), \(k.rawValue + ".added")" }
+        var blocks: [StoredRow] = []
+        try database.forEachRow("""
+            SELECT \(unescaped: Self.columns) FROM events e LEFT JOIN runs r ON r.run_id = e.run_id
+            WHERE e.data IS NULL AND e.packed IS NULL AND e.type IN (\(sql: types)) ORDER BY e.event_id
+            """) { r in
+            blocks.append(StoredRow(id: r.int64(0), type: r.text(1), at: r.text(2), runID: r.isNull(3) ? nil : r.int64(3),
+                                    actor: r.text(4), subject: r.text(5), data: r.string(6), span: r.int64(7), packed: r.string(8)))
+        }
+        for block in blocks {
+            let lines = try expand(block, skipping: 0, count: block.span).map { $0.subject + "\t" + $0.data }.joined(separator: "\n")
+            try database.run("UPDATE events SET subject = \(PackedLines.json.rawValue), packed = \(lines) WHERE event_id = \(block.id)")
+        }
+    }
+
     /// The newest event id (or the highest pruned one when none is kept); 0 for an empty feed.
     public func head() throws -> Int64 {
         Int64(try database.int(Self.headQuery) ?? 0)

@@ -5,6 +5,13 @@ public enum EventTypes {
     public static func record(_ kind: EntityKind, _ change: String) -> String { kind.rawValue + "." + change }
     public static let recordChanges = ["added", "updated", "deactivated", "reactivated", "rekeyed"]
 
+    /// The changes an entity's records can have: `rekeyed` only where a rekey carries records
+    /// over (`EntityKind.canBeRekeyed`), so that a filter naming `applicants.rekeyed`, a type
+    /// never written, is refused as unknown instead of matching nothing for ever.
+    public static func recordChanges(of kind: EntityKind) -> [String] {
+        kind.canBeRekeyed ? recordChanges : recordChanges.filter { $0 != "rekeyed" }
+    }
+
     public static let others = [
         "link.created", "link.removed",
         "role.granted", "role.revoked",
@@ -17,7 +24,7 @@ public enum EventTypes {
         "feed.started",
     ]
 
-    public static let all: [String] = EntityKind.allCases.flatMap { k in recordChanges.map { record(k, $0) } } + others
+    public static let all: [String] = EntityKind.allCases.flatMap { k in recordChanges(of: k).map { record(k, $0) } } + others
 }
 
 /// `types=staff.deactivated,link.*`: exact types and prefixes (`link.*`); empty: every type.

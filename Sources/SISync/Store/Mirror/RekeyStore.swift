@@ -6,9 +6,11 @@ import Foundation
 /// transaction, so that a record and everything that points at it move together (R1).
 public final class RekeyStore {
     let database: any StoreDatabase
+    let feed: EventStore
 
-    init(database: any StoreDatabase) {
+    init(database: any StoreDatabase, feed: EventStore) {
         self.database = database
+        self.feed = feed
     }
 
     /// One record's rename as the `rekeys` table keeps it (ids as `run show` displays them).
@@ -114,6 +116,8 @@ public final class RekeyStore {
     /// The renames, set-based through a staging table: one UPDATE per column that names an
     /// id, whatever the number of pairs (a whole district's in one run).
     private func rename(_ pairs: [(entity: String, from: String, to: String)], historyThrough: Int64) throws {
+        // The feed's past additions of these records keep the ids they were added under.
+        try feed.keepAdditionBlocks(of: EntityKind.allCases.filter { kind in pairs.contains { $0.entity == kind.rawValue } })
         try database.execute("""
             CREATE TEMP TABLE IF NOT EXISTS rekey_pairs (entity TEXT NOT NULL, old_id TEXT NOT NULL, new_id TEXT NOT NULL);
             DELETE FROM temp.rekey_pairs;
