@@ -30,6 +30,8 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        // glibc's malloc_trim (malloc.h): a run hands freed memory back after its phases.
+        .systemLibrary(name: "CMalloc"),
         .systemLibrary(
             name: "CCrypt",
             providers: [.apt(["libcrypt-dev"])]
@@ -58,7 +60,7 @@ let package = Package(
         // logging, tenants and the daemon's command. No pango or cairo: sisyncd links only this.
         .target(
             name: "SISync",
-            dependencies: ["CCurl", "CSQLite", "CCrypto", "CCrypt", "CZlib", "CPostgres"]
+            dependencies: ["CCurl", "CSQLite", "CCrypto", "CCrypt", "CZlib", "CPostgres", "CMalloc"]
         ),
         // Parent letters (templates, PDF pages); the only target that draws, so the only one
         // that links pango, cairo, glib and harfbuzz.

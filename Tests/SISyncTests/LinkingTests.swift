@@ -81,6 +81,83 @@ final class LinkPlannerTests: XCTestCase {
         XCTAssertEqual(plan([linked], staff, deactivated: [], unapprove: true).changes, [], "only in the run that deactivates")
         XCTAssertEqual(plan([linked], staff, deactivated: ["1042"], unapprove: false).changes, [], "keep is the default")
     }
+
+    /// Issue 34: the planner takes users as a stream, a batch at a time, so that a run does
+    /// not hold every user; any batching and any order of the same users gives one plan, in
+    /// username order, users sharing an email key on both sides of a batch boundary included.
+    func testR6UsersPlannedInBatchesInAnyOrderGiveTheSamePlan() {
+        let staff = directory([("1", "ann@district.org", true), ("2", "bo@district.org", true), ("3", "BO@district.org", true),
+                               ("4", "cy@district.org", false), ("5", "di@district.org", true)])
+        let users = [user("ann", "ann@district.org"), user("Ann2", "ANN@staff.district.org"),
+                     user("bo", "bo@district.org", link: Link(staffID: "2", kind: .auto)), user("bo2", "bo@district.org"),
+                     user("cy", "cy@district.org", link: Link(staffID: "4", kind: .auto)),
+                     user("dee", "x@district.org", link: Link(staffID: "5", kind: .auto)),
+                     user("ed", "di@district.org", link: Link(staffID: "1", kind: .manual, reason: "covering")),
+                     user("gone", "gone@district.org", link: Link(staffID: "9", kind: .auto))]
+        let expected: [LinkChange] = [
+            .link(username: "ann", staffID: "1", previous: nil),
+            .link(username: "Ann2", staffID: "1", previous: nil),
+            .ambiguous(username: "bo", email: "bo@district.org", staffIDs: ["2", "3"]),
+            .unlink(username: "bo", staffID: "2", kind: .auto, why: "two active staff share bo@district.org: 2, 3"),
+            .ambiguous(username: "bo2", email: "bo@district.org", staffIDs: ["2", "3"]),
+            .unlink(username: "dee", staffID: "5", kind: .auto, why: "the user's email no longer matches staff 5"),
+            .unlink(username: "gone", staffID: "9", kind: .auto, why: "staff 9 no longer exists"),
+        ]
+        let planner = LinkPlanner(now: now, unapproveOnDeactivation: false, staff: staff, deactivatedNow: [])
+        XCTAssertEqual(planner.plan(users: users).changes, expected)
+        var order = users
+        for size in 1...users.count {
+            // A different order each time: reversed, then rotated.
+            order = size == 1 ? users.reversed() : Array(order.dropFirst(3) + order.prefix(3))
+            var streamed = LinkPlan()
+            var start = 0
+            while start < order.count {
+                planner.add(order[start..<min(start + size, order.count)], to: &streamed)
+                start += size
+            }
+            XCTAssertEqual(streamed.inUserOrder().changes, expected, "batches of \(size)")
+        }
+    }
+
+    /// The directory is held as sorted arrays (issue 34): the run's staff plan laid over the
+    /// stored staff as the dictionary did it: a carried-over record under its new id over
+    /// whatever had it, the run's additions over both, its updates changing what they name.
+    func testStaffDirectoryLaysTheRunOverTheStoredStaff() {
+        var b = StaffDirectory.Builder()
+        b.set("S2", emailKey: "b@x.org", active: true)
+        b.set("S9", emailKey: "c@x.org", active: true)
+        b.set("S3", emailKey: "", active: true)
+        b.set("S9", emailKey: "a@x.org", active: true, stage: 1)  // S1, carried over to S9
+        b.set("S4", emailKey: "d@x.org", active: false, stage: 2)
+        b.set("S6", emailKey: "g@x.org", active: true, stage: 2)
+        b.set("S7", emailKey: "g@x.org", active: true, stage: 2)
+        b.set("S10", emailKey: "g@x.org", active: true, stage: 2)
+        b.change("S2", emailKey: "e@x.org", active: nil)
+        b.change("S4", emailKey: nil, active: true)
+        b.change("S5", emailKey: "f@x.org", active: nil)
+        b.change("S10", emailKey: nil, active: false)
+        let d = b.directory()
+        XCTAssertEqual(d.entry("S9"), StaffDirectory.Entry(emailKey: "a@x.org", active: true))
+        XCTAssertEqual(d.entry("S2"), StaffDirectory.Entry(emailKey: "e@x.org", active: true))
+        XCTAssertEqual(d.entry("S4"), StaffDirectory.Entry(emailKey: "d@x.org", active: true))
+        XCTAssertEqual(d.entry("S5"), StaffDirectory.Entry(emailKey: "f@x.org", active: true), "an update of one not seen starts active")
+        XCTAssertEqual(d.entry("S10"), StaffDirectory.Entry(emailKey: "g@x.org", active: false))
+        XCTAssertEqual(d.entry("S3"), StaffDirectory.Entry(emailKey: "", active: true))
+        XCTAssertNil(d.entry("S8"))
+        XCTAssertNil(d.entry("S1"))
+        XCTAssertEqual(d.activeStaff(withEmailKey: "a@x.org"), ["S9"])
+        XCTAssertEqual(d.activeStaff(withEmailKey: "b@x.org"), [], "S2's old key")
+        XCTAssertEqual(d.activeStaff(withEmailKey: "c@x.org"), [], "S9's key before the carry-over")
+        XCTAssertEqual(d.activeStaff(withEmailKey: "g@x.org"), ["S6", "S7"], "sorted by id, the inactive one left out")
+        XCTAssertEqual(d.activeStaff(withEmailKey: ""), [])
+        XCTAssertEqual(d.activeStaff(withEmailKey: "zz@x.org"), [])
+        XCTAssertEqual(d.activeEmailKeyCount, 5)
+        XCTAssertEqual(d.activeEmailKeys(0..<5), ["a@x.org", "d@x.org", "e@x.org", "f@x.org", "g@x.org"])
+        XCTAssertEqual(d.activeEmailKeys(1..<3), ["d@x.org", "e@x.org"])
+        // The dictionary form gives the same directory.
+        let same = StaffDirectory(entries: ["S1": .init(emailKey: "a@x.org", active: true), "S2": .init(emailKey: "a@x.org", active: true)])
+        XCTAssertEqual(same.activeStaff(withEmailKey: "a@x.org"), ["S1", "S2"])
+    }
 }
 
 /// R6 in whole runs, with users created through sisyncctl.
@@ -202,6 +279,69 @@ final class LinkingRunTests: XCTestCase {
         XCTAssertTrue(shown.out.contains("\"username\": \"Ann\""), shown.out)
         XCTAssertEqual(w.ctl(["user", "remove", "ann"]).code, 0)
         XCTAssertNil(try w.store().accounts.user("Ann"))
+    }
+
+    /// Issue 34: a run reads the users linking looks at a batch at a time and plans each
+    /// batch as it comes; the store never hands over more than a batch, every user comes
+    /// once, and the plan is the plan of all of them at once: users sharing an email key
+    /// (through an alias) in different batches, an ambiguous email, a manual link, a link
+    /// to staff that left and a user whose key was not stored yet included.
+    func testR6UsersStreamThroughLinkingInBoundedBatches() throws {
+        let w = Workspace()
+        let c = w.configure(linking: "email_domain_aliases = staff.district.org = district.org")
+        var staff = manyStaff(20)
+        staff += [("S30", "T", "Win", "twin@district.org"), ("S31", "T", "Win", "Twin@district.org")]
+        w.write("staff.csv", staffCSV(staff))
+        _ = w.sync(c)
+        for (name, email) in [("a1", "user1@district.org"), ("a2", "user1@staff.district.org"), ("b2", "user2@district.org"),
+                              ("c3", "user3@staff.district.org"), ("twin", "twin@district.org"), ("m", "user5@district.org"),
+                              ("x", "nobody@elsewhere.org"), ("z6", "user6@district.org")] {
+            XCTAssertEqual(w.ctl(["user", "add", "--username", name, "--email", email]).code, 0, name)
+        }
+        XCTAssertEqual(w.ctl(["user", "link", "m", "S4", "--reason", "covering"]).code, 0)
+        XCTAssertEqual(w.sync(c).summary.linksMade, 5)
+        // S6 leaves the export; b2's email changes, written without a key (as by a
+        // `user import` made with other aliases than the stored keys').
+        w.write("staff.csv", staffCSV(staff.filter { $0.0 != "S6" }))
+        try w.rawDatabase().run("UPDATE users SET email = 'user7@district.org', email_key = NULL WHERE username = 'b2'")
+
+        let store = try w.store()
+        let normalizer = EmailNormalizer(aliases: c.emailDomainAliases)
+        let directory = try StaffDirectory.after(nil, rows: nil, normalizer: normalizer) { add in
+            try store.accounts.forEachStaffEmail(normalizer: normalizer) { add($0, $1, $2) }
+        }
+        func read(batchSize: Int, keyBatchSize: Int) throws -> (batches: [[LinkingUser]], keys: LinkingKeys) {
+            var batches: [[LinkingUser]] = []
+            let keys = try store.accounts.forEachLinkingUserBatch(normalizer: normalizer, staff: directory, batchSize: batchSize,
+                                                                  keyBatchSize: keyBatchSize) { batches.append($0) }
+            return (batches, keys)
+        }
+        let small = try read(batchSize: 2, keyBatchSize: 1)
+        let whole = try read(batchSize: 10_000, keyBatchSize: 10_000)
+        XCTAssertEqual(whole.batches.count, 3, "one batch of each query")
+        XCTAssertTrue(small.batches.allSatisfy { $0.count <= 2 }, "\(small.batches.map(\.count))")
+        let users = small.batches.flatMap { $0 }
+        XCTAssertEqual(users.map(\.username).sorted(), ["a1", "a2", "b2", "c3", "m", "twin", "z6"], "each once; x cannot link")
+        XCTAssertEqual(users.map(\.username).sorted(), whole.batches.flatMap { $0 }.map(\.username).sorted())
+        XCTAssertEqual(small.keys, whole.keys)
+        XCTAssertEqual(small.keys.keys, ["b2": "user7@district.org"])
+        let planner = LinkPlanner(now: Date(), unapproveOnDeactivation: false, staff: directory, deactivatedNow: [])
+        var streamed = LinkPlan()
+        for batch in small.batches { planner.add(batch, to: &streamed) }
+        XCTAssertEqual(streamed.inUserOrder(), planner.plan(users: whole.batches.flatMap { $0 }))
+
+        // The run itself: the same links.
+        let run = w.sync(c)
+        XCTAssertEqual(run.summary.outcome, .applied, run.summary.error ?? "")
+        let accounts = try w.store().accounts
+        XCTAssertEqual(try accounts.user("a1")?.link?.staffID, "S1")
+        XCTAssertEqual(try accounts.user("a2")?.link?.staffID, "S1")
+        XCTAssertEqual(try accounts.user("b2")?.link?.staffID, "S7")
+        XCTAssertEqual(try accounts.user("c3")?.link?.staffID, "S3")
+        XCTAssertNil(try accounts.user("twin")?.link)
+        XCTAssertEqual(try accounts.user("m")?.link, Link(staffID: "S4", kind: .manual, reason: "covering"))
+        XCTAssertEqual(try accounts.user("z6")?.link?.staffID, "S6", "S6 left; the emails still match")
+        XCTAssertNil(try accounts.user("x")?.link)
     }
 
     func testR6StoredEmailKeysFollowAliasChangesAndEmailChanges() throws {

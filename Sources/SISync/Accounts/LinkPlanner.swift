@@ -32,6 +32,13 @@ public enum LinkChange: Sendable, Equatable {
 }
 
 extension LinkChange {
+    /// The user the change is about.
+    public var username: String {
+        switch self {
+        case .link(let user, _, _), .unlink(let user, _, _, _), .ambiguous(let user, _, _), .unapprove(let user, _): return user
+        }
+    }
+
     /// Why an unlink was planned, as the change feed's `link.removed` says it (docs/events.md):
     /// read from the reason `LinkPlanner.plan` wrote below, which people read in the journal.
     public var unlinkReason: String? {
@@ -67,6 +74,18 @@ public struct LinkPlan: Sendable, Equatable {
     /// Auto links removed (what the unlink guard judges).
     public var autoLinksRemoved: Int { changes.reduce(0) { if case .unlink(_, _, .auto, _) = $1 { return $0 + 1 }; return $0 } }
 
+    /// The plan with its changes in username order (case folded, as usernames compare), each
+    /// user's own changes in the order they were planned: the order of the journal and the
+    /// change feed, whatever order the users were read in.
+    public func inUserOrder() -> LinkPlan {
+        var sorted = self
+        sorted.changes = changes.enumerated()
+            .map { (key: $0.element.username.lowercased(), index: $0.offset, change: $0.element) }
+            .sorted { $0.key != $1.key ? $0.key < $1.key : $0.index < $1.index }
+            .map(\.change)
+        return sorted
+    }
+
     /// The link each user has after the plan.
     public func links(after users: [LinkingUser]) -> [String: Link] {
         var result: [String: Link] = [:]
@@ -82,67 +101,92 @@ public struct LinkPlan: Sendable, Equatable {
     }
 }
 
-/// Decides links from emails (R6). Pure: users and staff in, a `LinkPlan` out.
+/// Decides links from emails (R6). Pure: users and staff in, a `LinkPlan` out. Each user's
+/// links depend on that user and the staff alone, so the planner takes users as a stream,
+/// a batch at a time (`add(_:to:)`), and a run never holds every user of a district (issue 34).
 public struct LinkPlanner: Sendable {
     public let now: Date
     public let unapproveOnDeactivation: Bool
+    public let staff: StaffDirectory
+    /// The staff this run deactivates (for `on_staff_deactivated`).
+    public let deactivatedNow: Set<String>
 
-    public init(now: Date, unapproveOnDeactivation: Bool) {
+    public init(now: Date, unapproveOnDeactivation: Bool, staff: StaffDirectory, deactivatedNow: Set<String>) {
         self.now = now
         self.unapproveOnDeactivation = unapproveOnDeactivation
+        self.staff = staff
+        self.deactivatedNow = deactivatedNow
     }
 
-    /// `deactivatedNow` are the staff this run deactivates (for `on_staff_deactivated`).
-    public func plan(users: [LinkingUser], staff: StaffDirectory, deactivatedNow: Set<String>) -> LinkPlan {
+    public init(now: Date, unapproveOnDeactivation: Bool) {
+        self.init(now: now, unapproveOnDeactivation: unapproveOnDeactivation, staff: StaffDirectory(entries: [:]), deactivatedNow: [])
+    }
+
+    /// The plan for `users`, in any order and batching: its changes in username order
+    /// (`LinkPlan.inUserOrder`), as the journal lists them.
+    public func plan<Users: Sequence<LinkingUser>>(users: Users) -> LinkPlan {
         var plan = LinkPlan()
-        for user in users {
-            var current = user.link
-            if let link = current, link.kind == .manual {
-                guard link.hasEnded(at: now) else {
-                    // Manual links are never changed by sync.
-                    unapproveIfNeeded(user, link, deactivatedNow, &plan)
-                    continue
-                }
-                plan.changes.append(.unlink(username: user.username, staffID: link.staffID, kind: .manual,
-                                            why: "the manual link ended on \(link.until!)"))
-                current = nil
+        for user in users { add(user, to: &plan) }
+        return plan.inUserOrder()
+    }
+
+    /// `plan(users:)` with the staff given here (the form linking had before it streamed).
+    public func plan(users: [LinkingUser], staff: StaffDirectory, deactivatedNow: Set<String>) -> LinkPlan {
+        LinkPlanner(now: now, unapproveOnDeactivation: unapproveOnDeactivation, staff: staff, deactivatedNow: deactivatedNow).plan(users: users)
+    }
+
+    /// Adds a batch of users' changes to `plan` (in the batch's order: `inUserOrder` sorts).
+    public func add(_ users: some Sequence<LinkingUser>, to plan: inout LinkPlan) {
+        for user in users { add(user, to: &plan) }
+    }
+
+    /// Adds one user's changes to `plan`.
+    public func add(_ user: LinkingUser, to plan: inout LinkPlan) {
+        var current = user.link
+        if let link = current, link.kind == .manual {
+            guard link.hasEnded(at: now) else {
+                // Manual links are never changed by sync.
+                unapproveIfNeeded(user, link, &plan)
+                return
             }
-            let matches = staff.activeStaff(withEmailKey: user.emailKey)
-            switch matches.count {
-            case 1:
-                if current?.staffID != matches[0] {
-                    plan.changes.append(.link(username: user.username, staffID: matches[0], previous: current?.staffID))
-                    current = Link(staffID: matches[0], kind: .auto)
-                }
-            case 0:
-                if let link = current {
-                    let entry = staff.entries[link.staffID]
-                    let stillMatches = entry.map { !$0.active && $0.emailKey == user.emailKey && !user.emailKey.isEmpty } ?? false
-                    if !stillMatches {
-                        let why = entry == nil ? "staff \(link.staffID) no longer exists"
-                            : "the user's email no longer matches staff \(link.staffID)"
-                        plan.changes.append(.unlink(username: user.username, staffID: link.staffID, kind: .auto, why: why))
-                        if let entry, let move = DomainChange.between(userKey: user.emailKey, staffKey: entry.emailKey) {
-                            plan.domainChanges.append(move)
-                        }
-                        current = nil
+            plan.changes.append(.unlink(username: user.username, staffID: link.staffID, kind: .manual,
+                                        why: "the manual link ended on \(link.until!)"))
+            current = nil
+        }
+        let matches = staff.activeStaff(withEmailKey: user.emailKey)
+        switch matches.count {
+        case 1:
+            if current?.staffID != matches[0] {
+                plan.changes.append(.link(username: user.username, staffID: matches[0], previous: current?.staffID))
+                current = Link(staffID: matches[0], kind: .auto)
+            }
+        case 0:
+            if let link = current {
+                let entry = staff.entry(link.staffID)
+                let stillMatches = entry.map { !$0.active && $0.emailKey == user.emailKey && !user.emailKey.isEmpty } ?? false
+                if !stillMatches {
+                    let why = entry == nil ? "staff \(link.staffID) no longer exists"
+                        : "the user's email no longer matches staff \(link.staffID)"
+                    plan.changes.append(.unlink(username: user.username, staffID: link.staffID, kind: .auto, why: why))
+                    if let entry, let move = DomainChange.between(userKey: user.emailKey, staffKey: entry.emailKey) {
+                        plan.domainChanges.append(move)
                     }
-                }
-            default:
-                plan.changes.append(.ambiguous(username: user.username, email: user.emailKey, staffIDs: matches))
-                if let link = current {
-                    plan.changes.append(.unlink(username: user.username, staffID: link.staffID, kind: .auto,
-                                                why: "\(countWords(matches.count)) active staff share \(user.emailKey): \(matches.joined(separator: ", "))"))
                     current = nil
                 }
             }
-            if let link = current { unapproveIfNeeded(user, link, deactivatedNow, &plan) }
+        default:
+            plan.changes.append(.ambiguous(username: user.username, email: user.emailKey, staffIDs: matches))
+            if let link = current {
+                plan.changes.append(.unlink(username: user.username, staffID: link.staffID, kind: .auto,
+                                            why: "\(countWords(matches.count)) active staff share \(user.emailKey): \(matches.joined(separator: ", "))"))
+                current = nil
+            }
         }
-        return plan
+        if let link = current { unapproveIfNeeded(user, link, &plan) }
     }
 
-    private func unapproveIfNeeded(_ user: LinkingUser, _ link: Link, _ deactivated: Set<String>, _ plan: inout LinkPlan) {
-        if unapproveOnDeactivation, user.approved, !user.providerManaged, deactivated.contains(link.staffID) {
+    private func unapproveIfNeeded(_ user: LinkingUser, _ link: Link, _ plan: inout LinkPlan) {
+        if unapproveOnDeactivation, user.approved, !user.providerManaged, deactivatedNow.contains(link.staffID) {
             plan.changes.append(.unapprove(username: user.username, staffID: link.staffID))
         }
     }

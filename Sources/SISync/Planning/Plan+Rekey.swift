@@ -64,18 +64,6 @@ extension Plan {
     }
 }
 
-extension Dictionary where Key == String {
-    /// The entries under the keys `renames` gives them (an entry without one keeps its key).
-    func renaming(_ renames: [String: String]) -> Self {
-        guard !renames.isEmpty else { return self }
-        var out = self
-        for (old, new) in renames {
-            if let v = out.removeValue(forKey: old) { out[new] = v }
-        }
-        return out
-    }
-}
-
 extension RecordUpdate {
     /// The same update of a record whose key the run renames first.
     func rekeyed(to key: String) -> RecordUpdate {

@@ -25,24 +25,27 @@ extension SyncRun {
         try stopIfAsked()
         // Staff carried over to new ids (issue 33) are, to linking, already under them.
         let renamed = plan.staffRenames
-        let stored = try store.accounts.staffDirectoryEntries(normalizer: normalizer).renaming(renamed)
-        try stopIfAsked()
-        let directory = StaffDirectory.after(staffPlan, rows: plan.snapshot?.entities[.staff], stored: stored, normalizer: normalizer)
-        try stopIfAsked()
-        var candidates = try store.accounts.linkingUsers(normalizer: normalizer, activeKeys: directory.activeEmailKeys, stop: stop)
-        if !renamed.isEmpty {
-            candidates.users = candidates.users.map { u in
-                var u = u
-                if let id = u.link?.staffID, let new = renamed[id] { u.link?.staffID = new }
-                return u
-            }
+        let directory = try StaffDirectory.after(staffPlan, rows: plan.snapshot?.entities[.staff], renames: renamed, normalizer: normalizer) { add in
+            try store.accounts.forEachStaffEmail(normalizer: normalizer) { add($0, $1, $2) }
         }
         try stopIfAsked()
         let deactivated = Set(staffPlan?.updates.compactMap { $0.deactivate != nil ? $0.key : nil } ?? [])
-        var links = LinkPlanner(now: now, unapproveOnDeactivation: configuration.onStaffDeactivated == .unapprove)
-            .plan(users: candidates.users, staff: directory, deactivatedNow: deactivated)
-        links.emailKeys = candidates.keys
-        links.emailKeyBasis = candidates.basis
+        let planner = LinkPlanner(now: now, unapproveOnDeactivation: configuration.onStaffDeactivated == .unapprove,
+                                  staff: directory, deactivatedNow: deactivated)
+        // Users stream through the planner a batch at a time: only their changes stay.
+        var links = LinkPlan()
+        let keys = try store.accounts.forEachLinkingUserBatch(normalizer: normalizer, staff: directory, stop: stop) { batch in
+            guard !renamed.isEmpty else { return planner.add(batch, to: &links) }
+            planner.add(batch.lazy.map { u in
+                var u = u
+                if let id = u.link?.staffID, let new = renamed[id] { u.link?.staffID = new }
+                return u
+            }, to: &links)
+        }
+        try stopIfAsked()
+        links = links.inUserOrder()
+        links.emailKeys = keys.keys
+        links.emailKeyBasis = keys.basis
         return links
     }
 }

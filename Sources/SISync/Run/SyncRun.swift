@@ -106,6 +106,7 @@ public struct SyncRun {
                 var planned = try rekey(try self.plan(parsed, fetched: fetched, planner: planner, store: store, started: started, runID: runID),
                                         store: store, runID: runID)
                 summary.timings.append((parsed == nil ? "plan" : "parse and plan", phase.lap()))
+                FreedMemory.returnToSystem()
                 if let parsed {
                     summary.problems = try reportSkipped(parsed.snapshot, store: store, runID: runID)
                     try confirmNotModified(fetched, parsed: parsed)
@@ -116,6 +117,7 @@ public struct SyncRun {
                 summary.linksRemoved = planned.links.removed
                 summary.linksAmbiguous = planned.links.ambiguous
                 summary.count(records: planned, everyEntity: parsed != nil)
+                FreedMemory.returnToSystem()
                 let applied: Applied
                 var blocked: String?
                 if let reason = heed(try judge(planned, store: store), runID: runID) {

@@ -9,17 +9,28 @@ extension AccountStore {
     /// whose email key is one of `activeKeys` (the active staff's), and users whose key is
     /// not stored yet (new or changed by an administrator). Any other user has no link and
     /// no matching active staff member, so R6 leaves them as they are. Keys computed here
-    /// go into the plan and are stored by the run. With other aliases than the stored keys
-    /// were made with, every user is read and re-keyed.
-    /// `stop` is asked before each query: a stop asked for while Swift code runs would not
-    /// interrupt the statement that follows (SQLite's and PostgreSQL's interrupts stop only
-    /// what is running then), and encoding 300,000 keys takes a second.
-    public func linkingUsers(normalizer: EmailNormalizer, activeKeys: Set<String>, stop: StopSignal? = nil) throws -> (users: [LinkingUser], keys: [String: String], basis: String?) {
+    /// go into the result and are stored by the run. With other aliases than the stored
+    /// keys were made with, every user is read and re-keyed.
+    ///
+    /// The users come to `body` as they are read, in batches of at most `batchSize`, in no
+    /// particular order and each user once (the queries below find disjoint sets): a run
+    /// plans a batch and lets it go, so linking a district of a million users holds one
+    /// batch of them (issue 34). The active keys go to the database in batches of
+    /// `keyBatchSize`, not as one JSON array of every active staff member's key.
+    /// `stop` is asked before each query and batch: a stop asked for while Swift code runs
+    /// would not interrupt the statement that follows (SQLite's and PostgreSQL's interrupts
+    /// stop only what is running then), and encoding 300,000 keys takes a second.
+    public func forEachLinkingUserBatch(normalizer: EmailNormalizer, staff: StaffDirectory, batchSize: Int = 4096, keyBatchSize: Int = 4096,
+                                        stop: StopSignal? = nil, _ body: ([LinkingUser]) throws -> Void) throws -> LinkingKeys {
         // The linked users (a few thousand) are found through the username index.
-        try database.preferringIndexLookups { try readLinkingUsers(normalizer: normalizer, activeKeys: activeKeys, stop: stop) }
+        try database.preferringIndexLookups {
+            try readLinkingUsers(normalizer: normalizer, staff: staff, batchSize: max(1, batchSize), keyBatchSize: max(1, keyBatchSize),
+                                 stop: stop, body)
+        }
     }
 
-    private func readLinkingUsers(normalizer: EmailNormalizer, activeKeys: Set<String>, stop: StopSignal?) throws -> (users: [LinkingUser], keys: [String: String], basis: String?) {
+    private func readLinkingUsers(normalizer: EmailNormalizer, staff: StaffDirectory, batchSize: Int, keyBatchSize: Int, stop: StopSignal?,
+                                  _ body: ([LinkingUser]) throws -> Void) throws -> LinkingKeys {
         func stopIfAsked() throws(StoreError) { if let stop, stop.isStopping { throw .interrupted } }
         let aliases = Self.keyBasis(normalizer)
         let stored = try storedKeyBasis()
@@ -27,41 +38,58 @@ extension AccountStore {
             SELECT u.username, u.email, u.email_key, u.approved, l.staff_id, l.kind, l.reason, l.until, \(unescaped: Self.providerManaged)
             FROM users u LEFT JOIN links l ON l.username = u.username
             """
-        var users: [String: LinkingUser] = [:]
-        var keys: [String: String] = [:]
-        func collect(_ s: any StoreStatement, trustStoredKey: Bool) throws {
+        var result = LinkingKeys(keys: [:], basis: nil)
+        var batch: [LinkingUser] = []
+        batch.reserveCapacity(min(batchSize, 4096))
+        func flush() throws {
+            guard !batch.isEmpty else { return }
+            try stopIfAsked()
+            try body(batch)
+            batch.removeAll(keepingCapacity: true)
+        }
+        func collect(_ s: any StoreStatement, trustStoredKey: Bool, onlyActive: Bool) throws {
             try s.forEachRow { r in
                 let username = r.text(0)
-                guard users[username.lowercased()] == nil else { return }
                 var key: String
                 if trustStoredKey, !r.isNull(2) { key = r.text(2) } else {
                     key = normalizer.key(r.text(1))
-                    if r.isNull(2) || r.text(2) != key { keys[username] = key }
+                    if r.isNull(2) || r.text(2) != key { result.keys[username] = key }
                 }
                 // A user is read here only if they may link; re-check after keying.
-                guard r.isNull(4) == false || activeKeys.contains(key) else { return }
+                guard !r.isNull(4) || !onlyActive || !staff.activeStaff(withEmailKey: key).isEmpty else { return }
                 let link = r.isNull(4) ? nil : Link(staffID: r.text(4), kind: LinkKind(rawValue: r.text(5)) ?? .auto, reason: r.string(6), until: r.string(7))
-                users[username.lowercased()] = LinkingUser(username: username, emailKey: key, approved: r.bool(3), link: link, providerManaged: r.bool(8))
+                batch.append(LinkingUser(username: username, emailKey: key, approved: r.bool(3), link: link, providerManaged: r.bool(8)))
+                if batch.count >= batchSize { try flush() }
             }
+            try flush()
         }
         if stored != aliases {
-            try collect(database.query(select), trustStoredKey: false)
-            return (users.sorted { $0.key < $1.key }.map(\.value), keys, aliases)
+            result.basis = aliases
+            try collect(database.query(select), trustStoredKey: false, onlyActive: true)
+            return result
         }
-        try collect(database.query("\(sql: select) WHERE u.email_key IS NULL"), trustStoredKey: false)
+        try collect(database.query("\(sql: select) WHERE u.email_key IS NULL"), trustStoredKey: false, onlyActive: true)
+        // Linked users with a stored key (those without one were read just above).
+        try stopIfAsked()
         try collect(database.query("""
             SELECT u.username, u.email, u.email_key, u.approved, l.staff_id, l.kind, l.reason, l.until, \(unescaped: Self.providerManaged)
-            FROM links l JOIN users u ON u.username = l.username
-            """), trustStoredKey: true)
-        // Unlinked users keyed like an active staff member (the keys go in as one JSON array).
-        try stopIfAsked()
-        let json = String(decoding: try JSONEncoder().encode(activeKeys.filter { !$0.isEmpty }), as: UTF8.self)
-        try stopIfAsked()
-        try collect(database.query("""
-            SELECT u.username, u.email, u.email_key, u.approved, NULL, NULL, NULL, NULL, \(unescaped: Self.providerManaged) FROM users u
-            WHERE u.email_key IN (SELECT value FROM json_each(\(json))) AND NOT EXISTS (SELECT 1 FROM links l WHERE l.username = u.username)
-            """), trustStoredKey: true)
-        return (users.sorted { $0.key < $1.key }.map(\.value), keys, nil)
+            FROM links l JOIN users u ON u.username = l.username WHERE u.email_key IS NOT NULL
+            """), trustStoredKey: true, onlyActive: false)
+        // Unlinked users keyed like an active staff member (each batch of keys goes in as
+        // one JSON array).
+        var start = 0
+        let keyCount = staff.activeEmailKeyCount
+        while start < keyCount {
+            try stopIfAsked()
+            let end = min(start + keyBatchSize, keyCount)
+            let json = String(decoding: try JSONEncoder().encode(staff.activeEmailKeys(start..<end)), as: UTF8.self)
+            try collect(database.query("""
+                SELECT u.username, u.email, u.email_key, u.approved, NULL, NULL, NULL, NULL, \(unescaped: Self.providerManaged) FROM users u
+                WHERE u.email_key IN (SELECT value FROM json_each(\(json))) AND NOT EXISTS (SELECT 1 FROM links l WHERE l.username = u.username)
+                """), trustStoredKey: true, onlyActive: false)
+            start = end
+        }
+        return result
     }
 
     /// Whether a user is an identity provider's (issue 32): created over SCIM or carrying an
@@ -114,10 +142,16 @@ extension AccountStore {
     /// Every stored staff member's email key and activity.
     public func staffDirectoryEntries(normalizer: EmailNormalizer) throws -> [String: StaffDirectory.Entry] {
         var out: [String: StaffDirectory.Entry] = [:]
-        try database.forEachRow("SELECT staff_id, email, active FROM staff") { r in
-            out[r.text(0)] = StaffDirectory.Entry(emailKey: normalizer.key(r.text(1)), active: r.bool(2))
-        }
+        try forEachStaffEmail(normalizer: normalizer) { out[$0] = StaffDirectory.Entry(emailKey: $1, active: $2) }
         return out
+    }
+
+    /// Each stored staff member's id, email key and activity, as they are read (a run
+    /// builds its `StaffDirectory` from them without a dictionary of every staff member).
+    public func forEachStaffEmail(normalizer: EmailNormalizer, _ body: (_ id: String, _ emailKey: String, _ active: Bool) throws -> Void) throws {
+        try database.forEachRow("SELECT staff_id, email, active FROM staff") { r in
+            try body(r.text(0), normalizer.key(r.text(1)), r.bool(2))
+        }
     }
 
     /// Writes a run's link changes (inside the run's transaction).
