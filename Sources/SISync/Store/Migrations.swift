@@ -742,5 +742,63 @@ extension Migration {
             )
             """,
         ]),
+
+        // The users' tables designed for how they are used (issue 34). On SQLite `users` is
+        // rebuilt `WITHOUT ROWID`: its key, the username, is how every statement and every
+        // foreign key reaches a user, so the table is that b-tree and no second one maps
+        // usernames to rowids. The columns, their order and defaults stay as they were (the
+        // documented `INSERT` and readable columns of docs/schema.md), and so do SCIM's
+        // unique `users_by_scim_id` and the trigger `users_scim_id` that gives an
+        // application's row its SCIM id. The unique email index gets a name
+        // (`users_by_email`; PostgreSQL keeps its constraint `users_email_key`), so that a
+        // bulk import can drop and build it after its rows (`UserBulkLoad`).
+        // `users_by_email_key` goes on both: nearly every user's key is their email in lower
+        // case, which linking finds through the email index (it ignores case); the partial
+        // `users_by_other_email_key` holds only the others and the users not keyed yet
+        // (`AccountStore.otherKey`). `users_by_external_id` holds only the users that have
+        // one (an identity provider's), not a NULL entry for every imported user. Version 13.
+        Migration("users stored by username, email keys indexed only where they are not the email", sqlite: [
+            """
+            DROP VIEW change_log;
+            CREATE TABLE users_v13 (
+              username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+              email TEXT NOT NULL COLLATE NOCASE,
+              name TEXT NOT NULL DEFAULT '',
+              approved INTEGER NOT NULL DEFAULT 0,
+              locked INTEGER NOT NULL DEFAULT 0,
+              failed_logins INTEGER NOT NULL DEFAULT 0,
+              password_hash TEXT,
+              created_at TEXT NOT NULL,
+              email_key TEXT,
+              added_by TEXT,
+              external_id TEXT,
+              provisioned_by TEXT,
+              given_name TEXT,
+              family_name TEXT,
+              modified_at TEXT,
+              scim_id TEXT,
+              email_type TEXT,
+              email_primary INTEGER,
+              active_removed INTEGER NOT NULL DEFAULT 0
+            ) WITHOUT ROWID;
+            INSERT INTO users_v13 SELECT username, email, name, approved, locked, failed_logins, password_hash, created_at, email_key, added_by,
+              external_id, provisioned_by, given_name, family_name, modified_at, scim_id, email_type, email_primary, active_removed FROM users ORDER BY username;
+            DROP TABLE users;
+            ALTER TABLE users_v13 RENAME TO users;
+            CREATE TRIGGER users_scim_id AFTER INSERT ON users FOR EACH ROW WHEN NEW.scim_id IS NULL
+            BEGIN
+              UPDATE users SET scim_id = lower(hex(randomblob(16))) WHERE username = NEW.username;
+            END;
+            """,
+        ] + UserBulkLoad.indexes(of: "users", .sqlite).map(\.create) + [
+            UserBulkLoad.usersByOtherEmailKey(.sqlite),
+            UserBulkLoad.usersByExternalID,
+            Schema.changeLogView(rolesGrantedByRun: true, bulkAdditions: true),
+        ], postgres: [
+            "DROP INDEX users_by_email_key",
+            "DROP INDEX users_by_external_id",
+            UserBulkLoad.usersByOtherEmailKey(.postgres),
+            UserBulkLoad.usersByExternalID,
+        ], sqliteForeignKeysOff: true),
     ]
 }

@@ -48,21 +48,40 @@ extension AccountStore {
             try collect(database.query(select), trustStoredKey: false)
             return (users.sorted { $0.key < $1.key }.map(\.value), keys, aliases)
         }
-        try collect(database.query("\(sql: select) WHERE u.email_key IS NULL"), trustStoredKey: false)
+        // (`otherKey` is the predicate of the partial index `users_by_other_email_key`, as
+        // it is written there, so that both stores' planners read the few users it holds.)
+        try collect(database.query("\(sql: select) WHERE \(unescaped: Self.otherKey) AND u.email_key IS NULL"), trustStoredKey: false)
         try collect(database.query("""
             SELECT u.username, u.email, u.email_key, u.approved, l.staff_id, l.kind, l.reason, l.until, \(unescaped: Self.providerManaged)
             FROM links l JOIN users u ON u.username = l.username
             """), trustStoredKey: true)
-        // Unlinked users keyed like an active staff member (the keys go in as one JSON array).
+        // Unlinked users keyed like an active staff member (the keys go in as one JSON array):
+        // most have their email in lower case for a key and are found by probing the unique
+        // email index (which ignores case) with each key (`collect` keeps only those whose
+        // stored key is one); the few others by reading the partial index and looking each
+        // one's key up in the list (`+` keeps SQLite from probing that index 20,000 times).
         try stopIfAsked()
         let json = String(decoding: try JSONEncoder().encode(activeKeys.filter { !$0.isEmpty }), as: UTF8.self)
         try stopIfAsked()
         try collect(database.query("""
+            SELECT u.username, u.email, u.email_key, u.approved, NULL, NULL, NULL, NULL, \(unescaped: Self.providerManaged)
+            FROM json_each(\(json)) k CROSS JOIN users u ON u.email = k.value
+            WHERE NOT EXISTS (SELECT 1 FROM links l WHERE l.username = u.username)
+            UNION ALL
             SELECT u.username, u.email, u.email_key, u.approved, NULL, NULL, NULL, NULL, \(unescaped: Self.providerManaged) FROM users u
-            WHERE u.email_key IN (SELECT value FROM json_each(\(json))) AND NOT EXISTS (SELECT 1 FROM links l WHERE l.username = u.username)
+            WHERE \(unescaped: Self.otherKey) AND +u.email_key IN (SELECT value FROM json_each(\(json)))
+              AND NOT EXISTS (SELECT 1 FROM links l WHERE l.username = u.username)
             """), trustStoredKey: true)
         return (users.sorted { $0.key < $1.key }.map(\.value), keys, nil)
     }
+
+    /// The users whose email key is not their email in lower case, or not made yet: those
+    /// `users_by_other_email_key` (schema 13) holds, a few in a district. Every other user's
+    /// key is their email as the unique email index compares it (ignoring case), so a key
+    /// is looked up there, and an index of every key (a b-tree more written for every
+    /// user) is not needed. `lower` is ASCII's on SQLite, as `NOCASE` is; on PostgreSQL
+    /// both are Unicode's.
+    static let otherKey = "(u.email_key IS NULL OR u.email_key <> lower(u.email) COLLATE BINARY)"
 
     /// Whether a user is an identity provider's (issue 32): created over SCIM or carrying an
     /// `externalId`.
