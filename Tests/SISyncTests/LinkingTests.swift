@@ -236,8 +236,8 @@ final class LinkingRunTests: XCTestCase {
         XCTAssertEqual(key.text(0), "ann@district.org")
     }
     /// docs/schema.md, "Creating users from an application": the documented `INSERT` keeps
-    /// working on the users' table as schema 13 made it (`WITHOUT ROWID` on SQLite, no email
-    /// key index), a duplicate email in another case is still refused, the documented
+    /// working on the users' table as schema 13 made it (made again on SQLite, no email key
+    /// index), a duplicate email in another case is still refused, the documented
     /// columns read back, the row gets its SCIM id (the trigger SQLite's rebuilt table must
     /// keep), and the next run keys and links the user (R6).
     func testR6AnApplicationsDocumentedInsertIsReadAndLinkedOnSchema13() throws {

@@ -116,9 +116,10 @@ extension AccountStore {
             // The keys before the COPY: storing the key basis (the first key made) is a
             // statement of its own, which PostgreSQL refuses in the middle of a COPY.
             let newKeys = try rows.indices.map { existing[lowered[$0].username] == nil ? try keyFor(rows[$0].email) : nil }
-            // In the order of the table's key (SQLite's `NOCASE` folds ASCII, as the bytes of
-            // `lowered` compare): each user goes in after the last, not into the middle of
-            // the b-tree. Their indexes are built after them when they are many.
+            // In username order (SQLite's `NOCASE` folds ASCII, as the bytes of `lowered`
+            // compare): each goes in after the last in the username index and in the
+            // attachments' table (keyed by username), not into the middle of the b-tree.
+            // The other indexes are built after the rows when they are many.
             let byKey = rows.indices.sorted { lowered[$0].username.utf8.lexicographicallyPrecedes(lowered[$1].username.utf8) }
             let newUsers = byKey.filter { existing[lowered[$0].username] == nil }
             try UserBulkLoad.load("users", adding: newUsers.count, in: database) {
