@@ -375,4 +375,36 @@ final class LinkingRunTests: XCTestCase {
         XCTAssertTrue(try key.step())
         XCTAssertEqual(key.text(0), "ann@district.org")
     }
+    /// docs/schema.md, "Creating users from an application": the documented `INSERT` keeps
+    /// working on the users' table as schema 13 made it (made again on SQLite, no email key
+    /// index), a duplicate email in another case is still refused, the documented
+    /// columns read back, the row gets its SCIM id (the trigger SQLite's rebuilt table must
+    /// keep), and the next run keys and links the user (R6).
+    func testR6AnApplicationsDocumentedInsertIsReadAndLinkedOnSchema13() throws {
+        let w = Workspace()
+        let c = w.configure()
+        w.write("staff.csv", staffCSV([("S1", "Jane", "Smith", "Jane.Smith@district.org")]))
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        let db = try w.rawDatabase()
+        let insert = w.isPostgres
+            ? "INSERT INTO users (username, email, name, approved, created_at) VALUES ('jsmith', 'jane.smith@district.org', 'Jane Smith', true, now())"
+            : "INSERT INTO users (username, email, name, approved, created_at) VALUES ('jsmith', 'jane.smith@district.org', 'Jane Smith', 1, '2026-12-01T08:15:00Z')"
+        try db.execute(insert)
+        XCTAssertThrowsError(try db.execute(insert.replacingOccurrences(of: "'jsmith', 'jane.smith", with: "'other', 'JANE.SMITH")),
+                             "emails are unique regardless of case")
+        let read = try db.prepare("SELECT username, email, name, approved, locked, failed_logins, password_hash, created_at, email_key, added_by FROM users")
+        XCTAssertTrue(try read.step())
+        XCTAssertEqual([read.text(0), read.text(1), read.text(2)], ["jsmith", "jane.smith@district.org", "Jane Smith"])
+        XCTAssertEqual([read.bool(3), read.bool(4)], [true, false])
+        XCTAssertEqual(read.int(5), 0)
+        XCTAssertTrue(read.isNull(6) && read.isNull(8) && read.isNull(9), "no password, no key until a run, not bulk-imported")
+        XCTAssertFalse(try read.step())
+        read.reset()
+        XCTAssertEqual(try db.int("SELECT count(*) FROM users WHERE length(scim_id) = 32 AND external_id IS NULL AND NOT active_removed"), 1,
+                       "a SCIM id given, SCIM's columns there")
+        let run = w.sync(c)
+        XCTAssertEqual(run.summary.linksMade, 1, run.summary.error ?? "")
+        XCTAssertEqual(try w.store().accounts.user("JSMITH")?.link?.staffID, "S1")
+        XCTAssertEqual(try w.store().roles.of("jsmith").calculated.map(\.role), ["Staff"])
+    }
 }

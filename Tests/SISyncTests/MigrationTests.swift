@@ -143,6 +143,53 @@ final class MigrationTests: XCTestCase {
             XCTAssertEqual(expected.filter { !found.contains($0) }, [], "from version \(version): only in a new schema")
         }
     }
+    /// Version 13 makes SQLite's `users` again (to name its email index): with foreign keys
+    /// on, dropping the old table would delete every user's attachments, roles and link
+    /// (or fail on the link). So the step runs with them off and checks them: a version-12
+    /// database keeps its users with their rowids, SCIM ids, attachments, roles and links,
+    /// and the trigger still gives a new row its SCIM id; a reference to no user rolls the
+    /// step back, naming the table.
+    func testVersion13KeepsTheUsersAndWhatRefersToThem() throws {
+        let w = Workspace()
+        try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)
+        let db = try SQLiteDatabase(path: w.root + "/db/v12.db")
+        try db.execute("PRAGMA foreign_keys = ON")
+        try Migrator().migrate(db, to: 12)
+        try db.execute("""
+            INSERT INTO users (username, email, created_at, email_key) VALUES ('Ann', 'Ann@d.org', '2026-01-01T00:00:00Z', 'ann@d.org');
+            INSERT INTO users (username, email, created_at) VALUES ('bob', 'bob@d.org', '2026-01-01T00:00:00Z');
+            INSERT INTO links (username, staff_id, kind, created_at, created_by) VALUES ('Ann', 'S1', 'auto', '2026-01-01T00:00:00Z', 'sync');
+            INSERT INTO user_attachments (username, kind, record_id) VALUES ('bob', 'household', 'H1');
+            INSERT INTO user_roles (username, role, source) VALUES ('bob', 'Parent', 'manual');
+            """)
+        func rows() throws -> [String] {
+            var out: [String] = []
+            try db.prepare("""
+                SELECT 'user ' || rowid || ' ' || username || ' ' || scim_id FROM users UNION ALL SELECT 'link ' || username FROM links
+                UNION ALL SELECT 'attachment ' || username || ' ' || record_id FROM user_attachments UNION ALL SELECT 'role ' || username || ' ' || role FROM user_roles
+                """).forEachRow { out.append($0.text(0)) }
+            return out.sorted()
+        }
+        let before = try rows()
+        XCTAssertEqual(before.count, 5)
+        try Migrator().migrate(db)
+        XCTAssertEqual(try db.userVersion, 13)
+        XCTAssertEqual(try rows(), before)
+        XCTAssertEqual(try db.int("PRAGMA foreign_keys"), 1, "on again after the step")
+        try db.execute("INSERT INTO users (username, email, created_at) VALUES ('cy', 'cy@d.org', '2026-01-01T00:00:00Z')")
+        XCTAssertEqual(try db.int("SELECT length(scim_id) FROM users WHERE username = 'cy'"), 32)
+        XCTAssertThrowsError(try db.execute("INSERT INTO users (username, email, created_at) VALUES ('dee', 'BOB@d.org', '2026-01-01T00:00:00Z')"))
+
+        // A database with an attachment of no user (written with foreign keys off).
+        let broken = try SQLiteDatabase(path: w.root + "/db/broken.db")
+        try Migrator().migrate(broken, to: 12)
+        try broken.execute("PRAGMA foreign_keys = OFF; INSERT INTO user_attachments (username, kind, record_id) VALUES ('ghost', 'household', 'H1')")
+        XCTAssertThrowsError(try Migrator().migrate(broken)) { e in
+            XCTAssertTrue("\(e)".contains("user_attachments refer to users rows that are not there"), "\(e)")
+        }
+        XCTAssertEqual(try broken.userVersion, 12, "rolled back")
+    }
+
     /// Two connections opening the same new SQLite database at once (a tenant's daemon and a
     /// `sisyncctl` poll did): the second reads version 0 before the first commits step 1,
     /// waits for the write lock, and must then find the step made instead of making it again

@@ -78,6 +78,8 @@ final class PostgresSchemaTests: XCTestCase {
                     "ALTER TABLE users DROP COLUMN given_name", "ALTER TABLE users DROP COLUMN family_name", "ALTER TABLE users DROP COLUMN modified_at",
                     "ALTER TABLE users DROP COLUMN scim_id", "ALTER TABLE users DROP COLUMN email_type",
                     "ALTER TABLE users DROP COLUMN active_removed", "ALTER TABLE users DROP COLUMN email_primary", "DROP TABLE manual_roles", "DROP TABLE rekeys", "DROP TABLE rekey_requests",
+                    // (Version 13 replaced the email key index; the external id's went with its column.)
+                    "DROP INDEX users_by_other_email_key", "CREATE INDEX users_by_email_key ON users (email_key)",
                     version6View, "UPDATE schema_version SET version = 6",
                     "INSERT INTO users (username, email, created_at) VALUES ('Ann', 'ann@d.org', now())"] {
             try c.execute(sql)

@@ -134,6 +134,70 @@ final class UserCommandsTests: XCTestCase {
         XCTAssertEqual(key.text(0), "kim@students.org")
     }
 
+    /// Issue 34: an import that adds at least a quarter of the users' rows builds the
+    /// tables' full secondary indexes after its rows (dropped and made again in its
+    /// transaction); a smaller one keeps them. Either way the indexes and constraints are
+    /// the schema's own afterwards, and still enforce what they did.
+    func testABulkImportBuildsTheUsersIndexesAfterItsRowsAndLeavesTheSchemasOwn() throws {
+        XCTAssertTrue(UserBulkLoad.rebuilds(adding: 200_000, existing: 0))
+        XCTAssertTrue(UserBulkLoad.rebuilds(adding: 25, existing: 75))
+        XCTAssertFalse(UserBulkLoad.rebuilds(adding: 24, existing: 76))
+        XCTAssertFalse(UserBulkLoad.rebuilds(adding: 0, existing: 0))
+        let w = Workspace()
+        _ = school(w)
+        let db = try w.rawDatabase()
+        /// The users' tables' indexes and constraints, each with what identifies the stored
+        /// object (PostgreSQL's oid; SQLite's definition): made again, an index is a new object.
+        func catalog() throws -> [String] {
+            let sql = w.isPostgres ? """
+                SELECT c.conname || ' ' || pg_get_constraintdef(c.oid) || ' #' || c.oid::text FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+                WHERE n.nspname = current_schema() AND c.conrelid::regclass::text IN ('users', 'user_attachments')
+                UNION ALL SELECT indexname || ' ' || indexdef || ' #' || (quote_ident(indexname)::regclass::oid)::text FROM pg_indexes
+                WHERE schemaname = current_schema() AND tablename IN ('users', 'user_attachments')
+                """ : "SELECT name || ' ' || coalesce(sql, '(automatic)') FROM sqlite_master WHERE tbl_name IN ('users', 'user_attachments')"
+            var out: [String] = []
+            try db.prepare(sql).forEachRow { out.append($0.text(0)) }
+            return out.sorted()
+        }
+        func withoutIdentity(_ lines: [String]) -> [String] { lines.map { $0.components(separatedBy: " #")[0] } }
+        let before = try catalog()
+        XCTAssertTrue(before.contains { $0.hasPrefix(w.isPostgres ? "users_email_key UNIQUE (email)" : "users_by_email CREATE UNIQUE INDEX") }, "\(before)")
+        XCTAssertTrue(before.contains { $0.hasPrefix("users_by_scim_id ") } && before.contains { $0.hasPrefix("user_attachments_by_record ") }, "\(before)")
+        XCTAssertFalse(before.contains { $0.contains("users_by_email_key") }, "schema 13 has no email key index: \(before)")
+
+        // While a load over the share runs, the full indexes are not there; below it they are.
+        let fullIndexes = w.isPostgres ? ["users_email_key", "users_by_scim_id"] : ["users_by_email", "users_by_scim_id"]
+        func present() throws -> [String] { try fullIndexes.filter { name in try catalog().contains { $0.hasPrefix(name + " ") } } }
+        XCTAssertThrowsError(try db.transaction {
+            try UserBulkLoad.load("users", adding: 1, in: db) { XCTAssertEqual(try present(), [], "one user into none: built after it") }
+            XCTAssertEqual(try present(), fullIndexes, "made again after the load")
+            try UserBulkLoad.load("users", adding: 0, in: db) { XCTAssertEqual(try present(), fullIndexes) }
+            throw CancellationError()  // (rolled back: nothing was added)
+        })
+        XCTAssertEqual(try catalog(), before, "a rolled-back load leaves the very same indexes")
+
+        w.write("/\(w.root)/many.csv", "username,email,household_id\n" + (1...8).map { "p\($0),p\($0)@home.org,H1\n" }.joined())
+        XCTAssertEqual(w.ctl(["user", "import", w.root + "/many.csv"]).code, 0)
+        let rebuilt = try catalog()
+        XCTAssertEqual(withoutIdentity(rebuilt), withoutIdentity(before), "the schema's own indexes after a bulk load")
+        if w.isPostgres { XCTAssertNotEqual(rebuilt, before, "eight users into none: the indexes were made again") }
+        // Two more among eight: below the share, the indexes are kept as they are.
+        w.write("/\(w.root)/few.csv", "username,email\nq1,q1@home.org\nq2,q2@home.org\n")
+        XCTAssertEqual(w.ctl(["user", "import", w.root + "/few.csv"]).code, 0)
+        XCTAssertEqual(try catalog(), rebuilt)
+        // They still do their work: an email taken in another case, a SCIM id taken, an
+        // attachment of no user; and the rows are all there.
+        XCTAssertThrowsError(try db.execute(w.isPostgres
+            ? "INSERT INTO users (username, email, created_at) VALUES ('p9', 'P1@HOME.ORG', now())"
+            : "INSERT INTO users (username, email, created_at) VALUES ('p9', 'P1@HOME.ORG', '2026-12-01T08:15:00Z')"))
+        XCTAssertThrowsError(try db.execute(w.isPostgres
+            ? "INSERT INTO users (username, email, created_at, scim_id) SELECT 'p9', 'p9@home.org', now(), scim_id FROM users WHERE username = 'p1'"
+            : "INSERT INTO users (username, email, created_at, scim_id) SELECT 'p9', 'p9@home.org', '2026-12-01T08:15:00Z', scim_id FROM users WHERE username = 'p1'"))
+        XCTAssertThrowsError(try db.execute("INSERT INTO user_attachments (username, kind, record_id) VALUES ('nobody', 'household', 'H1')"))
+        XCTAssertEqual(try db.int("SELECT count(*) FROM user_attachments WHERE kind = 'household' AND record_id = 'H1'"), 8)
+        XCTAssertEqual(try db.int("SELECT count(DISTINCT scim_id) FROM users"), 10, "ten users, each with a SCIM id of its own")
+    }
+
     func testUserImportChecksTheWholeFileBeforeWritingAnything() throws {
         let w = Workspace()
         _ = school(w)

@@ -14,11 +14,17 @@ public struct Migration: Sendable {
     /// SQLite only: PostgreSQL schemas began at version 6 (a lower stored version is
     /// refused), so on PostgreSQL the steps before 7 only ever run on an empty schema.
     let sqliteRows: (@Sendable (SQLiteDatabase) throws -> Void)?
+    /// A step that rebuilds a table other tables refer to (SQLite's way to change a table:
+    /// make the new one, copy, drop the old, rename). Foreign keys are off while it runs,
+    /// or dropping the old table would first delete its rows and cascade to every row that
+    /// refers to them; they are checked before the step commits (`Migrator`).
+    let sqliteForeignKeysOff: Bool
 
     /// `postgres` is written with `text` and `nocase_text`; they become `text COLLATE "C"`
     /// (byte for byte, as SQLite compares, whatever the database's locale) and
     /// `text COLLATE nocase` (SQLite's `COLLATE NOCASE`: the collation step 1 makes).
-    init(_ name: String, sqlite: [String], postgres: [String], sqliteRows: (@Sendable (SQLiteDatabase) throws -> Void)? = nil) {
+    init(_ name: String, sqlite: [String], postgres: [String], sqliteRows: (@Sendable (SQLiteDatabase) throws -> Void)? = nil,
+         sqliteForeignKeysOff: Bool = false) {
         self.name = name
         self.sqlite = sqlite
         self.postgres = postgres.map { sql in
@@ -26,6 +32,7 @@ public struct Migration: Sendable {
                 .replacingOccurrences(of: "nocase_text", with: "text COLLATE nocase")
         }
         self.sqliteRows = sqliteRows
+        self.sqliteForeignKeysOff = sqliteForeignKeysOff
     }
 
     func statements(_ store: Store) -> [String] { store == .sqlite ? sqlite : postgres }

@@ -28,17 +28,31 @@ public struct Migrator {
     /// `target` (tests) stops at an older version, as an older sisync left it.
     public func migrate(_ db: SQLiteDatabase, to target: Int? = nil) throws {
         for index in try steps(from: Int(try db.userVersion), oldest: 0, to: target, location: db.path) {
+            let step = migrations[index]
+            // (The pragma is a no-op inside a transaction: it is set around it.)
+            let enforced = try step.sqliteForeignKeysOff && db.int("PRAGMA foreign_keys") == 1
+            if enforced { try db.execute("PRAGMA foreign_keys = OFF") }
+            defer { if enforced { try? db.execute("PRAGMA foreign_keys = ON") } }
             try db.transaction {
                 // Read again under the write lock (BEGIN IMMEDIATE): another connection that
                 // opened the same new database at the same moment may have made this step
                 // already ("table runs already exists" otherwise).
                 guard try db.userVersion <= Int32(index) else { return }
-                let step = migrations[index]
                 for sql in step.sqlite { try db.execute(sql) }
                 try step.sqliteRows?(db)
+                if step.sqliteForeignKeysOff { try Self.checkForeignKeys(db, after: step, version: index + 1) }
                 try db.setUserVersion(Int32(index + 1))
             }
         }
+    }
+
+    /// A step made with foreign keys off must leave none broken (a row of an older
+    /// database that referred to nothing, say): the step is rolled back, with what to fix.
+    private static func checkForeignKeys(_ db: SQLiteDatabase, after step: Migration, version: Int) throws {
+        let broken = try db.prepare("SELECT \"table\", parent FROM pragma_foreign_key_check LIMIT 1")
+        guard try broken.step() else { return }
+        throw StoreError.corrupt(path: db.path, message: "rows of \(broken.text(0)) refer to \(broken.text(1)) rows that are not there, found while "
+                                 + "upgrading it to version \(version) (\(step.name)), which was rolled back; delete those rows or restore a backup, then start again")
     }
 
     /// PostgreSQL, inside the caller's transaction with the schema first on the search path

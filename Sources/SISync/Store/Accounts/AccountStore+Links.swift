@@ -68,15 +68,22 @@ extension AccountStore {
             try collect(database.query(select), trustStoredKey: false, onlyActive: true)
             return result
         }
-        try collect(database.query("\(sql: select) WHERE u.email_key IS NULL"), trustStoredKey: false, onlyActive: true)
+        // (`otherKey` is the predicate of the partial index `users_by_other_email_key`, as
+        // it is written there, so that both stores' planners read the few users it holds.)
+        try collect(database.query("\(sql: select) WHERE \(unescaped: Self.otherKey) AND u.email_key IS NULL"), trustStoredKey: false, onlyActive: true)
         // Linked users with a stored key (those without one were read just above).
         try stopIfAsked()
         try collect(database.query("""
             SELECT u.username, u.email, u.email_key, u.approved, l.staff_id, l.kind, l.reason, l.until, \(unescaped: Self.providerManaged)
             FROM links l JOIN users u ON u.username = l.username WHERE u.email_key IS NOT NULL
             """), trustStoredKey: true, onlyActive: false)
-        // Unlinked users keyed like an active staff member (each batch of keys goes in as
-        // one JSON array).
+        // Unlinked users keyed like an active staff member, each batch of keys as one JSON
+        // array: most have their email in lower case for a key and are found by probing the
+        // unique email index (which ignores case) with each key, keeping those whose stored
+        // key is that key; the few others by reading the partial index and looking each
+        // one's key up in the list (`+` keeps SQLite from probing that index per key). The
+        // two halves are disjoint: a user of the first has the key `lower(email)`, which the
+        // partial index leaves out.
         var start = 0
         let keyCount = staff.activeEmailKeyCount
         while start < keyCount {
@@ -84,13 +91,26 @@ extension AccountStore {
             let end = min(start + keyBatchSize, keyCount)
             let json = String(decoding: try JSONEncoder().encode(staff.activeEmailKeys(start..<end)), as: UTF8.self)
             try collect(database.query("""
+                SELECT u.username, u.email, u.email_key, u.approved, NULL, NULL, NULL, NULL, \(unescaped: Self.providerManaged)
+                FROM json_each(\(json)) k CROSS JOIN users u ON u.email = k.value
+                WHERE u.email_key = k.value AND NOT EXISTS (SELECT 1 FROM links l WHERE l.username = u.username)
+                UNION ALL
                 SELECT u.username, u.email, u.email_key, u.approved, NULL, NULL, NULL, NULL, \(unescaped: Self.providerManaged) FROM users u
-                WHERE u.email_key IN (SELECT value FROM json_each(\(json))) AND NOT EXISTS (SELECT 1 FROM links l WHERE l.username = u.username)
+                WHERE \(unescaped: Self.otherKey) AND +u.email_key IN (SELECT value FROM json_each(\(json)))
+                  AND NOT EXISTS (SELECT 1 FROM links l WHERE l.username = u.username)
                 """), trustStoredKey: true, onlyActive: false)
             start = end
         }
         return result
     }
+
+    /// The users whose email key is not their email in lower case, or not made yet: those
+    /// `users_by_other_email_key` (schema 13) holds, a few in a district. Every other user's
+    /// key is their email as the unique email index compares it (ignoring case), so a key
+    /// is looked up there, and an index of every key (a b-tree more written for every
+    /// user) is not needed. `lower` is ASCII's on SQLite, as `NOCASE` is; on PostgreSQL
+    /// both are Unicode's.
+    static let otherKey = "(u.email_key IS NULL OR u.email_key <> lower(u.email) COLLATE BINARY)"
 
     /// Whether a user is an identity provider's (issue 32): created over SCIM or carrying an
     /// `externalId`.

@@ -116,26 +116,48 @@ extension AccountStore {
             // The keys before the COPY: storing the key basis (the first key made) is a
             // statement of its own, which PostgreSQL refuses in the middle of a COPY.
             let newKeys = try rows.indices.map { existing[lowered[$0].username] == nil ? try keyFor(rows[$0].email) : nil }
-            try database.insertRows(into: "users", columns: ["username", "email", "name", "approved", "created_at", "email_key", "added_by", "scim_id"]) { sink in
-                for (i, row) in rows.enumerated() where existing[lowered[i].username] == nil {
-                    try sink.add(row.username); try sink.add(row.email); try sink.add("")
-                    try sink.add(row.approved ?? false); try sink.add(created); try sink.add(newKeys[i])
-                    try sink.add(addedBy); try sink.add(Self.newSCIMID())
-                    try sink.endRow()
-                    result.added += 1
+            // In username order (SQLite's `NOCASE` folds ASCII, as the bytes of `lowered`
+            // compare): each goes in after the last in the username index and in the
+            // attachments' table (keyed by username), not into the middle of the b-tree.
+            // The other indexes are built after the rows when they are many.
+            let byKey = rows.indices.sorted { lowered[$0].username.utf8.lexicographicallyPrecedes(lowered[$1].username.utf8) }
+            let newUsers = byKey.filter { existing[lowered[$0].username] == nil }
+            try UserBulkLoad.load("users", adding: newUsers.count, in: database) {
+                try database.insertRows(into: "users", columns: ["username", "email", "name", "approved", "created_at", "email_key", "added_by", "scim_id"]) { sink in
+                    for i in newUsers {
+                        let row = rows[i]
+                        try sink.add(row.username); try sink.add(row.email); try sink.add("")
+                        try sink.add(row.approved ?? false); try sink.add(created); try sink.add(newKeys[i])
+                        try sink.add(addedBy); try sink.add(Self.newSCIMID())
+                        try sink.endRow()
+                    }
                 }
             }
-            try database.insertRows(into: "user_attachments", columns: ["username", "kind", "record_id", "added_by", "added_at", "added_seq"]) { sink in
-                var seq: Int64 = 0
-                for (i, row) in rows.enumerated() {
-                    let stored = existing[lowered[i].username]
-                    for (kind, ids) in attachments[i] {
-                        for id in ids where isNew(i, kind, id) {
-                            try sink.add(stored?.username ?? row.username); try sink.add(kind.rawValue); try sink.add(id)
-                            // (An existing user's new attachment is a change of its own, in `changes`.)
-                            let kept = stored == nil && bulk
-                            try sink.add(kept ? addedBy : nil); try sink.add(kept ? created : nil); try sink.add(kept ? seq : nil)
-                            seq += 1
+            result.added = newUsers.count
+            // The new attachments, in the order of the table's key as the users are, each
+            // with its place in the file (`added_seq`): where each row's first one is.
+            var firstPosition: [Int64] = []
+            firstPosition.reserveCapacity(rows.count)
+            var position: Int64 = 0
+            for i in rows.indices {
+                firstPosition.append(position)
+                for (kind, ids) in attachments[i] { position += Int64(ids.count { isNew(i, kind, $0) }) }
+            }
+            try UserBulkLoad.load("user_attachments", adding: Int(position), in: database) {
+                try database.insertRows(into: "user_attachments", columns: ["username", "kind", "record_id", "added_by", "added_at", "added_seq"]) { sink in
+                    for i in byKey {
+                        let stored = existing[lowered[i].username]
+                        // (An existing user's new attachment is a change of its own, in `changes`.)
+                        let kept = stored == nil && bulk
+                        var mine: [(kind: AttachmentKind, id: String, seq: Int64)] = []
+                        var seq = firstPosition[i]
+                        for (kind, ids) in attachments[i] {
+                            for id in ids where isNew(i, kind, id) { mine.append((kind, id, seq)); seq += 1 }
+                        }
+                        if mine.count > 1 { mine.sort { $0.kind != $1.kind ? $0.kind.rawValue < $1.kind.rawValue : $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) } }
+                        for a in mine {
+                            try sink.add(stored?.username ?? rows[i].username); try sink.add(a.kind.rawValue); try sink.add(a.id)
+                            try sink.add(kept ? addedBy : nil); try sink.add(kept ? created : nil); try sink.add(kept ? a.seq : nil)
                             try sink.endRow()
                         }
                     }
