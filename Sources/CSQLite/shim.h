@@ -9,4 +9,11 @@ static inline int sisync_sqlite_bind_text_transient(sqlite3_stmt *s, int i, cons
 static inline int sisync_sqlite_bind_blob_transient(sqlite3_stmt *s, int i, const void *v, int n) {
     return sqlite3_bind_blob(s, i, v, n, SQLITE_TRANSIENT);
 }
+/* sqlite3_config is variadic. Memory statistics off: with them on, every allocation
+   SQLite makes (several per row written) takes a process-wide mutex. Must come before
+   SQLite is initialised (the first open); later it returns SQLITE_MISUSE and changes
+   nothing. */
+static inline int sisync_sqlite_disable_memory_statistics(void) {
+    return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
 #endif

@@ -21,6 +21,12 @@ let usage = """
                          day on which all seven files changed (a run, the day's users, a run);
                          its peer, a plain Python + sqlite3 script doing the same steps, is
                          contrib/bench/users-side-peer.py (issue 34's ratios are taken against it)
+      --peer             with --users-side: run that peer (python3) step by step right after each of
+                         sisync's steps, on a database file of its own, and print its seconds, peak
+                         RSS and the ratio peer/sisync beside sisync's; targets: records >= 6x, user
+                         import >= 2x, first linking run >= 3x, unchanged re-run and the every-file
+                         day >= 10x (SQLite; the script is found under contrib/bench/ from the
+                         working directory or the binary's folder, or given with --peer-script F)
       --database URI     also run the scenarios on PostgreSQL (a fresh schema, dropped after),
                          next to SQLite; targets: import <= 2x SQLite's, unchanged <= 0.5 s,
                          1% day <= 2 s, peak RSS <= 250 MB
@@ -50,6 +56,8 @@ struct Measurement {
     var databaseMB: Double
     var outcome: String
     var detail: String
+    /// The peer's seconds for the same step, when `--peer` ran it (the users' side).
+    var peerSeconds: Double?
 }
 
 /// Quietly drops log entries: the benchmark measures the work, not the terminal.
@@ -333,24 +341,35 @@ func runUsersSide(district: SyntheticDistrict, base: String, dbDir: String, post
         }
         if let postgres { setenv("SISYNC_BENCH_SCHEMA", "sisync_bench_\(getpid())", 1); _ = postgres }
     }
-    print("  users' side, on a database of its own:")
+    // The peer (SQLite only: on PostgreSQL the issue compares with SQLite instead).
+    let peer = postgres == nil ? peerScript.map { UsersSidePeer(script: $0, database: dbDir + "/users-side-peer.db") } : nil
+    print("  users' side, on a database of its own" + (peer.map { ", each step followed by the peer's (\($0.script))" } ?? "") + ":")
     var out: [Measurement] = []
     var day: [Measurement] = []
     for (scenario, source) in [("records", base), ("user-import", usersFile), ("first-link", base), ("unchanged-2", base),
                                ("day-all", allChanged), ("day-user-import", dayUsers), ("day-all-2", allChanged)] {
         var m = try runChild(scenario, export: source, database: db, rows: district.totalRows)
         m.scenario = scenario
-        print("  " + padded(scenario, 16) + String(format: " %6.2f s  peak RSS %4.0f MB  db %6.1f MB  ", m.seconds, m.peakRSSMB, m.databaseMB)
-              + m.outcome + "  " + m.detail)
+        var line = "  " + padded(scenario, 16) + String(format: " %6.2f s  peak RSS %4.0f MB  db %6.1f MB  ", m.seconds, m.peakRSSMB, m.databaseMB)
+            + m.outcome + "  " + m.detail
+        if let peer {
+            let p = try peer.run(UsersSidePeer.step(for: scenario), source: source)
+            m.peerSeconds = p.seconds
+            line += String(format: "\n  %@ peer %6.2f s  peak RSS %4.0f MB  peer/sisync %.1fx", padded("", 11), p.seconds, p.peakRSSMB, p.seconds / m.seconds)
+        }
+        print(line)
         if scenario.hasPrefix("day-") { day.append(m) } else { out.append(m) }
     }
     // The day is its three steps together.
     out.append(Measurement(scenario: "day-all-files", seconds: day.reduce(0) { $0 + $1.seconds }, rows: district.totalRows,
                            peakRSSMB: day.map(\.peakRSSMB).max() ?? 0, databaseMB: day.last?.databaseMB ?? 0,
                            outcome: day.first?.outcome == "applied" && day.allSatisfy { $0.outcome == "applied" || $0.outcome == "unchanged" } ? "applied" : "failed",
-                           detail: ""))
+                           detail: "", peerSeconds: peer == nil ? nil : day.reduce(0) { $0 + ($1.peerSeconds ?? 0) }))
     return out
 }
+
+/// Issue 34's least ratio of the peer's time to sisync's for each step of the users' side.
+let peerRatioTargets: [String: Double] = ["records": 6, "user-import": 2, "first-link": 3, "unchanged-2": 10, "day-all-files": 10]
 
 func padded(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }
 
@@ -371,6 +390,13 @@ func table(_ results: [Measurement], targets: Bool, sqliteImport: Double? = nil)
         }
         if m.outcome != expected[m.scenario] { verdict += " WRONG OUTCOME" }
         if m.scenario == "user-import" && targets { verdict += m.peakRSSMB <= 250 ? ", RSS met" : ", RSS <= 250 MB MISSED" }
+        if let peer = m.peerSeconds {
+            let ratio = peer / m.seconds
+            verdict += String(format: "; peer %.2f s, %.1fx", peer, ratio)
+            if let least = peerRatioTargets[m.scenario] {
+                verdict += String(format: " (>= %gx", least) + (targets ? (ratio >= least ? " met)" : " MISSED)") : ")")
+            }
+        }
         if m.scenario == "unchanged-2" && targets { verdict += String(format: "; db after import and linking %.1f MB (<= 150: %@)", m.databaseMB, m.databaseMB <= 150 ? "met" : "MISSED") }
         print(padded(m.scenario, 13) + String(format: " %5.2f %11.0f %12.0f %7.1f  ", m.seconds, Double(m.rows) / m.seconds, m.peakRSSMB, m.databaseMB)
               + padded(m.outcome, 10) + " " + verdict)
@@ -462,6 +488,9 @@ var dataDir = "bench-data"
 nonisolated(unsafe) var withUsers = true
 nonisolated(unsafe) var withHTTP = false
 nonisolated(unsafe) var usersSide = false
+/// `--peer`: the peer script run beside the users' side (`UsersSidePeer`).
+nonisolated(unsafe) var peerScript: String?
+var wantsPeer = false
 nonisolated(unsafe) var postgresURI: String?
 nonisolated(unsafe) var postgresPasswordFile: String?
 while !args.isEmpty {
@@ -473,12 +502,26 @@ while !args.isEmpty {
     case "--no-users": withUsers = false
     case "--http": withHTTP = true
     case "--users-side": usersSide = true
+    case "--peer": wantsPeer = true
+    case "--peer-script": wantsPeer = true; peerScript = args.isEmpty ? nil : args.removeFirst()
     case "--database": postgresURI = args.isEmpty ? nil : args.removeFirst()
     case "--database-password-file": postgresPasswordFile = args.isEmpty ? nil : args.removeFirst()
     case "--events": setenv("SISYNC_BENCH_EVENTS", "1", 1)
     case "--help", "-h": print(usage); exit(0)
     default: FileHandle.standardError.write(Data("sisync-bench: unknown argument \(a)\n\(usage)".utf8)); exit(64)
     }
+}
+if wantsPeer {
+    guard usersSide else { FileHandle.standardError.write(Data("sisync-bench: --peer runs beside --users-side; add it\n".utf8)); exit(64) }
+    if let given = peerScript, !FileManager.default.isReadableFile(atPath: given) {
+        FileHandle.standardError.write(Data("sisync-bench: --peer-script \(given): no readable file there\n".utf8))
+        exit(64)
+    }
+    guard let script = peerScript ?? UsersSidePeer.locate() else {
+        FileHandle.standardError.write(Data("sisync-bench: --peer: cannot find contrib/bench/users-side-peer.py from \(FileManager.default.currentDirectoryPath) or the binary's folder; run from the source tree or give --peer-script FILE\n".utf8))
+        exit(64)
+    }
+    peerScript = script
 }
 do {
     let results = try runScenarios(scale: scale, dataDir: dataDir)

@@ -144,4 +144,37 @@ final class SortedRowsTests: XCTestCase {
         }
         XCTAssertEqual(rows.keys.map(RecordKey.display), ["H1/student/ST1", "H1/student/ST2", "H1-2/student/ST1"])
     }
+    /// The planner meets the stored records in the mirror's order and finds each one's row
+    /// by walking the rows beside the scan (`RowMatcher`); whatever the order the keys come
+    /// in (key order, reverse, shuffled, with keys the export lacks before, between and
+    /// after its rows), every answer is the search's.
+    func testTheRowMatcherAnswersAsTheSearchInAnyOrder() throws {
+        let w = Workspace()
+        // Composite keys over many blocks (64 rows each), on disk, every third household absent.
+        var text = "household_id,record_type,record_id,relationship\n"
+        for h in 0..<400 where h % 3 != 0 {
+            for s in 0..<2 { text += "H\(h),student,S\(h)-\(s),Parent\n" }
+        }
+        let rows = try readCSV(.householdRelationships, text, directory: try RunDirectory(in: w.root), budget: 2_048)
+        XCTAssertTrue(rows.isOnDisk)
+        var asked = ["A", "H0\u{1F}student\u{1F}S0-0", "H1\u{1F}student", "Z"]
+        for h in 0..<400 { for s in 0..<3 { asked.append("H\(h)\u{1F}student\u{1F}S\(h)-\(s)") } }
+        func keyOrder(_ a: String, _ b: String) -> Bool {
+            var a = a, b = b
+            return a.withUTF8 { x in b.withUTF8 { y in KeyOrder.compare(x, y) < 0 } }
+        }
+        var generator = SystemRandomNumberGenerator()
+        let inOrder = asked.sorted(by: keyOrder)
+        for (order, keys) in [("key order", inOrder), ("reverse", Array(inOrder.reversed())), ("shuffled", asked.shuffled(using: &generator)),
+                              ("key order twice", inOrder + inOrder)] {
+            var matcher = RowMatcher(rows: rows)
+            for key in keys {
+                var k = key
+                let found = k.withUTF8 { matcher.row(forKey: $0) }
+                XCTAssertEqual(found, rows.row(forKey: key), "\(order): \(RecordKey.display(key))")
+                if let found { XCTAssertEqual(rows.key(found), key) }
+            }
+        }
+        XCTAssertEqual(inOrder.compactMap(rows.row(forKey:)), Array(0..<rows.count), "every row found once, in order")
+    }
 }

@@ -6,21 +6,25 @@ steps on the same synthetic district, the yardstick issue 34's ratios are taken 
 
 STEP is one of records, user-import, first-link, unchanged, day-all, day-user-import,
 day-all-2 (the bench's steps, in that order, on one database); SOURCE is the export
-directory (or the users' CSV for the user imports). It prints one line: the step and its
-seconds. What it does is what a careful script would do, not what sisync does:
+directory (or the users' CSV for the user imports). It prints one line: the step, its
+seconds and its peak RSS in MB, tab-separated (`sisync-bench --users-side --peer` runs it
+after each of sisync's steps). What it does is what a careful script would do, not what
+sisync does:
 - records: every file read with the csv module, each entity's rows inserted with
   executemany into a table keyed as sisync keys it, `active` and `added_run` kept;
 - a run (first-link, unchanged, day-all, day-all-2): the files' SHA-256 compared with the
   last applied, and each changed file read and compared with the stored rows by key
   (updates, additions, deactivations written with executemany); then, on every run (users
   change outside the export), the users linked by their lowercased email to the one active
-  staff member with that email, and the calculated roles (Staff, Student, Parent,
-  attribute roles) computed with SQL into a table and the differences granted and revoked;
+  staff member with that email (a link to one who became inactive kept while the emails
+  still match, as R6 keeps it), and the calculated roles (Staff, Student, Parent,
+  Applicant, Admissions Evaluator, attribute roles, by sisync's rules for the bench's
+  configuration) computed with SQL into a table and the differences granted and revoked;
 - user-import: the file's users and attachments inserted with executemany into sisync's
   version 10 users' tables (username primary key, unique email, the email key index, the
   attachments keyed by user with an index by record).
 """
-import csv, hashlib, os, sqlite3, sys, time
+import csv, hashlib, os, resource, sqlite3, sys, time
 
 KEYS = {
     "staff": ["staff_id"], "students": ["student_id"], "households": ["household_id"],
@@ -110,10 +114,16 @@ def apply_records(db, export, run):
     return changed
 
 
+# A staff member is active when the export lists it and its status is not `inactive`.
+ACTIVE_STAFF = "s.active = 1 AND lower(s.status) IN ('', 'active')"
+
+
 def link_and_grant(db, run):
-    staff = {}
-    for staff_id, email in db.execute("SELECT staff_id, email FROM staff WHERE active = 1 AND status = 'active'"):
-        staff.setdefault(email.strip().lower(), []).append(staff_id)
+    staff, emails = {}, {}
+    for staff_id, email, active in db.execute(f"SELECT staff_id, email, {ACTIVE_STAFF} FROM staff s"):
+        emails[staff_id] = email.strip().lower()
+        if active:
+            staff.setdefault(emails[staff_id], []).append(staff_id)
     keys, links, unlinks = [], [], []
     current = dict(db.execute("SELECT username, staff_id FROM links"))
     for username, email, key in db.execute("SELECT username, email, email_key FROM users"):
@@ -121,8 +131,10 @@ def link_and_grant(db, run):
         if key != k:
             keys.append((k, username))
         match = staff.get(k, [])
-        want = match[0] if len(match) == 1 else None
         have = current.get(username)
+        # R6: one active staff member with the email links; a link to a staff member who
+        # became inactive stays while the emails still match.
+        want = match[0] if len(match) == 1 else have if not match and have is not None and emails.get(have) == k else None
         if want != have:
             if have is not None:
                 unlinks.append((username,))
@@ -131,21 +143,38 @@ def link_and_grant(db, run):
     db.executemany("UPDATE users SET email_key = ? WHERE username = ?", keys)
     db.executemany("DELETE FROM links WHERE username = ?", unlinks)
     db.executemany("INSERT INTO links (username, staff_id, kind, created_at, created_by) VALUES (?, ?, 'auto', ?, ?)", links)
-    # (One statement at a time: executescript would commit the step's transaction first.)
-    for statement in """
+    # Admissions evaluators: the staff ids the active, not yet copied applicants name in
+    # their `;` lists, split here.
+    evaluators = set()
+    for (ids,) in db.execute("SELECT evaluator_staff_ids FROM applicants WHERE active = 1 AND lower(status) <> 'copied'"):
+        evaluators.update(i.strip() for i in ids.split(";") if i.strip())
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS evaluators (staff_id TEXT PRIMARY KEY) WITHOUT ROWID")
+    db.execute("DELETE FROM temp.evaluators")
+    db.executemany("INSERT INTO temp.evaluators VALUES (?)", ((i,) for i in evaluators))
+    # The rules sisync's run applies (R7) for the bench's configuration: school year
+    # 2026-2027, parent relationships Parent and Guardian. (One statement at a time:
+    # executescript would commit the step's transaction first.)
+    for statement in f"""
         CREATE TEMP TABLE IF NOT EXISTS desired (username TEXT COLLATE NOCASE, role TEXT, school_year TEXT,
           PRIMARY KEY (username, role, school_year)) WITHOUT ROWID;
         DELETE FROM temp.desired;
-        INSERT OR IGNORE INTO temp.desired SELECT l.username, 'Staff', '' FROM links l JOIN staff s ON s.staff_id = l.staff_id WHERE s.active = 1;
+        INSERT OR IGNORE INTO temp.desired SELECT l.username, 'Staff', '' FROM links l JOIN staff s ON s.staff_id = l.staff_id WHERE {ACTIVE_STAFF};
         INSERT OR IGNORE INTO temp.desired SELECT a.username, 'Student', '' FROM user_attachments a JOIN students st ON st.student_id = a.record_id
-          WHERE a.kind = 'student' AND st.active = 1 AND lower(st.enrollment_status) = 'enrolled';
+          WHERE a.kind = 'student' AND st.active = 1 AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = '2026-2027';
         INSERT OR IGNORE INTO temp.desired SELECT a.username, 'Parent', '' FROM user_attachments a
           JOIN household_relationships r ON r.household_id = a.record_id AND r.record_type = 'student' AND r.active = 1
           JOIN students st ON st.student_id = r.record_id
-          WHERE a.kind = 'household' AND st.active = 1 AND lower(st.enrollment_status) = 'enrolled';
+          WHERE a.kind = 'household' AND st.active = 1 AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = '2026-2027'
+            AND lower(r.relationship) IN ('parent', 'guardian');
+        INSERT OR IGNORE INTO temp.desired SELECT a.username, 'Applicant', '' FROM user_attachments a
+          JOIN household_relationships r ON r.household_id = a.record_id AND r.record_type = 'applicant' AND r.active = 1
+          JOIN applicants ap ON ap.applicant_id = r.record_id
+          WHERE a.kind = 'household' AND ap.active = 1 AND lower(ap.status) <> 'copied' AND lower(r.relationship) IN ('parent', 'guardian');
+        INSERT OR IGNORE INTO temp.desired SELECT l.username, 'Admissions Evaluator', '' FROM links l
+          JOIN staff s ON s.staff_id = l.staff_id JOIN temp.evaluators e ON e.staff_id = l.staff_id WHERE {ACTIVE_STAFF};
         INSERT OR IGNORE INTO temp.desired SELECT a.username, t.attribute, t.school_year FROM user_attachments a
           JOIN attributes t ON t.record_type = a.kind AND t.record_id = a.record_id WHERE t.active = 1;
-    """.split(";"):
+    """.split(";\n"):
         db.execute(statement)
     db.execute("""DELETE FROM user_roles WHERE source = 'calculated' AND NOT EXISTS (SELECT 1 FROM temp.desired d
                   WHERE d.username = user_roles.username AND d.role = user_roles.role AND d.school_year = user_roles.school_year)""")
@@ -180,7 +209,8 @@ def main():
         apply_records(db, source, run)
         link_and_grant(db, run)
     db.execute("COMMIT")
-    print(f"{step}\t{time.monotonic() - started:.3f}")
+    # Its peak RSS too (ru_maxrss is in KiB on Linux), for the bench's table.
+    print(f"{step}\t{time.monotonic() - started:.3f}\t{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}")
 
 
 if __name__ == "__main__":

@@ -63,6 +63,12 @@ public struct EntityRows: Sendable {
 
     public func row(forKeyBytes key: UnsafeBufferPointer<UInt8>) -> Int? { rows.row(forKey: key) }
 
+    /// The first row whose key is not before `key`, and whether it has that key; with
+    /// `from`, looked for from that row forward (`RowMatcher`: every row before it has a
+    /// smaller key).
+    func position(of key: UnsafeBufferPointer<UInt8>) -> (index: Int, found: Bool) { rows.position(of: key) }
+    func position(of key: UnsafeBufferPointer<UInt8>, from start: Int) -> (index: Int, found: Bool) { rows.position(of: key, from: start) }
+
     /// Keys of rows that were skipped because of a bad value (R2): never deactivated.
     public var protectedKeys: Set<String> {
         _ = rows
@@ -281,7 +287,9 @@ public struct EntityRows: Sendable {
             let anyProtected = protectedIndex.count > 0
             sorted = try sorter.finish { r in
                 let key = r.key
-                if havePrevious && previous.elementsEqual(key) {
+                // (Compared with memcmp: the generic comparison walked the keys byte by byte.)
+                if havePrevious && previous.count == key.count
+                    && (key.isEmpty || previous.withUnsafeBufferPointer({ memcmp($0.baseAddress!, key.baseAddress!, key.count) }) == 0) {
                     // Read after the first row with this key.
                     if r.isStrict {
                         note(Duplicate(sequence: r.sequence, key: String(decoding: key, as: UTF8.self), line: r.line, firstLine: firstLine))

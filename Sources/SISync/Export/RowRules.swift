@@ -10,6 +10,8 @@ struct RowRules {
     private let isEmail: [Bool]
     private let isBoolean: [Bool]
     private let enumerated: [Set<String>?]
+    /// `enumerated` as bytes, to compare an ASCII value without making a String.
+    private let allowedBytes: [[[UInt8]]]
     private let keyCount: Int
     private let valueCount: Int
     private let statusColumn: Int?
@@ -18,6 +20,7 @@ struct RowRules {
     private var inScratch: [Bool]
     private var trimmed: [Range<Int>]
     private var keyBuffer: [UInt8] = []
+    private var statusBuffer: [UInt8] = []
 
     init(kind: EntityKind) {
         self.kind = kind
@@ -27,6 +30,7 @@ struct RowRules {
         isEmail = columns.map { kind.emailColumns.contains($0) }
         isBoolean = columns.map { kind.booleanColumns.contains($0) }
         enumerated = columns.map { kind.enumeratedColumns[$0] }
+        allowedBytes = enumerated.map { ($0 ?? []).map { Array($0.utf8) } }
         keyCount = kind.keyColumns.count
         valueCount = kind.valueColumns.count
         statusColumn = kind.hasActivityStatus ? columns.count - 1 : nil
@@ -40,7 +44,7 @@ struct RowRules {
     /// found (a JSON value of the wrong type): the row is skipped, but its id is still read
     /// so that its record is protected (R2). Throws only when the rows outgrow what they can
     /// hold; a duplicate id is found when the reader seals the rows (R2).
-    mutating func apply(buffer: UnsafeBufferPointer<UInt8>, ranges: [Range<Int>?], location: String, line: Int,
+    mutating func apply(buffer: UnsafeBufferPointer<UInt8>, ranges: [Range<Int>?], location: @autoclosure () -> String, line: Int,
                         into rows: inout EntityRows, known: (column: String?, message: String)? = nil) throws {
         rows.noteRowRead()
         var problem: (column: String?, message: String)? = known
@@ -69,6 +73,11 @@ struct RowRules {
                     problem = problem ?? (columns[c], "`\(lower)` is not a yes/no value (expected true, false, yes, no, 1 or 0)")
                 }
             } else if let allowed = enumerated[c], !t.isEmpty {
+                if Self.lowercasedASCII(buffer, t, into: &scratch[c]), allowedBytes[c].contains(scratch[c]) {
+                    // The common case, without a String: an ASCII value of the set.
+                    inScratch[c] = true
+                    continue
+                }
                 let lower = String(decoding: UnsafeBufferPointer(rebasing: buffer[t]), as: UTF8.self).lowercased()
                 if allowed.contains(lower) {
                     scratch[c] = Array(lower.utf8)
@@ -101,7 +110,11 @@ struct RowRules {
             }
         }
         var inactive = false
-        if let sc = statusColumn, problem == nil {
+        if let sc = statusColumn, problem == nil, !inScratch[sc], Self.lowercasedASCII(buffer, trimmed[sc], into: &statusBuffer),
+           statusBuffer.isEmpty || statusBuffer.elementsEqual("active".utf8) || statusBuffer.elementsEqual("inactive".utf8) {
+            // The common case, without a String.
+            inactive = statusBuffer.count == 8
+        } else if let sc = statusColumn, problem == nil {
             let status = string(sc, buffer).lowercased()
             switch status {
             case "", "active": inactive = false
@@ -114,7 +127,7 @@ struct RowRules {
         for c in 0..<keyCount where required[c] && isEmpty(c) { keyReadable = false }
         if let problem {
             let key: String? = keyReadable ? RecordKey.join((0..<keyCount).map { string($0, buffer) }) : nil
-            try rows.reportProblem(RowProblem(file: rows.source, location: location, column: problem.column,
+            try rows.reportProblem(RowProblem(file: rows.source, location: location(), column: problem.column,
                                               id: key.map(RecordKey.display), message: problem.message), key: key, line: line)
             return
         }
@@ -138,6 +151,18 @@ struct RowRules {
     }
 
     static func isControl(_ b: UInt8) -> Bool { b < 0x20 || b == 0x7F }
+
+    /// The bytes of `r` lower-cased into `out`, when they are all ASCII (the same as
+    /// `String.lowercased()` then); false, with `out` unspecified, for any other byte.
+    static func lowercasedASCII(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, into out: inout [UInt8]) -> Bool {
+        out.removeAll(keepingCapacity: true)
+        for i in r {
+            let c = b[i]
+            guard c < 0x80 else { return false }
+            out.append(c >= 0x41 && c <= 0x5A ? c | 0x20 : c)
+        }
+        return true
+    }
 
     /// Booleans accept true/false, yes/no, 1/0 (any case); empty means yes.
     static func boolean(_ lower: String) -> Bool? {

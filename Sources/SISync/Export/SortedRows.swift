@@ -24,7 +24,9 @@ final class SortedRows: @unchecked Sendable {
     private let memory: [UInt8]
     /// Where each block starts, and one more: where the last ends.
     private let blockStarts: [Int]
-    private let firstKeys: [UInt8]
+    /// Each block's first key, end to end (a buffer of this object's own, so that a search
+    /// reads it without going through an array), and where each ends.
+    private let firstKeys: UnsafeMutableBufferPointer<UInt8>
     private let firstKeyEnds: [Int]
 
     private let lock = NSLock()
@@ -38,9 +40,12 @@ final class SortedRows: @unchecked Sendable {
         self.file = file
         self.memory = memory
         self.blockStarts = blockStarts
-        self.firstKeys = firstKeys
+        self.firstKeys = .allocate(capacity: max(1, firstKeys.count))
+        _ = self.firstKeys.initialize(from: firstKeys)
         self.firstKeyEnds = firstKeyEnds
     }
+
+    deinit { firstKeys.deallocate() }
 
     static func empty(valueCount: Int) -> SortedRows {
         SortedRows(count: 0, valueCount: valueCount, file: nil, memory: [], blockStarts: [0], firstKeys: [], firstKeyEnds: [])
@@ -127,36 +132,71 @@ final class SortedRows: @unchecked Sendable {
     /// The row with this key, if there is one: the block from the keys kept in memory, then
     /// the row within it.
     func row(forKey key: UnsafeBufferPointer<UInt8>) -> Int? {
-        guard count > 0 else { return nil }
+        let p = position(of: key)
+        return p.found ? p.index : nil
+    }
+
+    /// Where `key` is or would be: the first row whose key is not before it, and whether
+    /// that row has this key.
+    func position(of key: UnsafeBufferPointer<UInt8>) -> (index: Int, found: Bool) {
+        guard count > 0 else { return (0, false) }
         let blocks = blockStarts.count - 1
+        if KeyOrder.compare(key, firstKey(0)) < 0 { return (0, false) }
         // The last block whose first key is at most `key`.
         var low = 0, high = blocks - 1
-        let found: Int? = firstKeys.withUnsafeBufferPointer { keys in
-            func first(_ b: Int) -> UnsafeBufferPointer<UInt8> {
-                let s = b == 0 ? 0 : firstKeyEnds[b - 1]
-                return UnsafeBufferPointer(rebasing: keys[s..<firstKeyEnds[b]])
-            }
-            if KeyOrder.compare(key, first(0)) < 0 { return nil }
-            while low < high {
-                let mid = (low + high + 1) / 2
-                if KeyOrder.compare(first(mid), key) <= 0 { low = mid } else { high = mid - 1 }
-            }
-            return low
+        while low < high {
+            let mid = (low + high + 1) / 2
+            if KeyOrder.compare(firstKey(mid), key) <= 0 { low = mid } else { high = mid - 1 }
         }
-        guard let block = found else { return nil }
+        let block = low
         lock.lock()
         defer { lock.unlock() }
         load(block: block)
         let rows = cacheStarts.count
-        return cache.withUnsafeBytes { raw -> Int? in
-            var lo = 0, hi = rows - 1
-            while lo <= hi {
+        return cache.withUnsafeBytes { raw -> (Int, Bool) in
+            var lo = 0, hi = rows
+            while lo < hi {
                 let mid = (lo + hi) / 2
-                let c = KeyOrder.compare(RowRecord(base: raw.baseAddress! + cacheStarts[mid], valueCount: valueCount).key, key)
-                if c == 0 { return block * Self.rowsPerBlock + mid }
-                if c < 0 { lo = mid + 1 } else { hi = mid - 1 }
+                if KeyOrder.compare(RowRecord(base: raw.baseAddress! + cacheStarts[mid], valueCount: valueCount).key, key) < 0 { lo = mid + 1 } else { hi = mid }
             }
-            return nil
+            let index = block * Self.rowsPerBlock + lo
+            let found = lo < rows && KeyOrder.compare(RowRecord(base: raw.baseAddress! + cacheStarts[lo], valueCount: valueCount).key, key) == 0
+            return (index, found)
         }
+    }
+
+    /// The same as `position(of:)` for a key known to come after every row before `start`:
+    /// the rows are walked forward from there (whole blocks skipped by their first keys),
+    /// so keys asked in key order cost a comparison or two each instead of a search.
+    func position(of key: UnsafeBufferPointer<UInt8>, from start: Int) -> (index: Int, found: Bool) {
+        var i = start
+        let blocks = blockStarts.count - 1
+        lock.lock()
+        defer { lock.unlock() }
+        while i < count {
+            let block = i / Self.rowsPerBlock
+            if block + 1 < blocks && KeyOrder.compare(firstKey(block + 1), key) <= 0 {
+                i = (block + 1) * Self.rowsPerBlock
+                continue
+            }
+            load(block: block)
+            let end = min(count, (block + 1) * Self.rowsPerBlock)
+            let c = cache.withUnsafeBytes { raw -> Int in
+                while i < end {
+                    let c = KeyOrder.compare(RowRecord(base: raw.baseAddress! + cacheStarts[i % Self.rowsPerBlock], valueCount: valueCount).key, key)
+                    if c >= 0 { return c }
+                    i += 1
+                }
+                return -1
+            }
+            if c >= 0 { return (i, c == 0) }
+        }
+        return (count, false)
+    }
+
+    /// The first key of block `b`, kept in memory.
+    private func firstKey(_ b: Int) -> UnsafeBufferPointer<UInt8> {
+        let s = b == 0 ? 0 : firstKeyEnds[b - 1]
+        return UnsafeBufferPointer(rebasing: firstKeys[s..<firstKeyEnds[b]])
     }
 }

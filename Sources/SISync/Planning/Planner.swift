@@ -66,9 +66,11 @@ public struct Planner {
             compared += needsFields.count
             needsFields.removeAll(keepingCapacity: true)
         }
+        // The scan comes in key order, the rows' order: they are walked beside it.
+        var matcher = RowMatcher(rows: rows)
         try stored.forEachRecord { s in
             if s.active { activeBefore += 1 }
-            let row = rows.row(forKeyBytes: s.keyBytes)
+            let row = matcher.row(forKey: s.keyBytes)
             if let r = row, inScope?[r] ?? true {
                 seen[r] = true
                 let (wantActive, fingerprint) = rows.withRow(r) { (!$0.isInactive, $0.fingerprint) }

@@ -20,9 +20,9 @@ enum RunEvents {
         }
         try batch.write { sink in
             if let rows, !p.additions.isEmpty {
-                let inserted = keyOrder ?? MirrorStore.inKeyOrder(p.additions, rows)
-                // One key column: key order is column order already.
-                let ordered = keys.count == 1 ? inserted : inColumnOrder(inserted, rows)
+                // Key order is the order SQL sorts the key columns in (`KeyOrder`), which a
+                // block is read back in.
+                let ordered = keyOrder ?? MirrorStore.inKeyOrder(p.additions, rows)
                 for first in stride(from: 0, to: ordered.count, by: EventBatch.blockSize) {
                     rows.withKeyBytes(Int(ordered[first])) { buf in
                         var start = 0, column = 0
@@ -66,26 +66,6 @@ enum RunEvents {
                 }
             }
         }
-    }
-
-    /// The additions in the order SQL sorts their keys, column by column (`ORDER BY k1, k2`),
-    /// which a block is read back in: the joined key's separator (0x1F) sorts before every
-    /// byte of a value. Already so for an export in key order (checked in one pass).
-    static func inColumnOrder(_ additions: [Int32], _ rows: EntityRows) -> [Int32] {
-        func less(_ a: Int32, _ b: Int32) -> Bool {
-            rows.withKeyBytes(Int(a)) { ka in
-                rows.withKeyBytes(Int(b)) { kb in
-                    for (x, y) in zip(ka, kb) where x != y {
-                        if x == 0x1F { return true }
-                        if y == 0x1F { return false }
-                        return x < y
-                    }
-                    return ka.count < kb.count
-                }
-            }
-        }
-        for i in additions.indices.dropFirst() where less(additions[i], additions[i - 1]) { return additions.sorted(by: less) }
-        return additions
     }
 
     /// `link.created`, `link.removed` (with the reason) and `user.unapproved` of the links a

@@ -29,25 +29,34 @@ final class StoredEntityTable: StoredEntityState {
     }
 
     func forEachRecord(_ body: (StoredRecordView) throws -> Void) throws {
-        try scan(condition: "") { row in
-            let missing = row.isNull(3) ? nil : row.string(3).flatMap(Timestamp.parse)
-            try row.withText(0) { key in
-                try body(StoredRecordView(keyBytes: key, fingerprint: UInt64(bitPattern: row.int64(1)), active: row.bool(2), missingSince: missing))
+        let parts = Int32(kind.keyColumns.count)
+        // A composite key's parts are joined here, in one buffer kept for the scan (joined by
+        // SQLite, each row's key was a string it made and freed).
+        var key: [UInt8] = []
+        try database.forEachRow("SELECT fingerprint, active, missing_since, \(unescaped: kind.keyColumns.joined(separator: ", ")) FROM \(unescaped: kind.table)") { row in
+            let missing = row.isNull(2) ? nil : row.string(2).flatMap(Timestamp.parse)
+            let fingerprint = UInt64(bitPattern: row.int64(0)), active = row.bool(1)
+            guard parts > 1 else {
+                try row.withText(3) { try body(StoredRecordView(keyBytes: $0, fingerprint: fingerprint, active: active, missingSince: missing)) }
+                return
             }
+            key.removeAll(keepingCapacity: true)
+            for p in 0..<parts {
+                if p > 0 { key.append(0x1F) }
+                row.withText(3 + p) { key.append(contentsOf: $0) }
+            }
+            try key.withUnsafeBufferPointer { try body(StoredRecordView(keyBytes: $0, fingerprint: fingerprint, active: active, missingSince: missing)) }
         }
     }
 
     func forEachMissingRecord(_ body: (StoredRecord) throws -> Void) throws {
-        try scan(condition: " WHERE missing_since IS NOT NULL AND active = TRUE") { row in
+        // Composite keys are joined by SQLite itself: one value per row, not one per part
+        // (few rows: only records missing from the export).
+        let keyExpression = kind.keyColumns.joined(separator: " || char(31) || ")
+        try database.forEachRow("SELECT \(unescaped: keyExpression), fingerprint, active, missing_since FROM \(unescaped: kind.table) WHERE missing_since IS NOT NULL AND active = TRUE") { row in
             let missing = row.string(3).flatMap(Timestamp.parse)
             try body(StoredRecord(key: row.text(0), fingerprint: UInt64(bitPattern: row.int64(1)), active: row.bool(2), missingSince: missing))
         }
-    }
-
-    private func scan(condition: String, _ body: (any StoreStatement) throws -> Void) throws {
-        // Composite keys are joined by SQLite itself: one value per row, not one per part.
-        let keyExpression = kind.keyColumns.joined(separator: " || char(31) || ")
-        try database.forEachRow("SELECT \(unescaped: keyExpression), fingerprint, active, missing_since FROM \(unescaped: kind.table)\(unescaped: condition)", body)
     }
 
     func values(forKey key: String) throws -> [String]? { try record(forKey: key)?.values }
