@@ -261,11 +261,15 @@ public final class RoleStore {
             }
         }
         // A grant of a run is recorded by `granted_run`; one made outside a run has its change row above.
-        try database.run("""
-            INSERT INTO user_roles (username, role, source, school_year, granted_run)
-            SELECT x.username, x.role, 'calculated', x.school_year, \(runID) FROM temp.role_grants x ORDER BY x.username COLLATE NOCASE, x.role, x.school_year
-            ON CONFLICT DO NOTHING
-            """)
+        // The grants are of users this transaction sees: when they are most of the table (a
+        // first run), PostgreSQL checks their key and reference once, after them.
+        try database.bulkLoading("user_roles", adding: plan.grantedCount) {
+            try database.run("""
+                INSERT INTO user_roles (username, role, source, school_year, granted_run)
+                SELECT x.username, x.role, 'calculated', x.school_year, \(runID) FROM temp.role_grants x ORDER BY x.username COLLATE NOCASE, x.role, x.school_year
+                ON CONFLICT DO NOTHING
+                """)
+        }
     }
 
     /// Recomputes the calculated roles of a few users now (after a pairing), as an
