@@ -31,6 +31,13 @@ public protocol StoreDatabase: AnyObject {
     /// a district's import take minutes. `body` gives each row's values in `columns` order.
     func insertRows(into table: String, columns: [String], _ body: (any RowSink) throws -> Void) throws
 
+    /// Runs `load`, which adds `adding` rows to `table` inside the caller's transaction.
+    /// PostgreSQL, when they are at least a quarter of the rows the table will have (a
+    /// first run's grants): the table's keys, indexes and references are dropped before and
+    /// made again after them, checked once instead of row by row (`PostgresDatabase+BulkLoad`).
+    /// SQLite: `load` as it is.
+    func bulkLoading(_ table: String, adding: Int, _ load: () throws -> Void) throws
+
     /// Tells the planner what temporary tables now hold. PostgreSQL never gathers
     /// statistics on temporary tables itself and plans joins against them blind; SQLite's
     /// statements fix their join order instead (`CROSS JOIN`), so it does nothing.
@@ -64,6 +71,7 @@ public protocol StoreDatabase: AnyObject {
 
 extension StoreDatabase {
     public func readingOneSnapshot<T>(_ body: () throws -> T) throws -> T { try body() }
+    public func bulkLoading(_ table: String, adding: Int, _ load: () throws -> Void) throws { try load() }
 }
 
 /// Where `insertRows` takes its rows: values in column order, then `endRow`.

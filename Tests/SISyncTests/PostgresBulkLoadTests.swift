@@ -1,0 +1,133 @@
+import XCTest
+@testable import SISync
+
+/// Issue 34, PostgreSQL at SQLite's pace: a first run's calculated roles go into
+/// `user_roles` with the table's key and reference to `users` made again after them
+/// (`PostgresDatabase.bulkLoading`), and the bulk writes through COPY fail whole. These
+/// always run on PostgreSQL.
+final class PostgresBulkLoadTests: XCTestCase {
+    private func workspace() throws -> Workspace { Workspace(postgres: try TestPostgresServer.shared()) }
+
+    /// `user_roles`' key and references: each one's definition, and the oid that tells a
+    /// constraint made again from the one that was there. (Its CHECK is never made again.)
+    private func constraints(_ db: PostgresDatabase, _ w: Workspace) throws -> (definitions: [String], oids: [String]) {
+        let rows = try db.connection.execute("""
+            SELECT conname || ' ' || pg_get_constraintdef(oid), oid::text FROM pg_constraint
+            WHERE conrelid = to_regclass($1) AND contype IN ('p', 'f') ORDER BY conname
+            """, [PostgresSchema.qualified(w.schema, "user_roles")]).rows
+        return (rows.map { $0[0] ?? "" }, rows.map { $0[1] ?? "" })
+    }
+
+    /// A first run grants every calculated role there is: the key and the reference to
+    /// `users` are made again after the rows, as they were (same names, same definitions),
+    /// and hold afterwards; a later run that grants a few keeps them as they are.
+    func testAFirstRunsGrantsRemakeTheRolesKeyAndReferenceAsTheyWereAndBothStillHold() throws {
+        let w = try workspace()
+        let c = w.configure(sync: "school_year = 2026-2027", entities: RolesTests.allEntities)
+        RolesTests.writeSchool(w)
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        RolesTests.addUsers(w)
+        let db = try Workspace.rawPostgres(w)
+        let before = try constraints(db, w)
+        XCTAssertTrue(before.definitions.contains("user_roles_pkey PRIMARY KEY (username, source, role, school_year)"), "\(before.definitions)")
+        XCTAssertTrue(before.definitions.contains { $0.hasPrefix("user_roles_username_fkey FOREIGN KEY (username) REFERENCES") }, "\(before.definitions)")
+
+        let first = w.sync(c)
+        XCTAssertGreaterThan(first.summary.rolesGranted, 0, first.summary.error ?? "")
+        let after = try constraints(db, w)
+        XCTAssertEqual(after.definitions, before.definitions, "the schema's own constraints, as they were")
+        XCTAssertTrue(Set(after.oids).isDisjoint(with: before.oids), "made again after the grants: \(before.oids) → \(after.oids)")
+        XCTAssertEqual(try calculatedCount(db, w), first.summary.rolesGranted)
+
+        // Both still hold.
+        let table = PostgresSchema.qualified(w.schema, "user_roles")
+        XCTAssertThrowsError(try db.connection.execute("INSERT INTO \(table) (username, role, source) VALUES ('nobody', 'Staff', 'manual')")) { e in
+            guard case .query(_, "23503", _, _, _)? = e as? PostgresError else { return XCTFail("\(e)") }
+        }
+        XCTAssertThrowsError(try db.connection.execute("INSERT INTO \(table) (username, role, source, school_year) VALUES ('ANA', 'Staff', 'calculated', '')")) { e in
+            guard case .query(_, "23505", _, _, _)? = e as? PostgresError else { return XCTFail("\(e)") }
+        }
+
+        // One more grant among many: row by row, the constraints stay the same objects.
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "ben", "--email", "ben@district.org"]).code, 0)
+        let second = w.sync(c)
+        XCTAssertGreaterThan(second.summary.rolesGranted, 0, second.summary.error ?? "")
+        XCTAssertFalse(PostgresDatabase.rebuildsConstraints(adding: second.summary.rolesGranted, existing: first.summary.rolesGranted))
+        XCTAssertEqual(try constraints(db, w).oids, after.oids, "a few grants keep the constraints")
+    }
+
+    private func calculatedCount(_ db: PostgresDatabase, _ w: Workspace) throws -> Int {
+        Int(try db.connection.execute("SELECT count(*) FROM \(PostgresSchema.qualified(w.schema, "user_roles")) WHERE source = 'calculated'").value(0, 0) ?? "") ?? -1
+    }
+
+    /// Rows that break the key or the reference fail the load when the constraint is made
+    /// again, as they would have on the row, and the transaction leaves the table and its
+    /// constraints as they were.
+    func testABulkLoadThatBreaksTheKeyOrTheReferenceFailsAndLeavesTheTableAsItWas() throws {
+        let w = try workspace()
+        w.configure()
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "ana", "--email", "ana@district.org"]).code, 0)
+        let db = try Workspace.rawPostgres(w)
+        let before = try constraints(db, w)
+        for (rows, state) in [(["('ana', 'Staff')", "('ANA', 'Staff')"], "23505"), (["('ana', 'Staff')", "('nobody', 'Staff')"], "23503")] {
+            XCTAssertThrowsError(try db.transaction {
+                try db.bulkLoading("user_roles", adding: rows.count) {
+                    try db.execute("INSERT INTO user_roles (username, role, source) VALUES \(rows.joined(separator: ", ").replacingOccurrences(of: "')", with: "', 'calculated')"))")
+                }
+            }) { e in
+                guard case .query(_, state, _, _, let sql)? = e as? PostgresError else { return XCTFail("\(e)") }
+                XCTAssertTrue(sql.hasPrefix("ALTER TABLE"), "failed where the constraint was made again: \(sql)")
+            }
+            XCTAssertEqual(try constraints(db, w).oids, before.oids, "rolled back to the constraints there were")
+            XCTAssertEqual(try calculatedCount(db, w), 0)
+        }
+    }
+
+    /// A COPY row the server refuses, far into the stream (after several 64 KiB chunks have
+    /// gone), is a typed error with the server's SQLSTATE and the statement, the
+    /// transaction rolls back with the rows written before it, and the session goes on.
+    func testACopyRowTheServerRefusesIsATypedErrorAndTheTransactionWritesNothing() throws {
+        let w = try workspace()
+        w.configure()
+        let db = try Workspace.rawPostgres(w)
+        try db.execute("CREATE TABLE copied (n integer NOT NULL, t text NOT NULL)")
+        XCTAssertThrowsError(try db.transaction {
+            try db.execute("INSERT INTO copied (n, t) VALUES (0, 'before the copy')")
+            try db.insertRows(into: "copied", columns: ["n", "t"]) { rows in
+                for i in 1...50_000 {
+                    try rows.add(i == 40_000 ? "forty thousand" : String(i))
+                    try rows.add(String(repeating: "x", count: 20)); try rows.endRow()
+                }
+            }
+        }) { e in
+            guard case .query(_, "22P02", let message, _, let sql)? = e as? PostgresError else { return XCTFail("\(e)") }
+            XCTAssertTrue(sql.hasPrefix("COPY copied (n, t) FROM STDIN"), sql)
+            XCTAssertTrue(message.contains("forty thousand"), message)
+        }
+        XCTAssertEqual(try db.connection.execute("SELECT count(*) FROM copied").value(0, 0), "0", "nothing half-written")
+        try db.transaction { try db.insertRows(into: "copied", columns: ["n", "t"]) { rows in try rows.add("1"); try rows.add("after"); try rows.endRow() } }
+        XCTAssertEqual(try db.connection.execute("SELECT t FROM copied").rows, [["after"]], "the session goes on")
+    }
+
+    /// A writer that stops in the middle of a COPY (a daemon told to stop): its own error
+    /// comes out, not the server's, the copy is ended and rolled back, and the session is
+    /// out of COPY mode for the next statement.
+    func testACopyItsWriterStopsRollsBackAndTheSessionGoesOn() throws {
+        let w = try workspace()
+        w.configure()
+        let db = try Workspace.rawPostgres(w)
+        try db.execute("CREATE TABLE copied (n integer NOT NULL)")
+        XCTAssertThrowsError(try db.transaction {
+            try db.insertRows(into: "copied", columns: ["n"]) { rows in
+                for i in 1...100_000 {
+                    if i == 30_000 { throw StoreError.interrupted }
+                    try rows.add(String(i)); try rows.endRow()
+                }
+            }
+        }) { e in
+            XCTAssertEqual(e as? StoreError, .interrupted, "\(e)")
+        }
+        XCTAssertEqual(try db.connection.execute("SELECT count(*) FROM copied").value(0, 0), "0")
+        XCTAssertEqual(try db.connection.execute("SELECT 1").value(0, 0), "1", "out of COPY mode")
+    }
+}
