@@ -24,10 +24,11 @@ extension AccountStore {
         // them (streamed, not held as 400,000 `Change` values).
         var existing: [String: UserRecord] = [:]
         var lowered: [(username: String, email: String)] = []
-        var attachments: [[(kind: AttachmentKind, ids: [String])]] = []
         var attached = Set<AttachmentKey>()
-        func isNew(_ i: Int, _ kind: AttachmentKind, _ id: String) -> Bool {
-            !attached.contains(AttachmentKey(username: lowered[i].username, kind: kind, recordID: id))
+        /// The stored user row `i` names (a first import has none to look up).
+        func stored(_ i: Int) -> UserRecord? { existing.isEmpty ? nil : existing[lowered[i].username] }
+        func isNew(_ i: Int, _ a: UserImportAttachment) -> Bool {
+            attached.isEmpty || !attached.contains(AttachmentKey(username: lowered[i].username, kind: a.kind, recordID: a.id))
         }
         /// An existing user's change-log entries: email, approval, then new attachments.
         func changes(of u: UserRecord, _ row: UserImportRow, _ i: Int) -> [Change] {
@@ -38,10 +39,8 @@ extension AccountStore {
             if let a = row.approved, a != u.approved {
                 out.append(Change(entity: "users", id: u.username, field: "approved", old: String(u.approved), new: String(a), kind: .updated))
             }
-            for (kind, ids) in attachments[i] {
-                for id in ids where isNew(i, kind, id) {
-                    out.append(Change(entity: "users", id: u.username, field: kind.rawValue, old: nil, new: id, kind: .updated))
-                }
+            for a in row.attachments where isNew(i, a) {
+                out.append(Change(entity: "users", id: u.username, field: a.kind.rawValue, old: nil, new: a.id, kind: .updated))
             }
             return out
         }
@@ -52,36 +51,27 @@ extension AccountStore {
                 CREATE TEMP TABLE IF NOT EXISTS import_existing (username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE);
                 DELETE FROM import_users; DELETE FROM import_attachments; DELETE FROM import_existing;
                 """)
-            lowered = rows.map { (username: $0.username.lowercased(), email: $0.email.lowercased()) }
             let emailOwner: [String: String]
             (existing, emailOwner) = try storedAccounts(touchedBy: rows)
-            let inFile = Set(lowered.map(\.username))
-            // Each row's attachments once, in the order the file gives them (a repeated id
-            // is one attachment, as before).
-            attachments = rows.map { row in
-                row.attachments.sorted { $0.key.rawValue < $1.key.rawValue }.map { kind, ids in
-                    var seen = Set<String>()
-                    return (kind: kind, ids: ids.filter { seen.insert($0).inserted })
-                }
-            }
-            let missing = try missingRecords(attachments)
+            // Only to compare with stored users (each lookup below checks for none first).
+            lowered = existing.isEmpty ? [] : rows.map { (username: $0.username.lowercased(), email: $0.email.lowercased()) }
+            let inFile = emailOwner.isEmpty ? [] : Set(lowered.map(\.username))
+            let missing = try missingRecords(rows)
             var problems: [String] = []
             var seq = 0
             for (i, row) in rows.enumerated() {
-                if let owner = emailOwner[lowered[i].email], owner != lowered[i].username, !inFile.contains(owner) {
+                if !emailOwner.isEmpty, let owner = emailOwner[lowered[i].email], owner != lowered[i].username, !inFile.contains(owner) {
                     problems.append("\(row.line): \(row.email) is already the email of user `\(existing[owner]!.username)`")
                 }
-                for (kind, ids) in attachments[i] {
-                    for id in ids {
-                        if missing.contains(seq) { problems.append("\(row.line): no \(kind.rawValue) record `\(id)` in the mirror") }
-                        seq += 1
-                    }
+                for a in row.attachments {
+                    if missing.contains(seq) { problems.append("\(row.line): no \(a.kind.rawValue) record `\(a.id)` in the mirror") }
+                    seq += 1
                 }
             }
             guard problems.isEmpty else { throw UserImportError(file: file, problems: problems) }
 
             let keyFor = try emailKeyWriter(normalizer: normalizer)
-            attached = try storedAttachments(of: rows.indices.compactMap { existing[lowered[$0].username]?.username })
+            attached = try storedAttachments(of: rows.indices.compactMap { stored($0)?.username })
             // Existing users first, in file order, so that an email one of them gives up
             // can be taken by a new user further down.
             // Prepared once and bound per user: a re-import can change 300,000 users.
@@ -92,7 +82,7 @@ extension AccountStore {
             let emailStatement = try database.prepare(setEmail("", "", nil).sql)
             let approvedStatement = try database.prepare(setApproved("", false).sql)
             for (i, row) in rows.enumerated() {
-                guard let u = existing[lowered[i].username] else { continue }
+                guard let u = stored(i) else { continue }
                 var changed = false
                 if u.email != row.email {
                     try emailStatement.bind(setEmail(u.username, row.email, try keyFor(row.email)).values)
@@ -104,20 +94,18 @@ extension AccountStore {
                     try approvedStatement.run()
                     changed = true
                 }
-                if !changed { changed = attachments[i].contains { kind, ids in ids.contains { isNew(i, kind, $0) } } }
+                if !changed { changed = row.attachments.contains { isNew(i, $0) } }
                 if changed { result.updated += 1 } else { result.unchanged += 1 }
             }
-            let added = rows.indices.reduce(0) { n, i in
-                existing[lowered[i].username] != nil ? n : n + 1 + attachments[i].reduce(0) { $0 + $1.ids.count }
-            }
+            let added = rows.indices.reduce(0) { n, i in stored(i) != nil ? n : n + 1 + rows[i].attachments.count }
             bulk = added > (bulkAdditions ?? RoleStore.incrementalLimit)
             let created = Timestamp.format(now)
             let addedBy: String? = bulk ? actor : nil
             // The keys before the COPY: storing the key basis (the first key made) is a
             // statement of its own, which PostgreSQL refuses in the middle of a COPY.
-            let newKeys = try rows.indices.map { existing[lowered[$0].username] == nil ? try keyFor(rows[$0].email) : nil }
+            let newKeys = try rows.indices.map { stored($0) == nil ? try keyFor(rows[$0].email) : nil }
             try database.insertRows(into: "users", columns: ["username", "email", "name", "approved", "created_at", "email_key", "added_by", "scim_id"]) { sink in
-                for (i, row) in rows.enumerated() where existing[lowered[i].username] == nil {
+                for (i, row) in rows.enumerated() where stored(i) == nil {
                     try sink.add(row.username); try sink.add(row.email); try sink.add("")
                     try sink.add(row.approved ?? false); try sink.add(created); try sink.add(newKeys[i])
                     try sink.add(addedBy); try sink.add(Self.newSCIMID())
@@ -128,16 +116,14 @@ extension AccountStore {
             try database.insertRows(into: "user_attachments", columns: ["username", "kind", "record_id", "added_by", "added_at", "added_seq"]) { sink in
                 var seq: Int64 = 0
                 for (i, row) in rows.enumerated() {
-                    let stored = existing[lowered[i].username]
-                    for (kind, ids) in attachments[i] {
-                        for id in ids where isNew(i, kind, id) {
-                            try sink.add(stored?.username ?? row.username); try sink.add(kind.rawValue); try sink.add(id)
-                            // (An existing user's new attachment is a change of its own, in `changes`.)
-                            let kept = stored == nil && bulk
-                            try sink.add(kept ? addedBy : nil); try sink.add(kept ? created : nil); try sink.add(kept ? seq : nil)
-                            seq += 1
-                            try sink.endRow()
-                        }
+                    let user = stored(i)
+                    for a in row.attachments where isNew(i, a) {
+                        try sink.add(user?.username ?? row.username); try sink.add(a.kind.rawValue); try sink.add(a.id)
+                        // (An existing user's new attachment is a change of its own, in `changes`.)
+                        let kept = user == nil && bulk
+                        try sink.add(kept ? addedBy : nil); try sink.add(kept ? created : nil); try sink.add(kept ? seq : nil)
+                        seq += 1
+                        try sink.endRow()
                     }
                 }
             }
@@ -146,14 +132,12 @@ extension AccountStore {
         }, log: { record in
             // Per user, as the import decided above: the account, then its new attachments.
             for (i, row) in rows.enumerated() {
-                if let u = existing[lowered[i].username] {
+                if let u = stored(i) {
                     for c in changes(of: u, row, i) { try record(c) }
                 } else if !bulk {
                     try record(Change(entity: "users", id: row.username, field: nil, old: nil, new: row.email, kind: .added))
-                    for (kind, ids) in attachments[i] {
-                        for id in ids where isNew(i, kind, id) {
-                            try record(Change(entity: "users", id: row.username, field: kind.rawValue, old: nil, new: id, kind: .updated))
-                        }
+                    for a in row.attachments where isNew(i, a) {
+                        try record(Change(entity: "users", id: row.username, field: a.kind.rawValue, old: nil, new: a.id, kind: .updated))
                     }
                 }  // (a bulk import keeps a new user's entries in the rows it added)
             }
@@ -162,7 +146,7 @@ extension AccountStore {
             // import writes 200,000), an existing user's changes as the change log has them.
             { sink in
                 for (i, row) in rows.enumerated() {
-                    if let u = existing[lowered[i].username] {
+                    if let u = stored(i) {
                         try ChangeEvents.write(changes(of: u, row, i), origin: .administrator, into: sink)
                         continue
                     }
@@ -170,7 +154,7 @@ extension AccountStore {
                     sink.data.string("email", row.email)
                     sink.data.bool("approved", row.approved ?? false)
                     sink.data.open("attachments")
-                    for (kind, ids) in attachments[i] { sink.data.strings(kind.rawValue, ids) }
+                    for (kind, ids) in UserImport.byKind(row.attachments) { sink.data.strings(kind.rawValue, ids) }
                     sink.data.close()
                     try sink.add("user.added")
                 }
@@ -218,18 +202,16 @@ extension AccountStore {
 
     /// The positions (in the order the rows list them) of attachments whose record is not
     /// in the mirror.
-    private func missingRecords(_ attachments: [[(kind: AttachmentKind, ids: [String])]]) throws -> Set<Int> {
+    private func missingRecords(_ rows: [UserImportRow]) throws -> Set<Int> {
         var kinds = Set<AttachmentKind>()
         try database.insertRows(into: "import_attachments", columns: ["seq", "kind", "record_id"]) { sink in
             var seq: Int64 = 0
-            for row in attachments {
-                for (kind, ids) in row {
-                    kinds.insert(kind)
-                    for id in ids {
-                        try sink.add(seq); try sink.add(kind.rawValue); try sink.add(id)
-                        try sink.endRow()
-                        seq += 1
-                    }
+            for row in rows {
+                for a in row.attachments {
+                    kinds.insert(a.kind)
+                    try sink.add(seq); try sink.add(a.kind.rawValue); try sink.add(a.id)
+                    try sink.endRow()
+                    seq += 1
                 }
             }
         }
