@@ -14,7 +14,7 @@ let lettersHarnesses: Set<String> = ["FuzzLetterTemplate"]
 // The harnesses that reach sisync-api (its transport and its application side).
 let apiHarnesses: Set<String> = ["FuzzAPIRequest", "FuzzHTTPRequest", "FuzzSCIM"]
 
-let harnesses = ["FuzzCSV", "FuzzJSON", "FuzzConfig", "FuzzZip", "FuzzOneRosterCSV", "FuzzOneRosterAPI", "FuzzAccessCode", "FuzzLetterTemplate", "FuzzSourceURL", "FuzzAPIRequest", "FuzzHTTPRequest", "FuzzSCIM", "FuzzMetricsFile"]
+let harnesses = ["FuzzCSV", "FuzzJSON", "FuzzConfig", "FuzzZip", "FuzzOneRosterCSV", "FuzzOneRosterAPI", "FuzzAccessCode", "FuzzLetterTemplate", "FuzzSourceURL", "FuzzAPIRequest", "FuzzHTTPRequest", "FuzzSCIM", "FuzzMetricsFile", "FuzzUserImport"]
 
 let package = Package(
     name: "sisync-fuzz",

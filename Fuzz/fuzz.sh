@@ -31,6 +31,7 @@ api-request    FuzzAPIRequest    65536
 http-request   FuzzHTTPRequest   4096
 scim           FuzzSCIM          16384
 metrics-file   FuzzMetricsFile   8192
+user-import    FuzzUserImport    32768
 "
 TARGETS=${FUZZ_TARGETS:-$(echo "$HARNESSES" | awk 'NF { printf "%s ", $1 }')}
 
@@ -76,6 +77,7 @@ seed api-request
 seed http-request
 seed scim
 seed metrics-file
+seed user-import config/demo/users.csv
 
 # Crashes are reported by AddressSanitizer and libFuzzer; the Swift runtime's own backtracer
 # would race them (and can hang under ASan).

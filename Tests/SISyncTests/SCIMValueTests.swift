@@ -9,6 +9,23 @@ import XCTest
 final class SCIMValueTests: XCTestCase {
     private func path(_ s: String) -> SCIMAttributePath { SCIMAttributePath.parse(s)! }
 
+    /// A SCIM id is the random source's 128 bits as 32 lowercase hex digits, most significant
+    /// first (issue 34 writes them without Foundation's UUID; the trigger's and the
+    /// PostgreSQL default's form is the same).
+    func testANewSCIMIDIsItsRandomBitsAs32LowercaseHexDigits() {
+        struct Fixed: RandomNumberGenerator {
+            var words: [UInt64]
+            mutating func next() -> UInt64 { words.removeFirst() }
+        }
+        var fixed = Fixed(words: [0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210])
+        XCTAssertEqual(AccountStore.newSCIMID(using: &fixed), "0123456789abcdeffedcba9876543210")
+        var zero = Fixed(words: [0, 15])
+        XCTAssertEqual(AccountStore.newSCIMID(using: &zero), "0000000000000000000000000000000f")
+        let ids = (0..<1000).map { _ in AccountStore.newSCIMID() }
+        XCTAssertEqual(Set(ids).count, 1000)
+        XCTAssertTrue(ids.allSatisfy { $0.utf8.count == 32 && $0.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) } })
+    }
+
     func testFilterGrammarPrecedenceAndValues() throws {
         let a = SCIMFilter.compare(path("a"), .eq, .string("1")), b = SCIMFilter.compare(path("b"), .eq, .string("2"))
         let c = SCIMFilter.compare(path("c"), .eq, .string("3"))

@@ -36,6 +36,69 @@ final class SQLiteBulkInsertTests: XCTestCase {
         XCTAssertEqual(try other.int("SELECT count(*) FROM t WHERE k = \("e")"), 0)
     }
 
+    /// Issue 34: rows for a table with a trigger (`users`) are gathered in a temporary table
+    /// and moved by one `INSERT … SELECT`, so that the statement journal copies a page at
+    /// most once instead of once per row. The trigger still fires for every row, values keep
+    /// their types, and nothing of the staging is left.
+    func testRowsIntoATableWithATriggerAreMovedByOneStatement() throws {
+        let (db, _) = try temporaryWALDatabase()
+        try db.execute("""
+            CREATE TABLE u (k TEXT PRIMARY KEY, v, tag TEXT);
+            CREATE TRIGGER u_tag AFTER INSERT ON u FOR EACH ROW WHEN NEW.tag IS NULL BEGIN UPDATE u SET tag = 'by trigger' WHERE k = NEW.k; END;
+            """)
+        try db.transaction {
+            try db.insertRows(into: "u", columns: ["k", "v", "tag"]) { rows in
+                try rows.add("a"); try rows.add(Int64(1)); try rows.add(nil as String?); try rows.endRow()
+                try rows.add("b"); try rows.add("2"); try rows.add("given"); try rows.endRow()
+                try rows.add("c"); try rows.add(true); try rows.add(nil as String?); try rows.endRow()
+            }
+            XCTAssertEqual(db.changes, 3, "one statement added the three rows (row by row the last added one)")
+        }
+        let s = try db.prepare("SELECT k, typeof(v), v, tag FROM u ORDER BY k")
+        var got: [String] = []
+        try s.forEachRow { r in got.append((0..<4).map { r.text(Int32($0)) }.joined(separator: " ")) }
+        XCTAssertEqual(got, ["a integer 1 by trigger", "b text 2 given", "c integer 1 by trigger"])
+        XCTAssertFalse(try db.tableExists("sisync_staged_rows"))
+        XCTAssertEqual(try db.int("SELECT count(*) FROM sqlite_temp_master WHERE name = 'sisync_staged_rows'"), 0)
+        // Without a trigger, a statement per row as before.
+        try db.transaction {
+            try db.insertRows(into: "t", columns: ["k", "v"]) { rows in
+                for k in ["x", "y"] { try rows.add(k); try rows.add(Int64(0)); try rows.endRow() }
+            }
+            XCTAssertEqual(db.changes, 1)
+        }
+    }
+
+    /// A failing staged insert goes again a row at a time: the rows before the bad one stay
+    /// (the trigger fired for them) and the error is that row's, from the per-row INSERT; a
+    /// `body` that throws keeps the rows it gave, as without the staging.
+    func testAStagedInsertThatFailsKeepsTheRowsBeforeTheBadOneAndItsError() throws {
+        let (db, path) = try temporaryWALDatabase()
+        try db.execute("""
+            CREATE TABLE u (k TEXT PRIMARY KEY, tag TEXT);
+            CREATE TRIGGER u_tag AFTER INSERT ON u FOR EACH ROW WHEN NEW.tag IS NULL BEGIN UPDATE u SET tag = 'by trigger' WHERE k = NEW.k; END;
+            INSERT INTO u (k, tag) VALUES ('old', 'x');
+            """)
+        XCTAssertThrowsError(try db.insertRows(into: "u", columns: ["k", "tag"]) { rows in
+            for k in ["a", "b", "old", "c"] { try rows.add(k); try rows.add(nil as String?); try rows.endRow() }
+        }) { error in
+            guard case StoreError.sqlite(_, _, let message, let sql) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(message.contains("UNIQUE constraint failed: u.k"), message)
+            XCTAssertEqual(sql, "INSERT INTO u (k, tag) VALUES (?, ?)")
+        }
+        let other = try SQLiteDatabase(path: path)
+        let s = try other.prepare("SELECT k || '=' || tag FROM u ORDER BY k")
+        var got: [String] = []
+        try s.forEachRow { got.append($0.text(0)) }
+        XCTAssertEqual(got, ["a=by trigger", "b=by trigger", "old=x"])
+        struct Stop: Error {}
+        XCTAssertThrowsError(try db.insertRows(into: "u", columns: ["k", "tag"]) { rows in
+            try rows.add("d"); try rows.add(nil as String?); try rows.endRow()
+            throw Stop()
+        }) { XCTAssertTrue($0 is Stop, "\($0)") }
+        XCTAssertEqual(try other.int("SELECT count(*) FROM u WHERE k = 'd' AND tag = 'by trigger'"), 1)
+    }
+
     /// The rule of `RekeyStore.inIndexOrder`: by entity, then old id, byte by byte as
     /// SQLite's BINARY collation orders the indexes the renames walk (not as Swift's `<`,
     /// which sets canonically equivalent spellings level).

@@ -7,7 +7,15 @@ public struct UserImportRow: Sendable, Equatable {
     public var email: String
     /// nil when the file has no `approved` column or the cell is empty: left as it is.
     public var approved: Bool?
-    public var attachments: [AttachmentKind: [String]]
+    /// The records the row attaches the user to: each once, by kind in the order of the
+    /// kinds' names (donor, household, student) and within a kind in the file's order.
+    public var attachments: [UserImportAttachment]
+}
+
+/// One record a row of an import file attaches its user to.
+public struct UserImportAttachment: Sendable, Equatable {
+    public var kind: AttachmentKind
+    public var id: String
 }
 
 /// Why an import file was refused. The whole file is checked first, so an administrator
@@ -28,7 +36,8 @@ public struct UserImportError: Error, CustomStringConvertible, Sendable {
 /// database (email clashes with other users, unknown records) are the store's.
 public enum UserImport {
     static let columns = ["username", "email", "approved", "student_id", "household_id", "donor_id"]
-    static let attachmentColumns: [(String, AttachmentKind)] = [("student_id", .student), ("household_id", .household), ("donor_id", .donor)]
+    /// In the order a row keeps its attachments (the kinds' names).
+    static let attachmentColumns: [(String, AttachmentKind)] = [("donor_id", .donor), ("household_id", .household), ("student_id", .student)]
 
     public static func read(path: String) throws -> [UserImportRow] {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -45,6 +54,65 @@ public enum UserImport {
         return s.trimmingCharacters(in: .whitespaces)
     }
 
+    /// Whether field `i` is empty once trimmed, without making a string of an ASCII one.
+    static func isBlank(_ r: CSVRecord, _ i: Int) -> Bool {
+        for k in r.range(i) {
+            let b = r.bytes[k]
+            if b == 32 || b == 9 { continue }
+            if b < 128 { return false }
+            return trimmed(r.string(i)).isEmpty
+        }
+        return true
+    }
+
+    /// Appends field `c`'s ids (a `;` list, each trimmed, empty ones skipped) that the row
+    /// does not have yet for `kind` (a repeated id is one attachment). An ASCII field is
+    /// split byte by byte, where trimming is dropping spaces and tabs; any other by the
+    /// Characters of its string, as `split` on `;` does.
+    static func appendIDs(_ r: CSVRecord, _ c: Int, _ kind: AttachmentKind, to out: inout [UserImportAttachment]) {
+        let range = r.range(c)
+        guard !range.isEmpty else { return }
+        let first = out.count
+        var seen: Set<String>?
+        func add(_ id: String) {
+            // A handful per row: looked up in place; a long list (a fuzzer's) through a set.
+            if seen == nil && out.count - first < 8 {
+                if !out[first...].contains(where: { $0.id == id }) { out.append(UserImportAttachment(kind: kind, id: id)) }
+                return
+            }
+            if seen == nil { seen = Set(out[first...].map(\.id)) }
+            if seen!.insert(id).inserted { out.append(UserImportAttachment(kind: kind, id: id)) }
+        }
+        if r.bytes[range].contains(where: { $0 >= 128 }) {
+            for piece in trimmed(r.string(c)).split(separator: ";") {
+                let id = trimmed(String(piece))
+                if !id.isEmpty { add(id) }
+            }
+            return
+        }
+        r.bytes.withUnsafeBufferPointer { b in
+            var start = range.lowerBound
+            while start <= range.upperBound {
+                var end = start
+                while end < range.upperBound && b[end] != UInt8(ascii: ";") { end += 1 }
+                var lo = start, hi = end
+                while lo < hi && (b[lo] == 32 || b[lo] == 9) { lo += 1 }
+                while hi > lo && (b[hi - 1] == 32 || b[hi - 1] == 9) { hi -= 1 }
+                if lo < hi { add(String(decoding: UnsafeBufferPointer(rebasing: b[lo..<hi]), as: UTF8.self)) }
+                start = end + 1
+            }
+        }
+    }
+
+    /// A row's attachments by kind, as the change feed lists them.
+    static func byKind(_ attachments: [UserImportAttachment]) -> [(kind: AttachmentKind, ids: [String])] {
+        var out: [(kind: AttachmentKind, ids: [String])] = []
+        for a in attachments {
+            if out.last?.kind == a.kind { out[out.count - 1].ids.append(a.id) } else { out.append((a.kind, [a.id])) }
+        }
+        return out
+    }
+
     /// Each record becomes a row as the reader gives it: only the rows are held, not the
     /// file's cells as well (a district's 200,000 users).
     public static func parse(_ bytes: [UInt8], file: String) throws -> [UserImportRow] {
@@ -59,9 +127,11 @@ public enum UserImport {
         var emails: [String: Int] = Dictionary(minimumCapacity: lines)
         rows.reserveCapacity(lines)
         var columnsChecked = false
+        var usernameColumn: Int?, emailColumn: Int?, approvedColumn: Int?
+        var attachmentColumns: [(Int, AttachmentKind)] = []
         let collect: (CSVRecord) throws -> Void = { r in
-            let fields = (0..<r.count).map { Self.trimmed(r.string($0)) }
             guard let header else {
+                let fields = (0..<r.count).map { Self.trimmed(r.string($0)) }
                 header = (r.line, fields)
                 for (i, name) in fields.enumerated() {
                     let n = name.lowercased()
@@ -76,17 +146,20 @@ public enum UserImport {
                     problems.append("\(r.line): missing required column `\(required)`")
                 }
                 columnsChecked = problems.isEmpty
+                (usernameColumn, emailColumn, approvedColumn) = (position["username"], position["email"], position["approved"])
+                attachmentColumns = Self.attachmentColumns.compactMap { name, kind in position[name].map { ($0, kind) } }
                 return
             }
             // A header with problems is reported alone, as the rows cannot be read.
-            guard columnsChecked, let uCol = position["username"], let eCol = position["email"] else { return }
+            guard columnsChecked, let uCol = usernameColumn, let eCol = emailColumn else { return }
             let line = r.line
-            if fields.allSatisfy(\.isEmpty) { return }
-            guard fields.count == header.fields.count else {
-                problems.append("\(line): \(fields.count) fields, the header has \(header.fields.count)")
+            // Only the cells a row needs become strings (a district's file is 200,000 rows).
+            if (0..<r.count).allSatisfy({ Self.isBlank(r, $0) }) { return }
+            guard r.count == header.fields.count else {
+                problems.append("\(line): \(r.count) fields, the header has \(header.fields.count)")
                 return
             }
-            let username = fields[uCol], email = fields[eCol]
+            let username = Self.trimmed(r.string(uCol)), email = Self.trimmed(r.string(eCol))
             if !UserRecord.isValidUsername(username) {
                 problems.append("\(line):\(uCol + 1): username `\(username)` must be non-empty and without spaces")
             } else {
@@ -106,16 +179,15 @@ public enum UserImport {
                 }
             }
             var approved: Bool?
-            if let a = position["approved"], !fields[a].isEmpty {
-                approved = parseBoolean(fields[a])
-                if approved == nil { problems.append("\(line):\(a + 1): approved must be true/false, yes/no or 1/0, got `\(fields[a])`") }
+            if let a = approvedColumn {
+                let text = Self.trimmed(r.string(a))
+                if !text.isEmpty {
+                    approved = parseBoolean(text)
+                    if approved == nil { problems.append("\(line):\(a + 1): approved must be true/false, yes/no or 1/0, got `\(text)`") }
+                }
             }
-            var attachments: [AttachmentKind: [String]] = [:]
-            for (column, kind) in attachmentColumns {
-                guard let c = position[column], !fields[c].isEmpty else { continue }
-                let ids = fields[c].split(separator: ";").map { Self.trimmed(String($0)) }.filter { !$0.isEmpty }
-                if !ids.isEmpty { attachments[kind] = ids }
-            }
+            var attachments: [UserImportAttachment] = []
+            for (c, kind) in attachmentColumns { Self.appendIDs(r, c, kind, to: &attachments) }
             // Once the file has a problem the rest is only checked, not kept.
             if problems.isEmpty {
                 rows.append(UserImportRow(line: line, username: username, email: email, approved: approved, attachments: attachments))

@@ -1,0 +1,47 @@
+import Foundation
+import XCTest
+@testable import SISync
+
+/// How `UserImport.parse` reads a row's cells (issue 34: only the cells a row needs become
+/// strings, and an ASCII attachment list is split byte by byte). The rules are those of the
+/// string reading it replaced: cells trimmed of spaces and tabs (and, off ASCII, of every
+/// Unicode space), lists split at `;` Characters, a repeated id one attachment (compared as
+/// strings, so canonically equal spellings are one), a row of blank cells skipped.
+final class UserImportFileTests: XCTestCase {
+    private func rows(_ text: String) throws -> [UserImportRow] {
+        try UserImport.parse(Array(text.utf8), file: "users.csv")
+    }
+
+    func testAttachmentsAreKeptByKindThenInTheFilesOrderEachOnce() throws {
+        let r = try rows("username,email,student_id,household_id,donor_id\nkim,kim@x.org, ST2 ;ST1;;\tST2 , H1 ,D1;D1;\n")
+        XCTAssertEqual(r.count, 1)
+        XCTAssertEqual(r[0].attachments.map { "\($0.kind.rawValue) \($0.id)" }, ["donor D1", "household H1", "student ST2", "student ST1"])
+        XCTAssertEqual(UserImport.byKind(r[0].attachments).map { "\($0.kind.rawValue)=\($0.ids)" },
+                       ["donor=[\"D1\"]", "household=[\"H1\"]", "student=[\"ST2\", \"ST1\"]"])
+        // Control characters other than a tab are not trimmed, as `trimmingCharacters(in: .whitespaces)` keeps them.
+        XCTAssertEqual(try rows("username,email,student_id\nkim,kim@x.org,\"ST1\r;\u{1}ST2\"\n")[0].attachments.map(\.id), ["ST1\r", "\u{1}ST2"])
+    }
+
+    func testANonASCIIListIsSplitAtCharactersAndComparedAsStrings() throws {
+        let decomposed = "e\u{301}1", composed = "\u{E9}1"
+        let r = try rows("username,email,student_id,household_id\nkim,kim@x.org,\(decomposed);\u{A0}\(composed)\u{A0},A;\u{301}B\n")
+        XCTAssertEqual(r[0].attachments.map(\.id), ["A;\u{301}B", decomposed],
+                       "a `;` with a combining mark is one Character, not a separator; the two spellings of é1 are one id; U+00A0 is trimmed")
+    }
+
+    func testBlankRowsAreSkippedAndALongRepeatedListIsOneAttachment() throws {
+        let r = try rows("username,email,student_id\n , \t ,\n\u{A0},,\nkim,kim@x.org,\(Array(repeating: "S1", count: 5000).joined(separator: ";"));S2\n")
+        XCTAssertEqual(r.map(\.line), [4], "rows of blank cells are skipped, not reported")
+        XCTAssertEqual(r[0].attachments.map(\.id), ["S1", "S2"])
+        XCTAssertEqual(r[0].approved, nil)
+    }
+
+    func testProblemsKeepTheirLineAndColumn() {
+        XCTAssertThrowsError(try rows("email,username,approved\nkim@x.org,kim,maybe\n,lee\nx@y.org,KIM,\n")) { error in
+            let problems = (error as? UserImportError)?.problems ?? []
+            XCTAssertEqual(problems, ["2:3: approved must be true/false, yes/no or 1/0, got `maybe`",
+                                      "3: 2 fields, the header has 3",
+                                      "4:2: username `KIM` already appears on line 2"])
+        }
+    }
+}
