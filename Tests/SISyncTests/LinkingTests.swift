@@ -179,6 +179,25 @@ final class LinkingRunTests: XCTestCase {
         XCTAssertEqual(run.summary.rolesGranted, 1)
     }
 
+    /// An email in another Unicode normal form than its key (NFD `é` against the key's NFC)
+    /// equals the key under PostgreSQL's `nocase` but is not its `lower`: the linking read's
+    /// two halves both found such a user, and the run linked them twice (two `linked`
+    /// entries, links made 2). Once on both stores.
+    func testR6AUserWhoseEmailIsTheKeyInAnotherNormalFormIsLinkedOnce() throws {
+        let w = Workspace()
+        let c = w.configure(source: "", entities: "staff")
+        var staff = manyStaff(20)
+        staff[2].3 = "jos\u{E9}@district.org"
+        w.write("staff.csv", staffCSV(staff))
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "u3", "--email", "jose\u{301}@district.org", "--approved"]).code, 0)
+        let run = w.sync(c)
+        XCTAssertEqual(run.summary.linksMade, 1, run.summary.error ?? "")
+        XCTAssertEqual(try w.store().accounts.user("u3")?.link, Link(staffID: "S3", kind: .auto))
+        let changes = try w.store().auditTrail.changes(runID: run.summary.runID!).map(\.change)
+        XCTAssertEqual(changes.filter { $0.kind == .linked }, [Change(entity: "users", id: "u3", field: "link", old: nil, new: "S3", kind: .linked)])
+    }
+
     func testR6RehiredTeacherKeepsHerLinkAndEmailCaseChangesDoNotMatter() throws {
         let w = Workspace()
         let c = w.configure()

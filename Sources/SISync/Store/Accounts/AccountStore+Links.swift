@@ -82,8 +82,9 @@ extension AccountStore {
         // unique email index (which ignores case) with each key, keeping those whose stored
         // key is that key; the few others by reading the partial index and looking each
         // one's key up in the list (`+` keeps SQLite from probing that index per key). The
-        // two halves are disjoint: a user of the first has the key `lower(email)`, which the
-        // partial index leaves out.
+        // first half keeps only users whose key is `lower(email)`, the exact opposite of the
+        // partial index, so no user comes twice: PostgreSQL's `nocase` also finds an email in
+        // another Unicode normal form equal to its key, whose `lower` is not the key.
         var start = 0
         let keyCount = staff.activeEmailKeyCount
         while start < keyCount {
@@ -93,7 +94,8 @@ extension AccountStore {
             try collect(database.query("""
                 SELECT u.username, u.email, u.email_key, u.approved, NULL, NULL, NULL, NULL, \(unescaped: Self.providerManaged)
                 FROM json_each(\(json)) k CROSS JOIN users u ON u.email = k.value
-                WHERE u.email_key = k.value AND NOT EXISTS (SELECT 1 FROM links l WHERE l.username = u.username)
+                WHERE u.email_key = k.value AND u.email_key = lower(u.email) COLLATE BINARY
+                  AND NOT EXISTS (SELECT 1 FROM links l WHERE l.username = u.username)
                 UNION ALL
                 SELECT u.username, u.email, u.email_key, u.approved, NULL, NULL, NULL, NULL, \(unescaped: Self.providerManaged) FROM users u
                 WHERE \(unescaped: Self.otherKey) AND +u.email_key IN (SELECT value FROM json_each(\(json)))

@@ -223,6 +223,10 @@ public final class SQLiteDatabase: StoreDatabase {
         do {
             try execute("INSERT INTO \(table) (\(columns.joined(separator: ", "))) SELECT \(names) FROM \(staged) ORDER BY rowid")
         } catch {
+            // A stop, or an error after which SQLite rolled the whole transaction back (the
+            // staged rows with it), is the answer itself: there is nothing to replay.
+            if case StoreError.interrupted = error { throw error }
+            guard sqlite3_get_autocommit(handle) == 0 else { throw error }
             let read = try SQLiteStatement(database: self, sql: "SELECT \(names) FROM \(staged) ORDER BY rowid")
             defer { read.reset() }
             let insert = try SQLiteStatement(database: self, sql: sql)
