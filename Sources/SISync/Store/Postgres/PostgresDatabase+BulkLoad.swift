@@ -20,16 +20,14 @@ import Foundation
 /// run fails and rolls back exactly as it would have on the row. Until the commit, the
 /// table (and, for a reference, the table it refers to) is held in ACCESS EXCLUSIVE mode:
 /// readers such as `sisync-api` wait, for the last seconds of a first run; that is why it
-/// happens only when the load adds at least `share` of the rows the table will have.
+/// happens only when the load adds at least a quarter of the rows the table will have.
 extension PostgresDatabase {
-    /// The share of a table's rows (after the load) a load must add for its constraints to
-    /// be made after it: a first run's grants are all of them; a day's, a few hundred of
-    /// 300,000, which a rebuild would make slower.
-    static let bulkLoadShare = 0.25
-
-    /// Whether adding `adding` rows to `existing` makes the constraints again after them.
+    /// Whether adding `adding` rows to `existing` makes the constraints again after them:
+    /// the users' bulk loads' rule (`UserBulkLoad.rebuilds`, a quarter of the rows the table
+    /// will have). A first run's grants are all of them; a day's, a few hundred of 300,000,
+    /// which a rebuild would make slower.
     static func rebuildsConstraints(adding: Int, existing: Int) -> Bool {
-        adding > 0 && Double(adding) >= bulkLoadShare * Double(existing + adding)
+        UserBulkLoad.rebuilds(adding: adding, existing: existing)
     }
 
     public func bulkLoading(_ table: String, adding: Int, _ load: () throws -> Void) throws {
