@@ -437,6 +437,19 @@ final class SCIMHTTPTests: XCTestCase {
         check(try call(port, "GET", "/scim/v2/Users/ann", token: token), 404, nil)
         check(try call(port, "DELETE", "/scim/v2/Users/nobody", token: token), 404, nil)
         XCTAssertEqual(try call(port, "POST", "/scim/v2/Users", token: token, json: #"{"userName":"x","emails":[{"value":"x@d.org"}]}"#, type: "text/plain").status, 415)
+        // The transport's own refusals, before a route is reached: SCIM's documents on SCIM's
+        // paths (with tenants too), RFC 9457 problems elsewhere.
+        func raw(_ head: String) throws -> Answer {
+            let r = try RawHTTPConnection.exchange(port: port, head + "Host: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n\r\n", timeout: 20)
+            return Answer(status: r.status, head: r.head, body: r.body)
+        }
+        check(try raw("POST /scim/v2/Users HTTP/1.1\r\nContent-Type: application/scim+json\r\nContent-Length: 65537\r\n"), 413, nil)
+        check(try raw("POST /t/north/scim/v2/Users HTTP/1.1\r\nContent-Length: 65537\r\n"), 413, nil)
+        check(try raw("GET /scim/v2/Users?filter=" + String(repeating: "a", count: 9000) + " HTTP/1.1\r\n"), 414, nil)
+        check(try raw("POST /scim/v2/Users HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n"), 400, nil)
+        let plain = try raw("POST /v1/login HTTP/1.1\r\nContent-Length: 65537\r\n")
+        XCTAssertEqual(plain.status, 413, plain.head)
+        XCTAssertEqual(plain.header("Content-Type"), "application/problem+json", plain.head)
         XCTAssertEqual(try s.w.store().accounts.user("ann")?.email, "ann@district.org", "no refused request changed anything")
         XCTAssertEqual(try changes(s, actor: "scim:entra"), [])
     }

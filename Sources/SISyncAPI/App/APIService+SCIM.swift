@@ -18,6 +18,14 @@ extension APIService {
 
     static func scimResponse(_ e: SCIMError) -> HTTPResponse { scimJSON(e.document, status: e.status, headers: e.headers) }
 
+    /// The transport's own refusals (a body past the limit, a malformed request, too many
+    /// waiting, stopping) are SCIM error documents on SCIM's paths: a provider logs a
+    /// document's `detail`, and one that is not SCIM's is only an opaque status to it.
+    package func transportAnswer(status: Int, title: String, detail: String, path: String) -> HTTPResponse {
+        guard Self.isSCIM(path) else { return TransportProblem.response(status, title, detail) }
+        return Self.scimResponse(SCIMError(status, nil, detail))
+    }
+
     func scim(_ endpoint: Route.Endpoint, _ request: HTTPRequest, _ parameters: [String: String], _ context: RequestContext) throws -> HTTPResponse {
         guard let client = context.client, let tenant = context.tenant else { throw Problem.unauthorized }
         let base = scimBase(request, tenant)

@@ -194,7 +194,8 @@ package final class HTTPServer: @unchecked Sendable {
         for r in parkedLock.withLock({ Array(parked.values) }) { r.pending?.hurryUp() }
         while !running.isEmpty && table.inFlight > 0 && Self.now() < deadline { usleep(10_000) }
         for r in parkedLock.withLock({ Array(parked.values) }) {
-            var stopping = TransportProblem.response(503, "Service Unavailable", "sisync-api is stopping; ask again after Retry-After seconds")
+            var stopping = handler.transportAnswer(status: 503, title: "Service Unavailable", detail: "sisync-api is stopping; ask again after Retry-After seconds",
+                                                   path: QueryString.split(target: r.target).0)
             stopping.headers.append(("Retry-After", "1"))
             r.pending?.complete(stopping)
         }
@@ -311,7 +312,7 @@ package final class HTTPServer: @unchecked Sendable {
         if let done = request.finished { return answer(done, to: request, on: connection, l, close: false) }
         if request.suspended { return mhdYes }
         if let c = request.connection { table.update(c) { if $0.phase != .cut { $0.phase = .answering } } }
-        if request.tooLarge { return answer(Self.tooLarge(limits), to: request, on: connection, l, close: true) }
+        if request.tooLarge { return answer(tooLarge(request), to: request, on: connection, l, close: true) }
         let (path, query) = QueryString.split(target: request.target)
         let http = HTTPRequest(method: request.method, path: path, query: QueryString.parse(query), headers: request.headers,
                                body: request.body, client: client(l, request))
@@ -377,8 +378,8 @@ package final class HTTPServer: @unchecked Sendable {
             return true
         }
         guard admitted else {
-            var busy = TransportProblem.response(503, "Service Unavailable",
-                                                 "sisync-api has \(limits.maxWaitingRequests) logins and writes in progress, the most it takes at once; send the request again after Retry-After seconds")
+            var busy = transportAnswer(to: request, 503, "Service Unavailable",
+                                       "sisync-api has \(limits.maxWaitingRequests) logins and writes in progress, the most it takes at once; send the request again after Retry-After seconds")
             busy.headers.append(("Retry-After", "1"))
             return answer(busy, to: request, on: connection, l, close: false)
         }
@@ -411,25 +412,30 @@ package final class HTTPServer: @unchecked Sendable {
     /// The answer to a request that must not reach the handler, judged on its headers.
     private func refusal(of r: RequestState) -> HTTPResponse? {
         if r.target.utf8.count > limits.maxTargetBytes {
-            return TransportProblem.response(414, "URI Too Long", "the request target is longer than \(limits.maxTargetBytes) bytes")
+            return transportAnswer(to: r, 414, "URI Too Long", "the request target is longer than \(limits.maxTargetBytes) bytes")
         }
         if r.headerBytes > limits.maxHeaderBytes || r.headers.count > limits.maxHeaderCount {
-            return TransportProblem.response(431, "Request Header Fields Too Large",
-                                             "send at most \(limits.maxHeaderCount) header lines of \(limits.maxHeaderBytes) bytes in all")
+            return transportAnswer(to: r, 431, "Request Header Fields Too Large",
+                                   "send at most \(limits.maxHeaderCount) header lines of \(limits.maxHeaderBytes) bytes in all")
         }
         do { try RequestSyntax.judge(target: r.rawTarget, version: r.version, headers: r.headers) } catch {
-            return TransportProblem.response(400, "Bad Request", error.description)
+            return transportAnswer(to: r, 400, "Bad Request", error.description)
         }
         let framing: RequestFraming
         do { framing = try RequestFraming.judge(r.headers) } catch {
-            return TransportProblem.response(400, "Bad Request", error.description)
+            return transportAnswer(to: r, 400, "Bad Request", error.description)
         }
-        if case .length(let n) = framing, n > limits.maxBodyBytes { return Self.tooLarge(limits) }
+        if case .length(let n) = framing, n > limits.maxBodyBytes { return tooLarge(r) }
         return nil
     }
 
-    static func tooLarge(_ limits: HTTPServerLimits) -> HTTPResponse {
-        TransportProblem.response(413, "Content Too Large", "a request body may hold at most \(limits.maxBodyBytes) bytes")
+    private func tooLarge(_ r: RequestState) -> HTTPResponse {
+        transportAnswer(to: r, 413, "Content Too Large", "a request body may hold at most \(limits.maxBodyBytes) bytes")
+    }
+
+    /// The server's own answer, in the error format of the routes the request was for.
+    private func transportAnswer(to r: RequestState, _ status: Int, _ title: String, _ detail: String) -> HTTPResponse {
+        handler.transportAnswer(status: status, title: title, detail: detail, path: QueryString.split(target: r.target).0)
     }
 
     private func client(_ l: Listener, _ r: RequestState) -> HTTPClient {
