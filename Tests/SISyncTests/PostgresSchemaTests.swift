@@ -12,7 +12,7 @@ final class PostgresSchemaTests: XCTestCase {
     private func uniqueSchema() -> String { "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12) }
 
     func testSameTablesAndColumnsAsTheSQLiteSchema() throws {
-        let w = Workspace()
+        let w = Workspace(sqlite: true)
         try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)
         let sqlite = try RosterStore(path: w.database)
         XCTAssertEqual(try (sqlite.database as! SQLiteDatabase).userVersion, Int32(PostgresSchema.version), "bump PostgresSchema with the SQLite schema")
