@@ -151,10 +151,7 @@ final class MigrationTests: XCTestCase {
     /// step back, naming the table.
     func testVersion13KeepsTheUsersAndWhatRefersToThem() throws {
         let w = Workspace()
-        try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)
-        let db = try SQLiteDatabase(path: w.root + "/db/v12.db")
-        try db.execute("PRAGMA foreign_keys = ON")
-        try Migrator().migrate(db, to: 12)
+        let db = try Self.database(in: w, at: 12)
         try db.execute("""
             INSERT INTO users (username, email, created_at, email_key) VALUES ('Ann', 'Ann@d.org', '2026-01-01T00:00:00Z', 'ann@d.org');
             INSERT INTO users (username, email, created_at) VALUES ('bob', 'bob@d.org', '2026-01-01T00:00:00Z');
@@ -162,17 +159,10 @@ final class MigrationTests: XCTestCase {
             INSERT INTO user_attachments (username, kind, record_id) VALUES ('bob', 'household', 'H1');
             INSERT INTO user_roles (username, role, source) VALUES ('bob', 'Parent', 'manual');
             """)
-        func rows() throws -> [String] {
-            var out: [String] = []
-            try db.prepare("""
-                SELECT 'user ' || rowid || ' ' || username || ' ' || scim_id FROM users UNION ALL SELECT 'link ' || username FROM links
-                UNION ALL SELECT 'attachment ' || username || ' ' || record_id FROM user_attachments UNION ALL SELECT 'role ' || username || ' ' || role FROM user_roles
-                """).forEachRow { out.append($0.text(0)) }
-            return out.sorted()
-        }
+        func rows() throws -> [String] { try Self.usersAndWhatRefersToThem(db) }
         let before = try rows()
         XCTAssertEqual(before.count, 5)
-        try Migrator().migrate(db)
+        try Migrator().migrate(db, to: 13)
         XCTAssertEqual(try db.userVersion, 13)
         XCTAssertEqual(try rows(), before)
         XCTAssertEqual(try db.int("PRAGMA foreign_keys"), 1, "on again after the step")
@@ -188,6 +178,63 @@ final class MigrationTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("user_attachments refer to users rows that are not there"), "\(e)")
         }
         XCTAssertEqual(try broken.userVersion, 12, "rolled back")
+    }
+
+    /// A SQLite store at `version`, as that sisync left it, with foreign keys on.
+    private static func database(in w: Workspace, at version: Int) throws -> SQLiteDatabase {
+        try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)
+        let db = try SQLiteDatabase(path: w.root + "/db/v\(version).db")
+        try db.execute("PRAGMA foreign_keys = ON")
+        try Migrator().migrate(db, to: version)
+        return db
+    }
+
+    /// Every user (rowid, username, SCIM id) and the links, attachments and roles that
+    /// refer to users, as sorted lines: what a step that makes `users` again must keep.
+    private static func usersAndWhatRefersToThem(_ db: SQLiteDatabase) throws -> [String] {
+        var out: [String] = []
+        try db.prepare("""
+            SELECT 'user ' || rowid || ' ' || username || ' ' || scim_id FROM users UNION ALL SELECT 'link ' || username FROM links
+            UNION ALL SELECT 'attachment ' || username || ' ' || record_id FROM user_attachments UNION ALL SELECT 'role ' || username || ' ' || role FROM user_roles
+            """).forEachRow { out.append($0.text(0)) }
+        return out.sorted()
+    }
+
+    /// Version 14 makes SQLite's `users` again with SCIM's id as the column's default
+    /// (`lower(hex(randomblob(16)))`) instead of the trigger `users_scim_id`, whose statement
+    /// journal per row was a third of a district's import (issue 34). SCIM's `id` is stable
+    /// (RFC 7643 §3.1, docs/scim.md): every user keeps it, and its rowid, attachments, roles
+    /// and link; the documented `INSERT`, which leaves `scim_id` out, still gets a fresh id
+    /// of 32 hex digits; an explicit NULL is refused (PostgreSQL's column is NOT NULL too).
+    func testVersion14GivesSCIMIDsByDefaultAndKeepsEveryUsersID() throws {
+        let w = Workspace()
+        let db = try Self.database(in: w, at: 13)
+        try db.execute("""
+            INSERT INTO users (username, email, created_at, scim_id) VALUES ('Ann', 'Ann@d.org', '2026-01-01T00:00:00Z', '0123456789abcdef0123456789abcdef');
+            INSERT INTO users (username, email, created_at) VALUES ('bob', 'bob@d.org', '2026-01-01T00:00:00Z');
+            DELETE FROM users WHERE username = 'Ann';
+            INSERT INTO users (username, email, created_at, scim_id) VALUES ('Ann', 'Ann@d.org', '2026-01-01T00:00:00Z', '0123456789abcdef0123456789abcdef');
+            INSERT INTO links (username, staff_id, kind, created_at, created_by) VALUES ('Ann', 'S1', 'auto', '2026-01-01T00:00:00Z', 'sync');
+            INSERT INTO user_attachments (username, kind, record_id) VALUES ('bob', 'household', 'H1');
+            INSERT INTO user_roles (username, role, source) VALUES ('bob', 'Parent', 'manual');
+            """)
+        func rows() throws -> [String] { try Self.usersAndWhatRefersToThem(db) }
+        let before = try rows()
+        XCTAssertEqual(before.count, 5)
+        XCTAssertTrue(before.contains("user 3 Ann 0123456789abcdef0123456789abcdef"), "\(before)")
+        try Migrator().migrate(db, to: 14)
+        XCTAssertEqual(try db.userVersion, 14)
+        XCTAssertEqual(try rows(), before, "the same users, rowids and SCIM ids, and what refers to them")
+        XCTAssertEqual(try db.int("PRAGMA foreign_keys"), 1, "on again after the step")
+        XCTAssertEqual(try db.int("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 0, "no trigger on users")
+        XCTAssertEqual(try db.int("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ('users_by_email', 'users_by_scim_id', 'users_by_other_email_key', 'users_by_external_id')"), 4)
+        try db.execute("INSERT INTO users (username, email, name, approved, created_at) VALUES ('cy', 'cy@d.org', 'Cy', 1, '2026-01-01T00:00:00Z')")
+        try db.execute("INSERT INTO users (username, email, name, approved, created_at) VALUES ('dee', 'dee@d.org', 'Dee', 1, '2026-01-01T00:00:00Z')")
+        XCTAssertEqual(try db.int("SELECT count(DISTINCT scim_id) FROM users WHERE username IN ('cy', 'dee') AND length(scim_id) = 32 AND scim_id NOT GLOB '*[^0-9a-f]*'"), 2,
+                       "each new row its own 32 lowercase hex digits")
+        XCTAssertThrowsError(try db.execute("INSERT INTO users (username, email, created_at, scim_id) VALUES ('eve', 'eve@d.org', '2026-01-01T00:00:00Z', NULL)"))
+        XCTAssertThrowsError(try db.execute("UPDATE users SET scim_id = (SELECT scim_id FROM users WHERE username = 'Ann') WHERE username = 'bob'"),
+                             "SCIM ids stay unique")
     }
 
     /// Two connections opening the same new SQLite database at once (a tenant's daemon and a

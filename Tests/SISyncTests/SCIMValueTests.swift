@@ -26,6 +26,44 @@ final class SCIMValueTests: XCTestCase {
         XCTAssertTrue(ids.allSatisfy { $0.utf8.count == 32 && $0.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) } })
     }
 
+    /// A district's import draws its SCIM ids from the kernel 4 KiB at a time (issue 34: two
+    /// getrandom(2) calls per id were 414,000 system calls): 256 ids are one read, the 257th
+    /// the next; the bytes are the source's, each handed out once; a call cut short or
+    /// interrupted (EINTR) is continued, and a source that fails leaves no word as it was.
+    func testSCIMIDsDrawTheKernelsRandomBytesInBulk() {
+        var calls: [Int] = []
+        var counter: UInt64 = 0x1000
+        var bulk = BufferedSystemRandom { buffer in
+            calls.append(buffer.count)
+            for i in stride(from: 0, to: buffer.count, by: 8) { buffer.storeBytes(of: counter, toByteOffset: i, as: UInt64.self); counter += 1 }
+            return buffer.count
+        }
+        let ids = (0..<256).map { _ in AccountStore.newSCIMID(using: &bulk) }
+        XCTAssertEqual(calls, [4096], "one read for 256 ids")
+        XCTAssertEqual(ids[0], "00000000000010000000000000001001", "the source's words in order")
+        XCTAssertEqual(ids[255], "00000000000011fe00000000000011ff")
+        XCTAssertEqual(Set(ids).count, 256, "no bytes handed out twice")
+        _ = AccountStore.newSCIMID(using: &bulk)
+        XCTAssertEqual(calls, [4096, 4096])
+
+        var attempts = 0
+        var interrupted = BufferedSystemRandom(words: 2) { buffer in
+            attempts += 1
+            switch attempts {
+            case 1: buffer[0] = 0xAA; return 1              // cut short
+            case 2: errno = EINTR; return -1                 // a signal
+            default: for i in 0..<buffer.count { buffer[i] = 0xBB }; return buffer.count
+            }
+        }
+        XCTAssertEqual(interrupted.next(), 0xBBBB_BBBB_BBBB_BBAA)
+        XCTAssertEqual(interrupted.next(), 0xBBBB_BBBB_BBBB_BBBB)
+        XCTAssertEqual(attempts, 3)
+
+        var failing = BufferedSystemRandom(words: 64) { _ in errno = EIO; return -1 }
+        let words = (0..<64).map { _ in failing.next() }
+        XCTAssertEqual(Set(words).count, 64, "the system generator's words instead, not zeros")
+    }
+
     func testFilterGrammarPrecedenceAndValues() throws {
         let a = SCIMFilter.compare(path("a"), .eq, .string("1")), b = SCIMFilter.compare(path("b"), .eq, .string("2"))
         let c = SCIMFilter.compare(path("c"), .eq, .string("3"))

@@ -803,5 +803,59 @@ extension Migration {
             UserBulkLoad.usersByOtherEmailKey(.postgres),
             UserBulkLoad.usersByExternalID,
         ], sqliteForeignKeysOff: true),
+
+        // SCIM's id as SQLite's column default, not a trigger (issue 34): `users` is made
+        // again with `scim_id TEXT NOT NULL DEFAULT (lower(hex(randomblob(16))))`, not null
+        // with a default as PostgreSQL's column has been since version 11 (SQLite cannot add
+        // a column with a random default, but a table made anew can have one), and the trigger
+        // `users_scim_id` goes with the old table. A trigger on `users` made every row of a
+        // bulk import a statement transaction of its own (each page it touched copied to the
+        // statement journal), so a district's 207,000 users were staged in a temporary
+        // table and copied a second time. The documented `INSERT` (docs/schema.md), which
+        // leaves `scim_id` out, still gets one; an explicit NULL is refused, as on
+        // PostgreSQL, instead of being replaced. Every user keeps its id (a user without one
+        // gets one now), its rowid, and the columns in the same order. On PostgreSQL the
+        // default draws from the server's cryptographic generator (`gen_random_uuid()`,
+        // PostgreSQL 13 and later) instead of `random()`, whose next values can be worked
+        // out from a few it gave; the form, 32 hex digits, is the same. Version 14.
+        Migration("users' SCIM id a column default, not a trigger", sqlite: [
+            """
+            DROP VIEW change_log;
+            CREATE TABLE users_v14 (
+              username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+              email TEXT NOT NULL COLLATE NOCASE,
+              name TEXT NOT NULL DEFAULT '',
+              approved INTEGER NOT NULL DEFAULT 0,
+              locked INTEGER NOT NULL DEFAULT 0,
+              failed_logins INTEGER NOT NULL DEFAULT 0,
+              password_hash TEXT,
+              created_at TEXT NOT NULL,
+              email_key TEXT,
+              added_by TEXT,
+              external_id TEXT,
+              provisioned_by TEXT,
+              given_name TEXT,
+              family_name TEXT,
+              modified_at TEXT,
+              scim_id TEXT NOT NULL DEFAULT (lower(hex(randomblob(16)))),
+              email_type TEXT,
+              email_primary INTEGER,
+              active_removed INTEGER NOT NULL DEFAULT 0
+            );
+            INSERT INTO users_v14 (rowid, username, email, name, approved, locked, failed_logins, password_hash, created_at, email_key, added_by,
+              external_id, provisioned_by, given_name, family_name, modified_at, scim_id, email_type, email_primary, active_removed)
+              SELECT rowid, username, email, name, approved, locked, failed_logins, password_hash, created_at, email_key, added_by,
+              external_id, provisioned_by, given_name, family_name, modified_at, coalesce(scim_id, lower(hex(randomblob(16)))),
+              email_type, email_primary, active_removed FROM users;
+            DROP TABLE users;
+            ALTER TABLE users_v14 RENAME TO users;
+            """,
+        ] + UserBulkLoad.indexes(of: "users", .sqlite).map(\.create) + [
+            UserBulkLoad.usersByOtherEmailKey(.sqlite),
+            UserBulkLoad.usersByExternalID,
+            Schema.changeLogView(rolesGrantedByRun: true, bulkAdditions: true),
+        ], postgres: [
+            "ALTER TABLE users ALTER COLUMN scim_id SET DEFAULT md5(gen_random_uuid()::text)",
+        ], sqliteForeignKeysOff: true),
     ]
 }

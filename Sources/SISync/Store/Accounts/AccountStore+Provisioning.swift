@@ -49,7 +49,7 @@ extension AccountStore {
     }
 
     /// A new SCIM `id`: 32 random hex digits (128 bits, getrandom(2)), the form the
-    /// schema's trigger and default give rows written without one. Written digit by digit:
+    /// column's default gives rows written without one. Written digit by digit:
     /// a `UUID` reformatted through Foundation (a file opened per id, then the dashes
     /// replaced) was a fifth of a 207,000-user import (issue 34).
     static func newSCIMID() -> String {

@@ -110,13 +110,15 @@ extension AccountStore {
             // after the rows when they are many.
             let byKey = rows.indices.sorted { Self.precedesIgnoringASCIICase(rows[$0].username, rows[$1].username) }
             let newUsers = byKey.filter { stored($0) == nil }
+            // The new users' SCIM ids from one getrandom(2) per 256, not two per id.
+            var random = BufferedSystemRandom()
             try UserBulkLoad.load("users", adding: newUsers.count, in: database) {
                 try database.insertRows(into: "users", columns: ["username", "email", "name", "approved", "created_at", "email_key", "added_by", "scim_id"]) { sink in
                     for i in newUsers {
                         let row = rows[i]
                         try sink.add(row.username); try sink.add(row.email); try sink.add("")
                         try sink.add(row.approved ?? false); try sink.add(created); try sink.add(newKeys[i])
-                        try sink.add(addedBy); try sink.add(Self.newSCIMID())
+                        try sink.add(addedBy); try sink.add(Self.newSCIMID(using: &random))
                         try sink.endRow()
                     }
                 }

@@ -200,7 +200,8 @@ public final class SQLiteDatabase: StoreDatabase {
         try execute("COMMIT")
     }
 
-    /// A statement per row, except into a table with a trigger (`users`: its SCIM id), where
+    /// A statement per row, except into a table with a trigger (`users` had one for its SCIM
+    /// id before schema 14; an application may add its own), where
     /// each row's INSERT is a statement transaction that copies every page it touches (the
     /// table's and each index's) to the statement journal, a temporary file: 1.5 million
     /// page writes, a third of a 207,000-user import (issue 34). There the rows gather in a
