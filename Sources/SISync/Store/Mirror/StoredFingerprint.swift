@@ -2,7 +2,7 @@
 ///
 /// An entity without data columns (attributes) has the digest of no values, the same in
 /// every row: kept as it is, that was 8 bytes in each of a district's 200,000 attributes
-/// (1.8 MB of the database; issue 34). It is kept as 0 instead, which SQLite stores in no
+/// (1.7 MB of the database; issue 34). It is kept as 0 instead, which SQLite stores in no
 /// bytes at all, and read back as that digest whatever the column holds (a revert's 0
 /// included): such a record has no fields to compare, so only its activity can change.
 struct StoredFingerprint {
