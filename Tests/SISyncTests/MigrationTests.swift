@@ -237,6 +237,41 @@ final class MigrationTests: XCTestCase {
                              "SCIM ids stay unique")
     }
 
+    /// Issue 34: the step that keeps attributes' fingerprints as 0 (the digest of no
+    /// values, the same in every row: 8 bytes a row) changes nothing else. Every row of a
+    /// database made before it stays, with its other columns as they were, and the other
+    /// entities keep their digests.
+    func testAttributesFingerprintStepKeepsEveryRow() throws {
+        let step = try XCTUnwrap(Migration.all.firstIndex { $0.name == "attributes' fingerprint kept as 0" })
+        let w = Workspace(sqlite: true)
+        try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)
+        let db = try SQLiteDatabase(path: w.root + "/db/before.db")
+        try Migrator().migrate(db, to: step)
+        let noValues = Int64(bitPattern: EntityRows.fingerprint(values: []))
+        try db.execute("""
+            INSERT INTO attributes (record_type, record_id, attribute, school_year, active, deactivated_at, added_run, updated_run, fingerprint) VALUES
+              ('student', 'ST1', 'Honor Roll', '2026-2027', 1, NULL, 1, 1, \(noValues)),
+              ('household', 'H1', 'Volunteer', '', 0, '2026-09-01T00:00:00Z', 1, 2, \(noValues)),
+              ('donor', 'D1', 'Gold', '', 1, NULL, 2, 0, 0);
+            INSERT INTO students (student_id, first_name, added_run, updated_run, fingerprint) VALUES ('ST1', 'Ann', 1, 1, 1234567890123);
+            """)
+        func rows() throws -> [String] {
+            var out: [String] = []
+            try db.prepare("""
+                SELECT printf('attribute %s|%s|%s|%s|%d|%s|%s|%d|%d', record_type, record_id, attribute, school_year, active, deactivated_at,
+                  missing_since, added_run, updated_run) FROM attributes
+                UNION ALL SELECT printf('student %s|%s|%d', student_id, first_name, fingerprint) FROM students
+                """).forEachRow { out.append($0.text(0)) }
+            return out.sorted()
+        }
+        let before = try rows()
+        XCTAssertEqual(before.count, 4)
+        try Migrator().migrate(db, to: step + 1)
+        XCTAssertEqual(try db.userVersion, Int32(step + 1))
+        XCTAssertEqual(try rows(), before)
+        XCTAssertEqual(try db.int("SELECT count(*) FROM attributes WHERE fingerprint = 0"), 3)
+    }
+
     /// Two connections opening the same new SQLite database at once (a tenant's daemon and a
     /// `sisyncctl` poll did): the second reads version 0 before the first commits step 1,
     /// waits for the write lock, and must then find the step made instead of making it again

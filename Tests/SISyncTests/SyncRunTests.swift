@@ -260,6 +260,31 @@ final class SyncRunTests: XCTestCase {
         XCTAssertTrue(changes.contains { $0.id == "student/ST1/Honor Roll/2025-2026" && $0.kind == .deactivated })
     }
 
+    /// Issue 34, the database's size: an attribute has no data columns, so its fingerprint
+    /// (the digest of no values, the same in every row) is kept as 0, which SQLite stores
+    /// in no bytes. The other entities keep their digests; a re-plan of the same export
+    /// still finds no attribute to update, and one that left and came back is reactivated.
+    func testAttributesKeepAZeroFingerprintAndStillCompareAsBefore() throws {
+        let w = Workspace()
+        let c = w.configure(entities: "staff, attributes")
+        w.write("staff.csv", staffCSV(manyStaff(2)))
+        let both = "record_type,record_id,attribute,school_year\nstudent,ST1,Honor Roll,2026-2027\nhousehold,H1,Volunteer,\n"
+        w.write("attributes.csv", both)
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        let db = try w.rawDatabase()
+        XCTAssertEqual(try db.int("SELECT count(*) FROM attributes WHERE fingerprint = 0"), 2)
+        XCTAssertEqual(try db.int("SELECT count(*) FROM staff WHERE fingerprint <> 0"), 2)
+        let unchanged = RecordCounts(added: 0, updated: 0, deactivated: 0, reactivated: 0)
+        let replan = w.sync(c, force: true)
+        XCTAssertEqual(replan.summary.outcome, .applied, replan.summary.error ?? "")
+        XCTAssertEqual(replan.summary.entities["attributes"] ?? unchanged, unchanged)
+        w.write("attributes.csv", "record_type,record_id,attribute,school_year\nstudent,ST1,Honor Roll,2026-2027\n")
+        XCTAssertEqual(w.sync(c).summary.entities["attributes"], RecordCounts(added: 0, updated: 0, deactivated: 1, reactivated: 0))
+        w.write("attributes.csv", both)
+        XCTAssertEqual(w.sync(c).summary.entities["attributes"], RecordCounts(added: 0, updated: 0, deactivated: 0, reactivated: 1))
+        XCTAssertEqual(try w.rawDatabase().int("SELECT count(*) FROM attributes WHERE fingerprint = 0 AND active = TRUE"), 2)
+    }
+
     func testR8HistoryOlderThanHistoryDaysIsPruned() throws {
         let w = Workspace()
         let c = w.configure(sync: "history_days = 30")

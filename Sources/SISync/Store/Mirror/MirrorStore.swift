@@ -33,6 +33,7 @@ public final class MirrorStore {
         let values = kind.valueColumns
         if let rows, !p.additions.isEmpty {
             let columns = keys + values + ["active", "deactivated_at", "added_run", "updated_run", "fingerprint"]
+            let stored = StoredFingerprint(kind)
             try database.insertRows(into: kind.table, columns: columns) { insert in
                 for r32 in ordered ?? Self.inKeyOrder(p.additions, rows) {
                     // Written while the row is held: the store points at its bytes, no copy.
@@ -49,7 +50,7 @@ public final class MirrorStore {
                         try insert.add(inactive ? stamp : nil)
                         try insert.add(runID)
                         try insert.add(runID)
-                        try insert.add(Int64(bitPattern: row.fingerprint))
+                        try insert.add(stored.column(row.fingerprint))
                         try insert.endRow()
                     }
                     try checkStop()
@@ -76,6 +77,7 @@ public final class MirrorStore {
             DELETE FROM temp.\(staging);
             """)
         var missingStamps = Set<String>()
+        let stored = StoredFingerprint(kind)
         // Which kinds of change the staged rows hold: an UPDATE that would match none is not run.
         var hasValues = false, hasReactivations = false, hasDeactivations = false, hasCleared = false
         try database.insertRows(into: "temp." + staging, columns: columns) { staged in
@@ -86,7 +88,7 @@ public final class MirrorStore {
                 if let rows, let r = row {
                     try rows.withRow(r) { row in
                         for c in 0..<values.count { try staged.add(utf8: row.value(c)) }
-                        try staged.add(Int64(bitPattern: row.fingerprint))
+                        try staged.add(stored.column(row.fingerprint))
                     }
                 } else {
                     for _ in values { try staged.add(nil as String?) }

@@ -4,6 +4,7 @@ import Foundation
 final class StoredEntityTable: StoredEntityState {
     let database: any StoreDatabase
     let kind: EntityKind
+    private let fingerprints: StoredFingerprint
     /// Prepared once and bound per call: a run looks records up one at a time (students in
     /// scope, explain), so the lookup is a statement kept rather than a query made each time.
     private let lookup: any StoreStatement
@@ -11,6 +12,7 @@ final class StoredEntityTable: StoredEntityState {
     init(database: any StoreDatabase, kind: EntityKind) throws {
         self.database = database
         self.kind = kind
+        fingerprints = StoredFingerprint(kind)
         lookup = try database.prepare(Self.lookupQuery(kind, key: Array(repeating: "", count: kind.keyColumns.count)).sql)
     }
 
@@ -35,7 +37,7 @@ final class StoredEntityTable: StoredEntityState {
         var key: [UInt8] = []
         try database.forEachRow("SELECT fingerprint, active, missing_since, \(unescaped: kind.keyColumns.joined(separator: ", ")) FROM \(unescaped: kind.table)") { row in
             let missing = row.isNull(2) ? nil : row.string(2).flatMap(Timestamp.parse)
-            let fingerprint = UInt64(bitPattern: row.int64(0)), active = row.bool(1)
+            let fingerprint = fingerprints.fingerprint(row.int64(0)), active = row.bool(1)
             guard parts > 1 else {
                 try row.withText(3) { try body(StoredRecordView(keyBytes: $0, fingerprint: fingerprint, active: active, missingSince: missing)) }
                 return
@@ -55,7 +57,7 @@ final class StoredEntityTable: StoredEntityState {
         let keyExpression = kind.keyColumns.joined(separator: " || char(31) || ")
         try database.forEachRow("SELECT \(unescaped: keyExpression), fingerprint, active, missing_since FROM \(unescaped: kind.table) WHERE missing_since IS NOT NULL AND active = TRUE") { row in
             let missing = row.string(3).flatMap(Timestamp.parse)
-            try body(StoredRecord(key: row.text(0), fingerprint: UInt64(bitPattern: row.int64(1)), active: row.bool(2), missingSince: missing))
+            try body(StoredRecord(key: row.text(0), fingerprint: fingerprints.fingerprint(row.int64(1)), active: row.bool(2), missingSince: missing))
         }
     }
 
