@@ -255,7 +255,10 @@ final class RolesTests: XCTestCase {
         _ = w.sync(earlier)
         Self.addUsers(w)
         XCTAssertEqual(w.ctl(["user", "role", "add", "kim", "Finance"]).code, 0)
-        let c = w.configure(sync: "school_year = 2026-2027", entities: Self.allEntities)
+        w.configure(sync: "school_year = 2026-2027", entities: Self.allEntities)
+        try (String(contentsOfFile: w.configPath, encoding: .utf8) + "\n[events]\nenabled = true\n").write(toFile: w.configPath, atomically: true, encoding: .utf8)
+        let c = try Configuration.load(path: w.configPath)
+        let head = try w.store().events.head()
         let first = w.sync(c)
         let plan = try XCTUnwrap(first.plan?.roles)
         let runID = try XCTUnwrap(first.summary.runID)
@@ -264,6 +267,13 @@ final class RolesTests: XCTestCase {
         XCTAssertEqual(plan.grantedCount, 9)
 
         let store = try w.store()
+        // Their events: one `role.granted` a grant, in the order the grants are listed.
+        let granted = try store.events.events(after: head, limit: 1000).events.filter { $0.type == "role.granted" }.map { e -> String in
+            let data = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(e.data.utf8)) as? [String: String])
+            return "\(e.subject) \(data["role"] ?? "?") \(data["school_year"] ?? "?") \(data["source"] ?? "?")"
+        }
+        let listed = plan.granted.map { #"{"username":"\#($0.username)"} \#($0.role) \#($0.schoolYear) calculated"# }
+        XCTAssertEqual(w.isPostgres ? granted.sorted() : granted, w.isPostgres ? listed.sorted() : listed)
         let settings = RoleSettings(schoolYear: "2026-2027", parentRelationships: c.parentRelationships)
         // The staged plan over the same data, without the run's grants (rolled back).
         let staged = try store.database.transaction(commit: false) {
