@@ -241,6 +241,64 @@ final class RolesTests: XCTestCase {
         XCTAssertEqual(full, RolePlan(), "R7 incremental differs from a full recompute after \(step)", file: file, line: line)
     }
 
+    /// A run with no calculated role stored yet (a district's first) writes its grants as the
+    /// rules find them, on SQLite without staging them first: the same grants, listed and
+    /// counted as the staged plan lists them, recorded as the run's, next to a manual role
+    /// of the same user, and nothing left for a full recompute. A later run stages again.
+    func testR7FirstGrantsWrittenDirectlyAreThoseTheStagedPlanFinds() throws {
+        let w = Workspace()
+        // The records' run (no users yet) computed the roles for another school year, so
+        // the run with users recomputes everyone, as a district's first linking run does
+        // (its user import is more changes than `RoleStore.incrementalLimit`).
+        let earlier = w.configure(sync: "school_year = 2025-2026", entities: Self.allEntities)
+        Self.writeSchool(w)
+        _ = w.sync(earlier)
+        Self.addUsers(w)
+        XCTAssertEqual(w.ctl(["user", "role", "add", "kim", "Finance"]).code, 0)
+        w.configure(sync: "school_year = 2026-2027", entities: Self.allEntities)
+        try (String(contentsOfFile: w.configPath, encoding: .utf8) + "\n[events]\nenabled = true\n").write(toFile: w.configPath, atomically: true, encoding: .utf8)
+        let c = try Configuration.load(path: w.configPath)
+        let head = try w.store().events.head()
+        let first = w.sync(c)
+        let plan = try XCTUnwrap(first.plan?.roles)
+        let runID = try XCTUnwrap(first.summary.runID)
+        XCTAssertEqual(plan.grantsStored, !w.isPostgres, "SQLite writes a first run's grants as it finds them")
+        XCTAssertEqual(first.summary.rolesGranted, 9)
+        XCTAssertEqual(plan.grantedCount, 9)
+
+        let store = try w.store()
+        // Their events: one `role.granted` a grant, in the order the grants are listed.
+        let granted = try store.events.events(after: head, limit: 1000).events.filter { $0.type == "role.granted" }.map { e -> String in
+            let data = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(e.data.utf8)) as? [String: String])
+            return "\(e.subject) \(data["role"] ?? "?") \(data["school_year"] ?? "?") \(data["source"] ?? "?")"
+        }
+        let listed = plan.granted.map { #"{"username":"\#($0.username)"} \#($0.role) \#($0.schoolYear) calculated"# }
+        XCTAssertEqual(w.isPostgres ? granted.sorted() : granted, w.isPostgres ? listed.sorted() : listed)
+        let settings = RoleSettings(schoolYear: "2026-2027", parentRelationships: c.parentRelationships)
+        // The staged plan over the same data, without the run's grants (rolled back).
+        let staged = try store.database.transaction(commit: false) {
+            try store.database.execute("DELETE FROM user_roles WHERE source = 'calculated'")
+            return try store.roles.planRoles(settings)
+        }
+        XCTAssertFalse(staged.grantsStored)
+        XCTAssertEqual(plan.granted, staged.granted, "the same grants, in the same order")
+        XCTAssertEqual(plan.grantedCount, staged.grantedCount)
+        XCTAssertEqual(staged.revokedCount, 0)
+        XCTAssertEqual(try store.database.int("SELECT count(*) FROM user_roles WHERE source = 'calculated' AND granted_run = \(runID)"), 9,
+                       "each grant is recorded as the run's")
+        XCTAssertEqual(try store.roles.of("kim").manual, ["Finance"])
+        XCTAssertEqual(try calculated(w, "kim"), ["Honor Roll (2026-2027)", "Student"])
+        try assertSameAsFullRecompute(w, c, "the first run's grants")
+
+        // Calculated roles are stored now: the next run's are staged and compared with them.
+        Self.writeSchool(w, st1Status: "Withdrawn")
+        let next = w.sync(c, allow: true)
+        XCTAssertEqual(next.summary.outcome, .applied)
+        XCTAssertEqual(next.plan?.roles.grantsStored, false)
+        XCTAssertGreaterThan(next.summary.rolesRevoked, 0)
+        try assertSameAsFullRecompute(w, c, "a run after the first grants")
+    }
+
     func testR7IncrementalRecomputeEqualsAFullRecompute() throws {
         let w = Workspace()
         var c = w.configure(sync: "school_year = 2026-2027", entities: Self.allEntities)

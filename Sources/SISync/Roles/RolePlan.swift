@@ -29,6 +29,9 @@ public struct RolePlan: Sendable, Equatable {
     public var revoked: [CalculatedRole] = []
     public var grantedCount = 0
     public var revokedCount = 0
+    /// The grants are in `user_roles` already, written as they were planned (a first run's,
+    /// `RoleStore.grantEveryDesiredRole`): applying the plan writes only their events.
+    var grantsStored = false
 
     public init(granted: [CalculatedRole] = [], revoked: [CalculatedRole] = []) {
         self.granted = granted

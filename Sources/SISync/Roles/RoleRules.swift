@@ -27,54 +27,64 @@ enum RoleRules {
 
     /// The statements that fill `temp.desired_roles (username, role, school_year)` for every
     /// user, or (`scoped`) only for the users in `temp.dirty_users`; `parentRelationships`
-    /// is a JSON array of lower-case names.
+    /// is a JSON array of lower-case names. With `grantingRun`, the roles go straight into
+    /// `user_roles` instead, as calculated grants of that run (`RoleStore`'s first grants:
+    /// with no calculated role stored, every desired role is a grant). Either way the first
+    /// row written for a role is the one kept (`ON CONFLICT DO NOTHING` on the table's key).
     /// (`+r.record_type` keeps SQLite on the household key: the index by record would be
     /// chosen without statistics and scan every relationship of that type per user.)
-    static func statements(scoped: Bool, schoolYear: String, parentRelationships: String) -> [SQLQuery] {
+    static func statements(scoped: Bool, schoolYear: String, parentRelationships: String, grantingRun: Int64? = nil) -> [SQLQuery] {
         // CROSS JOIN fixes the join order in SQLite: start from the few changed users.
         func from(_ table: String, _ alias: String) -> SQLQuery {
             scoped ? "FROM temp.dirty_users d CROSS JOIN \(unescaped: table) \(unescaped: alias) ON \(unescaped: alias).username = d.username"
                 : "FROM \(unescaped: table) \(unescaped: alias)"
         }
         let attachments = from("user_attachments", "a"), links = from("links", "l"), pairings = from("access_pairings", "p")
+        // Each rule selects (username, role, school_year), then what the target adds.
+        let into: SQLQuery = grantingRun == nil ? "INSERT INTO temp.desired_roles"
+            : "INSERT INTO user_roles (username, role, school_year, source, granted_run)"
+        let grant: SQLQuery = grantingRun.map { ", 'calculated', \($0)" } ?? ""
         return [
             // Staff: linked to an active staff member.
             """
-            INSERT INTO temp.desired_roles
-            SELECT l.username, 'Staff', '' \(sql: links) JOIN staff s ON s.staff_id = l.staff_id WHERE s.active = TRUE
+            \(sql: into)
+            SELECT l.username, 'Staff', '' \(sql: grant) \(sql: links) JOIN staff s ON s.staff_id = l.staff_id WHERE s.active = TRUE
             ON CONFLICT DO NOTHING
             """,
             // Student: attached to a student enrolled for the current school year.
             """
-            INSERT INTO temp.desired_roles
-            SELECT a.username, 'Student', '' \(sql: attachments)
+            \(sql: into)
+            SELECT a.username, 'Student', '' \(sql: grant) \(sql: attachments)
             JOIN students st ON st.student_id = a.record_id
             WHERE a.kind = 'student' AND st.active = TRUE AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = \(schoolYear)
             ON CONFLICT DO NOTHING
             """,
-            // Parent: attached to a household related as a parent to such a student.
+            // Parent: attached to a household related as a parent to such a student. One
+            // such student is enough: a join would find every child of the household and
+            // write the role once for each (a district: 130,431 rows for 84,462 roles).
             """
-            INSERT INTO temp.desired_roles
-            SELECT a.username, 'Parent', '' \(sql: attachments)
-            JOIN household_relationships r ON r.household_id = a.record_id AND +r.record_type = 'student' AND r.active = TRUE
-            JOIN students st ON st.student_id = r.record_id
-            WHERE a.kind = 'household' AND st.active = TRUE AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = \(schoolYear)
-              AND lower(r.relationship) IN (SELECT value FROM json_each(\(parentRelationships)))
+            \(sql: into)
+            SELECT a.username, 'Parent', '' \(sql: grant) \(sql: attachments)
+            WHERE a.kind = 'household' AND EXISTS (
+              SELECT 1 FROM household_relationships r JOIN students st ON st.student_id = r.record_id
+              WHERE r.household_id = a.record_id AND +r.record_type = 'student' AND r.active = TRUE
+                AND st.active = TRUE AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = \(schoolYear)
+                AND lower(r.relationship) IN (SELECT value FROM json_each(\(parentRelationships))))
             ON CONFLICT DO NOTHING
             """,
             // Parent: paired with an enrolled student through the portal's access code. (From
             // the pairings: without statistics SQLite would scan every student, 0.16 s a run.)
             """
-            INSERT INTO temp.desired_roles
-            SELECT p.username, 'Parent', '' \(sql: pairings)
+            \(sql: into)
+            SELECT p.username, 'Parent', '' \(sql: grant) \(sql: pairings)
             CROSS JOIN students st ON st.student_id = p.student_id
             WHERE st.active = TRUE AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = \(schoolYear)
             ON CONFLICT DO NOTHING
             """,
             // Applicant: attached to a household related as a parent to an applicant not yet copied.
             """
-            INSERT INTO temp.desired_roles
-            SELECT a.username, 'Applicant', '' \(sql: attachments)
+            \(sql: into)
+            SELECT a.username, 'Applicant', '' \(sql: grant) \(sql: attachments)
             JOIN household_relationships r ON r.household_id = a.record_id AND +r.record_type = 'applicant' AND r.active = TRUE
             JOIN applicants ap ON ap.applicant_id = r.record_id
             WHERE a.kind = 'household' AND ap.active = TRUE AND lower(ap.status) <> 'copied'
@@ -90,8 +100,8 @@ enum RoleRules {
             ON CONFLICT DO NOTHING
             """,
             """
-            INSERT INTO temp.desired_roles
-            SELECT l.username, 'Admissions Evaluator', '' \(sql: links)
+            \(sql: into)
+            SELECT l.username, 'Admissions Evaluator', '' \(sql: grant) \(sql: links)
             JOIN staff s ON s.staff_id = l.staff_id AND s.active = TRUE
             JOIN temp.evaluator_staff e ON e.staff_id = l.staff_id
             WHERE TRUE -- so that SQLite does not read ON CONFLICT as this join's ON
@@ -99,8 +109,8 @@ enum RoleRules {
             """,
             // Attribute roles: every active attribute on an attached student, household or donor.
             """
-            INSERT INTO temp.desired_roles
-            SELECT a.username, t.attribute, t.school_year \(sql: attachments)
+            \(sql: into)
+            SELECT a.username, t.attribute, t.school_year \(sql: grant) \(sql: attachments)
             JOIN attributes t ON t.record_type = a.kind AND t.record_id = a.record_id
             WHERE t.active = TRUE
             ON CONFLICT DO NOTHING

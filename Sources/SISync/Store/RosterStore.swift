@@ -125,7 +125,7 @@ public final class RosterStore {
             try accounts.applyLinks(plan.links, stamp: stamp, actor: summary.actor)
             try RunEvents.links(plan.links, into: events)
             if plan.links.changes.count >= Self.statisticsThreshold { try database.refreshStatistics(["links"]) }
-            let rolePlan = try roles.planRoles(settings, changes: RoleInputChanges(plan, limit: RoleStore.incrementalLimit))
+            let rolePlan = try roles.planRoles(settings, changes: RoleInputChanges(plan, limit: RoleStore.incrementalLimit), grantingRun: runID)
             // The guard's say on the revocations (R5): a hold throws and rolls all back.
             try judgeRoles(rolePlan)
             phase("roles")
