@@ -108,10 +108,13 @@ public final class RoleStore {
         for statement in RoleRules.statements(scoped: scoped, schoolYear: settings.schoolYear, parentRelationships: settings.relationshipsKey) {
             try database.run(statement)
         }
-        try database.refreshStatistics(["temp.desired_roles", "temp.evaluator_staff"])
-        let users = scoped ? "AND d.username IN (SELECT username FROM temp.dirty_users)" : ""
         let anyGranted = try !keepsDesiredRolesUnkeyed
             || (database.int("SELECT count(*) FROM (SELECT 1 FROM user_roles WHERE source = 'calculated' LIMIT 1) s") ?? 0) > 0
+        // The statistics are for the joins of `desired_roles` with the roles granted; with
+        // none granted yet there are none to plan (a first run's ANALYZE sorted a sample
+        // of 30,000 usernames through ICU for nothing).
+        if anyGranted { try database.refreshStatistics(["temp.desired_roles", "temp.evaluator_staff"]) }
+        let users = scoped ? "AND d.username IN (SELECT username FROM temp.dirty_users)" : ""
         let grants = grantsSQL(anyGranted: anyGranted)
         try database.execute("""
             CREATE TEMP TABLE IF NOT EXISTS role_grants (username TEXT NOT NULL COLLATE NOCASE, role TEXT NOT NULL, school_year TEXT NOT NULL);
