@@ -9,6 +9,8 @@ public final class PostgresDatabase: StoreDatabase {
     public var location: String { settings.display }
     public private(set) var changes = 0
     private var prepared: [String: (name: String, parameters: StatementParameters)] = [:]
+    /// Cursors opened by `forEachRowInPages`, for their names.
+    private var cursors = 0
 
     /// Connects, creates the schema and its tables when missing (unless `mustExist`, when
     /// a missing schema is `StoreError.noDatabase`), and settles the session: the schema
@@ -78,6 +80,35 @@ public final class PostgresDatabase: StoreDatabase {
         }
     }
 
+    /// Through a cursor `WITH HOLD`, which works in and outside a transaction (outside one,
+    /// the server keeps the result for it), closed when the rows are read or `body`
+    /// throws. A query with a placeholder it does not use (whose type the server could not
+    /// infer) is read whole instead; the linking reads have none.
+    public func forEachRowInPages(_ query: SQLQuery, pageSize: Int, _ body: (any StoreStatement) throws -> Void) throws {
+        let t = try PostgresDialect.translation(query.sql)
+        guard t.unused.isEmpty, t.parameterCount == query.values.count else { return try forEachRow(query, body) }
+        let values: [String?] = query.values.map {
+            switch $0 {
+            case .null: nil
+            case .text(let s): s
+            case .integer(let n): String(n)
+            case .boolean(let b): b ? "true" : "false"
+            case .real(let d): String(d)
+            }
+        }
+        cursors += 1
+        let cursor = "sisync_pages_\(cursors)"
+        _ = try connection.execute("DECLARE \(cursor) NO SCROLL CURSOR WITH HOLD FOR \(t.sql)", values)
+        defer { if connection.isConnected { try? connection.executeScript("CLOSE \(cursor)") } }
+        let fetch = "FETCH FORWARD \(max(1, pageSize)) FROM \(cursor)"
+        while true {
+            let page = try connection.execute(fetch)
+            let rows = PostgresStatement(database: self, sql: query.sql, page: page)
+            while try rows.step() { try body(rows) }
+            if page.rowCount < max(1, pageSize) { return }
+        }
+    }
+
     public func refreshStatistics(_ tables: [String]) throws {
         guard !tables.isEmpty else { return }
         try execute(tables.map { "ANALYZE \($0)" }.joined(separator: "; "))
@@ -138,6 +169,12 @@ final class PostgresStatement: StoreStatement {
         self.sql = sql
         self.parameters = parameters
         values = Array(repeating: nil, count: parameters.count)
+    }
+
+    /// The rows of one page a cursor fetched (`forEachRowInPages`), read as a statement's.
+    convenience init(database: PostgresDatabase, sql: String, page: PostgresResult) {
+        self.init(database: database, name: "", sql: sql, parameters: StatementParameters(count: 0))
+        result = page
     }
 
     /// A number the statement does not have is an error, as on SQLite.
