@@ -10,11 +10,11 @@ final class PostgresBulkLoadTests: XCTestCase {
 
     /// `user_roles`' key and references: each one's definition, and the oid that tells a
     /// constraint made again from the one that was there. (Its CHECK is never made again.)
-    private func constraints(_ db: PostgresDatabase, _ w: Workspace) throws -> (definitions: [String], oids: [String]) {
+    private func constraints(_ db: PostgresDatabase, _ w: Workspace, of table: String = "user_roles") throws -> (definitions: [String], oids: [String]) {
         let rows = try db.connection.execute("""
             SELECT conname || ' ' || pg_get_constraintdef(oid), oid::text FROM pg_constraint
             WHERE conrelid = to_regclass($1) AND contype IN ('p', 'f') ORDER BY conname
-            """, [PostgresSchema.qualified(w.schema, "user_roles")]).rows
+            """, [PostgresSchema.qualified(w.schema, table)]).rows
         return (rows.map { $0[0] ?? "" }, rows.map { $0[1] ?? "" })
     }
 
@@ -54,6 +54,59 @@ final class PostgresBulkLoadTests: XCTestCase {
         XCTAssertGreaterThan(second.summary.rolesGranted, 0, second.summary.error ?? "")
         XCTAssertFalse(PostgresDatabase.rebuildsConstraints(adding: second.summary.rolesGranted, existing: first.summary.rolesGranted))
         XCTAssertEqual(try constraints(db, w).oids, after.oids, "a few grants keep the constraints")
+    }
+
+    /// A first run's links are all the table will have: `links`' key and reference to
+    /// `users` are made again after them, as they were, and hold afterwards; a later run
+    /// that links one more user among several keeps them as they are.
+    func testAFirstRunsLinksRemakeTheLinksKeyAndReferenceAsTheyWereAndBothStillHold() throws {
+        let w = try workspace()
+        let c = w.configure()
+        w.write("staff.csv", staffCSV(manyStaff(5)))
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        for n in 1...4 { XCTAssertEqual(w.ctl(["user", "add", "--username", "u\(n)", "--email", "user\(n)@district.org"]).code, 0) }
+        let db = try Workspace.rawPostgres(w)
+        let before = try constraints(db, w, of: "links")
+        XCTAssertEqual(before.definitions.count, 2, "\(before.definitions)")
+        XCTAssertTrue(before.definitions.contains("links_pkey PRIMARY KEY (username)"), "\(before.definitions)")
+
+        let first = w.sync(c)
+        XCTAssertEqual(first.summary.linksMade, 4, first.summary.error ?? "")
+        let after = try constraints(db, w, of: "links")
+        XCTAssertEqual(after.definitions, before.definitions, "the schema's own constraints, as they were")
+        XCTAssertTrue(Set(after.oids).isDisjoint(with: before.oids), "made again after the links: \(before.oids) → \(after.oids)")
+        let table = PostgresSchema.qualified(w.schema, "links")
+        XCTAssertEqual(try db.connection.execute("SELECT string_agg(username || '=' || staff_id, ',' ORDER BY username) FROM \(table)").value(0, 0),
+                       "u1=S1,u2=S2,u3=S3,u4=S4")
+
+        // Both still hold.
+        XCTAssertThrowsError(try db.connection.execute("""
+            INSERT INTO \(table) (username, staff_id, kind, created_at, created_by) VALUES ('nobody', 'S5', 'manual', now(), 't')
+            """)) { e in
+            guard case .query(_, "23503", _, _, _)? = e as? PostgresError else { return XCTFail("\(e)") }
+        }
+        XCTAssertThrowsError(try db.connection.execute("""
+            INSERT INTO \(table) (username, staff_id, kind, created_at, created_by) VALUES ('U1', 'S5', 'manual', now(), 't')
+            """)) { e in
+            guard case .query(_, "23505", _, _, _)? = e as? PostgresError else { return XCTFail("\(e)") }
+        }
+
+        // One link more among four (a fifth of the table): row by row, the constraints
+        // stay the same objects.
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "u5", "--email", "user5@district.org"]).code, 0)
+        let second = w.sync(c)
+        XCTAssertEqual(second.summary.linksMade, 1, second.summary.error ?? "")
+        XCTAssertEqual(try constraints(db, w, of: "links").oids, after.oids, "one link among five keeps the constraints")
+    }
+
+    /// The session's temporary tables have 64 MB of buffers: a first run's desired roles
+    /// and grants (some 35 MB in the synthetic district) stay in memory instead of going
+    /// out to disk and back, as they did with the server's default of 8 MB.
+    func testTheSessionKeepsItsTemporaryTablesInSixtyFourMegabytes() throws {
+        let w = try workspace()
+        w.configure()
+        let db = try Workspace.rawPostgres(w)
+        XCTAssertEqual(try db.connection.execute("SHOW temp_buffers").value(0, 0), "64MB")
     }
 
     private func calculatedCount(_ db: PostgresDatabase, _ w: Workspace) throws -> Int {

@@ -229,6 +229,40 @@ final class PostgresStoreTests: XCTestCase {
         XCTAssertEqual(try w.store().roles.of("jsmith").calculated.map(\.role), ["Staff"])
     }
 
+    /// Issue 34: a read that may hold every user (the linking read after new aliases) comes
+    /// through a cursor a page at a time, not as one libpq result: every row once and in
+    /// order, with bound values, in and outside a transaction, and no cursor left open
+    /// afterwards, also when the reader throws part of the way through.
+    func testAReadInPagesGivesEveryRowOnceThroughACursorAndClosesIt() throws {
+        let w = Workspace(postgres: try server())
+        w.configure()
+        let db = try Workspace.rawPostgres(w)
+        for n in 1...7 { try db.run("INSERT INTO users (username, email, created_at) VALUES (\("u\(n)"), \("u\(n)@d.org"), now())") }
+        func cursors() throws -> Int { try db.int("SELECT count(*) FROM pg_cursors WHERE name LIKE 'sisync_pages_%'") ?? -1 }
+        func read(_ query: SQLQuery) throws -> (rows: [String], openWhileReading: Int) {
+            var rows: [String] = [], open = 0
+            try db.forEachRowInPages(query, pageSize: 3) { r in
+                if rows.isEmpty { open = try cursors() }
+                rows.append(r.text(0) + (r.bool(1) ? "+" : "-"))
+            }
+            return (rows, open)
+        }
+        let all = try read("SELECT username, approved FROM users WHERE username <> \("u4") AND approved = \(false) ORDER BY username")
+        XCTAssertEqual(all.rows, ["u1-", "u2-", "u3-", "u5-", "u6-", "u7-"], "pages of 3, the last one short, booleans as the store reads them")
+        XCTAssertEqual(all.openWhileReading, 1, "read through a cursor")
+        XCTAssertEqual(try cursors(), 0)
+        let inTransaction = try db.transaction { try read("SELECT username, approved FROM users ORDER BY username") }
+        XCTAssertEqual(inTransaction.rows.count, 7)
+        XCTAssertEqual(try read("SELECT username, approved FROM users WHERE username = 'none'").rows, [])
+        struct Enough: Error {}
+        var seen = 0
+        XCTAssertThrowsError(try db.forEachRowInPages("SELECT username FROM users ORDER BY username", pageSize: 2) { _ in
+            seen += 1
+            if seen == 3 { throw Enough() }
+        }) { XCTAssertTrue($0 is Enough, "\($0)") }
+        XCTAssertEqual(try cursors(), 0, "closed when the reader stopped")
+    }
+
     /// Issue 26 item 16: a schema named by a reserved word passes the configuration's check
     /// and then works: runs into it, reads from it, and `store copy` into it (whose
     /// sequences are set through the quoted name). `CREATE SCHEMA user` failed before.

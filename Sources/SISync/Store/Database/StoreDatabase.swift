@@ -43,6 +43,12 @@ public protocol StoreDatabase: AnyObject {
     /// statements fix their join order instead (`CROSS JOIN`), so it does nothing.
     func refreshStatistics(_ tables: [String]) throws
 
+    /// Each row of `query`, for a result that may be a whole district (the linking read of
+    /// every user), held at most `pageSize` rows at a time. SQLite steps through its rows
+    /// as they are read anyway; PostgreSQL's libpq would hold the whole result, so a
+    /// cursor hands it over a page at a time (`FETCH`).
+    func forEachRowInPages(_ query: SQLQuery, pageSize: Int, _ body: (any StoreStatement) throws -> Void) throws
+
     /// Runs `body` with joins that probe indexes rather than hash whole tables. For the
     /// few statements that start from a handful of rows (the users a run touched, the
     /// linked users) and join tables keyed by username: PostgreSQL hashes a `nocase`
@@ -72,6 +78,9 @@ public protocol StoreDatabase: AnyObject {
 extension StoreDatabase {
     public func readingOneSnapshot<T>(_ body: () throws -> T) throws -> T { try body() }
     public func bulkLoading(_ table: String, adding: Int, _ load: () throws -> Void) throws { try load() }
+    public func forEachRowInPages(_ query: SQLQuery, pageSize: Int, _ body: (any StoreStatement) throws -> Void) throws {
+        try forEachRow(query, body)
+    }
 }
 
 /// Where `insertRows` takes its rows: values in column order, then `endRow`.

@@ -19,8 +19,9 @@ import Foundation
 /// a user that does not exist) fails the statement that makes the constraint again, so the
 /// run fails and rolls back exactly as it would have on the row. Until the commit, the
 /// table (and, for a reference, the table it refers to) is held in ACCESS EXCLUSIVE mode:
-/// readers such as `sisync-api` wait, for the last seconds of a first run; that is why it
-/// happens only when the load adds at least a quarter of the rows the table will have.
+/// readers such as `sisync-api` wait, for the last seconds of a first run (from its links,
+/// `links` being loaded so too); that is why it happens only when the load adds at least a
+/// quarter of the rows the table will have.
 extension PostgresDatabase {
     /// Whether adding `adding` rows to `existing` makes the constraints again after them:
     /// the users' bulk loads' rule (`UserBulkLoad.rebuilds`, a quarter of the rows the table

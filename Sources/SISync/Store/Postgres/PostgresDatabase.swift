@@ -9,16 +9,22 @@ public final class PostgresDatabase: StoreDatabase {
     public var location: String { settings.display }
     public private(set) var changes = 0
     private var prepared: [String: (name: String, parameters: StatementParameters)] = [:]
+    /// Cursors opened by `forEachRowInPages`, for their names.
+    private var cursors = 0
 
     /// Connects, creates the schema and its tables when missing (unless `mustExist`, when
     /// a missing schema is `StoreError.noDatabase`), and settles the session: the schema
     /// first on the search path, UTC, no notices on stderr, and 64 MB for each sort or hash
-    /// (a first run sorts 300,000 role grants; the default 4 MB spills them to disk), and no
-    /// JIT compilation, which costs more than it saves on statements that run once a run.
+    /// (a first run sorts 300,000 role grants; the default 4 MB spills them to disk), 64 MB
+    /// of buffers for the session's temporary tables (a first run's desired roles and grants
+    /// are some 35 MB: with the default 8 MB the server wrote them out and read them back,
+    /// a tenth of the run's CPU; taken only as the tables fill), and no JIT compilation,
+    /// which costs more than it saves on statements that run once a run. (`temp_buffers`
+    /// can be set only before the session's first temporary table: here, first thing.)
     public init(settings: PostgresStoreSettings, mustExist: Bool = false, applicationName: String) throws {
         self.settings = settings
         connection = try PostgresConnection(uri: settings.uri, password: try settings.password(), applicationName: applicationName)
-        try connection.executeScript("SET client_min_messages TO warning; SET TimeZone TO 'UTC'; SET DateStyle TO ISO; SET work_mem TO '64MB'; SET jit TO off")
+        try connection.executeScript("SET client_min_messages TO warning; SET TimeZone TO 'UTC'; SET DateStyle TO ISO; SET work_mem TO '64MB'; SET temp_buffers TO '64MB'; SET jit TO off")
         if mustExist {
             let found = try connection.execute("SELECT to_regclass($1)", [PostgresSchema.qualified(settings.schema, "schema_version")]).value(0, 0)
             if found == nil { throw StoreError.noDatabase(path: settings.display) }
@@ -71,6 +77,35 @@ public final class PostgresDatabase: StoreDatabase {
             let sink = PostgresRowSink(rows)
             try body(sink)
             rows = sink.rows
+        }
+    }
+
+    /// Through a cursor `WITH HOLD`, which works in and outside a transaction (outside one,
+    /// the server keeps the result for it), closed when the rows are read or `body`
+    /// throws. A query with a placeholder it does not use (whose type the server could not
+    /// infer) is read whole instead; the linking reads have none.
+    public func forEachRowInPages(_ query: SQLQuery, pageSize: Int, _ body: (any StoreStatement) throws -> Void) throws {
+        let t = try PostgresDialect.translation(query.sql)
+        guard t.unused.isEmpty, t.parameterCount == query.values.count else { return try forEachRow(query, body) }
+        let values: [String?] = query.values.map {
+            switch $0 {
+            case .null: nil
+            case .text(let s): s
+            case .integer(let n): String(n)
+            case .boolean(let b): b ? "true" : "false"
+            case .real(let d): String(d)
+            }
+        }
+        cursors += 1
+        let cursor = "sisync_pages_\(cursors)"
+        _ = try connection.execute("DECLARE \(cursor) NO SCROLL CURSOR WITH HOLD FOR \(t.sql)", values)
+        defer { if connection.isConnected { try? connection.executeScript("CLOSE \(cursor)") } }
+        let fetch = "FETCH FORWARD \(max(1, pageSize)) FROM \(cursor)"
+        while true {
+            let page = try connection.execute(fetch)
+            let rows = PostgresStatement(database: self, sql: query.sql, page: page)
+            while try rows.step() { try body(rows) }
+            if page.rowCount < max(1, pageSize) { return }
         }
     }
 
@@ -134,6 +169,12 @@ final class PostgresStatement: StoreStatement {
         self.sql = sql
         self.parameters = parameters
         values = Array(repeating: nil, count: parameters.count)
+    }
+
+    /// The rows of one page a cursor fetched (`forEachRowInPages`), read as a statement's.
+    convenience init(database: PostgresDatabase, sql: String, page: PostgresResult) {
+        self.init(database: database, name: "", sql: sql, parameters: StatementParameters(count: 0))
+        result = page
     }
 
     /// A number the statement does not have is an error, as on SQLite.
