@@ -114,8 +114,7 @@ public final class RoleStore {
         for statement in RoleRules.statements(scoped: scoped, schoolYear: settings.schoolYear, parentRelationships: settings.relationshipsKey) {
             try database.run(statement)
         }
-        let anyGranted = try !keepsDesiredRolesUnkeyed
-            || (database.int("SELECT count(*) FROM (SELECT 1 FROM user_roles WHERE source = 'calculated' LIMIT 1) s") ?? 0) > 0
+        let anyGranted = try !keepsDesiredRolesUnkeyed || hasCalculatedRoles()
         // The statistics are for the joins of `desired_roles` with the roles granted; with
         // none granted yet there are none to plan (a first run's ANALYZE sorted a sample
         // of 30,000 usernames through ICU for nothing).
