@@ -109,7 +109,7 @@ final class SQLiteBulkInsertTests: XCTestCase {
         let batch = SQLiteRowSink.rowsPerStatement
         func add(_ rows: any RowSink, _ i: Int) throws {
             try rows.add(String(format: "k%05d", i))
-            try Array("é\(i)".utf8).withUnsafeBufferPointer { try rows.add(borrowing: $0) }
+            try Array("é\(i)".utf8).withUnsafeBufferPointer { try rows.add(utf8: $0) }
             try rows.add(i % 3 == 0 ? nil : Int64(i))
             try rows.add(i % 2 == 0)
             try rows.add(i % 5 == 0 ? "" : nil as String?)

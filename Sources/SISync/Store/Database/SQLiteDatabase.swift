@@ -346,7 +346,7 @@ public final class SQLiteStatement: StoreStatement {
     }
 
     /// Binds bytes that stay valid and unchanged until the statement is stepped and reset
-    /// (`SQLiteRowSink`'s buffer of a batch's rows): SQLite points at them instead of copying them
+    /// (`SQLiteRowSink`'s buffer of its rows): SQLite points at them instead of copying them
     /// (SQLITE_STATIC); `reset` unbinds them before they go.
     func bind(_ index: Int32, borrowing bytes: UnsafeBufferPointer<UInt8>) throws(StoreError) {
         guard parameters.bind(index) else { throw parameters.tooMany(index, sql: sql, location: database.path) }

@@ -112,9 +112,6 @@ final class SQLiteRowSink: RowSink {
         byteCount += n
     }
 
-    /// Copied like any other value: the row may outlive the caller's bytes here.
-    func add(borrowing bytes: UnsafeBufferPointer<UInt8>) throws { try add(utf8: bytes) }
-
     func add(_ value: String?) throws {
         guard var value else {
             if inRow == width { try refuseValueTooMany() }
