@@ -60,7 +60,7 @@ final class SQLiteBulkInsertTests: XCTestCase {
         XCTAssertEqual(got, ["a integer 1 by trigger", "b text 2 given", "c integer 1 by trigger"])
         XCTAssertFalse(try db.tableExists("sisync_staged_rows"))
         XCTAssertEqual(try db.int("SELECT count(*) FROM sqlite_temp_master WHERE name = 'sisync_staged_rows'"), 0)
-        // Without a trigger, a statement per row as before.
+        // Without a trigger, fewer rows than a batch go a statement per row.
         try db.transaction {
             try db.insertRows(into: "t", columns: ["k", "v"]) { rows in
                 for k in ["x", "y"] { try rows.add(k); try rows.add(Int64(0)); try rows.endRow() }
@@ -97,6 +97,92 @@ final class SQLiteBulkInsertTests: XCTestCase {
             throw Stop()
         }) { XCTAssertTrue($0 is Stop, "\($0)") }
         XCTAssertEqual(try other.int("SELECT count(*) FROM u WHERE k = 'd' AND tag = 'by trigger'"), 1)
+    }
+
+    /// Issue 34: without a trigger, rows go in `SQLiteRowSink.rowsPerStatement` to one
+    /// multi-row INSERT (in one statement SQLite's cursor stays on the last leaf, so rows
+    /// in key order need no seek from the root); the rest of a batch a row at a time. The
+    /// values keep their types: text (empty too), integers, booleans, NULL.
+    func testRowsGoInBatchesOfOneStatementAndKeepTheirValues() throws {
+        let (db, path) = try temporaryWALDatabase()
+        try db.execute("CREATE TABLE w (k TEXT PRIMARY KEY, s TEXT, n INTEGER, b INTEGER, z TEXT)")
+        let batch = SQLiteRowSink.rowsPerStatement
+        func add(_ rows: any RowSink, _ i: Int) throws {
+            try rows.add(String(format: "k%05d", i))
+            try Array("é\(i)".utf8).withUnsafeBufferPointer { try rows.add(utf8: $0) }
+            try rows.add(i % 3 == 0 ? nil : Int64(i))
+            try rows.add(i % 2 == 0)
+            try rows.add(i % 5 == 0 ? "" : nil as String?)
+            try rows.endRow()
+        }
+        try db.transaction {
+            try db.insertRows(into: "w", columns: ["k", "s", "n", "b", "z"]) { rows in
+                for i in 0..<(2 * batch) { try add(rows, i) }
+            }
+            XCTAssertEqual(db.changes, batch, "the last statement added a whole batch (a statement per row: 1)")
+            try db.insertRows(into: "w", columns: ["k", "s", "n", "b", "z"]) { rows in
+                for i in (2 * batch)..<(3 * batch + 3) { try add(rows, i) }
+            }
+            XCTAssertEqual(db.changes, 1, "the three rows after the last whole batch go one at a time")
+        }
+        let other = try SQLiteDatabase(path: path)
+        let s = try other.prepare("SELECT k, s, typeof(n), n, typeof(b), b, typeof(z), z FROM w WHERE k LIKE 'k%' ORDER BY k")
+        var got: [String] = []
+        try s.forEachRow { r in got.append((0..<8).map { r.text(Int32($0)) }.joined(separator: "|")) }
+        var expected: [String] = []
+        for i in 0..<(3 * batch + 3) {
+            let n: String = i % 3 == 0 ? "null|" : "integer|\(i)"
+            let b: String = i % 2 == 0 ? "1" : "0"
+            let z: String = i % 5 == 0 ? "text" : "null"
+            expected.append(String(format: "k%05d", i) + "|é\(i)|" + n + "|integer|" + b + "|" + z + "|")
+        }
+        XCTAssertEqual(got, expected)
+    }
+
+    /// A batch that fails goes again a row at a time, as the rows went before batches: the
+    /// rows before the bad one stay, the error is that row's, naming the one-row INSERT, and
+    /// the rows after it are not added. A row with a value too many or too few fails as the
+    /// one-row statement does, after the rows before it; a `body` that throws keeps the
+    /// rows it gave.
+    func testAFailingBatchKeepsTheRowsBeforeTheBadOneAndItsError() throws {
+        let (db, path) = try temporaryWALDatabase()
+        let batch = SQLiteRowSink.rowsPerStatement
+        let other = try SQLiteDatabase(path: path)
+        XCTAssertThrowsError(try db.insertRows(into: "t", columns: ["k", "v"]) { rows in
+            for i in 0..<(3 * batch) { try rows.add(i == batch + 10 ? "a" : "n\(i)"); try rows.add(Int64(i)); try rows.endRow() }
+        }) { error in
+            guard case StoreError.sqlite(_, _, let message, let sql) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(message.contains("UNIQUE constraint failed: t.k"), message)
+            XCTAssertEqual(sql, "INSERT INTO t (k, v) VALUES (?, ?)")
+        }
+        XCTAssertEqual(try other.int("SELECT count(*) FROM t WHERE k LIKE 'n%'"), batch + 10, "the rows before the bad one, none after")
+        XCTAssertEqual(try other.int("SELECT v FROM t WHERE k = 'a'"), 1, "the existing row is as it was")
+
+        for (extra, short) in [(true, false), (false, true)] {
+            try other.run("DELETE FROM t WHERE k LIKE 'x%'")
+            XCTAssertThrowsError(try db.insertRows(into: "t", columns: ["k", "v"]) { rows in
+                for i in 0..<(batch + 5) {
+                    try rows.add("x\(i)")
+                    if !(short && i == batch + 2) { try rows.add(Int64(i)) }
+                    if extra && i == batch + 2 { try rows.add(Int64(0)) }
+                    try rows.endRow()
+                }
+            }) { error in
+                guard case StoreError.parameterMismatch(_, let sql, let number, let count, let unbound) = error else { return XCTFail("\(error)") }
+                XCTAssertEqual(sql, "INSERT INTO t (k, v) VALUES (?, ?)")
+                XCTAssertEqual(count, 2)
+                XCTAssertEqual(unbound, short)
+                XCTAssertEqual(number, short ? 2 : 3)
+            }
+            XCTAssertEqual(try other.int("SELECT count(*) FROM t WHERE k LIKE 'x%'"), batch + 2, extra ? "a value too many" : "a value too few")
+        }
+
+        struct Stop: Error {}
+        XCTAssertThrowsError(try db.insertRows(into: "t", columns: ["k", "v"]) { rows in
+            for i in 0..<(batch + 7) { try rows.add("s\(i)"); try rows.add(Int64(i)); try rows.endRow() }
+            throw Stop()
+        }) { XCTAssertTrue($0 is Stop, "\($0)") }
+        XCTAssertEqual(try other.int("SELECT count(*) FROM t WHERE k LIKE 's%'"), batch + 7)
     }
 
     /// The rule of `RekeyStore.inIndexOrder`: by entity, then old id, byte by byte as

@@ -23,8 +23,9 @@ public struct ExportSnapshot: Sendable {
     }
 
     /// Parses fetched files into a snapshot. `ready` is called on the calling thread with
-    /// each entity's rows, in entity order, as soon as they are read, while other files are
-    /// still being parsed on other cores (the run plans one entity while the next is read).
+    /// each entity's rows as soon as they are read (CSV: in the order the reads finish;
+    /// JSON and OneRoster: in entity order, once all is read), while other files are still
+    /// being parsed on other cores (the run plans one entity while the next is read).
     /// `spill`: the run's private directory, where the rows are sorted (`EntityRows`).
     public static func read(_ export: FetchedExport, limit: InvalidRowLimit, entities: [EntityKind],
                             oneRoster: OneRosterTranslation? = nil, spill: RunDirectory? = nil,
@@ -70,13 +71,26 @@ public struct ExportSnapshot: Sendable {
             }
             // Wait for every reader before returning, also on failure: none outlives the run.
             defer { group.wait() }
-            // The first failure in entity order is reported, so the message does not depend
-            // on thread timing.
-            for (i, f) in files.enumerated() {
-                let rows = try outcomes.wait(i).get()
-                result[f.entity!] = rows
-                try ready?(rows)
+            // Each entity goes to `ready` as soon as its file is read, whichever that is:
+            // in entity order, the largest files, read first, held back the planning of
+            // the small ones that come before them (staff first, read fifth of seven), so
+            // a run whose every file changed planned almost nothing until the last file
+            // was read (issue 34). After a failure nothing more is planned, and the first
+            // failure in entity order is reported, so the message does not depend on
+            // thread timing.
+            var taken = [Bool](repeating: false, count: files.count)
+            var failed: Int?
+            for _ in files.indices {
+                let i = outcomes.waitAny(notIn: taken)
+                taken[i] = true
+                guard case .success(let rows) = outcomes.wait(i) else {
+                    failed = min(failed ?? i, i)
+                    continue
+                }
+                result[files[i].entity!] = rows
+                if failed == nil { try ready?(rows) }
             }
+            if let failed { _ = try outcomes.wait(failed).get() }
         }
         return ExportSnapshot(entities: result, contentHash: export.contentHash)
     }
@@ -108,5 +122,16 @@ final class ParallelResults<T>: @unchecked Sendable {
         defer { condition.unlock() }
         while slots[i] == nil { condition.wait() }
         return slots[i]!
+    }
+
+    /// The first slot that holds a value and that `taken` does not mark, waiting for one;
+    /// `taken` must leave some slot unmarked.
+    func waitAny(notIn taken: [Bool]) -> Int {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            if let i = slots.indices.first(where: { !taken[$0] && slots[$0] != nil }) { return i }
+            condition.wait()
+        }
     }
 }

@@ -200,8 +200,9 @@ public final class SQLiteDatabase: StoreDatabase {
         try execute("COMMIT")
     }
 
-    /// A statement per row, except into a table with a trigger (`users` had one for its SCIM
-    /// id before schema 14; an application may add its own), where
+    /// Rows in batches, one multi-row INSERT each (`SQLiteRowSink`: no seek from the root
+    /// per row), except into a table with a trigger (`users` had one for its SCIM id before
+    /// schema 14; an application may add its own), where
     /// each row's INSERT is a statement transaction that copies every page it touches (the
     /// table's and each index's) to the statement journal, a temporary file: 1.5 million
     /// page writes, a third of a 207,000-user import (issue 34). There the rows gather in a
@@ -210,14 +211,14 @@ public final class SQLiteDatabase: StoreDatabase {
     /// per-row statement: the rows before the bad one stay and the error is that row's, as
     /// without the staging; so do the rows given before `body` throws.
     private func insertRowsInTransaction(into table: String, columns: [String], sql: String, _ body: (any RowSink) throws -> Void) throws {
-        guard try hasTrigger(table) else { return try body(SQLiteRowSink(try SQLiteStatement(database: self, sql: sql))) }
+        guard try hasTrigger(table) else { return try SQLiteRowSink.fill(database: self, into: "\(table) (\(columns.joined(separator: ", ")))", width: columns.count, body) }
         let staged = "temp.sisync_staged_rows"
         let names = columns.indices.map { "c\($0)" }.joined(separator: ", ")
         try execute("DROP TABLE IF EXISTS \(staged); CREATE TEMP TABLE sisync_staged_rows (\(names))")
         defer { try? execute("DROP TABLE IF EXISTS \(staged)") }
         var failure: (any Error)?
         do {
-            try body(SQLiteRowSink(try SQLiteStatement(database: self, sql: "INSERT INTO \(staged) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))")))
+            try SQLiteRowSink.fill(database: self, into: staged, width: columns.count, body)
         } catch {
             failure = error
         }
@@ -346,7 +347,7 @@ public final class SQLiteStatement: StoreStatement {
     }
 
     /// Binds bytes that stay valid and unchanged until the statement is stepped and reset
-    /// (`SQLiteRowSink.add(borrowing:)`): SQLite points at them instead of copying them
+    /// (`SQLiteRowSink`'s buffer of its rows): SQLite points at them instead of copying them
     /// (SQLITE_STATIC); `reset` unbinds them before they go.
     func bind(_ index: Int32, borrowing bytes: UnsafeBufferPointer<UInt8>) throws(StoreError) {
         guard parameters.bind(index) else { throw parameters.tooMany(index, sql: sql, location: database.path) }
@@ -426,22 +427,4 @@ public final class SQLiteStatement: StoreStatement {
 
     public func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
 
-}
-
-/// `insertRows` for SQLite: the values bound straight from their bytes, one step per row.
-final class SQLiteRowSink: RowSink {
-    private let statement: SQLiteStatement
-    private var next: Int32 = 1
-
-    init(_ statement: SQLiteStatement) { self.statement = statement }
-
-    func add(utf8 bytes: UnsafeBufferPointer<UInt8>) throws { try statement.bind(next, utf8: bytes); next += 1 }
-    func add(borrowing bytes: UnsafeBufferPointer<UInt8>) throws { try statement.bind(next, borrowing: bytes); next += 1 }
-    func add(_ value: String?) throws { try statement.bind(next, value); next += 1 }
-    func add(_ value: Int64?) throws { try statement.bind(next, value); next += 1 }
-    func add(_ value: Bool) throws { try statement.bind(next, value); next += 1 }
-    func endRow() throws {
-        try statement.run()
-        next = 1
-    }
 }

@@ -86,18 +86,10 @@ extension StoreDatabase {
 /// Where `insertRows` takes its rows: values in column order, then `endRow`.
 public protocol RowSink: AnyObject {
     func add(utf8 bytes: UnsafeBufferPointer<UInt8>) throws
-    /// The same, for bytes the caller keeps valid and unchanged until `endRow` returns: the
-    /// store may point at them instead of copying (SQLite copied every value of an import
-    /// once more than it writes it).
-    func add(borrowing bytes: UnsafeBufferPointer<UInt8>) throws
     func add(_ value: String?) throws
     func add(_ value: Int64?) throws
     func add(_ value: Bool) throws
     func endRow() throws
-}
-
-extension RowSink {
-    public func add(borrowing bytes: UnsafeBufferPointer<UInt8>) throws { try add(utf8: bytes) }
 }
 
 extension StoreDatabase {

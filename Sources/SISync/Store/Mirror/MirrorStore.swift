@@ -36,15 +36,15 @@ public final class MirrorStore {
             let stored = StoredFingerprint(kind)
             try database.insertRows(into: kind.table, columns: columns) { insert in
                 for r32 in ordered ?? Self.inKeyOrder(p.additions, rows) {
-                    // Written while the row is held: the store points at its bytes, no copy.
+                    // The row's bytes as they are held: no String per value.
                     try rows.withRow(Int(r32)) { row in
                         let buf = row.key
                         var start = 0
                         for i in 0...buf.count where i == buf.count || buf[i] == 0x1F {
-                            try insert.add(borrowing: UnsafeBufferPointer(rebasing: buf[start..<i]))
+                            try insert.add(utf8: UnsafeBufferPointer(rebasing: buf[start..<i]))
                             start = i + 1
                         }
-                        for c in 0..<values.count { try insert.add(borrowing: row.value(c)) }
+                        for c in 0..<values.count { try insert.add(utf8: row.value(c)) }
                         let inactive = row.isInactive
                         try insert.add(!inactive)
                         try insert.add(inactive ? stamp : nil)
