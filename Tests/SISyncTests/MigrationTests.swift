@@ -200,6 +200,56 @@ final class MigrationTests: XCTestCase {
         return out.sorted()
     }
 
+    /// What an application made on `users` survives the steps that make `users` again (13
+    /// and 14): its own index and trigger on it, its view over it and its trigger on
+    /// another table that reads it are there after, word for word, and work; without this
+    /// the view stopped the rename ("no such table: main.users") and the daemon could not
+    /// start, and the index and trigger were dropped without a word.
+    func testAnApplicationsIndexTriggerAndViewOnUsersOutliveTheStepsThatMakeUsersAgain() throws {
+        let w = Workspace(sqlite: true)
+        let db = try Self.database(in: w, at: 12)
+        let made = [
+            "CREATE INDEX app_users_by_name ON users (name)",
+            "CREATE TABLE app_audit (what TEXT)",
+            "CREATE TRIGGER app_user_added AFTER INSERT ON users BEGIN INSERT INTO app_audit VALUES ('added ' || NEW.username); END",
+            "CREATE VIEW app_approved_users AS SELECT username, email FROM users WHERE approved = 1",
+            "CREATE TRIGGER app_audit_checks AFTER INSERT ON app_audit WHEN NOT EXISTS (SELECT 1 FROM users) BEGIN SELECT 1; END",
+        ]
+        for sql in made { try db.execute(sql) }
+        try db.execute("INSERT INTO users (username, email, approved, created_at) VALUES ('ann', 'ann@d.org', 1, '2026-01-01T00:00:00Z')")
+        try Migrator().migrate(db)
+        XCTAssertEqual(try db.userVersion, Int32(Migrator().latestVersion))
+        var sqls: [String] = []
+        try db.prepare("SELECT sql FROM sqlite_master WHERE name LIKE 'app\\_%' ESCAPE '\\' AND type <> 'table' ORDER BY name").forEachRow { sqls.append($0.text(0)) }
+        XCTAssertEqual(sqls.sorted(), made.filter { !$0.hasPrefix("CREATE TABLE") }.sorted(), "each one as the application wrote it")
+        try db.execute("INSERT INTO users (username, email, approved, created_at) VALUES ('bob', 'bob@d.org', 1, '2026-01-01T00:00:00Z')")
+        var audit: [String] = [], approved: [String] = []
+        try db.prepare("SELECT what FROM app_audit ORDER BY rowid").forEachRow { audit.append($0.text(0)) }
+        try db.prepare("SELECT username FROM app_approved_users ORDER BY username").forEachRow { approved.append($0.text(0)) }
+        XCTAssertEqual(audit, ["added ann", "added bob"], "the trigger fires after the steps too")
+        XCTAssertEqual(approved, ["ann", "bob"])
+    }
+
+    /// A column an application added to `users` stops a step that makes `users` again,
+    /// which would drop it with its values: rolled back, the database as it was, and the
+    /// error says what to do.
+    func testAColumnAnApplicationAddedToUsersStopsTheUpgradeAndKeepsItsValues() throws {
+        let w = Workspace(sqlite: true)
+        let db = try Self.database(in: w, at: 12)
+        try db.execute("ALTER TABLE users ADD COLUMN app_department TEXT")
+        try db.execute("INSERT INTO users (username, email, created_at, app_department) VALUES ('ann', 'ann@d.org', '2026-01-01T00:00:00Z', 'Science')")
+        XCTAssertThrowsError(try Migrator().migrate(db)) { e in
+            guard case .upgradeBlocked(_, 13, _, let problem)? = e as? StoreError else { return XCTFail("\(e)") }
+            XCTAssertTrue(problem.contains("app_department"), problem)
+            XCTAssertEqual(SyncRun.classify(e).exitCode, 73, "\(e)")
+        }
+        XCTAssertEqual(try db.userVersion, 12, "rolled back")
+        var department: [String] = []
+        try db.prepare("SELECT app_department FROM users WHERE username = 'ann'").forEachRow { department.append($0.text(0)) }
+        XCTAssertEqual(department, ["Science"])
+        XCTAssertEqual(try db.int("PRAGMA foreign_keys"), 1)
+    }
+
     /// Version 14 makes SQLite's `users` again with SCIM's id as the column's default
     /// (`lower(hex(randomblob(16)))`) instead of the trigger `users_scim_id`, whose statement
     /// journal per row was a third of a district's import (issue 34). SCIM's `id` is stable

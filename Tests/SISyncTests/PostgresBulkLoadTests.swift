@@ -97,6 +97,16 @@ final class PostgresBulkLoadTests: XCTestCase {
         let second = w.sync(c)
         XCTAssertEqual(second.summary.linksMade, 1, second.summary.error ?? "")
         XCTAssertEqual(try constraints(db, w, of: "links").oids, after.oids, "one link among five keeps the constraints")
+
+        // Two of five unlinked (their staff members' emails changed in the SIS) and none
+        // linked: the run inserts no link, so nothing is loaded in bulk, whatever the share
+        // of changes (the rule once counted the unlinks, dropped and made the constraints
+        // again, and held `links` and `users` exclusively for a run that added nothing).
+        w.write("staff.csv", staffCSV(manyStaff(5).map { $0.0 == "S1" || $0.0 == "S2" ? ($0.0, $0.1, $0.2, "moved-" + $0.3) : $0 }))
+        let third = w.sync(c)
+        XCTAssertEqual(third.summary.outcome, .applied, third.summary.error ?? "")
+        XCTAssertEqual(try db.connection.execute("SELECT string_agg(username, ',' ORDER BY username) FROM \(table)").value(0, 0), "u3,u4,u5")
+        XCTAssertEqual(try constraints(db, w, of: "links").oids, after.oids, "unlinks alone keep the constraints")
     }
 
     /// The session's temporary tables have 64 MB of buffers: a first run's desired roles

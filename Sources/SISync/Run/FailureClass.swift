@@ -49,7 +49,7 @@ public enum FailureClass: Sendable, Equatable {
             switch e {
             case .locked, .runInProgress, .lockLost, .newerSchema, .interrupted: self = .temporary
             case .cannotOpen, .noDatabase, .unsafeFile, .linkInPath, .hardLinksUnprotected, .readOnly, .noAccess, .notADatabase, .corrupt,
-                 .unknownSchemaVersion, .storageFailed: self = .cannotCreate
+                 .unknownSchemaVersion, .storageFailed, .upgradeBlocked: self = .cannotCreate
             case .unusablePath: self = .configuration
             case .notFound: self = .refused
             // An error SQLite reported that has no class of its own (a busy database past the

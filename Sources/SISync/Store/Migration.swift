@@ -19,12 +19,15 @@ public struct Migration: Sendable {
     /// or dropping the old table would first delete its rows and cascade to every row that
     /// refers to them; they are checked before the step commits (`Migrator`).
     let sqliteForeignKeysOff: Bool
+    /// The table such a step makes again, when it is one applications use (`users`): what
+    /// they made on it is kept aside and made again after the step (`ApplicationObjects`).
+    let sqliteRebuilds: String?
 
     /// `postgres` is written with `text` and `nocase_text`; they become `text COLLATE "C"`
     /// (byte for byte, as SQLite compares, whatever the database's locale) and
     /// `text COLLATE nocase` (SQLite's `COLLATE NOCASE`: the collation step 1 makes).
     init(_ name: String, sqlite: [String], postgres: [String], sqliteRows: (@Sendable (SQLiteDatabase) throws -> Void)? = nil,
-         sqliteForeignKeysOff: Bool = false) {
+         sqliteForeignKeysOff: Bool = false, sqliteRebuilds: String? = nil) {
         self.name = name
         self.sqlite = sqlite
         self.postgres = postgres.map { sql in
@@ -33,6 +36,7 @@ public struct Migration: Sendable {
         }
         self.sqliteRows = sqliteRows
         self.sqliteForeignKeysOff = sqliteForeignKeysOff
+        self.sqliteRebuilds = sqliteRebuilds
     }
 
     func statements(_ store: Store) -> [String] { store == .sqlite ? sqlite : postgres }

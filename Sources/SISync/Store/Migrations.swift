@@ -802,7 +802,7 @@ extension Migration {
             "DROP INDEX users_by_external_id",
             UserBulkLoad.usersByOtherEmailKey(.postgres),
             UserBulkLoad.usersByExternalID,
-        ], sqliteForeignKeysOff: true),
+        ], sqliteForeignKeysOff: true, sqliteRebuilds: "users"),
 
         // SCIM's id as SQLite's column default, not a trigger (issue 34): `users` is made
         // again with `scim_id TEXT NOT NULL DEFAULT (lower(hex(randomblob(16))))`, not null
@@ -856,7 +856,7 @@ extension Migration {
             Schema.changeLogView(rolesGrantedByRun: true, bulkAdditions: true),
         ], postgres: [
             "ALTER TABLE users ALTER COLUMN scim_id SET DEFAULT md5(gen_random_uuid()::text)",
-        ], sqliteForeignKeysOff: true),
+        ], sqliteForeignKeysOff: true, sqliteRebuilds: "users"),
 
         // Attributes have no data columns, so every row's fingerprint was the same digest
         // of no values, 8 bytes in each of a district's 200,000 rows. It is kept as 0

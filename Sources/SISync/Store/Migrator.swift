@@ -38,7 +38,9 @@ public struct Migrator {
                 // opened the same new database at the same moment may have made this step
                 // already ("table runs already exists" otherwise).
                 guard try db.userVersion <= Int32(index) else { return }
+                let kept = try step.sqliteRebuilds.map { try ApplicationObjects.setAside(on: $0, in: db) }
                 for sql in step.sqlite { try db.execute(sql) }
+                try kept?.restore(in: db, version: index + 1, step: step.name)
                 try step.sqliteRows?(db)
                 if step.sqliteForeignKeysOff { try Self.checkForeignKeys(db, after: step, version: index + 1) }
                 try db.setUserVersion(Int32(index + 1))

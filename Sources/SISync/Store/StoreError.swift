@@ -41,6 +41,9 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case notADatabase(path: String)
     /// SQLite found the file damaged.
     case corrupt(path: String, message: String)
+    /// An upgrade step that makes a table again met what it cannot carry over (a column an
+    /// application added): rolled back, the database as it was.
+    case upgradeBlocked(path: String, version: Int, step: String, problem: String)
     /// The disk (or the user's quota) is full, or the system could not read or write the
     /// file (SQLITE_FULL, SQLITE_IOERR): not a bug of sisync's, so never exit 70.
     case storageFailed(path: String, full: Bool, message: String)
@@ -112,6 +115,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
                 return "\(path): the disk holding the database is full (or this user's quota is used up): \(message); free space in \(folder.isEmpty ? "." : folder) and try again (what failed was rolled back)"
             }
             return "\(path): the system could not read or write the database (\(message)); check the disk (`dmesg`), and that the database and its -wal and -shm are plain files nothing but sisync replaces, then try again"
+        case .upgradeBlocked(let path, let version, let step, let problem):
+            return "\(path): upgrading the schema to version \(version) (\(step)) was stopped and rolled back, nothing changed: \(problem)"
         case .corrupt(let path, let message):
             return "\(path): the database is damaged (\(message)); stop sisyncd and restore it from a backup, or try `sqlite3 \(path) .recover` (`sqlite3 \(path) 'PRAGMA integrity_check'` shows what is wrong)"
         }
