@@ -109,6 +109,42 @@ final class PostgresBulkLoadTests: XCTestCase {
         XCTAssertEqual(try constraints(db, w, of: "links").oids, after.oids, "unlinks alone keep the constraints")
     }
 
+    /// A first import's records (at least a quarter of the table, and at least
+    /// `MirrorStore.bulkLoadMinimum` rows) go in with the table's key and indexes made
+    /// after them, as they were, and both still hold; a later run that adds a few keeps them.
+    func testAFirstImportsRecordsRemakeTheTablesKeyAndIndexAsTheyWere() throws {
+        let w = try workspace()
+        let c = w.configure()
+        _ = try RosterStore(location: w.location)
+        let db = try Workspace.rawPostgres(w)
+        let staff = PostgresSchema.qualified(w.schema, "staff")
+        func objects() throws -> [String] {
+            try db.connection.execute("""
+                SELECT c.relname || ' ' || c.oid::text || ' ' || pg_get_indexdef(c.oid) FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
+                WHERE x.indrelid = to_regclass($1) ORDER BY c.relname
+                """, [staff]).rows.map { $0[0] ?? "" }
+        }
+        func definitions(_ o: [String]) -> [String] { o.map { $0.split(separator: " ", maxSplits: 2).enumerated().filter { $0.offset != 1 }.map(\.element).joined(separator: " ") } }
+        let before = try objects()
+        XCTAssertEqual(before.count, 3, "the key and two indexes (staff_by_email among them): \(before)")
+
+        w.write("staff.csv", largeStaffCSV(MirrorStore.bulkLoadMinimum + 4))
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        let after = try objects()
+        XCTAssertEqual(definitions(after), definitions(before), "the same names and definitions")
+        XCTAssertTrue(Set(after).isDisjoint(with: before), "made again after the rows: \(before) → \(after)")
+        XCTAssertThrowsError(try db.connection.execute("""
+            INSERT INTO \(staff) (staff_id, first_name, last_name, email, active, added_run, updated_run, fingerprint)
+            SELECT staff_id, first_name, last_name, email, active, added_run, updated_run, fingerprint FROM \(staff) LIMIT 1
+            """)) { e in
+            guard case .query(_, "23505", _, _, _)? = e as? PostgresError else { return XCTFail("\(e)") }
+        }
+
+        w.write("staff.csv", largeStaffCSV(MirrorStore.bulkLoadMinimum + 14))
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        XCTAssertEqual(try objects(), after, "ten more among thousands keep them as they are")
+    }
+
     /// The session's temporary tables have 64 MB of buffers: a first run's desired roles
     /// and grants (some 35 MB in the synthetic district) stay in memory instead of going
     /// out to disk and back, as they did with the server's default of 8 MB.

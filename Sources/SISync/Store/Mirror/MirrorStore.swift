@@ -26,6 +26,10 @@ public final class MirrorStore {
         return additions
     }
 
+    /// Fewer additions than this never load in bulk: the rule's count of the table is a
+    /// scan, and a few thousand rows gain nothing from building the key after them.
+    static let bulkLoadMinimum = 4096
+
     /// `ordered`: the additions in key order (`inKeyOrder`), when the caller has them.
     func applyEntity(_ p: EntityPlan, rows: EntityRows?, ordered: [Int32]? = nil, runID: Int64, stamp: String, checkStop: () throws -> Void) throws {
         let kind = p.kind
@@ -34,26 +38,34 @@ public final class MirrorStore {
         if let rows, !p.additions.isEmpty {
             let columns = keys + values + ["active", "deactivated_at", "added_run", "updated_run", "fingerprint"]
             let stored = StoredFingerprint(kind)
-            try database.insertRows(into: kind.table, columns: columns) { insert in
-                for r32 in ordered ?? Self.inKeyOrder(p.additions, rows) {
-                    // The row's bytes as they are held: no String per value.
-                    try rows.withRow(Int(r32)) { row in
-                        let buf = row.key
-                        var start = 0
-                        for i in 0...buf.count where i == buf.count || buf[i] == 0x1F {
-                            try insert.add(utf8: UnsafeBufferPointer(rebasing: buf[start..<i]))
-                            start = i + 1
+            // On PostgreSQL a first import's rows (at least a quarter of the table, and so
+            // many that counting the table is worth it) go in with the table's key and
+            // indexes made after them, one sorted build instead of a b-tree insert per row
+            // (students: 0.36 s instead of 0.47 s); elsewhere, and for a day's few rows, as
+            // they are.
+            let bulk = p.additions.count >= Self.bulkLoadMinimum ? database.bulkLoading : { (_: String, _: Int, load: () throws -> Void) in try load() }
+            try bulk(kind.table, p.additions.count) {
+                try database.insertRows(into: kind.table, columns: columns) { insert in
+                    for r32 in ordered ?? Self.inKeyOrder(p.additions, rows) {
+                        // The row's bytes as they are held: no String per value.
+                        try rows.withRow(Int(r32)) { row in
+                            let buf = row.key
+                            var start = 0
+                            for i in 0...buf.count where i == buf.count || buf[i] == 0x1F {
+                                try insert.add(utf8: UnsafeBufferPointer(rebasing: buf[start..<i]))
+                                start = i + 1
+                            }
+                            for c in 0..<values.count { try insert.add(utf8: row.value(c)) }
+                            let inactive = row.isInactive
+                            try insert.add(!inactive)
+                            try insert.add(inactive ? stamp : nil)
+                            try insert.add(runID)
+                            try insert.add(runID)
+                            try insert.add(stored.column(row.fingerprint))
+                            try insert.endRow()
                         }
-                        for c in 0..<values.count { try insert.add(utf8: row.value(c)) }
-                        let inactive = row.isInactive
-                        try insert.add(!inactive)
-                        try insert.add(inactive ? stamp : nil)
-                        try insert.add(runID)
-                        try insert.add(runID)
-                        try insert.add(stored.column(row.fingerprint))
-                        try insert.endRow()
+                        try checkStop()
                     }
-                    try checkStop()
                 }
             }
         }
