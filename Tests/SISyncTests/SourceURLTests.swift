@@ -31,6 +31,17 @@ final class SourceURLTests: XCTestCase {
         }
     }
 
+    /// A secret value holding a quote runs on to the white space, and masking it moves where
+    /// the next URL starts: the user information of the URL after it (`shttps://sie@`) is
+    /// masked too, and redacting the result again changes nothing (a `make fuzz` finding,
+    /// source-url).
+    func testRedactingTextIsIdempotentWhenAMaskedQuoteUncoversAnotherURL() {
+        let text = "https://s?sig=1'://///#;\"\\k;//shttps://sie@?cl\n|||x?"
+        let once = DisplayedURL.redacting(in: text)
+        XCTAssertEqual(once, "https://s?sig=REDACTED#;\"\\k;//shttps://REDACTED@?cl\n|||x?")
+        XCTAssertEqual(DisplayedURL.redacting(in: once), once)
+    }
+
     func testURLsInTextAreRedactedAndTheRestIsKept() {
         let text = "https://h:1/x?token=s3cret&page=1: the server answered HTTP 500 (see `https://h/y?key=k2`), then <http://h/z?sig=k3>."
         XCTAssertEqual(DisplayedURL.redacting(in: text),

@@ -104,8 +104,24 @@ public struct DisplayedURL: CustomStringConvertible, Sendable {
     /// `text` with every http(s) URL in it redacted. The last line of defence for text that
     /// is shown or stored (log entries, run errors): a URL ends at white space, a quote,
     /// a backtick or an angle bracket, and sentence punctuation after it stays outside.
+    ///
+    /// Masking a secret value that held a quote moves where the next URL starts, so what
+    /// followed it, read again, may be a URL of its own with a secret in it (`make fuzz`,
+    /// source-url: `…?sig=1'…"…//shttps://user@…`). The text is read again until nothing
+    /// changes: each pass only masks more, so what is shown is masked as far as any reading
+    /// of it would mask it, and redacting it again changes nothing.
     public static func redacting(in text: String) -> String {
         guard mentionsURL(text) else { return text }
+        var current = text
+        for _ in 0..<8 {
+            let next = redactingOnce(in: current)
+            if next == current { return next }
+            current = next
+        }
+        return current
+    }
+
+    private static func redactingOnce(in text: String) -> String {
         var out = ""
         var rest = text[...]
         while let r = rest.range(of: "://") {
