@@ -263,6 +263,32 @@ final class PostgresStoreTests: XCTestCase {
         XCTAssertEqual(try cursors(), 0, "closed when the reader stopped")
     }
 
+    /// A stop (`interrupt`) that lands while a page is read is `StoreError.interrupted`, as
+    /// for every other statement, so the run reports a stop and not a store failure; the
+    /// cursor is closed after it. Here the query cancels itself on its fourth row, which is
+    /// what a cancel request does to the statement it finds running: in a transaction that
+    /// is the second page's FETCH; outside one, the DECLARE, which reads every row for the
+    /// cursor to outlive its statement.
+    func testAReadInPagesThatIsCancelledIsAStopAndClosesItsCursor() throws {
+        let w = Workspace(postgres: try server())
+        w.configure()
+        let db = try Workspace.rawPostgres(w)
+        func read() throws -> Int {
+            var seen = 0
+            XCTAssertThrowsError(try db.forEachRowInPages(
+                "SELECT n, CASE WHEN n = 4 THEN pg_cancel_backend(pg_backend_pid()) END FROM generate_series(1, 9) AS n", pageSize: 3
+            ) { _ in seen += 1 }) { e in
+                XCTAssertEqual(e as? StoreError, .interrupted, "\(e)")
+            }
+            return seen
+        }
+        XCTAssertEqual(try read(), 0, "outside a transaction, the DECLARE was cancelled")
+        XCTAssertEqual(try db.int("SELECT count(*) FROM pg_cursors WHERE name LIKE 'sisync_pages_%'"), 0)
+        XCTAssertThrowsError(try db.transaction { XCTAssertEqual(try read(), 3, "in one, the second page's FETCH"); throw StoreError.interrupted })
+        XCTAssertEqual(try db.int("SELECT count(*) FROM pg_cursors WHERE name LIKE 'sisync_pages_%'"), 0)
+        XCTAssertEqual(try db.int("SELECT 1"), 1, "the session goes on")
+    }
+
     /// Issue 26 item 16: a schema named by a reserved word passes the configuration's check
     /// and then works: runs into it, reads from it, and `store copy` into it (whose
     /// sequences are set through the quoted name). `CREATE SCHEMA user` failed before.

@@ -48,11 +48,17 @@ public final class PostgresDatabase: StoreDatabase {
     }
 
     func run(_ statement: PostgresStatement, _ parameters: [String?]) throws -> PostgresResult {
+        // A failure names the statement as the store wrote it, which a reader finds in the source.
+        let result = try interruptible { try connection.executePrepared(name: statement.name, sql: statement.sql, parameters) }
+        changes = result.affectedRows
+        return result
+    }
+
+    /// A statement the server cancelled (`interrupt`, a daemon told to stop) is
+    /// `StoreError.interrupted`, which the run reports as a stop rather than a store failure.
+    private func interruptible<T>(_ body: () throws -> T) throws -> T {
         do {
-            // A failure names the statement as the store wrote it, which a reader finds in the source.
-            let result = try connection.executePrepared(name: statement.name, sql: statement.sql, parameters)
-            changes = result.affectedRows
-            return result
+            return try body()
         } catch let e as PostgresError {
             if case .query(_, "57014", _, _, _) = e { throw StoreError.interrupted }
             throw e
@@ -98,11 +104,11 @@ public final class PostgresDatabase: StoreDatabase {
         }
         cursors += 1
         let cursor = "sisync_pages_\(cursors)"
-        _ = try connection.execute("DECLARE \(cursor) NO SCROLL CURSOR WITH HOLD FOR \(t.sql)", values)
+        _ = try interruptible { try connection.execute("DECLARE \(cursor) NO SCROLL CURSOR WITH HOLD FOR \(t.sql)", values) }
         defer { if connection.isConnected { try? connection.executeScript("CLOSE \(cursor)") } }
         let fetch = "FETCH FORWARD \(max(1, pageSize)) FROM \(cursor)"
         while true {
-            let page = try connection.execute(fetch)
+            let page = try interruptible { try connection.execute(fetch) }
             let rows = PostgresStatement(database: self, sql: query.sql, page: page)
             while try rows.step() { try body(rows) }
             if page.rowCount < max(1, pageSize) { return }
