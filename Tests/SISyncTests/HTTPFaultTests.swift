@@ -187,6 +187,36 @@ final class HTTPFaultTests: XCTestCase {
         XCTAssertEqual(counter.count("304"), before + 2)
     }
 
+    /// R3's validators are saved under the SHA-256 of the source's URL, never the URL: a
+    /// token in a source URL's query does not reach the database (which `store copy`,
+    /// backups and a standby carry further than the configuration), and the next run still
+    /// asks conditionally. A row an earlier version saved under the URL itself is dropped
+    /// by the next run that applies.
+    func testR3ValidatorsAreSavedUnderTheURLsDigestNotTheURLAndItsToken() throws {
+        let staff = self.staff
+        let server = try TestHTTPServer { req in
+            if req.headers["if-none-match"] == "\"v1\"" { return .init(status: 304, body: []) }
+            return .init(status: 200, headers: ["ETag": "\"v1\""], body: staff)
+        }
+        let w = Workspace()
+        let url = server.baseURL + "/staff.csv?token=s3cret-token"
+        let c = w.configure(source: "retries = 0\nstaff_url = \(url)", entities: "staff", url: server.baseURL + "/")
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        func saved() throws -> [String] { try w.dump().filter { $0.hasPrefix("source_state: ") } }
+        XCTAssertEqual(try saved().map { $0.split(separator: "|").first.map(String.init) }, ["source_state: " + SourceStateKey.of(url)])
+        XCTAssertFalse(try w.dump().joined(separator: "\n").contains("s3cret"), "the token is nowhere in the database")
+
+        let again = w.sync(c)
+        XCTAssertEqual(again.summary.outcome, .unchanged, again.summary.error ?? "")
+        XCTAssertEqual(server.requests.last?.headers["if-none-match"], "\"v1\"", "found under the digest and sent")
+
+        try w.rawDatabase().run("INSERT INTO source_state (url, etag, last_modified, sha256, run_id) VALUES (\(url), 'old', NULL, 'f00', 1)")
+        XCTAssertEqual(w.sync(c, force: true).summary.outcome, .applied)
+        let left = try saved()
+        XCTAssertEqual(left.count, 1, "the row under the URL itself is gone: \(left)")
+        XCTAssertFalse(try w.dump().joined(separator: "\n").contains("s3cret"))
+    }
+
     /// With `[source] schools` every file is parsed: no validators are sent, so a 304 for a
     /// file the scope's first run must read cannot fail it.
     func testR3ASchoolScopeFirstSetOnAnETagSourceDownloadsEverything() throws {

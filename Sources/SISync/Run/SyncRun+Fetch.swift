@@ -47,7 +47,7 @@ extension SyncRun {
         let lastHash = try store.auditTrail.lastAppliedHash()
         var out: [String: SourceValidator] = [:]
         for (entity, location) in try fetcher.locations() {
-            guard let v = stored[location] else { continue }
+            guard let v = stored[SourceStateKey.of(location)] else { continue }
             if let entity {
                 if files[entity] == v.sha256 { out[location] = v }
             } else if lastHash == ExportFetcher.contentHash(format: configuration.format, files: [(nil, v.sha256)]) {
@@ -57,11 +57,11 @@ extension SyncRun {
         return out
     }
 
-    /// The validators to save for this run's downloads.
+    /// The validators to save for this run's downloads, under `SourceStateKey`s.
     static func validators(of fetched: FetchedExport) -> [String: SourceValidator] {
         var out: [String: SourceValidator] = [:]
         for f in fetched.files where f.etag != nil || f.lastModified != nil {
-            out[f.name] = SourceValidator(etag: f.etag, lastModified: f.lastModified, sha256: f.sha256)
+            out[SourceStateKey.of(f.name)] = SourceValidator(etag: f.etag, lastModified: f.lastModified, sha256: f.sha256)
         }
         return out
     }

@@ -56,7 +56,8 @@ public final class AuditTrail {
         return out
     }
 
-    /// What the last successful runs got from each URL (ETag, Last-Modified, SHA-256).
+    /// What the last successful runs got from each URL (ETag, Last-Modified, SHA-256), by
+    /// `SourceStateKey`.
     public func sourceValidators() throws -> [String: SourceValidator] {
         var out: [String: SourceValidator] = [:]
         try database.forEachRow("SELECT url, etag, last_modified, sha256 FROM source_state WHERE sha256 IS NOT NULL") { r in
@@ -65,15 +66,17 @@ public final class AuditTrail {
         return out
     }
 
-    /// Saves the validators of a successful run's downloads (inside its transaction).
+    /// Saves the validators of a successful run's downloads (inside its transaction), by
+    /// `SourceStateKey`. Rows an earlier version saved under the URL itself (or a plan it
+    /// held, applied now) are dropped: they may hold a credential, and no run looks them up.
     func recordSourceValidators(_ validators: [String: SourceValidator], runID: Int64) throws {
-        guard !validators.isEmpty else { return }
-        for (url, v) in validators {
+        for (key, v) in validators {
             try database.run("""
-                INSERT INTO source_state (url, etag, last_modified, sha256, run_id) VALUES (\(url), \(v.etag), \(v.lastModified), \(v.sha256), \(runID))
+                INSERT INTO source_state (url, etag, last_modified, sha256, run_id) VALUES (\(key), \(v.etag), \(v.lastModified), \(v.sha256), \(runID))
                 ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified, sha256 = excluded.sha256, run_id = excluded.run_id
                 """)
         }
+        try database.run("DELETE FROM source_state WHERE substr(url, 1, \(SourceStateKey.prefix.count)) <> \(SourceStateKey.prefix)")
     }
 
     /// Replaces the stored file digests (inside the run's transaction).
