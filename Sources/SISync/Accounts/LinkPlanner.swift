@@ -85,20 +85,6 @@ public struct LinkPlan: Sendable, Equatable {
             .map(\.change)
         return sorted
     }
-
-    /// The link each user has after the plan.
-    public func links(after users: [LinkingUser]) -> [String: Link] {
-        var result: [String: Link] = [:]
-        for u in users { if let l = u.link { result[u.username.lowercased()] = l } }
-        for c in changes {
-            switch c {
-            case .link(let user, let staff, _): result[user.lowercased()] = Link(staffID: staff, kind: .auto)
-            case .unlink(let user, _, _, _): result[user.lowercased()] = nil
-            default: break
-            }
-        }
-        return result
-    }
 }
 
 /// Decides links from emails (R6). Pure: users and staff in, a `LinkPlan` out. Each user's
