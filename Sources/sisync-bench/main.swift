@@ -12,7 +12,7 @@ let usage = """
            sisync-bench rekey [--scale N] [--data DIR] [--database postgresql://…]   (the whole district renumbered, against a full run)
 
       --scale N          district size (1 = 20k staff, 300k students, ... about 1.2M rows)
-      --compare-scale N  also run at N times the size and print the time ratio (e.g. 5)
+      --compare-scale N  also run at N times the size and print the time and peak RSS ratios (e.g. 5)
       --data DIR         where generated exports are cached (default bench-data/)
       --no-users         no users: records only (the core engine's targets: import <= 4 s)
       --http             also import the export over loopback HTTP (target: fetch adds <= 20%)
@@ -537,6 +537,11 @@ do {
         let ratio = bigger[0].seconds / results[0].seconds
         print(String(format: "import at %gx the data took %.2fx the time (target <= %.1fx: %@)", compare / scale, ratio,
                      compare / scale * 1.04, ratio <= compare / scale * 1.04 ? "met" : "MISSED"))
+        // Issue 34, memory bounded by design: the largest peak of any scenario against the smaller size's.
+        let small = results.map(\.peakRSSMB).max() ?? 0, large = bigger.map(\.peakRSSMB).max() ?? 0
+        let growth = large / max(small, 1)
+        print(String(format: "peak RSS at %gx the data: %.0f MB, %.2fx the %.0f MB at %gx (targets <= 1.3x and < 300 MB: %@)", compare / scale, large,
+                     growth, small, scale, growth <= 1.3 && large < 300 ? "met" : "MISSED"))
     }
 } catch {
     FileHandle.standardError.write(Data("sisync-bench: \(error.localizedDescription)\n".utf8))

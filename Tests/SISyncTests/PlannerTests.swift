@@ -37,6 +37,20 @@ final class PlannerTests: XCTestCase {
         XCTAssertEqual(plan.activeBefore, 3)
     }
 
+    /// Issue 34: a first import adds every row, and its additions are one run of rows, not a
+    /// number per row (4 bytes a row held through the whole run); a day's few are a run each.
+    func testAFirstImportsAdditionsAreOneRunOfRows() throws {
+        let export = try rows((0..<1000).map { ("S\(1000 + $0)", v("N\($0)"), false) })
+        let first = try Planner(deactivateAfter: 0, now: now).plan(rows: export, stored: InMemoryEntityState(records: []))
+        XCTAssertEqual(first.additions.count, 1000)
+        XCTAssertEqual(first.additions.runCount, 1)
+        XCTAssertEqual(Array(first.additions), Array(0..<1000))
+        let stored = InMemoryEntityState(records: (0..<1000).filter { $0 % 100 != 7 }.map { (key: "S\(1000 + $0)", values: v("N\($0)"), active: true, missingSince: nil) })
+        let day = try Planner(deactivateAfter: 0, now: now).plan(rows: export, stored: stored)
+        XCTAssertEqual(Array(day.additions), (0..<10).map { Int32($0 * 100 + 7) })
+        XCTAssertEqual(day.additions.runCount, 10)
+    }
+
     func testR4AbsentRecordIsDeactivatedAndNothingIsDeleted() throws {
         let stored = InMemoryEntityState(records: [(key: "S1", values: v("Ann"), active: true, missingSince: nil),
                                                    (key: "S2", values: v("Bob"), active: false, missingSince: nil)])

@@ -77,12 +77,19 @@ public struct LinkPlan: Sendable, Equatable {
     /// The plan with its changes in username order (case folded, as usernames compare), each
     /// user's own changes in the order they were planned: the order of the journal and the
     /// change feed, whatever order the users were read in.
+    ///
+    /// The changes' positions are sorted, each compared by its user's folded name made once:
+    /// a name and a number per change beside them, where a copy of every change with its
+    /// key and position (growing as it was filled, then sorted into another) was the largest
+    /// thing a run held while it linked five times a district's users (issue 34).
     public func inUserOrder() -> LinkPlan {
+        let keys = changes.map { $0.username.lowercased() }
+        // Users are read in no particular order, but a plan made of one batch may be in order.
+        if zip(keys, keys.dropFirst()).allSatisfy({ $0 <= $1 }) { return self }
+        var order = Array(0..<Int32(keys.count))
+        order.sort { a, b in keys[Int(a)] != keys[Int(b)] ? keys[Int(a)] < keys[Int(b)] : a < b }
         var sorted = self
-        sorted.changes = changes.enumerated()
-            .map { (key: $0.element.username.lowercased(), index: $0.offset, change: $0.element) }
-            .sorted { $0.key != $1.key ? $0.key < $1.key : $0.index < $1.index }
-            .map(\.change)
+        sorted.changes = order.map { changes[Int($0)] }
         return sorted
     }
 }

@@ -162,7 +162,7 @@ public struct HeldPlan: Codable, Sendable, Equatable {
             }
             func row(_ r: Row) -> Int32 { Int32(rows.row(forKey: r.key)!) }
             var p = EntityPlan(kind: kind, activeBefore: e.activeBefore, exportEmpty: e.exportEmpty)
-            p.additions = e.additions.map(row)
+            p.additions = RowNumbers(e.additions.map(row))
             p.updates = try e.updates.map { u in
                 var update = RecordUpdate(key: u.key, row: u.row.map { Int(row($0)) })
                 update.fields = u.fields.map { FieldChange(column: $0.column, name: $0.name, old: $0.old, new: $0.new) }

@@ -40,8 +40,9 @@ public struct EntityPlan: Sendable {
     public let activeBefore: Int
     /// Whether the export for this entity had no rows at all.
     public let exportEmpty: Bool
-    /// Export rows that are new records.
-    public var additions: [Int32] = []
+    /// Export rows that are new records, in key order (as runs of rows: a first import's
+    /// are one run, not a number per row).
+    public var additions: RowNumbers = []
     public var updates: [RecordUpdate] = []
 
     public var deactivationCount: Int { updates.reduce(0) { $0 + ($1.deactivate != nil ? 1 : 0) } }

@@ -118,7 +118,6 @@ public struct Planner {
         if compared > 0 { updates.removeAll { $0.fields.isEmpty && !$0.reactivate && $0.deactivate == nil && !$0.clearMissing && $0.markMissing == nil } }
         var plan = EntityPlan(kind: kind, activeBefore: activeBefore, exportEmpty: rows.count == 0 && rows.problems.isEmpty && !rows.isDelta)
         plan.updates = updates
-        plan.additions.reserveCapacity(rows.count)
         for r in 0..<rows.count where !seen[r] && (inScope?[r] ?? true) { plan.additions.append(Int32(r)) }
         return plan
     }

@@ -9,7 +9,7 @@ enum RunEvents {
     /// records: `EventStore`), then per updated record `reactivated`, `updated`,
     /// `deactivated`, in the order `Plan.forEachChange` gives the change log.
     /// `ordered`: the additions in key order, as the mirror inserted them.
-    static func records(_ p: EntityPlan, rows: EntityRows?, ordered keyOrder: [Int32]? = nil, into batch: EventBatch) throws {
+    static func records(_ p: EntityPlan, rows: EntityRows?, ordered keyOrder: RowNumbers? = nil, into batch: EventBatch) throws {
         guard batch.isOn, !p.isEmpty else { return }
         let kind = p.kind
         let keys = kind.keyColumns, values = kind.valueColumns

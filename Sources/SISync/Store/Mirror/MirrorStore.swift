@@ -21,9 +21,8 @@ public final class MirrorStore {
     /// are positions in key order (`EntityRows`), so this is sorting numbers, and the
     /// planner's additions come sorted already (comparing the keys themselves cost 2.4
     /// million reads of the rows on a first import).
-    static func inKeyOrder(_ additions: [Int32], _ rows: EntityRows) -> [Int32] {
-        for i in additions.indices.dropFirst() where additions[i] < additions[i - 1] { return additions.sorted() }
-        return additions
+    static func inKeyOrder(_ additions: RowNumbers, _ rows: EntityRows) -> RowNumbers {
+        additions.isAscending ? additions : RowNumbers(additions.sorted())
     }
 
     /// Fewer additions than this never load in bulk: a few thousand rows gain nothing from
@@ -31,7 +30,7 @@ public final class MirrorStore {
     static let bulkLoadMinimum = 4096
 
     /// `ordered`: the additions in key order (`inKeyOrder`), when the caller has them.
-    func applyEntity(_ p: EntityPlan, rows: EntityRows?, ordered: [Int32]? = nil, runID: Int64, stamp: String, checkStop: () throws -> Void) throws {
+    func applyEntity(_ p: EntityPlan, rows: EntityRows?, ordered: RowNumbers? = nil, runID: Int64, stamp: String, checkStop: () throws -> Void) throws {
         let kind = p.kind
         let keys = kind.keyColumns
         let values = kind.valueColumns
