@@ -317,7 +317,7 @@ final class HeldRunTests: XCTestCase {
         plan.links.emailKeys = ["bo": "bo@district.org"]
         plan.roles = RolePlan(granted: [CalculatedRole(username: "bo", role: "Staff")], revoked: [CalculatedRole(username: "cy", role: "Staff")])
         plan.fileHashes = [.staff: "f00"]
-        plan.sourceValidators = ["staff.csv": SourceValidator(etag: "\"e\"", lastModified: nil, sha256: "f00")]
+        plan.sourceValidators = [SourceStateKey.of("staff.csv"): SourceValidator(etag: "\"e\"", lastModified: nil, sha256: "f00")]
         let kept = HeldPlan(plan)
         let back = try HeldPlan.decode(try kept.encoded()).plan()
         XCTAssertEqual(back.changes(), plan.changes())
@@ -329,5 +329,27 @@ final class HeldRunTests: XCTestCase {
         XCTAssertEqual(r.values(Int(back.entities[0].additions[0])), rows.values(0))
         XCTAssertEqual(r.fingerprint(Int(back.entities[0].additions[0])), rows.fingerprint(0), "the fingerprint the store keeps")
         XCTAssertThrowsError(try HeldPlan.decode("{}")) { XCTAssertTrue("\($0)".contains("sisyncctl run discard")) }
+    }
+
+    /// A held plan is kept in the database, so a token in a source URL's query stays out of
+    /// it: the file is named as messages name it (redacted), and the validators are under
+    /// the URL's digest (R3). A plan an earlier version held, with its validators under the
+    /// URL itself, reads back with them under the digest, where the next run looks.
+    func testAHeldPlanKeepsNoTokenOfItsSourceURLAndReadsAnEarlierVersionsValidators() throws {
+        let url = "https://sis.example/staff.csv?token=s3cret"
+        var rows = EntityRows(kind: .staff, source: url)
+        try rows.append(key: "S1", values: ["Bo", "Lee", "bo@district.org", "", "101", "true"].map { Array($0.utf8)[...] }, inactive: false, location: 2)
+        var p = EntityPlan(kind: .staff, activeBefore: 0, exportEmpty: false)
+        p.additions = [0]
+        var plan = Plan(entities: [p], snapshot: ExportSnapshot(entities: [.staff: rows], contentHash: "abc"), plannedAt: Date(timeIntervalSince1970: 1_800_000_000))
+        let validator = SourceValidator(etag: "\"e\"", lastModified: nil, sha256: "f00")
+        plan.sourceValidators = [SourceStateKey.of(url): validator]
+        let kept = try HeldPlan(plan).encoded()
+        XCTAssertFalse(kept.contains("s3cret"), kept)
+        XCTAssertEqual(try HeldPlan.decode(kept).plan().snapshot?.entities[.staff]?.source, DisplayedURL(url).description)
+
+        let earlier = kept.replacingOccurrences(of: SourceStateKey.of(url), with: url.replacingOccurrences(of: "/", with: "\\/"))
+        XCTAssertNotEqual(earlier, kept)
+        XCTAssertEqual(try HeldPlan.decode(earlier).plan().sourceValidators, [SourceStateKey.of(url): validator])
     }
 }

@@ -273,6 +273,14 @@ final class PostgresStoreTests: XCTestCase {
         let w = Workspace(postgres: try server())
         w.configure()
         let db = try Workspace.rawPostgres(w)
+        // A cancel the store did not ask for (an administrator's statement_timeout) stays the server's error.
+        try db.execute("SET statement_timeout TO 50")
+        XCTAssertThrowsError(try db.transaction { try db.forEachRowInPages("SELECT n, pg_sleep(0.2) FROM generate_series(1, 9) AS n", pageSize: 3) { _ in } }) { e in
+            XCTAssertNil(e as? StoreError, "\(e)")
+            XCTAssertTrue("\(e)".contains("statement timeout"), "\(e)")
+        }
+        try db.execute("SET statement_timeout TO 0")
+        db.noteStopRequested()
         func read() throws -> Int {
             var seen = 0
             XCTAssertThrowsError(try db.forEachRowInPages(

@@ -89,7 +89,7 @@ public struct HeldPlan: Codable, Sendable, Equatable {
                 guard let rows else { return nil }
                 return Row(key: rows.key(r), values: rows.values(r), inactive: rows.isInactive(r))
             }
-            return Entity(kind: p.kind.rawValue, source: rows?.source ?? p.kind.rawValue, activeBefore: p.activeBefore, exportEmpty: p.exportEmpty,
+            return Entity(kind: p.kind.rawValue, source: rows.map { DisplayedURL($0.source).description } ?? p.kind.rawValue, activeBefore: p.activeBefore, exportEmpty: p.exportEmpty,
                           additions: p.additions.compactMap { row(Int($0)) },
                           updates: p.updates.map { u in
                               Update(key: u.key, row: u.fields.isEmpty ? nil : u.row.flatMap(row),
@@ -196,9 +196,10 @@ public struct HeldPlan: Codable, Sendable, Equatable {
             guard let kind = EntityKind(rawValue: k) else { throw HeldPlanError.unknownEntity(k) }
             return kind
         }
-        for (url, v) in validators where v.count == 3 {
+        // A plan held by an earlier version keeps its validators under the URL itself.
+        for (key, v) in validators where v.count == 3 {
             guard let sha = v[2] else { continue }
-            plan.sourceValidators[url] = SourceValidator(etag: v[0], lastModified: v[1], sha256: sha)
+            plan.sourceValidators[key.hasPrefix(SourceStateKey.prefix) ? key : SourceStateKey.of(key)] = SourceValidator(etag: v[0], lastModified: v[1], sha256: sha)
         }
         return plan
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The PostgreSQL driver of the store: one session, in the schema sisync owns, speaking
 /// the stores' SQL through `PostgresDialect`. Statements are prepared on the server once
@@ -11,6 +12,8 @@ public final class PostgresDatabase: StoreDatabase {
     private var prepared: [String: (name: String, parameters: StatementParameters)] = [:]
     /// Cursors opened by `forEachRowInPages`, for their names.
     private var cursors = 0
+    /// Set by `interrupt` (from another thread): a cancelled statement is then a stop.
+    private let stopRequested = Atomic<Bool>(false)
 
     /// Connects, creates the schema and its tables when missing (unless `mustExist`, when
     /// a missing schema is `StoreError.noDatabase`), and settles the session: the schema
@@ -34,7 +37,8 @@ public final class PostgresDatabase: StoreDatabase {
     }
 
     public func execute(_ sql: String) throws {
-        try connection.executeScript(try PostgresDialect.translate(sql))
+        let script = try PostgresDialect.translate(sql)
+        try interruptible { try connection.executeScript(script) }
     }
 
     public func prepare(_ sql: String) throws -> any StoreStatement {
@@ -54,13 +58,15 @@ public final class PostgresDatabase: StoreDatabase {
         return result
     }
 
-    /// A statement the server cancelled (`interrupt`, a daemon told to stop) is
-    /// `StoreError.interrupted`, which the run reports as a stop rather than a store failure.
+    /// A statement the server cancelled because `interrupt` asked it to (a daemon told to
+    /// stop) is `StoreError.interrupted`, which the run reports as a stop rather than a store
+    /// failure. The server cancels with the same code when a `statement_timeout` an
+    /// administrator set runs out: that stays the server's error, which says so.
     private func interruptible<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let e as PostgresError {
-            if case .query(_, "57014", _, _, _) = e { throw StoreError.interrupted }
+            if case .query(_, "57014", _, _, _) = e, stopRequested.load(ordering: .acquiring) { throw StoreError.interrupted }
             throw e
         }
     }
@@ -79,11 +85,11 @@ public final class PostgresDatabase: StoreDatabase {
 
     public func insertRows(into table: String, columns: [String], _ body: (any RowSink) throws -> Void) throws {
         let target = table.hasPrefix("temp.") ? "pg_temp." + table.dropFirst(5) : table
-        try connection.copy(into: target, columns: columns) { rows in
+        try interruptible { try connection.copy(into: target, columns: columns) { rows in
             let sink = PostgresRowSink(rows)
             try body(sink)
             rows = sink.rows
-        }
+        } }
     }
 
     /// Through a cursor `WITH HOLD`, which works in and outside a transaction (outside one,
@@ -139,7 +145,14 @@ public final class PostgresDatabase: StoreDatabase {
         _ = try connection.execute("SELECT pg_notify($1, $2)", [channel, payload])
     }
 
-    public func interrupt() { connection.cancelRunningStatement() }
+    public func interrupt() {
+        noteStopRequested()
+        connection.cancelRunningStatement()
+    }
+
+    /// What `interrupt` notes before it sends the cancel (for tests, whose statements
+    /// cancel themselves).
+    func noteStopRequested() { stopRequested.store(true, ordering: .releasing) }
 
     public func tableExists(_ name: String) throws -> Bool {
         try connection.execute("SELECT to_regclass($1)", [PostgresSchema.qualified(settings.schema, name)]).value(0, 0) != nil
