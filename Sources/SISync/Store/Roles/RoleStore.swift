@@ -111,8 +111,9 @@ public final class RoleStore {
         if !scoped, let run = grantingRun, !keepsDesiredRolesUnkeyed, try !hasCalculatedRoles() {
             return try grantEveryDesiredRole(settings, run: run)
         }
-        for statement in RoleRules.statements(scoped: scoped, schoolYear: settings.schoolYear, parentRelationships: settings.relationshipsKey) {
-            try database.run(statement)
+        for statement in RoleRules.statements(scoped: scoped, schoolYear: settings.schoolYear, parentRelationships: settings.relationshipsKey,
+                                              householdsOneByOne: keepsDesiredRolesUnkeyed) {
+            try statement.run(on: database, scoped: scoped)
         }
         let anyGranted = try !keepsDesiredRolesUnkeyed || hasCalculatedRoles()
         // The statistics are for the joins of `desired_roles` with the roles granted; with
@@ -156,7 +157,7 @@ public final class RoleStore {
     /// rules must write through would not allow.
     private func grantEveryDesiredRole(_ settings: RoleSettings, run: Int64) throws -> RolePlan {
         for statement in RoleRules.statements(scoped: false, schoolYear: settings.schoolYear, parentRelationships: settings.relationshipsKey, grantingRun: run) {
-            try database.run(statement)
+            try statement.run(on: database, scoped: false)
         }
         var plan = RolePlan()
         plan.grantsStored = true
