@@ -186,6 +186,27 @@ final class PostgresBulkLoadTests: XCTestCase {
         }
     }
 
+    /// A dry first run plans its grants and writes none: a bulk load of `user_roles` would
+    /// hold the table from readers for a run that rolls back. It lists the grants the real
+    /// first run then writes.
+    func testADryFirstRunPlansItsGrantsWithoutLoadingThem() throws {
+        let w = try workspace()
+        // The records' run computed roles for another school year, so that the run with
+        // users recomputes everyone, as a district's first linking run does.
+        let earlier = w.configure(sync: "school_year = 2025-2026", entities: RolesTests.allEntities)
+        RolesTests.writeSchool(w)
+        XCTAssertEqual(w.sync(earlier).summary.outcome, .applied)
+        RolesTests.addUsers(w)
+        let c = w.configure(sync: "school_year = 2026-2027", entities: RolesTests.allEntities)
+        let dry = w.sync(c, dryRun: true)
+        XCTAssertEqual(dry.plan?.roles.grantsStored, false, "planned, not written")
+        XCTAssertGreaterThan(dry.summary.rolesGranted, 0, dry.summary.error ?? "")
+        let first = w.sync(c)
+        XCTAssertEqual(first.plan?.roles.grantsStored, true, "the run writes them")
+        XCTAssertEqual(dry.plan?.roles.granted, first.plan?.roles.granted)
+        XCTAssertEqual(dry.summary.rolesGranted, first.summary.rolesGranted)
+    }
+
     /// A full recompute's rules join as each says (`RoleRules.Statement.joins`): the
     /// Student rule merged along its tables' keys' indexes, and the planner's
     /// settings back as they were after each; and PostgreSQL's Parent rule looks at each
