@@ -125,14 +125,19 @@ public final class RosterStore {
             try accounts.applyLinks(plan.links, stamp: stamp, actor: summary.actor)
             try RunEvents.links(plan.links, into: events)
             if plan.links.changes.count >= Self.statisticsThreshold { try database.refreshStatistics(["links"]) }
-            let rolePlan = try roles.planRoles(settings, changes: RoleInputChanges(plan, limit: RoleStore.incrementalLimit), grantingRun: runID)
+            // A dry run's first grants are planned, not written, on PostgreSQL: written, they
+            // would hold `user_roles` from readers for a run that rolls back. (SQLite's
+            // one writer holds no reader back.)
+            let grantingRun: Int64? = commit || !(database is PostgresDatabase) ? runID : nil
+            let rolePlan = try roles.planRoles(settings, changes: RoleInputChanges(plan, limit: RoleStore.incrementalLimit), grantingRun: grantingRun)
             // The guard's say on the revocations (R5): a hold throws and rolls all back.
             try judgeRoles(rolePlan)
             phase("roles")
             guard commit else { return rolePlan }
             try auditTrail.recordChanges(of: plan, runID: runID, checkStop: checkStop)
             try roles.applyRoles(rolePlan, runID: runID, events: events)
-            if rolePlan.grantedCount + rolePlan.revokedCount >= Self.statisticsThreshold { try database.refreshStatistics(["user_roles"]) }
+            // (First grants written by the plan had theirs refreshed as they were read back.)
+            if !rolePlan.grantsStored, rolePlan.grantedCount + rolePlan.revokedCount >= Self.statisticsThreshold { try database.refreshStatistics(["user_roles"]) }
             try roles.recordRoleBasis(settings)
             if plan.snapshot != nil { try auditTrail.recordFileHashes(plan.fileHashes, runID: runID) }
             try auditTrail.recordSourceValidators(plan.sourceValidators, runID: runID)

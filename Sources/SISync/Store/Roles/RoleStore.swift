@@ -22,7 +22,8 @@ public final class RoleStore {
     /// the same result (tested).
     /// `grantingRun` is the run this plan is for, when one is: a full recompute while no
     /// calculated role is stored yet (a district's first run) then writes its grants at
-    /// once (`grantEveryDesiredRole`), and `applyRoles` has only their events left to write.
+    /// once (`grantEveryDesiredRole`; PostgreSQL: `grantEachDesiredRoleOnce`), and
+    /// `applyRoles` has only their events left to write.
     func planRoles(_ settings: RoleSettings, changes: RoleInputChanges? = nil, onlyUsers: [String]? = nil, grantingRun: Int64? = nil) throws -> RolePlan {
         let relationships = settings.relationshipsKey
         try database.execute("""
@@ -111,10 +112,12 @@ public final class RoleStore {
         if !scoped, let run = grantingRun, !keepsDesiredRolesUnkeyed, try !hasCalculatedRoles() {
             return try grantEveryDesiredRole(settings, run: run)
         }
-        for statement in RoleRules.statements(scoped: scoped, schoolYear: settings.schoolYear, parentRelationships: settings.relationshipsKey) {
-            try database.run(statement)
+        for statement in RoleRules.statements(scoped: scoped, schoolYear: settings.schoolYear, parentRelationships: settings.relationshipsKey,
+                                              householdsOneByOne: keepsDesiredRolesUnkeyed) {
+            try statement.run(on: database, scoped: scoped)
         }
         let anyGranted = try !keepsDesiredRolesUnkeyed || hasCalculatedRoles()
+        if !scoped, let run = grantingRun, !anyGranted { return try grantEachDesiredRoleOnce(run: run) }
         // The statistics are for the joins of `desired_roles` with the roles granted; with
         // none granted yet there are none to plan (a first run's ANALYZE sorted a sample
         // of 30,000 usernames through ICU for nothing).
@@ -151,17 +154,47 @@ public final class RoleStore {
     /// each kept once by the table's key as `temp.desired_roles`' key would keep it. A
     /// district's first run grants 294,716 roles: staged, each went into
     /// `temp.desired_roles`, was copied to `temp.role_grants`, sorted and inserted again:
-    /// written once instead, the run took 1.21 s instead of 1.55 s. SQLite only: PostgreSQL stages its grants unkeyed
-    /// and loads them with the key and reference dropped (`bulkLoading`), which a key the
-    /// rules must write through would not allow.
+    /// written once instead, the run took 1.21 s instead of 1.55 s. SQLite only: PostgreSQL
+    /// keeps its desired roles unkeyed and loads each once with `user_roles`' key and
+    /// reference dropped (`grantEachDesiredRoleOnce`), which a key the rules must write
+    /// through would not allow.
     private func grantEveryDesiredRole(_ settings: RoleSettings, run: Int64) throws -> RolePlan {
         for statement in RoleRules.statements(scoped: false, schoolYear: settings.schoolYear, parentRelationships: settings.relationshipsKey, grantingRun: run) {
-            try database.run(statement)
+            try statement.run(on: database, scoped: false)
         }
+        return try storedGrants()
+    }
+
+    /// PostgreSQL's first grants (a full recompute while no calculated role is stored):
+    /// each desired role, the first of its rows, goes from `temp.desired_roles` straight
+    /// into `user_roles` as a grant of `run`, loaded in bulk, as the staged plan would have
+    /// granted it (tested), and `applyRoles` has only their events left to write. Staged,
+    /// the district's 294,716 grants were written to `temp.role_grants`, read back and
+    /// sorted once more through ICU for the plan's list: about 0.12 s of the server's CPU
+    /// (load 6). Whether the load makes the key and reference again is judged by the desired
+    /// rows, which a first run's grants are nearly all of (before: by the grants).
+    private func grantEachDesiredRoleOnce(run: Int64) throws -> RolePlan {
+        let desired = try database.int("SELECT count(*) FROM temp.desired_roles") ?? 0
+        try database.bulkLoading("user_roles", adding: desired) {
+            try database.run("""
+                INSERT INTO user_roles (username, role, source, school_year, granted_run)
+                SELECT x.username, x.role, 'calculated', x.school_year, \(run) FROM (\(unescaped: grantsSQL(anyGranted: false))) x
+                ON CONFLICT DO NOTHING
+                """)
+        }
+        // Read back in the key's order, through the key just made: without statistics the
+        // planner would take the grants for a few hundred rows and sort them through ICU.
+        // (The run's own refresh after `applyRoles` is then left out: `RosterStore`.)
+        try database.refreshStatistics(["user_roles"])
+        return try storedGrants()
+    }
+
+    /// The plan of a first run whose grants are written: they are every calculated role
+    /// there is, listed in the key's order as staged ones are (`source` is one value here).
+    private func storedGrants() throws -> RolePlan {
         var plan = RolePlan()
         plan.grantsStored = true
         plan.grantedCount = try calculatedGrantCount()
-        // In the order the staged grants are listed in: the key's (`source` is one value here).
         try database.forEachRow("""
             SELECT username, role, school_year FROM user_roles WHERE source = 'calculated'
             ORDER BY username COLLATE NOCASE, source, role, school_year LIMIT \(RolePlan.listed)
@@ -307,7 +340,7 @@ public final class RoleStore {
     func applyRoles(_ plan: RolePlan, runID: Int64?, actor: String? = nil, at: String? = nil, events batch: EventBatch) throws {
         guard !plan.isEmpty else { return }
         if plan.grantsStored {
-            // The first grants are written (`grantEveryDesiredRole`) and they are every
+            // The first grants are written (`grantEveryDesiredRole`, `grantEachDesiredRoleOnce`) and they are every
             // calculated role there is: their events, in the key's order as staged ones are.
             try batch.writeCalculatedRoles("role.granted", reading: """
                 SELECT x.username, x.role, x.school_year FROM user_roles x WHERE x.source = 'calculated'
