@@ -9,6 +9,30 @@ final class ExportValidationTests: XCTestCase {
         return try CSVEntityReader(kind: kind, limit: limit).read(path: w.exportDir + "/" + kind.fileName, name: kind.fileName)
     }
 
+    /// R2's UTF-8 check, which reads ASCII eight bytes at a time, says what Swift's own
+    /// strict decoder says of every value: a bad or a good multi-byte sequence at every
+    /// position of ASCII runs on either side of eight-byte boundaries, in a range that
+    /// starts inside a buffer.
+    func testR2TheUTF8CheckAgreesWithSwiftsDecoderAtEveryPosition() {
+        let sequences: [[UInt8]] = [[0xC3, 0xA9], [0xE2, 0x82, 0xAC], [0xF0, 0x9F, 0x98, 0x80], [0x80], [0xC3], [0xC0, 0x80],
+                                    [0xE0, 0x80, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xFF], [0xE2, 0x82]]
+        for sequence in sequences {
+            for length in 0..<20 {
+                for at in 0...length {
+                    var value = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                    value.insert(contentsOf: sequence, at: at)
+                    let buffer = [UInt8]("xyz".utf8) + value + [0xFF]
+                    let expected = String(validating: value, as: UTF8.self) != nil
+                    let checked = buffer.withUnsafeBufferPointer { RowRules.isValidUTF8($0, 3..<(3 + value.count)) }
+                    XCTAssertEqual(checked, expected, "\(value)")
+                }
+            }
+        }
+        let ascii = [UInt8](repeating: 0x41, count: 33)
+        XCTAssertTrue(ascii.withUnsafeBufferPointer { RowRules.isValidUTF8($0, 0..<33) })
+        XCTAssertTrue(ascii.withUnsafeBufferPointer { RowRules.isValidUTF8($0, 5..<5) })
+    }
+
     func testHeaderIsCaseInsensitiveInAnyOrderWithUnknownColumnsReported() throws {
         let rows = try readCSV(.staff, "Email,LAST_NAME,Nickname,First_Name,Staff_ID\nz@d.org,O'Brien,Zo,Zoë,S1\n")
         XCTAssertEqual(rows.count, 1)

@@ -170,11 +170,126 @@ final class SortedRowsTests: XCTestCase {
             var matcher = RowMatcher(rows: rows)
             for key in keys {
                 var k = key
-                let found = k.withUTF8 { matcher.row(forKey: $0) }
-                XCTAssertEqual(found, rows.row(forKey: key), "\(order): \(RecordKey.display(key))")
-                if let found { XCTAssertEqual(rows.key(found), key) }
+                let found = try k.withUTF8 { try matcher.match($0) }
+                XCTAssertEqual(found?.row, rows.row(forKey: key), "\(order): \(RecordKey.display(key))")
+                if let found {
+                    XCTAssertEqual(rows.key(found.row), key)
+                    XCTAssertEqual(found.fingerprint, rows.fingerprint(found.row), "\(order): the fingerprint of the row found")
+                    XCTAssertEqual(found.inactive, rows.isInactive(found.row), "\(order): the activity of the row found")
+                }
             }
         }
         XCTAssertEqual(inOrder.compactMap(rows.row(forKey:)), Array(0..<rows.count), "every row found once, in order")
+    }
+
+    /// The planner's walk (`SortedRowsWalk`) reads the rows one after another, from a file
+    /// a quarter megabyte at a time or in place in memory: from any row on it gives the
+    /// records a look-up by row number gives, to the last, whether the rows spilled or not.
+    func testTheWalkFromAnyRowGivesTheRowsALookUpGives() throws {
+        let w = Workspace()
+        var text = "staff_id,first_name,last_name,email,status\n"
+        for i in 0..<700 { text += "S\(i),F\(i),L,s\(i)@d.org,\(i % 7 == 0 ? "inactive" : "active")\n" }
+        for (label, directory, budget) in [("on disk", try RunDirectory(in: w.root), 2_048), ("in memory", nil, RowSorter.defaultBudget)] {
+            let rows = try readCSV(.staff, text, directory: directory, budget: budget)
+            XCTAssertEqual(rows.isOnDisk, directory != nil, label)
+            for start in [0, 1, 63, 64, 65, 300, 699, 700] {
+                let walk = try rows.walk(from: start)
+                var seen = 0
+                while let r = walk.current {
+                    let i = walk.index
+                    XCTAssertEqual(String(decoding: r.key, as: UTF8.self), rows.key(i), "\(label), from \(start): row \(i)")
+                    XCTAssertEqual(r.fingerprint, rows.fingerprint(i), "\(label), from \(start): row \(i)")
+                    XCTAssertEqual(r.isInactive, rows.isInactive(i), "\(label), from \(start): row \(i)")
+                    XCTAssertEqual(String(decoding: r.value(0), as: UTF8.self), rows.value(i, 0), "\(label), from \(start): row \(i)")
+                    try walk.advance()
+                    seen += 1
+                }
+                XCTAssertEqual(seen, rows.count - start, "\(label): every row from \(start) to the last")
+                XCTAssertEqual(walk.index, rows.count, label)
+            }
+        }
+    }
+
+    /// The rows' byte buffer: appends past its capacity keep every byte, a row given up is
+    /// cut off, and emptying keeps the memory.
+    func testTheByteBufferKeepsEveryByteAcrossGrowth() {
+        let b = ByteBuffer(capacity: 16)
+        var expected: [UInt8] = []
+        for i in 0..<300 {
+            let chunk = (0..<(i % 37)).map { UInt8(truncatingIfNeeded: $0 &+ i) }
+            chunk.withUnsafeBufferPointer { b.append($0) }
+            b.append(UInt8(i & 0xFF))
+            b.append(littleEndian: UInt32(i))
+            expected += chunk + [UInt8(i & 0xFF)] + [UInt8(i & 0xFF), UInt8(i >> 8), 0, 0]
+        }
+        XCTAssertEqual(Array(b.bytes), expected)
+        XCTAssertTrue(expected.withUnsafeBufferPointer { b.equals($0) })
+        b.truncate(to: 10)
+        XCTAssertEqual(Array(b.bytes), Array(expected[0..<10]))
+        XCTAssertFalse(expected.withUnsafeBufferPointer { b.equals($0) })
+        let capacity = b.capacity
+        b.removeAll()
+        XCTAssertTrue(b.isEmpty)
+        XCTAssertEqual(b.capacity, capacity, "emptied, the memory is kept")
+        let header = b.claim(4)
+        header.storeBytes(of: UInt32(7).littleEndian, as: UInt32.self)
+        XCTAssertEqual(Array(b.bytes), [7, 0, 0, 0])
+    }
+
+    /// The fingerprint a row gets as it is read (from its field bytes, as they go into the
+    /// sorted record) is the one the store keeps for its values as Strings
+    /// (`EntityRows.fingerprint(values:)`), for rows that are awkward to read: a byte order
+    /// mark, CRLF, quoted commas, quotes and line breaks, non-ASCII (NFC and NFD kept as
+    /// given), empty and missing columns, a reordered header, lists and booleans spaced or
+    /// cased any way; in memory and spilled alike.
+    func testTheFingerprintOfAwkwardRowsIsTheOneOfTheirValues() throws {
+        let w = Workspace()
+        let nfd = "Zoe\u{0301}", nfc = "Zo\u{00E9}"
+        let text = "\u{FEFF}enabled,last_name,staff_id,email,first_name,school_ids,title\r\n"
+            + "YES,\"O'Brien, Jr.\",S1,s1@d.org,\"Mary \"\"May\"\"\",\" 100 ; 200;;300 \",\"Head\r\nof Year\"\r\n"
+            + "no,\(nfd),S2,,\(nfc),,\r\n"
+            + "0,Ødegård,S3, s3@d.org ,Åsa,100,\"\"\r\n"
+            + ",Last,S4,s4@d.org,\"  First  \",,\r\n"
+        let expected: [String: [String]] = [
+            "S1": ["Mary \"May\"", "O'Brien, Jr.", "s1@d.org", "Head\r\nof Year", "100;200;300", ""],
+            "S2": [nfc, nfd, "", "", "", "false"],
+            "S3": ["Åsa", "Ødegård", "s3@d.org", "", "100", "false"],
+            "S4": ["First", "Last", "s4@d.org", "", "", ""],
+        ]
+        for (label, directory, budget) in [("in memory", nil, RowSorter.defaultBudget), ("spilled", try RunDirectory(in: w.root), 64)] {
+            let rows = try readCSV(.staff, text, directory: directory, budget: budget)
+            XCTAssertEqual(rows.problems.map(\.message), [], label)
+            XCTAssertEqual(rows.keys, ["S1", "S2", "S3", "S4"], label)
+            for r in 0..<rows.count {
+                let key = rows.key(r)
+                XCTAssertEqual(rows.values(r), expected[key], "\(label): \(key)")
+                XCTAssertEqual(rows.fingerprint(r), EntityRows.fingerprint(values: expected[key] ?? []), "\(label): \(key)")
+            }
+        }
+    }
+
+    /// An enumerated value (a relationship's record type) is found in its set by its bytes,
+    /// in any ASCII case; a value with a byte past ASCII is left to the String comparison.
+    func testAnEnumeratedValueIsFoundByItsBytesInAnyCase() {
+        let allowed = ["student", "applicant"].map { Array($0.utf8) }
+        func index(_ s: String) -> Int? {
+            let bytes = Array(s.utf8)
+            return bytes.withUnsafeBufferPointer { RowRules.allowedIndex($0, 0..<bytes.count, allowed) }
+        }
+        XCTAssertEqual(index("student"), 0)
+        XCTAssertEqual(index("STUDENT"), 0)
+        XCTAssertEqual(index("Applicant"), 1)
+        XCTAssertNil(index("studen"))
+        XCTAssertNil(index("students"))
+        XCTAssertNil(index("st\u{00FC}dent"), "not ASCII")
+        XCTAssertNil(index("STUDENT\u{0301}"))
+        XCTAssertNil(index(""))
+        var rows = EntityRows(kind: .householdRelationships, source: "household_relationships.csv")
+        var rules = RowRules(kind: .householdRelationships)
+        let line = Array("H1StUdEnTST1Parent".utf8)
+        try? line.withUnsafeBufferPointer { b in
+            try rules.apply(buffer: b, ranges: [0..<2, 2..<9, 9..<12, 12..<18], location: "2", line: 2, into: &rows)
+        }
+        XCTAssertEqual(rows.keys, ["H1\u{1F}student\u{1F}ST1"], "the set's own lower-case bytes in the key")
     }
 }

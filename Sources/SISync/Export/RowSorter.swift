@@ -18,7 +18,7 @@ struct RowSorter {
     let label: String
     let directory: RunDirectory?
     var budget = RowSorter.defaultBudget
-    private var buffer: [UInt8] = []
+    private var buffer = ByteBuffer(capacity: 16)
     private var starts: [Int] = []
     private var runs: [(file: RunFile, length: Int)] = []
     /// A run that could not be written (a full disk): the rows stay in memory and the read
@@ -34,15 +34,15 @@ struct RowSorter {
     var spilledRuns: Int { runs.count }
 
     mutating func add(sequence: UInt32, line: Int32, inactive: Bool, strict: Bool, fingerprint: UInt64,
-                      key: UnsafeBufferPointer<UInt8>, valueEnds: [UInt32], values: [UInt8]) {
-        if buffer.capacity == 0 {
+                      key: UnsafeBufferPointer<UInt8>, valueEnds: UnsafeBufferPointer<UInt8>, values: UnsafeBufferPointer<UInt8>) {
+        if starts.capacity == 0 {
             // One allocation for the buffer's life: grown by doubling, it would leave each
             // smaller copy behind in the allocator's free lists (resident, issue 34).
-            buffer.reserveCapacity(budget + budget / 8)
+            buffer = ByteBuffer(capacity: budget + budget / 8)
             starts.reserveCapacity(budget / 32)
         }
         starts.append(buffer.count)
-        RowRecord.append(to: &buffer, sequence: sequence, line: line, inactive: inactive, strict: strict,
+        RowRecord.append(to: buffer, sequence: sequence, line: line, inactive: inactive, strict: strict,
                          fingerprint: fingerprint, key: key, valueEnds: valueEnds, values: values)
         if buffer.count >= budget, directory != nil, failure == nil { spill() }
     }
@@ -50,8 +50,7 @@ struct RowSorter {
     /// Sorts the buffer's records into key order, equal keys in the order they were read
     /// (in place: no second array per run).
     private mutating func sortStarts() {
-        let n = valueCount
-        buffer.withUnsafeBytes { raw in Self.sortInPlace(&starts, raw, n) }
+        Self.sortInPlace(&starts, UnsafeRawBufferPointer(buffer.bytes), valueCount)
     }
 
     private static func sortInPlace(_ starts: inout [Int], _ raw: UnsafeRawBufferPointer, _ n: Int) {
@@ -72,15 +71,14 @@ struct RowSorter {
             directory.remove(file)
             var out = FileOutput(file: file)
             sortStarts()
-            try buffer.withUnsafeBytes { raw in
-                for s in starts {
-                    let length = Int(raw.loadUnaligned(fromByteOffset: s, as: UInt32.self))
-                    try out.append(UnsafeRawBufferPointer(rebasing: raw[s..<(s + length)]))
-                }
+            let raw = UnsafeRawBufferPointer(buffer.bytes)
+            for s in starts {
+                let length = Int(raw.loadUnaligned(fromByteOffset: s, as: UInt32.self))
+                try out.append(UnsafeRawBufferPointer(rebasing: raw[s..<(s + length)]))
             }
             try out.flush()
             runs.append((file, out.written))
-            buffer.removeAll(keepingCapacity: true)
+            buffer.removeAll()
             starts.removeAll(keepingCapacity: true)
         } catch let error as RunDirectoryError {
             failure = error
@@ -97,17 +95,16 @@ struct RowSorter {
         if runs.isEmpty {
             var output = BlockOutput(file: nil)
             sortStarts()
-            try buffer.withUnsafeBytes { raw in
-                for s in starts {
-                    let r = RowRecord(base: raw.baseAddress! + s, valueCount: valueCount)
-                    if keep(r) { try output.add(r) }
-                }
+            let raw = UnsafeRawBufferPointer(buffer.bytes)
+            for s in starts {
+                let r = RowRecord(base: raw.baseAddress! + s, valueCount: valueCount)
+                if keep(r) { try output.add(r) }
             }
-            buffer = []
+            buffer.release()
             starts = []
             return try output.finish(valueCount: valueCount)
         }
-        buffer = []
+        buffer.release()
         starts = []
         guard let directory else { preconditionFailure("runs without a directory") }
         let file = try directory.create("rows-\(label)")
@@ -153,26 +150,23 @@ struct RowSorter {
 /// Appends bytes to a run file through a 1 MiB buffer.
 private struct FileOutput {
     let file: RunFile
-    private var pending: [UInt8] = []
+    private let pending = ByteBuffer(capacity: 1 << 20)
     private(set) var written = 0
 
-    init(file: RunFile) {
-        self.file = file
-        pending.reserveCapacity(1 << 20)
-    }
+    init(file: RunFile) { self.file = file }
 
     mutating func append(_ bytes: UnsafeRawBufferPointer) throws {
-        pending.append(contentsOf: bytes)
+        pending.append(bytes)
         written += bytes.count
         if pending.count >= 1 << 20 { try flush() }
     }
 
     mutating func flush() throws {
         guard !pending.isEmpty else { return }
-        if let reason = pending.withUnsafeBytes({ file.write($0) }) {
+        if let reason = file.write(UnsafeRawBufferPointer(pending.bytes)) {
             throw RunDirectoryError.cannotCreateFile(path: file.shownAs, reason: reason)
         }
-        pending.removeAll(keepingCapacity: true)
+        pending.removeAll()
     }
 }
 
@@ -181,7 +175,7 @@ private struct FileOutput {
 private struct BlockOutput {
     let file: RunFile?
     private var fileOutput: FileOutput?
-    private var memory: [UInt8] = []
+    private let memory = ByteBuffer(capacity: 4096)
     private var blockStarts: [Int] = []
     private var firstKeys: [UInt8] = []
     private var firstKeyEnds: [Int] = []
@@ -200,7 +194,7 @@ private struct BlockOutput {
             firstKeyEnds.append(firstKeys.count)
         }
         let bytes = UnsafeRawBufferPointer(start: r.base, count: r.length)
-        if fileOutput != nil { try fileOutput!.append(bytes) } else { memory.append(contentsOf: bytes) }
+        if fileOutput != nil { try fileOutput!.append(bytes) } else { memory.append(bytes) }
         total += r.length
         count += 1
     }
@@ -210,72 +204,5 @@ private struct BlockOutput {
         blockStarts.append(total)
         return SortedRows(count: count, valueCount: valueCount, file: file, memory: memory, blockStarts: blockStarts,
                           firstKeys: firstKeys, firstKeyEnds: firstKeyEnds)
-    }
-}
-
-/// Reads one run's records in order through a buffer that always holds the whole current
-/// record (a record larger than the buffer grows it).
-private final class RunReader {
-    let file: RunFile
-    let length: Int
-    let valueCount: Int
-    private var buffer: UnsafeMutableRawPointer
-    private var capacity = 256 << 10
-    /// The buffer holds the file's bytes from `offset` up to `offset + filled`.
-    private var offset = 0
-    private var filled = 0
-    private var at = 0
-    private(set) var current: RowRecord?
-
-    init(file: RunFile, length: Int, valueCount: Int) throws {
-        self.file = file
-        self.length = length
-        self.valueCount = valueCount
-        buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
-        _ = try advance(first: true)
-    }
-
-    deinit { buffer.deallocate() }
-
-    /// Moves to the next record; false at the run's end.
-    @discardableResult
-    func advance(first: Bool = false) throws -> Bool {
-        if !first, let c = current { at += c.length }
-        current = nil
-        guard offset + at < length else { return false }
-        if at + 4 > filled { try refill(needing: 4) }
-        let size = Int(buffer.loadUnaligned(fromByteOffset: at, as: UInt32.self))
-        if at + size > filled { try refill(needing: size) }
-        current = RowRecord(base: UnsafeRawPointer(buffer + at), valueCount: valueCount)
-        return true
-    }
-
-    /// Moves the unread bytes to the buffer's start and reads on, so that `needing` bytes
-    /// from `at` are in it.
-    private func refill(needing: Int) throws {
-        let left = filled - at
-        if needing > capacity {
-            let bigger = UnsafeMutableRawPointer.allocate(byteCount: needing, alignment: 8)
-            bigger.copyMemory(from: buffer + at, byteCount: left)
-            buffer.deallocate()
-            buffer = bigger
-            capacity = needing
-        } else if left > 0 {
-            memmove(buffer, buffer + at, left)
-        }
-        offset += at
-        at = 0
-        filled = left
-        while filled < capacity && offset + filled < length {
-            let n = pread(file.descriptor, buffer + filled, min(capacity - filled, length - offset - filled), off_t(offset + filled))
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                throw RunDirectoryError.cannotCreateFile(path: file.shownAs, reason: n < 0 ? String(cString: strerror(errno)) : "the file is shorter than was written")
-            }
-            filled += n
-        }
-        guard filled >= needing else {
-            throw RunDirectoryError.cannotCreateFile(path: file.shownAs, reason: "the file is shorter than was written")
-        }
     }
 }

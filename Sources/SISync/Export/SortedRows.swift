@@ -20,10 +20,10 @@ final class SortedRows: @unchecked Sendable {
     let valueCount: Int
     /// The file holding the blocks, unlinked (nothing is left behind however the run ends);
     /// nil when they are in `memory`.
-    private let file: RunFile?
-    private let memory: [UInt8]
+    let file: RunFile?
+    let memory: ByteBuffer
     /// Where each block starts, and one more: where the last ends.
-    private let blockStarts: [Int]
+    let blockStarts: [Int]
     /// Each block's first key, end to end (a buffer of this object's own, so that a search
     /// reads it without going through an array), and where each ends.
     private let firstKeys: UnsafeMutableBufferPointer<UInt8>
@@ -34,7 +34,7 @@ final class SortedRows: @unchecked Sendable {
     private var cacheStarts: [Int] = []
     private var cachedBlock = -1
 
-    init(count: Int, valueCount: Int, file: RunFile?, memory: [UInt8], blockStarts: [Int], firstKeys: [UInt8], firstKeyEnds: [Int]) {
+    init(count: Int, valueCount: Int, file: RunFile?, memory: ByteBuffer, blockStarts: [Int], firstKeys: [UInt8], firstKeyEnds: [Int]) {
         self.count = count
         self.valueCount = valueCount
         self.file = file
@@ -48,7 +48,7 @@ final class SortedRows: @unchecked Sendable {
     deinit { firstKeys.deallocate() }
 
     static func empty(valueCount: Int) -> SortedRows {
-        SortedRows(count: 0, valueCount: valueCount, file: nil, memory: [], blockStarts: [0], firstKeys: [], firstKeyEnds: [])
+        SortedRows(count: 0, valueCount: valueCount, file: nil, memory: ByteBuffer(capacity: 16), blockStarts: [0], firstKeys: [], firstKeyEnds: [])
     }
 
     /// Whether the rows are in a file (tests and the benchmark's notes).
@@ -75,9 +75,7 @@ final class SortedRows: @unchecked Sendable {
             guard read == length else { fatalError("\(file.shownAs): cannot read back the export's rows (\(String(cString: strerror(errno))))") }
         } else {
             cache.withUnsafeMutableBufferPointer { to in
-                memory.withUnsafeBufferPointer { from in
-                    _ = UnsafeMutableBufferPointer(rebasing: to[0..<length]).initialize(from: UnsafeBufferPointer(rebasing: from[start..<(start + length)]))
-                }
+                _ = UnsafeMutableBufferPointer(rebasing: to[0..<length]).initialize(from: UnsafeBufferPointer(rebasing: memory.bytes[start..<(start + length)]))
             }
         }
         cacheStarts.removeAll(keepingCapacity: true)

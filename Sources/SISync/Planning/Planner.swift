@@ -70,11 +70,13 @@ public struct Planner {
         var matcher = RowMatcher(rows: rows)
         try stored.forEachRecord { s in
             if s.active { activeBefore += 1 }
-            let row = matcher.row(forKey: s.keyBytes)
-            if let r = row, inScope?[r] ?? true {
+            let match = try matcher.match(s.keyBytes)
+            let row = match?.row
+            if let match, inScope?[match.row] ?? true {
+                let r = match.row
                 seen[r] = true
-                let (wantActive, fingerprint) = rows.withRow(r) { (!$0.isInactive, $0.fingerprint) }
-                let changed = s.fingerprint != fingerprint
+                let wantActive = !match.inactive
+                let changed = s.fingerprint != match.fingerprint
                 guard changed || wantActive != s.active || s.missingSince != nil else { return }
                 var u = RecordUpdate(key: s.key, row: r)
                 if wantActive && !s.active { u.reactivate = true }

@@ -34,7 +34,7 @@ final class StoredEntityTable: StoredEntityState {
         let parts = Int32(kind.keyColumns.count)
         // A composite key's parts are joined here, in one buffer kept for the scan (joined by
         // SQLite, each row's key was a string it made and freed).
-        var key: [UInt8] = []
+        let key = ByteBuffer()
         try database.forEachRow("SELECT fingerprint, active, missing_since, \(unescaped: kind.keyColumns.joined(separator: ", ")) FROM \(unescaped: kind.table)") { row in
             let missing = row.isNull(2) ? nil : row.string(2).flatMap(Timestamp.parse)
             let fingerprint = fingerprints.fingerprint(row.int64(0)), active = row.bool(1)
@@ -42,12 +42,12 @@ final class StoredEntityTable: StoredEntityState {
                 try row.withText(3) { try body(StoredRecordView(keyBytes: $0, fingerprint: fingerprint, active: active, missingSince: missing)) }
                 return
             }
-            key.removeAll(keepingCapacity: true)
+            key.removeAll()
             for p in 0..<parts {
-                if p > 0 { key.append(0x1F) }
-                row.withText(3 + p) { key.append(contentsOf: $0) }
+                if p > 0 { key.append(UInt8(0x1F)) }
+                row.withText(3 + p) { key.append($0) }
             }
-            try key.withUnsafeBufferPointer { try body(StoredRecordView(keyBytes: $0, fingerprint: fingerprint, active: active, missingSince: missing)) }
+            try body(StoredRecordView(keyBytes: key.bytes, fingerprint: fingerprint, active: active, missingSince: missing))
         }
     }
 
