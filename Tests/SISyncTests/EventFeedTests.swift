@@ -277,6 +277,90 @@ final class EventFeedTests: XCTestCase {
         XCTAssertEqual(try events(w, after: before).map(\.subject), [#"{"username":"new1"}"#, #"{"username":"new2"}"#])
     }
 
+    /// A user import's new users are stored as compact lines (`PackedLines.userAdded`, issue
+    /// 34: events on cost the import 17%, over issue 31's 15%); the feed reads them exactly
+    /// as the events the import wrote one by one before (`EventSink.add`, each subject and
+    /// data through `CompactJSON`): the same ids, types, times, actor, subjects and data,
+    /// for escapes, every kind of attachment, and blocks broken by an existing user's changes.
+    func testAUserImportsCompactLinesReadAsTheEventsItWroteOneByOne() throws {
+        let w = Workspace()
+        let c = try feedConfiguration(w)
+        RolesTests.writeSchool(w)
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "old", "--email", "old@home.org"]).code, 0)
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "same", "--email", "same@home.org"]).code, 0)
+        let store = try w.store()
+        store.events.settings = c.events
+        func attach(_ pairs: [(AttachmentKind, String)]) -> [UserImportAttachment] { pairs.map { UserImportAttachment(kind: $0.0, id: $0.1) } }
+        var rows: [UserImportRow] = [
+            UserImportRow(line: 2, username: "q\"uote\\back", email: "zoë@home.org", approved: nil, attachments: attach([(.donor, "D1"), (.household, "H1"), (.household, "H2"), (.student, "ST1")])),
+            UserImportRow(line: 3, username: "old", email: "old2@home.org", approved: nil, attachments: attach([(.household, "H3")])),
+            UserImportRow(line: 4, username: "ünï", email: "u@home.org", approved: false, attachments: attach([(.student, "ST1"), (.student, "ST2")])),
+            UserImportRow(line: 5, username: "same", email: "same@home.org", approved: nil, attachments: []),
+        ]
+        // Past a block of 1,024 after the existing users, so blocks also break on their size.
+        rows += (1...2100).map { UserImportRow(line: 5 + $0, username: "u\($0)", email: "u\($0)@home.org", approved: $0 % 3 == 0 ? nil : $0 % 2 == 0,
+                                               attachments: $0 % 5 == 0 ? attach([(.household, "H\($0 % 3 + 1)")]) : []) }
+        let head = try store.events.head()
+        let now = Date(timeIntervalSince1970: 1_796_000_000)
+        _ = try store.accounts.importUsers(rows, file: "users.csv", actor: "admin", now: now)
+        let compact = try store.events.events(after: head, limit: 10_000_000).events
+        XCTAssertEqual(compact.count, rows.count - 2 + 2, "each new user; the old user's email and attachment; nothing for the unchanged one")
+        // Read back one by one in every paging.
+        for size in [7, 1024] {
+            var cursor = head, paged: [FeedEvent] = []
+            while true {
+                let page = try store.events.events(after: cursor, limit: size)
+                if page.events.isEmpty { break }
+                paged += page.events
+                cursor = page.next
+            }
+            XCTAssertTrue(paged == compact, "pages of \(size)")
+        }
+        // The same events written one by one, as the import wrote them before.
+        let reference = try store.events.head()
+        try store.database.transaction {
+            let batch = try store.events.batch(runID: nil, actor: "admin", at: Timestamp.format(now))
+            try batch.write { sink in
+                for row in rows where row.username != "same" {
+                    if row.username == "old" {
+                        try ChangeEvents.write([Change(entity: "users", id: "old", field: "email", old: "old@home.org", new: "old2@home.org", kind: .updated),
+                                                Change(entity: "users", id: "old", field: "household", old: nil, new: "H3", kind: .updated)],
+                                               origin: .administrator, into: sink)
+                        continue
+                    }
+                    sink.subject.string("username", row.username)
+                    sink.data.string("email", row.email)
+                    sink.data.bool("approved", row.approved ?? false)
+                    sink.data.open("attachments")
+                    for (kind, ids) in UserImport.byKind(row.attachments) { sink.data.strings(kind.rawValue, ids) }
+                    sink.data.close()
+                    try sink.add("user.added")
+                }
+            }
+            try batch.finish()
+        }
+        let oneByOne = try store.events.events(after: reference, limit: 10_000_000).events
+        XCTAssertEqual(oneByOne.count, compact.count)
+        let shifted = compact.map { FeedEvent(id: $0.id + reference - head, type: $0.type, at: $0.at, runID: $0.runID, actor: $0.actor, subject: $0.subject, data: $0.data) }
+        let differ = zip(shifted, oneByOne).filter { $0 != $1 }
+        XCTAssertTrue(differ.isEmpty, "\(differ.count) events differ, the first: \(differ.first.map { "\($0.0) against \($0.1)" } ?? "")")
+        XCTAssertEqual(compact[0].subject, #"{"username":"q\"uote\\back"}"#)
+        XCTAssertEqual(compact[0].data, #"{"email":"zoë@home.org","approved":false,"attachments":{"donor":["D1"],"household":["H1","H2"],"student":["ST1"]}}"#)
+        // Stored in the same rows (blocks broken where they were), in fewer bytes.
+        let db = try w.rawDatabase()
+        func stored(_ from: Int64, _ to: Int64) throws -> (spans: [Int64], bytes: Int64) {
+            var spans: [Int64] = []
+            try db.forEachRow("SELECT span FROM events WHERE event_id > \(from) AND event_id <= \(to) ORDER BY event_id") { spans.append($0.int64(0)) }
+            return (spans, Int64(try db.int("SELECT sum(length(coalesce(packed, '')) + length(coalesce(data, '')) + length(subject)) FROM events WHERE event_id > \(from) AND event_id <= \(to)") ?? 0))
+        }
+        let (compactRows, compactBytes) = try stored(head, reference)
+        let (referenceRows, referenceBytes) = try stored(reference, reference + Int64(oneByOne.count))
+        XCTAssertEqual(compactRows, [1, 2, 1024, 1024, 53], "the first new user, the old user's two changes, then the rest in blocks")
+        XCTAssertEqual(referenceRows, compactRows)
+        XCTAssertLessThan(compactBytes * 10, referenceBytes * 7, "compact: \(compactBytes) bytes against \(referenceBytes)")
+    }
+
     func testFoldingEveryEventReproducesActiveStaffLinksAndRoles() throws {
         let w = Workspace()
         var c = try feedConfiguration(w)

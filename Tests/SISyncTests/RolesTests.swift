@@ -241,6 +241,38 @@ final class RolesTests: XCTestCase {
         XCTAssertEqual(full, RolePlan(), "R7 incremental differs from a full recompute after \(step)", file: file, line: line)
     }
 
+    /// A first run's `role.granted` events read every calculated role in the key's order
+    /// (`RoleStore.calculatedRolesInKeyOrder`): the same rows as asking for the source
+    /// outright, and on SQLite along the key, without sorting each user's roles again in a
+    /// temporary b-tree (issue 34: that sort was half of the events' cost in a district's
+    /// first linking run).
+    func testR7CalculatedRolesAreReadInKeyOrderWithoutASort() throws {
+        let w = Workspace()
+        let c = w.configure(sync: "school_year = 2026-2027", entities: Self.allEntities)
+        Self.writeSchool(w)
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        Self.addUsers(w)
+        XCTAssertEqual(w.ctl(["user", "role", "add", "kim", "Finance"]).code, 0)
+        _ = w.sync(c)
+        let db = try w.rawDatabase()
+        func rows(_ query: SQLQuery) throws -> [String] {
+            var out: [String] = []
+            try db.forEachRow(query) { out.append("\($0.text(0)) \($0.text(1)) \($0.text(2))") }
+            return out
+        }
+        let read = try rows(RoleStore.calculatedRolesInKeyOrder)
+        XCTAssertEqual(read.count, 9)
+        XCTAssertEqual(read, try rows("""
+            SELECT x.username, x.role, x.school_year FROM user_roles x WHERE x.source = 'calculated'
+            ORDER BY x.username COLLATE NOCASE, x.source, x.role, x.school_year
+            """))
+        guard !w.isPostgres else { return }
+        var plan: [String] = []
+        try db.forEachRow("EXPLAIN QUERY PLAN \(sql: RoleStore.calculatedRolesInKeyOrder)") { plan.append($0.text(3)) }
+        XCTAssertFalse(plan.isEmpty)
+        XCTAssertFalse(plan.contains { $0.contains("TEMP B-TREE") }, "\(plan)")
+    }
+
     /// A run with no calculated role stored yet (a district's first) writes its grants as the
     /// rules find them, on SQLite without staging them first: the same grants, listed and
     /// counted as the staged plan lists them, recorded as the run's, next to a manual role

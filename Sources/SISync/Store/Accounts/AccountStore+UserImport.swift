@@ -172,21 +172,22 @@ extension AccountStore {
             }
         }, events: {
             // The change feed: a new user is one `user.added` with its attachments (a first
-            // import writes 200,000), an existing user's changes as the change log has them.
+            // import writes 200,000, as compact lines a block at a time), an existing user's
+            // changes as the change log has them, all in the file's order.
             { sink in
+                var added = UserAddedLines()
                 for (i, row) in rows.enumerated() {
                     if let u = stored(i) {
-                        try ChangeEvents.write(changes(of: u, row, i), origin: .administrator, into: sink)
+                        let changed = changes(of: u, row, i)
+                        if changed.isEmpty { continue }
+                        try added.write(into: sink)
+                        try ChangeEvents.write(changed, origin: .administrator, into: sink)
                         continue
                     }
-                    sink.subject.string("username", row.username)
-                    sink.data.string("email", row.email)
-                    sink.data.bool("approved", row.approved ?? false)
-                    sink.data.open("attachments")
-                    for (kind, ids) in UserImport.byKind(row.attachments) { sink.data.strings(kind.rawValue, ids) }
-                    sink.data.close()
-                    try sink.add("user.added")
+                    added.append(row)
+                    if added.count == EventBatch.blockSize { try added.write(into: sink) }
                 }
+                try added.write(into: sink)
             }
         })
         if result.added + result.updated >= RosterStore.statisticsThreshold {

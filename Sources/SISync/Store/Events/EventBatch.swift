@@ -227,5 +227,9 @@ enum PackedLines: String {
     /// username as a JSON string, a tab, the role, a tab, the school year. Roles and school
     /// years are export keys, which hold no control characters (R2).
     case calculatedRole = "calculated-role"
+    /// A `user import`'s new user (a district's first import adds 200,000): the username and
+    /// the email as JSON strings, `true` or `false` (approved), and the attachments as the
+    /// JSON object of the event's data, tab-separated (`UserAddedLines`).
+    case userAdded = "user-added"
 }
 

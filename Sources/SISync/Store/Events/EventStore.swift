@@ -92,6 +92,8 @@ public final class EventStore {
                         data.string("role", parts[1]); data.string("school_year", parts[2]); data.string("source", "calculated")
                         subject = "{\"username\":" + parts[0] + "}"
                         text = data.text
+                    } else if row.subject == PackedLines.userAdded.rawValue, let event = UserAddedLines.event(line) {
+                        (subject, text) = event
                     } else {
                         subject = parts[0]
                         text = parts.count > 1 ? parts[1...].joined(separator: "\t") : "{}"

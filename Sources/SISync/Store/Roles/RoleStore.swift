@@ -204,6 +204,17 @@ public final class RoleStore {
         return plan
     }
 
+    /// Every calculated role (`username`, `role`, `school_year`) in the order of the table's
+    /// key, read along the key. With the source compared as it is (`x.source = …`), SQLite
+    /// took it for a term of the key and sorted each user's roles again in a temporary
+    /// b-tree: 0.77 of the 1.53 billion instructions of a district's first grants' events
+    /// (issue 34: events on cost that run 19%, over issue 31's 15%). `|| ''` makes it a
+    /// filter on the rows the scan reads, on both stores.
+    static let calculatedRolesInKeyOrder: SQLQuery = """
+        SELECT x.username, x.role, x.school_year FROM user_roles x WHERE x.source || '' = 'calculated'
+        ORDER BY x.username COLLATE NOCASE, x.source, x.role, x.school_year
+        """
+
     /// Whether any calculated role is stored (one row read, where counting reads them all).
     private func hasCalculatedRoles() throws -> Bool {
         try database.int("SELECT count(*) FROM (SELECT 1 FROM user_roles WHERE source = 'calculated' LIMIT 1) x") == 1
@@ -342,10 +353,7 @@ public final class RoleStore {
         if plan.grantsStored {
             // The first grants are written (`grantEveryDesiredRole`, `grantEachDesiredRoleOnce`) and they are every
             // calculated role there is: their events, in the key's order as staged ones are.
-            try batch.writeCalculatedRoles("role.granted", reading: """
-                SELECT x.username, x.role, x.school_year FROM user_roles x WHERE x.source = 'calculated'
-                ORDER BY x.username COLLATE NOCASE, x.source, x.role, x.school_year
-                """)
+            try batch.writeCalculatedRoles("role.granted", reading: Self.calculatedRolesInKeyOrder)
             return
         }
         if batch.isOn {
