@@ -190,11 +190,67 @@ final class PostgresBulkLoadTests: XCTestCase {
     /// hold the table from readers for a run that rolls back. It lists the grants the real
     /// first run then writes.
     func testADryFirstRunPlansItsGrantsWithoutLoadingThem() throws {
+        try dryAndFirstRunGrantTheSame(try workspace())
+    }
+
+    /// The same in a database whose default collation is ICU's `en-US`, where `iep` sorts
+    /// before `Student`: the staged plan's list (a dry run) sorts roles by their bytes, as
+    /// the first run's grants read from `user_roles` (whose text is `"C"`) and SQLite do.
+    func testADryFirstRunListsItsGrantsAsTheRunDoesWhateverTheClustersLocale() throws {
+        let pg = try TestPostgresServer.shared()
+        let admin = try PostgresConnection(uri: pg.uri(), password: TestPostgresServer.password, applicationName: "sisync-tests")
+        if try admin.execute("SELECT 1 FROM pg_database WHERE datname = 'sisync_icu'").rowCount == 0 {
+            try admin.execute("CREATE DATABASE sisync_icu TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'")
+        }
         let w = try workspace()
+        w.postgresDatabase = "sisync_icu"
+        try dryAndFirstRunGrantTheSame(w, extraAttribute: "student,ST1,iep,")
+    }
+
+    /// Whether a first run's grants make `user_roles`' key and reference again (holding
+    /// readers, R9) is judged by the roles granted, each once, not by the rows the rules
+    /// wrote: kim's `Honor Roll (2026-2027)` comes from her student and from her household.
+    /// With manual roles just over three times the grants, the grants are under a quarter
+    /// of the table, so the key and reference stay as they were, although the rules' rows
+    /// alone (one more than the grants) would have been a quarter.
+    func testR9AFirstRunsGrantsUnderAQuarterOfTheTableCountedOnceEachKeepTheRolesKey() throws {
+        let w = try workspace()
+        let earlier = w.configure(sync: "school_year = 2025-2026", entities: RolesTests.allEntities)
+        RolesTests.writeSchool(w)
+        w.write("attributes.csv", """
+            record_type,record_id,attribute,school_year
+            student,ST1,Honor Roll,2026-2027
+            household,H1,Honor Roll,2026-2027
+            household,H1,Volunteer,
+
+            """)
+        XCTAssertEqual(w.sync(earlier).summary.outcome, .applied)
+        RolesTests.addUsers(w)
+        XCTAssertEqual(w.ctl(["user", "attach", "kim", "--household", "H1"]).code, 0)
+        let c = w.configure(sync: "school_year = 2026-2027", entities: RolesTests.allEntities)
+        let grants = w.sync(c, dryRun: true).summary.rolesGranted
+        XCTAssertGreaterThan(grants, 0)
+        let db = try Workspace.rawPostgres(w)
+        try db.run("""
+            INSERT INTO user_roles (username, role, source) SELECT 'ana', 'Manual ' || n, 'manual' FROM generate_series(1, \(3 * grants + 1)) n
+            """)
+        let before = try constraints(db, w)
+        let first = w.sync(c)
+        XCTAssertEqual(first.summary.rolesGranted, grants, first.summary.error ?? "")
+        XCTAssertEqual(try constraints(db, w).oids, before.oids, "the key and reference were kept, not made again")
+    }
+
+    private func dryAndFirstRunGrantTheSame(_ w: Workspace, extraAttribute: String? = nil) throws {
         // The records' run computed roles for another school year, so that the run with
         // users recomputes everyone, as a district's first linking run does.
         let earlier = w.configure(sync: "school_year = 2025-2026", entities: RolesTests.allEntities)
         RolesTests.writeSchool(w)
+        if let extraAttribute {
+            let path = w.exportDir + "/attributes.csv"
+            var text = try String(contentsOfFile: path, encoding: .utf8)
+            if !text.hasSuffix("\n") { text += "\n" }
+            try (text + extraAttribute + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        }
         XCTAssertEqual(w.sync(earlier).summary.outcome, .applied)
         RolesTests.addUsers(w)
         let c = w.configure(sync: "school_year = 2026-2027", entities: RolesTests.allEntities)

@@ -37,8 +37,10 @@ final class Workspace {
     var passwordFile: String { root + "/pg-password" }
     /// A SQLite file, for the tests of what only SQLite has (its migrations, its lock files).
     var sqlitePath: String { root + "/db/sisync.db" }
+    /// The test server's database the workspace's schema goes into.
+    var postgresDatabase = "postgres"
     /// `[sync] database`: a file, or the test server's URI.
-    var database: String { server?.uri() ?? root + "/db/sisync.db" }
+    var database: String { server?.uri(database: postgresDatabase) ?? root + "/db/sisync.db" }
     var location: StoreLocation {
         isPostgres ? .postgres(PostgresStoreSettings(uri: database, schema: schema, passwordFile: passwordFile)) : .sqlite(path: database)
     }
