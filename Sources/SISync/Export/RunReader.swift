@@ -12,20 +12,28 @@ final class RunReader {
     let length: Int
     let valueCount: Int
     private var buffer: UnsafeMutableRawPointer
-    private var capacity: Int
+    /// The buffer's size now: `firstRead` at first, doubled at each read after it up to
+    /// `maximum` (or more, for a record larger than that).
+    private(set) var capacity: Int
+    private let maximum: Int
+    private var reads = 0
     /// The buffer holds the file's bytes from `offset` up to `offset + filled`.
     private var offset: Int
     private var filled = 0
     private var at = 0
     private(set) var current: RowRecord?
 
-    /// `start`: where the first record begins; `buffer`: bytes read at a time.
-    init(file: RunFile, start: Int = 0, length: Int, valueCount: Int, buffer size: Int = 256 << 10) throws {
+    /// `start`: where the first record begins; `buffer`: bytes read at a time; `firstRead`:
+    /// fewer bytes for the first read, for a reader that may be dropped after a few records
+    /// (`SortedRowsWalk`, started again at each break in a mirror table's order: a quarter
+    /// megabyte for each start would be read for a few dozen rows).
+    init(file: RunFile, start: Int = 0, length: Int, valueCount: Int, buffer size: Int = 256 << 10, firstRead: Int? = nil) throws {
         self.file = file
         self.length = length
         self.valueCount = valueCount
         offset = start
-        capacity = size
+        maximum = size
+        capacity = max(8, min(size, firstRead ?? size))
         buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
         _ = try advance(first: true)
     }
@@ -49,12 +57,14 @@ final class RunReader {
     /// from `at` are in it.
     private func refill(needing: Int) throws {
         let left = filled - at
-        if needing > capacity {
-            let bigger = UnsafeMutableRawPointer.allocate(byteCount: needing, alignment: 8)
+        let wanted = max(needing, reads > 0 && capacity < maximum ? min(maximum, capacity * 2) : capacity)
+        reads += 1
+        if wanted > capacity {
+            let bigger = UnsafeMutableRawPointer.allocate(byteCount: wanted, alignment: 8)
             bigger.copyMemory(from: buffer + at, byteCount: left)
             buffer.deallocate()
             buffer = bigger
-            capacity = needing
+            capacity = wanted
         } else if left > 0 {
             memmove(buffer, buffer + at, left)
         }

@@ -11,6 +11,12 @@ final class SortedRowsWalk {
     private(set) var index = 0
     private(set) var current: RowRecord?
 
+    /// The first read of a walk started on the file: a block is a few kilobytes, and a
+    /// walk started again after a break in the mirror table's order (PostgreSQL's heap,
+    /// once updates have moved rows) may last only for its 64 rows; a walk that goes on
+    /// doubles its reads up to `RunReader`'s quarter megabyte.
+    static let firstRead = 16 << 10
+
     init(rows: SortedRows, from row: Int = 0) throws {
         self.rows = rows
         try move(to: row)
@@ -27,7 +33,8 @@ final class SortedRowsWalk {
         let block = row / SortedRows.rowsPerBlock
         let start = rows.blockStarts[block]
         if let file = rows.file {
-            reader = try RunReader(file: file, start: start, length: rows.blockStarts[rows.blockStarts.count - 1], valueCount: rows.valueCount)
+            reader = try RunReader(file: file, start: start, length: rows.blockStarts[rows.blockStarts.count - 1], valueCount: rows.valueCount,
+                                   firstRead: Self.firstRead)
             current = reader!.current
         } else {
             memoryAt = start
@@ -36,6 +43,9 @@ final class SortedRowsWalk {
         for _ in 0..<(row % SortedRows.rowsPerBlock) { try step() }
         index = row
     }
+
+    /// What the file's reader holds now (nil in memory, or past the end): for tests.
+    var bytesBuffered: Int? { reader?.capacity }
 
     /// Moves to the next row; `current` is nil past the last.
     func advance() throws {
