@@ -75,12 +75,12 @@ final class RunReader {
             let n = pread(file.descriptor, buffer + filled, min(capacity - filled, length - offset - filled), off_t(offset + filled))
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else {
-                throw RunDirectoryError.cannotCreateFile(path: file.shownAs, reason: n < 0 ? String(cString: strerror(errno)) : "the file is shorter than was written")
+                throw RunDirectoryError.cannotReadFile(path: file.shownAs, reason: n < 0 ? String(cString: strerror(errno)) : "the file is shorter than was written")
             }
             filled += n
         }
         guard filled >= needing else {
-            throw RunDirectoryError.cannotCreateFile(path: file.shownAs, reason: "the file is shorter than was written")
+            throw RunDirectoryError.cannotReadFile(path: file.shownAs, reason: "the file is shorter than was written")
         }
     }
 }

@@ -92,7 +92,7 @@ public final class EventStore {
                         data.string("role", parts[1]); data.string("school_year", parts[2]); data.string("source", "calculated")
                         subject = "{\"username\":" + parts[0] + "}"
                         text = data.text
-                    } else if row.subject == PackedLines.userAdded.rawValue, let event = UserAddedLines.event(line) {
+                    } else if row.subject == PackedLines.userAdded.rawValue, let event = UserAddedLines.event(parts) {
                         (subject, text) = event
                     } else {
                         subject = parts[0]

@@ -48,10 +48,10 @@ struct UserAddedLines {
         count = 0
     }
 
-    /// The event `line` stands for: its subject and data as `CompactJSON` wrote them for
+    /// The event a line stands for, from its tab-separated `parts` (split once by the
+    /// reader, for every packed form): its subject and data as `CompactJSON` wrote them for
     /// a `user import`'s new user; nil when the line is not of this form.
-    static func event(_ line: Substring) -> (subject: String, data: String)? {
-        let parts = line.split(separator: "\t", omittingEmptySubsequences: false)
+    static func event(_ parts: [String]) -> (subject: String, data: String)? {
         guard parts.count == 4 else { return nil }
         return ("{\"username\":" + parts[0] + "}",
                 "{\"email\":" + parts[1] + ",\"approved\":" + parts[2] + ",\"attachments\":" + parts[3] + "}")
