@@ -16,17 +16,18 @@ struct ApplicationObjects {
     let objects: [(type: String, name: String, sql: String)]
 
     /// sisync's own objects on or over the tables it makes again: each step makes or drops
-    /// these itself (version 13 drops `users_by_email_key`, 14 drops `users_scim_id`).
+    /// these itself (version 13 drops `users_by_email_key`, 14 drops `users_scim_id`, 16 makes
+    /// `users_by_other_scim_id`).
     static let sisyncs: Set<String> = [
         "change_log", "users_scim_id", "users_by_email_key", "users_by_email", "users_by_scim_id", "users_by_other_email_key",
-        "users_by_external_id",
+        "users_by_external_id", "users_by_other_scim_id",
     ]
 
     /// Reads what applications made on `table` and drops their views and triggers that read
     /// it, inside the step's transaction (a failed step rolls the drops back too).
     static func setAside(on table: String, in db: SQLiteDatabase) throws -> ApplicationObjects {
         var columns: [String] = []
-        let info = try SQLiteStatement(database: db, sql: "SELECT name FROM pragma_table_info(?)")
+        let info = try SQLiteStatement(database: db, sql: "SELECT name FROM pragma_table_xinfo(?)")
         defer { info.reset() }
         try info.bind(1, table)
         while try info.step() { columns.append(info.text(0)) }
@@ -55,7 +56,7 @@ struct ApplicationObjects {
     /// makes each object set aside again, unless the step made one of that name itself.
     func restore(in db: SQLiteDatabase, version: Int, step: String) throws {
         var now: Set<String> = []
-        let info = try SQLiteStatement(database: db, sql: "SELECT name FROM pragma_table_info(?)")
+        let info = try SQLiteStatement(database: db, sql: "SELECT name FROM pragma_table_xinfo(?)")
         defer { info.reset() }
         try info.bind(1, table)
         while try info.step() { now.insert(info.text(0).lowercased()) }

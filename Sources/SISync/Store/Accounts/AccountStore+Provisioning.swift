@@ -42,7 +42,7 @@ extension AccountStore {
 
     /// One user by its SCIM `id`.
     public func provisionedUser(id: String) throws -> ProvisionedUser? {
-        let s = try database.query("SELECT \(unescaped: Self.provisionedColumns) WHERE u.scim_id = \(id)")
+        let s = try database.query("SELECT \(unescaped: Self.provisionedColumns) WHERE \(sql: UserKeyColumns(database).scimID(is: id))")
         defer { s.reset() }
         guard try s.step() else { return nil }
         return provisioned(s)
@@ -154,11 +154,13 @@ extension AccountStore {
         _ = try auditTrail.administer(actor: actor, now: now) {
             if let existing = try user(f.username) { throw AccountError.usernameTaken(existing.username) }
             try checkEmailFree(f.email, except: nil)
+            let columns = UserKeyColumns(database)
             try database.run("""
-                INSERT INTO users (username, email, name, given_name, family_name, approved, external_id, provisioned_by, password_hash, created_at, email_key,
-                                   scim_id, email_type, email_primary, active_removed)
+                INSERT INTO users (username, email, name, given_name, family_name, approved, external_id, provisioned_by, password_hash, created_at,
+                                   email_type, email_primary, active_removed, \(unescaped: columns.emailKey), \(unescaped: columns.scimIDColumns.joined(separator: ", ")))
                 VALUES (\(f.username), \(f.email), \(f.name), \(f.givenName), \(f.familyName), \(f.approved), \(f.externalID), \(client),
-                        \(passwordHash), \(Timestamp.format(now)), \(try emailKeyForWrite(f.email, normalizer: normalizer)), \(Self.newSCIMID()), \(f.emailType), \(f.emailPrimary), \(f.activeRemoved))
+                        \(passwordHash), \(Timestamp.format(now)), \(f.emailType), \(f.emailPrimary), \(f.activeRemoved),
+                        \(value: columns.emailKeyValue(try emailKeyForWrite(f.email, normalizer: normalizer), of: f.email))\(sql: columns.newSCIMID()))
                 """)
             created = try provisionedUser(f.username)
             var changes = [Change(entity: "users", id: f.username, field: nil, old: nil, new: f.email, kind: .added)]
@@ -187,7 +189,9 @@ extension AccountStore {
             }
             if f.email != old.fields.email {
                 if f.email.lowercased() != old.fields.email.lowercased() { try checkEmailFree(f.email, except: u) }
-                try database.run("UPDATE users SET email = \(f.email), email_key = \(try emailKeyForWrite(f.email, normalizer: normalizer)) WHERE username = \(u)")
+                let columns = UserKeyColumns(database)
+                let key = columns.emailKeyValue(try emailKeyForWrite(f.email, normalizer: normalizer), of: f.email)
+                try database.run("UPDATE users SET email = \(f.email), \(unescaped: columns.emailKey) = \(value: key) WHERE username = \(u)")
                 change("email", old.fields.email, f.email)
             }
             if (f.name, f.givenName, f.familyName, f.externalID, f.emailType, f.emailPrimary)
