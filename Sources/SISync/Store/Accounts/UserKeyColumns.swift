@@ -82,13 +82,17 @@ package struct UserKeyColumns {
     }
 
     /// SQLite's `lower`, which folds ASCII letters only: whether `key` is `email` so folded.
+    /// Byte by byte over the strings' storage (a bulk import asks for every user).
     static func isASCIILowercase(_ key: String, of email: String) -> Bool {
-        var k = key.utf8.makeIterator(), e = email.utf8.makeIterator()
-        while true {
-            switch (k.next(), e.next()) {
-            case (nil, nil): return true
-            case let (a?, b?): if a != (b >= 65 && b <= 90 ? b + 32 : b) { return false }
-            default: return false
+        var key = key, email = email
+        return key.withUTF8 { k in
+            email.withUTF8 { e in
+                guard k.count == e.count else { return false }
+                for i in 0..<k.count {
+                    let b = e[i]
+                    if k[i] != (b >= 65 && b <= 90 ? b + 32 : b) { return false }
+                }
+                return true
             }
         }
     }
