@@ -47,6 +47,25 @@ final class UserKeyColumnsTests: XCTestCase {
             XCTAssertEqual(try store.accounts.provisionedUser(id: id)?.fields.username, username)
             XCTAssertEqual(try store.accounts.username(scimID: id), username)
         }
+        // A provider's filter `id eq "…"` too, alone or within `and`/`or`/`not`, and on SQLite
+        // through `users_by_scim_id`, not by reading every user's generated id.
+        for (username, id) in ids {
+            let found = try store.accounts.provisionedUsers(matching: .compare(.id, .eq, id), offset: 0, limit: 10).users.map(\.fields.username)
+            XCTAssertEqual(found, [username])
+            let either = try store.accounts.provisionedUsers(matching: .or(.compare(.id, .eq, id), .compare(.username, .eq, "cy")), offset: 0, limit: 10)
+            XCTAssertEqual(Set(either.users.map(\.fields.username)), Set([username, "cy"]))
+            let others = try store.accounts.provisionedUsers(matching: .not(.compare(.id, .eq, id)), offset: 0, limit: 10).users.map(\.fields.username)
+            XCTAssertEqual(others.count, 4)
+            XCTAssertFalse(others.contains(username))
+        }
+        XCTAssertEqual(try store.accounts.provisionedUsers(matching: .compare(.id, .eq, "0123456789abcdef0123456789abcdef"), offset: 0, limit: 10).total, 0)
+        XCTAssertEqual(try store.accounts.provisionedUsers(matching: .compare(.id, .eq, "not-an-id"), offset: 0, limit: 10).total, 0)
+        if !w.isPostgres {
+            var plan: [String] = []
+            let condition = AccountStore.condition(.compare(.id, .eq, ids["eve"]!), keys: UserKeyColumns(db))
+            try db.forEachRow("EXPLAIN QUERY PLAN SELECT u.username FROM users u WHERE \(sql: condition)") { plan.append($0.text(3)) }
+            XCTAssertTrue(plan.contains { $0.contains("users_by_scim_id") }, "\(plan)")
+        }
         XCTAssertNil(try store.accounts.provisionedUser(id: "0123456789abcdef0123456789abcdef"))
         XCTAssertNil(try store.accounts.provisionedUser(id: "not-an-id"))
 

@@ -76,7 +76,7 @@ extension AccountStore {
     /// The users `filter` matches (all for nil), ordered by username: how many there are, and
     /// `limit` of them from the `offset`th (0-based).
     public func provisionedUsers(matching filter: UserFilter?, offset: Int, limit: Int) throws -> (total: Int, users: [ProvisionedUser]) {
-        let condition: SQLQuery = filter.map { Self.condition($0) } ?? "TRUE"
+        let condition: SQLQuery = filter.map { Self.condition($0, keys: UserKeyColumns(database)) } ?? "TRUE"
         var out: [ProvisionedUser] = []
         if limit > 0 {
             try database.forEachRow("""
@@ -94,7 +94,9 @@ extension AccountStore {
     /// the SQL but bound values. `co`, `sw` and `ew` are `LIKE` patterns with the request's
     /// `%`, `_` and `\` escaped, under the binary collation (PostgreSQL's `ILIKE` does not
     /// take the nondeterministic `nocase` one; `LIKE` ignores case on both stores anyway).
-    static func condition(_ filter: UserFilter) -> SQLQuery {
+    /// With `keys`, `id eq` finds the user through `users_by_scim_id`: on SQLite `scim_id` is
+    /// generated (schema 16), and comparing it reads every user (`UserKeyColumns`).
+    static func condition(_ filter: UserFilter, keys: UserKeyColumns? = nil) -> SQLQuery {
         func column(_ f: UserFilter.Field) -> String {
             switch f {
             case .id: return "u.scim_id"
@@ -121,6 +123,8 @@ extension AccountStore {
             }
         case .bool(let f, let value, let equal):
             return equal ? "\(unescaped: column(f)) = \(value)" : "\(unescaped: column(f)) <> \(value)"
+        case .compare(.id, .eq, let value) where keys != nil:
+            return keys!.scimID(is: value)
         case .compare(let f, let op, let value):
             let c = column(f)
             if f == .emailType {
@@ -139,9 +143,9 @@ extension AccountStore {
                 let pattern = op == .co ? "%\(escaped)%" : op == .sw ? "\(escaped)%" : "%\(escaped)"
                 return "\(unescaped: c) COLLATE BINARY LIKE \(pattern) ESCAPE '\\'"
             }
-        case .and(let a, let b): return "(\(sql: condition(a)) AND \(sql: condition(b)))"
-        case .or(let a, let b): return "(\(sql: condition(a)) OR \(sql: condition(b)))"
-        case .not(let a): return "NOT (\(sql: condition(a)))"
+        case .and(let a, let b): return "(\(sql: condition(a, keys: keys)) AND \(sql: condition(b, keys: keys)))"
+        case .or(let a, let b): return "(\(sql: condition(a, keys: keys)) OR \(sql: condition(b, keys: keys)))"
+        case .not(let a): return "NOT (\(sql: condition(a, keys: keys)))"
         }
     }
 
