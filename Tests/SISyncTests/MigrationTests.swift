@@ -250,6 +250,36 @@ final class MigrationTests: XCTestCase {
         XCTAssertEqual(try db.int("PRAGMA foreign_keys"), 1)
     }
 
+    /// Step 16 makes `users.email_key` and `scim_id` generated columns. An application's
+    /// trigger that names one (here the pattern of version 13's own `users_scim_id`, which
+    /// wrote `scim_id`) would be made again word for word and then fail every later insert
+    /// into `users` ("cannot UPDATE generated column"): the step stops instead, rolled back,
+    /// and says which trigger and what to do. A trigger naming neither is made again.
+    func testAnApplicationsTriggerWritingAColumnThatBecomesGeneratedStopsStep16() throws {
+        let w = Workspace(sqlite: true)
+        let db = try Self.database(in: w, at: 15)
+        try db.execute("""
+            CREATE TABLE app_audit (what TEXT);
+            CREATE TRIGGER app_user_added AFTER INSERT ON users BEGIN INSERT INTO app_audit VALUES ('added ' || NEW.username); END;
+            CREATE TRIGGER app_fresh_id AFTER INSERT ON users BEGIN UPDATE users SET scim_id = lower(hex(randomblob(16))) WHERE username = NEW.username; END;
+            INSERT INTO users (username, email, created_at) VALUES ('ann', 'ann@d.org', '2026-01-01T00:00:00Z');
+            """)
+        XCTAssertThrowsError(try Migrator().migrate(db, to: 16)) { e in
+            guard case .upgradeBlocked(_, 16, _, let problem)? = e as? StoreError else { return XCTFail("\(e)") }
+            XCTAssertTrue(problem.contains("app_fresh_id") && problem.contains("`scim_id`") && problem.contains("DROP TRIGGER"), problem)
+            XCTAssertFalse(problem.contains("app_user_added"), problem)
+        }
+        XCTAssertEqual(try db.userVersion, 15, "rolled back")
+        XCTAssertEqual(try db.int("SELECT count(*) FROM sqlite_master WHERE name IN ('app_fresh_id', 'app_user_added')"), 2, "both triggers as they were")
+        try db.execute("DROP TRIGGER app_fresh_id")
+        try Migrator().migrate(db, to: 16)
+        try db.execute("INSERT INTO users (username, email, created_at) VALUES ('bob', 'bob@d.org', '2026-01-01T00:00:00Z')")
+        XCTAssertEqual(try db.int("SELECT count(*) FROM app_audit"), 2, "the other trigger made again, and firing")
+        XCTAssertTrue(ApplicationObjects.names("UPDATE users SET Email_Key = 1", "email_key"))
+        XCTAssertFalse(ApplicationObjects.names("UPDATE users SET stored_email_key = 1", "email_key"), "a longer name is another column")
+        XCTAssertFalse(ApplicationObjects.names("SELECT email_keys FROM t", "email_key"))
+    }
+
     /// Version 14 makes SQLite's `users` again with SCIM's id as the column's default
     /// (`lower(hex(randomblob(16)))`) instead of the trigger `users_scim_id`, whose statement
     /// journal per row was a third of a district's import (issue 34). SCIM's `id` is stable
@@ -332,10 +362,19 @@ final class MigrationTests: XCTestCase {
             XCTAssertTrue(plan.joined().contains("USING INDEX users_by_"), "\(id): \(plan)")
         }
         XCTAssertNil(UserKeyColumns.bits(ofSCIMID: "0123456789ABCDEF0123456789ABCDEF"), "upper case is another form: found as it was written")
+        // Its negation keeps every other user (SCIM's `not (id eq "…")`), whatever the id's form:
+        // a comparison with `scim_id_other`, NULL for most users, must not make it unknown.
+        for (id, others) in [("legacy-7", 3), ("fedcba9876543210f123456789abcdef", 3), ("nope", 4), ("0123456789abcdef0123456789abcdef", 4)] {
+            XCTAssertEqual(try db.int("SELECT count(*) FROM users u WHERE NOT \(sql: columns.scimID(is: id))"), others, id)
+        }
         // The documented INSERT still works and gets an id of its own; ids stay unique.
         try db.execute("INSERT INTO users (username, email, name, approved, created_at) VALUES ('eve', 'eve@d.org', 'Eve', 1, '2026-01-01T00:00:00Z')")
         XCTAssertEqual(try db.int("SELECT count(*) FROM users WHERE username = 'eve' AND email_key IS NULL AND length(scim_id) = 32 AND scim_id NOT GLOB '*[^0-9a-f]*'"), 1)
-        XCTAssertThrowsError(try db.execute("INSERT INTO users (username, email, created_at, scim_id) VALUES ('fay', 'fay@d.org', '2026-01-01T00:00:00Z', NULL)"))
+        // `scim_id` and `email_key` are computed: any value written to them is refused, NULL too.
+        for value in ["NULL", "'fedcba9876543210f123456789abcd00'"] {
+            XCTAssertThrowsError(try db.execute("INSERT INTO users (username, email, created_at, scim_id) VALUES ('fay', 'fay@d.org', '2026-01-01T00:00:00Z', \(value))"))
+        }
+        XCTAssertThrowsError(try db.execute("INSERT INTO users (username, email, created_at, email_key) VALUES ('fay', 'fay@d.org', '2026-01-01T00:00:00Z', 'fay@d.org')"))
         XCTAssertThrowsError(try db.execute("""
             INSERT INTO users (username, email, created_at, scim_id_high, scim_id_low)
             SELECT 'fay', 'fay@d.org', '2026-01-01T00:00:00Z', scim_id_high, scim_id_low FROM users WHERE username = 'Ann'

@@ -77,7 +77,9 @@ package struct UserKeyColumns {
     /// The user whose SCIM id is `id` (`u` is `users`), through `users_by_scim_id`.
     func scimID(is id: String) -> SQLQuery {
         guard sqlite else { return "u.scim_id = \(id)" }
-        guard let (high, low) = Self.bits(ofSCIMID: id) else { return "u.scim_id_other = \(id)" }
+        // Never NULL for a user without an id of another form (nearly all), so that `NOT` of
+        // it (SCIM's `not (id eq "…")`) keeps them, as `scim_id <> …` did.
+        guard let (high, low) = Self.bits(ofSCIMID: id) else { return "(u.scim_id_other IS NOT NULL AND u.scim_id_other = \(id))" }
         return "(u.scim_id_high = \(high) AND u.scim_id_low = \(low) AND u.scim_id_other IS NULL)"
     }
 
