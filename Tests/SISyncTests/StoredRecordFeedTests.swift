@@ -1,3 +1,4 @@
+import Synchronization
 import XCTest
 @testable import SISync
 
@@ -35,13 +36,14 @@ final class StoredRecordFeedTests: XCTestCase {
             let missing: Date? = i % 71 == 2 ? now.addingTimeInterval(i % 2 == 0 ? -72 * 3600 : -3600) : nil
             records.append((key: "S\(100_000 + i)", values: v("N\(i)"), active: i % 53 != 4, missingSince: missing))
         }
-        var generator = SystemRandomNumberGenerator()
+        // Seeded: a failure comes back with the same order.
+        var generator = Mutator(seed: 34)
         if shuffled { records.shuffle(using: &generator) }
         return InMemoryEntityState(records: records)
     }
 
     /// Everything a plan says, one line per addition run and per update.
-    private func lines(_ p: EntityPlan) -> [String] {
+    static func lines(_ p: EntityPlan) -> [String] {
         ["active before \(p.activeBefore), empty \(p.exportEmpty)", "additions \(Array(p.additions))"] + p.updates.map { u in
             "\(u.key) row \(u.row.map(String.init) ?? "-") fields \(u.fields.map { "\($0.name):\($0.old)>\($0.new)" }) reactivate \(u.reactivate) "
                 + "deactivate \(u.deactivate.map { "\($0)" } ?? "-") mark \(u.markMissing.map(Timestamp.format) ?? "-") clear \(u.clearMissing) "
@@ -69,7 +71,7 @@ final class StoredRecordFeedTests: XCTestCase {
                     let one = try alone.plan(rows: rows, stored: state)
                     let two = try alongside.plan(rows: rows, stored: state)
                     let context = "\(label), \(onDisk ? "on disk" : "in memory"), \(shuffled ? "stored in no order" : "stored in key order")"
-                    XCTAssertEqual(lines(two), lines(one), context)
+                    XCTAssertEqual(Self.lines(two), Self.lines(one), context)
                     XCTAssertFalse(one.updates.isEmpty, context)
                     XCTAssertFalse(one.additions.isEmpty, context)
                     XCTAssertTrue(one.updates.contains { !$0.fields.isEmpty }, context)
@@ -82,12 +84,13 @@ final class StoredRecordFeedTests: XCTestCase {
         var alone = Planner(deactivateAfter: 0, now: now), alongside = alone
         alone.matchedAlongsideFrom = .max
         alongside.matchedAlongsideFrom = 0
-        XCTAssertEqual(lines(try alongside.plan(rows: rows, stored: stored(shuffled: false), inScope: inScope)),
-                       lines(try alone.plan(rows: rows, stored: stored(shuffled: false), inScope: inScope)))
+        XCTAssertEqual(Self.lines(try alongside.plan(rows: rows, stored: stored(shuffled: false), inScope: inScope)),
+                       Self.lines(try alone.plan(rows: rows, stored: stored(shuffled: false), inScope: inScope)))
     }
 
     /// A store that fails part-way through its scan: the matching thread is stopped and
-    /// waited for, and the store's error is the plan's.
+    /// has exited when the plan returns (no thread of that name left), and the store's
+    /// error is the plan's.
     func testAStoreErrorDuringTheScanIsThePlansError() throws {
         let w = Workspace()
         let rows = try export(w, onDisk: true)
@@ -96,10 +99,39 @@ final class StoredRecordFeedTests: XCTestCase {
             var alongside = Planner(deactivateAfter: 0, now: now)
             alongside.matchedAlongsideFrom = 0
             XCTAssertThrowsError(try alongside.plan(rows: rows, stored: state), "fails at \(failAt)") { error in
-                XCTAssertEqual(error as? CountingState.Failure, .scan(failAt))
+                XCTAssertEqual(error as? CountingFailure, .scan(failAt))
             }
             XCTAssertEqual(state.delivered, failAt)
+            XCTAssertEqual(Self.matchingThreads(), 0, "the matching thread has exited (fails at \(failAt))")
         }
+    }
+
+    /// The threads of this process named as the feed's matching thread.
+    static func matchingThreads() -> Int {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        return tasks.filter { task in
+            let comm = try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8)
+            return comm?.trimmingCharacters(in: .whitespacesAndNewlines) == StoredRecordFeed.threadName
+        }.count
+    }
+
+    /// The draft is moved to the matching thread and back, not copied: its rows-seen array
+    /// is the one the caller made (a copy held by the caller or by the feed would make the
+    /// matching thread's first `seen[r] = true` copy the whole array), and the thread has
+    /// exited when `match` returns.
+    func testTheDraftIsMovedToTheMatchingThreadAndBack() throws {
+        let w = Workspace()
+        let rows = try export(w, onDisk: true)
+        let draft = EntityPlanDraft(planner: Planner(deactivateAfter: 0, now: now), rows: rows, inScope: nil)
+        let before = draft.seen.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        let state = CountingState(stored(shuffled: false), failAt: .max)
+        let threadSeen = Atomic<Int>(-1)
+        state.atRecord = (StoredRecordFeed.batchSize * 2, { threadSeen.store(Self.matchingThreads(), ordering: .relaxed) })
+        let matched = try StoredRecordFeed.match(state, into: consume draft)
+        XCTAssertEqual(threadSeen.load(ordering: .relaxed), 1, "matched on the feed's thread")
+        XCTAssertEqual(Self.matchingThreads(), 0, "the matching thread has exited")
+        XCTAssertTrue(matched.seen.contains(true))
+        XCTAssertEqual(matched.seen.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }, before, "the caller's array, written in place")
     }
 
     /// The rows' file can no longer be read to its end (cut short under the run): the matching thread
@@ -147,26 +179,35 @@ final class StoredRecordFeedTests: XCTestCase {
 }
 
 /// A stored state that counts the records its scan gives and fails at record `failAt`.
-private final class CountingState: StoredEntityState {
-    enum Failure: Error, Equatable { case scan(Int) }
-    let inner: InMemoryEntityState
+final class CountingState<Inner: StoredEntityState>: StoredEntityState {
+    let inner: Inner
     let failAt: Int
     private(set) var delivered = 0
+    /// Called on the scanning thread before record `atRecord.0` is given.
+    var atRecord: (Int, () throws -> Void)?
 
-    init(_ inner: InMemoryEntityState, failAt: Int) {
+    init(_ inner: Inner, failAt: Int) {
         self.inner = inner
         self.failAt = failAt
     }
 
-    func activeCount() throws -> Int { inner.activeCount() }
+    func activeCount() throws -> Int { try inner.activeCount() }
     func forEachRecord(_ body: (StoredRecordView) throws -> Void) throws {
         try inner.forEachRecord { s in
-            guard delivered != failAt else { throw Failure.scan(failAt) }
+            guard delivered != failAt else { throw CountingFailure.scan(failAt) }
+            if let (at, action) = atRecord, at == delivered { try action() }
             delivered += 1
             try body(s)
         }
     }
     func forEachMissingRecord(_ body: (StoredRecord) throws -> Void) throws { try inner.forEachMissingRecord(body) }
     func values(forKey key: String) throws -> [String]? { try inner.values(forKey: key) }
+    func values(forKeys keys: [String]) throws -> [String: [String]] { try inner.values(forKeys: keys) }
     func record(forKey key: String) throws -> (values: [String], active: Bool)? { try inner.record(forKey: key) }
 }
+
+/// `CountingState`'s error.
+enum CountingFailure: Error, Equatable { case scan(Int) }
+
+/// `Mutator`'s SplitMix64, seeded: a shuffled test's order is the same each time.
+extension Mutator: RandomNumberGenerator {}

@@ -55,12 +55,17 @@ public struct Planner {
         // second thread for a large export (`StoredRecordFeed`).
         var draft = EntityPlanDraft(planner: self, rows: rows, inScope: inScope)
         if rows.count >= matchedAlongsideFrom {
-            draft = try StoredRecordFeed.match(stored, into: draft)
+            // Moved, not copied: the matching thread then writes the draft's arrays in place.
+            draft = try StoredRecordFeed.match(stored, into: consume draft)
         } else {
             try stored.forEachRecord { try draft.take($0) }
         }
         // Changed fingerprints: their fields are compared with the stored values of many
-        // records read at once.
+        // records read at once. Read once the whole scan is matched: a store error in this
+        // read is met after every record of the scan that cannot be matched, even one that
+        // comes after the first `fieldBatch` changed records (the planner before issue 34
+        // read the values every `fieldBatch` changed records during the scan, so such a
+        // store error was its error, and the later record was never matched).
         let columns = kind.valueColumns
         var compared = 0
         while compared < draft.changed.count {

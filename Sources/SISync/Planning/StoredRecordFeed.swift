@@ -6,8 +6,10 @@ import Foundation
 /// Why: on a day when every file changed, the last file parsed (`students.csv`, half the
 /// export) was planned alone, after both parsing threads had finished: the store's scan and
 /// the match took turns on one core while the other had nothing to do (issue 34, perf). The
-/// store's connection stays on the calling thread; the draft, its rows and its walk belong
-/// to the matching thread until it is done, then to the caller again.
+/// store's connection stays on the calling thread; the draft, its rows and its walk are
+/// moved to the matching thread (no copy: its first `seen[r] = true` would otherwise copy the
+/// array) and moved back when it is done, and the thread is joined before `match` returns,
+/// so nothing of the run outlives the plan on another thread.
 ///
 /// The result is the one the scan gives on one thread: the records are matched in the
 /// scan's order, and an error is the one met first in that order (a record that cannot be
@@ -26,21 +28,29 @@ final class StoredRecordFeed: @unchecked Sendable {
     private var stopped = false
     private var done = false
     /// Owned by the matching thread until `done` (so not checked for exclusive access at
-    /// each record it takes).
-    @exclusivity(unchecked) private var draft: EntityPlanDraft
+    /// each record it takes); taken out, not copied, by `endAndWait`.
+    @exclusivity(unchecked) private var draft: EntityPlanDraft?
     private var failure: Error?
 
-    private init(_ draft: EntityPlanDraft) {
-        self.draft = draft
+    private init(_ draft: consuming EntityPlanDraft) {
+        self.draft = consume draft
         free = (0..<Self.batches).map { _ in StoredRecordBatch(capacity: Self.batchSize) }
     }
 
-    /// The scan of `stored` matched into `draft` on a thread of its own.
-    static func match(_ stored: StoredEntityState, into draft: EntityPlanDraft) throws -> EntityPlanDraft {
-        let feed = StoredRecordFeed(draft)
-        let thread = Thread { feed.matchBatches() }
-        thread.name = "sisync-plan-match"
-        thread.start()
+    /// The matching thread's name (`/proc/self/task/*/comm`).
+    static let threadName = "sisync-match"
+
+    /// The scan of `stored` matched into `draft` on a thread of its own (on this one when no
+    /// thread can be started: the same plan, later).
+    static func match(_ stored: StoredEntityState, into draft: consuming EntityPlanDraft) throws -> EntityPlanDraft {
+        let feed = StoredRecordFeed(consume draft)
+        guard let thread = JoinedThread(name: threadName, { feed.matchBatches() }) else {
+            var alone = feed.draft.take()!
+            try stored.forEachRecord { try alone.take($0) }
+            return alone
+        }
+        // The thread has exited when this returns, whatever the scan met.
+        defer { thread.join() }
         var scanError: Error?
         var batch = feed.takeFree()
         var stopped = false
@@ -94,13 +104,14 @@ final class StoredRecordFeed: @unchecked Sendable {
         condition.broadcast()
     }
 
+    /// The draft, moved out of the feed, once the matching thread is done with it.
     private func endAndWait() -> (EntityPlanDraft, Error?) {
         condition.lock()
         defer { condition.unlock() }
         ended = true
         condition.broadcast()
         while !done { condition.wait() }
-        return (draft, failure)
+        return (draft.take()!, failure)
     }
 
     /// The matching thread's loop: each batch in turn, until the scan ends or a record
@@ -118,7 +129,7 @@ final class StoredRecordFeed: @unchecked Sendable {
             let batch = ready.removeFirst()
             condition.unlock()
             var error: Error?
-            do { try batch.forEach { try draft.take($0) } } catch let e { error = e }
+            do { try batch.forEach { try draft!.take($0) } } catch let e { error = e }
             batch.removeAll()
             condition.lock()
             free.append(batch)
