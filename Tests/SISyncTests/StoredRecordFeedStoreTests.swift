@@ -83,7 +83,7 @@ final class StoredRecordFeedStoreTests: XCTestCase {
         let at = StoredRecordFeed.batchSize * 2 + 5
         var threadsDuringTheScan = -1
         table.atRecord = (at, {
-            threadsDuringTheScan = StoredRecordFeedTests.matchingThreads()
+            threadsDuringTheScan = StoredRecordFeedTests.matchingThreadsOnceStarted()
             if w.isPostgres {
                 // The scan's rows came with its statement, and a cancel sent now could land on
                 // the next one: the stop is what the run's check of its stop signal throws.
