@@ -161,8 +161,11 @@ public final class RoleStore {
     /// reference dropped (`grantEachDesiredRoleOnce`), which a key the rules must write
     /// through would not allow.
     private func grantEveryDesiredRole(_ settings: RoleSettings, run: Int64) throws -> RolePlan {
-        for statement in RoleRules.statements(scoped: false, schoolYear: settings.schoolYear, parentRelationships: settings.relationshipsKey, grantingRun: run) {
-            try statement.run(on: database, scoped: false)
+        // Each rule's username comes from a row that refers to its user (R7's inputs).
+        try database.trustingReferences {
+            for statement in RoleRules.statements(scoped: false, schoolYear: settings.schoolYear, parentRelationships: settings.relationshipsKey, grantingRun: run) {
+                try statement.run(on: database, scoped: false)
+            }
         }
         return try storedGrants()
     }
