@@ -111,6 +111,7 @@ public final class RoleStore {
     }
 
     private func computeRoles(_ settings: RoleSettings, scoped: Bool, grantingRun: Int64?) throws -> RolePlan {
+        try collectEvaluators()
         if !scoped, let run = grantingRun, !keepsDesiredRolesUnkeyed, try !hasCalculatedRoles() {
             return try grantEveryDesiredRole(settings, run: run)
         }
@@ -149,6 +150,24 @@ public final class RoleStore {
             if isGrant { plan.granted = roles; plan.grantedCount = count } else { plan.revoked = roles; plan.revokedCount = count }
         }
         return plan
+    }
+
+    /// Fills `temp.evaluator_staff` (empty) with the staff the applicants name, each once
+    /// (`RoleRules.namedEvaluators`), for the Admissions Evaluator rule. The lists are split
+    /// here: split in SQL (a recursive `WITH` of `substr` and `instr`), a district's 22,500
+    /// lists took 0.12 s of SQLite's CPU and 0.11 s of PostgreSQL's, against 0.02 s read,
+    /// split and written so. (Every recompute reads every list: scoped ones too.)
+    private func collectEvaluators() throws {
+        var lists: [[UInt8]] = []
+        try database.forEachRow(RoleRules.evaluatorLists) { row in row.withText(0) { lists.append(Array($0)) } }
+        let named = RoleRules.namedEvaluators(lists)
+        guard !named.isEmpty else { return }
+        try database.insertRows(into: "temp.evaluator_staff", columns: ["staff_id"]) { rows in
+            for id in named {
+                try id.withUnsafeBufferPointer { try rows.add(utf8: $0) }
+                try rows.endRow()
+            }
+        }
     }
 
     /// A full recompute with no calculated role stored: each desired role is a grant and
