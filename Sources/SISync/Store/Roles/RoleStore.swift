@@ -181,12 +181,16 @@ public final class RoleStore {
     /// through would not allow.
     private func grantEveryDesiredRole(_ settings: RoleSettings, run: Int64) throws -> RolePlan {
         // Each rule's username comes from a row that refers to its user (R7's inputs).
+        // With none stored before, the roles the statements add are every calculated one
+        // there is: counted as they are added, not by reading them all again.
+        var added = 0
         try database.trustingReferences {
             for statement in RoleRules.statements(scoped: false, schoolYear: settings.schoolYear, parentRelationships: settings.relationshipsKey, grantingRun: run) {
                 try statement.run(on: database, scoped: false)
+                added += database.changes
             }
         }
-        return try storedGrants()
+        return try storedGrants(count: added)
     }
 
     /// PostgreSQL's first grants (a full recompute while no calculated role is stored):
@@ -226,10 +230,10 @@ public final class RoleStore {
 
     /// The plan of a first run whose grants are written: they are every calculated role
     /// there is, listed in the key's order as staged ones are (`source` is one value here).
-    private func storedGrants() throws -> RolePlan {
+    private func storedGrants(count: Int? = nil) throws -> RolePlan {
         var plan = RolePlan()
         plan.grantsStored = true
-        plan.grantedCount = try calculatedGrantCount()
+        plan.grantedCount = try count ?? calculatedGrantCount()
         try database.forEachRow("""
             SELECT username, role, school_year FROM user_roles WHERE source = 'calculated'
             ORDER BY username COLLATE NOCASE, source, role, school_year LIMIT \(RolePlan.listed)
