@@ -202,18 +202,22 @@ public final class RoleStore {
     /// (load 6). Whether the load makes the key and reference again is judged by the desired
     /// rows, which a first run's grants are nearly all of (before: by the grants).
     private func grantEachDesiredRoleOnce(run: Int64) throws -> RolePlan {
+        // The roles it adds are every calculated one there is (none was stored): counted
+        // as they are added, not by reading them all again.
+        var added = 0
         try database.bulkLoading("user_roles", adding: try desiredRolesCountedForTheLoad()) {
             try database.run("""
                 INSERT INTO user_roles (username, role, source, school_year, granted_run)
                 SELECT x.username, x.role, 'calculated', x.school_year, \(run) FROM (\(unescaped: grantsSQL(anyGranted: false))) x
                 ON CONFLICT DO NOTHING
                 """)
+            added = database.changes
         }
         // Read back in the key's order, through the key just made: without statistics the
         // planner would take the grants for a few hundred rows and sort them through ICU.
         // (The run's own refresh after `applyRoles` is then left out: `RosterStore`.)
         try database.refreshStatistics(["user_roles"])
-        return try storedGrants()
+        return try storedGrants(count: added)
     }
 
     /// How many rows the first grants add, as the bulk load's rule needs it: the desired
@@ -230,10 +234,10 @@ public final class RoleStore {
 
     /// The plan of a first run whose grants are written: they are every calculated role
     /// there is, listed in the key's order as staged ones are (`source` is one value here).
-    private func storedGrants(count: Int? = nil) throws -> RolePlan {
+    private func storedGrants(count: Int) throws -> RolePlan {
         var plan = RolePlan()
         plan.grantsStored = true
-        plan.grantedCount = try count ?? calculatedGrantCount()
+        plan.grantedCount = count
         try database.forEachRow("""
             SELECT username, role, school_year FROM user_roles WHERE source = 'calculated'
             ORDER BY username COLLATE NOCASE, source, role, school_year LIMIT \(RolePlan.listed)
