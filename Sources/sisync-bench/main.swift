@@ -242,10 +242,11 @@ func seedUsers(_ district: SyntheticDistrict, database: String) throws -> Int {
     let normalizer = EmailNormalizer()
     try db.transaction {
         try db.execute("INSERT INTO email_key_basis (id, aliases) VALUES (1, '[]')")
-        try db.insertRows(into: "users", columns: ["username", "email", "name", "approved", "created_at", "email_key"]) { row in
+        let columns = UserKeyColumns(db)
+        try db.insertRows(into: "users", columns: ["username", "email", "name", "approved", "created_at", columns.emailKey]) { row in
             for u in users {
                 try row.add(u.username); try row.add(u.email); try row.add(""); try row.add(true)
-                try row.add("2026-08-01T00:00:00Z"); try row.add(normalizer.key(u.email))
+                try row.add("2026-08-01T00:00:00Z"); try columns.add(normalizer.key(u.email), of: u.email, to: row)
                 try row.endRow()
             }
         }

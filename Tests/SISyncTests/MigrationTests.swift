@@ -250,6 +250,36 @@ final class MigrationTests: XCTestCase {
         XCTAssertEqual(try db.int("PRAGMA foreign_keys"), 1)
     }
 
+    /// Step 16 makes `users.email_key` and `scim_id` generated columns. An application's
+    /// trigger that names one (here the pattern of version 13's own `users_scim_id`, which
+    /// wrote `scim_id`) would be made again word for word and then fail every later insert
+    /// into `users` ("cannot UPDATE generated column"): the step stops instead, rolled back,
+    /// and says which trigger and what to do. A trigger naming neither is made again.
+    func testAnApplicationsTriggerWritingAColumnThatBecomesGeneratedStopsStep16() throws {
+        let w = Workspace(sqlite: true)
+        let db = try Self.database(in: w, at: 15)
+        try db.execute("""
+            CREATE TABLE app_audit (what TEXT);
+            CREATE TRIGGER app_user_added AFTER INSERT ON users BEGIN INSERT INTO app_audit VALUES ('added ' || NEW.username); END;
+            CREATE TRIGGER app_fresh_id AFTER INSERT ON users BEGIN UPDATE users SET scim_id = lower(hex(randomblob(16))) WHERE username = NEW.username; END;
+            INSERT INTO users (username, email, created_at) VALUES ('ann', 'ann@d.org', '2026-01-01T00:00:00Z');
+            """)
+        XCTAssertThrowsError(try Migrator().migrate(db, to: 16)) { e in
+            guard case .upgradeBlocked(_, 16, _, let problem)? = e as? StoreError else { return XCTFail("\(e)") }
+            XCTAssertTrue(problem.contains("app_fresh_id") && problem.contains("`scim_id`") && problem.contains("DROP TRIGGER"), problem)
+            XCTAssertFalse(problem.contains("app_user_added"), problem)
+        }
+        XCTAssertEqual(try db.userVersion, 15, "rolled back")
+        XCTAssertEqual(try db.int("SELECT count(*) FROM sqlite_master WHERE name IN ('app_fresh_id', 'app_user_added')"), 2, "both triggers as they were")
+        try db.execute("DROP TRIGGER app_fresh_id")
+        try Migrator().migrate(db, to: 16)
+        try db.execute("INSERT INTO users (username, email, created_at) VALUES ('bob', 'bob@d.org', '2026-01-01T00:00:00Z')")
+        XCTAssertEqual(try db.int("SELECT count(*) FROM app_audit"), 2, "the other trigger made again, and firing")
+        XCTAssertTrue(ApplicationObjects.names("UPDATE users SET Email_Key = 1", "email_key"))
+        XCTAssertFalse(ApplicationObjects.names("UPDATE users SET stored_email_key = 1", "email_key"), "a longer name is another column")
+        XCTAssertFalse(ApplicationObjects.names("SELECT email_keys FROM t", "email_key"))
+    }
+
     /// Version 14 makes SQLite's `users` again with SCIM's id as the column's default
     /// (`lower(hex(randomblob(16)))`) instead of the trigger `users_scim_id`, whose statement
     /// journal per row was a third of a district's import (issue 34). SCIM's `id` is stable
@@ -285,6 +315,71 @@ final class MigrationTests: XCTestCase {
         XCTAssertThrowsError(try db.execute("INSERT INTO users (username, email, created_at, scim_id) VALUES ('eve', 'eve@d.org', '2026-01-01T00:00:00Z', NULL)"))
         XCTAssertThrowsError(try db.execute("UPDATE users SET scim_id = (SELECT scim_id FROM users WHERE username = 'Ann') WHERE username = 'bob'"),
                              "SCIM ids stay unique")
+    }
+
+    /// Version 16 (issue 34, the database's size) stores SQLite's email keys and SCIM ids in
+    /// fewer bytes, with `email_key` and `scim_id` generated from them. SCIM's `id` is stable
+    /// (RFC 7643 §3.1): every user reads back the very id and key it had, with its rowid and
+    /// what refers to it, ids of another form than sisync's (an application's) included, and
+    /// each is found by its id through an index. A key that is the email in SQLite's lower
+    /// case (ASCII letters only) is stored as 0; others as they are.
+    func testVersion16StoresKeysAndSCIMIDsSmallerAndEveryUserReadsBackTheSame() throws {
+        let w = Workspace()
+        let db = try Self.database(in: w, at: 15)
+        try db.execute("""
+            INSERT INTO users (username, email, created_at, email_key, scim_id) VALUES ('Ann', 'Ann@d.org', '2026-01-01T00:00:00Z', 'ann@d.org', 'fedcba9876543210f123456789abcdef');
+            INSERT INTO users (username, email, created_at) VALUES ('bob', 'bob@d.org', '2026-01-01T00:00:00Z');
+            INSERT INTO users (username, email, created_at, email_key, scim_id) VALUES ('cy', 'cy@staff.d.org', '2026-01-01T00:00:00Z', 'cy@d.org', 'legacy-7');
+            INSERT INTO users (username, email, created_at, email_key, scim_id) VALUES ('dee', 'DÉE@d.org', '2026-01-01T00:00:00Z', 'dée@d.org', '0123456789ABCDEF0123456789ABCDEF');
+            INSERT INTO links (username, staff_id, kind, created_at, created_by) VALUES ('Ann', 'S1', 'auto', '2026-01-01T00:00:00Z', 'sync');
+            INSERT INTO user_attachments (username, kind, record_id) VALUES ('bob', 'household', 'H1');
+            INSERT INTO user_roles (username, role, source) VALUES ('cy', 'Parent', 'manual');
+            """)
+        func keys() throws -> [String] {
+            var out: [String] = []
+            try db.prepare("SELECT username || ' ' || coalesce(email_key, 'NULL') FROM users ORDER BY username").forEachRow { out.append($0.text(0)) }
+            return out
+        }
+        let before = try Self.usersAndWhatRefersToThem(db), keysBefore = try keys()
+        XCTAssertEqual(keysBefore, ["Ann ann@d.org", "bob NULL", "cy cy@d.org", "dee dée@d.org"])
+        try Migrator().migrate(db, to: 16)
+        XCTAssertEqual(try db.userVersion, 16)
+        XCTAssertEqual(try Self.usersAndWhatRefersToThem(db), before, "the same users, rowids and SCIM ids, and what refers to them")
+        XCTAssertEqual(try keys(), keysBefore, "the same email keys")
+        XCTAssertEqual(try db.int("PRAGMA foreign_keys"), 1, "on again after the step")
+        var stored: [String] = []
+        try db.prepare("SELECT username || ' ' || typeof(stored_email_key) || ' ' || coalesce(scim_id_other, '-') FROM users ORDER BY username").forEachRow { stored.append($0.text(0)) }
+        XCTAssertEqual(stored, ["Ann integer -", "bob null -", "cy text legacy-7", "dee text 0123456789ABCDEF0123456789ABCDEF"],
+                       "a key that is lower(email) in no bytes; ids of another form kept as they were")
+        // Each found by its id, through an index.
+        let columns = UserKeyColumns(db)
+        for (username, id) in [("Ann", "fedcba9876543210f123456789abcdef"), ("cy", "legacy-7"), ("dee", "0123456789ABCDEF0123456789ABCDEF")] {
+            var found: [String] = []
+            try db.forEachRow("SELECT u.username FROM users u WHERE \(sql: columns.scimID(is: id))") { found.append($0.text(0)) }
+            XCTAssertEqual(found, [username], id)
+            var plan: [String] = []
+            try db.forEachRow("EXPLAIN QUERY PLAN SELECT u.username FROM users u WHERE \(sql: columns.scimID(is: id))") { plan.append($0.text(3)) }
+            XCTAssertTrue(plan.joined().contains("USING INDEX users_by_"), "\(id): \(plan)")
+        }
+        XCTAssertNil(UserKeyColumns.bits(ofSCIMID: "0123456789ABCDEF0123456789ABCDEF"), "upper case is another form: found as it was written")
+        // Its negation keeps every other user (SCIM's `not (id eq "…")`), whatever the id's form:
+        // a comparison with `scim_id_other`, NULL for most users, must not make it unknown.
+        for (id, others) in [("legacy-7", 3), ("fedcba9876543210f123456789abcdef", 3), ("nope", 4), ("0123456789abcdef0123456789abcdef", 4)] {
+            XCTAssertEqual(try db.int("SELECT count(*) FROM users u WHERE NOT \(sql: columns.scimID(is: id))"), others, id)
+        }
+        // The documented INSERT still works and gets an id of its own; ids stay unique.
+        try db.execute("INSERT INTO users (username, email, name, approved, created_at) VALUES ('eve', 'eve@d.org', 'Eve', 1, '2026-01-01T00:00:00Z')")
+        XCTAssertEqual(try db.int("SELECT count(*) FROM users WHERE username = 'eve' AND email_key IS NULL AND length(scim_id) = 32 AND scim_id NOT GLOB '*[^0-9a-f]*'"), 1)
+        // `scim_id` and `email_key` are computed: any value written to them is refused, NULL too.
+        for value in ["NULL", "'fedcba9876543210f123456789abcd00'"] {
+            XCTAssertThrowsError(try db.execute("INSERT INTO users (username, email, created_at, scim_id) VALUES ('fay', 'fay@d.org', '2026-01-01T00:00:00Z', \(value))"))
+        }
+        XCTAssertThrowsError(try db.execute("INSERT INTO users (username, email, created_at, email_key) VALUES ('fay', 'fay@d.org', '2026-01-01T00:00:00Z', 'fay@d.org')"))
+        XCTAssertThrowsError(try db.execute("""
+            INSERT INTO users (username, email, created_at, scim_id_high, scim_id_low)
+            SELECT 'fay', 'fay@d.org', '2026-01-01T00:00:00Z', scim_id_high, scim_id_low FROM users WHERE username = 'Ann'
+            """), "SCIM ids stay unique")
+        XCTAssertThrowsError(try db.execute("UPDATE users SET scim_id_other = 'legacy-7' WHERE username = 'bob'"), "ids of another form too")
     }
 
     /// Issue 34: the step that keeps attributes' fingerprints as 0 (the digest of no

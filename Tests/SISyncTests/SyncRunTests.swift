@@ -38,13 +38,15 @@ final class SyncRunTests: XCTestCase {
     }
 
     /// The planner reads the stored values of changed records in batches of
-    /// `Planner.fieldBatch`, inside the scan of the stored records: more changed records than
+    /// `Planner.fieldBatch`, after the scan of the stored records: more changed records than
     /// one batch must each get their field changes, and records whose values did not change
-    /// none.
+    /// none. So many rows are matched on a second thread while the store is read
+    /// (`StoredRecordFeed`), on each store.
     func testR4R8ChangedRecordsBeyondOneBatchAreAllCompared() throws {
         let w = Workspace()
         let c = w.configure()
         let n = Planner.fieldBatch + 1_500
+        XCTAssertGreaterThanOrEqual(n, Planner(deactivateAfter: 0, now: Date()).matchedAlongsideFrom)
         w.write("staff.csv", largeStaffCSV(n))
         XCTAssertEqual(w.sync(c).summary.staff.added, n)
         // Every second record changes its title; the rest are unchanged.

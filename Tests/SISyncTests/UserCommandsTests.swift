@@ -192,7 +192,10 @@ final class UserCommandsTests: XCTestCase {
             : "INSERT INTO users (username, email, created_at) VALUES ('p9', 'P1@HOME.ORG', '2026-12-01T08:15:00Z')"))
         XCTAssertThrowsError(try db.execute(w.isPostgres
             ? "INSERT INTO users (username, email, created_at, scim_id) SELECT 'p9', 'p9@home.org', now(), scim_id FROM users WHERE username = 'p1'"
-            : "INSERT INTO users (username, email, created_at, scim_id) SELECT 'p9', 'p9@home.org', '2026-12-01T08:15:00Z', scim_id FROM users WHERE username = 'p1'"))
+            : """
+              INSERT INTO users (username, email, created_at, scim_id_high, scim_id_low)
+              SELECT 'p9', 'p9@home.org', '2026-12-01T08:15:00Z', scim_id_high, scim_id_low FROM users WHERE username = 'p1'
+              """))  // (schema 16: SQLite's `scim_id` is generated from these)
         XCTAssertThrowsError(try db.execute("INSERT INTO user_attachments (username, kind, record_id) VALUES ('nobody', 'household', 'H1')"))
         XCTAssertEqual(try db.int("SELECT count(*) FROM user_attachments WHERE kind = 'household' AND record_id = 'H1'"), 8)
         XCTAssertEqual(try db.int("SELECT count(DISTINCT scim_id) FROM users"), 10, "ten users, each with a SCIM id of its own")

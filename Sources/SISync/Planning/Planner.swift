@@ -4,13 +4,18 @@ import Foundation
 /// reads the stored state through `StoredEntityState` and returns a `Plan` value.
 public struct Planner {
     /// Changed records whose stored values are read in one query (bounded, so that a run
-    /// where every record changed does not hold the whole table's old values at once).
+    /// where every record changed does not hold the whole table's old values at once), once
+    /// the scan of the stored records is done.
     static let fieldBatch = 10_000
     public let deactivateAfter: TimeInterval
     public let now: Date
     /// Inside a `hold_deactivations` window (its last day): absent records are marked
     /// missing and none is deactivated for being absent; `status = inactive` still is.
     public let heldUntil: String?
+    /// Exports of at least this many rows are matched to the stored records on a second
+    /// thread while the store is read (`StoredRecordFeed`); smaller ones, where a thread
+    /// costs more than it saves, on the calling thread. Tests lower it.
+    var matchedAlongsideFrom = 10_000
 
     public init(deactivateAfter: TimeInterval, now: Date, heldUntil: String? = nil) {
         self.deactivateAfter = deactivateAfter
@@ -46,81 +51,44 @@ public struct Planner {
     /// is not counts as absent, and no such row is added.
     public func plan(rows: EntityRows, stored: StoredEntityState, inScope: [Bool]? = nil) throws -> EntityPlan {
         let kind = rows.kind
-        var updates: [RecordUpdate] = []
-        var activeBefore = 0
-        var seen = [Bool](repeating: false, count: rows.count)
+        // The scan comes in key order, the rows' order: they are walked beside it, on a
+        // second thread for a large export (`StoredRecordFeed`).
+        var draft = EntityPlanDraft(planner: self, rows: rows, inScope: inScope)
+        if rows.count >= matchedAlongsideFrom {
+            // Moved, not copied: the matching thread then writes the draft's arrays in place.
+            draft = try StoredRecordFeed.match(stored, into: consume draft)
+        } else {
+            try stored.forEachRecord { try draft.take($0) }
+        }
+        // Changed fingerprints: their fields are compared with the stored values of many
+        // records read at once. Read once the whole scan is matched: a store error in this
+        // read is met after every record of the scan that cannot be matched, even one that
+        // comes after the first `fieldBatch` changed records (the planner before issue 34
+        // read the values every `fieldBatch` changed records during the scan, so such a
+        // store error was its error, and the later record was never matched).
         let columns = kind.valueColumns
-        var needsFields: [Int] = []
         var compared = 0
-        func compareFields() throws {
-            guard !needsFields.isEmpty else { return }
-            let old = try stored.values(forKeys: needsFields.map { updates[$0].key })
-            for i in needsFields {
-                guard let r = updates[i].row else { continue }
-                let stored = old[updates[i].key] ?? Array(repeating: "", count: columns.count)
+        while compared < draft.changed.count {
+            let batch = draft.changed[compared..<min(compared + Self.fieldBatch, draft.changed.count)]
+            let old = try stored.values(forKeys: batch.map { draft.updates[$0].key })
+            for i in batch {
+                guard let r = draft.updates[i].row else { continue }
+                let stored = old[draft.updates[i].key] ?? Array(repeating: "", count: columns.count)
+                var fields: [FieldChange] = []
                 for c in 0..<columns.count {
                     let new = rows.value(r, c)
-                    if stored[c] != new { updates[i].fields.append(FieldChange(column: c, name: columns[c], old: stored[c], new: new)) }
+                    if stored[c] != new { fields.append(FieldChange(column: c, name: columns[c], old: stored[c], new: new)) }
                 }
+                draft.setFields(i, fields)
             }
-            compared += needsFields.count
-            needsFields.removeAll(keepingCapacity: true)
+            compared += batch.count
         }
-        // The scan comes in key order, the rows' order: they are walked beside it.
-        var matcher = RowMatcher(rows: rows)
-        try stored.forEachRecord { s in
-            if s.active { activeBefore += 1 }
-            let match = try matcher.match(s.keyBytes)
-            let row = match?.row
-            if let match, inScope?[match.row] ?? true {
-                let r = match.row
-                seen[r] = true
-                let wantActive = !match.inactive
-                let changed = s.fingerprint != match.fingerprint
-                guard changed || wantActive != s.active || s.missingSince != nil else { return }
-                var u = RecordUpdate(key: s.key, row: r)
-                if wantActive && !s.active { u.reactivate = true }
-                if !wantActive && s.active { u.deactivate = .statusInactive }
-                if s.missingSince != nil { u.clearMissing = true; u.missingSince = s.missingSince }
-                if changed {
-                    // Its fields are compared below, with the stored values of many records
-                    // read at once.
-                    needsFields.append(updates.count)
-                    updates.append(u)
-                    if needsFields.count >= Self.fieldBatch { try compareFields() }
-                } else if u.reactivate || u.deactivate != nil || u.clearMissing {
-                    updates.append(u)
-                }
-            } else if rows.isProtected(keyBytes: s.keyBytes) {
-                // A skipped row (R2): its record stays exactly as it is.
-            } else if s.active && (!rows.isDelta || row != nil) {
-                // (Absent from a full export, or listed out of `[source] schools` even by a delta.)
-                var u = RecordUpdate(key: s.key, row: nil)
-                if heldUntil != nil {
-                    // Summer hold: missing since the first run that misses it, and no more.
-                    guard s.missingSince == nil else { return }
-                    u.markMissing = now
-                } else if deactivateAfter <= 0 {
-                    u.deactivate = .absent
-                    u.clearMissing = s.missingSince != nil
-                    u.missingSince = s.missingSince
-                } else if let since = s.missingSince {
-                    guard now.timeIntervalSince(since) >= deactivateAfter else { return }
-                    u.deactivate = .absent
-                    u.clearMissing = true
-                    u.missingSince = since
-                } else {
-                    u.markMissing = now
-                }
-                updates.append(u)
-            }
-        }
-        try compareFields()
+        var updates = draft.updates
         // A changed fingerprint whose values compare equal (and nothing else to do) is no update.
         if compared > 0 { updates.removeAll { $0.fields.isEmpty && !$0.reactivate && $0.deactivate == nil && !$0.clearMissing && $0.markMissing == nil } }
-        var plan = EntityPlan(kind: kind, activeBefore: activeBefore, exportEmpty: rows.count == 0 && rows.problems.isEmpty && !rows.isDelta)
+        var plan = EntityPlan(kind: kind, activeBefore: draft.activeBefore, exportEmpty: rows.count == 0 && rows.problems.isEmpty && !rows.isDelta)
         plan.updates = updates
-        for r in 0..<rows.count where !seen[r] && (inScope?[r] ?? true) { plan.additions.append(Int32(r)) }
+        for r in 0..<rows.count where !draft.seen[r] && (inScope?[r] ?? true) { plan.additions.append(Int32(r)) }
         return plan
     }
 }

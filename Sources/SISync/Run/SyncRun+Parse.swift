@@ -19,7 +19,9 @@ extension SyncRun {
 
     /// The planner of a run that started at `started`.
     func planner(at started: Date) -> Planner {
-        Planner(deactivateAfter: configuration.deactivateAfter.seconds, now: started, heldUntil: configuration.deactivationsHeld(on: started))
+        var planner = Planner(deactivateAfter: configuration.deactivateAfter.seconds, now: started, heldUntil: configuration.deactivationsHeld(on: started))
+        if let from = options.matchedAlongsideFrom { planner.matchedAlongsideFrom = from }
+        return planner
     }
 
     /// Reads the export's changed files. Nil when the export is the one the last run applied

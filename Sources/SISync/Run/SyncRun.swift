@@ -17,6 +17,9 @@ public struct SyncRun {
         public var takesDaemonLock = false
         /// How long to wait for a run in progress (`--wait`, default 60 s) before exit 75.
         public var wait: Double = RunLock.defaultWait
+        /// `Planner.matchedAlongsideFrom` for this run's plans (tests plan the same export on
+        /// one thread and on two); nil keeps the planner's.
+        var matchedAlongsideFrom: Int?
         public init() {}
 
         /// What the run lock says about this run's process, for whoever waits for it.

@@ -793,7 +793,7 @@ extension Migration {
               UPDATE users SET scim_id = lower(hex(randomblob(16))) WHERE username = NEW.username;
             END;
             """,
-        ] + UserBulkLoad.indexes(of: "users", .sqlite).map(\.create) + [
+        ] + UserBulkLoad.indexes(of: "users", .sqlite, version: 13).map(\.create) + [
             UserBulkLoad.usersByOtherEmailKey(.sqlite),
             UserBulkLoad.usersByExternalID,
             Schema.changeLogView(rolesGrantedByRun: true, bulkAdditions: true),
@@ -850,7 +850,7 @@ extension Migration {
             DROP TABLE users;
             ALTER TABLE users_v14 RENAME TO users;
             """,
-        ] + UserBulkLoad.indexes(of: "users", .sqlite).map(\.create) + [
+        ] + UserBulkLoad.indexes(of: "users", .sqlite, version: 13).map(\.create) + [
             UserBulkLoad.usersByOtherEmailKey(.sqlite),
             UserBulkLoad.usersByExternalID,
             Schema.changeLogView(rolesGrantedByRun: true, bulkAdditions: true),
@@ -869,5 +869,88 @@ extension Migration {
         ], postgres: [
             "UPDATE attributes SET fingerprint = 0 WHERE fingerprint <> 0",
         ]),
+
+        // SQLite's `users` keeps the email key and SCIM id in fewer bytes (issue 34: the
+        // database's size; `UserKeyColumns`). `email_key` and `scim_id` become generated
+        // columns, in their places, read by applications as before: the key from
+        // `stored_email_key` (0 for the key of nearly every user, its email in lower case:
+        // 28 bytes a row in a district no longer written), the id from `scim_id_high` and
+        // `scim_id_low`, its 128 bits as two integers (16 bytes, not 32 hex digits, in the
+        // row and in the unique index `users_by_scim_id`), or from `scim_id_other`, an id of
+        // another form (an application's, before version 14), kept as it was: an identity
+        // provider holds every user's id, so each reads back unchanged. `scim_id` is never
+        // NULL (`scim_id_high` and `scim_id_low` are not), so it declares no `NOT NULL`.
+        // (SQLite computes a row's generated columns as it writes the row, `lower(email)`
+        // and `printf` included: about 3% of a bulk import's instructions, against 13 MB
+        // less to write.) The documented
+        // `INSERT` leaves both out: no key until a run, and a new random id from the
+        // defaults (`random()`, from SQLite's generator, as `randomblob` before). `users`
+        // is made again with its rowids, as steps 13 and 14 did. PostgreSQL keeps its
+        // columns (its generated columns are stored, and would save nothing) and gets their
+        // meaning as comments. Version 16.
+        Migration("users' email key and SCIM id stored in fewer bytes (SQLite)", sqlite: [
+            """
+            DROP VIEW change_log;
+            CREATE TABLE users_v16 (
+              username TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+              email TEXT NOT NULL COLLATE NOCASE,
+              name TEXT NOT NULL DEFAULT '',
+              approved INTEGER NOT NULL DEFAULT 0,
+              locked INTEGER NOT NULL DEFAULT 0,
+              failed_logins INTEGER NOT NULL DEFAULT 0,
+              password_hash TEXT,
+              created_at TEXT NOT NULL,
+              email_key TEXT GENERATED ALWAYS AS (CASE WHEN stored_email_key IS 0 THEN lower(email) ELSE stored_email_key END) VIRTUAL,
+              added_by TEXT,
+              external_id TEXT,
+              provisioned_by TEXT,
+              given_name TEXT,
+              family_name TEXT,
+              modified_at TEXT,
+              scim_id TEXT GENERATED ALWAYS AS (coalesce(scim_id_other, printf('%016x%016x', scim_id_high, scim_id_low))) VIRTUAL,
+              email_type TEXT,
+              email_primary INTEGER,
+              active_removed INTEGER NOT NULL DEFAULT 0,
+              stored_email_key,
+              scim_id_high INTEGER NOT NULL DEFAULT (random()),
+              scim_id_low INTEGER NOT NULL DEFAULT (random()),
+              scim_id_other TEXT
+            );
+            INSERT INTO users_v16 (rowid, username, email, name, approved, locked, failed_logins, password_hash, created_at, added_by,
+              external_id, provisioned_by, given_name, family_name, modified_at, email_type, email_primary, active_removed,
+              stored_email_key, scim_id_high, scim_id_low, scim_id_other)
+              SELECT rowid, username, email, name, approved, locked, failed_logins, password_hash, created_at, added_by,
+              external_id, provisioned_by, given_name, family_name, modified_at, email_type, email_primary, active_removed,
+              CASE WHEN email_key = lower(email) COLLATE BINARY THEN 0 ELSE email_key END,
+              \(Self.scimIDBits(0)), \(Self.scimIDBits(16)),
+              CASE WHEN \(Self.scimIDIsHex) THEN NULL ELSE scim_id END
+              FROM users;
+            DROP TABLE users;
+            ALTER TABLE users_v16 RENAME TO users;
+            """,
+        ] + UserBulkLoad.indexes(of: "users", .sqlite, version: 16).map(\.create) + [
+            UserBulkLoad.usersByOtherEmailKey(.sqlite, version: 16),
+            "CREATE UNIQUE INDEX users_by_other_scim_id ON users (scim_id_other) WHERE scim_id_other IS NOT NULL",
+            UserBulkLoad.usersByExternalID,
+            Schema.changeLogView(rolesGrantedByRun: true, bulkAdditions: true),
+        ], postgres: [
+            // (The columns stay; what they hold is said where a database browser shows it.)
+            "COMMENT ON COLUMN users.email_key IS 'the address as R6 compares it (trimmed, NFC, lower case, email_domain_aliases applied); NULL until a run or sisyncctl computes it'",
+            "COMMENT ON COLUMN users.scim_id IS 'the user''s SCIM id: unique, never changed; leave it out of an INSERT to get one'",
+        ], sqliteForeignKeysOff: true, sqliteRebuilds: "users"),
     ]
+
+    /// Whether the old `users.scim_id` is 32 lower-case hex digits, the form sisync gives
+    /// (`UserKeyColumns.bits(ofSCIMID:)`).
+    private static let scimIDIsHex = "(length(scim_id) = 32 AND scim_id NOT GLOB '*[^0-9a-f]*')"
+
+    /// SQL for the 64 bits of the old `users.scim_id` from hex digit `from` (0 or 16), as
+    /// `printf('%016x')` writes them back; a random value for an id of another form (kept
+    /// in `scim_id_other`). SQLite has no `unhex` before 3.41: digit by digit, shifted.
+    private static func scimIDBits(_ from: Int) -> String {
+        let digits = (0..<16).map { i in
+            "((instr('0123456789abcdef', substr(scim_id, \(from + i + 1), 1)) - 1) << \(60 - 4 * i))"
+        }
+        return "CASE WHEN \(scimIDIsHex) THEN " + digits.joined(separator: " | ") + " ELSE random() END"
+    }
 }

@@ -73,7 +73,7 @@ extension AccountStore {
         }
         // (`otherKey` is the predicate of the partial index `users_by_other_email_key`, as
         // it is written there, so that both stores' planners read the few users it holds.)
-        try collect("\(sql: select) WHERE \(unescaped: Self.otherKey) AND u.email_key IS NULL", paged: true, trustStoredKey: false, onlyActive: true)
+        try collect("\(sql: select) WHERE \(unescaped: UserKeyColumns(database).otherKey) AND u.email_key IS NULL", paged: true, trustStoredKey: false, onlyActive: true)
         // Linked users with a stored key (those without one were read just above).
         try stopIfAsked()
         try collect("""
@@ -101,7 +101,7 @@ extension AccountStore {
                   AND NOT EXISTS (SELECT 1 FROM links l WHERE l.username = u.username)
                 UNION ALL
                 SELECT u.username, u.email, u.email_key, u.approved, NULL, NULL, NULL, NULL, \(unescaped: Self.providerManaged) FROM users u
-                WHERE \(unescaped: Self.otherKey) AND +u.email_key IN (SELECT value FROM json_each(\(json)))
+                WHERE \(unescaped: UserKeyColumns(database).otherKey) AND +u.email_key IN (SELECT value FROM json_each(\(json)))
                   AND NOT EXISTS (SELECT 1 FROM links l WHERE l.username = u.username)
                 """, trustStoredKey: true, onlyActive: false)
             start = end
@@ -109,13 +109,12 @@ extension AccountStore {
         return result
     }
 
-    /// The users whose email key is not their email in lower case, or not made yet: those
-    /// `users_by_other_email_key` (schema 13) holds, a few in a district. Every other user's
-    /// key is their email as the unique email index compares it (ignoring case), so a key
-    /// is looked up there, and an index of every key (a b-tree more written for every
-    /// user) is not needed. `lower` is ASCII's on SQLite, as `NOCASE` is; on PostgreSQL
-    /// both are Unicode's.
-    static let otherKey = "(u.email_key IS NULL OR u.email_key <> lower(u.email) COLLATE BINARY)"
+    // The users whose email key is not their email in lower case, or not made yet
+    // (`UserKeyColumns.otherKey`): those `users_by_other_email_key` (schema 13) holds, a few
+    // in a district. Every other user's key is their email as the unique email index
+    // compares it (ignoring case), so a key is looked up there, and an index of every key
+    // (a b-tree more written for every user) is not needed. `lower` is ASCII's on SQLite,
+    // as `NOCASE` is; on PostgreSQL both are Unicode's.
 
     /// Whether a user is an identity provider's (issue 32): created over SCIM or carrying an
     /// `externalId`.
@@ -197,7 +196,7 @@ extension AccountStore {
                 for (user, key) in plan.emailKeys { try rows.add(user); try rows.add(key); try rows.endRow() }
             }
             try database.refreshStatistics(["temp.new_email_keys"])
-            try database.execute("UPDATE users SET email_key = k.email_key FROM temp.new_email_keys k WHERE users.username = k.username")
+            try database.execute("UPDATE users SET \(UserKeyColumns(database).setEmailKey(fromColumn: "k.email_key")) FROM temp.new_email_keys k WHERE users.username = k.username")
         }
         var links = 0, unapprovals = 0
         for c in plan.changes {

@@ -42,7 +42,7 @@ extension AccountStore {
 
     /// One user by its SCIM `id`.
     public func provisionedUser(id: String) throws -> ProvisionedUser? {
-        let s = try database.query("SELECT \(unescaped: Self.provisionedColumns) WHERE u.scim_id = \(id)")
+        let s = try database.query("SELECT \(unescaped: Self.provisionedColumns) WHERE \(sql: UserKeyColumns(database).scimID(is: id))")
         defer { s.reset() }
         guard try s.step() else { return nil }
         return provisioned(s)
@@ -76,7 +76,7 @@ extension AccountStore {
     /// The users `filter` matches (all for nil), ordered by username: how many there are, and
     /// `limit` of them from the `offset`th (0-based).
     public func provisionedUsers(matching filter: UserFilter?, offset: Int, limit: Int) throws -> (total: Int, users: [ProvisionedUser]) {
-        let condition: SQLQuery = filter.map { Self.condition($0) } ?? "TRUE"
+        let condition: SQLQuery = filter.map { Self.condition($0, keys: UserKeyColumns(database)) } ?? "TRUE"
         var out: [ProvisionedUser] = []
         if limit > 0 {
             try database.forEachRow("""
@@ -94,7 +94,9 @@ extension AccountStore {
     /// the SQL but bound values. `co`, `sw` and `ew` are `LIKE` patterns with the request's
     /// `%`, `_` and `\` escaped, under the binary collation (PostgreSQL's `ILIKE` does not
     /// take the nondeterministic `nocase` one; `LIKE` ignores case on both stores anyway).
-    static func condition(_ filter: UserFilter) -> SQLQuery {
+    /// With `keys`, `id eq` finds the user through `users_by_scim_id`: on SQLite `scim_id` is
+    /// generated (schema 16), and comparing it reads every user (`UserKeyColumns`).
+    static func condition(_ filter: UserFilter, keys: UserKeyColumns? = nil) -> SQLQuery {
         func column(_ f: UserFilter.Field) -> String {
             switch f {
             case .id: return "u.scim_id"
@@ -121,6 +123,8 @@ extension AccountStore {
             }
         case .bool(let f, let value, let equal):
             return equal ? "\(unescaped: column(f)) = \(value)" : "\(unescaped: column(f)) <> \(value)"
+        case .compare(.id, .eq, let value) where keys != nil:
+            return keys!.scimID(is: value)
         case .compare(let f, let op, let value):
             let c = column(f)
             if f == .emailType {
@@ -139,9 +143,9 @@ extension AccountStore {
                 let pattern = op == .co ? "%\(escaped)%" : op == .sw ? "\(escaped)%" : "%\(escaped)"
                 return "\(unescaped: c) COLLATE BINARY LIKE \(pattern) ESCAPE '\\'"
             }
-        case .and(let a, let b): return "(\(sql: condition(a)) AND \(sql: condition(b)))"
-        case .or(let a, let b): return "(\(sql: condition(a)) OR \(sql: condition(b)))"
-        case .not(let a): return "NOT (\(sql: condition(a)))"
+        case .and(let a, let b): return "(\(sql: condition(a, keys: keys)) AND \(sql: condition(b, keys: keys)))"
+        case .or(let a, let b): return "(\(sql: condition(a, keys: keys)) OR \(sql: condition(b, keys: keys)))"
+        case .not(let a): return "NOT (\(sql: condition(a, keys: keys)))"
         }
     }
 
@@ -154,11 +158,13 @@ extension AccountStore {
         _ = try auditTrail.administer(actor: actor, now: now) {
             if let existing = try user(f.username) { throw AccountError.usernameTaken(existing.username) }
             try checkEmailFree(f.email, except: nil)
+            let columns = UserKeyColumns(database)
             try database.run("""
-                INSERT INTO users (username, email, name, given_name, family_name, approved, external_id, provisioned_by, password_hash, created_at, email_key,
-                                   scim_id, email_type, email_primary, active_removed)
+                INSERT INTO users (username, email, name, given_name, family_name, approved, external_id, provisioned_by, password_hash, created_at,
+                                   email_type, email_primary, active_removed, \(unescaped: columns.emailKey), \(unescaped: columns.scimIDColumns.joined(separator: ", ")))
                 VALUES (\(f.username), \(f.email), \(f.name), \(f.givenName), \(f.familyName), \(f.approved), \(f.externalID), \(client),
-                        \(passwordHash), \(Timestamp.format(now)), \(try emailKeyForWrite(f.email, normalizer: normalizer)), \(Self.newSCIMID()), \(f.emailType), \(f.emailPrimary), \(f.activeRemoved))
+                        \(passwordHash), \(Timestamp.format(now)), \(f.emailType), \(f.emailPrimary), \(f.activeRemoved),
+                        \(value: columns.emailKeyValue(try emailKeyForWrite(f.email, normalizer: normalizer), of: f.email))\(sql: columns.newSCIMID()))
                 """)
             created = try provisionedUser(f.username)
             var changes = [Change(entity: "users", id: f.username, field: nil, old: nil, new: f.email, kind: .added)]
@@ -187,7 +193,9 @@ extension AccountStore {
             }
             if f.email != old.fields.email {
                 if f.email.lowercased() != old.fields.email.lowercased() { try checkEmailFree(f.email, except: u) }
-                try database.run("UPDATE users SET email = \(f.email), email_key = \(try emailKeyForWrite(f.email, normalizer: normalizer)) WHERE username = \(u)")
+                let columns = UserKeyColumns(database)
+                let key = columns.emailKeyValue(try emailKeyForWrite(f.email, normalizer: normalizer), of: f.email)
+                try database.run("UPDATE users SET email = \(f.email), \(unescaped: columns.emailKey) = \(value: key) WHERE username = \(u)")
                 change("email", old.fields.email, f.email)
             }
             if (f.name, f.givenName, f.familyName, f.externalID, f.emailType, f.emailPrimary)

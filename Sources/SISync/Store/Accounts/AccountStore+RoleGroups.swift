@@ -161,7 +161,7 @@ extension AccountStore {
 
     /// The username of the user whose SCIM id is `id`.
     func username(scimID id: String) throws -> String? {
-        let s = try database.query("SELECT username FROM users WHERE scim_id = \(id)")
+        let s = try database.query("SELECT u.username FROM users u WHERE \(sql: UserKeyColumns(database).scimID(is: id))")
         defer { s.reset() }
         return try s.step() ? s.text(0) : nil
     }

@@ -75,8 +75,9 @@ extension AccountStore {
             // Existing users first, in file order, so that an email one of them gives up
             // can be taken by a new user further down.
             // Prepared once and bound per user: a re-import can change 300,000 users.
+            let columns = UserKeyColumns(database)
             func setEmail(_ username: String, _ email: String, _ key: String?) -> SQLQuery {
-                "UPDATE users SET email = \(email), email_key = \(key) WHERE username = \(username)"
+                "UPDATE users SET email = \(email), \(unescaped: columns.emailKey) = \(value: columns.emailKeyValue(key, of: email)) WHERE username = \(username)"
             }
             func setApproved(_ username: String, _ approved: Bool) -> SQLQuery { "UPDATE users SET approved = \(approved) WHERE username = \(username)" }
             let emailStatement = try database.prepare(setEmail("", "", nil).sql)
@@ -113,12 +114,13 @@ extension AccountStore {
             // The new users' SCIM ids from one getrandom(2) per 256, not two per id.
             var random = BufferedSystemRandom()
             try UserBulkLoad.load("users", adding: newUsers.count, in: database) {
-                try database.insertRows(into: "users", columns: ["username", "email", "name", "approved", "created_at", "email_key", "added_by", "scim_id"]) { sink in
+                try database.insertRows(into: "users", columns: ["username", "email", "name", "approved", "created_at", columns.emailKey, "added_by"]
+                                        + columns.scimIDColumns) { sink in
                     for i in newUsers {
                         let row = rows[i]
                         try sink.add(row.username); try sink.add(row.email); try sink.add("")
-                        try sink.add(row.approved ?? false); try sink.add(created); try sink.add(newKeys[i])
-                        try sink.add(addedBy); try sink.add(Self.newSCIMID(using: &random))
+                        try sink.add(row.approved ?? false); try sink.add(created); try columns.add(newKeys[i], of: row.email, to: sink)
+                        try sink.add(addedBy); try columns.addNewSCIMID(to: sink, using: &random)
                         try sink.endRow()
                     }
                 }

@@ -50,9 +50,10 @@ public final class AccountStore {
             if try clash.step() { throw AccountError.emailTaken(email: e, by: clash.text(0)) }
             clash.reset()
             let key = try emailKeyForWrite(e, normalizer: normalizer)
+            let columns = UserKeyColumns(database)
             try database.run("""
-                INSERT INTO users (username, email, name, approved, created_at, email_key, scim_id)
-                VALUES (\(u), \(e), \(name), \(approved), \(Timestamp.format(now)), \(key), \(Self.newSCIMID()))
+                INSERT INTO users (username, email, name, approved, created_at, \(unescaped: columns.emailKey), \(unescaped: columns.scimIDColumns.joined(separator: ", ")))
+                VALUES (\(u), \(e), \(name), \(approved), \(Timestamp.format(now)), \(value: columns.emailKeyValue(key, of: e))\(sql: columns.newSCIMID()))
                 """)
             return [Change(entity: "users", id: u, field: nil, old: nil, new: e, kind: .added)]
         }

@@ -26,26 +26,37 @@ enum UserBulkLoad {
     }
 
     /// SCIM's id of a user (schema 11): 32 random hex digits, so each insert lands at a
-    /// random place of the index.
-    private static let usersBySCIMID = ("DROP INDEX users_by_scim_id", "CREATE UNIQUE INDEX users_by_scim_id ON users (scim_id)")
+    /// random place of the index. On SQLite since schema 16 the id's bits as two integers
+    /// (`UserKeyColumns`), half the bytes of its hex digits.
+    private static func usersBySCIMID(_ store: Migration.Store, version: Int) -> (drop: String, create: String) {
+        store == .sqlite && version >= 16
+            ? ("DROP INDEX users_by_scim_id", "CREATE UNIQUE INDEX users_by_scim_id ON users (scim_id_high, scim_id_low)")
+            : ("DROP INDEX users_by_scim_id", "CREATE UNIQUE INDEX users_by_scim_id ON users (scim_id)")
+    }
 
     private static let attachmentsByRecord = ("DROP INDEX user_attachments_by_record", "CREATE INDEX user_attachments_by_record ON user_attachments (kind, record_id)")
 
     /// The users whose email key is not their email in lower case, or not made yet: a few
     /// in a district (`AccountStore.otherKey` reads them with the same predicate, as it is
     /// written here, so that both planners use the index).
-    static func usersByOtherEmailKey(_ store: Migration.Store) -> String {
-        "CREATE INDEX users_by_other_email_key ON users (email_key) WHERE email_key IS NULL OR email_key <> lower(email) COLLATE "
+    /// Since schema 16 on SQLite, where the key is generated, the same users are those whose
+    /// stored key is not 0 (`UserKeyColumns.otherKey`).
+    static func usersByOtherEmailKey(_ store: Migration.Store, version: Int = 13) -> String {
+        if store == .sqlite && version >= 16 {
+            return "CREATE INDEX users_by_other_email_key ON users (email_key) WHERE stored_email_key IS NOT 0"
+        }
+        return "CREATE INDEX users_by_other_email_key ON users (email_key) WHERE email_key IS NULL OR email_key <> lower(email) COLLATE "
             + (store == .sqlite ? "BINARY" : "\"C\"")
     }
 
     /// An identity provider's id of a user: only the users that have one.
     static let usersByExternalID = "CREATE INDEX users_by_external_id ON users (external_id) WHERE external_id IS NOT NULL"
 
-    /// The full secondary indexes of `table` as (drop, create) statements.
-    static func indexes(of table: String, _ store: Migration.Store) -> [(drop: String, create: String)] {
+    /// The full secondary indexes of `table` as (drop, create) statements, as schema
+    /// `version` makes them (a migration step makes its own version's; a load, the latest).
+    static func indexes(of table: String, _ store: Migration.Store, version: Int = Migration.all.count) -> [(drop: String, create: String)] {
         switch table {
-        case "users": return [usersByEmail(store), usersBySCIMID]
+        case "users": return [usersByEmail(store), usersBySCIMID(store, version: version)]
         case "user_attachments": return [attachmentsByRecord]
         default: return []
         }

@@ -68,6 +68,7 @@ public struct SQLQuery: Sendable, Equatable, ExpressibleByStringInterpolation, C
         public mutating func appendInterpolation(_ value: Bool) { pieces.append(.value(.boolean(value))) }
         public mutating func appendInterpolation(_ value: Bool?) { pieces.append(.value(value.map(Value.boolean) ?? .null)) }
         public mutating func appendInterpolation(_ value: Double) { pieces.append(.value(.real(value))) }
+        public mutating func appendInterpolation(value: Value) { pieces.append(.value(value)) }
 
         /// Text the program holds, spliced into the statement as it is: never a value that
         /// came from outside (a record, a command line, a configuration file).

@@ -129,8 +129,15 @@ public final class MirrorStore {
         }
         try database.refreshStatistics(["temp." + staging])
         let matches = keys.map { "\(kind.table).\($0) = s.\($0)" }.joined(separator: " AND ")
+        // `OR FAIL`: a failure keeps the rows this statement changed before it instead of
+        // taking them back. Taking them back is what SQLite keeps a statement journal for:
+        // a copy of every page the statement changes, in a temporary file past 64 KiB. On
+        // the every-file day that was as many page writes again as the WAL's (30,000 of
+        // its 45,000 writes to temporary files, issue 34). The run's transaction is the
+        // unit here: any error rolls all of it back (R1), so the statement's own undo is
+        // never used. (PostgreSQL has no `OR FAIL`; its dialect drops it.)
         func update(_ set: SQLQuery, _ condition: SQLQuery) throws {
-            try database.run("UPDATE \(unescaped: kind.table) SET \(sql: set), updated_run = \(runID) FROM temp.\(unescaped: staging) s WHERE \(unescaped: matches) AND \(sql: condition)")
+            try database.run("UPDATE OR FAIL \(unescaped: kind.table) SET \(sql: set), updated_run = \(runID) FROM temp.\(unescaped: staging) s WHERE \(unescaped: matches) AND \(sql: condition)")
         }
         if hasValues {
             try update("\(unescaped: (values.map { "\($0) = s.\($0)" } + ["fingerprint = s.fingerprint"]).joined(separator: ", "))", "s.has_values = 1")

@@ -7,7 +7,7 @@ import Foundation
 /// - parameters `?` and `?3` become `$1` and `$3`;
 /// - SQLite's planner hints go (`CROSS JOIN … ON` is a plain join, a unary `+` before a
 ///   column is dropped);
-/// - `temp.` is `pg_temp.`, `WITHOUT ROWID` goes, `char(31)` is `chr(31)`, `instr` is
+/// - `temp.` is `pg_temp.`, `WITHOUT ROWID` and `OR FAIL` go, `char(31)` is `chr(31)`, `instr` is
 ///   `strpos`, `LIKE` is `ILIKE` (SQLite's LIKE ignores ASCII case), `json_each(?)` is
 ///   `json_array_elements_text(?::json)`, `json_quote(x)` is `to_json(x)`, `group_concat` is
 ///   `string_agg`, `x.rowid` is `row_number() OVER ()`, `COLLATE BINARY` is `COLLATE "C"`;
@@ -79,6 +79,10 @@ public enum PostgresDialect {
 
     private static let rewrites: [(NSRegularExpression, String)] = [
         (#"\btemp\."#, "pg_temp."),
+        // A statement that keeps its earlier changes when it fails (SQLite's `UPDATE OR
+        // FAIL`, to spare its statement journal) is a plain UPDATE: PostgreSQL's statements
+        // keep no such journal, and the transaction decides.
+        (#"\bUPDATE\s+OR\s+FAIL\b"#, "UPDATE"),
         (#"\bWITHOUT\s+ROWID\b"#, ""),
         (#"\bchar\s*\("#, "chr("),
         (#"\binstr\s*\("#, "strpos("),
