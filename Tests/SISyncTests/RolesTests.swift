@@ -331,6 +331,19 @@ final class RolesTests: XCTestCase {
         try assertSameAsFullRecompute(w, c, "a run after the first grants")
     }
 
+    /// The Admissions Evaluator rule's staff: every value of every `;`-separated list, once,
+    /// empty values none, compared by bytes as `temp.evaluator_staff`'s key compares them
+    /// (two spellings of `é`, composed and decomposed, are two staff ids there).
+    func testR7EvaluatorListsNameEachStaffIdOnceByItsBytes() {
+        func named(_ lists: [String]) -> [String] {
+            RoleRules.namedEvaluators(lists.map { Array($0.utf8) }).map { String(decoding: $0, as: UTF8.self) }
+        }
+        XCTAssertEqual(named(["S2;S1", ";S1;;S3;", "S 4", ""]), ["S 4", "S1", "S2", "S3"])
+        XCTAssertEqual(named([";", ";;"]), [])
+        let composed = "S\u{E9}", decomposed = "Se\u{301}"
+        XCTAssertEqual(named([composed + ";" + decomposed]).map { Array($0.utf8) }, [Array(decomposed.utf8), Array(composed.utf8)])
+    }
+
     func testR7IncrementalRecomputeEqualsAFullRecompute() throws {
         let w = Workspace()
         var c = w.configure(sync: "school_year = 2026-2027", entities: Self.allEntities)

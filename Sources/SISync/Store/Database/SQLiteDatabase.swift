@@ -254,6 +254,18 @@ public final class SQLiteDatabase: StoreDatabase {
 
     public func preferringIndexLookups<T>(_ body: () throws -> T) throws -> T { try body() }
 
+    /// Turned off through `sqlite3_db_config`, which (unlike `PRAGMA foreign_keys`) takes
+    /// effect inside the run's transaction, and set back as it was after `body`, whether
+    /// it throws or not. (Either change makes SQLite prepare statements again.)
+    public func trustingReferences<T>(_ body: () throws -> T) throws -> T {
+        guard sisync_sqlite_enforce_foreign_keys(handle, -1) == 1 else { return try body() }
+        guard sisync_sqlite_enforce_foreign_keys(handle, 0) == 0 else {
+            throw StoreError.sqlite(path: path, code: SQLITE_ERROR, message: "could not set aside the foreign-key checks for the calculated roles", sql: "")
+        }
+        defer { _ = sisync_sqlite_enforce_foreign_keys(handle, 1) }
+        return try body()
+    }
+
     public func serializeAppends(to table: String) {}
 
     public func announce(channel: String, payload: String) {}

@@ -38,6 +38,15 @@ public protocol StoreDatabase: AnyObject {
     /// SQLite: `load` as it is.
     func bulkLoading(_ table: String, adding: Int, _ load: () throws -> Void) throws
 
+    /// Runs `body`, whose writes refer only to rows the same transaction already refers to
+    /// through the same references (a role's username read from `links`, `user_attachments`
+    /// or `access_pairings`, each of which refers to `users` with its check in force), with
+    /// no foreign-key check per row written: the reference is already known to hold. SQLite:
+    /// each calculated role of a district's first run probed `users`' key once more, a
+    /// fifth of the rules' instructions. PostgreSQL: `body` as it is (`bulkLoading`
+    /// checks a large load's references once, after it).
+    func trustingReferences<T>(_ body: () throws -> T) throws -> T
+
     /// Tells the planner what temporary tables now hold. PostgreSQL never gathers
     /// statistics on temporary tables itself and plans joins against them blind; SQLite's
     /// statements fix their join order instead (`CROSS JOIN`), so it does nothing.
@@ -78,6 +87,7 @@ public protocol StoreDatabase: AnyObject {
 extension StoreDatabase {
     public func readingOneSnapshot<T>(_ body: () throws -> T) throws -> T { try body() }
     public func bulkLoading(_ table: String, adding: Int, _ load: () throws -> Void) throws { try load() }
+    public func trustingReferences<T>(_ body: () throws -> T) throws -> T { try body() }
     public func forEachRowInPages(_ query: SQLQuery, pageSize: Int, _ body: (any StoreStatement) throws -> Void) throws {
         try forEachRow(query, body)
     }
