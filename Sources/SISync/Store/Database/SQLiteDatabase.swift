@@ -262,8 +262,22 @@ public final class SQLiteDatabase: StoreDatabase {
         guard sisync_sqlite_enforce_foreign_keys(handle, 0) == 0 else {
             throw StoreError.sqlite(path: path, code: SQLITE_ERROR, message: "could not set aside the foreign-key checks for the calculated roles", sql: "")
         }
-        defer { _ = sisync_sqlite_enforce_foreign_keys(handle, 1) }
-        return try body()
+        let result: T
+        do { result = try body() } catch {
+            try enforceForeignKeysAgain()
+            throw error
+        }
+        try enforceForeignKeysAgain()
+        return result
+    }
+
+    /// A connection left without its checks would let a user's deletion skip its `ON DELETE
+    /// CASCADE` for as long as the daemon runs: if they do not come back, the run fails
+    /// (rolled back) and the connection is closed by the caller's error path.
+    private func enforceForeignKeysAgain() throws {
+        guard sisync_sqlite_enforce_foreign_keys(handle, 1) == 1 else {
+            throw StoreError.sqlite(path: path, code: SQLITE_ERROR, message: "could not turn the foreign-key checks on again after the calculated roles", sql: "")
+        }
     }
 
     public func serializeAppends(to table: String) {}

@@ -44,7 +44,9 @@ public protocol StoreDatabase: AnyObject {
     /// no foreign-key check per row written: the reference is already known to hold. SQLite:
     /// each calculated role of a district's first run probed `users`' key once more, a
     /// fifth of the rules' instructions. PostgreSQL: `body` as it is (`bulkLoading`
-    /// checks a large load's references once, after it).
+    /// checks a large load's references once, after it). A row another writer left in those
+    /// tables with its checks off (docs/schema.md: applications never write them) would give
+    /// a role to a user that does not exist here, where the check would have failed the run.
     func trustingReferences<T>(_ body: () throws -> T) throws -> T
 
     /// Tells the planner what temporary tables now hold. PostgreSQL never gathers
