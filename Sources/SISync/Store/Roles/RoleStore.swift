@@ -94,15 +94,19 @@ public final class RoleStore {
     /// calculated role is granted yet (a first run), every desired role is missing and
     /// none is looked for: its planner, which sees an empty `user_roles`, would otherwise
     /// scan it once for each of the 300,000 desired roles (a fifth of the statement's CPU).
-    private func grantsSQL(anyGranted: Bool) -> String {
+    /// `usernamesByTheirBytes` (PostgreSQL, when `desiredUsernamesSortByTheirBytes`) sorts
+    /// and compares the usernames by their bytes: for such usernames the same order and the
+    /// same roles as the `nocase` collation gives, without ICU.
+    func grantsSQL(anyGranted: Bool, usernamesByTheirBytes: Bool = false) -> String {
+        let username = usernamesByTheirBytes ? "d.username COLLATE BINARY" : "d.username"
         let missing = """
             NOT EXISTS (SELECT 1 FROM user_roles r WHERE r.username = d.username AND r.source = 'calculated'
                               AND r.role = d.role AND r.school_year = d.school_year)
             """
         return keepsDesiredRolesUnkeyed ? """
-            SELECT DISTINCT ON (d.username, d.role, d.school_year) d.username, d.role, d.school_year FROM temp.desired_roles d
+            SELECT DISTINCT ON (\(username), d.role, d.school_year) d.username, d.role, d.school_year FROM temp.desired_roles d
             WHERE \(anyGranted ? missing : "TRUE")
-            ORDER BY d.username, d.role, d.school_year, d.seq
+            ORDER BY \(username), d.role, d.school_year, d.seq
             """ : """
             SELECT d.username, d.role, d.school_year FROM temp.desired_roles d
             WHERE \(missing)
@@ -206,10 +210,11 @@ public final class RoleStore {
         // The roles it adds are every calculated one there is (none was stored): counted
         // as they are added, not by reading them all again.
         var added = 0
+        let grants = grantsSQL(anyGranted: false, usernamesByTheirBytes: try desiredUsernamesSortByTheirBytes())
         try database.bulkLoading("user_roles", adding: try desiredRolesCountedForTheLoad()) {
             try database.run("""
                 INSERT INTO user_roles (username, role, source, school_year, granted_run)
-                SELECT x.username, x.role, 'calculated', x.school_year, \(run) FROM (\(unescaped: grantsSQL(anyGranted: false))) x
+                SELECT x.username, x.role, 'calculated', x.school_year, \(run) FROM (\(unescaped: grants)) x
                 ON CONFLICT DO NOTHING
                 """)
             added = database.changes
@@ -219,6 +224,18 @@ public final class RoleStore {
         // (The run's own refresh after `applyRoles` is then left out: `RosterStore`.)
         try database.refreshStatistics(["user_roles"])
         return try storedGrants(count: added)
+    }
+
+    /// Whether every username in `temp.desired_roles` (PostgreSQL) is made of `0`-`9` and
+    /// `a`-`z` only. The `nocase` collation (ICU's root order at secondary strength) orders
+    /// those characters as their bytes, one weight each and none ignorable, so such usernames
+    /// sort, and are equal, by their bytes exactly as through the collation (tested against
+    /// the server's ICU): the first grants' dedupe then keeps the same rows in the same order
+    /// without ICU. A district's first run's 294,716 desired roles sorted in 0.31 s through
+    /// ICU; the check reads them once (54 ms). Any other username (a capital, a dot, an
+    /// accent: two spellings of one user) keeps the collation's sort.
+    func desiredUsernamesSortByTheirBytes() throws -> Bool {
+        try database.int("SELECT count(*) FROM (SELECT 1 FROM temp.desired_roles WHERE username COLLATE BINARY ~ '[^0-9a-z]' LIMIT 1) x") == 0
     }
 
     /// How many rows the first grants add, as the bulk load's rule needs it: the desired
