@@ -344,6 +344,29 @@ final class RolesTests: XCTestCase {
         XCTAssertEqual(named([composed + ";" + decomposed]).map { Array($0.utf8) }, [Array(decomposed.utf8), Array(composed.utf8)])
     }
 
+    /// A first run splits evaluator lists in Swift (`namedEvaluators`), a later run's
+    /// recompute for changed applicants in SQL (`listItems`): R7 gives the same roles only if
+    /// the two agree on every list the import admits (valid UTF-8, no control characters),
+    /// on both stores.
+    func testR7TheSwiftAndSQLListSplittersNameTheSameStaff() throws {
+        let w = Workspace()
+        let c = w.configure(sync: "school_year = 2026-2027", entities: Self.allEntities)
+        Self.writeSchool(w)
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        let db = try w.rawDatabase()
+        let lists = ["S2;S1", ";S1;;S3;", "S 4", "", ";", "a;b;a", "S\u{E9};Se\u{301}", "\u{1F600};x;\u{1F600}", "ünï;ÜNÏ", "x" + String(repeating: ";y", count: 200)]
+        try db.execute("CREATE TEMP TABLE evaluator_lists (v TEXT NOT NULL)")
+        for list in lists { try db.run("INSERT INTO temp.evaluator_lists (v) VALUES (\(list))") }
+        var fromSQL = Set<[UInt8]>()
+        try db.forEachRow("\(sql: RoleRules.listItems("l.v", rows: "FROM temp.evaluator_lists l")) SELECT value FROM list_items WHERE value <> ''") {
+            fromSQL.insert(Array($0.text(0).utf8))
+        }
+        let fromSwift = RoleRules.namedEvaluators(lists.map { Array($0.utf8) })
+        XCTAssertEqual(fromSwift.count, Set(fromSwift).count, "each once")
+        XCTAssertEqual(Set(fromSwift), fromSQL)
+        XCTAssertEqual(fromSQL.count, 13, "composed and decomposed é are two ids, as both keys compare them")
+    }
+
     func testR7IncrementalRecomputeEqualsAFullRecompute() throws {
         let w = Workspace()
         var c = w.configure(sync: "school_year = 2026-2027", entities: Self.allEntities)
