@@ -260,7 +260,7 @@ public final class SQLiteDatabase: StoreDatabase {
     public func trustingReferences<T>(_ body: () throws -> T) throws -> T {
         guard sisync_sqlite_enforce_foreign_keys(handle, -1) == 1 else { return try body() }
         guard sisync_sqlite_enforce_foreign_keys(handle, 0) == 0 else {
-            throw StoreError.sqlite(path: path, code: SQLITE_ERROR, message: "could not set aside the foreign-key checks for the calculated roles", sql: "")
+            throw StoreError.sqlite(path: path, code: SQLITE_ERROR, message: "SQLite refused to set aside the foreign-key checks for the first run's calculated roles (sqlite3_db_config, SQLITE_DBCONFIG_ENABLE_FKEY); the run was rolled back and changed nothing. Run it again; if this repeats, the SQLite library (`sqlite3 --version`) is not the one sisync was built for: reinstall the sisync package", sql: "")
         }
         let result: T
         do { result = try body() } catch {
@@ -276,7 +276,7 @@ public final class SQLiteDatabase: StoreDatabase {
     /// (rolled back) and the connection is closed by the caller's error path.
     private func enforceForeignKeysAgain() throws {
         guard sisync_sqlite_enforce_foreign_keys(handle, 1) == 1 else {
-            throw StoreError.sqlite(path: path, code: SQLITE_ERROR, message: "could not turn the foreign-key checks on again after the calculated roles", sql: "")
+            throw StoreError.sqlite(path: path, code: SQLITE_ERROR, message: "SQLite refused to turn the foreign-key checks on again after the first run's calculated roles (sqlite3_db_config, SQLITE_DBCONFIG_ENABLE_FKEY); the run was rolled back and changed nothing. Run it again; if this repeats, the SQLite library (`sqlite3 --version`) is not the one sisync was built for: reinstall the sisync package", sql: "")
         }
     }
 
