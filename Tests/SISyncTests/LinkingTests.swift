@@ -365,6 +365,57 @@ final class LinkingRunTests: XCTestCase {
         XCTAssertNil(try accounts.user("x")?.link)
     }
 
+    /// Issue 34 (the unchanged re-run): an active staff member's key that a linked user
+    /// holds as their own ASCII email in lower case is not looked up again among the
+    /// unlinked users (the only user with that email is the linked one); any other key is:
+    /// a key a linked user holds through an alias, a non-ASCII key, a key nobody holds.
+    func testR6KeysLinkedUsersHoldAsTheirOwnEmailAreNotProbedAgain() throws {
+        let w = Workspace()
+        let c = w.configure(linking: "email_domain_aliases = staff.district.org = district.org")
+        var staff = manyStaff(6)
+        staff += [("S7", "No", "Body", "Nobody@district.org"), ("S8", "Jos\u{E9}", "J", "jos\u{E9}@district.org")]
+        w.write("staff.csv", staffCSV(staff))
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        for (name, email) in [("u1", "user1@district.org"), ("u2", "user2@district.org"), ("u3", "user3@district.org"),
+                              ("m", "user4@district.org"), ("up", "USER5@District.org"), ("al", "user6@staff.district.org"),
+                              ("jo", "JOS\u{C9}@district.org")] {
+            XCTAssertEqual(w.ctl(["user", "add", "--username", name, "--email", email]).code, 0, name)
+        }
+        XCTAssertEqual(w.ctl(["user", "link", "m", "S2", "--reason", "covering"]).code, 0)
+        XCTAssertEqual(w.sync(c).summary.linksMade, 6, "u1-u3, up, al, jo")
+        // al holds user6's key through an alias: the key is still looked up, and finds al2.
+        XCTAssertEqual(w.ctl(["user", "add", "--username", "al2", "--email", "user6@district.org"]).code, 0)
+        let run = w.sync(c)
+        XCTAssertEqual(run.summary.linksMade, 1, run.summary.error ?? "")
+        let accounts = try w.store().accounts
+        XCTAssertEqual(try accounts.user("al2")?.link?.staffID, "S6")
+        XCTAssertEqual(try accounts.user("al")?.link?.staffID, "S6")
+        XCTAssertEqual(try accounts.user("up")?.link?.staffID, "S5")
+        XCTAssertEqual(try accounts.user("jo")?.link?.staffID, "S8")
+        XCTAssertEqual(try accounts.user("m")?.link, Link(staffID: "S2", kind: .manual, reason: "covering"))
+
+        let normalizer = EmailNormalizer(aliases: c.emailDomainAliases)
+        let directory = try StaffDirectory.after(nil, rows: nil, normalizer: normalizer) { add in
+            try accounts.forEachStaffEmail(normalizer: normalizer) { add($0, $1, $2) }
+        }
+        var read: [String] = []
+        let keys = try accounts.forEachLinkingUserBatch(normalizer: normalizer, staff: directory) { read += $0.map(\.username) }
+        XCTAssertEqual(read.sorted(), ["al", "al2", "jo", "m", "u1", "u2", "u3", "up"], "every linked user, once")
+        XCTAssertEqual(keys.probedKeys, 2, "S7's key (nobody's) and S8's (not ASCII); the other six are linked users' own")
+        XCTAssertEqual(w.sync(c).summary.linksMade, 0)
+    }
+
+    func testR6AnOwnKeyIsTheASCIIEmailInLowerCase() {
+        XCTAssertTrue(AccountStore.isOwnKey("user5@district.org", ofASCIIEmail: "USER5@District.org"))
+        XCTAssertTrue(AccountStore.isOwnKey("a@b", ofASCIIEmail: "a@b"))
+        XCTAssertFalse(AccountStore.isOwnKey("jos\u{E9}@district.org", ofASCIIEmail: "JOS\u{C9}@district.org"), "not ASCII")
+        XCTAssertFalse(AccountStore.isOwnKey("jos\u{E9}@district.org", ofASCIIEmail: "jos\u{E9}@district.org"), "not ASCII")
+        XCTAssertFalse(AccountStore.isOwnKey("user6@district.org", ofASCIIEmail: "user6@staff.district.org"), "an alias")
+        XCTAssertFalse(AccountStore.isOwnKey("a@b", ofASCIIEmail: "a@bc"))
+        XCTAssertFalse(AccountStore.isOwnKey("a@bc", ofASCIIEmail: "a@b"))
+        XCTAssertFalse(AccountStore.isOwnKey("a@b", ofASCIIEmail: " a@b"), "trimmed keys are not own")
+    }
+
     func testR6StoredEmailKeysFollowAliasChangesAndEmailChanges() throws {
         let w = Workspace()
         var c = w.configure()

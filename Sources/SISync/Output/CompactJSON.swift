@@ -116,5 +116,18 @@ public struct CompactJSON {
         bytes.append(UInt8(ascii: "\""))
     }
 
+    /// A JSON array of strings: `["a","b"]`. (A query's list of keys, bound as one
+    /// value: Foundation's `JSONEncoder` took a tenth of an unchanged run's linking for it.)
+    static func stringArray(_ values: some Sequence<String>) -> String {
+        var bytes: [UInt8] = [UInt8(ascii: "[")]
+        for v in values {
+            if bytes.count > 1 { bytes.append(UInt8(ascii: ",")) }
+            var v = v
+            v.withUTF8 { quote($0, into: &bytes) }
+        }
+        bytes.append(UInt8(ascii: "]"))
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     private static let null = Array("null".utf8), `true` = Array("true".utf8), `false` = Array("false".utf8)
 }

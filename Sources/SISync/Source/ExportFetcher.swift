@@ -115,8 +115,14 @@ public struct ExportFetcher {
         }
         var files: [FetchedFile] = []
         var transfer: CurlTransfer?
+        let locations = try locations()
+        if let local = try Self.localFiles(locations) {
+            let files = try LocalFileDigests(files: local, maxBytes: configuration.maxBytes, stop: stop).compute()
+            return FetchedExport(format: configuration.format, files: files,
+                                 contentHash: Self.contentHash(format: configuration.format, files: files.map { ($0.entity, $0.sha256) }))
+        }
         do {
-            for (entity, location) in try locations() {
+            for (entity, location) in locations {
                 if let stop, stop.isStopping { throw FetchError.aborted(url: location) }
                 let lower = location.lowercased()
                 if lower.hasPrefix("http://") || lower.hasPrefix("https://") {
@@ -149,13 +155,36 @@ public struct ExportFetcher {
         return SHA256.hex(combined.finalize())
     }
 
+    /// Every location's local path, when none is to be downloaded (nil when one is: then
+    /// the files are fetched in turn, downloads and local files alike).
+    static func localFiles(_ locations: [(EntityKind?, String)]) throws(FetchError) -> [LocalFileDigests.File]? {
+        var out: [LocalFileDigests.File] = []
+        for (entity, location) in locations {
+            let lower = location.lowercased()
+            if lower.hasPrefix("http://") || lower.hasPrefix("https://") { return nil }
+            if lower.hasPrefix("file://") {
+                guard let url = URL(string: location), url.isFileURL else { throw .unsupportedURL(url: location) }
+                out.append(.init(entity: entity, path: url.path, name: location))
+            } else if lower.contains("://") {
+                throw .unsupportedURL(url: location)
+            } else {
+                out.append(.init(entity: entity, path: location, name: location))
+            }
+        }
+        return out
+    }
+
     func hashLocal(path: String, name: String, entity: EntityKind?, temporary: Bool) throws -> FetchedFile {
+        try Self.hashLocal(path: path, name: name, entity: entity, temporary: temporary, maxBytes: configuration.maxBytes)
+    }
+
+    static func hashLocal(path: String, name: String, entity: EntityKind?, temporary: Bool, maxBytes: Int64) throws -> FetchedFile {
         let file = try InputFile(path: path)
         var digest = SHA256()
         var total: Int64 = 0
         try file.forEachChunk { chunk in
             total += Int64(chunk.count)
-            if total > configuration.maxBytes { throw FetchError.tooLarge(url: name, limit: configuration.maxBytes) }
+            if total > maxBytes { throw FetchError.tooLarge(url: name, limit: maxBytes) }
             digest.update(chunk)
         }
         return FetchedFile(entity: entity, name: name, path: path, isTemporary: temporary,

@@ -49,7 +49,10 @@ extension AccountStore {
         }
         // The reads that may hold every user (new aliases, or users an application inserted
         // without a key) go a page at a time: on PostgreSQL libpq would hold the whole result.
-        func collect(_ query: SQLQuery, paged: Bool = false, trustStoredKey: Bool, onlyActive: Bool) throws {
+        // The keys of linked users whose email is ASCII and, in lower case, their key (see
+        // the probes below).
+        var linkedOwnKeys = Set<String>()
+        func collect(_ query: SQLQuery, paged: Bool = false, trustStoredKey: Bool, onlyActive: Bool, notingOwnKeys: Bool = false) throws {
             func row(_ r: any StoreStatement) throws {
                 let username = r.text(0)
                 var key: String
@@ -57,6 +60,7 @@ extension AccountStore {
                     key = normalizer.key(r.text(1))
                     if r.isNull(2) || r.text(2) != key { result.keys[username] = key }
                 }
+                if notingOwnKeys, Self.isOwnKey(key, ofASCIIEmail: r.text(1)) { linkedOwnKeys.insert(key) }
                 // A user is read here only if they may link; re-check after keying.
                 guard !r.isNull(4) || !onlyActive || !staff.activeStaff(withEmailKey: key).isEmpty else { return }
                 let link = r.isNull(4) ? nil : Link(staffID: r.text(4), kind: LinkKind(rawValue: r.text(5)) ?? .auto, reason: r.string(6), until: r.string(7))
@@ -79,7 +83,7 @@ extension AccountStore {
         try collect("""
             SELECT u.username, u.email, u.email_key, u.approved, l.staff_id, l.kind, l.reason, l.until, \(unescaped: Self.providerManaged)
             FROM links l JOIN users u ON u.username = l.username WHERE u.email_key IS NOT NULL
-            """, trustStoredKey: true, onlyActive: false)
+            """, trustStoredKey: true, onlyActive: false, notingOwnKeys: true)
         // Unlinked users keyed like an active staff member, each batch of keys as one JSON
         // array: most have their email in lower case for a key and are found by probing the
         // unique email index (which ignores case) with each key, keeping those whose stored
@@ -88,15 +92,24 @@ extension AccountStore {
         // first half keeps only users whose key is `lower(email)`, the exact opposite of the
         // partial index, so no user comes twice: PostgreSQL's `nocase` also finds an email in
         // another Unicode normal form equal to its key, whose `lower` is not the key.
+        // The first half probes only keys no linked user holds as their own ASCII email in
+        // lower case: the one user whose email is such a key (emails are unique ignoring
+        // case, and ASCII's lower case is both stores' `lower`) is that linked user, whom
+        // `NOT EXISTS` would drop. Most active staff are linked: an unchanged district run
+        // probed 20,000 keys to find 18 users, most of its linking's time on both stores.
         var start = 0
         let keyCount = staff.activeEmailKeyCount
         while start < keyCount {
             try stopIfAsked()
             let end = min(start + keyBatchSize, keyCount)
-            let json = String(decoding: try JSONEncoder().encode(staff.activeEmailKeys(start..<end)), as: UTF8.self)
+            let keys = staff.activeEmailKeys(start..<end)
+            let json = CompactJSON.stringArray(keys)
+            let probed = keys.filter { !linkedOwnKeys.contains($0) }
+            let unlinked = probed.count == keys.count ? json : CompactJSON.stringArray(probed)
+            result.probedKeys += probed.count
             try collect("""
                 SELECT u.username, u.email, u.email_key, u.approved, NULL, NULL, NULL, NULL, \(unescaped: Self.providerManaged)
-                FROM json_each(\(json)) k CROSS JOIN users u ON u.email = k.value
+                FROM json_each(\(unlinked)) k CROSS JOIN users u ON u.email = k.value
                 WHERE u.email_key = k.value AND u.email_key = lower(u.email) COLLATE BINARY
                   AND NOT EXISTS (SELECT 1 FROM links l WHERE l.username = u.username)
                 UNION ALL
@@ -115,6 +128,16 @@ extension AccountStore {
     // compares it (ignoring case), so a key is looked up there, and an index of every key
     // (a b-tree more written for every user) is not needed. `lower` is ASCII's on SQLite,
     // as `NOCASE` is; on PostgreSQL both are Unicode's.
+
+    /// Whether `key` is `email` in lower case, `email` being ASCII (whose lower case SQLite
+    /// and PostgreSQL agree on, and whose case the unique email index ignores on both).
+    static func isOwnKey(_ key: String, ofASCIIEmail email: String) -> Bool {
+        var k = key.utf8.makeIterator()
+        for b in email.utf8 {
+            guard b < 0x80, let c = k.next(), c == ((b >= 65 && b <= 90) ? b + 32 : b) else { return false }
+        }
+        return k.next() == nil
+    }
 
     /// Whether a user is an identity provider's (issue 32): created over SCIM or carrying an
     /// `externalId`.

@@ -6,4 +6,7 @@ public struct LinkingKeys: Sendable, Equatable {
     public var keys: [String: String]
     /// Set when every key was remade with other aliases than the stored ones.
     public var basis: String?
+    /// How many active staff keys were looked up among the unlinked users whose key is
+    /// their email: those no linked user holds as their own (`AccountStore.isOwnKey`).
+    public var probedKeys = 0
 }
