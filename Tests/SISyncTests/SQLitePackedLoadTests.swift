@@ -89,6 +89,62 @@ final class SQLitePackedLoadTests: XCTestCase {
         XCTAssertEqual(try db.int("SELECT count(*) FROM app_staff_log"), Self.records)
     }
 
+    /// A first `user import`'s attachments (into an empty table) go in packed too, with the
+    /// foreign key on `users` set aside for the move (each username is a user the import
+    /// read or has just added), and are the rows the file gives.
+    func testAFirstUserImportsAttachmentsFillTheirPages() throws {
+        let w = Workspace(sqlite: true)
+        let c = w.configure(entities: "staff, donors")
+        let n = 10_000
+        w.write("donors.csv", "donor_id,name,email\n" + (1...n).map { "D\($0),Donor \($0),d\($0)@home.org\n" }.joined())
+        w.write("staff.csv", staffCSV(manyStaff(3)))
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        w.write(w.root + "/users.csv", "username,email,donor_id\n" + (1...n).map { "u\($0),u\($0)@home.org,D\($0)\n" }.joined())
+        let imported = w.ctl(["user", "import", w.root + "/users.csv"])
+        XCTAssertEqual(imported.code, 0, imported.err)
+        let db = try w.rawDatabase()
+        let stored = try rows(db, "SELECT username, kind, record_id FROM user_attachments")
+        XCTAssertEqual(stored.count, n)
+        XCTAssertTrue(stored.sorted() == (1...n).map { "u\($0)|donor|D\($0)" }.sorted(), "each user's attachment, as the file gives it")
+        XCTAssertEqual(try db.int("SELECT count(*) FROM user_attachments a JOIN users u ON u.username = a.username"), n)
+        XCTAssertLessThan(try emptyShare(db, "user_attachments"), 30, "the attachments' pages are packed")
+        XCTAssertEqual(try db.int("SELECT count(*) FROM pragma_foreign_key_check('user_attachments')"), 0)
+    }
+
+    /// While foreign keys are enforced, a table with a reference is loaded directly: the
+    /// copy's reference would name a table of the temp schema (SQLite: "no such table").
+    func testATableWithAReferenceIsPackedOnlyWithTheChecksSetAside() throws {
+        let dir = NSTemporaryDirectory() + "packed-load-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let db = try SQLiteDatabase(path: dir + "/t.db")
+        try db.execute("""
+            PRAGMA foreign_keys = ON;
+            CREATE TABLE owners (name TEXT PRIMARY KEY);
+            CREATE TABLE things (owner TEXT NOT NULL REFERENCES owners(name), n INTEGER NOT NULL, PRIMARY KEY (owner, n)) WITHOUT ROWID;
+            INSERT INTO owners VALUES ('a'), ('b');
+            """)
+        func load(_ rows: [(String, Int64)]) throws -> String {
+            var target = ""
+            try db.transaction {
+                try db.loadingPacked("things") { table in
+                    target = table
+                    try db.insertRows(into: table, columns: ["owner", "n"]) { sink in
+                        for (o, n) in rows { try sink.add(o); try sink.add(n); try sink.endRow() }
+                    }
+                }
+            }
+            return target
+        }
+        XCTAssertEqual(try load([("a", 1), ("b", 2)]), "things", "loaded directly, its reference checked")
+        XCTAssertThrowsError(try load([("c", 3)]), "a row naming no owner is refused")
+        try db.execute("DELETE FROM things")
+        let trusted = try db.trustingReferences { try load([("a", 1), ("b", 2)]) }
+        XCTAssertEqual(trusted, "temp.things", "with the checks set aside, through the copy")
+        XCTAssertEqual(try rows(db, "SELECT owner, n FROM things ORDER BY owner"), ["a|1", "b|2"])
+        XCTAssertEqual(try db.int("SELECT count(*) FROM sqlite_temp_master"), 0, "the copy is gone")
+    }
+
     /// A load that stops part-way (a stopping daemon) or fails leaves no copy behind to
     /// hide the table from the rest of the run, and the run's rollback takes the rows back.
     func testAStoppedLoadLeavesNoCopyAndNoRows() throws {

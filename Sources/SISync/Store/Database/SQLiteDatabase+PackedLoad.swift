@@ -56,10 +56,17 @@ extension SQLiteDatabase {
 
     /// The statements that make `table` and its indexes again in the temp schema, or nil
     /// when the copy could not take the rows as the table would: a definition not in the
-    /// form SQLite keeps, or a generated or hidden column (`SELECT *` would give it,
-    /// and an `INSERT` without a column list refuses it when the transfer is declined).
+    /// form SQLite keeps; a generated or hidden column (`SELECT *` would give it, and an
+    /// `INSERT` without a column list refuses it when the transfer is declined); a
+    /// reference while foreign keys are enforced (the copy's would name a table of the temp
+    /// schema, and SQLite declines the transfer into a table with references then: a table
+    /// with references is packed inside `trustingReferences` only).
     func temporaryCopy(of table: String) throws -> [String]? {
         guard try int("SELECT count(*) FROM pragma_table_xinfo(\(table), 'main') WHERE hidden != 0") == 0 else { return nil }
+        if sisync_sqlite_enforce_foreign_keys(handle, -1) == 1,
+           try int("SELECT count(*) FROM pragma_foreign_key_list(\(table), 'main')") != 0 {
+            return nil
+        }
         var statements: [String] = []
         var unusual = false
         try forEachRow("SELECT type, sql FROM main.sqlite_master WHERE tbl_name = \(table) COLLATE NOCASE AND type IN ('table', 'index') AND sql IS NOT NULL ORDER BY type = 'index', name") { row in
