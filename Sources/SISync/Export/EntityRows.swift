@@ -191,13 +191,17 @@ public struct EntityRows: Sendable {
 
     /// The fingerprint the store keeps for a record with these values, so that an
     /// unchanged record is recognised without comparing its fields one by one.
-    public static func fingerprint(values: [String]) -> UInt64 {
+    public static func fingerprint(values: [String]) -> UInt64 { narrowed(digest(values: values)) }
+
+    /// The 64-bit FNV-1a digest of the values, each followed by 0x1F: what a fingerprint
+    /// was before version 18 (and what version 6's step extends by a value).
+    static func digest(values: [String]) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for v in values {
             for b in v.utf8 { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
             hash = (hash ^ 0x1F) &* 0x0000_0100_0000_01B3
         }
-        return narrowed(hash)
+        return hash
     }
 
     /// The bits a fingerprint has (schema 18): 48, which SQLite stores in 6 bytes instead
