@@ -37,7 +37,7 @@ run: build
 # second time on PostgreSQL: the same tests, on a throw-away server they start (initdb,
 # 127.0.0.1). PostgresStoreTests and the schema and connection tests use PostgreSQL in
 # the first pass already.
-POSTGRES_TESTS = SQLQueryTests|StatementParameterTests|SyncRunTests|GuardTests|HeldRunTests|SchoolScopeTests|LetterTests|DeactivationHoldTests|LinkingRunTests|RolesTests|AccessTests|FormPermissionTests|RevertTests|UserCommandsTests|LoginTests|AuditExplainTests|RunLockTests|DaemonRunLockTests|DaemonProcessTests|ControlCommandLineTests|APIServiceTests|APIHTTPTests|EventFeedTests|EventCommandTests|WebhookTests|WebhookDaemonTests|SCIMHTTPTests|LongPollHTTPTests|RekeyTests|UserKeyColumnsTests|StoredRecordFeedStoreTests
+POSTGRES_TESTS = SQLQueryTests|StatementParameterTests|SyncRunTests|GuardTests|HeldRunTests|SchoolScopeTests|LetterTests|DeactivationHoldTests|LinkingRunTests|RolesTests|AccessTests|FormPermissionTests|RevertTests|UserCommandsTests|LoginTests|AuditExplainTests|RunLockTests|DaemonRunLockTests|DaemonProcessTests|ControlCommandLineTests|APIServiceTests|APIHTTPTests|EventFeedTests|EventCommandTests|WebhookTests|WebhookDaemonTests|SCIMHTTPTests|LongPollHTTPTests|RekeyTests|UserKeyColumnsTests|StoredRecordFeedStoreTests|FingerprintWidthTests
 
 test: deps
 	$(SWIFT) build --build-tests

@@ -166,7 +166,7 @@ public struct EntityRows: Sendable {
         guard rowsAdded < rowLimit else { throw .tooLargeToHold(file: source, what: "rows", limit: rowLimit) }
         try count(idBytes: key.count)
         rowsAdded += 1
-        storage.add(key: key, inactive: inactive, line: Int32(clamping: line), strict: strict, fingerprint: pendingHash,
+        storage.add(key: key, inactive: inactive, line: Int32(clamping: line), strict: strict, fingerprint: Self.narrowed(pendingHash),
                     valueEnds: pendingEnds.bytes, values: pendingValues.bytes)
     }
 
@@ -191,7 +191,11 @@ public struct EntityRows: Sendable {
 
     /// The fingerprint the store keeps for a record with these values, so that an
     /// unchanged record is recognised without comparing its fields one by one.
-    public static func fingerprint(values: [String]) -> UInt64 {
+    public static func fingerprint(values: [String]) -> UInt64 { narrowed(digest(values: values)) }
+
+    /// The 64-bit FNV-1a digest of the values, each followed by 0x1F: what a fingerprint
+    /// was before version 18 (and what version 6's step extends by a value).
+    static func digest(values: [String]) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for v in values {
             for b in v.utf8 { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
@@ -199,6 +203,20 @@ public struct EntityRows: Sendable {
         }
         return hash
     }
+
+    /// The bits a fingerprint has (schema 18): 48, which SQLite stores in 6 bytes instead
+    /// of 8 (`StoredFingerprint`; issue 34: 2 MB of a district's 1.2 million records). The
+    /// trade: a record whose values change keeps its fingerprint, and so the change goes
+    /// unseen until its values change again, with a chance of 2^-48 per changed record (one
+    /// in 281 trillion) instead of 2^-64.
+    public static let fingerprintBits = 48
+    static let fingerprintMask: UInt64 = (1 << 48) - 1
+
+    /// A record's 64-bit FNV-1a digest as its 48-bit fingerprint: the high 16 bits folded
+    /// into the low 48 (FNV's low bits alone mix the input least). A value of 48 bits
+    /// stays as it is, so narrowing a fingerprint again changes nothing (a plan held
+    /// before the upgrade has 64-bit ones: `StoredFingerprint` stores them narrowed).
+    static func narrowed(_ digest: UInt64) -> UInt64 { (digest >> 48) ^ (digest & fingerprintMask) }
 
     /// Lower the sorter's buffer (tests: runs and their merge with a handful of rows).
     mutating func setRunBudget(_ bytes: Int) { storage.setRunBudget(bytes) }

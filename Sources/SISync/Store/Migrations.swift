@@ -938,7 +938,26 @@ extension Migration {
             "COMMENT ON COLUMN users.email_key IS 'the address as R6 compares it (trimmed, NFC, lower case, email_domain_aliases applied); NULL until a run or sisyncctl computes it'",
             "COMMENT ON COLUMN users.scim_id IS 'the user''s SCIM id: unique, never changed; leave it out of an INSERT to get one'",
         ], sqliteForeignKeysOff: true, sqliteRebuilds: "users"),
+
+        // Records' fingerprints in 48 bits (`EntityRows.fingerprintBits`), which SQLite
+        // stores in 6 bytes instead of 8 (issue 34: the database's size, 2 MB of a
+        // district's). Each stored fingerprint becomes what sisync now computes for the
+        // same values: its high 16 bits folded into the low 48 (`EntityRows.narrowed`,
+        // SQLite has no `^`: a ^ b = (a | b) - (a & b)), kept as a signed 48-bit number
+        // (`StoredFingerprint`). On both stores, so that a record's fingerprint compares
+        // equal to its export row's and the two hold the same data. `OR FAIL`: a step is
+        // its own transaction, so the statement needs no journal of its own (1.2 million
+        // rows' pages). Attributes keep 0 (version 15); a revert's 0 stays 0. Version 18.
+        Migration("records' fingerprints in 48 bits", sqlite: Self.fingerprintTables.map { table in
+            let high = "((fingerprint >> 48) & 65535)", low = "(fingerprint & 281474976710655)"
+            return "UPDATE OR FAIL \(table) SET fingerprint = ((((\(high) | \(low)) - (\(high) & \(low))) << 16) >> 16) WHERE fingerprint <> 0"
+        }, postgres: Self.fingerprintTables.map { table in
+            "UPDATE \(table) SET fingerprint = (((((fingerprint >> 48) & 65535) # (fingerprint & 281474976710655)) << 16) >> 16) WHERE fingerprint <> 0"
+        }),
     ]
+
+    /// The entity tables whose records have values to fingerprint, as of version 18.
+    private static let fingerprintTables = ["staff", "students", "households", "household_relationships", "applicants", "donors"]
 
     /// Whether the old `users.scim_id` is 32 lower-case hex digits, the form sisync gives
     /// (`UserKeyColumns.bits(ofSCIMID:)`).

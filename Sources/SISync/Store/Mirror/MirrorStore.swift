@@ -41,9 +41,11 @@ public final class MirrorStore {
             // the table's key and indexes made after them, one sorted build instead of a
             // b-tree insert per row (students: 0.36 s instead of 0.47 s). Only into an empty
             // table: the rebuild holds the table ACCESS EXCLUSIVE until the commit, and R9
-            // lets no run block a reader of rows it could read. Elsewhere as they are.
-            func insert() throws {
-                try database.insertRows(into: kind.table, columns: columns) { insert in
+            // lets no run block a reader of rows it could read. On SQLite they go in with
+            // the table's pages packed full (`loadingPacked`: the records of a first import
+            // 10% smaller). Elsewhere as they are.
+            func insert(into table: String) throws {
+                try database.insertRows(into: table, columns: columns) { insert in
                     for r32 in ordered ?? Self.inKeyOrder(p.additions, rows) {
                         // The row's bytes as they are held: no String per value.
                         try rows.withRow(Int(r32)) { row in
@@ -68,9 +70,11 @@ public final class MirrorStore {
             }
             if try p.additions.count >= Self.bulkLoadMinimum
                 && database.int("SELECT count(*) FROM (SELECT 1 FROM \(unescaped: kind.table) LIMIT 1) x") == 0 {
-                try database.bulkLoading(kind.table, adding: p.additions.count, insert)
+                try database.bulkLoading(kind.table, adding: p.additions.count) {
+                    try database.loadingPacked(kind.table, insert)
+                }
             } else {
-                try insert()
+                try insert(into: kind.table)
             }
         }
         guard !p.updates.isEmpty else { return }
