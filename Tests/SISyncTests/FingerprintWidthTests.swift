@@ -2,9 +2,9 @@ import Foundation
 import XCTest
 @testable import SISync
 
-/// Records' fingerprints are 48 bits (schema 18; issue 34: the database's size): kept as
+/// Records' fingerprints are 48 bits (schema 17; issue 34: the database's size): kept as
 /// signed 48-bit numbers, which SQLite stores in 6 bytes, on both stores, and a change of a
-/// record's values is still seen. Version 18 narrows the fingerprints an older sisync
+/// record's values is still seen. Version 17 narrows the fingerprints an older sisync
 /// stored to those sisync now computes for the same values.
 final class FingerprintWidthTests: XCTestCase {
     private static let least: Int64 = -(1 << 47), most: Int64 = (1 << 47) - 1
@@ -55,7 +55,7 @@ final class FingerprintWidthTests: XCTestCase {
         XCTAssertTrue((Self.least...Self.most).contains(stored.column(now)))
     }
 
-    func testVersion18NarrowsStoredFingerprintsToThoseSISyncNowComputes() throws {
+    func testVersion17NarrowsStoredFingerprintsToThoseSISyncNowComputes() throws {
         let w = Workspace()
         let c = firstImport(w)
         let db = try w.rawDatabase()
@@ -71,7 +71,7 @@ final class FingerprintWidthTests: XCTestCase {
             }
             for (id, old) in rows { try db.run("UPDATE \(unescaped: table) SET fingerprint = \(old) WHERE \(unescaped: key) = \(id)") }
         }
-        XCTAssertEqual(try db.int("SELECT count(*) FROM staff WHERE fingerprint >= \(Self.least)"), 0, "64-bit values, as before version 18")
+        XCTAssertEqual(try db.int("SELECT count(*) FROM staff WHERE fingerprint >= \(Self.least)"), 0, "64-bit values, as before version 17")
         let step = try XCTUnwrap(Migration.all.first { $0.name == "records' fingerprints in 48 bits" })
         if w.isPostgres {
             try Workspace.rawPostgres(w).connection.executeScript(step.statements(.postgres).joined(separator: ";\n"))

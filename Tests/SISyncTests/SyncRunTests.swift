@@ -399,7 +399,7 @@ final class SyncRunTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: w.root + "/db", withIntermediateDirectories: true)
         let raw = try SQLiteDatabase(path: w.database)
         try Migrator().migrate(raw, to: 5)
-        // What sisync stored at version 5: the values' 64-bit digest (48 bits since version 18).
+        // What sisync stored at version 5: the values' 64-bit digest (48 bits since version 17).
         let old = EntityRows.digest(values: ["Ann", "Lee", "ann@district.org", "Teacher", "101"])
         try raw.execute("INSERT INTO runs (run_id, started_at, finished_at, outcome, actor) VALUES (1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:01Z', 'applied', 'sync')")
         try raw.execute("INSERT INTO staff (staff_id, first_name, last_name, email, title, school_ids, added_run, updated_run, fingerprint) VALUES ('S1', 'Ann', 'Lee', 'ann@district.org', 'Teacher', '101', 1, 1, \(Int64(bitPattern: old)))")

@@ -194,7 +194,7 @@ public struct EntityRows: Sendable {
     public static func fingerprint(values: [String]) -> UInt64 { narrowed(digest(values: values)) }
 
     /// The 64-bit FNV-1a digest of the values, each followed by 0x1F: what a fingerprint
-    /// was before version 18 (and what version 6's step extends by a value).
+    /// was before version 17 (and what version 6's step extends by a value).
     static func digest(values: [String]) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for v in values {
@@ -204,7 +204,7 @@ public struct EntityRows: Sendable {
         return hash
     }
 
-    /// The bits a fingerprint has (schema 18): 48, which SQLite stores in 6 bytes instead
+    /// The bits a fingerprint has (schema 17): 48, which SQLite stores in 6 bytes instead
     /// of 8 (`StoredFingerprint`; issue 34: 2 MB of a district's 1.2 million records). The
     /// trade: a record whose values change keeps its fingerprint, and so the change goes
     /// unseen until its values change again, with a chance of 2^-48 per changed record (one

@@ -947,7 +947,7 @@ extension Migration {
         // (`StoredFingerprint`). On both stores, so that a record's fingerprint compares
         // equal to its export row's and the two hold the same data. `OR FAIL`: a step is
         // its own transaction, so the statement needs no journal of its own (1.2 million
-        // rows' pages). Attributes keep 0 (version 15); a revert's 0 stays 0. Version 18.
+        // rows' pages). Attributes keep 0 (version 15); a revert's 0 stays 0. Version 17.
         Migration("records' fingerprints in 48 bits", sqlite: Self.fingerprintTables.map { table in
             let high = "((fingerprint >> 48) & 65535)", low = "(fingerprint & 281474976710655)"
             return "UPDATE OR FAIL \(table) SET fingerprint = ((((\(high) | \(low)) - (\(high) & \(low))) << 16) >> 16) WHERE fingerprint <> 0"
@@ -956,7 +956,7 @@ extension Migration {
         }),
     ]
 
-    /// The entity tables whose records have values to fingerprint, as of version 18.
+    /// The entity tables whose records have values to fingerprint, as of version 17.
     private static let fingerprintTables = ["staff", "students", "households", "household_relationships", "applicants", "donors"]
 
     /// Whether the old `users.scim_id` is 32 lower-case hex digits, the form sisync gives

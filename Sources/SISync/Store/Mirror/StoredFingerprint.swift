@@ -1,5 +1,5 @@
 /// How a record's fingerprint is kept in its table's `fingerprint` column: 48 bits in a
-/// signed number SQLite stores in 6 bytes (schema 18).
+/// signed number SQLite stores in 6 bytes (schema 17).
 ///
 /// An entity without data columns (attributes) has the digest of no values, the same in
 /// every row: kept as it is, that was 8 bytes in each of a district's 200,000 attributes
