@@ -33,7 +33,9 @@ final class FingerprintWidthTests: XCTestCase {
         XCTAssertEqual(try db.int("SELECT count(*) FROM staff WHERE fingerprint < \(Self.least) OR fingerprint > \(Self.most)"), 0)
         XCTAssertEqual(try db.int("SELECT count(*) FROM donors WHERE fingerprint < \(Self.least) OR fingerprint > \(Self.most)"), 0)
         XCTAssertGreaterThan(try db.int("SELECT count(*) FROM staff WHERE fingerprint < 0") ?? 0, 0, "with their sign: half of them below 0")
-        XCTAssertEqual(w.sync(c).summary.outcome, .unchanged, "each record's fingerprint compares equal to its row's")
+        // (An unchanged export is not planned again, R3: what the fingerprints are compared
+        // with is checked below, after the migration, and in the 64-bit test.)
+        XCTAssertEqual(w.sync(c).summary.outcome, .unchanged)
         w.write("staff.csv", staffCSV(manyStaff(200).map { $0.0 == "S7" ? ($0.0, $0.1, $0.2, "moved@district.org") : $0 }))
         let changed = w.sync(c)
         XCTAssertEqual(changed.summary.outcome, .applied)

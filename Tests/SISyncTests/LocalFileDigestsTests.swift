@@ -30,6 +30,18 @@ final class LocalFileDigestsTests: XCTestCase {
         }
     }
 
+    /// Only an export of local files (paths or `file://` URLs) is hashed this way; with a
+    /// download or a location sisync does not read among them, the files are fetched in
+    /// turn as before, so the first location's error is still the one reported.
+    func testR3OnlyLocalFilesAreHashedTogether() {
+        let local = ExportFetcher.localFiles([(.staff, "/data/staff.csv"), (.students, "file:///data/students.csv")])
+        XCTAssertEqual(local?.map(\.path), ["/data/staff.csv", "/data/students.csv"])
+        XCTAssertEqual(local?.map(\.name), ["/data/staff.csv", "file:///data/students.csv"])
+        XCTAssertNil(ExportFetcher.localFiles([(.staff, "/data/missing.csv"), (.students, "ftp://host/students.csv")]))
+        XCTAssertNil(ExportFetcher.localFiles([(.staff, "/data/staff.csv"), (.students, "https://sis.example.org/students.csv")]))
+        XCTAssertNil(ExportFetcher.localFiles([(.staff, "file://host name/staff.csv")]))
+    }
+
     func testR3TheFirstFilesErrorIsReportedWhicheverFailsFirst() throws {
         let w = Workspace()
         // The largest file (hashed first) is over the limit; an earlier one is missing.

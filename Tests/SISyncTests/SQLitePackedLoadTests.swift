@@ -111,6 +111,38 @@ final class SQLitePackedLoadTests: XCTestCase {
         XCTAssertEqual(try db.int("SELECT count(*) FROM pragma_foreign_key_check('user_attachments')"), 0)
     }
 
+    /// SQLite keeps an application's index definition with a trailing `-- comment` as it
+    /// was written: made again for the copy, each definition is a statement of its own, so
+    /// the comment cannot swallow the next one (the run failed, every run, before).
+    func testAnApplicationsIndexWithATrailingCommentIsMadeAgainForTheCopy() throws {
+        let w = try firstImport { db in
+            try db.execute("CREATE INDEX app_a_title ON staff (title) -- the directory's lookup")
+        }
+        let db = try w.rawDatabase()
+        XCTAssertEqual(try db.int("SELECT count(*) FROM staff"), Self.records)
+        XCTAssertLessThan(try emptyShare(db, "staff"), 30, "packed")
+        XCTAssertEqual(try db.int("SELECT count(*) FROM sqlite_master WHERE name = 'app_a_title'"), 1)
+    }
+
+    /// An application's trigger on `users` that drops a user the import adds: the import's
+    /// attachments then go in directly, each one's reference checked, and the import fails
+    /// rather than keep attachments of a user that does not exist.
+    func testWithAnApplicationsTriggerOnUsersTheAttachmentsReferencesAreChecked() throws {
+        let w = Workspace(sqlite: true)
+        let c = w.configure(entities: "staff, donors")
+        let n = 5_000
+        w.write("donors.csv", "donor_id,name,email\n" + (1...n).map { "D\($0),Donor \($0),d\($0)@home.org\n" }.joined())
+        w.write("staff.csv", staffCSV(manyStaff(3)))
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        let db = try w.rawDatabase()
+        try db.execute("CREATE TRIGGER app_no_u7 BEFORE INSERT ON users WHEN new.username = 'u7' BEGIN SELECT RAISE(IGNORE); END")
+        w.write(w.root + "/users.csv", "username,email,donor_id\n" + (1...n).map { "u\($0),u\($0)@home.org,D\($0)\n" }.joined())
+        let imported = w.ctl(["user", "import", w.root + "/users.csv"])
+        XCTAssertNotEqual(imported.code, 0, "u7's attachment names no user")
+        XCTAssertEqual(try db.int("SELECT count(*) FROM user_attachments"), 0, "rolled back")
+        XCTAssertEqual(try db.int("SELECT count(*) FROM pragma_foreign_key_check('user_attachments')"), 0)
+    }
+
     /// While foreign keys are enforced, a table with a reference is loaded directly: the
     /// copy's reference would name a table of the temp schema (SQLite: "no such table").
     func testATableWithAReferenceIsPackedOnlyWithTheChecksSetAside() throws {

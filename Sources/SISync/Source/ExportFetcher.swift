@@ -116,7 +116,7 @@ public struct ExportFetcher {
         var files: [FetchedFile] = []
         var transfer: CurlTransfer?
         let locations = try locations()
-        if let local = try Self.localFiles(locations) {
+        if let local = Self.localFiles(locations) {
             let files = try LocalFileDigests(files: local, maxBytes: configuration.maxBytes, stop: stop).compute()
             return FetchedExport(format: configuration.format, files: files,
                                  contentHash: Self.contentHash(format: configuration.format, files: files.map { ($0.entity, $0.sha256) }))
@@ -155,18 +155,18 @@ public struct ExportFetcher {
         return SHA256.hex(combined.finalize())
     }
 
-    /// Every location's local path, when none is to be downloaded (nil when one is: then
-    /// the files are fetched in turn, downloads and local files alike).
-    static func localFiles(_ locations: [(EntityKind?, String)]) throws(FetchError) -> [LocalFileDigests.File]? {
+    /// Every location's local path, when all are local files (nil when one is to be
+    /// downloaded or is not a location sisync reads: then the files are fetched in turn,
+    /// and the first location's error is the one reported, as always).
+    static func localFiles(_ locations: [(EntityKind?, String)]) -> [LocalFileDigests.File]? {
         var out: [LocalFileDigests.File] = []
         for (entity, location) in locations {
             let lower = location.lowercased()
-            if lower.hasPrefix("http://") || lower.hasPrefix("https://") { return nil }
             if lower.hasPrefix("file://") {
-                guard let url = URL(string: location), url.isFileURL else { throw .unsupportedURL(url: location) }
+                guard let url = URL(string: location), url.isFileURL else { return nil }
                 out.append(.init(entity: entity, path: url.path, name: location))
             } else if lower.contains("://") {
-                throw .unsupportedURL(url: location)
+                return nil
             } else {
                 out.append(.init(entity: entity, path: location, name: location))
             }

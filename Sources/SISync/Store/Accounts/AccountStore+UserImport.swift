@@ -163,9 +163,12 @@ extension AccountStore {
                 // pages packed full (`loadingPacked`: 11.6% of a district's 13.3 MB was empty
                 // space), which SQLite does only with foreign keys set aside. Each one's
                 // username is a user this transaction read from `users` or has just added
-                // there (above), so the reference is known to hold without a probe per row.
+                // there (above), so the reference is known to hold without a probe per row,
+                // unless an application's trigger on either table dropped such a user or
+                // writes elsewhere: then the attachments go in directly, each checked.
                 if position >= MirrorStore.bulkLoadMinimum,
-                   try database.int("SELECT count(*) FROM (SELECT 1 FROM user_attachments LIMIT 1) x") == 0 {
+                   try database.int("SELECT count(*) FROM (SELECT 1 FROM user_attachments LIMIT 1) x") == 0,
+                   try !database.hasTriggers(on: ["users", "user_attachments"]) {
                     try database.trustingReferences { try database.loadingPacked("user_attachments", insertAttachments) }
                 } else {
                     try insertAttachments(into: "user_attachments")

@@ -29,7 +29,9 @@ extension SQLiteDatabase {
         guard let definitions = try temporaryCopy(of: table) else { return try load(table) }
         let copy = "temp.\(table)"
         try execute("DROP TABLE IF EXISTS \(copy)")
-        try execute(definitions.joined(separator: ";\n"))
+        // One statement at a time: SQLite keeps an index's trailing `-- comment` in its text,
+        // which would swallow a `;` and the next definition if they were joined.
+        for definition in definitions { try execute(definition) }
         // Until it is dropped, the copy hides the main table from every statement that
         // names it unqualified (the run's events read the records back so): it goes before
         // anything else runs, and a failure to drop it fails the run, whose rollback
@@ -50,7 +52,8 @@ extension SQLiteDatabase {
     private func dropCopy(_ copy: String) throws {
         let erasing = try int("PRAGMA temp.secure_delete") ?? 0
         if erasing != 0 { try execute("PRAGMA temp.secure_delete = 0") }
-        defer { if erasing != 0 { try? execute("PRAGMA temp.secure_delete = \(erasing)") } }
+        // (2 is what `fast` reads back as: set as a number, 2 would mean on.)
+        defer { if erasing != 0 { try? execute("PRAGMA temp.secure_delete = \(erasing == 2 ? "fast" : "\(erasing)")") } }
         try execute("DROP TABLE IF EXISTS \(copy)")
     }
 

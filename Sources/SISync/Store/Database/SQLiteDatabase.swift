@@ -240,6 +240,10 @@ public final class SQLiteDatabase: StoreDatabase {
         if let failure { throw failure }
     }
 
+    public func hasTriggers(on tables: [String]) throws -> Bool {
+        try tables.contains { try hasTrigger($0) }
+    }
+
     /// Whether `table` (`schema.name` or a main table's name) has a trigger.
     private func hasTrigger(_ table: String) throws(StoreError) -> Bool {
         let parts = table.split(separator: ".", maxSplits: 1)

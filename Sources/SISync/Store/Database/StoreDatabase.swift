@@ -59,6 +59,11 @@ public protocol StoreDatabase: AnyObject {
     /// a role to a user that does not exist here, where the check would have failed the run.
     func trustingReferences<T>(_ body: () throws -> T) throws -> T
 
+    /// Whether any of `tables` has a trigger (sisync's schema gives them none: an
+    /// application's), true when the store cannot tell. A trigger may drop or change the
+    /// rows a transaction writes, which `trustingReferences`' reasoning does not cover.
+    func hasTriggers(on tables: [String]) throws -> Bool
+
     /// Tells the planner what temporary tables now hold. PostgreSQL never gathers
     /// statistics on temporary tables itself and plans joins against them blind; SQLite's
     /// statements fix their join order instead (`CROSS JOIN`), so it does nothing.
@@ -101,6 +106,7 @@ extension StoreDatabase {
     public func bulkLoading(_ table: String, adding: Int, _ load: () throws -> Void) throws { try load() }
     public func loadingPacked(_ table: String, _ load: (_ target: String) throws -> Void) throws { try load(table) }
     public func trustingReferences<T>(_ body: () throws -> T) throws -> T { try body() }
+    public func hasTriggers(on tables: [String]) throws -> Bool { true }
     public func forEachRowInPages(_ query: SQLQuery, pageSize: Int, _ body: (any StoreStatement) throws -> Void) throws {
         try forEachRow(query, body)
     }
