@@ -271,6 +271,11 @@ final class RolesTests: XCTestCase {
         try db.forEachRow("EXPLAIN QUERY PLAN \(sql: RoleStore.calculatedRolesInKeyOrder)") { plan.append($0.text(3)) }
         XCTAssertFalse(plan.isEmpty)
         XCTAssertFalse(plan.contains { $0.contains("TEMP B-TREE") }, "\(plan)")
+        // SQLite's own form (`+x.source`): the same rows, along the key too.
+        XCTAssertEqual(try rows(RoleStore.calculatedRolesInKeyOrderOnSQLite), read)
+        var sqlitePlan: [String] = []
+        try db.forEachRow("EXPLAIN QUERY PLAN \(sql: RoleStore.calculatedRolesInKeyOrderOnSQLite)") { sqlitePlan.append($0.text(3)) }
+        XCTAssertEqual(sqlitePlan, ["SCAN x"], "along the key, without a sort")
     }
 
     /// A run with no calculated role stored yet (a district's first) writes its grants as the
