@@ -271,6 +271,11 @@ final class RolesTests: XCTestCase {
         try db.forEachRow("EXPLAIN QUERY PLAN \(sql: RoleStore.calculatedRolesInKeyOrder)") { plan.append($0.text(3)) }
         XCTAssertFalse(plan.isEmpty)
         XCTAssertFalse(plan.contains { $0.contains("TEMP B-TREE") }, "\(plan)")
+        // SQLite's own form (`+x.source`): the same rows, along the key too.
+        XCTAssertEqual(try rows(RoleStore.calculatedRolesInKeyOrderOnSQLite), read)
+        var sqlitePlan: [String] = []
+        try db.forEachRow("EXPLAIN QUERY PLAN \(sql: RoleStore.calculatedRolesInKeyOrderOnSQLite)") { sqlitePlan.append($0.text(3)) }
+        XCTAssertEqual(sqlitePlan, ["SCAN x"], "along the key, without a sort")
     }
 
     /// A run with no calculated role stored yet (a district's first) writes its grants as the
@@ -329,6 +334,74 @@ final class RolesTests: XCTestCase {
         XCTAssertEqual(next.plan?.roles.grantsStored, false)
         XCTAssertGreaterThan(next.summary.rolesRevoked, 0)
         try assertSameAsFullRecompute(w, c, "a run after the first grants")
+    }
+
+    /// Two spellings of one user in the rules' rows (`mom` attached to H1 and `MOM` to H3,
+    /// both parents of an enrolled student; `MOM` paired with that student too): a first
+    /// run's grants, merged in username order (`RoleRules.firstGrants`), keep the spelling
+    /// the rules written one by one keep, the row of the earlier rule and, within a rule,
+    /// of the earlier record: every `user_roles` row, byte for byte, as a staged recompute
+    /// writes it. (A merge by the usernames' bytes would keep `MOM`, which sorts first.)
+    func testR7FirstGrantsKeepTheSpellingTheRulesOneByOneKeep() throws {
+        let w = Workspace()
+        let earlier = w.configure(sync: "school_year = 2025-2026", entities: Self.allEntities)
+        Self.writeSchool(w)
+        // H3 becomes a second parent household of ST1.
+        w.write("household_relationships.csv", """
+            household_id,record_type,record_id,relationship
+            H1,student,ST1,Parent
+            H2,student,ST2,Guardian
+            H3,student,ST1,Parent
+            H4,applicant,A1,Guardian
+            H5,applicant,A2,Parent
+            """)
+        _ = w.sync(earlier)
+        Self.addUsers(w)
+        let db = try w.rawDatabase()
+        try db.execute("""
+            INSERT INTO user_attachments (username, kind, record_id) VALUES ('MOM', 'household', 'H3');
+            INSERT INTO access_pairings (username, student_id, paired_at) VALUES ('MOM', 'ST1', '2026-09-01T00:00:00Z');
+            INSERT INTO user_attachments (username, kind, record_id) VALUES ('Kim', 'household', 'H1');
+            """)
+        let c = w.configure(sync: "school_year = 2026-2027", entities: Self.allEntities)
+        let first = w.sync(c)
+        XCTAssertEqual(first.plan?.roles.grantsStored, true, "the first grants are written as the rules find them")
+        let store = try w.store()
+        func rows() throws -> [String] {
+            var out: [String] = []
+            try store.database.forEachRow("""
+                SELECT username, role, school_year, granted_run FROM user_roles WHERE source = 'calculated'
+                ORDER BY username COLLATE NOCASE, role, school_year
+                """) { out.append("\($0.text(0)) \($0.text(1)) \($0.text(2)) \($0.int64(3))") }
+            return out
+        }
+        let written = try rows()
+        XCTAssertTrue(written.contains { $0.hasPrefix("mom Parent ") }, "\(written)")
+        XCTAssertFalse(written.contains { $0.hasPrefix("MOM ") }, "\(written)")
+        XCTAssertTrue(written.contains { $0.hasPrefix("kim Student ") } && written.contains { $0.hasPrefix("Kim Parent ") }, "\(written)")
+        // The same rows written by the staged path: the rules one by one into
+        // `temp.desired_roles`, the first of each kept, then granted (rolled back after).
+        let runID = try XCTUnwrap(first.summary.runID)
+        let staged = try store.database.transaction(commit: false) { () -> [String] in
+            try store.database.execute("DELETE FROM user_roles WHERE source = 'calculated'")
+            let plan = try store.roles.planRoles(RoleSettings(schoolYear: "2026-2027", parentRelationships: c.parentRelationships))
+            XCTAssertFalse(plan.grantsStored)
+            try store.roles.applyRoles(plan, runID: runID, events: store.events.none())
+            return try rows()
+        }
+        XCTAssertEqual(written, staged)
+
+        // On SQLite the rules' rows come in username order, merged without a sort, so each
+        // grant is added at the end of `user_roles`' b-tree.
+        guard !w.isPostgres else { return }
+        try db.execute("CREATE TEMP TABLE IF NOT EXISTS evaluator_staff (staff_id TEXT NOT NULL PRIMARY KEY) WITHOUT ROWID")
+        var plan: [String] = []
+        try db.forEachRow("EXPLAIN QUERY PLAN \(sql: RoleRules.firstGrants(schoolYear: "2026-2027", parentRelationships: RoleSettings(schoolYear: "2026-2027", parentRelationships: c.parentRelationships).relationshipsKey, run: 1))") {
+            plan.append($0.text(3))
+        }
+        XCTAssertTrue(plan.contains { $0.contains("MERGE (UNION ALL)") }, "\(plan)")
+        XCTAssertFalse(plan.contains { $0.contains("TEMP B-TREE") }, "\(plan)")
+        XCTAssertFalse(plan.contains { $0.contains("user_attachments_by_record") }, "the attachments along their key: \(plan)")
     }
 
     /// The Admissions Evaluator rule's staff: every value of every `;`-separated list, once,

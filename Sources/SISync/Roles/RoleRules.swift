@@ -85,90 +85,118 @@ enum RoleRules {
 
     /// The statements that fill `temp.desired_roles (username, role, school_year)` for every
     /// user, or (`scoped`) only for the users in `temp.dirty_users`; `parentRelationships`
-    /// is a JSON array of lower-case names. With `grantingRun`, the roles go straight into
-    /// `user_roles` instead, as calculated grants of that run (`RoleStore`'s first grants:
-    /// with no calculated role stored, every desired role is a grant). Either way the first
-    /// row written for a role is the one kept (`ON CONFLICT DO NOTHING` on the table's key).
-    /// (In the Parent rule, `+r.record_type` keeps SQLite on the household key: the index by
-    /// record would be chosen without statistics and scan every relationship of that type
-    /// per user.)
+    /// is a JSON array of lower-case names. The first row written for a role is the one
+    /// kept (`ON CONFLICT DO NOTHING` on the table's key). (In the Parent rule,
+    /// `+r.record_type` keeps SQLite on the household key: the index by record would be
+    /// chosen without statistics and scan every relationship of that type per user.)
     /// `householdsOneByOne` (PostgreSQL) asks the Parent rule's question of each attached
     /// household in turn, stopping at its first qualifying child (a subquery with `LIMIT
     /// 1`, which the planner can neither join nor hash): asked as `EXISTS`, PostgreSQL
     /// hashes every relationship joined to every student to answer all the households at
     /// once: 0.53–0.56 s of the server's CPU in a district's first linking run, against
     /// 0.42 s one by one (four runs each, load about 7), for the same roles. SQLite asks `EXISTS` one household at a time already.
-    static func statements(scoped: Bool, schoolYear: String, parentRelationships: String, grantingRun: Int64? = nil,
+    static func statements(scoped: Bool, schoolYear: String, parentRelationships: String,
                            householdsOneByOne: Bool = false) -> [Statement] {
+        rules(scoped: scoped, schoolYear: schoolYear, parentRelationships: parentRelationships, householdsOneByOne: householdsOneByOne).map {
+            Statement(joins: $0.joins, """
+                INSERT INTO temp.desired_roles
+                \(sql: $0.sql)
+                ON CONFLICT DO NOTHING
+                """)
+        }
+    }
+
+    /// SQLite's first grants (no calculated role stored, a full recompute): one statement
+    /// that writes every desired role into `user_roles` as a calculated grant of `run`,
+    /// the rules' rows merged in username order. Each rule reads its rows in username order
+    /// (the attachments, pairings and links along their keys; `+a.kind` keeps SQLite off
+    /// the attachments' index by record), and `UNION ALL … ORDER BY` merges them without
+    /// sorting, so the grants arrive in the order of `user_roles`' key and each is added
+    /// at the end of its b-tree, where SQLite finds its place on the last page: written
+    /// rule by rule in record order, each of a district's 294,716 grants was sought from
+    /// the root through case-insensitive comparisons. A district's first linking run
+    /// (`sisync-bench measure first-link`, callgrind): 8.79 → 8.20 billion instructions,
+    /// though reading the attachments along their key reads the other kinds' rows too.
+    /// SQLite leaves the pages it fills by appending less full (12% unused against 8%:
+    /// `user_roles` is 0.55 MB larger). The role kept is the one the rules written one by
+    /// one keep: the merge gives an earlier rule's row first when usernames are equal, and
+    /// within a rule two spellings of one user come in the order of the attachment's (or
+    /// pairing's) record, as the statements read them (`RolesTests`).
+    static func firstGrants(schoolYear: String, parentRelationships: String, run: Int64) -> SQLQuery {
+        let arms = rules(scoped: false, schoolYear: schoolYear, parentRelationships: parentRelationships,
+                         adding: ", 'calculated', \(run)", byUsername: true)
+        var merged: SQLQuery = ""
+        for (i, arm) in arms.enumerated() {
+            merged = i == 0 ? arm.sql : "\(sql: merged)\nUNION ALL\n\(sql: arm.sql)"
+        }
+        return """
+            INSERT INTO user_roles (username, role, school_year, source, granted_run)
+            \(sql: merged)
+            ORDER BY 1 COLLATE NOCASE
+            ON CONFLICT DO NOTHING
+            """
+    }
+
+    /// Each rule as a `SELECT` of (`username`, `role`, `school_year`) and then `adding`'s
+    /// columns, with the joins a full recompute should make for it on PostgreSQL.
+    /// `byUsername` (SQLite's first grants) reads the attachments along their key, in
+    /// username order.
+    private static func rules(scoped: Bool, schoolYear: String, parentRelationships: String, adding: SQLQuery = "",
+                              householdsOneByOne: Bool = false, byUsername: Bool = false) -> [(joins: Statement.Joins, sql: SQLQuery)] {
         // CROSS JOIN fixes the join order in SQLite: start from the few changed users.
         func from(_ table: String, _ alias: String) -> SQLQuery {
             scoped ? "FROM temp.dirty_users d CROSS JOIN \(unescaped: table) \(unescaped: alias) ON \(unescaped: alias).username = d.username"
                 : "FROM \(unescaped: table) \(unescaped: alias)"
         }
         let attachments = from("user_attachments", "a"), links = from("links", "l"), pairings = from("access_pairings", "p")
-        // Each rule selects (username, role, school_year), then what the target adds.
-        let into: SQLQuery = grantingRun == nil ? "INSERT INTO temp.desired_roles"
-            : "INSERT INTO user_roles (username, role, school_year, source, granted_run)"
-        let grant: SQLQuery = grantingRun.map { ", 'calculated', \($0)" } ?? ""
+        let kind: SQLQuery = byUsername ? "+a.kind" : "a.kind"
         return [
             // Staff: linked to an active staff member.
-            Statement("""
-            \(sql: into)
-            SELECT l.username, 'Staff', '' \(sql: grant) \(sql: links) JOIN staff s ON s.staff_id = l.staff_id WHERE s.active = TRUE
-            ON CONFLICT DO NOTHING
+            (.planned, """
+            SELECT l.username, 'Staff', '' \(sql: adding) \(sql: links) JOIN staff s ON s.staff_id = l.staff_id WHERE s.active = TRUE
             """),
             // Student: attached to a student enrolled for the current school year.
-            Statement(joins: .inKeyOrder, """
-            \(sql: into)
-            SELECT a.username, 'Student', '' \(sql: grant) \(sql: attachments)
+            (.inKeyOrder, """
+            SELECT a.username, 'Student', '' \(sql: adding) \(sql: attachments)
             JOIN students st ON st.student_id = a.record_id
-            WHERE a.kind = 'student' AND st.active = TRUE AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = \(schoolYear)
-            ON CONFLICT DO NOTHING
+            WHERE \(sql: kind) = 'student' AND st.active = TRUE AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = \(schoolYear)
             """),
             // Parent: attached to a household related as a parent to such a student. One
             // such student is enough: a join would find every child of the household and
             // write the role once for each (a district: 130,431 rows for 84,462 roles).
-            Statement("""
-            \(sql: into)
-            SELECT a.username, 'Parent', '' \(sql: grant) \(sql: attachments)
-            WHERE a.kind = 'household' AND \(unescaped: householdsOneByOne ? "(SELECT TRUE" : "EXISTS (SELECT 1")
+            (.planned, """
+            SELECT a.username, 'Parent', '' \(sql: adding) \(sql: attachments)
+            WHERE \(sql: kind) = 'household' AND \(unescaped: householdsOneByOne ? "(SELECT TRUE" : "EXISTS (SELECT 1")
               FROM household_relationships r JOIN students st ON st.student_id = r.record_id
               WHERE r.household_id = a.record_id AND +r.record_type = 'student' AND r.active = TRUE
                 AND st.active = TRUE AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = \(schoolYear)
                 AND lower(r.relationship) IN (SELECT value FROM json_each(\(parentRelationships)))\(unescaped: householdsOneByOne ? " LIMIT 1" : ""))
-            ON CONFLICT DO NOTHING
             """),
             // Parent: paired with an enrolled student through the portal's access code. (From
             // the pairings: without statistics SQLite would scan every student, 0.16 s a run.)
-            Statement("""
-            \(sql: into)
-            SELECT p.username, 'Parent', '' \(sql: grant) \(sql: pairings)
+            (.planned, """
+            SELECT p.username, 'Parent', '' \(sql: adding) \(sql: pairings)
             CROSS JOIN students st ON st.student_id = p.student_id
             WHERE st.active = TRUE AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = \(schoolYear)
-            ON CONFLICT DO NOTHING
             """),
             // Applicant: attached to a household related as a parent to an applicant not yet copied.
             // Its relationships are sought by household and type, both in the key: most
             // households have none to an applicant, and reading each household's every
             // relationship (`+r.record_type`) took twice the CPU (SQLite, a district).
-            Statement("""
-            \(sql: into)
-            SELECT a.username, 'Applicant', '' \(sql: grant) \(sql: attachments)
+            (.planned, """
+            SELECT a.username, 'Applicant', '' \(sql: adding) \(sql: attachments)
             JOIN household_relationships r ON r.household_id = a.record_id AND r.record_type = 'applicant' AND r.active = TRUE
             JOIN applicants ap ON ap.applicant_id = r.record_id
-            WHERE a.kind = 'household' AND ap.active = TRUE AND lower(ap.status) <> 'copied'
+            WHERE \(sql: kind) = 'household' AND ap.active = TRUE AND lower(ap.status) <> 'copied'
               AND lower(r.relationship) IN (SELECT value FROM json_each(\(parentRelationships)))
-            ON CONFLICT DO NOTHING
             """),
             // Admissions Evaluator: linked to an active staff member named by an active applicant.
             // The named staff are collected once (`temp.evaluator_staff`), then joined.
-            Statement("""
-            \(sql: into)
-            SELECT l.username, 'Admissions Evaluator', '' \(sql: grant) \(sql: links)
+            (.planned, """
+            SELECT l.username, 'Admissions Evaluator', '' \(sql: adding) \(sql: links)
             JOIN staff s ON s.staff_id = l.staff_id AND s.active = TRUE
             JOIN temp.evaluator_staff e ON e.staff_id = l.staff_id
             WHERE TRUE -- so that SQLite does not read ON CONFLICT as this join's ON
-            ON CONFLICT DO NOTHING
             """),
             // Attribute roles: every active attribute on an attached student, household or donor.
             // From the attachments (`CROSS JOIN`), along their index by record, each looked up
@@ -176,12 +204,10 @@ enum RoleRules {
             // attachment, nearly twice the CPU (a district: 200,000 attributes, 66,668 of
             // attached records). Both read in record order, so a role two attachments give
             // is written first from the same one.
-            Statement("""
-            \(sql: into)
-            SELECT a.username, t.attribute, t.school_year \(sql: grant) \(sql: attachments)
+            (.planned, """
+            SELECT a.username, t.attribute, t.school_year \(sql: adding) \(sql: attachments)
             CROSS JOIN attributes t ON t.record_type = a.kind AND t.record_id = a.record_id
             WHERE t.active = TRUE
-            ON CONFLICT DO NOTHING
             """),
         ]
     }
