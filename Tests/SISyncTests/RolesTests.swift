@@ -342,6 +342,36 @@ final class RolesTests: XCTestCase {
     /// the rules written one by one keep, the row of the earlier rule and, within a rule,
     /// of the earlier record: every `user_roles` row, byte for byte, as a staged recompute
     /// writes it. (A merge by the usernames' bytes would keep `MOM`, which sorts first.)
+    /// A first run's grants are written with SQLite's per-row reference checks set aside
+    /// (each username comes from a row that refers to its user), but not when an
+    /// application has a trigger on `user_roles`: what the trigger writes is checked, as in
+    /// any later run.
+    func testR7AnApplicationsTriggerOnUserRolesKeepsTheFirstGrantsChecks() throws {
+        let w = Workspace()
+        guard !w.isPostgres else { return }
+        let earlier = w.configure(sync: "school_year = 2025-2026", entities: Self.allEntities)
+        Self.writeSchool(w)
+        _ = w.sync(earlier)
+        Self.addUsers(w)
+        let db = try w.rawDatabase()
+        try db.execute("""
+            CREATE TABLE app_role_log (username TEXT NOT NULL REFERENCES users(username), role TEXT NOT NULL);
+            CREATE TRIGGER app_role_logged AFTER INSERT ON user_roles BEGIN
+              INSERT INTO app_role_log (username, role) VALUES (new.username || '-gone', new.role);
+            END;
+            """)
+        let c = w.configure(sync: "school_year = 2026-2027", entities: Self.allEntities)
+        let refused = w.sync(c)
+        XCTAssertEqual(refused.summary.outcome, .failed, "the trigger's rows name no user")
+        XCTAssertEqual(try db.int("SELECT count(*) FROM app_role_log"), 0)
+        XCTAssertEqual(try db.int("SELECT count(*) FROM user_roles WHERE source = 'calculated'"), 0, "rolled back (R1)")
+        try db.execute("DROP TRIGGER app_role_logged")
+        let first = w.sync(c)
+        XCTAssertNil(first.summary.error)
+        XCTAssertGreaterThan(first.summary.rolesGranted, 0)
+        XCTAssertEqual(first.plan?.roles.grantsStored, true, "the first grants, as the rules find them")
+    }
+
     func testR7FirstGrantsKeepTheSpellingTheRulesOneByOneKeep() throws {
         let w = Workspace()
         let earlier = w.configure(sync: "school_year = 2025-2026", entities: Self.allEntities)

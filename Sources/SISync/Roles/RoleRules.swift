@@ -111,8 +111,8 @@ enum RoleRules {
     /// the rules' rows merged in username order. Each rule reads its rows in username order
     /// (the attachments, pairings and links along their keys; `+a.kind` keeps SQLite off
     /// the attachments' index by record), and `UNION ALL … ORDER BY` merges them without
-    /// sorting, so the grants arrive in the order of `user_roles`' key and each is added
-    /// at the end of its b-tree, where SQLite finds its place on the last page: written
+    /// sorting, so the grants arrive in username order (one user's roles in rule order)
+    /// and each is added at the end of its b-tree or near it, on a page SQLite holds: written
     /// rule by rule in record order, each of a district's 294,716 grants was sought from
     /// the root through case-insensitive comparisons. A district's first linking run
     /// (`sisync-bench measure first-link`, callgrind): 8.79 → 8.20 billion instructions,
