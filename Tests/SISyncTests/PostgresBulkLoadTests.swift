@@ -214,6 +214,24 @@ final class PostgresBulkLoadTests: XCTestCase {
     /// of the table, so the key and reference stay as they were, although the rules' rows
     /// alone (one more than the grants) would have been a quarter.
     func testR9AFirstRunsGrantsUnderAQuarterOfTheTableCountedOnceEachKeepTheRolesKey() throws {
+        let (w, c) = try schoolWhereKimsHonorRollComesTwice()
+        let grants = w.sync(c, dryRun: true).summary.rolesGranted
+        XCTAssertGreaterThan(grants, 0)
+        let db = try Workspace.rawPostgres(w)
+        try db.run("""
+            INSERT INTO user_roles (username, role, source) SELECT 'ana', 'Manual ' || n, 'manual' FROM generate_series(1, \(3 * grants + 1)) n
+            """)
+        let before = try constraints(db, w)
+        let first = w.sync(c)
+        XCTAssertEqual(first.summary.rolesGranted, grants, first.summary.error ?? "")
+        XCTAssertEqual(try constraints(db, w).oids, before.oids, "the key and reference were kept, not made again")
+    }
+
+    /// The school with users, where kim's `Honor Roll (2026-2027)` comes from her student
+    /// and from her household (H1), after a run that computed roles for another school
+    /// year, so that the run with users recomputes everyone, as a district's first does.
+    /// Returns the workspace and the current year's configuration.
+    private func schoolWhereKimsHonorRollComesTwice() throws -> (Workspace, Configuration) {
         let w = try workspace()
         let earlier = w.configure(sync: "school_year = 2025-2026", entities: RolesTests.allEntities)
         RolesTests.writeSchool(w)
@@ -227,17 +245,7 @@ final class PostgresBulkLoadTests: XCTestCase {
         XCTAssertEqual(w.sync(earlier).summary.outcome, .applied)
         RolesTests.addUsers(w)
         XCTAssertEqual(w.ctl(["user", "attach", "kim", "--household", "H1"]).code, 0)
-        let c = w.configure(sync: "school_year = 2026-2027", entities: RolesTests.allEntities)
-        let grants = w.sync(c, dryRun: true).summary.rolesGranted
-        XCTAssertGreaterThan(grants, 0)
-        let db = try Workspace.rawPostgres(w)
-        try db.run("""
-            INSERT INTO user_roles (username, role, source) SELECT 'ana', 'Manual ' || n, 'manual' FROM generate_series(1, \(3 * grants + 1)) n
-            """)
-        let before = try constraints(db, w)
-        let first = w.sync(c)
-        XCTAssertEqual(first.summary.rolesGranted, grants, first.summary.error ?? "")
-        XCTAssertEqual(try constraints(db, w).oids, before.oids, "the key and reference were kept, not made again")
+        return (w, w.configure(sync: "school_year = 2026-2027", entities: RolesTests.allEntities))
     }
 
     private func dryAndFirstRunGrantTheSame(_ w: Workspace, extraAttribute: String? = nil) throws {
@@ -431,20 +439,7 @@ final class PostgresBulkLoadTests: XCTestCase {
     /// `Honor Roll (2026-2027)` comes from her student and her household, and mom is a
     /// Parent through her household and through a pairing: each is one grant either way.
     func testFirstGrantsOfPlainUsernamesIntoAnEmptyTableAreTheStagedOnesWithoutStaging() throws {
-        let w = try workspace()
-        let earlier = w.configure(sync: "school_year = 2025-2026", entities: RolesTests.allEntities)
-        RolesTests.writeSchool(w)
-        w.write("attributes.csv", """
-            record_type,record_id,attribute,school_year
-            student,ST1,Honor Roll,2026-2027
-            household,H1,Honor Roll,2026-2027
-            household,H1,Volunteer,
-
-            """)
-        XCTAssertEqual(w.sync(earlier).summary.outcome, .applied)
-        RolesTests.addUsers(w)
-        XCTAssertEqual(w.ctl(["user", "attach", "kim", "--household", "H1"]).code, 0)
-        let c = w.configure(sync: "school_year = 2026-2027", entities: RolesTests.allEntities)
+        let (w, c) = try schoolWhereKimsHonorRollComesTwice()
         let settings = RoleSettings(schoolYear: "2026-2027", parentRelationships: c.parentRelationships)
         let store = try w.store()
         let db = store.database
