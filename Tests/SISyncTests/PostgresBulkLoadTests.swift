@@ -214,6 +214,24 @@ final class PostgresBulkLoadTests: XCTestCase {
     /// of the table, so the key and reference stay as they were, although the rules' rows
     /// alone (one more than the grants) would have been a quarter.
     func testR9AFirstRunsGrantsUnderAQuarterOfTheTableCountedOnceEachKeepTheRolesKey() throws {
+        let (w, c) = try schoolWhereKimsHonorRollComesTwice()
+        let grants = w.sync(c, dryRun: true).summary.rolesGranted
+        XCTAssertGreaterThan(grants, 0)
+        let db = try Workspace.rawPostgres(w)
+        try db.run("""
+            INSERT INTO user_roles (username, role, source) SELECT 'ana', 'Manual ' || n, 'manual' FROM generate_series(1, \(3 * grants + 1)) n
+            """)
+        let before = try constraints(db, w)
+        let first = w.sync(c)
+        XCTAssertEqual(first.summary.rolesGranted, grants, first.summary.error ?? "")
+        XCTAssertEqual(try constraints(db, w).oids, before.oids, "the key and reference were kept, not made again")
+    }
+
+    /// The school with users, where kim's `Honor Roll (2026-2027)` comes from her student
+    /// and from her household (H1), after a run that computed roles for another school
+    /// year, so that the run with users recomputes everyone, as a district's first does.
+    /// Returns the workspace and the current year's configuration.
+    private func schoolWhereKimsHonorRollComesTwice() throws -> (Workspace, Configuration) {
         let w = try workspace()
         let earlier = w.configure(sync: "school_year = 2025-2026", entities: RolesTests.allEntities)
         RolesTests.writeSchool(w)
@@ -227,17 +245,7 @@ final class PostgresBulkLoadTests: XCTestCase {
         XCTAssertEqual(w.sync(earlier).summary.outcome, .applied)
         RolesTests.addUsers(w)
         XCTAssertEqual(w.ctl(["user", "attach", "kim", "--household", "H1"]).code, 0)
-        let c = w.configure(sync: "school_year = 2026-2027", entities: RolesTests.allEntities)
-        let grants = w.sync(c, dryRun: true).summary.rolesGranted
-        XCTAssertGreaterThan(grants, 0)
-        let db = try Workspace.rawPostgres(w)
-        try db.run("""
-            INSERT INTO user_roles (username, role, source) SELECT 'ana', 'Manual ' || n, 'manual' FROM generate_series(1, \(3 * grants + 1)) n
-            """)
-        let before = try constraints(db, w)
-        let first = w.sync(c)
-        XCTAssertEqual(first.summary.rolesGranted, grants, first.summary.error ?? "")
-        XCTAssertEqual(try constraints(db, w).oids, before.oids, "the key and reference were kept, not made again")
+        return (w, w.configure(sync: "school_year = 2026-2027", entities: RolesTests.allEntities))
     }
 
     private func dryAndFirstRunGrantTheSame(_ w: Workspace, extraAttribute: String? = nil) throws {
@@ -423,4 +431,118 @@ final class PostgresBulkLoadTests: XCTestCase {
         XCTAssertFalse(try store.roles.desiredUsernamesSortByTheirBytes())
         XCTAssertEqual(try rows(collated).filter { $0.lowercased().hasPrefix("kim ") }, ["Kim Staff "], "one role, the first spelling")
     }
+
+    /// A first run's grants into an empty `user_roles`, every username plain: read once
+    /// from the rules (`RoleRules.everyRole`) into the table, nothing staged in
+    /// `temp.desired_roles`, and the same rows (username, role, source, school year, run)
+    /// as the staged path writes, whose dedupe keeps the first row of each role. kim's
+    /// `Honor Roll (2026-2027)` comes from her student and her household, and mom is a
+    /// Parent through her household and through a pairing: each is one grant either way.
+    func testFirstGrantsOfPlainUsernamesIntoAnEmptyTableAreTheStagedOnesWithoutStaging() throws {
+        let (w, c) = try schoolWhereKimsHonorRollComesTwice()
+        let settings = RoleSettings(schoolYear: "2026-2027", parentRelationships: c.parentRelationships)
+        let store = try w.store()
+        let db = store.database
+        try db.execute("INSERT INTO access_pairings (username, student_id, paired_at) VALUES ('mom', 'ST1', '2026-09-01T00:00:00Z')")
+        func grants() throws -> [String] {
+            var rows: [String] = []
+            try db.forEachRow("""
+                SELECT username, role, source, school_year, granted_run FROM user_roles WHERE source = 'calculated'
+                ORDER BY username COLLATE BINARY, role COLLATE BINARY, school_year COLLATE BINARY
+                """) { rows.append("\($0.text(0)) \($0.text(1)) \($0.text(2)) \($0.text(3)) \($0.text(4))") }
+            return rows
+        }
+        func staged() throws -> Int { try db.int("SELECT count(*) FROM temp.desired_roles") ?? -1 }
+
+        let (unstaged, plan, stagedRows) = try db.transaction(commit: false) {
+            XCTAssertTrue(try store.roles.ruleUsernamesSortByTheirBytes())
+            let plan = try store.roles.planRoles(settings, grantingRun: 7)
+            return (try grants(), plan, try staged())
+        }
+        XCTAssertTrue(plan.grantsStored)
+        XCTAssertEqual(stagedRows, 0, "nothing staged")
+        XCTAssertEqual(plan.grantedCount, unstaged.count)
+        XCTAssertEqual(unstaged.filter { $0.hasPrefix("kim Honor Roll ") }, ["kim Honor Roll calculated 2026-2027 7"])
+        XCTAssertEqual(unstaged.filter { $0.hasPrefix("mom Parent ") }, ["mom Parent calculated  7"])
+
+        // A manual role in the table: the staged path, with the same grants.
+        let (withStaging, stagedPlan, stagedCount) = try db.transaction(commit: false) {
+            try db.run("INSERT INTO user_roles (username, role, source) VALUES ('ana', 'Finance', 'manual')")
+            let plan = try store.roles.planRoles(settings, grantingRun: 7)
+            return (try grants(), plan, try staged())
+        }
+        XCTAssertTrue(stagedPlan.grantsStored)
+        XCTAssertGreaterThan(stagedCount, unstaged.count, "staged: a row for each role each rule found")
+        XCTAssertEqual(unstaged, withStaging)
+        XCTAssertEqual(plan.granted, stagedPlan.granted)
+        XCTAssertEqual(plan.grantedCount, stagedPlan.grantedCount)
+    }
+
+    /// Whether the rules' usernames are plain is asked of every table a rule reads them
+    /// from: one capital, dot or accent in any of `user_attachments`, `links` and
+    /// `access_pairings` keeps the first grants staged (and sorted through the collation).
+    func testFirstGrantsAreStagedWhenAnyTableTheRulesReadHasAUsernameThatIsNotPlain() throws {
+        let w = try workspace()
+        let c = w.configure(sync: "school_year = 2026-2027", entities: RolesTests.allEntities)
+        RolesTests.writeSchool(w)
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        RolesTests.addUsers(w)
+        let store = try w.store()
+        let db = store.database
+        XCTAssertTrue(try store.roles.ruleUsernamesSortByTheirBytes())
+        let spellings: [SQLQuery] = [
+            "INSERT INTO user_attachments (username, kind, record_id) VALUES ('Kim', 'student', 'ST2')",
+            "INSERT INTO links (username, staff_id, kind, created_at, created_by) VALUES ('Cleo', 'S2', 'manual', '2026-09-01T00:00:00Z', 'test')",
+            "INSERT INTO access_pairings (username, student_id, paired_at) VALUES ('LEE', 'ST1', '2026-09-01T00:00:00Z')",
+        ]
+        for spelling in spellings {
+            try db.transaction(commit: false) {
+                try db.run(spelling)
+                XCTAssertFalse(try store.roles.ruleUsernamesSortByTheirBytes(), spelling.sql)
+                let plan = try store.roles.planRoles(RoleSettings(schoolYear: "2026-2027", parentRelationships: c.parentRelationships), grantingRun: 7)
+                XCTAssertTrue(plan.grantsStored)
+                XCTAssertGreaterThan(try db.int("SELECT count(*) FROM temp.desired_roles") ?? 0, 0, "staged: \(spelling.sql)")
+            }
+        }
+    }
+
+    /// PostgreSQL's Parent rule, asking each household in turn, reads the relationship
+    /// names once (an InitPlan's array), not in a semi-join of each household's own; and
+    /// finds the same parents as the rule asked of every household at once.
+    func testTheParentRuleReadsTheRelationshipNamesOnceAndFindsTheSameParents() throws {
+        let w = try workspace()
+        w.configure()
+        let db = try Workspace.rawPostgres(w)
+        try db.execute("""
+            INSERT INTO users (username, email, created_at) VALUES ('mom', 'mom@home.org', now()), ('aunt', 'aunt@home.org', now()), ('dad', 'dad@home.org', now());
+            INSERT INTO students (student_id, enrollment_status, school_year, added_run, updated_run, fingerprint)
+              VALUES ('s1', 'Enrolled', '2026-2027', 1, 1, 0), ('s2', 'Withdrawn', '2026-2027', 1, 1, 0);
+            INSERT INTO household_relationships (household_id, record_type, record_id, relationship, added_run, updated_run, fingerprint)
+              VALUES ('h1', 'student', 's1', 'Guardian', 1, 1, 0), ('h2', 'student', 's1', 'Aunt', 1, 1, 0), ('h3', 'student', 's2', 'Parent', 1, 1, 0);
+            INSERT INTO user_attachments (username, kind, record_id) VALUES ('mom', 'household', 'h1'), ('aunt', 'household', 'h2'), ('dad', 'household', 'h3');
+            CREATE TEMP TABLE desired_roles (username TEXT NOT NULL COLLATE NOCASE, role TEXT NOT NULL, school_year TEXT NOT NULL, seq bigint GENERATED BY DEFAULT AS IDENTITY);
+            CREATE TEMP TABLE evaluator_staff (staff_id TEXT NOT NULL PRIMARY KEY);
+            """)
+        func parentRule(oneByOne: Bool) throws -> SQLQuery {
+            let found = RoleRules.statements(scoped: false, schoolYear: "2026-2027", parentRelationships: #"["parent","guardian"]"#, householdsOneByOne: oneByOne)
+                .filter { $0.sql.sql.contains("'Parent'") && $0.sql.sql.contains("household_relationships") }
+            XCTAssertEqual(found.count, 1)
+            return try XCTUnwrap(found.first).sql
+        }
+        var lines: [String] = []
+        try db.forEachRow("EXPLAIN \(sql: try parentRule(oneByOne: true))") { lines.append($0.text(0)) }
+        let plan = lines.joined(separator: "\n")
+        XCTAssertTrue(plan.contains("InitPlan"), plan)
+        XCTAssertFalse(plan.contains("json_array_elements_text") && plan.contains("Semi Join"), plan)
+        func parents(oneByOne: Bool) throws -> [String] {
+            try db.execute("DELETE FROM temp.desired_roles")
+            try db.run(try parentRule(oneByOne: oneByOne))
+            var found: [String] = []
+            try db.forEachRow("SELECT username FROM temp.desired_roles ORDER BY username COLLATE BINARY") { found.append($0.text(0)) }
+            return found
+        }
+        XCTAssertEqual(try parents(oneByOne: true), ["mom"])
+        XCTAssertEqual(try parents(oneByOne: true), try parents(oneByOne: false))
+    }
+
 }
