@@ -395,9 +395,7 @@ final class LinkingRunTests: XCTestCase {
         XCTAssertEqual(try accounts.user("m")?.link, Link(staffID: "S2", kind: .manual, reason: "covering"))
 
         let normalizer = EmailNormalizer(aliases: c.emailDomainAliases)
-        let directory = try StaffDirectory.after(nil, rows: nil, normalizer: normalizer) { add in
-            try accounts.forEachStaffEmail(normalizer: normalizer) { add($0, $1, $2) }
-        }
+        let directory = StaffDirectory(entries: try accounts.staffDirectoryEntries(normalizer: normalizer))
         var read: [String] = []
         let keys = try accounts.forEachLinkingUserBatch(normalizer: normalizer, staff: directory) { read += $0.map(\.username) }
         XCTAssertEqual(read.sorted(), ["al", "al2", "jo", "m", "u1", "u2", "u3", "up"], "every linked user, once")

@@ -26,6 +26,18 @@ final class SQLitePackedLoadTests: XCTestCase {
         return w
     }
 
+    /// A SQLite workspace whose first run imported `n` donors, with `users.csv` giving a
+    /// user attached to each (not imported yet).
+    private func donorsAndTheirUsersFile(_ n: Int) -> Workspace {
+        let w = Workspace(sqlite: true)
+        let c = w.configure(entities: "staff, donors")
+        w.write("donors.csv", "donor_id,name,email\n" + (1...n).map { "D\($0),Donor \($0),d\($0)@home.org\n" }.joined())
+        w.write("staff.csv", staffCSV(manyStaff(3)))
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        w.write(w.root + "/users.csv", "username,email,donor_id\n" + (1...n).map { "u\($0),u\($0)@home.org,D\($0)\n" }.joined())
+        return w
+    }
+
     /// Thousandths of the table's pages left empty (dbstat).
     private func emptyShare(_ db: any StoreDatabase, _ name: String) throws -> Int {
         try XCTUnwrap(try db.int("SELECT CAST(1000 * sum(unused) / sum(pgsize) AS INTEGER) FROM dbstat WHERE name = \(name)"))
@@ -93,13 +105,8 @@ final class SQLitePackedLoadTests: XCTestCase {
     /// foreign key on `users` set aside for the move (each username is a user the import
     /// read or has just added), and are the rows the file gives.
     func testAFirstUserImportsAttachmentsFillTheirPages() throws {
-        let w = Workspace(sqlite: true)
-        let c = w.configure(entities: "staff, donors")
         let n = 10_000
-        w.write("donors.csv", "donor_id,name,email\n" + (1...n).map { "D\($0),Donor \($0),d\($0)@home.org\n" }.joined())
-        w.write("staff.csv", staffCSV(manyStaff(3)))
-        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
-        w.write(w.root + "/users.csv", "username,email,donor_id\n" + (1...n).map { "u\($0),u\($0)@home.org,D\($0)\n" }.joined())
+        let w = donorsAndTheirUsersFile(n)
         let imported = w.ctl(["user", "import", w.root + "/users.csv"])
         XCTAssertEqual(imported.code, 0, imported.err)
         let db = try w.rawDatabase()
@@ -128,15 +135,9 @@ final class SQLitePackedLoadTests: XCTestCase {
     /// attachments then go in directly, each one's reference checked, and the import fails
     /// rather than keep attachments of a user that does not exist.
     func testWithAnApplicationsTriggerOnUsersTheAttachmentsReferencesAreChecked() throws {
-        let w = Workspace(sqlite: true)
-        let c = w.configure(entities: "staff, donors")
-        let n = 5_000
-        w.write("donors.csv", "donor_id,name,email\n" + (1...n).map { "D\($0),Donor \($0),d\($0)@home.org\n" }.joined())
-        w.write("staff.csv", staffCSV(manyStaff(3)))
-        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        let w = donorsAndTheirUsersFile(5_000)
         let db = try w.rawDatabase()
         try db.execute("CREATE TRIGGER app_no_u7 BEFORE INSERT ON users WHEN new.username = 'u7' BEGIN SELECT RAISE(IGNORE); END")
-        w.write(w.root + "/users.csv", "username,email,donor_id\n" + (1...n).map { "u\($0),u\($0)@home.org,D\($0)\n" }.joined())
         let imported = w.ctl(["user", "import", w.root + "/users.csv"])
         XCTAssertNotEqual(imported.code, 0, "u7's attachment names no user")
         XCTAssertEqual(try db.int("SELECT count(*) FROM user_attachments"), 0, "rolled back")

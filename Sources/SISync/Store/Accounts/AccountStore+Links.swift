@@ -19,7 +19,7 @@ extension AccountStore {
     /// `keyBatchSize`, not as one JSON array of every active staff member's key.
     /// `stop` is asked before each query and batch: a stop asked for while Swift code runs
     /// would not interrupt the statement that follows (SQLite's and PostgreSQL's interrupts
-    /// stop only what is running then), and encoding 300,000 keys takes a second.
+    /// stop only what is running then), and probing 300,000 keys takes seconds.
     public func forEachLinkingUserBatch(normalizer: EmailNormalizer, staff: StaffDirectory, batchSize: Int = 4096, keyBatchSize: Int = 4096,
                                         stop: StopSignal? = nil, _ body: ([LinkingUser]) throws -> Void) throws -> LinkingKeys {
         // The linked users (a few thousand) are found through the username index.
