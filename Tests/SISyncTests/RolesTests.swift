@@ -372,6 +372,34 @@ final class RolesTests: XCTestCase {
         XCTAssertEqual(first.plan?.roles.grantsStored, true, "the first grants, as the rules find them")
     }
 
+    /// A first run's calculated grants (`username role school_year granted_run`, in key
+    /// order), and the same rows written by the staged path over the same data: the rules
+    /// one by one into `temp.desired_roles`, the first of each kept, then granted (rolled
+    /// back after).
+    private func firstGrantsAndStagedRows(_ w: Workspace, _ c: Configuration, file: StaticString = #filePath, line: UInt = #line) throws -> (written: [String], staged: [String]) {
+        let first = w.sync(c)
+        XCTAssertEqual(first.plan?.roles.grantsStored, true, "the first grants are written as the rules find them", file: file, line: line)
+        let store = try w.store()
+        func rows() throws -> [String] {
+            var out: [String] = []
+            try store.database.forEachRow("""
+                SELECT username, role, school_year, granted_run FROM user_roles WHERE source = 'calculated'
+                ORDER BY username COLLATE NOCASE, role, school_year
+                """) { out.append("\($0.text(0)) \($0.text(1)) \($0.text(2)) \($0.int64(3))") }
+            return out
+        }
+        let written = try rows()
+        let runID = try XCTUnwrap(first.summary.runID, file: file, line: line)
+        let staged = try store.database.transaction(commit: false) { () -> [String] in
+            try store.database.execute("DELETE FROM user_roles WHERE source = 'calculated'")
+            let plan = try store.roles.planRoles(RoleSettings(schoolYear: "2026-2027", parentRelationships: c.parentRelationships))
+            XCTAssertFalse(plan.grantsStored, file: file, line: line)
+            try store.roles.applyRoles(plan, runID: runID, events: store.events.none())
+            return try rows()
+        }
+        return (written, staged)
+    }
+
     func testR7FirstGrantsKeepTheSpellingTheRulesOneByOneKeep() throws {
         let w = Workspace()
         let earlier = w.configure(sync: "school_year = 2025-2026", entities: Self.allEntities)
@@ -394,31 +422,10 @@ final class RolesTests: XCTestCase {
             INSERT INTO user_attachments (username, kind, record_id) VALUES ('Kim', 'household', 'H1');
             """)
         let c = w.configure(sync: "school_year = 2026-2027", entities: Self.allEntities)
-        let first = w.sync(c)
-        XCTAssertEqual(first.plan?.roles.grantsStored, true, "the first grants are written as the rules find them")
-        let store = try w.store()
-        func rows() throws -> [String] {
-            var out: [String] = []
-            try store.database.forEachRow("""
-                SELECT username, role, school_year, granted_run FROM user_roles WHERE source = 'calculated'
-                ORDER BY username COLLATE NOCASE, role, school_year
-                """) { out.append("\($0.text(0)) \($0.text(1)) \($0.text(2)) \($0.int64(3))") }
-            return out
-        }
-        let written = try rows()
+        let (written, staged) = try firstGrantsAndStagedRows(w, c)
         XCTAssertTrue(written.contains { $0.hasPrefix("mom Parent ") }, "\(written)")
         XCTAssertFalse(written.contains { $0.hasPrefix("MOM ") }, "\(written)")
         XCTAssertTrue(written.contains { $0.hasPrefix("kim Student ") } && written.contains { $0.hasPrefix("Kim Parent ") }, "\(written)")
-        // The same rows written by the staged path: the rules one by one into
-        // `temp.desired_roles`, the first of each kept, then granted (rolled back after).
-        let runID = try XCTUnwrap(first.summary.runID)
-        let staged = try store.database.transaction(commit: false) { () -> [String] in
-            try store.database.execute("DELETE FROM user_roles WHERE source = 'calculated'")
-            let plan = try store.roles.planRoles(RoleSettings(schoolYear: "2026-2027", parentRelationships: c.parentRelationships))
-            XCTAssertFalse(plan.grantsStored)
-            try store.roles.applyRoles(plan, runID: runID, events: store.events.none())
-            return try rows()
-        }
         XCTAssertEqual(written, staged)
 
         // On SQLite the rules' rows come in username order, merged without a sort, so each
@@ -432,6 +439,97 @@ final class RolesTests: XCTestCase {
         XCTAssertTrue(plan.contains { $0.contains("MERGE (UNION ALL)") }, "\(plan)")
         XCTAssertFalse(plan.contains { $0.contains("TEMP B-TREE") }, "\(plan)")
         XCTAssertFalse(plan.contains { $0.contains("user_attachments_by_record") }, "the attachments along their key: \(plan)")
+    }
+
+    /// SQLite's first grants compare statuses and relationships with `nocase`, not `lower`,
+    /// and look for attribute roles only on the kinds of record that have attributes
+    /// (`RoleRules.caseFolded`): the same grants in the same spelling as the staged rules,
+    /// which keep `lower`, for statuses and relationships in capitals, with an accented
+    /// capital (which neither folds), for a household that is both a
+    /// parent's and an applicant's, and for an attribute named as a rule's role (`Parent`,
+    /// no school year) on a record attached in another spelling: the rule's row is kept,
+    /// as the rules one by one keep it.
+    func testR7FirstGrantsFoldCaseAsTheStagedRulesDo() throws {
+        let w = Workspace()
+        let earlier = w.configure(sync: "school_year = 2025-2026", linking: "parent_relationships = Parent, Guardian", entities: Self.allEntities)
+        Self.writeSchool(w, st1Status: "ENROLLED", extraStudents: """
+            ST4,Ola,Lima,ola@students.org,101,3,ENROLLÉ,2026-2027
+            ST5,Pia,Lima,pia@students.org,101,3,Énrolled,2026-2027
+            ST6,Quy,Lima,quy@students.org,101,3,eNrOlLeD,2026-2027
+            """, a1Status: "COPIED")
+        w.write("household_relationships.csv", """
+            household_id,record_type,record_id,relationship
+            H1,student,ST1,PARENT
+            H1,applicant,A2,gUARDIAN
+            H2,student,ST6,Guardian
+            H3,student,ST4,Parent
+            H4,student,ST5,Parent
+            H4,applicant,A1,Guardian
+            H5,applicant,A2,PÁRENT
+            """)
+        w.write("applicants.csv", """
+            applicant_id,first_name,last_name,status,evaluator_staff_ids
+            A1,Nia,Vale,COPIED,S1;S2
+            A2,Oto,Wade,COPIÉD,S3
+            """)
+        w.write("attributes.csv", """
+            record_type,record_id,attribute,school_year
+            student,ST1,Honor Roll,2026-2027
+            student,ST1,Parent,
+            household,H1,Volunteer,
+            donor,D1,Annual Fund,2026-2027
+            """)
+        _ = w.sync(earlier)
+        Self.addUsers(w)
+        let db = try w.rawDatabase()
+        try db.execute("""
+            INSERT INTO user_attachments (username, kind, record_id) VALUES ('MOM', 'student', 'ST1');
+            INSERT INTO user_attachments (username, kind, record_id) VALUES ('Kim', 'household', 'H2');
+            """)
+        let c = w.configure(sync: "school_year = 2026-2027", linking: "parent_relationships = Parent, Guardian", entities: Self.allEntities)
+        let (written, staged) = try firstGrantsAndStagedRows(w, c)
+        XCTAssertTrue(written.contains { $0.hasPrefix("mom Parent  ") }, "the Parent rule's row, not the attribute's: \(written)")
+        XCTAssertFalse(written.contains { $0.hasPrefix("MOM Parent") }, "\(written)")
+        XCTAssertTrue(written.contains { $0.hasPrefix("MOM Student ") }, "ENROLLED is enrolled: \(written)")
+        XCTAssertTrue(written.contains { $0.hasPrefix("ray Parent ") } && written.contains { $0.hasPrefix("Kim Parent ") }, "\(written)")
+        XCTAssertTrue(written.contains { $0.hasPrefix("mom Applicant ") }, "COPIÉD is not copied: \(written)")
+        XCTAssertFalse(written.contains { $0.hasPrefix("rosa ") || $0.hasPrefix("vale ") || $0.hasPrefix("wade ") }, "\(written)")
+        XCTAssertEqual(written, staged)
+        guard !w.isPostgres else { return }
+        XCTAssertEqual(try db.int("PRAGMA ignore_check_constraints"), 0, "the checks are evaluated again after the first grants")
+    }
+
+    /// Only SQLite's first grants fold case with `nocase`, and only relationship names with
+    /// no NUL, where SQLite's `nocase` stops comparing (`RoleRules.namesFoldByCollation`).
+    func testR7RelationshipNamesWithANulAreMatchedWithLower() {
+        let plain = RoleSettings(schoolYear: "2026-2027", parentRelationships: ["Parent", "Guardian"]).relationshipsKey
+        let nul = RoleSettings(schoolYear: "2026-2027", parentRelationships: ["Parent", "Pa\u{0}rent"]).relationshipsKey
+        XCTAssertTrue(RoleRules.namesFoldByCollation(plain))
+        XCTAssertFalse(RoleRules.namesFoldByCollation(nul), nul)
+        func text(_ q: SQLQuery) -> String { "\(q)" }
+        let first = text(RoleRules.firstGrants(schoolYear: "2026-2027", parentRelationships: plain, run: 1))
+        XCTAssertFalse(first.contains("lower("), first)
+        XCTAssertTrue(first.contains("r.relationship COLLATE NOCASE IN"), first)
+        XCTAssertTrue(text(RoleRules.firstGrants(schoolYear: "2026-2027", parentRelationships: nul, run: 1)).contains("lower(r.relationship) IN"))
+        let staged = RoleRules.statements(scoped: false, schoolYear: "2026-2027", parentRelationships: plain).map { text($0.sql) }.joined()
+        XCTAssertTrue(staged.contains("lower(st.enrollment_status) = 'enrolled'") && !staged.contains("NOCASE"), staged)
+    }
+
+    /// A first run's grants are written without evaluating `user_roles`' `CHECK` per row
+    /// (`StoreDatabase.trustingChecks`): on SQLite the checks are off inside, and as they
+    /// were after, also when the body throws.
+    func testR7TrustingChecksSetsTheChecksAsideOnlyInside() throws {
+        let w = Workspace()
+        guard !w.isPostgres else { return }
+        _ = w.sync(w.configure(sync: "school_year = 2026-2027", entities: Self.allEntities))
+        let store = try w.store()
+        let db = store.database
+        XCTAssertEqual(try db.trustingChecks { try db.int("PRAGMA ignore_check_constraints") }, 1)
+        XCTAssertEqual(try db.int("PRAGMA ignore_check_constraints"), 0)
+        struct Stop: Error {}
+        XCTAssertThrowsError(try db.trustingChecks { throw Stop() })
+        XCTAssertEqual(try db.int("PRAGMA ignore_check_constraints"), 0)
+        XCTAssertThrowsError(try db.execute("INSERT INTO user_roles (username, role, source) VALUES ('nobody', 'X', 'bogus')"))
     }
 
     /// The Admissions Evaluator rule's staff: every value of every `;`-separated list, once,

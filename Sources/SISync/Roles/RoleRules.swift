@@ -149,10 +149,33 @@ enum RoleRules {
         return union
     }
 
+    /// `lower(column) op 'constant'` (`constant` in lower case, ASCII letters only), or
+    /// (`byCollation`, SQLite's first grants) `column op 'constant' COLLATE NOCASE`: the
+    /// same test there, without a new string per row (a district's first grants called
+    /// `lower` some 400,000 times, each a malloc and a free: 0.27 of 4.94 billion
+    /// instructions). SQLite's `lower` and its `nocase` both fold the ASCII letters only,
+    /// so a value equals the lower-case constant either way exactly when its bytes do once
+    /// folded. (PostgreSQL's `lower` folds every letter and its `nocase` is ICU's: its
+    /// rules keep `lower`, and so do SQLite's staged ones, which a later run compares.)
+    static func caseFolded(_ column: String, _ op: String, _ constant: String, byCollation: Bool) -> SQLQuery {
+        byCollation ? "\(unescaped: column) \(unescaped: op) '\(unescaped: constant)' COLLATE NOCASE"
+            : "lower(\(unescaped: column)) \(unescaped: op) '\(unescaped: constant)'"
+    }
+
+    /// Whether the parent relationships (`RoleSettings.relationshipsKey`: a JSON array of
+    /// names Swift made lower case, so with no ASCII capital) can be matched with `nocase`
+    /// as `lower` matches them: not when a name holds a NUL, where SQLite's `nocase` stops
+    /// comparing (`a`, NUL, `b` would equal `a`, NUL, `c`). A name spelled with a backslash
+    /// before `u0000` is matched with `lower` too, which is only slower.
+    static func namesFoldByCollation(_ parentRelationships: String) -> Bool {
+        !parentRelationships.contains("\\u0000")
+    }
+
     /// Each rule as a `SELECT` of (`username`, `role`, `school_year`) and then `adding`'s
     /// columns, with the joins a full recompute should make for it on PostgreSQL.
     /// `byUsername` (SQLite's first grants) reads the attachments along their key, in
-    /// username order.
+    /// username order, compares statuses and relationships with `nocase` (`caseFolded`),
+    /// and looks for attribute roles only on the kinds of record that have attributes.
     private static func rules(scoped: Bool, schoolYear: String, parentRelationships: String, adding: SQLQuery = "",
                               householdsOneByOne: Bool = false, byUsername: Bool = false) -> [(joins: Statement.Joins, sql: SQLQuery)] {
         // CROSS JOIN fixes the join order in SQLite: start from the few changed users.
@@ -162,6 +185,19 @@ enum RoleRules {
         }
         let attachments = from("user_attachments", "a"), links = from("links", "l"), pairings = from("access_pairings", "p")
         let kind: SQLQuery = byUsername ? "+a.kind" : "a.kind"
+        let enrolled = caseFolded("st.enrollment_status", "=", "enrolled", byCollation: byUsername)
+        let notCopied = caseFolded("ap.status", "<>", "copied", byCollation: byUsername)
+        let relationship: SQLQuery = byUsername && namesFoldByCollation(parentRelationships) ? "r.relationship COLLATE NOCASE" : "lower(r.relationship)"
+        // SQLite's first grants look for attribute roles only on the kinds of record that
+        // have any attribute, found with a few seeks along the attributes' key: in a
+        // district, the 87,000 households' lookups found none.
+        let attributedKinds: SQLQuery = byUsername ? """
+            +a.kind IN (WITH RECURSIVE kinds(kind) AS (
+                SELECT min(record_type) FROM attributes
+                UNION ALL
+                SELECT (SELECT min(x.record_type) FROM attributes x WHERE x.record_type > kinds.kind) FROM kinds WHERE kinds.kind IS NOT NULL)
+              SELECT kind FROM kinds) AND
+            """ : ""
         // PostgreSQL asks each household's question with the relationship names as one
         // array, read once (an InitPlan): as `IN (SELECT … json_each)` each of a district's
         // 87,000 households ran a hash semi-join of its own (8% of the rule's CPU).
@@ -177,7 +213,7 @@ enum RoleRules {
             (.inKeyOrder, """
             SELECT a.username, 'Student', '' \(sql: adding) \(sql: attachments)
             JOIN students st ON st.student_id = a.record_id
-            WHERE \(sql: kind) = 'student' AND st.active = TRUE AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = \(schoolYear)
+            WHERE \(sql: kind) = 'student' AND st.active = TRUE AND \(sql: enrolled) AND st.school_year = \(schoolYear)
             """),
             // Parent: attached to a household related as a parent to such a student. One
             // such student is enough: a join would find every child of the household and
@@ -187,15 +223,15 @@ enum RoleRules {
             WHERE \(sql: kind) = 'household' AND \(unescaped: householdsOneByOne ? "(SELECT TRUE" : "EXISTS (SELECT 1")
               FROM household_relationships r JOIN students st ON st.student_id = r.record_id
               WHERE r.household_id = a.record_id AND +r.record_type = 'student' AND r.active = TRUE
-                AND st.active = TRUE AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = \(schoolYear)
-                AND lower(r.relationship) \(sql: parentNames)\(unescaped: householdsOneByOne ? " LIMIT 1" : ""))
+                AND st.active = TRUE AND \(sql: enrolled) AND st.school_year = \(schoolYear)
+                AND \(sql: relationship) \(sql: parentNames)\(unescaped: householdsOneByOne ? " LIMIT 1" : ""))
             """),
             // Parent: paired with an enrolled student through the portal's access code. (From
             // the pairings: without statistics SQLite would scan every student, 0.16 s a run.)
             (.planned, """
             SELECT p.username, 'Parent', '' \(sql: adding) \(sql: pairings)
             CROSS JOIN students st ON st.student_id = p.student_id
-            WHERE st.active = TRUE AND lower(st.enrollment_status) = 'enrolled' AND st.school_year = \(schoolYear)
+            WHERE st.active = TRUE AND \(sql: enrolled) AND st.school_year = \(schoolYear)
             """),
             // Applicant: attached to a household related as a parent to an applicant not yet copied.
             // Its relationships are sought by household and type, both in the key: most
@@ -205,8 +241,8 @@ enum RoleRules {
             SELECT a.username, 'Applicant', '' \(sql: adding) \(sql: attachments)
             JOIN household_relationships r ON r.household_id = a.record_id AND r.record_type = 'applicant' AND r.active = TRUE
             JOIN applicants ap ON ap.applicant_id = r.record_id
-            WHERE \(sql: kind) = 'household' AND ap.active = TRUE AND lower(ap.status) <> 'copied'
-              AND lower(r.relationship) IN (SELECT value FROM json_each(\(parentRelationships)))
+            WHERE \(sql: kind) = 'household' AND ap.active = TRUE AND \(sql: notCopied)
+              AND \(sql: relationship) IN (SELECT value FROM json_each(\(parentRelationships)))
             """),
             // Admissions Evaluator: linked to an active staff member named by an active applicant.
             // The named staff are collected once (`temp.evaluator_staff`), then joined.
@@ -228,7 +264,7 @@ enum RoleRules {
             (.planned, """
             SELECT a.username, t.attribute, t.school_year \(sql: adding) \(sql: attachments)
             CROSS JOIN attributes t ON t.record_type = a.kind AND t.record_id = a.record_id
-            WHERE t.active = TRUE
+            WHERE \(sql: attributedKinds) t.active = TRUE
             """),
         ]
     }

@@ -275,6 +275,21 @@ public final class SQLiteDatabase: StoreDatabase {
         return result
     }
 
+    /// Through `PRAGMA ignore_check_constraints`, which takes effect inside the run's
+    /// transaction (it makes SQLite prepare statements again), and set back as it was
+    /// after `body`, whether it throws or not.
+    public func trustingChecks<T>(_ body: () throws -> T) throws -> T {
+        guard try int("PRAGMA ignore_check_constraints") == 0 else { return try body() }
+        try execute("PRAGMA ignore_check_constraints = ON")
+        let result: T
+        do { result = try body() } catch {
+            try execute("PRAGMA ignore_check_constraints = OFF")
+            throw error
+        }
+        try execute("PRAGMA ignore_check_constraints = OFF")
+        return result
+    }
+
     /// A connection left without its checks would let a user's deletion skip its `ON DELETE
     /// CASCADE` for as long as the daemon runs: if they do not come back, the run fails
     /// (rolled back) and the connection is closed by the caller's error path.

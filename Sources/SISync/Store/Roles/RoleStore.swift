@@ -195,11 +195,13 @@ public final class RoleStore {
         // there is: counted as they are added, not by reading them all again.
         // (An application's trigger on `user_roles` could write elsewhere, or drop a grant:
         // then every reference is checked, as a later run's are.)
+        // Without such a trigger the rows' `CHECK`s are not evaluated either: each grant's
+        // source is the constant `'calculated'`.
         let grant: () throws -> Int = { [database] in
             try database.run(RoleRules.firstGrants(schoolYear: settings.schoolYear, parentRelationships: settings.relationshipsKey, run: run))
             return database.changes
         }
-        let added = try database.hasTriggers(on: ["user_roles"]) ? try grant() : try database.trustingReferences(grant)
+        let added = try database.hasTriggers(on: ["user_roles"]) ? try grant() : try database.trustingReferences { try database.trustingChecks(grant) }
         return try storedGrants(count: added)
     }
 
