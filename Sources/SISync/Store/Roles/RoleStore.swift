@@ -272,7 +272,7 @@ public final class RoleStore {
     /// (validated, their triggers enabled); the bulk load took `users` in ACCESS EXCLUSIVE
     /// mode before it, so no user goes away until the commit. An application's trigger on
     /// `user_roles` could change what is written: then the reference is checked.
-    func ruleUsernamesReferToUsersChecked() throws -> Bool {
+    private func ruleUsernamesReferToUsersChecked() throws -> Bool {
         guard try !database.hasTriggers(on: ["user_roles"]) else { return false }
         return try database.int("""
             SELECT count(DISTINCT c.conrelid) FROM pg_constraint c
