@@ -163,6 +163,85 @@ final class PostgresBulkLoadTests: XCTestCase {
         Int(try db.connection.execute("SELECT count(*) FROM \(PostgresSchema.qualified(w.schema, "user_roles")) WHERE source = 'calculated'").value(0, 0) ?? "") ?? -1
     }
 
+    /// Whether `user_roles`' reference to `users` was checked against the rows there were
+    /// when it was made (`pg_constraint.convalidated`).
+    private func rolesReferenceValidated(_ db: PostgresDatabase, _ w: Workspace) throws -> Bool {
+        try db.connection.execute("SELECT convalidated FROM pg_constraint WHERE conrelid = to_regclass($1) AND contype = 'f'",
+                                  [PostgresSchema.qualified(w.schema, "user_roles")]).value(0, 0) == "t"
+    }
+
+    /// A first run's grants into an empty `user_roles`, every username read in the one
+    /// statement from `links`, `user_attachments` and `access_pairings`, whose references to
+    /// `users` are in force, while the load holds `users`: the reference is made again
+    /// `NOT VALID`, with no join of every grant with `users`, and is in force all the same
+    /// (a role for no user fails; a user's deletion takes their roles). The next bulk load
+    /// made without that knowledge checks every row again.
+    func testFirstGrantsReadFromCheckedReferencesLeaveTheRolesReferenceNotValidAndInForce() throws {
+        let (w, c) = try schoolWithUsersWhoseRolesAreAllRecomputed()
+        let db = try Workspace.rawPostgres(w)
+        XCTAssertTrue(try rolesReferenceValidated(db, w), "the records' run granted nothing: checked at no cost")
+        let first = w.sync(c)
+        XCTAssertGreaterThan(first.summary.rolesGranted, 0, first.summary.error ?? "")
+        XCTAssertFalse(try rolesReferenceValidated(db, w), "not read again")
+
+        let table = PostgresSchema.qualified(w.schema, "user_roles")
+        XCTAssertThrowsError(try db.connection.execute("INSERT INTO \(table) (username, role, source) VALUES ('nobody', 'Staff', 'manual')")) { e in
+            guard case .query(_, "23503", _, _, _)? = e as? PostgresError else { return XCTFail("\(e)") }
+        }
+        let holder = try XCTUnwrap(db.connection.execute(
+            "SELECT min(r.username) FROM \(table) r WHERE NOT EXISTS (SELECT 1 FROM \(PostgresSchema.qualified(w.schema, "links")) l WHERE l.username = r.username)").value(0, 0))
+        _ = try db.connection.execute("DELETE FROM \(PostgresSchema.qualified(w.schema, "users")) WHERE username = $1", [holder])
+        XCTAssertEqual(try db.connection.execute("SELECT count(*) FROM \(table) WHERE username = $1", [holder]).value(0, 0), "0", "ON DELETE CASCADE")
+
+        // A bulk load outside `trustingReferences` makes it again checked.
+        try db.transaction {
+            try db.bulkLoading("user_roles", adding: 1_000_000) {}
+        }
+        XCTAssertTrue(try rolesReferenceValidated(db, w), "checked whole by the next load made without that knowledge")
+    }
+
+    /// The first grants' reference is checked as before when what the statement writes is
+    /// not known to hold: an application's trigger on `user_roles` (it may change the rows),
+    /// or a table the rules read whose own reference to `users` is `NOT VALID`.
+    func testFirstGrantsCheckTheRolesReferenceUnlessEveryUsernameIsKnownToBeAUsers() throws {
+        let setups: [(String, (PostgresDatabase, Workspace) throws -> Void)] = [
+            ("a trigger on user_roles", { db, w in
+                let schema = PostgresSchema.quoted(w.schema)
+                try db.connection.executeScript("""
+                    CREATE FUNCTION \(schema).app_keep_role() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+                    CREATE TRIGGER app_audit BEFORE INSERT ON \(schema).user_roles FOR EACH ROW EXECUTE FUNCTION \(schema).app_keep_role()
+                    """)
+            }),
+            ("access_pairings' reference not valid", { db, w in
+                let pairings = PostgresSchema.qualified(w.schema, "access_pairings")
+                try db.connection.executeScript("""
+                    ALTER TABLE \(pairings) DROP CONSTRAINT access_pairings_username_fkey;
+                    ALTER TABLE \(pairings) ADD CONSTRAINT access_pairings_username_fkey FOREIGN KEY (username) REFERENCES \(PostgresSchema.qualified(w.schema, "users"))(username) ON DELETE CASCADE NOT VALID
+                    """)
+            }),
+        ]
+        for (name, setup) in setups {
+            let (w, c) = try schoolWithUsersWhoseRolesAreAllRecomputed()
+            let db = try Workspace.rawPostgres(w)
+            try setup(db, w)
+            let first = w.sync(c)
+            XCTAssertGreaterThan(first.summary.rolesGranted, 0, first.summary.error ?? "")
+            XCTAssertTrue(try rolesReferenceValidated(db, w), name)
+        }
+    }
+
+    /// A school whose records' run computed roles for another school year, and its users:
+    /// the next run (the configuration returned) recomputes everyone and grants into an
+    /// empty `user_roles`, as a district's first linking run does.
+    private func schoolWithUsersWhoseRolesAreAllRecomputed() throws -> (Workspace, Configuration) {
+        let w = try workspace()
+        let earlier = w.configure(sync: "school_year = 2025-2026", entities: RolesTests.allEntities)
+        RolesTests.writeSchool(w)
+        XCTAssertEqual(w.sync(earlier).summary.outcome, .applied)
+        RolesTests.addUsers(w)
+        return (w, w.configure(sync: "school_year = 2026-2027", entities: RolesTests.allEntities))
+    }
+
     /// Rows that break the key or the reference fail the load when the constraint is made
     /// again, as they would have on the row, and the transaction leaves the table and its
     /// constraints as they were.

@@ -14,6 +14,9 @@ public final class PostgresDatabase: StoreDatabase {
     private var cursors = 0
     /// Set by `interrupt` (from another thread): a cancelled statement is then a stop.
     private let stopRequested = Atomic<Bool>(false)
+    /// True inside `trustingReferences`: a bulk load's references are then made again
+    /// without a scan of the rows (`PostgresDatabase+BulkLoad`).
+    var referencesTrusted = false
 
     /// Connects, creates the schema and its tables when missing (unless `mustExist`, when
     /// a missing schema is `StoreError.noDatabase`), and settles the session: the schema
