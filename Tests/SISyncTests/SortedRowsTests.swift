@@ -218,6 +218,43 @@ final class SortedRowsTests: XCTestCase {
         }
         XCTAssertEqual(rows.keys.map(RecordKey.display), ["H1/student/ST1", "H1/student/ST2", "H1-2/student/ST1"])
     }
+    /// The order, which skips a common prefix eight bytes at a time, is the one of comparing
+    /// the keys column by column (split at 0x1F, each part as bytes, a shorter part first):
+    /// keys that differ first at every position of a word and past it, in a byte around
+    /// the separator (0x00, 0x1E, 0x1F, 0x20, 0xFF), or only in length.
+    func testKeyOrderSkippingCommonPrefixesIsTheColumnOrder() {
+        func columns(_ a: [UInt8], _ b: [UInt8]) -> Int {
+            let pa = a.split(separator: 0x1F, omittingEmptySubsequences: false), pb = b.split(separator: 0x1F, omittingEmptySubsequences: false)
+            for (x, y) in zip(pa, pb) where !x.elementsEqual(y) {
+                return x.lexicographicallyPrecedes(y) ? -1 : 1
+            }
+            return pa.count - pb.count
+        }
+        func compare(_ a: [UInt8], _ b: [UInt8]) -> Int { a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { KeyOrder.compare(x, $0) } } }
+        let bytes: [UInt8] = [0x00, 0x1E, 0x1F, 0x20, 0x41, 0x42, 0xFF]
+        for length in 0..<20 {
+            let base = (0..<length).map { UInt8(0x30 + $0 % 10) }
+            for at in 0..<length {
+                for byte in bytes {
+                    var other = base
+                    other[at] = byte
+                    XCTAssertEqual(compare(base, other).signum(), columns(base, other).signum(), "\(base) \(other)")
+                    XCTAssertEqual(compare(other, base).signum(), columns(other, base).signum(), "\(other) \(base)")
+                }
+            }
+            XCTAssertEqual(compare(base, base + [0x41]).signum(), -1)
+            XCTAssertEqual(compare(base + [0x1F], base).signum(), 1)
+        }
+        var generator = Mutator(seed: 17)
+        for _ in 0..<20_000 {
+            let a = (0..<Int(generator.next() % 20)).map { _ in bytes[Int(generator.next() % UInt64(bytes.count))] }
+            var b = a
+            if !b.isEmpty && generator.next() % 2 == 0 { b[Int(generator.next() % UInt64(b.count))] = bytes[Int(generator.next() % UInt64(bytes.count))] }
+            if generator.next() % 3 == 0 { b.append(bytes[Int(generator.next() % UInt64(bytes.count))]) }
+            XCTAssertEqual(compare(a, b).signum(), columns(a, b).signum(), "\(a) \(b)")
+        }
+    }
+
     /// The planner meets the stored records in the mirror's order and finds each one's row
     /// by walking the rows beside the scan (`RowMatcher`); whatever the order the keys come
     /// in (key order, reverse, shuffled, with keys the export lacks before, between and
