@@ -92,6 +92,9 @@ public struct CSVReader {
     public mutating func feed(_ chunk: UnsafeBufferPointer<UInt8>, onRecord: (CSVRecord) throws -> Void) throws {
         var i = 0
         let n = chunk.count
+        // The record's memory, held once for the chunk: reached through `record` at each
+        // byte run, each access retained and released it (two runtime calls a field).
+        let storage = record.storage, fieldBytes = storage.bytes
         if atFileStart {
             let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
             while i < n && bomBytesSeen < 3 {
@@ -100,7 +103,7 @@ public struct CSVReader {
             if bomBytesSeen == 3 || (i < n) {
                 if bomBytesSeen > 0 && bomBytesSeen < 3 {
                     // Not a BOM after all: those bytes were data.
-                    bom[0..<bomBytesSeen].withUnsafeBufferPointer { record.storage.bytes.append($0) }
+                    bom[0..<bomBytesSeen].withUnsafeBufferPointer { fieldBytes.append($0) }
                     state = .unquoted
                     recordOpen = true
                 }
@@ -117,7 +120,7 @@ public struct CSVReader {
                     state = .quoted; recordOpen = true; quoteLine = line; quoteColumn = column
                     i += 1; column += 1
                 } else if b == UInt8(ascii: ",") {
-                    record.storage.endField(); recordOpen = true
+                    storage.endField(); recordOpen = true
                     i += 1; column += 1
                 } else if b == UInt8(ascii: "\n") || b == UInt8(ascii: "\r") {
                     try endRecord(onRecord)
@@ -130,7 +133,7 @@ public struct CSVReader {
                 let start = i
                 i = Self.unquotedEnd(chunk, from: i)
                 if i > start {
-                    record.storage.bytes.append(UnsafeBufferPointer(rebasing: chunk[start..<i]))
+                    fieldBytes.append(UnsafeBufferPointer(rebasing: chunk[start..<i]))
                     column += i - start
                 }
                 if i == n { break }
@@ -139,7 +142,7 @@ public struct CSVReader {
                     throw ExportError.malformedCSV(file: file, line: line, column: column,
                         message: "a double quote inside an unquoted field; quote the whole field and double the inner quotes")
                 }
-                record.storage.endField()
+                storage.endField()
                 if c == UInt8(ascii: ",") {
                     // A comma right before the line break means one more (empty) field;
                     // fieldStart sees the break with the record open and adds it.
@@ -155,15 +158,15 @@ public struct CSVReader {
                     if chunk[i] == UInt8(ascii: "\n") { line += 1; column = 0 }
                     i += 1; column += 1
                 }
-                if i > start { record.storage.bytes.append(UnsafeBufferPointer(rebasing: chunk[start..<i])) }
+                if i > start { fieldBytes.append(UnsafeBufferPointer(rebasing: chunk[start..<i])) }
                 if i < n { state = .quoteInQuoted; i += 1; column += 1 }
             case .quoteInQuoted:
                 if b == UInt8(ascii: "\"") {
-                    record.storage.bytes.append(b); state = .quoted; i += 1; column += 1
+                    fieldBytes.append(b); state = .quoted; i += 1; column += 1
                 } else if b == UInt8(ascii: ",") {
-                    record.storage.endField(); state = .fieldStart; i += 1; column += 1
+                    storage.endField(); state = .fieldStart; i += 1; column += 1
                 } else if b == UInt8(ascii: "\n") || b == UInt8(ascii: "\r") {
-                    record.storage.endField()
+                    storage.endField()
                     try emitRecord(onRecord)
                     state = b == UInt8(ascii: "\r") ? .afterCR : .fieldStart
                     i += 1; line += 1; column = 1

@@ -44,28 +44,30 @@ struct RowSorter {
 
     mutating func add(sequence: UInt32, line: Int32, inactive: Bool, strict: Bool, fingerprint: UInt64,
                       key: UnsafeBufferPointer<UInt8>, valueEnds: UnsafeBufferPointer<UInt8>, values: UnsafeBufferPointer<UInt8>) {
-        if inOrder != nil {
-            if inOrder!.count == 0 || KeyOrder.compare(lastKey.bytes, key) < 0 {
+        // Taken out and put back (a move): used in place through the optional, the output's
+        // references were retained and released at each use.
+        if var out = inOrder.take() {
+            if out.count == 0 || KeyOrder.compare(lastKey.bytes, key) < 0 {
                 record.removeAll()
                 RowRecord.append(to: record, sequence: sequence, line: line, inactive: inactive, strict: strict,
                                  fingerprint: fingerprint, key: key, valueEnds: valueEnds, values: values)
                 lastKey.removeAll()
                 lastKey.append(key)
                 do {
-                    try inOrder!.add(RowRecord(base: UnsafeRawPointer(record.base), valueCount: valueCount))
-                    if inOrder!.file == nil, inOrder!.total >= budget, let directory {
+                    try out.add(RowRecord(base: UnsafeRawPointer(record.base), valueCount: valueCount))
+                    if out.file == nil, out.total >= budget, let directory {
                         // As the buffer would have spilled: the rows go on in a file.
                         let file = try directory.create("rows-\(label)")
                         directory.remove(file)
-                        try inOrder!.move(to: file)
+                        try out.move(to: file)
                     }
-                    return
+                    inOrder = out
                 } catch {
                     failure = error as? RunDirectoryError ?? .cannotCreateFile(path: directory?.path ?? label, reason: "\(error)")
-                    inOrder = nil
-                    return
                 }
+                return
             }
+            inOrder = out
             leaveOrder()
         }
         if starts.capacity == 0 {
