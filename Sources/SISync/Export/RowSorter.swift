@@ -30,7 +30,7 @@ struct RowSorter {
     /// them (issue 34: the sort and the merge were a fifth of the parse on a day on which
     /// every file changed). The first row out of order ends it; what was written then
     /// becomes the first run (or the buffer's first rows) and the rows go on as before.
-    private var inOrder: BlockOutput? = BlockOutput(file: nil)
+    private var inOrder: BlockOutput? = BlockOutput(file: nil, memoryCapacity: 16)
     private let lastKey = ByteBuffer(capacity: 64)
     private let record = ByteBuffer(capacity: 256)
 
@@ -47,6 +47,11 @@ struct RowSorter {
         // Taken out and put back (a move): used in place through the optional, the output's
         // references were retained and released at each use.
         if var out = inOrder.take() {
+            if out.count == 0 {
+                // The buffer the rows would have been sorted in, allocated at once: grown by
+                // doubling, each step would copy the rows and fault in fresh pages.
+                out = BlockOutput(file: nil, memoryCapacity: budget + budget / 8)
+            }
             if out.count == 0 || KeyOrder.compare(lastKey.bytes, key) < 0 {
                 record.removeAll()
                 RowRecord.append(to: record, sequence: sequence, line: line, inactive: inactive, strict: strict,
@@ -244,15 +249,16 @@ private struct FileOutput {
 private struct BlockOutput {
     private(set) var file: RunFile?
     private var fileOutput: FileOutput?
-    private var memory = ByteBuffer(capacity: 4096)
+    private var memory: ByteBuffer
     private var blockStarts: [Int] = []
     private var firstKeys: [UInt8] = []
     private var firstKeyEnds: [Int] = []
     private(set) var count = 0
     private(set) var total = 0
 
-    init(file: RunFile?) {
+    init(file: RunFile?, memoryCapacity: Int = 4096) {
         self.file = file
+        memory = ByteBuffer(capacity: file == nil ? memoryCapacity : 16)
         fileOutput = file.map { FileOutput(file: $0) }
     }
 
