@@ -33,6 +33,80 @@ final class ExportValidationTests: XCTestCase {
         XCTAssertTrue(ascii.withUnsafeBufferPointer { RowRules.isValidUTF8($0, 5..<5) })
     }
 
+    /// The check goes on eight bytes at a time after a multi-byte character: a second
+    /// sequence, good or bad, at every position after a first character still gets what
+    /// Swift's strict decoder says.
+    func testR2TheUTF8CheckAgreesWithSwiftsDecoderAfterAMultiByteCharacter() {
+        let sequences: [[UInt8]] = [[0xC3, 0xA9], [0xF0, 0x9F, 0x98, 0x80], [0x80], [0xC3], [0xE0, 0x80, 0x80], [0xED, 0xA0, 0x80], [0xFF]]
+        for first in [[0xC3, 0xA9], [0xE2, 0x82, 0xAC]] as [[UInt8]] {
+            for sequence in sequences {
+                for length in 0..<20 {
+                    for at in 0...length {
+                        var value = first + [UInt8](repeating: UInt8(ascii: "b"), count: length)
+                        value.insert(contentsOf: sequence, at: first.count + at)
+                        let buffer = [UInt8]("x".utf8) + value + [0xC3]
+                        let expected = String(validating: value, as: UTF8.self) != nil
+                        let checked = buffer.withUnsafeBufferPointer { RowRules.isValidUTF8($0, 1..<(1 + value.count)) }
+                        XCTAssertEqual(checked, expected, "\(value)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// R2: a row's bytes are checked as UTF-8 once for all its values; a value is still bad
+    /// when it ends or starts inside a character that only the next or the previous field
+    /// completes (a CSV record keeps its fields end to end, so `A\xC3` then `\xA9B` reads as
+    /// the valid `AéB` there). Also past a trimmed space, and in a quoted field.
+    func testR2AValueCutInsideACharacterIsInvalidThoughTheRowsBytesAreValid() throws {
+        let cases: [[UInt8]] = [
+            Array("S1,A".utf8) + [0xC3] + Array(",".utf8) + [0xA9] + Array("B".utf8),
+            Array("S1, A".utf8) + [0xE2, 0x82] + Array(",".utf8) + [0xAC] + Array(" B".utf8),
+            Array("S1,\"A".utf8) + [0xF0, 0x9F, 0x98] + Array("\",".utf8) + [0x80],
+        ]
+        for bad in cases {
+            let w = Workspace()
+            w.writeBytes("staff.csv", Array("staff_id,first_name,last_name\n".utf8) + bad + Array("\nS2,Zoë,Núñez\n".utf8))
+            let rows = try CSVEntityReader(kind: .staff, limit: .count(5)).read(path: w.exportDir + "/staff.csv", name: "staff.csv")
+            XCTAssertEqual(rows.keys, ["S2"], "\(bad)")
+            XCTAssertEqual(rows.protectedKeys, ["S1"])
+            XCTAssertEqual(rows.problems.first?.column, "first_name")
+            XCTAssertEqual(rows.problems.first?.message, "the value is not valid UTF-8")
+            XCTAssertEqual(Array(rows.values(0).prefix(2)), ["Zoë", "Núñez"])
+        }
+    }
+
+    /// R2: an id with a control character, at every position of an id up to 20 bytes long
+    /// (which is checked eight bytes at a time), skips its row and names the byte; the
+    /// printable bytes around them (a space, `~`, `é`) do not.
+    func testR2AControlByteAtEveryPositionOfAnIDSkipsItsRow() throws {
+        for control: UInt8 in [0x00, 0x01, 0x09, 0x1F, 0x7F] {
+            for length in 1..<21 {
+                for at in 0..<length where !(control == 0x09 && (at == 0 || at == length - 1)) {
+                    var id = [UInt8](repeating: UInt8(ascii: "7"), count: length)
+                    id[at] = control
+                    let w = Workspace()
+                    w.writeBytes("staff.csv", Array("staff_id,first_name,last_name\n".utf8) + id + Array(",A,B\nS 2~é,C,D\n".utf8))
+                    let rows = try CSVEntityReader(kind: .staff, limit: .count(5)).read(path: w.exportDir + "/staff.csv", name: "staff.csv")
+                    XCTAssertEqual(rows.keys, ["S 2~é"], "byte \(control) at \(at) of \(length)")
+                    XCTAssertEqual(rows.problems.map(\.message), ["the id holds a control character (byte 0x\(String(control, radix: 16, uppercase: true)))"])
+                }
+            }
+        }
+        // The word-at-a-time test itself, for every byte value at every position.
+        for value in 0...255 {
+            for at in 0..<19 {
+                var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: 19)
+                bytes[at] = UInt8(value)
+                for start in 0..<3 {
+                    let range = start..<(start + 16)
+                    let may = bytes.withUnsafeBufferPointer { RowRules.mayHoldControl($0, range) }
+                    XCTAssertEqual(may, bytes[range].contains(where: RowRules.isControl), "byte \(value) at \(at), \(range)")
+                }
+            }
+        }
+    }
+
     func testHeaderIsCaseInsensitiveInAnyOrderWithUnknownColumnsReported() throws {
         let rows = try readCSV(.staff, "Email,LAST_NAME,Nickname,First_Name,Staff_ID\nz@d.org,O'Brien,Zo,Zoë,S1\n")
         XCTAssertEqual(rows.count, 1)

@@ -84,6 +84,80 @@ final class SortedRowsTests: XCTestCase {
 
     /// R2 unchanged: a duplicate id in two different runs fails the read with the lines of
     /// the first duplicate read and of the row it repeats.
+    private func paddedStaffCSV(_ ids: [Int], skipped: Set<Int> = []) -> String {
+        "staff_id,first_name,last_name,email\n" + ids.map {
+            "S\(String(100_000 + $0).dropFirst()),First \($0),Last,\(skipped.contains($0) ? "not-an-email" : "s\($0)@d.org")\n"
+        }.joined()
+    }
+
+    /// Rows that come in key order (a SIS's file sorted by its ids) are written once, where
+    /// the merge would have put them: one file for 3,000 rows over a 4 KiB buffer (sorted
+    /// runs and a merge made dozens), and the same rows as when they come shuffled.
+    func testRowsInKeyOrderAreWrittenOnceWithoutRuns() throws {
+        let w = Workspace()
+        let directory = try RunDirectory(in: w.root)
+        let ids = Array(0..<3_000)
+        let inOrder = try readCSV(.staff, paddedStaffCSV(ids), directory: directory, budget: 4_096)
+        XCTAssertEqual(directory.filesMade, 1, "no runs")
+        XCTAssertTrue(inOrder.isOnDisk)
+        var generator = Mutator(seed: 34)
+        let shuffled = try readCSV(.staff, paddedStaffCSV(ids.shuffled(using: &generator)), directory: try RunDirectory(in: w.root), budget: 4_096)
+        XCTAssertEqual(inOrder.keys, shuffled.keys)
+        for r in 0..<inOrder.count {
+            XCTAssertEqual(inOrder.values(r), shuffled.values(r))
+            XCTAssertEqual(inOrder.fingerprint(r), shuffled.fingerprint(r))
+            XCTAssertEqual(inOrder.isInactive(r), shuffled.isInactive(r))
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), [])
+        // Fewer rows than the buffer holds stay in memory, as sorted ones do.
+        let few = try readCSV(.staff, paddedStaffCSV(Array(0..<20)), directory: directory, budget: RowSorter.defaultBudget)
+        XCTAssertFalse(few.isOnDisk)
+        XCTAssertEqual(few.keys, (0..<20).map { "S" + String(String(100_000 + $0).dropFirst()) })
+    }
+
+    /// A row out of order after any number in order (the first, at a block's edge, after
+    /// the rows in order went to a file, the last) gives the rows in key order, on disk and
+    /// in memory.
+    func testARowOutOfOrderAfterRowsInOrderGivesTheRowsInKeyOrder() throws {
+        let w = Workspace()
+        for at in [1, 2, 37, 64, 65, 1_000, 2_999] {
+            var ids = Array(0..<3_000)
+            ids.swapAt(at, at - 1)
+            let text = paddedStaffCSV(ids)
+            for (label, directory, budget) in [("on disk", try RunDirectory(in: w.root), 4_096), ("in memory", nil, 4_096),
+                                               ("on disk, in order still in memory", try RunDirectory(in: w.root), 1 << 20)] as [(String, RunDirectory?, Int)] {
+                let rows = try readCSV(.staff, text, directory: directory, budget: budget)
+                XCTAssertEqual(rows.keys, (0..<3_000).map { "S" + String(String(100_000 + $0).dropFirst()) }, "\(label), out of order at \(at)")
+                for id in [0, at - 1, at, 2_999] {
+                    let r = try XCTUnwrap(rows.row(forKey: "S" + String(String(100_000 + id).dropFirst())))
+                    XCTAssertEqual(rows.value(r, 0), "First \(id)", "\(label), out of order at \(at)")
+                }
+            }
+        }
+    }
+
+    /// R2 among rows in key order: a skipped row's id is protected and has no row; a
+    /// skipped row and a good row with one id, or two good rows, are a duplicate.
+    func testR2AmongRowsInKeyOrderSkippedRowsAndDuplicatesAreAsBefore() throws {
+        let w = Workspace()
+        for directory in [try RunDirectory(in: w.root), nil] {
+            let rows = try readCSV(.staff, paddedStaffCSV(Array(0..<500), skipped: [7, 300]), directory: directory, budget: 2_048)
+            XCTAssertEqual(rows.count, 498)
+            XCTAssertEqual(rows.protectedKeys, ["S00007", "S00300"])
+            XCTAssertNil(rows.row(forKey: "S00007"))
+            XCTAssertEqual(rows.value(try XCTUnwrap(rows.row(forKey: "S00008")), 0), "First 8")
+            var twice = Array(0..<500)
+            twice.insert(10, at: 11)   // line 13 repeats line 12
+            XCTAssertThrowsError(try readCSV(.staff, paddedStaffCSV(twice), directory: directory, budget: 2_048)) { e in
+                XCTAssertEqual(e as? ExportError, .duplicateID(file: "staff.csv", line: 13, id: "S00010", firstLine: 12, columns: ["staff_id"]))
+            }
+            let skippedFirst = "staff_id,first_name,last_name,email\nS1,A,B,not-an-email\nS1,E,F,e@d.org\nS2,C,D,c@d.org\n"
+            XCTAssertThrowsError(try readCSV(.staff, skippedFirst, directory: directory, budget: 16)) { e in
+                XCTAssertEqual(e as? ExportError, .duplicateID(file: "staff.csv", line: 3, id: "S1", firstLine: 2, columns: ["staff_id"]))
+            }
+        }
+    }
+
     func testR2DuplicateIDsAcrossRunsNameTheFirstDuplicateAndItsOriginal() throws {
         let w = Workspace()
         var ids = Array(0..<400)
@@ -144,6 +218,43 @@ final class SortedRowsTests: XCTestCase {
         }
         XCTAssertEqual(rows.keys.map(RecordKey.display), ["H1/student/ST1", "H1/student/ST2", "H1-2/student/ST1"])
     }
+    /// The order, which skips a common prefix eight bytes at a time, is the one of comparing
+    /// the keys column by column (split at 0x1F, each part as bytes, a shorter part first):
+    /// keys that differ first at every position of a word and past it, in a byte around
+    /// the separator (0x00, 0x1E, 0x1F, 0x20, 0xFF), or only in length.
+    func testKeyOrderSkippingCommonPrefixesIsTheColumnOrder() {
+        func columns(_ a: [UInt8], _ b: [UInt8]) -> Int {
+            let pa = a.split(separator: 0x1F, omittingEmptySubsequences: false), pb = b.split(separator: 0x1F, omittingEmptySubsequences: false)
+            for (x, y) in zip(pa, pb) where !x.elementsEqual(y) {
+                return x.lexicographicallyPrecedes(y) ? -1 : 1
+            }
+            return pa.count - pb.count
+        }
+        func compare(_ a: [UInt8], _ b: [UInt8]) -> Int { a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { KeyOrder.compare(x, $0) } } }
+        let bytes: [UInt8] = [0x00, 0x1E, 0x1F, 0x20, 0x41, 0x42, 0xFF]
+        for length in 0..<20 {
+            let base = (0..<length).map { UInt8(0x30 + $0 % 10) }
+            for at in 0..<length {
+                for byte in bytes {
+                    var other = base
+                    other[at] = byte
+                    XCTAssertEqual(compare(base, other).signum(), columns(base, other).signum(), "\(base) \(other)")
+                    XCTAssertEqual(compare(other, base).signum(), columns(other, base).signum(), "\(other) \(base)")
+                }
+            }
+            XCTAssertEqual(compare(base, base + [0x41]).signum(), -1)
+            XCTAssertEqual(compare(base + [0x1F], base).signum(), 1)
+        }
+        var generator = Mutator(seed: 17)
+        for _ in 0..<20_000 {
+            let a = (0..<Int(generator.next() % 20)).map { _ in bytes[Int(generator.next() % UInt64(bytes.count))] }
+            var b = a
+            if !b.isEmpty && generator.next() % 2 == 0 { b[Int(generator.next() % UInt64(b.count))] = bytes[Int(generator.next() % UInt64(bytes.count))] }
+            if generator.next() % 3 == 0 { b.append(bytes[Int(generator.next() % UInt64(bytes.count))]) }
+            XCTAssertEqual(compare(a, b).signum(), columns(a, b).signum(), "\(a) \(b)")
+        }
+    }
+
     /// The planner meets the stored records in the mirror's order and finds each one's row
     /// by walking the rows beside the scan (`RowMatcher`); whatever the order the keys come
     /// in (key order, reverse, shuffled, with keys the export lacks before, between and

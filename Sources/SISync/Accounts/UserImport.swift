@@ -90,7 +90,8 @@ public enum UserImport {
             }
             return
         }
-        r.bytes.withUnsafeBufferPointer { b in
+        do {
+            let b = r.bytes
             var start = range.lowerBound
             while start <= range.upperBound {
                 var end = start

@@ -43,9 +43,7 @@ public struct CSVEntityReader {
                 return
             }
             for c in 0..<state.mapping.count { state.ranges[c] = state.mapping[c].map { record.range($0) } }
-            try record.bytes.withUnsafeBufferPointer { buffer in
-                try state.rules.apply(buffer: buffer, ranges: state.ranges, location: String(record.line), line: record.line, into: &state.rows)
-            }
+            try state.rules.apply(buffer: record.bytes, ranges: state.ranges, location: String(record.line), line: record.line, into: &state.rows)
         }
         try file.forEachChunk { chunk in try reader.feed(chunk, onRecord: onRecord) }
         try reader.finish(onRecord: onRecord)

@@ -314,7 +314,7 @@ public struct EntityRows: Sendable {
             var havePrevious = false
             var firstLine: Int32 = 0
             let anyProtected = protectedIndex.count > 0
-            sorted = try sorter.finish { r in
+            sorted = try sorter.finish(keepsDistinctKeys: !anyProtected) { r in
                 let key = r.key
                 // (Compared with memcmp: the generic comparison walked the keys byte by byte.)
                 if havePrevious && previous.equals(key) {

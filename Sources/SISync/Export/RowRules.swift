@@ -49,12 +49,26 @@ struct RowRules {
                         into rows: inout EntityRows, known: (column: String?, message: String)? = nil) throws {
         rows.noteRowRead()
         var problem: (column: String?, message: String)? = known
+        // UTF-8 checked once for the span of all the row's values (a CSV record: all of its
+        // bytes) rather than value by value: a value inside a valid span is valid when it
+        // starts and ends on a character's start. Only a row whose span is not valid (or a
+        // value cut inside a character) checks its values one by one, as before.
+        var spanStart = Int.max, spanEnd = Int.min
+        for c in 0..<columns.count {
+            guard let r = ranges[c] else { continue }
+            spanStart = min(spanStart, r.lowerBound)
+            spanEnd = max(spanEnd, r.upperBound)
+        }
+        let spanValid = spanStart < spanEnd && Self.isValidUTF8(buffer, spanStart..<spanEnd)
         for c in 0..<columns.count {
             inScratch[c] = false
             guard let r = ranges[c] else { trimmed[c] = 0..<0; continue }
             let t = Self.trim(buffer, r)
             trimmed[c] = t
-            if !Self.isValidUTF8(buffer, t) {
+            let valid = t.isEmpty
+                || (spanValid && Self.startsCharacter(buffer, t.lowerBound, end: spanEnd) && Self.startsCharacter(buffer, t.upperBound, end: spanEnd))
+                || Self.isValidUTF8(buffer, t)
+            if !valid {
                 problem = problem ?? (columns[c], "the value is not valid UTF-8")
                 trimmed[c] = 0..<0
                 continue
@@ -94,6 +108,7 @@ struct RowRules {
         // split a composite key); such an id is not even readable when it holds that byte.
         var keyHoldsSeparator = false
         for c in 0..<keyCount where !isEmpty(c) {
+            if !inScratch[c] && !Self.mayHoldControl(buffer, trimmed[c]) { continue }
             let bad = inScratch[c] ? scratch[c].first(where: Self.isControl) : buffer[trimmed[c]].first(where: Self.isControl)
             if let bad {
                 problem = problem ?? (columns[c], "the id holds a control character (byte 0x\(String(bad, radix: 16, uppercase: true)))")
@@ -155,6 +170,31 @@ struct RowRules {
 
     static func isControl(_ b: UInt8) -> Bool { b < 0x20 || b == 0x7F }
 
+    /// False when no byte of `r` is a control character (`isControl`), eight bytes at a time
+    /// (every id of every row is checked); true when one may be, which the caller then finds
+    /// byte by byte.
+    @inline(__always)
+    static func mayHoldControl(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
+        var i = r.lowerBound
+        if let base = b.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            while i + 8 <= r.upperBound {
+                let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                // A byte below 0x20 (`w - 0x20` borrows in it), or a 0x7F (`x - 1` in its xor).
+                let below = (w &- 0x2020_2020_2020_2020) & ~w & 0x8080_8080_8080_8080
+                let x = w ^ 0x7F7F_7F7F_7F7F_7F7F
+                let delete = (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
+                if below | delete != 0 { return true }
+                i += 8
+            }
+        }
+        while i < r.upperBound {
+            if isControl(b[i]) { return true }
+            i += 1
+        }
+        return false
+    }
+
     /// The bytes of `r` lower-cased into `out`, when they are all ASCII (the same as
     /// `String.lowercased()` then); false, with `out` unspecified, for any other byte.
     static func lowercasedASCII(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, into out: inout [UInt8]) -> Bool {
@@ -207,11 +247,10 @@ struct RowRules {
         return s..<e
     }
 
-    static func trim(_ v: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
-        var s = v.startIndex, e = v.endIndex
-        while s < e, v[s] == 0x20 || v[s] == 0x09 { s += 1 }
-        while e > s, v[e - 1] == 0x20 || v[e - 1] == 0x09 || v[e - 1] == 0x0D || v[e - 1] == 0x0A { e -= 1 }
-        return v[s..<e]
+    static func trim(_ v: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        guard let base = v.baseAddress else { return v }
+        let t = trim(v, 0..<v.count)
+        return UnsafeBufferPointer(start: base + t.lowerBound, count: t.count)
     }
 
     /// `a; b;;c ` becomes `a;b;c`: lists compare equal however the SIS spaces them. The list
@@ -236,16 +275,22 @@ struct RowRules {
         return bad
     }
 
-    /// A strict UTF-8 check (no overlongs, surrogates or values past U+10FFFF), with an
-    /// ASCII fast path eight bytes at a time (every value of every row goes through it).
+    /// A strict UTF-8 check (no overlongs, surrogates or values past U+10FFFF), eight bytes at
+    /// a time wherever they are ASCII (every row goes through it): after a multi-byte
+    /// character too, so that one accented name does not leave the rest of a row to a loop
+    /// byte by byte.
     static func isValidUTF8(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
         var i = r.lowerBound
         let end = r.upperBound
-        if let base = b.baseAddress {
-            let raw = UnsafeRawPointer(base)
-            while i + 8 <= end && raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 { i += 8 }
-        }
+        guard let base = b.baseAddress, i < end else { return true }
+        let raw = UnsafeRawPointer(base)
         while i < end {
+            if i + 8 <= end {
+                let high = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) & 0x8080_8080_8080_8080
+                if high == 0 { i += 8; continue }
+                // The ASCII bytes before the first that is not.
+                i += high.trailingZeroBitCount >> 3
+            }
             let c = b[i]
             if c < 0x80 { i += 1; continue }
             let need: Int
@@ -267,6 +312,13 @@ struct RowRules {
             i += need + 1
         }
         return true
+    }
+
+    /// Whether `p` starts a character of `b`, whose bytes up to `end` are valid UTF-8 from
+    /// somewhere before `p`: it is `end`, or its byte is no continuation byte.
+    @inline(__always)
+    static func startsCharacter(_ b: UnsafeBufferPointer<UInt8>, _ p: Int, end: Int) -> Bool {
+        p == end || b[p] & 0xC0 != 0x80
     }
 
     static func isPlausibleEmail(_ text: String) -> Bool {

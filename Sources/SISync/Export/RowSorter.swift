@@ -24,6 +24,15 @@ struct RowSorter {
     /// A run that could not be written (a full disk): the rows stay in memory and the read
     /// fails with this once it ends.
     private var failure: RunDirectoryError?
+    /// The sorted rows themselves, while every row has come with a key after the one
+    /// before (a SIS's file sorted by its ids: most of a district's export). Such rows need
+    /// no sort, no run and no merge: they are written once, where the merge would write
+    /// them (issue 34: the sort and the merge were a fifth of the parse on a day on which
+    /// every file changed). The first row out of order ends it; what was written then
+    /// becomes the first run (or the buffer's first rows) and the rows go on as before.
+    private var inOrder: BlockOutput? = BlockOutput(file: nil, memoryCapacity: 16)
+    private let lastKey = ByteBuffer(capacity: 64)
+    private let record = ByteBuffer(capacity: 256)
 
     init(valueCount: Int, label: String, directory: RunDirectory?) {
         self.valueCount = valueCount
@@ -35,6 +44,37 @@ struct RowSorter {
 
     mutating func add(sequence: UInt32, line: Int32, inactive: Bool, strict: Bool, fingerprint: UInt64,
                       key: UnsafeBufferPointer<UInt8>, valueEnds: UnsafeBufferPointer<UInt8>, values: UnsafeBufferPointer<UInt8>) {
+        // Taken out and put back (a move): used in place through the optional, the output's
+        // references were retained and released at each use.
+        if var out = inOrder.take() {
+            if out.count == 0 {
+                // The buffer the rows would have been sorted in, allocated at once: grown by
+                // doubling, each step would copy the rows and fault in fresh pages.
+                out = BlockOutput(file: nil, memoryCapacity: budget + budget / 8)
+            }
+            if out.count == 0 || KeyOrder.compare(lastKey.bytes, key) < 0 {
+                record.removeAll()
+                RowRecord.append(to: record, sequence: sequence, line: line, inactive: inactive, strict: strict,
+                                 fingerprint: fingerprint, key: key, valueEnds: valueEnds, values: values)
+                lastKey.removeAll()
+                lastKey.append(key)
+                do {
+                    try out.add(RowRecord(base: UnsafeRawPointer(record.base), valueCount: valueCount))
+                    if out.file == nil, out.total >= budget, let directory {
+                        // As the buffer would have spilled: the rows go on in a file.
+                        let file = try directory.create("rows-\(label)")
+                        directory.remove(file)
+                        try out.move(to: file)
+                    }
+                    inOrder = out
+                } catch {
+                    failure = error as? RunDirectoryError ?? .cannotCreateFile(path: directory?.path ?? label, reason: "\(error)")
+                }
+                return
+            }
+            inOrder = out
+            leaveOrder()
+        }
         if starts.capacity == 0 {
             // One allocation for the buffer's life: grown by doubling, it would leave each
             // smaller copy behind in the allocator's free lists (resident, issue 34).
@@ -45,6 +85,32 @@ struct RowSorter {
         RowRecord.append(to: buffer, sequence: sequence, line: line, inactive: inactive, strict: strict,
                          fingerprint: fingerprint, key: key, valueEnds: valueEnds, values: values)
         if buffer.count >= budget, directory != nil, failure == nil { spill() }
+    }
+
+    /// A row came out of order: the rows written in order become the first run, or, still
+    /// in memory, the buffer's first rows.
+    private mutating func leaveOrder() {
+        guard var out = inOrder else { return }
+        inOrder = nil
+        do {
+            if let run = try out.asRun() {
+                runs.append(run)
+                return
+            }
+        } catch {
+            failure = error as? RunDirectoryError ?? .cannotCreateFile(path: directory?.path ?? label, reason: "\(error)")
+            return
+        }
+        guard out.count > 0 else { return }
+        buffer = ByteBuffer(capacity: budget + budget / 8)
+        starts.reserveCapacity(budget / 32)
+        let raw = UnsafeRawBufferPointer(out.memoryBytes)
+        buffer.append(raw)
+        var at = 0
+        while at < raw.count {
+            starts.append(at)
+            at += Int(raw.loadUnaligned(fromByteOffset: at, as: UInt32.self))
+        }
     }
 
     /// Sorts the buffer's records into key order, equal keys in the order they were read
@@ -89,7 +155,15 @@ struct RowSorter {
 
     /// The rows in key order. `keep` sees every record in that order (equal keys in the
     /// order read) and says whether it is a row; the others (duplicates) are left out.
-    mutating func finish(keep: (RowRecord) -> Bool) throws -> SortedRows {
+    /// `keepsDistinctKeys`: `keep` keeps every record whose key no other record has (no
+    /// skipped row protects one), so rows that came in order are the output as written.
+    mutating func finish(keepsDistinctKeys: Bool = false, keep: (RowRecord) -> Bool) throws -> SortedRows {
+        if let failure { throw failure }
+        if keepsDistinctKeys, var out = inOrder {
+            inOrder = nil
+            return try out.finish(valueCount: valueCount)
+        }
+        leaveOrder()
         if !runs.isEmpty { spill() }
         if let failure { throw failure }
         if runs.isEmpty {
@@ -173,17 +247,18 @@ private struct FileOutput {
 /// The sorted rows as `SortedRows` keeps them: blocks of `SortedRows.rowsPerBlock`
 /// records, with each block's start and first key.
 private struct BlockOutput {
-    let file: RunFile?
+    private(set) var file: RunFile?
     private var fileOutput: FileOutput?
-    private let memory = ByteBuffer(capacity: 4096)
+    private var memory: ByteBuffer
     private var blockStarts: [Int] = []
     private var firstKeys: [UInt8] = []
     private var firstKeyEnds: [Int] = []
-    private var count = 0
-    private var total = 0
+    private(set) var count = 0
+    private(set) var total = 0
 
-    init(file: RunFile?) {
+    init(file: RunFile?, memoryCapacity: Int = 4096) {
         self.file = file
+        memory = ByteBuffer(capacity: file == nil ? memoryCapacity : 16)
         fileOutput = file.map { FileOutput(file: $0) }
     }
 
@@ -197,6 +272,27 @@ private struct BlockOutput {
         if fileOutput != nil { try fileOutput!.append(bytes) } else { memory.append(bytes) }
         total += r.length
         count += 1
+    }
+
+    /// The records written so far go on in `file` (they outgrew memory), and so will the next.
+    mutating func move(to file: RunFile) throws {
+        precondition(self.file == nil, "rows moved to a file twice")
+        var out = FileOutput(file: file)
+        try out.append(UnsafeRawBufferPointer(memory.bytes))
+        self.file = file
+        fileOutput = out
+        memory = ByteBuffer(capacity: 16)
+    }
+
+    /// The records in memory, end to end (none once they are in a file).
+    var memoryBytes: UnsafeBufferPointer<UInt8> { memory.bytes }
+
+    /// The records written as a run of the merge: its file and length; nil when they are
+    /// still in memory (`memoryBytes`).
+    mutating func asRun() throws -> (file: RunFile, length: Int)? {
+        guard let file else { return nil }
+        try fileOutput?.flush()
+        return (file, total)
     }
 
     mutating func finish(valueCount: Int) throws -> SortedRows {

@@ -28,7 +28,8 @@ public final class RunDirectory: @unchecked Sendable {
     private let name: String
     private let identity: (dev: UInt64, ino: UInt64)
     private let lock = NSLock()
-    private var filesMade = 0
+    /// Files made so far (tests: how many runs a sort wrote).
+    private(set) var filesMade = 0
     private var removed = false
 
     /// Makes a run directory in the first place that takes one: `$STATE_DIRECTORY` (the

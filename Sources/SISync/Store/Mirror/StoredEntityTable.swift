@@ -31,16 +31,30 @@ final class StoredEntityTable: StoredEntityState {
     }
 
     func forEachRecord(_ body: (StoredRecordView) throws -> Void) throws {
+        let statement = try database.query("SELECT fingerprint, active, missing_since, \(unescaped: kind.keyColumns.joined(separator: ", ")) FROM \(unescaped: kind.table)")
+        defer { statement.reset() }
+        // SQLite's statement read as its own type, so that each column is a direct call:
+        // through the protocol, the generic `withText` of a key part cost more instructions
+        // than SQLite's own reading of it (a day on which every file changed: the scan was
+        // 2.6e9 instructions, of which 0.36e9 the calls of `withText`; callgrind, issue 34).
+        if let sqlite = statement as? SQLiteStatement {
+            try scan(sqlite, body)
+        } else {
+            try scan(statement, body)
+        }
+    }
+
+    private func scan<Row: StoreStatement>(_ row: Row, _ body: (StoredRecordView) throws -> Void) throws {
         let parts = Int32(kind.keyColumns.count)
         // A composite key's parts are joined here, in one buffer kept for the scan (joined by
         // SQLite, each row's key was a string it made and freed).
         let key = ByteBuffer()
-        try database.forEachRow("SELECT fingerprint, active, missing_since, \(unescaped: kind.keyColumns.joined(separator: ", ")) FROM \(unescaped: kind.table)") { row in
+        while try row.step() {
             let missing = row.isNull(2) ? nil : row.string(2).flatMap(Timestamp.parse)
             let fingerprint = fingerprints.fingerprint(row.int64(0)), active = row.bool(1)
             guard parts > 1 else {
                 try row.withText(3) { try body(StoredRecordView(keyBytes: $0, fingerprint: fingerprint, active: active, missingSince: missing)) }
-                return
+                continue
             }
             key.removeAll()
             for p in 0..<parts {
