@@ -165,9 +165,36 @@ final class PostgresBulkLoadTests: XCTestCase {
 
     /// Whether `user_roles`' reference to `users` was checked against the rows there were
     /// when it was made (`pg_constraint.convalidated`).
-    private func rolesReferenceValidated(_ db: PostgresDatabase, _ w: Workspace) throws -> Bool {
-        try db.connection.execute("SELECT convalidated FROM pg_constraint WHERE conrelid = to_regclass($1) AND contype = 'f'",
-                                  [PostgresSchema.qualified(w.schema, "user_roles")]).value(0, 0) == "t"
+    private func rolesReferenceValidated(_ db: PostgresDatabase, _ w: Workspace, _ name: String = "user_roles_username_fkey") throws -> Bool {
+        try db.connection.execute("SELECT convalidated FROM pg_constraint WHERE conrelid = to_regclass($1) AND contype = 'f' AND conname = $2",
+                                  [PostgresSchema.qualified(w.schema, "user_roles"), name]).value(0, 0) == "t"
+    }
+
+    /// Only sisync's own reference from `username` to `users` is left `NOT VALID` by the
+    /// trusted first grants, and only it is made checked again by a later load: an
+    /// application's reference on `user_roles` is made again as it was, checked if it was
+    /// (the grants' reasoning says nothing of its rows), `NOT VALID` if it was so.
+    func testTheFirstGrantsLeaveAnApplicationsReferencesOnUserRolesAsTheyWere() throws {
+        let (w, c) = try schoolWithUsersWhoseRolesAreAllRecomputed()
+        let db = try Workspace.rawPostgres(w)
+        let schema = PostgresSchema.quoted(w.schema)
+        try db.connection.executeScript("""
+            CREATE TABLE \(schema).app_years (year text PRIMARY KEY);
+            INSERT INTO \(schema).app_years VALUES (''), ('2025-2026'), ('2026-2027');
+            ALTER TABLE \(schema).user_roles ADD CONSTRAINT app_year FOREIGN KEY (school_year) REFERENCES \(schema).app_years (year);
+            ALTER TABLE \(schema).user_roles ADD CONSTRAINT app_year_loose FOREIGN KEY (school_year) REFERENCES \(schema).app_years (year) NOT VALID
+            """)
+        let first = w.sync(c)
+        XCTAssertGreaterThan(first.summary.rolesGranted, 0, first.summary.error ?? "")
+        XCTAssertFalse(try rolesReferenceValidated(db, w), "sisync's own reference: not read again")
+        XCTAssertTrue(try rolesReferenceValidated(db, w, "app_year"), "an application's reference is checked as it was")
+        XCTAssertFalse(try rolesReferenceValidated(db, w, "app_year_loose"))
+        try db.transaction {
+            try db.bulkLoading("user_roles", adding: 1_000_000) {}
+        }
+        XCTAssertTrue(try rolesReferenceValidated(db, w))
+        XCTAssertTrue(try rolesReferenceValidated(db, w, "app_year"))
+        XCTAssertFalse(try rolesReferenceValidated(db, w, "app_year_loose"), "an application's NOT VALID reference stays so")
     }
 
     /// A first run's grants into an empty `user_roles`, every username read in the one
@@ -202,7 +229,9 @@ final class PostgresBulkLoadTests: XCTestCase {
 
     /// The first grants' reference is checked as before when what the statement writes is
     /// not known to hold: an application's trigger on `user_roles` (it may change the rows),
-    /// or a table the rules read whose own reference to `users` is `NOT VALID`.
+    /// or a table the rules read whose own reference to `users` is `NOT VALID` or does not
+    /// check an ordinary session's rows (its triggers set to fire only for replication).
+    /// (`access_pairings`: the run makes `links`' reference again, checked, before its grants.)
     func testFirstGrantsCheckTheRolesReferenceUnlessEveryUsernameIsKnownToBeAUsers() throws {
         let setups: [(String, (PostgresDatabase, Workspace) throws -> Void)] = [
             ("a trigger on user_roles", { db, w in
@@ -210,6 +239,16 @@ final class PostgresBulkLoadTests: XCTestCase {
                 try db.connection.executeScript("""
                     CREATE FUNCTION \(schema).app_keep_role() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
                     CREATE TRIGGER app_audit BEFORE INSERT ON \(schema).user_roles FOR EACH ROW EXECUTE FUNCTION \(schema).app_keep_role()
+                    """)
+            }),
+            ("access_pairings' reference's triggers firing only for replication", { db, w in
+                let links = PostgresSchema.qualified(w.schema, "access_pairings")
+                try db.connection.executeScript("""
+                    DO $$ DECLARE t record; BEGIN
+                      FOR t IN SELECT tgname FROM pg_trigger WHERE tgrelid = '\(links)'::regclass AND tgisinternal LOOP
+                        EXECUTE format('ALTER TABLE %s ENABLE REPLICA TRIGGER %I', '\(links)', t.tgname);
+                      END LOOP;
+                    END $$
                     """)
             }),
             ("access_pairings' reference not valid", { db, w in

@@ -14,7 +14,8 @@ import Foundation
 /// two keys' indexes).
 ///
 /// The definitions are read from the catalog and made again as they were (same names, same
-/// text), inside the caller's transaction: a failed run rolls back to the old ones, and
+/// text; only a `username` reference to `users` a trusted load left `NOT VALID` is made
+/// again checked), inside the caller's transaction: a failed run rolls back to the old ones, and
 /// no reader ever sees the table without them. A rule broken by the rows (a duplicate key,
 /// a user that does not exist) fails the statement that makes the constraint again, so the
 /// run fails and rolls back exactly as it would have on the row. Until the commit, the
@@ -42,20 +43,22 @@ extension PostgresDatabase {
         try load()
         // Trusted, a reference is made `NOT VALID` only over rows it would have read: an
         // empty table's is checked at no cost.
-        let notValid = try referencesTrusted && rebuilt.contains { $0.reference }
+        let notValid = try referencesTrusted && rebuilt.contains { $0.toUsers }
             && connection.execute("SELECT count(*) FROM (SELECT 1 FROM \(name) LIMIT 1) x").value(0, 0) == "1"
         // A reference is checked by one join of the two tables, by their keys' indexes: a
         // hash join hashes every `nocase` username through ICU (1.2 s against 0.3 s for
         // the first run's grants).
         try preferringIndexLookups {
-            for d in rebuilt.reversed() { try connection.executeScript(d.create + (notValid && d.reference ? " NOT VALID" : "")) }
+            for d in rebuilt.reversed() { try connection.executeScript(d.create + (notValid && d.toUsers ? " NOT VALID" : "")) }
         }
     }
 
     /// Runs `body`, whose writes refer only to rows that exist and cannot go away before
     /// the commit (`StoreDatabase.trustingReferences`): a bulk load made entirely inside it
     /// (`bulkLoading`, its constraints made again before `body` returns) makes its
-    /// references again `NOT VALID`, without the join of every row with the table it
+    /// reference from `username` to `users` again `NOT VALID` (what every caller's
+    /// reasoning is about; any other reference of the table, an application's too, is
+    /// checked as before), without the join of every row with the table it
     /// refers to, which could find nothing. Such a reference is enforced as any other for
     /// every row written after it; PostgreSQL only records that it did not read the rows
     /// already there (`pg_constraint.convalidated`, and `NOT VALID` in `pg_dump` and
@@ -77,36 +80,51 @@ extension PostgresDatabase {
         }
     }
 
+    /// Whether the reference `constraint` (a `pg_constraint` alias) is of one column named
+    /// `username` to one named `username`: sisync's own reference to `users`, not an
+    /// application's key on another column of the same table.
+    static func referenceByUsername(_ constraint: String) -> String {
+        """
+        cardinality(\(constraint).conkey) = 1
+          AND (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = \(constraint).conrelid AND a.attnum = \(constraint).conkey[1]) = 'username'
+          AND (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = \(constraint).confrelid AND a.attnum = \(constraint).confkey[1]) = 'username'
+        """
+    }
+
     /// The table's references, plain indexes, and (when no other table refers to it) its
     /// primary key and unique constraints, as (drop, create) statements in the order to
     /// drop them (references first, so that a key is dropped after what might use it);
     /// they are made again in the reverse order.
-    private func rebuildableDefinitions(of table: String) throws -> [(drop: String, create: String, reference: Bool)] {
+    private func rebuildableDefinitions(of table: String) throws -> [(drop: String, create: String, reference: Bool, toUsers: Bool)] {
+        let users = PostgresSchema.qualified(settings.schema, "users")
         let constraints = try connection.execute("""
-            SELECT quote_ident(c.conname), pg_get_constraintdef(c.oid), c.contype FROM pg_constraint c
+            SELECT quote_ident(c.conname), pg_get_constraintdef(c.oid), c.contype,
+              c.contype = 'f' AND c.confrelid = to_regclass($2) AND \(Self.referenceByUsername("c")) FROM pg_constraint c
             WHERE c.conrelid = to_regclass($1) AND (c.contype = 'f' OR (c.contype IN ('p', 'u')
               AND NOT EXISTS (SELECT 1 FROM pg_constraint r WHERE r.confrelid = c.conrelid AND r.contype = 'f')))
             ORDER BY c.contype = 'f' DESC, c.conname
-            """, [table])
+            """, [table, users])
         let indexes = try connection.execute("""
             SELECT quote_ident(n.nspname) || '.' || quote_ident(i.relname), pg_get_indexdef(i.oid) FROM pg_index x
             JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_namespace n ON n.oid = i.relnamespace
             WHERE x.indrelid = to_regclass($1) AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
             ORDER BY i.relname
             """, [table])
-        var references: [(drop: String, create: String, reference: Bool)] = [], keys: [(drop: String, create: String, reference: Bool)] = []
+        var references: [(drop: String, create: String, reference: Bool, toUsers: Bool)] = [], keys: [(drop: String, create: String, reference: Bool, toUsers: Bool)] = []
         for row in constraints.rows {
             guard let name = row[0], var definition = row[1] else { continue }
-            let reference = row[2] == "f"
-            // A reference a trusted load left `NOT VALID` is made again checked: this load's
-            // rows, and those before, are read (`bulkLoading` adds `NOT VALID` when trusted).
-            if reference, definition.hasSuffix(" NOT VALID") { definition.removeLast(" NOT VALID".count) }
-            let statements = (drop: "ALTER TABLE \(table) DROP CONSTRAINT \(name)", create: "ALTER TABLE \(table) ADD CONSTRAINT \(name) \(definition)", reference: reference)
+            let reference = row[2] == "f", toUsers = row[3] == "t"
+            // The reference to `users` a trusted load left `NOT VALID` is made again checked:
+            // this load's rows, and those before, are read (`bulkLoading` adds `NOT VALID`
+            // when trusted). Any other reference is made again as it was, `NOT VALID` or not.
+            if toUsers, definition.hasSuffix(" NOT VALID") { definition.removeLast(" NOT VALID".count) }
+            let statements = (drop: "ALTER TABLE \(table) DROP CONSTRAINT \(name)", create: "ALTER TABLE \(table) ADD CONSTRAINT \(name) \(definition)",
+                              reference: reference, toUsers: toUsers)
             if reference { references.append(statements) } else { keys.append(statements) }
         }
-        let plain = indexes.rows.compactMap { row -> (drop: String, create: String, reference: Bool)? in
+        let plain = indexes.rows.compactMap { row -> (drop: String, create: String, reference: Bool, toUsers: Bool)? in
             guard let name = row[0], let definition = row[1] else { return nil }
-            return ("DROP INDEX \(name)", definition, false)
+            return ("DROP INDEX \(name)", definition, false, false)
         }
         return references + plain + keys
     }

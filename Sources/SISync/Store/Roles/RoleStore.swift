@@ -273,14 +273,18 @@ public final class RoleStore {
     /// `user_attachments` or `access_pairings`, whose references to `users` are in force
     /// (validated, their triggers enabled); the bulk load took `users` in ACCESS EXCLUSIVE
     /// mode before it, so no user goes away until the commit. An application's trigger on
-    /// `user_roles` could change what is written: then the reference is checked.
+    /// `user_roles` could change what is written: then the reference is checked. "In force"
+    /// is the reference of the `username` column itself, whose triggers fire on every
+    /// session (`O`, `A`: a trigger set to `REPLICA` or `D` does not check an ordinary
+    /// writer's rows).
     private func ruleUsernamesReferToUsersChecked() throws -> Bool {
         guard try !database.hasTriggers(on: ["user_roles"]) else { return false }
         return try database.int("""
             SELECT count(DISTINCT c.conrelid) FROM pg_constraint c
             WHERE c.contype = 'f' AND c.convalidated AND c.confrelid = to_regclass('users')
               AND c.conrelid IN (to_regclass('links'), to_regclass('user_attachments'), to_regclass('access_pairings'))
-              AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgconstraint = c.oid AND t.tgenabled = 'D')
+              AND \(unescaped: PostgresDatabase.referenceByUsername("c"))
+              AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgconstraint = c.oid AND t.tgenabled NOT IN ('O', 'A'))
             """) == 3
     }
 
