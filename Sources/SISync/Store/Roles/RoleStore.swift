@@ -199,8 +199,12 @@ public final class RoleStore {
             try database.run(RoleRules.firstGrants(schoolYear: settings.schoolYear, parentRelationships: settings.relationshipsKey, run: run))
             return database.changes
         }
-        let added = try database.hasTriggers(on: ["user_roles"]) ? try grant() : try database.trustingReferences(grant)
-        return try storedGrants(count: added)
+        let triggered = try database.hasTriggers(on: ["user_roles"])
+        let wasEmpty = try !triggered && rolesTableIsEmpty()
+        let added = triggered ? try grant() : try database.trustingReferences(grant)
+        var plan = try storedGrants(count: added)
+        plan.grantsAreEveryStoredRole = wasEmpty
+        return plan
     }
 
     /// PostgreSQL's first grants (a full recompute while no calculated role is stored):
@@ -334,6 +338,15 @@ public final class RoleStore {
     /// `+` for text.
     static let calculatedRolesInKeyOrderOnSQLite: SQLQuery = """
         SELECT x.username, x.role, x.school_year FROM user_roles x WHERE +x.source = 'calculated'
+        ORDER BY x.username COLLATE NOCASE, x.source, x.role, x.school_year
+        """
+
+    /// `calculatedRolesInKeyOrderOnSQLite` when every stored role is calculated (a first run's
+    /// grants into an empty table): the same rows in the same order, without reading and
+    /// comparing each row's `source`, a seventh of the scan (a district's first grants'
+    /// events: 60 of their 565 million instructions; issue 34).
+    static let everyRoleInKeyOrderOnSQLite: SQLQuery = """
+        SELECT x.username, x.role, x.school_year FROM user_roles x
         ORDER BY x.username COLLATE NOCASE, x.source, x.role, x.school_year
         """
 
@@ -475,7 +488,9 @@ public final class RoleStore {
         if plan.grantsStored {
             // The first grants are written (`grantEveryDesiredRole`, `grantEachDesiredRoleOnce`) and they are every
             // calculated role there is: their events, in the key's order as staged ones are.
-            try batch.writeCalculatedRoles("role.granted", reading: keepsDesiredRolesUnkeyed ? Self.calculatedRolesInKeyOrder : Self.calculatedRolesInKeyOrderOnSQLite)
+            let query = keepsDesiredRolesUnkeyed ? Self.calculatedRolesInKeyOrder
+                : plan.grantsAreEveryStoredRole ? Self.everyRoleInKeyOrderOnSQLite : Self.calculatedRolesInKeyOrderOnSQLite
+            try batch.writeCalculatedRoles("role.granted", reading: query)
             return
         }
         if batch.isOn {
