@@ -8,8 +8,8 @@ import XCTest
 final class EventFeedTests: XCTestCase {
     /// A workspace whose configuration has `[events] enabled = true` (and `extra` there).
     private func feedConfiguration(_ w: Workspace, entities: String = RolesTests.allEntities, events extra: String = "",
-                                   guard guardLines: String = "") throws -> Configuration {
-        w.configure(sync: "school_year = 2026-2027", entities: entities, guard: guardLines)
+                                   guard guardLines: String = "", schoolYear: String = "2026-2027") throws -> Configuration {
+        w.configure(sync: "school_year = \(schoolYear)", entities: entities, guard: guardLines)
         let text = try String(contentsOfFile: w.configPath, encoding: .utf8) + "\n[events]\nenabled = true\n" + extra
         try text.write(toFile: w.configPath, atomically: true, encoding: .utf8)
         return try Configuration.load(path: w.configPath)
@@ -361,6 +361,107 @@ final class EventFeedTests: XCTestCase {
         XCTAssertEqual(compactRows, [1, 2, 1024, 1024, 53], "the first new user, the old user's two changes, then the rest in blocks")
         XCTAssertEqual(referenceRows, compactRows)
         XCTAssertLessThan(compactBytes * 10, referenceBytes * 7, "compact: \(compactBytes) bytes against \(referenceBytes)")
+    }
+
+    /// A run's role events are written as `calculated-role` lines (`CalculatedRoleLines`,
+    /// issue 34); read back, they are the events the sink writes one by one as JSON: usernames
+    /// JSON escapes, non-ASCII ones, empty school years, and blocks of exactly 1,024 and of
+    /// 1,025 (a second row of one).
+    func testCalculatedRoleLinesReadAsTheEventsWrittenOneByOne() throws {
+        let w = Workspace()
+        let c = try feedConfiguration(w, entities: "staff")
+        w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org")]))
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        let store = try w.store()
+        store.events.settings = c.events
+        let odd = ["q\"uote\\back", "tab\there", "line\nfeed", "ctl\u{1}x", "zoë", "ünï.ãé@例え", "eightch\"", "ninechars\\", ""]
+        try store.database.execute("CREATE TABLE role_rows_test (seq integer, username text, role text, school_year text)")
+        for count in [EventBatch.blockSize, EventBatch.blockSize + 1] {
+            try store.database.execute("DELETE FROM role_rows_test")
+            let rows: [(String, String, String)] = (0..<count).map { i in
+                (i < odd.count ? odd[i] : "user\(i)", ["Student", "Honor Roll", "Admissions Evaluator"][i % 3], i % 2 == 0 ? "" : "2026-2027")
+            }
+            try store.database.insertRows(into: "role_rows_test", columns: ["seq", "username", "role", "school_year"]) { sink in
+                for (i, row) in rows.enumerated() {
+                    try sink.add(Int64(i)); try sink.add(row.0); try sink.add(row.1); try sink.add(row.2)
+                    try sink.endRow()
+                }
+            }
+            let head = try store.events.head()
+            try store.database.transaction {
+                let batch = try store.events.batch(runID: nil, actor: "admin", at: "2026-12-01T08:00:00Z")
+                try batch.writeCalculatedRoles("role.granted", reading: "SELECT username, role, school_year FROM role_rows_test ORDER BY seq")
+                try batch.finish()
+            }
+            let lines = try events(w, after: head)
+            let reference = try store.events.head()
+            try store.database.transaction {
+                let batch = try store.events.batch(runID: nil, actor: "admin", at: "2026-12-01T08:00:00Z")
+                try batch.write { sink in
+                    for row in rows {
+                        sink.subject.string("username", row.0)
+                        sink.data.string("role", row.1); sink.data.string("school_year", row.2); sink.data.string("source", "calculated")
+                        try sink.add("role.granted")
+                    }
+                }
+                try batch.finish()
+            }
+            let oneByOne = try events(w, after: reference)
+            XCTAssertEqual(lines.count, count)
+            XCTAssertEqual(lines.map(\.id), Array(head + 1...head + Int64(count)))
+            let shifted = lines.map { FeedEvent(id: $0.id + reference - head, type: $0.type, at: $0.at, runID: $0.runID, actor: $0.actor, subject: $0.subject, data: $0.data) }
+            let differ = zip(shifted, oneByOne).filter { $0 != $1 }
+            XCTAssertTrue(differ.isEmpty && shifted.count == oneByOne.count, "\(differ.count) events differ, the first: \(differ.first.map { "\($0.0) against \($0.1)" } ?? "")")
+            for (event, row) in zip(lines, rows) {
+                XCTAssertEqual(try object(event.subject)["username"] as? String, row.0, event.subject)
+            }
+            let db = try w.rawDatabase()
+            var spans: [Int64] = []
+            try db.forEachRow("SELECT span FROM events WHERE event_id > \(head) AND event_id <= \(reference) ORDER BY event_id") { spans.append($0.int64(0)) }
+            XCTAssertEqual(spans, count == EventBatch.blockSize ? [1024] : [1024, 1])
+        }
+    }
+
+    /// A first run's grants (written straight into `user_roles`) are its `role.granted`
+    /// events, in the table's key order, also when a manual role was stored before them (then
+    /// the events read only the calculated ones: `everyRoleInKeyOrderOnSQLite` is for a
+    /// table that was empty).
+    func testFirstGrantsAreTheCalculatedRolesInKeyOrderWithOrWithoutAManualRole() throws {
+        for manual in [false, true] {
+            let w = Workspace()
+            // A new school year makes the run calculate every role (the first grants' path).
+            let earlier = try feedConfiguration(w, schoolYear: "2025-2026")
+            RolesTests.writeSchool(w)
+            XCTAssertEqual(w.sync(earlier).summary.outcome, .applied)
+            if manual {
+                XCTAssertEqual(w.ctl(["user", "add", "--username", "Zed", "--email", "zed@home.org"]).code, 0)
+                XCTAssertEqual(w.ctl(["user", "role", "add", "Zed", "Finance"]).code, 0)
+            }
+            // Imported, as a district's users are: no role is calculated before the run.
+            let store = try w.store()
+            let users = try UserImport.parse(Array(("username,email,approved,student_id,household_id,donor_id\n"
+                + "kim,kim@students.org,yes,ST1,,\nLee,lee@students.org,yes,ST2,,\nmom,mom@home.org,yes,,H1,\nRay,ray@home.org,yes,,H2,\n"
+                + "ana,ana@district.org,yes,,,\nzoë,zoe@home.org,yes,ST3,H3,\n").utf8), file: "users.csv")
+            _ = try store.accounts.importUsers(users, file: "users.csv", actor: "admin", now: Date())
+            XCTAssertEqual(try w.rawDatabase().int("SELECT count(*) FROM user_roles WHERE source = 'calculated'"), 0)
+            let head = try w.store().events.head()
+            let granting = w.sync(try feedConfiguration(w))
+            XCTAssertEqual(granting.summary.outcome, .unchanged, granting.summary.error ?? "")
+            XCTAssertEqual(granting.plan?.roles.grantsStored, true, "the first grants are written as the rules find them")
+            let grants = try events(w, after: head).filter { $0.type == "role.granted" }
+            var expected: [(String, String)] = []
+            try w.rawDatabase().forEachRow(RoleStore.calculatedRolesInKeyOrder) { r in
+                var subject = CompactJSON(), data = CompactJSON()
+                subject.string("username", r.text(0))
+                data.string("role", r.text(1)); data.string("school_year", r.text(2)); data.string("source", "calculated")
+                expected.append((subject.text, data.text))
+            }
+            XCTAssertGreaterThan(expected.count, 5, "\(expected)")
+            XCTAssertEqual(grants.map(\.subject), expected.map(\.0), "manual role stored: \(manual)")
+            XCTAssertEqual(grants.map(\.data), expected.map(\.1), "manual role stored: \(manual)")
+            XCTAssertEqual(grants.map(\.id), Array(grants[0].id..<grants[0].id + Int64(grants.count)))
+            XCTAssertFalse(grants.contains { $0.data.contains("Finance") })
+        }
     }
 
     func testFoldingEveryEventReproducesActiveStaffLinksAndRoles() throws {
