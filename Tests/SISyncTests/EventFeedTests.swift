@@ -15,6 +15,16 @@ final class EventFeedTests: XCTestCase {
         return try Configuration.load(path: w.configPath)
     }
 
+    /// A store with the feed on, after a run that added one staff member.
+    private func feedOfOneStaffMember(_ w: Workspace) throws -> RosterStore {
+        let c = try feedConfiguration(w, entities: "staff")
+        w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org")]))
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        let store = try w.store()
+        store.events.settings = c.events
+        return store
+    }
+
     private func events(_ w: Workspace, after cursor: Int64 = 0) throws -> [FeedEvent] {
         try w.store().events.events(after: cursor, limit: 10_000_000).events
     }
@@ -152,11 +162,7 @@ final class EventFeedTests: XCTestCase {
     /// set-based, as a run's roles are) read back one by one, in every paging.
     func testBlocksOfEventsReadBackOneByOneInEveryPaging() throws {
         let w = Workspace()
-        let c = try feedConfiguration(w, entities: "staff")
-        w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org")]))
-        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
-        let store = try w.store()
-        store.events.settings = c.events
+        let store = try feedOfOneStaffMember(w)
         let before = try store.events.head()
         let rows = try UserImport.parse(Array(("username,email,approved,student_id,household_id,donor_id\n"
             + (1...2500).map { "u\($0),u\($0)@home.org,yes,,," }.joined(separator: "\n") + "\n").utf8), file: "users.csv")
@@ -369,11 +375,7 @@ final class EventFeedTests: XCTestCase {
     /// 1,025 (a second row of one).
     func testCalculatedRoleLinesReadAsTheEventsWrittenOneByOne() throws {
         let w = Workspace()
-        let c = try feedConfiguration(w, entities: "staff")
-        w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org")]))
-        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
-        let store = try w.store()
-        store.events.settings = c.events
+        let store = try feedOfOneStaffMember(w)
         let odd = ["q\"uote\\back", "tab\there", "line\nfeed", "ctl\u{1}x", "zoë", "ünï.ãé@例え", "eightch\"", "ninechars\\", ""]
         try store.database.execute("CREATE TABLE role_rows_test (seq integer, username text, role text, school_year text)")
         for count in [EventBatch.blockSize, EventBatch.blockSize + 1] {
