@@ -79,12 +79,17 @@ final class CalculatedRoleLines {
     private static func copying(_ value: UnsafeBufferPointer<UInt8>, at p: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
         guard let source = value.baseAddress else { return p }
         let n = value.count
+        guard n >= 8 else {
+            for i in 0..<n { p[i] = source[i] }
+            return p + n
+        }
         var i = 0
-        while i + 8 <= n {
+        while i + 8 < n {
             UnsafeMutableRawPointer(p + i).storeBytes(of: UnsafeRawPointer(source + i).loadUnaligned(as: UInt64.self), as: UInt64.self)
             i += 8
         }
-        while i < n { p[i] = source[i]; i += 1 }
+        // The last eight bytes, overlapping those copied: the same bytes again.
+        UnsafeMutableRawPointer(p + n - 8).storeBytes(of: UnsafeRawPointer(source + n - 8).loadUnaligned(as: UInt64.self), as: UInt64.self)
         return p + n
     }
 
@@ -117,6 +122,14 @@ final class CalculatedRoleLines {
             UnsafeMutableRawPointer(p).storeBytes(of: w, as: UInt64.self)
             p += 8
             i += 8
+        }
+        if i < n && n >= 8 && i + 8 > n {
+            // The last eight bytes, overlapping those written, when none needs an escape.
+            let w = UnsafeRawPointer(source + n - 8).loadUnaligned(as: UInt64.self)
+            if !needsEscape(w) {
+                UnsafeMutableRawPointer(p - (i - (n - 8))).storeBytes(of: w, as: UInt64.self)
+                return p + (n - i)
+            }
         }
         while i < n {
             let b = source[i]
