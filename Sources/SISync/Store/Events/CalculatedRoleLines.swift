@@ -59,6 +59,17 @@ final class CalculatedRoleLines {
 
     var isEmpty: Bool { blocks.isEmpty && inBlock == 0 }
 
+    /// Whether a block of `blockSize` lines is done (`forEachBlock`, then `removeAll`, writes
+    /// it and starts again in the same room).
+    var hasFullBlock: Bool { !blocks.isEmpty }
+
+    /// Forgets every line, keeping the room.
+    func removeAll() {
+        byteCount = 0
+        blocks.removeAll(keepingCapacity: true)
+        inBlock = 0
+    }
+
     private func endBlock() {
         blocks.append((byteCount, inBlock))
         inBlock = 0
