@@ -110,6 +110,8 @@ final class EventBatch {
         while try rows.step() {
             rows.withText(0) { u in rows.withText(1) { r in rows.withText(2) { y in lines.add(username: u, role: r, schoolYear: y) } } }
         }
+        // The rows read go before the COPY (their lines are made).
+        rows.reset()
         guard !lines.isEmpty else { return }
         try write { sink in try write(lines, type, into: sink) }
     }
