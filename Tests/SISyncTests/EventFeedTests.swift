@@ -424,6 +424,61 @@ final class EventFeedTests: XCTestCase {
         }
     }
 
+    /// A run's new links (`RunEvents.links` writes the subject straight and one data object
+    /// for all, issue 34) read back as the events `CompactJSON` made member by member: names
+    /// JSON escapes, non-ASCII, links that replace another, unlinks between, and more than a
+    /// block of 1,024.
+    func testNewLinkEventsAreTheObjectsWrittenMemberByMember() throws {
+        let w = Workspace()
+        let store = try feedOfOneStaffMember(w)
+        var plan = LinkPlan()
+        plan.changes = [.link(username: "q\"uo\\te", staffID: "S\t1", previous: nil), .link(username: "zoë", staffID: "S2", previous: "S1"),
+                        .unlink(username: "ray", staffID: "S3", kind: .auto, why: "email changed"), .link(username: "ünï", staffID: "例え", previous: nil),
+                        .ambiguous(username: "amb", email: "a@x.org", staffIDs: ["S1", "S2"]), .unapprove(username: "kim", staffID: "S4")]
+            + (1...1030).map { .link(username: "u\($0)", staffID: "S\($0)", previous: nil) }
+        let head = try store.events.head()
+        try store.database.transaction {
+            let batch = try store.events.batch(runID: nil, actor: "admin", at: "2026-12-01T08:00:00Z")
+            try RunEvents.links(plan, into: batch)
+            try batch.finish()
+        }
+        let written = try events(w, after: head)
+        let reference = try store.events.head()
+        try store.database.transaction {
+            let batch = try store.events.batch(runID: nil, actor: "admin", at: "2026-12-01T08:00:00Z")
+            try batch.write { sink in
+                for c in plan.changes {
+                    switch c {
+                    case .link(let user, let staff, let previous):
+                        sink.subject.string("username", user); sink.subject.string("staff_id", staff)
+                        sink.data.string("kind", LinkKind.auto.rawValue); sink.data.string("reason", "email match")
+                        sink.data.string("previous_staff_id", previous)
+                        try sink.add("link.created")
+                    case .unlink(let user, let staff, let kind, let why):
+                        sink.subject.string("username", user); sink.subject.string("staff_id", staff)
+                        sink.data.string("kind", kind.rawValue); sink.data.string("reason", c.unlinkReason ?? "")
+                        sink.data.string("detail", why)
+                        try sink.add("link.removed")
+                    case .unapprove(let user, let staff):
+                        sink.subject.string("username", user)
+                        sink.data.string("reason", "staff deactivated"); sink.data.string("staff_id", staff)
+                        try sink.add("user.unapproved")
+                    case .ambiguous:
+                        break
+                    }
+                }
+            }
+            try batch.finish()
+        }
+        let memberByMember = try events(w, after: reference)
+        XCTAssertEqual(written.count, plan.changes.count - 1)
+        let shifted = written.map { FeedEvent(id: $0.id + reference - head, type: $0.type, at: $0.at, runID: $0.runID, actor: $0.actor, subject: $0.subject, data: $0.data) }
+        let differ = zip(shifted, memberByMember).filter { $0 != $1 }
+        XCTAssertTrue(differ.isEmpty && shifted.count == memberByMember.count, "\(differ.count) events differ, the first: \(differ.first.map { "\($0.0) against \($0.1)" } ?? "")")
+        XCTAssertEqual(written[0].subject, #"{"username":"q\"uo\\te","staff_id":"S\t1"}"#)
+        XCTAssertEqual(written[0].data, #"{"kind":"auto","reason":"email match","previous_staff_id":null}"#)
+    }
+
     /// A first run's grants (written straight into `user_roles`) are its `role.granted`
     /// events, in the table's key order, also when a manual role was stored before them (then
     /// the events read only the calculated ones: `everyRoleInKeyOrderOnSQLite` is for a
