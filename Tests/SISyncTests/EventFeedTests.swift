@@ -15,6 +15,26 @@ final class EventFeedTests: XCTestCase {
         return try Configuration.load(path: w.configPath)
     }
 
+    /// The events `write` puts in one transaction of the administrator's, read back, and the
+    /// head before them.
+    private func eventsWritten(_ w: Workspace, _ store: RosterStore, _ write: (EventBatch) throws -> Void) throws -> (head: Int64, events: [FeedEvent]) {
+        let head = try store.events.head()
+        try store.database.transaction {
+            let batch = try store.events.batch(runID: nil, actor: "admin", at: "2026-12-01T08:00:00Z")
+            try write(batch)
+            try batch.finish()
+        }
+        return (head, try events(w, after: head))
+    }
+
+    /// Fails unless the two are the same events, each one's ids counted from its head.
+    private func assertSameEvents(_ a: (head: Int64, events: [FeedEvent]), _ b: (head: Int64, events: [FeedEvent]), file: StaticString = #filePath, line: UInt = #line) {
+        let shifted = a.events.map { FeedEvent(id: $0.id - a.head + b.head, type: $0.type, at: $0.at, runID: $0.runID, actor: $0.actor, subject: $0.subject, data: $0.data) }
+        let differ = zip(shifted, b.events).filter { $0 != $1 }
+        XCTAssertTrue(differ.isEmpty && shifted.count == b.events.count,
+                      "\(shifted.count) against \(b.events.count) events, \(differ.count) differ, the first: \(differ.first.map { "\($0.0) against \($0.1)" } ?? "")", file: file, line: line)
+    }
+
     /// A store with the feed on, after a run that added one staff member.
     private func feedOfOneStaffMember(_ w: Workspace) throws -> RosterStore {
         let c = try feedConfiguration(w, entities: "staff")
@@ -389,16 +409,8 @@ final class EventFeedTests: XCTestCase {
                     try sink.endRow()
                 }
             }
-            let head = try store.events.head()
-            try store.database.transaction {
-                let batch = try store.events.batch(runID: nil, actor: "admin", at: "2026-12-01T08:00:00Z")
-                try batch.writeCalculatedRoles("role.granted", reading: "SELECT username, role, school_year FROM role_rows_test ORDER BY seq")
-                try batch.finish()
-            }
-            let lines = try events(w, after: head)
-            let reference = try store.events.head()
-            try store.database.transaction {
-                let batch = try store.events.batch(runID: nil, actor: "admin", at: "2026-12-01T08:00:00Z")
+            let written = try eventsWritten(w, store) { try $0.writeCalculatedRoles("role.granted", reading: "SELECT username, role, school_year FROM role_rows_test ORDER BY seq") }
+            let oneByOne = try eventsWritten(w, store) { batch in
                 try batch.write { sink in
                     for row in rows {
                         sink.subject.string("username", row.0)
@@ -406,14 +418,11 @@ final class EventFeedTests: XCTestCase {
                         try sink.add("role.granted")
                     }
                 }
-                try batch.finish()
             }
-            let oneByOne = try events(w, after: reference)
+            let (head, lines) = written, reference = oneByOne.head
             XCTAssertEqual(lines.count, count)
             XCTAssertEqual(lines.map(\.id), Array(head + 1...head + Int64(count)))
-            let shifted = lines.map { FeedEvent(id: $0.id + reference - head, type: $0.type, at: $0.at, runID: $0.runID, actor: $0.actor, subject: $0.subject, data: $0.data) }
-            let differ = zip(shifted, oneByOne).filter { $0 != $1 }
-            XCTAssertTrue(differ.isEmpty && shifted.count == oneByOne.count, "\(differ.count) events differ, the first: \(differ.first.map { "\($0.0) against \($0.1)" } ?? "")")
+            assertSameEvents(written, oneByOne)
             for (event, row) in zip(lines, rows) {
                 XCTAssertEqual(try object(event.subject)["username"] as? String, row.0, event.subject)
             }
@@ -436,16 +445,9 @@ final class EventFeedTests: XCTestCase {
                         .unlink(username: "ray", staffID: "S3", kind: .auto, why: "email changed"), .link(username: "ünï", staffID: "例え", previous: nil),
                         .ambiguous(username: "amb", email: "a@x.org", staffIDs: ["S1", "S2"]), .unapprove(username: "kim", staffID: "S4")]
             + (1...1030).map { .link(username: "u\($0)", staffID: "S\($0)", previous: nil) }
-        let head = try store.events.head()
-        try store.database.transaction {
-            let batch = try store.events.batch(runID: nil, actor: "admin", at: "2026-12-01T08:00:00Z")
-            try RunEvents.links(plan, into: batch)
-            try batch.finish()
-        }
-        let written = try events(w, after: head)
-        let reference = try store.events.head()
-        try store.database.transaction {
-            let batch = try store.events.batch(runID: nil, actor: "admin", at: "2026-12-01T08:00:00Z")
+        let written = try eventsWritten(w, store) { try RunEvents.links(plan, into: $0) }
+        // As `RunEvents.links` wrote every link before (issue 34), the reference.
+        let memberByMember = try eventsWritten(w, store) { batch in
             try batch.write { sink in
                 for c in plan.changes {
                     switch c {
@@ -468,15 +470,11 @@ final class EventFeedTests: XCTestCase {
                     }
                 }
             }
-            try batch.finish()
         }
-        let memberByMember = try events(w, after: reference)
-        XCTAssertEqual(written.count, plan.changes.count - 1)
-        let shifted = written.map { FeedEvent(id: $0.id + reference - head, type: $0.type, at: $0.at, runID: $0.runID, actor: $0.actor, subject: $0.subject, data: $0.data) }
-        let differ = zip(shifted, memberByMember).filter { $0 != $1 }
-        XCTAssertTrue(differ.isEmpty && shifted.count == memberByMember.count, "\(differ.count) events differ, the first: \(differ.first.map { "\($0.0) against \($0.1)" } ?? "")")
-        XCTAssertEqual(written[0].subject, #"{"username":"q\"uo\\te","staff_id":"S\t1"}"#)
-        XCTAssertEqual(written[0].data, #"{"kind":"auto","reason":"email match","previous_staff_id":null}"#)
+        XCTAssertEqual(written.events.count, plan.changes.count - 1)
+        assertSameEvents(written, memberByMember)
+        XCTAssertEqual(written.events[0].subject, #"{"username":"q\"uo\\te","staff_id":"S\t1"}"#)
+        XCTAssertEqual(written.events[0].data, #"{"kind":"auto","reason":"email match","previous_staff_id":null}"#)
     }
 
     /// A first run's grants (written straight into `user_roles`) are its `role.granted`
