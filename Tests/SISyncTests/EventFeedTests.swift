@@ -8,11 +8,41 @@ import XCTest
 final class EventFeedTests: XCTestCase {
     /// A workspace whose configuration has `[events] enabled = true` (and `extra` there).
     private func feedConfiguration(_ w: Workspace, entities: String = RolesTests.allEntities, events extra: String = "",
-                                   guard guardLines: String = "") throws -> Configuration {
-        w.configure(sync: "school_year = 2026-2027", entities: entities, guard: guardLines)
+                                   guard guardLines: String = "", schoolYear: String = "2026-2027") throws -> Configuration {
+        w.configure(sync: "school_year = \(schoolYear)", entities: entities, guard: guardLines)
         let text = try String(contentsOfFile: w.configPath, encoding: .utf8) + "\n[events]\nenabled = true\n" + extra
         try text.write(toFile: w.configPath, atomically: true, encoding: .utf8)
         return try Configuration.load(path: w.configPath)
+    }
+
+    /// The events `write` puts in one transaction of the administrator's, read back, and the
+    /// head before them.
+    private func eventsWritten(_ w: Workspace, _ store: RosterStore, _ write: (EventBatch) throws -> Void) throws -> (head: Int64, events: [FeedEvent]) {
+        let head = try store.events.head()
+        try store.database.transaction {
+            let batch = try store.events.batch(runID: nil, actor: "admin", at: "2026-12-01T08:00:00Z")
+            try write(batch)
+            try batch.finish()
+        }
+        return (head, try events(w, after: head))
+    }
+
+    /// Fails unless the two are the same events, each one's ids counted from its head.
+    private func assertSameEvents(_ a: (head: Int64, events: [FeedEvent]), _ b: (head: Int64, events: [FeedEvent]), file: StaticString = #filePath, line: UInt = #line) {
+        let shifted = a.events.map { FeedEvent(id: $0.id - a.head + b.head, type: $0.type, at: $0.at, runID: $0.runID, actor: $0.actor, subject: $0.subject, data: $0.data) }
+        let differ = zip(shifted, b.events).filter { $0 != $1 }
+        XCTAssertTrue(differ.isEmpty && shifted.count == b.events.count,
+                      "\(shifted.count) against \(b.events.count) events, \(differ.count) differ, the first: \(differ.first.map { "\($0.0) against \($0.1)" } ?? "")", file: file, line: line)
+    }
+
+    /// A store with the feed on, after a run that added one staff member.
+    private func feedOfOneStaffMember(_ w: Workspace) throws -> RosterStore {
+        let c = try feedConfiguration(w, entities: "staff")
+        w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org")]))
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        let store = try w.store()
+        store.events.settings = c.events
+        return store
     }
 
     private func events(_ w: Workspace, after cursor: Int64 = 0) throws -> [FeedEvent] {
@@ -152,11 +182,7 @@ final class EventFeedTests: XCTestCase {
     /// set-based, as a run's roles are) read back one by one, in every paging.
     func testBlocksOfEventsReadBackOneByOneInEveryPaging() throws {
         let w = Workspace()
-        let c = try feedConfiguration(w, entities: "staff")
-        w.write("staff.csv", staffCSV([("S1", "Ana", "Lima", "ana@district.org")]))
-        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
-        let store = try w.store()
-        store.events.settings = c.events
+        let store = try feedOfOneStaffMember(w)
         let before = try store.events.head()
         let rows = try UserImport.parse(Array(("username,email,approved,student_id,household_id,donor_id\n"
             + (1...2500).map { "u\($0),u\($0)@home.org,yes,,," }.joined(separator: "\n") + "\n").utf8), file: "users.csv")
@@ -361,6 +387,136 @@ final class EventFeedTests: XCTestCase {
         XCTAssertEqual(compactRows, [1, 2, 1024, 1024, 53], "the first new user, the old user's two changes, then the rest in blocks")
         XCTAssertEqual(referenceRows, compactRows)
         XCTAssertLessThan(compactBytes * 10, referenceBytes * 7, "compact: \(compactBytes) bytes against \(referenceBytes)")
+    }
+
+    /// A run's role events are written as `calculated-role` lines (`CalculatedRoleLines`,
+    /// issue 34); read back, they are the events the sink writes one by one as JSON: usernames
+    /// JSON escapes, non-ASCII ones, empty school years, and blocks of exactly 1,024 and of
+    /// 1,025 (a second row of one).
+    func testCalculatedRoleLinesReadAsTheEventsWrittenOneByOne() throws {
+        let w = Workspace()
+        let store = try feedOfOneStaffMember(w)
+        let odd = ["q\"uote\\back", "tab\there", "line\nfeed", "ctl\u{1}x", "zoë", "ünï.ãé@例え", "eightch\"", "ninechars\\", ""]
+        try store.database.execute("CREATE TABLE role_rows_test (seq integer, username text, role text, school_year text)")
+        for count in [EventBatch.blockSize, EventBatch.blockSize + 1] {
+            try store.database.execute("DELETE FROM role_rows_test")
+            let rows: [(String, String, String)] = (0..<count).map { i in
+                (i < odd.count ? odd[i] : "user\(i)", ["Student", "Honor Roll", "Admissions Evaluator"][i % 3], i % 2 == 0 ? "" : "2026-2027")
+            }
+            try store.database.insertRows(into: "role_rows_test", columns: ["seq", "username", "role", "school_year"]) { sink in
+                for (i, row) in rows.enumerated() {
+                    try sink.add(Int64(i)); try sink.add(row.0); try sink.add(row.1); try sink.add(row.2)
+                    try sink.endRow()
+                }
+            }
+            let written = try eventsWritten(w, store) { try $0.writeCalculatedRoles("role.granted", reading: "SELECT username, role, school_year FROM role_rows_test ORDER BY seq") }
+            let oneByOne = try eventsWritten(w, store) { batch in
+                try batch.write { sink in
+                    for row in rows {
+                        sink.subject.string("username", row.0)
+                        sink.data.string("role", row.1); sink.data.string("school_year", row.2); sink.data.string("source", "calculated")
+                        try sink.add("role.granted")
+                    }
+                }
+            }
+            let (head, lines) = written, reference = oneByOne.head
+            XCTAssertEqual(lines.count, count)
+            XCTAssertEqual(lines.map(\.id), Array(head + 1...head + Int64(count)))
+            assertSameEvents(written, oneByOne)
+            for (event, row) in zip(lines, rows) {
+                XCTAssertEqual(try object(event.subject)["username"] as? String, row.0, event.subject)
+            }
+            let db = try w.rawDatabase()
+            var spans: [Int64] = []
+            try db.forEachRow("SELECT span FROM events WHERE event_id > \(head) AND event_id <= \(reference) ORDER BY event_id") { spans.append($0.int64(0)) }
+            XCTAssertEqual(spans, count == EventBatch.blockSize ? [1024] : [1024, 1])
+        }
+    }
+
+    /// A run's new links (`RunEvents.links` writes the subject straight and one data object
+    /// for all, issue 34) read back as the events `CompactJSON` made member by member: names
+    /// JSON escapes, non-ASCII, links that replace another, unlinks between, and more than a
+    /// block of 1,024.
+    func testNewLinkEventsAreTheObjectsWrittenMemberByMember() throws {
+        let w = Workspace()
+        let store = try feedOfOneStaffMember(w)
+        var plan = LinkPlan()
+        plan.changes = [.link(username: "q\"uo\\te", staffID: "S\t1", previous: nil), .link(username: "zoë", staffID: "S2", previous: "S1"),
+                        .unlink(username: "ray", staffID: "S3", kind: .auto, why: "email changed"), .link(username: "ünï", staffID: "例え", previous: nil),
+                        .ambiguous(username: "amb", email: "a@x.org", staffIDs: ["S1", "S2"]), .unapprove(username: "kim", staffID: "S4")]
+            + (1...1030).map { .link(username: "u\($0)", staffID: "S\($0)", previous: nil) }
+        let written = try eventsWritten(w, store) { try RunEvents.links(plan, into: $0) }
+        // As `RunEvents.links` wrote every link before (issue 34), the reference.
+        let memberByMember = try eventsWritten(w, store) { batch in
+            try batch.write { sink in
+                for c in plan.changes {
+                    switch c {
+                    case .link(let user, let staff, let previous):
+                        sink.subject.string("username", user); sink.subject.string("staff_id", staff)
+                        sink.data.string("kind", LinkKind.auto.rawValue); sink.data.string("reason", "email match")
+                        sink.data.string("previous_staff_id", previous)
+                        try sink.add("link.created")
+                    case .unlink(let user, let staff, let kind, let why):
+                        sink.subject.string("username", user); sink.subject.string("staff_id", staff)
+                        sink.data.string("kind", kind.rawValue); sink.data.string("reason", c.unlinkReason ?? "")
+                        sink.data.string("detail", why)
+                        try sink.add("link.removed")
+                    case .unapprove(let user, let staff):
+                        sink.subject.string("username", user)
+                        sink.data.string("reason", "staff deactivated"); sink.data.string("staff_id", staff)
+                        try sink.add("user.unapproved")
+                    case .ambiguous:
+                        break
+                    }
+                }
+            }
+        }
+        XCTAssertEqual(written.events.count, plan.changes.count - 1)
+        assertSameEvents(written, memberByMember)
+        XCTAssertEqual(written.events[0].subject, #"{"username":"q\"uo\\te","staff_id":"S\t1"}"#)
+        XCTAssertEqual(written.events[0].data, #"{"kind":"auto","reason":"email match","previous_staff_id":null}"#)
+    }
+
+    /// A first run's grants (written straight into `user_roles`) are its `role.granted`
+    /// events, in the table's key order, also when a manual role was stored before them (then
+    /// the events read only the calculated ones: `everyRoleInKeyOrderOnSQLite` is for a
+    /// table that was empty).
+    func testFirstGrantsAreTheCalculatedRolesInKeyOrderWithOrWithoutAManualRole() throws {
+        for manual in [false, true] {
+            let w = Workspace()
+            // A new school year makes the run calculate every role (the first grants' path).
+            let earlier = try feedConfiguration(w, schoolYear: "2025-2026")
+            RolesTests.writeSchool(w)
+            XCTAssertEqual(w.sync(earlier).summary.outcome, .applied)
+            if manual {
+                XCTAssertEqual(w.ctl(["user", "add", "--username", "Zed", "--email", "zed@home.org"]).code, 0)
+                XCTAssertEqual(w.ctl(["user", "role", "add", "Zed", "Finance"]).code, 0)
+            }
+            // Imported, as a district's users are: no role is calculated before the run.
+            let store = try w.store()
+            let users = try UserImport.parse(Array(("username,email,approved,student_id,household_id,donor_id\n"
+                + "kim,kim@students.org,yes,ST1,,\nLee,lee@students.org,yes,ST2,,\nmom,mom@home.org,yes,,H1,\nRay,ray@home.org,yes,,H2,\n"
+                + "ana,ana@district.org,yes,,,\nzoë,zoe@home.org,yes,ST3,H3,\n").utf8), file: "users.csv")
+            _ = try store.accounts.importUsers(users, file: "users.csv", actor: "admin", now: Date())
+            XCTAssertEqual(try w.rawDatabase().int("SELECT count(*) FROM user_roles WHERE source = 'calculated'"), 0)
+            let head = try w.store().events.head()
+            let granting = w.sync(try feedConfiguration(w))
+            XCTAssertEqual(granting.summary.outcome, .unchanged, granting.summary.error ?? "")
+            XCTAssertEqual(granting.plan?.roles.grantsStored, true, "the first grants are written as the rules find them")
+            let grants = try events(w, after: head).filter { $0.type == "role.granted" }
+            var expected: [(String, String)] = []
+            try w.rawDatabase().forEachRow(RoleStore.calculatedRolesInKeyOrder) { r in
+                var subject = CompactJSON(), data = CompactJSON()
+                subject.string("username", r.text(0))
+                data.string("role", r.text(1)); data.string("school_year", r.text(2)); data.string("source", "calculated")
+                expected.append((subject.text, data.text))
+            }
+            XCTAssertGreaterThan(expected.count, 5, "\(expected)")
+            XCTAssertEqual(grants.map(\.subject), expected.map(\.0), "manual role stored: \(manual)")
+            XCTAssertEqual(grants.map(\.data), expected.map(\.1), "manual role stored: \(manual)")
+            XCTAssertEqual(grants.map(\.id), Array(grants[0].id..<grants[0].id + Int64(grants.count)))
+            XCTAssertFalse(grants.contains { $0.data.contains("Finance") })
+        }
     }
 
     func testFoldingEveryEventReproducesActiveStaffLinksAndRoles() throws {

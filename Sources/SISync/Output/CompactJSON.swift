@@ -13,7 +13,9 @@ public struct CompactJSON {
     public mutating func start() {
         bytes.removeAll(keepingCapacity: true)
         bytes.append(UInt8(ascii: "{"))
-        hasMember = [false]
+        // Kept, not made anew: an event's two objects start over for each of a run's events.
+        hasMember.removeAll(keepingCapacity: true)
+        hasMember.append(false)
     }
 
     /// Closes every open object and returns the text.
@@ -34,8 +36,8 @@ public struct CompactJSON {
     }
 
     private mutating func key(_ name: String) {
-        if hasMember[hasMember.count - 1] { bytes.append(UInt8(ascii: ",")) }
-        hasMember[hasMember.count - 1] = true
+        let open = hasMember.count - 1
+        if hasMember[open] { bytes.append(UInt8(ascii: ",")) } else { hasMember[open] = true }
         quote(name)
         bytes.append(UInt8(ascii: ":"))
     }
@@ -83,6 +85,8 @@ public struct CompactJSON {
     }
 
     private mutating func quote(_ s: String) {
+        // A native string's bytes in place (the member names, most values); others made so.
+        if s.utf8.withContiguousStorageIfAvailable({ Self.quote($0, into: &bytes) }) != nil { return }
         var s = s
         s.withUTF8 { quote(utf8: $0) }
     }
@@ -95,7 +99,12 @@ public struct CompactJSON {
     static func quote(_ value: UnsafeBufferPointer<UInt8>, into bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
         var plain = true
-        for b in value where b < 0x20 || b == 0x22 || b == 0x5C { plain = false; break }
+        if let base = value.baseAddress {
+            for i in 0..<value.count {
+                let b = base[i]
+                if b < 0x20 || b == 0x22 || b == 0x5C { plain = false; break }
+            }
+        }
         if plain {
             bytes.append(contentsOf: value)
         } else {

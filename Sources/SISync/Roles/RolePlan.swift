@@ -32,6 +32,9 @@ public struct RolePlan: Sendable, Equatable {
     /// The grants are in `user_roles` already, written as they were planned (a first run's,
     /// `RoleStore.grantEveryDesiredRole`): applying the plan writes only their events.
     var grantsStored = false
+    /// With `grantsStored`: `user_roles` held no row before them and no trigger writes it,
+    /// so every row it holds is one of them (their events read it without asking `source`).
+    var grantsAreEveryStoredRole = false
 
     public init(granted: [CalculatedRole] = [], revoked: [CalculatedRole] = []) {
         self.granted = granted

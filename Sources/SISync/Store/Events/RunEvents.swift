@@ -72,9 +72,20 @@ enum RunEvents {
     /// run planned (R6); an ambiguous email changes nothing and has no event.
     static func links(_ plan: LinkPlan, into batch: EventBatch) throws {
         guard batch.isOn, plan.changes.contains(where: { if case .ambiguous = $0 { return false }; return true }) else { return }
+        var subject: [UInt8] = []
         try batch.write { sink in
             for c in plan.changes {
                 switch c {
+                case .link(var user, var staff, nil):
+                    // The subject written straight, the data one object for all (a first
+                    // linking run makes thousands): the bytes `CompactJSON` makes (tested).
+                    subject.removeAll(keepingCapacity: true)
+                    subject += Self.linkSubjectStart
+                    user.withUTF8 { CompactJSON.quote($0, into: &subject) }
+                    subject += Self.linkSubjectStaff
+                    staff.withUTF8 { CompactJSON.quote($0, into: &subject) }
+                    subject.append(UInt8(ascii: "}"))
+                    try subject.withUnsafeBufferPointer { s in try Self.newLinkData.withUnsafeBufferPointer { try sink.add("link.created", subject: s, data: $0) } }
                 case .link(let user, let staff, let previous):
                     sink.subject.string("username", user); sink.subject.string("staff_id", staff)
                     sink.data.string("kind", LinkKind.auto.rawValue); sink.data.string("reason", "email match")
@@ -95,6 +106,15 @@ enum RunEvents {
             }
         }
     }
+
+    private static let linkSubjectStart = Array(#"{"username":"#.utf8), linkSubjectStaff = Array(#","staff_id":"#.utf8)
+    /// A new link's data when it replaces no other link.
+    private static let newLinkData: [UInt8] = {
+        var data = CompactJSON()
+        data.string("kind", LinkKind.auto.rawValue); data.string("reason", "email match")
+        data.string("previous_staff_id", nil)
+        return data.finish()
+    }()
 
     /// `run.applied`, the last event of an applied run: what it changed, in counts.
     static func applied(_ summary: RunSummary, into batch: EventBatch) throws {

@@ -43,7 +43,7 @@ struct UserAddedLines {
     /// Writes the block being filled (nothing when it is empty) as one stored row.
     mutating func write(into sink: EventSink) throws {
         guard count > 0 else { return }
-        try sink.addLines("user.added", format: .userAdded, count: count, lines: lines)
+        try lines.withUnsafeBufferPointer { try sink.addLines("user.added", format: .userAdded, count: count, lines: $0) }
         lines.removeAll(keepingCapacity: true)
         count = 0
     }
