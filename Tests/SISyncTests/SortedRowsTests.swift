@@ -109,6 +109,14 @@ final class SortedRowsTests: XCTestCase {
             XCTAssertEqual(inOrder.isInactive(r), shuffled.isInactive(r))
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), [])
+        // A buffer of a megabyte or more moved to the file at once (written past the
+        // file's own buffer), then rows after it: the same rows.
+        let many = Array(0..<40_000)
+        let big = try readCSV(.staff, paddedStaffCSV(many), directory: try RunDirectory(in: w.root), budget: 1 << 20)
+        let bigShuffled = try readCSV(.staff, paddedStaffCSV(many.shuffled(using: &generator)), directory: try RunDirectory(in: w.root), budget: 1 << 20)
+        XCTAssertTrue(big.isOnDisk)
+        XCTAssertEqual(big.keys, bigShuffled.keys)
+        for r in stride(from: 0, to: big.count, by: 97) { XCTAssertEqual(big.values(r), bigShuffled.values(r), "row \(r)") }
         // Fewer rows than the buffer holds stay in memory, as sorted ones do.
         let few = try readCSV(.staff, paddedStaffCSV(Array(0..<20)), directory: directory, budget: RowSorter.defaultBudget)
         XCTAssertFalse(few.isOnDisk)

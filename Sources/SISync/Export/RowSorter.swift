@@ -102,10 +102,11 @@ struct RowSorter {
             return
         }
         guard out.count > 0 else { return }
-        buffer = ByteBuffer(capacity: budget + budget / 8)
+        // The rows' own buffer (allocated for sorting them) becomes the sort buffer: a copy
+        // would hold them twice for a moment, up to twice the budget (issue 34's peak).
+        buffer = out.takeMemory()
         starts.reserveCapacity(budget / 32)
-        let raw = UnsafeRawBufferPointer(out.memoryBytes)
-        buffer.append(raw)
+        let raw = UnsafeRawBufferPointer(buffer.bytes)
         var at = 0
         while at < raw.count {
             starts.append(at)
@@ -230,6 +231,15 @@ private struct FileOutput {
     init(file: RunFile) { self.file = file }
 
     mutating func append(_ bytes: UnsafeRawBufferPointer) throws {
+        if bytes.count >= 1 << 20 {
+            // A large piece (the rows in order, moved out of memory) goes to the file as it
+            // is: through `pending` it would grow that to its size for the rest of the file,
+            // and hold the rows twice meanwhile.
+            try flush()
+            if let reason = file.write(bytes) { throw RunDirectoryError.cannotCreateFile(path: file.shownAs, reason: reason) }
+            written += bytes.count
+            return
+        }
         pending.append(bytes)
         written += bytes.count
         if pending.count >= 1 << 20 { try flush() }
@@ -284,11 +294,15 @@ private struct BlockOutput {
         memory = ByteBuffer(capacity: 16)
     }
 
-    /// The records in memory, end to end (none once they are in a file).
-    var memoryBytes: UnsafeBufferPointer<UInt8> { memory.bytes }
+    /// Hands over the buffer holding the records in memory; this output is not used after.
+    mutating func takeMemory() -> ByteBuffer {
+        let taken = memory
+        memory = ByteBuffer(capacity: 16)
+        return taken
+    }
 
     /// The records written as a run of the merge: its file and length; nil when they are
-    /// still in memory (`memoryBytes`).
+    /// still in memory (`takeMemory`).
     mutating func asRun() throws -> (file: RunFile, length: Int)? {
         guard let file else { return nil }
         try fileOutput?.flush()
