@@ -32,8 +32,8 @@ public struct RolePlan: Sendable, Equatable {
     /// The grants are in `user_roles` already, written as they were planned (a first run's,
     /// `RoleStore.grantEveryDesiredRole`): applying the plan writes only their events.
     var grantsStored = false
-    /// With `grantsStored`: `user_roles` held no row before them and no trigger writes it,
-    /// so every row it holds is one of them (their events read it without asking `source`).
+    /// With `grantsStored`: `user_roles` held no row before them and the database has no
+    /// trigger that could write it, so every row it holds is one of them (their events read it without asking `source`).
     var grantsAreEveryStoredRole = false
 
     public init(granted: [CalculatedRole] = [], revoked: [CalculatedRole] = []) {

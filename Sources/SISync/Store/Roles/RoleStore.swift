@@ -202,7 +202,11 @@ public final class RoleStore {
             return database.changes
         }
         let triggered = try database.hasTriggers(on: ["user_roles"])
+        // Every stored role is then one of these grants until their events are read
+        // (`applyRoles`), unless an application's trigger on any table (`changes`, written
+        // in between; `events`, written while they are read) adds a role of its own.
         let wasEmpty = try !triggered && rolesTableIsEmpty()
+            && database.int("SELECT count(*) FROM (SELECT 1 FROM sqlite_master WHERE type = 'trigger' LIMIT 1) x") == 0
         let added = triggered ? try grant() : try database.trustingReferences { try database.trustingChecks(grant) }
         var plan = try storedGrants(count: added)
         plan.grantsAreEveryStoredRole = wasEmpty
