@@ -121,6 +121,10 @@ final class SortedRowsTests: XCTestCase {
         let few = try readCSV(.staff, paddedStaffCSV(Array(0..<20)), directory: directory, budget: RowSorter.defaultBudget)
         XCTAssertFalse(few.isOnDisk)
         XCTAssertEqual(few.keys, (0..<20).map { "S" + String(String(100_000 + $0).dropFirst()) })
+        // ... in a buffer of their own size, not the 9 MiB one they were written into,
+        // which a small file would otherwise hold for the rest of the run.
+        XCTAssertLessThan(few.memoryAllocated, 64 << 10, "20 rows keep \(few.memoryAllocated) bytes")
+        for r in 0..<few.count { XCTAssertEqual(few.values(r)[0], "First \(r)") }
     }
 
     /// A row out of order after any number in order (the first, at a block's edge, after

@@ -113,6 +113,9 @@ public struct EntityRows: Sendable {
     /// Whether the rows went to the run's directory (more than one buffer of them).
     var isOnDisk: Bool { rows.isOnDisk }
 
+    /// The bytes allocated for the rows kept in memory (tests: a buffer of their size).
+    var memoryAllocated: Int { rows.memory.capacity }
+
     // MARK: building
 
     mutating func noteRowRead() { rowsRead += 1 }

@@ -312,6 +312,16 @@ private struct BlockOutput {
     mutating func finish(valueCount: Int) throws -> SortedRows {
         try fileOutput?.flush()
         blockStarts.append(total)
+        // Rows kept in memory keep a buffer of their own size: the one they were written
+        // into was allocated at the sorter's budget (9 MiB) for the rows that would come,
+        // and a small file's rows (staff, applicants) would hold it until the run ends,
+        // memory the allocator had handed out before and the kernel counts (issue 34: a
+        // district's records step peaked 4-8 MB above the last release).
+        if file == nil && memory.capacity > 2 * memory.count + 4096 {
+            let exact = ByteBuffer(capacity: memory.count)
+            exact.append(memory.bytes)
+            memory = exact
+        }
         return SortedRows(count: count, valueCount: valueCount, file: file, memory: memory, blockStarts: blockStarts,
                           firstKeys: firstKeys, firstKeyEnds: firstKeyEnds)
     }
