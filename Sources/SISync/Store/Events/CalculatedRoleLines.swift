@@ -12,9 +12,7 @@
 final class CalculatedRoleLines {
     /// The lines of every block so far, each block's lines joined by newlines, blocks back
     /// to back.
-    private var bytes: UnsafeMutablePointer<UInt8>
-    private var capacity: Int
-    private var byteCount = 0
+    private let bytes = ByteBuffer(capacity: 1 << 16)
     /// Each block made so far: where its lines end in `bytes`, and how many they are.
     private var blocks: [(end: Int, count: Int)] = []
     /// Lines in the block being made.
@@ -23,18 +21,15 @@ final class CalculatedRoleLines {
 
     init(blockSize: Int = EventBatch.blockSize) {
         self.blockSize = blockSize
-        capacity = 1 << 16
-        bytes = .allocate(capacity: capacity)
     }
-
-    deinit { bytes.deallocate() }
 
     /// Adds a role's line to the block being made; a block of `blockSize` lines is done.
     func add(username: UnsafeBufferPointer<UInt8>, role: UnsafeBufferPointer<UInt8>, schoolYear: UnsafeBufferPointer<UInt8>) {
         // At most: a newline, the quotes, each username byte as six (`\u00XX`), two tabs.
         let most = 5 + 6 * username.count + role.count + schoolYear.count
-        if byteCount + most > capacity { grow(to: byteCount + most) }
-        var p = bytes + byteCount
+        let start = bytes.count
+        let room = bytes.claim(most).assumingMemoryBound(to: UInt8.self)
+        var p = room
         if inBlock > 0 { p.pointee = 0x0A; p += 1 }
         p.pointee = 0x22; p += 1
         p = Self.escaping(username, at: p)
@@ -42,7 +37,8 @@ final class CalculatedRoleLines {
         p = Self.copying(role, at: p)
         p.pointee = 0x09; p += 1
         p = Self.copying(schoolYear, at: p)
-        byteCount = p - bytes
+        // The room was made for the longest line; the line keeps what it used.
+        bytes.truncate(to: start + (p - room))
         inBlock += 1
         if inBlock == blockSize { endBlock() }
     }
@@ -52,7 +48,7 @@ final class CalculatedRoleLines {
         if inBlock > 0 { endBlock() }
         var start = 0
         for block in blocks {
-            try body(block.count, UnsafeBufferPointer(start: bytes + start, count: block.end - start))
+            try body(block.count, UnsafeBufferPointer(rebasing: bytes.bytes[start..<block.end]))
             start = block.end
         }
     }
@@ -65,23 +61,14 @@ final class CalculatedRoleLines {
 
     /// Forgets every line, keeping the room.
     func removeAll() {
-        byteCount = 0
+        bytes.removeAll()
         blocks.removeAll(keepingCapacity: true)
         inBlock = 0
     }
 
     private func endBlock() {
-        blocks.append((byteCount, inBlock))
+        blocks.append((bytes.count, inBlock))
         inBlock = 0
-    }
-
-    private func grow(to needed: Int) {
-        let grown = max(capacity * 2, needed)
-        let moved = UnsafeMutablePointer<UInt8>.allocate(capacity: grown)
-        moved.initialize(from: bytes, count: byteCount)
-        bytes.deallocate()
-        bytes = moved
-        capacity = grown
     }
 
     /// The value's bytes at `p`, eight at a time (a call of `memcpy` per value cost more than
