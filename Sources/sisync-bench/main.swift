@@ -440,9 +440,11 @@ var args = Array(CommandLine.arguments.dropFirst())
 if args.first == "measure", args.count == 4 {
     exit(measure(scenario: args[1], export: args[2], database: args[3]))
 }
-if args.first == "seed", args.count == 2 {
-    // For profiling one scenario by hand: sisync-bench seed DB; sisync-bench measure import DIR DB
-    do { print("\(try seedUsers(SyntheticDistrict(scale: 1), database: args[1])) users") } catch { print("ERROR \(error)"); exit(1) }
+if args.first == "seed", args.count == 2 || args.count == 3 {
+    // For profiling one scenario by hand: sisync-bench seed DB [SCALE]; sisync-bench measure import DIR DB
+    let size = args.count == 3 ? Double(args[2]) ?? 0 : 1
+    guard size > 0 else { FileHandle.standardError.write(Data("sisync-bench seed: the scale is a number such as 1 or 5\n".utf8)); exit(64) }
+    do { print("\(try seedUsers(SyntheticDistrict(scale: size), database: args[1])) users") } catch { print("ERROR \(error)"); exit(1) }
     exit(0)
 }
 if args.first == "users-csv", args.count == 3 {

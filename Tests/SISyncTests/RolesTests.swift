@@ -372,6 +372,36 @@ final class RolesTests: XCTestCase {
         XCTAssertEqual(first.plan?.roles.grantsStored, true, "the first grants, as the rules find them")
     }
 
+    /// A first run's grants are written `INSERT OR FAIL` (no statement journal), but not
+    /// when an application has a trigger on `user_roles`: the outer statement's `OR FAIL`
+    /// would override the trigger's own conflict clauses, and an application's `INSERT OR
+    /// IGNORE` of a user it has seen (a user with two roles fires it twice) would fail the
+    /// run instead of ignoring the second.
+    func testR7FirstGrantsLeaveAnApplicationsTriggerItsOwnConflictClauses() throws {
+        let w = Workspace()
+        guard !w.isPostgres else { return }
+        let earlier = w.configure(sync: "school_year = 2025-2026", entities: Self.allEntities)
+        Self.writeSchool(w)
+        _ = w.sync(earlier)
+        Self.addUsers(w)
+        let db = try w.rawDatabase()
+        try db.execute("""
+            CREATE TABLE app_seen (username TEXT NOT NULL PRIMARY KEY);
+            CREATE TRIGGER app_user_seen AFTER INSERT ON user_roles BEGIN
+              INSERT OR IGNORE INTO app_seen (username) VALUES (new.username);
+            END;
+            """)
+        let c = w.configure(sync: "school_year = 2026-2027", entities: Self.allEntities)
+        let first = w.sync(c)
+        XCTAssertNil(first.summary.error)
+        let grants = try XCTUnwrap(db.int("SELECT count(*) FROM user_roles WHERE source = 'calculated'"))
+        let users = try XCTUnwrap(db.int("SELECT count(DISTINCT username) FROM user_roles WHERE source = 'calculated'"))
+        XCTAssertGreaterThan(grants, users, "some user has two roles: the trigger met a user twice")
+        XCTAssertEqual(try db.int("SELECT count(*) FROM app_seen"), users, "the second of each was ignored")
+        XCTAssertFalse("\(RoleRules.firstGrants(schoolYear: "2026-2027", parentRelationships: "[]", run: 1))".contains("OR FAIL"))
+        XCTAssertTrue("\(RoleRules.firstGrants(schoolYear: "2026-2027", parentRelationships: "[]", run: 1, failingInPlace: true))".contains("INSERT OR FAIL INTO user_roles"))
+    }
+
     /// A first run's calculated grants (`username role school_year granted_run`, in key
     /// order), and the same rows written by the staged path over the same data: the rules
     /// one by one into `temp.desired_roles`, the first of each kept, then granted (rolled

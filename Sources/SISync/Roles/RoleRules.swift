@@ -122,7 +122,15 @@ enum RoleRules {
     /// one keep: the merge gives an earlier rule's row first when usernames are equal, and
     /// within a rule two spellings of one user come in the order of the attachment's (or
     /// pairing's) record, as the statements read them (`RolesTests`).
-    static func firstGrants(schoolYear: String, parentRelationships: String, run: Int64) -> SQLQuery {
+    ///
+    /// `failingInPlace`: `INSERT OR FAIL`, which SQLite runs without a statement journal.
+    /// After a user import (whose indexes were dropped and made again) the grants fill pages
+    /// of the database's free list, and a statement that may be taken back copies each of
+    /// them to the journal first: 2,803 pages (11 MB) of a district's first link. A failing
+    /// grant fails the run, whose transaction is rolled back whole, so nothing is lost. Not
+    /// with an application's trigger on `user_roles`: the statement's `OR FAIL` would
+    /// override the conflict clauses of the trigger's own statements.
+    static func firstGrants(schoolYear: String, parentRelationships: String, run: Int64, failingInPlace: Bool = false) -> SQLQuery {
         let arms = rules(scoped: false, schoolYear: schoolYear, parentRelationships: parentRelationships,
                          adding: ", 'calculated', \(run)", byUsername: true)
         var merged: SQLQuery = ""
@@ -130,7 +138,7 @@ enum RoleRules {
             merged = i == 0 ? arm.sql : "\(sql: merged)\nUNION ALL\n\(sql: arm.sql)"
         }
         return """
-            INSERT INTO user_roles (username, role, school_year, source, granted_run)
+            INSERT \(unescaped: failingInPlace ? "OR FAIL " : "")INTO user_roles (username, role, school_year, source, granted_run)
             \(sql: merged)
             ORDER BY 1 COLLATE NOCASE
             ON CONFLICT DO NOTHING

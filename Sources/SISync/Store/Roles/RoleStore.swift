@@ -197,11 +197,12 @@ public final class RoleStore {
         // then every reference is checked, as a later run's are.)
         // Without such a trigger the rows' `CHECK`s are not evaluated either: each grant's
         // source is the constant `'calculated'`.
+        let triggered = try database.hasTriggers(on: ["user_roles"])
         let grant: () throws -> Int = { [database] in
-            try database.run(RoleRules.firstGrants(schoolYear: settings.schoolYear, parentRelationships: settings.relationshipsKey, run: run))
+            try database.run(RoleRules.firstGrants(schoolYear: settings.schoolYear, parentRelationships: settings.relationshipsKey, run: run,
+                                                   failingInPlace: !triggered))
             return database.changes
         }
-        let triggered = try database.hasTriggers(on: ["user_roles"])
         // Every stored role is then one of these grants until their events are read
         // (`applyRoles`), unless an application's trigger on any table (`changes`, written
         // in between; `events`, written while they are read) adds a role of its own.
