@@ -463,7 +463,7 @@ final class RolesTests: XCTestCase {
         guard !w.isPostgres else { return }
         try db.execute("CREATE TEMP TABLE IF NOT EXISTS evaluator_staff (staff_id TEXT NOT NULL PRIMARY KEY) WITHOUT ROWID")
         var plan: [String] = []
-        try db.forEachRow("EXPLAIN QUERY PLAN \(sql: RoleRules.firstGrants(schoolYear: "2026-2027", parentRelationships: RoleSettings(schoolYear: "2026-2027", parentRelationships: c.parentRelationships).relationshipsKey, run: 1))") {
+        try db.forEachRow("EXPLAIN QUERY PLAN \(sql: RoleRules.firstGrants(schoolYear: "2026-2027", parentRelationships: RoleSettings(schoolYear: "2026-2027", parentRelationships: c.parentRelationships).relationshipsKey, run: 1, failingInPlace: true))") {
             plan.append($0.text(3))
         }
         XCTAssertTrue(plan.contains { $0.contains("MERGE (UNION ALL)") }, "\(plan)")

@@ -206,6 +206,45 @@ final class SQLiteBulkInsertTests: XCTestCase {
         XCTAssertEqual(try SQLiteDatabase(path: path).int("SELECT count(*) FROM c"), batch + 5)
     }
 
+    /// A batch that fails on anything but a constraint is the answer itself: without a
+    /// statement journal SQLite cannot take back the rows it wrote before the bad one, nor
+    /// say how many (`sqlite3_changes` is 0 after a datatype mismatch with two rows written),
+    /// so going again from the first row would report a key the batch itself had added.
+    func testABatchThatFailsOnAnythingButAConstraintIsTheAnswer() throws {
+        let (db, _) = try temporaryWALDatabase()
+        try db.execute("CREATE TABLE n (id INTEGER PRIMARY KEY, v TEXT)")
+        let batch = SQLiteRowSink.rowsPerStatement
+        try db.transaction(commit: false) {
+            XCTAssertThrowsError(try db.insertRows(into: "n", columns: ["id", "v"]) { rows in
+                for i in 0..<batch {
+                    if i == 2 { try rows.add("not a number") } else { try rows.add(Int64(i)) }
+                    try rows.add("v"); try rows.endRow()
+                }
+            }) { error in
+                guard case StoreError.sqlite(_, _, let message, _) = error else { return XCTFail("\(error)") }
+                XCTAssertTrue(message.contains("datatype mismatch"), message)
+            }
+        }
+    }
+
+    /// A TEMP trigger on a main table (an application on the same connection may make one;
+    /// the temp schema keeps it) counts as the table's: its rows go through the staging, and
+    /// no `OR FAIL` overrides the trigger's own conflict clauses.
+    func testATempTriggerOnAMainTableCounts() throws {
+        let (db, _) = try temporaryWALDatabase()
+        XCTAssertFalse(try db.hasTriggers(on: ["t"]))
+        try db.execute("CREATE TABLE seen (k TEXT PRIMARY KEY); CREATE TEMP TRIGGER t_seen AFTER INSERT ON main.t BEGIN INSERT OR IGNORE INTO seen (k) VALUES (substr(new.k, 1, 1)); END")
+        XCTAssertTrue(try db.hasTriggers(on: ["t"]))
+        XCTAssertTrue(try db.hasTriggers(on: ["main.t"]))
+        XCTAssertFalse(try db.hasTriggers(on: ["seen"]))
+        let batch = SQLiteRowSink.rowsPerStatement
+        try db.insertRows(into: "t", columns: ["k", "v"]) { rows in
+            for i in 0..<(2 * batch) { try rows.add("x\(i)"); try rows.add(Int64(i)); try rows.endRow() }
+        }
+        XCTAssertEqual(try db.int("SELECT count(*) FROM t WHERE k LIKE 'x%'"), 2 * batch)
+        XCTAssertEqual(try db.int("SELECT count(*) FROM seen"), 1, "the trigger's OR IGNORE kept its own way")
+    }
+
     /// Issue 34: a batch keeps no statement journal (`INSERT OR FAIL`). A table filled in
     /// the temp schema after another was dropped there (`loadingPacked`'s copies, one per
     /// mirror table) takes its pages from the free list; a statement that may be taken back
@@ -223,6 +262,11 @@ final class SQLiteBulkInsertTests: XCTestCase {
                 for i in 0..<count { try rows.add(String(format: "k%06d", i)); try rows.add(value); try rows.endRow() }
             }
         }
+        // As sisync's store runs it: temporary tables in a file, the temp schema's cache at
+        // SQLite's default (a larger one, or temporary tables in memory, would hide the
+        // journal from the count).
+        XCTAssertEqual(try db.int("PRAGMA temp_store"), 0)
+        XCTAssertLessThanOrEqual(try db.int("PRAGMA temp.cache_size").map { $0 < 0 ? -$0 * 1024 : $0 * 4096 } ?? 0, 4 << 20)
         try db.transaction {
             try db.execute("CREATE TEMP TABLE dropped (k TEXT PRIMARY KEY, v TEXT)")
             try fill("temp.dropped")

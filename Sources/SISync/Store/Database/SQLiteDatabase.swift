@@ -244,11 +244,14 @@ public final class SQLiteDatabase: StoreDatabase {
         try tables.contains { try hasTrigger($0) }
     }
 
-    /// Whether `table` (`schema.name` or a main table's name) has a trigger.
+    /// Whether `table` (`schema.name` or a main table's name) has a trigger: one its schema
+    /// keeps, or a TEMP trigger, which the temp schema keeps whatever table it is on (an
+    /// application on the same connection may make one on a main table).
     private func hasTrigger(_ table: String) throws(StoreError) -> Bool {
         let parts = table.split(separator: ".", maxSplits: 1)
         let schema = parts.count == 2 ? String(parts[0]) : "main"
-        let s = try SQLiteStatement(database: self, sql: "SELECT 1 FROM \(schema == "temp" ? "sqlite_temp_master" : schema + ".sqlite_master") WHERE type = 'trigger' AND tbl_name = ? COLLATE NOCASE")
+        let kept = schema == "temp" ? "sqlite_temp_master" : "(SELECT type, tbl_name FROM \(schema).sqlite_master UNION ALL SELECT type, tbl_name FROM sqlite_temp_master)"
+        let s = try SQLiteStatement(database: self, sql: "SELECT 1 FROM \(kept) WHERE type = 'trigger' AND tbl_name = ? COLLATE NOCASE")
         defer { s.reset() }
         try s.bind(1, String(parts.last ?? ""))
         return try s.step()

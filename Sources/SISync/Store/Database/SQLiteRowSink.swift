@@ -16,8 +16,10 @@ import CSQLite
 /// (`loadingPacked`: seven tables, one after the other), every page came from the temp
 /// schema's free list, so every batch wrote the pages it filled to the journal first: at
 /// five times a district, 1.97 GB of 3.97 GB written, and the import 5.7 times as long as at
-/// 1x (issue 34's linear scale). A constraint the statement cannot fail on (a reference)
-/// still takes it back whole; `sqlite3_changes` says which rows stayed either way.
+/// 1x (issue 34's linear scale). A reference that fails still takes the statement back
+/// whole; after a constraint `sqlite3_changes` says which rows stayed either way. Any other
+/// failure of a batch is the answer itself (without a journal SQLite cannot take back the
+/// rows it wrote, nor say how many).
 ///
 /// What stays as it was, row by row: when a batch fails (a key that exists, a value SQLite
 /// refuses), the rows after those that stayed go again one at a time
@@ -217,15 +219,22 @@ final class SQLiteRowSink: RowSink {
             stepped = true
         }
         let failure = rc == SQLITE_DONE ? nil : database.error(rc, statement.sql)
-        // The rows before a failing one stay (`OR FAIL`), unless the statement was taken
-        // back whole (a reference that fails); a batch that failed binding never ran.
-        let kept = stepped ? Int(sqlite3_changes64(database.handle)) : 0
+        // Read before the reset, and trusted for a constraint only: a constraint stops the
+        // statement at a row, and the count is of those before it that stayed (`OR FAIL`),
+        // or 0 when a reference took the statement back whole. Any other failure may stop
+        // it before it counted anything (a lock not had: the count is still the last
+        // statement's) or after rows it could not take back (no journal), so it is the
+        // answer itself.
+        let kept = Int(sqlite3_changes64(database.handle))
         sqlite3_reset(handle)
         guard let failure else { return rows }
         if case .interrupted = failure { throw failure }
         // SQLite rolled the whole transaction back: nothing to go again on.
         guard sqlite3_get_autocommit(database.handle) == 0 else { throw failure }
-        return min(max(kept, 0), rows)
+        // A batch that failed binding never ran: its rows go again, the bad one saying why.
+        guard stepped else { return 0 }
+        guard rc & 0xff == SQLITE_CONSTRAINT, kept >= 0, kept < rows else { throw failure }
+        return kept
     }
 
     private func forgetCompleteRows() {

@@ -207,7 +207,7 @@ public final class RoleStore {
         // (`applyRoles`), unless an application's trigger on any table (`changes`, written
         // in between; `events`, written while they are read) adds a role of its own.
         let wasEmpty = try !triggered && rolesTableIsEmpty()
-            && database.int("SELECT count(*) FROM (SELECT 1 FROM sqlite_master WHERE type = 'trigger' LIMIT 1) x") == 0
+            && database.int("SELECT count(*) FROM (SELECT 1 FROM sqlite_master WHERE type = 'trigger' UNION ALL SELECT 1 FROM sqlite_temp_master WHERE type = 'trigger' LIMIT 1) x") == 0
         let added = triggered ? try grant() : try database.trustingReferences { try database.trustingChecks(grant) }
         var plan = try storedGrants(count: added)
         plan.grantsAreEveryStoredRole = wasEmpty
