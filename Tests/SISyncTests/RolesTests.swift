@@ -349,11 +349,7 @@ final class RolesTests: XCTestCase {
     func testR7AnApplicationsTriggerOnUserRolesKeepsTheFirstGrantsChecks() throws {
         let w = Workspace()
         guard !w.isPostgres else { return }
-        let earlier = w.configure(sync: "school_year = 2025-2026", entities: Self.allEntities)
-        Self.writeSchool(w)
-        _ = w.sync(earlier)
-        Self.addUsers(w)
-        let db = try w.rawDatabase()
+        let db = try Self.usersBeforeTheirFirstRoles(w)
         try db.execute("""
             CREATE TABLE app_role_log (username TEXT NOT NULL REFERENCES users(username), role TEXT NOT NULL);
             CREATE TRIGGER app_role_logged AFTER INSERT ON user_roles BEGIN
@@ -380,11 +376,7 @@ final class RolesTests: XCTestCase {
     func testR7FirstGrantsLeaveAnApplicationsTriggerItsOwnConflictClauses() throws {
         let w = Workspace()
         guard !w.isPostgres else { return }
-        let earlier = w.configure(sync: "school_year = 2025-2026", entities: Self.allEntities)
-        Self.writeSchool(w)
-        _ = w.sync(earlier)
-        Self.addUsers(w)
-        let db = try w.rawDatabase()
+        let db = try Self.usersBeforeTheirFirstRoles(w)
         try db.execute("""
             CREATE TABLE app_seen (username TEXT NOT NULL PRIMARY KEY);
             CREATE TRIGGER app_user_seen AFTER INSERT ON user_roles BEGIN
@@ -400,6 +392,17 @@ final class RolesTests: XCTestCase {
         XCTAssertEqual(try db.int("SELECT count(*) FROM app_seen"), users, "the second of each was ignored")
         XCTAssertFalse("\(RoleRules.firstGrants(schoolYear: "2026-2027", parentRelationships: "[]", run: 1))".contains("OR FAIL"))
         XCTAssertTrue("\(RoleRules.firstGrants(schoolYear: "2026-2027", parentRelationships: "[]", run: 1, failingInPlace: true))".contains("INSERT OR FAIL INTO user_roles"))
+    }
+
+    /// The school mirrored (school year 2025-2026) and its users added, none granted a
+    /// calculated role yet for the year the next run computes; the raw database to add an
+    /// application's objects to.
+    private static func usersBeforeTheirFirstRoles(_ w: Workspace) throws -> any StoreDatabase {
+        let earlier = w.configure(sync: "school_year = 2025-2026", entities: allEntities)
+        writeSchool(w)
+        _ = w.sync(earlier)
+        addUsers(w)
+        return try w.rawDatabase()
     }
 
     /// A first run's calculated grants (`username role school_year granted_run`, in key
