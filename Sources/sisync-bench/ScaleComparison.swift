@@ -44,28 +44,44 @@ struct ScaleComparison {
         round[scale]?.map(\.peakRSSMB).max()
     }
 
+    /// One size's figures over the rounds: the import's seconds, the largest peak, and
+    /// both as ratios to the base size's in the same round.
+    private struct Figures {
+        var times: [Double] = [], peaks: [Double] = [], timeRatios: [Double] = [], rssRatios: [Double] = []
+    }
+
+    private func figures(_ scale: Double) -> Figures {
+        var f = Figures()
+        for r in rounds {
+            if let s = importSeconds(r, scale) {
+                f.times.append(s)
+                if let b = importSeconds(r, base) { f.timeRatios.append(s / b) }
+            }
+            if let p = peakMB(r, scale) {
+                f.peaks.append(p)
+                if let b = peakMB(r, base) { f.rssRatios.append(p / max(b, 1)) }
+            }
+        }
+        return f
+    }
+
     /// The table and one verdict line per larger size.
     func report(rows: (Double) -> Int) -> [String] {
         var lines = ["", "scale table: the import and the largest peak RSS of any scenario, median of \(rounds.count) round\(rounds.count == 1 ? "" : "s") (sizes alternated; ratios taken within each round)",
                      "scale       rows  import s  (fastest-slowest)  ratio to \(Self.label(base))  peak RSS MB  ratio to \(Self.label(base))"]
         for scale in [base] + larger {
-            let times = rounds.compactMap { importSeconds($0, scale) }
-            let peaks = rounds.compactMap { peakMB($0, scale) }
-            let timeRatios = rounds.compactMap { r in importSeconds(r, scale).flatMap { s in importSeconds(r, base).map { s / $0 } } }
-            let rssRatios = rounds.compactMap { r in peakMB(r, scale).flatMap { p in peakMB(r, base).map { p / max($0, 1) } } }
+            let f = figures(scale)
             lines.append(padded(Self.label(scale), 5) + String(format: " %10d  %8.2f  (%5.2f-%5.2f)      %6.2fx         %6.0f      %6.2fx",
-                                                               rows(scale), Self.median(times), times.min() ?? 0, times.max() ?? 0,
-                                                               Self.median(timeRatios), Self.median(peaks), Self.median(rssRatios)))
+                                                               rows(scale), Self.median(f.times), f.times.min() ?? 0, f.times.max() ?? 0,
+                                                               Self.median(f.timeRatios), Self.median(f.peaks), Self.median(f.rssRatios)))
         }
         for scale in larger {
             let factor = scale / base
-            let timeRatios = rounds.compactMap { r in importSeconds(r, scale).flatMap { s in importSeconds(r, base).map { s / $0 } } }
-            let rssRatios = rounds.compactMap { r in peakMB(r, scale).flatMap { p in peakMB(r, base).map { p / max($0, 1) } } }
-            let peaks = rounds.compactMap { peakMB($0, scale) }
-            let time = Self.median(timeRatios), rss = Self.median(rssRatios), peak = Self.median(peaks)
+            let f = figures(scale)
+            let time = Self.median(f.timeRatios), rss = Self.median(f.rssRatios), peak = Self.median(f.peaks)
             let limit = Self.timeLimit(factor)
             lines.append(String(format: "import at %gx the data took %.2fx the time (rounds: %@; target <= %.2fx: %@)", factor, time,
-                                timeRatios.map { String(format: "%.2f", $0) }.joined(separator: ", "), limit, time <= limit ? "met" : "MISSED"))
+                                f.timeRatios.map { String(format: "%.2f", $0) }.joined(separator: ", "), limit, time <= limit ? "met" : "MISSED"))
             let rssMet = rss <= Self.rssGrowthLimit && peak < Self.rssLimitMB
             lines.append(String(format: "peak RSS at %gx the data: %.0f MB, %.2fx the %@ peak (targets <= %.1fx and < %.0f MB: %@)", factor, peak, rss,
                                 Self.label(base), Self.rssGrowthLimit, Self.rssLimitMB, rssMet ? "met" : "MISSED"))
