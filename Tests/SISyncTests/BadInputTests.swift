@@ -76,7 +76,7 @@ final class BadInputTests: XCTestCase {
         try assertIntegrity(w)
     }
 
-    /// R7: list values are split in Swift by bytes (RoleRules.namedEvaluators; incremental runs split in SQL) without being turned into JSON, so ids holding `"`
+    /// R7: list values are split in Swift by bytes (EvaluatorNames; incremental runs split in SQL) without being turned into JSON, so ids holding `"`
     /// or `\` (which broke the old `json_each` text) name their evaluators like any other.
     func testR7EvaluatorIdsWithQuotesAndBackslashesAreSplitExactly() throws {
         let w = Workspace()

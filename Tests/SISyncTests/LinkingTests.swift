@@ -116,7 +116,25 @@ final class LinkPlannerTests: XCTestCase {
                 start += size
             }
             XCTAssertEqual(streamed.inUserOrder().changes, expected, "batches of \(size)")
+            XCTAssertTrue(LinkPlan.eachUsersChangesAreAdjacent(streamed.changes), "batches of \(size), as planned")
         }
+        XCTAssertTrue(LinkPlan.eachUsersChangesAreAdjacent(expected), "in the users' order")
+    }
+
+    /// Applying a plan finds each user's last link or unlink among the user's adjacent
+    /// changes (`LinkPlan.changes`); the check the debug builds make of it tells a user by
+    /// the name's bytes, as the database's key does for names outside ASCII.
+    func testR6APlansChangesOfOneUserAreAdjacentOrTheCheckSaysSo() {
+        let a = LinkChange.link(username: "amy", staffID: "1", previous: nil)
+        let b = LinkChange.link(username: "bob", staffID: "2", previous: nil)
+        let a2 = LinkChange.unlink(username: "amy", staffID: "1", kind: .auto, why: "x")
+        XCTAssertTrue(LinkPlan.eachUsersChangesAreAdjacent([]))
+        XCTAssertTrue(LinkPlan.eachUsersChangesAreAdjacent([a, a2, b]))
+        XCTAssertFalse(LinkPlan.eachUsersChangesAreAdjacent([a, b, a2]))
+        let composed = LinkChange.link(username: "jos\u{E9}", staffID: "1", previous: nil)
+        let decomposed = LinkChange.link(username: "jose\u{301}", staffID: "1", previous: nil)
+        XCTAssertFalse(LinkPlan.eachUsersChangesAreAdjacent([composed, decomposed, composed]),
+                       "two users (a name's two spellings), the first's changes apart")
     }
 
     /// The directory is held as sorted arrays (issue 34): the run's staff plan laid over the
@@ -248,6 +266,39 @@ final class LinkingRunTests: XCTestCase {
         XCTAssertEqual(try w.store().roles.of("jdoe").calculated.map(\.role), ["Staff"], "R7: linked to active staff")
         XCTAssertEqual(w.ctl(["user", "link", "jdoe", "1042", "--reason", "x", "--until", "2001-01-01"]).code, 64, "a past date is refused")
         XCTAssertEqual(w.ctl(["user", "link", "jdoe", "9999", "--reason", "x"]).code, 1, "unknown staff")
+    }
+
+    /// A user has one link: of one user's changes in a plan, the last link or unlink decides
+    /// it (the changes are adjacent: `LinkPlan.changes`), and the one before it is not
+    /// written at all (the key would refuse a second link). Its new links go into `links`
+    /// as they were staged, which SQLite reads without sorting them again (issue 34: the
+    /// sort held every new link of a large district in the run's memory).
+    func testR6AUsersLastLinkChangeInAPlanDecidesItsLink() throws {
+        let w = Workspace()
+        let c = w.configure(source: "", entities: "staff")
+        w.write("staff.csv", staffCSV(manyStaff(3)))
+        XCTAssertEqual(w.sync(c).summary.outcome, .applied)
+        for u in ["amy", "bob", "cy", "dan"] {
+            XCTAssertEqual(w.ctl(["user", "add", "--username", u, "--email", "\(u)@elsewhere.org"]).code, 0)
+        }
+        let store = try w.store()
+        var plan = LinkPlan()
+        plan.changes = [.link(username: "amy", staffID: "S1", previous: nil), .ambiguous(username: "amy", email: "x@y.org", staffIDs: ["S1", "S2"]),
+                        .link(username: "amy", staffID: "S2", previous: "S1"),
+                        .link(username: "bob", staffID: "S1", previous: nil), .unlink(username: "bob", staffID: "S1", kind: .auto, why: "a test"),
+                        .unlink(username: "cy", staffID: "S1", kind: .manual, why: "the manual link ended on 2026-08-31"),
+                        .link(username: "cy", staffID: "S3", previous: nil),
+                        .link(username: "dan", staffID: "S3", previous: nil)]
+        try store.database.transaction { try store.accounts.applyLinks(plan, stamp: "2026-12-07T00:00:00Z", actor: "test") }
+        XCTAssertEqual(try store.accounts.user("amy")?.link?.staffID, "S2")
+        XCTAssertNil(try store.accounts.user("bob")?.link)
+        XCTAssertEqual(try store.accounts.user("cy")?.link?.staffID, "S3")
+        XCTAssertEqual(try store.accounts.linkedUsers(staffID: "S3"), ["cy", "dan"])
+        guard !w.isPostgres else { return }
+        var explained: [String] = []
+        try store.database.forEachRow("EXPLAIN QUERY PLAN \(sql: AccountStore.insertingStagedLinks(stamp: "s", actor: "a", postgres: false))") { explained.append($0.text(3)) }
+        XCTAssertFalse(explained.isEmpty)
+        XCTAssertFalse(explained.contains { $0.contains("TEMP B-TREE") }, "read as staged, not sorted again: \(explained)")
     }
 
     func testR6AmbiguousEmailIsCountedAndNotLinked() throws {

@@ -579,7 +579,7 @@ final class RolesTests: XCTestCase {
     /// (two spellings of `é`, composed and decomposed, are two staff ids there).
     func testR7EvaluatorListsNameEachStaffIdOnceByItsBytes() {
         func named(_ lists: [String]) -> [String] {
-            RoleRules.namedEvaluators(lists.map { Array($0.utf8) }).map { String(decoding: $0, as: UTF8.self) }
+            EvaluatorNames.named(in: lists.map { Array($0.utf8) }).map { String(decoding: $0, as: UTF8.self) }
         }
         XCTAssertEqual(named(["S2;S1", ";S1;;S3;", "S 4", ""]), ["S 4", "S1", "S2", "S3"])
         XCTAssertEqual(named([";", ";;"]), [])
@@ -587,7 +587,7 @@ final class RolesTests: XCTestCase {
         XCTAssertEqual(named([composed + ";" + decomposed]).map { Array($0.utf8) }, [Array(decomposed.utf8), Array(composed.utf8)])
     }
 
-    /// A first run splits evaluator lists in Swift (`namedEvaluators`), a later run's
+    /// A first run splits evaluator lists in Swift (`EvaluatorNames`), a later run's
     /// recompute for changed applicants in SQL (`listItems`): R7 gives the same roles only if
     /// the two agree on every list the import admits (valid UTF-8, no control characters),
     /// on both stores.
@@ -604,7 +604,7 @@ final class RolesTests: XCTestCase {
         try db.forEachRow("\(sql: RoleRules.listItems("l.v", rows: "FROM temp.evaluator_lists l")) SELECT value FROM list_items WHERE value <> ''") {
             fromSQL.insert(Array($0.text(0).utf8))
         }
-        let fromSwift = RoleRules.namedEvaluators(lists.map { Array($0.utf8) })
+        let fromSwift = EvaluatorNames.named(in: lists.map { Array($0.utf8) })
         XCTAssertEqual(fromSwift.count, Set(fromSwift).count, "each once")
         XCTAssertEqual(Set(fromSwift), fromSQL)
         XCTAssertEqual(fromSQL.count, 13, "composed and decomposed é are two ids, as both keys compare them")

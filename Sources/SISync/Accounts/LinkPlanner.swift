@@ -52,6 +52,9 @@ extension LinkChange {
 
 /// The linking part of a run's plan: a value, like the record plan.
 public struct LinkPlan: Sendable, Equatable {
+    /// Each user's changes are adjacent, in the order they apply: the planner adds a user's
+    /// changes together (`LinkPlanner.add`), and `inUserOrder` keeps them so. Applying a
+    /// plan relies on it to find a user's last link or unlink (`AccountStore.applyLinks`).
     public var changes: [LinkChange] = []
     /// Users' email keys to store (new users, changed emails, or all after the aliases
     /// changed), so that later runs look at only the users that can be affected.
@@ -73,6 +76,21 @@ public struct LinkPlan: Sendable, Equatable {
     public var ambiguous: Int { changes.reduce(0) { if case .ambiguous = $1 { return $0 + 1 }; return $0 } }
     /// Auto links removed (what the unlink guard judges).
     public var autoLinksRemoved: Int { changes.reduce(0) { if case .unlink(_, _, .auto, _) = $1 { return $0 + 1 }; return $0 } }
+
+    /// Whether each user's changes in `changes` are adjacent (`changes`), the user told by
+    /// the name's bytes. For assertions: it keeps every name seen.
+    static func eachUsersChangesAreAdjacent(_ changes: [LinkChange]) -> Bool {
+        var ended = Set<[UInt8]>()
+        var current: [UInt8]?
+        for c in changes {
+            let user = Array(c.username.utf8)
+            if user == current { continue }
+            if let current { ended.insert(current) }
+            if ended.contains(user) { return false }
+            current = user
+        }
+        return true
+    }
 
     /// The plan with its changes in username order (case folded, as usernames compare), each
     /// user's own changes in the order they were planned: the order of the journal and the

@@ -64,24 +64,11 @@ enum RoleRules {
     }
 
     /// The staff ids that the `;`-separated lists of evaluators name, on every active
-    /// applicant not yet copied (`namedEvaluators`), are what `temp.evaluator_staff`
+    /// applicant not yet copied (`EvaluatorNames`), are what `temp.evaluator_staff`
     /// must hold before the statements run.
     static let evaluatorLists: SQLQuery = """
         SELECT a.evaluator_staff_ids FROM applicants a WHERE a.active = TRUE AND lower(a.status) <> 'copied' AND a.evaluator_staff_ids <> ''
         """
-
-    /// Each value of the `;`-separated `lists`, once, in byte order; empty values are none.
-    /// Split by bytes, as `listItems` splits by characters: `;` is one byte in UTF-8 and no
-    /// other character contains it. Values are compared by their bytes, as the temporary
-    /// table's key compares them (Swift's `String` would take two spellings of an accented
-    /// letter for one).
-    static func namedEvaluators(_ lists: [[UInt8]]) -> [[UInt8]] {
-        var named = Set<[UInt8]>()
-        for list in lists {
-            for value in list.split(separator: UInt8(ascii: ";")) { named.insert(Array(value)) }
-        }
-        return named.sorted { $0.lexicographicallyPrecedes($1) }
-    }
 
     /// The statements that fill `temp.desired_roles (username, role, school_year)` for every
     /// user, or (`scoped`) only for the users in `temp.dirty_users`; `parentRelationships`

@@ -160,19 +160,18 @@ public final class RoleStore {
     }
 
     /// Fills `temp.evaluator_staff` (empty) with the staff the applicants name, each once
-    /// (`RoleRules.namedEvaluators`), for the Admissions Evaluator rule. The lists are split
+    /// (`EvaluatorNames`), for the Admissions Evaluator rule. The lists are split
     /// here: split in SQL (a recursive `WITH` of `substr` and `instr`), a district's 22,500
     /// lists took 0.72 billion instructions of SQLite's (0.12 s of CPU), against 0.25 billion
     /// read, split and written so; on PostgreSQL 288 ms of the server's against 70 ms (one
     /// run each, load 6). (Every recompute reads every list: scoped ones too.)
     private func collectEvaluators() throws {
-        var lists: [[UInt8]] = []
-        try database.forEachRow(RoleRules.evaluatorLists) { row in row.withText(0) { lists.append(Array($0)) } }
-        let named = RoleRules.namedEvaluators(lists)
+        var named = EvaluatorNames()
+        try database.forEachRow(RoleRules.evaluatorLists) { row in row.withText(0) { named.add(list: $0) } }
         guard !named.isEmpty else { return }
         try database.insertRows(into: "temp.evaluator_staff", columns: ["staff_id"]) { rows in
-            for id in named {
-                try id.withUnsafeBufferPointer { try rows.add(utf8: $0) }
+            try named.forEachOnce { id in
+                try rows.add(utf8: id)
                 try rows.endRow()
             }
         }
