@@ -121,6 +121,32 @@ final class LinkPlannerTests: XCTestCase {
         XCTAssertTrue(LinkPlan.eachUsersChangesAreAdjacent(expected), "in the users' order")
     }
 
+    /// The changes are put in the users' order where they are (issue 34: no second array),
+    /// as a stable sort by the folded name gives them, over plans of many shapes: users of
+    /// one to three changes, names alike but for case, and in any order.
+    func testR6PuttingAPlanInUserOrderInPlaceIsTheStableSortByName() {
+        var generator = Mutator(seed: 34)
+        for round in 0..<200 {
+            var plan = LinkPlan()
+            let users = Int.random(in: 0...40, using: &generator)
+            for u in 0..<users {
+                let name = ["ann", "Bob", "bob2", "Cy", "dee", "e\u{301}", "\u{E9}"][Int.random(in: 0..<7, using: &generator)] + "\(Int.random(in: 0..<6, using: &generator))" + "-\(u)"
+                for k in 0..<Int.random(in: 1...3, using: &generator) {
+                    plan.changes.append(k == 0 ? .ambiguous(username: name, email: "x", staffIDs: []) : .link(username: name, staffID: "S\(k)", previous: nil))
+                }
+            }
+            let reference = plan.changes.enumerated().sorted { a, b in
+                let (x, y) = (a.element.username.lowercased(), b.element.username.lowercased())
+                return x != y ? x < y : a.offset < b.offset
+            }.map(\.element)
+            var sorted = plan
+            sorted.putInUserOrder()
+            XCTAssertEqual(sorted.changes, reference, "round \(round)")
+            XCTAssertEqual(plan.inUserOrder(), sorted, "round \(round)")
+            XCTAssertTrue(LinkPlan.eachUsersChangesAreAdjacent(sorted.changes), "round \(round)")
+        }
+    }
+
     /// Applying a plan finds each user's last link or unlink among the user's adjacent
     /// changes (`LinkPlan.changes`); the check the debug builds make of it tells a user by
     /// the name's bytes, as the database's key does for names outside ASCII.

@@ -43,7 +43,7 @@ extension SyncRun {
             }, to: &links)
         }
         try stopIfAsked()
-        links = links.inUserOrder()
+        links.putInUserOrder()
         links.emailKeys = keys.keys
         links.emailKeyBasis = keys.basis
         return links
