@@ -53,8 +53,9 @@ extension LinkChange {
 /// The linking part of a run's plan: a value, like the record plan.
 public struct LinkPlan: Sendable, Equatable {
     /// Each user's changes are adjacent, in the order they apply: the planner adds a user's
-    /// changes together (`LinkPlanner.add`), and `inUserOrder` keeps them so. Applying a
-    /// plan relies on it to find a user's last link or unlink (`AccountStore.applyLinks`).
+    /// changes together (`LinkPlanner.add`, each user once), and `putInUserOrder` keeps them
+    /// so. Applying a plan then finds a user's last link or unlink by looking ahead
+    /// (`AccountStore.applyLinks`, which checks it first: `eachUsersChangesAreAdjacent`).
     public var changes: [LinkChange] = []
     /// Users' email keys to store (new users, changed emails, or all after the aliases
     /// changed), so that later runs look at only the users that can be affected.
@@ -77,17 +78,26 @@ public struct LinkPlan: Sendable, Equatable {
     /// Auto links removed (what the unlink guard judges).
     public var autoLinksRemoved: Int { changes.reduce(0) { if case .unlink(_, _, .auto, _) = $1 { return $0 + 1 }; return $0 } }
 
-    /// Whether each user's changes in `changes` are adjacent (`changes`), the user told by
-    /// the name's bytes. For assertions: it keeps every name seen.
+    /// Whether each user's changes in `changes` are adjacent, as the planner gives them
+    /// (`changes`), found without keeping every name: the changes are in the users' order
+    /// (`putInUserOrder`), and among changes whose names are alike once lowercased (a
+    /// user's always are) each user's come together, the user told by the name's bytes (as
+    /// SQLite's key tells `jos\u{E9}` from `jose\u{301}`). A plan built otherwise (a caller
+    /// of `RosterStore.apply` with changes of its own) is answered false, which is then
+    /// only slower to apply (`AccountStore.applyLinks`).
     static func eachUsersChangesAreAdjacent(_ changes: [LinkChange]) -> Bool {
-        var ended = Set<[UInt8]>()
-        var current: [UInt8]?
+        var key: String?
+        var alike: [String] = []
         for c in changes {
-            let user = Array(c.username.utf8)
-            if user == current { continue }
-            if let current { ended.insert(current) }
-            if ended.contains(user) { return false }
-            current = user
+            let name = c.username, folded = name.lowercased()
+            if folded != key {
+                if let key, folded < key { return false }
+                key = folded
+                alike.removeAll(keepingCapacity: true)
+            }
+            if let last = alike.last, last.utf8.elementsEqual(name.utf8) { continue }
+            if alike.contains(where: { $0.utf8.elementsEqual(name.utf8) }) { return false }
+            alike.append(name)
         }
         return true
     }
@@ -168,7 +178,8 @@ public struct LinkPlanner: Sendable {
         LinkPlanner(now: now, unapproveOnDeactivation: unapproveOnDeactivation, staff: staff, deactivatedNow: deactivatedNow).plan(users: users)
     }
 
-    /// Adds a batch of users' changes to `plan` (in the batch's order: `inUserOrder` sorts).
+    /// Adds a batch of users' changes to `plan` (in the batch's order: `putInUserOrder`
+    /// sorts). Each user comes once in a plan: a user's changes are planned together.
     public func add(_ users: some Sequence<LinkingUser>, to plan: inout LinkPlan) {
         for user in users { add(user, to: &plan) }
     }

@@ -30,11 +30,11 @@ struct EvaluatorNames {
     /// Each id once, in byte order.
     func forEachOnce(_ body: (UnsafeBufferPointer<UInt8>) throws -> Void) rethrows {
         try bytes.withUnsafeBufferPointer { all in
-            func id(_ i: Int32) -> UnsafeBufferPointer<UInt8> {
-                let start = i == 0 ? 0 : ends[Int(i) - 1]
-                return UnsafeBufferPointer(rebasing: all[start..<ends[Int(i)]])
+            func id(_ i: Int) -> UnsafeBufferPointer<UInt8> {
+                let start = i == 0 ? 0 : ends[i - 1]
+                return UnsafeBufferPointer(rebasing: all[start..<ends[i]])
             }
-            var order = Array(0..<Int32(ends.count))
+            var order = Array(0..<ends.count)
             order.sort { id($0).lexicographicallyPrecedes(id($1)) }
             var previous: UnsafeBufferPointer<UInt8>?
             for i in order {

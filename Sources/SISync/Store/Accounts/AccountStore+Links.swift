@@ -204,7 +204,7 @@ extension AccountStore {
     /// The statement that writes a run's new links, staged in `temp.link_changes`, into
     /// `links`, in the key's order, so that each goes in at the end of the b-tree. SQLite
     /// reads them as they were staged (`rowid`): the staging table is filled in the plan's
-    /// order, which is the users' (`LinkPlan.inUserOrder`: names lowercased, which for ASCII
+    /// order, which is the users' (`LinkPlan.putInUserOrder`: names lowercased, which for ASCII
     /// names is the order of the key's `nocase`), so no sort is needed. Sorted again, the
     /// 89,152 new links of five times a district filled SQLite's sorter: 12 MB more at the
     /// run's peak, which grew with the district (issue 34). A name outside ASCII may come a
@@ -248,13 +248,25 @@ extension AccountStore {
         }
         guard links + unapprovals > 0 else { return }
         // A user has one link: the user's last link or unlink decides it, as the plan lists
-        // them. A user's changes are adjacent in a plan (`LinkPlan.changes`), so the last is
-        // the one that no link or unlink of the same user follows before another user's
-        // change. (Found with a dictionary of every changed user, that was 3-6 MB more at the
-        // peak of a run linking five times a district's users; issue 34.)
-        assert(LinkPlan.eachUsersChangesAreAdjacent(plan.changes), "a user's link changes are apart in the plan")
+        // them. In a run's plan each user's changes are adjacent (`LinkPlan.changes`, checked
+        // here without keeping every name), so the last is the one that no link or unlink of
+        // the same user (the same bytes) follows before another user's change. (Found with a
+        // dictionary of every changed user, that was 3-6 MB more at the peak of a run linking
+        // five times a district's users; issue 34.) Any other plan takes the dictionary.
         let changes = plan.changes
+        var lastByName: [[UInt8]: Int]?
+        if !LinkPlan.eachUsersChangesAreAdjacent(changes) {
+            var last: [[UInt8]: Int] = [:]
+            for (i, c) in changes.enumerated() {
+                switch c {
+                case .link(let user, _, _), .unlink(let user, _, _, _): last[Array(user.utf8)] = i
+                case .unapprove, .ambiguous: break
+                }
+            }
+            lastByName = last
+        }
         func isUsersLast(_ i: Int) -> Bool {
+            if let lastByName { return lastByName[Array(changes[i].username.utf8)] == i }
             let user = changes[i].username.utf8
             var j = i + 1
             while j < changes.count, changes[j].username.utf8.elementsEqual(user) {
