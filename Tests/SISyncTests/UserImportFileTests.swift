@@ -44,4 +44,31 @@ final class UserImportFileTests: XCTestCase {
                                       "4:2: username `KIM` already appears on line 2"])
         }
     }
+
+    /// The duplicate checks keep a hash and a row per name (issue 34), not the names: a name
+    /// is a duplicate only of the same name lowercased (canonically equal spellings are one,
+    /// as the strings compared before), found through an earlier row with a problem of its
+    /// own too, whichever its column, and reported with the line it first appeared on.
+    func testDuplicatesAreTheSameNameLowercasedOnTheLineItFirstAppeared() {
+        let text = "email,username\nA@x.org,Jos\u{E9}\nb@x.org,ann\nc@x.org,jose\u{301}\nbad,Bob\nd@x.org,BOB\nB@X.ORG,cy\nnot-an-email,CY\n"
+        XCTAssertThrowsError(try rows(text)) { error in
+            XCTAssertEqual((error as? UserImportError)?.problems ?? [], [
+                "4:2: username `jose\u{301}` already appears on line 2",
+                "5:1: `bad` is not an email address",
+                "6:2: username `BOB` already appears on line 5",
+                "7:1: email B@X.ORG already appears on line 3 (emails are unique regardless of case)",
+                "8:2: username `CY` already appears on line 7",
+                "8:1: `not-an-email` is not an email address",
+            ])
+        }
+        XCTAssertEqual(try rows("username,email\nann,a@x.org\nbob,b@x.org\n").map(\.username), ["ann", "bob"])
+    }
+
+    /// Two different names that share a hash are still two names; a third like either is a
+    /// duplicate of it.
+    func testNamesThatShareAHashAreStillTwoNames() {
+        var seen = FirstAppearances(capacity: 4, hash: { _ in 7 })
+        let names = ["ann", "bob", "ann", "bob", "cy"]
+        XCTAssertEqual(names.indices.map { i in seen.firstRow(of: names[i], row: i, nameOn: { names[$0] }) }, [nil, nil, 0, 1, nil])
+    }
 }

@@ -43,7 +43,9 @@ public enum UserImport {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw UserImportError(file: path, problems: ["1: cannot read the file (missing or not readable)"])
         }
-        return try parse(Array(data), file: path)
+        // Parsed where `Data` holds it: copied into an array first, the file was in memory
+        // twice at the command's peak (66 MB more for a million users; issue 34).
+        return try data.withUnsafeBytes { try parse($0.bindMemory(to: UInt8.self), file: path) }
     }
 
     /// `trimmingCharacters(in: .whitespaces)`, without its cost when the text neither starts
@@ -117,6 +119,10 @@ public enum UserImport {
     /// Each record becomes a row as the reader gives it: only the rows are held, not the
     /// file's cells as well (a district's 200,000 users).
     public static func parse(_ bytes: [UInt8], file: String) throws -> [UserImportRow] {
+        try bytes.withUnsafeBufferPointer { try parse($0, file: file) }
+    }
+
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, file: String) throws -> [UserImportRow] {
         var reader = CSVReader(file: file)
         var header: (line: Int, fields: [String])?
         var position: [String: Int] = [:]
@@ -124,8 +130,7 @@ public enum UserImport {
         var rows: [UserImportRow] = []
         // A line per user: room for them all at once, not rehashed as the file is read.
         let lines = bytes.reduce(0) { $1 == 10 ? $0 + 1 : $0 }
-        var usernames: [String: Int] = Dictionary(minimumCapacity: lines)
-        var emails: [String: Int] = Dictionary(minimumCapacity: lines)
+        var usernames = FirstAppearances(capacity: lines), emails = FirstAppearances(capacity: lines)
         rows.reserveCapacity(lines)
         var columnsChecked = false
         var usernameColumn: Int?, emailColumn: Int?, approvedColumn: Int?
@@ -161,22 +166,20 @@ public enum UserImport {
                 return
             }
             let username = Self.trimmed(r.string(uCol)), email = Self.trimmed(r.string(eCol))
+            // The row this one will be (every row is kept: a later name is compared with it).
+            let index = rows.count
             if !UserRecord.isValidUsername(username) {
                 problems.append("\(line):\(uCol + 1): username `\(username)` must be non-empty and without spaces")
             } else {
-                let key = username.lowercased()
-                if let first = usernames.updateValue(line, forKey: key) {
-                    usernames[key] = first
-                    problems.append("\(line):\(uCol + 1): username `\(username)` already appears on line \(first)")
+                if let first = usernames.firstRow(of: username.lowercased(), row: index, nameOn: { rows[$0].username.lowercased() }) {
+                    problems.append("\(line):\(uCol + 1): username `\(username)` already appears on line \(rows[first].line)")
                 }
             }
             if !RowRules.isPlausibleEmail(email) {
                 problems.append("\(line):\(eCol + 1): `\(email)` is not an email address")
             } else {
-                let key = email.lowercased()
-                if let first = emails.updateValue(line, forKey: key) {
-                    emails[key] = first
-                    problems.append("\(line):\(eCol + 1): email \(email) already appears on line \(first) (emails are unique regardless of case)")
+                if let first = emails.firstRow(of: email.lowercased(), row: index, nameOn: { rows[$0].email.lowercased() }) {
+                    problems.append("\(line):\(eCol + 1): email \(email) already appears on line \(rows[first].line) (emails are unique regardless of case)")
                 }
             }
             var approved: Bool?
@@ -189,13 +192,11 @@ public enum UserImport {
             }
             var attachments: [UserImportAttachment] = []
             for (c, kind) in attachmentColumns { Self.appendIDs(r, c, kind, to: &attachments) }
-            // Once the file has a problem the rest is only checked, not kept.
-            if problems.isEmpty {
-                rows.append(UserImportRow(line: line, username: username, email: email, approved: approved, attachments: attachments))
-            }
+            // Kept after a problem too: the duplicate checks compare later names with it.
+            rows.append(UserImportRow(line: line, username: username, email: email, approved: approved, attachments: attachments))
         }
         do {
-            try bytes.withUnsafeBufferPointer { try reader.feed($0, onRecord: collect) }
+            try reader.feed(bytes, onRecord: collect)
             try reader.finish(onRecord: collect)
         } catch ExportError.malformedCSV(_, let line, let column, let message) {
             throw UserImportError(file: file, problems: ["\(line):\(column): \(message)"])
