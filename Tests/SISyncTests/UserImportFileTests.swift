@@ -71,4 +71,17 @@ final class UserImportFileTests: XCTestCase {
         let names = ["ann", "bob", "ann", "bob", "cy"]
         XCTAssertEqual(names.indices.map { i in seen.firstRow(of: names[i], row: i, nameOn: { names[$0] }) }, [nil, nil, 0, 1, nil])
     }
+
+    /// Room is made for the lines that can be users, not for blank ones (a file of blank
+    /// lines asked for room for a row and two names per line).
+    func testOnlyLinesWithContentAreCountedForRoom() {
+        func count(_ text: String) -> Int { Array(text.utf8).withUnsafeBufferPointer { UserImport.linesWithContent($0) } }
+        XCTAssertEqual(count(""), 0)
+        XCTAssertEqual(count("\n \t,\r\n,,,\n"), 0)
+        XCTAssertEqual(count("username,email\n\nkim,k@x.org\r\n \n lee ,l@x.org"), 3)
+        XCTAssertEqual(count("\u{A0}\n"), 1, "any other byte may be content")
+        XCTAssertThrowsError(try rows(String(repeating: "\n", count: 100_000))) { error in
+            XCTAssertEqual((error as? UserImportError)?.problems, ["1: the file is empty; it needs a header line"])
+        }
+    }
 }

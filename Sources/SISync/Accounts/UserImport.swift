@@ -45,7 +45,23 @@ public enum UserImport {
         }
         // Parsed where `Data` holds it: copied into an array first, the file was in memory
         // twice at the command's peak (66 MB more for a million users; issue 34).
-        return try data.withUnsafeBytes { try parse($0.bindMemory(to: UInt8.self), file: path) }
+        return try data.withUnsafeBytes { try parse($0.assumingMemoryBound(to: UInt8.self), file: path) }
+    }
+
+    /// The lines of `bytes` (ended by a line feed, or by the end) that hold a byte other
+    /// than a space, a tab, a carriage return or a comma.
+    static func linesWithContent(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        var count = 0, content = false
+        for b in bytes {
+            switch b {
+            case 10:
+                if content { count += 1 }
+                content = false
+            case 32, 9, 13, 44: break
+            default: content = true
+            }
+        }
+        return content ? count + 1 : count
     }
 
     /// `trimmingCharacters(in: .whitespaces)`, without its cost when the text neither starts
@@ -116,20 +132,26 @@ public enum UserImport {
         return out
     }
 
-    /// Each record becomes a row as the reader gives it: only the rows are held, not the
-    /// file's cells as well (a district's 200,000 users).
+    /// The rows of an import file, checked (`parse(_:file:)` over the file's bytes).
     public static func parse(_ bytes: [UInt8], file: String) throws -> [UserImportRow] {
         try bytes.withUnsafeBufferPointer { try parse($0, file: file) }
     }
 
+    /// Each record becomes a row as the reader gives it: only the rows are held, not the
+    /// file's cells as well (a district's 200,000 users). Every row is kept, after a problem
+    /// too: the duplicate checks compare a later name with the row that had it first
+    /// (`FirstAppearances`).
     static func parse(_ bytes: UnsafeBufferPointer<UInt8>, file: String) throws -> [UserImportRow] {
         var reader = CSVReader(file: file)
         var header: (line: Int, fields: [String])?
         var position: [String: Int] = [:]
         var problems: [String] = []
         var rows: [UserImportRow] = []
-        // A line per user: room for them all at once, not rehashed as the file is read.
-        let lines = bytes.reduce(0) { $1 == 10 ? $0 + 1 : $0 }
+        // A line per user: room for them all at once, not rehashed as the file is read. Only
+        // lines that hold something but spaces, tabs and commas can be users: a file of
+        // blank lines asked for room for a row and two names per line (a 100 MB file of
+        // them, 6 GB, which the process could not have).
+        let lines = Self.linesWithContent(bytes)
         var usernames = FirstAppearances(capacity: lines), emails = FirstAppearances(capacity: lines)
         rows.reserveCapacity(lines)
         var columnsChecked = false
