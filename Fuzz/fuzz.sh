@@ -43,6 +43,10 @@ if [ -z "$runtime" ]; then
   exit 1
 fi
 
+# SwiftPM keeps the parent package's list of source files in $SCRATCH and, for this path
+# dependency, does not look again: a file added under Sources/ since the last `make fuzz`
+# was "not in scope" until the manifest changed. Its modification time makes it look again.
+touch Fuzz/Package.swift
 echo "make fuzz: building the harnesses in $SCRATCH (release, address sanitizer, coverage)"
 start=$(date +%s)
 set +e
