@@ -688,3 +688,14 @@ final class RolesTests: XCTestCase {
         XCTAssertEqual(changes.staff, [])
     }
 }
+
+extension EvaluatorNames {
+    /// Each id of `lists` once, in byte order, as a run writes them.
+    static func named(in lists: [[UInt8]]) -> [[UInt8]] {
+        var names = EvaluatorNames()
+        for list in lists { list.withUnsafeBufferPointer { names.add(list: $0) } }
+        var out: [[UInt8]] = []
+        names.forEachOnce { out.append(Array($0)) }
+        return out
+    }
+}

@@ -3,9 +3,10 @@
 ///
 /// Why a hash and a row per name, not the lowercased names: as dictionaries of the names, a
 /// million users' checks held every username and email again, lowercased, beside the rows
-/// (about 150 MB of the command's 540 MB peak; these tables hold about 67 MB; issue 34). A name whose hash is already taken is
-/// compared with the name of the row that took it, so two names that share a hash are still
-/// two names: the second is kept by its name, in `others`.
+/// (about 150 MB of the command's 540 MB peak; these tables hold about 67 MB; issue 34).
+/// A name whose hash is already taken is compared with the name of the row that took it,
+/// so two names that share a hash are still two names: the second is kept by its name, in
+/// `others`.
 struct FirstAppearances {
     private var rowByHash: [Int: Int]
     /// Names whose hash an earlier, different name has.

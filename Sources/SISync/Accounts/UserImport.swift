@@ -192,17 +192,13 @@ public enum UserImport {
             let index = rows.count
             if !UserRecord.isValidUsername(username) {
                 problems.append("\(line):\(uCol + 1): username `\(username)` must be non-empty and without spaces")
-            } else {
-                if let first = usernames.firstRow(of: username.lowercased(), row: index, nameOn: { rows[$0].username.lowercased() }) {
-                    problems.append("\(line):\(uCol + 1): username `\(username)` already appears on line \(rows[first].line)")
-                }
+            } else if let first = usernames.firstRow(of: username.lowercased(), row: index, nameOn: { rows[$0].username.lowercased() }) {
+                problems.append("\(line):\(uCol + 1): username `\(username)` already appears on line \(rows[first].line)")
             }
             if !RowRules.isPlausibleEmail(email) {
                 problems.append("\(line):\(eCol + 1): `\(email)` is not an email address")
-            } else {
-                if let first = emails.firstRow(of: email.lowercased(), row: index, nameOn: { rows[$0].email.lowercased() }) {
-                    problems.append("\(line):\(eCol + 1): email \(email) already appears on line \(rows[first].line) (emails are unique regardless of case)")
-                }
+            } else if let first = emails.firstRow(of: email.lowercased(), row: index, nameOn: { rows[$0].email.lowercased() }) {
+                problems.append("\(line):\(eCol + 1): email \(email) already appears on line \(rows[first].line) (emails are unique regardless of case)")
             }
             var approved: Bool?
             if let a = approvedColumn {

@@ -45,13 +45,4 @@ struct EvaluatorNames {
             }
         }
     }
-
-    /// Each id of `lists` once, in byte order (tests).
-    static func named(in lists: [[UInt8]]) -> [[UInt8]] {
-        var names = EvaluatorNames()
-        for list in lists { list.withUnsafeBufferPointer { names.add(list: $0) } }
-        var out: [[UInt8]] = []
-        names.forEachOnce { out.append(Array($0)) }
-        return out
-    }
 }
