@@ -84,4 +84,59 @@ final class UserImportFileTests: XCTestCase {
             XCTAssertEqual((error as? UserImportError)?.problems, ["1: the file is empty; it needs a header line"])
         }
     }
+
+    /// The rows held compactly (`UserImportRows`) give back each row as it was appended:
+    /// names and ids byte for byte, an approval left unset, rows without attachments, and
+    /// attachments of several kinds in the row's order.
+    func testCompactRowsGiveBackEveryRowAsItWas() {
+        let given = [
+            UserImportRow(line: 2, username: "kim", email: "kim@x.org", approved: true,
+                          attachments: [UserImportAttachment(kind: .donor, id: "D1"), UserImportAttachment(kind: .household, id: ""),
+                                        UserImportAttachment(kind: .student, id: "ST2"), UserImportAttachment(kind: .student, id: "e\u{301}1")]),
+            UserImportRow(line: 3, username: "Jos\u{E9}", email: "", approved: nil, attachments: []),
+            UserImportRow(line: 7, username: "", email: "lee@x.org", approved: false, attachments: [UserImportAttachment(kind: .household, id: "H\u{0}9")]),
+            UserImportRow(line: 1_000_000, username: "zoe", email: "zoe@x.org", approved: nil, attachments: []),
+        ]
+        let rows = UserImportRows(given)
+        XCTAssertEqual(Array(rows), given)
+        XCTAssertEqual(rows.count, 4)
+        XCTAssertEqual(rows.indices.map { rows.attachmentCount($0) }, [4, 0, 1, 0])
+        XCTAssertEqual(rows.indices.map { i in rows.withUsername(i) { Array($0) } }, given.map { Array($0.username.utf8) })
+        XCTAssertEqual(rows.indices.map { i in rows.withEmail(i) { Array($0) } }, given.map { Array($0.email.utf8) })
+        XCTAssertEqual(rows.withAttachmentID(0, 3) { Array($0) }, Array("e\u{301}1".utf8))
+        XCTAssertEqual(rows.attachmentKind(2, 0), .household)
+        XCTAssertEqual(rows.indices.map { rows.isASCII($0) }, [true, false, true, true])
+        XCTAssertEqual(UserImportRows([]).count, 0)
+    }
+
+    /// `read(path:)` reads the file a megabyte at a time: rows that cross the chunks, a
+    /// pipe (read once, without counting its lines first), and a file it cannot read.
+    func testReadingAFileInChunksGivesTheRowsOfTheWholeFile() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sisync-import-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Some 1.6 MB: two chunks, and a quoted cell with a line feed in it now and then.
+        var text = "username,email,approved,student_id,household_id\n"
+        for i in 0..<20_000 {
+            text += "user\(i),user\(i)@x.org,\(i % 3 == 0 ? "yes" : ""),\(i % 7 == 0 ? "\"ST\(i)\nB;H\(i % 10)\"" : "ST\(i);H\(i % 10)"),\(String(repeating: "H", count: i % 50))\n"
+        }
+        let path = dir + "/users.csv"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        let whole = try UserImport.parse(Array(text.utf8), file: path)
+        XCTAssertEqual(whole.count, 20_000)
+        XCTAssertEqual(Array(try UserImport.read(path: path)), whole)
+
+        let fifo = dir + "/users.fifo"
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        let bytes = Data(text.utf8)
+        let writer = Thread { try? bytes.write(to: URL(fileURLWithPath: fifo)) }
+        writer.start()
+        XCTAssertEqual(Array(try UserImport.read(path: fifo)), whole)
+
+        for unreadable in [dir + "/missing.csv", dir] {
+            XCTAssertThrowsError(try UserImport.read(path: unreadable)) { error in
+                XCTAssertEqual((error as? UserImportError)?.problems, ["1: cannot read the file (missing or not readable)"])
+            }
+        }
+    }
 }

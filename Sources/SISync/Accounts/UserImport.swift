@@ -39,29 +39,53 @@ public enum UserImport {
     /// In the order a row keeps its attachments (the kinds' names).
     static let attachmentColumns: [(String, AttachmentKind)] = [("donor_id", .donor), ("household_id", .household), ("student_id", .student)]
 
-    public static func read(path: String) throws -> [UserImportRow] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw UserImportError(file: path, problems: ["1: cannot read the file (missing or not readable)"])
+    /// Reads the file a megabyte at a time: held whole, it was the largest single piece of
+    /// the command's memory while it was parsed (66 MB of a million users' 278 MB; issue
+    /// 34). A regular file is read twice, first to count its users (`LineCount`), so that
+    /// the rows and the duplicate checks get their room at once; a pipe is read once, and
+    /// its rows' room grows as they come.
+    public static func read(path: String) throws -> UserImportRows {
+        let unreadable = UserImportError(file: path, problems: ["1: cannot read the file (missing or not readable)"])
+        do {
+            var room = (lines: 0, bytesPerRow: 0)
+            let file = try InputFile(path: path)
+            if file.isRegularFile {
+                var count = LineCount()
+                try InputFile(path: path).forEachChunk { count.add($0) }
+                let size = Int(file.size ?? 0)
+                room = (count.total, count.total == 0 ? 0 : size / count.total)
+            }
+            return try parse(file: path, room: room) { body in try file.forEachChunk(body) }
+        } catch is FetchError {
+            throw unreadable
         }
-        // Parsed where `Data` holds it: copied into an array first, the file was in memory
-        // twice at the command's peak (66 MB more for a million users; issue 34).
-        return try data.withUnsafeBytes { try parse($0.assumingMemoryBound(to: UInt8.self), file: path) }
     }
 
-    /// The lines of `bytes` (ended by a line feed, or by the end) that hold a byte other
-    /// than a space, a tab, a carriage return or a comma.
-    static func linesWithContent(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
-        var count = 0, content = false
-        for b in bytes {
-            switch b {
-            case 10:
-                if content { count += 1 }
-                content = false
-            case 32, 9, 13, 44: break
-            default: content = true
+    /// Counts the lines (ended by a line feed, or by the end) that hold a byte other than a
+    /// space, a tab, a carriage return or a comma, over the chunks of a file.
+    struct LineCount {
+        private var count = 0, content = false
+
+        mutating func add(_ bytes: UnsafeBufferPointer<UInt8>) {
+            for b in bytes {
+                switch b {
+                case 10:
+                    if content { count += 1 }
+                    content = false
+                case 32, 9, 13, 44: break
+                default: content = true
+                }
             }
         }
-        return content ? count + 1 : count
+
+        var total: Int { content ? count + 1 : count }
+    }
+
+    /// The lines of `bytes` that hold something (`LineCount`).
+    static func linesWithContent(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        var count = LineCount()
+        count.add(bytes)
+        return count.total
     }
 
     /// `trimmingCharacters(in: .whitespaces)`, without its cost when the text neither starts
@@ -132,28 +156,37 @@ public enum UserImport {
         return out
     }
 
-    /// The rows of an import file, checked (`parse(_:file:)` over the file's bytes).
+    /// The rows of an import file, checked (`parse(_:file:)` over the file's bytes), each a
+    /// value of its own (tests, small callers).
     public static func parse(_ bytes: [UInt8], file: String) throws -> [UserImportRow] {
-        try bytes.withUnsafeBufferPointer { try parse($0, file: file) }
+        Array(try bytes.withUnsafeBufferPointer { try parse($0, file: file) })
     }
 
-    /// Each record becomes a row as the reader gives it: only the rows are held, not the
-    /// file's cells as well (a district's 200,000 users). Every row is kept, after a problem
-    /// too: the duplicate checks compare a later name with the row that had it first
-    /// (`FirstAppearances`).
-    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, file: String) throws -> [UserImportRow] {
+    /// Each record becomes a row as the reader gives it: only the rows are held, compactly
+    /// (`UserImportRows`), not the file's cells as well (a district's 200,000 users). Every
+    /// row is kept, after a problem too: the duplicate checks compare a later name with the
+    /// row that had it first (`FirstAppearances`).
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, file: String) throws -> UserImportRows {
+        let lines = Self.linesWithContent(bytes)
+        return try parse(file: file, room: (lines, lines == 0 ? 0 : bytes.count / lines)) { body in try body(bytes) }
+    }
+
+    /// `parse(_:file:)` over the chunks `feed` gives its body, in order. `room`: how many
+    /// rows to make room for at once, and about how many bytes each takes in the file.
+    static func parse(file: String, room: (lines: Int, bytesPerRow: Int),
+                      feed: ((UnsafeBufferPointer<UInt8>) throws -> Void) throws -> Void) throws -> UserImportRows {
         var reader = CSVReader(file: file)
         var header: (line: Int, fields: [String])?
         var position: [String: Int] = [:]
         var problems: [String] = []
-        var rows: [UserImportRow] = []
+        var rows = UserImportRows()
         // A line per user: room for them all at once, not rehashed as the file is read. Only
         // lines that hold something but spaces, tabs and commas can be users: a file of
         // blank lines asked for room for a row and two names per line (a 100 MB file of
         // them, 6 GB, which the process could not have).
-        let lines = Self.linesWithContent(bytes)
-        var usernames = FirstAppearances(capacity: lines), emails = FirstAppearances(capacity: lines)
-        rows.reserveCapacity(lines)
+        var usernames = FirstAppearances(capacity: room.lines), emails = FirstAppearances(capacity: room.lines)
+        // About a line's bytes of text a row (less its commas and line feed): room made once.
+        rows.reserveCapacity(room.lines, bytesPerRow: room.bytesPerRow)
         var columnsChecked = false
         var usernameColumn: Int?, emailColumn: Int?, approvedColumn: Int?
         var attachmentColumns: [(Int, AttachmentKind)] = []
@@ -192,13 +225,13 @@ public enum UserImport {
             let index = rows.count
             if !UserRecord.isValidUsername(username) {
                 problems.append("\(line):\(uCol + 1): username `\(username)` must be non-empty and without spaces")
-            } else if let first = usernames.firstRow(of: username.lowercased(), row: index, nameOn: { rows[$0].username.lowercased() }) {
-                problems.append("\(line):\(uCol + 1): username `\(username)` already appears on line \(rows[first].line)")
+            } else if let first = usernames.firstRow(of: username.lowercased(), row: index, nameOn: { rows.username($0).lowercased() }) {
+                problems.append("\(line):\(uCol + 1): username `\(username)` already appears on line \(rows.line(first))")
             }
             if !RowRules.isPlausibleEmail(email) {
                 problems.append("\(line):\(eCol + 1): `\(email)` is not an email address")
-            } else if let first = emails.firstRow(of: email.lowercased(), row: index, nameOn: { rows[$0].email.lowercased() }) {
-                problems.append("\(line):\(eCol + 1): email \(email) already appears on line \(rows[first].line) (emails are unique regardless of case)")
+            } else if let first = emails.firstRow(of: email.lowercased(), row: index, nameOn: { rows.email($0).lowercased() }) {
+                problems.append("\(line):\(eCol + 1): email \(email) already appears on line \(rows.line(first)) (emails are unique regardless of case)")
             }
             var approved: Bool?
             if let a = approvedColumn {
@@ -211,10 +244,10 @@ public enum UserImport {
             var attachments: [UserImportAttachment] = []
             for (c, kind) in attachmentColumns { Self.appendIDs(r, c, kind, to: &attachments) }
             // Kept after a problem too: the duplicate checks compare later names with it.
-            rows.append(UserImportRow(line: line, username: username, email: email, approved: approved, attachments: attachments))
+            rows.append(line: line, username: username, email: email, approved: approved, attachments: attachments)
         }
         do {
-            try reader.feed(bytes, onRecord: collect)
+            try feed { try reader.feed($0, onRecord: collect) }
             try reader.finish(onRecord: collect)
         } catch ExportError.malformedCSV(_, let line, let column, let message) {
             throw UserImportError(file: file, problems: ["\(line):\(column): \(message)"])

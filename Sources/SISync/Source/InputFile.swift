@@ -30,6 +30,12 @@ public final class InputFile {
 
     deinit { close(fd) }
 
+    /// Whether it is a regular file (not a pipe or a device), which can be read again.
+    public var isRegularFile: Bool {
+        var st = stat()
+        return fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+    }
+
     /// The file's size in bytes, when the system can tell.
     public var size: Int64? {
         var st = stat()

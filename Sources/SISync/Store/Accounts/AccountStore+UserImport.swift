@@ -18,6 +18,14 @@ extension AccountStore {
     /// run recomputes every user's calculated roles, as it would after so many changes.
     public func importUsers(_ rows: [UserImportRow], file: String, actor: String, now: Date,
                             normalizer: EmailNormalizer? = nil, bulkAdditions: Int? = nil) throws -> UserImportResult {
+        try importUsers(UserImportRows(rows), file: file, actor: actor, now: now, normalizer: normalizer, bulkAdditions: bulkAdditions)
+    }
+
+    /// `importUsers` over the rows as `UserImport.read` holds them: the names and ids are
+    /// read as bytes where they are written, and a row becomes a `UserImportRow` only where
+    /// an existing user's changes are compared.
+    public func importUsers(_ rows: UserImportRows, file: String, actor: String, now: Date,
+                            normalizer: EmailNormalizer? = nil, bulkAdditions: Int? = nil) throws -> UserImportResult {
         var result = UserImportResult()
         var bulk = false
         // What the import decides, kept between the writes and the change log that lists
@@ -30,6 +38,9 @@ extension AccountStore {
         func isNew(_ i: Int, _ a: UserImportAttachment) -> Bool {
             attached.isEmpty || !attached.contains(AttachmentKey(username: lowered[i].username, kind: a.kind, recordID: a.id))
         }
+        /// Whether row `i`'s attachment `k` is new (made a value only when some are stored).
+        func isNewAttachment(_ i: Int, _ k: Int) -> Bool { attached.isEmpty || isNew(i, rows.attachment(i, k)) }
+        func newAttachmentCount(_ i: Int) -> Int { (0..<rows.attachmentCount(i)).count { isNewAttachment(i, $0) } }
         /// An existing user's change-log entries: email, approval, then new attachments.
         func changes(of u: UserRecord, _ row: UserImportRow, _ i: Int) -> [Change] {
             var out: [Change] = []
@@ -54,17 +65,20 @@ extension AccountStore {
             let emailOwner: [String: String]
             (existing, emailOwner) = try storedAccounts(touchedBy: rows)
             // Only to compare with stored users (each lookup below checks for none first).
-            lowered = existing.isEmpty ? [] : rows.map { (username: $0.username.lowercased(), email: $0.email.lowercased()) }
+            lowered = existing.isEmpty ? [] : rows.indices.map { (username: rows.username($0).lowercased(), email: rows.email($0).lowercased()) }
             let inFile = emailOwner.isEmpty ? [] : Set(lowered.map(\.username))
             let missing = try missingRecords(rows)
             var problems: [String] = []
             var seq = 0
-            for (i, row) in rows.enumerated() {
+            for i in rows.indices {
                 if !emailOwner.isEmpty, let owner = emailOwner[lowered[i].email], owner != lowered[i].username, !inFile.contains(owner) {
-                    problems.append("\(row.line): \(row.email) is already the email of user `\(existing[owner]!.username)`")
+                    problems.append("\(rows.line(i)): \(rows.email(i)) is already the email of user `\(existing[owner]!.username)`")
                 }
-                for a in row.attachments {
-                    if missing.contains(seq) { problems.append("\(row.line): no \(a.kind.rawValue) record `\(a.id)` in the mirror") }
+                for k in 0..<rows.attachmentCount(i) {
+                    if missing.contains(seq) {
+                        let a = rows.attachment(i, k)
+                        problems.append("\(rows.line(i)): no \(a.kind.rawValue) record `\(a.id)` in the mirror")
+                    }
                     seq += 1
                 }
             }
@@ -82,8 +96,9 @@ extension AccountStore {
             func setApproved(_ username: String, _ approved: Bool) -> SQLQuery { "UPDATE users SET approved = \(approved) WHERE username = \(username)" }
             let emailStatement = try database.prepare(setEmail("", "", nil).sql)
             let approvedStatement = try database.prepare(setApproved("", false).sql)
-            for (i, row) in rows.enumerated() {
+            for i in rows.indices {
                 guard let u = stored(i) else { continue }
+                let row = rows[i]
                 var changed = false
                 if u.email != row.email {
                     try emailStatement.bind(setEmail(u.username, row.email, try keyFor(row.email)).values)
@@ -98,18 +113,21 @@ extension AccountStore {
                 if !changed { changed = row.attachments.contains { isNew(i, $0) } }
                 if changed { result.updated += 1 } else { result.unchanged += 1 }
             }
-            let added = rows.indices.reduce(0) { n, i in stored(i) != nil ? n : n + 1 + rows[i].attachments.count }
+            let added = rows.indices.reduce(0) { n, i in stored(i) != nil ? n : n + 1 + rows.attachmentCount(i) }
             bulk = added > (bulkAdditions ?? RoleStore.incrementalLimit)
             let created = Timestamp.format(now)
             let addedBy: String? = bulk ? actor : nil
-            // The keys before the COPY: storing the key basis (the first key made) is a
-            // statement of its own, which PostgreSQL refuses in the middle of a COPY.
-            let newKeys = try rows.indices.map { stored($0) == nil ? try keyFor(rows[$0].email) : nil }
+            // The first new user's key before the COPY: storing the key basis (with the first
+            // key made) is a statement of its own, which PostgreSQL refuses in the middle of a
+            // COPY. The others as each user is written: made first and held, a district's
+            // 207,000 keys were 13 MB of the command's peak (issue 34).
+            let firstNew = rows.indices.first { stored($0) == nil }
+            let firstKey = try firstNew.flatMap { try keyFor(rows.email($0)) }
             // In username order (as SQLite's `NOCASE` compares: ASCII folded): each goes in
             // after the last in the username index and in the attachments' table (keyed by
             // username), not into the middle of the b-tree. The other indexes are built
             // after the rows when they are many.
-            let byKey = rows.indices.sorted { Self.precedesIgnoringASCIICase(rows[$0].username, rows[$1].username) }
+            let byKey = rows.indices.sorted { a, b in rows.withUsername(a) { x in rows.withUsername(b) { Self.precedesIgnoringASCIICase(x, $0) } } }
             let newUsers = byKey.filter { stored($0) == nil }
             // The new users' SCIM ids from one getrandom(2) per 256, not two per id.
             var random = BufferedSystemRandom()
@@ -117,9 +135,11 @@ extension AccountStore {
                 try database.insertRows(into: "users", columns: ["username", "email", "name", "approved", "created_at", columns.emailKey, "added_by"]
                                         + columns.scimIDColumns) { sink in
                     for i in newUsers {
-                        let row = rows[i]
-                        try sink.add(row.username); try sink.add(row.email); try sink.add("")
-                        try sink.add(row.approved ?? false); try sink.add(created); try columns.add(newKeys[i], of: row.email, to: sink)
+                        try rows.withUsername(i) { try sink.add(utf8: $0) }
+                        let email = rows.email(i)
+                        try sink.add(email); try sink.add("")
+                        try sink.add(rows.approved(i) ?? false); try sink.add(created)
+                        try columns.add(i == firstNew ? firstKey : try keyFor(email), of: email, to: sink)
                         try sink.add(addedBy); try columns.addNewSCIMID(to: sink, using: &random)
                         try sink.endRow()
                     }
@@ -133,7 +153,7 @@ extension AccountStore {
             var position: Int64 = 0
             for i in rows.indices {
                 firstPosition.append(position)
-                position += Int64(rows[i].attachments.count { isNew(i, $0) })
+                position += Int64(newAttachmentCount(i))
             }
             func insertAttachments(into table: String) throws {
                 try database.insertRows(into: table, columns: ["username", "kind", "record_id", "added_by", "added_at", "added_seq"]) { sink in
@@ -141,17 +161,21 @@ extension AccountStore {
                         let user = stored(i)
                         // (An existing user's new attachment is a change of its own, in `changes`.)
                         let kept = user == nil && bulk
-                        var mine: [(attachment: UserImportAttachment, seq: Int64)] = []
+                        // The row's new attachments (by their place in the row) with their place in
+                        // the file, in the key's order (kind, then the id's bytes).
+                        var mine: [(k: Int, seq: Int64)] = []
                         var seq = firstPosition[i]
-                        for a in rows[i].attachments where isNew(i, a) { mine.append((a, seq)); seq += 1 }
+                        for k in 0..<rows.attachmentCount(i) where isNewAttachment(i, k) { mine.append((k, seq)); seq += 1 }
                         if mine.count > 1 {
                             mine.sort { x, y in
-                                x.attachment.kind != y.attachment.kind ? x.attachment.kind.rawValue < y.attachment.kind.rawValue
-                                    : x.attachment.id.utf8.lexicographicallyPrecedes(y.attachment.id.utf8)
+                                let kx = rows.attachmentKind(i, x.k), ky = rows.attachmentKind(i, y.k)
+                                return kx != ky ? kx.rawValue < ky.rawValue
+                                    : rows.withAttachmentID(i, x.k) { a in rows.withAttachmentID(i, y.k) { a.lexicographicallyPrecedes($0) } }
                             }
                         }
-                        for (a, seq) in mine {
-                            try sink.add(user?.username ?? rows[i].username); try sink.add(a.kind.rawValue); try sink.add(a.id)
+                        for (k, seq) in mine {
+                            if let user { try sink.add(user.username) } else { try rows.withUsername(i) { try sink.add(utf8: $0) } }
+                            try sink.add(rows.attachmentKind(i, k).rawValue); try rows.withAttachmentID(i, k) { try sink.add(utf8: $0) }
                             try sink.add(kept ? addedBy : nil); try sink.add(kept ? created : nil); try sink.add(kept ? seq : nil)
                             try sink.endRow()
                         }
@@ -178,10 +202,11 @@ extension AccountStore {
             if bulk { try database.execute("DELETE FROM role_basis") }
         }, log: { record in
             // Per user, as the import decided above: the account, then its new attachments.
-            for (i, row) in rows.enumerated() {
+            for i in rows.indices {
                 if let u = stored(i) {
-                    for c in changes(of: u, row, i) { try record(c) }
+                    for c in changes(of: u, rows[i], i) { try record(c) }
                 } else if !bulk {
+                    let row = rows[i]
                     try record(Change(entity: "users", id: row.username, field: nil, old: nil, new: row.email, kind: .added))
                     for a in row.attachments where isNew(i, a) {
                         try record(Change(entity: "users", id: row.username, field: a.kind.rawValue, old: nil, new: a.id, kind: .updated))
@@ -194,15 +219,15 @@ extension AccountStore {
             // changes as the change log has them, all in the file's order.
             { sink in
                 var added = UserAddedLines()
-                for (i, row) in rows.enumerated() {
+                for i in rows.indices {
                     if let u = stored(i) {
-                        let changed = changes(of: u, row, i)
+                        let changed = changes(of: u, rows[i], i)
                         if changed.isEmpty { continue }
                         try added.write(into: sink)
                         try ChangeEvents.write(changed, origin: .administrator, into: sink)
                         continue
                     }
-                    added.append(row)
+                    added.append(rows, i)
                     if added.count == EventBatch.blockSize { try added.write(into: sink) }
                 }
                 try added.write(into: sink)
@@ -219,7 +244,7 @@ extension AccountStore {
     /// SQLite's and PostgreSQL's `nocase` fold) and the file is the smaller. Otherwise every
     /// user is read, so that the file's names compare with Swift's full case folding, as
     /// they always have.
-    private func storedAccounts(touchedBy rows: [UserImportRow]) throws -> (byUsername: [String: UserRecord], emailOwner: [String: String]) {
+    private func storedAccounts(touchedBy rows: UserImportRows) throws -> (byUsername: [String: UserRecord], emailOwner: [String: String]) {
         var byUsername: [String: UserRecord] = [:]
         var emailOwner: [String: String] = [:]
         func keep(_ u: UserRecord) {
@@ -229,12 +254,14 @@ extension AccountStore {
         // (Also when there are fewer users than the file has rows, a first import above all:
         // reading them is cheaper than staging the file.)
         guard (try database.int("SELECT count(*) FROM users") ?? 0) >= rows.count,
-              rows.allSatisfy({ $0.username.utf8.allSatisfy { $0 < 128 } && $0.email.utf8.allSatisfy { $0 < 128 } }) else {
+              rows.indices.allSatisfy({ rows.isASCII($0) }) else {
             for u in try users() { keep(u) }
             return (byUsername, emailOwner)
         }
         try database.insertRows(into: "import_users", columns: ["username", "email"]) { sink in
-            for row in rows { try sink.add(row.username); try sink.add(row.email); try sink.endRow() }
+            for i in rows.indices {
+                try rows.withUsername(i) { try sink.add(utf8: $0) }; try rows.withEmail(i) { try sink.add(utf8: $0) }; try sink.endRow()
+            }
         }
         try database.refreshStatistics(["import_users"])
         try database.preferringIndexLookups {
@@ -250,14 +277,15 @@ extension AccountStore {
 
     /// The positions (in the order the rows list them) of attachments whose record is not
     /// in the mirror.
-    private func missingRecords(_ rows: [UserImportRow]) throws -> Set<Int> {
+    private func missingRecords(_ rows: UserImportRows) throws -> Set<Int> {
         var kinds = Set<AttachmentKind>()
         try database.insertRows(into: "import_attachments", columns: ["seq", "kind", "record_id"]) { sink in
             var seq: Int64 = 0
-            for row in rows {
-                for a in row.attachments {
-                    kinds.insert(a.kind)
-                    try sink.add(seq); try sink.add(a.kind.rawValue); try sink.add(a.id)
+            for i in rows.indices {
+                for k in 0..<rows.attachmentCount(i) {
+                    let kind = rows.attachmentKind(i, k)
+                    kinds.insert(kind)
+                    try sink.add(seq); try sink.add(kind.rawValue); try rows.withAttachmentID(i, k) { try sink.add(utf8: $0) }
                     try sink.endRow()
                     seq += 1
                 }
@@ -296,8 +324,14 @@ extension AccountStore {
     /// Whether `a` sorts before `b` as `COLLATE NOCASE` orders them (ASCII letters folded,
     /// bytes otherwise), compared in place: a first import sorts 200,000 usernames.
     static func precedesIgnoringASCIICase(_ a: String, _ b: String) -> Bool {
+        var a = a, b = b
+        return a.withUTF8 { x in b.withUTF8 { precedesIgnoringASCIICase(x, $0) } }
+    }
+
+    /// `precedesIgnoringASCIICase` over the names' bytes.
+    static func precedesIgnoringASCIICase(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
         func folded(_ c: UInt8) -> UInt8 { c >= 65 && c <= 90 ? c + 32 : c }
-        var x = a.utf8.makeIterator(), y = b.utf8.makeIterator()
+        var x = a.makeIterator(), y = b.makeIterator()
         while true {
             switch (x.next(), y.next()) {
             case (nil, nil): return false

@@ -11,29 +11,30 @@ struct UserAddedLines {
     private var lines: [UInt8] = []
     private(set) var count = 0
 
-    /// Adds the event of one new user: its username, email, approval (unset is false) and
-    /// attachments by kind, in the row's order.
-    mutating func append(_ row: UserImportRow) {
+    /// Adds the event of new user `i` of `rows`: its username, email, approval (unset is
+    /// false) and attachments by kind, in the row's order, from the bytes the rows hold.
+    mutating func append(_ rows: UserImportRows, _ i: Int) {
         if count > 0 { lines.append(0x0A) }
-        Self.quote(row.username, into: &lines)
+        rows.withUsername(i) { CompactJSON.quote($0, into: &lines) }
         lines.append(0x09)
-        Self.quote(row.email, into: &lines)
+        rows.withEmail(i) { CompactJSON.quote($0, into: &lines) }
         lines.append(0x09)
-        lines.append(contentsOf: (row.approved ?? false) ? Self.true : Self.false)
+        lines.append(contentsOf: (rows.approved(i) ?? false) ? Self.true : Self.false)
         lines.append(0x09)
         // `{"KIND":["ID",…],…}`: consecutive attachments of one kind in one list.
         lines.append(UInt8(ascii: "{"))
         var kind: AttachmentKind?
-        for a in row.attachments {
-            if a.kind == kind {
+        for k in 0..<rows.attachmentCount(i) {
+            let next = rows.attachmentKind(i, k)
+            if next == kind {
                 lines.append(UInt8(ascii: ","))
             } else {
                 if kind != nil { lines.append(contentsOf: Self.nextList) }
-                Self.quote(a.kind.rawValue, into: &lines)
+                Self.quote(next.rawValue, into: &lines)
                 lines.append(contentsOf: Self.listStart)
-                kind = a.kind
+                kind = next
             }
-            Self.quote(a.id, into: &lines)
+            rows.withAttachmentID(i, k) { CompactJSON.quote($0, into: &lines) }
         }
         if kind != nil { lines.append(contentsOf: Self.listEnd) }
         lines.append(UInt8(ascii: "}"))
