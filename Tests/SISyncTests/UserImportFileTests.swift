@@ -139,4 +139,35 @@ final class UserImportFileTests: XCTestCase {
             }
         }
     }
+
+    /// The file's bytes fed in chunks of any size give the rows, or the problems, of the
+    /// whole file: a byte order mark, a carriage return and its line feed, a quoted line
+    /// feed, or a UTF-8 sequence may be split between two chunks.
+    func testChunksOfAnySizeGiveWhatTheWholeFileGives() {
+        let files: [[UInt8]] = [
+            Array("\u{FEFF}username,email,student_id,approved\r\nkim,kim@x.org,\"ST1\r\n;ST2\",yes\r\nJos\u{E9},j@x.org,\u{E9}1;e\u{301}1,\r\n".utf8),
+            Array("\u{FEFF}username,email\nkim,kim@x.org\nKIM,k2@x.org\nlee,lee@x.org,extra\n".utf8),
+            [0xEF, 0xBB] + Array("username,email\nkim,kim@x.org".utf8),
+            Array("username,email\nkim,\"kim@x.org\nlee,lee@x.org\n".utf8),
+            Array("username,email\n".utf8) + [0xFF, 0xC3] + Array(",a@x.org\n".utf8),
+        ]
+        func outcome(_ parse: () throws -> UserImportRows) -> String {
+            do { return "\(Array(try parse()))" } catch { return "\(error)" }
+        }
+        for bytes in files {
+            let whole = outcome { try bytes.withUnsafeBufferPointer { try UserImport.parse($0, file: "users.csv") } }
+            for size in 1...5 {
+                let chunked = outcome {
+                    try UserImport.parse(file: "users.csv", room: (0, 0)) { body in
+                        try bytes.withUnsafeBufferPointer { all in
+                            for start in stride(from: 0, to: all.count, by: size) {
+                                try body(UnsafeBufferPointer(rebasing: all[start..<min(start + size, all.count)]))
+                            }
+                        }
+                    }
+                }
+                XCTAssertEqual(chunked, whole, "chunks of \(size) bytes of \(String(decoding: bytes, as: UTF8.self).debugDescription)")
+            }
+        }
+    }
 }

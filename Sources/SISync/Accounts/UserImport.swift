@@ -40,18 +40,19 @@ public enum UserImport {
     static let attachmentColumns: [(String, AttachmentKind)] = [("donor_id", .donor), ("household_id", .household), ("student_id", .student)]
 
     /// Reads the file a megabyte at a time: held whole, it was the largest single piece of
-    /// the command's memory while it was parsed (66 MB of a million users' 278 MB; issue
-    /// 34). A regular file is read twice, first to count its users (`LineCount`), so that
-    /// the rows and the duplicate checks get their room at once; a pipe is read once, and
-    /// its rows' room grows as they come.
+    /// the command's memory while it was parsed (66 MB for a million users; issue 34). A
+    /// regular file is read twice through one descriptor, first to count its users
+    /// (`LineCount`), so that the rows and the duplicate checks get their room at once; a
+    /// pipe is read once, and its rows' room grows as they come.
     public static func read(path: String) throws -> UserImportRows {
         let unreadable = UserImportError(file: path, problems: ["1: cannot read the file (missing or not readable)"])
         do {
             var room = (lines: 0, bytesPerRow: 0)
             let file = try InputFile(path: path)
-            if file.isRegularFile {
+            if file.isRegularFile, let start = file.position {
                 var count = LineCount()
-                try InputFile(path: path).forEachChunk { count.add($0) }
+                try file.forEachChunk { count.add($0) }
+                try file.seek(to: start)
                 let size = Int(file.size ?? 0)
                 room = (count.total, count.total == 0 ? 0 : size / count.total)
             }
@@ -171,6 +172,9 @@ public enum UserImport {
         return try parse(file: file, room: (lines, lines == 0 ? 0 : bytes.count / lines)) { body in try body(bytes) }
     }
 
+    /// The most rows, and text bytes a row, `parse` makes room for before it reads them.
+    static let roomForRows = 1 << 22, roomPerRow = 256
+
     /// `parse(_:file:)` over the chunks `feed` gives its body, in order. `room`: how many
     /// rows to make room for at once, and about how many bytes each takes in the file.
     static func parse(file: String, room: (lines: Int, bytesPerRow: Int),
@@ -184,9 +188,13 @@ public enum UserImport {
         // lines that hold something but spaces, tabs and commas can be users: a file of
         // blank lines asked for room for a row and two names per line (a 100 MB file of
         // them, 6 GB, which the process could not have).
-        var usernames = FirstAppearances(capacity: room.lines), emails = FirstAppearances(capacity: room.lines)
-        // About a line's bytes of text a row (less its commas and line feed): room made once.
-        rows.reserveCapacity(room.lines, bytesPerRow: room.bytesPerRow)
+        // Room made once, as far as a file of users can use it: a line of a million users'
+        // file is about 64 bytes, of which a row keeps its names and ids; past these bounds
+        // (a file of 4 million users, or of long lines) the room grows as the rows come, so
+        // that a file of odd lines cannot ask for more than the rows it gives.
+        let lines = min(room.lines, Self.roomForRows), bytesPerRow = min(room.bytesPerRow, Self.roomPerRow)
+        var usernames = FirstAppearances(capacity: lines), emails = FirstAppearances(capacity: lines)
+        rows.reserveCapacity(lines, bytesPerRow: bytesPerRow)
         var columnsChecked = false
         var usernameColumn: Int?, emailColumn: Int?, approvedColumn: Int?
         var attachmentColumns: [(Int, AttachmentKind)] = []

@@ -36,6 +36,19 @@ public final class InputFile {
         return fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
     }
 
+    /// Where the next read starts; nil when the descriptor cannot seek (a pipe).
+    public var position: Int64? {
+        let at = lseek(fd, 0, SEEK_CUR)
+        return at < 0 ? nil : Int64(at)
+    }
+
+    /// Reads on from `offset` (a `position`), to read the file again.
+    public func seek(to offset: Int64) throws(FetchError) {
+        guard lseek(fd, off_t(offset), SEEK_SET) == offset else {
+            throw .unreadableFile(path: path, reason: String(cString: strerror(errno)))
+        }
+    }
+
     /// The file's size in bytes, when the system can tell.
     public var size: Int64? {
         var st = stat()

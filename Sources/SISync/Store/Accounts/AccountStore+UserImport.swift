@@ -22,8 +22,9 @@ extension AccountStore {
     }
 
     /// `importUsers` over the rows as `UserImport.read` holds them: the names and ids are
-    /// read as bytes where they are written, and a row becomes a `UserImportRow` only where
-    /// an existing user's changes are compared.
+    /// read as bytes where new users and their attachments are written. A row is made a
+    /// `UserImportRow` where it is compared with a stored user or logged as changes of its
+    /// own (an import too small for `bulkAdditions`).
     public func importUsers(_ rows: UserImportRows, file: String, actor: String, now: Date,
                             normalizer: EmailNormalizer? = nil, bulkAdditions: Int? = nil) throws -> UserImportResult {
         var result = UserImportResult()
