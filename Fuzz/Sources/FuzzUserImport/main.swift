@@ -2,6 +2,9 @@
 // become strings; ASCII attachment lists split byte by byte), differentially against the
 // reader it replaced (ReferenceUserImport.swift, as it was at 55489f9).
 //
+// The new reader is also fed the input in small chunks, as `UserImport.read` feeds a file,
+// and must give what it gives whole.
+//
 // Passes when both give the same rows (line, username, email, approved, and the attachments
 // as the import used the old reader's: by kind name, each id once in the file's order) or
 // both throw UserImportError with the same problems. A finding: any difference, or any other
@@ -42,4 +45,20 @@ fuzzMain { data in
         }
     }
     if new != old { finding("UserImport.parse gives \(new), the reader it replaced \(old)") }
+    // `UserImport.read` feeds the file a chunk at a time: the same bytes in chunks of 1 to 8
+    // bytes (by the input's first byte) must give what they give whole.
+    let size = Int(bytes.first ?? 0) % 8 + 1
+    let chunked = outcome("UserImport.parse in chunks of \(size)") {
+        try UserImport.parse(file: "users.csv", room: (0, 0)) { body in
+            try bytes.withUnsafeBufferPointer { all in
+                for start in stride(from: 0, to: all.count, by: size) {
+                    try body(UnsafeBufferPointer(rebasing: all[start..<min(start + size, all.count)]))
+                }
+            }
+        }.map {
+            Row(line: $0.line, username: $0.username, email: $0.email, approved: $0.approved,
+                attachments: $0.attachments.map { "\($0.kind.rawValue) \($0.id)" })
+        }
+    }
+    if chunked != new { finding("UserImport.parse in chunks of \(size) gives \(chunked), whole \(new)") }
 }
