@@ -324,12 +324,6 @@ extension AccountStore {
 
     /// Whether `a` sorts before `b` as `COLLATE NOCASE` orders them (ASCII letters folded,
     /// bytes otherwise), compared in place: a first import sorts 200,000 usernames.
-    static func precedesIgnoringASCIICase(_ a: String, _ b: String) -> Bool {
-        var a = a, b = b
-        return a.withUTF8 { x in b.withUTF8 { precedesIgnoringASCIICase(x, $0) } }
-    }
-
-    /// `precedesIgnoringASCIICase` over the names' bytes.
     static func precedesIgnoringASCIICase(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
         func folded(_ c: UInt8) -> UInt8 { c >= 65 && c <= 90 ? c + 32 : c }
         var x = a.makeIterator(), y = b.makeIterator()
