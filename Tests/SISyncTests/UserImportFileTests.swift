@@ -45,6 +45,23 @@ final class UserImportFileTests: XCTestCase {
         }
     }
 
+    /// A file of many bad rows keeps the first problems in full and counts the rest (issue
+    /// 34: a line of text per bad row made the command's memory grow with the file), and the
+    /// message gives the whole count.
+    func testManyProblemsKeepTheFirstAndCountTheRest() {
+        let bad = 2 * UserImportProblems.kept + 7
+        let text = "username,email\n" + (0..<bad).map { "user\($0),not-an-email-\($0)\n" }.joined()
+        XCTAssertThrowsError(try rows(text)) { error in
+            guard let e = error as? UserImportError else { return XCTFail("\(error)") }
+            XCTAssertEqual(e.total, bad)
+            XCTAssertEqual(e.problems.count, UserImportProblems.kept)
+            XCTAssertEqual(e.problems.first, "2:2: `not-an-email-0` is not an email address")
+            XCTAssertEqual(e.problems.last, "\(UserImportProblems.kept + 1):2: `not-an-email-\(UserImportProblems.kept - 1)` is not an email address")
+            XCTAssertTrue(e.description.hasPrefix("users.csv: \(bad) problems; nothing was imported."), e.description)
+            XCTAssertTrue(e.description.hasSuffix("\n  ... and \(bad - 20) more"), e.description)
+        }
+    }
+
     /// The duplicate checks keep a hash and a row per name (issue 34), not the names: a name
     /// is a duplicate only of the same name lowercased (canonically equal spellings are one,
     /// as the strings compared before), found through an earlier row with a problem of its
@@ -133,9 +150,9 @@ final class UserImportFileTests: XCTestCase {
         writer.start()
         XCTAssertEqual(Array(try UserImport.read(path: fifo)), whole)
 
-        for unreadable in [dir + "/missing.csv", dir] {
+        for (unreadable, reason) in [(dir + "/missing.csv", "No such file or directory"), (dir, "it is a directory")] {
             XCTAssertThrowsError(try UserImport.read(path: unreadable)) { error in
-                XCTAssertEqual((error as? UserImportError)?.problems, ["1: cannot read the file (missing or not readable)"])
+                XCTAssertEqual((error as? UserImportError)?.problems, ["1: cannot read the file: \(reason)"])
             }
         }
     }

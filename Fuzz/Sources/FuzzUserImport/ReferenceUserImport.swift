@@ -95,7 +95,8 @@ enum ReferenceUserImport {
             throw UserImportError(file: file, problems: ["\(line):\(column): \(message)"])
         }
         guard header != nil else { throw UserImportError(file: file, problems: ["1: the file is empty; it needs a header line"]) }
-        guard problems.isEmpty else { throw UserImportError(file: file, problems: problems) }
+        // The one change since 55489f9: the error keeps the first problems and their count.
+        guard problems.isEmpty else { throw UserImportError(file: file, problems: Array(problems.prefix(UserImportProblems.kept)), total: problems.count) }
         return rows
     }
 }

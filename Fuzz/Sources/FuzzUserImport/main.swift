@@ -7,20 +7,21 @@
 //
 // Passes when both give the same rows (line, username, email, approved, and the attachments
 // as the import used the old reader's: by kind name, each id once in the file's order) or
-// both throw UserImportError with the same problems. A finding: any difference, or any other
+// both throw UserImportError with the same problems (the first `UserImportProblems.kept`, and
+// the same count). A finding: any difference, or any other
 // error type.
 import Foundation
 @testable import SISync
 import FuzzSupport
 
 struct Row: Equatable { var line: Int; var username: String; var email: String; var approved: Bool?; var attachments: [String] }
-enum Outcome: Equatable { case rows([Row]), failed([String]) }
+enum Outcome: Equatable { case rows([Row]), failed([String], total: Int) }
 
 func outcome(_ name: String, _ read: () throws -> [Row]) -> Outcome {
     do {
         return .rows(try read())
     } catch let e as UserImportError {
-        return .failed(e.problems)
+        return .failed(e.problems, total: e.total)
     } catch {
         finding("\(name) threw \(type(of: error)): \(error)")
     }

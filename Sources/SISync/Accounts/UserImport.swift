@@ -22,12 +22,21 @@ public struct UserImportAttachment: Sendable, Equatable {
 /// gets every problem at once and nothing is written until the file is clean.
 public struct UserImportError: Error, CustomStringConvertible, Sendable {
     public var file: String
+    /// The first problems, in the file's order (at most `UserImportProblems.kept`).
     public var problems: [String]
+    /// How many problems the file has in all.
+    public var total: Int
+
+    public init(file: String, problems: [String], total: Int? = nil) {
+        self.file = file
+        self.problems = problems
+        self.total = max(total ?? problems.count, problems.count)
+    }
 
     public var description: String {
         let shown = problems.prefix(20).map { "  \(file):\($0)" }.joined(separator: "\n")
-        let more = problems.count > 20 ? "\n  ... and \(problems.count - 20) more" : ""
-        return "\(file): \(problems.count) problem\(problems.count == 1 ? "" : "s"); nothing was imported. Fix the file and run the import again:\n\(shown)\(more)"
+        let more = total > 20 ? "\n  ... and \(total - min(20, problems.count)) more" : ""
+        return "\(file): \(total) problem\(total == 1 ? "" : "s"); nothing was imported. Fix the file and run the import again:\n\(shown)\(more)"
     }
 }
 
@@ -45,7 +54,6 @@ public enum UserImport {
     /// (`LineCount`), so that the rows and the duplicate checks get their room at once; a
     /// pipe is read once, and its rows' room grows as they come.
     public static func read(path: String) throws -> UserImportRows {
-        let unreadable = UserImportError(file: path, problems: ["1: cannot read the file (missing or not readable)"])
         do {
             var room = (lines: 0, bytesPerRow: 0)
             let file = try InputFile(path: path)
@@ -57,8 +65,11 @@ public enum UserImport {
                 room = (count.total, count.total == 0 ? 0 : size / count.total)
             }
             return try parse(file: path, room: room) { body in try file.forEachChunk(body) }
-        } catch is FetchError {
-            throw unreadable
+        } catch let error as FetchError {
+            // The system's reason (no such file, permission denied, a directory): "missing or
+            // not readable" left the administrator to find out which.
+            guard case .unreadableFile(_, let reason) = error else { throw UserImportError(file: path, problems: ["1: cannot read the file"]) }
+            throw UserImportError(file: path, problems: ["1: cannot read the file: \(reason)"])
         }
     }
 
@@ -182,7 +193,7 @@ public enum UserImport {
         var reader = CSVReader(file: file)
         var header: (line: Int, fields: [String])?
         var position: [String: Int] = [:]
-        var problems: [String] = []
+        var problems = UserImportProblems()
         var rows = UserImportRows()
         // A line per user: room for them all at once, not rehashed as the file is read. Only
         // lines that hold something but spaces, tabs and commas can be users: a file of
@@ -261,7 +272,7 @@ public enum UserImport {
             throw UserImportError(file: file, problems: ["\(line):\(column): \(message)"])
         }
         guard header != nil else { throw UserImportError(file: file, problems: ["1: the file is empty; it needs a header line"]) }
-        guard problems.isEmpty else { throw UserImportError(file: file, problems: problems) }
+        guard problems.isEmpty else { throw problems.error(file: file) }
         return rows
     }
 }

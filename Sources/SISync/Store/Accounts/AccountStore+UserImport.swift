@@ -69,7 +69,7 @@ extension AccountStore {
             lowered = existing.isEmpty ? [] : rows.indices.map { (username: rows.username($0).lowercased(), email: rows.email($0).lowercased()) }
             let inFile = emailOwner.isEmpty ? [] : Set(lowered.map(\.username))
             let missing = try missingRecords(rows)
-            var problems: [String] = []
+            var problems = UserImportProblems()
             var seq = 0
             for i in rows.indices {
                 if !emailOwner.isEmpty, let owner = emailOwner[lowered[i].email], owner != lowered[i].username, !inFile.contains(owner) {
@@ -83,7 +83,7 @@ extension AccountStore {
                     seq += 1
                 }
             }
-            guard problems.isEmpty else { throw UserImportError(file: file, problems: problems) }
+            guard problems.isEmpty else { throw problems.error(file: file) }
 
             let keyFor = try emailKeyWriter(normalizer: normalizer)
             attached = try storedAttachments(of: rows.indices.compactMap { stored($0)?.username })
