@@ -194,6 +194,38 @@ final class ExportValidationTests: XCTestCase {
         XCTAssertNoThrow(try readCSV(.staff, text, limit: .count(2)))
     }
 
+    /// A file's problems past the first few are counted, not kept (issue 34: a broken
+    /// export held a problem per row): a refused file still gives the whole count; an
+    /// accepted one is read again keeping every problem, so each skipped row is reported
+    /// and its record protected (R2).
+    func testR2ProblemsPastTheFirstAreCountedAndAnAcceptedFileKeepsThemAll() throws {
+        var text = "staff_id,first_name,last_name\n"
+        for i in 1...40 { text += i % 4 == 0 ? "S\(i),,B\n" : "S\(i),A,B\n" }
+        let w = Workspace()
+        w.write("staff.csv", text)
+        let path = w.exportDir + "/staff.csv"
+        var reader = CSVEntityReader(kind: .staff, limit: .count(10))
+        reader.problemsKeptFirst = 3
+
+        let counted = try reader.read(path: path, name: "staff.csv", keeping: 3)
+        XCTAssertEqual(counted.problemCount, 10)
+        XCTAssertEqual(counted.problems.map(\.location), ["5", "9", "13"])
+        XCTAssertEqual(counted.protectedKeys, ["S4", "S8", "S12"])
+
+        let accepted = try reader.read(path: path, name: "staff.csv")
+        XCTAssertEqual(accepted.problemCount, 10)
+        XCTAssertEqual(accepted.problems, try CSVEntityReader(kind: .staff, limit: .count(10)).read(path: path, name: "staff.csv").problems)
+        XCTAssertEqual(accepted.problems.count, 10)
+        XCTAssertEqual(accepted.keys.count, 30)
+        XCTAssertEqual(accepted.protectedKeys, Set((1...10).map { "S\($0 * 4)" }))
+
+        reader = CSVEntityReader(kind: .staff, limit: .count(9))
+        reader.problemsKeptFirst = 3
+        XCTAssertThrowsError(try reader.read(path: path, name: "staff.csv")) { e in
+            XCTAssertEqual(e as? ExportError, .tooManyInvalidRows(file: "staff.csv", invalid: 10, allowed: 9, rows: 40))
+        }
+    }
+
     func testR2InvalidUTF8IsABadRow() throws {
         let w = Workspace()
         w.writeBytes("staff.csv", Array("staff_id,first_name,last_name\nS1,".utf8) + [0xC3, 0x28] + Array(",B\nS2,A,B\n".utf8))

@@ -46,8 +46,11 @@ func read(_ kind: EntityKind, path: String, limit: InvalidRowLimit, spill: RunDi
     reader.runBudget = 64
     do {
         let rows = try reader.read(path: path, name: kind.rawValue + ".csv")
-        if rows.problems.count > limit.allowed(rows: rows.rowsRead) {
-            finding("CSVEntityReader(\(kind)): \(rows.problems.count) problems returned, limit \(limit)")
+        if rows.problemCount > limit.allowed(rows: rows.rowsRead) {
+            finding("CSVEntityReader(\(kind)): \(rows.problemCount) problems returned, limit \(limit)")
+        }
+        if rows.problemCount != rows.problems.count {
+            finding("CSVEntityReader(\(kind)): accepted with \(rows.problemCount) problems, \(rows.problems.count) kept")
         }
         return .rows(Read(keys: rows.keys, values: (0..<rows.count).map(rows.values), protected: rows.protectedKeys, problems: rows.problems.count))
     } catch let e as ExportError {

@@ -14,12 +14,29 @@ public struct CSVEntityReader {
         self.spill = spill
     }
 
+    /// The problems kept in full on a first read (`EntityRows.problemsKept`): about 2 MB of
+    /// them, more than `max_invalid_rows` (1% by default) lets a file of a million rows have.
+    /// (Tests lower it.)
+    var problemsKeptFirst = 10_000
+
     /// Reads the file at `path`; `name` is how messages refer to it (`staff.csv`).
     public func read(path: String, name: String) throws -> EntityRows {
+        do {
+            let rows = try read(path: path, name: name, keeping: problemsKeptFirst)
+            if rows.problemCount == rows.problems.count { return rows }
+        }
+        // Accepted with more skipped rows than were kept (a large file and a generous
+        // `max_invalid_rows`): read again, keeping them all, so that each is reported. The
+        // first read's rows are let go first (its sorted runs are files of their own).
+        return try read(path: path, name: name, keeping: Int.max)
+    }
+
+    func read(path: String, name: String, keeping problemsKept: Int) throws -> EntityRows {
         let file = try InputFile(path: path)
         var reader = CSVReader(file: name)
         let state = ReadState(rows: EntityRows(kind: kind, source: name, spill: spill), rules: RowRules(kind: kind), columns: kind.allColumns.count)
         state.rows.setRunBudget(runBudget)
+        state.rows.problemsKept = problemsKept
         let keyFieldIndices = kind.keyColumns.indices
         func onRecord(_ record: CSVRecord) throws {
             if state.headerCount == 0 {
@@ -53,8 +70,8 @@ public struct CSVEntityReader {
         try state.rows.seal { id, line, first in .duplicateID(file: name, line: line, id: id, firstLine: first, columns: kind.keyColumns) }
         let rows = state.rows
         let allowed = limit.allowed(rows: rows.rowsRead)
-        if rows.problems.count > allowed {
-            throw ExportError.tooManyInvalidRows(file: name, invalid: rows.problems.count, allowed: allowed, rows: rows.rowsRead)
+        if rows.problemCount > allowed {
+            throw ExportError.tooManyInvalidRows(file: name, invalid: rows.problemCount, allowed: allowed, rows: rows.rowsRead)
         }
         return rows
     }

@@ -136,8 +136,8 @@ public struct JSONExportReader {
             .duplicateJSONID(file: name, path: "\(kind.rawValue)[\(line)]" + member, id: id, firstPath: "\(kind.rawValue)[\(first)]" + member, columns: kind.keyColumns)
         }
         let allowed = limit.allowed(rows: rows.rowsRead)
-        if rows.problems.count > allowed {
-            throw ExportError.tooManyInvalidRows(file: "\(name) (\(kind.rawValue))", invalid: rows.problems.count, allowed: allowed, rows: rows.rowsRead)
+        if rows.problemCount > allowed {
+            throw ExportError.tooManyInvalidRows(file: "\(name) (\(kind.rawValue))", invalid: rows.problemCount, allowed: allowed, rows: rows.rowsRead)
         }
         return rows
     }
