@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import SISync
 
@@ -195,35 +196,61 @@ final class ExportValidationTests: XCTestCase {
     }
 
     /// A file's problems past the first few are counted, not kept (issue 34: a broken
-    /// export held a problem per row): a refused file still gives the whole count; an
-    /// accepted one is read again keeping every problem, so each skipped row is reported
-    /// and its record protected (R2).
+    /// export held a problem per row). A file refused for its count says so before its ids
+    /// are checked; an accepted one is read again keeping every problem, so each skipped row
+    /// is reported and its record protected (R2), and the duplicate it reports is the
+    /// first; a pipe, which cannot be read twice, keeps every problem.
     func testR2ProblemsPastTheFirstAreCountedAndAnAcceptedFileKeepsThemAll() throws {
         var text = "staff_id,first_name,last_name\n"
         for i in 1...40 { text += i % 4 == 0 ? "S\(i),,B\n" : "S\(i),A,B\n" }
         let w = Workspace()
         w.write("staff.csv", text)
         let path = w.exportDir + "/staff.csv"
-        var reader = CSVEntityReader(kind: .staff, limit: .count(10))
-        reader.problemsKeptFirst = 3
+        func reader(_ limit: InvalidRowLimit) -> CSVEntityReader {
+            var r = CSVEntityReader(kind: .staff, limit: limit)
+            r.problemsKeptFirst = 3
+            return r
+        }
+        let everyBadKey = Set((1...10).map { "S\($0 * 4)" })
 
-        let counted = try reader.read(path: path, name: "staff.csv", keeping: 3)
+        let counted = try reader(.count(10)).read(InputFile(path: path), name: "staff.csv", keeping: 3)
         XCTAssertEqual(counted.problemCount, 10)
         XCTAssertEqual(counted.problems.map(\.location), ["5", "9", "13"])
         XCTAssertEqual(counted.protectedKeys, ["S4", "S8", "S12"])
 
-        let accepted = try reader.read(path: path, name: "staff.csv")
+        let accepted = try reader(.count(10)).read(path: path, name: "staff.csv")
         XCTAssertEqual(accepted.problemCount, 10)
         XCTAssertEqual(accepted.problems, try CSVEntityReader(kind: .staff, limit: .count(10)).read(path: path, name: "staff.csv").problems)
         XCTAssertEqual(accepted.problems.count, 10)
         XCTAssertEqual(accepted.keys.count, 30)
-        XCTAssertEqual(accepted.protectedKeys, Set((1...10).map { "S\($0 * 4)" }))
+        XCTAssertEqual(accepted.protectedKeys, everyBadKey)
 
-        reader = CSVEntityReader(kind: .staff, limit: .count(9))
-        reader.problemsKeptFirst = 3
-        XCTAssertThrowsError(try reader.read(path: path, name: "staff.csv")) { e in
+        XCTAssertThrowsError(try reader(.count(9)).read(path: path, name: "staff.csv")) { e in
             XCTAssertEqual(e as? ExportError, .tooManyInvalidRows(file: "staff.csv", invalid: 10, allowed: 9, rows: 40))
         }
+
+        // Two duplicates of skipped rows, the second of a kept one: the first is reported.
+        w.write("staff.csv", text + "S20,A,B\nS8,A,B\n")
+        XCTAssertThrowsError(try reader(.count(100)).read(path: path, name: "staff.csv")) { e in
+            XCTAssertEqual(e as? ExportError, .duplicateID(file: "staff.csv", line: 42, id: "S20", firstLine: 21, columns: ["staff_id"]))
+        }
+        // Refused for its count, past the kept problems: said before the duplicate is looked for.
+        XCTAssertThrowsError(try reader(.count(9)).read(path: path, name: "staff.csv")) { e in
+            XCTAssertEqual(e as? ExportError, .tooManyInvalidRows(file: "staff.csv", invalid: 10, allowed: 9, rows: 42))
+        }
+        // Within the kept problems, the duplicate comes first, as before.
+        XCTAssertThrowsError(try CSVEntityReader(kind: .staff, limit: .count(9)).read(path: path, name: "staff.csv")) { e in
+            XCTAssertEqual(e as? ExportError, .duplicateID(file: "staff.csv", line: 42, id: "S20", firstLine: 21, columns: ["staff_id"]))
+        }
+
+        let fifo = w.exportDir + "/staff.fifo"
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        let bytes = Data(text.utf8)
+        let writer = Thread { try? bytes.write(to: URL(fileURLWithPath: fifo)) }
+        writer.start()
+        let piped = try reader(.count(10)).read(path: fifo, name: "staff.csv")
+        XCTAssertEqual(piped.problems.count, 10)
+        XCTAssertEqual(piped.protectedKeys, everyBadKey)
     }
 
     func testR2InvalidUTF8IsABadRow() throws {

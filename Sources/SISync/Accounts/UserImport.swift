@@ -19,7 +19,8 @@ public struct UserImportAttachment: Sendable, Equatable {
 }
 
 /// Why an import file was refused. The whole file is checked first, so an administrator
-/// gets every problem at once and nothing is written until the file is clean.
+/// learns of all its problems at once (the first 1,000 in full, and how many in all) and
+/// nothing is written until the file is clean.
 public struct UserImportError: Error, CustomStringConvertible, Sendable {
     public var file: String
     /// The first problems, in the file's order (at most `UserImportProblems.kept`).

@@ -15,24 +15,57 @@ public struct CSVEntityReader {
     }
 
     /// The problems kept in full on a first read (`EntityRows.problemsKept`): about 2 MB of
-    /// them, more than `max_invalid_rows` (1% by default) lets a file of a million rows have.
-    /// (Tests lower it.)
+    /// them, as many as the default `max_invalid_rows` (1%) lets a file of a million rows
+    /// have. (Tests lower it.)
     var problemsKeptFirst = 10_000
 
     /// Reads the file at `path`; `name` is how messages refer to it (`staff.csv`).
+    ///
+    /// A regular file's skipped rows past `problemsKeptFirst` are counted, not kept (issue
+    /// 34). When they are more than `max_invalid_rows` allows, the file is refused for that
+    /// at once, before its ids are checked for duplicates. When they are not, the file is
+    /// read again through the same descriptor, keeping and protecting every one (R2), and
+    /// only that read's ids are checked: the duplicate reported is the first, as for any
+    /// file. A file that reads differently the second time (rewritten in place meanwhile)
+    /// is refused. A file that cannot be read twice (a pipe) keeps every problem.
     public func read(path: String, name: String) throws -> EntityRows {
+        let file = try InputFile(path: path)
+        guard file.isRegularFile, let start = file.position else { return try checked(read(file, name: name, keeping: Int.max), name: name) }
+        let counted: (rows: Int, problems: Int)
         do {
-            let rows = try read(path: path, name: name, keeping: problemsKeptFirst)
-            if rows.problemCount == rows.problems.count { return rows }
+            let rows = try read(file, name: name, keeping: problemsKeptFirst)
+            if rows.problemCount == rows.problems.count { return try checked(rows, name: name) }
+            let allowed = limit.allowed(rows: rows.rowsRead)
+            if rows.problemCount > allowed {
+                throw ExportError.tooManyInvalidRows(file: name, invalid: rows.problemCount, allowed: allowed, rows: rows.rowsRead)
+            }
+            counted = (rows.rowsRead, rows.problemCount)
         }
-        // Accepted with more skipped rows than were kept (a large file and a generous
-        // `max_invalid_rows`): read again, keeping them all, so that each is reported. The
-        // first read's rows are let go first (its sorted runs are files of their own).
-        return try read(path: path, name: name, keeping: Int.max)
+        // The first read's rows are let go first (its sorted runs are files of their own).
+        try file.seek(to: start)
+        let rows = try read(file, name: name, keeping: Int.max)
+        guard rows.rowsRead == counted.rows, rows.problemCount == counted.problems else {
+            throw ExportError.changedWhileRead(file: name, first: "\(counted.rows) rows, \(counted.problems) invalid",
+                                               second: "\(rows.rowsRead) rows, \(rows.problemCount) invalid")
+        }
+        return try checked(rows, name: name)
     }
 
-    func read(path: String, name: String, keeping problemsKept: Int) throws -> EntityRows {
-        let file = try InputFile(path: path)
+    /// The rows once their ids are checked (R2: a duplicate fails the file) and their
+    /// skipped rows counted against `max_invalid_rows`.
+    private func checked(_ rows: EntityRows, name: String) throws -> EntityRows {
+        var rows = rows
+        try rows.seal { id, line, first in .duplicateID(file: name, line: line, id: id, firstLine: first, columns: kind.keyColumns) }
+        let allowed = limit.allowed(rows: rows.rowsRead)
+        if rows.problemCount > allowed {
+            throw ExportError.tooManyInvalidRows(file: name, invalid: rows.problemCount, allowed: allowed, rows: rows.rowsRead)
+        }
+        return rows
+    }
+
+    /// Reads the rows of `file` from where it stands, keeping the first `problemsKept`
+    /// problems, unsealed.
+    func read(_ file: InputFile, name: String, keeping problemsKept: Int) throws -> EntityRows {
         var reader = CSVReader(file: name)
         let state = ReadState(rows: EntityRows(kind: kind, source: name, spill: spill), rules: RowRules(kind: kind), columns: kind.allColumns.count)
         state.rows.setRunBudget(runBudget)
@@ -67,13 +100,7 @@ public struct CSVEntityReader {
         if state.headerCount == 0 {
             throw ExportError.missingColumn(file: name, column: kind.keyColumns[0], found: [])
         }
-        try state.rows.seal { id, line, first in .duplicateID(file: name, line: line, id: id, firstLine: first, columns: kind.keyColumns) }
-        let rows = state.rows
-        let allowed = limit.allowed(rows: rows.rowsRead)
-        if rows.problemCount > allowed {
-            throw ExportError.tooManyInvalidRows(file: name, invalid: rows.problemCount, allowed: allowed, rows: rows.rowsRead)
-        }
-        return rows
+        return state.rows
     }
 
     /// What the reading of one file changes row by row, in one object whose fields the

@@ -16,6 +16,9 @@ public enum ExportError: Error, Equatable, CustomStringConvertible, Sendable {
     /// More of one entity than its in-memory form can index (32-bit offsets): refused
     /// rather than trapping (issue 26 item 15).
     case tooLargeToHold(file: String, what: String, limit: Int)
+    /// A file read twice (to report every skipped row) that read differently the second
+    /// time: it was rewritten while the run read it.
+    case changedWhileRead(file: String, first: String, second: String)
 
     /// "id in column staff_id", or "key in columns household_id, record_type, record_id".
     static func keyWords(_ columns: [String]) -> String {
@@ -52,6 +55,8 @@ public enum ExportError: Error, Equatable, CustomStringConvertible, Sendable {
             return "\(file): \(invalid) of \(rows) rows are invalid, more than max_invalid_rows allows (\(allowed)); fix the export or raise max_invalid_rows"
         case .invalidUTF8(let file, let line, let column):
             return "\(file):\(line): column \(column) is not valid UTF-8; export the file as UTF-8"
+        case .changedWhileRead(let file, let first, let second):
+            return "\(file): the file changed while it was read (\(first), then \(second)); nothing was applied. Run again once the export is written whole"
         case .tooLargeToHold(let file, let what, let limit):
             return "\(file): one entity holds more than \(limit) \(what), the most sisync can hold in memory; nothing was applied. Check that [source] names the right export"
         }
