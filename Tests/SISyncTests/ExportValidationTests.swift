@@ -243,6 +243,20 @@ final class ExportValidationTests: XCTestCase {
             XCTAssertEqual(e as? ExportError, .duplicateID(file: "staff.csv", line: 42, id: "S20", firstLine: 21, columns: ["staff_id"]))
         }
 
+        // Rewritten in place between the two reads: refused, whatever the second read holds.
+        w.write("staff.csv", text)
+        var rewritten = reader(.count(10))
+        rewritten.beforeReadingAgain = {
+            guard let handle = FileHandle(forWritingAtPath: path) else { return XCTFail("cannot open \(path)") }
+            handle.truncateFile(atOffset: 0)
+            handle.write(Data("staff_id,first_name,last_name\nS1,A,B\n".utf8))
+            handle.closeFile()
+        }
+        XCTAssertThrowsError(try rewritten.read(path: path, name: "staff.csv")) { e in
+            XCTAssertEqual(e as? ExportError, .changedWhileRead(file: "staff.csv", first: "40 rows, 10 invalid", second: "1 row, 0 invalid"))
+            XCTAssertTrue("\(e)".contains("the file changed while it was read"), "\(e)")
+        }
+
         let fifo = w.exportDir + "/staff.fifo"
         XCTAssertEqual(mkfifo(fifo, 0o600), 0)
         let bytes = Data(text.utf8)

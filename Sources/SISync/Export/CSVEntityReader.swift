@@ -18,6 +18,8 @@ public struct CSVEntityReader {
     /// them, as many as the default `max_invalid_rows` (1%) lets a file of a million rows
     /// have. (Tests lower it.)
     var problemsKeptFirst = 10_000
+    /// Called between a file's two reads (tests change the file there).
+    var beforeReadingAgain: (() -> Void)?
 
     /// Reads the file at `path`; `name` is how messages refer to it (`staff.csv`).
     ///
@@ -42,11 +44,12 @@ public struct CSVEntityReader {
             counted = (rows.rowsRead, rows.problemCount)
         }
         // The first read's rows are let go first (its sorted runs are files of their own).
+        beforeReadingAgain?()
         try file.seek(to: start)
         let rows = try read(file, name: name, keeping: Int.max)
         guard rows.rowsRead == counted.rows, rows.problemCount == counted.problems else {
-            throw ExportError.changedWhileRead(file: name, first: "\(counted.rows) rows, \(counted.problems) invalid",
-                                               second: "\(rows.rowsRead) rows, \(rows.problemCount) invalid")
+            func shown(_ rows: Int, _ invalid: Int) -> String { "\(rows) row\(rows == 1 ? "" : "s"), \(invalid) invalid" }
+            throw ExportError.changedWhileRead(file: name, first: shown(counted.rows, counted.problems), second: shown(rows.rowsRead, rows.problemCount))
         }
         return try checked(rows, name: name)
     }

@@ -86,7 +86,7 @@ public struct Planner {
         var updates = draft.updates
         // A changed fingerprint whose values compare equal (and nothing else to do) is no update.
         if compared > 0 { updates.removeAll { $0.fields.isEmpty && !$0.reactivate && $0.deactivate == nil && !$0.clearMissing && $0.markMissing == nil } }
-        var plan = EntityPlan(kind: kind, activeBefore: draft.activeBefore, exportEmpty: rows.count == 0 && rows.problems.isEmpty && !rows.isDelta)
+        var plan = EntityPlan(kind: kind, activeBefore: draft.activeBefore, exportEmpty: rows.count == 0 && rows.problemCount == 0 && !rows.isDelta)
         plan.updates = updates
         for r in 0..<rows.count where !draft.seen[r] && (inScope?[r] ?? true) { plan.additions.append(Int32(r)) }
         return plan
