@@ -20,6 +20,39 @@ final class CSVReaderTests: XCTestCase {
         return out
     }
 
+    /// A record holds at most 4 MiB of field bytes and 65,536 fields (issue 34: the record
+    /// being read grew with whatever the file held until its line ended); past either the
+    /// file is malformed at the record's first line, in one chunk or in many, quoted or
+    /// not. A record at the limits is read.
+    func testARecordPastItsLimitsIsRefusedAtItsFirstLineInAnyChunks() throws {
+        let limit = CSVReader.recordByteLimit, fields = CSVReader.recordFieldLimit
+        let atLimit = "id,v\n1," + String(repeating: "x", count: limit - 1) + "\n"
+        XCTAssertEqual(try records(atLimit, chunk: 1 << 20).last?.last?.count, limit - 1)
+        let manyAtLimit = "id\n\n" + String(repeating: ",", count: fields - 1)
+        XCTAssertEqual(try records(manyAtLimit + "\n").last?.count, fields)
+        XCTAssertEqual(try records(manyAtLimit).last?.count, fields)
+
+        let cases: [(String, String)] = [
+            ("id,v\n\n1," + String(repeating: "x", count: limit) + "\n", "more than 4 MiB"),
+            ("id,v\n\n1,\"" + String(repeating: "x", count: limit) + "\n", "more than 4 MiB"),
+            ("id,v\n\n1," + String(repeating: "x", count: limit), "more than 4 MiB"),
+            ("id,v\n\n1" + String(repeating: ",", count: fields) + "\n", "more than 65536 fields"),
+            // The last field of a last line without a line break is ended by `finish`.
+            ("id,v\n\n1" + String(repeating: ",", count: fields), "more than 65536 fields"),
+        ]
+        for (text, what) in cases {
+            for chunk in [1 << 20, text.utf8.count] {
+                XCTAssertThrowsError(try records(text, chunk: chunk), "\(what), \(text.utf8.count) bytes in chunks of \(chunk), ends \(text.suffix(1).debugDescription)") { e in
+                    guard case .malformedCSV(let file, let line, let column, let message)? = e as? ExportError else { return XCTFail("\(e)") }
+                    XCTAssertEqual(file, "t.csv")
+                    XCTAssertEqual(line, 3)
+                    XCTAssertEqual(column, 1)
+                    XCTAssertTrue(message.contains("a record of \(what)"), message)
+                }
+            }
+        }
+    }
+
     func testQuotedCommasQuotesAndNewlines() throws {
         let text = "a,b,c\n\"x, y\",\"say \"\"hi\"\"\",\"line1\nline2\"\n"
         XCTAssertEqual(try records(text), [["a", "b", "c"], ["x, y", "say \"hi\"", "line1\nline2"]])
