@@ -20,10 +20,11 @@ final class CSVReaderTests: XCTestCase {
         return out
     }
 
-    /// A record holds at most 4 MiB of field bytes and 65,536 fields (issue 34: the record
-    /// being read grew with whatever the file held until its line ended); past either the
-    /// file is malformed at the record's first line, in one chunk or in many, quoted or
-    /// not. A record at the limits is read.
+    /// A record holds at most 4 MiB of text and 65,536 fields (issue 34: the record being
+    /// read grew with whatever the file held until its line ended); past either the file is
+    /// malformed at the record's first line, in one chunk or in many, whichever way the
+    /// record ends (a line break, the file's end, a quote, a comma). A record at the limits
+    /// is read.
     func testARecordPastItsLimitsIsRefusedAtItsFirstLineInAnyChunks() throws {
         let limit = CSVReader.recordByteLimit, fields = CSVReader.recordFieldLimit
         let atLimit = "id,v\n1," + String(repeating: "x", count: limit - 1) + "\n"
@@ -32,23 +33,37 @@ final class CSVReaderTests: XCTestCase {
         XCTAssertEqual(try records(manyAtLimit + "\n").last?.count, fields)
         XCTAssertEqual(try records(manyAtLimit).last?.count, fields)
 
+        let long = String(repeating: "x", count: limit), commas = String(repeating: ",", count: fields)
         let cases: [(String, String)] = [
-            ("id,v\n\n1," + String(repeating: "x", count: limit) + "\n", "more than 4 MiB"),
-            ("id,v\n\n1,\"" + String(repeating: "x", count: limit) + "\n", "more than 4 MiB"),
-            ("id,v\n\n1," + String(repeating: "x", count: limit), "more than 4 MiB"),
-            ("id,v\n\n1" + String(repeating: ",", count: fields) + "\n", "more than 65536 fields"),
-            // The last field of a last line without a line break is ended by `finish`.
-            ("id,v\n\n1" + String(repeating: ",", count: fields), "more than 65536 fields"),
+            ("id,v\n\n1," + long + "\n", "a row of more than 4 MiB of text"),
+            ("id,v\n\n1," + long, "a row of more than 4 MiB of text"),
+            ("id,v\n\n1,\"" + long + "\"\n", "a row of more than 4 MiB of text"),
+            ("id,v\n\n1,\"" + long + "\"", "a row of more than 4 MiB of text"),
+            ("id,v\n\n1" + commas + "\n", "a row of more than 65,536 fields"),
+            ("id,v\n\n1" + commas, "a row of more than 65,536 fields"),
+            ("id,v\n\n1" + commas + "x", "a row of more than 65,536 fields"),
+            ("id,v\n\n1" + commas + "x\n", "a row of more than 65,536 fields"),
+            ("id,v\n\n1" + commas + "\"\"\n", "a row of more than 65,536 fields"),
+            ("id,v\n\n1" + commas + "\"\"", "a row of more than 65,536 fields"),
         ]
         for (text, what) in cases {
             for chunk in [1 << 20, text.utf8.count] {
-                XCTAssertThrowsError(try records(text, chunk: chunk), "\(what), \(text.utf8.count) bytes in chunks of \(chunk), ends \(text.suffix(1).debugDescription)") { e in
+                XCTAssertThrowsError(try records(text, chunk: chunk), "\(what), \(text.utf8.count) bytes in chunks of \(chunk)") { e in
                     guard case .malformedCSV(let file, let line, let column, let message)? = e as? ExportError else { return XCTFail("\(e)") }
                     XCTAssertEqual(file, "t.csv")
                     XCTAssertEqual(line, 3)
                     XCTAssertEqual(column, 1)
-                    XCTAssertTrue(message.contains("a record of \(what)"), message)
+                    XCTAssertTrue(message.hasPrefix(what), message)
                 }
+            }
+        }
+        // A quote never closed is named where it opened.
+        let open = "id,v\r\n1,\"a\nb\"\r\n2,\"" + long
+        for chunk in [1 << 20, open.utf8.count] {
+            XCTAssertThrowsError(try records(open, chunk: chunk)) { e in
+                guard case .malformedCSV(_, let line, let column, let message)? = e as? ExportError else { return XCTFail("\(e)") }
+                XCTAssertEqual([line, column], [4, 1])
+                XCTAssertTrue(message.hasSuffix("the quoted field opened at line 4, column 3 is still open: check for a missing closing quote"), message)
             }
         }
     }

@@ -135,6 +135,11 @@ final class ExportValidationTests: XCTestCase {
             guard case .missingColumn("staff.csv", "last_name", _)? = e as? ExportError else { return XCTFail("\(e)") }
             XCTAssertTrue("\(e)".contains("staff.csv:1"))
         }
+        // A header of many names is shown by its first 20 and a count.
+        let header = "staff_id,first_name," + (1...30).map { "c\($0)" }.joined(separator: ",")
+        XCTAssertThrowsError(try readCSV(.staff, header + "\n")) { e in
+            XCTAssertTrue("\(e)".contains("(found: staff_id, first_name, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, and 12 more); fix the SIS export"), "\(e)")
+        }
     }
 
     /// R2: the message names the file, the line and the key's column (or columns).

@@ -86,7 +86,8 @@ public struct CSVReader {
     private var quoteLine = 0
     private var quoteColumn = 0
 
-    /// The most one record may hold: 4 MiB of field bytes and 65,536 fields. A SIS export's
+    /// The most one record may hold: 4 MiB of field text (its fields' bytes, without the
+    /// separators and quotes) and 65,536 fields. A SIS export's
     /// records are a few hundred bytes of a dozen fields; without a bound the record being
     /// read grew with whatever the file held until its line ended (issue 34: a
     /// `students.csv` of one 300 MB line took the run to 568 MB, one line of 100 million
@@ -205,9 +206,13 @@ public struct CSVReader {
 
     private func refuseTooLarge(_ storage: CSVRecordStorage) throws {
         let what = storage.endCount > Self.recordFieldLimit
-            ? "more than \(Self.recordFieldLimit) fields" : "more than \(Self.recordByteLimit >> 20) MiB"
+            ? "more than 65,536 fields" : "more than \(Self.recordByteLimit >> 20) MiB of text"
+        // Most often a quote that is never closed, which is then named where it opened.
+        let quote = state == .quoted
+            ? "; the quoted field opened at line \(quoteLine), column \(quoteColumn) is still open: check for a missing closing quote"
+            : "; check that this is the right file"
         throw ExportError.malformedCSV(file: file, line: record.line, column: 1,
-            message: "a record of \(what), far more than an export's records hold; check that this is the right file, and for a quote that is never closed")
+            message: "a row of \(what), far more than a row of this file should hold\(quote)")
     }
 
     /// Ends the input: completes a last record without a line break, or reports an

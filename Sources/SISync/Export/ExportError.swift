@@ -20,6 +20,13 @@ public enum ExportError: Error, Equatable, CustomStringConvertible, Sendable {
     /// time: it was rewritten while the run read it.
     case changedWhileRead(file: String, first: String, second: String)
 
+    /// A header's column names for a message: the first 20, and how many more (a header may
+    /// have 65,536 names, and a message of all of them was megabytes long).
+    public static func names(_ names: [String]) -> String {
+        let shown = names.prefix(20).joined(separator: ", ")
+        return names.count > 20 ? shown + ", and \(names.count - 20) more" : shown
+    }
+
     /// "id in column staff_id", or "key in columns household_id, record_type, record_id".
     static func keyWords(_ columns: [String]) -> String {
         switch columns.count {
@@ -39,7 +46,7 @@ public enum ExportError: Error, Equatable, CustomStringConvertible, Sendable {
         case .malformedJSON(let file, let path, let offset, let message):
             return "\(file): at \(path.isEmpty ? "the top level" : path) (byte \(offset)): malformed JSON: \(message)"
         case .missingColumn(let file, let column, let found):
-            return "\(file):1: required column `\(column)` is missing from the header (found: \(found.joined(separator: ", "))); fix the SIS export"
+            return "\(file):1: required column `\(column)` is missing from the header (found: \(Self.names(found))); fix the SIS export"
         case .duplicateColumn(let file, let column):
             return "\(file):1: column `\(column)` appears twice in the header; the export must name each column once"
         case .duplicateID(let file, let line, let id, let firstLine, let columns):

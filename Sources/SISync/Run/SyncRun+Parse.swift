@@ -96,7 +96,7 @@ extension SyncRun {
     func reportSkipped(_ snapshot: ExportSnapshot, store: RosterStore, runID: Int64?) throws -> [String] {
         let runField = Self.runFields(runID)
         for (source, columns) in snapshot.unknownColumns {
-            log.log(LogEvent(.unknownColumns, .notice, "\(source): ignoring unknown columns \(columns.joined(separator: ", "))", fields: runField))
+            log.log(LogEvent(.unknownColumns, .notice, "\(source): ignoring unknown columns \(ExportError.names(columns))", fields: runField))
         }
         for line in snapshot.notices {
             log.log(LogEvent(.rosterNotice, .notice, "OneRoster: left out \(line)", fields: runField))
