@@ -37,10 +37,7 @@ public struct CSVEntityReader {
         do {
             let rows = try read(file, name: name, keeping: problemsKeptFirst)
             if rows.problemCount == rows.problems.count { return try checked(rows, name: name) }
-            let allowed = limit.allowed(rows: rows.rowsRead)
-            if rows.problemCount > allowed {
-                throw ExportError.tooManyInvalidRows(file: name, invalid: rows.problemCount, allowed: allowed, rows: rows.rowsRead)
-            }
+            try refuseIfTooManySkipped(rows, name: name)
             counted = (rows.rowsRead, rows.problemCount)
         }
         // The first read's rows are let go first (its sorted runs are files of their own).
@@ -59,11 +56,16 @@ public struct CSVEntityReader {
     private func checked(_ rows: EntityRows, name: String) throws -> EntityRows {
         var rows = rows
         try rows.seal { id, line, first in .duplicateID(file: name, line: line, id: id, firstLine: first, columns: kind.keyColumns) }
+        try refuseIfTooManySkipped(rows, name: name)
+        return rows
+    }
+
+    /// R2: more skipped rows than `max_invalid_rows` allows fail the file.
+    private func refuseIfTooManySkipped(_ rows: EntityRows, name: String) throws {
         let allowed = limit.allowed(rows: rows.rowsRead)
         if rows.problemCount > allowed {
             throw ExportError.tooManyInvalidRows(file: name, invalid: rows.problemCount, allowed: allowed, rows: rows.rowsRead)
         }
-        return rows
     }
 
     /// Reads the rows of `file` from where it stands, keeping the first `problemsKept`

@@ -87,12 +87,11 @@ public struct CSVReader {
     private var quoteColumn = 0
 
     /// The most one record may hold: 4 MiB of field text (its fields' bytes, without the
-    /// separators and quotes) and 65,536 fields. A SIS export's
-    /// records are a few hundred bytes of a dozen fields; without a bound the record being
-    /// read grew with whatever the file held until its line ended (issue 34: a
-    /// `students.csv` of one 300 MB line took the run to 568 MB, one line of 100 million
-    /// commas to 1.1 GB). Past either, the file is refused as malformed at the record's
-    /// first line, whatever the chunks it arrives in.
+    /// separators and quotes) and 65,536 fields. A SIS export's records are a few hundred
+    /// bytes of a dozen fields; without a bound the record being read grew with whatever the
+    /// file held until its line ended (issue 34: a `students.csv` of one 300 MB line took the
+    /// run to 568 MB, one line of 100 million commas to 1.1 GB). Past either, the file is
+    /// refused as malformed at the record's first line, whatever the chunks it arrives in.
     static let recordByteLimit = 4 << 20
     static let recordFieldLimit = 1 << 16
 

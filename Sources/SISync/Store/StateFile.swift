@@ -45,7 +45,7 @@ final class StateFile {
                 return
             }
             let createErrno = errno
-            // Never O_CREAT here: a name that is not there now is made above, or not at all.
+            // Never created here: a name that is not there now is made above, or not at all.
             var found = openat(folder.fd, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
             var canWrite = true
             if found < 0 && errno == EACCES && readOnlyFallback {
