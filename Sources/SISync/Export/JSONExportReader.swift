@@ -6,6 +6,10 @@ public struct JSONExportReader {
     public let limit: InvalidRowLimit
     /// The run's private directory, where the rows are sorted (`EntityRows`); nil: in memory.
     public let spill: RunDirectory?
+    /// How much of the file is read at a time. (Tests lower it.)
+    var chunkSize = 1 << 20
+    /// Told, after a document is read, the most of it the scanner held at once (tests).
+    var afterReading: ((_ largestWindow: Int) -> Void)?
 
     public init(entities: [EntityKind], limit: InvalidRowLimit, spill: RunDirectory? = nil) {
         self.entities = entities
@@ -13,15 +17,37 @@ public struct JSONExportReader {
         self.spill = spill
     }
 
+    /// Reads the document at `path` as it streams, a chunk at a time (`JSONScanner`): the
+    /// rows go where the CSV reader's go (`EntityRows`, sorted on disk with `spill`), so the
+    /// run's memory does not grow with the document.
     public func read(path: String, name: String) throws -> [EntityKind: EntityRows] {
-        var bytes: [UInt8] = []
-        let file = try InputFile(path: path)
-        try file.forEachChunk { bytes.append(contentsOf: $0) }
-        return try read(bytes: bytes, name: name)
+        let file = try InputFile(path: path, chunkSize: chunkSize)
+        return try read(source: { try file.appendNextChunk(to: &$0) }, name: name)
+    }
+
+    /// Reads a document whose bytes `source` hands out as they are needed.
+    func read(source: @escaping JSONScanner.Source, name: String) throws -> [EntityKind: EntityRows] {
+        var s = try JSONScanner(file: name, source: source)
+        defer { afterReading?(s.largestWindow) }
+        return try read(&s, name: name)
     }
 
     public func read(bytes: [UInt8], name: String) throws -> [EntityKind: EntityRows] {
         var s = JSONScanner(file: name, bytes: bytes)
+        defer { afterReading?(s.largestWindow) }
+        return try read(&s, name: name)
+    }
+
+    /// The most text one element of an entity may hold (its values and lists together), as
+    /// a CSV record of the same export may (`CSVReader.recordByteLimit`): a member given
+    /// again replaces the value, and without a bound its earlier values would pile up.
+    static let recordByteLimit = CSVReader.recordByteLimit
+
+    /// How many unknown member names are kept for the notice (`unknown_columns`), and how
+    /// many bytes of them: a hostile document could name a new member in every element.
+    static let unknownNamesKept = (count: 1_000, bytes: 1 << 20)
+
+    private func read(_ s: inout JSONScanner, name: String) throws -> [EntityKind: EntityRows] {
         var result: [EntityKind: EntityRows] = [:]
         var format: String?
         var version: String?
@@ -31,20 +57,22 @@ public struct JSONExportReader {
         var first = true
         while let key = try s.nextKey(first: first) {
             first = false
-            s.path = key
+            s.path = JSONPath(top: key)
             if let kind = EntityKind(rawValue: key), entities.contains(kind) {
                 guard case .arrayStart = try s.next() else { throw s.error("`\(key)` must be an array of objects") }
                 result[kind] = try readEntity(kind, scanner: &s, name: name)
-            } else {
+            } else if key == "format" || key == "version" {
                 let token = try s.next()
                 switch (key, token) {
                 case ("format", .string(let v)): format = String(decoding: v, as: UTF8.self)
                 case ("version", .number(let v)): version = String(decoding: v, as: UTF8.self)
                 default: try s.skip(after: token)
                 }
+            } else {
+                try s.skipValue()
             }
         }
-        s.path = ""
+        s.path = JSONPath()
         try s.finish()
         guard format == "sisync-export" else {
             throw ExportError.wrongDocument(file: name, message: "`format` must be \"sisync-export\" (found \(format.map { "\"\($0)\"" } ?? "none"))")
@@ -58,75 +86,104 @@ public struct JSONExportReader {
         return result
     }
 
+    /// The column whose name is `key`'s bytes exactly, looked for first where the last
+    /// member's column was followed (an export names its members in the same order in
+    /// every element), so that no member name becomes a `String`.
+    private static func column(named key: [UInt8], in names: [[UInt8]], after last: Int) -> Int? {
+        for step in 0..<names.count {
+            let c = (last + 1 + step) % names.count
+            if names[c] == key { return c }
+        }
+        return nil
+    }
+
     private func readEntity(_ kind: EntityKind, scanner s: inout JSONScanner, name: String) throws -> EntityRows {
         var rows = EntityRows(kind: kind, source: name, spill: spill)
         var rules = RowRules(kind: kind)
         let columns = kind.allColumns
+        let names = columns.map { Array($0.utf8) }
         var positions: [String: Int] = [:]
         for (i, c) in columns.enumerated() { positions[c] = i }
         var unknown: Set<String> = []
+        var unknownBytes = 0
         var index = 0
         var first = true
+        // One buffer holding the row's values, as the CSV reader hands them over, used again
+        // for every element.
+        var buffer: [UInt8] = []
+        var ranges = [Range<Int>?](repeating: nil, count: columns.count)
+        var key: [UInt8] = []
         while try s.nextElement(first: first) {
             first = false
-            let here = "\(kind.rawValue)[\(index)]"
-            s.path = here
-            guard case .objectStart = try s.next() else { throw s.error("each element of `\(kind.rawValue)` must be an object") }
-            var raw = [ArraySlice<UInt8>?](repeating: nil, count: columns.count)
+            s.path = JSONPath(top: kind.rawValue, element: index)
+            buffer.removeAll(keepingCapacity: true)
+            guard try s.next(appendingTo: &buffer) == .objectStart else { throw s.error("each element of `\(kind.rawValue)` must be an object") }
+            for c in ranges.indices { ranges[c] = nil }
             var typeProblem: (column: String?, message: String)?
             var firstMember = true
-            while let field = try s.nextKey(first: firstMember) {
+            var last = -1
+            while true {
+                key.removeAll(keepingCapacity: true)
+                guard try s.nextKey(first: firstMember, into: &key) else { break }
                 firstMember = false
-                s.path = here + "." + field
-                let token = try s.next()
-                guard let c = positions[field.lowercased()] else {
-                    unknown.insert(field)
-                    try s.skip(after: token)
+                let c: Int?, field: String
+                if let exact = Self.column(named: key, in: names, after: last) {
+                    c = exact
+                    field = columns[exact]
+                    last = exact
+                } else {
+                    field = String(decoding: key, as: UTF8.self)
+                    c = positions[field.lowercased()]
+                }
+                s.path.member = field
+                guard let c else {
+                    if unknown.count < Self.unknownNamesKept.count, unknownBytes + key.count <= Self.unknownNamesKept.bytes, unknown.insert(field).inserted {
+                        unknownBytes += key.count
+                    }
+                    try s.skipValue()
                     continue
                 }
-                switch token {
-                case .string(let v): raw[c] = v[...]
-                case .number(let v): raw[c] = v[...]
-                case .bool(let v): raw[c] = Array((v ? "true" : "false").utf8)[...]
-                case .null: raw[c] = nil
+                let start = buffer.count
+                switch try s.next(appendingTo: &buffer) {
+                case .string, .number: ranges[c] = start..<buffer.count
+                case .bool(let v):
+                    buffer.append(contentsOf: v ? "true".utf8 : "false".utf8)
+                    ranges[c] = start..<buffer.count
+                case .null: ranges[c] = nil
                 case .arrayStart:
-                    var items: [UInt8] = []
                     var firstItem = true
                     while try s.nextElement(first: firstItem) {
                         firstItem = false
-                        switch try s.next() {
-                        case .string(let v), .number(let v):
+                        // The separator goes in first; an item that is no string or number
+                        // adds no text, so it is taken out again.
+                        let separated = buffer.count > start
+                        if separated { buffer.append(UInt8(ascii: ";")) }
+                        let itemStart = buffer.count
+                        switch try s.next(appendingTo: &buffer) {
+                        case .string, .number:
                             // Lists are kept `;`-separated, so a `;` inside one value would split it.
-                            if v.contains(UInt8(ascii: ";")) {
+                            if buffer[itemStart...].contains(UInt8(ascii: ";")) {
                                 typeProblem = typeProblem ?? (field, "a value holds `;`, which separates list values; give each value as its own array element")
                             }
-                            if !items.isEmpty { items.append(UInt8(ascii: ";")) }
-                            items.append(contentsOf: v)
                         case let other:
+                            if separated { buffer.removeLast() }
                             try s.skip(after: other)
                             typeProblem = typeProblem ?? (field, "`\(field)` must be an array of strings")
                         }
+                        guard buffer.count <= Self.recordByteLimit else { throw s.error("an element of more than 4 MiB of text") }
                     }
-                    raw[c] = items[...]
+                    ranges[c] = start..<buffer.count
                 case .objectStart:
-                    try s.skip(after: token)
+                    try s.skip(after: JSONScanner.Kind.objectStart)
                     typeProblem = typeProblem ?? (field, "`\(field)` must be a string, not an object")
                 }
+                guard buffer.count <= Self.recordByteLimit else { throw s.error("an element of more than 4 MiB of text") }
             }
-            s.path = here
-            // One buffer holding the row's values, as the CSV reader hands them over. A row
-            // with a value of the wrong type goes through the rules too, already marked bad,
-            // so that its id is read and its record protected (R2).
-            var buffer: [UInt8] = []
-            var ranges = [Range<Int>?](repeating: nil, count: columns.count)
-            for c in 0..<columns.count {
-                guard let v = raw[c] else { continue }
-                let start = buffer.count
-                buffer.append(contentsOf: v)
-                ranges[c] = start..<buffer.count
-            }
+            s.path.member = nil
+            // A row with a value of the wrong type goes through the rules too, already marked
+            // bad, so that its id is read and its record protected (R2).
             try buffer.withUnsafeBufferPointer { b in
-                try rules.apply(buffer: b, ranges: ranges, location: here, line: index, into: &rows, known: typeProblem)
+                try rules.apply(buffer: b, ranges: ranges, location: "\(kind.rawValue)[\(index)]", line: index, into: &rows, known: typeProblem)
             }
             index += 1
         }
