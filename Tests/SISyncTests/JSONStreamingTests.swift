@@ -138,4 +138,99 @@ final class JSONStreamingTests: XCTestCase {
         XCTAssertEqual(rows.count, 1_500)
         XCTAssertEqual(rows.unknownColumns.count, JSONExportReader.unknownNamesKept.count)
     }
+
+    /// R2 as for CSV: past the problems kept, a document's skipped rows are counted; too many
+    /// are refused for their count at once, else the document is read again keeping and
+    /// protecting every one; a document rewritten between the reads is refused.
+    func testR2JSONProblemsPastTheFirstAreCountedAndAnAcceptedDocumentKeepsThemAll() throws {
+        func doc(bad: Int, duplicate: Bool = false) -> [UInt8] {
+            var rows: [String] = []
+            for i in 0..<40 { rows.append(#"{"staff_id": "S\#(i)", "first_name": "A", "last_name": "B", "email": "\#(i < bad ? "bad-\(i)" : "s\(i)@d.org")"}"#) }
+            if duplicate { rows.append(#"{"staff_id": "S39", "first_name": "A", "last_name": "B"}"#) }
+            return Array((Self.head + #""staff": ["# + rows.joined(separator: ",\n") + "]}").utf8)
+        }
+        var reader = JSONExportReader(entities: [.staff], limit: .count(20))
+        reader.problemsKeptFirst = 3
+        var reads = 0
+        reader.beforeReadingAgain = { reads += 1 }
+        let rows = try reader.read(path: try file(doc(bad: 10)), name: "export.json")[.staff]!
+        XCTAssertEqual(reads, 1, "read again")
+        XCTAssertEqual(rows.problems.count, 10)
+        XCTAssertEqual(rows.problemCount, 10)
+        XCTAssertEqual(Set(rows.protectedKeys), Set((0..<10).map { "S\($0)" }))
+        reads = 0
+        XCTAssertEqual(try reader.read(path: try file(doc(bad: 3)), name: "export.json")[.staff]?.problems.count, 3)
+        XCTAssertEqual(reads, 0, "no more problems than kept: one read")
+        var refused = JSONExportReader(entities: [.staff], limit: .count(5))
+        refused.problemsKeptFirst = 3
+        XCTAssertThrowsError(try refused.read(path: try file(doc(bad: 10, duplicate: true)), name: "export.json")) { e in
+            XCTAssertEqual(e as? ExportError, .tooManyInvalidRows(file: "export.json (staff)", invalid: 10, allowed: 5, rows: 41), "the count, before the duplicate")
+        }
+        let path = try file(doc(bad: 10))
+        var rewritten = reader
+        rewritten.beforeReadingAgain = {
+            let handle = FileHandle(forWritingAtPath: path)!
+            try! handle.truncate(atOffset: 0)
+            try! handle.write(contentsOf: Data(doc(bad: 9)))
+            try! handle.close()
+        }
+        XCTAssertThrowsError(try rewritten.read(path: path, name: "export.json")) { e in
+            guard case .changedWhileRead("export.json", _, _)? = e as? ExportError else { return XCTFail("\(e)") }
+        }
+    }
+
+    /// A bad value is shown clipped in its problem, which is kept: not 1 MiB a row.
+    func testR2ABadValueIsShownClippedInItsProblem() throws {
+        let email = String(repeating: "x", count: 1 << 20)
+        let text = Self.head + #""staff": [{"staff_id": "S1", "first_name": "A", "last_name": "B", "email": "\#(email)"}]}"#
+        let rows = try JSONExportReader(entities: [.staff], limit: .count(10)).read(bytes: Array(text.utf8), name: "export.json")[.staff]!
+        let message = try XCTUnwrap(rows.problems.first?.message)
+        XCTAssertLessThan(message.utf8.count, 300, message)
+        XCTAssertTrue(message.hasSuffix("… (1048576 bytes)`"), message)
+    }
+
+    /// The limits are judged where they are crossed, the same in any chunks: a string at its
+    /// opening quote, a list's text as its items come (not only once the list has ended).
+    func testLimitsAreReportedAtTheSamePlaceInAnyChunks() throws {
+        let limit = JSONScanner.valueByteLimit
+        let prefix = Self.head + #""staff": [{"staff_id": "S1", "title": "#
+        let text = prefix + "\"" + String(repeating: "x", count: limit + 1) + #""}]}"#
+        let path = try file(Array(text.utf8))
+        var offsets: Set<Int> = []
+        for size in [7, 4096, 1 << 20] {
+            var reader = JSONExportReader(entities: [.staff], limit: .count(10))
+            reader.chunkSize = size
+            XCTAssertThrowsError(try reader.read(path: path, name: "export.json")) { e in
+                guard case .malformedJSON(_, _, let offset, _)? = e as? ExportError else { return XCTFail("\(e)") }
+                offsets.insert(offset)
+            }
+        }
+        XCTAssertEqual(offsets, [prefix.utf8.count], "the opening quote")
+        let item = String(repeating: "z", count: 1 << 20)
+        let list = Self.head + #""staff": [{"staff_id": "S1", "school_ids": ["# + Array(repeating: "\"\(item)\"", count: 8).joined(separator: ",") + "]}]}"
+        XCTAssertThrowsError(try JSONExportReader(entities: [.staff], limit: .count(10)).read(path: try file(Array(list.utf8)), name: "export.json")) { e in
+            guard case .malformedJSON(_, "staff[0].school_ids", let offset, let message)? = e as? ExportError else { return XCTFail("\(e)") }
+            XCTAssertEqual(message, "an element of more than 4 MiB of text")
+            XCTAssertLessThan(offset, 6 << 20, "refused at the item that crossed the limit, not at the list's end")
+        }
+    }
+
+    /// The unknown names kept are bounded by their bytes too, and a source that says it has
+    /// more but gives nothing has ended.
+    func testUnknownNamesAreBoundedByTheirBytesAndAnEmptySourceEnds() throws {
+        let padding = String(repeating: "n", count: 2_000)
+        var many = Self.head + #""staff": ["#
+        for i in 0..<800 { many += (i == 0 ? "" : ",") + #"{"staff_id": "S\#(i)", "first_name": "A", "last_name": "B", "\#(padding)\#(i)": 1}"# }
+        many += "]}"
+        let rows = try JSONExportReader(entities: [.staff], limit: .count(10)).read(bytes: Array(many.utf8), name: "export.json")[.staff]!
+        XCTAssertEqual(rows.unknownColumns.count, (1 << 20) / 2_003, "as many 2,003-byte names as 1 MiB holds")
+        var given = false
+        XCTAssertThrowsError(try JSONExportReader(entities: [.staff], limit: .count(10)).read(source: { bytes in
+            if !given { bytes.append(contentsOf: Array(#"{"staff": ["#.utf8)); given = true }
+            return true
+        }, name: "export.json")) { e in
+            guard case .malformedJSON(_, _, _, let message)? = e as? ExportError else { return XCTFail("\(e)") }
+            XCTAssertEqual(message, "the document ends too early")
+        }
+    }
 }

@@ -20,16 +20,56 @@ public struct JSONExportReader {
     /// Reads the document at `path` as it streams, a chunk at a time (`JSONScanner`): the
     /// rows go where the CSV reader's go (`EntityRows`, sorted on disk with `spill`), so the
     /// run's memory does not grow with the document.
+    ///
+    /// A file's skipped rows past `problemsKeptFirst` in an entity are counted, not kept, as
+    /// a CSV file's are (`CSVEntityReader`): more than `max_invalid_rows` allows, and the
+    /// document is refused at once; fewer, and it is read again through the same descriptor,
+    /// keeping and protecting every one (R2). A document that reads differently the second
+    /// time is refused; one that cannot be read twice (a pipe) keeps every problem.
     public func read(path: String, name: String) throws -> [EntityKind: EntityRows] {
         let file = try InputFile(path: path, chunkSize: chunkSize)
-        return try read(source: { try file.appendNextChunk(to: &$0) }, name: name)
+        let source: JSONScanner.Source = { try file.appendNextChunk(to: &$0) }
+        guard file.isRegularFile, let start = file.position else { return try read(source: source, name: name) }
+        let counted: ProblemsPastKept
+        do {
+            return try read(source: source, name: name, keeping: problemsKeptFirst)
+        } catch let past as ProblemsPastKept {
+            counted = past
+        }
+        beforeReadingAgain?()
+        try file.seek(to: start)
+        var again: (rows: Int, problems: Int)?
+        let result = try read(source: source, name: name, keeping: Int.max) { kind, rows in
+            if kind == counted.kind { again = (rows.rowsRead, rows.problemCount) }
+        }
+        guard let again, again.rows == counted.rows, again.problems == counted.problems else {
+            func shown(_ c: (rows: Int, problems: Int)?) -> String { c.map { "\($0.rows) row\($0.rows == 1 ? "" : "s") of \(counted.kind.rawValue), \($0.problems) invalid" } ?? "no \(counted.kind.rawValue)" }
+            throw ExportError.changedWhileRead(file: name, first: shown((counted.rows, counted.problems)), second: shown(again))
+        }
+        return result
     }
 
-    /// Reads a document whose bytes `source` hands out as they are needed.
-    func read(source: @escaping JSONScanner.Source, name: String) throws -> [EntityKind: EntityRows] {
+    /// The problems kept in full on a first read, as `CSVEntityReader.problemsKeptFirst`.
+    /// (Tests lower it.)
+    var problemsKeptFirst = 10_000
+    /// Called between a document's two reads (tests change the file there).
+    var beforeReadingAgain: (() -> Void)?
+
+    /// An entity's skipped rows outnumbered the problems kept, within what `max_invalid_rows`
+    /// allows: the document is read again, keeping them all.
+    private struct ProblemsPastKept: Error {
+        let kind: EntityKind
+        let rows: Int
+        let problems: Int
+    }
+
+    /// Reads a document whose bytes `source` hands out as they are needed, keeping the first
+    /// `keeping` problems of each entity; `read` sees each entity's rows once read.
+    func read(source: @escaping JSONScanner.Source, name: String, keeping: Int = Int.max,
+              read entityRead: ((EntityKind, EntityRows) -> Void)? = nil) throws -> [EntityKind: EntityRows] {
         var s = try JSONScanner(file: name, source: source)
         defer { afterReading?(s.largestWindow) }
-        return try read(&s, name: name)
+        return try read(&s, name: name, keeping: keeping, entityRead: entityRead)
     }
 
     public func read(bytes: [UInt8], name: String) throws -> [EntityKind: EntityRows] {
@@ -47,7 +87,8 @@ public struct JSONExportReader {
     /// many bytes of them: a hostile document could name a new member in every element.
     static let unknownNamesKept = (count: 1_000, bytes: 1 << 20)
 
-    private func read(_ s: inout JSONScanner, name: String) throws -> [EntityKind: EntityRows] {
+    private func read(_ s: inout JSONScanner, name: String, keeping: Int = Int.max,
+                      entityRead: ((EntityKind, EntityRows) -> Void)? = nil) throws -> [EntityKind: EntityRows] {
         var result: [EntityKind: EntityRows] = [:]
         var format: String?
         var version: String?
@@ -60,7 +101,9 @@ public struct JSONExportReader {
             s.path = JSONPath(top: key)
             if let kind = EntityKind(rawValue: key), entities.contains(kind) {
                 guard case .arrayStart = try s.next() else { throw s.error("`\(key)` must be an array of objects") }
-                result[kind] = try readEntity(kind, scanner: &s, name: name)
+                let rows = try readEntity(kind, scanner: &s, name: name, keeping: keeping)
+                entityRead?(kind, rows)
+                result[kind] = rows
             } else if key == "format" || key == "version" {
                 let token = try s.next()
                 switch (key, token) {
@@ -97,8 +140,9 @@ public struct JSONExportReader {
         return nil
     }
 
-    private func readEntity(_ kind: EntityKind, scanner s: inout JSONScanner, name: String) throws -> EntityRows {
+    private func readEntity(_ kind: EntityKind, scanner s: inout JSONScanner, name: String, keeping: Int) throws -> EntityRows {
         var rows = EntityRows(kind: kind, source: name, spill: spill)
+        rows.problemsKept = keeping
         var rules = RowRules(kind: kind)
         let columns = kind.allColumns
         let names = columns.map { Array($0.utf8) }
@@ -188,14 +232,22 @@ public struct JSONExportReader {
             index += 1
         }
         rows.unknownColumns = unknown.sorted()
+        let allowed = limit.allowed(rows: rows.rowsRead)
+        func refuseIfTooManySkipped() throws {
+            if rows.problemCount > allowed {
+                throw ExportError.tooManyInvalidRows(file: "\(name) (\(kind.rawValue))", invalid: rows.problemCount, allowed: allowed, rows: rows.rowsRead)
+            }
+        }
+        // Problems past those kept: refused for their count at once, or read again keeping all.
+        if rows.problemCount > rows.problems.count {
+            try refuseIfTooManySkipped()
+            throw ProblemsPastKept(kind: kind, rows: rows.rowsRead, problems: rows.problemCount)
+        }
         let member = kind.keyColumns.count == 1 ? "." + kind.keyColumns[0] : ""
         try rows.seal { id, line, first in
             .duplicateJSONID(file: name, path: "\(kind.rawValue)[\(line)]" + member, id: id, firstPath: "\(kind.rawValue)[\(first)]" + member, columns: kind.keyColumns)
         }
-        let allowed = limit.allowed(rows: rows.rowsRead)
-        if rows.problemCount > allowed {
-            throw ExportError.tooManyInvalidRows(file: "\(name) (\(kind.rawValue))", invalid: rows.problemCount, allowed: allowed, rows: rows.rowsRead)
-        }
+        try refuseIfTooManySkipped()
         return rows
     }
 }

@@ -55,7 +55,11 @@ package struct JSONScanner {
     }
 
     func error(_ message: String) -> ExportError {
-        .malformedJSON(file: file, path: path.description, offset: pos, message: message)
+        error(message, at: pos)
+    }
+
+    func error(_ message: String, at offset: Int) -> ExportError {
+        .malformedJSON(file: file, path: path.description, offset: offset, message: message)
     }
 
     /// Whether `n` bytes from `index` are there, reading on if the document streams.
@@ -72,7 +76,10 @@ package struct JSONScanner {
                 base += index
                 index = 0
             }
-            if try !source(&bytes) { ended = true }
+            // A source that gives nothing has ended too (a hand-written one could say it
+            // had more forever).
+            let before = bytes.count
+            if try !source(&bytes) || bytes.count == before { ended = true }
             largestWindow = max(largestWindow, bytes.count)
         }
         return true
@@ -238,12 +245,13 @@ package struct JSONScanner {
     }
 
     private mutating func readNumber(into out: inout [UInt8], keeping: Bool) throws {
+        let start = pos
         var text: [UInt8] = []
         while try has(1) {
             let b = bytes[index]
             guard (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) || b == UInt8(ascii: "-") || b == UInt8(ascii: "+")
                 || b == UInt8(ascii: ".") || b == UInt8(ascii: "e") || b == UInt8(ascii: "E") else { break }
-            guard text.count < Self.valueByteLimit else { throw error("a number of more than 4 MiB") }
+            guard text.count < Self.valueByteLimit else { throw error("a number of more than 4 MiB", at: start) }
             text.append(b)
             index += 1
         }
@@ -253,7 +261,10 @@ package struct JSONScanner {
 
     /// Reads a string (the opening quote is at `index`), appending its decoded bytes to
     /// `out` when `keeping`. Runs of plain bytes are found and copied at once.
+    /// A string past `valueByteLimit` is refused at its opening quote, wherever the chunks
+    /// of a streamed document fall.
     private mutating func readString(into out: inout [UInt8], keeping: Bool) throws {
+        let opened = pos
         index += 1 // opening quote
         var length = 0
         while true {
@@ -269,7 +280,7 @@ package struct JSONScanner {
             }
             if end > index {
                 length += end - index
-                guard length <= Self.valueByteLimit else { throw error("a string of more than 4 MiB") }
+                guard length <= Self.valueByteLimit else { throw error("a string of more than 4 MiB", at: opened) }
                 if keeping { out.append(contentsOf: bytes[index..<end]) }
                 index = end
                 continue
@@ -304,13 +315,13 @@ package struct JSONScanner {
                 guard let u = Unicode.Scalar(scalar) else { throw error("an invalid \\u escape") }
                 let utf8 = Array(String(Character(u)).utf8)
                 length += utf8.count
-                guard length <= Self.valueByteLimit else { throw error("a string of more than 4 MiB") }
+                guard length <= Self.valueByteLimit else { throw error("a string of more than 4 MiB", at: opened) }
                 if keeping { out.append(contentsOf: utf8) }
                 continue
             default: throw error("an unknown escape `\\\(Character(Unicode.Scalar(e)))`")
             }
             length += 1
-            guard length <= Self.valueByteLimit else { throw error("a string of more than 4 MiB") }
+            guard length <= Self.valueByteLimit else { throw error("a string of more than 4 MiB", at: opened) }
             if keeping { out.append(decoded.0) }
         }
     }

@@ -45,6 +45,14 @@ struct RowRules {
     /// found (a JSON value of the wrong type): the row is skipped, but its id is still read
     /// so that its record is protected (R2). Throws only when the rows outgrow what they can
     /// hold; a duplicate id is found when the reader seals the rows (R2).
+    /// A bad value as a message shows it: whole up to 200 bytes, else its first 200
+    /// characters and its length. A skipped row's problem is kept (up to 10,000 of them, R2),
+    /// and a value may be 4 MiB.
+    static func shown(_ value: String) -> String {
+        guard value.utf8.count > 200 else { return value }
+        return "\(value.prefix(200))… (\(value.utf8.count) bytes)"
+    }
+
     mutating func apply(buffer: UnsafeBufferPointer<UInt8>, ranges: [Range<Int>?], location: @autoclosure () -> String, line: Int,
                         into rows: inout EntityRows, known: (column: String?, message: String)? = nil) throws {
         rows.noteRowRead()
@@ -85,7 +93,7 @@ struct RowRules {
                     scratch[c] = yes ? [] : Array("false".utf8)
                     inScratch[c] = true
                 } else {
-                    problem = problem ?? (columns[c], "`\(lower)` is not a yes/no value (expected true, false, yes, no, 1 or 0)")
+                    problem = problem ?? (columns[c], "`\(Self.shown(lower))` is not a yes/no value (expected true, false, yes, no, 1 or 0)")
                 }
             } else if let allowed = enumerated[c], !t.isEmpty {
                 if let k = Self.allowedIndex(buffer, t, allowedBytes[c]) {
@@ -100,7 +108,7 @@ struct RowRules {
                     scratch[c] = Array(lower.utf8)
                     inScratch[c] = true
                 } else {
-                    problem = problem ?? (columns[c], "unknown \(columns[c]) `\(lower)` (expected \(allowed.sorted().joined(separator: " or ")))")
+                    problem = problem ?? (columns[c], "unknown \(columns[c]) `\(Self.shown(lower))` (expected \(allowed.sorted().joined(separator: " or ")))")
                 }
             }
         }
@@ -123,7 +131,7 @@ struct RowRules {
         }
         if problem == nil {
             for c in 0..<columns.count where isEmail[c] && !isEmpty(c) && !Self.isPlausibleEmail(UnsafeBufferPointer(rebasing: buffer[trimmed[c]])) {
-                problem = (columns[c], "invalid email `\(string(c, buffer))`")
+                problem = (columns[c], "invalid email `\(Self.shown(string(c, buffer)))`")
                 break
             }
         }
@@ -137,7 +145,7 @@ struct RowRules {
             switch status {
             case "", "active": inactive = false
             case "inactive": inactive = true
-            default: problem = ("status", "unknown status `\(status)` (expected active or inactive)")
+            default: problem = ("status", "unknown status `\(Self.shown(status))` (expected active or inactive)")
             }
         }
         // The key is readable when every required key part is present.
