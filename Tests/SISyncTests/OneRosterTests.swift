@@ -184,8 +184,9 @@ final class OneRosterTests: XCTestCase {
     /// OneRoster 1.2: no role column in users.csv; roles.csv gives primary and secondary
     /// roles. Messy headers: a typo, trailing empty columns with rows that stop short,
     /// dates like 1/05/2023.
-    func testOneRoster12RolesFromRolesCSV() throws {
-        let w = Workspace()
+    /// A 1.2 bundle in `b12/`: roles from roles.csv (primary and secondary, one ended, one
+    /// deleted), a user without a role.
+    static func writeBundle12(_ w: Workspace) {
         w.write("b12/manifest.csv", "propertyName,value\noneroster.version,1.2\nfile.users,bulk\nfile.roles,bulk\nfile.orgs,absent\nfile.enrollments,bulk\nfile.classes,bulk\nfile.academicSessions,bulk\nfile.userProfiles,\n")
         w.write("b12/users.csv", """
             sourcedId,status,dateLastModified,enabledUser,username,userIds,givenName,familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password,userMasterIdentifier,prefferedGivenName,prefferedMiddleName,prefferedFamilyName,primaryOrgSourcedId,pronouns
@@ -209,6 +210,11 @@ final class OneRosterTests: XCTestCase {
         w.write("b12/academicSessions.csv", "sourcedId,status,dateLastModified,title,type,startDate,endDate,parentSourcedId,schoolYear\ny,active,,SY,schoolYear,2026-07-01,2027-06-30,,2027\n")
         w.write("b12/classes.csv", "sourcedId,status,dateLastModified,title,grades,courseSourcedId,classCode,classType,location,schoolSourcedId,termSourcedIds,subjects,subjectCodes,periods\nc,active,,Art,,,,,,sch1,y,,,\n")
         w.write("b12/enrollments.csv", "sourcedId,status,dateLastModified,classSourcedId,schoolSourcedId,userSourcedId,role,primary,beginDate,endDate\ne,active,,c,sch1,u2,student,,,\n")
+    }
+
+    func testOneRoster12RolesFromRolesCSV() throws {
+        let w = Workspace()
+        Self.writeBundle12(w)
         let log = MemoryLog()
         let run = w.sync(configure(w, url: w.exportDir + "/b12"), at: day, log: log)
         XCTAssertEqual(run.summary.outcome, .applied, run.summary.error ?? "")

@@ -45,9 +45,11 @@ public struct ExportSnapshot: Sendable {
                 }
                 var bundle = OneRosterCSVBundle(manifest: manifest, files: paths, limit: limit)
                 bundle.today = translation.today
+                bundle.enrollmentRule = translation.enrollmentRule
+                bundle.streamsUsers = true
                 roster = try bundle.read()
             }
-            let (rows, notices) = try translation.translate(roster)
+            let (rows, notices) = try translation.translate(roster, spill: spill)
             for kind in EntityKind.allCases { if let r = rows[kind] { try ready?(r) } }
             var snapshot = ExportSnapshot(entities: rows, contentHash: export.contentHash)
             snapshot.notices = notices.lines

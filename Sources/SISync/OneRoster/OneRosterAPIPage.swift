@@ -117,14 +117,13 @@ public enum OneRosterAPIPage {
                 roster.problems.append(RowProblem(file: url, location: location, column: "user", id: id.isEmpty ? nil : id, message: "no user"))
                 return
             }
-            roster.enrollments.append(e)
+            roster.add(e)
         case .users:
             guard !id.isEmpty else {
                 roster.problems.append(RowProblem(file: url, location: location, column: "sourcedId", id: nil, message: "required field `sourcedId` is empty"))
                 return
             }
             var u = OneRosterRoster.User(id: id)
-            u.location = location
             u.line = index
             guard let status = OneRosterRoster.isDeleted(status: string(o["status"])) else {
                 roster.protectedUserIDs.insert(id)

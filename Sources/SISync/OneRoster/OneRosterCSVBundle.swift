@@ -7,6 +7,12 @@ public struct OneRosterCSVBundle {
     public let limit: InvalidRowLimit
     /// Roles that ended before this day are ignored.
     public var today = OneRosterDay(Date())
+    /// The translation's rule for enrollments: each is judged as it is read, not kept
+    /// (`OneRosterRoster.add`). Nil: they are kept.
+    public var enrollmentRule: OneRosterEnrollmentRule?
+    /// Whether users.csv is read again for each pass of the translation
+    /// (`OneRosterRoster.userStream`) rather than held (`users`).
+    public var streamsUsers = false
 
     public init(manifest: OneRosterManifest, files: [OneRosterFile: (path: String, name: String)], limit: InvalidRowLimit) {
         self.manifest = manifest
@@ -18,6 +24,7 @@ public struct OneRosterCSVBundle {
         var modes: [OneRosterFile: OneRosterManifest.FileMode] = [:]
         for f in OneRosterFile.allCases where files[f] != nil { modes[f] = manifest.mode(f) }
         var roster = OneRosterRoster(version: manifest.version, modes: modes)
+        roster.enrollmentRule = enrollmentRule
         if let f = files[.orgs] { try readOrgs(f, into: &roster) }
         if let f = files[.academicSessions] { try readSessions(f, into: &roster) }
         if let f = files[.classes] { try readClasses(f, into: &roster) }
@@ -28,12 +35,12 @@ public struct OneRosterCSVBundle {
     }
 
     /// Reads one file; skipped rows count against `max_invalid_rows` for that file (R2).
-    private func table(_ f: (path: String, name: String), roster: inout OneRosterRoster, required: [String],
+    private func table(_ f: (path: String, name: String), file: InputFile? = nil, roster: inout OneRosterRoster, required: [String],
                        prepare: (OneRosterTable) -> (OneRosterTable.Row, inout OneRosterRoster) throws -> OneRosterSkip?) throws {
         var rows = 0
         var skipped = 0
         var local = roster
-        try OneRosterTable.read(path: f.path, name: f.name, prepare: { t in
+        try OneRosterTable.read(file: try file ?? InputFile(path: f.path), name: f.name, prepare: { t in
             for column in required where t.column(column) == nil {
                 throw ExportError.missingColumn(file: f.name, column: column, found: t.header.filter { !$0.isEmpty })
             }
@@ -98,52 +105,67 @@ public struct OneRosterCSVBundle {
         }
     }
 
+    /// Reads users.csv: every row is checked (a duplicate id fails the read, a bad row is a
+    /// problem and its user protected, R2), and, with `streamsUsers`, kept only as a count
+    /// and a digest: `roster.userStream` reads the file again, through the same descriptor,
+    /// for each pass of the translation, so that a district's users are never all held.
     private func readUsers(_ f: (path: String, name: String), into roster: inout OneRosterRoster) throws {
         roster.usersSource = f.name
         let required = manifest.version == .v1_1 ? ["sourcedId", "role"] : ["sourcedId"]
         var firstLine: [String: Int] = [:]
-        try table(f, roster: &roster, required: required) { t in
-            let id = t.column("sourcedId"), status = t.column("status"), enabled = t.column("enabledUser")
-            let orgs = t.column("orgSourcedIds"), primaryOrg = t.column("primaryOrgSourcedId"), role = t.column("role")
-            let given = t.column("givenName"), family = t.column("familyName"), email = t.column("email")
-            let agents = t.column("agentSourcedIds"), grades = t.column("grades")
+        let file = try InputFile(path: f.path)
+        var digest = OneRosterUserStream.Digest()
+        try table(f, file: file, roster: &roster, required: required) { t in
+            let columns = OneRosterUserColumns(t)
             return { row, roster in
-                let userID = row.value(id)
+                let userID = row.value(columns.id)
                 guard !userID.isEmpty else { return "empty sourcedId" }
                 guard !userID.utf8.contains(where: RowRules.isControl) else { return OneRosterSkip(column: "sourcedId", message: "the id holds a control character") }
                 if let first = firstLine[userID] {
                     throw ExportError.duplicateID(file: f.name, line: row.line, id: userID, firstLine: first, columns: ["sourcedId"])
                 }
                 firstLine[userID] = row.line
-                var u = OneRosterRoster.User(id: userID)
-                u.location = "\(f.name):\(row.line)"
-                u.line = row.line
-                func skip(_ column: String, _ message: String) -> OneRosterSkip {
+                switch Self.user(row, columns) {
+                case .skipped(let skip):
                     roster.protectedUserIDs.insert(userID)
-                    return OneRosterSkip(column: column, message: message, id: userID)
+                    return skip
+                case .user(let u):
+                    if streamsUsers { digest.add(row) } else { roster.users.append(u) }
+                    return nil
                 }
-                guard let deleted = OneRosterRoster.isDeleted(status: row.value(status)) else {
-                    return skip("status", "unknown status `\(row.value(status))` (expected active or tobedeleted)")
-                }
-                guard let isEnabled = RowRules.boolean(row.value(enabled).lowercased()) else {
-                    return skip("enabledUser", "`\(row.value(enabled))` is not true or false")
-                }
-                u.deleted = deleted
-                u.enabled = isEnabled
-                u.orgs = OneRosterRoster.list(row.value(orgs))
-                let primary = row.value(primaryOrg)
-                if !primary.isEmpty { u.orgs.removeAll { $0 == primary }; u.orgs.insert(primary, at: 0) }
-                let r = row.value(role)
-                if !r.isEmpty { u.roles = [OneRosterRoster.Role(name: r, org: u.orgs.first)] }
-                u.givenName = row.value(given)
-                u.familyName = row.value(family)
-                u.email = row.value(email)
-                u.agents = OneRosterRoster.list(row.value(agents))
-                u.grades = OneRosterRoster.list(row.value(grades))
-                roster.users.append(u)
-                return nil
             }
         }
+        if streamsUsers {
+            roster.userStream = OneRosterUserStream(file: file, name: f.name, digest: digest)
+        }
+    }
+
+    /// A users.csv row as a user, or why it is skipped (its id is read, not empty and
+    /// without a control character). The one reading of a row, for the check and for every
+    /// pass of a stream.
+    static func user(_ row: OneRosterTable.Row, _ c: OneRosterUserColumns) -> OneRosterUserRow {
+        let userID = row.value(c.id)
+        var u = OneRosterRoster.User(id: userID)
+        u.line = row.line
+        guard let deleted = OneRosterRoster.isDeleted(status: row.value(c.status)) else {
+            return .skipped(OneRosterSkip(column: "status", message: "unknown status `\(row.value(c.status))` (expected active or tobedeleted)", id: userID))
+        }
+        guard let isEnabled = RowRules.boolean(row.value(c.enabled).lowercased()) else {
+            return .skipped(OneRosterSkip(column: "enabledUser", message: "`\(row.value(c.enabled))` is not true or false", id: userID))
+        }
+        u.deleted = deleted
+        u.enabled = isEnabled
+        u.orgs = OneRosterRoster.list(row.value(c.orgs))
+        let primary = row.value(c.primaryOrg)
+        if !primary.isEmpty { u.orgs.removeAll { $0 == primary }; u.orgs.insert(primary, at: 0) }
+        let r = row.value(c.role)
+        if !r.isEmpty { u.roles = [OneRosterRoster.Role(name: r, org: u.orgs.first)] }
+        u.givenName = row.value(c.given)
+        u.familyName = row.value(c.family)
+        u.email = row.value(c.email)
+        u.agents = OneRosterRoster.list(row.value(c.agents))
+        u.grades = OneRosterRoster.list(row.value(c.grades))
+        return .user(u)
     }
 
     /// 1.2: a user's roles are rows of roles.csv (primary and secondary, per org, dated).
@@ -165,11 +187,13 @@ public struct OneRosterCSVBundle {
                 return nil
             }
         }
+        if let stream = roster.userStream {
+            stream.roles = byUser
+            return
+        }
         for i in roster.users.indices {
             guard let roles = byUser[roster.users[i].id] else { continue }
-            // Primary roles first: they give a staff member's title.
-            roster.users[i].roles = roles.filter(\.primary) + roles.filter { !$0.primary }
-            for r in roles { if let o = r.org, !roster.users[i].orgs.contains(o) { roster.users[i].orgs.append(o) } }
+            OneRosterUserStream.give(roles, to: &roster.users[i])
         }
     }
 
@@ -187,7 +211,7 @@ public struct OneRosterCSVBundle {
                 e.role = row.value(role).lowercased()
                 e.begin = Self.day(row.value(begin), "beginDate", row, f.name, &roster)
                 e.end = Self.day(row.value(end), "endDate", row, f.name, &roster)
-                roster.enrollments.append(e)
+                roster.add(e)
                 return nil
             }
         }
@@ -230,4 +254,10 @@ struct OneRosterSkip: ExpressibleByStringInterpolation {
 
     init(stringLiteral value: String) { self.init(message: value) }
     init(stringInterpolation: DefaultStringInterpolation) { self.init(message: String(stringInterpolation: stringInterpolation)) }
+}
+
+/// A users.csv row read as a user, or skipped with the reason (R2).
+enum OneRosterUserRow {
+    case user(OneRosterRoster.User)
+    case skipped(OneRosterSkip)
 }

@@ -16,8 +16,6 @@ public struct OneRosterRoster: Sendable {
         public var email = ""
         public var agents: [String] = []
         public var grades: [String] = []
-        /// Where it was read (`users.csv:12`, `users[3]`), for messages.
-        public var location = ""
         /// The CSV line or array index, for duplicate and skip messages.
         public var line = 0
         public init(id: String) { self.id = id }
@@ -68,8 +66,17 @@ public struct OneRosterRoster: Sendable {
     public var version: OneRosterManifest.Version
     /// How each file (or REST collection) was delivered.
     public var modes: [OneRosterFile: OneRosterManifest.FileMode]
+    /// The users, unless `userStream` reads them again for each pass.
     public var users: [User] = []
+    /// Where the users are read again for each pass of the translation, when they are not
+    /// held (`OneRosterCSVBundle.streamsUsers`).
+    public var userStream: OneRosterUserStream?
+    /// The enrollments, unless they are judged as they are read (`enrollmentRule`).
     public var enrollments: [Enrollment] = []
+    /// The rule a reader judges each enrollment by as it reads it (`add`), keeping only
+    /// the verdicts (`judgedEnrollments`); nil: the enrollments are kept for the translation.
+    public var enrollmentRule: OneRosterEnrollmentRule?
+    public var judgedEnrollments = OneRosterCurrentEnrollments()
     public var classes: [String: Class] = [:]
     public var sessions: [String: Session] = [:]
     /// Org types by id (`school`, `district` ...).
@@ -92,6 +99,25 @@ public struct OneRosterRoster: Sendable {
 
     public func mode(_ file: OneRosterFile) -> OneRosterManifest.FileMode { modes[file] ?? .absent }
 
+    /// How many users there are, held or streamed.
+    public var userCount: Int { userStream?.count ?? users.count }
+
+    /// Calls `body` with each user in the order they were read, held or streamed.
+    public func forEachUser(_ body: (User) throws -> Void) throws {
+        guard let userStream else { return try users.forEach(body) }
+        try userStream.forEach(body)
+    }
+
+    /// Takes an enrollment read after the classes and sessions: judged at once by
+    /// `enrollmentRule` when there is one, else kept.
+    public mutating func add(_ e: Enrollment) {
+        guard let rule = enrollmentRule else { return enrollments.append(e) }
+        var current = judgedEnrollments
+        judgedEnrollments = OneRosterCurrentEnrollments()
+        rule.judge(e, in: self, into: &current)
+        judgedEnrollments = current
+    }
+
     /// `active`, empty, `tobedeleted` or `inactive`, in any case; nil for anything else.
     static func isDeleted(status: String) -> Bool? {
         switch status.lowercased() {
@@ -101,9 +127,25 @@ public struct OneRosterRoster: Sendable {
         }
     }
 
-    /// OneRoster lists inside a cell are comma-separated (`"org1,org2"`).
+    /// OneRoster lists inside a cell are comma-separated (`"org1,org2"`), each item trimmed
+    /// of what Foundation's `.whitespaces` holds (on Linux CoreFoundation's set: the tab and
+    /// the space separators, with U+200B), scalar by scalar as it trims, without bridging to
+    /// `NSString` (which was a tenth of reading a district's users).
     static func list(_ text: String) -> [String] {
-        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !text.isEmpty else { return [] }
+        return text.split(separator: ",").compactMap { part in
+            let scalars = part.unicodeScalars
+            guard let first = scalars.firstIndex(where: { !isListSpace($0) }),
+                  let last = scalars.lastIndex(where: { !isListSpace($0) }) else { return nil }
+            return String(scalars[first...last])
+        }
+    }
+
+    private static func isListSpace(_ s: Unicode.Scalar) -> Bool {
+        switch s.value {
+        case 0x20, 0x09, 0xA0, 0x1680, 0x2000...0x200B, 0x202F, 0x205F, 0x3000: return true
+        default: return false
+        }
     }
 }
 

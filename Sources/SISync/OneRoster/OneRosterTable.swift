@@ -34,14 +34,19 @@ struct OneRosterTable {
     /// through `badRow` (R2: wrong number of fields).
     static func read(path: String, name: String, prepare: (OneRosterTable) throws -> (Row) throws -> Void,
                      badRow: ((Row, String) throws -> Void)? = nil) throws {
+        try read(file: try InputFile(path: path), name: name, prepare: prepare, badRow: badRow)
+    }
+
+    /// Reads `file` from where it stands (a stream's later pass seeks back to its start).
+    static func read(file: InputFile, name: String, prepare: (OneRosterTable) throws -> (Row) throws -> Void,
+                     badRow: ((Row, String) throws -> Void)? = nil) throws {
         try withoutActuallyEscaping(prepare) { prepare in
-            try readRows(path: path, name: name, prepare: prepare, badRow: badRow)
+            try readRows(file: file, name: name, prepare: prepare, badRow: badRow)
         }
     }
 
-    private static func readRows(path: String, name: String, prepare: @escaping (OneRosterTable) throws -> (Row) throws -> Void,
+    private static func readRows(file: InputFile, name: String, prepare: @escaping (OneRosterTable) throws -> (Row) throws -> Void,
                                  badRow: ((Row, String) throws -> Void)?) throws {
-        let file = try InputFile(path: path)
         var reader = CSVReader(file: name)
         var table: OneRosterTable?
         var handle: ((Row) throws -> Void)?

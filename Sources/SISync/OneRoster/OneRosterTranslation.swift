@@ -44,59 +44,75 @@ public struct OneRosterTranslation {
     public static let enrolled = "Enrolled"
     public static let notEnrolled = "Not enrolled"
 
-    public func translate(_ roster: OneRosterRoster) throws -> (rows: [EntityKind: EntityRows], notices: OneRosterNotices) {
-        var roster = roster
+    /// `spill`: the run's private directory, where the rows are sorted (`EntityRows`), as a
+    /// native export's are; nil: in memory. (Held in memory, a district's 870,000 records
+    /// were a third of what its translation held.)
+    public func translate(_ roster: OneRosterRoster, spill: RunDirectory? = nil) throws -> (rows: [EntityKind: EntityRows], notices: OneRosterNotices) {
+        var notices = roster.notices
         guard roster.mode(.users) != .absent else {
-            if roster.mode(.enrollments) != .absent { roster.notices.add("enrollments without users (nothing to apply them to)", "users absent") }
-            return ([:], roster.notices)
+            if roster.mode(.enrollments) != .absent { notices.add("enrollments without users (nothing to apply them to)", "users absent") }
+            return ([:], notices)
         }
         let delta = roster.mode(.users) == .delta
         let source = roster.usersSource
         var rows: [EntityKind: EntityRows] = [:]
         for kind in Self.kinds where entities.contains(kind) {
-            var r = EntityRows(kind: kind, source: source)
+            var r = EntityRows(kind: kind, source: source, spill: spill)
             r.isDelta = delta
             rows[kind] = r
         }
         let staffRoles = roster.version == .v1_1 ? Self.staffRoles11 : Self.staffRoles12
-        var byID: [String: Int] = [:]
-        for (i, u) in roster.users.enumerated() { byID[u.id] = i }
         func isStudent(_ u: OneRosterRoster.User) -> Bool { u.roles.contains { $0.name == "student" } }
         func guardianRole(_ u: OneRosterRoster.User) -> String? { u.roles.lazy.compactMap { Self.guardianRoles[$0.name] }.first }
         func staffRole(_ u: OneRosterRoster.User) -> String? { u.roles.first { staffRoles.contains($0.name) }?.name }
 
-        let current = currentEnrollments(roster)
+        let current = try currentEnrollments(roster)
         let enrollmentsKnown = roster.mode(.enrollments) != .absent
         let enrollmentsDelta = roster.mode(.enrollments) == .delta
 
         // Skipped user rows (R2): reported once, their records protected in every entity.
         var problems = roster.problems
+        var protected = roster.protectedUserIDs
         func skip(_ u: OneRosterRoster.User, column: String, _ message: String) {
             problems.append(RowProblem(file: source, location: String(u.line), column: column, id: u.id, message: message))
-            roster.protectedUserIDs.insert(u.id)
+            protected.insert(u.id)
         }
-        var guardians: [(user: OneRosterRoster.User, relationship: String)] = []
-        for u in roster.users {
+        // What the relationships need of every user, taken in the one pass over the users
+        // (a bundle's are read from the file, not held): each user by id, and the agents
+        // of the students and the guardians, in the users' order.
+        var briefs: [String: UserBrief] = [:]
+        var agents: [String] = []
+        var studentAgents: [(id: String, deleted: Bool, agents: Range<Int>)] = []
+        var guardianAgents: [(id: String, agents: Range<Int>)] = []
+        func keep(_ list: [String]) -> Range<Int> {
+            let start = agents.count
+            agents.append(contentsOf: list)
+            return start..<agents.count
+        }
+        try roster.forEachUser { u in
+            let student = isStudent(u)
+            briefs[u.id] = UserBrief(isStudent: student, deleted: u.deleted, line: u.line)
+            if student, !u.agents.isEmpty { studentAgents.append((u.id, u.deleted, keep(u.agents))) }
             // An id holding a control character is no usable id (R2), and a unit separator
             // would split the relationship keys it becomes part of.
             if u.id.utf8.contains(where: RowRules.isControl) {
                 problems.append(RowProblem(file: source, location: String(u.line), column: "sourcedId", id: nil, message: "the id holds a control character"))
-                continue
+                return
             }
-            let staff = staffRole(u), guardian = guardianRole(u), student = isStudent(u)
+            let staff = staffRole(u), guardian = guardianRole(u)
             if staff == nil && guardian == nil && !student {
                 let names = u.roles.map(\.name)
-                roster.notices.add(names.isEmpty ? "users without a role" : "users whose roles sisync does not map",
-                                   names.isEmpty ? u.id : "\(u.id) (\(names.joined(separator: ", ")))")
-                continue
+                notices.add(names.isEmpty ? "users without a role" : "users whose roles sisync does not map",
+                            names.isEmpty ? u.id : "\(u.id) (\(names.joined(separator: ", ")))")
+                return
             }
             if u.givenName.isEmpty || u.familyName.isEmpty {
                 skip(u, column: u.givenName.isEmpty ? "givenName" : "familyName", "required field `\(u.givenName.isEmpty ? "givenName" : "familyName")` is empty")
-                continue
+                return
             }
             if !u.email.isEmpty && !RowRules.isPlausibleEmail(u.email) {
                 skip(u, column: "email", "invalid email `\(u.email)`")
-                continue
+                return
             }
             let name = "\(u.givenName) \(u.familyName)"
             if let staff, rows[.staff] != nil {
@@ -119,13 +135,14 @@ public struct OneRosterTranslation {
                 try append(&rows[.students]!, u, [u.givenName, u.familyName, u.email, school, u.grades.first ?? "", status, schoolYear])
             }
             if let guardian {
-                guardians.append((u, guardian))
+                briefs[u.id]?.guardianRelationship = guardian
+                if !u.agents.isEmpty { guardianAgents.append((u.id, keep(u.agents))) }
                 if rows[.households] != nil { try append(&rows[.households]!, u, [name]) }
             }
         }
         if delta, rows[.students] != nil {
             // A delta may enrol a student whose user row did not change.
-            for (id, school) in current.enrolled where byID[id] == nil {
+            for (id, school) in current.enrolled where briefs[id] == nil {
                 guard let s = try stored(.students, id), s.values.count == 7 else { continue }
                 var values = s.values
                 values[5] = Self.enrolled
@@ -134,68 +151,76 @@ public struct OneRosterTranslation {
                 rows[.students]!.noteRowRead()
                 try rows[.students]!.append(key: id, values: values.map { Array($0.utf8)[...] }, inactive: !s.active, location: 0)
             }
-            for id in current.mentioned where current.enrolled[id] == nil && byID[id] == nil {
-                roster.notices.add("delta enrollments that end a student's enrollment (applied with the next bulk export)", id)
+            for id in current.mentioned where current.enrolled[id] == nil && briefs[id] == nil {
+                notices.add("delta enrollments that end a student's enrollment (applied with the next bulk export)", id)
             }
         }
         if rows[.householdRelationships] != nil {
             var seen: Set<String> = []
-            func relate(_ parent: OneRosterRoster.User, relationship: String, studentID: String, studentDeleted: Bool) throws {
-                let key = RecordKey.join([parent.id, "student", studentID])
+            func relate(parent: String, _ brief: UserBrief, relationship: String, studentID: String, studentDeleted: Bool) throws {
+                let key = RecordKey.join([parent, "student", studentID])
                 guard seen.insert(key).inserted else { return }
                 rows[.householdRelationships]!.noteRowRead()
                 try rows[.householdRelationships]!.append(key: key, values: [Array(relationship.utf8)[...]],
-                                                      inactive: parent.deleted || studentDeleted, location: parent.line)
+                                                      inactive: brief.deleted || studentDeleted, location: brief.line)
             }
-            var guardianIndex: [String: Int] = [:]
-            for (i, g) in guardians.enumerated() { guardianIndex[g.user.id] = i }
-            for g in guardians where !roster.protectedUserIDs.contains(g.user.id) {
-                for agent in g.user.agents {
+            // The guardians (in the users' order) name their students...
+            for g in guardianAgents where !protected.contains(g.id) {
+                guard let parent = briefs[g.id], let relationship = parent.guardianRelationship else { continue }
+                for agent in agents[g.agents] {
                     if agent.utf8.contains(where: RowRules.isControl) {
-                        roster.notices.add("agentSourcedIds holding a control character", g.user.id)
+                        notices.add("agentSourcedIds holding a control character", g.id)
                         continue
                     }
-                    if let i = byID[agent] {
-                        let s = roster.users[i]
-                        if isStudent(s) {
-                            if !roster.protectedUserIDs.contains(s.id) { try relate(g.user, relationship: g.relationship, studentID: s.id, studentDeleted: s.deleted) }
-                        } else if guardianIndex[agent] == nil {
-                            roster.notices.add("agentSourcedIds of a parent naming someone who is not a student", "\(g.user.id) → \(agent)")
+                    if let s = briefs[agent] {
+                        if s.isStudent {
+                            if !protected.contains(agent) { try relate(parent: g.id, parent, relationship: relationship, studentID: agent, studentDeleted: s.deleted) }
+                        } else if s.guardianRelationship == nil {
+                            notices.add("agentSourcedIds of a parent naming someone who is not a student", "\(g.id) → \(agent)")
                         }
                     } else if delta, let s = try stored(.students, agent) {
-                        try relate(g.user, relationship: g.relationship, studentID: agent, studentDeleted: !s.active)
+                        try relate(parent: g.id, parent, relationship: relationship, studentID: agent, studentDeleted: !s.active)
                     } else {
-                        roster.notices.add("agentSourcedIds naming an unknown user", "\(g.user.id) → \(agent)")
+                        notices.add("agentSourcedIds naming an unknown user", "\(g.id) → \(agent)")
                     }
                 }
             }
-            for s in roster.users where isStudent(s) && !roster.protectedUserIDs.contains(s.id) {
-                for agent in s.agents {
-                    if let gi = guardianIndex[agent] {
-                        let g = guardians[gi]
-                        if !roster.protectedUserIDs.contains(g.user.id) { try relate(g.user, relationship: g.relationship, studentID: s.id, studentDeleted: s.deleted) }
-                    } else if byID[agent] != nil {
-                        roster.notices.add("agentSourcedIds of a student naming someone who is not a parent, guardian or relative", "\(s.id) → \(agent)")
+            // ... and the students theirs.
+            for s in studentAgents where !protected.contains(s.id) {
+                for agent in agents[s.agents] {
+                    if let parent = briefs[agent], let relationship = parent.guardianRelationship {
+                        if !protected.contains(agent) { try relate(parent: agent, parent, relationship: relationship, studentID: s.id, studentDeleted: s.deleted) }
+                    } else if briefs[agent] != nil {
+                        notices.add("agentSourcedIds of a student naming someone who is not a parent, guardian or relative", "\(s.id) → \(agent)")
                     } else if !delta {
-                        roster.notices.add("agentSourcedIds naming an unknown user", "\(s.id) → \(agent)")
+                        notices.add("agentSourcedIds naming an unknown user", "\(s.id) → \(agent)")
                     }
                 }
             }
         }
         // R2: skipped rows are reported once (with the staff, or the first entity managed),
         // and the records of skipped users are left unchanged in every entity.
-        let allowed = limit.allowed(rows: roster.users.count + roster.problems.count)
+        let allowed = limit.allowed(rows: roster.userCount + roster.problems.count)
         let userProblems = problems.filter { $0.file == source }.count
         if userProblems > allowed {
-            throw ExportError.tooManyInvalidRows(file: source, invalid: userProblems, allowed: allowed, rows: roster.users.count + roster.problems.count)
+            throw ExportError.tooManyInvalidRows(file: source, invalid: userProblems, allowed: allowed, rows: roster.userCount + roster.problems.count)
         }
         if let first = Self.kinds.first(where: { rows[$0] != nil }) {
             for p in problems { try rows[first]!.reportProblem(p, key: nil, line: Int(p.location) ?? 0) }
             for kind in Self.kinds where rows[kind] != nil {
-                for id in roster.protectedUserIDs { try rows[kind]!.protect(id, line: 0) }
+                for id in protected { try rows[kind]!.protect(id, line: 0) }
             }
         }
-        return (rows, roster.notices)
+        return (rows, notices)
+    }
+
+    /// What the passes over the relationships need of a user, by id.
+    private struct UserBrief {
+        var isStudent: Bool
+        var deleted: Bool
+        var line: Int
+        /// `Parent`, `Guardian` or `Relative` for a user made a household; nil otherwise.
+        var guardianRelationship: String?
     }
 
     private func append(_ rows: inout EntityRows, _ u: OneRosterRoster.User, _ values: [String]) throws(ExportError) {
@@ -203,34 +228,24 @@ public struct OneRosterTranslation {
         try rows.append(key: u.id, values: values.map { Array($0.utf8)[...] }, inactive: u.deleted, location: u.line)
     }
 
+    /// The rule that says whether an enrollment enrols its student on this run's day.
+    public var enrollmentRule: OneRosterEnrollmentRule {
+        OneRosterEnrollmentRule(schoolYear: schoolYear, yearStart: yearStart, today: today)
+    }
+
     /// Students with an active enrollment this school year (with its school), and every
-    /// student a (delta) enrollment mentions.
-    func currentEnrollments(_ roster: OneRosterRoster) -> (enrolled: [String: String], mentioned: Set<String>) {
-        let endingYear = Int(schoolYear.suffix(4)) ?? today.year
-        let yearFirst = OneRosterDay(year: endingYear - 1, month: yearStart.month, day: yearStart.day)
-        let yearNext = OneRosterDay(year: endingYear, month: yearStart.month, day: yearStart.day)
-        var enrolled: [String: String] = [:]
-        var mentioned: Set<String> = []
-        for e in roster.enrollments where e.role.isEmpty || e.role == "student" {
-            mentioned.insert(e.userID)
-            guard !e.deleted else { continue }
-            if let end = e.end, end < today { continue }
-            let cls = roster.classes[e.classID]
-            if cls?.deleted == true { continue }
-            let terms = (cls?.terms ?? []).compactMap { roster.sessions[$0] }.filter { !$0.deleted }
-            let inYear: Bool
-            if !terms.isEmpty {
-                inYear = terms.contains { $0.schoolYear == endingYear }
-            } else if cls?.terms.isEmpty == false && roster.mode(.academicSessions) == .bulk {
-                inYear = false  // its terms are not sessions of this export
-            } else {
-                // No term to go by: the enrollment's own dates, if any, must meet this year.
-                inYear = (e.begin.map { $0 < yearNext } ?? true) && (e.end.map { $0 >= yearFirst } ?? true)
+    /// student a (delta) enrollment mentions: the verdicts the reader kept, and those of
+    /// the enrollments it kept.
+    func currentEnrollments(_ roster: OneRosterRoster) throws -> OneRosterCurrentEnrollments {
+        let rule = enrollmentRule
+        var current = OneRosterCurrentEnrollments()
+        if let judged = roster.enrollmentRule {
+            guard judged == rule else {
+                throw ExportError.wrongDocument(file: roster.usersSource, message: "its enrollments were judged for another day or school year than this run's; run again")
             }
-            if inYear, enrolled[e.userID] == nil || enrolled[e.userID] == "" {
-                enrolled[e.userID] = e.schoolID.isEmpty ? (cls?.schoolID ?? "") : e.schoolID
-            }
+            current = roster.judgedEnrollments
         }
-        return (enrolled, mentioned)
+        for e in roster.enrollments { rule.judge(e, in: roster, into: &current) }
+        return current
     }
 }

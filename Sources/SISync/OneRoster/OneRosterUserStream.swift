@@ -1,0 +1,86 @@
+/// A bundle's users.csv, read again for each pass the translation makes over the users
+/// instead of held: a district's 570,000 users held as values took its run to 470 MB. The
+/// first read (`OneRosterCSVBundle`) checked every row and left a digest of the users it
+/// took; each pass reads the same descriptor from its start, takes the same rows the same
+/// way (`OneRosterCSVBundle.user`), and fails the run if they are not the same (the file was
+/// rewritten in place meanwhile).
+public final class OneRosterUserStream: @unchecked Sendable {
+    /// The count of the users taken and a hash of their rows' fields, in order.
+    struct Digest: Equatable {
+        private(set) var count = 0
+        private var hasher = Hasher()
+
+        mutating func add(_ row: OneRosterTable.Row) {
+            count += 1
+            hasher.combine(row.record.count)
+            for i in 0..<row.record.count { hasher.combine(bytes: UnsafeRawBufferPointer(row.record.field(i))) }
+        }
+
+        var value: Int { hasher.finalize() }
+
+        static func == (a: Digest, b: Digest) -> Bool { a.count == b.count && a.value == b.value }
+    }
+
+    private let file: InputFile
+    private let name: String
+    private let digest: Digest
+    /// How many users each pass gives.
+    public let count: Int
+    /// OneRoster 1.2: each user's rows of roles.csv, given to it as it is read.
+    var roles: [String: [OneRosterRoster.Role]] = [:]
+
+    init(file: InputFile, name: String, digest: Digest) {
+        self.file = file
+        self.name = name
+        self.digest = digest
+        count = digest.count
+    }
+
+    /// 1.2: a user's roles, primary first (they give a staff member's title), and their orgs.
+    static func give(_ roles: [OneRosterRoster.Role], to user: inout OneRosterRoster.User) {
+        user.roles = roles.filter(\.primary) + roles.filter { !$0.primary }
+        for r in roles { if let o = r.org, !user.orgs.contains(o) { user.orgs.append(o) } }
+    }
+
+    /// Calls `body` with each user, in the file's order, as the first read took them.
+    func forEach(_ body: (OneRosterRoster.User) throws -> Void) throws {
+        try file.seek(to: 0)
+        var again = Digest()
+        try withoutActuallyEscaping(body) { body in
+            try OneRosterTable.read(file: file, name: name, prepare: { table in
+                let columns = OneRosterUserColumns(table)
+                return { row in
+                    let id = row.value(columns.id)
+                    guard !id.isEmpty, !id.utf8.contains(where: RowRules.isControl),
+                          case .user(var user) = OneRosterCSVBundle.user(row, columns) else { return }
+                    again.add(row)
+                    if let given = self.roles[id] { Self.give(given, to: &user) }
+                    try body(user)
+                }
+            })
+        }
+        guard again == digest else {
+            throw ExportError.changedWhileRead(file: name, first: "\(digest.count) users",
+                                               second: again.count == digest.count ? "as many with other values" : "\(again.count)")
+        }
+    }
+}
+
+/// Where users.csv holds each field a user is read from (any case, any order).
+struct OneRosterUserColumns {
+    let id, status, enabled, orgs, primaryOrg, role, given, family, email, agents, grades: Int?
+
+    init(_ t: OneRosterTable) {
+        id = t.column("sourcedId")
+        status = t.column("status")
+        enabled = t.column("enabledUser")
+        orgs = t.column("orgSourcedIds")
+        primaryOrg = t.column("primaryOrgSourcedId")
+        role = t.column("role")
+        given = t.column("givenName")
+        family = t.column("familyName")
+        email = t.column("email")
+        agents = t.column("agentSourcedIds")
+        grades = t.column("grades")
+    }
+}

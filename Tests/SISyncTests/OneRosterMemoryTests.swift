@@ -1,0 +1,224 @@
+import Foundation
+import XCTest
+@testable import SISync
+
+/// Issue 34 for OneRoster: a bundle's enrollments are judged as they are read, not kept, and
+/// the translated records are sorted on disk in the run's private directory, as a native
+/// export's are, with the same records as before.
+final class OneRosterMemoryTests: XCTestCase {
+    private let today = OneRosterDay(year: 2026, month: 11, day: 23)
+
+    private func translation(today: OneRosterDay? = nil) -> OneRosterTranslation {
+        OneRosterTranslation(schoolYear: "2026-2027", yearStart: (7, 1), today: today ?? self.today,
+                             entities: Set(OneRosterTranslation.kinds), limit: .count(100)) { _, _ in nil }
+    }
+
+    /// Every case of the enrollment rule, each a student of its own: in this year's session;
+    /// only last year's; deleted; ended before today; in a deleted class; in a class whose
+    /// term is no session of the (bulk) export; with no term, dated in and out of the year;
+    /// with no school (the class's); first with no school at all, then with one; and a
+    /// teacher's enrollment, which mentions nobody.
+    private static let enrollments = """
+        sourcedId,status,dateLastModified,classSourcedId,schoolSourcedId,userSourcedId,role,primary,beginDate,endDate
+        e1,active,,c27,sch1,s1,student,false,2026-08-20,
+        e2,active,,c26,sch1,s2,student,false,,
+        e3,tobedeleted,,c27,sch1,s3,student,false,,
+        e4,active,,c27,sch1,s4,student,false,2026-08-20,2026-10-01
+        e5,active,,cgone,sch1,s5,student,false,,
+        e6,active,,cnoterm,sch1,s6,student,false,,
+        e7,active,,cdates,sch2,s7,student,false,2026-09-01,2027-06-01
+        e8,active,,cdates,sch2,s8,student,false,2025-09-01,2026-06-01
+        e9,active,,c27,,s9,student,false,,
+        e10,active,,cnone,,s10,,false,,
+        e11,active,,c27,sch2,s10,student,false,,
+        e12,active,,c27,sch1,t1,teacher,true,,
+        e13,active,,c27,sch1,s11,Student,false,,
+
+        """
+
+    private func writeBundle(_ w: Workspace) {
+        var users = "sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenName,familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password\n"
+        users += "t1,active,,true,sch1,teacher,t1,,Ann,Lee,,,ann@d.org,,,,,\n"
+        for i in 1...11 { users += "s\(i),active,,true,sch1,student,s\(i),,Stu,Dent,,,,,,,05,\n" }
+        OneRosterTests.writeBundle11(w, users: users, enrollments: Self.enrollments)
+        w.write("bundle/classes.csv", """
+            sourcedId,status,dateLastModified,title,grades,courseSourcedId,classCode,classType,location,schoolSourcedId,termSourcedIds,subjects,subjectCodes,periods
+            c27,active,,Math 5,05,crs,M5,scheduled,,sch1,y27,,,
+            c26,active,,Math 4,04,crs,M4,scheduled,,sch1,y26,,,
+            cgone,tobedeleted,,Gone,05,crs,G,scheduled,,sch1,y27,,,
+            cnoterm,active,,Elsewhere,05,crs,E,scheduled,,sch1,y99,,,
+            cdates,active,,Dated,05,crs,D,scheduled,,sch2,,,,
+            cnone,active,,None,05,crs,N,scheduled,,,y27,,,
+
+            """)
+    }
+
+    private func bundle(_ w: Workspace, dir name: String = "bundle", rule: OneRosterEnrollmentRule?, streamsUsers: Bool = false) throws -> OneRosterRoster {
+        let dir = w.exportDir + "/" + name
+        let manifest = try OneRosterManifest.read(path: dir + "/manifest.csv", name: "manifest.csv")
+        var files: [OneRosterFile: (path: String, name: String)] = [:]
+        for f in OneRosterFile.allCases where manifest.mode(f) != .absent && FileManager.default.fileExists(atPath: "\(dir)/\(f.rawValue).csv") {
+            files[f] = ("\(dir)/\(f.rawValue).csv", "\(f.rawValue).csv")
+        }
+        var reader = OneRosterCSVBundle(manifest: manifest, files: files, limit: .count(100))
+        reader.today = today
+        reader.enrollmentRule = rule
+        reader.streamsUsers = streamsUsers
+        return try reader.read()
+    }
+
+    private func records(_ rows: [EntityKind: EntityRows]) -> [String] {
+        rows.keys.sorted { $0.rawValue < $1.rawValue }.flatMap { kind in
+            let r = rows[kind]!
+            return (0..<r.count).map { "\(kind.rawValue) \(r.key($0)) \(r.values($0)) \(r.isInactive($0))" }
+        }
+    }
+
+    func testEnrollmentsJudgedAsTheyAreReadGiveTheRecordsOfEnrollmentsKept() throws {
+        let w = Workspace()
+        writeBundle(w)
+        let t = translation()
+        let judged = try bundle(w, rule: t.enrollmentRule)
+        let kept = try bundle(w, rule: nil)
+        XCTAssertEqual(judged.enrollments.count, 0, "judged as read, not kept")
+        XCTAssertEqual(kept.enrollments.count, 13)
+        XCTAssertEqual(judged.judgedEnrollments.mentioned, Set((1...11).map { "s\($0)" }))
+        let a = try t.translate(judged), b = try t.translate(kept)
+        XCTAssertEqual(records(a.rows), records(b.rows))
+        XCTAssertEqual(a.notices.lines, b.notices.lines)
+        let statuses = (1...11).map { i in a.rows[.students]!.values(a.rows[.students]!.row(forKey: "s\(i)")!) }.map { "\($0[3]) \($0[5])" }
+        XCTAssertEqual(statuses, [
+            "sch1 Enrolled", "sch1 Not enrolled", "sch1 Not enrolled", "sch1 Not enrolled", "sch1 Not enrolled",
+            "sch1 Not enrolled", "sch2 Enrolled", "sch1 Not enrolled", "sch1 Enrolled", "sch2 Enrolled", "sch1 Enrolled",
+        ])
+        // A roster judged for another day is not translated on this one's.
+        XCTAssertThrowsError(try translation(today: OneRosterDay(year: 2027, month: 9, day: 1)).translate(judged)) { e in
+            guard case .wrongDocument? = e as? ExportError else { return XCTFail("\(e)") }
+        }
+    }
+
+    /// What a translation gave, to compare two: the records, the problems and the notices.
+    private func outcome(_ t: OneRosterTranslation, _ roster: OneRosterRoster) -> String {
+        do {
+            let (rows, notices) = try t.translate(roster)
+            let problems = rows.values.flatMap { $0.problems }.map { "\($0.file):\($0.location) \($0.column ?? "-") \($0.id ?? "-") \($0.message)" }
+            let protected = rows.keys.sorted { $0.rawValue < $1.rawValue }.map { k in "\(k.rawValue) \(rows[k]!.problemCount)" }
+            return (records(rows) + problems + protected + notices.lines).joined(separator: "\n")
+        } catch {
+            return "error: \(error)"
+        }
+    }
+
+    /// A bundle's users read again for each pass give what the users held gave, on 1.1 and
+    /// 1.2 bundles with bad rows, every kind of agent, roles from roles.csv and a delta.
+    func testUsersReadAgainForEachPassGiveWhatUsersHeldGive() throws {
+        let w = Workspace()
+        OneRosterTests.writeBundle11(w)
+        writeBundle(w)
+        OneRosterTests.writeBundle11(w, dir: "bad", users: """
+            sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenName,familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password
+            t1,active,,true,sch1,teacher,ann,,Ann,Lee,,,ann.lee@district.org,,,s1,,
+            s1,active,,true,sch1,student,s1,,Sam,Lee,,,,,,"p1,g1,t1,zz,x1",05,
+            s2,weird,,true,sch1,student,s2,,Tia,Fox,,,,,,,05,
+            s3,active,,maybe,sch1,student,s3,,Uma,Fox,,,,,,,06,
+            s4,active,,true,sch1,student,s4,,,Fox,,,,,,p1,06,
+            p1,active,,true,sch1,parent,p1,,Pat,Lee,,,pat@home.org,,,"s1,s2,s4,t1,zz",,
+            g1,tobedeleted,,true,sch1,guardian,g1,,Gus,Fox,,,not-an-email,,,s1,,
+            r1,active,,true,sch1,relative,r1,,Rae,Lee,,,,,,"s1,r1",,
+            x1,active,,true,sch1,proctor,x1,,Xi,Po,,,,,,,,
+            ,active,,true,sch1,student,,,No,Id,,,,,,,,
+            short,active
+
+            """)
+        OneRosterTests.writeBundle11(w, dir: "delta", mode: "delta", enrollments: """
+            sourcedId,status,dateLastModified,classSourcedId,schoolSourcedId,userSourcedId,role,primary,beginDate,endDate
+            e9,active,,c27,sch1,s9,student,false,,
+
+            """)
+        OneRosterTests.writeBundle12(w)
+        let t = translation()
+        for dir in ["bundle", "bad", "delta", "b12"] {
+            let held = try bundle(w, dir: dir, rule: t.enrollmentRule)
+            let streamed = try bundle(w, dir: dir, rule: t.enrollmentRule, streamsUsers: true)
+            XCTAssertEqual(streamed.users.count, 0, dir)
+            XCTAssertEqual(streamed.userCount, held.users.count, dir)
+            XCTAssertGreaterThan(held.users.count, 0, dir)
+            let expected = outcome(t, held)
+            XCTAssertFalse(expected.hasPrefix("error"), "\(dir): \(expected)")
+            XCTAssertEqual(outcome(t, streamed), expected, dir)
+        }
+        let bad = outcome(t, try bundle(w, dir: "bad", rule: t.enrollmentRule, streamsUsers: true))
+        for expected in ["p1 → t1", "not-an-email", "household_relationships p1\u{1F}student\u{1F}s1"] {
+            XCTAssertTrue(bad.contains(expected), "\(expected) in\n\(bad)")
+        }
+    }
+
+    /// users.csv rewritten in place between the check and a pass fails the run: the passes
+    /// must see the users the check saw.
+    func testUsersChangedBetweenTheReadsAreRefused() throws {
+        let w = Workspace()
+        OneRosterTests.writeBundle11(w)
+        let t = translation()
+        let path = w.exportDir + "/bundle/users.csv"
+        let original = try String(contentsOfFile: path, encoding: .utf8)
+        for changed in [original.replacingOccurrences(of: "Ann,Lee", with: "Ann,Lea"), original.replacingOccurrences(of: "x1,active", with: "x1,tobedeleted"),
+                        original + "z9,active,,true,sch1,student,z9,,Zed,Zee,,,,,,,05,\r\n"] {
+            try Data(original.utf8).write(to: URL(fileURLWithPath: path))
+            let roster = try bundle(w, rule: t.enrollmentRule, streamsUsers: true)
+            let handle = try XCTUnwrap(FileHandle(forWritingAtPath: path))
+            try handle.truncate(atOffset: 0)
+            try handle.write(contentsOf: Data(changed.utf8))
+            try handle.close()
+            XCTAssertThrowsError(try t.translate(roster)) { e in
+                guard case .changedWhileRead(let file, _, _)? = e as? ExportError else { return XCTFail("\(e)") }
+                XCTAssertEqual(file, "users.csv")
+            }
+        }
+    }
+
+    /// A list cell is split and trimmed as Foundation's `.whitespaces` trims, without it.
+    func testListsAreTrimmedAsFoundationTrimsThem() {
+        let cells = ["", ",", " a , b ", "a,,b", "\ta\t,\u{00A0}b\u{3000}", "\na\n, b\r", " \u{301}a ,x\u{2009}", "é , \u{1F600} ,\u{200B}z", " , \t ", "a,\u{301}b", "\u{FEFF}q"]
+        for cell in cells {
+            let foundation = cell.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            XCTAssertEqual(OneRosterRoster.list(cell), foundation, cell.debugDescription)
+        }
+        // Every scalar of the Basic Multilingual Plane is trimmed, or not, as Foundation trims it.
+        for v in UInt32(0)...0xFFFF {
+            guard let scalar = Unicode.Scalar(v), v != 0x2C else { continue }
+            let cell = "\(Character(scalar))a\(Character(scalar))"
+            let foundation = cell.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            if OneRosterRoster.list(cell) != foundation { XCTFail("U+\(String(v, radix: 16)): \(OneRosterRoster.list(cell)) against \(foundation)") }
+        }
+    }
+
+    /// The translated records go to the run's private directory past the sorter's buffer,
+    /// as a native export's do, and leave nothing there.
+    func testTranslatedRecordsAreSortedOnDisk() throws {
+        let w = Workspace()
+        let directory = try RunDirectory(in: w.root)
+        var roster = OneRosterRoster(version: .v1_1, modes: [.users: .bulk, .enrollments: .bulk])
+        let t = translation()
+        roster.enrollmentRule = t.enrollmentRule
+        let padding = String(repeating: "x", count: 120)
+        for i in 0..<70_000 {
+            var u = OneRosterRoster.User(id: "s\(i)")
+            u.roles = [OneRosterRoster.Role(name: "student")]
+            u.givenName = "Given \(padding)"
+            u.familyName = "Family \(i)"
+            u.line = i + 2
+            roster.users.append(u)
+            var e = OneRosterRoster.Enrollment(id: "e\(i)")
+            e.userID = u.id
+            e.schoolID = "sch1"
+            e.role = "student"
+            roster.add(e)
+        }
+        let rows = try t.translate(roster, spill: directory).rows
+        let students = try XCTUnwrap(rows[.students])
+        XCTAssertEqual(students.count, 70_000)
+        XCTAssertTrue(students.isOnDisk, "70,000 students of some 150 bytes each pass the 8 MiB buffer")
+        XCTAssertEqual(students.values(students.row(forKey: "s69999")!)[5], OneRosterTranslation.enrolled)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), [])
+    }
+}
