@@ -65,7 +65,7 @@ func outcome(_ body: () throws -> (rows: [EntityKind: EntityRows], notices: OneR
             let r = rows[kind]!
             let each = (0..<r.count).map { "\(r.key($0)) \(r.values($0)) \(r.isInactive($0))" }
             let problems = r.problems.map { "\($0.file):\($0.location) \($0.column ?? "-") \($0.id ?? "-") \($0.message)" }
-            return "\(kind): \(each) \(r.problemCount) \(problems)"
+            return "\(kind): \(each) \(r.problemCount) \(problems) protected \(r.protectedKeys.sorted())"
         }.joined(separator: "\n") + "\n" + notices.lines.joined(separator: "\n")
     } catch is OneRosterError {
         return "OneRosterError"

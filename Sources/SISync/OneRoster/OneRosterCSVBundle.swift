@@ -36,6 +36,7 @@ public struct OneRosterCSVBundle {
 
     /// Reads one file; skipped rows count against `max_invalid_rows` for that file (R2).
     private func table(_ f: (path: String, name: String), file: InputFile? = nil, roster: inout OneRosterRoster, required: [String],
+                       chunk: ((UnsafeBufferPointer<UInt8>) -> Void)? = nil,
                        prepare: (OneRosterTable) -> (OneRosterTable.Row, inout OneRosterRoster) throws -> OneRosterSkip?) throws {
         var rows = 0
         var skipped = 0
@@ -56,7 +57,7 @@ public struct OneRosterCSVBundle {
             rows += 1
             skipped += 1
             local.problems.append(RowProblem(file: f.name, location: String(row.line), column: nil, id: nil, message: message))
-        })
+        }, chunk: chunk)
         roster = local
         let allowed = limit.allowed(rows: rows)
         if skipped > allowed { throw ExportError.tooManyInvalidRows(file: f.name, invalid: skipped, allowed: allowed, rows: rows) }
@@ -114,8 +115,11 @@ public struct OneRosterCSVBundle {
         let required = manifest.version == .v1_1 ? ["sourcedId", "role"] : ["sourcedId"]
         var firstLine: [String: Int] = [:]
         let file = try InputFile(path: f.path)
+        // A file that cannot be read again (a pipe) keeps its users.
+        let streams = streamsUsers && file.isRegularFile && file.position == 0
         var digest = OneRosterUserStream.Digest()
-        try table(f, file: file, roster: &roster, required: required) { t in
+        var taken = 0
+        try table(f, file: file, roster: &roster, required: required, chunk: streams ? { digest.add($0) } : nil) { t in
             let columns = OneRosterUserColumns(t)
             return { row, roster in
                 let userID = row.value(columns.id)
@@ -130,13 +134,13 @@ public struct OneRosterCSVBundle {
                     roster.protectedUserIDs.insert(userID)
                     return skip
                 case .user(let u):
-                    if streamsUsers { digest.add(row) } else { roster.users.append(u) }
+                    if streams { taken += 1 } else { roster.users.append(u) }
                     return nil
                 }
             }
         }
-        if streamsUsers {
-            roster.userStream = OneRosterUserStream(file: file, name: f.name, digest: digest)
+        if streams {
+            roster.userStream = OneRosterUserStream(file: file, name: f.name, digest: digest, count: taken)
         }
     }
 

@@ -24,7 +24,9 @@ public struct OneRosterEnrollmentRule: Sendable, Equatable {
     /// `roster` holds the classes and sessions read so far.
     func judge(_ e: OneRosterRoster.Enrollment, in roster: OneRosterRoster, into current: inout OneRosterCurrentEnrollments) {
         guard e.role.isEmpty || e.role == "student" else { return }
-        current.mentioned.insert(e.userID)
+        // Only a delta (users or enrollments) asks who was mentioned: a bulk export's set
+        // would hold every student for nothing.
+        if roster.mode(.users) == .delta || roster.mode(.enrollments) == .delta { current.mentioned.insert(e.userID) }
         guard !e.deleted else { return }
         if let end = e.end, end < today { return }
         let cls = roster.classes[e.classID]
@@ -46,7 +48,8 @@ public struct OneRosterEnrollmentRule: Sendable, Equatable {
 }
 
 /// The verdicts of a roster's enrollments: the students enrolled this year (with their
-/// school, possibly empty), and every student a student enrollment mentions.
+/// school, possibly empty), and, when users or enrollments are a delta, every student a
+/// student enrollment mentions.
 public struct OneRosterCurrentEnrollments: Sendable {
     public var enrolled: [String: String] = [:]
     public var mentioned: Set<String> = []

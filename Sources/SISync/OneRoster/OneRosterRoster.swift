@@ -66,7 +66,8 @@ public struct OneRosterRoster: Sendable {
     public var version: OneRosterManifest.Version
     /// How each file (or REST collection) was delivered.
     public var modes: [OneRosterFile: OneRosterManifest.FileMode]
-    /// The users, unless `userStream` reads them again for each pass.
+    /// The users, unless `userStream` reads them again for each pass; ids are unique (both
+    /// readers refuse a duplicate).
     public var users: [User] = []
     /// Where the users are read again for each pass of the translation, when they are not
     /// held (`OneRosterCSVBundle.streamsUsers`).
@@ -108,8 +109,9 @@ public struct OneRosterRoster: Sendable {
         try userStream.forEach(body)
     }
 
-    /// Takes an enrollment read after the classes and sessions: judged at once by
-    /// `enrollmentRule` when there is one, else kept.
+    /// Takes an enrollment: judged at once by `enrollmentRule` when there is one, else
+    /// kept. Judged at once, it must come after every class and session (both readers read
+    /// those first): it is judged with those already here.
     public mutating func add(_ e: Enrollment) {
         guard let rule = enrollmentRule else { return enrollments.append(e) }
         var current = judgedEnrollments

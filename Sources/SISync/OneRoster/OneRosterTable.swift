@@ -37,16 +37,17 @@ struct OneRosterTable {
         try read(file: try InputFile(path: path), name: name, prepare: prepare, badRow: badRow)
     }
 
-    /// Reads `file` from where it stands (a stream's later pass seeks back to its start).
+    /// Reads `file` from where it stands (a stream's later pass seeks back to its start);
+    /// `chunk` sees every byte read, in order, before its rows are handled.
     static func read(file: InputFile, name: String, prepare: (OneRosterTable) throws -> (Row) throws -> Void,
-                     badRow: ((Row, String) throws -> Void)? = nil) throws {
+                     badRow: ((Row, String) throws -> Void)? = nil, chunk: ((UnsafeBufferPointer<UInt8>) -> Void)? = nil) throws {
         try withoutActuallyEscaping(prepare) { prepare in
-            try readRows(file: file, name: name, prepare: prepare, badRow: badRow)
+            try readRows(file: file, name: name, prepare: prepare, badRow: badRow, chunk: chunk)
         }
     }
 
     private static func readRows(file: InputFile, name: String, prepare: @escaping (OneRosterTable) throws -> (Row) throws -> Void,
-                                 badRow: ((Row, String) throws -> Void)?) throws {
+                                 badRow: ((Row, String) throws -> Void)?, chunk observe: ((UnsafeBufferPointer<UInt8>) -> Void)?) throws {
         var reader = CSVReader(file: name)
         var table: OneRosterTable?
         var handle: ((Row) throws -> Void)?
@@ -67,7 +68,10 @@ struct OneRosterTable {
             }
             try handle(row)
         }
-        try file.forEachChunk { chunk in try reader.feed(chunk, onRecord: onRecord) }
+        try file.forEachChunk { chunk in
+            observe?(chunk)
+            try reader.feed(chunk, onRecord: onRecord)
+        }
         try reader.finish(onRecord: onRecord)
         if table == nil { throw ExportError.missingColumn(file: name, column: "sourcedId", found: []) }
     }

@@ -89,10 +89,12 @@ public struct OneRosterTranslation {
             agents.append(contentsOf: list)
             return start..<agents.count
         }
+        // Only the relationships and a delta's enrollments look users up.
+        let relating = rows[.householdRelationships] != nil, looksUp = relating || delta
         try roster.forEachUser { u in
             let student = isStudent(u)
-            briefs[u.id] = UserBrief(isStudent: student, deleted: u.deleted, line: u.line)
-            if student, !u.agents.isEmpty { studentAgents.append((u.id, u.deleted, keep(u.agents))) }
+            if looksUp { briefs[u.id] = UserBrief(isStudent: student, deleted: u.deleted, line: u.line) }
+            if relating, student, !u.agents.isEmpty { studentAgents.append((u.id, u.deleted, keep(u.agents))) }
             // An id holding a control character is no usable id (R2), and a unit separator
             // would split the relationship keys it becomes part of.
             if u.id.utf8.contains(where: RowRules.isControl) {
@@ -136,7 +138,7 @@ public struct OneRosterTranslation {
             }
             if let guardian {
                 briefs[u.id]?.guardianRelationship = guardian
-                if !u.agents.isEmpty { guardianAgents.append((u.id, keep(u.agents))) }
+                if relating, !u.agents.isEmpty { guardianAgents.append((u.id, keep(u.agents))) }
                 if rows[.households] != nil { try append(&rows[.households]!, u, [name]) }
             }
         }
@@ -151,7 +153,9 @@ public struct OneRosterTranslation {
                 rows[.students]!.noteRowRead()
                 try rows[.students]!.append(key: id, values: values.map { Array($0.utf8)[...] }, inactive: !s.active, location: 0)
             }
-            for id in current.mentioned where current.enrolled[id] == nil && briefs[id] == nil {
+            // In id order: a set's own order differs from run to run, and so would the
+            // notice's examples.
+            for id in current.mentioned.sorted() where current.enrolled[id] == nil && briefs[id] == nil {
                 notices.add("delta enrollments that end a student's enrollment (applied with the next bulk export)", id)
             }
         }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A bundle's users.csv, read again for each pass the translation makes over the users
 /// instead of held: a district's 570,000 users held as values took its run to 470 MB. The
 /// first read (`OneRosterCSVBundle`) checked every row and left a digest of the users it
@@ -5,35 +7,38 @@
 /// way (`OneRosterCSVBundle.user`), and fails the run if they are not the same (the file was
 /// rewritten in place meanwhile).
 public final class OneRosterUserStream: @unchecked Sendable {
-    /// The count of the users taken and a hash of their rows' fields, in order.
+    /// Every byte of the file, as read: its length and a hash, so that any change to the
+    /// file (its header, a field's bounds, a row added, even one skipped) is seen.
     struct Digest: Equatable {
-        private(set) var count = 0
+        private(set) var bytes = 0
         private var hasher = Hasher()
 
-        mutating func add(_ row: OneRosterTable.Row) {
-            count += 1
-            hasher.combine(row.record.count)
-            for i in 0..<row.record.count { hasher.combine(bytes: UnsafeRawBufferPointer(row.record.field(i))) }
+        mutating func add(_ chunk: UnsafeBufferPointer<UInt8>) {
+            bytes += chunk.count
+            hasher.combine(bytes: UnsafeRawBufferPointer(chunk))
         }
 
         var value: Int { hasher.finalize() }
 
-        static func == (a: Digest, b: Digest) -> Bool { a.count == b.count && a.value == b.value }
+        static func == (a: Digest, b: Digest) -> Bool { a.bytes == b.bytes && a.value == b.value }
     }
 
     private let file: InputFile
     private let name: String
     private let digest: Digest
+    /// One pass at a time: the passes share the descriptor and its buffer (copies of a
+    /// roster share the stream).
+    private let lock = NSLock()
     /// How many users each pass gives.
     public let count: Int
     /// OneRoster 1.2: each user's rows of roles.csv, given to it as it is read.
     var roles: [String: [OneRosterRoster.Role]] = [:]
 
-    init(file: InputFile, name: String, digest: Digest) {
+    init(file: InputFile, name: String, digest: Digest, count: Int) {
         self.file = file
         self.name = name
         self.digest = digest
-        count = digest.count
+        self.count = count
     }
 
     /// 1.2: a user's roles, primary first (they give a staff member's title), and their orgs.
@@ -44,8 +49,11 @@ public final class OneRosterUserStream: @unchecked Sendable {
 
     /// Calls `body` with each user, in the file's order, as the first read took them.
     func forEach(_ body: (OneRosterRoster.User) throws -> Void) throws {
+        lock.lock()
+        defer { lock.unlock() }
         try file.seek(to: 0)
         var again = Digest()
+        var taken = 0
         try withoutActuallyEscaping(body) { body in
             try OneRosterTable.read(file: file, name: name, prepare: { table in
                 let columns = OneRosterUserColumns(table)
@@ -53,15 +61,15 @@ public final class OneRosterUserStream: @unchecked Sendable {
                     let id = row.value(columns.id)
                     guard !id.isEmpty, !id.utf8.contains(where: RowRules.isControl),
                           case .user(var user) = OneRosterCSVBundle.user(row, columns) else { return }
-                    again.add(row)
+                    taken += 1
                     if let given = self.roles[id] { Self.give(given, to: &user) }
                     try body(user)
                 }
-            })
+            }, chunk: { again.add($0) })
         }
-        guard again == digest else {
-            throw ExportError.changedWhileRead(file: name, first: "\(digest.count) users",
-                                               second: again.count == digest.count ? "as many with other values" : "\(again.count)")
+        guard again == digest, taken == count else {
+            throw ExportError.changedWhileRead(file: name, first: "\(digest.bytes) bytes, \(count) users",
+                                               second: again.bytes == digest.bytes ? "as many bytes, other ones" : "\(again.bytes) bytes")
         }
     }
 }
