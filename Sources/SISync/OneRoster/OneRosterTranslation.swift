@@ -218,13 +218,31 @@ public struct OneRosterTranslation {
         return (rows, notices)
     }
 
-    /// What the passes over the relationships need of a user, by id.
+    /// What the passes over the relationships need of a user, by id: 8 bytes, one for each
+    /// of a district's users (with a `String?` and an `Int` it was 32, and the dictionary at
+    /// five times the district about 90 MB larger).
     private struct UserBrief {
         var isStudent: Bool
         var deleted: Bool
-        var line: Int
+        private var relationship: UInt8 = 0
+        private var lineNumber: Int32
+
+        init(isStudent: Bool, deleted: Bool, line: Int) {
+            self.isStudent = isStudent
+            self.deleted = deleted
+            // A line or array index past 2^31 is no file sisync reads (`max_bytes`).
+            lineNumber = Int32(clamping: line)
+        }
+
+        var line: Int { Int(lineNumber) }
+
+        private static let relationships = ["Parent", "Guardian", "Relative"]
+
         /// `Parent`, `Guardian` or `Relative` for a user made a household; nil otherwise.
-        var guardianRelationship: String?
+        var guardianRelationship: String? {
+            get { relationship == 0 ? nil : Self.relationships[Int(relationship) - 1] }
+            set { relationship = newValue.flatMap { Self.relationships.firstIndex(of: $0) }.map { UInt8($0 + 1) } ?? 0 }
+        }
     }
 
     private func append(_ rows: inout EntityRows, _ u: OneRosterRoster.User, _ values: [String]) throws(ExportError) {
