@@ -185,6 +185,12 @@ final class OneRosterMemoryTests: XCTestCase {
             let foundation = cell.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             XCTAssertEqual(OneRosterRoster.list(cell), foundation, cell.debugDescription)
         }
+        // Dates are trimmed the same way.
+        for (text, expected) in [("\u{3000}2026-09-01\t", 20260901), (" 9/1/2026\u{200B}", 20260901), ("\n2026-09-01", nil), ("\u{A0}", nil)] as [(String, Int?)] {
+            XCTAssertEqual(OneRosterDay.parse(text)?.value, expected, text.debugDescription)
+            let foundation = text.trimmingCharacters(in: .whitespaces)
+            XCTAssertEqual(String(OneRosterRoster.trimmingSpaces(text[...])), foundation, text.debugDescription)
+        }
         // Every scalar of the Basic Multilingual Plane is trimmed, or not, as Foundation trims it.
         for v in UInt32(0)...0xFFFF {
             guard let scalar = Unicode.Scalar(v), v != 0x2C else { continue }

@@ -63,7 +63,7 @@ public enum OneRosterAPIPage {
 
     static func string(_ v: Any?) -> String {
         switch v {
-        case let s as String: return s.trimmingCharacters(in: .whitespaces)
+        case let s as String: return String(OneRosterRoster.trimmingSpaces(s[...]))
         case let n as NSNumber:
             // JSON true/false arrive as NSNumber too; their type code is `c` (or `B`).
             let type = String(cString: n.objCType)

@@ -20,9 +20,11 @@ public struct OneRosterDay: Sendable, Comparable, Hashable, CustomStringConverti
         self.init(year: c.year!, month: c.month!, day: c.day!)
     }
 
-    /// Parses a date; nil for an empty or unreadable value (the caller reports it).
+    /// Parses a date; nil for an empty or unreadable value (the caller reports it). Trimmed
+    /// as Foundation's `.whitespaces` trims, without it (a district's 1.8 million dates spent
+    /// a tenth of the run bridging to `NSString`).
     public static func parse(_ text: String) -> OneRosterDay? {
-        let t = text.trimmingCharacters(in: .whitespaces)
+        let t = String(OneRosterRoster.trimmingSpaces(text[...]))
         guard !t.isEmpty else { return nil }
         let digits = Array(t.utf8)
         func number(_ r: Range<Int>) -> Int? {

@@ -136,11 +136,17 @@ public struct OneRosterRoster: Sendable {
     static func list(_ text: String) -> [String] {
         guard !text.isEmpty else { return [] }
         return text.split(separator: ",").compactMap { part in
-            let scalars = part.unicodeScalars
-            guard let first = scalars.firstIndex(where: { !isListSpace($0) }),
-                  let last = scalars.lastIndex(where: { !isListSpace($0) }) else { return nil }
-            return String(scalars[first...last])
+            let item = trimmingSpaces(part)
+            return item.isEmpty ? nil : String(item)
         }
+    }
+
+    /// `text` without the spaces Foundation's `.whitespaces` trims at either end (see `list`).
+    static func trimmingSpaces(_ text: Substring) -> Substring {
+        let scalars = text.unicodeScalars
+        guard let first = scalars.firstIndex(where: { !isListSpace($0) }),
+              let last = scalars.lastIndex(where: { !isListSpace($0) }) else { return "" }
+        return Substring(scalars[first...last])
     }
 
     private static func isListSpace(_ s: Unicode.Scalar) -> Bool {
