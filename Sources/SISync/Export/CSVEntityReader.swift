@@ -37,7 +37,7 @@ public struct CSVEntityReader {
         do {
             let rows = try read(file, name: name, keeping: problemsKeptFirst)
             if rows.problemCount == rows.problems.count { return try checked(rows, name: name) }
-            try refuseIfTooManySkipped(rows, name: name)
+            try rows.refuseIfTooManySkipped(limit, file: name)
             counted = (rows.rowsRead, rows.problemCount)
         }
         // The first read's rows are let go first (its sorted runs are files of their own).
@@ -45,8 +45,8 @@ public struct CSVEntityReader {
         try file.seek(to: start)
         let rows = try read(file, name: name, keeping: Int.max)
         guard rows.rowsRead == counted.rows, rows.problemCount == counted.problems else {
-            func shown(_ rows: Int, _ invalid: Int) -> String { "\(rows) row\(rows == 1 ? "" : "s"), \(invalid) invalid" }
-            throw ExportError.changedWhileRead(file: name, first: shown(counted.rows, counted.problems), second: shown(rows.rowsRead, rows.problemCount))
+            throw ExportError.changedWhileRead(file: name, first: ExportError.counted(rows: counted.rows, invalid: counted.problems),
+                                               second: ExportError.counted(rows: rows.rowsRead, invalid: rows.problemCount))
         }
         return try checked(rows, name: name)
     }
@@ -56,16 +56,8 @@ public struct CSVEntityReader {
     private func checked(_ rows: EntityRows, name: String) throws -> EntityRows {
         var rows = rows
         try rows.seal { id, line, first in .duplicateID(file: name, line: line, id: id, firstLine: first, columns: kind.keyColumns) }
-        try refuseIfTooManySkipped(rows, name: name)
+        try rows.refuseIfTooManySkipped(limit, file: name)
         return rows
-    }
-
-    /// R2: more skipped rows than `max_invalid_rows` allows fail the file.
-    private func refuseIfTooManySkipped(_ rows: EntityRows, name: String) throws {
-        let allowed = limit.allowed(rows: rows.rowsRead)
-        if rows.problemCount > allowed {
-            throw ExportError.tooManyInvalidRows(file: name, invalid: rows.problemCount, allowed: allowed, rows: rows.rowsRead)
-        }
     }
 
     /// Reads the rows of `file` from where it stands, keeping the first `problemsKept`

@@ -131,6 +131,14 @@ public struct EntityRows: Sendable {
 
     mutating func noteRowRead() { rowsRead += 1 }
 
+    /// R2: more skipped rows than `limit` allows fail the file (`file` as messages name it).
+    func refuseIfTooManySkipped(_ limit: InvalidRowLimit, file: String) throws(ExportError) {
+        let allowed = limit.allowed(rows: rowsRead)
+        if problemCount > allowed {
+            throw .tooManyInvalidRows(file: file, invalid: problemCount, allowed: allowed, rows: rowsRead)
+        }
+    }
+
     /// Records a skipped row; its key, if readable, is protected (R2). A key read before
     /// is a duplicate, which `seal` reports.
     mutating func reportProblem(_ problem: RowProblem, key: String?, line: Int) throws(ExportError) {

@@ -27,6 +27,12 @@ public enum ExportError: Error, Equatable, CustomStringConvertible, Sendable {
         return names.count > 20 ? shown + ", and \(names.count - 20) more" : shown
     }
 
+    /// What a read of a file counted, for `changedWhileRead`: "12 rows, 3 invalid", or
+    /// "12 rows of staff, 3 invalid" for one entity of a document.
+    static func counted(rows: Int, invalid: Int, of entity: String? = nil) -> String {
+        "\(rows) row\(rows == 1 ? "" : "s")\(entity.map { " of \($0)" } ?? ""), \(invalid) invalid"
+    }
+
     /// "id in column staff_id", or "key in columns household_id, record_type, record_id".
     static func keyWords(_ columns: [String]) -> String {
         switch columns.count {

@@ -43,8 +43,9 @@ public struct JSONExportReader {
             if kind == counted.kind { again = (rows.rowsRead, rows.problemCount) }
         }
         guard let again, again.rows == counted.rows, again.problems == counted.problems else {
-            func shown(_ c: (rows: Int, problems: Int)?) -> String { c.map { "\($0.rows) row\($0.rows == 1 ? "" : "s") of \(counted.kind.rawValue), \($0.problems) invalid" } ?? "no \(counted.kind.rawValue)" }
-            throw ExportError.changedWhileRead(file: name, first: shown((counted.rows, counted.problems)), second: shown(again))
+            let entity = counted.kind.rawValue
+            throw ExportError.changedWhileRead(file: name, first: ExportError.counted(rows: counted.rows, invalid: counted.problems, of: entity),
+                                               second: again.map { ExportError.counted(rows: $0.rows, invalid: $0.problems, of: entity) } ?? "no \(entity)")
         }
         return result
     }
@@ -64,12 +65,12 @@ public struct JSONExportReader {
     }
 
     /// Reads a document whose bytes `source` hands out as they are needed, keeping the first
-    /// `keeping` problems of each entity; `read` sees each entity's rows once read.
+    /// `keeping` problems of each entity; `onEntity` sees each entity's rows once read.
     func read(source: @escaping JSONScanner.Source, name: String, keeping: Int = Int.max,
-              read entityRead: ((EntityKind, EntityRows) -> Void)? = nil) throws -> [EntityKind: EntityRows] {
+              onEntity: ((EntityKind, EntityRows) -> Void)? = nil) throws -> [EntityKind: EntityRows] {
         var s = try JSONScanner(file: name, source: source)
         defer { afterReading?(s.largestWindow) }
-        return try read(&s, name: name, keeping: keeping, entityRead: entityRead)
+        return try read(&s, name: name, keeping: keeping, onEntity: onEntity)
     }
 
     public func read(bytes: [UInt8], name: String) throws -> [EntityKind: EntityRows] {
@@ -88,7 +89,7 @@ public struct JSONExportReader {
     static let unknownNamesKept = (count: 1_000, bytes: 1 << 20)
 
     private func read(_ s: inout JSONScanner, name: String, keeping: Int = Int.max,
-                      entityRead: ((EntityKind, EntityRows) -> Void)? = nil) throws -> [EntityKind: EntityRows] {
+                      onEntity: ((EntityKind, EntityRows) -> Void)? = nil) throws -> [EntityKind: EntityRows] {
         var result: [EntityKind: EntityRows] = [:]
         var format: String?
         var version: String?
@@ -102,7 +103,7 @@ public struct JSONExportReader {
             if let kind = EntityKind(rawValue: key), entities.contains(kind) {
                 guard case .arrayStart = try s.next() else { throw s.error("`\(key)` must be an array of objects") }
                 let rows = try readEntity(kind, scanner: &s, name: name, keeping: keeping)
-                entityRead?(kind, rows)
+                onEntity?(kind, rows)
                 result[kind] = rows
             } else if key == "format" || key == "version" {
                 let token = try s.next()
@@ -157,6 +158,9 @@ public struct JSONExportReader {
         var buffer: [UInt8] = []
         var ranges = [Range<Int>?](repeating: nil, count: columns.count)
         var key: [UInt8] = []
+        func refuseIfElementTooLarge(_ s: inout JSONScanner) throws {
+            guard buffer.count <= Self.recordByteLimit else { throw s.error("an element of more than 4 MiB of text") }
+        }
         while try s.nextElement(first: first) {
             first = false
             s.path = JSONPath(top: kind.rawValue, element: index)
@@ -214,14 +218,14 @@ public struct JSONExportReader {
                             try s.skip(after: other)
                             typeProblem = typeProblem ?? (field, "`\(field)` must be an array of strings")
                         }
-                        guard buffer.count <= Self.recordByteLimit else { throw s.error("an element of more than 4 MiB of text") }
+                        try refuseIfElementTooLarge(&s)
                     }
                     ranges[c] = start..<buffer.count
                 case .objectStart:
                     try s.skip(after: JSONScanner.Kind.objectStart)
                     typeProblem = typeProblem ?? (field, "`\(field)` must be a string, not an object")
                 }
-                guard buffer.count <= Self.recordByteLimit else { throw s.error("an element of more than 4 MiB of text") }
+                try refuseIfElementTooLarge(&s)
             }
             s.path.member = nil
             // A row with a value of the wrong type goes through the rules too, already marked
@@ -232,22 +236,17 @@ public struct JSONExportReader {
             index += 1
         }
         rows.unknownColumns = unknown.sorted()
-        let allowed = limit.allowed(rows: rows.rowsRead)
-        func refuseIfTooManySkipped() throws {
-            if rows.problemCount > allowed {
-                throw ExportError.tooManyInvalidRows(file: "\(name) (\(kind.rawValue))", invalid: rows.problemCount, allowed: allowed, rows: rows.rowsRead)
-            }
-        }
+        let shownAs = "\(name) (\(kind.rawValue))"
         // Problems past those kept: refused for their count at once, or read again keeping all.
         if rows.problemCount > rows.problems.count {
-            try refuseIfTooManySkipped()
+            try rows.refuseIfTooManySkipped(limit, file: shownAs)
             throw ProblemsPastKept(kind: kind, rows: rows.rowsRead, problems: rows.problemCount)
         }
         let member = kind.keyColumns.count == 1 ? "." + kind.keyColumns[0] : ""
         try rows.seal { id, line, first in
             .duplicateJSONID(file: name, path: "\(kind.rawValue)[\(line)]" + member, id: id, firstPath: "\(kind.rawValue)[\(first)]" + member, columns: kind.keyColumns)
         }
-        try refuseIfTooManySkipped()
+        try rows.refuseIfTooManySkipped(limit, file: shownAs)
         return rows
     }
 }

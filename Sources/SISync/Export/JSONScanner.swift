@@ -267,6 +267,12 @@ package struct JSONScanner {
         let opened = pos
         index += 1 // opening quote
         var length = 0
+        // Counts what the string adds, and keeps it when asked.
+        func take<Piece: Collection<UInt8>>(_ piece: Piece) throws {
+            length += piece.count
+            guard length <= Self.valueByteLimit else { throw error("a string of more than 4 MiB", at: opened) }
+            if keeping { out.append(contentsOf: piece) }
+        }
         while true {
             if index == bytes.count { guard try readMore(1) else { throw error("a string is never closed") } }
             let end = bytes.withUnsafeBufferPointer { b -> Int in
@@ -279,9 +285,7 @@ package struct JSONScanner {
                 return i
             }
             if end > index {
-                length += end - index
-                guard length <= Self.valueByteLimit else { throw error("a string of more than 4 MiB", at: opened) }
-                if keeping { out.append(contentsOf: bytes[index..<end]) }
+                try take(bytes[index..<end])
                 index = end
                 continue
             }
@@ -291,16 +295,15 @@ package struct JSONScanner {
             index += 1
             guard try has(1) else { throw error("a string is never closed") }
             let e = bytes[index]; index += 1
-            var decoded: (UInt8, UInt8?)
             switch e {
-            case UInt8(ascii: "\""): decoded = (0x22, nil)
-            case UInt8(ascii: "\\"): decoded = (0x5C, nil)
-            case UInt8(ascii: "/"): decoded = (0x2F, nil)
-            case UInt8(ascii: "b"): decoded = (0x08, nil)
-            case UInt8(ascii: "f"): decoded = (0x0C, nil)
-            case UInt8(ascii: "n"): decoded = (0x0A, nil)
-            case UInt8(ascii: "r"): decoded = (0x0D, nil)
-            case UInt8(ascii: "t"): decoded = (0x09, nil)
+            case UInt8(ascii: "\""): try take(CollectionOfOne(0x22))
+            case UInt8(ascii: "\\"): try take(CollectionOfOne(0x5C))
+            case UInt8(ascii: "/"): try take(CollectionOfOne(0x2F))
+            case UInt8(ascii: "b"): try take(CollectionOfOne(0x08))
+            case UInt8(ascii: "f"): try take(CollectionOfOne(0x0C))
+            case UInt8(ascii: "n"): try take(CollectionOfOne(0x0A))
+            case UInt8(ascii: "r"): try take(CollectionOfOne(0x0D))
+            case UInt8(ascii: "t"): try take(CollectionOfOne(0x09))
             case UInt8(ascii: "u"):
                 var scalar = try hex4()
                 if (0xD800...0xDBFF).contains(scalar) {
@@ -313,16 +316,9 @@ package struct JSONScanner {
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                 }
                 guard let u = Unicode.Scalar(scalar) else { throw error("an invalid \\u escape") }
-                let utf8 = Array(String(Character(u)).utf8)
-                length += utf8.count
-                guard length <= Self.valueByteLimit else { throw error("a string of more than 4 MiB", at: opened) }
-                if keeping { out.append(contentsOf: utf8) }
-                continue
+                try take(String(Character(u)).utf8)
             default: throw error("an unknown escape `\\\(Character(Unicode.Scalar(e)))`")
             }
-            length += 1
-            guard length <= Self.valueByteLimit else { throw error("a string of more than 4 MiB", at: opened) }
-            if keeping { out.append(decoded.0) }
         }
     }
 

@@ -40,11 +40,6 @@ struct RowRules {
         trimmed = Array(repeating: 0..<0, count: columns.count)
     }
 
-    /// Applies the rules to one row. `ranges[i]` locates the value of `kind.allColumns[i]`
-    /// in `buffer`, nil when the column is absent. `known` is a problem the reader already
-    /// found (a JSON value of the wrong type): the row is skipped, but its id is still read
-    /// so that its record is protected (R2). Throws only when the rows outgrow what they can
-    /// hold; a duplicate id is found when the reader seals the rows (R2).
     /// A bad value as a message shows it: whole up to 200 bytes, else its first 200
     /// characters and its length. A skipped row's problem is kept (up to 10,000 of them, R2),
     /// and a value may be 4 MiB.
@@ -53,6 +48,11 @@ struct RowRules {
         return "\(value.prefix(200))… (\(value.utf8.count) bytes)"
     }
 
+    /// Applies the rules to one row. `ranges[i]` locates the value of `kind.allColumns[i]`
+    /// in `buffer`, nil when the column is absent. `known` is a problem the reader already
+    /// found (a JSON value of the wrong type): the row is skipped, but its id is still read
+    /// so that its record is protected (R2). Throws only when the rows outgrow what they can
+    /// hold; a duplicate id is found when the reader seals the rows (R2).
     mutating func apply(buffer: UnsafeBufferPointer<UInt8>, ranges: [Range<Int>?], location: @autoclosure () -> String, line: Int,
                         into rows: inout EntityRows, known: (column: String?, message: String)? = nil) throws {
         rows.noteRowRead()

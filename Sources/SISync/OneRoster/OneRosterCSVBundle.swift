@@ -122,14 +122,15 @@ public struct OneRosterCSVBundle {
         try table(f, file: file, roster: &roster, required: required, chunk: streams ? { digest.add($0) } : nil) { t in
             let columns = OneRosterUserColumns(t)
             return { row, roster in
+                let read = Self.user(row, columns)
+                if case .unusableID(let skip) = read { return skip }
                 let userID = row.value(columns.id)
-                guard !userID.isEmpty else { return "empty sourcedId" }
-                guard !userID.utf8.contains(where: RowRules.isControl) else { return OneRosterSkip(column: "sourcedId", message: "the id holds a control character") }
                 if let first = firstLine[userID] {
                     throw ExportError.duplicateID(file: f.name, line: row.line, id: userID, firstLine: first, columns: ["sourcedId"])
                 }
                 firstLine[userID] = row.line
-                switch Self.user(row, columns) {
+                switch read {
+                case .unusableID(let skip): return skip
                 case .skipped(let skip):
                     roster.protectedUserIDs.insert(userID)
                     return skip
@@ -144,11 +145,14 @@ public struct OneRosterCSVBundle {
         }
     }
 
-    /// A users.csv row as a user, or why it is skipped (its id is read, not empty and
-    /// without a control character). The one reading of a row, for the check and for every
-    /// pass of a stream.
+    /// A users.csv row as a user, or why it is skipped. The one reading of a row, for the
+    /// check and for every pass of a stream.
     static func user(_ row: OneRosterTable.Row, _ c: OneRosterUserColumns) -> OneRosterUserRow {
         let userID = row.value(c.id)
+        guard !userID.isEmpty else { return .unusableID("empty sourcedId") }
+        guard !userID.utf8.contains(where: RowRules.isControl) else {
+            return .unusableID(OneRosterSkip(column: "sourcedId", message: "the id holds a control character"))
+        }
         var u = OneRosterRoster.User(id: userID)
         u.line = row.line
         guard let deleted = OneRosterRoster.isDeleted(status: row.value(c.status)) else {
@@ -197,7 +201,7 @@ public struct OneRosterCSVBundle {
         }
         for i in roster.users.indices {
             guard let roles = byUser[roster.users[i].id] else { continue }
-            OneRosterUserStream.give(roles, to: &roster.users[i])
+            roster.users[i].take(roles)
         }
     }
 
@@ -260,8 +264,10 @@ struct OneRosterSkip: ExpressibleByStringInterpolation {
     init(stringInterpolation: DefaultStringInterpolation) { self.init(message: String(stringInterpolation: stringInterpolation)) }
 }
 
-/// A users.csv row read as a user, or skipped with the reason (R2).
+/// A users.csv row read as a user, or skipped with the reason (R2): its user protected, or,
+/// for an id that is empty or holds a control character, no user at all.
 enum OneRosterUserRow {
     case user(OneRosterRoster.User)
     case skipped(OneRosterSkip)
+    case unusableID(OneRosterSkip)
 }

@@ -19,6 +19,13 @@ public struct OneRosterRoster: Sendable {
         /// The CSV line or array index, for duplicate and skip messages.
         public var line = 0
         public init(id: String) { self.id = id }
+
+        /// 1.2: takes its rows of roles.csv as its roles, primary first (they give a staff
+        /// member's title), and their orgs as its own.
+        mutating func take(_ given: [Role]) {
+            roles = given.filter(\.primary) + given.filter { !$0.primary }
+            for r in given { if let o = r.org, !orgs.contains(o) { orgs.append(o) } }
+        }
     }
 
     public struct Role: Sendable, Equatable {

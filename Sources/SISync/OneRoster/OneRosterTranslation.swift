@@ -82,7 +82,7 @@ public struct OneRosterTranslation {
         // of the students and the guardians, in the users' order.
         var briefs: [String: UserBrief] = [:]
         var agents: [String] = []
-        var studentAgents: [(id: String, deleted: Bool, agents: Range<Int>)] = []
+        var studentAgents: [(id: String, agents: Range<Int>)] = []
         var guardianAgents: [(id: String, agents: Range<Int>)] = []
         func keep(_ list: [String]) -> Range<Int> {
             let start = agents.count
@@ -94,7 +94,7 @@ public struct OneRosterTranslation {
         try roster.forEachUser { u in
             let student = isStudent(u)
             if looksUp { briefs[u.id] = UserBrief(isStudent: student, deleted: u.deleted, line: u.line) }
-            if relating, student, !u.agents.isEmpty { studentAgents.append((u.id, u.deleted, keep(u.agents))) }
+            if relating, student, !u.agents.isEmpty { studentAgents.append((u.id, keep(u.agents))) }
             // An id holding a control character is no usable id (R2), and a unit separator
             // would split the relationship keys it becomes part of.
             if u.id.utf8.contains(where: RowRules.isControl) {
@@ -191,9 +191,10 @@ public struct OneRosterTranslation {
             }
             // ... and the students theirs.
             for s in studentAgents where !protected.contains(s.id) {
+                guard let student = briefs[s.id] else { continue }
                 for agent in agents[s.agents] {
                     if let parent = briefs[agent], let relationship = parent.guardianRelationship {
-                        if !protected.contains(agent) { try relate(parent: agent, parent, relationship: relationship, studentID: s.id, studentDeleted: s.deleted) }
+                        if !protected.contains(agent) { try relate(parent: agent, parent, relationship: relationship, studentID: s.id, studentDeleted: student.deleted) }
                     } else if briefs[agent] != nil {
                         notices.add("agentSourcedIds of a student naming someone who is not a parent, guardian or relative", "\(s.id) → \(agent)")
                     } else if !delta {

@@ -41,12 +41,6 @@ public final class OneRosterUserStream: @unchecked Sendable {
         self.count = count
     }
 
-    /// 1.2: a user's roles, primary first (they give a staff member's title), and their orgs.
-    static func give(_ roles: [OneRosterRoster.Role], to user: inout OneRosterRoster.User) {
-        user.roles = roles.filter(\.primary) + roles.filter { !$0.primary }
-        for r in roles { if let o = r.org, !user.orgs.contains(o) { user.orgs.append(o) } }
-    }
-
     /// Calls `body` with each user, in the file's order, as the first read took them.
     func forEach(_ body: (OneRosterRoster.User) throws -> Void) throws {
         lock.lock()
@@ -58,18 +52,16 @@ public final class OneRosterUserStream: @unchecked Sendable {
             try OneRosterTable.read(file: file, name: name, prepare: { table in
                 let columns = OneRosterUserColumns(table)
                 return { row in
-                    let id = row.value(columns.id)
-                    guard !id.isEmpty, !id.utf8.contains(where: RowRules.isControl),
-                          case .user(var user) = OneRosterCSVBundle.user(row, columns) else { return }
+                    guard case .user(var user) = OneRosterCSVBundle.user(row, columns) else { return }
                     taken += 1
-                    if let given = self.roles[id] { Self.give(given, to: &user) }
+                    if let given = self.roles[user.id] { user.take(given) }
                     try body(user)
                 }
             }, chunk: { again.add($0) })
         }
         guard again == digest, taken == count else {
-            throw ExportError.changedWhileRead(file: name, first: "\(digest.bytes) bytes, \(count) users",
-                                               second: again.bytes == digest.bytes ? "as many bytes, other ones" : "\(again.bytes) bytes")
+            throw ExportError.changedWhileRead(file: name, first: "\(digest.bytes) bytes holding \(count) users",
+                                               second: again.bytes == digest.bytes ? "the same length with other bytes" : "\(again.bytes) bytes")
         }
     }
 }

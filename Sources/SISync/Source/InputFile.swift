@@ -58,6 +58,23 @@ public final class InputFile {
     /// Appends the file's next chunk to `bytes`; false at the end of the file (a reader that
     /// pulls its input, as the JSON export's scanner does).
     public func appendNextChunk(to bytes: inout [UInt8]) throws(FetchError) -> Bool {
+        let n = try readChunk()
+        guard n > 0 else { return false }
+        buffer.withUnsafeBufferPointer { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: $0[0..<n])) }
+        return true
+    }
+
+    /// Calls `body` with each chunk of the file in order.
+    public func forEachChunk(_ body: (UnsafeBufferPointer<UInt8>) throws -> Void) throws {
+        while true {
+            let n = try readChunk()
+            if n == 0 { return }
+            try buffer.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[0..<n])) }
+        }
+    }
+
+    /// Reads the next chunk into `buffer`: how many bytes, 0 at the end of the file.
+    private func readChunk() throws(FetchError) -> Int {
         let capacity = buffer.count
         let n = buffer.withUnsafeMutableBytes { raw -> Int in
             var got: Int
@@ -65,23 +82,6 @@ public final class InputFile {
             return got
         }
         if n < 0 { throw .unreadableFile(path: path, reason: String(cString: strerror(errno))) }
-        if n == 0 { return false }
-        buffer.withUnsafeBufferPointer { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: $0[0..<n])) }
-        return true
-    }
-
-    /// Calls `body` with each chunk of the file in order.
-    public func forEachChunk(_ body: (UnsafeBufferPointer<UInt8>) throws -> Void) throws {
-        let capacity = buffer.count
-        while true {
-            let n = buffer.withUnsafeMutableBytes { raw -> Int in
-                var got: Int
-                repeat { got = read(fd, raw.baseAddress, capacity) } while got < 0 && errno == EINTR
-                return got
-            }
-            if n < 0 { throw FetchError.unreadableFile(path: path, reason: String(cString: strerror(errno))) }
-            if n == 0 { return }
-            try buffer.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[0..<n])) }
-        }
+        return n
     }
 }
