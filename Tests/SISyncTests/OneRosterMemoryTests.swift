@@ -67,7 +67,7 @@ final class OneRosterMemoryTests: XCTestCase {
         return try reader.read()
     }
 
-    private func records(_ rows: [EntityKind: EntityRows]) -> [String] {
+    static func records(_ rows: [EntityKind: EntityRows]) -> [String] {
         rows.keys.sorted { $0.rawValue < $1.rawValue }.flatMap { kind in
             let r = rows[kind]!
             return (0..<r.count).map { "\(kind.rawValue) \(r.key($0)) \(r.values($0)) \(r.isInactive($0))" }
@@ -84,7 +84,7 @@ final class OneRosterMemoryTests: XCTestCase {
         XCTAssertEqual(kept.enrollments.count, 13)
         XCTAssertEqual(judged.judgedEnrollments.mentioned, [], "who was mentioned matters to a delta only")
         let a = try t.translate(judged), b = try t.translate(kept)
-        XCTAssertEqual(records(a.rows), records(b.rows))
+        XCTAssertEqual(Self.records(a.rows), Self.records(b.rows))
         XCTAssertEqual(a.notices.lines, b.notices.lines)
         let statuses = (1...11).map { i in a.rows[.students]!.values(a.rows[.students]!.row(forKey: "s\(i)")!) }.map { "\($0[3]) \($0[5])" }
         XCTAssertEqual(statuses, [
@@ -98,12 +98,12 @@ final class OneRosterMemoryTests: XCTestCase {
     }
 
     /// What a translation gave, to compare two: the records, the problems and the notices.
-    private func outcome(_ t: OneRosterTranslation, _ roster: OneRosterRoster) -> String {
+    static func outcome(_ t: OneRosterTranslation, _ roster: OneRosterRoster) -> String {
         do {
             let (rows, notices) = try t.translate(roster)
             let problems = rows.values.flatMap { $0.problems }.map { "\($0.file):\($0.location) \($0.column ?? "-") \($0.id ?? "-") \($0.message)" }
             let protected = rows.keys.sorted { $0.rawValue < $1.rawValue }.map { k in "\(k.rawValue) \(rows[k]!.problemCount) \(rows[k]!.protectedKeys.sorted())" }
-            return (records(rows) + problems + protected + notices.lines).joined(separator: "\n")
+            return (Self.records(rows) + problems + protected + notices.lines).joined(separator: "\n")
         } catch {
             return "error: \(error)"
         }
@@ -143,11 +143,11 @@ final class OneRosterMemoryTests: XCTestCase {
             XCTAssertEqual(streamed.users.count, 0, dir)
             XCTAssertEqual(streamed.userCount, held.users.count, dir)
             XCTAssertGreaterThan(held.users.count, 0, dir)
-            let expected = outcome(t, held)
+            let expected = Self.outcome(t, held)
             XCTAssertFalse(expected.hasPrefix("error"), "\(dir): \(expected)")
-            XCTAssertEqual(outcome(t, streamed), expected, dir)
+            XCTAssertEqual(Self.outcome(t, streamed), expected, dir)
         }
-        let bad = outcome(t, try bundle(w, dir: "bad", rule: t.enrollmentRule, streamsUsers: true))
+        let bad = Self.outcome(t, try bundle(w, dir: "bad", rule: t.enrollmentRule, streamsUsers: true))
         for expected in ["p1 → t1", "not-an-email", "household_relationships p1\u{1F}student\u{1F}s1"] {
             XCTAssertTrue(bad.contains(expected), "\(expected) in\n\(bad)")
         }
@@ -206,7 +206,7 @@ final class OneRosterMemoryTests: XCTestCase {
         let w = Workspace()
         OneRosterTests.writeBundle11(w)
         let t = translation()
-        let fromFile = outcome(t, try bundle(w, rule: t.enrollmentRule, streamsUsers: true))
+        let fromFile = Self.outcome(t, try bundle(w, rule: t.enrollmentRule, streamsUsers: true))
         let path = w.exportDir + "/bundle/users.csv"
         let text = try Data(contentsOf: URL(fileURLWithPath: path))
         try FileManager.default.removeItem(atPath: path)
@@ -218,7 +218,7 @@ final class OneRosterMemoryTests: XCTestCase {
         let roster = try bundle(w, rule: t.enrollmentRule, streamsUsers: true)
         XCTAssertNil(roster.userStream)
         XCTAssertEqual(roster.users.count, 10)
-        XCTAssertEqual(outcome(t, roster), fromFile)
+        XCTAssertEqual(Self.outcome(t, roster), fromFile)
     }
 
     /// The translated records go to the run's private directory past the sorter's buffer,

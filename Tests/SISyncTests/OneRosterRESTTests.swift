@@ -62,7 +62,7 @@ final class OneRosterRESTTests: XCTestCase {
             return .init(status: 200, headers: headers, body: Array("{\"\(name)\": [\(page.joined(separator: ","))]}".utf8))
     }
 
-    func configure(_ w: Workspace, _ server: TestHTTPServer) -> Configuration {
+    static func configure(_ w: Workspace, _ server: TestHTTPServer) -> Configuration {
         w.write(w.root + "/client-secret", "rest-secret")
         chmod(w.root + "/client-secret", 0o600)
         return w.configure(sync: "school_year = 2026-2027\nmax_deactivate_percent = 50", source: """
@@ -82,7 +82,7 @@ final class OneRosterRESTTests: XCTestCase {
             let counter = Counter()
             let server = try Self.server(paging, log: counter)
             let w = Workspace()
-            let run = w.sync(configure(w, server), at: day)
+            let run = w.sync(Self.configure(w, server), at: day)
             XCTAssertEqual(run.summary.outcome, .applied, "\(paging): \(run.summary.error ?? "")")
             XCTAssertEqual(try OneRosterTests.table(w, "SELECT staff_id, title, school_ids, enabled FROM staff ORDER BY 1"),
                            ["a1|Aide|sch1|", "t1|Teacher|sch1|", "t2|Administrator|sch1|false"], "\(paging)")
@@ -100,10 +100,10 @@ final class OneRosterRESTTests: XCTestCase {
         for paging in [Paging.lastPageMissing, .lastPageEmpty] {
             let w = Workspace()
             let good = try Self.server(.totalCount)
-            XCTAssertEqual(w.sync(configure(w, good), at: day).summary.outcome, .applied)
+            XCTAssertEqual(w.sync(Self.configure(w, good), at: day).summary.outcome, .applied)
             let before = try w.dump()
             let bad = try Self.server(paging)
-            let run = w.sync(configure(w, bad), at: day)
+            let run = w.sync(Self.configure(w, bad), at: day)
             XCTAssertEqual(run.summary.outcome, .failed, "\(paging)")
             XCTAssertEqual(run.summary.failure?.exitCode, 69, "an unavailable source, like any failed download")
             let error = run.summary.error ?? ""
@@ -121,11 +121,11 @@ final class OneRosterRESTTests: XCTestCase {
     func testR4CompleteRosterDeactivatesTheMissing() throws {
         let w = Workspace()
         let first = try Self.server(.link)
-        XCTAssertEqual(w.sync(configure(w, first), at: day).summary.outcome, .applied)
+        XCTAssertEqual(w.sync(Self.configure(w, first), at: day).summary.outcome, .applied)
         var users = Self.users.filter { !$0.contains("\"a1\"") }
         users[0] = users[0].replacingOccurrences(of: "\"status\":\"active\"", with: "\"status\":\"tobedeleted\"")
         let second = try Self.server(.link, users: users)
-        let run = w.sync(configure(w, second), at: day)
+        let run = w.sync(Self.configure(w, second), at: day)
         XCTAssertEqual(run.summary.outcome, .applied, run.summary.error ?? "")
         XCTAssertEqual(try OneRosterTests.table(w, "SELECT staff_id FROM staff WHERE active = 0 ORDER BY 1"), ["a1", "t1"])
     }
@@ -159,11 +159,11 @@ final class OneRosterRESTTests: XCTestCase {
                     source extra: String = "", file: StaticString = #filePath, line: UInt = #line) throws -> (run: SyncRun.Result, unchanged: Bool) {
         let w = Workspace()
         let good = try Self.server(.link)
-        XCTAssertEqual(w.sync(configure(w, good), at: day).summary.outcome, .applied, file: file, line: line)
+        XCTAssertEqual(w.sync(Self.configure(w, good), at: day).summary.outcome, .applied, file: file, line: line)
         let before = try w.dump().filter { !$0.hasPrefix("runs") && !$0.hasPrefix("source_state") }
         let port = other.port
         let server = try TestHTTPServer { req in hostile(req, Int(port)) ?? Self.answer(req, .link) }
-        var c = configure(w, server)
+        var c = Self.configure(w, server)
         c.maxBytes = extra.isEmpty ? c.maxBytes : parseByteSize(extra)!
         let run = w.sync(c, at: day)
         let after = try w.dump().filter { !$0.hasPrefix("runs") && !$0.hasPrefix("source_state") }
@@ -208,7 +208,7 @@ final class OneRosterRESTTests: XCTestCase {
                            file: StaticString = #filePath, line: UInt = #line) throws -> (run: SyncRun.Result, unchanged: Bool, users: [String]) {
         let w = Workspace()
         let good = try Self.server(.link)
-        XCTAssertEqual(w.sync(configure(w, good), at: day).summary.outcome, .applied, file: file, line: line)
+        XCTAssertEqual(w.sync(Self.configure(w, good), at: day).summary.outcome, .applied, file: file, line: line)
         let before = try w.dump().filter { !$0.hasPrefix("runs") && !$0.hasPrefix("source_state") }
         let server = try TestHTTPServer { req in
             let path = req.path.replacingOccurrences(of: ";jsessionid=ab", with: "")
@@ -221,7 +221,7 @@ final class OneRosterRESTTests: XCTestCase {
             }
             return r
         }
-        let run = w.sync(configure(w, server), at: day)
+        let run = w.sync(Self.configure(w, server), at: day)
         let after = try w.dump().filter { !$0.hasPrefix("runs") && !$0.hasPrefix("source_state") }
         return (run, after == before, server.requests.map(\.path).filter { $0.contains("/users") })
     }
@@ -292,12 +292,12 @@ final class OneRosterRESTTests: XCTestCase {
     func testACachedTokenGoesOnlyWithTheSecretItWasIssuedFor() throws {
         let good = try Self.server(.link)
         let a = Workspace()
-        XCTAssertEqual(a.sync(configure(a, good), at: day).summary.outcome, .applied)
+        XCTAssertEqual(a.sync(Self.configure(a, good), at: day).summary.outcome, .applied)
         let tokenRequests = good.requests.filter { $0.path == "/token" }.count
         let other = try Self.otherHost()
         func tenant(secret: String?) -> SyncRun.Result {
             let b = Workspace()
-            var c = configure(b, other)
+            var c = Self.configure(b, other)
             c.tokenURL = good.baseURL + "/token"
             if let secret { b.write(b.root + "/client-secret", secret) } else { unlink(b.root + "/client-secret") }
             return b.sync(c, at: day)
@@ -321,7 +321,7 @@ final class OneRosterRESTTests: XCTestCase {
         let server = try TestHTTPServer { req in
             req.path == "/token" ? .init(status: 307, headers: ["Location": "http://127.0.0.1:\(port)/token"], body: []) : Self.answer(req, .link)
         }
-        let run = w.sync(configure(w, server), at: day)
+        let run = w.sync(Self.configure(w, server), at: day)
         XCTAssertEqual(run.summary.outcome, .failed)
         let error = run.summary.error ?? ""
         XCTAssertTrue(error.contains("/token: the OAuth token endpoint answered HTTP 307, a redirect to http://127.0.0.1:\(port)/token"), error)

@@ -8,6 +8,10 @@
 // order; written out again the links read back the same; two header lines joined with ", "
 // give the links twice.
 //
+// The roster is read twice: as the fetcher reads it for a run (users written to a file of a
+// run's directory, enrollments judged as they arrive) and with both held, as before issue
+// 34; both must translate to the same records, problems and notices, or the same error.
+//
 // Passes when each call returns or throws OneRosterError or ExportError.
 import Foundation
 @testable import SISync
@@ -80,27 +84,66 @@ func checkLinkHeader(_ data: UnsafeBufferPointer<UInt8>) {
     }
 }
 
-fuzzMain { data in
-    checkLinkHeader(data)
-    let body = Data(buffer: data)
-    let version: OneRosterManifest.Version = inputHash(data) & 1 == 0 ? .v1_1 : .v1_2
+/// The run's directory the spilled users go to, one for the whole session.
+let directory: RunDirectory = {
+    do { return try RunDirectory(in: scratchDirectory) } catch { finding("RunDirectory: \(error)") }
+}()
+
+/// The page read as every collection into one roster, users spilled or held, then translated:
+/// its records, problems and notices, or the error.
+func readAndTranslate(_ body: Data, version: OneRosterManifest.Version, spilled: Bool) -> String {
+    let t = translation()
     var roster = OneRosterRoster(version: version, modes: Dictionary(uniqueKeysWithValues: OneRosterAPIPage.collections.map { ($0, .bulk) }))
     roster.usersSource = "https://sis.example/ims/oneroster/v1p1/users"
+    var file: RunFile?
+    defer { if let file { directory.remove(file) } }
+    if spilled {
+        do { file = try directory.create("users.spill") } catch { finding("RunDirectory.create: \(error)") }
+        roster.userSpill = OneRosterUserSpill(file: file!)
+        roster.enrollmentRule = t.enrollmentRule
+    }
+    var outcome: [String] = []
     var read = 0
     for collection in OneRosterAPIPage.collections {
         do {
             let n = try OneRosterAPIPage.read(body, collection: collection, url: "https://sis.example/\(collection.rawValue)",
                                               firstIndex: 0, into: &roster)
             guard n >= 0 else { finding("OneRosterAPIPage.read returned \(n)") }
+            outcome.append("\(collection): \(n)")
             read += 1
         } catch is OneRosterError {
-        } catch is ExportError {
+            outcome.append("\(collection): OneRosterError")
+        } catch let e as ExportError {
+            outcome.append("\(collection): \(e)")
         } catch {
             finding("OneRosterAPIPage.read(\(collection)) threw \(type(of: error)): \(error)")
         }
     }
-    guard read > 0 else { return }
-    do { _ = try translation().translate(roster) } catch is OneRosterError {} catch is ExportError {} catch {
+    guard read > 0 else { return outcome.joined(separator: "\n") }
+    do {
+        let (rows, notices) = try t.translate(roster)
+        for kind in rows.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
+            let r = rows[kind]!
+            outcome.append("\(kind): \((0..<r.count).map { "\(r.key($0)) \(r.values($0)) \(r.isInactive($0))" })")
+            outcome.append("problems \(r.problemCount) \(r.problems.map { "\($0.file):\($0.location) \($0.column ?? "-") \($0.id ?? "-") \($0.message)" })")
+            outcome.append("protected \(r.protectedKeys.sorted())")
+        }
+        outcome += notices.lines
+    } catch is OneRosterError {
+        outcome.append("translate: OneRosterError")
+    } catch let e as ExportError {
+        outcome.append("translate: \(e)")
+    } catch {
         finding("OneRosterTranslation.translate threw \(type(of: error)): \(error)")
     }
+    return outcome.joined(separator: "\n")
+}
+
+fuzzMain { data in
+    checkLinkHeader(data)
+    let body = Data(buffer: data)
+    let version: OneRosterManifest.Version = inputHash(data) & 1 == 0 ? .v1_1 : .v1_2
+    let held = readAndTranslate(body, version: version, spilled: false)
+    let spilled = readAndTranslate(body, version: version, spilled: true)
+    if spilled != held { finding("spilled:\n\(spilled)\nheld:\n\(held)") }
 }

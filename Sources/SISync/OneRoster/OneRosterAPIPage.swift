@@ -155,11 +155,11 @@ public enum OneRosterAPIPage {
             u.email = string(o["email"])
             u.agents = refs(o["agents"])
             u.grades = ((o["grades"] as? [Any]) ?? []).map { string($0) }.filter { !$0.isEmpty }
-            if let first = roster.userLocations[id] {
-                throw ExportError.duplicateJSONID(file: url, path: location + ".sourcedId", id: id, firstPath: first + ".sourcedId", columns: ["sourcedId"])
+            if let first = roster.userIndexes[id] {
+                throw ExportError.duplicateJSONID(file: url, path: location + ".sourcedId", id: id, firstPath: "\(collection.rawValue)[\(first)].sourcedId", columns: ["sourcedId"])
             }
-            roster.userLocations[id] = location
-            roster.users.append(u)
+            roster.userIndexes[id] = index
+            try roster.keep(u)
         case .roles:
             break
         }

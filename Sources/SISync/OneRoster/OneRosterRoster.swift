@@ -79,6 +79,9 @@ public struct OneRosterRoster: Sendable {
     /// Where the users are read again for each pass of the translation, when they are not
     /// held (`OneRosterCSVBundle.streamsUsers`).
     public var userStream: OneRosterUserStream?
+    /// Where a REST roster's users are written as they arrive and read back (`keep`), when
+    /// they are not held.
+    public var userSpill: OneRosterUserSpill?
     /// The enrollments, unless they are judged as they are read (`enrollmentRule`).
     public var enrollments: [Enrollment] = []
     /// The rule a reader judges each enrollment by as it reads it (`add`), keeping only
@@ -95,8 +98,9 @@ public struct OneRosterRoster: Sendable {
     public var protectedUserIDs: Set<String> = []
     /// Things left out that are worth a notice (not errors): counted, with examples.
     public var notices = OneRosterNotices()
-    /// Where each user was read, to report a duplicate with its first place (R2).
-    var userLocations: [String: String] = [:]
+    /// Where (the index in the REST collection) each user was read, to report a duplicate
+    /// with its first place (R2). An index, not the place as text: one for every user.
+    var userIndexes: [String: Int] = [:]
     /// Where users came from, for messages (`users.csv` or the users URL).
     public var usersSource = "users.csv"
 
@@ -108,12 +112,19 @@ public struct OneRosterRoster: Sendable {
     public func mode(_ file: OneRosterFile) -> OneRosterManifest.FileMode { modes[file] ?? .absent }
 
     /// How many users there are, held or streamed.
-    public var userCount: Int { userStream?.count ?? users.count }
+    public var userCount: Int { userStream?.count ?? userSpill?.count ?? users.count }
 
-    /// Calls `body` with each user in the order they were read, held or streamed.
+    /// Calls `body` with each user in the order they were read, held, streamed or spilled.
     public func forEachUser(_ body: (User) throws -> Void) throws {
-        guard let userStream else { return try users.forEach(body) }
-        try userStream.forEach(body)
+        if let userStream { return try userStream.forEach(body) }
+        if let userSpill { return try userSpill.forEach(body) }
+        try users.forEach(body)
+    }
+
+    /// Takes a user read from a REST page: written to `userSpill` when there is one, else held.
+    public mutating func keep(_ user: User) throws {
+        guard let userSpill else { return users.append(user) }
+        try userSpill.append(user)
     }
 
     /// Takes an enrollment: judged at once by `enrollmentRule` when there is one, else

@@ -18,7 +18,11 @@ extension SyncRun {
     func fetch(store: RosterStore, started: Date, directory: RunDirectory) throws -> Fetched {
         var fetcher = ExportFetcher(configuration: configuration, directory: directory, stop: stop, log: log)
         let oneRoster = oneRosterTranslation(store: store, started: started)
-        if let oneRoster { fetcher.translationBasis = "school_year \(oneRoster.schoolYear) day \(oneRoster.today)" }
+        if let oneRoster {
+            fetcher.translationBasis = "school_year \(oneRoster.schoolYear) day \(oneRoster.today)"
+            fetcher.enrollmentRule = oneRoster.enrollmentRule
+            fetcher.spillsUsers = true
+        }
         // No conditional GET with a school scope: every file is parsed anyway, and a 304 for
         // a file the scope's first run must read would fail it.
         if !options.force && configuration.schoolScope == nil { fetcher.validators = try conditionalValidators(fetcher, store: store) }

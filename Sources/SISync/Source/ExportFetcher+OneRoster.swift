@@ -94,6 +94,8 @@ extension ExportFetcher {
         let version: OneRosterManifest.Version = base.lowercased().contains("v1p2") ? .v1_2 : .v1_1
         var roster = OneRosterRoster(version: version, modes: Dictionary(uniqueKeysWithValues: OneRosterAPIPage.collections.map { ($0, .bulk) }))
         roster.usersSource = base + "/users"
+        roster.enrollmentRule = enrollmentRule
+        if spillsUsers { roster.userSpill = OneRosterUserSpill(file: try directory.create("users.spill")) }
         var files: [FetchedFile] = []
         defer { FetchedExport(format: configuration.format, files: files, contentHash: "").removeTemporaryFiles(in: directory) }
         let transfer = try CurlTransfer()

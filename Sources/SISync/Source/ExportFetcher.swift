@@ -82,6 +82,12 @@ public struct ExportFetcher {
     /// What else a OneRoster translation depends on (the school year and the day), so that
     /// an unchanged export is translated again when they change (R3).
     public var translationBasis = ""
+    /// The OneRoster translation's rule for enrollments: a REST roster's enrollments are
+    /// judged as their pages arrive, not kept (`OneRosterRoster.add`). Nil: they are kept.
+    public var enrollmentRule: OneRosterEnrollmentRule?
+    /// Whether a REST roster's users are written to the run's directory as their pages
+    /// arrive (`OneRosterRoster.userSpill`) rather than held.
+    public var spillsUsers = false
 
     public init(configuration: Configuration, directory: RunDirectory, stop: StopSignal? = nil, log: EventLog? = nil) {
         self.configuration = configuration
