@@ -250,4 +250,23 @@ final class OneRosterMemoryTests: XCTestCase {
         XCTAssertEqual(students.values(students.row(forKey: "s69999")!)[5], OneRosterTranslation.enrolled)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), [])
     }
+
+    /// Each id gets one number, in the order first given, and comes back as it was: past the
+    /// table's first growth, for UUIDs, an empty id, one with a NUL, one outside ASCII and
+    /// one with a control character.
+    func testIDsAreNumberedOnceAndComeBack() {
+        var ids = OneRosterIDs()
+        let odd = ["", "a\u{0}b", "zoë-李", "c\u{1}d", "x"]
+        let all = (0..<5000).map { UUID(uuidString: String(format: "00000000-0000-0000-0000-%012d", $0))!.uuidString.lowercased() } + odd
+        for (i, id) in all.enumerated() { XCTAssertEqual(ids.number(id), Int32(i)) }
+        for (i, id) in all.enumerated().reversed() {
+            XCTAssertEqual(ids.number(id), Int32(i), "given again, the same number")
+            XCTAssertEqual(ids.find(id), Int32(i))
+            XCTAssertEqual(ids.id(Int32(i)), id)
+        }
+        XCTAssertEqual(ids.count, all.count)
+        XCTAssertNil(ids.find("y"))
+        XCTAssertNil(ids.find("a\u{0}c"), "compared by every byte, past a NUL")
+        XCTAssertEqual(all.indices.filter { ids.holdsControl(Int32($0)) }, [5001, 5003])
+    }
 }

@@ -132,14 +132,39 @@ final class OneRosterRESTMemoryTests: XCTestCase {
             users.append(u)
             try spill.append(u)
         }
-        func describe(_ u: OneRosterRoster.User) -> String {
-            "\(u.id)|\(u.deleted)|\(u.enabled)|\(u.line)|\(u.roles.map { "\($0.name),\($0.primary),\($0.org ?? "nil")" })|\(u.orgs)|\(u.givenName)|\(u.familyName)|\(u.email)|\(u.agents)|\(u.grades)"
-        }
         for _ in 0..<2 {
-            var back: [String] = []
-            try spill.forEach { back.append(describe($0)) }
+            var back: [OneRosterRoster.User] = []
+            try spill.forEach { back.append($0) }
             XCTAssertEqual(back.count, users.count)
-            XCTAssertEqual(back, users.map(describe))
+            XCTAssertTrue(back == users, "every user comes back equal, field for field")
+        }
+    }
+
+    /// The spill writes these fields of a user and no others: a field added to
+    /// `OneRosterRoster.User` fails this test until the spill writes and reads it too (and
+    /// the list here names it), so that no field is silently lost on the way.
+    func testTheSpillWritesEveryFieldOfAUser() {
+        let fields = Mirror(reflecting: OneRosterRoster.User(id: "x")).children.map { $0.label ?? "?" }
+        XCTAssertEqual(fields, ["id", "deleted", "enabled", "roles", "orgs", "givenName", "familyName", "email", "agents", "grades", "line"])
+        XCTAssertEqual(Mirror(reflecting: OneRosterRoster.Role(name: "x")).children.map { $0.label ?? "?" }, ["name", "primary", "org"])
+    }
+
+    /// Passes may run one inside another (none waits for the other), and no user is added
+    /// once one began.
+    func testAPassInsideAPassAndAUserAddedAfterAreAnswered() throws {
+        let w = Workspace()
+        let spill = OneRosterUserSpill(file: try RunDirectory(in: w.root).create("users.spill"))
+        for i in 0..<3 { try spill.append(OneRosterRoster.User(id: "u\(i)")) }
+        let done = DispatchSemaphore(value: 0)
+        let pairs = Counter()
+        Thread {
+            try? spill.forEach { _ in try? spill.forEach { _ in _ = pairs.next("pair") } }
+            done.signal()
+        }.start()
+        XCTAssertEqual(done.wait(timeout: .now() + 10), .success, "a pass inside a pass never finished")
+        XCTAssertEqual(pairs.count("pair"), 9)
+        XCTAssertThrowsError(try spill.append(OneRosterRoster.User(id: "late"))) { e in
+            guard case RunDirectoryError.cannotCreateFile? = e as? RunDirectoryError else { return XCTFail("\(e)") }
         }
     }
 
@@ -148,7 +173,7 @@ final class OneRosterRESTMemoryTests: XCTestCase {
     func testASpillCutShortOrDamagedFailsTheRead() throws {
         let w = Workspace()
         let directory = try RunDirectory(in: w.root)
-        for damage in ["short", "length"] {
+        for damage in ["short", "length", "record", "zero"] {
             let file = try directory.create("users.spill")
             let spill = OneRosterUserSpill(file: file)
             for i in 0..<10 {
@@ -159,34 +184,40 @@ final class OneRosterRESTMemoryTests: XCTestCase {
             var seen = 0
             try spill.forEach { _ in seen += 1 }
             XCTAssertEqual(seen, 10)
-            if damage == "short" {
-                XCTAssertEqual(ftruncate(file.descriptor, 100), 0)
-            } else {
-                // The first user's id (its length at byte 17) now claims more than its record.
-                var huge = UInt32(1000).littleEndian
-                XCTAssertEqual(withUnsafeBytes(of: &huge) { pwrite(file.descriptor, $0.baseAddress, 4, 17) }, 4)
+            func put(_ n: UInt32, at offset: off_t) {
+                var n = n.littleEndian
+                XCTAssertEqual(withUnsafeBytes(of: &n) { pwrite(file.descriptor, $0.baseAddress, 4, offset) }, 4)
+            }
+            switch damage {
+            case "short": XCTAssertEqual(ftruncate(file.descriptor, 100), 0)
+            // The first user's id (its length at byte 17) claims more than its record.
+            case "length": put(1000, at: 17)
+            // The first record claims nearly 4 GiB: refused before a buffer that size is made.
+            case "record": put(0xFFFF_FFF0, at: 0)
+            // A record of no length would never move on.
+            default: put(0, at: 0)
             }
             XCTAssertThrowsError(try spill.forEach { _ in }, damage) { e in
-                guard case RunDirectoryError.cannotReadFile(let path, _)? = e as? RunDirectoryError else { return XCTFail("\(damage): \(e)") }
+                guard case RunDirectoryError.cannotReadFile(let path, let reason)? = e as? RunDirectoryError else { return XCTFail("\(damage): \(e)") }
                 XCTAssertEqual(path, file.shownAs)
+                if damage == "record" || damage == "zero" { XCTAssertTrue(reason.contains("does not fit in the file"), reason) }
             }
         }
     }
 
-    /// The fetcher, over real HTTP, writes the users to the run's directory and judges the
-    /// enrollments when asked to (as every run asks), and holds both otherwise.
+    /// A run's fetcher (`SyncRun.fetcher`), over real HTTP, writes the users to the run's
+    /// directory and judges the enrollments; one that is not asked to holds both.
     func testTheFetcherSpillsUsersAndJudgesEnrollmentsOverHTTP() throws {
         let server = try OneRosterRESTTests.server(.totalCount)
         let w = Workspace()
         let configuration = OneRosterRESTTests.configure(w, server)
         for spills in [true, false] {
             let directory = try RunDirectory(in: w.root)
-            var fetcher = ExportFetcher(configuration: configuration, directory: directory)
-            if spills {
-                fetcher.enrollmentRule = translation.enrollmentRule
-                fetcher.spillsUsers = true
-            }
+            // A run's fetcher, or one made by hand.
+            let fetcher = spills ? SyncRun.fetcher(configuration: configuration, directory: directory, stop: nil, log: nil, oneRoster: translation)
+                : ExportFetcher(configuration: configuration, directory: directory)
             let roster = try XCTUnwrap(try fetcher.fetch().roster)
+            XCTAssertEqual(roster.userIndexes, [:], "the users' places are let go once their pages are read")
             XCTAssertEqual(roster.userCount, 5)
             XCTAssertEqual(roster.users.count, spills ? 0 : 5)
             XCTAssertEqual(roster.userSpill?.count, spills ? 5 : nil)

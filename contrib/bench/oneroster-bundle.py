@@ -2,13 +2,18 @@
 """A OneRoster 1.1 CSV bundle the size of the synthetic district, to measure
 `format = oneroster-csv` (issue 34):
 
-    oneroster-bundle.py SCALE DIRECTORY
+    oneroster-bundle.py SCALE DIRECTORY [--uuid-ids]
 
 writes manifest.csv, orgs, academicSessions, classes, users (20,000 teachers, 300,000
 students and 250,000 parents at scale 1, each parent naming its students and each student
-its parent in agentSourcedIds) and enrollments (three classes a student) into DIRECTORY."""
-import csv, os, sys
+its parent in agentSourcedIds) and enrollments (three classes a student) into DIRECTORY.
+With --uuid-ids the users' sourcedIds are 36-character UUIDs, as many SIS servers send them
+(the same UUIDs on every run: made from the short ids)."""
+import csv, os, sys, uuid
 scale = float(sys.argv[1]); out = sys.argv[2]; os.makedirs(out, exist_ok=True)
+long_ids = "--uuid-ids" in sys.argv[3:]
+def uid(short):
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "sisync-bench:" + short)) if long_ids else short
 T, S, P = int(20000*scale), int(300000*scale), int(250000*scale)
 schools = [str(100+i) for i in range(20)]
 nclass = int(4000*scale)
@@ -24,18 +29,18 @@ w("classes.csv", "sourcedId,status,dateLastModified,title,grades,courseSourcedId
   ([f"c{i}","active","2026-08-01",f"Class {i}","05",f"crs{i}",f"C{i}","scheduled","Room","%s" % schools[i%20],"sy2027","Math","","1"] for i in range(nclass)))
 def users():
     for i in range(T):
-        yield [f"t{i}","active","2026-08-01","true",schools[i%20],"teacher",f"teacher{i}","","Zoë","O'Brien","",f"T{i}",f"teacher{i}@district.example.org","","","","",""]
+        yield [uid(f"t{i}"),"active","2026-08-01","true",schools[i%20],"teacher",f"teacher{i}","","Zoë","O'Brien","",f"T{i}",f"teacher{i}@district.example.org","","","","",""]
     for i in range(S):
-        yield [f"s{i}","active","2026-08-01","true",schools[i%20],"student",f"student{i}","","Ava","Brown","",f"S{i}",f"st{i}@students.example.org","","",f"p{i%P}","05",""]
+        yield [uid(f"s{i}"),"active","2026-08-01","true",schools[i%20],"student",f"student{i}","","Ava","Brown","",f"S{i}",f"st{i}@students.example.org","","",uid(f"p{i%P}"),"05",""]
     for i in range(P):
-        kids = ",".join(f"s{j}" for j in range(i, S, P))
-        yield [f"p{i}","active","2026-08-01","true",schools[i%20],"parent",f"parent{i}","","Karen","Brown","",f"P{i}",f"parent{i}@home.example.org","","",kids,"",""]
+        kids = ",".join(uid(f"s{j}") for j in range(i, S, P))
+        yield [uid(f"p{i}"),"active","2026-08-01","true",schools[i%20],"parent",f"parent{i}","","Karen","Brown","",f"P{i}",f"parent{i}@home.example.org","","",kids,"",""]
 w("users.csv", "sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenName,familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password".split(","), users())
 def enr():
     for i in range(T):
-        yield [f"et{i}","active","2026-08-01",f"c{i%nclass}",schools[(i%nclass)%20],f"t{i}","teacher","true","2026-08-20",""]
+        yield [f"et{i}","active","2026-08-01",f"c{i%nclass}",schools[(i%nclass)%20],uid(f"t{i}"),"teacher","true","2026-08-20",""]
     for i in range(S):
         for k in range(3):
             c = (i*3+k) % nclass
-            yield [f"es{i}_{k}","active","2026-08-01",f"c{c}",schools[c%20],f"s{i}","student","false","2026-08-20",""]
+            yield [f"es{i}_{k}","active","2026-08-01",f"c{c}",schools[c%20],uid(f"s{i}"),"student","false","2026-08-20",""]
 w("enrollments.csv", "sourcedId,status,dateLastModified,classSourcedId,schoolSourcedId,userSourcedId,role,primary,beginDate,endDate".split(","), enr())

@@ -48,6 +48,11 @@ final class RunReader {
         guard offset + at < length else { return false }
         if at + 4 > filled { try refill(needing: 4) }
         let size = Int(buffer.loadUnaligned(fromByteOffset: at, as: UInt32.self))
+        // A length the file cannot hold (a file damaged under the run) fails before any
+        // buffer of that size is made; one under 4 would never move on.
+        guard size >= 4, size <= length - (offset + at) else {
+            throw RunDirectoryError.cannotReadFile(path: file.shownAs, reason: "a record's length, \(size) bytes, does not fit in the file")
+        }
         if at + size > filled { try refill(needing: size) }
         current = RowRecord(base: UnsafeRawPointer(buffer + at), valueCount: valueCount)
         return true

@@ -3,7 +3,7 @@
 /// this year (enrollments, classes, academic sessions). Translation into staff, students
 /// and households works on this value alone.
 public struct OneRosterRoster: Sendable {
-    public struct User: Sendable {
+    public struct User: Sendable, Equatable {
         public var id: String
         /// `tobedeleted` (or the older `inactive`): the record is deactivated.
         public var deleted = false
@@ -73,8 +73,8 @@ public struct OneRosterRoster: Sendable {
     public var version: OneRosterManifest.Version
     /// How each file (or REST collection) was delivered.
     public var modes: [OneRosterFile: OneRosterManifest.FileMode]
-    /// The users, unless `userStream` reads them again for each pass; ids are unique (both
-    /// readers refuse a duplicate).
+    /// The users, unless `userStream` reads them again for each pass or `userSpill` holds
+    /// them; ids are unique (both readers refuse a duplicate).
     public var users: [User] = []
     /// Where the users are read again for each pass of the translation, when they are not
     /// held (`OneRosterCSVBundle.streamsUsers`).
@@ -99,7 +99,8 @@ public struct OneRosterRoster: Sendable {
     /// Things left out that are worth a notice (not errors): counted, with examples.
     public var notices = OneRosterNotices()
     /// Where (the index in the REST collection) each user was read, to report a duplicate
-    /// with its first place (R2). An index, not the place as text: one for every user.
+    /// with its first place (R2). An index, not the place as text: one for every user, kept
+    /// only while the users' pages are read (the fetcher empties it after them).
     var userIndexes: [String: Int] = [:]
     /// Where users came from, for messages (`users.csv` or the users URL).
     public var usersSource = "users.csv"

@@ -78,23 +78,32 @@ public struct OneRosterTranslation {
             protected.insert(u.id)
         }
         // What the relationships need of every user, taken in the one pass over the users
-        // (a bundle's are read from the file, not held): each user by id, and the agents
-        // of the students and the guardians, in the users' order.
-        var briefs: [String: UserBrief] = [:]
-        var agents: [String] = []
-        var studentAgents: [(id: String, agents: Range<Int>)] = []
-        var guardianAgents: [(id: String, agents: Range<Int>)] = []
+        // (a bundle's are read from the file, not held): each user's brief by the number
+        // of its id (`OneRosterIDs`; nil for an id only an agent list names), and the
+        // agents of the students and the guardians, in the users' order, as numbers.
+        var ids = OneRosterIDs()
+        var briefs: [UserBrief?] = []
+        var agents: [Int32] = []
+        var studentAgents: [(user: Int32, agents: Range<Int>)] = []
+        var guardianAgents: [(user: Int32, agents: Range<Int>)] = []
+        func number(_ id: String) -> Int32 {
+            let n = ids.number(id)
+            if Int(n) == briefs.count { briefs.append(nil) }
+            return n
+        }
+        func brief(_ id: String) -> UserBrief? { ids.find(id).flatMap { briefs[Int($0)] } }
         func keep(_ list: [String]) -> Range<Int> {
             let start = agents.count
-            agents.append(contentsOf: list)
+            for agent in list { agents.append(number(agent)) }
             return start..<agents.count
         }
         // Only the relationships and a delta's enrollments look users up.
         let relating = rows[.householdRelationships] != nil, looksUp = relating || delta
         try roster.forEachUser { u in
             let student = isStudent(u)
-            if looksUp { briefs[u.id] = UserBrief(isStudent: student, deleted: u.deleted, line: u.line) }
-            if relating, student, !u.agents.isEmpty { studentAgents.append((u.id, keep(u.agents))) }
+            let n = looksUp ? number(u.id) : -1
+            if looksUp { briefs[Int(n)] = UserBrief(isStudent: student, deleted: u.deleted, line: u.line) }
+            if relating, student, !u.agents.isEmpty { studentAgents.append((n, keep(u.agents))) }
             // An id holding a control character is no usable id (R2), and a unit separator
             // would split the relationship keys it becomes part of.
             if u.id.utf8.contains(where: RowRules.isControl) {
@@ -137,14 +146,14 @@ public struct OneRosterTranslation {
                 try append(&rows[.students]!, u, [u.givenName, u.familyName, u.email, school, u.grades.first ?? "", status, schoolYear])
             }
             if let guardian {
-                briefs[u.id]?.guardianRelationship = guardian
-                if relating, !u.agents.isEmpty { guardianAgents.append((u.id, keep(u.agents))) }
+                if looksUp { briefs[Int(n)]?.guardianRelationship = guardian }
+                if relating, !u.agents.isEmpty { guardianAgents.append((n, keep(u.agents))) }
                 if rows[.households] != nil { try append(&rows[.households]!, u, [name]) }
             }
         }
         if delta, rows[.students] != nil {
             // A delta may enrol a student whose user row did not change.
-            for (id, school) in current.enrolled where briefs[id] == nil {
+            for (id, school) in current.enrolled where brief(id) == nil {
                 guard let s = try stored(.students, id), s.values.count == 7 else { continue }
                 var values = s.values
                 values[5] = Self.enrolled
@@ -155,50 +164,52 @@ public struct OneRosterTranslation {
             }
             // In id order: a set's own order differs from run to run, and so would the
             // notice's examples.
-            for id in current.mentioned.sorted() where current.enrolled[id] == nil && briefs[id] == nil {
+            for id in current.mentioned.sorted() where current.enrolled[id] == nil && brief(id) == nil {
                 notices.add("delta enrollments that end a student's enrollment (applied with the next bulk export)", id)
             }
         }
         if rows[.householdRelationships] != nil {
-            var seen: Set<String> = []
-            func relate(parent: String, _ brief: UserBrief, relationship: String, studentID: String, studentDeleted: Bool) throws {
-                let key = RecordKey.join([parent, "student", studentID])
-                guard seen.insert(key).inserted else { return }
+            // Each relationship once, by its parent's and its student's numbers.
+            var seen: Set<UInt64> = []
+            func relate(parent: Int32, _ brief: UserBrief, relationship: String, student: Int32, studentDeleted: Bool) throws {
+                guard seen.insert(UInt64(UInt32(parent)) << 32 | UInt64(UInt32(student))).inserted else { return }
                 rows[.householdRelationships]!.noteRowRead()
-                try rows[.householdRelationships]!.append(key: key, values: [Array(relationship.utf8)[...]],
-                                                      inactive: brief.deleted || studentDeleted, location: brief.line)
+                try rows[.householdRelationships]!.append(key: RecordKey.join([ids.id(parent), "student", ids.id(student)]),
+                                                      values: [Array(relationship.utf8)[...]], inactive: brief.deleted || studentDeleted, location: brief.line)
             }
+            // Skipped users (R2) are neither related nor related to, by number.
+            let skipped = Set(protected.compactMap { ids.find($0) })
             // The guardians (in the users' order) name their students...
-            for g in guardianAgents where !protected.contains(g.id) {
-                guard let parent = briefs[g.id], let relationship = parent.guardianRelationship else { continue }
+            for g in guardianAgents where !skipped.contains(g.user) {
+                guard let parent = briefs[Int(g.user)], let relationship = parent.guardianRelationship else { continue }
                 for agent in agents[g.agents] {
-                    if agent.utf8.contains(where: RowRules.isControl) {
-                        notices.add("agentSourcedIds holding a control character", g.id)
+                    if ids.holdsControl(agent) {
+                        notices.add("agentSourcedIds holding a control character", ids.id(g.user))
                         continue
                     }
-                    if let s = briefs[agent] {
+                    if let s = briefs[Int(agent)] {
                         if s.isStudent {
-                            if !protected.contains(agent) { try relate(parent: g.id, parent, relationship: relationship, studentID: agent, studentDeleted: s.deleted) }
+                            if !skipped.contains(agent) { try relate(parent: g.user, parent, relationship: relationship, student: agent, studentDeleted: s.deleted) }
                         } else if s.guardianRelationship == nil {
-                            notices.add("agentSourcedIds of a parent naming someone who is not a student", "\(g.id) → \(agent)")
+                            notices.add("agentSourcedIds of a parent naming someone who is not a student", "\(ids.id(g.user)) → \(ids.id(agent))")
                         }
-                    } else if delta, let s = try stored(.students, agent) {
-                        try relate(parent: g.id, parent, relationship: relationship, studentID: agent, studentDeleted: !s.active)
+                    } else if delta, let s = try stored(.students, ids.id(agent)) {
+                        try relate(parent: g.user, parent, relationship: relationship, student: agent, studentDeleted: !s.active)
                     } else {
-                        notices.add("agentSourcedIds naming an unknown user", "\(g.id) → \(agent)")
+                        notices.add("agentSourcedIds naming an unknown user", "\(ids.id(g.user)) → \(ids.id(agent))")
                     }
                 }
             }
             // ... and the students theirs.
-            for s in studentAgents where !protected.contains(s.id) {
-                guard let student = briefs[s.id] else { continue }
+            for s in studentAgents where !skipped.contains(s.user) {
+                guard let student = briefs[Int(s.user)] else { continue }
                 for agent in agents[s.agents] {
-                    if let parent = briefs[agent], let relationship = parent.guardianRelationship {
-                        if !protected.contains(agent) { try relate(parent: agent, parent, relationship: relationship, studentID: s.id, studentDeleted: student.deleted) }
-                    } else if briefs[agent] != nil {
-                        notices.add("agentSourcedIds of a student naming someone who is not a parent, guardian or relative", "\(s.id) → \(agent)")
+                    if let parent = briefs[Int(agent)], let relationship = parent.guardianRelationship {
+                        if !skipped.contains(agent) { try relate(parent: agent, parent, relationship: relationship, student: s.user, studentDeleted: student.deleted) }
+                    } else if briefs[Int(agent)] != nil {
+                        notices.add("agentSourcedIds of a student naming someone who is not a parent, guardian or relative", "\(ids.id(s.user)) → \(ids.id(agent))")
                     } else if !delta {
-                        notices.add("agentSourcedIds naming an unknown user", "\(s.id) → \(agent)")
+                        notices.add("agentSourcedIds naming an unknown user", "\(ids.id(s.user)) → \(ids.id(agent))")
                     }
                 }
             }
@@ -219,9 +230,9 @@ public struct OneRosterTranslation {
         return (rows, notices)
     }
 
-    /// What the passes over the relationships need of a user, by id: 8 bytes, one for each
-    /// of a district's users (with a `String?` and an `Int` it was 32, and the dictionary at
-    /// five times the district about 90 MB larger).
+    /// What the passes over the relationships need of a user, by the number of its id
+    /// (`OneRosterIDs`): 8 bytes, one for each of a district's users (with a `String?` and
+    /// an `Int` it was 32, and the dictionary at five times the district about 90 MB larger).
     private struct UserBrief {
         var isStudent: Bool
         var deleted: Bool

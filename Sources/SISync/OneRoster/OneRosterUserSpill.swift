@@ -7,7 +7,7 @@ import Foundation
 /// removed once read, so the users cannot be read from them again.
 ///
 /// Each user is one record: its length (4 bytes, the record's own included), a flags byte
-/// (1: deleted, 2: enabled), its index (8 bytes), its roles (a count, then for each a flags
+/// (1: deleted, 2: enabled), its line (its index in the collection; 8 bytes), its roles (a count, then for each a flags
 /// byte, 1: primary, 2: with an org, its name and its org), its id, given name, family
 /// name and email, then its orgs, agents and grades (each a count and strings); a count or
 /// a string's length is 4 bytes, little-endian. The file is this process's own (made with
@@ -17,7 +17,9 @@ public final class OneRosterUserSpill: @unchecked Sendable {
     private var output: FileOutput
     /// The record being made, used again for every user.
     private var record: [UInt8] = []
-    /// One pass at a time, and no user added once one began (copies of a roster share the spill).
+    /// Guards the writing side: no user is added once a pass began (copies of a roster share
+    /// the spill). Passes read through `pread` with a reader each, so any number may run,
+    /// even one inside another.
     private let lock = NSLock()
     private var reading = false
     /// How many users it holds.
@@ -32,7 +34,9 @@ public final class OneRosterUserSpill: @unchecked Sendable {
     func append(_ user: OneRosterRoster.User) throws {
         lock.lock()
         defer { lock.unlock() }
-        precondition(!reading, "a OneRoster user was added after the users were read back")
+        guard !reading else {
+            throw RunDirectoryError.cannotCreateFile(path: file.shownAs, reason: "a user was added after the users were read back")
+        }
         record.removeAll(keepingCapacity: true)
         put(UInt32(0))
         record.append((user.deleted ? 1 : 0) | (user.enabled ? 2 : 0))
@@ -59,13 +63,14 @@ public final class OneRosterUserSpill: @unchecked Sendable {
 
     /// Calls `body` with each user, in the order they were added.
     func forEach(_ body: (OneRosterRoster.User) throws -> Void) throws {
-        lock.lock()
-        defer { lock.unlock() }
-        if !reading {
-            try output.flush()
-            reading = true
+        let (length, count) = try lock.withLock {
+            if !reading {
+                try output.flush()
+                reading = true
+            }
+            return (output.written, self.count)
         }
-        let reader = try RunReader(file: file, length: output.written, valueCount: 0, buffer: 1 << 20)
+        let reader = try RunReader(file: file, length: length, valueCount: 0, buffer: 1 << 20)
         var read = 0
         while let r = reader.current {
             var cursor = Cursor(base: r.base, end: r.length, at: 4, shownAs: file.shownAs)

@@ -16,19 +16,28 @@ extension SyncRun {
 
     /// Downloads (or reads) the export.
     func fetch(store: RosterStore, started: Date, directory: RunDirectory) throws -> Fetched {
-        var fetcher = ExportFetcher(configuration: configuration, directory: directory, stop: stop, log: log)
         let oneRoster = oneRosterTranslation(store: store, started: started)
-        if let oneRoster {
-            fetcher.translationBasis = "school_year \(oneRoster.schoolYear) day \(oneRoster.today)"
-            fetcher.enrollmentRule = oneRoster.enrollmentRule
-            fetcher.spillsUsers = true
-        }
+        var fetcher = Self.fetcher(configuration: configuration, directory: directory, stop: stop, log: log, oneRoster: oneRoster)
         // No conditional GET with a school scope: every file is parsed anyway, and a 304 for
         // a file the scope's first run must read would fail it.
         if !options.force && configuration.schoolScope == nil { fetcher.validators = try conditionalValidators(fetcher, store: store) }
         let export = try fetcher.fetch()
         let digest = configuration.schoolScope.map { $0.qualify(export.contentHash) } ?? export.contentHash
         return Fetched(export: export, oneRoster: oneRoster, digest: digest)
+    }
+
+    /// The fetcher of a run: with a OneRoster translation, it knows what the translation
+    /// depends on (R3), judges a REST roster's enrollments as their pages arrive, and writes
+    /// its users to the run's directory, so that neither is held (issue 34).
+    static func fetcher(configuration: Configuration, directory: RunDirectory, stop: StopSignal?, log: EventLog?,
+                        oneRoster: OneRosterTranslation?) -> ExportFetcher {
+        var fetcher = ExportFetcher(configuration: configuration, directory: directory, stop: stop, log: log)
+        if let oneRoster {
+            fetcher.translationBasis = "school_year \(oneRoster.schoolYear) day \(oneRoster.today)"
+            fetcher.enrollmentRule = oneRoster.enrollmentRule
+            fetcher.spillsUsers = true
+        }
+        return fetcher
     }
 
     /// How a OneRoster export becomes records on this run's day; nil for native formats.
