@@ -269,4 +269,41 @@ final class OneRosterMemoryTests: XCTestCase {
         XCTAssertNil(ids.find("a\u{0}c"), "compared by every byte, past a NUL")
         XCTAssertEqual(all.indices.filter { ids.holdsControl(Int32($0)) }, [5001, 5003])
     }
+
+    /// A user given twice fails the read with the lines of both, held or streamed, past the
+    /// id table's first growth.
+    func testAUserGivenTwiceFailsWithTheLinesOfBoth() throws {
+        let w = Workspace()
+        var users = "sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenName,familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password\n"
+        for i in 0..<3000 { users += "s\(i),active,,true,sch1,student,s\(i),,Stu,Dent,,,,,,,05,\n" }
+        users += "s7,active,,true,sch1,student,s7,,Stu,Dent,,,,,,,05,\n"
+        OneRosterTests.writeBundle11(w, users: users)
+        for streams in [false, true] {
+            XCTAssertThrowsError(try bundle(w, rule: nil, streamsUsers: streams)) { e in
+                XCTAssertEqual(e as? ExportError, .duplicateID(file: "users.csv", line: 3002, id: "s7", firstLine: 9, columns: ["sourcedId"]))
+            }
+        }
+    }
+
+    /// Ids are compared by their bytes, as the database compares keys: `é` written as one
+    /// character and as `e` with a combining accent are two users, two students and two
+    /// relationships, not a duplicate; an agent names the spelling it gives.
+    func testIDsAreComparedByTheirBytes() throws {
+        let w = Workspace()
+        let composed = "\u{E9}1", decomposed = "e\u{301}1"
+        XCTAssertEqual(composed, decomposed, "equal as Swift strings")
+        var users = "sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenName,familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password\n"
+        users += "\(composed),active,,true,sch1,student,a,,Stu,Dent,,,,,,,05,\n"
+        users += "\(decomposed),active,,true,sch1,student,b,,Stu,Dent,,,,,,,05,\n"
+        users += "g1,active,,true,sch1,guardian,g,,Gus,Fox,,,,,,\"\(decomposed)\",,\n"
+        OneRosterTests.writeBundle11(w, users: users)
+        let t = translation()
+        for streams in [false, true] {
+            let rows = try t.translate(try bundle(w, rule: t.enrollmentRule, streamsUsers: streams)).rows
+            let students = try XCTUnwrap(rows[.students]), relationships = try XCTUnwrap(rows[.householdRelationships])
+            XCTAssertEqual((0..<students.count).map { Array(students.key($0).utf8) }.sorted { $0.lexicographicallyPrecedes($1) },
+                           [Array(decomposed.utf8), Array(composed.utf8)])
+            XCTAssertEqual((0..<relationships.count).map { Array(relationships.key($0).utf8) }, [Array("g1\u{1F}student\u{1F}\(decomposed)".utf8)])
+        }
+    }
 }

@@ -155,10 +155,9 @@ public enum OneRosterAPIPage {
             u.email = string(o["email"])
             u.agents = refs(o["agents"])
             u.grades = ((o["grades"] as? [Any]) ?? []).map { string($0) }.filter { !$0.isEmpty }
-            if let first = roster.userIndexes[id] {
+            if let first = roster.userIndexes.earlier(id, than: index) {
                 throw ExportError.duplicateJSONID(file: url, path: location + ".sourcedId", id: id, firstPath: "\(collection.rawValue)[\(first)].sourcedId", columns: ["sourcedId"])
             }
-            roster.userIndexes[id] = index
             try roster.keep(u)
         case .roles:
             break

@@ -113,7 +113,7 @@ public struct OneRosterCSVBundle {
     private func readUsers(_ f: (path: String, name: String), into roster: inout OneRosterRoster) throws {
         roster.usersSource = f.name
         let required = manifest.version == .v1_1 ? ["sourcedId", "role"] : ["sourcedId"]
-        var firstLine: [String: Int] = [:]
+        var firstLines = OneRosterIDPlaces()
         let file = try InputFile(path: f.path)
         // A file that cannot be read again (a pipe) keeps its users.
         let streams = streamsUsers && file.isRegularFile && file.position == 0
@@ -125,10 +125,9 @@ public struct OneRosterCSVBundle {
                 let read = Self.user(row, columns)
                 if case .unusableID(let skip) = read { return skip }
                 let userID = row.value(columns.id)
-                if let first = firstLine[userID] {
+                if let first = firstLines.earlier(userID, than: row.line) {
                     throw ExportError.duplicateID(file: f.name, line: row.line, id: userID, firstLine: first, columns: ["sourcedId"])
                 }
-                firstLine[userID] = row.line
                 switch read {
                 case .unusableID(let skip): return skip
                 case .skipped(let skip):

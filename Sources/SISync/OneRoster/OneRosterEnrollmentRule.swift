@@ -41,17 +41,51 @@ public struct OneRosterEnrollmentRule: Sendable, Equatable {
             // No term to go by: the enrollment's own dates, if any, must meet this year.
             inYear = (e.begin.map { $0 < yearNext } ?? true) && (e.end.map { $0 >= yearFirst } ?? true)
         }
-        if inYear, current.enrolled[e.userID] == nil || current.enrolled[e.userID] == "" {
-            current.enrolled[e.userID] = e.schoolID.isEmpty ? (cls?.schoolID ?? "") : e.schoolID
-        }
+        if inYear { current.enrol(e.userID, at: e.schoolID.isEmpty ? (cls?.schoolID ?? "") : e.schoolID) }
     }
 }
 
 /// The verdicts of a roster's enrollments: the students enrolled this year (with their
 /// school, possibly empty), and, when users or enrollments are a delta, every student a
-/// student enrollment mentions.
+/// student enrollment mentions. The enrolled students' ids are numbered (`OneRosterIDs`)
+/// and each names its school by a number: as a dictionary of `String`s, a district's
+/// 300,000 enrolled students with 36-character UUIDs for ids took about 30 MB.
 public struct OneRosterCurrentEnrollments: Sendable {
-    public var enrolled: [String: String] = [:]
+    private var students = OneRosterIDs()
+    /// By student number, the number of its school in `schools`.
+    private var schoolOf: [Int32] = []
+    private var schools: [String] = []
+    private var schoolNumbers: [String: Int32] = [:]
     public var mentioned: Set<String> = []
     public init() {}
+
+    /// How many students are enrolled.
+    public var count: Int { schoolOf.count }
+
+    /// The enrolled students, in the order they were first enrolled.
+    public var enrolledStudents: [String] { (0..<Int32(count)).map { students.id($0) } }
+
+    /// The school `student` is enrolled at (empty: none named); nil when not enrolled.
+    public func school(of student: String) -> String? {
+        students.find(student).map { schools[Int(schoolOf[Int($0)])] }
+    }
+
+    /// Enrols `student` at `school`, unless it is enrolled at a school already: the first
+    /// enrollment that names one gives it.
+    mutating func enrol(_ student: String, at school: String) {
+        let n = Int(students.number(student))
+        if n < schoolOf.count && !schools[Int(schoolOf[n])].isEmpty { return }
+        let s = schoolNumbers[school] ?? {
+            schools.append(school)
+            schoolNumbers[school] = Int32(schools.count - 1)
+            return Int32(schools.count - 1)
+        }()
+        if n == schoolOf.count { schoolOf.append(s) } else { schoolOf[n] = s }
+    }
+
+    /// Calls `body` with each enrolled student and its school, in the order they were first
+    /// enrolled.
+    func forEach(_ body: (_ student: String, _ school: String) throws -> Void) rethrows {
+        for n in 0..<Int32(count) { try body(students.id(n), schools[Int(schoolOf[Int(n)])]) }
+    }
 }

@@ -99,9 +99,9 @@ public struct OneRosterRoster: Sendable {
     /// Things left out that are worth a notice (not errors): counted, with examples.
     public var notices = OneRosterNotices()
     /// Where (the index in the REST collection) each user was read, to report a duplicate
-    /// with its first place (R2). An index, not the place as text: one for every user, kept
-    /// only while the users' pages are read (the fetcher empties it after them).
-    var userIndexes: [String: Int] = [:]
+    /// with its first place (R2): kept only while the users' pages are read (the fetcher
+    /// lets it go after them).
+    var userIndexes = OneRosterIDPlaces()
     /// Where users came from, for messages (`users.csv` or the users URL).
     public var usersSource = "users.csv"
 

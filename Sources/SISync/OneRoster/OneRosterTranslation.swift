@@ -103,13 +103,14 @@ public struct OneRosterTranslation {
             let student = isStudent(u)
             let n = looksUp ? number(u.id) : -1
             if looksUp { briefs[Int(n)] = UserBrief(isStudent: student, deleted: u.deleted, line: u.line) }
-            if relating, student, !u.agents.isEmpty { studentAgents.append((n, keep(u.agents))) }
             // An id holding a control character is no usable id (R2), and a unit separator
-            // would split the relationship keys it becomes part of.
+            // would split the relationship keys it becomes part of: such a student names
+            // no one either (a REST page can carry one; users.csv rows never do).
             if u.id.utf8.contains(where: RowRules.isControl) {
                 problems.append(RowProblem(file: source, location: String(u.line), column: "sourcedId", id: nil, message: "the id holds a control character"))
                 return
             }
+            if relating, student, !u.agents.isEmpty { studentAgents.append((n, keep(u.agents))) }
             let staff = staffRole(u), guardian = guardianRole(u)
             if staff == nil && guardian == nil && !student {
                 let names = u.roles.map(\.name)
@@ -134,7 +135,7 @@ public struct OneRosterTranslation {
             if student, rows[.students] != nil {
                 var status = Self.notEnrolled
                 var school = u.orgs.first { !Self.nonSchoolOrgTypes.contains(roster.orgTypes[$0] ?? "") } ?? ""
-                if let enrollment = current.enrolled[u.id] {
+                if let enrollment = current.school(of: u.id) {
                     status = u.deleted ? Self.notEnrolled : Self.enrolled
                     if !enrollment.isEmpty { school = enrollment }
                 } else if !enrollmentsKnown || (enrollmentsDelta && !current.mentioned.contains(u.id)) {
@@ -153,8 +154,8 @@ public struct OneRosterTranslation {
         }
         if delta, rows[.students] != nil {
             // A delta may enrol a student whose user row did not change.
-            for (id, school) in current.enrolled where brief(id) == nil {
-                guard let s = try stored(.students, id), s.values.count == 7 else { continue }
+            try current.forEach { id, school in
+                guard brief(id) == nil, let s = try stored(.students, id), s.values.count == 7 else { return }
                 var values = s.values
                 values[5] = Self.enrolled
                 values[6] = schoolYear
@@ -164,7 +165,7 @@ public struct OneRosterTranslation {
             }
             // In id order: a set's own order differs from run to run, and so would the
             // notice's examples.
-            for id in current.mentioned.sorted() where current.enrolled[id] == nil && brief(id) == nil {
+            for id in current.mentioned.sorted() where current.school(of: id) == nil && brief(id) == nil {
                 notices.add("delta enrollments that end a student's enrollment (applied with the next bulk export)", id)
             }
         }

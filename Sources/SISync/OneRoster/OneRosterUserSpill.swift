@@ -17,11 +17,10 @@ public final class OneRosterUserSpill: @unchecked Sendable {
     private var output: FileOutput
     /// The record being made, used again for every user.
     private var record: [UInt8] = []
-    /// Guards the writing side: no user is added once a pass began (copies of a roster share
-    /// the spill). Passes read through `pread` with a reader each, so any number may run,
-    /// even one inside another.
+    /// Guards the writing side (copies of a roster share the spill). A pass reads what was
+    /// written when it began, through `pread` with a reader of its own, so any number may
+    /// run, even one inside another, and users added meanwhile are read by the next.
     private let lock = NSLock()
-    private var reading = false
     /// How many users it holds.
     public private(set) var count = 0
 
@@ -34,9 +33,6 @@ public final class OneRosterUserSpill: @unchecked Sendable {
     func append(_ user: OneRosterRoster.User) throws {
         lock.lock()
         defer { lock.unlock() }
-        guard !reading else {
-            throw RunDirectoryError.cannotCreateFile(path: file.shownAs, reason: "a user was added after the users were read back")
-        }
         record.removeAll(keepingCapacity: true)
         put(UInt32(0))
         record.append((user.deleted ? 1 : 0) | (user.enabled ? 2 : 0))
@@ -64,10 +60,7 @@ public final class OneRosterUserSpill: @unchecked Sendable {
     /// Calls `body` with each user, in the order they were added.
     func forEach(_ body: (OneRosterRoster.User) throws -> Void) throws {
         let (length, count) = try lock.withLock {
-            if !reading {
-                try output.flush()
-                reading = true
-            }
+            try output.flush()
             return (output.written, self.count)
         }
         let reader = try RunReader(file: file, length: length, valueCount: 0, buffer: 1 << 20)

@@ -178,7 +178,7 @@ extension ExportFetcher {
             }
             // Every user is read: their places were only for a duplicate's message, and with
             // a district's ids they are tens of megabytes the translation need not share.
-            if collection == .users { roster.userIndexes = [:] }
+            if collection == .users { roster.userIndexes = OneRosterIDPlaces() }
         }
         // Pages are parsed as they arrive (to know whether another follows) and removed.
         var export = FetchedExport(format: configuration.format, files: files, contentHash: oneRosterHash(files))
