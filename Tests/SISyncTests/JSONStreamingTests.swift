@@ -36,6 +36,7 @@ final class JSONStreamingTests: XCTestCase {
         head + #""staff": [{"staff_id": "S1", "first_name": "A\q"}]}"#,
         head + #""staff": [{"staff_id": "S1", "first_name": "\ud83d"}]}"#,
         head + #""staff": [{"staff_id": "S1", "first_name": "\u12"}]}"#,
+        head + #""staff": [{"staff_id": "S1", "first_name": "\u+041"}]}"#,
         head + #""staff": [{"staff_id": "S1", "first_name": "A", "last_name": "B"}]} trailing"#,
         head + #""staff": [{"staff_id": "S1", "first_name": tru}]}"#,
         head + #""staff": [{"staff_id": "S1", "grade": 1.2.3}]}"#,
@@ -231,6 +232,23 @@ final class JSONStreamingTests: XCTestCase {
         }, name: "export.json")) { e in
             guard case .malformedJSON(_, _, _, let message)? = e as? ExportError else { return XCTFail("\(e)") }
             XCTAssertEqual(message, "the document ends too early")
+        }
+    }
+
+    /// A `\u` escape is four hex digits of either case and nothing else (RFC 8259): a sign,
+    /// a space or a `0x` before them is a malformed document, at the escape.
+    func testAUnicodeEscapeIsFourHexDigitsAndNothingElse() throws {
+        let reader = JSONExportReader(entities: [.staff], limit: .count(10))
+        let good = Self.head + #""staff": [{"staff_id": "S1", "first_name": "\u004a\u004A\u00eB", "last_name": "B"}]}"#
+        let rows = try XCTUnwrap(reader.read(bytes: Array(good.utf8), name: "export.json")[.staff])
+        XCTAssertEqual(rows.values(0)[0], "JJë")
+        for escape in [#"\u+041"#, #"\u-041"#, #"\u 041"#, #"\u0x41"#, #"\u004g"#] {
+            let bad = Self.head + #""staff": [{"staff_id": "S1", "first_name": ""# + escape + #"", "last_name": "B"}]}"#
+            XCTAssertThrowsError(try reader.read(bytes: Array(bad.utf8), name: "export.json"), escape) { e in
+                guard case .malformedJSON(_, let at, _, let message)? = e as? ExportError else { return XCTFail("\(escape): \(e)") }
+                XCTAssertEqual(at, "staff[0].first_name", escape)
+                XCTAssertTrue(message.contains("four hex digits"), "\(escape): \(message)")
+            }
         }
     }
 }
