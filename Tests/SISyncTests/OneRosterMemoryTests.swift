@@ -306,4 +306,25 @@ final class OneRosterMemoryTests: XCTestCase {
             XCTAssertEqual((0..<relationships.count).map { Array(relationships.key($0).utf8) }, [Array("g1\u{1F}student\u{1F}\(decomposed)".utf8)])
         }
     }
+
+    /// roles.csv's rows, kept as numbers, come back to each user in the file's order, with
+    /// their orgs, whatever order the users' rows came in.
+    func testRolesComeBackToEachUserInTheFilesOrder() {
+        var table = OneRosterUserRoles()
+        var expected: [String: [OneRosterRoster.Role]] = [:]
+        for i in 0..<6000 {
+            let user = "u\(i * 7919 % 2000)", org = i % 3 == 0 ? nil : "o\(i % 5)"
+            let name = ["teacher", "Student", "siteAdministrator"][i % 3]
+            table.add(user: user, name: name, primary: i % 4 != 0, org: org)
+            expected[user, default: []].append(OneRosterRoster.Role(name: name, primary: i % 4 != 0, org: org))
+        }
+        table.seal()
+        XCTAssertEqual(expected.count, 2000)
+        for (user, roles) in expected { XCTAssertEqual(table.roles(of: user), roles, user) }
+        XCTAssertNil(table.roles(of: "nobody"))
+        XCTAssertEqual(table.roles(of: "u0")?.first?.name, "teacher")
+        var none = OneRosterUserRoles()
+        none.seal()
+        XCTAssertNil(none.roles(of: "u0"))
+    }
 }

@@ -177,7 +177,7 @@ public struct OneRosterCSVBundle {
 
     /// 1.2: a user's roles are rows of roles.csv (primary and secondary, per org, dated).
     private func readRoles(_ f: (path: String, name: String), into roster: inout OneRosterRoster) throws {
-        var byUser: [String: [OneRosterRoster.Role]] = [:]
+        var byUser = OneRosterUserRoles()
         try table(f, roster: &roster, required: ["userSourcedId", "role"]) { t in
             let status = t.column("status"), user = t.column("userSourcedId"), role = t.column("role")
             let type = t.column("roleType"), org = t.column("orgSourcedId"), end = t.column("endDate")
@@ -190,16 +190,17 @@ public struct OneRosterCSVBundle {
                     return nil
                 }
                 let o = row.value(org)
-                byUser[u, default: []].append(OneRosterRoster.Role(name: r, primary: row.value(type).lowercased() != "secondary", org: o.isEmpty ? nil : o))
+                byUser.add(user: u, name: r, primary: row.value(type).lowercased() != "secondary", org: o.isEmpty ? nil : o)
                 return nil
             }
         }
+        byUser.seal()
         if let stream = roster.userStream {
             stream.roles = byUser
             return
         }
         for i in roster.users.indices {
-            guard let roles = byUser[roster.users[i].id] else { continue }
+            guard let roles = byUser.roles(of: roster.users[i].id) else { continue }
             roster.users[i].take(roles)
         }
     }

@@ -32,7 +32,7 @@ public final class OneRosterUserStream: @unchecked Sendable {
     /// How many users each pass gives.
     public let count: Int
     /// OneRoster 1.2: each user's rows of roles.csv, given to it as it is read.
-    var roles: [String: [OneRosterRoster.Role]] = [:]
+    var roles = OneRosterUserRoles()
 
     init(file: InputFile, name: String, digest: Digest, count: Int) {
         self.file = file
@@ -54,7 +54,7 @@ public final class OneRosterUserStream: @unchecked Sendable {
                 return { row in
                     guard case .user(var user) = OneRosterCSVBundle.user(row, columns) else { return }
                     taken += 1
-                    if let given = self.roles[user.id] { user.take(given) }
+                    if let given = self.roles.roles(of: user.id) { user.take(given) }
                     try body(user)
                 }
             }, chunk: { again.add($0) })
