@@ -54,9 +54,8 @@ public struct OneRosterCurrentEnrollments: Sendable {
     private var students = OneRosterIDs()
     /// By student number, the number of its school in `schools`.
     private var schoolOf: [Int32] = []
-    private var schools: [String] = []
-    private var schoolNumbers: [String: Int32] = [:]
-    public var mentioned: Set<String> = []
+    private var schools = OneRosterIDs()
+    public var mentioned = OneRosterIDSet()
     public init() {}
 
     /// How many students are enrolled.
@@ -67,25 +66,21 @@ public struct OneRosterCurrentEnrollments: Sendable {
 
     /// The school `student` is enrolled at (empty: none named); nil when not enrolled.
     public func school(of student: String) -> String? {
-        students.find(student).map { schools[Int(schoolOf[Int($0)])] }
+        students.find(student).map { schools.id(schoolOf[Int($0)]) }
     }
 
     /// Enrols `student` at `school`, unless it is enrolled at a school already: the first
     /// enrollment that names one gives it.
     mutating func enrol(_ student: String, at school: String) {
         let n = Int(students.number(student))
-        if n < schoolOf.count && !schools[Int(schoolOf[n])].isEmpty { return }
-        let s = schoolNumbers[school] ?? {
-            schools.append(school)
-            schoolNumbers[school] = Int32(schools.count - 1)
-            return Int32(schools.count - 1)
-        }()
+        if n < schoolOf.count && !schools.id(schoolOf[n]).isEmpty { return }
+        let s = schools.number(school)
         if n == schoolOf.count { schoolOf.append(s) } else { schoolOf[n] = s }
     }
 
     /// Calls `body` with each enrolled student and its school, in the order they were first
     /// enrolled.
     func forEach(_ body: (_ student: String, _ school: String) throws -> Void) rethrows {
-        for n in 0..<Int32(count) { try body(students.id(n), schools[Int(schoolOf[Int(n)])]) }
+        for n in 0..<Int32(count) { try body(students.id(n), schools.id(schoolOf[Int(n)])) }
     }
 }

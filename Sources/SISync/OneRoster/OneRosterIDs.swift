@@ -12,7 +12,8 @@ struct OneRosterIDs {
     /// Where each id ends in `bytes` (it starts where the one before ends).
     private var ends: [Int] = []
     /// The table: a number, or -1 for a free slot; its size a power of two, at most half full.
-    private var slots = [Int32](repeating: -1, count: 1024)
+    /// Made with the first id: an empty one costs nothing (a roster makes one per enrollment).
+    private var slots: [Int32] = []
 
     /// How many ids have a number.
     var count: Int { ends.count }
@@ -20,6 +21,7 @@ struct OneRosterIDs {
     /// The number of `id`, giving it the next one if it has none yet.
     mutating func number(_ id: String) -> Int32 {
         var id = id
+        if slots.isEmpty { slots = [Int32](repeating: -1, count: 1024) }
         return id.withUTF8 { id in
             let slot = self.slot(of: id)
             if slots[slot] >= 0 { return slots[slot] }
@@ -34,6 +36,7 @@ struct OneRosterIDs {
 
     /// The number of `id`, nil if it has none.
     func find(_ id: String) -> Int32? {
+        guard !slots.isEmpty else { return nil }
         var id = id
         return id.withUTF8 { id in
             let n = slots[slot(of: id)]

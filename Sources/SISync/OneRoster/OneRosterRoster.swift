@@ -95,7 +95,7 @@ public struct OneRosterRoster: Sendable {
     /// Rows skipped for a bad value (R2).
     public var problems: [RowProblem] = []
     /// Users whose row was skipped: never deactivated because of the skip (R2).
-    public var protectedUserIDs: Set<String> = []
+    public var protectedUserIDs = OneRosterIDSet()
     /// Things left out that are worth a notice (not errors): counted, with examples.
     public var notices = OneRosterNotices()
     /// Where (the index in the REST collection) each user was read, to report a duplicate

@@ -165,7 +165,7 @@ public struct OneRosterTranslation {
             }
             // In id order: a set's own order differs from run to run, and so would the
             // notice's examples.
-            for id in current.mentioned.sorted() where current.school(of: id) == nil && brief(id) == nil {
+            for id in current.mentioned.all.sorted() where current.school(of: id) == nil && brief(id) == nil {
                 notices.add("delta enrollments that end a student's enrollment (applied with the next bulk export)", id)
             }
         }
@@ -179,7 +179,7 @@ public struct OneRosterTranslation {
                                                       values: [Array(relationship.utf8)[...]], inactive: brief.deleted || studentDeleted, location: brief.line)
             }
             // Skipped users (R2) are neither related nor related to, by number.
-            let skipped = Set(protected.compactMap { ids.find($0) })
+            let skipped = Set(protected.all.compactMap { ids.find($0) })
             // The guardians (in the users' order) name their students...
             for g in guardianAgents where !skipped.contains(g.user) {
                 guard let parent = briefs[Int(g.user)], let relationship = parent.guardianRelationship else { continue }
@@ -224,8 +224,9 @@ public struct OneRosterTranslation {
         }
         if let first = Self.kinds.first(where: { rows[$0] != nil }) {
             for p in problems { try rows[first]!.reportProblem(p, key: nil, line: Int(p.location) ?? 0) }
+            let protectedIDs = protected.all
             for kind in Self.kinds where rows[kind] != nil {
-                for id in protected { try rows[kind]!.protect(id, line: 0) }
+                for id in protectedIDs { try rows[kind]!.protect(id, line: 0) }
             }
         }
         return (rows, notices)
