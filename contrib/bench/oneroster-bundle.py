@@ -2,16 +2,18 @@
 """A OneRoster 1.1 CSV bundle the size of the synthetic district, to measure
 `format = oneroster-csv` (issue 34):
 
-    oneroster-bundle.py SCALE DIRECTORY [--uuid-ids]
+    oneroster-bundle.py SCALE DIRECTORY [--uuid-ids] [--v1p2]
 
 writes manifest.csv, orgs, academicSessions, classes, users (20,000 teachers, 300,000
 students and 250,000 parents at scale 1, each parent naming its students and each student
 its parent in agentSourcedIds) and enrollments (three classes a student) into DIRECTORY.
 With --uuid-ids the users' sourcedIds are 36-character UUIDs, as many SIS servers send them
-(the same UUIDs on every run: made from the short ids)."""
+(the same UUIDs on every run: made from the short ids). With --v1p2 the bundle is OneRoster
+1.2: users.csv without its role column, and each user's role a row of roles.csv."""
 import csv, os, sys, uuid
 scale = float(sys.argv[1]); out = sys.argv[2]; os.makedirs(out, exist_ok=True)
 long_ids = "--uuid-ids" in sys.argv[3:]
+v12 = "--v1p2" in sys.argv[3:]
 def uid(short):
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "sisync-bench:" + short)) if long_ids else short
 T, S, P = int(20000*scale), int(300000*scale), int(250000*scale)
@@ -44,3 +46,19 @@ def enr():
             c = (i*3+k) % nclass
             yield [f"es{i}_{k}","active","2026-08-01",f"c{c}",schools[c%20],uid(f"s{i}"),"student","false","2026-08-20",""]
 w("enrollments.csv", "sourcedId,status,dateLastModified,classSourcedId,schoolSourcedId,userSourcedId,role,primary,beginDate,endDate".split(","), enr())
+if v12:
+    # The 1.1 users.csv, rewritten as 1.2's users.csv and roles.csv.
+    path = os.path.join(out, "users.csv")
+    os.replace(path, path + ".1p1")
+    with open(path + ".1p1", newline="") as fi, open(path, "w", newline="") as fu, open(os.path.join(out, "roles.csv"), "w", newline="") as fr:
+        u, ro = csv.writer(fu), csv.writer(fr)
+        u.writerow("sourcedId,status,dateLastModified,enabledUser,username,userIds,givenName,familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password,userMasterIdentifier,preferredGivenName,preferredMiddleName,preferredFamilyName,primaryOrgSourcedId,pronouns".split(","))
+        ro.writerow("sourcedId,status,dateLastModified,userSourcedId,roleType,role,beginDate,endDate,orgSourcedId,userProfileSourcedId".split(","))
+        for i, r in enumerate(csv.DictReader(fi)):
+            u.writerow([r["sourcedId"], r["status"], r["dateLastModified"], r["enabledUser"], r["username"], "", r["givenName"], r["familyName"], "",
+                        r["identifier"], r["email"], "", "", r["agentSourcedIds"], r["grades"], "", "", "", "", "", r["orgSourcedIds"], ""])
+            ro.writerow([f"r{i}", "active", "2026-08-01", r["sourcedId"], "primary", r["role"], "2026-08-01", "", r["orgSourcedIds"], ""])
+    os.remove(path + ".1p1")
+    manifest = open(os.path.join(out, "manifest.csv")).read()
+    manifest = manifest.replace("oneroster.version,1.1", "oneroster.version,1.2").replace("file.users,bulk\n", "file.users,bulk\nfile.roles,bulk\n")
+    open(os.path.join(out, "manifest.csv"), "w").write(manifest)
