@@ -119,6 +119,9 @@ final class JSONStreamingTests: XCTestCase {
         let limit = JSONScanner.valueByteLimit
         let atLimit = Self.head + #""staff": [{"staff_id": "S1", "first_name": "A", "last_name": "B", "note": ""# + String(repeating: "x", count: limit) + #""}]}"#
         XCTAssertEqual(try reader.read(bytes: Array(atLimit.utf8), name: "export.json")[.staff]?.unknownColumns, ["note"])
+        // A number of exactly 4 MiB is read (and checked) whole; one byte more is refused below.
+        let numberAtLimit = Self.head + #""staff": [{"staff_id": "S1", "first_name": "A", "last_name": "B", "weight": 1"# + String(repeating: "0", count: limit - 1) + "}]}"
+        XCTAssertEqual(try reader.read(bytes: Array(numberAtLimit.utf8), name: "export.json")[.staff]?.count, 1)
         for (text, expected, at) in [
             (Self.head + #""staff": [{"staff_id": "S1", "title": ""# + String(repeating: "x", count: limit + 1) + #""}]}"#, "a string of more than 4 MiB", "staff[0].title"),
             (Self.head + #""staff": [{"staff_id": "S1", "unknown": ""# + String(repeating: "\\n", count: limit) + "x" + #""}]}"#, "a string of more than 4 MiB", "staff[0].unknown"),
