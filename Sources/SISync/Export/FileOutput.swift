@@ -14,7 +14,7 @@ struct FileOutput {
             // is: through `pending` it would grow that to its size for the rest of the file,
             // and hold the rows twice meanwhile.
             try flush()
-            if let reason = file.write(bytes) { throw RunDirectoryError.cannotCreateFile(path: file.shownAs, reason: reason) }
+            if let reason = file.write(bytes) { throw RunDirectoryError.cannotWriteFile(path: file.shownAs, reason: reason) }
             written += bytes.count
             return
         }
@@ -26,7 +26,7 @@ struct FileOutput {
     mutating func flush() throws {
         guard !pending.isEmpty else { return }
         if let reason = file.write(UnsafeRawBufferPointer(pending.bytes)) {
-            throw RunDirectoryError.cannotCreateFile(path: file.shownAs, reason: reason)
+            throw RunDirectoryError.cannotWriteFile(path: file.shownAs, reason: reason)
         }
         pending.removeAll()
     }

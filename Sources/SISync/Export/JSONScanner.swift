@@ -322,18 +322,12 @@ package struct JSONScanner {
         }
     }
 
-    /// Four hex digits and nothing else (RFC 8259): `UInt32(_:radix:)` would also take a sign.
+    /// Four hex digits and nothing else (RFC 8259).
     private mutating func hex4() throws -> UInt32 {
         guard try has(4) else { throw error("a \\u escape needs four hex digits") }
         var v: UInt32 = 0
         for b in bytes[index..<index + 4] {
-            let digit: UInt8
-            switch b {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = b - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = b - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = b - UInt8(ascii: "A") + 10
-            default: throw error("a \\u escape needs four hex digits")
-            }
+            guard let digit = HexDigit.value(b) else { throw error("a \\u escape needs four hex digits") }
             v = v << 4 | UInt32(digit)
         }
         index += 4

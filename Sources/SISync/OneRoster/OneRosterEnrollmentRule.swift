@@ -62,7 +62,7 @@ public struct OneRosterCurrentEnrollments: Sendable {
     public var count: Int { schoolOf.count }
 
     /// The enrolled students, in the order they were first enrolled.
-    public var enrolledStudents: [String] { (0..<Int32(count)).map { students.id($0) } }
+    public var enrolledStudents: [String] { students.all }
 
     /// The school `student` is enrolled at (empty: none named); nil when not enrolled.
     public func school(of student: String) -> String? {
@@ -73,7 +73,7 @@ public struct OneRosterCurrentEnrollments: Sendable {
     /// enrollment that names one gives it.
     mutating func enrol(_ student: String, at school: String) {
         let n = Int(students.number(student))
-        if n < schoolOf.count && !schools.id(schoolOf[n]).isEmpty { return }
+        if n < schoolOf.count && !schools.isEmpty(schoolOf[n]) { return }
         let s = schools.number(school)
         if n == schoolOf.count { schoolOf.append(s) } else { schoolOf[n] = s }
     }

@@ -11,5 +11,5 @@ public struct OneRosterIDSet: Sendable {
     public var count: Int { ids.count }
     public var isEmpty: Bool { ids.count == 0 }
     /// The ids, in the order they were first inserted.
-    public var all: [String] { (0..<Int32(ids.count)).map { ids.id($0) } }
+    public var all: [String] { ids.all }
 }

@@ -50,6 +50,12 @@ struct OneRosterIDs {
         return bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[range]), as: UTF8.self) }
     }
 
+    /// Every id, in the order of their numbers.
+    var all: [String] { (0..<Int32(count)).map { id($0) } }
+
+    /// Whether the id numbered `n` is empty, read without making it a `String`.
+    func isEmpty(_ n: Int32) -> Bool { range(n).isEmpty }
+
     /// Whether the id numbered `n` holds a control character (R2), read from its bytes.
     func holdsControl(_ n: Int32) -> Bool {
         bytes[range(n)].contains(where: RowRules.isControl)

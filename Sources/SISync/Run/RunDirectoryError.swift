@@ -10,6 +10,8 @@ public enum RunDirectoryError: Error, Equatable, CustomStringConvertible, Sendab
     case notPrivate(path: String, reason: String)
     /// A file in the directory could not be made.
     case cannotCreateFile(path: String, reason: String)
+    /// A file of the directory could not be written (the sorted rows, the spilled users).
+    case cannotWriteFile(path: String, reason: String)
     /// A file the run wrote in the directory could not be read back whole.
     case cannotReadFile(path: String, reason: String)
 
@@ -23,6 +25,8 @@ public enum RunDirectoryError: Error, Equatable, CustomStringConvertible, Sendab
             return "\(path): refused as the run's private directory: \(reason); another user may be able to write to its folder"
         case .cannotCreateFile(let path, let reason):
             return "\(path): cannot create a file in the run's private directory: \(reason) (disk full?)"
+        case .cannotWriteFile(let path, let reason):
+            return "\(path): cannot write to a file of the run's private directory: \(reason); the run keeps the export's sorted rows there, about the export's size: free space in that folder (the service's state directory) and run again"
         case .cannotReadFile(let path, let reason):
             return "\(path): cannot read back a file of the run's private directory: \(reason); something removed or cut it during the run (a clean-up of the state directory, a full disk): run again"
         }

@@ -115,7 +115,7 @@ package struct RequestPath: Sendable, Equatable {
         var i = 0
         while i < bytes.count {
             if bytes[i] == UInt8(ascii: "%") {
-                guard i + 2 < bytes.count, let h = hex(bytes[i + 1]), let l = hex(bytes[i + 2]) else { throw .badEncoding }
+                guard i + 2 < bytes.count, let h = HexDigit.value(bytes[i + 1]), let l = HexDigit.value(bytes[i + 2]) else { throw .badEncoding }
                 out.append(h << 4 | l)
                 i += 3
             } else {
@@ -126,14 +126,5 @@ package struct RequestPath: Sendable, Equatable {
         guard let s = String(validating: out, as: UTF8.self) else { throw .badEncoding }
         guard !s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { throw .controlCharacter }
         return s
-    }
-
-    private static func hex(_ b: UInt8) -> UInt8? {
-        switch b {
-        case 0x30...0x39: return b - 0x30
-        case 0x41...0x46: return b - 0x41 + 10
-        case 0x61...0x66: return b - 0x61 + 10
-        default: return nil
-        }
     }
 }

@@ -1,3 +1,5 @@
+import SISync
+
 /// The query string of a request URL (`a=1&b=x%20y`), decoded as HTML forms and every HTTP
 /// client encode it: `%XX` bytes and `+` for a space. libmicrohttpd would decode it too, but
 /// without `+` and after it has already decoded the path, which must reach the router with
@@ -38,7 +40,7 @@ package enum QueryString {
                 out.append(0x20)
             } else if b == UInt8(ascii: "%"), let h1 = bytes.index(i, offsetBy: 1, limitedBy: bytes.endIndex), h1 != bytes.endIndex,
                       let h2 = bytes.index(h1, offsetBy: 1, limitedBy: bytes.endIndex), h2 != bytes.endIndex,
-                      let high = hex(bytes[h1]), let low = hex(bytes[h2]) {
+                      let high = HexDigit.value(bytes[h1]), let low = HexDigit.value(bytes[h2]) {
                 out.append(high << 4 | low)
                 i = h2
             } else {
@@ -47,14 +49,5 @@ package enum QueryString {
             i = bytes.index(after: i)
         }
         return String(decoding: out, as: UTF8.self)
-    }
-
-    private static func hex(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 }
