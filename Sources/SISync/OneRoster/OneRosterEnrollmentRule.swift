@@ -53,7 +53,7 @@ public struct OneRosterEnrollmentRule: Sendable, Equatable {
 public struct OneRosterCurrentEnrollments: Sendable {
     private var students = OneRosterIDs()
     /// By student number, the number of its school in `schools`.
-    private var schoolOf: [Int32] = []
+    private var schoolOf = FlatArray<Int32>()
     private var schools = OneRosterIDs()
     public var mentioned = OneRosterIDSet()
     public init() {}

@@ -4,7 +4,8 @@
 /// for ids took about 50 MB while they were read, five times that with five times the users.
 struct OneRosterIDPlaces {
     private var ids = OneRosterIDs()
-    private var places: [Int] = []
+    /// A line or an index: under 2^32, as the file or roster they are in (`max_bytes`).
+    private var places = FlatArray<UInt32>()
 
     /// How many ids it holds.
     var count: Int { places.count }
@@ -12,8 +13,8 @@ struct OneRosterIDPlaces {
     /// Where `id` was first read, if it was; else nil, and `place` is now where it was.
     mutating func earlier(_ id: String, than place: Int) -> Int? {
         let n = Int(ids.number(id))
-        if n < places.count { return places[n] }
-        places.append(place)
+        if n < places.count { return Int(places[n]) }
+        places.append(UInt32(clamping: place))
         return nil
     }
 }

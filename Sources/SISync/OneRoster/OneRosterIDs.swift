@@ -3,14 +3,17 @@
 /// number. Held as a `String` each, in a dictionary of briefs and in the lists of agents, a
 /// district's ids took a run to 331 MB when they were 36-character UUIDs (as many SIS
 /// servers send them) against 185 MB for short ones: a UUID is a heap allocation of its own
-/// wherever it is held. Here one costs its length and about 20 bytes.
+/// wherever it is held. Here one costs its length and 12 to 20 bytes.
 ///
 /// Looked up through an open-addressing table of numbers, hashed with the standard library's
 /// seeded hash: an export cannot choose ids that collide.
 struct OneRosterIDs {
-    private var bytes: [UInt8] = []
-    /// Where each id ends in `bytes` (it starts where the one before ends).
-    private var ends: [Int] = []
+    /// The ids end to end, and where each ends (it starts where the one before ends): in
+    /// `FlatArray`s, which grow without a copy and hold no more than they are given. The ids
+    /// of one table come from one file or one REST roster, which `max_bytes` keeps under
+    /// 4 GiB, so 32 bits hold where they end.
+    private var bytes = FlatArray<UInt8>()
+    private var ends = FlatArray<UInt32>()
     /// The table: a number, or -1 for a free slot; its size a power of two, at most half full.
     /// Made with the first id: an empty one costs nothing (a roster makes one per enrollment).
     private var slots: [Int32] = []
@@ -27,7 +30,7 @@ struct OneRosterIDs {
             if slots[slot] >= 0 { return slots[slot] }
             let n = Int32(ends.count)
             bytes.append(contentsOf: id)
-            ends.append(bytes.count)
+            ends.append(UInt32(bytes.count))
             slots[slot] = n
             if ends.count * 2 > slots.count { grow() }
             return n
@@ -46,8 +49,7 @@ struct OneRosterIDs {
 
     /// The id numbered `n`.
     func id(_ n: Int32) -> String {
-        let range = self.range(n)
-        return bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[range]), as: UTF8.self) }
+        bytes.withUnsafeBufferPointer(range(n)) { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Every id, in the order of their numbers.
@@ -58,12 +60,12 @@ struct OneRosterIDs {
 
     /// Whether the id numbered `n` holds a control character (R2), read from its bytes.
     func holdsControl(_ n: Int32) -> Bool {
-        bytes[range(n)].contains(where: RowRules.isControl)
+        bytes.withUnsafeBufferPointer(range(n)) { $0.contains(where: RowRules.isControl) }
     }
 
     private func range(_ n: Int32) -> Range<Int> {
         let i = Int(n)
-        return (i == 0 ? 0 : ends[i - 1])..<ends[i]
+        return (i == 0 ? 0 : Int(ends[i - 1]))..<Int(ends[i])
     }
 
     /// The slot holding `id`, or the free one where it would go.
@@ -76,7 +78,7 @@ struct OneRosterIDs {
             let n = slots[slot]
             if n < 0 { return slot }
             let stored = range(n)
-            if stored.count == id.count && bytes.withUnsafeBufferPointer({ UnsafeBufferPointer(rebasing: $0[stored]).elementsEqual(id) }) {
+            if stored.count == id.count && bytes.withUnsafeBufferPointer(stored, { $0.elementsEqual(id) }) {
                 return slot
             }
             slot = (slot + 1) & mask
@@ -87,8 +89,7 @@ struct OneRosterIDs {
     private mutating func grow() {
         slots = [Int32](repeating: -1, count: slots.count * 2)
         for n in 0..<Int32(ends.count) {
-            let range = self.range(n)
-            let slot = bytes.withUnsafeBufferPointer { self.slot(of: UnsafeBufferPointer(rebasing: $0[range])) }
+            let slot = bytes.withUnsafeBufferPointer(range(n)) { self.slot(of: $0) }
             slots[slot] = n
         }
     }

@@ -185,10 +185,19 @@ public struct OneRosterNotices: Sendable {
 
     public init() {}
 
+    /// The examples shown of each reason: the first that came.
+    static let examplesKept = 3
+
     public mutating func add(_ reason: String, _ example: String) {
+        add(reason, count: 1, examples: [example])
+    }
+
+    /// `count` notices for `reason` at once, the first of them `examples` (`OrderedNotices`).
+    mutating func add(_ reason: String, count: Int, examples given: [String]) {
         if counts[reason] == nil { order.append(reason) }
-        counts[reason, default: 0] += 1
-        if examples[reason, default: []].count < 3 { examples[reason, default: []].append(example) }
+        counts[reason, default: 0] += count
+        let room = Self.examplesKept - examples[reason, default: []].count
+        if room > 0 { examples[reason, default: []].append(contentsOf: given.prefix(room)) }
     }
 
     /// One line per reason: "3 users have no role sisync maps (e.g. u1, u2, u3)".

@@ -77,32 +77,19 @@ public struct OneRosterTranslation {
             problems.append(RowProblem(file: source, location: String(u.line), column: column, id: u.id, message: message))
             protected.insert(u.id)
         }
-        // What the relationships need of every user, taken in the one pass over the users
-        // (a bundle's are read from the file, not held): each user's brief by the number
-        // of its id (`OneRosterIDs`; nil for an id only an agent list names), and the
-        // agents of the students and the guardians, in the users' order, as numbers.
-        var ids = OneRosterIDs()
-        var briefs: [UserBrief?] = []
-        var agents: [Int32] = []
-        var studentAgents: [AgentList] = []
-        var guardianAgents: [AgentList] = []
-        func number(_ id: String) -> Int32 {
-            let n = ids.number(id)
-            if Int(n) == briefs.count { briefs.append(nil) }
-            return n
-        }
-        func brief(_ id: String) -> UserBrief? { ids.find(id).flatMap { briefs[Int($0)] } }
-        func keep(_ list: [String], of user: Int32) -> AgentList {
-            let start = agents.count
-            for agent in list { agents.append(number(agent)) }
-            return AgentList(user: user, start: UInt32(start), end: UInt32(agents.count))
-        }
-        // Only the relationships and a delta's enrollments look users up.
-        let relating = rows[.householdRelationships] != nil, looksUp = relating || delta
+        // The relationships are found on disk (`OneRosterRelationships`): the one pass over
+        // the users (a bundle's are read from the file, not held) gives it every user and
+        // every agent list.
+        var relationships = rows[.householdRelationships] != nil ? OneRosterRelationships(directory: spill) : nil
+        // A delta enrols students whose user row did not change: those it did not list.
+        var listed = OneRosterIDSet()
         try roster.forEachUser { u in
             let student = isStudent(u)
-            let n = looksUp ? number(u.id) : -1
-            if looksUp { briefs[Int(n)] = UserBrief(isStudent: student, deleted: u.deleted, line: u.line) }
+            if delta { listed.insert(u.id) }
+            // Every user is known to the relationships, skipped or not, as what its row says
+            // (a guardian only once it is made a household).
+            var relationship: String?
+            defer { relationships?.addUser(u.id, isStudent: student, deleted: u.deleted, relationship: relationship, line: u.line) }
             // An id holding a control character is no usable id (R2), and a unit separator
             // would split the relationship keys it becomes part of: such a student names
             // no one either (a REST page can carry one; users.csv rows never do).
@@ -110,7 +97,7 @@ public struct OneRosterTranslation {
                 problems.append(RowProblem(file: source, location: String(u.line), column: "sourcedId", id: nil, message: "the id holds a control character"))
                 return
             }
-            if relating, student, !u.agents.isEmpty { studentAgents.append(keep(u.agents, of: n)) }
+            if student, !u.agents.isEmpty { relationships?.addStudent(u.id, deleted: u.deleted, line: u.line, agents: u.agents) }
             let staff = staffRole(u), guardian = guardianRole(u)
             if staff == nil && guardian == nil && !student {
                 let names = u.roles.map(\.name)
@@ -147,15 +134,15 @@ public struct OneRosterTranslation {
                 try append(&rows[.students]!, u, [u.givenName, u.familyName, u.email, school, u.grades.first ?? "", status, schoolYear])
             }
             if let guardian {
-                if looksUp { briefs[Int(n)]?.guardianRelationship = guardian }
-                if relating, !u.agents.isEmpty { guardianAgents.append(keep(u.agents, of: n)) }
+                relationship = guardian
+                if !u.agents.isEmpty { relationships?.addGuardian(u.id, relationship: guardian, deleted: u.deleted, line: u.line, agents: u.agents) }
                 if rows[.households] != nil { try append(&rows[.households]!, u, [name]) }
             }
         }
         if delta, rows[.students] != nil {
             // A delta may enrol a student whose user row did not change.
             try current.forEach { id, school in
-                guard brief(id) == nil, let s = try stored(.students, id), s.values.count == 7 else { return }
+                guard !listed.contains(id), let s = try stored(.students, id), s.values.count == 7 else { return }
                 var values = s.values
                 values[5] = Self.enrolled
                 values[6] = schoolYear
@@ -165,55 +152,13 @@ public struct OneRosterTranslation {
             }
             // In id order: a set's own order differs from run to run, and so would the
             // notice's examples.
-            for id in current.mentioned.all.sorted() where current.school(of: id) == nil && brief(id) == nil {
+            for id in current.mentioned.all.sorted() where current.school(of: id) == nil && !listed.contains(id) {
                 notices.add("delta enrollments that end a student's enrollment (applied with the next bulk export)", id)
             }
         }
-        if rows[.householdRelationships] != nil {
-            // Each relationship once, by its parent's and its student's numbers.
-            var seen: Set<UInt64> = []
-            func relate(parent: Int32, _ brief: UserBrief, relationship: String, student: Int32, studentDeleted: Bool) throws {
-                guard seen.insert(UInt64(UInt32(parent)) << 32 | UInt64(UInt32(student))).inserted else { return }
-                rows[.householdRelationships]!.noteRowRead()
-                try rows[.householdRelationships]!.append(key: RecordKey.join([ids.id(parent), "student", ids.id(student)]),
-                                                      values: [Array(relationship.utf8)[...]], inactive: brief.deleted || studentDeleted, location: brief.line)
-            }
-            // Skipped users (R2) are neither related nor related to, by number.
-            let skipped = Set(protected.all.compactMap { ids.find($0) })
-            // The guardians (in the users' order) name their students...
-            for g in guardianAgents where !skipped.contains(g.user) {
-                guard let parent = briefs[Int(g.user)], let relationship = parent.guardianRelationship else { continue }
-                for agent in agents[g.range] {
-                    if ids.holdsControl(agent) {
-                        notices.add("agentSourcedIds holding a control character", ids.id(g.user))
-                        continue
-                    }
-                    if let s = briefs[Int(agent)] {
-                        if s.isStudent {
-                            if !skipped.contains(agent) { try relate(parent: g.user, parent, relationship: relationship, student: agent, studentDeleted: s.deleted) }
-                        } else if s.guardianRelationship == nil {
-                            notices.add("agentSourcedIds of a parent naming someone who is not a student", "\(ids.id(g.user)) → \(ids.id(agent))")
-                        }
-                    } else if delta, let s = try stored(.students, ids.id(agent)) {
-                        try relate(parent: g.user, parent, relationship: relationship, student: agent, studentDeleted: !s.active)
-                    } else {
-                        notices.add("agentSourcedIds naming an unknown user", "\(ids.id(g.user)) → \(ids.id(agent))")
-                    }
-                }
-            }
-            // ... and the students theirs.
-            for s in studentAgents where !skipped.contains(s.user) {
-                guard let student = briefs[Int(s.user)] else { continue }
-                for agent in agents[s.range] {
-                    if let parent = briefs[Int(agent)], let relationship = parent.guardianRelationship {
-                        if !skipped.contains(agent) { try relate(parent: agent, parent, relationship: relationship, student: s.user, studentDeleted: student.deleted) }
-                    } else if briefs[Int(agent)] != nil {
-                        notices.add("agentSourcedIds of a student naming someone who is not a parent, guardian or relative", "\(ids.id(s.user)) → \(ids.id(agent))")
-                    } else if !delta {
-                        notices.add("agentSourcedIds naming an unknown user", "\(ids.id(s.user)) → \(ids.id(agent))")
-                    }
-                }
-            }
+        if var relationships {
+            try relationships.relate(protected: protected, delta: delta, storedStudent: { id in try stored(.students, id).map(\.active) },
+                                     into: &rows[.householdRelationships]!, notices: &notices)
         }
         // R2: skipped rows are reported once (with the staff, or the first entity managed),
         // and the records of skipped users are left unchanged in every entity.
@@ -230,44 +175,6 @@ public struct OneRosterTranslation {
             }
         }
         return (rows, notices)
-    }
-
-    /// A student's or guardian's agents: where they are among every user's, by number. 12
-    /// bytes (with a `Range<Int>`, 24: 33 MB more at five times the district). An export
-    /// holds fewer agents than bytes (`max_bytes` is under 4 GiB), so 32 bits hold their count.
-    private struct AgentList {
-        var user: Int32
-        var start: UInt32
-        var end: UInt32
-
-        var range: Range<Int> { Int(start)..<Int(end) }
-    }
-
-    /// What the passes over the relationships need of a user, by the number of its id
-    /// (`OneRosterIDs`): 8 bytes, one for each of a district's users (with a `String?` and
-    /// an `Int` it was 32, and the dictionary at five times the district about 90 MB larger).
-    private struct UserBrief {
-        var isStudent: Bool
-        var deleted: Bool
-        private var relationship: UInt8 = 0
-        private var lineNumber: Int32
-
-        init(isStudent: Bool, deleted: Bool, line: Int) {
-            self.isStudent = isStudent
-            self.deleted = deleted
-            // A line or array index past 2^31 is no file sisync reads (`max_bytes`).
-            lineNumber = Int32(clamping: line)
-        }
-
-        var line: Int { Int(lineNumber) }
-
-        private static let relationships = ["Parent", "Guardian", "Relative"]
-
-        /// `Parent`, `Guardian` or `Relative` for a user made a household; nil otherwise.
-        var guardianRelationship: String? {
-            get { relationship == 0 ? nil : Self.relationships[Int(relationship) - 1] }
-            set { relationship = newValue.flatMap { Self.relationships.firstIndex(of: $0) }.map { UInt8($0 + 1) } ?? 0 }
-        }
     }
 
     private func append(_ rows: inout EntityRows, _ u: OneRosterRoster.User, _ values: [String]) throws(ExportError) {
