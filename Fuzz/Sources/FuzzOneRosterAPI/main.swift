@@ -108,6 +108,8 @@ func readAndTranslate(_ body: Data, version: OneRosterManifest.Version, spilled:
         do {
             let n = try OneRosterAPIPage.read(body, collection: collection, url: "https://sis.example/\(collection.rawValue)",
                                               firstIndex: 0, into: &roster)
+            // As the fetcher does after the users' last page.
+            if collection == .users { try roster.refuseDuplicateUsers() }
             guard n >= 0 else { finding("OneRosterAPIPage.read returned \(n)") }
             outcome.append("\(collection): \(n)")
             read += 1

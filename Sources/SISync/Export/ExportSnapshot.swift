@@ -47,6 +47,7 @@ public struct ExportSnapshot: Sendable {
                 bundle.today = translation.today
                 bundle.enrollmentRule = translation.enrollmentRule
                 bundle.streamsUsers = true
+                bundle.directory = spill
                 roster = try bundle.read()
             }
             let (rows, notices) = try translation.translate(roster, spill: spill)

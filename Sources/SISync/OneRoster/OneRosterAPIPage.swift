@@ -155,9 +155,8 @@ public enum OneRosterAPIPage {
             u.email = string(o["email"])
             u.agents = refs(o["agents"])
             u.grades = ((o["grades"] as? [Any]) ?? []).map { string($0) }.filter { !$0.isEmpty }
-            if let first = roster.userIndexes.earlier(id, than: index) {
-                throw ExportError.duplicateJSONID(file: url, path: location + ".sourcedId", id: id, firstPath: "\(collection.rawValue)[\(first)].sourcedId", columns: ["sourcedId"])
-            }
+            // A user given twice is refused once every page is read (`userIDs`).
+            if roster.userIDs != nil { roster.userIDs!.add(id, place: index, detail: url) }
             try roster.keep(u)
         case .roles:
             break

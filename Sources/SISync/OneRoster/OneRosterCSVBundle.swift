@@ -13,6 +13,9 @@ public struct OneRosterCSVBundle {
     /// Whether users.csv is read again for each pass of the translation
     /// (`OneRosterRoster.userStream`) rather than held (`users`).
     public var streamsUsers = false
+    /// The run's private directory, where the enrollments' verdicts are sorted
+    /// (`OneRosterCurrentEnrollments`); nil keeps them in memory.
+    public var directory: RunDirectory?
 
     public init(manifest: OneRosterManifest, files: [OneRosterFile: (path: String, name: String)], limit: InvalidRowLimit) {
         self.manifest = manifest
@@ -25,6 +28,7 @@ public struct OneRosterCSVBundle {
         for f in OneRosterFile.allCases where files[f] != nil { modes[f] = manifest.mode(f) }
         var roster = OneRosterRoster(version: manifest.version, modes: modes)
         roster.enrollmentRule = enrollmentRule
+        roster.judgedEnrollments = OneRosterCurrentEnrollments(directory: directory)
         if let f = files[.orgs] { try readOrgs(f, into: &roster) }
         if let f = files[.academicSessions] { try readSessions(f, into: &roster) }
         if let f = files[.classes] { try readClasses(f, into: &roster) }
@@ -35,8 +39,9 @@ public struct OneRosterCSVBundle {
     }
 
     /// Reads one file; skipped rows count against `max_invalid_rows` for that file (R2).
+    /// `read`: called once every row is read, before the rows skipped are counted.
     private func table(_ f: (path: String, name: String), file: InputFile? = nil, roster: inout OneRosterRoster, required: [String],
-                       chunk: ((UnsafeBufferPointer<UInt8>) -> Void)? = nil,
+                       chunk: ((UnsafeBufferPointer<UInt8>) -> Void)? = nil, read: (() throws -> Void)? = nil,
                        prepare: (OneRosterTable) -> (OneRosterTable.Row, inout OneRosterRoster) throws -> OneRosterSkip?) throws {
         var rows = 0
         var skipped = 0
@@ -58,6 +63,7 @@ public struct OneRosterCSVBundle {
             skipped += 1
             local.problems.append(RowProblem(file: f.name, location: String(row.line), column: nil, id: nil, message: message))
         }, chunk: chunk)
+        try read?()
         roster = local
         let allowed = limit.allowed(rows: rows)
         if skipped > allowed { throw ExportError.tooManyInvalidRows(file: f.name, invalid: skipped, allowed: allowed, rows: rows) }
@@ -106,28 +112,32 @@ public struct OneRosterCSVBundle {
         }
     }
 
-    /// Reads users.csv: every row is checked (a duplicate id fails the read, a bad row is a
-    /// problem and its user protected, R2), and, with `streamsUsers`, kept only as a count
-    /// and a digest: `roster.userStream` reads the file again, through the same descriptor,
-    /// for each pass of the translation, so that a district's users are never all held.
+    /// Reads users.csv: every row is checked (a duplicate id fails the read once every row
+    /// is read, a bad row is a problem and its user protected, R2), and, with
+    /// `streamsUsers`, kept only as a count and a digest: `roster.userStream` reads the file
+    /// again, through the same descriptor, for each pass of the translation, so that a
+    /// district's users are never all held.
     private func readUsers(_ f: (path: String, name: String), into roster: inout OneRosterRoster) throws {
         roster.usersSource = f.name
         let required = manifest.version == .v1_1 ? ["sourcedId", "role"] : ["sourcedId"]
-        var firstLines = OneRosterIDPlaces()
+        var ids = OneRosterDuplicateIDs(directory: directory)
         let file = try InputFile(path: f.path)
         // A file that cannot be read again (a pipe) keeps its users.
         let streams = streamsUsers && file.isRegularFile && file.position == 0
         var digest = OneRosterUserStream.Digest()
         var taken = 0
-        try table(f, file: file, roster: &roster, required: required, chunk: streams ? { digest.add($0) } : nil) { t in
+        let refuseDuplicate = {
+            if let d = try ids.first() {
+                throw ExportError.duplicateID(file: f.name, line: d.place, id: d.id, firstLine: d.firstPlace, columns: ["sourcedId"])
+            }
+        }
+        try table(f, file: file, roster: &roster, required: required, chunk: streams ? { digest.add($0) } : nil, read: refuseDuplicate) { t in
             let columns = OneRosterUserColumns(t)
             return { row, roster in
                 let read = Self.user(row, columns)
                 if case .unusableID(let skip) = read { return skip }
                 let userID = row.value(columns.id)
-                if let first = firstLines.earlier(userID, than: row.line) {
-                    throw ExportError.duplicateID(file: f.name, line: row.line, id: userID, firstLine: first, columns: ["sourcedId"])
-                }
+                ids.add(userID, place: row.line)
                 switch read {
                 case .unusableID(let skip): return skip
                 case .skipped(let skip):

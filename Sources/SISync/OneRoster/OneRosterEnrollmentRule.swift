@@ -47,40 +47,136 @@ public struct OneRosterEnrollmentRule: Sendable, Equatable {
 
 /// The verdicts of a roster's enrollments: the students enrolled this year (with their
 /// school, possibly empty), and, when users or enrollments are a delta, every student a
-/// student enrollment mentions. The enrolled students' ids are numbered (`OneRosterIDs`)
-/// and each names its school by a number: as a dictionary of `String`s, a district's
-/// 300,000 enrolled students with 36-character UUIDs for ids took about 30 MB.
-public struct OneRosterCurrentEnrollments: Sendable {
-    private var students = OneRosterIDs()
-    /// By student number, the number of its school in `schools`.
-    private var schoolOf = FlatArray<Int32>()
-    private var schools = OneRosterIDs()
+/// student enrollment mentions.
+///
+/// Each verdict goes through a `RowSorter` keyed by the student's id (sorted runs in the
+/// run's private directory), and the translation reads them in that order beside its
+/// students, sorted the same way: as a table of the enrolled students' ids, five times the
+/// bench district's 1.5 million enrolled students with UUID ids took about 100 MB, growing
+/// with the district (issue 34). Ids are compared by their bytes.
+///
+/// Copies share the verdicts given after the first (the sorter is one); who was mentioned
+/// is a value of each copy.
+public struct OneRosterCurrentEnrollments: @unchecked Sendable {
+    private var verdicts: Verdicts?
+    private let directory: RunDirectory?
+    private let budget: Int
     public var mentioned = OneRosterIDSet()
-    public init() {}
 
-    /// How many students are enrolled.
-    public var count: Int { schoolOf.count }
+    /// `directory`: where the sorted runs go (the run's own); nil keeps them in memory.
+    public init(directory: RunDirectory? = nil) {
+        self.init(directory: directory, budget: RowSorter.defaultBudget)
+    }
 
-    /// The enrolled students, in the order they were first enrolled.
-    public var enrolledStudents: [String] { students.all }
+    /// `budget`: the sorter's buffer (tests make it small).
+    init(directory: RunDirectory?, budget: Int) {
+        self.directory = directory
+        self.budget = budget
+    }
+
+    /// How many sorted runs went to the directory (tests).
+    var spilledRuns: Int { verdicts?.spilledRuns ?? 0 }
+
+    /// Enrols `student` at `school`, unless an earlier enrollment named its school: the
+    /// first enrollment that names one gives it.
+    mutating func enrol(_ student: String, at school: String) {
+        if verdicts == nil { verdicts = Verdicts(directory: directory, budget: budget) }
+        verdicts!.add(student, school: school)
+    }
+
+    /// Each enrolled student once, in key order (`KeyOrder`), with its school (value 0,
+    /// possibly empty). Sorted on the first call; nothing may be enrolled after.
+    func sorted() throws -> SortedRows {
+        guard let verdicts else { return SortedRows.empty(valueCount: 1) }
+        return try verdicts.sorted()
+    }
 
     /// The school `student` is enrolled at (empty: none named); nil when not enrolled.
-    public func school(of student: String) -> String? {
-        students.find(student).map { schools.id(schoolOf[Int($0)]) }
+    /// (A look-up in the sorted verdicts: for a delta's few, and tests.)
+    public func school(of student: String) throws -> String? {
+        let rows = try sorted()
+        var id = student
+        return id.withUTF8 { key in rows.row(forKey: key).map { rows.withValueBytes($0, 0) { String(decoding: $0, as: UTF8.self) } } }
     }
 
-    /// Enrols `student` at `school`, unless it is enrolled at a school already: the first
-    /// enrollment that names one gives it.
-    mutating func enrol(_ student: String, at school: String) {
-        let n = Int(students.number(student))
-        if n < schoolOf.count && !schools.isEmpty(schoolOf[n]) { return }
-        let s = schools.number(school)
-        if n == schoolOf.count { schoolOf.append(s) } else { schoolOf[n] = s }
+    /// The enrolled students, in key order.
+    public func enrolledStudents() throws -> [String] {
+        let rows = try sorted()
+        return (0..<rows.count).map { i in rows.withKeyBytes(i) { String(decoding: $0, as: UTF8.self) } }
     }
 
-    /// Calls `body` with each enrolled student and its school, in the order they were first
-    /// enrolled.
-    func forEach(_ body: (_ student: String, _ school: String) throws -> Void) rethrows {
-        for n in 0..<Int32(count) { try body(students.id(n), schools.id(schoolOf[Int(n)])) }
+    /// Calls `body` with each enrolled student and its school, in key order.
+    func forEach(_ body: (_ student: String, _ school: String) throws -> Void) throws {
+        let walk = try SortedRowsWalk(rows: try sorted())
+        while let r = walk.current {
+            let student = String(decoding: r.key, as: UTF8.self), school = String(decoding: r.value(0), as: UTF8.self)
+            try walk.advance()
+            try body(student, school)
+        }
+    }
+
+    /// The sorter and, once sorted, its rows. A class: the reader that judges the
+    /// enrollments and the translation that reads the verdicts hold the same.
+    private final class Verdicts: @unchecked Sendable {
+        private let lock = NSLock()
+        private var sorter: RowSorter?
+        private var rows: SortedRows?
+        private var count: UInt32 = 0
+        private let values = ByteBuffer(capacity: 64)
+        private let ends = ByteBuffer(capacity: 4)
+
+        private var runs = 0
+
+        init(directory: RunDirectory?, budget: Int) {
+            sorter = RowSorter(valueCount: 1, label: "oneroster-enrolled", directory: directory)
+            sorter!.budget = budget
+        }
+
+        var spilledRuns: Int {
+            lock.lock()
+            defer { lock.unlock() }
+            return sorter?.spilledRuns ?? runs
+        }
+
+        func add(_ student: String, school: String) {
+            lock.lock()
+            defer { lock.unlock() }
+            precondition(sorter != nil, "a student enrolled after the verdicts were read")
+            // Equal keys come out in the order of `sequence`: a verdict naming a school
+            // before any that names none, each in the order judged (an export holds fewer
+            // enrollments than 2^31).
+            let sequence = (school.isEmpty ? 1 << 31 : 0) | min(count, (1 << 31) - 1)
+            count &+= 1
+            values.removeAll()
+            ends.removeAll()
+            var school = school, student = student
+            school.withUTF8 { values.append($0) }
+            ends.append(littleEndian: UInt32(values.count))
+            student.withUTF8 { key in
+                sorter!.add(sequence: sequence, line: 0, inactive: false, strict: false, fingerprint: 0,
+                            key: key, valueEnds: ends.bytes, values: values.bytes)
+            }
+        }
+
+        func sorted() throws -> SortedRows {
+            lock.lock()
+            defer { lock.unlock() }
+            if let rows { return rows }
+            let previous = ByteBuffer(capacity: 64)
+            var first = true
+            runs = sorter!.spilledRuns
+            let sorted = try sorter!.finish { r in
+                defer { first = false }
+                if !first && previous.equals(r.key) { return false }
+                previous.removeAll()
+                previous.append(r.key)
+                return true
+            }
+            sorter = nil
+            rows = sorted
+            return sorted
+        }
     }
 }
+
+import Foundation

@@ -98,10 +98,11 @@ public struct OneRosterRoster: Sendable {
     public var protectedUserIDs = OneRosterIDSet()
     /// Things left out that are worth a notice (not errors): counted, with examples.
     public var notices = OneRosterNotices()
-    /// Where (the index in the REST collection) each user was read, to report a duplicate
-    /// with its first place (R2): kept only while the users' pages are read (the fetcher
-    /// lets it go after them).
-    var userIndexes = OneRosterIDPlaces()
+    /// Every REST user's id, where it was read (the index in the collection) and its page,
+    /// to refuse a user given twice with the place of its first (R2): whoever reads the
+    /// users' pages calls `refuseDuplicateUsers` after the last, which lets it go. In memory
+    /// until the fetcher gives it the run's directory.
+    var userIDs: OneRosterDuplicateIDs? = OneRosterDuplicateIDs(directory: nil)
     /// Where users came from, for messages (`users.csv` or the users URL).
     public var usersSource = "users.csv"
 
@@ -137,6 +138,17 @@ public struct OneRosterRoster: Sendable {
         judgedEnrollments = OneRosterCurrentEnrollments()
         rule.judge(e, in: self, into: &current)
         judgedEnrollments = current
+    }
+
+    /// After the users' pages: a user given twice fails the read (R2), the first in the
+    /// order read, with the place of its first.
+    mutating func refuseDuplicateUsers() throws {
+        guard var ids = userIDs else { return }
+        userIDs = nil
+        if let d = try ids.first() {
+            throw ExportError.duplicateJSONID(file: d.detail, path: "\(OneRosterFile.users.rawValue)[\(d.place)].sourcedId", id: d.id,
+                                              firstPath: "\(OneRosterFile.users.rawValue)[\(d.firstPlace)].sourcedId", columns: ["sourcedId"])
+        }
     }
 
     /// `active`, empty, `tobedeleted` or `inactive`, in any case; nil for anything else.

@@ -15,6 +15,9 @@ public struct OneRosterTranslation {
     public var limit: InvalidRowLimit
     /// A stored record (delta exports change records they do not list in full).
     public var stored: (EntityKind, String) throws -> (values: [String], active: Bool)?
+    /// The buffer of each sorter the translation keeps its own (the students, the
+    /// relationships, held enrollments' verdicts); tests make it small.
+    var runBudget = RowSorter.defaultBudget
 
     public init(schoolYear: String, yearStart: (month: Int, day: Int), today: OneRosterDay, entities: Set<EntityKind>,
                 limit: InvalidRowLimit, stored: @escaping (EntityKind, String) throws -> (values: [String], active: Bool)?) {
@@ -66,7 +69,7 @@ public struct OneRosterTranslation {
         func guardianRole(_ u: OneRosterRoster.User) -> String? { u.roles.lazy.compactMap { Self.guardianRoles[$0.name] }.first }
         func staffRole(_ u: OneRosterRoster.User) -> String? { u.roles.first { staffRoles.contains($0.name) }?.name }
 
-        let current = try currentEnrollments(roster)
+        let current = try currentEnrollments(roster, spill: spill)
         let enrollmentsKnown = roster.mode(.enrollments) != .absent
         let enrollmentsDelta = roster.mode(.enrollments) == .delta
 
@@ -80,7 +83,9 @@ public struct OneRosterTranslation {
         // The relationships are found on disk (`OneRosterRelationships`): the one pass over
         // the users (a bundle's are read from the file, not held) gives it every user and
         // every agent list.
-        var relationships = rows[.householdRelationships] != nil ? OneRosterRelationships(directory: spill) : nil
+        var relationships = rows[.householdRelationships] != nil ? OneRosterRelationships(directory: spill, budget: runBudget) : nil
+        // The students wait for their enrollments, read beside them in id order.
+        var students = rows[.students] != nil ? OneRosterStudents(directory: spill, valueCount: EntityKind.students.valueColumns.count, budget: runBudget) : nil
         // A delta enrols students whose user row did not change: those it did not list.
         var listed = OneRosterIDSet()
         try roster.forEachUser { u in
@@ -119,24 +124,31 @@ public struct OneRosterTranslation {
                 try append(&rows[.staff]!, u, [u.givenName, u.familyName, u.email, Self.staffTitles[staff] ?? staff,
                                           schools.joined(separator: ";"), u.enabled ? "" : "false"])
             }
-            if student, rows[.students] != nil {
-                var status = Self.notEnrolled
-                var school = u.orgs.first { !Self.nonSchoolOrgTypes.contains(roster.orgTypes[$0] ?? "") } ?? ""
-                if let enrollment = current.school(of: u.id) {
-                    status = u.deleted ? Self.notEnrolled : Self.enrolled
-                    if !enrollment.isEmpty { school = enrollment }
-                } else if !enrollmentsKnown || (enrollmentsDelta && !current.mentioned.contains(u.id)) {
-                    // Nothing in this export says otherwise: keep what the mirror holds.
-                    if let s = try stored(.students, u.id), s.values.count == 7, s.values[6] == schoolYear {
-                        status = u.deleted ? Self.notEnrolled : s.values[5]
-                    }
-                }
-                try append(&rows[.students]!, u, [u.givenName, u.familyName, u.email, school, u.grades.first ?? "", status, schoolYear])
+            if student, students != nil {
+                // The school and status are settled once the enrollments are read beside it.
+                let school = u.orgs.first { !Self.nonSchoolOrgTypes.contains(roster.orgTypes[$0] ?? "") } ?? ""
+                students!.add(u, values: [u.givenName, u.familyName, u.email, school, u.grades.first ?? "", Self.notEnrolled, schoolYear])
             }
             if let guardian {
                 relationship = guardian
                 if !u.agents.isEmpty { relationships?.addGuardian(u.id, relationship: guardian, deleted: u.deleted, line: u.line, agents: u.agents) }
                 if rows[.households] != nil { try append(&rows[.households]!, u, [name]) }
+            }
+        }
+        if var students {
+            try students.forEach(beside: try current.sorted()) { id, values, deleted, line, enrolledAt in
+                var values = values
+                if let enrollment = enrolledAt {
+                    values[5] = deleted ? Self.notEnrolled : Self.enrolled
+                    if !enrollment.isEmpty { values[3] = enrollment }
+                } else if !enrollmentsKnown || (enrollmentsDelta && !current.mentioned.contains(id)) {
+                    // Nothing in this export says otherwise: keep what the mirror holds.
+                    if let s = try stored(.students, id), s.values.count == 7, s.values[6] == schoolYear {
+                        values[5] = deleted ? Self.notEnrolled : s.values[5]
+                    }
+                }
+                rows[.students]!.noteRowRead()
+                try rows[.students]!.append(key: id, values: values.map { Array($0.utf8)[...] }, inactive: deleted, location: line)
             }
         }
         if delta, rows[.students] != nil {
@@ -152,7 +164,7 @@ public struct OneRosterTranslation {
             }
             // In id order: a set's own order differs from run to run, and so would the
             // notice's examples.
-            for id in current.mentioned.all.sorted() where current.school(of: id) == nil && !listed.contains(id) {
+            for id in current.mentioned.all.sorted() where try current.school(of: id) == nil && !listed.contains(id) {
                 notices.add("delta enrollments that end a student's enrollment (applied with the next bulk export)", id)
             }
         }
@@ -190,9 +202,9 @@ public struct OneRosterTranslation {
     /// Students with an active enrollment this school year (with its school), and every
     /// student a (delta) enrollment mentions: the verdicts the reader kept, and those of
     /// the enrollments it kept.
-    func currentEnrollments(_ roster: OneRosterRoster) throws -> OneRosterCurrentEnrollments {
+    func currentEnrollments(_ roster: OneRosterRoster, spill: RunDirectory? = nil) throws -> OneRosterCurrentEnrollments {
         let rule = enrollmentRule
-        var current = OneRosterCurrentEnrollments()
+        var current = OneRosterCurrentEnrollments(directory: spill, budget: runBudget)
         if let judged = roster.enrollmentRule {
             guard judged == rule else {
                 throw ExportError.wrongDocument(file: roster.usersSource, message: "its enrollments were judged for another day or school year than this run's; run again")

@@ -95,6 +95,7 @@ extension ExportFetcher {
         var roster = OneRosterRoster(version: version, modes: Dictionary(uniqueKeysWithValues: OneRosterAPIPage.collections.map { ($0, .bulk) }))
         roster.usersSource = base + "/users"
         roster.enrollmentRule = enrollmentRule
+        roster.judgedEnrollments = OneRosterCurrentEnrollments(directory: directory)
         if spillsUsers { roster.userSpill = OneRosterUserSpill(file: try directory.create("users.spill")) }
         var files: [FetchedFile] = []
         defer { FetchedExport(format: configuration.format, files: files, contentHash: "").removeTemporaryFiles(in: directory) }
@@ -103,6 +104,7 @@ extension ExportFetcher {
         // paging must not fill the disk or the memory the roster is read into.
         var totalBytes: Int64 = 0
         for collection in OneRosterAPIPage.collections {
+            if collection == .users { roster.userIDs = OneRosterDuplicateIDs(directory: directory) }
             var received = 0
             var page = 0
             var next: String? = "\(base)/\(collection.rawValue)?limit=\(configuration.pageSize)&offset=0"
@@ -173,12 +175,12 @@ extension ExportFetcher {
                 }
                 if page > 1_000_000 { throw OneRosterError.wrongPage(url: url, message: "more than a million pages") }
             }
+            // Every user is read: a user given twice fails the run (R2), and the ids sorted to
+            // find it are let go.
+            if collection == .users { try roster.refuseDuplicateUsers() }
             if let announced, received < announced {
                 throw OneRosterError.shortRead(url: "\(base)/\(collection.rawValue)", expected: announced, received: received)
             }
-            // Every user is read: their places were only for a duplicate's message, and with
-            // a district's ids they are tens of megabytes the translation need not share.
-            if collection == .users { roster.userIndexes = OneRosterIDPlaces() }
         }
         // Pages are parsed as they arrive (to know whether another follows) and removed.
         var export = FetchedExport(format: configuration.format, files: files, contentHash: oneRosterHash(files))
