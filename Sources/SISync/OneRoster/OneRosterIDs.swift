@@ -1,9 +1,10 @@
-/// The sourcedIds a OneRoster translation relates (every user's, and every id an
-/// `agentSourcedIds` names), each held once, as its bytes in one array, and known by a
-/// number. Held as a `String` each, in a dictionary of briefs and in the lists of agents, a
-/// district's ids took a run to 331 MB when they were 36-character UUIDs (as many SIS
-/// servers send them) against 185 MB for short ones: a UUID is a heap allocation of its own
-/// wherever it is held. Here one costs its length and 12 to 20 bytes.
+/// OneRoster sourcedIds, each held once, as its bytes in one array, and known by a number:
+/// the users skipped (R2) and a delta's students (`OneRosterIDSet`), a 1.2 bundle's roles by
+/// user (`OneRosterUserRoles`). Held as a `String` each, a district's ids took a run to
+/// 331 MB when they were 36-character UUIDs (as many SIS servers send them) against 185 MB
+/// for short ones: a UUID is a heap allocation of its own wherever it is held. Here one
+/// costs its length and 12 to 20 bytes. (What is needed of every user of a district is
+/// sorted on disk instead: `OneRosterRelationships`, `OneRosterStudents`.)
 ///
 /// Looked up through an open-addressing table of numbers, hashed with the standard library's
 /// seeded hash: an export cannot choose ids that collide.
@@ -54,14 +55,6 @@ struct OneRosterIDs {
 
     /// Every id, in the order of their numbers.
     var all: [String] { (0..<Int32(count)).map { id($0) } }
-
-    /// Whether the id numbered `n` is empty, read without making it a `String`.
-    func isEmpty(_ n: Int32) -> Bool { range(n).isEmpty }
-
-    /// Whether the id numbered `n` holds a control character (R2), read from its bytes.
-    func holdsControl(_ n: Int32) -> Bool {
-        bytes.withUnsafeBufferPointer(range(n)) { $0.contains(where: RowRules.isControl) }
-    }
 
     private func range(_ n: Int32) -> Range<Int> {
         let i = Int(n)
