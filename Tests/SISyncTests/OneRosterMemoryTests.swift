@@ -295,9 +295,19 @@ final class OneRosterMemoryTests: XCTestCase {
             XCTAssertEqual(Self.outcome(t, roster, spill: directory), inMemory, delta ? "delta" : "bulk")
             XCTAssertTrue(inMemory.contains("Enrolled") && inMemory.contains("household_relationships"), inMemory.prefix(300).description)
             XCTAssertGreaterThan(try t.currentEnrollments(roster, spill: directory).spilledRuns, 2, "the verdicts went through runs")
+            XCTAssertEqual(Self.openFiles(in: directory, named: ["oneroster-students", "oneroster-users", "oneroster-agents", "oneroster-relationships"]), [],
+                           "the translation's own sorted runs are closed (their space given back) once it returns")
             XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), [])
             directory.remove()
         }
+    }
+
+    /// The files of `directory` this process holds open (unlinked: their names end in
+    /// `(deleted)`) whose names hold one of `labels`.
+    static func openFiles(in directory: RunDirectory, named labels: [String]) -> [String] {
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return fds.compactMap { fd in try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + fd) }
+            .filter { $0.hasPrefix(directory.path) && labels.contains(where: $0.contains) }
     }
 
     /// Each id gets one number, in the order first given, and comes back as it was: past the

@@ -150,6 +150,42 @@ final class OneRosterRelationshipsTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), [], "nothing is left behind")
     }
 
+    /// Relating reads the sorted runs through once and gives their files back: none of them
+    /// is open once `relate` returns, though the relationships value still exists (a copy
+    /// related while the original lived kept all of its runs open and on disk).
+    func testRelatingGivesTheRunsBack() throws {
+        let w = Workspace()
+        let directory = try RunDirectory(in: w.root)
+        var relationships = OneRosterRelationships(directory: directory, budget: 4096)
+        for i in 0..<3000 {
+            relationships.addStudent("s\(i)", deleted: false, line: i, agents: ["g\(i % 97)"])
+            relationships.addUser("s\(i)", isStudent: true, deleted: false, relationship: nil, line: i)
+        }
+        XCTAssertGreaterThan(relationships.spilledRuns, 10)
+        let labels = ["oneroster-users", "oneroster-agents", "oneroster-relationships"]
+        XCTAssertGreaterThan(OneRosterMemoryTests.openFiles(in: directory, named: labels).count, 10)
+        var rows = EntityRows(kind: .householdRelationships, source: "users.csv", spill: directory)
+        var notices = OneRosterNotices()
+        try relationships.relate(protected: OneRosterIDSet(), delta: false, storedStudent: { _ in nil }, into: &rows, notices: &notices)
+        XCTAssertEqual(OneRosterMemoryTests.openFiles(in: directory, named: labels), [])
+        XCTAssertEqual(notices.lines, ["3000 × agentSourcedIds naming an unknown user (e.g. s0 → g0, s1 → g1, s2 → g2)"])
+    }
+
+    /// A row too large for a sorted record (its length is 32 bits: a OneRoster file of
+    /// gigabytes whose bytes are not UTF-8 can make one) is refused with the file's name
+    /// once the rows are read, never cut short or stopping the process.
+    func testARowTooLargeToSortIsRefused() throws {
+        var students = OneRosterStudents(directory: nil, valueCount: 2, source: "users.csv")
+        students.limitRecords(to: 200)
+        var u = OneRosterRoster.User(id: "s1")
+        students.add(u, values: ["Ann", "Lee"])
+        u.id = "s2"
+        students.add(u, values: [String(repeating: "x", count: 300), "Lee"])
+        XCTAssertThrowsError(try students.forEach(beside: SortedRows.empty(valueCount: 1)) { _, _, _, _, _ in }) { e in
+            XCTAssertEqual(e as? ExportError, .tooLargeToHold(file: "users.csv", what: "bytes in one row", limit: 200))
+        }
+    }
+
     /// A pair named from both sides is one relationship, with the line and activity of the
     /// guardian's naming (the first, in the table's order), even when the student's naming
     /// is read first.

@@ -14,7 +14,7 @@ import Glibc
 /// 128 MiB for 103 MB of ids, and 192 MiB while it last grew; issue 34.)
 ///
 /// A value: a copy shares the block until either is changed (copy on write).
-struct FlatArray<Element: BitwiseCopyable>: @unchecked Sendable {
+struct FlatArray<Element: BitwiseCopyable> {
     private final class Block {
         var base: UnsafeMutablePointer<Element>?
         var count = 0
@@ -101,3 +101,6 @@ struct FlatArray<Element: BitwiseCopyable>: @unchecked Sendable {
         if !isKnownUniquelyReferenced(&block) { block = Block(copying: block) }
     }
 }
+
+/// Sendable when its values are: a copy never shares a block it changes.
+extension FlatArray: @unchecked Sendable where Element: Sendable {}

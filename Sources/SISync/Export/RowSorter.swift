@@ -24,6 +24,14 @@ struct RowSorter {
     /// A run that could not be written (a full disk): the rows stay in memory and the read
     /// fails with this once it ends.
     private var failure: RunDirectoryError?
+    /// A row too large for a record (its length is 32 bits): left out, and the read fails
+    /// once it ends. (`EntityRows` refuses such rows before; a OneRoster sorter of users or
+    /// enrollments meets one only in a file of gigabytes, its bytes not UTF-8.)
+    private var oversized = false
+    /// The largest record, in bytes (tests lower it).
+    var recordLimit = Int(UInt32.max)
+    /// The file the rows come from, for that failure's message.
+    var source: String
     /// The sorted rows themselves, while every row has come with a key after the one
     /// before (a SIS's file sorted by its ids: most of a district's export). Such rows need
     /// no sort, no run and no merge: they are written once, where the merge would write
@@ -38,12 +46,17 @@ struct RowSorter {
         self.valueCount = valueCount
         self.label = label
         self.directory = directory
+        source = label
     }
 
     var spilledRuns: Int { runs.count }
 
     mutating func add(sequence: UInt32, line: Int32, inactive: Bool, strict: Bool, fingerprint: UInt64,
                       key: UnsafeBufferPointer<UInt8>, valueEnds: UnsafeBufferPointer<UInt8>, values: UnsafeBufferPointer<UInt8>) {
+        guard RowRecord.headerSize + valueEnds.count + key.count + values.count <= recordLimit else {
+            oversized = true
+            return
+        }
         // Taken out and put back (a move): used in place through the optional, the output's
         // references were retained and released at each use.
         if var out = inOrder.take() {
@@ -160,6 +173,7 @@ struct RowSorter {
     /// skipped row protects one), so rows that came in order are the output as written.
     mutating func finish(keepsDistinctKeys: Bool = false, keep: (RowRecord) -> Bool) throws -> SortedRows {
         if let failure { throw failure }
+        if oversized { throw ExportError.tooLargeToHold(file: source, what: "bytes in one row", limit: recordLimit) }
         if keepsDistinctKeys, var out = inOrder {
             inOrder = nil
             return try out.finish(valueCount: valueCount)

@@ -120,7 +120,7 @@ public struct OneRosterCSVBundle {
     private func readUsers(_ f: (path: String, name: String), into roster: inout OneRosterRoster) throws {
         roster.usersSource = f.name
         let required = manifest.version == .v1_1 ? ["sourcedId", "role"] : ["sourcedId"]
-        var ids = OneRosterDuplicateIDs(directory: directory)
+        var ids = OneRosterDuplicateIDs(directory: directory, source: f.name)
         let file = try InputFile(path: f.path)
         // A file that cannot be read again (a pipe) keeps its users.
         let streams = streamsUsers && file.isRegularFile && file.position == 0

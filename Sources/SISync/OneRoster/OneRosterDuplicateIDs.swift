@@ -17,9 +17,11 @@ struct OneRosterDuplicateIDs: @unchecked Sendable {
 
     /// `directory`: where the sorted runs go (the run's own); nil keeps them in memory.
     /// `budget`: the sorter's buffer (tests make it small).
-    init(directory: RunDirectory?, budget: Int = RowSorter.defaultBudget) {
+    /// `source`: where the users come from, for messages.
+    init(directory: RunDirectory?, budget: Int = RowSorter.defaultBudget, source: String = "users.csv") {
         sorter = RowSorter(valueCount: 1, label: "oneroster-user-ids", directory: directory)
         sorter.budget = budget
+        sorter.source = source
     }
 
     /// How many sorted runs went to the directory so far (tests).
@@ -32,7 +34,7 @@ struct OneRosterDuplicateIDs: @unchecked Sendable {
         ends.removeAll()
         var detail = detail, id = id
         detail.withUTF8 { values.append($0) }
-        ends.append(littleEndian: UInt32(values.count))
+        ends.append(littleEndian: UInt32(truncatingIfNeeded: values.count))  // past 32 bits the sorter refuses the row
         let sequence = count
         count &+= 1
         id.withUTF8 { key in
@@ -46,7 +48,7 @@ struct OneRosterDuplicateIDs: @unchecked Sendable {
     /// second giving, and the place of its first; nil when every id is given once. Ends the
     /// check: nothing may be added after.
     mutating func first() throws -> (id: String, place: Int, detail: String, firstPlace: Int)? {
-        let walk = try SortedRowsWalk(rows: try sorter.finish { _ in true })
+        let walk = try SortedRowsWalk(rows: try sorter.finish(keepsDistinctKeys: true) { _ in true })
         let key = ByteBuffer(capacity: 64)
         var groupFirst: Int32 = 0, groupSize = 0
         var found: (sequence: UInt32, id: String, place: Int, detail: String, firstPlace: Int)?

@@ -130,6 +130,7 @@ public struct OneRosterCurrentEnrollments: @unchecked Sendable {
         init(directory: RunDirectory?, budget: Int) {
             sorter = RowSorter(valueCount: 1, label: "oneroster-enrolled", directory: directory)
             sorter!.budget = budget
+            sorter!.source = "enrollments"
         }
 
         var spilledRuns: Int {
@@ -151,7 +152,7 @@ public struct OneRosterCurrentEnrollments: @unchecked Sendable {
             ends.removeAll()
             var school = school, student = student
             school.withUTF8 { values.append($0) }
-            ends.append(littleEndian: UInt32(values.count))
+            ends.append(littleEndian: UInt32(truncatingIfNeeded: values.count))  // past 32 bits the sorter refuses the row
             student.withUTF8 { key in
                 sorter!.add(sequence: sequence, line: 0, inactive: false, strict: false, fingerprint: 0,
                             key: key, valueEnds: ends.bytes, values: values.bytes)
@@ -165,7 +166,8 @@ public struct OneRosterCurrentEnrollments: @unchecked Sendable {
             let previous = ByteBuffer(capacity: 64)
             var first = true
             runs = sorter!.spilledRuns
-            let sorted = try sorter!.finish { r in
+            // The first of equal keys is kept, every other key: rows in order need no merge.
+            let sorted = try sorter!.finish(keepsDistinctKeys: true) { r in
                 defer { first = false }
                 if !first && previous.equals(r.key) { return false }
                 previous.removeAll()

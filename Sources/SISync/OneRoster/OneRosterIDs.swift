@@ -10,11 +10,11 @@
 /// seeded hash: an export cannot choose ids that collide.
 struct OneRosterIDs {
     /// The ids end to end, and where each ends (it starts where the one before ends): in
-    /// `FlatArray`s, which grow without a copy and hold no more than they are given. The ids
-    /// of one table come from one file or one REST roster, which `max_bytes` keeps under
-    /// 4 GiB, so 32 bits hold where they end.
+    /// `FlatArray`s, which grow without a copy and hold no more than they are given. (Not
+    /// 32 bits for the ends: a file under `max_bytes` can still give more bytes of ids, each
+    /// byte that is not UTF-8 read as three.)
     private var bytes = FlatArray<UInt8>()
-    private var ends = FlatArray<UInt32>()
+    private var ends = FlatArray<Int>()
     /// The table: a number, or -1 for a free slot; its size a power of two, at most half full.
     /// Made with the first id: an empty one costs nothing (a roster makes one per enrollment).
     private var slots: [Int32] = []
@@ -31,7 +31,7 @@ struct OneRosterIDs {
             if slots[slot] >= 0 { return slots[slot] }
             let n = Int32(ends.count)
             bytes.append(contentsOf: id)
-            ends.append(UInt32(bytes.count))
+            ends.append(bytes.count)
             slots[slot] = n
             if ends.count * 2 > slots.count { grow() }
             return n
@@ -58,7 +58,7 @@ struct OneRosterIDs {
 
     private func range(_ n: Int32) -> Range<Int> {
         let i = Int(n)
-        return (i == 0 ? 0 : Int(ends[i - 1]))..<Int(ends[i])
+        return (i == 0 ? 0 : ends[i - 1])..<ends[i]
     }
 
     /// The slot holding `id`, or the free one where it would go.

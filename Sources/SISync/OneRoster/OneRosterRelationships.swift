@@ -32,16 +32,21 @@ struct OneRosterRelationships {
     private let ends = ByteBuffer(capacity: 16)
 
     private let budget: Int
+    private let source: String
 
     /// `directory`: where the sorted runs go (the run's own); nil keeps them in memory.
     /// `budget`: each sorter's buffer (tests make it small, to sort through many runs).
-    init(directory: RunDirectory?, budget: Int = RowSorter.defaultBudget) {
+    /// `source`: where the users come from, for messages.
+    init(directory: RunDirectory?, budget: Int = RowSorter.defaultBudget, source: String = "users.csv") {
         self.directory = directory
         self.budget = budget
+        self.source = source
         briefs = RowSorter(valueCount: 1, label: "oneroster-users", directory: directory)
         mentions = RowSorter(valueCount: 2, label: "oneroster-agents", directory: directory)
-        briefs.budget = budget
-        mentions.budget = budget
+        for s in [\Self.briefs, \Self.mentions] {
+            self[keyPath: s].budget = budget
+            self[keyPath: s].source = source
+        }
     }
 
     /// How many sorted runs went to the directory so far (tests).
@@ -93,7 +98,7 @@ struct OneRosterRelationships {
         for v in list {
             var v = v
             v.withUTF8 { values.append($0) }
-            ends.append(littleEndian: UInt32(values.count))
+            ends.append(littleEndian: UInt32(truncatingIfNeeded: values.count))  // past 32 bits the sorter refuses the row
         }
         var key = key
         key.withUTF8 { key in
@@ -117,12 +122,14 @@ struct OneRosterRelationships {
     /// is active (nil: it holds none).
     mutating func relate(protected: OneRosterIDSet, delta: Bool, storedStudent: (String) throws -> Bool?,
                           into rows: inout EntityRows, notices: inout OneRosterNotices) throws {
-        let briefRows = try briefs.finish { _ in true }
-        let mentionRows = try mentions.finish { _ in true }
+        // Every record kept: rows that came in order need no merge (`keepsDistinctKeys`).
+        let briefRows = try briefs.finish(keepsDistinctKeys: true) { _ in true }
+        let mentionRows = try mentions.finish(keepsDistinctKeys: true) { _ in true }
         // Sorted by the relationship's own key, a pair named from both sides comes twice, in
         // the table's order by `sequence`: the first is kept.
         var pairs = RowSorter(valueCount: 1, label: "oneroster-relationships", directory: directory)
         pairs.budget = budget
+        pairs.source = source
         var later = OrderedNotices()
         let briefWalk = try SortedRowsWalk(rows: briefRows), mentionWalk = try SortedRowsWalk(rows: mentionRows)
         let named = ByteBuffer(capacity: 64)
@@ -186,7 +193,8 @@ struct OneRosterRelationships {
         }
         let previous = ByteBuffer(capacity: 64)
         var first = true
-        let related = try pairs.finish { r in
+        // Of equal keys the first is kept, every other key: rows in order need no merge.
+        let related = try pairs.finish(keepsDistinctKeys: true) { r in
             defer { first = false }
             if !first && previous.equals(r.key) { return false }
             previous.removeAll()

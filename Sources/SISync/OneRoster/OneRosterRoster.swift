@@ -74,7 +74,8 @@ public struct OneRosterRoster: Sendable {
     /// How each file (or REST collection) was delivered.
     public var modes: [OneRosterFile: OneRosterManifest.FileMode]
     /// The users, unless `userStream` reads them again for each pass or `userSpill` holds
-    /// them; ids are unique (both readers refuse a duplicate).
+    /// them; ids are unique (both readers refuse a duplicate). A roster built in code must
+    /// keep them so: an id given twice is related as each of its rows says, not as the last.
     public var users: [User] = []
     /// Where the users are read again for each pass of the translation, when they are not
     /// held (`OneRosterCSVBundle.streamsUsers`).

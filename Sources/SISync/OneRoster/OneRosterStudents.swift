@@ -12,10 +12,15 @@ struct OneRosterStudents {
 
     /// `directory`: where the sorted runs go (the run's own); nil keeps them in memory.
     /// `budget`: the sorter's buffer (tests make it small).
-    init(directory: RunDirectory?, valueCount: Int, budget: Int = RowSorter.defaultBudget) {
+    /// `source`: where the users come from, for messages.
+    init(directory: RunDirectory?, valueCount: Int, budget: Int = RowSorter.defaultBudget, source: String = "users.csv") {
         sorter = RowSorter(valueCount: valueCount, label: "oneroster-students", directory: directory)
         sorter.budget = budget
+        sorter.source = source
     }
+
+    /// Lowers the largest record (tests).
+    mutating func limitRecords(to bytes: Int) { sorter.recordLimit = bytes }
 
     /// How many sorted runs went to the directory so far (tests).
     var spilledRuns: Int { sorter.spilledRuns }
@@ -27,7 +32,7 @@ struct OneRosterStudents {
         for v in list {
             var v = v
             v.withUTF8 { values.append($0) }
-            ends.append(littleEndian: UInt32(values.count))
+            ends.append(littleEndian: UInt32(truncatingIfNeeded: values.count))  // past 32 bits the sorter refuses the row
         }
         // Equal ids (a held roster may give a user twice) in the order given.
         let sequence = count
@@ -44,7 +49,7 @@ struct OneRosterStudents {
     /// named; nil: not enrolled).
     mutating func forEach(beside verdicts: SortedRows,
                           _ body: (_ id: String, _ values: [String], _ deleted: Bool, _ line: Int, _ enrolledAt: String?) throws -> Void) throws {
-        let students = try SortedRowsWalk(rows: try sorter.finish { _ in true })
+        let students = try SortedRowsWalk(rows: try sorter.finish(keepsDistinctKeys: true) { _ in true })
         let enrolled = try SortedRowsWalk(rows: verdicts)
         while let s = students.current {
             while let v = enrolled.current, KeyOrder.compare(v.key, s.key) < 0 { try enrolled.advance() }

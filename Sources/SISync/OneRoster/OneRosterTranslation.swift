@@ -83,9 +83,9 @@ public struct OneRosterTranslation {
         // The relationships are found on disk (`OneRosterRelationships`): the one pass over
         // the users (a bundle's are read from the file, not held) gives it every user and
         // every agent list.
-        var relationships = rows[.householdRelationships] != nil ? OneRosterRelationships(directory: spill, budget: runBudget) : nil
+        var relationships = rows[.householdRelationships] != nil ? OneRosterRelationships(directory: spill, budget: runBudget, source: source) : nil
         // The students wait for their enrollments, read beside them in id order.
-        var students = rows[.students] != nil ? OneRosterStudents(directory: spill, valueCount: EntityKind.students.valueColumns.count, budget: runBudget) : nil
+        var students = rows[.students] != nil ? OneRosterStudents(directory: spill, valueCount: EntityKind.students.valueColumns.count, budget: runBudget, source: source) : nil
         // A delta enrols students whose user row did not change: those it did not list.
         var listed = OneRosterIDSet()
         try roster.forEachUser { u in
@@ -135,8 +135,10 @@ public struct OneRosterTranslation {
                 if rows[.households] != nil { try append(&rows[.households]!, u, [name]) }
             }
         }
-        if var students {
-            try students.forEach(beside: try current.sorted()) { id, values, deleted, line, enrolledAt in
+        // In place, and let go after (a copy would leave the original's runs open).
+        defer { students = nil; relationships = nil }
+        if students != nil {
+            try students!.forEach(beside: try current.sorted()) { id, values, deleted, line, enrolledAt in
                 var values = values
                 if let enrollment = enrolledAt {
                     values[5] = deleted ? Self.notEnrolled : Self.enrolled
@@ -168,8 +170,8 @@ public struct OneRosterTranslation {
                 notices.add("delta enrollments that end a student's enrollment (applied with the next bulk export)", id)
             }
         }
-        if var relationships {
-            try relationships.relate(protected: protected, delta: delta, storedStudent: { id in try stored(.students, id).map(\.active) },
+        if relationships != nil {
+            try relationships!.relate(protected: protected, delta: delta, storedStudent: { id in try stored(.students, id).map(\.active) },
                                      into: &rows[.householdRelationships]!, notices: &notices)
         }
         // R2: skipped rows are reported once (with the staff, or the first entity managed),

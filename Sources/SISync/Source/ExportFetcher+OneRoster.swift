@@ -104,7 +104,7 @@ extension ExportFetcher {
         // paging must not fill the disk or the memory the roster is read into.
         var totalBytes: Int64 = 0
         for collection in OneRosterAPIPage.collections {
-            if collection == .users { roster.userIDs = OneRosterDuplicateIDs(directory: directory) }
+            if collection == .users { roster.userIDs = OneRosterDuplicateIDs(directory: directory, source: roster.usersSource) }
             var received = 0
             var page = 0
             var next: String? = "\(base)/\(collection.rawValue)?limit=\(configuration.pageSize)&offset=0"
