@@ -41,6 +41,9 @@ struct RowSorter {
     private var inOrder: BlockOutput? = BlockOutput(file: nil, memoryCapacity: 16)
     private let lastKey = ByteBuffer(capacity: 64)
     private let record = ByteBuffer(capacity: 256)
+    /// A row given as strings (`add(key:values:...)`), its values end to end and their ends.
+    private let givenValues = ByteBuffer(capacity: 16)
+    private let givenEnds = ByteBuffer(capacity: 16)
 
     init(valueCount: Int, label: String, directory: RunDirectory?) {
         self.valueCount = valueCount
@@ -98,6 +101,27 @@ struct RowSorter {
         RowRecord.append(to: buffer, sequence: sequence, line: line, inactive: inactive, strict: strict,
                          fingerprint: fingerprint, key: key, valueEnds: valueEnds, values: values)
         if buffer.count >= budget, directory != nil, failure == nil { spill() }
+    }
+
+    /// Adds a row given as strings: the OneRoster translation's rows of users, agents,
+    /// students and verdicts, sorted by a user's id.
+    mutating func add(key: String, values list: [String], sequence: UInt32, line: Int, inactive: Bool = false, strict: Bool = false,
+                      fingerprint: UInt64 = 0) {
+        givenValues.removeAll()
+        givenEnds.removeAll()
+        for v in list {
+            var v = v
+            v.withUTF8 { givenValues.append($0) }
+            // Past 32 bits the row is refused below (`recordLimit`), so the end may wrap.
+            givenEnds.append(littleEndian: UInt32(truncatingIfNeeded: givenValues.count))
+        }
+        var key = key
+        let (values, ends) = (givenValues, givenEnds)
+        key.withUTF8 { key in
+            // A line past 2^31 is no file sisync reads (`max_bytes`).
+            add(sequence: sequence, line: Int32(clamping: line), inactive: inactive, strict: strict, fingerprint: fingerprint,
+                key: key, valueEnds: ends.bytes, values: values.bytes)
+        }
     }
 
     /// A row came out of order: the rows written in order become the first run, or, still

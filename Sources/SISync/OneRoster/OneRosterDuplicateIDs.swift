@@ -12,8 +12,6 @@
 struct OneRosterDuplicateIDs: @unchecked Sendable {
     private var sorter: RowSorter
     private var count: UInt32 = 0
-    private let values = ByteBuffer(capacity: 128)
-    private let ends = ByteBuffer(capacity: 8)
 
     /// `directory`: where the sorted runs go (the run's own); nil keeps them in memory.
     /// `budget`: the sorter's buffer (tests make it small).
@@ -30,18 +28,9 @@ struct OneRosterDuplicateIDs: @unchecked Sendable {
     /// A user's id as read, at `place` (a line of users.csv, an index in the REST
     /// collection); `detail` is kept for the message (a REST page's URL).
     mutating func add(_ id: String, place: Int, detail: String = "") {
-        values.removeAll()
-        ends.removeAll()
-        var detail = detail, id = id
-        detail.withUTF8 { values.append($0) }
-        ends.append(littleEndian: UInt32(truncatingIfNeeded: values.count))  // past 32 bits the sorter refuses the row
         let sequence = count
         count &+= 1
-        id.withUTF8 { key in
-            // A place past 2^31 is no file or roster sisync reads (`max_bytes`).
-            sorter.add(sequence: sequence, line: Int32(clamping: place), inactive: false, strict: false, fingerprint: 0,
-                       key: key, valueEnds: ends.bytes, values: values.bytes)
-        }
+        sorter.add(key: id, values: [detail], sequence: sequence, line: place)
     }
 
     /// The first id given twice, in the order read: the id, the place and detail of its

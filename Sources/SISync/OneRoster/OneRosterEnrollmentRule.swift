@@ -122,8 +122,6 @@ public struct OneRosterCurrentEnrollments: @unchecked Sendable {
         private var sorter: RowSorter?
         private var rows: SortedRows?
         private var count: UInt32 = 0
-        private let values = ByteBuffer(capacity: 64)
-        private let ends = ByteBuffer(capacity: 4)
 
         private var runs = 0
 
@@ -148,15 +146,7 @@ public struct OneRosterCurrentEnrollments: @unchecked Sendable {
             // enrollments than 2^31).
             let sequence = (school.isEmpty ? 1 << 31 : 0) | min(count, (1 << 31) - 1)
             count &+= 1
-            values.removeAll()
-            ends.removeAll()
-            var school = school, student = student
-            school.withUTF8 { values.append($0) }
-            ends.append(littleEndian: UInt32(truncatingIfNeeded: values.count))  // past 32 bits the sorter refuses the row
-            student.withUTF8 { key in
-                sorter!.add(sequence: sequence, line: 0, inactive: false, strict: false, fingerprint: 0,
-                            key: key, valueEnds: ends.bytes, values: values.bytes)
-            }
+            sorter!.add(key: student, values: [school], sequence: sequence, line: 0)
         }
 
         func sorted() throws -> SortedRows {

@@ -28,8 +28,6 @@ struct OneRosterRelationships {
     private var guardianMentions: UInt64 = 0
     private var studentMentions: UInt64 = 0
     private let directory: RunDirectory?
-    private let values = ByteBuffer(capacity: 256)
-    private let ends = ByteBuffer(capacity: 16)
 
     private let budget: Int
     private let source: String
@@ -58,8 +56,7 @@ struct OneRosterRelationships {
     mutating func addUser(_ id: String, isStudent: Bool, deleted: Bool, relationship: String?, line: Int) {
         let sequence = briefCount
         briefCount &+= 1
-        Self.add(to: &briefs, buffers: (values, ends), key: id, values: [relationship ?? ""], sequence: sequence, line: line,
-            inactive: deleted, strict: isStudent, fingerprint: 0)
+        briefs.add(key: id, values: [relationship ?? ""], sequence: sequence, line: line, inactive: deleted, strict: isStudent)
     }
 
     /// A parent, guardian or relative's `agentSourcedIds`: the students it names.
@@ -83,28 +80,8 @@ struct OneRosterRelationships {
     private mutating func addMention(of agent: String, by id: String, relationship: String, deleted: Bool, line: Int, guardian: Bool, order: UInt64) {
         let sequence = mentionCount
         mentionCount &+= 1
-        Self.add(to: &mentions, buffers: (values, ends), key: agent, values: [id, relationship], sequence: sequence, line: line,
-            inactive: deleted, strict: guardian, fingerprint: order)
-    }
-
-    /// Static, and given the buffers: a method of `self` given `self`'s own sorter `inout`
-    /// made Swift copy `self` for the call, and the sorter then copied its array of row
-    /// starts (2 MB) at every row.
-    private static func add(to sorter: inout RowSorter, buffers: (values: ByteBuffer, ends: ByteBuffer), key: String, values list: [String],
-                            sequence: UInt32, line: Int, inactive: Bool, strict: Bool, fingerprint: UInt64) {
-        let (values, ends) = buffers
-        values.removeAll()
-        ends.removeAll()
-        for v in list {
-            var v = v
-            v.withUTF8 { values.append($0) }
-            ends.append(littleEndian: UInt32(truncatingIfNeeded: values.count))  // past 32 bits the sorter refuses the row
-        }
-        var key = key
-        key.withUTF8 { key in
-            sorter.add(sequence: sequence, line: Int32(clamping: line), inactive: inactive, strict: strict, fingerprint: fingerprint,
-                       key: key, valueEnds: ends.bytes, values: values.bytes)
-        }
+        mentions.add(key: agent, values: [id, relationship], sequence: sequence, line: line, inactive: deleted, strict: guardian,
+                     fingerprint: order)
     }
 
     /// What a brief says, copied out of the sorted file.
@@ -139,8 +116,7 @@ struct OneRosterRelationships {
         func relate(parent: String, student: String, relationship: String, inactive: Bool, line: Int32, order: UInt64) {
             // A place past 2^31 on a side is no file sisync reads (`max_bytes`).
             let place = UInt32(order >> 62) << 31 | UInt32(clamping: order & (1 << 62 - 1))
-            Self.add(to: &pairs, buffers: (values, ends), key: RecordKey.join([parent, "student", student]), values: [relationship], sequence: place,
-                line: Int(line), inactive: inactive, strict: false, fingerprint: 0)
+            pairs.add(key: RecordKey.join([parent, "student", student]), values: [relationship], sequence: place, line: Int(line), inactive: inactive)
         }
         while let m = mentionWalk.current {
             // The brief of the id named: the last given for it (a held roster may give one twice).

@@ -7,8 +7,6 @@
 struct OneRosterStudents {
     private var sorter: RowSorter
     private var count: UInt32 = 0
-    private let values = ByteBuffer(capacity: 256)
-    private let ends = ByteBuffer(capacity: 32)
 
     /// `directory`: where the sorted runs go (the run's own); nil keeps them in memory.
     /// `budget`: the sorter's buffer (tests make it small).
@@ -26,22 +24,11 @@ struct OneRosterStudents {
     var spilledRuns: Int { sorter.spilledRuns }
 
     /// A student user, with the values of its record as far as the user row gives them.
-    mutating func add(_ u: OneRosterRoster.User, values list: [String]) {
-        values.removeAll()
-        ends.removeAll()
-        for v in list {
-            var v = v
-            v.withUTF8 { values.append($0) }
-            ends.append(littleEndian: UInt32(truncatingIfNeeded: values.count))  // past 32 bits the sorter refuses the row
-        }
+    mutating func add(_ u: OneRosterRoster.User, values: [String]) {
         // Equal ids (a held roster may give a user twice) in the order given.
         let sequence = count
         count &+= 1
-        var id = u.id
-        id.withUTF8 { key in
-            sorter.add(sequence: sequence, line: Int32(clamping: u.line), inactive: u.deleted, strict: false, fingerprint: 0,
-                       key: key, valueEnds: ends.bytes, values: values.bytes)
-        }
+        sorter.add(key: u.id, values: values, sequence: sequence, line: u.line, inactive: u.deleted)
     }
 
     /// Calls `body` with each student in key order (`KeyOrder`): its id, values, whether it
