@@ -117,6 +117,20 @@ final class OneRosterRESTTests: XCTestCase {
         }
     }
 
+    /// R2 over real HTTP: a user given again on a later page fails the run once the users'
+    /// pages are read, naming the page and place of the second and the place of the first,
+    /// and nothing is applied.
+    func testAUserGivenTwiceOnTwoPagesFailsTheRun() throws {
+        let w = Workspace()
+        let server = try Self.server(.totalCount, users: Self.users + [Self.users[2]])
+        let run = w.sync(Self.configure(w, server), at: day)
+        XCTAssertEqual(run.summary.outcome, .failed)
+        XCTAssertEqual(run.summary.failure?.exitCode, 65, "bad data")
+        let error = run.summary.error ?? ""
+        XCTAssertTrue(error.contains("users?limit=2&offset=4: users[5].sourcedId: id `s1` appears twice (first at users[2].sourcedId)"), error)
+        XCTAssertEqual(try OneRosterTests.table(w, "SELECT count(*) FROM staff"), ["0"])
+    }
+
     /// R4 over REST: a user gone from a complete roster is deactivated; `tobedeleted` too.
     func testR4CompleteRosterDeactivatesTheMissing() throws {
         let w = Workspace()
