@@ -375,6 +375,60 @@ final class OneRosterMemoryTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), [])
     }
 
+    /// A user given twice, then a row the CSV reader cannot read: the duplicate is reported
+    /// (what a check in reading order stopped at), not the broken row after it.
+    func testADuplicateBeforeABrokenRowIsTheError() throws {
+        let w = Workspace()
+        var users = "sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenName,familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password\n"
+        users += "s1,active,,true,sch1,student,s1,,Stu,Dent,,,,,,,05,\n"
+        users += "s2,active,,true,sch1,student,s2,,Stu,Dent,,,,,,,05,\n"
+        users += "s1,active,,true,sch1,student,s1,,Stu,Dent,,,,,,,05,\n"
+        users += "s3,active,,true,sch1,student,s3,,\"Stu,Dent,,,,,,,05,\n"
+        OneRosterTests.writeBundle11(w, users: users)
+        for streams in [false, true] {
+            XCTAssertThrowsError(try bundle(w, rule: nil, streamsUsers: streams)) { e in
+                XCTAssertEqual(e as? ExportError, .duplicateID(file: "users.csv", line: 4, id: "s1", firstLine: 2, columns: ["sourcedId"]), "\(e)")
+            }
+        }
+    }
+
+    /// The verdicts are a value: a copy of a roster given another enrollment leaves the
+    /// original as it was; a roster is translated twice alike; verdicts are added after a
+    /// look-up, the earlier naming a school still giving it.
+    func testVerdictsAreAValueAndGrowAfterALookUp() throws {
+        let t = translation()
+        var roster = OneRosterRoster(version: .v1_1, modes: [.users: .bulk, .enrollments: .bulk])
+        var u = OneRosterRoster.User(id: "s1")
+        u.roles = [OneRosterRoster.Role(name: "student")]
+        u.givenName = "S"
+        u.familyName = "T"
+        roster.users = [u]
+        roster.enrollmentRule = t.enrollmentRule
+        func enrollment(_ id: String, _ student: String, _ school: String) -> OneRosterRoster.Enrollment {
+            var e = OneRosterRoster.Enrollment(id: id)
+            e.userID = student
+            e.schoolID = school
+            e.role = "student"
+            return e
+        }
+        roster.add(enrollment("e1", "s1", "sch1"))
+        var copy = roster
+        copy.add(enrollment("e9", "s9", "sch9"))
+        XCTAssertNil(try roster.judgedEnrollments.school(of: "s9"), "the original is unchanged")
+        XCTAssertEqual(try copy.judgedEnrollments.school(of: "s9"), "sch9")
+        XCTAssertEqual(try copy.judgedEnrollments.school(of: "s1"), "sch1")
+        roster.enrollments.append(enrollment("e2", "s1", "sch2"))
+        let once = Self.outcome(t, roster), twice = Self.outcome(t, roster)
+        XCTAssertEqual(once, twice)
+        XCTAssertTrue(once.contains("[\"S\", \"T\", \"\", \"sch1\""), once)
+        roster.add(enrollment("e3", "s2", ""))
+        roster.add(enrollment("e4", "s2", "sch4"))
+        roster.add(enrollment("e5", "s1", "sch5"))
+        XCTAssertEqual(try roster.judgedEnrollments.enrolledStudents(), ["s1", "s2"])
+        XCTAssertEqual(try roster.judgedEnrollments.school(of: "s1"), "sch1", "the first that named a school, before the look-up")
+        XCTAssertEqual(try roster.judgedEnrollments.school(of: "s2"), "sch4")
+    }
+
     /// Ids are compared by their bytes, as the database compares keys: `é` written as one
     /// character and as `e` with a combining accent are two users, two students and two
     /// relationships, not a duplicate; an agent names the spelling it gives.

@@ -116,6 +116,17 @@ final class OneRosterRESTMemoryTests: XCTestCase {
         }
     }
 
+    /// Whoever reads the users' pages refuses a duplicate with `refuseDuplicateUsers`, once.
+    func testThePageReaderLeavesTheDuplicateToRefuseDuplicateUsers() throws {
+        var roster = OneRosterRoster(version: .v1_1, modes: [.users: .bulk])
+        let page = Data(#"{"users": [{"sourcedId":"x","role":"teacher","givenName":"A","familyName":"B"}, {"sourcedId":"x","role":"teacher","givenName":"C","familyName":"D"}]}"#.utf8)
+        XCTAssertEqual(try OneRosterAPIPage.read(page, collection: .users, url: "https://sis.example/users", firstIndex: 0, into: &roster), 2)
+        XCTAssertThrowsError(try roster.refuseDuplicateUsers()) { e in
+            XCTAssertEqual(e as? ExportError, .duplicateJSONID(file: "https://sis.example/users", path: "users[1].sourcedId", id: "x", firstPath: "users[0].sourcedId", columns: ["sourcedId"]))
+        }
+        XCTAssertNoThrow(try roster.refuseDuplicateUsers(), "checked once")
+    }
+
     /// Every field of a user comes back as it was written, in order.
     func testSpilledUsersComeBackFieldForField() throws {
         let w = Workspace()

@@ -131,6 +131,18 @@ final class OneRosterRESTTests: XCTestCase {
         XCTAssertEqual(try OneRosterTests.table(w, "SELECT count(*) FROM staff"), ["0"])
     }
 
+    /// A user given twice, then a users page the server fails: the duplicate is the error
+    /// (bad data, what a check page by page stopped at), not the server's failure after it.
+    func testADuplicateBeforeAFailedPageIsTheError() throws {
+        let w = Workspace()
+        let users = Array(Self.users[0..<3]) + [Self.users[0]] + Array(Self.users[3...])
+        let server = try Self.server(.lastPageMissing, users: users)
+        let run = withExtendedLifetime(server) { w.sync(Self.configure(w, server), at: day) }
+        XCTAssertEqual(run.summary.outcome, .failed)
+        XCTAssertEqual(run.summary.failure?.exitCode, 65)
+        XCTAssertTrue((run.summary.error ?? "").contains("users[3].sourcedId: id `t1` appears twice (first at users[0].sourcedId)"), run.summary.error ?? "")
+    }
+
     /// R4 over REST: a user gone from a complete roster is deactivated; `tobedeleted` too.
     func testR4CompleteRosterDeactivatesTheMissing() throws {
         let w = Workspace()

@@ -8,6 +8,8 @@ public enum OneRosterAPIPage {
     public static let collections: [OneRosterFile] = [.orgs, .academicSessions, .classes, .users, .enrollments]
 
     /// Parses a page and adds its records to `roster`. Returns how many records it held.
+    /// A user given twice is refused by `roster.refuseDuplicateUsers()`, which the caller
+    /// calls after the users' last page (and when reading them fails).
     @discardableResult
     public static func read(_ data: Data, collection: OneRosterFile, url: String, firstIndex: Int,
                             into roster: inout OneRosterRoster) throws -> Int {

@@ -126,28 +126,38 @@ public struct OneRosterCSVBundle {
         let streams = streamsUsers && file.isRegularFile && file.position == 0
         var digest = OneRosterUserStream.Digest()
         var taken = 0
-        let refuseDuplicate = {
+        // Once every row is read, or when the read fails: a duplicate before the failure is
+        // what a check in reading order would have stopped at.
+        var checked = false
+        func refuseDuplicate() throws {
+            guard !checked else { return }
+            checked = true
             if let d = try ids.first() {
                 throw ExportError.duplicateID(file: f.name, line: d.place, id: d.id, firstLine: d.firstPlace, columns: ["sourcedId"])
             }
         }
-        try table(f, file: file, roster: &roster, required: required, chunk: streams ? { digest.add($0) } : nil, read: refuseDuplicate) { t in
-            let columns = OneRosterUserColumns(t)
-            return { row, roster in
-                let read = Self.user(row, columns)
-                if case .unusableID(let skip) = read { return skip }
-                let userID = row.value(columns.id)
-                ids.add(userID, place: row.line)
-                switch read {
-                case .unusableID(let skip): return skip
-                case .skipped(let skip):
-                    roster.protectedUserIDs.insert(userID)
-                    return skip
-                case .user(let u):
-                    if streams { taken += 1 } else { roster.users.append(u) }
-                    return nil
+        do {
+            try table(f, file: file, roster: &roster, required: required, chunk: streams ? { digest.add($0) } : nil, read: refuseDuplicate) { t in
+                let columns = OneRosterUserColumns(t)
+                return { row, roster in
+                    let read = Self.user(row, columns)
+                    if case .unusableID(let skip) = read { return skip }
+                    let userID = row.value(columns.id)
+                    ids.add(userID, place: row.line)
+                    switch read {
+                    case .unusableID(let skip): return skip
+                    case .skipped(let skip):
+                        roster.protectedUserIDs.insert(userID)
+                        return skip
+                    case .user(let u):
+                        if streams { taken += 1 } else { roster.users.append(u) }
+                        return nil
+                    }
                 }
             }
+        } catch {
+            try refuseDuplicate()
+            throw error
         }
         if streams {
             roster.userStream = OneRosterUserStream(file: file, name: f.name, digest: digest, count: taken)

@@ -55,8 +55,8 @@ public struct OneRosterEnrollmentRule: Sendable, Equatable {
 /// bench district's 1.5 million enrolled students with UUID ids took about 100 MB, growing
 /// with the district (issue 34). Ids are compared by their bytes.
 ///
-/// Copies share the verdicts given after the first (the sorter is one); who was mentioned
-/// is a value of each copy.
+/// A value: a copy changed is copied first (its verdicts sorted and given to a sorter of
+/// its own), and verdicts may be added after a look-up (the sorted ones go first).
 public struct OneRosterCurrentEnrollments: @unchecked Sendable {
     private var verdicts: Verdicts?
     private let directory: RunDirectory?
@@ -80,7 +80,11 @@ public struct OneRosterCurrentEnrollments: @unchecked Sendable {
     /// Enrols `student` at `school`, unless an earlier enrollment named its school: the
     /// first enrollment that names one gives it.
     mutating func enrol(_ student: String, at school: String) {
-        if verdicts == nil { verdicts = Verdicts(directory: directory, budget: budget) }
+        if verdicts == nil {
+            verdicts = Verdicts(directory: directory, budget: budget)
+        } else if !isKnownUniquelyReferenced(&verdicts!) {
+            verdicts = Verdicts(copying: verdicts!)
+        }
         verdicts!.add(student, school: school)
     }
 
@@ -122,13 +126,45 @@ public struct OneRosterCurrentEnrollments: @unchecked Sendable {
         private var sorter: RowSorter?
         private var rows: SortedRows?
         private var count: UInt32 = 0
-
+        private let directory: RunDirectory?
+        private let budget: Int
+        /// Verdicts that could not be carried into this sorter (a copy's or a reopening's
+        /// read failed): thrown when the verdicts are read.
+        private var failure: Error?
         private var runs = 0
 
         init(directory: RunDirectory?, budget: Int) {
-            sorter = RowSorter(valueCount: 1, label: "oneroster-enrolled", directory: directory)
-            sorter!.budget = budget
-            sorter!.source = "enrollments"
+            self.directory = directory
+            self.budget = budget
+            sorter = Self.sorter(directory, budget)
+        }
+
+        /// A copy to change: `other`'s verdicts sorted, and given to a sorter of its own.
+        convenience init(copying other: Verdicts) {
+            self.init(directory: other.directory, budget: other.budget)
+            do { carry(try other.sorted()) } catch { failure = error }
+        }
+
+        private static func sorter(_ directory: RunDirectory?, _ budget: Int) -> RowSorter {
+            var s = RowSorter(valueCount: 1, label: "oneroster-enrolled", directory: directory)
+            s.budget = budget
+            s.source = "enrollments"
+            return s
+        }
+
+        /// Gives the sorted verdicts to the sorter (the lock is held, or not yet shared),
+        /// each before any added later with as much of a school.
+        private func carry(_ sorted: SortedRows) {
+            do {
+                let walk = try SortedRowsWalk(rows: sorted)
+                while let r = walk.current {
+                    let school = String(decoding: r.value(0), as: UTF8.self)
+                    add(unlocked: String(decoding: r.key, as: UTF8.self), school: school)
+                    try walk.advance()
+                }
+            } catch {
+                failure = failure ?? error
+            }
         }
 
         var spilledRuns: Int {
@@ -140,7 +176,17 @@ public struct OneRosterCurrentEnrollments: @unchecked Sendable {
         func add(_ student: String, school: String) {
             lock.lock()
             defer { lock.unlock() }
-            precondition(sorter != nil, "a student enrolled after the verdicts were read")
+            if sorter == nil, let sorted = rows {
+                // Verdicts added after a look-up: the sorted ones go first, as they came.
+                sorter = Self.sorter(directory, budget)
+                rows = nil
+                count = 0
+                carry(sorted)
+            }
+            add(unlocked: student, school: school)
+        }
+
+        private func add(unlocked student: String, school: String) {
             // Equal keys come out in the order of `sequence`: a verdict naming a school
             // before any that names none, each in the order judged (an export holds fewer
             // enrollments than 2^31).
@@ -152,6 +198,7 @@ public struct OneRosterCurrentEnrollments: @unchecked Sendable {
         func sorted() throws -> SortedRows {
             lock.lock()
             defer { lock.unlock() }
+            if let failure { throw failure }
             if let rows { return rows }
             let previous = ByteBuffer(capacity: 64)
             var first = true

@@ -141,9 +141,10 @@ public struct OneRosterRoster: Sendable {
         judgedEnrollments = current
     }
 
-    /// After the users' pages: a user given twice fails the read (R2), the first in the
-    /// order read, with the place of its first.
-    mutating func refuseDuplicateUsers() throws {
+    /// After the users' pages (`OneRosterAPIPage.read`), and when a read of them fails: a
+    /// user given twice fails the read (R2), the first in the order read, with the place of
+    /// its first. Whoever reads the pages calls it; a second call does nothing.
+    public mutating func refuseDuplicateUsers() throws {
         guard var ids = userIDs else { return }
         userIDs = nil
         if let d = try ids.first() {

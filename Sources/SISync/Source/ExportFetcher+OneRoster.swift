@@ -110,70 +110,77 @@ extension ExportFetcher {
             var next: String? = "\(base)/\(collection.rawValue)?limit=\(configuration.pageSize)&offset=0"
             var visited: Set<String> = []
             var announced: Int?
-            while let url = next {
-                if let stop, stop.isStopping { throw FetchError.aborted(url: url) }
-                guard visited.insert(url).inserted else {
-                    throw OneRosterError.wrongPage(url: url, message: "the server's next link points back to a page already read")
-                }
-                var link: String?
-                var total: String?
-                let temp = try directory.create("\(collection.rawValue)-\(page).json")
-                let file: FetchedFile
-                do {
-                    file = try attempts(url, entity: nil, to: temp, using: transfer, headers: ["Accept: application/json"],
-                                        origin: origin, maxBytes: configuration.maxBytes - totalBytes) { response in
-                        link = response.link
-                        total = response.totalCount
+            // A users page that fails after a user given twice: the duplicate is what a check in
+            // reading order would have stopped at (R2), not the failure after it.
+            do {
+                while let url = next {
+                    if let stop, stop.isStopping { throw FetchError.aborted(url: url) }
+                    guard visited.insert(url).inserted else {
+                        throw OneRosterError.wrongPage(url: url, message: "the server's next link points back to a page already read")
                     }
-                } catch let e as FetchError where totalBytes > 0 && e.isTooLarge {
+                    var link: String?
+                    var total: String?
+                    let temp = try directory.create("\(collection.rawValue)-\(page).json")
+                    let file: FetchedFile
+                    do {
+                        file = try attempts(url, entity: nil, to: temp, using: transfer, headers: ["Accept: application/json"],
+                                            origin: origin, maxBytes: configuration.maxBytes - totalBytes) { response in
+                            link = response.link
+                            total = response.totalCount
+                        }
+                    } catch let e as FetchError where totalBytes > 0 && e.isTooLarge {
+                        directory.remove(temp)
+                        throw FetchError.tooLargeInTotal(url: base, limit: configuration.maxBytes)
+                    } catch let FetchError.httpStatus(u, status) where status != 401 && status != 403 {
+                        // An error body says why (imsx_StatusInfo); the status alone rarely does.
+                        defer { directory.remove(temp) }
+                        if let data = FileManager.default.contents(atPath: temp.path),
+                           let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                           let failure = OneRosterAPIPage.statusFailure(object) {
+                            throw OneRosterError.serverError(url: u, status: "HTTP \(status), \(failure.status)", description: failure.description)
+                        }
+                        throw FetchError.httpStatus(url: u, status: status)
+                    }
+                    files.append(tagged(file, collection.rawValue, page: page))
+                    totalBytes += file.bytes
+                    guard let data = FileManager.default.contents(atPath: file.path) else {
+                        throw FetchError.unreadableFile(path: file.path, reason: "the downloaded page disappeared")
+                    }
+                    let count = try OneRosterAPIPage.read(data, collection: collection, url: url, firstIndex: received, into: &roster)
                     directory.remove(temp)
-                    throw FetchError.tooLargeInTotal(url: base, limit: configuration.maxBytes)
-                } catch let FetchError.httpStatus(u, status) where status != 401 && status != 403 {
-                    // An error body says why (imsx_StatusInfo); the status alone rarely does.
-                    defer { directory.remove(temp) }
-                    if let data = FileManager.default.contents(atPath: temp.path),
-                       let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                       let failure = OneRosterAPIPage.statusFailure(object) {
-                        throw OneRosterError.serverError(url: u, status: "HTTP \(status), \(failure.status)", description: failure.description)
+                    received += count
+                    page += 1
+                    if let total {
+                        guard let n = Int(total.trimmingCharacters(in: .whitespaces)), n >= 0 else {
+                            throw OneRosterError.wrongPage(url: url, message: "X-Total-Count `\(total)` is not a number")
+                        }
+                        announced = n
                     }
-                    throw FetchError.httpStatus(url: u, status: status)
-                }
-                files.append(tagged(file, collection.rawValue, page: page))
-                totalBytes += file.bytes
-                guard let data = FileManager.default.contents(atPath: file.path) else {
-                    throw FetchError.unreadableFile(path: file.path, reason: "the downloaded page disappeared")
-                }
-                let count = try OneRosterAPIPage.read(data, collection: collection, url: url, firstIndex: received, into: &roster)
-                directory.remove(temp)
-                received += count
-                page += 1
-                if let total {
-                    guard let n = Int(total.trimmingCharacters(in: .whitespaces)), n >= 0 else {
-                        throw OneRosterError.wrongPage(url: url, message: "X-Total-Count `\(total)` is not a number")
+                    let links = link.map(LinkHeader.init)
+                    if let target = links?.next {
+                        // The server names this URL: it must stay on the configured origin.
+                        guard let resolved = origin.resolve(target, against: url) else {
+                            throw FetchError.offOrigin(url: url, what: "next link (Link: rel=\"next\")", link: target, origin: origin.description)
+                        }
+                        next = resolved
+                    } else if let announced {
+                        if received >= announced { next = nil }
+                        else if count == 0 { throw OneRosterError.shortRead(url: url, expected: announced, received: received) }
+                        else { next = "\(base)/\(collection.rawValue)?limit=\(configuration.pageSize)&offset=\(received)" }
+                    } else if let links, !links.unreadable.isEmpty {
+                        // Stopping here could cut the roster short with no total to notice it;
+                        // the header is not shown, as it may carry a session id.
+                        throw OneRosterError.wrongPage(url: url, message: "the server's Link header cannot be read (RFC 8288 expects `<URL>; rel=\"next\"`), so whether another page follows is unknown; the server's vendor must fix it")
+                    } else if link == nil && count >= configuration.pageSize {
+                        next = "\(base)/\(collection.rawValue)?limit=\(configuration.pageSize)&offset=\(received)"
+                    } else {
+                        next = nil
                     }
-                    announced = n
+                    if page > 1_000_000 { throw OneRosterError.wrongPage(url: url, message: "more than a million pages") }
                 }
-                let links = link.map(LinkHeader.init)
-                if let target = links?.next {
-                    // The server names this URL: it must stay on the configured origin.
-                    guard let resolved = origin.resolve(target, against: url) else {
-                        throw FetchError.offOrigin(url: url, what: "next link (Link: rel=\"next\")", link: target, origin: origin.description)
-                    }
-                    next = resolved
-                } else if let announced {
-                    if received >= announced { next = nil }
-                    else if count == 0 { throw OneRosterError.shortRead(url: url, expected: announced, received: received) }
-                    else { next = "\(base)/\(collection.rawValue)?limit=\(configuration.pageSize)&offset=\(received)" }
-                } else if let links, !links.unreadable.isEmpty {
-                    // Stopping here could cut the roster short with no total to notice it;
-                    // the header is not shown, as it may carry a session id.
-                    throw OneRosterError.wrongPage(url: url, message: "the server's Link header cannot be read (RFC 8288 expects `<URL>; rel=\"next\"`), so whether another page follows is unknown; the server's vendor must fix it")
-                } else if link == nil && count >= configuration.pageSize {
-                    next = "\(base)/\(collection.rawValue)?limit=\(configuration.pageSize)&offset=\(received)"
-                } else {
-                    next = nil
-                }
-                if page > 1_000_000 { throw OneRosterError.wrongPage(url: url, message: "more than a million pages") }
+            } catch {
+                if collection == .users { try roster.refuseDuplicateUsers() }
+                throw error
             }
             // Every user is read: a user given twice fails the run (R2), and the ids sorted to
             // find it are let go.
