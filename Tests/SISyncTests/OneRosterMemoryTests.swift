@@ -310,6 +310,28 @@ final class OneRosterMemoryTests: XCTestCase {
             .filter { $0.hasPrefix(directory.path) && labels.contains(where: $0.contains) }
     }
 
+    /// A delta's enrollments that mention a student whose user row it does not list: one
+    /// that ends the enrollment is a notice (applied with the next bulk export), one that
+    /// enrols it is not; a listed student is neither.
+    func testADeltaEndingAnUnlistedStudentsEnrollmentIsANotice() throws {
+        let t = translation()
+        var roster = OneRosterRoster(version: .v1_1, modes: [.users: .delta, .enrollments: .delta])
+        var u = OneRosterRoster.User(id: "s1")
+        u.roles = [OneRosterRoster.Role(name: "student")]
+        u.givenName = "S"
+        u.familyName = "T"
+        roster.users = [u]
+        for (id, student, deleted) in [("e1", "s1", true), ("e2", "s2", true), ("e3", "s3", false), ("e4", "s4", true)] {
+            var e = OneRosterRoster.Enrollment(id: id)
+            e.userID = student
+            e.role = "student"
+            e.deleted = deleted
+            roster.enrollments.append(e)
+        }
+        let notices = try t.translate(roster).notices.lines
+        XCTAssertEqual(notices, ["2 × delta enrollments that end a student's enrollment (applied with the next bulk export) (s2, s4)"])
+    }
+
     /// Each id gets one number, in the order first given, and comes back as it was: past the
     /// table's first growth, for UUIDs, an empty id, one with a NUL, one outside ASCII and
     /// one with a control character.

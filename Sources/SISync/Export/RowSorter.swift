@@ -124,6 +124,26 @@ struct RowSorter {
         }
     }
 
+    /// Every row, in key order (equal keys in the order added). Rows that came in order
+    /// need no merge.
+    mutating func finishKeepingAll() throws -> SortedRows {
+        try finish(keepsDistinctKeys: true) { _ in true }
+    }
+
+    /// Of equal keys only the first added (the least `sequence`), every other key. Rows that
+    /// came in order (no equal keys among them) need no merge.
+    mutating func finishKeepingFirstOfEachKey() throws -> SortedRows {
+        let previous = ByteBuffer(capacity: 64)
+        var first = true
+        return try finish(keepsDistinctKeys: true) { r in
+            defer { first = false }
+            if !first && previous.equals(r.key) { return false }
+            previous.removeAll()
+            previous.append(r.key)
+            return true
+        }
+    }
+
     /// A row came out of order: the rows written in order become the first run, or, still
     /// in memory, the buffer's first rows.
     private mutating func leaveOrder() {

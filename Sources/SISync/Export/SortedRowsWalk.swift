@@ -47,6 +47,15 @@ final class SortedRowsWalk {
     /// What the file's reader holds now (nil in memory, or past the end): for tests.
     var bytesBuffered: Int? { reader?.capacity }
 
+    /// Moves past every row whose key sorts before `key` (`KeyOrder`), for a walk read
+    /// beside another sorted the same way; returns the row then current if it has `key`.
+    @discardableResult
+    func skip(before key: UnsafeBufferPointer<UInt8>) throws -> RowRecord? {
+        while let r = current, KeyOrder.compare(r.key, key) < 0 { try advance() }
+        guard let r = current, KeyOrder.compare(r.key, key) == 0 else { return nil }
+        return r
+    }
+
     /// Moves to the next row; `current` is nil past the last.
     func advance() throws {
         guard current != nil else { return }

@@ -28,7 +28,7 @@ public struct OneRosterCSVBundle {
         for f in OneRosterFile.allCases where files[f] != nil { modes[f] = manifest.mode(f) }
         var roster = OneRosterRoster(version: manifest.version, modes: modes)
         roster.enrollmentRule = enrollmentRule
-        roster.judgedEnrollments = OneRosterCurrentEnrollments(directory: directory)
+        roster.judgedEnrollments = OneRosterCurrentEnrollments(directory: directory, source: files[.enrollments]?.name ?? "enrollments.csv")
         if let f = files[.orgs] { try readOrgs(f, into: &roster) }
         if let f = files[.academicSessions] { try readSessions(f, into: &roster) }
         if let f = files[.classes] { try readClasses(f, into: &roster) }

@@ -37,7 +37,7 @@ struct OneRosterDuplicateIDs: @unchecked Sendable {
     /// second giving, and the place of its first; nil when every id is given once. Ends the
     /// check: nothing may be added after.
     mutating func first() throws -> (id: String, place: Int, detail: String, firstPlace: Int)? {
-        let walk = try SortedRowsWalk(rows: try sorter.finish(keepsDistinctKeys: true) { _ in true })
+        let walk = try SortedRowsWalk(rows: try sorter.finishKeepingAll())
         let key = ByteBuffer(capacity: 64)
         var groupFirst: Int32 = 0, groupSize = 0
         var found: (sequence: UInt32, id: String, place: Int, detail: String, firstPlace: Int)?

@@ -61,17 +61,21 @@ public struct OneRosterCurrentEnrollments: @unchecked Sendable {
     private var verdicts: Verdicts?
     private let directory: RunDirectory?
     private let budget: Int
+    private let source: String
     public var mentioned = OneRosterIDSet()
 
     /// `directory`: where the sorted runs go (the run's own); nil keeps them in memory.
-    public init(directory: RunDirectory? = nil) {
-        self.init(directory: directory, budget: RowSorter.defaultBudget)
+    /// `source`: where the enrollments come from (`enrollments.csv`, the REST URL), for
+    /// messages.
+    public init(directory: RunDirectory? = nil, source: String = "enrollments.csv") {
+        self.init(directory: directory, budget: RowSorter.defaultBudget, source: source)
     }
 
     /// `budget`: the sorter's buffer (tests make it small).
-    init(directory: RunDirectory?, budget: Int) {
+    init(directory: RunDirectory?, budget: Int, source: String = "enrollments.csv") {
         self.directory = directory
         self.budget = budget
+        self.source = source
     }
 
     /// How many sorted runs went to the directory (tests).
@@ -81,7 +85,7 @@ public struct OneRosterCurrentEnrollments: @unchecked Sendable {
     /// first enrollment that names one gives it.
     mutating func enrol(_ student: String, at school: String) {
         if verdicts == nil {
-            verdicts = Verdicts(directory: directory, budget: budget)
+            verdicts = Verdicts(directory: directory, budget: budget, source: source)
         } else if !isKnownUniquelyReferenced(&verdicts!) {
             verdicts = Verdicts(copying: verdicts!)
         }
@@ -89,7 +93,7 @@ public struct OneRosterCurrentEnrollments: @unchecked Sendable {
     }
 
     /// Each enrolled student once, in key order (`KeyOrder`), with its school (value 0,
-    /// possibly empty). Sorted on the first call; nothing may be enrolled after.
+    /// possibly empty). Sorted on the first call, and kept until another is enrolled.
     func sorted() throws -> SortedRows {
         guard let verdicts else { return SortedRows.empty(valueCount: 1) }
         return try verdicts.sorted()
@@ -119,8 +123,8 @@ public struct OneRosterCurrentEnrollments: @unchecked Sendable {
         }
     }
 
-    /// The sorter and, once sorted, its rows. A class: the reader that judges the
-    /// enrollments and the translation that reads the verdicts hold the same.
+    /// The sorter and, once sorted, its rows. A class, shared by copies until one of them
+    /// enrols (`enrol` copies it then): the sorter's buffers cannot be copied as a value.
     private final class Verdicts: @unchecked Sendable {
         private let lock = NSLock()
         private var sorter: RowSorter?
@@ -128,27 +132,29 @@ public struct OneRosterCurrentEnrollments: @unchecked Sendable {
         private var count: UInt32 = 0
         private let directory: RunDirectory?
         private let budget: Int
+        private let source: String
         /// Verdicts that could not be carried into this sorter (a copy's or a reopening's
         /// read failed): thrown when the verdicts are read.
         private var failure: Error?
         private var runs = 0
 
-        init(directory: RunDirectory?, budget: Int) {
+        init(directory: RunDirectory?, budget: Int, source: String) {
             self.directory = directory
             self.budget = budget
-            sorter = Self.sorter(directory, budget)
+            self.source = source
+            sorter = Self.sorter(directory, budget, source)
         }
 
         /// A copy to change: `other`'s verdicts sorted, and given to a sorter of its own.
         convenience init(copying other: Verdicts) {
-            self.init(directory: other.directory, budget: other.budget)
+            self.init(directory: other.directory, budget: other.budget, source: other.source)
             do { carry(try other.sorted()) } catch { failure = error }
         }
 
-        private static func sorter(_ directory: RunDirectory?, _ budget: Int) -> RowSorter {
+        private static func sorter(_ directory: RunDirectory?, _ budget: Int, _ source: String) -> RowSorter {
             var s = RowSorter(valueCount: 1, label: "oneroster-enrolled", directory: directory)
             s.budget = budget
-            s.source = "enrollments"
+            s.source = source
             return s
         }
 
@@ -178,7 +184,7 @@ public struct OneRosterCurrentEnrollments: @unchecked Sendable {
             defer { lock.unlock() }
             if sorter == nil, let sorted = rows {
                 // Verdicts added after a look-up: the sorted ones go first, as they came.
-                sorter = Self.sorter(directory, budget)
+                sorter = Self.sorter(directory, budget, source)
                 rows = nil
                 count = 0
                 carry(sorted)
@@ -200,17 +206,8 @@ public struct OneRosterCurrentEnrollments: @unchecked Sendable {
             defer { lock.unlock() }
             if let failure { throw failure }
             if let rows { return rows }
-            let previous = ByteBuffer(capacity: 64)
-            var first = true
             runs = sorter!.spilledRuns
-            // The first of equal keys is kept, every other key: rows in order need no merge.
-            let sorted = try sorter!.finish(keepsDistinctKeys: true) { r in
-                defer { first = false }
-                if !first && previous.equals(r.key) { return false }
-                previous.removeAll()
-                previous.append(r.key)
-                return true
-            }
+            let sorted = try sorter!.finishKeepingFirstOfEachKey()
             sorter = nil
             rows = sorted
             return sorted

@@ -99,9 +99,8 @@ struct OneRosterRelationships {
     /// is active (nil: it holds none).
     mutating func relate(protected: OneRosterIDSet, delta: Bool, storedStudent: (String) throws -> Bool?,
                           into rows: inout EntityRows, notices: inout OneRosterNotices) throws {
-        // Every record kept: rows that came in order need no merge (`keepsDistinctKeys`).
-        let briefRows = try briefs.finish(keepsDistinctKeys: true) { _ in true }
-        let mentionRows = try mentions.finish(keepsDistinctKeys: true) { _ in true }
+        let briefRows = try briefs.finishKeepingAll()
+        let mentionRows = try mentions.finishKeepingAll()
         // Sorted by the relationship's own key, a pair named from both sides comes twice, in
         // the table's order by `sequence`: the first is kept.
         var pairs = RowSorter(valueCount: 1, label: "oneroster-relationships", directory: directory)
@@ -125,8 +124,7 @@ struct OneRosterRelationships {
                 named.append(m.key)
                 looked = true
                 brief = nil
-                while let b = briefWalk.current, KeyOrder.compare(b.key, named.bytes) < 0 { try briefWalk.advance() }
-                while let b = briefWalk.current, KeyOrder.compare(b.key, named.bytes) == 0 {
+                while let b = try briefWalk.skip(before: named.bytes) {
                     let relationship = b.value(0).isEmpty ? nil : String(decoding: b.value(0), as: UTF8.self)
                     brief = Brief(isStudent: b.isStrict, deleted: b.isInactive, relationship: relationship, line: b.line)
                     try briefWalk.advance()
@@ -138,14 +136,15 @@ struct OneRosterRelationships {
                 // A guardian names its students.
                 let relationship = String(decoding: m.value(1), as: UTF8.self)
                 if isProtected(by) {
+                    // A skipped guardian (R2) relates no one.
                 } else if m.key.contains(where: RowRules.isControl) {
                     later.add("agentSourcedIds holding a control character", by, order: order)
+                } else if let s = brief, s.isStudent {
+                    if !isProtected(agent) {
+                        relate(parent: by, student: agent, relationship: relationship, inactive: m.isInactive || s.deleted, line: m.line, order: order)
+                    }
                 } else if let s = brief {
-                    if s.isStudent {
-                        if !isProtected(agent) {
-                            relate(parent: by, student: agent, relationship: relationship, inactive: m.isInactive || s.deleted, line: m.line, order: order)
-                        }
-                    } else if s.relationship == nil {
+                    if s.relationship == nil {
                         later.add("agentSourcedIds of a parent naming someone who is not a student", "\(by) → \(agent)", order: order)
                     }
                 } else if delta, let active = try storedStudent(agent) {
@@ -167,16 +166,7 @@ struct OneRosterRelationships {
             }
             try mentionWalk.advance()
         }
-        let previous = ByteBuffer(capacity: 64)
-        var first = true
-        // Of equal keys the first is kept, every other key: rows in order need no merge.
-        let related = try pairs.finish(keepsDistinctKeys: true) { r in
-            defer { first = false }
-            if !first && previous.equals(r.key) { return false }
-            previous.removeAll()
-            previous.append(r.key)
-            return true
-        }
+        let related = try pairs.finishKeepingFirstOfEachKey()
         let walk = try SortedRowsWalk(rows: related)
         while let r = walk.current {
             rows.noteRowRead()

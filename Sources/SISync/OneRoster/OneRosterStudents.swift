@@ -36,12 +36,10 @@ struct OneRosterStudents {
     /// named; nil: not enrolled).
     mutating func forEach(beside verdicts: SortedRows,
                           _ body: (_ id: String, _ values: [String], _ deleted: Bool, _ line: Int, _ enrolledAt: String?) throws -> Void) throws {
-        let students = try SortedRowsWalk(rows: try sorter.finish(keepsDistinctKeys: true) { _ in true })
+        let students = try SortedRowsWalk(rows: try sorter.finishKeepingAll())
         let enrolled = try SortedRowsWalk(rows: verdicts)
         while let s = students.current {
-            while let v = enrolled.current, KeyOrder.compare(v.key, s.key) < 0 { try enrolled.advance() }
-            var school: String?
-            if let v = enrolled.current, KeyOrder.compare(v.key, s.key) == 0 { school = String(decoding: v.value(0), as: UTF8.self) }
+            let school = try enrolled.skip(before: s.key).map { String(decoding: $0.value(0), as: UTF8.self) }
             let id = String(decoding: s.key, as: UTF8.self)
             let values = (0..<s.valueCount).map { String(decoding: s.value($0), as: UTF8.self) }
             let deleted = s.isInactive, line = Int(s.line)

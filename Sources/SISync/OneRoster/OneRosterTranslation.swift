@@ -154,8 +154,12 @@ public struct OneRosterTranslation {
             }
         }
         if delta, rows[.students] != nil {
-            // A delta may enrol a student whose user row did not change.
+            // A delta may enrol a student whose user row did not change. The one walk of the
+            // verdicts also says which mentioned students are enrolled (a look-up each read
+            // a block of them from disk).
+            var mentionedEnrolled = OneRosterIDSet()
             try current.forEach { id, school in
+                if current.mentioned.contains(id) { mentionedEnrolled.insert(id) }
                 guard !listed.contains(id), let s = try stored(.students, id), s.values.count == 7 else { return }
                 var values = s.values
                 values[5] = Self.enrolled
@@ -166,7 +170,7 @@ public struct OneRosterTranslation {
             }
             // In id order: a set's own order differs from run to run, and so would the
             // notice's examples.
-            for id in current.mentioned.all.sorted() where try current.school(of: id) == nil && !listed.contains(id) {
+            for id in current.mentioned.all.sorted() where !mentionedEnrolled.contains(id) && !listed.contains(id) {
                 notices.add("delta enrollments that end a student's enrollment (applied with the next bulk export)", id)
             }
         }

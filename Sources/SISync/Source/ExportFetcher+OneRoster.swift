@@ -95,7 +95,7 @@ extension ExportFetcher {
         var roster = OneRosterRoster(version: version, modes: Dictionary(uniqueKeysWithValues: OneRosterAPIPage.collections.map { ($0, .bulk) }))
         roster.usersSource = base + "/users"
         roster.enrollmentRule = enrollmentRule
-        roster.judgedEnrollments = OneRosterCurrentEnrollments(directory: directory)
+        roster.judgedEnrollments = OneRosterCurrentEnrollments(directory: directory, source: base + "/enrollments")
         if spillsUsers { roster.userSpill = OneRosterUserSpill(file: try directory.create("users.spill")) }
         var files: [FetchedFile] = []
         defer { FetchedExport(format: configuration.format, files: files, contentHash: "").removeTemporaryFiles(in: directory) }
